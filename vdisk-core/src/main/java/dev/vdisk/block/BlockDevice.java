@@ -1,0 +1,94 @@
+package dev.vdisk.block;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * A byte-addressed disk: the one interface every layer of vdisk speaks.
+ *
+ * <p>A host file is a BlockDevice, an image format is a BlockDevice built on the BlockDevice of its
+ * file, and a filter is a BlockDevice that wraps another. Offsets and lengths are bytes; there are no
+ * sectors in this API.
+ *
+ * <p><b>Threads.</b> Implementations are thread-safe: concurrent requests from many threads are the
+ * normal case. Requests that overlap in bytes and run concurrently complete in some order; the result
+ * equals one of the serial orders.
+ *
+ * <p><b>Validation.</b> Layers may assume that the caller has validated ranges and flags: every stack is
+ * topped by a {@link CheckedDevice}, the only place that checks requests and emulates what a layer lacks.
+ * A layer is called only for features its {@link #capabilities()} declare.
+ *
+ * <p><b>Buffers.</b> {@link #read} fills {@code dst} from its position to its limit and leaves the
+ * position at the limit; {@link #write} consumes {@code src} likewise. Buffers are never retained after
+ * the call returns.
+ *
+ * <p><b>Errors.</b> Failures are {@link IOException}s; a {@link BlockDeviceException} carries the errno-like
+ * {@link BlockError} that network peers see.
+ */
+public interface BlockDevice extends Closeable {
+
+  /** The virtual size in bytes. Cheap: layers cache it. */
+  long size() throws IOException;
+
+  /** What this layer does natively, emulates, or cannot do; fixed at open. */
+  Capabilities capabilities();
+
+  /** Alignment and transfer limits of this layer; fixed at open. */
+  BlockLimits limits();
+
+  /**
+   * Reads {@code dst.remaining()} bytes at {@code offset}.
+   *
+   * @throws IOException if the bytes cannot be read; {@code dst}'s contents are then unspecified
+   */
+  void read(long offset, ByteBuffer dst) throws IOException;
+
+  /**
+   * Writes {@code src.remaining()} bytes at {@code offset}. Without {@link WriteFlag#FUA} the data may sit
+   * in a volatile cache until the next {@link #flush()}; with it the data is durable on return.
+   *
+   * @param flags a subset of {@code {FUA}}
+   */
+  void write(long offset, ByteBuffer src, Set<WriteFlag> flags) throws IOException;
+
+  /** Makes every write that completed before this call durable (unless the cache mode ignores flushes). */
+  void flush() throws IOException;
+
+  /**
+   * Advisory: the range's contents become unspecified and its storage may be released. Layers that
+   * guarantee zeroes afterwards say so through {@link #extents}.
+   */
+  void discard(long offset, long length) throws IOException;
+
+  /**
+   * Makes the range read as zeroes.
+   *
+   * @param flags a subset of {@code {FUA, MAY_TRIM, FAST_ZERO}}: {@link WriteFlag#MAY_TRIM} allows the
+   *     storage to be released; with {@link WriteFlag#FAST_ZERO} the call fails with {@link
+   *     BlockError#ENOTSUP} instead of falling back to something slower than a metadata update
+   */
+  void writeZeroes(long offset, long length, Set<WriteFlag> flags) throws IOException;
+
+  /**
+   * Describes the allocation of {@code [offset, offset + length)}: a non-empty list of contiguous extents
+   * in ascending order, starting at {@code offset} and ending no later than {@code offset + length}. A
+   * layer may stop early (the caller asks again from where the list ends).
+   */
+  List<Extent> extents(long offset, long length) throws IOException;
+
+  /**
+   * Changes the virtual size. Growing exposes zeroes; shrinking drops the tail.
+   *
+   * @throws BlockDeviceException with {@link BlockError#ENOTSUP} where the layer cannot resize
+   */
+  default void resize(long newSize) throws IOException {
+    throw new BlockDeviceException(BlockError.ENOTSUP, "resize: not supported by " + this);
+  }
+
+  /** Releases the layer and everything below it. Idempotent. */
+  @Override
+  void close() throws IOException;
+}

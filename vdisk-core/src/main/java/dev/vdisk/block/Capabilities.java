@@ -1,0 +1,50 @@
+package dev.vdisk.block;
+
+/**
+ * What a layer can do. Computed at open and fixed for the layer's life.
+ *
+ * @param readOnly writes, zeroes, discards and resizes are refused
+ * @param flush whether {@link BlockDevice#flush()} reaches stable storage
+ * @param fua per-write durability
+ * @param discard giving storage back
+ * @param writeZeroes zeroing without a data transfer
+ * @param fastZero zeroing that is known to be cheap (a metadata update, not a data write)
+ * @param extents allocation information beyond "all data"
+ */
+public record Capabilities(
+    boolean readOnly,
+    Support flush,
+    Support fua,
+    Support discard,
+    Support writeZeroes,
+    Support fastZero,
+    Support extents) {
+
+  /** Everything native and writable: a layer that implements every verb itself. */
+  public static final Capabilities ALL_NATIVE =
+      new Capabilities(false, Support.NATIVE, Support.NATIVE, Support.NATIVE, Support.NATIVE, Support.NATIVE, Support.NATIVE);
+
+  public Capabilities withReadOnly(boolean ro) {
+    return new Capabilities(ro, flush, fua, discard, writeZeroes, fastZero, extents);
+  }
+
+  public Capabilities withFlush(Support s) {
+    return new Capabilities(readOnly, s, fua, discard, writeZeroes, fastZero, extents);
+  }
+
+  public Capabilities withFua(Support s) {
+    return new Capabilities(readOnly, flush, s, discard, writeZeroes, fastZero, extents);
+  }
+
+  public Capabilities withDiscard(Support s) {
+    return new Capabilities(readOnly, flush, fua, s, writeZeroes, fastZero, extents);
+  }
+
+  public Capabilities withWriteZeroes(Support s, Support fast) {
+    return new Capabilities(readOnly, flush, fua, discard, s, fast, extents);
+  }
+
+  public Capabilities withExtents(Support s) {
+    return new Capabilities(readOnly, flush, fua, discard, writeZeroes, fastZero, s);
+  }
+}

@@ -1,0 +1,265 @@
+package dev.vdisk.block;
+
+import dev.vdisk.block.filter.FilterDevice;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * The guard on top of every stack, and the only layer that validates requests.
+ *
+ * <p>It rejects requests outside the device, misaligned for the layer below, with flags the verb does not
+ * take, or writes to a read-only device, each with a {@link BlockDeviceException} that names the value
+ * and what was expected. It splits transfers larger than the layer's {@link BlockLimits#maxTransfer()},
+ * and emulates what the layer below lacks: FUA by a flush after the write, zeroes by writing zero
+ * buffers, extents as "all data". Layers below may therefore trust every request they receive.
+ */
+public final class CheckedDevice extends FilterDevice {
+  /** Zero-filled, never written: the source of emulated zero writes. */
+  private static final ByteBuffer ZEROES = ByteBuffer.allocateDirect(1 << 20).asReadOnlyBuffer();
+
+  private static final Set<WriteFlag> WRITE_FLAGS = EnumSet.of(WriteFlag.FUA);
+  private static final Set<WriteFlag> ZERO_FLAGS = EnumSet.allOf(WriteFlag.class);
+
+  private final Capabilities below;
+  private final Capabilities offered;
+  private final BlockLimits belowLimits;
+  private volatile boolean closed;
+
+  /** Guards {@code next}; read-only if {@code readOnly} or if {@code next} is. */
+  public CheckedDevice(BlockDevice next, boolean readOnly) {
+    super(next);
+    this.below = next.capabilities();
+    this.belowLimits = next.limits();
+    Support fua = below.fua() == Support.NATIVE ? Support.NATIVE
+        : below.flush() == Support.NONE ? Support.NATIVE : Support.EMULATED;
+    this.offered = new Capabilities(
+        readOnly || below.readOnly(),
+        below.flush(),
+        fua,
+        below.discard(),
+        below.writeZeroes().available() ? below.writeZeroes() : Support.EMULATED,
+        below.fastZero(),
+        below.extents().available() ? below.extents() : Support.EMULATED);
+  }
+
+  public CheckedDevice(BlockDevice next) {
+    this(next, false);
+  }
+
+  @Override
+  public Capabilities capabilities() {
+    return offered;
+  }
+
+  /** The layer's limits, except that this guard splits transfers of any size up to {@link BlockLimits#DEFAULT_MAX_TRANSFER}. */
+  @Override
+  public BlockLimits limits() {
+    return new BlockLimits(belowLimits.requestAlignment(), Math.max(belowLimits.maxTransfer(), BlockLimits.DEFAULT_MAX_TRANSFER),
+        belowLimits.discardGranularity(), belowLimits.optimalAlignment());
+  }
+
+  @Override
+  public long size() throws IOException {
+    open("size");
+    return next.size();
+  }
+
+  @Override
+  public void read(long offset, ByteBuffer dst) throws IOException {
+    checkRange("read", offset, dst.remaining(), BlockError.EINVAL);
+    checkAligned("read", offset, dst.remaining());
+    int max = belowLimits.maxTransfer();
+    int end = dst.limit();
+    long pos = offset;
+    while (dst.position() < end) {
+      int n = Math.min(max, end - dst.position());
+      dst.limit(dst.position() + n);
+      next.read(pos, dst);
+      dst.limit(end);
+      pos += n;
+    }
+  }
+
+  @Override
+  public void write(long offset, ByteBuffer src, Set<WriteFlag> flags) throws IOException {
+    checkWritable("write");
+    checkFlags("write", flags, WRITE_FLAGS);
+    checkRange("write", offset, src.remaining(), BlockError.ENOSPC);
+    checkAligned("write", offset, src.remaining());
+    boolean emulateFua = flags.contains(WriteFlag.FUA) && below.fua() != Support.NATIVE;
+    Set<WriteFlag> down = emulateFua ? EnumSet.noneOf(WriteFlag.class) : flags;
+    int max = belowLimits.maxTransfer();
+    int end = src.limit();
+    long pos = offset;
+    while (src.position() < end) {
+      int n = Math.min(max, end - src.position());
+      src.limit(src.position() + n);
+      next.write(pos, src, down);
+      src.limit(end);
+      pos += n;
+    }
+    if (emulateFua) {
+      flushBelow();
+    }
+  }
+
+  @Override
+  public void flush() throws IOException {
+    open("flush");
+    flushBelow();
+  }
+
+  @Override
+  public void discard(long offset, long length) throws IOException {
+    checkWritable("discard");
+    checkRange("discard", offset, length, BlockError.EINVAL);
+    if (length > 0 && below.discard().available()) {
+      next.discard(offset, length);
+    }
+  }
+
+  @Override
+  public void writeZeroes(long offset, long length, Set<WriteFlag> flags) throws IOException {
+    checkWritable("writeZeroes");
+    checkFlags("writeZeroes", flags, ZERO_FLAGS);
+    checkRange("writeZeroes", offset, length, BlockError.ENOSPC);
+    checkAligned("writeZeroes", offset, length);
+    if (length == 0) {
+      return;
+    }
+    if (flags.contains(WriteFlag.FAST_ZERO) && !below.fastZero().available()) {
+      throw new BlockDeviceException(BlockError.ENOTSUP, "writeZeroes: FAST_ZERO not supported by " + next);
+    }
+    boolean emulateFua = flags.contains(WriteFlag.FUA) && below.fua() != Support.NATIVE;
+    if (below.writeZeroes().available()) {
+      Set<WriteFlag> down = flags;
+      if (emulateFua) {
+        down = EnumSet.copyOf(flags);
+        down.remove(WriteFlag.FUA);
+      }
+      next.writeZeroes(offset, length, down);
+    } else {
+      int chunk = Math.min(ZEROES.capacity(), belowLimits.maxTransfer());
+      long pos = offset;
+      long left = length;
+      while (left > 0) {
+        int n = (int) Math.min(chunk, left);
+        next.write(pos, ZEROES.duplicate().limit(n), Set.of());
+        pos += n;
+        left -= n;
+      }
+    }
+    if (emulateFua) {
+      flushBelow();
+    }
+  }
+
+  @Override
+  public List<Extent> extents(long offset, long length) throws IOException {
+    checkRange("extents", offset, length, BlockError.EINVAL);
+    if (length == 0) {
+      throw new BlockDeviceException(BlockError.EINVAL, "extents: length 0 (expected: > 0)");
+    }
+    if (!below.extents().available()) {
+      return List.of(Extent.data(offset, length, Extent.NO_OFFSET));
+    }
+    List<Extent> got = next.extents(offset, length);
+    long end = offset + length;
+    List<Extent> out = new ArrayList<>(got.size());
+    long expect = offset;
+    for (Extent e : got) {
+      if (e.offset() != expect) {
+        throw new BlockDeviceException(BlockError.EIO,
+            "extents: " + next + " returned an extent at " + e.offset() + " (expected: " + expect + ", contiguous)");
+      }
+      if (e.end() >= end) {
+        e = e.end() > end ? e.slice(e.offset(), end - e.offset()) : e;
+      }
+      if (!out.isEmpty() && out.getLast().mergeableWith(e)) {
+        out.set(out.size() - 1, out.getLast().merge(e));
+      } else {
+        out.add(e);
+      }
+      expect = e.end();
+      if (expect == end) {
+        break;
+      }
+    }
+    if (out.isEmpty()) {
+      throw new BlockDeviceException(BlockError.EIO, "extents: " + next + " returned no extents for offset " + offset);
+    }
+    return out;
+  }
+
+  @Override
+  public void resize(long newSize) throws IOException {
+    checkWritable("resize");
+    if (newSize < 0) {
+      throw new BlockDeviceException(BlockError.EINVAL, "resize: size " + newSize + " (expected: >= 0)");
+    }
+    next.resize(newSize);
+  }
+
+  @Override
+  public void close() throws IOException {
+    if (!closed) {
+      closed = true;
+      next.close();
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "Checked(" + next + ")";
+  }
+
+  private void flushBelow() throws IOException {
+    if (below.flush().available()) {
+      next.flush();
+    }
+  }
+
+  private void open(String op) throws BlockDeviceException {
+    if (closed) {
+      throw new BlockDeviceException(BlockError.ESHUTDOWN, op + ": device is closed: " + next);
+    }
+  }
+
+  private void checkWritable(String op) throws BlockDeviceException {
+    open(op);
+    if (offered.readOnly()) {
+      throw new BlockDeviceException(BlockError.EPERM, op + ": device is read-only: " + next);
+    }
+  }
+
+  private static void checkFlags(String op, Set<WriteFlag> flags, Set<WriteFlag> allowed) throws BlockDeviceException {
+    if (!allowed.containsAll(flags)) {
+      throw new BlockDeviceException(BlockError.EINVAL, op + ": flags " + flags + " (expected: a subset of " + allowed + ")");
+    }
+  }
+
+  private void checkRange(String op, long offset, long length, BlockError pastEnd) throws IOException {
+    open(op);
+    if (offset < 0 || length < 0) {
+      throw new BlockDeviceException(BlockError.EINVAL,
+          op + ": offset " + offset + " length " + length + " (expected: both >= 0)");
+    }
+    long size = next.size();
+    if (offset > size || length > size - offset) {
+      throw new BlockDeviceException(pastEnd,
+          op + ": offset " + offset + " length " + length + " ends beyond the device (expected: end <= size " + size + ")");
+    }
+  }
+
+  private void checkAligned(String op, long offset, long length) throws BlockDeviceException {
+    int a = belowLimits.requestAlignment();
+    if (a > 1 && ((offset | length) & (a - 1)) != 0) {
+      throw new BlockDeviceException(BlockError.EINVAL,
+          op + ": offset " + offset + " length " + length + " (expected: multiples of " + a + ")");
+    }
+  }
+}

@@ -1,0 +1,31 @@
+package dev.vdisk.block.filter;
+
+import dev.vdisk.block.BlockDevice;
+import dev.vdisk.block.WriteFlag;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.Set;
+
+/**
+ * QEMU's {@code cache=unsafe} switch ({@code cache.no-flush}): flushes and FUA return at once without
+ * reaching storage. Data reaches the disk only when the host kernel writes it back or the device is
+ * closed; a host crash can lose any of it.
+ */
+public final class NoFlushFilter extends FilterDevice {
+  public NoFlushFilter(BlockDevice next) {
+    super(next);
+  }
+
+  @Override
+  public void write(long offset, ByteBuffer src, Set<WriteFlag> flags) throws IOException {
+    next.write(offset, src, WritethroughFilter.withoutFua(flags));
+  }
+
+  @Override
+  public void writeZeroes(long offset, long length, Set<WriteFlag> flags) throws IOException {
+    next.writeZeroes(offset, length, WritethroughFilter.withoutFua(flags));
+  }
+
+  @Override
+  public void flush() {}
+}

@@ -1,0 +1,46 @@
+package dev.vdisk.block.filter;
+
+import dev.vdisk.block.BlockDevice;
+import dev.vdisk.block.WriteFlag;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.EnumSet;
+import java.util.Set;
+
+/**
+ * QEMU's writethrough switch: every write completes only after a flush of the whole stack below, so
+ * format metadata written on its behalf is durable too. FUA becomes redundant and is dropped.
+ */
+public final class WritethroughFilter extends FilterDevice {
+  public WritethroughFilter(BlockDevice next) {
+    super(next);
+  }
+
+  @Override
+  public void write(long offset, ByteBuffer src, Set<WriteFlag> flags) throws IOException {
+    next.write(offset, src, withoutFua(flags));
+    next.flush();
+  }
+
+  @Override
+  public void writeZeroes(long offset, long length, Set<WriteFlag> flags) throws IOException {
+    next.writeZeroes(offset, length, withoutFua(flags));
+    next.flush();
+  }
+
+  @Override
+  public void discard(long offset, long length) throws IOException {
+    next.discard(offset, length);
+    next.flush();
+  }
+
+  static Set<WriteFlag> withoutFua(Set<WriteFlag> flags) {
+    if (!flags.contains(WriteFlag.FUA)) {
+      return flags;
+    }
+    EnumSet<WriteFlag> copy = EnumSet.noneOf(WriteFlag.class);
+    copy.addAll(flags);
+    copy.remove(WriteFlag.FUA);
+    return copy;
+  }
+}

@@ -1,0 +1,60 @@
+package dev.vdisk.format;
+
+import dev.vdisk.block.BlockDevice;
+import dev.vdisk.io.FileDevice;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * An image format: recognises, creates and opens images. A format driver is a {@link BlockDevice} built
+ * on the BlockDevice of its file; it never touches the host file directly.
+ */
+public interface ImageFormat {
+
+  /** qemu-img's name of the format ({@code raw}, {@code qcow2}). */
+  String name();
+
+  /**
+   * How sure this format is that {@code head} (the first bytes of a file, up to 4 KiB) is one of its
+   * images: 0 (no) to 100 (certain). Raw never claims a file: it is what remains when nothing else does.
+   */
+  int probe(ByteBuffer head);
+
+  /** The {@code -o} option names {@link #create} accepts. */
+  Set<String> createOptionNames();
+
+  /**
+   * Creates a new image of virtual size {@code size} at {@code path}.
+   *
+   * @param options {@code -o} options, each name in {@link #createOptionNames()}
+   * @param overwrite replace an existing file instead of failing
+   * @throws IllegalArgumentException for an unknown option or a bad value, before anything is created
+   */
+  void create(Path path, long size, Map<String, String> options, boolean overwrite) throws IOException;
+
+  /**
+   * Opens the image stored in {@code file}.
+   *
+   * @param probed the format was guessed, not named by the user: writes that would make the image
+   *     look like another format must be refused
+   */
+  BlockDevice open(FileDevice file, boolean probed) throws IOException;
+
+  /** qemu-img info's {@code format-specific} block for an open image, or an empty map. */
+  default Map<String, Object> formatSpecific(BlockDevice image) throws IOException {
+    return Map.of();
+  }
+
+  /** Rejects option names this format does not know, naming the first and the accepted ones. */
+  default void checkOptionNames(Map<String, String> options) {
+    for (String key : options.keySet()) {
+      if (!createOptionNames().contains(key)) {
+        throw new IllegalArgumentException("option '" + key + "': not supported by format '" + name()
+            + "' (expected: " + (createOptionNames().isEmpty() ? "no options" : String.join(", ", createOptionNames().stream().sorted().toList())) + ")");
+      }
+    }
+  }
+}

@@ -1,0 +1,59 @@
+package dev.vdisk.format;
+
+import dev.vdisk.block.BlockDevice;
+import dev.vdisk.block.CheckedDevice;
+import dev.vdisk.block.filter.NoFlushFilter;
+import dev.vdisk.block.filter.WritethroughFilter;
+import dev.vdisk.io.CacheMode;
+import dev.vdisk.io.FileDevice;
+import dev.vdisk.io.FileOptions;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+
+/**
+ * Opens images as complete stacks:
+ * {@code Checked([Writethrough | NoFlush](Format(FileDevice)))}, with the cache mode's three switches
+ * placed where QEMU places them.
+ */
+public final class Images {
+  private static final int PROBE_BYTES = 4096;
+
+  private Images() {}
+
+  /**
+   * Opens {@code path}.
+   *
+   * @param formatName the format, or null to probe (falls back to raw)
+   */
+  public static OpenImage open(Path path, String formatName, FileOptions options) throws IOException {
+    ImageFormat explicit = formatName == null ? null : FormatRegistry.byName(formatName);
+    FileDevice file = FileDevice.open(path, options);
+    try {
+      ImageFormat format = explicit != null ? explicit : probe(file);
+      BlockDevice image = format.open(file, explicit == null);
+      return new OpenImage(new CheckedDevice(applyCacheSwitches(image, options.cache()), options.readOnly()),
+          format, file, explicit == null);
+    } catch (IOException | RuntimeException e) {
+      file.close();
+      throw e;
+    }
+  }
+
+  /** Wraps {@code image} in the filters that a cache mode's writethrough and no-flush switches need. */
+  public static BlockDevice applyCacheSwitches(BlockDevice image, CacheMode cache) {
+    if (cache.writethrough()) {
+      return new WritethroughFilter(image);
+    }
+    if (cache.ignoreFlushes()) {
+      return new NoFlushFilter(image);
+    }
+    return image;
+  }
+
+  private static ImageFormat probe(FileDevice file) throws IOException {
+    ByteBuffer head = ByteBuffer.allocate((int) Math.min(PROBE_BYTES, file.size()));
+    file.read(0, head);
+    return FormatRegistry.probeNonRaw(head.flip()).orElse(FormatRegistry.byName("raw"));
+  }
+}

@@ -1,0 +1,22 @@
+package dev.vdisk.format;
+
+import dev.vdisk.block.CheckedDevice;
+import dev.vdisk.io.FileDevice;
+import java.io.Closeable;
+import java.io.IOException;
+
+/**
+ * An image opened as a full stack by {@link Images#open}.
+ *
+ * @param device the top of the stack: the guard every consumer talks to
+ * @param format the format the image was opened as
+ * @param file the host file at the bottom (for actual size and host facts)
+ * @param probed the format was guessed rather than named
+ */
+public record OpenImage(CheckedDevice device, ImageFormat format, FileDevice file, boolean probed) implements Closeable {
+  /** Closes the whole stack, file included. */
+  @Override
+  public void close() throws IOException {
+    device.close();
+  }
+}

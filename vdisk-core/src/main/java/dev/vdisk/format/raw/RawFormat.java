@@ -1,0 +1,68 @@
+package dev.vdisk.format.raw;
+
+import dev.vdisk.block.BlockDevice;
+import dev.vdisk.format.FormatRegistry;
+import dev.vdisk.format.ImageFormat;
+import dev.vdisk.format.Preallocation;
+import dev.vdisk.io.CacheMode;
+import dev.vdisk.io.FileDevice;
+import dev.vdisk.io.FileOptions;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/** The raw format: guest offset = file offset. Options: {@code preallocation=off|falloc|full}. */
+public final class RawFormat implements ImageFormat {
+  static final List<Preallocation> PREALLOCATION = List.of(Preallocation.OFF, Preallocation.FALLOC, Preallocation.FULL);
+
+  @Override
+  public String name() {
+    return "raw";
+  }
+
+  /** Never claims a file: raw is what a probe falls back to. */
+  @Override
+  public int probe(ByteBuffer head) {
+    return 0;
+  }
+
+  @Override
+  public Set<String> createOptionNames() {
+    return Set.of("preallocation");
+  }
+
+  @Override
+  public void create(Path path, long size, Map<String, String> options, boolean overwrite) throws IOException {
+    checkOptionNames(options);
+    Preallocation prealloc = Preallocation.parse(options.getOrDefault("preallocation", "off"), name(), PREALLOCATION);
+    if (overwrite && Files.exists(path) && !Files.isRegularFile(path)) {
+      // Block devices and LVs are created elsewhere; "creating" one only sets nothing up.
+      throw new IOException(path + ": not a regular file (expected: a path for a new image file)");
+    }
+    if (overwrite) {
+      Files.newByteChannel(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING).close();
+    } else {
+      Files.createFile(path);
+    }
+    try (FileDevice file = FileDevice.open(path, FileOptions.of(CacheMode.WRITEBACK, false))) {
+      file.resize(size);
+      file.preallocate(0, size, prealloc);
+      file.flush();
+    }
+  }
+
+  @Override
+  public BlockDevice open(FileDevice file, boolean probed) {
+    return new RawImage(file, probed);
+  }
+
+  /** True if {@code sector0} would be taken for another format by a probe. */
+  static boolean looksLikeAnotherFormat(ByteBuffer sector0) {
+    return FormatRegistry.probeNonRaw(sector0).isPresent();
+  }
+}

@@ -1,0 +1,49 @@
+package dev.vdisk.format.raw;
+
+import dev.vdisk.block.BlockDeviceException;
+import dev.vdisk.block.BlockError;
+import dev.vdisk.block.WriteFlag;
+import dev.vdisk.block.filter.FilterDevice;
+import dev.vdisk.io.FileDevice;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.Set;
+
+/**
+ * A raw image: every verb passes to the file unchanged. When the format was probed rather than named,
+ * writes that would make the first sector look like another format are refused, so a guest cannot turn
+ * its disk into, say, a qcow2 image pointing at a host file (QEMU's rule for probed raw images).
+ */
+final class RawImage extends FilterDevice {
+  private static final int SECTOR = 512;
+  private final boolean probed;
+
+  RawImage(FileDevice file, boolean probed) {
+    super(file);
+    this.probed = probed;
+  }
+
+  @Override
+  public void write(long offset, ByteBuffer src, Set<WriteFlag> flags) throws IOException {
+    if (probed && offset < SECTOR && src.hasRemaining()) {
+      checkSectorZero(offset, src);
+    }
+    next.write(offset, src, flags);
+  }
+
+  private void checkSectorZero(long offset, ByteBuffer src) throws IOException {
+    ByteBuffer sector = ByteBuffer.allocate((int) Math.min(SECTOR, next.size()));
+    next.read(0, sector);
+    int n = (int) Math.min(src.remaining(), sector.capacity() - offset);
+    sector.put((int) offset, src, src.position(), n);
+    if (RawFormat.looksLikeAnotherFormat(sector.clear())) {
+      throw new BlockDeviceException(BlockError.EPERM,
+          "write: would make the first sector of a probed raw image look like another format (expected: name the format with -f raw to allow this write)");
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "Raw(" + next + ")";
+  }
+}

@@ -1,0 +1,22 @@
+package dev.vdisk.io;
+
+/**
+ * How {@link FileDevice} opens a host file.
+ *
+ * @param cache only {@link CacheMode#direct()} matters to the file; the mode is kept for messages and toString
+ * @param readOnly open without write access
+ * @param forceShare skip QEMU's image-lock conflict checks that protect a writer (qemu-img's {@code -U});
+ *     only allowed with {@code readOnly}
+ * @param locking take QEMU's image locks at all (off only for devices that cannot lock, like pipes)
+ */
+public record FileOptions(CacheMode cache, boolean readOnly, boolean forceShare, boolean locking) {
+  public FileOptions {
+    if (forceShare && !readOnly) {
+      throw new IllegalArgumentException("force-share (-U): requires a read-only open (expected: read-only)");
+    }
+  }
+
+  public static FileOptions of(CacheMode cache, boolean readOnly) {
+    return new FileOptions(cache, readOnly, false, true);
+  }
+}
