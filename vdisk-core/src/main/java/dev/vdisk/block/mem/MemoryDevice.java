@@ -18,6 +18,9 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 public final class MemoryDevice implements BlockDevice {
   private static final int PAGE = 4096;
+  private static final byte[] ZERO_PAGE = new byte[PAGE];
+  /** Pages one extents call looks at before returning early, so a huge query stays cheap. */
+  private static final long EXTENT_SCAN_PAGES = 1 << 16;
 
   private final ConcurrentHashMap<Long, byte[]> pages = new ConcurrentHashMap<>();
   private volatile long size;
@@ -57,9 +60,7 @@ public final class MemoryDevice implements BlockDevice {
       int n = Math.min(PAGE - in, dst.remaining());
       byte[] page = pages.get(pos / PAGE);
       if (page == null) {
-        for (int i = 0; i < n; i++) {
-          dst.put((byte) 0);
-        }
+        dst.put(ZERO_PAGE, 0, n);
       } else {
         dst.put(page, in, n);
       }
@@ -114,7 +115,7 @@ public final class MemoryDevice implements BlockDevice {
   public List<Extent> extents(long offset, long length) {
     List<Extent> out = new ArrayList<>();
     long pos = offset;
-    long end = offset + length;
+    long end = Math.min(offset + length, (offset / PAGE + EXTENT_SCAN_PAGES) * PAGE);
     while (pos < end) {
       long pageEnd = Math.min(end, (pos / PAGE + 1) * PAGE);
       Extent e = pages.containsKey(pos / PAGE) ? Extent.data(pos, pageEnd - pos, pos) : Extent.zero(pos, pageEnd - pos, pos);
