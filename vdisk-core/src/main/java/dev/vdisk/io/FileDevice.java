@@ -1,42 +1,184 @@
 package dev.vdisk.io;
 
+import com.sun.nio.file.ExtendedOpenOption;
 import dev.vdisk.block.BlockDevice;
+import dev.vdisk.block.BlockDeviceException;
+import dev.vdisk.block.BlockError;
 import dev.vdisk.block.BlockLimits;
 import dev.vdisk.block.Capabilities;
 import dev.vdisk.block.Extent;
 import dev.vdisk.block.Support;
 import dev.vdisk.block.WriteFlag;
+import dev.vdisk.format.Preallocation;
+import dev.vdisk.io.linux.ErrnoException;
+import dev.vdisk.io.linux.FallocateMode;
+import dev.vdisk.io.linux.FileStat;
+import dev.vdisk.io.linux.NativeFile;
 import java.io.IOException;
+import java.lang.foreign.Arena;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileStore;
+import java.nio.file.FileSystemException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.OpenOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * A host regular file or block device as a {@link BlockDevice}. PROVISIONAL: plain FileChannel I/O;
- * O_DIRECT, native discard/zero/extents and image locks are being added.
+ * A host regular file or block device (a loop device, an LVM volume) as a {@link BlockDevice}: QEMU's
+ * file-posix driver.
+ *
+ * <p><b>Data</b> moves through a JDK {@link FileChannel} with positional I/O, concurrently and without a
+ * lock. With {@link CacheMode#direct()} the channel is opened O_DIRECT; requests of any alignment are still
+ * accepted ({@code limits().requestAlignment() == 1}) and bounced as needed, see {@link DirectPath}.
+ * {@code limits().optimalAlignment()} is the alignment that avoids that: the file system's block size, and
+ * for block devices at least the logical sector size.
+ *
+ * <p><b>Everything else</b> (discard, zeroing, allocation map, size, locks) goes through a second,
+ * native descriptor of the same file ({@link NativeFile}); these calls act on the inode, so which
+ * descriptor makes them does not matter.
+ *
+ * <ul>
+ *   <li>Reads past the end of a regular file shorter than {@link #size()} return zeroes.
+ *   <li>flush is fdatasync; FUA is not native (the guard flushes).
+ *   <li>discard punches a hole (block devices: BLKDISCARD); it is advisory, so where the host cannot, it
+ *       does nothing.
+ *   <li>writeZeroes punches a hole with MAY_TRIM, else uses ZERO_RANGE, else punch-then-allocate (QEMU's
+ *       emulation), else writes zeroes, or fails with ENOTSUP under FAST_ZERO. Block devices: BLKZEROOUT.
+ *       It never grows a file.
+ *   <li>extents come from SEEK_DATA/SEEK_HOLE: data, or zero for holes (as {@code qemu-img map} shows a
+ *       raw file). Block devices are one data extent.
+ *   <li>The image is locked as QEMU locks it ({@link ImageLock}) unless {@link FileOptions#locking()} is off.
+ * </ul>
  */
 public final class FileDevice implements BlockDevice {
+  /** Work cap per {@link #extents} call; callers ask again from where the list ends. */
+  private static final int MAX_EXTENTS_PER_CALL = 1024;
+  private static final int ZERO_CHUNK = 1 << 20;
+
   private final Path path;
   private final FileOptions options;
   private final FileChannel channel;
+  private final NativeFile file;
+  private final boolean blockDevice;
+  private final String fsType;
+  private final int alignment;
+  private final DataPath data;
+  private final Capabilities capabilities;
+  private final BlockLimits limits;
+  /** Orders resizes against the trim that follows a read-modify-write past the end. */
+  private final Object sizeLock = new Object();
+  private final AtomicBoolean closed = new AtomicBoolean();
   private volatile long size;
+  // Learnt on first failure: retrying an unsupported fallocate mode or lseek on every request is waste.
+  private volatile boolean punchSupported = true;
+  private volatile boolean blockDiscardSupported = true;
+  private volatile boolean zeroRangeSupported = true;
+  private volatile boolean seekSupported = true;
 
-  private FileDevice(Path path, FileOptions options, FileChannel channel) throws IOException {
+  private FileDevice(Path path, FileOptions options, FileChannel channel, NativeFile file, FileStat stat)
+      throws IOException {
     this.path = path;
     this.options = options;
     this.channel = channel;
-    this.size = channel.size();
+    this.file = file;
+    this.blockDevice = stat.isBlockDevice();
+    FileStore store = Files.getFileStore(path);
+    this.fsType = store.type();
+    int fsBlock = (int) store.getBlockSize();
+    this.size = blockDevice ? file.blockDeviceSize() : stat.size();
+    this.alignment = blockDevice ? Math.max(fsBlock, file.logicalSectorSize()) : fsBlock;
+    if (options.cache().direct()) {
+      // The JDK enforces the file system's block size; a block device may need its sector size on top.
+      DirectPath direct = new DirectPath(channel, alignment, blockDevice ? size : Long.MAX_VALUE, this::trimOvershoot);
+      probe(direct);
+      this.data = direct;
+    } else {
+      this.data = new BufferedPath(channel);
+    }
+    this.capabilities = new Capabilities(options.readOnly(), Support.NATIVE, Support.NONE, Support.NATIVE,
+        Support.NATIVE, blockDevice ? Support.NONE : Support.NATIVE, Support.NATIVE);
+    this.limits = new BlockLimits(1, BlockLimits.DEFAULT_MAX_TRANSFER, alignment, alignment);
   }
 
-  /** Opens {@code path} as described by {@code options}. */
+  /**
+   * Opens {@code path}, a regular file or a block device, as {@code options} describe, and takes QEMU's
+   * image locks.
+   *
+   * @throws BlockDeviceException EPERM if the image is locked by another user (QEMU's message); ENOTSUP if
+   *     a direct cache mode is asked for on a file system that refuses O_DIRECT; EINVAL for other file types
+   * @throws IOException if the file cannot be opened
+   */
   public static FileDevice open(Path path, FileOptions options) throws IOException {
-    FileChannel ch = options.readOnly()
-        ? FileChannel.open(path, StandardOpenOption.READ)
-        : FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
-    return new FileDevice(path, options, ch);
+    FileChannel channel = openChannel(path, options);
+    NativeFile file = null;
+    try {
+      file = NativeFile.open(path, !options.readOnly());
+      FileStat stat = file.stat();
+      if (!stat.isRegularFile() && !stat.isBlockDevice()) {
+        throw new BlockDeviceException(BlockError.EINVAL,
+            "open: " + path + " is not a regular file or block device (expected: an image file or a block device)");
+      }
+      if (options.locking()) {
+        ImageLock.acquire(file, options);
+      }
+      return new FileDevice(path, options, channel, file, stat);
+    } catch (IOException | RuntimeException e) {
+      closeAfterFailure(file, e);
+      closeAfterFailure(channel, e);
+      throw e;
+    }
+  }
+
+  private static FileChannel openChannel(Path path, FileOptions options) throws IOException {
+    Set<OpenOption> open = new HashSet<>();
+    open.add(StandardOpenOption.READ);
+    if (!options.readOnly()) {
+      open.add(StandardOpenOption.WRITE);
+    }
+    if (options.cache().direct()) {
+      open.add(ExtendedOpenOption.DIRECT);
+    }
+    try {
+      return FileChannel.open(path, open);
+    } catch (NoSuchFileException | AccessDeniedException e) {
+      throw e;
+    } catch (FileSystemException e) {
+      if (options.cache().direct() && refusesDirect(path)) {
+        throw new BlockDeviceException(BlockError.ENOTSUP, "cache=" + options.cache() + ": " + path + " is on "
+            + Files.getFileStore(path).type() + ", which refuses O_DIRECT"
+            + " (expected: a filesystem with O_DIRECT support, or cache=writeback)", e);
+      }
+      throw e;
+    }
+  }
+
+  /** The JDK reports a refused O_DIRECT open only as text; a native open tells EINVAL apart for sure. */
+  private static boolean refusesDirect(Path path) throws IOException {
+    try {
+      NativeFile.tryDirectOpen(path);
+      return false;
+    } catch (ErrnoException e) {
+      return e.errno() == ErrnoException.EINVAL;
+    }
+  }
+
+  private void probe(DirectPath direct) throws IOException {
+    try {
+      direct.probe();
+    } catch (IOException e) {
+      throw new BlockDeviceException(BlockError.EINVAL, "cache=" + options.cache() + ": an aligned read of "
+          + alignment + " bytes at offset 0 of " + path + " failed: " + e.getMessage()
+          + " (expected: O_DIRECT reads aligned to " + alignment + " bytes to work, or cache=writeback)", e);
+    }
   }
 
   public Path path() {
@@ -47,6 +189,11 @@ public final class FileDevice implements BlockDevice {
     return options;
   }
 
+  /** True if this is a block device rather than a regular file. */
+  public boolean isBlockDevice() {
+    return blockDevice;
+  }
+
   @Override
   public long size() {
     return size;
@@ -54,93 +201,357 @@ public final class FileDevice implements BlockDevice {
 
   @Override
   public Capabilities capabilities() {
-    return new Capabilities(options.readOnly(), Support.NATIVE, Support.NONE, Support.NONE, Support.NONE, Support.NONE, Support.NONE);
+    return capabilities;
   }
 
   @Override
   public BlockLimits limits() {
-    return BlockLimits.UNALIGNED;
+    return limits;
   }
 
   @Override
   public void read(long offset, ByteBuffer dst) throws IOException {
-    long pos = offset;
-    while (dst.hasRemaining()) {
-      int n = channel.read(dst, pos);
-      if (n < 0) {
-        dst.put(new byte[dst.remaining()]);
-        return;
-      }
-      pos += n;
+    int length = dst.remaining();
+    boolean interrupted = Thread.interrupted();
+    try {
+      data.read(offset, dst);
+    } catch (IOException e) {
+      throw HostErrors.of("read", path, offset, length, e);
+    } finally {
+      restoreInterrupt(interrupted);
     }
   }
 
   @Override
   public void write(long offset, ByteBuffer src, Set<WriteFlag> flags) throws IOException {
-    long pos = offset;
-    while (src.hasRemaining()) {
-      pos += channel.write(src, pos);
+    int length = src.remaining();
+    boolean interrupted = Thread.interrupted();
+    try {
+      data.write(offset, src);
+    } catch (IOException e) {
+      throw HostErrors.of("write", path, offset, length, e);
+    } finally {
+      restoreInterrupt(interrupted);
     }
   }
 
+  /** fdatasync. */
   @Override
   public void flush() throws IOException {
-    channel.force(false);
-  }
-
-  @Override
-  public void discard(long offset, long length) {}
-
-  @Override
-  public void writeZeroes(long offset, long length, Set<WriteFlag> flags) throws IOException {
-    throw new UnsupportedOperationException();
-  }
-
-  @Override
-  public List<Extent> extents(long offset, long length) {
-    return List.of(Extent.data(offset, length, offset));
-  }
-
-  @Override
-  public void resize(long newSize) throws IOException {
-    if (newSize < size) {
-      channel.truncate(newSize);
-    } else {
-      channel.write(ByteBuffer.allocate(0), newSize);
-      if (channel.size() < newSize) {
-        channel.write(ByteBuffer.allocate(1), newSize - 1);
-      }
+    boolean interrupted = Thread.interrupted();
+    try {
+      channel.force(false);
+    } catch (IOException e) {
+      throw HostErrors.of("flush", path, 0, size, e);
+    } finally {
+      restoreInterrupt(interrupted);
     }
-    size = newSize;
   }
 
   /**
-   * Reserves or writes storage for {@code [offset, offset + length)} as {@code mode} says: FALLOC reserves
-   * blocks without writing them (fallocate), FULL writes zeroes over holes; OFF does nothing.
+   * FileChannel closes itself, for every thread, when a thread blocked in it is interrupted. A thread that
+   * arrives already interrupted (a cancelled task) would close the device under everyone, so the flag is
+   * set aside for the call and restored afterwards.
    */
-  public void preallocate(long offset, long length, dev.vdisk.format.Preallocation mode) throws IOException {
-    if (mode == dev.vdisk.format.Preallocation.FULL) {
-      ByteBuffer zero = ByteBuffer.allocateDirect(1 << 20);
+  private static void restoreInterrupt(boolean interrupted) {
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  @Override
+  public void discard(long offset, long length) throws IOException {
+    try {
+      if (blockDevice) {
+        long start = alignUp(offset, alignment);
+        long end = alignDown(offset + length, alignment);
+        if (start < end && blockDiscardSupported) {
+          data.mutate(start, end - start, () -> blockDiscard(start, end - start));
+        }
+      } else {
+        data.mutate(offset, length, () -> punch(offset, length));
+      }
+    } catch (IOException e) {
+      throw HostErrors.of("discard", path, offset, length, e);
+    }
+  }
+
+  /** BLKDISCARD; a device without discard support is told nothing more (discard is advisory). */
+  private boolean blockDiscard(long offset, long length) throws IOException {
+    try {
+      file.discardBlocks(offset, length);
+      return true;
+    } catch (ErrnoException e) {
+      if (e.notSupported()) {
+        blockDiscardSupported = false;
+        return false;
+      }
+      throw e;
+    }
+  }
+
+  @Override
+  public void writeZeroes(long offset, long length, Set<WriteFlag> flags) throws IOException {
+    try {
+      if (blockDevice) {
+        zeroBlockDevice(offset, length);
+        return;
+      }
+      // Past EOF a file already reads as zeroes; zeroing there would allocate or grow it.
+      long end = Math.min(offset + length, file.stat().size());
+      if (end <= offset) {
+        return;
+      }
+      long len = end - offset;
+      boolean trim = flags.contains(WriteFlag.MAY_TRIM);
+      if (data.mutate(offset, len, () -> (trim && punch(offset, len)) || zeroInPlace(offset, len))) {
+        return;
+      }
+      if (flags.contains(WriteFlag.FAST_ZERO)) {
+        throw new BlockDeviceException(BlockError.ENOTSUP, "writeZeroes " + path + " offset " + offset + " length "
+            + length + ": FAST_ZERO, but " + fsType + " can neither punch holes nor zero ranges");
+      }
+      writeZeroBuffers(offset, len);
+    } catch (IOException e) {
+      throw HostErrors.of("writeZeroes", path, offset, length, e);
+    }
+  }
+
+  /** ZERO_RANGE, else punch a hole and allocate it again, as QEMU does where ZERO_RANGE is missing (tmpfs). */
+  private boolean zeroInPlace(long offset, long length) throws IOException {
+    if (zeroRangeSupported) {
+      try {
+        file.fallocate(FallocateMode.ZERO_RANGE_KEEP_SIZE, offset, length);
+        return true;
+      } catch (ErrnoException e) {
+        if (!e.notSupported()) {
+          throw e;
+        }
+        zeroRangeSupported = false;
+      }
+    }
+    if (!punch(offset, length)) {
+      return false;
+    }
+    try {
+      file.fallocate(FallocateMode.ALLOCATE_KEEP_SIZE, offset, length);
+    } catch (ErrnoException e) {
+      if (!e.notSupported()) {
+        throw e;
+      }
+      // The range reads as zeroes already; it merely stays unallocated.
+    }
+    return true;
+  }
+
+  /** Punches a hole; false if the file system cannot. */
+  private boolean punch(long offset, long length) throws IOException {
+    if (!punchSupported) {
+      return false;
+    }
+    try {
+      file.fallocate(FallocateMode.PUNCH_HOLE, offset, length);
+      return true;
+    } catch (ErrnoException e) {
+      if (!e.notSupported()) {
+        throw e;
+      }
+      punchSupported = false;
+      return false;
+    }
+  }
+
+  /** BLKZEROOUT over the whole sectors, written zeroes for partial sectors at either end. */
+  private void zeroBlockDevice(long offset, long length) throws IOException {
+    long end = offset + length;
+    long start = Math.min(alignUp(offset, alignment), end);
+    long stop = Math.max(alignDown(end, alignment), start);
+    if (start > offset) {
+      writeZeroBuffers(offset, start - offset);
+    }
+    if (stop > start) {
+      data.mutate(start, stop - start, () -> {
+        file.zeroOutBlocks(start, stop - start);
+        return true;
+      });
+    }
+    if (end > stop) {
+      writeZeroBuffers(stop, end - stop);
+    }
+  }
+
+  private void writeZeroBuffers(long offset, long length) throws IOException {
+    try (Arena arena = Arena.ofConfined()) {
+      // Aligned, so that a direct channel takes it without bouncing.
+      ByteBuffer zeroes = arena.allocate(Math.min(length, ZERO_CHUNK), alignment).asByteBuffer();
       for (long pos = offset; pos < offset + length; ) {
-        int n = (int) Math.min(zero.capacity(), offset + length - pos);
-        write(pos, zero.clear().limit(n), Set.of());
+        int n = (int) Math.min(zeroes.capacity(), offset + length - pos);
+        data.write(pos, zeroes.clear().limit(n));
         pos += n;
       }
     }
   }
 
-  /** Bytes of host storage the file occupies (st_blocks * 512): qemu-img's {@code actual-size}. */
-  public long allocatedBytes() throws IOException {
-    return size;
+  /**
+   * The allocation of {@code [offset, offset + length)}: data extents where the file has data, zero extents
+   * over holes and past EOF; host offsets equal guest offsets. Stops after {@value #MAX_EXTENTS_PER_CALL}
+   * extents.
+   */
+  @Override
+  public List<Extent> extents(long offset, long length) throws IOException {
+    if (blockDevice || !seekSupported) {
+      return List.of(Extent.data(offset, length, offset));
+    }
+    try {
+      return seekExtents(offset, offset + length);
+    } catch (ErrnoException e) {
+      if (!e.notSupported() && e.errno() != ErrnoException.EINVAL) {
+        throw HostErrors.of("extents", path, offset, length, e);
+      }
+      seekSupported = false;
+      return List.of(Extent.data(offset, length, offset));
+    }
   }
 
+  private List<Extent> seekExtents(long offset, long end) throws IOException {
+    List<Extent> out = new ArrayList<>();
+    long pos = offset;
+    while (pos < end && out.size() < MAX_EXTENTS_PER_CALL) {
+      long dataAt = file.seekData(pos);
+      if (dataAt < 0 || dataAt >= end) {
+        out.add(Extent.zero(pos, end - pos, pos));
+        break;
+      }
+      if (dataAt > pos) {
+        out.add(Extent.zero(pos, dataAt - pos, pos));
+        pos = dataAt;
+      }
+      long holeAt = file.seekHole(pos);
+      if (holeAt < 0) { // truncated meanwhile: pos is past EOF now
+        out.add(Extent.zero(pos, end - pos, pos));
+        break;
+      }
+      long dataEnd = Math.min(holeAt, end);
+      if (dataEnd > pos) { // else a hole was punched at pos meanwhile: look again
+        out.add(Extent.data(pos, dataEnd - pos, pos));
+        pos = dataEnd;
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Truncates or sparsely extends a regular file.
+   *
+   * @throws BlockDeviceException ENOTSUP for a block device, unless {@code newSize} is its size
+   */
+  @Override
+  public void resize(long newSize) throws IOException {
+    if (blockDevice) {
+      if (newSize == size) {
+        return;
+      }
+      throw new BlockDeviceException(BlockError.ENOTSUP,
+          "resize: " + path + " is a block device, its size is fixed (expected: " + size + ")");
+    }
+    synchronized (sizeLock) {
+      file.truncate(newSize);
+      size = newSize;
+    }
+  }
+
+  /**
+   * A read-modify-write of the last, partial block of a file whose size is not aligned writes the whole
+   * block and so grows the file; cut it back. Writes never lie past {@link #size()}, so nothing is lost.
+   */
+  private void trimOvershoot(long end) throws IOException {
+    if (blockDevice || end <= size) {
+      return;
+    }
+    synchronized (sizeLock) {
+      if (file.stat().size() > size) {
+        file.truncate(size);
+      }
+    }
+  }
+
+  /**
+   * Reserves or writes storage for {@code [offset, offset + length)}, which must lie within {@link #size()}:
+   * FALLOC reserves blocks without writing them (fallocate; nothing for a block device, whose storage
+   * exists), FULL writes zeroes, OFF and METADATA do nothing.
+   *
+   * @throws BlockDeviceException ENOTSUP if FALLOC is asked on a file system without fallocate
+   */
+  public void preallocate(long offset, long length, Preallocation mode) throws IOException {
+    if (offset < 0 || length < 0 || offset + length > size) {
+      throw new BlockDeviceException(BlockError.EINVAL, "preallocate: offset " + offset + " length " + length
+          + " (expected: within the size " + size + ")");
+    }
+    if (length == 0) {
+      return;
+    }
+    switch (mode) {
+      case OFF, METADATA -> { }
+      case FALLOC -> {
+        if (!blockDevice) {
+          fallocateAll(offset, length);
+        }
+      }
+      case FULL -> writeZeroBuffers(offset, length);
+    }
+  }
+
+  private void fallocateAll(long offset, long length) throws IOException {
+    try {
+      file.fallocate(FallocateMode.ALLOCATE, offset, length);
+    } catch (ErrnoException e) {
+      if (e.notSupported()) {
+        throw new BlockDeviceException(BlockError.ENOTSUP, "preallocation=falloc: fallocate not supported on " + fsType, e);
+      }
+      throw HostErrors.of("preallocate", path, offset, length, e);
+    }
+  }
+
+  /**
+   * Bytes of host storage the file occupies (st_blocks * 512): qemu-img's {@code actual-size}. For a block
+   * device 0, as qemu-img reports it (the device node itself occupies nothing).
+   */
+  public long allocatedBytes() throws IOException {
+    return blockDevice ? 0 : file.stat().allocatedBytes();
+  }
+
+  /** Closes the channel and the native descriptor, which releases the image locks. Idempotent. */
   @Override
   public void close() throws IOException {
-    channel.close();
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    try (file) {
+      channel.close();
+    }
   }
 
   @Override
   public String toString() {
     return "FileDevice[" + path.getFileName() + ", cache=" + options.cache() + "]";
+  }
+
+  private static long alignUp(long value, int align) {
+    return (value + align - 1) & -align;
+  }
+
+  private static long alignDown(long value, int align) {
+    return value & -align;
+  }
+
+  private static void closeAfterFailure(AutoCloseable c, Throwable failure) {
+    if (c == null) {
+      return;
+    }
+    try {
+      c.close();
+    } catch (Exception e) {
+      failure.addSuppressed(e);
+    }
   }
 }

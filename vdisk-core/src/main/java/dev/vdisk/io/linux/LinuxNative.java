@@ -1,0 +1,350 @@
+package dev.vdisk.io.linux;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.foreign.SymbolLookup;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+import java.nio.file.Path;
+import java.util.Optional;
+
+/**
+ * The only place vdisk calls the operating system beyond the JDK: a handful of Linux system calls
+ * through the FFM API, each capturing errno.
+ *
+ * <p>Every method acts on a raw file descriptor and takes the path only to name it in an {@link
+ * ErrnoException}. {@link NativeFile} is the safe handle around these; nothing else should call them.
+ * Supported: Linux on x86_64 and aarch64 (the only struct that differs between them is {@code struct
+ * stat}, and {@code O_DIRECT} differs in value). Elsewhere {@link #requireSupported()} says so.
+ */
+final class LinuxNative {
+  static final int O_RDONLY = 0;
+  static final int O_RDWR = 2;
+  static final int O_CLOEXEC = 02000000;
+
+  static final int SEEK_DATA = 3;
+  static final int SEEK_HOLE = 4;
+
+  static final long BLKGETSIZE64 = 0x80081272L;
+  static final long BLKSSZGET = 0x1268;
+  static final long BLKDISCARD = 0x1277;
+  static final long BLKZEROOUT = 0x127f;
+
+  static final int F_OFD_GETLK = 36;
+  static final int F_OFD_SETLK = 37;
+  static final short F_RDLCK = 0;
+  static final short F_WRLCK = 1;
+  static final short F_UNLCK = 2;
+
+  /** The platform's layout facts, or null where vdisk does not run. */
+  private static final Arch ARCH = Arch.current();
+
+  private LinuxNative() {}
+
+  /**
+   * Per-architecture constants.
+   *
+   * @param oDirect the O_DIRECT open flag
+   * @param statSize sizeof(struct stat)
+   * @param modeOffset offset of st_mode (a 32-bit field)
+   * @param sizeOffset offset of st_size
+   * @param blocksOffset offset of st_blocks
+   */
+  private record Arch(int oDirect, int statSize, int modeOffset, int sizeOffset, int blocksOffset) {
+    static Arch current() {
+      if (!System.getProperty("os.name", "").equals("Linux")) {
+        return null;
+      }
+      return switch (System.getProperty("os.arch", "")) {
+        case "amd64", "x86_64" -> new Arch(040000, 144, 24, 48, 64);
+        // asm-generic struct stat: st_mode follows st_ino directly, st_nlink is 32 bits.
+        case "aarch64" -> new Arch(0200000, 128, 16, 48, 64);
+        default -> null;
+      };
+    }
+  }
+
+  /**
+   * Throws unless this platform is one vdisk's native layer knows.
+   *
+   * @throws IOException naming the platform found and the ones supported
+   */
+  static void requireSupported() throws IOException {
+    if (ARCH == null) {
+      throw new IOException("host I/O: " + System.getProperty("os.name") + "/" + System.getProperty("os.arch")
+          + " is not supported (expected: Linux on x86_64 or aarch64)");
+    }
+  }
+
+  static int oDirect() {
+    return ARCH.oDirect;
+  }
+
+  /**
+   * Downcall handles, looked up once. A nested holder so that merely loading {@link LinuxNative} on an
+   * unsupported platform does not fail: linking happens on first use, after {@link #requireSupported()}.
+   */
+  private static final class Calls {
+    static final Linker LINKER = Linker.nativeLinker();
+    static final SymbolLookup LIBC = LINKER.defaultLookup();
+    static final StructLayout CAPTURE = Linker.Option.captureStateLayout();
+    static final VarHandle ERRNO = CAPTURE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+    static final Linker.Option ERRNO_OPTION = Linker.Option.captureCallState("errno");
+
+    static final MethodHandle OPEN =
+        variadic("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), 2);
+    static final MethodHandle CLOSE = handle("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    static final MethodHandle FALLOCATE =
+        handle("fallocate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
+    static final MethodHandle FTRUNCATE = handle("ftruncate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG));
+    static final MethodHandle LSEEK = handle("lseek", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT));
+    static final MethodHandle FSTAT = handle("fstat", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
+    static final MethodHandle IOCTL =
+        variadic("ioctl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS), 2);
+    static final MethodHandle FCNTL =
+        variadic("fcntl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS), 2);
+    /** glibc's thread-safe, locale-independent strerror; absent on other C libraries. */
+    static final Optional<MethodHandle> STRERRORDESC = LIBC.find("strerrordesc_np")
+        .map(a -> LINKER.downcallHandle(a, FunctionDescriptor.of(ADDRESS, JAVA_INT)));
+
+    /** struct flock (identical on x86_64 and aarch64): 32 bytes. */
+    static final StructLayout FLOCK = MemoryLayout.structLayout(
+        JAVA_SHORT.withName("l_type"), JAVA_SHORT.withName("l_whence"), MemoryLayout.paddingLayout(4),
+        JAVA_LONG.withName("l_start"), JAVA_LONG.withName("l_len"), JAVA_INT.withName("l_pid"),
+        MemoryLayout.paddingLayout(4));
+
+    private static MethodHandle handle(String name, FunctionDescriptor fd) {
+      return LINKER.downcallHandle(symbol(name), fd, ERRNO_OPTION);
+    }
+
+    private static MethodHandle variadic(String name, FunctionDescriptor fd, int firstVariadic) {
+      return LINKER.downcallHandle(symbol(name), fd, ERRNO_OPTION, Linker.Option.firstVariadicArg(firstVariadic));
+    }
+
+    private static MemorySegment symbol(String name) {
+      return LIBC.find(name).orElseThrow(() -> new UnsatisfiedLinkError("libc symbol not found: " + name));
+    }
+  }
+
+  /** open(2) with {@code flags | O_CLOEXEC}, so child processes never inherit the fd (and its OFD locks). */
+  static int open(Path path, int flags) throws ErrnoException {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment cap = arena.allocate(Calls.CAPTURE);
+      int fd = (int) Calls.OPEN.invokeExact(cap, arena.allocateFrom(path.toString()), flags | O_CLOEXEC, 0);
+      if (fd < 0) {
+        throw new ErrnoException("open", path.toString(), errno(cap));
+      }
+      return fd;
+    } catch (ErrnoException e) {
+      throw e;
+    } catch (Throwable t) {
+      throw linkageFailure(t);
+    }
+  }
+
+  static void close(int fd, Path path) throws ErrnoException {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment cap = arena.allocate(Calls.CAPTURE);
+      if ((int) Calls.CLOSE.invokeExact(cap, fd) < 0) {
+        throw new ErrnoException("close", path.toString(), errno(cap));
+      }
+    } catch (ErrnoException e) {
+      throw e;
+    } catch (Throwable t) {
+      throw linkageFailure(t);
+    }
+  }
+
+  static void fallocate(int fd, FallocateMode mode, long offset, long length, Path path) throws ErrnoException {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment cap = arena.allocate(Calls.CAPTURE);
+      if ((int) Calls.FALLOCATE.invokeExact(cap, fd, mode.flags, offset, length) < 0) {
+        throw new ErrnoException("fallocate(" + mode.label + ")", path + " offset " + offset + " length " + length,
+            errno(cap));
+      }
+    } catch (ErrnoException e) {
+      throw e;
+    } catch (Throwable t) {
+      throw linkageFailure(t);
+    }
+  }
+
+  static void ftruncate(int fd, long size, Path path) throws ErrnoException {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment cap = arena.allocate(Calls.CAPTURE);
+      if ((int) Calls.FTRUNCATE.invokeExact(cap, fd, size) < 0) {
+        throw new ErrnoException("ftruncate", path + " size " + size, errno(cap));
+      }
+    } catch (ErrnoException e) {
+      throw e;
+    } catch (Throwable t) {
+      throw linkageFailure(t);
+    }
+  }
+
+  /**
+   * lseek(2) with SEEK_DATA or SEEK_HOLE.
+   *
+   * @return the offset found, or -1 for ENXIO (no data at or after {@code offset}, or {@code offset} at or
+   *     past EOF)
+   */
+  static long seek(int fd, long offset, int whence, Path path) throws ErrnoException {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment cap = arena.allocate(Calls.CAPTURE);
+      long r = (long) Calls.LSEEK.invokeExact(cap, fd, offset, whence);
+      if (r >= 0) {
+        return r;
+      }
+      int errno = errno(cap);
+      if (errno == ErrnoException.ENXIO) {
+        return -1;
+      }
+      throw new ErrnoException("lseek(" + (whence == SEEK_DATA ? "SEEK_DATA" : "SEEK_HOLE") + ")",
+          path + " offset " + offset, errno);
+    } catch (ErrnoException e) {
+      throw e;
+    } catch (Throwable t) {
+      throw linkageFailure(t);
+    }
+  }
+
+  static FileStat fstat(int fd, Path path) throws ErrnoException {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment cap = arena.allocate(Calls.CAPTURE);
+      MemorySegment st = arena.allocate(ARCH.statSize, 8);
+      if ((int) Calls.FSTAT.invokeExact(cap, fd, st) < 0) {
+        throw new ErrnoException("fstat", path.toString(), errno(cap));
+      }
+      return new FileStat(st.get(JAVA_INT, ARCH.modeOffset), st.get(JAVA_LONG, ARCH.sizeOffset),
+          st.get(JAVA_LONG, ARCH.blocksOffset));
+    } catch (ErrnoException e) {
+      throw e;
+    } catch (Throwable t) {
+      throw linkageFailure(t);
+    }
+  }
+
+  /** BLKGETSIZE64: a block device's size in bytes. */
+  static long blockDeviceSize(int fd, Path path) throws ErrnoException {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment out = arena.allocate(JAVA_LONG);
+      ioctl(arena, fd, BLKGETSIZE64, out, "BLKGETSIZE64", path.toString());
+      return out.get(JAVA_LONG, 0);
+    }
+  }
+
+  /** BLKSSZGET: a block device's logical sector size. */
+  static int logicalSectorSize(int fd, Path path) throws ErrnoException {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment out = arena.allocate(JAVA_INT);
+      ioctl(arena, fd, BLKSSZGET, out, "BLKSSZGET", path.toString());
+      return out.get(JAVA_INT, 0);
+    }
+  }
+
+  /** BLKDISCARD or BLKZEROOUT over {@code uint64_t[2] {offset, length}}. */
+  static void blockRange(int fd, long request, long offset, long length, Path path) throws ErrnoException {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment range = arena.allocate(JAVA_LONG, 2);
+      range.setAtIndex(JAVA_LONG, 0, offset);
+      range.setAtIndex(JAVA_LONG, 1, length);
+      String name = request == BLKDISCARD ? "BLKDISCARD" : "BLKZEROOUT";
+      ioctl(arena, fd, request, range, name, path + " offset " + offset + " length " + length);
+    }
+  }
+
+  private static void ioctl(Arena arena, int fd, long request, MemorySegment arg, String name, String target)
+      throws ErrnoException {
+    MemorySegment cap = arena.allocate(Calls.CAPTURE);
+    int r;
+    try {
+      r = (int) Calls.IOCTL.invokeExact(cap, fd, request, arg);
+    } catch (Throwable t) {
+      throw linkageFailure(t);
+    }
+    if (r < 0) {
+      throw new ErrnoException("ioctl(" + name + ")", target, errno(cap));
+    }
+  }
+
+  /**
+   * F_OFD_GETLK for one byte.
+   *
+   * @param type the lock we would take ({@link #F_RDLCK} or {@link #F_WRLCK})
+   * @return {@link #F_UNLCK} if no other open file description holds a conflicting lock, else the type of
+   *     the conflicting lock. Locks of this fd's own open file description never conflict.
+   */
+  static short testLock(int fd, short type, long start, Path path) throws ErrnoException {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment fl = flock(arena, type, start);
+      fcntl(arena, fd, F_OFD_GETLK, fl, "F_OFD_GETLK", path + " byte " + start);
+      return fl.get(JAVA_SHORT, 0);
+    }
+  }
+
+  /** F_OFD_SETLK for one byte: take ({@code F_RDLCK}, {@code F_WRLCK}) or drop ({@code F_UNLCK}) a lock. */
+  static void setLock(int fd, short type, long start, Path path) throws ErrnoException {
+    try (Arena arena = Arena.ofConfined()) {
+      fcntl(arena, fd, F_OFD_SETLK, flock(arena, type, start), "F_OFD_SETLK", path + " byte " + start);
+    }
+  }
+
+  private static MemorySegment flock(Arena arena, short type, long start) {
+    MemorySegment fl = arena.allocate(Calls.FLOCK);
+    fl.set(JAVA_SHORT, 0, type);
+    fl.set(JAVA_SHORT, 2, (short) 0); // SEEK_SET
+    fl.set(JAVA_LONG, 8, start);
+    fl.set(JAVA_LONG, 16, 1); // l_len: one byte
+    return fl; // l_pid stays 0, as OFD locks require
+  }
+
+  private static void fcntl(Arena arena, int fd, int cmd, MemorySegment arg, String name, String target)
+      throws ErrnoException {
+    MemorySegment cap = arena.allocate(Calls.CAPTURE);
+    int r;
+    try {
+      r = (int) Calls.FCNTL.invokeExact(cap, fd, cmd, arg);
+    } catch (Throwable t) {
+      throw linkageFailure(t);
+    }
+    if (r < 0) {
+      throw new ErrnoException("fcntl(" + name + ")", target, errno(cap));
+    }
+  }
+
+  /** The C library's description of {@code errno}, e.g. "Operation not supported". */
+  static String strerror(int errno) {
+    String fallback = "Unknown error " + errno;
+    if (ARCH == null || Calls.STRERRORDESC.isEmpty()) {
+      return fallback;
+    }
+    try {
+      MemorySegment s = (MemorySegment) Calls.STRERRORDESC.get().invokeExact(errno);
+      return s.equals(MemorySegment.NULL) ? fallback : s.reinterpret(Long.MAX_VALUE).getString(0);
+    } catch (Throwable t) {
+      throw linkageFailure(t);
+    }
+  }
+
+  private static int errno(MemorySegment capture) {
+    return (int) Calls.ERRNO.get(capture, 0L);
+  }
+
+  /** A downcall cannot throw; anything caught here is a linkage or platform defect, not an I/O error. */
+  private static IllegalStateException linkageFailure(Throwable t) {
+    if (t instanceof Error e) {
+      throw e;
+    }
+    return new IllegalStateException("native call failed: " + t, t);
+  }
+}

@@ -1,0 +1,192 @@
+package dev.vdisk.io.linux;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.concurrent.locks.ReadWriteLock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+
+/**
+ * An owned file descriptor of a regular file or block device, for the calls the JDK does not offer:
+ * fallocate, SEEK_DATA/SEEK_HOLE, block-device ioctls, fstat, ftruncate and OFD locks.
+ *
+ * <p>Thread-safe. Calls hold a shared lock that {@link #close()} takes exclusively, so a descriptor is
+ * never used after it is closed (the number could meanwhile belong to another file).
+ */
+public final class NativeFile implements Closeable {
+  private final Path path;
+  private final int fd;
+  private final ReadWriteLock closing = new ReentrantReadWriteLock();
+  private boolean closed;
+
+  private NativeFile(Path path, int fd) {
+    this.path = path;
+    this.fd = fd;
+  }
+
+  /**
+   * Opens {@code path} read-only or read-write, close-on-exec.
+   *
+   * @throws IOException if the platform is unsupported or open(2) fails
+   */
+  public static NativeFile open(Path path, boolean writable) throws IOException {
+    LinuxNative.requireSupported();
+    return new NativeFile(path, LinuxNative.open(path, writable ? LinuxNative.O_RDWR : LinuxNative.O_RDONLY));
+  }
+
+  /**
+   * Opens and closes {@code path} with O_DIRECT, read-only: the way to learn the errno of a refused direct
+   * open (EINVAL: the file system does not support O_DIRECT), which the JDK reports only as text.
+   */
+  public static void tryDirectOpen(Path path) throws IOException {
+    LinuxNative.requireSupported();
+    LinuxNative.close(LinuxNative.open(path, LinuxNative.O_RDONLY | LinuxNative.oDirect()), path);
+  }
+
+  public Path path() {
+    return path;
+  }
+
+  public FileStat stat() throws IOException {
+    lock();
+    try {
+      return LinuxNative.fstat(fd, path);
+    } finally {
+      unlock();
+    }
+  }
+
+  public void fallocate(FallocateMode mode, long offset, long length) throws IOException {
+    lock();
+    try {
+      LinuxNative.fallocate(fd, mode, offset, length, path);
+    } finally {
+      unlock();
+    }
+  }
+
+  /** Sets the file size (sparse when growing). */
+  public void truncate(long size) throws IOException {
+    lock();
+    try {
+      LinuxNative.ftruncate(fd, size, path);
+    } finally {
+      unlock();
+    }
+  }
+
+  /** The first offset at or after {@code offset} that holds data, or -1 if there is none before EOF. */
+  public long seekData(long offset) throws IOException {
+    return seek(offset, LinuxNative.SEEK_DATA);
+  }
+
+  /**
+   * The first offset at or after {@code offset} that starts a hole (EOF counts as one), or -1 if
+   * {@code offset} is at or past EOF.
+   */
+  public long seekHole(long offset) throws IOException {
+    return seek(offset, LinuxNative.SEEK_HOLE);
+  }
+
+  private long seek(long offset, int whence) throws IOException {
+    lock();
+    try {
+      return LinuxNative.seek(fd, offset, whence, path);
+    } finally {
+      unlock();
+    }
+  }
+
+  /** Block devices only: the size in bytes (BLKGETSIZE64). */
+  public long blockDeviceSize() throws IOException {
+    lock();
+    try {
+      return LinuxNative.blockDeviceSize(fd, path);
+    } finally {
+      unlock();
+    }
+  }
+
+  /** Block devices only: the logical sector size (BLKSSZGET), the unit of direct I/O and of the range ioctls. */
+  public int logicalSectorSize() throws IOException {
+    lock();
+    try {
+      return LinuxNative.logicalSectorSize(fd, path);
+    } finally {
+      unlock();
+    }
+  }
+
+  /** Block devices only: BLKDISCARD; offset and length must be multiples of the logical sector size. */
+  public void discardBlocks(long offset, long length) throws IOException {
+    blockRange(LinuxNative.BLKDISCARD, offset, length);
+  }
+
+  /** Block devices only: BLKZEROOUT; offset and length must be multiples of the logical sector size. */
+  public void zeroOutBlocks(long offset, long length) throws IOException {
+    blockRange(LinuxNative.BLKZEROOUT, offset, length);
+  }
+
+  private void blockRange(long request, long offset, long length) throws IOException {
+    lock();
+    try {
+      LinuxNative.blockRange(fd, request, offset, length, path);
+    } finally {
+      unlock();
+    }
+  }
+
+  /**
+   * Takes a shared (read) OFD lock on byte {@code start}. Held until this file is closed; other read locks
+   * coexist with it, and it shows up in others' {@link #lockedByOthers} probes.
+   */
+  public void lockShared(long start) throws IOException {
+    lock();
+    try {
+      LinuxNative.setLock(fd, LinuxNative.F_RDLCK, start, path);
+    } finally {
+      unlock();
+    }
+  }
+
+  /** True if another open file description (any process, this one included) holds any lock on byte {@code start}. */
+  public boolean lockedByOthers(long start) throws IOException {
+    lock();
+    try {
+      return LinuxNative.testLock(fd, LinuxNative.F_WRLCK, start, path) != LinuxNative.F_UNLCK;
+    } finally {
+      unlock();
+    }
+  }
+
+  /** Closes the descriptor, which releases its OFD locks. Idempotent; waits for calls in progress. */
+  @Override
+  public void close() throws IOException {
+    closing.writeLock().lock();
+    try {
+      if (!closed) {
+        closed = true;
+        LinuxNative.close(fd, path);
+      }
+    } finally {
+      closing.writeLock().unlock();
+    }
+  }
+
+  private void lock() throws IOException {
+    closing.readLock().lock();
+    if (closed) {
+      closing.readLock().unlock();
+      throw new IOException(path + ": native file is closed");
+    }
+  }
+
+  private void unlock() {
+    closing.readLock().unlock();
+  }
+
+  @Override
+  public String toString() {
+    return "NativeFile[" + path + ", fd=" + fd + "]";
+  }
+}

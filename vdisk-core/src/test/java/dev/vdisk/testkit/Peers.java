@@ -1,0 +1,44 @@
+package dev.vdisk.testkit;
+
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Assumptions;
+
+/**
+ * The real tools (qemu-img, qemu-io, nbdinfo, fio) that integration tests compare vdisk against.
+ *
+ * <p>A missing tool skips the test with the reason shown, except on CI ({@code CI=true}), where a missing
+ * peer means the test environment is broken and the test fails.
+ */
+public final class Peers {
+  private Peers() {}
+
+  /** Skips (or, on CI, fails) the calling test unless {@code tool} is an executable on the PATH. */
+  public static void require(String tool) {
+    if (onPath(tool)) {
+      return;
+    }
+    String reason = tool + " not found on PATH (install it to run this comparison against the real peer)";
+    if ("true".equals(System.getenv("CI"))) {
+      fail(reason + "; CI=true, so a missing peer is a failure");
+    }
+    Assumptions.abort(reason);
+  }
+
+  private static boolean onPath(String tool) {
+    String path = System.getenv("PATH");
+    if (path == null) {
+      return false;
+    }
+    for (String dir : path.split(File.pathSeparator)) {
+      Path candidate = Path.of(dir.isEmpty() ? "." : dir, tool);
+      if (Files.isRegularFile(candidate) && Files.isExecutable(candidate)) {
+        return true;
+      }
+    }
+    return false;
+  }
+}
