@@ -23,8 +23,6 @@ import org.HdrHistogram.Histogram;
  * asynchronous flushes do. The first failure stops the run.
  */
 public final class BenchRunner {
-  private static final int ALIGN = 4096;
-
   private final BlockDevice device;
   private final BenchSpec spec;
   private final long imageSize;
@@ -178,7 +176,7 @@ public final class BenchRunner {
     long assigned;
 
     void run(CountDownLatch go) {
-      ByteBuffer buf = alignedBuffer(spec.bufferSize());
+      ByteBuffer buf = DirectBuffers.aligned(spec.bufferSize());
       if (spec.write()) {
         while (buf.hasRemaining()) {
           buf.put((byte) spec.pattern());
@@ -268,11 +266,5 @@ public final class BenchRunner {
     } finally {
       lock.unlock();
     }
-  }
-
-  /** A direct buffer of {@code n} bytes starting on a 4 KiB boundary, whatever {@code n} is. */
-  static ByteBuffer alignedBuffer(int n) {
-    int rounded = (n + ALIGN - 1) / ALIGN * ALIGN;
-    return ByteBuffer.allocateDirect(rounded + ALIGN).alignedSlice(ALIGN).limit(n);
   }
 }

@@ -16,7 +16,7 @@ package dev.vdisk.bench;
  *
  * @param count requests to issue, {@code >= 0}
  * @param depth requests in flight at once, {@code >= 1}
- * @param bufferSize bytes per request, {@code >= 0}
+ * @param bufferSize bytes per request, 0 to {@link DirectBuffers#MAX_SIZE}
  * @param step bytes the offset advances per request, {@code >= 0}
  * @param offset offset of the first request, {@code >= 0}
  * @param write write the pattern instead of reading
@@ -39,8 +39,8 @@ public record BenchSpec(
     if (depth < 1) {
       throw new IllegalArgumentException("queue depth: " + depth + " (expected: >= 1)");
     }
-    if (bufferSize < 0) {
-      throw new IllegalArgumentException("buffer size: " + bufferSize + " (expected: >= 0)");
+    if (bufferSize < 0 || bufferSize > DirectBuffers.MAX_SIZE) {
+      throw new IllegalArgumentException("buffer size: " + bufferSize + " (expected: 0 to " + DirectBuffers.MAX_SIZE + ")");
     }
     if (step < 0 || offset < 0) {
       throw new IllegalArgumentException("step " + step + ", offset " + offset + " (expected: both >= 0)");

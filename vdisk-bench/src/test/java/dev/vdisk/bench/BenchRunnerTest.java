@@ -170,15 +170,4 @@ class BenchRunnerTest {
     assertThat(r.requests()).isZero();
     assertThat(r.iops()).isZero();
   }
-
-  @Test
-  void buffersAreAlignedForODirect() {
-    for (int n : new int[] {0, 1, 1000, 4096, 5000, 65536}) {
-      ByteBuffer b = BenchRunner.alignedBuffer(n);
-      assertThat(b.isDirect()).isTrue();
-      assertThat(b.remaining()).isEqualTo(n);
-      assertThat(b.capacity()).isGreaterThanOrEqualTo(n);
-      assertThat(b.alignmentOffset(0, 4096)).isZero();
-    }
-  }
 }
