@@ -105,7 +105,7 @@ final class IoCommand implements Callable<Integer> {
           : "vdisk io -c '" + e.getCommandLine().getCommandSpec().usageMessage().customSynopsis()[0] + "'";
       String what = e.getCommandLine() == cl ? "unknown command '" + words.getFirst() + "'" : e.getMessage();
       throw new CliException("-c '" + text + "': " + what + " (expected: " + usage + ")");
-    } catch (CliException e) {
+    } catch (CliException | IllegalArgumentException e) {
       throw new CliException("-c '" + text + "': " + e.getMessage());
     }
   }
