@@ -19,7 +19,7 @@ import org.junit.jupiter.api.Assumptions;
 final class PeerTools {
   private PeerTools() {}
 
-  /** Skips the calling test (or fails it on CI) unless {@code tool} is on the PATH. */
+  /** Skips the calling test (or fails it on CI) unless {@code tool} is on the PATH (or, given as a path, exists). */
   static void require(String tool) {
     if (onPath(tool)) {
       return;
@@ -32,6 +32,9 @@ final class PeerTools {
   }
 
   private static boolean onPath(String tool) {
+    if (tool.contains(File.separator)) {
+      return Files.isExecutable(Path.of(tool));
+    }
     String path = System.getenv("PATH");
     if (path == null) {
       return false;
