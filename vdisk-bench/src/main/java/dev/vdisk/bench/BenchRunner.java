@@ -1,0 +1,270 @@
+package dev.vdisk.bench;
+
+import dev.vdisk.block.BlockDevice;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import org.HdrHistogram.Histogram;
+
+/**
+ * Issues qemu-img bench's request stream ({@link BenchSpec}) against a {@link BlockDevice} and measures it.
+ *
+ * <p>{@code depth} platform threads each do synchronous I/O on their own 4 KiB-aligned direct buffer (so an
+ * O_DIRECT device needs no bounce buffer). Requests are handed to idle threads under one lock by a port of
+ * qemu-img's completion callback, so offsets go out in request order and flushes come at exactly the points
+ * where qemu-img issues them. Flushes without drain run on one extra thread, beside the requests, as QEMU's
+ * asynchronous flushes do. The first failure stops the run.
+ */
+public final class BenchRunner {
+  private final BlockDevice device;
+  private final BenchSpec spec;
+  private final long imageSize;
+
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Condition changed = lock.newCondition();
+  // Guarded by lock; the names follow qemu-img's BenchData.
+  private int notCompleted;
+  private int inFlight;
+  private long offset;
+  private boolean held;
+  private int pendingFlushes;
+  private long flushes;
+  private long endNanos;
+  private IOException failure;
+  private final ArrayDeque<Worker> idle = new ArrayDeque<>();
+
+  private BenchRunner(BlockDevice device, BenchSpec spec) throws IOException {
+    this.device = device;
+    this.spec = spec;
+    this.imageSize = device.size();
+    this.notCompleted = spec.count();
+    this.offset = spec.offset();
+  }
+
+  /**
+   * Runs {@code spec} against {@code device} and returns the measurements.
+   *
+   * @throws IOException the first request or flush that failed; the run stops at it
+   */
+  public static BenchResult run(BlockDevice device, BenchSpec spec) throws IOException {
+    return new BenchRunner(device, spec).run();
+  }
+
+  private BenchResult run() throws IOException {
+    CountDownLatch go = new CountDownLatch(1);
+    List<Worker> workers = new ArrayList<>();
+    List<Thread> threads = new ArrayList<>();
+    for (int i = 0; i < spec.depth(); i++) {
+      Worker w = new Worker();
+      workers.add(w);
+      idle.add(w);
+      threads.add(Thread.ofPlatform().name("vdisk-bench-" + i).unstarted(() -> w.run(go)));
+    }
+    Thread flusher = spec.flushInterval() > 0 && !spec.drain()
+        ? Thread.ofPlatform().name("vdisk-bench-flush").unstarted(this::flusher) : null;
+    threads.forEach(Thread::start);
+    if (flusher != null) {
+      flusher.start();
+    }
+    long start;
+    lock.lock();
+    try {
+      // qemu-img starts the first `depth` requests before any can complete.
+      fill();
+      start = System.nanoTime();
+      endNanos = start;
+    } finally {
+      lock.unlock();
+    }
+    go.countDown();
+    try {
+      for (Thread t : threads) {
+        t.join();
+      }
+      if (flusher != null) {
+        flusher.join();
+      }
+    } catch (InterruptedException e) {
+      fail(new InterruptedIOException("bench: interrupted"));
+      Thread.currentThread().interrupt();
+    }
+    lock.lock();
+    try {
+      if (failure != null) {
+        throw failure;
+      }
+      Histogram latency = new Histogram(3);
+      workers.forEach(w -> latency.add(w.latency));
+      return new BenchResult(endNanos - start, spec.count(), (long) spec.count() * spec.bufferSize(), flushes, latency);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * qemu-img's submission loop: starts requests while some are left, fewer than {@code depth} are in flight
+   * and no drained flush holds them back. Each goes to an idle worker with the next offset. Callers hold the
+   * lock, so a completion and the start it allows happen in one step, as in qemu-img's callback: every
+   * count of not-yet-started requests is seen by a completion, and no flush point is skipped.
+   */
+  private void fill() {
+    while (notCompleted > inFlight && inFlight < spec.depth() && !held && !idle.isEmpty()) {
+      Worker w = idle.poll();
+      w.assigned = offset;
+      w.hasRequest = true;
+      inFlight++;
+      offset = spec.nextOffset(offset, imageSize);
+    }
+    changed.signalAll();
+  }
+
+  /**
+   * Accounts for one completed request as qemu-img's {@code bench_cb} does, then starts what may start.
+   * Returns whether the caller must now issue the drained flush (nothing is then in flight, and nothing
+   * starts until the flush is done).
+   */
+  private boolean completed(Worker w, long now) {
+    lock.lock();
+    try {
+      int notStarted = notCompleted - inFlight;
+      notCompleted--;
+      inFlight--;
+      if (notCompleted == 0) {
+        endNanos = now;
+      }
+      boolean flushNow = false;
+      if (spec.flushInterval() > 0 && notStarted % spec.flushInterval() == 0) {
+        if (spec.drain()) {
+          held = true;
+          flushNow = inFlight == 0;
+        } else {
+          pendingFlushes++;
+        }
+      }
+      // First in line: the worker that just finished takes the next request itself, sparing a wake-up.
+      idle.addFirst(w);
+      fill();
+      return flushNow;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private void drainedFlushDone() {
+    lock.lock();
+    try {
+      flushes++;
+      held = false;
+      fill();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** One request slot: a thread with its own buffer and latency histogram. */
+  private final class Worker {
+    final Histogram latency = new Histogram(3);
+    // Guarded by lock: set by fill(), taken by the worker.
+    boolean hasRequest;
+    long assigned;
+
+    void run(CountDownLatch go) {
+      ByteBuffer buf = DirectBuffers.aligned(spec.bufferSize());
+      if (spec.write()) {
+        while (buf.hasRemaining()) {
+          buf.put((byte) spec.pattern());
+        }
+      }
+      try {
+        go.await();
+        while (true) {
+          long at;
+          lock.lock();
+          try {
+            // notCompleted - inFlight is the number of requests not yet started.
+            while (failure == null && !hasRequest && notCompleted > inFlight) {
+              changed.await();
+            }
+            if (failure != null || !hasRequest) {
+              return;
+            }
+            hasRequest = false;
+            at = assigned;
+          } finally {
+            lock.unlock();
+          }
+          buf.clear().limit(spec.bufferSize());
+          long t0 = System.nanoTime();
+          if (spec.write()) {
+            device.write(at, buf, Set.of());
+          } else {
+            device.read(at, buf);
+          }
+          long t1 = System.nanoTime();
+          latency.recordValue(t1 - t0);
+          if (completed(this, t1)) {
+            device.flush();
+            drainedFlushDone();
+          }
+        }
+      } catch (IOException e) {
+        fail(e);
+      } catch (InterruptedException e) {
+        fail(new InterruptedIOException("bench: interrupted"));
+      } catch (RuntimeException e) {
+        // A broken device must stop the run, not leave the other workers waiting for this one.
+        fail(new IOException("bench: " + e, e));
+      }
+    }
+  }
+
+  /** Runs the flushes of a run without drain, one after another (QEMU serialises them as well). */
+  private void flusher() {
+    try {
+      while (true) {
+        lock.lock();
+        try {
+          while (failure == null && pendingFlushes == 0 && notCompleted > 0) {
+            changed.await();
+          }
+          if (failure != null || pendingFlushes == 0) {
+            return;
+          }
+          pendingFlushes--;
+        } finally {
+          lock.unlock();
+        }
+        device.flush();
+        lock.lock();
+        try {
+          flushes++;
+        } finally {
+          lock.unlock();
+        }
+      }
+    } catch (IOException e) {
+      fail(e);
+    } catch (InterruptedException e) {
+      fail(new InterruptedIOException("bench: interrupted"));
+    }
+  }
+
+  private void fail(IOException e) {
+    lock.lock();
+    try {
+      if (failure == null) {
+        failure = e;
+      }
+      changed.signalAll();
+    } finally {
+      lock.unlock();
+    }
+  }
+}

@@ -1,0 +1,181 @@
+package dev.vdisk.cli;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.annotation.JsonPropertyOrder;
+import dev.vdisk.bench.BenchResult;
+import dev.vdisk.bench.BenchRunner;
+import dev.vdisk.bench.BenchSpec;
+import dev.vdisk.format.OpenImage;
+import dev.vdisk.io.CacheMode;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.util.concurrent.Callable;
+import org.HdrHistogram.Histogram;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
+
+/**
+ * {@code vdisk bench}: qemu-img bench's options, request stream ({@link BenchRunner}) and report lines;
+ * {@code --output=json} adds latency percentiles for scripts. Opens the image read-only unless {@code -w}.
+ * Unlike qemu-img 7.2, whose bench ignores {@code -q}, {@code -q} silences the report.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true, description = "Measure an image with qemu-img bench's workload.")
+final class BenchCommand implements Callable<Integer> {
+  @ParentCommand Main main;
+
+  @Mixin ImageOptions image;
+
+  @Mixin OutputOption output;
+
+  @Option(names = "-c", paramLabel = "COUNT", description = "Requests to send (default 75000).")
+  String count;
+
+  @Option(names = "-d", paramLabel = "DEPTH", description = "Requests in flight at once (default 64).")
+  String depth;
+
+  @Option(names = "--flush-interval", paramLabel = "N", description = "Flush every N requests (write tests only; N >= depth).")
+  String flushInterval;
+
+  @Option(names = "--no-drain", description = "Do not wait for in-flight requests before a flush.")
+  boolean noDrain;
+
+  @Option(names = "-o", paramLabel = "OFFSET", description = "Offset of the first request (default 0).")
+  String offset;
+
+  @Option(names = "--pattern", paramLabel = "BYTE", description = "Byte written by write requests (default 0).")
+  String pattern;
+
+  @Option(names = "-q", description = "Quiet: print nothing but errors.")
+  boolean quiet;
+
+  @Option(names = "-s", paramLabel = "SIZE", description = "Bytes per request (default 4096).")
+  String bufferSize;
+
+  @Option(names = "-S", paramLabel = "STEP", description = "Bytes between request offsets (default: the request size).")
+  String step;
+
+  @Option(names = "-t", paramLabel = "CACHE", defaultValue = "writeback",
+      description = "Cache mode: writeback (default), writethrough, none, directsync, unsafe.")
+  String cache;
+
+  @Option(names = "-w", description = "Write instead of read.")
+  boolean write;
+
+  @Option(names = "-i", paramLabel = "AIO", defaultValue = "threads",
+      description = "AIO mode: only threads (qemu-img's native and io_uring are not supported).")
+  String aio;
+
+  @Parameters(index = "0", paramLabel = "FILE", description = "The image.")
+  String file;
+
+  /** The JSON report. Sizes in bytes, latencies in microseconds. */
+  @JsonPropertyOrder({"count", "depth", "size", "step", "offset", "write", "flush-interval", "drain", "cache",
+      "seconds", "iops", "bytes-per-second", "latency-us"})
+  record Report(
+      @JsonProperty("count") int count,
+      @JsonProperty("depth") int depth,
+      @JsonProperty("size") int size,
+      @JsonProperty("step") long step,
+      @JsonProperty("offset") long offset,
+      @JsonProperty("write") boolean write,
+      @JsonProperty("flush-interval") int flushInterval,
+      @JsonProperty("drain") boolean drain,
+      @JsonProperty("cache") String cache,
+      @JsonProperty("seconds") double seconds,
+      @JsonProperty("iops") double iops,
+      @JsonProperty("bytes-per-second") long bytesPerSecond,
+      @JsonProperty("latency-us") Latency latency) {}
+
+  /** Percentiles of request latency, microseconds. */
+  @JsonPropertyOrder({"min", "mean", "p50", "p90", "p99", "p99.9", "max"})
+  record Latency(
+      @JsonProperty("min") double min,
+      @JsonProperty("mean") double mean,
+      @JsonProperty("p50") double p50,
+      @JsonProperty("p90") double p90,
+      @JsonProperty("p99") double p99,
+      @JsonProperty("p99.9") double p999,
+      @JsonProperty("max") double max) {
+
+    static Latency of(Histogram h) {
+      return new Latency(us(h.getTotalCount() == 0 ? 0 : h.getMinValue()), h.getMean() / 1000, us(h.getValueAtPercentile(50)),
+          us(h.getValueAtPercentile(90)), us(h.getValueAtPercentile(99)), us(h.getValueAtPercentile(99.9)), us(h.getMaxValue()));
+    }
+
+    private static double us(long nanos) {
+      return nanos / 1000.0;
+    }
+  }
+
+  @Override
+  public Integer call() throws IOException {
+    BenchSpec spec = spec();
+    CacheMode mode = CacheMode.parse(cache);
+    if (!aio.equals("threads")) {
+      throw new CliException("-i: '" + aio + "' is not supported (expected: threads)");
+    }
+    boolean json = output.json();
+    PrintWriter out = main.out();
+    try (OpenImage img = image.open(file, mode, !write, main.err())) {
+      boolean human = !json && !quiet;
+      if (human) {
+        out.printf("Sending %d %s requests, %d bytes each, %d in parallel (starting at offset %d, step size %d)\n",
+            spec.count(), spec.write() ? "write" : "read", spec.bufferSize(), spec.depth(), spec.offset(), spec.step());
+        if (spec.flushInterval() > 0) {
+          out.printf("Sending flush every %d requests\n", spec.flushInterval());
+        }
+        out.flush();
+      }
+      BenchResult r = BenchRunner.run(img.device(), spec);
+      if (human) {
+        out.println("Run completed in " + Sizes.fixed(r.seconds(), 3) + " seconds.");
+      }
+      if (json) {
+        out.println(Json.pretty(new Report(spec.count(), spec.depth(), spec.bufferSize(), spec.step(), spec.offset(),
+            spec.write(), spec.flushInterval(), spec.drain(), mode.name(), r.seconds(), r.iops(), Math.round(r.bytesPerSecond()),
+            Latency.of(r.latency()))));
+      }
+    }
+    return 0;
+  }
+
+  /** The workload, every argument checked as qemu-img checks it (with vdisk's messages). */
+  private BenchSpec spec() {
+    BenchSpec spec = BenchSpec.DEFAULTS.withWrite(write).withDrain(!noDrain);
+    if (count != null) {
+      spec = spec.withCount(Args.integer("-c", count, 0, Integer.MAX_VALUE));
+    }
+    if (depth != null) {
+      spec = spec.withDepth(Args.integer("-d", depth, 1, Integer.MAX_VALUE));
+    }
+    if (bufferSize != null) {
+      spec = spec.withBufferSize(intSize("-s", bufferSize));
+    }
+    if (step != null) {
+      int s = intSize("-S", step);
+      // qemu-img: -S 0 means the default, the request size.
+      spec = spec.withStep(s == 0 ? spec.bufferSize() : s);
+    }
+    if (offset != null) {
+      spec = spec.withOffset(Sizes.parse("-o", offset));
+    }
+    if (pattern != null) {
+      spec = spec.withPattern(Args.integer("--pattern", pattern, 0, 255));
+    }
+    if (flushInterval != null) {
+      spec = spec.withFlushInterval(Args.integer("--flush-interval", flushInterval, 0, Integer.MAX_VALUE));
+    }
+    return spec;
+  }
+
+  private static int intSize(String what, String text) {
+    long v = Sizes.parse(what, text);
+    if (v > Integer.MAX_VALUE) {
+      throw new CliException(what + ": '" + text + "' (expected: at most " + Integer.MAX_VALUE + " bytes)");
+    }
+    return (int) v;
+  }
+}

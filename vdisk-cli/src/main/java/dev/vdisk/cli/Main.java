@@ -1,0 +1,161 @@
+package dev.vdisk.cli;
+
+import dev.vdisk.block.BlockDeviceException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.io.Writer;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
+import java.nio.file.NoSuchFileException;
+import java.util.Properties;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.IVersionProvider;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.ScopeType;
+import picocli.CommandLine.Spec;
+
+/**
+ * The {@code vdisk} command: qemu-img's habits over vdisk's engine.
+ *
+ * <p>Exit status 0 on success and 1 on any error (qemu-img's). An error is exactly one line on stderr,
+ * {@code vdisk <cmd>: <what is wrong> (expected: ...)}, followed by the stack trace only with
+ * {@code --debug}. Commands validate every argument before they create, open for writing or truncate
+ * anything.
+ */
+@Command(
+    name = "vdisk",
+    mixinStandardHelpOptions = true,
+    versionProvider = Main.Version.class,
+    description = "Virtual-disk images for KVM/QEMU, with qemu-img's command line.",
+    subcommands = {CreateCommand.class, InfoCommand.class, MapCommand.class, IoCommand.class, BenchCommand.class})
+public final class Main implements Runnable {
+  private static final String COMMANDS = "create, info, map, io, bench";
+
+  @Option(names = "--debug", scope = ScopeType.INHERIT, description = "Print the stack trace of an error.")
+  boolean debug;
+
+  @Spec CommandLine.Model.CommandSpec spec;
+
+  private final PrintWriter out;
+  private final PrintWriter err;
+
+  private Main(PrintWriter out, PrintWriter err) {
+    this.out = out;
+    this.err = err;
+  }
+
+  /** Standard output, for the subcommands. */
+  PrintWriter out() {
+    return out;
+  }
+
+  /** Standard error, for the subcommands' warnings. */
+  PrintWriter err() {
+    return err;
+  }
+
+  public static void main(String[] args) {
+    PrintWriter out = new PrintWriter(System.out, false, System.out.charset());
+    PrintWriter err = new PrintWriter(System.err, true, System.err.charset());
+    System.exit(run(out, err, args));
+  }
+
+  /**
+   * Runs one command line with the given streams; the in-process entry point of tests.
+   *
+   * @return the exit status
+   */
+  public static int run(Writer outWriter, Writer errWriter, String... args) {
+    PrintWriter out = outWriter instanceof PrintWriter p ? p : new PrintWriter(outWriter);
+    PrintWriter err = errWriter instanceof PrintWriter p ? p : new PrintWriter(errWriter);
+    Main main = new Main(out, err);
+    CommandLine cl = new CommandLine(main);
+    cl.setOut(out);
+    cl.setErr(err);
+    // qemu-img takes the last of a repeated option; -o is a list and accumulates like qemu-img's.
+    cl.setOverwrittenOptionsAllowed(true);
+    cl.setParameterExceptionHandler((e, a) -> {
+      String text = e.getMessage();
+      String where = e.getCommandLine().getCommandName();
+      String help = where.equals("vdisk") ? "vdisk --help" : "vdisk " + where + " --help";
+      if (!text.contains("(expected:")) {
+        text += " (expected: see '" + help + "')";
+      }
+      return main.fail(e.getCommandLine(), text, e);
+    });
+    cl.setExecutionExceptionHandler((e, c, parsed) -> main.fail(c, describe(e), e));
+    try {
+      return cl.execute(args);
+    } finally {
+      out.flush();
+      err.flush();
+    }
+  }
+
+  /** {@code vdisk} without a command. */
+  @Override
+  public void run() {
+    throw new ParameterException(spec.commandLine(), "no command given (expected: one of " + COMMANDS + ")");
+  }
+
+  private int fail(CommandLine where, String text, Exception e) {
+    out.flush();
+    err.println(errorLine(where.getCommandName(), text));
+    if (debug) {
+      e.printStackTrace(err);
+    }
+    err.flush();
+    return 1;
+  }
+
+  /** {@code vdisk <cmd>: <text>} on one line, whatever line breaks {@code text} has. */
+  static String errorLine(String command, String text) {
+    return (command.equals("vdisk") ? "vdisk" : "vdisk " + command) + ": " + text.replaceAll("\\s*\\R\\s*", " ");
+  }
+
+  /** The error line's text for a failure: what went wrong, in the {@code what (expected: ...)} form where known. */
+  static String describe(Throwable e) {
+    if (e instanceof UncheckedIOException u) {
+      return describe(u.getCause());
+    }
+    if (e instanceof CliException || e instanceof IllegalArgumentException || e instanceof BlockDeviceException) {
+      return e.getMessage();
+    }
+    if (e instanceof NoSuchFileException f) {
+      return f.getFile() + ": no such file or directory (expected: the path to exist)";
+    }
+    if (e instanceof FileAlreadyExistsException f) {
+      return f.getFile() + ": already exists (expected: a new file, or --force to overwrite)";
+    }
+    if (e instanceof AccessDeniedException f) {
+      return f.getFile() + ": permission denied (expected: a file this user may access)";
+    }
+    if (e instanceof FileSystemException f) {
+      return f.getFile() + ": " + f.getReason();
+    }
+    if (e instanceof IOException) {
+      return e.getMessage() == null ? e.toString() : e.getMessage();
+    }
+    return "internal error: " + e + " (expected: no internal errors; please report this with --debug output)";
+  }
+
+  /** {@code --version}: the project version, filtered into {@code version.properties} at build time. */
+  static final class Version implements IVersionProvider {
+    @Override
+    public String[] getVersion() throws IOException {
+      Properties p = new Properties();
+      try (InputStream in = Main.class.getResourceAsStream("version.properties")) {
+        if (in == null) {
+          throw new IOException("dev/vdisk/cli/version.properties: missing from the jar (expected: a build by Maven)");
+        }
+        p.load(in);
+      }
+      return new String[] {"vdisk version " + p.getProperty("version")};
+    }
+  }
+}

@@ -1,0 +1,66 @@
+package dev.vdisk.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class MainTest {
+  @TempDir Path dir;
+
+  @Test
+  void versionComesFromTheBuild() {
+    Vdisk.Result r = Vdisk.run("--version");
+    assertThat(r.exit()).isZero();
+    assertThat(r.out()).matches("vdisk version \\d+\\.\\d+\\.\\d+(-SNAPSHOT)?\n");
+  }
+
+  @Test
+  void helpListsTheCommands() {
+    Vdisk.Result r = Vdisk.run("--help");
+    assertThat(r.exit()).isZero();
+    assertThat(r.out()).contains("create", "info", "map", "io", "bench", "--debug");
+    for (String cmd : new String[] {"create", "info", "map", "io", "bench"}) {
+      Vdisk.Result sub = Vdisk.run(cmd, "--help");
+      assertThat(sub.exit()).as(cmd).isZero();
+      assertThat(sub.out()).as(cmd).startsWith("Usage: vdisk " + cmd);
+    }
+  }
+
+  @Test
+  void noCommandIsOneLine() {
+    Vdisk.Result r = Vdisk.run();
+    assertThat(r.exit()).isEqualTo(1);
+    assertThat(r.errLines()).containsExactly("vdisk: no command given (expected: one of create, info, map, io, bench)");
+  }
+
+  @Test
+  void unknownCommandAndOptionAreOneLine() {
+    Vdisk.Result r = Vdisk.run("convert", "a", "b");
+    assertThat(r.exit()).isEqualTo(1);
+    assertThat(r.errLines()).hasSize(1);
+    assertThat(r.err()).startsWith("vdisk: ").contains("convert").endsWith("(expected: see 'vdisk --help')\n");
+    r = Vdisk.run("info", "-x", "a");
+    assertThat(r.exit()).isEqualTo(1);
+    assertThat(r.errLines()).containsExactly("vdisk info: Unknown option: '-x' (expected: see 'vdisk info --help')");
+  }
+
+  @Test
+  void debugAddsTheStackTraceBeforeOrAfterTheCommand() {
+    String missing = dir.resolve("nope").toString();
+    Vdisk.Result plain = Vdisk.run("info", missing);
+    assertThat(plain.errLines()).hasSize(1);
+    for (String[] args : new String[][] {{"--debug", "info", missing}, {"info", "--debug", missing}}) {
+      Vdisk.Result r = Vdisk.run(args);
+      assertThat(r.exit()).isEqualTo(1);
+      assertThat(r.errLines()[0]).isEqualTo(plain.errLines()[0]);
+      assertThat(r.err()).contains("\tat dev.vdisk.cli.");
+    }
+  }
+
+  @Test
+  void errorLinesStayOneLine() {
+    assertThat(Main.errorLine("io", "a\nb\r\n  c")).isEqualTo("vdisk io: a b c");
+  }
+}
