@@ -12,6 +12,7 @@ import dev.vdisk.io.FileDevice;
 import dev.vdisk.io.FileOptions;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.file.InvalidPathException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -83,12 +84,17 @@ final class BackingChain {
     }
   }
 
-  /** Where {@code name}, written in the image at {@code imagePath}, points. */
+  /** Where {@code name} (a backing or data file name written in the image at {@code imagePath}) points. */
   static Path resolve(Path imagePath, String name) throws IOException {
     if (name.startsWith("json:") || name.contains("://")) {
-      throw Qcow2Errors.unsupported("backing file name", "'" + name + "'", "a local file path");
+      throw Qcow2Errors.unsupported("file name", "'" + name + "'", "a local file path");
     }
-    Path p = Path.of(name);
+    Path p;
+    try {
+      p = Path.of(name);
+    } catch (InvalidPathException e) {
+      throw Qcow2Errors.invalid("file name", "'" + name + "'", "a valid path (" + e.getReason() + ")", e);
+    }
     if (p.isAbsolute()) {
       return p;
     }
