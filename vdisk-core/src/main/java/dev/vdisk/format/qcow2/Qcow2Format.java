@@ -18,10 +18,10 @@ import java.util.Set;
  *
  * <p>Reads: every cluster size QEMU makes (512 bytes to 2 MiB), refcount widths of 1 to 64 bits, zero clusters,
  * extended L2 entries (32 subclusters per cluster), zlib and zstd compressed clusters, external data files (with
- * or without data_file_raw), backing chains of up to {@value BackingChain#MAX_DEPTH} images of any format vdisk
- * reads, and the internal snapshot table (listed, not yet readable). Images that are dirty or marked corrupt are
- * readable. Refused: encrypted images, unknown incompatible feature bits, and anything malformed; every
- * rejection names the field, its value and what was expected.
+ * or without data_file_raw: either way a cluster's data lives at its guest offset there), backing chains of up
+ * to 64 images of any format vdisk reads, and the internal snapshot table (listed, not yet readable). Images that
+ * are dirty or marked corrupt are readable. Refused: encrypted images, unknown incompatible feature bits, and
+ * anything malformed; every rejection names the field, its value and what was expected.
  *
  * <p><b>Memory bound per image</b> (each image of a backing chain has its own): the L1 table, at most 32 MiB
  * (QEMU's limit) and never more than the file holds; the L2 cache, at most the configured size (default
@@ -111,7 +111,10 @@ public final class Qcow2Format implements ImageFormat {
     throw new IOException("qcow2: create is not supported yet (expected: qemu-img create -f qcow2 ...)");
   }
 
-  /** Opens the image read-only, with its data file and backing chain. The image owns {@code file} from here on. */
+  /**
+   * Opens the image read-only, with its data file and backing chain. The image owns {@code file} from here on.
+   * {@code probed} changes nothing: a guest's writes cannot reach a qcow2 header.
+   */
   @Override
   public BlockDevice open(FileDevice file, boolean probed) throws IOException {
     return Qcow2Opener.open(file, BackingChain.Chain.start(file.path()), l2CacheSize);

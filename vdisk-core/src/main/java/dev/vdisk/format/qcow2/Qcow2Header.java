@@ -11,6 +11,8 @@ import java.nio.ByteBuffer;
  * The fixed qcow2 header (version 2 and 3), field names in camelCase of the specification's, all big endian.
  * Unsigned 32-bit fields are widened to {@code long} so that a hostile value cannot turn negative.
  *
+ * <p>Bytes 0-3 are the magic {@code "QFI\xfb"}, checked by {@link #parse} and not kept.
+ *
  * <p>{@link #parse} checks every field that can be checked without the rest of the file: ranges, alignment
  * and memory bounds. Where the tables lie relative to the file and to each other is {@link Layout}'s job.
  *

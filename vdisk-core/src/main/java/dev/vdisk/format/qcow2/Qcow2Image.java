@@ -141,6 +141,11 @@ final class Qcow2Image implements BlockDevice {
     part.put(cluster.flip().position(from).limit(from + part.remaining()));
   }
 
+  /**
+   * This layer's allocation: DATA with the host offset (in the external data file, if the image has one) for
+   * standard clusters, DATA without one for compressed clusters, ZERO for zero clusters (with the preallocated
+   * offset if any), HOLE where the backing image (or nothing) defines the bytes. At most {@link #MAX_EXTENTS}.
+   */
   @Override
   public List<Extent> extents(long offset, long length) throws IOException {
     List<Extent> out = new ArrayList<>();

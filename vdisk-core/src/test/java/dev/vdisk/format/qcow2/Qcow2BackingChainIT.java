@@ -73,7 +73,10 @@ class Qcow2BackingChainIT {
     assertReadsLikeQemu("top.qcow2");
     try (OpenImage top = Vdisk.open(dir.resolve("top.qcow2"))) {
       BlockDevice mid = Qcow2Format.backing(top.device()).orElseThrow().device();
-      assertThat(Qcow2Format.backing(mid).orElseThrow().format()).isEqualTo("raw");
+      Qcow2Format.Backing base = Qcow2Format.backing(mid).orElseThrow();
+      assertThat(base.format()).isEqualTo("raw");
+      assertThat(Qcow2Format.isQcow2(mid)).isTrue();
+      assertThat(Qcow2Format.isQcow2(base.device())).isFalse();
     }
   }
 
