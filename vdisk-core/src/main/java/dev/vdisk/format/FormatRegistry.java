@@ -10,7 +10,7 @@ import java.util.Optional;
  * on a positive signature, and falls back to raw otherwise.
  */
 public final class FormatRegistry {
-  private static final List<ImageFormat> FORMATS = List.of(new RawFormat());
+  private static final List<ImageFormat> FORMATS = List.of(new RawFormat(), new dev.vdisk.format.qcow2.Qcow2Format());
 
   private FormatRegistry() {}
 

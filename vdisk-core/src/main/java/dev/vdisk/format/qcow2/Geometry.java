@@ -1,0 +1,63 @@
+package dev.vdisk.format.qcow2;
+
+/**
+ * The arithmetic of an image's cluster mapping, fixed by cluster_bits and the extended L2 bit.
+ *
+ * @param clusterBits log2 of the cluster size, 9 to 21
+ * @param extendedL2 L2 entries are 128 bits with 32 subclusters per cluster
+ */
+record Geometry(int clusterBits, boolean extendedL2) {
+  /** Subclusters per cluster with extended L2 entries. */
+  static final int SUBCLUSTERS = 32;
+
+  /** Bits 9-55 of L1 entries and of standard L2 descriptors: a cluster-aligned host offset. */
+  static final long OFFSET_MASK = 0x00ff_ffff_ffff_fe00L;
+  /** L2 entry bit 62. */
+  static final long COMPRESSED = 1L << 62;
+  /** L1/L2 entry bit 63: refcount is exactly one (with a data file: the cluster is allocated, even at 0). */
+  static final long COPIED = 1L << 63;
+  /** Standard descriptor bit 0 (without extended L2): reads as zeroes. */
+  static final long ZERO = 1L;
+
+  int clusterSize() {
+    return 1 << clusterBits;
+  }
+
+  long clusterMask() {
+    return clusterSize() - 1L;
+  }
+
+  /** 64-bit words per L2 entry: 1, or 2 with extended L2. */
+  int wordsPerEntry() {
+    return extendedL2 ? 2 : 1;
+  }
+
+  /** log2 of the entries in one L2 table. */
+  int l2Bits() {
+    return clusterBits - 3 - (extendedL2 ? 1 : 0);
+  }
+
+  /** Guest bytes one L2 table maps. */
+  long bytesPerL2() {
+    return 1L << (clusterBits + l2Bits());
+  }
+
+  /** log2 of the unit in which allocation is tracked: the subcluster, or the whole cluster. */
+  int subclusterBits() {
+    return extendedL2 ? clusterBits - 5 : clusterBits;
+  }
+
+  int subclusterSize() {
+    return 1 << subclusterBits();
+  }
+
+  /** L1 entries needed to map a disk of {@code size} bytes. */
+  long l1EntriesFor(long size) {
+    return Math.ceilDiv(size, bytesPerL2());
+  }
+
+  /** Bit where the sector count starts in a compressed descriptor: {@code 62 - (cluster_bits - 8)}. */
+  int compressedSizeShift() {
+    return 62 - (clusterBits - 8);
+  }
+}

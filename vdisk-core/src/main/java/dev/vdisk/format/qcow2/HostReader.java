@@ -1,0 +1,105 @@
+package dev.vdisk.format.qcow2;
+
+import dev.vdisk.block.BlockDevice;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+
+/**
+ * Reads byte ranges of a lower device (the image file, the external data file, a backing image) without ever
+ * asking it for bytes outside its size, and honouring its request alignment (an O_DIRECT file wants aligned
+ * requests; qcow2 metadata and compressed clusters sit at any byte).
+ */
+final class HostReader {
+  private static final byte[] ZEROES = new byte[64 << 10];
+  /** Upper bound of one bounce buffer, so an aligned read of a big range needs no big allocation. */
+  private static final int BOUNCE_CHUNK = 1 << 20;
+
+  private final BlockDevice device;
+  private final String name;
+
+  /** @param name how messages call the device, e.g. "image file" */
+  HostReader(BlockDevice device, String name) {
+    this.device = device;
+    this.name = name;
+  }
+
+  BlockDevice device() {
+    return device;
+  }
+
+  long size() throws IOException {
+    return device.size();
+  }
+
+  /**
+   * Reads exactly {@code length} bytes of metadata at {@code offset}.
+   *
+   * @param what the structure being read, for the message when it lies outside the file
+   * @return a heap buffer holding the bytes, position 0
+   */
+  ByteBuffer readMetadata(String what, long offset, int length) throws IOException {
+    long size = size();
+    if (offset < 0 || length < 0 || offset > size || length > size - offset) {
+      throw Qcow2Errors.invalid(what, "offset " + Long.toUnsignedString(offset) + " length " + length,
+          "inside the " + name + " of " + size + " bytes");
+    }
+    ByteBuffer b = ByteBuffer.allocate(length);
+    readInside(offset, b);
+    return b.flip();
+  }
+
+  /**
+   * Fills {@code dst} with the bytes at {@code offset}; bytes at or beyond the end of the device read as zeroes
+   * (as QEMU reads them), and are not requested from it.
+   */
+  void readData(long offset, ByteBuffer dst) throws IOException {
+    long inDevice = Math.clamp(size() - offset, 0, dst.remaining());
+    if (inDevice > 0) {
+      ByteBuffer part = dst.slice(dst.position(), (int) inDevice);
+      readInside(offset, part);
+      dst.position(dst.position() + (int) inDevice);
+    }
+    zeroFill(dst);
+  }
+
+  /** Fills the rest of {@code dst} with zeroes. */
+  static void zeroFill(ByteBuffer dst) {
+    while (dst.hasRemaining()) {
+      dst.put(ZEROES, 0, Math.min(ZEROES.length, dst.remaining()));
+    }
+  }
+
+  private void readInside(long offset, ByteBuffer dst) throws IOException {
+    int align = device.limits().requestAlignment();
+    int max = device.limits().maxTransfer() & -align;
+    if (align == 1) {
+      int end = dst.limit();
+      long pos = offset;
+      while (dst.position() < end) {
+        int n = Math.min(max, end - dst.position());
+        dst.limit(dst.position() + n);
+        device.read(pos, dst);
+        dst.limit(end);
+        pos += n;
+      }
+      return;
+    }
+    readBounced(offset, dst, align, Math.min(max, BOUNCE_CHUNK));
+  }
+
+  /** Reads through an aligned buffer: the aligned range may pass the end of the device by less than {@code align}. */
+  private void readBounced(long offset, ByteBuffer dst, int align, int chunk) throws IOException {
+    ByteBuffer bounce = ByteBuffer.allocateDirect(Math.max(chunk, align) + align).alignedSlice(align);
+    long pos = offset;
+    while (dst.hasRemaining()) {
+      long start = pos & -align;
+      int skip = (int) (pos - start);
+      int want = Math.min(dst.remaining(), bounce.capacity() - skip);
+      int len = (int) (((skip + want) + align - 1L) & -align);
+      bounce.clear().limit(len);
+      device.read(start, bounce);
+      dst.put(bounce.flip().position(skip).limit(skip + want));
+      pos += want;
+    }
+  }
+}

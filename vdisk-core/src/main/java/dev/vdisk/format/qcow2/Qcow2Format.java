@@ -1,0 +1,185 @@
+package dev.vdisk.format.qcow2;
+
+import dev.vdisk.block.BlockDevice;
+import dev.vdisk.block.filter.FilterDevice;
+import dev.vdisk.format.ImageFormat;
+import dev.vdisk.io.FileDevice;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * QEMU's qcow2 format, versions 2 (compat 0.10) and 3 (compat 1.1): read-only for now.
+ *
+ * <p>Reads: every cluster size QEMU makes (512 bytes to 2 MiB), refcount widths of 1 to 64 bits, zero clusters,
+ * extended L2 entries (32 subclusters per cluster), zlib and zstd compressed clusters, external data files (with
+ * or without data_file_raw: either way a cluster's data lives at its guest offset there), backing chains of up
+ * to 64 images of any format vdisk reads, and the internal snapshot table (listed, not yet readable). Images that
+ * are dirty or marked corrupt are readable. Refused: encrypted images, unknown incompatible feature bits, and
+ * anything malformed; every rejection names the field, its value and what was expected.
+ *
+ * <p><b>Memory bound per image</b> (each image of a backing chain has its own): the L1 table, at most 32 MiB
+ * (QEMU's limit) and never more than the file holds; the L2 cache, at most the configured size (default
+ * {@link #DEFAULT_L2_CACHE_SIZE}, filled only as tables are used); the snapshot list (entries are read one by one,
+ * the table is at most 64 MiB by QEMU's limit); the first cluster (at most 2 MiB) during open; and per request in
+ * flight, one cluster plus at most two clusters of compressed input (at most 6 MiB at 2 MiB clusters) for
+ * compressed clusters. The refcount table is not read.
+ */
+public final class Qcow2Format implements ImageFormat {
+  /**
+   * QEMU's default maximum L2 cache on Linux: 32 MiB, which maps 256 GiB of guest disk at 64 KiB clusters
+   * (128 GiB with extended L2 entries). Tables are loaded on first use, so small images use less.
+   */
+  public static final long DEFAULT_L2_CACHE_SIZE = 32L << 20;
+
+  private static final int MAGIC = 0x514649fb;
+
+  private final long l2CacheSize;
+
+  /** A driver with the default L2 cache size. */
+  public Qcow2Format() {
+    this(DEFAULT_L2_CACHE_SIZE);
+  }
+
+  /**
+   * A driver whose images (and their qcow2 backing images) each cache up to {@code l2CacheSize} bytes of L2
+   * tables, like QEMU's {@code l2-cache-size}; rounded down to whole tables, at least two.
+   */
+  public Qcow2Format(long l2CacheSize) {
+    if (l2CacheSize < 0) {
+      throw new IllegalArgumentException("l2-cache-size: " + l2CacheSize + " (expected: >= 0)");
+    }
+    this.l2CacheSize = l2CacheSize;
+  }
+
+  /**
+   * One internal snapshot, as {@code qemu-img info} and {@code qemu-img snapshot -l} list it.
+   *
+   * @param id the unique ID string
+   * @param name the name (tag)
+   * @param virtualSize the disk size when the snapshot was taken
+   * @param vmStateSize bytes of saved VM state, 0 for a disk-only snapshot
+   * @param dateSeconds when it was taken, seconds since the epoch
+   * @param dateNanos the sub-second part of that time
+   * @param vmClockNanos how long the guest had run, in nanoseconds
+   * @param icount the record/replay instruction count, or -1 where the image records none
+   */
+  public record Snapshot(String id, String name, long virtualSize, long vmStateSize, long dateSeconds, long dateNanos,
+      long vmClockNanos, long icount) {}
+
+  /**
+   * The backing image of an open qcow2 image.
+   *
+   * @param fileName the name as the image records it (qemu-img info's {@code backing-filename})
+   * @param path where it was found: relative names resolved against the image's directory
+   *     ({@code full-backing-filename})
+   * @param format the format it was opened as ({@code backing-filename-format} when not probed)
+   * @param formatProbed the image records no backing format; {@code format} was guessed
+   * @param device the open backing image, read-only and guarded; closing the overlay closes it
+   */
+  public record Backing(String fileName, Path path, String format, boolean formatProbed, BlockDevice device) {}
+
+  @Override
+  public String name() {
+    return "qcow2";
+  }
+
+  /** 100 for the qcow2 magic followed by version 2 or 3, else 0. */
+  @Override
+  public int probe(ByteBuffer head) {
+    if (head.remaining() < 8) {
+      return 0;
+    }
+    int p = head.position();
+    int version = head.getInt(p + 4);
+    return head.getInt(p) == MAGIC && (version == 2 || version == 3) ? 100 : 0;
+  }
+
+  /** None yet: creating images comes with writing. */
+  @Override
+  public Set<String> createOptionNames() {
+    return Set.of();
+  }
+
+  @Override
+  public void create(Path path, long size, Map<String, String> options, boolean overwrite) throws IOException {
+    throw new IOException("qcow2: create is not supported yet (expected: qemu-img create -f qcow2 ...)");
+  }
+
+  /**
+   * Opens the image read-only, with its data file and backing chain. The image owns {@code file} from here on.
+   * {@code probed} changes nothing: a guest's writes cannot reach a qcow2 header.
+   */
+  @Override
+  public BlockDevice open(FileDevice file, boolean probed) throws IOException {
+    return Qcow2Opener.open(file, BackingChain.Chain.start(file.path()), l2CacheSize);
+  }
+
+  /**
+   * qemu-img info's {@code format-specific} object for a qcow2 image: {@code {"type": "qcow2", "data": {...}}} with
+   * the data keys in QEMU's order: compat, compression-type, and for compat 1.1 lazy-refcounts, refcount-bits,
+   * data-file / data-file-raw (with an external data file), corrupt, extended-l2. Bitmaps are not listed yet.
+   */
+  @Override
+  public Map<String, Object> formatSpecific(BlockDevice image) {
+    Qcow2Image q = find(image);
+    Qcow2Header h = q.header();
+    Map<String, Object> data = new LinkedHashMap<>();
+    data.put("compat", h.version() == 2 ? "0.10" : "1.1");
+    data.put("compression-type", h.compressionType() == 1 ? CompressionType.ZSTD.qemuName() : CompressionType.ZLIB.qemuName());
+    if (h.version() >= 3) {
+      data.put("lazy-refcounts", (h.compatibleFeatures() & Features.COMPAT_LAZY_REFCOUNTS) != 0);
+    }
+    data.put("refcount-bits", h.refcountBits());
+    if (h.version() >= 3) {
+      q.extensions().dataFile().ifPresent(name -> data.put("data-file", name));
+      if (q.hasFeature(Features.INCOMPAT_DATA_FILE)) {
+        data.put("data-file-raw", (h.autoclearFeatures() & Features.AUTOCLEAR_DATA_FILE_RAW) != 0);
+      }
+      data.put("corrupt", q.hasFeature(Features.INCOMPAT_CORRUPT));
+      data.put("extended-l2", q.hasFeature(Features.INCOMPAT_EXTENDED_L2));
+    }
+    Map<String, Object> block = new LinkedHashMap<>();
+    block.put("type", name());
+    block.put("data", data);
+    return block;
+  }
+
+  /** The internal snapshots of the qcow2 image in {@code image} (a stack with a qcow2 layer), in table order. */
+  public static List<Snapshot> snapshots(BlockDevice image) {
+    return find(image).snapshots();
+  }
+
+  /** The backing image of the qcow2 image in {@code image}, if it has one; walk a chain by asking each layer. */
+  public static Optional<Backing> backing(BlockDevice image) {
+    return find(image).backing();
+  }
+
+  /** qemu-img info's {@code cluster-size}. */
+  public static int clusterSize(BlockDevice image) {
+    return find(image).header().clusterSize();
+  }
+
+  /** qemu-img info's {@code dirty-flag}: incompatible feature bit 0. */
+  public static boolean dirty(BlockDevice image) {
+    return find(image).hasFeature(Features.INCOMPAT_DIRTY);
+  }
+
+  /** True if {@code image} is, or is a stack over, a qcow2 image. */
+  public static boolean isQcow2(BlockDevice image) {
+    return FilterDevice.find(image, Qcow2Image.class) != null;
+  }
+
+  private static Qcow2Image find(BlockDevice image) {
+    Qcow2Image q = FilterDevice.find(image, Qcow2Image.class);
+    if (q == null) {
+      throw new IllegalArgumentException("image: " + image + " (expected: a qcow2 image or a stack over one)");
+    }
+    return q;
+  }
+}

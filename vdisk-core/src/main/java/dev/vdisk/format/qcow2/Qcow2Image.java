@@ -1,0 +1,231 @@
+package dev.vdisk.format.qcow2;
+
+import dev.vdisk.block.BlockDevice;
+import dev.vdisk.block.BlockDeviceException;
+import dev.vdisk.block.BlockError;
+import dev.vdisk.block.BlockLimits;
+import dev.vdisk.block.Capabilities;
+import dev.vdisk.block.Extent;
+import dev.vdisk.block.Support;
+import dev.vdisk.block.WriteFlag;
+import dev.vdisk.format.qcow2.Qcow2Format.Backing;
+import dev.vdisk.format.qcow2.Qcow2Format.Snapshot;
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * An open qcow2 image, read-only: guest reads are served from its clusters, zero clusters, compressed clusters,
+ * an external data file, or the backing image. All state after open is immutable except the L2 cache, so
+ * requests run concurrently without a lock.
+ */
+final class Qcow2Image implements BlockDevice {
+  /** Extents returned by one {@link #extents} call at most; callers ask again from where the list ends. */
+  static final int MAX_EXTENTS = 4096;
+
+  private static final Capabilities CAPABILITIES =
+      new Capabilities(true, Support.NONE, Support.NONE, Support.NONE, Support.NONE, Support.NONE, Support.NATIVE);
+
+  private final BlockDevice file;
+  private final Qcow2Header header;
+  private final HeaderExtensions extensions;
+  private final Geometry geometry;
+  private final ClusterMapper mapper;
+  private final HostReader image;
+  private final HostReader data;
+  private final ClusterDecompressor decompressor;
+  private final Optional<Backing> backing;
+  private final HostReader backingReader;
+  private final List<Snapshot> snapshots;
+  private final List<Closeable> resources;
+  private volatile boolean closed;
+
+  /**
+   * @param data where guest clusters are read: the image file, or the external data file
+   * @param resources closed by {@link #close}, in order: the image file last
+   */
+  Qcow2Image(BlockDevice file, Qcow2Header header, HeaderExtensions extensions, Geometry geometry, ClusterMapper mapper,
+      HostReader data, Optional<Backing> backing, List<Snapshot> snapshots, List<Closeable> resources) throws IOException {
+    this.file = file;
+    this.header = header;
+    this.extensions = extensions;
+    this.geometry = geometry;
+    this.mapper = mapper;
+    this.image = new HostReader(file, "image file");
+    this.data = data;
+    this.decompressor = new ClusterDecompressor(CompressionType.of(header));
+    this.backing = backing;
+    this.backingReader = backing.map(b -> new HostReader(b.device(), "backing image")).orElse(null);
+    this.snapshots = snapshots;
+    this.resources = List.copyOf(resources);
+  }
+
+  Qcow2Header header() {
+    return header;
+  }
+
+  HeaderExtensions extensions() {
+    return extensions;
+  }
+
+  Optional<Backing> backing() {
+    return backing;
+  }
+
+  List<Snapshot> snapshots() {
+    return snapshots;
+  }
+
+  boolean hasFeature(long incompatibleBit) {
+    return (header.incompatibleFeatures() & incompatibleBit) != 0;
+  }
+
+  @Override
+  public long size() {
+    return header.size();
+  }
+
+  @Override
+  public Capabilities capabilities() {
+    return CAPABILITIES;
+  }
+
+  @Override
+  public BlockLimits limits() {
+    return new BlockLimits(1, BlockLimits.DEFAULT_MAX_TRANSFER, geometry.clusterSize(), geometry.subclusterSize());
+  }
+
+  @Override
+  public void read(long offset, ByteBuffer dst) throws IOException {
+    long pos = offset;
+    while (dst.hasRemaining()) {
+      ClusterMapper.Run run = mapper.map(pos, dst.remaining());
+      int n = (int) run.length();
+      ByteBuffer part = dst.slice(dst.position(), n);
+      switch (run.entry()) {
+        case L2Entry.Normal d -> data.readData(run.hostStart(), part);
+        case L2Entry.Zero z -> HostReader.zeroFill(part);
+        case L2Entry.Unallocated u -> readBacking(pos, part);
+        case L2Entry.Compressed c -> readCompressed(c, pos, part);
+      }
+      dst.position(dst.position() + n);
+      pos += n;
+    }
+  }
+
+  /** Bytes this image does not define: the backing image's (zeroes past its end), or zeroes without one. */
+  private void readBacking(long guest, ByteBuffer part) throws IOException {
+    if (backingReader == null) {
+      HostReader.zeroFill(part);
+    } else {
+      backingReader.readData(guest, part);
+    }
+  }
+
+  private void readCompressed(L2Entry.Compressed c, long guest, ByteBuffer part) throws IOException {
+    String where = "compressed cluster at guest offset " + (guest & ~geometry.clusterMask());
+    long fileSize = image.size();
+    if (c.hostOffset() >= fileSize) {
+      throw Qcow2Errors.corrupt(where + ": host offset", c.hostOffset(), "inside the image file of " + fileSize + " bytes");
+    }
+    // The descriptor counts whole sectors, which may run past the end of the file: read only what exists.
+    int len = (int) Math.min(c.maxBytes(), fileSize - c.hostOffset());
+    ByteBuffer src = image.readMetadata(where, c.hostOffset(), len);
+    ByteBuffer cluster = ByteBuffer.allocate(geometry.clusterSize());
+    decompressor.decompress(src, cluster, where);
+    int from = (int) (guest & geometry.clusterMask());
+    part.put(cluster.flip().position(from).limit(from + part.remaining()));
+  }
+
+  /**
+   * This layer's allocation: DATA with the host offset (in the external data file, if the image has one) for
+   * standard clusters, DATA without one for compressed clusters, ZERO for zero clusters (with the preallocated
+   * offset if any), HOLE where the backing image (or nothing) defines the bytes. At most {@link #MAX_EXTENTS}.
+   */
+  @Override
+  public List<Extent> extents(long offset, long length) throws IOException {
+    List<Extent> out = new ArrayList<>();
+    long pos = offset;
+    long end = offset + length;
+    while (pos < end && out.size() < MAX_EXTENTS) {
+      ClusterMapper.Run run = mapper.map(pos, end - pos);
+      long n = run.length();
+      Extent e = switch (run.entry()) {
+        case L2Entry.Normal d -> Extent.data(pos, n, run.hostStart());
+        case L2Entry.Compressed c -> Extent.data(pos, n, Extent.NO_OFFSET);
+        case L2Entry.Zero z -> Extent.zero(pos, n, run.hostStart());
+        case L2Entry.Unallocated u -> Extent.hole(pos, n);
+      };
+      if (!out.isEmpty() && out.getLast().mergeableWith(e)) {
+        out.set(out.size() - 1, out.getLast().merge(e));
+      } else {
+        out.add(e);
+      }
+      pos += n;
+    }
+    return out;
+  }
+
+  @Override
+  public void write(long offset, ByteBuffer src, Set<WriteFlag> flags) throws IOException {
+    throw readOnly("write");
+  }
+
+  /** Nothing to flush: nothing is ever written. */
+  @Override
+  public void flush() {}
+
+  @Override
+  public void discard(long offset, long length) throws IOException {
+    throw readOnly("discard");
+  }
+
+  @Override
+  public void writeZeroes(long offset, long length, Set<WriteFlag> flags) throws IOException {
+    throw readOnly("writeZeroes");
+  }
+
+  @Override
+  public void resize(long newSize) throws IOException {
+    throw readOnly("resize");
+  }
+
+  private BlockDeviceException readOnly(String op) {
+    String why = hasFeature(Features.INCOMPAT_CORRUPT)
+        ? "the image is marked corrupt (expected: repair it with qemu-img check -r all)"
+        : "writing qcow2 is not supported yet (expected: a read-only open)";
+    return new BlockDeviceException(BlockError.EPERM, op + ": qcow2 image is read-only: " + why);
+  }
+
+  @Override
+  public void close() throws IOException {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    IOException first = null;
+    for (Closeable c : resources) {
+      try {
+        c.close();
+      } catch (IOException e) {
+        if (first == null) {
+          first = e;
+        } else {
+          first.addSuppressed(e);
+        }
+      }
+    }
+    if (first != null) {
+      throw first;
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "Qcow2(" + file + ")";
+  }
+}

@@ -1,0 +1,158 @@
+package dev.vdisk.format.qcow2;
+
+import static dev.vdisk.format.qcow2.Qcow2Errors.invalid;
+
+import dev.vdisk.format.qcow2.Qcow2Format.Backing;
+import dev.vdisk.format.qcow2.Qcow2Format.Snapshot;
+import dev.vdisk.io.CacheMode;
+import dev.vdisk.io.FileDevice;
+import dev.vdisk.io.FileOptions;
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Opens a qcow2 image: header, extensions and feature bits, then the tables in an order that lets each be
+ * checked against those before it (refcount table, snapshot table, L1 table and the L2 tables it names), then
+ * the external data file and the backing chain. Nothing is allocated from a header value before that value is
+ * bounded.
+ */
+final class Qcow2Opener {
+  private static final System.Logger LOG = System.getLogger(Qcow2Opener.class.getName());
+  /** Enough for any header and its compression_type byte; the first cluster is read whole only if bigger. */
+  private static final int HEAD_BYTES = 4096;
+
+  private Qcow2Opener() {}
+
+  /**
+   * Opens the image in {@code file}; on success the image owns {@code file}, on failure the caller still does.
+   *
+   * @param chain the images above this one, ending with this one
+   */
+  static Qcow2Image open(FileDevice file, BackingChain.Chain chain, long l2CacheSize) throws IOException {
+    HostReader image = new HostReader(file, "image file");
+    ByteBuffer first = firstCluster(image);
+    Qcow2Header header = Qcow2Header.parse(first);
+    HeaderExtensions ext = HeaderExtensions.parse(first, header);
+    Features.checkIncompatible(header.incompatibleFeatures(), ext.featureNames());
+    CompressionType.of(header);
+    boolean extendedL2 = (header.incompatibleFeatures() & Features.INCOMPAT_EXTENDED_L2) != 0;
+    if (extendedL2 && header.clusterBits() < Qcow2Header.MIN_EXTENDED_L2_CLUSTER_BITS) {
+      throw invalid("cluster_bits", header.clusterBits(),
+          "at least " + Qcow2Header.MIN_EXTENDED_L2_CLUSTER_BITS + " with extended L2 entries");
+    }
+    Geometry geometry = new Geometry(header.clusterBits(), extendedL2);
+    Optional<String> backingName = header.hasBackingFile()
+        ? Optional.of(string(first, (int) header.backingFileOffset(), (int) header.backingFileSize()))
+        : Optional.empty();
+    boolean dataFile = checkDataFile(header, ext, backingName);
+    if ((header.incompatibleFeatures() & Features.INCOMPAT_CORRUPT) != 0) {
+      LOG.log(System.Logger.Level.WARNING, "qcow2: {0} is marked corrupt; reading it anyway, writes are refused", file.path());
+    }
+
+    Layout layout = new Layout(image.size(), header.clusterSize());
+    layout.claim("refcount table", header.refcountTableOffset(), header.refcountTableClusters() << header.clusterBits());
+    List<Snapshot> snapshots = SnapshotTable.read(image, header, layout);
+    L1Table l1 = L1Table.read(image, header, geometry, layout);
+    L2Cache cache = new L2Cache(l2CacheSize, header.clusterSize(), offset -> loadL2(image, offset, geometry));
+    ClusterMapper mapper = new ClusterMapper(geometry, l1, cache, new L2Entry.Decoder(geometry, header.version(), dataFile));
+
+    List<Closeable> resources = new ArrayList<>();
+    try {
+      HostReader data = image;
+      CacheMode cache0 = file.options().cache();
+      if (dataFile) {
+        FileDevice df = openDataFile(file, ext.dataFile().orElseThrow(), cache0);
+        resources.add(df);
+        data = new HostReader(df, "data file");
+      }
+      Optional<Backing> backing = Optional.empty();
+      if (backingName.isPresent()) {
+        Backing b = BackingChain.open(file.path(), backingName.get(), ext.backingFormat(), cache0, chain, l2CacheSize);
+        resources.add(b.device());
+        backing = Optional.of(b);
+      }
+      resources.add(file);
+      return new Qcow2Image(file, header, ext, geometry, mapper, data, backing, snapshots, resources);
+    } catch (IOException | RuntimeException e) {
+      for (Closeable c : resources) {
+        if (c != file) {
+          try {
+            c.close();
+          } catch (IOException suppressed) {
+            e.addSuppressed(suppressed);
+          }
+        }
+      }
+      throw e;
+    }
+  }
+
+  /** The first cluster, zero-filled past the end of a file shorter than it. */
+  private static ByteBuffer firstCluster(HostReader image) throws IOException {
+    ByteBuffer head = ByteBuffer.allocate((int) Math.min(HEAD_BYTES, image.size()));
+    image.readData(0, head);
+    head.flip();
+    int clusterSize = Qcow2Header.parse(head).clusterSize();
+    ByteBuffer first = ByteBuffer.allocate(Math.max(clusterSize, head.limit()));
+    if (clusterSize > head.limit()) {
+      image.readData(0, first);
+      return first.clear();
+    }
+    return first.put(head).clear();
+  }
+
+  /** Checks the external data file settings and says whether the image has one. */
+  private static boolean checkDataFile(Qcow2Header header, HeaderExtensions ext, Optional<String> backingName)
+      throws IOException {
+    boolean dataFile = (header.incompatibleFeatures() & Features.INCOMPAT_DATA_FILE) != 0;
+    boolean raw = (header.autoclearFeatures() & Features.AUTOCLEAR_DATA_FILE_RAW) != 0;
+    if (dataFile && ext.dataFile().isEmpty()) {
+      throw invalid("external data file name", "absent", "a data file name header extension with incompatible feature bit 2");
+    }
+    if (!dataFile && ext.dataFile().isPresent()) {
+      throw invalid("external data file name", "'" + ext.dataFile().get() + "'",
+          "none without incompatible feature bit 2 (external data file)");
+    }
+    if (raw && !dataFile) {
+      throw invalid("autoclear feature bit 1 (data_file_raw)", "set", "unset without an external data file");
+    }
+    if (raw && backingName.isPresent()) {
+      throw invalid("backing file", "'" + backingName.get() + "'", "none with data_file_raw");
+    }
+    if (dataFile && header.nbSnapshots() > 0) {
+      throw invalid("nb_snapshots", header.nbSnapshots(), "0 with an external data file");
+    }
+    return dataFile;
+  }
+
+  /** Opens the external data file read-only; its name is relative to the image's directory. */
+  private static FileDevice openDataFile(FileDevice image, String name, CacheMode cache) throws IOException {
+    Path path = BackingChain.resolve(image.path(), name);
+    FileOptions o = image.options();
+    try {
+      return FileDevice.open(path, new FileOptions(cache, true, o.forceShare(), o.locking()));
+    } catch (NoSuchFileException e) {
+      throw invalid("external data file", path, "an existing file", e);
+    }
+  }
+
+  private static long[] loadL2(HostReader image, long offset, Geometry geometry) throws IOException {
+    ByteBuffer b = image.readMetadata("L2 table", offset, geometry.clusterSize());
+    long[] words = new long[geometry.clusterSize() / 8];
+    b.asLongBuffer().get(words);
+    return words;
+  }
+
+  private static String string(ByteBuffer b, int at, int length) {
+    byte[] raw = new byte[length];
+    b.get(at, raw);
+    return new String(raw, StandardCharsets.UTF_8);
+  }
+}

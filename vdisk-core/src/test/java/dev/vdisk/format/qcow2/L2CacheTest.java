@@ -1,0 +1,86 @@
+package dev.vdisk.format.qcow2;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+
+class L2CacheTest {
+  private static final int TABLE = 4096;
+
+  private final AtomicInteger loads = new AtomicInteger();
+
+  private long[] load(long offset) {
+    loads.incrementAndGet();
+    long[] t = new long[TABLE / 8];
+    t[0] = offset;
+    return t;
+  }
+
+  @Test
+  void hitsDoNotReload() throws Exception {
+    L2Cache cache = new L2Cache(10L * TABLE, TABLE, this::load);
+    for (int i = 0; i < 5; i++) {
+      assertThat(cache.get(0x10000)[0]).isEqualTo(0x10000);
+    }
+    assertThat(loads).hasValue(1);
+  }
+
+  @Test
+  void sizeIsBoundedInTables() throws Exception {
+    L2Cache cache = new L2Cache(8L * TABLE + 100, TABLE, this::load);
+    assertThat(cache.capacity()).isEqualTo(8);
+    for (long i = 1; i <= 1000; i++) {
+      assertThat(cache.get(i * TABLE)[0]).isEqualTo(i * TABLE);
+      assertThat(cache.size()).isLessThanOrEqualTo(8);
+    }
+  }
+
+  @Test
+  void atLeastTwoTablesEvenWhenConfiguredSmaller() {
+    assertThat(new L2Cache(0, TABLE, this::load).capacity()).isEqualTo(L2Cache.MIN_TABLES);
+  }
+
+  @Test
+  void recentlyUsedTablesSurviveEviction() throws Exception {
+    L2Cache cache = new L2Cache(4L * TABLE, TABLE, this::load);
+    for (long i = 1; i <= 100; i++) {
+      cache.get(0);
+      cache.get(i * TABLE);
+    }
+    int before = loads.get();
+    cache.get(0);
+    assertThat(loads.get()).as("the table used on every step is still cached").isEqualTo(before);
+  }
+
+  @Test
+  void concurrentReadersAlwaysGetTheRightTable() throws Exception {
+    L2Cache cache = new L2Cache(16L * TABLE, TABLE, this::load);
+    try (ExecutorService pool = Executors.newFixedThreadPool(8)) {
+      List<Future<?>> done = new ArrayList<>();
+      for (int t = 0; t < 8; t++) {
+        int seed = t;
+        done.add(pool.submit(() -> {
+          Random rnd = new Random(seed);
+          for (int i = 0; i < 20_000; i++) {
+            long off = (long) rnd.nextInt(64) * TABLE;
+            if (cache.get(off)[0] != off) {
+              throw new AssertionError("wrong table for " + off);
+            }
+          }
+          return null;
+        }));
+      }
+      for (Future<?> f : done) {
+        f.get();
+      }
+    }
+    assertThat(cache.size()).isLessThanOrEqualTo(16 + 8);
+  }
+}

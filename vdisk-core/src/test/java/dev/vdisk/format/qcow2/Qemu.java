@@ -1,0 +1,60 @@
+package dev.vdisk.format.qcow2;
+
+import dev.vdisk.testkit.Peers;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/** Runs qemu-img and qemu-io in a directory, failing with their output when they fail. */
+final class Qemu {
+  private static final long TIMEOUT_SECONDS = 60;
+
+  private Qemu() {}
+
+  /** Skips (or on CI fails) the calling test unless both tools are installed. */
+  static void require() {
+    Peers.require("qemu-img");
+    Peers.require("qemu-io");
+  }
+
+  /** {@code qemu-img args...} run in {@code dir}; returns stdout. */
+  static String img(Path dir, String... args) throws IOException, InterruptedException {
+    return run(dir, "qemu-img", args);
+  }
+
+  /** {@code qemu-io -f qcow2 -c cmd1 -c cmd2 ... image} run in {@code dir}. */
+  static void io(Path dir, String image, String... commands) throws IOException, InterruptedException {
+    List<String> args = new ArrayList<>(List.of("-f", "qcow2"));
+    for (String c : commands) {
+      args.add("-c");
+      args.add(c);
+    }
+    args.add(image);
+    String out = run(dir, "qemu-io", args.toArray(String[]::new));
+    // qemu-io reports failed commands on its output but still exits 0.
+    if (out.contains("error") || out.contains("failed")) {
+      throw new IOException("qemu-io " + args + ": " + out);
+    }
+  }
+
+  private static String run(Path dir, String tool, String... args) throws IOException, InterruptedException {
+    List<String> cmd = new ArrayList<>();
+    cmd.add(tool);
+    cmd.addAll(List.of(args));
+    Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true).start();
+    p.getOutputStream().close();
+    byte[] out = p.getInputStream().readAllBytes();
+    if (!p.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
+      p.destroyForcibly();
+      throw new IOException(cmd + ": timed out");
+    }
+    String text = new String(out, StandardCharsets.UTF_8);
+    if (p.exitValue() != 0) {
+      throw new IOException(cmd + " exited " + p.exitValue() + ": " + text);
+    }
+    return text;
+  }
+}
