@@ -98,7 +98,7 @@ class CreateCommandTest {
   void refusesAnUnknownFormat() {
     Vdisk.Result r = Vdisk.run("create", "-f", "vmdk", file("bad.img"), "1M");
     assertThat(r.exit()).isEqualTo(1);
-    assertThat(r.errLines()).containsExactly("vdisk create: format: 'vmdk' (expected one of: raw)");
+    assertThat(r.errLines()).containsExactly("vdisk create: format: 'vmdk' (expected one of: raw, qcow2)");
   }
 
   @Test

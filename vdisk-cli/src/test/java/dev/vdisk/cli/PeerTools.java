@@ -9,7 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.Assumptions;
+import dev.vdisk.testkit.Peers;
 
 /**
  * The real QEMU tools that interop tests compare vdisk with. A missing tool skips the test with a visible
@@ -19,33 +19,11 @@ import org.junit.jupiter.api.Assumptions;
 final class PeerTools {
   private PeerTools() {}
 
-  /** Skips the calling test (or fails it on CI) unless {@code tool} is on the PATH (or, given as a path, exists). */
+  /** {@link Peers#require} for a tool on the PATH; a tool given as a path needs only to be executable. */
   static void require(String tool) {
-    if (onPath(tool)) {
-      return;
+    if (!tool.contains(File.separator) || !Files.isExecutable(Path.of(tool))) {
+      Peers.require(tool);
     }
-    String reason = tool + " is not on the PATH (expected: QEMU's tools installed, e.g. apt-get install qemu-utils)";
-    if ("true".equals(System.getenv("CI"))) {
-      fail(reason + "; CI=true, so this is a failure, not a skip");
-    }
-    Assumptions.abort(reason);
-  }
-
-  private static boolean onPath(String tool) {
-    if (tool.contains(File.separator)) {
-      return Files.isExecutable(Path.of(tool));
-    }
-    String path = System.getenv("PATH");
-    if (path == null) {
-      return false;
-    }
-    for (String dir : path.split(File.pathSeparator)) {
-      Path p = Path.of(dir.isEmpty() ? "." : dir, tool);
-      if (Files.isRegularFile(p) && Files.isExecutable(p)) {
-        return true;
-      }
-    }
-    return false;
   }
 
   /** The outcome of a peer run. */

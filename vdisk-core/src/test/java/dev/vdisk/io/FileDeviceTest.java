@@ -212,7 +212,8 @@ class FileDeviceTest {
 
       dev.writeZeroes(2 * MIB, MIB, Set.of(WriteFlag.MAY_TRIM));
       assertFilled(read(dev, 2 * MIB, MIB), 0);
-      assertThat(dev.allocatedBytes()).as("with MAY_TRIM storage is released").isLessThanOrEqualTo(full - MIB);
+      // st_blocks also counts the file system's own extent-tree blocks, which a punch may add: allow 64 KiB.
+      assertThat(dev.allocatedBytes()).as("with MAY_TRIM storage is released").isLessThanOrEqualTo(full - MIB + 65536);
       assertFilled(read(dev, 3 * MIB, MIB), 0x11);
     }
   }

@@ -52,6 +52,11 @@ public final class RawFormat implements ImageFormat {
     try (FileDevice file = FileDevice.open(path, FileOptions.of(CacheMode.WRITEBACK, false))) {
       file.resize(size);
       file.preallocate(0, size, prealloc);
+      if (prealloc != Preallocation.FULL && size > 0) {
+        // As QEMU's file driver does: writing the first block lets later O_DIRECT opens probe the
+        // alignment, and makes vdisk's images allocate exactly what qemu-img's do.
+        file.write(0, java.nio.ByteBuffer.allocate((int) Math.min(size, 4096)), Set.of());
+      }
       file.flush();
     }
   }
