@@ -43,7 +43,7 @@ public interface ImageFormat {
    */
   BlockDevice open(FileDevice file, boolean probed) throws IOException;
 
-  /** qemu-img info's {@code format-specific} block for an open image, or an empty map. */
+  /** The {@code data} of qemu-img info's {@code format-specific} object (its {@code type} is {@link #name()}), or an empty map. */
   default Map<String, Object> formatSpecific(BlockDevice image) throws IOException {
     return Map.of();
   }

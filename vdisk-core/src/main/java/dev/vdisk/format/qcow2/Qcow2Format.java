@@ -121,8 +121,7 @@ public final class Qcow2Format implements ImageFormat {
   }
 
   /**
-   * qemu-img info's {@code format-specific} object for a qcow2 image: {@code {"type": "qcow2", "data": {...}}} with
-   * the data keys in QEMU's order: compat, compression-type, and for compat 1.1 lazy-refcounts, refcount-bits,
+   * The {@code data} of qemu-img info's {@code format-specific} object for a qcow2 image, with the keys in QEMU's order: compat, compression-type, and for compat 1.1 lazy-refcounts, refcount-bits,
    * data-file / data-file-raw (with an external data file), corrupt, extended-l2. Bitmaps are not listed yet.
    */
   @Override
@@ -144,10 +143,7 @@ public final class Qcow2Format implements ImageFormat {
       data.put("corrupt", q.hasFeature(Features.INCOMPAT_CORRUPT));
       data.put("extended-l2", q.hasFeature(Features.INCOMPAT_EXTENDED_L2));
     }
-    Map<String, Object> block = new LinkedHashMap<>();
-    block.put("type", name());
-    block.put("data", data);
-    return block;
+    return data;
   }
 
   /** The internal snapshots of the qcow2 image in {@code image} (a stack with a qcow2 layer), in table order. */
