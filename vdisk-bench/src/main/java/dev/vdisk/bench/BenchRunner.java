@@ -1,5 +1,6 @@
 package dev.vdisk.bench;
 
+import dev.vdisk.io.DirectBuffers;
 import dev.vdisk.block.BlockDevice;
 import java.io.IOException;
 import java.io.InterruptedIOException;

@@ -1,5 +1,7 @@
 package dev.vdisk.bench;
 
+import dev.vdisk.io.DirectBuffers;
+
 /**
  * One run of qemu-img bench's workload: {@code count} requests of {@code bufferSize} bytes, {@code depth}
  * of them in flight, the n-th at the offset that qemu-img bench would give it.

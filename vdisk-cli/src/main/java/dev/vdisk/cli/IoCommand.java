@@ -1,6 +1,6 @@
 package dev.vdisk.cli;
 
-import dev.vdisk.bench.DirectBuffers;
+import dev.vdisk.io.DirectBuffers;
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.Extent;
 import dev.vdisk.block.WriteFlag;

@@ -1,4 +1,4 @@
-package dev.vdisk.bench;
+package dev.vdisk.io;
 
 import java.nio.ByteBuffer;
 

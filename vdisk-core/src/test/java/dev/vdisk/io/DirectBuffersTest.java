@@ -1,4 +1,4 @@
-package dev.vdisk.bench;
+package dev.vdisk.io;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
