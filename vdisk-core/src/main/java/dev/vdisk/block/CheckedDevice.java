@@ -91,7 +91,7 @@ public final class CheckedDevice extends FilterDevice {
     checkRange("write", offset, src.remaining(), BlockError.ENOSPC);
     checkAligned("write", offset, src.remaining());
     boolean emulateFua = flags.contains(WriteFlag.FUA) && below.fua() != Support.NATIVE;
-    Set<WriteFlag> down = emulateFua ? EnumSet.noneOf(WriteFlag.class) : flags;
+    Set<WriteFlag> down = emulateFua ? WriteFlag.withoutFua(flags) : flags;
     int max = belowLimits.maxTransfer();
     int end = src.limit();
     long pos = offset;
@@ -136,12 +136,7 @@ public final class CheckedDevice extends FilterDevice {
     }
     boolean emulateFua = flags.contains(WriteFlag.FUA) && below.fua() != Support.NATIVE;
     if (below.writeZeroes().available()) {
-      Set<WriteFlag> down = flags;
-      if (emulateFua) {
-        down = EnumSet.copyOf(flags);
-        down.remove(WriteFlag.FUA);
-      }
-      next.writeZeroes(offset, length, down);
+      next.writeZeroes(offset, length, emulateFua ? WriteFlag.withoutFua(flags) : flags);
     } else {
       int chunk = Math.min(ZEROES.capacity(), belowLimits.maxTransfer());
       long pos = offset;

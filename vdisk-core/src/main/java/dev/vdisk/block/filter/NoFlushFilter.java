@@ -18,12 +18,12 @@ public final class NoFlushFilter extends FilterDevice {
 
   @Override
   public void write(long offset, ByteBuffer src, Set<WriteFlag> flags) throws IOException {
-    next.write(offset, src, WritethroughFilter.withoutFua(flags));
+    next.write(offset, src, WriteFlag.withoutFua(flags));
   }
 
   @Override
   public void writeZeroes(long offset, long length, Set<WriteFlag> flags) throws IOException {
-    next.writeZeroes(offset, length, WritethroughFilter.withoutFua(flags));
+    next.writeZeroes(offset, length, WriteFlag.withoutFua(flags));
   }
 
   @Override

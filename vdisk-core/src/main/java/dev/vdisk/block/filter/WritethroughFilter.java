@@ -4,7 +4,6 @@ import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.WriteFlag;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.util.EnumSet;
 import java.util.Set;
 
 /**
@@ -18,13 +17,13 @@ public final class WritethroughFilter extends FilterDevice {
 
   @Override
   public void write(long offset, ByteBuffer src, Set<WriteFlag> flags) throws IOException {
-    next.write(offset, src, withoutFua(flags));
+    next.write(offset, src, WriteFlag.withoutFua(flags));
     next.flush();
   }
 
   @Override
   public void writeZeroes(long offset, long length, Set<WriteFlag> flags) throws IOException {
-    next.writeZeroes(offset, length, withoutFua(flags));
+    next.writeZeroes(offset, length, WriteFlag.withoutFua(flags));
     next.flush();
   }
 
@@ -32,15 +31,5 @@ public final class WritethroughFilter extends FilterDevice {
   public void discard(long offset, long length) throws IOException {
     next.discard(offset, length);
     next.flush();
-  }
-
-  static Set<WriteFlag> withoutFua(Set<WriteFlag> flags) {
-    if (!flags.contains(WriteFlag.FUA)) {
-      return flags;
-    }
-    EnumSet<WriteFlag> copy = EnumSet.noneOf(WriteFlag.class);
-    copy.addAll(flags);
-    copy.remove(WriteFlag.FUA);
-    return copy;
   }
 }
