@@ -1,9 +1,11 @@
 package dev.vdisk.cli;
 
 import dev.vdisk.format.FormatRegistry;
+import dev.vdisk.format.ImageFormat;
 import dev.vdisk.format.Images;
 import dev.vdisk.format.OpenImage;
 import dev.vdisk.io.CacheMode;
+import dev.vdisk.io.FileDevice;
 import dev.vdisk.io.FileOptions;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -24,18 +26,8 @@ final class ImageOptions {
    * for a writable open (where qemu-img and qemu-io print it).
    */
   OpenImage open(String file, CacheMode cache, boolean readOnly, PrintWriter err) throws IOException {
-    if (format != null) {
-      FormatRegistry.byName(format);
-    }
     FileOptions options = new FileOptions(cache, readOnly, forceShare, true);
-    Path path = Path.of(file);
-    if (!Files.exists(path)) {
-      throw new CliException(file + ": no such file (expected: an existing image file)");
-    }
-    if (Files.isDirectory(path)) {
-      throw new CliException(file + ": is a directory (expected: an image file)");
-    }
-    OpenImage image = Images.open(path, format, options);
+    OpenImage image = Images.open(checkedPath(file), format, options);
     if (image.probed() && image.format().name().equals("raw") && !readOnly) {
       err.println("WARNING: Image format was not specified for '" + file + "' and probing guessed raw.");
       err.println("         Automatically detecting the format is dangerous for raw images, "
@@ -44,5 +36,33 @@ final class ImageOptions {
       err.flush();
     }
     return image;
+  }
+
+  /**
+   * Opens only the file of the image {@code file}, read-only, for commands that read an image's metadata
+   * themselves (check); {@link #format()} then names its format.
+   */
+  FileDevice openFile(String file, CacheMode cache) throws IOException {
+    return FileDevice.open(checkedPath(file), new FileOptions(cache, true, forceShare, true));
+  }
+
+  /** The format given with {@code -f}, or the one probed from {@code file}'s first bytes. */
+  ImageFormat format(FileDevice file) throws IOException {
+    return format != null ? FormatRegistry.byName(format) : Images.probe(file);
+  }
+
+  /** {@code file} as a path, after checking {@code -f} and that the file exists and is not a directory. */
+  private Path checkedPath(String file) {
+    if (format != null) {
+      FormatRegistry.byName(format);
+    }
+    Path path = Path.of(file);
+    if (!Files.exists(path)) {
+      throw new CliException(file + ": no such file (expected: an existing image file)");
+    }
+    if (Files.isDirectory(path)) {
+      throw new CliException(file + ": is a directory (expected: an image file)");
+    }
+    return path;
   }
 }

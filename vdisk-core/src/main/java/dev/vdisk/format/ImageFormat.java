@@ -7,6 +7,7 @@ import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Consumer;
 
 /**
  * An image format: recognises, creates and opens images. A format driver is a {@link BlockDevice} built
@@ -46,6 +47,24 @@ public interface ImageFormat {
   /** The {@code data} of qemu-img info's {@code format-specific} object (its {@code type} is {@link #name()}), or an empty map. */
   default Map<String, Object> formatSpecific(BlockDevice image) throws IOException {
     return Map.of();
+  }
+
+  /** True if {@link #check} is implemented; qemu-img check exits 63 for formats without checks. */
+  default boolean supportsCheck() {
+    return false;
+  }
+
+  /**
+   * Checks the consistency of the image in {@code file} without changing it, with qemu-img check's semantics.
+   * Opens the file's metadata itself, leniently, so that damage a regular open would refuse is reported as
+   * qemu-img reports it. The caller keeps and closes {@code file}.
+   *
+   * @param problems receives each problem found, one line each, in qemu-img check's words, as it is found
+   * @throws IOException when the check cannot be completed (the image cannot be read or is not this format)
+   * @throws UnsupportedOperationException unless {@link #supportsCheck()}
+   */
+  default CheckResult check(FileDevice file, Consumer<String> problems) throws IOException {
+    throw new UnsupportedOperationException("format '" + name() + "': does not support checks");
   }
 
   /** Rejects option names this format does not know, naming the first and the accepted ones. */

@@ -51,7 +51,8 @@ public final class Images {
     return image;
   }
 
-  private static ImageFormat probe(FileDevice file) throws IOException {
+  /** The format of the image in {@code file}: the best non-raw format claiming its first bytes, else raw. */
+  public static ImageFormat probe(FileDevice file) throws IOException {
     ByteBuffer head = ByteBuffer.allocate((int) Math.min(PROBE_BYTES, file.size()));
     file.read(0, head);
     return FormatRegistry.probeNonRaw(head.flip()).orElse(FormatRegistry.byName("raw"));

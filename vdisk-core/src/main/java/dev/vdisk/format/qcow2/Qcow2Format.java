@@ -2,6 +2,7 @@ package dev.vdisk.format.qcow2;
 
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.filter.FilterDevice;
+import dev.vdisk.format.CheckResult;
 import dev.vdisk.format.ImageFormat;
 import dev.vdisk.io.FileDevice;
 import java.io.IOException;
@@ -12,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Consumer;
 
 /**
  * QEMU's qcow2 format, versions 2 (compat 0.10) and 3 (compat 1.1): read-only for now.
@@ -120,6 +122,17 @@ public final class Qcow2Format implements ImageFormat {
   @Override
   public BlockDevice open(FileDevice file, boolean probed) throws IOException {
     return Qcow2Opener.open(file, BackingChain.Chain.start(file.path()), l2CacheSize);
+  }
+
+  @Override
+  public boolean supportsCheck() {
+    return true;
+  }
+
+  /** qemu-img check's read-only check: see {@link Qcow2Checker}. */
+  @Override
+  public CheckResult check(FileDevice file, Consumer<String> problems) throws IOException {
+    return Qcow2Checker.check(file, problems);
   }
 
   /**

@@ -25,8 +25,6 @@ import java.util.Optional;
  */
 final class Qcow2Opener {
   private static final System.Logger LOG = System.getLogger(Qcow2Opener.class.getName());
-  /** Enough for any header and its compression_type byte; the first cluster is read whole only if bigger. */
-  private static final int HEAD_BYTES = 4096;
 
   private Qcow2Opener() {}
 
@@ -37,17 +35,11 @@ final class Qcow2Opener {
    */
   static Qcow2Image open(FileDevice file, BackingChain.Chain chain, long l2CacheSize) throws IOException {
     HostReader image = new HostReader(file, "image file");
-    ByteBuffer first = firstCluster(image);
-    Qcow2Header header = Qcow2Header.parse(first);
-    HeaderExtensions ext = HeaderExtensions.parse(first, header);
-    Features.checkIncompatible(header.incompatibleFeatures(), ext.featureNames());
-    CompressionType.of(header);
-    boolean extendedL2 = (header.incompatibleFeatures() & Features.INCOMPAT_EXTENDED_L2) != 0;
-    if (extendedL2 && header.clusterBits() < Qcow2Header.MIN_EXTENDED_L2_CLUSTER_BITS) {
-      throw invalid("cluster_bits", header.clusterBits(),
-          "at least " + Qcow2Header.MIN_EXTENDED_L2_CLUSTER_BITS + " with extended L2 entries");
-    }
-    Geometry geometry = new Geometry(header.clusterBits(), extendedL2);
+    ImageHead head = ImageHead.read(image);
+    ByteBuffer first = head.firstCluster();
+    Qcow2Header header = head.header();
+    HeaderExtensions ext = head.extensions();
+    Geometry geometry = head.geometry();
     Optional<String> backingName = header.hasBackingFile()
         ? Optional.of(string(first, (int) header.backingFileOffset(), (int) header.backingFileSize()))
         : Optional.empty();
@@ -92,20 +84,6 @@ final class Qcow2Opener {
       }
       throw e;
     }
-  }
-
-  /** The first cluster, zero-filled past the end of a file shorter than it. */
-  private static ByteBuffer firstCluster(HostReader image) throws IOException {
-    ByteBuffer head = ByteBuffer.allocate((int) Math.min(HEAD_BYTES, image.size()));
-    image.readData(0, head);
-    head.flip();
-    int clusterSize = Qcow2Header.parse(head).clusterSize();
-    ByteBuffer first = ByteBuffer.allocate(Math.max(clusterSize, head.limit()));
-    if (clusterSize > head.limit()) {
-      image.readData(0, first);
-      return first.clear();
-    }
-    return first.put(head).clear();
   }
 
   /** Checks the external data file settings and says whether the image has one. */

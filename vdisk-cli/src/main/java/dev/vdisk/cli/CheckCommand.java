@@ -1,0 +1,134 @@
+package dev.vdisk.cli;
+
+import dev.vdisk.format.CheckResult;
+import dev.vdisk.format.ImageFormat;
+import dev.vdisk.io.CacheMode;
+import dev.vdisk.io.FileDevice;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.math.BigDecimal;
+import java.math.RoundingMode;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
+
+/**
+ * {@code vdisk check [-f fmt] [-U] [-q] [--output=human|json] FILE}: qemu-img check's read-only consistency check,
+ * its text, JSON and exit status: 0 clean, 1 the check could not be completed, 2 corruptions, 3 leaks only, 63 the
+ * format has no checks. Problems go to stderr one line each as they are found, in qemu-img's words; the summary to
+ * stdout. Never writes: {@code -r} (repair) is refused until vdisk writes qcow2.
+ */
+@Command(name = "check", mixinStandardHelpOptions = true, description = "Check an image's metadata for consistency.")
+final class CheckCommand implements Callable<Integer> {
+  static final int EXIT_CORRUPTIONS = 2;
+  static final int EXIT_LEAKS = 3;
+  static final int EXIT_NOT_SUPPORTED = 63;
+
+  @ParentCommand Main main;
+
+  @Mixin ImageOptions image;
+
+  @Mixin OutputOption output;
+
+  @Option(names = "-r", paramLabel = "leaks|all", description = "Repair (not supported yet: vdisk does not write qcow2).")
+  String repair;
+
+  @Option(names = "-q", description = "Quiet: print no summary, only problems and errors.")
+  boolean quiet;
+
+  @Parameters(index = "0", paramLabel = "FILE", description = "The image.")
+  String file;
+
+  @Override
+  public Integer call() throws IOException {
+    if (repair != null) {
+      throw new CliException("-r " + repair + ": repair is not supported yet (expected: no -r; vdisk check only reads)");
+    }
+    boolean json = output.json();
+    PrintWriter err = main.err();
+    CheckResult result;
+    ImageFormat format;
+    try (FileDevice f = image.openFile(file, CacheMode.WRITEBACK)) {
+      format = image.format(f);
+      if (!format.supportsCheck()) {
+        err.println(Main.errorLine("check", "format '" + format.name()
+            + "': does not support checks (expected: a format with consistency checks, such as qcow2)"));
+        return EXIT_NOT_SUPPORTED;
+      }
+      result = format.check(f, err::println);
+    }
+    PrintWriter out = main.out();
+    if (!quiet) {
+      out.print(json ? Json.pretty(json(result, file, format.name())) + "\n" : human(result));
+    }
+    out.flush();
+    if (result.checkErrors() > 0) {
+      err.println(Main.errorLine("check", "check failed: " + result.checkErrors()
+          + " internal errors occurred (expected: none; the image could not be checked completely)"));
+      return 1;
+    }
+    return result.corruptions() > 0 ? EXIT_CORRUPTIONS : result.leaks() > 0 ? EXIT_LEAKS : 0;
+  }
+
+  /** qemu-img 7.2's JSON object: its members in the order QEMU prints them, zero counters left out as QEMU does. */
+  static Map<String, Object> json(CheckResult r, String filename, String format) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    putNonZero(m, "image-end-offset", r.imageEndOffset());
+    putNonZero(m, "compressed-clusters", r.compressedClusters());
+    putNonZero(m, "total-clusters", r.totalClusters());
+    putNonZero(m, "corruptions", r.corruptions());
+    m.put("check-errors", r.checkErrors());
+    putNonZero(m, "leaks", r.leaks());
+    putNonZero(m, "allocated-clusters", r.allocatedClusters());
+    m.put("filename", filename);
+    m.put("format", format);
+    putNonZero(m, "fragmented-clusters", r.fragmentedClusters());
+    return m;
+  }
+
+  private static void putNonZero(Map<String, Object> m, String key, long value) {
+    if (value != 0) {
+      m.put(key, value);
+    }
+  }
+
+  /** qemu-img 7.2's human summary. */
+  static String human(CheckResult r) {
+    StringBuilder s = new StringBuilder();
+    if (r.corruptions() == 0 && r.leaks() == 0 && r.checkErrors() == 0) {
+      s.append("No errors were found on the image.\n");
+    } else {
+      if (r.corruptions() > 0) {
+        s.append('\n').append(r.corruptions()).append(" errors were found on the image.\n")
+            .append("Data may be corrupted, or further writes to the image may corrupt it.\n");
+      }
+      if (r.leaks() > 0) {
+        s.append('\n').append(r.leaks()).append(" leaked clusters were found on the image.\n")
+            .append("This means waste of disk space, but no harm to data.\n");
+      }
+      if (r.checkErrors() > 0) {
+        s.append('\n').append(r.checkErrors()).append(" internal errors have occurred during the check.\n");
+      }
+    }
+    if (r.totalClusters() != 0 && r.allocatedClusters() != 0) {
+      s.append(r.allocatedClusters()).append('/').append(r.totalClusters()).append(" = ")
+          .append(percent(r.allocatedClusters(), r.totalClusters())).append("% allocated, ")
+          .append(percent(r.fragmentedClusters(), r.allocatedClusters())).append("% fragmented, ")
+          .append(percent(r.compressedClusters(), r.allocatedClusters())).append("% compressed clusters\n");
+    }
+    if (r.imageEndOffset() != 0) {
+      s.append("Image end offset: ").append(r.imageEndOffset()).append('\n');
+    }
+    return s.toString();
+  }
+
+  /** C's {@code %0.2f} of {@code part * 100.0 / whole}: the exact double rounded half to even, as glibc does. */
+  static String percent(long part, long whole) {
+    return new BigDecimal(part * 100.0 / whole).setScale(2, RoundingMode.HALF_EVEN).toPlainString();
+  }
+}

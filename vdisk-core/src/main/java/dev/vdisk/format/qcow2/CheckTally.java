@@ -1,0 +1,55 @@
+package dev.vdisk.format.qcow2;
+
+import dev.vdisk.format.CheckResult;
+import java.util.function.Consumer;
+
+/**
+ * The running counters of one check and where its problem lines go. Problem lines use QEMU's own words and
+ * formats (hex without a prefix where QEMU prints {@code %PRIx64}), so that scripts reading qemu-img check's
+ * stderr read vdisk's too.
+ */
+final class CheckTally {
+  private final Consumer<String> problems;
+  long checkErrors;
+  long corruptions;
+  long leaks;
+  long allocatedClusters;
+  long fragmentedClusters;
+  long compressedClusters;
+
+  CheckTally(Consumer<String> problems) {
+    this.problems = problems;
+  }
+
+  /** Reports {@code line} and counts a corruption. */
+  void corruption(String line) {
+    problems.accept(line);
+    corruptions++;
+  }
+
+  /** Reports {@code line} and counts a leak. */
+  void leak(String line) {
+    problems.accept(line);
+    leaks++;
+  }
+
+  /** Reports {@code line} and counts a check error. */
+  void checkError(String line) {
+    problems.accept(line);
+    checkErrors++;
+  }
+
+  /** Reports {@code line} without counting it (QEMU's follow-up hints). */
+  void note(String line) {
+    problems.accept(line);
+  }
+
+  CheckResult result(long imageEndOffset, long totalClusters) {
+    return new CheckResult(checkErrors, corruptions, leaks, imageEndOffset, totalClusters, allocatedClusters,
+        fragmentedClusters, compressedClusters);
+  }
+
+  static String hex(long v) {
+    return Long.toHexString(v);
+  }
+}

@@ -1,0 +1,214 @@
+package dev.vdisk.format.qcow2;
+
+import static dev.vdisk.format.qcow2.CheckTally.hex;
+import static dev.vdisk.format.qcow2.Qcow2Errors.invalid;
+
+import dev.vdisk.format.CheckResult;
+import dev.vdisk.io.FileDevice;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.function.Consumer;
+
+/**
+ * A read-only consistency check of a qcow2 image with qemu-img check's semantics (QEMU's
+ * {@code qcow2_check_refcounts}): computes the reference count of every host cluster from all metadata (header
+ * cluster with its extensions, active L1 table and its L2 tables and clusters, each snapshot's L1 table and what it
+ * references, the snapshot table, refcount table and blocks, bitmap directory and tables), compares it with the
+ * stored refcounts (lower: a corruption; higher: a leak), then checks the COPIED flag of the active L1 and L2
+ * entries against the stored refcounts. Damaged entries are reported and counted, never followed outside the file.
+ *
+ * <p>Only the header is held to the rules of a regular open ({@link ImageHead}); tables are read as QEMU reads them
+ * in check mode, so a table that a regular open refuses (an L1 entry naming the header cluster, say) is reported
+ * here instead.
+ *
+ * <p><b>Memory bound:</b> the {@link ReferenceCounts} array ({@code (clusters in the file + 1) * refcount_bits / 8}
+ * bytes), the refcount table (at most 8 MiB), the active L1 table and one snapshot L1 table (at most 32 MiB each),
+ * the first cluster, one L2 table and one refcount block (a cluster each, at most 2 MiB), and the snapshot list.
+ */
+final class Qcow2Checker {
+  private final HostReader file;
+  private final ImageHead head;
+  private final Geometry geometry;
+  private final CheckTally tally;
+  private final Refcounts stored;
+  private final ReferenceCounts refs;
+  private final TableWalker walker;
+  private final long[] activeL1;
+
+  private Qcow2Checker(HostReader file, ImageHead head, CheckTally tally) throws IOException {
+    this.file = file;
+    this.head = head;
+    this.geometry = head.geometry();
+    this.tally = tally;
+    Qcow2Header h = head.header();
+    long needed = geometry.l1EntriesFor(h.size());
+    if (h.l1Size() < needed) {
+      throw invalid("l1_size", h.l1Size(), "at least " + needed + " entries to map the virtual size " + h.size());
+    }
+    RefcountWidth width = new RefcountWidth(h.refcountOrder());
+    this.stored = new Refcounts(file, RefcountTable.read(file, h), width, h.clusterBits());
+    this.refs = new ReferenceCounts(file.size(), h.clusterBits(), width, tally);
+    this.walker = new TableWalker(file, geometry, head.hasDataFile(), refs, tally);
+    this.activeL1 = walker.readL1(h.l1TableOffset(), (int) h.l1Size());
+  }
+
+  /**
+   * Checks the qcow2 image in {@code file}.
+   *
+   * @param problems receives each problem line as it is found
+   * @throws IOException when the header cannot be read or the check cannot be completed
+   */
+  static CheckResult check(FileDevice file, Consumer<String> problems) throws IOException {
+    HostReader reader = new HostReader(file, "image file");
+    ImageHead head = ImageHead.read(reader);
+    return new Qcow2Checker(reader, head, new CheckTally(problems)).run();
+  }
+
+  private CheckResult run() throws IOException {
+    Qcow2Header h = head.header();
+    SnapshotL1Tables snapshots = SnapshotL1Tables.read(file, h);
+    calculate(snapshots);
+    long highest = compare();
+    checkCopiedFlags();
+    long virtualSize = (h.size() + 511) & ~511L;
+    return tally.result((highest + 1) << geometry.clusterBits(), Math.ceilDiv(virtualSize, geometry.clusterSize()));
+  }
+
+  /** QEMU's calculate_refcounts: every reference the metadata makes. */
+  private void calculate(SnapshotL1Tables snapshots) throws IOException {
+    Qcow2Header h = head.header();
+    refs.add(0, geometry.clusterSize());
+    walker.walk(h.l1TableOffset(), activeL1, true);
+    if (head.hasDataFile() && !snapshots.snapshots().isEmpty()) {
+      tally.corruption("ERROR " + snapshots.snapshots().size() + " snapshots in image with data file");
+    }
+    for (SnapshotL1Tables.Entry s : snapshots.snapshots()) {
+      if ((s.l1TableOffset() & geometry.clusterMask()) != 0) {
+        tally.corruption("ERROR snapshot " + s.id() + " (" + s.name() + ") l1_offset=" + cHex(s.l1TableOffset())
+            + ": L1 table is not cluster aligned; snapshot table entry corrupted");
+        continue;
+      }
+      if (s.l1Size() > Qcow2Header.MAX_L1_BYTES / 8) {
+        tally.corruption("ERROR snapshot " + s.id() + " (" + s.name() + ") l1_size=" + cHex(s.l1Size())
+            + ": L1 table is too large; snapshot table entry corrupted");
+        continue;
+      }
+      walker.walk(s.l1TableOffset(), walker.readL1(s.l1TableOffset(), (int) s.l1Size()), false);
+    }
+    refs.add(h.snapshotsOffset(), snapshots.tableBytes());
+    refs.add(h.refcountTableOffset(), h.refcountTableClusters() << h.clusterBits());
+    if ((h.autoclearFeatures() & Features.AUTOCLEAR_BITMAPS) != 0 && head.extensions().bitmaps().isPresent()
+        && head.extensions().bitmaps().get().nbBitmaps() > 0) {
+      BitmapTables.count(file, head.extensions().bitmaps().get(), geometry.clusterSize(), refs, tally);
+    }
+    checkRefcountBlocks();
+  }
+
+  /** QEMU's check_refblocks: each refcount block is aligned, inside the file and used once. */
+  private void checkRefcountBlocks() throws IOException {
+    RefcountTable table = stored.table();
+    for (int i = 0; i < table.size(); i++) {
+      long entry = table.entry(i);
+      long offset = entry & RefcountTable.OFFSET_MASK;
+      if ((entry & RefcountTable.RESERVED_MASK) != 0) {
+        tally.corruption("ERROR refcount table entry " + i + " has reserved bits set");
+        continue;
+      }
+      if ((offset & geometry.clusterMask()) != 0) {
+        tally.corruption("ERROR refcount block " + i + " is not cluster aligned; refcount table entry corrupted");
+        continue;
+      }
+      long cluster = offset >>> geometry.clusterBits();
+      if (cluster >= refs.clusters()) {
+        tally.corruption("ERROR refcount block " + i + " is outside image");
+        continue;
+      }
+      if (offset != 0) {
+        refs.add(offset, geometry.clusterSize());
+        long count = refs.get(cluster);
+        if (count != 1) {
+          tally.corruption("ERROR refcount block " + i + " refcount=" + Long.toUnsignedString(count));
+        }
+      }
+    }
+  }
+
+  /** QEMU's compare_refcounts; returns the highest cluster in use by either count (0 if none). */
+  private long compare() {
+    long highest = 0;
+    for (long i = 0; i < refs.clusters(); i++) {
+      long storedCount;
+      try {
+        storedCount = stored.get(i);
+      } catch (IOException e) {
+        tally.checkError("Can't get refcount for cluster " + i + ": Input/output error");
+        continue;
+      }
+      long computed = refs.get(i);
+      if (storedCount != 0 || computed != 0) {
+        highest = i;
+      }
+      if (storedCount != computed) {
+        String line = "cluster " + i + " refcount=" + Long.toUnsignedString(storedCount) + " reference="
+            + Long.toUnsignedString(computed);
+        if (Long.compareUnsigned(storedCount, computed) < 0) {
+          tally.corruption("ERROR " + line);
+        } else {
+          tally.leak("Leaked " + line);
+        }
+      }
+    }
+    return highest;
+  }
+
+  /** QEMU's check_oflag_copied: COPIED is set on an active L1 or L2 entry exactly when the refcount is 1. */
+  private void checkCopiedFlags() throws IOException {
+    for (int i = 0; i < activeL1.length; i++) {
+      long entry = activeL1[i];
+      long l2Offset = entry & TableWalker.L1_OFFSET_MASK;
+      if (l2Offset == 0) {
+        continue;
+      }
+      long count;
+      try {
+        count = stored.get(l2Offset >>> geometry.clusterBits());
+      } catch (IOException e) {
+        continue; // already counted as a check error by compare()
+      }
+      if ((count == 1) != ((entry & Geometry.COPIED) != 0)) {
+        tally.corruption("ERROR OFLAG_COPIED L2 cluster: l1_index=" + i + " l1_entry=" + hex(entry) + " refcount="
+            + Long.toUnsignedString(count));
+      }
+      checkCopiedFlags(walker.readL2(l2Offset));
+    }
+  }
+
+  private void checkCopiedFlags(ByteBuffer table) {
+    int words = geometry.wordsPerEntry();
+    int entries = 1 << geometry.l2Bits();
+    for (int j = 0; j < entries; j++) {
+      long word = table.getLong(j * words * 8);
+      if (!L2Kind.of(word, geometry.extendedL2(), head.hasDataFile()).ownsCluster()) {
+        continue;
+      }
+      long count;
+      if (head.hasDataFile()) {
+        count = 1;
+      } else {
+        try {
+          count = stored.get((word & L2Kind.OFFSET_MASK) >>> geometry.clusterBits());
+        } catch (IOException e) {
+          continue; // already counted as a check error by compare()
+        }
+      }
+      if ((count == 1) != ((word & Geometry.COPIED) != 0)) {
+        tally.corruption("ERROR OFLAG_COPIED data cluster: l2_entry=" + hex(word) + " refcount=" + Long.toUnsignedString(count));
+      }
+    }
+  }
+
+  /** C's {@code %#x}: {@code 0x} and lowercase hex, but a bare {@code 0} for zero. */
+  private static String cHex(long v) {
+    return v == 0 ? "0" : "0x" + hex(v);
+  }
+}
