@@ -13,7 +13,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * {@code vdisk map} and {@code vdisk info} (with and without {@code --backing-chain}) print what qemu-img prints,
+ * {@code vdisk map}, {@code vdisk info} (with and without {@code --backing-chain}) and {@code vdisk snapshot -l} print
+ * what qemu-img prints,
  * byte for byte, for qcow2 images made by qemu-img and qemu-io: backing chains of depth 3 whose overlays are
  * smaller and larger than their backing images, a raw backing file, internal snapshots, an external data file, and
  * the smallest and largest cluster sizes.
@@ -111,7 +112,8 @@ class Qcow2MapInfoInteropIT {
     List<List<String>> commands = List.of(
         List.of("map", "--output=json"), List.of("map"),
         List.of("info", "--output=json"), List.of("info"),
-        List.of("info", "--backing-chain", "--output=json"), List.of("info", "--backing-chain"));
+        List.of("info", "--backing-chain", "--output=json"), List.of("info", "--backing-chain"),
+        List.of("snapshot", "-l"));
     for (List<String> args : commands) {
       List<String> theirs = new ArrayList<>(List.of("qemu-img"));
       theirs.addAll(args);
