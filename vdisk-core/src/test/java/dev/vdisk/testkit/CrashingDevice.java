@@ -13,8 +13,8 @@ import java.util.Random;
 import java.util.Set;
 
 /**
- * A disk with a volatile write cache that can lose power at any point of its history: the device a format
- * driver's crash-consistency tests run on.
+ * A file with a volatile write cache that can lose power at any point of its history: the device a format
+ * driver's crash-consistency tests put an image on. Like a file, it grows when written past its end.
  *
  * <p>Every change (write, zeroing, discard, resize) and every flush is recorded in order. {@link #crash} rebuilds
  * the disk as a power loss after the first {@code point} recorded operations could leave it:
@@ -25,7 +25,7 @@ import java.util.Set;
  *       never wrongly counted as covered);
  *   <li>a FUA write or zeroing survives: it was durable when it completed;
  *   <li>each later change survives or is lost at random, and with {@link Tearing#SECTORS} each 512-byte sector of
- *       a surviving write does so on its own. Survivors are applied in their recorded order: a page cache writes
+ *       a surviving write does so on its own (the file keeps the size the write gave it). Survivors are applied in their recorded order: a page cache writes
  *       back a page's newest contents, so an older write never lands over a newer one.
  * </ul>
  *
@@ -110,7 +110,10 @@ public final class CrashingDevice implements BlockDevice {
 
   private static void apply(MemoryDevice disk, Op op) {
     switch (op) {
-      case Write w -> disk.write(w.offset(), ByteBuffer.wrap(w.data()), Set.of());
+      case Write w -> {
+        grow(disk, w);
+        disk.write(w.offset(), ByteBuffer.wrap(w.data()), Set.of());
+      }
       case Zero z -> disk.writeZeroes(z.offset(), z.length(), Set.of());
       case Resize r -> disk.resize(r.size());
       case Flush f -> {}
@@ -118,7 +121,15 @@ public final class CrashingDevice implements BlockDevice {
   }
 
   /** Applies each 512-byte-aligned piece of {@code w} or not, at random (sectors past the disk's end are lost). */
+  private static void grow(MemoryDevice disk, Write w) {
+    long end = w.offset() + w.data().length;
+    if (end > disk.size()) {
+      disk.resize(end);
+    }
+  }
+
   private static void applyTorn(MemoryDevice disk, Write w, Random random) {
+    grow(disk, w);
     long end = w.offset() + w.data().length;
     for (long at = w.offset(); at < end; ) {
       long next = Math.min(end, (at / SECTOR + 1) * SECTOR);
@@ -154,8 +165,10 @@ public final class CrashingDevice implements BlockDevice {
   public synchronized void write(long offset, ByteBuffer src, Set<WriteFlag> flags) {
     byte[] data = new byte[src.remaining()];
     src.get(data);
+    Write w = new Write(offset, data, flags.contains(WriteFlag.FUA));
+    grow(current, w);
     current.write(offset, ByteBuffer.wrap(data), Set.of());
-    history.add(new Write(offset, data, flags.contains(WriteFlag.FUA)));
+    history.add(w);
   }
 
   @Override
