@@ -245,13 +245,17 @@ final class Qcow2Writer {
   }
 
   /**
-   * Drops the whole clusters of the range as QEMU does: an allocated cluster, or any cluster of an image with a
-   * backing file, becomes a zero cluster on a version 3 image and unallocated on a version 2 image (where the
-   * backing image then shows through, as in QEMU). Partial clusters are left alone: discard is advisory.
+   * Drops the whole clusters of the range as QEMU 7.2 does: on a version 3 image an allocated cluster, or any
+   * cluster of an image with a backing file, becomes a zero cluster; on a version 2 image an allocated cluster
+   * becomes unallocated, except with a backing file, where nothing happens (unallocating would expose the backing
+   * image, and version 2 has no zero clusters). Partial clusters are left alone: discard is advisory.
    */
   void discard(long offset, long length) throws IOException {
     long first = roundUp(offset);
     long last = (offset + length) & ~geometry.clusterMask();
+    if (hasBacking && !zeroClusters) {
+      return;
+    }
     meta.lock();
     try {
       for (long c = first; c < last; c += geometry.clusterSize()) {
