@@ -186,8 +186,15 @@ final class Qcow2Writer {
       if (writeEnd < runEnd) {
         current.read(writeEnd, data.slice((int) (writeEnd - runStart), (int) (runEnd - writeEnd)));
       }
+      long fileSize = file.size();
       long newHost = refcounts.allocate(clusters);
-      file.write(newHost, data, Set.of());
+      boolean fresh = newHost >= fileSize;
+      if (fresh && isZero(data, 0, (int) (pos - runStart)) && isZero(data, (int) (writeEnd - runStart), data.limit())) {
+        // Past the end of the file the new clusters already read as zeroes: write only the new bytes.
+        file.write(newHost + (pos - runStart), data.slice((int) (pos - runStart), n), Set.of());
+      } else {
+        file.write(newHost, data, Set.of());
+      }
       for (int k = 0; k < clusters; k++) {
         long guest = runStart + ((long) k << geometry.clusterBits());
         long word = (newHost + ((long) k << geometry.clusterBits())) | Geometry.COPIED;
@@ -401,6 +408,15 @@ final class Qcow2Writer {
     if (l2.dirtyCount() * DIRTY_SHARE > l2.capacity()) {
       flushMetadata();
     }
+  }
+
+  private static boolean isZero(ByteBuffer b, int from, int to) {
+    for (int i = from; i < to; i++) {
+      if (b.get(i) != 0) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private long clusterEnd(long pos) {
