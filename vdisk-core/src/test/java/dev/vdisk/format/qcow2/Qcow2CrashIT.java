@@ -23,6 +23,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
+import java.util.stream.LongStream;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -45,7 +46,9 @@ import org.junit.jupiter.params.provider.MethodSource;
 class Qcow2CrashIT {
   private static final int SIZE = 4 << 20;
   private static final int OPS = 60;
-  private static final int CRASHES_PER_WORKLOAD = 120;
+  private static final int CRASHES_PER_WORKLOAD = 170;
+  /** Workloads per image layout: 2, times the {@code vdisk.soak} factor ({@code -Psoak} sets 10). */
+  private static final int WORKLOADS = 2 * Integer.getInteger("vdisk.soak", 1);
   private static final int QEMU_EVERY = 10;
   private static long crashPoints;
   private static long workloads;
@@ -63,16 +66,11 @@ class Qcow2CrashIT {
   }
 
   static Stream<Arguments> images() {
-    return Stream.of(
-        Arguments.of("cluster_size=65536", 1L),
-        Arguments.of("cluster_size=4096", 2L),
-        Arguments.of("cluster_size=512", 3L),
-        Arguments.of("cluster_size=512,refcount_bits=1", 4L),
-        Arguments.of("cluster_size=4096,refcount_bits=64", 5L),
-        Arguments.of("compat=0.10,cluster_size=4096", 6L),
-        Arguments.of("extended_l2=on,cluster_size=16384", 7L),
-        Arguments.of("lazy_refcounts=on,cluster_size=4096", 8L),
-        Arguments.of("cluster_size=2097152", 9L));
+    List<String> layouts = List.of("cluster_size=65536", "cluster_size=4096", "cluster_size=512",
+        "cluster_size=512,refcount_bits=1", "cluster_size=4096,refcount_bits=64", "compat=0.10,cluster_size=4096",
+        "extended_l2=on,cluster_size=16384", "lazy_refcounts=on,cluster_size=4096", "cluster_size=2097152");
+    return layouts.stream().flatMap(layout -> LongStream.range(0, WORKLOADS)
+        .mapToObj(w -> Arguments.of(layout, layouts.indexOf(layout) * 1000L + w)));
   }
 
   /** The guest's view: the expected bytes, and which bytes changed after the last flush. */
@@ -84,7 +82,7 @@ class Qcow2CrashIT {
     final List<long[]> since = new ArrayList<>();
   }
 
-  @ParameterizedTest(name = "{0}")
+  @ParameterizedTest(name = "{0}, seed {1}")
   @MethodSource("images")
   void crashesLeaveLeaksAtWorstAndKeepFlushedData(String options, long seed) throws Exception {
     Path base = dir.resolve("base-" + seed + ".qcow2");
