@@ -32,9 +32,9 @@ import picocli.CommandLine.Spec;
     mixinStandardHelpOptions = true,
     versionProvider = Main.Version.class,
     description = "Virtual-disk images for KVM/QEMU, with qemu-img's command line.",
-    subcommands = {CreateCommand.class, InfoCommand.class, MapCommand.class, CheckCommand.class, SnapshotCommand.class, IoCommand.class, BenchCommand.class})
+    subcommands = {CreateCommand.class, InfoCommand.class, MapCommand.class, CheckCommand.class, SnapshotCommand.class, ResizeCommand.class, IoCommand.class, BenchCommand.class})
 public final class Main implements Runnable {
-  private static final String COMMANDS = "create, info, map, check, snapshot, io, bench";
+  private static final String COMMANDS = "create, info, map, check, snapshot, resize, io, bench";
 
   @Option(names = "--debug", scope = ScopeType.INHERIT, description = "Print the stack trace of an error.")
   boolean debug;
@@ -79,6 +79,8 @@ public final class Main implements Runnable {
     cl.setErr(err);
     // qemu-img takes the last of a repeated option; -o is a list and accumulates like qemu-img's.
     cl.setOverwrittenOptionsAllowed(true);
+    // resize -1G: a negative size is a size, not an option (qemu-img takes it out of argv for the same reason).
+    cl.getSubcommands().get("resize").setUnmatchedOptionsArePositionalParams(true);
     cl.setParameterExceptionHandler((e, a) -> {
       String text = e.getMessage();
       String where = e.getCommandLine().getCommandName();

@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
+import java.util.Arrays;
 import java.util.BitSet;
 import java.util.Set;
 
@@ -19,8 +20,8 @@ import java.util.Set;
 final class L1Table {
   private static final VarHandle ENTRY = MethodHandles.arrayElementVarHandle(long[].class);
 
-  private final long offset;
-  private final long[] entries;
+  private volatile long offset;
+  private volatile long[] entries;
   private final BitSet dirty = new BitSet();
 
   private L1Table(long offset, long[] entries) {
@@ -55,12 +56,44 @@ final class L1Table {
 
   /** The host offset of the L2 table for L1 index {@code index}, or 0 where none is allocated. */
   long l2Offset(long index) {
-    return index < entries.length ? entry(index) & Geometry.OFFSET_MASK : 0;
+    return entry(index) & Geometry.OFFSET_MASK;
   }
 
   /** Entry {@code index} as stored, flags included; 0 past the table. Safe without a lock. */
   long entry(long index) {
-    return index < entries.length ? (long) ENTRY.getAcquire(entries, (int) index) : 0;
+    long[] e = entries;
+    return index < e.length ? (long) ENTRY.getAcquire(e, (int) index) : 0;
+  }
+
+  /** Entries in the table. */
+  int size() {
+    return entries.length;
+  }
+
+  /** Where the table lives. */
+  long offset() {
+    return offset;
+  }
+
+  /**
+   * The table as it will be at {@code newOffset} with {@code newSize} entries: the current entries followed by
+   * zeroes, in big-endian bytes, for the caller to write there before it {@link #moveTo moves} the table.
+   */
+  ByteBuffer grown(int newSize, int clusterSize) {
+    ByteBuffer b = ByteBuffer.allocate((int) Math.ceilDiv(newSize * 8L, clusterSize) * clusterSize);
+    for (int i = 0; i < entries.length; i++) {
+      b.putLong(i * 8, entry(i));
+    }
+    return b;
+  }
+
+  /** Switches to the copy written at {@code newOffset} with {@code newSize} entries; no entry may be dirty. */
+  void moveTo(long newOffset, int newSize) {
+    if (!dirty.isEmpty()) {
+      throw new IllegalStateException("L1 table moved with unwritten entries");
+    }
+    entries = Arrays.copyOf(entries, newSize);
+    offset = newOffset;
   }
 
   /** Changes entry {@code index} in memory; {@link #writeDirty} stores it. The image's metadata lock is held. */

@@ -58,6 +58,10 @@ record Qcow2Header(
   /** "QFI\xfb". */
   static final int MAGIC = 0x514649fb;
   static final int V2_HEADER_LENGTH = 72;
+  /** Byte offset of size. */
+  static final int SIZE_FIELD = 24;
+  /** Byte offset of l1_size, followed by l1_table_offset: rewritten together when the L1 table moves. */
+  static final int L1_SIZE_FIELD = 36;
   /** Byte offset of refcount_table_offset, followed by refcount_table_clusters: rewritten when the table moves. */
   static final int REFCOUNT_TABLE_OFFSET_FIELD = 48;
   /** Byte offset of autoclear_features (v3). */

@@ -45,6 +45,7 @@ final class Qcow2Image implements BlockDevice {
   private final List<Snapshot> snapshots;
   private final List<Closeable> resources;
   private final Qcow2Writer writer;
+  private volatile long size;
   private volatile boolean closed;
 
   /**
@@ -67,6 +68,7 @@ final class Qcow2Image implements BlockDevice {
     this.backing = backing;
     this.backingReader = backing.map(b -> new HostReader(b.device(), "backing image")).orElse(null);
     this.snapshots = snapshots;
+    this.size = header.size();
     this.resources = List.copyOf(resources);
     // Last: the writer reads through this image, which must be complete by then.
     this.writer = writer == null ? null : writer.apply(this::readUnlocked);
@@ -94,7 +96,7 @@ final class Qcow2Image implements BlockDevice {
 
   @Override
   public long size() {
-    return header.size();
+    return size;
   }
 
   @Override
@@ -227,10 +229,24 @@ final class Qcow2Image implements BlockDevice {
     return writer;
   }
 
+  /** Grows the image; shrinking, and resizing an image with internal snapshots, are refused (not supported yet). */
   @Override
   public void resize(long newSize) throws IOException {
-    writer("resize");
-    throw new BlockDeviceException(BlockError.ENOTSUP, "resize: not supported for qcow2 images yet");
+    Qcow2Writer w = writer("resize");
+    long old = size;
+    if (newSize == old) {
+      return;
+    }
+    if (!snapshots.isEmpty()) {
+      throw new BlockDeviceException(BlockError.ENOTSUP, "resize: the image has " + snapshots.size()
+          + " internal snapshots (expected: none; resizing images with snapshots is not supported yet)");
+    }
+    if (newSize < old) {
+      throw new BlockDeviceException(BlockError.ENOTSUP, "resize: " + newSize + " is smaller than " + old
+          + " (expected: a larger size; shrinking qcow2 images is not supported yet)");
+    }
+    w.grow(newSize);
+    size = newSize;
   }
 
   private BlockDeviceException readOnly(String op) {

@@ -350,6 +350,44 @@ final class Qcow2Writer {
     return fresh;
   }
 
+  /**
+   * Grows the virtual size to {@code newSize}: first, if the L1 table is too small, a larger copy is written
+   * elsewhere and the header switched to it (one 12-byte write of l1_size and l1_table_offset), then the header's
+   * size; each step durable before the next, so a crash leaves the old size or the new.
+   */
+  void grow(long newSize) throws IOException {
+    meta.lock();
+    try {
+      long needed = geometry.l1EntriesFor(newSize);
+      if (needed > l1.size()) {
+        if (needed * 8 > Qcow2Header.MAX_L1_BYTES) {
+          throw new BlockDeviceException(BlockError.EINVAL, "resize: size " + newSize + " needs an L1 table of "
+              + needed * 8 + " bytes (expected: at most " + Qcow2Header.MAX_L1_BYTES + ", QEMU's limit)");
+        }
+        flushMetadata();
+        ByteBuffer table = l1.grown((int) needed, geometry.clusterSize());
+        int clusters = table.capacity() >>> geometry.clusterBits();
+        long at = refcounts.allocate(clusters);
+        flushMetadata();
+        file.write(at, table, Set.of());
+        file.flush();
+        file.write(Qcow2Header.L1_SIZE_FIELD, ByteBuffer.allocate(12).putInt((int) needed).putLong(at).flip(), Set.of());
+        file.flush();
+        long oldOffset = l1.offset();
+        int oldClusters = (int) Math.ceilDiv(l1.size() * 8L, geometry.clusterSize());
+        l1.moveTo(at, (int) needed);
+        if (oldClusters > 0) {
+          refcounts.free(oldOffset, oldClusters);
+        }
+      }
+      file.write(Qcow2Header.SIZE_FIELD, ByteBuffer.allocate(8).putLong(newSize).flip(), Set.of());
+      flushMetadata();
+      file.flush();
+    } finally {
+      meta.unlock();
+    }
+  }
+
   /** Makes every completed change durable and the metadata on disk consistent with it. */
   void flush() throws IOException {
     meta.lock();
