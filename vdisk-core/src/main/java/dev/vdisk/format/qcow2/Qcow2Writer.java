@@ -448,13 +448,10 @@ final class Qcow2Writer {
     }
   }
 
+  private static final ByteBuffer ZEROES = ByteBuffer.allocate(1 << Qcow2Header.MAX_CLUSTER_BITS).asReadOnlyBuffer();
+
   private static boolean isZero(ByteBuffer b, int from, int to) {
-    for (int i = from; i < to; i++) {
-      if (b.get(i) != 0) {
-        return false;
-      }
-    }
-    return true;
+    return from >= to || b.slice(from, to - from).mismatch(ZEROES.slice(0, to - from)) < 0;
   }
 
   private long clusterEnd(long pos) {

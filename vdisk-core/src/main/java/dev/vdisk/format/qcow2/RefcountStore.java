@@ -231,13 +231,24 @@ final class RefcountStore {
     }
   }
 
-  /** The first of {@code n} consecutive clusters with refcount 0, from the hint on. */
+  /**
+   * The first of {@code n} consecutive clusters with refcount 0, from the hint on; moves the hint to the first free
+   * cluster seen, as every cluster before it is in use.
+   */
   private long findFree(int n) throws IOException {
     long run = 0;
     long limit = Geometry.OFFSET_MASK >>> clusterBits;
+    boolean seenFree = false;
     for (long c = freeHint; c < limit; c++) {
-      run = get(c) == 0 ? run + 1 : 0;
-      if (run == n) {
+      if (get(c) != 0) {
+        run = 0;
+        continue;
+      }
+      if (!seenFree) {
+        seenFree = true;
+        freeHint = c;
+      }
+      if (++run == n) {
         return c - n + 1;
       }
     }
