@@ -1,0 +1,97 @@
+package dev.vdisk.nbd.server;
+
+import dev.vdisk.nbd.protocol.ProtocolException;
+import java.io.EOFException;
+import java.io.IOException;
+import java.nio.channels.ClosedChannelException;
+import java.util.Map;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One client from accept to close: negotiation (with a deadline), then transmission. Whatever the client
+ * does, the failure stays in this connection: it is logged and the socket closed.
+ */
+final class Connection implements Runnable {
+  private final Wire wire;
+  private final Map<String, Export> exports;
+  private final ServerConfig config;
+  private final BufferPool pool;
+  private final EventLog log;
+  private final ScheduledExecutorService timer;
+  private final long id;
+  private volatile boolean transmitting;
+
+  Connection(long id, Wire wire, Map<String, Export> exports, ServerConfig config, BufferPool pool, EventLog log,
+      ScheduledExecutorService timer) {
+    this.id = id;
+    this.wire = wire;
+    this.exports = exports;
+    this.config = config;
+    this.pool = pool;
+    this.log = log;
+    this.timer = timer;
+  }
+
+  @Override
+  public void run() {
+    long start = System.nanoTime();
+    String export = null;
+    String end = "closed";
+    try (wire) {
+      log.info("connect", "conn", id, "peer", wire.peer());
+      ScheduledFuture<?> deadline = timer.schedule(this::closeQuietly, config.handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS);
+      Session s;
+      try {
+        s = new Negotiation(wire, exports, config).run();
+      } finally {
+        deadline.cancel(false);
+      }
+      if (s == null) {
+        end = "no-export";
+        return;
+      }
+      export = s.export().name();
+      log.info("open", "conn", id, "peer", wire.peer(), "export", export, "structured", s.structuredReplies(),
+          "contexts", s.contexts().stream().map(c -> c.contextName).toList(), "flags", String.format("0x%04x", s.transmissionFlags()));
+      transmitting = true;
+      end = new Transmission(wire, s, config, pool).run() ? "disconnect" : "eof";
+    } catch (EOFException | ClosedChannelException e) {
+      end = transmitting ? "eof" : "eof-in-negotiation";
+    } catch (ProtocolException e) {
+      end = "protocol-error";
+      log.warn("protocol-error", "conn", id, "peer", wire.peer(), "error", e.getMessage());
+    } catch (IOException e) {
+      end = "io-error";
+      log.warn("connection-error", "conn", id, "peer", wire.peer(), "error", String.valueOf(e.getMessage()));
+    } finally {
+      log.info("close", "conn", id, "peer", wire.peer(), "export", export == null ? "-" : export, "end", end,
+          "seconds", String.format("%.3f", (System.nanoTime() - start) / 1e9));
+    }
+  }
+
+  /** Stops the connection: a negotiating one is closed, a transmitting one stops reading and finishes its requests. */
+  void stop() {
+    if (transmitting) {
+      try {
+        wire.shutdownInput();
+      } catch (IOException e) {
+        closeQuietly();
+      }
+    } else {
+      closeQuietly();
+    }
+  }
+
+  private void closeQuietly() {
+    if (transmitting) {
+      return; // the deadline fired as negotiation finished
+    }
+    try {
+      wire.close();
+    } catch (IOException ignored) {
+      // closing is all we wanted
+    }
+  }
+}
