@@ -22,6 +22,7 @@ final class Connection implements Runnable {
   private final ScheduledExecutorService timer;
   private final long id;
   private volatile boolean transmitting;
+  private volatile Transmission transmission;
 
   Connection(long id, Wire wire, Map<String, Export> exports, ServerConfig config, BufferPool pool, EventLog log,
       ScheduledExecutorService timer) {
@@ -55,8 +56,9 @@ final class Connection implements Runnable {
       export = s.export().name();
       log.info("open", "conn", id, "peer", wire.peer(), "export", export, "structured", s.structuredReplies(),
           "contexts", s.contexts().stream().map(c -> c.contextName).toList(), "flags", String.format("0x%04x", s.transmissionFlags()));
+      transmission = new Transmission(wire, s, config, pool);
       transmitting = true;
-      end = new Transmission(wire, s, config, pool).run() ? "disconnect" : "eof";
+      end = transmission.run() ? "disconnect" : "eof";
     } catch (EOFException | ClosedChannelException e) {
       end = transmitting ? "eof" : "eof-in-negotiation";
     } catch (ProtocolException e) {
@@ -71,15 +73,24 @@ final class Connection implements Runnable {
     }
   }
 
-  /** Stops the connection: a negotiating one is closed, a transmitting one stops reading and finishes its requests. */
+  /**
+   * Starts stopping: a negotiating connection is closed; a transmitting one finishes the requests it has and
+   * answers new ones with {@code ESHUTDOWN} so that the client disconnects.
+   */
   void stop() {
-    if (transmitting) {
-      try {
-        wire.shutdownInput();
-      } catch (IOException e) {
-        closeQuietly();
-      }
+    Transmission t = transmission;
+    if (t != null) {
+      t.stopping();
     } else {
+      closeQuietly();
+    }
+  }
+
+  /** Stops reading (for a client that did not disconnect after {@link #stop}); requests already read still complete. */
+  void stopReading() {
+    try {
+      wire.shutdownInput();
+    } catch (IOException e) {
       closeQuietly();
     }
   }

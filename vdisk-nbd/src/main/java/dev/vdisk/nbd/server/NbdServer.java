@@ -33,6 +33,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@link #awaitStopped}. The server owns the exports' devices and closes them.
  */
 public final class NbdServer implements AutoCloseable {
+  /** How long {@link #stop} lets clients disconnect by themselves after {@code ESHUTDOWN}. */
+  public static final Duration DISCONNECT_GRACE = Duration.ofSeconds(2);
+
   private final Map<String, Export> exports;
   private final ServerConfig config;
   private final EventLog log;
@@ -144,9 +147,11 @@ public final class NbdServer implements AutoCloseable {
   }
 
   /**
-   * Stops gracefully: no new connections; connections stop reading requests and finish those they have;
-   * then every export is flushed (where writable) and closed. Returns when all of that is done, or after
-   * {@code timeout}, after which stuck connections are closed hard. Idempotent.
+   * Stops gracefully, as the protocol asks: no new connections; connected clients get their requests in
+   * flight answered and new ones refused with {@code ESHUTDOWN}, which tells them to disconnect; a client
+   * still connected after {@link #DISCONNECT_GRACE} is cut off (its requests already read still complete).
+   * Then every export is flushed (where writable) and closed. Returns when all of that is done; connections
+   * still running after {@code timeout} are logged and abandoned. Idempotent.
    */
   public void stop(Duration timeout) {
     synchronized (this) {
@@ -160,21 +165,11 @@ public final class NbdServer implements AutoCloseable {
     for (ServerSocketChannel ch : listeners) {
       closeQuietly(ch);
     }
-    for (Connection c : connections) {
-      c.stop();
-    }
+    connections.forEach(Connection::stop);
     long deadline = System.nanoTime() + timeout.toNanos();
-    for (Thread t : List.copyOf(connectionThreads)) {
-      try {
-        long left = deadline - System.nanoTime();
-        if (left <= 0 || !t.join(Duration.ofNanos(left))) {
-          log.warn("shutdown-timeout", "thread", t.getName());
-        }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        break;
-      }
-    }
+    awaitConnections(System.nanoTime() + Math.min(timeout.toNanos(), DISCONNECT_GRACE.toNanos()), false);
+    connections.forEach(Connection::stopReading);
+    awaitConnections(deadline, true);
     for (Export e : exports.values()) {
       closeExport(e);
     }
@@ -187,6 +182,20 @@ public final class NbdServer implements AutoCloseable {
     }
     timer.shutdownNow();
     log.info("stopped");
+  }
+
+  private void awaitConnections(long deadline, boolean logLeftovers) {
+    for (Thread t : List.copyOf(connectionThreads)) {
+      try {
+        long left = deadline - System.nanoTime();
+        if ((left <= 0 || !t.join(Duration.ofNanos(left))) && logLeftovers) {
+          log.warn("shutdown-timeout", "thread", t.getName());
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
   }
 
   /** {@link #stop} with a 30 s limit. */

@@ -90,9 +90,9 @@ final class RequestExecutor {
     }
   }
 
-  /** Replies to a WRITE whose payload was too large to take (the reader drained it). */
-  void refuseOversize(Request r) {
-    fail(r, NBD_EINVAL, "length " + r.length() + " (expected: at most " + maxPayload + ")");
+  /** Replies to {@code r} with an error without executing it (a WRITE's payload was already drained). */
+  void refuse(Request r, int errno, String message) {
+    fail(r, errno, message);
   }
 
   private void check(Request r) throws BlockDeviceException {

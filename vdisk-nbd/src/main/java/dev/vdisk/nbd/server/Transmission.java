@@ -20,7 +20,9 @@ import java.util.concurrent.Semaphore;
  * <p>The phase ends at {@code NBD_CMD_DISC}, at end of stream (the client left, or the server is shutting
  * down and stopped reading), or at a request header without the request magic. In every case the requests
  * already read run to completion before the connection closes, so a client that disconnects mid-stream
- * leaves no half-applied request behind.
+ * leaves no half-applied request behind. Once {@link #stopping()} is called, requests still arriving are
+ * answered with {@code ESHUTDOWN}, which tells the client to disconnect, as the protocol asks of a server
+ * that is shutting down.
  */
 final class Transmission {
   private static final int DRAIN_CHUNK = 64 << 10;
@@ -32,6 +34,7 @@ final class Transmission {
   private final Semaphore bytes;
   private final Semaphore slots;
   private final Phaser inflight = new Phaser(1);
+  private volatile boolean stopping;
 
   Transmission(Wire wire, Session session, ServerConfig config, BufferPool pool) {
     this.wire = wire;
@@ -65,6 +68,10 @@ final class Transmission {
           slots.release();
           return true;
         }
+        if (stopping) {
+          refuse(r, NBD_ESHUTDOWN, "server is shutting down");
+          continue;
+        }
         accept(r);
       }
     } catch (InterruptedException e) {
@@ -82,9 +89,7 @@ final class Transmission {
     try {
       if (r.type() == NBD_CMD_WRITE) {
         if (r.length() > config.maxPayload()) {
-          drain(r.length());
-          executor.refuseOversize(r);
-          slots.release();
+          refuse(r, NBD_EINVAL, "length " + r.length() + " (expected: at most " + config.maxPayload() + ")");
           return;
         }
         budget = (int) r.length();
@@ -116,6 +121,23 @@ final class Transmission {
         inflight.arriveAndDeregister();
       }
     });
+  }
+
+  /** From now on, requests are refused with {@code ESHUTDOWN}; those already accepted complete. */
+  void stopping() {
+    stopping = true;
+  }
+
+  /** Answers {@code r} with an error without executing it (dropping a WRITE's payload); owns one slot from the caller. */
+  private void refuse(Request r, int errno, String message) throws IOException {
+    try {
+      if (r.type() == NBD_CMD_WRITE) {
+        drain(r.length());
+      }
+      executor.refuse(r, errno, message);
+    } finally {
+      slots.release();
+    }
   }
 
   /** Reads and drops a payload the server will not take, keeping the stream in step. */
