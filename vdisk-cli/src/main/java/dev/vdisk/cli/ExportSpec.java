@@ -1,8 +1,14 @@
 package dev.vdisk.cli;
 
+import dev.vdisk.format.OpenImage;
 import dev.vdisk.format.OptionString;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.nbd.server.DiscardMode;
+import dev.vdisk.nbd.server.EventLog;
+import dev.vdisk.nbd.server.Export;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 
@@ -46,5 +52,23 @@ record ExportSpec(String name, String file, String format, CacheMode cache, bool
       case "off", "false", "no" -> false;
       default -> throw new CliException("--export: " + key + "=" + v + " (expected: on or off)");
     };
+  }
+
+  /** Opens one export's image; a format vdisk cannot write is opened read-only and said so. */
+  Export open(EventLog log, PrintWriter err) throws IOException {
+    ImageOptions options = new ImageOptions();
+    options.format = format;
+    OpenImage image = options.open(file, cache, readOnly, err);
+    if (!readOnly && image.device().capabilities().readOnly()) {
+      String fmt = image.format().name();
+      image.close();
+      image = options.open(file, cache, true, err);
+      log.warn("export-read-only", "export", name, "file", file, "format", fmt,
+          "reason", "vdisk cannot write " + fmt + " images yet; serving read-only (writes get EPERM)");
+    }
+    log.info("export", "export", name, "file", file, "format", image.format().name(), "cache", cache,
+        "read-only", image.device().capabilities().readOnly(), "discard", discard.name().toLowerCase(Locale.ROOT),
+        "size", image.device().size(), "stack", image.device());
+    return new Export(name, description, image.device(), discard);
   }
 }

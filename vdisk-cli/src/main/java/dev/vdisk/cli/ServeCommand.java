@@ -1,6 +1,5 @@
 package dev.vdisk.cli;
 
-import dev.vdisk.format.OpenImage;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.nbd.server.AllowList;
 import dev.vdisk.nbd.server.DiscardMode;
@@ -98,7 +97,7 @@ final class ServeCommand implements Callable<Integer> {
     NbdServer server;
     try {
       for (ExportSpec s : specs) {
-        opened.add(open(s, log));
+        opened.add(s.open(log, main.err()));
       }
       server = new NbdServer(opened, config, log);
     } catch (IOException | RuntimeException e) {
@@ -174,23 +173,5 @@ final class ServeCommand implements Callable<Integer> {
     } catch (java.net.UnknownHostException e) {
       throw new CliException("--bind: " + host + " (expected: an address or a host name that resolves)");
     }
-  }
-
-  /** Opens one export's image; a format vdisk cannot write is opened read-only and said so. */
-  private Export open(ExportSpec s, EventLog log) throws IOException {
-    ImageOptions options = new ImageOptions();
-    options.format = s.format();
-    OpenImage image = options.open(s.file(), s.cache(), s.readOnly(), main.err());
-    if (!s.readOnly() && image.device().capabilities().readOnly()) {
-      String fmt = image.format().name();
-      image.close();
-      image = options.open(s.file(), s.cache(), true, main.err());
-      log.warn("export-read-only", "export", s.name(), "file", s.file(), "format", fmt,
-          "reason", "vdisk cannot write " + fmt + " images yet; serving read-only (writes get EPERM)");
-    }
-    log.info("export", "export", s.name(), "file", s.file(), "format", image.format().name(), "cache", s.cache(),
-        "read-only", image.device().capabilities().readOnly(), "discard", s.discard().name().toLowerCase(java.util.Locale.ROOT),
-        "size", image.device().size(), "stack", image.device());
-    return new Export(s.name(), s.description(), image.device(), s.discard());
   }
 }
