@@ -30,7 +30,7 @@ import org.junit.jupiter.api.Test;
  */
 class NbdServerProtocolTest {
   private static final int SIZE = 8 << 20;
-  private static final int MAX_PAYLOAD = 64 << 10;
+  private static final int MAX_PAYLOAD = 256 << 10;
 
   private final StringWriter logText = new StringWriter();
   private NbdServer server;
@@ -150,33 +150,39 @@ class NbdServerProtocolTest {
 
   @Test
   void sparseReadsSendHolesAsHolesAndDfSendsOneChunk() throws IOException {
+    int k = RequestExecutor.SPARSE_READ_MIN;
     try (RawClient c = client("rw", true)) {
-      c.request(0, NBD_CMD_WRITE, 1, 4096, 4096, pattern(4096, 3));
+      c.request(0, NBD_CMD_WRITE, 1, k, 4096, pattern(4096, 3));
       assertThat(c.reply(0).error()).isZero();
-      c.request(0, NBD_CMD_READ, 2, 0, 12288, null);
+      c.request(0, NBD_CMD_READ, 2, 0, 3 * k, null);
       Reply r = c.reply(0);
       assertThat(r.cookie()).isEqualTo(2);
       assertThat(r.chunks()).extracting(Chunk::type)
           .containsExactly(NBD_REPLY_TYPE_OFFSET_HOLE, NBD_REPLY_TYPE_OFFSET_DATA, NBD_REPLY_TYPE_OFFSET_HOLE);
       assertThat(r.chunks()).extracting(Chunk::flags).containsExactly(0, 0, NBD_REPLY_FLAG_DONE);
       ByteBuffer hole = r.chunks().get(0).payload();
-      assertThat(List.of(hole.getLong(), (long) hole.getInt())).containsExactly(0L, 4096L);
+      assertThat(List.of(hole.getLong(), (long) hole.getInt())).containsExactly(0L, (long) k);
       ByteBuffer data = r.chunks().get(1).payload();
-      assertThat(data.getLong()).isEqualTo(4096);
+      assertThat(data.getLong()).isEqualTo(k);
       assertThat(data).isEqualTo(pattern(4096, 3));
+      ByteBuffer tail = r.chunks().get(2).payload();
+      assertThat(List.of(tail.getLong(), (long) tail.getInt())).containsExactly(k + 4096L, 2L * k - 4096);
 
-      c.request(NBD_CMD_FLAG_DF, NBD_CMD_READ, 3, 0, 12288, null);
+      c.request(NBD_CMD_FLAG_DF, NBD_CMD_READ, 3, 0, 3 * k, null);
       Reply df = c.reply(0);
       assertThat(df.chunks()).hasSize(1);
       ByteBuffer whole = df.chunks().getFirst().payload();
       assertThat(whole.getLong()).isZero();
-      assertThat(whole.remaining()).isEqualTo(12288);
-      assertThat(whole.slice(8 + 4096, 4096)).isEqualTo(pattern(4096, 3));
-      assertThat(whole.slice(8, 4096)).isEqualTo(ByteBuffer.allocate(4096));
+      assertThat(whole.remaining()).isEqualTo(3 * k);
+      assertThat(whole.slice(8 + k, 4096)).isEqualTo(pattern(4096, 3));
+      assertThat(whole.slice(8, k)).isEqualTo(ByteBuffer.allocate(k));
 
-      c.request(0, NBD_CMD_READ, 4, 1 << 20, 65536, null);
-      Reply allHole = c.reply(0);
-      assertThat(allHole.chunks()).extracting(Chunk::type).containsExactly(NBD_REPLY_TYPE_OFFSET_HOLE);
+      c.request(0, NBD_CMD_READ, 4, 1 << 20, k, null);
+      assertThat(c.reply(0).chunks()).extracting(Chunk::type).containsExactly(NBD_REPLY_TYPE_OFFSET_HOLE);
+      c.request(0, NBD_CMD_READ, 5, 1 << 20, k - 1, null);
+      Reply small = c.reply(0);
+      assertThat(small.chunks()).as("below SPARSE_READ_MIN: one data chunk").extracting(Chunk::type).containsExactly(NBD_REPLY_TYPE_OFFSET_DATA);
+      assertThat(RawClient.assemble(small, 1 << 20, k - 1)).isEqualTo(ByteBuffer.allocate(k - 1));
     }
   }
 
