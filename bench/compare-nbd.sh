@@ -43,6 +43,12 @@ if [ ! -f "$src" ] || [ "$(stat -c %s "$src")" -ne "$size" ]; then
   head -c "$size" /dev/urandom > "$src"
 fi
 "$here/vdisk" --version >/dev/null   # builds the jar once, outside any measurement
+# Run a copy: the launcher would rebuild (and the measurement change) if sources were edited during the run.
+jar="$dir/vdisk-bench.jar"
+cp "$here/vdisk-cli/target/vdisk.jar" "$jar"
+. "$here/.mvn/jdk25.sh"
+vdisk_use_jdk25
+vdisk=("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -jar "$jar")
 
 sock="$dir/nbd-bench.sock"
 port=10890
@@ -52,18 +58,19 @@ pid=
 start_server() { # name
   rm -f "$sock" "$log"
   case $1 in
-    vdisk) "$here/vdisk" serve -f raw -t "$cache" --discard=unmap -k "$sock" "$img" 2>"$log" & ;;
+    vdisk) "${vdisk[@]}" serve -f raw -t "$cache" --discard=unmap -k "$sock" "$img" 2>"$log" & ;;
     qemu-nbd) qemu-nbd -f raw -t -e 16 --cache="$cache" --discard=unmap -k "$sock" "$img" 2>"$log" & ;;
     nbdkit) nbdkit -f -U "$sock" file "$img" 2>"$log" & ;;
   esac
   pid=$!
-  for _ in $(seq 300); do [ -S "$sock" ] && return 0; sleep 0.05; done
+  # the socket file appears at bind(), a moment before listen(): wait until a client gets in
+  for _ in $(seq 300); do [ -S "$sock" ] && nbdinfo --can connect "nbd+unix:///?socket=$sock" 2>/dev/null && return 0; sleep 0.05; done
   echo "compare-nbd: $1 did not start; its log:" >&2; cat "$log" >&2; exit 1
 }
 start_tcp_server() { # name
   rm -f "$log"
   case $1 in
-    vdisk) "$here/vdisk" serve -f raw -t "$cache" -p "$port" "$img" 2>"$log" & ;;
+    vdisk) "${vdisk[@]}" serve -f raw -t "$cache" -p "$port" "$img" 2>"$log" & ;;
     qemu-nbd) qemu-nbd -f raw -t -e 16 --cache="$cache" -b 127.0.0.1 -p "$port" "$img" 2>"$log" & ;;
     nbdkit) nbdkit -f -i 127.0.0.1 -p "$port" file "$img" 2>"$log" & ;;
   esac

@@ -7,6 +7,8 @@ import dev.vdisk.nbd.server.EventLog;
 import dev.vdisk.nbd.server.Export;
 import dev.vdisk.nbd.server.NbdServer;
 import dev.vdisk.nbd.server.ServerConfig;
+import dev.vdisk.nbd.server.TlsCredentials;
+import dev.vdisk.nbd.server.TlsMode;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -33,6 +35,9 @@ import sun.misc.Signal;
  * vdisk serve [-f fmt] [-t cache] [-r] [-x name] [-D text] [--discard=unmap|ignore] FILE
  * vdisk serve --export name=NAME,file=PATH[,format=..][,cache=..][,read-only][,discard=..][,description=..] ...
  * </pre>
+ *
+ * <p>With {@code --tls=on|require --tls-creds DIR} clients can (or must) upgrade to TLS with
+ * {@code NBD_OPT_STARTTLS}; DIR is laid out like QEMU's {@code tls-creds-x509} directory.
  *
  * <p>Listens on TCP ({@code -p}, default 10809, on {@code -b}, default 127.0.0.1) or, with {@code -k}, on a
  * unix socket only. Runs until SIGTERM or SIGINT, then stops gracefully: no new connections, requests
@@ -77,6 +82,13 @@ final class ServeCommand implements Callable<Integer> {
 
   @Option(names = "--allow", paramLabel = "CIDR", split = ",", description = "Only these TCP peers may connect (repeatable).")
   List<String> allow = new ArrayList<>();
+
+  @Option(names = "--tls", paramLabel = "MODE", description = "off (default), on (offered) or require (plaintext clients get only errors).")
+  String tls;
+
+  @Option(names = "--tls-creds", paramLabel = "DIR",
+      description = "X.509 credentials as QEMU's tls-creds-x509 lays them out: server-cert.pem, server-key.pem.")
+  String tlsCreds;
 
   @Option(names = "--max-payload", paramLabel = "SIZE", description = "Largest request payload (default 32M).")
   String maxPayload;
@@ -140,8 +152,18 @@ final class ServeCommand implements Callable<Integer> {
     return specs;
   }
 
-  private ServerConfig config() {
+  private ServerConfig config() throws IOException {
     ServerConfig c = ServerConfig.DEFAULTS.withAllow(AllowList.parse(allow));
+    TlsMode mode = tls == null ? TlsMode.OFF : TlsMode.parse(tls);
+    if (mode == TlsMode.OFF && tlsCreds != null) {
+      throw new CliException("--tls-creds: given without --tls=on|require (expected: --tls=on or --tls=require)");
+    }
+    if (mode != TlsMode.OFF) {
+      if (tlsCreds == null) {
+        throw new CliException("--tls=" + tls + ": no credentials (expected: --tls-creds DIR with server-cert.pem and server-key.pem)");
+      }
+      c = c.withTls(mode, TlsCredentials.load(Path.of(tlsCreds)));
+    }
     if (maxPayload != null) {
       long n = Sizes.parse("--max-payload", maxPayload);
       if (n < 4096 || n > 256L << 20) {

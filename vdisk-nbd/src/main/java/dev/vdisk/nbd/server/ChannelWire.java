@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
+import javax.net.ssl.SSLEngine;
 
 /**
  * A {@link Wire} over a blocking {@link SocketChannel}, TCP or unix.
@@ -86,6 +87,14 @@ final class ChannelWire implements Wire {
       }
     }
     return false;
+  }
+
+  /**
+   * This connection upgraded to TLS with {@code engine} (after {@code NBD_OPT_STARTTLS} was acknowledged): the
+   * handshake runs now. Bytes this wire read ahead go to the TLS layer; this wire is not used again.
+   */
+  Wire startTls(SSLEngine engine) throws IOException {
+    return new TlsWire(channel, engine, peer, ahead);
   }
 
   @Override

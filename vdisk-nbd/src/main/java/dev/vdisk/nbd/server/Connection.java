@@ -14,7 +14,7 @@ import java.util.concurrent.TimeUnit;
  * does, the failure stays in this connection: it is logged and the socket closed.
  */
 final class Connection implements Runnable {
-  private final Wire wire;
+  private final ChannelWire wire;
   private final Map<String, Export> exports;
   private final ServerConfig config;
   private final BufferPool pool;
@@ -24,7 +24,7 @@ final class Connection implements Runnable {
   private volatile boolean transmitting;
   private volatile Transmission transmission;
 
-  Connection(long id, Wire wire, Map<String, Export> exports, ServerConfig config, BufferPool pool, EventLog log,
+  Connection(long id, ChannelWire wire, Map<String, Export> exports, ServerConfig config, BufferPool pool, EventLog log,
       ScheduledExecutorService timer) {
     this.id = id;
     this.wire = wire;
@@ -44,8 +44,9 @@ final class Connection implements Runnable {
       log.info("connect", "conn", id, "peer", wire.peer());
       ScheduledFuture<?> deadline = timer.schedule(this::closeQuietly, config.handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS);
       Session s;
+      Negotiation n = new Negotiation(wire, exports, config);
       try {
-        s = new Negotiation(wire, exports, config).run();
+        s = n.run();
       } finally {
         deadline.cancel(false);
       }
@@ -54,9 +55,9 @@ final class Connection implements Runnable {
         return;
       }
       export = s.export().name();
-      log.info("open", "conn", id, "peer", wire.peer(), "export", export, "structured", s.structuredReplies(),
+      log.info("open", "conn", id, "peer", wire.peer(), "export", export, "tls", n.tls(), "structured", s.structuredReplies(),
           "contexts", s.contexts().stream().map(c -> c.contextName).toList(), "flags", String.format("0x%04x", s.transmissionFlags()));
-      transmission = new Transmission(wire, s, config, pool);
+      transmission = new Transmission(n.wire(), s, config, pool);
       transmitting = true;
       end = transmission.run() ? "disconnect" : "eof";
     } catch (EOFException | ClosedChannelException e) {

@@ -23,7 +23,9 @@ final class Negotiation {
   /** Option data beyond this is not a legitimate option (strings are at most 4 KiB): the client is dropped. */
   static final int MAX_OPTION_DATA = 64 << 10;
 
-  private final Wire wire;
+  private final ChannelWire plain;
+  private Wire wire;
+  private boolean tls;
   private final Map<String, Export> exports;
   private final ServerConfig config;
   private boolean noZeroes;
@@ -31,7 +33,8 @@ final class Negotiation {
   private List<MetaContext> contexts = List.of();
   private String contextsExport;
 
-  Negotiation(Wire wire, Map<String, Export> exports, ServerConfig config) {
+  Negotiation(ChannelWire wire, Map<String, Export> exports, ServerConfig config) {
+    this.plain = wire;
     this.wire = wire;
     this.exports = exports;
     this.config = config;
@@ -59,6 +62,13 @@ final class Negotiation {
       ByteBuffer data = ByteBuffer.allocate((int) h.length());
       wire.readFully(data);
       data.flip();
+      if (config.tls() == TlsMode.REQUIRE && !tls && h.option() != NBD_OPT_STARTTLS && h.option() != NBD_OPT_ABORT) {
+        if (h.option() == NBD_OPT_EXPORT_NAME) {
+          return null; // cannot be answered with an error
+        }
+        error(h.option(), NBD_REP_ERR_TLS_REQD, "this server requires TLS (expected: NBD_OPT_STARTTLS first)");
+        continue;
+      }
       try {
         switch (h.option()) {
           case NBD_OPT_EXPORT_NAME -> {
@@ -77,13 +87,44 @@ final class Negotiation {
           case NBD_OPT_LIST -> list(data);
           case NBD_OPT_STRUCTURED_REPLY -> structuredReply(data);
           case NBD_OPT_LIST_META_CONTEXT, NBD_OPT_SET_META_CONTEXT -> metaContext(h.option(), data);
-          case NBD_OPT_STARTTLS -> error(h.option(), NBD_REP_ERR_POLICY, "TLS is not enabled on this server");
+          case NBD_OPT_STARTTLS -> startTls(data);
           default -> error(h.option(), NBD_REP_ERR_UNSUP, "option " + h.option() + " is not supported by vdisk");
         }
       } catch (OptionDataException e) {
         error(h.option(), NBD_REP_ERR_INVALID, e.getMessage());
       }
     }
+  }
+
+  /** The wire to go on with: the TLS one after {@code NBD_OPT_STARTTLS}. */
+  Wire wire() {
+    return wire;
+  }
+
+  /** True once TLS is running. */
+  boolean tls() {
+    return tls;
+  }
+
+  private void startTls(ByteBuffer data) throws IOException, OptionDataException {
+    if (config.tls() == TlsMode.OFF) {
+      error(NBD_OPT_STARTTLS, NBD_REP_ERR_POLICY, "TLS is not enabled on this server");
+      return;
+    }
+    if (data.hasRemaining()) {
+      throw new OptionDataException("NBD_OPT_STARTTLS data: " + data.remaining() + " bytes (expected: none)");
+    }
+    if (tls) {
+      error(NBD_OPT_STARTTLS, NBD_REP_ERR_INVALID, "TLS: already running (expected: one NBD_OPT_STARTTLS)");
+      return;
+    }
+    reply(NBD_OPT_STARTTLS, NBD_REP_ACK, ByteBuffer.allocate(0));
+    wire = plain.startTls(config.credentials().newEngine());
+    tls = true;
+    // what was negotiated in plaintext does not carry over (the client renegotiates)
+    structured = false;
+    contexts = List.of();
+    contextsExport = null;
   }
 
   private Session exportName(ByteBuffer data) throws IOException, OptionDataException {
