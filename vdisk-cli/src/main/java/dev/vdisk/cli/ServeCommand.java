@@ -1,11 +1,13 @@
 package dev.vdisk.cli;
 
 import dev.vdisk.io.CacheMode;
+import dev.vdisk.nbd.metrics.PrometheusMetrics;
 import dev.vdisk.nbd.server.AllowList;
 import dev.vdisk.nbd.server.DiscardMode;
 import dev.vdisk.nbd.server.EventLog;
 import dev.vdisk.nbd.server.Export;
 import dev.vdisk.nbd.server.NbdServer;
+import dev.vdisk.nbd.server.RequestMetrics;
 import dev.vdisk.nbd.server.ServerConfig;
 import dev.vdisk.nbd.server.TlsCredentials;
 import dev.vdisk.nbd.server.TlsMode;
@@ -90,6 +92,9 @@ final class ServeCommand implements Callable<Integer> {
       description = "X.509 credentials as QEMU's tls-creds-x509 lays them out: server-cert.pem, server-key.pem.")
   String tlsCreds;
 
+  @Option(names = "--metrics", paramLabel = "ADDR:PORT", description = "Serve Prometheus metrics over HTTP at http://ADDR:PORT/metrics.")
+  String metricsAddress;
+
   @Option(names = "--max-payload", paramLabel = "SIZE", description = "Largest request payload (default 32M).")
   String maxPayload;
 
@@ -104,20 +109,27 @@ final class ServeCommand implements Callable<Integer> {
     List<ExportSpec> specs = specs();
     ServerConfig config = config();
     SocketAddress address = address();
+    InetSocketAddress metricsAt = metricsAddress == null ? null : metricsAddress();
     EventLog log = new EventLog(main.err());
+    PrometheusMetrics metrics = metricsAt == null ? null : PrometheusMetrics.start(metricsAt);
     List<Export> opened = new ArrayList<>();
-    NbdServer server;
     try {
       for (ExportSpec s : specs) {
         opened.add(s.open(log, main.err()));
       }
-      server = new NbdServer(opened, config, log);
     } catch (IOException | RuntimeException e) {
       for (Export x : opened) {
         x.device().close();
       }
+      if (metrics != null) {
+        metrics.close();
+      }
       throw e;
     }
+    if (metrics != null) {
+      log.info("metrics", "url", "http://" + metricsAt.getAddress().getHostAddress() + ":" + metrics.port() + "/metrics");
+    }
+    NbdServer server = new NbdServer(opened, config, log, metrics == null ? RequestMetrics.NONE : metrics);
     CountDownLatch stop = new CountDownLatch(1);
     Signal.handle(new Signal("TERM"), s -> stop.countDown());
     Signal.handle(new Signal("INT"), s -> stop.countDown());
@@ -130,6 +142,9 @@ final class ServeCommand implements Callable<Integer> {
       stop.await();
     } finally {
       server.stop(Duration.ofSeconds(30));
+      if (metrics != null) {
+        metrics.close();
+      }
       if (pid != null) {
         Files.deleteIfExists(pid);
       }
@@ -172,6 +187,19 @@ final class ServeCommand implements Callable<Integer> {
       c = c.withMaxPayload((int) n);
     }
     return c;
+  }
+
+  private InetSocketAddress metricsAddress() {
+    int colon = metricsAddress.lastIndexOf(':');
+    try {
+      int p = Integer.parseInt(metricsAddress.substring(colon + 1));
+      if (colon <= 0 || p < 0 || p > 65535) {
+        throw new NumberFormatException();
+      }
+      return new InetSocketAddress(InetAddress.getByName(metricsAddress.substring(0, colon).replaceAll("^\\[|\\]$", "")), p);
+    } catch (NumberFormatException | java.net.UnknownHostException e) {
+      throw new CliException("--metrics: " + metricsAddress + " (expected: ADDR:PORT, like 127.0.0.1:9100)");
+    }
   }
 
   private SocketAddress address() throws IOException {

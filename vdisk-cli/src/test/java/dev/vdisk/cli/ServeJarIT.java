@@ -42,12 +42,16 @@ class ServeJarIT {
     Path sock = dir.resolve("s.sock");
     Path pid = dir.resolve("serve.pid");
     Path log = dir.resolve("serve.log");
-    Process p = start(log, "-k", sock.toString(), "--pid-file", pid.toString(), "-f", "raw", "-x", "d", img.toString());
+    Process p = start(log, "-k", sock.toString(), "--pid-file", pid.toString(), "--metrics", "127.0.0.1:0", "-f", "raw", "-x", "d", img.toString());
     try {
       awaitLog(log, "event=listen");
       assertThat(Files.readString(pid).trim()).isEqualTo(Long.toString(p.pid()));
       String uri = "nbd+unix:///d?socket=" + sock;
       PeerTools.check(dir, "qemu-io", "-f", "raw", "-c", "write -P 0x3c 1M 64k", uri);
+      String url = Files.readString(log).replaceAll("(?s).*event=metrics url=(\\S+).*", "$1");
+      String metrics = java.net.http.HttpClient.newHttpClient()
+          .send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(url)).build(), java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+      assertThat(metrics).contains("vdisk_nbd_bytes_total{command=\"write\",export=\"d\"} 65536.0");
       p.destroy(); // SIGTERM
       assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
       assertThat(p.exitValue()).isZero();

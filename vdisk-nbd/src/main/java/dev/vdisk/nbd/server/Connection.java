@@ -20,12 +20,14 @@ final class Connection implements Runnable {
   private final BufferPool pool;
   private final EventLog log;
   private final ScheduledExecutorService timer;
+  private final RequestMetrics metrics;
   private final long id;
   private volatile boolean transmitting;
   private volatile Transmission transmission;
 
   Connection(long id, ChannelWire wire, Map<String, Export> exports, ServerConfig config, BufferPool pool, EventLog log,
-      ScheduledExecutorService timer) {
+      ScheduledExecutorService timer, RequestMetrics metrics) {
+    this.metrics = metrics;
     this.id = id;
     this.wire = wire;
     this.exports = exports;
@@ -57,7 +59,7 @@ final class Connection implements Runnable {
       export = s.export().name();
       log.info("open", "conn", id, "peer", wire.peer(), "export", export, "tls", n.tls(), "structured", s.structuredReplies(),
           "contexts", s.contexts().stream().map(c -> c.contextName).toList(), "flags", String.format("0x%04x", s.transmissionFlags()));
-      transmission = new Transmission(n.wire(), s, config, pool);
+      transmission = new Transmission(n.wire(), s, config, pool, metrics);
       transmitting = true;
       end = transmission.run() ? "disconnect" : "eof";
     } catch (EOFException | ClosedChannelException e) {

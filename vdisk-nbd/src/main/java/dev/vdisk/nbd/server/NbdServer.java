@@ -41,6 +41,7 @@ public final class NbdServer implements AutoCloseable {
   private final EventLog log;
   private final BufferPool pool;
   private final ScheduledExecutorService timer;
+  private final RequestMetrics metrics;
   private final List<ServerSocketChannel> listeners = new ArrayList<>();
   private final List<Thread> acceptors = new ArrayList<>();
   private final List<Path> socketFiles = new ArrayList<>();
@@ -55,6 +56,16 @@ public final class NbdServer implements AutoCloseable {
    * @throws IllegalArgumentException if two exports share a name
    */
   public NbdServer(List<Export> exports, ServerConfig config, EventLog log) {
+    this(exports, config, log, RequestMetrics.NONE);
+  }
+
+  /**
+   * @param exports the exports, names unique
+   * @param metrics told about every request executed
+   * @throws IllegalArgumentException if two exports share a name
+   */
+  public NbdServer(List<Export> exports, ServerConfig config, EventLog log, RequestMetrics metrics) {
+    this.metrics = metrics;
     Map<String, Export> byName = new LinkedHashMap<>();
     for (Export e : exports) {
       if (byName.putIfAbsent(e.name(), e) != null) {
@@ -124,7 +135,7 @@ public final class NbdServer implements AutoCloseable {
           c.close();
           continue;
         }
-        Connection conn = new Connection(ids.incrementAndGet(), new ChannelWire(c), exports, config, pool, log, timer);
+        Connection conn = new Connection(ids.incrementAndGet(), new ChannelWire(c), exports, config, pool, log, timer, metrics);
         connections.add(conn);
         Thread t = Thread.ofVirtual().name("nbd-conn").unstarted(() -> {
           try {

@@ -47,9 +47,11 @@ final class RequestExecutor {
   private final BufferPool pool;
   private final int maxPayload;
   private final boolean sparseReads;
+  private final RequestMetrics metrics;
 
-  RequestExecutor(Session session, ReplySender sender, BufferPool pool, int maxPayload) {
+  RequestExecutor(Session session, ReplySender sender, BufferPool pool, int maxPayload, RequestMetrics metrics) {
     this.session = session;
+    this.metrics = metrics;
     this.device = session.export().device();
     this.sender = sender;
     this.pool = pool;
@@ -64,6 +66,8 @@ final class RequestExecutor {
    * @param payload the data of a WRITE (released here), else null
    */
   void execute(Request r, ByteBuffer payload) {
+    long start = System.nanoTime();
+    int error = 0;
     try {
       check(r);
       switch (r.type()) {
@@ -86,19 +90,23 @@ final class RequestExecutor {
         default -> throw new BlockDeviceException(BlockError.EINVAL, "command " + r.type() + " (expected: a command vdisk supports)");
       }
     } catch (IOException e) {
-      fail(r, NbdErrors.errno(e), e.getMessage() == null ? e.toString() : e.getMessage());
+      error = NbdErrors.errno(e);
+      fail(r, error, e.getMessage() == null ? e.toString() : e.getMessage());
     } catch (RuntimeException e) {
-      fail(r, NBD_EIO, "internal error: " + e);
+      error = NBD_EIO;
+      fail(r, error, "internal error: " + e);
     } finally {
       if (payload != null) {
         pool.release(payload);
       }
+      metrics.record(session.export().name(), r.type(), error == 0 ? r.length() : 0, System.nanoTime() - start, error);
     }
   }
 
   /** Replies to {@code r} with an error without executing it (a WRITE's payload was already drained). */
   void refuse(Request r, int errno, String message) {
     fail(r, errno, message);
+    metrics.record(session.export().name(), r.type(), 0, 0, errno);
   }
 
   private void check(Request r) throws BlockDeviceException {

@@ -36,11 +36,11 @@ final class Transmission {
   private final Phaser inflight = new Phaser(1);
   private volatile boolean stopping;
 
-  Transmission(Wire wire, Session session, ServerConfig config, BufferPool pool) {
+  Transmission(Wire wire, Session session, ServerConfig config, BufferPool pool, RequestMetrics metrics) {
     this.wire = wire;
     this.config = config;
     this.pool = pool;
-    this.executor = new RequestExecutor(session, new ReplySender(wire), pool, config.maxPayload());
+    this.executor = new RequestExecutor(session, new ReplySender(wire), pool, config.maxPayload(), metrics);
     this.bytes = new Semaphore(Math.toIntExact(config.inflightBytesPerConnection()));
     this.slots = new Semaphore(config.inflightRequestsPerConnection());
   }
