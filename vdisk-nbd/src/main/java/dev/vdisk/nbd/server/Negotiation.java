@@ -91,6 +91,9 @@ final class Negotiation {
           default -> error(h.option(), NBD_REP_ERR_UNSUP, "option " + h.option() + " is not supported by vdisk");
         }
       } catch (OptionDataException e) {
+        if (h.option() == NBD_OPT_EXPORT_NAME) {
+          return null; // cannot be answered with an error
+        }
         error(h.option(), NBD_REP_ERR_INVALID, e.getMessage());
       }
     }
