@@ -24,7 +24,7 @@ record ExportSpec(String name, String file, String format, CacheMode cache, bool
   static ExportSpec parse(String text) {
     Map<String, String> kv;
     try {
-      kv = OptionString.parse(text.replaceAll("(^|,)read-only(?=,|$)", "$1read-only=on"));
+      kv = OptionString.parse(withReadOnlyValue(text));
     } catch (IllegalArgumentException e) {
       throw new CliException("--export: " + e.getMessage());
     }
@@ -44,6 +44,25 @@ record ExportSpec(String name, String file, String format, CacheMode cache, bool
     return new ExportSpec(kv.getOrDefault("name", ""), file, kv.get("format"),
         CacheMode.parse(kv.getOrDefault("cache", "writeback")), onOff("read-only", kv.getOrDefault("read-only", "off")),
         DiscardMode.parse(kv.getOrDefault("discard", "ignore")), kv.getOrDefault("description", ""));
+  }
+
+  /** {@code text} with a bare {@code read-only} entry written {@code read-only=on} ({@code ,,} stays a literal comma). */
+  private static String withReadOnlyValue(String text) {
+    StringBuilder out = new StringBuilder(text.length() + 3);
+    int start = 0;
+    for (int i = 0; i <= text.length(); i++) {
+      if (i < text.length() && text.charAt(i) == ',' && i + 1 < text.length() && text.charAt(i + 1) == ',') {
+        i++; // an escaped comma inside an entry
+      } else if (i == text.length() || text.charAt(i) == ',') {
+        String entry = text.substring(start, i);
+        out.append(entry.equals("read-only") ? "read-only=on" : entry);
+        if (i < text.length()) {
+          out.append(',');
+        }
+        start = i + 1;
+      }
+    }
+    return out.toString();
   }
 
   private static boolean onOff(String key, String v) {
