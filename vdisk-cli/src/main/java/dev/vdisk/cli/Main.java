@@ -32,9 +32,9 @@ import picocli.CommandLine.Spec;
     mixinStandardHelpOptions = true,
     versionProvider = Main.Version.class,
     description = "Virtual-disk images for KVM/QEMU, with qemu-img's command line.",
-    subcommands = {CreateCommand.class, InfoCommand.class, MapCommand.class, CheckCommand.class, SnapshotCommand.class, ResizeCommand.class, IoCommand.class, BenchCommand.class})
+    subcommands = {CreateCommand.class, InfoCommand.class, MapCommand.class, CheckCommand.class, SnapshotCommand.class,
+        ResizeCommand.class, IoCommand.class, BenchCommand.class, ServeCommand.class})
 public final class Main implements Runnable {
-  private static final String COMMANDS = "create, info, map, check, snapshot, resize, io, bench";
 
   @Option(names = "--debug", scope = ScopeType.INHERIT, description = "Print the stack trace of an error.")
   boolean debug;
@@ -102,7 +102,8 @@ public final class Main implements Runnable {
   /** {@code vdisk} without a command. */
   @Override
   public void run() {
-    throw new ParameterException(spec.commandLine(), "no command given (expected: one of " + COMMANDS + ")");
+    throw new ParameterException(spec.commandLine(), "no command given (expected: one of "
+        + String.join(", ", spec.subcommands().keySet()) + ")");
   }
 
   private int fail(CommandLine where, String text, Exception e) {

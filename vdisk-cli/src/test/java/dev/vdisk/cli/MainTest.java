@@ -32,7 +32,8 @@ class MainTest {
   void noCommandIsOneLine() {
     Vdisk.Result r = Vdisk.run();
     assertThat(r.exit()).isEqualTo(1);
-    assertThat(r.errLines()).containsExactly("vdisk: no command given (expected: one of create, info, map, check, snapshot, resize, io, bench)");
+    assertThat(r.errLines()).containsExactly(
+        "vdisk: no command given (expected: one of create, info, map, check, snapshot, resize, io, bench, serve)");
   }
 
   @Test

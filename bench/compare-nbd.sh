@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# Side-by-side NBD server benchmark: the same 1 GiB raw file served by vdisk, qemu-nbd and `nbdkit file`,
+# each in turn, driven by the same clients in the same run.
+#
+# Usage: bench/compare-nbd.sh [-d DIR] [-r REPEATS] [-n COUNT] [-m CACHE]
+#   -d DIR      where the scratch files go (default: bench/scratch; 2 GiB)
+#   -r REPEATS  runs per server and cell; the median is reported (default 3)
+#   -n COUNT    requests per 4 KiB run (default 40000; 1 MiB runs use COUNT/16)
+#   -m CACHE    cache mode of vdisk and qemu-nbd (default writeback; nbdkit's file plugin uses the page cache)
+# Clients: qemu-img bench (QEMU's NBD client) over nbd+unix, and over TCP for one cell (the stall check);
+# nbdcopy for whole-image copies. Prints a Markdown table: IOPS or MB/s per server, and vdisk's ratio to
+# the better of qemu-nbd and nbdkit.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+dir="$here/bench/scratch"
+repeats=3
+count=40000
+cache=writeback
+while getopts "d:r:n:m:" opt; do
+  case $opt in
+    d) dir=$OPTARG ;;
+    r) repeats=$OPTARG ;;
+    n) count=$OPTARG ;;
+    m) cache=$OPTARG ;;
+    *) sed -n '2,12p' "$0"; exit 2 ;;
+  esac
+done
+for tool in qemu-img qemu-nbd nbdkit nbdcopy; do
+  command -v "$tool" >/dev/null || { echo "compare-nbd: $tool not found (expected: qemu-utils, nbdkit, libnbd-bin)" >&2; exit 1; }
+done
+
+mkdir -p "$dir"
+img="$dir/nbd-1g.raw"
+src="$dir/nbd-1g-source.raw"
+size=$((1 << 30))
+if [ ! -f "$img" ] || [ "$(stat -c %s "$img")" -ne "$size" ]; then
+  echo "preparing $img (1 GiB, fully allocated) ..." >&2
+  rm -f "$img"
+  qemu-img create -q -f raw -o preallocation=full "$img" "$size"
+fi
+if [ ! -f "$src" ] || [ "$(stat -c %s "$src")" -ne "$size" ]; then
+  echo "preparing $src (1 GiB of random data, the source of nbdcopy writes) ..." >&2
+  head -c "$size" /dev/urandom > "$src"
+fi
+"$here/vdisk" --version >/dev/null   # builds the jar once, outside any measurement
+# Run a copy: the launcher would rebuild (and the measurement change) if sources were edited during the run.
+jar="$dir/vdisk-bench.jar"
+cp "$here/vdisk-cli/target/vdisk.jar" "$jar"
+. "$here/.mvn/jdk25.sh"
+vdisk_use_jdk25
+vdisk=("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -jar "$jar")
+
+sock="$dir/nbd-bench.sock"
+port=10890
+log="$dir/nbd-bench-server.log"
+pid=
+
+start_server() { # name
+  rm -f "$sock" "$log"
+  case $1 in
+    vdisk) "${vdisk[@]}" serve -f raw -t "$cache" --discard=unmap -k "$sock" "$img" 2>"$log" & ;;
+    qemu-nbd) qemu-nbd -f raw -t -e 16 --cache="$cache" --discard=unmap -k "$sock" "$img" 2>"$log" & ;;
+    nbdkit) nbdkit -f -U "$sock" file "$img" 2>"$log" & ;;
+  esac
+  pid=$!
+  # the socket file appears at bind(), a moment before listen(): wait until a client gets in
+  for _ in $(seq 300); do [ -S "$sock" ] && nbdinfo --can connect "nbd+unix:///?socket=$sock" 2>/dev/null && return 0; sleep 0.05; done
+  echo "compare-nbd: $1 did not start; its log:" >&2; cat "$log" >&2; exit 1
+}
+start_tcp_server() { # name
+  rm -f "$log"
+  case $1 in
+    vdisk) "${vdisk[@]}" serve -f raw -t "$cache" -p "$port" "$img" 2>"$log" & ;;
+    qemu-nbd) qemu-nbd -f raw -t -e 16 --cache="$cache" -b 127.0.0.1 -p "$port" "$img" 2>"$log" & ;;
+    nbdkit) nbdkit -f -i 127.0.0.1 -p "$port" file "$img" 2>"$log" & ;;
+  esac
+  pid=$!
+  for _ in $(seq 300); do nbdinfo --can connect "nbd://127.0.0.1:$port" 2>/dev/null && return 0; sleep 0.05; done
+  echo "compare-nbd: $1 did not start on TCP; its log:" >&2; cat "$log" >&2; exit 1
+}
+stop_server() {
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  rm -f "$sock"
+}
+trap stop_server EXIT
+
+seconds_of() { sed -n 's/^Run completed in \([0-9.]*\) seconds\.$/\1/p'; }
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+unix_uri="nbd+unix:///?socket=$sock"
+tcp_uri="nbd://127.0.0.1:$port/"
+scatter=$((1048576 + 4096))   # qemu-img bench has no random mode: a 1 MiB + 4 KiB stride scatters requests
+big=$((count / 16))
+
+# name | unit and amount (requests, or bytes moved) | how to run one measurement
+cells=(
+  "4k read qd16|IOPS $count|qemu-img bench -f raw -c $count -d 16 -s 4096 -S $scatter URI"
+  "4k write qd16|IOPS $count|qemu-img bench -f raw -w -c $count -d 16 -s 4096 -S $scatter URI"
+  "1M seq read qd4|MB/s $((big * 1048576))|qemu-img bench -f raw -c $big -d 4 -s 1048576 URI"
+  "1M seq write qd4|MB/s $((big * 1048576))|qemu-img bench -f raw -w -c $big -d 4 -s 1048576 URI"
+  "nbdcopy image to null|MB/s $size|nbdcopy URI null:"
+  "nbdcopy file to image|MB/s $size|nbdcopy $src URI"
+  "4k read qd16, TCP|IOPS $count|qemu-img bench -f raw -c $count -d 16 -s 4096 -S $scatter TCPURI"
+)
+
+measure() { # command with URI/TCPURI placeholders; prints seconds
+  local cmd=${1//TCPURI/$tcp_uri}
+  cmd=${cmd//URI/$unix_uri}
+  local start end out
+  start=$(date +%s.%N)
+  out=$($cmd 2>&1) || { echo "compare-nbd: failed: $cmd" >&2; echo "$out" >&2; exit 1; }
+  end=$(date +%s.%N)
+  local s
+  s=$(printf '%s\n' "$out" | seconds_of)
+  [ -n "$s" ] && echo "$s" || echo "$end - $start" | bc -l
+}
+
+# Servers take turns inside every cell and repeat, so that the load of a shared machine falls on all of them
+# alike; each server is started fresh and warmed up with one unmeasured run of the cell's workload.
+declare -A result
+servers=(qemu-nbd nbdkit vdisk)
+for cell in "${cells[@]}"; do
+  IFS='|' read -r name unit cmd <<<"$cell"
+  declare -A times=()
+  for _ in $(seq "$repeats"); do
+    for server in "${servers[@]}"; do
+      if [[ $cmd == *TCPURI* ]]; then start_tcp_server "$server"; else start_server "$server"; fi
+      measure "$cmd" >/dev/null
+      times[$server]+="$(measure "$cmd") "
+      stop_server
+    done
+  done
+  amount=${unit#* }
+  for server in "${servers[@]}"; do
+    t=$(printf '%s\n' ${times[$server]} | median)
+    if [[ $unit == IOPS* ]]; then
+      result["$server|$name"]=$(echo "$amount / $t" | bc -l)
+    else
+      result["$server|$name"]=$(echo "$amount / $t / 1000000" | bc -l)
+    fi
+    echo "  $name, $server: $(printf %.0f "${result["$server|$name"]}") ${unit%% *} (seconds: ${times[$server]})" >&2
+  done
+  unset times
+done
+
+printf '| workload | unit | qemu-nbd | nbdkit file | vdisk | vdisk / better peer |\n|---|---|---|---|---|---|\n'
+for cell in "${cells[@]}"; do
+  IFS='|' read -r name unit _ <<<"$cell"
+  q=${result["qemu-nbd|$name"]}
+  k=${result["nbdkit|$name"]}
+  v=${result["vdisk|$name"]}
+  best=$(echo "if ($q > $k) $q else $k" | bc -l)
+  printf '| %s | %s | %.0f | %.0f | %.0f | %.2fx |\n' "$name" "${unit%% *}" "$q" "$k" "$v" "$(echo "$v / $best" | bc -l)"
+done

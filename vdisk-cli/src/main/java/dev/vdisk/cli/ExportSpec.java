@@ -1,0 +1,86 @@
+package dev.vdisk.cli;
+
+import dev.vdisk.format.OpenImage;
+import dev.vdisk.format.OptionString;
+import dev.vdisk.io.CacheMode;
+import dev.vdisk.nbd.server.DiscardMode;
+import dev.vdisk.nbd.server.EventLog;
+import dev.vdisk.nbd.server.Export;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * One {@code --export name=NAME,file=PATH[,format=FMT][,cache=MODE][,read-only][,discard=unmap|ignore]
+ * [,detect-zeroes=off][,description=TEXT]} of {@code vdisk serve} ({@code ,,} is a literal comma).
+ */
+record ExportSpec(String name, String file, String format, CacheMode cache, boolean readOnly, DiscardMode discard,
+    String description) {
+  private static final Set<String> KEYS = Set.of("name", "file", "format", "cache", "read-only", "discard", "detect-zeroes", "description");
+
+  /** Parses one {@code --export} value; a bare {@code read-only} means {@code read-only=on}. */
+  static ExportSpec parse(String text) {
+    Map<String, String> kv;
+    try {
+      kv = OptionString.parse(withReadOnlyValue(text));
+    } catch (IllegalArgumentException e) {
+      throw new CliException("--export: " + e.getMessage());
+    }
+    for (String k : kv.keySet()) {
+      if (!KEYS.contains(k)) {
+        throw new CliException("--export: unknown key '" + k + "' (expected: one of name, file, format, cache, read-only, discard, detect-zeroes, description)");
+      }
+    }
+    String file = kv.get("file");
+    if (file == null || file.isEmpty()) {
+      throw new CliException("--export: '" + text + "' has no file= (expected: name=NAME,file=PATH[,...])");
+    }
+    String detect = kv.getOrDefault("detect-zeroes", "off");
+    if (!detect.equals("off")) {
+      throw new CliException("--export: detect-zeroes=" + detect + " (expected: off; detect-zeroes is not implemented yet)");
+    }
+    return new ExportSpec(kv.getOrDefault("name", ""), file, kv.get("format"),
+        CacheMode.parse(kv.getOrDefault("cache", "writeback")), onOff("read-only", kv.getOrDefault("read-only", "off")),
+        DiscardMode.parse(kv.getOrDefault("discard", "ignore")), kv.getOrDefault("description", ""));
+  }
+
+  /** {@code text} with a bare {@code read-only} entry written {@code read-only=on} ({@code ,,} stays a literal comma). */
+  private static String withReadOnlyValue(String text) {
+    StringBuilder out = new StringBuilder(text.length() + 3);
+    int start = 0;
+    for (int i = 0; i <= text.length(); i++) {
+      if (i < text.length() && text.charAt(i) == ',' && i + 1 < text.length() && text.charAt(i + 1) == ',') {
+        i++; // an escaped comma inside an entry
+      } else if (i == text.length() || text.charAt(i) == ',') {
+        String entry = text.substring(start, i);
+        out.append(entry.equals("read-only") ? "read-only=on" : entry);
+        if (i < text.length()) {
+          out.append(',');
+        }
+        start = i + 1;
+      }
+    }
+    return out.toString();
+  }
+
+  private static boolean onOff(String key, String v) {
+    return switch (v) {
+      case "on", "true", "yes" -> true;
+      case "off", "false", "no" -> false;
+      default -> throw new CliException("--export: " + key + "=" + v + " (expected: on or off)");
+    };
+  }
+
+  /** Opens one export's image. */
+  Export open(EventLog log, PrintWriter err) throws IOException {
+    ImageOptions options = new ImageOptions();
+    options.format = format;
+    OpenImage image = options.open(file, cache, readOnly, err);
+    log.info("export", "export", name, "file", file, "format", image.format().name(), "cache", cache,
+        "read-only", image.device().capabilities().readOnly(), "discard", discard.name().toLowerCase(Locale.ROOT),
+        "size", image.device().size(), "stack", image.device());
+    return new Export(name, description, image.device(), discard);
+  }
+}

@@ -1,0 +1,33 @@
+package dev.vdisk.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.vdisk.io.CacheMode;
+import dev.vdisk.nbd.server.DiscardMode;
+import org.junit.jupiter.api.Test;
+
+class ExportSpecTest {
+  @Test
+  void parsesEveryKeyWithQemuDefaults() {
+    ExportSpec s = ExportSpec.parse("name=disk,file=/x/a.img,format=raw,cache=none,read-only,discard=unmap,description=my ,,disk");
+    assertThat(s).isEqualTo(new ExportSpec("disk", "/x/a.img", "raw", CacheMode.NONE, true, DiscardMode.UNMAP, "my ,disk"));
+    ExportSpec d = ExportSpec.parse("file=b.img");
+    assertThat(d).isEqualTo(new ExportSpec("", "b.img", null, CacheMode.WRITEBACK, false, DiscardMode.IGNORE, ""));
+    assertThat(ExportSpec.parse("file=c.img,read-only=off").readOnly()).isFalse();
+  }
+
+  @Test
+  void aBareReadOnlyInsideAnEscapedValueIsText() {
+    ExportSpec s = ExportSpec.parse("file=a.img,description=x,,read-only");
+    assertThat(s.description()).isEqualTo("x,read-only");
+    assertThat(s.readOnly()).isFalse();
+  }
+
+  @Test
+  void badValuesNameTheKey() {
+    assertThatThrownBy(() -> ExportSpec.parse("file=a,read-only=maybe")).hasMessage("--export: read-only=maybe (expected: on or off)");
+    assertThatThrownBy(() -> ExportSpec.parse("file=a,cache=fast")).hasMessageContaining("cache mode: 'fast'");
+    assertThatThrownBy(() -> ExportSpec.parse("file=a,oops")).hasMessage("--export: option: 'oops' (expected: key=value)");
+  }
+}

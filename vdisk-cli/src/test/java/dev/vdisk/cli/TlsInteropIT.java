@@ -1,0 +1,134 @@
+package dev.vdisk.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.vdisk.io.CacheMode;
+import dev.vdisk.nbd.server.DiscardMode;
+import dev.vdisk.nbd.server.EventLog;
+import dev.vdisk.nbd.server.NbdServer;
+import dev.vdisk.nbd.server.ServerConfig;
+import dev.vdisk.nbd.server.TlsCredentials;
+import dev.vdisk.nbd.server.TlsMode;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnixDomainSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * TLS with real clients: libnbd (nbdinfo, nbdcopy) and QEMU's client (qemu-img, qemu-io with a
+ * {@code tls-creds-x509} object), certificates made by openssl in QEMU's directory layout.
+ */
+class TlsInteropIT {
+  @TempDir Path dir;
+  private Path serverCreds;
+  private Path clientCreds;
+  private Path img;
+  private final List<NbdServer> servers = new ArrayList<>();
+  private final StringWriter log = new StringWriter();
+
+  @BeforeEach
+  void credentials() throws IOException, InterruptedException {
+    for (String tool : List.of("openssl", "nbdinfo", "nbdcopy", "qemu-img", "qemu-io")) {
+      PeerTools.require(tool);
+    }
+    serverCreds = Files.createDirectory(dir.resolve("server"));
+    clientCreds = Files.createDirectory(dir.resolve("client"));
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=vdisk test CA",
+        "-keyout", "ca-key.pem", "-out", "server/ca-cert.pem", "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,keyCertSign,cRLSign");
+    Files.copy(serverCreds.resolve("ca-cert.pem"), clientCreds.resolve("ca-cert.pem"));
+    issue("server", "localhost", "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature,keyEncipherment");
+    issue("client", "client", "extendedKeyUsage=clientAuth\nkeyUsage=digitalSignature,keyEncipherment");
+    img = dir.resolve("d.img");
+    PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "raw", img.toString(), "4M");
+    PeerTools.check(dir, "qemu-io", "-f", "raw", "-c", "write -P 0x61 0 1M", img.toString());
+  }
+
+  private void openssl(String... args) throws IOException, InterruptedException {
+    String[] cmd = new String[args.length + 1];
+    cmd[0] = "openssl";
+    System.arraycopy(args, 0, cmd, 1, args.length);
+    PeerTools.check(dir, cmd);
+  }
+
+  /** {@code who}-key.pem (PKCS#1 RSA, as certtool writes) and {@code who}-cert.pem signed by the CA, in {@code who}'s directory. */
+  private void issue(String who, String cn, String extensions) throws IOException, InterruptedException {
+    Files.writeString(dir.resolve(who + ".ext"), extensions + "\n");
+    openssl("genrsa", "-traditional", "-out", who + "/" + who + "-key.pem", "2048");
+    openssl("req", "-new", "-key", who + "/" + who + "-key.pem", "-subj", "/CN=" + cn, "-out", who + ".csr");
+    openssl("x509", "-req", "-in", who + ".csr", "-CA", "server/ca-cert.pem", "-CAkey", "ca-key.pem", "-CAcreateserial", "-days", "2",
+        "-extfile", who + ".ext", "-out", who + "/" + who + "-cert.pem");
+  }
+
+  @AfterEach
+  void stop() {
+    servers.forEach(s -> s.stop(Duration.ofSeconds(5)));
+  }
+
+  /** Starts a server; returns its unix socket path and TCP port. */
+  private Object[] serve(TlsMode mode) throws IOException {
+    ServerConfig config = ServerConfig.DEFAULTS.withTls(mode, TlsCredentials.load(serverCreds));
+    EventLog events = new EventLog(new PrintWriter(log, true));
+    NbdServer s = new NbdServer(List.of(new ExportSpec("d", img.toString(), "raw", CacheMode.WRITEBACK, false, DiscardMode.UNMAP, "")
+        .open(events, new PrintWriter(log, true))), config, events);
+    servers.add(s);
+    Path sock = dir.resolve("tls" + servers.size() + ".sock");
+    s.listen(UnixDomainSocketAddress.of(sock));
+    InetSocketAddress tcp = (InetSocketAddress) s.listen(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+    return new Object[] {sock, tcp.getPort()};
+  }
+
+  private String qemuOpts(Path sock) {
+    return "driver=nbd,server.type=unix,server.path=" + sock + ",export=d,tls-creds=tls0,tls-hostname=localhost";
+  }
+
+  private String tlsObject() {
+    return "tls-creds-x509,id=tls0,endpoint=client,dir=" + clientCreds;
+  }
+
+  @Test
+  void libnbdAndQemuTalkTlsAndPlaintextIsRefusedUnderRequire() throws IOException, InterruptedException {
+    Object[] at = serve(TlsMode.REQUIRE);
+    Path sock = (Path) at[0];
+    int port = (int) at[1];
+    String info = PeerTools.check(dir, "nbdinfo", "nbds+unix:///d?socket=" + sock + "&tls-certificates=" + clientCreds);
+    assertThat(info).contains("with TLS").contains("export-size: 4194304");
+    PeerTools.check(dir, "nbdinfo", "nbds://localhost:" + port + "/d?tls-certificates=" + clientCreds);
+    Path copy = dir.resolve("copy.img");
+    PeerTools.check(dir, "nbdcopy", "nbds+unix:///d?socket=" + sock + "&tls-certificates=" + clientCreds, copy.toString());
+    assertThat(Files.mismatch(copy, img)).isEqualTo(-1);
+
+    String qemu = PeerTools.check(dir, "qemu-io", "--object", tlsObject(), "--image-opts",
+        "-c", "read -P 0x61 0 1M", "-c", "write -P 0x62 1M 64k", "-c", "read -P 0x62 1M 64k", qemuOpts(sock));
+    assertThat(qemu).doesNotContain("fail");
+    PeerTools.check(dir, "qemu-img", "info", "--object", tlsObject(), "--image-opts", qemuOpts(sock));
+
+    PeerTools.Result plain = PeerTools.run(dir, "nbdinfo", "nbd+unix:///d?socket=" + sock);
+    assertThat(plain.exit()).isNotZero();
+    assertThat(plain.err()).as("libnbd reports NBD_REP_ERR_TLS_REQD as not supported").contains("nbd_opt_go");
+    PeerTools.Result plainQemu = PeerTools.run(dir, "qemu-img", "info", "nbd+unix:///d?socket=" + sock);
+    assertThat(plainQemu.exit()).isNotZero();
+    assertThat(plainQemu.err()).contains("TLS");
+    assertThat(log.toString()).contains("tls=true");
+  }
+
+  @Test
+  void tlsOnServesPlaintextAndTlsClients() throws IOException, InterruptedException {
+    Path sock = (Path) serve(TlsMode.ON)[0];
+    assertThat(PeerTools.check(dir, "nbdinfo", "nbd+unix:///d?socket=" + sock)).contains("without TLS");
+    assertThat(PeerTools.check(dir, "nbdinfo", "nbds+unix:///d?socket=" + sock + "&tls-certificates=" + clientCreds)).contains("with TLS");
+    PeerTools.check(dir, "qemu-img", "compare", "-U", "--object", tlsObject(), "--image-opts", qemuOpts(sock),
+        "driver=raw,file.driver=file,file.filename=" + img);
+  }
+}

@@ -1,0 +1,101 @@
+package dev.vdisk.nbd.protocol;
+
+import static dev.vdisk.nbd.protocol.NbdProtocol.*;
+
+import java.nio.ByteBuffer;
+
+/**
+ * Encodes and decodes transmission-phase messages: request headers, simple replies and structured reply
+ * chunks. Pure functions over {@link ByteBuffer}s in network byte order. Encoders append to a caller's
+ * buffer so a whole reply can be assembled in one place and written at once.
+ */
+public final class TransmissionCodec {
+  /** Bytes before the data of an {@link NbdProtocol#NBD_REPLY_TYPE_OFFSET_DATA} chunk: the header and the offset. */
+  public static final int OFFSET_DATA_PREFIX = CHUNK_HEADER_SIZE + 8;
+  /** Bytes of a whole {@link NbdProtocol#NBD_REPLY_TYPE_OFFSET_HOLE} chunk. */
+  public static final int OFFSET_HOLE_CHUNK = CHUNK_HEADER_SIZE + 12;
+  /** Bytes of an error chunk's fixed part (header, error, message length). */
+  public static final int ERROR_CHUNK_FIXED = CHUNK_HEADER_SIZE + 6;
+  /** Error messages sent to clients are cut to this many bytes. */
+  public static final int MAX_ERROR_MESSAGE = 1024;
+
+  private TransmissionCodec() {}
+
+  /**
+   * A request header (28 bytes).
+   *
+   * @throws ProtocolException if the magic is not {@code NBD_REQUEST_MAGIC}: the stream cannot be resynchronised
+   */
+  public static Request decodeRequest(ByteBuffer b) throws ProtocolException {
+    int magic = b.getInt();
+    if (magic != NBD_REQUEST_MAGIC) {
+      throw new ProtocolException(String.format("request magic: 0x%08x (expected: 0x%08x NBD_REQUEST_MAGIC)", magic, NBD_REQUEST_MAGIC));
+    }
+    int flags = Short.toUnsignedInt(b.getShort());
+    int type = Short.toUnsignedInt(b.getShort());
+    long cookie = b.getLong();
+    long offset = b.getLong();
+    long length = Integer.toUnsignedLong(b.getInt());
+    return new Request(flags, type, cookie, offset, length);
+  }
+
+  /** A request header, as a client sends it (tests and tools). */
+  public static void encodeRequest(ByteBuffer b, Request r) {
+    b.putInt(NBD_REQUEST_MAGIC).putShort((short) r.flags()).putShort((short) r.type()).putLong(r.cookie())
+        .putLong(r.offset()).putInt((int) r.length());
+  }
+
+  /** A simple reply header (16 bytes); read data, if any, follows it. */
+  public static void simpleReply(ByteBuffer b, int error, long cookie) {
+    b.putInt(NBD_SIMPLE_REPLY_MAGIC).putInt(error).putLong(cookie);
+  }
+
+  /** A structured chunk header (20 bytes) announcing {@code payloadLength} bytes. */
+  public static void chunkHeader(ByteBuffer b, int flags, int type, long cookie, int payloadLength) {
+    b.putInt(NBD_STRUCTURED_REPLY_MAGIC).putShort((short) flags).putShort((short) type).putLong(cookie).putInt(payloadLength);
+  }
+
+  /** The header and offset of an {@code OFFSET_DATA} chunk; the {@code dataLength} bytes follow. */
+  public static void offsetDataPrefix(ByteBuffer b, boolean done, long cookie, long offset, int dataLength) {
+    chunkHeader(b, done ? NBD_REPLY_FLAG_DONE : 0, NBD_REPLY_TYPE_OFFSET_DATA, cookie, 8 + dataLength);
+    b.putLong(offset);
+  }
+
+  /** A whole {@code OFFSET_HOLE} chunk: {@code length} zero bytes at {@code offset}. */
+  public static void offsetHole(ByteBuffer b, boolean done, long cookie, long offset, int length) {
+    chunkHeader(b, done ? NBD_REPLY_FLAG_DONE : 0, NBD_REPLY_TYPE_OFFSET_HOLE, cookie, 12);
+    b.putLong(offset).putInt(length);
+  }
+
+  /** The final {@code NONE} chunk. */
+  public static void done(ByteBuffer b, long cookie) {
+    chunkHeader(b, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_NONE, cookie, 0);
+  }
+
+  /** Bytes of a {@code BLOCK_STATUS} chunk with {@code descriptors} descriptors. */
+  public static int blockStatusSize(int descriptors) {
+    return CHUNK_HEADER_SIZE + 4 + 8 * descriptors;
+  }
+
+  /** The header and context id of a {@code BLOCK_STATUS} chunk; {@link #blockDescriptor}s follow. */
+  public static void blockStatusPrefix(ByteBuffer b, boolean done, long cookie, int contextId, int descriptors) {
+    chunkHeader(b, done ? NBD_REPLY_FLAG_DONE : 0, NBD_REPLY_TYPE_BLOCK_STATUS, cookie, 4 + 8 * descriptors);
+    b.putInt(contextId);
+  }
+
+  /** One block status descriptor: a length (32 bits, non-zero) and status flags. */
+  public static void blockDescriptor(ByteBuffer b, int length, int status) {
+    b.putInt(length).putInt(status);
+  }
+
+  /** The UTF-8 bytes of an error message as sent: at most {@link #MAX_ERROR_MESSAGE}. */
+  public static byte[] errorMessage(String message) {
+    return Utf8.truncate(message, MAX_ERROR_MESSAGE);
+  }
+
+  /** A final {@code ERROR} chunk: the error value and a message (from {@link #errorMessage}). */
+  public static void errorChunk(ByteBuffer b, long cookie, int error, byte[] message) {
+    chunkHeader(b, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_ERROR, cookie, 6 + message.length);
+    b.putInt(error).putShort((short) message.length).put(message);
+  }
+}

@@ -1,0 +1,55 @@
+package dev.vdisk.nbd.server;
+
+import dev.vdisk.io.DirectBuffers;
+import java.nio.ByteBuffer;
+import java.util.concurrent.ConcurrentLinkedDeque;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Page-aligned direct buffers for request payloads, reused across requests and connections: allocating a
+ * direct buffer costs far more than a 4 KiB read, and aligned buffers go to O_DIRECT files without a bounce.
+ * Sizes are rounded up to powers of two from 4 KiB; at most {@code retainBytes} sit idle in the pool.
+ */
+final class BufferPool {
+  private static final int MIN_SHIFT = 12;
+
+  private final ConcurrentLinkedDeque<ByteBuffer>[] free;
+  private final long retainBytes;
+  private final AtomicLong retained = new AtomicLong();
+
+  @SuppressWarnings("unchecked")
+  BufferPool(int maxSize, long retainBytes) {
+    int classes = shift(maxSize) - MIN_SHIFT + 1;
+    free = new ConcurrentLinkedDeque[classes];
+    for (int i = 0; i < classes; i++) {
+      free[i] = new ConcurrentLinkedDeque<>();
+    }
+    this.retainBytes = retainBytes;
+  }
+
+  /** A buffer with position 0 and limit {@code n} (at most the pool's max size). */
+  ByteBuffer acquire(int n) {
+    int c = shift(n) - MIN_SHIFT;
+    ByteBuffer b = free[c].pollFirst();
+    if (b == null) {
+      int size = 1 << (c + MIN_SHIFT);
+      return DirectBuffers.aligned(size).slice(0, size).limit(n); // capacity exactly the class size
+    }
+    retained.addAndGet(-b.capacity());
+    return b.clear().limit(n);
+  }
+
+  /** Gives {@code b} (from {@link #acquire}) back; the caller no longer uses it. */
+  void release(ByteBuffer b) {
+    int c = shift(b.capacity()) - MIN_SHIFT;
+    if (retained.addAndGet(b.capacity()) <= retainBytes) {
+      free[c].offerFirst(b);
+    } else {
+      retained.addAndGet(-b.capacity());
+    }
+  }
+
+  private static int shift(int n) {
+    return Math.max(MIN_SHIFT, 32 - Integer.numberOfLeadingZeros(Math.max(n, 1) - 1));
+  }
+}

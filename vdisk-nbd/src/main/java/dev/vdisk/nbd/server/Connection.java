@@ -1,0 +1,111 @@
+package dev.vdisk.nbd.server;
+
+import dev.vdisk.nbd.protocol.ProtocolException;
+import java.io.EOFException;
+import java.io.IOException;
+import java.nio.channels.ClosedChannelException;
+import java.util.Map;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One client from accept to close: negotiation (with a deadline), then transmission. Whatever the client
+ * does, the failure stays in this connection: it is logged and the socket closed.
+ */
+final class Connection implements Runnable {
+  private final ChannelWire wire;
+  private final Map<String, Export> exports;
+  private final ServerConfig config;
+  private final BufferPool pool;
+  private final EventLog log;
+  private final ScheduledExecutorService timer;
+  private final RequestMetrics metrics;
+  private final long id;
+  private volatile boolean transmitting;
+  private volatile Transmission transmission;
+
+  Connection(long id, ChannelWire wire, Map<String, Export> exports, ServerConfig config, BufferPool pool, EventLog log,
+      ScheduledExecutorService timer, RequestMetrics metrics) {
+    this.metrics = metrics;
+    this.id = id;
+    this.wire = wire;
+    this.exports = exports;
+    this.config = config;
+    this.pool = pool;
+    this.log = log;
+    this.timer = timer;
+  }
+
+  @Override
+  public void run() {
+    long start = System.nanoTime();
+    String export = null;
+    String end = "closed";
+    try (wire) {
+      log.info("connect", "conn", id, "peer", wire.peer());
+      ScheduledFuture<?> deadline = timer.schedule(this::closeQuietly, config.handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS);
+      Session s;
+      Negotiation n = new Negotiation(wire, exports, config);
+      try {
+        s = n.run();
+      } finally {
+        deadline.cancel(false);
+      }
+      if (s == null) {
+        end = "no-export";
+        return;
+      }
+      export = s.export().name();
+      log.info("open", "conn", id, "peer", wire.peer(), "export", export, "tls", n.tls(), "structured", s.structuredReplies(),
+          "contexts", s.contexts().stream().map(c -> c.contextName).toList(), "flags", String.format("0x%04x", s.transmissionFlags()));
+      transmission = new Transmission(n.wire(), s, config, pool, metrics);
+      transmitting = true;
+      end = transmission.run() ? "disconnect" : "eof";
+    } catch (EOFException | ClosedChannelException e) {
+      end = transmitting ? "eof" : "eof-in-negotiation";
+    } catch (ProtocolException e) {
+      end = "protocol-error";
+      log.warn("protocol-error", "conn", id, "peer", wire.peer(), "error", e.getMessage());
+    } catch (IOException e) {
+      end = "io-error";
+      log.warn("connection-error", "conn", id, "peer", wire.peer(), "error", String.valueOf(e.getMessage()));
+    } finally {
+      log.info("close", "conn", id, "peer", wire.peer(), "export", export == null ? "-" : export, "end", end,
+          "seconds", String.format("%.3f", (System.nanoTime() - start) / 1e9));
+    }
+  }
+
+  /**
+   * Starts stopping: a negotiating connection is closed; a transmitting one finishes the requests it has and
+   * answers new ones with {@code ESHUTDOWN} so that the client disconnects.
+   */
+  void stop() {
+    Transmission t = transmission;
+    if (t != null) {
+      t.stopping();
+    } else {
+      closeQuietly();
+    }
+  }
+
+  /** Stops reading (for a client that did not disconnect after {@link #stop}); requests already read still complete. */
+  void stopReading() {
+    try {
+      wire.shutdownInput();
+    } catch (IOException e) {
+      closeQuietly();
+    }
+  }
+
+  private void closeQuietly() {
+    if (transmitting) {
+      return; // the deadline fired as negotiation finished
+    }
+    try {
+      wire.close();
+    } catch (IOException ignored) {
+      // closing is all we wanted
+    }
+  }
+}

@@ -1,0 +1,259 @@
+package dev.vdisk.nbd.server;
+
+import dev.vdisk.block.BlockDevice;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * An NBD server: listens on TCP and/or unix sockets and serves a fixed set of {@link Export}s, one virtual
+ * thread per connection and per request.
+ *
+ * <p>Lifecycle: construct, {@link #listen} once or more, then {@link #stop} (graceful: stop accepting,
+ * let connections finish the requests they have read, flush and close every export) and optionally
+ * {@link #awaitStopped}. The server owns the exports' devices and closes them.
+ */
+public final class NbdServer implements AutoCloseable {
+  /** How long {@link #stop} lets clients disconnect by themselves after {@code ESHUTDOWN}. */
+  public static final Duration DISCONNECT_GRACE = Duration.ofSeconds(2);
+
+  private final Map<String, Export> exports;
+  private final ServerConfig config;
+  private final EventLog log;
+  private final BufferPool pool;
+  private final ScheduledExecutorService timer;
+  private final RequestMetrics metrics;
+  private final List<ServerSocketChannel> listeners = new ArrayList<>();
+  private final List<Thread> acceptors = new ArrayList<>();
+  private final List<Path> socketFiles = new ArrayList<>();
+  private final Set<Connection> connections = ConcurrentHashMap.newKeySet();
+  private final Set<Thread> connectionThreads = ConcurrentHashMap.newKeySet();
+  private final AtomicLong ids = new AtomicLong();
+  private volatile boolean stopping;
+  private boolean stopped;
+
+  /**
+   * @param exports the exports, names unique
+   * @throws IllegalArgumentException if two exports share a name
+   */
+  public NbdServer(List<Export> exports, ServerConfig config, EventLog log) {
+    this(exports, config, log, RequestMetrics.NONE);
+  }
+
+  /**
+   * @param exports the exports, names unique
+   * @param metrics told about every request executed
+   * @throws IllegalArgumentException if two exports share a name
+   */
+  public NbdServer(List<Export> exports, ServerConfig config, EventLog log, RequestMetrics metrics) {
+    this.metrics = metrics;
+    Map<String, Export> byName = new LinkedHashMap<>();
+    for (Export e : exports) {
+      if (byName.putIfAbsent(e.name(), e) != null) {
+        throw new IllegalArgumentException("export name: '" + e.name() + "' given twice (expected: unique names)");
+      }
+    }
+    this.exports = Collections.unmodifiableMap(byName);
+    this.config = config;
+    this.log = log;
+    this.pool = new BufferPool(Math.max(config.maxPayload(), Negotiation.MAX_OPTION_DATA), 2L * config.maxPayload());
+    this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "nbd-timer");
+      t.setDaemon(true);
+      return t;
+    });
+  }
+
+  /**
+   * Starts listening on {@code address}: an {@link InetSocketAddress} (TCP) or a {@link UnixDomainSocketAddress}
+   * (the socket file must not exist; it is removed when the server stops).
+   *
+   * @return the address actually bound (with the real port when port 0 was asked)
+   */
+  public synchronized SocketAddress listen(SocketAddress address) throws IOException {
+    if (stopping) {
+      throw new IllegalStateException("server is stopping");
+    }
+    ServerSocketChannel ch;
+    if (address instanceof UnixDomainSocketAddress unix) {
+      ch = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+      ch.bind(unix);
+      socketFiles.add(unix.getPath());
+    } else {
+      ch = ServerSocketChannel.open();
+      ch.setOption(java.net.StandardSocketOptions.SO_REUSEADDR, true);
+      ch.bind(address, 128);
+    }
+    listeners.add(ch);
+    SocketAddress bound = ch.getLocalAddress();
+    Thread t = Thread.ofPlatform().daemon().name("nbd-accept " + bound).start(() -> acceptLoop(ch));
+    acceptors.add(t);
+    log.info("listen", "address", describe(bound), "exports", exports.keySet(), "allow", config.allow());
+    return bound;
+  }
+
+  /** The exports by name. */
+  public Map<String, Export> exports() {
+    return exports;
+  }
+
+  private void acceptLoop(ServerSocketChannel ch) {
+    while (!stopping) {
+      SocketChannel c;
+      try {
+        c = ch.accept();
+      } catch (ClosedChannelException e) {
+        return;
+      } catch (IOException e) {
+        log.error("accept-error", "error", String.valueOf(e.getMessage()));
+        sleepBriefly(); // e.g. EMFILE: do not spin
+        continue;
+      }
+      try {
+        SocketAddress peer = c.getRemoteAddress();
+        if (!config.allow().allows(peer)) {
+          log.warn("refused", "peer", describe(peer), "reason", "not in --allow list");
+          c.close();
+          continue;
+        }
+        Connection conn = new Connection(ids.incrementAndGet(), new ChannelWire(c), exports, config, pool, log, timer, metrics);
+        connections.add(conn);
+        Thread t = Thread.ofVirtual().name("nbd-conn").unstarted(() -> {
+          try {
+            conn.run();
+          } finally {
+            connections.remove(conn);
+            connectionThreads.remove(Thread.currentThread());
+          }
+        });
+        connectionThreads.add(t);
+        t.start();
+        if (stopping) {
+          conn.stop();
+        }
+      } catch (IOException e) {
+        log.warn("accept-error", "error", String.valueOf(e.getMessage()));
+        closeQuietly(c);
+      }
+    }
+  }
+
+  /**
+   * Stops gracefully, as the protocol asks: no new connections; connected clients get their requests in
+   * flight answered and new ones refused with {@code ESHUTDOWN}, which tells them to disconnect; a client
+   * still connected after {@link #DISCONNECT_GRACE} is cut off (its requests already read still complete).
+   * Then every export is flushed (where writable) and closed. Returns when all of that is done; connections
+   * still running after {@code timeout} are logged and abandoned. Idempotent.
+   */
+  public void stop(Duration timeout) {
+    synchronized (this) {
+      if (stopped) {
+        return;
+      }
+      stopped = true;
+      stopping = true;
+    }
+    log.info("shutdown", "connections", connections.size());
+    for (ServerSocketChannel ch : listeners) {
+      closeQuietly(ch);
+    }
+    connections.forEach(Connection::stop);
+    long deadline = System.nanoTime() + timeout.toNanos();
+    awaitConnections(System.nanoTime() + Math.min(timeout.toNanos(), DISCONNECT_GRACE.toNanos()), false);
+    connections.forEach(Connection::stopReading);
+    awaitConnections(deadline, true);
+    for (Export e : exports.values()) {
+      closeExport(e);
+    }
+    for (Path p : socketFiles) {
+      try {
+        Files.deleteIfExists(p);
+      } catch (IOException ignored) {
+        // a stale socket file is harmless: the next bind reports it
+      }
+    }
+    timer.shutdownNow();
+    log.info("stopped");
+  }
+
+  private void awaitConnections(long deadline, boolean logLeftovers) {
+    for (Thread t : List.copyOf(connectionThreads)) {
+      try {
+        long left = deadline - System.nanoTime();
+        if ((left <= 0 || !t.join(Duration.ofNanos(left))) && logLeftovers) {
+          log.warn("shutdown-timeout", "thread", t.getName());
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
+  }
+
+  /** {@link #stop} with a 30 s limit. */
+  @Override
+  public void close() {
+    stop(Duration.ofSeconds(30));
+  }
+
+  private void closeExport(Export e) {
+    BlockDevice d = e.device();
+    try {
+      if (!d.capabilities().readOnly() && d.capabilities().flush().available()) {
+        d.flush();
+      }
+    } catch (IOException ex) {
+      log.error("flush-error", "export", e.name(), "error", String.valueOf(ex.getMessage()));
+    }
+    try {
+      d.close();
+    } catch (IOException ex) {
+      log.error("close-error", "export", e.name(), "error", String.valueOf(ex.getMessage()));
+    }
+  }
+
+  private static String describe(SocketAddress a) {
+    if (a instanceof UnixDomainSocketAddress u) {
+      return "unix:" + u.getPath();
+    }
+    if (a instanceof InetSocketAddress i) {
+      return i.getAddress().getHostAddress() + ":" + i.getPort();
+    }
+    return String.valueOf(a);
+  }
+
+  private static void sleepBriefly() {
+    try {
+      TimeUnit.MILLISECONDS.sleep(50);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private static void closeQuietly(java.io.Closeable c) {
+    try {
+      c.close();
+    } catch (IOException ignored) {
+      // nothing left to do with it
+    }
+  }
+}

@@ -1,0 +1,325 @@
+package dev.vdisk.nbd.server;
+
+import static dev.vdisk.nbd.protocol.NbdProtocol.*;
+
+import dev.vdisk.block.BlockDevice;
+import dev.vdisk.block.BlockDeviceException;
+import dev.vdisk.block.BlockError;
+import dev.vdisk.block.Support;
+import dev.vdisk.block.WriteFlag;
+import dev.vdisk.nbd.protocol.Request;
+import dev.vdisk.nbd.protocol.TransmissionCodec;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Executes one transmission request against the session's export and sends its one reply. Runs on a
+ * request's own thread; many run at once on one connection. Validation of ranges, read-only state and
+ * flags below the protocol is the device's guard ({@code CheckedDevice}); this class checks what is NBD's:
+ * command flags, negotiated features, payload limits.
+ */
+final class RequestExecutor {
+  /** Command flags each command takes besides FUA, which the protocol allows on every command. */
+  private static final int[] EXTRA_FLAGS = new int[NBD_CMD_BLOCK_STATUS + 1];
+
+  static {
+    EXTRA_FLAGS[NBD_CMD_READ] = NBD_CMD_FLAG_DF;
+    EXTRA_FLAGS[NBD_CMD_WRITE_ZEROES] = NBD_CMD_FLAG_NO_HOLE | NBD_CMD_FLAG_FAST_ZERO;
+    EXTRA_FLAGS[NBD_CMD_BLOCK_STATUS] = NBD_CMD_FLAG_REQ_ONE;
+  }
+
+  /**
+   * Reads shorter than this are sent as one data chunk without looking for holes: the allocation lookup
+   * costs more than the zeroes it could save (it is two more system calls on a raw file).
+   */
+  static final int SPARSE_READ_MIN = 64 << 10;
+
+  /** Bytes one CACHE request reads at a time. */
+  private static final int CACHE_CHUNK = 1 << 20;
+
+  private final Session session;
+  private final BlockDevice device;
+  private final ReplySender sender;
+  private final BufferPool pool;
+  private final int maxPayload;
+  private final boolean sparseReads;
+  private final RequestMetrics metrics;
+
+  RequestExecutor(Session session, ReplySender sender, BufferPool pool, int maxPayload, RequestMetrics metrics) {
+    this.session = session;
+    this.metrics = metrics;
+    this.device = session.export().device();
+    this.sender = sender;
+    this.pool = pool;
+    this.maxPayload = maxPayload;
+    // Emulated extents say "all data": asking would cost a call and never find a hole.
+    this.sparseReads = session.structuredReplies() && device.capabilities().extents() == Support.NATIVE;
+  }
+
+  /**
+   * Executes {@code r} and replies.
+   *
+   * @param payload the data of a WRITE (released here), else null
+   */
+  void execute(Request r, ByteBuffer payload) {
+    long start = System.nanoTime();
+    int error = 0;
+    try {
+      check(r);
+      switch (r.type()) {
+        case NBD_CMD_READ -> read(r);
+        case NBD_CMD_WRITE -> {
+          device.write(r.offset(), payload, r.has(NBD_CMD_FLAG_FUA) ? EnumSet.of(WriteFlag.FUA) : Set.of());
+          ok(r);
+        }
+        case NBD_CMD_FLUSH -> {
+          device.flush();
+          ok(r);
+        }
+        case NBD_CMD_TRIM -> trim(r);
+        case NBD_CMD_WRITE_ZEROES -> {
+          device.writeZeroes(r.offset(), r.length(), zeroFlags(r));
+          ok(r);
+        }
+        case NBD_CMD_BLOCK_STATUS -> blockStatus(r);
+        case NBD_CMD_CACHE -> cache(r);
+        default -> throw new BlockDeviceException(BlockError.EINVAL, "command " + r.type() + " (expected: a command vdisk supports)");
+      }
+    } catch (IOException e) {
+      error = NbdErrors.errno(e);
+      fail(r, error, e.getMessage() == null ? e.toString() : e.getMessage());
+    } catch (RuntimeException e) {
+      error = NBD_EIO;
+      fail(r, error, "internal error: " + e);
+    } finally {
+      if (payload != null) {
+        pool.release(payload);
+      }
+      metrics.record(session.export().name(), r.type(), error == 0 ? r.length() : 0, System.nanoTime() - start, error);
+    }
+  }
+
+  /** Replies to {@code r} with an error without executing it (a WRITE's payload was already drained). */
+  void refuse(Request r, int errno, String message) {
+    fail(r, errno, message);
+    metrics.record(session.export().name(), r.type(), 0, 0, errno);
+  }
+
+  private void check(Request r) throws BlockDeviceException {
+    int allowed = NBD_CMD_FLAG_FUA | (r.type() < EXTRA_FLAGS.length ? EXTRA_FLAGS[r.type()] : 0);
+    if (r.type() == NBD_CMD_READ && !session.structuredReplies()) {
+      allowed &= ~NBD_CMD_FLAG_DF;
+    }
+    if ((r.flags() & ~allowed) != 0) {
+      throw new BlockDeviceException(BlockError.EINVAL,
+          String.format("command flags: 0x%04x for command %d (expected: a subset of 0x%04x)", r.flags(), r.type(), allowed));
+    }
+    if ((r.type() == NBD_CMD_READ || r.type() == NBD_CMD_CACHE) && r.length() > maxPayload) {
+      throw new BlockDeviceException(BlockError.EINVAL, "length " + r.length() + " (expected: at most " + maxPayload + ")");
+    }
+  }
+
+  private void read(Request r) throws IOException {
+    int len = (int) r.length();
+    ByteBuffer data = pool.acquire(len);
+    try {
+      List<AllocationMap.Run> runs = sparseReads && len >= SPARSE_READ_MIN ? runs(r.offset(), len) : List.of();
+      boolean allZero = runs.size() == 1 && (runs.getFirst().status() & NBD_STATE_ZERO) != 0;
+      if (!session.structuredReplies()) {
+        device.read(r.offset(), data);
+        ByteBuffer header = pool.acquire(SIMPLE_REPLY_SIZE);
+        TransmissionCodec.simpleReply(header, 0, r.cookie());
+        send(header, data.flip());
+      } else if (len == 0 || (allZero && len > 0)) {
+        ByteBuffer b = pool.acquire(TransmissionCodec.OFFSET_HOLE_CHUNK);
+        if (len == 0) {
+          TransmissionCodec.done(b, r.cookie());
+        } else {
+          TransmissionCodec.offsetHole(b, true, r.cookie(), r.offset(), len);
+        }
+        send(b);
+      } else if (runs.size() <= 1 || r.has(NBD_CMD_FLAG_DF)) {
+        device.read(r.offset(), data);
+        ByteBuffer header = pool.acquire(TransmissionCodec.OFFSET_DATA_PREFIX);
+        TransmissionCodec.offsetDataPrefix(header, true, r.cookie(), r.offset(), len);
+        send(header, data.flip());
+      } else {
+        sendSparse(r, runs, data);
+      }
+    } finally {
+      pool.release(data);
+    }
+  }
+
+  /** Runs covering exactly {@code [offset, offset + len)}. */
+  private List<AllocationMap.Run> runs(long offset, int len) throws IOException {
+    List<AllocationMap.Run> all = new ArrayList<>();
+    long pos = offset;
+    long end = offset + len;
+    while (pos < end) {
+      List<AllocationMap.Run> got = AllocationMap.describe(device, pos, end - pos);
+      all.addAll(got);
+      pos = got.getLast().end();
+    }
+    return all;
+  }
+
+  /** One chunk per run: holes as OFFSET_HOLE, the rest read and sent as OFFSET_DATA; the last chunk is DONE. */
+  private void sendSparse(Request r, List<AllocationMap.Run> runs, ByteBuffer data) throws IOException {
+    ByteBuffer headers = pool.acquire(runs.size() * TransmissionCodec.OFFSET_HOLE_CHUNK);
+    List<ByteBuffer> parts = new ArrayList<>(2 * runs.size());
+    for (int i = 0; i < runs.size(); i++) {
+      AllocationMap.Run run = runs.get(i);
+      boolean last = i == runs.size() - 1;
+      int at = (int) (run.offset() - r.offset());
+      int n = (int) run.length();
+      int start = headers.position();
+      if ((run.status() & NBD_STATE_ZERO) != 0) {
+        TransmissionCodec.offsetHole(headers, last, r.cookie(), run.offset(), n);
+        parts.add(headers.slice(start, headers.position() - start));
+      } else {
+        ByteBuffer slice = data.slice(at, n);
+        device.read(run.offset(), slice);
+        TransmissionCodec.offsetDataPrefix(headers, last, r.cookie(), run.offset(), n);
+        parts.add(headers.slice(start, headers.position() - start));
+        parts.add(slice.flip());
+      }
+    }
+    try {
+      sender.send(parts.toArray(ByteBuffer[]::new));
+    } finally {
+      pool.release(headers);
+    }
+  }
+
+  private void trim(Request r) throws IOException {
+    if ((session.transmissionFlags() & NBD_FLAG_SEND_TRIM) == 0) {
+      throw new BlockDeviceException(device.capabilities().readOnly() ? BlockError.EPERM : BlockError.EINVAL,
+          "trim: not offered on this export (expected: no NBD_CMD_TRIM without NBD_FLAG_SEND_TRIM)");
+    }
+    device.discard(r.offset(), r.length());
+    if (r.has(NBD_CMD_FLAG_FUA) && device.capabilities().flush().available()) {
+      device.flush();
+    }
+    ok(r);
+  }
+
+  private Set<WriteFlag> zeroFlags(Request r) {
+    Set<WriteFlag> flags = EnumSet.noneOf(WriteFlag.class);
+    if (r.has(NBD_CMD_FLAG_FUA)) {
+      flags.add(WriteFlag.FUA);
+    }
+    if (!r.has(NBD_CMD_FLAG_NO_HOLE) && session.export().discard() == DiscardMode.UNMAP) {
+      flags.add(WriteFlag.MAY_TRIM);
+    }
+    if (r.has(NBD_CMD_FLAG_FAST_ZERO)) {
+      flags.add(WriteFlag.FAST_ZERO);
+    }
+    return flags;
+  }
+
+  private void blockStatus(Request r) throws IOException {
+    if (session.contexts().isEmpty()) {
+      throw new BlockDeviceException(BlockError.EINVAL, "block status: no metadata context selected (expected: NBD_OPT_SET_META_CONTEXT first)");
+    }
+    if (r.length() == 0) {
+      throw new BlockDeviceException(BlockError.EINVAL, "block status: length 0 (expected: > 0)");
+    }
+    List<AllocationMap.Run> runs = AllocationMap.describe(device, r.offset(), r.length());
+    List<MetaContext> contexts = session.contexts();
+    List<int[]> perContext = new ArrayList<>(contexts.size());
+    int total = 0;
+    for (MetaContext c : contexts) {
+      int[] d = descriptors(runs, c, r.has(NBD_CMD_FLAG_REQ_ONE));
+      perContext.add(d);
+      total += TransmissionCodec.blockStatusSize(d.length / 2);
+    }
+    ByteBuffer b = pool.acquire(total);
+    for (int i = 0; i < contexts.size(); i++) {
+      int[] d = perContext.get(i);
+      TransmissionCodec.blockStatusPrefix(b, i == contexts.size() - 1, r.cookie(), contexts.get(i).id, d.length / 2);
+      for (int j = 0; j < d.length; j += 2) {
+        TransmissionCodec.blockDescriptor(b, d[j], d[j + 1]);
+      }
+    }
+    send(b);
+  }
+
+  /** Length/value pairs for one context, adjacent runs with the same value merged. */
+  private static int[] descriptors(List<AllocationMap.Run> runs, MetaContext c, boolean one) {
+    long[] lengths = new long[runs.size()];
+    int[] values = new int[runs.size()];
+    int n = 0;
+    for (AllocationMap.Run run : runs) {
+      int v = c == MetaContext.ALLOCATION ? run.status() : run.depth();
+      if (n > 0 && values[n - 1] == v) {
+        lengths[n - 1] += run.length();
+      } else {
+        lengths[n] = run.length();
+        values[n++] = v;
+      }
+    }
+    n = one ? 1 : n;
+    int[] out = new int[2 * n];
+    for (int i = 0; i < n; i++) {
+      out[2 * i] = (int) lengths[i]; // at most the request's length: fits 32 unsigned bits
+      out[2 * i + 1] = values[i];
+    }
+    return out;
+  }
+
+  private void cache(Request r) throws IOException {
+    ByteBuffer scratch = pool.acquire((int) Math.min(CACHE_CHUNK, Math.max(r.length(), 1)));
+    try {
+      long pos = r.offset();
+      long end = r.offset() + r.length();
+      if (pos < 0 || end > device.size()) {
+        throw new BlockDeviceException(BlockError.EINVAL,
+            "cache: offset " + r.offset() + " length " + r.length() + " (expected: within the export's " + device.size() + " bytes)");
+      }
+      while (pos < end) {
+        int n = (int) Math.min(scratch.capacity(), end - pos);
+        device.read(pos, scratch.clear().limit(n));
+        pos += n;
+      }
+    } finally {
+      pool.release(scratch);
+    }
+    ok(r);
+  }
+
+  private void ok(Request r) {
+    ByteBuffer b = pool.acquire(SIMPLE_REPLY_SIZE);
+    TransmissionCodec.simpleReply(b, 0, r.cookie());
+    send(b);
+  }
+
+  /** Sends {@code pooled} (filled from position 0, flipped here) and the {@code rest}, then returns {@code pooled} to the pool. */
+  private void send(ByteBuffer pooled, ByteBuffer... rest) {
+    ByteBuffer[] parts = new ByteBuffer[1 + rest.length];
+    parts[0] = pooled.flip();
+    System.arraycopy(rest, 0, parts, 1, rest.length);
+    try {
+      sender.send(parts);
+    } finally {
+      pool.release(pooled);
+    }
+  }
+
+  private void fail(Request r, int errno, String message) {
+    if (session.structuredReplies()) {
+      byte[] m = TransmissionCodec.errorMessage(message);
+      ByteBuffer b = pool.acquire(TransmissionCodec.ERROR_CHUNK_FIXED + m.length);
+      TransmissionCodec.errorChunk(b, r.cookie(), errno, m);
+      send(b);
+    } else {
+      ByteBuffer b = pool.acquire(SIMPLE_REPLY_SIZE);
+      TransmissionCodec.simpleReply(b, errno, r.cookie());
+      send(b);
+    }
+  }
+}

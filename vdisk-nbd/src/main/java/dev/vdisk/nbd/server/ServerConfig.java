@@ -1,0 +1,55 @@
+package dev.vdisk.nbd.server;
+
+import java.time.Duration;
+
+/**
+ * Limits and policies of a server.
+ *
+ * @param maxPayload largest READ/WRITE/CACHE length accepted, advertised as the maximum block size
+ * @param inflightBytesPerConnection payload bytes (write data received, read data being prepared) one
+ *     connection may hold at once; the connection stops reading requests while it is at the limit
+ * @param inflightRequestsPerConnection requests one connection may have executing at once
+ * @param handshakeTimeout a client that has not finished negotiating by then is disconnected
+ * @param allow which TCP peers may connect
+ * @param tls whether TLS is off, offered or required
+ * @param credentials the server's certificate and key; null exactly when {@code tls} is OFF
+ */
+public record ServerConfig(int maxPayload, long inflightBytesPerConnection, int inflightRequestsPerConnection,
+    Duration handshakeTimeout, AllowList allow, TlsMode tls, TlsCredentials credentials) {
+
+  /** 32 MiB payloads, 64 MiB and 256 requests in flight per connection, 10 s to negotiate, anyone may connect, no TLS. */
+  public static final ServerConfig DEFAULTS =
+      new ServerConfig(32 << 20, 64L << 20, 256, Duration.ofSeconds(10), AllowList.ANYONE, TlsMode.OFF, null);
+
+  public ServerConfig {
+    if (maxPayload < 4096) {
+      throw new IllegalArgumentException("max payload: " + maxPayload + " (expected: at least 4096)");
+    }
+    if (inflightBytesPerConnection < maxPayload) {
+      throw new IllegalArgumentException("in-flight bytes: " + inflightBytesPerConnection + " (expected: at least the max payload " + maxPayload + ")");
+    }
+    if ((tls == TlsMode.OFF) != (credentials == null)) {
+      throw new IllegalArgumentException("TLS " + tls + " with" + (credentials == null ? "out" : "") + " credentials (expected: credentials exactly when TLS is on)");
+    }
+    if (inflightRequestsPerConnection < 1) {
+      throw new IllegalArgumentException("in-flight requests: " + inflightRequestsPerConnection + " (expected: at least 1)");
+    }
+  }
+
+  public ServerConfig withAllow(AllowList a) {
+    return new ServerConfig(maxPayload, inflightBytesPerConnection, inflightRequestsPerConnection, handshakeTimeout, a, tls, credentials);
+  }
+
+  public ServerConfig withMaxPayload(int max) {
+    return new ServerConfig(max, Math.max(inflightBytesPerConnection, max), inflightRequestsPerConnection, handshakeTimeout, allow, tls,
+        credentials);
+  }
+
+  public ServerConfig withHandshakeTimeout(Duration d) {
+    return new ServerConfig(maxPayload, inflightBytesPerConnection, inflightRequestsPerConnection, d, allow, tls, credentials);
+  }
+
+  public ServerConfig withTls(TlsMode mode, TlsCredentials creds) {
+    return new ServerConfig(maxPayload, inflightBytesPerConnection, inflightRequestsPerConnection, handshakeTimeout, allow, mode, creds);
+  }
+}

@@ -1,0 +1,156 @@
+package dev.vdisk.nbd.server;
+
+import static dev.vdisk.nbd.protocol.NbdProtocol.*;
+
+import dev.vdisk.nbd.protocol.Request;
+import dev.vdisk.nbd.protocol.TransmissionCodec;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.nio.ByteBuffer;
+import java.util.concurrent.Phaser;
+import java.util.concurrent.Semaphore;
+
+/**
+ * The transmission phase of one connection. This thread reads requests (and WRITE payloads) in order; each
+ * request then runs on its own virtual thread, so a slow request does not hold up the ones behind it, and
+ * replies go out as requests finish. Memory is bounded: the reader waits while the connection holds
+ * {@link ServerConfig#inflightBytesPerConnection()} payload bytes or
+ * {@link ServerConfig#inflightRequestsPerConnection()} requests, which pushes back on the client through TCP.
+ *
+ * <p>The phase ends at {@code NBD_CMD_DISC}, at end of stream (the client left, or the server is shutting
+ * down and stopped reading), or at a request header without the request magic. In every case the requests
+ * already read run to completion before the connection closes, so a client that disconnects mid-stream
+ * leaves no half-applied request behind. Once {@link #stopping()} is called, requests still arriving are
+ * answered with {@code ESHUTDOWN}, which tells the client to disconnect, as the protocol asks of a server
+ * that is shutting down.
+ */
+final class Transmission {
+  private static final int DRAIN_CHUNK = 64 << 10;
+
+  private final Wire wire;
+  private final ServerConfig config;
+  private final BufferPool pool;
+  private final RequestExecutor executor;
+  private final Semaphore bytes;
+  private final Semaphore slots;
+  private final Phaser inflight = new Phaser(1);
+  private volatile boolean stopping;
+
+  Transmission(Wire wire, Session session, ServerConfig config, BufferPool pool, RequestMetrics metrics) {
+    this.wire = wire;
+    this.config = config;
+    this.pool = pool;
+    this.executor = new RequestExecutor(session, new ReplySender(wire), pool, config.maxPayload(), metrics);
+    this.bytes = new Semaphore(Math.toIntExact(config.inflightBytesPerConnection()));
+    this.slots = new Semaphore(config.inflightRequestsPerConnection());
+  }
+
+  /**
+   * Serves requests until the phase ends, then waits for the requests in flight.
+   *
+   * @return true if the client ended it with {@code NBD_CMD_DISC}
+   * @throws IOException if reading failed (including a broken protocol); in-flight requests have completed
+   */
+  boolean run() throws IOException {
+    ByteBuffer header = ByteBuffer.allocateDirect(REQUEST_SIZE);
+    try {
+      while (true) {
+        slots.acquire();
+        Request r;
+        try {
+          wire.readFully(header.clear());
+          r = TransmissionCodec.decodeRequest(header.flip());
+        } catch (IOException e) {
+          slots.release();
+          throw e;
+        }
+        if (r.type() == NBD_CMD_DISC) {
+          slots.release();
+          return true;
+        }
+        if (stopping) {
+          refuse(r, NBD_ESHUTDOWN, "server is shutting down");
+          continue;
+        }
+        accept(r);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new InterruptedIOException("interrupted while waiting for in-flight requests");
+    } finally {
+      inflight.arriveAndAwaitAdvance();
+    }
+  }
+
+  /** Takes the request's payload and budget, then starts it; owns one slot from the caller. */
+  private void accept(Request r) throws IOException, InterruptedException {
+    int budget = 0;
+    ByteBuffer payload = null;
+    try {
+      if (r.type() == NBD_CMD_WRITE) {
+        if (r.length() > config.maxPayload()) {
+          refuse(r, NBD_EINVAL, "length " + r.length() + " (expected: at most " + config.maxPayload() + ")");
+          return;
+        }
+        budget = (int) r.length();
+        bytes.acquire(budget);
+        payload = pool.acquire(budget);
+        wire.readFully(payload);
+        payload.flip();
+      } else if (r.type() == NBD_CMD_READ && r.length() <= config.maxPayload()) {
+        budget = (int) r.length();
+        bytes.acquire(budget);
+      }
+    } catch (IOException | InterruptedException | RuntimeException e) {
+      if (payload != null) {
+        pool.release(payload);
+      }
+      bytes.release(budget);
+      slots.release();
+      throw e;
+    }
+    int held = budget;
+    ByteBuffer data = payload;
+    inflight.register();
+    Thread.ofVirtual().name("nbd-request").start(() -> {
+      try {
+        executor.execute(r, data);
+      } finally {
+        bytes.release(held);
+        slots.release();
+        inflight.arriveAndDeregister();
+      }
+    });
+  }
+
+  /** From now on, requests are refused with {@code ESHUTDOWN}; those already accepted complete. */
+  void stopping() {
+    stopping = true;
+  }
+
+  /** Answers {@code r} with an error without executing it (dropping a WRITE's payload); owns one slot from the caller. */
+  private void refuse(Request r, int errno, String message) throws IOException {
+    try {
+      if (r.type() == NBD_CMD_WRITE) {
+        drain(r.length());
+      }
+      executor.refuse(r, errno, message);
+    } finally {
+      slots.release();
+    }
+  }
+
+  /** Reads and drops a payload the server will not take, keeping the stream in step. */
+  private void drain(long length) throws IOException {
+    ByteBuffer scratch = pool.acquire(DRAIN_CHUNK);
+    try {
+      long left = length;
+      while (left > 0) {
+        wire.readFully(scratch.clear().limit((int) Math.min(DRAIN_CHUNK, left)));
+        left -= scratch.limit();
+      }
+    } finally {
+      pool.release(scratch);
+    }
+  }
+}
