@@ -32,9 +32,10 @@ import picocli.CommandLine.Spec;
     mixinStandardHelpOptions = true,
     versionProvider = Main.Version.class,
     description = "Virtual-disk images for KVM/QEMU, with qemu-img's command line.",
-    subcommands = {CreateCommand.class, InfoCommand.class, MapCommand.class, IoCommand.class, BenchCommand.class})
+    subcommands = {CreateCommand.class, InfoCommand.class, MapCommand.class, IoCommand.class, BenchCommand.class,
+        ConvertCommand.class, CompareCommand.class})
 public final class Main implements Runnable {
-  private static final String COMMANDS = "create, info, map, io, bench";
+  private static final String COMMANDS = "create, info, map, io, bench, convert, compare";
 
   @Option(names = "--debug", scope = ScopeType.INHERIT, description = "Print the stack trace of an error.")
   boolean debug;
