@@ -7,7 +7,9 @@ import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -43,7 +45,8 @@ public final class Convert {
   private final SparseScanner scanner;
 
   private final ReentrantLock lock = new ReentrantLock();
-  private final Condition turn = lock.newCondition();
+  /** Guarded by {@link #lock}: the worker waiting to write at each offset, so that a write wakes only its successor. */
+  private final Map<Long, Condition> waiting = new HashMap<>();
   /** Guarded by {@link #lock}: the next byte to hand out, the status run around it, the in-order write mark. */
   private long next;
   private BlockStatus status;
@@ -255,8 +258,17 @@ public final class Convert {
   private void awaitTurn(long offset) throws InterruptedException {
     lock.lock();
     try {
-      while (written != offset && failure == null) {
-        turn.await();
+      if (written == offset || failure != null) {
+        return;
+      }
+      Condition mine = lock.newCondition();
+      waiting.put(offset, mine);
+      try {
+        while (written != offset && failure == null) {
+          mine.await();
+        }
+      } finally {
+        waiting.remove(offset);
       }
     } finally {
       lock.unlock();
@@ -267,7 +279,10 @@ public final class Convert {
     lock.lock();
     try {
       written = Math.max(written, end);
-      turn.signalAll();
+      Condition next = waiting.get(written);
+      if (next != null) {
+        next.signal();
+      }
     } finally {
       lock.unlock();
     }
@@ -286,6 +301,6 @@ public final class Convert {
     if (failure == null) {
       failure = e;
     }
-    turn.signalAll();
+    waiting.values().forEach(Condition::signal);
   }
 }
