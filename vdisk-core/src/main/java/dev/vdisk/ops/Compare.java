@@ -9,7 +9,7 @@ import java.nio.ByteBuffer;
  * and offsets.
  *
  * <ul>
- *   <li>Both are walked by {@link BlockStatus} through their backing chains; ranges that both say read as
+ *   <li>Both are walked by {@link StatusWalker} through their backing chains; ranges that both say read as
  *       zeroes are never read. Where exactly one of them allocates a range, only that one is read and must
  *       read as zeroes. Reads are at most {@link #CHUNK} bytes.
  *   <li>A difference is reported at the start of the first differing 512-byte sector, as qemu-img reports it.
@@ -58,10 +58,12 @@ public final class Compare {
     if (strict && sizeA != sizeB) {
       return new CompareResult(CompareResult.Verdict.SIZE_MISMATCH, -1, false);
     }
+    StatusWalker walkA = walker(a);
+    StatusWalker walkB = walker(b);
     long offset = 0;
     while (offset < common) {
-      BlockStatus sa = status(a, offset, sizeA - offset);
-      BlockStatus sb = status(b, offset, sizeB - offset);
+      BlockStatus sa = status(a, walkA, offset);
+      BlockStatus sb = status(b, walkB, offset);
       long chunk = Math.min(sa.length(), sb.length());
       if (strict && !sa.sameBits(sb)) {
         return new CompareResult(CompareResult.Verdict.STATUS_MISMATCH, offset, false);
@@ -84,8 +86,9 @@ public final class Compare {
     if (sizeA != sizeB) {
       sizeWarning = true;
       Named over = sizeA > sizeB ? a : b;
+      StatusWalker walkOver = sizeA > sizeB ? walkA : walkB;
       while (offset < total) {
-        BlockStatus s = status(over, offset, total - offset);
+        BlockStatus s = status(over, walkOver, offset);
         long chunk = s.length();
         if (s.allocated() && !s.zero()) {
           chunk = Math.min(chunk, CHUNK);
@@ -101,13 +104,25 @@ public final class Compare {
     return new CompareResult(CompareResult.Verdict.IDENTICAL, -1, sizeWarning);
   }
 
-  private BlockStatus status(Named image, long offset, long length) throws CompareException {
+  private StatusWalker walker(Named image) throws CompareException {
     try {
-      return BlockStatus.of(image.device(), offset, length);
+      return new StatusWalker(image.device());
     } catch (IOException e) {
-      throw new CompareException(CompareException.Stage.STATUS, "Sector allocation test failed for " + image.name()
-          + ": " + e.getMessage(), sizeWarning, e);
+      throw statusFailed(image, e);
     }
+  }
+
+  private BlockStatus status(Named image, StatusWalker walker, long offset) throws CompareException {
+    try {
+      return walker.at(offset);
+    } catch (IOException e) {
+      throw statusFailed(image, e);
+    }
+  }
+
+  private CompareException statusFailed(Named image, IOException e) {
+    return new CompareException(CompareException.Stage.STATUS, "Sector allocation test failed for " + image.name()
+        + ": " + e.getMessage(), sizeWarning, e);
   }
 
   /** qemu-img's compare_buffers: the start of the first differing sector of both devices' chunk, or -1. */

@@ -49,6 +49,7 @@ public final class Convert {
   private final Map<Long, Condition> waiting = new HashMap<>();
   /** Guarded by {@link #lock}: the next byte to hand out, the status run around it, the in-order write mark. */
   private long next;
+  private StatusWalker walker;
   private BlockStatus status;
   private long written;
   private volatile IOException failure;
@@ -124,8 +125,9 @@ public final class Convert {
   private long countWork() throws IOException {
     long total = 0;
     long pos = 0;
+    StatusWalker counter = new StatusWalker(source.device());
     while (pos < size) {
-      BlockStatus s = BlockStatus.of(source.device(), pos, size - pos);
+      BlockStatus s = counter.at(pos);
       if (!s.zero() || scanner == null) {
         total += s.length();
       }
@@ -183,8 +185,11 @@ public final class Convert {
 
   /** qemu-img's convert_iteration_sectors: the next chunk, within one status run and one buffer. */
   private Chunk plan() throws IOException {
+    if (walker == null) {
+      walker = new StatusWalker(source.device());
+    }
     if (status == null || status.end() <= next) {
-      status = BlockStatus.of(source.device(), next, size - next);
+      status = walker.at(next);
     }
     boolean data = !status.zero();
     long n = status.end() - next;

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.CheckedDevice;
 import dev.vdisk.block.Extent;
+import dev.vdisk.block.filter.CountingFilter;
 import dev.vdisk.block.mem.MemoryDevice;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -124,6 +125,21 @@ class ConvertTest {
     Convert.run(new Named("s", src), new Named("t", target), ConvertOptions.DEFAULTS.withSparseBytes(8192).withTargetIsZero(true),
         Progress.NONE);
     assertThat(target.writes).containsExactly(new RecordingDevice.Range(0, 16384));
+  }
+
+  /** Each layer is asked for its extents once per batch, not once per run: O(n) for n extents. */
+  @Test
+  void aFragmentedSourceIsWalkedWithAFewExtentQueries() throws IOException {
+    int pages = 4000;
+    MemoryDevice src = new MemoryDevice((long) pages * PAGE);
+    for (int p = 0; p < pages; p += 2) {
+      src.write((long) p * PAGE, filled(PAGE, 1 + p % 200), Set.of());
+    }
+    CountingFilter counted = new CountingFilter(src);
+    MemoryDevice dst = new MemoryDevice(src.size());
+    Convert.run(new Named("s", counted), new Named("t", dst), ConvertOptions.DEFAULTS.withTargetIsZero(true), Progress.NONE);
+    assertThat(counted.extentQueries()).isLessThanOrEqualTo(2); // one walk to size the work, one to copy
+    assertThat(contents(dst, 0, pages * PAGE)).isEqualTo(contents(src, 0, pages * PAGE));
   }
 
   @Test
