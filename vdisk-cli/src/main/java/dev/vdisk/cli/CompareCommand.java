@@ -85,8 +85,9 @@ final class CompareCommand implements Callable<Integer> {
           say(out, CompareResult.SIZE_WARNING);
         }
         return error(e.stage() == CompareException.Stage.STATUS ? STATUS_FAILED : READ_FAILED, e.getMessage());
+      } finally {
+        ProgressBars.finish(bar);
       }
-      ProgressBars.finish(bar);
       if (result.sizeWarning()) {
         say(out, CompareResult.SIZE_WARNING);
       }

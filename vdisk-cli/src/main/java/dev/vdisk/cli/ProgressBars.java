@@ -10,7 +10,7 @@ import me.tongfei.progressbar.ProgressBarStyle;
 /**
  * {@code -p}: a progress bar (me.tongfei:progressbar) on standard error, fed by an operation's {@link Progress}
  * callback. Standard error rather than qemu-img's standard output, so that a bar never mixes with results
- * a script reads (compare's verdict). Closing it draws the final state and ends the line.
+ * a script reads (compare's verdict). Closing it (once; again does nothing) draws the final state and ends the line.
  */
 final class ProgressBars implements Progress, AutoCloseable {
   private static final int WIDTH = 100;
@@ -19,6 +19,7 @@ final class ProgressBars implements Progress, AutoCloseable {
   private final PrintWriter err;
   private final ProgressBar bar;
   private long shown;
+  private boolean closed;
 
   private ProgressBars(String task, PrintWriter err) {
     this.err = err;
@@ -63,8 +64,13 @@ final class ProgressBars implements Progress, AutoCloseable {
     }
   }
 
+  /** Idempotent. */
   @Override
-  public void close() {
+  public synchronized void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
     bar.close();
     synchronized (err) {
       err.println();

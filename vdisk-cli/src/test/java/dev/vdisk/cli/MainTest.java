@@ -20,8 +20,8 @@ class MainTest {
   void helpListsTheCommands() {
     Vdisk.Result r = Vdisk.run("--help");
     assertThat(r.exit()).isZero();
-    assertThat(r.out()).contains("create", "info", "map", "io", "bench", "--debug");
-    for (String cmd : new String[] {"create", "info", "map", "io", "bench"}) {
+    assertThat(r.out()).contains("create", "info", "map", "io", "bench", "convert", "compare", "--debug");
+    for (String cmd : new String[] {"create", "info", "map", "io", "bench", "convert", "compare"}) {
       Vdisk.Result sub = Vdisk.run(cmd, "--help");
       assertThat(sub.exit()).as(cmd).isZero();
       assertThat(sub.out()).as(cmd).startsWith("Usage: vdisk " + cmd);
@@ -32,15 +32,15 @@ class MainTest {
   void noCommandIsOneLine() {
     Vdisk.Result r = Vdisk.run();
     assertThat(r.exit()).isEqualTo(1);
-    assertThat(r.errLines()).containsExactly("vdisk: no command given (expected: one of create, info, map, io, bench)");
+    assertThat(r.errLines()).containsExactly("vdisk: no command given (expected: one of create, info, map, io, bench, convert, compare)");
   }
 
   @Test
   void unknownCommandAndOptionAreOneLine() {
-    Vdisk.Result r = Vdisk.run("convert", "a", "b");
+    Vdisk.Result r = Vdisk.run("rebase", "a", "b");
     assertThat(r.exit()).isEqualTo(1);
     assertThat(r.errLines()).hasSize(1);
-    assertThat(r.err()).startsWith("vdisk: ").contains("convert").endsWith("(expected: see 'vdisk --help')\n");
+    assertThat(r.err()).startsWith("vdisk: ").contains("rebase").endsWith("(expected: see 'vdisk --help')\n");
     r = Vdisk.run("info", "-x", "a");
     assertThat(r.exit()).isEqualTo(1);
     assertThat(r.errLines()).containsExactly("vdisk info: Unknown option: '-x' (expected: see 'vdisk info --help')");
