@@ -2,6 +2,7 @@ package dev.vdisk.ops;
 
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.Extent;
+import dev.vdisk.format.FormatRegistry;
 import dev.vdisk.format.qcow2.Qcow2Format;
 import java.io.IOException;
 import java.util.ArrayDeque;
@@ -12,8 +13,11 @@ import java.util.ArrayDeque;
  * as asking "what is at offset x" from scratch each time would.
  *
  * <p>Where a layer has a hole, a walker over its backing image covers the hole (as far as the backing image
- * reaches); past the backing image's end the bytes read as zeroes and count as allocated, as in QEMU. Not
- * thread-safe: one walker per consumer.
+ * reaches); past the backing image's end the bytes read as zeroes and count as allocated, as in QEMU.
+ *
+ * <p>Runs of a qcow2 layer end where its L2 tables' coverage ends, because QEMU's qcow2 driver answers one
+ * L2 table at a time: {@code qemu-img compare -s} sees the EOF bit only on a run that reaches the end, so
+ * where runs end is visible in its verdicts. Not thread-safe: one walker per consumer.
  */
 final class StatusWalker {
   private final BlockDevice device;
@@ -21,6 +25,8 @@ final class StatusWalker {
   private final boolean top;
   private final BlockDevice backing;
   private final long backingSize;
+  /** Bytes one L2 table maps in a qcow2 layer (runs end at multiples of it), or 0 for other layers. */
+  private final long l2Coverage;
   /** Extents fetched and not yet passed; the first covers {@link #pos} when non-empty. */
   private final ArrayDeque<Extent> batch = new ArrayDeque<>();
   /** The next byte {@link #nextRun} describes. */
@@ -43,6 +49,17 @@ final class StatusWalker {
     this.pos = start;
     this.backing = Qcow2Format.isQcow2(device) ? Qcow2Format.backing(device).map(Qcow2Format.Backing::device).orElse(null) : null;
     this.backingSize = backing == null ? 0 : backing.size();
+    this.l2Coverage = l2Coverage(device);
+  }
+
+  /** QEMU's default L2 slice is a whole L2 table: cluster size / entry size entries of one cluster each. */
+  private static long l2Coverage(BlockDevice device) throws IOException {
+    if (!Qcow2Format.isQcow2(device)) {
+      return 0;
+    }
+    long cluster = Qcow2Format.clusterSize(device);
+    boolean extendedL2 = Boolean.TRUE.equals(FormatRegistry.byName("qcow2").formatSpecific(device).get("extended-l2"));
+    return cluster * (cluster / (extendedL2 ? 16 : 8));
   }
 
   /**
@@ -108,6 +125,10 @@ final class StatusWalker {
       batch.addAll(device.extents(p, end - p));
     }
     Extent e = batch.peekFirst();
-    return e.offset() == p ? e : e.slice(p, e.end() - p);
+    long stop = e.end();
+    if (l2Coverage > 0) {
+      stop = Math.min(stop, (p / l2Coverage + 1) * l2Coverage);
+    }
+    return e.offset() == p && stop == e.end() ? e : e.slice(p, stop - p);
   }
 }
