@@ -125,13 +125,17 @@ public final class Convert {
   private long countWork() throws IOException {
     long total = 0;
     long pos = 0;
-    StatusWalker counter = new StatusWalker(source.device());
-    while (pos < size) {
-      BlockStatus s = counter.at(pos);
-      if (!s.zero() || scanner == null) {
-        total += s.length();
+    try {
+      StatusWalker counter = new StatusWalker(source.device());
+      while (pos < size) {
+        BlockStatus s = counter.at(pos);
+        if (!s.zero() || scanner == null) {
+          total += s.length();
+        }
+        pos = s.end();
       }
-      pos = s.end();
+    } catch (IOException e) {
+      throw statusFailed(pos, e);
     }
     return total;
   }
@@ -148,8 +152,7 @@ public final class Convert {
         c = plan();
         next = c.end();
       } catch (IOException e) {
-        failLocked(new IOException("error while reading block status of '" + source.name() + "' at byte " + next
-            + ": " + e.getMessage(), e));
+        failLocked(statusFailed(next, e));
         return;
       } finally {
         lock.unlock();
@@ -199,6 +202,11 @@ public final class Convert {
       n = Math.min(n, Integer.MAX_VALUE & ~(SparseScanner.SECTOR - 1));
     }
     return new Chunk(next, (int) n, data);
+  }
+
+  private IOException statusFailed(long offset, IOException e) {
+    return new IOException("error while reading block status of '" + source.name() + "' at byte " + offset + ": "
+        + e.getMessage(), e);
   }
 
   private void read(Chunk c, ByteBuffer buf) throws IOException {
