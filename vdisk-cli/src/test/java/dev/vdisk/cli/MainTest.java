@@ -20,8 +20,8 @@ class MainTest {
   void helpListsTheCommands() {
     Vdisk.Result r = Vdisk.run("--help");
     assertThat(r.exit()).isZero();
-    assertThat(r.out()).contains("create", "info", "map", "io", "bench", "--debug");
-    for (String cmd : new String[] {"create", "info", "map", "io", "bench"}) {
+    assertThat(r.out()).contains("create", "info", "map", "io", "bench", "convert", "compare", "--debug");
+    for (String cmd : new String[] {"create", "info", "map", "io", "bench", "convert", "compare"}) {
       Vdisk.Result sub = Vdisk.run(cmd, "--help");
       assertThat(sub.exit()).as(cmd).isZero();
       assertThat(sub.out()).as(cmd).startsWith("Usage: vdisk " + cmd);
@@ -32,8 +32,8 @@ class MainTest {
   void noCommandIsOneLine() {
     Vdisk.Result r = Vdisk.run();
     assertThat(r.exit()).isEqualTo(1);
-    assertThat(r.errLines()).containsExactly(
-        "vdisk: no command given (expected: one of create, info, map, check, snapshot, resize, io, bench, serve)");
+    assertThat(r.errLines()).containsExactly("vdisk: no command given (expected: one of create, info, map, check, "
+        + "snapshot, resize, convert, compare, io, bench, serve)");
   }
 
   @Test

@@ -1,0 +1,174 @@
+package dev.vdisk.cli;
+
+import dev.vdisk.format.FormatRegistry;
+import dev.vdisk.format.ImageFormat;
+import dev.vdisk.format.Images;
+import dev.vdisk.format.OpenImage;
+import dev.vdisk.format.OptionString;
+import dev.vdisk.io.CacheMode;
+import dev.vdisk.io.FileOptions;
+import dev.vdisk.ops.Convert;
+import dev.vdisk.ops.ConvertOptions;
+import dev.vdisk.ops.Named;
+import dev.vdisk.ops.Progress;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
+
+/**
+ * {@code vdisk convert [-f fmt] [-O output_fmt] [-o options] [-S threshold] [-m N] [-W] [-p] [-q] [-t cache]
+ * [-T src_cache] [-n] [--target-is-zero] [--force] [-U] SRC DST}: qemu-img convert's options and defaults
+ * (output format raw, target cache {@code unsafe}, source cache {@code writeback}, {@code -S 4k}, {@code -m 8}),
+ * over {@link Convert}.
+ *
+ * <p>Differences from qemu-img, on purpose: an existing DST is refused unless {@code --force} (re-create it) or
+ * {@code -n} (write into it), as {@code vdisk create} refuses it; a DST that is the source file is always
+ * refused. {@code -c}, {@code -l} and {@code -B} are not supported yet and say so. Every argument is checked,
+ * and the source opened, before DST is created or opened.
+ */
+@Command(name = "convert", mixinStandardHelpOptions = true, description = "Copy an image into a new (or existing) one.")
+final class ConvertCommand implements Callable<Integer> {
+  @ParentCommand Main main;
+
+  @Mixin ImageOptions source;
+
+  @Option(names = "-O", paramLabel = "OUTPUT_FMT", defaultValue = "raw", description = "Target format (default: raw).")
+  String outputFormat;
+
+  @Option(names = "-o", paramLabel = "OPTIONS", description = "Target creation options, key=value[,key=value]... (repeatable).")
+  List<String> options = new ArrayList<>();
+
+  @Option(names = "-S", paramLabel = "SIZE", defaultValue = "4k",
+      description = "Zero runs in data at least this long stay sparse (default 4k; 0 writes everything as data).")
+  String sparse;
+
+  @Option(names = "-m", paramLabel = "N", defaultValue = "8", description = "Parallel copy workers, 1 to 16 (default 8).")
+  String workers;
+
+  @Option(names = "-W", description = "Write the target out of order.")
+  boolean outOfOrder;
+
+  @Option(names = "-p", description = "Show a progress bar.")
+  boolean progress;
+
+  @Option(names = "-q", description = "Quiet: no progress bar.")
+  boolean quiet;
+
+  @Option(names = "-t", paramLabel = "CACHE", defaultValue = "unsafe", description = "Target cache mode (default: unsafe).")
+  String cache;
+
+  @Option(names = "-T", paramLabel = "SRC_CACHE", defaultValue = "writeback", description = "Source cache mode (default: writeback).")
+  String sourceCache;
+
+  @Option(names = "-n", description = "Do not create the target: write into the existing DST.")
+  boolean noCreate;
+
+  @Option(names = "--target-is-zero", description = "With -n: the target reads as zeroes already; zeroes are not written.")
+  boolean targetIsZero;
+
+  @Option(names = "--force", description = "Re-create an existing DST.")
+  boolean force;
+
+  @Option(names = "-c", description = "Compress (not supported yet).")
+  boolean compress;
+
+  @Option(names = "-l", paramLabel = "SNAPSHOT", description = "Convert an internal snapshot (not supported yet).")
+  String snapshot;
+
+  @Option(names = "-B", paramLabel = "BACKING_FILE", description = "Target backing file (not supported yet).")
+  String backing;
+
+  @Parameters(index = "0", paramLabel = "SRC", description = "The source image.")
+  String src;
+
+  @Parameters(index = "1", paramLabel = "DST", description = "The target image.")
+  String dst;
+
+  @Override
+  public Integer call() throws IOException {
+    refuseUnsupported();
+    ConvertOptions copy = copyOptions();
+    CacheMode targetCache = CacheMode.parse(cache);
+    CacheMode srcCache = CacheMode.parse(sourceCache);
+    ImageFormat fmt = FormatRegistry.byName(outputFormat);
+    String joined = String.join(",", options);
+    if (noCreate && !joined.isEmpty()) {
+      throw new CliException("-o: '" + joined + "' has no effect with -n (expected: no -o when the target is not created)");
+    }
+    if (targetIsZero && !noCreate) {
+      throw new CliException("--target-is-zero: requires -n (expected: -n, the target must exist)");
+    }
+    if (noCreate && force) {
+      throw new CliException("--force: re-creates DST, -n writes into it (expected: one of them)");
+    }
+    Map<String, String> createOptions = OptionString.parse(joined);
+    fmt.checkOptionNames(createOptions);
+    Path target = Path.of(dst);
+    try (OpenImage in = source.open(src, srcCache, true, main.err())) {
+      checkTarget(target);
+      long size = in.device().size();
+      if (!noCreate) {
+        fmt.create(target, size, createOptions, force);
+      }
+      try (OpenImage out = Images.open(target, fmt.name(), FileOptions.of(targetCache, false))) {
+        boolean zero = targetIsZero || (!noCreate && copy.sparseBytes() > 0);
+        Progress bar = ProgressBars.start("convert", progress && !quiet, main.err());
+        try {
+          Convert.run(new Named(src, in.device()), new Named(dst, out.device()), copy.withTargetIsZero(zero), bar);
+        } finally {
+          ProgressBars.finish(bar);
+        }
+      }
+    }
+    return 0;
+  }
+
+  private void refuseUnsupported() {
+    if (compress) {
+      throw new CliException("-c: compressed output is not supported yet (expected: no -c)");
+    }
+    if (snapshot != null) {
+      throw new CliException("-l: converting a snapshot is not supported yet (expected: no -l)");
+    }
+    if (backing != null) {
+      throw new CliException("-B: a target backing file is not supported yet (expected: no -B)");
+    }
+  }
+
+  private ConvertOptions copyOptions() {
+    long s = Sizes.parse("-S", sparse);
+    if (s % 512 != 0 || s > ConvertOptions.MAX_SPARSE) {
+      throw new CliException("-S: '" + sparse + "' (expected: a multiple of 512 up to " + ConvertOptions.MAX_SPARSE
+          + ", or 0 to disable sparse detection and fully allocate the output)");
+    }
+    int m = Args.integer("-m", workers, 1, ConvertOptions.MAX_WORKERS);
+    return ConvertOptions.DEFAULTS.withSparseBytes((int) s).withWorkers(m).withInOrder(!outOfOrder);
+  }
+
+  /** DST may exist only with -n or --force, and may never be the source itself. */
+  private void checkTarget(Path target) throws IOException {
+    boolean exists = Files.exists(target, LinkOption.NOFOLLOW_LINKS);
+    if (noCreate && !exists) {
+      throw new CliException(dst + ": no such file (expected: an existing target with -n)");
+    }
+    if (!exists) {
+      return;
+    }
+    if (Files.exists(target) && Files.isSameFile(target, Path.of(src))) {
+      throw new CliException(dst + ": is the source image (expected: a different target)");
+    }
+    if (!noCreate && !force) {
+      throw new CliException(dst + ": already exists (expected: a new file, --force to re-create it, or -n to write into it)");
+    }
+  }
+}

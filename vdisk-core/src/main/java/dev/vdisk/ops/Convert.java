@@ -1,0 +1,319 @@
+package dev.vdisk.ops;
+
+import dev.vdisk.block.BlockDevice;
+import dev.vdisk.block.WriteFlag;
+import dev.vdisk.io.DirectBuffers;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * Copies a source device into a target device the way {@code qemu-img convert} does (its
+ * {@code convert_do_copy}), so that the target's contents and its allocation come out as qemu-img's.
+ *
+ * <ul>
+ *   <li>The source is walked by {@link BlockStatus} through its backing chain. Ranges that read as zeroes are
+ *       never read; on a target known to be zero they are not written at all, otherwise they are zeroed with
+ *       {@code writeZeroes(MAY_TRIM)}. With {@code -S 0} they are written as data, as qemu-img does.
+ *   <li>Data is read in chunks of at most {@link ConvertOptions#bufferSize()} by {@link
+ *       ConvertOptions#workers()} threads, each with one buffer: memory is bounded by their product. Within
+ *       data, zero runs of at least {@link ConvertOptions#sparseBytes()} are treated like zero ranges
+ *       ({@link SparseScanner}).
+ *   <li>Writes go out in ascending order unless {@link ConvertOptions#inOrder()} is false; reads run ahead
+ *       in parallel either way.
+ *   <li>The target is flushed at the end (a no-op under cache=unsafe, qemu-img convert's default).
+ * </ul>
+ *
+ * <p>The first failure stops every worker; it is rethrown as an IOException naming the operation, the
+ * device and the offset. The target is then left partly written.
+ */
+public final class Convert {
+  private static final Set<WriteFlag> MAY_TRIM = Set.of(WriteFlag.MAY_TRIM);
+
+  private final Named source;
+  private final Named target;
+  private final ConvertOptions options;
+  private final Progress progress;
+  private final long size;
+  private final SparseScanner scanner;
+
+  private final ReentrantLock lock = new ReentrantLock();
+  /** Guarded by {@link #lock}: the worker waiting to write at each offset, so that a write wakes only its successor. */
+  private final Map<Long, Condition> waiting = new HashMap<>();
+  /** Guarded by {@link #lock}: the next byte to hand out, the status run around it, the in-order write mark. */
+  private long next;
+  private StatusWalker walker;
+  private BlockStatus status;
+  private long written;
+  private volatile IOException failure;
+
+  /** Guards {@link #done} so that progress updates go out in order. */
+  private final Object progressLock = new Object();
+  private long done;
+  private long work;
+
+  private Convert(Named source, Named target, ConvertOptions options, Progress progress) throws IOException {
+    this.source = source;
+    this.target = target;
+    this.options = options;
+    this.progress = progress;
+    this.size = source.device().size();
+    int min = options.sparseBytes() / SparseScanner.SECTOR;
+    this.scanner = min == 0 ? null
+        : new SparseScanner(min, SparseScanner.alignment(min, target.device().limits().requestAlignment()));
+  }
+
+  /**
+   * Copies all of {@code source} to the start of {@code target}.
+   *
+   * @throws IOException if the target is smaller than the source, is read-only, or a read or write fails
+   */
+  public static void run(Named source, Named target, ConvertOptions options, Progress progress) throws IOException {
+    new Convert(source, target, options, progress).copy();
+  }
+
+  private void copy() throws IOException {
+    BlockDevice dst = target.device();
+    if (dst.capabilities().readOnly()) {
+      throw new IOException("convert: target '" + target.name() + "' is read-only (expected: a writable target)");
+    }
+    long targetSize = dst.size();
+    if (targetSize < size) {
+      throw new IOException("convert: target '" + target.name() + "' has " + targetSize
+          + " bytes, the source has " + size + " (expected: a target at least as large as the source)");
+    }
+    work = countWork();
+    progress.update(0, work);
+    List<Thread> threads = new ArrayList<>();
+    for (int i = 0; i < options.workers(); i++) {
+      threads.add(Thread.ofPlatform().name("convert-" + i).start(this::workerLoop));
+    }
+    try {
+      for (Thread t : threads) {
+        t.join();
+      }
+    } catch (InterruptedException e) {
+      threads.forEach(Thread::interrupt);
+      fail(new InterruptedIOException("convert: interrupted"));
+      Thread.currentThread().interrupt();
+    }
+    if (failure != null) {
+      throw failure;
+    }
+    try {
+      dst.flush();
+    } catch (IOException e) {
+      throw new IOException("error while flushing '" + target.name() + "': " + e.getMessage(), e);
+    }
+  }
+
+  /** One chunk of the copy. */
+  private record Chunk(long offset, int length, boolean data) {
+    long end() {
+      return offset + length;
+    }
+  }
+
+  /** Bytes that will be copied as data (qemu-img's allocated_sectors): the progress total. */
+  private long countWork() throws IOException {
+    long total = 0;
+    long pos = 0;
+    try {
+      StatusWalker counter = new StatusWalker(source.device());
+      while (pos < size) {
+        BlockStatus s = counter.at(pos);
+        if (!s.zero() || scanner == null) {
+          total += s.length();
+        }
+        pos = s.end();
+      }
+    } catch (IOException e) {
+      throw statusFailed(pos, e);
+    }
+    return total;
+  }
+
+  private void workerLoop() {
+    ByteBuffer buf = DirectBuffers.aligned(options.bufferSize());
+    while (true) {
+      Chunk c;
+      lock.lock();
+      try {
+        if (failure != null || next >= size) {
+          return;
+        }
+        c = plan();
+        next = c.end();
+      } catch (IOException e) {
+        failLocked(statusFailed(next, e));
+        return;
+      } finally {
+        lock.unlock();
+      }
+      try {
+        if (c.data()) {
+          read(c, buf);
+        } else if (scanner == null) {
+          zeroFill(buf, c.length());
+        }
+        if (options.inOrder()) {
+          awaitTurn(c.offset());
+        }
+        if (failure == null) {
+          write(c, buf);
+          if (c.data() || scanner == null) {
+            reportDone(c.length());
+          }
+        }
+      } catch (IOException e) {
+        fail(e);
+      } catch (InterruptedException e) {
+        fail(new InterruptedIOException("convert: interrupted"));
+      } catch (RuntimeException e) {
+        fail(new IOException("convert: " + e, e));
+      } finally {
+        if (options.inOrder()) {
+          advance(c.end());
+        }
+      }
+    }
+  }
+
+  /** qemu-img's convert_iteration_sectors: the next chunk, within one status run and one buffer. */
+  private Chunk plan() throws IOException {
+    if (walker == null) {
+      walker = new StatusWalker(source.device());
+    }
+    if (status == null || status.end() <= next) {
+      status = walker.at(next);
+    }
+    boolean data = !status.zero();
+    long n = status.end() - next;
+    if (data || scanner == null) {
+      n = Math.min(n, options.bufferSize());
+    } else {
+      n = Math.min(n, Integer.MAX_VALUE & ~(SparseScanner.SECTOR - 1));
+    }
+    return new Chunk(next, (int) n, data);
+  }
+
+  private IOException statusFailed(long offset, IOException e) {
+    return new IOException("error while reading block status of '" + source.name() + "' at byte " + offset + ": "
+        + e.getMessage(), e);
+  }
+
+  private void read(Chunk c, ByteBuffer buf) throws IOException {
+    try {
+      source.device().read(c.offset(), buf.clear().limit(c.length()));
+    } catch (IOException e) {
+      throw new IOException("error while reading '" + source.name() + "' at byte " + c.offset() + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static void zeroFill(ByteBuffer buf, int length) {
+    buf.clear().limit(length);
+    while (buf.hasRemaining()) {
+      buf.put((byte) 0);
+    }
+  }
+
+  /** qemu-img's convert_co_write: data runs written, zero runs skipped on a zero target or zeroed. */
+  private void write(Chunk c, ByteBuffer buf) throws IOException {
+    BlockDevice dst = target.device();
+    long at = c.offset();
+    try {
+      if (scanner == null) {
+        dst.write(at, buf.clear().limit(c.length()), Set.of());
+        return;
+      }
+      if (!c.data()) {
+        zeroes(at, c.length());
+        return;
+      }
+      int pos = 0;
+      while (pos < c.length()) {
+        int left = c.length() - pos;
+        int run = scanner.next(buf, pos, left, (c.offset() + pos) / SparseScanner.SECTOR);
+        int bytes = Math.min(Math.abs(run) * SparseScanner.SECTOR, left);
+        at = c.offset() + pos;
+        if (run > 0) {
+          dst.write(at, buf.slice(pos, bytes), Set.of());
+        } else {
+          zeroes(at, bytes);
+        }
+        pos += bytes;
+      }
+    } catch (IOException e) {
+      throw new IOException("error while writing '" + target.name() + "' at byte " + at + ": " + e.getMessage(), e);
+    }
+  }
+
+  private void zeroes(long offset, long length) throws IOException {
+    if (!options.targetIsZero()) {
+      target.device().writeZeroes(offset, length, MAY_TRIM);
+    }
+  }
+
+  private void reportDone(long bytes) {
+    synchronized (progressLock) {
+      done += bytes;
+      progress.update(done, work);
+    }
+  }
+
+  private void awaitTurn(long offset) throws InterruptedException {
+    lock.lock();
+    try {
+      if (written == offset || failure != null) {
+        return;
+      }
+      Condition mine = lock.newCondition();
+      waiting.put(offset, mine);
+      try {
+        while (written != offset && failure == null) {
+          mine.await();
+        }
+      } finally {
+        waiting.remove(offset);
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private void advance(long end) {
+    lock.lock();
+    try {
+      written = Math.max(written, end);
+      Condition next = waiting.get(written);
+      if (next != null) {
+        next.signal();
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private void fail(IOException e) {
+    lock.lock();
+    try {
+      failLocked(e);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private void failLocked(IOException e) {
+    if (failure == null) {
+      failure = e;
+    }
+    waiting.values().forEach(Condition::signal);
+  }
+}
