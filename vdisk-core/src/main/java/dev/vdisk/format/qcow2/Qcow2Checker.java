@@ -34,6 +34,8 @@ final class Qcow2Checker {
   private final ReferenceCounts refs;
   private final TableWalker walker;
   private final long[] activeL1;
+  /** QEMU reports the first corruption found outside the check's own messages once, then suppresses the rest. */
+  private boolean signalledCorruption;
 
   private Qcow2Checker(HostReader file, ImageHead head, CheckTally tally) throws IOException {
     this.file = file;
@@ -141,6 +143,12 @@ final class Qcow2Checker {
       try {
         storedCount = stored.get(i);
       } catch (IOException e) {
+        if (!signalledCorruption) {
+          signalledCorruption = true;
+          long index = i >>> stored.width().blockBits(geometry.clusterBits());
+          tally.note("qcow2: Image is corrupt: Refblock offset " + cHex(stored.table().blockOffset(index))
+              + " unaligned (reftable index: " + cHex(index) + "); further non-fatal corruption events will be suppressed");
+        }
         tally.checkError("Can't get refcount for cluster " + i + ": Input/output error");
         continue;
       }
