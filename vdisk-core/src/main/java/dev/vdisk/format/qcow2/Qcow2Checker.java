@@ -99,9 +99,13 @@ final class Qcow2Checker {
     }
     refs.add(h.snapshotsOffset(), snapshots.tableBytes());
     refs.add(h.refcountTableOffset(), h.refcountTableClusters() << h.clusterBits());
-    if ((h.autoclearFeatures() & Features.AUTOCLEAR_BITMAPS) != 0 && head.extensions().bitmaps().isPresent()
-        && head.extensions().bitmaps().get().nbBitmaps() > 0) {
-      BitmapTables.count(file, head.extensions().bitmaps().get(), geometry.clusterSize(), refs, tally);
+    var bitmaps = head.extensions().bitmaps().filter(b -> b.nbBitmaps() > 0);
+    if (bitmaps.isPresent() && (h.autoclearFeatures() & Features.AUTOCLEAR_BITMAPS) == 0) {
+      // QEMU then ignores the bitmaps: their clusters show as leaks.
+      tally.note("warning: a program lacking bitmap support modified this file, so all bitmaps are now considered "
+          + "inconsistent; some clusters may be leaked");
+    } else if (bitmaps.isPresent()) {
+      BitmapTables.count(file, bitmaps.get(), geometry.clusterSize(), refs, tally);
     }
     checkRefcountBlocks();
   }
