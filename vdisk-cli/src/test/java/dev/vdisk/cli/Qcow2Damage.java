@@ -89,6 +89,32 @@ enum Qcow2Damage {
     }
   }
 
+  /**
+   * Where {@code image} keeps its metadata, as {@code {offset, length}} pairs: the header and its extensions, the
+   * L1 table, each L2 table, the refcount table, each refcount block and the start of the snapshot table.
+   */
+  static List<long[]> metadata(Path image) throws IOException {
+    try (FileChannel ch = FileChannel.open(image, StandardOpenOption.READ)) {
+      Tables t = new Tables(ch);
+      List<long[]> out = new ArrayList<>();
+      out.add(new long[] {0, Math.min(t.clusterSize(), 1024)});
+      out.add(new long[] {t.l1Offset, 8L * t.l1Size});
+      t.entries.stream().mapToLong(e -> e.at() & -t.clusterSize()).distinct().forEach(l2 -> out.add(new long[] {l2, t.clusterSize()}));
+      long tableBytes = (long) t.read(56, 4).getInt(0) << t.clusterBits;
+      out.add(new long[] {t.refcountTableOffset, tableBytes});
+      for (long at = t.refcountTableOffset; at < t.refcountTableOffset + tableBytes; at += 8) {
+        long block = t.get(at) & ~0x1ffL;
+        if (block != 0) {
+          out.add(new long[] {block, t.clusterSize()});
+        }
+      }
+      if (t.snapshotsOffset != 0) {
+        out.add(new long[] {t.snapshotsOffset, 256});
+      }
+      return out;
+    }
+  }
+
   /** One L2 entry: where it is and what it holds. */
   private record Entry(long at, long word) {
     long offset() {
