@@ -184,6 +184,8 @@ class CheckInteropIT {
         Arguments.of("snapshots.qcow2", Qcow2Damage.REFCOUNT_LOWERED, 2),
         Arguments.of("snapshots.qcow2", Qcow2Damage.SNAPSHOT_L1_UNALIGNED, 2),
         Arguments.of("bitmaps.qcow2", Qcow2Damage.LEAK, 3),
+        Arguments.of("bitmaps.qcow2", Qcow2Damage.BITMAPS_AUTOCLEAR_CLEARED, 3),
+        Arguments.of("bitmaps.qcow2", Qcow2Damage.REFCOUNT_LOWERED, 2),
         Arguments.of("c64k.qcow2", Qcow2Damage.L2_ENTRY_PAST_EOF, 2),
         Arguments.of("c64k.qcow2", Qcow2Damage.L2_ENTRY_UNALIGNED, 2),
         Arguments.of("c4k.qcow2", Qcow2Damage.L2_ENTRY_AT_REFCOUNT_TABLE, 2),

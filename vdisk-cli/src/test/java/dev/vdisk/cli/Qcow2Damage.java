@@ -50,6 +50,8 @@ enum Qcow2Damage {
   REFCOUNT_BLOCK_SHARED,
   /** The first snapshot's L1 table offset is 512 bytes off a cluster boundary. */
   SNAPSHOT_L1_UNALIGNED,
+  /** The autoclear bits cleared, as a program without bitmap support leaves them: QEMU ignores the bitmaps. */
+  BITMAPS_AUTOCLEAR_CLEARED,
   /** Extended L2: the first data cluster's bitmap says subcluster 0 is both allocated and zero. */
   SUBCLUSTER_BITMAP_CONFLICT;
 
@@ -84,6 +86,7 @@ enum Qcow2Damage {
         case REFCOUNT_TABLE_CLEARED -> t.put(t.refcountTableOffset, 0);
         case REFCOUNT_BLOCK_SHARED -> t.put(t.refcountTableOffset + 8, t.get(t.refcountTableOffset));
         case SNAPSHOT_L1_UNALIGNED -> t.put(t.snapshotsOffset, t.get(t.snapshotsOffset) + 512);
+        case BITMAPS_AUTOCLEAR_CLEARED -> t.put(88, 0);
         case SUBCLUSTER_BITMAP_CONFLICT -> t.put(t.firstData().at() + 8, 0x0000_0001_0000_0001L);
       }
     }

@@ -7,6 +7,9 @@ import dev.vdisk.format.CheckResult;
 import dev.vdisk.io.FileDevice;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Optional;
 import java.util.function.Consumer;
 
 /**
@@ -36,6 +39,7 @@ final class Qcow2Checker {
   private final long[] activeL1;
   /** QEMU reports the first corruption found outside the check's own messages once, then suppresses the rest. */
   private boolean signalledCorruption;
+  private Optional<BitmapTables> bitmaps = Optional.empty();
 
   private Qcow2Checker(HostReader file, ImageHead head, CheckTally tally) throws IOException {
     this.file = file;
@@ -43,10 +47,7 @@ final class Qcow2Checker {
     this.geometry = head.geometry();
     this.tally = tally;
     Qcow2Header h = head.header();
-    long needed = geometry.l1EntriesFor(h.size());
-    if (h.l1Size() < needed) {
-      throw invalid("l1_size", h.l1Size(), "at least " + needed + " entries to map the virtual size " + h.size());
-    }
+    L1Table.checkSize(h, geometry);
     RefcountWidth width = new RefcountWidth(h.refcountOrder());
     this.stored = new Refcounts(file, RefcountTable.read(file, h), width, h.clusterBits());
     this.refs = new ReferenceCounts(file.size(), h.clusterBits(), width, tally);
@@ -63,17 +64,42 @@ final class Qcow2Checker {
   static CheckResult check(FileDevice file, Consumer<String> problems) throws IOException {
     HostReader reader = new HostReader(file, "image file");
     ImageHead head = ImageHead.read(reader);
+    if (head.hasDataFile()) {
+      // Data clusters are not counted, but QEMU opens the data file and cannot check an image without it.
+      String name = head.extensions().dataFile()
+          .orElseThrow(() -> invalid("external data file name", "absent", "a data file name header extension with incompatible feature bit 2"));
+      Path path = BackingChain.resolve(file.path(), name);
+      if (!Files.exists(path)) {
+        throw invalid("external data file", path, "an existing file");
+      }
+    }
     return new Qcow2Checker(reader, head, new CheckTally(problems)).run();
   }
 
   private CheckResult run() throws IOException {
     Qcow2Header h = head.header();
+    bitmaps = readBitmaps();
     SnapshotL1Tables snapshots = SnapshotL1Tables.read(file, h);
     calculate(snapshots);
     long highest = compare();
     checkCopiedFlags();
     long virtualSize = (h.size() + 511) & ~511L;
     return tally.result((highest + 1) << geometry.clusterBits(), Math.ceilDiv(virtualSize, geometry.clusterSize()));
+  }
+
+  /** The bitmap directory, read and checked as QEMU's open does; none when the autoclear bit says it is stale. */
+  private Optional<BitmapTables> readBitmaps() throws IOException {
+    Optional<HeaderExtensions.Bitmaps> ext = head.extensions().bitmaps();
+    if (ext.isEmpty()) {
+      return Optional.empty();
+    }
+    if ((head.header().autoclearFeatures() & Features.AUTOCLEAR_BITMAPS) == 0) {
+      // QEMU then ignores the bitmaps: their clusters show as leaks.
+      tally.note("warning: a program lacking bitmap support modified this file, so all bitmaps are now considered "
+          + "inconsistent; some clusters may be leaked");
+      return Optional.empty();
+    }
+    return Optional.of(BitmapTables.read(file, ext.get(), geometry.clusterSize()));
   }
 
   /** QEMU's calculate_refcounts: every reference the metadata makes. */
@@ -99,13 +125,8 @@ final class Qcow2Checker {
     }
     refs.add(h.snapshotsOffset(), snapshots.tableBytes());
     refs.add(h.refcountTableOffset(), h.refcountTableClusters() << h.clusterBits());
-    var bitmaps = head.extensions().bitmaps().filter(b -> b.nbBitmaps() > 0);
-    if (bitmaps.isPresent() && (h.autoclearFeatures() & Features.AUTOCLEAR_BITMAPS) == 0) {
-      // QEMU then ignores the bitmaps: their clusters show as leaks.
-      tally.note("warning: a program lacking bitmap support modified this file, so all bitmaps are now considered "
-          + "inconsistent; some clusters may be leaked");
-    } else if (bitmaps.isPresent()) {
-      BitmapTables.count(file, bitmaps.get(), geometry.clusterSize(), refs, tally);
+    if (bitmaps.isPresent()) {
+      bitmaps.get().count(file, geometry.clusterSize(), refs, tally);
     }
     checkRefcountBlocks();
   }
