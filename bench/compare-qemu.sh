@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark: `vdisk bench` and `qemu-img bench` on the same raw file, in the same run.
+# Side-by-side benchmark: `vdisk bench` and `qemu-img bench` on the same image, in the same run.
 #
-# Usage: bench/compare-qemu.sh [-d DIR] [-r REPEATS] [-t SECONDS] [-m MODES]
+# Usage: bench/compare-qemu.sh [-f FORMAT] [-d DIR] [-r REPEATS] [-t SECONDS] [-m MODES]
+#   -f FORMAT   raw or qcow2: a fully allocated 1 GiB image of that format (default raw; qcow2 runs the read
+#               workloads only, as vdisk does not write qcow2 yet)
 #   -d DIR      where the 1 GiB scratch image goes (default: bench/scratch; must not be tmpfs for cache=none)
 #   -r REPEATS  runs per tool and cell; the median is reported (default 3)
 #   -t SECONDS  target duration of one run; counts are calibrated on qemu-img (default 2)
@@ -13,24 +15,27 @@ dir="$here/bench/scratch"
 repeats=3
 target=2
 modes="none,writeback,writethrough"
-while getopts "d:r:t:m:" opt; do
+fmt=raw
+while getopts "f:d:r:t:m:" opt; do
   case $opt in
+    f) fmt=$OPTARG ;;
     d) dir=$OPTARG ;;
     r) repeats=$OPTARG ;;
     t) target=$OPTARG ;;
     m) modes=$OPTARG ;;
-    *) sed -n '2,10p' "$0"; exit 2 ;;
+    *) sed -n '2,12p' "$0"; exit 2 ;;
   esac
 done
+case $fmt in raw | qcow2) ;; *) echo "compare-qemu: -f $fmt (expected: raw or qcow2)" >&2; exit 2 ;; esac
 command -v qemu-img >/dev/null || { echo "compare-qemu: qemu-img not found (expected: Debian package qemu-utils)" >&2; exit 1; }
 
 mkdir -p "$dir"
-img="$dir/bench-1g.raw"
+img="$dir/bench-1g.$fmt"
 size=$((1 << 30))
-if [ ! -f "$img" ] || [ "$(stat -c %s "$img")" -ne "$size" ]; then
+if [ ! -f "$img" ] || [ "$(qemu-img info --output=json -f "$fmt" "$img" | sed -n 's/.*"virtual-size": \([0-9]*\).*/\1/p')" != "$size" ]; then
   echo "preparing $img (1 GiB, fully allocated) ..." >&2
   rm -f "$img"
-  qemu-img create -q -f raw -o preallocation=full "$img" "$size"
+  qemu-img create -q -f "$fmt" -o preallocation=full "$img" "$size"
 fi
 "$here/vdisk" --version >/dev/null   # builds the jar once, outside any measurement
 
@@ -42,18 +47,22 @@ workloads=(
   "4k read qd16|-s 4096 -S $scatter -d 16"
   "4k write qd1|-w -s 4096 -S $scatter -d 1"
   "4k write qd16|-w -s 4096 -S $scatter -d 16"
+  "1M seq read qd4|-s 1048576 -S 1048576 -d 4"
   "1M seq write qd4|-w -s 1048576 -S 1048576 -d 4"
 )
+if [ "$fmt" = qcow2 ]; then
+  mapfile -t workloads < <(printf '%s\n' "${workloads[@]}" | grep -v -- '|-w ')
+fi
 
 seconds_of() { sed -n 's/^Run completed in \([0-9.]*\) seconds\.$/\1/p'; }
 
 run_qemu() { # cache count opts...
   local cache=$1 count=$2; shift 2
-  qemu-img bench -f raw -t "$cache" -c "$count" "$@" "$img" | seconds_of
+  qemu-img bench -f "$fmt" -t "$cache" -c "$count" "$@" "$img" | seconds_of
 }
 run_vdisk() {
   local cache=$1 count=$2; shift 2
-  "$here/vdisk" bench -f raw -t "$cache" -c "$count" "$@" "$img" | seconds_of
+  "$here/vdisk" bench -f "$fmt" -t "$cache" -c "$count" "$@" "$img" | seconds_of
 }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
@@ -83,4 +92,4 @@ for cache in "${mode_list[@]}"; do
   done
 done
 echo
-echo "$(date -u +%Y-%m-%d), $(nproc) cores, $(uname -r), $(qemu-img --version | head -1), image on $(stat -f -c %T "$dir"); median of $repeats runs per cell, counts calibrated to ~${target}s of qemu-img."
+echo "$(date -u +%Y-%m-%d), $(nproc) cores, $(uname -r), $(qemu-img --version | head -1), $fmt image on $(stat -f -c %T "$dir"); median of $repeats runs per cell, counts calibrated to ~${target}s of qemu-img."

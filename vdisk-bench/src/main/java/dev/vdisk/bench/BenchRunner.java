@@ -29,6 +29,7 @@ public final class BenchRunner {
   private final long imageSize;
 
   private final ReentrantLock lock = new ReentrantLock();
+  /** The flusher waits here; each worker waits on its own condition, so a start wakes only the worker it needs. */
   private final Condition changed = lock.newCondition();
   // Guarded by lock; the names follow qemu-img's BenchData.
   private int notCompleted;
@@ -122,8 +123,17 @@ public final class BenchRunner {
       w.hasRequest = true;
       inFlight++;
       offset = spec.nextOffset(offset, imageSize);
+      w.wake.signal();
     }
     changed.signalAll();
+    if (notCompleted <= inFlight) {
+      wakeIdle();
+    }
+  }
+
+  /** Wakes the workers without a request, so they see that the run is over (or failed) and stop. */
+  private void wakeIdle() {
+    idle.forEach(w -> w.wake.signal());
   }
 
   /**
@@ -172,6 +182,7 @@ public final class BenchRunner {
   /** One request slot: a thread with its own buffer and latency histogram. */
   private final class Worker {
     final Histogram latency = new Histogram(3);
+    final Condition wake = lock.newCondition();
     // Guarded by lock: set by fill(), taken by the worker.
     boolean hasRequest;
     long assigned;
@@ -191,7 +202,7 @@ public final class BenchRunner {
           try {
             // notCompleted - inFlight is the number of requests not yet started.
             while (failure == null && !hasRequest && notCompleted > inFlight) {
-              changed.await();
+              wake.await();
             }
             if (failure != null || !hasRequest) {
               return;
@@ -264,6 +275,7 @@ public final class BenchRunner {
         failure = e;
       }
       changed.signalAll();
+      wakeIdle();
     } finally {
       lock.unlock();
     }

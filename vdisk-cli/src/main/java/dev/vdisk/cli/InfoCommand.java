@@ -3,21 +3,31 @@ package dev.vdisk.cli;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
+import dev.vdisk.block.BlockDevice;
+import dev.vdisk.format.FormatRegistry;
+import dev.vdisk.format.ImageChain;
+import dev.vdisk.format.ImageFormat;
 import dev.vdisk.format.OpenImage;
+import dev.vdisk.format.qcow2.Qcow2Format;
 import dev.vdisk.io.CacheMode;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 
 /**
- * {@code vdisk info [-f fmt] [-U] [--output=human|json] FILE}: qemu-img info's fields, human and JSON text.
- * Opens the image read-only.
+ * {@code vdisk info [-f fmt] [-U] [--backing-chain] [--output=human|json] FILE}: qemu-img info's fields, human and
+ * JSON text, for the image or, with {@code --backing-chain}, for every image of its chain. Opens read-only.
  */
 @Command(name = "info", mixinStandardHelpOptions = true, description = "Show an image's format and sizes.")
 final class InfoCommand implements Callable<Integer> {
@@ -27,18 +37,27 @@ final class InfoCommand implements Callable<Integer> {
 
   @Mixin OutputOption output;
 
+  @Option(names = "--backing-chain", description = "Show every image of the backing chain, top first.")
+  boolean backingChain;
+
   @Parameters(index = "0", paramLabel = "FILE", description = "The image.")
   String file;
 
-  /** qemu-img info's JSON object, members in the order qemu-img 7.2 prints them. */
-  @JsonPropertyOrder({"virtual-size", "filename", "format", "actual-size", "format-specific", "dirty-flag"})
+  /** qemu-img info's JSON object, members in the order qemu-img 7.2 prints them; absent ones are null. */
+  @JsonPropertyOrder({"backing-filename-format", "snapshots", "virtual-size", "filename", "cluster-size", "format",
+      "actual-size", "format-specific", "full-backing-filename", "backing-filename", "dirty-flag"})
   @JsonInclude(JsonInclude.Include.NON_NULL)
   record Info(
+      @JsonProperty("backing-filename-format") String backingFilenameFormat,
+      @JsonProperty("snapshots") List<SnapshotList.Entry> snapshots,
       @JsonProperty("virtual-size") long virtualSize,
       @JsonProperty("filename") String filename,
+      @JsonProperty("cluster-size") Integer clusterSize,
       @JsonProperty("format") String format,
       @JsonProperty("actual-size") long actualSize,
       @JsonProperty("format-specific") FormatSpecific formatSpecific,
+      @JsonProperty("full-backing-filename") String fullBackingFilename,
+      @JsonProperty("backing-filename") String backingFilename,
       @JsonProperty("dirty-flag") boolean dirtyFlag) {}
 
   /** {@code "format-specific": {"type": fmt, "data": {...}}}. */
@@ -46,20 +65,42 @@ final class InfoCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException {
-    boolean json = output.json();
-    Info info;
+    List<Info> infos = new ArrayList<>();
     try (OpenImage img = image.open(file, CacheMode.WRITEBACK, true, main.err())) {
-      Map<String, Object> specific = img.format().formatSpecific(img.device());
-      info = new Info(img.device().size(), file, img.format().name(), img.file().allocatedBytes(),
-          specific.isEmpty() ? null : new FormatSpecific(img.format().name(), specific), false);
+      List<ImageChain.Layer> layers = ImageChain.of(img, Path.of(file)).layers();
+      for (ImageChain.Layer layer : backingChain ? layers : layers.subList(0, 1)) {
+        infos.add(info(layer));
+      }
     }
     PrintWriter out = main.out();
-    if (json) {
-      out.println(Json.pretty(info));
+    if (output.json()) {
+      out.println(Json.pretty(backingChain ? infos : infos.getFirst()));
     } else {
-      out.print(human(info));
+      out.print(infos.stream().map(InfoCommand::human).collect(Collectors.joining("\n")));
     }
     return 0;
+  }
+
+  /** What qemu-img info says of one image of a chain. */
+  static Info info(ImageChain.Layer layer) throws IOException {
+    BlockDevice device = layer.device();
+    ImageFormat format = FormatRegistry.byName(layer.format());
+    Map<String, Object> specific = format.formatSpecific(device);
+    boolean qcow2 = Qcow2Format.isQcow2(device);
+    Optional<Qcow2Format.Backing> backing = qcow2 ? Qcow2Format.backing(device) : Optional.empty();
+    List<SnapshotList.Entry> snapshots = qcow2 ? SnapshotList.entries(Qcow2Format.snapshots(device)) : List.of();
+    return new Info(
+        backing.filter(b -> !b.formatProbed()).map(Qcow2Format.Backing::format).orElse(null),
+        snapshots.isEmpty() ? null : snapshots,
+        device.size(),
+        layer.name().toString(),
+        qcow2 ? Qcow2Format.clusterSize(device) : null,
+        format.name(),
+        layer.file() == null ? -1 : layer.file().allocatedBytes(),
+        specific.isEmpty() ? null : new FormatSpecific(format.name(), specific),
+        backing.map(b -> b.path().toString()).orElse(null),
+        backing.map(Qcow2Format.Backing::fileName).orElse(null),
+        qcow2 && Qcow2Format.dirty(device));
   }
 
   /** qemu-img 7.2's human form. */
@@ -69,6 +110,25 @@ final class InfoCommand implements Callable<Integer> {
     s.append("file format: ").append(info.format()).append('\n');
     s.append("virtual size: ").append(Sizes.human(info.virtualSize())).append(" (").append(info.virtualSize()).append(" bytes)\n");
     s.append("disk size: ").append(info.actualSize() < 0 ? "unavailable" : Sizes.human(info.actualSize())).append('\n');
+    if (info.clusterSize() != null) {
+      s.append("cluster_size: ").append(info.clusterSize()).append('\n');
+    }
+    if (info.dirtyFlag()) {
+      s.append("cleanly shut down: no\n");
+    }
+    if (info.backingFilename() != null) {
+      s.append("backing file: ").append(info.backingFilename());
+      if (!info.backingFilename().equals(info.fullBackingFilename())) {
+        s.append(" (actual path: ").append(info.fullBackingFilename()).append(')');
+      }
+      s.append('\n');
+      if (info.backingFilenameFormat() != null) {
+        s.append("backing file format: ").append(info.backingFilenameFormat()).append('\n');
+      }
+    }
+    if (info.snapshots() != null) {
+      s.append("Snapshot list:\n").append(SnapshotList.table(info.snapshots()));
+    }
     if (info.formatSpecific() != null) {
       s.append("Format specific information:\n");
       dump(s, 1, info.formatSpecific().data());

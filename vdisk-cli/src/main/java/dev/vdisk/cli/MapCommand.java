@@ -3,12 +3,13 @@ package dev.vdisk.cli;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
-import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.Extent;
+import dev.vdisk.format.ImageChain;
 import dev.vdisk.format.OpenImage;
 import dev.vdisk.io.CacheMode;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -39,8 +40,9 @@ final class MapCommand implements Callable<Integer> {
   String file;
 
   /**
-   * One range of qemu-img map's output (its MapEntry). Depth is always 0: vdisk has no backing chains yet.
+   * One range of qemu-img map's output (its MapEntry).
    *
+   * @param depth the layer of the backing chain that defines the range (0 is the image itself)
    * @param offset where the range lives in the file, or null when it has no place there
    */
   @JsonPropertyOrder({"start", "length", "depth", "present", "zero", "data", "offset"})
@@ -54,8 +56,9 @@ final class MapCommand implements Callable<Integer> {
       @JsonProperty("data") boolean data,
       @JsonProperty("offset") Long offset) {
 
-    static Entry of(Extent e) {
-      return new Entry(e.offset(), e.length(), 0, e.present(), e.zero(), e.data(),
+    static Entry of(ImageChain.Status s) {
+      Extent e = s.extent();
+      return new Entry(e.offset(), e.length(), s.depth(), e.present(), e.zero(), e.data(),
           e.hostOffset() == Extent.NO_OFFSET ? null : e.hostOffset());
     }
 
@@ -86,15 +89,14 @@ final class MapCommand implements Callable<Integer> {
     long start = startOffset == null ? 0 : Sizes.parse("--start-offset", startOffset);
     long max = maxLength == null ? -1 : Sizes.parse("--max-length", maxLength);
     try (OpenImage img = image.open(file, CacheMode.WRITEBACK, true, main.err())) {
-      print(img.device(), start, max, json, file, main.out());
+      print(ImageChain.of(img, Path.of(file)), start, max, json, main.out());
     }
     return 0;
   }
 
   /** img_map's loop: asks for extents until the end, merges what qemu-img merges, prints each finished range. */
-  static void print(BlockDevice device, long start, long maxLength, boolean json, String filename, PrintWriter out)
-      throws IOException {
-    long end = device.size();
+  static void print(ImageChain chain, long start, long maxLength, boolean json, PrintWriter out) throws IOException {
+    long end = chain.layers().getFirst().device().size();
     if (maxLength >= 0) {
       end = Math.min(end, start > Long.MAX_VALUE - maxLength ? Long.MAX_VALUE : start + maxLength);
     }
@@ -102,26 +104,26 @@ final class MapCommand implements Callable<Integer> {
     Entry current = new Entry(start, 0, 0, false, false, false, null);
     while (current.start() + current.length() < end) {
       long at = current.start() + current.length();
-      for (Extent e : device.extents(at, end - at)) {
-        Entry next = Entry.of(e);
+      for (ImageChain.Status s : chain.status(at, end - at)) {
+        Entry next = Entry.of(s);
         if (current.mergeableWith(next)) {
           current = current.grow(next.length());
           continue;
         }
         if (current.length() > 0) {
-          next = dump(current, next, json, filename, out);
+          next = dump(current, next, json, chain, out);
         }
         current = next;
       }
     }
-    dump(current, null, json, filename, out);
+    dump(current, null, json, chain, out);
     if (json) {
       out.println("]");
     }
   }
 
   /** Prints {@code e} the way dump_map_entry does; returns {@code next} as the human table then sees it. */
-  private static Entry dump(Entry e, Entry next, boolean json, String filename, PrintWriter out) {
+  private static Entry dump(Entry e, Entry next, boolean json, ImageChain chain, PrintWriter out) {
     if (json) {
       out.print(Json.line(e));
       if (next != null) {
@@ -134,7 +136,8 @@ final class MapCommand implements Callable<Integer> {
           + "(expected: --output=json for images with external, encrypted or compressed data)");
     }
     if (e.data() && !e.zero()) {
-      out.printf("%-16s%-16s%-16s%s\n", hex(e.start()), hex(e.length()), hex(e.offset() == null ? 0 : e.offset()), filename);
+      out.printf("%-16s%-16s%-16s%s\n", hex(e.start()), hex(e.length()), hex(e.offset() == null ? 0 : e.offset()),
+          chain.layers().get(e.depth()).dataName());
     }
     return next == null ? null : next.asHumanSees();
   }

@@ -32,15 +32,15 @@ class MainTest {
   void noCommandIsOneLine() {
     Vdisk.Result r = Vdisk.run();
     assertThat(r.exit()).isEqualTo(1);
-    assertThat(r.errLines()).containsExactly("vdisk: no command given (expected: one of create, info, map, check, io, bench)");
+    assertThat(r.errLines()).containsExactly("vdisk: no command given (expected: one of create, info, map, check, snapshot, io, bench)");
   }
 
   @Test
   void unknownCommandAndOptionAreOneLine() {
-    Vdisk.Result r = Vdisk.run("convert", "a", "b");
+    Vdisk.Result r = Vdisk.run("frobnicate", "a", "b");
     assertThat(r.exit()).isEqualTo(1);
     assertThat(r.errLines()).hasSize(1);
-    assertThat(r.err()).startsWith("vdisk: ").contains("convert").endsWith("(expected: see 'vdisk --help')\n");
+    assertThat(r.err()).startsWith("vdisk: ").contains("frobnicate").endsWith("(expected: see 'vdisk --help')\n");
     r = Vdisk.run("info", "-x", "a");
     assertThat(r.exit()).isEqualTo(1);
     assertThat(r.errLines()).containsExactly("vdisk info: Unknown option: '-x' (expected: see 'vdisk info --help')");

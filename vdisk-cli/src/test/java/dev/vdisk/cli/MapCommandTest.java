@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.CheckedDevice;
 import dev.vdisk.block.mem.MemoryDevice;
+import dev.vdisk.format.ImageChain;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -35,7 +36,7 @@ class MapCommandTest {
   private static String map(BlockDevice dev, long start, long max, boolean json) throws IOException {
     StringWriter s = new StringWriter();
     try (PrintWriter out = new PrintWriter(s)) {
-      MapCommand.print(dev, start, max, json, "sp.img", out);
+      MapCommand.print(ImageChain.of(dev, Path.of("sp.img"), "raw", null), start, max, json, out);
     }
     return s.toString();
   }

@@ -222,9 +222,20 @@ public final class FileDevice implements BlockDevice {
     }
   }
 
+  /**
+   * Writes {@code src} at {@code offset}. A write past the end of a regular file grows it, as a file does: image
+   * formats append clusters this way. (The guard keeps guest writes to raw images within the size.)
+   */
   @Override
   public void write(long offset, ByteBuffer src, Set<WriteFlag> flags) throws IOException {
     int length = src.remaining();
+    long end = offset + length;
+    if (!blockDevice && end > size) {
+      // Before the write: the overshoot trim of an unaligned direct write must cut back to the new end, not the old.
+      synchronized (sizeLock) {
+        size = Math.max(size, end);
+      }
+    }
     boolean interrupted = Thread.interrupted();
     try {
       data.write(offset, src);
@@ -462,7 +473,8 @@ public final class FileDevice implements BlockDevice {
 
   /**
    * A read-modify-write of the last, partial block of a file whose size is not aligned writes the whole
-   * block and so grows the file; cut it back. Writes never lie past {@link #size()}, so nothing is lost.
+   * block and so grows the file; cut it back. {@link #write} raises {@link #size()} before writing past it, so
+   * nothing written is lost.
    */
   private void trimOvershoot(long end) throws IOException {
     if (blockDevice || end <= size) {

@@ -195,6 +195,22 @@ class FileDeviceTest {
 
   static final List<CacheMode> DATA_MODES = List.of(CacheMode.WRITEBACK, CacheMode.NONE);
 
+  /** Formats append clusters by writing past the end; an unaligned direct write must not be trimmed away. */
+  @ParameterizedTest
+  @FieldSource("DATA_MODES")
+  void writesPastTheEndGrowTheFile(CacheMode cache) throws IOException {
+    Path p = sparseFile("grow.raw", 196_624);
+    try (FileDevice dev = open(p, cache)) {
+      fill(dev, 262_144, 65_536, (byte) 0x11);
+      fill(dev, 400_000, 100, (byte) 0x22);
+      assertThat(dev.size()).isEqualTo(400_100);
+      assertThat(Files.size(p)).isEqualTo(400_100);
+      assertFilled(read(dev, 262_144, 65_536), 0x11);
+      assertFilled(read(dev, 400_000, 100), 0x22);
+      assertFilled(read(dev, 196_624, 65_520), 0);
+    }
+  }
+
   @ParameterizedTest
   @FieldSource("DATA_MODES")
   void writeZeroesWithAndWithoutMayTrim(CacheMode cache) throws IOException {

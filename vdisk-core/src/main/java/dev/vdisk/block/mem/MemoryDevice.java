@@ -47,6 +47,13 @@ public final class MemoryDevice implements BlockDevice {
     return new BlockLimits(1, BlockLimits.DEFAULT_MAX_TRANSFER, PAGE, 1);
   }
 
+  /** An independent device with the same size and contents (a snapshot; later writes to either stay apart). */
+  public synchronized MemoryDevice copy() {
+    MemoryDevice c = new MemoryDevice(size);
+    pages.forEach((k, page) -> c.pages.put(k, page.clone()));
+    return c;
+  }
+
   /** Bytes of memory holding data (a multiple of the page size). */
   public long allocatedBytes() {
     return (long) pages.size() * PAGE;

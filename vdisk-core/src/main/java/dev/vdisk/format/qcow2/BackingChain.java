@@ -98,8 +98,9 @@ final class BackingChain {
     if (p.isAbsolute()) {
       return p;
     }
-    Path dir = imagePath.toAbsolutePath().getParent();
-    return dir == null ? p : dir.resolve(p);
+    // QEMU's path_combine: relative to the directory of the image's name as given, so the combined name is the
+    // full-backing-filename qemu-img prints and still opens from the current directory.
+    return imagePath.resolveSibling(p);
   }
 
   private static Backing openUnlabelled(Path imagePath, String name, Optional<String> format, CacheMode cache, Chain chain,
@@ -119,7 +120,7 @@ final class BackingChain {
       BlockDevice device = fmt instanceof Qcow2Format
           ? Qcow2Opener.open(file, longer, l2CacheSize)
           : fmt.open(file, probed);
-      return new Backing(name, path, fmt.name(), probed, new CheckedDevice(device, true));
+      return new Backing(name, path, fmt.name(), probed, new CheckedDevice(device, true), file);
     } catch (IOException | RuntimeException e) {
       file.close();
       throw e;

@@ -66,8 +66,8 @@ final class ClusterMapper {
   private L2Entry entryAt(long[] table, long guest) throws IOException {
     int index = (int) ((guest >>> geometry.clusterBits()) & ((1L << geometry.l2Bits()) - 1));
     int words = geometry.wordsPerEntry();
-    long word = table[index * words];
-    long bitmap = words == 2 ? table[index * 2 + 1] : 0;
+    long word = L2Cache.word(table, index * words);
+    long bitmap = words == 2 ? L2Cache.word(table, index * 2 + 1) : 0;
     int sub = geometry.extendedL2() ? (int) ((guest >>> geometry.subclusterBits()) & (Geometry.SUBCLUSTERS - 1)) : 0;
     return decoder.decode(word, bitmap, sub, guest & ~geometry.clusterMask());
   }

@@ -18,6 +18,10 @@ record Geometry(int clusterBits, boolean extendedL2) {
   static final long COPIED = 1L << 63;
   /** Standard descriptor bit 0 (without extended L2): reads as zeroes. */
   static final long ZERO = 1L;
+  /** Extended L2 bitmap: every subcluster allocated. */
+  static final long SUBCLUSTERS_ALLOCATED = 0xffff_ffffL;
+  /** Extended L2 bitmap: every subcluster reads as zeroes. */
+  static final long SUBCLUSTERS_ZERO = 0xffff_ffffL << 32;
 
   int clusterSize() {
     return 1 << clusterBits;

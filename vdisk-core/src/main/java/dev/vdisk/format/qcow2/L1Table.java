@@ -2,18 +2,29 @@ package dev.vdisk.format.qcow2;
 
 import static dev.vdisk.format.qcow2.Qcow2Errors.invalid;
 
+import dev.vdisk.block.BlockDevice;
 import java.io.IOException;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
+import java.util.BitSet;
+import java.util.Set;
 
 /**
  * The active L1 table, read whole at open (at most {@link Qcow2Header#MAX_L1_BYTES}, and never more than the
  * file holds) with every entry checked: each L2 table it names is cluster-aligned, inside the file and clear
- * of the header and the other tables.
+ * of the header and the other tables. In a writable image entries change in memory under the image's metadata lock
+ * and are written back by its flush; readers see them without a lock.
  */
 final class L1Table {
-  private final long[] entries;
+  private static final VarHandle ENTRY = MethodHandles.arrayElementVarHandle(long[].class);
 
-  private L1Table(long[] entries) {
+  private final long offset;
+  private final long[] entries;
+  private final BitSet dirty = new BitSet();
+
+  private L1Table(long offset, long[] entries) {
+    this.offset = offset;
     this.entries = entries;
   }
 
@@ -36,7 +47,7 @@ final class L1Table {
       }
       entries[i] = e;
     }
-    return new L1Table(entries);
+    return new L1Table(header.l1TableOffset(), entries);
   }
 
   /** Refuses an l1_size too small to map the virtual size (the upper bound is {@link Qcow2Header#parse}'s). */
@@ -49,6 +60,40 @@ final class L1Table {
 
   /** The host offset of the L2 table for L1 index {@code index}, or 0 where none is allocated. */
   long l2Offset(long index) {
-    return index < entries.length ? entries[(int) index] & Geometry.OFFSET_MASK : 0;
+    return index < entries.length ? entry(index) & Geometry.OFFSET_MASK : 0;
+  }
+
+  /** Entry {@code index} as stored, flags included; 0 past the table. Safe without a lock. */
+  long entry(long index) {
+    return index < entries.length ? (long) ENTRY.getAcquire(entries, (int) index) : 0;
+  }
+
+  /** Changes entry {@code index} in memory; {@link #writeDirty} stores it. The image's metadata lock is held. */
+  void set(int index, long value) {
+    ENTRY.setRelease(entries, index, value);
+    dirty.set(index);
+  }
+
+  /**
+   * Writes the changed entries, in whole 512-byte sectors of the table (the unit a disk writes atomically), and
+   * returns whether there were any. The image's metadata lock is held.
+   */
+  boolean writeDirty(BlockDevice file) throws IOException {
+    if (dirty.isEmpty()) {
+      return false;
+    }
+    int perSector = 512 / 8;
+    for (int i = dirty.nextSetBit(0); i >= 0; i = dirty.nextSetBit(i + 1)) {
+      int first = i / perSector * perSector;
+      int n = Math.min(perSector, entries.length - first);
+      ByteBuffer b = ByteBuffer.allocate(n * 8);
+      for (int k = 0; k < n; k++) {
+        b.putLong(entry(first + k));
+      }
+      file.write(offset + first * 8L, b.flip(), Set.of());
+      i = first + perSector - 1;
+    }
+    dirty.clear();
+    return true;
   }
 }

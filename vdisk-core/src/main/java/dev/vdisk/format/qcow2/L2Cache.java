@@ -1,8 +1,13 @@
 package dev.vdisk.format.qcow2;
 
+import dev.vdisk.block.BlockDevice;
 import java.io.IOException;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteBuffer;
 import java.util.Iterator;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -12,6 +17,10 @@ import java.util.concurrent.ConcurrentHashMap;
  * table outside any lock (two threads missing the same table may both read it; one copy wins) and, when the
  * cache is over its bound, evicts by CLOCK: a hand walks the map, clearing reference bits and dropping the
  * first table that was not used since the hand last passed. Only eviction takes a lock.
+ *
+ * <p>In a writable image, tables change in place under the image's metadata lock ({@link #set}, which readers see
+ * through {@link #word}) and are marked dirty; dirty tables are never evicted, only written back ({@link
+ * #writeDirty}) by the image's flush, which the writer calls when too many are dirty.
  */
 final class L2Cache {
   /** Reads one L2 table: {@code entries * words} big-endian 64-bit words. */
@@ -32,11 +41,14 @@ final class L2Cache {
     }
   }
 
+  private static final VarHandle WORD = MethodHandles.arrayElementVarHandle(long[].class);
+
   private final Map<Long, Slot> tables = new ConcurrentHashMap<>();
+  private final Set<Long> dirty = ConcurrentHashMap.newKeySet();
   private final int capacity;
   private final Loader loader;
   private final Object evictLock = new Object();
-  private Iterator<Slot> hand;
+  private Iterator<Map.Entry<Long, Slot>> hand;
 
   /** A cache of at most {@code maxBytes / tableBytes} tables (at least {@link #MIN_TABLES}). */
   L2Cache(long maxBytes, int tableBytes, Loader loader) {
@@ -53,7 +65,52 @@ final class L2Cache {
     return tables.size();
   }
 
-  /** The table at host offset {@code offset}, loaded on a miss. The array is shared: callers must not modify it. */
+  /** Word {@code index} of a table from {@link #get}: safe to call while a writer changes the table. */
+  static long word(long[] table, int index) {
+    return (long) WORD.getAcquire(table, index);
+  }
+
+  /** Sets word {@code index} of the cached table at {@code offset} and marks it dirty; under the metadata lock. */
+  void set(long offset, long[] table, int index, long value) {
+    dirty.add(offset);
+    WORD.setRelease(table, index, value);
+  }
+
+  /** Adds a new table (all unallocated, or a copy) at {@code offset}, dirty; under the metadata lock. */
+  void add(long offset, long[] table) {
+    dirty.add(offset);
+    tables.put(offset, new Slot(table));
+  }
+
+  /** Tables waiting to be written. */
+  int dirtyCount() {
+    return dirty.size();
+  }
+
+  /**
+   * Writes every dirty table whole to {@code file} and returns whether there were any; under the metadata lock.
+   * The caller flushes the file next.
+   */
+  boolean writeDirty(BlockDevice file) throws IOException {
+    if (dirty.isEmpty()) {
+      return false;
+    }
+    for (long offset : dirty.stream().sorted().toList()) {
+      long[] table = tables.get(offset).table;
+      ByteBuffer b = ByteBuffer.allocate(table.length * 8);
+      for (int i = 0; i < table.length; i++) {
+        b.putLong(word(table, i));
+      }
+      file.write(offset, b.flip(), Set.of());
+      dirty.remove(offset);
+    }
+    if (tables.size() > capacity) {
+      evict();
+    }
+    return true;
+  }
+
+  /** The table at host offset {@code offset}, loaded on a miss. The array is shared: only {@link #set} changes it. */
   long[] get(long offset) throws IOException {
     Slot slot = tables.get(offset);
     if (slot != null) {
@@ -79,12 +136,16 @@ final class L2Cache {
       int budget = 2 * tables.size() + 2;
       while (tables.size() > capacity && budget-- > 0) {
         if (hand == null || !hand.hasNext()) {
-          hand = tables.values().iterator();
+          hand = tables.entrySet().iterator();
           if (!hand.hasNext()) {
             return;
           }
         }
-        Slot s = hand.next();
+        Map.Entry<Long, Slot> next = hand.next();
+        Slot s = next.getValue();
+        if (dirty.contains(next.getKey())) {
+          continue;
+        }
         if (s.referenced && budget > tables.size()) {
           s.referenced = false;
         } else {

@@ -78,13 +78,15 @@ public final class Qcow2Format implements ImageFormat {
    * The backing image of an open qcow2 image.
    *
    * @param fileName the name as the image records it (qemu-img info's {@code backing-filename})
-   * @param path where it was found: relative names resolved against the image's directory
+   * @param path where it was found: a relative name combined with the directory of the image's name as QEMU does
    *     ({@code full-backing-filename})
    * @param format the format it was opened as ({@code backing-filename-format} when not probed)
    * @param formatProbed the image records no backing format; {@code format} was guessed
    * @param device the open backing image, read-only and guarded; closing the overlay closes it
+   * @param file the backing image's host file, for host facts such as its allocated size; owned by {@code device}
    */
-  public record Backing(String fileName, Path path, String format, boolean formatProbed, BlockDevice device) {}
+  public record Backing(String fileName, Path path, String format, boolean formatProbed, BlockDevice device,
+      FileDevice file) {}
 
   @Override
   public String name() {
@@ -167,6 +169,15 @@ public final class Qcow2Format implements ImageFormat {
   /** The backing image of the qcow2 image in {@code image}, if it has one; walk a chain by asking each layer. */
   public static Optional<Backing> backing(BlockDevice image) {
     return find(image).backing();
+  }
+
+  /**
+   * The external data file's name as the qcow2 image in {@code image} records it, if it has one. vdisk opens it
+   * relative to the image's directory; QEMU 7.2 opens it relative to the current directory and prints this name.
+   */
+  public static Optional<String> dataFile(BlockDevice image) {
+    Qcow2Image q = find(image);
+    return q.hasFeature(Features.INCOMPAT_DATA_FILE) ? q.extensions().dataFile() : Optional.empty();
   }
 
   /** qemu-img info's {@code cluster-size}. */

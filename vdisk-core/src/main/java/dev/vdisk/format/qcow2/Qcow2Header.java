@@ -58,6 +58,10 @@ record Qcow2Header(
   /** "QFI\xfb". */
   static final int MAGIC = 0x514649fb;
   static final int V2_HEADER_LENGTH = 72;
+  /** Byte offset of refcount_table_offset, followed by refcount_table_clusters: rewritten when the table moves. */
+  static final int REFCOUNT_TABLE_OFFSET_FIELD = 48;
+  /** Byte offset of autoclear_features (v3). */
+  static final int AUTOCLEAR_FEATURES_FIELD = 88;
   static final int V3_MIN_HEADER_LENGTH = 104;
   static final int MIN_CLUSTER_BITS = 9;
   /** QEMU's implementation limit: 2 MiB clusters. */

@@ -17,17 +17,19 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.locks.Lock;
+import java.util.function.Function;
 
 /**
- * An open qcow2 image, read-only: guest reads are served from its clusters, zero clusters, compressed clusters,
- * an external data file, or the backing image. All state after open is immutable except the L2 cache, so
- * requests run concurrently without a lock.
+ * An open qcow2 image: guest reads are served from its clusters, zero clusters, compressed clusters, an external
+ * data file, or the backing image; a writable image hands writes, zeroes, discards and flushes to its {@link
+ * Qcow2Writer}. A read-only image takes no lock at all; reads of a writable one hold the writer's shared lock only.
  */
 final class Qcow2Image implements BlockDevice {
   /** Extents returned by one {@link #extents} call at most; callers ask again from where the list ends. */
   static final int MAX_EXTENTS = 4096;
 
-  private static final Capabilities CAPABILITIES =
+  private static final Capabilities READ_ONLY =
       new Capabilities(true, Support.NONE, Support.NONE, Support.NONE, Support.NONE, Support.NONE, Support.NATIVE);
 
   private final BlockDevice file;
@@ -42,14 +44,18 @@ final class Qcow2Image implements BlockDevice {
   private final HostReader backingReader;
   private final List<Snapshot> snapshots;
   private final List<Closeable> resources;
+  private final Qcow2Writer writer;
   private volatile boolean closed;
 
   /**
    * @param data where guest clusters are read: the image file, or the external data file
    * @param resources closed by {@link #close}, in order: the image file last
+   * @param writer makes the writer of a writable image from a reader of the image's guest bytes; null for a
+   *     read-only image
    */
   Qcow2Image(BlockDevice file, Qcow2Header header, HeaderExtensions extensions, Geometry geometry, ClusterMapper mapper,
-      HostReader data, Optional<Backing> backing, List<Snapshot> snapshots, List<Closeable> resources) throws IOException {
+      HostReader data, Optional<Backing> backing, List<Snapshot> snapshots, List<Closeable> resources,
+      Function<Qcow2Writer.GuestReader, Qcow2Writer> writer) throws IOException {
     this.file = file;
     this.header = header;
     this.extensions = extensions;
@@ -62,6 +68,8 @@ final class Qcow2Image implements BlockDevice {
     this.backingReader = backing.map(b -> new HostReader(b.device(), "backing image")).orElse(null);
     this.snapshots = snapshots;
     this.resources = List.copyOf(resources);
+    // Last: the writer reads through this image, which must be complete by then.
+    this.writer = writer == null ? null : writer.apply(this::readUnlocked);
   }
 
   Qcow2Header header() {
@@ -91,7 +99,11 @@ final class Qcow2Image implements BlockDevice {
 
   @Override
   public Capabilities capabilities() {
-    return CAPABILITIES;
+    if (writer == null) {
+      return READ_ONLY;
+    }
+    Support zeroes = writer.zeroClusters() ? Support.NATIVE : Support.NONE;
+    return new Capabilities(false, Support.NATIVE, Support.NONE, Support.NATIVE, zeroes, zeroes, Support.NATIVE);
   }
 
   @Override
@@ -101,6 +113,21 @@ final class Qcow2Image implements BlockDevice {
 
   @Override
   public void read(long offset, ByteBuffer dst) throws IOException {
+    if (writer == null) {
+      readUnlocked(offset, dst);
+      return;
+    }
+    Lock shared = writer.shared();
+    shared.lock();
+    try {
+      readUnlocked(offset, dst);
+    } finally {
+      shared.unlock();
+    }
+  }
+
+  /** Reads without the writer's shared lock: for read-only images, and for the writer, which holds its own. */
+  private void readUnlocked(long offset, ByteBuffer dst) throws IOException {
     long pos = offset;
     while (dst.hasRemaining()) {
       ClusterMapper.Run run = mapper.map(pos, dst.remaining());
@@ -172,32 +199,44 @@ final class Qcow2Image implements BlockDevice {
 
   @Override
   public void write(long offset, ByteBuffer src, Set<WriteFlag> flags) throws IOException {
-    throw readOnly("write");
+    writer("write").write(offset, src);
   }
 
-  /** Nothing to flush: nothing is ever written. */
+  /** Writes back the metadata in order and flushes the file; nothing to do for a read-only image. */
   @Override
-  public void flush() {}
+  public void flush() throws IOException {
+    if (writer != null) {
+      writer.flush();
+    }
+  }
 
   @Override
   public void discard(long offset, long length) throws IOException {
-    throw readOnly("discard");
+    writer("discard").discard(offset, length);
   }
 
   @Override
   public void writeZeroes(long offset, long length, Set<WriteFlag> flags) throws IOException {
-    throw readOnly("writeZeroes");
+    writer("writeZeroes").writeZeroes(offset, length, flags);
+  }
+
+  private Qcow2Writer writer(String op) throws BlockDeviceException {
+    if (writer == null) {
+      throw readOnly(op);
+    }
+    return writer;
   }
 
   @Override
   public void resize(long newSize) throws IOException {
-    throw readOnly("resize");
+    writer("resize");
+    throw new BlockDeviceException(BlockError.ENOTSUP, "resize: not supported for qcow2 images yet");
   }
 
   private BlockDeviceException readOnly(String op) {
     String why = hasFeature(Features.INCOMPAT_CORRUPT)
         ? "the image is marked corrupt (expected: repair it with qemu-img check -r all)"
-        : "writing qcow2 is not supported yet (expected: a read-only open)";
+        : "it was opened read-only";
     return new BlockDeviceException(BlockError.EPERM, op + ": qcow2 image is read-only: " + why);
   }
 
@@ -208,6 +247,13 @@ final class Qcow2Image implements BlockDevice {
     }
     closed = true;
     IOException first = null;
+    if (writer != null) {
+      try {
+        writer.flushAll();
+      } catch (IOException e) {
+        first = e;
+      }
+    }
     for (Closeable c : resources) {
       try {
         c.close();

@@ -2,6 +2,9 @@ package dev.vdisk.format.qcow2;
 
 import static dev.vdisk.format.qcow2.Qcow2Errors.invalid;
 
+import dev.vdisk.block.BlockDevice;
+import dev.vdisk.block.BlockDeviceException;
+import dev.vdisk.block.BlockError;
 import dev.vdisk.format.qcow2.Qcow2Format.Backing;
 import dev.vdisk.format.qcow2.Qcow2Format.Snapshot;
 import dev.vdisk.io.CacheMode;
@@ -16,6 +19,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
+import java.util.function.Function;
 
 /**
  * Opens a qcow2 image: header, extensions and feature bits, then the tables in an order that lets each be
@@ -34,6 +39,16 @@ final class Qcow2Opener {
    * @param chain the images above this one, ending with this one
    */
   static Qcow2Image open(FileDevice file, BackingChain.Chain chain, long l2CacheSize) throws IOException {
+    return open(file, file.path(), file.options(), chain, l2CacheSize);
+  }
+
+  /**
+   * Opens the image whose bytes are {@code file}, a device standing for the host file at {@code path} opened with
+   * {@code options} (for tests that put an image on a simulated disk); otherwise as {@link #open(FileDevice,
+   * BackingChain.Chain, long)}.
+   */
+  static Qcow2Image open(BlockDevice file, Path path, FileOptions options, BackingChain.Chain chain, long l2CacheSize)
+      throws IOException {
     HostReader image = new HostReader(file, "image file");
     ImageHead head = ImageHead.read(image);
     ByteBuffer first = head.firstCluster();
@@ -45,7 +60,7 @@ final class Qcow2Opener {
         : Optional.empty();
     boolean dataFile = checkDataFile(header, ext, backingName);
     if ((header.incompatibleFeatures() & Features.INCOMPAT_CORRUPT) != 0) {
-      LOG.log(System.Logger.Level.WARNING, "qcow2: {0} is marked corrupt; reading it anyway, writes are refused", file.path());
+      LOG.log(System.Logger.Level.WARNING, "qcow2: {0} is marked corrupt; reading it anyway, writes are refused", path);
     }
 
     Layout layout = new Layout(image.size(), header.clusterSize());
@@ -58,20 +73,30 @@ final class Qcow2Opener {
     List<Closeable> resources = new ArrayList<>();
     try {
       HostReader data = image;
-      CacheMode cache0 = file.options().cache();
+      CacheMode cache0 = options.cache();
       if (dataFile) {
-        FileDevice df = openDataFile(file, ext.dataFile().orElseThrow(), cache0);
+        FileDevice df = openDataFile(path, options, ext.dataFile().orElseThrow());
         resources.add(df);
         data = new HostReader(df, "data file");
       }
       Optional<Backing> backing = Optional.empty();
       if (backingName.isPresent()) {
-        Backing b = BackingChain.open(file.path(), backingName.get(), ext.backingFormat(), cache0, chain, l2CacheSize);
+        Backing b = BackingChain.open(path, backingName.get(), ext.backingFormat(), cache0, chain, l2CacheSize);
         resources.add(b.device());
         backing = Optional.of(b);
       }
+      Function<Qcow2Writer.GuestReader, Qcow2Writer> writer = null;
+      if (!options.readOnly()) {
+        checkWritable(header, dataFile);
+        clearAutoclearFeatures(file, header);
+        // QEMU's default refcount block cache is a quarter of its L2 cache.
+        int blocks = (int) Math.min(Integer.MAX_VALUE, l2CacheSize / 4 / header.clusterSize());
+        RefcountStore refcounts = new RefcountStore(file, header, RefcountTable.read(image, header), blocks);
+        boolean hasBacking = backing.isPresent();
+        writer = current -> new Qcow2Writer(file, geometry, l1, cache, refcounts, header.version(), hasBacking, current);
+      }
       resources.add(file);
-      return new Qcow2Image(file, header, ext, geometry, mapper, data, backing, snapshots, resources);
+      return new Qcow2Image(file, header, ext, geometry, mapper, data, backing, snapshots, resources, writer);
     } catch (IOException | RuntimeException e) {
       for (Closeable c : resources) {
         if (c != file) {
@@ -83,6 +108,33 @@ final class Qcow2Opener {
         }
       }
       throw e;
+    }
+  }
+
+  /** Refuses to open for writing what vdisk cannot write safely. */
+  private static void checkWritable(Qcow2Header header, boolean dataFile) throws IOException {
+    if ((header.incompatibleFeatures() & Features.INCOMPAT_CORRUPT) != 0) {
+      throw new BlockDeviceException(BlockError.EPERM, "qcow2: the image is marked corrupt and can only be opened "
+          + "read-only (expected: repair it with qemu-img check -r all)");
+    }
+    if ((header.incompatibleFeatures() & Features.INCOMPAT_DIRTY) != 0) {
+      throw new BlockDeviceException(BlockError.ENOTSUP, "qcow2: the image is dirty (its lazy refcounts were not "
+          + "written back) and vdisk does not repair it yet (expected: qemu-img check -r all first, or a read-only open)");
+    }
+    if (dataFile) {
+      throw new BlockDeviceException(BlockError.ENOTSUP,
+          "qcow2: writing images with an external data file is not supported yet (expected: a read-only open)");
+    }
+  }
+
+  /**
+   * Clears the autoclear feature bits before the first write, as QEMU does for the bits it does not know: vdisk
+   * does not keep persistent bitmaps up to date, so marking them stale is what keeps them from being trusted.
+   */
+  private static void clearAutoclearFeatures(BlockDevice file, Qcow2Header header) throws IOException {
+    if (header.version() >= 3 && header.autoclearFeatures() != 0) {
+      file.write(Qcow2Header.AUTOCLEAR_FEATURES_FIELD, ByteBuffer.allocate(8), Set.of());
+      file.flush();
     }
   }
 
@@ -111,11 +163,10 @@ final class Qcow2Opener {
   }
 
   /** Opens the external data file read-only; its name is relative to the image's directory. */
-  private static FileDevice openDataFile(FileDevice image, String name, CacheMode cache) throws IOException {
-    Path path = BackingChain.resolve(image.path(), name);
-    FileOptions o = image.options();
+  private static FileDevice openDataFile(Path image, FileOptions o, String name) throws IOException {
+    Path path = BackingChain.resolve(image, name);
     try {
-      return FileDevice.open(path, new FileOptions(cache, true, o.forceShare(), o.locking()));
+      return FileDevice.open(path, new FileOptions(o.cache(), true, o.forceShare(), o.locking()));
     } catch (NoSuchFileException e) {
       throw invalid("external data file", path, "an existing file", e);
     }

@@ -44,4 +44,21 @@ record RefcountWidth(int order) {
       default -> block.getLong(index * 8);
     };
   }
+
+  /** Sets entry {@code index} of {@code block} to {@code value}, which fits the width (absolute indexing). */
+  void set(ByteBuffer block, int index, long value) {
+    switch (order) {
+      case 0, 1, 2 -> {
+        int perByte = 8 >> order;
+        int shift = (index & (perByte - 1)) << order;
+        int at = index / perByte;
+        int cleared = (block.get(at) & 0xff) & ~((int) max() << shift);
+        block.put(at, (byte) (cleared | ((int) value << shift)));
+      }
+      case 3 -> block.put(index, (byte) value);
+      case 4 -> block.putShort(index * 2, (short) value);
+      case 5 -> block.putInt(index * 4, (int) value);
+      default -> block.putLong(index * 8, value);
+    }
+  }
 }

@@ -22,7 +22,12 @@ final class Qemu {
 
   /** {@code qemu-img args...} run in {@code dir}; returns stdout. */
   static String img(Path dir, String... args) throws IOException, InterruptedException {
-    return run(dir, "qemu-img", args);
+    return run(dir, 0, "qemu-img", args);
+  }
+
+  /** {@code qemu-img args...}, which may also exit with {@code alsoOk} (qemu-img check's 3 for leaks, say). */
+  static String imgAllowingExit(Path dir, int alsoOk, String... args) throws IOException, InterruptedException {
+    return run(dir, alsoOk, "qemu-img", args);
   }
 
   /** {@code qemu-io -f qcow2 -c cmd1 -c cmd2 ... image} run in {@code dir}. */
@@ -33,14 +38,14 @@ final class Qemu {
       args.add(c);
     }
     args.add(image);
-    String out = run(dir, "qemu-io", args.toArray(String[]::new));
+    String out = run(dir, 0, "qemu-io", args.toArray(String[]::new));
     // qemu-io reports failed commands on its output but still exits 0.
     if (out.contains("error") || out.contains("failed")) {
       throw new IOException("qemu-io " + args + ": " + out);
     }
   }
 
-  private static String run(Path dir, String tool, String... args) throws IOException, InterruptedException {
+  private static String run(Path dir, int alsoOk, String tool, String... args) throws IOException, InterruptedException {
     List<String> cmd = new ArrayList<>();
     cmd.add(tool);
     cmd.addAll(List.of(args));
@@ -52,7 +57,7 @@ final class Qemu {
       throw new IOException(cmd + ": timed out");
     }
     String text = new String(out, StandardCharsets.UTF_8);
-    if (p.exitValue() != 0) {
+    if (p.exitValue() != 0 && p.exitValue() != alsoOk) {
       throw new IOException(cmd + " exited " + p.exitValue() + ": " + text);
     }
     return text;

@@ -1,0 +1,126 @@
+package dev.vdisk.format;
+
+import dev.vdisk.block.BlockDevice;
+import dev.vdisk.block.Extent;
+import dev.vdisk.format.qcow2.Qcow2Format;
+import dev.vdisk.io.FileDevice;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * An open image and the images below it, top first, and the allocation of the whole stack as QEMU's
+ * {@code bdrv_block_status_above} reports it: for every range, the first layer that defines it and at what
+ * depth. This is what {@code qemu-img map}, {@code convert} and {@code compare} see.
+ *
+ * <p>The layers belong to the top image: closing it closes them.
+ */
+public final class ImageChain {
+  /**
+   * One image of the chain.
+   *
+   * @param device the image, guarded
+   * @param name the file name QEMU shows for it: the name given for the top, the combined backing file name below
+   * @param format the format it was opened as
+   * @param file its host file, or null where it has none (an image in memory)
+   */
+  public record Layer(BlockDevice device, Path name, String format, FileDevice file) {
+    /**
+     * The name QEMU shows for the file holding the layer's data, which host offsets refer to: the external data
+     * file's recorded name, else the image's.
+     */
+    public String dataName() {
+      return Qcow2Format.isQcow2(device) ? Qcow2Format.dataFile(device).orElse(name.toString()) : name.toString();
+    }
+  }
+
+  /**
+   * A range of the stack's allocation.
+   *
+   * @param extent the allocation in the layer that defines the range, or, where no layer does, a hole
+   * @param depth the index of that layer (0 is the top); for a hole, the deepest layer the range reaches
+   */
+  public record Status(Extent extent, int depth) {
+    /** The layer's file where {@link #extent} has a host offset. */
+    public Layer layer(ImageChain chain) {
+      return chain.layers.get(depth);
+    }
+  }
+
+  private final List<Layer> layers;
+
+  private ImageChain(List<Layer> layers) {
+    this.layers = List.copyOf(layers);
+  }
+
+  /** The chain of {@code image}, whose file was named {@code name}. */
+  public static ImageChain of(OpenImage image, Path name) {
+    return of(image.device(), name, image.format().name(), image.file());
+  }
+
+  /** The chain below {@code top}, a guarded image of {@code format} in {@code file}, which was named {@code name}. */
+  public static ImageChain of(BlockDevice top, Path name, String format, FileDevice file) {
+    List<Layer> layers = new ArrayList<>();
+    layers.add(new Layer(top, name, format, file));
+    for (Optional<Qcow2Format.Backing> b = backingOf(top); b.isPresent(); b = backingOf(b.get().device())) {
+      layers.add(new Layer(b.get().device(), b.get().path(), b.get().format(), b.get().file()));
+    }
+    return new ImageChain(layers);
+  }
+
+  private static Optional<Qcow2Format.Backing> backingOf(BlockDevice device) {
+    return Qcow2Format.isQcow2(device) ? Qcow2Format.backing(device) : Optional.empty();
+  }
+
+  /** Top first; never empty. */
+  public List<Layer> layers() {
+    return layers;
+  }
+
+  /**
+   * The stack's allocation over {@code [offset, offset + length)} within the top image: a non-empty list of
+   * contiguous ranges from {@code offset}, possibly ending early (ask again from where it ends).
+   *
+   * <p>A range the top leaves undefined is looked up in the next layer, and so on. Where a layer is shorter than
+   * the range, the part past its end is a hole at the depth of the layer above it (it reads as zeroes); a range
+   * no layer defines is a hole at the deepest layer. Adjacent ranges are not merged.
+   */
+  public List<Status> status(long offset, long length) throws IOException {
+    List<Status> out = new ArrayList<>();
+    status(0, offset, length, out);
+    return out;
+  }
+
+  /** Appends the status of the range at {@code depth}; false if it stopped before the range's end. */
+  private boolean status(int depth, long offset, long length, List<Status> out) throws IOException {
+    long end = offset + length;
+    long pos = offset;
+    for (Extent e : layers.get(depth).device().extents(offset, length)) {
+      if (e.present() || depth == layers.size() - 1) {
+        out.add(new Status(e, depth));
+      } else if (!below(depth, e, out)) {
+        return false;
+      }
+      pos = e.end();
+    }
+    return pos == end;
+  }
+
+  /** The status of the hole {@code e} of layer {@code depth}, taken from the layers below it. */
+  private boolean below(int depth, Extent e, List<Status> out) throws IOException {
+    long backingSize = layers.get(depth + 1).device().size();
+    if (e.offset() < backingSize) {
+      long inside = Math.min(e.end(), backingSize) - e.offset();
+      if (!status(depth + 1, e.offset(), inside, out)) {
+        return false;
+      }
+    }
+    if (e.end() > backingSize) {
+      long from = Math.max(e.offset(), backingSize);
+      out.add(new Status(Extent.hole(from, e.end() - from), depth));
+    }
+    return true;
+  }
+}

@@ -1,0 +1,88 @@
+package dev.vdisk.format.qcow2;
+
+import dev.vdisk.block.BlockDevice;
+import dev.vdisk.format.Images;
+import dev.vdisk.io.CacheMode;
+import dev.vdisk.io.FileOptions;
+import dev.vdisk.testkit.BlockDeviceContractTest;
+import java.io.IOException;
+import java.nio.file.Path;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Nested;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Writable qcow2 images made by qemu-img keep the contract every BlockDevice keeps (random operations against a
+ * model, concurrent writers, zeroes, extents), for several layouts and cache modes.
+ */
+class Qcow2ContractIT {
+  @BeforeAll
+  static void peers() {
+    Qemu.require();
+  }
+
+  abstract static class Qcow2Contract extends BlockDeviceContractTest {
+    @TempDir Path dir;
+
+    abstract String options();
+
+    CacheMode cache() {
+      return CacheMode.WRITEBACK;
+    }
+
+    @Override
+    protected BlockDevice newDevice(long size) throws IOException {
+      try {
+        Qemu.img(dir, "create", "-q", "-f", "qcow2", "-o", options(), "c.qcow2", Long.toString(size));
+      } catch (InterruptedException e) {
+        throw new IOException(e);
+      }
+      return Images.open(dir.resolve("c.qcow2"), "qcow2", FileOptions.of(cache(), false)).device();
+    }
+  }
+
+  @Nested
+  class Default extends Qcow2Contract {
+    @Override
+    String options() {
+      return "cluster_size=65536";
+    }
+  }
+
+  @Nested
+  class SmallClustersUnderCacheNone extends Qcow2Contract {
+    @Override
+    String options() {
+      return "cluster_size=4096";
+    }
+
+    @Override
+    CacheMode cache() {
+      return CacheMode.NONE;
+    }
+  }
+
+  @Nested
+  class Version2 extends Qcow2Contract {
+    @Override
+    String options() {
+      return "compat=0.10,cluster_size=16384";
+    }
+  }
+
+  @Nested
+  class ExtendedL2 extends Qcow2Contract {
+    @Override
+    String options() {
+      return "extended_l2=on,cluster_size=32768";
+    }
+  }
+
+  @Nested
+  class TinyClustersAndOneBitRefcounts extends Qcow2Contract {
+    @Override
+    String options() {
+      return "cluster_size=512,refcount_bits=1";
+    }
+  }
+}
