@@ -26,14 +26,16 @@ import java.util.function.Consumer;
  *
  * <p><b>Memory bound:</b> the {@link ReferenceCounts} array ({@code (clusters in the file + 1) * refcount_bits / 8}
  * bytes), the refcount table (at most 8 MiB), the active L1 table and one snapshot L1 table (at most 32 MiB each),
- * the first cluster, one L2 table and one refcount block (a cluster each, at most 2 MiB), and the snapshot list.
+ * the first cluster, one L2 table and two refcount blocks (a cluster each, at most 2 MiB), and the snapshot list.
  */
 final class Qcow2Checker {
   private final HostReader file;
   private final ImageHead head;
   private final Geometry geometry;
   private final CheckTally tally;
-  private final Refcounts stored;
+  private final RefcountTable table;
+  private final RefcountWidth width;
+  private final RefcountStore stored;
   private final ReferenceCounts refs;
   private final TableWalker walker;
   private final long[] activeL1;
@@ -48,8 +50,10 @@ final class Qcow2Checker {
     this.tally = tally;
     Qcow2Header h = head.header();
     L1Table.checkSize(h, geometry);
-    RefcountWidth width = new RefcountWidth(h.refcountOrder());
-    this.stored = new Refcounts(file, RefcountTable.read(file, h), width, h.clusterBits());
+    this.width = new RefcountWidth(h.refcountOrder());
+    this.table = RefcountTable.read(file, h);
+    // Read only: a walk in cluster order needs one cached block, two keep a block and the one after it.
+    this.stored = new RefcountStore(file.device(), h, table, 2);
     this.refs = new ReferenceCounts(file.size(), h.clusterBits(), width, tally);
     this.walker = new TableWalker(file, geometry, head.hasDataFile(), refs, tally);
     this.activeL1 = walker.readL1(h.l1TableOffset(), (int) h.l1Size());
@@ -133,7 +137,6 @@ final class Qcow2Checker {
 
   /** QEMU's check_refblocks: each refcount block is aligned, inside the file and used once. */
   private void checkRefcountBlocks() throws IOException {
-    RefcountTable table = stored.table();
     for (int i = 0; i < table.size(); i++) {
       long entry = table.entry(i);
       long offset = entry & RefcountTable.OFFSET_MASK;
@@ -170,8 +173,8 @@ final class Qcow2Checker {
       } catch (IOException e) {
         if (!signalledCorruption) {
           signalledCorruption = true;
-          long index = i >>> stored.width().blockBits(geometry.clusterBits());
-          tally.note("qcow2: Image is corrupt: Refblock offset " + cHex(stored.table().blockOffset(index))
+          long index = i >>> width.blockBits(geometry.clusterBits());
+          tally.note("qcow2: Image is corrupt: Refblock offset " + cHex(table.blockOffset(index))
               + " unaligned (reftable index: " + cHex(index) + "); further non-fatal corruption events will be suppressed");
         }
         tally.checkError("Can't get refcount for cluster " + i + ": Input/output error");
