@@ -69,7 +69,7 @@ final class CheckCommand implements Callable<Integer> {
     out.flush();
     if (result.checkErrors() > 0) {
       err.println(Main.errorLine("check", "check failed: " + result.checkErrors()
-          + " internal errors occurred (expected: none; the image could not be checked completely)"));
+          + " check errors (expected: none; parts of the image could not be checked)"));
       return 1;
     }
     return result.corruptions() > 0 ? EXIT_CORRUPTIONS : result.leaks() > 0 ? EXIT_LEAKS : 0;

@@ -57,16 +57,21 @@ record HeaderExtensions(Optional<String> backingFormat, FeatureNameTable feature
     Optional<Bitmaps> bitmaps = Optional.empty();
     Set<Integer> seen = new HashSet<>();
     int at = header.headerLength();
-    while (at <= end - 8) {
+    while (at < end) {
+      if (at > end - 8) {
+        throw invalid("header extension at offset " + at, (end - at) + " bytes before " + endName(header),
+            "8 bytes or more for its type and length, or none");
+      }
       int type = firstCluster.getInt(at);
       long length = firstCluster.getInt(at + 4) & 0xffffffffL;
-      if (type == END) {
-        break;
-      }
       int dataAt = at + 8;
       if (length > end - dataAt) {
         throw invalid("header extension " + hex(type & 0xffffffffL) + " at offset " + at + ": length", length,
-            "at most " + (end - dataAt) + ", ending before " + (header.backingFileOffset() != 0 ? "the backing file name" : "the end of the first cluster"));
+            "at most " + (end - dataAt) + ", ending before " + endName(header));
+      }
+      // QEMU checks the length before the type, even for the end marker.
+      if (type == END) {
+        break;
       }
       ByteBuffer data = firstCluster.slice(dataAt, (int) length);
       boolean known = type == BACKING_FORMAT || type == FEATURE_NAME_TABLE || type == BITMAPS
@@ -98,6 +103,10 @@ record HeaderExtensions(Optional<String> backingFormat, FeatureNameTable feature
       at = (int) Math.min(end, dataAt + ((length + 7) & ~7L));
     }
     return new HeaderExtensions(backingFormat, names, dataFile, bitmaps);
+  }
+
+  private static String endName(Qcow2Header header) {
+    return header.backingFileOffset() != 0 ? "the backing file name" : "the end of the first cluster";
   }
 
   private static String string(ByteBuffer data) {

@@ -31,10 +31,7 @@ final class L1Table {
 
   /** Reads and checks the table the header describes, claiming its bytes in {@code layout}. */
   static L1Table read(HostReader file, Qcow2Header header, Geometry geometry, Layout layout) throws IOException {
-    long needed = geometry.l1EntriesFor(header.size());
-    if (header.l1Size() < needed) {
-      throw invalid("l1_size", header.l1Size(), "at least " + needed + " entries to map the virtual size " + header.size());
-    }
+    checkSize(header, geometry);
     int bytes = Math.toIntExact(header.l1Size() * 8);
     layout.claim("L1 table", header.l1TableOffset(), bytes);
     ByteBuffer b = file.readMetadata("L1 table", header.l1TableOffset(), bytes);
@@ -52,6 +49,14 @@ final class L1Table {
       entries[i] = e;
     }
     return new L1Table(header.l1TableOffset(), entries);
+  }
+
+  /** Refuses an l1_size too small to map the virtual size (the upper bound is {@link Qcow2Header#parse}'s). */
+  static void checkSize(Qcow2Header header, Geometry geometry) throws IOException {
+    long needed = geometry.l1EntriesFor(header.size());
+    if (header.l1Size() < needed) {
+      throw invalid("l1_size", header.l1Size(), "at least " + needed + " entries to map the virtual size " + header.size());
+    }
   }
 
   /** The host offset of the L2 table for L1 index {@code index}, or 0 where none is allocated. */

@@ -7,6 +7,9 @@ import dev.vdisk.format.CheckResult;
 import dev.vdisk.io.FileDevice;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Optional;
 import java.util.function.Consumer;
 
 /**
@@ -23,17 +26,22 @@ import java.util.function.Consumer;
  *
  * <p><b>Memory bound:</b> the {@link ReferenceCounts} array ({@code (clusters in the file + 1) * refcount_bits / 8}
  * bytes), the refcount table (at most 8 MiB), the active L1 table and one snapshot L1 table (at most 32 MiB each),
- * the first cluster, one L2 table and one refcount block (a cluster each, at most 2 MiB), and the snapshot list.
+ * the first cluster, one L2 table and two refcount blocks (a cluster each, at most 2 MiB), and the snapshot list.
  */
 final class Qcow2Checker {
   private final HostReader file;
   private final ImageHead head;
   private final Geometry geometry;
   private final CheckTally tally;
-  private final Refcounts stored;
+  private final RefcountTable table;
+  private final RefcountWidth width;
+  private final RefcountStore stored;
   private final ReferenceCounts refs;
   private final TableWalker walker;
   private final long[] activeL1;
+  /** QEMU reports the first corruption found outside the check's own messages once, then suppresses the rest. */
+  private boolean signalledCorruption;
+  private Optional<BitmapTables> bitmaps = Optional.empty();
 
   private Qcow2Checker(HostReader file, ImageHead head, CheckTally tally) throws IOException {
     this.file = file;
@@ -41,12 +49,11 @@ final class Qcow2Checker {
     this.geometry = head.geometry();
     this.tally = tally;
     Qcow2Header h = head.header();
-    long needed = geometry.l1EntriesFor(h.size());
-    if (h.l1Size() < needed) {
-      throw invalid("l1_size", h.l1Size(), "at least " + needed + " entries to map the virtual size " + h.size());
-    }
-    RefcountWidth width = new RefcountWidth(h.refcountOrder());
-    this.stored = new Refcounts(file, RefcountTable.read(file, h), width, h.clusterBits());
+    L1Table.checkSize(h, geometry);
+    this.width = new RefcountWidth(h.refcountOrder());
+    this.table = RefcountTable.read(file, h);
+    // Read only: a walk in cluster order needs one cached block, two keep a block and the one after it.
+    this.stored = new RefcountStore(file.device(), h, table, 2);
     this.refs = new ReferenceCounts(file.size(), h.clusterBits(), width, tally);
     this.walker = new TableWalker(file, geometry, head.hasDataFile(), refs, tally);
     this.activeL1 = walker.readL1(h.l1TableOffset(), (int) h.l1Size());
@@ -61,17 +68,42 @@ final class Qcow2Checker {
   static CheckResult check(FileDevice file, Consumer<String> problems) throws IOException {
     HostReader reader = new HostReader(file, "image file");
     ImageHead head = ImageHead.read(reader);
+    if (head.hasDataFile()) {
+      // Data clusters are not counted, but QEMU opens the data file and cannot check an image without it.
+      String name = head.extensions().dataFile()
+          .orElseThrow(() -> invalid("external data file name", "absent", "a data file name header extension with incompatible feature bit 2"));
+      Path path = BackingChain.resolve(file.path(), name);
+      if (!Files.exists(path)) {
+        throw invalid("external data file", path, "an existing file");
+      }
+    }
     return new Qcow2Checker(reader, head, new CheckTally(problems)).run();
   }
 
   private CheckResult run() throws IOException {
     Qcow2Header h = head.header();
+    bitmaps = readBitmaps();
     SnapshotL1Tables snapshots = SnapshotL1Tables.read(file, h);
     calculate(snapshots);
     long highest = compare();
     checkCopiedFlags();
     long virtualSize = (h.size() + 511) & ~511L;
     return tally.result((highest + 1) << geometry.clusterBits(), Math.ceilDiv(virtualSize, geometry.clusterSize()));
+  }
+
+  /** The bitmap directory, read and checked as QEMU's open does; none when the autoclear bit says it is stale. */
+  private Optional<BitmapTables> readBitmaps() throws IOException {
+    Optional<HeaderExtensions.Bitmaps> ext = head.extensions().bitmaps();
+    if (ext.isEmpty()) {
+      return Optional.empty();
+    }
+    if ((head.header().autoclearFeatures() & Features.AUTOCLEAR_BITMAPS) == 0) {
+      // QEMU then ignores the bitmaps: their clusters show as leaks.
+      tally.note("warning: a program lacking bitmap support modified this file, so all bitmaps are now considered "
+          + "inconsistent; some clusters may be leaked");
+      return Optional.empty();
+    }
+    return Optional.of(BitmapTables.read(file, ext.get(), geometry.clusterSize()));
   }
 
   /** QEMU's calculate_refcounts: every reference the metadata makes. */
@@ -97,16 +129,14 @@ final class Qcow2Checker {
     }
     refs.add(h.snapshotsOffset(), snapshots.tableBytes());
     refs.add(h.refcountTableOffset(), h.refcountTableClusters() << h.clusterBits());
-    if ((h.autoclearFeatures() & Features.AUTOCLEAR_BITMAPS) != 0 && head.extensions().bitmaps().isPresent()
-        && head.extensions().bitmaps().get().nbBitmaps() > 0) {
-      BitmapTables.count(file, head.extensions().bitmaps().get(), geometry.clusterSize(), refs, tally);
+    if (bitmaps.isPresent()) {
+      bitmaps.get().count(file, geometry.clusterSize(), refs, tally);
     }
     checkRefcountBlocks();
   }
 
   /** QEMU's check_refblocks: each refcount block is aligned, inside the file and used once. */
   private void checkRefcountBlocks() throws IOException {
-    RefcountTable table = stored.table();
     for (int i = 0; i < table.size(); i++) {
       long entry = table.entry(i);
       long offset = entry & RefcountTable.OFFSET_MASK;
@@ -141,6 +171,12 @@ final class Qcow2Checker {
       try {
         storedCount = stored.get(i);
       } catch (IOException e) {
+        if (!signalledCorruption) {
+          signalledCorruption = true;
+          long index = i >>> width.blockBits(geometry.clusterBits());
+          tally.note("qcow2: Image is corrupt: Refblock offset " + cHex(table.blockOffset(index))
+              + " unaligned (reftable index: " + cHex(index) + "); further non-fatal corruption events will be suppressed");
+        }
         tally.checkError("Can't get refcount for cluster " + i + ": Input/output error");
         continue;
       }

@@ -1,0 +1,282 @@
+package dev.vdisk.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * {@code vdisk check} against {@code qemu-img check} on a corpus that qemu-img and qemu-io make at test time (every
+ * cluster size, refcount width, compat level, extended L2, zlib and zstd compression, zero writes, discards,
+ * internal snapshots, bitmaps, external data files, backing files) and on copies damaged at known offsets. For every
+ * image both print the same JSON and the same human summary byte for byte, exit with the same status, and report
+ * the same problem lines on stderr.
+ */
+class CheckInteropIT {
+  private static final long MIB = 1 << 20;
+
+  @TempDir static Path corpus;
+
+  /** The corpus: image name → how it was made (a description for failures). */
+  private static final Map<String, String> IMAGES = new TreeMap<>();
+
+  @BeforeAll
+  static void makeCorpus() throws Exception {
+    PeerTools.require("qemu-img");
+    PeerTools.require("qemu-io");
+    image("c512", "cluster_size=512", 4 * MIB, 512);
+    image("c4k", "cluster_size=4096", 16 * MIB, 4096);
+    image("c64k", "cluster_size=65536", 16 * MIB, 65536);
+    image("c2m", "cluster_size=2097152", 32 * MIB, 2 << 20);
+    image("rc1", "refcount_bits=1", 16 * MIB, 65536);
+    image("rc2-4k", "refcount_bits=2,cluster_size=4096", 16 * MIB, 4096);
+    image("rc8", "refcount_bits=8", 16 * MIB, 65536);
+    image("rc16-4k", "refcount_bits=16,cluster_size=4096", 16 * MIB, 4096);
+    image("rc32", "refcount_bits=32", 16 * MIB, 65536);
+    image("rc64-4k", "refcount_bits=64,cluster_size=4096", 16 * MIB, 4096);
+    image("v2", "compat=0.10", 16 * MIB, 65536);
+    image("v2-c512", "compat=0.10,cluster_size=512", 4 * MIB, 512);
+    image("lazy", "lazy_refcounts=on", 16 * MIB, 65536);
+    image("extl2", "extended_l2=on", 16 * MIB, 65536);
+    image("extl2-16k", "extended_l2=on,cluster_size=16384", 8 * MIB, 16384);
+    image("prealloc", "preallocation=metadata", 16 * MIB, 65536);
+    image("prealloc-extl2", "preallocation=metadata,extended_l2=on", 16 * MIB, 65536);
+    image("falloc-4k", "preallocation=falloc,cluster_size=4096", 4 * MIB, 4096);
+    image("datafile", "data_file=datafile.data", 16 * MIB, 65536);
+    image("datafile-raw", "data_file=datafile-raw.data,data_file_raw=on", 16 * MIB, 65536);
+    compressed("zlib", "compression_type=zlib,cluster_size=65536", 65536);
+    compressed("zlib-512", "compression_type=zlib,cluster_size=512", 512);
+    compressed("zlib-2m", "compression_type=zlib,cluster_size=2097152", 2 << 20);
+    compressed("zlib-v2", "compat=0.10", 65536);
+    compressed("zstd", "compression_type=zstd,cluster_size=65536", 65536);
+    compressed("zstd-4k", "compression_type=zstd,cluster_size=4096", 4096);
+    compressed("zstd-extl2", "compression_type=zstd,extended_l2=on", 65536);
+    snapshots();
+    bitmaps();
+    IMAGES.put("backing.qcow2", "an overlay with a backing file");
+    img("create", "-f", "qcow2", "base-of-backing.qcow2", "8M");
+    io("base-of-backing.qcow2", "write 0 8M");
+    img("create", "-f", "qcow2", "-b", "base-of-backing.qcow2", "-F", "qcow2", "backing.qcow2", "16M");
+    io("backing.qcow2", "write 1M 64k");
+    IMAGES.put("huge.qcow2", "1 TiB virtual, 1 MiB written at 500 GiB");
+    img("create", "-f", "qcow2", "huge.qcow2", "1T");
+    io("huge.qcow2", "write 500G 1M");
+  }
+
+  private static void image(String name, String options, long size, int cluster) throws Exception {
+    String file = name + ".qcow2";
+    IMAGES.put(file, "-o " + options);
+    img("create", "-f", "qcow2", "-o", options, file, Long.toString(size));
+    scribble(file, size, cluster);
+  }
+
+  private static void compressed(String name, String options, int cluster) throws Exception {
+    String file = name + ".qcow2";
+    IMAGES.put(file, "convert -c -o " + options);
+    long size = Math.max(16 * MIB, 16L * cluster);
+    String src = name + "-src.qcow2";
+    img("create", "-f", "qcow2", src, Long.toString(size));
+    scribble(src, size, cluster);
+    img("convert", "-c", "-O", "qcow2", "-o", options, src, file);
+    Files.delete(corpus.resolve(src));
+    // Uncompressed clusters next to compressed ones, and a compressed cluster partly overwritten.
+    io(file, "write -P 0x77 " + 5 * cluster + " " + cluster, "write -P 0x78 100 200");
+  }
+
+  private static void snapshots() throws Exception {
+    IMAGES.put("snapshots.qcow2", "two internal snapshots, written between and after");
+    img("create", "-f", "qcow2", "snapshots.qcow2", "16M");
+    scribble("snapshots.qcow2", 16 * MIB, 65536);
+    img("snapshot", "-c", "first", "snapshots.qcow2");
+    io("snapshots.qcow2", "write -P 0x66 0 131072", "write -z 4194304 65536");
+    img("snapshot", "-c", "second", "snapshots.qcow2");
+    io("snapshots.qcow2", "write -P 0x67 65536 4096");
+    IMAGES.put("snapshot-deleted.qcow2", "4K clusters, snapshots a and b, a deleted");
+    img("create", "-f", "qcow2", "-o", "cluster_size=4096", "snapshot-deleted.qcow2", "4M");
+    scribble("snapshot-deleted.qcow2", 4 * MIB, 4096);
+    img("snapshot", "-c", "a", "snapshot-deleted.qcow2");
+    io("snapshot-deleted.qcow2", "write 0 1M");
+    img("snapshot", "-c", "b", "snapshot-deleted.qcow2");
+    img("snapshot", "-d", "a", "snapshot-deleted.qcow2");
+  }
+
+  private static void bitmaps() throws Exception {
+    IMAGES.put("bitmaps.qcow2", "two persistent dirty bitmaps, dirtied by writes");
+    img("create", "-f", "qcow2", "bitmaps.qcow2", "16M");
+    scribble("bitmaps.qcow2", 16 * MIB, 65536);
+    img("bitmap", "--add", "bitmaps.qcow2", "b1");
+    img("bitmap", "--add", "-g", "4096", "bitmaps.qcow2", "b2");
+    io("bitmaps.qcow2", "write 0 4M");
+  }
+
+  /** Data, zeroes and discards at aligned and unaligned places, so every kind of cluster appears. */
+  private static void scribble(String file, long size, int cluster) throws Exception {
+    long half = size / 2;
+    io(file,
+        "write -P 0x11 0 3000",
+        "write -P 0x22 " + (3L * cluster + 100) + " " + 2L * cluster,
+        "write -P 0x33 " + half + " 65536",
+        "write -z " + (half + 16384) + " 8192",
+        "write -P 0x44 " + size / 4 + " " + 8L * cluster,
+        "write -z " + (size / 4 + cluster) + " " + 2L * cluster,
+        "discard " + (size / 4 + 4L * cluster) + " " + 2L * cluster,
+        "write -z " + (3 * size / 4) + " " + 4L * cluster,
+        "write -P 0x55 " + (size - 4096) + " 4096");
+  }
+
+  private static void img(String... args) throws Exception {
+    List<String> cmd = new ArrayList<>(List.of("qemu-img"));
+    cmd.addAll(Arrays.asList(args));
+    PeerTools.check(corpus, cmd.toArray(String[]::new));
+  }
+
+  private static void io(String file, String... commands) throws Exception {
+    List<String> cmd = new ArrayList<>(List.of("qemu-io", "-f", "qcow2"));
+    for (String c : commands) {
+      cmd.add("-c");
+      cmd.add(c);
+    }
+    cmd.add(file);
+    String out = PeerTools.check(corpus, cmd.toArray(String[]::new));
+    assertThat(out).as("qemu-io " + String.join(" ", commands)).doesNotContain("error", "failed");
+  }
+
+  static Stream<String> images() {
+    return IMAGES.keySet().stream();
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("images")
+  void validImagesCheckCleanLikeQemuImg(String image) throws Exception {
+    Path file = corpus.resolve(image);
+    int exit = sameAsQemuImg(file, "--output=json");
+    assertThat(exit).as(IMAGES.get(image)).isZero();
+    sameAsQemuImg(file);
+  }
+
+  static Stream<Arguments> damage() {
+    return Stream.of(
+        // image, damage, qemu-img check's exit status (asserted, so that the damage is known to have happened)
+        Arguments.of("c64k.qcow2", Qcow2Damage.REFCOUNT_LOWERED, 2),
+        Arguments.of("c64k.qcow2", Qcow2Damage.REFCOUNT_RAISED, 2),
+        Arguments.of("c64k.qcow2", Qcow2Damage.LEAK, 3),
+        Arguments.of("rc1.qcow2", Qcow2Damage.REFCOUNT_LOWERED, 2),
+        Arguments.of("rc2-4k.qcow2", Qcow2Damage.REFCOUNT_RAISED, 2),
+        Arguments.of("rc2-4k.qcow2", Qcow2Damage.LEAK, 3),
+        Arguments.of("rc64-4k.qcow2", Qcow2Damage.REFCOUNT_RAISED, 2),
+        Arguments.of("rc64-4k.qcow2", Qcow2Damage.LEAK, 3),
+        Arguments.of("v2.qcow2", Qcow2Damage.LEAK, 3),
+        Arguments.of("snapshots.qcow2", Qcow2Damage.REFCOUNT_RAISED, 3),
+        Arguments.of("snapshots.qcow2", Qcow2Damage.REFCOUNT_LOWERED, 2),
+        Arguments.of("snapshots.qcow2", Qcow2Damage.SNAPSHOT_L1_UNALIGNED, 2),
+        Arguments.of("bitmaps.qcow2", Qcow2Damage.LEAK, 3),
+        Arguments.of("bitmaps.qcow2", Qcow2Damage.BITMAPS_AUTOCLEAR_CLEARED, 3),
+        Arguments.of("bitmaps.qcow2", Qcow2Damage.REFCOUNT_LOWERED, 2),
+        Arguments.of("c64k.qcow2", Qcow2Damage.L2_ENTRY_PAST_EOF, 2),
+        Arguments.of("c64k.qcow2", Qcow2Damage.L2_ENTRY_UNALIGNED, 2),
+        Arguments.of("c4k.qcow2", Qcow2Damage.L2_ENTRY_AT_REFCOUNT_TABLE, 2),
+        Arguments.of("c64k.qcow2", Qcow2Damage.L1_ENTRY_AT_HEADER, 2),
+        Arguments.of("c4k.qcow2", Qcow2Damage.L1_ENTRY_AT_HEADER, 2),
+        Arguments.of("c4k.qcow2", Qcow2Damage.L1_ENTRY_UNALIGNED, 2),
+        Arguments.of("c64k.qcow2", Qcow2Damage.L1_COPIED_FLIPPED, 2),
+        Arguments.of("c64k.qcow2", Qcow2Damage.L2_COPIED_FLIPPED, 2),
+        Arguments.of("datafile.qcow2", Qcow2Damage.L2_COPIED_FLIPPED, 2),
+        Arguments.of("c4k.qcow2", Qcow2Damage.L2_TABLES_OVERLAP, 2),
+        Arguments.of("c64k.qcow2", Qcow2Damage.L2_RESERVED_BIT, 2),
+        Arguments.of("zlib.qcow2", Qcow2Damage.COMPRESSED_PAST_EOF, 2),
+        Arguments.of("zlib-512.qcow2", Qcow2Damage.COMPRESSED_PAST_EOF, 2),
+        Arguments.of("zstd-extl2.qcow2", Qcow2Damage.COMPRESSED_PAST_EOF, 2),
+        Arguments.of("zstd-4k.qcow2", Qcow2Damage.COMPRESSED_COPIED, 2),
+        Arguments.of("c64k.qcow2", Qcow2Damage.REFCOUNT_BLOCK_UNALIGNED, 1),
+        Arguments.of("c64k.qcow2", Qcow2Damage.REFCOUNT_TABLE_CLEARED, 2),
+        Arguments.of("c4k.qcow2", Qcow2Damage.REFCOUNT_BLOCK_SHARED, 2),
+        Arguments.of("extl2.qcow2", Qcow2Damage.SUBCLUSTER_BITMAP_CONFLICT, 2),
+        Arguments.of("extl2.qcow2", Qcow2Damage.L2_ENTRY_UNALIGNED, 2));
+  }
+
+  @ParameterizedTest(name = "{1} in {0}")
+  @MethodSource("damage")
+  void damagedImagesAreReportedLikeQemuImg(String image, Qcow2Damage damage, int qemuExit, @TempDir Path dir)
+      throws Exception {
+    Path victim = dir.resolve(image);
+    Files.copy(corpus.resolve(image), victim);
+    for (String data : List.of("datafile.data")) {
+      if (Files.exists(corpus.resolve(data))) {
+        Files.copy(corpus.resolve(data), dir.resolve(data), StandardCopyOption.REPLACE_EXISTING);
+      }
+    }
+    damage.apply(victim);
+    assertThat(sameAsQemuImg(victim, "--output=json")).isEqualTo(qemuExit);
+    sameAsQemuImg(victim);
+  }
+
+  @Test
+  void rawHasNoChecksExit63() throws Exception {
+    Path raw = corpus.resolve("plain.raw");
+    PeerTools.check(corpus, "qemu-img", "create", "-q", "-f", "raw", raw.toString(), "1M");
+    PeerTools.Result theirs = PeerTools.run(corpus, "qemu-img", "check", raw.toString());
+    Vdisk.Result ours = Vdisk.run("check", raw.toString());
+    assertThat(theirs.exit()).isEqualTo(63);
+    assertThat(ours.exit()).isEqualTo(63);
+    assertThat(ours.errLines()).singleElement().asString().startsWith("vdisk check: format 'raw': does not support checks");
+  }
+
+  @Test
+  void repairIsRefusedAndLeavesTheImageAlone() throws Exception {
+    Path victim = corpus.resolve("repair-victim.qcow2");
+    Files.copy(corpus.resolve("c64k.qcow2"), victim);
+    Qcow2Damage.LEAK.apply(victim);
+    byte[] before = Files.readAllBytes(victim);
+    for (String mode : List.of("leaks", "all")) {
+      Vdisk.Result r = Vdisk.run("check", "-r", mode, victim.toString());
+      assertThat(r.exit()).isEqualTo(1);
+      assertThat(r.errLines()).singleElement().asString()
+          .isEqualTo("vdisk check: -r " + mode + ": repair is not supported yet (expected: no -r; vdisk check only reads)");
+    }
+    assertThat(Files.readAllBytes(victim)).isEqualTo(before);
+  }
+
+  /**
+   * Runs qemu-img check and vdisk check with {@code options} on {@code image} and asserts the same stdout, exit
+   * status and problem lines (stderr without each tool's own prefixed error and warning lines).
+   *
+   * @return the common exit status
+   */
+  private static int sameAsQemuImg(Path image, String... options) throws Exception {
+    List<String> args = new ArrayList<>(List.of("check"));
+    args.addAll(List.of(options));
+    args.add(image.toString());
+    List<String> qemu = new ArrayList<>(List.of("qemu-img"));
+    qemu.addAll(args);
+    PeerTools.Result theirs = PeerTools.run(image.getParent(), qemu.toArray(String[]::new));
+    Vdisk.Result ours = Vdisk.run(args.toArray(String[]::new));
+    String what = String.join(" ", args);
+    assertThat(ours.out()).as(what + "\nstderr: " + ours.err()).isEqualTo(theirs.out());
+    assertThat(ours.exit()).as(what + "\nstderr: " + ours.err()).isEqualTo(theirs.exit());
+    assertThat(problems(ours.err(), "vdisk check:")).as(what).isEqualTo(problems(theirs.err(), "qemu-img:"));
+    return ours.exit();
+  }
+
+  /** QEMU's hint after its bitmap warning ends without a line break: the next problem line follows on its line. */
+  private static final String QEMU_LEAK_HINT = "Some clusters may be leaked, run 'qemu-img check -r' on the image file to fix.";
+
+  /** Problem lines: stderr without the tool's own prefixed lines and the bitmap warning. */
+  private static List<String> problems(String stderr, String toolPrefix) {
+    return stderr.lines().map(l -> l.startsWith(QEMU_LEAK_HINT) ? l.substring(QEMU_LEAK_HINT.length()) : l)
+        .filter(l -> !l.isEmpty() && !l.startsWith(toolPrefix) && !l.startsWith("warning:")).toList();
+  }
+}
