@@ -7,7 +7,15 @@ import dev.vdisk.format.ImageFormat;
 import dev.vdisk.io.FileDevice;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import dev.vdisk.format.Preallocation;
+import dev.vdisk.format.raw.RawFormat;
+import dev.vdisk.io.CacheMode;
+import dev.vdisk.io.FileOptions;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -104,15 +112,86 @@ public final class Qcow2Format implements ImageFormat {
     return head.getInt(p) == MAGIC && (version == 2 || version == 3) ? 100 : 0;
   }
 
-  /** None yet: creating images comes with writing. */
+  /** qemu-img 7.2's qcow2 creation options; the encryption ones are accepted only to be refused with a reason. */
   @Override
   public Set<String> createOptionNames() {
-    return Set.of();
+    return Qcow2CreateOptions.acceptedNames();
   }
 
+  /**
+   * Creates an image byte for byte as {@code qemu-img create -f qcow2} 7.2 does with the same options (see
+   * {@link Qcow2CreateOptions}); the size is rounded up to a multiple of 512 as QEMU rounds it. A backing file is
+   * recorded as given and not opened here (the caller checks it). An external data file is created too (raw,
+   * with the image's preallocation; a relative name is taken relative to the image's directory) and refused if
+   * it exists unless {@code overwrite}. Every option is checked before any file is touched.
+   */
   @Override
   public void create(Path path, long size, Map<String, String> options, boolean overwrite) throws IOException {
-    throw new IOException("qcow2: create is not supported yet (expected: qemu-img create -f qcow2 ...)");
+    checkOptionNames(options);
+    Qcow2CreateOptions o = Qcow2CreateOptions.parse(options);
+    long rounded = Math.ceilDiv(size, 512) * 512;
+    Qcow2Creator.l1Entries(rounded, o.geometry());
+    if (HeaderEncoder.bytesNeeded(o) > 1 << o.clusterBits()) {
+      throw new IllegalArgumentException("backing_file: '" + o.backingFile().orElse("") + "' (expected: header, extensions and names within the first cluster of "
+          + (1 << o.clusterBits()) + " bytes; use shorter names or a larger cluster_size)");
+    }
+    Path dataPath = o.dataFile().map(name -> resolveSibling(path, name)).orElse(null);
+    if (dataPath != null && !overwrite && Files.exists(dataPath, LinkOption.NOFOLLOW_LINKS)) {
+      throw new FileAlreadyExistsException(dataPath.toString(), null, "data_file exists");
+    }
+    Qcow2Creator.Files layout = Qcow2Creator.layOut(o, rounded);
+    if (overwrite && Files.exists(path) && !Files.isRegularFile(path)) {
+      throw new IOException(path + ": not a regular file (expected: a path for a new image file)");
+    }
+    if (dataPath != null) {
+      Preallocation p = o.preallocation() == Preallocation.METADATA ? Preallocation.OFF : o.preallocation();
+      new RawFormat().create(dataPath, rounded, Map.of("preallocation", p.spelling()), overwrite);
+      try (FileDevice data = FileDevice.open(dataPath, FileOptions.of(CacheMode.WRITEBACK, false))) {
+        layout.dataFile().writeTo(data);
+        data.flush();
+      }
+    }
+    if (overwrite) {
+      Files.newByteChannel(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING).close();
+    } else {
+      Files.createFile(path);
+    }
+    try (FileDevice file = FileDevice.open(path, FileOptions.of(CacheMode.WRITEBACK, false))) {
+      layout.image().writeTo(file);
+      file.flush();
+    }
+  }
+
+  /**
+   * qemu-img 7.2's order: cluster_size, extended_l2, preallocation, compression_type, size, compat, backing_file,
+   * backing_fmt, data_file, data_file_raw, lazy_refcounts, refcount_bits; the options with defaults always, the
+   * others when given. cluster_size is printed in bytes, the rest as given.
+   */
+  @Override
+  public String createSummary(long size, Map<String, String> options) {
+    Map<String, String> shown = new LinkedHashMap<>();
+    shown.put("cluster_size", String.valueOf(1 << Qcow2CreateOptions.parse(options).clusterBits()));
+    shown.put("extended_l2", options.getOrDefault("extended_l2", "off"));
+    shown.put("preallocation", options.get("preallocation"));
+    shown.put("compression_type", options.getOrDefault("compression_type", "zlib"));
+    shown.put("size", String.valueOf(size));
+    for (String k : List.of("compat", "backing_file", "backing_fmt", "data_file", "data_file_raw")) {
+      shown.put(k, options.get(k));
+    }
+    shown.put("lazy_refcounts", options.getOrDefault("lazy_refcounts", "off"));
+    shown.put("refcount_bits", options.getOrDefault("refcount_bits", "16"));
+    StringBuilder line = new StringBuilder();
+    shown.forEach((k, v) -> {
+      if (v != null) {
+        line.append(line.isEmpty() ? "" : " ").append(k).append('=').append(v);
+      }
+    });
+    return line.toString();
+  }
+
+  private static Path resolveSibling(Path image, String name) {
+    Path parent = image.toAbsolutePath().getParent();
+    return parent == null ? Path.of(name) : parent.resolve(name);
   }
 
   /**
