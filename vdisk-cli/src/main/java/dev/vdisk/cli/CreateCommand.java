@@ -68,8 +68,7 @@ final class CreateCommand implements Callable<Integer> {
     ImageFormat fmt = FormatRegistry.byName(format);
     String joined = String.join(",", options);
     if (asksForHelp(joined)) {
-      out.println("Supported options:");
-      fmt.createOptionNames().stream().sorted().forEach(name -> out.println("  " + name + "=<value>"));
+      printOptionHelp(fmt, out);
       return 0;
     }
     Map<String, String> opts = OptionString.parse(joined);
@@ -125,8 +124,14 @@ final class CreateCommand implements Callable<Integer> {
     }
   }
 
+  /** {@code -o help}: the format's option names. */
+  static void printOptionHelp(ImageFormat fmt, PrintWriter out) {
+    out.println("Supported options:");
+    fmt.createOptionNames().stream().sorted().forEach(name -> out.println("  " + name + "=<value>"));
+  }
+
   /** qemu-img's has_help_option: any entry of the option list is {@code help} or {@code ?}. */
-  private static boolean asksForHelp(String options) {
+  static boolean asksForHelp(String options) {
     for (String entry : options.split(",")) {
       if (entry.equals("help") || entry.equals("?")) {
         return true;

@@ -32,9 +32,9 @@ import picocli.CommandLine.Spec;
     mixinStandardHelpOptions = true,
     versionProvider = Main.Version.class,
     description = "Virtual-disk images for KVM/QEMU, with qemu-img's command line.",
-    subcommands = {CreateCommand.class, InfoCommand.class, MapCommand.class, CheckCommand.class, IoCommand.class, BenchCommand.class})
+    subcommands = {CreateCommand.class, InfoCommand.class, MapCommand.class, CheckCommand.class, IoCommand.class, BenchCommand.class, MeasureCommand.class})
 public final class Main implements Runnable {
-  private static final String COMMANDS = "create, info, map, check, io, bench";
+  private static final String COMMANDS = "create, info, map, check, io, bench, measure";
 
   @Option(names = "--debug", scope = ScopeType.INHERIT, description = "Print the stack trace of an error.")
   boolean debug;

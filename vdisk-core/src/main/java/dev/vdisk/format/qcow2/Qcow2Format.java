@@ -4,6 +4,8 @@ import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.filter.FilterDevice;
 import dev.vdisk.format.CheckResult;
 import dev.vdisk.format.ImageFormat;
+import dev.vdisk.format.MeasureSource;
+import dev.vdisk.format.Measurement;
 import dev.vdisk.io.FileDevice;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -187,6 +189,53 @@ public final class Qcow2Format implements ImageFormat {
       }
     });
     return line.toString();
+  }
+
+  /**
+   * qemu-img 7.2's {@code qcow2_measure}: the fully allocated size is header, L2 and L1 tables, refcount structures
+   * and every cluster of the (cluster-rounded) disk; the required size drops the clusters that hold no data (all
+   * but the source's data clusters, all of them with a backing file, none with falloc/full preallocation).
+   * Only the options that change the numbers are checked, as QEMU checks them.
+   */
+  @Override
+  public Measurement measure(Map<String, String> options, long size, MeasureSource source) throws IOException {
+    checkOptionNames(options);
+    Map<String, String> layout = new LinkedHashMap<>();
+    for (String k : List.of("extended_l2", "cluster_size", "compat", "refcount_bits", "preallocation")) {
+      if (options.containsKey(k)) {
+        layout.put(k, options.get(k));
+      }
+    }
+    for (String k : options.keySet()) {
+      if (k.startsWith("encrypt")) {
+        Qcow2CreateOptions.parse(Map.of(k, options.get(k)));
+      }
+    }
+    Qcow2CreateOptions o = Qcow2CreateOptions.parse(layout);
+    Geometry g = o.geometry();
+    long cs = g.clusterSize();
+    long virtualSize = Math.ceilDiv(size, cs) * cs;
+    if (g.l1EntriesFor(virtualSize) > Qcow2Creator.MAX_L1_ENTRIES) {
+      throw new IllegalArgumentException("size: " + size + " (expected: at most " + Qcow2Creator.MAX_L1_ENTRIES * g.bytesPerL2()
+          + " bytes at cluster_size " + cs + "; try a larger cluster_size)");
+    }
+    long required = 0;
+    if (source != null) {
+      virtualSize = Math.ceilDiv(source.size(), cs) * cs;
+      required = options.containsKey("backing_file") ? virtualSize : source.dataBytes(cs);
+    }
+    if (o.preallocation() == Preallocation.FALLOC || o.preallocation() == Preallocation.FULL) {
+      required = virtualSize;
+    }
+    long full = MetadataSize.fullyAllocated(virtualSize, g, o.refcountWidth());
+    boolean bitmaps = o.version() >= 3 && source != null && source.supportsBitmaps();
+    return new Measurement(full - virtualSize + required, full,
+        bitmaps ? java.util.OptionalLong.of(source.bitmapBytes(cs)) : java.util.OptionalLong.empty());
+  }
+
+  /** The number of persistent bitmaps the qcow2 image in {@code image} records (its bitmaps header extension). */
+  public static long bitmapCount(BlockDevice image) {
+    return find(image).extensions().bitmaps().map(HeaderExtensions.Bitmaps::nbBitmaps).orElse(0L);
   }
 
   private static Path resolveSibling(Path image, String name) {
