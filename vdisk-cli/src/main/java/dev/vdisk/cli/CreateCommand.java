@@ -83,8 +83,11 @@ final class CreateCommand implements Callable<Integer> {
     if (backingFile != null && opts.get("backing_fmt") == null) {
       throw new CliException("backing file '" + backingFile + "': no format given (expected: -F FMT or -o backing_fmt=FMT, as qemu-img 7.2 requires)");
     }
-    if (size == null && (backingFile == null || unsafe)) {
-      throw new CliException("missing SIZE (expected: vdisk create [-f fmt] [-o options] FILE SIZE, or a backing file to take the size from)");
+    if (size == null && backingFile == null) {
+      throw new CliException("missing SIZE (expected: vdisk create [-f fmt] [-o options] FILE SIZE)");
+    }
+    if (size == null && unsafe) {
+      throw new CliException("missing SIZE (expected: a SIZE with -u, which does not open the backing file)");
     }
     Path path = Path.of(file);
     long bytes = size != null ? Sizes.parse("size", size) : 0;

@@ -146,12 +146,7 @@ public final class Qcow2Format implements ImageFormat {
       throw new IOException(path + ": not a regular file (expected: a path for a new image file)");
     }
     if (dataPath != null) {
-      Preallocation p = o.preallocation() == Preallocation.METADATA ? Preallocation.OFF : o.preallocation();
-      new RawFormat().create(dataPath, rounded, Map.of("preallocation", p.spelling()), overwrite);
-      try (FileDevice data = FileDevice.open(dataPath, FileOptions.of(CacheMode.WRITEBACK, false))) {
-        layout.dataFile().writeTo(data);
-        data.flush();
-      }
+      createDataFile(dataPath, rounded, o.preallocation(), layout.dataFile(), overwrite);
     }
     if (overwrite) {
       Files.newByteChannel(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING).close();
@@ -236,6 +231,29 @@ public final class Qcow2Format implements ImageFormat {
   /** The number of persistent bitmaps the qcow2 image in {@code image} records (its bitmaps header extension). */
   public static long bitmapCount(BlockDevice image) {
     return find(image).extensions().bitmaps().map(HeaderExtensions.Bitmaps::nbBitmaps).orElse(0L);
+  }
+
+  /**
+   * The external data file as QEMU leaves it: created empty, then grown by the image's truncate (raw's first-block
+   * write, fallocate or zeroes per the preallocation), unless the zeroes of a partial last cluster were written
+   * first and already took it past the disk's end, in which case that write is all it gets.
+   */
+  private static void createDataFile(Path path, long size, Preallocation prealloc, PendingFile tail, boolean overwrite)
+      throws IOException {
+    if (tail.length() == 0) {
+      Preallocation p = prealloc == Preallocation.METADATA ? Preallocation.OFF : prealloc;
+      new RawFormat().create(path, size, Map.of("preallocation", p.spelling()), overwrite);
+      return;
+    }
+    if (overwrite) {
+      Files.newByteChannel(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING).close();
+    } else {
+      Files.createFile(path);
+    }
+    try (FileDevice data = FileDevice.open(path, FileOptions.of(CacheMode.WRITEBACK, false))) {
+      tail.writeTo(data);
+      data.flush();
+    }
   }
 
   private static Path resolveSibling(Path image, String name) {
