@@ -32,7 +32,7 @@ class MainTest {
   void noCommandIsOneLine() {
     Vdisk.Result r = Vdisk.run();
     assertThat(r.exit()).isEqualTo(1);
-    assertThat(r.errLines()).containsExactly("vdisk: no command given (expected: one of create, info, map, io, bench)");
+    assertThat(r.errLines()).containsExactly("vdisk: no command given (expected: one of create, info, map, check, io, bench, measure)");
   }
 
   @Test

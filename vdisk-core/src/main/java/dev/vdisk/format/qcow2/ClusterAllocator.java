@@ -59,11 +59,6 @@ final class ClusterAllocator {
     return ((long) table.length * 8) >> clusterBits;
   }
 
-  /** The refcount table entries (a copy). */
-  long[] table() {
-    return table.clone();
-  }
-
   private long clusterSize() {
     return 1L << clusterBits;
   }

@@ -26,11 +26,11 @@ public record Qcow2CreateOptions(int version, int clusterBits, int refcountOrder
     int compressionType, Preallocation preallocation, Optional<String> backingFile, Optional<String> backingFormat,
     Optional<String> dataFile, boolean dataFileRaw) {
 
-  /** The option names, in the order qemu-img prints them. */
+  /** The option names vdisk implements. */
   public static final List<String> NAMES = List.of("cluster_size", "extended_l2", "preallocation", "compression_type",
       "compat", "backing_file", "backing_fmt", "data_file", "data_file_raw", "lazy_refcounts", "refcount_bits");
 
-  /** Options qemu-img has and vdisk refuses, with why. */
+  /** qemu-img's encryption options, which vdisk refuses with a reason. */
   private static final Set<String> ENCRYPTION = Set.of("encryption", "encrypt.format", "encrypt.key-secret",
       "encrypt.cipher-alg", "encrypt.cipher-mode", "encrypt.ivgen-alg", "encrypt.ivgen-hash-alg", "encrypt.hash-alg",
       "encrypt.iter-time");
