@@ -2,7 +2,11 @@ package dev.vdisk.cli;
 
 import dev.vdisk.format.FormatRegistry;
 import dev.vdisk.format.ImageFormat;
+import dev.vdisk.format.Images;
+import dev.vdisk.format.OpenImage;
 import dev.vdisk.format.OptionString;
+import dev.vdisk.io.CacheMode;
+import dev.vdisk.io.FileOptions;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -18,9 +22,12 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 
 /**
- * {@code vdisk create [-f fmt] [-o options] [--force] [-q] FILE SIZE}: qemu-img create, except that an
- * existing file is refused unless {@code --force} (qemu-img overwrites it silently) and that the size must
- * be positive. {@code -o help} (or {@code -o ?}) lists the format's options.
+ * {@code vdisk create [-f fmt] [-o options] [-b backing -F fmt] [-u] [--force] [-q] FILE [SIZE]}: qemu-img create,
+ * except that an existing file is refused unless {@code --force} (qemu-img overwrites it silently) and that the
+ * size must be positive. {@code -o help} (or {@code -o ?}) lists the format's options. With a backing file
+ * ({@code -b} or {@code -o backing_file}, qcow2 only) its format is required ({@code -F} or {@code -o backing_fmt}),
+ * as qemu-img 7.2 requires it; the backing image is opened to check that format and, when SIZE is omitted, to take
+ * its size, unless {@code -u}.
  */
 @Command(name = "create", mixinStandardHelpOptions = true, description = "Create a new image.")
 final class CreateCommand implements Callable<Integer> {
@@ -32,6 +39,15 @@ final class CreateCommand implements Callable<Integer> {
   @Option(names = "-o", paramLabel = "OPTIONS",
       description = "Format options, key=value[,key=value]... (repeatable); 'help' lists them.")
   List<String> options = new ArrayList<>();
+
+  @Option(names = "-b", paramLabel = "BACKING", description = "Backing file (qcow2), recorded as given; relative names are relative to FILE's directory.")
+  String backing;
+
+  @Option(names = "-F", paramLabel = "BACKING_FMT", description = "Format of the backing file (required with -b).")
+  String backingFormat;
+
+  @Option(names = "-u", description = "Unsafe: do not open the backing file (SIZE is then required).")
+  boolean unsafe;
 
   @Option(names = "--force", description = "Overwrite an existing file.")
   boolean force;
@@ -52,35 +68,73 @@ final class CreateCommand implements Callable<Integer> {
     ImageFormat fmt = FormatRegistry.byName(format);
     String joined = String.join(",", options);
     if (asksForHelp(joined)) {
-      out.println("Supported options:");
-      fmt.createOptionNames().stream().sorted().forEach(name -> out.println("  " + name + "=<value>"));
+      printOptionHelp(fmt, out);
       return 0;
     }
-    if (size == null) {
+    Map<String, String> opts = OptionString.parse(joined);
+    if (backing != null) {
+      opts.put("backing_file", backing);
+    }
+    if (backingFormat != null) {
+      opts.put("backing_fmt", backingFormat);
+    }
+    fmt.checkOptionNames(opts);
+    String backingFile = opts.get("backing_file");
+    if (backingFile != null && opts.get("backing_fmt") == null) {
+      throw new CliException("backing file '" + backingFile + "': no format given (expected: -F FMT or -o backing_fmt=FMT, as qemu-img 7.2 requires)");
+    }
+    if (size == null && backingFile == null) {
       throw new CliException("missing SIZE (expected: vdisk create [-f fmt] [-o options] FILE SIZE)");
     }
-    long bytes = Sizes.parse("size", size);
-    if (bytes == 0) {
+    if (size == null && unsafe) {
+      throw new CliException("missing SIZE (expected: a SIZE with -u, which does not open the backing file)");
+    }
+    Path path = Path.of(file);
+    long bytes = size != null ? Sizes.parse("size", size) : 0;
+    if (size != null && bytes == 0) {
       throw new CliException("size: '" + size + "' is zero (expected: a size > 0)");
     }
-    Map<String, String> opts = OptionString.parse(joined);
-    fmt.checkOptionNames(opts);
-    Path path = Path.of(file);
+    if (backingFile != null && !unsafe) {
+      bytes = backingSize(path, backingFile, opts.get("backing_fmt"), size == null ? -1 : bytes);
+    }
     if (!force && Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
       throw new CliException(file + ": already exists (expected: a new file, or --force to overwrite it)");
     }
+    String summary = fmt.createSummary(bytes, opts);
     if (!quiet) {
-      StringBuilder line = new StringBuilder("Formatting '" + file + "', fmt=" + fmt.name() + " size=" + bytes);
-      opts.forEach((k, v) -> line.append(' ').append(k).append('=').append(v));
-      out.println(line);
+      out.println("Formatting '" + file + "', fmt=" + fmt.name() + " " + summary);
       out.flush();
     }
     fmt.create(path, bytes, opts, force);
     return 0;
   }
 
+  /**
+   * Opens the backing image read-only as {@code format}, as qemu-img does to check it, and returns its size when
+   * {@code size} is -1 (not given), else {@code size}.
+   */
+  private static long backingSize(Path image, String backingFile, String format, long size) throws IOException {
+    Path parent = image.toAbsolutePath().getParent();
+    Path resolved = parent == null ? Path.of(backingFile) : parent.resolve(backingFile);
+    if (!Files.exists(resolved)) {
+      throw new CliException("backing file '" + backingFile + "': no such file " + resolved + " (expected: an existing image, or -u to skip the check)");
+    }
+    try (OpenImage backing = Images.open(resolved, format, new FileOptions(CacheMode.WRITEBACK, true, true, true))) {
+      return size >= 0 ? size : backing.device().size();
+    } catch (IOException | IllegalArgumentException e) {
+      throw new CliException("backing file '" + backingFile + "': cannot be opened as " + format + ": " + Main.describe(e)
+          + " (expected: an image of that format, or -u to skip the check)");
+    }
+  }
+
+  /** {@code -o help}: the format's option names. */
+  static void printOptionHelp(ImageFormat fmt, PrintWriter out) {
+    out.println("Supported options:");
+    fmt.createOptionNames().stream().sorted().forEach(name -> out.println("  " + name + "=<value>"));
+  }
+
   /** qemu-img's has_help_option: any entry of the option list is {@code help} or {@code ?}. */
-  private static boolean asksForHelp(String options) {
+  static boolean asksForHelp(String options) {
     for (String entry : options.split(",")) {
       if (entry.equals("help") || entry.equals("?")) {
         return true;

@@ -33,8 +33,8 @@ import picocli.CommandLine.Spec;
     versionProvider = Main.Version.class,
     description = "Virtual-disk images for KVM/QEMU, with qemu-img's command line.",
     subcommands = {CreateCommand.class, InfoCommand.class, MapCommand.class, CheckCommand.class, SnapshotCommand.class,
-        ResizeCommand.class, ConvertCommand.class, CompareCommand.class, IoCommand.class, BenchCommand.class,
-        ServeCommand.class})
+        ResizeCommand.class, ConvertCommand.class, CompareCommand.class, MeasureCommand.class, IoCommand.class,
+        BenchCommand.class, ServeCommand.class})
 public final class Main implements Runnable {
 
   @Option(names = "--debug", scope = ScopeType.INHERIT, description = "Print the stack trace of an error.")

@@ -67,6 +67,27 @@ public interface ImageFormat {
     throw new UnsupportedOperationException("format '" + name() + "': does not support checks");
   }
 
+  /**
+   * What qemu-img's {@code Formatting '...', fmt=NAME } line prints after the format name for an image of
+   * {@code size} bytes made with {@code options}: by default {@code size=N} then the options as given.
+   */
+  default String createSummary(long size, Map<String, String> options) {
+    StringBuilder line = new StringBuilder("size=" + size);
+    options.forEach((k, v) -> line.append(' ').append(k).append('=').append(v));
+    return line.toString();
+  }
+
+  /**
+   * {@code qemu-img measure}: the file size a new image of this format needs, made with {@code options}, for a
+   * disk of {@code size} bytes ({@code source} null) or holding the contents of {@code source}.
+   *
+   * @throws IllegalArgumentException for a bad option or an impossible size
+   * @throws UnsupportedOperationException if the format cannot measure
+   */
+  default Measurement measure(Map<String, String> options, long size, MeasureSource source) throws IOException {
+    throw new UnsupportedOperationException("format '" + name() + "': does not support size measurement (expected: raw or qcow2)");
+  }
+
   /** Rejects option names this format does not know, naming the first and the accepted ones. */
   default void checkOptionNames(Map<String, String> options) {
     for (String key : options.keySet()) {

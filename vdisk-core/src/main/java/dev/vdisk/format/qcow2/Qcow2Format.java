@@ -4,10 +4,20 @@ import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.filter.FilterDevice;
 import dev.vdisk.format.CheckResult;
 import dev.vdisk.format.ImageFormat;
+import dev.vdisk.format.MeasureSource;
+import dev.vdisk.format.Measurement;
 import dev.vdisk.io.FileDevice;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import dev.vdisk.format.Preallocation;
+import dev.vdisk.format.raw.RawFormat;
+import dev.vdisk.io.CacheMode;
+import dev.vdisk.io.FileOptions;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -16,7 +26,8 @@ import java.util.Set;
 import java.util.function.Consumer;
 
 /**
- * QEMU's qcow2 format, versions 2 (compat 0.10) and 3 (compat 1.1): read-only for now.
+ * QEMU's qcow2 format, versions 2 (compat 0.10) and 3 (compat 1.1): creates images exactly as qemu-img 7.2 does
+ * ({@link #create}), measures them ({@link #measure}), and opens them read-only (writing is not implemented yet).
  *
  * <p>Reads: every cluster size QEMU makes (512 bytes to 2 MiB), refcount widths of 1 to 64 bits, zero clusters,
  * extended L2 entries (32 subclusters per cluster), zlib and zstd compressed clusters, external data files (with
@@ -104,15 +115,151 @@ public final class Qcow2Format implements ImageFormat {
     return head.getInt(p) == MAGIC && (version == 2 || version == 3) ? 100 : 0;
   }
 
-  /** None yet: creating images comes with writing. */
+  /** qemu-img 7.2's qcow2 creation options; the encryption ones are accepted only to be refused with a reason. */
   @Override
   public Set<String> createOptionNames() {
-    return Set.of();
+    return Qcow2CreateOptions.acceptedNames();
   }
 
+  /**
+   * Creates an image byte for byte as {@code qemu-img create -f qcow2} 7.2 does with the same options (see
+   * {@link Qcow2CreateOptions}); the size is rounded up to a multiple of 512 as QEMU rounds it. A backing file is
+   * recorded as given and not opened here (the caller checks it). An external data file is created too (raw,
+   * with the image's preallocation; a relative name is taken relative to the image's directory) and refused if
+   * it exists unless {@code overwrite}. Every option is checked before any file is touched.
+   */
   @Override
   public void create(Path path, long size, Map<String, String> options, boolean overwrite) throws IOException {
-    throw new IOException("qcow2: create is not supported yet (expected: qemu-img create -f qcow2 ...)");
+    checkOptionNames(options);
+    Qcow2CreateOptions o = Qcow2CreateOptions.parse(options);
+    long rounded = Math.ceilDiv(size, 512) * 512;
+    Qcow2Creator.l1Entries(rounded, o.geometry());
+    if (HeaderEncoder.bytesNeeded(o) > 1 << o.clusterBits()) {
+      throw new IllegalArgumentException("backing_file: '" + o.backingFile().orElse("") + "' (expected: header, extensions and names within the first cluster of "
+          + (1 << o.clusterBits()) + " bytes; use shorter names or a larger cluster_size)");
+    }
+    Path dataPath = o.dataFile().map(name -> resolveSibling(path, name)).orElse(null);
+    if (dataPath != null && !overwrite && Files.exists(dataPath, LinkOption.NOFOLLOW_LINKS)) {
+      throw new FileAlreadyExistsException(dataPath.toString(), null, "data_file exists");
+    }
+    Qcow2Creator.Files layout = Qcow2Creator.layOut(o, rounded);
+    if (overwrite && Files.exists(path) && !Files.isRegularFile(path)) {
+      throw new IOException(path + ": not a regular file (expected: a path for a new image file)");
+    }
+    if (dataPath != null) {
+      createDataFile(dataPath, rounded, o.preallocation(), layout.dataFile(), overwrite);
+    }
+    if (overwrite) {
+      Files.newByteChannel(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING).close();
+    } else {
+      Files.createFile(path);
+    }
+    try (FileDevice file = FileDevice.open(path, FileOptions.of(CacheMode.WRITEBACK, false))) {
+      layout.image().writeTo(file);
+      file.flush();
+    }
+  }
+
+  /**
+   * qemu-img 7.2's order: cluster_size, extended_l2, preallocation, compression_type, size, compat, backing_file,
+   * backing_fmt, data_file, data_file_raw, lazy_refcounts, refcount_bits; the options with defaults always, the
+   * others when given. cluster_size is printed in bytes, the rest as given.
+   */
+  @Override
+  public String createSummary(long size, Map<String, String> options) {
+    Map<String, String> shown = new LinkedHashMap<>();
+    shown.put("cluster_size", String.valueOf(1 << Qcow2CreateOptions.parse(options).clusterBits()));
+    shown.put("extended_l2", options.getOrDefault("extended_l2", "off"));
+    shown.put("preallocation", options.get("preallocation"));
+    shown.put("compression_type", options.getOrDefault("compression_type", "zlib"));
+    shown.put("size", String.valueOf(size));
+    for (String k : List.of("compat", "backing_file", "backing_fmt", "data_file", "data_file_raw")) {
+      shown.put(k, options.get(k));
+    }
+    shown.put("lazy_refcounts", options.getOrDefault("lazy_refcounts", "off"));
+    shown.put("refcount_bits", options.getOrDefault("refcount_bits", "16"));
+    StringBuilder line = new StringBuilder();
+    shown.forEach((k, v) -> {
+      if (v != null) {
+        line.append(line.isEmpty() ? "" : " ").append(k).append('=').append(v);
+      }
+    });
+    return line.toString();
+  }
+
+  /**
+   * qemu-img 7.2's {@code qcow2_measure}: the fully allocated size is header, L2 and L1 tables, refcount structures
+   * and every cluster of the (cluster-rounded) disk; the required size drops the clusters that hold no data (all
+   * but the source's data clusters, all of them with a backing file, none with falloc/full preallocation).
+   * Only the options that change the numbers are checked, as QEMU checks them.
+   */
+  @Override
+  public Measurement measure(Map<String, String> options, long size, MeasureSource source) throws IOException {
+    checkOptionNames(options);
+    Map<String, String> layout = new LinkedHashMap<>();
+    for (String k : List.of("extended_l2", "cluster_size", "compat", "refcount_bits", "preallocation")) {
+      if (options.containsKey(k)) {
+        layout.put(k, options.get(k));
+      }
+    }
+    for (String k : options.keySet()) {
+      if (k.startsWith("encrypt")) {
+        Qcow2CreateOptions.parse(Map.of(k, options.get(k)));
+      }
+    }
+    Qcow2CreateOptions o = Qcow2CreateOptions.parse(layout);
+    Geometry g = o.geometry();
+    long cs = g.clusterSize();
+    long virtualSize = Math.ceilDiv(size, cs) * cs;
+    if (g.l1EntriesFor(virtualSize) > Qcow2Creator.MAX_L1_ENTRIES) {
+      throw new IllegalArgumentException("size: " + size + " (expected: at most " + Qcow2Creator.MAX_L1_ENTRIES * g.bytesPerL2()
+          + " bytes at cluster_size " + cs + "; try a larger cluster_size)");
+    }
+    long required = 0;
+    if (source != null) {
+      virtualSize = Math.ceilDiv(source.size(), cs) * cs;
+      required = options.containsKey("backing_file") ? virtualSize : source.dataBytes(cs);
+    }
+    if (o.preallocation() == Preallocation.FALLOC || o.preallocation() == Preallocation.FULL) {
+      required = virtualSize;
+    }
+    long full = MetadataSize.fullyAllocated(virtualSize, g, o.refcountWidth());
+    boolean bitmaps = o.version() >= 3 && source != null && source.supportsBitmaps();
+    return new Measurement(full - virtualSize + required, full,
+        bitmaps ? java.util.OptionalLong.of(source.bitmapBytes(cs)) : java.util.OptionalLong.empty());
+  }
+
+  /** The number of persistent bitmaps the qcow2 image in {@code image} records (its bitmaps header extension). */
+  public static long bitmapCount(BlockDevice image) {
+    return find(image).extensions().bitmaps().map(HeaderExtensions.Bitmaps::nbBitmaps).orElse(0L);
+  }
+
+  /**
+   * The external data file as QEMU leaves it: created empty, then grown by the image's truncate (raw's first-block
+   * write, fallocate or zeroes per the preallocation), unless the zeroes of a partial last cluster were written
+   * first and already took it past the disk's end, in which case that write is all it gets.
+   */
+  private static void createDataFile(Path path, long size, Preallocation prealloc, PendingFile tail, boolean overwrite)
+      throws IOException {
+    if (tail.length() == 0) {
+      Preallocation p = prealloc == Preallocation.METADATA ? Preallocation.OFF : prealloc;
+      new RawFormat().create(path, size, Map.of("preallocation", p.spelling()), overwrite);
+      return;
+    }
+    if (overwrite) {
+      Files.newByteChannel(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING).close();
+    } else {
+      Files.createFile(path);
+    }
+    try (FileDevice data = FileDevice.open(path, FileOptions.of(CacheMode.WRITEBACK, false))) {
+      tail.writeTo(data);
+      data.flush();
+    }
+  }
+
+  private static Path resolveSibling(Path image, String name) {
+    Path parent = image.toAbsolutePath().getParent();
+    return parent == null ? Path.of(name) : parent.resolve(name);
   }
 
   /**

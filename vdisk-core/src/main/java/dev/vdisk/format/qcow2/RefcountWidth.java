@@ -45,15 +45,23 @@ record RefcountWidth(int order) {
     };
   }
 
-  /** Sets entry {@code index} of {@code block} to {@code value}, which fits the width (absolute indexing). */
+  /**
+   * Stores {@code value} as entry {@code index} of {@code block} (absolute indexing), leaving the other entries of
+   * a shared byte untouched.
+   *
+   * @throws IllegalArgumentException if {@code value} (unsigned) exceeds {@link #max()}
+   */
   void set(ByteBuffer block, int index, long value) {
+    if (order < 6 && Long.compareUnsigned(value, max()) > 0) {
+      throw new IllegalArgumentException("refcount: " + Long.toUnsignedString(value) + " (expected: at most " + max() + " for " + bits() + "-bit entries)");
+    }
     switch (order) {
       case 0, 1, 2 -> {
         int perByte = 8 >> order;
         int shift = (index & (perByte - 1)) << order;
         int at = index / perByte;
-        int cleared = (block.get(at) & 0xff) & ~((int) max() << shift);
-        block.put(at, (byte) (cleared | ((int) value << shift)));
+        int mask = (int) max() << shift;
+        block.put(at, (byte) ((block.get(at) & ~mask) | ((int) value << shift)));
       }
       case 3 -> block.put(index, (byte) value);
       case 4 -> block.putShort(index * 2, (short) value);

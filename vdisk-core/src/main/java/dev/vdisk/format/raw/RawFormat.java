@@ -3,6 +3,8 @@ package dev.vdisk.format.raw;
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.format.FormatRegistry;
 import dev.vdisk.format.ImageFormat;
+import dev.vdisk.format.MeasureSource;
+import dev.vdisk.format.Measurement;
 import dev.vdisk.format.Preallocation;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileDevice;
@@ -14,6 +16,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalLong;
 import java.util.Set;
 
 /** The raw format: guest offset = file offset. Options: {@code preallocation=off|falloc|full}. */
@@ -59,6 +62,15 @@ public final class RawFormat implements ImageFormat {
       }
       file.flush();
     }
+  }
+
+  /** qemu-img's raw_measure: the source's size, or the size rounded up to 512 bytes; holes count, so both numbers agree. */
+  @Override
+  public Measurement measure(Map<String, String> options, long size, MeasureSource source) throws IOException {
+    checkOptionNames(options);
+    Preallocation.parse(options.getOrDefault("preallocation", "off"), name(), PREALLOCATION);
+    long required = source != null ? source.size() : Math.ceilDiv(size, 512) * 512;
+    return new Measurement(required, required, OptionalLong.empty());
   }
 
   @Override

@@ -6,8 +6,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
 import java.nio.ByteBuffer;
-import java.nio.file.Path;
-import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 class Qcow2HeaderTest {
@@ -69,11 +67,5 @@ class Qcow2HeaderTest {
     assertThat(f.probe(v3().putInt(4, 4))).isZero();
     assertThat(f.probe(v3().putInt(0, 0))).isZero();
     assertThat(f.probe(ByteBuffer.allocate(4))).isZero();
-  }
-
-  @Test
-  void createIsNotSupportedYet() {
-    assertThatThrownBy(() -> new Qcow2Format().create(Path.of("x.qcow2"), 1 << 20, Map.of(), false))
-        .hasMessage("qcow2: create is not supported yet (expected: qemu-img create -f qcow2 ...)");
   }
 }
