@@ -60,7 +60,7 @@ class ConvertCommandTest {
       "--target-is-zero|--target-is-zero: requires -n (expected: -n, the target must exist)",
       "-o preallocation=full -n|-o: 'preallocation=full' has no effect with -n (expected: no -o when the target is not created)",
       "-o cluster_size=64k|option 'cluster_size': not supported by format 'raw' (expected: preallocation)",
-      "-O qcow2|qcow2: create is not supported yet (expected: qemu-img create -f qcow2 ...)",
+      "-O qcow2 -o cluster_size=3000|cluster_size: '3000' (expected: a power of two from 512 to 2M)",
   })
   void badArgumentsAreOneLineAndCreateNothing(String options, String message) throws IOException {
     String[] args = concat(new String[] {"convert", "-f", "raw"}, options.split(" "), new String[] {src, file("out.img")});
