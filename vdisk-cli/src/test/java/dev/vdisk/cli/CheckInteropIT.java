@@ -2,6 +2,7 @@ package dev.vdisk.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.vdisk.testkit.Scribble;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -123,20 +124,11 @@ class CheckInteropIT {
     io("bitmaps.qcow2", "write 0 4M");
   }
 
-  /** Data, zeroes and discards at aligned and unaligned places, so every kind of cluster appears. */
+  /** {@link Scribble}'s data, zeroes and discards, so every kind of cluster appears. */
   private static void scribble(String file, long size, int cluster) throws Exception {
-    long half = size / 2;
-    io(file,
-        "write -P 0x11 0 3000",
-        "write -P 0x22 " + (3L * cluster + 100) + " " + 2L * cluster,
-        "write -P 0x33 " + half + " 65536",
-        "write -z " + (half + 16384) + " 8192",
-        "write -P 0x44 " + size / 4 + " " + 8L * cluster,
-        "write -z " + (size / 4 + cluster) + " " + 2L * cluster,
-        "discard " + (size / 4 + 4L * cluster) + " " + 2L * cluster,
-        "write -z " + (3 * size / 4) + " " + 4L * cluster,
-        "write -P 0x55 " + (size - 4096) + " 4096");
+    io(file, Scribble.commands(size, cluster).toArray(String[]::new));
   }
+
 
   private static void img(String... args) throws Exception {
     List<String> cmd = new ArrayList<>(List.of("qemu-img"));

@@ -2,6 +2,7 @@ package dev.vdisk.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.vdisk.testkit.Scribble;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -79,21 +80,11 @@ class ConvertCompareInteropIT {
     return "top.qcow2";
   }
 
-  /** Data (with zero runs inside), zero writes and discards at aligned and unaligned places. */
+  /** {@link Scribble}'s data (with zero runs inside), zero writes and discards. */
   private static void scribble(Path d, String fmt, String image, long size, int cluster) throws Exception {
-    long half = size / 2;
-    qemuIo(d, fmt, image,
-        "write -P 0x11 0 3000",
-        "write -P 0x22 " + (3L * cluster + 100) + " " + 2L * cluster,
-        "write -P 0x33 " + half + " 65536",
-        "write -z " + (half + 16384) + " 8192",
-        "write -P 0x44 " + size / 4 + " " + 8L * cluster,
-        "write -z " + (size / 4 + cluster) + " " + 2L * cluster,
-        "discard " + (size / 4 + 4L * cluster) + " " + 2L * cluster,
-        "write -P 0 " + (3 * size / 4 - 65536) + " 65536",
-        "write -z " + (3 * size / 4) + " " + 4L * cluster,
-        "write -P 0x55 " + (size - 4096) + " 4096");
+    qemuIo(d, fmt, image, Scribble.commands(size, cluster).toArray(String[]::new));
   }
+
 
   @ParameterizedTest(name = "{0}")
   @MethodSource("corpus")

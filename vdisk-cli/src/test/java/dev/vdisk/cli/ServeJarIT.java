@@ -45,6 +45,10 @@ class ServeJarIT {
     Process p = start(log, "-k", sock.toString(), "--pid-file", pid.toString(), "--metrics", "127.0.0.1:0", "-f", "raw", "-x", "d", img.toString());
     try {
       awaitLog(log, "event=listen");
+      // The pid file is the readiness signal: written once the server listens, which the log line may precede.
+      for (int i = 0; i < 300 && !Files.exists(pid); i++) {
+        Thread.sleep(50);
+      }
       assertThat(Files.readString(pid).trim()).isEqualTo(Long.toString(p.pid()));
       String uri = "nbd+unix:///d?socket=" + sock;
       PeerTools.check(dir, "qemu-io", "-f", "raw", "-c", "write -P 0x3c 1M 64k", uri);

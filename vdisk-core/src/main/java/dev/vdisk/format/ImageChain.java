@@ -60,6 +60,14 @@ public final class ImageChain {
     return of(image.device(), name, image.format().name(), image.file());
   }
 
+  /**
+   * The chain below {@code top} where only allocation matters (the NBD server's block status): the top layer has no
+   * name, format or file (null).
+   */
+  public static ImageChain of(BlockDevice top) {
+    return of(top, null, null, null);
+  }
+
   /** The chain below {@code top}, a guarded image of {@code format} in {@code file}, which was named {@code name}. */
   public static ImageChain of(BlockDevice top, Path name, String format, FileDevice file) {
     List<Layer> layers = new ArrayList<>();

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.vdisk.block.Extent;
 import dev.vdisk.format.OpenImage;
+import dev.vdisk.testkit.Scribble;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -95,20 +96,11 @@ class Qcow2CorpusIT {
     return "disk.qcow2";
   }
 
-  /** Data, zeroes and discards at aligned and unaligned places, so every kind of cluster appears. */
+  /** {@link Scribble}'s data, zeroes and discards, so every kind of cluster appears. */
   static void scribble(Path dir, String image, long size, int cluster) throws Exception {
-    long half = size / 2;
-    Qemu.io(dir, image,
-        "write -P 0x11 0 3000",
-        "write -P 0x22 " + (3L * cluster + 100) + " " + 2L * cluster,
-        "write -P 0x33 " + half + " 65536",
-        "write -z " + (half + 16384) + " 8192",
-        "write -P 0x44 " + size / 4 + " " + 8L * cluster,
-        "write -z " + (size / 4 + cluster) + " " + 2L * cluster,
-        "discard " + (size / 4 + 4L * cluster) + " " + 2L * cluster,
-        "write -z " + (3 * size / 4) + " " + 4L * cluster,
-        "write -P 0x55 " + (size - 4096) + " 4096");
+    Qemu.io(dir, image, Scribble.commands(size, cluster).toArray(String[]::new));
   }
+
 
   @ParameterizedTest(name = "{0}")
   @MethodSource("corpus")

@@ -5,7 +5,7 @@ import static dev.vdisk.nbd.protocol.NbdProtocol.NBD_STATE_ZERO;
 
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.Extent;
-import dev.vdisk.format.qcow2.Qcow2Format;
+import dev.vdisk.format.ImageChain;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -16,8 +16,7 @@ import java.util.List;
  * {@code qemu:allocation-depth} (1 = the export's own image, 2 = its backing image, ..., 0 = no image).
  *
  * <p>A range the top image leaves undefined ({@link Extent#present()} false) is looked up in the backing
- * image, as QEMU does; past the backing image's end it reads as zeroes. Backing images are found through
- * {@link Qcow2Format#backing}: qcow2 is the only format with backing files today.
+ * image, as QEMU does ({@link ImageChain}); past the backing image's end it reads as zeroes.
  */
 final class AllocationMap {
   /** A range and its two statuses. */
@@ -31,35 +30,19 @@ final class AllocationMap {
 
   /**
    * Runs covering {@code [offset, offset + length)} from {@code offset}, possibly ending early (callers ask
-   * again from where the list ends). {@code length} is positive and the range lies within the device.
+   * again from where the list ends). {@code length} is positive and the range lies within the device. A range
+   * the top image leaves undefined is described by the backing image that defines it ({@link ImageChain}); depth
+   * counts from 1 at the top, and 0 where no layer defines the range.
    */
   static List<Run> describe(BlockDevice device, long offset, long length) throws IOException {
     List<Run> out = new ArrayList<>();
-    describe(device, offset, length, 1, out);
-    return out;
-  }
-
-  private static void describe(BlockDevice device, long offset, long length, int depth, List<Run> out) throws IOException {
-    for (Extent e : device.extents(offset, length)) {
-      if (e.present()) {
-        add(out, new Run(e.offset(), e.length(), (e.data() ? 0 : NBD_STATE_HOLE) | (e.zero() ? NBD_STATE_ZERO : 0), depth));
-        continue;
-      }
-      BlockDevice backing = backingOf(device);
-      long inBacking = backing == null ? 0 : Math.max(0, Math.min(e.end(), backing.size()) - e.offset());
-      long covered = e.offset();
-      if (inBacking > 0) {
-        int before = out.size();
-        describe(backing, e.offset(), inBacking, depth + 1, out);
-        covered = out.size() > before ? out.getLast().end() : e.offset();
-        if (covered < e.offset() + inBacking) {
-          return; // the backing image stopped early: so do we, the caller asks again
-        }
-      }
-      if (covered < e.end()) {
-        add(out, new Run(covered, e.end() - covered, NBD_STATE_HOLE | NBD_STATE_ZERO, 0));
-      }
+    for (ImageChain.Status s : ImageChain.of(device).status(offset, length)) {
+      Extent e = s.extent();
+      add(out, e.present()
+          ? new Run(e.offset(), e.length(), (e.data() ? 0 : NBD_STATE_HOLE) | (e.zero() ? NBD_STATE_ZERO : 0), s.depth() + 1)
+          : new Run(e.offset(), e.length(), NBD_STATE_HOLE | NBD_STATE_ZERO, 0));
     }
+    return out;
   }
 
   private static void add(List<Run> out, Run r) {
@@ -73,7 +56,4 @@ final class AllocationMap {
     out.add(r);
   }
 
-  private static BlockDevice backingOf(BlockDevice device) {
-    return Qcow2Format.isQcow2(device) ? Qcow2Format.backing(device).map(Qcow2Format.Backing::device).orElse(null) : null;
-  }
 }
