@@ -44,7 +44,7 @@ import sun.misc.Signal;
  * <p>Listens on TCP ({@code -p}, default 10809, on {@code -b}, default 127.0.0.1) or, with {@code -k}, on a
  * unix socket only. Runs until SIGTERM or SIGINT, then stops gracefully: no new connections, requests
  * already received complete, images are flushed and closed, and the exit status is 0. Log lines go to
- * stderr. Images vdisk cannot write (qcow2, for now) are served read-only with a log line saying so.
+ * stderr.
  */
 @Command(name = "serve", mixinStandardHelpOptions = true, sortOptions = false,
     description = "Serve images over NBD (TCP or a unix socket) until SIGTERM/SIGINT.")

@@ -16,7 +16,7 @@ import picocli.CommandLine.ParentCommand;
 /**
  * {@code vdisk snapshot [-f fmt] [-U] [-l | -a S | -c S | -d S] FILE}: qemu-img snapshot. {@code -l} prints
  * qemu-img's table, or nothing for an image without snapshots; without an action the image is only opened, as
- * qemu-img does. Creating, applying and deleting snapshots need qcow2 writing, which vdisk does not have yet.
+ * qemu-img does. Creating, applying and deleting internal snapshots are not supported yet.
  */
 @Command(name = "snapshot", mixinStandardHelpOptions = true, description = "List an image's internal snapshots.")
 final class SnapshotCommand implements Callable<Integer> {
@@ -52,8 +52,8 @@ final class SnapshotCommand implements Callable<Integer> {
   public Integer call() throws IOException {
     if (action != null && !action.list) {
       String option = action.apply != null ? "-a" : action.create != null ? "-c" : "-d";
-      throw new CliException("snapshot " + option + ": not supported yet: vdisk cannot write qcow2 images "
-          + "(expected: -l, or qemu-img snapshot " + option + ")");
+      throw new CliException("snapshot " + option + ": creating, applying and deleting internal snapshots is not "
+          + "supported yet (expected: -l, or qemu-img snapshot " + option + ")");
     }
     try (OpenImage img = image.open(file, CacheMode.WRITEBACK, true, main.err())) {
       List<Qcow2Format.Snapshot> snapshots =

@@ -27,7 +27,8 @@ import java.util.function.Consumer;
 
 /**
  * QEMU's qcow2 format, versions 2 (compat 0.10) and 3 (compat 1.1): creates images exactly as qemu-img 7.2 does
- * ({@link #create}), measures them ({@link #measure}), and opens them read-only (writing is not implemented yet).
+ * ({@link #create}), measures them ({@link #measure}), and opens them for reading and writing ({@link Qcow2Writer}:
+ * copy-on-write allocation, zero clusters, discard, ordered metadata flushes).
  *
  * <p>Reads: every cluster size QEMU makes (512 bytes to 2 MiB), refcount widths of 1 to 64 bits, zero clusters,
  * extended L2 entries (32 subclusters per cluster), zlib and zstd compressed clusters, external data files (with

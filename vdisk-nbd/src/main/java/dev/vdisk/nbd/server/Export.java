@@ -21,7 +21,7 @@ import java.io.IOException;
  */
 public record Export(String name, String description, BlockDevice device, DiscardMode discard) {
 
-  /** Read-only because the stack says so (a read-only open, or a format vdisk cannot write yet). */
+  /** Read-only because the stack says so (a read-only open). */
   public boolean readOnly() {
     return device.capabilities().readOnly();
   }
