@@ -4,6 +4,7 @@ import static dev.vdisk.format.qcow2.CheckTally.hex;
 import static dev.vdisk.format.qcow2.Qcow2Errors.invalid;
 
 import dev.vdisk.format.CheckResult;
+import dev.vdisk.format.qcow2.Qcow2Format.Snapshot;
 import dev.vdisk.io.FileDevice;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -83,7 +84,7 @@ final class Qcow2Checker {
   private CheckResult run() throws IOException {
     Qcow2Header h = head.header();
     bitmaps = readBitmaps();
-    SnapshotL1Tables snapshots = SnapshotL1Tables.read(file, h);
+    SnapshotTable.Parsed snapshots = SnapshotTable.parse(file, h, true);
     calculate(snapshots);
     long highest = compare();
     checkCopiedFlags();
@@ -107,25 +108,26 @@ final class Qcow2Checker {
   }
 
   /** QEMU's calculate_refcounts: every reference the metadata makes. */
-  private void calculate(SnapshotL1Tables snapshots) throws IOException {
+  private void calculate(SnapshotTable.Parsed snapshots) throws IOException {
     Qcow2Header h = head.header();
     refs.add(0, geometry.clusterSize());
     walker.walk(h.l1TableOffset(), activeL1, true);
-    if (head.hasDataFile() && !snapshots.snapshots().isEmpty()) {
-      tally.corruption("ERROR " + snapshots.snapshots().size() + " snapshots in image with data file");
+    if (head.hasDataFile() && !snapshots.entries().isEmpty()) {
+      tally.corruption("ERROR " + snapshots.entries().size() + " snapshots in image with data file");
     }
-    for (SnapshotL1Tables.Entry s : snapshots.snapshots()) {
-      if ((s.l1TableOffset() & geometry.clusterMask()) != 0) {
-        tally.corruption("ERROR snapshot " + s.id() + " (" + s.name() + ") l1_offset=" + cHex(s.l1TableOffset())
+    for (SnapshotTable.Entry e : snapshots.entries()) {
+      Snapshot s = e.snapshot();
+      if ((e.l1TableOffset() & geometry.clusterMask()) != 0) {
+        tally.corruption("ERROR snapshot " + s.id() + " (" + s.name() + ") l1_offset=" + cHex(e.l1TableOffset())
             + ": L1 table is not cluster aligned; snapshot table entry corrupted");
         continue;
       }
-      if (s.l1Size() > Qcow2Header.MAX_L1_BYTES / 8) {
-        tally.corruption("ERROR snapshot " + s.id() + " (" + s.name() + ") l1_size=" + cHex(s.l1Size())
+      if (e.l1Size() > Qcow2Header.MAX_L1_BYTES / 8) {
+        tally.corruption("ERROR snapshot " + s.id() + " (" + s.name() + ") l1_size=" + cHex(e.l1Size())
             + ": L1 table is too large; snapshot table entry corrupted");
         continue;
       }
-      walker.walk(s.l1TableOffset(), walker.readL1(s.l1TableOffset(), (int) s.l1Size()), false);
+      walker.walk(e.l1TableOffset(), walker.readL1(e.l1TableOffset(), (int) e.l1Size()), false);
     }
     refs.add(h.snapshotsOffset(), snapshots.tableBytes());
     refs.add(h.refcountTableOffset(), h.refcountTableClusters() << h.clusterBits());

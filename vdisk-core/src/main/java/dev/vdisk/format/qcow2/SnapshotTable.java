@@ -30,22 +30,52 @@ final class SnapshotTable {
 
   private SnapshotTable() {}
 
+  /**
+   * One entry as the table stores it.
+   *
+   * @param snapshot what {@code info} lists
+   * @param l1TableOffset where the snapshot's L1 table is (unchecked)
+   * @param l1Size its entries (unchecked)
+   */
+  record Entry(Snapshot snapshot, long l1TableOffset, long l1Size) {}
+
+  /**
+   * The table as stored.
+   *
+   * @param entries in table order
+   * @param tableBytes from snapshots_offset to the end of the last entry (its padding excluded)
+   */
+  record Parsed(List<Entry> entries, long tableBytes) {}
+
   /** Reads the table, checking each snapshot's L1 table location, and claims the table's bytes in {@code layout}. */
   static List<Snapshot> read(HostReader file, Qcow2Header header, Layout layout) throws IOException {
-    if (header.nbSnapshots() == 0) {
-      return List.of();
+    Parsed parsed = parse(file, header, false);
+    for (int i = 0; i < parsed.entries().size(); i++) {
+      Entry e = parsed.entries().get(i);
+      checkL1("snapshot table entry " + i, e.l1TableOffset(), e.l1Size(), header.clusterSize(), layout);
     }
-    int clusterSize = header.clusterSize();
+    if (!parsed.entries().isEmpty()) {
+      layout.claim("snapshot table", header.snapshotsOffset(), parsed.tableBytes());
+    }
+    return parsed.entries().stream().map(Entry::snapshot).toList();
+  }
+
+  /**
+   * Parses the entries without checking where their L1 tables are. {@code lenient}: bytes past the end of the file
+   * read as zeroes, as QEMU's check reads them; otherwise an entry past the end is an error. Either way an entry
+   * with more extra data, or a table larger, than QEMU accepts is an error.
+   */
+  static Parsed parse(HostReader file, Qcow2Header header, boolean lenient) throws IOException {
     long start = header.snapshotsOffset();
     long pos = start;
     long end = start;
-    List<Snapshot> out = new ArrayList<>((int) header.nbSnapshots());
+    List<Entry> out = new ArrayList<>((int) Math.min(header.nbSnapshots(), 1024));
     for (int i = 0; i < header.nbSnapshots(); i++) {
       if (pos - start > MAX_TABLE_BYTES) {
         throw invalid("snapshot table size", "over " + (pos - start) + " bytes at entry " + i, "at most " + MAX_TABLE_BYTES + ", QEMU's limit");
       }
       String where = "snapshot table entry " + i;
-      ByteBuffer f = file.readMetadata(where, pos, FIXED);
+      ByteBuffer f = read(file, lenient, where, pos, FIXED);
       long l1Offset = f.getLong(0);
       long l1Size = u32(f, 8);
       int idSize = f.getShort(12) & 0xffff;
@@ -59,7 +89,7 @@ final class SnapshotTable {
         throw invalid(where + ": extra_data_size", extraSize, "at most " + MAX_EXTRA_DATA);
       }
       int varSize = (int) extraSize + idSize + nameSize;
-      ByteBuffer v = file.readMetadata(where, pos + FIXED, varSize);
+      ByteBuffer v = read(file, lenient, where, pos + FIXED, varSize);
       long diskSize = header.size();
       long icount = -1;
       if (extraSize >= 8) {
@@ -73,13 +103,20 @@ final class SnapshotTable {
       }
       String id = string(v, (int) extraSize, idSize);
       String name = string(v, (int) extraSize + idSize, nameSize);
-      checkL1(where, l1Offset, l1Size, clusterSize, layout);
-      out.add(new Snapshot(id, name, diskSize, vmStateSize, dateSec, dateNsec, vmClockNsec, icount));
+      out.add(new Entry(new Snapshot(id, name, diskSize, vmStateSize, dateSec, dateNsec, vmClockNsec, icount), l1Offset, l1Size));
       end = pos + FIXED + varSize;
       pos = (end + 7) & ~7L;
     }
-    layout.claim("snapshot table", start, end - start);
-    return List.copyOf(out);
+    return new Parsed(List.copyOf(out), end - start);
+  }
+
+  private static ByteBuffer read(HostReader file, boolean lenient, String where, long offset, int length) throws IOException {
+    if (!lenient) {
+      return file.readMetadata(where, offset, length);
+    }
+    ByteBuffer b = ByteBuffer.allocate(length);
+    file.readData(offset, b);
+    return b.flip();
   }
 
   private static void checkL1(String where, long offset, long entries, int clusterSize, Layout layout) throws IOException {
