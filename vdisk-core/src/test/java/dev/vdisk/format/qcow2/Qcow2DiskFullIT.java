@@ -1,0 +1,195 @@
+package dev.vdisk.format.qcow2;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.vdisk.block.BlockDevice;
+import dev.vdisk.block.BlockDeviceException;
+import dev.vdisk.block.BlockError;
+import dev.vdisk.block.CheckedDevice;
+import dev.vdisk.block.WriteFlag;
+import dev.vdisk.block.filter.FilterDevice;
+import dev.vdisk.block.mem.MemoryDevice;
+import dev.vdisk.format.CheckResult;
+import dev.vdisk.io.CacheMode;
+import dev.vdisk.io.FileDevice;
+import dev.vdisk.io.FileOptions;
+import dev.vdisk.testkit.CrashingDevice;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * A host disk that fills up under a qcow2 image being written: the ENOSPC reaches the caller as {@link
+ * BlockError#ENOSPC}, the bytes on the full disk are a consistent image at that moment (no corruption by vdisk's
+ * check or {@code qemu-img check}; everything flushed before reads back), and once space is freed the same open
+ * image flushes and every write that succeeded reads back.
+ */
+class Qcow2DiskFullIT {
+  private static final int SIZE = 8 << 20;
+
+  @TempDir static Path dir;
+
+  @BeforeAll
+  static void peers() {
+    Qemu.require();
+  }
+
+  /**
+   * A file on a disk with room for {@code capacity} more 4 KiB blocks: like a file system, a write that touches a
+   * block the file has never held uses one up, also inside the file (holes take space when filled); a write that
+   * needs more than is left takes what fits (as pwrite's short count does) and fails with ENOSPC.
+   */
+  private static final class FullDisk extends FilterDevice {
+    private static final int BLOCK = 4096;
+    private final Set<Long> held = new HashSet<>();
+    volatile long capacity;
+
+    FullDisk(BlockDevice file, long capacity) throws IOException {
+      super(file);
+      this.capacity = capacity;
+      for (long b = 0; b * BLOCK < file.size(); b++) {
+        held.add(b);
+      }
+    }
+
+    @Override
+    public synchronized void write(long offset, ByteBuffer src, Set<WriteFlag> flags) throws IOException {
+      long end = offset + src.remaining();
+      for (long b = offset / BLOCK; b * BLOCK < end; b++) {
+        if (!held.contains(b)) {
+          if (capacity == 0) {
+            long fits = Math.max(offset, b * BLOCK) - offset;
+            if (fits > 0) {
+              next.write(offset, src.slice(src.position(), (int) fits), flags);
+            }
+            throw new BlockDeviceException(BlockError.ENOSPC, "No space left on device");
+          }
+          held.add(b);
+          capacity--;
+        }
+      }
+      next.write(offset, src, flags);
+    }
+
+    @Override
+    public void writeZeroes(long offset, long length, Set<WriteFlag> flags) throws IOException {
+      write(offset, ByteBuffer.allocate(Math.toIntExact(length)), flags);
+    }
+  }
+
+  @ParameterizedTest(name = "{0}, {1} bytes free")
+  @CsvSource({
+      "cluster_size=4096, 200000",
+      "cluster_size=65536, 700000",
+      "'cluster_size=512,refcount_bits=1', 90000",
+      "'extended_l2=on,cluster_size=16384', 400000",
+      "'compat=0.10,cluster_size=4096', 150000"})
+  void enospcReachesTheCallerAndTheImageStaysConsistent(String options, long free) throws Exception {
+    Path base = dir.resolve("full-" + options.hashCode() + ".qcow2");
+    Qemu.img(dir, "create", "-q", "-f", "qcow2", "-o", options, base.getFileName().toString(), Integer.toString(SIZE));
+    MemoryDevice start = new MemoryDevice(Files.size(base));
+    start.write(0, ByteBuffer.wrap(Files.readAllBytes(base)), Set.of());
+    // Never crashed here: it is the device that grows like a file when written past its end.
+    CrashingDevice file = new CrashingDevice(start);
+    FullDisk disk = new FullDisk(file, free / 4096);
+    Qcow2Image image = Qcow2Opener.open(disk, base, new FileOptions(CacheMode.WRITEBACK, false, false, false),
+        BackingChain.Chain.start(base), 1 << 16);
+    BlockDevice dev = new CheckedDevice(image);
+
+    Random random = new Random(options.hashCode());
+    byte[] now = new byte[SIZE];
+    byte[] flushed = new byte[SIZE];
+    boolean[] sinceFlush = new boolean[SIZE];
+    // Bytes of writes that failed: they may read old, new or a mix, until a later write succeeds over them.
+    boolean[] undefined = new boolean[SIZE];
+    int writeErrors = 0;
+    int flushErrors = 0;
+    // Fill the disk, then go on writing and flushing while it is full: overwrites still succeed, metadata write-back
+    // fails.
+    for (int op = 0; writeErrors < 40 && op < 100_000; op++) {
+      int at = random.nextInt(SIZE - 1);
+      int len = 1 + random.nextInt(Math.min(SIZE - at, 40_000));
+      if (op % 10 == 9) {
+        try {
+          dev.flush();
+          flushed = now.clone();
+          Arrays.fill(sinceFlush, false);
+        } catch (BlockDeviceException e) {
+          assertThat(e.error()).as("flush: %s", e.getMessage()).isEqualTo(BlockError.ENOSPC);
+          flushErrors++;
+        }
+        continue;
+      }
+      byte[] data = new byte[len];
+      random.nextBytes(data);
+      Arrays.fill(sinceFlush, at, at + len, true);
+      try {
+        dev.write(at, ByteBuffer.wrap(data), Set.of());
+        System.arraycopy(data, 0, now, at, len);
+        Arrays.fill(undefined, at, at + len, false);
+      } catch (BlockDeviceException e) {
+        assertThat(e.error()).as("write: %s", e.getMessage()).isEqualTo(BlockError.ENOSPC);
+        Arrays.fill(undefined, at, at + len, true);
+        writeErrors++;
+      }
+    }
+    System.out.printf("Qcow2DiskFullIT %s: %d writes and %d flushes failed with ENOSPC%n", options, writeErrors,
+        flushErrors);
+    assertThat(writeErrors).as("the disk fills up").isPositive();
+
+    // The full disk as it is: a consistent image whose flushed bytes are intact.
+    Path atFull = dir.resolve("at-full-" + options.hashCode() + ".qcow2");
+    save(file, atFull);
+    assertConsistent(atFull);
+    try (var img = Vdisk.open(atFull)) {
+      byte[] got = Vdisk.readAll(img.device());
+      for (int b = 0; b < SIZE; b++) {
+        if (!sinceFlush[b] && !undefined[b] && got[b] != flushed[b]) {
+          throw new AssertionError("byte " + b + " reads " + got[b] + ", flushed " + flushed[b]);
+        }
+      }
+    }
+
+    // Space freed: the open image catches up, and every write that succeeded reads back.
+    disk.capacity = Long.MAX_VALUE;
+    dev.flush();
+    byte[] live = Vdisk.readAll(dev);
+    for (int b = 0; b < SIZE; b++) {
+      if (!undefined[b] && live[b] != now[b]) {
+        throw new AssertionError("after space was freed byte " + b + " reads " + live[b] + ", written " + now[b]);
+      }
+    }
+    image.close();
+    Path after = dir.resolve("after-" + options.hashCode() + ".qcow2");
+    save(file, after);
+    assertConsistent(after);
+    try (var img = Vdisk.open(after)) {
+      assertThat(Arrays.equals(Vdisk.readAll(img.device()), live)).as("reopened after close, reads as before").isTrue();
+    }
+  }
+
+  private static void assertConsistent(Path image) throws Exception {
+    try (FileDevice f = FileDevice.open(image, FileOptions.of(CacheMode.WRITEBACK, true))) {
+      CheckResult r = Qcow2Checker.check(f, problem -> {});
+      assertThat(r.corruptions()).as("vdisk check of %s", image.getFileName()).isZero();
+      assertThat(r.checkErrors()).isZero();
+    }
+    String out = Qemu.imgAllowingExit(dir, 3, "check", "--output=json", image.getFileName().toString());
+    Map<?, ?> check = (Map<?, ?>) Json.parse(out.substring(out.indexOf('{')));
+    assertThat(check.get("corruptions")).as("qemu-img check of %s: %s", image.getFileName(), check).isIn(null, 0L);
+  }
+
+  private static void save(BlockDevice d, Path file) throws IOException {
+    Files.write(file, Vdisk.readAll(d));
+  }
+}
