@@ -5,6 +5,7 @@ import static dev.vdisk.format.qcow2.Qcow2Errors.invalid;
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
+import dev.vdisk.block.filter.NoFlushFilter;
 import dev.vdisk.format.qcow2.Qcow2Format.Backing;
 import dev.vdisk.format.qcow2.Qcow2Format.Snapshot;
 import dev.vdisk.io.CacheMode;
@@ -91,9 +92,11 @@ final class Qcow2Opener {
         clearAutoclearFeatures(file, header);
         // QEMU's default refcount block cache is a quarter of its L2 cache.
         int blocks = (int) Math.min(Integer.MAX_VALUE, l2CacheSize / 4 / header.clusterSize());
-        RefcountStore refcounts = new RefcountStore(file, header, RefcountTable.read(image, header), blocks);
+        // cache=unsafe ignores the flushes that order metadata too, as QEMU's no-flush does for the whole image.
+        BlockDevice out = options.cache().ignoreFlushes() ? new NoFlushFilter(file) : file;
+        RefcountStore refcounts = new RefcountStore(out, header, RefcountTable.read(image, header), blocks);
         boolean hasBacking = backing.isPresent();
-        writer = current -> new Qcow2Writer(file, geometry, l1, cache, refcounts, header.version(), hasBacking, current);
+        writer = current -> new Qcow2Writer(out, geometry, l1, cache, refcounts, header.version(), hasBacking, current);
       }
       resources.add(file);
       return new Qcow2Image(file, header, ext, geometry, mapper, data, backing, snapshots, resources, writer);

@@ -176,16 +176,24 @@ final class Qcow2Writer {
       }
       long writeEnd = Math.min(end, runEnd);
       int clusters = (int) ((runEnd - runStart) >>> geometry.clusterBits());
-      ByteBuffer data = ByteBuffer.allocate((int) (runEnd - runStart));
-      if (pos > runStart) {
-        current.read(runStart, data.slice(0, (int) (pos - runStart)));
-      }
       int n = (int) (writeEnd - pos);
-      data.put((int) (pos - runStart), src, src.position(), n);
-      src.position(src.position() + n);
-      if (writeEnd < runEnd) {
-        current.read(writeEnd, data.slice((int) (writeEnd - runStart), (int) (runEnd - writeEnd)));
+      ByteBuffer data;
+      if (pos == runStart && writeEnd == runEnd) {
+        // Whole clusters: the caller's buffer goes out as it is (a direct buffer reaches pwrite without a copy).
+        data = src.slice(src.position(), n);
+      } else {
+        data = ByteBuffer.allocate((int) (runEnd - runStart));
+        if (pos > runStart) {
+          current.read(runStart, data.slice(0, (int) (pos - runStart)));
+        }
+        data.put((int) (pos - runStart), src, src.position(), n);
+        if (writeEnd < runEnd) {
+          current.read(writeEnd, data.slice((int) (writeEnd - runStart), (int) (runEnd - writeEnd)));
+        }
       }
+      src.position(src.position() + n);
+      // The L2 table first, as QEMU allocates it: the data of consecutive runs then lies contiguous on the host.
+      writableTable(l1Index(runStart));
       long fileSize = file.size();
       long newHost = refcounts.allocate(clusters);
       boolean fresh = newHost >= fileSize;
