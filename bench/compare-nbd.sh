@@ -2,11 +2,12 @@
 # Side-by-side NBD server benchmark: the same 1 GiB raw file served by vdisk, qemu-nbd and `nbdkit file`,
 # each in turn, driven by the same clients in the same run.
 #
-# Usage: bench/compare-nbd.sh [-d DIR] [-r REPEATS] [-n COUNT] [-m CACHE]
+# Usage: bench/compare-nbd.sh [-d DIR] [-r REPEATS] [-n COUNT] [-m CACHE] [-c REGEX]
 #   -d DIR      where the scratch files go (default: bench/scratch; 2 GiB)
 #   -r REPEATS  runs per server and cell; the median is reported (default 3)
 #   -n COUNT    requests per 4 KiB run (default 40000; 1 MiB runs use COUNT/16)
 #   -m CACHE    cache mode of vdisk and qemu-nbd (default writeback; nbdkit's file plugin uses the page cache)
+#   -c REGEX    only the cells whose name matches (grep -E), e.g. -c '^4k' (default: all)
 # Clients: qemu-img bench (QEMU's NBD client) over nbd+unix, and over TCP for one cell (the stall check);
 # nbdcopy for whole-image copies. Prints a Markdown table: IOPS or MB/s per server, and vdisk's ratio to
 # the better of qemu-nbd and nbdkit.
@@ -16,13 +17,15 @@ dir="$here/bench/scratch"
 repeats=3
 count=40000
 cache=writeback
-while getopts "d:r:n:m:" opt; do
+only=
+while getopts "d:r:n:m:c:" opt; do
   case $opt in
     d) dir=$OPTARG ;;
     r) repeats=$OPTARG ;;
     n) count=$OPTARG ;;
     m) cache=$OPTARG ;;
-    *) sed -n '2,12p' "$0"; exit 2 ;;
+    c) only=$OPTARG ;;
+    *) sed -n '2,13p' "$0"; exit 2 ;;
   esac
 done
 for tool in qemu-img qemu-nbd nbdkit nbdcopy; do
@@ -102,6 +105,12 @@ cells=(
   "nbdcopy file to image|MB/s $size|nbdcopy $src URI"
   "4k read qd16, TCP|IOPS $count|qemu-img bench -f raw -c $count -d 16 -s 4096 -S $scatter TCPURI"
 )
+if [ -n "$only" ]; then
+  selected=()
+  for cell in "${cells[@]}"; do grep -Eq -- "$only" <<<"${cell%%|*}" && selected+=("$cell"); done
+  [ ${#selected[@]} -gt 0 ] || { echo "compare-nbd: no cell matches -c $only" >&2; exit 2; }
+  cells=("${selected[@]}")
+fi
 
 measure() { # command with URI/TCPURI placeholders; prints seconds
   local cmd=${1//TCPURI/$tcp_uri}

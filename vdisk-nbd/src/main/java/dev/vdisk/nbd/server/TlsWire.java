@@ -47,7 +47,14 @@ final class TlsWire implements Wire {
       switch (hs) {
         case NEED_WRAP -> wrap(new ByteBuffer[] {ByteBuffer.allocate(0)});
         case NEED_UNWRAP, NEED_UNWRAP_AGAIN -> {
-          if (!unwrapOnce()) {
+          boolean more;
+          try {
+            more = unwrapOnce();
+          } catch (SSLException e) {
+            sendAlert(); // the engine queued an alert saying why (like "certificate required"): the client reports it
+            throw e;
+          }
+          if (!more) {
             throw new EOFException("peer closed the connection during the TLS handshake");
           }
         }
@@ -56,6 +63,14 @@ final class TlsWire implements Wire {
           return;
         }
       }
+    }
+  }
+
+  private void sendAlert() {
+    try {
+      wrap(new ByteBuffer[] {ByteBuffer.allocate(0)});
+    } catch (IOException ignored) {
+      // the alert is a courtesy; the handshake has failed either way
     }
   }
 
