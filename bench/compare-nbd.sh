@@ -2,15 +2,18 @@
 # Side-by-side NBD server benchmark: the same 1 GiB raw file served by vdisk, qemu-nbd and `nbdkit file`,
 # each in turn, driven by the same clients in the same run.
 #
-# Usage: bench/compare-nbd.sh [-d DIR] [-r REPEATS] [-n COUNT] [-m CACHE] [-c REGEX]
+# Usage: bench/compare-nbd.sh [-d DIR] [-r REPEATS] [-n COUNT] [-m CACHE] [-c REGEX] [-w WARMUPS]
 #   -d DIR      where the scratch files go (default: bench/scratch; 2 GiB)
 #   -r REPEATS  runs per server and cell; the median is reported (default 3)
 #   -n COUNT    requests per 4 KiB run (default 40000; 1 MiB runs use COUNT/16)
 #   -m CACHE    cache mode of vdisk and qemu-nbd (default writeback; nbdkit's file plugin uses the page cache)
 #   -c REGEX    only the cells whose name matches (grep -E), e.g. -c '^4k' (default: all)
+#   -w WARMUPS  unmeasured runs of the cell's workload before each measurement (default 1)
 # Clients: qemu-img bench (QEMU's NBD client) over nbd+unix, and over TCP for one cell (the stall check);
 # nbdcopy for whole-image copies. Prints a Markdown table: IOPS or MB/s per server, and vdisk's ratio to
-# the better of qemu-nbd and nbdkit.
+# the better of qemu-nbd and nbdkit. A second table gives each server's CPU time (user + system, from
+# /proc/PID/stat) during the measured run, per request or per MB: on a shared machine this moves much less
+# with the load than throughput does.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 dir="$here/bench/scratch"
@@ -18,14 +21,16 @@ repeats=3
 count=40000
 cache=writeback
 only=
-while getopts "d:r:n:m:c:" opt; do
+warmups=1
+while getopts "d:r:n:m:c:w:" opt; do
   case $opt in
     d) dir=$OPTARG ;;
     r) repeats=$OPTARG ;;
     n) count=$OPTARG ;;
     m) cache=$OPTARG ;;
     c) only=$OPTARG ;;
-    *) sed -n '2,13p' "$0"; exit 2 ;;
+    w) warmups=$OPTARG ;;
+    *) sed -n '2,17p' "$0"; exit 2 ;;
   esac
 done
 for tool in qemu-img qemu-nbd nbdkit nbdcopy; do
@@ -124,18 +129,23 @@ measure() { # command with URI/TCPURI placeholders; prints seconds
   [ -n "$s" ] && echo "$s" || echo "$end - $start" | bc -l
 }
 
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+ticks_per_second=$(getconf CLK_TCK)
+
 # Servers take turns inside every cell and repeat, so that the load of a shared machine falls on all of them
-# alike; each server is started fresh and warmed up with one unmeasured run of the cell's workload.
-declare -A result
+# alike; each server is started fresh and warmed up with WARMUPS unmeasured runs of the cell's workload.
+declare -A result cpu
 servers=(qemu-nbd nbdkit vdisk)
 for cell in "${cells[@]}"; do
   IFS='|' read -r name unit cmd <<<"$cell"
-  declare -A times=()
+  declare -A times=() ticks=()
   for _ in $(seq "$repeats"); do
     for server in "${servers[@]}"; do
       if [[ $cmd == *TCPURI* ]]; then start_tcp_server "$server"; else start_server "$server"; fi
-      measure "$cmd" >/dev/null
+      for _ in $(seq "$warmups"); do measure "$cmd" >/dev/null; done
+      t0=$(cpu_ticks)
       times[$server]+="$(measure "$cmd") "
+      ticks[$server]+="$(( $(cpu_ticks) - t0 )) "
       stop_server
     done
   done
@@ -147,9 +157,11 @@ for cell in "${cells[@]}"; do
     else
       result["$server|$name"]=$(echo "$amount / $t / 1000000" | bc -l)
     fi
-    echo "  $name, $server: $(printf %.0f "${result["$server|$name"]}") ${unit%% *} (seconds: ${times[$server]})" >&2
+    per=$([[ $unit == IOPS* ]] && echo "$amount / 1000000" || echo "$amount / 1000000 / 1000")
+    cpu["$server|$name"]=$(echo "$(printf '%s\n' ${ticks[$server]} | median) / $ticks_per_second / ($per)" | bc -l)
+    echo "  $name, $server: $(printf %.0f "${result["$server|$name"]}") ${unit%% *} (seconds: ${times[$server]}; CPU ticks: ${ticks[$server]})" >&2
   done
-  unset times
+  unset times ticks
 done
 
 printf '| workload | unit | qemu-nbd | nbdkit file | vdisk | vdisk / better peer |\n|---|---|---|---|---|---|\n'
@@ -160,4 +172,16 @@ for cell in "${cells[@]}"; do
   v=${result["vdisk|$name"]}
   best=$(echo "if ($q > $k) $q else $k" | bc -l)
   printf '| %s | %s | %.0f | %.0f | %.0f | %.2fx |\n' "$name" "${unit%% *}" "$q" "$k" "$v" "$(echo "$v / $best" | bc -l)"
+done
+
+printf '\nServer CPU time during the measured run (median; user + system): microseconds per request, milliseconds per MB.\n\n'
+printf '| workload | unit | qemu-nbd | nbdkit file | vdisk | vdisk / leaner peer |\n|---|---|---|---|---|---|\n'
+for cell in "${cells[@]}"; do
+  IFS='|' read -r name unit _ <<<"$cell"
+  q=${cpu["qemu-nbd|$name"]}
+  k=${cpu["nbdkit|$name"]}
+  v=${cpu["vdisk|$name"]}
+  best=$(echo "if ($q < $k) $q else $k" | bc -l)
+  u=$([[ $unit == IOPS* ]] && echo "CPU us/request" || echo "CPU ms/MB")
+  printf '| %s | %s | %.1f | %.1f | %.1f | %s |\n' "$name" "$u" "$q" "$k" "$v" "$( [ "$(echo "$best > 0" | bc)" = 1 ] && printf '%.2fx' "$(echo "$v / $best" | bc -l)" || echo n/a)"
 done

@@ -98,6 +98,6 @@ record ExportSpec(String name, String file, String format, CacheMode cache, bool
     log.info("export", "export", name, "file", file, "format", image.format().name(), "cache", cache,
         "read-only", device.capabilities().readOnly(), "discard", discard.name().toLowerCase(Locale.ROOT),
         "detect-zeroes", detectZeroes.name().toLowerCase(Locale.ROOT), "size", device.size(), "stack", device);
-    return new Export(name, description, device, discard);
+    return new Export(name, description, device, discard, !cache.direct() && !cache.writethrough());
   }
 }
