@@ -32,9 +32,8 @@ import org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter;
  *
  * <p>With {@code verifyPeer} (QEMU's {@code verify-peer=on}), every client must present a certificate that
  * chains to a CA in {@code ca-cert.pem}; a client without one, or with one from another CA, fails the
- * handshake. Only those CAs are trusted, never the JDK's default trust store: the server's certificate
- * request names exactly these CAs, and GnuTLS clients (libnbd, QEMU) send their certificate only when its
- * issuer is among the names (with the JDK's ~150 public CAs named instead, they sent none).
+ * handshake. Only those CAs are trusted, never the JDK's default trust store, so the server's certificate
+ * request names exactly these CAs (GnuTLS clients pick the certificate whose issuer is named).
  *
  * <p>With {@code verifyPeer} the server speaks TLS 1.2 only. GnuTLS 3.7 (Debian 12's: libnbd's and QEMU's)
  * under TLS 1.3 picks the key types it may answer a certificate request with from the request's
