@@ -171,6 +171,7 @@ class TlsInteropIT {
 
     assertThat(log.toString()).contains("event=connection-error");
     assertThat(log.toString().lines().filter(l -> l.contains("event=open")).count()).as("sessions opened: the two good clients so far").isEqualTo(2);
+    assertThat(log.toString()).contains("tls-client=\"CN=client\"");
     // the refusals did not disturb the server: a good client still gets in
     assertThat(PeerTools.check(dir, "nbdinfo", uri + clientCreds)).contains("with TLS");
   }

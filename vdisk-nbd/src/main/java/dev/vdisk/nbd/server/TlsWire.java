@@ -9,6 +9,7 @@ import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLEngineResult;
 import javax.net.ssl.SSLEngineResult.HandshakeStatus;
 import javax.net.ssl.SSLException;
+import javax.net.ssl.SSLPeerUnverifiedException;
 
 /**
  * A {@link Wire} that speaks TLS over a socket channel, through an {@link SSLEngine}: what
@@ -185,6 +186,15 @@ final class TlsWire implements Wire {
   @Override
   public String peer() {
     return peer;
+  }
+
+  /** The subject of the client's verified certificate, or null when the client presented none. */
+  String peerSubject() {
+    try {
+      return engine.getSession().getPeerPrincipal().getName();
+    } catch (SSLPeerUnverifiedException e) {
+      return null;
+    }
   }
 
   @Override
