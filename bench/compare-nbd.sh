@@ -1,28 +1,40 @@
 #!/usr/bin/env bash
-# Side-by-side NBD server benchmark: the same 1 GiB raw file served by vdisk, qemu-nbd and `nbdkit file`,
+# Side-by-side NBD server benchmark: the same 1 GiB raw file served by vdisk, qemu-nbd and `nbdkit file`
+# (or, with -f qcow2, the same 1 GiB qcow2 served by vdisk and qemu-nbd: nbdkit 1.32 has no qcow2 reader),
 # each in turn, driven by the same clients in the same run.
 #
-# Usage: bench/compare-nbd.sh [-d DIR] [-r REPEATS] [-n COUNT] [-m CACHE]
+# Usage: bench/compare-nbd.sh [-d DIR] [-r REPEATS] [-n COUNT] [-m CACHE] [-c REGEX] [-w WARMUPS] [-f FORMAT]
 #   -d DIR      where the scratch files go (default: bench/scratch; 2 GiB)
 #   -r REPEATS  runs per server and cell; the median is reported (default 3)
 #   -n COUNT    requests per 4 KiB run (default 40000; 1 MiB runs use COUNT/16)
 #   -m CACHE    cache mode of vdisk and qemu-nbd (default writeback; nbdkit's file plugin uses the page cache)
+#   -c REGEX    only the cells whose name matches (grep -E), e.g. -c '^4k' (default: all)
+#   -w WARMUPS  unmeasured runs of the cell's workload before each measurement (default 1)
+#   -f FORMAT   raw (default) or qcow2 (64 KiB clusters, preallocation=full: every cluster allocated)
 # Clients: qemu-img bench (QEMU's NBD client) over nbd+unix, and over TCP for one cell (the stall check);
 # nbdcopy for whole-image copies. Prints a Markdown table: IOPS or MB/s per server, and vdisk's ratio to
-# the better of qemu-nbd and nbdkit.
+# the better of qemu-nbd and nbdkit. A second table gives each server's CPU time (user + system, from
+# /proc/PID/stat) during the measured run, per request or per MB: on a shared machine this moves much less
+# with the load than throughput does.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 dir="$here/bench/scratch"
 repeats=3
 count=40000
 cache=writeback
-while getopts "d:r:n:m:" opt; do
+only=
+warmups=1
+format=raw
+while getopts "d:r:n:m:c:w:f:" opt; do
   case $opt in
     d) dir=$OPTARG ;;
     r) repeats=$OPTARG ;;
     n) count=$OPTARG ;;
     m) cache=$OPTARG ;;
-    *) sed -n '2,12p' "$0"; exit 2 ;;
+    c) only=$OPTARG ;;
+    w) warmups=$OPTARG ;;
+    f) format=$OPTARG ;;
+    *) sed -n '2,19p' "$0"; exit 2 ;;
   esac
 done
 for tool in qemu-img qemu-nbd nbdkit nbdcopy; do
@@ -30,13 +42,17 @@ for tool in qemu-img qemu-nbd nbdkit nbdcopy; do
 done
 
 mkdir -p "$dir"
-img="$dir/nbd-1g.raw"
+case $format in
+  raw|qcow2) ;;
+  *) echo "compare-nbd: -f $format (expected: raw or qcow2)" >&2; exit 2 ;;
+esac
+img="$dir/nbd-1g.$format"
 src="$dir/nbd-1g-source.raw"
 size=$((1 << 30))
-if [ ! -f "$img" ] || [ "$(stat -c %s "$img")" -ne "$size" ]; then
+if [ ! -f "$img" ] || [ "$(qemu-img info --output=json -f "$format" "$img" | sed -n 's/.*"virtual-size": \([0-9]*\).*/\1/p')" != "$size" ]; then
   echo "preparing $img (1 GiB, fully allocated) ..." >&2
   rm -f "$img"
-  qemu-img create -q -f raw -o preallocation=full "$img" "$size"
+  qemu-img create -q -f "$format" -o preallocation=full "$img" "$size"
 fi
 if [ ! -f "$src" ] || [ "$(stat -c %s "$src")" -ne "$size" ]; then
   echo "preparing $src (1 GiB of random data, the source of nbdcopy writes) ..." >&2
@@ -58,8 +74,8 @@ pid=
 start_server() { # name
   rm -f "$sock" "$log"
   case $1 in
-    vdisk) "${vdisk[@]}" serve -f raw -t "$cache" --discard=unmap -k "$sock" "$img" 2>"$log" & ;;
-    qemu-nbd) qemu-nbd -f raw -t -e 16 --cache="$cache" --discard=unmap -k "$sock" "$img" 2>"$log" & ;;
+    vdisk) "${vdisk[@]}" serve -f "$format" -t "$cache" --discard=unmap -k "$sock" "$img" 2>"$log" & ;;
+    qemu-nbd) qemu-nbd -f "$format" -t -e 16 --cache="$cache" --discard=unmap -k "$sock" "$img" 2>"$log" & ;;
     nbdkit) nbdkit -f -U "$sock" file "$img" 2>"$log" & ;;
   esac
   pid=$!
@@ -70,8 +86,8 @@ start_server() { # name
 start_tcp_server() { # name
   rm -f "$log"
   case $1 in
-    vdisk) "${vdisk[@]}" serve -f raw -t "$cache" -p "$port" "$img" 2>"$log" & ;;
-    qemu-nbd) qemu-nbd -f raw -t -e 16 --cache="$cache" -b 127.0.0.1 -p "$port" "$img" 2>"$log" & ;;
+    vdisk) "${vdisk[@]}" serve -f "$format" -t "$cache" -p "$port" "$img" 2>"$log" & ;;
+    qemu-nbd) qemu-nbd -f "$format" -t -e 16 --cache="$cache" -b 127.0.0.1 -p "$port" "$img" 2>"$log" & ;;
     nbdkit) nbdkit -f -i 127.0.0.1 -p "$port" file "$img" 2>"$log" & ;;
   esac
   pid=$!
@@ -102,6 +118,12 @@ cells=(
   "nbdcopy file to image|MB/s $size|nbdcopy $src URI"
   "4k read qd16, TCP|IOPS $count|qemu-img bench -f raw -c $count -d 16 -s 4096 -S $scatter TCPURI"
 )
+if [ -n "$only" ]; then
+  selected=()
+  for cell in "${cells[@]}"; do grep -Eq -- "$only" <<<"${cell%%|*}" && selected+=("$cell"); done
+  [ ${#selected[@]} -gt 0 ] || { echo "compare-nbd: no cell matches -c $only" >&2; exit 2; }
+  cells=("${selected[@]}")
+fi
 
 measure() { # command with URI/TCPURI placeholders; prints seconds
   local cmd=${1//TCPURI/$tcp_uri}
@@ -115,18 +137,24 @@ measure() { # command with URI/TCPURI placeholders; prints seconds
   [ -n "$s" ] && echo "$s" || echo "$end - $start" | bc -l
 }
 
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+ticks_per_second=$(getconf CLK_TCK)
+
 # Servers take turns inside every cell and repeat, so that the load of a shared machine falls on all of them
-# alike; each server is started fresh and warmed up with one unmeasured run of the cell's workload.
-declare -A result
+# alike; each server is started fresh and warmed up with WARMUPS unmeasured runs of the cell's workload.
+declare -A result cpu
 servers=(qemu-nbd nbdkit vdisk)
+[ "$format" = raw ] || servers=(qemu-nbd vdisk)
 for cell in "${cells[@]}"; do
   IFS='|' read -r name unit cmd <<<"$cell"
-  declare -A times=()
+  declare -A times=() ticks=()
   for _ in $(seq "$repeats"); do
     for server in "${servers[@]}"; do
       if [[ $cmd == *TCPURI* ]]; then start_tcp_server "$server"; else start_server "$server"; fi
-      measure "$cmd" >/dev/null
+      for _ in $(seq "$warmups"); do measure "$cmd" >/dev/null; done
+      t0=$(cpu_ticks)
       times[$server]+="$(measure "$cmd") "
+      ticks[$server]+="$(( $(cpu_ticks) - t0 )) "
       stop_server
     done
   done
@@ -138,17 +166,31 @@ for cell in "${cells[@]}"; do
     else
       result["$server|$name"]=$(echo "$amount / $t / 1000000" | bc -l)
     fi
-    echo "  $name, $server: $(printf %.0f "${result["$server|$name"]}") ${unit%% *} (seconds: ${times[$server]})" >&2
+    per=$([[ $unit == IOPS* ]] && echo "$amount / 1000000" || echo "$amount / 1000000 / 1000")
+    cpu["$server|$name"]=$(echo "$(printf '%s\n' ${ticks[$server]} | median) / $ticks_per_second / ($per)" | bc -l)
+    echo "  $name, $server: $(printf %.0f "${result["$server|$name"]}") ${unit%% *} (seconds: ${times[$server]}; CPU ticks: ${ticks[$server]})" >&2
   done
-  unset times
+  unset times ticks
 done
 
 printf '| workload | unit | qemu-nbd | nbdkit file | vdisk | vdisk / better peer |\n|---|---|---|---|---|---|\n'
 for cell in "${cells[@]}"; do
   IFS='|' read -r name unit _ <<<"$cell"
   q=${result["qemu-nbd|$name"]}
-  k=${result["nbdkit|$name"]}
+  k=${result["nbdkit|$name"]:-0}
   v=${result["vdisk|$name"]}
   best=$(echo "if ($q > $k) $q else $k" | bc -l)
-  printf '| %s | %s | %.0f | %.0f | %.0f | %.2fx |\n' "$name" "${unit%% *}" "$q" "$k" "$v" "$(echo "$v / $best" | bc -l)"
+  printf '| %s | %s | %.0f | %s | %.0f | %.2fx |\n' "$name" "${unit%% *}" "$q" "$([ "$format" = raw ] && printf %.0f "$k" || echo -)" "$v" "$(echo "$v / $best" | bc -l)"
+done
+
+printf '\nServer CPU time during the measured run (median; user + system): microseconds per request, milliseconds per MB.\n\n'
+printf '| workload | unit | qemu-nbd | nbdkit file | vdisk | vdisk / leaner peer |\n|---|---|---|---|---|---|\n'
+for cell in "${cells[@]}"; do
+  IFS='|' read -r name unit _ <<<"$cell"
+  q=${cpu["qemu-nbd|$name"]}
+  k=${cpu["nbdkit|$name"]:-0}
+  v=${cpu["vdisk|$name"]}
+  best=$(echo "if ($q < $k || $k == 0) $q else $k" | bc -l)
+  u=$([[ $unit == IOPS* ]] && echo "CPU us/request" || echo "CPU ms/MB")
+  printf '| %s | %s | %.1f | %s | %.1f | %s |\n' "$name" "$u" "$q" "$([ "$format" = raw ] && printf %.1f "$k" || echo -)" "$v" "$( [ "$(echo "$best > 0" | bc)" = 1 ] && printf '%.2fx' "$(echo "$v / $best" | bc -l)" || echo n/a)"
 done

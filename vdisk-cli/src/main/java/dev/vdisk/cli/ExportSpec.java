@@ -1,5 +1,7 @@
 package dev.vdisk.cli;
 
+import dev.vdisk.block.CheckedDevice;
+import dev.vdisk.block.filter.DetectZeroesFilter;
 import dev.vdisk.format.OpenImage;
 import dev.vdisk.format.OptionString;
 import dev.vdisk.io.CacheMode;
@@ -14,10 +16,22 @@ import java.util.Set;
 
 /**
  * One {@code --export name=NAME,file=PATH[,format=FMT][,cache=MODE][,read-only][,discard=unmap|ignore]
- * [,detect-zeroes=off][,description=TEXT]} of {@code vdisk serve} ({@code ,,} is a literal comma).
+ * [,detect-zeroes=off|on|unmap][,description=TEXT]} of {@code vdisk serve} ({@code ,,} is a literal comma).
+ * {@code detect-zeroes=unmap} needs {@code discard=unmap}, as in QEMU.
  */
 record ExportSpec(String name, String file, String format, CacheMode cache, boolean readOnly, DiscardMode discard,
-    String description) {
+    String description, DetectZeroesFilter.Mode detectZeroes) {
+  ExportSpec {
+    if (detectZeroes == DetectZeroesFilter.Mode.UNMAP && discard != DiscardMode.UNMAP) {
+      throw new CliException("detect-zeroes=unmap: needs discard=unmap (expected: discard=unmap, or detect-zeroes=on)");
+    }
+  }
+
+  /** An export without zero detection. */
+  ExportSpec(String name, String file, String format, CacheMode cache, boolean readOnly, DiscardMode discard, String description) {
+    this(name, file, format, cache, readOnly, discard, description, DetectZeroesFilter.Mode.OFF);
+  }
+
   private static final Set<String> KEYS = Set.of("name", "file", "format", "cache", "read-only", "discard", "detect-zeroes", "description");
 
   /** Parses one {@code --export} value; a bare {@code read-only} means {@code read-only=on}. */
@@ -37,13 +51,10 @@ record ExportSpec(String name, String file, String format, CacheMode cache, bool
     if (file == null || file.isEmpty()) {
       throw new CliException("--export: '" + text + "' has no file= (expected: name=NAME,file=PATH[,...])");
     }
-    String detect = kv.getOrDefault("detect-zeroes", "off");
-    if (!detect.equals("off")) {
-      throw new CliException("--export: detect-zeroes=" + detect + " (expected: off; detect-zeroes is not implemented yet)");
-    }
     return new ExportSpec(kv.getOrDefault("name", ""), file, kv.get("format"),
         CacheMode.parse(kv.getOrDefault("cache", "writeback")), onOff("read-only", kv.getOrDefault("read-only", "off")),
-        DiscardMode.parse(kv.getOrDefault("discard", "ignore")), kv.getOrDefault("description", ""));
+        DiscardMode.parse(kv.getOrDefault("discard", "ignore")), kv.getOrDefault("description", ""),
+        DetectZeroesFilter.Mode.parse(kv.getOrDefault("detect-zeroes", "off")));
   }
 
   /** {@code text} with a bare {@code read-only} entry written {@code read-only=on} ({@code ,,} stays a literal comma). */
@@ -73,14 +84,20 @@ record ExportSpec(String name, String file, String format, CacheMode cache, bool
     };
   }
 
-  /** Opens one export's image. */
+  /**
+   * Opens one export's image. With zero detection, the filter goes between the guard and the rest of the
+   * stack (where QEMU applies it: on the format node), so the guard still validates every request first.
+   */
   Export open(EventLog log, PrintWriter err) throws IOException {
     ImageOptions options = new ImageOptions();
     options.format = format;
     OpenImage image = options.open(file, cache, readOnly, err);
+    CheckedDevice device = detectZeroes == DetectZeroesFilter.Mode.OFF || image.device().capabilities().readOnly()
+        ? image.device()
+        : new CheckedDevice(DetectZeroesFilter.wrap(image.device().unwrap(), detectZeroes), false);
     log.info("export", "export", name, "file", file, "format", image.format().name(), "cache", cache,
-        "read-only", image.device().capabilities().readOnly(), "discard", discard.name().toLowerCase(Locale.ROOT),
-        "size", image.device().size(), "stack", image.device());
-    return new Export(name, description, image.device(), discard);
+        "read-only", device.capabilities().readOnly(), "discard", discard.name().toLowerCase(Locale.ROOT),
+        "detect-zeroes", detectZeroes.name().toLowerCase(Locale.ROOT), "size", device.size(), "stack", device);
+    return new Export(name, description, device, discard, !cache.direct() && !cache.writethrough());
   }
 }

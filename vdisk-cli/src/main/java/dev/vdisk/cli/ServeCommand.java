@@ -1,5 +1,6 @@
 package dev.vdisk.cli;
 
+import dev.vdisk.block.filter.DetectZeroesFilter;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.nbd.metrics.PrometheusMetrics;
 import dev.vdisk.nbd.server.AllowList;
@@ -34,12 +35,13 @@ import sun.misc.Signal;
  * {@code vdisk serve}: an NBD server for one or more images, in qemu-nbd's habits.
  *
  * <pre>
- * vdisk serve [-f fmt] [-t cache] [-r] [-x name] [-D text] [--discard=unmap|ignore] FILE
- * vdisk serve --export name=NAME,file=PATH[,format=..][,cache=..][,read-only][,discard=..][,description=..] ...
+ * vdisk serve [-f fmt] [-t cache] [-r] [-x name] [-D text] [--discard=unmap|ignore] [--detect-zeroes=off|on|unmap] FILE
+ * vdisk serve --export name=NAME,file=PATH[,format=..][,cache=..][,read-only][,discard=..][,detect-zeroes=..][,description=..] ...
  * </pre>
  *
  * <p>With {@code --tls=on|require --tls-creds DIR} clients can (or must) upgrade to TLS with
- * {@code NBD_OPT_STARTTLS}; DIR is laid out like QEMU's {@code tls-creds-x509} directory.
+ * {@code NBD_OPT_STARTTLS}; DIR is laid out like QEMU's {@code tls-creds-x509} directory. With
+ * {@code --tls-verify-peer}, clients must also present a certificate from a CA in DIR's {@code ca-cert.pem}.
  *
  * <p>Listens on TCP ({@code -p}, default 10809, on {@code -b}, default 127.0.0.1) or, with {@code -k}, on a
  * unix socket only. Runs until SIGTERM or SIGINT, then stops gracefully: no new connections, requests
@@ -61,7 +63,7 @@ final class ServeCommand implements Callable<Integer> {
   String socket;
 
   @Option(names = "--export", paramLabel = "SPEC",
-      description = "An export: name=NAME,file=PATH[,format=FMT][,cache=MODE][,read-only][,discard=unmap|ignore][,description=TEXT]. Repeatable.")
+      description = "An export: name=NAME,file=PATH[,format=FMT][,cache=MODE][,read-only][,discard=unmap|ignore][,detect-zeroes=off|on|unmap][,description=TEXT]. Repeatable.")
   List<String> exports = new ArrayList<>();
 
   @Option(names = "-f", paramLabel = "FMT", description = "Format of FILE (probed when absent).")
@@ -82,6 +84,10 @@ final class ServeCommand implements Callable<Integer> {
   @Option(names = "--discard", paramLabel = "MODE", description = "unmap or ignore (default) trims of FILE's export.")
   String discard;
 
+  @Option(names = "--detect-zeroes", paramLabel = "MODE",
+      description = "off (default), on (all-zero writes become zero writes) or unmap (and may punch holes; needs --discard=unmap).")
+  String detectZeroes;
+
   @Option(names = "--allow", paramLabel = "CIDR", split = ",", description = "Only these TCP peers may connect (repeatable).")
   List<String> allow = new ArrayList<>();
 
@@ -89,8 +95,12 @@ final class ServeCommand implements Callable<Integer> {
   String tls;
 
   @Option(names = "--tls-creds", paramLabel = "DIR",
-      description = "X.509 credentials as QEMU's tls-creds-x509 lays them out: server-cert.pem, server-key.pem.")
+      description = "X.509 credentials as QEMU's tls-creds-x509 lays them out: server-cert.pem, server-key.pem (and ca-cert.pem).")
   String tlsCreds;
+
+  @Option(names = "--tls-verify-peer",
+      description = "Require a client certificate issued by a CA in the credentials' ca-cert.pem (QEMU's verify-peer=on).")
+  boolean tlsVerifyPeer;
 
   @Option(names = "--metrics", paramLabel = "ADDR:PORT", description = "Serve Prometheus metrics over HTTP at http://ADDR:PORT/metrics.")
   String metricsAddress;
@@ -157,9 +167,11 @@ final class ServeCommand implements Callable<Integer> {
     if (file != null) {
       specs.add(new ExportSpec(exportName == null ? "" : exportName, file, format,
           cache == null ? CacheMode.WRITEBACK : CacheMode.parse(cache), readOnly,
-          discard == null ? DiscardMode.IGNORE : DiscardMode.parse(discard), description == null ? "" : description));
-    } else if (format != null || cache != null || readOnly || exportName != null || description != null || discard != null) {
-      throw new CliException("-f/-t/-r/-x/-D/--discard: given without FILE (expected: FILE, or the same settings inside --export)");
+          discard == null ? DiscardMode.IGNORE : DiscardMode.parse(discard), description == null ? "" : description,
+          detectZeroes == null ? DetectZeroesFilter.Mode.OFF : DetectZeroesFilter.Mode.parse(detectZeroes)));
+    } else if (format != null || cache != null || readOnly || exportName != null || description != null || discard != null
+        || detectZeroes != null) {
+      throw new CliException("-f/-t/-r/-x/-D/--discard/--detect-zeroes: given without FILE (expected: FILE, or the same settings inside --export)");
     }
     if (specs.isEmpty()) {
       throw new CliException("nothing to serve (expected: FILE or at least one --export name=NAME,file=PATH)");
@@ -170,14 +182,15 @@ final class ServeCommand implements Callable<Integer> {
   private ServerConfig config() throws IOException {
     ServerConfig c = ServerConfig.DEFAULTS.withAllow(AllowList.parse(allow));
     TlsMode mode = tls == null ? TlsMode.OFF : TlsMode.parse(tls);
-    if (mode == TlsMode.OFF && tlsCreds != null) {
-      throw new CliException("--tls-creds: given without --tls=on|require (expected: --tls=on or --tls=require)");
+    if (mode == TlsMode.OFF && (tlsCreds != null || tlsVerifyPeer)) {
+      throw new CliException((tlsCreds != null ? "--tls-creds" : "--tls-verify-peer")
+          + ": given without --tls=on|require (expected: --tls=on or --tls=require)");
     }
     if (mode != TlsMode.OFF) {
       if (tlsCreds == null) {
         throw new CliException("--tls=" + tls + ": no credentials (expected: --tls-creds DIR with server-cert.pem and server-key.pem)");
       }
-      c = c.withTls(mode, TlsCredentials.load(Path.of(tlsCreds)));
+      c = c.withTls(mode, TlsCredentials.load(Path.of(tlsCreds), tlsVerifyPeer));
     }
     if (maxPayload != null) {
       long n = Sizes.parse("--max-payload", maxPayload);

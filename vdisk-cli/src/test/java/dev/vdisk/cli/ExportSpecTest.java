@@ -3,6 +3,7 @@ package dev.vdisk.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.vdisk.block.filter.DetectZeroesFilter;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.nbd.server.DiscardMode;
 import org.junit.jupiter.api.Test;
@@ -15,6 +16,9 @@ class ExportSpecTest {
     ExportSpec d = ExportSpec.parse("file=b.img");
     assertThat(d).isEqualTo(new ExportSpec("", "b.img", null, CacheMode.WRITEBACK, false, DiscardMode.IGNORE, ""));
     assertThat(ExportSpec.parse("file=c.img,read-only=off").readOnly()).isFalse();
+    assertThat(d.detectZeroes()).isEqualTo(DetectZeroesFilter.Mode.OFF);
+    assertThat(ExportSpec.parse("file=c.img,detect-zeroes=on").detectZeroes()).isEqualTo(DetectZeroesFilter.Mode.ON);
+    assertThat(ExportSpec.parse("file=c.img,discard=unmap,detect-zeroes=unmap").detectZeroes()).isEqualTo(DetectZeroesFilter.Mode.UNMAP);
   }
 
   @Test

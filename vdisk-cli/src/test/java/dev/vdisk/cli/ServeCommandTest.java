@@ -25,13 +25,16 @@ class ServeCommandTest {
   void argumentErrorsAreOneLine() throws IOException {
     Path img = Files.write(dir.resolve("a.img"), new byte[4096]);
     fails("vdisk serve: nothing to serve (expected: FILE or at least one --export name=NAME,file=PATH)");
-    fails("vdisk serve: -f/-t/-r/-x/-D/--discard: given without FILE (expected: FILE, or the same settings inside --export)",
+    fails("vdisk serve: -f/-t/-r/-x/-D/--discard/--detect-zeroes: given without FILE (expected: FILE, or the same settings inside --export)",
         "-r", "--export", "name=a,file=" + img);
     fails("vdisk serve: --export: unknown key 'fmt' (expected: one of name, file, format, cache, read-only, discard, detect-zeroes, description)",
         "--export", "name=a,file=" + img + ",fmt=raw");
     fails("vdisk serve: --export: 'name=a' has no file= (expected: name=NAME,file=PATH[,...])", "--export", "name=a");
-    fails("vdisk serve: --export: detect-zeroes=on (expected: off; detect-zeroes is not implemented yet)",
-        "--export", "file=" + img + ",detect-zeroes=on");
+    fails("vdisk serve: detect-zeroes: 'yes' (expected: off, on or unmap)", "--export", "file=" + img + ",detect-zeroes=yes");
+    fails("vdisk serve: detect-zeroes=unmap: needs discard=unmap (expected: discard=unmap, or detect-zeroes=on)",
+        "--export", "file=" + img + ",detect-zeroes=unmap");
+    fails("vdisk serve: detect-zeroes=unmap: needs discard=unmap (expected: discard=unmap, or detect-zeroes=on)",
+        "--detect-zeroes=unmap", img.toString());
     fails("vdisk serve: -k/--socket: given with -p/-b (expected: a unix socket or TCP, not both)", "-k", dir + "/s", "-p", "1", img.toString());
     fails("vdisk serve: allow: 'example.com' (expected: an IP address or CIDR block, like 10.0.0.0/8 or ::1/128)",
         "--allow", "example.com", img.toString());

@@ -78,7 +78,11 @@ class TlsInteropIT {
 
   /** Starts a server; returns its unix socket path and TCP port. */
   private Object[] serve(TlsMode mode) throws IOException {
-    ServerConfig config = ServerConfig.DEFAULTS.withTls(mode, TlsCredentials.load(serverCreds));
+    return serve(mode, false);
+  }
+
+  private Object[] serve(TlsMode mode, boolean verifyPeer) throws IOException {
+    ServerConfig config = ServerConfig.DEFAULTS.withTls(mode, TlsCredentials.load(serverCreds, verifyPeer));
     EventLog events = new EventLog(new PrintWriter(log, true));
     NbdServer s = new NbdServer(List.of(new ExportSpec("d", img.toString(), "raw", CacheMode.WRITEBACK, false, DiscardMode.UNMAP, "")
         .open(events, new PrintWriter(log, true))), config, events);
@@ -94,7 +98,11 @@ class TlsInteropIT {
   }
 
   private String tlsObject() {
-    return "tls-creds-x509,id=tls0,endpoint=client,dir=" + clientCreds;
+    return tlsObject(clientCreds);
+  }
+
+  private static String tlsObject(Path creds) {
+    return "tls-creds-x509,id=tls0,endpoint=client,dir=" + creds;
   }
 
   @Test
@@ -130,5 +138,41 @@ class TlsInteropIT {
     assertThat(PeerTools.check(dir, "nbdinfo", "nbds+unix:///d?socket=" + sock + "&tls-certificates=" + clientCreds)).contains("with TLS");
     PeerTools.check(dir, "qemu-img", "compare", "-U", "--object", tlsObject(), "--image-opts", qemuOpts(sock),
         "driver=raw,file.driver=file,file.filename=" + img);
+  }
+
+  @Test
+  void verifyPeerTakesClientsWithTheCasCertificateOnly() throws IOException, InterruptedException {
+    Path sock = (Path) serve(TlsMode.REQUIRE, true)[0];
+    String uri = "nbds+unix:///d?socket=" + sock + "&tls-certificates=";
+    assertThat(PeerTools.check(dir, "nbdinfo", uri + clientCreds)).contains("with TLS");
+    PeerTools.check(dir, "qemu-io", "--object", tlsObject(), "--image-opts", "-c", "read -P 0x61 0 1M", qemuOpts(sock));
+
+    // no client certificate: the CA only
+    Path anonymous = Files.createDirectory(dir.resolve("anonymous"));
+    Files.copy(clientCreds.resolve("ca-cert.pem"), anonymous.resolve("ca-cert.pem"));
+    PeerTools.Result none = PeerTools.run(dir, "nbdinfo", uri + anonymous);
+    assertThat(none.exit()).isNotZero();
+    assertThat(none.err()).contains("TLS fatal alert");
+    assertThat(log.toString()).contains("Empty client certificate chain");
+    PeerTools.Result noneQemu = PeerTools.run(dir, "qemu-img", "info", "--object", tlsObject(anonymous), "--image-opts", qemuOpts(sock));
+    assertThat(noneQemu.exit()).isNotZero();
+
+    // a certificate from another CA, with that CA's name on it
+    Path stranger = Files.createDirectory(dir.resolve("stranger"));
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=vdisk test CA", "-keyout", "other-ca-key.pem",
+        "-out", "other-ca.pem", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
+    openssl("genrsa", "-traditional", "-out", "stranger/client-key.pem", "2048");
+    openssl("req", "-new", "-key", "stranger/client-key.pem", "-subj", "/CN=client", "-out", "stranger.csr");
+    openssl("x509", "-req", "-in", "stranger.csr", "-CA", "other-ca.pem", "-CAkey", "other-ca-key.pem", "-CAcreateserial", "-days", "2",
+        "-extfile", "client.ext", "-out", "stranger/client-cert.pem");
+    Files.copy(clientCreds.resolve("ca-cert.pem"), stranger.resolve("ca-cert.pem"));
+    assertThat(PeerTools.run(dir, "nbdinfo", uri + stranger).exit()).isNotZero();
+    assertThat(PeerTools.run(dir, "qemu-img", "info", "--object", tlsObject(stranger), "--image-opts", qemuOpts(sock)).exit()).isNotZero();
+
+    assertThat(log.toString()).contains("event=connection-error");
+    assertThat(log.toString().lines().filter(l -> l.contains("event=open")).count()).as("sessions opened: the two good clients so far").isEqualTo(2);
+    assertThat(log.toString()).contains("tls-client=\"CN=client\"");
+    // the refusals did not disturb the server: a good client still gets in
+    assertThat(PeerTools.check(dir, "nbdinfo", uri + clientCreds)).contains("with TLS");
   }
 }

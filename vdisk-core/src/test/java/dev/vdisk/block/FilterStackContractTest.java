@@ -1,6 +1,7 @@
 package dev.vdisk.block;
 
 import dev.vdisk.block.filter.CountingFilter;
+import dev.vdisk.block.filter.DetectZeroesFilter;
 import dev.vdisk.block.filter.NoFlushFilter;
 import dev.vdisk.block.filter.WritethroughFilter;
 import dev.vdisk.block.mem.MemoryDevice;
@@ -10,6 +11,7 @@ import dev.vdisk.testkit.BlockDeviceContractTest;
 class FilterStackContractTest extends BlockDeviceContractTest {
   @Override
   protected BlockDevice newDevice(long size) {
-    return new WritethroughFilter(new NoFlushFilter(new CountingFilter(new MemoryDevice(size))));
+    return new WritethroughFilter(new NoFlushFilter(
+        DetectZeroesFilter.wrap(new CountingFilter(new MemoryDevice(size)), DetectZeroesFilter.Mode.UNMAP)));
   }
 }

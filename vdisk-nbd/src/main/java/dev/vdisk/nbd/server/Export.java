@@ -18,8 +18,14 @@ import java.io.IOException;
  * @param description shown by {@code nbdinfo}; may be empty
  * @param device the stack served; the server closes it when it stops
  * @param discard what trims do
+ * @param pageCacheWrites writes complete in the host's page cache (a cache mode that is neither direct nor
+ *     writethrough), so a small one takes microseconds and never waits for the disk
  */
-public record Export(String name, String description, BlockDevice device, DiscardMode discard) {
+public record Export(String name, String description, BlockDevice device, DiscardMode discard, boolean pageCacheWrites) {
+  /** An export whose writes may wait for storage. */
+  public Export(String name, String description, BlockDevice device, DiscardMode discard) {
+    this(name, description, device, discard, false);
+  }
 
   /** Read-only because the stack says so (a read-only open). */
   public boolean readOnly() {

@@ -9,6 +9,7 @@ import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLEngineResult;
 import javax.net.ssl.SSLEngineResult.HandshakeStatus;
 import javax.net.ssl.SSLException;
+import javax.net.ssl.SSLPeerUnverifiedException;
 
 /**
  * A {@link Wire} that speaks TLS over a socket channel, through an {@link SSLEngine}: what
@@ -47,7 +48,14 @@ final class TlsWire implements Wire {
       switch (hs) {
         case NEED_WRAP -> wrap(new ByteBuffer[] {ByteBuffer.allocate(0)});
         case NEED_UNWRAP, NEED_UNWRAP_AGAIN -> {
-          if (!unwrapOnce()) {
+          boolean more;
+          try {
+            more = unwrapOnce();
+          } catch (SSLException e) {
+            sendAlert(); // the engine queued an alert saying why (like "certificate required"): the client reports it
+            throw e;
+          }
+          if (!more) {
             throw new EOFException("peer closed the connection during the TLS handshake");
           }
         }
@@ -56,6 +64,14 @@ final class TlsWire implements Wire {
           return;
         }
       }
+    }
+  }
+
+  private void sendAlert() {
+    try {
+      wrap(new ByteBuffer[] {ByteBuffer.allocate(0)});
+    } catch (IOException ignored) {
+      // the alert is a courtesy; the handshake has failed either way
     }
   }
 
@@ -170,6 +186,15 @@ final class TlsWire implements Wire {
   @Override
   public String peer() {
     return peer;
+  }
+
+  /** The subject of the client's verified certificate, or null when the client presented none. */
+  String peerSubject() {
+    try {
+      return engine.getSession().getPeerPrincipal().getName();
+    } catch (SSLPeerUnverifiedException e) {
+      return null;
+    }
   }
 
   @Override

@@ -41,7 +41,8 @@ class NbdServerProtocolTest {
   void start() throws IOException {
     rw = new MemoryDevice(SIZE);
     List<Export> exports = List.of(
-        new Export("rw", "a writable disk", new CheckedDevice(rw), DiscardMode.UNMAP),
+        // page-cache writes: small aligned writes run on the reader thread, larger ones on their own threads
+        new Export("rw", "a writable disk", new CheckedDevice(rw), DiscardMode.UNMAP, true),
         new Export("ro", "", new CheckedDevice(new MemoryDevice(SIZE), true), DiscardMode.UNMAP));
     ServerConfig config = ServerConfig.DEFAULTS.withMaxPayload(MAX_PAYLOAD).withHandshakeTimeout(Duration.ofSeconds(2));
     server = new NbdServer(exports, new ServerConfig(MAX_PAYLOAD, MAX_PAYLOAD * 4L, 8, config.handshakeTimeout(), AllowList.ANYONE, TlsMode.OFF, null),
