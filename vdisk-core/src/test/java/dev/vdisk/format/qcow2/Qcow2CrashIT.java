@@ -68,7 +68,7 @@ class Qcow2CrashIT {
   static Stream<Arguments> images() {
     List<String> layouts = List.of("cluster_size=65536", "cluster_size=4096", "cluster_size=512",
         "cluster_size=512,refcount_bits=1", "cluster_size=4096,refcount_bits=64", "compat=0.10,cluster_size=4096",
-        "extended_l2=on,cluster_size=16384", "lazy_refcounts=on,cluster_size=4096", "cluster_size=2097152");
+        "extended_l2=on,cluster_size=16384", "extended_l2=on,cluster_size=65536,refcount_bits=8", "lazy_refcounts=on,cluster_size=4096", "cluster_size=2097152");
     return layouts.stream().flatMap(layout -> LongStream.range(0, WORKLOADS)
         .mapToObj(w -> Arguments.of(layout, layouts.indexOf(layout) * 1000L + w)));
   }
