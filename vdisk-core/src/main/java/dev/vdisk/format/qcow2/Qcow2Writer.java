@@ -395,9 +395,10 @@ final class Qcow2Writer {
    */
   private boolean zeroize(long offset, long length, Set<WriteFlag> flags) throws IOException {
     long end = offset + length;
-    if (dataFileRaw) {
-      // The raw data file must read as the guest disk: it is zeroed too.
-      data.writeZeroes(offset, Math.min(length, Math.max(0, data.size() - offset)), flags);
+    long inData = Math.min(length, data.size() - offset);
+    if (dataFileRaw && inData > 0) {
+      // The raw data file must read as the guest disk: it is zeroed too (past its end it reads as zeroes already).
+      data.writeZeroes(offset, inData, flags.contains(WriteFlag.MAY_TRIM) ? Set.of(WriteFlag.MAY_TRIM) : Set.of());
     }
     if (!zeroClusters) {
       if (hasBacking) {
@@ -729,8 +730,10 @@ final class Qcow2Writer {
       // Data in the external data file before the L2 entries that expose it.
       data.flush();
     }
+    boolean flushed = false;
     if (refcounts.writeBlocks()) {
       file.flush();
+      flushed = true;
     }
     if (refcounts.writeTable()) {
       file.flush();
@@ -739,6 +742,11 @@ final class Qcow2Writer {
         file.write(Qcow2Header.REFCOUNT_TABLE_OFFSET_FIELD, moved, Set.of());
         file.flush();
       }
+    }
+    if (!flushed && l2.dirtyCount() > 0) {
+      // Data written in place into owned storage (a zero cluster's, an unallocated subcluster's) allocates nothing,
+      // so no refcount flush above covered it: it must be durable before the entry that exposes it.
+      file.flush();
     }
     if (l2.writeDirty(file)) {
       file.flush();
