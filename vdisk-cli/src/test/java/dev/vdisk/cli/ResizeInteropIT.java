@@ -92,7 +92,7 @@ class ResizeInteropIT {
   @ParameterizedTest
   @ValueSource(strings = {"cluster_size=4096", "cluster_size=65536", "cluster_size=512,refcount_bits=1",
       "extended_l2=on", "compat=0.10,cluster_size=16384", "data_file=DATA", "data_file=DATA,data_file_raw=on",
-      "cluster_size=4096,lazy_refcounts=on"})
+      "data_file=DATA,data_file_raw=on,extended_l2=on", "cluster_size=4096,lazy_refcounts=on"})
   void shrinkingQcow2MatchesQemuImg(String options) throws IOException, InterruptedException {
     for (String name : List.of("ours", "theirs")) {
       img("create", "-q", "-f", "qcow2", "-o", options.replace("DATA", name + ".data"), name + ".qcow2", "64M");

@@ -624,6 +624,16 @@ final class Qcow2Writer {
           refcounts.free(oldOffset, oldClusters);
         }
       }
+      if (dataFileRaw) {
+        // QEMU preallocates the metadata of the new part (guest offset = data file offset), so that the mapping
+        // stays 1:1 as data_file_raw promises; like its preallocation, without touching subcluster bitmaps.
+        for (long c = size & ~geometry.clusterMask(); c < newSize; c += geometry.clusterSize()) {
+          if (needsNewAlloc(entryWord(c))) {
+            setEntry(c, c | Geometry.COPIED, entryBitmap(c));
+          }
+        }
+        flushMetadata();
+      }
       file.write(Qcow2Header.SIZE_FIELD, ByteBuffer.allocate(8).putLong(newSize).flip(), Set.of());
       flushMetadata();
       file.flush();
