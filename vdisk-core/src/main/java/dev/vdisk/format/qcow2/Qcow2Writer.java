@@ -14,14 +14,14 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
  * The write side of a qcow2 image: overwrites in place, allocating writes with copy-on-write of the untouched
- * part of each new cluster (in the same host write), zero clusters, discard, and the ordered flush that keeps the
- * image consistent on disk at every instant.
+ * part of each new (sub)cluster (in the same host write), zero clusters and subclusters, discard, resize, and the
+ * ordered flush that keeps the image consistent on disk at every instant.
  *
  * <p><b>Ordering</b> ({@link #flushMetadata}): refcount blocks, then the refcount table (then the header if the
  * table moved), then L2 tables, then L1 entries, each step followed by a flush of the file, so that whatever
  * subset of unflushed writes a power loss keeps, every entry on disk points at a cluster whose refcount and
- * contents are already durable. Data of new clusters is written before their L2 entries change in memory, so the
- * first flush covers it. Released clusters are counted down only after the entries that pointed at them are
+ * contents are already durable. Data is written before the L2 entries that expose it change in memory, and the file
+ * (and an external data file) is flushed before L2 tables are written, so the data is durable first. Released clusters are counted down only after the entries that pointed at them are
  * durable. A crash therefore leaves leaked clusters at worst.
  *
  * <p><b>Concurrency:</b> overwrites of clusters the image owns alone (L2 entry with the COPIED flag) run
