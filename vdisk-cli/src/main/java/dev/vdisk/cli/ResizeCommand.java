@@ -12,8 +12,8 @@ import picocli.CommandLine.ParentCommand;
 
 /**
  * {@code vdisk resize [-f fmt] [--shrink] [-q] FILE [+|-]SIZE}: qemu-img resize. Growing needs nothing more;
- * shrinking needs {@code --shrink}, as in qemu-img, and is refused for qcow2 (not supported yet). Prints
- * {@code Image resized.} on success.
+ * shrinking needs {@code --shrink}, as in qemu-img (qcow2: what lies past the new end is dropped and the file cut
+ * as qemu-img does; images with internal snapshots are refused). Prints {@code Image resized.} on success.
  */
 @Command(name = "resize", mixinStandardHelpOptions = true, description = "Change an image's virtual size.")
 final class ResizeCommand implements Callable<Integer> {

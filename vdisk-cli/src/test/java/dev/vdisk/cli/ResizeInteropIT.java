@@ -5,12 +5,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-/** {@code vdisk resize} against qemu-img resize, and qcow2 images vdisk grew checked by qemu-img. */
+/** {@code vdisk resize} against qemu-img resize: qcow2 images vdisk grew or shrank checked and mapped by qemu-img. */
 class ResizeInteropIT {
   @TempDir Path dir;
 
@@ -59,16 +60,78 @@ class ResizeInteropIT {
   }
 
   @Test
-  void shrinkingNeedsShrinkAndQcow2RefusesItClearly() throws IOException, InterruptedException {
+  void shrinkingNeedsShrinkAndSnapshotsBlockIt() throws IOException, InterruptedException {
     img("create", "-q", "-f", "raw", "a.raw", "1M");
     Vdisk.Result r = Vdisk.run("resize", "-f", "raw", dir.resolve("a.raw").toString(), "-512K");
     assertThat(r.exit()).isEqualTo(1);
     assertThat(r.errLines()).singleElement().asString().contains("expected: --shrink");
     assertThat(Files.size(dir.resolve("a.raw"))).isEqualTo(1 << 20);
     img("create", "-q", "-f", "qcow2", "q.qcow2", "1M");
+    PeerTools.check(dir, "qemu-io", "-f", "qcow2", "-c", "write -P 0x11 0 1M", "q.qcow2");
+    byte[] before = Files.readAllBytes(dir.resolve("q.qcow2"));
+    r = Vdisk.run("resize", "-f", "qcow2", dir.resolve("q.qcow2").toString(), "512K");
+    assertThat(r.exit()).as("exit code, as qemu-img's").isEqualTo(PeerTools.run(dir, "qemu-img", "resize", "q.qcow2", "512K").exit());
+    assertThat(r.errLines()).singleElement().asString().contains("--shrink to perform a shrink operation");
+    r = Vdisk.run("resize", "-f", "qcow2", "--shrink", dir.resolve("q.qcow2").toString(), "524289");
+    assertThat(r.exit()).isEqualTo(1);
+    assertThat(r.errLines()).singleElement().asString().contains("a multiple of 512");
+    assertThat(Files.readAllBytes(dir.resolve("q.qcow2"))).as("refused resizes leave the image alone").isEqualTo(before);
+    img("snapshot", "-c", "s1", "q.qcow2");
     r = Vdisk.run("resize", "-f", "qcow2", "--shrink", dir.resolve("q.qcow2").toString(), "512K");
     assertThat(r.exit()).isEqualTo(1);
-    assertThat(r.errLines()).singleElement().asString().contains("shrinking qcow2 images is not supported yet");
+    assertThat(r.errLines()).singleElement().asString().contains("internal snapshots");
     assertThat(img("info", "--output=json", "q.qcow2")).contains("\"virtual-size\": 1048576");
+  }
+
+  /**
+   * {@code vdisk resize --shrink} against {@code qemu-img resize --shrink} on copies of one image: the same virtual
+   * size, the same {@code qemu-img map} (host offsets included) and {@code info}, the same guest data, both clean by
+   * {@code qemu-img check}, host files (and external data files) of the same size; then both grow again and what
+   * was cut reads as zeroes.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"cluster_size=4096", "cluster_size=65536", "cluster_size=512,refcount_bits=1",
+      "extended_l2=on", "compat=0.10,cluster_size=16384", "data_file=DATA", "data_file=DATA,data_file_raw=on",
+      "data_file=DATA,data_file_raw=on,extended_l2=on", "cluster_size=4096,lazy_refcounts=on"})
+  void shrinkingQcow2MatchesQemuImg(String options) throws IOException, InterruptedException {
+    for (String name : List.of("ours", "theirs")) {
+      img("create", "-q", "-f", "qcow2", "-o", options.replace("DATA", name + ".data"), name + ".qcow2", "64M");
+      PeerTools.check(dir, "qemu-io", "-f", "qcow2", "-c", "write -P 0x11 0 20M", "-c", "write -P 0x22 24M 9M",
+          "-c", "write -z 40M 1M", "-c", "write -P 0x33 50M 10M", "-c", "write -P 0x44 63M 1M", name + ".qcow2");
+    }
+    for (String size : List.of("30M", "29999616", "25M", "8M")) {
+      Vdisk.Result r = Vdisk.run("resize", "-f", "qcow2", "--shrink", dir.resolve("ours.qcow2").toString(), size);
+      assertThat(r.exit()).as(r.err()).isZero();
+      img("resize", "-q", "-f", "qcow2", "--shrink", "theirs.qcow2", size);
+      assertSame("after --shrink to " + size, options);
+    }
+    Vdisk.Result r = Vdisk.run("resize", "-f", "qcow2", dir.resolve("ours.qcow2").toString(), "64M");
+    assertThat(r.exit()).as(r.err()).isZero();
+    img("resize", "-q", "-f", "qcow2", "theirs.qcow2", "64M");
+    assertSame("grown again", options);
+    String reads = PeerTools.check(dir, "qemu-io", "-f", "qcow2", "-c", "read -P 0x11 0 8M", "-c", "read -P 0 8M 56M",
+        "ours.qcow2");
+    assertThat(reads).doesNotContain("Pattern verification failed");
+  }
+
+  private void assertSame(String when, String options) throws IOException, InterruptedException {
+    assertThat(img("map", "--output=json", "ours.qcow2")).as(when + ": qemu-img map")
+        .isEqualTo(img("map", "--output=json", "theirs.qcow2"));
+    assertThat(info("ours")).as(when + ": qemu-img info").isEqualTo(info("theirs"));
+    PeerTools.Result cmp = PeerTools.run(dir, "qemu-img", "compare", "-f", "qcow2", "-F", "qcow2", "ours.qcow2", "theirs.qcow2");
+    assertThat(cmp.exit()).as(when + ": qemu-img compare " + cmp.out() + cmp.err()).isZero();
+    PeerTools.Result check = PeerTools.run(dir, "qemu-img", "check", "ours.qcow2");
+    assertThat(check.exit()).as(when + ": qemu-img check " + check.out() + check.err()).isZero();
+    assertThat(Files.size(dir.resolve("ours.qcow2"))).as(when + ": host file size")
+        .isEqualTo(Files.size(dir.resolve("theirs.qcow2")));
+    if (options.contains("data_file")) {
+      assertThat(Files.size(dir.resolve("ours.data"))).as(when + ": data file size")
+          .isEqualTo(Files.size(dir.resolve("theirs.data")));
+    }
+  }
+
+  /** qemu-img info's JSON without what names the files or measures the host's allocation. */
+  private String info(String name) throws IOException, InterruptedException {
+    return img("info", "--output=json", name + ".qcow2").replace(name, "NAME").replaceAll("\"(actual-size|disk-size)\": \\d+", "");
   }
 }

@@ -82,6 +82,12 @@ final class L2Cache {
     tables.put(offset, new Slot(table));
   }
 
+  /** Forgets the table at {@code offset}, dirty or not: its cluster is being freed. Under the metadata lock. */
+  void drop(long offset) {
+    dirty.remove(offset);
+    tables.remove(offset);
+  }
+
   /** Tables waiting to be written. */
   int dirtyCount() {
     return dirty.size();

@@ -8,6 +8,7 @@ import dev.vdisk.block.Capabilities;
 import dev.vdisk.block.Extent;
 import dev.vdisk.block.Support;
 import dev.vdisk.block.WriteFlag;
+import dev.vdisk.format.ImageChain;
 import dev.vdisk.format.qcow2.Qcow2Format.Backing;
 import dev.vdisk.format.qcow2.Qcow2Format.Snapshot;
 import java.io.Closeable;
@@ -18,7 +19,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.locks.Lock;
-import java.util.function.Function;
+import java.util.function.BiFunction;
 
 /**
  * An open qcow2 image: guest reads are served from its clusters, zero clusters, compressed clusters, an external
@@ -51,12 +52,12 @@ final class Qcow2Image implements BlockDevice {
   /**
    * @param data where guest clusters are read: the image file, or the external data file
    * @param resources closed by {@link #close}, in order: the image file last
-   * @param writer makes the writer of a writable image from a reader of the image's guest bytes; null for a
-   *     read-only image
+   * @param writer makes the writer of a writable image from a reader of the image's guest bytes and their block
+   *     status; null for a read-only image
    */
   Qcow2Image(BlockDevice file, Qcow2Header header, HeaderExtensions extensions, Geometry geometry, ClusterMapper mapper,
       HostReader data, Optional<Backing> backing, List<Snapshot> snapshots, List<Closeable> resources,
-      Function<Qcow2Writer.GuestReader, Qcow2Writer> writer) throws IOException {
+      BiFunction<Qcow2Writer.GuestReader, Qcow2Writer.ZeroStatus, Qcow2Writer> writer) throws IOException {
     this.file = file;
     this.header = header;
     this.extensions = extensions;
@@ -71,7 +72,7 @@ final class Qcow2Image implements BlockDevice {
     this.size = header.size();
     this.resources = List.copyOf(resources);
     // Last: the writer reads through this image, which must be complete by then.
-    this.writer = writer == null ? null : writer.apply(this::readUnlocked);
+    this.writer = writer == null ? null : writer.apply(this::readUnlocked, this::readsAsZero);
   }
 
   Qcow2Header header() {
@@ -104,8 +105,9 @@ final class Qcow2Image implements BlockDevice {
     if (writer == null) {
       return READ_ONLY;
     }
-    Support zeroes = writer.zeroClusters() ? Support.NATIVE : Support.NONE;
-    return new Capabilities(false, Support.NATIVE, Support.NONE, Support.NATIVE, zeroes, zeroes, Support.NATIVE);
+    // Version 2 zeroes too, as QEMU does: by discarding without a backing file, else by writing zeroes.
+    return new Capabilities(false, Support.NATIVE, Support.NONE, Support.NATIVE, Support.NATIVE, Support.NATIVE,
+        Support.NATIVE);
   }
 
   @Override
@@ -144,6 +146,52 @@ final class Qcow2Image implements BlockDevice {
       dst.position(dst.position() + n);
       pos += n;
     }
+  }
+
+  /**
+   * QEMU's {@code is_zero} under the writer's lock: true if block status says {@code [offset, offset + length)}
+   * (clamped to the virtual size) reads as zeroes: zero clusters here, and where this image defines nothing, zeroes
+   * by the backing chain's status (or no backing image, or past its end). Data clusters never count, whatever they
+   * hold.
+   */
+  private boolean readsAsZero(long offset, long length) throws IOException {
+    long end = Math.min(offset + length, size);
+    for (long pos = offset; pos < end; ) {
+      ClusterMapper.Run run = mapper.map(pos, end - pos);
+      long n = run.length();
+      boolean zero = switch (run.entry()) {
+        case L2Entry.Zero z -> true;
+        case L2Entry.Normal d -> false;
+        case L2Entry.Compressed c -> false;
+        case L2Entry.Unallocated u -> backingReadsAsZero(pos, n);
+      };
+      if (!zero) {
+        return false;
+      }
+      pos += n;
+    }
+    return true;
+  }
+
+  private boolean backingReadsAsZero(long offset, long length) throws IOException {
+    if (backing.isEmpty()) {
+      return true;
+    }
+    long inside = Math.min(offset + length, backing.get().device().size()) - offset;
+    if (inside <= 0) {
+      return true;
+    }
+    ImageChain chain = ImageChain.of(backing.get().device());
+    for (long pos = offset; pos < offset + inside; ) {
+      List<ImageChain.Status> status = chain.status(pos, offset + inside - pos);
+      for (ImageChain.Status st : status) {
+        if (!st.extent().zero()) {
+          return false;
+        }
+        pos = st.extent().end();
+      }
+    }
+    return true;
   }
 
   /** Bytes this image does not define: the backing image's (zeroes past its end), or zeroes without one. */
@@ -187,7 +235,8 @@ final class Qcow2Image implements BlockDevice {
         case L2Entry.Normal d -> Extent.data(pos, n, run.hostStart());
         case L2Entry.Compressed c -> Extent.data(pos, n, Extent.NO_OFFSET);
         case L2Entry.Zero z -> Extent.zero(pos, n, run.hostStart());
-        case L2Entry.Unallocated u -> Extent.hole(pos, n);
+        // QEMU reports where an unallocated subcluster of an allocated cluster lies, too.
+        case L2Entry.Unallocated u -> new Extent(pos, n, false, true, false, run.hostStart());
       };
       if (!out.isEmpty() && out.getLast().mergeableWith(e)) {
         out.set(out.size() - 1, out.getLast().merge(e));
@@ -229,7 +278,10 @@ final class Qcow2Image implements BlockDevice {
     return writer;
   }
 
-  /** Grows the image; shrinking, and resizing an image with internal snapshots, are refused (not supported yet). */
+  /**
+   * Grows or shrinks the image as {@code qemu-img resize} does; resizing an image with internal snapshots is
+   * refused (not supported yet), as is a size that is not a multiple of 512 (QEMU refuses it too).
+   */
   @Override
   public void resize(long newSize) throws IOException {
     Qcow2Writer w = writer("resize");
@@ -241,11 +293,15 @@ final class Qcow2Image implements BlockDevice {
       throw new BlockDeviceException(BlockError.ENOTSUP, "resize: the image has " + snapshots.size()
           + " internal snapshots (expected: none; resizing images with snapshots is not supported yet)");
     }
-    if (newSize < old) {
-      throw new BlockDeviceException(BlockError.ENOTSUP, "resize: " + newSize + " is smaller than " + old
-          + " (expected: a larger size; shrinking qcow2 images is not supported yet)");
+    if (newSize % 512 != 0) {
+      throw new BlockDeviceException(BlockError.EINVAL,
+          "resize: size " + newSize + " (expected: a multiple of 512, as qcow2 in QEMU requires)");
     }
-    w.grow(newSize);
+    if (newSize < old) {
+      w.shrink(newSize);
+    } else {
+      w.grow(newSize);
+    }
     size = newSize;
   }
 

@@ -21,7 +21,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
-import java.util.function.Function;
+import java.util.function.BiFunction;
 
 /**
  * Opens a qcow2 image: header, extensions and feature bits, then the tables in an order that lets each be
@@ -74,11 +74,13 @@ final class Qcow2Opener {
     List<Closeable> resources = new ArrayList<>();
     try {
       HostReader data = image;
+      BlockDevice dataDevice = file;
       CacheMode cache0 = options.cache();
       if (dataFile) {
         FileDevice df = openDataFile(path, options, ext.dataFile().orElseThrow());
         resources.add(df);
         data = new HostReader(df, "data file");
+        dataDevice = df;
       }
       Optional<Backing> backing = Optional.empty();
       if (backingName.isPresent()) {
@@ -86,17 +88,21 @@ final class Qcow2Opener {
         resources.add(b.device());
         backing = Optional.of(b);
       }
-      Function<Qcow2Writer.GuestReader, Qcow2Writer> writer = null;
+      BiFunction<Qcow2Writer.GuestReader, Qcow2Writer.ZeroStatus, Qcow2Writer> writer = null;
       if (!options.readOnly()) {
-        checkWritable(header, dataFile);
+        checkWritable(header);
         clearAutoclearFeatures(file, header);
         // QEMU's default refcount block cache is a quarter of its L2 cache.
         int blocks = (int) Math.min(Integer.MAX_VALUE, l2CacheSize / 4 / header.clusterSize());
         // cache=unsafe ignores the flushes that order metadata too, as QEMU's no-flush does for the whole image.
-        BlockDevice out = options.cache().ignoreFlushes() ? new NoFlushFilter(file) : file;
+        boolean noFlush = options.cache().ignoreFlushes();
+        BlockDevice out = noFlush ? new NoFlushFilter(file) : file;
         RefcountStore refcounts = new RefcountStore(out, header, RefcountTable.read(image, header), blocks);
         boolean hasBacking = backing.isPresent();
-        writer = current -> new Qcow2Writer(out, geometry, l1, cache, refcounts, header.version(), hasBacking, current);
+        BlockDevice store = dataDevice == file ? out : noFlush ? new NoFlushFilter(dataDevice) : dataDevice;
+        boolean raw = (header.autoclearFeatures() & Features.AUTOCLEAR_DATA_FILE_RAW) != 0;
+        writer = (current, zeroes) -> new Qcow2Writer(out, store, raw, geometry, l1, cache, refcounts,
+            header.version(), header.size(), hasBacking, current, zeroes);
       }
       resources.add(file);
       return new Qcow2Image(file, header, ext, geometry, mapper, data, backing, snapshots, resources, writer);
@@ -115,7 +121,7 @@ final class Qcow2Opener {
   }
 
   /** Refuses to open for writing what vdisk cannot write safely. */
-  private static void checkWritable(Qcow2Header header, boolean dataFile) throws IOException {
+  private static void checkWritable(Qcow2Header header) throws IOException {
     if ((header.incompatibleFeatures() & Features.INCOMPAT_CORRUPT) != 0) {
       throw new BlockDeviceException(BlockError.EPERM, "qcow2: the image is marked corrupt and can only be opened "
           + "read-only (expected: repair it with qemu-img check -r all)");
@@ -124,19 +130,17 @@ final class Qcow2Opener {
       throw new BlockDeviceException(BlockError.ENOTSUP, "qcow2: the image is dirty (its lazy refcounts were not "
           + "written back) and vdisk does not repair it yet (expected: qemu-img check -r all first, or a read-only open)");
     }
-    if (dataFile) {
-      throw new BlockDeviceException(BlockError.ENOTSUP,
-          "qcow2: writing images with an external data file is not supported yet (expected: a read-only open)");
-    }
   }
 
   /**
    * Clears the autoclear feature bits before the first write, as QEMU does for the bits it does not know: vdisk
    * does not keep persistent bitmaps up to date, so marking them stale is what keeps them from being trusted.
+   * data_file_raw stays: vdisk keeps the raw data file in step with the image.
    */
   private static void clearAutoclearFeatures(BlockDevice file, Qcow2Header header) throws IOException {
-    if (header.version() >= 3 && header.autoclearFeatures() != 0) {
-      file.write(Qcow2Header.AUTOCLEAR_FEATURES_FIELD, ByteBuffer.allocate(8), Set.of());
+    long kept = header.autoclearFeatures() & Features.AUTOCLEAR_DATA_FILE_RAW;
+    if (header.version() >= 3 && header.autoclearFeatures() != kept) {
+      file.write(Qcow2Header.AUTOCLEAR_FEATURES_FIELD, ByteBuffer.allocate(8).putLong(0, kept), Set.of());
       file.flush();
     }
   }
@@ -165,11 +169,11 @@ final class Qcow2Opener {
     return dataFile;
   }
 
-  /** Opens the external data file read-only; its name is relative to the image's directory. */
+  /** Opens the external data file as the image is opened; its name is relative to the image's directory. */
   private static FileDevice openDataFile(Path image, FileOptions o, String name) throws IOException {
     Path path = BackingChain.resolve(image, name);
     try {
-      return FileDevice.open(path, new FileOptions(o.cache(), true, o.forceShare(), o.locking()));
+      return FileDevice.open(path, o);
     } catch (NoSuchFileException e) {
       throw invalid("external data file", path, "an existing file", e);
     }

@@ -3,6 +3,7 @@ package dev.vdisk.format.qcow2;
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
+import dev.vdisk.block.Support;
 import dev.vdisk.block.WriteFlag;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -13,14 +14,14 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
  * The write side of a qcow2 image: overwrites in place, allocating writes with copy-on-write of the untouched
- * part of each new cluster (in the same host write), zero clusters, discard, and the ordered flush that keeps the
- * image consistent on disk at every instant.
+ * part of each new (sub)cluster (in the same host write), zero clusters and subclusters, discard, resize, and the
+ * ordered flush that keeps the image consistent on disk at every instant.
  *
  * <p><b>Ordering</b> ({@link #flushMetadata}): refcount blocks, then the refcount table (then the header if the
  * table moved), then L2 tables, then L1 entries, each step followed by a flush of the file, so that whatever
  * subset of unflushed writes a power loss keeps, every entry on disk points at a cluster whose refcount and
- * contents are already durable. Data of new clusters is written before their L2 entries change in memory, so the
- * first flush covers it. Released clusters are counted down only after the entries that pointed at them are
+ * contents are already durable. Data is written before the L2 entries that expose it change in memory, and the file
+ * (and an external data file) is flushed before L2 tables are written, so the data is durable first. Released clusters are counted down only after the entries that pointed at them are
  * durable. A crash therefore leaves leaked clusters at worst.
  *
  * <p><b>Concurrency:</b> overwrites of clusters the image owns alone (L2 entry with the COPIED flag) run
@@ -28,14 +29,22 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * {@link #inUse}'s shared side, which releasing clusters takes exclusively, so a cluster is never reused while a
  * request still works on it.
  *
- * <p>Images whose data lives in an external data file are not written yet (refused at open). Extended L2 entries
- * are written a whole cluster at a time: a new cluster has every subcluster allocated.
+ * <p><b>Allocation</b> follows QEMU 7.2 so that {@code qemu-img map} of an image vdisk wrote equals that of one
+ * QEMU wrote: with extended L2 entries only the subclusters a write touches are allocated (and only their partly
+ * written ones copied); zeroes and discards set whole (sub)clusters as QEMU sets them. With an external data file
+ * every guest cluster lives at its own offset there: no refcounts, and released clusters are discarded in the
+ * data file at once (a raw data file is zeroed along with the image, so it reads as the guest disk).
  */
 final class Qcow2Writer {
   /** Metadata flushes start when this share of the L2 cache's tables are dirty. */
   private static final int DIRTY_SHARE = 2;
+  /** Bytes of zeroes written per request where zeroes must be written as data. */
+  private static final int ZERO_CHUNK = 1 << 20;
 
   private final BlockDevice file;
+  private final BlockDevice data;
+  private final boolean dataFile;
+  private final boolean dataFileRaw;
   private final Geometry geometry;
   private final L1Table l1;
   private final L2Cache l2;
@@ -43,8 +52,10 @@ final class Qcow2Writer {
   private final boolean zeroClusters;
   private final boolean hasBacking;
   private final GuestReader current;
+  private final ZeroStatus zeroStatus;
   private final ReentrantLock meta = new ReentrantLock();
   private final ReentrantReadWriteLock inUse = new ReentrantReadWriteLock();
+  private volatile long size;
 
   /** Reads guest bytes as the image defines them now. */
   @FunctionalInterface
@@ -52,20 +63,35 @@ final class Qcow2Writer {
     void read(long offset, ByteBuffer dst) throws IOException;
   }
 
+  /** QEMU's {@code is_zero}: whether guest bytes read as zeroes by block status (this image, then its backing chain). */
+  @FunctionalInterface
+  interface ZeroStatus {
+    boolean readsAsZero(long offset, long length) throws IOException;
+  }
+
   /**
+   * @param data where guest clusters live: {@code file}, or the external data file
+   * @param dataFileRaw the external data file is kept readable as a raw image (data_file_raw)
    * @param version 2 or 3: version 2 has no zero clusters
+   * @param size the virtual size
    * @param current reads the image's guest bytes (for copy-on-write), without taking {@link #shared()}
+   * @param zeroStatus block status of guest bytes, without taking {@link #shared()}
    */
-  Qcow2Writer(BlockDevice file, Geometry geometry, L1Table l1, L2Cache l2, RefcountStore refcounts, int version,
-      boolean hasBacking, GuestReader current) {
+  Qcow2Writer(BlockDevice file, BlockDevice data, boolean dataFileRaw, Geometry geometry, L1Table l1, L2Cache l2,
+      RefcountStore refcounts, int version, long size, boolean hasBacking, GuestReader current, ZeroStatus zeroStatus) {
     this.file = file;
+    this.data = data;
+    this.dataFile = data != file;
+    this.dataFileRaw = dataFileRaw;
     this.geometry = geometry;
     this.l1 = l1;
     this.l2 = l2;
     this.refcounts = refcounts;
     this.zeroClusters = version >= 3;
+    this.size = size;
     this.hasBacking = hasBacking;
     this.current = current;
+    this.zeroStatus = zeroStatus;
   }
 
   /** The lock every read and overwrite holds, so clusters are not released under it. */
@@ -89,7 +115,7 @@ final class Qcow2Writer {
     }
     meta.lock();
     try {
-      writeAllocating(offset, src);
+      writeLocked(offset, src);
       flushIfTooDirty();
     } finally {
       meta.unlock();
@@ -112,7 +138,7 @@ final class Qcow2Writer {
         runEnd = Math.min(end, clusterEnd(runEnd));
       }
       int n = (int) (runEnd - pos);
-      file.write(host, src.slice(src.position(), n), Set.of());
+      data.write(host, src.slice(src.position(), n), Set.of());
       src.position(src.position() + n);
       pos = runEnd;
     }
@@ -129,117 +155,201 @@ final class Qcow2Writer {
       return -1;
     }
     long[] table = l2.get(l2Offset);
-    int i = l2Index(from) * geometry.wordsPerEntry();
-    long word = L2Cache.word(table, i);
-    long host = word & Geometry.OFFSET_MASK;
-    if ((word & Geometry.COPIED) == 0 || (word & Geometry.COMPRESSED) != 0 || host == 0) {
+    long word = L2Cache.word(table, index(from));
+    if ((word & Geometry.COPIED) == 0 || kind(word) != L2Kind.NORMAL) {
       return -1;
     }
     if (geometry.extendedL2()) {
-      long bitmap = L2Cache.word(table, i + 1);
-      int first = (int) ((from & geometry.clusterMask()) >>> geometry.subclusterBits());
-      int last = (int) (((to - 1) & geometry.clusterMask()) >>> geometry.subclusterBits());
-      int wanted = (int) ((0xffffffffL >>> (31 - last)) & (0xffffffffL << first));
-      if (((int) bitmap & wanted) != wanted) {
+      long wanted = allocRange(subcluster(from), subcluster(to - 1) + 1);
+      if ((bitmap(table, from) & wanted) != wanted) {
         return -1;
       }
-    } else if ((word & Geometry.ZERO) != 0) {
-      return -1;
     }
-    return host + (from & geometry.clusterMask());
+    return (word & Geometry.OFFSET_MASK) + (from & geometry.clusterMask());
   }
 
   /**
-   * Writes {@code src} at {@code offset}, allocating new clusters where the image does not own allocated ones:
-   * each run of such clusters gets one contiguous host range, filled in one write with the old contents around the
-   * new bytes. Under the metadata lock.
+   * Writes {@code src} at {@code offset} where the fast path could not, as QEMU 7.2 does ({@code handle_copied},
+   * {@code handle_alloc}, {@code calculate_l2_meta}): per L2 table, runs of clusters the image owns (kept, written in
+   * place) and runs that need new clusters. Each run is one host write: the new bytes and, around them, the
+   * copy-on-write of only what the new bytes do not cover but the written (sub)clusters must hold. Under the
+   * metadata lock.
    */
-  private void writeAllocating(long offset, ByteBuffer src) throws IOException {
+  private void writeLocked(long offset, ByteBuffer src) throws IOException {
     long end = offset + src.remaining();
     long pos = offset;
     while (pos < end) {
-      long cEnd = Math.min(end, clusterEnd(pos));
-      long host = ownedHost(pos, cEnd);
-      if (host >= 0) {
-        int n = (int) (cEnd - pos);
-        file.write(host, src.slice(src.position(), n), Set.of());
-        src.position(src.position() + n);
-        pos = cEnd;
-        continue;
-      }
-      // A run of clusters to allocate, within one L2 table.
-      long runStart = pos & ~geometry.clusterMask();
+      long stop = Math.min(end, (pos | (geometry.bytesPerL2() - 1)) + 1);
+      // QEMU takes the L2 table first, so a new table comes before the data clusters in the file.
+      long tableOffset = writableTable(l1Index(pos));
+      long[] table = l2.get(tableOffset);
+      long first = L2Cache.word(table, index(pos));
+      boolean keep = !needsNewAlloc(first);
       long runEnd = clusterEnd(pos);
-      long tableEnd = (pos | (geometry.bytesPerL2() - 1)) + 1;
-      while (runEnd < end && runEnd < tableEnd && ownedHost(runEnd, Math.min(end, clusterEnd(runEnd))) < 0) {
+      long nextHost = (first & Geometry.OFFSET_MASK) + geometry.clusterSize();
+      while (runEnd < stop) {
+        long w = L2Cache.word(table, index(runEnd));
+        if (needsNewAlloc(w) == keep || keep && (w & Geometry.OFFSET_MASK) != nextHost) {
+          break;
+        }
         runEnd = clusterEnd(runEnd);
+        nextHost += geometry.clusterSize();
       }
-      long writeEnd = Math.min(end, runEnd);
-      int clusters = (int) ((runEnd - runStart) >>> geometry.clusterBits());
-      int n = (int) (writeEnd - pos);
-      ByteBuffer data;
-      if (pos == runStart && writeEnd == runEnd) {
-        // Whole clusters: the caller's buffer goes out as it is (a direct buffer reaches pwrite without a copy).
-        data = src.slice(src.position(), n);
-      } else {
-        data = ByteBuffer.allocate((int) (runEnd - runStart));
-        if (pos > runStart) {
-          current.read(runStart, data.slice(0, (int) (pos - runStart)));
-        }
-        data.put((int) (pos - runStart), src, src.position(), n);
-        if (writeEnd < runEnd) {
-          current.read(writeEnd, data.slice((int) (writeEnd - runStart), (int) (runEnd - writeEnd)));
-        }
-      }
-      src.position(src.position() + n);
-      // The L2 table first, as QEMU allocates it: the data of consecutive runs then lies contiguous on the host.
-      writableTable(l1Index(runStart));
-      long fileSize = file.size();
-      long newHost = refcounts.allocate(clusters);
-      boolean fresh = newHost >= fileSize;
-      if (fresh && isZero(data, 0, (int) (pos - runStart)) && isZero(data, (int) (writeEnd - runStart), data.limit())) {
-        // Past the end of the file the new clusters already read as zeroes: write only the new bytes.
-        file.write(newHost + (pos - runStart), data.slice((int) (pos - runStart), n), Set.of());
-      } else {
-        file.write(newHost, data, Set.of());
-      }
-      for (int k = 0; k < clusters; k++) {
-        long guest = runStart + ((long) k << geometry.clusterBits());
-        long word = (newHost + ((long) k << geometry.clusterBits())) | Geometry.COPIED;
-        setEntry(guest, word, geometry.extendedL2() ? Geometry.SUBCLUSTERS_ALLOCATED : 0);
-      }
+      long writeEnd = Math.min(stop, runEnd);
+      writeRun(table, pos, writeEnd, src, keep);
       pos = writeEnd;
     }
   }
 
+  /** Writes {@code [pos, writeEnd)} (one run of {@link #writeLocked}) from {@code src}. Under the metadata lock. */
+  private void writeRun(long[] table, long pos, long writeEnd, ByteBuffer src, boolean keep) throws IOException {
+    long runStart = pos & ~geometry.clusterMask();
+    int clusters = (int) ((clusterEnd(writeEnd - 1) - runStart) >>> geometry.clusterBits());
+    int n = (int) (writeEnd - pos);
+    long firstWord = L2Cache.word(table, index(pos));
+    if (keep && allNormal(table, pos, writeEnd)) {
+      data.write((firstWord & Geometry.OFFSET_MASK) + (pos - runStart), src.slice(src.position(), n), Set.of());
+      src.position(src.position() + n);
+      return;
+    }
+    long lastWord = L2Cache.word(table, index(writeEnd - 1));
+    long cowStartTo = pos - runStart;
+    long cowEndFrom = writeEnd - runStart;
+    long cowStartFrom = cowStartFrom(firstWord, bitmap(table, pos), subcluster(pos), keep, cowStartTo);
+    long cowEndTo = cowEndTo(lastWord, bitmap(table, writeEnd - 1), subcluster(writeEnd - 1), keep, cowEndFrom);
+    int head = (int) (cowStartTo - cowStartFrom);
+    ByteBuffer buf;
+    if (head == 0 && cowEndTo == cowEndFrom) {
+      // Nothing to copy: the caller's buffer goes out as it is (a direct buffer reaches pwrite without a copy).
+      buf = src.slice(src.position(), n);
+    } else {
+      buf = ByteBuffer.allocate((int) (cowEndTo - cowStartFrom));
+      if (head > 0) {
+        current.read(runStart + cowStartFrom, buf.slice(0, head));
+      }
+      buf.put(head, src, src.position(), n);
+      if (cowEndTo > cowEndFrom) {
+        current.read(runStart + cowEndFrom, buf.slice(head + n, (int) (cowEndTo - cowEndFrom)));
+      }
+    }
+    src.position(src.position() + n);
+    long host;
+    if (keep) {
+      host = firstWord & Geometry.OFFSET_MASK;
+    } else if (dataFile) {
+      host = runStart;
+    } else {
+      host = refcounts.allocate(clusters);
+    }
+    long at = host + cowStartFrom;
+    if (!keep && at >= data.size() && isZero(buf, 0, head) && isZero(buf, head + n, buf.limit())) {
+      // Past the end of the file the copy-on-write parts already read as zeroes: write only the new bytes, and let
+      // the file end where QEMU's zeroing of them would (sparse), as qemu-img map looks at the file's holes.
+      data.write(at + head, buf.slice(head, n), Set.of());
+      if (data.size() < at + buf.limit()) {
+        data.resize(at + buf.limit());
+      }
+    } else {
+      data.write(at, buf, Set.of());
+    }
+    for (int k = 0; k < clusters; k++) {
+      long guest = runStart + ((long) k << geometry.clusterBits());
+      long word = (host + ((long) k << geometry.clusterBits())) | Geometry.COPIED;
+      long bitmap = 0;
+      if (geometry.extendedL2()) {
+        // The (sub)clusters written here, copy-on-write included, are allocated now; the others keep their state.
+        long from = Math.max(cowStartFrom, (long) k << geometry.clusterBits()) - ((long) k << geometry.clusterBits());
+        long to = Math.min(cowEndTo, (long) (k + 1) << geometry.clusterBits()) - ((long) k << geometry.clusterBits());
+        long range = allocRange((int) (from >>> geometry.subclusterBits()), (int) ((to - 1) >>> geometry.subclusterBits()) + 1);
+        bitmap = (entryBitmap(guest) | range) & ~(range << 32);
+      }
+      setEntry(guest, word, bitmap);
+    }
+  }
+
+  /** QEMU's {@code cow_start.offset}: where the run's host write starts, relative to its first cluster. */
+  private long cowStartFrom(long word, long bitmap, int sc, boolean keep, long cowStartTo) {
+    long scStart = (long) sc << geometry.subclusterBits();
+    if (keep) {
+      return subclusterNormal(word, bitmap, sc) ? cowStartTo : scStart;
+    }
+    return switch (kind(word)) {
+      case COMPRESSED -> 0;
+      case NORMAL, ZERO_ALLOC -> geometry.extendedL2()
+          ? (long) Math.min(sc, Integer.numberOfTrailingZeros((int) bitmap)) << geometry.subclusterBits()
+          : 0;
+      case ZERO_PLAIN, UNALLOCATED -> scStart;
+    };
+  }
+
+  /** QEMU's {@code cow_end} end: where the run's host write ends, relative to its first cluster. */
+  private long cowEndTo(long word, long bitmap, int sc, boolean keep, long cowEndFrom) {
+    if (keep) {
+      return subclusterNormal(word, bitmap, sc) ? cowEndFrom : roundUp(cowEndFrom, geometry.subclusterSize());
+    }
+    long clusterEnd = roundUp(cowEndFrom, geometry.clusterSize());
+    return switch (kind(word)) {
+      case COMPRESSED -> clusterEnd;
+      case NORMAL, ZERO_ALLOC -> geometry.extendedL2()
+          ? clusterEnd - ((long) Math.min(Geometry.SUBCLUSTERS - sc - 1, Integer.numberOfLeadingZeros((int) bitmap))
+              << geometry.subclusterBits())
+          : clusterEnd;
+      case ZERO_PLAIN, UNALLOCATED -> roundUp(cowEndFrom, geometry.subclusterSize());
+    };
+  }
+
+  /** True if every subcluster of {@code [from, to)} (within one L2 table) holds data: QEMU's skip_cow. */
+  private boolean allNormal(long[] table, long from, long to) {
+    for (long pos = from; pos < to; pos = Math.min(to, (pos | (geometry.subclusterSize() - 1)) + 1)) {
+      if (!subclusterNormal(L2Cache.word(table, index(pos)), bitmap(table, pos), subcluster(pos))) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** QEMU's QCOW2_SUBCLUSTER_NORMAL: subcluster {@code sc} of the entry holds data. */
+  private boolean subclusterNormal(long word, long bitmap, int sc) {
+    return kind(word) == L2Kind.NORMAL && (!geometry.extendedL2() || (bitmap >>> sc & 1) != 0);
+  }
+
+  /** QEMU's {@code cluster_needs_new_alloc}: the image does not own a (possibly zero) cluster there alone. */
+  private boolean needsNewAlloc(long word) {
+    return !kind(word).ownsCluster() || (word & Geometry.COPIED) == 0;
+  }
+
+  private L2Kind kind(long word) {
+    return L2Kind.of(word, geometry.extendedL2(), dataFile);
+  }
+
   /**
-   * Makes {@code [offset, offset + length)} read as zeroes. Whole clusters become zero clusters (keeping their
-   * storage unless {@code MAY_TRIM}); partial clusters are written with zeroes, which {@code FAST_ZERO} refuses.
+   * Makes {@code [offset, offset + length)} read as zeroes as QEMU 7.2 does ({@code bdrv_co_do_pwrite_zeroes} with
+   * the subcluster as the zeroing unit, {@code qcow2_co_pwrite_zeroes}, {@code qcow2_subcluster_zeroize}): whole
+   * clusters become zero clusters (their storage freed with {@code MAY_TRIM}), whole subclusters get their zero
+   * bits, a partial (sub)cluster whose other bytes already read as zeroes is zeroed whole, and what is left is
+   * written as zero data, which {@code FAST_ZERO} refuses. A version 2 image has no zero clusters: there zeroing
+   * discards (without a backing file) or writes zeroes.
    */
   void writeZeroes(long offset, long length, Set<WriteFlag> flags) throws IOException {
     long end = offset + length;
-    long first = roundUp(offset);
-    long last = Math.max(first, end & ~geometry.clusterMask());
-    boolean partial = first != offset || last != end;
-    if (partial && flags.contains(WriteFlag.FAST_ZERO)) {
-      throw new BlockDeviceException(BlockError.ENOTSUP,
-          "writeZeroes: part of a cluster cannot be zeroed fast (expected: cluster-aligned ranges for FAST_ZERO)");
-    }
+    int unit = geometry.subclusterSize();
     meta.lock();
     try {
-      if (first >= end || first >= last) {
-        writeAllocating(offset, ByteBuffer.allocate((int) length));
-      } else {
-        if (offset < first) {
-          writeAllocating(offset, ByteBuffer.allocate((int) (first - offset)));
+      long pos = offset;
+      while (pos < end) {
+        long head = pos & (unit - 1);
+        long n;
+        if (head != 0) {
+          n = Math.min(end - pos, unit - head);
+        } else {
+          long tail = end & (unit - 1);
+          n = end - pos;
+          if (tail != 0 && n > unit) {
+            n -= tail;
+          }
         }
-        boolean trim = flags.contains(WriteFlag.MAY_TRIM);
-        for (long c = first; c < last; c += geometry.clusterSize()) {
-          zeroCluster(c, trim);
-        }
-        if (last < end) {
-          writeAllocating(last, ByteBuffer.allocate((int) (end - last)));
-        }
+        zeroPiece(pos, n, flags);
+        pos += n;
       }
       flushIfTooDirty();
     } finally {
@@ -247,60 +357,178 @@ final class Qcow2Writer {
     }
   }
 
-  private void zeroCluster(long guest, boolean trim) throws IOException {
-    long old = entryWord(guest);
-    long keep = old & (Geometry.OFFSET_MASK | Geometry.COPIED);
-    boolean keepHost = !trim && (old & Geometry.COMPRESSED) == 0 && (old & Geometry.COPIED) != 0 && keep != 0;
-    long word = keepHost ? keep : 0;
-    if (geometry.extendedL2()) {
-      setEntry(guest, word, Geometry.SUBCLUSTERS_ZERO);
+  /** One request of the block layer's split: QEMU's {@code qcow2_co_pwrite_zeroes}, with its fallback to writes. */
+  private void zeroPiece(long offset, long length, Set<WriteFlag> flags) throws IOException {
+    int unit = geometry.subclusterSize();
+    long head = offset & (unit - 1);
+    long tail = roundUp(offset + length, unit) - (offset + length);
+    if (offset + length == size) {
+      tail = 0;
+    }
+    boolean zeroed;
+    if (head != 0 || tail != 0) {
+      long start = offset - head;
+      zeroed = zeroStatus.readsAsZero(start, head) && zeroStatus.readsAsZero(offset + length, tail)
+          && subclusterUnallocatedOrZero(start) && zeroize(start, unit, flags);
     } else {
-      setEntry(guest, word | Geometry.ZERO, 0);
+      zeroed = zeroize(offset, length, flags);
+    }
+    if (zeroed) {
+      return;
+    }
+    if (flags.contains(WriteFlag.FAST_ZERO)) {
+      throw new BlockDeviceException(BlockError.ENOTSUP, "writeZeroes: " + length + " bytes at " + offset
+          + " cannot be zeroed fast (expected: whole subclusters, or parts whose neighbours read as zeroes)");
+    }
+    for (long pos = offset; pos < offset + length; pos += ZERO_CHUNK) {
+      writeLocked(pos, ByteBuffer.allocate((int) Math.min(ZERO_CHUNK, offset + length - pos)));
+    }
+  }
+
+  /** True if the subcluster at {@code guest} is unallocated or zero, plain or with storage. */
+  private boolean subclusterUnallocatedOrZero(long guest) throws IOException {
+    long word = entryWord(guest);
+    return switch (kind(word)) {
+      case UNALLOCATED, ZERO_PLAIN, ZERO_ALLOC -> true;
+      case COMPRESSED -> false;
+      case NORMAL -> geometry.extendedL2() && (entryBitmap(guest) >>> subcluster(guest) & 1) == 0;
+    };
+  }
+
+  /**
+   * QEMU's {@code qcow2_subcluster_zeroize} of a subcluster-aligned range (its end may be the image's end); false
+   * where QEMU answers ENOTSUP (the caller writes zeroes instead).
+   */
+  private boolean zeroize(long offset, long length, Set<WriteFlag> flags) throws IOException {
+    long end = offset + length;
+    long inData = Math.min(length, data.size() - offset);
+    if (dataFileRaw && inData > 0) {
+      // The raw data file must read as the guest disk: it is zeroed too (past its end it reads as zeroes already).
+      data.writeZeroes(offset, inData, flags.contains(WriteFlag.MAY_TRIM) ? Set.of(WriteFlag.MAY_TRIM) : Set.of());
+    }
+    if (!zeroClusters) {
+      if (hasBacking) {
+        return false;
+      }
+      discardClusters(offset, end);
+      return true;
+    }
+    long head = Math.min(end, roundUp(offset, geometry.clusterSize())) - offset;
+    long pos = offset + head;
+    long tail = end >= size ? 0 : end - Math.max(pos, end & ~geometry.clusterMask());
+    long wholeEnd = end - tail;
+    if (head > 0 && isCompressed(offset) || tail > 0 && isCompressed(wholeEnd)) {
+      return false;
+    }
+    if (head > 0) {
+      zeroSubclusters(offset, head);
+    }
+    boolean trim = flags.contains(WriteFlag.MAY_TRIM);
+    for (long c = pos; c < wholeEnd; c += geometry.clusterSize()) {
+      zeroCluster(c, trim);
+    }
+    if (tail > 0) {
+      zeroSubclusters(wholeEnd, tail);
+    }
+    return true;
+  }
+
+  private boolean isCompressed(long guest) throws IOException {
+    return kind(entryWord(guest)) == L2Kind.COMPRESSED;
+  }
+
+  /** QEMU's {@code zero_l2_subclusters}: the subclusters of {@code [guest, guest + length)} in one cluster read as zeroes. */
+  private void zeroSubclusters(long guest, long length) throws IOException {
+    writableTable(l1Index(guest));
+    int first = subcluster(guest);
+    int last = subcluster(guest + length - 1);
+    long range = allocRange(first, last + 1);
+    long old = entryBitmap(guest);
+    long bitmap = (old | range << 32) & ~range;
+    if (bitmap != old) {
+      setEntry(guest, entryWord(guest), bitmap);
+    }
+  }
+
+  /** QEMU's {@code zero_in_l2_slice} for one cluster. */
+  private void zeroCluster(long guest, boolean trim) throws IOException {
+    writableTable(l1Index(guest));
+    long old = entryWord(guest);
+    L2Kind kind = kind(old);
+    boolean unmap = kind == L2Kind.COMPRESSED || trim && kind != L2Kind.UNALLOCATED && kind != L2Kind.ZERO_PLAIN;
+    long word = unmap ? 0 : old;
+    long bitmap = 0;
+    if (geometry.extendedL2()) {
+      bitmap = Geometry.SUBCLUSTERS_ZERO;
+    } else {
+      word |= Geometry.ZERO;
+    }
+    if (word != old || geometry.extendedL2() && bitmap != entryBitmap(guest)) {
+      setEntry(guest, word, bitmap);
     }
   }
 
   /**
-   * Drops the whole clusters of the range as QEMU 7.2 does: on a version 3 image an allocated cluster, or any
-   * cluster of an image with a backing file, becomes a zero cluster; on a version 2 image an allocated cluster
-   * becomes unallocated, except with a backing file, where nothing happens (unallocating would expose the backing
-   * image, and version 2 has no zero clusters). Partial clusters are left alone: discard is advisory.
+   * Discards as QEMU 7.2 does ({@code qcow2_co_pdiscard}): only whole clusters, and the partial cluster at the end
+   * of the image; on a version 2 image with a backing file nothing (QEMU's ENOTSUP, which discard ignores).
    */
   void discard(long offset, long length) throws IOException {
-    long first = roundUp(offset);
-    long last = (offset + length) & ~geometry.clusterMask();
-    if (hasBacking && !zeroClusters) {
+    long first = roundUp(offset, geometry.clusterSize());
+    long end = offset + length;
+    long last = end == size && (end & ~geometry.clusterMask()) >= offset ? end : end & ~geometry.clusterMask();
+    if (hasBacking && !zeroClusters || first >= last) {
       return;
     }
     meta.lock();
     try {
-      for (long c = first; c < last; c += geometry.clusterSize()) {
-        long old = entryWord(c);
-        boolean allocated = (old & (Geometry.OFFSET_MASK | Geometry.COMPRESSED)) != 0;
-        if (!allocated && !hasBacking) {
-          if (old != 0 || geometry.extendedL2() && entryBitmap(c) != 0) {
-            setEntry(c, 0, 0);
-          }
-        } else if (geometry.extendedL2()) {
-          setEntry(c, 0, Geometry.SUBCLUSTERS_ZERO);
-        } else {
-          setEntry(c, zeroClusters ? Geometry.ZERO : 0, 0);
-        }
-      }
+      discardClusters(first, last);
       flushIfTooDirty();
     } finally {
       meta.unlock();
     }
   }
 
+  /**
+   * QEMU's {@code qcow2_cluster_discard} without full discard over the clusters of {@code [first, end)}: an allocated
+   * cluster, or any cluster of an image with a backing file, becomes a zero cluster (version 3) or unallocated
+   * (version 2); unallocated clusters of an image without one stay as they are. Under the metadata lock.
+   */
+  private void discardClusters(long first, long end) throws IOException {
+    for (long c = first; c < end; c += geometry.clusterSize()) {
+      writableTable(l1Index(c));
+      long old = entryWord(c);
+      long oldBitmap = geometry.extendedL2() ? entryBitmap(c) : 0;
+      long word = old;
+      long bitmap = oldBitmap;
+      L2Kind kind = kind(old);
+      if (hasBacking || kind == L2Kind.NORMAL || kind == L2Kind.ZERO_ALLOC || kind == L2Kind.COMPRESSED) {
+        if (geometry.extendedL2()) {
+          word = 0;
+          bitmap = Geometry.SUBCLUSTERS_ZERO;
+        } else {
+          word = zeroClusters ? Geometry.ZERO : 0;
+        }
+      }
+      if (word != old || bitmap != oldBitmap) {
+        setEntry(c, word, bitmap);
+      }
+    }
+  }
+
+  /** The bitmap word of the entry for {@code guest} in {@code table} (0 without extended L2). */
+  private long bitmap(long[] table, long guest) {
+    return geometry.extendedL2() ? L2Cache.word(table, index(guest) + 1) : 0;
+  }
+
   private long entryBitmap(long guest) throws IOException {
     long l2Offset = l1.l2Offset(l1Index(guest));
-    return l2Offset == 0 ? 0 : L2Cache.word(l2.get(l2Offset), l2Index(guest) * 2 + 1);
+    return l2Offset == 0 || !geometry.extendedL2() ? 0 : L2Cache.word(l2.get(l2Offset), index(guest) + 1);
   }
 
   /** The L2 entry word of the cluster at {@code guest} (0 where no L2 table exists). */
   private long entryWord(long guest) throws IOException {
     long l2Offset = l1.l2Offset(l1Index(guest));
-    return l2Offset == 0 ? 0 : L2Cache.word(l2.get(l2Offset), l2Index(guest) * geometry.wordsPerEntry());
+    return l2Offset == 0 ? 0 : L2Cache.word(l2.get(l2Offset), index(guest));
   }
 
   /**
@@ -310,7 +538,7 @@ final class Qcow2Writer {
   private void setEntry(long guest, long word, long bitmap) throws IOException {
     long tableOffset = writableTable(l1Index(guest));
     long[] table = l2.get(tableOffset);
-    int i = l2Index(guest) * geometry.wordsPerEntry();
+    int i = index(guest);
     long old = L2Cache.word(table, i);
     // The word before the bitmap: a reader that sees the new host offset with the old bitmap reads the old data.
     l2.set(tableOffset, table, i, word);
@@ -320,9 +548,23 @@ final class Qcow2Writer {
     release(old, word);
   }
 
-  /** Records the release of the storage {@code old} held, unless {@code word} keeps it. */
-  private void release(long old, long word) {
-    if ((old & Geometry.COMPRESSED) != 0) {
+  /**
+   * Releases the storage {@code old} held, unless {@code word} keeps it: a free recorded for the next flush, or with
+   * an external data file (whose clusters have no refcounts) a discard of the cluster there, as QEMU does.
+   */
+  private void release(long old, long word) throws IOException {
+    L2Kind kind = kind(old);
+    if (dataFile) {
+      if (kind.ownsCluster() && !kind(word).ownsCluster() && data.capabilities().discard() != Support.NONE) {
+        long host = old & Geometry.OFFSET_MASK;
+        long n = Math.min(geometry.clusterSize(), data.size() - host);
+        if (n > 0) {
+          data.discard(host, n);
+        }
+      }
+      return;
+    }
+    if (kind == L2Kind.COMPRESSED) {
       long host = old & ((1L << geometry.compressedSizeShift()) - 1);
       long sectors = ((old >>> geometry.compressedSizeShift()) & ((1L << (geometry.clusterBits() - 8)) - 1)) + 1;
       long from = host & ~511L;
@@ -388,11 +630,89 @@ final class Qcow2Writer {
           refcounts.free(oldOffset, oldClusters);
         }
       }
+      if (dataFileRaw) {
+        // QEMU preallocates the metadata of the new part (guest offset = data file offset), so that the mapping
+        // stays 1:1 as data_file_raw promises; like its preallocation, without touching subcluster bitmaps.
+        for (long c = size & ~geometry.clusterMask(); c < newSize; c += geometry.clusterSize()) {
+          if (needsNewAlloc(entryWord(c))) {
+            setEntry(c, c | Geometry.COPIED, entryBitmap(c));
+          }
+        }
+        flushMetadata();
+      }
       file.write(Qcow2Header.SIZE_FIELD, ByteBuffer.allocate(8).putLong(newSize).flip(), Set.of());
       flushMetadata();
       file.flush();
+      size = newSize;
+      resizeDataFile(newSize);
     } finally {
       meta.unlock();
+    }
+  }
+
+  /**
+   * Shrinks the virtual size to {@code newSize} as {@code qemu-img resize --shrink} does ({@code qcow2_co_truncate}):
+   * every cluster past the new end is dropped (refcounts released, host space punched), the L1 entries past it are
+   * cleared (l1_size stays), refcount blocks that count nothing any more leave the refcount table, and the file is
+   * cut after its last used cluster; an external data file is cut to the new size.
+   *
+   * <p>Order, each step durable before the next: the new size first, so no guest request reaches what follows;
+   * then the L2 entries and L1 entries that pointed past it; only then are the clusters counted down (so a crash
+   * leaves leaks at worst, and nothing is reused while durable metadata points at it); then the refcount table
+   * without the empty blocks, then those blocks counted down, and the file truncated last, when nothing durable
+   * counts or names a cluster past its new end.
+   */
+  void shrink(long newSize) throws IOException {
+    meta.lock();
+    try {
+      flushMetadata();
+      file.write(Qcow2Header.SIZE_FIELD, ByteBuffer.allocate(8).putLong(newSize).flip(), Set.of());
+      file.flush();
+      long oldSize = size;
+      size = newSize;
+      long keptTables = geometry.l1EntriesFor(newSize);
+      long tablesEnd = Math.min(roundUp(oldSize, geometry.clusterSize()), keptTables * geometry.bytesPerL2());
+      for (long c = roundUp(newSize, geometry.clusterSize()); c < tablesEnd; c += geometry.clusterSize()) {
+        if (l1.l2Offset(l1Index(c)) != 0 && (entryWord(c) != 0 || entryBitmap(c) != 0)) {
+          setEntry(c, 0, 0);
+        }
+      }
+      for (int i = (int) keptTables; i < l1.size(); i++) {
+        long table = l1.l2Offset(i);
+        if (table == 0) {
+          continue;
+        }
+        long[] words = l2.get(table);
+        for (int k = 0; k < words.length; k += geometry.wordsPerEntry()) {
+          release(L2Cache.word(words, k), 0);
+        }
+        l1.set(i, 0);
+        l2.drop(table);
+        refcounts.free(table, 1);
+      }
+      // L2 and L1 entries, then the releases; then the table without the empty blocks, then their release.
+      flushMetadata();
+      if (refcounts.dropEmptyBlocks()) {
+        flushMetadata();
+        flushMetadata();
+      }
+      file.flush();
+      long end = refcounts.trimEnd();
+      if (end < file.size()) {
+        file.resize(end);
+        file.flush();
+      }
+      resizeDataFile(newSize);
+    } finally {
+      meta.unlock();
+    }
+  }
+
+  /** An external data file follows the virtual size, as QEMU truncates it. */
+  private void resizeDataFile(long newSize) throws IOException {
+    if (dataFile && data.size() != newSize) {
+      data.resize(newSize);
+      data.flush();
     }
   }
 
@@ -422,8 +742,14 @@ final class Qcow2Writer {
 
   /** The ordered write-back described in the class comment. Under the metadata lock. */
   private void flushMetadata() throws IOException {
+    if (dataFile) {
+      // Data in the external data file before the L2 entries that expose it.
+      data.flush();
+    }
+    boolean flushed = false;
     if (refcounts.writeBlocks()) {
       file.flush();
+      flushed = true;
     }
     if (refcounts.writeTable()) {
       file.flush();
@@ -432,6 +758,11 @@ final class Qcow2Writer {
         file.write(Qcow2Header.REFCOUNT_TABLE_OFFSET_FIELD, moved, Set.of());
         file.flush();
       }
+    }
+    if (!flushed && l2.dirtyCount() > 0) {
+      // Data written in place into owned storage (a zero cluster's, an unallocated subcluster's) allocates nothing,
+      // so no refcount flush above covered it: it must be durable before the entry that exposes it.
+      file.flush();
     }
     if (l2.writeDirty(file)) {
       file.flush();
@@ -466,15 +797,26 @@ final class Qcow2Writer {
     return (pos | geometry.clusterMask()) + 1;
   }
 
-  private long roundUp(long pos) {
-    return (pos + geometry.clusterMask()) & ~geometry.clusterMask();
+  private static long roundUp(long pos, long unit) {
+    return (pos + unit - 1) & -unit;
+  }
+
+  /** Bits {@code [from, to)} of a 32-bit subcluster bitmap. */
+  private static long allocRange(int from, int to) {
+    return ((1L << to) - 1) & -(1L << from);
   }
 
   private long l1Index(long guest) {
     return guest >>> (geometry.clusterBits() + geometry.l2Bits());
   }
 
-  private int l2Index(long guest) {
-    return (int) ((guest >>> geometry.clusterBits()) & ((1L << geometry.l2Bits()) - 1));
+  /** The index of the first word of {@code guest}'s entry in its L2 table. */
+  private int index(long guest) {
+    return (int) ((guest >>> geometry.clusterBits()) & ((1L << geometry.l2Bits()) - 1)) * geometry.wordsPerEntry();
+  }
+
+  /** The subcluster of its cluster that {@code guest} lies in (0 without extended L2). */
+  private int subcluster(long guest) {
+    return (int) ((guest & geometry.clusterMask()) >>> geometry.subclusterBits());
   }
 }

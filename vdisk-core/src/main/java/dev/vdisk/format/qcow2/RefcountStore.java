@@ -140,6 +140,55 @@ final class RefcountStore {
     }
   }
 
+  /**
+   * Removes from the table the refcount blocks that count no cluster but possibly themselves, as QEMU's {@code
+   * qcow2_shrink_reftable} does: the table is marked for writing and a block counted elsewhere is recorded as freed,
+   * so the caller's flush writes the table before the blocks' clusters are counted down. Returns whether any went.
+   */
+  boolean dropEmptyBlocks() throws IOException {
+    boolean dropped = false;
+    for (int i = 0; i < table.length; i++) {
+      long offset = table[i] & RefcountTable.OFFSET_MASK;
+      if (offset == 0) {
+        continue;
+      }
+      ByteBuffer block = block(i, true);
+      long self = offset >>> clusterBits;
+      boolean selfCounted = self >>> blockBits == i;
+      boolean empty = true;
+      for (int k = 0; k < 1 << blockBits && empty; k++) {
+        empty = width.get(block, k) == 0 || selfCounted && k == index(self);
+      }
+      if (!empty) {
+        continue;
+      }
+      table[i] = 0;
+      tableDirty = true;
+      blocks.remove(offset);
+      dirtyBlocks.remove(offset);
+      if (selfCounted) {
+        freeHint = Math.min(freeHint, self);
+      } else {
+        free(offset, 1);
+      }
+      dropped = true;
+    }
+    return dropped;
+  }
+
+  /**
+   * One past the last cluster with a non-zero refcount, in bytes ({@code qcow2_get_last_cluster}): where the file may
+   * end. The clusters after it are forgotten, so the table grows from there.
+   */
+  long trimEnd() throws IOException {
+    long last = end - 1;
+    while (last >= 0 && get(last) == 0) {
+      last--;
+    }
+    end = last + 1;
+    return end << clusterBits;
+  }
+
   /** True if blocks or the table wait to be written. */
   boolean dirty() {
     return !dirtyBlocks.isEmpty() || tableDirty;

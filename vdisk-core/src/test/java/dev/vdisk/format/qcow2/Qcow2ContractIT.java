@@ -13,7 +13,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Writable qcow2 images made by qemu-img keep the contract every BlockDevice keeps (random operations against a
- * model, concurrent writers, zeroes, extents), for several layouts and cache modes.
+ * model, concurrent writers, zeroes, extents), for several layouts (extended L2, external data files, raw or not)
+ * and cache modes.
  */
 class Qcow2ContractIT {
   @BeforeAll
@@ -75,6 +76,30 @@ class Qcow2ContractIT {
     @Override
     String options() {
       return "extended_l2=on,cluster_size=32768";
+    }
+  }
+
+  @Nested
+  class ExtendedL2WithSectorSubclusters extends Qcow2Contract {
+    @Override
+    String options() {
+      return "extended_l2=on,cluster_size=16384";
+    }
+  }
+
+  @Nested
+  class ExternalDataFile extends Qcow2Contract {
+    @Override
+    String options() {
+      return "data_file=c.data";
+    }
+  }
+
+  @Nested
+  class RawExternalDataFileWithExtendedL2 extends Qcow2Contract {
+    @Override
+    String options() {
+      return "data_file=c.data,data_file_raw=on,extended_l2=on,cluster_size=16384";
     }
   }
 

@@ -40,8 +40,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * guest byte that no request changed after the last completed guest flush must read back as it was at that flush.
  *
  * <p>Workloads: allocating and partial writes, overwrites, FUA writes, zeroes with and without MAY_TRIM,
- * discards, over several cluster sizes, refcount widths, versions, extended L2 entries, and a small L2 cache that
- * forces write-back between flushes.
+ * discards, over several cluster sizes, refcount widths, versions, extended L2 entries (subcluster allocation),
+ * overlays over a backing file (copy-on-write from it), and a small L2 cache that forces write-back between flushes.
  */
 class Qcow2CrashIT {
   private static final int SIZE = 4 << 20;
@@ -68,15 +68,23 @@ class Qcow2CrashIT {
   static Stream<Arguments> images() {
     List<String> layouts = List.of("cluster_size=65536", "cluster_size=4096", "cluster_size=512",
         "cluster_size=512,refcount_bits=1", "cluster_size=4096,refcount_bits=64", "compat=0.10,cluster_size=4096",
-        "extended_l2=on,cluster_size=16384", "lazy_refcounts=on,cluster_size=4096", "cluster_size=2097152");
+        "extended_l2=on,cluster_size=16384", "extended_l2=on,cluster_size=65536,refcount_bits=8",
+        "extended_l2=on,cluster_size=32768 + backing", "cluster_size=65536 + backing", "lazy_refcounts=on,cluster_size=4096", "cluster_size=2097152");
     return layouts.stream().flatMap(layout -> LongStream.range(0, WORKLOADS)
         .mapToObj(w -> Arguments.of(layout, layouts.indexOf(layout) * 1000L + w)));
   }
 
   /** The guest's view: the expected bytes, and which bytes changed after the last flush. */
   private static final class Model {
-    final byte[] now = new byte[SIZE];
-    byte[] atFlush = new byte[SIZE];
+    final byte[] now;
+    byte[] atFlush;
+
+    /** @param initial the guest disk before the workload */
+    Model(byte[] initial) {
+      now = initial.clone();
+      atFlush = initial;
+    }
+
     int flushedAtHistory = 0;
     /** Per op since the last flush: the history length when it started, and its range. */
     final List<long[]> since = new ArrayList<>();
@@ -84,16 +92,28 @@ class Qcow2CrashIT {
 
   @ParameterizedTest(name = "{0}, seed {1}")
   @MethodSource("images")
-  void crashesLeaveLeaksAtWorstAndKeepFlushedData(String options, long seed) throws Exception {
+  void crashesLeaveLeaksAtWorstAndKeepFlushedData(String layout, long seed) throws Exception {
     Path base = dir.resolve("base-" + seed + ".qcow2");
-    Qemu.img(dir, "create", "-q", "-f", "qcow2", "-o", options, base.getFileName().toString(), Integer.toString(SIZE));
+    byte[] initial = new byte[SIZE];
+    if (layout.endsWith(" + backing")) {
+      // A backing file that stays as it is: data, a zero cluster and unallocated space below the image.
+      String backing = "backing-" + seed + ".qcow2";
+      Qemu.img(dir, "create", "-q", "-f", "qcow2", backing, Integer.toString(SIZE));
+      Qemu.io(dir, backing, "write -P 0x5a 0 3M", "write -z 1M 64k");
+      Arrays.fill(initial, 0, 3 << 20, (byte) 0x5a);
+      Arrays.fill(initial, 1 << 20, (1 << 20) + (64 << 10), (byte) 0);
+      Qemu.img(dir, "create", "-q", "-f", "qcow2", "-o", layout.replace(" + backing", ""), "-b", backing, "-F", "qcow2",
+          base.getFileName().toString(), Integer.toString(SIZE));
+    } else {
+      Qemu.img(dir, "create", "-q", "-f", "qcow2", "-o", layout, base.getFileName().toString(), Integer.toString(SIZE));
+    }
     MemoryDevice start = new MemoryDevice(Files.size(base));
     start.write(0, ByteBuffer.wrap(Files.readAllBytes(base)), Set.of());
     CrashingDevice disk = new CrashingDevice(start);
     int clusterSize = 1 << new ImageHeadProbe(base).clusterBits;
     Random random = new Random(seed);
     List<Model> flushes = new ArrayList<>();
-    Model model = new Model();
+    Model model = new Model(initial);
     // A small L2 cache: dirty tables are written back between flushes too.
     Qcow2Image image = Qcow2Opener.open(disk, base, new FileOptions(CacheMode.WRITEBACK, false, false, false),
         BackingChain.Chain.start(base), 4L * clusterSize);
@@ -145,21 +165,22 @@ class Qcow2CrashIT {
     int history = disk.historyLength();
     for (int i = 0; i < CRASHES_PER_WORKLOAD; i++) {
       int point = i == 0 ? history : random.nextInt(history + 1);
-      checkCrash(disk, point, flushes, random, i % QEMU_EVERY == 0, seed + "-" + i);
+      checkCrash(disk, point, flushes, initial, random, i % QEMU_EVERY == 0, seed + "-" + i);
     }
     image.close();
     workloads++;
   }
 
   private static Model snapshot(Model m) {
-    Model s = new Model();
+    Model s = new Model(m.atFlush);
     s.atFlush = m.atFlush;
     s.flushedAtHistory = m.flushedAtHistory;
     s.since.addAll(m.since);
     return s;
   }
 
-  private void checkCrash(CrashingDevice disk, int point, List<Model> states, Random random, boolean qemu, String name)
+  private void checkCrash(CrashingDevice disk, int point, List<Model> states, byte[] initial, Random random, boolean qemu,
+      String name)
       throws Exception {
     // The newest guest state whose flush had completed by the crash point.
     Model state = null;
@@ -182,7 +203,7 @@ class Qcow2CrashIT {
       Map<?, ?> check = (Map<?, ?>) Json.parse(out.substring(out.indexOf('{')));
       assertThat(check.get("corruptions")).as("qemu-img check after a crash at %d: %s", point, check).isIn(null, 0L);
     }
-    byte[] expected = state == null ? new byte[SIZE] : state.atFlush;
+    byte[] expected = state == null ? initial : state.atFlush;
     boolean[] unsure = new boolean[SIZE];
     if (state != null) {
       for (Model m : states) {
