@@ -28,6 +28,10 @@ import java.util.concurrent.locks.ReentrantLock;
  *       ({@link SparseScanner}).
  *   <li>Writes go out in ascending order unless {@link ConvertOptions#inOrder()} is false; reads run ahead
  *       in parallel either way.
+ *   <li>With {@link ConvertOptions#compressed()} ({@code -c}) chunks are whole compression units of the target
+ *       (its clusters): data goes one unit at a time, written compressed unless all zeroes (then handled as a zero
+ *       range); a zero run shorter than a unit is copied as data with the rest of its unit, longer ones are cut to
+ *       whole units. Workers compress their units in parallel.
  *   <li>The target is flushed at the end (a no-op under cache=unsafe, qemu-img convert's default).
  * </ul>
  *
@@ -36,6 +40,7 @@ import java.util.concurrent.locks.ReentrantLock;
  */
 public final class Convert {
   private static final Set<WriteFlag> MAY_TRIM = Set.of(WriteFlag.MAY_TRIM);
+  private static final Set<WriteFlag> COMPRESSED = Set.of(WriteFlag.COMPRESSED);
 
   private final Named source;
   private final Named target;
@@ -43,6 +48,8 @@ public final class Convert {
   private final Progress progress;
   private final long size;
   private final SparseScanner scanner;
+  /** With {@code -c}: the target's compression unit; else 0. */
+  private final int unit;
 
   private final ReentrantLock lock = new ReentrantLock();
   /** Guarded by {@link #lock}: the worker waiting to write at each offset, so that a write wakes only its successor. */
@@ -68,6 +75,7 @@ public final class Convert {
     int min = options.sparseBytes() / SparseScanner.SECTOR;
     this.scanner = min == 0 ? null
         : new SparseScanner(min, SparseScanner.alignment(min, target.device().limits().requestAlignment()));
+    this.unit = options.compressed() ? target.device().limits().compressionUnit() : 0;
   }
 
   /**
@@ -83,6 +91,10 @@ public final class Convert {
     BlockDevice dst = target.device();
     if (dst.capabilities().readOnly()) {
       throw new IOException("convert: target '" + target.name() + "' is read-only (expected: a writable target)");
+    }
+    if (options.compressed() && !dst.capabilities().compressedWrites().available()) {
+      throw new IOException("convert: target '" + target.name()
+          + "' cannot store compressed data (expected: a qcow2 target without an external data file)");
     }
     long targetSize = dst.size();
     if (targetSize < size) {
@@ -201,6 +213,18 @@ public final class Convert {
     } else {
       n = Math.min(n, Integer.MAX_VALUE & ~(SparseScanner.SECTOR - 1));
     }
+    if (unit > 0) {
+      // qemu-img -c: data one unit at a time (so that zero units in it stay unallocated); a zero run shorter than a
+      // unit goes out as data with the unit around it; longer ones are cut to whole units.
+      if (n < unit) {
+        n = Math.min(unit, size - next);
+        data = true;
+      } else if (data || scanner == null) {
+        n = unit;
+      } else {
+        n -= n % unit;
+      }
+    }
     return new Chunk(next, (int) n, data);
   }
 
@@ -230,11 +254,20 @@ public final class Convert {
     long at = c.offset();
     try {
       if (scanner == null) {
-        dst.write(at, buf.clear().limit(c.length()), Set.of());
+        dst.write(at, buf.clear().limit(c.length()), unit > 0 ? COMPRESSED : Set.of());
         return;
       }
       if (!c.data()) {
         zeroes(at, c.length());
+        return;
+      }
+      if (unit > 0) {
+        // qemu-img: a unit of zeroes is not written as data.
+        if (SparseScanner.isZero(buf, 0, c.length())) {
+          zeroes(at, c.length());
+        } else {
+          dst.write(at, buf.clear().limit(c.length()), COMPRESSED);
+        }
         return;
       }
       int pos = 0;

@@ -221,6 +221,8 @@ final class Qcow2Writer {
             + ": the cluster is allocated already (expected: an unallocated or zero cluster; compressed clusters are"
             + " written once, as in QEMU)");
       }
+      // The L2 table first, as QEMU allocates it, so that the two lay out files alike.
+      writableTable(l1Index(guest));
       int length = data.remaining();
       long host = refcounts.allocateBytes(length);
       if (host + length > 1L << geometry.compressedSizeShift()) {
