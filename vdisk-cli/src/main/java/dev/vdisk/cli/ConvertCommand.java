@@ -122,7 +122,8 @@ final class ConvertCommand implements Callable<Integer> {
         fmt.create(target, size, createOptions, force);
       }
       try (OpenImage out = Images.open(target, fmt.name(), FileOptions.of(targetCache, false))) {
-        boolean zero = targetIsZero || (!noCreate && copy.sparseBytes() > 0);
+        // A new image reads as zeroes, unless it has a backing file (qemu-img's has_zero_init).
+        boolean zero = targetIsZero || (!noCreate && copy.sparseBytes() > 0 && !createOptions.containsKey("backing_file"));
         Progress bar = ProgressBars.start("convert", progress && !quiet, main.err());
         try {
           Convert.run(new Named(src, in.device()), new Named(dst, out.device()),
