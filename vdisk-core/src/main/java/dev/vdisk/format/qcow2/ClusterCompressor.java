@@ -16,9 +16,10 @@ import java.nio.ByteBuffer;
  *
  * <ul>
  *   <li>zlib: a raw deflate stream (no zlib header) at the default level (6) with a 4 KiB window and memLevel 9,
- *       QEMU's {@code deflateInit2(-1, Z_DEFLATED, -12, 9, Z_DEFAULT_STRATEGY)}. The window matters: QEMU inflates
- *       with a 4 KiB window, so a stream with longer matches (the JDK's Deflater always uses 32 KiB) would be
- *       unreadable to it.
+ *       QEMU's {@code deflateInit2(-1, Z_DEFLATED, -12, 9, Z_DEFAULT_STRATEGY)}. The window matters: QEMU declares
+ *       4 KiB for inflating too ({@code inflateInit2(-12)}); it gets by with longer matches only because it inflates a
+ *       cluster in one call, and a reader that inflates piecewise with that window would not (the JDK's Deflater
+ *       always uses 32 KiB, hence JZlib).
  *   <li>zstd: one frame at zstd's default level (3), as QEMU's {@code ZSTD_compressStream2} with a fresh context.
  * </ul>
  *

@@ -62,4 +62,45 @@ class ClusterCompressorTest {
     new ClusterDecompressor(type).decompress(packed, out, "test cluster");
     assertThat(out.array()).isEqualTo(data);
   }
+
+  /**
+   * QEMU declares a 4 KiB window for its streams (it deflates and inflates with windowBits -12). It inflates a whole
+   * cluster in one call, which also gets by with longer matches, but a reader that inflates piecewise with that window
+   * cannot: such a reader must get the cluster back from vdisk's streams, and does not from the JDK's Deflater (32 KiB
+   * window), which shows that the check can fail.
+   */
+  @org.junit.jupiter.api.Test
+  void zlibStreamsKeepToQemusWindow() throws Exception {
+    byte[] data = compressible(65536, 20000);
+    ByteBuffer packed = new ClusterCompressor(CompressionType.ZLIB, data.length).compress(ByteBuffer.wrap(data));
+    assertThat(inflatePiecewiseWith4kWindow(java.util.Arrays.copyOf(packed.array(), packed.remaining()), data.length))
+        .isEqualTo(data);
+
+    java.util.zip.Deflater jdk = new java.util.zip.Deflater(6, true);
+    jdk.setInput(data);
+    jdk.finish();
+    byte[] out = new byte[data.length];
+    byte[] wide = java.util.Arrays.copyOf(out, jdk.deflate(out));
+    jdk.end();
+    assertThat(inflatePiecewiseWith4kWindow(wide, data.length)).as("a 32 KiB-window stream").isNotEqualTo(data);
+  }
+
+  /** Inflates 512 bytes at a time with a 4 KiB window, so matches further back than that cannot be resolved. */
+  private static byte[] inflatePiecewiseWith4kWindow(byte[] stream, int size) throws Exception {
+    com.jcraft.jzlib.Inflater inf = new com.jcraft.jzlib.Inflater(-12);
+    byte[] out = new byte[size];
+    inf.setInput(stream, 0, stream.length, false);
+    int pos = 0;
+    while (pos < size) {
+      inf.setOutput(out, pos, Math.min(512, size - pos));
+      int rc = inf.inflate(com.jcraft.jzlib.JZlib.Z_NO_FLUSH);
+      int now = (int) inf.getTotalOut();
+      if (rc != com.jcraft.jzlib.JZlib.Z_OK && rc != com.jcraft.jzlib.JZlib.Z_STREAM_END || now == pos) {
+        break;
+      }
+      pos = now;
+    }
+    inf.end();
+    return out;
+  }
 }
