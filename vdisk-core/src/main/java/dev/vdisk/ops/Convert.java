@@ -31,7 +31,8 @@ import java.util.concurrent.locks.ReentrantLock;
  *   <li>With {@link ConvertOptions#compressed()} ({@code -c}) chunks are whole compression units of the target
  *       (its clusters): data goes one unit at a time, written compressed unless all zeroes (then handled as a zero
  *       range); a zero run shorter than a unit is copied as data with the rest of its unit, longer ones are cut to
- *       whole units. Workers compress their units in parallel.
+ *       whole units. Workers compress their units in parallel, so these writes do not wait for their turn even
+ *       when {@link ConvertOptions#inOrder()}: units are packed into the target in the order they finish.
  *   <li>The target is flushed at the end (a no-op under cache=unsafe, qemu-img convert's default).
  * </ul>
  *
@@ -175,7 +176,9 @@ public final class Convert {
         } else if (scanner == null) {
           zeroFill(buf, c.length());
         }
-        if (options.inOrder()) {
+        // Compressed writes compress inside the write: waiting for the turn would run the compression of one unit at
+        // a time. They go out as they come; that only changes where each unit's bytes are packed in the target.
+        if (options.inOrder() && unit == 0) {
           awaitTurn(c.offset());
         }
         if (failure == null) {
