@@ -3,6 +3,8 @@ package dev.vdisk.format.qcow2;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.vdisk.block.BlockDevice;
+import dev.vdisk.block.BlockDeviceException;
+import dev.vdisk.block.BlockError;
 import dev.vdisk.block.CheckedDevice;
 import dev.vdisk.block.WriteFlag;
 import dev.vdisk.block.mem.MemoryDevice;
@@ -40,7 +42,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * guest byte that no request changed after the last completed guest flush must read back as it was at that flush.
  *
  * <p>Workloads: allocating and partial writes, overwrites, FUA writes, zeroes with and without MAY_TRIM,
- * discards, over several cluster sizes, refcount widths, versions, extended L2 entries, and a small L2 cache that
+ * discards, compressed cluster writes, over several cluster sizes, refcount widths, versions, extended L2 entries, and a small L2 cache that
  * forces write-back between flushes.
  */
 class Qcow2CrashIT {
@@ -127,6 +129,22 @@ class Qcow2CrashIT {
           if (first < last) {
             Arrays.fill(model.now, (int) first, (int) last, (byte) 0);
           }
+        }
+        case 6 -> {
+          // One compressed cluster (compressible bytes); refused with EIO, changing nothing, where it is allocated.
+          at -= at % clusterSize;
+          len = (int) Math.min(SIZE - at, clusterSize);
+          byte[] data = new byte[len];
+          for (int k = 0; k < len; k++) {
+            data[k] = (byte) (k / 97 + random.nextInt(2));
+          }
+          try {
+            dev.write(at, ByteBuffer.wrap(data), Set.of(WriteFlag.COMPRESSED));
+          } catch (BlockDeviceException e) {
+            assertThat(e.error()).as(e.getMessage()).isEqualTo(BlockError.EIO);
+            continue;
+          }
+          System.arraycopy(data, 0, model.now, (int) at, len);
         }
         default -> {
           dev.flush();
