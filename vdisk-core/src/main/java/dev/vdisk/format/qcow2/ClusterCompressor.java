@@ -3,11 +3,9 @@ package dev.vdisk.format.qcow2;
 import com.github.luben.zstd.Zstd;
 import com.github.luben.zstd.ZstdCompressCtx;
 import com.github.luben.zstd.ZstdException;
-import com.jcraft.jzlib.Deflater;
-import com.jcraft.jzlib.GZIPException;
-import com.jcraft.jzlib.JZlib;
 import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
+import dev.vdisk.io.linux.Zlib;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 
@@ -18,8 +16,9 @@ import java.nio.ByteBuffer;
  *   <li>zlib: a raw deflate stream (no zlib header) at the default level (6) with a 4 KiB window and memLevel 9,
  *       QEMU's {@code deflateInit2(-1, Z_DEFLATED, -12, 9, Z_DEFAULT_STRATEGY)}. The window matters: QEMU declares
  *       4 KiB for inflating too ({@code inflateInit2(-12)}); it gets by with longer matches only because it inflates a
- *       cluster in one call, and a reader that inflates piecewise with that window would not (the JDK's Deflater
- *       always uses 32 KiB, hence JZlib).
+ *       cluster in one call, and a reader that inflates piecewise with that window would not. The JDK's Deflater
+ *       always uses 32 KiB, so this goes through the system's zlib ({@link Zlib}), the library QEMU uses: the
+ *       compressed bytes are QEMU's.
  *   <li>zstd: one frame at zstd's default level (3), as QEMU's {@code ZSTD_compressStream2} with a fresh context.
  * </ul>
  *
@@ -75,28 +74,9 @@ final class ClusterCompressor {
     return copy;
   }
 
-  /** Raw deflate into {@code out}; the length, or -1 if it does not fit. */
+  /** Raw deflate into {@code out} through the system's zlib; the length, or -1 if it does not fit. */
   private static int deflate(byte[] in, byte[] out) throws IOException {
-    Deflater d;
-    try {
-      d = new Deflater(ZLIB_LEVEL, ZLIB_WINDOW_BITS, ZLIB_MEM_LEVEL, JZlib.WrapperType.NONE);
-    } catch (GZIPException e) {
-      throw new BlockDeviceException(BlockError.EIO, "qcow2: cannot start a deflate stream: " + e.getMessage());
-    }
-    try {
-      d.setInput(in, 0, in.length, false);
-      d.setOutput(out, 0, out.length);
-      int rc = d.deflate(JZlib.Z_FINISH);
-      if (rc == JZlib.Z_STREAM_END) {
-        return (int) d.getTotalOut();
-      }
-      if (rc == JZlib.Z_OK || rc == JZlib.Z_BUF_ERROR) {
-        return -1;
-      }
-      throw new BlockDeviceException(BlockError.EIO, "qcow2: deflate failed with zlib code " + rc + ": " + d.getMessage());
-    } finally {
-      d.end();
-    }
+    return Zlib.deflateRaw(in, out, ZLIB_LEVEL, ZLIB_WINDOW_BITS, ZLIB_MEM_LEVEL);
   }
 
   /** One zstd frame into {@code out}; the length, or -1 if it does not fit. */
