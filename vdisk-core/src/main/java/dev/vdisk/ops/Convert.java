@@ -29,10 +29,11 @@ import java.util.concurrent.locks.ReentrantLock;
  *   <li>Writes go out in ascending order unless {@link ConvertOptions#inOrder()} is false; reads run ahead
  *       in parallel either way.
  *   <li>With {@link ConvertOptions#compressed()} ({@code -c}) chunks are whole compression units of the target
- *       (its clusters): data goes one unit at a time, written compressed unless all zeroes (then handled as a zero
- *       range); a zero run shorter than a unit is copied as data with the rest of its unit, longer ones are cut to
- *       whole units. Workers compress their units in parallel, so these writes do not wait for their turn even
- *       when {@link ConvertOptions#inOrder()}: units are packed into the target in the order they finish.
+ *       (its clusters): data units are written compressed, except units of zeroes (handled as zero ranges); a zero
+ *       run shorter than a unit is copied as data with the rest of its unit, longer ones are cut to whole units.
+ *       The compression runs inside the write: in order (the default, as qemu-img) one chunk at a time, which keeps
+ *       the packing of compressed bytes dense and qemu-img's; with {@code -W} the workers compress in parallel, and
+ *       a unit stored plainly between compressed ones can cost part of a cluster.
  *   <li>The target is flushed at the end (a no-op under cache=unsafe, qemu-img convert's default).
  * </ul>
  *
@@ -176,9 +177,7 @@ public final class Convert {
         } else if (scanner == null) {
           zeroFill(buf, c.length());
         }
-        // Compressed writes compress inside the write: waiting for the turn would run the compression of one unit at
-        // a time. They go out as they come; that only changes where each unit's bytes are packed in the target.
-        if (options.inOrder() && unit == 0) {
+        if (options.inOrder()) {
           awaitTurn(c.offset());
         }
         if (failure == null) {
@@ -217,13 +216,11 @@ public final class Convert {
       n = Math.min(n, Integer.MAX_VALUE & ~(SparseScanner.SECTOR - 1));
     }
     if (unit > 0) {
-      // qemu-img -c: data one unit at a time (so that zero units in it stay unallocated); a zero run shorter than a
-      // unit goes out as data with the unit around it; longer ones are cut to whole units.
+      // qemu-img -c: a zero run shorter than a unit goes out as data with the unit around it; longer runs, and data,
+      // are cut to whole units.
       if (n < unit) {
         n = Math.min(unit, size - next);
         data = true;
-      } else if (data || scanner == null) {
-        n = unit;
       } else {
         n -= n % unit;
       }
@@ -265,11 +262,22 @@ public final class Convert {
         return;
       }
       if (unit > 0) {
-        // qemu-img: a unit of zeroes is not written as data.
-        if (SparseScanner.isZero(buf, 0, c.length())) {
-          zeroes(at, c.length());
-        } else {
-          dst.write(at, buf.clear().limit(c.length()), COMPRESSED);
+        // qemu-img copies compressed data one unit at a time and does not write a unit of zeroes: runs of units
+        // that are not all zeroes go out as one compressed write each.
+        int pos = 0;
+        while (pos < c.length()) {
+          boolean zero = SparseScanner.isZero(buf, pos, Math.min(unit, c.length() - pos));
+          int end = pos;
+          while (end < c.length() && SparseScanner.isZero(buf, end, Math.min(unit, c.length() - end)) == zero) {
+            end += Math.min(unit, c.length() - end);
+          }
+          at = c.offset() + pos;
+          if (zero) {
+            zeroes(at, end - pos);
+          } else {
+            dst.write(at, buf.slice(pos, end - pos), COMPRESSED);
+          }
+          pos = end;
         }
         return;
       }

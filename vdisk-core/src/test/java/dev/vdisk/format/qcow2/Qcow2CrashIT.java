@@ -54,6 +54,7 @@ class Qcow2CrashIT {
   private static final int QEMU_EVERY = 10;
   private static long crashPoints;
   private static long workloads;
+  private static long compressedWrites;
 
   @TempDir static Path dir;
 
@@ -64,7 +65,8 @@ class Qcow2CrashIT {
 
   @AfterAll
   static void report() {
-    System.out.println("Qcow2CrashIT: " + workloads + " workloads x crash points = " + crashPoints + " crashes checked");
+    System.out.println("Qcow2CrashIT: " + workloads + " workloads x crash points = " + crashPoints + " crashes checked ("
+        + compressedWrites + " compressed cluster writes)");
   }
 
   static Stream<Arguments> images() {
@@ -144,6 +146,7 @@ class Qcow2CrashIT {
             assertThat(e.error()).as(e.getMessage()).isEqualTo(BlockError.EIO);
             continue;
           }
+          compressedWrites++;
           System.arraycopy(data, 0, model.now, (int) at, len);
         }
         default -> {
