@@ -33,7 +33,7 @@ import picocli.CommandLine.ParentCommand;
  *
  * <p>Differences from qemu-img, on purpose: an existing DST is refused unless {@code --force} (re-create it) or
  * {@code -n} (write into it), as {@code vdisk create} refuses it; a DST that is the source file is always
- * refused. {@code -c}, {@code -l} and {@code -B} are not supported yet and say so. Every argument is checked,
+ * refused. {@code -l} and {@code -B} are not supported yet and say so. Every argument is checked,
  * and the source opened, before DST is created or opened.
  */
 @Command(name = "convert", mixinStandardHelpOptions = true, description = "Copy an image into a new (or existing) one.")
@@ -79,7 +79,7 @@ final class ConvertCommand implements Callable<Integer> {
   @Option(names = "--force", description = "Re-create an existing DST.")
   boolean force;
 
-  @Option(names = "-c", description = "Compress (not supported yet).")
+  @Option(names = "-c", description = "Compress the target's data clusters (qcow2 only; -o compression_type=zlib|zstd).")
   boolean compress;
 
   @Option(names = "-l", paramLabel = "SNAPSHOT", description = "Convert an internal snapshot (not supported yet).")
@@ -113,6 +113,7 @@ final class ConvertCommand implements Callable<Integer> {
     }
     Map<String, String> createOptions = OptionString.parse(joined);
     fmt.checkOptionNames(createOptions);
+    checkCompression(fmt, createOptions);
     Path target = Path.of(dst);
     try (OpenImage in = source.open(src, srcCache, true, main.err())) {
       checkTarget(target);
@@ -121,10 +122,12 @@ final class ConvertCommand implements Callable<Integer> {
         fmt.create(target, size, createOptions, force);
       }
       try (OpenImage out = Images.open(target, fmt.name(), FileOptions.of(targetCache, false))) {
-        boolean zero = targetIsZero || (!noCreate && copy.sparseBytes() > 0);
+        // A new image reads as zeroes, unless it has a backing file (qemu-img's has_zero_init).
+        boolean zero = targetIsZero || (!noCreate && copy.sparseBytes() > 0 && !createOptions.containsKey("backing_file"));
         Progress bar = ProgressBars.start("convert", progress && !quiet, main.err());
         try {
-          Convert.run(new Named(src, in.device()), new Named(dst, out.device()), copy.withTargetIsZero(zero), bar);
+          Convert.run(new Named(src, in.device()), new Named(dst, out.device()),
+              copy.withTargetIsZero(zero).withCompressed(compress), bar);
         } finally {
           ProgressBars.finish(bar);
         }
@@ -133,10 +136,22 @@ final class ConvertCommand implements Callable<Integer> {
     return 0;
   }
 
-  private void refuseUnsupported() {
-    if (compress) {
-      throw new CliException("-c: compressed output is not supported yet (expected: no -c)");
+  /** qemu-img's checks for -c, before anything is created: a format that compresses, and no preallocation. */
+  private void checkCompression(ImageFormat fmt, Map<String, String> createOptions) {
+    if (!compress) {
+      return;
     }
+    if (!fmt.supportsCompression()) {
+      throw new CliException("-c: Compression not supported for this file format (expected: -O qcow2)");
+    }
+    String prealloc = createOptions.getOrDefault("preallocation", "off");
+    if (!prealloc.equals("off")) {
+      throw new CliException("-c: Compression and preallocation not supported at the same time (expected: no -o preallocation="
+          + prealloc + " with -c)");
+    }
+  }
+
+  private void refuseUnsupported() {
     if (snapshot != null) {
       throw new CliException("-l: converting a snapshot is not supported yet (expected: no -l)");
     }

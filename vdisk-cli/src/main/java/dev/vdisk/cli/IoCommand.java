@@ -45,7 +45,7 @@ final class IoCommand implements Callable<Integer> {
   boolean readOnly;
 
   @Option(names = "-c", paramLabel = "CMD", required = true,
-      description = "A command (repeatable): read [-P pattern] [-q] OFF LEN; write [-P pattern | -z [-u]] [-f] [-q] OFF LEN; "
+      description = "A command (repeatable): read [-P pattern] [-q] OFF LEN; write [-P pattern | -z [-u]] [-c] [-f] [-q] OFF LEN; "
           + "discard [-q] OFF LEN; flush; map.")
   List<String> commands;
 
@@ -211,7 +211,7 @@ final class IoCommand implements Callable<Integer> {
     }
   }
 
-  @Command(name = "write", customSynopsis = "write [-P pattern | -z [-u]] [-f] [-q] OFF LEN",
+  @Command(name = "write", customSynopsis = "write [-P pattern | -z [-u]] [-c] [-f] [-q] OFF LEN",
       description = "Write LEN bytes of a pattern (default 0xcd), or zeroes, at OFF.")
   static final class Write extends Range implements Op {
     @Option(names = "-P", paramLabel = "PATTERN", description = "The byte to write (default 0xcd).")
@@ -226,6 +226,9 @@ final class IoCommand implements Callable<Integer> {
     @Option(names = "-f", description = "Force unit access: durable on return.")
     boolean fua;
 
+    @Option(names = "-c", description = "Store the data compressed (qcow2; whole clusters not yet allocated).")
+    boolean compressed;
+
     int pattern = DEFAULT_PATTERN;
 
     @Override
@@ -235,6 +238,9 @@ final class IoCommand implements Callable<Integer> {
       }
       if (unmap && !zeroes) {
         throw new CliException("-u without -z (expected: -u only with -z)");
+      }
+      if (compressed && zeroes) {
+        throw new CliException("-c and -z together (expected: only one of -c and -z)");
       }
       prepareRange(!zeroes);
       if (patternText != null) {
@@ -247,6 +253,9 @@ final class IoCommand implements Callable<Integer> {
       Set<WriteFlag> flags = EnumSet.noneOf(WriteFlag.class);
       if (fua) {
         flags.add(WriteFlag.FUA);
+      }
+      if (compressed) {
+        flags.add(WriteFlag.COMPRESSED);
       }
       long nanos;
       if (zeroes) {

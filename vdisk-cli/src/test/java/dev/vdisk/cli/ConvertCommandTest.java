@@ -47,7 +47,8 @@ class ConvertCommandTest {
   /** Each is one line, exit 1, and leaves no target behind. */
   @ParameterizedTest
   @CsvSource(delimiter = '|', value = {
-      "-c|-c: compressed output is not supported yet (expected: no -c)",
+      "-c|-c: Compression not supported for this file format (expected: -O qcow2)",
+      "-c -O qcow2 -o preallocation=metadata|-c: Compression and preallocation not supported at the same time (expected: no -o preallocation=metadata with -c)",
       "-l snap|-l: converting a snapshot is not supported yet (expected: no -l)",
       "-B base.qcow2|-B: a target backing file is not supported yet (expected: no -B)",
       "-S 1000|-S: '1000' (expected: a multiple of 512 up to 16777216, or 0 to disable sparse detection and fully allocate the output)",

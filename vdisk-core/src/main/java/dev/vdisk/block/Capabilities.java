@@ -10,6 +10,8 @@ package dev.vdisk.block;
  * @param writeZeroes zeroing without a data transfer
  * @param fastZero zeroing that is known to be cheap (a metadata update, not a data write)
  * @param extents allocation information beyond "all data"
+ * @param compressedWrites {@link WriteFlag#COMPRESSED} writes, in units of {@link BlockLimits#compressionUnit()}:
+ *     {@link Support#NATIVE} or {@link Support#NONE}, never emulated (storing data compressed is the point)
  */
 public record Capabilities(
     boolean readOnly,
@@ -18,33 +20,44 @@ public record Capabilities(
     Support discard,
     Support writeZeroes,
     Support fastZero,
-    Support extents) {
+    Support extents,
+    Support compressedWrites) {
 
-  /** Everything native and writable: a layer that implements every verb itself. */
+  /** Everything native and writable: a layer that implements every verb itself (compressed writes are no verb). */
   public static final Capabilities ALL_NATIVE =
       new Capabilities(false, Support.NATIVE, Support.NATIVE, Support.NATIVE, Support.NATIVE, Support.NATIVE, Support.NATIVE);
 
+  /** Without compressed writes, which only a few formats have. */
+  public Capabilities(boolean readOnly, Support flush, Support fua, Support discard, Support writeZeroes,
+      Support fastZero, Support extents) {
+    this(readOnly, flush, fua, discard, writeZeroes, fastZero, extents, Support.NONE);
+  }
+
   public Capabilities withReadOnly(boolean ro) {
-    return new Capabilities(ro, flush, fua, discard, writeZeroes, fastZero, extents);
+    return new Capabilities(ro, flush, fua, discard, writeZeroes, fastZero, extents, compressedWrites);
   }
 
   public Capabilities withFlush(Support s) {
-    return new Capabilities(readOnly, s, fua, discard, writeZeroes, fastZero, extents);
+    return new Capabilities(readOnly, s, fua, discard, writeZeroes, fastZero, extents, compressedWrites);
   }
 
   public Capabilities withFua(Support s) {
-    return new Capabilities(readOnly, flush, s, discard, writeZeroes, fastZero, extents);
+    return new Capabilities(readOnly, flush, s, discard, writeZeroes, fastZero, extents, compressedWrites);
   }
 
   public Capabilities withDiscard(Support s) {
-    return new Capabilities(readOnly, flush, fua, s, writeZeroes, fastZero, extents);
+    return new Capabilities(readOnly, flush, fua, s, writeZeroes, fastZero, extents, compressedWrites);
   }
 
   public Capabilities withWriteZeroes(Support s, Support fast) {
-    return new Capabilities(readOnly, flush, fua, discard, s, fast, extents);
+    return new Capabilities(readOnly, flush, fua, discard, s, fast, extents, compressedWrites);
   }
 
   public Capabilities withExtents(Support s) {
-    return new Capabilities(readOnly, flush, fua, discard, writeZeroes, fastZero, s);
+    return new Capabilities(readOnly, flush, fua, discard, writeZeroes, fastZero, s, compressedWrites);
+  }
+
+  public Capabilities withCompressedWrites(Support s) {
+    return new Capabilities(readOnly, flush, fua, discard, writeZeroes, fastZero, extents, s);
   }
 }

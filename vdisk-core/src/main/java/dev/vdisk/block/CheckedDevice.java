@@ -13,7 +13,8 @@ import java.util.Set;
  *
  * <p>It rejects requests outside the device, misaligned for the layer below, with flags the verb does not
  * take, or writes to a read-only device, each with a {@link BlockDeviceException} that names the value
- * and what was expected. It splits transfers larger than the layer's {@link BlockLimits#maxTransfer()},
+ * and what was expected; {@link WriteFlag#COMPRESSED} only where the layer below stores compressed data, and only
+ * in whole {@link BlockLimits#compressionUnit() units}. It splits transfers larger than the layer's {@link BlockLimits#maxTransfer()},
  * and emulates what the layer below lacks: FUA by a flush after the write, zeroes by writing zero
  * buffers, extents as "all data". Layers below may therefore trust every request they receive.
  */
@@ -21,12 +22,13 @@ public final class CheckedDevice extends FilterDevice {
   /** Zero-filled, never written: the source of emulated zero writes. */
   private static final ByteBuffer ZEROES = ByteBuffer.allocateDirect(1 << 20).asReadOnlyBuffer();
 
-  private static final Set<WriteFlag> WRITE_FLAGS = EnumSet.of(WriteFlag.FUA);
-  private static final Set<WriteFlag> ZERO_FLAGS = EnumSet.allOf(WriteFlag.class);
+  private static final Set<WriteFlag> ZERO_FLAGS = EnumSet.of(WriteFlag.FUA, WriteFlag.MAY_TRIM, WriteFlag.FAST_ZERO);
 
   private final Capabilities below;
   private final Capabilities offered;
   private final BlockLimits belowLimits;
+  /** FUA, and COMPRESSED where the layer below stores compressed data. */
+  private final Set<WriteFlag> writeFlags;
   private volatile boolean closed;
 
   /** Guards {@code next}; read-only if {@code readOnly} or if {@code next} is. */
@@ -43,7 +45,10 @@ public final class CheckedDevice extends FilterDevice {
         below.discard(),
         below.writeZeroes().available() ? below.writeZeroes() : Support.EMULATED,
         below.fastZero(),
-        below.extents().available() ? below.extents() : Support.EMULATED);
+        below.extents().available() ? below.extents() : Support.EMULATED,
+        below.compressedWrites().available() && belowLimits.compressionUnit() > 0 ? Support.NATIVE : Support.NONE);
+    this.writeFlags = offered.compressedWrites().available()
+        ? EnumSet.of(WriteFlag.FUA, WriteFlag.COMPRESSED) : EnumSet.of(WriteFlag.FUA);
   }
 
   public CheckedDevice(BlockDevice next) {
@@ -59,7 +64,8 @@ public final class CheckedDevice extends FilterDevice {
   @Override
   public BlockLimits limits() {
     return new BlockLimits(belowLimits.requestAlignment(), Math.max(belowLimits.maxTransfer(), BlockLimits.DEFAULT_MAX_TRANSFER),
-        belowLimits.discardGranularity(), belowLimits.optimalAlignment());
+        belowLimits.discardGranularity(), belowLimits.optimalAlignment(),
+        offered.compressedWrites().available() ? belowLimits.compressionUnit() : 0);
   }
 
   @Override
@@ -87,12 +93,18 @@ public final class CheckedDevice extends FilterDevice {
   @Override
   public void write(long offset, ByteBuffer src, Set<WriteFlag> flags) throws IOException {
     checkWritable("write");
-    checkFlags("write", flags, WRITE_FLAGS);
+    checkFlags("write", flags, writeFlags);
     checkRange("write", offset, src.remaining(), BlockError.ENOSPC);
     checkAligned("write", offset, src.remaining());
+    if (flags.contains(WriteFlag.COMPRESSED)) {
+      checkWholeUnits(offset, src.remaining());
+    }
     boolean emulateFua = flags.contains(WriteFlag.FUA) && below.fua() != Support.NATIVE;
     Set<WriteFlag> down = emulateFua ? WriteFlag.withoutFua(flags) : flags;
     int max = belowLimits.maxTransfer();
+    if (flags.contains(WriteFlag.COMPRESSED)) {
+      max -= max % belowLimits.compressionUnit();
+    }
     int end = src.limit();
     long pos = offset;
     while (src.position() < end) {
@@ -247,6 +259,16 @@ public final class CheckedDevice extends FilterDevice {
     if (offset > size || length > size - offset) {
       throw new BlockDeviceException(pastEnd,
           op + ": offset " + offset + " length " + length + " ends beyond the device (expected: end <= size " + size + ")");
+    }
+  }
+
+  /** A compressed write covers whole compression units; only the last unit of the device may be partial. */
+  private void checkWholeUnits(long offset, long length) throws IOException {
+    long unit = belowLimits.compressionUnit();
+    boolean endsAtEnd = offset + length == next.size();
+    if (offset % unit != 0 || length % unit != 0 && !endsAtEnd) {
+      throw new BlockDeviceException(BlockError.EINVAL, "write: COMPRESSED at offset " + offset + " length " + length
+          + " (expected: whole units of " + unit + " bytes from a multiple of " + unit + "; only the last may end early, at the device's end)");
     }
   }
 

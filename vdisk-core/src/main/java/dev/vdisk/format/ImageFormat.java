@@ -49,6 +49,11 @@ public interface ImageFormat {
     return Map.of();
   }
 
+  /** True if the format's images can store data compressed ({@link dev.vdisk.block.WriteFlag#COMPRESSED}). */
+  default boolean supportsCompression() {
+    return false;
+  }
+
   /** True if {@link #check} is implemented; qemu-img check exits 63 for formats without checks. */
   default boolean supportsCheck() {
     return false;

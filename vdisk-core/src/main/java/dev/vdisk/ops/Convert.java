@@ -28,6 +28,12 @@ import java.util.concurrent.locks.ReentrantLock;
  *       ({@link SparseScanner}).
  *   <li>Writes go out in ascending order unless {@link ConvertOptions#inOrder()} is false; reads run ahead
  *       in parallel either way.
+ *   <li>With {@link ConvertOptions#compressed()} ({@code -c}) chunks are whole compression units of the target
+ *       (its clusters): data units are written compressed, except units of zeroes (handled as zero ranges); a zero
+ *       run shorter than a unit is copied as data with the rest of its unit, longer ones are cut to whole units.
+ *       The compression runs inside the write: in order (the default, as qemu-img) one chunk at a time, which keeps
+ *       the packing of compressed bytes dense and qemu-img's; with {@code -W} the workers compress in parallel, and
+ *       a unit stored plainly between compressed ones can cost part of a cluster.
  *   <li>The target is flushed at the end (a no-op under cache=unsafe, qemu-img convert's default).
  * </ul>
  *
@@ -36,6 +42,7 @@ import java.util.concurrent.locks.ReentrantLock;
  */
 public final class Convert {
   private static final Set<WriteFlag> MAY_TRIM = Set.of(WriteFlag.MAY_TRIM);
+  private static final Set<WriteFlag> COMPRESSED = Set.of(WriteFlag.COMPRESSED);
 
   private final Named source;
   private final Named target;
@@ -43,6 +50,8 @@ public final class Convert {
   private final Progress progress;
   private final long size;
   private final SparseScanner scanner;
+  /** With {@code -c}: the target's compression unit; else 0. */
+  private final int unit;
 
   private final ReentrantLock lock = new ReentrantLock();
   /** Guarded by {@link #lock}: the worker waiting to write at each offset, so that a write wakes only its successor. */
@@ -68,6 +77,7 @@ public final class Convert {
     int min = options.sparseBytes() / SparseScanner.SECTOR;
     this.scanner = min == 0 ? null
         : new SparseScanner(min, SparseScanner.alignment(min, target.device().limits().requestAlignment()));
+    this.unit = options.compressed() ? target.device().limits().compressionUnit() : 0;
   }
 
   /**
@@ -83,6 +93,10 @@ public final class Convert {
     BlockDevice dst = target.device();
     if (dst.capabilities().readOnly()) {
       throw new IOException("convert: target '" + target.name() + "' is read-only (expected: a writable target)");
+    }
+    if (options.compressed() && !dst.capabilities().compressedWrites().available()) {
+      throw new IOException("convert: target '" + target.name()
+          + "' cannot store compressed data (expected: a qcow2 target without an external data file)");
     }
     long targetSize = dst.size();
     if (targetSize < size) {
@@ -201,6 +215,16 @@ public final class Convert {
     } else {
       n = Math.min(n, Integer.MAX_VALUE & ~(SparseScanner.SECTOR - 1));
     }
+    if (unit > 0) {
+      // qemu-img -c: a zero run shorter than a unit goes out as data with the unit around it; longer runs, and data,
+      // are cut to whole units.
+      if (n < unit) {
+        n = Math.min(unit, size - next);
+        data = true;
+      } else {
+        n -= n % unit;
+      }
+    }
     return new Chunk(next, (int) n, data);
   }
 
@@ -230,11 +254,31 @@ public final class Convert {
     long at = c.offset();
     try {
       if (scanner == null) {
-        dst.write(at, buf.clear().limit(c.length()), Set.of());
+        dst.write(at, buf.clear().limit(c.length()), unit > 0 ? COMPRESSED : Set.of());
         return;
       }
       if (!c.data()) {
         zeroes(at, c.length());
+        return;
+      }
+      if (unit > 0) {
+        // qemu-img copies compressed data one unit at a time and does not write a unit of zeroes: runs of units
+        // that are not all zeroes go out as one compressed write each.
+        int pos = 0;
+        while (pos < c.length()) {
+          boolean zero = SparseScanner.isZero(buf, pos, Math.min(unit, c.length() - pos));
+          int end = pos;
+          while (end < c.length() && SparseScanner.isZero(buf, end, Math.min(unit, c.length() - end)) == zero) {
+            end += Math.min(unit, c.length() - end);
+          }
+          at = c.offset() + pos;
+          if (zero) {
+            zeroes(at, end - pos);
+          } else {
+            dst.write(at, buf.slice(pos, end - pos), COMPRESSED);
+          }
+          pos = end;
+        }
         return;
       }
       int pos = 0;

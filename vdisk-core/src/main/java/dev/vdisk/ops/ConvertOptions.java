@@ -11,12 +11,20 @@ package dev.vdisk.ops;
  * @param targetIsZero the target reads as zeroes before the copy (freshly created, or {@code --target-is-zero}):
  *     zeroes need not be written at all; otherwise they are written with {@code writeZeroes(MAY_TRIM)}
  * @param bufferSize bytes one worker reads and writes at a time (qemu-img: 2 MiB)
+ * @param compressed {@code -c}: data goes to the target with {@link dev.vdisk.block.WriteFlag#COMPRESSED}, in
+ *     whole compression units (a short run of zeroes inside one is written as data)
  */
-public record ConvertOptions(int workers, boolean inOrder, int sparseBytes, boolean targetIsZero, int bufferSize) {
+public record ConvertOptions(int workers, boolean inOrder, int sparseBytes, boolean targetIsZero, int bufferSize,
+    boolean compressed) {
   public static final int MAX_WORKERS = 16;
   public static final int MAX_SPARSE = 16 << 20;
   public static final int DEFAULT_BUFFER = 2 << 20;
-  public static final ConvertOptions DEFAULTS = new ConvertOptions(8, true, 4096, false, DEFAULT_BUFFER);
+  public static final ConvertOptions DEFAULTS = new ConvertOptions(8, true, 4096, false, DEFAULT_BUFFER, false);
+
+  /** Without compression. */
+  public ConvertOptions(int workers, boolean inOrder, int sparseBytes, boolean targetIsZero, int bufferSize) {
+    this(workers, inOrder, sparseBytes, targetIsZero, bufferSize, false);
+  }
 
   public ConvertOptions {
     if (workers < 1 || workers > MAX_WORKERS) {
@@ -33,22 +41,26 @@ public record ConvertOptions(int workers, boolean inOrder, int sparseBytes, bool
   }
 
   public ConvertOptions withWorkers(int n) {
-    return new ConvertOptions(n, inOrder, sparseBytes, targetIsZero, bufferSize);
+    return new ConvertOptions(n, inOrder, sparseBytes, targetIsZero, bufferSize, compressed);
   }
 
   public ConvertOptions withInOrder(boolean ordered) {
-    return new ConvertOptions(workers, ordered, sparseBytes, targetIsZero, bufferSize);
+    return new ConvertOptions(workers, ordered, sparseBytes, targetIsZero, bufferSize, compressed);
   }
 
   public ConvertOptions withSparseBytes(int bytes) {
-    return new ConvertOptions(workers, inOrder, bytes, targetIsZero, bufferSize);
+    return new ConvertOptions(workers, inOrder, bytes, targetIsZero, bufferSize, compressed);
   }
 
   public ConvertOptions withTargetIsZero(boolean zero) {
-    return new ConvertOptions(workers, inOrder, sparseBytes, zero, bufferSize);
+    return new ConvertOptions(workers, inOrder, sparseBytes, zero, bufferSize, compressed);
   }
 
   public ConvertOptions withBufferSize(int bytes) {
-    return new ConvertOptions(workers, inOrder, sparseBytes, targetIsZero, bytes);
+    return new ConvertOptions(workers, inOrder, sparseBytes, targetIsZero, bytes, compressed);
+  }
+
+  public ConvertOptions withCompressed(boolean c) {
+    return new ConvertOptions(workers, inOrder, sparseBytes, targetIsZero, bufferSize, c);
   }
 }

@@ -132,4 +132,58 @@ class CheckedDeviceTest {
   interface ThrowingRunnable {
     void run() throws Exception;
   }
+
+  /** A layer that takes COMPRESSED writes in units of {@code unit} and records the writes it receives. */
+  private static FilterDevice compressing(BlockDevice next, int unit, List<String> seen) {
+    return new FilterDevice(next) {
+      @Override
+      public Capabilities capabilities() {
+        return Capabilities.ALL_NATIVE.withCompressedWrites(Support.NATIVE);
+      }
+
+      @Override
+      public BlockLimits limits() {
+        return new BlockLimits(1, 3 * unit, 1, 1, unit);
+      }
+
+      @Override
+      public void write(long offset, ByteBuffer src, Set<WriteFlag> flags) throws java.io.IOException {
+        seen.add(offset + "+" + src.remaining() + flags);
+        super.write(offset, src, flags);
+      }
+    };
+  }
+
+  @Test
+  void compressedWritesOnlyWhereTheLayerBelowTakesThem() throws Exception {
+    CheckedDevice plain = new CheckedDevice(new MemoryDevice(1 << 20));
+    assertThat(plain.capabilities().compressedWrites()).isEqualTo(Support.NONE);
+    assertThat(plain.limits().compressionUnit()).isZero();
+    assertThatThrownBy(() -> plain.write(0, ByteBuffer.allocate(65536), EnumSet.of(WriteFlag.COMPRESSED)))
+        .isInstanceOfSatisfying(BlockDeviceException.class, e -> assertThat(e.error()).isEqualTo(BlockError.EINVAL))
+        .hasMessageContaining("expected: a subset of [FUA]");
+    assertThatThrownBy(() -> plain.writeZeroes(0, 512, EnumSet.of(WriteFlag.COMPRESSED)))
+        .isInstanceOfSatisfying(BlockDeviceException.class, e -> assertThat(e.error()).isEqualTo(BlockError.EINVAL));
+  }
+
+  @Test
+  void compressedWritesTakeWholeUnitsAndAreSplitOnUnitBoundaries() throws Exception {
+    List<String> seen = new java.util.ArrayList<>();
+    int unit = 4096;
+    long size = 10 * unit + 1000;
+    CheckedDevice dev = new CheckedDevice(compressing(new MemoryDevice(size), unit, seen));
+    assertThat(dev.capabilities().compressedWrites()).isEqualTo(Support.NATIVE);
+    assertThat(dev.limits().compressionUnit()).isEqualTo(unit);
+    Set<WriteFlag> c = EnumSet.of(WriteFlag.COMPRESSED);
+    for (long[] bad : new long[][] {{512, unit}, {0, unit + 512}, {unit, 100}, {9 * unit, unit + 500}}) {
+      assertThatThrownBy(() -> dev.write(bad[0], ByteBuffer.allocate((int) bad[1]), c))
+          .as("offset %d length %d", bad[0], bad[1])
+          .isInstanceOfSatisfying(BlockDeviceException.class, e -> assertThat(e.error()).isEqualTo(BlockError.EINVAL))
+          .hasMessageContaining("expected: whole units of 4096 bytes");
+    }
+    assertThat(seen).isEmpty();
+    dev.write(0, ByteBuffer.allocate(4 * unit), c);
+    dev.write(10 * unit, ByteBuffer.allocate(1000), c);
+    assertThat(seen).containsExactly("0+12288[COMPRESSED]", "12288+4096[COMPRESSED]", "40960+1000[COMPRESSED]");
+  }
 }

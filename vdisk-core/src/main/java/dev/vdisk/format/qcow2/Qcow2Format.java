@@ -277,6 +277,11 @@ public final class Qcow2Format implements ImageFormat {
     return true;
   }
 
+  @Override
+  public boolean supportsCompression() {
+    return true;
+  }
+
   /** qemu-img check's read-only check: see {@link Qcow2Checker}. */
   @Override
   public CheckResult check(FileDevice file, Consumer<String> problems) throws IOException {

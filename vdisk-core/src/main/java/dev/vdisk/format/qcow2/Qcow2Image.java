@@ -46,6 +46,8 @@ final class Qcow2Image implements BlockDevice {
   private final List<Snapshot> snapshots;
   private final List<Closeable> resources;
   private final Qcow2Writer writer;
+  /** Compressed writes; null where the image is read-only or keeps its data in an external data file (as QEMU). */
+  private final CompressedWriter compressedWriter;
   private volatile long size;
   private volatile boolean closed;
 
@@ -73,6 +75,8 @@ final class Qcow2Image implements BlockDevice {
     this.resources = List.copyOf(resources);
     // Last: the writer reads through this image, which must be complete by then.
     this.writer = writer == null ? null : writer.apply(this::readUnlocked, this::readsAsZero);
+    this.compressedWriter = this.writer == null || hasFeature(Features.INCOMPAT_DATA_FILE) ? null
+        : new CompressedWriter(this.writer, CompressionType.of(header), geometry.clusterSize());
   }
 
   Qcow2Header header() {
@@ -106,13 +110,16 @@ final class Qcow2Image implements BlockDevice {
       return READ_ONLY;
     }
     // Version 2 zeroes too, as QEMU does: by discarding without a backing file, else by writing zeroes.
+    Support compressed = compressedWriter == null ? Support.NONE : Support.NATIVE;
     return new Capabilities(false, Support.NATIVE, Support.NONE, Support.NATIVE, Support.NATIVE, Support.NATIVE,
-        Support.NATIVE);
+        Support.NATIVE, compressed);
   }
 
+  /** Compressed writes, where available, come in whole clusters. */
   @Override
   public BlockLimits limits() {
-    return new BlockLimits(1, BlockLimits.DEFAULT_MAX_TRANSFER, geometry.clusterSize(), geometry.subclusterSize());
+    return new BlockLimits(1, BlockLimits.DEFAULT_MAX_TRANSFER, geometry.clusterSize(), geometry.subclusterSize(),
+        compressedWriter == null ? 0 : geometry.clusterSize());
   }
 
   @Override
@@ -250,7 +257,12 @@ final class Qcow2Image implements BlockDevice {
 
   @Override
   public void write(long offset, ByteBuffer src, Set<WriteFlag> flags) throws IOException {
-    writer("write").write(offset, src);
+    Qcow2Writer w = writer("write");
+    if (flags.contains(WriteFlag.COMPRESSED)) {
+      compressedWriter.write(offset, src);
+    } else {
+      w.write(offset, src);
+    }
   }
 
   /** Writes back the metadata in order and flushes the file; nothing to do for a read-only image. */

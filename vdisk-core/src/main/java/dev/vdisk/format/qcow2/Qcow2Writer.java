@@ -323,6 +323,40 @@ final class Qcow2Writer {
   }
 
   /**
+   * Stores the compressed bytes of the cluster at {@code guest} as QEMU's qcow2_alloc_compressed_cluster_offset does:
+   * packed byte-wise after earlier compressed clusters ({@link RefcountStore#allocateBytes}), the data written before
+   * the L2 entry points at it, the entry a compressed descriptor (host offset, additional 512-byte sectors; an
+   * extended L2 bitmap of 0). Like QEMU, refuses (EIO) a cluster that has a host cluster already, compressed or not:
+   * compressed clusters are written once, into unallocated or zero clusters.
+   *
+   * @param data the compressed bytes, fewer than a cluster
+   */
+  void writeCompressedCluster(long guest, ByteBuffer data) throws IOException {
+    meta.lock();
+    try {
+      if ((entryWord(guest) & Geometry.OFFSET_MASK) != 0) {
+        throw new BlockDeviceException(BlockError.EIO, "write: COMPRESSED at guest offset " + guest
+            + ": the cluster is allocated already (expected: an unallocated or zero cluster; compressed clusters are"
+            + " written once, as in QEMU)");
+      }
+      // The L2 table first, as QEMU allocates it, so that the two lay out files alike.
+      writableTable(l1Index(guest));
+      int length = data.remaining();
+      long host = refcounts.allocateBytes(length);
+      if (host + length > 1L << geometry.compressedSizeShift()) {
+        throw new BlockDeviceException(BlockError.ENOSPC, "write: COMPRESSED: host offset " + host
+            + " is beyond what a compressed descriptor can hold (expected: below " + (1L << geometry.compressedSizeShift()) + ")");
+      }
+      file.write(host, data, Set.of());
+      long extraSectors = (host + length - 1) / 512 - host / 512;
+      setEntry(guest, host | Geometry.COMPRESSED | extraSectors << geometry.compressedSizeShift(), 0);
+      flushIfTooDirty();
+    } finally {
+      meta.unlock();
+    }
+  }
+
+  /**
    * Makes {@code [offset, offset + length)} read as zeroes as QEMU 7.2 does ({@code bdrv_co_do_pwrite_zeroes} with
    * the subcluster as the zeroing unit, {@code qcow2_co_pwrite_zeroes}, {@code qcow2_subcluster_zeroize}): whole
    * clusters become zero clusters (their storage freed with {@code MAY_TRIM}), whole subclusters get their zero

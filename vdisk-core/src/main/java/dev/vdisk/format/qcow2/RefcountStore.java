@@ -52,6 +52,8 @@ final class RefcountStore {
   private long freeHint;
   /** One past the highest cluster that is or was in use: where the table grows to. */
   private long end;
+  /** Where {@link #allocateBytes} packs next: inside a host cluster that compressed data partly fills, or 0. */
+  private long byteCursor;
 
   RefcountStore(BlockDevice file, Qcow2Header header, RefcountTable table, int maxBlocks) throws IOException {
     this.file = file;
@@ -107,7 +109,39 @@ final class RefcountStore {
     set(cluster, next);
     if (next == 0) {
       freeHint = Math.min(freeHint, cluster);
+      if (byteCursor >>> clusterBits == cluster) {
+        byteCursor = 0;
+      }
     }
+  }
+
+  /**
+   * Allocates {@code size} bytes (1 to a cluster) for one compressed cluster, packed after the previous ones as QEMU's
+   * qcow2_alloc_bytes packs them: in the host cluster the last allocation left partly free if they fit (or if the
+   * next free cluster follows it, across the boundary), else from the start of a new cluster. Every host cluster the
+   * bytes touch gains one reference, so a host cluster's refcount counts the compressed clusters in it.
+   *
+   * @return the host offset of the first byte
+   */
+  long allocateBytes(int size) throws IOException {
+    long clusterSize = 1L << clusterBits;
+    long offset = byteCursor;
+    if (offset != 0 && Long.compareUnsigned(get(offset >>> clusterBits), width.max()) == 0) {
+      offset = 0;
+    }
+    long freeInCluster = offset == 0 ? 0 : clusterSize - (offset & (clusterSize - 1));
+    if (offset != 0 && size <= freeInCluster) {
+      adjust(offset, 1);
+    } else {
+      long fresh = allocate(1);
+      if (offset != 0 && fresh == offset - (offset & (clusterSize - 1)) + clusterSize) {
+        adjust(offset, 1);
+      } else {
+        offset = fresh;
+      }
+    }
+    byteCursor = ((offset + size) & (clusterSize - 1)) == 0 ? 0 : offset + size;
+    return offset;
   }
 
   /** Records that one reference to each of {@code clusters} clusters from {@code hostOffset} is gone. */

@@ -3,6 +3,8 @@ package dev.vdisk.format.qcow2;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.vdisk.block.BlockDevice;
+import dev.vdisk.block.BlockDeviceException;
+import dev.vdisk.block.BlockError;
 import dev.vdisk.block.CheckedDevice;
 import dev.vdisk.block.WriteFlag;
 import dev.vdisk.block.mem.MemoryDevice;
@@ -40,8 +42,9 @@ import org.junit.jupiter.params.provider.MethodSource;
  * guest byte that no request changed after the last completed guest flush must read back as it was at that flush.
  *
  * <p>Workloads: allocating and partial writes, overwrites, FUA writes, zeroes with and without MAY_TRIM,
- * discards, over several cluster sizes, refcount widths, versions, extended L2 entries (subcluster allocation),
- * overlays over a backing file (copy-on-write from it), and a small L2 cache that forces write-back between flushes.
+ * discards, compressed cluster writes, over several cluster sizes, refcount widths, versions, extended L2 entries
+ * (subcluster allocation), overlays over a backing file (copy-on-write from it), and a small L2 cache that forces
+ * write-back between flushes.
  */
 class Qcow2CrashIT {
   private static final int SIZE = 4 << 20;
@@ -52,6 +55,7 @@ class Qcow2CrashIT {
   private static final int QEMU_EVERY = 10;
   private static long crashPoints;
   private static long workloads;
+  private static long compressedWrites;
 
   @TempDir static Path dir;
 
@@ -62,7 +66,8 @@ class Qcow2CrashIT {
 
   @AfterAll
   static void report() {
-    System.out.println("Qcow2CrashIT: " + workloads + " workloads x crash points = " + crashPoints + " crashes checked");
+    System.out.println("Qcow2CrashIT: " + workloads + " workloads x crash points = " + crashPoints + " crashes checked ("
+        + compressedWrites + " compressed cluster writes)");
   }
 
   static Stream<Arguments> images() {
@@ -147,6 +152,23 @@ class Qcow2CrashIT {
           if (first < last) {
             Arrays.fill(model.now, (int) first, (int) last, (byte) 0);
           }
+        }
+        case 6 -> {
+          // One compressed cluster (compressible bytes); refused with EIO, changing nothing, where it is allocated.
+          at -= at % clusterSize;
+          len = (int) Math.min(SIZE - at, clusterSize);
+          byte[] data = new byte[len];
+          for (int k = 0; k < len; k++) {
+            data[k] = (byte) (k / 97 + random.nextInt(2));
+          }
+          try {
+            dev.write(at, ByteBuffer.wrap(data), Set.of(WriteFlag.COMPRESSED));
+          } catch (BlockDeviceException e) {
+            assertThat(e.error()).as(e.getMessage()).isEqualTo(BlockError.EIO);
+            continue;
+          }
+          compressedWrites++;
+          System.arraycopy(data, 0, model.now, (int) at, len);
         }
         default -> {
           dev.flush();
