@@ -227,21 +227,6 @@ class CheckInteropIT {
     assertThat(ours.errLines()).singleElement().asString().startsWith("vdisk check: format 'raw': does not support checks");
   }
 
-  @Test
-  void repairIsRefusedAndLeavesTheImageAlone() throws Exception {
-    Path victim = corpus.resolve("repair-victim.qcow2");
-    Files.copy(corpus.resolve("c64k.qcow2"), victim);
-    Qcow2Damage.LEAK.apply(victim);
-    byte[] before = Files.readAllBytes(victim);
-    for (String mode : List.of("leaks", "all")) {
-      Vdisk.Result r = Vdisk.run("check", "-r", mode, victim.toString());
-      assertThat(r.exit()).isEqualTo(1);
-      assertThat(r.errLines()).singleElement().asString()
-          .isEqualTo("vdisk check: -r " + mode + ": repair is not supported yet (expected: no -r; vdisk check only reads)");
-    }
-    assertThat(Files.readAllBytes(victim)).isEqualTo(before);
-  }
-
   /**
    * Runs qemu-img check and vdisk check with {@code options} on {@code image} and asserts the same stdout, exit
    * status and problem lines (stderr without each tool's own prefixed error and warning lines).

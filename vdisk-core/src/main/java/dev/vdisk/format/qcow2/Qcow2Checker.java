@@ -3,13 +3,17 @@ package dev.vdisk.format.qcow2;
 import static dev.vdisk.format.qcow2.CheckTally.hex;
 import static dev.vdisk.format.qcow2.Qcow2Errors.invalid;
 
+import dev.vdisk.block.BlockDeviceException;
+import dev.vdisk.block.BlockError;
 import dev.vdisk.format.CheckResult;
+import dev.vdisk.format.Repair;
 import dev.vdisk.format.qcow2.Qcow2Format.Snapshot;
 import dev.vdisk.io.FileDevice;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Set;
 import java.util.Optional;
 import java.util.function.Consumer;
 
@@ -20,6 +24,16 @@ import java.util.function.Consumer;
  * references, the snapshot table, refcount table and blocks, bitmap directory and tables), compares it with the
  * stored refcounts (lower: a corruption; higher: a leak), then checks the COPIED flag of the active L1 and L2
  * entries against the stored refcounts. Damaged entries are reported and counted, never followed outside the file.
+ *
+ * <p><b>Repair</b> ({@link #repair}, qemu-img check -r, QEMU's {@code qcow2_check_refcounts} with a fix mode): the
+ * counts are computed and compared once without fixing; then, if a referenced cluster has refcount 0 or a refcount
+ * block is broken, {@code -r all} rebuilds the refcount structures ({@link RefcountRebuild}) and frees the old
+ * ones, otherwise the comparison runs again and sets each wrong refcount that the mode allows to the computed
+ * count through the {@link RefcountStore}. Those blocks are written and flushed before any COPIED flag is
+ * corrected, so that a flag is never set on disk while the refcount it depends on is not yet 1. Every refcount a
+ * repair writes moves from the stored count towards the computed one (leaks down, corruptions up), so a power loss
+ * in the middle keeps each cluster at its old count or its true one: leaks at worst. A repair that leaves no
+ * corruption clears the dirty and corrupt bits, last.
  *
  * <p>Only the header is held to the rules of a regular open ({@link ImageHead}); tables are read as QEMU reads them
  * in check mode, so a table that a regular open refuses (an L1 entry naming the header cluster, say) is reported
@@ -43,9 +57,14 @@ final class Qcow2Checker {
   /** QEMU reports the first corruption found outside the check's own messages once, then suppresses the rest. */
   private boolean signalledCorruption;
   private Optional<BitmapTables> bitmaps = Optional.empty();
+  /** What may be fixed; null for a read-only check. */
+  private final Repair fix;
+  /** The refcount structures are broken in a way only a rebuild repairs (QEMU's {@code rebuild}). */
+  private boolean rebuild;
 
-  private Qcow2Checker(HostReader file, ImageHead head, CheckTally tally) throws IOException {
+  private Qcow2Checker(HostReader file, ImageHead head, CheckTally tally, Repair fix) throws IOException {
     this.file = file;
+    this.fix = fix;
     this.head = head;
     this.geometry = head.geometry();
     this.tally = tally;
@@ -67,6 +86,21 @@ final class Qcow2Checker {
    * @throws IOException when the header cannot be read or the check cannot be completed
    */
   static CheckResult check(FileDevice file, Consumer<String> problems) throws IOException {
+    return check(file, null, problems);
+  }
+
+  /**
+   * Checks the qcow2 image in {@code file} (open for writing) and repairs what {@code mode} allows; the result
+   * holds the counts fixed (see the class comment for the order of the writes).
+   *
+   * @throws IOException when the check cannot be completed, or {@code -r leaks} meets damage that only a rebuild
+   *     of the refcount structures repairs (QEMU: "need to rebuild refcount structures")
+   */
+  static CheckResult repair(FileDevice file, Repair mode, Consumer<String> problems) throws IOException {
+    return check(file, mode, problems);
+  }
+
+  private static CheckResult check(FileDevice file, Repair fix, Consumer<String> problems) throws IOException {
     HostReader reader = new HostReader(file, "image file");
     ImageHead head = ImageHead.read(reader);
     if (head.hasDataFile()) {
@@ -78,18 +112,82 @@ final class Qcow2Checker {
         throw invalid("external data file", path, "an existing file");
       }
     }
-    return new Qcow2Checker(reader, head, new CheckTally(problems)).run();
+    CheckTally tally = new CheckTally(problems);
+    CheckResult result = new Qcow2Checker(reader, head, tally, fix).run();
+    if (fix != null && result.checkErrors() == 0 && result.corruptions() == 0) {
+      markCleanAndConsistent(file, head.header());
+    }
+    return result;
   }
 
   private CheckResult run() throws IOException {
     Qcow2Header h = head.header();
-    bitmaps = readBitmaps();
     SnapshotTable.Parsed snapshots = SnapshotTable.parse(file, h, true);
     calculate(snapshots);
-    long highest = compare();
-    checkCopiedFlags();
+    CheckTally beforeCompare = tally.copy();
+    long highest = compare(null);
+    Qcow2Checker copied = this;
+    if (rebuild && fix == Repair.ALL) {
+      CheckTally old = tally.copy();
+      tally.note("Rebuilding refcount structure");
+      RefcountRebuild.rebuild(file.device(), refs, width, geometry.clusterBits());
+      // The counts are computed again over the new structures, where the old ones are leaks, freed right away;
+      // what that pass finds is not counted (QEMU's saved result), except leaks it could not free.
+      tally.corruptions = 0;
+      tally.leaks = 0;
+      Qcow2Checker again = new Qcow2Checker(file, ImageHead.read(file), tally, fix);
+      again.calculate(snapshots);
+      CheckTally saved = tally.copy();
+      tally.restore(new CheckTally(line -> {}));
+      highest = again.compareAndWrite(Repair.LEAKS);
+      if (again.rebuild) {
+        tally.note("ERROR rebuilt refcount structure is still broken");
+      }
+      long freshLeaks = tally.leaks;
+      tally.restore(saved);
+      if (tally.corruptions < old.corruptions) {
+        tally.corruptionsFixed += old.corruptions - tally.corruptions;
+      }
+      if (tally.leaks < old.leaks) {
+        tally.leaksFixed += old.leaks - tally.leaks;
+      }
+      tally.leaks += freshLeaks;
+      copied = again;
+    } else if (fix != null) {
+      if (rebuild) {
+        tally.note("ERROR need to rebuild refcount structures");
+        tally.checkErrors++;
+        throw new BlockDeviceException(BlockError.EIO, "check failed: the refcount structures need to be rebuilt "
+            + "(expected: -r all, which rebuilds them)");
+      }
+      if (tally.leaks != 0 || tally.corruptions != 0) {
+        tally.restore(beforeCompare);
+        highest = compareAndWrite(fix);
+      }
+    }
+    copied.checkCopiedFlags();
     long virtualSize = (h.size() + 511) & ~511L;
     return tally.result((highest + 1) << geometry.clusterBits(), Math.ceilDiv(virtualSize, geometry.clusterSize()));
+  }
+
+  /** {@link #compare} with {@code mode}'s fixes, whose refcount blocks are then written and flushed. */
+  private long compareAndWrite(Repair mode) throws IOException {
+    long highest = compare(mode);
+    if (stored.writeBlocks()) {
+      file.device().flush();
+    }
+    return highest;
+  }
+
+  /** QEMU's qcow2_mark_clean and qcow2_mark_consistent: clears the dirty and corrupt bits once all is durable. */
+  private static void markCleanAndConsistent(FileDevice file, Qcow2Header h) throws IOException {
+    long bits = Features.INCOMPAT_DIRTY | Features.INCOMPAT_CORRUPT;
+    if (h.version() >= 3 && (h.incompatibleFeatures() & bits) != 0) {
+      file.flush();
+      ByteBuffer field = ByteBuffer.allocate(8).putLong(0, h.incompatibleFeatures() & ~bits);
+      file.write(Qcow2Header.INCOMPATIBLE_FEATURES_FIELD, field, Set.of());
+      file.flush();
+    }
   }
 
   /** The bitmap directory, read and checked as QEMU's open does; none when the autoclear bit says it is stale. */
@@ -110,6 +208,7 @@ final class Qcow2Checker {
   /** QEMU's calculate_refcounts: every reference the metadata makes. */
   private void calculate(SnapshotTable.Parsed snapshots) throws IOException {
     Qcow2Header h = head.header();
+    bitmaps = readBitmaps();
     refs.add(0, geometry.clusterSize());
     walker.walk(h.l1TableOffset(), activeL1, true);
     if (head.hasDataFile() && !snapshots.entries().isEmpty()) {
@@ -148,6 +247,7 @@ final class Qcow2Checker {
       }
       if ((offset & geometry.clusterMask()) != 0) {
         tally.corruption("ERROR refcount block " + i + " is not cluster aligned; refcount table entry corrupted");
+        rebuild = true;
         continue;
       }
       long cluster = offset >>> geometry.clusterBits();
@@ -160,13 +260,17 @@ final class Qcow2Checker {
         long count = refs.get(cluster);
         if (count != 1) {
           tally.corruption("ERROR refcount block " + i + " refcount=" + Long.toUnsignedString(count));
+          rebuild = true;
         }
       }
     }
   }
 
-  /** QEMU's compare_refcounts; returns the highest cluster in use by either count (0 if none). */
-  private long compare() {
+  /**
+   * QEMU's compare_refcounts; returns the highest cluster in use by either count (0 if none). With a repair
+   * {@code mode}, each difference it allows is fixed in the refcount store (written by the caller).
+   */
+  private long compare(Repair mode) {
     long highest = 0;
     for (long i = 0; i < refs.clusters(); i++) {
       long storedCount;
@@ -187,20 +291,50 @@ final class Qcow2Checker {
         highest = i;
       }
       if (storedCount != computed) {
+        boolean tooLow = Long.compareUnsigned(storedCount, computed) < 0;
+        // A refcount of 0 may be a missing refcount block: only a rebuild fixes that.
+        boolean fixable = storedCount != 0 && mode != null && (!tooLow || mode.fixesErrors());
+        if (storedCount == 0) {
+          rebuild = true;
+        }
         String line = "cluster " + i + " refcount=" + Long.toUnsignedString(storedCount) + " reference="
             + Long.toUnsignedString(computed);
-        if (Long.compareUnsigned(storedCount, computed) < 0) {
-          tally.corruption("ERROR " + line);
+        tally.note((fixable ? "Repairing " : tooLow ? "ERROR " : "Leaked ") + line);
+        if (fixable && fixRefcount(i, computed)) {
+          if (tooLow) {
+            tally.corruptionsFixed++;
+          } else {
+            tally.leaksFixed++;
+          }
+          continue;
+        }
+        if (tooLow) {
+          tally.corruptions++;
         } else {
-          tally.leak("Leaked " + line);
+          tally.leaks++;
         }
       }
     }
     return highest;
   }
 
-  /** QEMU's check_oflag_copied: COPIED is set on an active L1 or L2 entry exactly when the refcount is 1. */
+  /** Sets the stored refcount of {@code cluster} to {@code count}; false if that fails (QEMU counts it unfixed). */
+  private boolean fixRefcount(long cluster, long count) {
+    try {
+      stored.repair(cluster, count);
+      return true;
+    } catch (IOException | RuntimeException e) {
+      return false;
+    }
+  }
+
+  /**
+   * QEMU's check_oflag_copied: COPIED is set on an active L1 or L2 entry exactly when the refcount is 1. With
+   * {@code -r all} a wrong flag is corrected: the L1 entry, or the whole L2 table, written in place.
+   */
   private void checkCopiedFlags() throws IOException {
+    boolean repair = fix == Repair.ALL;
+    long l1Offset = head.header().l1TableOffset();
     for (int i = 0; i < activeL1.length; i++) {
       long entry = activeL1[i];
       long l2Offset = entry & TableWalker.L1_OFFSET_MASK;
@@ -214,14 +348,28 @@ final class Qcow2Checker {
         continue; // already counted as a check error by compare()
       }
       if ((count == 1) != ((entry & Geometry.COPIED) != 0)) {
-        tally.corruption("ERROR OFLAG_COPIED L2 cluster: l1_index=" + i + " l1_entry=" + hex(entry) + " refcount="
-            + Long.toUnsignedString(count));
+        tally.note((repair ? "Repairing" : "ERROR") + " OFLAG_COPIED L2 cluster: l1_index=" + i + " l1_entry="
+            + hex(entry) + " refcount=" + Long.toUnsignedString(count));
+        if (repair) {
+          activeL1[i] = count == 1 ? entry | Geometry.COPIED : entry & ~Geometry.COPIED;
+          file.device().write(l1Offset + 8L * i, ByteBuffer.allocate(8).putLong(0, activeL1[i]), Set.of());
+          file.device().flush();
+          tally.corruptionsFixed++;
+        } else {
+          tally.corruptions++;
+        }
       }
-      checkCopiedFlags(walker.readL2(l2Offset));
+      ByteBuffer table = walker.readL2(l2Offset);
+      if (checkCopiedFlags(table, repair)) {
+        file.device().write(l2Offset, table.clear(), Set.of());
+        file.device().flush();
+      }
     }
   }
 
-  private void checkCopiedFlags(ByteBuffer table) {
+  /** Returns whether {@code table} was corrected (only when {@code repair}). */
+  private boolean checkCopiedFlags(ByteBuffer table, boolean repair) {
+    boolean dirty = false;
     int words = geometry.wordsPerEntry();
     int entries = 1 << geometry.l2Bits();
     for (int j = 0; j < entries; j++) {
@@ -240,9 +388,18 @@ final class Qcow2Checker {
         }
       }
       if ((count == 1) != ((word & Geometry.COPIED) != 0)) {
-        tally.corruption("ERROR OFLAG_COPIED data cluster: l2_entry=" + hex(word) + " refcount=" + Long.toUnsignedString(count));
+        tally.note((repair ? "Repairing" : "ERROR") + " OFLAG_COPIED data cluster: l2_entry=" + hex(word)
+            + " refcount=" + Long.toUnsignedString(count));
+        if (repair) {
+          table.putLong(j * words * 8, count == 1 ? word | Geometry.COPIED : word & ~Geometry.COPIED);
+          dirty = true;
+          tally.corruptionsFixed++;
+        } else {
+          tally.corruptions++;
+        }
       }
     }
+    return dirty;
   }
 
   /** C's {@code %#x}: {@code 0x} and lowercase hex, but a bare {@code 0} for zero. */
