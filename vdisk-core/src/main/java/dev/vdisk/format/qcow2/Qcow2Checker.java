@@ -56,6 +56,12 @@ final class Qcow2Checker {
   private final long[] activeL1;
   /** QEMU reports the first corruption found outside the check's own messages once, then suppresses the rest. */
   private boolean signalledCorruption;
+  /**
+   * A repair found damage that QEMU's driver treats as fatal on an image open for writing: the image is marked
+   * corrupt and nothing more is written (QEMU makes the image unusable), so the repair fails.
+   */
+  private boolean markedCorrupt;
+  private SnapshotTable.Parsed snapshotTable;
   private Optional<BitmapTables> bitmaps = Optional.empty();
   /** What may be fixed; null for a read-only check. */
   private final Repair fix;
@@ -75,7 +81,8 @@ final class Qcow2Checker {
     // Read only: a walk in cluster order needs one cached block, two keep a block and the one after it.
     this.stored = new RefcountStore(file.device(), h, table, 2);
     this.refs = new ReferenceCounts(file.size(), h.clusterBits(), width, tally);
-    this.walker = new TableWalker(file, geometry, head.hasDataFile(), refs, tally);
+    this.walker = new TableWalker(file, geometry, head.hasDataFile(), refs, tally,
+        fix == Repair.ALL ? this::zeroMisalignedPreallocation : null);
     this.activeL1 = walker.readL1(h.l1TableOffset(), (int) h.l1Size());
   }
 
@@ -130,6 +137,9 @@ final class Qcow2Checker {
     if (rebuild && fix == Repair.ALL) {
       CheckTally old = tally.copy();
       tally.note("Rebuilding refcount structure");
+      if (markedCorrupt) {
+        throw unusable("ERROR writing refblock");
+      }
       RefcountRebuild.rebuild(file.device(), refs, width, geometry.clusterBits());
       // The counts are computed again over the new structures, where the old ones are leaks, freed right away;
       // what that pass finds is not counted (QEMU's saved result), except leaks it could not free.
@@ -208,6 +218,7 @@ final class Qcow2Checker {
   /** QEMU's calculate_refcounts: every reference the metadata makes. */
   private void calculate(SnapshotTable.Parsed snapshots) throws IOException {
     Qcow2Header h = head.header();
+    snapshotTable = snapshots;
     bitmaps = readBitmaps();
     refs.add(0, geometry.clusterSize());
     walker.walk(h.l1TableOffset(), activeL1, true);
@@ -270,7 +281,7 @@ final class Qcow2Checker {
    * QEMU's compare_refcounts; returns the highest cluster in use by either count (0 if none). With a repair
    * {@code mode}, each difference it allows is fixed in the refcount store (written by the caller).
    */
-  private long compare(Repair mode) {
+  private long compare(Repair mode) throws IOException {
     long highest = 0;
     for (long i = 0; i < refs.clusters(); i++) {
       long storedCount;
@@ -280,8 +291,8 @@ final class Qcow2Checker {
         if (!signalledCorruption) {
           signalledCorruption = true;
           long index = i >>> width.blockBits(geometry.clusterBits());
-          tally.note("qcow2: Image is corrupt: Refblock offset " + cHex(table.blockOffset(index))
-              + " unaligned (reftable index: " + cHex(index) + "); further non-fatal corruption events will be suppressed");
+          signalCorruption("Refblock offset " + cHex(table.blockOffset(index)) + " unaligned (reftable index: "
+              + cHex(index) + ")");
         }
         tally.checkError("Can't get refcount for cluster " + i + ": Input/output error");
         continue;
@@ -318,8 +329,109 @@ final class Qcow2Checker {
     return highest;
   }
 
+  /**
+   * QEMU's qcow2_signal_corruption: read-only, a note; during a repair the image is marked corrupt on disk and
+   * takes no more writes.
+   */
+  private void signalCorruption(String what) throws IOException {
+    if (fix == null) {
+      tally.note("qcow2: Image is corrupt: " + what + "; further non-fatal corruption events will be suppressed");
+      return;
+    }
+    tally.note("qcow2: Marking image as corrupt: " + what + "; further corruption events will be suppressed");
+    markedCorrupt = true;
+    Qcow2Header h = head.header();
+    if (h.version() >= 3) {
+      ByteBuffer field = ByteBuffer.allocate(8).putLong(0, h.incompatibleFeatures() | Features.INCOMPAT_CORRUPT);
+      file.device().write(Qcow2Header.INCOMPATIBLE_FEATURES_FIELD, field, Set.of());
+      file.device().flush();
+    }
+  }
+
+  /** The exception for a write the repair may not do after {@link #signalCorruption}. */
+  private static BlockDeviceException unusable(String what) {
+    return new BlockDeviceException(BlockError.EIO, what + ": Input/output error (the image was marked corrupt)");
+  }
+
+  /**
+   * QEMU's fix_l2_entry_by_zero for {@code -r all}: the entry {@code index} of the L2 table at {@code l2Offset}
+   * (held in {@code table}) becomes a plain zero cluster, written at once, unless the table overlaps other
+   * metadata, which marks the image corrupt and ends the repair.
+   *
+   * @return whether the entry was fixed
+   */
+  private boolean zeroMisalignedPreallocation(long l2Offset, ByteBuffer table, int index) throws IOException {
+    int entryBytes = geometry.wordsPerEntry() * 8;
+    int at = index * entryBytes;
+    if (geometry.extendedL2()) {
+      long bitmap = table.getLong(at + 8);
+      bitmap |= bitmap << 32;
+      table.putLong(at + 8, bitmap & 0xffff_ffff_0000_0000L);
+      table.putLong(at, 0);
+    } else {
+      table.putLong(at, Geometry.ZERO);
+    }
+    long where = l2Offset + at;
+    String overlap = markedCorrupt ? null : overlappedMetadata(where, entryBytes);
+    if (overlap != null || markedCorrupt) {
+      if (overlap != null) {
+        signalCorruption("Preventing invalid write on metadata (overlaps with " + overlap + ")");
+      }
+      tally.note("ERROR: Overlap check failed");
+      tally.checkErrors++;
+      throw unusable("overwriting an L2 table entry");
+    }
+    file.device().write(where, table.slice(at, entryBytes), Set.of());
+    file.device().flush();
+    return true;
+  }
+
+  /**
+   * QEMU's metadata overlap check (its default set, without inactive L2 tables and the bitmap directory): which
+   * metadata, other than active L2 tables, {@code [offset, offset + size)} touches, or null.
+   */
+  private String overlappedMetadata(long offset, long size) throws IOException {
+    Qcow2Header h = head.header();
+    long cs = geometry.clusterSize();
+    if (offset < cs) {
+      return "qcow2_header";
+    }
+    long start = offset & ~geometry.clusterMask();
+    long end = (offset + size + geometry.clusterMask()) & ~geometry.clusterMask();
+    if (overlaps(start, end, h.l1TableOffset(), activeL1.length * 8L)) {
+      return "active L1 table";
+    }
+    if (overlaps(start, end, h.refcountTableOffset(), h.refcountTableClusters() << h.clusterBits())) {
+      return "refcount table";
+    }
+    for (int i = 0; i < table.size(); i++) {
+      long block = table.blockOffset(i);
+      if (block != 0 && overlaps(start, end, block, cs)) {
+        return "refcount block";
+      }
+    }
+    if (snapshotTable != null && overlaps(start, end, h.snapshotsOffset(), snapshotTable.tableBytes())) {
+      return "snapshot table";
+    }
+    if (snapshotTable != null) {
+      for (SnapshotTable.Entry e : snapshotTable.entries()) {
+        if (overlaps(start, end, e.l1TableOffset(), e.l1Size() * 8L)) {
+          return "inactive L1 table";
+        }
+      }
+    }
+    return null;
+  }
+
+  private static boolean overlaps(long start, long end, long offset, long size) {
+    return size > 0 && offset < end && start < offset + size;
+  }
+
   /** Sets the stored refcount of {@code cluster} to {@code count}; false if that fails (QEMU counts it unfixed). */
   private boolean fixRefcount(long cluster, long count) {
+    if (markedCorrupt) {
+      return false;
+    }
     try {
       stored.repair(cluster, count);
       return true;
@@ -333,7 +445,9 @@ final class Qcow2Checker {
    * {@code -r all} a wrong flag is corrected: the L1 entry, or the whole L2 table, written in place.
    */
   private void checkCopiedFlags() throws IOException {
-    boolean repair = fix == Repair.ALL;
+    // -r leaks repairs the flags too when the refcounts are now right: they were fixed just before.
+    boolean repair = fix == Repair.ALL
+        || fix == Repair.LEAKS && tally.checkErrors == 0 && tally.corruptions == 0 && tally.leaks == 0;
     long l1Offset = head.header().l1TableOffset();
     for (int i = 0; i < activeL1.length; i++) {
       long entry = activeL1[i];
@@ -351,6 +465,9 @@ final class Qcow2Checker {
         tally.note((repair ? "Repairing" : "ERROR") + " OFLAG_COPIED L2 cluster: l1_index=" + i + " l1_entry="
             + hex(entry) + " refcount=" + Long.toUnsignedString(count));
         if (repair) {
+          if (markedCorrupt) {
+            throw unusable("writing an L1 table entry");
+          }
           activeL1[i] = count == 1 ? entry | Geometry.COPIED : entry & ~Geometry.COPIED;
           file.device().write(l1Offset + 8L * i, ByteBuffer.allocate(8).putLong(0, activeL1[i]), Set.of());
           file.device().flush();
@@ -361,6 +478,9 @@ final class Qcow2Checker {
       }
       ByteBuffer table = walker.readL2(l2Offset);
       if (checkCopiedFlags(table, repair)) {
+        if (markedCorrupt) {
+          throw unusable("writing an L2 table");
+        }
         file.device().write(l2Offset, table.clear(), Set.of());
         file.device().flush();
       }
