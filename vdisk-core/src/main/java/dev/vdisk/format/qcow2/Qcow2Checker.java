@@ -3,6 +3,7 @@ package dev.vdisk.format.qcow2;
 import static dev.vdisk.format.qcow2.CheckTally.hex;
 import static dev.vdisk.format.qcow2.Qcow2Errors.invalid;
 
+import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
 import dev.vdisk.format.CheckResult;
@@ -93,7 +94,7 @@ final class Qcow2Checker {
    * @throws IOException when the header cannot be read or the check cannot be completed
    */
   static CheckResult check(FileDevice file, Consumer<String> problems) throws IOException {
-    return check(file, null, problems);
+    return check(file, file.path(), null, problems);
   }
 
   /**
@@ -104,17 +105,26 @@ final class Qcow2Checker {
    *     of the refcount structures repairs (QEMU: "need to rebuild refcount structures")
    */
   static CheckResult repair(FileDevice file, Repair mode, Consumer<String> problems) throws IOException {
-    return check(file, mode, problems);
+    return check(file, file.path(), mode, problems);
   }
 
-  private static CheckResult check(FileDevice file, Repair fix, Consumer<String> problems) throws IOException {
+  /**
+   * {@link #repair} of the image whose bytes are {@code file}, standing for the host file at {@code path}: for the
+   * opener, which repairs a dirty image before writing it (QEMU's open), and tests on simulated disks.
+   */
+  static CheckResult repair(BlockDevice file, Path path, Repair mode, Consumer<String> problems) throws IOException {
+    return check(file, path, mode, problems);
+  }
+
+  private static CheckResult check(BlockDevice file, Path imagePath, Repair fix, Consumer<String> problems)
+      throws IOException {
     HostReader reader = new HostReader(file, "image file");
     ImageHead head = ImageHead.read(reader);
     if (head.hasDataFile()) {
       // Data clusters are not counted, but QEMU opens the data file and cannot check an image without it.
       String name = head.extensions().dataFile()
           .orElseThrow(() -> invalid("external data file name", "absent", "a data file name header extension with incompatible feature bit 2"));
-      Path path = BackingChain.resolve(file.path(), name);
+      Path path = BackingChain.resolve(imagePath, name);
       if (!Files.exists(path)) {
         throw invalid("external data file", path, "an existing file");
       }
@@ -190,7 +200,7 @@ final class Qcow2Checker {
   }
 
   /** QEMU's qcow2_mark_clean and qcow2_mark_consistent: clears the dirty and corrupt bits once all is durable. */
-  private static void markCleanAndConsistent(FileDevice file, Qcow2Header h) throws IOException {
+  private static void markCleanAndConsistent(BlockDevice file, Qcow2Header h) throws IOException {
     long bits = Features.INCOMPAT_DIRTY | Features.INCOMPAT_CORRUPT;
     if (h.version() >= 3 && (h.incompatibleFeatures() & bits) != 0) {
       file.flush();
