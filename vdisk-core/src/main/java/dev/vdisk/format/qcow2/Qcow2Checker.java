@@ -97,6 +97,11 @@ final class Qcow2Checker {
     return check(file, file.path(), null, problems);
   }
 
+  /** {@link #check} of the image whose bytes are {@code file}, standing for the host file at {@code path}. */
+  static CheckResult check(BlockDevice file, Path path, Consumer<String> problems) throws IOException {
+    return check(file, path, null, problems);
+  }
+
   /**
    * Checks the qcow2 image in {@code file} (open for writing) and repairs what {@code mode} allows; the result
    * holds the counts fixed (see the class comment for the order of the writes).
