@@ -42,7 +42,9 @@ import java.util.function.Consumer;
  *
  * <p><b>Memory bound:</b> the {@link ReferenceCounts} array ({@code (clusters in the file + 1) * refcount_bits / 8}
  * bytes), the refcount table (at most 8 MiB), the active L1 table and one snapshot L1 table (at most 32 MiB each),
- * the first cluster, one L2 table and two refcount blocks (a cluster each, at most 2 MiB), and the snapshot list.
+ * the first cluster, one L2 table and two refcount blocks (a cluster each, at most 2 MiB), and the snapshot list;
+ * a repair also holds the refcount blocks it changed until they are written, and a rebuild the new refcount table
+ * (at most 8 MiB) and its one block at a time.
  */
 final class Qcow2Checker {
   private final HostReader file;

@@ -432,7 +432,10 @@ final class Qcow2Writer {
 
   /** The write-back: ordered, or with lazy refcounts only the tables (class comment). Under the metadata lock. */
   private void flushMetadata() throws IOException {
-    if (lazy == null || !refcounts.dirty() && l2.dirtyCount() == 0 && !refcounts.hasPendingFrees() && !lazy.isSet()) {
+    // A moved refcount table is written with the header at once, lazy or not: the old table is freed right after,
+    // and its clusters must not be reused while the header on disk still names it.
+    if (lazy == null || refcounts.tableMoved()
+        || !refcounts.dirty() && l2.dirtyCount() == 0 && !refcounts.hasPendingFrees() && !lazy.isSet()) {
       flushOrdered();
       return;
     }

@@ -155,6 +155,11 @@ final class RefcountStore {
     }
   }
 
+  /** True if the table moved and the header does not name the new one yet. */
+  boolean tableMoved() {
+    return tableMoved;
+  }
+
   /** True if blocks or the table wait to be written. */
   boolean dirty() {
     return !dirtyBlocks.isEmpty() || tableDirty;
