@@ -47,7 +47,9 @@ import org.junit.jupiter.params.provider.MethodSource;
  *       that flush, before the repair and after it;
  *   <li>vdisk's repair ({@code check -r all}) makes the image clean: no leaks, no corruption, no check error by
  *       vdisk's check, and for every {@value #QEMU_EVERY}th crash point by {@code qemu-img check}; a crash after
- *       the clean close needs no repair at all.
+ *       the clean close needs no repair at all;
+ *   <li>for about one crash point in {@value #REPAIR_CRASH_EVERY}, a second power loss in the middle of the repair
+ *       leaves no corruption the image did not already have, and a second repair makes it clean.
  * </ul>
  *
  * <p>Workloads: allocating and partial writes, overwrites, FUA writes, zeroes with and without MAY_TRIM,
@@ -68,6 +70,9 @@ class Qcow2CrashIT {
   /** Workloads per image layout: 2, times the {@code vdisk.soak} factor ({@code -Psoak} sets 10). */
   private static final int WORKLOADS = 2 * Integer.getInteger("vdisk.soak", 1);
   private static final int QEMU_EVERY = 20;
+  /** About one crash point in this many also loses power in the middle of its repair. */
+  private static final int REPAIR_CRASH_EVERY = 4;
+  private static long repairCrashes;
   private static final List<CacheMode> DURABLE_MODES =
       List.of(CacheMode.WRITEBACK, CacheMode.WRITETHROUGH, CacheMode.NONE, CacheMode.DIRECTSYNC);
   private static final Map<String, long[]> COUNTS = new TreeMap<>();
@@ -83,7 +88,8 @@ class Qcow2CrashIT {
 
   @AfterAll
   static void report() {
-    System.out.println("Qcow2CrashIT: " + workloads + " workloads x crash points = " + crashPoints + " crashes checked");
+    System.out.println("Qcow2CrashIT: " + workloads + " workloads x crash points = " + crashPoints + " crashes checked, "
+        + repairCrashes + " of them crashed again during their repair");
     COUNTS.forEach((k, v) -> System.out.println("Qcow2CrashIT:   " + k + ": " + v[0] + " workloads, " + v[1] + " crash points"));
   }
 
@@ -253,6 +259,9 @@ class Qcow2CrashIT {
         assertThat(found.leaks() + found.leaksFixed()).as("leaks after a clean close").isZero();
       }
     }
+    if (random.nextInt(REPAIR_CRASH_EVERY) == 0) {
+      repairCrashes(repaired, dirty, random, file, where);
+    }
     CheckResult r = Qcow2Checker.check(repaired, file, problem -> {});
     assertThat(r.corruptions()).as("corruptions after the repair of a %s", where).isZero();
     assertThat(r.leaks()).as("leaks after the repair of a %s", where).isZero();
@@ -265,6 +274,24 @@ class Qcow2CrashIT {
     }
     readsBack(repaired, file, state, point, where + ", repaired");
     crashPoints++;
+  }
+
+  /**
+   * A power loss during the repair itself: the image must then hold no corruption it did not have before (leaks
+   * at worst), and a second repair must make it clean.
+   */
+  private static void repairCrashes(CrashingDevice repair, boolean dirty, Random random, Path file, String where)
+      throws IOException {
+    int point = random.nextInt(repair.historyLength() + 1);
+    String when = where + ", then a crash at " + point + " of " + repair.historyLength() + " during its repair";
+    CrashingDevice again = new CrashingDevice(repair.crash(point, random, CrashingDevice.Tearing.SECTORS));
+    CheckResult found = Qcow2Checker.repair(again, file, Repair.ALL, problem -> {});
+    if (!dirty) {
+      assertThat(found.corruptions() + found.corruptionsFixed()).as("corruptions after a %s", when).isZero();
+    }
+    CheckResult r = Qcow2Checker.check(again, file, problem -> {});
+    assertThat(r.corruptions() + r.leaks() + r.checkErrors()).as("problems after a second repair: %s", when).isZero();
+    repairCrashes++;
   }
 
   /** Every byte not changed since the flush of {@code state} reads as it was then. */
