@@ -2,6 +2,7 @@ package dev.vdisk.cli;
 
 import dev.vdisk.format.CheckResult;
 import dev.vdisk.format.ImageFormat;
+import dev.vdisk.format.Repair;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileDevice;
 import java.io.IOException;
@@ -18,10 +19,13 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 
 /**
- * {@code vdisk check [-f fmt] [-U] [-q] [--output=human|json] FILE}: qemu-img check's read-only consistency check,
- * its text, JSON and exit status: 0 clean, 1 the check could not be completed, 2 corruptions, 3 leaks only, 63 the
- * format has no checks. Problems go to stderr one line each as they are found, in qemu-img's words; the summary to
- * stdout. Never writes: {@code -r} (repair) is refused until vdisk writes qcow2.
+ * {@code vdisk check [-f fmt] [-U] [-q] [-r leaks|all] [--output=human|json] FILE}: qemu-img check's consistency
+ * check, its text, JSON and exit status: 0 clean, 1 the check could not be completed, 2 corruptions, 3 leaks only,
+ * 63 the format has no checks. Problems go to stderr one line each as they are found, in qemu-img's words; the
+ * summary to stdout. Without {@code -r} the image is opened read-only and never written. With {@code -r} it is
+ * opened for writing under QEMU's lock (so not while another process holds it, and not with {@code -U}), repaired
+ * as qemu-img check -r repairs, and, if anything was fixed, checked again: qemu-img's "repaired" lines, then the
+ * second check's summary with the fixed counts, and the exit status of the second check.
  */
 @Command(name = "check", mixinStandardHelpOptions = true, description = "Check an image's metadata for consistency.")
 final class CheckCommand implements Callable<Integer> {
@@ -35,7 +39,8 @@ final class CheckCommand implements Callable<Integer> {
 
   @Mixin OutputOption output;
 
-  @Option(names = "-r", paramLabel = "leaks|all", description = "Repair (not supported yet: vdisk does not write qcow2).")
+  @Option(names = "-r", paramLabel = "leaks|all",
+      description = "Repair: 'leaks' frees leaked clusters only; 'all' also fixes refcounts too low, COPIED flags, and rebuilds broken refcount structures.")
   String repair;
 
   @Option(names = "-q", description = "Quiet: print no summary, only problems and errors.")
@@ -46,23 +51,39 @@ final class CheckCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException {
-    if (repair != null) {
-      throw new CliException("-r " + repair + ": repair is not supported yet (expected: no -r; vdisk check only reads)");
+    Repair mode;
+    try {
+      mode = repair == null ? null : Repair.of(repair);
+    } catch (IllegalArgumentException e) {
+      throw new CliException(e.getMessage());
     }
     boolean json = output.json();
     PrintWriter err = main.err();
+    PrintWriter out = main.out();
     CheckResult result;
     ImageFormat format;
-    try (FileDevice f = image.openFile(file, CacheMode.WRITEBACK)) {
+    try (FileDevice f = image.openFile(file, CacheMode.WRITEBACK, mode != null)) {
       format = image.format(f);
       if (!format.supportsCheck()) {
         err.println(Main.errorLine("check", "format '" + format.name()
             + "': does not support checks (expected: a format with consistency checks, such as qcow2)"));
         return EXIT_NOT_SUPPORTED;
       }
-      result = format.check(f, err::println);
+      if (mode == null) {
+        result = format.check(f, err::println);
+      } else {
+        result = format.repair(f, mode, err::println);
+        if (result.repairedAnything()) {
+          if (!json && !quiet) {
+            out.print("The following inconsistencies were found and repaired:\n\n    " + result.leaksFixed()
+                + " leaked clusters\n    " + result.corruptionsFixed() + " corruptions\n\n"
+                + "Double checking the fixed image now...\n");
+            out.flush();
+          }
+          result = format.check(f, err::println).withFixed(result.corruptionsFixed(), result.leaksFixed());
+        }
+      }
     }
-    PrintWriter out = main.out();
     if (!quiet) {
       out.print(json ? Json.pretty(json(result, file, format.name())) + "\n" : human(result));
     }
@@ -82,8 +103,10 @@ final class CheckCommand implements Callable<Integer> {
     putNonZero(m, "compressed-clusters", r.compressedClusters());
     putNonZero(m, "total-clusters", r.totalClusters());
     putNonZero(m, "corruptions", r.corruptions());
+    putNonZero(m, "corruptions-fixed", r.corruptionsFixed());
     m.put("check-errors", r.checkErrors());
     putNonZero(m, "leaks", r.leaks());
+    putNonZero(m, "leaks-fixed", r.leaksFixed());
     putNonZero(m, "allocated-clusters", r.allocatedClusters());
     m.put("filename", filename);
     m.put("format", format);

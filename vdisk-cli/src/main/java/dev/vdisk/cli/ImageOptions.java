@@ -39,11 +39,11 @@ final class ImageOptions {
   }
 
   /**
-   * Opens only the file of the image {@code file}, read-only, for commands that read an image's metadata
-   * themselves (check); {@link #format()} then names its format.
+   * Opens only the file of the image {@code file}, for commands that read an image's metadata themselves (check;
+   * {@code writable} and locked for check -r); {@link #format()} then names its format.
    */
-  FileDevice openFile(String file, CacheMode cache) throws IOException {
-    return FileDevice.open(checkedPath(file), new FileOptions(cache, true, forceShare, true));
+  FileDevice openFile(String file, CacheMode cache, boolean writable) throws IOException {
+    return FileDevice.open(checkedPath(file), new FileOptions(cache, !writable, forceShare, true));
   }
 
   /** The format given with {@code -f}, or the one probed from {@code file}'s first bytes. */

@@ -65,10 +65,20 @@ class CheckCommandTest {
   }
 
   @Test
-  void repairIsRefusedBeforeTheFileIsOpened() {
-    Vdisk.Result r = Vdisk.run("check", "-r", "all", dir.resolve("missing.qcow2").toString());
+  void anUnknownRepairModeIsRefusedBeforeTheFileIsOpened() {
+    Vdisk.Result r = Vdisk.run("check", "-r", "some", dir.resolve("missing.qcow2").toString());
     assertThat(r.exit()).isEqualTo(1);
-    assertThat(r.errLines()).containsExactly("vdisk check: -r all: repair is not supported yet (expected: no -r; vdisk check only reads)");
+    assertThat(r.errLines()).containsExactly("vdisk check: -r some: unknown repair mode (expected: leaks or all)");
+  }
+
+  @Test
+  void repairWithForceShareIsRefusedAndLeavesTheFileAlone() throws IOException {
+    Path file = Files.write(dir.resolve("leaky.qcow2"), new byte[] {'Q', 'F', 'I', 0xfffffffb});
+    byte[] before = Files.readAllBytes(file);
+    Vdisk.Result r = Vdisk.run("check", "-U", "-r", "leaks", file.toString());
+    assertThat(r.exit()).isEqualTo(1);
+    assertThat(r.errLines()).singleElement().asString().contains("force-share (-U): requires a read-only open");
+    assertThat(Files.readAllBytes(file)).isEqualTo(before);
   }
 
   @Test

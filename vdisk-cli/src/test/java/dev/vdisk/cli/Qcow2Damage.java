@@ -53,7 +53,11 @@ enum Qcow2Damage {
   /** The autoclear bits cleared, as a program without bitmap support leaves them: QEMU ignores the bitmaps. */
   BITMAPS_AUTOCLEAR_CLEARED,
   /** Extended L2: the first data cluster's bitmap says subcluster 0 is both allocated and zero. */
-  SUBCLUSTER_BITMAP_CONFLICT;
+  SUBCLUSTER_BITMAP_CONFLICT,
+  /** The corrupt bit (incompatible feature bit 1) set, as QEMU sets it when it finds damage. */
+  MARKED_CORRUPT,
+  /** The dirty bit (incompatible feature bit 0) set and a leak, as a crash with lazy refcounts leaves an image. */
+  MARKED_DIRTY_WITH_LEAK;
 
   private static final long OFFSET_MASK = 0x00ff_ffff_ffff_fe00L;
   private static final long COMPRESSED = 1L << 62;
@@ -88,6 +92,11 @@ enum Qcow2Damage {
         case SNAPSHOT_L1_UNALIGNED -> t.put(t.snapshotsOffset, t.get(t.snapshotsOffset) + 512);
         case BITMAPS_AUTOCLEAR_CLEARED -> t.put(88, 0);
         case SUBCLUSTER_BITMAP_CONFLICT -> t.put(t.firstData().at() + 8, 0x0000_0001_0000_0001L);
+        case MARKED_CORRUPT -> t.put(72, t.get(72) | 2);
+        case MARKED_DIRTY_WITH_LEAK -> {
+          t.put(72, t.get(72) | 1);
+          t.addRefcount(t.refcountTableOffset >>> t.clusterBits, 1);
+        }
       }
     }
   }

@@ -12,6 +12,27 @@ package dev.vdisk.format;
  * @param allocatedClusters guest clusters the active L1 table allocates (data, preallocated zero, compressed)
  * @param fragmentedClusters allocated clusters not stored right after the previous one of their L2 table
  * @param compressedClusters compressed clusters of the active L1 table
+ * @param corruptionsFixed corruptions a repair fixed (0 for a plain check)
+ * @param leaksFixed leaked clusters a repair freed (0 for a plain check)
  */
 public record CheckResult(long checkErrors, long corruptions, long leaks, long imageEndOffset, long totalClusters,
-    long allocatedClusters, long fragmentedClusters, long compressedClusters) {}
+    long allocatedClusters, long fragmentedClusters, long compressedClusters, long corruptionsFixed, long leaksFixed) {
+
+  /** The result of a check that repaired nothing. */
+  public CheckResult(long checkErrors, long corruptions, long leaks, long imageEndOffset, long totalClusters,
+      long allocatedClusters, long fragmentedClusters, long compressedClusters) {
+    this(checkErrors, corruptions, leaks, imageEndOffset, totalClusters, allocatedClusters, fragmentedClusters,
+        compressedClusters, 0, 0);
+  }
+
+  /** This result with a repair's fixed counters, as qemu-img reports them with the re-check after a repair. */
+  public CheckResult withFixed(long corruptionsFixed, long leaksFixed) {
+    return new CheckResult(checkErrors, corruptions, leaks, imageEndOffset, totalClusters, allocatedClusters,
+        fragmentedClusters, compressedClusters, corruptionsFixed, leaksFixed);
+  }
+
+  /** True if the repair that produced this result changed the image. */
+  public boolean repairedAnything() {
+    return corruptionsFixed != 0 || leaksFixed != 0;
+  }
+}

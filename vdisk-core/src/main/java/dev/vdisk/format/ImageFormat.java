@@ -73,6 +73,18 @@ public interface ImageFormat {
   }
 
   /**
+   * Checks the image in {@code file} and repairs what {@code mode} allows, with qemu-img check -r's semantics: the
+   * result carries the counts fixed; the caller runs a plain {@link #check} afterwards for the image's final state,
+   * as qemu-img does. {@code file} must be open for writing (and locked). A repair that cannot be done throws and
+   * leaves the image consistent (leaks at worst).
+   *
+   * @throws UnsupportedOperationException unless {@link #supportsCheck()}
+   */
+  default CheckResult repair(FileDevice file, Repair mode, Consumer<String> problems) throws IOException {
+    throw new UnsupportedOperationException("format '" + name() + "': does not support checks");
+  }
+
+  /**
    * What qemu-img's {@code Formatting '...', fmt=NAME } line prints after the format name for an image of
    * {@code size} bytes made with {@code options}: by default {@code size=N} then the options as given.
    */

@@ -16,9 +16,30 @@ final class CheckTally {
   long allocatedClusters;
   long fragmentedClusters;
   long compressedClusters;
+  long corruptionsFixed;
+  long leaksFixed;
 
   CheckTally(Consumer<String> problems) {
     this.problems = problems;
+  }
+
+  /** A copy of the counters (same problem sink): QEMU's {@code BdrvCheckResult} saved by value. */
+  CheckTally copy() {
+    CheckTally c = new CheckTally(problems);
+    c.restore(this);
+    return c;
+  }
+
+  /** Sets every counter to {@code saved}'s. */
+  void restore(CheckTally saved) {
+    checkErrors = saved.checkErrors;
+    corruptions = saved.corruptions;
+    leaks = saved.leaks;
+    allocatedClusters = saved.allocatedClusters;
+    fragmentedClusters = saved.fragmentedClusters;
+    compressedClusters = saved.compressedClusters;
+    corruptionsFixed = saved.corruptionsFixed;
+    leaksFixed = saved.leaksFixed;
   }
 
   /** Reports {@code line} and counts a corruption. */
@@ -46,7 +67,7 @@ final class CheckTally {
 
   CheckResult result(long imageEndOffset, long totalClusters) {
     return new CheckResult(checkErrors, corruptions, leaks, imageEndOffset, totalClusters, allocatedClusters,
-        fragmentedClusters, compressedClusters);
+        fragmentedClusters, compressedClusters, corruptionsFixed, leaksFixed);
   }
 
   static String hex(long v) {

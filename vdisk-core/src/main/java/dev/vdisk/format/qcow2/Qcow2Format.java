@@ -3,6 +3,7 @@ package dev.vdisk.format.qcow2;
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.filter.FilterDevice;
 import dev.vdisk.format.CheckResult;
+import dev.vdisk.format.Repair;
 import dev.vdisk.format.ImageFormat;
 import dev.vdisk.format.MeasureSource;
 import dev.vdisk.format.Measurement;
@@ -286,6 +287,12 @@ public final class Qcow2Format implements ImageFormat {
   @Override
   public CheckResult check(FileDevice file, Consumer<String> problems) throws IOException {
     return Qcow2Checker.check(file, problems);
+  }
+
+  /** qemu-img check -r: see {@link Qcow2Checker}. */
+  @Override
+  public CheckResult repair(FileDevice file, Repair mode, Consumer<String> problems) throws IOException {
+    return Qcow2Checker.repair(file, mode, problems);
   }
 
   /**

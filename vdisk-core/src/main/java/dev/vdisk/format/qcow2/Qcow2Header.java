@@ -66,6 +66,8 @@ record Qcow2Header(
   static final int REFCOUNT_TABLE_OFFSET_FIELD = 48;
   /** Byte offset of autoclear_features (v3). */
   static final int AUTOCLEAR_FEATURES_FIELD = 88;
+  /** Offset of incompatible_features (8 bytes, version 3). */
+  static final int INCOMPATIBLE_FEATURES_FIELD = 72;
   static final int V3_MIN_HEADER_LENGTH = 104;
   static final int MIN_CLUSTER_BITS = 9;
   /** QEMU's implementation limit: 2 MiB clusters. */

@@ -6,6 +6,8 @@ import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
 import dev.vdisk.block.filter.NoFlushFilter;
+import dev.vdisk.format.CheckResult;
+import dev.vdisk.format.Repair;
 import dev.vdisk.format.qcow2.Qcow2Format.Backing;
 import dev.vdisk.format.qcow2.Qcow2Format.Snapshot;
 import dev.vdisk.io.CacheMode;
@@ -52,6 +54,11 @@ final class Qcow2Opener {
       throws IOException {
     HostReader image = new HostReader(file, "image file");
     ImageHead head = ImageHead.read(image);
+    if (!options.readOnly() && (head.header().incompatibleFeatures() & Features.INCOMPAT_DIRTY) != 0
+        && (head.header().incompatibleFeatures() & Features.INCOMPAT_CORRUPT) == 0) {
+      repairDirty(file, path);
+      head = ImageHead.read(image);
+    }
     ByteBuffer first = head.firstCluster();
     Qcow2Header header = head.header();
     HeaderExtensions ext = head.extensions();
@@ -101,8 +108,10 @@ final class Qcow2Opener {
         boolean hasBacking = backing.isPresent();
         BlockDevice store = dataDevice == file ? out : noFlush ? new NoFlushFilter(dataDevice) : dataDevice;
         boolean raw = (header.autoclearFeatures() & Features.AUTOCLEAR_DATA_FILE_RAW) != 0;
+        DirtyBit lazy = (header.compatibleFeatures() & Features.COMPAT_LAZY_REFCOUNTS) != 0 && header.version() >= 3
+            ? new DirtyBit(out, header.incompatibleFeatures()) : null;
         writer = (current, zeroes) -> new Qcow2Writer(out, store, raw, geometry, l1, cache, refcounts,
-            header.version(), header.size(), hasBacking, current, zeroes);
+            header.version(), header.size(), hasBacking, current, zeroes, lazy);
       }
       resources.add(file);
       return new Qcow2Image(file, header, ext, geometry, mapper, data, backing, snapshots, resources, writer);
@@ -120,6 +129,22 @@ final class Qcow2Opener {
     }
   }
 
+  /**
+   * Repairs an image whose dirty bit says its refcounts may be behind (lazy refcounts, not closed cleanly) before
+   * it is written, as QEMU's open does ({@code qemu-img check -r all}'s repair, problems logged); the repair clears
+   * the bit unless corruptions remain, which {@link #checkWritable} then refuses.
+   */
+  private static void repairDirty(BlockDevice file, Path path) throws IOException {
+    CheckResult result = Qcow2Checker.repair(file, path, Repair.ALL,
+        line -> LOG.log(System.Logger.Level.DEBUG, "qcow2: repairing dirty image {0}: {1}", path, line));
+    LOG.log(System.Logger.Level.INFO, "qcow2: {0} was dirty (lazy refcounts not written back): repaired {1} leaked "
+        + "clusters and {2} corruptions before writing", path, result.leaksFixed(), result.corruptionsFixed());
+    if (result.checkErrors() > 0) {
+      throw new BlockDeviceException(BlockError.EIO, "qcow2: could not repair dirty image " + path + ": "
+          + result.checkErrors() + " check errors (expected: an image that check -r all repairs)");
+    }
+  }
+
   /** Refuses to open for writing what vdisk cannot write safely. */
   private static void checkWritable(Qcow2Header header) throws IOException {
     if ((header.incompatibleFeatures() & Features.INCOMPAT_CORRUPT) != 0) {
@@ -127,8 +152,8 @@ final class Qcow2Opener {
           + "read-only (expected: repair it with qemu-img check -r all)");
     }
     if ((header.incompatibleFeatures() & Features.INCOMPAT_DIRTY) != 0) {
-      throw new BlockDeviceException(BlockError.ENOTSUP, "qcow2: the image is dirty (its lazy refcounts were not "
-          + "written back) and vdisk does not repair it yet (expected: qemu-img check -r all first, or a read-only open)");
+      throw new BlockDeviceException(BlockError.EIO, "qcow2: could not repair dirty image: corruptions remain "
+          + "(expected: an image that check -r all repairs; try qemu-img check -r all, or open it read-only)");
     }
   }
 

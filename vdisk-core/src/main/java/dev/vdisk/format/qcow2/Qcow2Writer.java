@@ -24,6 +24,14 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * (and an external data file) is flushed before L2 tables are written, so the data is durable first. Released clusters are counted down only after the entries that pointed at them are
  * durable. A crash therefore leaves leaked clusters at worst.
  *
+ * <p><b>Lazy refcounts</b> ({@code lazy_refcounts=on}): the first flush with metadata to write sets the dirty bit
+ * ({@link DirtyBit}) durably, and from then on a flush writes only the L2 tables and L1 entries (after a flush
+ * that makes the new clusters' data durable); refcount blocks, the refcount table and frees stay in memory until
+ * the close, which writes them in the usual order and then clears the bit. A crash in between leaves refcounts
+ * that may be too low, which the dirty bit tells the next writer to rebuild, as QEMU does. The cost is memory:
+ * the dirty refcount blocks are held until the close (one block per {@code cluster_size * 8 / refcount_bits}
+ * clusters the session allocated in).
+ *
  * <p><b>Concurrency:</b> overwrites of clusters the image owns alone (L2 entry with the COPIED flag) run
  * concurrently without the metadata lock; everything that changes metadata holds it. Reads and overwrites hold
  * {@link #inUse}'s shared side, which releasing clusters takes exclusively, so a cluster is never reused while a
@@ -53,6 +61,8 @@ final class Qcow2Writer {
   private final boolean hasBacking;
   private final GuestReader current;
   private final ZeroStatus zeroStatus;
+  /** The dirty bit of an image with lazy refcounts; null without them. */
+  private final DirtyBit lazy;
   private final ReentrantLock meta = new ReentrantLock();
   private final ReentrantReadWriteLock inUse = new ReentrantReadWriteLock();
   private volatile long size;
@@ -76,9 +86,12 @@ final class Qcow2Writer {
    * @param size the virtual size
    * @param current reads the image's guest bytes (for copy-on-write), without taking {@link #shared()}
    * @param zeroStatus block status of guest bytes, without taking {@link #shared()}
+   * @param lazy the dirty bit of an image with lazy refcounts, null without them
    */
   Qcow2Writer(BlockDevice file, BlockDevice data, boolean dataFileRaw, Geometry geometry, L1Table l1, L2Cache l2,
-      RefcountStore refcounts, int version, long size, boolean hasBacking, GuestReader current, ZeroStatus zeroStatus) {
+      RefcountStore refcounts, int version, long size, boolean hasBacking, GuestReader current, ZeroStatus zeroStatus,
+      DirtyBit lazy) {
+    this.lazy = lazy;
     this.file = file;
     this.data = data;
     this.dataFile = data != file;
@@ -761,25 +774,52 @@ final class Qcow2Writer {
     }
   }
 
-  /** Writes back everything, releases included, until nothing is left dirty; for close. */
+  /**
+   * Writes back everything, releases included, in order, until nothing is left dirty, then clears the dirty bit
+   * of lazy refcounts; for close.
+   */
   void flushAll() throws IOException {
     meta.lock();
     try {
       do {
-        flushMetadata();
-      } while (refcounts.dirty() || l2.dirtyCount() > 0);
+        flushOrdered();
+      } while (refcounts.dirty() || l2.dirtyCount() > 0 || refcounts.hasPendingFrees());
       file.flush();
+      if (lazy != null) {
+        lazy.clear();
+      }
     } finally {
       meta.unlock();
     }
   }
 
-  /** The ordered write-back described in the class comment. Under the metadata lock. */
+  /** The write-back: ordered, or with lazy refcounts only the tables (class comment). Under the metadata lock. */
   private void flushMetadata() throws IOException {
     if (dataFile) {
       // Data in the external data file before the L2 entries that expose it.
       data.flush();
     }
+    // A moved refcount table is written with the header at once, lazy or not: the old table is freed right after,
+    // and its clusters must not be reused while the header on disk still names it.
+    if (lazy == null || refcounts.tableMoved()
+        || !refcounts.dirty() && l2.dirtyCount() == 0 && !refcounts.hasPendingFrees() && !lazy.isSet()) {
+      flushOrdered();
+      return;
+    }
+    lazy.set();
+    if (l2.dirtyCount() > 0) {
+      file.flush();
+      l2.writeDirty(file);
+      file.flush();
+    }
+    if (l1.writeDirty(file)) {
+      file.flush();
+    }
+    applyFrees();
+  }
+
+  /** The ordered write-back described in the class comment. Under the metadata lock. */
+  private void flushOrdered() throws IOException {
     boolean flushed = false;
     if (refcounts.writeBlocks()) {
       file.flush();
@@ -804,6 +844,11 @@ final class Qcow2Writer {
     if (l1.writeDirty(file)) {
       file.flush();
     }
+    applyFrees();
+  }
+
+  /** Counts down the released clusters, once nothing durable points at them. */
+  private void applyFrees() throws IOException {
     if (refcounts.hasPendingFrees()) {
       Lock exclusive = inUse.writeLock();
       exclusive.lock();

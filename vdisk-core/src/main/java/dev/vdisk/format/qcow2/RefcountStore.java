@@ -144,6 +144,21 @@ final class RefcountStore {
     return offset;
   }
 
+  /**
+   * Sets the refcount of {@code cluster} to {@code value} now (a repair's fix, qemu-img check -r): the cluster's
+   * block must exist. A cluster that drops to 0 is discarded in the file, as QEMU discards it.
+   */
+  void repair(long cluster, long value) throws IOException {
+    set(cluster, value);
+    if (value == 0) {
+      freeHint = Math.min(freeHint, cluster);
+      long at = cluster << clusterBits;
+      if (file.capabilities().discard() != Support.NONE && at < file.size()) {
+        file.discard(at, Math.min(1L << clusterBits, file.size() - at));
+      }
+    }
+  }
+
   /** Records that one reference to each of {@code clusters} clusters from {@code hostOffset} is gone. */
   void free(long hostOffset, int clusters) {
     for (int i = 0; i < clusters; i++) {
@@ -221,6 +236,11 @@ final class RefcountStore {
     }
     end = last + 1;
     return end << clusterBits;
+  }
+
+  /** True if the table moved and the header does not name the new one yet. */
+  boolean tableMoved() {
+    return tableMoved;
   }
 
   /** True if blocks or the table wait to be written. */

@@ -1,6 +1,7 @@
 package dev.vdisk.format.qcow2;
 
 import java.io.IOException;
+import java.util.Arrays;
 
 /**
  * The reference count of every host cluster as computed from the metadata during a check, in entries as wide as
@@ -17,7 +18,7 @@ final class ReferenceCounts {
   /** QEMU's limit: INT_MAX clusters. */
   static final long MAX_CLUSTERS = Integer.MAX_VALUE;
 
-  private final long[] words;
+  private long[] words;
   private final RefcountWidth width;
   private final int clusterBits;
   private final long fileSize;
@@ -105,7 +106,23 @@ final class ReferenceCounts {
     }
   }
 
-  private void set(long k, long value) {
+  /**
+   * Makes room for {@code n} clusters, counting 0 each beyond the current ones: a rebuild of the refcount
+   * structures allocates its clusters here, past the end of the file if need be (the memory bound grows by them).
+   */
+  void ensure(long n) {
+    if (n <= clusters) {
+      return;
+    }
+    long longs = Math.ceilDiv(n + 1, 64L >> width.order());
+    if (longs > words.length) {
+      words = Arrays.copyOf(words, Math.toIntExact(Math.max(longs, words.length + (words.length >> 1))));
+    }
+    clusters = n;
+  }
+
+  /** Sets the count of cluster {@code k}, which must be below {@link #clusters()}. */
+  void set(long k, long value) {
     int perWordBits = 6 - width.order();
     int shift = (int) (k & ((1L << perWordBits) - 1)) << width.order();
     int w = (int) (k >>> perWordBits);

@@ -27,8 +27,24 @@ final class TableWalker {
   private final ByteBuffer l2;
   private final long compressedOffsetMask;
   private final long compressedSectorMask;
+  private final ZeroFixer zeroFixer;
 
-  TableWalker(HostReader file, Geometry geometry, boolean dataFile, ReferenceCounts refs, CheckTally tally) {
+  /** A repair's fix for an unaligned preallocated cluster (QEMU's fix_l2_entry_by_zero). */
+  @FunctionalInterface
+  interface ZeroFixer {
+    /**
+     * Makes entry {@code index} of the L2 table at {@code l2Offset}, held in {@code table}, a zero cluster on disk.
+     *
+     * @return whether it did
+     * @throws IOException when the repair must stop
+     */
+    boolean zero(long l2Offset, ByteBuffer table, int index) throws IOException;
+  }
+
+  /** @param zeroFixer fixes unaligned preallocated clusters ({@code -r all}); null to report them only */
+  TableWalker(HostReader file, Geometry geometry, boolean dataFile, ReferenceCounts refs, CheckTally tally,
+      ZeroFixer zeroFixer) {
+    this.zeroFixer = zeroFixer;
     this.file = file;
     this.geometry = geometry;
     this.dataFile = dataFile;
@@ -73,11 +89,11 @@ final class TableWalker {
       if ((l2Offset & geometry.clusterMask()) != 0) {
         tally.corruption("ERROR l2_offset=" + hex(l2Offset) + ": Table is not cluster aligned; L1 entry corrupted");
       }
-      walkL2(readL2(l2Offset), active);
+      walkL2(l2Offset, readL2(l2Offset), active);
     }
   }
 
-  private void walkL2(ByteBuffer table, boolean active) throws IOException {
+  private void walkL2(long l2Offset, ByteBuffer table, boolean active) throws IOException {
     int words = geometry.wordsPerEntry();
     int entries = 1 << geometry.l2Bits();
     long nextContiguous = 0;
@@ -97,8 +113,15 @@ final class TableWalker {
           }
           if ((host & geometry.clusterMask()) != 0) {
             boolean containsData = geometry.extendedL2() ? (bitmap & 0xffff_ffffL) != 0 : (word & Geometry.ZERO) == 0;
-            tally.corruption("ERROR offset=" + hex(host) + (containsData ? ": Data cluster" : ": Preallocated cluster")
-                + " is not properly aligned; L2 entry corrupted.");
+            boolean repair = !containsData && zeroFixer != null;
+            tally.corruption((repair ? "Repairing" : "ERROR") + " offset=" + hex(host)
+                + (containsData ? ": Data cluster" : ": Preallocated cluster") + " is not properly aligned; L2 entry corrupted.");
+            if (repair && zeroFixer.zero(l2Offset, table, i)) {
+              // Now a plain zero cluster: it owns nothing.
+              tally.corruptions--;
+              tally.corruptionsFixed++;
+              continue;
+            }
           }
           if (active) {
             tally.allocatedClusters++;
