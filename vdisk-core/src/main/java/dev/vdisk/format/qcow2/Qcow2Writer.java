@@ -66,6 +66,11 @@ final class Qcow2Writer {
   private final ReentrantLock meta = new ReentrantLock();
   private final ReentrantReadWriteLock inUse = new ReentrantReadWriteLock();
   private volatile long size;
+  /**
+   * Where the data file must end for the clusters written past its end: extended at the next metadata write-back
+   * (one ftruncate per flush, not per allocating write), before any L2 entry exposes them. Under the metadata lock.
+   */
+  private long dataEnd;
 
   /** Reads guest bytes as the image defines them now. */
   @FunctionalInterface
@@ -259,9 +264,7 @@ final class Qcow2Writer {
       // Past the end of the file the copy-on-write parts already read as zeroes: write only the new bytes, and let
       // the file end where QEMU's zeroing of them would (sparse), as qemu-img map looks at the file's holes.
       data.write(at + head, buf.slice(head, n), Set.of());
-      if (data.size() < at + buf.limit()) {
-        data.resize(at + buf.limit());
-      }
+      dataEnd = Math.max(dataEnd, at + buf.limit());
     } else {
       data.write(at, buf, Set.of());
     }
@@ -744,6 +747,7 @@ final class Qcow2Writer {
         flushMetadata();
       }
       file.flush();
+      dataEnd = 0; // extended by the flushes above; the file may end before it now
       long end = refcounts.trimEnd();
       if (end < file.size()) {
         file.resize(end);
@@ -781,6 +785,7 @@ final class Qcow2Writer {
   void flushAll() throws IOException {
     meta.lock();
     try {
+      extendData();
       do {
         flushOrdered();
       } while (refcounts.dirty() || l2.dirtyCount() > 0 || refcounts.hasPendingFrees());
@@ -795,6 +800,7 @@ final class Qcow2Writer {
 
   /** The write-back: ordered, or with lazy refcounts only the tables (class comment). Under the metadata lock. */
   private void flushMetadata() throws IOException {
+    extendData();
     if (dataFile) {
       // Data in the external data file before the L2 entries that expose it.
       data.flush();
@@ -845,6 +851,16 @@ final class Qcow2Writer {
       file.flush();
     }
     applyFrees();
+  }
+
+  /**
+   * Extends the data file to the end of the last cluster written past it, where QEMU's zeroing of the cluster would
+   * have ended it (the file stays sparse; {@code qemu-img map} reads its holes).
+   */
+  private void extendData() throws IOException {
+    if (data.size() < dataEnd) {
+      data.resize(dataEnd);
+    }
   }
 
   /** Counts down the released clusters, once nothing durable points at them. */
