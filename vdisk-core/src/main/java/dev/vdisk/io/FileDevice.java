@@ -48,7 +48,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *
  * <ul>
  *   <li>Reads past the end of a regular file shorter than {@link #size()} return zeroes.
- *   <li>flush is fdatasync; FUA is not native (the guard flushes).
+ *   <li>flush is fdatasync, or nothing under a cache mode that ignores flushes ({@code unsafe}): QEMU's
+ *       no-flush holds for every flush of the file, a format's own metadata ordering included; FUA is not
+ *       native (the guard flushes).
  *   <li>discard punches a hole (block devices: BLKDISCARD); it is advisory, so where the host cannot, it
  *       does nothing.
  *   <li>writeZeroes punches a hole with MAY_TRIM, else uses ZERO_RANGE, else punch-then-allocate (QEMU's
@@ -246,9 +248,12 @@ public final class FileDevice implements BlockDevice {
     }
   }
 
-  /** fdatasync. */
+  /** fdatasync, unless the cache mode ignores flushes. */
   @Override
   public void flush() throws IOException {
+    if (options.cache().ignoreFlushes()) {
+      return;
+    }
     boolean interrupted = Thread.interrupted();
     try {
       channel.force(false);

@@ -5,7 +5,6 @@ import static dev.vdisk.format.qcow2.Qcow2Errors.invalid;
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
-import dev.vdisk.block.filter.NoFlushFilter;
 import dev.vdisk.format.CheckResult;
 import dev.vdisk.format.Repair;
 import dev.vdisk.format.qcow2.Qcow2Format.Backing;
@@ -101,16 +100,13 @@ final class Qcow2Opener {
         clearAutoclearFeatures(file, header);
         // QEMU's default refcount block cache is a quarter of its L2 cache.
         int blocks = (int) Math.min(Integer.MAX_VALUE, l2CacheSize / 4 / header.clusterSize());
-        // cache=unsafe ignores the flushes that order metadata too, as QEMU's no-flush does for the whole image.
-        boolean noFlush = options.cache().ignoreFlushes();
-        BlockDevice out = noFlush ? new NoFlushFilter(file) : file;
-        RefcountStore refcounts = new RefcountStore(out, header, RefcountTable.read(image, header), blocks);
+        RefcountStore refcounts = new RefcountStore(file, header, RefcountTable.read(image, header), blocks);
         boolean hasBacking = backing.isPresent();
-        BlockDevice store = dataDevice == file ? out : noFlush ? new NoFlushFilter(dataDevice) : dataDevice;
+        BlockDevice store = dataDevice;
         boolean raw = (header.autoclearFeatures() & Features.AUTOCLEAR_DATA_FILE_RAW) != 0;
         DirtyBit lazy = (header.compatibleFeatures() & Features.COMPAT_LAZY_REFCOUNTS) != 0 && header.version() >= 3
-            ? new DirtyBit(out, header.incompatibleFeatures()) : null;
-        writer = (current, zeroes) -> new Qcow2Writer(out, store, raw, geometry, l1, cache, refcounts,
+            ? new DirtyBit(file, header.incompatibleFeatures()) : null;
+        writer = (current, zeroes) -> new Qcow2Writer(file, store, raw, geometry, l1, cache, refcounts,
             header.version(), header.size(), hasBacking, current, zeroes, lazy);
       }
       resources.add(file);
