@@ -1,11 +1,12 @@
 package dev.vdisk.cli;
 
+import dev.vdisk.Image;
+import dev.vdisk.OpenOptions;
+import dev.vdisk.Vdisk;
 import dev.vdisk.format.FormatRegistry;
-import dev.vdisk.format.ImageFormat;
 import dev.vdisk.format.Images;
 import dev.vdisk.format.OpenImage;
 import dev.vdisk.io.CacheMode;
-import dev.vdisk.io.FileDevice;
 import dev.vdisk.io.FileOptions;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -28,34 +29,38 @@ final class ImageOptions {
   OpenImage open(String file, CacheMode cache, boolean readOnly, PrintWriter err) throws IOException {
     FileOptions options = new FileOptions(cache, readOnly, forceShare, true);
     OpenImage image = Images.open(checkedPath(file), format, options);
-    if (image.probed() && image.format().name().equals("raw") && !readOnly) {
+    warnIfProbedRaw(file, image.probed(), image.format().name(), readOnly, err);
+    return image;
+  }
+
+  /** {@link #open} through the library's front door: the image with its typed facts and chain. */
+  Image openImage(String file, CacheMode cache, boolean readOnly, PrintWriter err) throws IOException {
+    OpenOptions options = OpenOptions.builder().format(format).cache(cache).readOnly(readOnly).forceShare(forceShare)
+        .build();
+    Image image = Vdisk.open(checkedPath(file), options);
+    warnIfProbedRaw(file, image.probed(), image.format(), readOnly, err);
+    return image;
+  }
+
+  /** The options for {@link Vdisk#check}: {@code -f} and {@code -U}. */
+  OpenOptions checkOptions() {
+    checkedFormat();
+    return OpenOptions.builder().format(format).readOnly(true).forceShare(forceShare).build();
+  }
+
+  private static void warnIfProbedRaw(String file, boolean probed, String format, boolean readOnly, PrintWriter err) {
+    if (probed && format.equals("raw") && !readOnly) {
       err.println("WARNING: Image format was not specified for '" + file + "' and probing guessed raw.");
       err.println("         Automatically detecting the format is dangerous for raw images, "
           + "write operations on block 0 will be restricted.");
       err.println("         Specify the 'raw' format explicitly to remove the restrictions.");
       err.flush();
     }
-    return image;
-  }
-
-  /**
-   * Opens only the file of the image {@code file}, for commands that read an image's metadata themselves (check;
-   * {@code writable} and locked for check -r); {@link #format()} then names its format.
-   */
-  FileDevice openFile(String file, CacheMode cache, boolean writable) throws IOException {
-    return FileDevice.open(checkedPath(file), new FileOptions(cache, !writable, forceShare, true));
-  }
-
-  /** The format given with {@code -f}, or the one probed from {@code file}'s first bytes. */
-  ImageFormat format(FileDevice file) throws IOException {
-    return format != null ? FormatRegistry.byName(format) : Images.probe(file);
   }
 
   /** {@code file} as a path, after checking {@code -f} and that the file exists and is not a directory. */
-  private Path checkedPath(String file) {
-    if (format != null) {
-      FormatRegistry.byName(format);
-    }
+  Path checkedPath(String file) {
+    checkedFormat();
     Path path = Path.of(file);
     if (!Files.exists(path)) {
       throw new CliException(file + ": no such file (expected: an existing image file)");
@@ -64,5 +69,11 @@ final class ImageOptions {
       throw new CliException(file + ": is a directory (expected: an image file)");
     }
     return path;
+  }
+
+  private void checkedFormat() {
+    if (format != null) {
+      FormatRegistry.byName(format);
+    }
   }
 }

@@ -13,7 +13,7 @@ import java.nio.file.Path;
 
 /**
  * Opens images as complete stacks:
- * {@code Checked([Writethrough | NoFlush](Format(FileDevice)))}, with the cache mode's three switches
+ * {@code Checked([Writethrough | NoFlush](Format(device)))}, with the cache mode's three switches
  * placed where QEMU places them.
  */
 public final class Images {
@@ -30,14 +30,32 @@ public final class Images {
     ImageFormat explicit = formatName == null ? null : FormatRegistry.byName(formatName);
     FileDevice file = FileDevice.open(path, options);
     try {
-      ImageFormat format = explicit != null ? explicit : probe(file);
-      BlockDevice image = format.open(file, explicit == null);
-      return new OpenImage(new CheckedDevice(applyCacheSwitches(image, options.cache()), options.readOnly()),
-          format, file, explicit == null);
+      return stack(file, file, FileContext.of(path, options), explicit, options.cache());
     } catch (IOException | RuntimeException e) {
       file.close();
       throw e;
     }
+  }
+
+  /**
+   * Opens the image whose bytes are {@code device} (any device: memory, a simulated disk, a network device) in
+   * {@code context}. On success the image owns {@code device}; on failure the caller still does.
+   *
+   * @param formatName the format, or null to probe (falls back to raw)
+   * @param cache the cache mode whose writethrough and no-flush switches apply to the whole stack
+   */
+  public static OpenImage open(BlockDevice device, ImageContext context, String formatName, CacheMode cache)
+      throws IOException {
+    ImageFormat explicit = formatName == null ? null : FormatRegistry.byName(formatName);
+    return stack(device, null, context, explicit, cache);
+  }
+
+  private static OpenImage stack(BlockDevice device, FileDevice file, ImageContext context, ImageFormat explicit,
+      CacheMode cache) throws IOException {
+    ImageFormat format = explicit != null ? explicit : probe(device);
+    BlockDevice image = format.open(device, context, explicit == null);
+    return new OpenImage(new CheckedDevice(applyCacheSwitches(image, cache), context.readOnly()), format, file,
+        explicit == null);
   }
 
   /** Wraps {@code image} in the filters that a cache mode's writethrough and no-flush switches need. */
@@ -52,7 +70,7 @@ public final class Images {
   }
 
   /** The format of the image in {@code file}: the best non-raw format claiming its first bytes, else raw. */
-  public static ImageFormat probe(FileDevice file) throws IOException {
+  public static ImageFormat probe(BlockDevice file) throws IOException {
     ByteBuffer head = ByteBuffer.allocate((int) Math.min(PROBE_BYTES, file.size()));
     file.read(0, head);
     return FormatRegistry.probeNonRaw(head.flip()).orElse(FormatRegistry.byName("raw"));

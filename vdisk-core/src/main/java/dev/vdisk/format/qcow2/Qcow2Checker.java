@@ -8,8 +8,9 @@ import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
 import dev.vdisk.format.CheckResult;
 import dev.vdisk.format.Repair;
-import dev.vdisk.format.qcow2.Qcow2Format.Snapshot;
-import dev.vdisk.io.FileDevice;
+import dev.vdisk.format.CheckProblem;
+import dev.vdisk.format.FileContext;
+import dev.vdisk.format.Snapshot;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -90,40 +91,30 @@ final class Qcow2Checker {
   }
 
   /**
-   * Checks the qcow2 image in {@code file}.
+   * Checks the qcow2 image whose bytes are {@code file}, standing for the image named {@code path} (which a data
+   * file's name is relative to).
    *
-   * @param problems receives each problem line as it is found
+   * @param problems receives each problem as it is found
    * @throws IOException when the header cannot be read or the check cannot be completed
    */
-  static CheckResult check(FileDevice file, Consumer<String> problems) throws IOException {
-    return check(file, file.path(), null, problems);
-  }
-
-  /** {@link #check} of the image whose bytes are {@code file}, standing for the host file at {@code path}. */
-  static CheckResult check(BlockDevice file, Path path, Consumer<String> problems) throws IOException {
+  static CheckResult check(BlockDevice file, Path path, Consumer<CheckProblem> problems) throws IOException {
     return check(file, path, null, problems);
   }
 
   /**
    * Checks the qcow2 image in {@code file} (open for writing) and repairs what {@code mode} allows; the result
-   * holds the counts fixed (see the class comment for the order of the writes).
+   * holds the counts fixed (see the class comment for the order of the writes). Also for the opener, which repairs
+   * a dirty image before writing it (QEMU's open).
    *
    * @throws IOException when the check cannot be completed, or {@code -r leaks} meets damage that only a rebuild
    *     of the refcount structures repairs (QEMU: "need to rebuild refcount structures")
    */
-  static CheckResult repair(FileDevice file, Repair mode, Consumer<String> problems) throws IOException {
-    return check(file, file.path(), mode, problems);
-  }
-
-  /**
-   * {@link #repair} of the image whose bytes are {@code file}, standing for the host file at {@code path}: for the
-   * opener, which repairs a dirty image before writing it (QEMU's open), and tests on simulated disks.
-   */
-  static CheckResult repair(BlockDevice file, Path path, Repair mode, Consumer<String> problems) throws IOException {
+  static CheckResult repair(BlockDevice file, Path path, Repair mode, Consumer<CheckProblem> problems)
+      throws IOException {
     return check(file, path, mode, problems);
   }
 
-  private static CheckResult check(BlockDevice file, Path imagePath, Repair fix, Consumer<String> problems)
+  private static CheckResult check(BlockDevice file, Path imagePath, Repair fix, Consumer<CheckProblem> problems)
       throws IOException {
     HostReader reader = new HostReader(file, "image file");
     ImageHead head = ImageHead.read(reader);
@@ -131,7 +122,7 @@ final class Qcow2Checker {
       // Data clusters are not counted, but QEMU opens the data file and cannot check an image without it.
       String name = head.extensions().dataFile()
           .orElseThrow(() -> invalid("external data file name", "absent", "a data file name header extension with incompatible feature bit 2"));
-      Path path = BackingChain.resolve(imagePath, name);
+      Path path = FileContext.resolve(imagePath, name);
       if (!Files.exists(path)) {
         throw invalid("external data file", path, "an existing file");
       }
@@ -165,7 +156,7 @@ final class Qcow2Checker {
       Qcow2Checker again = new Qcow2Checker(file, ImageHead.read(file), tally, fix);
       again.calculate(snapshots);
       CheckTally saved = tally.copy();
-      tally.restore(new CheckTally(line -> {}));
+      tally.restore(new CheckTally(problem -> {}));
       highest = again.compareAndWrite(Repair.LEAKS);
       if (again.rebuild) {
         tally.note("ERROR rebuilt refcount structure is still broken");
