@@ -2,7 +2,7 @@ package dev.vdisk;
 
 import dev.vdisk.format.FormatRegistry;
 import dev.vdisk.format.ImageFormat;
-import dev.vdisk.format.Preallocation;
+import dev.vdisk.io.Preallocation;
 import dev.vdisk.format.qcow2.Qcow2CreateOptions;
 import java.util.LinkedHashMap;
 import java.util.List;

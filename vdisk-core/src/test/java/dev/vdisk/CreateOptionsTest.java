@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.vdisk.format.FormatRegistry;
 import dev.vdisk.format.OptionString;
-import dev.vdisk.format.Preallocation;
+import dev.vdisk.io.Preallocation;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

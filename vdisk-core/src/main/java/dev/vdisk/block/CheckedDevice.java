@@ -1,6 +1,5 @@
 package dev.vdisk.block;
 
-import dev.vdisk.block.filter.FilterDevice;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;

@@ -3,7 +3,7 @@ package dev.vdisk.format;
 import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
 import dev.vdisk.block.Extent;
-import dev.vdisk.block.filter.FilterDevice;
+import dev.vdisk.block.FilterDevice;
 import java.io.IOException;
 
 /** An image {@code qemu-img measure} measures, seen through its whole backing chain. */

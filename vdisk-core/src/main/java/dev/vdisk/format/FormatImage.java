@@ -6,7 +6,7 @@ import java.util.Optional;
 
 /**
  * The device a format driver returns from {@link ImageFormat#open}: an image's guest bytes, plus what the format
- * knows about them. Callers find it under filters with {@link dev.vdisk.block.filter.FilterDevice#find}; they never
+ * knows about them. Callers find it under filters with {@link dev.vdisk.block.FilterDevice#find}; they never
  * need the driver's concrete class.
  */
 public interface FormatImage extends BlockDevice {

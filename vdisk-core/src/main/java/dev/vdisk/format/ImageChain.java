@@ -2,7 +2,7 @@ package dev.vdisk.format;
 
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.Extent;
-import dev.vdisk.block.filter.FilterDevice;
+import dev.vdisk.block.FilterDevice;
 import dev.vdisk.io.FileDevice;
 import java.io.IOException;
 import java.nio.file.Path;

@@ -9,7 +9,6 @@ import dev.vdisk.block.Capabilities;
 import dev.vdisk.block.Extent;
 import dev.vdisk.block.Support;
 import dev.vdisk.block.WriteFlag;
-import dev.vdisk.format.Preallocation;
 import dev.vdisk.io.linux.ErrnoException;
 import dev.vdisk.io.linux.FallocateMode;
 import dev.vdisk.io.linux.FileStat;

@@ -12,8 +12,8 @@ import dev.vdisk.format.Measurement;
 import dev.vdisk.io.FileDevice;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import dev.vdisk.format.Preallocation;
-import dev.vdisk.format.raw.RawFormat;
+import dev.vdisk.io.Preallocation;
+import dev.vdisk.format.FormatRegistry;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileOptions;
 import java.nio.file.FileAlreadyExistsException;
@@ -213,7 +213,7 @@ public final class Qcow2Format implements ImageFormat {
       throws IOException {
     if (tail.length() == 0) {
       Preallocation p = prealloc == Preallocation.METADATA ? Preallocation.OFF : prealloc;
-      new RawFormat().create(path, size, Map.of("preallocation", p.spelling()), overwrite);
+      FormatRegistry.byName("raw").create(path, size, Map.of("preallocation", p.spelling()), overwrite);
       return;
     }
     if (overwrite) {

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.vdisk.format.CheckResult;
 import dev.vdisk.format.Images;
 import dev.vdisk.format.OpenImage;
-import dev.vdisk.format.Preallocation;
+import dev.vdisk.io.Preallocation;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileDevice;
 import dev.vdisk.io.FileOptions;

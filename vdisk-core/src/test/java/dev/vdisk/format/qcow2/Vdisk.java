@@ -2,7 +2,7 @@ package dev.vdisk.format.qcow2;
 
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.Extent;
-import dev.vdisk.block.filter.FilterDevice;
+import dev.vdisk.block.FilterDevice;
 import dev.vdisk.format.Backing;
 import dev.vdisk.format.FormatFacts;
 import dev.vdisk.format.FormatImage;
