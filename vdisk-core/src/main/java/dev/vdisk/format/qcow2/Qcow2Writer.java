@@ -140,20 +140,35 @@ final class Qcow2Writer {
     }
   }
 
-  /** Writes {@code src} where it already lives, if every cluster it touches is owned and allocated; else false. */
+  /**
+   * Writes {@code src} where it already lives, if every cluster it touches is owned and allocated; else false.
+   *
+   * <p>Each cluster's host offset is looked up once, and the write goes there even if a discard or a zeroing (which
+   * change L2 entries under the metadata lock only) changes the entry meanwhile: the cluster is not released while
+   * this request holds {@link #shared()}, so the outcome is this write's followed by that change's, which is as
+   * correct for overlapping requests as the other order. Looking it up again could find it unallocated.
+   */
   private boolean writeInPlace(long offset, ByteBuffer src) throws IOException {
     long end = offset + src.remaining();
-    for (long pos = offset; pos < end; pos = clusterEnd(pos)) {
-      if (ownedHost(pos, Math.min(end, clusterEnd(pos))) < 0) {
+    long[] hosts = new long[(int) ((clusterEnd(end - 1) - (offset & ~geometry.clusterMask())) >>> geometry.clusterBits())];
+    long pos = offset;
+    for (int k = 0; k < hosts.length; k++) {
+      long to = Math.min(end, clusterEnd(pos));
+      hosts[k] = ownedHost(pos, to);
+      if (hosts[k] < 0) {
         return false;
       }
+      pos = to;
     }
-    for (long pos = offset; pos < end; ) {
-      long host = ownedHost(pos, Math.min(end, clusterEnd(pos)));
+    pos = offset;
+    for (int k = 0; k < hosts.length; ) {
+      long host = hosts[k];
       long runEnd = Math.min(end, clusterEnd(pos));
+      k++;
       // Neighbouring clusters that are neighbours on the host too go out in one write.
-      while (runEnd < end && ownedHost(runEnd, Math.min(end, clusterEnd(runEnd))) == host + (runEnd - pos)) {
+      while (k < hosts.length && hosts[k] == host + (runEnd - pos)) {
         runEnd = Math.min(end, clusterEnd(runEnd));
+        k++;
       }
       int n = (int) (runEnd - pos);
       data.write(host, src.slice(src.position(), n), Set.of());
