@@ -38,6 +38,7 @@ public record CheckReport(String format, CheckResult result, List<CheckProblem> 
     }
   }
 
+  /** Copies {@code problems}. */
   public CheckReport {
     problems = List.copyOf(problems);
   }

@@ -50,6 +50,7 @@ public final class CheckedDevice extends FilterDevice {
         ? EnumSet.of(WriteFlag.FUA, WriteFlag.COMPRESSED) : EnumSet.of(WriteFlag.FUA);
   }
 
+  /** Guards {@code next}; read-only if {@code next} is. */
   public CheckedDevice(BlockDevice next) {
     this(next, false);
   }

@@ -13,6 +13,7 @@ public abstract class FilterDevice implements BlockDevice {
   /** The device this one wraps. */
   protected final BlockDevice next;
 
+  /** A filter over {@code next}, which it closes when closed. */
   protected FilterDevice(BlockDevice next) {
     this.next = next;
   }

@@ -20,6 +20,7 @@ import java.util.OptionalInt;
 public record FormatFacts(OptionalInt clusterSize, boolean dirty, Optional<String> dataFile, List<Snapshot> snapshots,
     long bitmaps, Map<String, Object> formatSpecific, long statusGranularity) {
 
+  /** Copies the snapshot list and the format-specific map, keeping its order. */
   public FormatFacts {
     snapshots = List.copyOf(snapshots);
     formatSpecific = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(formatSpecific));

@@ -1,6 +1,5 @@
 package dev.vdisk.io;
 
-import com.sun.nio.file.ExtendedOpenOption;
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
@@ -139,6 +138,20 @@ public final class FileDevice implements BlockDevice {
     }
   }
 
+  /**
+   * O_DIRECT for {@link FileChannel#open}: {@code com.sun.nio.file.ExtendedOpenOption.DIRECT} of the jdk.unsupported
+   * module, looked up by name (as Lucene's DirectIODirectory does) so that the library's API compiles and documents
+   * without naming an internal JDK class.
+   */
+  private static OpenOption directOpenOption() throws IOException {
+    try {
+      return (OpenOption) Class.forName("com.sun.nio.file.ExtendedOpenOption").getField("DIRECT").get(null);
+    } catch (ReflectiveOperationException | ClassCastException e) {
+      throw new BlockDeviceException(BlockError.ENOTSUP, "cache: O_DIRECT not available in this JDK (expected: the "
+          + "jdk.unsupported module's ExtendedOpenOption.DIRECT; or use cache=writeback)", e);
+    }
+  }
+
   private static FileChannel openChannel(Path path, FileOptions options) throws IOException {
     Set<OpenOption> open = new HashSet<>();
     open.add(StandardOpenOption.READ);
@@ -146,7 +159,7 @@ public final class FileDevice implements BlockDevice {
       open.add(StandardOpenOption.WRITE);
     }
     if (options.cache().direct()) {
-      open.add(ExtendedOpenOption.DIRECT);
+      open.add(directOpenOption());
     }
     try {
       return FileChannel.open(path, open);

@@ -10,12 +10,14 @@ package dev.vdisk.io;
  * @param locking take QEMU's image locks at all (off only for devices that cannot lock, like pipes)
  */
 public record FileOptions(CacheMode cache, boolean readOnly, boolean forceShare, boolean locking) {
+  /** Refuses force-share with a writable open. */
   public FileOptions {
     if (forceShare && !readOnly) {
       throw new IllegalArgumentException("force-share (-U): requires a read-only open (expected: read-only)");
     }
   }
 
+  /** Options that take QEMU's locks without force-share. */
   public static FileOptions of(CacheMode cache, boolean readOnly) {
     return new FileOptions(cache, readOnly, false, true);
   }

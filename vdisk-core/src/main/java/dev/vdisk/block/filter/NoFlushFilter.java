@@ -13,6 +13,7 @@ import java.util.Set;
  * closed; a host crash can lose any of it.
  */
 public final class NoFlushFilter extends FilterDevice {
+  /** Ignores the flushes meant for {@code next}. */
   public NoFlushFilter(BlockDevice next) {
     super(next);
   }

@@ -12,6 +12,7 @@ import java.util.Set;
  * format metadata written on its behalf is durable too. FUA becomes redundant and is dropped.
  */
 public final class WritethroughFilter extends FilterDevice {
+  /** Flushes {@code next} after every write to it. */
   public WritethroughFilter(BlockDevice next) {
     super(next);
   }
