@@ -62,6 +62,14 @@ final class CheckTally {
     checkErrors++;
   }
 
+  /**
+   * Reports {@code line}, a problem of {@code kind}, without counting it: for problems counted (or fixed) only once
+   * the caller knows what became of them.
+   */
+  void report(Kind kind, String line) {
+    problems.accept(new CheckProblem(kind, line));
+  }
+
   /** Reports {@code line} without counting it (QEMU's follow-up hints). */
   void note(String line) {
     problems.accept(new CheckProblem(Kind.NOTE, line));

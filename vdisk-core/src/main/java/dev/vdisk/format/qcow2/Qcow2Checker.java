@@ -9,6 +9,7 @@ import dev.vdisk.block.BlockError;
 import dev.vdisk.format.CheckResult;
 import dev.vdisk.format.Repair;
 import dev.vdisk.format.CheckProblem;
+import dev.vdisk.format.CheckProblem.Kind;
 import dev.vdisk.format.FileContext;
 import dev.vdisk.format.Snapshot;
 import java.io.IOException;
@@ -176,7 +177,7 @@ final class Qcow2Checker {
       copied = again;
     } else if (fix != null) {
       if (rebuild) {
-        tally.note("ERROR need to rebuild refcount structures");
+        tally.report(Kind.CHECK_ERROR, "ERROR need to rebuild refcount structures");
         tally.checkErrors++;
         throw new BlockDeviceException(BlockError.EIO, "check failed: the refcount structures need to be rebuilt "
             + "(expected: -r all, which rebuilds them)");
@@ -333,7 +334,8 @@ final class Qcow2Checker {
         }
         String line = "cluster " + i + " refcount=" + Long.toUnsignedString(storedCount) + " reference="
             + Long.toUnsignedString(computed);
-        tally.note((fixable ? "Repairing " : tooLow ? "ERROR " : "Leaked ") + line);
+        tally.report(tooLow ? Kind.CORRUPTION : Kind.LEAK,
+            (fixable ? "Repairing " : tooLow ? "ERROR " : "Leaked ") + line);
         if (fixable && fixRefcount(i, computed)) {
           if (tooLow) {
             tally.corruptionsFixed++;
@@ -400,7 +402,7 @@ final class Qcow2Checker {
       if (overlap != null) {
         signalCorruption("Preventing invalid write on metadata (overlaps with " + overlap + ")");
       }
-      tally.note("ERROR: Overlap check failed");
+      tally.report(Kind.CHECK_ERROR, "ERROR: Overlap check failed");
       tally.checkErrors++;
       throw unusable("overwriting an L2 table entry");
     }
@@ -485,7 +487,7 @@ final class Qcow2Checker {
         continue; // already counted as a check error by compare()
       }
       if ((count == 1) != ((entry & Geometry.COPIED) != 0)) {
-        tally.note((repair ? "Repairing" : "ERROR") + " OFLAG_COPIED L2 cluster: l1_index=" + i + " l1_entry="
+        tally.report(Kind.CORRUPTION, (repair ? "Repairing" : "ERROR") + " OFLAG_COPIED L2 cluster: l1_index=" + i + " l1_entry="
             + hex(entry) + " refcount=" + Long.toUnsignedString(count));
         if (repair) {
           if (markedCorrupt) {
@@ -531,7 +533,7 @@ final class Qcow2Checker {
         }
       }
       if ((count == 1) != ((word & Geometry.COPIED) != 0)) {
-        tally.note((repair ? "Repairing" : "ERROR") + " OFLAG_COPIED data cluster: l2_entry=" + hex(word)
+        tally.report(Kind.CORRUPTION, (repair ? "Repairing" : "ERROR") + " OFLAG_COPIED data cluster: l2_entry=" + hex(word)
             + " refcount=" + Long.toUnsignedString(count));
         if (repair) {
           table.putLong(j * words * 8, count == 1 ? word | Geometry.COPIED : word & ~Geometry.COPIED);
