@@ -13,6 +13,7 @@ import dev.vdisk.advisor.rules.Rules;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Function;
 
 /**
  * Runs every rule over every disk of an input.
@@ -20,15 +21,16 @@ import java.util.List;
  * @param qemu the QEMU version to judge against
  * @param host this host's facts
  * @param bench a measured report to quote, or null
- * @param probeImages open local images (read-only, force-share) for the facts only they know
+ * @param prober reads a local image's facts ({@link ImageProbe#probe} for {@code --probe-images}), or null not to
+ *     open images
  */
-public record Advisor(QemuVersion qemu, HostFacts host, BenchReport bench, boolean probeImages) {
+public record Advisor(QemuVersion qemu, HostFacts host, BenchReport bench, Function<Path, ImageFacts> prober) {
   /** The findings for {@code input}. */
   public Report advise(Input input) {
     List<Finding> findings = new ArrayList<>();
     for (Disk disk : input.config().disks()) {
-      ImageFacts image = probeImages && disk.local() && disk.path() != null ? ImageProbe.probe(Path.of(disk.path())) : null;
-      RuleContext context = new RuleContext(input.config(), qemu, host, bench, image, probeImages);
+      ImageFacts image = prober != null && disk.local() && disk.path() != null ? prober.apply(Path.of(disk.path())) : null;
+      RuleContext context = new RuleContext(input.config(), qemu, host, bench, image, prober != null);
       for (Rule rule : Rules.all()) {
         rule.check(disk, context).ifPresent(findings::add);
       }

@@ -9,6 +9,7 @@ import dev.vdisk.advisor.Report;
 import dev.vdisk.advisor.ReportText;
 import dev.vdisk.advisor.facts.BenchReport;
 import dev.vdisk.advisor.facts.HostFacts;
+import dev.vdisk.advisor.facts.ImageProbe;
 import dev.vdisk.advisor.facts.QemuVersion;
 import dev.vdisk.advisor.rules.Rule;
 import dev.vdisk.advisor.rules.Rules;
@@ -107,7 +108,7 @@ final class AdviseCommand implements Callable<Integer> {
       QemuVersion qemu = qemuVersion != null ? QemuVersion.parse(qemuVersion) : QemuVersion.detect();
       BenchReport report = bench == null ? null : BenchReport.read(bench);
       List<Input> inputs = readInputs();
-      Advisor advisor = new Advisor(qemu, HostFacts.detect(), report, probeImages);
+      Advisor advisor = new Advisor(qemu, HostFacts.detect(), report, probeImages ? ImageProbe::probe : null);
       List<Report> reports = inputs.stream().map(advisor::advise).toList();
       boolean fixedToStdout = fix && out == null && !inPlace;
       PrintWriter reportTo = fixedToStdout ? main.err() : main.out();

@@ -5,6 +5,8 @@ package dev.vdisk.advisor.model;
  * spelling (libvirt's {@code <driver>} attributes, QEMU's {@code -drive} and {@code -blockdev} keys).
  */
 public enum Setting {
+  /** The image format (raw, qcow2...). */
+  FORMAT("type", "format"),
   /** QEMU's cache mode name: writeback, writethrough, none, directsync, unsafe. */
   CACHE("cache", "cache"),
   /** threads, native or io_uring. */
@@ -13,8 +15,6 @@ public enum Setting {
   DISCARD("discard", "discard"),
   /** off, on or unmap. */
   DETECT_ZEROES("detect_zeroes", "detect-zeroes"),
-  /** The image format (raw, qcow2...). */
-  FORMAT("type", "format"),
   /** Bytes of qcow2 L2 table cache. */
   L2_CACHE_SIZE(null, "l2-cache-size");
 

@@ -31,6 +31,6 @@ final class CacheUnsafeRule implements Rule {
     return Optional.of(new Finding(id(), severity(), d.name(), Defaults.shown(Setting.CACHE, d.cache(), c),
         "QEMU acknowledges the guest's flushes without flushing: after a host crash the guest's file systems and"
             + " databases may find writes missing that they had made durable",
-        "cache='" + to + "', unless this disk is disposable", Defaults.change(Setting.CACHE, to), d));
+        Defaults.written(Setting.CACHE, to, c) + ", unless this disk is disposable", Defaults.change(Setting.CACHE, to), d));
   }
 }

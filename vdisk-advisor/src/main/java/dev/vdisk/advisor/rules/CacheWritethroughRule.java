@@ -39,7 +39,7 @@ final class CacheWritethroughRule implements Rule {
     return Optional.of(new Finding(id(), severity(), d.name(), Defaults.shown(Setting.CACHE, d.cache(), c),
         "every guest write waits for its own flush of the whole image stack; " + measured
             + ". The guest still gets durability from its own flushes under none/writeback: " + Defaults.CACHE_FACT,
-        "cache='" + to + "'" + (to.equals("none") ? " (O_DIRECT; safe for live migration)" : " (the file system refuses O_DIRECT)"),
+        Defaults.written(Setting.CACHE, to, c) + (to.equals("none") ? " (O_DIRECT; safe for live migration)" : " (the file system refuses O_DIRECT)"),
         Defaults.change(Setting.CACHE, to), d));
   }
 }

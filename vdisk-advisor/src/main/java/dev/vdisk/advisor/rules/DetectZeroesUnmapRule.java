@@ -31,6 +31,6 @@ final class DetectZeroesUnmapRule implements Rule {
         Defaults.shown(Setting.DETECT_ZEROES, d.detectZeroes(), c) + " with "
             + Defaults.shown(Setting.DISCARD, d.discard(), c),
         "detect-zeroes=unmap only unmaps when discard=unmap is set; here it acts as detect-zeroes=on",
-        "discard='unmap'", Defaults.change(Setting.DISCARD, "unmap"), d));
+        Defaults.written(Setting.DISCARD, "unmap", c), Defaults.change(Setting.DISCARD, "unmap"), d));
   }
 }

@@ -40,6 +40,6 @@ final class DirectIoRefusedRule implements Rule {
         "cache='" + d.cache() + "' on " + c.image().fsType() + ", which refused an O_DIRECT open of " + c.image().path(),
         "cache=" + d.cache() + " opens the image with O_DIRECT; this file system refuses it, so QEMU fails to open the"
             + " disk (tmpfs refused O_DIRECT before Linux 6.6)",
-        "cache='" + to + "'" + (changes.containsKey(Setting.IO) ? " and io='threads'" : ""), changes, d));
+        Defaults.written(Setting.CACHE, to, c) + (changes.containsKey(Setting.IO) ? " and " + Defaults.written(Setting.IO, "threads", c) : ""), changes, d));
   }
 }

@@ -42,7 +42,7 @@ final class DiscardIgnoredRule implements Rule {
     return Optional.of(new Finding(id(), severity(), d.name(),
         Defaults.shown(Setting.DISCARD, d.discard(), c) + " on " + what,
         Defaults.DISCARD_FACT + "; blocks the guest frees stay allocated in the image on the host",
-        "discard='unmap' (and fstrim or the 'discard' mount option in the guest)",
+        Defaults.written(Setting.DISCARD, "unmap", c) + " (and fstrim or the 'discard' mount option in the guest)",
         Defaults.change(Setting.DISCARD, "unmap"), d));
   }
 }

@@ -41,7 +41,7 @@ final class FormatUnsetRule implements Rule {
     return Optional.of(new Finding(id(), Severity.WARN, d.name(), "format unset" + probed.map(f -> " (the image is " + f + ")").orElse(""),
         "QEMU probes the format from the image's first bytes; on a raw image a guest can write a qcow2 header there"
             + " and the next start would open the disk as qcow2 (possibly with a backing file of the guest's choosing)",
-        "format=" + probed.orElse("raw") + (probed.isPresent() ? "" : " if the image is raw (--probe-images checks)"),
+        Defaults.written(Setting.FORMAT, probed.orElse("raw"), c) + (probed.isPresent() ? "" : " if the image is raw (--probe-images checks)"),
         probed.map(f -> Map.of(Setting.FORMAT, f)).orElse(Map.of()), d));
   }
 }

@@ -30,10 +30,11 @@ final class IoNativeWithoutDirectRule implements Rule {
     boolean directOk = c.readableImage().map(i -> i.directIo()).orElse(true);
     String shownCache = Defaults.shown(dev.vdisk.advisor.model.Setting.CACHE, d.cache(), c)
         + (d.cache() == null ? " (writeback)" : "");
-    return Optional.of(new Finding(id(), severity(), d.name(), "io='native' with " + shownCache,
+    return Optional.of(new Finding(id(), severity(), d.name(), Defaults.written(dev.vdisk.advisor.model.Setting.IO, "native", c) + " with " + shownCache,
         "Linux native AIO needs O_DIRECT; without it QEMU 7.2 refuses to start the disk with 'aio=native was"
             + " specified, but it requires cache.direct=on, which was not specified.'",
-        directOk ? "cache='none' (keeps native AIO)" : "io='threads' (the file system refuses O_DIRECT)",
+        directOk ? Defaults.written(dev.vdisk.advisor.model.Setting.CACHE, "none", c) + " (keeps native AIO)"
+            : Defaults.written(dev.vdisk.advisor.model.Setting.IO, "threads", c) + " (the file system refuses O_DIRECT)",
         directOk ? Defaults.change(dev.vdisk.advisor.model.Setting.CACHE, "none")
             : Defaults.change(dev.vdisk.advisor.model.Setting.IO, "threads"), d));
   }

@@ -35,11 +35,11 @@ final class RawSparseDirectRule implements Rule {
     String aio = Defaults.bestAio(c);
     return Optional.of(new Finding(id(), severity(), d.name(),
         "sparse raw file on ext4 (" + image.get().fileAllocated() + " of " + image.get().virtualSize()
-            + " bytes allocated), cache='" + d.cache() + "', " + Defaults.shown(Setting.IO, d.io(), c),
+            + " bytes allocated), " + Defaults.written(Setting.CACHE, d.cache(), c) + ", " + Defaults.shown(Setting.IO, d.io(), c),
         "ext4 holds the inode lock while a direct write that allocates blocks completes, so first writes from"
             + " QEMU's thread pool serialise: about 12k IOPS at depth 16, against 58k into a preallocated file and"
             + " 61-75k with aio=native or io_uring (" + Defaults.MEASURED + ")",
-        (c.libvirt() ? "io='" + aio + "'" : "aio=" + aio) + "; or preallocate the file (fallocate -l SIZE FILE, VM off)",
+        Defaults.written(Setting.IO, aio, c) + "; or preallocate the file (fallocate -l SIZE FILE, VM off)",
         Defaults.change(Setting.IO, aio), d));
   }
 }
