@@ -71,6 +71,28 @@ class AdviseCommandTest {
   }
 
   @Test
+  void readsStandardInput(@TempDir Path dir) throws Exception {
+    java.io.InputStream saved = System.in;
+    try {
+      System.setIn(AdviseCommandTest.class.getResourceAsStream("advise/nova.xml"));
+      Run r = run("advise", "--qemu-version", "4.2", "-");
+      assertThat(r.exit()).isZero();
+      assertThat(r.out()).contains("-: domain 'instance-0000002a', 3 disks").endsWith("2 findings: 1 warn, 1 note\n");
+    } finally {
+      System.setIn(saved);
+    }
+  }
+
+  @Test
+  void argumentConflictsExitTwoAndTouchNothing(@TempDir Path dir) throws Exception {
+    Path xml = resource(dir, "nova.xml");
+    assertThat(run("advise", "--out", dir.resolve("o.xml").toString(), xml.toString()).exit()).isEqualTo(2);
+    assertThat(run("advise", "--fix", "--in-place", "--qemu-cmdline", "-drive file=x").exit()).isEqualTo(2);
+    assertThat(run("advise").err()).contains("no input");
+    assertThat(dir.resolve("o.xml")).doesNotExist();
+  }
+
+  @Test
   void listRulesNamesEveryRule() {
     Run r = run("advise", "--list-rules");
     assertThat(r.exit()).isZero();

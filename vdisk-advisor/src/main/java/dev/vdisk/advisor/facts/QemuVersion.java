@@ -16,7 +16,7 @@ import java.util.regex.Pattern;
  * @param source how it was found: {@code --qemu-version}, the tool that printed it, or that it is an assumption
  */
 public record QemuVersion(int major, int minor, String source) {
-  /** What the rules assume when no QEMU is installed and none is given: Debian 12's, which BASELINES measured. */
+  /** What the rules assume when no QEMU is installed and none is given: Debian 12's, the version the quoted measurements used. */
   public static final QemuVersion ASSUMED = new QemuVersion(7, 2,
       "assumed (no qemu-system-x86_64 or qemu-img found; give --qemu-version X.Y)");
 

@@ -16,8 +16,8 @@ final class Defaults {
   static final String DISCARD_FACT = "QEMU's default is discard=ignore: the guest's TRIM/UNMAP requests are dropped";
   /** QEMU's {@code aio} defaults to threads. */
   static final String IO_FACT = "QEMU's default is aio=threads";
-  /** Where the BASELINES figures come from. */
-  static final String MEASURED = "measured with qemu-img bench, QEMU 7.2 on ext4: vdisk's BASELINES";
+  /** Where the measured figures the rules quote come from (the project's baseline runs, listed in docs/advise.md). */
+  static final String MEASURED = "measured with qemu-img bench, QEMU 7.2 on ext4: docs/advise.md";
 
   private Defaults() {}
 

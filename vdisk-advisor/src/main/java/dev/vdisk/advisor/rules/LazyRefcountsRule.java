@@ -26,7 +26,7 @@ final class LazyRefcountsRule implements Rule {
   @Override
   public Optional<Finding> check(Disk d, RuleContext c) {
     boolean match = d.writable() && Defaults.writethrough(Defaults.cache(d))
-        && c.readableImage().filter(i -> "qcow2".equals(i.format()) && !i.lazyRefcounts()).isPresent();
+        && c.probedQcow2().filter(i -> !i.lazyRefcounts()).isPresent();
     if (!match) {
       return Optional.empty();
     }

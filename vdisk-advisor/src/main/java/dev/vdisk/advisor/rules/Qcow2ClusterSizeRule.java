@@ -28,7 +28,7 @@ final class Qcow2ClusterSizeRule implements Rule {
 
   @Override
   public Optional<Finding> check(Disk d, RuleContext c) {
-    Optional<ImageFacts> probed = c.readableImage().filter(i -> "qcow2".equals(i.format()) && i.clusterSize() > 0);
+    Optional<ImageFacts> probed = c.probedQcow2();
     if (!d.writable() || probed.isEmpty()) {
       return Optional.empty();
     }

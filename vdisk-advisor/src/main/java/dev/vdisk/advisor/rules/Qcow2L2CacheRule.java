@@ -33,7 +33,7 @@ final class Qcow2L2CacheRule implements Rule {
 
   @Override
   public Optional<Finding> check(Disk d, RuleContext c) {
-    Optional<ImageFacts> probed = c.readableImage().filter(i -> "qcow2".equals(i.format()) && i.clusterSize() > 0);
+    Optional<ImageFacts> probed = c.probedQcow2();
     if (probed.isEmpty()) {
       return Optional.empty();
     }

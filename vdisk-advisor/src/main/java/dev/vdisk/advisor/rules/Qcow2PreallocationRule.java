@@ -31,7 +31,7 @@ final class Qcow2PreallocationRule implements Rule {
 
   @Override
   public Optional<Finding> check(Disk d, RuleContext c) {
-    Optional<ImageFacts> image = c.readableImage().filter(i -> "qcow2".equals(i.format()));
+    Optional<ImageFacts> image = c.probedQcow2();
     if (!d.writable() || image.isEmpty() || image.get().mappedFraction() >= MAPPED) {
       return Optional.empty();
     }

@@ -25,6 +25,11 @@ public record RuleContext(VmConfig vm, QemuVersion qemu, HostFacts host, BenchRe
     return image != null && image.readable() ? Optional.of(image) : Optional.empty();
   }
 
+  /** The probed image if it opened and is qcow2. */
+  public Optional<ImageFacts> probedQcow2() {
+    return readableImage().filter(i -> "qcow2".equals(i.format()) && i.clusterSize() > 0);
+  }
+
   /** The measured report, if given. */
   public Optional<BenchReport> benchReport() {
     return Optional.ofNullable(bench);

@@ -47,7 +47,8 @@ final class SecureXml {
       builder.setEntityResolver((publicId, systemId) -> {
         throw new SAXException("external entity " + systemId + " refused");
       });
-      return builder.parse(new InputSource(new StringReader(text)));
+      // A byte-order mark is text to a Reader; the parser would take it for content before the root.
+      return builder.parse(new InputSource(new StringReader(text.startsWith("\uFEFF") ? text.substring(1) : text)));
     } catch (SAXParseException e) {
       String what = e.getMessage();
       if (what != null && what.contains("DOCTYPE is disallowed")) {
