@@ -53,6 +53,20 @@ class QemuCmdlineTest {
   }
 
   @Test
+  void driveWithAJsonPseudoProtocol() throws Exception {
+    // Inside -drive, the JSON's commas are doubled as QEMU's option syntax requires.
+    Disk d = Input.qemuCmdline("-drive 'file=json:{\"driver\":\"qcow2\",,\"file\":{\"driver\":\"file\",,"
+        + "\"filename\":\"/i/a.qcow2\"}}',if=virtio", "x").config().disks().getFirst();
+    assertThat(d.kind()).isEqualTo(SourceKind.FILE);
+    assertThat(d.path()).isEqualTo("/i/a.qcow2");
+    assertThat(d.format()).isEqualTo("qcow2");
+    Disk rbd = Input.qemuCmdline("-drive 'file=json:{\"driver\":\"rbd\",,\"pool\":\"vms\",,\"image\":\"d1\"},format=raw'",
+        "x").config().disks().getFirst();
+    assertThat(rbd.kind()).isEqualTo(SourceKind.NETWORK);
+    assertThat(rbd.path()).isEqualTo("vms/d1");
+  }
+
+  @Test
   void blockdevDottedAndJsonWithBackingAndDevices() throws Exception {
     String cmd = "-blockdev driver=file,node-name=base-file,filename=/i/base.qcow2"
         + " -blockdev driver=qcow2,node-name=base,file=base-file"

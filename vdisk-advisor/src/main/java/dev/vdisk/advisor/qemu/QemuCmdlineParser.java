@@ -77,7 +77,7 @@ public final class QemuCmdlineParser {
     return new Parsed(new VmConfig(source, null, VmConfig.Syntax.QEMU_CMDLINE, disks), new QemuCmdline(words, args));
   }
 
-  private static Disk drive(OptionArg d, int index, List<Device> devices) {
+  private static Disk drive(OptionArg d, int index, List<Device> devices) throws AdviseException {
     String id = d.get("id") != null ? d.get("id") : "drive" + index;
     Device device = deviceFor(id, devices);
     String file = d.get("file");
@@ -85,6 +85,7 @@ public final class QemuCmdlineParser {
     String path = file;
     String protocol = null;
     String fileDriver = d.get("file.driver");
+    String jsonFormat = null;
     if (fileDriver != null) {
       kind = kindOf(fileDriver);
       path = d.get("file.filename") != null ? d.get("file.filename") : file;
@@ -92,8 +93,14 @@ public final class QemuCmdlineParser {
     } else if (file == null || file.isEmpty()) {
       kind = SourceKind.NONE;
     } else if (file.startsWith("json:")) {
-      kind = SourceKind.NETWORK;
-      protocol = "json";
+      // QEMU's json: pseudo-protocol: a whole node graph, a format node over a protocol node or a protocol alone.
+      CmdlineSite.Node root = new CmdlineSite.Node(OptionArg.parse(file, null, "-drive file"), "");
+      boolean isFormat = FORMATS.contains(String.valueOf(root.driver()));
+      CmdlineSite.Node proto = isFormat && root.has("file.driver") ? new CmdlineSite.Node(root.arg(), "file.") : root;
+      kind = proto.driver() == null ? SourceKind.NONE : kindOf(proto.driver());
+      path = proto.driver() == null ? null : pathOf(proto);
+      protocol = kind == SourceKind.NETWORK ? proto.driver() : null;
+      jsonFormat = isFormat ? root.driver() : null;
     } else if (file.contains(":") && NETWORK_PREFIXES.contains(file.substring(0, file.indexOf(':')).toLowerCase(Locale.ROOT))) {
       kind = SourceKind.NETWORK;
       protocol = file.substring(0, file.indexOf(':'));
@@ -109,7 +116,8 @@ public final class QemuCmdlineParser {
       default -> Bus.OTHER;
     };
     boolean cdrom = "cdrom".equals(d.get("media")) || (device != null && device.get("driver").endsWith("-cd"));
-    return new Disk(id, cdrom ? "cdrom" : "disk", kind, path, protocol, d.get("format"), cacheOf(d, "", null),
+    String format = d.get("format") != null ? d.get("format") : jsonFormat;
+    return new Disk(id, cdrom ? "cdrom" : "disk", kind, path, protocol, format, cacheOf(d, "", null),
         d.get("aio"), d.get("discard"), d.get("detect-zeroes"), bus, truthy(d.get("readonly")),
         size(d.get("l2-cache-size")), size(d.get("cache-size")), null, size(d.get("offset")), size(d.get("size")),
         new CmdlineSite(d, null, null, device == null ? null : device.arg()));

@@ -2,6 +2,7 @@ package dev.vdisk.advisor.rules;
 
 import dev.vdisk.advisor.model.Disk;
 import dev.vdisk.advisor.model.Setting;
+import java.util.Map;
 import java.util.Optional;
 
 /** No cache mode set: explained (writeback since QEMU 1.2), never mistaken for writethrough as the seed post did. */
@@ -34,6 +35,6 @@ final class CacheDefaultRule implements Rule {
             + Defaults.CACHE_FACT,
         modern ? "nothing to do; cache='none' bypasses the host page cache (O_DIRECT) if host memory is better spent"
             + " elsewhere" : "cache='writeback' or cache='none'",
-        java.util.Map.of(), d));
+        Map.of(), d));
   }
 }

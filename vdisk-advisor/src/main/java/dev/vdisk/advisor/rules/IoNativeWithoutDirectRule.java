@@ -1,6 +1,7 @@
 package dev.vdisk.advisor.rules;
 
 import dev.vdisk.advisor.model.Disk;
+import dev.vdisk.advisor.model.Setting;
 import java.util.Optional;
 
 /** aio=native without O_DIRECT. */
@@ -28,14 +29,14 @@ final class IoNativeWithoutDirectRule implements Rule {
       return Optional.empty();
     }
     boolean directOk = c.readableImage().map(i -> i.directIo()).orElse(true);
-    String shownCache = Defaults.shown(dev.vdisk.advisor.model.Setting.CACHE, d.cache(), c)
+    String shownCache = Defaults.shown(Setting.CACHE, d.cache(), c)
         + (d.cache() == null ? " (writeback)" : "");
-    return Optional.of(new Finding(id(), severity(), d.name(), Defaults.written(dev.vdisk.advisor.model.Setting.IO, "native", c) + " with " + shownCache,
+    return Optional.of(new Finding(id(), severity(), d.name(), Defaults.written(Setting.IO, "native", c) + " with " + shownCache,
         "Linux native AIO needs O_DIRECT; without it QEMU 7.2 refuses to start the disk with 'aio=native was"
             + " specified, but it requires cache.direct=on, which was not specified.'",
-        directOk ? Defaults.written(dev.vdisk.advisor.model.Setting.CACHE, "none", c) + " (keeps native AIO)"
-            : Defaults.written(dev.vdisk.advisor.model.Setting.IO, "threads", c) + " (the file system refuses O_DIRECT)",
-        directOk ? Defaults.change(dev.vdisk.advisor.model.Setting.CACHE, "none")
-            : Defaults.change(dev.vdisk.advisor.model.Setting.IO, "threads"), d));
+        directOk ? Defaults.written(Setting.CACHE, "none", c) + " (keeps native AIO)"
+            : Defaults.written(Setting.IO, "threads", c) + " (the file system refuses O_DIRECT)",
+        directOk ? Defaults.change(Setting.CACHE, "none")
+            : Defaults.change(Setting.IO, "threads"), d));
   }
 }

@@ -25,7 +25,7 @@ final class IoThreadsRule implements Rule {
 
   @Override
   public Optional<Finding> check(Disk d, RuleContext c) {
-    if (!d.local() || d.kind() == dev.vdisk.advisor.model.SourceKind.NONE || !Defaults.io(d).equals("threads")
+    if (!d.local() || !Defaults.io(d).equals("threads")
         || !c.qemu().atLeast(5, 0) || !c.host().ioUring()) {
       return Optional.empty();
     }

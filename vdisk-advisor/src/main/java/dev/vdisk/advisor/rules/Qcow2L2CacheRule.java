@@ -3,6 +3,7 @@ package dev.vdisk.advisor.rules;
 import dev.vdisk.advisor.facts.ImageFacts;
 import dev.vdisk.advisor.model.Disk;
 import dev.vdisk.advisor.model.Setting;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 
@@ -71,6 +72,6 @@ final class Qcow2L2CacheRule implements Rule {
   }
 
   private static String gib(long bytes) {
-    return bytes % (1L << 30) == 0 ? bytes / (1L << 30) + " GiB" : String.format(java.util.Locale.ROOT, "%.1f GiB", bytes / (double) (1L << 30));
+    return bytes % (1L << 30) == 0 ? bytes / (1L << 30) + " GiB" : String.format(Locale.ROOT, "%.1f GiB", bytes / (double) (1L << 30));
   }
 }
