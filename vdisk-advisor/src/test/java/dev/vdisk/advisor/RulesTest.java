@@ -104,10 +104,17 @@ class RulesTest {
   @Test
   void qcow2NotPreallocated() throws Exception {
     String other = "/var/lib/libvirt/images/c.qcow2";
-    flagsOnlyVda(hits("7.2", Map.of(QCOW, image(QCOW, "qcow2", GIB, 200_000, 0.01, 65536),
-            other, image(other, "qcow2", GIB, GIB, 1, 65536)),
+    String overlay = "/var/lib/libvirt/images/overlay.qcow2";
+    ImageFacts overlayFacts = new ImageFacts(overlay, null, "qcow2", GIB, 1 << 20, 1 << 20, 0, 65536, false, false,
+        List.of("/i/base.qcow2"), "ext4", true);
+    Map<String, ImageFacts> images = Map.of(QCOW, image(QCOW, "qcow2", GIB, 200_000, 0.01, 65536),
+        other, image(other, "qcow2", GIB, GIB, 1, 65536), overlay, overlayFacts);
+    flagsOnlyVda(hits("7.2", images,
         fileDisk("vda", "virtio", "type='qcow2'", QCOW, ""), fileDisk("vdb", "virtio", "type='qcow2'", other, "")),
         "qcow2-not-preallocated");
+    // An overlay is unallocated by design: its backing image shows through.
+    assertThat(hits("7.2", images, fileDisk("vdb", "virtio", "type='qcow2'", overlay, "")))
+        .doesNotContain("vdb:qcow2-not-preallocated");
   }
 
   @Test

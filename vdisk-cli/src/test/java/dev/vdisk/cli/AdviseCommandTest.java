@@ -64,6 +64,16 @@ class AdviseCommandTest {
   }
 
   @Test
+  void anEntityPointingAtALocalFileExitsTwoWithoutLeakingIt(@TempDir Path dir) throws Exception {
+    Path secret = Files.writeString(dir.resolve("secret"), "TOP-SECRET-CONTENT");
+    Path xml = Files.writeString(dir.resolve("evil.xml"), "<!DOCTYPE domain [<!ENTITY s SYSTEM 'file://" + secret
+        + "'>]>\n<domain type='kvm'><name>&s;</name><devices/></domain>\n");
+    Run r = run("advise", "--output=json", xml.toString());
+    assertThat(r.exit()).isEqualTo(2);
+    assertThat(r.out() + r.err()).doesNotContain("TOP-SECRET").contains("DTDs and entities are refused");
+  }
+
+  @Test
   void missingInputExitsTwo() {
     Run r = run("advise", "/nonexistent/domain.xml");
     assertThat(r.exit()).isEqualTo(2);
