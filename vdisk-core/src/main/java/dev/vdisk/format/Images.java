@@ -28,9 +28,12 @@ public final class Images {
    */
   public static OpenImage open(Path path, String formatName, FileOptions options) throws IOException {
     ImageFormat explicit = formatName == null ? null : FormatRegistry.byName(formatName);
-    FileDevice file = FileDevice.open(path, options);
+    FileDevice file = FileDevice.openUnlocked(path, options);
     try {
-      return stack(file, file, FileContext.of(path, options), explicit, options.cache());
+      ImageFormat format = explicit != null ? explicit : probe(file);
+      // Locked once the format is known and before it reads or writes metadata, as QEMU does.
+      file.lock(format.keepsMetadata());
+      return stack(file, file, FileContext.of(path, options), format, explicit == null, options.cache());
     } catch (IOException | RuntimeException e) {
       file.close();
       throw e;
@@ -46,16 +49,15 @@ public final class Images {
    */
   public static OpenImage open(BlockDevice device, ImageContext context, String formatName, CacheMode cache)
       throws IOException {
-    ImageFormat explicit = formatName == null ? null : FormatRegistry.byName(formatName);
-    return stack(device, null, context, explicit, cache);
+    ImageFormat format = formatName == null ? probe(device) : FormatRegistry.byName(formatName);
+    return stack(device, null, context, format, formatName == null, cache);
   }
 
-  private static OpenImage stack(BlockDevice device, FileDevice file, ImageContext context, ImageFormat explicit,
-      CacheMode cache) throws IOException {
-    ImageFormat format = explicit != null ? explicit : probe(device);
-    BlockDevice image = format.open(device, context, explicit == null);
+  private static OpenImage stack(BlockDevice device, FileDevice file, ImageContext context, ImageFormat format,
+      boolean probed, CacheMode cache) throws IOException {
+    BlockDevice image = format.open(device, context, probed);
     return new OpenImage(new CheckedDevice(applyCacheSwitches(image, cache), context.readOnly()), format, file,
-        explicit == null);
+        probed);
   }
 
   /** Wraps {@code image} in the filters that a cache mode's writethrough and no-flush switches need. */
