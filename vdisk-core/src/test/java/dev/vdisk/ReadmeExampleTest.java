@@ -3,7 +3,6 @@ package dev.vdisk;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.ByteArrayOutputStream;
-import java.io.File;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.StringWriter;
@@ -75,14 +74,9 @@ class ReadmeExampleTest {
     throw new IOException("README.md: not found above " + Path.of("").toAbsolutePath() + " (expected: the repository root)");
   }
 
-  /**
-   * The test's class path as surefire gives it (its own system property when the JVM sees a manifest-only jar),
-   * plus the module path, where surefire puts vdisk-core itself: the example is compiled as a library user's code.
-   */
+  /** The test's class path as surefire gives it (its own system property when the JVM sees a manifest-only jar). */
   private static String classPath() {
     String surefire = System.getProperty("surefire.test.class.path");
-    String classPath = surefire != null && !surefire.isBlank() ? surefire : System.getProperty("java.class.path");
-    String modulePath = System.getProperty("jdk.module.path");
-    return modulePath == null || modulePath.isBlank() ? classPath : classPath + File.pathSeparator + modulePath;
+    return surefire != null && !surefire.isBlank() ? surefire : System.getProperty("java.class.path");
   }
 }
