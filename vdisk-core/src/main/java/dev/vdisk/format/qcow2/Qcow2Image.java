@@ -48,6 +48,7 @@ final class Qcow2Image implements BlockDevice {
   private final Qcow2Writer writer;
   /** Compressed writes; null where the image is read-only or keeps its data in an external data file (as QEMU). */
   private final CompressedWriter compressedWriter;
+  private final MetadataPreallocation preallocation;
   private volatile long size;
   private volatile boolean closed;
 
@@ -77,6 +78,7 @@ final class Qcow2Image implements BlockDevice {
     this.writer = writer == null ? null : writer.apply(this::readUnlocked, this::readsAsZero);
     this.compressedWriter = this.writer == null || hasFeature(Features.INCOMPAT_DATA_FILE) ? null
         : new CompressedWriter(this.writer, CompressionType.of(header), geometry.clusterSize());
+    this.preallocation = new MetadataPreallocation(file, data.device(), geometry.clusterBits(), this::clustersInUse);
   }
 
   Qcow2Header header() {
@@ -228,7 +230,9 @@ final class Qcow2Image implements BlockDevice {
   /**
    * This layer's allocation: DATA with the host offset (in the external data file, if the image has one) for
    * standard clusters, DATA without one for compressed clusters, ZERO for zero clusters (with the preallocated
-   * offset if any), HOLE where the backing image (or nothing) defines the bytes. At most {@link #MAX_EXTENTS}.
+   * offset if any), HOLE where the backing image (or nothing) defines the bytes. In an image with preallocated
+   * metadata, standard clusters over holes in the file are DATA and ZERO ({@link MetadataPreallocation}). At most
+   * {@link #MAX_EXTENTS}.
    */
   @Override
   public List<Extent> extents(long offset, long length) throws IOException {
@@ -238,21 +242,32 @@ final class Qcow2Image implements BlockDevice {
     while (pos < end && out.size() < MAX_EXTENTS) {
       ClusterMapper.Run run = mapper.map(pos, end - pos);
       long n = run.length();
-      Extent e = switch (run.entry()) {
-        case L2Entry.Normal d -> Extent.data(pos, n, run.hostStart());
-        case L2Entry.Compressed c -> Extent.data(pos, n, Extent.NO_OFFSET);
-        case L2Entry.Zero z -> Extent.zero(pos, n, run.hostStart());
+      switch (run.entry()) {
+        case L2Entry.Normal d -> preallocation.dataExtents(pos, n, run.hostStart(), e -> append(out, e));
+        case L2Entry.Compressed c -> append(out, Extent.data(pos, n, Extent.NO_OFFSET));
+        case L2Entry.Zero z -> append(out, Extent.zero(pos, n, run.hostStart()));
         // QEMU reports where an unallocated subcluster of an allocated cluster lies, too.
-        case L2Entry.Unallocated u -> new Extent(pos, n, false, true, false, run.hostStart());
-      };
-      if (!out.isEmpty() && out.getLast().mergeableWith(e)) {
-        out.set(out.size() - 1, out.getLast().merge(e));
-      } else {
-        out.add(e);
+        case L2Entry.Unallocated u -> append(out, new Extent(pos, n, false, true, false, run.hostStart()));
       }
       pos += n;
     }
     return out;
+  }
+
+  private static void append(List<Extent> out, Extent e) {
+    if (!out.isEmpty() && out.getLast().mergeableWith(e)) {
+      out.set(out.size() - 1, out.getLast().merge(e));
+    } else {
+      out.add(e);
+    }
+  }
+
+  /** Clusters in use by refcount: the writer's refcounts, written back or not, else (read-only) those on disk. */
+  private long clustersInUse(long clusters, long stopAt) throws IOException {
+    if (writer != null) {
+      return writer.clustersInUse(clusters, stopAt);
+    }
+    return new RefcountStore(file, header, RefcountTable.read(image, header), 2).countInUse(clusters, stopAt);
   }
 
   @Override
