@@ -60,8 +60,8 @@ final class MeasureCommand implements Callable<Integer> {
     PrintWriter out = main.out();
     ImageFormat target = FormatRegistry.byName(targetFormat);
     String joined = String.join(",", options);
-    if (CreateCommand.asksForHelp(joined)) {
-      CreateCommand.printOptionHelp(target, out);
+    if (OptionHelp.asked(joined)) {
+      OptionHelp.print(target, false, out);
       return 0;
     }
     boolean json = output.json();
