@@ -19,7 +19,8 @@ import org.junit.jupiter.params.provider.ValueSource;
  * Where a user moving from qemu-img meets the same behaviour: the same command line gives qemu-img 7.2's standard
  * output, exit code and (in vdisk's one-line form) error, and leaves the same files. Creating over an existing file
  * replaces it, unless another process holds the image; size 0 and sizes that are not a multiple of 512; {@code -o
- * help} without a file; a command vdisk lacks; {@code measure} of a compat 0.10 image.
+ * help} without a file; a command vdisk lacks; {@code measure} of a compat 0.10 image; {@code info} and {@code check}
+ * of an image whose backing file is missing.
  */
 class QemuImgHabitsInteropIT {
   /** Options qemu-img lists in {@code -o help} that vdisk does not implement. */
@@ -158,6 +159,26 @@ class QemuImgHabitsInteropIT {
       assertSameOutAndExit(b, "measure --output=" + output);
       assertThat(b.ours().out()).doesNotContain("bitmaps");
     }
+  }
+
+  @Test
+  void infoShowsAnImageWhoseBackingFileIsMissingAndCheckFails() throws Exception {
+    PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "qcow2", "base.qcow2", "1M");
+    PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", "top.qcow2");
+    PeerTools.check(dir, "qemu-io", "-f", "qcow2", "-c", "write -P 1 0 64k", "top.qcow2");
+    Files.delete(dir.resolve("base.qcow2"));
+    String top = dir.resolve("top.qcow2").toString();
+    for (String[] args : new String[][] {{"info", top}, {"info", "--output=json", top}, {"check", top},
+        {"check", "--output=json", top}, {"info", "--backing-chain", top}, {"map", top}}) {
+      Both b = both(() -> { }, args);
+      String what = String.join(" ", args);
+      assertSameOutAndExit(b, what);
+      if (b.theirs().exit() != 0) {
+        assertThat(b.ours().errLines()).as(what).hasSize(1);
+        assertThat(b.ours().err()).as(what).contains("base.qcow2");
+      }
+    }
+    assertThat(Vdisk.run("check", top).err()).startsWith("vdisk check: Could not open '" + top + "': ");
   }
 
   private static String[] prepend(String first, List<String> rest) {

@@ -263,6 +263,11 @@ public final class Qcow2Format implements ImageFormat {
   }
 
   @Override
+  public BlockDevice openWithoutBacking(FileDevice file, boolean probed) throws IOException {
+    return Qcow2Opener.open(file, BackingChain.Chain.withoutBacking(file.path()), l2CacheSize);
+  }
+
+  @Override
   public boolean supportsCheck() {
     return true;
   }
@@ -313,6 +318,25 @@ public final class Qcow2Format implements ImageFormat {
   /** The internal snapshots of the qcow2 image in {@code image} (a stack with a qcow2 layer), in table order. */
   public static List<Snapshot> snapshots(BlockDevice image) {
     return find(image).snapshots();
+  }
+
+  /**
+   * The backing file a qcow2 image records, whether it was opened or not.
+   *
+   * @param fileName the name as recorded (qemu-img info's {@code backing-filename})
+   * @param path where it points for the image named as given ({@code full-backing-filename})
+   * @param format the recorded format, if any ({@code backing-filename-format})
+   */
+  public record RecordedBacking(String fileName, Path path, Optional<String> format) {}
+
+  /** The backing file the qcow2 image in {@code image}, named {@code imageName}, records, if any. */
+  public static Optional<RecordedBacking> recordedBacking(BlockDevice image, Path imageName) throws IOException {
+    Qcow2Image q = find(image);
+    if (q.backingName().isEmpty()) {
+      return Optional.empty();
+    }
+    String name = q.backingName().get();
+    return Optional.of(new RecordedBacking(name, BackingChain.resolve(imageName, name), q.extensions().backingFormat()));
   }
 
   /** The backing image of the qcow2 image in {@code image}, if it has one; walk a chain by asking each layer. */

@@ -41,6 +41,7 @@ final class Qcow2Image implements BlockDevice {
   private final HostReader image;
   private final HostReader data;
   private final ClusterDecompressor decompressor;
+  private final Optional<String> backingName;
   private final Optional<Backing> backing;
   private final HostReader backingReader;
   private final List<Snapshot> snapshots;
@@ -54,12 +55,13 @@ final class Qcow2Image implements BlockDevice {
 
   /**
    * @param data where guest clusters are read: the image file, or the external data file
+   * @param backingName the backing file name the image records, opened ({@code backing}) or not
    * @param resources closed by {@link #close}, in order: the image file last
    * @param writer makes the writer of a writable image from a reader of the image's guest bytes and their block
    *     status; null for a read-only image
    */
   Qcow2Image(BlockDevice file, Qcow2Header header, HeaderExtensions extensions, Geometry geometry, ClusterMapper mapper,
-      HostReader data, Optional<Backing> backing, List<Snapshot> snapshots, List<Closeable> resources,
+      HostReader data, Optional<String> backingName, Optional<Backing> backing, List<Snapshot> snapshots, List<Closeable> resources,
       BiFunction<Qcow2Writer.GuestReader, Qcow2Writer.ZeroStatus, Qcow2Writer> writer) throws IOException {
     this.file = file;
     this.header = header;
@@ -69,6 +71,7 @@ final class Qcow2Image implements BlockDevice {
     this.image = new HostReader(file, "image file");
     this.data = data;
     this.decompressor = new ClusterDecompressor(CompressionType.of(header));
+    this.backingName = backingName;
     this.backing = backing;
     this.backingReader = backing.map(b -> new HostReader(b.device(), "backing image")).orElse(null);
     this.snapshots = snapshots;
@@ -91,6 +94,10 @@ final class Qcow2Image implements BlockDevice {
 
   Optional<Backing> backing() {
     return backing;
+  }
+
+  Optional<String> backingName() {
+    return backingName;
   }
 
   List<Snapshot> snapshots() {
