@@ -20,7 +20,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * output, exit code and (in vdisk's one-line form) error, and leaves the same files. Creating over an existing file
  * replaces it, unless another process holds the image; size 0 and sizes that are not a multiple of 512; {@code -o
  * help} without a file; a command vdisk lacks; {@code measure} of a compat 0.10 image; {@code info} and {@code check}
- * of an image whose backing file is missing.
+ * of an image whose backing file is missing; {@code io}'s warning for a probed raw image.
  */
 class QemuImgHabitsInteropIT {
   /** Options qemu-img lists in {@code -o help} that vdisk does not implement. */
@@ -179,6 +179,20 @@ class QemuImgHabitsInteropIT {
       }
     }
     assertThat(Vdisk.run("check", top).err()).startsWith("vdisk check: Could not open '" + top + "': ");
+  }
+
+  @Test
+  void ioWarnsAboutAProbedRawImageAsQemuIo() throws Exception {
+    PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "raw", "r.raw", "1M");
+    String raw = dir.resolve("r.raw").toString();
+    for (String[] flags : new String[][] {{}, {"-r"}, {"-f", "raw"}}) {
+      List<String> args = new ArrayList<>(List.of(flags));
+      args.addAll(List.of("-c", "read 0 512", raw));
+      PeerTools.Result theirs = PeerTools.run(dir, prepend("qemu-io", args));
+      Vdisk.Result ours = Vdisk.run(prepend("io", args));
+      assertThat(ours.exit()).isEqualTo(theirs.exit()).isZero();
+      assertThat(ours.err()).as("io " + String.join(" ", flags)).isEqualTo(theirs.err());
+    }
   }
 
   private static String[] prepend(String first, List<String> rest) {
