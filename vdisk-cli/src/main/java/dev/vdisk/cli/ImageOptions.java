@@ -7,6 +7,7 @@ import dev.vdisk.format.OpenImage;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileDevice;
 import dev.vdisk.io.FileOptions;
+import dev.vdisk.io.ImageUser;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -26,17 +27,22 @@ final class ImageOptions {
    * for a writable open (where qemu-img and qemu-io print it).
    */
   OpenImage open(String file, CacheMode cache, boolean readOnly, PrintWriter err) throws IOException {
-    return open(file, cache, readOnly, err, true);
+    return open(file, cache, readOnly, ImageUser.TOOL, err);
+  }
+
+  /** {@link #open}, locking the image with {@code user}'s permissions (as qemu-nbd, qemu-img resize or convert). */
+  OpenImage open(String file, CacheMode cache, boolean readOnly, ImageUser user, PrintWriter err) throws IOException {
+    return open(file, cache, readOnly, user, err, true);
   }
 
   /** Opens {@code file} read-only without its backing image, as qemu-img info does. */
   OpenImage openWithoutBacking(String file, PrintWriter err) throws IOException {
-    return open(file, CacheMode.WRITEBACK, true, err, false);
+    return open(file, CacheMode.WRITEBACK, true, ImageUser.TOOL, err, false);
   }
 
-  private OpenImage open(String file, CacheMode cache, boolean readOnly, PrintWriter err, boolean backing)
-      throws IOException {
-    FileOptions options = new FileOptions(cache, readOnly, forceShare, true);
+  private OpenImage open(String file, CacheMode cache, boolean readOnly, ImageUser user, PrintWriter err,
+      boolean backing) throws IOException {
+    FileOptions options = new FileOptions(cache, readOnly, forceShare, true, user);
     Path path = checkedPath(file);
     OpenImage image = backing ? Images.open(path, format, options) : Images.openWithoutBacking(path, format, options);
     if (image.probed() && image.format().name().equals("raw") && !readOnly) {
