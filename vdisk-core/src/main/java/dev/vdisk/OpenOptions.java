@@ -7,7 +7,7 @@ import java.util.Optional;
 /**
  * How {@link Vdisk#open} opens an image: qemu-img's {@code -f}, {@code -t}, {@code -i}, {@code -r} and {@code -U}.
  * Build one with {@link #builder()}; the defaults are a probed format, {@code cache=writeback}, {@code aio=threads},
- * read-write, no force-share.
+ * read-write, no force-share, with the backing chain.
  *
  * @param format the format's name ({@code raw}, {@code qcow2}), or empty to probe (raw unless a signature says
  *     otherwise; a probed raw image refuses writes that would make it look like another format)
@@ -15,8 +15,12 @@ import java.util.Optional;
  * @param aio how requests reach the host file
  * @param readOnly open without write access
  * @param forceShare open even while another process holds the image's write lock (read-only opens only)
+ * @param backing open the backing chain (the default); false opens the image for its own facts only, as qemu-img info
+ *     does (QEMU's BDRV_O_NO_BACKING): a missing backing file then does not stop the open, and reads of what the
+ *     backing image would define are not meaningful
  */
-public record OpenOptions(Optional<String> format, CacheMode cache, Aio aio, boolean readOnly, boolean forceShare) {
+public record OpenOptions(Optional<String> format, CacheMode cache, Aio aio, boolean readOnly, boolean forceShare,
+    boolean backing) {
   /** QEMU's {@code aio} modes that vdisk implements. */
   public enum Aio {
     /** Positional reads and writes on the calling thread (QEMU's {@code threads}); {@code native} and
@@ -48,6 +52,7 @@ public record OpenOptions(Optional<String> format, CacheMode cache, Aio aio, boo
     private Aio aio = Aio.THREADS;
     private boolean readOnly;
     private boolean forceShare;
+    private boolean backing = true;
 
     private Builder() {}
 
@@ -81,13 +86,19 @@ public record OpenOptions(Optional<String> format, CacheMode cache, Aio aio, boo
       return this;
     }
 
+    /** Open the backing chain (default true). */
+    public Builder backing(boolean on) {
+      this.backing = on;
+      return this;
+    }
+
     /**
      * The options.
      *
      * @throws IllegalArgumentException as {@link OpenOptions#OpenOptions}
      */
     public OpenOptions build() {
-      return new OpenOptions(Optional.ofNullable(format), cache, aio, readOnly, forceShare);
+      return new OpenOptions(Optional.ofNullable(format), cache, aio, readOnly, forceShare, backing);
     }
   }
 }

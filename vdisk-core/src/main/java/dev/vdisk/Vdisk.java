@@ -51,14 +51,16 @@ public final class Vdisk {
    */
   public static Image open(Path path, OpenOptions options) throws IOException {
     FileOptions file = new FileOptions(options.cache(), options.readOnly(), options.forceShare(), true);
-    OpenImage stack = Images.open(path, options.format().orElse(null), file);
+    OpenImage stack = options.backing() ? Images.open(path, options.format().orElse(null), file)
+        : Images.openWithoutBacking(path, options.format().orElse(null), file);
     return new Image(stack, ImageChain.of(stack, path));
   }
 
   /**
    * Opens the image whose bytes are {@code device}, any {@link BlockDevice} (memory, a simulated disk, a network
    * device), named and with its other files (backing, data file) opened by {@code context}. Read-only comes from
-   * the context; {@code options} gives the format and the cache mode. On success the image owns {@code device}.
+   * the context, as does opening the backing chain; {@code options} gives the format and the cache mode. On success
+   * the image owns {@code device}.
    */
   public static Image open(BlockDevice device, ImageContext context, OpenOptions options) throws IOException {
     if (options.readOnly() != context.readOnly()) {

@@ -2,6 +2,7 @@ package dev.vdisk.cli;
 
 import dev.vdisk.CheckListener;
 import dev.vdisk.CheckReport;
+import dev.vdisk.Image;
 import dev.vdisk.Vdisk;
 import dev.vdisk.format.CheckProblem;
 import dev.vdisk.format.CheckResult;
@@ -60,6 +61,7 @@ final class CheckCommand implements Callable<Integer> {
     boolean json = output.json();
     PrintWriter err = main.err();
     PrintWriter out = main.out();
+    checkBackingOpens();
     Path path = image.checkedPath(file);
     CheckListener listener = new CheckListener() {
       @Override
@@ -95,6 +97,31 @@ final class CheckCommand implements Callable<Integer> {
           + " check errors (expected: none; parts of the image could not be checked)"));
     }
     return report.verdict().exitStatus();
+  }
+
+  /**
+   * qemu-img check opens the image with its backing chain before checking, and fails (exit 1) where a backing image
+   * cannot be opened; the check itself reads only the image's own metadata. An image that does not open even without
+   * its backing image is left to the check, which reports its damage.
+   */
+  private void checkBackingOpens() {
+    Exception failure;
+    try (Image whole = image.openImage(file, true)) {
+      return;
+    } catch (IOException | RuntimeException e) {
+      failure = e;
+    }
+    if (opensWithoutBacking()) {
+      throw new CliException("Could not open '" + file + "': " + Main.describe(failure), failure);
+    }
+  }
+
+  private boolean opensWithoutBacking() {
+    try (Image alone = image.openImage(file, false)) {
+      return true;
+    } catch (IOException | RuntimeException e) {
+      return false;
+    }
   }
 
   /** qemu-img 7.2's JSON object: its members in the order QEMU prints them, zero counters left out as QEMU does. */

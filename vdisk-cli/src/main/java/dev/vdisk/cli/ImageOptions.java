@@ -39,13 +39,13 @@ final class ImageOptions {
     return image;
   }
 
-  /** {@link #open} through the library's front door: the image with its typed facts and chain. */
-  Image openImage(String file, CacheMode cache, boolean readOnly, PrintWriter err) throws IOException {
-    OpenOptions options = OpenOptions.builder().format(format).cache(cache).readOnly(readOnly).forceShare(forceShare)
-        .build();
-    Image image = Vdisk.open(checkedPath(file), options);
-    warnIfProbedRaw(file, image.probed(), image.format(), readOnly, err);
-    return image;
+  /**
+   * Opens {@code file} read-only through the library's front door: the image with its typed facts and chain, with
+   * its backing images or (qemu-img info's open) without them.
+   */
+  Image openImage(String file, boolean backing) throws IOException {
+    return Vdisk.open(checkedPath(file),
+        OpenOptions.builder().format(format).readOnly(true).forceShare(forceShare).backing(backing).build());
   }
 
   /** The options for {@link Vdisk#check}: {@code -f} and {@code -U}. */

@@ -61,7 +61,9 @@ final class InfoCommand implements Callable<Integer> {
   @Override
   public Integer call() throws IOException {
     List<Info> infos = new ArrayList<>();
-    try (Image img = image.openImage(file, CacheMode.WRITEBACK, true, main.err())) {
+    // Without --backing-chain the backing image is not opened (qemu-img's BDRV_O_NO_BACKING): info works when it is
+    // missing.
+    try (Image img = image.openImage(file, backingChain)) {
       for (ImageInfo info : backingChain ? img.backingChain() : List.of(img.info())) {
         infos.add(info(info));
       }

@@ -62,7 +62,7 @@ final class MapCommand implements Callable<Integer> {
     boolean json = output.json();
     long start = startOffset == null ? 0 : Sizes.parse("--start-offset", startOffset);
     long max = maxLength == null ? -1 : Sizes.parse("--max-length", maxLength);
-    try (Image img = image.openImage(file, CacheMode.WRITEBACK, true, main.err())) {
+    try (Image img = image.openImage(file, true)) {
       print(img.chain(), start, max, json, main.out());
     }
     return 0;

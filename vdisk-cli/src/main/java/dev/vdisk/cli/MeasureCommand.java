@@ -56,8 +56,8 @@ final class MeasureCommand implements Callable<Integer> {
     PrintWriter out = main.out();
     ImageFormat target = FormatRegistry.byName(targetFormat);
     String joined = String.join(",", options);
-    if (CreateCommand.asksForHelp(joined)) {
-      CreateCommand.printOptionHelp(target, out);
+    if (OptionHelp.asked(joined)) {
+      OptionHelp.print(target, false, out);
       return 0;
     }
     boolean json = output.json();
@@ -75,7 +75,7 @@ final class MeasureCommand implements Callable<Integer> {
     if (size != null) {
       m = target.measure(opts, Sizes.parse("--size", size), null);
     } else {
-      try (Image img = image.openImage(file, CacheMode.WRITEBACK, true, main.err())) {
+      try (Image img = image.openImage(file, true)) {
         m = target.measure(opts, 0, new ChainMeasureSource(img.chain()));
       }
     }

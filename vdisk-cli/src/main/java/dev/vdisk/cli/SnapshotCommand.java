@@ -55,7 +55,7 @@ final class SnapshotCommand implements Callable<Integer> {
       throw new CliException("snapshot " + option + ": creating, applying and deleting internal snapshots is not "
           + "supported yet (expected: -l, or qemu-img snapshot " + option + ")");
     }
-    try (Image img = image.openImage(file, CacheMode.WRITEBACK, true, main.err())) {
+    try (Image img = image.openImage(file, true)) {
       List<Snapshot> snapshots = img.info().snapshots();
       if (action != null && !snapshots.isEmpty()) {
         main.out().print("Snapshot list:\n" + SnapshotList.table(SnapshotList.entries(snapshots)));

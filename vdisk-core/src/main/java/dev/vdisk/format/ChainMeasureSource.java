@@ -39,7 +39,7 @@ public record ChainMeasureSource(ImageChain chain) implements MeasureSource {
   @Override
   public boolean supportsBitmaps() {
     FormatImage top = FilterDevice.find(chain.layers().getFirst().device(), FormatImage.class);
-    return top != null && top.format().supportsBitmaps();
+    return top != null && top.supportsBitmaps();
   }
 
   /** 0 for an image without bitmaps; measuring bitmaps is not implemented, so an image with some is refused. */

@@ -32,16 +32,27 @@ public final class FileContext implements ImageContext {
   private final FileOptions options;
   /** The images open so far, top first, as real paths, ending with this one. */
   private final List<Path> chain;
+  /** Backing images are opened (false: qemu-img info's BDRV_O_NO_BACKING). */
+  private final boolean backing;
 
-  private FileContext(Path name, FileOptions options, List<Path> chain) {
+  private FileContext(Path name, FileOptions options, List<Path> chain, boolean backing) {
     this.name = name;
     this.options = options;
     this.chain = List.copyOf(chain);
+    this.backing = backing;
   }
 
   /** The context of the top image of a chain, in the file named {@code name}, opened with {@code options}. */
   public static FileContext of(Path name, FileOptions options) {
-    return new FileContext(name, options, List.of(real(name)));
+    return new FileContext(name, options, List.of(real(name)), true);
+  }
+
+  /**
+   * The context of an image opened for its own facts, as qemu-img info opens one (QEMU's BDRV_O_NO_BACKING): its
+   * backing file, if it records one, is not opened, so a missing backing file does not stop the open.
+   */
+  public static FileContext withoutBacking(Path name, FileOptions options) {
+    return new FileContext(name, options, List.of(real(name)), false);
   }
 
   @Override
@@ -69,10 +80,14 @@ public final class FileContext implements ImageContext {
     }
   }
 
+  /** The backing image, or empty for a context {@link #withoutBacking}. */
   @Override
-  public Backing openBacking(String file, Optional<String> format) throws IOException {
+  public Optional<Backing> openBacking(String file, Optional<String> format) throws IOException {
+    if (!backing) {
+      return Optional.empty();
+    }
     try {
-      return openUnlabelled(file, format);
+      return Optional.of(openUnlabelled(file, format));
     } catch (IOException e) {
       throw new BlockDeviceException(BlockDeviceException.errorOf(e), "backing file '" + file + "': " + e.getMessage(), e);
     }
@@ -133,7 +148,7 @@ public final class FileContext implements ImageContext {
     }
     List<Path> longer = new ArrayList<>(chain);
     longer.add(real);
-    return new FileContext(path, new FileOptions(options.cache(), true, false, true), longer);
+    return new FileContext(path, new FileOptions(options.cache(), true, false, true), longer, true);
   }
 
   private static ImageFormat byName(String format) throws IOException {

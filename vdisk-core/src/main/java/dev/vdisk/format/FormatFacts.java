@@ -10,6 +10,8 @@ import java.util.OptionalInt;
  *
  * @param clusterSize the allocation unit ({@code cluster-size}), empty for formats without one (raw)
  * @param dirty refcounts may be behind the data ({@code dirty-flag}: lazy refcounts, not closed cleanly)
+ * @param backingFile the backing file's name as the image records it, if it has one (opened or not)
+ * @param backingFormat the backing file's format as the image records it, if it does
  * @param dataFile the external data file's name as the image records it, if it has one
  * @param snapshots the internal snapshots in table order
  * @param bitmaps the number of persistent dirty bitmaps the image records
@@ -17,7 +19,8 @@ import java.util.OptionalInt;
  * @param statusGranularity bytes one metadata lookup of the format answers (a qcow2 L2 table's coverage): block
  *     status runs end at multiples of it, as QEMU's do; 0 where runs have no such boundary
  */
-public record FormatFacts(OptionalInt clusterSize, boolean dirty, Optional<String> dataFile, List<Snapshot> snapshots,
+public record FormatFacts(OptionalInt clusterSize, boolean dirty, Optional<String> backingFile,
+    Optional<String> backingFormat, Optional<String> dataFile, List<Snapshot> snapshots,
     long bitmaps, Map<String, Object> formatSpecific, long statusGranularity) {
 
   /** Copies the snapshot list and the format-specific map, keeping its order. */
@@ -28,6 +31,7 @@ public record FormatFacts(OptionalInt clusterSize, boolean dirty, Optional<Strin
 
   /** The facts of a format that has none beyond its bytes (raw). */
   public static FormatFacts none() {
-    return new FormatFacts(OptionalInt.empty(), false, Optional.empty(), List.of(), 0, Map.of(), 0);
+    return new FormatFacts(OptionalInt.empty(), false, Optional.empty(), Optional.empty(), Optional.empty(), List.of(), 0,
+        Map.of(), 0);
   }
 }

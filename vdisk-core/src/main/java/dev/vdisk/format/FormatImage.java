@@ -16,7 +16,15 @@ public interface FormatImage extends BlockDevice {
   /** The image's typed facts, as of now (a write may change them: the dirty flag, say). */
   FormatFacts facts() throws IOException;
 
-  /** The backing image, if the image has one; walk a chain by asking each layer's format image. */
+  /** True if the image can hold persistent dirty bitmaps (qemu-img measure then reports their size). */
+  default boolean supportsBitmaps() {
+    return false;
+  }
+
+  /**
+   * The backing image, if the image has one and it was opened; walk a chain by asking each layer's format image. An
+   * image opened without its backing image still records its name ({@link FormatFacts#backingFile()}).
+   */
   default Optional<Backing> backing() {
     return Optional.empty();
   }

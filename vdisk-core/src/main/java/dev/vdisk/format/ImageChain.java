@@ -45,11 +45,13 @@ public final class ImageChain {
     /** What {@code qemu-img info} says of this layer. */
     public ImageInfo info() throws IOException {
       FormatFacts facts = facts();
-      Optional<Backing> backing = backingOf(device);
+      Optional<Path> backingPath = Optional.empty();
+      if (facts.backingFile().isPresent()) {
+        backingPath = Optional.of(FileContext.resolve(name, facts.backingFile().get()));
+      }
       return new ImageInfo(name.toString(), format, device.size(),
           file == null ? OptionalLong.empty() : OptionalLong.of(file.allocatedBytes()), facts.clusterSize(),
-          backing.map(Backing::fileName), backing.map(Backing::path),
-          backing.filter(b -> !b.formatProbed()).map(Backing::format), facts.dirty(), facts.dataFile(),
+          facts.backingFile(), backingPath, facts.backingFormat(), facts.dirty(), facts.dataFile(),
           facts.snapshots(), facts.bitmaps(), facts.formatSpecific());
     }
   }

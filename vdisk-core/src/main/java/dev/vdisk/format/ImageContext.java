@@ -30,12 +30,12 @@ public interface ImageContext {
 
   /**
    * Opens the backing image that the image records as {@code name}, read-only and guarded, with its own backing
-   * chain below it.
+   * chain below it; or nothing, for a context that opens images for their own facts only (qemu-img info).
    *
    * @param format the format the image records for it, or empty to probe
    * @throws IOException prefixed with the backing file's name, whatever layer below failed
    */
-  Backing openBacking(String name, Optional<String> format) throws IOException;
+  Optional<Backing> openBacking(String name, Optional<String> format) throws IOException;
 
   /**
    * A context for an image that names no other file, on any device: opening a backing or data file is refused
@@ -59,7 +59,7 @@ public interface ImageContext {
       }
 
       @Override
-      public Backing openBacking(String file, Optional<String> format) throws IOException {
+      public Optional<Backing> openBacking(String file, Optional<String> format) throws IOException {
         throw refused("backing file", file);
       }
 

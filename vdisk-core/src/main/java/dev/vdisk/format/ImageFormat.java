@@ -59,11 +59,6 @@ public interface ImageFormat {
    */
   FormatImage open(BlockDevice file, ImageContext context, boolean probed) throws IOException;
 
-  /** True if the format's images can hold persistent dirty bitmaps (qemu-img measure then reports their size). */
-  default boolean supportsBitmaps() {
-    return false;
-  }
-
   /** True if the format's images can store data compressed ({@link dev.vdisk.block.WriteFlag#COMPRESSED}). */
   default boolean supportsCompression() {
     return false;

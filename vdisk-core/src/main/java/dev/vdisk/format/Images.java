@@ -27,13 +27,23 @@ public final class Images {
    * @param formatName the format, or null to probe (falls back to raw)
    */
   public static OpenImage open(Path path, String formatName, FileOptions options) throws IOException {
+    return open(path, formatName, options, true);
+  }
+
+  /** {@link #open} without the backing image ({@link FileContext#withoutBacking}): qemu-img info's open. */
+  public static OpenImage openWithoutBacking(Path path, String formatName, FileOptions options) throws IOException {
+    return open(path, formatName, options, false);
+  }
+
+  private static OpenImage open(Path path, String formatName, FileOptions options, boolean backing) throws IOException {
     ImageFormat explicit = formatName == null ? null : FormatRegistry.byName(formatName);
     FileDevice file = FileDevice.openUnlocked(path, options);
     try {
       ImageFormat format = explicit != null ? explicit : probe(file);
       // Locked once the format is known and before it reads or writes metadata, as QEMU does.
       file.lock(format.keepsMetadata());
-      return stack(file, file, FileContext.of(path, options), format, explicit == null, options.cache());
+      FileContext context = backing ? FileContext.of(path, options) : FileContext.withoutBacking(path, options);
+      return stack(file, file, context, format, explicit == null, options.cache());
     } catch (IOException | RuntimeException e) {
       file.close();
       throw e;

@@ -19,7 +19,8 @@ final class Qcow2Facts {
     Qcow2Header h = q.header();
     Optional<String> dataFile = q.hasFeature(Features.INCOMPAT_DATA_FILE) ? q.extensions().dataFile() : Optional.empty();
     long bitmaps = q.extensions().bitmaps().map(HeaderExtensions.Bitmaps::nbBitmaps).orElse(0L);
-    return new FormatFacts(OptionalInt.of(h.clusterSize()), q.hasFeature(Features.INCOMPAT_DIRTY), dataFile,
+    return new FormatFacts(OptionalInt.of(h.clusterSize()), q.hasFeature(Features.INCOMPAT_DIRTY), q.backingName(),
+        q.backingName().isPresent() ? q.extensions().backingFormat() : Optional.empty(), dataFile,
         q.snapshots(), bitmaps, formatSpecific(q), q.geometry().bytesPerL2());
   }
 

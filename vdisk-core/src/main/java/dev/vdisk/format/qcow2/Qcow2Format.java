@@ -14,13 +14,10 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import dev.vdisk.io.Preallocation;
 import dev.vdisk.format.FormatRegistry;
-import dev.vdisk.io.CacheMode;
-import dev.vdisk.io.FileOptions;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -120,15 +117,12 @@ public final class Qcow2Format implements ImageFormat {
     if (overwrite && Files.exists(path) && !Files.isRegularFile(path)) {
       throw new IOException(path + ": not a regular file (expected: a path for a new image file)");
     }
-    if (dataPath != null) {
-      createDataFile(dataPath, rounded, o.preallocation(), layout.dataFile(), overwrite);
-    }
-    if (overwrite) {
-      Files.newByteChannel(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING).close();
-    } else {
-      Files.createFile(path);
-    }
-    try (FileDevice file = FileDevice.open(path, FileOptions.of(CacheMode.WRITEBACK, false))) {
+    // The image file first, as QEMU: an image in use by another process stops the creation before its data file is
+    // touched.
+    try (FileDevice file = FileDevice.create(path, overwrite)) {
+      if (dataPath != null) {
+        createDataFile(dataPath, rounded, o.preallocation(), layout.dataFile(), overwrite);
+      }
       layout.image().writeTo(file);
       file.flush();
     }
@@ -215,12 +209,7 @@ public final class Qcow2Format implements ImageFormat {
       FormatRegistry.byName("raw").create(path, size, Map.of("preallocation", p.spelling()), overwrite);
       return;
     }
-    if (overwrite) {
-      Files.newByteChannel(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING).close();
-    } else {
-      Files.createFile(path);
-    }
-    try (FileDevice data = FileDevice.open(path, FileOptions.of(CacheMode.WRITEBACK, false))) {
+    try (FileDevice data = FileDevice.create(path, overwrite)) {
       tail.writeTo(data);
       data.flush();
     }
@@ -252,11 +241,6 @@ public final class Qcow2Format implements ImageFormat {
 
   @Override
   public boolean supportsCompression() {
-    return true;
-  }
-
-  @Override
-  public boolean supportsBitmaps() {
     return true;
   }
 

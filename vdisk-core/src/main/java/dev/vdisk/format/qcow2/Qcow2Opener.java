@@ -77,9 +77,8 @@ final class Qcow2Opener {
       }
       Optional<Backing> backing = Optional.empty();
       if (backingName.isPresent()) {
-        Backing b = context.openBacking(backingName.get(), ext.backingFormat());
-        resources.add(b.device());
-        backing = Optional.of(b);
+        backing = context.openBacking(backingName.get(), ext.backingFormat());
+        backing.ifPresent(b -> resources.add(b.device()));
       }
       BiFunction<Qcow2Writer.GuestReader, Qcow2Writer.ZeroStatus, Qcow2Writer> writer = null;
       if (!context.readOnly()) {
@@ -97,7 +96,8 @@ final class Qcow2Opener {
             header.version(), header.size(), hasBacking, current, zeroes, lazy);
       }
       resources.add(file);
-      return new Qcow2Image(format, file, header, ext, geometry, mapper, data, backing, snapshots, resources, writer);
+      return new Qcow2Image(format, file, header, ext, geometry, mapper, data, backingName, backing, snapshots, resources,
+          writer);
     } catch (IOException | RuntimeException e) {
       for (Closeable c : resources) {
         if (c != file) {
