@@ -46,7 +46,8 @@ class ReadmeExampleTest {
     assertThat(out.lines()).containsExactly(
         "qcow2, cluster size 65536",
         "0 +1048576 data=false zero=true",
-        "1048576 +65536 data=true zero=false",
+        "1048576 +4096 data=true zero=false",
+        "1052672 +61440 data=true zero=true",
         "1114112 +65994752 data=false zero=true");
   }
 
