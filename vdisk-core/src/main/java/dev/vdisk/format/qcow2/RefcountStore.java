@@ -97,6 +97,17 @@ final class RefcountStore {
     }
   }
 
+  /**
+   * Gives back {@code n} clusters from {@code hostOffset} that {@link #allocate} returned and nothing points at (an
+   * allocation whose data write failed): their refcounts drop to 0 now, so nothing is leaked and no later flush
+   * has anything of theirs to write.
+   */
+  void unallocate(long hostOffset, int n) throws IOException {
+    for (int i = 0; i < n; i++) {
+      adjust(hostOffset + ((long) i << clusterBits), -1);
+    }
+  }
+
   /** Adds {@code delta} (+1 or -1) to the refcount of the cluster at {@code hostOffset}, now. */
   void adjust(long hostOffset, int delta) throws IOException {
     long cluster = hostOffset >>> clusterBits;
@@ -406,6 +417,9 @@ final class RefcountStore {
       return;
     }
     long offset = at << clusterBits;
+    // Written (empty) at once, as QEMU writes a new refcount block: its disk space is taken now, so a full disk fails
+    // this allocation, which changed nothing yet, rather than every later flush. Nothing points at the cluster.
+    file.write(offset, ByteBuffer.allocate(1 << clusterBits), Set.of());
     blocks.put(offset, ByteBuffer.allocate(1 << clusterBits));
     table[(int) blockIndex] = offset;
     dirtyBlocks.add(offset);
