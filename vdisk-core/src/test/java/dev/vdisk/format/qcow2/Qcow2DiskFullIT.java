@@ -23,10 +23,12 @@ import java.util.HashSet;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * A host disk that fills up under a qcow2 image being written: the ENOSPC reaches the caller as {@link
@@ -87,23 +89,36 @@ class Qcow2DiskFullIT {
     }
   }
 
+  /** qcow2 options and the free space of the disk under the image. */
+  static Stream<Arguments> layouts() {
+    return Stream.of(Arguments.of("cluster_size=4096", 200000L), Arguments.of("cluster_size=65536", 700000L),
+        Arguments.of("cluster_size=512,refcount_bits=1", 90000L), Arguments.of("extended_l2=on,cluster_size=16384", 400000L),
+        Arguments.of("compat=0.10,cluster_size=4096", 150000L));
+  }
+
+  /** A writable image made by qemu-img with {@code options}, opened on a disk with {@code free} bytes left. */
+  private record Session(CrashingDevice file, FullDisk disk, Qcow2Image image) {
+    static Session open(String prefix, String options, long free) throws Exception {
+      Path base = dir.resolve(prefix + options.hashCode() + ".qcow2");
+      Qemu.img(dir, "create", "-q", "-f", "qcow2", "-o", options, base.getFileName().toString(), Integer.toString(SIZE));
+      MemoryDevice start = new MemoryDevice(Files.size(base));
+      start.write(0, ByteBuffer.wrap(Files.readAllBytes(base)), Set.of());
+      // Never crashed here: it is the device that grows like a file when written past its end.
+      CrashingDevice file = new CrashingDevice(start);
+      FullDisk disk = new FullDisk(file, free / 4096);
+      Qcow2Image image = Qcow2Opener.open(disk, base, new FileOptions(CacheMode.WRITEBACK, false, false, false),
+          BackingChain.Chain.start(base), 1 << 16);
+      return new Session(file, disk, image);
+    }
+  }
+
   @ParameterizedTest(name = "{0}, {1} bytes free")
-  @CsvSource({
-      "cluster_size=4096, 200000",
-      "cluster_size=65536, 700000",
-      "'cluster_size=512,refcount_bits=1', 90000",
-      "'extended_l2=on,cluster_size=16384', 400000",
-      "'compat=0.10,cluster_size=4096', 150000"})
+  @MethodSource("layouts")
   void enospcReachesTheCallerAndTheImageStaysConsistent(String options, long free) throws Exception {
-    Path base = dir.resolve("full-" + options.hashCode() + ".qcow2");
-    Qemu.img(dir, "create", "-q", "-f", "qcow2", "-o", options, base.getFileName().toString(), Integer.toString(SIZE));
-    MemoryDevice start = new MemoryDevice(Files.size(base));
-    start.write(0, ByteBuffer.wrap(Files.readAllBytes(base)), Set.of());
-    // Never crashed here: it is the device that grows like a file when written past its end.
-    CrashingDevice file = new CrashingDevice(start);
-    FullDisk disk = new FullDisk(file, free / 4096);
-    Qcow2Image image = Qcow2Opener.open(disk, base, new FileOptions(CacheMode.WRITEBACK, false, false, false),
-        BackingChain.Chain.start(base), 1 << 16);
+    Session session = Session.open("full-", options, free);
+    CrashingDevice file = session.file();
+    FullDisk disk = session.disk();
+    Qcow2Image image = session.image();
     BlockDevice dev = new CheckedDevice(image);
 
     Random random = new Random(options.hashCode());
@@ -185,21 +200,11 @@ class Qcow2DiskFullIT {
    * is leaked (qemu-img check exits 0).
    */
   @ParameterizedTest(name = "{0}, {1} bytes free")
-  @CsvSource({
-      "cluster_size=4096, 200000",
-      "cluster_size=65536, 700000",
-      "'cluster_size=512,refcount_bits=1', 90000",
-      "'extended_l2=on,cluster_size=16384', 400000",
-      "'compat=0.10,cluster_size=4096', 150000"})
+  @MethodSource("layouts")
   void afterEnospcOverwritesAndFlushesSucceedAndNothingLeaks(String options, long free) throws Exception {
-    Path base = dir.resolve("rollback-" + options.hashCode() + ".qcow2");
-    Qemu.img(dir, "create", "-q", "-f", "qcow2", "-o", options, base.getFileName().toString(), Integer.toString(SIZE));
-    MemoryDevice start = new MemoryDevice(Files.size(base));
-    start.write(0, ByteBuffer.wrap(Files.readAllBytes(base)), Set.of());
-    CrashingDevice file = new CrashingDevice(start);
-    FullDisk disk = new FullDisk(file, free / 4096);
-    Qcow2Image image = Qcow2Opener.open(disk, base, new FileOptions(CacheMode.WRITEBACK, false, false, false),
-        BackingChain.Chain.start(base), 1 << 16);
+    Session session = Session.open("rollback-", options, free);
+    CrashingDevice file = session.file();
+    Qcow2Image image = session.image();
     BlockDevice dev = new CheckedDevice(image);
     Random random = new Random(options.hashCode());
     int chunk = 8192;
