@@ -357,6 +357,11 @@ final class RefcountStore {
     }
     ByteBuffer b = blocks.get(offset);
     if (b == null) {
+      if (offset < 0) {
+        // Past what a read can address (QEMU's read fails with EIO there).
+        throw new BlockDeviceException(BlockError.EIO, "refcount table entry " + blockIndex + ": refcount block offset "
+            + hex(offset) + " (expected: below 2^63, inside the image file)");
+      }
       if ((offset & ((1L << clusterBits) - 1)) != 0) {
         throw corrupt("refcount table entry " + blockIndex + ": refcount block offset", hex(offset),
             "a multiple of the cluster size " + (1 << clusterBits));
