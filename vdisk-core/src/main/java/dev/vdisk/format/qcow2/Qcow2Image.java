@@ -48,6 +48,8 @@ final class Qcow2Image implements BlockDevice {
   private final Qcow2Writer writer;
   /** Compressed writes; null where the image is read-only or keeps its data in an external data file (as QEMU). */
   private final CompressedWriter compressedWriter;
+  /** Marked before each write, zeroing and discard (QEMU marks whatever the request's outcome); null for none. */
+  private final PersistentBitmaps bitmaps;
   private volatile long size;
   private volatile boolean closed;
 
@@ -56,10 +58,12 @@ final class Qcow2Image implements BlockDevice {
    * @param resources closed by {@link #close}, in order: the image file last
    * @param writer makes the writer of a writable image from a reader of the image's guest bytes and their block
    *     status; null for a read-only image
+   * @param bitmaps the persistent bitmaps a writable image keeps, marked in use; null for none
    */
   Qcow2Image(BlockDevice file, Qcow2Header header, HeaderExtensions extensions, Geometry geometry, ClusterMapper mapper,
       HostReader data, Optional<Backing> backing, List<Snapshot> snapshots, List<Closeable> resources,
-      BiFunction<Qcow2Writer.GuestReader, Qcow2Writer.ZeroStatus, Qcow2Writer> writer) throws IOException {
+      BiFunction<Qcow2Writer.GuestReader, Qcow2Writer.ZeroStatus, Qcow2Writer> writer, PersistentBitmaps bitmaps)
+      throws IOException {
     this.file = file;
     this.header = header;
     this.extensions = extensions;
@@ -73,6 +77,7 @@ final class Qcow2Image implements BlockDevice {
     this.snapshots = snapshots;
     this.size = header.size();
     this.resources = List.copyOf(resources);
+    this.bitmaps = bitmaps;
     // Last: the writer reads through this image, which must be complete by then.
     this.writer = writer == null ? null : writer.apply(this::readUnlocked, this::readsAsZero);
     this.compressedWriter = this.writer == null || hasFeature(Features.INCOMPAT_DATA_FILE) ? null
@@ -258,6 +263,7 @@ final class Qcow2Image implements BlockDevice {
   @Override
   public void write(long offset, ByteBuffer src, Set<WriteFlag> flags) throws IOException {
     Qcow2Writer w = writer("write");
+    markDirty(offset, src.remaining());
     if (flags.contains(WriteFlag.COMPRESSED)) {
       compressedWriter.write(offset, src);
     } else {
@@ -275,12 +281,22 @@ final class Qcow2Image implements BlockDevice {
 
   @Override
   public void discard(long offset, long length) throws IOException {
-    writer("discard").discard(offset, length);
+    Qcow2Writer w = writer("discard");
+    markDirty(offset, length);
+    w.discard(offset, length);
   }
 
   @Override
   public void writeZeroes(long offset, long length, Set<WriteFlag> flags) throws IOException {
-    writer("writeZeroes").writeZeroes(offset, length, flags);
+    Qcow2Writer w = writer("writeZeroes");
+    markDirty(offset, length);
+    w.writeZeroes(offset, length, flags);
+  }
+
+  private void markDirty(long offset, long length) {
+    if (bitmaps != null) {
+      bitmaps.mark(offset, length);
+    }
   }
 
   private Qcow2Writer writer(String op) throws BlockDeviceException {
@@ -309,12 +325,18 @@ final class Qcow2Image implements BlockDevice {
       throw new BlockDeviceException(BlockError.EINVAL,
           "resize: size " + newSize + " (expected: a multiple of 512, as qcow2 in QEMU requires)");
     }
+    if (bitmaps != null) {
+      bitmaps.checkResize(newSize);
+    }
     if (newSize < old) {
       w.shrink(newSize);
     } else {
       w.grow(newSize);
     }
     size = newSize;
+    if (bitmaps != null) {
+      bitmaps.resize(newSize);
+    }
   }
 
   private BlockDeviceException readOnly(String op) {
@@ -333,7 +355,7 @@ final class Qcow2Image implements BlockDevice {
     IOException first = null;
     if (writer != null) {
       try {
-        writer.flushAll();
+        writer.flushAll(bitmaps);
       } catch (IOException e) {
         first = e;
       }
