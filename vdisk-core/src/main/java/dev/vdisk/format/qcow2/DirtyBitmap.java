@@ -19,6 +19,8 @@ final class DirtyBitmap {
   private final int granularityBits;
   private long[] words;
   private long size;
+  /** Whether any bit or the size changed since the load. */
+  private boolean modified;
 
   private DirtyBitmap(int granularityBits, long size) {
     this.granularityBits = granularityBits;
@@ -92,6 +94,7 @@ final class DirtyBitmap {
       int bit = (int) (g & 63);
       int n = (int) Math.min(64 - bit, last - g + 1);
       long mask = n == 64 ? -1L : ((1L << n) - 1) << bit;
+      modified |= (words[w] & mask) != mask;
       words[w] |= mask;
       g += n;
     }
@@ -99,6 +102,7 @@ final class DirtyBitmap {
 
   /** Follows a resize as QEMU's {@code hbitmap_truncate}: granules past a smaller size are dropped, new ones are clear. */
   synchronized void resize(long newSize) {
+    modified |= newSize != size;
     words = Arrays.copyOf(words, (int) wordsFor(newSize, granularityBits));
     size = newSize;
     clearPastEnd();
@@ -112,6 +116,10 @@ final class DirtyBitmap {
   /** The number of granules of the disk. */
   synchronized long granules() {
     return Math.ceilDiv(size, 1L << granularityBits);
+  }
+
+  synchronized boolean modified() {
+    return modified;
   }
 
   int granularityBits() {

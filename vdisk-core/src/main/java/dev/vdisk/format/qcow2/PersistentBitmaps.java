@@ -22,7 +22,8 @@ import java.util.Set;
  *       inconsistent, never wrong (each flags field lies inside one sector; no guest write happens before);
  *   <li>{@link #mark}: every written, zeroed or discarded range sets the granules it touches in the enabled ("auto")
  *       bitmaps; disabled ones stay as they are;
- *   <li>{@link #store}, at a clean close ({@code qcow2_store_persistent_dirty_bitmaps}): each loaded bitmap's data
+ *   <li>{@link #store}, at a clean close ({@code qcow2_store_persistent_dirty_bitmaps}): if no bitmap changed, the
+ *       in_use flags are cleared in place and the file is as before the open; otherwise each changed bitmap's data
  *       goes to new clusters (none for a cluster of zeroes), then its table, then a new directory without the
  *       in_use flags; once they and their refcounts are durable the bitmaps extension is switched to the new
  *       directory, and only then are the old tables, data and directory released. A crash before the switch
@@ -160,11 +161,17 @@ final class PersistentBitmaps {
     if (loaded.stream().allMatch(b -> b == null)) {
       return;
     }
+    if (loaded.stream().noneMatch(b -> b != null && b.modified())) {
+      // Nothing changed: the in_use flags are cleared in place, and the file is as it was before the open.
+      file.write(directory.directoryOffset(), BitmapEntry.encodeAll(directory.entries()), Set.of());
+      file.flush();
+      return;
+    }
     List<BitmapEntry> next = new ArrayList<>();
     for (int i = 0; i < loaded.size(); i++) {
       BitmapEntry e = directory.entries().get(i);
       DirtyBitmap b = loaded.get(i);
-      next.add(b == null ? e : storeData(refcounts, e, b));
+      next.add(b == null || !b.modified() ? e : storeData(refcounts, e, b));
     }
     ByteBuffer dir = BitmapEntry.encodeAll(next);
     int dirSize = dir.remaining();
@@ -173,7 +180,7 @@ final class PersistentBitmaps {
     writeBack.run();
     switchDirectory(next.size(), dirSize, dirAt);
     for (int i = 0; i < loaded.size(); i++) {
-      if (loaded.get(i) != null) {
+      if (loaded.get(i) != null && loaded.get(i).modified()) {
         release(refcounts, directory.entries().get(i));
       }
     }
