@@ -7,6 +7,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * The persistent dirty bitmaps' metadata as a check counts it (QEMU's {@code qcow2_check_bitmaps_refcounts}): the
@@ -38,6 +39,17 @@ record BitmapTables(long directoryOffset, long directorySize, List<BitmapEntry> 
   private static final long ENTRY_RESERVED_MASK = 0xff00_0000_0000_01feL;
   static final long ENTRY_ALL_ONES = 1L;
   private static final int SLICE_ENTRIES = 8192;
+
+  /**
+   * The directory of an image as QEMU loads it: empty without a bitmaps extension, on a version 2 image, or when
+   * the autoclear bit is clear (a program without bitmap support wrote the image: QEMU then ignores the bitmaps).
+   */
+  static Optional<BitmapTables> trusted(HostReader file, Qcow2Header header, HeaderExtensions ext) throws IOException {
+    if (ext.bitmaps().isEmpty() || header.version() < 3 || (header.autoclearFeatures() & Features.AUTOCLEAR_BITMAPS) == 0) {
+      return Optional.empty();
+    }
+    return Optional.of(read(file, ext.bitmaps().get(), header.clusterSize(), header.size()));
+  }
 
   /**
    * Reads and checks the directory that {@code ext} describes, in an image of virtual size {@code virtualSize}.

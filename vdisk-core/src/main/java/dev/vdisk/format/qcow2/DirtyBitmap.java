@@ -118,6 +118,34 @@ final class DirtyBitmap {
     return Math.ceilDiv(size, 1L << granularityBits);
   }
 
+  /** Clears every bit. */
+  synchronized void clear() {
+    for (long w : words) {
+      modified |= w != 0;
+    }
+    Arrays.fill(words, 0);
+  }
+
+  /** Sets every granule that a set granule of {@code source} (a bitmap of a disk of the same size) covers. */
+  void merge(DirtyBitmap source) {
+    long unit = 1L << source.granularityBits;
+    long granules = source.granules();
+    for (long g = 0; g < granules; g++) {
+      long first = g;
+      while (g < granules && source.get(g)) {
+        g++;
+      }
+      if (g > first) {
+        set(first * unit, (g - first) * unit);
+      }
+    }
+  }
+
+  /** The size of the disk the bitmap covers. */
+  synchronized long size() {
+    return size;
+  }
+
   synchronized boolean modified() {
     return modified;
   }

@@ -6,8 +6,8 @@ import dev.vdisk.block.BlockError;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -21,77 +21,107 @@ import java.util.Set;
  *       in place and flushed ({@code qcow2_load_dirty_bitmaps}), so that from then on a crash leaves them marked
  *       inconsistent, never wrong (each flags field lies inside one sector; no guest write happens before);
  *   <li>{@link #mark}: every written, zeroed or discarded range sets the granules it touches in the enabled ("auto")
- *       bitmaps; disabled ones stay as they are;
- *   <li>{@link #store}, at a clean close ({@code qcow2_store_persistent_dirty_bitmaps}): if no bitmap changed, the
- *       in_use flags are cleared in place and the file is as before the open; otherwise each changed bitmap's data
- *       goes to new clusters (none for a cluster of zeroes), then its table, then a new directory without the
- *       in_use flags; once they and their refcounts are durable the bitmaps extension is switched to the new
- *       directory, and only then are the old tables, data and directory released. A crash before the switch
+ *       bitmaps; disabled ones stay as they are; {@link BitmapEditor} adds, removes, clears, enables, disables and
+ *       merges bitmaps (qemu-img bitmap);
+ *   <li>{@link #store}, at a clean close ({@code qcow2_store_persistent_dirty_bitmaps}): if nothing changed, the
+ *       in_use flags are cleared in place and the file is as before the open; otherwise each new or changed
+ *       bitmap's data goes to new clusters (none for a cluster of zeroes), then its table, then a new directory
+ *       without in_use flags; once they and their refcounts are durable the bitmaps extension is switched to the
+ *       new directory, and only then are the old tables, data and directory released. A crash before the switch
  *       leaves the old directory (bitmaps in use) and leaked clusters; after it, the new one and leaks.
  * </ul>
  *
  * Memory: the loaded bitmaps, at most {@link #MEMORY_LIMIT} bytes for an image, or the image is refused for
  * writing (QEMU would keep them; vdisk refuses rather than drop them). Thread-safety: {@link #mark} may be called
- * concurrently; the rest under the writer's metadata lock or before any request.
+ * concurrently with itself; the rest runs before any request or under the writer's metadata lock at the close.
  */
 final class PersistentBitmaps {
   /** The memory the bitmaps of one writable image may take: a 64 KiB granularity covers 32 TiB with it. */
   static final long MEMORY_LIMIT = 64L << 20;
 
+  /**
+   * One bitmap: its directory entry as found (null for one added in this session), its entry now (name, flags,
+   * granularity), and its bits (null for one in use when the image was opened: inconsistent, never loaded).
+   */
+  static final class Slot {
+    final BitmapEntry found;
+    BitmapEntry entry;
+    final DirtyBitmap bits;
+
+    Slot(BitmapEntry found, BitmapEntry entry, DirtyBitmap bits) {
+      this.found = found;
+      this.entry = entry;
+      this.bits = bits;
+    }
+
+    boolean dataChanged() {
+      return found == null || bits != null && bits.modified();
+    }
+
+    boolean changed() {
+      return dataChanged() || entry.flags() != found.flags();
+    }
+  }
+
   private final BlockDevice file;
   private final HostReader image;
   private final Qcow2Header header;
-  private final HeaderExtensions.Bitmaps extension;
-  private final int clusterSize;
-  private final BitmapTables directory;
-  /** Aligned with the directory's entries: the bitmap in memory, or null for one in use (inconsistent) at open. */
-  private final List<DirtyBitmap> loaded;
+  /** The trusted directory found at open, if any. */
+  private final Optional<BitmapTables> directory;
+  /** The slots in directory order; replaced as a whole by edits so that {@link #mark} sees a consistent list. */
+  private volatile List<Slot> slots;
+  /** Bitmaps removed in this session that the directory found at open named: their clusters are freed at close. */
+  private final List<BitmapEntry> removed = new ArrayList<>();
 
-  private PersistentBitmaps(BlockDevice file, HostReader image, Qcow2Header header, HeaderExtensions.Bitmaps extension,
-      BitmapTables directory, List<DirtyBitmap> loaded) {
+  private PersistentBitmaps(BlockDevice file, HostReader image, Qcow2Header header, Optional<BitmapTables> directory,
+      List<Slot> slots) {
     this.file = file;
     this.image = image;
     this.header = header;
-    this.extension = extension;
-    this.clusterSize = header.clusterSize();
     this.directory = directory;
-    this.loaded = loaded;
+    this.slots = slots;
   }
 
   /**
-   * Loads the bitmaps of an image about to be opened for writing; null where there are none to keep (no bitmaps
-   * extension, a version 2 image, or the autoclear bit cleared by a program without bitmap support: then they are
-   * stale already, and QEMU ignores them).
+   * Loads the bitmaps of an image about to be opened for writing; none where the image has no trusted ones (no
+   * bitmaps extension, or the autoclear bit cleared by a program without bitmap support: then they are stale
+   * already, and QEMU ignores them); null for a version 2 image, which cannot have any.
    *
    * @throws IOException a directory QEMU refuses, a duplicate name, or bitmaps over {@link #MEMORY_LIMIT}
    */
   static PersistentBitmaps load(BlockDevice file, HostReader image, Qcow2Header header, HeaderExtensions ext)
       throws IOException {
-    if (ext.bitmaps().isEmpty() || header.version() < 3
-        || (header.autoclearFeatures() & Features.AUTOCLEAR_BITMAPS) == 0) {
+    if (header.version() < 3) {
       return null;
     }
-    HeaderExtensions.Bitmaps fields = ext.bitmaps().get();
-    BitmapTables directory = BitmapTables.read(image, fields, header.clusterSize(), header.size());
-    Set<String> names = new HashSet<>();
+    Optional<BitmapTables> directory = BitmapTables.trusted(image, header, ext);
+    List<BitmapEntry> entries = directory.map(BitmapTables::entries).orElse(List.of());
     long memory = 0;
-    for (BitmapEntry e : directory.entries()) {
-      if (!names.add(e.name())) {
-        throw Qcow2Errors.invalid("bitmap directory: name '" + e.name() + "'", "repeated", "unique bitmap names");
+    for (int i = 0; i < entries.size(); i++) {
+      BitmapEntry e = entries.get(i);
+      for (int j = 0; j < i; j++) {
+        if (entries.get(j).name().equals(e.name())) {
+          throw Qcow2Errors.invalid("bitmap directory: name '" + e.name() + "'", "repeated", "unique bitmap names");
+        }
       }
       if (!e.inUse()) {
         memory += DirtyBitmap.bytesFor(header.size(), e.granularityBits());
       }
     }
     checkMemory(memory, header.size());
-    List<DirtyBitmap> loaded = new ArrayList<>();
-    for (BitmapEntry e : directory.entries()) {
-      loaded.add(e.inUse() ? null : DirtyBitmap.load(image, e, header.clusterSize(), header.size()));
+    List<Slot> slots = new ArrayList<>();
+    for (BitmapEntry e : entries) {
+      slots.add(new Slot(e, e, e.inUse() ? null : DirtyBitmap.load(image, e, header.clusterSize(), header.size())));
     }
-    return new PersistentBitmaps(file, image, header, fields, directory, loaded);
+    return new PersistentBitmaps(file, image, header, directory, List.copyOf(slots));
   }
 
-  private static void checkMemory(long bytes, long size) throws BlockDeviceException {
+  /** Whether the image had trusted bitmaps when opened: then the autoclear bit stays set. */
+  boolean trusted() {
+    return directory.isPresent();
+  }
+
+  static void checkMemory(long bytes, long size) throws BlockDeviceException {
     if (bytes > MEMORY_LIMIT) {
       throw new BlockDeviceException(BlockError.ENOTSUP, "qcow2: persistent bitmaps of a " + size + "-byte disk: "
           + bytes + " bytes in memory (expected: at most " + MEMORY_LIMIT + " to keep them while writing; open the "
@@ -101,27 +131,41 @@ final class PersistentBitmaps {
 
   /** Sets the in_use flag of every loaded bitmap in the directory, in place and durably. */
   void markInUse() throws IOException {
+    if (directory.isEmpty() || slots.stream().allMatch(s -> s.bits == null)) {
+      return;
+    }
     List<BitmapEntry> marked = new ArrayList<>();
-    boolean changed = false;
-    for (int i = 0; i < loaded.size(); i++) {
-      BitmapEntry e = directory.entries().get(i);
-      changed |= loaded.get(i) != null;
-      marked.add(loaded.get(i) == null ? e : e.withFlags(e.flags() | BitmapEntry.FLAG_IN_USE));
+    for (Slot s : slots) {
+      marked.add(s.bits == null ? s.found : s.found.withFlags(s.found.flags() | BitmapEntry.FLAG_IN_USE));
     }
-    if (changed) {
-      file.write(directory.directoryOffset(), BitmapEntry.encodeAll(marked), Set.of());
-      file.flush();
-    }
+    file.write(directory.get().directoryOffset(), BitmapEntry.encodeAll(marked), Set.of());
+    file.flush();
   }
 
   /** Sets the granules {@code [offset, offset + length)} touches in every enabled bitmap. */
   void mark(long offset, long length) {
-    for (int i = 0; i < loaded.size(); i++) {
-      DirtyBitmap b = loaded.get(i);
-      if (b != null && directory.entries().get(i).auto()) {
-        b.set(offset, length);
+    for (Slot s : slots) {
+      if (s.bits != null && s.entry.auto()) {
+        s.bits.set(offset, length);
       }
     }
+  }
+
+  /** The bitmaps now, in directory order; for {@link BitmapEditor}. */
+  List<Slot> slots() {
+    return slots;
+  }
+
+  /** Replaces the bitmaps (an edit by {@link BitmapEditor}); {@code gone} was removed, if it existed at open. */
+  void replace(List<Slot> next, Slot gone) {
+    if (gone != null && gone.found != null) {
+      removed.add(gone.found);
+    }
+    slots = List.copyOf(next);
+  }
+
+  Qcow2Header header() {
+    return header;
   }
 
   /**
@@ -131,64 +175,70 @@ final class PersistentBitmaps {
    */
   void checkResize(long newSize) throws IOException {
     long memory = 0;
-    for (int i = 0; i < loaded.size(); i++) {
-      BitmapEntry e = directory.entries().get(i);
-      if (loaded.get(i) == null) {
-        throw new BlockDeviceException(BlockError.ENOTSUP, "resize: bitmap '" + e.name() + "' is inconsistent and "
-            + "cannot be used (expected: consistent bitmaps; remove it with qemu-img bitmap --remove)");
+    for (Slot s : slots) {
+      if (s.bits == null) {
+        throw new BlockDeviceException(BlockError.ENOTSUP, "resize: bitmap '" + s.entry.name() + "' is inconsistent "
+            + "and cannot be used (expected: consistent bitmaps; remove it with qemu-img bitmap --remove)");
       }
-      memory += DirtyBitmap.bytesFor(newSize, e.granularityBits());
+      memory += DirtyBitmap.bytesFor(newSize, s.entry.granularityBits());
     }
     checkMemory(memory, newSize);
   }
 
   /** Follows a resize checked by {@link #checkResize}: new granules are clean, as in QEMU. */
   void resize(long newSize) {
-    for (DirtyBitmap b : loaded) {
-      if (b != null) {
-        b.resize(newSize);
-      }
+    for (Slot s : slots) {
+      s.bits.resize(newSize);
     }
   }
 
   /**
-   * Stores the loaded bitmaps (class comment); for the close, under the writer's metadata lock, after the image's
-   * own metadata is written back.
+   * Stores the bitmaps (class comment); for the close, under the writer's metadata lock, after the image's own
+   * metadata is written back.
    *
    * @param writeBack writes back every refcount change and flushes the file
    */
   void store(RefcountStore refcounts, Qcow2Writer.WriteBack writeBack) throws IOException {
-    if (loaded.stream().allMatch(b -> b == null)) {
-      return;
-    }
-    if (loaded.stream().noneMatch(b -> b != null && b.modified())) {
-      // Nothing changed: the in_use flags are cleared in place, and the file is as it was before the open.
-      file.write(directory.directoryOffset(), BitmapEntry.encodeAll(directory.entries()), Set.of());
-      file.flush();
+    if (removed.isEmpty() && slots.stream().noneMatch(Slot::changed)) {
+      if (directory.isPresent() && slots.stream().anyMatch(s -> s.bits != null)) {
+        // Nothing changed: the in_use flags are cleared in place, and the file is as it was before the open.
+        file.write(directory.get().directoryOffset(), BitmapEntry.encodeAll(directory.get().entries()), Set.of());
+        file.flush();
+      }
       return;
     }
     List<BitmapEntry> next = new ArrayList<>();
-    for (int i = 0; i < loaded.size(); i++) {
-      BitmapEntry e = directory.entries().get(i);
-      DirtyBitmap b = loaded.get(i);
-      next.add(b == null || !b.modified() ? e : storeData(refcounts, e, b));
+    for (Slot s : slots) {
+      BitmapEntry e = s.bits == null ? s.entry : s.entry.withFlags(s.entry.flags() & ~BitmapEntry.FLAG_IN_USE);
+      next.add(s.dataChanged() ? storeData(refcounts, e, s.bits) : e);
     }
-    ByteBuffer dir = BitmapEntry.encodeAll(next);
-    int dirSize = dir.remaining();
-    long dirAt = refcounts.allocate(clusters(dirSize));
-    file.write(dirAt, dir, Set.of());
-    writeBack.run();
-    switchDirectory(next.size(), dirSize, dirAt);
-    for (int i = 0; i < loaded.size(); i++) {
-      if (loaded.get(i) != null && loaded.get(i).modified()) {
-        release(refcounts, directory.entries().get(i));
+    long autoclear = header.autoclearFeatures() & Features.AUTOCLEAR_DATA_FILE_RAW;
+    if (next.isEmpty()) {
+      HeaderExtensionArea.writeBitmaps(file, header, null, autoclear);
+    } else {
+      ByteBuffer dir = BitmapEntry.encodeAll(next);
+      int dirSize = dir.remaining();
+      long dirAt = refcounts.allocate(clusters(dirSize));
+      file.write(dirAt, dir, Set.of());
+      writeBack.run();
+      switchDirectory(next.size(), dirSize, dirAt, autoclear | Features.AUTOCLEAR_BITMAPS);
+    }
+    for (Slot s : slots) {
+      if (s.found != null && s.dataChanged()) {
+        release(refcounts, s.found);
       }
     }
-    refcounts.free(directory.directoryOffset(), clusters(directory.directorySize()));
+    for (BitmapEntry gone : removed) {
+      release(refcounts, gone);
+    }
+    if (directory.isPresent()) {
+      refcounts.free(directory.get().directoryOffset(), clusters(directory.get().directorySize()));
+    }
   }
 
   /** Writes one bitmap's data clusters and table to new clusters; its entry for the new directory. */
   private BitmapEntry storeData(RefcountStore refcounts, BitmapEntry e, DirtyBitmap b) throws IOException {
+    int clusterSize = header.clusterSize();
     long entries = b.tableSize(clusterSize);
     ByteBuffer table = ByteBuffer.allocate((int) entries * 8);
     for (int k = 0; k < entries; k++) {
@@ -201,16 +251,17 @@ final class PersistentBitmaps {
     }
     long tableAt = refcounts.allocate(clusters(table.capacity()));
     file.write(tableAt, table, Set.of());
-    return new BitmapEntry(tableAt, entries, e.auto() ? BitmapEntry.FLAG_AUTO : 0, e.granularityBits(), e.name());
+    return e.withTable(tableAt, entries);
   }
 
-  /** Releases the table and data clusters of a bitmap as the old directory names them. */
+  /** Releases the table and data clusters of a bitmap as the directory found at open names them. */
   private void release(RefcountStore refcounts, BitmapEntry old) throws IOException {
     ByteBuffer table = image.readMetadata("bitmap table of '" + old.name() + "'", old.tableOffset(),
         (int) old.tableSize() * 8);
     for (int k = 0; k < old.tableSize(); k++) {
-      long at = table.getLong(k * 8) & BitmapTables.ENTRY_OFFSET_MASK;
-      if (at != 0) {
+      long entry = table.getLong(k * 8);
+      long at = entry & BitmapTables.ENTRY_OFFSET_MASK;
+      if (at != 0 && BitmapTables.validEntry(entry, header.clusterSize())) {
         refcounts.free(at, 1);
       }
     }
@@ -218,15 +269,20 @@ final class PersistentBitmaps {
   }
 
   /**
-   * Points the bitmaps extension at the new directory, durably. Its 24 bytes are written at once where they lie in
-   * one 512-byte sector (the unit a power loss keeps whole); otherwise the autoclear bit is cleared around the write
-   * as QEMU's {@code update_ext_header_and_dir_in_place} does, so that a torn extension is never trusted.
+   * Points the bitmaps extension at the new directory, durably. Where the image had the extension, its 24 bytes are
+   * rewritten in place: at once where they lie in one 512-byte sector (the unit a power loss keeps whole), else with
+   * the autoclear bit cleared around the write as QEMU's {@code update_ext_header_and_dir_in_place} does, so that
+   * a torn extension is never trusted. Otherwise the header's extension area is rewritten with it, as QEMU does.
    */
-  private void switchDirectory(int count, long size, long offset) throws IOException {
+  private void switchDirectory(int count, long size, long offset, long autoclear) throws IOException {
     ByteBuffer fields = ByteBuffer.allocate(HeaderExtensions.BITMAPS_LENGTH).putInt(count).putInt(0).putLong(size)
         .putLong(offset).flip();
-    long at = extension.fieldsAt();
-    long autoclear = header.autoclearFeatures() & (Features.AUTOCLEAR_BITMAPS | Features.AUTOCLEAR_DATA_FILE_RAW);
+    Optional<HeaderExtensions.Bitmaps> ext = HeaderExtensions.parse(firstCluster(), header).bitmaps();
+    if (ext.isEmpty() || directory.isEmpty()) {
+      HeaderExtensionArea.writeBitmaps(file, header, fields, autoclear);
+      return;
+    }
+    long at = ext.get().fieldsAt();
     boolean oneSector = at / 512 == (at + fields.remaining() - 1) / 512;
     if (!oneSector) {
       writeAutoclear(autoclear & ~Features.AUTOCLEAR_BITMAPS);
@@ -238,12 +294,18 @@ final class PersistentBitmaps {
     }
   }
 
+  private ByteBuffer firstCluster() throws IOException {
+    ByteBuffer first = ByteBuffer.allocate(header.clusterSize());
+    image.readData(0, first);
+    return first.clear();
+  }
+
   private void writeAutoclear(long bits) throws IOException {
     file.write(Qcow2Header.AUTOCLEAR_FEATURES_FIELD, ByteBuffer.allocate(8).putLong(0, bits), Set.of());
     file.flush();
   }
 
   private int clusters(long bytes) {
-    return (int) Math.ceilDiv(bytes, clusterSize);
+    return (int) Math.ceilDiv(bytes, header.clusterSize());
   }
 }

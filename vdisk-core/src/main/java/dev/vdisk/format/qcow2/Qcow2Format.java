@@ -19,6 +19,7 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -297,10 +298,11 @@ public final class Qcow2Format implements ImageFormat {
 
   /**
    * The {@code data} of qemu-img info's {@code format-specific} object for a qcow2 image, with the keys in QEMU's order: compat, compression-type, and for compat 1.1 lazy-refcounts, refcount-bits,
-   * data-file / data-file-raw (with an external data file), corrupt, extended-l2. Bitmaps are not listed yet.
+   * data-file / data-file-raw (with an external data file), corrupt, extended-l2; bitmaps (after lazy-refcounts, where
+   * QEMU's dictionary puts them) when the image has trusted ones, each with flags, name and granularity.
    */
   @Override
-  public Map<String, Object> formatSpecific(BlockDevice image) {
+  public Map<String, Object> formatSpecific(BlockDevice image) throws IOException {
     Qcow2Image q = find(image);
     Qcow2Header h = q.header();
     Map<String, Object> data = new LinkedHashMap<>();
@@ -308,6 +310,24 @@ public final class Qcow2Format implements ImageFormat {
     data.put("compression-type", h.compressionType() == 1 ? CompressionType.ZSTD.qemuName() : CompressionType.ZLIB.qemuName());
     if (h.version() >= 3) {
       data.put("lazy-refcounts", (h.compatibleFeatures() & Features.COMPAT_LAZY_REFCOUNTS) != 0);
+      List<Map<String, Object>> bitmaps = new ArrayList<>();
+      for (BitmapEntry b : q.bitmaps()) {
+        List<String> flags = new ArrayList<>();
+        if (b.inUse()) {
+          flags.add("in-use");
+        }
+        if (b.auto()) {
+          flags.add("auto");
+        }
+        Map<String, Object> info = new LinkedHashMap<>();
+        info.put("flags", flags);
+        info.put("name", b.name());
+        info.put("granularity", b.granularity());
+        bitmaps.add(info);
+      }
+      if (!bitmaps.isEmpty()) {
+        data.put("bitmaps", bitmaps);
+      }
     }
     data.put("refcount-bits", h.refcountBits());
     if (h.version() >= 3) {
@@ -319,6 +339,23 @@ public final class Qcow2Format implements ImageFormat {
       data.put("extended-l2", q.hasFeature(Features.INCOMPAT_EXTENDED_L2));
     }
     return data;
+  }
+
+  /**
+   * One operation of qemu-img bitmap: {@code add} (with {@code granularity} in bytes, 0 for QEMU's default),
+   * {@code remove}, {@code clear}, {@code enable}, {@code disable}, or {@code merge} of bitmap {@code source} from
+   * {@code sourceImage} (null: from the image itself).
+   */
+  public record BitmapAction(String op, long granularity, String source, BlockDevice sourceImage) {}
+
+  /**
+   * Applies qemu-img bitmap's {@code actions}, in order, to bitmap {@code name} of the qcow2 image in {@code image}
+   * (open for writing); they are stored when the image is closed.
+   *
+   * @throws IOException the first operation that fails, with qemu-img's message; those before it stay applied
+   */
+  public static void editBitmap(BlockDevice image, String name, List<BitmapAction> actions) throws IOException {
+    BitmapEditor.apply(find(image), name, actions);
   }
 
   /** The internal snapshots of the qcow2 image in {@code image} (a stack with a qcow2 layer), in table order. */

@@ -92,6 +92,21 @@ final class Qcow2Image implements BlockDevice {
     return extensions;
   }
 
+  /** The bitmap directory as QEMU loads it ({@link BitmapTables#trusted}), read now. */
+  List<BitmapEntry> bitmaps() throws IOException {
+    return BitmapTables.trusted(image, header, extensions).map(BitmapTables::entries).orElse(List.of());
+  }
+
+  /** A bitmap of this image as the directory names it, read from the file now. */
+  DirtyBitmap loadBitmap(BitmapEntry entry) throws IOException {
+    return DirtyBitmap.load(image, entry, header.clusterSize(), size);
+  }
+
+  /** The bitmaps a writable version 3 image keeps; null for a read-only or version 2 image. */
+  PersistentBitmaps persistentBitmaps() {
+    return bitmaps;
+  }
+
   Optional<Backing> backing() {
     return backing;
   }

@@ -99,7 +99,7 @@ final class Qcow2Opener {
       if (!options.readOnly()) {
         checkWritable(header);
         bitmaps = PersistentBitmaps.load(file, image, header, ext);
-        clearAutoclearFeatures(file, header, bitmaps != null);
+        clearAutoclearFeatures(file, header, bitmaps != null && bitmaps.trusted());
         if (bitmaps != null) {
           bitmaps.markInUse();
         }
