@@ -3,7 +3,6 @@ package dev.vdisk.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -21,7 +20,6 @@ import org.junit.jupiter.params.provider.ValueSource;
  * report the same dirty runs through {@code qemu-nbd -B} and {@code nbdinfo --map=qemu:dirty-bitmap:NAME}.
  */
 class BitmapInteropIT {
-  private static final ObjectMapper JSON = new ObjectMapper();
   /** Writes, zeroes with and without unmap, discards of whole and partial clusters, a write at the very end. */
   private static final List<String> REQUESTS = List.of("write -P 1 1M 64k", "write -P 2 3146240 1000",
       "write -z 5M 4k", "write -z -u 8M 1M", "discard 10M 1M", "discard 20971620 3000", "write -P 3 67107840 1024");
@@ -32,9 +30,7 @@ class BitmapInteropIT {
 
   @BeforeAll
   static void peers() {
-    for (String tool : List.of("qemu-img", "qemu-io", "qemu-nbd", "nbdinfo")) {
-      PeerTools.require(tool);
-    }
+    BitmapPeers.require();
   }
 
   @ParameterizedTest
@@ -182,31 +178,19 @@ class BitmapInteropIT {
   }
 
   private void assertSameBitmaps(Path ours, Path theirs) throws Exception {
-    JsonNode list = bitmaps(ours);
-    assertThat(list).as("qemu-img info's bitmaps").isEqualTo(bitmaps(theirs));
-    assertThat(check(ours)).as("qemu-img check exit of vdisk's image").isEqualTo(check(theirs)).isZero();
-    for (JsonNode b : list) {
-      if (!b.get("flags").toString().contains("in-use")) {
-        String name = b.get("name").asText();
-        assertThat(dirty(ours, name)).as("dirty runs of " + name).isEqualTo(dirty(theirs, name));
-      }
-    }
+    BitmapPeers.assertSame(dir, ours, theirs);
   }
 
   private JsonNode bitmaps(Path image) throws Exception {
-    return JSON.readTree(PeerTools.check(dir, "qemu-img", "info", "--output=json", image.toString()))
-        .path("format-specific").path("data").path("bitmaps");
+    return BitmapPeers.bitmaps(dir, image);
   }
 
   private int check(Path image) throws Exception {
-    PeerTools.Result r = PeerTools.run(dir, "qemu-img", "check", image.toString());
-    assertThat(r.err()).as("qemu-img check's warnings").isEmpty();
-    return r.exit();
+    return BitmapPeers.check(dir, image);
   }
 
   private String dirty(Path image, String name) throws Exception {
-    return PeerTools.check(dir, "nbdinfo", "--map=qemu:dirty-bitmap:" + name, "--", "[", "qemu-nbd", "-r", "-f", "qcow2",
-        "-B", name, image.toString(), "]");
+    return BitmapPeers.dirty(dir, image, name);
   }
 
   private static String[] concat(List<String> head, String... tail) {
