@@ -164,6 +164,28 @@ class BitmapInteropIT {
     assertThat(Vdisk.run("io", "-r", "-c", "read 0 64k", image.toString()).exit()).as("read-only use").isZero();
   }
 
+  /** vdisk info prints the bitmaps as qemu-img info does, in text and JSON: fresh, dirtied, in use, and stale ones. */
+  @Test
+  void infoShowsBitmapsAsQemuImg() throws Exception {
+    Path fresh = withBitmaps("fresh.qcow2", "cluster_size=65536,data_file=fresh.raw");
+    Path dirtied = withBitmaps("dirtied.qcow2", "cluster_size=4096,lazy_refcounts=on");
+    PeerTools.check(dir, "qemu-io", "-c", "write 0 1M", dirtied.toString());
+    Path inUse = withBitmaps("in-use.qcow2", "cluster_size=65536");
+    PeerTools.run(dir, "qemu-io", "-c", "write 0 64k", "-c", "abort", inUse.toString());
+    Path stale = withBitmaps("stale.qcow2", "cluster_size=65536");
+    try (var ch = java.nio.channels.FileChannel.open(stale, java.nio.file.StandardOpenOption.WRITE)) {
+      ch.write(java.nio.ByteBuffer.allocate(8), 88);
+    }
+    for (Path p : List.of(fresh, dirtied, inUse, stale)) {
+      for (String output : List.of("human", "json")) {
+        String theirs = PeerTools.check(dir, "qemu-img", "info", "--output=" + output, p.toString());
+        Vdisk.Result ours = Vdisk.run("info", "--output=" + output, p.toString());
+        assertThat(ours.exit()).as(ours.err()).isZero();
+        assertThat(ours.out()).as("info --output=" + output + " of " + p.getFileName()).isEqualTo(theirs);
+      }
+    }
+  }
+
   private Path withBitmaps(String name, String options) throws Exception {
     Path p = dir.resolve(name);
     PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "qcow2", "-o", options, p.toString(), "64M");

@@ -138,7 +138,31 @@ record BitmapTables(long directoryOffset, long directorySize, List<BitmapEntry> 
     if (pos != size) {
       throw invalid("bitmap directory: bitmap_directory_size", size, "the end of its last entry, " + pos);
     }
-    return new BitmapTables(offset, size, List.copyOf(entries));
+    BitmapTables tables = new BitmapTables(offset, size, List.copyOf(entries));
+    for (BitmapEntry e : tables.entries()) {
+      // QEMU loads (and checks) the table of every bitmap not in use when it opens the image.
+      long bad = e.inUse() ? -1 : tables.firstBadEntry(file, e, clusterSize);
+      if (bad >= 0) {
+        throw invalid("bitmap '" + e.name() + "': bitmap table entry " + bad, "reserved bits or a misaligned offset",
+            "0, 1, or a cluster-aligned offset");
+      }
+    }
+    return tables;
+  }
+
+  /** The index of the first entry of {@code e}'s table that {@link #validEntry} refuses, or -1. */
+  private long firstBadEntry(HostReader file, BitmapEntry e, int clusterSize) throws IOException {
+    ByteBuffer slice = ByteBuffer.allocate(SLICE_ENTRIES * 8);
+    for (long done = 0; done < e.tableSize(); done += SLICE_ENTRIES) {
+      int n = (int) Math.min(SLICE_ENTRIES, e.tableSize() - done);
+      file.readData(e.tableOffset() + done * 8, slice.clear().limit(n * 8));
+      for (int j = 0; j < n; j++) {
+        if (!validEntry(slice.getLong(j * 8), clusterSize)) {
+          return done + j;
+        }
+      }
+    }
+    return -1;
   }
 
   /**
@@ -151,21 +175,26 @@ record BitmapTables(long directoryOffset, long directorySize, List<BitmapEntry> 
         && (at == 0 || (entry & ENTRY_ALL_ONES) == 0 && (at & (clusterSize - 1)) == 0);
   }
 
-  /** Adds the references of the directory, each table and each cluster a table names; bad table entries are corruptions. */
+  /**
+   * Adds the references of the directory, each table and each cluster a table names, as QEMU's check does: a table
+   * with a bad entry is one corruption, and ends the counting (QEMU's {@code bitmap_table_load} fails and its check
+   * stops there, so the clusters of the later bitmaps show as leaks).
+   */
   void count(HostReader file, int clusterSize, ReferenceCounts refs, CheckTally tally) throws IOException {
     refs.add(directoryOffset, directorySize);
     ByteBuffer slice = ByteBuffer.allocate(SLICE_ENTRIES * 8);
     for (BitmapEntry t : entries) {
       refs.add(t.tableOffset(), t.tableSize() * 8);
+      if (firstBadEntry(file, t, clusterSize) >= 0) {
+        tally.corruptions++;
+        return;
+      }
       for (long done = 0; done < t.tableSize(); done += SLICE_ENTRIES) {
         int n = (int) Math.min(SLICE_ENTRIES, t.tableSize() - done);
         file.readData(t.tableOffset() + done * 8, slice.clear().limit(n * 8));
         for (int j = 0; j < n; j++) {
-          long entry = slice.getLong(j * 8);
-          long at = entry & ENTRY_OFFSET_MASK;
-          if (!validEntry(entry, clusterSize)) {
-            tally.corruptions++;
-          } else if (at != 0) {
+          long at = slice.getLong(j * 8) & ENTRY_OFFSET_MASK;
+          if (at != 0) {
             refs.add(at, clusterSize);
           }
         }

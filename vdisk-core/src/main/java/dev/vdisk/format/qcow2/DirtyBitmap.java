@@ -48,8 +48,8 @@ final class DirtyBitmap {
   }
 
   /**
-   * Loads the data {@code entry}'s table names (checked as QEMU's {@code check_table_entry} checks it) for a disk of
-   * {@code size} bytes; memory: this bitmap, one table entry and one cluster at a time.
+   * Loads the data {@code entry}'s table names (its entries checked by {@link BitmapTables#read}) for a disk of
+   * {@code size} bytes; memory: this bitmap, its table and one cluster at a time.
    */
   static DirtyBitmap load(HostReader file, BitmapEntry entry, int clusterSize, long size) throws IOException {
     DirtyBitmap bitmap = new DirtyBitmap(entry.granularityBits(), size);
@@ -66,10 +66,6 @@ final class DirtyBitmap {
       long at = e & BitmapTables.ENTRY_OFFSET_MASK;
       int from = k * wordsPerCluster;
       int to = Math.min(bitmap.words.length, from + wordsPerCluster);
-      if (!BitmapTables.validEntry(e, clusterSize)) {
-        throw invalid("bitmap '" + entry.name() + "': table entry " + k, Qcow2Errors.hex(e),
-            "0, 1, or a cluster-aligned offset");
-      }
       if (at != 0) {
         file.readData(at, cluster.clear());
         cluster.flip().asLongBuffer().get(bitmap.words, from, to - from);
