@@ -5,7 +5,9 @@ import static dev.vdisk.format.qcow2.Qcow2Errors.invalid;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * One persistent dirty bitmap in memory: bit {@code g} covers guest bytes {@code [g << granularityBits, (g + 1) <<
@@ -107,6 +109,27 @@ final class DirtyBitmap {
   /** Whether granule {@code g} is set. */
   synchronized boolean get(long g) {
     return g < (long) words.length * 64 && (words[(int) (g >>> 6)] >>> (g & 63) & 1) != 0;
+  }
+
+  /**
+   * Runs covering exactly {@code [offset, offset + length)} within the disk, each {@code {offset, length, 1}} where
+   * its granules are set and {@code {offset, length, 0}} where they are clear, alternating.
+   */
+  synchronized List<long[]> runs(long offset, long length) {
+    List<long[]> out = new ArrayList<>();
+    long end = Math.min(offset + length, size);
+    for (long pos = offset; pos < end; ) {
+      long g = pos >>> granularityBits;
+      boolean dirty = get(g);
+      long next = g + 1;
+      while (next << granularityBits < end && get(next) == dirty) {
+        next++;
+      }
+      long runEnd = Math.min(end, next << granularityBits);
+      out.add(new long[] {pos, runEnd - pos, dirty ? 1 : 0});
+      pos = runEnd;
+    }
+    return out;
   }
 
   /** The number of granules of the disk. */

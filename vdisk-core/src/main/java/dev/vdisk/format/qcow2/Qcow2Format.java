@@ -1,6 +1,8 @@
 package dev.vdisk.format.qcow2;
 
 import dev.vdisk.block.BlockDevice;
+import dev.vdisk.block.BlockDeviceException;
+import dev.vdisk.block.BlockError;
 import dev.vdisk.block.filter.FilterDevice;
 import dev.vdisk.format.CheckResult;
 import dev.vdisk.format.Repair;
@@ -356,6 +358,47 @@ public final class Qcow2Format implements ImageFormat {
    */
   public static void editBitmap(BlockDevice image, String name, List<BitmapAction> actions) throws IOException {
     BitmapEditor.apply(find(image), name, actions);
+  }
+
+  /** A persistent dirty bitmap as an export offers it (qemu-nbd -B). */
+  public interface BitmapRuns {
+    /**
+     * Runs covering exactly {@code [offset, offset + length)} within the image, in order, each {@code {offset,
+     * length, 1}} where the bitmap is set and {@code {offset, length, 0}} where it is clear.
+     */
+    List<long[]> runs(long offset, long length);
+  }
+
+  /**
+   * Bitmap {@code name} of the qcow2 image in {@code image}, for export: the one kept in memory for a writable image
+   * (which its writes keep marking, if it is enabled), else read from the file now.
+   *
+   * @throws IOException qemu-nbd's messages: a bitmap that is not found, or in use (inconsistent)
+   */
+  public static BitmapRuns dirtyBitmap(BlockDevice image, String name) throws IOException {
+    Qcow2Image q = find(image);
+    PersistentBitmaps kept = q.persistentBitmaps();
+    if (kept != null) {
+      for (PersistentBitmaps.Slot s : kept.slots()) {
+        if (s.entry.name().equals(name)) {
+          return usable(s.bits, name)::runs;
+        }
+      }
+    } else {
+      for (BitmapEntry e : q.bitmaps()) {
+        if (e.name().equals(name)) {
+          return usable(e.inUse() ? null : q.loadBitmap(e), name)::runs;
+        }
+      }
+    }
+    throw new BlockDeviceException(BlockError.EINVAL, "Bitmap '" + name + "' is not found");
+  }
+
+  private static DirtyBitmap usable(DirtyBitmap bits, String name) throws BlockDeviceException {
+    if (bits == null) {
+      throw new BlockDeviceException(BlockError.EINVAL, "Bitmap '" + name + "' is inconsistent and cannot be used");
+    }
+    return bits;
   }
 
   /** The internal snapshots of the qcow2 image in {@code image} (a stack with a qcow2 layer), in table order. */
