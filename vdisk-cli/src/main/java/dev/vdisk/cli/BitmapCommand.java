@@ -1,5 +1,6 @@
 package dev.vdisk.cli;
 
+import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.format.Images;
 import dev.vdisk.format.OpenImage;
 import dev.vdisk.format.qcow2.Qcow2Format;
@@ -109,7 +110,13 @@ final class BitmapCommand implements Callable<Integer> {
             ? "Can't store persistent bitmaps to '" + args.get(0) + "': Operation not supported"
             : "Dirty bitmap '" + name + "' not found"));
       }
-      Qcow2Format.editBitmap(img.device(), name, actions);
+      for (BitmapAction a : actions) {
+        try {
+          Qcow2Format.editBitmap(img.device(), name, a);
+        } catch (BlockDeviceException e) {
+          throw new CliException("Operation " + a.op() + " on bitmap " + name + " failed: " + e.getMessage());
+        }
+      }
     }
     return 0;
   }

@@ -149,6 +149,61 @@ class BitmapInteropIT {
     assertThat(check(ours)).isEqualTo(0);
   }
 
+  /**
+   * convert --bitmaps copies the source's bitmaps as qemu-img convert does (same info, runs, clean check); its
+   * refusals (raw source or target, v2 target, an inconsistent bitmap, --skip-broken-bitmaps alone, -n into an image
+   * with a bitmap of the same name) give qemu-img's exit code, message and target file (created or not).
+   */
+  @Test
+  void convertBitmapsCopiesThemAsQemuImg() throws Exception {
+    Path source = withBitmaps("source.qcow2", "cluster_size=4096");
+    PeerTools.check(dir, "qemu-io", "-c", "write 1M 64k", "-c", "discard 9M 1M", "-c", "write 63M 4k", source.toString());
+    Path broken = withBitmaps("broken.qcow2", "cluster_size=65536");
+    PeerTools.run(dir, "qemu-io", "-c", "write 0 64k", "-c", "abort", broken.toString());
+    PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "raw", "plain.raw", "64M");
+    PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "qcow2", "ours-n.qcow2", "64M");
+    PeerTools.check(dir, "qemu-img", "bitmap", "--add", "ours-n.qcow2", "b3");
+    Files.copy(dir.resolve("ours-n.qcow2"), dir.resolve("theirs-n.qcow2"));
+    String[][] cases = {
+        {"--bitmaps", "-O", "qcow2", "source.qcow2", "T.qcow2"},
+        {"--bitmaps", "--skip-broken-bitmaps", "-O", "qcow2", "broken.qcow2", "T.qcow2"},
+        {"--bitmaps", "-O", "qcow2", "broken.qcow2", "T.qcow2"},
+        {"--bitmaps", "-O", "raw", "source.qcow2", "T.raw"},
+        {"--bitmaps", "-O", "qcow2", "-o", "compat=0.10", "source.qcow2", "T.qcow2"},
+        {"--bitmaps", "-O", "qcow2", "plain.raw", "T.qcow2"},
+        {"--skip-broken-bitmaps", "-O", "qcow2", "source.qcow2", "T.qcow2"},
+        {"-n", "--bitmaps", "-O", "qcow2", "source.qcow2", "T-n.qcow2"}};
+    for (String[] c : cases) {
+      List<String> q = new ArrayList<>(List.of("qemu-img", "convert"));
+      List<String> v = new ArrayList<>(List.of("convert"));
+      for (String a : c) {
+        q.add(a.startsWith("T") ? dir.resolve(a.replace("T", "theirs")).toString() : a.endsWith(".qcow2") || a.endsWith(".raw") ? dir.resolve(a).toString() : a);
+        v.add(a.startsWith("T") ? dir.resolve(a.replace("T", "ours")).toString() : a.endsWith(".qcow2") || a.endsWith(".raw") ? dir.resolve(a).toString() : a);
+      }
+      String what = String.join(" ", c);
+      PeerTools.Result theirs = PeerTools.run(dir, q.toArray(String[]::new));
+      Vdisk.Result ours = Vdisk.run(v.toArray(String[]::new));
+      assertThat(ours.exit()).as(what + ": " + ours.err()).isEqualTo(theirs.exit());
+      assertThat(oneLine(ours.err(), "vdisk convert: ")).as(what).isEqualTo(oneLine(theirs.err(), "qemu-img: "));
+      String target = c[c.length - 1];
+      Path ourTarget = dir.resolve(target.replace("T", "ours"));
+      Path theirTarget = dir.resolve(target.replace("T", "theirs"));
+      assertThat(Files.exists(ourTarget)).as(what + ": target created").isEqualTo(Files.exists(theirTarget));
+      if (theirs.exit() == 0) {
+        assertSameBitmaps(ourTarget, theirTarget);
+      }
+      if (!target.contains("-n")) {
+        Files.deleteIfExists(ourTarget);
+        Files.deleteIfExists(theirTarget);
+      }
+    }
+  }
+
+  /** Messages without the program's prefix, their lines joined with spaces. */
+  private static String oneLine(String err, String prefix) {
+    return String.join(" ", err.lines().map(l -> l.startsWith(prefix) ? l.substring(prefix.length()) : l).toList());
+  }
+
   /** Bitmaps too large to keep in memory: writing is refused with one line and the file stays as it was. */
   @Test
   void bitmapsTooLargeToKeepRefuseWriting() throws Exception {

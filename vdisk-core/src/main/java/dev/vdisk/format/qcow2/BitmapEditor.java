@@ -10,10 +10,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * qemu-img bitmap's operations on the bitmaps of an image open for writing, in the order given, each checked as
- * QEMU's QMP commands check it ({@code qmp_block_dirty_bitmap_add} and its siblings), with QEMU's messages: the
- * first failure stops the rest, and what the operations before it did is stored at the close, as in qemu-img. The
- * changes are stored by {@link PersistentBitmaps#store}.
+ * qemu-img bitmap's operations on the bitmaps of an image open for writing, each checked as QEMU's QMP commands
+ * check it ({@code qmp_block_dirty_bitmap_add} and its siblings), failing with QEMU's messages. The changes are
+ * stored at the close by {@link PersistentBitmaps#store}.
  */
 final class BitmapEditor {
   private final Qcow2Image image;
@@ -26,17 +25,9 @@ final class BitmapEditor {
     this.name = name;
   }
 
-  /** Applies {@code actions} to bitmap {@code name} of {@code image} (open for writing). */
-  static void apply(Qcow2Image image, String name, List<BitmapAction> actions) throws IOException {
-    BitmapEditor editor = new BitmapEditor(image, image.persistentBitmaps(), name);
-    for (BitmapAction a : actions) {
-      String failed = "Operation " + a.op() + " on bitmap " + name + " failed: ";
-      try {
-        editor.apply(a);
-      } catch (BlockDeviceException e) {
-        throw new BlockDeviceException(e.error(), failed + e.getMessage(), e);
-      }
-    }
+  /** Applies {@code action} to bitmap {@code name} of {@code image} (open for writing). */
+  static void apply(Qcow2Image image, String name, BitmapAction action) throws IOException {
+    new BitmapEditor(image, image.persistentBitmaps(), name).apply(action);
   }
 
   private void apply(BitmapAction a) throws IOException {

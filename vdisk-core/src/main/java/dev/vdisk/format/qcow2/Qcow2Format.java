@@ -313,7 +313,7 @@ public final class Qcow2Format implements ImageFormat {
     if (h.version() >= 3) {
       data.put("lazy-refcounts", (h.compatibleFeatures() & Features.COMPAT_LAZY_REFCOUNTS) != 0);
       List<Map<String, Object>> bitmaps = new ArrayList<>();
-      for (BitmapEntry b : q.bitmaps()) {
+      for (BitmapInfo b : bitmaps(image)) {
         List<String> flags = new ArrayList<>();
         if (b.inUse()) {
           flags.add("in-use");
@@ -351,13 +351,36 @@ public final class Qcow2Format implements ImageFormat {
   public record BitmapAction(String op, long granularity, String source, BlockDevice sourceImage) {}
 
   /**
-   * Applies qemu-img bitmap's {@code actions}, in order, to bitmap {@code name} of the qcow2 image in {@code image}
-   * (open for writing); they are stored when the image is closed.
+   * Applies one of qemu-img bitmap's operations to bitmap {@code name} of the qcow2 image in {@code image} (open for
+   * writing); the changes are stored when the image is closed.
    *
-   * @throws IOException the first operation that fails, with qemu-img's message; those before it stay applied
+   * @throws IOException with QEMU's message where QEMU refuses the operation
    */
-  public static void editBitmap(BlockDevice image, String name, List<BitmapAction> actions) throws IOException {
-    BitmapEditor.apply(find(image), name, actions);
+  public static void editBitmap(BlockDevice image, String name, BitmapAction action) throws IOException {
+    BitmapEditor.apply(find(image), name, action);
+  }
+
+  /**
+   * A persistent bitmap as the directory of a qcow2 image describes it.
+   *
+   * @param inUse the bitmap may be stale (inconsistent)
+   * @param auto the bitmap tracks writes (enabled)
+   */
+  public record BitmapInfo(String name, long granularity, boolean inUse, boolean auto) {}
+
+  /** The persistent bitmaps of the qcow2 image in {@code image}, in directory order, as QEMU loads them. */
+  public static List<BitmapInfo> bitmaps(BlockDevice image) throws IOException {
+    List<BitmapInfo> out = new ArrayList<>();
+    for (BitmapEntry e : find(image).bitmaps()) {
+      out.add(new BitmapInfo(e.name(), e.granularity(), e.inUse(), e.auto()));
+    }
+    return out;
+  }
+
+  /** Whether the image in {@code image} can store persistent bitmaps: a version 3 qcow2 image. */
+  public static boolean supportsBitmaps(BlockDevice image) {
+    Qcow2Image q = FilterDevice.find(image, Qcow2Image.class);
+    return q != null && q.header().version() >= 3;
   }
 
   /** A persistent dirty bitmap as an export offers it (qemu-nbd -B). */
