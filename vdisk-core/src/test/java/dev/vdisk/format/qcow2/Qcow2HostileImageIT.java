@@ -104,7 +104,7 @@ class Qcow2HostileImageIT {
           }
         }, "file size: 50 bytes (expected: at least 72, a qcow2 header)"),
         bad("magic", i -> i.u8(3, 0xfc), "magic: 0x514649fc (expected: 0x514649fb"),
-        bad("version", i -> i.u32(4, 4), "version: 4 (expected: 2 or 3)"),
+        bad("version", i -> i.u32(4, 4), "Unsupported qcow2 version 4 (expected: 2 or 3)"),
         bad("cluster_bits too small", i -> i.u32(20, 8), "cluster_bits: 8 (expected: 9 to 21"),
         bad("cluster_bits too large", i -> i.u32(20, 30), "cluster_bits: 30 (expected: 9 to 21"),
         bad("header_length too short", i -> i.u32(100, 100), "header_length: 100 (expected: a multiple of 8 from 104 to the cluster size 65536)"),
