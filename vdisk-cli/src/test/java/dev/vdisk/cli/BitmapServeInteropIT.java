@@ -83,6 +83,34 @@ class BitmapServeInteropIT {
     }
   }
 
+  /** Writes, zeroes and trims through a writable export mark the image's bitmaps as the same requests by qemu-io do. */
+  @Test
+  void writesThroughTheServerMarkTheBitmaps() throws Exception {
+    Path ours = dir.resolve("ours.qcow2");
+    Path theirs = dir.resolve("theirs.qcow2");
+    for (Path p : List.of(ours, theirs)) {
+      PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "qcow2", p.toString(), "64M");
+      PeerTools.check(dir, "qemu-img", "bitmap", "--add", p.toString(), "b1");
+      PeerTools.check(dir, "qemu-img", "bitmap", "--add", "-g", "512", p.toString(), "b2");
+    }
+    String[] requests = {"write 1M 64k", "write -z 5M 4k", "discard 10M 1M", "write 20971620 3000"};
+    PrintWriter out = new PrintWriter(log, true);
+    Export e = new ExportSpec("", ours.toString(), "qcow2", CacheMode.WRITEBACK, false, DiscardMode.UNMAP, "")
+        .open(new EventLog(out), out);
+    NbdServer server = new NbdServer(List.of(e), ServerConfig.DEFAULTS, new EventLog(out));
+    Path sock = dir.resolve("rw.sock");
+    server.listen(UnixDomainSocketAddress.of(sock));
+    try {
+      for (String r : requests) {
+        PeerTools.check(dir, "qemu-io", "-f", "raw", "-c", r, "nbd+unix:///?socket=" + sock);
+        PeerTools.check(dir, "qemu-io", "-f", "qcow2", "-c", r, theirs.toString());
+      }
+    } finally {
+      server.stop(Duration.ofSeconds(5));
+    }
+    BitmapPeers.assertSame(dir, ours, theirs);
+  }
+
   private NbdServer serve(Path image, boolean readOnly, String bitmap) throws Exception {
     PrintWriter out = new PrintWriter(log, true);
     Export e = new ExportSpec("", image.toString(), "qcow2", CacheMode.WRITEBACK, readOnly, DiscardMode.IGNORE, "",
