@@ -46,6 +46,12 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
 final class Qcow2Writer {
   /** Metadata flushes start when this share of the L2 cache's tables are dirty. */
   private static final int DIRTY_SHARE = 2;
+  /**
+   * Metadata flushes also start when this much space is freed but not reusable yet (a freed cluster is reused only
+   * once its release is durable): a guest that trims and rewrites then grows the file by about this much, not
+   * without bound.
+   */
+  static final long FREED_FLUSH_BYTES = 32L << 20;
   /** Bytes of zeroes written per request where zeroes must be written as data. */
   private static final int ZERO_CHUNK = 1 << 20;
 
@@ -937,7 +943,7 @@ final class Qcow2Writer {
   }
 
   private void flushIfTooDirty() throws IOException {
-    if (l2.dirtyCount() * DIRTY_SHARE > l2.capacity()) {
+    if (l2.dirtyCount() * DIRTY_SHARE > l2.capacity() || refcounts.pendingFreeBytes() >= FREED_FLUSH_BYTES) {
       flushMetadata();
     }
   }
