@@ -244,7 +244,7 @@ final class Qcow2Checker {
           + "inconsistent; some clusters may be leaked");
       return Optional.empty();
     }
-    return Optional.of(BitmapTables.read(file, ext.get(), geometry.clusterSize()));
+    return Optional.of(BitmapTables.read(file, ext.get(), geometry.clusterSize(), head.header().size()));
   }
 
   /** QEMU's calculate_refcounts: every reference the metadata makes. */
