@@ -41,6 +41,8 @@ public final class MatrixRunner {
 
   /** Bytes the discard pass writes and discards: at most this, at most half the image. */
   private static final long DISCARD_REGION = 64L << 20;
+  /** A time budget that never ends a run (an hour; a sum with System.nanoTime() must not overflow). */
+  private static final long UNLIMITED = 3_600_000_000_000L;
 
   private final MatrixSettings settings;
   private final QemuPeer peer;
@@ -135,6 +137,9 @@ public final class MatrixRunner {
       layout.create(path, settings.size());
     }
     try (OpenImage img = Images.open(path, layout.format(), FileOptions.of(mode, false))) {
+      if (breakdown && layout != Layout.DEVICE) {
+        breakdowns.add(new LayoutBreakdown(layout.key(), LayoutBreakdown.CREATED, SpaceBreakdown.of(img.device(), img.file())));
+      }
       OffsetPlan plan = settings.plan(Math.min(settings.size(), img.device().size()));
       long n1 = 0;
       long n16 = 0;
@@ -160,7 +165,7 @@ public final class MatrixRunner {
         hostBytes.put(k, img.file().allocatedBytes());
         if (w == Workload.FRESH_QD16 && breakdown && layout != Layout.DEVICE) {
           img.device().flush();
-          breakdowns.add(new LayoutBreakdown(layout.key(), SpaceBreakdown.of(img.device(), img.file())));
+          breakdowns.add(new LayoutBreakdown(layout.key(), LayoutBreakdown.FIRST_WRITES, SpaceBreakdown.of(img.device(), img.file())));
         }
       }
     }
@@ -189,7 +194,8 @@ public final class MatrixRunner {
   private DiscardResult.Space discardOnce(OpenImage img, long[] offsets, long start, long region, boolean unmap)
       throws IOException {
     stopIfCancelled();
-    OffsetRunner.run(img.device(), offsets, OffsetPlan.SEQUENTIAL_SIZE, 4, true, Long.MAX_VALUE, this::cancelled);
+    // No time budget: the whole region must be written for the space figures to mean anything.
+    OffsetRunner.run(img.device(), offsets, OffsetPlan.SEQUENTIAL_SIZE, 4, true, UNLIMITED, this::cancelled);
     img.device().flush();
     long before = img.file().allocatedBytes();
     if (unmap) {
