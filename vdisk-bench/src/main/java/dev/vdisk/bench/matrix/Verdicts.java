@@ -306,7 +306,8 @@ public final class Verdicts {
 
   static String percent(double fraction) {
     double p = fraction * 100;
-    return String.format(Locale.ROOT, p >= 10 || p == 0 ? "%.0f%%" : p >= 0.1 ? "%.1f%%" : "%.3f%%", p);
+    String f = p >= 10 || p == 0 ? "%.0f%%" : p >= 1 ? "%.1f%%" : p >= 0.1 ? "%.2f%%" : "%.3f%%";
+    return String.format(Locale.ROOT, f, p);
   }
 
   /** 0 B, 4 KiB, 1.3 MiB, 16 GiB: binary units, one decimal below 10. */
