@@ -41,6 +41,9 @@ public final class MatrixRunner {
 
   /** Bytes the discard pass writes and discards: at most this, at most half the image. */
   private static final long DISCARD_REGION = 64L << 20;
+  /** The least requests of a peer's 4 KiB and 1 MiB workloads that are not first writes (see peerSpecs). */
+  private static final int PEER_MIN_SMALL = 2048;
+  private static final int PEER_MIN_BIG = 128;
   /** A time budget that never ends a run (an hour; a sum with System.nanoTime() must not overflow). */
   private static final long UNLIMITED = 3_600_000_000_000L;
 
@@ -237,20 +240,25 @@ public final class MatrixRunner {
       Samples qe = new Samples(peerQemu.get(k));
       Workload w = workload(parts[2]);
       out.add(new PeerResult(parts[0], parts[1], parts[2], Verdicts.unit(w), peerAio.get(k), vd, qe,
-          vd.median() / qe.median()));
+          qe.isEmpty() ? null : vd.median() / qe.median()));
     });
     return out;
   }
 
-  /** The peer's request streams for one image: qemu-img bench's stride over the first half, 1 MiB over all. */
+  /**
+   * The peer's request streams for one image: qemu-img bench's stride over the first half for the first writes;
+   * the overwrites, reads and 1 MiB requests wrap around the image (as qemu-img bench's offsets do) up to a count
+   * that takes QEMU long enough to time, since it reports whole milliseconds.
+   */
   private List<Map.Entry<Workload, BenchSpec>> peerSpecs(long size) {
     int n = (int) (size / MatrixSettings.SLOT / 2);
-    BenchSpec small = BenchSpec.DEFAULTS.withCount(n).withDepth(16).withBufferSize(4096).withStep(MatrixSettings.SLOT);
-    BenchSpec big = BenchSpec.DEFAULTS.withCount((int) (size / OffsetPlan.SEQUENTIAL_SIZE)).withDepth(4)
-        .withBufferSize(OffsetPlan.SEQUENTIAL_SIZE);
-    return List.of(Map.entry(Workload.FRESH_QD16, small.withWrite(true)), Map.entry(Workload.OVERWRITE_QD16, small.withWrite(true)),
-        Map.entry(Workload.READ_QD16, small), Map.entry(Workload.SEQ_WRITE_QD4, big.withWrite(true)),
-        Map.entry(Workload.SEQ_READ_QD4, big));
+    BenchSpec small = BenchSpec.DEFAULTS.withDepth(16).withBufferSize(4096).withStep(MatrixSettings.SLOT);
+    BenchSpec again = small.withCount(Math.max(n, PEER_MIN_SMALL));
+    BenchSpec big = BenchSpec.DEFAULTS.withCount((int) Math.max(size / OffsetPlan.SEQUENTIAL_SIZE, PEER_MIN_BIG))
+        .withDepth(4).withBufferSize(OffsetPlan.SEQUENTIAL_SIZE);
+    return List.of(Map.entry(Workload.FRESH_QD16, small.withCount(n).withWrite(true)),
+        Map.entry(Workload.OVERWRITE_QD16, again.withWrite(true)), Map.entry(Workload.READ_QD16, again),
+        Map.entry(Workload.SEQ_WRITE_QD4, big.withWrite(true)), Map.entry(Workload.SEQ_READ_QD4, big));
   }
 
   private void peerCell(Layout layout, CacheMode mode, String aio) throws IOException {
@@ -273,9 +281,13 @@ public final class MatrixRunner {
       stopIfCancelled();
       BenchSpec spec = e.getValue();
       double seconds = peer.run(path, layout.format(), mode, aio, spec, this::cancelled);
-      double iops = seconds == 0 ? 0 : spec.count() / seconds;
       String k = key(layout, mode, e.getKey());
-      peerQemu.computeIfAbsent(k, x -> new ArrayList<>()).add(rate(e.getKey(), iops, iops * spec.bufferSize()));
+      List<Double> samples = peerQemu.computeIfAbsent(k, x -> new ArrayList<>());
+      // qemu-img bench prints milliseconds: a faster run has no rate, only "too fast to time".
+      if (seconds > 0) {
+        double iops = spec.count() / seconds;
+        samples.add(rate(e.getKey(), iops, iops * spec.bufferSize()));
+      }
       peerAio.put(k, aio);
     }
   }

@@ -1,5 +1,6 @@
 package dev.vdisk.bench.matrix;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 
@@ -9,9 +10,10 @@ import com.fasterxml.jackson.annotation.JsonPropertyOrder;
  *
  * @param aio the aio mode qemu-img bench used: the best one QEMU accepted for this cache mode
  * @param vdisk vdisk's rate per repeat
- * @param qemu qemu-img bench's rate per repeat
- * @param ratio vdisk's median over qemu's (above 1: vdisk faster)
+ * @param qemu qemu-img bench's rate per repeat; empty when every run finished within its 1 ms resolution
+ * @param ratio vdisk's median over qemu's (above 1: vdisk faster); null without a qemu rate
  */
+@JsonInclude(JsonInclude.Include.NON_NULL)
 @JsonPropertyOrder({"layout", "mode", "workload", "unit", "aio", "vdisk", "qemu", "ratio"})
 public record PeerResult(
     @JsonProperty("layout") String layout,
@@ -21,4 +23,4 @@ public record PeerResult(
     @JsonProperty("aio") String aio,
     @JsonProperty("vdisk") Samples vdisk,
     @JsonProperty("qemu") Samples qemu,
-    @JsonProperty("ratio") double ratio) {}
+    @JsonProperty("ratio") Double ratio) {}

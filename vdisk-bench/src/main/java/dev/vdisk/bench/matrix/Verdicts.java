@@ -228,7 +228,7 @@ public final class Verdicts {
 
   private void peer() {
     for (Workload w : Workload.values()) {
-      List<PeerResult> rs = peer.stream().filter(p -> p.workload().equals(w.key()) && Double.isFinite(p.ratio())).toList();
+      List<PeerResult> rs = peer.stream().filter(p -> p.workload().equals(w.key()) && p.ratio() != null).toList();
       if (rs.isEmpty()) {
         continue;
       }
