@@ -42,8 +42,8 @@ public final class MatrixRunner {
   /** Bytes the discard pass writes and discards: at most this, at most half the image. */
   private static final long DISCARD_REGION = 64L << 20;
   /** The least requests of a peer's 4 KiB and 1 MiB workloads that are not first writes (see peerSpecs). */
-  private static final int PEER_MIN_SMALL = 2048;
-  private static final int PEER_MIN_BIG = 128;
+  private static final int PEER_MIN_SMALL = 1024;
+  private static final int PEER_MIN_BIG = 64;
   /** A time budget that never ends a run (an hour; a sum with System.nanoTime() must not overflow). */
   private static final long UNLIMITED = 3_600_000_000_000L;
 
@@ -89,7 +89,8 @@ public final class MatrixRunner {
     List<Layout> layouts = settings.allLayouts();
     List<Layout> files = layouts.stream().filter(l -> l != Layout.DEVICE).toList();
     int cells = layouts.size() * settings.modes().size() * settings.repeats();
-    total = cells + files.size() + (peer == null ? 0 : cells);
+    total = cells + files.size() + (peer == null ? 0 : cells) + 1;
+    warmUp();
     for (Layout layout : layouts) {
       for (CacheMode mode : settings.modes()) {
         for (int r = 0; r < settings.repeats() && !errors.containsKey(key(layout, mode)); r++) {
@@ -132,6 +133,28 @@ public final class MatrixRunner {
     }
     return new MatrixReport(machine, settings, MatrixReport.WorkloadInfo.all(), notes, outcome.claims(),
         outcome.verdicts(), cellResults, breakdowns, discards, peerResults);
+  }
+
+  /**
+   * One untimed pass of every workload on a small raw image, so that the first cell measured does not also pay for
+   * the JIT compiling the I/O path (it otherwise comes out several times slower than its repeats).
+   */
+  private void warmUp() throws IOException {
+    step("warm-up");
+    Path path = settings.dir().resolve("warm-up.img");
+    try {
+      Layout.RAW_SPARSE.create(path, Math.min(settings.size(), 16L << 20));
+      try (OpenImage img = Images.open(path, "raw", FileOptions.of(CacheMode.WRITEBACK, false))) {
+        OffsetPlan plan = settings.plan(img.device().size());
+        for (Workload w : Workload.values()) {
+          long[] offsets = w.sequential() ? plan.sequential() : plan.freshQd16();
+          OffsetRunner.run(img.device(), offsets, w.requestSize(), w.depth(), w.write(),
+              settings.budgetMillis() * 1_000_000L, this::cancelled);
+        }
+      }
+    } finally {
+      Files.deleteIfExists(path);
+    }
   }
 
   private void runCell(Layout layout, CacheMode mode, boolean breakdown) throws IOException {

@@ -45,9 +45,9 @@ public record MatrixSettings(
     modes = List.copyOf(modes);
   }
 
-  /** The defaults: 3 repeats of 1 s per workload (about 5 minutes for the whole matrix). */
+  /** The defaults: 3 repeats of at most 0.5 s per workload (at most about 5 minutes of measuring for the whole matrix). */
   public static MatrixSettings defaults(Path dir, long size, List<Layout> layouts, List<CacheMode> modes, Path device) {
-    return new MatrixSettings(dir, size, 3, false, layouts, modes, 1000, 42, device);
+    return new MatrixSettings(dir, size, 3, false, layouts, modes, 500, 42, device);
   }
 
   /** {@code --quick}: 2 repeats of 0.2 s per workload (under a minute). */
