@@ -7,6 +7,7 @@ import dev.vdisk.format.OpenImage;
 import dev.vdisk.format.OptionString;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileOptions;
+import dev.vdisk.io.ImageUser;
 import dev.vdisk.ops.Convert;
 import dev.vdisk.ops.ConvertOptions;
 import dev.vdisk.ops.Named;
@@ -115,7 +116,7 @@ final class ConvertCommand implements Callable<Integer> {
     fmt.checkOptionNames(createOptions);
     checkCompression(fmt, createOptions);
     Path target = Path.of(dst);
-    try (OpenImage in = source.open(src, srcCache, true, main.err())) {
+    try (OpenImage in = source.open(src, srcCache, true, ImageUser.COPY_SOURCE, main.err())) {
       checkTarget(target);
       long size = in.device().size();
       if (!noCreate) {

@@ -5,6 +5,7 @@ import dev.vdisk.block.filter.DetectZeroesFilter;
 import dev.vdisk.format.OpenImage;
 import dev.vdisk.format.OptionString;
 import dev.vdisk.io.CacheMode;
+import dev.vdisk.io.ImageUser;
 import dev.vdisk.nbd.server.DiscardMode;
 import dev.vdisk.nbd.server.EventLog;
 import dev.vdisk.nbd.server.Export;
@@ -91,7 +92,7 @@ record ExportSpec(String name, String file, String format, CacheMode cache, bool
   Export open(EventLog log, PrintWriter err) throws IOException {
     ImageOptions options = new ImageOptions();
     options.format = format;
-    OpenImage image = options.open(file, cache, readOnly, err);
+    OpenImage image = options.open(file, cache, readOnly, ImageUser.EXPORT, err);
     CheckedDevice device = detectZeroes == DetectZeroesFilter.Mode.OFF || image.device().capabilities().readOnly()
         ? image.device()
         : new CheckedDevice(DetectZeroesFilter.wrap(image.device().unwrap(), detectZeroes), false);

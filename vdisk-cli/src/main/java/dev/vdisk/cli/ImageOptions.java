@@ -7,6 +7,7 @@ import dev.vdisk.format.OpenImage;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileDevice;
 import dev.vdisk.io.FileOptions;
+import dev.vdisk.io.ImageUser;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -26,7 +27,12 @@ final class ImageOptions {
    * for a writable open (where qemu-img and qemu-io print it).
    */
   OpenImage open(String file, CacheMode cache, boolean readOnly, PrintWriter err) throws IOException {
-    FileOptions options = new FileOptions(cache, readOnly, forceShare, true);
+    return open(file, cache, readOnly, ImageUser.TOOL, err);
+  }
+
+  /** {@link #open}, locking the image with {@code user}'s permissions (as qemu-nbd, qemu-img resize or convert). */
+  OpenImage open(String file, CacheMode cache, boolean readOnly, ImageUser user, PrintWriter err) throws IOException {
+    FileOptions options = new FileOptions(cache, readOnly, forceShare, true, user);
     OpenImage image = Images.open(checkedPath(file), format, options);
     if (image.probed() && image.format().name().equals("raw") && !readOnly) {
       err.println("WARNING: Image format was not specified for '" + file + "' and probing guessed raw.");

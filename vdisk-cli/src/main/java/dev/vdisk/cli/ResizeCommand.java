@@ -2,6 +2,7 @@ package dev.vdisk.cli;
 
 import dev.vdisk.format.OpenImage;
 import dev.vdisk.io.CacheMode;
+import dev.vdisk.io.ImageUser;
 import java.io.IOException;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -43,7 +44,7 @@ final class ResizeCommand implements Callable<Integer> {
     }
     char sign = size.isEmpty() ? 0 : size.charAt(0);
     long amount = Sizes.parse("size", sign == '+' || sign == '-' ? size.substring(1) : size);
-    try (OpenImage img = image.open(file, CacheMode.WRITEBACK, false, main.err())) {
+    try (OpenImage img = image.open(file, CacheMode.WRITEBACK, false, ImageUser.RESIZER, main.err())) {
       long current = img.device().size();
       long target = switch (sign) {
         case '+' -> Math.addExact(current, amount);

@@ -10,6 +10,7 @@ import dev.vdisk.nbd.server.Export;
 import dev.vdisk.nbd.server.NbdServer;
 import dev.vdisk.nbd.server.RequestMetrics;
 import dev.vdisk.nbd.server.ServerConfig;
+import dev.vdisk.nbd.server.SocketPath;
 import dev.vdisk.nbd.server.TlsCredentials;
 import dev.vdisk.nbd.server.TlsMode;
 import java.io.IOException;
@@ -220,11 +221,9 @@ final class ServeCommand implements Callable<Integer> {
       if (port != null || bind != null) {
         throw new CliException("-k/--socket: given with -p/-b (expected: a unix socket or TCP, not both)");
       }
-      Path p = Path.of(socket);
-      if (Files.exists(p)) {
-        throw new CliException(socket + ": already exists (expected: a path for a new socket)");
-      }
-      return UnixDomainSocketAddress.of(p);
+      // Before any image is opened, so a refusal is one line; the server claims the path again when it binds.
+      SocketPath.claim(Path.of(socket));
+      return UnixDomainSocketAddress.of(Path.of(socket));
     }
     int p = port == null ? 10809 : port;
     if (p < 0 || p > 65535) {

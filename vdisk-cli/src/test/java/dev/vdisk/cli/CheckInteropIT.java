@@ -4,9 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.vdisk.testkit.Scribble;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -29,6 +32,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 class CheckInteropIT {
   private static final long MIB = 1 << 20;
+  /** Byte offset of the qcow2 header's autoclear_features. */
+  private static final long AUTOCLEAR_FEATURES = 88;
 
   @TempDir static Path corpus;
 
@@ -277,6 +282,56 @@ class CheckInteropIT {
       PeerTools.Result cmp = PeerTools.run(dir, "qemu-img", "compare", theirs.toString(), ours.toString());
       assertThat(cmp.exit()).as("qemu-img compare of the repaired copies: " + what + "\n" + cmp.out() + cmp.err()).isZero();
     }
+  }
+
+  /**
+   * Issue 13, fault 7: the spec asks every writer to clear the autoclear bits it does not know. {@code check -r}
+   * opens the image for writing, so like qemu-img it clears every autoclear bit but bitmaps (bit 0) and
+   * data_file_raw (bit 1); a plain check writes nothing.
+   */
+  @ParameterizedTest(name = "{0}, -r {1}")
+  @MethodSource("autoclearCases")
+  void repairClearsUnknownAutoclearBitsLikeQemuImg(String image, String mode, @TempDir Path dir) throws Exception {
+    long unknown = (1L << 63) | (1L << 5) | (1L << 2);
+    List<Long> after = new ArrayList<>();
+    for (String tool : List.of("qemu", "vdisk")) {
+      Path copy = dir.resolve(tool).resolve(image);
+      Files.createDirectories(copy.getParent());
+      Files.copy(corpus.resolve(image), copy);
+      if (image.startsWith("datafile")) {
+        Files.copy(corpus.resolve("datafile-raw.data"), copy.resolveSibling("datafile-raw.data"));
+      }
+      try (FileChannel ch = FileChannel.open(copy, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+        ByteBuffer field = ByteBuffer.allocate(8);
+        ch.read(field, AUTOCLEAR_FEATURES);
+        ch.write(ByteBuffer.allocate(8).putLong(0, field.getLong(0) | unknown), AUTOCLEAR_FEATURES);
+      }
+      List<String> args = new ArrayList<>(List.of("check"));
+      if (!mode.equals("none")) {
+        args.addAll(List.of("-r", mode));
+      }
+      args.add(copy.toString());
+      if (tool.equals("qemu")) {
+        args.addFirst("qemu-img");
+        PeerTools.Result q = PeerTools.run(copy.getParent(), args.toArray(String[]::new));
+        assertThat(q.exit()).as(q.out() + q.err()).isZero();
+      } else {
+        Vdisk.Result v = Vdisk.run(args.toArray(String[]::new));
+        assertThat(v.exit()).as(v.out() + v.err()).isZero();
+      }
+      try (FileChannel ch = FileChannel.open(copy, StandardOpenOption.READ)) {
+        ByteBuffer field = ByteBuffer.allocate(8);
+        ch.read(field, AUTOCLEAR_FEATURES);
+        after.add(field.getLong(0));
+      }
+    }
+    assertThat(Long.toHexString(after.get(1))).as("autoclear_features after vdisk check" + (mode.equals("none") ? "" : " -r " + mode))
+        .isEqualTo(Long.toHexString(after.get(0)));
+  }
+
+  static Stream<Arguments> autoclearCases() {
+    return Stream.of("c64k.qcow2", "bitmaps.qcow2", "datafile-raw.qcow2")
+        .flatMap(image -> Stream.of("none", "leaks", "all").map(mode -> Arguments.of(image, mode)));
   }
 
   @Test

@@ -1,8 +1,8 @@
 package dev.vdisk.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.vdisk.testkit.Peers;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.AfterAll;
@@ -13,8 +13,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * A real file system that fills up (a 2 MiB tmpfs) under vdisk's writes: the command fails with one line naming
  * ENOSPC and a non-zero exit, and {@code qemu-img} finds the image consistent (leaks at worst) with the data
- * written before intact. Needs the right to mount (root outside an unprivileged container); skipped with the
- * reason otherwise. The simulated full disk of vdisk-core's {@code Qcow2DiskFullIT} runs everywhere.
+ * written before intact. Needs the right to mount (root outside an unprivileged container, as on CI, where it must
+ * run); skipped with the reason elsewhere. The simulated full disk of vdisk-core's {@code Qcow2DiskFullIT} runs everywhere.
  */
 class DiskFullInteropIT {
   @TempDir static Path tmp;
@@ -25,7 +25,7 @@ class DiskFullInteropIT {
     PeerTools.require("qemu-img");
     full = Files.createDirectory(tmp.resolve("full"));
     PeerTools.Result r = PeerTools.run(tmp, "mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", full.toString());
-    assumeTrue(r.exit() == 0, "cannot mount a small tmpfs here: " + r.err().strip());
+    Peers.requireThat(r.exit() == 0, "cannot mount a small tmpfs here: " + r.err().strip());
   }
 
   @AfterAll

@@ -9,6 +9,7 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /** {@code vdisk resize} against qemu-img resize: qcow2 images vdisk grew or shrank checked and mapped by qemu-img. */
@@ -112,6 +113,62 @@ class ResizeInteropIT {
     String reads = PeerTools.check(dir, "qemu-io", "-f", "qcow2", "-c", "read -P 0x11 0 8M", "-c", "read -P 0 8M 56M",
         "ours.qcow2");
     assertThat(reads).doesNotContain("Pattern verification failed");
+  }
+
+  /**
+   * QEMU's iotest 292 and issue 13's fault 2: growing an overlay whose backing file is longer than its old size
+   * zeroes the grown range (zero clusters, explicit zeroes for the partial (sub)cluster at the old end), so the
+   * backing file's bytes there do not show; also after a shrink and a regrow. vdisk and qemu-img resize two
+   * overlays of one base alike: same exit code, same {@code qemu-img map} (host offsets included), the same guest
+   * bytes, zeroes where the overlay grew, and {@code vdisk compare} sees the overlay differ from its base. A
+   * version 2 overlay cannot hold zero clusters: both refuse, and vdisk leaves the file untouched.
+   */
+  @ParameterizedTest
+  @CsvSource({"cluster_size=65536, 524288", "cluster_size=65536, 300032", "cluster_size=4096, 300032",
+      "extended_l2=on, 300032", "compat=0.10, 524288", "compat=0.10, 1024000"})
+  void growingOverALongerBackingFileZeroesTheNewRangeLikeQemuImg(String options, long oldSize)
+      throws IOException, InterruptedException {
+    img("create", "-q", "-f", "qcow2", "base.qcow2", "1M");
+    PeerTools.check(dir, "qemu-io", "-f", "qcow2", "-c", "write -P 0x11 0 1M", "base.qcow2");
+    for (String name : List.of("ours", "theirs")) {
+      img("create", "-q", "-f", "qcow2", "-o", options, "-b", "base.qcow2", "-F", "qcow2", name + ".qcow2", Long.toString(oldSize));
+    }
+    String ours = dir.resolve("ours.qcow2").toString();
+    byte[] before = Files.readAllBytes(dir.resolve("ours.qcow2"));
+    Vdisk.Result r = Vdisk.run("resize", "-f", "qcow2", ours, "1M");
+    PeerTools.Result theirs = PeerTools.run(dir, "qemu-img", "resize", "-f", "qcow2", "theirs.qcow2", "1M");
+    assertThat(r.exit()).as("exit code as qemu-img's: " + r.err() + " / " + theirs.err()).isEqualTo(theirs.exit());
+    if (theirs.exit() != 0) {
+      assertThat(r.errLines()).singleElement().asString().contains("Failed to zero out new clusters");
+      assertThat(Files.readAllBytes(dir.resolve("ours.qcow2"))).as("a refused resize leaves the image alone")
+          .isEqualTo(before);
+      return;
+    }
+    assertGrownLikeQemu("grown from " + oldSize, oldSize, 1 << 20);
+    Vdisk.Result cmp = Vdisk.run("compare", "-f", "qcow2", "-F", "qcow2", ours, dir.resolve("base.qcow2").toString());
+    assertThat(cmp.exit()).as("vdisk compare overlay base: " + cmp.out() + cmp.err()).isEqualTo(1);
+    // iotest 292: data in the overlay, shrunk and grown inside one cluster; stale bytes past the cut must not show.
+    for (String name : List.of("ours", "theirs")) {
+      PeerTools.check(dir, "qemu-io", "-f", "qcow2", "-c", "write -P 0x22 0 1M", name + ".qcow2");
+    }
+    assertThat(Vdisk.run("resize", "-f", "qcow2", "--shrink", ours, "520K").exit()).isZero();
+    img("resize", "-q", "-f", "qcow2", "--shrink", "theirs.qcow2", "520K");
+    assertThat(Vdisk.run("resize", "-f", "qcow2", ours, "567K").exit()).isZero();
+    img("resize", "-q", "-f", "qcow2", "theirs.qcow2", "567K");
+    assertGrownLikeQemu("shrunk to 520K and grown to 567K", 520 << 10, 567 << 10);
+  }
+
+  /** Both overlays map alike, read alike, are clean, and read as zeroes from {@code oldSize} to {@code size}. */
+  private void assertGrownLikeQemu(String when, long oldSize, long size) throws IOException, InterruptedException {
+    assertThat(img("map", "--output=json", "ours.qcow2")).as(when + ": qemu-img map")
+        .isEqualTo(img("map", "--output=json", "theirs.qcow2"));
+    PeerTools.Result cmp = PeerTools.run(dir, "qemu-img", "compare", "-f", "qcow2", "-F", "qcow2", "ours.qcow2", "theirs.qcow2");
+    assertThat(cmp.exit()).as(when + ": qemu-img compare " + cmp.out() + cmp.err()).isZero();
+    String reads = PeerTools.check(dir, "qemu-io", "-f", "qcow2", "-c", "read -P 0 " + oldSize + " " + (size - oldSize),
+        "ours.qcow2");
+    assertThat(reads).as(when + ": the grown range reads as zeroes").doesNotContain("Pattern verification failed");
+    PeerTools.Result check = PeerTools.run(dir, "qemu-img", "check", "ours.qcow2");
+    assertThat(check.exit()).as(when + ": qemu-img check " + check.out() + check.err()).isZero();
   }
 
   private void assertSame(String when, String options) throws IOException, InterruptedException {

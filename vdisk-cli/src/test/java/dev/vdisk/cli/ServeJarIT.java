@@ -87,4 +87,55 @@ class ServeJarIT {
       p.waitFor(30, TimeUnit.SECONDS);
     }
   }
+
+  /**
+   * Issue 13, fault 8: a server killed with SIGKILL leaves its unix socket behind; qemu-nbd replaces such a socket,
+   * and so does vdisk serve, but only where nothing listens: a live qemu-nbd on the path is refused (and keeps
+   * serving), a stale socket it left when killed is replaced, a file that is not a socket is refused untouched.
+   */
+  @Test
+  void aStaleSocketIsReplacedAndALiveServersRefused() throws IOException, InterruptedException {
+    PeerTools.require("qemu-nbd");
+    PeerTools.require("nbdinfo");
+    Path img = dir.resolve("d.img");
+    Files.write(img, new byte[1 << 20]);
+    Path sock = dir.resolve("s.sock");
+    Process qemu = new ProcessBuilder("qemu-nbd", "-k", sock.toString(), "-f", "raw", img.toString())
+        .directory(dir.toFile()).redirectErrorStream(true).redirectOutput(dir.resolve("qemu-nbd.log").toFile()).start();
+    try {
+      for (int i = 0; i < 300 && !Files.exists(sock); i++) {
+        Thread.sleep(50);
+      }
+      Path log = dir.resolve("refused.log");
+      Process p = start(log, "-k", sock.toString(), "-f", "raw", img.toString());
+      assertThat(p.waitFor(30, TimeUnit.SECONDS)).as("vdisk serve returns at once").isTrue();
+      assertThat(p.exitValue()).isEqualTo(1);
+      assertThat(Files.readAllLines(log)).singleElement().asString()
+          .isEqualTo("vdisk serve: " + sock + ": a server is listening on this socket (expected: a path no running server uses)");
+      // vdisk's probe connected without negotiating: qemu-nbd (which exits after its last negotiated client) stays.
+      Thread.sleep(500);
+      assertThat(qemu.isAlive()).as("qemu-nbd keeps running").isTrue();
+    } finally {
+      qemu.destroyForcibly(); // SIGKILL: the socket file stays
+      qemu.waitFor(30, TimeUnit.SECONDS);
+    }
+    assertThat(sock).as("qemu-nbd killed with SIGKILL leaves its socket").exists();
+    Path log = dir.resolve("serve.log");
+    Process p = start(log, "-k", sock.toString(), "-f", "raw", "-x", "d", img.toString());
+    try {
+      awaitLog(log, "event=listen");
+      assertThat(PeerTools.check(dir, "nbdinfo", "--size", "nbd+unix:///d?socket=" + sock)).isEqualTo("1048576\n");
+      p.destroy();
+      assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+      assertThat(p.exitValue()).isZero();
+    } finally {
+      p.destroyForcibly();
+    }
+    Path notASocket = Files.writeString(dir.resolve("file.sock"), "keep me");
+    Vdisk.Result r = Vdisk.run("serve", "-k", notASocket.toString(), "-f", "raw", img.toString());
+    assertThat(r.exit()).isEqualTo(1);
+    assertThat(r.errLines()).containsExactly(
+        "vdisk serve: " + notASocket + ": already exists and is not a socket (expected: a path for a new socket)");
+    assertThat(Files.readString(notASocket)).isEqualTo("keep me");
+  }
 }

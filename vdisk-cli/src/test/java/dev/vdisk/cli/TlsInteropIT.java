@@ -9,11 +9,14 @@ import dev.vdisk.nbd.server.NbdServer;
 import dev.vdisk.nbd.server.ServerConfig;
 import dev.vdisk.nbd.server.TlsCredentials;
 import dev.vdisk.nbd.server.TlsMode;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.net.UnixDomainSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,7 +30,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * TLS with real clients: libnbd (nbdinfo, nbdcopy) and QEMU's client (qemu-img, qemu-io with a
- * {@code tls-creds-x509} object), certificates made by openssl in QEMU's directory layout.
+ * {@code tls-creds-x509} object), certificates made by openssl in QEMU's directory layout; expired, foreign and missing
+ * certificates and a client that breaks off the TLS handshake are refused.
  */
 class TlsInteropIT {
   @TempDir Path dir;
@@ -69,6 +73,22 @@ class TlsInteropIT {
     openssl("req", "-new", "-key", who + "/" + who + "-key.pem", "-subj", "/CN=" + cn, "-out", who + ".csr");
     openssl("x509", "-req", "-in", who + ".csr", "-CA", "server/ca-cert.pem", "-CAkey", "ca-key.pem", "-CAcreateserial", "-days", "2",
         "-extfile", who + ".ext", "-out", who + "/" + who + "-cert.pem");
+  }
+
+  /**
+   * Like {@link #issue} but valid only on 1 January 2020 ({@code openssl x509} takes no dates in the past, so a
+   * throw-away {@code openssl ca} database signs it), into directory {@code into} with {@code who}'s file names.
+   */
+  private void issueExpired(String into, String who, String cn) throws IOException, InterruptedException {
+    Path ca = Files.createDirectories(dir.resolve("expired-ca-" + into));
+    Files.writeString(ca.resolve("ca.cnf"), "[ca]\ndefault_ca=x\n[x]\ndatabase=" + ca.resolve("index.txt") + "\nserial="
+        + ca.resolve("serial") + "\nnew_certs_dir=" + ca + "\npolicy=p\n[p]\ncommonName=supplied\n");
+    Files.writeString(ca.resolve("index.txt"), "");
+    openssl("genrsa", "-traditional", "-out", into + "/" + who + "-key.pem", "2048");
+    openssl("req", "-new", "-key", into + "/" + who + "-key.pem", "-subj", "/CN=" + cn, "-out", into + ".csr");
+    openssl("ca", "-batch", "-notext", "-config", ca.resolve("ca.cnf").toString(), "-create_serial", "-md", "sha256",
+        "-keyfile", "ca-key.pem", "-cert", "server/ca-cert.pem", "-in", into + ".csr", "-extfile", who + ".ext",
+        "-startdate", "20200101000000Z", "-enddate", "20200102000000Z", "-out", into + "/" + who + "-cert.pem");
   }
 
   @AfterEach
@@ -174,5 +194,79 @@ class TlsInteropIT {
     assertThat(log.toString()).contains("tls-client=\"CN=client\"");
     // the refusals did not disturb the server: a good client still gets in
     assertThat(PeerTools.check(dir, "nbdinfo", uri + clientCreds)).contains("with TLS");
+  }
+
+  @Test
+  void expiredCertificatesAreRefused() throws IOException, InterruptedException {
+    // a client certificate from the right CA, expired: refused under verify-peer, by the handshake
+    Path late = Files.createDirectory(dir.resolve("late"));
+    Files.copy(clientCreds.resolve("ca-cert.pem"), late.resolve("ca-cert.pem"));
+    issueExpired("late", "client", "client");
+    Path sock = (Path) serve(TlsMode.REQUIRE, true)[0];
+    String uri = "nbds+unix:///d?socket=" + sock + "&tls-certificates=";
+    assertThat(PeerTools.run(dir, "nbdinfo", uri + late).exit()).isNotZero();
+    assertThat(PeerTools.run(dir, "qemu-img", "info", "--object", tlsObject(late), "--image-opts", qemuOpts(sock)).exit())
+        .isNotZero();
+    awaitLog("event=connection-error");
+    assertThat(log.toString()).doesNotContain("event=open");
+    assertThat(PeerTools.check(dir, "nbdinfo", uri + clientCreds)).contains("with TLS");
+
+    // the server's own certificate, expired: refused when serve starts, in one line naming the file, as QEMU does
+    Path stale = Files.createDirectory(dir.resolve("stale"));
+    Files.copy(serverCreds.resolve("ca-cert.pem"), stale.resolve("ca-cert.pem"));
+    issueExpired("stale", "server", "localhost");
+    Vdisk.Result r = Vdisk.run("serve", "--tls=require", "--tls-creds", stale.toString(), "-k",
+        dir.resolve("stale.sock").toString(), "-f", "raw", img.toString());
+    assertThat(r.exit()).isOne();
+    assertThat(r.err().strip()).isEqualTo("vdisk serve: " + stale.resolve("server-cert.pem")
+        + ": the certificate CN=localhost expired on 2020-01-02T00:00:00Z (expected: a certificate valid now)");
+    assertThat(dir.resolve("stale.sock")).doesNotExist();
+  }
+
+  /**
+   * A client that asks for TLS, is answered with an ACK, then goes on in plaintext: the server closes the connection
+   * (bytes that are not a TLS record end the handshake) instead of waiting, and other clients are served.
+   */
+  @Test
+  void plaintextAfterStartTlsIsDropped() throws IOException, InterruptedException {
+    int port = (int) serve(TlsMode.REQUIRE)[1];
+    try (Socket s = new Socket(InetAddress.getLoopbackAddress(), port)) {
+      s.setSoTimeout(10_000);
+      DataInputStream in = new DataInputStream(s.getInputStream());
+      DataOutputStream out = new DataOutputStream(s.getOutputStream());
+      assertThat(in.readLong()).as("NBDMAGIC").isEqualTo(0x4e42444d41474943L);
+      assertThat(in.readLong()).as("IHAVEOPT").isEqualTo(IHAVEOPT);
+      in.readShort();
+      out.writeInt(3); // fixed newstyle, no zeroes
+      option(out, 5); // NBD_OPT_STARTTLS
+      assertThat(in.readLong()).as("option reply magic").isEqualTo(0x3e889045565a9L);
+      assertThat(in.readInt()).as("option").isEqualTo(5);
+      assertThat(in.readInt()).as("NBD_REP_ACK").isEqualTo(1);
+      assertThat(in.readInt()).as("reply length").isZero();
+      option(out, 7); // NBD_OPT_GO in plaintext, where a TLS ClientHello belongs
+      byte[] rest = in.readAllBytes(); // a TLS alert at most, then the end of the stream; a timeout fails the test
+      assertThat(rest.length).as("bytes before the server closed").isLessThan(64);
+    }
+    awaitLog("event=connection-error");
+    assertThat(PeerTools.check(dir, "nbdinfo", "nbds://localhost:" + port + "/d?tls-certificates=" + clientCreds))
+        .contains("with TLS");
+  }
+
+  /** Waits up to 5 s for {@code text} in the server's log: it logs a connection's error after closing its socket. */
+  private void awaitLog(String text) throws InterruptedException {
+    long deadline = System.nanoTime() + 5_000_000_000L;
+    while (!log.toString().contains(text) && System.nanoTime() < deadline) {
+      Thread.sleep(20);
+    }
+    assertThat(log.toString()).contains(text);
+  }
+
+  private static final long IHAVEOPT = 0x49484156454f5054L;
+
+  private static void option(DataOutputStream out, int option) throws IOException {
+    out.writeLong(IHAVEOPT);
+    out.writeInt(option);
+    out.writeInt(0);
+    out.flush();
   }
 }

@@ -24,6 +24,15 @@ public interface ImageFormat {
    */
   int probe(ByteBuffer head);
 
+  /**
+   * True if the format keeps metadata in the image file, so that an open holds and withholds more than its user
+   * asks (QEMU's {@code bdrv_default_perms_for_storage}: nobody else may write or resize the file); false for raw,
+   * which passes its user's permissions through to the file's locks, as QEMU's raw format does.
+   */
+  default boolean keepsMetadata() {
+    return true;
+  }
+
   /** The {@code -o} option names {@link #create} accepts. */
   Set<String> createOptionNames();
 

@@ -28,9 +28,11 @@ public final class Images {
    */
   public static OpenImage open(Path path, String formatName, FileOptions options) throws IOException {
     ImageFormat explicit = formatName == null ? null : FormatRegistry.byName(formatName);
-    FileDevice file = FileDevice.open(path, options);
+    FileDevice file = FileDevice.openUnlocked(path, options);
     try {
       ImageFormat format = explicit != null ? explicit : probe(file);
+      // Locked once the format is known and before it reads or writes metadata, as QEMU does.
+      file.lock(format.keepsMetadata());
       BlockDevice image = format.open(file, explicit == null);
       return new OpenImage(new CheckedDevice(applyCacheSwitches(image, options.cache()), options.readOnly()),
           format, file, explicit == null);

@@ -113,13 +113,28 @@ public final class FileDevice implements BlockDevice {
 
   /**
    * Opens {@code path}, a regular file or a block device, as {@code options} describe, and takes QEMU's
-   * image locks.
+   * image locks as for a file under a format that keeps metadata in it ({@link #lock lock(true)}).
    *
    * @throws BlockDeviceException EPERM if the image is locked by another user (QEMU's message); ENOTSUP if
    *     a direct cache mode is asked for on a file system that refuses O_DIRECT; EINVAL for other file types
    * @throws IOException if the file cannot be opened
    */
   public static FileDevice open(Path path, FileOptions options) throws IOException {
+    FileDevice device = openUnlocked(path, options);
+    try {
+      device.lock(true);
+    } catch (IOException | RuntimeException e) {
+      closeAfterFailure(device, e);
+      throw e;
+    }
+    return device;
+  }
+
+  /**
+   * {@link #open} without the image locks, for a caller that takes them with {@link #lock} once it knows the
+   * image's format (QEMU too probes the format before it locks).
+   */
+  public static FileDevice openUnlocked(Path path, FileOptions options) throws IOException {
     FileChannel channel = openChannel(path, options);
     NativeFile file = null;
     try {
@@ -128,9 +143,6 @@ public final class FileDevice implements BlockDevice {
       if (!stat.isRegularFile() && !stat.isBlockDevice()) {
         throw new BlockDeviceException(BlockError.EINVAL,
             "open: " + path + " is not a regular file or block device (expected: an image file or a block device)");
-      }
-      if (options.locking()) {
-        ImageLock.acquire(file, options);
       }
       return new FileDevice(path, options, channel, file, stat);
     } catch (IOException | RuntimeException e) {
@@ -559,6 +571,20 @@ public final class FileDevice implements BlockDevice {
 
   private static long alignDown(long value, int align) {
     return value & -align;
+  }
+
+  /**
+   * Takes QEMU's image locks for this open ({@link ImageLock#acquire}) unless {@link FileOptions#locking()} is off;
+   * once, right after {@link #openUnlocked}.
+   *
+   * @param metadata the image's format keeps metadata in the file (qcow2), so it holds and withholds more than its
+   *     user; false for raw, which passes its user's permissions through
+   * @throws BlockDeviceException EPERM if the image is locked by another user (QEMU's message)
+   */
+  public void lock(boolean metadata) throws IOException {
+    if (options.locking()) {
+      ImageLock.acquire(file, options, metadata);
+    }
   }
 
   private static void closeAfterFailure(AutoCloseable c, Throwable failure) {

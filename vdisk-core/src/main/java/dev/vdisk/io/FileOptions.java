@@ -8,12 +8,18 @@ package dev.vdisk.io;
  * @param forceShare skip QEMU's image-lock conflict checks that protect a writer (qemu-img's {@code -U});
  *     only allowed with {@code readOnly}
  * @param locking take QEMU's image locks at all (off only for devices that cannot lock, like pipes)
+ * @param user whose permissions the locks express, as QEMU's tools differ ({@link ImageUser#TOOL} by default)
  */
-public record FileOptions(CacheMode cache, boolean readOnly, boolean forceShare, boolean locking) {
+public record FileOptions(CacheMode cache, boolean readOnly, boolean forceShare, boolean locking, ImageUser user) {
   public FileOptions {
     if (forceShare && !readOnly) {
       throw new IllegalArgumentException("force-share (-U): requires a read-only open (expected: read-only)");
     }
+  }
+
+  /** Options for a tool's open (qemu-img's and qemu-io's permissions). */
+  public FileOptions(CacheMode cache, boolean readOnly, boolean forceShare, boolean locking) {
+    this(cache, readOnly, forceShare, locking, ImageUser.TOOL);
   }
 
   public static FileOptions of(CacheMode cache, boolean readOnly) {

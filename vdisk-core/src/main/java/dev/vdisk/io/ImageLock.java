@@ -37,20 +37,34 @@ final class ImageLock {
   private ImageLock() {}
 
   /**
-   * Takes the locks for an open as {@code options} describe: writable opens hold every permission and share
-   * neither write nor resize; read-only opens hold consistent read and share neither write nor resize;
-   * force-share read-only opens hold consistent read and share everything.
+   * Takes the locks for an open as QEMU 7.2 computes them: the user's permissions ({@link FileOptions#user()}:
+   * consistent read; write when writable; resize for a resizer; shared: everything but what the user withholds),
+   * and, under a format that keeps metadata in the file ({@code metadata}: qcow2, and any file whose format is not
+   * known yet), QEMU's {@code bdrv_default_perms_for_storage} on top: consistent read, write and resize held when
+   * writable, and neither write nor resize shared. A raw image passes its user's permissions through, as QEMU's
+   * raw format does. Force-share (read-only opens) shares everything.
    *
    * @throws BlockDeviceException {@link BlockError#EPERM} in QEMU's words if another open file description
    *     conflicts; the caller must then close {@code file} to drop the bytes already taken
    */
-  static void acquire(NativeFile file, FileOptions options) throws IOException {
-    EnumSet<Perm> held = options.readOnly()
-        ? EnumSet.of(Perm.CONSISTENT_READ)
-        : EnumSet.allOf(Perm.class);
-    EnumSet<Perm> shared = options.forceShare()
-        ? EnumSet.allOf(Perm.class)
-        : EnumSet.of(Perm.CONSISTENT_READ, Perm.WRITE_UNCHANGED);
+  static void acquire(NativeFile file, FileOptions options, boolean metadata) throws IOException {
+    ImageUser user = options.user();
+    EnumSet<Perm> held = EnumSet.of(Perm.CONSISTENT_READ);
+    if (!options.readOnly()) {
+      held.add(Perm.WRITE);
+    }
+    if (user.resizes || metadata && !options.readOnly()) {
+      held.add(Perm.RESIZE);
+    }
+    EnumSet<Perm> shared = EnumSet.allOf(Perm.class);
+    if (!options.forceShare()) {
+      if (!user.sharesWrite || metadata) {
+        shared.remove(Perm.WRITE);
+      }
+      if (!user.sharesResize || metadata) {
+        shared.remove(Perm.RESIZE);
+      }
+    }
     Set<Perm> notShared = EnumSet.complementOf(shared);
     for (Perm p : held) {
       file.lockShared(PERM_BASE + p.ordinal());

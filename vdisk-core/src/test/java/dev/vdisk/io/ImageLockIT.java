@@ -1,5 +1,6 @@
 package dev.vdisk.io;
 
+import static dev.vdisk.testkit.HostLocks.lockedBytes;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -15,8 +16,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Set;
-import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -118,13 +117,17 @@ class ImageLockIT {
     }
   }
 
-  /** The bytes QEMU 7.2 would lock: 100+i for each permission held, 200+i for each one not shared. */
+  /**
+   * The bytes QEMU 7.2 locks on the file of a format that keeps metadata there (qcow2; a file opened on its own is
+   * locked so): 100+i for each permission held, 200+i for each one not shared. Raw images, which pass their user's
+   * permissions through, are compared with QEMU's tools in the CLI's ImageLockInteropIT.
+   */
   @Test
   void locksExactlyQemusBytes() throws IOException {
     Path p = dir.resolve("bytes.raw");
     Files.write(p, new byte[4096]);
     try (FileDevice dev = open(p, false, false)) {
-      assertThat(lockedBytes(p)).containsExactly(100L, 101L, 102L, 103L, 201L, 203L);
+      assertThat(lockedBytes(p)).containsExactly(100L, 101L, 103L, 201L, 203L);
     }
     try (FileDevice dev = open(p, true, false)) {
       assertThat(lockedBytes(p)).containsExactly(100L, 201L, 203L);
@@ -133,21 +136,6 @@ class ImageLockIT {
       assertThat(lockedBytes(p)).containsExactly(100L);
     }
     assertThat(lockedBytes(p)).isEmpty();
-  }
-
-  /** Bytes of {@code file} under OFD locks, from /proc/locks ({@code N: OFDLCK ADVISORY READ -1 MAJ:MIN:INODE START END}). */
-  private static Set<Long> lockedBytes(Path file) throws IOException {
-    long inode = (Long) Files.getAttribute(file, "unix:ino");
-    Set<Long> bytes = new TreeSet<>();
-    for (String line : Files.readAllLines(Path.of("/proc/locks"))) {
-      String[] f = line.trim().split("\\s+");
-      if (f.length >= 8 && f[1].equals("OFDLCK") && f[5].endsWith(":" + inode)) {
-        for (long b = Long.parseLong(f[6]); b <= Long.parseLong(f[7]); b++) {
-          bytes.add(b);
-        }
-      }
-    }
-    return bytes;
   }
 
   record Result(int exit, String output) {}

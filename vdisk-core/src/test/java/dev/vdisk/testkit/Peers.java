@@ -18,12 +18,19 @@ public final class Peers {
 
   /** Skips (or, on CI, fails) the calling test unless {@code tool} is an executable on the PATH. */
   public static void require(String tool) {
-    if (onPath(tool)) {
+    requireThat(onPath(tool), tool + " not found on PATH (install it to run this comparison against the real peer)");
+  }
+
+  /**
+   * Skips (or, on CI, fails) the calling test unless {@code available}: for what CI's machine provides and a
+   * developer's may not (a tool, the right to mount a file system).
+   */
+  public static void requireThat(boolean available, String reason) {
+    if (available) {
       return;
     }
-    String reason = tool + " not found on PATH (install it to run this comparison against the real peer)";
     if ("true".equals(System.getenv("CI"))) {
-      fail(reason + "; CI=true, so a missing peer is a failure");
+      fail(reason + "; CI=true, where it must be available, so this is a failure");
     }
     Assumptions.abort(reason);
   }

@@ -16,7 +16,7 @@ import com.fasterxml.jackson.annotation.JsonPropertyOrder;
  * @param error why the cell has no numbers (the mode cannot be used on this filesystem, a request failed); null
  *     when it has them
  */
-@JsonPropertyOrder({"layout", "mode", "workload", "unit", "result", "latency-us", "requests", "host-bytes", "page-cache",
+@JsonPropertyOrder({"layout", "mode", "workload", "unit", "iops", "result", "latency-us", "requests", "host-bytes", "page-cache",
     "error"})
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record CellResult(
@@ -30,6 +30,15 @@ public record CellResult(
     @JsonProperty("host-bytes") long hostBytes,
     @JsonProperty("page-cache") String pageCache,
     @JsonProperty("error") String error) {
+
+  /**
+   * The median rate of an IOPS cell, the number {@code vdisk advise --bench} quotes; absent for MB/s cells and cells
+   * without numbers.
+   */
+  @JsonProperty("iops")
+  public Double iops() {
+    return unit.equals("IOPS") && !result.isEmpty() ? result.median() : null;
+  }
 
   /** Request latency percentiles in microseconds. */
   @JsonPropertyOrder({"p50", "p99", "p99.9"})

@@ -6,7 +6,7 @@ import java.util.List;
 
 /**
  * The feature bits of a version 3 header and the rule for unknown ones: an unknown incompatible bit makes
- * the image unreadable; unknown compatible and autoclear bits are ignored (this driver only reads).
+ * the image unreadable; unknown compatible bits are ignored, unknown autoclear bits cleared by every writer.
  */
 final class Features {
   /** Incompatible bit 0: refcounts may be stale. Harmless for reading. */
@@ -29,6 +29,11 @@ final class Features {
   static final long AUTOCLEAR_BITMAPS = 1L;
   /** Autoclear bit 1: the external data file is a valid raw image on its own. */
   static final long AUTOCLEAR_DATA_FILE_RAW = 1L << 1;
+  /**
+   * The autoclear bits vdisk knows (QEMU's {@code QCOW2_AUTOCLEAR_MASK}); the specification asks every writer to
+   * clear all others, since it cannot keep what they promise.
+   */
+  static final long AUTOCLEAR_KNOWN = AUTOCLEAR_BITMAPS | AUTOCLEAR_DATA_FILE_RAW;
 
   private Features() {}
 

@@ -13,8 +13,8 @@ import java.util.Set;
 
 /**
  * The active L1 table, read whole at open (at most {@link Qcow2Header#MAX_L1_BYTES}, and never more than the
- * file holds) with every entry checked: each L2 table it names is cluster-aligned, inside the file and clear
- * of the header and the other tables. In a writable image entries change in memory under the image's metadata lock
+ * file holds) with every entry checked: each L2 table it names is cluster-aligned, inside the file (or, read-only,
+ * past its end, where it reads as zeroes) and clear of the header and the other tables. In a writable image entries change in memory under the image's metadata lock
  * and are written back by its flush; readers see them without a lock.
  */
 final class L1Table {
@@ -29,8 +29,15 @@ final class L1Table {
     this.entries = entries;
   }
 
-  /** Reads and checks the table the header describes, claiming its bytes in {@code layout}. */
-  static L1Table read(HostReader file, Qcow2Header header, Geometry geometry, Layout layout) throws IOException {
+  /**
+   * Reads and checks the table the header describes, claiming its bytes in {@code layout}.
+   *
+   * @param readOnly the image will not be written: an L2 table past the end of the file is let through and reads as
+   *     zeroes, as QEMU reads it (only the part inside the file must clear the other tables); a writable image is
+   *     refused, since writing such a table back would put metadata where no refcount counts it
+   */
+  static L1Table read(HostReader file, Qcow2Header header, Geometry geometry, Layout layout, boolean readOnly)
+      throws IOException {
     checkSize(header, geometry);
     int bytes = Math.toIntExact(header.l1Size() * 8);
     layout.claim("L1 table", header.l1TableOffset(), bytes);
@@ -44,7 +51,8 @@ final class L1Table {
         if ((l2 & (clusterSize - 1)) != 0) {
           throw invalid("L1 entry " + i + ": L2 table offset", l2, "a multiple of the cluster size " + clusterSize);
         }
-        layout.check("L2 table of L1 entry " + i, l2, clusterSize);
+        long checked = readOnly ? Math.clamp(layout.fileSize() - l2, 0, clusterSize) : clusterSize;
+        layout.check("L2 table of L1 entry " + i, l2, checked);
       }
       entries[i] = e;
     }

@@ -155,6 +155,9 @@ final class Qcow2Checker {
         throw invalid("external data file", path, "an existing file");
       }
     }
+    if (fix != null) {
+      clearUnknownAutoclearBits(file, head.header());
+    }
     CheckTally tally = new CheckTally(problems);
     CheckResult result = new Qcow2Checker(reader, head, tally, fix).run();
     if (fix != null && result.checkErrors() == 0 && result.corruptions() == 0) {
@@ -226,6 +229,18 @@ final class Qcow2Checker {
   }
 
   /** QEMU's qcow2_mark_clean and qcow2_mark_consistent: clears the dirty and corrupt bits once all is durable. */
+  /**
+   * A repair writes the image, so first it clears the autoclear bits vdisk does not know, as the specification asks
+   * of every writer and as qemu-img check -r does on opening the image.
+   */
+  private static void clearUnknownAutoclearBits(BlockDevice file, Qcow2Header h) throws IOException {
+    long kept = h.autoclearFeatures() & Features.AUTOCLEAR_KNOWN;
+    if (kept != h.autoclearFeatures()) {
+      file.write(Qcow2Header.AUTOCLEAR_FEATURES_FIELD, ByteBuffer.allocate(8).putLong(0, kept), Set.of());
+      file.flush();
+    }
+  }
+
   private static void markCleanAndConsistent(BlockDevice file, Qcow2Header h) throws IOException {
     long bits = Features.INCOMPAT_DIRTY | Features.INCOMPAT_CORRUPT;
     if (h.version() >= 3 && (h.incompatibleFeatures() & bits) != 0) {

@@ -106,15 +106,14 @@ public final class Qcow2Format implements ImageFormat {
     return "qcow2";
   }
 
-  /** 100 for the qcow2 magic followed by version 2 or 3, else 0. */
+  /**
+   * 100 for the qcow2 magic followed by a version field, whatever the version, else 0: a file with the magic is a
+   * qcow2 image or an error ({@link #open} names an unsupported version), never a raw disk to serve and write.
+   * QEMU probes version 1 as its old qcow format and version 0 as raw; vdisk reads neither.
+   */
   @Override
   public int probe(ByteBuffer head) {
-    if (head.remaining() < 8) {
-      return 0;
-    }
-    int p = head.position();
-    int version = head.getInt(p + 4);
-    return head.getInt(p) == MAGIC && (version == 2 || version == 3) ? 100 : 0;
+    return head.remaining() >= 8 && head.getInt(head.position()) == MAGIC ? 100 : 0;
   }
 
   /** qemu-img 7.2's qcow2 creation options; the encryption ones are accepted only to be refused with a reason. */

@@ -4,6 +4,8 @@ import static dev.vdisk.format.qcow2.Qcow2Errors.hex;
 import static dev.vdisk.format.qcow2.Qcow2Errors.invalid;
 import static dev.vdisk.format.qcow2.Qcow2Errors.unsupported;
 
+import dev.vdisk.block.BlockDeviceException;
+import dev.vdisk.block.BlockError;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 
@@ -100,7 +102,8 @@ record Qcow2Header(
     }
     long version = u32(b, p + 4);
     if (version != 2 && version != 3) {
-      throw unsupported("version", version, "2 or 3");
+      // qemu-img's words, which scripts look for.
+      throw new BlockDeviceException(BlockError.ENOTSUP, "Unsupported qcow2 version " + version + " (expected: 2 or 3)");
     }
     long clusterBits = u32(b, p + 20);
     if (clusterBits < MIN_CLUSTER_BITS || clusterBits > MAX_CLUSTER_BITS) {

@@ -312,7 +312,8 @@ final class Qcow2Image implements BlockDevice {
     if (newSize < old) {
       w.shrink(newSize);
     } else {
-      w.grow(newSize);
+      // As QEMU's bdrv_co_truncate: a longer backing file's bytes must not show in the grown range.
+      w.grow(newSize, backing.isPresent() && backing.get().device().size() > old);
     }
     size = newSize;
   }

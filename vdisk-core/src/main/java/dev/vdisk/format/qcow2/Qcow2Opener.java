@@ -73,7 +73,7 @@ final class Qcow2Opener {
     Layout layout = new Layout(image.size(), header.clusterSize());
     layout.claim("refcount table", header.refcountTableOffset(), header.refcountTableClusters() << header.clusterBits());
     List<Snapshot> snapshots = SnapshotTable.read(image, header, layout);
-    L1Table l1 = L1Table.read(image, header, geometry, layout);
+    L1Table l1 = L1Table.read(image, header, geometry, layout, options.readOnly());
     L2Cache cache = new L2Cache(l2CacheSize, header.clusterSize(), offset -> loadL2(image, offset, geometry));
     ClusterMapper mapper = new ClusterMapper(geometry, l1, cache, new L2Entry.Decoder(geometry, header.version(), dataFile));
 
@@ -200,10 +200,12 @@ final class Qcow2Opener {
     }
   }
 
+  /** An L2 table; what lies past the end of the file reads as zeroes (unallocated), as QEMU reads it. */
   private static long[] loadL2(HostReader image, long offset, Geometry geometry) throws IOException {
-    ByteBuffer b = image.readMetadata("L2 table", offset, geometry.clusterSize());
+    ByteBuffer b = ByteBuffer.allocate(geometry.clusterSize());
+    image.readData(offset, b);
     long[] words = new long[geometry.clusterSize() / 8];
-    b.asLongBuffer().get(words);
+    b.flip().asLongBuffer().get(words);
     return words;
   }
 

@@ -46,6 +46,12 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
 final class Qcow2Writer {
   /** Metadata flushes start when this share of the L2 cache's tables are dirty. */
   private static final int DIRTY_SHARE = 2;
+  /**
+   * Metadata flushes also start when this much space is freed but not reusable yet (a freed cluster is reused only
+   * once its release is durable): a guest that trims and rewrites then grows the file by about this much, not
+   * without bound.
+   */
+  static final long FREED_FLUSH_BYTES = 32L << 20;
   /** Bytes of zeroes written per request where zeroes must be written as data. */
   private static final int ZERO_CHUNK = 1 << 20;
 
@@ -140,20 +146,35 @@ final class Qcow2Writer {
     }
   }
 
-  /** Writes {@code src} where it already lives, if every cluster it touches is owned and allocated; else false. */
+  /**
+   * Writes {@code src} where it already lives, if every cluster it touches is owned and allocated; else false.
+   *
+   * <p>Each cluster's host offset is looked up once, and the write goes there even if a discard or a zeroing (which
+   * change L2 entries under the metadata lock only) changes the entry meanwhile: the cluster is not released while
+   * this request holds {@link #shared()}, so the outcome is this write's followed by that change's, which is as
+   * correct for overlapping requests as the other order. Looking it up again could find it unallocated.
+   */
   private boolean writeInPlace(long offset, ByteBuffer src) throws IOException {
     long end = offset + src.remaining();
-    for (long pos = offset; pos < end; pos = clusterEnd(pos)) {
-      if (ownedHost(pos, Math.min(end, clusterEnd(pos))) < 0) {
+    long[] hosts = new long[(int) ((clusterEnd(end - 1) - (offset & ~geometry.clusterMask())) >>> geometry.clusterBits())];
+    long pos = offset;
+    for (int k = 0; k < hosts.length; k++) {
+      long to = Math.min(end, clusterEnd(pos));
+      hosts[k] = ownedHost(pos, to);
+      if (hosts[k] < 0) {
         return false;
       }
+      pos = to;
     }
-    for (long pos = offset; pos < end; ) {
-      long host = ownedHost(pos, Math.min(end, clusterEnd(pos)));
+    pos = offset;
+    for (int k = 0; k < hosts.length; ) {
+      long host = hosts[k];
       long runEnd = Math.min(end, clusterEnd(pos));
+      k++;
       // Neighbouring clusters that are neighbours on the host too go out in one write.
-      while (runEnd < end && ownedHost(runEnd, Math.min(end, clusterEnd(runEnd))) == host + (runEnd - pos)) {
+      while (k < hosts.length && hosts[k] == host + (runEnd - pos)) {
         runEnd = Math.min(end, clusterEnd(runEnd));
+        k++;
       }
       int n = (int) (runEnd - pos);
       data.write(host, src.slice(src.position(), n), Set.of());
@@ -652,12 +673,22 @@ final class Qcow2Writer {
 
   /**
    * Grows the virtual size to {@code newSize}: first, if the L1 table is too small, a larger copy is written
-   * elsewhere and the header switched to it (one 12-byte write of l1_size and l1_table_offset), then the header's
-   * size; each step durable before the next, so a crash leaves the old size or the new.
+   * elsewhere and the header switched to it (one 12-byte write of l1_size and l1_table_offset), then, with {@code
+   * hideBacking}, the grown range is zeroed ({@link #zeroGrownRange}), then the header's size; each step durable
+   * before the next, so a crash leaves the old size or the new, and the new never over the backing file's bytes.
+   *
+   * @param hideBacking the backing file is longer than the old size, so its bytes would show in the grown range
    */
-  void grow(long newSize) throws IOException {
+  void grow(long newSize, boolean hideBacking) throws IOException {
     meta.lock();
     try {
+      long zeroStart = roundUp(size, geometry.subclusterSize());
+      if (hideBacking && newSize > zeroStart && !zeroClusters) {
+        // Checked first, so the refusal leaves the image untouched (QEMU fails after growing the L1 table).
+        throw new BlockDeviceException(BlockError.ENOTSUP, "resize: Failed to zero out new clusters: the backing"
+            + " file is longer than the old size " + size + " and a version 2 image has no zero clusters to hide it"
+            + " with (expected: compat=1.1, as in QEMU)");
+      }
       long needed = geometry.l1EntriesFor(newSize);
       if (needed > l1.size()) {
         if (needed * 8 > Qcow2Header.MAX_L1_BYTES) {
@@ -688,15 +719,34 @@ final class Qcow2Writer {
             setEntry(c, c | Geometry.COPIED, entryBitmap(c));
           }
         }
-        flushMetadata();
       }
-      file.write(Qcow2Header.SIZE_FIELD, ByteBuffer.allocate(8).putLong(newSize).flip(), Set.of());
+      if (hideBacking) {
+        zeroGrownRange(newSize, zeroStart);
+      }
+      // The new part's metadata is durable before the size exposes it.
       flushMetadata();
+      file.write(Qcow2Header.SIZE_FIELD, ByteBuffer.allocate(8).putLong(newSize).flip(), Set.of());
       file.flush();
       size = newSize;
       resizeDataFile(newSize);
     } finally {
       meta.unlock();
+    }
+  }
+
+  /**
+   * Makes {@code [size, newSize)} read as zeroes as QEMU's {@code qcow2_co_truncate} does with
+   * {@code BDRV_REQ_ZERO_WRITE}: zero (sub)clusters from {@code zeroStart} (the old size rounded up to a subcluster;
+   * the end may be unaligned, as it is the image's end), and zeroes written as data from the old size to there.
+   * Under the metadata lock, before the size changes.
+   */
+  private void zeroGrownRange(long newSize, long zeroStart) throws IOException {
+    if (newSize > zeroStart) {
+      zeroize(zeroStart, newSize - zeroStart, Set.of());
+    }
+    long head = Math.min(zeroStart, newSize) - size;
+    if (head > 0) {
+      writeLocked(size, ByteBuffer.allocate((int) head));
     }
   }
 
@@ -877,7 +927,7 @@ final class Qcow2Writer {
   }
 
   private void flushIfTooDirty() throws IOException {
-    if (l2.dirtyCount() * DIRTY_SHARE > l2.capacity()) {
+    if (l2.dirtyCount() * DIRTY_SHARE > l2.capacity() || refcounts.pendingFreeBytes() >= FREED_FLUSH_BYTES) {
       flushMetadata();
     }
   }

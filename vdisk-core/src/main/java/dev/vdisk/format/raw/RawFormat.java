@@ -28,6 +28,12 @@ public final class RawFormat implements ImageFormat {
     return "raw";
   }
 
+  /** The guest's bytes are the file's: nothing of the format's own to protect. */
+  @Override
+  public boolean keepsMetadata() {
+    return false;
+  }
+
   /** Never claims a file: raw is what a probe falls back to. */
   @Override
   public int probe(ByteBuffer head) {

@@ -79,8 +79,12 @@ class Qcow2CreateTest {
         assertEquals(List.of(), problems, r.toString());
         assertEquals(0, c.corruptions() + c.leaks() + c.checkErrors(), r.toString());
         if (o.dataFile().isEmpty() && (o.preallocation() == Preallocation.FALLOC || o.preallocation() == Preallocation.FULL)) {
-          assertEquals(MetadataSize.fullyAllocated(rounded, o.geometry(), o.refcountWidth()), f.size(),
-              "measure's required size is the preallocated file's size: " + r);
+          // QEMU's create may place one refcount cluster more than its measure counts: qemu-img 7.2 itself makes a
+          // 523,264-byte file for cluster_size=1024,refcount_bits=64,preallocation=falloc and size 509953, and
+          // measures 522,240; vdisk's file there is byte-identical to qemu-img's (cmp, 2026-12-03).
+          long measured = MetadataSize.fullyAllocated(rounded, o.geometry(), o.refcountWidth());
+          assertTrue(f.size() >= measured && f.size() <= measured + o.geometry().clusterSize(),
+              "the preallocated file's size " + f.size() + " is measure's " + measured + " or one cluster more: " + r);
         }
       }
       try (OpenImage img = Images.open(image, "qcow2", FileOptions.of(CacheMode.WRITEBACK, true))) {

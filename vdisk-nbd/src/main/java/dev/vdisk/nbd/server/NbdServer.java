@@ -85,7 +85,8 @@ public final class NbdServer implements AutoCloseable {
 
   /**
    * Starts listening on {@code address}: an {@link InetSocketAddress} (TCP) or a {@link UnixDomainSocketAddress}
-   * (the socket file must not exist; it is removed when the server stops).
+   * (a stale socket file where nothing listens is replaced, a live server's refused; the file is removed when
+   * the server stops).
    *
    * @return the address actually bound (with the real port when port 0 was asked)
    */
@@ -95,6 +96,7 @@ public final class NbdServer implements AutoCloseable {
     }
     ServerSocketChannel ch;
     if (address instanceof UnixDomainSocketAddress unix) {
+      SocketPath.claim(unix.getPath());
       ch = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
       ch.bind(unix);
       socketFiles.add(unix.getPath());

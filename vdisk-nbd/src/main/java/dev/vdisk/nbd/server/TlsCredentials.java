@@ -10,7 +10,9 @@ import java.security.GeneralSecurityException;
 import java.security.KeyStore;
 import java.security.PrivateKey;
 import java.security.cert.Certificate;
+import java.security.cert.CertificateExpiredException;
 import java.security.cert.CertificateFactory;
+import java.security.cert.CertificateNotYetValidException;
 import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.List;
@@ -55,7 +57,7 @@ public final class TlsCredentials {
   /**
    * Loads the credentials in {@code dir}, without client-certificate verification.
    *
-   * @throws IOException naming the file that is missing or unreadable
+   * @throws IOException naming the file that is missing or unreadable, or the certificate that is not valid now
    */
   public static TlsCredentials load(Path dir) throws IOException {
     return load(dir, false);
@@ -65,7 +67,7 @@ public final class TlsCredentials {
    * Loads the credentials in {@code dir}; with {@code verifyPeer} also {@code ca-cert.pem}, the CAs that
    * client certificates must chain to.
    *
-   * @throws IOException naming the file that is missing or unreadable
+   * @throws IOException naming the file that is missing or unreadable, or the certificate that is not valid now
    */
   public static TlsCredentials load(Path dir, boolean verifyPeer) throws IOException {
     List<X509Certificate> chain = certificates(dir.resolve("server-cert.pem"));
@@ -126,11 +128,30 @@ public final class TlsCredentials {
       if (out.isEmpty()) {
         throw new IOException(pem + ": no certificate (expected: PEM 'BEGIN CERTIFICATE' blocks)");
       }
+      for (X509Certificate c : out) {
+        checkValidNow(pem, c);
+      }
       return out;
     } catch (NoSuchFileException e) {
       throw new IOException(pem + ": no such file (expected: QEMU's tls-creds-x509 layout: ca-cert.pem, server-cert.pem, server-key.pem)");
     } catch (GeneralSecurityException e) {
       throw new IOException(pem + ": not a PEM certificate: " + e.getMessage());
+    }
+  }
+
+  /**
+   * Refuses a certificate outside its validity period at load time, as QEMU's {@code tls-creds-x509} does: clients
+   * would refuse it at every handshake, so the server would run and serve nobody.
+   */
+  private static void checkValidNow(Path pem, X509Certificate c) throws IOException {
+    try {
+      c.checkValidity();
+    } catch (CertificateExpiredException e) {
+      throw new IOException(pem + ": the certificate " + c.getSubjectX500Principal() + " expired on "
+          + c.getNotAfter().toInstant() + " (expected: a certificate valid now)");
+    } catch (CertificateNotYetValidException e) {
+      throw new IOException(pem + ": the certificate " + c.getSubjectX500Principal() + " is valid only from "
+          + c.getNotBefore().toInstant() + " (expected: a certificate valid now)");
     }
   }
 

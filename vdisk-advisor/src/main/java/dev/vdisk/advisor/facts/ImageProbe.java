@@ -1,0 +1,95 @@
+package dev.vdisk.advisor.facts;
+
+import dev.vdisk.block.BlockDevice;
+import dev.vdisk.block.BlockDeviceException;
+import dev.vdisk.block.BlockError;
+import dev.vdisk.block.Extent;
+import dev.vdisk.format.ImageChain;
+import dev.vdisk.format.Images;
+import dev.vdisk.format.OpenImage;
+import dev.vdisk.format.qcow2.Qcow2Format;
+import dev.vdisk.io.CacheMode;
+import dev.vdisk.io.FileDevice;
+import dev.vdisk.io.FileOptions;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Reads an image's facts the way {@code qemu-img info -U} would: read-only with force-share, so it never takes a
+ * write lock and works while a VM runs. The format is probed from the image's bytes (that is the point: it is
+ * compared with what the configuration declares).
+ */
+public final class ImageProbe {
+  private static final FileOptions READ_SHARED = new FileOptions(CacheMode.WRITEBACK, true, true, true);
+  private static final FileOptions DIRECT_SHARED = new FileOptions(CacheMode.NONE, true, true, true);
+
+  private ImageProbe() {}
+
+  /** The facts of the image at {@code path}; a file that cannot be opened gives {@link ImageFacts#unreadable}. */
+  public static ImageFacts probe(Path path) {
+    if (!Files.exists(path)) {
+      return ImageFacts.unreadable(path.toString(), "no such file");
+    }
+    try (OpenImage image = Images.open(path, null, READ_SHARED)) {
+      BlockDevice device = image.device();
+      long size = device.size();
+      FileDevice file = image.file();
+      boolean qcow2 = Qcow2Format.isQcow2(device);
+      long allocated = file.isBlockDevice() ? -1 : file.allocatedBytes();
+      Map<String, Object> specific = image.format().formatSpecific(device);
+      List<String> chain = ImageChain.of(image, path).layers().stream().skip(1).map(l -> l.name().toString()).toList();
+      double mapped = qcow2 ? mappedFraction(device, size)
+          : size == 0 || allocated < 0 ? 1 : Math.min(1.0, (double) allocated / size);
+      return new ImageFacts(path.toString(), null, image.format().name(), size, allocated, file.size(), mapped,
+          qcow2 ? Qcow2Format.clusterSize(device) : 0,
+          Boolean.TRUE.equals(specific.get("extended-l2")), Boolean.TRUE.equals(specific.get("lazy-refcounts")),
+          chain, fileSystemType(path), acceptsDirectIo(path));
+    } catch (NoSuchFileException e) {
+      return ImageFacts.unreadable(path.toString(), "no such file: " + e.getFile());
+    } catch (IOException | RuntimeException e) {
+      return ImageFacts.unreadable(path.toString(), e.getMessage() == null ? e.toString() : e.getMessage());
+    }
+  }
+
+  /** The part of the disk whose clusters have a place in the file (allocated data, or preallocated zeroes). */
+  private static double mappedFraction(BlockDevice device, long size) throws IOException {
+    if (size == 0) {
+      return 1;
+    }
+    long mapped = 0;
+    for (long at = 0; at < size; ) {
+      List<Extent> extents = device.extents(at, size - at);
+      for (Extent e : extents) {
+        if (e.hostOffset() != Extent.NO_OFFSET) {
+          mapped += e.length();
+        }
+        at = e.end();
+      }
+    }
+    return (double) mapped / size;
+  }
+
+  /** The type of the file system holding {@code path} (the JDK reads it from the kernel's mount table). */
+  static String fileSystemType(Path path) {
+    try {
+      return Files.getFileStore(path).type();
+    } catch (IOException e) {
+      return "unknown";
+    }
+  }
+
+  /** True if the file system lets the file be opened with O_DIRECT (tmpfs refused it before Linux 6.6). */
+  static boolean acceptsDirectIo(Path path) {
+    try (FileDevice ignored = FileDevice.open(path, DIRECT_SHARED)) {
+      return true;
+    } catch (BlockDeviceException e) {
+      return e.error() != BlockError.ENOTSUP && e.error() != BlockError.EINVAL;
+    } catch (IOException e) {
+      return true; // another failure, reported by the main probe; not evidence against O_DIRECT
+    }
+  }
+}
