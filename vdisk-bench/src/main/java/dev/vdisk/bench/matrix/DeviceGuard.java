@@ -4,7 +4,9 @@ import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.regex.Pattern;
 
 /**
  * The checks before the matrix overwrites a block device ({@code --device}): the user named the same device again
@@ -35,14 +37,13 @@ public final class DeviceGuard {
       throw new IllegalArgumentException("--device: " + device + " is not a block device (expected: a block device; "
           + "for a file use --dir)");
     }
-    String name = real.getFileName().toString();
     for (String source : mountSources()) {
-      if (source.equals(real.toString()) || source.startsWith(real + "p") || source.matches(java.util.regex.Pattern.quote(real.toString()) + "[0-9]+")) {
+      if (source.equals(real.toString()) || source.startsWith(real + "p") || source.matches(Pattern.quote(real.toString()) + "[0-9]+")) {
         throw new IllegalArgumentException("--device: " + device + " is mounted or has a mounted partition (" + source
             + ") (expected: a device nothing uses)");
       }
     }
-    Path holders = Path.of("/sys/class/block", name, "holders");
+    Path holders = Path.of("/sys/class/block", real.getFileName().toString(), "holders");
     if (Files.isDirectory(holders)) {
       try (DirectoryStream<Path> s = Files.newDirectoryStream(holders)) {
         for (Path h : s) {
@@ -61,7 +62,7 @@ public final class DeviceGuard {
 
   /** The sources of /proc/mounts and the devices of /proc/swaps, resolved where they exist. */
   private static List<String> mountSources() throws IOException {
-    List<String> out = new java.util.ArrayList<>();
+    List<String> out = new ArrayList<>();
     for (String file : List.of("/proc/mounts", "/proc/swaps")) {
       Path p = Path.of(file);
       if (!Files.exists(p)) {

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import dev.vdisk.io.CacheMode;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.stream.Stream;
 
 /**
  * What one matrix run does.
@@ -72,7 +73,7 @@ public record MatrixSettings(
 
   /** All layouts of the run: the file layouts asked for, then the block device if one was named. */
   public List<Layout> allLayouts() {
-    return device == null ? layouts : java.util.stream.Stream.concat(layouts.stream(), java.util.stream.Stream.of(Layout.DEVICE)).toList();
+    return device == null ? layouts : Stream.concat(layouts.stream(), Stream.of(Layout.DEVICE)).toList();
   }
 
   /** The offsets of the workloads: an eighth of the slots for the depth-1 first writes, half for depth 16. */
