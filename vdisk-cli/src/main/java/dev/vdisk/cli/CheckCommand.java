@@ -2,6 +2,7 @@ package dev.vdisk.cli;
 
 import dev.vdisk.format.CheckResult;
 import dev.vdisk.format.ImageFormat;
+import dev.vdisk.format.OpenImage;
 import dev.vdisk.format.Repair;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileDevice;
@@ -62,6 +63,7 @@ final class CheckCommand implements Callable<Integer> {
     PrintWriter out = main.out();
     CheckResult result;
     ImageFormat format;
+    checkBackingOpens();
     try (FileDevice f = image.openFile(file, CacheMode.WRITEBACK, mode != null)) {
       format = image.format(f);
       if (!format.supportsCheck()) {
@@ -94,6 +96,31 @@ final class CheckCommand implements Callable<Integer> {
       return 1;
     }
     return result.corruptions() > 0 ? EXIT_CORRUPTIONS : result.leaks() > 0 ? EXIT_LEAKS : 0;
+  }
+
+  /**
+   * qemu-img check opens the image with its backing chain before checking, and fails (exit 1) where a backing image
+   * cannot be opened; the check itself reads only the image's own metadata. An image that does not open even without
+   * its backing image is left to the check, which reports its damage.
+   */
+  private void checkBackingOpens() {
+    Exception failure;
+    try (OpenImage whole = image.open(file, CacheMode.WRITEBACK, true, main.err())) {
+      return;
+    } catch (IOException | RuntimeException e) {
+      failure = e;
+    }
+    if (opensWithoutBacking()) {
+      throw new CliException("Could not open '" + file + "': " + Main.describe(failure), failure);
+    }
+  }
+
+  private boolean opensWithoutBacking() {
+    try (OpenImage alone = image.openWithoutBacking(file, main.err())) {
+      return true;
+    } catch (IOException | RuntimeException e) {
+      return false;
+    }
   }
 
   /** qemu-img 7.2's JSON object: its members in the order QEMU prints them, zero counters left out as QEMU does. */

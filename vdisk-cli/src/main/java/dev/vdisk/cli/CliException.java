@@ -8,4 +8,9 @@ final class CliException extends RuntimeException {
   CliException(String message) {
     super(message);
   }
+
+  /** The same, for a failure of a lower layer ({@code --debug} prints its trace). */
+  CliException(String message, Throwable cause) {
+    super(message, cause);
+  }
 }

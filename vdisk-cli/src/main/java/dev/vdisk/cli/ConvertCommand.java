@@ -32,8 +32,8 @@ import picocli.CommandLine.ParentCommand;
  * (output format raw, target cache {@code unsafe}, source cache {@code writeback}, {@code -S 4k}, {@code -m 8}),
  * over {@link Convert}.
  *
- * <p>Differences from qemu-img, on purpose: an existing DST is refused unless {@code --force} (re-create it) or
- * {@code -n} (write into it), as {@code vdisk create} refuses it; a DST that is the source file is always
+ * <p>An existing DST is replaced as qemu-img replaces it (once QEMU's image lock for a writer is held on it), or
+ * written into with {@code -n}; {@code --force} is accepted and changes nothing. A DST that is the source file is
  * refused. {@code -l} and {@code -B} are not supported yet and say so. Every argument is checked,
  * and the source opened, before DST is created or opened.
  */
@@ -77,7 +77,7 @@ final class ConvertCommand implements Callable<Integer> {
   @Option(names = "--target-is-zero", description = "With -n: the target reads as zeroes already; zeroes are not written.")
   boolean targetIsZero;
 
-  @Option(names = "--force", description = "Re-create an existing DST.")
+  @Option(names = "--force", description = "Accepted for scripts written for older vdisk: an existing DST is replaced anyway.")
   boolean force;
 
   @Option(names = "-c", description = "Compress the target's data clusters (qcow2 only; -o compression_type=zlib|zstd).")
@@ -89,10 +89,10 @@ final class ConvertCommand implements Callable<Integer> {
   @Option(names = "-B", paramLabel = "BACKING_FILE", description = "Target backing file (not supported yet).")
   String backing;
 
-  @Parameters(index = "0", paramLabel = "SRC", description = "The source image.")
+  @Parameters(index = "0", arity = "0..1", paramLabel = "SRC", description = "The source image.")
   String src;
 
-  @Parameters(index = "1", paramLabel = "DST", description = "The target image.")
+  @Parameters(index = "1", arity = "0..1", paramLabel = "DST", description = "The target image.")
   String dst;
 
   @Override
@@ -103,14 +103,18 @@ final class ConvertCommand implements Callable<Integer> {
     CacheMode srcCache = CacheMode.parse(sourceCache);
     ImageFormat fmt = FormatRegistry.byName(outputFormat);
     String joined = String.join(",", options);
+    if (OptionHelp.asked(joined)) {
+      OptionHelp.print(fmt, dst != null, main.out());
+      return 0;
+    }
+    if (dst == null) {
+      throw new CliException("missing " + (src == null ? "SRC and DST" : "DST") + " (expected: vdisk convert [options] SRC DST)");
+    }
     if (noCreate && !joined.isEmpty()) {
       throw new CliException("-o: '" + joined + "' has no effect with -n (expected: no -o when the target is not created)");
     }
     if (targetIsZero && !noCreate) {
       throw new CliException("--target-is-zero: requires -n (expected: -n, the target must exist)");
-    }
-    if (noCreate && force) {
-      throw new CliException("--force: re-creates DST, -n writes into it (expected: one of them)");
     }
     Map<String, String> createOptions = OptionString.parse(joined);
     fmt.checkOptionNames(createOptions);
@@ -120,7 +124,7 @@ final class ConvertCommand implements Callable<Integer> {
       checkTarget(target);
       long size = in.device().size();
       if (!noCreate) {
-        fmt.create(target, size, createOptions, force);
+        create(fmt, target, size, createOptions);
       }
       try (OpenImage out = Images.open(target, fmt.name(), FileOptions.of(targetCache, false))) {
         // A new image reads as zeroes, unless it has a backing file (qemu-img's has_zero_init).
@@ -135,6 +139,17 @@ final class ConvertCommand implements Callable<Integer> {
       }
     }
     return 0;
+  }
+
+  /** Creates DST; a failure is reported in qemu-img's words: {@code DST: error while converting FMT: why}. */
+  private void create(ImageFormat fmt, Path target, long size, Map<String, String> createOptions) throws IOException {
+    try {
+      fmt.create(target, size, createOptions, true);
+    } catch (IOException e) {
+      String why = Main.describe(e);
+      throw new CliException(dst + ": error while converting " + fmt.name() + ": "
+          + (why.startsWith(dst + ": ") ? why.substring(dst.length() + 2) : why), e);
+    }
   }
 
   /** qemu-img's checks for -c, before anything is created: a format that compresses, and no preallocation. */
@@ -171,7 +186,7 @@ final class ConvertCommand implements Callable<Integer> {
     return ConvertOptions.DEFAULTS.withSparseBytes((int) s).withWorkers(m).withInOrder(!outOfOrder);
   }
 
-  /** DST may exist only with -n or --force, and may never be the source itself. */
+  /** DST must exist with -n, and may never be the source itself. */
   private void checkTarget(Path target) throws IOException {
     boolean exists = Files.exists(target, LinkOption.NOFOLLOW_LINKS);
     if (noCreate && !exists) {
@@ -182,9 +197,6 @@ final class ConvertCommand implements Callable<Integer> {
     }
     if (Files.exists(target) && Files.isSameFile(target, Path.of(src))) {
       throw new CliException(dst + ": is the source image (expected: a different target)");
-    }
-    if (!noCreate && !force) {
-      throw new CliException(dst + ": already exists (expected: a new file, --force to re-create it, or -n to write into it)");
     }
   }
 }

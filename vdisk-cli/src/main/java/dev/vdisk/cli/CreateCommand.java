@@ -10,7 +10,6 @@ import dev.vdisk.io.FileOptions;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -22,9 +21,10 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 
 /**
- * {@code vdisk create [-f fmt] [-o options] [-b backing -F fmt] [-u] [--force] [-q] FILE [SIZE]}: qemu-img create,
- * except that an existing file is refused unless {@code --force} (qemu-img overwrites it silently) and that the
- * size must be positive. {@code -o help} (or {@code -o ?}) lists the format's options. With a backing file
+ * {@code vdisk create [-f fmt] [-o options] [-b backing -F fmt] [-u] [--force] [-q] FILE [SIZE]}: qemu-img create.
+ * An existing file is replaced, as qemu-img replaces it, once QEMU's image lock for a writer is held on it, so an
+ * image another process has open is refused untouched; {@code --force} is accepted and changes nothing.
+ * {@code -o help} (or {@code -o ?}) lists the format's options. With a backing file
  * ({@code -b} or {@code -o backing_file}, qcow2 only) its format is required ({@code -F} or {@code -o backing_fmt}),
  * as qemu-img 7.2 requires it; the backing image is opened to check that format and, when SIZE is omitted, to take
  * its size, unless {@code -u}.
@@ -49,13 +49,13 @@ final class CreateCommand implements Callable<Integer> {
   @Option(names = "-u", description = "Unsafe: do not open the backing file (SIZE is then required).")
   boolean unsafe;
 
-  @Option(names = "--force", description = "Overwrite an existing file.")
+  @Option(names = "--force", description = "Accepted for scripts written for older vdisk: an existing file is replaced anyway.")
   boolean force;
 
   @Option(names = "-q", description = "Quiet: print nothing but errors.")
   boolean quiet;
 
-  @Parameters(index = "0", paramLabel = "FILE", description = "The image file to create.")
+  @Parameters(index = "0", arity = "0..1", paramLabel = "FILE", description = "The image file to create.")
   String file;
 
   @Parameters(index = "1", arity = "0..1", paramLabel = "SIZE",
@@ -67,11 +67,17 @@ final class CreateCommand implements Callable<Integer> {
     PrintWriter out = main.out();
     ImageFormat fmt = FormatRegistry.byName(format);
     String joined = String.join(",", options);
-    if (asksForHelp(joined)) {
-      printOptionHelp(fmt, out);
+    if (OptionHelp.asked(joined)) {
+      OptionHelp.print(fmt, file != null, out);
       return 0;
     }
+    if (file == null) {
+      throw new CliException("missing FILE (expected: vdisk create [-f fmt] [-o options] FILE [SIZE])");
+    }
     Map<String, String> opts = OptionString.parse(joined);
+    // -o size=N stands for SIZE, which wins where both are given (as in qemu-img).
+    String optionSize = opts.remove("size");
+    String size = this.size != null ? this.size : optionSize;
     if (backing != null) {
       opts.put("backing_file", backing);
     }
@@ -91,21 +97,15 @@ final class CreateCommand implements Callable<Integer> {
     }
     Path path = Path.of(file);
     long bytes = size != null ? Sizes.parse("size", size) : 0;
-    if (size != null && bytes == 0) {
-      throw new CliException("size: '" + size + "' is zero (expected: a size > 0)");
-    }
     if (backingFile != null && !unsafe) {
       bytes = backingSize(path, backingFile, opts.get("backing_fmt"), size == null ? -1 : bytes);
-    }
-    if (!force && Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
-      throw new CliException(file + ": already exists (expected: a new file, or --force to overwrite it)");
     }
     String summary = fmt.createSummary(bytes, opts);
     if (!quiet) {
       out.println("Formatting '" + file + "', fmt=" + fmt.name() + " " + summary);
       out.flush();
     }
-    fmt.create(path, bytes, opts, force);
+    fmt.create(path, bytes, opts, true);
     return 0;
   }
 
@@ -125,21 +125,5 @@ final class CreateCommand implements Callable<Integer> {
       throw new CliException("backing file '" + backingFile + "': cannot be opened as " + format + ": " + Main.describe(e)
           + " (expected: an image of that format, or -u to skip the check)");
     }
-  }
-
-  /** {@code -o help}: the format's option names. */
-  static void printOptionHelp(ImageFormat fmt, PrintWriter out) {
-    out.println("Supported options:");
-    fmt.createOptionNames().stream().sorted().forEach(name -> out.println("  " + name + "=<value>"));
-  }
-
-  /** qemu-img's has_help_option: any entry of the option list is {@code help} or {@code ?}. */
-  static boolean asksForHelp(String options) {
-    for (String entry : options.split(",")) {
-      if (entry.equals("help") || entry.equals("?")) {
-        return true;
-      }
-    }
-    return false;
   }
 }

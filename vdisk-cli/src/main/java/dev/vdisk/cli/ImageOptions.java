@@ -32,8 +32,19 @@ final class ImageOptions {
 
   /** {@link #open}, locking the image with {@code user}'s permissions (as qemu-nbd, qemu-img resize or convert). */
   OpenImage open(String file, CacheMode cache, boolean readOnly, ImageUser user, PrintWriter err) throws IOException {
+    return open(file, cache, readOnly, user, err, true);
+  }
+
+  /** Opens {@code file} read-only without its backing image, as qemu-img info does. */
+  OpenImage openWithoutBacking(String file, PrintWriter err) throws IOException {
+    return open(file, CacheMode.WRITEBACK, true, ImageUser.TOOL, err, false);
+  }
+
+  private OpenImage open(String file, CacheMode cache, boolean readOnly, ImageUser user, PrintWriter err,
+      boolean backing) throws IOException {
     FileOptions options = new FileOptions(cache, readOnly, forceShare, true, user);
-    OpenImage image = Images.open(checkedPath(file), format, options);
+    Path path = checkedPath(file);
+    OpenImage image = backing ? Images.open(path, format, options) : Images.openWithoutBacking(path, format, options);
     if (image.probed() && image.format().name().equals("raw") && !readOnly) {
       err.println("WARNING: Image format was not specified for '" + file + "' and probing guessed raw.");
       err.println("         Automatically detecting the format is dangerous for raw images, "

@@ -82,7 +82,10 @@ final class InfoCommand implements Callable<Integer> {
       return 0;
     }
     List<Info> infos = new ArrayList<>();
-    try (OpenImage img = image.open(file, CacheMode.WRITEBACK, true, main.err())) {
+    // Without --backing-chain the backing image is not opened (qemu-img's BDRV_O_NO_BACKING): info works when it is
+    // missing.
+    try (OpenImage img = backingChain ? image.open(file, CacheMode.WRITEBACK, true, main.err())
+        : image.openWithoutBacking(file, main.err())) {
       List<ImageChain.Layer> layers = ImageChain.of(img, Path.of(file)).layers();
       for (ImageChain.Layer layer : backingChain ? layers : layers.subList(0, 1)) {
         infos.add(info(layer));
@@ -103,10 +106,10 @@ final class InfoCommand implements Callable<Integer> {
     ImageFormat format = FormatRegistry.byName(layer.format());
     Map<String, Object> specific = format.formatSpecific(device);
     boolean qcow2 = Qcow2Format.isQcow2(device);
-    Optional<Qcow2Format.Backing> backing = qcow2 ? Qcow2Format.backing(device) : Optional.empty();
+    Optional<Qcow2Format.RecordedBacking> backing = qcow2 ? Qcow2Format.recordedBacking(device, layer.name()) : Optional.empty();
     List<SnapshotList.Entry> snapshots = qcow2 ? SnapshotList.entries(Qcow2Format.snapshots(device)) : List.of();
     return new Info(
-        backing.filter(b -> !b.formatProbed()).map(Qcow2Format.Backing::format).orElse(null),
+        backing.flatMap(Qcow2Format.RecordedBacking::format).orElse(null),
         snapshots.isEmpty() ? null : snapshots,
         device.size(),
         layer.name().toString(),
@@ -115,7 +118,7 @@ final class InfoCommand implements Callable<Integer> {
         layer.file() == null ? -1 : layer.file().allocatedBytes(),
         specific.isEmpty() ? null : new FormatSpecific(format.name(), specific),
         backing.map(b -> b.path().toString()).orElse(null),
-        backing.map(Qcow2Format.Backing::fileName).orElse(null),
+        backing.map(Qcow2Format.RecordedBacking::fileName).orElse(null),
         qcow2 && Qcow2Format.dirty(device));
   }
 

@@ -11,6 +11,7 @@ import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileSystemException;
 import java.nio.file.NoSuchFileException;
 import java.util.List;
+import java.util.Optional;
 import java.util.Properties;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -18,6 +19,7 @@ import picocli.CommandLine.IVersionProvider;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.ScopeType;
+import picocli.CommandLine.UnmatchedArgumentException;
 import picocli.CommandLine.Spec;
 
 /**
@@ -34,6 +36,10 @@ import picocli.CommandLine.Spec;
     versionProvider = Main.Version.class,
     description = "Virtual-disk images for KVM/QEMU, with qemu-img's command line.")
 public final class Main implements Runnable {
+  /** qemu-img's commands, to tell a command vdisk lacks from a typing error. */
+  private static final List<String> QEMU_IMG_COMMANDS = List.of("amend", "bench", "bitmap", "check", "commit",
+      "compare", "convert", "create", "dd", "info", "map", "measure", "rebase", "resize", "snapshot");
+
   private static final List<Class<?>> SUBCOMMANDS = List.of(CreateCommand.class, InfoCommand.class, MapCommand.class,
       CheckCommand.class, SnapshotCommand.class, ResizeCommand.class, ConvertCommand.class, CompareCommand.class,
       MeasureCommand.class, IoCommand.class, BenchCommand.class, ServeCommand.class, AdviseCommand.class);
@@ -80,6 +86,8 @@ public final class Main implements Runnable {
     for (Class<?> sub : subcommandsFor(args)) {
       cl.addSubcommand(sub);
     }
+    // -V and --version work on every command, as on vdisk itself.
+    cl.getSubcommands().values().forEach(sub -> sub.getCommandSpec().versionProvider(new Version()));
     cl.setOut(out);
     cl.setErr(err);
     // qemu-img takes the last of a repeated option; -o is a list and accumulates like qemu-img's.
@@ -89,7 +97,7 @@ public final class Main implements Runnable {
       resize.setUnmatchedOptionsArePositionalParams(true);
     }
     cl.setParameterExceptionHandler((e, a) -> {
-      String text = e.getMessage();
+      String text = e.getCommandLine() == cl ? unknownCommand(e).orElse(e.getMessage()) : e.getMessage();
       String where = e.getCommandLine().getCommandName();
       String help = where.equals("vdisk") ? "vdisk --help" : "vdisk " + where + " --help";
       if (!text.contains("(expected:")) {
@@ -123,6 +131,25 @@ public final class Main implements Runnable {
       }
     }
     return SUBCOMMANDS;
+  }
+
+  /**
+   * The error for a first argument that names no command, in qemu-img's words ({@code Command not found: X}), or
+   * saying that vdisk lacks the qemu-img command X; empty for other errors.
+   */
+  private static Optional<String> unknownCommand(ParameterException e) {
+    if (!(e instanceof UnmatchedArgumentException u) || u.getUnmatched().isEmpty()
+        || u.getUnmatched().getFirst().startsWith("-")) {
+      return Optional.empty();
+    }
+    String name = u.getUnmatched().getFirst();
+    String ours = String.join(", ", e.getCommandLine().getSubcommands().keySet());
+    if (QEMU_IMG_COMMANDS.contains(name)) {
+      return Optional.of("'" + name + "' is a qemu-img command that vdisk does not have yet (expected: one of " + ours + ")");
+    }
+    List<String> similar = u.getSuggestions();
+    return Optional.of("Command not found: " + name + " (expected: one of " + ours
+        + (similar.isEmpty() ? "" : "; did you mean " + String.join(" or ", similar) + "?") + ")");
   }
 
   /** {@code vdisk} without a command. */

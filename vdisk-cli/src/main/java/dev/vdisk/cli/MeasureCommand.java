@@ -60,8 +60,8 @@ final class MeasureCommand implements Callable<Integer> {
     PrintWriter out = main.out();
     ImageFormat target = FormatRegistry.byName(targetFormat);
     String joined = String.join(",", options);
-    if (CreateCommand.asksForHelp(joined)) {
-      CreateCommand.printOptionHelp(target, out);
+    if (OptionHelp.asked(joined)) {
+      OptionHelp.print(target, false, out);
       return 0;
     }
     boolean json = output.json();
@@ -127,9 +127,11 @@ final class MeasureCommand implements Callable<Integer> {
       return bytes;
     }
 
+    /** QEMU's qcow2_supports_persistent_dirty_bitmap: compat 1.1 sources only. */
     @Override
-    public boolean supportsBitmaps() {
-      return Qcow2Format.isQcow2(image.device());
+    public boolean supportsBitmaps() throws IOException {
+      return Qcow2Format.isQcow2(image.device())
+          && "1.1".equals(FormatRegistry.byName("qcow2").formatSpecific(image.device()).get("compat"));
     }
 
     @Override

@@ -10,22 +10,30 @@ import me.tongfei.progressbar.ProgressBarStyle;
 /**
  * {@code -p}: a progress bar (me.tongfei:progressbar) on standard error, fed by an operation's {@link Progress}
  * callback. Standard error rather than qemu-img's standard output, so that a bar never mixes with results
- * a script reads (compare's verdict). Closing it (once; again does nothing) draws the final state and ends the line.
+ * a script reads (compare's verdict). The bar is drawn from the first update on, with the total that update gives,
+ * and never counts past it: the total a user sees does not change during the run. Closing it (once; again does
+ * nothing) draws the final state and ends the line.
  */
 final class ProgressBars implements Progress, AutoCloseable {
   private static final int WIDTH = 100;
   private static final long MIB = 1 << 20;
 
+  private final String task;
   private final PrintWriter err;
-  private final ProgressBar bar;
+  /** Made at the first update, when the total is known; null before. */
+  private ProgressBar bar;
   private long shown;
   private boolean closed;
 
   private ProgressBars(String task, PrintWriter err) {
+    this.task = task;
     this.err = err;
-    this.bar = new ProgressBarBuilder()
+  }
+
+  private ProgressBar bar(long total) {
+    return new ProgressBarBuilder()
         .setTaskName(task)
-        .setInitialMax(0)
+        .setInitialMax(total)
         .setStyle(ProgressBarStyle.ASCII)
         .setUnit("MiB", MIB)
         .setUpdateIntervalMillis(200)
@@ -47,12 +55,16 @@ final class ProgressBars implements Progress, AutoCloseable {
 
   @Override
   public synchronized void update(long done, long total) {
-    if (total != bar.getMax()) {
-      bar.maxHint(total);
+    if (closed) {
+      return;
     }
-    if (done > shown) {
-      shown = done;
-      bar.stepTo(done);
+    if (bar == null) {
+      bar = bar(total);
+    }
+    long capped = Math.min(done, bar.getMax());
+    if (capped > shown) {
+      shown = capped;
+      bar.stepTo(capped);
     }
   }
 
@@ -71,6 +83,9 @@ final class ProgressBars implements Progress, AutoCloseable {
       return;
     }
     closed = true;
+    if (bar == null) {
+      bar = bar(0);
+    }
     bar.close();
     synchronized (err) {
       err.println();

@@ -72,22 +72,20 @@ class ConvertCommandTest {
   }
 
   @Test
-  void anExistingTargetIsKeptUnlessForceOrNoCreate() throws IOException {
+  void anExistingTargetIsReplacedUnlessNoCreate() throws IOException {
     String out = file("existing.raw");
     Files.write(Path.of(out), new byte[] {1, 2, 3});
-    Vdisk.Result r = Vdisk.run("convert", "-f", "raw", src, out);
-    assertThat(r.exit()).isEqualTo(1);
-    assertThat(r.errLines()).containsExactly("vdisk convert: " + out
-        + ": already exists (expected: a new file, --force to re-create it, or -n to write into it)");
-    assertThat(Files.readAllBytes(Path.of(out))).containsExactly(1, 2, 3);
-
     Vdisk.Result small = Vdisk.run("convert", "-n", "-f", "raw", src, out);
     assertThat(small.exit()).isEqualTo(1);
     assertThat(small.err()).contains("has 3 bytes, the source has 3145728 (expected: a target at least as large as the source)");
+    assertThat(Files.readAllBytes(Path.of(out))).containsExactly(1, 2, 3);
 
-    Vdisk.Result forced = Vdisk.run("convert", "--force", "-f", "raw", src, out);
-    assertThat(forced.exit()).as(forced.err()).isZero();
-    assertThat(Files.readAllBytes(Path.of(out))).isEqualTo(Files.readAllBytes(Path.of(src)));
+    for (String force : new String[] {"--force", "-q"}) {
+      Files.write(Path.of(out), new byte[] {1, 2, 3});
+      Vdisk.Result replaced = Vdisk.run("convert", force, "-f", "raw", src, out);
+      assertThat(replaced.exit()).as(replaced.err()).isZero();
+      assertThat(Files.readAllBytes(Path.of(out))).isEqualTo(Files.readAllBytes(Path.of(src)));
+    }
   }
 
   @Test

@@ -41,10 +41,23 @@ class MainTest {
     Vdisk.Result r = Vdisk.run("frobnicate", "a", "b");
     assertThat(r.exit()).isEqualTo(1);
     assertThat(r.errLines()).hasSize(1);
-    assertThat(r.err()).startsWith("vdisk: ").contains("frobnicate").endsWith("(expected: see 'vdisk --help')\n");
+    assertThat(r.err()).startsWith("vdisk: Command not found: frobnicate (expected: one of create, info, map, ");
     r = Vdisk.run("info", "-x", "a");
     assertThat(r.exit()).isEqualTo(1);
     assertThat(r.errLines()).containsExactly("vdisk info: Unknown option: '-x' (expected: see 'vdisk info --help')");
+  }
+
+  @Test
+  void everyCommandPrintsTheVersion() {
+    String version = Vdisk.run("--version").out();
+    assertThat(version).startsWith("vdisk version ");
+    for (String command : new String[] {"info", "convert", "serve"}) {
+      for (String flag : new String[] {"-V", "--version"}) {
+        Vdisk.Result r = Vdisk.run(command, flag);
+        assertThat(r.exit()).isZero();
+        assertThat(r.out()).as(command + " " + flag).isEqualTo(version);
+      }
+    }
   }
 
   @Test

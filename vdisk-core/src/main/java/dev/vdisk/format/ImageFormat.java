@@ -53,6 +53,14 @@ public interface ImageFormat {
    */
   BlockDevice open(FileDevice file, boolean probed) throws IOException;
 
+  /**
+   * Opens the image in {@code file} as {@link #open} does but without its backing image, as qemu-img info opens an
+   * image (QEMU's BDRV_O_NO_BACKING): for facts about the image itself, not for reading guest data.
+   */
+  default BlockDevice openWithoutBacking(FileDevice file, boolean probed) throws IOException {
+    return open(file, probed);
+  }
+
   /** The {@code data} of qemu-img info's {@code format-specific} object (its {@code type} is {@link #name()}), or an empty map. */
   default Map<String, Object> formatSpecific(BlockDevice image) throws IOException {
     return Map.of();

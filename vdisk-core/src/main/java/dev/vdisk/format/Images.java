@@ -27,13 +27,22 @@ public final class Images {
    * @param formatName the format, or null to probe (falls back to raw)
    */
   public static OpenImage open(Path path, String formatName, FileOptions options) throws IOException {
+    return open(path, formatName, options, true);
+  }
+
+  /** {@link #open} without the backing image ({@link ImageFormat#openWithoutBacking}): qemu-img info's open. */
+  public static OpenImage openWithoutBacking(Path path, String formatName, FileOptions options) throws IOException {
+    return open(path, formatName, options, false);
+  }
+
+  private static OpenImage open(Path path, String formatName, FileOptions options, boolean backing) throws IOException {
     ImageFormat explicit = formatName == null ? null : FormatRegistry.byName(formatName);
     FileDevice file = FileDevice.openUnlocked(path, options);
     try {
       ImageFormat format = explicit != null ? explicit : probe(file);
       // Locked once the format is known and before it reads or writes metadata, as QEMU does.
       file.lock(format.keepsMetadata());
-      BlockDevice image = format.open(file, explicit == null);
+      BlockDevice image = backing ? format.open(file, explicit == null) : format.openWithoutBacking(file, explicit == null);
       return new OpenImage(new CheckedDevice(applyCacheSwitches(image, options.cache()), options.readOnly()),
           format, file, explicit == null);
     } catch (IOException | RuntimeException e) {

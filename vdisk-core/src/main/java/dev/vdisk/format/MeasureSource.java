@@ -13,8 +13,8 @@ public interface MeasureSource {
    */
   long dataBytes(long unit) throws IOException;
 
-  /** True if the source's format stores persistent dirty bitmaps (qcow2). */
-  boolean supportsBitmaps();
+  /** True if the source can store persistent dirty bitmaps (qcow2 with compat 1.1, as QEMU says). */
+  boolean supportsBitmaps() throws IOException;
 
   /** Bytes the source's persistent bitmaps take in a qcow2 image of {@code clusterSize} clusters. */
   long bitmapBytes(long clusterSize) throws IOException;

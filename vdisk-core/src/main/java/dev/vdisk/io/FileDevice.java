@@ -152,6 +152,28 @@ public final class FileDevice implements BlockDevice {
     }
   }
 
+  /**
+   * Creates the file of a new image and opens it for writing, as QEMU's file driver creates one: an existing file is
+   * replaced only if {@code replace}, and only after QEMU's locks for a writer are held on it, so that an image another
+   * process has open (a running QEMU) is never truncated. The file is empty on return.
+   *
+   * @throws java.nio.file.FileAlreadyExistsException if the file exists and not {@code replace}
+   * @throws BlockDeviceException EPERM if another process holds the image (QEMU's message); the file is untouched
+   */
+  public static FileDevice create(Path path, boolean replace) throws IOException {
+    if (!replace || !Files.exists(path)) {
+      Files.createFile(path);
+    }
+    FileDevice file = open(path, FileOptions.of(CacheMode.WRITEBACK, false));
+    try {
+      file.resize(0);
+      return file;
+    } catch (IOException | RuntimeException e) {
+      closeAfterFailure(file, e);
+      throw e;
+    }
+  }
+
   private static FileChannel openChannel(Path path, FileOptions options) throws IOException {
     Set<OpenOption> open = new HashSet<>();
     open.add(StandardOpenOption.READ);

@@ -67,6 +67,10 @@ final class SparseScanner {
     while (i < n && isZeroSector(buf, from, bytes, i) == isZero) {
       i++;
     }
+    if (i == n) {
+      // QEMU 7.0 on: a buffer all of one kind is one run, unaligned or not (zeroes may join the next chunk's).
+      return isZero ? -i : i;
+    }
     int tail = (int) ((sectorNum + i) & (alignment - 1));
     if (tail != 0) {
       if (isZero && i <= tail) {

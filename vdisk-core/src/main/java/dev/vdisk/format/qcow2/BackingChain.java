@@ -33,11 +33,20 @@ final class BackingChain {
   private static final System.Logger LOG = System.getLogger(BackingChain.class.getName());
   private static final int PROBE_BYTES = 4096;
 
-  /** The images open so far, top first, as real paths: the path to the image being opened. */
-  record Chain(List<Path> images) {
+  /**
+   * The images open so far, top first, as real paths: the path to the image being opened.
+   *
+   * @param backing open the backing image of the image being opened (false: qemu-img info's BDRV_O_NO_BACKING)
+   */
+  record Chain(List<Path> images, boolean backing) {
     /** A chain that starts at {@code top}. */
     static Chain start(Path top) {
-      return new Chain(List.of(real(top)));
+      return new Chain(List.of(real(top)), true);
+    }
+
+    /** {@code top} alone: its backing image, if it records one, is not opened. */
+    static Chain withoutBacking(Path top) {
+      return new Chain(List.of(real(top)), false);
     }
 
     /** This chain extended by {@code next}, refusing loops and chains deeper than {@link #MAX_DEPTH}. */
@@ -50,7 +59,7 @@ final class BackingChain {
       }
       List<Path> longer = new ArrayList<>(images);
       longer.add(next);
-      return new Chain(List.copyOf(longer));
+      return new Chain(List.copyOf(longer), backing);
     }
 
     private String describe(Path next) {

@@ -12,13 +12,10 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import dev.vdisk.format.Preallocation;
 import dev.vdisk.format.raw.RawFormat;
-import dev.vdisk.io.CacheMode;
-import dev.vdisk.io.FileOptions;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -147,15 +144,12 @@ public final class Qcow2Format implements ImageFormat {
     if (overwrite && Files.exists(path) && !Files.isRegularFile(path)) {
       throw new IOException(path + ": not a regular file (expected: a path for a new image file)");
     }
-    if (dataPath != null) {
-      createDataFile(dataPath, rounded, o.preallocation(), layout.dataFile(), overwrite);
-    }
-    if (overwrite) {
-      Files.newByteChannel(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING).close();
-    } else {
-      Files.createFile(path);
-    }
-    try (FileDevice file = FileDevice.open(path, FileOptions.of(CacheMode.WRITEBACK, false))) {
+    // The image file first, as QEMU: an image in use by another process stops the creation before its data file is
+    // touched.
+    try (FileDevice file = FileDevice.create(path, overwrite)) {
+      if (dataPath != null) {
+        createDataFile(dataPath, rounded, o.preallocation(), layout.dataFile(), overwrite);
+      }
       layout.image().writeTo(file);
       file.flush();
     }
@@ -247,12 +241,7 @@ public final class Qcow2Format implements ImageFormat {
       new RawFormat().create(path, size, Map.of("preallocation", p.spelling()), overwrite);
       return;
     }
-    if (overwrite) {
-      Files.newByteChannel(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING).close();
-    } else {
-      Files.createFile(path);
-    }
-    try (FileDevice data = FileDevice.open(path, FileOptions.of(CacheMode.WRITEBACK, false))) {
+    try (FileDevice data = FileDevice.create(path, overwrite)) {
       tail.writeTo(data);
       data.flush();
     }
@@ -270,6 +259,11 @@ public final class Qcow2Format implements ImageFormat {
   @Override
   public BlockDevice open(FileDevice file, boolean probed) throws IOException {
     return Qcow2Opener.open(file, BackingChain.Chain.start(file.path()), l2CacheSize);
+  }
+
+  @Override
+  public BlockDevice openWithoutBacking(FileDevice file, boolean probed) throws IOException {
+    return Qcow2Opener.open(file, BackingChain.Chain.withoutBacking(file.path()), l2CacheSize);
   }
 
   @Override
@@ -332,6 +326,25 @@ public final class Qcow2Format implements ImageFormat {
   /** The internal snapshots of the qcow2 image in {@code image} (a stack with a qcow2 layer), in table order. */
   public static List<Snapshot> snapshots(BlockDevice image) {
     return find(image).snapshots();
+  }
+
+  /**
+   * The backing file a qcow2 image records, whether it was opened or not.
+   *
+   * @param fileName the name as recorded (qemu-img info's {@code backing-filename})
+   * @param path where it points for the image named as given ({@code full-backing-filename})
+   * @param format the recorded format, if any ({@code backing-filename-format})
+   */
+  public record RecordedBacking(String fileName, Path path, Optional<String> format) {}
+
+  /** The backing file the qcow2 image in {@code image}, named {@code imageName}, records, if any. */
+  public static Optional<RecordedBacking> recordedBacking(BlockDevice image, Path imageName) throws IOException {
+    Qcow2Image q = find(image);
+    if (q.backingName().isEmpty()) {
+      return Optional.empty();
+    }
+    String name = q.backingName().get();
+    return Optional.of(new RecordedBacking(name, BackingChain.resolve(imageName, name), q.extensions().backingFormat()));
   }
 
   /** The backing image of the qcow2 image in {@code image}, if it has one; walk a chain by asking each layer. */

@@ -41,6 +41,7 @@ final class Qcow2Image implements BlockDevice {
   private final HostReader image;
   private final HostReader data;
   private final ClusterDecompressor decompressor;
+  private final Optional<String> backingName;
   private final Optional<Backing> backing;
   private final HostReader backingReader;
   private final List<Snapshot> snapshots;
@@ -48,17 +49,19 @@ final class Qcow2Image implements BlockDevice {
   private final Qcow2Writer writer;
   /** Compressed writes; null where the image is read-only or keeps its data in an external data file (as QEMU). */
   private final CompressedWriter compressedWriter;
+  private final MetadataPreallocation preallocation;
   private volatile long size;
   private volatile boolean closed;
 
   /**
    * @param data where guest clusters are read: the image file, or the external data file
+   * @param backingName the backing file name the image records, opened ({@code backing}) or not
    * @param resources closed by {@link #close}, in order: the image file last
    * @param writer makes the writer of a writable image from a reader of the image's guest bytes and their block
    *     status; null for a read-only image
    */
   Qcow2Image(BlockDevice file, Qcow2Header header, HeaderExtensions extensions, Geometry geometry, ClusterMapper mapper,
-      HostReader data, Optional<Backing> backing, List<Snapshot> snapshots, List<Closeable> resources,
+      HostReader data, Optional<String> backingName, Optional<Backing> backing, List<Snapshot> snapshots, List<Closeable> resources,
       BiFunction<Qcow2Writer.GuestReader, Qcow2Writer.ZeroStatus, Qcow2Writer> writer) throws IOException {
     this.file = file;
     this.header = header;
@@ -68,6 +71,7 @@ final class Qcow2Image implements BlockDevice {
     this.image = new HostReader(file, "image file");
     this.data = data;
     this.decompressor = new ClusterDecompressor(CompressionType.of(header));
+    this.backingName = backingName;
     this.backing = backing;
     this.backingReader = backing.map(b -> new HostReader(b.device(), "backing image")).orElse(null);
     this.snapshots = snapshots;
@@ -77,6 +81,7 @@ final class Qcow2Image implements BlockDevice {
     this.writer = writer == null ? null : writer.apply(this::readUnlocked, this::readsAsZero);
     this.compressedWriter = this.writer == null || hasFeature(Features.INCOMPAT_DATA_FILE) ? null
         : new CompressedWriter(this.writer, CompressionType.of(header), geometry.clusterSize());
+    this.preallocation = new MetadataPreallocation(file, data.device(), geometry.clusterBits(), this::clustersInUse);
   }
 
   Qcow2Header header() {
@@ -89,6 +94,10 @@ final class Qcow2Image implements BlockDevice {
 
   Optional<Backing> backing() {
     return backing;
+  }
+
+  Optional<String> backingName() {
+    return backingName;
   }
 
   List<Snapshot> snapshots() {
@@ -228,7 +237,9 @@ final class Qcow2Image implements BlockDevice {
   /**
    * This layer's allocation: DATA with the host offset (in the external data file, if the image has one) for
    * standard clusters, DATA without one for compressed clusters, ZERO for zero clusters (with the preallocated
-   * offset if any), HOLE where the backing image (or nothing) defines the bytes. At most {@link #MAX_EXTENTS}.
+   * offset if any), HOLE where the backing image (or nothing) defines the bytes. In an image with preallocated
+   * metadata, standard clusters over holes in the file are DATA and ZERO ({@link MetadataPreallocation}). At most
+   * {@link #MAX_EXTENTS}.
    */
   @Override
   public List<Extent> extents(long offset, long length) throws IOException {
@@ -238,21 +249,32 @@ final class Qcow2Image implements BlockDevice {
     while (pos < end && out.size() < MAX_EXTENTS) {
       ClusterMapper.Run run = mapper.map(pos, end - pos);
       long n = run.length();
-      Extent e = switch (run.entry()) {
-        case L2Entry.Normal d -> Extent.data(pos, n, run.hostStart());
-        case L2Entry.Compressed c -> Extent.data(pos, n, Extent.NO_OFFSET);
-        case L2Entry.Zero z -> Extent.zero(pos, n, run.hostStart());
+      switch (run.entry()) {
+        case L2Entry.Normal d -> preallocation.dataExtents(pos, n, run.hostStart(), e -> append(out, e));
+        case L2Entry.Compressed c -> append(out, Extent.data(pos, n, Extent.NO_OFFSET));
+        case L2Entry.Zero z -> append(out, Extent.zero(pos, n, run.hostStart()));
         // QEMU reports where an unallocated subcluster of an allocated cluster lies, too.
-        case L2Entry.Unallocated u -> new Extent(pos, n, false, true, false, run.hostStart());
-      };
-      if (!out.isEmpty() && out.getLast().mergeableWith(e)) {
-        out.set(out.size() - 1, out.getLast().merge(e));
-      } else {
-        out.add(e);
+        case L2Entry.Unallocated u -> append(out, new Extent(pos, n, false, true, false, run.hostStart()));
       }
       pos += n;
     }
     return out;
+  }
+
+  private static void append(List<Extent> out, Extent e) {
+    if (!out.isEmpty() && out.getLast().mergeableWith(e)) {
+      out.set(out.size() - 1, out.getLast().merge(e));
+    } else {
+      out.add(e);
+    }
+  }
+
+  /** Clusters in use by refcount: the writer's refcounts, written back or not, else (read-only) those on disk. */
+  private long clustersInUse(long clusters, long stopAt) throws IOException {
+    if (writer != null) {
+      return writer.clustersInUse(clusters, stopAt);
+    }
+    return new RefcountStore(file, header, RefcountTable.read(image, header), 2).countInUse(clusters, stopAt);
   }
 
   @Override

@@ -89,7 +89,7 @@ final class Qcow2Opener {
         dataDevice = df;
       }
       Optional<Backing> backing = Optional.empty();
-      if (backingName.isPresent()) {
+      if (backingName.isPresent() && chain.backing()) {
         Backing b = BackingChain.open(path, backingName.get(), ext.backingFormat(), cache0, chain, l2CacheSize);
         resources.add(b.device());
         backing = Optional.of(b);
@@ -110,7 +110,7 @@ final class Qcow2Opener {
             header.version(), header.size(), hasBacking, current, zeroes, lazy);
       }
       resources.add(file);
-      return new Qcow2Image(file, header, ext, geometry, mapper, data, backing, snapshots, resources, writer);
+      return new Qcow2Image(file, header, ext, geometry, mapper, data, backingName, backing, snapshots, resources, writer);
     } catch (IOException | RuntimeException e) {
       for (Closeable c : resources) {
         if (c != file) {

@@ -127,6 +127,16 @@ final class Qcow2Writer {
     return zeroClusters;
   }
 
+  /** {@link RefcountStore#countInUse} of the refcounts as they are now (written back or not). */
+  long clustersInUse(long clusters, long stopAt) throws IOException {
+    meta.lock();
+    try {
+      return refcounts.countInUse(clusters, stopAt);
+    } finally {
+      meta.unlock();
+    }
+  }
+
   void write(long offset, ByteBuffer src) throws IOException {
     Lock s = shared();
     s.lock();

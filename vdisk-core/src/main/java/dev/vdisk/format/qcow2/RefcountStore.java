@@ -77,6 +77,20 @@ final class RefcountStore {
   }
 
   /**
+   * How many clusters below {@code clusters} have a non-zero refcount, counting no further than {@code stopAt}: the
+   * scan of QEMU's metadata preallocation probe ({@link MetadataPreallocation}).
+   */
+  long countInUse(long clusters, long stopAt) throws IOException {
+    long count = 0;
+    for (long c = 0; c < clusters && count < stopAt; c++) {
+      if (get(c) != 0) {
+        count++;
+      }
+    }
+    return count;
+  }
+
+  /**
    * Allocates {@code n} contiguous free clusters, each with refcount 1.
    *
    * @return the host offset of the first

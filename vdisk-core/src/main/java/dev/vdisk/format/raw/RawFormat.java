@@ -6,14 +6,11 @@ import dev.vdisk.format.ImageFormat;
 import dev.vdisk.format.MeasureSource;
 import dev.vdisk.format.Measurement;
 import dev.vdisk.format.Preallocation;
-import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileDevice;
-import dev.vdisk.io.FileOptions;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
@@ -53,18 +50,15 @@ public final class RawFormat implements ImageFormat {
       // Block devices and LVs are created elsewhere; "creating" one only sets nothing up.
       throw new IOException(path + ": not a regular file (expected: a path for a new image file)");
     }
-    if (overwrite) {
-      Files.newByteChannel(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING).close();
-    } else {
-      Files.createFile(path);
-    }
-    try (FileDevice file = FileDevice.open(path, FileOptions.of(CacheMode.WRITEBACK, false))) {
-      file.resize(size);
-      file.preallocate(0, size, prealloc);
-      if (prealloc != Preallocation.FULL && size > 0) {
+    // As QEMU's file driver: whole 512-byte sectors.
+    long bytes = Math.ceilDiv(size, 512) * 512;
+    try (FileDevice file = FileDevice.create(path, overwrite)) {
+      file.resize(bytes);
+      file.preallocate(0, bytes, prealloc);
+      if (prealloc != Preallocation.FULL && bytes > 0) {
         // As QEMU's file driver does: writing the first block lets later O_DIRECT opens probe the
         // alignment, and makes vdisk's images allocate exactly what qemu-img's do.
-        file.write(0, java.nio.ByteBuffer.allocate((int) Math.min(size, 4096)), Set.of());
+        file.write(0, java.nio.ByteBuffer.allocate((int) Math.min(bytes, 4096)), Set.of());
       }
       file.flush();
     }
