@@ -286,6 +286,15 @@ public final class Qcow2Format implements ImageFormat {
     return Qcow2Checker.check(file, problems);
   }
 
+  /**
+   * Host clusters the qcow2 image in {@code file} references through its metadata (header, tables, refcount
+   * structures, data): with the file size and the guest's allocation, the space breakdown of
+   * {@code vdisk info --breakdown}. See {@link Qcow2Checker#referencedClusters}.
+   */
+  public static long referencedClusters(FileDevice file) throws IOException {
+    return Qcow2Checker.referencedClusters(file);
+  }
+
   /** qemu-img check -r: see {@link Qcow2Checker}. */
   @Override
   public CheckResult repair(FileDevice file, Repair mode, Consumer<String> problems) throws IOException {
