@@ -123,6 +123,25 @@ final class Qcow2Checker {
     return check(file, path, mode, problems);
   }
 
+  /**
+   * The number of host clusters that the qcow2 image in {@code file} references (header, L1/L2 and refcount
+   * structures, snapshot tables, bitmaps, data), computed from its metadata as {@link #check} computes them; the
+   * stored refcounts are not consulted. Reads only; problems are ignored here (run a check for them).
+   */
+  static long referencedClusters(FileDevice file) throws IOException {
+    HostReader reader = new HostReader(file, "image file");
+    ImageHead head = ImageHead.read(reader);
+    Qcow2Checker checker = new Qcow2Checker(reader, head, new CheckTally(line -> {}), null);
+    checker.calculate(SnapshotTable.parse(reader, head.header(), true));
+    long referenced = 0;
+    for (long i = 0; i < checker.refs.clusters(); i++) {
+      if (checker.refs.get(i) != 0) {
+        referenced++;
+      }
+    }
+    return referenced;
+  }
+
   private static CheckResult check(BlockDevice file, Path imagePath, Repair fix, Consumer<String> problems)
       throws IOException {
     HostReader reader = new HostReader(file, "image file");
@@ -244,7 +263,7 @@ final class Qcow2Checker {
           + "inconsistent; some clusters may be leaked");
       return Optional.empty();
     }
-    return Optional.of(BitmapTables.read(file, ext.get(), geometry.clusterSize()));
+    return Optional.of(BitmapTables.read(file, ext.get(), geometry.clusterSize(), head.header().size()));
   }
 
   /** QEMU's calculate_refcounts: every reference the metadata makes. */

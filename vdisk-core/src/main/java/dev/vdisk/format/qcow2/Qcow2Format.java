@@ -1,6 +1,8 @@
 package dev.vdisk.format.qcow2;
 
 import dev.vdisk.block.BlockDevice;
+import dev.vdisk.block.BlockDeviceException;
+import dev.vdisk.block.BlockError;
 import dev.vdisk.block.filter.FilterDevice;
 import dev.vdisk.format.CheckResult;
 import dev.vdisk.format.Repair;
@@ -16,6 +18,8 @@ import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -282,6 +286,15 @@ public final class Qcow2Format implements ImageFormat {
     return Qcow2Checker.check(file, problems);
   }
 
+  /**
+   * Host clusters the qcow2 image in {@code file} references through its metadata (header, tables, refcount
+   * structures, data): with the file size and the guest's allocation, the space breakdown of
+   * {@code vdisk info --breakdown}. See {@link Qcow2Checker#referencedClusters}.
+   */
+  public static long referencedClusters(FileDevice file) throws IOException {
+    return Qcow2Checker.referencedClusters(file);
+  }
+
   /** qemu-img check -r: see {@link Qcow2Checker}. */
   @Override
   public CheckResult repair(FileDevice file, Repair mode, Consumer<String> problems) throws IOException {
@@ -290,10 +303,11 @@ public final class Qcow2Format implements ImageFormat {
 
   /**
    * The {@code data} of qemu-img info's {@code format-specific} object for a qcow2 image, with the keys in QEMU's order: compat, compression-type, and for compat 1.1 lazy-refcounts, refcount-bits,
-   * data-file / data-file-raw (with an external data file), corrupt, extended-l2. Bitmaps are not listed yet.
+   * data-file / data-file-raw (with an external data file), corrupt, extended-l2; bitmaps (after lazy-refcounts, where
+   * QEMU's dictionary puts them) when the image has trusted ones, each with flags, name and granularity.
    */
   @Override
-  public Map<String, Object> formatSpecific(BlockDevice image) {
+  public Map<String, Object> formatSpecific(BlockDevice image) throws IOException {
     Qcow2Image q = find(image);
     Qcow2Header h = q.header();
     Map<String, Object> data = new LinkedHashMap<>();
@@ -301,6 +315,24 @@ public final class Qcow2Format implements ImageFormat {
     data.put("compression-type", h.compressionType() == 1 ? CompressionType.ZSTD.qemuName() : CompressionType.ZLIB.qemuName());
     if (h.version() >= 3) {
       data.put("lazy-refcounts", (h.compatibleFeatures() & Features.COMPAT_LAZY_REFCOUNTS) != 0);
+      List<Map<String, Object>> bitmaps = new ArrayList<>();
+      for (BitmapInfo b : bitmaps(image)) {
+        List<String> flags = new ArrayList<>();
+        if (b.inUse()) {
+          flags.add("in-use");
+        }
+        if (b.auto()) {
+          flags.add("auto");
+        }
+        Map<String, Object> info = new LinkedHashMap<>();
+        info.put("flags", flags);
+        info.put("name", b.name());
+        info.put("granularity", b.granularity());
+        bitmaps.add(info);
+      }
+      if (!bitmaps.isEmpty()) {
+        data.put("bitmaps", bitmaps);
+      }
     }
     data.put("refcount-bits", h.refcountBits());
     if (h.version() >= 3) {
@@ -312,6 +344,87 @@ public final class Qcow2Format implements ImageFormat {
       data.put("extended-l2", q.hasFeature(Features.INCOMPAT_EXTENDED_L2));
     }
     return data;
+  }
+
+  /**
+   * One operation of qemu-img bitmap: {@code add} (with {@code granularity} in bytes, 0 for QEMU's default),
+   * {@code remove}, {@code clear}, {@code enable}, {@code disable}, or {@code merge} of bitmap {@code source} from
+   * {@code sourceImage} (null: from the image itself).
+   */
+  public record BitmapAction(String op, long granularity, String source, BlockDevice sourceImage) {}
+
+  /**
+   * Applies one of qemu-img bitmap's operations to bitmap {@code name} of the qcow2 image in {@code image} (open for
+   * writing); the changes are stored when the image is closed.
+   *
+   * @throws IOException with QEMU's message where QEMU refuses the operation
+   */
+  public static void editBitmap(BlockDevice image, String name, BitmapAction action) throws IOException {
+    BitmapEditor.apply(find(image), name, action);
+  }
+
+  /**
+   * A persistent bitmap as the directory of a qcow2 image describes it.
+   *
+   * @param inUse the bitmap may be stale (inconsistent)
+   * @param auto the bitmap tracks writes (enabled)
+   */
+  public record BitmapInfo(String name, long granularity, boolean inUse, boolean auto) {}
+
+  /** The persistent bitmaps of the qcow2 image in {@code image}, in directory order, as QEMU loads them. */
+  public static List<BitmapInfo> bitmaps(BlockDevice image) throws IOException {
+    List<BitmapInfo> out = new ArrayList<>();
+    for (BitmapEntry e : find(image).bitmaps()) {
+      out.add(new BitmapInfo(e.name(), e.granularity(), e.inUse(), e.auto()));
+    }
+    return out;
+  }
+
+  /** Whether the image in {@code image} can store persistent bitmaps: a version 3 qcow2 image. */
+  public static boolean supportsBitmaps(BlockDevice image) {
+    Qcow2Image q = FilterDevice.find(image, Qcow2Image.class);
+    return q != null && q.header().version() >= 3;
+  }
+
+  /** A persistent dirty bitmap as an export offers it (qemu-nbd -B). */
+  public interface BitmapRuns {
+    /**
+     * Runs covering exactly {@code [offset, offset + length)} within the image, in order, each {@code {offset,
+     * length, 1}} where the bitmap is set and {@code {offset, length, 0}} where it is clear.
+     */
+    List<long[]> runs(long offset, long length);
+  }
+
+  /**
+   * Bitmap {@code name} of the qcow2 image in {@code image}, for export: the one kept in memory for a writable image
+   * (which its writes keep marking, if it is enabled), else read from the file now.
+   *
+   * @throws IOException qemu-nbd's messages: a bitmap that is not found, or in use (inconsistent)
+   */
+  public static BitmapRuns dirtyBitmap(BlockDevice image, String name) throws IOException {
+    Qcow2Image q = find(image);
+    PersistentBitmaps kept = q.persistentBitmaps();
+    if (kept != null) {
+      for (PersistentBitmaps.Slot s : kept.slots()) {
+        if (s.entry.name().equals(name)) {
+          return usable(s.bits, name)::runs;
+        }
+      }
+    } else {
+      for (BitmapEntry e : q.bitmaps()) {
+        if (e.name().equals(name)) {
+          return usable(e.inUse() ? null : q.loadBitmap(e), name)::runs;
+        }
+      }
+    }
+    throw new BlockDeviceException(BlockError.EINVAL, "Bitmap '" + name + "' is not found");
+  }
+
+  private static DirtyBitmap usable(DirtyBitmap bits, String name) throws BlockDeviceException {
+    if (bits == null) {
+      throw new BlockDeviceException(BlockError.EINVAL, "Bitmap '" + name + "' is inconsistent and cannot be used");
+    }
+    return bits;
   }
 
   /** The internal snapshots of the qcow2 image in {@code image} (a stack with a qcow2 layer), in table order. */

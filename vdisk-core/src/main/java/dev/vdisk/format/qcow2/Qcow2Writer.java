@@ -874,24 +874,40 @@ final class Qcow2Writer {
     }
   }
 
+  /** Writes back every metadata change in order and flushes the file. */
+  @FunctionalInterface
+  interface WriteBack {
+    void run() throws IOException;
+  }
+
   /**
-   * Writes back everything, releases included, in order, until nothing is left dirty, then clears the dirty bit
-   * of lazy refcounts; for close.
+   * Writes back everything, releases included, in order, until nothing is left dirty; then lets {@code bitmaps}
+   * (if any) store themselves through the refcounts and writes back what they allocated and released; then clears
+   * the dirty bit of lazy refcounts; for close.
    */
-  void flushAll() throws IOException {
+  void flushAll(PersistentBitmaps bitmaps) throws IOException {
     meta.lock();
     try {
-      extendData();
-      do {
-        flushOrdered();
-      } while (refcounts.dirty() || l2.dirtyCount() > 0 || refcounts.hasPendingFrees());
-      file.flush();
+      writeBackAll();
+      if (bitmaps != null) {
+        bitmaps.store(refcounts, this::writeBackAll);
+        writeBackAll();
+      }
       if (lazy != null) {
         lazy.clear();
       }
     } finally {
       meta.unlock();
     }
+  }
+
+  /** Writes back everything, releases included, in order until nothing is left dirty. Under the metadata lock. */
+  private void writeBackAll() throws IOException {
+    extendData();
+    do {
+      flushOrdered();
+    } while (refcounts.dirty() || l2.dirtyCount() > 0 || refcounts.hasPendingFrees());
+    file.flush();
   }
 
   /** The write-back: ordered, or with lazy refcounts only the tables (class comment). Under the metadata lock. */

@@ -63,7 +63,7 @@ final class Connection implements Runnable {
       String client = n.wire() instanceof TlsWire t ? t.peerSubject() : null;
       log.info("open", "conn", id, "peer", wire.peer(), "export", export, "tls", n.tls(), "tls-client", client == null ? "-" : client,
           "structured", s.structuredReplies(),
-          "contexts", s.contexts().stream().map(c -> c.contextName).toList(), "flags", String.format("0x%04x", s.transmissionFlags()));
+          "contexts", s.contexts().stream().map(c -> c.contextName()).toList(), "flags", String.format("0x%04x", s.transmissionFlags()));
       transmission = new Transmission(n.wire(), s, config, pool, serverBytes, metrics);
       transmitting = true;
       end = transmission.run() ? "disconnect" : "eof";
