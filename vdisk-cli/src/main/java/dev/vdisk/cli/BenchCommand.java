@@ -20,7 +20,8 @@ import picocli.CommandLine.ParentCommand;
 /**
  * {@code vdisk bench}: qemu-img bench's options, request stream ({@link BenchRunner}) and report lines;
  * {@code --output=json} adds latency percentiles for scripts. Opens the image read-only unless {@code -w}.
- * Unlike qemu-img 7.2, whose bench ignores {@code -q}, {@code -q} silences the report.
+ * Unlike qemu-img 7.2, whose bench ignores {@code -q}, {@code -q} silences the report. With {@code --matrix} it
+ * runs the cache-mode and layout matrix instead ({@link BenchMatrix}), which takes no image.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Measure an image with qemu-img bench's workload.")
 final class BenchCommand implements Callable<Integer> {
@@ -29,6 +30,8 @@ final class BenchCommand implements Callable<Integer> {
   @Mixin ImageOptions image;
 
   @Mixin OutputOption output;
+
+  @Mixin BenchMatrix matrix;
 
   @Option(names = "-c", paramLabel = "COUNT", description = "Requests to send (default 75000).")
   String count;
@@ -68,7 +71,7 @@ final class BenchCommand implements Callable<Integer> {
       description = "AIO mode: only threads (qemu-img's native and io_uring are not supported).")
   String aio;
 
-  @Parameters(index = "0", paramLabel = "FILE", description = "The image.")
+  @Parameters(index = "0", arity = "0..1", paramLabel = "FILE", description = "The image (not with --matrix).")
   String file;
 
   /** The JSON report. Sizes in bytes, latencies in microseconds. */
@@ -112,6 +115,17 @@ final class BenchCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException {
+    if (matrix.matrix) {
+      if (file != null || count != null || depth != null || write || bufferSize != null || step != null || offset != null
+          || flushInterval != null || pattern != null) {
+        throw new CliException("--matrix: takes no image and none of -c -d -w -s -S -o --pattern --flush-interval "
+            + "(expected: --matrix with its own options, see 'vdisk bench --help')");
+      }
+      return matrix.run(main, output.json());
+    }
+    if (file == null) {
+      throw new CliException("missing the image (expected: vdisk bench [options] FILE, or vdisk bench --matrix)");
+    }
     BenchSpec spec = spec();
     CacheMode mode = CacheMode.parse(cache);
     if (!aio.equals("threads")) {

@@ -28,7 +28,7 @@ import picocli.CommandLine.ParentCommand;
 
 /**
  * {@code vdisk convert [-f fmt] [-O output_fmt] [-o options] [-S threshold] [-m N] [-W] [-p] [-q] [-t cache]
- * [-T src_cache] [-n] [--target-is-zero] [--force] [-U] SRC DST}: qemu-img convert's options and defaults
+ * [-T src_cache] [-n] [--target-is-zero] [--bitmaps [--skip-broken-bitmaps]] [--force] [-U] SRC DST}: qemu-img convert's options and defaults
  * (output format raw, target cache {@code unsafe}, source cache {@code writeback}, {@code -S 4k}, {@code -m 8}),
  * over {@link Convert}.
  *
@@ -83,6 +83,12 @@ final class ConvertCommand implements Callable<Integer> {
   @Option(names = "-c", description = "Compress the target's data clusters (qcow2 only; -o compression_type=zlib|zstd).")
   boolean compress;
 
+  @Option(names = "--bitmaps", description = "Copy the source's persistent dirty bitmaps (qcow2 to qcow2).")
+  boolean bitmaps;
+
+  @Option(names = "--skip-broken-bitmaps", description = "With --bitmaps: skip inconsistent bitmaps instead of failing.")
+  boolean skipBrokenBitmaps;
+
   @Option(names = "-l", paramLabel = "SNAPSHOT", description = "Convert an internal snapshot (not supported yet).")
   String snapshot;
 
@@ -119,14 +125,23 @@ final class ConvertCommand implements Callable<Integer> {
     Map<String, String> createOptions = OptionString.parse(joined);
     fmt.checkOptionNames(createOptions);
     checkCompression(fmt, createOptions);
+    if (skipBrokenBitmaps && !bitmaps) {
+      throw new CliException("Use of --skip-broken-bitmaps requires --bitmaps");
+    }
     Path target = Path.of(dst);
     try (OpenImage in = source.open(src, srcCache, true, ImageUser.COPY_SOURCE, main.err())) {
       checkTarget(target);
+      if (bitmaps) {
+        ConvertBitmaps.checkSource(in.device(), skipBrokenBitmaps);
+      }
       long size = in.device().size();
       if (!noCreate) {
         create(fmt, target, size, createOptions);
       }
       try (OpenImage out = Images.open(target, fmt.name(), FileOptions.of(targetCache, false))) {
+        if (bitmaps) {
+          ConvertBitmaps.checkTarget(out.device(), fmt.name());
+        }
         // A new image reads as zeroes, unless it has a backing file (qemu-img's has_zero_init).
         boolean zero = targetIsZero || (!noCreate && copy.sparseBytes() > 0 && !createOptions.containsKey("backing_file"));
         Progress bar = ProgressBars.start("convert", progress && !quiet, main.err());
@@ -135,6 +150,9 @@ final class ConvertCommand implements Callable<Integer> {
               copy.withTargetIsZero(zero).withCompressed(compress), bar);
         } finally {
           ProgressBars.finish(bar);
+        }
+        if (bitmaps) {
+          ConvertBitmaps.copy(in.device(), out.device(), main.err());
         }
       }
     }

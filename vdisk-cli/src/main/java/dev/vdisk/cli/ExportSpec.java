@@ -4,11 +4,13 @@ import dev.vdisk.block.CheckedDevice;
 import dev.vdisk.block.filter.DetectZeroesFilter;
 import dev.vdisk.format.OpenImage;
 import dev.vdisk.format.OptionString;
+import dev.vdisk.format.qcow2.Qcow2Format;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.ImageUser;
 import dev.vdisk.nbd.server.DiscardMode;
 import dev.vdisk.nbd.server.EventLog;
 import dev.vdisk.nbd.server.Export;
+import dev.vdisk.nbd.server.ExportBitmap;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.util.Locale;
@@ -17,15 +19,22 @@ import java.util.Set;
 
 /**
  * One {@code --export name=NAME,file=PATH[,format=FMT][,cache=MODE][,read-only][,discard=unmap|ignore]
- * [,detect-zeroes=off|on|unmap][,description=TEXT]} of {@code vdisk serve} ({@code ,,} is a literal comma).
+ * [,detect-zeroes=off|on|unmap][,description=TEXT][,bitmap=NAME]} of {@code vdisk serve} ({@code ,,} is a literal
+ * comma); {@code bitmap} offers a qcow2 image's persistent dirty bitmap as {@code qemu:dirty-bitmap:NAME}.
  * {@code detect-zeroes=unmap} needs {@code discard=unmap}, as in QEMU.
  */
 record ExportSpec(String name, String file, String format, CacheMode cache, boolean readOnly, DiscardMode discard,
-    String description, DetectZeroesFilter.Mode detectZeroes) {
+    String description, DetectZeroesFilter.Mode detectZeroes, String bitmap) {
   ExportSpec {
     if (detectZeroes == DetectZeroesFilter.Mode.UNMAP && discard != DiscardMode.UNMAP) {
       throw new CliException("detect-zeroes=unmap: needs discard=unmap (expected: discard=unmap, or detect-zeroes=on)");
     }
+  }
+
+  /** An export without a dirty bitmap. */
+  ExportSpec(String name, String file, String format, CacheMode cache, boolean readOnly, DiscardMode discard,
+      String description, DetectZeroesFilter.Mode detectZeroes) {
+    this(name, file, format, cache, readOnly, discard, description, detectZeroes, null);
   }
 
   /** An export without zero detection. */
@@ -33,7 +42,8 @@ record ExportSpec(String name, String file, String format, CacheMode cache, bool
     this(name, file, format, cache, readOnly, discard, description, DetectZeroesFilter.Mode.OFF);
   }
 
-  private static final Set<String> KEYS = Set.of("name", "file", "format", "cache", "read-only", "discard", "detect-zeroes", "description");
+  private static final Set<String> KEYS = Set.of("name", "file", "format", "cache", "read-only", "discard", "detect-zeroes", "description",
+      "bitmap");
 
   /** Parses one {@code --export} value; a bare {@code read-only} means {@code read-only=on}. */
   static ExportSpec parse(String text) {
@@ -45,7 +55,7 @@ record ExportSpec(String name, String file, String format, CacheMode cache, bool
     }
     for (String k : kv.keySet()) {
       if (!KEYS.contains(k)) {
-        throw new CliException("--export: unknown key '" + k + "' (expected: one of name, file, format, cache, read-only, discard, detect-zeroes, description)");
+        throw new CliException("--export: unknown key '" + k + "' (expected: one of name, file, format, cache, read-only, discard, detect-zeroes, description, bitmap)");
       }
     }
     String file = kv.get("file");
@@ -55,7 +65,7 @@ record ExportSpec(String name, String file, String format, CacheMode cache, bool
     return new ExportSpec(kv.getOrDefault("name", ""), file, kv.get("format"),
         CacheMode.parse(kv.getOrDefault("cache", "writeback")), onOff("read-only", kv.getOrDefault("read-only", "off")),
         DiscardMode.parse(kv.getOrDefault("discard", "ignore")), kv.getOrDefault("description", ""),
-        DetectZeroesFilter.Mode.parse(kv.getOrDefault("detect-zeroes", "off")));
+        DetectZeroesFilter.Mode.parse(kv.getOrDefault("detect-zeroes", "off")), kv.get("bitmap"));
   }
 
   /** {@code text} with a bare {@code read-only} entry written {@code read-only=on} ({@code ,,} stays a literal comma). */
@@ -96,9 +106,21 @@ record ExportSpec(String name, String file, String format, CacheMode cache, bool
     CheckedDevice device = detectZeroes == DetectZeroesFilter.Mode.OFF || image.device().capabilities().readOnly()
         ? image.device()
         : new CheckedDevice(DetectZeroesFilter.wrap(image.device().unwrap(), detectZeroes), false);
+    ExportBitmap exported = null;
+    if (bitmap != null) {
+      try {
+        if (!image.format().name().equals("qcow2")) {
+          throw new CliException("Bitmap '" + bitmap + "' is not found");
+        }
+        exported = new ExportBitmap(bitmap, Qcow2Format.dirtyBitmap(device, bitmap)::runs);
+      } catch (IOException | RuntimeException e) {
+        device.close();
+        throw e;
+      }
+    }
     log.info("export", "export", name, "file", file, "format", image.format().name(), "cache", cache,
         "read-only", device.capabilities().readOnly(), "discard", discard.name().toLowerCase(Locale.ROOT),
         "detect-zeroes", detectZeroes.name().toLowerCase(Locale.ROOT), "size", device.size(), "stack", device);
-    return new Export(name, description, device, discard, !cache.direct() && !cache.writethrough());
+    return new Export(name, description, device, discard, !cache.direct() && !cache.writethrough(), exported);
   }
 }

@@ -5,6 +5,8 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import dev.vdisk.Image;
 import dev.vdisk.format.ImageInfo;
+import dev.vdisk.bench.matrix.SpaceBreakdown;
+import dev.vdisk.format.OpenImage;
 import dev.vdisk.io.CacheMode;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -23,6 +25,7 @@ import picocli.CommandLine.ParentCommand;
 /**
  * {@code vdisk info [-f fmt] [-U] [--backing-chain] [--output=human|json] FILE}: qemu-img info's fields, human and
  * JSON text, for the image or, with {@code --backing-chain}, for every image of its chain. Opens read-only.
+ * {@code --breakdown} prints instead where the image's bytes are ({@link SpaceBreakdown}), a vdisk extension.
  */
 @Command(name = "info", mixinStandardHelpOptions = true, description = "Show an image's format and sizes.")
 final class InfoCommand implements Callable<Integer> {
@@ -34,6 +37,9 @@ final class InfoCommand implements Callable<Integer> {
 
   @Option(names = "--backing-chain", description = "Show every image of the backing chain, top first.")
   boolean backingChain;
+
+  @Option(names = "--breakdown", description = "Show where the image's bytes are: metadata, data, zeroes, unused (vdisk only).")
+  boolean breakdown;
 
   @Parameters(index = "0", paramLabel = "FILE", description = "The image.")
   String file;
@@ -60,6 +66,17 @@ final class InfoCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException {
+    if (breakdown) {
+      if (backingChain) {
+        throw new CliException("--breakdown: not with --backing-chain (expected: one of them)");
+      }
+      SpaceBreakdown b;
+      try (OpenImage img = image.open(file, CacheMode.WRITEBACK, true, main.err())) {
+        b = SpaceBreakdown.of(img.device(), img.file());
+      }
+      main.out().print(output.json() ? Json.pretty(b) + "\n" : breakdownText(file, b));
+      return 0;
+    }
     List<Info> infos = new ArrayList<>();
     // Without --backing-chain the backing image is not opened (qemu-img's BDRV_O_NO_BACKING): info works when it is
     // missing.
@@ -92,6 +109,29 @@ final class InfoCommand implements Callable<Integer> {
         i.fullBackingFilename().map(Path::toString).orElse(null),
         i.backingFilename().orElse(null),
         i.dirty());
+  }
+
+  /** {@code --breakdown}'s human form: one {@code name: size (bytes)} line per part. */
+  static String breakdownText(String file, SpaceBreakdown b) {
+    StringBuilder s = new StringBuilder();
+    s.append("image: ").append(file).append('\n');
+    s.append("file format: ").append(b.format()).append('\n');
+    line(s, "virtual size", b.virtualSize());
+    line(s, "file size", b.fileSize());
+    line(s, "allocated on the host", b.allocatedBytes());
+    if (b.clusterSize() != 0) {
+      s.append("cluster_size: ").append(b.clusterSize()).append('\n');
+    }
+    line(s, "metadata", b.metadata());
+    line(s, "data", b.data());
+    line(s, "zero (storage kept)", b.zero());
+    line(s, "unused", b.unused());
+    line(s, "unallocated (guest)", b.unallocated());
+    return s.toString();
+  }
+
+  private static void line(StringBuilder s, String name, long bytes) {
+    s.append(name).append(": ").append(Sizes.human(bytes)).append(" (").append(bytes).append(" bytes)\n");
   }
 
   /** qemu-img 7.2's human form. */

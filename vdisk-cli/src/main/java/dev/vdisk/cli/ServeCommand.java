@@ -89,6 +89,10 @@ final class ServeCommand implements Callable<Integer> {
       description = "off (default), on (all-zero writes become zero writes) or unmap (and may punch holes; needs --discard=unmap).")
   String detectZeroes;
 
+  @Option(names = {"-B", "--bitmap"}, paramLabel = "NAME",
+      description = "Offer FILE's persistent dirty bitmap NAME as the qemu:dirty-bitmap:NAME metadata context.")
+  String bitmap;
+
   @Option(names = "--allow", paramLabel = "CIDR", split = ",", description = "Only these TCP peers may connect (repeatable).")
   List<String> allow = new ArrayList<>();
 
@@ -169,10 +173,10 @@ final class ServeCommand implements Callable<Integer> {
       specs.add(new ExportSpec(exportName == null ? "" : exportName, file, format,
           cache == null ? CacheMode.WRITEBACK : CacheMode.parse(cache), readOnly,
           discard == null ? DiscardMode.IGNORE : DiscardMode.parse(discard), description == null ? "" : description,
-          detectZeroes == null ? DetectZeroesFilter.Mode.OFF : DetectZeroesFilter.Mode.parse(detectZeroes)));
+          detectZeroes == null ? DetectZeroesFilter.Mode.OFF : DetectZeroesFilter.Mode.parse(detectZeroes), bitmap));
     } else if (format != null || cache != null || readOnly || exportName != null || description != null || discard != null
-        || detectZeroes != null) {
-      throw new CliException("-f/-t/-r/-x/-D/--discard/--detect-zeroes: given without FILE (expected: FILE, or the same settings inside --export)");
+        || detectZeroes != null || bitmap != null) {
+      throw new CliException("-f/-t/-r/-x/-D/-B/--discard/--detect-zeroes: given without FILE (expected: FILE, or the same settings inside --export)");
     }
     if (specs.isEmpty()) {
       throw new CliException("nothing to serve (expected: FILE or at least one --export name=NAME,file=PATH)");

@@ -121,4 +121,40 @@ class BenchCommandTest {
     assertThat(r.errLines()).containsExactly(
         "vdisk bench: read: offset 1045000 length 4096 ends beyond the device (expected: end <= size 1048576)");
   }
+
+  @Test
+  void matrixRefusesAnImageAndQemuImgBenchOptions() {
+    Vdisk.Result r = Vdisk.run("bench", "--matrix", "-w", img);
+    assertThat(r.exit()).isEqualTo(1);
+    assertThat(r.err()).isEqualTo("vdisk bench: --matrix: takes no image and none of -c -d -w -s -S -o --pattern "
+        + "--flush-interval (expected: --matrix with its own options, see 'vdisk bench --help')\n");
+  }
+
+  @Test
+  void matrixRefusesAnUnknownLayoutAndAPlainBenchWithoutImage() {
+    Vdisk.Result r = Vdisk.run("bench", "--matrix", "--layouts", "raw-sparse,vmdk", "--dir", dir.toString());
+    assertThat(r.exit()).isEqualTo(1);
+    assertThat(r.err()).isEqualTo("vdisk bench: layout: 'vmdk' (expected: one of raw-sparse, raw-falloc, raw-full, "
+        + "qcow2-off, qcow2-metadata, qcow2-falloc, qcow2-full)\n");
+    Vdisk.Result none = Vdisk.run("bench");
+    assertThat(none.exit()).isEqualTo(1);
+    assertThat(none.err()).isEqualTo("vdisk bench: missing the image (expected: vdisk bench [options] FILE, or vdisk bench --matrix)\n");
+  }
+
+  @Test
+  void matrixWritesToADeviceOnlyWhenItIsNamedTwiceAndIsABlockDevice() {
+    Vdisk.Result unconfirmed = Vdisk.run("bench", "--matrix", "--device", img, "--dir", dir.toString());
+    assertThat(unconfirmed.exit()).isEqualTo(1);
+    assertThat(unconfirmed.err()).isEqualTo("vdisk bench: --device " + img + " destroys the data on it (expected: "
+        + "--destroy-data-on " + img + " to confirm)\n");
+    Vdisk.Result file = Vdisk.run("bench", "--matrix", "--device", img, "--destroy-data-on", img, "--dir", dir.toString());
+    assertThat(file.exit()).isEqualTo(1);
+    assertThat(file.err()).isEqualTo("vdisk bench: --device: " + img + " is not a block device (expected: a block "
+        + "device; for a file use --dir)\n");
+    try (var left = java.nio.file.Files.list(dir)) {
+      assertThat(left).as("nothing made before the checks").containsExactly(java.nio.file.Path.of(img));
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
 }

@@ -19,6 +19,7 @@ class ExportSpecTest {
     assertThat(d.detectZeroes()).isEqualTo(DetectZeroesFilter.Mode.OFF);
     assertThat(ExportSpec.parse("file=c.img,detect-zeroes=on").detectZeroes()).isEqualTo(DetectZeroesFilter.Mode.ON);
     assertThat(ExportSpec.parse("file=c.img,discard=unmap,detect-zeroes=unmap").detectZeroes()).isEqualTo(DetectZeroesFilter.Mode.UNMAP);
+    assertThat(ExportSpec.parse("file=c.img,bitmap=b1").bitmap()).isEqualTo("b1");
   }
 
   @Test

@@ -33,7 +33,7 @@ class MainTest {
     Vdisk.Result r = Vdisk.run();
     assertThat(r.exit()).isEqualTo(1);
     assertThat(r.errLines()).containsExactly("vdisk: no command given (expected: one of create, info, map, check, "
-        + "snapshot, resize, convert, compare, measure, io, bench, serve, advise)");
+        + "snapshot, resize, convert, compare, measure, io, bench, serve, advise, bitmap)");
   }
 
   @Test

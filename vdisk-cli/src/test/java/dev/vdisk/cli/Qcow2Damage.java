@@ -46,12 +46,20 @@ enum Qcow2Damage {
   REFCOUNT_BLOCK_UNALIGNED,
   /** The first refcount table entry cleared: every refcount reads 0. */
   REFCOUNT_TABLE_CLEARED,
+  /** The first refcount table entry with its top bits set: a block past what a read can address (CheckFuzzIT). */
+  REFCOUNT_BLOCK_BEYOND_2_63,
   /** A second refcount table entry names the first refcount block too. */
   REFCOUNT_BLOCK_SHARED,
   /** The first snapshot's L1 table offset is 512 bytes off a cluster boundary. */
   SNAPSHOT_L1_UNALIGNED,
   /** The autoclear bits cleared, as a program without bitmap support leaves them: QEMU ignores the bitmaps. */
   BITMAPS_AUTOCLEAR_CLEARED,
+  /** A reserved bit set in the first entry of the first persistent bitmap's table. */
+  BITMAP_TABLE_RESERVED_BIT,
+  /** The first persistent bitmap's granularity_bits set to 40, past QEMU's 31. */
+  BITMAP_GRANULARITY_TOO_LARGE,
+  /** The first persistent bitmap's table entry 0 pointing at the refcount table. */
+  BITMAP_DATA_AT_REFCOUNT_TABLE,
   /** Extended L2: the first data cluster's bitmap says subcluster 0 is both allocated and zero. */
   SUBCLUSTER_BITMAP_CONFLICT,
   /** The corrupt bit (incompatible feature bit 1) set, as QEMU sets it when it finds damage. */
@@ -88,9 +96,16 @@ enum Qcow2Damage {
         case COMPRESSED_COPIED -> t.put(t.firstCompressed().at(), t.firstCompressed().word() | COPIED);
         case REFCOUNT_BLOCK_UNALIGNED -> t.put(t.refcountTableOffset, t.get(t.refcountTableOffset) + 512);
         case REFCOUNT_TABLE_CLEARED -> t.put(t.refcountTableOffset, 0);
+        case REFCOUNT_BLOCK_BEYOND_2_63 -> t.put(t.refcountTableOffset, t.get(t.refcountTableOffset) | 0xffff_0000_0000_0000L);
         case REFCOUNT_BLOCK_SHARED -> t.put(t.refcountTableOffset + 8, t.get(t.refcountTableOffset));
         case SNAPSHOT_L1_UNALIGNED -> t.put(t.snapshotsOffset, t.get(t.snapshotsOffset) + 512);
         case BITMAPS_AUTOCLEAR_CLEARED -> t.put(88, 0);
+        case BITMAP_TABLE_RESERVED_BIT -> t.put(t.bitmapTable(), t.get(t.bitmapTable()) | 2);
+        case BITMAP_GRANULARITY_TOO_LARGE -> {
+          long at = t.bitmapDirectory() + 16;
+          t.put(at, (t.get(at) & 0xffff_00ff_ffff_ffffL) | (40L << 48));
+        }
+        case BITMAP_DATA_AT_REFCOUNT_TABLE -> t.put(t.bitmapTable(), t.refcountTableOffset);
         case SUBCLUSTER_BITMAP_CONFLICT -> t.put(t.firstData().at() + 8, 0x0000_0001_0000_0001L);
         case MARKED_CORRUPT -> t.put(72, t.get(72) | 2);
         case MARKED_DIRTY_WITH_LEAK -> {
@@ -170,6 +185,23 @@ enum Qcow2Damage {
 
     int clusterSize() {
       return 1 << clusterBits;
+    }
+
+    /** Where the bitmap directory starts, as the bitmaps header extension says. */
+    long bitmapDirectory() throws IOException {
+      ByteBuffer first = read(0, clusterSize());
+      for (int at = first.getInt(100); at + 8 <= clusterSize() && first.getInt(at) != 0; ) {
+        if (first.getInt(at) == 0x23852875) {
+          return first.getLong(at + 8 + 16);
+        }
+        at += 8 + ((first.getInt(at + 4) + 7) & ~7);
+      }
+      throw new IllegalStateException("no bitmaps header extension");
+    }
+
+    /** Where the first bitmap's table starts. */
+    long bitmapTable() throws IOException {
+      return get(bitmapDirectory());
     }
 
     Entry firstData() {

@@ -25,9 +25,9 @@ class ServeCommandTest {
   void argumentErrorsAreOneLine() throws IOException {
     Path img = Files.write(dir.resolve("a.img"), new byte[4096]);
     fails("vdisk serve: nothing to serve (expected: FILE or at least one --export name=NAME,file=PATH)");
-    fails("vdisk serve: -f/-t/-r/-x/-D/--discard/--detect-zeroes: given without FILE (expected: FILE, or the same settings inside --export)",
+    fails("vdisk serve: -f/-t/-r/-x/-D/-B/--discard/--detect-zeroes: given without FILE (expected: FILE, or the same settings inside --export)",
         "-r", "--export", "name=a,file=" + img);
-    fails("vdisk serve: --export: unknown key 'fmt' (expected: one of name, file, format, cache, read-only, discard, detect-zeroes, description)",
+    fails("vdisk serve: --export: unknown key 'fmt' (expected: one of name, file, format, cache, read-only, discard, detect-zeroes, description, bitmap)",
         "--export", "name=a,file=" + img + ",fmt=raw");
     fails("vdisk serve: --export: 'name=a' has no file= (expected: name=NAME,file=PATH[,...])", "--export", "name=a");
     fails("vdisk serve: detect-zeroes: 'yes' (expected: off, on or unmap)", "--export", "file=" + img + ",detect-zeroes=yes");

@@ -41,8 +41,9 @@ record HeaderExtensions(Optional<String> backingFormat, FeatureNameTable feature
    * @param nbBitmaps bytes 0-3: number of bitmaps
    * @param directorySize bytes 8-15: size of the bitmap directory in bytes
    * @param directoryOffset bytes 16-23: where the bitmap directory starts
+   * @param fieldsAt where byte 0 of these fields lies in the image file
    */
-  record Bitmaps(long nbBitmaps, long directorySize, long directoryOffset) {}
+  record Bitmaps(long nbBitmaps, long directorySize, long directoryOffset, int fieldsAt) {}
 
   /**
    * Parses the extensions of an image whose header is {@code header}.
@@ -92,7 +93,7 @@ record HeaderExtensions(Optional<String> backingFormat, FeatureNameTable feature
           if (length != BITMAPS_LENGTH) {
             throw invalid("bitmaps header extension: length", length, "exactly " + BITMAPS_LENGTH);
           }
-          bitmaps = Optional.of(new Bitmaps(data.getInt(0) & 0xffffffffL, data.getLong(8), data.getLong(16)));
+          bitmaps = Optional.of(new Bitmaps(data.getInt(0) & 0xffffffffL, data.getLong(8), data.getLong(16), dataAt));
         }
         case FULL_DISK_ENCRYPTION ->
             throw unsupported("full disk encryption header extension", "present", "none: encrypted images are not supported yet");

@@ -115,6 +115,25 @@ final class Qcow2Checker {
     return check(file, path, mode, problems);
   }
 
+  /**
+   * The number of host clusters that the qcow2 image in {@code file} references (header, L1/L2 and refcount
+   * structures, snapshot tables, bitmaps, data), computed from its metadata as {@link #check} computes them; the
+   * stored refcounts are not consulted. Reads only; problems are ignored here (run a check for them).
+   */
+  static long referencedClusters(BlockDevice file) throws IOException {
+    HostReader reader = new HostReader(file, "image file");
+    ImageHead head = ImageHead.read(reader);
+    Qcow2Checker checker = new Qcow2Checker(reader, head, new CheckTally(problem -> {}), null);
+    checker.calculate(SnapshotTable.parse(reader, head.header(), true));
+    long referenced = 0;
+    for (long i = 0; i < checker.refs.clusters(); i++) {
+      if (checker.refs.get(i) != 0) {
+        referenced++;
+      }
+    }
+    return referenced;
+  }
+
   private static CheckResult check(BlockDevice file, Path imagePath, Repair fix, Consumer<CheckProblem> problems)
       throws IOException {
     HostReader reader = new HostReader(file, "image file");
@@ -236,7 +255,7 @@ final class Qcow2Checker {
           + "inconsistent; some clusters may be leaked");
       return Optional.empty();
     }
-    return Optional.of(BitmapTables.read(file, ext.get(), geometry.clusterSize()));
+    return Optional.of(BitmapTables.read(file, ext.get(), geometry.clusterSize(), head.header().size()));
   }
 
   /** QEMU's calculate_refcounts: every reference the metadata makes. */
@@ -312,9 +331,10 @@ final class Qcow2Checker {
       try {
         storedCount = stored.get(i);
       } catch (IOException e) {
-        if (!signalledCorruption) {
+        long index = i >>> width.blockBits(geometry.clusterBits());
+        // QEMU signals corruption for an unaligned block; a block it cannot read is an I/O error only.
+        if (!signalledCorruption && (table.blockOffset(index) & geometry.clusterMask()) != 0) {
           signalledCorruption = true;
-          long index = i >>> width.blockBits(geometry.clusterBits());
           signalCorruption("Refblock offset " + cHex(table.blockOffset(index)) + " unaligned (reftable index: "
               + cHex(index) + ")");
         }

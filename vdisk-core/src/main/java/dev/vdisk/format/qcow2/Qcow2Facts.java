@@ -1,6 +1,9 @@
 package dev.vdisk.format.qcow2;
 
 import dev.vdisk.format.FormatFacts;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
@@ -15,7 +18,7 @@ final class Qcow2Facts {
    * table, and its qcow2 driver answers block status one slice at a time ({@code qemu-img compare -s} sees where
    * runs end).
    */
-  static FormatFacts of(Qcow2Image q) {
+  static FormatFacts of(Qcow2Image q) throws IOException {
     Qcow2Header h = q.header();
     Optional<String> dataFile = q.hasFeature(Features.INCOMPAT_DATA_FILE) ? q.extensions().dataFile() : Optional.empty();
     long bitmaps = q.extensions().bitmaps().map(HeaderExtensions.Bitmaps::nbBitmaps).orElse(0L);
@@ -27,15 +30,34 @@ final class Qcow2Facts {
   /**
    * The {@code data} of qemu-img info's {@code format-specific} object for a qcow2 image, with the keys in QEMU's
    * order: compat, compression-type, and for compat 1.1 lazy-refcounts, refcount-bits, data-file / data-file-raw
-   * (with an external data file), corrupt, extended-l2. Bitmaps are not listed yet.
+   * (with an external data file), corrupt, extended-l2; bitmaps (after lazy-refcounts, where QEMU's dictionary puts
+   * them) when the image has trusted ones, each with flags, name and granularity.
    */
-  private static Map<String, Object> formatSpecific(Qcow2Image q) {
+  private static Map<String, Object> formatSpecific(Qcow2Image q) throws IOException {
     Qcow2Header h = q.header();
     Map<String, Object> data = new LinkedHashMap<>();
     data.put("compat", h.version() == 2 ? "0.10" : "1.1");
     data.put("compression-type", h.compressionType() == 1 ? CompressionType.ZSTD.qemuName() : CompressionType.ZLIB.qemuName());
     if (h.version() >= 3) {
       data.put("lazy-refcounts", (h.compatibleFeatures() & Features.COMPAT_LAZY_REFCOUNTS) != 0);
+      List<Map<String, Object>> bitmaps = new ArrayList<>();
+      for (BitmapEntry b : q.bitmaps()) {
+        List<String> flags = new ArrayList<>();
+        if (b.inUse()) {
+          flags.add("in-use");
+        }
+        if (b.auto()) {
+          flags.add("auto");
+        }
+        Map<String, Object> info = new LinkedHashMap<>();
+        info.put("flags", flags);
+        info.put("name", b.name());
+        info.put("granularity", b.granularity());
+        bitmaps.add(info);
+      }
+      if (!bitmaps.isEmpty()) {
+        data.put("bitmaps", bitmaps);
+      }
     }
     data.put("refcount-bits", h.refcountBits());
     if (h.version() >= 3) {

@@ -54,6 +54,8 @@ final class Qcow2Image implements FormatImage {
   /** Compressed writes; null where the image is read-only or keeps its data in an external data file (as QEMU). */
   private final CompressedWriter compressedWriter;
   private final MetadataPreallocation preallocation;
+  /** Marked before each write, zeroing and discard (QEMU marks whatever the request's outcome); null for none. */
+  private final PersistentBitmaps bitmaps;
   private volatile long size;
   private volatile boolean closed;
 
@@ -63,11 +65,13 @@ final class Qcow2Image implements FormatImage {
    * @param resources closed by {@link #close}, in order: the image file last
    * @param writer makes the writer of a writable image from a reader of the image's guest bytes and their block
    *     status; null for a read-only image
+   * @param bitmaps the persistent bitmaps a writable image keeps, marked in use; null for none
    */
   Qcow2Image(Qcow2Format format, BlockDevice file, Qcow2Header header, HeaderExtensions extensions, Geometry geometry,
       ClusterMapper mapper, HostReader data, Optional<String> backingName, Optional<Backing> backing,
       List<Snapshot> snapshots, List<Closeable> resources,
-      BiFunction<Qcow2Writer.GuestReader, Qcow2Writer.ZeroStatus, Qcow2Writer> writer) throws IOException {
+      BiFunction<Qcow2Writer.GuestReader, Qcow2Writer.ZeroStatus, Qcow2Writer> writer, PersistentBitmaps bitmaps)
+      throws IOException {
     this.format = format;
     this.file = file;
     this.header = header;
@@ -83,6 +87,7 @@ final class Qcow2Image implements FormatImage {
     this.snapshots = snapshots;
     this.size = header.size();
     this.resources = List.copyOf(resources);
+    this.bitmaps = bitmaps;
     // Last: the writer reads through this image, which must be complete by then.
     this.writer = writer == null ? null : writer.apply(this::readUnlocked, this::readsAsZero);
     this.compressedWriter = this.writer == null || hasFeature(Features.INCOMPAT_DATA_FILE) ? null
@@ -98,6 +103,21 @@ final class Qcow2Image implements FormatImage {
     return extensions;
   }
 
+  /** The bitmap directory as QEMU loads it ({@link BitmapTables#trusted}), read now. */
+  List<BitmapEntry> bitmaps() throws IOException {
+    return BitmapTables.trusted(image, header, extensions).map(BitmapTables::entries).orElse(List.of());
+  }
+
+  /** A bitmap of this image as the directory names it, read from the file now. */
+  DirtyBitmap loadBitmap(BitmapEntry entry) throws IOException {
+    return DirtyBitmap.load(image, entry, header.clusterSize(), size);
+  }
+
+  /** The bitmaps a writable version 3 image keeps; null for a read-only or version 2 image. */
+  PersistentBitmaps persistentBitmaps() {
+    return bitmaps;
+  }
+
   Geometry geometry() {
     return geometry;
   }
@@ -108,7 +128,7 @@ final class Qcow2Image implements FormatImage {
   }
 
   @Override
-  public FormatFacts facts() {
+  public FormatFacts facts() throws IOException {
     return Qcow2Facts.of(this);
   }
 
@@ -307,6 +327,7 @@ final class Qcow2Image implements FormatImage {
   @Override
   public void write(long offset, ByteBuffer src, Set<WriteFlag> flags) throws IOException {
     Qcow2Writer w = writer("write");
+    markDirty(offset, src.remaining());
     if (flags.contains(WriteFlag.COMPRESSED)) {
       compressedWriter.write(offset, src);
     } else {
@@ -324,12 +345,22 @@ final class Qcow2Image implements FormatImage {
 
   @Override
   public void discard(long offset, long length) throws IOException {
-    writer("discard").discard(offset, length);
+    Qcow2Writer w = writer("discard");
+    markDirty(offset, length);
+    w.discard(offset, length);
   }
 
   @Override
   public void writeZeroes(long offset, long length, Set<WriteFlag> flags) throws IOException {
-    writer("writeZeroes").writeZeroes(offset, length, flags);
+    Qcow2Writer w = writer("writeZeroes");
+    markDirty(offset, length);
+    w.writeZeroes(offset, length, flags);
+  }
+
+  private void markDirty(long offset, long length) {
+    if (bitmaps != null) {
+      bitmaps.mark(offset, length);
+    }
   }
 
   private Qcow2Writer writer(String op) throws BlockDeviceException {
@@ -358,6 +389,9 @@ final class Qcow2Image implements FormatImage {
       throw new BlockDeviceException(BlockError.EINVAL,
           "resize: size " + newSize + " (expected: a multiple of 512, as qcow2 in QEMU requires)");
     }
+    if (bitmaps != null) {
+      bitmaps.checkResize(newSize);
+    }
     if (newSize < old) {
       w.shrink(newSize);
     } else {
@@ -365,6 +399,9 @@ final class Qcow2Image implements FormatImage {
       w.grow(newSize, backing.isPresent() && backing.get().device().size() > old);
     }
     size = newSize;
+    if (bitmaps != null) {
+      bitmaps.resize(newSize);
+    }
   }
 
   private BlockDeviceException readOnly(String op) {
@@ -383,7 +420,7 @@ final class Qcow2Image implements FormatImage {
     IOException first = null;
     if (writer != null) {
       try {
-        writer.flushAll();
+        writer.flushAll(bitmaps);
       } catch (IOException e) {
         first = e;
       }

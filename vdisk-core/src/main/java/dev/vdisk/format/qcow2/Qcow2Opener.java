@@ -81,9 +81,14 @@ final class Qcow2Opener {
         backing.ifPresent(b -> resources.add(b.device()));
       }
       BiFunction<Qcow2Writer.GuestReader, Qcow2Writer.ZeroStatus, Qcow2Writer> writer = null;
+      PersistentBitmaps bitmaps = null;
       if (!context.readOnly()) {
         checkWritable(header);
-        clearAutoclearFeatures(file, header);
+        bitmaps = PersistentBitmaps.load(file, image, header, ext);
+        clearAutoclearFeatures(file, header, bitmaps != null && bitmaps.trusted());
+        if (bitmaps != null) {
+          bitmaps.markInUse();
+        }
         // QEMU's default refcount block cache is a quarter of its L2 cache.
         int blocks = (int) Math.min(Integer.MAX_VALUE, l2CacheSize / 4 / header.clusterSize());
         RefcountStore refcounts = new RefcountStore(file, header, RefcountTable.read(image, header), blocks);
@@ -97,7 +102,7 @@ final class Qcow2Opener {
       }
       resources.add(file);
       return new Qcow2Image(format, file, header, ext, geometry, mapper, data, backingName, backing, snapshots, resources,
-          writer);
+          writer, bitmaps);
     } catch (IOException | RuntimeException e) {
       for (Closeable c : resources) {
         if (c != file) {
@@ -141,12 +146,14 @@ final class Qcow2Opener {
   }
 
   /**
-   * Clears the autoclear feature bits before the first write, as QEMU does for the bits it does not know: vdisk
-   * does not keep persistent bitmaps up to date, so marking them stale is what keeps them from being trusted.
-   * data_file_raw stays: vdisk keeps the raw data file in step with the image.
+   * Clears the autoclear feature bits before the first write, as QEMU does for the bits it does not know.
+   * data_file_raw stays: vdisk keeps the raw data file in step with the image; so does the bitmaps bit when vdisk
+   * keeps the bitmaps ({@code bitmapsKept}, {@link PersistentBitmaps}).
    */
-  private static void clearAutoclearFeatures(BlockDevice file, Qcow2Header header) throws IOException {
-    long kept = header.autoclearFeatures() & Features.AUTOCLEAR_DATA_FILE_RAW;
+  private static void clearAutoclearFeatures(BlockDevice file, Qcow2Header header, boolean bitmapsKept)
+      throws IOException {
+    long kept = header.autoclearFeatures()
+        & (Features.AUTOCLEAR_DATA_FILE_RAW | (bitmapsKept ? Features.AUTOCLEAR_BITMAPS : 0));
     if (header.version() >= 3 && header.autoclearFeatures() != kept) {
       file.write(Qcow2Header.AUTOCLEAR_FEATURES_FIELD, ByteBuffer.allocate(8).putLong(0, kept), Set.of());
       file.flush();

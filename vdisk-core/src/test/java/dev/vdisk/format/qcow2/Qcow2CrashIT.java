@@ -110,7 +110,8 @@ class Qcow2CrashIT {
       }
     }
     all.addAll(List.of("extended_l2=on,cluster_size=65536,refcount_bits=8", "extended_l2=on,cluster_size=32768 + backing",
-        "cluster_size=65536 + backing"));
+        "cluster_size=65536 + backing", "cluster_size=65536 + bitmaps", "cluster_size=4096,lazy_refcounts=on + bitmaps",
+        "cluster_size=512,refcount_bits=1 + bitmaps"));
     return IntStream.range(0, all.size()).boxed().flatMap(i -> IntStream.range(0, WORKLOADS).mapToObj(w ->
         Arguments.of(all.get(i), DURABLE_MODES.get((i + w) % DURABLE_MODES.size()).name(), i * 1000L + w)));
   }
@@ -149,7 +150,15 @@ class Qcow2CrashIT {
       Qemu.img(dir, "create", "-q", "-f", "qcow2", "-o", options.replace(" + backing", ""), "-b", backing, "-F", "qcow2",
           base.getFileName().toString(), Integer.toString(SIZE));
     } else {
-      Qemu.img(dir, "create", "-q", "-f", "qcow2", "-o", options, base.getFileName().toString(), Integer.toString(SIZE));
+      Qemu.img(dir, "create", "-q", "-f", "qcow2", "-o", options.replace(" + bitmaps", ""), base.getFileName().toString(),
+          Integer.toString(SIZE));
+    }
+    boolean bitmaps = options.endsWith(" + bitmaps");
+    if (bitmaps) {
+      // Enabled bitmaps of QEMU's default and smallest granularity, and a disabled one that must stay empty.
+      Qemu.img(dir, "bitmap", "--add", base.getFileName().toString(), "b1");
+      Qemu.img(dir, "bitmap", "--add", "-g", "512", base.getFileName().toString(), "b2");
+      Qemu.img(dir, "bitmap", "--add", "--disable", base.getFileName().toString(), "b3");
     }
     MemoryDevice start = new MemoryDevice(Files.size(base));
     start.write(0, ByteBuffer.wrap(Files.readAllBytes(base)), Set.of());
@@ -162,6 +171,8 @@ class Qcow2CrashIT {
     Qcow2Image image = Qcow2Opener.open(disk, FileContext.of(base, new FileOptions(cache, false, false, false)),
         new Qcow2Format(4L * clusterSize));
     BlockDevice dev = new CheckedDevice(Images.applyCacheSwitches(image, cache));
+    // Every request that marks the bitmaps, and where the open's marking of them as in use was durable.
+    BitmapExpectation marks = bitmaps ? new BitmapExpectation(disk.historyLength(), new ArrayList<>()) : null;
     for (int op = 0; op < OPS; op++) {
       int historyBefore = disk.historyLength();
       int size = (int) model.size;
@@ -217,6 +228,10 @@ class Qcow2CrashIT {
             dev.write(at, ByteBuffer.wrap(data), Set.of(WriteFlag.COMPRESSED));
           } catch (BlockDeviceException e) {
             assertThat(e.error()).as(e.getMessage()).isEqualTo(BlockError.EIO);
+            if (marks != null) {
+              // Marked all the same, as QEMU marks whatever a request's outcome.
+              marks.ranges().add(new long[] {at, len});
+            }
             continue;
           }
           compressedWrites++;
@@ -228,6 +243,9 @@ class Qcow2CrashIT {
           flushes.add(snapshot(model));
           continue;
         }
+      }
+      if (marks != null) {
+        marks.ranges().add(new long[] {at, len});
       }
       model.since.add(new long[] {historyBefore, at, at + len});
       flushes.add(snapshot(model));
@@ -242,6 +260,10 @@ class Qcow2CrashIT {
     for (int i = 0; i < CRASHES_PER_WORKLOAD; i++) {
       int point = i == 0 ? history : random.nextInt(history + 1);
       checkCrash(disk, point, point == history, flushes, initial, random, i % QEMU_EVERY == 0, seed + "-" + i);
+      if (marks != null) {
+        bitmapsConsistentOrInUse(disk.crash(point, new Random(seed + i), CrashingDevice.Tearing.SECTORS), marks, point,
+            model.size, "crash at " + point);
+      }
     }
     workloads++;
     String key = (options.contains("lazy_refcounts=on") ? "lazy_refcounts=on" : "lazy_refcounts=off") + ", cache=" + cacheName;
@@ -338,6 +360,48 @@ class Qcow2CrashIT {
     CheckResult r = Qcow2Checker.check(again, file, problem -> {});
     assertThat(r.corruptions() + r.leaks() + r.checkErrors()).as("problems after a second repair: %s", when).isZero();
     repairCrashes++;
+  }
+
+  /**
+   * The requests of a workload that mark the bitmaps ({@code {offset, length}} each), and the history length once
+   * the open had marked the bitmaps in use.
+   */
+  private record BitmapExpectation(int inUseAt, List<long[]> ranges) {}
+
+  /**
+   * After a crash the bitmaps extension is still trusted (autoclear bit set) and each bitmap is either marked in use
+   * or exactly what the session's requests made it: every granule a request touched set in the enabled bitmaps,
+   * nothing in the disabled one; or, for a crash before the open had marked them, as they were (empty).
+   */
+  private static void bitmapsConsistentOrInUse(MemoryDevice crashed, BitmapExpectation marks, int point, long finalSize,
+      String where) throws IOException {
+    HostReader reader = new HostReader(crashed, "image file");
+    ImageHead head = ImageHead.read(reader);
+    assertThat(head.header().autoclearFeatures() & Features.AUTOCLEAR_BITMAPS).as("bitmaps autoclear bit after a %s", where)
+        .isNotZero();
+    BitmapTables tables = BitmapTables.read(reader, head.extensions().bitmaps().orElseThrow(), head.header().clusterSize(),
+        head.header().size());
+    assertThat(tables.entries()).extracting(BitmapEntry::name).containsExactly("b1", "b2", "b3");
+    for (BitmapEntry e : tables.entries()) {
+      if (e.inUse()) {
+        continue;
+      }
+      long size = head.header().size();
+      DirtyBitmap got = DirtyBitmap.load(reader, e, head.header().clusterSize(), size);
+      DirtyBitmap expected = DirtyBitmap.empty(e.granularityBits(), size);
+      if (point >= marks.inUseAt()) {
+        assertThat(size).as("virtual size of a bitmap stored at the close, after a %s", where).isEqualTo(finalSize);
+        for (long[] r : e.auto() ? marks.ranges() : List.<long[]>of()) {
+          expected.set(r[0], r[1]);
+        }
+      }
+      for (long g = 0; g < expected.granules(); g++) {
+        if (got.get(g) != expected.get(g)) {
+          throw new AssertionError(where + ": bitmap " + e.name() + " granule " + g + " is " + got.get(g)
+              + " (expected: " + expected.get(g) + ", or the bitmap marked in use)");
+        }
+      }
+    }
   }
 
   /** Every byte not changed since the flush of {@code state} reads as it was then. */

@@ -116,6 +116,8 @@ public final class NbdProtocol {
   public static final int NBD_STATE_ZERO = 1 << 1;
   /** QEMU's context: the whole 32-bit value is the depth in the backing chain that defines the range. */
   public static final String QEMU_ALLOCATION_DEPTH = "qemu:allocation-depth";
+  /** QEMU's context prefix for a dirty bitmap, followed by the bitmap's name. */
+  public static final String QEMU_DIRTY_BITMAP = "qemu:dirty-bitmap:";
 
   // Sizes.
   /** Bytes of a request header. */

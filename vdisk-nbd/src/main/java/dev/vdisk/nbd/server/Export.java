@@ -20,8 +20,15 @@ import java.io.IOException;
  * @param discard what trims do
  * @param pageCacheWrites writes complete in the host's page cache (a cache mode that is neither direct nor
  *     writethrough), so a small one takes microseconds and never waits for the disk
+ * @param bitmap the dirty bitmap offered as {@code qemu:dirty-bitmap:NAME}, or null
  */
-public record Export(String name, String description, BlockDevice device, DiscardMode discard, boolean pageCacheWrites) {
+public record Export(String name, String description, BlockDevice device, DiscardMode discard, boolean pageCacheWrites,
+    ExportBitmap bitmap) {
+  /** An export without a dirty bitmap. */
+  public Export(String name, String description, BlockDevice device, DiscardMode discard, boolean pageCacheWrites) {
+    this(name, description, device, discard, pageCacheWrites, null);
+  }
+
   /** An export whose writes may wait for storage. */
   public Export(String name, String description, BlockDevice device, DiscardMode discard) {
     this(name, description, device, discard, false);

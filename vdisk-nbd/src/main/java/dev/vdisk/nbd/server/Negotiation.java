@@ -203,14 +203,14 @@ final class Negotiation {
       return;
     }
     if (set) {
-      contexts = MetaContext.select(r.queries());
+      contexts = MetaContext.select(r.queries(), MetaContext.of(exports.get(r.exportName())));
       contextsExport = r.exportName();
       for (MetaContext c : contexts) {
-        reply(option, NBD_REP_META_CONTEXT, OptionCodec.metaContextPayload(c.id, c.contextName));
+        reply(option, NBD_REP_META_CONTEXT, OptionCodec.metaContextPayload(c.id(), c.contextName()));
       }
     } else {
-      for (MetaContext c : MetaContext.list(r.queries())) {
-        reply(option, NBD_REP_META_CONTEXT, OptionCodec.metaContextPayload(0, c.contextName));
+      for (MetaContext c : MetaContext.list(r.queries(), MetaContext.of(exports.get(r.exportName())))) {
+        reply(option, NBD_REP_META_CONTEXT, OptionCodec.metaContextPayload(0, c.contextName()));
       }
     }
     reply(option, NBD_REP_ACK, ByteBuffer.allocate(0));

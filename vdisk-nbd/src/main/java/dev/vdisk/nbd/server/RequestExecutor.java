@@ -229,19 +229,30 @@ final class RequestExecutor {
     if (r.length() == 0) {
       throw new BlockDeviceException(BlockError.EINVAL, "block status: length 0 (expected: > 0)");
     }
-    List<AllocationMap.Run> runs = AllocationMap.describe(device, r.offset(), r.length());
     List<MetaContext> contexts = session.contexts();
+    List<AllocationMap.Run> runs = contexts.stream().allMatch(MetaContext::dirtyBitmap) ? List.of()
+        : AllocationMap.describe(device, r.offset(), r.length());
     List<int[]> perContext = new ArrayList<>(contexts.size());
     int total = 0;
     for (MetaContext c : contexts) {
-      int[] d = descriptors(runs, c, r.has(NBD_CMD_FLAG_REQ_ONE));
+      List<long[]> values = new ArrayList<>();
+      if (c.dirtyBitmap()) {
+        for (long[] run : session.export().bitmap().runs().runs(r.offset(), r.length())) {
+          values.add(new long[] {run[1], run[2]});
+        }
+      } else {
+        for (AllocationMap.Run run : runs) {
+          values.add(new long[] {run.length(), c == MetaContext.ALLOCATION ? run.status() : run.depth()});
+        }
+      }
+      int[] d = descriptors(values, r.has(NBD_CMD_FLAG_REQ_ONE));
       perContext.add(d);
       total += TransmissionCodec.blockStatusSize(d.length / 2);
     }
     ByteBuffer b = pool.acquire(total);
     for (int i = 0; i < contexts.size(); i++) {
       int[] d = perContext.get(i);
-      TransmissionCodec.blockStatusPrefix(b, i == contexts.size() - 1, r.cookie(), contexts.get(i).id, d.length / 2);
+      TransmissionCodec.blockStatusPrefix(b, i == contexts.size() - 1, r.cookie(), contexts.get(i).id(), d.length / 2);
       for (int j = 0; j < d.length; j += 2) {
         TransmissionCodec.blockDescriptor(b, d[j], d[j + 1]);
       }
@@ -249,21 +260,21 @@ final class RequestExecutor {
     send(b);
   }
 
-  /** Length/value pairs for one context, adjacent runs with the same value merged. */
-  private static int[] descriptors(List<AllocationMap.Run> runs, MetaContext c, boolean one) {
+  /** Length/value pairs for one context from {@code {length, value}} runs, adjacent runs with the same value merged. */
+  private static int[] descriptors(List<long[]> runs, boolean one) {
     long[] lengths = new long[runs.size()];
     int[] values = new int[runs.size()];
     int n = 0;
-    for (AllocationMap.Run run : runs) {
-      int v = c == MetaContext.ALLOCATION ? run.status() : run.depth();
+    for (long[] run : runs) {
+      int v = (int) run[1];
       if (n > 0 && values[n - 1] == v) {
-        lengths[n - 1] += run.length();
+        lengths[n - 1] += run[0];
       } else {
-        lengths[n] = run.length();
+        lengths[n] = run[0];
         values[n++] = v;
       }
     }
-    n = one ? 1 : n;
+    n = one ? Math.min(1, n) : n;
     int[] out = new int[2 * n];
     for (int i = 0; i < n; i++) {
       out[2 * i] = (int) lengths[i]; // at most the request's length: fits 32 unsigned bits

@@ -1,0 +1,133 @@
+package dev.vdisk.cli;
+
+import dev.vdisk.block.BlockDeviceException;
+import dev.vdisk.format.Images;
+import dev.vdisk.format.OpenImage;
+import dev.vdisk.format.qcow2.Qcow2Format;
+import dev.vdisk.format.qcow2.Qcow2Format.BitmapAction;
+import dev.vdisk.io.CacheMode;
+import dev.vdisk.io.FileOptions;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
+
+/**
+ * {@code vdisk bitmap (--merge SOURCE | --add | --remove | --clear | --enable | --disable)... [-b SOURCE_FILE
+ * [-F SOURCE_FMT]] [-g GRANULARITY] [-f FMT] FILE BITMAP}: qemu-img bitmap. The operations run in the order given
+ * on one persistent dirty bitmap of a qcow2 image, with qemu-img's checks, messages and exit code 1 on failure
+ * (operations before a failing one stay applied, as in qemu-img).
+ */
+@Command(name = "bitmap", mixinStandardHelpOptions = true, description = "Add, remove, clear, enable, disable or "
+    + "merge persistent dirty bitmaps of a qcow2 image.")
+final class BitmapCommand implements Callable<Integer> {
+  @ParentCommand Main main;
+
+  @Mixin ImageOptions image;
+
+  /** The operations in command-line order: {op, merge source}. */
+  private final List<String[]> ops = new ArrayList<>();
+
+  @Option(names = "--add", description = "Create the bitmap (enabled, empty).")
+  void add(boolean on) {
+    ops.add(new String[] {"add", null});
+  }
+
+  @Option(names = "--remove", description = "Delete the bitmap.")
+  void remove(boolean on) {
+    ops.add(new String[] {"remove", null});
+  }
+
+  @Option(names = "--clear", description = "Clear every bit of the bitmap.")
+  void clear(boolean on) {
+    ops.add(new String[] {"clear", null});
+  }
+
+  @Option(names = "--enable", description = "Let the bitmap track writes.")
+  void enable(boolean on) {
+    ops.add(new String[] {"enable", null});
+  }
+
+  @Option(names = "--disable", description = "Stop the bitmap tracking writes.")
+  void disable(boolean on) {
+    ops.add(new String[] {"disable", null});
+  }
+
+  @Option(names = "--merge", paramLabel = "SOURCE", description = "Set the bits that bitmap SOURCE has set.")
+  void merge(String source) {
+    ops.add(new String[] {"merge", source});
+  }
+
+  @Option(names = "-g", paramLabel = "GRANULARITY", description = "Bytes per bit of a bitmap --add creates (a power of "
+      + "2 from 512; default: the cluster size within 4k to 64k).")
+  String granularity;
+
+  @Option(names = "-b", paramLabel = "SOURCE_FILE", description = "The image whose bitmap --merge reads.")
+  String sourceFile;
+
+  @Option(names = "-F", paramLabel = "SOURCE_FMT", description = "The format of SOURCE_FILE.")
+  String sourceFormat;
+
+  @Parameters(paramLabel = "FILE BITMAP", arity = "0..*", description = "The image and the bitmap's name.")
+  List<String> args = new ArrayList<>();
+
+  @Override
+  public Integer call() throws IOException {
+    long g = granularity == null ? 0 : granularity();
+    if (ops.isEmpty()) {
+      throw new CliException("Need at least one of --add, --remove, --clear, --enable, --disable, or --merge");
+    }
+    if (g != 0 && ops.stream().noneMatch(o -> o[0].equals("add"))) {
+      throw new CliException("granularity only supported with --add");
+    }
+    if (sourceFormat != null && sourceFile == null) {
+      throw new CliException("-F only supported with -b");
+    }
+    if (sourceFile != null && ops.stream().noneMatch(o -> o[0].equals("merge"))) {
+      throw new CliException("Merge bitmap source file only supported with --merge");
+    }
+    if (args.size() != 2) {
+      throw new CliException("Expecting filename and bitmap name");
+    }
+    String name = args.get(1);
+    try (OpenImage img = image.open(args.get(0), CacheMode.WRITEBACK, false, main.err());
+        OpenImage source = sourceFile == null ? null
+            : Images.open(Path.of(sourceFile), sourceFormat, new FileOptions(CacheMode.WRITEBACK, true, false, true))) {
+      List<BitmapAction> actions = new ArrayList<>();
+      for (String[] op : ops) {
+        actions.add(new BitmapAction(op[0], g, op[1], source == null ? null : source.device()));
+      }
+      if (!img.format().name().equals("qcow2")) {
+        // Only qcow2 stores bitmaps: QEMU finds none elsewhere, and cannot add one.
+        String first = actions.getFirst().op();
+        throw new CliException("Operation " + first + " on bitmap " + name + " failed: " + (first.equals("add")
+            ? "Can't store persistent bitmaps to '" + args.get(0) + "': Operation not supported"
+            : "Dirty bitmap '" + name + "' not found"));
+      }
+      for (BitmapAction a : actions) {
+        try {
+          Qcow2Format.editBitmap(img.device(), name, a);
+        } catch (BlockDeviceException e) {
+          throw new CliException("Operation " + a.op() + " on bitmap " + name + " failed: " + e.getMessage());
+        }
+      }
+    }
+    return 0;
+  }
+
+  /** qemu-img's {@code cvtnum} of {@code -g}, with its message for what it cannot read. */
+  private long granularity() {
+    try {
+      return Sizes.parse("-g", granularity);
+    } catch (IllegalArgumentException e) {
+      throw new CliException("Invalid granularity specified. You may use k, M, G, T, P or E suffixes for "
+          + "kilobytes, megabytes, gigabytes, terabytes, petabytes and exabytes.");
+    }
+  }
+}
