@@ -13,13 +13,18 @@ import java.time.Duration;
  * @param allow which TCP peers may connect
  * @param tls whether TLS is off, offered or required
  * @param credentials the server's certificate and key; null exactly when {@code tls} is OFF
+ * @param maxClients how many clients may be connected at once (qemu-nbd's {@code --shared}); 0 for no limit.
+ *     With 1, exports do not advertise {@code NBD_FLAG_CAN_MULTI_CONN} (a second connection would wait), as qemu-nbd
  */
 public record ServerConfig(int maxPayload, long inflightBytesPerConnection, int inflightRequestsPerConnection,
-    Duration handshakeTimeout, AllowList allow, TlsMode tls, TlsCredentials credentials) {
+    Duration handshakeTimeout, AllowList allow, TlsMode tls, TlsCredentials credentials, int maxClients) {
 
-  /** 32 MiB payloads, 64 MiB and 256 requests in flight per connection, 10 s to negotiate, anyone may connect, no TLS. */
+  /**
+   * 32 MiB payloads, 64 MiB and 256 requests in flight per connection, 10 s to negotiate, anyone may connect, no TLS,
+   * any number of clients.
+   */
   public static final ServerConfig DEFAULTS =
-      new ServerConfig(32 << 20, 64L << 20, 256, Duration.ofSeconds(10), AllowList.ANYONE, TlsMode.OFF, null);
+      new ServerConfig(32 << 20, 64L << 20, 256, Duration.ofSeconds(10), AllowList.ANYONE, TlsMode.OFF, null, 0);
 
   public ServerConfig {
     if (maxPayload < 4096) {
@@ -31,25 +36,32 @@ public record ServerConfig(int maxPayload, long inflightBytesPerConnection, int 
     if ((tls == TlsMode.OFF) != (credentials == null)) {
       throw new IllegalArgumentException("TLS " + tls + " with" + (credentials == null ? "out" : "") + " credentials (expected: credentials exactly when TLS is on)");
     }
+    if (maxClients < 0) {
+      throw new IllegalArgumentException("max clients: " + maxClients + " (expected: 0 for no limit, or more)");
+    }
     if (inflightRequestsPerConnection < 1) {
       throw new IllegalArgumentException("in-flight requests: " + inflightRequestsPerConnection + " (expected: at least 1)");
     }
   }
 
   public ServerConfig withAllow(AllowList a) {
-    return new ServerConfig(maxPayload, inflightBytesPerConnection, inflightRequestsPerConnection, handshakeTimeout, a, tls, credentials);
+    return new ServerConfig(maxPayload, inflightBytesPerConnection, inflightRequestsPerConnection, handshakeTimeout, a, tls, credentials, maxClients);
   }
 
   public ServerConfig withMaxPayload(int max) {
     return new ServerConfig(max, Math.max(inflightBytesPerConnection, max), inflightRequestsPerConnection, handshakeTimeout, allow, tls,
-        credentials);
+        credentials, maxClients);
   }
 
   public ServerConfig withHandshakeTimeout(Duration d) {
-    return new ServerConfig(maxPayload, inflightBytesPerConnection, inflightRequestsPerConnection, d, allow, tls, credentials);
+    return new ServerConfig(maxPayload, inflightBytesPerConnection, inflightRequestsPerConnection, d, allow, tls, credentials, maxClients);
   }
 
   public ServerConfig withTls(TlsMode mode, TlsCredentials creds) {
-    return new ServerConfig(maxPayload, inflightBytesPerConnection, inflightRequestsPerConnection, handshakeTimeout, allow, mode, creds);
+    return new ServerConfig(maxPayload, inflightBytesPerConnection, inflightRequestsPerConnection, handshakeTimeout, allow, mode, creds, maxClients);
+  }
+
+  public ServerConfig withMaxClients(int n) {
+    return new ServerConfig(maxPayload, inflightBytesPerConnection, inflightRequestsPerConnection, handshakeTimeout, allow, tls, credentials, n);
   }
 }
