@@ -23,9 +23,10 @@ import java.util.Set;
  * ({@code ,,} is a literal comma); {@code bitmap} offers a qcow2 image's persistent dirty bitmap as
  * {@code qemu:dirty-bitmap:NAME}, {@code allocation-depth} the {@code qemu:allocation-depth} context (qemu-nbd's
  * {@code -A}; off by default, as there). {@code detect-zeroes=unmap} needs {@code discard=unmap}, as in QEMU.
+ * {@code offset} is qemu-nbd's {@code -o} (short form only): the export starts there in the image ({@link OffsetView}).
  */
 record ExportSpec(String name, String file, String format, CacheMode cache, boolean readOnly, DiscardMode discard,
-    String description, DetectZeroesFilter.Mode detectZeroes, String bitmap, boolean allocationDepth) {
+    String description, DetectZeroesFilter.Mode detectZeroes, String bitmap, boolean allocationDepth, long offset) {
   ExportSpec {
     if (detectZeroes == DetectZeroesFilter.Mode.UNMAP && discard != DiscardMode.UNMAP) {
       throw new CliException("detect-zeroes=unmap: needs discard=unmap (expected: discard=unmap, or detect-zeroes=on)");
@@ -35,12 +36,12 @@ record ExportSpec(String name, String file, String format, CacheMode cache, bool
   /** An export without a dirty bitmap or allocation depth. */
   ExportSpec(String name, String file, String format, CacheMode cache, boolean readOnly, DiscardMode discard,
       String description, DetectZeroesFilter.Mode detectZeroes) {
-    this(name, file, format, cache, readOnly, discard, description, detectZeroes, null, false);
+    this(name, file, format, cache, readOnly, discard, description, detectZeroes, null, false, 0);
   }
 
   /** This export, offering {@code qemu:allocation-depth} too. */
   ExportSpec withAllocationDepth() {
-    return new ExportSpec(name, file, format, cache, readOnly, discard, description, detectZeroes, bitmap, true);
+    return new ExportSpec(name, file, format, cache, readOnly, discard, description, detectZeroes, bitmap, true, offset);
   }
 
   /** An export without zero detection. */
@@ -72,7 +73,7 @@ record ExportSpec(String name, String file, String format, CacheMode cache, bool
         CacheMode.parse(kv.getOrDefault("cache", "writeback")), onOff("read-only", kv.getOrDefault("read-only", "off")),
         DiscardMode.parse(kv.getOrDefault("discard", "ignore")), kv.getOrDefault("description", ""),
         DetectZeroesFilter.Mode.parse(kv.getOrDefault("detect-zeroes", "off")), kv.get("bitmap"),
-        onOff("allocation-depth", kv.getOrDefault("allocation-depth", "off")));
+        onOff("allocation-depth", kv.getOrDefault("allocation-depth", "off")), 0);
   }
 
   /** {@code text} with bare {@code read-only} and {@code allocation-depth} entries written {@code KEY=on} ({@code ,,} stays a literal comma). */
@@ -102,6 +103,17 @@ record ExportSpec(String name, String file, String format, CacheMode cache, bool
     };
   }
 
+  /** {@code image} from {@link #offset} on, under a new guard; refused where lookups below would miss the shift. */
+  private CheckedDevice offsetView(OpenImage image) throws IOException {
+    if (bitmap != null) {
+      throw new CliException("-o/--offset: given with -B (expected: one of them; a bitmap with an offset is not built yet)");
+    }
+    if (Qcow2Format.isQcow2(image.device()) && Qcow2Format.backing(image.device()).isPresent()) {
+      throw new CliException("-o/--offset: " + file + " has a backing file (expected: an image without one; not built yet)");
+    }
+    return new CheckedDevice(new OffsetView(image.device().unwrap(), offset), image.device().capabilities().readOnly());
+  }
+
   /**
    * Opens one export's image. With zero detection, the filter goes between the guard and the rest of the
    * stack (where QEMU applies it: on the format node), so the guard still validates every request first.
@@ -110,9 +122,16 @@ record ExportSpec(String name, String file, String format, CacheMode cache, bool
     ImageOptions options = new ImageOptions();
     options.format = format;
     OpenImage image = options.open(file, cache, readOnly, ImageUser.EXPORT, err);
-    CheckedDevice device = detectZeroes == DetectZeroesFilter.Mode.OFF || image.device().capabilities().readOnly()
-        ? image.device()
-        : new CheckedDevice(DetectZeroesFilter.wrap(image.device().unwrap(), detectZeroes), false);
+    CheckedDevice device;
+    try {
+      device = offset == 0 ? image.device() : offsetView(image);
+    } catch (IOException | RuntimeException e) {
+      image.device().close();
+      throw e;
+    }
+    device = detectZeroes == DetectZeroesFilter.Mode.OFF || device.capabilities().readOnly()
+        ? device
+        : new CheckedDevice(DetectZeroesFilter.wrap(device.unwrap(), detectZeroes), false);
     ExportBitmap exported = null;
     if (bitmap != null) {
       try {

@@ -114,6 +114,9 @@ final class ServeCommand implements Callable<Integer> {
   @Option(names = {"-D", "--description"}, paramLabel = "TEXT", description = "Description of FILE's export.")
   String description;
 
+  @Option(names = {"-o", "--offset"}, paramLabel = "OFFSET", description = "Export FILE from this byte offset on.")
+  String offset;
+
   @Option(names = {"-A", "--allocation-depth"}, description = "Offer the qemu:allocation-depth metadata context.")
   boolean allocationDepth;
 
@@ -258,10 +261,11 @@ final class ServeCommand implements Callable<Integer> {
       CacheMode mode = nocache ? CacheMode.NONE : cache == null ? CacheMode.WRITEBACK : CacheMode.parse(cache);
       specs.add(new ExportSpec(exportName == null ? "" : exportName, path, fmt, mode, readOnly,
           discard == null ? DiscardMode.IGNORE : DiscardMode.parse(discard), description == null ? "" : description,
-          detectZeroes == null ? DetectZeroesFilter.Mode.OFF : DetectZeroesFilter.Mode.parse(detectZeroes), bitmap, allocationDepth));
+          detectZeroes == null ? DetectZeroesFilter.Mode.OFF : DetectZeroesFilter.Mode.parse(detectZeroes), bitmap, allocationDepth,
+          offset == null ? 0 : Sizes.parse("-o/--offset", offset)));
     } else if (format != null || cache != null || nocache || readOnly || exportName != null || description != null || discard != null
-        || detectZeroes != null || bitmap != null || allocationDepth || imageOpts) {
-      throw new CliException("-f/--cache/-n/-r/-x/-D/-A/-B/--discard/--detect-zeroes/--image-opts: given without FILE (expected: FILE, or the same settings inside --export)");
+        || detectZeroes != null || bitmap != null || allocationDepth || imageOpts || offset != null) {
+      throw new CliException("-f/--cache/-n/-r/-x/-D/-o/-A/-B/--discard/--detect-zeroes/--image-opts: given without FILE (expected: FILE, or the same settings inside --export)");
     }
     if (specs.isEmpty()) {
       throw new CliException("nothing to serve (expected: FILE or at least one --export name=NAME,file=PATH)");

@@ -25,7 +25,7 @@ class ServeCommandTest {
   void argumentErrorsAreOneLine() throws IOException {
     Path img = Files.write(dir.resolve("a.img"), new byte[4096]);
     fails("vdisk serve: nothing to serve (expected: FILE or at least one --export name=NAME,file=PATH)");
-    fails("vdisk serve: -f/--cache/-n/-r/-x/-D/-A/-B/--discard/--detect-zeroes/--image-opts: given without FILE (expected: FILE, or the same settings inside --export)",
+    fails("vdisk serve: -f/--cache/-n/-r/-x/-D/-o/-A/-B/--discard/--detect-zeroes/--image-opts: given without FILE (expected: FILE, or the same settings inside --export)",
         "-r", "--export", "name=a,file=" + img);
     fails("vdisk serve: --export: unknown key 'fmt' (expected: one of name, file, format, cache, read-only, discard, detect-zeroes, description, bitmap, allocation-depth)",
         "--export", "name=a,file=" + img + ",fmt=raw");
@@ -63,6 +63,7 @@ class ServeCommandTest {
         "--object", "secret,id=s0,data=x", f);
     fails("vdisk serve: Expecting TLS credentials with a server endpoint (expected: endpoint=server in --object tls0)",
         "--object", "tls-creds-x509,id=tls0,dir=" + dir, "--tls-creds=tls0", f);
+    fails("vdisk serve: Offset (8192) can't exceed device size (4096)", "-f", "raw", "-o", "8192", f);
     fails("vdisk serve: --tls-creds: given with TLS off (expected: --tls=on or --tls=require, or no --tls)", "--tls=off", "--tls-creds", dir.toString(), f);
   }
 
@@ -75,7 +76,7 @@ class ServeCommandTest {
       Vdisk.Result nbd = Vdisk.run("serve", "-p", Integer.toString(port), "-f", "raw", img.toString());
       assertThat(nbd.exit()).isEqualTo(1);
       // the export's log lines come first: the image is opened before the socket is bound
-      assertThat(nbd.errLines()).last().isEqualTo("vdisk serve: NBD socket 127.0.0.1:" + port + ": Address already in use");
+      assertThat(nbd.errLines()[nbd.errLines().length - 1]).isEqualTo("vdisk serve: NBD socket 127.0.0.1:" + port + ": Address already in use");
       fails("vdisk serve: metrics socket 127.0.0.1:" + port + ": Address already in use",
           "--metrics", "127.0.0.1:" + port, "-p", "0", "-f", "raw", img.toString());
     }
