@@ -2,6 +2,7 @@ package dev.vdisk.cli;
 
 import dev.vdisk.block.filter.DetectZeroesFilter;
 import dev.vdisk.io.CacheMode;
+import dev.vdisk.io.linux.InheritedSocket;
 import dev.vdisk.nbd.metrics.PrometheusMetrics;
 import dev.vdisk.nbd.server.AllowList;
 import dev.vdisk.nbd.server.DiscardMode;
@@ -18,6 +19,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.net.UnixDomainSocketAddress;
+import java.nio.channels.ServerSocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -33,7 +35,8 @@ import picocli.CommandLine.ParentCommand;
 import sun.misc.Signal;
 
 /**
- * {@code vdisk serve}: an NBD server for one or more images, in qemu-nbd 7.2's habits.
+ * {@code vdisk serve}: an NBD server for one or more images, in qemu-nbd 7.2's habits (socket activation included:
+ * {@link InheritedSocket}).
  *
  * <pre>
  * vdisk serve [-f fmt] [--cache=MODE | -n] [-r] [-x name] [-D text] [-A] [-B bitmap] [--discard=unmap|ignore]
@@ -165,7 +168,8 @@ final class ServeCommand implements Callable<Integer> {
   public Integer call() throws IOException, InterruptedException {
     List<ExportSpec> specs = specs();
     ServerConfig config = config();
-    SocketAddress address = address();
+    ServerSocketChannel activated = activated();
+    SocketAddress address = activated == null ? address() : null;
     InetSocketAddress metricsAt = metricsAddress == null ? null : metricsAddress();
     if (fork && !ServeFork.isChild()) {
       return ServeFork.runParent(main.err());
@@ -199,7 +203,11 @@ final class ServeCommand implements Callable<Integer> {
     Path pid = pidFile == null ? null : Path.of(pidFile);
     try {
       try {
-        server.listen(address);
+        if (activated != null) {
+          server.listen(activated);
+        } else {
+          server.listen(address);
+        }
       } catch (IOException e) {
         throw new IOException("NBD socket " + e.getMessage(), e);
       }
@@ -220,6 +228,16 @@ final class ServeCommand implements Callable<Integer> {
       }
     }
     return 0;
+  }
+
+  /** The socket passed by socket activation (systemd's LISTEN_PID/LISTEN_FDS, fd 3), or null. */
+  private ServerSocketChannel activated() throws IOException {
+    ServerSocketChannel ch = InheritedSocket.activated();
+    if (ch != null && (socket != null || port != null || bind != null || fork)) {
+      throw new CliException("socket activation (LISTEN_FDS): given with " + (fork ? "--fork" : "-k/-p/-b")
+          + " (expected: the activated socket alone)");
+    }
+    return ch;
   }
 
   private static PrometheusMetrics startMetrics(InetSocketAddress at) throws IOException {

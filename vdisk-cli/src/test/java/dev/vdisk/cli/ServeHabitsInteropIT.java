@@ -16,7 +16,7 @@ import org.junit.jupiter.api.io.TempDir;
  * {@code vdisk serve} and {@code qemu-nbd} run with the same command line: {@code nbdinfo --list --json} reports
  * the same export (size, flags, block sizes, contexts with and without {@code -A}, name, description), both exit
  * after their last client without {@code -t} and stay with it, and with {@code --fork} both return once the socket
- * exists.
+ * exists; under socket activation ({@code systemd-socket-activate}) both serve on the socket they inherit.
  */
 class ServeHabitsInteropIT {
   private static final Path JAR = Path.of("target", "vdisk.jar").toAbsolutePath();
@@ -176,6 +176,29 @@ class ServeHabitsInteropIT {
         }
       } finally {
         ProcessHandle.of(child).ifPresent(ProcessHandle::destroy);
+      }
+    }
+  }
+
+  @Test
+  void socketActivationServesOnTheInheritedSocket() throws Exception {
+    PeerTools.require("systemd-socket-activate");
+    Path raw = dir.resolve("d.img");
+    PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "raw", raw.toString(), "3M");
+    for (String who : List.of("qemu", "vdisk")) {
+      Path sock = dir.resolve(who + "-activated.sock");
+      String[] a = {"-r", "-f", "raw", "-x", "e", raw.toString()};
+      List<String> cmd = new ArrayList<>(List.of("systemd-socket-activate", "-l", sock.toString(), "--"));
+      cmd.addAll(who.equals("qemu") ? qemuNbd(a) : vdisk(a));
+      Process p = start(cmd, who + "-activated.log");
+      try {
+        awaitSocket(sock, p);
+        assertThat(PeerTools.check(dir, "nbdinfo", "--size", "nbd+unix:///e?socket=" + sock).trim()).as(who).isEqualTo("3145728");
+        assertThat(p.waitFor(30, TimeUnit.SECONDS)).as(who + " exits after its client").isTrue();
+        assertThat(p.exitValue()).as(who + ": " + Files.readString(dir.resolve(who + "-activated.log"))).isZero();
+      } finally {
+        p.destroy();
+        p.waitFor(30, TimeUnit.SECONDS);
       }
     }
   }
