@@ -46,6 +46,8 @@ enum Qcow2Damage {
   REFCOUNT_BLOCK_UNALIGNED,
   /** The first refcount table entry cleared: every refcount reads 0. */
   REFCOUNT_TABLE_CLEARED,
+  /** The first refcount table entry with its top bits set: a block past what a read can address (CheckFuzzIT). */
+  REFCOUNT_BLOCK_BEYOND_2_63,
   /** A second refcount table entry names the first refcount block too. */
   REFCOUNT_BLOCK_SHARED,
   /** The first snapshot's L1 table offset is 512 bytes off a cluster boundary. */
@@ -94,6 +96,7 @@ enum Qcow2Damage {
         case COMPRESSED_COPIED -> t.put(t.firstCompressed().at(), t.firstCompressed().word() | COPIED);
         case REFCOUNT_BLOCK_UNALIGNED -> t.put(t.refcountTableOffset, t.get(t.refcountTableOffset) + 512);
         case REFCOUNT_TABLE_CLEARED -> t.put(t.refcountTableOffset, 0);
+        case REFCOUNT_BLOCK_BEYOND_2_63 -> t.put(t.refcountTableOffset, t.get(t.refcountTableOffset) | 0xffff_0000_0000_0000L);
         case REFCOUNT_BLOCK_SHARED -> t.put(t.refcountTableOffset + 8, t.get(t.refcountTableOffset));
         case SNAPSHOT_L1_UNALIGNED -> t.put(t.snapshotsOffset, t.get(t.snapshotsOffset) + 512);
         case BITMAPS_AUTOCLEAR_CLEARED -> t.put(88, 0);

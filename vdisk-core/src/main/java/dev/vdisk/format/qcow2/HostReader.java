@@ -50,10 +50,11 @@ final class HostReader {
 
   /**
    * Fills {@code dst} with the bytes at {@code offset}; bytes at or beyond the end of the device read as zeroes
-   * (as QEMU reads them), and are not requested from it.
+   * (as QEMU reads them), and are not requested from it. An offset with bit 63 set (taken unsigned, as image
+   * fields are) is beyond every device's end.
    */
   void readData(long offset, ByteBuffer dst) throws IOException {
-    long inDevice = Math.clamp(size() - offset, 0, dst.remaining());
+    long inDevice = offset < 0 ? 0 : Math.clamp(size() - offset, 0, dst.remaining());
     if (inDevice > 0) {
       ByteBuffer part = dst.slice(dst.position(), (int) inDevice);
       readInside(offset, part);

@@ -339,9 +339,10 @@ final class Qcow2Checker {
       try {
         storedCount = stored.get(i);
       } catch (IOException e) {
-        if (!signalledCorruption) {
+        long index = i >>> width.blockBits(geometry.clusterBits());
+        // QEMU signals corruption for an unaligned block; a block it cannot read is an I/O error only.
+        if (!signalledCorruption && (table.blockOffset(index) & geometry.clusterMask()) != 0) {
           signalledCorruption = true;
-          long index = i >>> width.blockBits(geometry.clusterBits());
           signalCorruption("Refblock offset " + cHex(table.blockOffset(index)) + " unaligned (reftable index: "
               + cHex(index) + ")");
         }

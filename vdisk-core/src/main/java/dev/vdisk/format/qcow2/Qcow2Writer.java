@@ -230,6 +230,7 @@ final class Qcow2Writer {
     while (pos < end) {
       long stop = Math.min(end, (pos | (geometry.bytesPerL2() - 1)) + 1);
       // QEMU takes the L2 table first, so a new table comes before the data clusters in the file.
+      boolean newTable = l1.l2Offset(l1Index(pos)) == 0;
       long tableOffset = writableTable(l1Index(pos));
       long[] table = l2.get(tableOffset);
       long first = L2Cache.word(table, index(pos));
@@ -245,7 +246,14 @@ final class Qcow2Writer {
         nextHost += geometry.clusterSize();
       }
       long writeEnd = Math.min(stop, runEnd);
-      writeRun(table, pos, writeEnd, src, keep);
+      try {
+        writeRun(table, pos, writeEnd, src, keep);
+      } catch (IOException e) {
+        if (newTable) {
+          dropNewTable(l1Index(pos), tableOffset);
+        }
+        throw e;
+      }
       pos = writeEnd;
     }
   }
@@ -291,13 +299,22 @@ final class Qcow2Writer {
       host = refcounts.allocate(clusters);
     }
     long at = host + cowStartFrom;
-    if (!keep && at >= data.size() && isZero(buf, 0, head) && isZero(buf, head + n, buf.limit())) {
-      // Past the end of the file the copy-on-write parts already read as zeroes: write only the new bytes, and let
-      // the file end where QEMU's zeroing of them would (sparse), as qemu-img map looks at the file's holes.
-      data.write(at + head, buf.slice(head, n), Set.of());
-      dataEnd = Math.max(dataEnd, at + buf.limit());
-    } else {
-      data.write(at, buf, Set.of());
+    try {
+      if (!keep && at >= data.size() && isZero(buf, 0, head) && isZero(buf, head + n, buf.limit())) {
+        // Past the end of the file the copy-on-write parts already read as zeroes: write only the new bytes, and let
+        // the file end where QEMU's zeroing of them would (sparse), as qemu-img map looks at the file's holes.
+        data.write(at + head, buf.slice(head, n), Set.of());
+        dataEnd = Math.max(dataEnd, at + buf.limit());
+      } else {
+        data.write(at, buf, Set.of());
+      }
+    } catch (IOException e) {
+      if (!keep && !dataFile) {
+        // As QEMU's qcow2_alloc_cluster_abort: no entry points at the new clusters yet; give them back, so a full
+        // disk leaks nothing and later flushes have nothing of this request's to write.
+        refcounts.unallocate(host, clusters);
+      }
+      throw e;
     }
     for (int k = 0; k < clusters; k++) {
       long guest = runStart + ((long) k << geometry.clusterBits());
@@ -661,8 +678,21 @@ final class Qcow2Writer {
   }
 
   /**
+   * Undoes {@link #writableTable}'s new empty table at {@code tableOffset} for {@code l1Index} after the first write
+   * into it failed (no entry changed, nothing on disk points at it): the L1 entry is 0 again and the cluster given
+   * back. Under the metadata lock.
+   */
+  private void dropNewTable(long l1Index, long tableOffset) throws IOException {
+    l1.set((int) l1Index, 0);
+    l2.drop(tableOffset);
+    refcounts.unallocate(tableOffset, 1);
+  }
+
+  /**
    * The offset of the L2 table for {@code l1Index}, made writable: a new empty table where there is none, a copy
-   * where a snapshot shares it (L1 entry without COPIED). Under the metadata lock.
+   * where a snapshot shares it (L1 entry without COPIED). A new table's cluster is written at once (zeroes, its
+   * contents follow at the flush), as QEMU writes a new table: its disk space is taken now, so a full disk fails
+   * this request, which changed nothing yet, rather than every later flush. Under the metadata lock.
    */
   private long writableTable(long l1Index) throws IOException {
     long entry = l1.entry(l1Index);
@@ -673,6 +703,12 @@ final class Qcow2Writer {
     int words = (1 << geometry.l2Bits()) * geometry.wordsPerEntry();
     long[] table = offset == 0 ? new long[words] : l2.get(offset).clone();
     long fresh = refcounts.allocate(1);
+    try {
+      file.write(fresh, ByteBuffer.allocate(geometry.clusterSize()), Set.of());
+    } catch (IOException e) {
+      refcounts.unallocate(fresh, 1);
+      throw e;
+    }
     l2.add(fresh, table);
     l1.set((int) l1Index, fresh | Geometry.COPIED);
     if (offset != 0) {

@@ -111,6 +111,17 @@ final class RefcountStore {
     }
   }
 
+  /**
+   * Gives back {@code n} clusters from {@code hostOffset} that {@link #allocate} returned and nothing points at (an
+   * allocation whose data write failed): their refcounts drop to 0 now, so nothing is leaked and no later flush
+   * has anything of theirs to write.
+   */
+  void unallocate(long hostOffset, int n) throws IOException {
+    for (int i = 0; i < n; i++) {
+      adjust(hostOffset + ((long) i << clusterBits), -1);
+    }
+  }
+
   /** Adds {@code delta} (+1 or -1) to the refcount of the cluster at {@code hostOffset}, now. */
   void adjust(long hostOffset, int delta) throws IOException {
     long cluster = hostOffset >>> clusterBits;
@@ -346,6 +357,11 @@ final class RefcountStore {
     }
     ByteBuffer b = blocks.get(offset);
     if (b == null) {
+      if (offset < 0) {
+        // Past what a read can address (QEMU's read fails with EIO there).
+        throw new BlockDeviceException(BlockError.EIO, "refcount table entry " + blockIndex + ": refcount block offset "
+            + hex(offset) + " (expected: below 2^63, inside the image file)");
+      }
       if ((offset & ((1L << clusterBits) - 1)) != 0) {
         throw corrupt("refcount table entry " + blockIndex + ": refcount block offset", hex(offset),
             "a multiple of the cluster size " + (1 << clusterBits));
@@ -420,6 +436,9 @@ final class RefcountStore {
       return;
     }
     long offset = at << clusterBits;
+    // Written (empty) at once, as QEMU writes a new refcount block: its disk space is taken now, so a full disk fails
+    // this allocation, which changed nothing yet, rather than every later flush. Nothing points at the cluster.
+    file.write(offset, ByteBuffer.allocate(1 << clusterBits), Set.of());
     blocks.put(offset, ByteBuffer.allocate(1 << clusterBits));
     table[(int) blockIndex] = offset;
     dirtyBlocks.add(offset);

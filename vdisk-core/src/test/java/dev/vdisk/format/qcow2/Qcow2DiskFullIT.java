@@ -23,10 +23,12 @@ import java.util.HashSet;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * A host disk that fills up under a qcow2 image being written: the ENOSPC reaches the caller as {@link
@@ -87,23 +89,36 @@ class Qcow2DiskFullIT {
     }
   }
 
+  /** qcow2 options and the free space of the disk under the image. */
+  static Stream<Arguments> layouts() {
+    return Stream.of(Arguments.of("cluster_size=4096", 200000L), Arguments.of("cluster_size=65536", 700000L),
+        Arguments.of("cluster_size=512,refcount_bits=1", 90000L), Arguments.of("extended_l2=on,cluster_size=16384", 400000L),
+        Arguments.of("compat=0.10,cluster_size=4096", 150000L));
+  }
+
+  /** A writable image made by qemu-img with {@code options}, opened on a disk with {@code free} bytes left. */
+  private record Session(CrashingDevice file, FullDisk disk, Qcow2Image image) {
+    static Session open(String prefix, String options, long free) throws Exception {
+      Path base = dir.resolve(prefix + options.hashCode() + ".qcow2");
+      Qemu.img(dir, "create", "-q", "-f", "qcow2", "-o", options, base.getFileName().toString(), Integer.toString(SIZE));
+      MemoryDevice start = new MemoryDevice(Files.size(base));
+      start.write(0, ByteBuffer.wrap(Files.readAllBytes(base)), Set.of());
+      // Never crashed here: it is the device that grows like a file when written past its end.
+      CrashingDevice file = new CrashingDevice(start);
+      FullDisk disk = new FullDisk(file, free / 4096);
+      Qcow2Image image = Qcow2Opener.open(disk, base, new FileOptions(CacheMode.WRITEBACK, false, false, false),
+          BackingChain.Chain.start(base), 1 << 16);
+      return new Session(file, disk, image);
+    }
+  }
+
   @ParameterizedTest(name = "{0}, {1} bytes free")
-  @CsvSource({
-      "cluster_size=4096, 200000",
-      "cluster_size=65536, 700000",
-      "'cluster_size=512,refcount_bits=1', 90000",
-      "'extended_l2=on,cluster_size=16384', 400000",
-      "'compat=0.10,cluster_size=4096', 150000"})
+  @MethodSource("layouts")
   void enospcReachesTheCallerAndTheImageStaysConsistent(String options, long free) throws Exception {
-    Path base = dir.resolve("full-" + options.hashCode() + ".qcow2");
-    Qemu.img(dir, "create", "-q", "-f", "qcow2", "-o", options, base.getFileName().toString(), Integer.toString(SIZE));
-    MemoryDevice start = new MemoryDevice(Files.size(base));
-    start.write(0, ByteBuffer.wrap(Files.readAllBytes(base)), Set.of());
-    // Never crashed here: it is the device that grows like a file when written past its end.
-    CrashingDevice file = new CrashingDevice(start);
-    FullDisk disk = new FullDisk(file, free / 4096);
-    Qcow2Image image = Qcow2Opener.open(disk, base, new FileOptions(CacheMode.WRITEBACK, false, false, false),
-        BackingChain.Chain.start(base), 1 << 16);
+    Session session = Session.open("full-", options, free);
+    CrashingDevice file = session.file();
+    FullDisk disk = session.disk();
+    Qcow2Image image = session.image();
     BlockDevice dev = new CheckedDevice(image);
 
     Random random = new Random(options.hashCode());
@@ -176,6 +191,67 @@ class Qcow2DiskFullIT {
     try (var img = Vdisk.open(after)) {
       assertThat(Arrays.equals(Vdisk.readAll(img.device()), live)).as("reopened after close, reads as before").isTrue();
     }
+  }
+
+  /**
+   * Issue 13, fault 5: once the disk is full, an allocating write fails with ENOSPC and gives back what it reserved,
+   * so later flushes have nothing to write that needs space: overwrites of allocated clusters, FUA writes and
+   * flushes succeed while the disk stays full (as with qemu-nbd), the image closes on the full disk, and no cluster
+   * is leaked (qemu-img check exits 0).
+   */
+  @ParameterizedTest(name = "{0}, {1} bytes free")
+  @MethodSource("layouts")
+  void afterEnospcOverwritesAndFlushesSucceedAndNothingLeaks(String options, long free) throws Exception {
+    Session session = Session.open("rollback-", options, free);
+    CrashingDevice file = session.file();
+    Qcow2Image image = session.image();
+    BlockDevice dev = new CheckedDevice(image);
+    Random random = new Random(options.hashCode());
+    int chunk = 8192;
+    int filled = 0;
+    try {
+      for (; filled < SIZE; filled += chunk) {
+        byte[] data = new byte[chunk];
+        random.nextBytes(data);
+        dev.write(filled, ByteBuffer.wrap(data), Set.of());
+        if (filled % (16 * chunk) == 0) {
+          dev.flush();
+        }
+      }
+    } catch (BlockDeviceException e) {
+      assertThat(e.error()).as("write: %s", e.getMessage()).isEqualTo(BlockError.ENOSPC);
+    }
+    assertThat(filled).as("the disk fills up").isLessThan(SIZE);
+    // The first flush may still meet metadata of allocations that succeeded; after it, nothing needs space.
+    try {
+      dev.flush();
+    } catch (BlockDeviceException e) {
+      assertThat(e.error()).isEqualTo(BlockError.ENOSPC);
+    }
+    byte[] model = Vdisk.read(dev, 0, filled);
+    for (int op = 0; op < 60; op++) {
+      if (op % 3 == 0) {
+        // An allocating write into the rest of the disk: refused, and rolled back.
+        int at = filled + chunk + random.nextInt(SIZE - filled - 2 * chunk);
+        try {
+          dev.write(at, ByteBuffer.wrap(new byte[] {1, 2, 3}), Set.of());
+        } catch (BlockDeviceException e) {
+          assertThat(e.error()).isEqualTo(BlockError.ENOSPC);
+        }
+      }
+      int at = random.nextInt(filled - 4096);
+      byte[] data = new byte[1 + random.nextInt(4096)];
+      random.nextBytes(data);
+      dev.write(at, ByteBuffer.wrap(data), op % 2 == 0 ? Set.of(WriteFlag.FUA) : Set.of());
+      System.arraycopy(data, 0, model, at, data.length);
+      dev.flush();
+    }
+    assertThat(Vdisk.read(dev, 0, filled)).isEqualTo(model);
+    image.close();
+    Path after = dir.resolve("rolled-back-" + options.hashCode() + ".qcow2");
+    save(file, after);
+    String check = Qemu.imgAllowingExit(dir, 3, "check", after.getFileName().toString());
+    assertThat(check).as("qemu-img check after the session on the full disk").contains("No errors were found on the image.");
   }
 
   private static void assertConsistent(Path image) throws Exception {

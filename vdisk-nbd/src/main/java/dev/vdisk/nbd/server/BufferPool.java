@@ -1,14 +1,20 @@
 package dev.vdisk.nbd.server;
 
 import dev.vdisk.io.DirectBuffers;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Page-aligned direct buffers for request payloads, reused across requests and connections: allocating a
  * direct buffer costs far more than a 4 KiB read, and aligned buffers go to O_DIRECT files without a bounce.
- * Sizes are rounded up to powers of two from 4 KiB; at most {@code retainBytes} sit idle in the pool.
+ * Sizes are rounded up to powers of two from 4 KiB; at most {@code retainBytes} sit idle in the pool. A buffer the
+ * pool does not keep is freed at once (each lives in its own arena), not when the collector finds it: a flood of
+ * large requests would otherwise leave gigabytes of dead direct memory behind.
  */
 final class BufferPool {
   private static final int MIN_SHIFT = 12;
@@ -16,6 +22,8 @@ final class BufferPool {
   private final ConcurrentLinkedDeque<ByteBuffer>[] free;
   private final long retainBytes;
   private final AtomicLong retained = new AtomicLong();
+  /** The arena of each buffer handed out or retained, by the address of its first byte. */
+  private final Map<Long, Arena> arenas = new ConcurrentHashMap<>();
 
   @SuppressWarnings("unchecked")
   BufferPool(int maxSize, long retainBytes) {
@@ -33,7 +41,10 @@ final class BufferPool {
     ByteBuffer b = free[c].pollFirst();
     if (b == null) {
       int size = 1 << (c + MIN_SHIFT);
-      return DirectBuffers.aligned(size).slice(0, size).limit(n); // capacity exactly the class size
+      Arena arena = Arena.ofShared();
+      MemorySegment segment = arena.allocate(size, DirectBuffers.ALIGNMENT);
+      arenas.put(segment.address(), arena);
+      return segment.asByteBuffer().limit(n); // capacity exactly the class size
     }
     retained.addAndGet(-b.capacity());
     return b.clear().limit(n);
@@ -46,6 +57,7 @@ final class BufferPool {
       free[c].offerFirst(b);
     } else {
       retained.addAndGet(-b.capacity());
+      arenas.remove(MemorySegment.ofBuffer(b.clear()).address()).close();
     }
   }
 

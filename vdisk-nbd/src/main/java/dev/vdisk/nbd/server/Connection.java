@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.nio.channels.ClosedChannelException;
 import java.util.Map;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -18,6 +19,7 @@ final class Connection implements Runnable {
   private final Map<String, Export> exports;
   private final ServerConfig config;
   private final BufferPool pool;
+  private final Semaphore serverBytes;
   private final EventLog log;
   private final ScheduledExecutorService timer;
   private final RequestMetrics metrics;
@@ -25,8 +27,9 @@ final class Connection implements Runnable {
   private volatile boolean transmitting;
   private volatile Transmission transmission;
 
-  Connection(long id, ChannelWire wire, Map<String, Export> exports, ServerConfig config, BufferPool pool, EventLog log,
-      ScheduledExecutorService timer, RequestMetrics metrics) {
+  Connection(long id, ChannelWire wire, Map<String, Export> exports, ServerConfig config, BufferPool pool,
+      Semaphore serverBytes, EventLog log, ScheduledExecutorService timer, RequestMetrics metrics) {
+    this.serverBytes = serverBytes;
     this.metrics = metrics;
     this.id = id;
     this.wire = wire;
@@ -61,7 +64,7 @@ final class Connection implements Runnable {
       log.info("open", "conn", id, "peer", wire.peer(), "export", export, "tls", n.tls(), "tls-client", client == null ? "-" : client,
           "structured", s.structuredReplies(),
           "contexts", s.contexts().stream().map(c -> c.contextName()).toList(), "flags", String.format("0x%04x", s.transmissionFlags()));
-      transmission = new Transmission(n.wire(), s, config, pool, metrics);
+      transmission = new Transmission(n.wire(), s, config, pool, serverBytes, metrics);
       transmitting = true;
       end = transmission.run() ? "disconnect" : "eof";
     } catch (EOFException | ClosedChannelException e) {

@@ -22,6 +22,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -44,6 +45,8 @@ public final class NbdServer implements AutoCloseable {
   private final ServerConfig config;
   private final EventLog log;
   private final BufferPool pool;
+  /** Payload bytes all connections may hold at once ({@link ServerConfig#inflightBytesTotal()}). */
+  private final Semaphore payloadBudget;
   private final ScheduledExecutorService timer;
   private final RequestMetrics metrics;
   private final List<ServerSocketChannel> listeners = new ArrayList<>();
@@ -83,6 +86,7 @@ public final class NbdServer implements AutoCloseable {
     this.log = log;
     this.slots = new Semaphore(config.maxClients() == 0 ? Integer.MAX_VALUE : config.maxClients());
     this.pool = new BufferPool(Math.max(config.maxPayload(), Negotiation.MAX_OPTION_DATA), 2L * config.maxPayload());
+    this.payloadBudget = new Semaphore((int) Math.min(Integer.MAX_VALUE, config.inflightBytesTotal()));
     this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, "nbd-timer");
       t.setDaemon(true);
@@ -189,7 +193,8 @@ public final class NbdServer implements AutoCloseable {
           slots.release();
           continue;
         }
-        Connection conn = new Connection(ids.incrementAndGet(), new ChannelWire(c), exports, config, pool, log, timer, metrics);
+        Connection conn = new Connection(ids.incrementAndGet(), new ChannelWire(c), exports, config, pool, payloadBudget, log, timer,
+            metrics);
         connections.add(conn);
         Thread t = Thread.ofVirtual().name("nbd-conn").unstarted(() -> {
           try {

@@ -8,6 +8,9 @@ import java.time.Duration;
  * @param maxPayload largest READ/WRITE/CACHE length accepted, advertised as the maximum block size
  * @param inflightBytesPerConnection payload bytes (write data received, read data being prepared) one
  *     connection may hold at once; the connection stops reading requests while it is at the limit
+ * @param inflightBytesTotal payload bytes all connections together may hold at once: a connection waiting for
+ *     its share stops reading requests (TCP back-pressure), so the server's payload memory stays bounded however
+ *     many clients flood it
  * @param inflightRequestsPerConnection requests one connection may have executing at once
  * @param handshakeTimeout a client that has not finished negotiating by then is disconnected
  * @param allow which TCP peers may connect
@@ -16,15 +19,15 @@ import java.time.Duration;
  * @param maxClients how many clients may be connected at once (qemu-nbd's {@code --shared}); 0 for no limit.
  *     With 1, exports do not advertise {@code NBD_FLAG_CAN_MULTI_CONN} (a second connection would wait), as qemu-nbd
  */
-public record ServerConfig(int maxPayload, long inflightBytesPerConnection, int inflightRequestsPerConnection,
+public record ServerConfig(int maxPayload, long inflightBytesPerConnection, long inflightBytesTotal, int inflightRequestsPerConnection,
     Duration handshakeTimeout, AllowList allow, TlsMode tls, TlsCredentials credentials, int maxClients) {
 
   /**
-   * 32 MiB payloads, 64 MiB and 256 requests in flight per connection, 10 s to negotiate, anyone may connect, no TLS,
-   * any number of clients.
+   * 32 MiB payloads, 64 MiB and 256 requests in flight per connection, 256 MiB in flight in all, 10 s to negotiate,
+   * anyone may connect, no TLS, any number of clients.
    */
   public static final ServerConfig DEFAULTS =
-      new ServerConfig(32 << 20, 64L << 20, 256, Duration.ofSeconds(10), AllowList.ANYONE, TlsMode.OFF, null, 0);
+      new ServerConfig(32 << 20, 64L << 20, 256L << 20, 256, Duration.ofSeconds(10), AllowList.ANYONE, TlsMode.OFF, null, 0);
 
   public ServerConfig {
     if (maxPayload < 4096) {
@@ -32,6 +35,9 @@ public record ServerConfig(int maxPayload, long inflightBytesPerConnection, int 
     }
     if (inflightBytesPerConnection < maxPayload) {
       throw new IllegalArgumentException("in-flight bytes: " + inflightBytesPerConnection + " (expected: at least the max payload " + maxPayload + ")");
+    }
+    if (inflightBytesTotal < maxPayload) {
+      throw new IllegalArgumentException("in-flight bytes in all: " + inflightBytesTotal + " (expected: at least the max payload " + maxPayload + ")");
     }
     if ((tls == TlsMode.OFF) != (credentials == null)) {
       throw new IllegalArgumentException("TLS " + tls + " with" + (credentials == null ? "out" : "") + " credentials (expected: credentials exactly when TLS is on)");
@@ -44,24 +50,30 @@ public record ServerConfig(int maxPayload, long inflightBytesPerConnection, int 
     }
   }
 
+  /** These limits of payload bytes in flight, per connection and in all. */
+  public ServerConfig withInflightBytes(long perConnection, long total) {
+    return new ServerConfig(maxPayload, perConnection, total, inflightRequestsPerConnection, handshakeTimeout, allow, tls, credentials, maxClients);
+  }
+
   public ServerConfig withAllow(AllowList a) {
-    return new ServerConfig(maxPayload, inflightBytesPerConnection, inflightRequestsPerConnection, handshakeTimeout, a, tls, credentials, maxClients);
+    return new ServerConfig(maxPayload, inflightBytesPerConnection, inflightBytesTotal, inflightRequestsPerConnection, handshakeTimeout, a, tls, credentials, maxClients);
   }
 
   public ServerConfig withMaxPayload(int max) {
-    return new ServerConfig(max, Math.max(inflightBytesPerConnection, max), inflightRequestsPerConnection, handshakeTimeout, allow, tls,
+    return new ServerConfig(max, Math.max(inflightBytesPerConnection, max), Math.max(inflightBytesTotal, max), inflightRequestsPerConnection, handshakeTimeout, allow, tls,
         credentials, maxClients);
   }
 
   public ServerConfig withHandshakeTimeout(Duration d) {
-    return new ServerConfig(maxPayload, inflightBytesPerConnection, inflightRequestsPerConnection, d, allow, tls, credentials, maxClients);
+    return new ServerConfig(maxPayload, inflightBytesPerConnection, inflightBytesTotal, inflightRequestsPerConnection, d, allow, tls, credentials, maxClients);
   }
 
   public ServerConfig withTls(TlsMode mode, TlsCredentials creds) {
-    return new ServerConfig(maxPayload, inflightBytesPerConnection, inflightRequestsPerConnection, handshakeTimeout, allow, mode, creds, maxClients);
+    return new ServerConfig(maxPayload, inflightBytesPerConnection, inflightBytesTotal, inflightRequestsPerConnection, handshakeTimeout, allow, mode, creds, maxClients);
   }
 
   public ServerConfig withMaxClients(int n) {
-    return new ServerConfig(maxPayload, inflightBytesPerConnection, inflightRequestsPerConnection, handshakeTimeout, allow, tls, credentials, n);
+    return new ServerConfig(maxPayload, inflightBytesPerConnection, inflightBytesTotal, inflightRequestsPerConnection, handshakeTimeout, allow, tls,
+        credentials, n);
   }
 }

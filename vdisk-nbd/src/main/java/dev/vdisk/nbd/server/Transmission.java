@@ -39,13 +39,18 @@ final class Transmission {
   private final BufferPool pool;
   private final RequestExecutor executor;
   private final Semaphore bytes;
+  /** The server's budget of payload bytes, shared by all connections. */
+  private final Semaphore serverBytes;
   private final Semaphore slots;
   private final Phaser inflight = new Phaser(1);
   private final boolean inlineWrites;
   private volatile boolean stopping;
 
-  Transmission(Wire wire, Session session, ServerConfig config, BufferPool pool, RequestMetrics metrics) {
+  /** @param serverBytes the server's payload budget ({@link ServerConfig#inflightBytesTotal()}), shared */
+  Transmission(Wire wire, Session session, ServerConfig config, BufferPool pool, Semaphore serverBytes,
+      RequestMetrics metrics) {
     this.wire = wire;
+    this.serverBytes = serverBytes;
     this.config = config;
     this.pool = pool;
     this.executor = new RequestExecutor(session, new ReplySender(wire), pool, config.maxPayload(), metrics);
@@ -91,7 +96,10 @@ final class Transmission {
     }
   }
 
-  /** Takes the request's payload and budget, then starts it; owns one slot from the caller. */
+  /**
+   * Takes the request's budget (the connection's, then the server's: while either is spent this thread reads no
+   * more requests, which holds the client back) and payload, then starts it; owns one slot from the caller.
+   */
   private void accept(Request r) throws IOException, InterruptedException {
     int budget = 0;
     ByteBuffer payload = null;
@@ -101,20 +109,18 @@ final class Transmission {
           refuse(r, NBD_EINVAL, "length " + r.length() + " (expected: at most " + config.maxPayload() + ")");
           return;
         }
-        budget = (int) r.length();
-        bytes.acquire(budget);
+        budget = takeBudget((int) r.length());
         payload = pool.acquire(budget);
         wire.readFully(payload);
         payload.flip();
       } else if (r.type() == NBD_CMD_READ && r.length() <= config.maxPayload()) {
-        budget = (int) r.length();
-        bytes.acquire(budget);
+        budget = takeBudget((int) r.length());
       }
     } catch (IOException | InterruptedException | RuntimeException e) {
       if (payload != null) {
         pool.release(payload);
       }
-      bytes.release(budget);
+      giveBudget(budget);
       slots.release();
       throw e;
     }
@@ -124,7 +130,7 @@ final class Transmission {
       try {
         executor.execute(r, data);
       } finally {
-        bytes.release(held);
+        giveBudget(held);
         slots.release();
       }
       return;
@@ -134,11 +140,28 @@ final class Transmission {
       try {
         executor.execute(r, data);
       } finally {
-        bytes.release(held);
+        giveBudget(held);
         slots.release();
         inflight.arriveAndDeregister();
       }
     });
+  }
+
+  /** Takes {@code n} bytes of the connection's budget, then of the server's; returns {@code n}. */
+  private int takeBudget(int n) throws InterruptedException {
+    bytes.acquire(n);
+    try {
+      serverBytes.acquire(n);
+    } catch (InterruptedException e) {
+      bytes.release(n);
+      throw e;
+    }
+    return n;
+  }
+
+  private void giveBudget(int n) {
+    serverBytes.release(n);
+    bytes.release(n);
   }
 
   /** Whether {@code r} is a write that cannot wait for the disk, which this thread then runs itself. */
