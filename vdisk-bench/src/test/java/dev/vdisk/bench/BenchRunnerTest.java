@@ -8,7 +8,7 @@ import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.CheckedDevice;
 import dev.vdisk.block.WriteFlag;
 import dev.vdisk.block.filter.CountingFilter;
-import dev.vdisk.block.filter.FilterDevice;
+import dev.vdisk.block.FilterDevice;
 import dev.vdisk.block.mem.MemoryDevice;
 import java.io.IOException;
 import java.nio.ByteBuffer;

@@ -103,7 +103,7 @@ final class BitmapCommand implements Callable<Integer> {
       for (String[] op : ops) {
         actions.add(new BitmapAction(op[0], g, op[1], source == null ? null : source.device()));
       }
-      if (!Qcow2Format.isQcow2(img.device())) {
+      if (!img.format().name().equals("qcow2")) {
         // Only qcow2 stores bitmaps: QEMU finds none elsewhere, and cannot add one.
         String first = actions.getFirst().op();
         throw new CliException("Operation " + first + " on bitmap " + name + " failed: " + (first.equals("add")

@@ -1,15 +1,17 @@
 package dev.vdisk.cli;
 
+import dev.vdisk.CheckListener;
+import dev.vdisk.CheckReport;
+import dev.vdisk.Image;
+import dev.vdisk.Vdisk;
+import dev.vdisk.format.CheckProblem;
 import dev.vdisk.format.CheckResult;
-import dev.vdisk.format.ImageFormat;
-import dev.vdisk.format.OpenImage;
 import dev.vdisk.format.Repair;
-import dev.vdisk.io.CacheMode;
-import dev.vdisk.io.FileDevice;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.math.BigDecimal;
 import java.math.RoundingMode;
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -30,8 +32,6 @@ import picocli.CommandLine.ParentCommand;
  */
 @Command(name = "check", mixinStandardHelpOptions = true, description = "Check an image's metadata for consistency.")
 final class CheckCommand implements Callable<Integer> {
-  static final int EXIT_CORRUPTIONS = 2;
-  static final int EXIT_LEAKS = 3;
   static final int EXIT_NOT_SUPPORTED = 63;
 
   @ParentCommand Main main;
@@ -61,41 +61,42 @@ final class CheckCommand implements Callable<Integer> {
     boolean json = output.json();
     PrintWriter err = main.err();
     PrintWriter out = main.out();
-    CheckResult result;
-    ImageFormat format;
     checkBackingOpens();
-    try (FileDevice f = image.openFile(file, CacheMode.WRITEBACK, mode != null)) {
-      format = image.format(f);
-      if (!format.supportsCheck()) {
-        err.println(Main.errorLine("check", "format '" + format.name()
-            + "': does not support checks (expected: a format with consistency checks, such as qcow2)"));
-        return EXIT_NOT_SUPPORTED;
+    Path path = image.checkedPath(file);
+    CheckListener listener = new CheckListener() {
+      @Override
+      public void problem(CheckProblem problem) {
+        err.println(problem.message());
       }
-      if (mode == null) {
-        result = format.check(f, err::println);
-      } else {
-        result = format.repair(f, mode, err::println);
-        if (result.repairedAnything()) {
-          if (!json && !quiet) {
-            out.print("The following inconsistencies were found and repaired:\n\n    " + result.leaksFixed()
-                + " leaked clusters\n    " + result.corruptionsFixed() + " corruptions\n\n"
-                + "Double checking the fixed image now...\n");
-            out.flush();
-          }
-          result = format.check(f, err::println).withFixed(result.corruptionsFixed(), result.leaksFixed());
+
+      @Override
+      public void repaired(CheckResult fixed) {
+        if (!json && !quiet) {
+          out.print("The following inconsistencies were found and repaired:\n\n    " + fixed.leaksFixed()
+              + " leaked clusters\n    " + fixed.corruptionsFixed() + " corruptions\n\n"
+              + "Double checking the fixed image now...\n");
+          out.flush();
         }
       }
+    };
+    CheckReport report;
+    try {
+      report = mode == null ? Vdisk.check(path, image.checkOptions(), listener)
+          : Vdisk.repair(path, mode, image.checkOptions(), listener);
+    } catch (UnsupportedOperationException e) {
+      err.println(Main.errorLine("check", e.getMessage()));
+      return EXIT_NOT_SUPPORTED;
     }
+    CheckResult result = report.result();
     if (!quiet) {
-      out.print(json ? Json.pretty(json(result, file, format.name())) + "\n" : human(result));
+      out.print(json ? Json.pretty(json(result, file, report.format())) + "\n" : human(result));
     }
     out.flush();
-    if (result.checkErrors() > 0) {
+    if (report.verdict() == CheckReport.Verdict.CHECK_ERRORS) {
       err.println(Main.errorLine("check", "check failed: " + result.checkErrors()
           + " check errors (expected: none; parts of the image could not be checked)"));
-      return 1;
     }
-    return result.corruptions() > 0 ? EXIT_CORRUPTIONS : result.leaks() > 0 ? EXIT_LEAKS : 0;
+    return report.verdict().exitStatus();
   }
 
   /**
@@ -105,7 +106,7 @@ final class CheckCommand implements Callable<Integer> {
    */
   private void checkBackingOpens() {
     Exception failure;
-    try (OpenImage whole = image.open(file, CacheMode.WRITEBACK, true, main.err())) {
+    try (Image whole = image.openImage(file, true)) {
       return;
     } catch (IOException | RuntimeException e) {
       failure = e;
@@ -116,7 +117,7 @@ final class CheckCommand implements Callable<Integer> {
   }
 
   private boolean opensWithoutBacking() {
-    try (OpenImage alone = image.openWithoutBacking(file, main.err())) {
+    try (Image alone = image.openImage(file, false)) {
       return true;
     } catch (IOException | RuntimeException e) {
       return false;

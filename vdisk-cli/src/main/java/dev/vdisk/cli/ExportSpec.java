@@ -2,6 +2,7 @@ package dev.vdisk.cli;
 
 import dev.vdisk.block.CheckedDevice;
 import dev.vdisk.block.filter.DetectZeroesFilter;
+import dev.vdisk.format.ImageChain;
 import dev.vdisk.format.OpenImage;
 import dev.vdisk.format.OptionString;
 import dev.vdisk.format.qcow2.Qcow2Format;
@@ -108,7 +109,7 @@ record ExportSpec(String name, String file, String format, CacheMode cache, bool
     if (bitmap != null) {
       throw new CliException("-o/--offset: given with -B (expected: one of them; a bitmap with an offset is not built yet)");
     }
-    if (Qcow2Format.isQcow2(image.device()) && Qcow2Format.backing(image.device()).isPresent()) {
+    if (ImageChain.of(image.device()).layers().size() > 1) {
       throw new CliException("-o/--offset: " + file + " has a backing file (expected: an image without one; not built yet)");
     }
     return new CheckedDevice(new OffsetView(image.device().unwrap(), offset), image.device().capabilities().readOnly());
@@ -135,7 +136,7 @@ record ExportSpec(String name, String file, String format, CacheMode cache, bool
     ExportBitmap exported = null;
     if (bitmap != null) {
       try {
-        if (!Qcow2Format.isQcow2(device)) {
+        if (!image.format().name().equals("qcow2")) {
           throw new CliException("Bitmap '" + bitmap + "' is not found");
         }
         exported = new ExportBitmap(bitmap, Qcow2Format.dirtyBitmap(device, bitmap)::runs);

@@ -1,11 +1,12 @@
 package dev.vdisk.cli;
 
+import dev.vdisk.Image;
+import dev.vdisk.OpenOptions;
+import dev.vdisk.Vdisk;
 import dev.vdisk.format.FormatRegistry;
-import dev.vdisk.format.ImageFormat;
 import dev.vdisk.format.Images;
 import dev.vdisk.format.OpenImage;
 import dev.vdisk.io.CacheMode;
-import dev.vdisk.io.FileDevice;
 import dev.vdisk.io.FileOptions;
 import dev.vdisk.io.ImageUser;
 import java.io.IOException;
@@ -32,47 +33,40 @@ final class ImageOptions {
 
   /** {@link #open}, locking the image with {@code user}'s permissions (as qemu-nbd, qemu-img resize or convert). */
   OpenImage open(String file, CacheMode cache, boolean readOnly, ImageUser user, PrintWriter err) throws IOException {
-    return open(file, cache, readOnly, user, err, true);
-  }
-
-  /** Opens {@code file} read-only without its backing image, as qemu-img info does. */
-  OpenImage openWithoutBacking(String file, PrintWriter err) throws IOException {
-    return open(file, CacheMode.WRITEBACK, true, ImageUser.TOOL, err, false);
-  }
-
-  private OpenImage open(String file, CacheMode cache, boolean readOnly, ImageUser user, PrintWriter err,
-      boolean backing) throws IOException {
     FileOptions options = new FileOptions(cache, readOnly, forceShare, true, user);
-    Path path = checkedPath(file);
-    OpenImage image = backing ? Images.open(path, format, options) : Images.openWithoutBacking(path, format, options);
-    if (image.probed() && image.format().name().equals("raw") && !readOnly) {
+    OpenImage image = Images.open(checkedPath(file), format, options);
+    warnIfProbedRaw(file, image.probed(), image.format().name(), readOnly, err);
+    return image;
+  }
+
+  /**
+   * Opens {@code file} read-only through the library's front door: the image with its typed facts and chain, with
+   * its backing images or (qemu-img info's open) without them.
+   */
+  Image openImage(String file, boolean backing) throws IOException {
+    return Vdisk.open(checkedPath(file),
+        OpenOptions.builder().format(format).readOnly(true).forceShare(forceShare).backing(backing).build());
+  }
+
+  /** The options for {@link Vdisk#check}: {@code -f} and {@code -U}. */
+  OpenOptions checkOptions() {
+    checkedFormat();
+    return OpenOptions.builder().format(format).readOnly(true).forceShare(forceShare).build();
+  }
+
+  private static void warnIfProbedRaw(String file, boolean probed, String format, boolean readOnly, PrintWriter err) {
+    if (probed && format.equals("raw") && !readOnly) {
       err.println("WARNING: Image format was not specified for '" + file + "' and probing guessed raw.");
       err.println("         Automatically detecting the format is dangerous for raw images, "
           + "write operations on block 0 will be restricted.");
       err.println("         Specify the 'raw' format explicitly to remove the restrictions.");
       err.flush();
     }
-    return image;
-  }
-
-  /**
-   * Opens only the file of the image {@code file}, for commands that read an image's metadata themselves (check;
-   * {@code writable} and locked for check -r); {@link #format()} then names its format.
-   */
-  FileDevice openFile(String file, CacheMode cache, boolean writable) throws IOException {
-    return FileDevice.open(checkedPath(file), new FileOptions(cache, !writable, forceShare, true));
-  }
-
-  /** The format given with {@code -f}, or the one probed from {@code file}'s first bytes. */
-  ImageFormat format(FileDevice file) throws IOException {
-    return format != null ? FormatRegistry.byName(format) : Images.probe(file);
   }
 
   /** {@code file} as a path, after checking {@code -f} and that the file exists and is not a directory. */
-  private Path checkedPath(String file) {
-    if (format != null) {
-      FormatRegistry.byName(format);
-    }
+  Path checkedPath(String file) {
+    checkedFormat();
     Path path = Path.of(file);
     if (!Files.exists(path)) {
       throw new CliException(file + ": no such file (expected: an existing image file)");
@@ -81,5 +75,11 @@ final class ImageOptions {
       throw new CliException(file + ": is a directory (expected: an image file)");
     }
     return path;
+  }
+
+  private void checkedFormat() {
+    if (format != null) {
+      FormatRegistry.byName(format);
+    }
   }
 }

@@ -3,13 +3,10 @@ package dev.vdisk.cli;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
+import dev.vdisk.Image;
+import dev.vdisk.format.ImageInfo;
 import dev.vdisk.bench.matrix.SpaceBreakdown;
-import dev.vdisk.block.BlockDevice;
-import dev.vdisk.format.FormatRegistry;
-import dev.vdisk.format.ImageChain;
-import dev.vdisk.format.ImageFormat;
 import dev.vdisk.format.OpenImage;
-import dev.vdisk.format.qcow2.Qcow2Format;
 import dev.vdisk.io.CacheMode;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -17,7 +14,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
@@ -84,11 +80,9 @@ final class InfoCommand implements Callable<Integer> {
     List<Info> infos = new ArrayList<>();
     // Without --backing-chain the backing image is not opened (qemu-img's BDRV_O_NO_BACKING): info works when it is
     // missing.
-    try (OpenImage img = backingChain ? image.open(file, CacheMode.WRITEBACK, true, main.err())
-        : image.openWithoutBacking(file, main.err())) {
-      List<ImageChain.Layer> layers = ImageChain.of(img, Path.of(file)).layers();
-      for (ImageChain.Layer layer : backingChain ? layers : layers.subList(0, 1)) {
-        infos.add(info(layer));
+    try (Image img = image.openImage(file, backingChain)) {
+      for (ImageInfo info : backingChain ? img.backingChain() : List.of(img.info())) {
+        infos.add(info(info));
       }
     }
     PrintWriter out = main.out();
@@ -100,26 +94,21 @@ final class InfoCommand implements Callable<Integer> {
     return 0;
   }
 
-  /** What qemu-img info says of one image of a chain. */
-  static Info info(ImageChain.Layer layer) throws IOException {
-    BlockDevice device = layer.device();
-    ImageFormat format = FormatRegistry.byName(layer.format());
-    Map<String, Object> specific = format.formatSpecific(device);
-    boolean qcow2 = Qcow2Format.isQcow2(device);
-    Optional<Qcow2Format.RecordedBacking> backing = qcow2 ? Qcow2Format.recordedBacking(device, layer.name()) : Optional.empty();
-    List<SnapshotList.Entry> snapshots = qcow2 ? SnapshotList.entries(Qcow2Format.snapshots(device)) : List.of();
+  /** qemu-img info's JSON members for one image's facts. */
+  static Info info(ImageInfo i) {
+    List<SnapshotList.Entry> snapshots = SnapshotList.entries(i.snapshots());
     return new Info(
-        backing.flatMap(Qcow2Format.RecordedBacking::format).orElse(null),
+        i.backingFormat().orElse(null),
         snapshots.isEmpty() ? null : snapshots,
-        device.size(),
-        layer.name().toString(),
-        qcow2 ? Qcow2Format.clusterSize(device) : null,
-        format.name(),
-        layer.file() == null ? -1 : layer.file().allocatedBytes(),
-        specific.isEmpty() ? null : new FormatSpecific(format.name(), specific),
-        backing.map(b -> b.path().toString()).orElse(null),
-        backing.map(Qcow2Format.RecordedBacking::fileName).orElse(null),
-        qcow2 && Qcow2Format.dirty(device));
+        i.virtualSize(),
+        i.filename(),
+        i.clusterSize().isPresent() ? i.clusterSize().getAsInt() : null,
+        i.format(),
+        i.actualSize().orElse(-1),
+        i.formatSpecific().isEmpty() ? null : new FormatSpecific(i.format(), i.formatSpecific()),
+        i.fullBackingFilename().map(Path::toString).orElse(null),
+        i.backingFilename().orElse(null),
+        i.dirty());
   }
 
   /** {@code --breakdown}'s human form: one {@code name: size (bytes)} line per part. */

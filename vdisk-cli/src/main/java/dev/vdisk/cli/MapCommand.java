@@ -3,13 +3,13 @@ package dev.vdisk.cli;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
-import dev.vdisk.block.Extent;
+import dev.vdisk.Image;
 import dev.vdisk.format.ImageChain;
-import dev.vdisk.format.OpenImage;
+import dev.vdisk.format.ImageMap;
+import dev.vdisk.format.MapEntry;
 import dev.vdisk.io.CacheMode;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -39,12 +39,7 @@ final class MapCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "FILE", description = "The image.")
   String file;
 
-  /**
-   * One range of qemu-img map's output (its MapEntry).
-   *
-   * @param depth the layer of the backing chain that defines the range (0 is the image itself)
-   * @param offset where the range lives in the file, or null when it has no place there
-   */
+  /** qemu-img map's JSON object for one range: {@code offset} only where the range has a place in a file. */
   @JsonPropertyOrder({"start", "length", "depth", "present", "zero", "data", "offset"})
   @JsonInclude(JsonInclude.Include.NON_NULL)
   record Entry(
@@ -56,30 +51,9 @@ final class MapCommand implements Callable<Integer> {
       @JsonProperty("data") boolean data,
       @JsonProperty("offset") Long offset) {
 
-    static Entry of(ImageChain.Status s) {
-      Extent e = s.extent();
-      return new Entry(e.offset(), e.length(), s.depth(), e.present(), e.zero(), e.data(),
-          e.hostOffset() == Extent.NO_OFFSET ? null : e.hostOffset());
-    }
-
-    /** qemu-img's entry_mergeable. */
-    boolean mergeableWith(Entry next) {
-      if (length == 0 || zero != next.zero || data != next.data || depth != next.depth || present != next.present) {
-        return false;
-      }
-      if ((offset == null) != (next.offset == null)) {
-        return false;
-      }
-      return offset == null || offset + length == next.offset;
-    }
-
-    Entry grow(long bytes) {
-      return new Entry(start, length + bytes, depth, present, zero, data, offset);
-    }
-
-    /** The human table ignores the difference between unallocated, zero and zero-with-data (qemu-img's note). */
-    Entry asHumanSees() {
-      return !data || zero ? new Entry(start, length, depth, present, true, false, offset) : this;
+    static Entry of(MapEntry e) {
+      return new Entry(e.start(), e.length(), e.depth(), e.present(), e.zero(), e.data(),
+          e.hasOffset() ? e.offset() : null);
     }
   }
 
@@ -88,58 +62,44 @@ final class MapCommand implements Callable<Integer> {
     boolean json = output.json();
     long start = startOffset == null ? 0 : Sizes.parse("--start-offset", startOffset);
     long max = maxLength == null ? -1 : Sizes.parse("--max-length", maxLength);
-    try (OpenImage img = image.open(file, CacheMode.WRITEBACK, true, main.err())) {
-      print(ImageChain.of(img, Path.of(file)), start, max, json, main.out());
+    try (Image img = image.openImage(file, true)) {
+      print(img.chain(), start, max, json, main.out());
     }
     return 0;
   }
 
-  /** img_map's loop: asks for extents until the end, merges what qemu-img merges, prints each finished range. */
+  /** Prints the chain's map from {@code start} as qemu-img 7.2's {@code dump_map_entry} does. */
   static void print(ImageChain chain, long start, long maxLength, boolean json, PrintWriter out) throws IOException {
-    long end = chain.layers().getFirst().device().size();
-    if (maxLength >= 0) {
-      end = Math.min(end, start > Long.MAX_VALUE - maxLength ? Long.MAX_VALUE : start + maxLength);
-    }
     out.print(json ? "[" : String.format("%-16s%-16s%-16s%s\n", "Offset", "Length", "Mapped to", "File"));
-    Entry current = new Entry(start, 0, 0, false, false, false, null);
-    while (current.start() + current.length() < end) {
-      long at = current.start() + current.length();
-      for (ImageChain.Status s : chain.status(at, end - at)) {
-        Entry next = Entry.of(s);
-        if (current.mergeableWith(next)) {
-          current = current.grow(next.length());
-          continue;
-        }
-        if (current.length() > 0) {
-          next = dump(current, next, json, chain, out);
-        }
-        current = next;
+    boolean[] first = {true};
+    ImageMap.walk(chain, start, maxLength, e -> {
+      if (json) {
+        out.print((first[0] ? "" : ",\n") + Json.line(Entry.of(e)));
+      } else {
+        human(e, first[0], chain, out);
       }
-    }
-    dump(current, null, json, chain, out);
+      first[0] = false;
+    });
     if (json) {
       out.println("]");
     }
   }
 
-  /** Prints {@code e} the way dump_map_entry does; returns {@code next} as the human table then sees it. */
-  private static Entry dump(Entry e, Entry next, boolean json, ImageChain chain, PrintWriter out) {
-    if (json) {
-      out.print(Json.line(e));
-      if (next != null) {
-        out.println(",");
-      }
-      return next;
-    }
-    if (e.data() && e.offset() == null) {
+  /**
+   * One line of the human table: ranges holding data. The table ignores the difference between unallocated, zero
+   * and zero-with-data after the first range (qemu-img clears DATA on the ranges it has not printed yet), which
+   * decides which ranges count as holding data with no place in the file.
+   */
+  private static void human(MapEntry e, boolean first, ImageChain chain, PrintWriter out) throws IOException {
+    boolean data = e.data() && (first || !e.zero());
+    if (data && !e.hasOffset()) {
       throw new CliException("range at " + e.start() + " holds data with no place in the file "
           + "(expected: --output=json for images with external, encrypted or compressed data)");
     }
-    if (e.data() && !e.zero()) {
-      out.printf("%-16s%-16s%-16s%s\n", hex(e.start()), hex(e.length()), hex(e.offset() == null ? 0 : e.offset()),
+    if (data && !e.zero()) {
+      out.printf("%-16s%-16s%-16s%s\n", hex(e.start()), hex(e.length()), hex(e.offset()),
           chain.layers().get(e.depth()).dataName());
     }
-    return next == null ? null : next.asHumanSees();
   }
 
   /** C's {@code %#x}: {@code 0x} before non-zero values only. */

@@ -1,18 +1,14 @@
 package dev.vdisk.cli;
 
-import dev.vdisk.block.Extent;
+import dev.vdisk.Image;
+import dev.vdisk.format.ChainMeasureSource;
 import dev.vdisk.format.FormatRegistry;
-import dev.vdisk.format.ImageChain;
 import dev.vdisk.format.ImageFormat;
-import dev.vdisk.format.MeasureSource;
 import dev.vdisk.format.Measurement;
-import dev.vdisk.format.OpenImage;
 import dev.vdisk.format.OptionString;
-import dev.vdisk.format.qcow2.Qcow2Format;
 import dev.vdisk.io.CacheMode;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -79,8 +75,8 @@ final class MeasureCommand implements Callable<Integer> {
     if (size != null) {
       m = target.measure(opts, Sizes.parse("--size", size), null);
     } else {
-      try (OpenImage img = image.open(file, CacheMode.WRITEBACK, true, main.err())) {
-        m = target.measure(opts, 0, new ChainSource(img, ImageChain.of(img, Path.of(file))));
+      try (Image img = image.openImage(file, true)) {
+        m = target.measure(opts, 0, new ChainMeasureSource(img.chain()));
       }
     }
     if (json) {
@@ -95,52 +91,5 @@ final class MeasureCommand implements Callable<Integer> {
       m.bitmaps().ifPresent(b -> out.println("bitmaps size: " + b));
     }
     return 0;
-  }
-
-  /** A source image seen through its whole backing chain. */
-  private record ChainSource(OpenImage image, ImageChain chain) implements MeasureSource {
-    @Override
-    public long size() throws IOException {
-      return image.device().size();
-    }
-
-    /** qcow2_measure's loop: each data range counts from the start of its first unit to the end of its last. */
-    @Override
-    public long dataBytes(long unit) throws IOException {
-      long end = size();
-      long bytes = 0;
-      long countedUpTo = 0;
-      for (long at = 0; at < end; ) {
-        for (ImageChain.Status s : chain.status(at, end - at)) {
-          Extent e = s.extent();
-          if (e.data() && !e.zero()) {
-            long from = Math.max(Math.floorDiv(e.offset(), unit) * unit, countedUpTo);
-            long to = Math.ceilDiv(e.end(), unit) * unit;
-            if (to > from) {
-              bytes += to - from;
-              countedUpTo = to;
-            }
-          }
-          at = e.end();
-        }
-      }
-      return bytes;
-    }
-
-    /** QEMU's qcow2_supports_persistent_dirty_bitmap: compat 1.1 sources only. */
-    @Override
-    public boolean supportsBitmaps() throws IOException {
-      return Qcow2Format.isQcow2(image.device())
-          && "1.1".equals(FormatRegistry.byName("qcow2").formatSpecific(image.device()).get("compat"));
-    }
-
-    @Override
-    public long bitmapBytes(long clusterSize) {
-      long count = Qcow2Format.bitmapCount(image.device());
-      if (count > 0) {
-        throw new CliException("source has " + count + " persistent bitmaps: measuring them is not supported yet (expected: an image without bitmaps)");
-      }
-      return 0;
-    }
   }
 }

@@ -1,7 +1,7 @@
 package dev.vdisk.cli;
 
-import dev.vdisk.format.OpenImage;
-import dev.vdisk.format.qcow2.Qcow2Format;
+import dev.vdisk.Image;
+import dev.vdisk.format.Snapshot;
 import dev.vdisk.io.CacheMode;
 import java.io.IOException;
 import java.util.List;
@@ -55,9 +55,8 @@ final class SnapshotCommand implements Callable<Integer> {
       throw new CliException("snapshot " + option + ": creating, applying and deleting internal snapshots is not "
           + "supported yet (expected: -l, or qemu-img snapshot " + option + ")");
     }
-    try (OpenImage img = image.open(file, CacheMode.WRITEBACK, true, main.err())) {
-      List<Qcow2Format.Snapshot> snapshots =
-          Qcow2Format.isQcow2(img.device()) ? Qcow2Format.snapshots(img.device()) : List.of();
+    try (Image img = image.openImage(file, true)) {
+      List<Snapshot> snapshots = img.info().snapshots();
       if (action != null && !snapshots.isEmpty()) {
         main.out().print("Snapshot list:\n" + SnapshotList.table(SnapshotList.entries(snapshots)));
       }

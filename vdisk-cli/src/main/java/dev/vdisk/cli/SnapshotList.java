@@ -3,7 +3,7 @@ package dev.vdisk.cli;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
-import dev.vdisk.format.qcow2.Qcow2Format;
+import dev.vdisk.format.Snapshot;
 import java.time.Instant;
 import java.time.ZoneId;
 import java.time.format.DateTimeFormatter;
@@ -29,7 +29,7 @@ final class SnapshotList {
       @JsonProperty("id") String id,
       @JsonProperty("vm-state-size") long vmStateSize) {}
 
-  static List<Entry> entries(List<Qcow2Format.Snapshot> snapshots) {
+  static List<Entry> entries(List<Snapshot> snapshots) {
     return snapshots.stream()
         .map(s -> new Entry(s.icount() < 0 ? null : s.icount(), s.vmClockNanos() % NANOS, s.name(), s.dateSeconds(),
             s.dateNanos(), s.vmClockNanos() / NANOS, s.id(), s.vmStateSize()))

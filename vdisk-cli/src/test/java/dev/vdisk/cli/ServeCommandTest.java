@@ -64,6 +64,10 @@ class ServeCommandTest {
     fails("vdisk serve: Expecting TLS credentials with a server endpoint (expected: endpoint=server in --object tls0)",
         "--object", "tls-creds-x509,id=tls0,dir=" + dir, "--tls-creds=tls0", f);
     fails("vdisk serve: Offset (8192) can't exceed device size (4096)", "-f", "raw", "-o", "8192", f);
+    Path top = dir.resolve("top.qcow2");
+    assertThat(Vdisk.run("create", "-f", "qcow2", "-b", f, "-F", "raw", top.toString()).exit()).isZero();
+    fails("vdisk serve: -o/--offset: " + top + " has a backing file (expected: an image without one; not built yet)",
+        "-f", "qcow2", "-o", "512", top.toString());
     fails("vdisk serve: --tls-creds: given with TLS off (expected: --tls=on or --tls=require, or no --tls)", "--tls=off", "--tls-creds", dir.toString(), f);
   }
 

@@ -26,6 +26,10 @@ public record BlockLimits(int requestAlignment, int maxTransfer, long discardGra
     this(requestAlignment, maxTransfer, discardGranularity, optimalAlignment, 0);
   }
 
+  /**
+   * Checks the limits: a power-of-two request alignment, a transfer of at least one aligned unit, positive
+   * granularities, and a compression unit of 0 or a power of two up to the transfer limit.
+   */
   public BlockLimits {
     if (requestAlignment < 1 || Integer.bitCount(requestAlignment) != 1) {
       throw new IllegalArgumentException("requestAlignment: " + requestAlignment + " (expected: a power of two)");

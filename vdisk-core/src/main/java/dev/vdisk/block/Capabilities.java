@@ -33,30 +33,37 @@ public record Capabilities(
     this(readOnly, flush, fua, discard, writeZeroes, fastZero, extents, Support.NONE);
   }
 
+  /** These capabilities, read-only or not. */
   public Capabilities withReadOnly(boolean ro) {
     return new Capabilities(ro, flush, fua, discard, writeZeroes, fastZero, extents, compressedWrites);
   }
 
+  /** These capabilities with flush support {@code s}. */
   public Capabilities withFlush(Support s) {
     return new Capabilities(readOnly, s, fua, discard, writeZeroes, fastZero, extents, compressedWrites);
   }
 
+  /** These capabilities with FUA support {@code s}. */
   public Capabilities withFua(Support s) {
     return new Capabilities(readOnly, flush, s, discard, writeZeroes, fastZero, extents, compressedWrites);
   }
 
+  /** These capabilities with discard support {@code s}. */
   public Capabilities withDiscard(Support s) {
     return new Capabilities(readOnly, flush, fua, s, writeZeroes, fastZero, extents, compressedWrites);
   }
 
+  /** These capabilities with write-zeroes support {@code s} and fast-zero support {@code fast}. */
   public Capabilities withWriteZeroes(Support s, Support fast) {
     return new Capabilities(readOnly, flush, fua, discard, s, fast, extents, compressedWrites);
   }
 
+  /** These capabilities with extents support {@code s}. */
   public Capabilities withExtents(Support s) {
     return new Capabilities(readOnly, flush, fua, discard, writeZeroes, fastZero, s, compressedWrites);
   }
 
+  /** These capabilities with compressed-write support {@code s}. */
   public Capabilities withCompressedWrites(Support s) {
     return new Capabilities(readOnly, flush, fua, discard, writeZeroes, fastZero, extents, s);
   }

@@ -1,6 +1,5 @@
 package dev.vdisk.block;
 
-import dev.vdisk.block.filter.FilterDevice;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -51,6 +50,7 @@ public final class CheckedDevice extends FilterDevice {
         ? EnumSet.of(WriteFlag.FUA, WriteFlag.COMPRESSED) : EnumSet.of(WriteFlag.FUA);
   }
 
+  /** Guards {@code next}; read-only if {@code next} is. */
   public CheckedDevice(BlockDevice next) {
     this(next, false);
   }

@@ -24,24 +24,29 @@ public record Extent(long offset, long length, boolean present, boolean zero, bo
   /** {@link #hostOffset} when the range has no place in the layer below. */
   public static final long NO_OFFSET = -1;
 
+  /** Checks the range: offset at least 0, length positive. */
   public Extent {
     if (offset < 0 || length <= 0) {
       throw new IllegalArgumentException("extent: offset " + offset + " length " + length + " (expected: offset >= 0, length > 0)");
     }
   }
 
+  /** A range this layer stores, at {@code hostOffset} in the layer below (or {@link #NO_OFFSET}). */
   public static Extent data(long offset, long length, long hostOffset) {
     return new Extent(offset, length, true, false, true, hostOffset);
   }
 
+  /** A range this layer defines as zeroes, with storage at {@code hostOffset} (or {@link #NO_OFFSET}). */
   public static Extent zero(long offset, long length, long hostOffset) {
     return new Extent(offset, length, true, true, false, hostOffset);
   }
 
+  /** A range this layer does not define. */
   public static Extent hole(long offset, long length) {
     return new Extent(offset, length, false, true, false, NO_OFFSET);
   }
 
+  /** The offset just past the range. */
   public long end() {
     return offset + length;
   }

@@ -1,19 +1,22 @@
 package dev.vdisk.format;
 
-import dev.vdisk.format.raw.RawFormat;
 import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.Optional;
+import java.util.ServiceLoader;
 
 /**
- * The image formats vdisk knows. An explicit format always wins; probing only ever picks a non-raw format
- * on a positive signature, and falls back to raw otherwise.
+ * The image formats vdisk knows: every {@link ImageFormat} registered with {@link ServiceLoader} (vdisk-core
+ * registers raw and qcow2 in {@code META-INF/services}), found once. An explicit format always wins; probing only
+ * ever picks a non-raw format on a positive signature, and falls back to raw otherwise.
  */
 public final class FormatRegistry {
-  private static final List<ImageFormat> FORMATS = List.of(new RawFormat(), new dev.vdisk.format.qcow2.Qcow2Format());
+  private static final List<ImageFormat> FORMATS =
+      ServiceLoader.load(ImageFormat.class, ImageFormat.class.getClassLoader()).stream().map(ServiceLoader.Provider::get).toList();
 
   private FormatRegistry() {}
 
+  /** Every registered format. */
   public static List<ImageFormat> all() {
     return FORMATS;
   }

@@ -2,13 +2,14 @@ package dev.vdisk.format;
 
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.Extent;
-import dev.vdisk.format.qcow2.Qcow2Format;
+import dev.vdisk.block.FilterDevice;
 import dev.vdisk.io.FileDevice;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.OptionalLong;
 
 /**
  * An open image and the images below it, top first, and the allocation of the whole stack as QEMU's
@@ -31,8 +32,27 @@ public final class ImageChain {
      * The name QEMU shows for the file holding the layer's data, which host offsets refer to: the external data
      * file's recorded name, else the image's.
      */
-    public String dataName() {
-      return Qcow2Format.isQcow2(device) ? Qcow2Format.dataFile(device).orElse(name.toString()) : name.toString();
+    public String dataName() throws IOException {
+      return facts().dataFile().orElse(name.toString());
+    }
+
+    /** What the layer's format knows of it; no facts where the layer is not a format's image. */
+    public FormatFacts facts() throws IOException {
+      FormatImage image = FilterDevice.find(device, FormatImage.class);
+      return image == null ? FormatFacts.none() : image.facts();
+    }
+
+    /** What {@code qemu-img info} says of this layer. */
+    public ImageInfo info() throws IOException {
+      FormatFacts facts = facts();
+      Optional<Path> backingPath = Optional.empty();
+      if (facts.backingFile().isPresent()) {
+        backingPath = Optional.of(FileContext.resolve(name, facts.backingFile().get()));
+      }
+      return new ImageInfo(name.toString(), format, device.size(),
+          file == null ? OptionalLong.empty() : OptionalLong.of(file.allocatedBytes()), facts.clusterSize(),
+          facts.backingFile(), backingPath, facts.backingFormat(), facts.dirty(), facts.dataFile(),
+          facts.snapshots(), facts.bitmaps(), facts.formatSpecific());
     }
   }
 
@@ -72,14 +92,15 @@ public final class ImageChain {
   public static ImageChain of(BlockDevice top, Path name, String format, FileDevice file) {
     List<Layer> layers = new ArrayList<>();
     layers.add(new Layer(top, name, format, file));
-    for (Optional<Qcow2Format.Backing> b = backingOf(top); b.isPresent(); b = backingOf(b.get().device())) {
+    for (Optional<Backing> b = backingOf(top); b.isPresent(); b = backingOf(b.get().device())) {
       layers.add(new Layer(b.get().device(), b.get().path(), b.get().format(), b.get().file()));
     }
     return new ImageChain(layers);
   }
 
-  private static Optional<Qcow2Format.Backing> backingOf(BlockDevice device) {
-    return Qcow2Format.isQcow2(device) ? Qcow2Format.backing(device) : Optional.empty();
+  private static Optional<Backing> backingOf(BlockDevice device) {
+    FormatImage image = FilterDevice.find(device, FormatImage.class);
+    return image == null ? Optional.empty() : image.backing();
   }
 
   /** Top first; never empty. */

@@ -1,7 +1,6 @@
 package dev.vdisk.format;
 
 import dev.vdisk.block.BlockDevice;
-import dev.vdisk.io.FileDevice;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
@@ -11,7 +10,11 @@ import java.util.function.Consumer;
 
 /**
  * An image format: recognises, creates and opens images. A format driver is a {@link BlockDevice} built
- * on the BlockDevice of its file; it never touches the host file directly.
+ * on the BlockDevice of its file, any BlockDevice; the other files an image names (backing, data file) come from
+ * its {@link ImageContext}, so a driver never touches a host file directly.
+ *
+ * <p>Formats are found with {@link java.util.ServiceLoader} ({@link FormatRegistry}); a driver has a public
+ * no-argument constructor.
  */
 public interface ImageFormat {
 
@@ -46,25 +49,15 @@ public interface ImageFormat {
   void create(Path path, long size, Map<String, String> options, boolean overwrite) throws IOException;
 
   /**
-   * Opens the image stored in {@code file}.
+   * Opens the image stored in {@code file}, read-only or not as {@code context} says. On success the image owns
+   * {@code file} (closing the image closes it); on failure the caller still does.
    *
+   * @param context names the image and opens the files it names
    * @param probed the format was guessed, not named by the user: writes that would make the image
    *     look like another format must be refused
+   * @return the image, which is a {@link FormatImage} (or a filter over one)
    */
-  BlockDevice open(FileDevice file, boolean probed) throws IOException;
-
-  /**
-   * Opens the image in {@code file} as {@link #open} does but without its backing image, as qemu-img info opens an
-   * image (QEMU's BDRV_O_NO_BACKING): for facts about the image itself, not for reading guest data.
-   */
-  default BlockDevice openWithoutBacking(FileDevice file, boolean probed) throws IOException {
-    return open(file, probed);
-  }
-
-  /** The {@code data} of qemu-img info's {@code format-specific} object (its {@code type} is {@link #name()}), or an empty map. */
-  default Map<String, Object> formatSpecific(BlockDevice image) throws IOException {
-    return Map.of();
-  }
+  FormatImage open(BlockDevice file, ImageContext context, boolean probed) throws IOException;
 
   /** True if the format's images can store data compressed ({@link dev.vdisk.block.WriteFlag#COMPRESSED}). */
   default boolean supportsCompression() {
@@ -81,11 +74,12 @@ public interface ImageFormat {
    * Opens the file's metadata itself, leniently, so that damage a regular open would refuse is reported as
    * qemu-img reports it. The caller keeps and closes {@code file}.
    *
-   * @param problems receives each problem found, one line each, in qemu-img check's words, as it is found
+   * @param name the image's name, which names recorded in it are relative to
+   * @param problems receives each problem found, in qemu-img check's words, as it is found
    * @throws IOException when the check cannot be completed (the image cannot be read or is not this format)
    * @throws UnsupportedOperationException unless {@link #supportsCheck()}
    */
-  default CheckResult check(FileDevice file, Consumer<String> problems) throws IOException {
+  default CheckResult check(BlockDevice file, Path name, Consumer<CheckProblem> problems) throws IOException {
     throw new UnsupportedOperationException("format '" + name() + "': does not support checks");
   }
 
@@ -97,7 +91,8 @@ public interface ImageFormat {
    *
    * @throws UnsupportedOperationException unless {@link #supportsCheck()}
    */
-  default CheckResult repair(FileDevice file, Repair mode, Consumer<String> problems) throws IOException {
+  default CheckResult repair(BlockDevice file, Path name, Repair mode, Consumer<CheckProblem> problems)
+      throws IOException {
     throw new UnsupportedOperationException("format '" + name() + "': does not support checks");
   }
 

@@ -13,7 +13,7 @@ import java.nio.file.Path;
 
 /**
  * Opens images as complete stacks:
- * {@code Checked([Writethrough | NoFlush](Format(FileDevice)))}, with the cache mode's three switches
+ * {@code Checked([Writethrough | NoFlush](Format(device)))}, with the cache mode's three switches
  * placed where QEMU places them.
  */
 public final class Images {
@@ -30,7 +30,7 @@ public final class Images {
     return open(path, formatName, options, true);
   }
 
-  /** {@link #open} without the backing image ({@link ImageFormat#openWithoutBacking}): qemu-img info's open. */
+  /** {@link #open} without the backing image ({@link FileContext#withoutBacking}): qemu-img info's open. */
   public static OpenImage openWithoutBacking(Path path, String formatName, FileOptions options) throws IOException {
     return open(path, formatName, options, false);
   }
@@ -42,13 +42,32 @@ public final class Images {
       ImageFormat format = explicit != null ? explicit : probe(file);
       // Locked once the format is known and before it reads or writes metadata, as QEMU does.
       file.lock(format.keepsMetadata());
-      BlockDevice image = backing ? format.open(file, explicit == null) : format.openWithoutBacking(file, explicit == null);
-      return new OpenImage(new CheckedDevice(applyCacheSwitches(image, options.cache()), options.readOnly()),
-          format, file, explicit == null);
+      FileContext context = backing ? FileContext.of(path, options) : FileContext.withoutBacking(path, options);
+      return stack(file, file, context, format, explicit == null, options.cache());
     } catch (IOException | RuntimeException e) {
       file.close();
       throw e;
     }
+  }
+
+  /**
+   * Opens the image whose bytes are {@code device} (any device: memory, a simulated disk, a network device) in
+   * {@code context}. On success the image owns {@code device}; on failure the caller still does.
+   *
+   * @param formatName the format, or null to probe (falls back to raw)
+   * @param cache the cache mode whose writethrough and no-flush switches apply to the whole stack
+   */
+  public static OpenImage open(BlockDevice device, ImageContext context, String formatName, CacheMode cache)
+      throws IOException {
+    ImageFormat format = formatName == null ? probe(device) : FormatRegistry.byName(formatName);
+    return stack(device, null, context, format, formatName == null, cache);
+  }
+
+  private static OpenImage stack(BlockDevice device, FileDevice file, ImageContext context, ImageFormat format,
+      boolean probed, CacheMode cache) throws IOException {
+    BlockDevice image = format.open(device, context, probed);
+    return new OpenImage(new CheckedDevice(applyCacheSwitches(image, cache), context.readOnly()), format, file,
+        probed);
   }
 
   /** Wraps {@code image} in the filters that a cache mode's writethrough and no-flush switches need. */
@@ -63,7 +82,7 @@ public final class Images {
   }
 
   /** The format of the image in {@code file}: the best non-raw format claiming its first bytes, else raw. */
-  public static ImageFormat probe(FileDevice file) throws IOException {
+  public static ImageFormat probe(BlockDevice file) throws IOException {
     ByteBuffer head = ByteBuffer.allocate((int) Math.min(PROBE_BYTES, file.size()));
     file.read(0, head);
     return FormatRegistry.probeNonRaw(head.flip()).orElse(FormatRegistry.byName("raw"));

@@ -10,7 +10,7 @@ import java.io.IOException;
  *
  * @param device the top of the stack: the guard every consumer talks to
  * @param format the format the image was opened as
- * @param file the host file at the bottom (for actual size and host facts)
+ * @param file the host file at the bottom (for actual size and host facts), or null where the image is not in one
  * @param probed the format was guessed rather than named
  */
 public record OpenImage(CheckedDevice device, ImageFormat format, FileDevice file, boolean probed) implements Closeable {

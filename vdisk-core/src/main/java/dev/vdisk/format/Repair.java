@@ -16,6 +16,7 @@ public enum Repair {
     };
   }
 
+  /** True if the mode fixes corruptions too, not only leaks. */
   public boolean fixesErrors() {
     return this == ALL;
   }

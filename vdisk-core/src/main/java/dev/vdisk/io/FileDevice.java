@@ -1,6 +1,5 @@
 package dev.vdisk.io;
 
-import com.sun.nio.file.ExtendedOpenOption;
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
@@ -9,7 +8,6 @@ import dev.vdisk.block.Capabilities;
 import dev.vdisk.block.Extent;
 import dev.vdisk.block.Support;
 import dev.vdisk.block.WriteFlag;
-import dev.vdisk.format.Preallocation;
 import dev.vdisk.io.linux.ErrnoException;
 import dev.vdisk.io.linux.FallocateMode;
 import dev.vdisk.io.linux.FileStat;
@@ -153,6 +151,20 @@ public final class FileDevice implements BlockDevice {
   }
 
   /**
+   * O_DIRECT for {@link FileChannel#open}: {@code com.sun.nio.file.ExtendedOpenOption.DIRECT} of the jdk.unsupported
+   * module, looked up by name (as Lucene's DirectIODirectory does) so that the library's API compiles and documents
+   * without naming an internal JDK class.
+   */
+  private static OpenOption directOpenOption() throws IOException {
+    try {
+      return (OpenOption) Class.forName("com.sun.nio.file.ExtendedOpenOption").getField("DIRECT").get(null);
+    } catch (ReflectiveOperationException | ClassCastException e) {
+      throw new BlockDeviceException(BlockError.ENOTSUP, "cache: O_DIRECT not available in this JDK (expected: the "
+          + "jdk.unsupported module's ExtendedOpenOption.DIRECT; or use cache=writeback)", e);
+    }
+  }
+
+  /**
    * Creates the file of a new image and opens it for writing, as QEMU's file driver creates one: an existing file is
    * replaced only if {@code replace}, and only after QEMU's locks for a writer are held on it, so that an image another
    * process has open (a running QEMU) is never truncated. The file is empty on return.
@@ -181,7 +193,7 @@ public final class FileDevice implements BlockDevice {
       open.add(StandardOpenOption.WRITE);
     }
     if (options.cache().direct()) {
-      open.add(ExtendedOpenOption.DIRECT);
+      open.add(directOpenOption());
     }
     try {
       return FileChannel.open(path, open);

@@ -11,6 +11,7 @@ package dev.vdisk.io;
  * @param user whose permissions the locks express, as QEMU's tools differ ({@link ImageUser#TOOL} by default)
  */
 public record FileOptions(CacheMode cache, boolean readOnly, boolean forceShare, boolean locking, ImageUser user) {
+  /** Refuses force-share with a writable open. */
   public FileOptions {
     if (forceShare && !readOnly) {
       throw new IllegalArgumentException("force-share (-U): requires a read-only open (expected: read-only)");
@@ -22,6 +23,7 @@ public record FileOptions(CacheMode cache, boolean readOnly, boolean forceShare,
     this(cache, readOnly, forceShare, locking, ImageUser.TOOL);
   }
 
+  /** Options that take QEMU's locks without force-share. */
   public static FileOptions of(CacheMode cache, boolean readOnly) {
     return new FileOptions(cache, readOnly, false, true);
   }

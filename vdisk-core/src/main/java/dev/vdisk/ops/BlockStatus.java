@@ -16,7 +16,7 @@ package dev.vdisk.ops;
  *     for compressed clusters)
  * @param eof the run ends at the end of the (top) image (BDRV_BLOCK_EOF)
  */
-public record BlockStatus(long offset, long length, boolean allocated, boolean zero, boolean data, boolean offsetValid,
+record BlockStatus(long offset, long length, boolean allocated, boolean zero, boolean data, boolean offsetValid,
     boolean eof) {
 
   public long end() {

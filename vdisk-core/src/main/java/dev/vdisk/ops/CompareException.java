@@ -10,11 +10,15 @@ import java.io.IOException;
 public final class CompareException extends IOException {
   /** Which step failed; qemu-img compare exits 3 for {@link #STATUS} and 4 for {@link #READ}. */
   public enum Stage {
+    /** Querying the allocation failed (qemu-img compare's exit status 3). */
     STATUS,
+    /** Reading failed (qemu-img compare's exit status 4). */
     READ
   }
 
+  /** Where the comparison failed. */
   private final Stage stage;
+  /** The failure came after qemu-img would have printed its size warning. */
   private final boolean sizeWarning;
 
   CompareException(Stage stage, String message, boolean sizeWarning, Throwable cause) {
@@ -23,10 +27,12 @@ public final class CompareException extends IOException {
     this.sizeWarning = sizeWarning;
   }
 
+  /** Where the comparison failed. */
   public Stage stage() {
     return stage;
   }
 
+  /** True if the failure came after qemu-img would have printed its size warning. */
   public boolean sizeWarning() {
     return sizeWarning;
   }

@@ -22,6 +22,7 @@ public record CompareResult(Verdict verdict, long offset, boolean sizeWarning) {
     STATUS_MISMATCH
   }
 
+  /** True if the images read the same. */
   public boolean identical() {
     return verdict == Verdict.IDENTICAL;
   }

@@ -26,6 +26,7 @@ public record ConvertOptions(int workers, boolean inOrder, int sparseBytes, bool
     this(workers, inOrder, sparseBytes, targetIsZero, bufferSize, false);
   }
 
+  /** Checks each value against its bounds. */
   public ConvertOptions {
     if (workers < 1 || workers > MAX_WORKERS) {
       throw new IllegalArgumentException("workers: " + workers + " (expected: 1 to " + MAX_WORKERS + ")");
@@ -40,26 +41,32 @@ public record ConvertOptions(int workers, boolean inOrder, int sparseBytes, bool
     }
   }
 
+  /** These options with {@code n} workers ({@code -m}). */
   public ConvertOptions withWorkers(int n) {
     return new ConvertOptions(n, inOrder, sparseBytes, targetIsZero, bufferSize, compressed);
   }
 
+  /** These options writing in order or not ({@code -W}). */
   public ConvertOptions withInOrder(boolean ordered) {
     return new ConvertOptions(workers, ordered, sparseBytes, targetIsZero, bufferSize, compressed);
   }
 
+  /** These options with sparse detection over {@code bytes} ({@code -S}, 0 for none). */
   public ConvertOptions withSparseBytes(int bytes) {
     return new ConvertOptions(workers, inOrder, bytes, targetIsZero, bufferSize, compressed);
   }
 
+  /** These options with the target known to read as zeroes or not. */
   public ConvertOptions withTargetIsZero(boolean zero) {
     return new ConvertOptions(workers, inOrder, sparseBytes, zero, bufferSize, compressed);
   }
 
+  /** These options reading {@code bytes} per request. */
   public ConvertOptions withBufferSize(int bytes) {
     return new ConvertOptions(workers, inOrder, sparseBytes, targetIsZero, bytes, compressed);
   }
 
+  /** These options writing compressed or not ({@code -c}). */
   public ConvertOptions withCompressed(boolean c) {
     return new ConvertOptions(workers, inOrder, sparseBytes, targetIsZero, bufferSize, c);
   }

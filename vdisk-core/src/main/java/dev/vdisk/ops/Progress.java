@@ -11,6 +11,8 @@ public interface Progress {
   Progress NONE = (done, total) -> {};
 
   /**
+   * Reports how far the operation is.
+   *
    * @param done units of work finished so far
    * @param total units of work in the whole operation (fixed for one operation)
    */

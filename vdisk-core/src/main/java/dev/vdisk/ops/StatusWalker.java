@@ -2,8 +2,9 @@ package dev.vdisk.ops;
 
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.Extent;
-import dev.vdisk.format.FormatRegistry;
-import dev.vdisk.format.qcow2.Qcow2Format;
+import dev.vdisk.block.FilterDevice;
+import dev.vdisk.format.Backing;
+import dev.vdisk.format.FormatImage;
 import java.io.IOException;
 import java.util.ArrayDeque;
 
@@ -25,7 +26,7 @@ final class StatusWalker {
   private final boolean top;
   private final BlockDevice backing;
   private final long backingSize;
-  /** Bytes one L2 table maps in a qcow2 layer (runs end at multiples of it), or 0 for other layers. */
+  /** The layer's status granularity (a qcow2 layer's L2 table coverage): runs end at multiples of it, or 0. */
   private final long l2Coverage;
   /** Extents fetched and not yet passed; the first covers {@link #pos} when non-empty. */
   private final ArrayDeque<Extent> batch = new ArrayDeque<>();
@@ -47,19 +48,10 @@ final class StatusWalker {
     this.end = end;
     this.top = top;
     this.pos = start;
-    this.backing = Qcow2Format.isQcow2(device) ? Qcow2Format.backing(device).map(Qcow2Format.Backing::device).orElse(null) : null;
+    FormatImage image = FilterDevice.find(device, FormatImage.class);
+    this.backing = image == null ? null : image.backing().map(Backing::device).orElse(null);
     this.backingSize = backing == null ? 0 : backing.size();
-    this.l2Coverage = l2Coverage(device);
-  }
-
-  /** QEMU's default L2 slice is a whole L2 table: cluster size / entry size entries of one cluster each. */
-  private static long l2Coverage(BlockDevice device) throws IOException {
-    if (!Qcow2Format.isQcow2(device)) {
-      return 0;
-    }
-    long cluster = Qcow2Format.clusterSize(device);
-    boolean extendedL2 = Boolean.TRUE.equals(FormatRegistry.byName("qcow2").formatSpecific(device).get("extended-l2"));
-    return cluster * (cluster / (extendedL2 ? 16 : 8));
+    this.l2Coverage = image == null ? 0 : image.facts().statusGranularity();
   }
 
   /**

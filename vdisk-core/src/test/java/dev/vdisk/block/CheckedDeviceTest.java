@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.vdisk.block.filter.CountingFilter;
-import dev.vdisk.block.filter.FilterDevice;
+import dev.vdisk.block.FilterDevice;
 import dev.vdisk.block.mem.MemoryDevice;
 import java.nio.ByteBuffer;
 import java.util.EnumSet;

@@ -1,6 +1,6 @@
 package dev.vdisk.block;
 
-import dev.vdisk.block.filter.FilterDevice;
+import dev.vdisk.block.FilterDevice;
 import dev.vdisk.block.mem.MemoryDevice;
 import dev.vdisk.testkit.BlockDeviceContractTest;
 

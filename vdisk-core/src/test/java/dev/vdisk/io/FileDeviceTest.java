@@ -9,7 +9,7 @@ import dev.vdisk.block.BlockError;
 import dev.vdisk.block.CheckedDevice;
 import dev.vdisk.block.Extent;
 import dev.vdisk.block.WriteFlag;
-import dev.vdisk.format.Preallocation;
+import dev.vdisk.io.Preallocation;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.lang.foreign.Arena;

@@ -5,9 +5,9 @@ import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
 import dev.vdisk.block.Extent;
 import dev.vdisk.format.ImageChain;
+import dev.vdisk.format.ImageInfo;
 import dev.vdisk.format.Images;
 import dev.vdisk.format.OpenImage;
-import dev.vdisk.format.qcow2.Qcow2Format;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileDevice;
 import dev.vdisk.io.FileOptions;
@@ -38,14 +38,16 @@ public final class ImageProbe {
       BlockDevice device = image.device();
       long size = device.size();
       FileDevice file = image.file();
-      boolean qcow2 = Qcow2Format.isQcow2(device);
+      ImageChain layers = ImageChain.of(image, path);
+      ImageInfo info = layers.layers().getFirst().info();
+      boolean qcow2 = info.format().equals("qcow2");
       long allocated = file.isBlockDevice() ? -1 : file.allocatedBytes();
-      Map<String, Object> specific = image.format().formatSpecific(device);
-      List<String> chain = ImageChain.of(image, path).layers().stream().skip(1).map(l -> l.name().toString()).toList();
+      Map<String, Object> specific = info.formatSpecific();
+      List<String> chain = layers.layers().stream().skip(1).map(l -> l.name().toString()).toList();
       double mapped = qcow2 ? mappedFraction(device, size)
           : size == 0 || allocated < 0 ? 1 : Math.min(1.0, (double) allocated / size);
       return new ImageFacts(path.toString(), null, image.format().name(), size, allocated, file.size(), mapped,
-          qcow2 ? Qcow2Format.clusterSize(device) : 0,
+          info.clusterSize().orElse(0),
           Boolean.TRUE.equals(specific.get("extended-l2")), Boolean.TRUE.equals(specific.get("lazy-refcounts")),
           chain, fileSystemType(path), acceptsDirectIo(path));
     } catch (NoSuchFileException e) {

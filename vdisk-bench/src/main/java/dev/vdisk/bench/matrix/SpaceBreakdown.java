@@ -4,6 +4,8 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.Extent;
+import dev.vdisk.block.FilterDevice;
+import dev.vdisk.format.FormatImage;
 import dev.vdisk.format.qcow2.Qcow2Format;
 import dev.vdisk.io.FileDevice;
 import java.io.IOException;
@@ -44,8 +46,9 @@ public record SpaceBreakdown(
     long size = image.size();
     long data = 0;
     long zero = 0;
-    boolean qcow2 = Qcow2Format.isQcow2(image);
-    int cluster = qcow2 ? Qcow2Format.clusterSize(image) : 0;
+    FormatImage format = FilterDevice.find(image, FormatImage.class);
+    boolean qcow2 = format != null && format.format().name().equals("qcow2");
+    int cluster = format == null ? 0 : format.facts().clusterSize().orElse(0);
     for (long pos = 0; pos < size; ) {
       List<Extent> extents = image.extents(pos, size - pos);
       for (Extent e : extents) {

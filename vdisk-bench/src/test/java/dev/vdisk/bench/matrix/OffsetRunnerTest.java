@@ -7,7 +7,7 @@ import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
 import dev.vdisk.block.WriteFlag;
-import dev.vdisk.block.filter.FilterDevice;
+import dev.vdisk.block.FilterDevice;
 import dev.vdisk.block.mem.MemoryDevice;
 import java.io.IOException;
 import java.nio.ByteBuffer;

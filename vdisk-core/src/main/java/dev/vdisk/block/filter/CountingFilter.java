@@ -1,5 +1,6 @@
 package dev.vdisk.block.filter;
 
+import dev.vdisk.block.FilterDevice;
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.Extent;
 import dev.vdisk.block.WriteFlag;
@@ -21,6 +22,7 @@ public final class CountingFilter extends FilterDevice {
   private final LongAdder bytesRead = new LongAdder();
   private final LongAdder bytesWritten = new LongAdder();
 
+  /** Counts the requests that reach {@code next}. */
   public CountingFilter(BlockDevice next) {
     super(next);
   }
@@ -68,13 +70,22 @@ public final class CountingFilter extends FilterDevice {
     return next.extents(offset, length);
   }
 
+  /** Reads so far. */
   public long reads() { return reads.sum(); }
+  /** Writes so far, FUA ones included. */
   public long writes() { return writes.sum(); }
+  /** Writes with FUA so far. */
   public long fuaWrites() { return fuaWrites.sum(); }
+  /** Flushes so far. */
   public long flushes() { return flushes.sum(); }
+  /** Discards so far. */
   public long discards() { return discards.sum(); }
+  /** Write-zeroes requests so far. */
   public long zeroes() { return zeroes.sum(); }
+  /** Extents queries so far. */
   public long extentQueries() { return extentQueries.sum(); }
+  /** Bytes read so far. */
   public long bytesRead() { return bytesRead.sum(); }
+  /** Bytes written so far. */
   public long bytesWritten() { return bytesWritten.sum(); }
 }

@@ -1,5 +1,6 @@
 package dev.vdisk.block.filter;
 
+import dev.vdisk.block.FilterDevice;
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.WriteFlag;
 import java.io.IOException;

@@ -1,5 +1,6 @@
 package dev.vdisk.block.filter;
 
+import dev.vdisk.block.FilterDevice;
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.WriteFlag;
 import java.io.IOException;
@@ -12,6 +13,7 @@ import java.util.Set;
  * closed; a host crash can lose any of it.
  */
 public final class NoFlushFilter extends FilterDevice {
+  /** Ignores the flushes meant for {@code next}. */
   public NoFlushFilter(BlockDevice next) {
     super(next);
   }

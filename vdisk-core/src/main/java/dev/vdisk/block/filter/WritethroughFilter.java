@@ -1,5 +1,6 @@
 package dev.vdisk.block.filter;
 
+import dev.vdisk.block.FilterDevice;
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.WriteFlag;
 import java.io.IOException;
@@ -11,6 +12,7 @@ import java.util.Set;
  * format metadata written on its behalf is durable too. FUA becomes redundant and is dropped.
  */
 public final class WritethroughFilter extends FilterDevice {
+  /** Flushes {@code next} after every write to it. */
   public WritethroughFilter(BlockDevice next) {
     super(next);
   }

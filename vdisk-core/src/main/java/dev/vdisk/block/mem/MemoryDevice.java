@@ -25,6 +25,7 @@ public final class MemoryDevice implements BlockDevice {
   private final ConcurrentHashMap<Long, byte[]> pages = new ConcurrentHashMap<>();
   private volatile long size;
 
+  /** An empty device (reads as zeroes) of {@code size} bytes. */
   public MemoryDevice(long size) {
     if (size < 0) {
       throw new IllegalArgumentException("size: " + size + " (expected: >= 0)");

@@ -2,7 +2,7 @@ package dev.vdisk.format.qcow2;
 
 import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
-import dev.vdisk.block.filter.FilterDevice;
+import dev.vdisk.block.FilterDevice;
 import dev.vdisk.format.qcow2.Qcow2Format.BitmapAction;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

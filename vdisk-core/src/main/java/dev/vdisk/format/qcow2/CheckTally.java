@@ -1,5 +1,7 @@
 package dev.vdisk.format.qcow2;
 
+import dev.vdisk.format.CheckProblem;
+import dev.vdisk.format.CheckProblem.Kind;
 import dev.vdisk.format.CheckResult;
 import java.util.function.Consumer;
 
@@ -9,7 +11,7 @@ import java.util.function.Consumer;
  * stderr read vdisk's too.
  */
 final class CheckTally {
-  private final Consumer<String> problems;
+  private final Consumer<CheckProblem> problems;
   long checkErrors;
   long corruptions;
   long leaks;
@@ -19,7 +21,7 @@ final class CheckTally {
   long corruptionsFixed;
   long leaksFixed;
 
-  CheckTally(Consumer<String> problems) {
+  CheckTally(Consumer<CheckProblem> problems) {
     this.problems = problems;
   }
 
@@ -44,25 +46,33 @@ final class CheckTally {
 
   /** Reports {@code line} and counts a corruption. */
   void corruption(String line) {
-    problems.accept(line);
+    problems.accept(new CheckProblem(Kind.CORRUPTION, line));
     corruptions++;
   }
 
   /** Reports {@code line} and counts a leak. */
   void leak(String line) {
-    problems.accept(line);
+    problems.accept(new CheckProblem(Kind.LEAK, line));
     leaks++;
   }
 
   /** Reports {@code line} and counts a check error. */
   void checkError(String line) {
-    problems.accept(line);
+    problems.accept(new CheckProblem(Kind.CHECK_ERROR, line));
     checkErrors++;
+  }
+
+  /**
+   * Reports {@code line}, a problem of {@code kind}, without counting it: for problems counted (or fixed) only once
+   * the caller knows what became of them.
+   */
+  void report(Kind kind, String line) {
+    problems.accept(new CheckProblem(kind, line));
   }
 
   /** Reports {@code line} without counting it (QEMU's follow-up hints). */
   void note(String line) {
-    problems.accept(line);
+    problems.accept(new CheckProblem(Kind.NOTE, line));
   }
 
   CheckResult result(long imageEndOffset, long totalClusters) {

@@ -8,8 +8,10 @@ import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
 import dev.vdisk.format.CheckResult;
 import dev.vdisk.format.Repair;
-import dev.vdisk.format.qcow2.Qcow2Format.Snapshot;
-import dev.vdisk.io.FileDevice;
+import dev.vdisk.format.CheckProblem;
+import dev.vdisk.format.CheckProblem.Kind;
+import dev.vdisk.format.FileContext;
+import dev.vdisk.format.Snapshot;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -90,36 +92,26 @@ final class Qcow2Checker {
   }
 
   /**
-   * Checks the qcow2 image in {@code file}.
+   * Checks the qcow2 image whose bytes are {@code file}, standing for the image named {@code path} (which a data
+   * file's name is relative to).
    *
-   * @param problems receives each problem line as it is found
+   * @param problems receives each problem as it is found
    * @throws IOException when the header cannot be read or the check cannot be completed
    */
-  static CheckResult check(FileDevice file, Consumer<String> problems) throws IOException {
-    return check(file, file.path(), null, problems);
-  }
-
-  /** {@link #check} of the image whose bytes are {@code file}, standing for the host file at {@code path}. */
-  static CheckResult check(BlockDevice file, Path path, Consumer<String> problems) throws IOException {
+  static CheckResult check(BlockDevice file, Path path, Consumer<CheckProblem> problems) throws IOException {
     return check(file, path, null, problems);
   }
 
   /**
    * Checks the qcow2 image in {@code file} (open for writing) and repairs what {@code mode} allows; the result
-   * holds the counts fixed (see the class comment for the order of the writes).
+   * holds the counts fixed (see the class comment for the order of the writes). Also for the opener, which repairs
+   * a dirty image before writing it (QEMU's open).
    *
    * @throws IOException when the check cannot be completed, or {@code -r leaks} meets damage that only a rebuild
    *     of the refcount structures repairs (QEMU: "need to rebuild refcount structures")
    */
-  static CheckResult repair(FileDevice file, Repair mode, Consumer<String> problems) throws IOException {
-    return check(file, file.path(), mode, problems);
-  }
-
-  /**
-   * {@link #repair} of the image whose bytes are {@code file}, standing for the host file at {@code path}: for the
-   * opener, which repairs a dirty image before writing it (QEMU's open), and tests on simulated disks.
-   */
-  static CheckResult repair(BlockDevice file, Path path, Repair mode, Consumer<String> problems) throws IOException {
+  static CheckResult repair(BlockDevice file, Path path, Repair mode, Consumer<CheckProblem> problems)
+      throws IOException {
     return check(file, path, mode, problems);
   }
 
@@ -128,10 +120,10 @@ final class Qcow2Checker {
    * structures, snapshot tables, bitmaps, data), computed from its metadata as {@link #check} computes them; the
    * stored refcounts are not consulted. Reads only; problems are ignored here (run a check for them).
    */
-  static long referencedClusters(FileDevice file) throws IOException {
+  static long referencedClusters(BlockDevice file) throws IOException {
     HostReader reader = new HostReader(file, "image file");
     ImageHead head = ImageHead.read(reader);
-    Qcow2Checker checker = new Qcow2Checker(reader, head, new CheckTally(line -> {}), null);
+    Qcow2Checker checker = new Qcow2Checker(reader, head, new CheckTally(problem -> {}), null);
     checker.calculate(SnapshotTable.parse(reader, head.header(), true));
     long referenced = 0;
     for (long i = 0; i < checker.refs.clusters(); i++) {
@@ -142,7 +134,7 @@ final class Qcow2Checker {
     return referenced;
   }
 
-  private static CheckResult check(BlockDevice file, Path imagePath, Repair fix, Consumer<String> problems)
+  private static CheckResult check(BlockDevice file, Path imagePath, Repair fix, Consumer<CheckProblem> problems)
       throws IOException {
     HostReader reader = new HostReader(file, "image file");
     ImageHead head = ImageHead.read(reader);
@@ -150,7 +142,7 @@ final class Qcow2Checker {
       // Data clusters are not counted, but QEMU opens the data file and cannot check an image without it.
       String name = head.extensions().dataFile()
           .orElseThrow(() -> invalid("external data file name", "absent", "a data file name header extension with incompatible feature bit 2"));
-      Path path = BackingChain.resolve(imagePath, name);
+      Path path = FileContext.resolve(imagePath, name);
       if (!Files.exists(path)) {
         throw invalid("external data file", path, "an existing file");
       }
@@ -187,7 +179,7 @@ final class Qcow2Checker {
       Qcow2Checker again = new Qcow2Checker(file, ImageHead.read(file), tally, fix);
       again.calculate(snapshots);
       CheckTally saved = tally.copy();
-      tally.restore(new CheckTally(line -> {}));
+      tally.restore(new CheckTally(problem -> {}));
       highest = again.compareAndWrite(Repair.LEAKS);
       if (again.rebuild) {
         tally.note("ERROR rebuilt refcount structure is still broken");
@@ -204,7 +196,7 @@ final class Qcow2Checker {
       copied = again;
     } else if (fix != null) {
       if (rebuild) {
-        tally.note("ERROR need to rebuild refcount structures");
+        tally.report(Kind.CHECK_ERROR, "ERROR need to rebuild refcount structures");
         tally.checkErrors++;
         throw new BlockDeviceException(BlockError.EIO, "check failed: the refcount structures need to be rebuilt "
             + "(expected: -r all, which rebuilds them)");
@@ -362,7 +354,8 @@ final class Qcow2Checker {
         }
         String line = "cluster " + i + " refcount=" + Long.toUnsignedString(storedCount) + " reference="
             + Long.toUnsignedString(computed);
-        tally.note((fixable ? "Repairing " : tooLow ? "ERROR " : "Leaked ") + line);
+        tally.report(tooLow ? Kind.CORRUPTION : Kind.LEAK,
+            (fixable ? "Repairing " : tooLow ? "ERROR " : "Leaked ") + line);
         if (fixable && fixRefcount(i, computed)) {
           if (tooLow) {
             tally.corruptionsFixed++;
@@ -429,7 +422,7 @@ final class Qcow2Checker {
       if (overlap != null) {
         signalCorruption("Preventing invalid write on metadata (overlaps with " + overlap + ")");
       }
-      tally.note("ERROR: Overlap check failed");
+      tally.report(Kind.CHECK_ERROR, "ERROR: Overlap check failed");
       tally.checkErrors++;
       throw unusable("overwriting an L2 table entry");
     }
@@ -514,7 +507,7 @@ final class Qcow2Checker {
         continue; // already counted as a check error by compare()
       }
       if ((count == 1) != ((entry & Geometry.COPIED) != 0)) {
-        tally.note((repair ? "Repairing" : "ERROR") + " OFLAG_COPIED L2 cluster: l1_index=" + i + " l1_entry="
+        tally.report(Kind.CORRUPTION, (repair ? "Repairing" : "ERROR") + " OFLAG_COPIED L2 cluster: l1_index=" + i + " l1_entry="
             + hex(entry) + " refcount=" + Long.toUnsignedString(count));
         if (repair) {
           if (markedCorrupt) {
@@ -560,7 +553,7 @@ final class Qcow2Checker {
         }
       }
       if ((count == 1) != ((word & Geometry.COPIED) != 0)) {
-        tally.note((repair ? "Repairing" : "ERROR") + " OFLAG_COPIED data cluster: l2_entry=" + hex(word)
+        tally.report(Kind.CORRUPTION, (repair ? "Repairing" : "ERROR") + " OFLAG_COPIED data cluster: l2_entry=" + hex(word)
             + " refcount=" + Long.toUnsignedString(count));
         if (repair) {
           table.putLong(j * words * 8, count == 1 ? word | Geometry.COPIED : word & ~Geometry.COPIED);

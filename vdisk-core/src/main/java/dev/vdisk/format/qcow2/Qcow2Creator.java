@@ -1,6 +1,6 @@
 package dev.vdisk.format.qcow2;
 
-import dev.vdisk.format.Preallocation;
+import dev.vdisk.io.Preallocation;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;

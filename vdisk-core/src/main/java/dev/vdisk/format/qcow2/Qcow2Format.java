@@ -1,10 +1,13 @@
 package dev.vdisk.format.qcow2;
 
 import dev.vdisk.block.BlockDevice;
+import dev.vdisk.format.CheckProblem;
 import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
-import dev.vdisk.block.filter.FilterDevice;
+import dev.vdisk.block.FilterDevice;
 import dev.vdisk.format.CheckResult;
+import dev.vdisk.format.FormatImage;
+import dev.vdisk.format.ImageContext;
 import dev.vdisk.format.Repair;
 import dev.vdisk.format.ImageFormat;
 import dev.vdisk.format.MeasureSource;
@@ -12,8 +15,8 @@ import dev.vdisk.format.Measurement;
 import dev.vdisk.io.FileDevice;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import dev.vdisk.format.Preallocation;
-import dev.vdisk.format.raw.RawFormat;
+import dev.vdisk.io.Preallocation;
+import dev.vdisk.format.FormatRegistry;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -23,7 +26,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
 import java.util.function.Consumer;
 
@@ -63,8 +65,9 @@ public final class Qcow2Format implements ImageFormat {
   }
 
   /**
-   * A driver whose images (and their qcow2 backing images) each cache up to {@code l2CacheSize} bytes of L2
-   * tables, like QEMU's {@code l2-cache-size}; rounded down to whole tables, at least two.
+   * A driver whose images each cache up to {@code l2CacheSize} bytes of L2 tables, like QEMU's
+   * {@code l2-cache-size}; rounded down to whole tables, at least two. Backing images are opened by their
+   * {@link ImageContext}, with the registered driver of their format.
    */
   public Qcow2Format(long l2CacheSize) {
     if (l2CacheSize < 0) {
@@ -72,35 +75,6 @@ public final class Qcow2Format implements ImageFormat {
     }
     this.l2CacheSize = l2CacheSize;
   }
-
-  /**
-   * One internal snapshot, as {@code qemu-img info} and {@code qemu-img snapshot -l} list it.
-   *
-   * @param id the unique ID string
-   * @param name the name (tag)
-   * @param virtualSize the disk size when the snapshot was taken
-   * @param vmStateSize bytes of saved VM state, 0 for a disk-only snapshot
-   * @param dateSeconds when it was taken, seconds since the epoch
-   * @param dateNanos the sub-second part of that time
-   * @param vmClockNanos how long the guest had run, in nanoseconds
-   * @param icount the record/replay instruction count, or -1 where the image records none
-   */
-  public record Snapshot(String id, String name, long virtualSize, long vmStateSize, long dateSeconds, long dateNanos,
-      long vmClockNanos, long icount) {}
-
-  /**
-   * The backing image of an open qcow2 image.
-   *
-   * @param fileName the name as the image records it (qemu-img info's {@code backing-filename})
-   * @param path where it was found: a relative name combined with the directory of the image's name as QEMU does
-   *     ({@code full-backing-filename})
-   * @param format the format it was opened as ({@code backing-filename-format} when not probed)
-   * @param formatProbed the image records no backing format; {@code format} was guessed
-   * @param device the open backing image, read-only and guarded; closing the overlay closes it
-   * @param file the backing image's host file, for host facts such as its allocated size; owned by {@code device}
-   */
-  public record Backing(String fileName, Path path, String format, boolean formatProbed, BlockDevice device,
-      FileDevice file) {}
 
   @Override
   public String name() {
@@ -228,11 +202,6 @@ public final class Qcow2Format implements ImageFormat {
         bitmaps ? java.util.OptionalLong.of(source.bitmapBytes(cs)) : java.util.OptionalLong.empty());
   }
 
-  /** The number of persistent bitmaps the qcow2 image in {@code image} records (its bitmaps header extension). */
-  public static long bitmapCount(BlockDevice image) {
-    return find(image).extensions().bitmaps().map(HeaderExtensions.Bitmaps::nbBitmaps).orElse(0L);
-  }
-
   /**
    * The external data file as QEMU leaves it: created empty, then grown by the image's truncate (raw's first-block
    * write, fallocate or zeroes per the preallocation), unless the zeroes of a partial last cluster were written
@@ -242,7 +211,7 @@ public final class Qcow2Format implements ImageFormat {
       throws IOException {
     if (tail.length() == 0) {
       Preallocation p = prealloc == Preallocation.METADATA ? Preallocation.OFF : prealloc;
-      new RawFormat().create(path, size, Map.of("preallocation", p.spelling()), overwrite);
+      FormatRegistry.byName("raw").create(path, size, Map.of("preallocation", p.spelling()), overwrite);
       return;
     }
     try (FileDevice data = FileDevice.create(path, overwrite)) {
@@ -257,17 +226,17 @@ public final class Qcow2Format implements ImageFormat {
   }
 
   /**
-   * Opens the image read-only, with its data file and backing chain. The image owns {@code file} from here on.
-   * {@code probed} changes nothing: a guest's writes cannot reach a qcow2 header.
+   * Opens the image in {@code file} with its data file and backing chain, which {@code context} opens. The image
+   * owns {@code file} from here on. {@code probed} changes nothing: a guest's writes cannot reach a qcow2 header.
    */
   @Override
-  public BlockDevice open(FileDevice file, boolean probed) throws IOException {
-    return Qcow2Opener.open(file, BackingChain.Chain.start(file.path()), l2CacheSize);
+  public FormatImage open(BlockDevice file, ImageContext context, boolean probed) throws IOException {
+    return Qcow2Opener.open(file, context, this);
   }
 
-  @Override
-  public BlockDevice openWithoutBacking(FileDevice file, boolean probed) throws IOException {
-    return Qcow2Opener.open(file, BackingChain.Chain.withoutBacking(file.path()), l2CacheSize);
+  /** Bytes of L2 tables each image opened by this driver caches at most. */
+  long l2CacheSize() {
+    return l2CacheSize;
   }
 
   @Override
@@ -282,8 +251,8 @@ public final class Qcow2Format implements ImageFormat {
 
   /** qemu-img check's read-only check: see {@link Qcow2Checker}. */
   @Override
-  public CheckResult check(FileDevice file, Consumer<String> problems) throws IOException {
-    return Qcow2Checker.check(file, problems);
+  public CheckResult check(BlockDevice file, Path name, Consumer<CheckProblem> problems) throws IOException {
+    return Qcow2Checker.check(file, name, problems);
   }
 
   /**
@@ -297,53 +266,9 @@ public final class Qcow2Format implements ImageFormat {
 
   /** qemu-img check -r: see {@link Qcow2Checker}. */
   @Override
-  public CheckResult repair(FileDevice file, Repair mode, Consumer<String> problems) throws IOException {
-    return Qcow2Checker.repair(file, mode, problems);
-  }
-
-  /**
-   * The {@code data} of qemu-img info's {@code format-specific} object for a qcow2 image, with the keys in QEMU's order: compat, compression-type, and for compat 1.1 lazy-refcounts, refcount-bits,
-   * data-file / data-file-raw (with an external data file), corrupt, extended-l2; bitmaps (after lazy-refcounts, where
-   * QEMU's dictionary puts them) when the image has trusted ones, each with flags, name and granularity.
-   */
-  @Override
-  public Map<String, Object> formatSpecific(BlockDevice image) throws IOException {
-    Qcow2Image q = find(image);
-    Qcow2Header h = q.header();
-    Map<String, Object> data = new LinkedHashMap<>();
-    data.put("compat", h.version() == 2 ? "0.10" : "1.1");
-    data.put("compression-type", h.compressionType() == 1 ? CompressionType.ZSTD.qemuName() : CompressionType.ZLIB.qemuName());
-    if (h.version() >= 3) {
-      data.put("lazy-refcounts", (h.compatibleFeatures() & Features.COMPAT_LAZY_REFCOUNTS) != 0);
-      List<Map<String, Object>> bitmaps = new ArrayList<>();
-      for (BitmapInfo b : bitmaps(image)) {
-        List<String> flags = new ArrayList<>();
-        if (b.inUse()) {
-          flags.add("in-use");
-        }
-        if (b.auto()) {
-          flags.add("auto");
-        }
-        Map<String, Object> info = new LinkedHashMap<>();
-        info.put("flags", flags);
-        info.put("name", b.name());
-        info.put("granularity", b.granularity());
-        bitmaps.add(info);
-      }
-      if (!bitmaps.isEmpty()) {
-        data.put("bitmaps", bitmaps);
-      }
-    }
-    data.put("refcount-bits", h.refcountBits());
-    if (h.version() >= 3) {
-      q.extensions().dataFile().ifPresent(name -> data.put("data-file", name));
-      if (q.hasFeature(Features.INCOMPAT_DATA_FILE)) {
-        data.put("data-file-raw", (h.autoclearFeatures() & Features.AUTOCLEAR_DATA_FILE_RAW) != 0);
-      }
-      data.put("corrupt", q.hasFeature(Features.INCOMPAT_CORRUPT));
-      data.put("extended-l2", q.hasFeature(Features.INCOMPAT_EXTENDED_L2));
-    }
-    return data;
+  public CheckResult repair(BlockDevice file, Path name, Repair mode, Consumer<CheckProblem> problems)
+      throws IOException {
+    return Qcow2Checker.repair(file, name, mode, problems);
   }
 
   /**
@@ -425,59 +350,6 @@ public final class Qcow2Format implements ImageFormat {
       throw new BlockDeviceException(BlockError.EINVAL, "Bitmap '" + name + "' is inconsistent and cannot be used");
     }
     return bits;
-  }
-
-  /** The internal snapshots of the qcow2 image in {@code image} (a stack with a qcow2 layer), in table order. */
-  public static List<Snapshot> snapshots(BlockDevice image) {
-    return find(image).snapshots();
-  }
-
-  /**
-   * The backing file a qcow2 image records, whether it was opened or not.
-   *
-   * @param fileName the name as recorded (qemu-img info's {@code backing-filename})
-   * @param path where it points for the image named as given ({@code full-backing-filename})
-   * @param format the recorded format, if any ({@code backing-filename-format})
-   */
-  public record RecordedBacking(String fileName, Path path, Optional<String> format) {}
-
-  /** The backing file the qcow2 image in {@code image}, named {@code imageName}, records, if any. */
-  public static Optional<RecordedBacking> recordedBacking(BlockDevice image, Path imageName) throws IOException {
-    Qcow2Image q = find(image);
-    if (q.backingName().isEmpty()) {
-      return Optional.empty();
-    }
-    String name = q.backingName().get();
-    return Optional.of(new RecordedBacking(name, BackingChain.resolve(imageName, name), q.extensions().backingFormat()));
-  }
-
-  /** The backing image of the qcow2 image in {@code image}, if it has one; walk a chain by asking each layer. */
-  public static Optional<Backing> backing(BlockDevice image) {
-    return find(image).backing();
-  }
-
-  /**
-   * The external data file's name as the qcow2 image in {@code image} records it, if it has one. vdisk opens it
-   * relative to the image's directory; QEMU 7.2 opens it relative to the current directory and prints this name.
-   */
-  public static Optional<String> dataFile(BlockDevice image) {
-    Qcow2Image q = find(image);
-    return q.hasFeature(Features.INCOMPAT_DATA_FILE) ? q.extensions().dataFile() : Optional.empty();
-  }
-
-  /** qemu-img info's {@code cluster-size}. */
-  public static int clusterSize(BlockDevice image) {
-    return find(image).header().clusterSize();
-  }
-
-  /** qemu-img info's {@code dirty-flag}: incompatible feature bit 0. */
-  public static boolean dirty(BlockDevice image) {
-    return find(image).hasFeature(Features.INCOMPAT_DIRTY);
-  }
-
-  /** True if {@code image} is, or is a stack over, a qcow2 image. */
-  public static boolean isQcow2(BlockDevice image) {
-    return FilterDevice.find(image, Qcow2Image.class) != null;
   }
 
   private static Qcow2Image find(BlockDevice image) {

@@ -8,9 +8,12 @@ import dev.vdisk.block.Capabilities;
 import dev.vdisk.block.Extent;
 import dev.vdisk.block.Support;
 import dev.vdisk.block.WriteFlag;
+import dev.vdisk.format.Backing;
+import dev.vdisk.format.FormatFacts;
+import dev.vdisk.format.FormatImage;
 import dev.vdisk.format.ImageChain;
-import dev.vdisk.format.qcow2.Qcow2Format.Backing;
-import dev.vdisk.format.qcow2.Qcow2Format.Snapshot;
+import dev.vdisk.format.ImageFormat;
+import dev.vdisk.format.Snapshot;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -26,13 +29,14 @@ import java.util.function.BiFunction;
  * data file, or the backing image; a writable image hands writes, zeroes, discards and flushes to its {@link
  * Qcow2Writer}. A read-only image takes no lock at all; reads of a writable one hold the writer's shared lock only.
  */
-final class Qcow2Image implements BlockDevice {
+final class Qcow2Image implements FormatImage {
   /** Extents returned by one {@link #extents} call at most; callers ask again from where the list ends. */
   static final int MAX_EXTENTS = 4096;
 
   private static final Capabilities READ_ONLY =
       new Capabilities(true, Support.NONE, Support.NONE, Support.NONE, Support.NONE, Support.NONE, Support.NATIVE);
 
+  private final Qcow2Format format;
   private final BlockDevice file;
   private final Qcow2Header header;
   private final HeaderExtensions extensions;
@@ -63,10 +67,12 @@ final class Qcow2Image implements BlockDevice {
    *     status; null for a read-only image
    * @param bitmaps the persistent bitmaps a writable image keeps, marked in use; null for none
    */
-  Qcow2Image(BlockDevice file, Qcow2Header header, HeaderExtensions extensions, Geometry geometry, ClusterMapper mapper,
-      HostReader data, Optional<String> backingName, Optional<Backing> backing, List<Snapshot> snapshots,
-      List<Closeable> resources, BiFunction<Qcow2Writer.GuestReader, Qcow2Writer.ZeroStatus, Qcow2Writer> writer,
-      PersistentBitmaps bitmaps) throws IOException {
+  Qcow2Image(Qcow2Format format, BlockDevice file, Qcow2Header header, HeaderExtensions extensions, Geometry geometry,
+      ClusterMapper mapper, HostReader data, Optional<String> backingName, Optional<Backing> backing,
+      List<Snapshot> snapshots, List<Closeable> resources,
+      BiFunction<Qcow2Writer.GuestReader, Qcow2Writer.ZeroStatus, Qcow2Writer> writer, PersistentBitmaps bitmaps)
+      throws IOException {
+    this.format = format;
     this.file = file;
     this.header = header;
     this.extensions = extensions;
@@ -112,12 +118,33 @@ final class Qcow2Image implements BlockDevice {
     return bitmaps;
   }
 
-  Optional<Backing> backing() {
+  Geometry geometry() {
+    return geometry;
+  }
+
+  @Override
+  public ImageFormat format() {
+    return format;
+  }
+
+  @Override
+  public FormatFacts facts() throws IOException {
+    return Qcow2Facts.of(this);
+  }
+
+  @Override
+  public Optional<Backing> backing() {
     return backing;
   }
 
   Optional<String> backingName() {
     return backingName;
+  }
+
+  /** QEMU's qcow2_supports_persistent_dirty_bitmap: version 3 (compat 1.1) images only. */
+  @Override
+  public boolean supportsBitmaps() {
+    return header.version() >= 3;
   }
 
   List<Snapshot> snapshots() {

@@ -5,18 +5,15 @@ import static dev.vdisk.format.qcow2.Qcow2Errors.invalid;
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
+import dev.vdisk.format.Backing;
 import dev.vdisk.format.CheckResult;
+import dev.vdisk.format.ImageContext;
 import dev.vdisk.format.Repair;
-import dev.vdisk.format.qcow2.Qcow2Format.Backing;
-import dev.vdisk.format.qcow2.Qcow2Format.Snapshot;
-import dev.vdisk.io.CacheMode;
-import dev.vdisk.io.FileDevice;
-import dev.vdisk.io.FileOptions;
+import dev.vdisk.format.Snapshot;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -36,24 +33,15 @@ final class Qcow2Opener {
   private Qcow2Opener() {}
 
   /**
-   * Opens the image in {@code file}; on success the image owns {@code file}, on failure the caller still does.
-   *
-   * @param chain the images above this one, ending with this one
+   * Opens the image whose bytes are {@code file} (any device) in {@code context}, which names it and opens its data
+   * file and backing image; on success the image owns {@code file}, on failure the caller still does.
    */
-  static Qcow2Image open(FileDevice file, BackingChain.Chain chain, long l2CacheSize) throws IOException {
-    return open(file, file.path(), file.options(), chain, l2CacheSize);
-  }
-
-  /**
-   * Opens the image whose bytes are {@code file}, a device standing for the host file at {@code path} opened with
-   * {@code options} (for tests that put an image on a simulated disk); otherwise as {@link #open(FileDevice,
-   * BackingChain.Chain, long)}.
-   */
-  static Qcow2Image open(BlockDevice file, Path path, FileOptions options, BackingChain.Chain chain, long l2CacheSize)
-      throws IOException {
+  static Qcow2Image open(BlockDevice file, ImageContext context, Qcow2Format format) throws IOException {
+    Path path = context.name();
+    long l2CacheSize = format.l2CacheSize();
     HostReader image = new HostReader(file, "image file");
     ImageHead head = ImageHead.read(image);
-    if (!options.readOnly() && (head.header().incompatibleFeatures() & Features.INCOMPAT_DIRTY) != 0
+    if (!context.readOnly() && (head.header().incompatibleFeatures() & Features.INCOMPAT_DIRTY) != 0
         && (head.header().incompatibleFeatures() & Features.INCOMPAT_CORRUPT) == 0) {
       repairDirty(file, path);
       head = ImageHead.read(image);
@@ -73,7 +61,7 @@ final class Qcow2Opener {
     Layout layout = new Layout(image.size(), header.clusterSize());
     layout.claim("refcount table", header.refcountTableOffset(), header.refcountTableClusters() << header.clusterBits());
     List<Snapshot> snapshots = SnapshotTable.read(image, header, layout);
-    L1Table l1 = L1Table.read(image, header, geometry, layout, options.readOnly());
+    L1Table l1 = L1Table.read(image, header, geometry, layout, context.readOnly());
     L2Cache cache = new L2Cache(l2CacheSize, header.clusterSize(), offset -> loadL2(image, offset, geometry));
     ClusterMapper mapper = new ClusterMapper(geometry, l1, cache, new L2Entry.Decoder(geometry, header.version(), dataFile));
 
@@ -81,22 +69,20 @@ final class Qcow2Opener {
     try {
       HostReader data = image;
       BlockDevice dataDevice = file;
-      CacheMode cache0 = options.cache();
       if (dataFile) {
-        FileDevice df = openDataFile(path, options, ext.dataFile().orElseThrow());
+        BlockDevice df = context.openDataFile(ext.dataFile().orElseThrow());
         resources.add(df);
         data = new HostReader(df, "data file");
         dataDevice = df;
       }
       Optional<Backing> backing = Optional.empty();
-      if (backingName.isPresent() && chain.backing()) {
-        Backing b = BackingChain.open(path, backingName.get(), ext.backingFormat(), cache0, chain, l2CacheSize);
-        resources.add(b.device());
-        backing = Optional.of(b);
+      if (backingName.isPresent()) {
+        backing = context.openBacking(backingName.get(), ext.backingFormat());
+        backing.ifPresent(b -> resources.add(b.device()));
       }
       BiFunction<Qcow2Writer.GuestReader, Qcow2Writer.ZeroStatus, Qcow2Writer> writer = null;
       PersistentBitmaps bitmaps = null;
-      if (!options.readOnly()) {
+      if (!context.readOnly()) {
         checkWritable(header);
         bitmaps = PersistentBitmaps.load(file, image, header, ext);
         clearAutoclearFeatures(file, header, bitmaps != null && bitmaps.trusted());
@@ -115,8 +101,8 @@ final class Qcow2Opener {
             header.version(), header.size(), hasBacking, current, zeroes, lazy);
       }
       resources.add(file);
-      return new Qcow2Image(file, header, ext, geometry, mapper, data, backingName, backing, snapshots, resources, writer,
-          bitmaps);
+      return new Qcow2Image(format, file, header, ext, geometry, mapper, data, backingName, backing, snapshots, resources,
+          writer, bitmaps);
     } catch (IOException | RuntimeException e) {
       for (Closeable c : resources) {
         if (c != file) {
@@ -138,7 +124,7 @@ final class Qcow2Opener {
    */
   private static void repairDirty(BlockDevice file, Path path) throws IOException {
     CheckResult result = Qcow2Checker.repair(file, path, Repair.ALL,
-        line -> LOG.log(System.Logger.Level.DEBUG, "qcow2: repairing dirty image {0}: {1}", path, line));
+        problem -> LOG.log(System.Logger.Level.DEBUG, "qcow2: repairing dirty image {0}: {1}", path, problem.message()));
     LOG.log(System.Logger.Level.INFO, "qcow2: {0} was dirty (lazy refcounts not written back): repaired {1} leaked "
         + "clusters and {2} corruptions before writing", path, result.leaksFixed(), result.corruptionsFixed());
     if (result.checkErrors() > 0) {
@@ -196,16 +182,6 @@ final class Qcow2Opener {
       throw invalid("nb_snapshots", header.nbSnapshots(), "0 with an external data file");
     }
     return dataFile;
-  }
-
-  /** Opens the external data file as the image is opened; its name is relative to the image's directory. */
-  private static FileDevice openDataFile(Path image, FileOptions o, String name) throws IOException {
-    Path path = BackingChain.resolve(image, name);
-    try {
-      return FileDevice.open(path, o);
-    } catch (NoSuchFileException e) {
-      throw invalid("external data file", path, "an existing file", e);
-    }
   }
 
   /** An L2 table; what lies past the end of the file reads as zeroes (unallocated), as QEMU reads it. */

@@ -2,7 +2,7 @@ package dev.vdisk.format.qcow2;
 
 import static dev.vdisk.format.qcow2.Qcow2Errors.invalid;
 
-import dev.vdisk.format.qcow2.Qcow2Format.Snapshot;
+import dev.vdisk.format.Snapshot;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;

@@ -1,11 +1,13 @@
 package dev.vdisk.format.raw;
 
 import dev.vdisk.block.BlockDevice;
+import dev.vdisk.format.FormatImage;
 import dev.vdisk.format.FormatRegistry;
+import dev.vdisk.format.ImageContext;
 import dev.vdisk.format.ImageFormat;
 import dev.vdisk.format.MeasureSource;
 import dev.vdisk.format.Measurement;
-import dev.vdisk.format.Preallocation;
+import dev.vdisk.io.Preallocation;
 import dev.vdisk.io.FileDevice;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -73,9 +75,10 @@ public final class RawFormat implements ImageFormat {
     return new Measurement(required, required, OptionalLong.empty());
   }
 
+  /** The image is the device itself; a raw image names no other file, so {@code context} is not asked. */
   @Override
-  public BlockDevice open(FileDevice file, boolean probed) {
-    return new RawImage(file, probed);
+  public FormatImage open(BlockDevice file, ImageContext context, boolean probed) {
+    return new RawImage(file, probed, this);
   }
 
   /** True if {@code sector0} would be taken for another format by a probe. */

@@ -1,10 +1,13 @@
 package dev.vdisk.format.raw;
 
+import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
 import dev.vdisk.block.WriteFlag;
-import dev.vdisk.block.filter.FilterDevice;
-import dev.vdisk.io.FileDevice;
+import dev.vdisk.block.FilterDevice;
+import dev.vdisk.format.FormatFacts;
+import dev.vdisk.format.FormatImage;
+import dev.vdisk.format.ImageFormat;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.Set;
@@ -14,13 +17,26 @@ import java.util.Set;
  * writes that would make the first sector look like another format are refused, so a guest cannot turn
  * its disk into, say, a qcow2 image pointing at a host file (QEMU's rule for probed raw images).
  */
-final class RawImage extends FilterDevice {
+final class RawImage extends FilterDevice implements FormatImage {
   private static final int SECTOR = 512;
   private final boolean probed;
+  private final RawFormat format;
 
-  RawImage(FileDevice file, boolean probed) {
+  RawImage(BlockDevice file, boolean probed, RawFormat format) {
     super(file);
     this.probed = probed;
+    this.format = format;
+  }
+
+  @Override
+  public ImageFormat format() {
+    return format;
+  }
+
+  /** A raw image has no facts beyond its bytes. */
+  @Override
+  public FormatFacts facts() {
+    return FormatFacts.none();
   }
 
   @Override

@@ -1,5 +1,6 @@
 package dev.vdisk.block.filter;
 
+import dev.vdisk.block.FilterDevice;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.BlockLimits;
-import dev.vdisk.block.filter.FilterDevice;
+import dev.vdisk.block.FilterDevice;
 import dev.vdisk.block.mem.MemoryDevice;
 import java.io.IOException;
 import java.nio.ByteBuffer;

@@ -1,5 +1,9 @@
 package dev.vdisk.format.qcow2;
 
+import dev.vdisk.format.FileContext;
+
+import dev.vdisk.format.Backing;
+
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -51,14 +55,14 @@ class Qcow2BackingChainIT {
     assertReadsLikeQemu("top.qcow2");
     Map<?, ?> info = (Map<?, ?>) Json.parse(Qemu.img(dir, "info", "--output=json", "top.qcow2"));
     try (OpenImage top = Vdisk.open(dir.resolve("top.qcow2"))) {
-      Qcow2Format.Backing mid = Qcow2Format.backing(top.device()).orElseThrow();
+      Backing mid = Vdisk.backing(top.device()).orElseThrow();
       assertThat(mid.fileName()).isEqualTo(info.get("backing-filename"));
       assertThat(mid.format()).isEqualTo(info.get("backing-filename-format"));
       assertThat(mid.formatProbed()).isFalse();
       assertThat(mid.path()).isEqualTo(dir.resolve((String) info.get("full-backing-filename")));
-      Qcow2Format.Backing base = Qcow2Format.backing(mid.device()).orElseThrow();
+      Backing base = Vdisk.backing(mid.device()).orElseThrow();
       assertThat(base.path()).isEqualTo(dir.resolve("sub/base.qcow2"));
-      assertThat(Qcow2Format.backing(base.device())).isEmpty();
+      assertThat(Vdisk.backing(base.device())).isEmpty();
       assertThat(mid.device().size()).isEqualTo(4 * MIB);
       // The top layer describes only what it stores; the rest is a hole the caller asks the backing about.
       Extent first = top.device().extents(0, 12 * MIB).getFirst();
@@ -72,11 +76,11 @@ class Qcow2BackingChainIT {
     chain("raw");
     assertReadsLikeQemu("top.qcow2");
     try (OpenImage top = Vdisk.open(dir.resolve("top.qcow2"))) {
-      BlockDevice mid = Qcow2Format.backing(top.device()).orElseThrow().device();
-      Qcow2Format.Backing base = Qcow2Format.backing(mid).orElseThrow();
+      BlockDevice mid = Vdisk.backing(top.device()).orElseThrow().device();
+      Backing base = Vdisk.backing(mid).orElseThrow();
       assertThat(base.format()).isEqualTo("raw");
-      assertThat(Qcow2Format.isQcow2(mid)).isTrue();
-      assertThat(Qcow2Format.isQcow2(base.device())).isFalse();
+      assertThat(Vdisk.isQcow2(mid)).isTrue();
+      assertThat(Vdisk.isQcow2(base.device())).isFalse();
     }
   }
 
@@ -89,8 +93,8 @@ class Qcow2BackingChainIT {
     int at = find(Files.readAllBytes(mid), new byte[] {(byte) 0xe2, 0x79, 0x2a, (byte) 0xca});
     patch(mid, at, new byte[] {0x0b, (byte) 0xad, (byte) 0xf0, 0x0d});
     try (OpenImage top = Vdisk.open(dir.resolve("top.qcow2"))) {
-      BlockDevice midDevice = Qcow2Format.backing(top.device()).orElseThrow().device();
-      Qcow2Format.Backing base = Qcow2Format.backing(midDevice).orElseThrow();
+      BlockDevice midDevice = Vdisk.backing(top.device()).orElseThrow().device();
+      Backing base = Vdisk.backing(midDevice).orElseThrow();
       assertThat(base.formatProbed()).isTrue();
       assertThat(base.format()).isEqualTo("qcow2");
       assertThat(Vdisk.readAll(top.device())).isEqualTo(expected);
@@ -112,13 +116,13 @@ class Qcow2BackingChainIT {
   @Test
   void chainDeeperThan64IsRefused() throws Exception {
     Qemu.img(dir, "create", "-f", "qcow2", "0.qcow2", "1M");
-    for (int i = 1; i <= BackingChain.MAX_DEPTH; i++) {
+    for (int i = 1; i <= FileContext.MAX_DEPTH; i++) {
       Qemu.img(dir, "create", "-f", "qcow2", "-b", (i - 1) + ".qcow2", "-F", "qcow2", i + ".qcow2", "1M");
     }
-    try (OpenImage ok = Vdisk.open(dir.resolve((BackingChain.MAX_DEPTH - 1) + ".qcow2"))) {
+    try (OpenImage ok = Vdisk.open(dir.resolve((FileContext.MAX_DEPTH - 1) + ".qcow2"))) {
       assertThat(Vdisk.read(ok.device(), 0, 4096)).containsOnly(0);
     }
-    assertThatThrownBy(() -> Vdisk.open(dir.resolve(BackingChain.MAX_DEPTH + ".qcow2")))
+    assertThatThrownBy(() -> Vdisk.open(dir.resolve(FileContext.MAX_DEPTH + ".qcow2")))
         .isInstanceOf(IOException.class)
         .hasMessageContaining("backing chain depth: 65 images (expected: at most 64)");
   }

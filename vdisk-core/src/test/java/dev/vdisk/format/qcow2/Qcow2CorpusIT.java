@@ -1,5 +1,7 @@
 package dev.vdisk.format.qcow2;
 
+import dev.vdisk.format.Snapshot;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.vdisk.block.Extent;
@@ -115,10 +117,10 @@ class Qcow2CorpusIT {
       int at = Arrays.mismatch(got, expected);
       assertThat(at).as("first differing byte").isEqualTo(-1);
 
-      assertThat(Json.normalize(Map.of("type", "qcow2", "data", img.format().formatSpecific(img.device()))))
+      assertThat(Json.normalize(Map.of("type", "qcow2", "data", Vdisk.facts(img.device()).formatSpecific())))
           .isEqualTo(info.get("format-specific"));
-      assertThat((long) Qcow2Format.clusterSize(img.device())).isEqualTo(info.get("cluster-size"));
-      assertThat(Qcow2Format.dirty(img.device())).isEqualTo(info.get("dirty-flag"));
+      assertThat((long) Vdisk.facts(img.device()).clusterSize().getAsInt()).isEqualTo(info.get("cluster-size"));
+      assertThat(Vdisk.facts(img.device()).dirty()).isEqualTo(info.get("dirty-flag"));
       assertThat(img.device().size()).isEqualTo(info.get("virtual-size"));
       checkSnapshots(img, info);
 
@@ -131,11 +133,11 @@ class Qcow2CorpusIT {
 
   private static void checkSnapshots(OpenImage img, Map<?, ?> info) throws java.io.IOException {
     List<?> expected = info.containsKey("snapshots") ? (List<?>) info.get("snapshots") : List.of();
-    List<Qcow2Format.Snapshot> got = Qcow2Format.snapshots(img.device());
+    List<Snapshot> got = Vdisk.facts(img.device()).snapshots();
     assertThat(got).hasSize(expected.size());
     for (int i = 0; i < got.size(); i++) {
       Map<?, ?> e = (Map<?, ?>) expected.get(i);
-      Qcow2Format.Snapshot s = got.get(i);
+      Snapshot s = got.get(i);
       assertThat(s.id()).isEqualTo(e.get("id"));
       assertThat(s.name()).isEqualTo(e.get("name"));
       assertThat(s.vmStateSize()).isEqualTo(e.get("vm-state-size"));

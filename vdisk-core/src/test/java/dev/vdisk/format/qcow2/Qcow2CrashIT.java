@@ -1,5 +1,7 @@
 package dev.vdisk.format.qcow2;
 
+import dev.vdisk.format.FileContext;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.vdisk.block.BlockDevice;
@@ -166,8 +168,8 @@ class Qcow2CrashIT {
     List<Model> flushes = new ArrayList<>();
     Model model = new Model(initial);
     // A small L2 cache: dirty tables are written back between flushes too.
-    Qcow2Image image = Qcow2Opener.open(disk, base, new FileOptions(cache, false, false, false),
-        BackingChain.Chain.start(base), 4L * clusterSize);
+    Qcow2Image image = Qcow2Opener.open(disk, FileContext.of(base, new FileOptions(cache, false, false, false)),
+        new Qcow2Format(4L * clusterSize));
     BlockDevice dev = new CheckedDevice(Images.applyCacheSwitches(image, cache));
     // Every request that marks the bitmaps, and where the open's marking of them as in use was durable.
     BitmapExpectation marks = bitmaps ? new BitmapExpectation(disk.historyLength(), new ArrayList<>()) : null;
@@ -417,8 +419,8 @@ class Qcow2CrashIT {
     } else {
       Arrays.fill(unsure, true);
     }
-    try (Qcow2Image img = Qcow2Opener.open(disk, file, FileOptions.of(CacheMode.WRITEBACK, true),
-        BackingChain.Chain.start(file), 1 << 20)) {
+    try (Qcow2Image img = Qcow2Opener.open(disk, FileContext.of(file, FileOptions.of(CacheMode.WRITEBACK, true)),
+        new Qcow2Format(1 << 20))) {
       assertThat(img.size()).as("virtual size after a %s", where).isGreaterThanOrEqualTo(flushedSize);
       byte[] got = Vdisk.read(img, 0, (int) flushedSize);
       for (int b = 0; b < flushedSize; b++) {

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.vdisk.format.CheckResult;
 import dev.vdisk.format.Images;
 import dev.vdisk.format.OpenImage;
-import dev.vdisk.format.Preallocation;
+import dev.vdisk.io.Preallocation;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileDevice;
 import dev.vdisk.io.FileOptions;
@@ -75,7 +75,7 @@ class Qcow2CreateTest {
       long rounded = Math.ceilDiv(r.size(), 512) * 512;
       try (FileDevice f = FileDevice.open(image, FileOptions.of(CacheMode.WRITEBACK, true))) {
         List<String> problems = new ArrayList<>();
-        CheckResult c = Qcow2Checker.check(f, problems::add);
+        CheckResult c = Qcow2Checker.check(f, f.path(), p -> problems.add(p.message()));
         assertEquals(List.of(), problems, r.toString());
         assertEquals(0, c.corruptions() + c.leaks() + c.checkErrors(), r.toString());
         if (o.dataFile().isEmpty() && (o.preallocation() == Preallocation.FALLOC || o.preallocation() == Preallocation.FULL)) {

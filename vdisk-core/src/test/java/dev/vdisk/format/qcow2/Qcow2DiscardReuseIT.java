@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.filter.CountingFilter;
 import dev.vdisk.block.mem.MemoryDevice;
+import dev.vdisk.format.FileContext;
 import dev.vdisk.format.Images;
 import dev.vdisk.format.OpenImage;
 import dev.vdisk.io.CacheMode;
@@ -82,8 +83,8 @@ class Qcow2DiscardReuseIT {
     MemoryDevice memory = new MemoryDevice(Files.size(base));
     memory.write(0, ByteBuffer.wrap(Files.readAllBytes(base)), Set.of());
     CountingFilter file = new CountingFilter(memory);
-    try (Qcow2Image image = Qcow2Opener.open(file, base, new FileOptions(CacheMode.WRITEBACK, false, false, false),
-        BackingChain.Chain.start(base), 1 << 20)) {
+    try (Qcow2Image image = Qcow2Opener.open(file,
+        FileContext.of(base, new FileOptions(CacheMode.WRITEBACK, false, false, false)), new Qcow2Format(1 << 20))) {
       image.discard(0, ROUND);
       image.flush();
       assertThat(file.discards()).as("discards of the host file").isEqualTo(1);

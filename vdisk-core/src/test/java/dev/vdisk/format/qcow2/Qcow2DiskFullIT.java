@@ -1,5 +1,7 @@
 package dev.vdisk.format.qcow2;
 
+import dev.vdisk.format.FileContext;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.vdisk.block.BlockDevice;
@@ -7,7 +9,7 @@ import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
 import dev.vdisk.block.CheckedDevice;
 import dev.vdisk.block.WriteFlag;
-import dev.vdisk.block.filter.FilterDevice;
+import dev.vdisk.block.FilterDevice;
 import dev.vdisk.block.mem.MemoryDevice;
 import dev.vdisk.format.CheckResult;
 import dev.vdisk.io.CacheMode;
@@ -106,8 +108,8 @@ class Qcow2DiskFullIT {
       // Never crashed here: it is the device that grows like a file when written past its end.
       CrashingDevice file = new CrashingDevice(start);
       FullDisk disk = new FullDisk(file, free / 4096);
-      Qcow2Image image = Qcow2Opener.open(disk, base, new FileOptions(CacheMode.WRITEBACK, false, false, false),
-          BackingChain.Chain.start(base), 1 << 16);
+      Qcow2Image image = Qcow2Opener.open(disk,
+          FileContext.of(base, new FileOptions(CacheMode.WRITEBACK, false, false, false)), new Qcow2Format(1 << 16));
       return new Session(file, disk, image);
     }
   }
@@ -256,7 +258,7 @@ class Qcow2DiskFullIT {
 
   private static void assertConsistent(Path image) throws Exception {
     try (FileDevice f = FileDevice.open(image, FileOptions.of(CacheMode.WRITEBACK, true))) {
-      CheckResult r = Qcow2Checker.check(f, problem -> {});
+      CheckResult r = Qcow2Checker.check(f, f.path(), problem -> {});
       assertThat(r.corruptions()).as("vdisk check of %s", image.getFileName()).isZero();
       assertThat(r.checkErrors()).isZero();
     }

@@ -219,7 +219,7 @@ class Qcow2HostileImageIT {
     Image image = copy();
     image.u64(72, Features.INCOMPAT_DIRTY);
     try (OpenImage img = Vdisk.open(image.path())) {
-      assertThat(Qcow2Format.dirty(img.device())).isTrue();
+      assertThat(Vdisk.facts(img.device()).dirty()).isTrue();
       assertThat(Vdisk.read(img.device(), 0, 4096)).containsOnly(0x11);
     }
   }
@@ -229,7 +229,7 @@ class Qcow2HostileImageIT {
     Image image = copy();
     image.u64(72, Features.INCOMPAT_CORRUPT);
     try (OpenImage img = Vdisk.open(image.path())) {
-      assertThat(img.format().formatSpecific(img.device())).containsEntry("corrupt", true);
+      assertThat(Vdisk.facts(img.device()).formatSpecific()).containsEntry("corrupt", true);
       assertThat(Vdisk.read(img.device(), 0, 4096)).containsOnly(0x11);
       BlockDeviceException e = org.junit.jupiter.api.Assertions.assertThrows(BlockDeviceException.class,
           () -> img.device().unwrap().write(0, ByteBuffer.allocate(1), Set.of()));

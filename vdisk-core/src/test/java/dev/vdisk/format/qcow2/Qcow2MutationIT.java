@@ -93,8 +93,8 @@ class Qcow2MutationIT {
       if (limit > 0) {
         assertThat(d.extents(0, limit)).isNotEmpty();
       }
-      Qcow2Format.snapshots(d);
-      img.format().formatSpecific(d);
+      Vdisk.facts(d).snapshots();
+      Vdisk.facts(d).formatSpecific();
     }
   }
 

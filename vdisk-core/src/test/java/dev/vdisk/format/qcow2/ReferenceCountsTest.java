@@ -12,7 +12,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 class ReferenceCountsTest {
   private final List<String> lines = new ArrayList<>();
-  private final CheckTally tally = new CheckTally(lines::add);
+  private final CheckTally tally = new CheckTally(p -> lines.add(p.message()));
 
   @ParameterizedTest
   @ValueSource(ints = {0, 1, 2, 3, 4, 5, 6})

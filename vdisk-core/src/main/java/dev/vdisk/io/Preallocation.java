@@ -1,4 +1,4 @@
-package dev.vdisk.format;
+package dev.vdisk.io;
 
 import java.util.List;
 import java.util.Locale;

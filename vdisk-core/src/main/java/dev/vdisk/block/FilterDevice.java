@@ -1,10 +1,5 @@
-package dev.vdisk.block.filter;
+package dev.vdisk.block;
 
-import dev.vdisk.block.BlockDevice;
-import dev.vdisk.block.BlockLimits;
-import dev.vdisk.block.Capabilities;
-import dev.vdisk.block.Extent;
-import dev.vdisk.block.WriteFlag;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.List;
@@ -18,6 +13,7 @@ public abstract class FilterDevice implements BlockDevice {
   /** The device this one wraps. */
   protected final BlockDevice next;
 
+  /** A filter over {@code next}, which it closes when closed. */
   protected FilterDevice(BlockDevice next) {
     this.next = next;
   }

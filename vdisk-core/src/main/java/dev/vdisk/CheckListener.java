@@ -1,0 +1,16 @@
+package dev.vdisk;
+
+import dev.vdisk.format.CheckProblem;
+import dev.vdisk.format.CheckResult;
+
+/** Follows a {@link Vdisk#check} as it runs, for callers that show progress as qemu-img check does. */
+public interface CheckListener {
+  /** Ignores everything. */
+  CheckListener NONE = problem -> {};
+
+  /** A problem, as soon as it is found. */
+  void problem(CheckProblem problem);
+
+  /** A repair fixed something ({@code fixed} holds its counts); the image is checked again next. */
+  default void repaired(CheckResult fixed) {}
+}

@@ -1,0 +1,104 @@
+package dev.vdisk;
+
+import dev.vdisk.format.FormatRegistry;
+import dev.vdisk.io.CacheMode;
+import java.util.Optional;
+
+/**
+ * How {@link Vdisk#open} opens an image: qemu-img's {@code -f}, {@code -t}, {@code -i}, {@code -r} and {@code -U}.
+ * Build one with {@link #builder()}; the defaults are a probed format, {@code cache=writeback}, {@code aio=threads},
+ * read-write, no force-share, with the backing chain.
+ *
+ * @param format the format's name ({@code raw}, {@code qcow2}), or empty to probe (raw unless a signature says
+ *     otherwise; a probed raw image refuses writes that would make it look like another format)
+ * @param cache QEMU's cache mode, applied to the whole stack
+ * @param aio how requests reach the host file
+ * @param readOnly open without write access
+ * @param forceShare open even while another process holds the image's write lock (read-only opens only)
+ * @param backing open the backing chain (the default); false opens the image for its own facts only, as qemu-img info
+ *     does (QEMU's BDRV_O_NO_BACKING): a missing backing file then does not stop the open, and reads of what the
+ *     backing image would define are not meaningful
+ */
+public record OpenOptions(Optional<String> format, CacheMode cache, Aio aio, boolean readOnly, boolean forceShare,
+    boolean backing) {
+  /** QEMU's {@code aio} modes that vdisk implements. */
+  public enum Aio {
+    /** Positional reads and writes on the calling thread (QEMU's {@code threads}); {@code native} and
+     * {@code io_uring} are not implemented yet. */
+    THREADS
+  }
+
+  /**
+   * Checks the combination.
+   *
+   * @throws IllegalArgumentException for an unknown format, or force-share with a writable open
+   */
+  public OpenOptions {
+    format.ifPresent(FormatRegistry::byName);
+    if (forceShare && !readOnly) {
+      throw new IllegalArgumentException("force-share (-U): requires a read-only open (expected: read-only)");
+    }
+  }
+
+  /** A builder with the defaults. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** Builds {@link OpenOptions}; every setter returns the builder. */
+  public static final class Builder {
+    private String format;
+    private CacheMode cache = CacheMode.WRITEBACK;
+    private Aio aio = Aio.THREADS;
+    private boolean readOnly;
+    private boolean forceShare;
+    private boolean backing = true;
+
+    private Builder() {}
+
+    /** The format's name, or null to probe. */
+    public Builder format(String name) {
+      this.format = name;
+      return this;
+    }
+
+    /** The cache mode (default {@link CacheMode#WRITEBACK}). */
+    public Builder cache(CacheMode mode) {
+      this.cache = mode;
+      return this;
+    }
+
+    /** The aio mode (default {@link Aio#THREADS}). */
+    public Builder aio(Aio mode) {
+      this.aio = mode;
+      return this;
+    }
+
+    /** Open without write access (default false). */
+    public Builder readOnly(boolean on) {
+      this.readOnly = on;
+      return this;
+    }
+
+    /** Ignore another process's write lock; needs a read-only open (default false). */
+    public Builder forceShare(boolean on) {
+      this.forceShare = on;
+      return this;
+    }
+
+    /** Open the backing chain (default true). */
+    public Builder backing(boolean on) {
+      this.backing = on;
+      return this;
+    }
+
+    /**
+     * The options.
+     *
+     * @throws IllegalArgumentException as {@link OpenOptions#OpenOptions}
+     */
+    public OpenOptions build() {
+      return new OpenOptions(Optional.ofNullable(format), cache, aio, readOnly, forceShare, backing);
+    }
+  }
+}

@@ -1,0 +1,180 @@
+package dev.vdisk;
+
+import dev.vdisk.block.BlockDevice;
+import dev.vdisk.format.ChainMeasureSource;
+import dev.vdisk.format.CheckProblem;
+import dev.vdisk.format.CheckResult;
+import dev.vdisk.format.FormatRegistry;
+import dev.vdisk.format.ImageChain;
+import dev.vdisk.format.ImageContext;
+import dev.vdisk.format.ImageFormat;
+import dev.vdisk.format.Images;
+import dev.vdisk.format.Measurement;
+import dev.vdisk.format.OpenImage;
+import dev.vdisk.format.Repair;
+import dev.vdisk.io.CacheMode;
+import dev.vdisk.io.FileDevice;
+import dev.vdisk.io.FileOptions;
+import dev.vdisk.ops.Convert;
+import dev.vdisk.ops.ConvertOptions;
+import dev.vdisk.ops.Named;
+import dev.vdisk.ops.Progress;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * vdisk as a library: open, create, check, measure and convert raw and qcow2 images, as qemu-img does, from Java.
+ *
+ * <pre>{@code
+ * Vdisk.create(path, 1 << 30, CreateOptions.qcow2().build(), false);
+ * try (Image image = Vdisk.open(path, OpenOptions.builder().build())) {
+ *   image.write(0, ByteBuffer.wrap(bytes), Set.of());
+ *   image.flush();
+ * }
+ * }</pre>
+ *
+ * <p>Errors are {@link IOException}s; failures of the image or device are {@link dev.vdisk.block.BlockDeviceException}s
+ * with an errno-like {@link dev.vdisk.block.BlockError}; bad arguments are {@link IllegalArgumentException}s. Every
+ * message names what is wrong and what was expected.
+ */
+public final class Vdisk {
+  private Vdisk() {}
+
+  /**
+   * Opens the image in the host file {@code path} with its backing chain and data file (names recorded in the image
+   * are relative to {@code path}'s directory), under QEMU's image locks.
+   *
+   * @throws IOException if the file cannot be opened or is not a valid image of the format
+   */
+  public static Image open(Path path, OpenOptions options) throws IOException {
+    FileOptions file = new FileOptions(options.cache(), options.readOnly(), options.forceShare(), true);
+    OpenImage stack = options.backing() ? Images.open(path, options.format().orElse(null), file)
+        : Images.openWithoutBacking(path, options.format().orElse(null), file);
+    return new Image(stack, ImageChain.of(stack, path));
+  }
+
+  /**
+   * Opens the image whose bytes are {@code device}, any {@link BlockDevice} (memory, a simulated disk, a network
+   * device), named and with its other files (backing, data file) opened by {@code context}. Read-only comes from
+   * the context, as does opening the backing chain; {@code options} gives the format and the cache mode. On success
+   * the image owns {@code device}.
+   */
+  public static Image open(BlockDevice device, ImageContext context, OpenOptions options) throws IOException {
+    if (options.readOnly() != context.readOnly()) {
+      throw new IllegalArgumentException("read-only: " + options.readOnly() + " in the options, " + context.readOnly()
+          + " in the context (expected: the same)");
+    }
+    OpenImage stack = Images.open(device, context, options.format().orElse(null), options.cache());
+    return new Image(stack, ImageChain.of(stack, context.name()));
+  }
+
+  /**
+   * Creates an image of {@code size} bytes at {@code path}, byte for byte as {@code qemu-img create} 7.2 does with
+   * the same options; a backing file is recorded, not opened.
+   *
+   * @param overwrite replace an existing file instead of failing
+   * @throws IllegalArgumentException for a bad option or combination, before any file is touched
+   */
+  public static void create(Path path, long size, CreateOptions options, boolean overwrite) throws IOException {
+    if (size <= 0) {
+      throw new IllegalArgumentException("size: " + size + " (expected: > 0)");
+    }
+    FormatRegistry.byName(options.format()).create(path, size, options.toQemuOptions(), overwrite);
+  }
+
+  /**
+   * {@code qemu-img check}: checks the image in {@code path} without changing it. {@code options} gives the format
+   * (or probe) and force-share; the image is opened read-only whatever they say.
+   *
+   * @param listener follows the problems as they are found
+   * @throws UnsupportedOperationException if the format has no consistency checks (qemu-img's exit status 63)
+   * @throws IOException if the check could not be completed
+   */
+  public static CheckReport check(Path path, OpenOptions options, CheckListener listener) throws IOException {
+    return check(path, options, null, listener);
+  }
+
+  /**
+   * {@code qemu-img check -r}: repairs what {@code mode} allows and, if anything was fixed, checks the image again;
+   * the report holds that second check's counts with the repair's fixed counts. The image is opened for writing,
+   * under its lock.
+   *
+   * @throws UnsupportedOperationException if the format has no consistency checks
+   * @throws IOException if the repair could not be done (the image is left consistent: leaks at worst)
+   */
+  public static CheckReport repair(Path path, Repair mode, OpenOptions options, CheckListener listener)
+      throws IOException {
+    return check(path, options, mode, listener);
+  }
+
+  private static CheckReport check(Path path, OpenOptions options, Repair mode, CheckListener listener)
+      throws IOException {
+    List<CheckProblem> problems = new ArrayList<>();
+    java.util.function.Consumer<CheckProblem> sink = p -> {
+      problems.add(p);
+      listener.problem(p);
+    };
+    FileOptions file = new FileOptions(options.cache(), mode == null, options.forceShare(), true);
+    try (FileDevice f = FileDevice.open(path, file)) {
+      ImageFormat format = options.format().isPresent() ? FormatRegistry.byName(options.format().get()) : Images.probe(f);
+      if (!format.supportsCheck()) {
+        throw new UnsupportedOperationException("format '" + format.name()
+            + "': does not support checks (expected: a format with consistency checks, such as qcow2)");
+      }
+      if (mode == null) {
+        return new CheckReport(format.name(), format.check(f, path, sink), problems, Optional.empty());
+      }
+      CheckResult repaired = format.repair(f, path, mode, sink);
+      CheckResult result = repaired;
+      if (repaired.repairedAnything()) {
+        listener.repaired(repaired);
+        result = format.check(f, path, sink).withFixed(repaired.corruptionsFixed(), repaired.leaksFixed());
+      }
+      return new CheckReport(format.name(), result, problems, Optional.of(repaired));
+    }
+  }
+
+  /**
+   * {@code qemu-img measure --size}: the file size a new empty image made with {@code options} needs for a disk of
+   * {@code size} bytes.
+   */
+  public static Measurement measure(CreateOptions options, long size) throws IOException {
+    return FormatRegistry.byName(options.format()).measure(options.toQemuOptions(), size, null);
+  }
+
+  /**
+   * {@code qemu-img measure}: the file size a new image made with {@code options} needs to hold the contents of
+   * {@code source} (the data anywhere in its backing chain).
+   */
+  public static Measurement measure(CreateOptions options, Image source) throws IOException {
+    return FormatRegistry.byName(options.format()).measure(options.toQemuOptions(), 0,
+        new ChainMeasureSource(source.chain()));
+  }
+
+  /**
+   * {@code qemu-img convert}: creates {@code target} with {@code options} at {@code source}'s size and copies the
+   * guest's bytes of the whole chain into it, skipping what reads as zeroes ({@code copy} gives the workers, the
+   * order, sparse detection and compression). The target is written with {@code cache=writeback} and flushed (by the copy)
+   * before this returns, so the copy is durable (qemu-img's default, {@code -t unsafe}, is not).
+   *
+   * @throws java.nio.file.FileAlreadyExistsException if {@code target} exists
+   */
+  public static void convert(Image source, Path target, CreateOptions options, ConvertOptions copy, Progress progress)
+      throws IOException {
+    ImageFormat format = FormatRegistry.byName(options.format());
+    if (copy.compressed() && !format.supportsCompression()) {
+      throw new IllegalArgumentException("compressed: format '" + format.name() + "' cannot store compressed data "
+          + "(expected: qcow2)");
+    }
+    create(target, source.size(), options, false);
+    try (OpenImage out = Images.open(target, format.name(), FileOptions.of(CacheMode.WRITEBACK, false))) {
+      // A new image reads as zeroes, unless it has a backing file (qemu-img's has_zero_init).
+      boolean zero = copy.sparseBytes() > 0 && !options.toQemuOptions().containsKey("backing_file");
+      Convert.run(new Named(source.info().filename(), source), new Named(target.toString(), out.device()),
+          copy.withTargetIsZero(zero), progress);
+    }
+  }
+}

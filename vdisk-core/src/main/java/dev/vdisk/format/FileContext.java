@@ -1,0 +1,181 @@
+package dev.vdisk.format;
+
+import dev.vdisk.block.BlockDevice;
+import dev.vdisk.block.BlockDeviceException;
+import dev.vdisk.block.BlockError;
+import dev.vdisk.block.CheckedDevice;
+import dev.vdisk.io.FileDevice;
+import dev.vdisk.io.FileOptions;
+import java.io.IOException;
+import java.nio.file.InvalidPathException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.stream.Collectors;
+
+/**
+ * The context of an image in a host file: a backing or data file name is relative to the directory of the image's
+ * name (an absolute name is kept), as QEMU's {@code path_combine}; a backing file's format is the one the image
+ * records, or probed (with a warning) where it records none. Every backing image is opened read-only with this
+ * open's cache mode and guarded by a {@link CheckedDevice}; a data file is opened with this open's options. A chain
+ * is at most {@link #MAX_DEPTH} images deep and may not contain an image twice.
+ */
+public final class FileContext implements ImageContext {
+  /** Images in one chain at most, the top one included. */
+  public static final int MAX_DEPTH = 64;
+
+  private static final System.Logger LOG = System.getLogger(FileContext.class.getName());
+
+  private final Path name;
+  private final FileOptions options;
+  /** The images open so far, top first, as real paths, ending with this one. */
+  private final List<Path> chain;
+  /** Backing images are opened (false: qemu-img info's BDRV_O_NO_BACKING). */
+  private final boolean backing;
+
+  private FileContext(Path name, FileOptions options, List<Path> chain, boolean backing) {
+    this.name = name;
+    this.options = options;
+    this.chain = List.copyOf(chain);
+    this.backing = backing;
+  }
+
+  /** The context of the top image of a chain, in the file named {@code name}, opened with {@code options}. */
+  public static FileContext of(Path name, FileOptions options) {
+    return new FileContext(name, options, List.of(real(name)), true);
+  }
+
+  /**
+   * The context of an image opened for its own facts, as qemu-img info opens one (QEMU's BDRV_O_NO_BACKING): its
+   * backing file, if it records one, is not opened, so a missing backing file does not stop the open.
+   */
+  public static FileContext withoutBacking(Path name, FileOptions options) {
+    return new FileContext(name, options, List.of(real(name)), false);
+  }
+
+  @Override
+  public Path name() {
+    return name;
+  }
+
+  @Override
+  public boolean readOnly() {
+    return options.readOnly();
+  }
+
+  /** The options the image's file was opened with. */
+  public FileOptions options() {
+    return options;
+  }
+
+  @Override
+  public BlockDevice openDataFile(String file) throws IOException {
+    Path path = resolve(name, file);
+    try {
+      return FileDevice.open(path, options);
+    } catch (NoSuchFileException e) {
+      throw invalid("external data file", path, "an existing file", e);
+    }
+  }
+
+  /** The backing image, or empty for a context {@link #withoutBacking}. */
+  @Override
+  public Optional<Backing> openBacking(String file, Optional<String> format) throws IOException {
+    if (!backing) {
+      return Optional.empty();
+    }
+    try {
+      return Optional.of(openUnlabelled(file, format));
+    } catch (IOException e) {
+      throw new BlockDeviceException(BlockDeviceException.errorOf(e), "backing file '" + file + "': " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Where {@code file} (a backing or data file name written in the image named {@code image}) points.
+   *
+   * @throws BlockDeviceException for names that are not local paths (json:, URLs) or not valid paths
+   */
+  public static Path resolve(Path image, String file) throws IOException {
+    if (file.startsWith("json:") || file.contains("://")) {
+      throw new BlockDeviceException(BlockError.ENOTSUP, "file name: '" + file + "' (expected: a local file path)");
+    }
+    Path p;
+    try {
+      p = Path.of(file);
+    } catch (InvalidPathException e) {
+      throw invalid("file name", "'" + file + "'", "a valid path (" + e.getReason() + ")", e);
+    }
+    if (p.isAbsolute()) {
+      return p;
+    }
+    // QEMU's path_combine: relative to the directory of the image's name as given, so the combined name is the
+    // full-backing-filename qemu-img prints and still opens from the current directory.
+    return image.resolveSibling(p);
+  }
+
+  private Backing openUnlabelled(String file, Optional<String> format) throws IOException {
+    Path path = resolve(name, file);
+    Path real;
+    try {
+      real = path.toRealPath();
+    } catch (NoSuchFileException e) {
+      throw invalid("backing file", path, "an existing file", e);
+    }
+    FileContext below = then(path, real);
+    FileDevice device = FileDevice.open(path, new FileOptions(options.cache(), true, false, true));
+    try {
+      ImageFormat fmt = format.isPresent() ? byName(format.get()) : probe(device, path);
+      BlockDevice image = fmt.open(device, below, format.isEmpty());
+      return new Backing(file, path, fmt.name(), format.isEmpty(), new CheckedDevice(image, true), device);
+    } catch (IOException | RuntimeException e) {
+      device.close();
+      throw e;
+    }
+  }
+
+  /** The context of the backing image at {@code path}, refusing loops and chains deeper than {@link #MAX_DEPTH}. */
+  private FileContext then(Path path, Path real) throws IOException {
+    if (chain.contains(real)) {
+      throw invalid("backing chain", chain.stream().map(Path::toString).collect(Collectors.joining(" -> ")) + " -> "
+          + real + " (a loop)", "no image appearing twice", null);
+    }
+    if (chain.size() >= MAX_DEPTH) {
+      throw new BlockDeviceException(BlockError.ENOTSUP, "backing chain depth: " + (chain.size() + 1)
+          + " images (expected: at most " + MAX_DEPTH + ")");
+    }
+    List<Path> longer = new ArrayList<>(chain);
+    longer.add(real);
+    return new FileContext(path, new FileOptions(options.cache(), true, false, true), longer, true);
+  }
+
+  private static ImageFormat byName(String format) throws IOException {
+    try {
+      return FormatRegistry.byName(format);
+    } catch (IllegalArgumentException e) {
+      throw new BlockDeviceException(BlockError.ENOTSUP, "backing " + e.getMessage(), e);
+    }
+  }
+
+  private static ImageFormat probe(FileDevice file, Path path) throws IOException {
+    ImageFormat fmt = Images.probe(file);
+    LOG.log(System.Logger.Level.WARNING,
+        "backing file {0} has no recorded format; probed as {1} (record it: qemu-img rebase -u -F {1} ...)",
+        path, fmt.name());
+    return fmt;
+  }
+
+  private static Path real(Path p) {
+    try {
+      return p.toRealPath();
+    } catch (IOException e) {
+      return p.toAbsolutePath().normalize();
+    }
+  }
+
+  private static BlockDeviceException invalid(String what, Object value, String expected, Throwable cause) {
+    return new BlockDeviceException(BlockError.EINVAL, what + ": " + value + " (expected: " + expected + ")", cause);
+  }
+}

@@ -1,0 +1,31 @@
+package dev.vdisk.format;
+
+import dev.vdisk.block.BlockDevice;
+import java.io.IOException;
+import java.util.Optional;
+
+/**
+ * The device a format driver returns from {@link ImageFormat#open}: an image's guest bytes, plus what the format
+ * knows about them. Callers find it under filters with {@link dev.vdisk.block.FilterDevice#find}; they never
+ * need the driver's concrete class.
+ */
+public interface FormatImage extends BlockDevice {
+  /** The format this image was opened as. */
+  ImageFormat format();
+
+  /** The image's typed facts, as of now (a write may change them: the dirty flag, say). */
+  FormatFacts facts() throws IOException;
+
+  /** True if the image can hold persistent dirty bitmaps (qemu-img measure then reports their size). */
+  default boolean supportsBitmaps() {
+    return false;
+  }
+
+  /**
+   * The backing image, if the image has one and it was opened; walk a chain by asking each layer's format image. An
+   * image opened without its backing image still records its name ({@link FormatFacts#backingFile()}).
+   */
+  default Optional<Backing> backing() {
+    return Optional.empty();
+  }
+}

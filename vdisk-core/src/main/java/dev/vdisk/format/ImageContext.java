@@ -1,0 +1,72 @@
+package dev.vdisk.format;
+
+import dev.vdisk.block.BlockDevice;
+import dev.vdisk.block.BlockDeviceException;
+import dev.vdisk.block.BlockError;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Optional;
+
+/**
+ * What a format driver needs from its surroundings to open an image that sits on some {@link BlockDevice}: the
+ * image's name, whether the open is read-only, and how the other files the image names (a backing file, an
+ * external data file) become devices. A driver never opens a file by path itself, so the same driver opens an
+ * image in a host file ({@link FileContext}), in memory, inside a crash simulator, or on a network device.
+ */
+public interface ImageContext {
+  /** The image's name as given: for messages, and what names recorded in the image are relative to. */
+  Path name();
+
+  /** The image is opened without write access: the driver must not write, not even to repair it. */
+  boolean readOnly();
+
+  /**
+   * Opens the external data file that the image records as {@code name}, with this open's access; the image owns
+   * the device from here on and closes it.
+   *
+   * @throws IOException naming the data file when it cannot be opened
+   */
+  BlockDevice openDataFile(String name) throws IOException;
+
+  /**
+   * Opens the backing image that the image records as {@code name}, read-only and guarded, with its own backing
+   * chain below it; or nothing, for a context that opens images for their own facts only (qemu-img info).
+   *
+   * @param format the format the image records for it, or empty to probe
+   * @throws IOException prefixed with the backing file's name, whatever layer below failed
+   */
+  Optional<Backing> openBacking(String name, Optional<String> format) throws IOException;
+
+  /**
+   * A context for an image that names no other file, on any device: opening a backing or data file is refused
+   * with {@link BlockError#ENOTSUP}.
+   */
+  static ImageContext standalone(Path name, boolean readOnly) {
+    return new ImageContext() {
+      @Override
+      public Path name() {
+        return name;
+      }
+
+      @Override
+      public boolean readOnly() {
+        return readOnly;
+      }
+
+      @Override
+      public BlockDevice openDataFile(String file) throws IOException {
+        throw refused("external data file", file);
+      }
+
+      @Override
+      public Optional<Backing> openBacking(String file, Optional<String> format) throws IOException {
+        throw refused("backing file", file);
+      }
+
+      private BlockDeviceException refused(String what, String file) {
+        return new BlockDeviceException(BlockError.ENOTSUP, what + " '" + file + "' of " + name
+            + ": not available on this device (expected: an image without one, or a context that opens it)");
+      }
+    };
+  }
+}
