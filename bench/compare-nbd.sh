@@ -74,7 +74,7 @@ pid=
 start_server() { # name
   rm -f "$sock" "$log"
   case $1 in
-    vdisk) "${vdisk[@]}" serve -f "$format" -t "$cache" --discard=unmap -k "$sock" "$img" 2>"$log" & ;;
+    vdisk) "${vdisk[@]}" serve -t -e 16 -f "$format" --cache="$cache" --discard=unmap -k "$sock" "$img" 2>"$log" & ;;
     qemu-nbd) qemu-nbd -f "$format" -t -e 16 --cache="$cache" --discard=unmap -k "$sock" "$img" 2>"$log" & ;;
     nbdkit) nbdkit -f -U "$sock" file "$img" 2>"$log" & ;;
   esac
@@ -86,7 +86,7 @@ start_server() { # name
 start_tcp_server() { # name
   rm -f "$log"
   case $1 in
-    vdisk) "${vdisk[@]}" serve -f "$format" -t "$cache" -p "$port" "$img" 2>"$log" & ;;
+    vdisk) "${vdisk[@]}" serve -t -e 16 -f "$format" --cache="$cache" -p "$port" "$img" 2>"$log" & ;;
     qemu-nbd) qemu-nbd -f "$format" -t -e 16 --cache="$cache" -b 127.0.0.1 -p "$port" "$img" 2>"$log" & ;;
     nbdkit) nbdkit -f -i 127.0.0.1 -p "$port" file "$img" 2>"$log" & ;;
   esac

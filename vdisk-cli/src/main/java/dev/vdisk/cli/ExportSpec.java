@@ -2,6 +2,7 @@ package dev.vdisk.cli;
 
 import dev.vdisk.block.CheckedDevice;
 import dev.vdisk.block.filter.DetectZeroesFilter;
+import dev.vdisk.format.ImageChain;
 import dev.vdisk.format.OpenImage;
 import dev.vdisk.format.OptionString;
 import dev.vdisk.format.qcow2.Qcow2Format;
@@ -19,22 +20,29 @@ import java.util.Set;
 
 /**
  * One {@code --export name=NAME,file=PATH[,format=FMT][,cache=MODE][,read-only][,discard=unmap|ignore]
- * [,detect-zeroes=off|on|unmap][,description=TEXT][,bitmap=NAME]} of {@code vdisk serve} ({@code ,,} is a literal
- * comma); {@code bitmap} offers a qcow2 image's persistent dirty bitmap as {@code qemu:dirty-bitmap:NAME}.
- * {@code detect-zeroes=unmap} needs {@code discard=unmap}, as in QEMU.
+ * [,detect-zeroes=off|on|unmap][,description=TEXT][,bitmap=NAME][,allocation-depth]} of {@code vdisk serve}
+ * ({@code ,,} is a literal comma); {@code bitmap} offers a qcow2 image's persistent dirty bitmap as
+ * {@code qemu:dirty-bitmap:NAME}, {@code allocation-depth} the {@code qemu:allocation-depth} context (qemu-nbd's
+ * {@code -A}; off by default, as there). {@code detect-zeroes=unmap} needs {@code discard=unmap}, as in QEMU.
+ * {@code offset} is qemu-nbd's {@code -o} (short form only): the export starts there in the image ({@link OffsetView}).
  */
 record ExportSpec(String name, String file, String format, CacheMode cache, boolean readOnly, DiscardMode discard,
-    String description, DetectZeroesFilter.Mode detectZeroes, String bitmap) {
+    String description, DetectZeroesFilter.Mode detectZeroes, String bitmap, boolean allocationDepth, long offset) {
   ExportSpec {
     if (detectZeroes == DetectZeroesFilter.Mode.UNMAP && discard != DiscardMode.UNMAP) {
       throw new CliException("detect-zeroes=unmap: needs discard=unmap (expected: discard=unmap, or detect-zeroes=on)");
     }
   }
 
-  /** An export without a dirty bitmap. */
+  /** An export without a dirty bitmap or allocation depth. */
   ExportSpec(String name, String file, String format, CacheMode cache, boolean readOnly, DiscardMode discard,
       String description, DetectZeroesFilter.Mode detectZeroes) {
-    this(name, file, format, cache, readOnly, discard, description, detectZeroes, null);
+    this(name, file, format, cache, readOnly, discard, description, detectZeroes, null, false, 0);
+  }
+
+  /** This export, offering {@code qemu:allocation-depth} too. */
+  ExportSpec withAllocationDepth() {
+    return new ExportSpec(name, file, format, cache, readOnly, discard, description, detectZeroes, bitmap, true, offset);
   }
 
   /** An export without zero detection. */
@@ -43,19 +51,19 @@ record ExportSpec(String name, String file, String format, CacheMode cache, bool
   }
 
   private static final Set<String> KEYS = Set.of("name", "file", "format", "cache", "read-only", "discard", "detect-zeroes", "description",
-      "bitmap");
+      "bitmap", "allocation-depth");
 
-  /** Parses one {@code --export} value; a bare {@code read-only} means {@code read-only=on}. */
+  /** Parses one {@code --export} value; a bare {@code read-only} or {@code allocation-depth} means {@code =on}. */
   static ExportSpec parse(String text) {
     Map<String, String> kv;
     try {
-      kv = OptionString.parse(withReadOnlyValue(text));
+      kv = OptionString.parse(withSwitchValues(text));
     } catch (IllegalArgumentException e) {
       throw new CliException("--export: " + e.getMessage());
     }
     for (String k : kv.keySet()) {
       if (!KEYS.contains(k)) {
-        throw new CliException("--export: unknown key '" + k + "' (expected: one of name, file, format, cache, read-only, discard, detect-zeroes, description, bitmap)");
+        throw new CliException("--export: unknown key '" + k + "' (expected: one of name, file, format, cache, read-only, discard, detect-zeroes, description, bitmap, allocation-depth)");
       }
     }
     String file = kv.get("file");
@@ -65,11 +73,12 @@ record ExportSpec(String name, String file, String format, CacheMode cache, bool
     return new ExportSpec(kv.getOrDefault("name", ""), file, kv.get("format"),
         CacheMode.parse(kv.getOrDefault("cache", "writeback")), onOff("read-only", kv.getOrDefault("read-only", "off")),
         DiscardMode.parse(kv.getOrDefault("discard", "ignore")), kv.getOrDefault("description", ""),
-        DetectZeroesFilter.Mode.parse(kv.getOrDefault("detect-zeroes", "off")), kv.get("bitmap"));
+        DetectZeroesFilter.Mode.parse(kv.getOrDefault("detect-zeroes", "off")), kv.get("bitmap"),
+        onOff("allocation-depth", kv.getOrDefault("allocation-depth", "off")), 0);
   }
 
-  /** {@code text} with a bare {@code read-only} entry written {@code read-only=on} ({@code ,,} stays a literal comma). */
-  private static String withReadOnlyValue(String text) {
+  /** {@code text} with bare {@code read-only} and {@code allocation-depth} entries written {@code KEY=on} ({@code ,,} stays a literal comma). */
+  private static String withSwitchValues(String text) {
     StringBuilder out = new StringBuilder(text.length() + 3);
     int start = 0;
     for (int i = 0; i <= text.length(); i++) {
@@ -77,7 +86,7 @@ record ExportSpec(String name, String file, String format, CacheMode cache, bool
         i++; // an escaped comma inside an entry
       } else if (i == text.length() || text.charAt(i) == ',') {
         String entry = text.substring(start, i);
-        out.append(entry.equals("read-only") ? "read-only=on" : entry);
+        out.append(entry.equals("read-only") || entry.equals("allocation-depth") ? entry + "=on" : entry);
         if (i < text.length()) {
           out.append(',');
         }
@@ -95,6 +104,17 @@ record ExportSpec(String name, String file, String format, CacheMode cache, bool
     };
   }
 
+  /** {@code image} from {@link #offset} on, under a new guard; refused where lookups below would miss the shift. */
+  private CheckedDevice offsetView(OpenImage image) throws IOException {
+    if (bitmap != null) {
+      throw new CliException("-o/--offset: given with -B (expected: one of them; a bitmap with an offset is not built yet)");
+    }
+    if (ImageChain.of(image.device()).layers().size() > 1) {
+      throw new CliException("-o/--offset: " + file + " has a backing file (expected: an image without one; not built yet)");
+    }
+    return new CheckedDevice(new OffsetView(image.device().unwrap(), offset), image.device().capabilities().readOnly());
+  }
+
   /**
    * Opens one export's image. With zero detection, the filter goes between the guard and the rest of the
    * stack (where QEMU applies it: on the format node), so the guard still validates every request first.
@@ -103,9 +123,16 @@ record ExportSpec(String name, String file, String format, CacheMode cache, bool
     ImageOptions options = new ImageOptions();
     options.format = format;
     OpenImage image = options.open(file, cache, readOnly, ImageUser.EXPORT, err);
-    CheckedDevice device = detectZeroes == DetectZeroesFilter.Mode.OFF || image.device().capabilities().readOnly()
-        ? image.device()
-        : new CheckedDevice(DetectZeroesFilter.wrap(image.device().unwrap(), detectZeroes), false);
+    CheckedDevice device;
+    try {
+      device = offset == 0 ? image.device() : offsetView(image);
+    } catch (IOException | RuntimeException e) {
+      image.device().close();
+      throw e;
+    }
+    device = detectZeroes == DetectZeroesFilter.Mode.OFF || device.capabilities().readOnly()
+        ? device
+        : new CheckedDevice(DetectZeroesFilter.wrap(device.unwrap(), detectZeroes), false);
     ExportBitmap exported = null;
     if (bitmap != null) {
       try {
@@ -121,6 +148,6 @@ record ExportSpec(String name, String file, String format, CacheMode cache, bool
     log.info("export", "export", name, "file", file, "format", image.format().name(), "cache", cache,
         "read-only", device.capabilities().readOnly(), "discard", discard.name().toLowerCase(Locale.ROOT),
         "detect-zeroes", detectZeroes.name().toLowerCase(Locale.ROOT), "size", device.size(), "stack", device);
-    return new Export(name, description, device, discard, !cache.direct() && !cache.writethrough(), exported);
+    return new Export(name, description, device, discard, !cache.direct() && !cache.writethrough(), exported, allocationDepth);
   }
 }

@@ -2,6 +2,7 @@ package dev.vdisk.cli;
 
 import dev.vdisk.block.filter.DetectZeroesFilter;
 import dev.vdisk.io.CacheMode;
+import dev.vdisk.io.linux.InheritedSocket;
 import dev.vdisk.nbd.metrics.PrometheusMetrics;
 import dev.vdisk.nbd.server.AllowList;
 import dev.vdisk.nbd.server.DiscardMode;
@@ -18,6 +19,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.net.UnixDomainSocketAddress;
+import java.nio.channels.ServerSocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -33,54 +35,93 @@ import picocli.CommandLine.ParentCommand;
 import sun.misc.Signal;
 
 /**
- * {@code vdisk serve}: an NBD server for one or more images, in qemu-nbd's habits.
+ * {@code vdisk serve}: an NBD server for one or more images, in qemu-nbd 7.2's habits (socket activation included:
+ * {@link InheritedSocket}).
  *
  * <pre>
- * vdisk serve [-f fmt] [-t cache] [-r] [-x name] [-D text] [--discard=unmap|ignore] [--detect-zeroes=off|on|unmap] FILE
+ * vdisk serve [-f fmt] [--cache=MODE | -n] [-r] [-x name] [-D text] [-A] [-B bitmap] [--discard=unmap|ignore]
+ *             [--detect-zeroes=off|on|unmap] [-t] [-e N] [--fork] [--image-opts] FILE
  * vdisk serve --export name=NAME,file=PATH[,format=..][,cache=..][,read-only][,discard=..][,detect-zeroes=..][,description=..] ...
  * </pre>
  *
- * <p>With {@code --tls=on|require --tls-creds DIR} clients can (or must) upgrade to TLS with
- * {@code NBD_OPT_STARTTLS}; DIR is laid out like QEMU's {@code tls-creds-x509} directory. With
- * {@code --tls-verify-peer}, clients must also present a certificate from a CA in DIR's {@code ca-cert.pem}.
+ * <p>As qemu-nbd: without {@code -t/--persistent} the server exits once a client that reached transmission has
+ * disconnected and no other is connected; {@code -e N} lets N clients connect at once (default 1; 0: any number,
+ * and only then, or with N above 1, is {@code NBD_FLAG_CAN_MULTI_CONN} advertised); {@code --tls-creds=ID} names an
+ * {@code --object tls-creds-x509,...} and makes TLS required. {@code --tls-creds DIR}, {@code --tls},
+ * {@code --tls-verify-peer}, {@code --export}, {@code --allow}, {@code --metrics} and {@code --max-payload} are
+ * vdisk's own.
  *
- * <p>Listens on TCP ({@code -p}, default 10809, on {@code -b}, default 127.0.0.1) or, with {@code -k}, on a
- * unix socket only. Runs until SIGTERM or SIGINT, then stops gracefully: no new connections, requests
- * already received complete, images are flushed and closed, and the exit status is 0. Log lines go to
- * stderr.
+ * <p>Listens on TCP ({@code -p}, default 10809, on {@code -b}, default 127.0.0.1, not qemu-nbd's 0.0.0.0: an
+ * export has no authentication unless TLS is set up, so exposing it to the network is left to an explicit
+ * {@code -b}) or, with {@code -k}, on a unix socket only. Runs until then, or SIGTERM or SIGINT, and stops
+ * gracefully: no new connections, requests already received complete, images are flushed and closed, and the
+ * exit status is 0. Log lines go to stderr.
  */
 @Command(name = "serve", mixinStandardHelpOptions = true, sortOptions = false,
-    description = "Serve images over NBD (TCP or a unix socket) until SIGTERM/SIGINT.")
+    description = "Serve images over NBD (TCP or a unix socket), with qemu-nbd's options.")
 final class ServeCommand implements Callable<Integer> {
   @ParentCommand Main main;
 
   @Option(names = {"-p", "--port"}, paramLabel = "PORT", description = "TCP port (default 10809).")
   Integer port;
 
-  @Option(names = {"-b", "--bind"}, paramLabel = "ADDR", description = "Address to listen on (default 127.0.0.1).")
+  @Option(names = {"-b", "--bind"}, paramLabel = "ADDR", description = "Address to listen on (default 127.0.0.1, not qemu-nbd's 0.0.0.0).")
   String bind;
 
   @Option(names = {"-k", "--socket"}, paramLabel = "PATH", description = "Listen on this unix socket instead of TCP.")
   String socket;
 
+  @Option(names = {"-t", "--persistent"}, description = "Do not exit when the last client disconnects.")
+  boolean persistent;
+
+  @Option(names = {"-e", "--shared"}, paramLabel = "NUM", description = "Clients that may be connected at once (default 1; 0: no limit).")
+  Integer shared;
+
+  @Option(names = "--fork", description = "Return once the server listens, leaving it running in the background.")
+  boolean fork;
+
+  @Option(names = {"-v", "--verbose"}, description = "Accepted for qemu-nbd's sake: vdisk always logs its events on stderr.")
+  boolean verbose;
+
   @Option(names = "--export", paramLabel = "SPEC",
-      description = "An export: name=NAME,file=PATH[,format=FMT][,cache=MODE][,read-only][,discard=unmap|ignore][,detect-zeroes=off|on|unmap][,description=TEXT]. Repeatable.")
+      description = "An export: name=NAME,file=PATH[,format=FMT][,cache=MODE][,read-only][,discard=unmap|ignore][,detect-zeroes=off|on|unmap][,description=TEXT][,bitmap=NAME][,allocation-depth]. Repeatable.")
   List<String> exports = new ArrayList<>();
 
-  @Option(names = "-f", paramLabel = "FMT", description = "Format of FILE (probed when absent).")
+  @Option(names = {"-f", "--format"}, paramLabel = "FMT", description = "Format of FILE (probed when absent).")
   String format;
 
-  @Option(names = {"-t", "--cache"}, paramLabel = "CACHE", description = "Cache mode of FILE (default writeback).")
+  @Option(names = "--image-opts", description = "FILE is driver=raw|qcow2,file.filename=PATH.")
+  boolean imageOpts;
+
+  @Option(names = "--cache", paramLabel = "MODE", description = "Cache mode of FILE: none, writeback (default), writethrough, directsync, unsafe.")
   String cache;
+
+  @Option(names = {"-n", "--nocache"}, description = "Bypass the host page cache (--cache=none).")
+  boolean nocache;
+
+  @Option(names = "--aio", paramLabel = "MODE", description = "native, io_uring or threads: accepted and checked; vdisk has one I/O path.")
+  String aio;
 
   @Option(names = {"-r", "--read-only"}, description = "Export FILE read-only.")
   boolean readOnly;
+
+  @Option(names = {"-s", "--snapshot"}, description = "Not supported yet: refused.")
+  boolean snapshot;
+
+  @Option(names = {"-l", "--load-snapshot"}, paramLabel = "SNAPSHOT", description = "Not supported yet: refused.")
+  String loadSnapshot;
 
   @Option(names = {"-x", "--export-name"}, paramLabel = "NAME", description = "Export name of FILE (default: empty).")
   String exportName;
 
   @Option(names = {"-D", "--description"}, paramLabel = "TEXT", description = "Description of FILE's export.")
   String description;
+
+  @Option(names = {"-o", "--offset"}, paramLabel = "OFFSET", description = "Export FILE from this byte offset on.")
+  String offset;
+
+  @Option(names = {"-A", "--allocation-depth"}, description = "Offer the qemu:allocation-depth metadata context.")
+  boolean allocationDepth;
 
   @Option(names = "--discard", paramLabel = "MODE", description = "unmap or ignore (default) trims of FILE's export.")
   String discard;
@@ -96,15 +137,19 @@ final class ServeCommand implements Callable<Integer> {
   @Option(names = "--allow", paramLabel = "CIDR", split = ",", description = "Only these TCP peers may connect (repeatable).")
   List<String> allow = new ArrayList<>();
 
-  @Option(names = "--tls", paramLabel = "MODE", description = "off (default), on (offered) or require (plaintext clients get only errors).")
+  @Option(names = "--object", paramLabel = "OBJECT",
+      description = "tls-creds-x509,id=ID,dir=DIR,endpoint=server[,verify-peer=on|off], named by --tls-creds=ID.")
+  List<String> objects = new ArrayList<>();
+
+  @Option(names = "--tls", paramLabel = "MODE", description = "off, on (offered) or require (the default once credentials are given).")
   String tls;
 
-  @Option(names = "--tls-creds", paramLabel = "DIR",
-      description = "X.509 credentials as QEMU's tls-creds-x509 lays them out: server-cert.pem, server-key.pem (and ca-cert.pem).")
+  @Option(names = "--tls-creds", paramLabel = "ID|DIR",
+      description = "The id of an --object tls-creds-x509, or a directory laid out as QEMU's tls-creds-x509: server-cert.pem, server-key.pem (and ca-cert.pem).")
   String tlsCreds;
 
   @Option(names = "--tls-verify-peer",
-      description = "Require a client certificate issued by a CA in the credentials' ca-cert.pem (QEMU's verify-peer=on).")
+      description = "With --tls-creds DIR: require a client certificate issued by a CA in ca-cert.pem (QEMU's verify-peer=on).")
   boolean tlsVerifyPeer;
 
   @Option(names = "--metrics", paramLabel = "ADDR:PORT", description = "Serve Prometheus metrics over HTTP at http://ADDR:PORT/metrics.")
@@ -123,10 +168,14 @@ final class ServeCommand implements Callable<Integer> {
   public Integer call() throws IOException, InterruptedException {
     List<ExportSpec> specs = specs();
     ServerConfig config = config();
-    SocketAddress address = address();
+    ServerSocketChannel activated = activated();
+    SocketAddress address = activated == null ? address() : null;
     InetSocketAddress metricsAt = metricsAddress == null ? null : metricsAddress();
+    if (fork && !ServeFork.isChild()) {
+      return ServeFork.runParent(main.err());
+    }
     EventLog log = new EventLog(main.err());
-    PrometheusMetrics metrics = metricsAt == null ? null : PrometheusMetrics.start(metricsAt);
+    PrometheusMetrics metrics = metricsAt == null ? null : startMetrics(metricsAt);
     List<Export> opened = new ArrayList<>();
     try {
       for (ExportSpec s : specs) {
@@ -148,11 +197,25 @@ final class ServeCommand implements Callable<Integer> {
     CountDownLatch stop = new CountDownLatch(1);
     Signal.handle(new Signal("TERM"), s -> stop.countDown());
     Signal.handle(new Signal("INT"), s -> stop.countDown());
+    if (!persistent) {
+      server.onLastClient(stop::countDown);
+    }
     Path pid = pidFile == null ? null : Path.of(pidFile);
     try {
-      server.listen(address);
+      try {
+        if (activated != null) {
+          server.listen(activated);
+        } else {
+          server.listen(address);
+        }
+      } catch (IOException e) {
+        throw new IOException("NBD socket " + e.getMessage(), e);
+      }
       if (pid != null) {
         Files.writeString(pid, ProcessHandle.current().pid() + "\n", StandardCharsets.US_ASCII);
+      }
+      if (ServeFork.isChild()) {
+        ServeFork.childReady(main.err());
       }
       stop.await();
     } finally {
@@ -167,16 +230,60 @@ final class ServeCommand implements Callable<Integer> {
     return 0;
   }
 
+  /** The socket passed by socket activation (systemd's LISTEN_PID/LISTEN_FDS, fd 3), or null. */
+  private ServerSocketChannel activated() throws IOException {
+    ServerSocketChannel ch = InheritedSocket.activated();
+    if (ch != null && (socket != null || port != null || bind != null || fork)) {
+      throw new CliException("socket activation (LISTEN_FDS): given with " + (fork ? "--fork" : "-k/-p/-b")
+          + " (expected: the activated socket alone)");
+    }
+    return ch;
+  }
+
+  private static PrometheusMetrics startMetrics(InetSocketAddress at) throws IOException {
+    try {
+      return PrometheusMetrics.start(at);
+    } catch (IOException e) {
+      throw new IOException("metrics socket " + at.getAddress().getHostAddress() + ":" + at.getPort() + ": " + e.getMessage(), e);
+    }
+  }
+
   private List<ExportSpec> specs() {
+    if (snapshot) {
+      throw new CliException("-s/--snapshot: not supported yet (expected: an overlay made with vdisk create -f qcow2 -b FILE -F FMT, served instead)");
+    }
+    if (loadSnapshot != null) {
+      throw new CliException("-l/--load-snapshot: reading internal snapshots is not built yet (expected: no -l)");
+    }
+    if (aio != null && !List.of("native", "io_uring", "threads").contains(aio)) {
+      throw new CliException("--aio: '" + aio + "' (expected: native, io_uring or threads)");
+    }
+    if (shared != null && shared < 0) {
+      throw new CliException("Invalid shared device number '" + shared + "' (expected: 0 for any number of clients, or more)");
+    }
+    if (nocache && cache != null) {
+      throw new CliException("-n/--nocache: given with --cache (expected: one of them)");
+    }
     List<ExportSpec> specs = new ArrayList<>(exports.stream().map(ExportSpec::parse).toList());
     if (file != null) {
-      specs.add(new ExportSpec(exportName == null ? "" : exportName, file, format,
-          cache == null ? CacheMode.WRITEBACK : CacheMode.parse(cache), readOnly,
+      String path = file;
+      String fmt = format;
+      if (imageOpts) {
+        if (format != null) {
+          throw new CliException("--image-opts: given with -f (expected: driver= inside FILE)");
+        }
+        ImageOptsFile opts = ImageOptsFile.parse(file);
+        path = opts.file();
+        fmt = opts.format();
+      }
+      CacheMode mode = nocache ? CacheMode.NONE : cache == null ? CacheMode.WRITEBACK : CacheMode.parse(cache);
+      specs.add(new ExportSpec(exportName == null ? "" : exportName, path, fmt, mode, readOnly,
           discard == null ? DiscardMode.IGNORE : DiscardMode.parse(discard), description == null ? "" : description,
-          detectZeroes == null ? DetectZeroesFilter.Mode.OFF : DetectZeroesFilter.Mode.parse(detectZeroes), bitmap));
-    } else if (format != null || cache != null || readOnly || exportName != null || description != null || discard != null
-        || detectZeroes != null || bitmap != null) {
-      throw new CliException("-f/-t/-r/-x/-D/-B/--discard/--detect-zeroes: given without FILE (expected: FILE, or the same settings inside --export)");
+          detectZeroes == null ? DetectZeroesFilter.Mode.OFF : DetectZeroesFilter.Mode.parse(detectZeroes), bitmap, allocationDepth,
+          offset == null ? 0 : Sizes.parse("-o/--offset", offset)));
+    } else if (format != null || cache != null || nocache || readOnly || exportName != null || description != null || discard != null
+        || detectZeroes != null || bitmap != null || allocationDepth || imageOpts || offset != null) {
+      throw new CliException("-f/--cache/-n/-r/-x/-D/-o/-A/-B/--discard/--detect-zeroes/--image-opts: given without FILE (expected: FILE, or the same settings inside --export)");
     }
     if (specs.isEmpty()) {
       throw new CliException("nothing to serve (expected: FILE or at least one --export name=NAME,file=PATH)");
@@ -185,17 +292,23 @@ final class ServeCommand implements Callable<Integer> {
   }
 
   private ServerConfig config() throws IOException {
-    ServerConfig c = ServerConfig.DEFAULTS.withAllow(AllowList.parse(allow));
-    TlsMode mode = tls == null ? TlsMode.OFF : TlsMode.parse(tls);
+    ServerConfig c = ServerConfig.DEFAULTS.withAllow(AllowList.parse(allow)).withMaxClients(shared == null ? 1 : shared);
+    List<TlsCredsObject> objs = objects.stream().map(TlsCredsObject::parse).toList();
+    TlsCredsObject named = tlsCreds == null ? null : objs.stream().filter(o -> o.id().equals(tlsCreds)).findFirst().orElse(null);
+    if (named != null && tlsVerifyPeer) {
+      throw new CliException("--tls-verify-peer: given with --tls-creds=" + tlsCreds + " (expected: verify-peer= in its --object)");
+    }
+    TlsMode mode = tls != null ? TlsMode.parse(tls) : tlsCreds != null ? TlsMode.REQUIRE : TlsMode.OFF;
     if (mode == TlsMode.OFF && (tlsCreds != null || tlsVerifyPeer)) {
       throw new CliException((tlsCreds != null ? "--tls-creds" : "--tls-verify-peer")
-          + ": given without --tls=on|require (expected: --tls=on or --tls=require)");
+          + ": given with TLS off (expected: --tls=on or --tls=require, or no --tls)");
     }
     if (mode != TlsMode.OFF) {
       if (tlsCreds == null) {
-        throw new CliException("--tls=" + tls + ": no credentials (expected: --tls-creds DIR with server-cert.pem and server-key.pem)");
+        throw new CliException("--tls=" + tls + ": no credentials (expected: --tls-creds ID of an --object tls-creds-x509, or DIR with server-cert.pem and server-key.pem)");
       }
-      c = c.withTls(mode, TlsCredentials.load(Path.of(tlsCreds), tlsVerifyPeer));
+      c = c.withTls(mode, named != null ? TlsCredentials.load(Path.of(named.dir()), named.verifyPeer())
+          : TlsCredentials.load(Path.of(tlsCreds), tlsVerifyPeer));
     }
     if (maxPayload != null) {
       long n = Sizes.parse("--max-payload", maxPayload);

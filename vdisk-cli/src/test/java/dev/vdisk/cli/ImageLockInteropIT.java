@@ -63,7 +63,7 @@ class ImageLockInteropIT {
   }
 
   private Process vdiskServe(Path image, String format, boolean readOnly) throws IOException {
-    return start(List.of(JAVA, "--enable-native-access=ALL-UNNAMED", "-jar", JAR.toString(), "serve", "-k",
+    return start(List.of(JAVA, "--enable-native-access=ALL-UNNAMED", "-jar", JAR.toString(), "serve", "-t", "-k",
         dir.resolve("vdisk.sock").toString()), image, format, readOnly);
   }
 

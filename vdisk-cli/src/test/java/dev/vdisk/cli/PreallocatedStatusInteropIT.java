@@ -110,7 +110,7 @@ class PreallocatedStatusInteropIT {
     StringWriter log = new StringWriter();
     EventLog events = new EventLog(new PrintWriter(log, true));
     NbdServer server = new NbdServer(List.of(new ExportSpec("img", image, "qcow2", CacheMode.WRITEBACK, false,
-        DiscardMode.IGNORE, "").open(events, new PrintWriter(log, true))), ServerConfig.DEFAULTS, events);
+        DiscardMode.IGNORE, "").withAllocationDepth().open(events, new PrintWriter(log, true))), ServerConfig.DEFAULTS, events);
     try {
       Path socket = dir.resolve("vdisk.sock");
       Files.deleteIfExists(socket);

@@ -25,9 +25,9 @@ class ServeCommandTest {
   void argumentErrorsAreOneLine() throws IOException {
     Path img = Files.write(dir.resolve("a.img"), new byte[4096]);
     fails("vdisk serve: nothing to serve (expected: FILE or at least one --export name=NAME,file=PATH)");
-    fails("vdisk serve: -f/-t/-r/-x/-D/-B/--discard/--detect-zeroes: given without FILE (expected: FILE, or the same settings inside --export)",
+    fails("vdisk serve: -f/--cache/-n/-r/-x/-D/-o/-A/-B/--discard/--detect-zeroes/--image-opts: given without FILE (expected: FILE, or the same settings inside --export)",
         "-r", "--export", "name=a,file=" + img);
-    fails("vdisk serve: --export: unknown key 'fmt' (expected: one of name, file, format, cache, read-only, discard, detect-zeroes, description, bitmap)",
+    fails("vdisk serve: --export: unknown key 'fmt' (expected: one of name, file, format, cache, read-only, discard, detect-zeroes, description, bitmap, allocation-depth)",
         "--export", "name=a,file=" + img + ",fmt=raw");
     fails("vdisk serve: --export: 'name=a' has no file= (expected: name=NAME,file=PATH[,...])", "--export", "name=a");
     fails("vdisk serve: detect-zeroes: 'yes' (expected: off, on or unmap)", "--export", "file=" + img + ",detect-zeroes=yes");
@@ -41,5 +41,48 @@ class ServeCommandTest {
     fails("vdisk serve: discard: 'maybe' (expected: unmap, on, ignore, off)", "--discard", "maybe", img.toString());
     fails("vdisk serve: --max-payload: 1k (expected: 4K to 256M)", "--max-payload", "1k", img.toString());
     fails("vdisk serve: " + dir.resolve("missing.img") + ": no such file (expected: an existing image file)", "-f", "raw", dir.resolve("missing.img").toString());
+  }
+
+  /** qemu-nbd's options: those vdisk cannot honour yet are refused in one line, and bad values are named. */
+  @Test
+  void qemuNbdOptionErrorsAreOneLine() throws IOException {
+    Path img = Files.write(dir.resolve("a.img"), new byte[4096]);
+    String f = img.toString();
+    fails("vdisk serve: -l/--load-snapshot: reading internal snapshots is not built yet (expected: no -l)", "-l", "snap1", f);
+    fails("vdisk serve: -s/--snapshot: not supported yet (expected: an overlay made with vdisk create -f qcow2 -b FILE -F FMT, served instead)",
+        "-s", f);
+    fails("vdisk serve: --aio: 'posix' (expected: native, io_uring or threads)", "--aio=posix", f);
+    fails("vdisk serve: Invalid shared device number '-1' (expected: 0 for any number of clients, or more)", "-e", "-1", f);
+    fails("vdisk serve: -n/--nocache: given with --cache (expected: one of them)", "-n", "--cache=none", f);
+    fails("vdisk serve: cache mode: 'fast' (expected: writeback, writethrough, none, off, directsync, unsafe)", "--cache=fast", f);
+    fails("vdisk serve: --image-opts: driver=vmdk (expected: driver=raw|qcow2,file.filename=PATH)", "--image-opts", "driver=vmdk,file.filename=" + f);
+    fails("vdisk serve: --image-opts: key 'file.locking' is not supported (expected: driver=raw|qcow2,file.filename=PATH)",
+        "--image-opts", "driver=raw,file.filename=" + f + ",file.locking=off");
+    fails("vdisk serve: --image-opts: given with -f (expected: driver= inside FILE)", "--image-opts", "-f", "raw", "driver=raw,file.filename=" + f);
+    fails("vdisk serve: --object: type 'secret' is not supported (expected: tls-creds-x509,id=ID,dir=DIR,endpoint=server[,verify-peer=on|off])",
+        "--object", "secret,id=s0,data=x", f);
+    fails("vdisk serve: Expecting TLS credentials with a server endpoint (expected: endpoint=server in --object tls0)",
+        "--object", "tls-creds-x509,id=tls0,dir=" + dir, "--tls-creds=tls0", f);
+    fails("vdisk serve: Offset (8192) can't exceed device size (4096)", "-f", "raw", "-o", "8192", f);
+    Path top = dir.resolve("top.qcow2");
+    assertThat(Vdisk.run("create", "-f", "qcow2", "-b", f, "-F", "raw", top.toString()).exit()).isZero();
+    fails("vdisk serve: -o/--offset: " + top + " has a backing file (expected: an image without one; not built yet)",
+        "-f", "qcow2", "-o", "512", top.toString());
+    fails("vdisk serve: --tls-creds: given with TLS off (expected: --tls=on or --tls=require, or no --tls)", "--tls=off", "--tls-creds", dir.toString(), f);
+  }
+
+  /** A busy address ends the run with one error line naming it, and which socket (NBD or metrics) it was. */
+  @Test
+  void busyAddressesAreNamed() throws IOException {
+    Path img = Files.write(dir.resolve("a.img"), new byte[4096]);
+    try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      int port = taken.getLocalPort();
+      Vdisk.Result nbd = Vdisk.run("serve", "-p", Integer.toString(port), "-f", "raw", img.toString());
+      assertThat(nbd.exit()).isEqualTo(1);
+      // the export's log lines come first: the image is opened before the socket is bound
+      assertThat(nbd.errLines()[nbd.errLines().length - 1]).isEqualTo("vdisk serve: NBD socket 127.0.0.1:" + port + ": Address already in use");
+      fails("vdisk serve: metrics socket 127.0.0.1:" + port + ": Address already in use",
+          "--metrics", "127.0.0.1:" + port, "-p", "0", "-f", "raw", img.toString());
+    }
   }
 }

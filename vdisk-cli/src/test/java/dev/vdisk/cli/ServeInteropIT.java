@@ -65,7 +65,7 @@ class ServeInteropIT {
   /** Opens an export as {@code vdisk serve} does. */
   private Export export(String name, Path file, String format, boolean readOnly, DiscardMode discard) throws IOException {
     return new ExportSpec(name, file.toString(), format, CacheMode.WRITEBACK, readOnly, discard, "desc of " + name)
-        .open(new EventLog(new PrintWriter(log, true)), new PrintWriter(log, true));
+        .withAllocationDepth().open(new EventLog(new PrintWriter(log, true)), new PrintWriter(log, true));
   }
 
   private Uris serve(Export... exports) throws IOException {

@@ -19,7 +19,7 @@ class ServeJarIT {
   @TempDir Path dir;
 
   private Process start(Path log, String... args) throws IOException {
-    List<String> cmd = new java.util.ArrayList<>(List.of(JAVA, "--enable-native-access=ALL-UNNAMED", "-jar", JAR.toString(), "serve"));
+    List<String> cmd = new java.util.ArrayList<>(List.of(JAVA, "--enable-native-access=ALL-UNNAMED", "-jar", JAR.toString(), "serve", "-t"));
     cmd.addAll(List.of(args));
     return new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
   }

@@ -225,6 +225,36 @@ class TlsInteropIT {
   }
 
   /**
+   * qemu-nbd's TLS command line, {@code --object tls-creds-x509,...,endpoint=server --tls-creds=ID}, runs unchanged
+   * through qemu-nbd and vdisk serve: TLS is required (a plaintext client is refused), a TLS client is served.
+   */
+  @Test
+  void qemuNbdTlsCommandLineWorksUnchanged() throws IOException, InterruptedException {
+    Path jar = Path.of("target", "vdisk.jar").toAbsolutePath();
+    String java = ProcessHandle.current().info().command().orElse("java");
+    for (String who : List.of("qemu-nbd", "vdisk")) {
+      Path sock = dir.resolve(who + "-object.sock");
+      List<String> cmd = new ArrayList<>(who.equals("vdisk")
+          ? List.of(java, "--enable-native-access=ALL-UNNAMED", "-jar", jar.toString(), "serve") : List.of("qemu-nbd"));
+      cmd.addAll(List.of("-t", "--object", "tls-creds-x509,id=tls0,dir=" + serverCreds + ",endpoint=server,verify-peer=off",
+          "--tls-creds=tls0", "-x", "d", "-k", sock.toString(), "-f", "raw", img.toString()));
+      Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve(who + ".log").toFile()).start();
+      try {
+        for (int i = 0; i < 400 && !Files.exists(sock) && p.isAlive(); i++) {
+          Thread.sleep(50);
+        }
+        assertThat(sock).as(who + ": " + Files.readString(dir.resolve(who + ".log"))).exists();
+        assertThat(PeerTools.run(dir, "nbdinfo", "--size", "nbd+unix:///d?socket=" + sock).exit()).as(who + ": plaintext refused").isNotZero();
+        assertThat(PeerTools.check(dir, "nbdinfo", "--size", "nbds+unix:///d?socket=" + sock + "&tls-certificates=" + clientCreds).trim())
+            .as(who + ": TLS served").isEqualTo("4194304");
+      } finally {
+        p.destroy();
+        p.waitFor();
+      }
+    }
+  }
+
+  /**
    * A client that asks for TLS, is answered with an ACK, then goes on in plaintext: the server closes the connection
    * (bytes that are not a TLS record end the handshake) instead of waiting, and other clients are served.
    */

@@ -104,6 +104,7 @@ final class LinuxNative {
     static final MethodHandle OPEN =
         variadic("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), 2);
     static final MethodHandle CLOSE = handle("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    static final MethodHandle DUP2 = handle("dup2", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
     static final MethodHandle FALLOCATE =
         handle("fallocate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
     static final MethodHandle FTRUNCATE = handle("ftruncate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG));
@@ -157,6 +158,20 @@ final class LinuxNative {
       MemorySegment cap = arena.allocate(Calls.CAPTURE);
       if ((int) Calls.CLOSE.invokeExact(cap, fd) < 0) {
         throw new ErrnoException("close", path.toString(), errno(cap));
+      }
+    } catch (ErrnoException e) {
+      throw e;
+    } catch (Throwable t) {
+      throw linkageFailure(t);
+    }
+  }
+
+  /** {@code dup2(from, to)}: {@code to} becomes a copy of {@code from} (closing what {@code to} was). */
+  static void dup2(int from, int to) throws ErrnoException {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment cap = arena.allocate(Calls.CAPTURE);
+      if ((int) Calls.DUP2.invokeExact(cap, from, to) < 0) {
+        throw new ErrnoException("dup2", "fd " + from, errno(cap));
       }
     } catch (ErrnoException e) {
       throw e;

@@ -94,6 +94,11 @@ final class Connection implements Runnable {
     }
   }
 
+  /** Whether negotiation finished and the client entered transmission (qemu-nbd counts only such clients as served). */
+  boolean transmitted() {
+    return transmitting;
+  }
+
   /** Stops reading (for a client that did not disconnect after {@link #stop}); requests already read still complete. */
   void stopReading() {
     try {

@@ -21,10 +21,17 @@ import java.io.IOException;
  * @param pageCacheWrites writes complete in the host's page cache (a cache mode that is neither direct nor
  *     writethrough), so a small one takes microseconds and never waits for the disk
  * @param bitmap the dirty bitmap offered as {@code qemu:dirty-bitmap:NAME}, or null
+ * @param allocationDepth whether {@code qemu:allocation-depth} is offered (qemu-nbd offers it only with {@code -A})
  */
 public record Export(String name, String description, BlockDevice device, DiscardMode discard, boolean pageCacheWrites,
-    ExportBitmap bitmap) {
-  /** An export without a dirty bitmap. */
+    ExportBitmap bitmap, boolean allocationDepth) {
+  /** An export that offers {@code qemu:allocation-depth}. */
+  public Export(String name, String description, BlockDevice device, DiscardMode discard, boolean pageCacheWrites,
+      ExportBitmap bitmap) {
+    this(name, description, device, discard, pageCacheWrites, bitmap, true);
+  }
+
+  /** An export without a dirty bitmap that offers {@code qemu:allocation-depth}. */
   public Export(String name, String description, BlockDevice device, DiscardMode discard, boolean pageCacheWrites) {
     this(name, description, device, discard, pageCacheWrites, null);
   }
@@ -43,20 +50,23 @@ public record Export(String name, String description, BlockDevice device, Discar
    * The transmission flags for a session.
    *
    * @param structuredReplies whether the client negotiated structured replies (DF needs them)
+   * @param multiConn whether more than one client may be connected at once ({@code NBD_FLAG_CAN_MULTI_CONN})
    */
-  public int transmissionFlags(boolean structuredReplies) {
+  public int transmissionFlags(boolean structuredReplies, boolean multiConn) {
     Capabilities c = device.capabilities();
-    int flags = NBD_FLAG_HAS_FLAGS | NBD_FLAG_CAN_MULTI_CONN | NBD_FLAG_SEND_CACHE;
+    int flags = NBD_FLAG_HAS_FLAGS | NBD_FLAG_SEND_CACHE | (multiConn ? NBD_FLAG_CAN_MULTI_CONN : 0);
     if (c.flush().available()) {
       flags |= NBD_FLAG_SEND_FLUSH;
     }
     if (structuredReplies) {
       flags |= NBD_FLAG_SEND_DF;
     }
+    // FUA even when read-only, as qemu-nbd: it only qualifies writes, and nbdinfo then shows what qemu-nbd's shows
+    flags |= NBD_FLAG_SEND_FUA;
     if (c.readOnly()) {
       return flags | NBD_FLAG_READ_ONLY;
     }
-    flags |= NBD_FLAG_SEND_FUA | NBD_FLAG_SEND_WRITE_ZEROES | NBD_FLAG_SEND_FAST_ZERO;
+    flags |= NBD_FLAG_SEND_WRITE_ZEROES | NBD_FLAG_SEND_FAST_ZERO;
     if (discard == DiscardMode.UNMAP && c.discard().available()) {
       flags |= NBD_FLAG_SEND_TRIM;
     }

@@ -9,7 +9,7 @@ import java.util.List;
 
 /**
  * A metadata context an export offers, with its id (fixed, so a reply is easy to read in a packet capture):
- * {@code base:allocation} and {@code qemu:allocation-depth} for every export, {@code qemu:dirty-bitmap:NAME} for
+ * {@code base:allocation} for every export, {@code qemu:allocation-depth} for one that offers it, {@code qemu:dirty-bitmap:NAME} for
  * one that exports a bitmap. Query syntax: a full name selects or lists that context; a prefix ending in {@code :}
  * ({@code base:}, {@code qemu:}, {@code qemu:dirty-bitmap:}) lists the contexts under it but selects nothing; other
  * queries are ignored, as the protocol requires.
@@ -24,8 +24,14 @@ record MetaContext(String contextName, int id) {
 
   /** The contexts {@code e} offers. */
   static List<MetaContext> of(Export e) {
-    return e.bitmap() == null ? List.of(ALLOCATION, ALLOCATION_DEPTH)
-        : List.of(ALLOCATION, ALLOCATION_DEPTH, new MetaContext(QEMU_DIRTY_BITMAP + e.bitmap().name(), DIRTY_BITMAP_ID));
+    List<MetaContext> offered = new ArrayList<>(List.of(ALLOCATION));
+    if (e.allocationDepth()) {
+      offered.add(ALLOCATION_DEPTH);
+    }
+    if (e.bitmap() != null) {
+      offered.add(new MetaContext(QEMU_DIRTY_BITMAP + e.bitmap().name(), DIRTY_BITMAP_ID));
+    }
+    return List.copyOf(offered);
   }
 
   /** Whether this is the export's dirty bitmap. */

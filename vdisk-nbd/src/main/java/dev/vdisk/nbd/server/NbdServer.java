@@ -20,6 +20,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
@@ -32,6 +33,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Lifecycle: construct, {@link #listen} once or more, then {@link #stop} (graceful: stop accepting,
  * let connections finish the requests they have read, flush and close every export) and optionally
  * {@link #awaitStopped}. The server owns the exports' devices and closes them.
+ *
+ * <p>With {@link ServerConfig#maxClients()} set, a listener stops accepting while that many clients are connected
+ * (further clients wait in the socket's backlog), as qemu-nbd's {@code --shared}.
  */
 public final class NbdServer implements AutoCloseable {
   /** How long {@link #stop} lets clients disconnect by themselves after {@code ESHUTDOWN}. */
@@ -51,6 +55,8 @@ public final class NbdServer implements AutoCloseable {
   private final Set<Connection> connections = ConcurrentHashMap.newKeySet();
   private final Set<Thread> connectionThreads = ConcurrentHashMap.newKeySet();
   private final AtomicLong ids = new AtomicLong();
+  private final Semaphore slots;
+  private volatile Runnable onLastClient = () -> { };
   private volatile boolean stopping;
   private boolean stopped;
 
@@ -78,6 +84,7 @@ public final class NbdServer implements AutoCloseable {
     this.exports = Collections.unmodifiableMap(byName);
     this.config = config;
     this.log = log;
+    this.slots = new Semaphore(config.maxClients() == 0 ? Integer.MAX_VALUE : config.maxClients());
     this.pool = new BufferPool(Math.max(config.maxPayload(), Negotiation.MAX_OPTION_DATA), 2L * config.maxPayload());
     this.payloadBudget = new Semaphore((int) Math.min(Integer.MAX_VALUE, config.inflightBytesTotal()));
     this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -93,6 +100,8 @@ public final class NbdServer implements AutoCloseable {
    * the server stops).
    *
    * @return the address actually bound (with the real port when port 0 was asked)
+   * @throws IOException if the address cannot be bound; the message starts with the address
+   *     ({@code 127.0.0.1:10809: Address already in use})
    */
   public synchronized SocketAddress listen(SocketAddress address) throws IOException {
     if (stopping) {
@@ -102,19 +111,54 @@ public final class NbdServer implements AutoCloseable {
     if (address instanceof UnixDomainSocketAddress unix) {
       SocketPath.claim(unix.getPath());
       ch = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
-      ch.bind(unix);
+      bind(ch, unix, 0);
       socketFiles.add(unix.getPath());
     } else {
       ch = ServerSocketChannel.open();
       ch.setOption(java.net.StandardSocketOptions.SO_REUSEADDR, true);
-      ch.bind(address, 128);
+      bind(ch, address, 128);
     }
+    return serve(ch);
+  }
+
+  /**
+   * Starts serving on a channel already bound and listening (socket activation: the one systemd passes as
+   * fd 3); the server closes it when it stops.
+   *
+   * @return the channel's address
+   */
+  public synchronized SocketAddress listen(ServerSocketChannel ch) throws IOException {
+    if (stopping) {
+      throw new IllegalStateException("server is stopping");
+    }
+    return serve(ch);
+  }
+
+  private static void bind(ServerSocketChannel ch, SocketAddress address, int backlog) throws IOException {
+    try {
+      ch.bind(address, backlog);
+    } catch (IOException e) {
+      closeQuietly(ch);
+      throw new IOException(describe(address) + ": " + e.getMessage(), e);
+    }
+  }
+
+  private SocketAddress serve(ServerSocketChannel ch) throws IOException {
     listeners.add(ch);
     SocketAddress bound = ch.getLocalAddress();
     Thread t = Thread.ofPlatform().daemon().name("nbd-accept " + bound).start(() -> acceptLoop(ch));
     acceptors.add(t);
     log.info("listen", "address", describe(bound), "exports", exports.keySet(), "allow", config.allow());
     return bound;
+  }
+
+  /**
+   * Runs {@code action} (once per occurrence, on the closing connection's thread) whenever a client that reached the
+   * transmission phase disconnects and no other client is connected: qemu-nbd without {@code --persistent}
+   * exits then. Clients that only listed exports or failed to negotiate do not count, as in qemu-nbd.
+   */
+  public void onLastClient(Runnable action) {
+    onLastClient = action;
   }
 
   /** The exports by name. */
@@ -126,10 +170,17 @@ public final class NbdServer implements AutoCloseable {
     while (!stopping) {
       SocketChannel c;
       try {
+        slots.acquire();
+      } catch (InterruptedException e) {
+        return;
+      }
+      try {
         c = ch.accept();
       } catch (ClosedChannelException e) {
+        slots.release();
         return;
       } catch (IOException e) {
+        slots.release();
         log.error("accept-error", "error", String.valueOf(e.getMessage()));
         sleepBriefly(); // e.g. EMFILE: do not spin
         continue;
@@ -138,7 +189,8 @@ public final class NbdServer implements AutoCloseable {
         SocketAddress peer = c.getRemoteAddress();
         if (!config.allow().allows(peer)) {
           log.warn("refused", "peer", describe(peer), "reason", "not in --allow list");
-          c.close();
+          closeQuietly(c);
+          slots.release();
           continue;
         }
         Connection conn = new Connection(ids.incrementAndGet(), new ChannelWire(c), exports, config, pool, payloadBudget, log, timer,
@@ -150,6 +202,10 @@ public final class NbdServer implements AutoCloseable {
           } finally {
             connections.remove(conn);
             connectionThreads.remove(Thread.currentThread());
+            slots.release();
+            if (conn.transmitted() && connections.isEmpty() && !stopping) {
+              onLastClient.run();
+            }
           }
         });
         connectionThreads.add(t);
@@ -158,6 +214,7 @@ public final class NbdServer implements AutoCloseable {
           conn.stop();
         }
       } catch (IOException e) {
+        slots.release();
         log.warn("accept-error", "error", String.valueOf(e.getMessage()));
         closeQuietly(c);
       }
@@ -183,6 +240,8 @@ public final class NbdServer implements AutoCloseable {
     for (ServerSocketChannel ch : listeners) {
       closeQuietly(ch);
     }
+    acceptors.forEach(Thread::interrupt); // one may wait for a client slot rather than in accept
+
     connections.forEach(Connection::stop);
     long deadline = System.nanoTime() + timeout.toNanos();
     awaitConnections(System.nanoTime() + Math.min(timeout.toNanos(), DISCONNECT_GRACE.toNanos()), false);

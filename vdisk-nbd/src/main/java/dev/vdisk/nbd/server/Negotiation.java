@@ -135,7 +135,7 @@ final class Negotiation {
     if (e == null) {
       return null;
     }
-    int flags = e.transmissionFlags(structured);
+    int flags = e.transmissionFlags(structured, config.maxClients() != 1);
     wire.writeFully(OptionCodec.exportNameReply(e.size(), flags, noZeroes));
     return new Session(e, structured, selectedFor(e), flags);
   }
@@ -146,7 +146,7 @@ final class Negotiation {
       error(option, NBD_REP_ERR_UNKNOWN, "export '" + r.exportName() + "' does not exist (expected: one of " + exports.keySet() + ")");
       return null;
     }
-    int flags = e.transmissionFlags(structured);
+    int flags = e.transmissionFlags(structured, config.maxClients() != 1);
     reply(option, NBD_REP_INFO, OptionCodec.infoExport(e.size(), flags));
     if (r.infoTypes().contains(NBD_INFO_NAME)) {
       reply(option, NBD_REP_INFO, OptionCodec.infoString(NBD_INFO_NAME, e.name()));

@@ -45,7 +45,7 @@ class NbdServerProtocolTest {
         new Export("rw", "a writable disk", new CheckedDevice(rw), DiscardMode.UNMAP, true),
         new Export("ro", "", new CheckedDevice(new MemoryDevice(SIZE), true), DiscardMode.UNMAP));
     ServerConfig config = ServerConfig.DEFAULTS.withMaxPayload(MAX_PAYLOAD).withHandshakeTimeout(Duration.ofSeconds(2));
-    server = new NbdServer(exports, new ServerConfig(MAX_PAYLOAD, MAX_PAYLOAD * 4L, MAX_PAYLOAD * 16L, 8, config.handshakeTimeout(), AllowList.ANYONE, TlsMode.OFF, null),
+    server = new NbdServer(exports, new ServerConfig(MAX_PAYLOAD, MAX_PAYLOAD * 4L, MAX_PAYLOAD * 16L, 8, config.handshakeTimeout(), AllowList.ANYONE, TlsMode.OFF, null, 0),
         new EventLog(new PrintWriter(logText, true)));
     address = server.listen(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
   }
