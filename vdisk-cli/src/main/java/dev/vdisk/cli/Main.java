@@ -15,6 +15,7 @@ import java.util.Optional;
 import java.util.Properties;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.HelpCommand;
 import picocli.CommandLine.IVersionProvider;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -43,7 +44,7 @@ public final class Main implements Runnable {
   private static final List<Class<?>> SUBCOMMANDS = List.of(CreateCommand.class, InfoCommand.class, MapCommand.class,
       CheckCommand.class, SnapshotCommand.class, ResizeCommand.class, ConvertCommand.class, CompareCommand.class,
       MeasureCommand.class, IoCommand.class, BenchCommand.class, ServeCommand.class, AdviseCommand.class,
-      BitmapCommand.class);
+      BitmapCommand.class, HelpCommand.class);
 
   @Option(names = "--debug", scope = ScopeType.INHERIT, description = "Print the stack trace of an error.")
   boolean debug;
@@ -125,7 +126,8 @@ public final class Main implements Runnable {
       if (!a.startsWith("-")) {
         for (Class<?> sub : SUBCOMMANDS) {
           if (sub.getAnnotation(Command.class).name().equals(a)) {
-            return List.of(sub);
+            // help prints the usage of the command it names, so it needs them all
+            return sub == HelpCommand.class ? SUBCOMMANDS : List.of(sub);
           }
         }
         break;

@@ -29,11 +29,26 @@ class MainTest {
   }
 
   @Test
+  void helpCommandPrintsTheSameUsage() {
+    Vdisk.Result all = Vdisk.run("help");
+    assertThat(all.exit()).isZero();
+    assertThat(all.out()).isEqualTo(Vdisk.run("--help").out());
+    for (String cmd : new String[] {"info", "serve", "advise"}) {
+      Vdisk.Result sub = Vdisk.run("help", cmd);
+      assertThat(sub.exit()).as(cmd).isZero();
+      assertThat(sub.out()).as(cmd).isEqualTo(Vdisk.run(cmd, "--help").out());
+    }
+    Vdisk.Result unknown = Vdisk.run("help", "frobnicate");
+    assertThat(unknown.exit()).isEqualTo(1);
+    assertThat(unknown.errLines()).containsExactly("vdisk: Unknown subcommand 'frobnicate'. (expected: see 'vdisk --help')");
+  }
+
+  @Test
   void noCommandIsOneLine() {
     Vdisk.Result r = Vdisk.run();
     assertThat(r.exit()).isEqualTo(1);
     assertThat(r.errLines()).containsExactly("vdisk: no command given (expected: one of create, info, map, check, "
-        + "snapshot, resize, convert, compare, measure, io, bench, serve, advise, bitmap)");
+        + "snapshot, resize, convert, compare, measure, io, bench, serve, advise, bitmap, help)");
   }
 
   @Test
