@@ -13,6 +13,7 @@ import java.nio.file.NoSuchFileException;
 import java.util.List;
 import java.util.Optional;
 import java.util.Properties;
+import picocli.AutoComplete.GenerateCompletion;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.HelpCommand;
@@ -44,7 +45,7 @@ public final class Main implements Runnable {
   private static final List<Class<?>> SUBCOMMANDS = List.of(CreateCommand.class, InfoCommand.class, MapCommand.class,
       CheckCommand.class, SnapshotCommand.class, ResizeCommand.class, ConvertCommand.class, CompareCommand.class,
       MeasureCommand.class, IoCommand.class, BenchCommand.class, ServeCommand.class, AdviseCommand.class,
-      BitmapCommand.class, HelpCommand.class);
+      BitmapCommand.class, HelpCommand.class, GenerateCompletion.class);
 
   @Option(names = "--debug", scope = ScopeType.INHERIT, description = "Print the stack trace of an error.")
   boolean debug;
@@ -126,8 +127,8 @@ public final class Main implements Runnable {
       if (!a.startsWith("-")) {
         for (Class<?> sub : SUBCOMMANDS) {
           if (sub.getAnnotation(Command.class).name().equals(a)) {
-            // help prints the usage of the command it names, so it needs them all
-            return sub == HelpCommand.class ? SUBCOMMANDS : List.of(sub);
+            // help and the completion script describe the other commands, so they need them all
+            return sub == HelpCommand.class || sub == GenerateCompletion.class ? SUBCOMMANDS : List.of(sub);
           }
         }
         break;

@@ -44,11 +44,20 @@ class MainTest {
   }
 
   @Test
+  void bashCompletionKnowsEveryCommand() {
+    Vdisk.Result r = Vdisk.run("generate-completion");
+    assertThat(r.exit()).isZero();
+    assertThat(r.out()).contains("complete -F _complete_vdisk", "create", "convert", "serve", "advise", "bitmap")
+        .contains("--output", "--backing-chain");
+  }
+
+  @Test
   void noCommandIsOneLine() {
     Vdisk.Result r = Vdisk.run();
     assertThat(r.exit()).isEqualTo(1);
     assertThat(r.errLines()).containsExactly("vdisk: no command given (expected: one of create, info, map, check, "
-        + "snapshot, resize, convert, compare, measure, io, bench, serve, advise, bitmap, help)");
+        + "snapshot, resize, convert, compare, measure, io, bench, serve, advise, bitmap, help, "
+        + "generate-completion)");
   }
 
   @Test
