@@ -3,8 +3,10 @@ package dev.vdisk.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -192,6 +194,25 @@ class QemuImgHabitsInteropIT {
       Vdisk.Result ours = Vdisk.run(prepend("io", args));
       assertThat(ours.exit()).isEqualTo(theirs.exit()).isZero();
       assertThat(ours.err()).as("io " + String.join(" ", flags)).isEqualTo(theirs.err());
+    }
+  }
+
+  /**
+   * A qcow2 file cut short (a copy interrupted, a full disk): qemu-img info reads the tables past the end as zeroes
+   * and prints the image's facts. Cuts inside the refcount table, before the L1 table, inside the L2 table, in the data.
+   */
+  @ParameterizedTest(name = "cut at {0}")
+  @ValueSource(longs = {512, 100_000, 200_000, 300_000, 2_000_000})
+  void infoOnATruncatedQcow2IsQemuImgs(long cut) throws Exception {
+    Path image = dir.resolve("t.qcow2");
+    PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "qcow2", image.toString(), "64M");
+    PeerTools.check(dir, "qemu-io", "-c", "write -P 1 0 4M", image.toString());
+    try (FileChannel ch = FileChannel.open(image, StandardOpenOption.WRITE)) {
+      ch.truncate(cut);
+    }
+    for (String output : new String[] {"human", "json"}) {
+      Both b = both(() -> {}, "info", "--output=" + output, image.toString());
+      assertSameOutAndExit(b, "info --output=" + output + " of a file cut at " + cut);
     }
   }
 

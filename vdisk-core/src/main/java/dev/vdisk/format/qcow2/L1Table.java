@@ -14,7 +14,7 @@ import java.util.Set;
 /**
  * The active L1 table, read whole at open (at most {@link Qcow2Header#MAX_L1_BYTES}, and never more than the
  * file holds) with every entry checked: each L2 table it names is cluster-aligned, inside the file (or, read-only,
- * past its end, where it reads as zeroes) and clear of the header and the other tables. In a writable image entries change in memory under the image's metadata lock
+ * past its end, where it reads as zeroes, as the L1 table itself may) and clear of the header and the other tables. In a writable image entries change in memory under the image's metadata lock
  * and are written back by its flush; readers see them without a lock.
  */
 final class L1Table {
@@ -32,16 +32,24 @@ final class L1Table {
   /**
    * Reads and checks the table the header describes, claiming its bytes in {@code layout}.
    *
-   * @param readOnly the image will not be written: an L2 table past the end of the file is let through and reads as
-   *     zeroes, as QEMU reads it (only the part inside the file must clear the other tables); a writable image is
-   *     refused, since writing such a table back would put metadata where no refcount counts it
+   * @param readOnly the image will not be written: the L1 table, or an L2 table, past the end of the file is let
+   *     through and reads as zeroes, as QEMU reads it (only the part inside the file must clear the other tables); a
+   *     writable image is refused, since writing such a table back would put metadata where no refcount counts it
    */
   static L1Table read(HostReader file, Qcow2Header header, Geometry geometry, Layout layout, boolean readOnly)
       throws IOException {
     checkSize(header, geometry);
     int bytes = Math.toIntExact(header.l1Size() * 8);
-    layout.claim("L1 table", header.l1TableOffset(), bytes);
-    ByteBuffer b = file.readMetadata("L1 table", header.l1TableOffset(), bytes);
+    ByteBuffer b;
+    if (readOnly) { // past the end of a file cut short, the table reads as zeroes, as QEMU reads it
+      layout.claim("L1 table", header.l1TableOffset(), layout.insideFile(header.l1TableOffset(), bytes));
+      b = ByteBuffer.allocate(bytes);
+      file.readData(header.l1TableOffset(), b);
+      b.flip();
+    } else {
+      layout.claim("L1 table", header.l1TableOffset(), bytes);
+      b = file.readMetadata("L1 table", header.l1TableOffset(), bytes);
+    }
     long[] entries = new long[(int) header.l1Size()];
     int clusterSize = geometry.clusterSize();
     for (int i = 0; i < entries.length; i++) {

@@ -26,6 +26,15 @@ final class Layout {
     return fileSize;
   }
 
+  /**
+   * How much of {@code [offset, offset + length)} lies inside the file: what a read-only open must check and claim of
+   * a table that QEMU reads as zeroes past the end of the file (a file cut short). A negative offset (bit 63 set)
+   * keeps its whole length, so that {@link #check} refuses it.
+   */
+  long insideFile(long offset, long length) {
+    return offset < 0 ? length : Math.clamp(fileSize - offset, 0, length);
+  }
+
   /** Checks {@code [offset, offset + length)} like {@link #check} and reserves it against later tables. */
   void claim(String name, long offset, long length) throws IOException {
     check(name, offset, length);

@@ -59,7 +59,10 @@ final class Qcow2Opener {
     }
 
     Layout layout = new Layout(image.size(), header.clusterSize());
-    layout.claim("refcount table", header.refcountTableOffset(), header.refcountTableClusters() << header.clusterBits());
+    // Read-only, a table past the end of a file cut short reads as zeroes, as QEMU reads it (qemu-img info works).
+    long refcountTableBytes = header.refcountTableClusters() << header.clusterBits();
+    layout.claim("refcount table", header.refcountTableOffset(), context.readOnly()
+        ? layout.insideFile(header.refcountTableOffset(), refcountTableBytes) : refcountTableBytes);
     List<Snapshot> snapshots = SnapshotTable.read(image, header, layout);
     L1Table l1 = L1Table.read(image, header, geometry, layout, context.readOnly());
     L2Cache cache = new L2Cache(l2CacheSize, header.clusterSize(), offset -> loadL2(image, offset, geometry));
