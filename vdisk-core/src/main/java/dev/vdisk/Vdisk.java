@@ -82,7 +82,7 @@ public final class Vdisk {
     if (size <= 0) {
       throw new IllegalArgumentException("size: " + size + " (expected: > 0)");
     }
-    FormatRegistry.byName(options.format()).create(path, size, options.toQemuOptions(), overwrite);
+    Images.create(FormatRegistry.byName(options.format()), path, size, options.toQemuOptions(), overwrite);
   }
 
   /**

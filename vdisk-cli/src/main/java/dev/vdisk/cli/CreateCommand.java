@@ -105,7 +105,7 @@ final class CreateCommand implements Callable<Integer> {
       out.println("Formatting '" + file + "', fmt=" + fmt.name() + " " + summary);
       out.flush();
     }
-    fmt.create(path, bytes, opts, true);
+    Images.create(fmt, path, bytes, opts, true);
     return 0;
   }
 
