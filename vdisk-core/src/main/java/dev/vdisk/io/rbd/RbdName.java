@@ -123,6 +123,33 @@ public record RbdName(String pool, String namespace, String image, String snapsh
         + (snapshot == null ? "" : "@" + snapshot);
   }
 
+  /**
+   * The name in QEMU's file name form, every part escaped, conf and id included: {@link #parse} gives this name
+   * back. For passing on (to {@code vdisk} or {@code qemu-img}), not for messages ({@code key} may be a secret).
+   */
+  public String toFileName() {
+    StringBuilder s = new StringBuilder(PREFIX).append(escape(pool)).append('/');
+    if (!namespace.isEmpty()) {
+      s.append(escape(namespace)).append('/');
+    }
+    s.append(escape(image));
+    if (snapshot != null) {
+      s.append('@').append(escape(snapshot));
+    }
+    if (conf != null) {
+      s.append(":conf=").append(escape(conf));
+    }
+    if (id != null) {
+      s.append(":id=").append(escape(id));
+    }
+    options.forEach((k, v) -> s.append(':').append(escape(k)).append('=').append(escape(v)));
+    return s.toString();
+  }
+
+  private static String escape(String part) {
+    return part.replaceAll("([\\\\:@])", "\\\\$1");
+  }
+
   private static BlockDeviceException invalid(String text, String expected) {
     return new BlockDeviceException(BlockError.EINVAL, "rbd image name: '" + text + "' (expected: " + expected + ")");
   }
