@@ -11,6 +11,7 @@ import dev.vdisk.format.ImageFormat;
 import dev.vdisk.format.Images;
 import dev.vdisk.format.Measurement;
 import dev.vdisk.format.OpenImage;
+import dev.vdisk.format.RbdImages;
 import dev.vdisk.format.Repair;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileDevice;
@@ -118,7 +119,7 @@ public final class Vdisk {
       listener.problem(p);
     };
     FileOptions file = new FileOptions(options.cache(), mode == null, options.forceShare(), true);
-    try (FileDevice f = FileDevice.open(path, file)) {
+    try (BlockDevice f = RbdImages.isRbd(path.toString()) ? RbdImages.device(path.toString(), file) : FileDevice.open(path, file)) {
       ImageFormat format = options.format().isPresent() ? FormatRegistry.byName(options.format().get()) : Images.probe(f);
       if (!format.supportsCheck()) {
         throw new UnsupportedOperationException("format '" + format.name()

@@ -198,7 +198,11 @@ class RbdInteropIT {
     assertThat(PeerTools.check(dir, "qemu-img", "compare", "-F", "qcow2", src.toString(), cluster.name(image)))
         .isEqualTo("Images are identical.\n");
     ok(vdisk("io", "-f", "qcow2", "-c", "write -P 0x66 20M 64k", cluster.name(image)));
-    assertThat(PeerTools.check(dir, "qemu-img", "check", "-f", "qcow2", cluster.name(image))).contains("No errors were found");
+    String theirs = PeerTools.check(dir, "qemu-img", "check", "-f", "qcow2", cluster.name(image));
+    assertThat(theirs).contains("No errors were found");
+    Vdisk.Result check = vdisk("check", "-f", "qcow2", cluster.name(image));
+    ok(check);
+    assertThat(check.out()).isEqualTo(theirs);
     assertThat(PeerTools.check(dir, "qemu-io", "-f", "qcow2", "-c", "read -P 0x66 20M 64k", cluster.name(image)))
         .doesNotContain("Pattern verification failed");
     Vdisk.Result info = vdisk("info", "--output=json", cluster.name(image));
@@ -294,6 +298,30 @@ class RbdInteropIT {
     assertThat(down.errLines()).hasSize(1);
     assertThat(down.err()).contains("cannot connect to the cluster");
     assertThat(seconds).isLessThan(20);
+  }
+
+  @Test
+  @Order(10)
+  void aGuestWritesReadsAndDiscardsOnAnRbdImageServedByVdisk() throws Exception {
+    String image = fresh("guest");
+    // 1 MiB objects, so the guest's 1 MiB discard at 8 MiB frees a whole object (librbd skips partial ones).
+    cluster.rbd(dir, "create", "--size", "64M", "--object-size", "1M", image);
+    StringWriter log = new StringWriter();
+    String console = GuestBootIT.boot(dir, new ExportSpec("d", cluster.name(image), "raw", CacheMode.NONE, false,
+        DiscardMode.UNMAP, "").open(new EventLog(new PrintWriter(log, true)), new PrintWriter(log, true)), log);
+    assertThat(console).as(console).contains("GUEST-READBACK-OK").contains("GUEST-DISCARD-OK").doesNotContain("GUEST-FAIL");
+    byte[] exported = export(image);
+    assertThat(Arrays.mismatch(Arrays.copyOfRange(exported, 1 << 20, 5 << 20), GuestBootIT.pattern()))
+        .as("first byte where rbd export differs from the guest's pattern at 1 MiB").isEqualTo(-1);
+    JsonNode map = JSON.readTree(PeerTools.check(dir, "qemu-img", "map", "--output=json", "-f", "raw", cluster.name(image)));
+    boolean discarded = false;
+    for (JsonNode e : map) {
+      long start = e.get("start").asLong();
+      if (start <= (8 << 20) && start + e.get("length").asLong() >= (9 << 20) && !e.get("data").asBoolean()) {
+        discarded = true;
+      }
+    }
+    assertThat(discarded).as("8M..9M, written then discarded by the guest, holds no RBD object: " + map).isTrue();
   }
 
   /** The BlockDevice contract, on a fresh RBD image per test (cache=none: every request reaches the OSD). */

@@ -39,6 +39,11 @@ public final class RbdImages {
     return open(RbdName.parse(name), formatName, options);
   }
 
+  /** The RBD image {@code name} as a device, without a format on it (what {@code check} reads), opened with {@code options}. */
+  public static RbdDevice device(String name, FileOptions options) throws IOException {
+    return RbdDevice.open(RbdName.parse(name), options.cache(), options.readOnly());
+  }
+
   /** {@link #open(String, String, FileOptions)} for a parsed name (QEMU's {@code --image-opts} keys). */
   public static OpenImage open(RbdName name, String formatName, FileOptions options) throws IOException {
     RbdDevice device = RbdDevice.open(name, options.cache(), options.readOnly());

@@ -87,7 +87,7 @@ final class RadosCluster implements Closeable {
       rc = (int) rbd.radosConnect.invokeExact(cluster);
       if (rc < 0) {
         throw new RbdException(rc, name + ": cannot connect to the cluster" + (name.conf() == null ? "" : " of " + name.conf())
-            + " within " + options.get("client_mount_timeout") + " s");
+            + (rc == -RbdException.ETIMEDOUT ? " (no answer within client_mount_timeout=" + options.get("client_mount_timeout") + " s)" : ""));
       }
       rc = (int) rbd.radosIoctxCreate.invokeExact(cluster, arena.allocateFrom(name.pool()), out);
       if (rc < 0) {
