@@ -64,10 +64,10 @@ final class RadosCluster implements Closeable {
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment out = arena.allocate(ADDRESS);
       MemorySegment id = name.id() == null ? MemorySegment.NULL : arena.allocateFrom(name.id());
-      check((int) rbd.radosCreate.invokeExact(out, id), "rados_create (client id " + name.id() + ")");
+      check((int) rbd.radosCreate.h().invokeExact(out, id), "rados_create (client id " + name.id() + ")");
       cluster = out.get(ADDRESS, 0);
       MemorySegment conf = name.conf() == null ? MemorySegment.NULL : arena.allocateFrom(name.conf());
-      int rc = (int) rbd.radosConfReadFile.invokeExact(cluster, conf);
+      int rc = (int) rbd.radosConfReadFile.h().invokeExact(cluster, conf);
       if (rc < 0 && name.conf() != null) {
         throw new RbdException(rc, name + ": reading conf " + name.conf());
       }
@@ -78,18 +78,18 @@ final class RadosCluster implements Closeable {
       options.putAll(cacheOptions);
       options.putAll(name.options());
       for (Map.Entry<String, String> o : options.entrySet()) {
-        rc = (int) rbd.radosConfSet.invokeExact(cluster, arena.allocateFrom(o.getKey()), arena.allocateFrom(o.getValue()));
+        rc = (int) rbd.radosConfSet.h().invokeExact(cluster, arena.allocateFrom(o.getKey()), arena.allocateFrom(o.getValue()));
         if (rc < 0) {
           throw new BlockDeviceException(BlockError.EINVAL, name + ": librados option " + o.getKey() + "=" + o.getValue()
               + " refused (" + new RbdException(rc, "rados_conf_set").getMessage() + ") (expected: an option librados knows, with a valid value)");
         }
       }
-      rc = (int) rbd.radosConnect.invokeExact(cluster);
+      rc = (int) rbd.radosConnect.h().invokeExact(cluster);
       if (rc < 0) {
         throw new RbdException(rc, name + ": cannot connect to the cluster" + (name.conf() == null ? "" : " of " + name.conf())
             + (rc == -RbdException.ETIMEDOUT ? " (no answer within client_mount_timeout=" + options.get("client_mount_timeout") + " s)" : ""));
       }
-      rc = (int) rbd.radosIoctxCreate.invokeExact(cluster, arena.allocateFrom(name.pool()), out);
+      rc = (int) rbd.radosIoctxCreate.h().invokeExact(cluster, arena.allocateFrom(name.pool()), out);
       if (rc < 0) {
         throw rc == -RbdException.ENOENT
             ? new BlockDeviceException(BlockError.EINVAL, name + ": pool '" + name.pool() + "' does not exist (expected: an existing pool)")
@@ -97,7 +97,7 @@ final class RadosCluster implements Closeable {
       }
       ioctx = out.get(ADDRESS, 0);
       if (!name.namespace().isEmpty()) {
-        rbd.radosIoctxSetNamespace.invokeExact(ioctx, arena.allocateFrom(name.namespace()));
+        rbd.radosIoctxSetNamespace.h().invokeExact(ioctx, arena.allocateFrom(name.namespace()));
       }
     }
   }
@@ -123,11 +123,11 @@ final class RadosCluster implements Closeable {
   public void close() {
     try {
       if (ioctx != null) {
-        rbd.radosIoctxDestroy.invokeExact(ioctx);
+        rbd.radosIoctxDestroy.h().invokeExact(ioctx);
         ioctx = null;
       }
       if (cluster != null) {
-        rbd.radosShutdown.invokeExact(cluster);
+        rbd.radosShutdown.h().invokeExact(cluster);
         cluster = null;
       }
     } catch (Throwable e) {

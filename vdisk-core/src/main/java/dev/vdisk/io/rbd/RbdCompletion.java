@@ -26,7 +26,7 @@ final class RbdCompletion {
     this.rbd = rbd;
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment out = arena.allocate(ADDRESS);
-      int rc = (int) rbd.rbdAioCreateCompletion.invokeExact(MemorySegment.ofAddress(id), rbd.completionUpcall, out);
+      int rc = (int) rbd.rbdAioCreateCompletion.h().invokeExact(MemorySegment.ofAddress(id), rbd.completionUpcall, out);
       if (rc < 0) {
         RbdCallbacks.forget(id);
         throw new RbdException(rc, "rbd_aio_create_completion");
@@ -43,15 +43,15 @@ final class RbdCompletion {
   /** Releases a completion whose AIO call returned an error: librbd never calls back for it. */
   void abandon() throws Throwable {
     RbdCallbacks.forget(id);
-    rbd.rbdAioRelease.invokeExact(handle);
+    rbd.rbdAioRelease.h().invokeExact(handle);
   }
 
   /** Called once on librbd's thread: takes the result, releases the completion (as QEMU does there), wakes the waiter. */
   void complete(MemorySegment completion) {
     long r;
     try {
-      r = (long) rbd.rbdAioGetReturnValue.invokeExact(completion);
-      rbd.rbdAioRelease.invokeExact(completion);
+      r = (long) rbd.rbdAioGetReturnValue.h().invokeExact(completion);
+      rbd.rbdAioRelease.h().invokeExact(completion);
     } catch (Throwable e) {
       r = -RbdException.EIO;
     }

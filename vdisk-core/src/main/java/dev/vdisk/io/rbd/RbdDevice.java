@@ -53,7 +53,7 @@ public final class RbdDevice implements BlockDevice {
     this.readOnly = readOnly;
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment info = arena.allocate(RbdNative.IMAGE_INFO_SIZE, 8);
-      check((int) rbd.rbdStat.invokeExact(image, info, RbdNative.IMAGE_INFO_SIZE), "stat");
+      check((int) rbd.rbdStat.h().invokeExact(image, info, RbdNative.IMAGE_INFO_SIZE), "stat");
       this.size = info.get(JAVA_LONG, 0);
       this.objectSize = info.get(JAVA_LONG, RbdNative.IMAGE_INFO_OBJ_SIZE);
     }
@@ -73,8 +73,8 @@ public final class RbdDevice implements BlockDevice {
       MemorySegment out = arena.allocate(ADDRESS);
       MemorySegment snap = name.snapshot() == null ? MemorySegment.NULL : arena.allocateFrom(name.snapshot());
       int rc = ro
-          ? (int) rbd.rbdOpenReadOnly.invokeExact(cluster.ioctx(), arena.allocateFrom(name.image()), out, snap)
-          : (int) rbd.rbdOpen.invokeExact(cluster.ioctx(), arena.allocateFrom(name.image()), out, snap);
+          ? (int) rbd.rbdOpenReadOnly.h().invokeExact(cluster.ioctx(), arena.allocateFrom(name.image()), out, snap)
+          : (int) rbd.rbdOpen.h().invokeExact(cluster.ioctx(), arena.allocateFrom(name.image()), out, snap);
       if (rc == -RbdException.ENOENT) {
         throw new BlockDeviceException(BlockError.EINVAL, name + ": no such image"
             + (name.snapshot() == null ? "" : " or snapshot") + " in pool '" + name.pool() + "' (expected: an existing RBD image)");
@@ -86,7 +86,7 @@ public final class RbdDevice implements BlockDevice {
       try {
         return new RbdDevice(cluster, name, image, ro);
       } catch (Throwable e) {
-        int ignored = (int) rbd.rbdClose.invokeExact(image);
+        int ignored = (int) rbd.rbdClose.h().invokeExact(image);
         throw e;
       }
     } catch (IOException | RuntimeException | Error e) {
@@ -112,18 +112,18 @@ public final class RbdDevice implements BlockDevice {
     try (RadosCluster cluster = RadosCluster.connect(name, Map.of()); Arena arena = Arena.ofConfined()) {
       RbdNative rbd = cluster.rbd();
       MemorySegment opts = arena.allocate(ADDRESS);
-      rbd.rbdImageOptionsCreate.invokeExact(opts);
+      rbd.rbdImageOptionsCreate.h().invokeExact(opts);
       MemorySegment o = opts.get(ADDRESS, 0);
       try {
-        check(rbd, (int) rbd.rbdImageOptionsSetUint64.invokeExact(o, RbdNative.RBD_IMAGE_OPTION_FORMAT, 2L), name + ": create");
-        int rc = (int) rbd.rbdCreate4.invokeExact(cluster.ioctx(), arena.allocateFrom(name.image()), size, o);
+        check(rbd, (int) rbd.rbdImageOptionsSetUint64.h().invokeExact(o, RbdNative.RBD_IMAGE_OPTION_FORMAT, 2L), name + ": create");
+        int rc = (int) rbd.rbdCreate4.h().invokeExact(cluster.ioctx(), arena.allocateFrom(name.image()), size, o);
         if (rc == -RbdException.EEXIST) {
           throw new BlockDeviceException(BlockError.EINVAL, name + ": image already exists (expected: a new image name; "
               + "remove it with rbd rm first)");
         }
         check(rbd, rc, name + ": create");
       } finally {
-        rbd.rbdImageOptionsDestroy.invokeExact(o);
+        rbd.rbdImageOptionsDestroy.h().invokeExact(o);
       }
     } catch (IOException | RuntimeException | Error e) {
       throw e;
@@ -176,7 +176,7 @@ public final class RbdDevice implements BlockDevice {
         buf.asSlice(readable).fill((byte) 0);
       }
       if (readable > 0) {
-        long r = aio("read", offset, c -> (int) rbd.rbdAioRead.invokeExact(image(), offset, readable, buf, c));
+        long r = aio("read", offset, c -> (int) rbd.rbdAioRead.h().invokeExact(image(), offset, readable, buf, c));
         if (r < readable) {
           // A short read (the image shrank meanwhile) ends in zeroes, as QEMU pads it.
           buf.asSlice(r, readable - r).fill((byte) 0);
@@ -204,19 +204,19 @@ public final class RbdDevice implements BlockDevice {
         buf = arena.allocate(n);
         buf.asByteBuffer().put(src.slice());
       }
-      aio("write", offset, c -> (int) rbd.rbdAioWrite.invokeExact(image(), offset, (long) n, buf, c));
+      aio("write", offset, c -> (int) rbd.rbdAioWrite.h().invokeExact(image(), offset, (long) n, buf, c));
       src.position(src.limit());
     }
   }
 
   @Override
   public void flush() throws IOException {
-    aio("flush", 0, c -> (int) rbd.rbdAioFlush.invokeExact(image(), c));
+    aio("flush", 0, c -> (int) rbd.rbdAioFlush.h().invokeExact(image(), c));
   }
 
   @Override
   public void discard(long offset, long length) throws IOException {
-    aio("discard", offset, c -> (int) rbd.rbdAioDiscard.invokeExact(image(), offset, length, c));
+    aio("discard", offset, c -> (int) rbd.rbdAioDiscard.h().invokeExact(image(), offset, length, c));
   }
 
   @Override
@@ -229,7 +229,7 @@ public final class RbdDevice implements BlockDevice {
     }
     growTo(offset + length);
     int zeroFlags = flags.contains(WriteFlag.MAY_TRIM) ? 0 : RbdNative.RBD_WRITE_ZEROES_FLAG_THICK_PROVISION;
-    MethodHandleCall call = c -> (int) rbd.rbdAioWriteZeroes.get().invokeExact(image(), offset, length, c, zeroFlags, 0);
+    MethodHandleCall call = c -> (int) rbd.rbdAioWriteZeroes.get().h().invokeExact(image(), offset, length, c, zeroFlags, 0);
     aio("write zeroes", offset, call);
   }
 
@@ -237,9 +237,9 @@ public final class RbdDevice implements BlockDevice {
   public List<Extent> extents(long offset, long length) throws IOException {
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment out = arena.allocate(JAVA_LONG);
-      check((int) rbd.rbdGetFeatures.invokeExact(image(), out), "features");
+      check((int) rbd.rbdGetFeatures.h().invokeExact(image(), out), "features");
       long features = out.get(JAVA_LONG, 0);
-      check((int) rbd.rbdGetFlags.invokeExact(image(), out), "flags");
+      check((int) rbd.rbdGetFlags.h().invokeExact(image(), out), "flags");
       long imageFlags = out.get(JAVA_LONG, 0);
       if ((features & RbdNative.RBD_FEATURE_FAST_DIFF) == 0 || (imageFlags & RbdNative.RBD_FLAG_FAST_DIFF_INVALID) != 0) {
         // Without a trustworthy object map a diff reads every object: QEMU reports data then, and so does vdisk.
@@ -251,8 +251,8 @@ public final class RbdDevice implements BlockDevice {
       long id = RbdCallbacks.register(collector);
       int rc;
       try {
-        rc = (int) rbd.rbdDiffIterate2.invokeExact(image(), MemorySegment.NULL, from, offset + length - from,
-            (byte) 1, (byte) 1, rbd.diffUpcall, MemorySegment.ofAddress(id));
+        rc = (int) rbd.rbdDiffIterate2.h().invokeExact(image(), MemorySegment.NULL, from, offset + length - from,
+            (byte) 1, (byte) 1, rbd.diffUpcall(), MemorySegment.ofAddress(id));
       } finally {
         RbdCallbacks.forget(collector, id);
       }
@@ -288,7 +288,7 @@ public final class RbdDevice implements BlockDevice {
 
   private void resizeLocked(long newSize) throws IOException {
     try {
-      check((int) rbd.rbdResize.invokeExact(image(), newSize), "resize to " + newSize);
+      check((int) rbd.rbdResize.h().invokeExact(image(), newSize), "resize to " + newSize);
       size = newSize;
     } catch (IOException | RuntimeException | Error e) {
       throw e;
@@ -353,7 +353,7 @@ public final class RbdDevice implements BlockDevice {
       return;
     }
     try {
-      int rc = (int) rbd.rbdClose.invokeExact(img);
+      int rc = (int) rbd.rbdClose.h().invokeExact(img);
       if (rc < 0) {
         throw new RbdException(rc, "close " + name);
       }

@@ -10,6 +10,7 @@ import dev.vdisk.block.BlockError;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
@@ -24,9 +25,10 @@ import java.util.Optional;
  *
  * <p>Every handle takes and returns what the C function does ({@code rados_t}, {@code rados_ioctx_t},
  * {@code rbd_image_t} and {@code rbd_completion_t} are opaque pointers); negative return values are
- * {@code -errno}. Two callbacks are reached through upcall stubs made once here: librbd's AIO completion
- * ({@link #COMPLETION_UPCALL}, run on librbd's own threads) and {@code rbd_diff_iterate2}'s extent callback.
- * Both find their Java receiver by the number passed as their {@code void *arg} ({@link RbdCallbacks}).
+ * {@code -errno}. Handles are made on first use ({@link Downcall}). Two callbacks are reached through upcall stubs:
+ * librbd's AIO completion ({@link #completionUpcall}, run on librbd's own threads) and {@code rbd_diff_iterate2}'s
+ * extent callback ({@link #diffUpcall()}). Both find their Java receiver by the number passed as their
+ * {@code void *arg} ({@link RbdCallbacks}).
  */
 final class RbdNative {
   static final String LIBRADOS = "librados.so.2";
@@ -44,43 +46,43 @@ final class RbdNative {
   static final long IMAGE_INFO_SIZE = 4 * 8 + 24 + 8 + 96;
   static final long IMAGE_INFO_OBJ_SIZE = 8;
 
-  final MethodHandle radosCreate;
-  final MethodHandle radosConfReadFile;
-  final MethodHandle radosConfSet;
-  final MethodHandle radosConnect;
-  final MethodHandle radosShutdown;
-  final MethodHandle radosIoctxCreate;
-  final MethodHandle radosIoctxDestroy;
-  final MethodHandle radosIoctxSetNamespace;
+  final Downcall radosCreate;
+  final Downcall radosConfReadFile;
+  final Downcall radosConfSet;
+  final Downcall radosConnect;
+  final Downcall radosShutdown;
+  final Downcall radosIoctxCreate;
+  final Downcall radosIoctxDestroy;
+  final Downcall radosIoctxSetNamespace;
 
-  final MethodHandle rbdImageOptionsCreate;
-  final MethodHandle rbdImageOptionsDestroy;
-  final MethodHandle rbdImageOptionsSetUint64;
-  final MethodHandle rbdCreate4;
-  final MethodHandle rbdOpen;
-  final MethodHandle rbdOpenReadOnly;
-  final MethodHandle rbdClose;
-  final MethodHandle rbdGetSize;
-  final MethodHandle rbdStat;
-  final MethodHandle rbdGetFeatures;
-  final MethodHandle rbdGetFlags;
-  final MethodHandle rbdResize;
-  final MethodHandle rbdDiffIterate2;
-  final MethodHandle rbdAioCreateCompletion;
-  final MethodHandle rbdAioGetReturnValue;
-  final MethodHandle rbdAioRelease;
-  final MethodHandle rbdAioRead;
-  final MethodHandle rbdAioWrite;
-  final MethodHandle rbdAioDiscard;
-  final MethodHandle rbdAioFlush;
+  final Downcall rbdImageOptionsCreate;
+  final Downcall rbdImageOptionsDestroy;
+  final Downcall rbdImageOptionsSetUint64;
+  final Downcall rbdCreate4;
+  final Downcall rbdOpen;
+  final Downcall rbdOpenReadOnly;
+  final Downcall rbdClose;
+  final Downcall rbdGetSize;
+  final Downcall rbdStat;
+  final Downcall rbdGetFeatures;
+  final Downcall rbdGetFlags;
+  final Downcall rbdResize;
+  final Downcall rbdDiffIterate2;
+  final Downcall rbdAioCreateCompletion;
+  final Downcall rbdAioGetReturnValue;
+  final Downcall rbdAioRelease;
+  final Downcall rbdAioRead;
+  final Downcall rbdAioWrite;
+  final Downcall rbdAioDiscard;
+  final Downcall rbdAioFlush;
   /** {@code rbd_aio_write_zeroes}, absent before librbd 1.13 (Ceph 15). */
-  final Optional<MethodHandle> rbdAioWriteZeroes;
-  final MethodHandle strerror;
+  final Optional<Downcall> rbdAioWriteZeroes;
+  final Downcall strerror;
 
   /** {@code void (*)(rbd_completion_t, void *)}: calls {@link RbdCallbacks#completed}. */
   final MemorySegment completionUpcall;
-  /** {@code int (*)(uint64_t, size_t, int, void *)}: calls {@link RbdCallbacks#diffExtent}. */
-  final MemorySegment diffUpcall;
+  /** {@code int (*)(uint64_t, size_t, int, void *)}: calls {@link RbdCallbacks#diffExtent}; made on first use. */
+  private volatile MemorySegment diffUpcall;
 
   private static final class Holder {
     static final Object INSTANCE = load();
@@ -112,63 +114,94 @@ final class RbdNative {
     Linker linker = Linker.nativeLinker();
     SymbolLookup rados = SymbolLookup.libraryLookup(LIBRADOS, Arena.global());
     SymbolLookup rbd = SymbolLookup.libraryLookup(LIBRBD, Arena.global());
-    radosCreate = bind(linker, rados, "rados_create", JAVA_INT, ADDRESS, ADDRESS);
-    radosConfReadFile = bind(linker, rados, "rados_conf_read_file", JAVA_INT, ADDRESS, ADDRESS);
-    radosConfSet = bind(linker, rados, "rados_conf_set", JAVA_INT, ADDRESS, ADDRESS, ADDRESS);
-    radosConnect = bind(linker, rados, "rados_connect", JAVA_INT, ADDRESS);
-    radosShutdown = bindVoid(linker, rados, "rados_shutdown", ADDRESS);
-    radosIoctxCreate = bind(linker, rados, "rados_ioctx_create", JAVA_INT, ADDRESS, ADDRESS, ADDRESS);
-    radosIoctxDestroy = bindVoid(linker, rados, "rados_ioctx_destroy", ADDRESS);
-    radosIoctxSetNamespace = bindVoid(linker, rados, "rados_ioctx_set_namespace", ADDRESS, ADDRESS);
+    radosCreate = bind(rados, "rados_create", JAVA_INT, ADDRESS, ADDRESS);
+    radosConfReadFile = bind(rados, "rados_conf_read_file", JAVA_INT, ADDRESS, ADDRESS);
+    radosConfSet = bind(rados, "rados_conf_set", JAVA_INT, ADDRESS, ADDRESS, ADDRESS);
+    radosConnect = bind(rados, "rados_connect", JAVA_INT, ADDRESS);
+    radosShutdown = bindVoid(rados, "rados_shutdown", ADDRESS);
+    radosIoctxCreate = bind(rados, "rados_ioctx_create", JAVA_INT, ADDRESS, ADDRESS, ADDRESS);
+    radosIoctxDestroy = bindVoid(rados, "rados_ioctx_destroy", ADDRESS);
+    radosIoctxSetNamespace = bindVoid(rados, "rados_ioctx_set_namespace", ADDRESS, ADDRESS);
 
-    rbdImageOptionsCreate = bindVoid(linker, rbd, "rbd_image_options_create", ADDRESS);
-    rbdImageOptionsDestroy = bindVoid(linker, rbd, "rbd_image_options_destroy", ADDRESS);
-    rbdImageOptionsSetUint64 = bind(linker, rbd, "rbd_image_options_set_uint64", JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG);
-    rbdCreate4 = bind(linker, rbd, "rbd_create4", JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS);
-    rbdOpen = bind(linker, rbd, "rbd_open", JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS);
-    rbdOpenReadOnly = bind(linker, rbd, "rbd_open_read_only", JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS);
-    rbdClose = bind(linker, rbd, "rbd_close", JAVA_INT, ADDRESS);
-    rbdGetSize = bind(linker, rbd, "rbd_get_size", JAVA_INT, ADDRESS, ADDRESS);
-    rbdStat = bind(linker, rbd, "rbd_stat", JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG);
-    rbdGetFeatures = bind(linker, rbd, "rbd_get_features", JAVA_INT, ADDRESS, ADDRESS);
-    rbdGetFlags = bind(linker, rbd, "rbd_get_flags", JAVA_INT, ADDRESS, ADDRESS);
-    rbdResize = bind(linker, rbd, "rbd_resize", JAVA_INT, ADDRESS, JAVA_LONG);
-    rbdDiffIterate2 = bind(linker, rbd, "rbd_diff_iterate2", JAVA_INT,
+    rbdImageOptionsCreate = bindVoid(rbd, "rbd_image_options_create", ADDRESS);
+    rbdImageOptionsDestroy = bindVoid(rbd, "rbd_image_options_destroy", ADDRESS);
+    rbdImageOptionsSetUint64 = bind(rbd, "rbd_image_options_set_uint64", JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG);
+    rbdCreate4 = bind(rbd, "rbd_create4", JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS);
+    rbdOpen = bind(rbd, "rbd_open", JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS);
+    rbdOpenReadOnly = bind(rbd, "rbd_open_read_only", JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS);
+    rbdClose = bind(rbd, "rbd_close", JAVA_INT, ADDRESS);
+    rbdGetSize = bind(rbd, "rbd_get_size", JAVA_INT, ADDRESS, ADDRESS);
+    rbdStat = bind(rbd, "rbd_stat", JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG);
+    rbdGetFeatures = bind(rbd, "rbd_get_features", JAVA_INT, ADDRESS, ADDRESS);
+    rbdGetFlags = bind(rbd, "rbd_get_flags", JAVA_INT, ADDRESS, ADDRESS);
+    rbdResize = bind(rbd, "rbd_resize", JAVA_INT, ADDRESS, JAVA_LONG);
+    rbdDiffIterate2 = bind(rbd, "rbd_diff_iterate2", JAVA_INT,
         ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_BYTE, JAVA_BYTE, ADDRESS, ADDRESS);
-    rbdAioCreateCompletion = bind(linker, rbd, "rbd_aio_create_completion", JAVA_INT, ADDRESS, ADDRESS, ADDRESS);
-    rbdAioGetReturnValue = bind(linker, rbd, "rbd_aio_get_return_value", JAVA_LONG, ADDRESS);
-    rbdAioRelease = bindVoid(linker, rbd, "rbd_aio_release", ADDRESS);
-    rbdAioRead = bind(linker, rbd, "rbd_aio_read", JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG, ADDRESS, ADDRESS);
-    rbdAioWrite = bind(linker, rbd, "rbd_aio_write", JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG, ADDRESS, ADDRESS);
-    rbdAioDiscard = bind(linker, rbd, "rbd_aio_discard", JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG, ADDRESS);
-    rbdAioFlush = bind(linker, rbd, "rbd_aio_flush", JAVA_INT, ADDRESS, ADDRESS);
-    rbdAioWriteZeroes = rbd.find("rbd_aio_write_zeroes").map(s -> linker.downcallHandle(s,
+    rbdAioCreateCompletion = bind(rbd, "rbd_aio_create_completion", JAVA_INT, ADDRESS, ADDRESS, ADDRESS);
+    rbdAioGetReturnValue = bind(rbd, "rbd_aio_get_return_value", JAVA_LONG, ADDRESS);
+    rbdAioRelease = bindVoid(rbd, "rbd_aio_release", ADDRESS);
+    rbdAioRead = bind(rbd, "rbd_aio_read", JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG, ADDRESS, ADDRESS);
+    rbdAioWrite = bind(rbd, "rbd_aio_write", JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG, ADDRESS, ADDRESS);
+    rbdAioDiscard = bind(rbd, "rbd_aio_discard", JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG, ADDRESS);
+    rbdAioFlush = bind(rbd, "rbd_aio_flush", JAVA_INT, ADDRESS, ADDRESS);
+    rbdAioWriteZeroes = rbd.find("rbd_aio_write_zeroes").map(s -> new Downcall(s,
         FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG, ADDRESS, JAVA_INT, JAVA_INT)));
-    strerror = linker.downcallHandle(linker.defaultLookup().findOrThrow("strerror"),
-        FunctionDescriptor.of(ADDRESS, JAVA_INT));
+    strerror = new Downcall(linker.defaultLookup().findOrThrow("strerror"), FunctionDescriptor.of(ADDRESS, JAVA_INT));
 
-    MethodHandles.Lookup lookup = MethodHandles.lookup();
     completionUpcall = linker.upcallStub(
-        lookup.findStatic(RbdCallbacks.class, "completed", MethodType.methodType(void.class, MemorySegment.class, MemorySegment.class)),
+        MethodHandles.lookup().findStatic(RbdCallbacks.class, "completed", MethodType.methodType(void.class, MemorySegment.class, MemorySegment.class)),
         FunctionDescriptor.ofVoid(ADDRESS, ADDRESS), Arena.global());
-    diffUpcall = linker.upcallStub(
-        lookup.findStatic(RbdCallbacks.class, "diffExtent", MethodType.methodType(int.class, long.class, long.class, int.class, MemorySegment.class)),
-        FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT, ADDRESS), Arena.global());
   }
 
-  private static MethodHandle bind(Linker linker, SymbolLookup lib, String name, java.lang.foreign.MemoryLayout result,
-      java.lang.foreign.MemoryLayout... args) {
-    return linker.downcallHandle(lib.findOrThrow(name), FunctionDescriptor.of(result, args));
+  /** The extent callback of {@code rbd_diff_iterate2}, made on first use (only map, convert and block status need it). */
+  MemorySegment diffUpcall() throws ReflectiveOperationException {
+    MemorySegment stub = diffUpcall;
+    if (stub == null) {
+      stub = Linker.nativeLinker().upcallStub(MethodHandles.lookup().findStatic(RbdCallbacks.class, "diffExtent",
+              MethodType.methodType(int.class, long.class, long.class, int.class, MemorySegment.class)),
+          FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT, ADDRESS), Arena.global());
+      diffUpcall = stub;
+    }
+    return stub;
   }
 
-  private static MethodHandle bindVoid(Linker linker, SymbolLookup lib, String name, java.lang.foreign.MemoryLayout... args) {
-    return linker.downcallHandle(lib.findOrThrow(name), FunctionDescriptor.ofVoid(args));
+  /**
+   * A C function whose downcall handle is made on first use: each distinct C signature costs the FFM linker a
+   * generated stub (tens of milliseconds on a cold JVM), and most commands call only a few of these functions.
+   */
+  static final class Downcall {
+    private final MemorySegment symbol;
+    private final FunctionDescriptor descriptor;
+    private volatile MethodHandle handle;
+
+    Downcall(MemorySegment symbol, FunctionDescriptor descriptor) {
+      this.symbol = symbol;
+      this.descriptor = descriptor;
+    }
+
+    /** The handle (two threads may both make it the first time; they get equal handles). */
+    MethodHandle h() {
+      MethodHandle m = handle;
+      if (m == null) {
+        m = Linker.nativeLinker().downcallHandle(symbol, descriptor);
+        handle = m;
+      }
+      return m;
+    }
+  }
+
+  private static Downcall bind(SymbolLookup lib, String name, MemoryLayout result, MemoryLayout... args) {
+    return new Downcall(lib.findOrThrow(name), FunctionDescriptor.of(result, args));
+  }
+
+  private static Downcall bindVoid(SymbolLookup lib, String name, MemoryLayout... args) {
+    return new Downcall(lib.findOrThrow(name), FunctionDescriptor.ofVoid(args));
   }
 
   /** The C library's text for {@code errno} (a positive number), e.g. "No such file or directory". */
   String describe(int errno) {
     try {
-      MemorySegment s = (MemorySegment) strerror.invokeExact(errno);
+      MemorySegment s = (MemorySegment) strerror.h().invokeExact(errno);
       return s.reinterpret(256).getString(0);
     } catch (Throwable e) {
       return "errno " + errno;
