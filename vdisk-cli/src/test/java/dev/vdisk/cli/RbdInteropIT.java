@@ -324,6 +324,25 @@ class RbdInteropIT {
     assertThat(discarded).as("8M..9M, written then discarded by the guest, holds no RBD object: " + map).isTrue();
   }
 
+  @Test
+  @Order(11)
+  void aLocalOverlayReadsItsRbdBackingImageAsQemuDoes() throws Exception {
+    String base = fresh("base");
+    ok(vdisk("create", "-f", "raw", cluster.name(base), "8M"));
+    ok(vdisk("io", "-f", "raw", "-c", "write -P 0x21 0 2M", cluster.name(base)));
+    Path overlay = dir.resolve("overlay.qcow2");
+    ok(vdisk("create", "-q", "-f", "qcow2", "-b", cluster.name(base), "-F", "raw", overlay.toString()));
+    ok(vdisk("io", "-f", "qcow2", "-c", "write -P 0x22 1M 64k", overlay.toString()));
+    assertThat(PeerTools.check(dir, "qemu-io", "-f", "qcow2", "-r", "-c", "read -P 0x21 0 1M", "-c", "read -P 0x22 1M 64k",
+        "-c", "read -P 0x21 1114112 960k", "-c", "read -P 0 2M 6M", overlay.toString())).doesNotContain("Pattern verification failed");
+    Vdisk.Result map = vdisk("map", "--output=json", overlay.toString());
+    ok(map);
+    assertThat(JSON.readTree(map.out()))
+        .isEqualTo(JSON.readTree(PeerTools.check(dir, "qemu-img", "map", "--output=json", overlay.toString())));
+    Vdisk.Result compare = vdisk("compare", "-F", "raw", overlay.toString(), cluster.name(base));
+    assertThat(compare.out()).isEqualTo("Content mismatch at offset 1048576!\n");
+  }
+
   /** The BlockDevice contract, on a fresh RBD image per test (cache=none: every request reaches the OSD). */
   @Nested
   class Contract extends BlockDeviceContractTest {

@@ -1,6 +1,7 @@
 package dev.vdisk.format;
 
 import dev.vdisk.block.BlockDevice;
+import dev.vdisk.block.CheckedDevice;
 import dev.vdisk.block.Extent;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileDevice;
@@ -12,13 +13,15 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 
 /**
  * Images on Ceph RBD, named as QEMU names them ({@code rbd:pool/image[@snap][:conf=PATH][:id=USER][:key=value]...},
  * see {@link RbdName}): the protocol-prefix hook that {@link Images#open} and {@link Images#create} consult before
- * treating a name as a local path. The image's format sits on an {@link RbdDevice} as it sits on a file; names it
- * records (a backing file, a data file) are not opened on RBD yet.
+ * treating a name as a local path, and {@link FileContext} for a backing file named {@code rbd:...}. The image's
+ * format sits on an {@link RbdDevice} as it sits on a file. A backing file recorded in an image on RBD is not opened
+ * (refused with one line), nor an external data file.
  */
 public final class RbdImages {
   /** Bytes copied per request when a new image's metadata moves from its temporary file to RBD. */
@@ -50,6 +53,24 @@ public final class RbdImages {
     try {
       boolean readOnly = options.readOnly() || name.snapshot() != null;
       return Images.open(device, ImageContext.standalone(Path.of(name.toString()), readOnly), formatName, options.cache());
+    } catch (IOException | RuntimeException e) {
+      device.close();
+      throw e;
+    }
+  }
+
+  /**
+   * Opens the RBD image {@code name} as the backing image of an image (on RBD or in a local file), read-only and
+   * guarded; a backing file it names in turn is not opened (refused with one line).
+   *
+   * @param format the format the overlay records, or empty to probe (with the warning a probed backing file gets)
+   */
+  static Backing openBacking(String name, Optional<String> format, CacheMode cache) throws IOException {
+    RbdDevice device = RbdDevice.open(RbdName.parse(name), cache, true);
+    try {
+      ImageFormat fmt = format.isPresent() ? FormatRegistry.byName(format.get()) : Images.probe(device);
+      BlockDevice image = fmt.open(device, ImageContext.standalone(Path.of(name), true), format.isEmpty());
+      return new Backing(name, Path.of(name), fmt.name(), format.isEmpty(), new CheckedDevice(image, true), null);
     } catch (IOException | RuntimeException e) {
       device.close();
       throw e;
