@@ -3,7 +3,11 @@ package dev.vdisk.io.rbd;
 import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
 
-/** A librados or librbd call that returned {@code -errno}, with the C library's text and the matching {@link BlockError}. */
+/**
+ * A librados or librbd call that returned {@code -errno}, with the C library's text and the matching {@link BlockError}.
+ * What is not a caller's mistake or a full pool is EIO, the timeouts (ETIMEDOUT) and a client the cluster has cut off
+ * (ESHUTDOWN, librados' EBLOCKLISTED) included: to an NBD client or a guest, a lost cluster is an I/O error.
+ */
 final class RbdException extends BlockDeviceException {
   static final int EPERM = 1;
   static final int ENOENT = 2;
@@ -14,8 +18,6 @@ final class RbdException extends BlockDeviceException {
   static final int ENOSPC = 28;
   static final int EROFS = 30;
   static final int EOPNOTSUPP = 95;
-  /** Also EBLOCKLISTED: the cluster has cut this client off (a lost connection, reported as EIO). */
-  static final int ESHUTDOWN = 108;
   static final int ETIMEDOUT = 110;
   static final int EDQUOT = 122;
 
