@@ -341,6 +341,16 @@ class RbdInteropIT {
         .isEqualTo(JSON.readTree(PeerTools.check(dir, "qemu-img", "map", "--output=json", overlay.toString())));
     Vdisk.Result compare = vdisk("compare", "-F", "raw", overlay.toString(), cluster.name(base));
     assertThat(compare.out()).isEqualTo("Content mismatch at offset 1048576!\n");
+
+    // The same chain with the overlay on RBD too.
+    String onRbd = fresh("overlay");
+    ok(vdisk("create", "-q", "-f", "qcow2", "-b", cluster.name(base), "-F", "raw", cluster.name(onRbd)));
+    ok(vdisk("io", "-f", "qcow2", "-c", "write -P 0x22 1M 64k", cluster.name(onRbd)));
+    assertThat(PeerTools.check(dir, "qemu-img", "compare", "-f", "qcow2", "-F", "qcow2", overlay.toString(), cluster.name(onRbd)))
+        .isEqualTo("Images are identical.\n");
+    Vdisk.Result info = vdisk("info", "--output=json", cluster.name(onRbd));
+    ok(info);
+    assertThat(JSON.readTree(info.out()).get("backing-filename").asText()).isEqualTo(cluster.name(base));
   }
 
   /** The BlockDevice contract, on a fresh RBD image per test (cache=none: every request reaches the OSD). */

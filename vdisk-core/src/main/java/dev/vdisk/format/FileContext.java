@@ -121,7 +121,7 @@ public final class FileContext implements ImageContext {
 
   private Backing openUnlabelled(String file, Optional<String> format) throws IOException {
     if (RbdImages.isRbd(file)) {
-      return RbdImages.openBacking(file, format, options.cache());
+      return RbdImages.openBacking(file, format, options.cache(), chain.size());
     }
     Path path = resolve(name, file);
     Path real;

@@ -38,7 +38,7 @@ public final class Images {
 
   private static OpenImage open(Path path, String formatName, FileOptions options, boolean backing) throws IOException {
     if (RbdImages.isRbd(path.toString())) {
-      return RbdImages.open(path.toString(), formatName, options);
+      return RbdImages.open(path.toString(), formatName, options, backing);
     }
     ImageFormat explicit = formatName == null ? null : FormatRegistry.byName(formatName);
     FileDevice file = FileDevice.openUnlocked(path, options);

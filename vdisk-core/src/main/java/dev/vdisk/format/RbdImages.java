@@ -20,8 +20,7 @@ import java.util.Set;
  * Images on Ceph RBD, named as QEMU names them ({@code rbd:pool/image[@snap][:conf=PATH][:id=USER][:key=value]...},
  * see {@link RbdName}): the protocol-prefix hook that {@link Images#open} and {@link Images#create} consult before
  * treating a name as a local path, and {@link FileContext} for a backing file named {@code rbd:...}. The image's
- * format sits on an {@link RbdDevice} as it sits on a file. A backing file recorded in an image on RBD is not opened
- * (refused with one line), nor an external data file.
+ * format sits on an {@link RbdDevice} as it sits on a file; its backing chain may continue on RBD ({@link RbdContext}).
  */
 public final class RbdImages {
   /** Bytes copied per request when a new image's metadata moves from its temporary file to RBD. */
@@ -36,10 +35,22 @@ public final class RbdImages {
 
   /**
    * Opens the RBD image {@code name} as a full stack (format probed when {@code formatName} is null), with the
-   * cache mode and read-only flag of {@code options}; image locks are librbd's (exclusive-lock), not QEMU's.
+   * cache mode and read-only flag of {@code options} and its backing chain on RBD ({@link RbdContext}); image locks
+   * are librbd's (exclusive-lock), not QEMU's.
+   *
+   * @param backing open the backing images (false: qemu-img info's open)
    */
-  public static OpenImage open(String name, String formatName, FileOptions options) throws IOException {
-    return open(RbdName.parse(name), formatName, options);
+  public static OpenImage open(String name, String formatName, FileOptions options, boolean backing) throws IOException {
+    RbdName rbd = RbdName.parse(name);
+    RbdDevice device = RbdDevice.open(rbd, options.cache(), options.readOnly());
+    try {
+      boolean readOnly = options.readOnly() || rbd.snapshot() != null;
+      RbdContext context = new RbdContext(Path.of(rbd.toString()), readOnly, backing, options.cache(), 0);
+      return Images.open(device, context, formatName, options.cache());
+    } catch (IOException | RuntimeException e) {
+      device.close();
+      throw e;
+    }
   }
 
   /** The RBD image {@code name} as a device, without a format on it (what {@code check} reads), opened with {@code options}. */
@@ -47,29 +58,19 @@ public final class RbdImages {
     return RbdDevice.open(RbdName.parse(name), options.cache(), options.readOnly());
   }
 
-  /** {@link #open(String, String, FileOptions)} for a parsed name (QEMU's {@code --image-opts} keys). */
-  public static OpenImage open(RbdName name, String formatName, FileOptions options) throws IOException {
-    RbdDevice device = RbdDevice.open(name, options.cache(), options.readOnly());
-    try {
-      boolean readOnly = options.readOnly() || name.snapshot() != null;
-      return Images.open(device, ImageContext.standalone(Path.of(name.toString()), readOnly), formatName, options.cache());
-    } catch (IOException | RuntimeException e) {
-      device.close();
-      throw e;
-    }
-  }
-
   /**
    * Opens the RBD image {@code name} as the backing image of an image (on RBD or in a local file), read-only and
-   * guarded; a backing file it names in turn is not opened (refused with one line).
+   * guarded, with its own backing chain on RBD.
    *
-   * @param format the format the overlay records, or empty to probe (with the warning a probed backing file gets)
+   * @param format the format the overlay records, or empty to probe
+   * @param depth how many images sit above it
    */
-  static Backing openBacking(String name, Optional<String> format, CacheMode cache) throws IOException {
-    RbdDevice device = RbdDevice.open(RbdName.parse(name), cache, true);
+  static Backing openBacking(String name, Optional<String> format, CacheMode cache, int depth) throws IOException {
+    RbdName rbd = RbdName.parse(name);
+    RbdDevice device = RbdDevice.open(rbd, cache, true);
     try {
       ImageFormat fmt = format.isPresent() ? FormatRegistry.byName(format.get()) : Images.probe(device);
-      BlockDevice image = fmt.open(device, ImageContext.standalone(Path.of(name), true), format.isEmpty());
+      BlockDevice image = fmt.open(device, new RbdContext(Path.of(rbd.toString()), true, true, cache, depth), format.isEmpty());
       return new Backing(name, Path.of(name), fmt.name(), format.isEmpty(), new CheckedDevice(image, true), null);
     } catch (IOException | RuntimeException e) {
       device.close();
