@@ -5,6 +5,8 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.io.Writer;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -14,17 +16,23 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /**
- * The training run of vdisk's AOT cache (JDK 25's {@code -XX:AOTCacheOutput}): not a vdisk command, but the program
- * that the launcher and the distribution's build run once, so that the cache holds the classes, linkage and method
- * profiles of what users run.
+ * The training runs of vdisk's AOT caches (JDK 25's {@code -XX:AOTCacheOutput}): not a vdisk command, but the program
+ * that the launcher and the distribution's build run once per build, so that a cache holds the classes, linkage and
+ * method profiles of what users run.
  *
- * <p>{@code java -XX:AOTCacheOutput=vdisk.aot -cp vdisk.jar dev.vdisk.cli.AotTraining DIR} runs, in one JVM and in
- * the empty folder DIR, the short commands that scripts call many times ({@code create info check map measure
- * snapshot compare resize}, human and JSON output), then {@code convert} (plain and compressed), {@code io} and
- * {@code bench} on small images, then {@code serve} on a unix socket driven by real NBD clients ({@code qemu-img
- * bench} reading and writing 4 KiB requests at depth 16, {@code qemu-io}, {@code nbdcopy}), so a fresh server starts
- * with its request path's profiles. Clients missing from the PATH are skipped with a note on stderr: the cache is
- * then trained on less. A command that fails ends the run with exit status 1, naming it.
+ * <p>{@code java -XX:AOTCacheOutput=F -cp vdisk.jar dev.vdisk.cli.AotTraining KIND DIR} runs, in one JVM and in the
+ * empty folder DIR, one of two trainings, because a JVM loads every class of its cache at start and so a cache that
+ * also held the server's classes would slow each short command:
+ * <ul>
+ *   <li>{@code short}: the commands that scripts call many times on small images ({@code create info check map
+ *       measure snapshot compare resize help}, human and JSON output), for every command but the four below;</li>
+ *   <li>{@code long}: {@code convert} (plain and compressed), {@code io}, {@code bench}, then {@code serve} on a unix
+ *       socket driven by real NBD clients ({@code qemu-img bench} reading and writing 4 KiB requests at depth 16,
+ *       {@code qemu-io}, {@code nbdcopy}), so that a fresh server starts with its request path's profiles; for
+ *       {@code serve convert bench io}.</li>
+ * </ul>
+ * Clients missing from the PATH are skipped with a note on stderr: the cache is then trained on less. A command that
+ * fails ends the run with exit status 1, naming it.
  */
 public final class AotTraining {
   private static final Writer DISCARD = Writer.nullWriter();
@@ -36,39 +44,46 @@ public final class AotTraining {
   }
 
   public static void main(String[] args) throws Exception {
-    if (args.length != 1 || !Files.isDirectory(Path.of(args[0]))) {
-      System.err.println("AotTraining: usage: AotTraining DIR (expected: an existing folder for the training images)");
+    if (args.length != 2 || !List.of("short", "long").contains(args[0]) || !Files.isDirectory(Path.of(args[1]))) {
+      System.err.println("AotTraining: usage: AotTraining short|long DIR (expected: a kind of training and an existing "
+          + "folder for its images)");
       System.exit(1);
     }
-    int status = new AotTraining(Path.of(args[0]).toAbsolutePath()).train();
+    AotTraining training = new AotTraining(Path.of(args[1]).toAbsolutePath());
+    training.run(training.setup());
+    if (args[0].equals("short")) {
+      training.run(training.shortCommands());
+    } else {
+      training.run(training.longCommands());
+      training.serve();
+    }
     // The server's threads would keep the JVM alive; the AOT cache is written as the JVM exits.
-    System.exit(status);
+    System.exit(0);
   }
 
-  private int train() throws Exception {
-    for (List<String> command : commands()) {
+  private void run(List<List<String>> commands) throws IOException {
+    for (List<String> command : commands) {
       vdisk(command);
     }
-    serve();
-    return 0;
   }
 
-  /** The command lines of the CLI part, in order (each may use the files the ones before it made). */
-  private List<List<String>> commands() {
+  /** Images for both trainings: a raw and a qcow2 with the same data, and an overlay over the qcow2. */
+  private List<List<String>> setup() {
     List<List<String>> c = new ArrayList<>();
     c.add(List.of("--version"));
     c.add(List.of("create", "-f", "raw", "t.raw", "64M"));
-    c.add(List.of("io", "-c", "write -P 0xab 0 4M", "-c", "write -z 8M 1M", "-c", "read -P 0xab 0 4M",
-        "-c", "discard 2M 1M", "t.raw"));
     c.add(List.of("create", "-f", "qcow2", "t.qcow2", "64M"));
+    for (String image : List.of("t.raw", "t.qcow2")) {
+      c.add(List.of("io", "-c", "write -P 0xab 0 4M", "-c", "write -z 8M 1M", "-c", "read -P 0xab 0 4M",
+          "-c", "discard 2M 1M", image));
+    }
     c.add(List.of("create", "-q", "-f", "qcow2", "-b", "t.qcow2", "-F", "qcow2", "overlay.qcow2"));
-    c.add(List.of("convert", "-O", "qcow2", "t.raw", "c.qcow2"));
-    c.add(List.of("convert", "-c", "-O", "qcow2", "t.raw", "z.qcow2"));
-    c.add(List.of("convert", "-O", "raw", "c.qcow2", "back.raw"));
-    c.add(List.of("create", "-q", "-f", "qcow2", "bench.qcow2", "64M"));
-    c.add(List.of("bench", "-c", "20000", "-d", "16", "-w", "bench.qcow2"));
-    c.add(List.of("bench", "-c", "20000", "-d", "16", "bench.qcow2"));
-    for (String image : List.of("t.raw", "c.qcow2", "overlay.qcow2")) {
+    return c;
+  }
+
+  private List<List<String>> shortCommands() {
+    List<List<String>> c = new ArrayList<>();
+    for (String image : List.of("t.raw", "t.qcow2", "overlay.qcow2")) {
       for (String output : List.of("human", "json")) {
         c.add(List.of("info", "--output=" + output, image));
         c.add(List.of("map", "--output=" + output, image));
@@ -80,10 +95,21 @@ public final class AotTraining {
     }
     c.add(List.of("info", "--backing-chain", "overlay.qcow2"));
     c.add(List.of("measure", "-O", "qcow2", "--size", "1G"));
-    c.add(List.of("snapshot", "-l", "c.qcow2"));
-    c.add(List.of("compare", "t.raw", "c.qcow2"));
+    c.add(List.of("snapshot", "-l", "t.qcow2"));
+    c.add(List.of("compare", "t.raw", "t.qcow2"));
     c.add(List.of("resize", "t.qcow2", "+1M"));
     c.add(List.of("help", "info"));
+    return c;
+  }
+
+  private List<List<String>> longCommands() {
+    List<List<String>> c = new ArrayList<>();
+    c.add(List.of("convert", "-O", "qcow2", "t.raw", "c.qcow2"));
+    c.add(List.of("convert", "-c", "-O", "qcow2", "t.raw", "z.qcow2"));
+    c.add(List.of("convert", "-O", "raw", "c.qcow2", "back.raw"));
+    c.add(List.of("create", "-q", "-f", "qcow2", "bench.qcow2", "64M"));
+    c.add(List.of("bench", "-c", "20000", "-d", "16", "-w", "bench.qcow2"));
+    c.add(List.of("bench", "-c", "20000", "-d", "16", "bench.qcow2"));
     return c;
   }
 
@@ -110,20 +136,29 @@ public final class AotTraining {
     Thread server = Thread.ofPlatform().daemon().name("training-serve").start(() -> Main.run(DISCARD, DISCARD,
         "serve", "-t", "-e", "0", "-k", socket.toString(), "-f", "qcow2", "-x", "train", path("c.qcow2")));
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (!Files.exists(socket)) {
+    while (!accepts(socket)) {
       if (!server.isAlive() || System.nanoTime() > deadline) {
         throw new IOException("training command failed: vdisk serve did not listen on " + socket + " within 30 s");
       }
       Thread.sleep(20);
     }
     String uri = "nbd+unix:///train?socket=" + socket;
-    client("qemu-img", "bench", "-f", "raw", "-c", "40000", "-d", "16", "-s", "4096", "-S", "1052672", uri);
-    client("qemu-img", "bench", "-f", "raw", "-w", "-c", "40000", "-d", "16", "-s", "4096", "-S", "1052672", uri);
+    client("qemu-img", "bench", "-f", "raw", "-c", "20000", "-d", "16", "-s", "4096", "-S", "1052672", uri);
+    client("qemu-img", "bench", "-f", "raw", "-w", "-c", "20000", "-d", "16", "-s", "4096", "-S", "1052672", uri);
     client("qemu-io", "-f", "raw", "-c", "write -P 0xcd 0 1M", "-c", "write -z 1M 1M", "-c", "discard 2M 1M",
         "-c", "read -P 0xcd 0 1M", "-c", "flush", uri);
     client("qemu-img", "map", "-f", "raw", "--output=json", uri);
     client("nbdcopy", uri, "null:");
     client("nbdcopy", "--connections=4", uri, "null:");
+  }
+
+  /** Whether a server accepts connections on {@code socket} yet (the file appears before the server listens). */
+  private static boolean accepts(Path socket) {
+    try (SocketChannel probe = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
+      return probe.isConnected();
+    } catch (IOException notYet) {
+      return false;
+    }
   }
 
   /** Runs an NBD client against the training server (at most a minute); a missing one is skipped. */

@@ -20,7 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The distribution tarball as a user installs it: unpacked into an empty folder, run with {@code JAVA_HOME} unset
  * and nothing on the {@code PATH} (so no {@code java} either), it prints its version, creates an image and prints its
- * info, using the AOT cache it ships; a cache that no longer matches its jar is ignored without a word.
+ * info, using the AOT caches it ships; a cache that no longer matches its jar is ignored without a word.
  */
 class DistIT {
   @TempDir static Path home;
@@ -96,13 +96,21 @@ class DistIT {
   }
 
   @Test
-  void usesTheAotCacheItShips() throws IOException, InterruptedException {
+  void usesTheAotCachesItShips() throws IOException, InterruptedException {
     assertThat(user("create", "-q", "disk.raw", "1M").exit()).isZero();
-    Path log = work.resolve("classes.log");
-    Result info = user(vdisk, Map.of("JAVA_TOOL_OPTIONS", "-Xlog:class+load=info:file=" + log), "info", "disk.raw");
-    assertThat(info.exit()).as(info.err()).isZero();
-    assertThat(Files.readAllLines(log)).filteredOn(l -> l.contains(" dev.vdisk.cli.InfoCommand ")).singleElement()
+    assertThat(classesLoaded("info", "disk.raw")).filteredOn(l -> l.contains(" dev.vdisk.cli.InfoCommand ")).singleElement()
         .asString().endsWith("source: shared objects file");
+    // serve takes the long-running commands' cache, which holds the server's classes
+    assertThat(classesLoaded("serve", "--help")).filteredOn(l -> l.contains(" dev.vdisk.nbd.server.NbdServer "))
+        .singleElement().asString().endsWith("source: shared objects file");
+  }
+
+  private List<String> classesLoaded(String... args) throws IOException, InterruptedException {
+    Path log = work.resolve("classes.log");
+    Files.deleteIfExists(log);
+    Result r = user(vdisk, Map.of("JAVA_TOOL_OPTIONS", "-Xlog:class+load=info:file=" + log), args);
+    assertThat(r.exit()).as(r.err()).isZero();
+    return Files.readAllLines(log);
   }
 
   @Test
