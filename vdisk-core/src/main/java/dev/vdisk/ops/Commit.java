@@ -164,7 +164,7 @@ public final class Commit {
       long offset = (long) chunk * granularity;
       chunk += chunks;
       while (chunks > 0 && offset < length) {
-        ImageChain.Status status = chain.status(offset, (long) chunks * granularity).getFirst();
+        ImageChain.Status status = chain.status(offset, Math.min((long) chunks * granularity, length - offset)).getFirst();
         boolean data = status.extent().data();
         long bytes = status.extent().end() - offset;
         if (data) {
