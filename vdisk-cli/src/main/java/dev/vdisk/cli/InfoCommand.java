@@ -148,7 +148,7 @@ final class InfoCommand implements Callable<Integer> {
     if (info.clusterSize() != null) {
       s.append("cluster_size: ").append(info.clusterSize()).append('\n');
     }
-    if (info.dirtyFlag()) {
+    if (Boolean.TRUE.equals(info.dirtyFlag())) {
       s.append("cleanly shut down: no\n");
     }
     if (info.backingFilename() != null) {
