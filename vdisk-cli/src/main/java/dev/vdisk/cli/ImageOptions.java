@@ -130,9 +130,9 @@ final class ImageOptions {
     return ImageSpec.parse(file, imageOpts).label();
   }
 
-  /** True if {@code file} names an NBD export rather than a host file. */
-  boolean isNbd(String file) {
-    return ImageSpec.parse(file, imageOpts).isNbd();
+  /** The format QEMU reports for {@code file} when its options open no format layer ({@code driver=nbd}), if so. */
+  Optional<String> protocolFormat(String file) {
+    return Optional.ofNullable(ImageSpec.parse(file, imageOpts).protocol());
   }
 
   private String format(ImageSpec spec) {

@@ -27,8 +27,12 @@ import java.util.Set;
  * @param format the format the name or options give, or null (then {@code -f}, or a probe)
  * @param tlsCreds the id of the {@code --object tls-creds-x509} to use, or null
  * @param tlsHostname the name the server's certificate must carry, or null
+ * @param protocol the protocol driver when the options name no format ({@code driver=nbd} or {@code driver=file}):
+ *     QEMU then opens no format layer and reports the protocol as the format; vdisk reads the bytes as raw and
+ *     reports the protocol's name likewise. Null otherwise.
  */
-record ImageSpec(String label, String file, NbdTarget nbd, String format, String tlsCreds, String tlsHostname) {
+record ImageSpec(String label, String file, NbdTarget nbd, String format, String tlsCreds, String tlsHostname,
+    String protocol) {
   private static final Set<String> FORMATS = Set.of("raw", "qcow2");
   private static final Set<String> NBD_KEYS = Set.of("server.type", "server.host", "server.port", "server.path", "host",
       "port", "path", "export", "tls-creds", "tls-hostname", "filename");
@@ -54,9 +58,9 @@ record ImageSpec(String label, String file, NbdTarget nbd, String format, String
     }
     if (NbdUri.isNbd(text)) {
       NbdTarget t = uri(text);
-      return new ImageSpec(canonical(t), null, t, null, null, null);
+      return new ImageSpec(canonical(t), null, t, null, null, null, null);
     }
-    return new ImageSpec(text, text, null, null, null, null);
+    return new ImageSpec(text, text, null, null, null, null, null);
   }
 
   private static NbdTarget uri(String text) {
@@ -67,9 +71,13 @@ record ImageSpec(String label, String file, NbdTarget nbd, String format, String
     }
   }
 
-  /** QEMU's name for an NBD export ({@code nbd_refresh_filename}): {@code nbd://HOST:PORT/EXPORT} or {@code nbd+unix:///EXPORT?socket=PATH}. */
+  /**
+   * QEMU's name for an NBD export ({@code nbd_refresh_filename}): {@code nbd://HOST:PORT/EXPORT} or
+   * {@code nbd+unix:///EXPORT?socket=PATH}, TLS or not; {@code nbds} only where the user wrote it (QEMU has no such
+   * scheme).
+   */
   static String canonical(NbdTarget t) {
-    String scheme = t.tls() ? "nbds" : "nbd";
+    String scheme = t.name().toLowerCase(java.util.Locale.ROOT).startsWith("nbds") ? "nbds" : "nbd";
     if (t.socket() != null) {
       return scheme + "+unix://" + (t.export().isEmpty() ? "" : "/" + t.export()) + "?socket=" + t.socket();
     }
@@ -112,7 +120,7 @@ record ImageSpec(String label, String file, NbdTarget nbd, String format, String
     if ("nbd".equals(driver) || "file".equals(driver)) {
       Map<String, String> protocol = new LinkedHashMap<>(kv);
       protocol.remove("driver");
-      return protocol(text, driver, protocol, null);
+      return protocol(text, driver, protocol, null, true);
     }
     if (driver == null || !(FORMATS.contains(driver) || driver.equals("raw-or-probe"))) {
       throw new CliException(text + ": driver=" + driver + " (" + EXPECTED + ")");
@@ -132,16 +140,18 @@ record ImageSpec(String label, String file, NbdTarget nbd, String format, String
       String filename = protocol.get("filename");
       protocolDriver = filename != null && NbdUri.isNbd(filename) ? "nbd" : "file";
     }
-    return protocol(text, protocolDriver, protocol, driver.equals("raw-or-probe") ? null : driver);
+    return protocol(text, protocolDriver, protocol, driver.equals("raw-or-probe") ? null : driver, false);
   }
 
-  private static ImageSpec protocol(String text, String driver, Map<String, String> kv, String format) {
+  private static ImageSpec protocol(String text, String driver, Map<String, String> kv, String format,
+      boolean protocolOnly) {
     if (driver.equals("file")) {
       String filename = kv.remove("filename");
       if (filename == null || filename.isEmpty() || !kv.isEmpty()) {
         throw new CliException(text + ": the file driver takes filename=PATH and nothing else (" + EXPECTED + ")");
       }
-      return new ImageSpec(filename, filename, null, format, null, null);
+      return new ImageSpec(filename, filename, null, format == null && protocolOnly ? "raw" : format, null, null,
+          protocolOnly ? "file" : null);
     }
     if (!driver.equals("nbd")) {
       throw new CliException(text + ": file.driver=" + driver + " (expected: file or nbd)");
@@ -172,7 +182,8 @@ record ImageSpec(String label, String file, NbdTarget nbd, String format, String
         throw new CliException(text + ": " + e.getMessage() + " (" + EXPECTED + ")");
       }
     }
-    return new ImageSpec(canonical(t), null, t, format, tlsCreds, kv.get("tls-hostname"));
+    return new ImageSpec(canonical(t), null, t, format == null && protocolOnly ? "raw" : format, tlsCreds,
+        kv.get("tls-hostname"), protocolOnly ? "nbd" : null);
   }
 
   private static String first(Map<String, String> kv, String key, String legacy, String text) {

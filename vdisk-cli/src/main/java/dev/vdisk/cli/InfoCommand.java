@@ -59,7 +59,13 @@ final class InfoCommand implements Callable<Integer> {
       @JsonProperty("format-specific") FormatSpecific formatSpecific,
       @JsonProperty("full-backing-filename") String fullBackingFilename,
       @JsonProperty("backing-filename") String backingFilename,
-      @JsonProperty("dirty-flag") Boolean dirtyFlag) {}
+      @JsonProperty("dirty-flag") Boolean dirtyFlag) {
+    /** This image's facts reported under another format name (a protocol opened without a format layer). */
+    Info withFormat(String name) {
+      return new Info(backingFilenameFormat, snapshots, virtualSize, filename, clusterSize, name, actualSize,
+          formatSpecific, fullBackingFilename, backingFilename, dirtyFlag);
+    }
+  }
 
   /** {@code "format-specific": {"type": fmt, "data": {...}}}. */
   record FormatSpecific(@JsonProperty("type") String type, @JsonProperty("data") Map<String, Object> data) {}
@@ -84,6 +90,7 @@ final class InfoCommand implements Callable<Integer> {
       for (ImageInfo info : backingChain ? img.backingChain() : List.of(img.info())) {
         infos.add(info(info));
       }
+      image.protocolFormat(file).ifPresent(name -> infos.set(0, infos.getFirst().withFormat(name)));
     }
     PrintWriter out = main.out();
     if (output.json()) {
