@@ -144,7 +144,7 @@ public final class Qcow2Format implements ImageFormat {
     checkOptionNames(options);
     Qcow2CreateOptions o = Qcow2CreateOptions.parse(options);
     if (o.dataFile().isPresent() || o.preallocation() == Preallocation.FALLOC || o.preallocation() == Preallocation.FULL) {
-      throw new IllegalArgumentException("data_file/preallocation: on " + device + " (expected: no data_file, "
+      throw new IllegalArgumentException("data_file/preallocation: on a device (expected: no data_file, "
           + "preallocation=off or metadata: a device is not grown)");
     }
     long rounded = Math.ceilDiv(size, 512) * 512;
@@ -155,7 +155,7 @@ public final class Qcow2Format implements ImageFormat {
     }
     PendingFile image = Qcow2Creator.layOut(o, rounded).image();
     if (image.length() > device.size()) {
-      throw new IOException(device + ": the device has " + device.size() + " bytes, the image's metadata needs "
+      throw new IOException("the device has " + device.size() + " bytes, the image's metadata needs "
           + image.length() + " (expected: a larger device or a smaller image)");
     }
     image.writeWholeClustersTo(device);

@@ -76,12 +76,12 @@ public final class RawFormat implements ImageFormat {
     checkOptionNames(options);
     Preallocation prealloc = Preallocation.parse(options.getOrDefault("preallocation", "off"), name(), PREALLOCATION);
     if (prealloc != Preallocation.OFF) {
-      throw new IllegalArgumentException("preallocation: " + prealloc.spelling() + " on " + device
-          + " (expected: off: a device is not grown or allocated)");
+      throw new IllegalArgumentException("preallocation: " + prealloc.spelling() + " on a device (expected: off: a "
+          + "device is not grown or allocated)");
     }
     long bytes = Math.ceilDiv(size, 512) * 512;
     if (bytes > device.size()) {
-      throw new IOException(device + ": the device has " + device.size() + " bytes, the image needs " + bytes
+      throw new IOException("the device has " + device.size() + " bytes, the image needs " + bytes
           + " (expected: a device at least as large as the image)");
     }
     if (bytes > 0) {
