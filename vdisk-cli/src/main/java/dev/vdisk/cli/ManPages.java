@@ -14,7 +14,7 @@ public final class ManPages {
 
   /** {@code args[0]}: the folder for the AsciiDoc files. */
   public static void main(String[] args) throws IOException {
-    int status = ManPageGenerator.generateManPage(new File(args[0]), null, new boolean[] {false}, true,
+    int status = ManPageGenerator.generateManPage(new File(args[0]), null, new boolean[0], true,
         Main.fullModel().getCommandSpec());
     if (status != 0) {
       throw new IOException("man pages: picocli's generator exited " + status);
