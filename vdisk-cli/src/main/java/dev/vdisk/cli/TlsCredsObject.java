@@ -17,7 +17,6 @@ import java.util.Set;
 record TlsCredsObject(String id, String dir, boolean verifyPeer) {
   private static final String TYPE = "tls-creds-x509";
   private static final Set<String> KEYS = Set.of("id", "dir", "endpoint", "verify-peer");
-  private static final String EXPECTED = "expected: tls-creds-x509,id=ID,dir=DIR,endpoint=server|client[,verify-peer=on|off]";
 
   /** Parses one {@code --object} value of a server. */
   static TlsCredsObject parse(String text) {
@@ -26,26 +25,27 @@ record TlsCredsObject(String id, String dir, boolean verifyPeer) {
 
   /** Parses one {@code --object} value whose {@code endpoint} must be {@code endpoint} (server or client). */
   static TlsCredsObject parse(String text, String endpoint) {
+    String expected = "expected: tls-creds-x509,id=ID,dir=DIR,endpoint=" + endpoint + "[,verify-peer=on|off]";
     int comma = text.indexOf(',');
     String type = comma < 0 ? text : text.substring(0, comma);
     if (!type.equals(TYPE)) {
-      throw new CliException("--object: type '" + type + "' is not supported (" + EXPECTED + ")");
+      throw new CliException("--object: type '" + type + "' is not supported (" + expected + ")");
     }
     Map<String, String> kv;
     try {
       kv = OptionString.parse(comma < 0 ? "" : text.substring(comma + 1));
     } catch (IllegalArgumentException e) {
-      throw new CliException("--object: " + e.getMessage() + " (" + EXPECTED + ")");
+      throw new CliException("--object: " + e.getMessage() + " (" + expected + ")");
     }
     for (String k : kv.keySet()) {
       if (!KEYS.contains(k)) {
-        throw new CliException("--object: unknown key '" + k + "' (" + EXPECTED + ")");
+        throw new CliException("--object: unknown key '" + k + "' (" + expected + ")");
       }
     }
     String id = kv.get("id");
     String dir = kv.get("dir");
     if (id == null || id.isEmpty() || dir == null || dir.isEmpty()) {
-      throw new CliException("--object: " + text + ": needs id= and dir= (" + EXPECTED + ")");
+      throw new CliException("--object: " + text + ": needs id= and dir= (" + expected + ")");
     }
     if (!kv.getOrDefault("endpoint", "client").equals(endpoint)) {
       // QEMU's message: the default endpoint is client, which a server cannot use

@@ -1,9 +1,12 @@
 package dev.vdisk.nbd.client;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.CheckedDevice;
 import dev.vdisk.block.FilterDevice;
 import dev.vdisk.block.mem.MemoryDevice;
+import dev.vdisk.nbd.protocol.NbdProtocol;
 import dev.vdisk.nbd.server.DiscardMode;
 import dev.vdisk.nbd.server.EventLog;
 import dev.vdisk.nbd.server.Export;
@@ -15,8 +18,12 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
 
 /**
  * The NBD client loop: an {@link NbdClientDevice} talking to vdisk's own server over TCP, which exports a memory
@@ -25,13 +32,14 @@ import java.util.List;
  */
 class NbdClientContractTest extends BlockDeviceContractTest {
   private NbdServer server;
+  private NbdTarget target;
 
   @Override
   protected BlockDevice newDevice(long size) throws IOException {
     Export export = new Export("d", "", new CheckedDevice(new MemoryDevice(size)), DiscardMode.UNMAP);
     server = new NbdServer(List.of(export), ServerConfig.DEFAULTS, new EventLog(new PrintWriter(new StringWriter(), true)));
     InetSocketAddress at = (InetSocketAddress) server.listen(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
-    NbdTarget target = new NbdTarget("127.0.0.1", at.getPort(), null, "d", false, "nbd://127.0.0.1:" + at.getPort() + "/d");
+    target = new NbdTarget("127.0.0.1", at.getPort(), null, "d", false, "nbd://127.0.0.1:" + at.getPort() + "/d");
     NbdClientDevice client = NbdClientDevice.open(target, NbdClientOptions.defaults(false));
     // the server stops with the device
     return new FilterDevice(client) {
@@ -44,5 +52,23 @@ class NbdClientContractTest extends BlockDeviceContractTest {
         }
       }
     };
+  }
+
+  /** Where the server sets CAN_MULTI_CONN, requests go round several connections and one flush covers them all. */
+  @Test
+  void spreadsRequestsOverSeveralConnections() throws IOException {
+    try (NbdClientDevice four = NbdClientDevice.open(target, NbdClientOptions.defaults(false).withConnections(4))) {
+      assertThat(four.connectionCount()).isEqualTo(4);
+      assertThat(four.transmissionFlags() & NbdProtocol.NBD_FLAG_CAN_MULTI_CONN).isNotZero();
+      for (int i = 0; i < 8; i++) {
+        byte[] block = new byte[4096];
+        Arrays.fill(block, (byte) (i + 1));
+        four.write(i * 4096L, ByteBuffer.wrap(block), Set.of());
+      }
+      four.flush();
+    }
+    for (int i = 0; i < 8; i++) {
+      assertThat(read(i * 4096L, 4096)).as("block " + i + " through another client").containsOnly(i + 1);
+    }
   }
 }
