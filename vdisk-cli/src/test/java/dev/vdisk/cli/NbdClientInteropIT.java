@@ -4,6 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.File;
 import java.io.IOException;
+import java.net.ConnectException;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -93,6 +96,15 @@ class NbdClientInteropIT {
       Thread.sleep(50);
     }
     assertThat(sock).exists();
+    // The file exists from bind(2), a moment before listen(2): wait until it accepts (every server here is
+    // persistent, so this probe connection costs nothing).
+    for (int i = 0; i < 200; i++) {
+      try (SocketChannel probe = SocketChannel.open(UnixDomainSocketAddress.of(sock))) {
+        break;
+      } catch (ConnectException e) {
+        Thread.sleep(50);
+      }
+    }
     return "nbd+unix://" + (export.isEmpty() ? "" : "/" + export) + "?socket=" + sock;
   }
 
