@@ -208,6 +208,10 @@ class RbdInteropIT {
     Vdisk.Result info = vdisk("info", "--output=json", cluster.name(image));
     ok(info);
     assertThat(JSON.readTree(info.out()).get("format").asText()).isEqualTo("qcow2");
+    Vdisk.Result opts = vdisk("info", "--output=json", "--image-opts",
+        "driver=qcow2,file.driver=rbd,file.pool=rbd,file.image=" + image.substring(4) + ",file.conf=" + cluster.conf());
+    ok(opts);
+    assertThat(JSON.readTree(opts.out()).get("virtual-size")).isEqualTo(JSON.readTree(info.out()).get("virtual-size"));
     assertThat(JSON.readTree(info.out()).get("virtual-size").asLong()).isEqualTo(24L << 20);
   }
 
