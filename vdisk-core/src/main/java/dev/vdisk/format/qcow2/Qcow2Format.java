@@ -271,6 +271,18 @@ public final class Qcow2Format implements ImageFormat {
     return Qcow2Checker.repair(file, name, mode, problems);
   }
 
+  /** qemu-img amend for qcow2: see {@link Qcow2Amender}; {@code size} is left to the caller, a resize. */
+  @Override
+  public void amend(BlockDevice file, Path name, Map<String, String> options, java.util.function.DoubleConsumer progress)
+      throws IOException {
+    Qcow2Amender.amend(file, name, options, progress);
+  }
+
+  @Override
+  public List<String> amendOptionNames() {
+    return AmendOptions.NAMES;
+  }
+
   /**
    * One operation of qemu-img bitmap: {@code add} (with {@code granularity} in bytes, 0 for QEMU's default),
    * {@code remove}, {@code clear}, {@code enable}, {@code disable}, or {@code merge} of bitmap {@code source} from
