@@ -104,7 +104,10 @@ final class AmendCommand implements Callable<Integer> {
     OpenOptions open = OpenOptions.builder().format(fmt).cache(mode).build();
     boolean show = progress && !quiet;
     try {
-      Vdisk.amend(path, amend, open, show ? new Progress(main.out()) : f -> {});
+      Vdisk.amend(path, amend, open, show ? new Progress(main.out()) : f -> {}, problem -> {
+        main.err().println(problem.message());
+        main.err().flush();
+      });
     } catch (UnsupportedOperationException e) {
       throw new CliException(e.getMessage());
     }

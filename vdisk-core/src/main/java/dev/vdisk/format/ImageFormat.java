@@ -98,15 +98,16 @@ public interface ImageFormat {
 
   /**
    * {@code qemu-img amend}: changes the options {@code options} names (qemu-img's names and values, in the order
-   * given) of the image in {@code file} (open for writing, locked), reporting the fraction done to {@code progress}.
-   * A refused option leaves the image unchanged.
+   * given) of the image in {@code file} (open for writing, locked), reporting the fraction done to {@code progress}
+   * and, where the image must be repaired first (a dirty qcow2, as QEMU's open repairs it), the repair's findings to
+   * {@code problems}. A refused option leaves the image unchanged (but for that repair).
    *
    * @throws UnsupportedOperationException for a format that cannot amend (qemu-img: "Format driver 'raw' does not
    *     support option amendment")
    * @throws IOException with qemu-img's message for an option the image cannot take
    */
-  default void amend(BlockDevice file, Path name, Map<String, String> options, java.util.function.DoubleConsumer progress)
-      throws IOException {
+  default void amend(BlockDevice file, Path name, Map<String, String> options, java.util.function.DoubleConsumer progress,
+      Consumer<CheckProblem> problems) throws IOException {
     throw new UnsupportedOperationException("Format driver '" + name() + "' does not support option amendment");
   }
 

@@ -161,8 +161,10 @@ final class CompatDowngrade {
         file.flush();
       }
     }
+    // Written, not writeZeroes: a new cluster may lie past the end of the file, which the write must extend.
+    ByteBuffer zero = ByteBuffer.allocate(clusterSize);
     for (long host : zeroes) {
-      file.writeZeroes(host, clusterSize, Set.of());
+      file.write(host, zero.clear(), Set.of());
     }
     if (!zeroes.isEmpty()) {
       file.flush();

@@ -3,6 +3,7 @@ package dev.vdisk.format.qcow2;
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
+import dev.vdisk.format.CheckProblem;
 import dev.vdisk.format.CheckResult;
 import dev.vdisk.format.Repair;
 import java.io.IOException;
@@ -10,6 +11,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Objects;
+import java.util.function.Consumer;
 import java.util.function.DoubleConsumer;
 
 /**
@@ -20,42 +22,51 @@ import java.util.function.DoubleConsumer;
  * Then QEMU's steps in QEMU's order: upgrade to version 3, refcount width ({@link RefcountWidthChange}), data file
  * name and {@code data_file_raw}, lazy refcounts, downgrade to version 2 ({@link CompatDowngrade}), each ending with
  * the header written by {@link HeaderRewrite}. A dirty image (lazy refcounts left behind) is repaired first, as
- * QEMU's open does. {@code size} is the caller's (a resize).
+ * QEMU's open does, even when the options are then refused. {@code size} is the caller's (a resize).
  *
  * <p>Where QEMU leaves leaked clusters a downgrade of an image with persistent bitmaps (QEMU keeps a stale bitmaps
- * extension and leaks the bitmaps' clusters), vdisk drops the extension and frees them; after a refcount width
- * change or a downgrade a leak repair frees the old refcount structures and whatever else a crash or these steps
- * leaked, so the result checks clean.
+ * extension and leaks the bitmaps' clusters), vdisk drops the extension and frees them: after a downgrade a leak
+ * repair frees whatever the steps leaked, so the result checks clean.
  */
 final class Qcow2Amender {
   private final BlockDevice file;
   private final Path name;
   private final DoubleConsumer progress;
+  private final Consumer<CheckProblem> problems;
 
-  private Qcow2Amender(BlockDevice file, Path name, DoubleConsumer progress) {
+  private Qcow2Amender(BlockDevice file, Path name, DoubleConsumer progress, Consumer<CheckProblem> problems) {
     this.file = file;
     this.name = name;
     this.progress = progress;
+    this.problems = problems;
   }
 
   /**
    * Amends the qcow2 image in {@code file} (named {@code name}, which a data file's name is relative to).
    *
    * @param progress receives the fraction done, 0 to 1
-   * @throws IOException with qemu-img's message where it refuses an option; the file is then unchanged
+   * @param problems receives what the repair of a dirty image finds and fixes, as qemu-img check -r reports it
+   * @throws IOException with qemu-img's message where it refuses an option; the file is then unchanged, but for the
+   *     repair of a dirty image, which QEMU's open makes before looking at the options
    */
-  static void amend(BlockDevice file, Path name, Map<String, String> options, DoubleConsumer progress)
-      throws IOException {
-    new Qcow2Amender(file, name, progress).run(AmendOptions.parse(options));
+  static void amend(BlockDevice file, Path name, Map<String, String> options, DoubleConsumer progress,
+      Consumer<CheckProblem> problems) throws IOException {
+    Qcow2Amender amender = new Qcow2Amender(file, name, progress, problems);
+    HostReader reader = new HostReader(file, "image file");
+    Qcow2Header h = ImageHead.read(reader).header();
+    if ((h.incompatibleFeatures() & Features.INCOMPAT_CORRUPT) != 0) {
+      throw new BlockDeviceException(BlockError.EPERM, "qcow2: Image is corrupt; cannot be opened read/write");
+    }
+    if ((h.incompatibleFeatures() & Features.INCOMPAT_DIRTY) != 0) {
+      amender.repair(Repair.ALL);
+    }
+    amender.run(AmendOptions.parse(options));
   }
 
   private void run(AmendOptions o) throws IOException {
     HostReader reader = new HostReader(file, "image file");
     ImageHead head = ImageHead.read(reader);
     Qcow2Header h = head.header();
-    if ((h.incompatibleFeatures() & Features.INCOMPAT_CORRUPT) != 0) {
-      throw new BlockDeviceException(BlockError.EPERM, "qcow2: Image is corrupt; cannot be opened read/write");
-    }
     int oldVersion = h.version();
     int newVersion = o.compat() == null ? oldVersion : o.compat();
     boolean raw = (h.autoclearFeatures() & Features.AUTOCLEAR_DATA_FILE_RAW) != 0;
@@ -89,9 +100,6 @@ final class Qcow2Amender {
       RefcountWidthChange.check(file, head, order);
     }
 
-    if ((h.incompatibleFeatures() & Features.INCOMPAT_DIRTY) != 0) {
-      repair(Repair.ALL);
-    }
     progress.accept(0);
     if (newVersion > oldVersion) {
       HeaderRewrite up = new HeaderRewrite(head = ImageHead.read(reader));
@@ -119,7 +127,6 @@ final class Qcow2Amender {
       fields.write(file);
     }
     progress.accept(0.4);
-    boolean leaks = order != h.refcountOrder();
     if (newVersion < oldVersion) {
       head = ImageHead.read(reader);
       CompatDowngrade.expandZeroClusters(file, head, head.header().hasBackingFile(), f -> progress.accept(0.4 + 0.5 * f));
@@ -131,16 +138,16 @@ final class Qcow2Amender {
       down.compressionType = 0;
       down.keepBitmaps = false;
       down.write(file);
-      leaks = true;
-    }
-    if (leaks) {
-      repair(Repair.LEAKS);
+      failUnlessClean(Qcow2Checker.repair(file, name, Repair.LEAKS, problem -> {}));
     }
     progress.accept(1);
   }
 
   private void repair(Repair mode) throws IOException {
-    CheckResult r = Qcow2Checker.repair(file, name, mode, problem -> {});
+    failUnlessClean(Qcow2Checker.repair(file, name, mode, problems));
+  }
+
+  private void failUnlessClean(CheckResult r) throws IOException {
     if (r.checkErrors() > 0 || r.corruptions() > 0) {
       throw new BlockDeviceException(BlockError.EIO, "qcow2: could not repair " + name + ": " + r.checkErrors()
           + " check errors, " + r.corruptions() + " corruptions (expected: an image that check -r all repairs)");

@@ -273,9 +273,9 @@ public final class Qcow2Format implements ImageFormat {
 
   /** qemu-img amend for qcow2: see {@link Qcow2Amender}; {@code size} is left to the caller, a resize. */
   @Override
-  public void amend(BlockDevice file, Path name, Map<String, String> options, java.util.function.DoubleConsumer progress)
-      throws IOException {
-    Qcow2Amender.amend(file, name, options, progress);
+  public void amend(BlockDevice file, Path name, Map<String, String> options, java.util.function.DoubleConsumer progress,
+      Consumer<CheckProblem> problems) throws IOException {
+    Qcow2Amender.amend(file, name, options, progress, problems);
   }
 
   @Override

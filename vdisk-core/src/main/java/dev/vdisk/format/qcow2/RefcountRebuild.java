@@ -51,7 +51,7 @@ final class RefcountRebuild {
    * @throws IOException when the new table would exceed QEMU's 8 MiB limit, or the file cannot be written
    */
   static void rebuild(BlockDevice file, ReferenceCounts refs, RefcountWidth width, int clusterBits) throws IOException {
-    rebuild(file, refs, width, clusterBits, (offset, clusters) -> {
+    rebuild(file, refs, width, clusterBits, new long[0], (offset, clusters) -> {
       file.write(Qcow2Header.REFCOUNT_TABLE_OFFSET_FIELD, ByteBuffer.allocate(12).putLong(offset).putInt(clusters).flip(), Set.of());
       file.flush();
     });
@@ -59,14 +59,16 @@ final class RefcountRebuild {
 
   /**
    * {@link #rebuild} with entries {@code width} wide (which may differ from the image's: qemu-img amend's
-   * refcount_bits), switching the header with {@code header} once blocks and table are durable.
+   * refcount_bits), switching the header with {@code header} once blocks and table are durable. The clusters
+   * {@code released} (the old structures) stay counted while the new ones are placed, so nothing is placed over them,
+   * and are written as free: once the header names the new structures they are free space, not leaks.
    */
-  static void rebuild(BlockDevice file, ReferenceCounts refs, RefcountWidth width, int clusterBits, HeaderSwitch header)
-      throws IOException {
-    new RefcountRebuild(file, refs, width, clusterBits).run(header);
+  static void rebuild(BlockDevice file, ReferenceCounts refs, RefcountWidth width, int clusterBits, long[] released,
+      HeaderSwitch header) throws IOException {
+    new RefcountRebuild(file, refs, width, clusterBits).run(released, header);
   }
 
-  private void run(HeaderSwitch header) throws IOException {
+  private void run(long[] released, HeaderSwitch header) throws IOException {
     placeBlocks(0, refs.clusters());
     long tableOffset;
     int tableClusters;
@@ -78,6 +80,9 @@ final class RefcountRebuild {
       long start = tableOffset >>> clusterBits;
       grown = placeBlocks(start, start + tableClusters);
     } while (grown);
+    for (long cluster : released) {
+      refs.set(cluster, 0);
+    }
     int cs = 1 << clusterBits;
     for (long index : blocks) {
       ByteBuffer block = ByteBuffer.allocate(cs);

@@ -13,8 +13,8 @@ import java.io.IOException;
  *
  * <p><b>Crash safety:</b> the new blocks and table are flushed before the header names them, in one write of the
  * first sector (which holds every fixed field). A power loss before that write leaves the old structures in charge
- * (the new clusters lie in space they count free); after it, the new ones, where the old blocks and table are
- * leaked clusters that the caller's leak repair frees.
+ * (the new clusters lie in space they count free); after it, the new ones, which count the old blocks and table
+ * free. A cluster counted more than once, or a leaked one, keeps its stored count, as in QEMU.
  *
  * <p>Memory: one count per cluster of the file, as wide as the wider of the two widths, and the new table (at most
  * 8 MiB, QEMU's limit).
@@ -33,12 +33,29 @@ final class RefcountWidthChange {
   static void change(BlockDevice file, ImageHead head, int order) throws IOException {
     ReferenceCounts counts = counts(file, head, order);
     HeaderRewrite header = new HeaderRewrite(head);
-    RefcountRebuild.rebuild(file, counts, new RefcountWidth(order), head.header().clusterBits(), (offset, clusters) -> {
+    RefcountRebuild.rebuild(file, counts, new RefcountWidth(order), head.header().clusterBits(), oldStructures(file, head),
+        (offset, clusters) -> {
       header.refcountOrder = order;
       header.refcountTableOffset = offset;
       header.refcountTableClusters = clusters;
       header.write(file);
     });
+  }
+
+  /** The clusters of the old refcount table and blocks. */
+  private static long[] oldStructures(BlockDevice file, ImageHead head) throws IOException {
+    Qcow2Header h = head.header();
+    RefcountTable table = RefcountTable.read(new HostReader(file, "image file"), h);
+    java.util.List<Long> out = new java.util.ArrayList<>();
+    for (long i = 0; i < h.refcountTableClusters(); i++) {
+      out.add((h.refcountTableOffset() >>> h.clusterBits()) + i);
+    }
+    for (int i = 0; i < table.size(); i++) {
+      if (table.blockOffset(i) != 0) {
+        out.add(table.blockOffset(i) >>> h.clusterBits());
+      }
+    }
+    return out.stream().mapToLong(Long::longValue).toArray();
   }
 
   /** The stored refcounts of the file's clusters, checked against the new width. */
