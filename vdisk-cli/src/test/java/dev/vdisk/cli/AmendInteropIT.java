@@ -19,8 +19,9 @@ import org.junit.jupiter.params.provider.MethodSource;
  * amended by both tools with the same {@code -o}. Both give the same exit code and message; after a success
  * {@code vdisk info --output=json} of vdisk's copy equals {@code qemu-img info --output=json} of qemu-img's (but for
  * the file name and the disk usage), {@code qemu-img check} finds vdisk's copy clean (no leaks, no errors), and the
- * guest sees the same data in the active layer ({@code qemu-img compare}) and in every internal snapshot; after a
- * refusal vdisk's copy is byte for byte the file it was.
+ * guest sees the same data in the active layer as in qemu-img's result and as before ({@code qemu-img compare}), and
+ * in every internal snapshot as before; after a refusal vdisk's copy is byte for byte the file it was (a dirty image
+ * excepted: QEMU's open repairs it before looking at the options, and so does vdisk).
  */
 class AmendInteropIT {
   /** Every layout gets these; some add their own. */
@@ -74,7 +75,7 @@ class AmendInteropIT {
         Arguments.of("refcount_bits=64 and 512-byte clusters", "refcount_bits=64,cluster_size=512",
             List.of("io write -P 1 0 300k", "io write -z 100k 20k"), COMMON),
         Arguments.of("2 MiB clusters", "cluster_size=2M", List.of("io write -P 1 0 3M"),
-            List.of("compat=0.10", "lazy_refcounts=on", "refcount_bits=32")),
+            List.of("compat=0.10", "lazy_refcounts=on")),
         Arguments.of("extended L2", "extended_l2=on", List.of("io write -P 1 0 100k"),
             List.of("compat=0.10", "lazy_refcounts=on", "refcount_bits=8")),
         Arguments.of("zstd with compressed clusters", "compression_type=zstd",
@@ -174,7 +175,14 @@ class AmendInteropIT {
       out.add(what + "message '" + vm + "', qemu-img '" + qm + "'");
     }
     if (q.exit() != 0) {
-      if (!java.util.Arrays.equals(Files.readAllBytes(ours), before)) {
+      // QEMU's open repairs a dirty image before it looks at the options; so does vdisk.
+      boolean dirty = PeerTools.check(dir, "qemu-img", "info", "--output=json", original.toString()).contains("\"dirty-flag\": true");
+      if (dirty) {
+        PeerTools.Result check = PeerTools.run(dir, "qemu-img", "check", ours.toString());
+        if (check.exit() != 0) {
+          out.add(what + "refused, but the dirty image was not repaired: " + check.out());
+        }
+      } else if (!java.util.Arrays.equals(Files.readAllBytes(ours), before)) {
         out.add(what + "refused, but the image changed");
       }
       return out;

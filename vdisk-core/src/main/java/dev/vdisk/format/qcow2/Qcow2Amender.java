@@ -7,6 +7,7 @@ import dev.vdisk.format.CheckProblem;
 import dev.vdisk.format.CheckResult;
 import dev.vdisk.format.Repair;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Map;
@@ -93,6 +94,9 @@ final class Qcow2Amender {
     if (Boolean.TRUE.equals(o.lazyRefcounts()) && !lazy && newVersion < 3) {
       throw refused("Lazy refcounts only supported with compatibility level 1.1 and above (use compat=1.1 or greater)");
     }
+    if (newVersion > oldVersion) {
+      checkSnapshotsUpgradable(reader, h);
+    }
     if (newVersion < oldVersion) {
       CompatDowngrade.check(file, head, order);
     }
@@ -151,6 +155,23 @@ final class Qcow2Amender {
     if (r.checkErrors() > 0 || r.corruptions() > 0) {
       throw new BlockDeviceException(BlockError.EIO, "qcow2: could not repair " + name + ": " + r.checkErrors()
           + " check errors, " + r.corruptions() + " corruptions (expected: an image that check -r all repairs)");
+    }
+  }
+
+  /**
+   * Version 3 requires every snapshot entry to carry at least 16 bytes of extra data (VM state size, disk size).
+   * QEMU rewrites a table whose entries lack them; vdisk does not write snapshot tables, so it refuses the upgrade.
+   */
+  private static void checkSnapshotsUpgradable(HostReader reader, Qcow2Header h) throws IOException {
+    long pos = h.snapshotsOffset();
+    for (int i = 0; i < h.nbSnapshots(); i++) {
+      ByteBuffer f = reader.readMetadata("snapshot table entry " + i, pos, 40);
+      long extra = f.getInt(36) & 0xffff_ffffL;
+      if (extra < 16) {
+        throw Qcow2Errors.unsupported("snapshot table entry " + i + ": extra_data_size", extra,
+            "at least 16 for compat=1.1 (a table vdisk does not rewrite yet; qemu-img amend does)");
+      }
+      pos = (pos + 40 + extra + (f.getShort(12) & 0xffff) + (f.getShort(14) & 0xffff) + 7) & ~7L;
     }
   }
 
