@@ -54,7 +54,8 @@ class AmendInteropIT {
     List<String> all = with(COMMON, BAD);
     return Stream.of(
         Arguments.of("data, zero and compressed clusters", "compat=1.1",
-            List.of("io write -P 1 0 1M", "io write -z 2M 1M", "io write -c -P 3 4M 64k"), all),
+            List.of("io write -P 1 0 1M", "io write -z 2M 1M", "io write -c -P 3 4M 64k"),
+            with(all, List.of("size=128M", "size=32M,lazy_refcounts=on", "size=abc"))),
         Arguments.of("version 2", "compat=0.10",
             List.of("io write -P 5 0 3M", "io write -c -P 3 4M 64k"), with(all, List.of("compat=1.1,refcount_bits=4"))),
         Arguments.of("snapshots by qemu-img", "compat=1.1",

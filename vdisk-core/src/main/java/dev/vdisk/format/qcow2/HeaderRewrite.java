@@ -18,10 +18,14 @@ import java.util.Set;
  * {@code qemu-img create} and upgraded here gets the bytes {@code qemu-img create -o compat=1.1} writes, and the
  * reverse.
  *
- * <p><b>Crash safety:</b> one write of the whole cluster, then a flush. Every fixed field lies in the first
- * 512-byte sector, which a disk writes whole; when the old and the new extensions and backing name also end within
- * it (a v3 header with the feature table takes 512 bytes), the rewrite is atomic. Longer extension areas are
- * written in place as QEMU writes them, so a power loss in that write may leave a mixed area (as with QEMU).
+ * <p><b>Crash safety:</b> a disk writes a 512-byte sector whole, and every fixed field lies in the first. When the
+ * old and the new header areas (extensions and backing file name) both end within it, one write of the cluster and
+ * a flush switch atomically. Otherwise (a v3 header with its feature name table takes 512 bytes, so a backing format,
+ * a bitmaps extension or a backing file name goes past it) three steps, each leaving a valid header: the old header
+ * without its optional feature name table, compacted into the first sector alone; then the new cluster but its
+ * first sector, which that compact header does not read; then the new first sector. Where even the compact header
+ * does not fit in one sector (a very long backing file name), the cluster is written in place as QEMU writes it,
+ * and a power loss in that write may leave a mixed area (as with QEMU).
  */
 final class HeaderRewrite {
   private final ImageHead head;
@@ -35,6 +39,10 @@ final class HeaderRewrite {
   int compressionType;
   Optional<String> dataFile;
   boolean keepBitmaps = true;
+  /** Whether the optional feature name table is written (where the version and cluster size call for one). */
+  private boolean featureTable = true;
+  /** Bytes of the area {@link #encode} used: header, extensions, end marker and backing file name. */
+  private int used;
 
   /** A rewrite that, unchanged, keeps every field of {@code head} (unknown autoclear bits are cleared, as QEMU does). */
   HeaderRewrite(ImageHead head) {
@@ -57,7 +65,24 @@ final class HeaderRewrite {
    * @throws IOException if the extensions and the backing file name do not fit in the first cluster
    */
   void write(BlockDevice file) throws IOException {
-    file.write(0, encode(), Set.of());
+    ByteBuffer target = encode();
+    int sector = 512;
+    HeaderRewrite old = new HeaderRewrite(head);
+    old.encode();
+    if (Math.max(used, old.used) > sector) {
+      old.featureTable = false;
+      ByteBuffer compact = old.encode();
+      if (old.used <= sector) {
+        file.write(0, compact.limit(sector), Set.of());
+        file.flush();
+        file.write(sector, target.duplicate().position(sector), Set.of());
+        file.flush();
+        file.write(0, target.duplicate().limit(sector), Set.of());
+        file.flush();
+        return;
+      }
+    }
+    file.write(0, target, Set.of());
     file.flush();
   }
 
@@ -90,7 +115,7 @@ final class HeaderRewrite {
     HeaderExtensions ext = head.extensions();
     ext.backingFormat().ifPresent(f -> HeaderEncoder.extension(out, HeaderExtensions.BACKING_FORMAT, bytes(f)));
     dataFile.ifPresent(f -> HeaderEncoder.extension(out, HeaderExtensions.DATA_FILE, bytes(f)));
-    if (version >= 3 && h.clusterBits() > 12) {
+    if (featureTable && version >= 3 && h.clusterBits() > 12) {
       HeaderEncoder.extension(out, HeaderExtensions.FEATURE_NAME_TABLE, HeaderEncoder.featureTable());
     }
     List<ByteBuffer> kept = otherExtensions();
@@ -113,6 +138,7 @@ final class HeaderRewrite {
       out.putInt(16, name.length);
       out.put(name);
     }
+    used = out.position();
     return out.clear();
   }
 
