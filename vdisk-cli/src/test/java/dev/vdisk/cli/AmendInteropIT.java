@@ -122,12 +122,8 @@ class AmendInteropIT {
     String img = dir.resolve("img.qcow2").toString();
     for (List<String> args : List.of(List.of("-f", "qcow2", "-o", "help"), List.of("-o", "help", img),
         List.of("-o", "compat=1.1,help", img))) {
-      List<String> q = new ArrayList<>(List.of("qemu-img", "amend"));
-      q.addAll(args);
-      PeerTools.Result theirs = PeerTools.run(dir, q.toArray(String[]::new));
-      List<String> v = new ArrayList<>(List.of("amend"));
-      v.addAll(args);
-      Vdisk.Result ours = Vdisk.run(v.toArray(String[]::new));
+      PeerTools.Result theirs = qemuImgAmend(args);
+      Vdisk.Result ours = vdiskAmend(args);
       assertThat(ours.out()).as("amend " + args).isEqualTo(theirs.out());
       assertThat(ours.exit()).isEqualTo(theirs.exit());
     }
@@ -143,16 +139,24 @@ class AmendInteropIT {
         List.of("-o", "compat=1.1", img, img), List.of("-t", "bogus", "-o", "compat=1.1", img),
         List.of("-f", "raw", "-o", "size=1M", raw), List.of("-o", "compat=1.1", dir.resolve("none.qcow2").toString()))) {
       byte[] before = Files.readAllBytes(dir.resolve("img.qcow2"));
-      List<String> q = new ArrayList<>(List.of("qemu-img", "amend"));
-      q.addAll(args);
-      PeerTools.Result theirs = PeerTools.run(dir, q.toArray(String[]::new));
-      List<String> v = new ArrayList<>(List.of("amend"));
-      v.addAll(args);
-      Vdisk.Result ours = Vdisk.run(v.toArray(String[]::new));
+      PeerTools.Result theirs = qemuImgAmend(args);
+      Vdisk.Result ours = vdiskAmend(args);
       assertThat(ours.exit()).as("exit of amend " + args + ": " + ours.err()).isEqualTo(theirs.exit());
       assertThat(message(ours.err(), "vdisk amend: ")).as("message of amend " + args).isEqualTo(message(theirs.err(), "qemu-img: "));
       assertThat(Files.readAllBytes(dir.resolve("img.qcow2"))).isEqualTo(before);
     }
+  }
+
+  private PeerTools.Result qemuImgAmend(List<String> args) throws Exception {
+    List<String> q = new ArrayList<>(List.of("qemu-img", "amend"));
+    q.addAll(args);
+    return PeerTools.run(dir, q.toArray(String[]::new));
+  }
+
+  private static Vdisk.Result vdiskAmend(List<String> args) {
+    List<String> v = new ArrayList<>(List.of("amend"));
+    v.addAll(args);
+    return Vdisk.run(v.toArray(String[]::new));
   }
 
   /** Amends copies of {@code original} with both tools; returns what differs, one line per difference. */
