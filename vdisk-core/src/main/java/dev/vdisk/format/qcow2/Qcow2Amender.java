@@ -12,6 +12,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.function.Consumer;
 import java.util.function.DoubleConsumer;
 
@@ -121,7 +122,7 @@ final class Qcow2Amender {
           : fields.autoclear & ~Features.AUTOCLEAR_DATA_FILE_RAW;
     }
     if (o.dataFile() != null) {
-      fields.dataFile = o.dataFile().isEmpty() ? java.util.Optional.empty() : java.util.Optional.of(o.dataFile());
+      fields.dataFile = o.dataFile().isEmpty() ? Optional.empty() : Optional.of(o.dataFile());
     }
     if (o.lazyRefcounts() != null) {
       fields.compatible = o.lazyRefcounts() ? fields.compatible | Features.COMPAT_LAZY_REFCOUNTS
