@@ -26,6 +26,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.function.Consumer;
 
@@ -281,6 +282,18 @@ public final class Qcow2Format implements ImageFormat {
   @Override
   public List<String> amendOptionNames() {
     return AmendOptions.NAMES;
+  }
+
+  @Override
+  public boolean supportsBacking() {
+    return true;
+  }
+
+  /** qemu-img rebase's header change: see {@link BackingFileChange}. */
+  @Override
+  public void changeBacking(BlockDevice file, Optional<String> backingFile, Optional<String> backingFormat)
+      throws IOException {
+    BackingFileChange.change(file, backingFile, backingFormat);
   }
 
   /**
