@@ -158,6 +158,28 @@ public final class Vdisk {
   }
 
   /**
+   * {@code qemu-img amend}: changes the format options {@code options} names (qemu-img's names and values, in the
+   * order given; for qcow2 {@code compat}, {@code lazy_refcounts}, {@code refcount_bits}, {@code data_file},
+   * {@code data_file_raw}, and {@code backing_file}/{@code backing_fmt} only to their current values) of the image
+   * in {@code path}, opened for writing under its lock with {@code options}' format (or a probe) and cache mode.
+   * A {@code size} entry is checked for its syntax only: resizing is {@link Image#resize}'s job. A refused option
+   * leaves the image unchanged, but for the repair of a dirty image that QEMU's open (and so vdisk) makes first.
+   *
+   * @param progress receives the fraction done, 0 to 1
+   * @param problems receives what that repair finds and fixes, as {@code qemu-img check -r} reports it
+   * @throws UnsupportedOperationException if the format cannot amend
+   * @throws IOException with qemu-img's message for an option the image cannot take
+   */
+  public static void amend(Path path, java.util.Map<String, String> amend, OpenOptions options,
+      java.util.function.DoubleConsumer progress, java.util.function.Consumer<CheckProblem> problems) throws IOException {
+    try (FileDevice f = FileDevice.open(path, new FileOptions(options.cache(), false, false, true))) {
+      ImageFormat format = options.format().isPresent() ? FormatRegistry.byName(options.format().get()) : Images.probe(f);
+      format.amend(f, path, amend, progress, problems);
+      f.flush();
+    }
+  }
+
+  /**
    * {@code qemu-img measure --size}: the file size a new empty image made with {@code options} needs for a disk of
    * {@code size} bytes.
    */

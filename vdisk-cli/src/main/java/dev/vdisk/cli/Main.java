@@ -46,7 +46,8 @@ public final class Main implements Runnable {
   private static final List<Class<?>> SUBCOMMANDS = List.of(CreateCommand.class, InfoCommand.class, MapCommand.class,
       CheckCommand.class, SnapshotCommand.class, ResizeCommand.class, ConvertCommand.class, CompareCommand.class,
       MeasureCommand.class, IoCommand.class, BenchCommand.class, ServeCommand.class, AdviseCommand.class,
-      BitmapCommand.class, RebaseCommand.class, CommitCommand.class, HelpCommand.class, GenerateCompletion.class);
+      BitmapCommand.class, RebaseCommand.class, CommitCommand.class, AmendCommand.class, DdCommand.class,
+      HelpCommand.class, GenerateCompletion.class);
 
   @Option(names = "--debug", scope = ScopeType.INHERIT, description = "Print the stack trace of an error.")
   boolean debug;

@@ -27,6 +27,14 @@ final class OptionHelp {
       Map.entry("refcount_bits", "<num> - Width of a reference count entry in bits"),
       Map.entry("size", "<size> - Virtual disk size"));
 
+  /** The encryption options qemu-img amend lists for qcow2 (vdisk has no encrypted images, so it refuses them). */
+  private static final Map<String, String> QCOW2_ENCRYPT_AMEND = Map.of(
+      "encrypt.iter-time", "<num> - Time to spend in PBKDF in milliseconds",
+      "encrypt.keyslot", "<num> - Select a single keyslot to modify explicitly",
+      "encrypt.new-secret", "<str> - New secret to set in the matching keyslots. Empty string to erase",
+      "encrypt.old-secret", "<str> - Select all keyslots that match this password",
+      "encrypt.state", "<str> - Select new state of affected keyslots (active/inactive)");
+
   /** raw's own option. */
   private static final Map<String, String> RAW = Map.of("size", "<size> - Virtual disk size");
 
@@ -47,6 +55,14 @@ final class OptionHelp {
     return false;
   }
 
+  /** qemu-img amend's {@code -o help}: {@code names} (the format's amend options, in order) with qemu-img's help. */
+  static void printAmend(ImageFormat format, java.util.List<String> names, PrintWriter out) {
+    out.println("Amend options for '" + format.name() + "':");
+    for (String name : names) {
+      line(out, name, QCOW2.getOrDefault(name, QCOW2_ENCRYPT_AMEND.get(name)));
+    }
+  }
+
   /**
    * Prints the options of {@code format} as qemu-img's {@code qemu_opts_print_help} does.
    *
@@ -59,15 +75,17 @@ final class OptionHelp {
       FILE.forEach(shown::putIfAbsent);
     }
     out.println(withFile ? "Supported options:" : "Supported " + format.name() + " options:");
-    shown.forEach((name, help) -> {
-      int dash = help.indexOf(" - ");
-      String head = "  " + name + "=" + help.substring(0, dash);
-      out.println(String.format("%-24s", head) + help.substring(dash));
-    });
+    shown.forEach((name, help) -> line(out, name, help));
     if (!withFile) {
       out.println();
       out.println("The protocol level may support further options.");
       out.println("Specify the target filename to include those options.");
     }
+  }
+
+  private static void line(PrintWriter out, String name, String help) {
+    int dash = help.indexOf(" - ");
+    String head = "  " + name + "=" + help.substring(0, dash);
+    out.println(String.format("%-24s", head) + help.substring(dash));
   }
 }

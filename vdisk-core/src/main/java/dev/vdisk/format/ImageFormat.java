@@ -115,6 +115,26 @@ public interface ImageFormat {
   }
 
   /**
+   * {@code qemu-img amend}: changes the options {@code options} names (qemu-img's names and values, in the order
+   * given) of the image in {@code file} (open for writing, locked), reporting the fraction done to {@code progress}
+   * and, where the image must be repaired first (a dirty qcow2, as QEMU's open repairs it), the repair's findings to
+   * {@code problems}. A refused option leaves the image unchanged (but for that repair).
+   *
+   * @throws UnsupportedOperationException for a format that cannot amend (qemu-img: "Format driver 'raw' does not
+   *     support option amendment")
+   * @throws IOException with qemu-img's message for an option the image cannot take
+   */
+  default void amend(BlockDevice file, Path name, Map<String, String> options, java.util.function.DoubleConsumer progress,
+      Consumer<CheckProblem> problems) throws IOException {
+    throw new UnsupportedOperationException("Format driver '" + name() + "' does not support option amendment");
+  }
+
+  /** The options {@link #amend} takes, in qemu-img's {@code -o help} order; empty when the format cannot amend. */
+  default java.util.List<String> amendOptionNames() {
+    return java.util.List.of();
+  }
+
+  /**
    * What qemu-img's {@code Formatting '...', fmt=NAME } line prints after the format name for an image of
    * {@code size} bytes made with {@code options}: by default {@code size=N} then the options as given.
    */

@@ -87,7 +87,7 @@ final class HeaderEncoder {
     return n;
   }
 
-  private static byte[] featureTable() {
+  static byte[] featureTable() {
     ByteBuffer t = ByteBuffer.allocate(FEATURES.length * 48);
     for (Object[] f : FEATURES) {
       int at = t.position();
@@ -97,7 +97,7 @@ final class HeaderEncoder {
     return t.array();
   }
 
-  private static void extension(ByteBuffer b, int type, byte[] data) {
+  static void extension(ByteBuffer b, int type, byte[] data) {
     b.putInt(type).putInt(data.length).put(data);
     b.position(b.position() + pad(data.length) - data.length);
   }

@@ -301,6 +301,18 @@ public final class Qcow2Format implements ImageFormat {
     return Qcow2Checker.repair(file, name, mode, problems);
   }
 
+  /** qemu-img amend for qcow2: see {@link Qcow2Amender}; {@code size} is left to the caller, a resize. */
+  @Override
+  public void amend(BlockDevice file, Path name, Map<String, String> options, java.util.function.DoubleConsumer progress,
+      Consumer<CheckProblem> problems) throws IOException {
+    Qcow2Amender.amend(file, name, options, progress, problems);
+  }
+
+  @Override
+  public List<String> amendOptionNames() {
+    return AmendOptions.NAMES;
+  }
+
   @Override
   public boolean supportsBacking() {
     return true;

@@ -32,6 +32,11 @@ final class RefcountRebuild {
   private long[] table = new long[0];
   private final Set<Long> blocks = new TreeSet<>();
 
+  /** Makes the header name the new refcount table, durably: the step that switches to the new structures. */
+  interface HeaderSwitch {
+    void write(long tableOffset, int tableClusters) throws IOException;
+  }
+
   private RefcountRebuild(BlockDevice file, ReferenceCounts refs, RefcountWidth width, int clusterBits) {
     this.file = file;
     this.refs = refs;
@@ -46,10 +51,24 @@ final class RefcountRebuild {
    * @throws IOException when the new table would exceed QEMU's 8 MiB limit, or the file cannot be written
    */
   static void rebuild(BlockDevice file, ReferenceCounts refs, RefcountWidth width, int clusterBits) throws IOException {
-    new RefcountRebuild(file, refs, width, clusterBits).run();
+    rebuild(file, refs, width, clusterBits, new long[0], (offset, clusters) -> {
+      file.write(Qcow2Header.REFCOUNT_TABLE_OFFSET_FIELD, ByteBuffer.allocate(12).putLong(offset).putInt(clusters).flip(), Set.of());
+      file.flush();
+    });
   }
 
-  private void run() throws IOException {
+  /**
+   * {@link #rebuild} with entries {@code width} wide (which may differ from the image's: qemu-img amend's
+   * refcount_bits), switching the header with {@code header} once blocks and table are durable. The clusters
+   * {@code released} (the old structures) stay counted while the new ones are placed, so nothing is placed over them,
+   * and are written as free: once the header names the new structures they are free space, not leaks.
+   */
+  static void rebuild(BlockDevice file, ReferenceCounts refs, RefcountWidth width, int clusterBits, long[] released,
+      HeaderSwitch header) throws IOException {
+    new RefcountRebuild(file, refs, width, clusterBits).run(released, header);
+  }
+
+  private void run(long[] released, HeaderSwitch header) throws IOException {
     placeBlocks(0, refs.clusters());
     long tableOffset;
     int tableClusters;
@@ -61,6 +80,9 @@ final class RefcountRebuild {
       long start = tableOffset >>> clusterBits;
       grown = placeBlocks(start, start + tableClusters);
     } while (grown);
+    for (long cluster : released) {
+      refs.set(cluster, 0);
+    }
     int cs = 1 << clusterBits;
     for (long index : blocks) {
       ByteBuffer block = ByteBuffer.allocate(cs);
@@ -77,8 +99,7 @@ final class RefcountRebuild {
     t.asLongBuffer().put(table);
     file.write(tableOffset, t, Set.of());
     file.flush();
-    file.write(Qcow2Header.REFCOUNT_TABLE_OFFSET_FIELD, ByteBuffer.allocate(12).putLong(tableOffset).putInt(tableClusters).flip(), Set.of());
-    file.flush();
+    header.write(tableOffset, tableClusters);
   }
 
   /**
