@@ -40,9 +40,6 @@ import picocli.CommandLine.Spec;
     description = "Virtual-disk images for KVM/QEMU, with qemu-img's command line.")
 public final class Main implements Runnable {
   /** qemu-img's commands, to tell a command vdisk lacks from a typing error. */
-  private static final List<String> QEMU_IMG_COMMANDS = List.of("amend", "bench", "bitmap", "check", "commit",
-      "compare", "convert", "create", "dd", "info", "map", "measure", "rebase", "resize", "snapshot");
-
   private static final List<Class<?>> SUBCOMMANDS = List.of(CreateCommand.class, InfoCommand.class, MapCommand.class,
       CheckCommand.class, SnapshotCommand.class, ResizeCommand.class, ConvertCommand.class, CompareCommand.class,
       MeasureCommand.class, IoCommand.class, BenchCommand.class, ServeCommand.class, AdviseCommand.class,
@@ -151,8 +148,8 @@ public final class Main implements Runnable {
   }
 
   /**
-   * The error for a first argument that names no command, in qemu-img's words ({@code Command not found: X}), or
-   * saying that vdisk lacks the qemu-img command X; empty for other errors.
+   * The error for a first argument that names no command, in qemu-img's words ({@code Command not found: X}); empty
+   * for other errors.
    */
   private static Optional<String> unknownCommand(ParameterException e) {
     if (!(e instanceof UnmatchedArgumentException u) || u.getUnmatched().isEmpty()
@@ -161,9 +158,6 @@ public final class Main implements Runnable {
     }
     String name = u.getUnmatched().getFirst();
     String ours = String.join(", ", e.getCommandLine().getSubcommands().keySet());
-    if (QEMU_IMG_COMMANDS.contains(name)) {
-      return Optional.of("'" + name + "' is a qemu-img command that vdisk does not have yet (expected: one of " + ours + ")");
-    }
     List<String> similar = u.getSuggestions();
     return Optional.of("Command not found: " + name + " (expected: one of " + ours
         + (similar.isEmpty() ? "" : "; did you mean " + String.join(" or ", similar) + "?") + ")");
