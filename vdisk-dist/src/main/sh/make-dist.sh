@@ -5,6 +5,9 @@
 #   vdisk-VERSION/lib/vdisk-short.aot, vdisk-long.aot
 #                                  the AOT caches, recorded by the runtime below on dev.vdisk.cli.AotTraining
 #   vdisk-VERSION/runtime/         a Java runtime made by jlink with the modules jdeps finds the jar needs
+#   vdisk-VERSION/share/man/man1/  a man page per command (vdisk-cli's build writes them next to the jar)
+#   vdisk-VERSION/share/bash-completion/completions/vdisk
+#                                  the completion script (bash and zsh), from `vdisk generate-completion`
 # into OUT/vdisk-VERSION-linux-ARCH.tar.gz.
 # Usage: make-dist.sh JDK JAR VERSION OUT
 set -eu
@@ -20,6 +23,10 @@ mkdir -p "$stage/bin" "$stage/lib"
 cp "$dist/bin/vdisk" "$stage/bin/vdisk"
 chmod 755 "$stage/bin/vdisk"
 cp -p "$jar" "$stage/lib/vdisk.jar"
+man=$(dirname "$jar")/man/man1
+[ -f "$man/vdisk.1" ] || { echo "make-dist: no man pages in $man (expected: vdisk-cli built without -Dman.skip)" >&2; exit 1; }
+mkdir -p "$stage/share/man/man1"
+cp "$man"/*.1 "$stage/share/man/man1/"
 
 # The modules the jar's classes refer to (jackson's optional java.desktop and java.sql included: a missing module
 # would only show in the one code path that needs it).
@@ -27,6 +34,10 @@ modules=$("$jdk/bin/jdeps" --print-module-deps --ignore-missing-deps --multi-rel
 echo "make-dist: jlink $modules"
 "$jdk/bin/jlink" --add-modules "$modules" --strip-debug --no-man-pages --no-header-files --compress=zip-6 \
   --strip-native-debug-symbols=exclude-debuginfo-files --output "$stage/runtime"
+
+mkdir -p "$stage/share/bash-completion/completions"
+"$stage/runtime/bin/java" -cp "$stage/lib/vdisk.jar" dev.vdisk.cli.Main generate-completion \
+  >"$stage/share/bash-completion/completions/vdisk"
 
 # The caches must be recorded by the runtime that will use them, on the jar it will run.
 for kind in short long; do

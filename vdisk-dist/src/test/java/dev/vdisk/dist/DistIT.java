@@ -96,6 +96,17 @@ class DistIT {
   }
 
   @Test
+  void shipsAManPagePerCommandAndTheCompletionScript() throws IOException {
+    Path man = vdisk.getParent().resolveSibling("share/man/man1");
+    assertThat(man.resolve("vdisk.1")).content().contains(".TH \"VDISK\"");
+    for (String command : List.of("create", "info", "convert", "serve", "rebase", "commit", "amend", "dd")) {
+      assertThat(man.resolve("vdisk-" + command + ".1")).exists();
+    }
+    assertThat(man.resolveSibling("../bash-completion/completions/vdisk").normalize()).content()
+        .contains("complete -F _complete_vdisk");
+  }
+
+  @Test
   void usesTheAotCachesItShips() throws IOException, InterruptedException {
     assertThat(user("create", "-q", "disk.raw", "1M").exit()).isZero();
     assertThat(classesLoaded("info", "disk.raw")).filteredOn(l -> l.contains(" dev.vdisk.cli.InfoCommand ")).singleElement()
