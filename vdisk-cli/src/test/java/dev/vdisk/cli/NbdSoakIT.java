@@ -174,9 +174,15 @@ class NbdSoakIT {
     Files.writeString(job, String.join("\n", "[global]", "ioengine=nbd", "uri=" + uri("shared"), "rw=randwrite",
         "bsrange=4k-64k", "iodepth=4", "size=1m", "offset_increment=1m", "numjobs=" + FIO_JOBS, "verify=crc32c",
         "verify_backlog=16", "verify_fatal=1", "time_based", "runtime=" + SECONDS, "[soak]", ""));
-    PeerTools.Result r = PeerTools.run(dir, "fio", "--output-format=json", "--output=fio.json", job.toString());
-    if (r.exit() != 0) {
-      failures.add("fio exit " + r.exit() + ": " + r.out() + r.err());
+    // Not PeerTools.run, which gives a peer a minute: fio runs as long as the soak.
+    Path log = dir.resolve("fio.log");
+    Process p = new ProcessBuilder("fio", "--output-format=json", "--output=fio.json", job.toString())
+        .directory(dir.toFile()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    if (!p.waitFor(SECONDS + 300L, TimeUnit.SECONDS)) {
+      p.destroyForcibly();
+      failures.add("fio still running " + (SECONDS + 300) + " s after it started");
+    } else if (p.exitValue() != 0) {
+      failures.add("fio exit " + p.exitValue() + ": " + Files.readString(log));
     }
     return new ObjectMapper().readTree(dir.resolve("fio.json").toFile());
   }

@@ -61,6 +61,10 @@ import org.junit.jupiter.params.provider.MethodSource;
  *       leaves no corruption the image did not already have, and a second repair makes it clean.
  * </ul>
  *
+ * <p>Crash tests of other operations (snapshots, rebase, commit, amend) may reuse the guest model ({@link Model},
+ * {@link #markFlushed}, {@link #snapshot}), {@link #readsBack} and {@link #save} (package-private for that), with
+ * images from {@link CrashImages} and the disk from {@code CrashingDevice}.
+ *
  * <p>Workloads: allocating and partial writes, overwrites, FUA writes, zeroes with and without MAY_TRIM,
  * discards, compressed cluster writes, growing resizes (L1 table moves included), with lazy refcounts on and off,
  * over several cluster sizes, refcount widths, versions, extended L2 entries (subcluster allocation), overlays over
@@ -126,7 +130,7 @@ class Qcow2CrashIT {
   }
 
   /** The guest's view: the expected bytes and size, and which bytes changed after the last flush. */
-  private static final class Model {
+  static final class Model {
     final byte[] now;
     long size = SIZE;
     byte[] atFlush;
@@ -289,14 +293,14 @@ class Qcow2CrashIT {
     c[1] += CRASHES_PER_WORKLOAD;
   }
 
-  private static void markFlushed(Model model, CrashingDevice disk) {
+  static void markFlushed(Model model, CrashingDevice disk) {
     model.atFlush = model.now.clone();
     model.sizeAtFlush = model.size;
     model.flushedAtHistory = disk.historyLength();
     model.since.clear();
   }
 
-  private static Model snapshot(Model m) {
+  static Model snapshot(Model m) {
     return new Model(m);
   }
 
@@ -448,7 +452,7 @@ class Qcow2CrashIT {
   }
 
   /** Every byte not changed since the flush of {@code state} reads as it was then. */
-  private static void readsBack(BlockDevice disk, Path file, Model state, byte[] initial, int point, String where)
+  static void readsBack(BlockDevice disk, Path file, Model state, byte[] initial, int point, String where)
       throws IOException {
     long flushedSize = state == null ? SIZE : state.sizeAtFlush;
     byte[] expected = state == null ? initial : state.atFlush;
@@ -482,7 +486,7 @@ class Qcow2CrashIT {
     }
   }
 
-  private static void save(BlockDevice d, Path file) throws IOException {
+  static void save(BlockDevice d, Path file) throws IOException {
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
       ByteBuffer b = ByteBuffer.allocate(1 << 20);
       for (long at = 0; at < d.size(); at += b.capacity()) {
