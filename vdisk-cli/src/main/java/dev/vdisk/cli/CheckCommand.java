@@ -9,8 +9,6 @@ import dev.vdisk.format.CheckResult;
 import dev.vdisk.format.Repair;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.math.BigDecimal;
-import java.math.RoundingMode;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -62,7 +60,6 @@ final class CheckCommand implements Callable<Integer> {
     PrintWriter err = main.err();
     PrintWriter out = main.out();
     checkBackingOpens();
-    Path path = image.checkedPath(file);
     CheckListener listener = new CheckListener() {
       @Override
       public void problem(CheckProblem problem) {
@@ -81,15 +78,14 @@ final class CheckCommand implements Callable<Integer> {
     };
     CheckReport report;
     try {
-      report = mode == null ? Vdisk.check(path, image.checkOptions(), listener)
-          : Vdisk.repair(path, mode, image.checkOptions(), listener);
+      report = image.check(file, mode, listener);
     } catch (UnsupportedOperationException e) {
       err.println(Main.errorLine("check", e.getMessage()));
       return EXIT_NOT_SUPPORTED;
     }
     CheckResult result = report.result();
     if (!quiet) {
-      out.print(json ? Json.pretty(json(result, file, report.format())) + "\n" : human(result));
+      out.print(json ? Json.pretty(json(result, image.label(file), report.format())) + "\n" : human(result));
     }
     out.flush();
     if (report.verdict() == CheckReport.Verdict.CHECK_ERRORS) {
@@ -180,6 +176,6 @@ final class CheckCommand implements Callable<Integer> {
 
   /** C's {@code %0.2f} of {@code part * 100.0 / whole}: the exact double rounded half to even, as glibc does. */
   static String percent(long part, long whole) {
-    return new BigDecimal(part * 100.0 / whole).setScale(2, RoundingMode.HALF_EVEN).toPlainString();
+    return ExactDecimal.fixed(part * 100.0 / whole, 2);
   }
 }

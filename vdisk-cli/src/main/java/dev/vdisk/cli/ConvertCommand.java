@@ -1,6 +1,10 @@
 package dev.vdisk.cli;
 
+import dev.vdisk.block.BlockDevice;
+import dev.vdisk.format.FileContext;
 import dev.vdisk.format.FormatRegistry;
+import dev.vdisk.format.ImageChain;
+import dev.vdisk.format.ImageContext;
 import dev.vdisk.format.ImageFormat;
 import dev.vdisk.format.Images;
 import dev.vdisk.format.OpenImage;
@@ -17,6 +21,7 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -34,11 +39,16 @@ import picocli.CommandLine.ParentCommand;
  *
  * <p>An existing DST is replaced as qemu-img replaces it (once QEMU's image lock for a writer is held on it), or
  * written into with {@code -n}; {@code --force} is accepted and changes nothing. A DST that is the source file is
- * refused. {@code -l} and {@code -B} are not supported yet and say so. Every argument is checked,
+ * refused. With a backing file for the target ({@code -B BACKING -F FMT}, or {@code -o backing_file=...}) only what
+ * the source's top layer defines is written, as qemu-img does ({@link Convert#runOverBacking}). {@code -l} is not
+ * supported yet and says so. Every argument is checked,
  * and the source opened, before DST is created or opened.
  */
 @Command(name = "convert", mixinStandardHelpOptions = true, description = "Copy an image into a new (or existing) one.")
 final class ConvertCommand implements Callable<Integer> {
+  /** NBD connections a copy reads over at most, where the source's server allows several. */
+  private static final int MAX_NBD_CONNECTIONS = 4;
+
   @ParentCommand Main main;
 
   @Mixin ImageOptions source;
@@ -92,8 +102,15 @@ final class ConvertCommand implements Callable<Integer> {
   @Option(names = "-l", paramLabel = "SNAPSHOT", description = "Convert an internal snapshot (not supported yet).")
   String snapshot;
 
-  @Option(names = "-B", paramLabel = "BACKING_FILE", description = "Target backing file (not supported yet).")
+  @Option(names = "-B", paramLabel = "BACKING_FILE",
+      description = "The target's backing file: only what the source's top layer defines is written (needs -F).")
   String backing;
+
+  @Option(names = "-F", paramLabel = "BACKING_FMT", description = "The format of the target's backing file (-B).")
+  String backingFormat;
+
+  @Option(names = "--target-image-opts", description = "DST is a QEMU option string, as FILE of --image-opts.")
+  boolean targetImageOpts;
 
   @Parameters(index = "0", arity = "0..1", paramLabel = "SRC", description = "The source image.")
   String src;
@@ -122,41 +139,100 @@ final class ConvertCommand implements Callable<Integer> {
     if (targetIsZero && !noCreate) {
       throw new CliException("--target-is-zero: requires -n (expected: -n, the target must exist)");
     }
-    Map<String, String> createOptions = OptionString.parse(joined);
+    Map<String, String> createOptions = withBacking(fmt, OptionString.parse(joined));
     fmt.checkOptionNames(createOptions);
     checkCompression(fmt, createOptions);
     if (skipBrokenBitmaps && !bitmaps) {
       throw new CliException("Use of --skip-broken-bitmaps requires --bitmaps");
     }
-    Path target = Path.of(dst);
+    ImageSpec targetSpec = ImageSpec.parse(dst, targetImageOpts);
+    // Parallel workers read over several NBD connections where the server allows it (as nbdcopy does).
+    source.nbdConnections = Math.min(copy.workers(), MAX_NBD_CONNECTIONS);
     try (OpenImage in = source.open(src, srcCache, true, ImageUser.COPY_SOURCE, main.err())) {
+      long size = in.device().size();
+      if (DeviceTarget.isDevice(targetSpec)) {
+        if (bitmaps) {
+          ConvertBitmaps.checkSource(in.device(), skipBrokenBitmaps);
+        }
+        ontoDevice(in, fmt, targetSpec, size, createOptions, copy, targetCache);
+        return 0;
+      }
+      Path target = Path.of(targetSpec.file());
       checkTarget(target);
       if (bitmaps) {
         ConvertBitmaps.checkSource(in.device(), skipBrokenBitmaps);
       }
-      long size = in.device().size();
       if (!noCreate) {
         create(fmt, target, size, createOptions);
       }
       try (OpenImage out = Images.open(target, fmt.name(), FileOptions.of(targetCache, false))) {
-        if (bitmaps) {
-          ConvertBitmaps.checkTarget(out.device(), fmt.name());
-        }
         // A new image reads as zeroes, unless it has a backing file (qemu-img's has_zero_init).
-        boolean zero = targetIsZero || (!noCreate && copy.sparseBytes() > 0 && !createOptions.containsKey("backing_file"));
-        Progress bar = ProgressBars.start("convert", progress && !quiet, main.err());
-        try {
-          Convert.run(new Named(src, in.device()), new Named(dst, out.device()),
-              copy.withTargetIsZero(zero).withCompressed(compress), bar);
-        } finally {
-          ProgressBars.finish(bar);
-        }
-        if (bitmaps) {
-          ConvertBitmaps.copy(in.device(), out.device(), main.err());
-        }
+        boolean backed = createOptions.containsKey("backing_file") || noCreate && backing != null;
+        copy(in, out, copy.withTargetIsZero(targetIsZero || (!noCreate && copy.sparseBytes() > 0 && !backed)),
+            backed ? ImageChain.of(out, target) : null);
       }
     }
     return 0;
+  }
+
+  /**
+   * DST on an NBD export or a host block device: the format is written onto it unless {@code -n}, never truncated;
+   * the device holds old data, so zeroes are written where the source reads as zero (qemu-img: no zero init) unless
+   * {@code --target-is-zero}.
+   */
+  private void ontoDevice(OpenImage in, ImageFormat fmt, ImageSpec target, long size, Map<String, String> createOptions,
+      ConvertOptions copy, CacheMode targetCache) throws IOException {
+    if (!target.isNbd() && DeviceTarget.isSameFile(target.file(), ImageSpec.parse(src, source.imageOpts).file())) {
+      throw new CliException(dst + ": is the source image (expected: a different target)");
+    }
+    BlockDevice device = DeviceTarget.open(target, source.sibling(null), targetCache);
+    try {
+      if (!noCreate) {
+        try {
+          fmt.createOn(device, size, createOptions);
+        } catch (IOException e) {
+          throw new CliException(dst + ": error while converting " + fmt.name() + ": " + Main.describe(e), e);
+        }
+      }
+      ImageContext context = target.isNbd() ? new NbdImageContext(target.label(), false, true)
+          : FileContext.of(Path.of(target.file()), FileOptions.of(targetCache, false));
+      OpenImage out = Images.open(device, context, fmt.name(), targetCache);
+      device = null; // the image owns it now
+      try (out) {
+        copy(in, out, copy.withTargetIsZero(targetIsZero), null);
+      }
+    } finally {
+      if (device != null) {
+        device.close();
+      }
+    }
+  }
+
+  /**
+   * Copies the source into {@code out}; with {@code backedChain} (the target's chain, when it has a backing file) only
+   * what the source's top layer defines is written, as qemu-img convert -B.
+   */
+  private void copy(OpenImage in, OpenImage out, ConvertOptions copy, ImageChain backedChain) throws IOException {
+    if (bitmaps) {
+      ConvertBitmaps.checkTarget(out.device(), out.format().name());
+    }
+    Named from = new Named(source.label(src), in.device());
+    Named to = new Named(dst, out.device());
+    ConvertOptions how = copy.withCompressed(compress);
+    Progress bar = ProgressBars.start("convert", progress && !quiet, main.err());
+    try {
+      if (backedChain != null) {
+        List<ImageChain.Layer> layers = backedChain.layers();
+        Convert.runOverBacking(from, to, how, layers.size() > 1 ? layers.get(1).device().size() : 0, bar);
+      } else {
+        Convert.run(from, to, how, bar);
+      }
+    } finally {
+      ProgressBars.finish(bar);
+    }
+    if (bitmaps) {
+      ConvertBitmaps.copy(in.device(), out.device(), main.err());
+    }
   }
 
   /** Creates DST; a failure is reported in qemu-img's words: {@code DST: error while converting FMT: why}. */
@@ -189,9 +265,28 @@ final class ConvertCommand implements Callable<Integer> {
     if (snapshot != null) {
       throw new CliException("-l: converting a snapshot is not supported yet (expected: no -l)");
     }
-    if (backing != null) {
-      throw new CliException("-B: a target backing file is not supported yet (expected: no -B)");
+  }
+
+  /**
+   * The creation options with {@code -B} and {@code -F} as {@code backing_file} and {@code backing_fmt}; qemu-img's
+   * errors for a format without backing files and a backing file without a format.
+   */
+  private Map<String, String> withBacking(ImageFormat fmt, Map<String, String> createOptions) {
+    if (backing == null) {
+      return createOptions;
     }
+    if (!fmt.supportsBacking()) {
+      throw new CliException("Backing file not supported for file format '" + fmt.name() + "'");
+    }
+    Map<String, String> with = new LinkedHashMap<>(createOptions);
+    with.putIfAbsent("backing_file", backing);
+    if (backingFormat != null) {
+      with.putIfAbsent("backing_fmt", backingFormat);
+    }
+    if (!with.containsKey("backing_fmt")) {
+      throw new CliException("Use of backing file requires explicit backing format");
+    }
+    return noCreate ? createOptions : with;
   }
 
   private ConvertOptions copyOptions() {
@@ -213,7 +308,7 @@ final class ConvertCommand implements Callable<Integer> {
     if (!exists) {
       return;
     }
-    if (Files.exists(target) && Files.isSameFile(target, Path.of(src))) {
+    if (DeviceTarget.isSameFile(dst, ImageSpec.parse(src, source.imageOpts).file())) {
       throw new CliException(dst + ": is the source image (expected: a different target)");
     }
   }

@@ -1,10 +1,13 @@
 package dev.vdisk.format;
 
 import dev.vdisk.block.BlockDevice;
+import dev.vdisk.block.BlockDeviceException;
+import dev.vdisk.block.BlockError;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.function.Consumer;
 
@@ -47,6 +50,21 @@ public interface ImageFormat {
    * @throws IllegalArgumentException for an unknown option or a bad value, before anything is created
    */
   void create(Path path, long size, Map<String, String> options, boolean overwrite) throws IOException;
+
+  /**
+   * Creates a new image of virtual size {@code size} on an existing device that cannot grow (a host block device, an
+   * NBD export), as QEMU's {@code host_device} and {@code nbd} drivers let qemu-img create one: nothing is truncated,
+   * the metadata must fit in the device, and every cluster of metadata is written whole (the device holds old data).
+   * The caller keeps the device and flushes nothing more: it is flushed here.
+   *
+   * @throws IllegalArgumentException for a bad option, or one a device cannot take (a preallocation that would
+   *     grow a file, an external data file), before anything is written
+   * @throws IOException if the device is too small for what must be written
+   */
+  default void createOn(BlockDevice device, long size, Map<String, String> options) throws IOException {
+    throw new dev.vdisk.block.BlockDeviceException(dev.vdisk.block.BlockError.ENOTSUP, "format '" + name()
+        + "': cannot be created on " + device + " (expected: raw or qcow2)");
+  }
 
   /**
    * Opens the image stored in {@code file}, read-only or not as {@code context} says. On success the image owns
@@ -115,6 +133,25 @@ public interface ImageFormat {
    */
   default Measurement measure(Map<String, String> options, long size, MeasureSource source) throws IOException {
     throw new UnsupportedOperationException("format '" + name() + "': does not support size measurement (expected: raw or qcow2)");
+  }
+
+  /** True if the format's images can have a backing file ({@link #changeBacking} records one). */
+  default boolean supportsBacking() {
+    return false;
+  }
+
+  /**
+   * Records {@code backingFile} (empty: none) and {@code backingFormat} (empty: none recorded) as the backing file
+   * of the image in {@code file}, which is not open as an image and which the caller has locked for writing: QEMU's
+   * {@code bdrv_change_backing_file}, qemu-img rebase's last step. Only the header changes, durably on return.
+   *
+   * @throws BlockDeviceException ENOTSUP for a format without backing files (QEMU's error); EINVAL or ENOSPC
+   *     where the format cannot record them (see the driver)
+   */
+  default void changeBacking(BlockDevice file, Optional<String> backingFile, Optional<String> backingFormat)
+      throws IOException {
+    throw new BlockDeviceException(BlockError.ENOTSUP, "backing file: format '" + name()
+        + "' cannot record one (expected: an image of a format with backing files, such as qcow2)");
   }
 
   /** Rejects option names this format does not know, naming the first and the accepted ones. */
