@@ -53,6 +53,11 @@ public final class Input {
       f.changes().forEach(forDisk::putIfAbsent);
     }
     changes.values().removeIf(Map::isEmpty);
+    return fixed(changes);
+  }
+
+  /** The configuration with {@code changes} made (per disk site of this input, the settings to set). */
+  String fixed(Map<DiskSite, Map<Setting, String>> changes) {
     return cmdline == null ? XmlFixer.fix(text, changes) : CmdlineFixer.fix(cmdline, changes);
   }
 }

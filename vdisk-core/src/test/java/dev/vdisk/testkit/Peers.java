@@ -35,6 +35,11 @@ public final class Peers {
     Assumptions.abort(reason);
   }
 
+  /** True if {@code tool} is an executable on the PATH: for tests that use a peer where there is one. */
+  public static boolean available(String tool) {
+    return onPath(tool);
+  }
+
   private static boolean onPath(String tool) {
     String path = System.getenv("PATH");
     if (path == null) {

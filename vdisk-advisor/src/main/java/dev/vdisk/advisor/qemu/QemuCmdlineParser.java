@@ -115,7 +115,7 @@ public final class QemuCmdlineParser {
       case "none" -> device == null ? Bus.UNKNOWN : deviceBus(device, devices);
       default -> Bus.OTHER;
     };
-    boolean cdrom = "cdrom".equals(d.get("media")) || (device != null && device.get("driver").endsWith("-cd"));
+    boolean cdrom = "cdrom".equals(d.get("media")) || (device != null && String.valueOf(device.get("driver")).endsWith("-cd"));
     String format = d.get("format") != null ? d.get("format") : jsonFormat;
     return new Disk(id, cdrom ? "cdrom" : "disk", kind, path, protocol, format, cacheOf(d, "", null),
         d.get("aio"), d.get("discard"), d.get("detect-zeroes"), bus, truthy(d.get("readonly")),

@@ -146,6 +146,9 @@ final class Qcow2Checker {
       if (!Files.exists(path)) {
         throw invalid("external data file", path, "an existing file");
       }
+    } else if ((head.header().autoclearFeatures() & Features.AUTOCLEAR_DATA_FILE_RAW) != 0) {
+      // QEMU's open refuses it, for a check too ("data-file-raw requires a data file").
+      throw invalid("autoclear feature bit 1 (data_file_raw)", "set", "unset without an external data file");
     }
     if (fix != null) {
       clearUnknownAutoclearBits(file, head.header());

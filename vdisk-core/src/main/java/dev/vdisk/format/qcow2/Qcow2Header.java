@@ -141,8 +141,10 @@ record Qcow2Header(
     long backingFileOffset = b.getLong(p + 8);
     long backingFileSize = u32(b, p + 16);
     if (backingFileOffset != 0) {
-      if (backingFileOffset < headerLength || backingFileOffset >= clusterSize) {
-        throw invalid("backing_file_offset", backingFileOffset, "0, or from header_length " + headerLength + " to below the cluster size " + clusterSize);
+      // QEMU accepts any offset within the first cluster, the header's own bytes included: header extensions then
+      // end there (none when it is below header_length) and the name is read from there.
+      if (backingFileOffset < 0 || backingFileOffset > clusterSize) {
+        throw invalid("backing_file_offset", backingFileOffset, "0, or at most the cluster size " + clusterSize);
       }
       if (backingFileSize > MAX_BACKING_FILE_NAME || backingFileSize > clusterSize - backingFileOffset) {
         throw invalid("backing_file_size", backingFileSize,

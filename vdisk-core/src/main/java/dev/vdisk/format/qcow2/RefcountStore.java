@@ -54,6 +54,8 @@ final class RefcountStore {
   private long end;
   /** Where {@link #allocateBytes} packs next: inside a host cluster that compressed data partly fills, or 0. */
   private long byteCursor;
+  /** The refcount blocks' host clusters, sorted; rebuilt from the table when null (after the table changed). */
+  private long[] blockClusters;
 
   RefcountStore(BlockDevice file, Qcow2Header header, RefcountTable table, int maxBlocks) throws IOException {
     this.file = file;
@@ -99,6 +101,9 @@ final class RefcountStore {
     while (true) {
       long start = findFree(n);
       if (covered(start, n)) {
+        for (long c = start; c < start + n; c++) {
+          notRefcountMetadata(c);
+        }
         for (long c = start; c < start + n; c++) {
           set(c, 1);
         }
@@ -259,6 +264,7 @@ final class RefcountStore {
       }
       table[i] = 0;
       tableDirty = true;
+      blockClusters = null;
       blocks.remove(offset);
       dirtyBlocks.remove(offset);
       if (selfCounted) {
@@ -410,6 +416,33 @@ final class RefcountStore {
   }
 
   /**
+   * Refuses to hand out {@code cluster} where the refcounts call it free but it holds the header, the refcount table
+   * or a refcount block: the refcounts are damaged, and writing there would destroy the image (QEMU's metadata
+   * overlap check refuses such writes with EIO and marks the image corrupt). {@code check -r all} repairs it.
+   */
+  private void notRefcountMetadata(long cluster) throws IOException {
+    long tableStart = tableOffset >>> clusterBits;
+    String holds = null;
+    if (cluster == 0) {
+      holds = "the image header";
+    } else if (cluster >= tableStart && cluster < tableStart + tableClusters()) {
+      holds = "the refcount table";
+    } else {
+      if (blockClusters == null) {
+        blockClusters = Arrays.stream(table).map(e -> (e & RefcountTable.OFFSET_MASK) >>> clusterBits).filter(c -> c != 0)
+            .sorted().toArray();
+      }
+      if (Arrays.binarySearch(blockClusters, cluster) >= 0) {
+        holds = "a refcount block";
+      }
+    }
+    if (holds != null) {
+      throw corrupt("refcount of host cluster " + cluster + ", which holds " + holds, 0,
+          "at least 1 (the refcounts are damaged: run check -r all)");
+    }
+  }
+
+  /**
    * True if refcount blocks cover clusters {@code [start, start + n)}; otherwise creates one missing block and
    * returns false, as the new block may have taken a cluster of the range.
    */
@@ -435,12 +468,14 @@ final class RefcountStore {
       createBlock(atBlock);
       return;
     }
+    notRefcountMetadata(at);
     long offset = at << clusterBits;
     // Written (empty) at once, as QEMU writes a new refcount block: its disk space is taken now, so a full disk fails
     // this allocation, which changed nothing yet, rather than every later flush. Nothing points at the cluster.
     file.write(offset, ByteBuffer.allocate(1 << clusterBits), Set.of());
     blocks.put(offset, ByteBuffer.allocate(1 << clusterBits));
     table[(int) blockIndex] = offset;
+    blockClusters = null;
     dirtyBlocks.add(offset);
     tableDirty = true;
     set(at, 1);
@@ -491,6 +526,7 @@ final class RefcountStore {
     long oldOffset = tableOffset;
     int oldClusters = tableClusters();
     table = grown;
+    blockClusters = null;
     tableOffset = next << clusterBits;
     tableDirty = true;
     tableMoved = true;

@@ -151,10 +151,10 @@ class Qcow2HostileImageIT {
           i.u64(8, 0xff00);
           i.u32(16, 1000);
         }, "backing_file_size: 1000 (expected: at most 256 bytes, within the first cluster)"),
-        bad("backing file offset inside the header", i -> {
-          i.u64(8, 16);
-          i.u32(16, 10);
-        }, "backing_file_offset: 16 (expected: 0, or from header_length 112 to below the cluster size 65536)"),
+        bad("backing file offset past the first cluster", i -> {
+          i.u64(8, 0x10001);
+          i.u32(16, 0);
+        }, "backing_file_offset: 65537 (expected: 0, or at most the cluster size 65536)"),
         bad("too many snapshots", i -> i.u32(60, 70000), "nb_snapshots: 70000 (expected: at most 65536)"),
         bad("snapshot table past EOF", i -> i.u64(64, 1L << 40), "snapshot table entry 0: offset 1099511627776 length 40 (expected: inside the image file of "),
         bad("snapshot extra data too large", i -> i.u32(0x80000 + 36, 0x7fffffff), "snapshot table entry 0: extra_data_size: 2147483647 (expected: at most 1024)"),

@@ -6,6 +6,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
 /** Runs qemu-img and qemu-io in a directory, failing with their output when they fail. */
@@ -22,12 +23,17 @@ final class Qemu {
 
   /** {@code qemu-img args...} run in {@code dir}; returns stdout. */
   static String img(Path dir, String... args) throws IOException, InterruptedException {
-    return run(dir, 0, "qemu-img", args);
+    return run(dir, Set.of(), "qemu-img", args);
   }
 
   /** {@code qemu-img args...}, which may also exit with {@code alsoOk} (qemu-img check's 3 for leaks, say). */
   static String imgAllowingExit(Path dir, int alsoOk, String... args) throws IOException, InterruptedException {
-    return run(dir, alsoOk, "qemu-img", args);
+    return run(dir, Set.of(alsoOk), "qemu-img", args);
+  }
+
+  /** {@code qemu-img check --output=json image}, which exits 0, 2 (corruptions) or 3 (leaks); its output. */
+  static String checkJson(Path dir, String image) throws IOException, InterruptedException {
+    return run(dir, Set.of(2, 3), "qemu-img", "check", "--output=json", image);
   }
 
   /** {@code qemu-io -f qcow2 -c cmd1 -c cmd2 ... image} run in {@code dir}. */
@@ -38,14 +44,14 @@ final class Qemu {
       args.add(c);
     }
     args.add(image);
-    String out = run(dir, 0, "qemu-io", args.toArray(String[]::new));
+    String out = run(dir, Set.of(), "qemu-io", args.toArray(String[]::new));
     // qemu-io reports failed commands on its output but still exits 0.
     if (out.contains("error") || out.contains("failed")) {
       throw new IOException("qemu-io " + args + ": " + out);
     }
   }
 
-  private static String run(Path dir, int alsoOk, String tool, String... args) throws IOException, InterruptedException {
+  private static String run(Path dir, Set<Integer> alsoOk, String tool, String... args) throws IOException, InterruptedException {
     List<String> cmd = new ArrayList<>();
     cmd.add(tool);
     cmd.addAll(List.of(args));
@@ -57,7 +63,7 @@ final class Qemu {
       throw new IOException(cmd + ": timed out");
     }
     String text = new String(out, StandardCharsets.UTF_8);
-    if (p.exitValue() != 0 && p.exitValue() != alsoOk) {
+    if (p.exitValue() != 0 && !alsoOk.contains(p.exitValue())) {
       throw new IOException(cmd + " exited " + p.exitValue() + ": " + text);
     }
     return text;
