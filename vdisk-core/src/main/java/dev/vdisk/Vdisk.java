@@ -50,7 +50,8 @@ public final class Vdisk {
    * @throws IOException if the file cannot be opened or is not a valid image of the format
    */
   public static Image open(Path path, OpenOptions options) throws IOException {
-    FileOptions file = new FileOptions(options.cache(), options.readOnly(), options.forceShare(), true);
+    FileOptions file = new FileOptions(options.cache(), options.readOnly(), options.forceShare(), true)
+        .withAio(options.aio());
     OpenImage stack = options.backing() ? Images.open(path, options.format().orElse(null), file)
         : Images.openWithoutBacking(path, options.format().orElse(null), file);
     return new Image(stack, ImageChain.of(stack, path));
@@ -117,7 +118,7 @@ public final class Vdisk {
       problems.add(p);
       listener.problem(p);
     };
-    FileOptions file = new FileOptions(options.cache(), mode == null, options.forceShare(), true);
+    FileOptions file = new FileOptions(options.cache(), mode == null, options.forceShare(), true).withAio(options.aio());
     try (FileDevice f = FileDevice.open(path, file)) {
       ImageFormat format = options.format().isPresent() ? FormatRegistry.byName(options.format().get()) : Images.probe(f);
       if (!format.supportsCheck()) {

@@ -6,6 +6,7 @@ import dev.vdisk.Vdisk;
 import dev.vdisk.format.FormatRegistry;
 import dev.vdisk.format.Images;
 import dev.vdisk.format.OpenImage;
+import dev.vdisk.io.Aio;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileOptions;
 import dev.vdisk.io.ImageUser;
@@ -33,7 +34,13 @@ final class ImageOptions {
 
   /** {@link #open}, locking the image with {@code user}'s permissions (as qemu-nbd, qemu-img resize or convert). */
   OpenImage open(String file, CacheMode cache, boolean readOnly, ImageUser user, PrintWriter err) throws IOException {
-    FileOptions options = new FileOptions(cache, readOnly, forceShare, true, user);
+    return open(file, cache, Aio.DEFAULT, readOnly, user, err);
+  }
+
+  /** {@link #open}, with the aio mode {@code aio}. */
+  OpenImage open(String file, CacheMode cache, Aio aio, boolean readOnly, ImageUser user, PrintWriter err)
+      throws IOException {
+    FileOptions options = new FileOptions(cache, readOnly, forceShare, true, user, aio);
     OpenImage image = Images.open(checkedPath(file), format, options);
     warnIfProbedRaw(file, image.probed(), image.format().name(), readOnly, err);
     return image;

@@ -125,7 +125,7 @@ public final class FileContext implements ImageContext {
       throw invalid("backing file", path, "an existing file", e);
     }
     FileContext below = then(path, real);
-    FileDevice device = FileDevice.open(path, new FileOptions(options.cache(), true, false, true));
+    FileDevice device = FileDevice.open(path, new FileOptions(options.cache(), true, false, true).withAio(options.aio()));
     try {
       ImageFormat fmt = format.isPresent() ? byName(format.get()) : probe(device, path);
       BlockDevice image = fmt.open(device, below, format.isEmpty());
@@ -148,7 +148,7 @@ public final class FileContext implements ImageContext {
     }
     List<Path> longer = new ArrayList<>(chain);
     longer.add(real);
-    return new FileContext(path, new FileOptions(options.cache(), true, false, true), longer, true);
+    return new FileContext(path, new FileOptions(options.cache(), true, false, true).withAio(options.aio()), longer, true);
   }
 
   private static ImageFormat byName(String format) throws IOException {

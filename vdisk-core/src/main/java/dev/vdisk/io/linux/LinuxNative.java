@@ -94,7 +94,7 @@ final class LinuxNative {
    * Downcall handles, looked up once. A nested holder so that merely loading {@link LinuxNative} on an
    * unsupported platform does not fail: linking happens on first use, after {@link #requireSupported()}.
    */
-  private static final class Calls {
+  static final class Calls {
     static final Linker LINKER = Linker.nativeLinker();
     static final SymbolLookup LIBC = LINKER.defaultLookup();
     static final StructLayout CAPTURE = Linker.Option.captureStateLayout();
@@ -124,11 +124,11 @@ final class LinuxNative {
         JAVA_LONG.withName("l_start"), JAVA_LONG.withName("l_len"), JAVA_INT.withName("l_pid"),
         MemoryLayout.paddingLayout(4));
 
-    private static MethodHandle handle(String name, FunctionDescriptor fd) {
+    static MethodHandle handle(String name, FunctionDescriptor fd) {
       return LINKER.downcallHandle(symbol(name), fd, ERRNO_OPTION);
     }
 
-    private static MethodHandle variadic(String name, FunctionDescriptor fd, int firstVariadic) {
+    static MethodHandle variadic(String name, FunctionDescriptor fd, int firstVariadic) {
       return LINKER.downcallHandle(symbol(name), fd, ERRNO_OPTION, Linker.Option.firstVariadicArg(firstVariadic));
     }
 
@@ -351,12 +351,12 @@ final class LinuxNative {
     }
   }
 
-  private static int errno(MemorySegment capture) {
+  static int errno(MemorySegment capture) {
     return (int) Calls.ERRNO.get(capture, 0L);
   }
 
   /** A downcall cannot throw; anything caught here is a linkage or platform defect, not an I/O error. */
-  private static IllegalStateException linkageFailure(Throwable t) {
+  static IllegalStateException linkageFailure(Throwable t) {
     if (t instanceof Error e) {
       throw e;
     }
