@@ -15,6 +15,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.api.parallel.Isolated;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -30,6 +31,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * the bytes of its own stripes must equal its model exactly.
  */
 @Isolated // the ring-size test sets a system property every FileDevice reads
+@Timeout(300) // a lost completion or a starved submitter hangs: fail instead
 class IoUringConcurrencyTest {
   private static final int STRIPE = 16 << 10;
   private static final int STRIPES = 256;
