@@ -307,7 +307,9 @@ final class IoUring implements AutoCloseable {
     sqes.set(JAVA_LONG, sqe + 32, userData);
     ready.set(index, (int) ticket);
     int tail;
-    while (ready.get((tail = (int) U32.getAcquire(rings, sqTail)) & sqMask) == tail) {
+    // Volatile, not just acquire: this read must not pass the ready mark above (a store-load order, as in Dekker's
+    // algorithm), else this thread and one advancing the tail could each miss the other's progress.
+    while (ready.get((tail = (int) U32.getVolatile(rings, sqTail)) & sqMask) == tail) {
       U32.compareAndSet(rings, sqTail, tail, tail + 1); // a failure means another thread moved it: look again
     }
   }
@@ -374,8 +376,8 @@ final class IoUring implements AutoCloseable {
   }
 
   /**
-   * Waits for requests in flight, stops the reaper (a NOP whose completion it recognises), unmaps the rings and
-   * closes the ring's fd (the registered file's reference with it). Not idempotent: the owner calls it once.
+   * Waits for requests in flight, stops the reaper (a NOP whose completion it recognises), unregisters the file,
+   * unmaps the rings and closes the ring's fd. Not idempotent: the owner calls it once.
    */
   @Override
   public void close() throws ErrnoException {
@@ -396,6 +398,11 @@ final class IoUring implements AutoCloseable {
       Thread.currentThread().interrupt();
     }
     try {
+      if (fixedFile) {
+        // The kernel tears a closed ring down asynchronously: a file still registered would stay open a moment
+        // after close returns (a umount right after would find the file system busy). Unregistering waits.
+        UringSyscalls.register(cap, ringFd, UringSyscalls.IORING_UNREGISTER_FILES, MemorySegment.NULL, 0);
+      }
       unmap(cap);
       LinuxNative.close(ringFd, java.nio.file.Path.of("io_uring " + name));
     } finally {

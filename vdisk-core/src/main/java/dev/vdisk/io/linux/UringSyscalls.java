@@ -24,6 +24,7 @@ final class UringSyscalls {
 
   static final int IORING_ENTER_GETEVENTS = 1;
   static final int IORING_REGISTER_FILES = 2;
+  static final int IORING_UNREGISTER_FILES = 3;
   static final int IORING_REGISTER_PROBE = 8;
 
   static final int PROT_READ_WRITE = 0x1 | 0x2;
