@@ -9,8 +9,8 @@
 #   -m MODES    cache modes, comma-separated (default none,writeback,writethrough)
 #   -i          every aio mode: qemu-img bench with -i threads, native (direct cache modes only: QEMU refuses it
 #               elsewhere) and io_uring, vdisk against the best of them, and fio (io_uring engine, O_DIRECT, the
-#               same file, offsets, sizes and depth; fdatasync after each write under writethrough/directsync) as
-#               the device limit. vdisk runs with its default aio (io_uring where the kernel allows it).
+#               same file for raw and a raw file of the same size beside it for qcow2, the same offsets, sizes and
+#               depth; fdatasync after each write under writethrough/directsync) as the device limit. vdisk runs with its default aio (io_uring where the kernel allows it).
 #   -s SIZE     image size in MiB (default 1024; small sizes only for a functional check of the script)
 # Prints a Markdown table: IOPS (or MB/s) of each tool and the ratio vdisk/qemu-img (with -i: vdisk/best, vdisk/fio).
 set -euo pipefail
@@ -49,6 +49,11 @@ if [ ! -f "$img" ] || [ "$(qemu-img info --output=json -f "$fmt" "$img" | sed -n
   qemu-img create -q -f "$fmt" -o preallocation=full "$img" "$size"
 fi
 "$here/vdisk" --version >/dev/null   # builds the jar once, outside any measurement
+fio_file=$img
+if [ "$all_aio" = 1 ] && [ "$fmt" != raw ]; then
+  fio_file="$dir/fio-${mib}m.raw"
+  [ -f "$fio_file" ] && [ "$(stat -c %s "$fio_file")" = "$size" ] || qemu-img create -q -f raw -o preallocation=full "$fio_file" "$size"
+fi
 
 # A stride of 1 MiB + 4 KiB scatters 4 KiB requests over the whole image (qemu-img bench has no random mode).
 scatter=$((1048576 + 4096))
@@ -72,10 +77,10 @@ run_qemu_aio() { # aio cache count opts...
   local aio=$1; shift
   run_qemu "$@" -i "$aio"
 }
-# fio on the same file: the same sizes, stride (rw=read:SKIP skips SKIP bytes after each request), depth and count
-# (io_size: count requests' bytes, wrapping within the file as qemu-img bench does),
-# O_DIRECT through io_uring; the host file's data starts at offset 0 only for raw, so for qcow2 it is the device limit
-# of the same file, not the same guest offsets. Prints seconds.
+# fio: the same sizes, stride (rw=read:SKIP skips SKIP bytes after each request), depth and count (io_size: count
+# requests' bytes, wrapping within the file as qemu-img bench does), O_DIRECT through io_uring, on the image itself
+# for raw and on a fully allocated raw file of the same size beside it for qcow2 (fio's writes would overwrite the
+# qcow2 metadata). Prints seconds.
 run_fio() { # cache count opts...
   local cache=$1 count=$2; shift 2
   local bs=4096 step="" depth=1 rw=read sync=0
@@ -92,7 +97,7 @@ run_fio() { # cache count opts...
   case $cache in writethrough | directsync) [ "$rw" = write ] && sync=1 ;; esac
   local skip=$((step - bs)) spec=$rw
   [ "$skip" -gt 0 ] && spec="$rw:$skip"
-  fio --name=limit --filename="$img" --ioengine=io_uring --direct=1 --rw="$spec" --bs="$bs" --iodepth="$depth" \
+  fio --name=limit --filename="$fio_file" --ioengine=io_uring --direct=1 --rw="$spec" --bs="$bs" --iodepth="$depth" \
     --size="$size" --io_size=$((count * bs)) --fdatasync="$sync" --output-format=terse --terse-version=3 \
     | awk -F';' -v c="$count" -v rw="$rw" '{ i = (rw == "read") ? $8 : $49; if (i > 0) printf "%.6f\n", c / i }'
 }
