@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark: `vdisk bench` and `qemu-img bench` on the same image, in the same run.
 #
-# Usage: bench/compare-qemu.sh [-f FORMAT] [-d DIR] [-r REPEATS] [-t SECONDS] [-m MODES]
+# Usage: bench/compare-qemu.sh [-f FORMAT] [-d DIR] [-r REPEATS] [-t SECONDS] [-m MODES] [-i] [-s SIZE]
 #   -f FORMAT   raw or qcow2: a fully allocated 1 GiB image of that format (default raw); writes overwrite
 #   -d DIR      where the 1 GiB scratch image goes (default: bench/scratch; must not be tmpfs for cache=none)
 #   -r REPEATS  runs per tool and cell; the median is reported (default 3)
 #   -t SECONDS  target duration of one run; counts are calibrated on qemu-img (default 2)
 #   -m MODES    cache modes, comma-separated (default none,writeback,writethrough)
-# Prints a Markdown table: IOPS (or MB/s) of each tool and the ratio vdisk/qemu-img.
+#   -i          every aio mode: qemu-img bench with -i threads, native (direct cache modes only: QEMU refuses it
+#               elsewhere) and io_uring, vdisk against the best of them, and fio (io_uring engine, O_DIRECT, the
+#               same file for raw and a raw file of the same size beside it for qcow2, the same offsets, sizes and
+#               depth; fdatasync after each write under writethrough/directsync) as the device limit. vdisk runs with its default aio (io_uring where the kernel allows it).
+#   -s SIZE     image size in MiB (default 1024; small sizes only for a functional check of the script)
+# Prints a Markdown table: IOPS (or MB/s) of each tool and the ratio vdisk/qemu-img (with -i: vdisk/best, vdisk/fio).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 dir="$here/bench/scratch"
@@ -15,28 +20,40 @@ repeats=3
 target=2
 modes="none,writeback,writethrough"
 fmt=raw
-while getopts "f:d:r:t:m:" opt; do
+all_aio=0
+mib=1024
+while getopts "f:d:r:t:m:is:" opt; do
   case $opt in
     f) fmt=$OPTARG ;;
     d) dir=$OPTARG ;;
     r) repeats=$OPTARG ;;
     t) target=$OPTARG ;;
     m) modes=$OPTARG ;;
-    *) sed -n '2,12p' "$0"; exit 2 ;;
+    i) all_aio=1 ;;
+    s) mib=$OPTARG ;;
+    *) sed -n '2,18p' "$0"; exit 2 ;;
   esac
 done
 case $fmt in raw | qcow2) ;; *) echo "compare-qemu: -f $fmt (expected: raw or qcow2)" >&2; exit 2 ;; esac
 command -v qemu-img >/dev/null || { echo "compare-qemu: qemu-img not found (expected: Debian package qemu-utils)" >&2; exit 1; }
+if [ "$all_aio" = 1 ]; then
+  command -v fio >/dev/null || { echo "compare-qemu: -i: fio not found (expected: Debian package fio)" >&2; exit 1; }
+fi
 
 mkdir -p "$dir"
-img="$dir/bench-1g.$fmt"
-size=$((1 << 30))
+img="$dir/bench-${mib}m.$fmt"
+size=$((mib << 20))
 if [ ! -f "$img" ] || [ "$(qemu-img info --output=json -f "$fmt" "$img" | sed -n 's/.*"virtual-size": \([0-9]*\).*/\1/p')" != "$size" ]; then
-  echo "preparing $img (1 GiB, fully allocated) ..." >&2
+  echo "preparing $img ($mib MiB, fully allocated) ..." >&2
   rm -f "$img"
   qemu-img create -q -f "$fmt" -o preallocation=full "$img" "$size"
 fi
 "$here/vdisk" --version >/dev/null   # builds the jar once, outside any measurement
+fio_file=$img
+if [ "$all_aio" = 1 ] && [ "$fmt" != raw ]; then
+  fio_file="$dir/fio-${mib}m.raw"
+  [ -f "$fio_file" ] && [ "$(stat -c %s "$fio_file")" = "$size" ] || qemu-img create -q -f raw -o preallocation=full "$fio_file" "$size"
+fi
 
 # A stride of 1 MiB + 4 KiB scatters 4 KiB requests over the whole image (qemu-img bench has no random mode).
 scatter=$((1048576 + 4096))
@@ -56,13 +73,46 @@ run_qemu() { # cache count opts...
   local cache=$1 count=$2; shift 2
   qemu-img bench -f "$fmt" -t "$cache" -c "$count" "$@" "$img" | seconds_of
 }
+run_qemu_aio() { # aio cache count opts...
+  local aio=$1; shift
+  run_qemu "$@" -i "$aio"
+}
+# fio: the same sizes, stride (rw=read:SKIP skips SKIP bytes after each request), depth and count (io_size: count
+# requests' bytes, wrapping within the file as qemu-img bench does), O_DIRECT through io_uring, on the image itself
+# for raw and on a fully allocated raw file of the same size beside it for qcow2 (fio's writes would overwrite the
+# qcow2 metadata). Prints seconds.
+run_fio() { # cache count opts...
+  local cache=$1 count=$2; shift 2
+  local bs=4096 step="" depth=1 rw=read sync=0
+  while [ $# -gt 0 ]; do
+    case $1 in
+      -s) bs=$2; shift ;;
+      -S) step=$2; shift ;;
+      -d) depth=$2; shift ;;
+      -w) rw=write ;;
+    esac
+    shift
+  done
+  step=${step:-$bs}
+  case $cache in writethrough | directsync) [ "$rw" = write ] && sync=1 ;; esac
+  local skip=$((step - bs)) spec=$rw
+  [ "$skip" -gt 0 ] && spec="$rw:$skip"
+  fio --name=limit --filename="$fio_file" --ioengine=io_uring --direct=1 --rw="$spec" --bs="$bs" --iodepth="$depth" \
+    --size="$size" --io_size=$((count * bs)) --fdatasync="$sync" --output-format=terse --terse-version=3 \
+    | awk -F';' -v c="$count" -v rw="$rw" '{ i = (rw == "read") ? $8 : $49; if (i > 0) printf "%.6f\n", c / i }'
+}
 run_vdisk() {
   local cache=$1 count=$2; shift 2
   "$here/vdisk" bench -f "$fmt" -t "$cache" -c "$count" "$@" "$img" | seconds_of
 }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-printf '| workload | cache | qemu-img | vdisk | vdisk/qemu-img |\n|---|---|---|---|---|\n'
+if [ "$all_aio" = 1 ]; then
+  printf '| workload | cache | qemu-img threads | qemu-img native | qemu-img io_uring | vdisk | vdisk/best | fio | vdisk/fio |\n'
+  printf '|---|---|---|---|---|---|---|---|---|\n'
+else
+  printf '| workload | cache | qemu-img | vdisk | vdisk/qemu-img |\n|---|---|---|---|---|\n'
+fi
 IFS=',' read -ra mode_list <<<"$modes"
 for cache in "${mode_list[@]}"; do
   for w in "${workloads[@]}"; do
@@ -73,6 +123,37 @@ for cache in "${mode_list[@]}"; do
     probe=2000
     t=$(run_qemu "$cache" "$probe" "${opts[@]}")
     count=$(awk -v p="$probe" -v t="$t" -v target="$target" 'BEGIN {c = (t > 0) ? int(p * target / t) : p * 50; if (c < 1000) c = 1000; if (c > 2000000) c = 2000000; print c}')
+    if [ "$all_aio" = 1 ]; then
+      aios=(threads io_uring)
+      case $cache in none | off | directsync) aios=(threads native io_uring) ;; esac
+      declare -A runs=()
+      for ((i = 0; i < repeats; i++)); do   # alternate the tools so drift hits all
+        for a in "${aios[@]}"; do runs[$a]+="$(run_qemu_aio "$a" "$cache" "$count" "${opts[@]}") "; done
+        runs[vdisk]+="$(run_vdisk "$cache" "$count" "${opts[@]}") "
+        runs[fio]+="$(run_fio "$cache" "$count" "${opts[@]}") "
+      done
+      declare -A med=()
+      for k in "${!runs[@]}"; do med[$k]=$(printf '%s\n' ${runs[$k]} | median); done
+      awk -v n="$name" -v c="$cache" -v count="$count" -v bs="$size_opt" -v th="${med[threads]}" \
+          -v na="${med[native]:-}" -v ur="${med[io_uring]}" -v vd="${med[vdisk]}" -v fi="${med[fio]:-}" 'BEGIN {
+        big = bs >= 1048576; unit = big ? " MB/s" : " IOPS"
+        split("th na ur", ks, " "); t["th"] = th; t["na"] = na; t["ur"] = ur
+        best = 0
+        for (j = 1; j <= 3; j++) {
+          s = t[ks[j]]
+          if (s == "") { r[ks[j]] = "n/a"; continue }
+          rate = big ? count * bs / s / 1e6 : count / s
+          r[ks[j]] = sprintf("%.0f%s", rate, unit)
+          if (best == 0 || s < best) best = s
+        }
+        v = big ? count * bs / vd / 1e6 : count / vd
+        f = (fi == "") ? "n/a" : sprintf("%.0f%s", big ? count * bs / fi / 1e6 : count / fi, unit)
+        vf = (fi == "") ? "n/a" : sprintf("%.2fx", fi / vd)
+        printf "| %s | %s | %s | %s | %s | %.0f%s | %.2fx | %s | %s |\n", n, c, r["th"], r["na"], r["ur"], v, unit, best / vd, f, vf
+      }'
+      unset runs med
+      continue
+    fi
     q=(); v=()
     for ((i = 0; i < repeats; i++)); do   # alternate the tools so drift hits both
       q+=("$(run_qemu "$cache" "$count" "${opts[@]}")")
@@ -88,4 +169,4 @@ for cache in "${mode_list[@]}"; do
   done
 done
 echo
-echo "$(date -u +%Y-%m-%d), $(nproc) cores, $(uname -r), $(qemu-img --version | head -1), $fmt image on $(stat -f -c %T "$dir"); median of $repeats runs per cell, counts calibrated to ~${target}s of qemu-img."
+echo "$(date -u +%Y-%m-%d), $(nproc) cores, $(uname -r), $(qemu-img --version | head -1), $fmt image on $(stat -f -c %T "$dir"); median of $repeats runs per cell, counts calibrated to ~${target}s of qemu-img$([ "$all_aio" = 1 ] && echo " (aio=threads)")$([ "$all_aio" = 1 ] && echo "; $(fio --version) io_uring O_DIRECT as the device limit")."

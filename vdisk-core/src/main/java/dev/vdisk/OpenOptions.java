@@ -1,18 +1,21 @@
 package dev.vdisk;
 
 import dev.vdisk.format.FormatRegistry;
+import dev.vdisk.io.Aio;
 import dev.vdisk.io.CacheMode;
+import dev.vdisk.io.FileOptions;
+import dev.vdisk.io.ImageUser;
 import java.util.Optional;
 
 /**
  * How {@link Vdisk#open} opens an image: qemu-img's {@code -f}, {@code -t}, {@code -i}, {@code -r} and {@code -U}.
- * Build one with {@link #builder()}; the defaults are a probed format, {@code cache=writeback}, {@code aio=threads},
+ * Build one with {@link #builder()}; the defaults are a probed format, {@code cache=writeback}, {@link Aio#DEFAULT} (io_uring where the kernel allows it, else threads),
  * read-write, no force-share, with the backing chain.
  *
  * @param format the format's name ({@code raw}, {@code qcow2}), or empty to probe (raw unless a signature says
  *     otherwise; a probed raw image refuses writes that would make it look like another format)
  * @param cache QEMU's cache mode, applied to the whole stack
- * @param aio how requests reach the host file
+ * @param aio how requests reach the host file ({@link Aio}: threads, native, io_uring or the default)
  * @param readOnly open without write access
  * @param forceShare open even while another process holds the image's write lock (read-only opens only)
  * @param backing open the backing chain (the default); false opens the image for its own facts only, as qemu-img info
@@ -21,23 +24,15 @@ import java.util.Optional;
  */
 public record OpenOptions(Optional<String> format, CacheMode cache, Aio aio, boolean readOnly, boolean forceShare,
     boolean backing) {
-  /** QEMU's {@code aio} modes that vdisk implements. */
-  public enum Aio {
-    /** Positional reads and writes on the calling thread (QEMU's {@code threads}); {@code native} and
-     * {@code io_uring} are not implemented yet. */
-    THREADS
-  }
-
   /**
    * Checks the combination.
    *
-   * @throws IllegalArgumentException for an unknown format, or force-share with a writable open
+   * @throws IllegalArgumentException for an unknown format, force-share with a writable open, or {@code aio=native}
+   *     without a direct cache mode (QEMU's message)
    */
   public OpenOptions {
     format.ifPresent(FormatRegistry::byName);
-    if (forceShare && !readOnly) {
-      throw new IllegalArgumentException("force-share (-U): requires a read-only open (expected: read-only)");
-    }
+    new FileOptions(cache, readOnly, forceShare, true, ImageUser.TOOL, aio); // force-share and aio=native checks
   }
 
   /** A builder with the defaults. */
@@ -49,7 +44,7 @@ public record OpenOptions(Optional<String> format, CacheMode cache, Aio aio, boo
   public static final class Builder {
     private String format;
     private CacheMode cache = CacheMode.WRITEBACK;
-    private Aio aio = Aio.THREADS;
+    private Aio aio = Aio.DEFAULT;
     private boolean readOnly;
     private boolean forceShare;
     private boolean backing = true;
@@ -68,7 +63,7 @@ public record OpenOptions(Optional<String> format, CacheMode cache, Aio aio, boo
       return this;
     }
 
-    /** The aio mode (default {@link Aio#THREADS}). */
+    /** The aio mode (default {@link Aio#DEFAULT}). */
     public Builder aio(Aio mode) {
       this.aio = mode;
       return this;

@@ -51,7 +51,8 @@ public final class Vdisk {
    * @throws IOException if the file cannot be opened or is not a valid image of the format
    */
   public static Image open(Path path, OpenOptions options) throws IOException {
-    FileOptions file = new FileOptions(options.cache(), options.readOnly(), options.forceShare(), true);
+    FileOptions file = new FileOptions(options.cache(), options.readOnly(), options.forceShare(), true)
+        .withAio(options.aio());
     OpenImage stack = options.backing() ? Images.open(path, options.format().orElse(null), file)
         : Images.openWithoutBacking(path, options.format().orElse(null), file);
     return new Image(stack, ImageChain.of(stack, path));
@@ -114,7 +115,7 @@ public final class Vdisk {
 
   private static CheckReport check(Path path, OpenOptions options, Repair mode, CheckListener listener)
       throws IOException {
-    FileOptions file = new FileOptions(options.cache(), mode == null, options.forceShare(), true);
+    FileOptions file = new FileOptions(options.cache(), mode == null, options.forceShare(), true).withAio(options.aio());
     try (BlockDevice f = RbdImages.isRbd(path.toString()) ? RbdImages.device(path.toString(), file) : FileDevice.open(path, file)) {
       return check(f, path, options, mode, listener);
     }

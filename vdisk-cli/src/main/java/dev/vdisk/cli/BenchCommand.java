@@ -6,7 +6,9 @@ import dev.vdisk.bench.BenchResult;
 import dev.vdisk.bench.BenchRunner;
 import dev.vdisk.bench.BenchSpec;
 import dev.vdisk.format.OpenImage;
+import dev.vdisk.io.Aio;
 import dev.vdisk.io.CacheMode;
+import dev.vdisk.io.ImageUser;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
@@ -67,8 +69,7 @@ final class BenchCommand implements Callable<Integer> {
   @Option(names = "-w", description = "Write instead of read.")
   boolean write;
 
-  @Option(names = "-i", paramLabel = "AIO", defaultValue = "threads",
-      description = "AIO mode: only threads (qemu-img's native and io_uring are not supported).")
+  @Option(names = "-i", paramLabel = "AIO", description = AioOption.HELP)
   String aio;
 
   @Parameters(index = "0", arity = "0..1", paramLabel = "FILE", description = "The image (not with --matrix).")
@@ -76,7 +77,7 @@ final class BenchCommand implements Callable<Integer> {
 
   /** The JSON report. Sizes in bytes, latencies in microseconds. */
   @JsonPropertyOrder({"count", "depth", "size", "step", "offset", "write", "flush-interval", "drain", "cache",
-      "seconds", "iops", "bytes-per-second", "latency-us"})
+      "aio", "seconds", "iops", "bytes-per-second", "latency-us"})
   record Report(
       @JsonProperty("count") int count,
       @JsonProperty("depth") int depth,
@@ -87,6 +88,7 @@ final class BenchCommand implements Callable<Integer> {
       @JsonProperty("flush-interval") int flushInterval,
       @JsonProperty("drain") boolean drain,
       @JsonProperty("cache") String cache,
+      @JsonProperty("aio") String aio,
       @JsonProperty("seconds") double seconds,
       @JsonProperty("iops") double iops,
       @JsonProperty("bytes-per-second") long bytesPerSecond,
@@ -128,12 +130,10 @@ final class BenchCommand implements Callable<Integer> {
     }
     BenchSpec spec = spec();
     CacheMode mode = CacheMode.parse(cache);
-    if (!aio.equals("threads")) {
-      throw new CliException("-i: '" + aio + "' is not supported (expected: threads)");
-    }
+    Aio aioMode = AioOption.parse("-i", aio, mode);
     boolean json = output.json();
     PrintWriter out = main.out();
-    try (OpenImage img = image.open(file, mode, !write, main.err())) {
+    try (OpenImage img = image.open(file, mode, aioMode, !write, ImageUser.TOOL, main.err())) {
       boolean human = !json && !quiet;
       if (human) {
         out.printf("Sending %d %s requests, %d bytes each, %d in parallel (starting at offset %d, step size %d)\n",
@@ -149,7 +149,7 @@ final class BenchCommand implements Callable<Integer> {
       }
       if (json) {
         out.println(Json.pretty(new Report(spec.count(), spec.depth(), spec.bufferSize(), spec.step(), spec.offset(),
-            spec.write(), spec.flushInterval(), spec.drain(), mode.name(), r.seconds(), r.iops(), Math.round(r.bytesPerSecond()),
+            spec.write(), spec.flushInterval(), spec.drain(), mode.name(), img.file().aio().toString(), r.seconds(), r.iops(), Math.round(r.bytesPerSecond()),
             Latency.of(r.latency()))));
       }
     }

@@ -6,6 +6,7 @@ import dev.vdisk.format.ImageChain;
 import dev.vdisk.format.OpenImage;
 import dev.vdisk.format.OptionString;
 import dev.vdisk.format.qcow2.Qcow2Format;
+import dev.vdisk.io.Aio;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.ImageUser;
 import dev.vdisk.nbd.server.DiscardMode;
@@ -25,9 +26,11 @@ import java.util.Set;
  * {@code qemu:dirty-bitmap:NAME}, {@code allocation-depth} the {@code qemu:allocation-depth} context (qemu-nbd's
  * {@code -A}; off by default, as there). {@code detect-zeroes=unmap} needs {@code discard=unmap}, as in QEMU.
  * {@code offset} is qemu-nbd's {@code -o} (short form only): the export starts there in the image ({@link OffsetView}).
+ * {@code aio} is QEMU's {@code aio=} ({@code --aio} in the short form): threads, native or io_uring.
  */
 record ExportSpec(String name, String file, String format, CacheMode cache, boolean readOnly, DiscardMode discard,
-    String description, DetectZeroesFilter.Mode detectZeroes, String bitmap, boolean allocationDepth, long offset) {
+    String description, DetectZeroesFilter.Mode detectZeroes, String bitmap, boolean allocationDepth, long offset,
+    Aio aio) {
   ExportSpec {
     if (detectZeroes == DetectZeroesFilter.Mode.UNMAP && discard != DiscardMode.UNMAP) {
       throw new CliException("detect-zeroes=unmap: needs discard=unmap (expected: discard=unmap, or detect-zeroes=on)");
@@ -37,12 +40,12 @@ record ExportSpec(String name, String file, String format, CacheMode cache, bool
   /** An export without a dirty bitmap or allocation depth. */
   ExportSpec(String name, String file, String format, CacheMode cache, boolean readOnly, DiscardMode discard,
       String description, DetectZeroesFilter.Mode detectZeroes) {
-    this(name, file, format, cache, readOnly, discard, description, detectZeroes, null, false, 0);
+    this(name, file, format, cache, readOnly, discard, description, detectZeroes, null, false, 0, Aio.DEFAULT);
   }
 
   /** This export, offering {@code qemu:allocation-depth} too. */
   ExportSpec withAllocationDepth() {
-    return new ExportSpec(name, file, format, cache, readOnly, discard, description, detectZeroes, bitmap, true, offset);
+    return new ExportSpec(name, file, format, cache, readOnly, discard, description, detectZeroes, bitmap, true, offset, aio);
   }
 
   /** An export without zero detection. */
@@ -51,7 +54,7 @@ record ExportSpec(String name, String file, String format, CacheMode cache, bool
   }
 
   private static final Set<String> KEYS = Set.of("name", "file", "format", "cache", "read-only", "discard", "detect-zeroes", "description",
-      "bitmap", "allocation-depth");
+      "bitmap", "allocation-depth", "aio");
 
   /** Parses one {@code --export} value; a bare {@code read-only} or {@code allocation-depth} means {@code =on}. */
   static ExportSpec parse(String text) {
@@ -63,18 +66,19 @@ record ExportSpec(String name, String file, String format, CacheMode cache, bool
     }
     for (String k : kv.keySet()) {
       if (!KEYS.contains(k)) {
-        throw new CliException("--export: unknown key '" + k + "' (expected: one of name, file, format, cache, read-only, discard, detect-zeroes, description, bitmap, allocation-depth)");
+        throw new CliException("--export: unknown key '" + k + "' (expected: one of name, file, format, cache, read-only, discard, detect-zeroes, description, bitmap, allocation-depth, aio)");
       }
     }
     String file = kv.get("file");
     if (file == null || file.isEmpty()) {
       throw new CliException("--export: '" + text + "' has no file= (expected: name=NAME,file=PATH[,...])");
     }
+    CacheMode cache = CacheMode.parse(kv.getOrDefault("cache", "writeback"));
     return new ExportSpec(kv.getOrDefault("name", ""), file, kv.get("format"),
-        CacheMode.parse(kv.getOrDefault("cache", "writeback")), onOff("read-only", kv.getOrDefault("read-only", "off")),
+        cache, onOff("read-only", kv.getOrDefault("read-only", "off")),
         DiscardMode.parse(kv.getOrDefault("discard", "ignore")), kv.getOrDefault("description", ""),
         DetectZeroesFilter.Mode.parse(kv.getOrDefault("detect-zeroes", "off")), kv.get("bitmap"),
-        onOff("allocation-depth", kv.getOrDefault("allocation-depth", "off")), 0);
+        onOff("allocation-depth", kv.getOrDefault("allocation-depth", "off")), 0, AioOption.parse("aio", kv.get("aio"), cache));
   }
 
   /** {@code text} with bare {@code read-only} and {@code allocation-depth} entries written {@code KEY=on} ({@code ,,} stays a literal comma). */
@@ -122,7 +126,7 @@ record ExportSpec(String name, String file, String format, CacheMode cache, bool
   Export open(EventLog log, PrintWriter err) throws IOException {
     ImageOptions options = new ImageOptions();
     options.format = format;
-    OpenImage image = options.open(file, cache, readOnly, ImageUser.EXPORT, err);
+    OpenImage image = options.open(file, cache, aio, readOnly, ImageUser.EXPORT, err);
     CheckedDevice device;
     try {
       device = offset == 0 ? image.device() : offsetView(image);

@@ -14,6 +14,7 @@ import dev.vdisk.nbd.client.NbdClientDevice;
 import dev.vdisk.nbd.client.NbdClientOptions;
 import dev.vdisk.nbd.client.NbdUri;
 import dev.vdisk.nbd.client.TlsClientCredentials;
+import dev.vdisk.io.Aio;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileOptions;
 import dev.vdisk.io.ImageUser;
@@ -74,6 +75,12 @@ final class ImageOptions {
 
   /** {@link #open}, locking the image with {@code user}'s permissions (as qemu-nbd, qemu-img resize or convert). */
   OpenImage open(String file, CacheMode cache, boolean readOnly, ImageUser user, PrintWriter err) throws IOException {
+    return open(file, cache, Aio.DEFAULT, readOnly, user, err);
+  }
+
+  /** {@link #open}, with the aio mode {@code aio} for a host file (an NBD image has none). */
+  OpenImage open(String file, CacheMode cache, Aio aio, boolean readOnly, ImageUser user, PrintWriter err)
+      throws IOException {
     ImageSpec spec = ImageSpec.parse(file, imageOpts);
     OpenImage image;
     if (spec.isNbd()) {
@@ -85,7 +92,7 @@ final class ImageOptions {
         throw e;
       }
     } else {
-      FileOptions options = new FileOptions(cache, readOnly, forceShare, true, user);
+      FileOptions options = new FileOptions(cache, readOnly, forceShare, true, user, aio);
       image = Images.open(checkedPath(spec.file()), format(spec), options);
     }
     warnIfProbedRaw(spec.label(), image.probed(), image.format().name(), readOnly, err);

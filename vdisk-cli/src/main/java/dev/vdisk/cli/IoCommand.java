@@ -6,6 +6,7 @@ import dev.vdisk.block.Extent;
 import dev.vdisk.block.WriteFlag;
 import dev.vdisk.format.OpenImage;
 import dev.vdisk.io.CacheMode;
+import dev.vdisk.io.ImageUser;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.ByteBuffer;
@@ -37,6 +38,8 @@ final class IoCommand implements Callable<Integer> {
 
   @Mixin ImageOptions image;
 
+  @Mixin AioOption aio;
+
   @Option(names = "-t", paramLabel = "CACHE", defaultValue = "writeback",
       description = "Cache mode: writeback (default), writethrough, none, directsync, unsafe.")
   String cache;
@@ -61,7 +64,7 @@ final class IoCommand implements Callable<Integer> {
     }
     PrintWriter out = main.out();
     boolean ok = true;
-    try (OpenImage img = image.open(file, mode, readOnly, main.err())) {
+    try (OpenImage img = image.open(file, mode, aio.mode(mode), readOnly, ImageUser.TOOL, main.err())) {
       for (Op op : ops) {
         try {
           ok &= op.run(img.device(), out);

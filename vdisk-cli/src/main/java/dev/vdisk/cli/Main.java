@@ -70,6 +70,10 @@ public final class Main implements Runnable {
   }
 
   public static void main(String[] args) {
+    // The library's notices (System.Logger, to java.util.logging's console) as one line each, not JUL's two.
+    if (System.getProperty("java.util.logging.SimpleFormatter.format") == null) {
+      System.setProperty("java.util.logging.SimpleFormatter.format", "%4$s: %5$s%6$s%n");
+    }
     PrintWriter out = new PrintWriter(System.out, false, System.out.charset());
     PrintWriter err = new PrintWriter(System.err, true, System.err.charset());
     System.exit(run(out, err, args));

@@ -99,7 +99,7 @@ final class ServeCommand implements Callable<Integer> {
   @Option(names = {"-n", "--nocache"}, description = "Bypass the host page cache (--cache=none).")
   boolean nocache;
 
-  @Option(names = "--aio", paramLabel = "MODE", description = "native, io_uring or threads: accepted and checked; vdisk has one I/O path.")
+  @Option(names = "--aio", paramLabel = "MODE", description = AioOption.HELP)
   String aio;
 
   @Option(names = {"-r", "--read-only"}, description = "Export FILE read-only.")
@@ -255,9 +255,6 @@ final class ServeCommand implements Callable<Integer> {
     if (loadSnapshot != null) {
       throw new CliException("-l/--load-snapshot: reading internal snapshots is not built yet (expected: no -l)");
     }
-    if (aio != null && !List.of("native", "io_uring", "threads").contains(aio)) {
-      throw new CliException("--aio: '" + aio + "' (expected: native, io_uring or threads)");
-    }
     if (shared != null && shared < 0) {
       throw new CliException("Invalid shared device number '" + shared + "' (expected: 0 for any number of clients, or more)");
     }
@@ -280,10 +277,10 @@ final class ServeCommand implements Callable<Integer> {
       specs.add(new ExportSpec(exportName == null ? "" : exportName, path, fmt, mode, readOnly,
           discard == null ? DiscardMode.IGNORE : DiscardMode.parse(discard), description == null ? "" : description,
           detectZeroes == null ? DetectZeroesFilter.Mode.OFF : DetectZeroesFilter.Mode.parse(detectZeroes), bitmap, allocationDepth,
-          offset == null ? 0 : Sizes.parse("-o/--offset", offset)));
+          offset == null ? 0 : Sizes.parse("-o/--offset", offset), AioOption.parse("--aio", aio, mode)));
     } else if (format != null || cache != null || nocache || readOnly || exportName != null || description != null || discard != null
-        || detectZeroes != null || bitmap != null || allocationDepth || imageOpts || offset != null) {
-      throw new CliException("-f/--cache/-n/-r/-x/-D/-o/-A/-B/--discard/--detect-zeroes/--image-opts: given without FILE (expected: FILE, or the same settings inside --export)");
+        || detectZeroes != null || bitmap != null || allocationDepth || imageOpts || offset != null || aio != null) {
+      throw new CliException("-f/--cache/-n/-r/-x/-D/-o/-A/-B/--aio/--discard/--detect-zeroes/--image-opts: given without FILE (expected: FILE, or the same settings inside --export)");
     }
     if (specs.isEmpty()) {
       throw new CliException("nothing to serve (expected: FILE or at least one --export name=NAME,file=PATH)");

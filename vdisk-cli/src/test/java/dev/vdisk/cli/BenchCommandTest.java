@@ -97,7 +97,8 @@ class BenchCommandTest {
       "--pattern=300|--pattern: '300' (expected: an integer from 0 to 255)",
       "--flush-interval=100|flush interval: 100 in a read test (expected: write tests only)",
       "-w --flush-interval=10|flush interval: 10 is smaller than the queue depth 64 (expected: >= 64)",
-      "-i native|-i: 'native' is not supported (expected: threads)",
+      "-i bogus|-i: 'bogus' (expected: threads, native or io_uring)",
+      "-i native|aio=native was specified, but it requires cache.direct=on, which was not specified.",
       "-t bogus|cache mode: 'bogus' (expected: writeback, writethrough, none, off, directsync, unsafe)",
       "-w -U|force-share (-U): requires a read-only open (expected: read-only)"})
   void refusesBadArguments(String args, String message) throws IOException {

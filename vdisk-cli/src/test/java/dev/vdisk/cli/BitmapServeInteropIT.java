@@ -3,6 +3,7 @@ package dev.vdisk.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.vdisk.block.filter.DetectZeroesFilter;
+import dev.vdisk.io.Aio;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.nbd.server.DiscardMode;
 import dev.vdisk.nbd.server.EventLog;
@@ -114,7 +115,7 @@ class BitmapServeInteropIT {
   private NbdServer serve(Path image, boolean readOnly, String bitmap) throws Exception {
     PrintWriter out = new PrintWriter(log, true);
     Export e = new ExportSpec("", image.toString(), "qcow2", CacheMode.WRITEBACK, readOnly, DiscardMode.IGNORE, "",
-        DetectZeroesFilter.Mode.OFF, bitmap, false, 0).open(new EventLog(out), out);
+        DetectZeroesFilter.Mode.OFF, bitmap, false, 0, Aio.DEFAULT).open(new EventLog(out), out);
     NbdServer s = new NbdServer(List.of(e), ServerConfig.DEFAULTS, new EventLog(out));
     Path sock = dir.resolve("vdisk.sock");
     Files.deleteIfExists(sock);

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.vdisk.block.filter.DetectZeroesFilter;
+import dev.vdisk.io.Aio;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.nbd.server.DiscardMode;
 import org.junit.jupiter.api.Test;
@@ -20,6 +21,17 @@ class ExportSpecTest {
     assertThat(ExportSpec.parse("file=c.img,detect-zeroes=on").detectZeroes()).isEqualTo(DetectZeroesFilter.Mode.ON);
     assertThat(ExportSpec.parse("file=c.img,discard=unmap,detect-zeroes=unmap").detectZeroes()).isEqualTo(DetectZeroesFilter.Mode.UNMAP);
     assertThat(ExportSpec.parse("file=c.img,bitmap=b1").bitmap()).isEqualTo("b1");
+  }
+
+  @Test
+  void aioTakesQemusSpellingsAndNativeNeedsADirectCache() {
+    assertThat(ExportSpec.parse("file=a.img").aio()).isEqualTo(Aio.DEFAULT);
+    assertThat(ExportSpec.parse("file=a.img,aio=threads").aio()).isEqualTo(Aio.THREADS);
+    assertThat(ExportSpec.parse("file=a.img,aio=io_uring").aio()).isEqualTo(Aio.IO_URING);
+    assertThat(ExportSpec.parse("file=a.img,cache=none,aio=native").aio()).isEqualTo(Aio.NATIVE);
+    assertThatThrownBy(() -> ExportSpec.parse("file=a.img,aio=native"))
+        .hasMessage("aio=native was specified, but it requires cache.direct=on, which was not specified.");
+    assertThatThrownBy(() -> ExportSpec.parse("file=a.img,aio=posix")).hasMessage("aio: 'posix' (expected: threads, native or io_uring)");
   }
 
   @Test

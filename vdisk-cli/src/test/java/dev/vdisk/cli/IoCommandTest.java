@@ -54,6 +54,31 @@ class IoCommandTest {
     assertThat(data[(1 << 20) + 65536]).isZero();
   }
 
+  /** qemu-io's {@code -i/--aio}: every mode moves the same bytes; native needs a direct cache, as in QEMU. */
+  @Test
+  void everyAioModeWritesAndReadsAndNativeNeedsADirectCache() throws IOException {
+    String[][] modes = {{"-i", "threads", "-t", "none"}, {"--aio", "io_uring", "-t", "writeback"},
+        {"--aio=native", "-t", "directsync"}};
+    int pattern = 0x11;
+    for (String[] mode : modes) {
+      String[] args = new String[mode.length + 8];
+      System.arraycopy(new String[] {"io", "-f", "raw"}, 0, args, 0, 3);
+      System.arraycopy(mode, 0, args, 3, mode.length);
+      String p = String.format("0x%x", pattern);
+      System.arraycopy(new String[] {"-c", "write -q -P " + p + " 4k 8k", "-c", "read -q -P " + p + " 4k 8k",
+          img.toString()}, 0, args, 3 + mode.length, 5);
+      Vdisk.Result r = Vdisk.run(args);
+      assertThat(r.exit()).as(String.join(" ", mode)).isZero();
+      assertThat(r.err()).isEmpty();
+      assertThat(Files.readAllBytes(img)[4096 + 8191]).isEqualTo((byte) pattern);
+      pattern++;
+    }
+    Vdisk.Result refused = Vdisk.run("io", "-f", "raw", "-i", "native", "-c", "read 0 512", img.toString());
+    assertThat(refused.exit()).isEqualTo(1);
+    assertThat(refused.err()).isEqualTo(
+        "vdisk io: aio=native was specified, but it requires cache.direct=on, which was not specified.\n");
+  }
+
   @Test
   void defaultPatternIsQemuIosCd() throws IOException {
     assertThat(io("write -q 0 512").exit()).isZero();

@@ -25,9 +25,9 @@ class ServeCommandTest {
   void argumentErrorsAreOneLine() throws IOException {
     Path img = Files.write(dir.resolve("a.img"), new byte[4096]);
     fails("vdisk serve: nothing to serve (expected: FILE or at least one --export name=NAME,file=PATH)");
-    fails("vdisk serve: -f/--cache/-n/-r/-x/-D/-o/-A/-B/--discard/--detect-zeroes/--image-opts: given without FILE (expected: FILE, or the same settings inside --export)",
+    fails("vdisk serve: -f/--cache/-n/-r/-x/-D/-o/-A/-B/--aio/--discard/--detect-zeroes/--image-opts: given without FILE (expected: FILE, or the same settings inside --export)",
         "-r", "--export", "name=a,file=" + img);
-    fails("vdisk serve: --export: unknown key 'fmt' (expected: one of name, file, format, cache, read-only, discard, detect-zeroes, description, bitmap, allocation-depth)",
+    fails("vdisk serve: --export: unknown key 'fmt' (expected: one of name, file, format, cache, read-only, discard, detect-zeroes, description, bitmap, allocation-depth, aio)",
         "--export", "name=a,file=" + img + ",fmt=raw");
     fails("vdisk serve: --export: 'name=a' has no file= (expected: name=NAME,file=PATH[,...])", "--export", "name=a");
     fails("vdisk serve: detect-zeroes: 'yes' (expected: off, on or unmap)", "--export", "file=" + img + ",detect-zeroes=yes");
@@ -51,7 +51,7 @@ class ServeCommandTest {
     fails("vdisk serve: -l/--load-snapshot: reading internal snapshots is not built yet (expected: no -l)", "-l", "snap1", f);
     fails("vdisk serve: -s/--snapshot: not supported yet (expected: an overlay made with vdisk create -f qcow2 -b FILE -F FMT, served instead)",
         "-s", f);
-    fails("vdisk serve: --aio: 'posix' (expected: native, io_uring or threads)", "--aio=posix", f);
+    fails("vdisk serve: --aio: 'posix' (expected: threads, native or io_uring)", "--aio=posix", f);
     fails("vdisk serve: Invalid shared device number '-1' (expected: 0 for any number of clients, or more)", "-e", "-1", f);
     fails("vdisk serve: -n/--nocache: given with --cache (expected: one of them)", "-n", "--cache=none", f);
     fails("vdisk serve: cache mode: 'fast' (expected: writeback, writethrough, none, off, directsync, unsafe)", "--cache=fast", f);

@@ -148,7 +148,7 @@ public final class FileContext implements ImageContext {
       Backing open = reuse.get(real);
       return new Backing(file, path, open.format(), open.formatProbed(), open.device(), open.file());
     }
-    FileDevice device = FileDevice.open(path, new FileOptions(options.cache(), true, false, true));
+    FileDevice device = FileDevice.open(path, new FileOptions(options.cache(), true, false, true).withAio(options.aio()));
     try {
       ImageFormat fmt = format.isPresent() ? byName(format.get()) : probe(device, path);
       BlockDevice image = fmt.open(device, below, format.isEmpty());
@@ -171,7 +171,8 @@ public final class FileContext implements ImageContext {
     }
     List<Path> longer = new ArrayList<>(chain);
     longer.add(real);
-    return new FileContext(path, new FileOptions(options.cache(), true, false, true), longer, true, reuse);
+    return new FileContext(path, new FileOptions(options.cache(), true, false, true).withAio(options.aio()), longer, true,
+        reuse);
   }
 
   private static ImageFormat byName(String format) throws IOException {

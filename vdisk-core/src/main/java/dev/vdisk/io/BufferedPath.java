@@ -1,22 +1,22 @@
 package dev.vdisk.io;
 
+import dev.vdisk.io.linux.FileIo;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 
-/** Positional I/O through the page cache: any offset, length and buffer. */
+/** Positional I/O through the page cache (a FileIo of either aio mode): any offset, length and buffer. */
 final class BufferedPath implements DataPath {
-  private final FileChannel channel;
+  private final FileIo io;
 
-  BufferedPath(FileChannel channel) {
-    this.channel = channel;
+  BufferedPath(FileIo io) {
+    this.io = io;
   }
 
   @Override
   public void read(long offset, ByteBuffer dst) throws IOException {
     long pos = offset;
     while (dst.hasRemaining()) {
-      int n = channel.read(dst, pos);
+      int n = io.read(dst, pos);
       if (n < 0) {
         DataPath.zeroRest(dst);
         return;
@@ -29,7 +29,7 @@ final class BufferedPath implements DataPath {
   public void write(long offset, ByteBuffer src) throws IOException {
     long pos = offset;
     while (src.hasRemaining()) {
-      pos += channel.write(src, pos);
+      pos += io.write(src, pos);
     }
   }
 

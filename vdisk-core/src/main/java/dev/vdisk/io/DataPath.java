@@ -5,7 +5,7 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 
 /**
- * How {@link FileDevice} moves bytes through its FileChannel: straight ({@link BufferedPath}) or with
+ * How {@link FileDevice} moves bytes through its {@link dev.vdisk.io.linux.FileIo} (the JDK channel or io_uring): straight ({@link BufferedPath}) or with
  * O_DIRECT's alignment rules met by bouncing ({@link DirectPath}). Both are thread-safe, and both read
  * zeroes past EOF.
  */

@@ -1,15 +1,15 @@
 package dev.vdisk.io;
 
+import dev.vdisk.io.linux.FileIo;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 
 /**
- * Positional I/O on an O_DIRECT channel for requests of any offset, length and buffer.
+ * Positional I/O on an O_DIRECT file for requests of any offset, length and buffer.
  *
  * <p>The JDK refuses direct I/O unless the file position and length are multiples of the alignment and, for
- * direct buffers, the address is too (heap buffers it copies into aligned temporaries itself). Requests
+ * direct buffers, the address is too (heap buffers it copies into aligned temporaries itself, as io_uring's {@link dev.vdisk.io.linux.RingFile} does). Requests
  * that meet this go straight through. Others are bounced through aligned native buffers: reads read the
  * enclosing aligned range; writes read-modify-write the partial blocks at either end, serialised by a
  * {@link RequestSerializer} against every other write to those blocks so that none is lost.
@@ -18,7 +18,7 @@ final class DirectPath implements DataPath {
   /** Largest bounce buffer: bigger unaligned requests are bounced piecewise. */
   private static final int BOUNCE_MAX = 1 << 20;
 
-  private final FileChannel channel;
+  private final FileIo io;
   private final int align;
   private final long deviceEnd;
   private final Overshoot overshoot;
@@ -36,11 +36,11 @@ final class DirectPath implements DataPath {
    * @param deviceEnd where writes stop: a block device's size (the kernel shortens a write that crosses it,
    *     so its tail block may be smaller than {@code align}), or {@link Long#MAX_VALUE} for a file
    */
-  DirectPath(FileChannel channel, int align, long deviceEnd, Overshoot overshoot) {
+  DirectPath(FileIo io, int align, long deviceEnd, Overshoot overshoot) {
     if (Integer.bitCount(align) != 1) {
       throw new IllegalArgumentException("alignment: " + align + " (expected: a power of two)");
     }
-    this.channel = channel;
+    this.io = io;
     this.align = align;
     this.deviceEnd = deviceEnd;
     this.overshoot = overshoot;
@@ -158,7 +158,7 @@ final class DirectPath implements DataPath {
     }
     long pos = offset;
     while (dst.hasRemaining()) {
-      int n = channel.read(dst, pos);
+      int n = io.read(dst, pos);
       if (n < 0) {
         break;
       }
@@ -188,7 +188,7 @@ final class DirectPath implements DataPath {
     }
     long pos = offset;
     while (src.hasRemaining() && pos < deviceEnd) {
-      int n = channel.write(src, pos);
+      int n = io.write(src, pos);
       if (n <= 0) {
         throw new IOException("write at offset " + pos + " made no progress");
       }

@@ -10,8 +10,11 @@ import dev.vdisk.block.Support;
 import dev.vdisk.block.WriteFlag;
 import dev.vdisk.io.linux.ErrnoException;
 import dev.vdisk.io.linux.FallocateMode;
+import dev.vdisk.io.linux.FileIo;
 import dev.vdisk.io.linux.FileStat;
 import dev.vdisk.io.linux.NativeFile;
+import dev.vdisk.io.linux.RingFile;
+import dev.vdisk.io.linux.UringUnavailableException;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.nio.ByteBuffer;
@@ -28,14 +31,19 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * A host regular file or block device (a loop device, an LVM volume) as a {@link BlockDevice}: QEMU's
  * file-posix driver.
  *
- * <p><b>Data</b> moves through a JDK {@link FileChannel} with positional I/O, concurrently and without a
- * lock. With {@link CacheMode#direct()} the channel is opened O_DIRECT; requests of any alignment are still
+ * <p><b>Data</b> moves as {@link FileOptions#aio()} says: through the kernel's io_uring, one ring per device
+ * shared by every request thread ({@link RingFile}; the default where the kernel allows it), or through a JDK
+ * {@link FileChannel} with positional I/O on the calling thread ({@code aio=threads}); either way concurrently and
+ * without a lock. Where io_uring cannot be set up, the device falls back to threads: silently for {@link
+ * Aio#DEFAULT}, with one warning line (once per reason and process) for an explicit {@code io_uring} or {@code
+ * native}. With {@link CacheMode#direct()} the channel is opened O_DIRECT; requests of any alignment are still
  * accepted ({@code limits().requestAlignment() == 1}) and bounced as needed, see {@link DirectPath}.
  * {@code limits().optimalAlignment()} is the alignment that avoids that: the file system's block size, and
  * for block devices at least the logical sector size.
@@ -46,7 +54,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *
  * <ul>
  *   <li>Reads past the end of a regular file shorter than {@link #size()} return zeroes.
- *   <li>flush is fdatasync, or nothing under a cache mode that ignores flushes ({@code unsafe}): QEMU's
+ *   <li>flush is fdatasync (io_uring's FSYNC with DATASYNC under io_uring), or nothing under a cache mode that ignores flushes ({@code unsafe}): QEMU's
  *       no-flush holds for every flush of the file, a format's own metadata ordering included; FUA is not
  *       native (the guard flushes).
  *   <li>discard punches a hole (block devices: BLKDISCARD); it is advisory, so where the host cannot, it
@@ -63,10 +71,14 @@ public final class FileDevice implements BlockDevice {
   /** Work cap per {@link #extents} call; callers ask again from where the list ends. */
   private static final int MAX_EXTENTS_PER_CALL = 1024;
   private static final int ZERO_CHUNK = 1 << 20;
+  private static final System.Logger LOG = System.getLogger(FileDevice.class.getName());
+  /** Fall-back notices already given (level and reason), so that a process opening many files says it once. */
+  private static final Set<String> TOLD = ConcurrentHashMap.newKeySet();
 
   private final Path path;
   private final FileOptions options;
-  private final FileChannel channel;
+  private final FileIo io;
+  private final Aio aio;
   private final NativeFile file;
   private final boolean blockDevice;
   private final String fsType;
@@ -84,11 +96,11 @@ public final class FileDevice implements BlockDevice {
   private volatile boolean zeroRangeSupported = true;
   private volatile boolean seekSupported = true;
 
-  private FileDevice(Path path, FileOptions options, FileChannel channel, NativeFile file, FileStat stat)
-      throws IOException {
+  private FileDevice(Path path, FileOptions options, FileIo io, NativeFile file, FileStat stat) throws IOException {
     this.path = path;
     this.options = options;
-    this.channel = channel;
+    this.io = io;
+    this.aio = io instanceof RingFile ? Aio.IO_URING : Aio.THREADS;
     this.file = file;
     this.blockDevice = stat.isBlockDevice();
     FileStore store = Files.getFileStore(path);
@@ -98,11 +110,11 @@ public final class FileDevice implements BlockDevice {
     this.alignment = blockDevice ? Math.max(fsBlock, file.logicalSectorSize()) : fsBlock;
     if (options.cache().direct()) {
       // The JDK enforces the file system's block size; a block device may need its sector size on top.
-      DirectPath direct = new DirectPath(channel, alignment, blockDevice ? size : Long.MAX_VALUE, this::trimOvershoot);
+      DirectPath direct = new DirectPath(io, alignment, blockDevice ? size : Long.MAX_VALUE, this::trimOvershoot);
       probe(direct);
       this.data = direct;
     } else {
-      this.data = new BufferedPath(channel);
+      this.data = new BufferedPath(io);
     }
     this.capabilities = new Capabilities(options.readOnly(), Support.NATIVE, Support.NONE, Support.NATIVE,
         Support.NATIVE, blockDevice ? Support.NONE : Support.NATIVE, Support.NATIVE);
@@ -135,6 +147,7 @@ public final class FileDevice implements BlockDevice {
   public static FileDevice openUnlocked(Path path, FileOptions options) throws IOException {
     FileChannel channel = openChannel(path, options);
     NativeFile file = null;
+    FileIo io = null;
     try {
       file = NativeFile.open(path, !options.readOnly());
       FileStat stat = file.stat();
@@ -142,12 +155,35 @@ public final class FileDevice implements BlockDevice {
         throw new BlockDeviceException(BlockError.EINVAL,
             "open: " + path + " is not a regular file or block device (expected: an image file or a block device)");
       }
-      return new FileDevice(path, options, channel, file, stat);
+      io = openIo(path, options, channel, file);
+      return new FileDevice(path, options, io, file, stat);
     } catch (IOException | RuntimeException e) {
       closeAfterFailure(file, e);
+      closeAfterFailure(io, e);
       closeAfterFailure(channel, e);
       throw e;
     }
+  }
+
+  /**
+   * The data path {@code options.aio()} asks for: a ring of its own when io_uring is asked for (then the channel,
+   * opened to check the file and report a refused O_DIRECT as the JDK sees it, is closed), else the channel.
+   */
+  private static FileIo openIo(Path path, FileOptions options, FileChannel channel, NativeFile file) throws IOException {
+    if (options.aio().ring()) {
+      try {
+        RingFile ring = RingFile.open(path, !options.readOnly(), options.cache().direct());
+        channel.close();
+        return ring;
+      } catch (UringUnavailableException e) {
+        System.Logger.Level level = options.aio() == Aio.DEFAULT ? System.Logger.Level.DEBUG : System.Logger.Level.WARNING;
+        if (TOLD.add(level + " " + e.getMessage())) {
+          LOG.log(level, "aio={0}: io_uring is not available here ({1}); using aio=threads",
+              options.aio() == Aio.DEFAULT ? Aio.IO_URING : options.aio(), e.getMessage());
+        }
+      }
+    }
+    return new ChannelIo(channel, file);
   }
 
   /**
@@ -237,6 +273,11 @@ public final class FileDevice implements BlockDevice {
     return options;
   }
 
+  /** The aio mode in effect: {@link Aio#IO_URING} or {@link Aio#THREADS} (also after a fall-back). */
+  public Aio aio() {
+    return aio;
+  }
+
   /** True if this is a block device rather than a regular file. */
   public boolean isBlockDevice() {
     return blockDevice;
@@ -302,7 +343,7 @@ public final class FileDevice implements BlockDevice {
     }
     boolean interrupted = Thread.interrupted();
     try {
-      channel.force(false);
+      io.fdatasync();
     } catch (IOException e) {
       throw HostErrors.of("flush", path, 0, size, e);
     } finally {
@@ -383,7 +424,7 @@ public final class FileDevice implements BlockDevice {
   private boolean zeroInPlace(long offset, long length) throws IOException {
     if (zeroRangeSupported) {
       try {
-        file.fallocate(FallocateMode.ZERO_RANGE_KEEP_SIZE, offset, length);
+        io.fallocate(FallocateMode.ZERO_RANGE_KEEP_SIZE, offset, length);
         return true;
       } catch (ErrnoException e) {
         if (!e.notSupported()) {
@@ -396,7 +437,7 @@ public final class FileDevice implements BlockDevice {
       return false;
     }
     try {
-      file.fallocate(FallocateMode.ALLOCATE_KEEP_SIZE, offset, length);
+      io.fallocate(FallocateMode.ALLOCATE_KEEP_SIZE, offset, length);
     } catch (ErrnoException e) {
       if (!e.notSupported()) {
         throw e;
@@ -412,7 +453,7 @@ public final class FileDevice implements BlockDevice {
       return false;
     }
     try {
-      file.fallocate(FallocateMode.PUNCH_HOLE, offset, length);
+      io.fallocate(FallocateMode.PUNCH_HOLE, offset, length);
       return true;
     } catch (ErrnoException e) {
       if (!e.notSupported()) {
@@ -566,7 +607,7 @@ public final class FileDevice implements BlockDevice {
 
   private void fallocateAll(long offset, long length) throws IOException {
     try {
-      file.fallocate(FallocateMode.ALLOCATE, offset, length);
+      io.fallocate(FallocateMode.ALLOCATE, offset, length);
     } catch (ErrnoException e) {
       if (e.notSupported()) {
         throw new BlockDeviceException(BlockError.ENOTSUP, "preallocation=falloc: fallocate not supported on " + fsType, e);
@@ -590,13 +631,13 @@ public final class FileDevice implements BlockDevice {
       return;
     }
     try (file) {
-      channel.close();
+      io.close();
     }
   }
 
   @Override
   public String toString() {
-    return "FileDevice[" + path.getFileName() + ", cache=" + options.cache() + "]";
+    return "FileDevice[" + path.getFileName() + ", cache=" + options.cache() + ", aio=" + aio + "]";
   }
 
   private static long alignUp(long value, int align) {

@@ -2,15 +2,21 @@ package dev.vdisk.io;
 
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.format.Images;
+import dev.vdisk.format.OpenImage;
 import dev.vdisk.testkit.BlockDeviceContractTest;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.io.TempDir;
 
-/** FileDevice under each of QEMU's cache modes, and the raw format over it, keep the BlockDevice contract. */
+/**
+ * FileDevice under each of QEMU's cache modes and both data paths ({@code aio=threads} and {@code aio=io_uring}), and
+ * the raw format over it, keep the BlockDevice contract. The io_uring cases are skipped, saying so, on a kernel that
+ * refuses io_uring (the device would fall back to threads, which the threads cases test already).
+ */
 class FileDeviceContractTest {
   @TempDir static Path dir;
   private static int files;
@@ -24,21 +30,56 @@ class FileDeviceContractTest {
     return p;
   }
 
+  /** The options of a case: its cache mode and aio mode (threads unless the case says io_uring). */
+  static FileOptions options(CacheMode mode, Aio aio) {
+    return FileOptions.of(mode, false).withAio(aio);
+  }
+
+  /** Skips the case unless {@code device} runs the aio mode it was asked for (closing it first). */
+  static FileDevice requireAio(FileDevice device, Aio asked) throws IOException {
+    if (asked == Aio.IO_URING && device.aio() != Aio.IO_URING) {
+      device.close();
+      Assumptions.abort("io_uring is not available on this kernel: the device fell back to aio=threads");
+    }
+    return device;
+  }
+
   abstract static class FileContract extends BlockDeviceContractTest {
     abstract CacheMode mode();
 
+    Aio aio() {
+      return Aio.THREADS;
+    }
+
     @Override
     protected BlockDevice newDevice(long size) throws IOException {
-      return Images.applyCacheSwitches(FileDevice.open(sparseFile(size), FileOptions.of(mode(), false)), mode());
+      FileDevice file = requireAio(FileDevice.open(sparseFile(size), options(mode(), aio())), aio());
+      return Images.applyCacheSwitches(file, mode());
     }
   }
 
-  abstract static class RawContract extends BlockDeviceContractTest {
-    abstract CacheMode mode();
-
+  abstract static class RawContract extends FileContract {
     @Override
     protected BlockDevice newDevice(long size) throws IOException {
-      return Images.open(sparseFile(size), "raw", FileOptions.of(mode(), false)).device();
+      OpenImage image = Images.open(sparseFile(size), "raw", options(mode(), aio()));
+      requireAio(image.file(), aio());
+      return image.device();
+    }
+  }
+
+  /** A case over io_uring. */
+  abstract static class UringContract extends FileContract {
+    @Override
+    Aio aio() {
+      return Aio.IO_URING;
+    }
+  }
+
+  /** A raw case over io_uring. */
+  abstract static class UringRawContract extends RawContract {
+    @Override
+    Aio aio() {
+      return Aio.IO_URING;
     }
   }
 
@@ -49,4 +90,11 @@ class FileDeviceContractTest {
   @Nested class Unsafe extends FileContract { CacheMode mode() { return CacheMode.UNSAFE; } }
   @Nested class RawWriteback extends RawContract { CacheMode mode() { return CacheMode.WRITEBACK; } }
   @Nested class RawNone extends RawContract { CacheMode mode() { return CacheMode.NONE; } }
+  @Nested class UringWriteback extends UringContract { CacheMode mode() { return CacheMode.WRITEBACK; } }
+  @Nested class UringWritethrough extends UringContract { CacheMode mode() { return CacheMode.WRITETHROUGH; } }
+  @Nested class UringNone extends UringContract { CacheMode mode() { return CacheMode.NONE; } }
+  @Nested class UringDirectsync extends UringContract { CacheMode mode() { return CacheMode.DIRECTSYNC; } }
+  @Nested class UringUnsafe extends UringContract { CacheMode mode() { return CacheMode.UNSAFE; } }
+  @Nested class UringRawWriteback extends UringRawContract { CacheMode mode() { return CacheMode.WRITEBACK; } }
+  @Nested class UringRawNone extends UringRawContract { CacheMode mode() { return CacheMode.NONE; } }
 }

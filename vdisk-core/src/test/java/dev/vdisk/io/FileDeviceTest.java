@@ -382,7 +382,7 @@ class FileDeviceTest {
   void closeIsIdempotentAndToStringNamesFileAndCache() throws IOException {
     Path p = sparseFile("close.raw", MIB);
     FileDevice dev = open(p, CacheMode.NONE);
-    assertThat(dev.toString()).isEqualTo("FileDevice[close.raw, cache=none]");
+    assertThat(dev.toString()).isEqualTo("FileDevice[close.raw, cache=none, aio=" + dev.aio() + "]");
     dev.close();
     dev.close();
     assertThatThrownBy(() -> dev.read(4096, ByteBuffer.allocate(1)))

@@ -95,7 +95,7 @@ final class LinuxNative {
    * loading {@link LinuxNative} on an unsupported platform does not fail: linking happens on first use, after
    * {@link #requireSupported()}.
    */
-  private static final class Calls {
+  static final class Calls {
     static final Linker LINKER = Linker.nativeLinker();
     static final SymbolLookup LIBC = LINKER.defaultLookup();
     static final StructLayout CAPTURE = Linker.Option.captureStateLayout();
@@ -386,12 +386,12 @@ final class LinuxNative {
     }
   }
 
-  private static int errno(MemorySegment capture) {
+  static int errno(MemorySegment capture) {
     return (int) Calls.ERRNO.get(capture, 0L);
   }
 
   /** A downcall cannot throw; anything caught here is a linkage or platform defect, not an I/O error. */
-  private static IllegalStateException linkageFailure(Throwable t) {
+  static IllegalStateException linkageFailure(Throwable t) {
     if (t instanceof Error e) {
       throw e;
     }

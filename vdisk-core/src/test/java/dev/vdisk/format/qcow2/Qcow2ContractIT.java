@@ -2,6 +2,7 @@ package dev.vdisk.format.qcow2;
 
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.format.Images;
+import dev.vdisk.io.Aio;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileOptions;
 import dev.vdisk.testkit.BlockDeviceContractTest;
@@ -31,6 +32,11 @@ class Qcow2ContractIT {
       return CacheMode.WRITEBACK;
     }
 
+    /** The default: io_uring where the kernel allows it; the cases below that say threads pin the other path. */
+    Aio aio() {
+      return Aio.DEFAULT;
+    }
+
     @Override
     protected BlockDevice newDevice(long size) throws IOException {
       try {
@@ -38,7 +44,7 @@ class Qcow2ContractIT {
       } catch (InterruptedException e) {
         throw new IOException(e);
       }
-      return Images.open(dir.resolve("c.qcow2"), "qcow2", FileOptions.of(cache(), false)).device();
+      return Images.open(dir.resolve("c.qcow2"), "qcow2", FileOptions.of(cache(), false).withAio(aio())).device();
     }
   }
 
@@ -47,6 +53,22 @@ class Qcow2ContractIT {
     @Override
     String options() {
       return "cluster_size=65536";
+    }
+  }
+
+  @Nested
+  class DefaultUnderThreads extends Default {
+    @Override
+    Aio aio() {
+      return Aio.THREADS;
+    }
+  }
+
+  @Nested
+  class SmallClustersUnderCacheNoneAndThreads extends SmallClustersUnderCacheNone {
+    @Override
+    Aio aio() {
+      return Aio.THREADS;
     }
   }
 

@@ -1,0 +1,42 @@
+package dev.vdisk.cli;
+
+import dev.vdisk.io.Aio;
+import dev.vdisk.io.CacheMode;
+import picocli.CommandLine.Option;
+
+/** qemu-img bench's {@code -i} and qemu-io's {@code -i/--aio}: how data reaches the host file. */
+final class AioOption {
+  /** What every aio option's help says. */
+  static final String HELP = "AIO mode: threads, native or io_uring (default: io_uring where the kernel allows it, "
+      + "else threads). native is io_uring here (Linux AIO adds nothing to it) and, as in QEMU, needs a direct cache "
+      + "mode; where io_uring cannot be set up, native and io_uring fall back to threads with one warning.";
+
+  @Option(names = {"-i", "--aio"}, paramLabel = "AIO", description = HELP)
+  String aio;
+
+  /** The mode asked for, or {@link Aio#DEFAULT}; checked against {@code cache} as QEMU checks it. */
+  Aio mode(CacheMode cache) {
+    return parse("-i", aio, cache);
+  }
+
+  /**
+   * {@code value} (null: the default) as an aio mode for files opened with {@code cache}.
+   *
+   * @throws CliException for an unknown spelling, or {@code native} without a direct cache mode (QEMU's message)
+   */
+  static Aio parse(String option, String value, CacheMode cache) {
+    if (value == null) {
+      return Aio.DEFAULT;
+    }
+    Aio mode;
+    try {
+      mode = Aio.parse(value);
+    } catch (IllegalArgumentException e) {
+      throw new CliException(option + ": '" + value + "' (expected: threads, native or io_uring)");
+    }
+    if (mode == Aio.NATIVE && !cache.direct()) {
+      throw new CliException("aio=native was specified, but it requires cache.direct=on, which was not specified.");
+    }
+    return mode;
+  }
+}

@@ -1,0 +1,58 @@
+package dev.vdisk.io;
+
+import java.util.Locale;
+
+/**
+ * How {@link FileDevice} moves data to and from the host file: QEMU's {@code aio=} modes.
+ *
+ * <ul>
+ *   <li>{@link #THREADS}: positional calls through the JDK on the calling thread (QEMU's default; vdisk's calling
+ *       threads are its request threads, so there is no separate pool).
+ *   <li>{@link #IO_URING}: the kernel's io_uring through FFM ({@link dev.vdisk.io.linux.RingFile}), one ring per open
+ *       file shared by all request threads.
+ *   <li>{@link #NATIVE}: QEMU's Linux AIO; vdisk maps it to io_uring, which submits the same asynchronous O_DIRECT
+ *       requests (and adds flushes and fallocate to the ring). As QEMU, it requires a direct cache mode.
+ *   <li>{@link #DEFAULT}: io_uring where the kernel allows it, else threads without a word (no notice on machines
+ *       that disable io_uring); not a QEMU spelling.
+ * </ul>
+ *
+ * <p>Where io_uring cannot be set up (ENOSYS, EPERM from seccomp or {@code kernel.io_uring_disabled}, a kernel
+ * older than 5.6) an explicit {@code io_uring} or {@code native} falls back to threads with one warning line.
+ */
+public enum Aio {
+  DEFAULT("default"),
+  THREADS("threads"),
+  NATIVE("native"),
+  IO_URING("io_uring");
+
+  private final String qemuName;
+
+  Aio(String qemuName) {
+    this.qemuName = qemuName;
+  }
+
+  /**
+   * Parses QEMU's spelling: {@code threads}, {@code native} or {@code io_uring}.
+   *
+   * @throws IllegalArgumentException naming the value and the accepted spellings
+   */
+  public static Aio parse(String text) {
+    String t = text.trim().toLowerCase(Locale.ROOT);
+    for (Aio a : values()) {
+      if (a != DEFAULT && a.qemuName.equals(t)) {
+        return a;
+      }
+    }
+    throw new IllegalArgumentException("aio: '" + text + "' (expected: threads, native or io_uring)");
+  }
+
+  /** True if this mode submits through io_uring when the kernel allows it. */
+  public boolean ring() {
+    return this != THREADS;
+  }
+
+  @Override
+  public String toString() {
+    return qemuName;
+  }
+}
