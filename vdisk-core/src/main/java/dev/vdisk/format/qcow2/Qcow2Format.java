@@ -9,6 +9,7 @@ import dev.vdisk.format.CheckResult;
 import dev.vdisk.format.FormatImage;
 import dev.vdisk.format.ImageContext;
 import dev.vdisk.format.Repair;
+import dev.vdisk.format.Snapshot;
 import dev.vdisk.format.ImageFormat;
 import dev.vdisk.format.MeasureSource;
 import dev.vdisk.format.Measurement;
@@ -286,6 +287,25 @@ public final class Qcow2Format implements ImageFormat {
    */
   public static void editBitmap(BlockDevice image, String name, BitmapAction action) throws IOException {
     BitmapEditor.apply(find(image), name, action);
+  }
+
+  /**
+   * qemu-img snapshot -c on the qcow2 image in {@code file} (a host file nothing else has open, named {@code path}):
+   * see {@link InternalSnapshots#create}. Returns the snapshot as listed.
+   */
+  public static Snapshot createSnapshot(BlockDevice file, Path path, String name, long dateSeconds, long dateNanos)
+      throws IOException {
+    return InternalSnapshots.of(file, path).create(name, dateSeconds, dateNanos);
+  }
+
+  /** qemu-img snapshot -a: see {@link InternalSnapshots#apply}. */
+  public static void applySnapshot(BlockDevice file, Path path, String idOrName) throws IOException {
+    InternalSnapshots.of(file, path).apply(idOrName);
+  }
+
+  /** qemu-img snapshot -d: see {@link InternalSnapshots#delete}. */
+  public static void deleteSnapshot(BlockDevice file, Path path, String idOrName) throws IOException {
+    InternalSnapshots.of(file, path).delete(idOrName);
   }
 
   /**
