@@ -176,10 +176,13 @@ public final class Vdisk {
     });
   }
 
-  /** {@code qemu-img snapshot -d}: deletes snapshot {@code idOrName} (an ID first, then a name) of the image. */
-  public static void deleteSnapshot(Path path, String idOrName, OpenOptions options) throws IOException {
+  /**
+   * {@code qemu-img snapshot -d}: deletes the first snapshot named {@code name} (by name only, as qemu-img) of the
+   * image.
+   */
+  public static void deleteSnapshot(Path path, String name, OpenOptions options) throws IOException {
     onSnapshots(path, options, f -> {
-      Qcow2Format.deleteSnapshot(f, path, idOrName);
+      Qcow2Format.deleteSnapshot(f, path, name);
       return null;
     });
   }

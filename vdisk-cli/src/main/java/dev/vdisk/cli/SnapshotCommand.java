@@ -41,7 +41,7 @@ final class SnapshotCommand implements Callable<Integer> {
     @Option(names = "-c", paramLabel = "SNAPSHOT", description = "Create a snapshot with this name.")
     String create;
 
-    @Option(names = "-d", paramLabel = "SNAPSHOT", description = "Delete a snapshot (ID or name).")
+    @Option(names = "-d", paramLabel = "SNAPSHOT", description = "Delete a snapshot (by name, as qemu-img).")
     String delete;
   }
 
@@ -88,7 +88,8 @@ final class SnapshotCommand implements Callable<Integer> {
       } catch (BlockDeviceException e) {
         // qemu-img prints the errno of bdrv_snapshot_create.
         String why = e.error() == BlockError.ENOTSUP ? "-95 (Operation not supported)"
-            : e.error() == BlockError.ENOSPC ? "-27 (File too large)" : e.getMessage();
+            : e.error() == BlockError.ENOSPC ? "-27 (File too large)"
+            : e.error() == BlockError.EOVERFLOW ? "-22 (Invalid argument)" : e.getMessage();
         throw new CliException("Could not create snapshot '" + action.create + "': " + why, e);
       }
     } else if (action.apply != null) {

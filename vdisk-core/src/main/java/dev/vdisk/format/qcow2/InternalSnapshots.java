@@ -134,12 +134,13 @@ final class InternalSnapshots {
   }
 
   /**
-   * Deletes snapshot {@code idOrName} (its ID first, then its name), as {@code qemu-img snapshot -d}: what only it
-   * referenced is freed and discarded, and the active tables regain their COPIED flags where they own a cluster
-   * alone again.
+   * Deletes the first snapshot named {@code name}, as {@code qemu-img snapshot -d} (which, unlike {@code -a}, finds
+   * snapshots by name only): what only it referenced is freed and discarded, and the active tables regain their
+   * COPIED flags where they own a cluster alone again.
    */
-  void delete(String idOrName) throws IOException {
-    SnapshotTable.Entry s = find(idOrName);
+  void delete(String name) throws IOException {
+    SnapshotTable.Entry s = table.stream().filter(e -> e.snapshot().name().equals(name)).findFirst()
+        .orElseThrow(() -> new SnapshotNotFoundException(name));
     clearUnknownAutoclear();
     SnapshotTransaction tx = new SnapshotTransaction(file, header, geometry);
     long[] snap = tx.readL1("L1 table of snapshot " + s.snapshot().id(), s.l1TableOffset(), s.l1Size());

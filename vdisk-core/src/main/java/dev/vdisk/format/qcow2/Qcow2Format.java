@@ -304,8 +304,8 @@ public final class Qcow2Format implements ImageFormat {
   }
 
   /** qemu-img snapshot -d: see {@link InternalSnapshots#delete}. */
-  public static void deleteSnapshot(BlockDevice file, Path path, String idOrName) throws IOException {
-    InternalSnapshots.of(file, path).delete(idOrName);
+  public static void deleteSnapshot(BlockDevice file, Path path, String name) throws IOException {
+    InternalSnapshots.of(file, path).delete(name);
   }
 
   /**

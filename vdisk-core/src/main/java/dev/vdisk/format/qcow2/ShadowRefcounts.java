@@ -147,8 +147,9 @@ final class ShadowRefcounts {
       if (table != null) {
         addRange(tableOffset, (long) table.length * 8, -1); // too small after all: given back, never referenced
       }
-      // One cluster of slack, so that the blocks counting the table itself rarely need a larger one.
-      long clusters = Math.ceilDiv(needed * 8, 1L << clusterBits) + 1;
+      // As large as the old table; where it must grow, one cluster of slack, so that the blocks counting the table
+      // itself rarely need a larger one still.
+      long clusters = Math.ceilDiv(needed * 8, 1L << clusterBits) + (needed > oldTable.size() ? 1 : 0);
       if (clusters << clusterBits > Qcow2Header.MAX_REFCOUNT_TABLE_BYTES) {
         throw new BlockDeviceException(BlockError.ENOSPC, "qcow2: the refcount table would need "
             + (clusters << clusterBits) + " bytes (expected: at most " + Qcow2Header.MAX_REFCOUNT_TABLE_BYTES
