@@ -3,6 +3,7 @@ package dev.vdisk.cli;
 import dev.vdisk.format.FormatRegistry;
 import dev.vdisk.format.ImageFormat;
 import dev.vdisk.format.Images;
+import dev.vdisk.block.BlockDevice;
 import dev.vdisk.format.OpenImage;
 import dev.vdisk.format.OptionString;
 import dev.vdisk.io.CacheMode;
@@ -89,7 +90,8 @@ final class ConvertCommand implements Callable<Integer> {
   @Option(names = "--skip-broken-bitmaps", description = "With --bitmaps: skip inconsistent bitmaps instead of failing.")
   boolean skipBrokenBitmaps;
 
-  @Option(names = "-l", paramLabel = "SNAPSHOT", description = "Convert an internal snapshot (not supported yet).")
+  @Option(names = "-l", paramLabel = "SNAPSHOT", description = "Convert internal snapshot SNAPSHOT (an ID or name, or "
+      + "snapshot.id=ID[,snapshot.name=NAME]) of a qcow2 source instead of its active layer, without applying it.")
   String snapshot;
 
   @Option(names = "-B", paramLabel = "BACKING_FILE", description = "Target backing file (not supported yet).")
@@ -129,12 +131,18 @@ final class ConvertCommand implements Callable<Integer> {
       throw new CliException("Use of --skip-broken-bitmaps requires --bitmaps");
     }
     Path target = Path.of(dst);
+    BlockDevice snapshotView = null;
     try (OpenImage in = source.open(src, srcCache, true, ImageUser.COPY_SOURCE, main.err())) {
       checkTarget(target);
       if (bitmaps) {
         ConvertBitmaps.checkSource(in.device(), skipBrokenBitmaps);
       }
-      long size = in.device().size();
+      BlockDevice from = in.device();
+      if (snapshot != null) {
+        snapshotView = SnapshotSource.open(in, snapshot);
+        from = snapshotView;
+      }
+      long size = from.size();
       if (!noCreate) {
         create(fmt, target, size, createOptions);
       }
@@ -146,7 +154,7 @@ final class ConvertCommand implements Callable<Integer> {
         boolean zero = targetIsZero || (!noCreate && copy.sparseBytes() > 0 && !createOptions.containsKey("backing_file"));
         Progress bar = ProgressBars.start("convert", progress && !quiet, main.err());
         try {
-          Convert.run(new Named(src, in.device()), new Named(dst, out.device()),
+          Convert.run(new Named(src, from), new Named(dst, out.device()),
               copy.withTargetIsZero(zero).withCompressed(compress), bar);
         } finally {
           ProgressBars.finish(bar);
@@ -154,6 +162,10 @@ final class ConvertCommand implements Callable<Integer> {
         if (bitmaps) {
           ConvertBitmaps.copy(in.device(), out.device(), main.err());
         }
+      }
+    } finally {
+      if (snapshotView != null) {
+        snapshotView.close();
       }
     }
     return 0;
@@ -186,9 +198,6 @@ final class ConvertCommand implements Callable<Integer> {
   }
 
   private void refuseUnsupported() {
-    if (snapshot != null) {
-      throw new CliException("-l: converting a snapshot is not supported yet (expected: no -l)");
-    }
     if (backing != null) {
       throw new CliException("-B: a target backing file is not supported yet (expected: no -B)");
     }

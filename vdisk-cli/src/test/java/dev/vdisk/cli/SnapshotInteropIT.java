@@ -63,7 +63,7 @@ class SnapshotInteropIT {
 
   @ParameterizedTest(name = "{0}")
   @ValueSource(strings = {"cluster_size=65536", "cluster_size=512", "cluster_size=2097152", "extended_l2=on",
-      "compat=0.10", "refcount_bits=2", "refcount_bits=64", "lazy_refcounts=on", "cluster_size=4096,refcount_bits=8"})
+      "compat=0.10", "refcount_bits=4", "refcount_bits=64", "lazy_refcounts=on", "cluster_size=4096,refcount_bits=8"})
   void snapshotsPassBetweenVdiskAndQemuImg(String options) throws Exception {
     Path img = dir.resolve("disk.qcow2");
     PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "qcow2", "-o", options, img.toString(), "24M");

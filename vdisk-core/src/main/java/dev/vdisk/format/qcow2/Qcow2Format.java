@@ -309,6 +309,19 @@ public final class Qcow2Format implements ImageFormat {
   }
 
   /**
+   * Internal snapshot {@code spec} of the qcow2 image in {@code image}, read-only and without applying it, as
+   * {@code qemu-img convert -l} reads it: {@code snapshot.id=ID}, {@code snapshot.name=NAME} (comma-separated, both
+   * must match), or an ID or name (the ID first). The view has the image's current virtual size and shares its files;
+   * close it before the image.
+   *
+   * @throws SnapshotNotFoundException where no snapshot matches
+   */
+  public static FormatImage openSnapshot(BlockDevice image, String spec) throws IOException {
+    Qcow2Image q = find(image);
+    return SnapshotReader.open(q, spec, q.format() instanceof Qcow2Format f ? f.l2CacheSize : DEFAULT_L2_CACHE_SIZE);
+  }
+
+  /**
    * A persistent bitmap as the directory of a qcow2 image describes it.
    *
    * @param inUse the bitmap may be stale (inconsistent)

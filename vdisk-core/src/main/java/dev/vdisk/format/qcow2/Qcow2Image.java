@@ -99,6 +99,21 @@ final class Qcow2Image implements FormatImage {
     return header;
   }
 
+  /** The image file. */
+  BlockDevice file() {
+    return file;
+  }
+
+  /**
+   * A read-only view of this image's guest disk as {@code snapshotMapper} maps it (an internal snapshot's L1 table,
+   * {@link SnapshotReader}), at this image's virtual size and over its file, data file and backing image; closing the
+   * view closes none of them.
+   */
+  Qcow2Image snapshotView(ClusterMapper snapshotMapper) throws IOException {
+    return new Qcow2Image(format, file, header, extensions, geometry, snapshotMapper, data, backingName, backing,
+        snapshots, List.of(), null, null);
+  }
+
   HeaderExtensions extensions() {
     return extensions;
   }
