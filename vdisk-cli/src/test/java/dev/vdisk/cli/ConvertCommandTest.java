@@ -49,7 +49,7 @@ class ConvertCommandTest {
   @CsvSource(delimiter = '|', value = {
       "-c|-c: Compression not supported for this file format (expected: -O qcow2)",
       "-c -O qcow2 -o preallocation=metadata|-c: Compression and preallocation not supported at the same time (expected: no -o preallocation=metadata with -c)",
-      "-l snap|-l: converting a snapshot is not supported yet (expected: no -l)",
+      "-l snap|Failed to load snapshot: Block format 'raw' used by device '' does not support temporarily loading internal snapshots",
       "-B base.qcow2|-B: a target backing file is not supported yet (expected: no -B)",
       "-S 1000|-S: '1000' (expected: a multiple of 512 up to 16777216, or 0 to disable sparse detection and fully allocate the output)",
       "-S 32M|-S: '32M' (expected: a multiple of 512 up to 16777216, or 0 to disable sparse detection and fully allocate the output)",

@@ -431,7 +431,7 @@ class Qcow2CrashIT {
     }
   }
 
-  private static void save(BlockDevice d, Path file) throws IOException {
+  static void save(BlockDevice d, Path file) throws IOException {
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
       ByteBuffer b = ByteBuffer.allocate(1 << 20);
       for (long at = 0; at < d.size(); at += b.capacity()) {
