@@ -108,7 +108,8 @@ final class ServeCommand implements Callable<Integer> {
   @Option(names = {"-s", "--snapshot"}, description = "Not supported yet: refused.")
   boolean snapshot;
 
-  @Option(names = {"-l", "--load-snapshot"}, paramLabel = "SNAPSHOT", description = "Not supported yet: refused.")
+  @Option(names = {"-l", "--load-snapshot"}, paramLabel = "SNAPSHOT", description = "Serve internal snapshot SNAPSHOT of "
+      + "FILE (an ID or name, or snapshot.id=ID[,snapshot.name=NAME]) read-only, without applying it (implies -r).")
   String loadSnapshot;
 
   @Option(names = {"-x", "--export-name"}, paramLabel = "NAME", description = "Export name of FILE (default: empty).")
@@ -179,7 +180,10 @@ final class ServeCommand implements Callable<Integer> {
     List<Export> opened = new ArrayList<>();
     try {
       for (ExportSpec s : specs) {
-        opened.add(s.open(log, main.err()));
+        Export x = s.open(log, main.err());
+        // -l applies to FILE's export, the last spec.
+        opened.add(loadSnapshot != null && s == specs.getLast()
+            ? SnapshotSource.export(x, loadSnapshot) : x);
       }
     } catch (IOException | RuntimeException e) {
       for (Export x : opened) {
@@ -252,8 +256,8 @@ final class ServeCommand implements Callable<Integer> {
     if (snapshot) {
       throw new CliException("-s/--snapshot: not supported yet (expected: an overlay made with vdisk create -f qcow2 -b FILE -F FMT, served instead)");
     }
-    if (loadSnapshot != null) {
-      throw new CliException("-l/--load-snapshot: reading internal snapshots is not built yet (expected: no -l)");
+    if (loadSnapshot != null && file == null) {
+      throw new CliException("-l/--load-snapshot: given without FILE (expected: FILE, the image whose snapshot to serve)");
     }
     if (aio != null && !List.of("native", "io_uring", "threads").contains(aio)) {
       throw new CliException("--aio: '" + aio + "' (expected: native, io_uring or threads)");
@@ -277,7 +281,8 @@ final class ServeCommand implements Callable<Integer> {
         fmt = opts.format();
       }
       CacheMode mode = nocache ? CacheMode.NONE : cache == null ? CacheMode.WRITEBACK : CacheMode.parse(cache);
-      specs.add(new ExportSpec(exportName == null ? "" : exportName, path, fmt, mode, readOnly,
+      // As qemu-nbd: -l implies -r.
+      specs.add(new ExportSpec(exportName == null ? "" : exportName, path, fmt, mode, readOnly || loadSnapshot != null,
           discard == null ? DiscardMode.IGNORE : DiscardMode.parse(discard), description == null ? "" : description,
           detectZeroes == null ? DetectZeroesFilter.Mode.OFF : DetectZeroesFilter.Mode.parse(detectZeroes), bitmap, allocationDepth,
           offset == null ? 0 : Sizes.parse("-o/--offset", offset)));

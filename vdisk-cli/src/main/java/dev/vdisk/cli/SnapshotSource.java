@@ -2,9 +2,12 @@ package dev.vdisk.cli;
 
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.CheckedDevice;
+import dev.vdisk.block.FilterDevice;
+import dev.vdisk.format.FormatImage;
 import dev.vdisk.format.OpenImage;
 import dev.vdisk.format.qcow2.Qcow2Format;
 import dev.vdisk.format.qcow2.SnapshotNotFoundException;
+import dev.vdisk.nbd.server.Export;
 import java.io.IOException;
 
 /**
@@ -17,8 +20,40 @@ final class SnapshotSource {
 
   /** Snapshot {@code spec} of {@code image}, guarded as the image itself is; close it before the image. */
   static BlockDevice open(OpenImage image, String spec) throws IOException {
-    if (!image.format().name().equals("qcow2")) {
-      throw new CliException("Failed to load snapshot: Block format '" + image.format().name()
+    return open(image.device(), image.format().name(), spec);
+  }
+
+  /**
+   * {@code export} serving snapshot {@code spec} of its image instead (qemu-nbd's {@code -l}; the export was opened
+   * read-only): closing the export's device closes the snapshot, then the image.
+   */
+  static Export export(Export export, String spec) throws IOException {
+    BlockDevice image = export.device();
+    BlockDevice snapshot;
+    try {
+      FormatImage formatImage = FilterDevice.find(image, FormatImage.class);
+      snapshot = open(image, formatImage == null ? "raw" : formatImage.format().name(), spec);
+    } catch (IOException | RuntimeException e) {
+      image.close();
+      throw e;
+    }
+    BlockDevice device = new FilterDevice(snapshot) {
+      @Override
+      public void close() throws IOException {
+        try {
+          super.close();
+        } finally {
+          image.close();
+        }
+      }
+    };
+    return new Export(export.name(), export.description(), device, export.discard(), export.pageCacheWrites(),
+        export.bitmap(), export.allocationDepth());
+  }
+
+  private static BlockDevice open(BlockDevice image, String format, String spec) throws IOException {
+    if (!format.equals("qcow2")) {
+      throw new CliException("Failed to load snapshot: Block format '" + format
           + "' used by device '' does not support temporarily loading internal snapshots");
     }
     if (spec.startsWith("snapshot.")) {
@@ -30,7 +65,7 @@ final class SnapshotSource {
       }
     }
     try {
-      return new CheckedDevice(Qcow2Format.openSnapshot(image.device(), spec));
+      return new CheckedDevice(Qcow2Format.openSnapshot(image, spec));
     } catch (SnapshotNotFoundException e) {
       throw new CliException("Failed to load snapshot: Can't find snapshot", e);
     }

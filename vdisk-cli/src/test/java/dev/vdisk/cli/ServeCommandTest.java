@@ -48,7 +48,8 @@ class ServeCommandTest {
   void qemuNbdOptionErrorsAreOneLine() throws IOException {
     Path img = Files.write(dir.resolve("a.img"), new byte[4096]);
     String f = img.toString();
-    fails("vdisk serve: -l/--load-snapshot: reading internal snapshots is not built yet (expected: no -l)", "-l", "snap1", f);
+    fails("vdisk serve: Failed to load snapshot: Block format 'raw' used by device '' does not support temporarily "
+        + "loading internal snapshots", "-f", "raw", "-k", dir.resolve("s.sock").toString(), "-l", "snap1", f);
     fails("vdisk serve: -s/--snapshot: not supported yet (expected: an overlay made with vdisk create -f qcow2 -b FILE -F FMT, served instead)",
         "-s", f);
     fails("vdisk serve: --aio: 'posix' (expected: native, io_uring or threads)", "--aio=posix", f);
