@@ -15,6 +15,8 @@ import dev.vdisk.nbd.server.SocketPath;
 import dev.vdisk.nbd.server.TlsCredentials;
 import dev.vdisk.nbd.server.TlsMode;
 import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.Writer;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
@@ -180,10 +182,16 @@ final class ServeCommand implements Callable<Integer> {
     List<Export> opened = new ArrayList<>();
     try {
       for (ExportSpec s : specs) {
-        Export x = s.open(log, main.err());
-        // -l applies to FILE's export, the last spec.
-        opened.add(loadSnapshot != null && s == specs.getLast()
-            ? SnapshotSource.export(x, loadSnapshot) : x);
+        if (loadSnapshot == null || s != specs.getLast()) {
+          opened.add(s.open(log, main.err()));
+          continue;
+        }
+        // -l applies to FILE's export, the last spec; it is logged once the snapshot is found, so a refusal is one line.
+        Export x = SnapshotSource.export(s.open(new EventLog(new PrintWriter(Writer.nullWriter())), main.err()),
+            loadSnapshot);
+        log.info("export", "export", x.name(), "file", s.file(), "snapshot", loadSnapshot, "read-only", true, "size",
+            x.device().size(), "stack", x.device());
+        opened.add(x);
       }
     } catch (IOException | RuntimeException e) {
       for (Export x : opened) {

@@ -123,6 +123,51 @@ class SnapshotInteropIT {
     assertThat(contents(img, null)).isEqualTo(third);
   }
 
+  /**
+   * {@code vdisk serve -l} exports a snapshot read-only as {@code qemu-nbd -l} does: the same bytes as {@code qemu-img
+   * convert -l} (read through nbdcopy), read-only, the image untouched; a missing snapshot is qemu-nbd's message.
+   */
+  @Test
+  void serveLoadsASnapshotReadOnly() throws Exception {
+    PeerTools.require("nbdcopy");
+    PeerTools.require("qemu-nbd");
+    Path img = dir.resolve("served.qcow2");
+    PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "qcow2", img.toString(), "8M");
+    qemuIo(img, "write -P 0x61 0 3M");
+    vdisk("snapshot", "-c", "old", img.toString());
+    qemuIo(img, "write -P 0x62 1M 3M");
+    byte[] old = contents(img, "old");
+    byte[] before = Files.readAllBytes(img);
+    for (String spec : List.of("old", "1", "snapshot.name=old", "snapshot.id=1,snapshot.name=old")) {
+      java.io.StringWriter log = new java.io.StringWriter();
+      java.io.PrintWriter out = new java.io.PrintWriter(log, true);
+      dev.vdisk.nbd.server.Export e = SnapshotSource.export(new ExportSpec("", img.toString(), "qcow2",
+          dev.vdisk.io.CacheMode.WRITEBACK, true, dev.vdisk.nbd.server.DiscardMode.IGNORE, "")
+          .open(new dev.vdisk.nbd.server.EventLog(out), out), spec);
+      assertThat(e.readOnly()).isTrue();
+      dev.vdisk.nbd.server.NbdServer server = new dev.vdisk.nbd.server.NbdServer(List.of(e),
+          dev.vdisk.nbd.server.ServerConfig.DEFAULTS, new dev.vdisk.nbd.server.EventLog(out));
+      Path sock = dir.resolve("snap.sock");
+      Files.deleteIfExists(sock);
+      server.listen(java.net.UnixDomainSocketAddress.of(sock));
+      Path copy = dir.resolve("served.raw");
+      Files.deleteIfExists(copy);
+      try {
+        PeerTools.check(dir, "nbdcopy", "nbd+unix:///?socket=" + sock, copy.toString());
+      } finally {
+        server.stop(java.time.Duration.ofSeconds(5));
+      }
+      assertThat(Files.readAllBytes(copy)).as("serve -l " + spec).isEqualTo(old);
+    }
+    assertThat(Files.readAllBytes(img)).isEqualTo(before);
+    PeerTools.Result theirs = PeerTools.run(dir, "qemu-nbd", "-l", "nope", "-k", dir.resolve("q.sock").toString(), "-f",
+        "qcow2", img.toString());
+    Vdisk.Result ours = Vdisk.run("serve", "-l", "nope", "-k", dir.resolve("v.sock").toString(), "-f", "qcow2",
+        img.toString());
+    assertThat(ours.exit()).isEqualTo(theirs.exit()).isEqualTo(1);
+    assertThat(ours.err().replace("vdisk serve: ", "")).isEqualTo(theirs.err().replace("qemu-nbd: ", ""));
+  }
+
   /** Names as qemu-img takes them: duplicates allowed (new IDs), long ones cut to 255 bytes, IDs 1 more than the largest. */
   @Test
   void namesAndIdsAsQemuImg() throws Exception {
@@ -240,6 +285,28 @@ class SnapshotInteropIT {
       holder.waitFor();
     }
     assertThat(Files.readAllBytes(img)).isEqualTo(before);
+  }
+
+  /** {@code vdisk convert -l} refuses what {@code qemu-img convert -l} refuses, with its message and exit code. */
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {"nope", "snapshot.id=9", "snapshot.foo=1", "raw s"})
+  void convertOfAMissingSnapshotAsQemuImg(String step) throws Exception {
+    boolean raw = step.startsWith("raw ");
+    String spec = raw ? step.substring(4) : step;
+    Path img = dir.resolve(raw ? "c.raw" : "c.qcow2");
+    PeerTools.check(dir, "qemu-img", "create", "-q", "-f", raw ? "raw" : "qcow2", img.toString(), "1M");
+    if (!raw) {
+      PeerTools.check(dir, "qemu-img", "snapshot", "-c", "s", img.toString());
+    }
+    PeerTools.Result q = PeerTools.run(dir, "qemu-img", "convert", "-l", spec, "-O", "raw", img.toString(),
+        dir.resolve("q.raw").toString());
+    Vdisk.Result v = Vdisk.run("convert", "-l", spec, "-O", "raw", img.toString(), dir.resolve("v.raw").toString());
+    assertThat(v.exit()).as(step + ": " + v.err()).isEqualTo(q.exit()).isEqualTo(1);
+    assertThat(v.errLines()).hasSize(1);
+    assertThat(v.err().replace("vdisk convert: ", "")).as(step)
+        .startsWith(q.err().lines().filter(l -> l.startsWith("qemu-img: ")).findFirst().orElseThrow()
+            .replace("qemu-img: ", ""));
+    assertThat(dir.resolve("v.raw")).doesNotExist();
   }
 
   /** The error without the program's prefix and QEMU's raw-probing warning, the image's name made neutral. */
