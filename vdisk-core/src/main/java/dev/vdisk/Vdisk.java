@@ -166,7 +166,7 @@ public final class Vdisk {
    * {@code qemu-img snapshot -a}: reverts the image in {@code path} to snapshot {@code idOrName} (an ID first, then a
    * name), its virtual size included.
    *
-   * @throws dev.vdisk.format.qcow2.SnapshotNotFoundException if no snapshot matches
+   * @throws dev.vdisk.format.SnapshotNotFoundException if no snapshot matches
    * @throws dev.vdisk.block.BlockDeviceException if the image has persistent bitmaps (QEMU refuses too)
    */
   public static void applySnapshot(Path path, String idOrName, OpenOptions options) throws IOException {

@@ -6,7 +6,7 @@ import dev.vdisk.Vdisk;
 import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
 import dev.vdisk.format.Snapshot;
-import dev.vdisk.format.qcow2.SnapshotNotFoundException;
+import dev.vdisk.format.SnapshotNotFoundException;
 import java.io.IOException;
 import java.util.List;
 import java.util.concurrent.Callable;

@@ -6,7 +6,7 @@ import dev.vdisk.block.FilterDevice;
 import dev.vdisk.format.FormatImage;
 import dev.vdisk.format.OpenImage;
 import dev.vdisk.format.qcow2.Qcow2Format;
-import dev.vdisk.format.qcow2.SnapshotNotFoundException;
+import dev.vdisk.format.SnapshotNotFoundException;
 import dev.vdisk.nbd.server.Export;
 import java.io.IOException;
 

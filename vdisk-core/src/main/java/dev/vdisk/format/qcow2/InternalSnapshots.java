@@ -6,6 +6,7 @@ import dev.vdisk.block.BlockError;
 import dev.vdisk.format.CheckResult;
 import dev.vdisk.format.Repair;
 import dev.vdisk.format.Snapshot;
+import dev.vdisk.format.SnapshotNotFoundException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;

@@ -10,6 +10,7 @@ import dev.vdisk.format.FormatImage;
 import dev.vdisk.format.ImageContext;
 import dev.vdisk.format.Repair;
 import dev.vdisk.format.Snapshot;
+import dev.vdisk.format.SnapshotNotFoundException;
 import dev.vdisk.format.ImageFormat;
 import dev.vdisk.format.MeasureSource;
 import dev.vdisk.format.Measurement;

@@ -2,6 +2,7 @@ package dev.vdisk.format.qcow2;
 
 import static dev.vdisk.format.qcow2.Qcow2Errors.invalid;
 
+import dev.vdisk.format.SnapshotNotFoundException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.Arrays;

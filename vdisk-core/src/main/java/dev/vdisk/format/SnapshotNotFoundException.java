@@ -1,4 +1,4 @@
-package dev.vdisk.format.qcow2;
+package dev.vdisk.format;
 
 import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
@@ -7,7 +7,8 @@ import dev.vdisk.block.BlockError;
 public final class SnapshotNotFoundException extends BlockDeviceException {
   private static final long serialVersionUID = 1L;
 
-  SnapshotNotFoundException(String idOrName) {
+  /** No snapshot has the ID or name {@code idOrName}. */
+  public SnapshotNotFoundException(String idOrName) {
     super(BlockError.EINVAL, "snapshot '" + idOrName + "': not found (expected: the ID or name of a snapshot the "
         + "image has)");
   }
