@@ -107,7 +107,8 @@ final class ServeCommand implements Callable<Integer> {
   @Option(names = {"-r", "--read-only"}, description = "Export FILE read-only.")
   boolean readOnly;
 
-  @Option(names = {"-s", "--snapshot"}, description = "Not supported yet: refused.")
+  @Option(names = {"-s", "--snapshot"}, description = "Serve FILE through a temporary qcow2 overlay that takes the "
+      + "writes (deleted at exit); FILE itself is only read.")
   boolean snapshot;
 
   @Option(names = {"-l", "--load-snapshot"}, paramLabel = "SNAPSHOT", description = "Serve internal snapshot SNAPSHOT of "
@@ -177,6 +178,8 @@ final class ServeCommand implements Callable<Integer> {
     if (fork && !ServeFork.isChild()) {
       return ServeFork.runParent(main.err());
     }
+    // After the fork, so only the server makes (and later deletes) the temporary overlay.
+    Path overlay = snapshot ? TemporaryOverlay.replaceLast(specs) : null;
     EventLog log = new EventLog(main.err());
     PrometheusMetrics metrics = metricsAt == null ? null : startMetrics(metricsAt);
     List<Export> opened = new ArrayList<>();
@@ -199,6 +202,9 @@ final class ServeCommand implements Callable<Integer> {
       }
       if (metrics != null) {
         metrics.close();
+      }
+      if (overlay != null) {
+        Files.deleteIfExists(overlay);
       }
       throw e;
     }
@@ -238,6 +244,9 @@ final class ServeCommand implements Callable<Integer> {
       if (pid != null) {
         Files.deleteIfExists(pid);
       }
+      if (overlay != null) {
+        Files.deleteIfExists(overlay);
+      }
     }
     return 0;
   }
@@ -261,8 +270,9 @@ final class ServeCommand implements Callable<Integer> {
   }
 
   private List<ExportSpec> specs() {
-    if (snapshot) {
-      throw new CliException("-s/--snapshot: not supported yet (expected: an overlay made with vdisk create -f qcow2 -b FILE -F FMT, served instead)");
+    if (snapshot && (file == null || loadSnapshot != null)) {
+      throw new CliException("-s/--snapshot: " + (file == null ? "given without FILE (expected: FILE, the image to "
+          + "protect)" : "given with -l (expected: one of them)"));
     }
     if (loadSnapshot != null && file == null) {
       throw new CliException("-l/--load-snapshot: given without FILE (expected: FILE, the image whose snapshot to serve)");

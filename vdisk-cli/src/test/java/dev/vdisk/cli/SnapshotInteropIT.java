@@ -168,6 +168,40 @@ class SnapshotInteropIT {
     assertThat(ours.err().replace("vdisk serve: ", "")).isEqualTo(theirs.err().replace("qemu-nbd: ", ""));
   }
 
+  /**
+   * {@code vdisk serve -s}, as {@code qemu-nbd -s}: writes through the export land in a temporary overlay, reads see
+   * them, the image stays byte for byte as it was, and the overlay is gone once the server ends.
+   */
+  @Test
+  void serveSnapshotModeLeavesTheImageAlone() throws Exception {
+    Path img = dir.resolve("protected.qcow2");
+    PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "qcow2", img.toString(), "8M");
+    qemuIo(img, "write -P 0x71 0 2M");
+    byte[] before = Files.readAllBytes(img);
+    Path tmp = Path.of(System.getProperty("java.io.tmpdir"));
+    java.util.function.Supplier<Long> overlays = () -> {
+      try (var files = Files.list(tmp)) {
+        return files.filter(p -> p.getFileName().toString().startsWith("vdisk-snapshot-")).count();
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    };
+    long overlaysBefore = overlays.get();
+    Path sock = dir.resolve("s.sock");
+    java.util.concurrent.CompletableFuture<Vdisk.Result> server = java.util.concurrent.CompletableFuture.supplyAsync(
+        () -> Vdisk.run("serve", "-s", "-k", sock.toString(), "-f", "qcow2", img.toString()));
+    for (int i = 0; i < 100 && !Files.exists(sock); i++) {
+      Thread.sleep(100);
+    }
+    String out = PeerTools.check(dir, "qemu-io", "-f", "raw", "-c", "write -P 0x72 1M 2M", "-c", "read -P 0x72 1M 2M",
+        "-c", "read -P 0x71 0 1M", "nbd+unix:///?socket=" + sock);
+    assertThat(out).doesNotContain("Pattern verification failed");
+    Vdisk.Result r = server.get(30, java.util.concurrent.TimeUnit.SECONDS);
+    assertThat(r.exit()).as(r.err()).isZero();
+    assertThat(Files.readAllBytes(img)).as("the image under serve -s").isEqualTo(before);
+    assertThat(overlays.get()).as("temporary overlays left").isEqualTo(overlaysBefore);
+  }
+
   /** Names as qemu-img takes them: duplicates allowed (new IDs), long ones cut to 255 bytes, IDs 1 more than the largest. */
   @Test
   void namesAndIdsAsQemuImg() throws Exception {
