@@ -16,17 +16,17 @@ import java.util.Set;
 import java.util.TreeMap;
 
 /**
- * The refcounts of an image as they will be after one metadata transaction ({@link ShadowCommit}), kept apart from
- * those on disk: every refcount block that changes is a copy, placed in a new cluster, and a new refcount table names
- * the copies (and the unchanged blocks). Nothing on disk changes until the header switches to the new table, so the
+ * The refcounts of an image as they will be after one metadata transaction ({@link SnapshotTransaction}), kept apart
+ * from those on disk: every refcount block that changes is a copy, placed in a new cluster, and a new refcount table
+ * names the copies (and the unchanged blocks). Nothing on disk changes until the header switches to the new table, so the
  * old refcounts stay true for the old metadata until that one atomic write.
  *
  * <p>New clusters are taken only where the refcounts on disk say 0 (nothing the old metadata references), never
  * twice, and never a cluster this transaction frees: before the switch the old metadata still points at those.
  *
  * <p>Memory: the old refcount table (at most 8 MiB, QEMU's limit), the changed blocks (one cluster each: for a
- * snapshot of a fully allocated image, one block per {@code cluster_size * 8 / refcount_bits} clusters of it), and a
- * bounded cache of old blocks.
+ * snapshot of a fully allocated image, one block per {@code cluster_size * 8 / refcount_bits} clusters of it), a
+ * bounded cache of old blocks, and while the freed clusters are listed, the old versions of the changed blocks.
  */
 final class ShadowRefcounts {
   private static final int OLD_BLOCK_CACHE = 64;
@@ -43,8 +43,6 @@ final class ShadowRefcounts {
   /** Where each copy goes. */
   private final Map<Long, Long> homes = new HashMap<>();
   private final Set<Long> taken = new HashSet<>();
-  /** Clusters whose refcount went from non-zero on disk to 0 here: punched after the switch. */
-  private final Set<Long> freed = new HashSet<>();
   private long cursor;
   private long tableOffset;
   private long[] table;
@@ -94,13 +92,7 @@ final class ShadowRefcounts {
           + Long.toUnsignedString(value) + " + " + delta + " (expected: at most " + Long.toUnsignedString(width.max())
           + " with refcount_bits=" + width.bits() + ")");
     }
-    long next = value + delta;
-    width.set(copy(cluster >>> blockBits), index(cluster), next);
-    if (next == 0 && onDisk(cluster) != 0) {
-      freed.add(cluster);
-    } else {
-      freed.remove(cluster);
-    }
+    width.set(copy(cluster >>> blockBits), index(cluster), value + delta);
   }
 
   /**
@@ -208,9 +200,38 @@ final class ShadowRefcounts {
     return (int) (((long) table.length * 8) >>> clusterBits);
   }
 
-  /** Clusters in use on disk that the transaction leaves unused: to be discarded once the switch is durable. */
-  List<Long> freed() {
-    return freed.stream().sorted().toList();
+  /**
+   * Passes each cluster in use on disk that the transaction leaves unused to {@code sink}, in order: to be discarded
+   * once the switch is durable. Found by comparing each changed block with its old version (memory: one more
+   * cluster per changed block), so no set of them is kept (a deleted snapshot may free millions).
+   */
+  void forEachFreed(ClusterSink sink) throws IOException {
+    int perBlock = 1 << blockBits;
+    // Every old block first: the sink may discard the cluster of one (replaced, so freed) before its turn comes.
+    Map<Long, ByteBuffer> olds = new HashMap<>();
+    for (long index : copies.keySet()) {
+      ByteBuffer old = oldBlock(index);
+      if (old != null) {
+        olds.put(index, old);
+      }
+    }
+    for (Map.Entry<Long, ByteBuffer> e : copies.entrySet()) {
+      ByteBuffer old = olds.get(e.getKey());
+      if (old == null) {
+        continue;
+      }
+      for (int k = 0; k < perBlock; k++) {
+        if (width.get(e.getValue(), k) == 0 && width.get(old, k) != 0) {
+          sink.accept((e.getKey() << blockBits) + k);
+        }
+      }
+    }
+  }
+
+  /** Receives cluster numbers. */
+  @FunctionalInterface
+  interface ClusterSink {
+    void accept(long cluster) throws IOException;
   }
 
   private ByteBuffer copy(long blockIndex) throws IOException {

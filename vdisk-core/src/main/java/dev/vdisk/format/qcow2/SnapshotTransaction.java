@@ -5,7 +5,6 @@ import dev.vdisk.block.Support;
 import dev.vdisk.block.WriteFlag;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.util.List;
 import java.util.Set;
 
 /**
@@ -156,27 +155,40 @@ final class SnapshotTransaction {
         .putInt(refcounts.tableClusters()).putInt((int) to.nbSnapshots()).putLong(to.snapshotsOffset()).flip();
     file.write(Qcow2Header.SIZE_FIELD, h, Set.of());
     file.flush();
-    discard(refcounts.freed());
+    discardFreed();
   }
 
-  /** Gives the space of {@code clusters} (sorted) back to the host, one discard per run, as QEMU's snapshot discards. */
-  private void discard(List<Long> clusters) throws IOException {
-    if (clusters.isEmpty() || file.capabilities().discard() == Support.NONE) {
+  /**
+   * Gives the space of the clusters the new metadata no longer uses back to the host, one discard per run, as
+   * QEMU discards what a snapshot operation frees.
+   */
+  private void discardFreed() throws IOException {
+    if (file.capabilities().discard() == Support.NONE) {
       return;
     }
     long size = file.size();
     int bits = geometry.clusterBits();
-    for (int i = 0; i < clusters.size(); ) {
-      int j = i + 1;
-      while (j < clusters.size() && clusters.get(j) == clusters.get(j - 1) + 1) {
-        j++;
+    long[] run = {-1, -1}; // first and last cluster of the run being gathered
+    refcounts.forEachFreed(cluster -> {
+      if (run[0] >= 0 && cluster == run[1] + 1) {
+        run[1] = cluster;
+        return;
       }
-      long at = clusters.get(i) << bits;
-      long end = Math.min((clusters.get(j - 1) + 1) << bits, size);
-      if (at < end) {
-        file.discard(at, end - at);
-      }
-      i = j;
+      discardRun(run[0], run[1], size, bits);
+      run[0] = cluster;
+      run[1] = cluster;
+    });
+    discardRun(run[0], run[1], size, bits);
+  }
+
+  private void discardRun(long first, long last, long size, int bits) throws IOException {
+    if (first < 0) {
+      return;
+    }
+    long at = first << bits;
+    long end = Math.min((last + 1) << bits, size);
+    if (at < end) {
+      file.discard(at, end - at);
     }
   }
 
