@@ -9,8 +9,6 @@ import dev.vdisk.format.CheckResult;
 import dev.vdisk.format.Repair;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.math.BigDecimal;
-import java.math.RoundingMode;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -180,6 +178,6 @@ final class CheckCommand implements Callable<Integer> {
 
   /** C's {@code %0.2f} of {@code part * 100.0 / whole}: the exact double rounded half to even, as glibc does. */
   static String percent(long part, long whole) {
-    return new BigDecimal(part * 100.0 / whole).setScale(2, RoundingMode.HALF_EVEN).toPlainString();
+    return ExactDecimal.fixed(part * 100.0 / whole, 2);
   }
 }

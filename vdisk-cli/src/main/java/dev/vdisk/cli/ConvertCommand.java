@@ -1,9 +1,10 @@
 package dev.vdisk.cli;
 
+import dev.vdisk.block.BlockDevice;
 import dev.vdisk.format.FormatRegistry;
+import dev.vdisk.format.ImageChain;
 import dev.vdisk.format.ImageFormat;
 import dev.vdisk.format.Images;
-import dev.vdisk.block.BlockDevice;
 import dev.vdisk.format.OpenImage;
 import dev.vdisk.format.OptionString;
 import dev.vdisk.io.CacheMode;
@@ -18,6 +19,7 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -35,7 +37,9 @@ import picocli.CommandLine.ParentCommand;
  *
  * <p>An existing DST is replaced as qemu-img replaces it (once QEMU's image lock for a writer is held on it), or
  * written into with {@code -n}; {@code --force} is accepted and changes nothing. A DST that is the source file is
- * refused. {@code -l} and {@code -B} are not supported yet and say so. Every argument is checked,
+ * refused. With a backing file for the target ({@code -B BACKING -F FMT}, or {@code -o backing_file=...}) only what
+ * the source's top layer defines is written, as qemu-img does ({@link Convert#runOverBacking}). {@code -l} is not
+ * supported yet and says so. Every argument is checked,
  * and the source opened, before DST is created or opened.
  */
 @Command(name = "convert", mixinStandardHelpOptions = true, description = "Copy an image into a new (or existing) one.")
@@ -94,8 +98,12 @@ final class ConvertCommand implements Callable<Integer> {
       + "snapshot.id=ID[,snapshot.name=NAME]) of a qcow2 source instead of its active layer, without applying it.")
   String snapshot;
 
-  @Option(names = "-B", paramLabel = "BACKING_FILE", description = "Target backing file (not supported yet).")
+  @Option(names = "-B", paramLabel = "BACKING_FILE",
+      description = "The target's backing file: only what the source's top layer defines is written (needs -F).")
   String backing;
+
+  @Option(names = "-F", paramLabel = "BACKING_FMT", description = "The format of the target's backing file (-B).")
+  String backingFormat;
 
   @Parameters(index = "0", arity = "0..1", paramLabel = "SRC", description = "The source image.")
   String src;
@@ -105,7 +113,6 @@ final class ConvertCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException {
-    refuseUnsupported();
     ConvertOptions copy = copyOptions();
     CacheMode targetCache = CacheMode.parse(cache);
     CacheMode srcCache = CacheMode.parse(sourceCache);
@@ -124,7 +131,7 @@ final class ConvertCommand implements Callable<Integer> {
     if (targetIsZero && !noCreate) {
       throw new CliException("--target-is-zero: requires -n (expected: -n, the target must exist)");
     }
-    Map<String, String> createOptions = OptionString.parse(joined);
+    Map<String, String> createOptions = withBacking(fmt, OptionString.parse(joined));
     fmt.checkOptionNames(createOptions);
     checkCompression(fmt, createOptions);
     if (skipBrokenBitmaps && !bitmaps) {
@@ -151,11 +158,18 @@ final class ConvertCommand implements Callable<Integer> {
           ConvertBitmaps.checkTarget(out.device(), fmt.name());
         }
         // A new image reads as zeroes, unless it has a backing file (qemu-img's has_zero_init).
-        boolean zero = targetIsZero || (!noCreate && copy.sparseBytes() > 0 && !createOptions.containsKey("backing_file"));
+        boolean backed = createOptions.containsKey("backing_file") || noCreate && backing != null;
+        boolean zero = targetIsZero || (!noCreate && copy.sparseBytes() > 0 && !backed);
+        ConvertOptions how = copy.withTargetIsZero(zero).withCompressed(compress);
         Progress bar = ProgressBars.start("convert", progress && !quiet, main.err());
         try {
-          Convert.run(new Named(src, from), new Named(dst, out.device()),
-              copy.withTargetIsZero(zero).withCompressed(compress), bar);
+          if (backed) {
+            List<ImageChain.Layer> layers = ImageChain.of(out, target).layers();
+            long backingSize = layers.size() > 1 ? layers.get(1).device().size() : 0;
+            Convert.runOverBacking(new Named(src, from), new Named(dst, out.device()), how, backingSize, bar);
+          } else {
+            Convert.run(new Named(src, from), new Named(dst, out.device()), how, bar);
+          }
         } finally {
           ProgressBars.finish(bar);
         }
@@ -197,10 +211,26 @@ final class ConvertCommand implements Callable<Integer> {
     }
   }
 
-  private void refuseUnsupported() {
-    if (backing != null) {
-      throw new CliException("-B: a target backing file is not supported yet (expected: no -B)");
+  /**
+   * The creation options with {@code -B} and {@code -F} as {@code backing_file} and {@code backing_fmt}; qemu-img's
+   * errors for a format without backing files and a backing file without a format.
+   */
+  private Map<String, String> withBacking(ImageFormat fmt, Map<String, String> createOptions) {
+    if (backing == null) {
+      return createOptions;
     }
+    if (!fmt.supportsBacking()) {
+      throw new CliException("Backing file not supported for file format '" + fmt.name() + "'");
+    }
+    Map<String, String> with = new LinkedHashMap<>(createOptions);
+    with.putIfAbsent("backing_file", backing);
+    if (backingFormat != null) {
+      with.putIfAbsent("backing_fmt", backingFormat);
+    }
+    if (!with.containsKey("backing_fmt")) {
+      throw new CliException("Use of backing file requires explicit backing format");
+    }
+    return noCreate ? createOptions : with;
   }
 
   private ConvertOptions copyOptions() {

@@ -2,7 +2,6 @@ package dev.vdisk.cli;
 
 import java.math.BigDecimal;
 import java.math.BigInteger;
-import java.math.MathContext;
 import java.math.RoundingMode;
 
 /**
@@ -146,11 +145,21 @@ public final class Sizes {
     if (value == 0) {
       return "0";
     }
-    BigDecimal rounded = new BigDecimal(value).round(new MathContext(3, RoundingMode.HALF_EVEN));
-    if (rounded.compareTo(BigDecimal.valueOf(1000)) >= 0) {
+    if (value >= 999.5) { // rounds to 1000 (999.5 itself half to even)
       return "1e+03";
     }
-    return rounded.stripTrailingZeros().toPlainString();
+    // Three significant digits are 2 - floor(log10(value)) decimals; near a power of ten both candidates round
+    // to that power, so log10's last bit cannot change the text.
+    int decimals = 2 - (int) Math.floor(Math.log10(value));
+    String rounded = ExactDecimal.fixed(value, decimals);
+    if (rounded.indexOf('.') < 0) {
+      return rounded;
+    }
+    int end = rounded.length();
+    while (rounded.charAt(end - 1) == '0') {
+      end--;
+    }
+    return rounded.substring(0, rounded.charAt(end - 1) == '.' ? end - 1 : end);
   }
 
   /**
@@ -182,6 +191,6 @@ public final class Sizes {
 
   /** C's {@code %.Nf}: the exact binary value rounded half-even (Java's Formatter rounds differently on ties). */
   static String fixed(double value, int decimals) {
-    return new BigDecimal(value).setScale(decimals, RoundingMode.HALF_EVEN).toPlainString();
+    return ExactDecimal.fixed(value, decimals);
   }
 }

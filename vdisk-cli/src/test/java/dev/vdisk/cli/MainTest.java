@@ -56,7 +56,7 @@ class MainTest {
     Vdisk.Result r = Vdisk.run();
     assertThat(r.exit()).isEqualTo(1);
     assertThat(r.errLines()).containsExactly("vdisk: no command given (expected: one of create, info, map, check, "
-        + "snapshot, resize, convert, compare, measure, io, bench, serve, advise, bitmap, help, "
+        + "snapshot, resize, convert, compare, measure, io, bench, serve, advise, bitmap, rebase, commit, help, "
         + "generate-completion)");
   }
 

@@ -12,6 +12,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.stream.Collectors;
 
@@ -34,17 +35,29 @@ public final class FileContext implements ImageContext {
   private final List<Path> chain;
   /** Backing images are opened (false: qemu-img info's BDRV_O_NO_BACKING). */
   private final boolean backing;
+  /** Images already open that stand in for the file at their real path where the chain reaches it; or null. */
+  private final Map<Path, Backing> reuse;
 
-  private FileContext(Path name, FileOptions options, List<Path> chain, boolean backing) {
+  private FileContext(Path name, FileOptions options, List<Path> chain, boolean backing, Map<Path, Backing> reuse) {
     this.name = name;
     this.options = options;
     this.chain = List.copyOf(chain);
     this.backing = backing;
+    this.reuse = reuse;
   }
 
   /** The context of the top image of a chain, in the file named {@code name}, opened with {@code options}. */
   public static FileContext of(Path name, FileOptions options) {
-    return new FileContext(name, options, List.of(real(name)), true);
+    return new FileContext(name, options, List.of(real(name)), true, null);
+  }
+
+  /**
+   * This context, except that where the chain reaches the file that {@code image} was opened from (the same real
+   * path), {@code image} stands in for it instead of a new read-only open: how qemu-img commit writes into a base
+   * that the chain above reads. The overlay that reaches it owns {@code image} from then on and closes it.
+   */
+  public FileContext reusing(Backing image) throws IOException {
+    return new FileContext(name, options, chain, backing, Map.of(image.path().toRealPath(), image));
   }
 
   /**
@@ -52,7 +65,7 @@ public final class FileContext implements ImageContext {
    * backing file, if it records one, is not opened, so a missing backing file does not stop the open.
    */
   public static FileContext withoutBacking(Path name, FileOptions options) {
-    return new FileContext(name, options, List.of(real(name)), false);
+    return new FileContext(name, options, List.of(real(name)), false, null);
   }
 
   @Override
@@ -125,6 +138,10 @@ public final class FileContext implements ImageContext {
       throw invalid("backing file", path, "an existing file", e);
     }
     FileContext below = then(path, real);
+    if (reuse != null && reuse.containsKey(real)) {
+      Backing open = reuse.get(real);
+      return new Backing(file, path, open.format(), open.formatProbed(), open.device(), open.file());
+    }
     FileDevice device = FileDevice.open(path, new FileOptions(options.cache(), true, false, true));
     try {
       ImageFormat fmt = format.isPresent() ? byName(format.get()) : probe(device, path);
@@ -148,7 +165,7 @@ public final class FileContext implements ImageContext {
     }
     List<Path> longer = new ArrayList<>(chain);
     longer.add(real);
-    return new FileContext(path, new FileOptions(options.cache(), true, false, true), longer, true);
+    return new FileContext(path, new FileOptions(options.cache(), true, false, true), longer, true, reuse);
   }
 
   private static ImageFormat byName(String format) throws IOException {

@@ -1,6 +1,8 @@
 package dev.vdisk.format;
 
 import dev.vdisk.block.BlockDevice;
+import dev.vdisk.block.BlockDeviceException;
+import dev.vdisk.block.BlockError;
 import java.io.IOException;
 import java.util.Optional;
 
@@ -19,6 +21,17 @@ public interface FormatImage extends BlockDevice {
   /** True if the image can hold persistent dirty bitmaps (qemu-img measure then reports their size). */
   default boolean supportsBitmaps() {
     return false;
+  }
+
+  /**
+   * Drops every cluster of the image's active layer, so that it defines nothing and its backing image shows
+   * through: QEMU's {@code bdrv_make_empty}, which qemu-img commit calls on the committed overlay. Durable on return.
+   *
+   * @throws BlockDeviceException ENOTSUP for a format that cannot (QEMU's error, which qemu-img commit ignores)
+   */
+  default void makeEmpty() throws IOException {
+    throw new BlockDeviceException(BlockError.ENOTSUP, "make empty: format '" + format().name()
+        + "' cannot drop its clusters (expected: an image of a format with backing files, such as qcow2)");
   }
 
   /**

@@ -1,10 +1,13 @@
 package dev.vdisk.format;
 
 import dev.vdisk.block.BlockDevice;
+import dev.vdisk.block.BlockDeviceException;
+import dev.vdisk.block.BlockError;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.function.Consumer;
 
@@ -115,6 +118,25 @@ public interface ImageFormat {
    */
   default Measurement measure(Map<String, String> options, long size, MeasureSource source) throws IOException {
     throw new UnsupportedOperationException("format '" + name() + "': does not support size measurement (expected: raw or qcow2)");
+  }
+
+  /** True if the format's images can have a backing file ({@link #changeBacking} records one). */
+  default boolean supportsBacking() {
+    return false;
+  }
+
+  /**
+   * Records {@code backingFile} (empty: none) and {@code backingFormat} (empty: none recorded) as the backing file
+   * of the image in {@code file}, which is not open as an image and which the caller has locked for writing: QEMU's
+   * {@code bdrv_change_backing_file}, qemu-img rebase's last step. Only the header changes, durably on return.
+   *
+   * @throws BlockDeviceException ENOTSUP for a format without backing files (QEMU's error); EINVAL or ENOSPC
+   *     where the format cannot record them (see the driver)
+   */
+  default void changeBacking(BlockDevice file, Optional<String> backingFile, Optional<String> backingFormat)
+      throws IOException {
+    throw new BlockDeviceException(BlockError.ENOTSUP, "backing file: format '" + name()
+        + "' cannot record one (expected: an image of a format with backing files, such as qcow2)");
   }
 
   /** Rejects option names this format does not know, naming the first and the accepted ones. */

@@ -52,6 +52,8 @@ public final class Convert {
   private final SparseScanner scanner;
   /** With {@code -c}: the target's compression unit; else 0. */
   private final int unit;
+  /** With {@code -B}: the size of the target's backing image (qemu-img's target_backing_sectors); else -1. */
+  private final long targetBacking;
 
   private final ReentrantLock lock = new ReentrantLock();
   /** Guarded by {@link #lock}: the worker waiting to write at each offset, so that a write wakes only its successor. */
@@ -68,7 +70,9 @@ public final class Convert {
   private long done;
   private long work;
 
-  private Convert(Named source, Named target, ConvertOptions options, Progress progress) throws IOException {
+  private Convert(Named source, Named target, ConvertOptions options, long targetBacking, Progress progress)
+      throws IOException {
+    this.targetBacking = targetBacking;
     this.source = source;
     this.target = target;
     this.options = options;
@@ -86,7 +90,18 @@ public final class Convert {
    * @throws IOException if the target is smaller than the source, is read-only, or a read or write fails
    */
   public static void run(Named source, Named target, ConvertOptions options, Progress progress) throws IOException {
-    new Convert(source, target, options, progress).copy();
+    new Convert(source, target, options, -1, progress).copy();
+  }
+
+  /**
+   * {@code qemu-img convert -B}: copies into {@code target}, whose backing image of {@code targetBackingSize} bytes
+   * reads as the source's backing image does, only what the source's top layer defines: its data, and its zeroes
+   * (as zero writes) where the target's backing image reaches. Ranges the top layer leaves to its backing image are
+   * not written, whatever the target's backing image holds there, as qemu-img does. Otherwise as {@link #run}.
+   */
+  public static void runOverBacking(Named source, Named target, ConvertOptions options, long targetBackingSize,
+      Progress progress) throws IOException {
+    new Convert(source, target, options, targetBackingSize, progress).copy();
   }
 
   private void copy() throws IOException {
@@ -128,8 +143,8 @@ public final class Convert {
     }
   }
 
-  /** One chunk of the copy. */
-  private record Chunk(long offset, int length, boolean data) {
+  /** One chunk of the copy; {@code kept}: left to the target's backing image, nothing written. */
+  private record Chunk(long offset, int length, boolean data, boolean kept) {
     long end() {
       return offset + length;
     }
@@ -140,9 +155,13 @@ public final class Convert {
     long total = 0;
     long pos = 0;
     try {
-      StatusWalker counter = new StatusWalker(source.device());
+      StatusWalker counter = walker();
       while (pos < size) {
         BlockStatus s = counter.at(pos);
+        if (keptByBacking(s, pos)) {
+          pos = s.end();
+          continue;
+        }
         if (!s.zero() || scanner == null) {
           total += s.length();
         }
@@ -174,13 +193,13 @@ public final class Convert {
       try {
         if (c.data()) {
           read(c, buf);
-        } else if (scanner == null) {
+        } else if (scanner == null && !c.kept()) {
           zeroFill(buf, c.length());
         }
         if (options.inOrder()) {
           awaitTurn(c.offset());
         }
-        if (failure == null) {
+        if (failure == null && !c.kept()) {
           write(c, buf);
           if (c.data() || scanner == null) {
             reportDone(c.length());
@@ -203,13 +222,20 @@ public final class Convert {
   /** qemu-img's convert_iteration_sectors: the next chunk, within one status run and one buffer. */
   private Chunk plan() throws IOException {
     if (walker == null) {
-      walker = new StatusWalker(source.device());
+      walker = walker();
     }
     if (status == null || status.end() <= next) {
       status = walker.at(next);
     }
     boolean data = !status.zero();
     long n = status.end() - next;
+    if (targetBacking > next) {
+      // qemu-img splits at the end of the target's backing image: zeroes past it need no writing.
+      n = Math.min(n, targetBacking - next);
+    }
+    if (keptByBacking(status, next)) {
+      return new Chunk(next, (int) Math.min(n, Integer.MAX_VALUE & ~(SparseScanner.SECTOR - 1)), false, true);
+    }
     if (data || scanner == null) {
       n = Math.min(n, options.bufferSize());
     } else {
@@ -225,7 +251,20 @@ public final class Convert {
         n -= n % unit;
       }
     }
-    return new Chunk(next, (int) n, data);
+    return new Chunk(next, (int) n, data, false);
+  }
+
+  /** The status walk: through the whole chain, or over the top layer only with {@code -B}. */
+  private StatusWalker walker() throws IOException {
+    return targetBacking < 0 ? new StatusWalker(source.device()) : StatusWalker.topLayer(source.device());
+  }
+
+  /**
+   * With {@code -B}, qemu-img's BLK_BACKING_FILE: the top layer leaves the range to its backing image, or it reads
+   * as zeroes past the end of the target's backing image (where the target reads zeroes too).
+   */
+  private boolean keptByBacking(BlockStatus s, long at) {
+    return targetBacking >= 0 && (!s.zero() && !s.data() || s.zero() && at >= targetBacking);
   }
 
   private IOException statusFailed(long offset, IOException e) {

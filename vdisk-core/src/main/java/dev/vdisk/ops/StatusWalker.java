@@ -24,6 +24,8 @@ final class StatusWalker {
   private final BlockDevice device;
   private final long end;
   private final boolean top;
+  /** Report where the top layer leaves a range to its backing image instead of walking down (qemu-img convert -B). */
+  private final boolean topOnly;
   private final BlockDevice backing;
   private final long backingSize;
   /** The layer's status granularity (a qcow2 layer's L2 table coverage): runs end at multiples of it, or 0. */
@@ -40,13 +42,22 @@ final class StatusWalker {
 
   /** A walker over all of {@code device}, the top of a chain. */
   StatusWalker(BlockDevice device) throws IOException {
-    this(device, 0, device.size(), true);
+    this(device, 0, device.size(), true, false);
   }
 
-  private StatusWalker(BlockDevice device, long start, long end, boolean top) throws IOException {
+  /**
+   * A walker over the top layer of {@code device} only, as QEMU's {@code bdrv_block_status} of it: a range the top
+   * leaves to its backing image (within the backing image's size) is a run that is neither allocated nor zero.
+   */
+  static StatusWalker topLayer(BlockDevice device) throws IOException {
+    return new StatusWalker(device, 0, device.size(), true, true);
+  }
+
+  private StatusWalker(BlockDevice device, long start, long end, boolean top, boolean topOnly) throws IOException {
     this.device = device;
     this.end = end;
     this.top = top;
+    this.topOnly = topOnly;
     this.pos = start;
     FormatImage image = FilterDevice.find(device, FormatImage.class);
     this.backing = image == null ? null : image.backing().map(Backing::device).orElse(null);
@@ -95,9 +106,11 @@ final class StatusWalker {
       s = new BlockStatus(start, length, false, true, false, false, false);
     } else if (start >= backingSize) {
       s = new BlockStatus(start, length, true, true, false, false, false);
+    } else if (topOnly) {
+      s = new BlockStatus(start, Math.min(e.end(), backingSize) - start, false, false, false, false, false);
     } else {
       belowEnd = Math.min(e.end(), backingSize);
-      below = new StatusWalker(backing, start, belowEnd, false);
+      below = new StatusWalker(backing, start, belowEnd, false, false);
       return nextRun();
     }
     pos = s.end();

@@ -27,26 +27,18 @@ final class HeaderExtensionArea {
     ByteBuffer first = ByteBuffer.allocate(clusterSize);
     new HostReader(file, "image file").readData(0, first);
     first.clear();
-    int end = (int) (header.backingFileOffset() != 0 ? header.backingFileOffset() : clusterSize);
+    Scan scan = scan(first, header);
     List<ByteBuffer> before = new ArrayList<>();
     List<ByteBuffer> after = new ArrayList<>();
-    int oldEnd = header.headerLength();
-    for (int at = header.headerLength(); at <= end - 8; ) {
-      int type = first.getInt(at);
-      int length = first.getInt(at + 4);
-      int padded = (length + 7) & ~7;
-      oldEnd = Math.min(end, at + 8 + padded);
-      if (type == HeaderExtensions.END) {
-        break;
-      }
+    for (ByteBuffer ext : scan.extensions()) {
+      int type = ext.getInt(0);
       if (type != HeaderExtensions.BITMAPS) {
-        ByteBuffer ext = first.slice(at, Math.min(8 + padded, end - at));
         (known(type) ? before : after).add(ext);
       }
-      at += 8 + padded;
     }
     byte[] name = new byte[header.hasBackingFile() ? (int) header.backingFileSize() : 0];
     first.get((int) header.backingFileOffset(), name);
+    int end = (int) (header.backingFileOffset() != 0 ? header.backingFileOffset() : clusterSize);
     ByteBuffer out = ByteBuffer.allocate(clusterSize);
     out.put(first.slice(0, header.headerLength()));
     before.forEach(e -> out.put(e.duplicate()));
@@ -68,12 +60,41 @@ final class HeaderExtensionArea {
       out.put(name);
     }
     out.putLong(Qcow2Header.AUTOCLEAR_FEATURES_FIELD, autoclear);
-    int length = Math.max(out.position(), Math.max(oldEnd, name.length > 0 ? end + name.length : 0));
+    int length = Math.max(out.position(), Math.max(scan.end(), name.length > 0 ? end + name.length : 0));
     file.write(0, out.clear().limit(length), Set.of());
     file.flush();
   }
 
-  private static boolean known(int type) {
+  /**
+   * The extensions of the first cluster, in file order.
+   *
+   * @param extensions each extension whole (type, length, data padded to 8 bytes), a slice of the cluster; the end
+   *     marker not included
+   * @param end where the extension area ends: just past the end marker (or where the backing file name starts)
+   */
+  record Scan(List<ByteBuffer> extensions, int end) {}
+
+  /** Lists the extensions of {@code first}, the first cluster of an image whose header is {@code header}. */
+  static Scan scan(ByteBuffer first, Qcow2Header header) {
+    int end = (int) (header.backingFileOffset() != 0 ? header.backingFileOffset() : header.clusterSize());
+    List<ByteBuffer> extensions = new ArrayList<>();
+    int oldEnd = header.headerLength();
+    for (int at = header.headerLength(); at <= end - 8; ) {
+      int type = first.getInt(at);
+      int length = first.getInt(at + 4);
+      int padded = (length + 7) & ~7;
+      oldEnd = Math.min(end, at + 8 + padded);
+      if (type == HeaderExtensions.END) {
+        break;
+      }
+      extensions.add(first.slice(at, Math.min(8 + padded, end - at)));
+      at += 8 + padded;
+    }
+    return new Scan(extensions, oldEnd);
+  }
+
+  /** The extensions QEMU writes before the bitmaps extension (and before unknown ones). */
+  static boolean known(int type) {
     return type == HeaderExtensions.BACKING_FORMAT || type == HeaderExtensions.DATA_FILE
         || type == HeaderExtensions.FULL_DISK_ENCRYPTION || type == HeaderExtensions.FEATURE_NAME_TABLE;
   }

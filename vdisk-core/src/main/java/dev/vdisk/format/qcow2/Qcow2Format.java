@@ -28,6 +28,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.function.Consumer;
 
@@ -271,6 +272,18 @@ public final class Qcow2Format implements ImageFormat {
   public CheckResult repair(BlockDevice file, Path name, Repair mode, Consumer<CheckProblem> problems)
       throws IOException {
     return Qcow2Checker.repair(file, name, mode, problems);
+  }
+
+  @Override
+  public boolean supportsBacking() {
+    return true;
+  }
+
+  /** qemu-img rebase's header change: see {@link BackingFileChange}. */
+  @Override
+  public void changeBacking(BlockDevice file, Optional<String> backingFile, Optional<String> backingFormat)
+      throws IOException {
+    BackingFileChange.change(file, backingFile, backingFormat);
   }
 
   /**

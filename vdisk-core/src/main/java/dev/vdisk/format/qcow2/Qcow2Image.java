@@ -372,6 +372,12 @@ final class Qcow2Image implements FormatImage {
     w.writeZeroes(offset, length, flags);
   }
 
+  /** qemu-img commit's emptying of the overlay: see {@link Qcow2Writer#makeEmpty}. */
+  @Override
+  public void makeEmpty() throws IOException {
+    writer("make empty").makeEmpty();
+  }
+
   private void markDirty(long offset, long length) {
     if (bitmaps != null) {
       bitmaps.mark(offset, length);

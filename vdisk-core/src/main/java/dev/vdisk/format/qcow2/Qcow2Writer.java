@@ -855,6 +855,32 @@ final class Qcow2Writer {
     }
   }
 
+  /**
+   * QEMU's {@code qcow2_make_empty} as its general path does it (a full discard of every cluster): every L2 entry of
+   * the active layer becomes unallocated, so the backing image shows through; the L2 tables stay. Durable on
+   * return, the entries before the releases as in every discard, so a crash leaves leaks at worst.
+   */
+  void makeEmpty() throws IOException {
+    meta.lock();
+    try {
+      for (int i = 0; i < l1.size(); i++) {
+        if (l1.l2Offset(i) == 0) {
+          continue;
+        }
+        long from = (long) i * geometry.bytesPerL2();
+        long to = Math.min(roundUp(size, geometry.clusterSize()), from + geometry.bytesPerL2());
+        for (long c = from; c < to; c += geometry.clusterSize()) {
+          if (entryWord(c) != 0 || entryBitmap(c) != 0) {
+            setEntry(c, 0, 0);
+          }
+        }
+      }
+      writeBackAll();
+    } finally {
+      meta.unlock();
+    }
+  }
+
   /** An external data file follows the virtual size, as QEMU truncates it. */
   private void resizeDataFile(long newSize) throws IOException {
     if (dataFile && data.size() != newSize) {

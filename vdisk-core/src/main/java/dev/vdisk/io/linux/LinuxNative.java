@@ -91,8 +91,9 @@ final class LinuxNative {
   }
 
   /**
-   * Downcall handles, looked up once. A nested holder so that merely loading {@link LinuxNative} on an
-   * unsupported platform does not fail: linking happens on first use, after {@link #requireSupported()}.
+   * What every downcall shares: the linker, libc's symbols and the errno capture. A nested holder so that merely
+   * loading {@link LinuxNative} on an unsupported platform does not fail: linking happens on first use, after
+   * {@link #requireSupported()}.
    */
   private static final class Calls {
     static final Linker LINKER = Linker.nativeLinker();
@@ -101,34 +102,11 @@ final class LinuxNative {
     static final VarHandle ERRNO = CAPTURE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
     static final Linker.Option ERRNO_OPTION = Linker.Option.captureCallState("errno");
 
-    static final MethodHandle OPEN =
-        variadic("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), 2);
-    static final MethodHandle CLOSE = handle("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
-    static final MethodHandle DUP2 = handle("dup2", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
-    static final MethodHandle FALLOCATE =
-        handle("fallocate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
-    static final MethodHandle FTRUNCATE = handle("ftruncate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG));
-    static final MethodHandle LSEEK = handle("lseek", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT));
-    static final MethodHandle FSTAT = handle("fstat", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
-    static final MethodHandle IOCTL =
-        variadic("ioctl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS), 2);
-    static final MethodHandle FCNTL =
-        variadic("fcntl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS), 2);
-    /** glibc's thread-safe, locale-independent strerror; absent on other C libraries. */
-    static final Optional<MethodHandle> STRERRORDESC = LIBC.find("strerrordesc_np")
-        .map(a -> LINKER.downcallHandle(a, FunctionDescriptor.of(ADDRESS, JAVA_INT)));
-
-    /** struct flock (identical on x86_64 and aarch64): 32 bytes. */
-    static final StructLayout FLOCK = MemoryLayout.structLayout(
-        JAVA_SHORT.withName("l_type"), JAVA_SHORT.withName("l_whence"), MemoryLayout.paddingLayout(4),
-        JAVA_LONG.withName("l_start"), JAVA_LONG.withName("l_len"), JAVA_INT.withName("l_pid"),
-        MemoryLayout.paddingLayout(4));
-
-    private static MethodHandle handle(String name, FunctionDescriptor fd) {
+    static MethodHandle handle(String name, FunctionDescriptor fd) {
       return LINKER.downcallHandle(symbol(name), fd, ERRNO_OPTION);
     }
 
-    private static MethodHandle variadic(String name, FunctionDescriptor fd, int firstVariadic) {
+    static MethodHandle variadic(String name, FunctionDescriptor fd, int firstVariadic) {
       return LINKER.downcallHandle(symbol(name), fd, ERRNO_OPTION, Linker.Option.firstVariadicArg(firstVariadic));
     }
 
@@ -137,11 +115,68 @@ final class LinuxNative {
     }
   }
 
+  // One holder per downcall, linked on its first call: linking a downcall costs milliseconds of start-up (the JDK
+  // generates its stub classes), and a short command such as `vdisk info` makes only four of these calls.
+
+  private static final class Open {
+    static final MethodHandle HANDLE =
+        Calls.variadic("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), 2);
+  }
+
+  private static final class Close {
+    static final MethodHandle HANDLE = Calls.handle("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+  }
+
+  private static final class Dup2 {
+    static final MethodHandle HANDLE = Calls.handle("dup2", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+  }
+
+  private static final class Fallocate {
+    static final MethodHandle HANDLE =
+        Calls.handle("fallocate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
+  }
+
+  private static final class Ftruncate {
+    static final MethodHandle HANDLE =
+        Calls.handle("ftruncate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG));
+  }
+
+  private static final class Lseek {
+    static final MethodHandle HANDLE =
+        Calls.handle("lseek", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT));
+  }
+
+  private static final class Fstat {
+    static final MethodHandle HANDLE = Calls.handle("fstat", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
+  }
+
+  private static final class Ioctl {
+    static final MethodHandle HANDLE =
+        Calls.variadic("ioctl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS), 2);
+  }
+
+  private static final class Fcntl {
+    static final MethodHandle HANDLE =
+        Calls.variadic("fcntl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS), 2);
+
+    /** struct flock (identical on x86_64 and aarch64): 32 bytes. */
+    static final StructLayout FLOCK = MemoryLayout.structLayout(
+        JAVA_SHORT.withName("l_type"), JAVA_SHORT.withName("l_whence"), MemoryLayout.paddingLayout(4),
+        JAVA_LONG.withName("l_start"), JAVA_LONG.withName("l_len"), JAVA_INT.withName("l_pid"),
+        MemoryLayout.paddingLayout(4));
+  }
+
+  private static final class StrerrorDesc {
+    /** glibc's thread-safe, locale-independent strerror; absent on other C libraries. */
+    static final Optional<MethodHandle> HANDLE = Calls.LIBC.find("strerrordesc_np")
+        .map(a -> Calls.LINKER.downcallHandle(a, FunctionDescriptor.of(ADDRESS, JAVA_INT)));
+  }
+
   /** open(2) with {@code flags | O_CLOEXEC}, so child processes never inherit the fd (and its OFD locks). */
   static int open(Path path, int flags) throws ErrnoException {
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment cap = arena.allocate(Calls.CAPTURE);
-      int fd = (int) Calls.OPEN.invokeExact(cap, arena.allocateFrom(path.toString()), flags | O_CLOEXEC, 0);
+      int fd = (int) Open.HANDLE.invokeExact(cap, arena.allocateFrom(path.toString()), flags | O_CLOEXEC, 0);
       if (fd < 0) {
         throw new ErrnoException("open", path.toString(), errno(cap));
       }
@@ -156,7 +191,7 @@ final class LinuxNative {
   static void close(int fd, Path path) throws ErrnoException {
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment cap = arena.allocate(Calls.CAPTURE);
-      if ((int) Calls.CLOSE.invokeExact(cap, fd) < 0) {
+      if ((int) Close.HANDLE.invokeExact(cap, fd) < 0) {
         throw new ErrnoException("close", path.toString(), errno(cap));
       }
     } catch (ErrnoException e) {
@@ -170,7 +205,7 @@ final class LinuxNative {
   static void dup2(int from, int to) throws ErrnoException {
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment cap = arena.allocate(Calls.CAPTURE);
-      if ((int) Calls.DUP2.invokeExact(cap, from, to) < 0) {
+      if ((int) Dup2.HANDLE.invokeExact(cap, from, to) < 0) {
         throw new ErrnoException("dup2", "fd " + from, errno(cap));
       }
     } catch (ErrnoException e) {
@@ -183,7 +218,7 @@ final class LinuxNative {
   static void fallocate(int fd, FallocateMode mode, long offset, long length, Path path) throws ErrnoException {
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment cap = arena.allocate(Calls.CAPTURE);
-      if ((int) Calls.FALLOCATE.invokeExact(cap, fd, mode.flags, offset, length) < 0) {
+      if ((int) Fallocate.HANDLE.invokeExact(cap, fd, mode.flags, offset, length) < 0) {
         throw new ErrnoException("fallocate(" + mode.label + ")", path + " offset " + offset + " length " + length,
             errno(cap));
       }
@@ -197,7 +232,7 @@ final class LinuxNative {
   static void ftruncate(int fd, long size, Path path) throws ErrnoException {
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment cap = arena.allocate(Calls.CAPTURE);
-      if ((int) Calls.FTRUNCATE.invokeExact(cap, fd, size) < 0) {
+      if ((int) Ftruncate.HANDLE.invokeExact(cap, fd, size) < 0) {
         throw new ErrnoException("ftruncate", path + " size " + size, errno(cap));
       }
     } catch (ErrnoException e) {
@@ -216,7 +251,7 @@ final class LinuxNative {
   static long seek(int fd, long offset, int whence, Path path) throws ErrnoException {
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment cap = arena.allocate(Calls.CAPTURE);
-      long r = (long) Calls.LSEEK.invokeExact(cap, fd, offset, whence);
+      long r = (long) Lseek.HANDLE.invokeExact(cap, fd, offset, whence);
       if (r >= 0) {
         return r;
       }
@@ -237,7 +272,7 @@ final class LinuxNative {
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment cap = arena.allocate(Calls.CAPTURE);
       MemorySegment st = arena.allocate(ARCH.statSize, 8);
-      if ((int) Calls.FSTAT.invokeExact(cap, fd, st) < 0) {
+      if ((int) Fstat.HANDLE.invokeExact(cap, fd, st) < 0) {
         throw new ErrnoException("fstat", path.toString(), errno(cap));
       }
       return new FileStat(st.get(JAVA_INT, ARCH.modeOffset), st.get(JAVA_LONG, ARCH.sizeOffset),
@@ -283,7 +318,7 @@ final class LinuxNative {
     MemorySegment cap = arena.allocate(Calls.CAPTURE);
     int r;
     try {
-      r = (int) Calls.IOCTL.invokeExact(cap, fd, request, arg);
+      r = (int) Ioctl.HANDLE.invokeExact(cap, fd, request, arg);
     } catch (Throwable t) {
       throw linkageFailure(t);
     }
@@ -315,7 +350,7 @@ final class LinuxNative {
   }
 
   private static MemorySegment flock(Arena arena, short type, long start) {
-    MemorySegment fl = arena.allocate(Calls.FLOCK);
+    MemorySegment fl = arena.allocate(Fcntl.FLOCK);
     fl.set(JAVA_SHORT, 0, type);
     fl.set(JAVA_SHORT, 2, (short) 0); // SEEK_SET
     fl.set(JAVA_LONG, 8, start);
@@ -328,7 +363,7 @@ final class LinuxNative {
     MemorySegment cap = arena.allocate(Calls.CAPTURE);
     int r;
     try {
-      r = (int) Calls.FCNTL.invokeExact(cap, fd, cmd, arg);
+      r = (int) Fcntl.HANDLE.invokeExact(cap, fd, cmd, arg);
     } catch (Throwable t) {
       throw linkageFailure(t);
     }
@@ -340,11 +375,11 @@ final class LinuxNative {
   /** The C library's description of {@code errno}, e.g. "Operation not supported". */
   static String strerror(int errno) {
     String fallback = "Unknown error " + errno;
-    if (ARCH == null || Calls.STRERRORDESC.isEmpty()) {
+    if (ARCH == null || StrerrorDesc.HANDLE.isEmpty()) {
       return fallback;
     }
     try {
-      MemorySegment s = (MemorySegment) Calls.STRERRORDESC.get().invokeExact(errno);
+      MemorySegment s = (MemorySegment) StrerrorDesc.HANDLE.get().invokeExact(errno);
       return s.equals(MemorySegment.NULL) ? fallback : s.reinterpret(Long.MAX_VALUE).getString(0);
     } catch (Throwable t) {
       throw linkageFailure(t);

@@ -431,6 +431,7 @@ class Qcow2CrashIT {
     }
   }
 
+  /** Writes the bytes of {@code d} to a new file (for qemu-img). */
   static void save(BlockDevice d, Path file) throws IOException {
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
       ByteBuffer b = ByteBuffer.allocate(1 << 20);

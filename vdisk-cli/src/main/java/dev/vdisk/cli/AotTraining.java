@@ -1,0 +1,190 @@
+package dev.vdisk.cli;
+
+import java.io.File;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.io.Writer;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * The training runs of vdisk's AOT caches (JDK 25's {@code -XX:AOTCacheOutput}): not a vdisk command, but the program
+ * that the launcher and the distribution's build run once per build, so that a cache holds the classes, linkage and
+ * method profiles of what users run.
+ *
+ * <p>{@code java -XX:AOTCacheOutput=F -cp vdisk.jar dev.vdisk.cli.AotTraining KIND DIR} runs, in one JVM and in the
+ * empty folder DIR, one of two trainings, because a JVM loads every class of its cache at start and so a cache that
+ * also held the server's classes would slow each short command:
+ * <ul>
+ *   <li>{@code short}: the commands that scripts call many times on small images ({@code create info check map
+ *       measure snapshot compare resize help}, human and JSON output), for every command but the four below;</li>
+ *   <li>{@code long}: {@code convert} (plain and compressed), {@code io}, {@code bench}, then {@code serve} on a unix
+ *       socket driven by real NBD clients ({@code qemu-img bench} reading and writing 4 KiB requests at depth 16,
+ *       {@code qemu-io}, {@code nbdcopy}), so that a fresh server starts with its request path's profiles; for
+ *       {@code serve convert bench io}.</li>
+ * </ul>
+ * Clients missing from the PATH are skipped with a note on stderr: the cache is then trained on less. A command that
+ * fails ends the run with exit status 1, naming it.
+ */
+public final class AotTraining {
+  private static final Writer DISCARD = Writer.nullWriter();
+
+  private final Path dir;
+
+  private AotTraining(Path dir) {
+    this.dir = dir;
+  }
+
+  public static void main(String[] args) throws Exception {
+    if (args.length != 2 || !List.of("short", "long").contains(args[0]) || !Files.isDirectory(Path.of(args[1]))) {
+      System.err.println("AotTraining: usage: AotTraining short|long DIR (expected: a kind of training and an existing "
+          + "folder for its images)");
+      System.exit(1);
+    }
+    AotTraining training = new AotTraining(Path.of(args[1]).toAbsolutePath());
+    training.run(training.setup());
+    if (args[0].equals("short")) {
+      training.run(training.shortCommands());
+    } else {
+      training.run(training.longCommands());
+      training.serve();
+    }
+    // The server's threads would keep the JVM alive; the AOT cache is written as the JVM exits.
+    System.exit(0);
+  }
+
+  private void run(List<List<String>> commands) throws IOException {
+    for (List<String> command : commands) {
+      vdisk(command);
+    }
+  }
+
+  /** Images for both trainings: a raw and a qcow2 with the same data, and an overlay over the qcow2. */
+  private List<List<String>> setup() {
+    List<List<String>> c = new ArrayList<>();
+    c.add(List.of("--version"));
+    c.add(List.of("create", "-f", "raw", "t.raw", "64M"));
+    c.add(List.of("create", "-f", "qcow2", "t.qcow2", "64M"));
+    for (String image : List.of("t.raw", "t.qcow2")) {
+      c.add(List.of("io", "-c", "write -P 0xab 0 4M", "-c", "write -z 8M 1M", "-c", "read -P 0xab 0 4M",
+          "-c", "discard 2M 1M", image));
+    }
+    c.add(List.of("create", "-q", "-f", "qcow2", "-b", "t.qcow2", "-F", "qcow2", "overlay.qcow2"));
+    return c;
+  }
+
+  private List<List<String>> shortCommands() {
+    List<List<String>> c = new ArrayList<>();
+    for (String image : List.of("t.raw", "t.qcow2", "overlay.qcow2")) {
+      for (String output : List.of("human", "json")) {
+        c.add(List.of("info", "--output=" + output, image));
+        c.add(List.of("map", "--output=" + output, image));
+        if (image.endsWith(".qcow2")) { // raw has no checks: qemu-img and vdisk refuse them
+          c.add(List.of("check", "--output=" + output, image));
+        }
+        c.add(List.of("measure", "--output=" + output, "-O", "qcow2", image));
+      }
+    }
+    c.add(List.of("info", "--backing-chain", "overlay.qcow2"));
+    c.add(List.of("measure", "-O", "qcow2", "--size", "1G"));
+    c.add(List.of("snapshot", "-l", "t.qcow2"));
+    c.add(List.of("compare", "t.raw", "t.qcow2"));
+    c.add(List.of("resize", "t.qcow2", "+1M"));
+    c.add(List.of("help", "info"));
+    return c;
+  }
+
+  private List<List<String>> longCommands() {
+    List<List<String>> c = new ArrayList<>();
+    c.add(List.of("convert", "-O", "qcow2", "t.raw", "c.qcow2"));
+    c.add(List.of("convert", "-c", "-O", "qcow2", "t.raw", "z.qcow2"));
+    c.add(List.of("convert", "-O", "raw", "c.qcow2", "back.raw"));
+    c.add(List.of("create", "-q", "-f", "qcow2", "bench.qcow2", "64M"));
+    c.add(List.of("bench", "-c", "20000", "-d", "16", "-w", "bench.qcow2"));
+    c.add(List.of("bench", "-c", "20000", "-d", "16", "bench.qcow2"));
+    return c;
+  }
+
+  /** Runs one vdisk command line in this JVM; a failure ends the training. */
+  private void vdisk(List<String> command) throws IOException {
+    StringWriter err = new StringWriter();
+    List<String> args = command.stream().map(a -> a.endsWith(".raw") || a.endsWith(".qcow2") ? path(a) : a).toList();
+    int status = Main.run(DISCARD, new PrintWriter(err, true), args.toArray(String[]::new));
+    if (status != 0) {
+      throw new IOException("training command failed: vdisk " + String.join(" ", command) + ": " + err.toString().strip());
+    }
+  }
+
+  private String path(String name) {
+    return dir.resolve(name).toString();
+  }
+
+  /**
+   * {@code vdisk serve -t} on a unix socket in this JVM, driven by each NBD client found on the PATH in turn; the
+   * server's threads end with the JVM.
+   */
+  private void serve() throws Exception {
+    Path socket = dir.resolve("serve.sock");
+    Thread server = Thread.ofPlatform().daemon().name("training-serve").start(() -> Main.run(DISCARD, DISCARD,
+        "serve", "-t", "-e", "0", "-k", socket.toString(), "-f", "qcow2", "-x", "train", path("c.qcow2")));
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (!accepts(socket)) {
+      if (!server.isAlive() || System.nanoTime() > deadline) {
+        throw new IOException("training command failed: vdisk serve did not listen on " + socket + " within 30 s");
+      }
+      Thread.sleep(20);
+    }
+    String uri = "nbd+unix:///train?socket=" + socket;
+    client("qemu-img", "bench", "-f", "raw", "-c", "20000", "-d", "16", "-s", "4096", "-S", "1052672", uri);
+    client("qemu-img", "bench", "-f", "raw", "-w", "-c", "20000", "-d", "16", "-s", "4096", "-S", "1052672", uri);
+    client("qemu-io", "-f", "raw", "-c", "write -P 0xcd 0 1M", "-c", "write -z 1M 1M", "-c", "discard 2M 1M",
+        "-c", "read -P 0xcd 0 1M", "-c", "flush", uri);
+    client("qemu-img", "map", "-f", "raw", "--output=json", uri);
+    client("nbdcopy", uri, "null:");
+    client("nbdcopy", "--connections=4", uri, "null:");
+  }
+
+  /** Whether a server accepts connections on {@code socket} yet (the file appears before the server listens). */
+  private static boolean accepts(Path socket) {
+    try (SocketChannel probe = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
+      return probe.isConnected();
+    } catch (IOException notYet) {
+      return false;
+    }
+  }
+
+  /** Runs an NBD client against the training server (at most a minute); a missing one is skipped. */
+  private void client(String tool, String... args) throws IOException, InterruptedException {
+    Optional<Path> exe = onPath(tool);
+    if (exe.isEmpty()) {
+      System.err.println("AotTraining: " + tool + " not found on the PATH: the server is trained without it");
+      return;
+    }
+    List<String> command = new ArrayList<>();
+    command.add(exe.get().toString());
+    command.addAll(List.of(args));
+    Process p = new ProcessBuilder(command).directory(dir.toFile()).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+        .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+    if (!p.waitFor(60, TimeUnit.SECONDS)) {
+      p.destroyForcibly();
+      throw new IOException("training client still running after 60 s: " + String.join(" ", command));
+    }
+    if (p.exitValue() != 0) {
+      throw new IOException("training client failed with exit status " + p.exitValue() + ": " + String.join(" ", command));
+    }
+  }
+
+  private static Optional<Path> onPath(String tool) {
+    String path = System.getenv("PATH");
+    return path == null ? Optional.empty() : Stream.of(path.split(File.pathSeparator)).filter(d -> !d.isEmpty())
+        .map(d -> Path.of(d, tool)).filter(Files::isExecutable).findFirst();
+  }
+}

@@ -1,0 +1,74 @@
+package dev.vdisk.cli;
+
+import dev.vdisk.ops.Commit;
+import dev.vdisk.ops.Progress;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code vdisk commit [-q] [-f fmt] [-t cache] [-b base] [-d] [-p] [-r rate] IMAGE}: qemu-img commit over {@link
+ * Commit}, with its defaults (cache writeback), its messages and {@code Image committed.} on success. As in qemu-img,
+ * {@code -b} implies {@code -d}: the image is emptied only when it is committed into its own backing file.
+ */
+@Command(name = "commit", mixinStandardHelpOptions = true, description = "Write an image's data into its backing file.")
+final class CommitCommand implements Callable<Integer> {
+  @ParentCommand Main main;
+
+  @Option(names = "-f", paramLabel = "FMT", description = "Image format; probed when absent.")
+  String format;
+
+  @Option(names = "-b", paramLabel = "BASE", description = "The image of the backing chain to commit into (implies -d).")
+  String base;
+
+  @Option(names = "-d", description = "Leave the image as it is (do not empty it).")
+  boolean drop;
+
+  @Option(names = "-r", paramLabel = "RATE", description = "Copy at most RATE bytes of data per second (k, M, G suffixes).")
+  String rate;
+
+  @Option(names = "-t", paramLabel = "CACHE", defaultValue = "writeback", description = "Cache mode (default: writeback).")
+  String cache;
+
+  @Option(names = "-p", description = "Show a progress bar.")
+  boolean progress;
+
+  @Option(names = "-q", description = "Quiet: no progress bar, no message.")
+  boolean quiet;
+
+  @Parameters(arity = "0..*", paramLabel = "IMAGE", description = "The image.")
+  List<String> files = new ArrayList<>();
+
+  @Override
+  public Integer call() throws IOException {
+    long limit = 0;
+    if (rate != null) {
+      try {
+        limit = Sizes.parse("rate limit", rate);
+      } catch (IllegalArgumentException e) {
+        throw new CliException("Invalid rate limit specified. You may use k, M, G, T, P or E suffixes for "
+            + "kilobytes, megabytes, gigabytes, terabytes, petabytes and exabytes.", e);
+      }
+    }
+    if (files.size() != 1) {
+      throw new CliException("Expecting one image file name");
+    }
+    Commit.Request request = new Commit.Request(Commands.existing(files.getFirst()), format, base, drop, limit,
+        Commands.cacheMode(cache));
+    Progress bar = ProgressBars.start("commit", progress && !quiet, main.err());
+    try {
+      Commit.run(request, bar);
+    } finally {
+      ProgressBars.finish(bar);
+    }
+    if (!quiet) {
+      main.out().println("Image committed.");
+    }
+    return 0;
+  }
+}

@@ -1,0 +1,74 @@
+package dev.vdisk.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The AOT caches' training runs, as the launcher and the distribution's build record them: both succeed on the shaded
+ * jar, the long one with its NBD clients; the short one's cache holds the classes of a short command and picocli's,
+ * that command links only the native calls it makes, and it holds none of the server's classes.
+ */
+class AotTrainingIT {
+  private static final Path JAR = Path.of("target", "vdisk.jar").toAbsolutePath();
+  private static final String JAVA = ProcessHandle.current().info().command().orElse("java");
+
+  @TempDir Path dir;
+
+  private Path record(String kind) throws IOException, InterruptedException {
+    Path train = Files.createDirectory(dir.resolve(kind));
+    Path aot = dir.resolve(kind + ".aot");
+    PeerTools.Result record = PeerTools.run(dir, JAVA, "--enable-native-access=ALL-UNNAMED", "-XX:AOTCacheOutput=" + aot,
+        "-Xlog:aot=off", "-Xlog:cds=off", "-cp", JAR.toString(), "dev.vdisk.cli.AotTraining", kind, train.toString());
+    assertThat(record.exit()).as(record.out() + record.err()).isZero();
+    assertThat(record.err()).doesNotContain("not found on the PATH");
+    assertThat(aot).isNotEmptyFile();
+    return aot;
+  }
+
+  /** The class-load log of {@code vdisk ARGS} run with the cache {@code aot}. */
+  private List<String> classesLoaded(Path aot, String... args) throws IOException, InterruptedException {
+    Path log = dir.resolve("classes.log");
+    List<String> command = new ArrayList<>(List.of(JAVA, "--enable-native-access=ALL-UNNAMED", "-XX:AOTCache=" + aot,
+        "-Xlog:class+load=info:file=" + log, "-jar", JAR.toString()));
+    command.addAll(List.of(args));
+    PeerTools.Result r = PeerTools.run(dir, command.toArray(String[]::new));
+    assertThat(r.exit()).as(r.err()).isZero();
+    return Files.readAllLines(log);
+  }
+
+  private static void assertFromCache(List<String> log, String className) {
+    assertThat(log).filteredOn(l -> l.contains(" " + className + " ")).singleElement().asString()
+        .as(className).endsWith("source: shared objects file");
+  }
+
+  @Test
+  void shortCommandsLoadFromTheirCache() throws IOException, InterruptedException {
+    Path aot = record("short");
+    PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "qcow2", "small.qcow2", "1M");
+    List<String> log = classesLoaded(aot, "info", "small.qcow2");
+    for (String c : List.of("dev.vdisk.cli.InfoCommand", "picocli.CommandLine", "dev.vdisk.format.qcow2.Qcow2Image")) {
+      assertFromCache(log, c);
+    }
+    // Each downcall is linked on its first call (generating its stub costs milliseconds): info makes open, fstat,
+    // fcntl (image locks) and close, not the other six.
+    assertThat(log).filteredOn(l -> l.contains(" jdk.internal.foreign.abi.DowncallStub/")).hasSize(4);
+    // A JVM loads every class of its cache at start: the server's stay out of the short commands' cache.
+    assertThat(log).noneMatch(l -> l.contains(" dev.vdisk.nbd.server.NbdServer ") || l.contains(" dev.vdisk.nbd.server.Transmission "));
+  }
+
+  @Test
+  void longCommandsTrainTheServerWithRealClients() throws IOException, InterruptedException {
+    for (String peer : new String[] {"qemu-img", "qemu-io", "nbdcopy"}) {
+      PeerTools.require(peer);
+    }
+    Path aot = record("long");
+    assertFromCache(classesLoaded(aot, "serve", "--help"), "dev.vdisk.nbd.server.NbdServer");
+  }
+}
