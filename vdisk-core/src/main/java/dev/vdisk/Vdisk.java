@@ -72,7 +72,8 @@ public final class Vdisk {
           + " in the context (expected: the same)");
     }
     OpenImage stack = Images.open(device, context, options.format().orElse(null), options.cache());
-    return new Image(stack, ImageChain.of(stack, context.name()));
+    return new Image(stack, ImageChain.of(stack.device(), context.name(), stack.format().name(), stack.file(),
+        context.label()));
   }
 
   /**
@@ -116,29 +117,47 @@ public final class Vdisk {
 
   private static CheckReport check(Path path, OpenOptions options, Repair mode, CheckListener listener)
       throws IOException {
+    FileOptions file = new FileOptions(options.cache(), mode == null, options.forceShare(), true);
+    try (FileDevice f = FileDevice.open(path, file)) {
+      return check(f, path, options, mode, listener);
+    }
+  }
+
+  /**
+   * {@code qemu-img check} of the image whose bytes are {@code device} (a network export, memory), named by
+   * {@code context}; with a {@code mode}, {@code qemu-img check -r} (the device must then be writable). The caller
+   * keeps the device.
+   *
+   * @param mode the repair, or null to check only
+   * @throws UnsupportedOperationException if the format has no consistency checks (qemu-img's exit status 63)
+   */
+  public static CheckReport check(BlockDevice device, ImageContext context, OpenOptions options, Repair mode,
+      CheckListener listener) throws IOException {
+    return check(device, context.name(), options, mode, listener);
+  }
+
+  private static CheckReport check(BlockDevice f, Path path, OpenOptions options, Repair mode, CheckListener listener)
+      throws IOException {
     List<CheckProblem> problems = new ArrayList<>();
     java.util.function.Consumer<CheckProblem> sink = p -> {
       problems.add(p);
       listener.problem(p);
     };
-    FileOptions file = new FileOptions(options.cache(), mode == null, options.forceShare(), true);
-    try (FileDevice f = FileDevice.open(path, file)) {
-      ImageFormat format = options.format().isPresent() ? FormatRegistry.byName(options.format().get()) : Images.probe(f);
-      if (!format.supportsCheck()) {
-        throw new UnsupportedOperationException("format '" + format.name()
-            + "': does not support checks (expected: a format with consistency checks, such as qcow2)");
-      }
-      if (mode == null) {
-        return new CheckReport(format.name(), format.check(f, path, sink), problems, Optional.empty());
-      }
-      CheckResult repaired = format.repair(f, path, mode, sink);
-      CheckResult result = repaired;
-      if (repaired.repairedAnything()) {
-        listener.repaired(repaired);
-        result = format.check(f, path, sink).withFixed(repaired.corruptionsFixed(), repaired.leaksFixed());
-      }
-      return new CheckReport(format.name(), result, problems, Optional.of(repaired));
+    ImageFormat format = options.format().isPresent() ? FormatRegistry.byName(options.format().get()) : Images.probe(f);
+    if (!format.supportsCheck()) {
+      throw new UnsupportedOperationException("format '" + format.name()
+          + "': does not support checks (expected: a format with consistency checks, such as qcow2)");
     }
+    if (mode == null) {
+      return new CheckReport(format.name(), format.check(f, path, sink), problems, Optional.empty());
+    }
+    CheckResult repaired = format.repair(f, path, mode, sink);
+    CheckResult result = repaired;
+    if (repaired.repairedAnything()) {
+      listener.repaired(repaired);
+      result = format.check(f, path, sink).withFixed(repaired.corruptionsFixed(), repaired.leaksFixed());
+    }
+    return new CheckReport(format.name(), result, problems, Optional.of(repaired));
   }
 
   /** What a snapshot operation does to an open qcow2 host file. */

@@ -60,7 +60,6 @@ final class CheckCommand implements Callable<Integer> {
     PrintWriter err = main.err();
     PrintWriter out = main.out();
     checkBackingOpens();
-    Path path = image.checkedPath(file);
     CheckListener listener = new CheckListener() {
       @Override
       public void problem(CheckProblem problem) {
@@ -79,15 +78,14 @@ final class CheckCommand implements Callable<Integer> {
     };
     CheckReport report;
     try {
-      report = mode == null ? Vdisk.check(path, image.checkOptions(), listener)
-          : Vdisk.repair(path, mode, image.checkOptions(), listener);
+      report = image.check(file, mode, listener);
     } catch (UnsupportedOperationException e) {
       err.println(Main.errorLine("check", e.getMessage()));
       return EXIT_NOT_SUPPORTED;
     }
     CheckResult result = report.result();
     if (!quiet) {
-      out.print(json ? Json.pretty(json(result, file, report.format())) + "\n" : human(result));
+      out.print(json ? Json.pretty(json(result, image.label(file), report.format())) + "\n" : human(result));
     }
     out.flush();
     if (report.verdict() == CheckReport.Verdict.CHECK_ERRORS) {

@@ -63,9 +63,7 @@ final class CompareCommand implements Callable<Integer> {
     } catch (IllegalArgumentException e) {
       return error(OPEN_FAILED, e.getMessage());
     }
-    ImageOptions second = new ImageOptions();
-    second.format = secondFormat;
-    second.forceShare = first.forceShare;
+    ImageOptions second = first.sibling(secondFormat);
     OpenImage a = null;
     OpenImage b = null;
     try {

@@ -1,8 +1,10 @@
 package dev.vdisk.cli;
 
 import dev.vdisk.block.BlockDevice;
+import dev.vdisk.format.FileContext;
 import dev.vdisk.format.FormatRegistry;
 import dev.vdisk.format.ImageChain;
+import dev.vdisk.format.ImageContext;
 import dev.vdisk.format.ImageFormat;
 import dev.vdisk.format.Images;
 import dev.vdisk.format.OpenImage;
@@ -44,6 +46,9 @@ import picocli.CommandLine.ParentCommand;
  */
 @Command(name = "convert", mixinStandardHelpOptions = true, description = "Copy an image into a new (or existing) one.")
 final class ConvertCommand implements Callable<Integer> {
+  /** NBD connections a copy reads over at most, where the source's server allows several. */
+  private static final int MAX_NBD_CONNECTIONS = 4;
+
   @ParentCommand Main main;
 
   @Mixin ImageOptions source;
@@ -94,6 +99,9 @@ final class ConvertCommand implements Callable<Integer> {
   @Option(names = "--skip-broken-bitmaps", description = "With --bitmaps: skip inconsistent bitmaps instead of failing.")
   boolean skipBrokenBitmaps;
 
+  /** The source's internal snapshot that {@code -l} names, read instead of its active layer; null without -l. */
+  private BlockDevice snapshotView;
+
   @Option(names = "-l", paramLabel = "SNAPSHOT", description = "Convert internal snapshot SNAPSHOT (an ID or name, or "
       + "snapshot.id=ID[,snapshot.name=NAME]) of a qcow2 source instead of its active layer, without applying it.")
   String snapshot;
@@ -104,6 +112,9 @@ final class ConvertCommand implements Callable<Integer> {
 
   @Option(names = "-F", paramLabel = "BACKING_FMT", description = "The format of the target's backing file (-B).")
   String backingFormat;
+
+  @Option(names = "--target-image-opts", description = "DST is a QEMU option string, as FILE of --image-opts.")
+  boolean targetImageOpts;
 
   @Parameters(index = "0", arity = "0..1", paramLabel = "SRC", description = "The source image.")
   String src;
@@ -137,45 +148,34 @@ final class ConvertCommand implements Callable<Integer> {
     if (skipBrokenBitmaps && !bitmaps) {
       throw new CliException("Use of --skip-broken-bitmaps requires --bitmaps");
     }
-    Path target = Path.of(dst);
-    BlockDevice snapshotView = null;
+    ImageSpec targetSpec = ImageSpec.parse(dst, targetImageOpts);
+    // Parallel workers read over several NBD connections where the server allows it (as nbdcopy does).
+    source.nbdConnections = Math.min(copy.workers(), MAX_NBD_CONNECTIONS);
     try (OpenImage in = source.open(src, srcCache, true, ImageUser.COPY_SOURCE, main.err())) {
+      if (snapshot != null) {
+        snapshotView = SnapshotSource.open(in, snapshot);
+      }
+      long size = (snapshotView != null ? snapshotView : in.device()).size();
+      if (DeviceTarget.isDevice(targetSpec)) {
+        if (bitmaps) {
+          ConvertBitmaps.checkSource(in.device(), skipBrokenBitmaps);
+        }
+        ontoDevice(in, fmt, targetSpec, size, createOptions, copy, targetCache);
+        return 0;
+      }
+      Path target = Path.of(targetSpec.file());
       checkTarget(target);
       if (bitmaps) {
         ConvertBitmaps.checkSource(in.device(), skipBrokenBitmaps);
       }
-      BlockDevice from = in.device();
-      if (snapshot != null) {
-        snapshotView = SnapshotSource.open(in, snapshot);
-        from = snapshotView;
-      }
-      long size = from.size();
       if (!noCreate) {
         create(fmt, target, size, createOptions);
       }
       try (OpenImage out = Images.open(target, fmt.name(), FileOptions.of(targetCache, false))) {
-        if (bitmaps) {
-          ConvertBitmaps.checkTarget(out.device(), fmt.name());
-        }
         // A new image reads as zeroes, unless it has a backing file (qemu-img's has_zero_init).
         boolean backed = createOptions.containsKey("backing_file") || noCreate && backing != null;
-        boolean zero = targetIsZero || (!noCreate && copy.sparseBytes() > 0 && !backed);
-        ConvertOptions how = copy.withTargetIsZero(zero).withCompressed(compress);
-        Progress bar = ProgressBars.start("convert", progress && !quiet, main.err());
-        try {
-          if (backed) {
-            List<ImageChain.Layer> layers = ImageChain.of(out, target).layers();
-            long backingSize = layers.size() > 1 ? layers.get(1).device().size() : 0;
-            Convert.runOverBacking(new Named(src, from), new Named(dst, out.device()), how, backingSize, bar);
-          } else {
-            Convert.run(new Named(src, from), new Named(dst, out.device()), how, bar);
-          }
-        } finally {
-          ProgressBars.finish(bar);
-        }
-        if (bitmaps) {
-          ConvertBitmaps.copy(in.device(), out.device(), main.err());
-        }
+        copy(in, out, copy.withTargetIsZero(targetIsZero || (!noCreate && copy.sparseBytes() > 0 && !backed)),
+            backed ? ImageChain.of(out, target) : null);
       }
     } finally {
       if (snapshotView != null) {
@@ -183,6 +183,66 @@ final class ConvertCommand implements Callable<Integer> {
       }
     }
     return 0;
+  }
+
+  /**
+   * DST on an NBD export or a host block device: the format is written onto it unless {@code -n}, never truncated;
+   * the device holds old data, so zeroes are written where the source reads as zero (qemu-img: no zero init) unless
+   * {@code --target-is-zero}.
+   */
+  private void ontoDevice(OpenImage in, ImageFormat fmt, ImageSpec target, long size, Map<String, String> createOptions,
+      ConvertOptions copy, CacheMode targetCache) throws IOException {
+    if (!target.isNbd() && DeviceTarget.isSameFile(target.file(), ImageSpec.parse(src, source.imageOpts).file())) {
+      throw new CliException(dst + ": is the source image (expected: a different target)");
+    }
+    BlockDevice device = DeviceTarget.open(target, source.sibling(null), targetCache);
+    try {
+      if (!noCreate) {
+        try {
+          fmt.createOn(device, size, createOptions);
+        } catch (IOException e) {
+          throw new CliException(dst + ": error while converting " + fmt.name() + ": " + Main.describe(e), e);
+        }
+      }
+      ImageContext context = target.isNbd() ? new NbdImageContext(target.label(), false, true)
+          : FileContext.of(Path.of(target.file()), FileOptions.of(targetCache, false));
+      OpenImage out = Images.open(device, context, fmt.name(), targetCache);
+      device = null; // the image owns it now
+      try (out) {
+        copy(in, out, copy.withTargetIsZero(targetIsZero), null);
+      }
+    } finally {
+      if (device != null) {
+        device.close();
+      }
+    }
+  }
+
+  /**
+   * Copies the source into {@code out}; with {@code backedChain} (the target's chain, when it has a backing file) only
+   * what the source's top layer defines is written, as qemu-img convert -B.
+   */
+  private void copy(OpenImage in, OpenImage out, ConvertOptions copy, ImageChain backedChain) throws IOException {
+    if (bitmaps) {
+      ConvertBitmaps.checkTarget(out.device(), out.format().name());
+    }
+    Named from = new Named(source.label(src), snapshotView != null ? snapshotView : in.device());
+    Named to = new Named(dst, out.device());
+    ConvertOptions how = copy.withCompressed(compress);
+    Progress bar = ProgressBars.start("convert", progress && !quiet, main.err());
+    try {
+      if (backedChain != null) {
+        List<ImageChain.Layer> layers = backedChain.layers();
+        Convert.runOverBacking(from, to, how, layers.size() > 1 ? layers.get(1).device().size() : 0, bar);
+      } else {
+        Convert.run(from, to, how, bar);
+      }
+    } finally {
+      ProgressBars.finish(bar);
+    }
+    if (bitmaps) {
+      ConvertBitmaps.copy(in.device(), out.device(), main.err());
+    }
   }
 
   /** Creates DST; a failure is reported in qemu-img's words: {@code DST: error while converting FMT: why}. */
@@ -252,7 +312,7 @@ final class ConvertCommand implements Callable<Integer> {
     if (!exists) {
       return;
     }
-    if (Files.exists(target) && Files.isSameFile(target, Path.of(src))) {
+    if (DeviceTarget.isSameFile(dst, ImageSpec.parse(src, source.imageOpts).file())) {
       throw new CliException(dst + ": is the source image (expected: a different target)");
     }
   }

@@ -1,5 +1,6 @@
 package dev.vdisk.cli;
 
+import dev.vdisk.block.BlockDevice;
 import dev.vdisk.format.FormatRegistry;
 import dev.vdisk.format.ImageFormat;
 import dev.vdisk.format.Images;
@@ -104,6 +105,17 @@ final class CreateCommand implements Callable<Integer> {
     if (!quiet) {
       out.println("Formatting '" + file + "', fmt=" + fmt.name() + " " + summary);
       out.flush();
+    }
+    ImageSpec spec = ImageSpec.parse(file, false);
+    if (DeviceTarget.isDevice(spec)) {
+      // A host block device or an NBD export: written onto, never replaced or truncated (qemu-img's host_device).
+      try (BlockDevice device = DeviceTarget.open(spec, new ImageOptions(), CacheMode.WRITEBACK)) {
+        fmt.createOn(device, bytes, opts);
+      } catch (IOException e) {
+        String why = Main.describe(e);
+        throw new CliException(why.startsWith(file) ? why : file + ": " + why, e);
+      }
+      return 0;
     }
     fmt.create(path, bytes, opts, true);
     return 0;

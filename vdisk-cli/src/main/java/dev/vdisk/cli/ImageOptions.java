@@ -1,11 +1,18 @@
 package dev.vdisk.cli;
 
+import dev.vdisk.CheckListener;
+import dev.vdisk.CheckReport;
 import dev.vdisk.Image;
 import dev.vdisk.OpenOptions;
 import dev.vdisk.Vdisk;
 import dev.vdisk.format.FormatRegistry;
 import dev.vdisk.format.Images;
 import dev.vdisk.format.OpenImage;
+import dev.vdisk.format.Repair;
+import dev.vdisk.nbd.client.NbdClientDevice;
+import dev.vdisk.nbd.client.NbdClientOptions;
+import dev.vdisk.nbd.client.NbdUri;
+import dev.vdisk.nbd.client.TlsClientCredentials;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileOptions;
 import dev.vdisk.io.ImageUser;
@@ -13,15 +20,48 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
 import picocli.CommandLine.Option;
 
-/** The options every command that opens an existing image shares: {@code -f fmt} and {@code -U}, and the opening itself. */
+/**
+ * The options every command that opens an existing image shares: {@code -f fmt}, {@code -U}, {@code --image-opts} and
+ * {@code --object}, and the opening itself: a host file, or an NBD export named in one of QEMU's syntaxes
+ * ({@link ImageSpec}), opened through an NBD client device with the format stacked on it.
+ */
 final class ImageOptions {
+  /** Environment variable: seconds an NBD client waits for a server before it gives up (default 30). */
+  static final String NBD_TIMEOUT_ENV = "VDISK_NBD_TIMEOUT";
+
   @Option(names = "-f", paramLabel = "FMT", description = "Image format; probed when absent (raw unless a signature says otherwise).")
   String format;
 
   @Option(names = "-U", description = "Open even if another process holds the image (read-only opens only).")
   boolean forceShare;
+
+  @Option(names = "--image-opts", description = "FILE is a QEMU option string: driver=raw|qcow2,file.driver=file|nbd,... "
+      + "or driver=nbd,server.type=inet|unix,server.host=H,server.port=P,server.path=S,export=E[,tls-creds=ID].")
+  boolean imageOpts;
+
+  @Option(names = "--object", paramLabel = "OBJECT", description = "tls-creds-x509,id=ID,endpoint=client,dir=DIR: "
+      + "TLS credentials for NBD images (tls-creds=ID, or the only one for nbds:// names).")
+  List<String> objects = new ArrayList<>();
+
+  /** NBD connections to open where the server allows several (convert's parallel reads ask for more). */
+  int nbdConnections = 1;
+
+  /** Options for another image of the same command: {@code format}, and this one's {@code -U}, {@code --image-opts}, {@code --object}. */
+  ImageOptions sibling(String format) {
+    ImageOptions o = new ImageOptions();
+    o.format = format;
+    o.forceShare = forceShare;
+    o.imageOpts = imageOpts;
+    o.objects = objects;
+    o.nbdConnections = nbdConnections;
+    return o;
+  }
 
   /**
    * Opens {@code file} after checking the arguments, and prints QEMU's warning when a probe guessed raw
@@ -33,9 +73,21 @@ final class ImageOptions {
 
   /** {@link #open}, locking the image with {@code user}'s permissions (as qemu-nbd, qemu-img resize or convert). */
   OpenImage open(String file, CacheMode cache, boolean readOnly, ImageUser user, PrintWriter err) throws IOException {
-    FileOptions options = new FileOptions(cache, readOnly, forceShare, true, user);
-    OpenImage image = Images.open(checkedPath(file), format, options);
-    warnIfProbedRaw(file, image.probed(), image.format().name(), readOnly, err);
+    ImageSpec spec = ImageSpec.parse(file, imageOpts);
+    OpenImage image;
+    if (spec.isNbd()) {
+      NbdClientDevice device = openNbd(spec, readOnly);
+      try {
+        image = Images.open(device, new NbdImageContext(spec.label(), readOnly, true), format(spec), cache);
+      } catch (IOException | RuntimeException e) {
+        device.close();
+        throw e;
+      }
+    } else {
+      FileOptions options = new FileOptions(cache, readOnly, forceShare, true, user);
+      image = Images.open(checkedPath(spec.file()), format(spec), options);
+    }
+    warnIfProbedRaw(spec.label(), image.probed(), image.format().name(), readOnly, err);
     return image;
   }
 
@@ -44,14 +96,96 @@ final class ImageOptions {
    * its backing images or (qemu-img info's open) without them.
    */
   Image openImage(String file, boolean backing) throws IOException {
-    return Vdisk.open(checkedPath(file),
-        OpenOptions.builder().format(format).readOnly(true).forceShare(forceShare).backing(backing).build());
+    ImageSpec spec = ImageSpec.parse(file, imageOpts);
+    OpenOptions options = OpenOptions.builder().format(format(spec)).readOnly(true).forceShare(forceShare)
+        .backing(backing).build();
+    if (!spec.isNbd()) {
+      return Vdisk.open(checkedPath(spec.file()), options);
+    }
+    NbdClientDevice device = openNbd(spec, true);
+    try {
+      return Vdisk.open(device, new NbdImageContext(spec.label(), true, backing), options);
+    } catch (IOException | RuntimeException e) {
+      device.close();
+      throw e;
+    }
   }
 
-  /** The options for {@link Vdisk#check}: {@code -f} and {@code -U}. */
-  OpenOptions checkOptions() {
+  /** {@code qemu-img check} (with {@code mode}, {@code check -r}) of {@code file}, a host file or an NBD export. */
+  CheckReport check(String file, Repair mode, CheckListener listener) throws IOException {
+    ImageSpec spec = ImageSpec.parse(file, imageOpts);
     checkedFormat();
-    return OpenOptions.builder().format(format).readOnly(true).forceShare(forceShare).build();
+    OpenOptions options = OpenOptions.builder().format(format(spec)).readOnly(true).forceShare(forceShare).build();
+    if (!spec.isNbd()) {
+      Path path = checkedPath(spec.file());
+      return mode == null ? Vdisk.check(path, options, listener) : Vdisk.repair(path, mode, options, listener);
+    }
+    try (NbdClientDevice device = openNbd(spec, mode == null)) {
+      return Vdisk.check(device, new NbdImageContext(spec.label(), mode == null, false), options, mode, listener);
+    }
+  }
+
+  /** The name {@code file} is printed under: QEMU's URI for an NBD export, the file name otherwise. */
+  String label(String file) {
+    return ImageSpec.parse(file, imageOpts).label();
+  }
+
+  /** The format QEMU reports for {@code file} when its options open no format layer ({@code driver=nbd}), if so. */
+  Optional<String> protocolFormat(String file) {
+    return Optional.ofNullable(ImageSpec.parse(file, imageOpts).protocol());
+  }
+
+  private String format(ImageSpec spec) {
+    checkedFormat();
+    return spec.format() != null ? spec.format() : format;
+  }
+
+  /**
+   * Connects to the export {@code spec} names, with the TLS credentials its {@code tls-creds} (or the only client
+   * {@code --object}, or an {@code nbds} URI's {@code tls-certificates}) names, waiting at most
+   * {@value #NBD_TIMEOUT_ENV} seconds (30 by default) for the server at every step.
+   */
+  NbdClientDevice openNbd(ImageSpec spec, boolean readOnly) throws IOException {
+    NbdClientOptions options = NbdClientOptions.defaults(readOnly).withConnections(nbdConnections)
+        .withTimeout(nbdTimeout());
+    if (spec.nbd().tls()) {
+      options = options.withTls(TlsClientCredentials.load(Path.of(tlsDirectory(spec))), spec.tlsHostname());
+    }
+    return NbdClientDevice.open(spec.nbd(), options);
+  }
+
+  private String tlsDirectory(ImageSpec spec) {
+    List<TlsCredsObject> objs = objects.stream().map(o -> TlsCredsObject.parse(o, "client")).toList();
+    if (spec.tlsCreds() != null) {
+      return objs.stream().filter(o -> o.id().equals(spec.tlsCreds())).findFirst().map(TlsCredsObject::dir)
+          .orElseThrow(() -> new CliException("tls-creds=" + spec.tlsCreds() + ": no such object (expected: --object "
+              + "tls-creds-x509,id=" + spec.tlsCreds() + ",endpoint=client,dir=DIR)"));
+    }
+    Optional<String> inUri = NbdUri.tlsCertificates(spec.nbd().name());
+    if (inUri.isPresent()) {
+      return inUri.get();
+    }
+    if (objs.size() == 1) {
+      return objs.getFirst().dir();
+    }
+    throw new CliException(spec.nbd().name() + ": TLS needs credentials (expected: ?tls-certificates=DIR, or one "
+        + "--object tls-creds-x509,id=ID,endpoint=client,dir=DIR)");
+  }
+
+  private static Duration nbdTimeout() {
+    String v = System.getenv(NBD_TIMEOUT_ENV);
+    if (v == null || v.isBlank()) {
+      return NbdClientOptions.DEFAULT_TIMEOUT;
+    }
+    try {
+      long s = Long.parseLong(v.strip());
+      if (s > 0) {
+        return Duration.ofSeconds(s);
+      }
+    } catch (NumberFormatException e) {
+      // reported below
+    }
+    throw new CliException(NBD_TIMEOUT_ENV + "=" + v + " (expected: a number of seconds > 0)");
   }
 
   private static void warnIfProbedRaw(String file, boolean probed, String format, boolean readOnly, PrintWriter err) {

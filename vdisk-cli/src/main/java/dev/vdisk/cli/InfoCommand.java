@@ -55,11 +55,17 @@ final class InfoCommand implements Callable<Integer> {
       @JsonProperty("filename") String filename,
       @JsonProperty("cluster-size") Integer clusterSize,
       @JsonProperty("format") String format,
-      @JsonProperty("actual-size") long actualSize,
+      @JsonProperty("actual-size") Long actualSize,
       @JsonProperty("format-specific") FormatSpecific formatSpecific,
       @JsonProperty("full-backing-filename") String fullBackingFilename,
       @JsonProperty("backing-filename") String backingFilename,
-      @JsonProperty("dirty-flag") boolean dirtyFlag) {}
+      @JsonProperty("dirty-flag") Boolean dirtyFlag) {
+    /** This image's facts reported under another format name (a protocol opened without a format layer). */
+    Info withFormat(String name) {
+      return new Info(backingFilenameFormat, snapshots, virtualSize, filename, clusterSize, name, actualSize,
+          formatSpecific, fullBackingFilename, backingFilename, dirtyFlag);
+    }
+  }
 
   /** {@code "format-specific": {"type": fmt, "data": {...}}}. */
   record FormatSpecific(@JsonProperty("type") String type, @JsonProperty("data") Map<String, Object> data) {}
@@ -84,6 +90,7 @@ final class InfoCommand implements Callable<Integer> {
       for (ImageInfo info : backingChain ? img.backingChain() : List.of(img.info())) {
         infos.add(info(info));
       }
+      image.protocolFormat(file).ifPresent(name -> infos.set(0, infos.getFirst().withFormat(name)));
     }
     PrintWriter out = main.out();
     if (output.json()) {
@@ -94,7 +101,11 @@ final class InfoCommand implements Callable<Integer> {
     return 0;
   }
 
-  /** qemu-img info's JSON members for one image's facts. */
+  /**
+   * qemu-img info's JSON members for one image's facts. Where the image is in no host file (an NBD export) QEMU knows
+   * no actual size, and a raw image there has no dirty flag either (QEMU asks the protocol layer, which for NBD
+   * cannot tell), so both are left out as qemu-img leaves them out.
+   */
   static Info info(ImageInfo i) {
     List<SnapshotList.Entry> snapshots = SnapshotList.entries(i.snapshots());
     return new Info(
@@ -104,11 +115,11 @@ final class InfoCommand implements Callable<Integer> {
         i.filename(),
         i.clusterSize().isPresent() ? i.clusterSize().getAsInt() : null,
         i.format(),
-        i.actualSize().orElse(-1),
+        i.actualSize().isPresent() ? i.actualSize().getAsLong() : null,
         i.formatSpecific().isEmpty() ? null : new FormatSpecific(i.format(), i.formatSpecific()),
         i.fullBackingFilename().map(Path::toString).orElse(null),
         i.backingFilename().orElse(null),
-        i.dirty());
+        i.actualSize().isEmpty() && i.format().equals("raw") ? null : i.dirty());
   }
 
   /** {@code --breakdown}'s human form: one {@code name: size (bytes)} line per part. */
@@ -140,11 +151,11 @@ final class InfoCommand implements Callable<Integer> {
     s.append("image: ").append(info.filename()).append('\n');
     s.append("file format: ").append(info.format()).append('\n');
     s.append("virtual size: ").append(Sizes.human(info.virtualSize())).append(" (").append(info.virtualSize()).append(" bytes)\n");
-    s.append("disk size: ").append(info.actualSize() < 0 ? "unavailable" : Sizes.human(info.actualSize())).append('\n');
+    s.append("disk size: ").append(info.actualSize() == null ? "unavailable" : Sizes.human(info.actualSize())).append('\n');
     if (info.clusterSize() != null) {
       s.append("cluster_size: ").append(info.clusterSize()).append('\n');
     }
-    if (info.dirtyFlag()) {
+    if (Boolean.TRUE.equals(info.dirtyFlag())) {
       s.append("cleanly shut down: no\n");
     }
     if (info.backingFilename() != null) {

@@ -118,6 +118,14 @@ public final class Main implements Runnable {
     }
   }
 
+  /** The whole command tree, every subcommand built (for the man pages generated at build time: {@link ManPages}). */
+  static CommandLine fullModel() {
+    PrintWriter sink = new PrintWriter(Writer.nullWriter());
+    CommandLine cl = new CommandLine(new Main(sink, sink));
+    SUBCOMMANDS.forEach(cl::addSubcommand);
+    return cl;
+  }
+
   /**
    * The subcommands to build for {@code args}: the one named by the first argument that is not an option, or all of
    * them (for help, errors and the list of commands), or none for {@code --version} alone. Building picocli's model

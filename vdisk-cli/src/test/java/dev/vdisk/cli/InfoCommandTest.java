@@ -66,7 +66,7 @@ class InfoCommandTest {
     data.put("compat", "1.1");
     data.put("lazy-refcounts", false);
     data.put("bitmaps", List.of(Map.of("name", "b0")));
-    InfoCommand.Info info = new InfoCommand.Info(null, null, 1048576, "a.qcow2", null, "qcow2", 200704,
+    InfoCommand.Info info = new InfoCommand.Info(null, null, 1048576, "a.qcow2", null, "qcow2", 200704L,
         new InfoCommand.FormatSpecific("qcow2", data), null, null, false);
     assertThat(InfoCommand.human(info)).isEqualTo("""
         image: a.qcow2

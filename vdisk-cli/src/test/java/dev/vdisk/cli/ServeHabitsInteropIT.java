@@ -75,6 +75,7 @@ class ServeHabitsInteropIT {
     int i = 0;
     for (String who : List.of("qemu", "vdisk")) {
       Path sock = dir.resolve(who + ".sock");
+      Files.deleteIfExists(sock); // a socket a stopped server left must not be taken for the new one's
       List<String> args = new ArrayList<>(List.of("-t", "-k", sock.toString()));
       args.addAll(List.of(options));
       args.add(image);
@@ -100,6 +101,8 @@ class ServeHabitsInteropIT {
     PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "qcow2", qcow2.toString(), "5M");
     List<String[]> optionSets = List.of(
         new String[] {"-f", "raw", "--discard=unmap"},
+        new String[] {"-f", "raw"}, // discard=ignore: trims offered (and dropped), as qemu-nbd
+        new String[] {"-f", "raw", "--discard=ignore", "-e", "2"},
         new String[] {"-f", "raw", "-A", "--discard=unmap", "-x", "disk", "-D", "a described disk"},
         new String[] {"-f", "raw", "-r", "-e", "3", "-A"},
         new String[] {"-f", "raw", "--cache=none", "--aio=threads", "-e", "0", "--discard=unmap"},

@@ -197,6 +197,45 @@ class TlsInteropIT {
     assertThat(PeerTools.check(dir, "nbdinfo", uri + clientCreds)).contains("with TLS");
   }
 
+  /**
+   * vdisk as the TLS client: the same {@code --object tls-creds-x509,endpoint=client} and {@code tls-creds=} qemu-img
+   * takes (in json: and --image-opts), against vdisk's server with a client certificate required; qemu-img's output
+   * on the same names; an nbds:// URI with libnbd's tls-certificates; plaintext to a TLS-only server and a
+   * certificate for another host are refused with one line.
+   */
+  @Test
+  void vdiskClientTalksTlsAsQemuImgDoes() throws IOException, InterruptedException {
+    Object[] at = serve(TlsMode.REQUIRE, true);
+    Path sock = (Path) at[0];
+    int port = (int) at[1];
+    for (String[] args : List.of(
+        new String[] {"info", "--object", tlsObject(), "--image-opts", qemuOpts(sock)},
+        new String[] {"map", "--output=json", "--object", tlsObject(), "json:{\"file\":{\"driver\":\"nbd\",\"server\":"
+            + "{\"type\":\"inet\",\"host\":\"localhost\",\"port\":\"" + port + "\"},\"export\":\"d\",\"tls-creds\":\"tls0\"}}"},
+        new String[] {"compare", "-U", "--object", tlsObject(), "--image-opts", qemuOpts(sock),
+            "driver=raw,file.driver=file,file.filename=" + img})) {
+      String[] qemu = new String[args.length + 1];
+      qemu[0] = "qemu-img";
+      System.arraycopy(args, 0, qemu, 1, args.length);
+      String theirs = PeerTools.check(dir, qemu);
+      Vdisk.Result ours = Vdisk.run(args);
+      assertThat(ours.exit()).as(ours.err()).isZero();
+      assertThat(ours.out()).isEqualTo(theirs);
+    }
+    Vdisk.Result uri = Vdisk.run("info", "nbds://localhost:" + port + "/d?tls-certificates=" + clientCreds);
+    assertThat(uri.exit()).as(uri.err()).isZero();
+    assertThat(uri.out()).contains("virtual size: 4 MiB");
+
+    Vdisk.Result plain = Vdisk.run("info", "nbd+unix:///d?socket=" + sock);
+    assertThat(plain.exit()).isEqualTo(1);
+    assertThat(plain.errLines()).hasSize(1);
+    assertThat(plain.err()).contains("requires TLS");
+    Vdisk.Result wrongHost = Vdisk.run("info", "--object", tlsObject(), "--image-opts",
+        qemuOpts(sock).replace("tls-hostname=localhost", "tls-hostname=elsewhere"));
+    assertThat(wrongHost.exit()).isEqualTo(1);
+    assertThat(wrongHost.errLines()).hasSize(1);
+  }
+
   @Test
   void expiredCertificatesAreRefused() throws IOException, InterruptedException {
     // a client certificate from the right CA, expired: refused under verify-peer, by the handshake

@@ -26,14 +26,20 @@ public final class ImageChain {
    * @param name the file name QEMU shows for it: the name given for the top, the combined backing file name below
    * @param format the format it was opened as
    * @param file its host file, or null where it has none (an image in memory)
+   * @param label the name as printed: {@code name} as written, or the name given where it is no path (a URI)
    */
-  public record Layer(BlockDevice device, Path name, String format, FileDevice file) {
+  public record Layer(BlockDevice device, Path name, String format, FileDevice file, String label) {
+    /** A layer printed under its path. */
+    public Layer(BlockDevice device, Path name, String format, FileDevice file) {
+      this(device, name, format, file, name == null ? null : name.toString());
+    }
+
     /**
      * The name QEMU shows for the file holding the layer's data, which host offsets refer to: the external data
      * file's recorded name, else the image's.
      */
     public String dataName() throws IOException {
-      return facts().dataFile().orElse(name.toString());
+      return facts().dataFile().orElse(label);
     }
 
     /** What the layer's format knows of it; no facts where the layer is not a format's image. */
@@ -49,7 +55,7 @@ public final class ImageChain {
       if (facts.backingFile().isPresent()) {
         backingPath = Optional.of(FileContext.resolve(name, facts.backingFile().get()));
       }
-      return new ImageInfo(name.toString(), format, device.size(),
+      return new ImageInfo(label, format, device.size(),
           file == null ? OptionalLong.empty() : OptionalLong.of(file.allocatedBytes()), facts.clusterSize(),
           facts.backingFile(), backingPath, facts.backingFormat(), facts.dirty(), facts.dataFile(),
           facts.snapshots(), facts.bitmaps(), facts.formatSpecific());
@@ -90,8 +96,13 @@ public final class ImageChain {
 
   /** The chain below {@code top}, a guarded image of {@code format} in {@code file}, which was named {@code name}. */
   public static ImageChain of(BlockDevice top, Path name, String format, FileDevice file) {
+    return of(top, name, format, file, name == null ? null : name.toString());
+  }
+
+  /** {@link #of(BlockDevice, Path, String, FileDevice)} for a top image printed as {@code label}. */
+  public static ImageChain of(BlockDevice top, Path name, String format, FileDevice file, String label) {
     List<Layer> layers = new ArrayList<>();
-    layers.add(new Layer(top, name, format, file));
+    layers.add(new Layer(top, name, format, file, label));
     for (Optional<Backing> b = backingOf(top); b.isPresent(); b = backingOf(b.get().device())) {
       layers.add(new Layer(b.get().device(), b.get().path(), b.get().format(), b.get().file()));
     }

@@ -17,6 +17,15 @@ public interface ImageContext {
   /** The image's name as given: for messages, and what names recorded in the image are relative to. */
   Path name();
 
+  /**
+   * The image's name as the user wrote it, for what vdisk prints ({@code qemu-img info}'s "image:", map's file
+   * column): {@link #name()} unless that name is no path (an {@code nbd://} URI, which a {@link Path} would
+   * normalise).
+   */
+  default String label() {
+    return name().toString();
+  }
+
   /** The image is opened without write access: the driver must not write, not even to repair it. */
   boolean readOnly();
 

@@ -52,6 +52,21 @@ public interface ImageFormat {
   void create(Path path, long size, Map<String, String> options, boolean overwrite) throws IOException;
 
   /**
+   * Creates a new image of virtual size {@code size} on an existing device that cannot grow (a host block device, an
+   * NBD export), as QEMU's {@code host_device} and {@code nbd} drivers let qemu-img create one: nothing is truncated,
+   * the metadata must fit in the device, and every cluster of metadata is written whole (the device holds old data).
+   * The caller keeps the device and flushes nothing more: it is flushed here.
+   *
+   * @throws IllegalArgumentException for a bad option, or one a device cannot take (a preallocation that would
+   *     grow a file, an external data file), before anything is written
+   * @throws IOException if the device is too small for what must be written
+   */
+  default void createOn(BlockDevice device, long size, Map<String, String> options) throws IOException {
+    throw new dev.vdisk.block.BlockDeviceException(dev.vdisk.block.BlockError.ENOTSUP, "format '" + name()
+        + "': cannot be created on " + device + " (expected: raw or qcow2)");
+  }
+
+  /**
    * Opens the image stored in {@code file}, read-only or not as {@code context} says. On success the image owns
    * {@code file} (closing the image closes it); on failure the caller still does.
    *

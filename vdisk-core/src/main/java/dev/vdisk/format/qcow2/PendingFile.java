@@ -1,5 +1,6 @@
 package dev.vdisk.format.qcow2;
 
+import dev.vdisk.block.BlockDevice;
 import dev.vdisk.io.Preallocation;
 import dev.vdisk.io.FileDevice;
 import java.io.IOException;
@@ -98,6 +99,18 @@ final class PendingFile {
     for (Range r : preallocated) {
       file.preallocate(r.offset(), r.length(), r.mode());
     }
+    writePages(file, false);
+  }
+
+  /**
+   * Writes every cluster that was written at all, whole (zeroes around the written part included), to a device
+   * that keeps its size and may hold old bytes. Preallocated ranges are not written.
+   */
+  void writeWholeClustersTo(BlockDevice device) throws IOException {
+    writePages(device, true);
+  }
+
+  private void writePages(BlockDevice file, boolean whole) throws IOException {
     ByteBuffer run = ByteBuffer.allocate((int) Math.min(MAX_WRITE, Math.max(clusterSize(), pages.size() * (long) clusterSize())));
     long runStart = -1;
     for (var e : pages.entrySet()) {
@@ -105,8 +118,10 @@ final class PendingFile {
       if (p.lo >= p.hi) {
         continue;
       }
-      long at = (e.getKey() << clusterBits) + p.lo;
-      int n = p.hi - p.lo;
+      int lo = whole ? 0 : p.lo;
+      int hi = whole ? (int) Math.min(clusterSize(), length - (e.getKey() << clusterBits)) : p.hi;
+      long at = (e.getKey() << clusterBits) + lo;
+      int n = hi - lo;
       if (runStart >= 0 && (runStart + run.position() != at || run.remaining() < n)) {
         file.write(runStart, run.flip(), Set.of());
         run.clear();
@@ -115,7 +130,7 @@ final class PendingFile {
       if (runStart < 0) {
         runStart = at;
       }
-      run.put(p.buffer.duplicate().clear().position(p.lo).limit(p.hi));
+      run.put(p.buffer.duplicate().clear().position(lo).limit(hi));
     }
     if (runStart >= 0) {
       file.write(runStart, run.flip(), Set.of());

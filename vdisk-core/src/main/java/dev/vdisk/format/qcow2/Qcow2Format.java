@@ -137,6 +137,35 @@ public final class Qcow2Format implements ImageFormat {
   }
 
   /**
+   * The image's metadata written onto a device that keeps its size: every metadata cluster whole, so old bytes on
+   * the device cannot show through as table entries. An external data file and falloc/full preallocation are
+   * refused (they would grow files); the metadata must fit in the device, the guest size need not (the image is
+   * thin, as qemu-img's on a host device is).
+   */
+  @Override
+  public void createOn(BlockDevice device, long size, Map<String, String> options) throws IOException {
+    checkOptionNames(options);
+    Qcow2CreateOptions o = Qcow2CreateOptions.parse(options);
+    if (o.dataFile().isPresent() || o.preallocation() == Preallocation.FALLOC || o.preallocation() == Preallocation.FULL) {
+      throw new IllegalArgumentException("data_file/preallocation: on a device (expected: no data_file, "
+          + "preallocation=off or metadata: a device is not grown)");
+    }
+    long rounded = Math.ceilDiv(size, 512) * 512;
+    Qcow2Creator.l1Entries(rounded, o.geometry());
+    if (HeaderEncoder.bytesNeeded(o) > 1 << o.clusterBits()) {
+      throw new IllegalArgumentException("backing_file: '" + o.backingFile().orElse("") + "' (expected: header, "
+          + "extensions and names within the first cluster of " + (1 << o.clusterBits()) + " bytes)");
+    }
+    PendingFile image = Qcow2Creator.layOut(o, rounded).image();
+    if (image.length() > device.size()) {
+      throw new IOException("the device has " + device.size() + " bytes, the image's metadata needs "
+          + image.length() + " (expected: a larger device or a smaller image)");
+    }
+    image.writeWholeClustersTo(device);
+    device.flush();
+  }
+
+  /**
    * qemu-img 7.2's order: cluster_size, extended_l2, preallocation, compression_type, size, compat, backing_file,
    * backing_fmt, data_file, data_file_raw, lazy_refcounts, refcount_bits; the options with defaults always, the
    * others when given. cluster_size is printed in bytes, the rest as given.

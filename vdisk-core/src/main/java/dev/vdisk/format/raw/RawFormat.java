@@ -66,6 +66,30 @@ public final class RawFormat implements ImageFormat {
     }
   }
 
+  /**
+   * On a device the raw image is the device: its size must cover {@code size}, and the first sector is zeroed (as
+   * QEMU's {@code hdev_co_create_opts} and {@code create_file_fallback_zero_first_sector} do), so no old header
+   * makes a later probe take it for another format.
+   */
+  @Override
+  public void createOn(BlockDevice device, long size, Map<String, String> options) throws IOException {
+    checkOptionNames(options);
+    Preallocation prealloc = Preallocation.parse(options.getOrDefault("preallocation", "off"), name(), PREALLOCATION);
+    if (prealloc != Preallocation.OFF) {
+      throw new IllegalArgumentException("preallocation: " + prealloc.spelling() + " on a device (expected: off: a "
+          + "device is not grown or allocated)");
+    }
+    long bytes = Math.ceilDiv(size, 512) * 512;
+    if (bytes > device.size()) {
+      throw new IOException("the device has " + device.size() + " bytes, the image needs " + bytes
+          + " (expected: a device at least as large as the image)");
+    }
+    if (bytes > 0) {
+      device.write(0, ByteBuffer.allocate((int) Math.min(bytes, 512)), Set.of());
+    }
+    device.flush();
+  }
+
   /** qemu-img's raw_measure: the source's size, or the size rounded up to 512 bytes; holes count, so both numbers agree. */
   @Override
   public Measurement measure(Map<String, String> options, long size, MeasureSource source) throws IOException {

@@ -154,6 +154,143 @@ public final class OptionCodec {
     }
   }
 
+  // The client's side of the handshake.
+
+  /** An option reply's header: the option answered, the reply type and the length of the data that follows. */
+  public record OptionReplyHeader(int option, int type, long length) {
+    /** True for the error reply types (bit 31 set). */
+    public boolean isError() {
+      return type < 0;
+    }
+  }
+
+  /** {@link NbdProtocol#NBD_INFO_BLOCK_SIZE}'s three sizes. */
+  public record BlockSizes(int minimum, int preferred, int maximum) {}
+
+  /** {@link NbdProtocol#NBD_INFO_EXPORT}: the export's size and transmission flags. */
+  public record ExportFacts(long size, int transmissionFlags) {}
+
+  /** One {@link NbdProtocol#NBD_REP_META_CONTEXT}: the id the server gave the context and its name. */
+  public record MetaContext(int id, String name) {}
+
+  /**
+   * The server's greeting (18 bytes): {@code NBDMAGIC}, {@code IHAVEOPT}, then the handshake flags, returned.
+   *
+   * @throws ProtocolException if the magics say this is no newstyle NBD server (an oldstyle one included)
+   */
+  public static int decodeGreeting(ByteBuffer b) throws ProtocolException {
+    long magic = b.getLong();
+    long opt = b.getLong();
+    if (magic != NBDMAGIC || opt != IHAVEOPT) {
+      throw new ProtocolException(String.format("greeting: 0x%016x 0x%016x (expected: NBDMAGIC IHAVEOPT, a newstyle NBD server)",
+          magic, opt));
+    }
+    return Short.toUnsignedInt(b.getShort());
+  }
+
+  /** The client's 32 flag bits. */
+  public static ByteBuffer clientFlags(int flags) {
+    return ByteBuffer.allocate(4).putInt(flags).flip();
+  }
+
+  /** An option request: {@code IHAVEOPT}, the option, the data's length, the data. */
+  public static ByteBuffer optionRequest(int option, ByteBuffer data) {
+    return ByteBuffer.allocate(OPTION_HEADER_SIZE + data.remaining()).putLong(IHAVEOPT).putInt(option)
+        .putInt(data.remaining()).put(data.duplicate()).flip();
+  }
+
+  /** The 20-byte header of an option reply. @throws ProtocolException if the magic is not {@code NBD_REP_MAGIC} */
+  public static OptionReplyHeader decodeOptionReplyHeader(ByteBuffer b) throws ProtocolException {
+    long magic = b.getLong();
+    if (magic != NBD_REP_MAGIC) {
+      throw new ProtocolException(String.format("option reply magic: 0x%016x (expected: 0x%016x)", magic, NBD_REP_MAGIC));
+    }
+    return new OptionReplyHeader(b.getInt(), b.getInt(), Integer.toUnsignedLong(b.getInt()));
+  }
+
+  /** {@link NbdProtocol#NBD_OPT_GO}/{@link NbdProtocol#NBD_OPT_INFO} data: the export's name and the information asked for. */
+  public static ByteBuffer infoRequest(String exportName, int... infoTypes) {
+    byte[] n = exportName.getBytes(StandardCharsets.UTF_8);
+    ByteBuffer b = ByteBuffer.allocate(4 + n.length + 2 + 2 * infoTypes.length).putInt(n.length).put(n)
+        .putShort((short) infoTypes.length);
+    for (int t : infoTypes) {
+      b.putShort((short) t);
+    }
+    return b.flip();
+  }
+
+  /** {@link NbdProtocol#NBD_OPT_SET_META_CONTEXT}/{@link NbdProtocol#NBD_OPT_LIST_META_CONTEXT} data. */
+  public static ByteBuffer metaContextRequest(String exportName, String... queries) {
+    byte[] n = exportName.getBytes(StandardCharsets.UTF_8);
+    List<byte[]> qs = new ArrayList<>();
+    int length = 4 + n.length + 4;
+    for (String q : queries) {
+      byte[] qb = q.getBytes(StandardCharsets.UTF_8);
+      qs.add(qb);
+      length += 4 + qb.length;
+    }
+    ByteBuffer b = ByteBuffer.allocate(length).putInt(n.length).put(n).putInt(queries.length);
+    for (byte[] qb : qs) {
+      b.putInt(qb.length).put(qb);
+    }
+    return b.flip();
+  }
+
+  /** The information type of an {@link NbdProtocol#NBD_REP_INFO} payload (its first two bytes). */
+  public static int infoType(ByteBuffer payload) throws OptionDataException {
+    if (payload.remaining() < 2) {
+      throw new OptionDataException("NBD_REP_INFO: " + payload.remaining() + " bytes (expected: at least 2)");
+    }
+    return Short.toUnsignedInt(payload.getShort(payload.position()));
+  }
+
+  /** {@link NbdProtocol#NBD_INFO_EXPORT}'s size (unsigned, at most {@link Long#MAX_VALUE} accepted) and transmission flags. */
+  public static ExportFacts decodeInfoExport(ByteBuffer payload) throws OptionDataException {
+    if (payload.remaining() != 12) {
+      throw new OptionDataException("NBD_INFO_EXPORT: " + payload.remaining() + " bytes (expected: 12)");
+    }
+    long size = payload.getLong(payload.position() + 2);
+    if (size < 0) {
+      throw new OptionDataException("export size: " + Long.toUnsignedString(size) + " (expected: at most 2^63 - 1)");
+    }
+    return new ExportFacts(size, Short.toUnsignedInt(payload.getShort(payload.position() + 10)));
+  }
+
+  /** {@link NbdProtocol#NBD_INFO_BLOCK_SIZE}, checked as the protocol requires (powers of two, min <= preferred <= max or so). */
+  public static BlockSizes decodeInfoBlockSize(ByteBuffer payload) throws OptionDataException {
+    if (payload.remaining() != 14) {
+      throw new OptionDataException("NBD_INFO_BLOCK_SIZE: " + payload.remaining() + " bytes (expected: 14)");
+    }
+    int p = payload.position();
+    int min = payload.getInt(p + 2);
+    int pref = payload.getInt(p + 6);
+    int max = payload.getInt(p + 10);
+    if (min < 1 || min > 64 << 10 || Integer.bitCount(min) != 1 || pref < min || Integer.bitCount(pref) != 1
+        || max < min && max != -1) {
+      throw new OptionDataException("block sizes: minimum " + Integer.toUnsignedString(min) + ", preferred "
+          + Integer.toUnsignedString(pref) + ", maximum " + Integer.toUnsignedString(max)
+          + " (expected: powers of two, minimum <= 64 KiB <= preferred, maximum >= minimum)");
+    }
+    return new BlockSizes(min, pref, max == -1 ? Integer.MAX_VALUE : max);
+  }
+
+  /** An {@link NbdProtocol#NBD_REP_META_CONTEXT} payload. */
+  public static MetaContext decodeMetaContext(ByteBuffer payload) throws OptionDataException {
+    if (payload.remaining() < 4) {
+      throw new OptionDataException("NBD_REP_META_CONTEXT: " + payload.remaining() + " bytes (expected: at least 4)");
+    }
+    ByteBuffer b = payload.duplicate();
+    int id = b.getInt();
+    return new MetaContext(id, string(b, b.remaining(), "context name"));
+  }
+
+  /** The message of an error reply, for humans: UTF-8 where it is, replaced where it is not, at most {@link NbdProtocol#MAX_STRING} bytes. */
+  public static String decodeErrorMessage(ByteBuffer payload) {
+    ByteBuffer b = payload.duplicate();
+    b.limit(b.position() + Math.min(b.remaining(), MAX_STRING));
+    return StandardCharsets.UTF_8.decode(b).toString().replaceAll("\\p{Cntrl}", " ").strip();
+  }
+
   private static int length32(ByteBuffer data, String what) throws OptionDataException {
     long n = Integer.toUnsignedLong(data.getInt());
     if (n > data.remaining()) {

@@ -3,6 +3,9 @@ package dev.vdisk.nbd.protocol;
 import static dev.vdisk.nbd.protocol.NbdProtocol.*;
 
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * Encodes and decodes transmission-phase messages: request headers, simple replies and structured reply
@@ -97,5 +100,88 @@ public final class TransmissionCodec {
   public static void errorChunk(ByteBuffer b, long cookie, int error, byte[] message) {
     chunkHeader(b, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_ERROR, cookie, 6 + message.length);
     b.putInt(error).putShort((short) message.length).put(message);
+  }
+
+  // The client's side.
+
+  /** A reply's header after its magic: simple ({@code error} set, {@code flags}, {@code type}, {@code length} 0) or a structured chunk's. */
+  public record ReplyHeader(boolean structured, long cookie, int error, int flags, int type, long length) {
+    /** True for a structured chunk with {@link NbdProtocol#NBD_REPLY_FLAG_DONE}, and for every simple reply. */
+    public boolean done() {
+      return !structured || (flags & NBD_REPLY_FLAG_DONE) != 0;
+    }
+
+    /** True for the error chunk types (bit 15 set). */
+    public boolean isErrorChunk() {
+      return structured && (type & 0x8000) != 0;
+    }
+  }
+
+  /** Bytes of a reply header after the 4-byte magic: 12 for a simple reply, 16 for a structured chunk. */
+  public static int replyHeaderRest(int magic) throws ProtocolException {
+    return switch (magic) {
+      case NBD_SIMPLE_REPLY_MAGIC -> SIMPLE_REPLY_SIZE - 4;
+      case NBD_STRUCTURED_REPLY_MAGIC -> CHUNK_HEADER_SIZE - 4;
+      default -> throw new ProtocolException(String.format("reply magic: 0x%08x (expected: 0x%08x or 0x%08x)", magic,
+          NBD_SIMPLE_REPLY_MAGIC, NBD_STRUCTURED_REPLY_MAGIC));
+    };
+  }
+
+  /** The rest of a reply header ({@link #replyHeaderRest} bytes) after {@code magic}. */
+  public static ReplyHeader decodeReplyHeader(int magic, ByteBuffer b) {
+    if (magic == NBD_SIMPLE_REPLY_MAGIC) {
+      int error = b.getInt();
+      return new ReplyHeader(false, b.getLong(), error, 0, 0, 0);
+    }
+    int flags = Short.toUnsignedInt(b.getShort());
+    int type = Short.toUnsignedInt(b.getShort());
+    long cookie = b.getLong();
+    return new ReplyHeader(true, cookie, 0, flags, type, Integer.toUnsignedLong(b.getInt()));
+  }
+
+  /** One block status descriptor. */
+  public record BlockDescriptor(long length, int status) {}
+
+  /** A {@code BLOCK_STATUS} chunk: the context it describes and its descriptors in order. */
+  public record BlockStatus(int contextId, List<BlockDescriptor> descriptors) {}
+
+  /**
+   * A {@code BLOCK_STATUS} chunk's payload: the context id, then descriptors of non-zero length.
+   *
+   * @throws ProtocolException if the payload is not a context id and whole descriptors, or a length is zero
+   */
+  public static BlockStatus decodeBlockStatus(ByteBuffer payload) throws ProtocolException {
+    if (payload.remaining() < 12 || (payload.remaining() - 4) % 8 != 0) {
+      throw new ProtocolException("block status chunk: " + payload.remaining()
+          + " bytes (expected: 4 + 8 per descriptor, at least one)");
+    }
+    int contextId = payload.getInt();
+    List<BlockDescriptor> out = new ArrayList<>(payload.remaining() / 8);
+    while (payload.hasRemaining()) {
+      long length = Integer.toUnsignedLong(payload.getInt());
+      int status = payload.getInt();
+      if (length == 0) {
+        throw new ProtocolException("block status descriptor: length 0 (expected: > 0)");
+      }
+      out.add(new BlockDescriptor(length, status));
+    }
+    return new BlockStatus(contextId, out);
+  }
+
+  /** An error chunk's error value and message ({@code ERROR} or {@code ERROR_OFFSET}). */
+  public record ErrorChunk(int error, String message) {}
+
+  /** An error chunk's payload. @throws ProtocolException if the message length runs past the payload */
+  public static ErrorChunk decodeErrorChunk(ByteBuffer payload) throws ProtocolException {
+    if (payload.remaining() < 6) {
+      throw new ProtocolException("error chunk: " + payload.remaining() + " bytes (expected: at least 6)");
+    }
+    int error = payload.getInt();
+    int length = Short.toUnsignedInt(payload.getShort());
+    if (length > payload.remaining()) {
+      throw new ProtocolException("error chunk message: " + length + " bytes, " + payload.remaining() + " present");
+    }
+    ByteBuffer m = payload.slice(payload.position(), length);
+    return new ErrorChunk(error, StandardCharsets.UTF_8.decode(m).toString().replaceAll("\\p{Cntrl}", " ").strip());
   }
 }

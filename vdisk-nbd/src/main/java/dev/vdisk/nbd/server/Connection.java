@@ -1,5 +1,7 @@
 package dev.vdisk.nbd.server;
 
+import dev.vdisk.nbd.wire.ChannelWire;
+import dev.vdisk.nbd.wire.TlsWire;
 import dev.vdisk.nbd.protocol.ProtocolException;
 import java.io.EOFException;
 import java.io.IOException;

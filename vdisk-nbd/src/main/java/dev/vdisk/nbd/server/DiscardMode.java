@@ -6,7 +6,7 @@ import java.util.Locale;
 public enum DiscardMode {
   /** Trims release storage; zero writes without NO_HOLE may punch holes. */
   UNMAP,
-  /** Trims are not offered; zero writes never punch holes. */
+  /** Trims are offered and dropped, as qemu-nbd does; zero writes never punch holes. */
   IGNORE;
 
   /** Parses QEMU's spellings: {@code unmap|on} and {@code ignore|off}. */

@@ -67,7 +67,8 @@ public record Export(String name, String description, BlockDevice device, Discar
       return flags | NBD_FLAG_READ_ONLY;
     }
     flags |= NBD_FLAG_SEND_WRITE_ZEROES | NBD_FLAG_SEND_FAST_ZERO;
-    if (discard == DiscardMode.UNMAP && c.discard().available()) {
+    // As qemu-nbd: with discard=ignore trims are still offered, and dropped (QEMU's block layer ignores them).
+    if (discard == DiscardMode.IGNORE || c.discard().available()) {
       flags |= NBD_FLAG_SEND_TRIM;
     }
     return flags;

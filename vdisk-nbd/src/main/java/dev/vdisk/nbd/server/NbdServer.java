@@ -1,5 +1,6 @@
 package dev.vdisk.nbd.server;
 
+import dev.vdisk.nbd.wire.ChannelWire;
 import dev.vdisk.block.BlockDevice;
 import java.io.IOException;
 import java.net.InetSocketAddress;

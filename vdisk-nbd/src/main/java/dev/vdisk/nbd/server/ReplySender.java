@@ -1,5 +1,6 @@
 package dev.vdisk.nbd.server;
 
+import dev.vdisk.nbd.wire.Wire;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.concurrent.locks.ReentrantLock;

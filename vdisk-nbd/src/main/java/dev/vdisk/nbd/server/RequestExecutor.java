@@ -201,6 +201,10 @@ final class RequestExecutor {
       throw new BlockDeviceException(device.capabilities().readOnly() ? BlockError.EPERM : BlockError.EINVAL,
           "trim: not offered on this export (expected: no NBD_CMD_TRIM without NBD_FLAG_SEND_TRIM)");
     }
+    if (session.export().discard() == DiscardMode.IGNORE) {
+      ok(r); // offered and dropped, as qemu-nbd with --discard=ignore
+      return;
+    }
     device.discard(r.offset(), r.length());
     if (r.has(NBD_CMD_FLAG_FUA) && device.capabilities().flush().available()) {
       device.flush();

@@ -1,20 +1,13 @@
 package dev.vdisk.nbd.server;
 
+import dev.vdisk.nbd.wire.Pem;
 import java.io.IOException;
-import java.io.Reader;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
 import java.security.PrivateKey;
 import java.security.cert.Certificate;
-import java.security.cert.CertificateExpiredException;
-import java.security.cert.CertificateFactory;
-import java.security.cert.CertificateNotYetValidException;
 import java.security.cert.X509Certificate;
-import java.util.ArrayList;
 import java.util.List;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
@@ -22,10 +15,6 @@ import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLParameters;
 import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
-import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
-import org.bouncycastle.openssl.PEMKeyPair;
-import org.bouncycastle.openssl.PEMParser;
-import org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter;
 
 /**
  * X.509 credentials in the directory layout of QEMU's {@code tls-creds-x509} object: {@code server-cert.pem}
@@ -44,6 +33,7 @@ import org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter;
  * recipe makes RSA keys) and the handshake fails with "Empty client certificate chain"; EC keys worked.
  */
 public final class TlsCredentials {
+  private static final String LAYOUT = "QEMU's tls-creds-x509 layout: ca-cert.pem, server-cert.pem, server-key.pem";
   private final SSLContext context;
   private final Path directory;
   private final boolean verifyPeer;
@@ -70,9 +60,9 @@ public final class TlsCredentials {
    * @throws IOException naming the file that is missing or unreadable, or the certificate that is not valid now
    */
   public static TlsCredentials load(Path dir, boolean verifyPeer) throws IOException {
-    List<X509Certificate> chain = certificates(dir.resolve("server-cert.pem"));
-    PrivateKey key = privateKey(dir.resolve("server-key.pem"));
-    List<X509Certificate> cas = verifyPeer ? certificates(dir.resolve("ca-cert.pem")) : List.of();
+    List<X509Certificate> chain = Pem.certificates(dir.resolve("server-cert.pem"), LAYOUT);
+    PrivateKey key = Pem.privateKey(dir.resolve("server-key.pem"), LAYOUT);
+    List<X509Certificate> cas = verifyPeer ? Pem.certificates(dir.resolve("ca-cert.pem"), LAYOUT) : List.of();
     try {
       KeyStore ks = KeyStore.getInstance("PKCS12");
       ks.load(null, null);
@@ -117,57 +107,5 @@ public final class TlsCredentials {
   @Override
   public String toString() {
     return directory + (verifyPeer ? " (verify-peer)" : "");
-  }
-
-  private static List<X509Certificate> certificates(Path pem) throws IOException {
-    try (var in = Files.newInputStream(pem)) {
-      List<X509Certificate> out = new ArrayList<>();
-      for (Certificate c : CertificateFactory.getInstance("X.509").generateCertificates(in)) {
-        out.add((X509Certificate) c);
-      }
-      if (out.isEmpty()) {
-        throw new IOException(pem + ": no certificate (expected: PEM 'BEGIN CERTIFICATE' blocks)");
-      }
-      for (X509Certificate c : out) {
-        checkValidNow(pem, c);
-      }
-      return out;
-    } catch (NoSuchFileException e) {
-      throw new IOException(pem + ": no such file (expected: QEMU's tls-creds-x509 layout: ca-cert.pem, server-cert.pem, server-key.pem)");
-    } catch (GeneralSecurityException e) {
-      throw new IOException(pem + ": not a PEM certificate: " + e.getMessage());
-    }
-  }
-
-  /**
-   * Refuses a certificate outside its validity period at load time, as QEMU's {@code tls-creds-x509} does: clients
-   * would refuse it at every handshake, so the server would run and serve nobody.
-   */
-  private static void checkValidNow(Path pem, X509Certificate c) throws IOException {
-    try {
-      c.checkValidity();
-    } catch (CertificateExpiredException e) {
-      throw new IOException(pem + ": the certificate " + c.getSubjectX500Principal() + " expired on "
-          + c.getNotAfter().toInstant() + " (expected: a certificate valid now)");
-    } catch (CertificateNotYetValidException e) {
-      throw new IOException(pem + ": the certificate " + c.getSubjectX500Principal() + " is valid only from "
-          + c.getNotBefore().toInstant() + " (expected: a certificate valid now)");
-    }
-  }
-
-  private static PrivateKey privateKey(Path pem) throws IOException {
-    try (Reader r = Files.newBufferedReader(pem, StandardCharsets.US_ASCII); PEMParser parser = new PEMParser(r)) {
-      Object o = parser.readObject();
-      JcaPEMKeyConverter converter = new JcaPEMKeyConverter();
-      if (o instanceof PEMKeyPair pair) {
-        return converter.getKeyPair(pair).getPrivate();
-      }
-      if (o instanceof PrivateKeyInfo info) {
-        return converter.getPrivateKey(info);
-      }
-      throw new IOException(pem + ": no unencrypted private key (expected: PEM 'BEGIN PRIVATE KEY', 'BEGIN RSA PRIVATE KEY' or 'BEGIN EC PRIVATE KEY')");
-    } catch (NoSuchFileException e) {
-      throw new IOException(pem + ": no such file (expected: QEMU's tls-creds-x509 layout: server-cert.pem, server-key.pem)");
-    }
   }
 }

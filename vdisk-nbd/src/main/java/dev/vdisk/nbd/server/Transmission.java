@@ -1,5 +1,6 @@
 package dev.vdisk.nbd.server;
 
+import dev.vdisk.nbd.wire.Wire;
 import static dev.vdisk.nbd.protocol.NbdProtocol.*;
 
 import dev.vdisk.nbd.protocol.Request;

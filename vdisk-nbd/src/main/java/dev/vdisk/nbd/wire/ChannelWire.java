@@ -1,4 +1,4 @@
-package dev.vdisk.nbd.server;
+package dev.vdisk.nbd.wire;
 
 import java.io.EOFException;
 import java.io.IOException;
@@ -20,14 +20,14 @@ import javax.net.ssl.SSLEngine;
  * send until replies arrive, delays its ACK by up to 40 ms. Measured here with {@code qemu-img bench -d 16}:
  * Nagle on, about 370 IOPS; TCP_NODELAY, thousands; adding TCP_QUICKACK changed nothing.
  */
-final class ChannelWire implements Wire {
+public final class ChannelWire implements Wire {
   private static final int READ_AHEAD = 64 << 10;
 
   private final SocketChannel channel;
   private final ByteBuffer ahead = ByteBuffer.allocateDirect(READ_AHEAD).flip();
   private final String peer;
 
-  ChannelWire(SocketChannel channel) throws IOException {
+  public ChannelWire(SocketChannel channel) throws IOException {
     this.channel = channel;
     boolean tcp = !(channel.getLocalAddress() instanceof java.net.UnixDomainSocketAddress);
     String p;
@@ -93,7 +93,7 @@ final class ChannelWire implements Wire {
    * This connection upgraded to TLS with {@code engine} (after {@code NBD_OPT_STARTTLS} was acknowledged): the
    * handshake runs now. Bytes this wire read ahead go to the TLS layer; this wire is not used again.
    */
-  Wire startTls(SSLEngine engine) throws IOException {
+  public Wire startTls(SSLEngine engine) throws IOException {
     return new TlsWire(channel, engine, peer, ahead);
   }
 

@@ -1,4 +1,4 @@
-package dev.vdisk.nbd.server;
+package dev.vdisk.nbd.wire;
 
 import java.io.Closeable;
 import java.io.IOException;
@@ -8,7 +8,7 @@ import java.nio.ByteBuffer;
  * A connection's byte stream. Reads come from one thread (the connection's reader); writes from any thread
  * but never concurrently (the caller holds the reply lock).
  */
-interface Wire extends Closeable {
+public interface Wire extends Closeable {
   /**
    * Fills {@code dst} to its limit.
    *

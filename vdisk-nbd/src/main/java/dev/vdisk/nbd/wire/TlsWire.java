@@ -1,4 +1,4 @@
-package dev.vdisk.nbd.server;
+package dev.vdisk.nbd.wire;
 
 import java.io.EOFException;
 import java.io.IOException;
@@ -13,12 +13,12 @@ import javax.net.ssl.SSLPeerUnverifiedException;
 
 /**
  * A {@link Wire} that speaks TLS over a socket channel, through an {@link SSLEngine}: what
- * {@code NBD_OPT_STARTTLS} upgrades a connection to. Reads come from the connection's reader thread and
+ * {@code NBD_OPT_STARTTLS} upgrades a connection to, on the server's side and on the client's. Reads come from the connection's reader thread and
  * writes from reply threads; the engine allows one wrap and one unwrap at a time concurrently, and the
  * write lock covers every wrap, including those a post-handshake message (a TLS 1.3 key update) needs
  * while reading.
  */
-final class TlsWire implements Wire {
+public final class TlsWire implements Wire {
   private final SocketChannel channel;
   private final SSLEngine engine;
   private final String peer;
@@ -27,7 +27,10 @@ final class TlsWire implements Wire {
   private final ByteBuffer appIn;
   private final ByteBuffer netOut;
 
-  /** Runs the TLS handshake as the server; {@code alreadyRead} holds bytes the plain wire read ahead. */
+  /**
+   * Runs the TLS handshake in the engine's mode (server or client, set by whoever made the engine);
+   * {@code alreadyRead} holds bytes the plain wire read ahead.
+   */
   TlsWire(SocketChannel channel, SSLEngine engine, String peer, ByteBuffer alreadyRead) throws IOException {
     this.channel = channel;
     this.engine = engine;
@@ -37,7 +40,6 @@ final class TlsWire implements Wire {
     this.netIn.put(alreadyRead).flip();
     this.appIn = ByteBuffer.allocateDirect(engine.getSession().getApplicationBufferSize()).flip();
     this.netOut = ByteBuffer.allocateDirect(net);
-    engine.setUseClientMode(false);
     engine.beginHandshake();
     handshake();
   }
@@ -188,8 +190,8 @@ final class TlsWire implements Wire {
     return peer;
   }
 
-  /** The subject of the client's verified certificate, or null when the client presented none. */
-  String peerSubject() {
+  /** The subject of the peer's verified certificate, or null when the peer presented none. */
+  public String peerSubject() {
     try {
       return engine.getSession().getPeerPrincipal().getName();
     } catch (SSLPeerUnverifiedException e) {
