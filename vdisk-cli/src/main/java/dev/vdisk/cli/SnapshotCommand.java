@@ -51,25 +51,13 @@ final class SnapshotCommand implements Callable<Integer> {
   @Option(names = "-q", description = "Quiet (accepted for qemu-img's sake: only -l prints anything).")
   boolean quiet;
 
-  @Option(names = "--image-opts", description = "FILE is QEMU's driver=qcow2,file.filename=PATH.")
-  boolean imageOpts;
-
   @Parameters(index = "0", paramLabel = "FILE", description = "The image.")
   String file;
 
   @Override
   public Integer call() throws IOException {
-    String path = file;
-    if (imageOpts) {
-      if (image.format != null) {
-        throw new CliException("--image-opts and -f are mutually exclusive (expected: one of them)");
-      }
-      ImageOptsFile opts = ImageOptsFile.parse(file);
-      image.format = opts.format();
-      path = opts.file();
-    }
     if (action == null || action.list) {
-      try (Image img = image.openImage(path, true)) {
+      try (Image img = image.openImage(file, true)) {
         List<Snapshot> snapshots = img.info().snapshots();
         if (action != null && !snapshots.isEmpty()) {
           main.out().print("Snapshot list:\n" + SnapshotList.table(SnapshotList.entries(snapshots)));
@@ -77,11 +65,18 @@ final class SnapshotCommand implements Callable<Integer> {
       }
       return 0;
     }
+    ImageSpec spec = ImageSpec.parse(file, image.imageOpts);
     if (image.forceShare) {
-      throw new CliException("Could not open '" + path + "': force-share=on can only be used with read-only images");
+      throw new CliException("Could not open '" + spec.label() + "': force-share=on can only be used with read-only "
+          + "images");
     }
-    OpenOptions options = OpenOptions.builder().format(image.format).readOnly(false).build();
-    java.nio.file.Path p = image.checkedPath(path);
+    // An NBD export has no internal snapshots, as a raw image has none: the same refusals.
+    String format = spec.isNbd() ? "raw" : spec.format() != null ? spec.format() : image.format;
+    OpenOptions options = OpenOptions.builder().format(format).readOnly(false).build();
+    java.nio.file.Path p = spec.isNbd() ? null : image.checkedPath(spec.file());
+    if (p == null) {
+      throw new CliException(refusalOnNbd());
+    }
     if (action.create != null) {
       try {
         Vdisk.createSnapshot(p, action.create, options);
@@ -115,5 +110,12 @@ final class SnapshotCommand implements Callable<Integer> {
       }
     }
     return 0;
+  }
+
+  /** qemu-img's refusal of this action on an image without internal snapshots (raw, an NBD export). */
+  private String refusalOnNbd() {
+    return action.create != null ? "Could not create snapshot '" + action.create + "': -95 (Operation not supported)"
+        : action.apply != null ? "Could not apply snapshot '" + action.apply + "': Block driver does not support snapshots"
+        : "Could not delete snapshot '" + action.delete + "': snapshot not found";
   }
 }
