@@ -13,6 +13,7 @@ import dev.vdisk.format.ImageFormat;
 import dev.vdisk.format.Images;
 import dev.vdisk.format.Measurement;
 import dev.vdisk.format.OpenImage;
+import dev.vdisk.format.RbdImages;
 import dev.vdisk.format.Repair;
 import dev.vdisk.format.Snapshot;
 import dev.vdisk.format.qcow2.Qcow2Format;
@@ -87,7 +88,7 @@ public final class Vdisk {
     if (size <= 0) {
       throw new IllegalArgumentException("size: " + size + " (expected: > 0)");
     }
-    FormatRegistry.byName(options.format()).create(path, size, options.toQemuOptions(), overwrite);
+    Images.create(FormatRegistry.byName(options.format()), path, size, options.toQemuOptions(), overwrite);
   }
 
   /**
@@ -118,7 +119,7 @@ public final class Vdisk {
   private static CheckReport check(Path path, OpenOptions options, Repair mode, CheckListener listener)
       throws IOException {
     FileOptions file = new FileOptions(options.cache(), mode == null, options.forceShare(), true);
-    try (FileDevice f = FileDevice.open(path, file)) {
+    try (BlockDevice f = RbdImages.isRbd(path.toString()) ? RbdImages.device(path.toString(), file) : FileDevice.open(path, file)) {
       return check(f, path, options, mode, listener);
     }
   }

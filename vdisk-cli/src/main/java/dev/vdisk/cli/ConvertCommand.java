@@ -9,6 +9,7 @@ import dev.vdisk.format.ImageFormat;
 import dev.vdisk.format.Images;
 import dev.vdisk.format.OpenImage;
 import dev.vdisk.format.OptionString;
+import dev.vdisk.format.RbdImages;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileOptions;
 import dev.vdisk.io.ImageUser;
@@ -248,7 +249,7 @@ final class ConvertCommand implements Callable<Integer> {
   /** Creates DST; a failure is reported in qemu-img's words: {@code DST: error while converting FMT: why}. */
   private void create(ImageFormat fmt, Path target, long size, Map<String, String> createOptions) throws IOException {
     try {
-      fmt.create(target, size, createOptions, true);
+      Images.create(fmt, target, size, createOptions, true);
     } catch (IOException e) {
       String why = Main.describe(e);
       throw new CliException(dst + ": error while converting " + fmt.name() + ": "
@@ -305,7 +306,8 @@ final class ConvertCommand implements Callable<Integer> {
 
   /** DST must exist with -n, and may never be the source itself. */
   private void checkTarget(Path target) throws IOException {
-    boolean exists = Files.exists(target, LinkOption.NOFOLLOW_LINKS);
+    // An RBD target is checked by the cluster: creating one that exists fails, opening one that does not too.
+    boolean exists = RbdImages.isRbd(dst) || Files.exists(target, LinkOption.NOFOLLOW_LINKS);
     if (noCreate && !exists) {
       throw new CliException(dst + ": no such file (expected: an existing target with -n)");
     }

@@ -6,6 +6,7 @@ import dev.vdisk.format.ImageFormat;
 import dev.vdisk.format.Images;
 import dev.vdisk.format.OpenImage;
 import dev.vdisk.format.OptionString;
+import dev.vdisk.format.RbdImages;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileOptions;
 import java.io.IOException;
@@ -117,7 +118,7 @@ final class CreateCommand implements Callable<Integer> {
       }
       return 0;
     }
-    fmt.create(path, bytes, opts, true);
+    Images.create(fmt, path, bytes, opts, true);
     return 0;
   }
 
@@ -127,8 +128,9 @@ final class CreateCommand implements Callable<Integer> {
    */
   private static long backingSize(Path image, String backingFile, String format, long size) throws IOException {
     Path parent = image.toAbsolutePath().getParent();
-    Path resolved = parent == null ? Path.of(backingFile) : parent.resolve(backingFile);
-    if (!Files.exists(resolved)) {
+    Path resolved = RbdImages.isRbd(backingFile) ? Path.of(backingFile)
+        : parent == null ? Path.of(backingFile) : parent.resolve(backingFile);
+    if (!RbdImages.isRbd(backingFile) && !Files.exists(resolved)) {
       throw new CliException("backing file '" + backingFile + "': no such file " + resolved + " (expected: an existing image, or -u to skip the check)");
     }
     try (OpenImage backing = Images.open(resolved, format, new FileOptions(CacheMode.WRITEBACK, true, true, true))) {

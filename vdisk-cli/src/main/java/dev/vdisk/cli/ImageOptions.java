@@ -8,6 +8,7 @@ import dev.vdisk.Vdisk;
 import dev.vdisk.format.FormatRegistry;
 import dev.vdisk.format.Images;
 import dev.vdisk.format.OpenImage;
+import dev.vdisk.format.RbdImages;
 import dev.vdisk.format.Repair;
 import dev.vdisk.nbd.client.NbdClientDevice;
 import dev.vdisk.nbd.client.NbdClientOptions;
@@ -198,10 +199,16 @@ final class ImageOptions {
     }
   }
 
-  /** {@code file} as a path, after checking {@code -f} and that the file exists and is not a directory. */
+  /**
+   * {@code file} as a path, after checking {@code -f} and that the file exists and is not a directory; an RBD name
+   * ({@code rbd:...}) is checked when it is opened.
+   */
   Path checkedPath(String file) {
     checkedFormat();
     Path path = Path.of(file);
+    if (RbdImages.isRbd(file)) {
+      return path;
+    }
     if (!Files.exists(path)) {
       throw new CliException(file + ": no such file (expected: an existing image file)");
     }

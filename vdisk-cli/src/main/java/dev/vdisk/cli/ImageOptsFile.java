@@ -7,7 +7,8 @@ import java.util.Set;
 /**
  * {@code vdisk serve --image-opts}'s FILE: the subset of QEMU's block options that names a local image,
  * {@code driver=raw|qcow2,file.filename=PATH} ({@code file.driver=file} and {@code file=PATH} are accepted too).
- * Other keys are refused with one line rather than ignored.
+ * Other keys are refused with one line rather than ignored. An RBD image ({@code driver=rbd,...} or
+ * {@code driver=FMT,file.driver=rbd,file.pool=...}) becomes its {@code rbd:} file name ({@link RbdOpts}).
  *
  * @param format the format driver
  * @param file the image's path
@@ -23,6 +24,9 @@ record ImageOptsFile(String format, String file) {
       kv = OptionString.parse(text);
     } catch (IllegalArgumentException e) {
       throw new CliException("--image-opts: " + e.getMessage() + " (" + EXPECTED + ")");
+    }
+    if ("rbd".equals(kv.get("driver")) || "rbd".equals(kv.get("file.driver"))) {
+      return RbdOpts.parse(text, kv);
     }
     for (String k : kv.keySet()) {
       if (!KEYS.contains(k)) {

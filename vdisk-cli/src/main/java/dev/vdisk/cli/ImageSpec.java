@@ -113,6 +113,10 @@ record ImageSpec(String label, String file, NbdTarget nbd, String format, String
   }
 
   private static ImageSpec fromOptions(String text, Map<String, String> kv) {
+    if ("rbd".equals(kv.get("driver")) || "rbd".equals(kv.get("file.driver"))) {
+      ImageOptsFile rbd = RbdOpts.parse(text, kv);   // an image on Ceph RBD, named by its rbd: file name
+      return new ImageSpec(rbd.file(), rbd.file(), null, rbd.format(), null, null, null);
+    }
     String driver = kv.get("driver");
     if (driver == null && kv.keySet().stream().anyMatch(k -> k.startsWith("file."))) {
       driver = "raw-or-probe";

@@ -11,6 +11,7 @@ import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileOptions;
 import dev.vdisk.nbd.server.DiscardMode;
 import dev.vdisk.nbd.server.EventLog;
+import dev.vdisk.nbd.server.Export;
 import dev.vdisk.nbd.server.NbdServer;
 import dev.vdisk.nbd.server.ServerConfig;
 import java.io.IOException;
@@ -48,41 +49,15 @@ class GuestBootIT {
   @ParameterizedTest
   @ValueSource(strings = {"raw", "qcow2"})
   void guestWritesReadsAndDiscardsThroughVdisk(String format) throws Exception {
-    PeerTools.require("qemu-system-x86_64");
-    PeerTools.require("busybox");
-    Path kernel = require(newest("/boot", "vmlinuz-"), "a Linux kernel in /boot (Debian package linux-image-amd64)");
-    String version = kernel.getFileName().toString().substring("vmlinuz-".length());
-    Path initrd = dir.resolve("initrd.cpio");
-    Files.write(initrd, initramfs(Path.of("/lib/modules", version)));
-
     Path img = dir.resolve("guest.img");
     PeerTools.check(dir, "qemu-img", "create", "-q", "-f", format, img.toString(), "64M");
-    Path sock = dir.resolve("nbd.sock");
     StringWriter log = new StringWriter();
-    NbdServer server = new NbdServer(List.of(new ExportSpec("d", img.toString(), format, CacheMode.NONE, false, DiscardMode.UNMAP, "")
-        .open(new EventLog(new PrintWriter(log, true)), new PrintWriter(log, true))), ServerConfig.DEFAULTS, new EventLog(new PrintWriter(log, true)));
-    String console;
-    try {
-      server.listen(UnixDomainSocketAddress.of(sock));
-      Path out = dir.resolve("console.txt");
-      Process qemu = new ProcessBuilder("qemu-system-x86_64", "-machine", "pc", "-accel", "tcg", "-m", "256", "-nographic",
-          "-no-reboot", "-kernel", kernel.toString(), "-initrd", initrd.toString(),
-          "-append", "console=ttyS0 panic=-1 loglevel=3",
-          "-drive", "file=nbd+unix:///d?socket=" + sock + ",format=raw,if=virtio,cache=none,discard=unmap")
-          .redirectErrorStream(true).redirectOutput(out.toFile()).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
-          .start();
-      if (!qemu.waitFor(240, TimeUnit.SECONDS)) {
-        qemu.destroyForcibly();
-        fail("guest still running after 240 s:\n" + Files.readString(out));
-      }
-      console = Files.readString(out, StandardCharsets.UTF_8);
-    } finally {
-      server.stop(Duration.ofSeconds(10));
-    }
+    String console = boot(dir, new ExportSpec("d", img.toString(), format, CacheMode.NONE, false, DiscardMode.UNMAP, "")
+        .open(new EventLog(new PrintWriter(log, true)), new PrintWriter(log, true)), log);
     assertThat(console).as(console).contains("GUEST-READBACK-OK").contains("GUEST-DISCARD-OK").doesNotContain("GUEST-FAIL");
     assertThat(log.toString()).contains("event=open").contains("export=d");
 
-    byte[] expected = LINE.repeat((4 << 20) / LINE.length() + 1).substring(0, 4 << 20).getBytes(StandardCharsets.US_ASCII);
+    byte[] expected = pattern();
     byte[] onDisk = new byte[4 << 20];
     try (OpenImage image = Images.open(img, format, FileOptions.of(CacheMode.WRITEBACK, true))) {
       image.device().read(1 << 20, java.nio.ByteBuffer.wrap(onDisk));
@@ -103,8 +78,47 @@ class GuestBootIT {
     assertThat(discarded).as("8M..9M, written then discarded by the guest, holds no data in the image: " + map).isTrue();
   }
 
+  /**
+   * Boots a Linux guest (the host's kernel, a generated initramfs) whose virtio disk is {@code export}, served by
+   * vdisk on a unix socket in {@code dir} with cache=none and discard=unmap; returns the guest's console. The guest
+   * writes 4 MiB of {@link #LINE} at 1 MiB, reads it back past its page cache (GUEST-READBACK-OK), writes 1 MiB at
+   * 8 MiB and discards it (GUEST-DISCARD-OK).
+   */
+  static String boot(Path dir, Export export, StringWriter log) throws Exception {
+    PeerTools.require("qemu-system-x86_64");
+    PeerTools.require("busybox");
+    Path kernel = require(newest("/boot", "vmlinuz-"), "a Linux kernel in /boot (Debian package linux-image-amd64)");
+    String version = kernel.getFileName().toString().substring("vmlinuz-".length());
+    Path initrd = dir.resolve("initrd.cpio");
+    Files.write(initrd, initramfs(Path.of("/lib/modules", version)));
+    Path sock = dir.resolve("nbd.sock");
+    NbdServer server = new NbdServer(List.of(export), ServerConfig.DEFAULTS, new EventLog(new PrintWriter(log, true)));
+    try {
+      server.listen(UnixDomainSocketAddress.of(sock));
+      Path out = dir.resolve("console.txt");
+      Process qemu = new ProcessBuilder("qemu-system-x86_64", "-machine", "pc", "-accel", "tcg", "-m", "256", "-nographic",
+          "-no-reboot", "-kernel", kernel.toString(), "-initrd", initrd.toString(),
+          "-append", "console=ttyS0 panic=-1 loglevel=3",
+          "-drive", "file=nbd+unix:///d?socket=" + sock + ",format=raw,if=virtio,cache=none,discard=unmap")
+          .redirectErrorStream(true).redirectOutput(out.toFile()).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+          .start();
+      if (!qemu.waitFor(240, TimeUnit.SECONDS)) {
+        qemu.destroyForcibly();
+        fail("guest still running after 240 s:\n" + Files.readString(out));
+      }
+      return Files.readString(out, StandardCharsets.UTF_8);
+    } finally {
+      server.stop(Duration.ofSeconds(10));
+    }
+  }
+
+  /** The 4 MiB the guest writes at 1 MiB. */
+  static byte[] pattern() {
+    return LINE.repeat((4 << 20) / LINE.length() + 1).substring(0, 4 << 20).getBytes(StandardCharsets.US_ASCII);
+  }
+
   /** busybox, an init that does the guest's part, and the virtio modules in load order. */
-  private byte[] initramfs(Path modules) throws IOException {
+  private static byte[] initramfs(Path modules) throws IOException {
     Path busybox = require(Optional.of(Path.of("/bin/busybox")).filter(Files::isRegularFile), "/bin/busybox (busybox-static)");
     Cpio cpio = new Cpio().directory("bin").directory("dev").directory("proc").directory("sys").directory("tmp").directory("mods");
     cpio.file("bin/busybox", Files.readAllBytes(busybox));

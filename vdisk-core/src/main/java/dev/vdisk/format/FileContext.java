@@ -112,6 +112,9 @@ public final class FileContext implements ImageContext {
    * @throws BlockDeviceException for names that are not local paths (json:, URLs) or not valid paths
    */
   public static Path resolve(Path image, String file) throws IOException {
+    if (RbdImages.isRbd(file)) {
+      return Path.of(file);   // a protocol name, as in QEMU: not relative to the image's directory
+    }
     if (file.startsWith("json:") || file.contains("://")) {
       throw new BlockDeviceException(BlockError.ENOTSUP, "file name: '" + file + "' (expected: a local file path)");
     }
@@ -130,6 +133,9 @@ public final class FileContext implements ImageContext {
   }
 
   private Backing openUnlabelled(String file, Optional<String> format) throws IOException {
+    if (RbdImages.isRbd(file)) {
+      return RbdImages.openBacking(file, format, options.cache(), chain.size());
+    }
     Path path = resolve(name, file);
     Path real;
     try {

@@ -10,6 +10,7 @@ import dev.vdisk.io.FileOptions;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.Map;
 
 /**
  * Opens images as complete stacks:
@@ -36,6 +37,9 @@ public final class Images {
   }
 
   private static OpenImage open(Path path, String formatName, FileOptions options, boolean backing) throws IOException {
+    if (RbdImages.isRbd(path.toString())) {
+      return RbdImages.open(path.toString(), formatName, options, backing);
+    }
     ImageFormat explicit = formatName == null ? null : FormatRegistry.byName(formatName);
     FileDevice file = FileDevice.openUnlocked(path, options);
     try {
@@ -47,6 +51,20 @@ public final class Images {
     } catch (IOException | RuntimeException e) {
       file.close();
       throw e;
+    }
+  }
+
+  /**
+   * Creates an image of {@code format} at {@code path}: a local file through the format, or (a name starting with
+   * {@code rbd:}) an RBD image through {@link RbdImages#create}, which refuses {@code overwrite} as QEMU's rbd driver
+   * does (an existing RBD image is an error).
+   */
+  public static void create(ImageFormat format, Path path, long size, Map<String, String> options, boolean overwrite)
+      throws IOException {
+    if (RbdImages.isRbd(path.toString())) {
+      RbdImages.create(path.toString(), format, size, options);
+    } else {
+      format.create(path, size, options, overwrite);
     }
   }
 

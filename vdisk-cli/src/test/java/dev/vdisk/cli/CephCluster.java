@@ -1,0 +1,94 @@
+package dev.vdisk.cli;
+
+import static org.junit.jupiter.api.Assertions.fail;
+
+import dev.vdisk.testkit.Peers;
+import java.io.File;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A real single-node Ceph cluster for one test class, started and stopped with the project's
+ * {@code scripts/ceph-cluster.sh} in a fresh folder on a free loopback port. Without {@code ceph-mon} the calling
+ * test is skipped with the reason (failed under {@code CI=true}, where .ci/run installs Ceph).
+ *
+ * @param dir the cluster's folder (keys, data, logs, pid files)
+ * @param conf its ceph.conf
+ */
+record CephCluster(Path dir, Path conf) {
+  private static final Path SCRIPT = Path.of("..", "scripts", "ceph-cluster.sh");
+
+  /** Starts a cluster (about 16 s here); skips or fails the caller when Ceph is not installed. */
+  static CephCluster start() throws IOException, InterruptedException {
+    for (String tool : List.of("ceph-mon", "ceph-osd", "ceph-mgr", "rbd", "qemu-img")) {
+      Peers.require(tool);
+    }
+    Peers.requireThat(Files.exists(Path.of("/usr/lib/x86_64-linux-gnu/qemu/block-rbd.so"))
+        || Files.exists(Path.of("/usr/lib/aarch64-linux-gnu/qemu/block-rbd.so")),
+        "QEMU's rbd driver (block-rbd.so, Debian package qemu-block-extra) not installed");
+    Path dir = Files.createTempDirectory("vdisk-ceph").resolve("cluster");
+    String out = script("start", dir.toString(), String.valueOf(freePort()));
+    String[] lines = out.strip().split("\n");
+    return new CephCluster(dir, Path.of(lines[lines.length - 1]));
+  }
+
+  /** Stops every daemon and removes the folder. */
+  void stop() throws IOException, InterruptedException {
+    script("stop", dir.toString());
+    Files.deleteIfExists(dir.getParent());
+  }
+
+  /** {@code rbd:pool/image:conf=...} for {@code pool/image} on this cluster, with further {@code :key=value} options. */
+  String name(String poolAndImage, String... options) {
+    return "rbd:" + poolAndImage + ":conf=" + conf + (options.length == 0 ? "" : ":" + String.join(":", options));
+  }
+
+  /** Runs {@code rbd --conf CONF args...} and returns its stdout, failing the test on a non-zero exit. */
+  String rbd(Path cwd, String... args) throws IOException, InterruptedException {
+    String[] command = new String[args.length + 3];
+    command[0] = "rbd";
+    command[1] = "--conf";
+    command[2] = conf.toString();
+    System.arraycopy(args, 0, command, 3, args.length);
+    return PeerTools.check(cwd, command);
+  }
+
+  /** The pid of a daemon, {@code osd.0}, {@code mon.a} or {@code mgr.x}. */
+  long pid(String daemon) throws IOException {
+    return Long.parseLong(Files.readString(dir.resolve("run").resolve(daemon + ".pid")).strip());
+  }
+
+  private static String script(String... args) throws IOException, InterruptedException {
+    Path log = Files.createTempFile("ceph-cluster", ".log");
+    try {
+      String[] command = new String[args.length + 1];
+      command[0] = SCRIPT.toString();
+      System.arraycopy(args, 0, command, 1, args.length);
+      Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile())
+          .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
+      if (!p.waitFor(180, TimeUnit.SECONDS)) {
+        p.destroyForcibly();
+        fail("ceph-cluster.sh " + String.join(" ", args) + ": still running after 180 s");
+      }
+      String out = Files.readString(log, StandardCharsets.UTF_8);
+      if (p.exitValue() != 0) {
+        fail("ceph-cluster.sh " + String.join(" ", args) + ": exit " + p.exitValue() + "\n" + out);
+      }
+      return out;
+    } finally {
+      Files.deleteIfExists(log);
+    }
+  }
+
+  private static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      return s.getLocalPort();
+    }
+  }
+}

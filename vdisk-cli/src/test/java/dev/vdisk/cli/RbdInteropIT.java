@@ -1,0 +1,418 @@
+package dev.vdisk.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.vdisk.block.BlockDevice;
+import dev.vdisk.block.BlockDeviceException;
+import dev.vdisk.block.BlockError;
+import dev.vdisk.io.CacheMode;
+import dev.vdisk.io.rbd.RbdDevice;
+import dev.vdisk.io.rbd.RbdName;
+import dev.vdisk.nbd.server.DiscardMode;
+import dev.vdisk.nbd.server.EventLog;
+import dev.vdisk.nbd.server.NbdServer;
+import dev.vdisk.nbd.server.ServerConfig;
+import dev.vdisk.testkit.BlockDeviceContractTest;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Nested;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * vdisk on a real Ceph cluster (one per class, {@link CephCluster}), checked by the real peers: QEMU's rbd driver
+ * ({@code qemu-img}, {@code qemu-io}, {@code qemu-nbd}), the {@code rbd} tool, {@code nbdinfo}. Images are a few
+ * MiB so the class stays short; the cluster's OSD is killed in the last test.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class RbdInteropIT {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final AtomicInteger IMAGES = new AtomicInteger();
+  private static CephCluster cluster;
+
+  @TempDir Path dir;
+
+  @BeforeAll
+  static void startCluster() throws Exception {
+    cluster = CephCluster.start();
+  }
+
+  @AfterAll
+  static void stopCluster() throws Exception {
+    if (cluster != null) {
+      cluster.stop();
+    }
+  }
+
+  /** A fresh image name in pool rbd. */
+  private static String fresh(String prefix) {
+    return "rbd/" + prefix + "-" + IMAGES.incrementAndGet();
+  }
+
+  private static Vdisk.Result vdisk(String... args) {
+    return Vdisk.run(args);
+  }
+
+  private static void ok(Vdisk.Result r) {
+    assertThat(r.exit()).as(r.out() + r.err()).isZero();
+  }
+
+  /** What {@code rbd export} reads from {@code image}. */
+  private byte[] export(String image) throws Exception {
+    Path out = dir.resolve("export-" + IMAGES.incrementAndGet());
+    cluster.rbd(dir, "export", "--no-progress", image, out.toString());
+    return Files.readAllBytes(out);
+  }
+
+  /** A local qcow2 with data at 0 (1 MiB of 0x11), 9 MiB (100 KiB of 0x22) and 17 MiB (4 KiB of 0x33), 24 MiB. */
+  private Path sourceQcow2() throws Exception {
+    Path src = dir.resolve("src.qcow2");
+    PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "qcow2", src.toString(), "24M");
+    PeerTools.check(dir, "qemu-io", "-c", "write -P 0x11 0 1M", "-c", "write -P 0x22 9M 100k", "-c", "write -P 0x33 17M 4k",
+        src.toString());
+    return src;
+  }
+
+  @Test
+  @Order(1)
+  void createMakesWhatQemuImgMakes() throws Exception {
+    String ours = fresh("create");
+    String theirs = fresh("create-qemu");
+    Vdisk.Result r = vdisk("create", "-f", "raw", cluster.name(ours), "20M");
+    ok(r);
+    assertThat(r.out()).isEqualTo("Formatting '" + cluster.name(ours) + "', fmt=raw size=20971520\n");
+    PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "raw", cluster.name(theirs), "20M");
+    JsonNode a = JSON.readTree(cluster.rbd(dir, "info", "--format", "json", ours));
+    JsonNode b = JSON.readTree(cluster.rbd(dir, "info", "--format", "json", theirs));
+    for (String key : List.of("size", "objects", "order", "object_size", "format", "features", "flags")) {
+      assertThat(a.get(key)).as(key).isEqualTo(b.get(key));
+    }
+    assertThat(a.get("features").toString()).contains("layering", "exclusive-lock", "object-map", "fast-diff", "deep-flatten");
+    Vdisk.Result again = vdisk("create", "-f", "raw", cluster.name(ours), "20M");
+    assertThat(again.exit()).isEqualTo(1);
+    assertThat(again.errLines()).hasSize(1);
+    assertThat(again.err()).contains("rbd:" + ours + ": image already exists");
+  }
+
+  @Test
+  @Order(2)
+  void whatVdiskWritesQemuAndRbdExportRead() throws Exception {
+    String image = fresh("vdisk-writes");
+    ok(vdisk("create", "-f", "raw", cluster.name(image), "16M"));
+    ok(vdisk("io", "-f", "raw", "-c", "write -P 0xaa 0 64k", "-c", "write -P 0xbb 5M 3M", "-c", "write -z 6M 1M",
+        cluster.name(image)));
+    byte[] expected = new byte[16 << 20];
+    Arrays.fill(expected, 0, 64 << 10, (byte) 0xaa);
+    Arrays.fill(expected, 5 << 20, 8 << 20, (byte) 0xbb);
+    Arrays.fill(expected, 6 << 20, 7 << 20, (byte) 0);
+    assertThat(export(image)).isEqualTo(expected);
+    Path viaQemu = dir.resolve("qemu.raw");
+    PeerTools.check(dir, "qemu-img", "convert", "-f", "raw", "-O", "raw", cluster.name(image), viaQemu.toString());
+    assertThat(Files.readAllBytes(viaQemu)).isEqualTo(expected);
+    assertThat(PeerTools.check(dir, "qemu-io", "-f", "raw", "-c", "read -P 0xbb 5M 1M", "-c", "read -P 0 6M 1M",
+        cluster.name(image))).doesNotContain("Pattern verification failed");
+  }
+
+  @Test
+  @Order(3)
+  void whatQemuAndRbdImportWriteVdiskReadsAndMapsAsQemuImg() throws Exception {
+    String image = fresh("qemu-writes");
+    PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "raw", cluster.name(image), "24M");
+    PeerTools.check(dir, "qemu-io", "-f", "raw", "-c", "write -P 0x44 4M 64k", "-c", "write -P 0x55 20M 4k", cluster.name(image));
+    Path viaVdisk = dir.resolve("vdisk.raw");
+    ok(vdisk("convert", "-f", "raw", "-O", "raw", cluster.name(image), viaVdisk.toString()));
+    assertThat(Files.readAllBytes(viaVdisk)).isEqualTo(export(image));
+    for (String output : List.of("json", "human")) {
+      Vdisk.Result map = vdisk("map", "-f", "raw", "--output=" + output, cluster.name(image));
+      ok(map);
+      String theirs = PeerTools.check(dir, "qemu-img", "map", "-f", "raw", "--output=" + output, cluster.name(image));
+      if (output.equals("json")) {
+        assertThat(JSON.readTree(map.out())).isEqualTo(JSON.readTree(theirs));
+      } else {
+        // qemu-img names the file in its json: form; the ranges are what must agree.
+        assertThat(columns(map.out())).isEqualTo(columns(theirs));
+      }
+    }
+    String imported = fresh("imported");
+    cluster.rbd(dir, "import", "--no-progress", viaVdisk.toString(), imported);
+    assertThat(vdisk("compare", "-f", "raw", "-F", "raw", cluster.name(imported), cluster.name(image)).out())
+        .isEqualTo("Images are identical.\n");
+  }
+
+  private static List<String> columns(String humanMap) {
+    return humanMap.lines().map(l -> String.join(" ", Arrays.asList(l.split("\\s+")).subList(0, 3))).toList();
+  }
+
+  @Test
+  @Order(4)
+  void convertToRbdAndBackIsIdenticalAndSparse() throws Exception {
+    Path src = sourceQcow2();
+    String image = fresh("converted");
+    ok(vdisk("convert", "-O", "raw", src.toString(), cluster.name(image)));
+    // 4 MiB objects: only those holding data exist (0, 8-12 and 16-20 MiB), as after qemu-img convert.
+    String qemuImage = fresh("converted-qemu");
+    PeerTools.check(dir, "qemu-img", "convert", "-O", "raw", src.toString(), cluster.name(qemuImage));
+    JsonNode du = JSON.readTree(cluster.rbd(dir, "du", "--format", "json", image)).get("images").get(0);
+    JsonNode duQemu = JSON.readTree(cluster.rbd(dir, "du", "--format", "json", qemuImage)).get("images").get(0);
+    assertThat(du.get("used_size").asLong()).isEqualTo(12L << 20).isEqualTo(duQemu.get("used_size").asLong());
+    assertThat(du.get("provisioned_size").asLong()).isEqualTo(24L << 20);
+
+    Path back = dir.resolve("back.qcow2");
+    ok(vdisk("convert", "-f", "raw", "-O", "qcow2", cluster.name(image), back.toString()));
+    assertThat(PeerTools.check(dir, "qemu-img", "compare", src.toString(), back.toString())).isEqualTo("Images are identical.\n");
+    Path rawBack = dir.resolve("back.raw");
+    Path rawQemu = dir.resolve("qemu.raw");
+    ok(vdisk("convert", "-f", "raw", "-O", "raw", cluster.name(image), rawBack.toString()));
+    PeerTools.check(dir, "qemu-img", "convert", "-O", "raw", src.toString(), rawQemu.toString());
+    assertThat(Files.readAllBytes(rawBack)).isEqualTo(Files.readAllBytes(rawQemu));
+    assertThat(JSON.readTree(PeerTools.check(dir, "qemu-img", "map", "--output=json", "-f", "raw", rawBack.toString())))
+        .isEqualTo(JSON.readTree(PeerTools.check(dir, "qemu-img", "map", "--output=json", "-f", "raw", rawQemu.toString())));
+  }
+
+  @Test
+  @Order(5)
+  void qcow2OnRbdIsCleanForQemuImg() throws Exception {
+    Path src = sourceQcow2();
+    String image = fresh("qcow2");
+    ok(vdisk("convert", "-O", "qcow2", src.toString(), cluster.name(image)));
+    assertThat(PeerTools.check(dir, "qemu-img", "check", "-f", "qcow2", cluster.name(image))).contains("No errors were found");
+    assertThat(PeerTools.check(dir, "qemu-img", "compare", "-F", "qcow2", src.toString(), cluster.name(image)))
+        .isEqualTo("Images are identical.\n");
+    ok(vdisk("io", "-f", "qcow2", "-c", "write -P 0x66 20M 64k", cluster.name(image)));
+    String theirs = PeerTools.check(dir, "qemu-img", "check", "-f", "qcow2", cluster.name(image));
+    assertThat(theirs).contains("No errors were found");
+    Vdisk.Result check = vdisk("check", "-f", "qcow2", cluster.name(image));
+    ok(check);
+    assertThat(check.out()).isEqualTo(theirs);
+    assertThat(PeerTools.check(dir, "qemu-io", "-f", "qcow2", "-c", "read -P 0x66 20M 64k", cluster.name(image)))
+        .doesNotContain("Pattern verification failed");
+    Vdisk.Result info = vdisk("info", "--output=json", cluster.name(image));
+    ok(info);
+    assertThat(JSON.readTree(info.out()).get("format").asText()).isEqualTo("qcow2");
+    Vdisk.Result opts = vdisk("info", "--output=json", "--image-opts",
+        "driver=qcow2,file.driver=rbd,file.pool=rbd,file.image=" + image.substring(4) + ",file.conf=" + cluster.conf());
+    ok(opts);
+    assertThat(JSON.readTree(opts.out()).get("virtual-size")).isEqualTo(JSON.readTree(info.out()).get("virtual-size"));
+    assertThat(JSON.readTree(info.out()).get("virtual-size").asLong()).isEqualTo(24L << 20);
+  }
+
+  @Test
+  @Order(6)
+  void snapshotsOpenReadOnlyWithTheirContents() throws Exception {
+    String image = fresh("snap");
+    ok(vdisk("create", "-f", "raw", cluster.name(image), "8M"));
+    ok(vdisk("io", "-f", "raw", "-c", "write -P 0x01 0 1M", cluster.name(image)));
+    cluster.rbd(dir, "snap", "create", image + "@s1");
+    ok(vdisk("io", "-f", "raw", "-c", "write -P 0x02 0 1M", cluster.name(image)));
+    assertThat(vdisk("io", "-f", "raw", "-c", "read -P 0x01 0 1M", cluster.name(image + "@s1")).out())
+        .doesNotContain("Pattern verification failed");
+    Vdisk.Result write = vdisk("io", "-f", "raw", "-c", "write -P 0x03 0 4k", cluster.name(image + "@s1"));
+    assertThat(write.exit()).isNotZero();
+    assertThat(PeerTools.check(dir, "qemu-io", "-f", "raw", "-r", "-c", "read -P 0x01 0 1M", cluster.name(image + "@s1")))
+        .doesNotContain("Pattern verification failed");
+  }
+
+  @Test
+  @Order(7)
+  void serveShowsTheHolesQemuNbdShows() throws Exception {
+    PeerTools.require("nbdinfo");
+    PeerTools.require("qemu-nbd");
+    String image = fresh("served");
+    Path src = sourceQcow2();
+    ok(vdisk("convert", "-O", "raw", src.toString(), cluster.name(image)));
+    Path sock = dir.resolve("vdisk.sock");
+    StringWriter log = new StringWriter();
+    // --image-opts as QEMU spells it for RBD.
+    ImageOptsFile opts = ImageOptsFile.parse("driver=rbd,pool=rbd,image=" + image.substring(4) + ",conf=" + cluster.conf());
+    NbdServer server = new NbdServer(List.of(new ExportSpec("", opts.file(), opts.format(), CacheMode.WRITEBACK, true,
+        DiscardMode.IGNORE, "").open(new EventLog(new PrintWriter(log, true)), new PrintWriter(log, true))),
+        ServerConfig.DEFAULTS, new EventLog(new PrintWriter(log, true)));
+    String ours;
+    try {
+      server.listen(UnixDomainSocketAddress.of(sock));
+      ours = PeerTools.check(dir, "nbdinfo", "--map", "nbd+unix:///?socket=" + sock);
+    } finally {
+      server.stop(Duration.ofSeconds(5));
+    }
+    Path qsock = dir.resolve("qemu.sock");
+    Process qemuNbd = new ProcessBuilder("qemu-nbd", "-r", "-f", "raw", "-k", qsock.toString(), cluster.name(image))
+        .redirectErrorStream(true).redirectOutput(dir.resolve("qemu-nbd.log").toFile()).start();
+    String theirs;
+    try {
+      for (int i = 0; i < 100 && !Files.exists(qsock); i++) {
+        Thread.sleep(100);
+      }
+      theirs = PeerTools.check(dir, "nbdinfo", "--map", "nbd+unix:///?socket=" + qsock);
+    } finally {
+      qemuNbd.destroy();
+      qemuNbd.waitFor(10, TimeUnit.SECONDS);
+    }
+    assertThat(ours).isEqualTo(theirs).contains("hole,zero").contains("data");
+  }
+
+  @Test
+  @Order(8)
+  void benchAndResizeWork() throws Exception {
+    String image = fresh("bench");
+    ok(vdisk("create", "-f", "raw", cluster.name(image), "8M"));
+    Vdisk.Result bench = vdisk("bench", "-f", "raw", "-w", "-c", "200", "-d", "8", cluster.name(image));
+    ok(bench);
+    assertThat(bench.out()).contains("Sending 200 write requests, 4096 bytes each, 8 in parallel");
+    ok(vdisk("resize", "-f", "raw", cluster.name(image), "12M"));
+    assertThat(JSON.readTree(cluster.rbd(dir, "info", "--format", "json", image)).get("size").asLong()).isEqualTo(12L << 20);
+  }
+
+  @Test
+  @Order(9)
+  void missingPoolImageAndClusterAreOneLine() throws Exception {
+    Vdisk.Result pool = vdisk("info", cluster.name("nopool/x"));
+    assertThat(pool.exit()).isEqualTo(1);
+    assertThat(pool.errLines()).containsExactly("vdisk info: rbd:nopool/x: pool 'nopool' does not exist (expected: an existing pool)");
+    Vdisk.Result image = vdisk("info", cluster.name("rbd/no-such-image"));
+    assertThat(image.exit()).isEqualTo(1);
+    assertThat(image.errLines()).containsExactly(
+        "vdisk info: rbd:rbd/no-such-image: no such image in pool 'rbd' (expected: an existing RBD image)");
+    Vdisk.Result name = vdisk("info", "rbd:justapool");
+    assertThat(name.errLines()).hasSize(1);
+    assertThat(name.err()).contains("expected: a pool name and an image name");
+    // Nothing listens on this monitor address: the connection times out instead of hanging.
+    long start = System.nanoTime();
+    Vdisk.Result down = vdisk("info", "rbd:rbd/x:mon_host=127.0.0.1\\:9:client_mount_timeout=3:conf=" + cluster.conf());
+    long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - start);
+    assertThat(down.exit()).isEqualTo(1);
+    assertThat(down.errLines()).hasSize(1);
+    assertThat(down.err()).contains("cannot connect to the cluster");
+    assertThat(seconds).isLessThan(20);
+  }
+
+  @Test
+  @Order(10)
+  void aGuestWritesReadsAndDiscardsOnAnRbdImageServedByVdisk() throws Exception {
+    String image = fresh("guest");
+    // 1 MiB objects, so the guest's 1 MiB discard at 8 MiB frees a whole object (librbd skips partial ones).
+    cluster.rbd(dir, "create", "--size", "64M", "--object-size", "1M", image);
+    StringWriter log = new StringWriter();
+    String console = GuestBootIT.boot(dir, new ExportSpec("d", cluster.name(image), "raw", CacheMode.NONE, false,
+        DiscardMode.UNMAP, "").open(new EventLog(new PrintWriter(log, true)), new PrintWriter(log, true)), log);
+    assertThat(console).as(console).contains("GUEST-READBACK-OK").contains("GUEST-DISCARD-OK").doesNotContain("GUEST-FAIL");
+    byte[] exported = export(image);
+    assertThat(Arrays.mismatch(Arrays.copyOfRange(exported, 1 << 20, 5 << 20), GuestBootIT.pattern()))
+        .as("first byte where rbd export differs from the guest's pattern at 1 MiB").isEqualTo(-1);
+    JsonNode map = JSON.readTree(PeerTools.check(dir, "qemu-img", "map", "--output=json", "-f", "raw", cluster.name(image)));
+    boolean discarded = false;
+    for (JsonNode e : map) {
+      long start = e.get("start").asLong();
+      if (start <= (8 << 20) && start + e.get("length").asLong() >= (9 << 20) && !e.get("data").asBoolean()) {
+        discarded = true;
+      }
+    }
+    assertThat(discarded).as("8M..9M, written then discarded by the guest, holds no RBD object: " + map).isTrue();
+  }
+
+  @Test
+  @Order(11)
+  void aLocalOverlayReadsItsRbdBackingImageAsQemuDoes() throws Exception {
+    String base = fresh("base");
+    ok(vdisk("create", "-f", "raw", cluster.name(base), "8M"));
+    ok(vdisk("io", "-f", "raw", "-c", "write -P 0x21 0 2M", cluster.name(base)));
+    Path overlay = dir.resolve("overlay.qcow2");
+    ok(vdisk("create", "-q", "-f", "qcow2", "-b", cluster.name(base), "-F", "raw", overlay.toString()));
+    ok(vdisk("io", "-f", "qcow2", "-c", "write -P 0x22 1M 64k", overlay.toString()));
+    assertThat(PeerTools.check(dir, "qemu-io", "-f", "qcow2", "-r", "-c", "read -P 0x21 0 1M", "-c", "read -P 0x22 1M 64k",
+        "-c", "read -P 0x21 1114112 960k", "-c", "read -P 0 2M 6M", overlay.toString())).doesNotContain("Pattern verification failed");
+    Vdisk.Result map = vdisk("map", "--output=json", overlay.toString());
+    ok(map);
+    assertThat(JSON.readTree(map.out()))
+        .isEqualTo(JSON.readTree(PeerTools.check(dir, "qemu-img", "map", "--output=json", overlay.toString())));
+    Vdisk.Result compare = vdisk("compare", "-F", "raw", overlay.toString(), cluster.name(base));
+    assertThat(compare.out()).isEqualTo("Content mismatch at offset 1048576!\n");
+
+    // The same chain with the overlay on RBD too.
+    String onRbd = fresh("overlay");
+    ok(vdisk("create", "-q", "-f", "qcow2", "-b", cluster.name(base), "-F", "raw", cluster.name(onRbd)));
+    ok(vdisk("io", "-f", "qcow2", "-c", "write -P 0x22 1M 64k", cluster.name(onRbd)));
+    assertThat(PeerTools.check(dir, "qemu-img", "compare", "-f", "qcow2", "-F", "qcow2", overlay.toString(), cluster.name(onRbd)))
+        .isEqualTo("Images are identical.\n");
+    Vdisk.Result info = vdisk("info", "--output=json", cluster.name(onRbd));
+    ok(info);
+    assertThat(JSON.readTree(info.out()).get("backing-filename").asText()).isEqualTo(cluster.name(base));
+  }
+
+  /** The BlockDevice contract, on a fresh RBD image per test (cache=none: every request reaches the OSD). */
+  @Nested
+  class Contract extends BlockDeviceContractTest {
+    @Override
+    protected BlockDevice newDevice(long size) throws IOException {
+      String image = fresh("contract");
+      RbdName name = RbdName.parse(cluster.name(image));
+      RbdDevice.create(name, size);
+      return RbdDevice.open(name, CacheMode.NONE, false);
+    }
+  }
+
+  /** Runs last: kills the OSD under a writer, then brings it back and reads what was flushed before. */
+  @Test
+  @Order(100)
+  void aDeadOsdFailsRequestsInBoundedTimeAndFlushedDataSurvives() throws Exception {
+    String image = fresh("killed");
+    RbdName name = RbdName.parse(cluster.name(image, "rados_osd_op_timeout=5"));
+    RbdDevice.create(name, 8 << 20);
+    byte[] flushed = new byte[1 << 20];
+    Arrays.fill(flushed, (byte) 0x5a);
+    RbdDevice device = RbdDevice.open(name, CacheMode.NONE, false);
+    device.write(0, ByteBuffer.wrap(flushed), Set.of());
+    device.flush();
+    new ProcessBuilder("kill", "-9", String.valueOf(cluster.pid("osd.0"))).start().waitFor();
+    long start = System.nanoTime();
+    IOException failed = null;
+    try {
+      for (int i = 0; i < 4; i++) {
+        device.write(4 << 20, ByteBuffer.allocate(64 << 10), Set.of());
+        device.flush();
+      }
+    } catch (IOException e) {
+      failed = e;
+    }
+    long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - start);
+    assertThat(failed).as("a write to a cluster without its OSD").isNotNull();
+    assertThat(failed.getMessage()).contains("rbd:" + image);
+    assertThat(BlockDeviceException.errorOf(failed)).isEqualTo(BlockError.EIO);
+    assertThat(seconds).as("seconds until the error").isLessThan(30);
+    // rbd_close waits for the OSD too (it releases the exclusive lock): it must return, once the OSD is back at the
+    // latest, which is brought back as the script started it while the close waits.
+    CompletableFuture<Void> closing = CompletableFuture.runAsync(() -> {
+      try {
+        device.close();
+      } catch (IOException e) {
+        // The lock release may fail with the OSD gone; the close still returns.
+      }
+    });
+    PeerTools.check(dir, "ceph-osd", "--conf", cluster.conf().toString(), "-i", "0");
+    closing.get(60, TimeUnit.SECONDS);
+    // What was flushed before the OSD died is there.
+    try (RbdDevice again = RbdDevice.open(RbdName.parse(cluster.name(image, "rados_osd_op_timeout=60")), CacheMode.NONE, true)) {
+      ByteBuffer back = ByteBuffer.allocate(1 << 20);
+      again.read(0, back);
+      assertThat(back.array()).isEqualTo(flushed);
+    }
+  }
+}

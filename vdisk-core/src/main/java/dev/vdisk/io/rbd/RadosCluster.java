@@ -1,0 +1,137 @@
+package dev.vdisk.io.rbd;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+
+import dev.vdisk.block.BlockDeviceException;
+import dev.vdisk.block.BlockError;
+import java.io.Closeable;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * A connection to a Ceph cluster ({@code rados_t}) with an I/O context on one pool and namespace
+ * ({@code rados_ioctx_t}), made as QEMU's rbd driver makes it: {@code rados_create} with the client id, the
+ * ceph.conf (a named one must be readable; without one librados' default search, whose failure is not an error),
+ * the name's librados options, {@code rados_connect}, {@code rados_ioctx_create}, the namespace.
+ *
+ * <p><b>Never a hang.</b> Before the name's own options (which override them) vdisk sets librados' timeouts, which
+ * default to waiting for ever: {@value #MOUNT_TIMEOUT} s to connect ({@code client_mount_timeout}), and
+ * {@value #OP_TIMEOUT} s for each monitor and OSD request ({@code rados_mon_op_timeout}, {@code
+ * rados_osd_op_timeout}), so a cluster that is down or goes away fails requests with ETIMEDOUT.
+ */
+final class RadosCluster implements Closeable {
+  /** Seconds {@code rados_connect} waits for the monitors. */
+  static final String MOUNT_TIMEOUT = "20";
+  /** Seconds a monitor or OSD request waits for an answer. */
+  static final String OP_TIMEOUT = "30";
+
+  private final RbdNative rbd;
+  private final RbdName name;
+  private MemorySegment cluster;
+  private MemorySegment ioctx;
+
+  private RadosCluster(RbdNative rbd, RbdName name) {
+    this.rbd = rbd;
+    this.name = name;
+  }
+
+  /**
+   * Connects to the cluster {@code name} names and opens its pool.
+   *
+   * @param cacheOptions librados options that follow the cache mode (QEMU's {@code rbd_cache}); the name's own
+   *     options override them
+   * @throws BlockDeviceException one line: the library is missing, the conf unreadable, the cluster unreachable
+   *     within the timeout, the pool missing
+   */
+  static RadosCluster connect(RbdName name, Map<String, String> cacheOptions) throws IOException {
+    RadosCluster c = new RadosCluster(RbdNative.get(), name);
+    try {
+      c.connect(cacheOptions);
+      return c;
+    } catch (IOException | RuntimeException | Error e) {
+      c.close();
+      throw e;
+    } catch (Throwable e) {
+      c.close();
+      throw new BlockDeviceException(BlockError.EIO, name + ": " + e, e);
+    }
+  }
+
+  private void connect(Map<String, String> cacheOptions) throws Throwable {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment out = arena.allocate(ADDRESS);
+      MemorySegment id = name.id() == null ? MemorySegment.NULL : arena.allocateFrom(name.id());
+      check((int) rbd.radosCreate.h().invokeExact(out, id), "rados_create (client id " + name.id() + ")");
+      cluster = out.get(ADDRESS, 0);
+      MemorySegment conf = name.conf() == null ? MemorySegment.NULL : arena.allocateFrom(name.conf());
+      int rc = (int) rbd.radosConfReadFile.h().invokeExact(cluster, conf);
+      if (rc < 0 && name.conf() != null) {
+        throw new RbdException(rc, name + ": reading conf " + name.conf());
+      }
+      Map<String, String> options = new LinkedHashMap<>();
+      options.put("client_mount_timeout", MOUNT_TIMEOUT);
+      options.put("rados_mon_op_timeout", OP_TIMEOUT);
+      options.put("rados_osd_op_timeout", OP_TIMEOUT);
+      options.putAll(cacheOptions);
+      options.putAll(name.options());
+      for (Map.Entry<String, String> o : options.entrySet()) {
+        rc = (int) rbd.radosConfSet.h().invokeExact(cluster, arena.allocateFrom(o.getKey()), arena.allocateFrom(o.getValue()));
+        if (rc < 0) {
+          throw new BlockDeviceException(BlockError.EINVAL, name + ": librados option " + o.getKey() + "=" + o.getValue()
+              + " refused (" + new RbdException(rc, "rados_conf_set").getMessage() + ") (expected: an option librados knows, with a valid value)");
+        }
+      }
+      rc = (int) rbd.radosConnect.h().invokeExact(cluster);
+      if (rc < 0) {
+        throw new RbdException(rc, name + ": cannot connect to the cluster" + (name.conf() == null ? "" : " of " + name.conf())
+            + (rc == -RbdException.ETIMEDOUT ? " (no answer within client_mount_timeout=" + options.get("client_mount_timeout") + " s)" : ""));
+      }
+      rc = (int) rbd.radosIoctxCreate.h().invokeExact(cluster, arena.allocateFrom(name.pool()), out);
+      if (rc < 0) {
+        throw rc == -RbdException.ENOENT
+            ? new BlockDeviceException(BlockError.EINVAL, name + ": pool '" + name.pool() + "' does not exist (expected: an existing pool)")
+            : new RbdException(rc, name + ": opening pool '" + name.pool() + "'");
+      }
+      ioctx = out.get(ADDRESS, 0);
+      if (!name.namespace().isEmpty()) {
+        rbd.radosIoctxSetNamespace.h().invokeExact(ioctx, arena.allocateFrom(name.namespace()));
+      }
+    }
+  }
+
+  private static void check(int rc, String what) throws RbdException {
+    if (rc < 0) {
+      throw new RbdException(rc, what);
+    }
+  }
+
+  /** The binding. */
+  RbdNative rbd() {
+    return rbd;
+  }
+
+  /** The pool's (and namespace's) I/O context. */
+  MemorySegment ioctx() {
+    return ioctx;
+  }
+
+  /** Destroys the I/O context and shuts the connection down. Idempotent. */
+  @Override
+  public void close() {
+    try {
+      if (ioctx != null) {
+        rbd.radosIoctxDestroy.h().invokeExact(ioctx);
+        ioctx = null;
+      }
+      if (cluster != null) {
+        rbd.radosShutdown.h().invokeExact(cluster);
+        cluster = null;
+      }
+    } catch (Throwable e) {
+      throw new IllegalStateException("rados shutdown: " + e, e);
+    }
+  }
+}

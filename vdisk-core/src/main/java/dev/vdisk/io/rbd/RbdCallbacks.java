@@ -1,0 +1,60 @@
+package dev.vdisk.io.rbd;
+
+import java.lang.foreign.MemorySegment;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Where librbd's callbacks land. The two upcall stubs of {@link RbdNative} are made once, so each call passes a
+ * number as its {@code void *arg} and this class finds the Java receiver registered under it. The callbacks must
+ * not throw (an exception in an upcall ends the JVM): each catches everything and reports it to its receiver.
+ */
+final class RbdCallbacks {
+  /** {@code rbd_diff_iterate2}'s callback result that stops the iteration; librbd returns it unchanged. */
+  static final int STOP = -9000;
+
+  private static final AtomicLong NEXT = new AtomicLong(1);
+  private static final Map<Long, RbdCompletion> COMPLETIONS = new ConcurrentHashMap<>();
+  private static final Map<Long, RbdDiffCollector> DIFFS = new ConcurrentHashMap<>();
+
+  private RbdCallbacks() {}
+
+  /** Registers {@code c} until its callback runs; returns its {@code void *arg}. */
+  static long register(RbdCompletion c) {
+    long id = NEXT.getAndIncrement();
+    COMPLETIONS.put(id, c);
+    return id;
+  }
+
+  /** Forgets a completion whose AIO call was refused before librbd took it (its callback never runs). */
+  static void forget(long id) {
+    COMPLETIONS.remove(id);
+  }
+
+  /** Registers {@code d} for the duration of one {@code rbd_diff_iterate2}; returns its {@code void *arg}. */
+  static long register(RbdDiffCollector d) {
+    long id = NEXT.getAndIncrement();
+    DIFFS.put(id, d);
+    return id;
+  }
+
+  /** Forgets {@code d} once its iteration returned. */
+  static void forget(RbdDiffCollector d, long id) {
+    DIFFS.remove(id, d);
+  }
+
+  /** {@code rbd_callback_t}: runs on a librbd thread when an AIO request completes. */
+  static void completed(MemorySegment completion, MemorySegment arg) {
+    RbdCompletion c = COMPLETIONS.remove(arg.address());
+    if (c != null) {
+      c.complete(completion);
+    }
+  }
+
+  /** {@code rbd_diff_iterate2}'s callback: one run of existing or absent objects. */
+  static int diffExtent(long offset, long length, int exists, MemorySegment arg) {
+    RbdDiffCollector d = DIFFS.get(arg.address());
+    return d == null ? STOP : d.accept(offset, length, exists != 0);
+  }
+}

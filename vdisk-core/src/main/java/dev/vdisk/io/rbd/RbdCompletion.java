@@ -1,0 +1,75 @@
+package dev.vdisk.io.rbd;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * One librbd AIO request's completion ({@code rbd_completion_t}): the requesting thread submits, then parks in
+ * {@link #await()} until librbd's callback thread hands over the result and unparks it. A virtual thread parks
+ * without holding a carrier, so many requests are in flight at once: the queue depth is the number of threads
+ * waiting. The wait has no deadline of its own: librados' {@code rados_osd_op_timeout}, which {@link RadosCluster}
+ * always sets, fails every request that the cluster does not answer.
+ */
+final class RbdCompletion {
+  private final RbdNative rbd;
+  private final Thread waiter = Thread.currentThread();
+  private final long id = RbdCallbacks.register(this);
+  private final MemorySegment handle;
+  private volatile boolean done;
+  private long result;
+
+  /** A completion for a request the current thread is about to submit and then {@link #await}. */
+  RbdCompletion(RbdNative rbd) throws Throwable {
+    this.rbd = rbd;
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment out = arena.allocate(ADDRESS);
+      int rc = (int) rbd.rbdAioCreateCompletion.h().invokeExact(MemorySegment.ofAddress(id), rbd.completionUpcall, out);
+      if (rc < 0) {
+        RbdCallbacks.forget(id);
+        throw new RbdException(rc, "rbd_aio_create_completion");
+      }
+      handle = out.get(ADDRESS, 0);
+    }
+  }
+
+  /** The {@code rbd_completion_t} to pass to the AIO call. */
+  MemorySegment handle() {
+    return handle;
+  }
+
+  /** Releases a completion whose AIO call returned an error: librbd never calls back for it. */
+  void abandon() throws Throwable {
+    RbdCallbacks.forget(id);
+    rbd.rbdAioRelease.h().invokeExact(handle);
+  }
+
+  /** Called once on librbd's thread: takes the result, releases the completion (as QEMU does there), wakes the waiter. */
+  void complete(MemorySegment completion) {
+    long r;
+    try {
+      r = (long) rbd.rbdAioGetReturnValue.h().invokeExact(completion);
+      rbd.rbdAioRelease.h().invokeExact(completion);
+    } catch (Throwable e) {
+      r = -RbdException.EIO;
+    }
+    result = r;
+    done = true;
+    LockSupport.unpark(waiter);
+  }
+
+  /** Parks until the callback ran; returns librbd's result (bytes, 0, or {@code -errno}). Interrupts are kept, not acted on: the buffer must outlive the request. */
+  long await() {
+    boolean interrupted = false;
+    while (!done) {
+      LockSupport.park(this);
+      interrupted |= Thread.interrupted();
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+    return result;
+  }
+}
