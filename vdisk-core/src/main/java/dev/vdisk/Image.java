@@ -9,6 +9,7 @@ import dev.vdisk.format.ImageChain;
 import dev.vdisk.format.ImageInfo;
 import dev.vdisk.format.ImageMap;
 import dev.vdisk.format.OpenImage;
+import dev.vdisk.format.Snapshot;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -42,6 +43,15 @@ public final class Image implements BlockDevice {
   /** What {@code qemu-img info} says of this image. */
   public ImageInfo info() throws IOException {
     return chain.layers().getFirst().info();
+  }
+
+  /**
+   * The internal snapshots of this image, in table order, as {@code qemu-img snapshot -l} lists them (none for a
+   * format without them). Create, apply and delete them on a closed image with {@link Vdisk#createSnapshot},
+   * {@link Vdisk#applySnapshot} and {@link Vdisk#deleteSnapshot}.
+   */
+  public List<Snapshot> snapshots() throws IOException {
+    return info().snapshots();
   }
 
   /** What {@code qemu-img info --backing-chain} says: this image, then each backing image down the chain. */

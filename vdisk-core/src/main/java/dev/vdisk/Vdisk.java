@@ -1,6 +1,8 @@
 package dev.vdisk;
 
 import dev.vdisk.block.BlockDevice;
+import dev.vdisk.block.BlockDeviceException;
+import dev.vdisk.block.BlockError;
 import dev.vdisk.format.ChainMeasureSource;
 import dev.vdisk.format.CheckProblem;
 import dev.vdisk.format.CheckResult;
@@ -13,6 +15,8 @@ import dev.vdisk.format.Measurement;
 import dev.vdisk.format.OpenImage;
 import dev.vdisk.format.RbdImages;
 import dev.vdisk.format.Repair;
+import dev.vdisk.format.Snapshot;
+import dev.vdisk.format.qcow2.Qcow2Format;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileDevice;
 import dev.vdisk.io.FileOptions;
@@ -156,6 +160,66 @@ public final class Vdisk {
       result = format.check(f, path, sink).withFixed(repaired.corruptionsFixed(), repaired.leaksFixed());
     }
     return new CheckReport(format.name(), result, problems, Optional.of(repaired));
+  }
+
+  /** What a snapshot operation does to an open qcow2 host file. */
+  @FunctionalInterface
+  private interface SnapshotOp<T> {
+    T run(FileDevice file) throws IOException;
+  }
+
+  /**
+   * {@code qemu-img snapshot -c NAME}: a disk-only internal snapshot of the image in {@code path}, taken now, with the
+   * next free numeric ID (names need not be unique, and are cut to 255 bytes, as in QEMU). The image is opened for
+   * writing under its lock; a power loss leaves the image before or after the change.
+   *
+   * @throws dev.vdisk.block.BlockDeviceException ENOTSUP for a format without internal snapshots (raw) or a qcow2
+   *     image with an external data file
+   */
+  public static Snapshot createSnapshot(Path path, String name, OpenOptions options) throws IOException {
+    java.time.Instant now = java.time.Instant.now();
+    // qemu-img takes the time of day in microseconds.
+    long nanos = now.getNano() / 1000 * 1000L;
+    return onSnapshots(path, options, f -> Qcow2Format.createSnapshot(f, path, name, now.getEpochSecond(), nanos));
+  }
+
+  /**
+   * {@code qemu-img snapshot -a}: reverts the image in {@code path} to snapshot {@code idOrName} (an ID first, then a
+   * name), its virtual size included.
+   *
+   * @throws dev.vdisk.format.SnapshotNotFoundException if no snapshot matches
+   * @throws dev.vdisk.block.BlockDeviceException if the image has persistent bitmaps (QEMU refuses too)
+   */
+  public static void applySnapshot(Path path, String idOrName, OpenOptions options) throws IOException {
+    onSnapshots(path, options, f -> {
+      Qcow2Format.applySnapshot(f, path, idOrName);
+      return null;
+    });
+  }
+
+  /**
+   * {@code qemu-img snapshot -d}: deletes the first snapshot named {@code name} (by name only, as qemu-img) of the
+   * image.
+   */
+  public static void deleteSnapshot(Path path, String name, OpenOptions options) throws IOException {
+    onSnapshots(path, options, f -> {
+      Qcow2Format.deleteSnapshot(f, path, name);
+      return null;
+    });
+  }
+
+  private static <T> T onSnapshots(Path path, OpenOptions options, SnapshotOp<T> op) throws IOException {
+    if (options.readOnly()) {
+      throw new IllegalArgumentException("read-only: true (expected: false, a snapshot operation writes the image)");
+    }
+    try (FileDevice f = FileDevice.open(path, new FileOptions(options.cache(), false, options.forceShare(), true))) {
+      ImageFormat format = options.format().isPresent() ? FormatRegistry.byName(options.format().get()) : Images.probe(f);
+      if (!format.name().equals("qcow2")) {
+        throw new BlockDeviceException(BlockError.ENOTSUP, "format '" + format.name()
+            + "': has no internal snapshots (expected: qcow2)");
+      }
+      return op.run(f);
+    }
   }
 
   /**

@@ -15,6 +15,8 @@ import dev.vdisk.nbd.server.SocketPath;
 import dev.vdisk.nbd.server.TlsCredentials;
 import dev.vdisk.nbd.server.TlsMode;
 import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.Writer;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
@@ -105,10 +107,12 @@ final class ServeCommand implements Callable<Integer> {
   @Option(names = {"-r", "--read-only"}, description = "Export FILE read-only.")
   boolean readOnly;
 
-  @Option(names = {"-s", "--snapshot"}, description = "Not supported yet: refused.")
+  @Option(names = {"-s", "--snapshot"}, description = "Serve FILE through a temporary qcow2 overlay that takes the "
+      + "writes (deleted at exit); FILE itself is only read.")
   boolean snapshot;
 
-  @Option(names = {"-l", "--load-snapshot"}, paramLabel = "SNAPSHOT", description = "Not supported yet: refused.")
+  @Option(names = {"-l", "--load-snapshot"}, paramLabel = "SNAPSHOT", description = "Serve internal snapshot SNAPSHOT of "
+      + "FILE (an ID or name, or snapshot.id=ID[,snapshot.name=NAME]) read-only, without applying it (implies -r).")
   String loadSnapshot;
 
   @Option(names = {"-x", "--export-name"}, paramLabel = "NAME", description = "Export name of FILE (default: empty).")
@@ -174,12 +178,23 @@ final class ServeCommand implements Callable<Integer> {
     if (fork && !ServeFork.isChild()) {
       return ServeFork.runParent(main.err());
     }
+    // After the fork, so only the server makes (and later deletes) the temporary overlay.
+    Path overlay = snapshot ? TemporaryOverlay.replaceLast(specs) : null;
     EventLog log = new EventLog(main.err());
     PrometheusMetrics metrics = metricsAt == null ? null : startMetrics(metricsAt);
     List<Export> opened = new ArrayList<>();
     try {
       for (ExportSpec s : specs) {
-        opened.add(s.open(log, main.err()));
+        if (loadSnapshot == null || s != specs.getLast()) {
+          opened.add(s.open(log, main.err()));
+          continue;
+        }
+        // -l applies to FILE's export, the last spec; it is logged once the snapshot is found, so a refusal is one line.
+        Export x = SnapshotSource.export(s.open(new EventLog(new PrintWriter(Writer.nullWriter())), main.err()),
+            loadSnapshot);
+        log.info("export", "export", x.name(), "file", s.file(), "snapshot", loadSnapshot, "read-only", true, "size",
+            x.device().size(), "stack", x.device());
+        opened.add(x);
       }
     } catch (IOException | RuntimeException e) {
       for (Export x : opened) {
@@ -187,6 +202,9 @@ final class ServeCommand implements Callable<Integer> {
       }
       if (metrics != null) {
         metrics.close();
+      }
+      if (overlay != null) {
+        Files.deleteIfExists(overlay);
       }
       throw e;
     }
@@ -226,6 +244,9 @@ final class ServeCommand implements Callable<Integer> {
       if (pid != null) {
         Files.deleteIfExists(pid);
       }
+      if (overlay != null) {
+        Files.deleteIfExists(overlay);
+      }
     }
     return 0;
   }
@@ -249,11 +270,12 @@ final class ServeCommand implements Callable<Integer> {
   }
 
   private List<ExportSpec> specs() {
-    if (snapshot) {
-      throw new CliException("-s/--snapshot: not supported yet (expected: an overlay made with vdisk create -f qcow2 -b FILE -F FMT, served instead)");
+    if (snapshot && (file == null || loadSnapshot != null)) {
+      throw new CliException("-s/--snapshot: " + (file == null ? "given without FILE (expected: FILE, the image to "
+          + "protect)" : "given with -l (expected: one of them)"));
     }
-    if (loadSnapshot != null) {
-      throw new CliException("-l/--load-snapshot: reading internal snapshots is not built yet (expected: no -l)");
+    if (loadSnapshot != null && file == null) {
+      throw new CliException("-l/--load-snapshot: given without FILE (expected: FILE, the image whose snapshot to serve)");
     }
     if (shared != null && shared < 0) {
       throw new CliException("Invalid shared device number '" + shared + "' (expected: 0 for any number of clients, or more)");
@@ -274,7 +296,8 @@ final class ServeCommand implements Callable<Integer> {
         fmt = opts.format();
       }
       CacheMode mode = nocache ? CacheMode.NONE : cache == null ? CacheMode.WRITEBACK : CacheMode.parse(cache);
-      specs.add(new ExportSpec(exportName == null ? "" : exportName, path, fmt, mode, readOnly,
+      // As qemu-nbd: -l implies -r.
+      specs.add(new ExportSpec(exportName == null ? "" : exportName, path, fmt, mode, readOnly || loadSnapshot != null,
           discard == null ? DiscardMode.IGNORE : DiscardMode.parse(discard), description == null ? "" : description,
           detectZeroes == null ? DetectZeroesFilter.Mode.OFF : DetectZeroesFilter.Mode.parse(detectZeroes), bitmap, allocationDepth,
           offset == null ? 0 : Sizes.parse("-o/--offset", offset), AioOption.parse("--aio", aio, mode)));

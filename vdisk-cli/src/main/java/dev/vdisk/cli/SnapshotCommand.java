@@ -1,8 +1,12 @@
 package dev.vdisk.cli;
 
 import dev.vdisk.Image;
+import dev.vdisk.OpenOptions;
+import dev.vdisk.Vdisk;
+import dev.vdisk.block.BlockDeviceException;
+import dev.vdisk.block.BlockError;
 import dev.vdisk.format.Snapshot;
-import dev.vdisk.io.CacheMode;
+import dev.vdisk.format.SnapshotNotFoundException;
 import java.io.IOException;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -14,11 +18,13 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 
 /**
- * {@code vdisk snapshot [-f fmt] [-U] [-l | -a S | -c S | -d S] FILE}: qemu-img snapshot. {@code -l} prints
- * qemu-img's table, or nothing for an image without snapshots; without an action the image is only opened, as
- * qemu-img does. Creating, applying and deleting internal snapshots are not supported yet.
+ * {@code vdisk snapshot [-q] [-U] [-f fmt] [--image-opts] [-l | -a S | -c S | -d S] FILE}: qemu-img snapshot, with
+ * its messages and exit status 1 on failure. {@code -l} prints qemu-img's table, or nothing for an image without
+ * snapshots; without an action the image is only opened, as qemu-img does. {@code -c}, {@code -a} and {@code -d}
+ * are {@link Vdisk#createSnapshot}, {@link Vdisk#applySnapshot} and {@link Vdisk#deleteSnapshot}.
  */
-@Command(name = "snapshot", mixinStandardHelpOptions = true, description = "List an image's internal snapshots.")
+@Command(name = "snapshot", mixinStandardHelpOptions = true,
+    description = "List, create, apply or delete an image's internal snapshots.")
 final class SnapshotCommand implements Callable<Integer> {
   @ParentCommand Main main;
 
@@ -29,20 +35,20 @@ final class SnapshotCommand implements Callable<Integer> {
     @Option(names = "-l", description = "List the snapshots.")
     boolean list;
 
-    @Option(names = "-a", paramLabel = "SNAPSHOT", description = "Apply a snapshot (not supported yet).")
+    @Option(names = "-a", paramLabel = "SNAPSHOT", description = "Revert the image to a snapshot (ID or name).")
     String apply;
 
-    @Option(names = "-c", paramLabel = "SNAPSHOT", description = "Create a snapshot (not supported yet).")
+    @Option(names = "-c", paramLabel = "SNAPSHOT", description = "Create a snapshot with this name.")
     String create;
 
-    @Option(names = "-d", paramLabel = "SNAPSHOT", description = "Delete a snapshot (not supported yet).")
+    @Option(names = "-d", paramLabel = "SNAPSHOT", description = "Delete a snapshot (by name, as qemu-img).")
     String delete;
   }
 
   @ArgGroup(exclusive = true, multiplicity = "0..1")
   Action action;
 
-  @Option(names = "-q", description = "Quiet (accepted for qemu-img's sake; listing is the only output).")
+  @Option(names = "-q", description = "Quiet (accepted for qemu-img's sake: only -l prints anything).")
   boolean quiet;
 
   @Parameters(index = "0", paramLabel = "FILE", description = "The image.")
@@ -50,17 +56,66 @@ final class SnapshotCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException {
-    if (action != null && !action.list) {
-      String option = action.apply != null ? "-a" : action.create != null ? "-c" : "-d";
-      throw new CliException("snapshot " + option + ": creating, applying and deleting internal snapshots is not "
-          + "supported yet (expected: -l, or qemu-img snapshot " + option + ")");
+    if (action == null || action.list) {
+      try (Image img = image.openImage(file, true)) {
+        List<Snapshot> snapshots = img.info().snapshots();
+        if (action != null && !snapshots.isEmpty()) {
+          main.out().print("Snapshot list:\n" + SnapshotList.table(SnapshotList.entries(snapshots)));
+        }
+      }
+      return 0;
     }
-    try (Image img = image.openImage(file, true)) {
-      List<Snapshot> snapshots = img.info().snapshots();
-      if (action != null && !snapshots.isEmpty()) {
-        main.out().print("Snapshot list:\n" + SnapshotList.table(SnapshotList.entries(snapshots)));
+    ImageSpec spec = ImageSpec.parse(file, image.imageOpts);
+    if (image.forceShare) {
+      throw new CliException("Could not open '" + spec.label() + "': force-share=on can only be used with read-only "
+          + "images");
+    }
+    // An NBD export has no internal snapshots, as a raw image has none: the same refusals.
+    String format = spec.isNbd() ? "raw" : spec.format() != null ? spec.format() : image.format;
+    OpenOptions options = OpenOptions.builder().format(format).readOnly(false).build();
+    java.nio.file.Path p = spec.isNbd() ? null : image.checkedPath(spec.file());
+    if (p == null) {
+      throw new CliException(refusalOnNbd());
+    }
+    if (action.create != null) {
+      try {
+        Vdisk.createSnapshot(p, action.create, options);
+      } catch (BlockDeviceException e) {
+        // qemu-img prints the errno of bdrv_snapshot_create.
+        String why = e.error() == BlockError.ENOTSUP ? "-95 (Operation not supported)"
+            : e.error() == BlockError.ENOSPC ? "-27 (File too large)"
+            : e.error() == BlockError.EOVERFLOW ? "-22 (Invalid argument)" : e.getMessage();
+        throw new CliException("Could not create snapshot '" + action.create + "': " + why, e);
+      }
+    } else if (action.apply != null) {
+      try {
+        Vdisk.applySnapshot(p, action.apply, options);
+      } catch (SnapshotNotFoundException e) {
+        throw new CliException("Could not apply snapshot '" + action.apply
+            + "': Failed to load snapshot: No such file or directory", e);
+      } catch (BlockDeviceException e) {
+        String why = e.error() == BlockError.ENOTSUP && e.getMessage().startsWith("format ")
+            ? "Block driver does not support snapshots" : e.getMessage();
+        throw new CliException("Could not apply snapshot '" + action.apply + "': " + why, e);
+      }
+    } else {
+      try {
+        Vdisk.deleteSnapshot(p, action.delete, options);
+      } catch (SnapshotNotFoundException e) {
+        throw new CliException("Could not delete snapshot '" + action.delete + "': snapshot not found", e);
+      } catch (BlockDeviceException e) {
+        String why = e.error() == BlockError.ENOTSUP && e.getMessage().startsWith("format ")
+            ? "snapshot not found" : e.getMessage();
+        throw new CliException("Could not delete snapshot '" + action.delete + "': " + why, e);
       }
     }
     return 0;
+  }
+
+  /** qemu-img's refusal of this action on an image without internal snapshots (raw, an NBD export). */
+  private String refusalOnNbd() {
+    return action.create != null ? "Could not create snapshot '" + action.create + "': -95 (Operation not supported)"
+        : action.apply != null ? "Could not apply snapshot '" + action.apply + "': Block driver does not support snapshots"
+        : "Could not delete snapshot '" + action.delete + "': snapshot not found";
   }
 }

@@ -36,6 +36,12 @@ final class SnapshotList {
         .toList();
   }
 
+  /** {@code text} padded with spaces to {@code width} bytes of UTF-8, as C's {@code %-Ns} pads (it counts bytes). */
+  private static String padBytes(String text, int width) {
+    int bytes = text.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+    return bytes >= width ? text : text + " ".repeat(width - bytes);
+  }
+
   /** QEMU's bdrv_snapshot_dump: a header line, then one line a snapshot, dates in local time. */
   static String table(List<Entry> entries) {
     StringBuilder s = new StringBuilder(String.format("%-10s%-17s%8s%20s%13s%11s%n", "ID", "TAG", "VM SIZE", "DATE",
@@ -45,8 +51,8 @@ final class SnapshotList {
       long secs = e.vmClockSec();
       String clock = String.format("%02d:%02d:%02d.%03d", secs / 3600, (secs / 60) % 60, secs % 60,
           e.vmClockNsec() / 1_000_000);
-      s.append(String.format("%-9s %-16s %8s%20s%13s%11s%n", e.id(), e.name(), Sizes.human(e.vmStateSize()), date,
-          clock, e.icount() == null ? "" : e.icount()));
+      s.append(String.format("%s %s %8s%20s%13s%11s%n", padBytes(e.id(), 9), padBytes(e.name(), 16),
+          Sizes.human(e.vmStateSize()), date, clock, e.icount() == null ? "" : e.icount()));
     }
     return s.toString();
   }

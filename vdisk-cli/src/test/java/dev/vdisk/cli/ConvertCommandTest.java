@@ -49,7 +49,7 @@ class ConvertCommandTest {
   @CsvSource(delimiter = '|', value = {
       "-c|-c: Compression not supported for this file format (expected: -O qcow2)",
       "-c -O qcow2 -o preallocation=metadata|-c: Compression and preallocation not supported at the same time (expected: no -o preallocation=metadata with -c)",
-      "-l snap|-l: converting a snapshot is not supported yet (expected: no -l)",
+      "-l snap|Failed to load snapshot: Block format 'raw' used by device '' does not support temporarily loading internal snapshots",
       "-B base.qcow2 -F qcow2|Backing file not supported for file format 'raw'",
       "-B base.qcow2 -O qcow2|Use of backing file requires explicit backing format",
       "-S 1000|-S: '1000' (expected: a multiple of 512 up to 16777216, or 0 to disable sparse detection and fully allocate the output)",

@@ -48,9 +48,9 @@ class ServeCommandTest {
   void qemuNbdOptionErrorsAreOneLine() throws IOException {
     Path img = Files.write(dir.resolve("a.img"), new byte[4096]);
     String f = img.toString();
-    fails("vdisk serve: -l/--load-snapshot: reading internal snapshots is not built yet (expected: no -l)", "-l", "snap1", f);
-    fails("vdisk serve: -s/--snapshot: not supported yet (expected: an overlay made with vdisk create -f qcow2 -b FILE -F FMT, served instead)",
-        "-s", f);
+    fails("vdisk serve: Failed to load snapshot: Block format 'raw' used by device '' does not support temporarily "
+        + "loading internal snapshots", "-f", "raw", "-k", dir.resolve("s.sock").toString(), "-l", "snap1", f);
+    fails("vdisk serve: -s/--snapshot: given with -l (expected: one of them)", "-s", "-l", "snap1", f);
     fails("vdisk serve: --aio: 'posix' (expected: threads, native or io_uring)", "--aio=posix", f);
     fails("vdisk serve: Invalid shared device number '-1' (expected: 0 for any number of clients, or more)", "-e", "-1", f);
     fails("vdisk serve: -n/--nocache: given with --cache (expected: one of them)", "-n", "--cache=none", f);

@@ -67,6 +67,15 @@ final class L1Table {
     return new L1Table(header.l1TableOffset(), entries);
   }
 
+  /**
+   * A read-only table of {@code entries}, read and checked by the caller: an internal snapshot's L1 table, padded with
+   * zeroes to the entries the current virtual size needs (a snapshot read as QEMU's {@code qcow2_snapshot_load_tmp}
+   * reads it).
+   */
+  static L1Table ofSnapshot(long offset, long[] entries) {
+    return new L1Table(offset, entries.clone());
+  }
+
   /** Refuses an l1_size too small to map the virtual size (the upper bound is {@link Qcow2Header#parse}'s). */
   static void checkSize(Qcow2Header header, Geometry geometry) throws IOException {
     long needed = geometry.l1EntriesFor(header.size());

@@ -111,7 +111,7 @@ final class L2Cache {
       dirty.remove(offset);
     }
     if (tables.size() > capacity) {
-      evict();
+      evict(-1);
     }
     return true;
   }
@@ -131,12 +131,14 @@ final class L2Cache {
       return raced.table;
     }
     if (tables.size() > capacity) {
-      evict();
+      // Never the table just loaded: the caller may be about to change it (a change to an evicted copy would be lost).
+      evict(offset);
     }
     return loaded.table;
   }
 
-  private void evict() {
+  /** Drops clean tables, not {@code keep}, until the cache is within its bound (or every table is dirty or kept). */
+  private void evict(long keep) {
     synchronized (evictLock) {
       // Two sweeps clear every reference bit, so the loop ends even if every table is hot.
       int budget = 2 * tables.size() + 2;
@@ -149,7 +151,7 @@ final class L2Cache {
         }
         Map.Entry<Long, Slot> next = hand.next();
         Slot s = next.getValue();
-        if (dirty.contains(next.getKey())) {
+        if (dirty.contains(next.getKey()) || next.getKey() == keep) {
           continue;
         }
         if (s.referenced && budget > tables.size()) {

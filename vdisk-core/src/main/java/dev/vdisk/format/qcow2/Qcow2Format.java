@@ -9,6 +9,8 @@ import dev.vdisk.format.CheckResult;
 import dev.vdisk.format.FormatImage;
 import dev.vdisk.format.ImageContext;
 import dev.vdisk.format.Repair;
+import dev.vdisk.format.Snapshot;
+import dev.vdisk.format.SnapshotNotFoundException;
 import dev.vdisk.format.ImageFormat;
 import dev.vdisk.format.MeasureSource;
 import dev.vdisk.format.Measurement;
@@ -340,6 +342,38 @@ public final class Qcow2Format implements ImageFormat {
    */
   public static void editBitmap(BlockDevice image, String name, BitmapAction action) throws IOException {
     BitmapEditor.apply(find(image), name, action);
+  }
+
+  /**
+   * qemu-img snapshot -c on the qcow2 image in {@code file} (a host file nothing else has open, named {@code path}):
+   * see {@link InternalSnapshots#create}. Returns the snapshot as listed.
+   */
+  public static Snapshot createSnapshot(BlockDevice file, Path path, String name, long dateSeconds, long dateNanos)
+      throws IOException {
+    return InternalSnapshots.of(file, path).create(name, dateSeconds, dateNanos);
+  }
+
+  /** qemu-img snapshot -a: see {@link InternalSnapshots#apply}. */
+  public static void applySnapshot(BlockDevice file, Path path, String idOrName) throws IOException {
+    InternalSnapshots.of(file, path).apply(idOrName);
+  }
+
+  /** qemu-img snapshot -d: see {@link InternalSnapshots#delete}. */
+  public static void deleteSnapshot(BlockDevice file, Path path, String name) throws IOException {
+    InternalSnapshots.of(file, path).delete(name);
+  }
+
+  /**
+   * Internal snapshot {@code spec} of the qcow2 image in {@code image}, read-only and without applying it, as
+   * {@code qemu-img convert -l} reads it: {@code snapshot.id=ID}, {@code snapshot.name=NAME} (comma-separated, both
+   * must match), or an ID or name (the ID first). The view has the image's current virtual size and shares its files;
+   * close it before the image.
+   *
+   * @throws SnapshotNotFoundException where no snapshot matches
+   */
+  public static FormatImage openSnapshot(BlockDevice image, String spec) throws IOException {
+    Qcow2Image q = find(image);
+    return SnapshotReader.open(q, spec, q.format() instanceof Qcow2Format f ? f.l2CacheSize : DEFAULT_L2_CACHE_SIZE);
   }
 
   /**

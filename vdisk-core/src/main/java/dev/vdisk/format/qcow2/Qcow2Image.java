@@ -99,6 +99,21 @@ final class Qcow2Image implements FormatImage {
     return header;
   }
 
+  /** The image file. */
+  BlockDevice file() {
+    return file;
+  }
+
+  /**
+   * A read-only view of this image's guest disk as {@code snapshotMapper} maps it (an internal snapshot's L1 table,
+   * {@link SnapshotReader}), at this image's virtual size and over its file, data file and backing image; closing the
+   * view closes none of them.
+   */
+  Qcow2Image snapshotView(ClusterMapper snapshotMapper) throws IOException {
+    return new Qcow2Image(format, file, header, extensions, geometry, snapshotMapper, data, backingName, backing,
+        snapshots, List.of(), null, null);
+  }
+
   HeaderExtensions extensions() {
     return extensions;
   }
@@ -377,8 +392,9 @@ final class Qcow2Image implements FormatImage {
   }
 
   /**
-   * Grows or shrinks the image as {@code qemu-img resize} does; resizing an image with internal snapshots is
-   * refused (not supported yet), as is a size that is not a multiple of 512 (QEMU refuses it too).
+   * Grows or shrinks the image as {@code qemu-img resize} does, internal snapshots kept (they keep their own size;
+   * a version 2 image with snapshots is refused, as QEMU 7.2 refuses it), as is a size that is not a multiple of 512
+   * (QEMU refuses it too).
    */
   @Override
   public void resize(long newSize) throws IOException {
@@ -387,9 +403,9 @@ final class Qcow2Image implements FormatImage {
     if (newSize == old) {
       return;
     }
-    if (!snapshots.isEmpty()) {
-      throw new BlockDeviceException(BlockError.ENOTSUP, "resize: the image has " + snapshots.size()
-          + " internal snapshots (expected: none; resizing images with snapshots is not supported yet)");
+    if (!snapshots.isEmpty() && header.version() < 3) {
+      // QEMU 7.2's qcow2_co_truncate: a version 2 snapshot entry may lack the disk size it was taken at.
+      throw new BlockDeviceException(BlockError.ENOTSUP, "Can't resize a v2 image which has snapshots");
     }
     if (newSize % 512 != 0) {
       throw new BlockDeviceException(BlockError.EINVAL,

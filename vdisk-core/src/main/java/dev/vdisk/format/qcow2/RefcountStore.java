@@ -376,16 +376,23 @@ final class RefcountStore {
       reader.readData(offset, b);
       b.clear();
       blocks.put(offset, b);
-      trim();
+      // Never the block just read: the caller may be about to change it (a change to an evicted copy would be lost).
+      trim(offset);
     }
     return b;
   }
 
   /** Drops clean blocks beyond the bound, least recently used first. */
   private void trim() {
+    trim(-1);
+  }
+
+  /** {@link #trim()}, keeping the block at {@code keep}. */
+  private void trim(long keep) {
     Iterator<Map.Entry<Long, ByteBuffer>> it = blocks.entrySet().iterator();
     while (blocks.size() > maxBlocks && it.hasNext()) {
-      if (!dirtyBlocks.contains(it.next().getKey())) {
+      long offset = it.next().getKey();
+      if (offset != keep && !dirtyBlocks.contains(offset)) {
         it.remove();
       }
     }

@@ -25,6 +25,8 @@ final class SnapshotTable {
   private static final int FIXED = 40;
   /** QEMU's limit on one entry's extra data. */
   static final int MAX_EXTRA_DATA = 1024;
+  /** The extra data QEMU 7.2 writes and reads: vm_state_size_large, disk_size, icount. */
+  static final int KNOWN_EXTRA = 24;
   /** QEMU's limit on the whole table: 1 KiB per snapshot, 64 MiB. */
   static final long MAX_TABLE_BYTES = 1024 * Qcow2Header.MAX_SNAPSHOTS;
 
@@ -36,8 +38,9 @@ final class SnapshotTable {
    * @param snapshot what {@code info} lists
    * @param l1TableOffset where the snapshot's L1 table is (unchecked)
    * @param l1Size its entries (unchecked)
+   * @param unknownExtra the extra data past the 24 bytes QEMU 7.2 knows, kept when the table is rewritten
    */
-  record Entry(Snapshot snapshot, long l1TableOffset, long l1Size) {}
+  record Entry(Snapshot snapshot, long l1TableOffset, long l1Size, byte[] unknownExtra) {}
 
   /**
    * The table as stored.
@@ -101,13 +104,63 @@ final class SnapshotTable {
       if (extraSize >= 24) {
         icount = v.getLong(16);
       }
+      byte[] unknown = new byte[(int) Math.max(0, extraSize - KNOWN_EXTRA)];
+      if (unknown.length > 0) {
+        v.get(KNOWN_EXTRA, unknown);
+      }
       String id = string(v, (int) extraSize, idSize);
       String name = string(v, (int) extraSize + idSize, nameSize);
-      out.add(new Entry(new Snapshot(id, name, diskSize, vmStateSize, dateSec, dateNsec, vmClockNsec, icount), l1Offset, l1Size));
+      out.add(new Entry(new Snapshot(id, name, diskSize, vmStateSize, dateSec, dateNsec, vmClockNsec, icount), l1Offset, l1Size,
+          unknown));
       end = pos + FIXED + varSize;
       pos = (end + 7) & ~7L;
     }
     return new Parsed(List.copyOf(out), end - start);
+  }
+
+  /**
+   * The table as QEMU's {@code qcow2_write_snapshots} writes it: each entry 8-byte aligned, at least the 24 bytes of
+   * extra data QEMU 7.2 knows (an older entry gains them: disk size and icount as read), unknown extra data kept, the
+   * 32-bit VM state size 0 where the size does not fit. No padding after the last entry.
+   */
+  static ByteBuffer encode(List<Entry> entries) {
+    int total = 0;
+    for (Entry e : entries) {
+      total = align8(total) + entryBytes(e);
+    }
+    if (total > MAX_TABLE_BYTES) {
+      throw new IllegalArgumentException("snapshot table: " + total + " bytes (expected: at most " + MAX_TABLE_BYTES
+          + ", QEMU's limit)");
+    }
+    ByteBuffer b = ByteBuffer.allocate(total);
+    int pos = 0;
+    for (Entry e : entries) {
+      pos = align8(pos);
+      Snapshot s = e.snapshot();
+      byte[] id = s.id().getBytes(StandardCharsets.UTF_8);
+      byte[] name = s.name().getBytes(StandardCharsets.UTF_8);
+      b.putLong(pos, e.l1TableOffset()).putInt(pos + 8, (int) e.l1Size()).putShort(pos + 12, (short) id.length)
+          .putShort(pos + 14, (short) name.length).putInt(pos + 16, (int) s.dateSeconds())
+          .putInt(pos + 20, (int) s.dateNanos()).putLong(pos + 24, s.vmClockNanos())
+          .putInt(pos + 32, s.vmStateSize() <= 0xffffffffL ? (int) s.vmStateSize() : 0)
+          .putInt(pos + 36, KNOWN_EXTRA + e.unknownExtra().length);
+      b.putLong(pos + FIXED, s.vmStateSize()).putLong(pos + FIXED + 8, s.virtualSize())
+          .putLong(pos + FIXED + 16, s.icount());
+      b.put(pos + FIXED + KNOWN_EXTRA, e.unknownExtra());
+      int at = pos + FIXED + KNOWN_EXTRA + e.unknownExtra().length;
+      b.put(at, id).put(at + id.length, name);
+      pos += entryBytes(e);
+    }
+    return b;
+  }
+
+  private static int entryBytes(Entry e) {
+    return FIXED + KNOWN_EXTRA + e.unknownExtra().length + e.snapshot().id().getBytes(StandardCharsets.UTF_8).length
+        + e.snapshot().name().getBytes(StandardCharsets.UTF_8).length;
+  }
+
+  private static int align8(int n) {
+    return (n + 7) & ~7;
   }
 
   private static ByteBuffer read(HostReader file, boolean lenient, String where, long offset, int length) throws IOException {

@@ -42,6 +42,25 @@ class L2CacheTest {
     }
   }
 
+  /**
+   * With every cached table dirty, a table loaded now must stay cached until its caller changes it: a change made to
+   * an evicted copy would be lost (found by SnapshotCrashIT's write sessions over shared tables with a small cache).
+   */
+  @Test
+  void aTableJustLoadedIsNotEvictedWhenTheOthersAreDirty() throws Exception {
+    L2Cache cache = new L2Cache(2L * TABLE, TABLE, this::load);
+    cache.add(TABLE, new long[TABLE / 8]);
+    cache.add(2 * TABLE, new long[TABLE / 8]);
+    long[] t = cache.get(3 * TABLE);
+    cache.set(3 * TABLE, t, 1, 42);
+    assertThat(cache.get(3 * TABLE)[1]).as("the change is in the cached table").isEqualTo(42);
+    dev.vdisk.block.mem.MemoryDevice file = new dev.vdisk.block.mem.MemoryDevice(16L * TABLE);
+    cache.writeDirty(file);
+    java.nio.ByteBuffer word = java.nio.ByteBuffer.allocate(8);
+    file.read(3L * TABLE + 8, word);
+    assertThat(word.getLong(0)).as("the change is written back").isEqualTo(42);
+  }
+
   @Test
   void atLeastTwoTablesEvenWhenConfiguredSmaller() {
     assertThat(new L2Cache(0, TABLE, this::load).capacity()).isEqualTo(L2Cache.MIN_TABLES);

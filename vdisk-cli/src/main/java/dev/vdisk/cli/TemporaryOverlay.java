@@ -1,0 +1,48 @@
+package dev.vdisk.cli;
+
+import dev.vdisk.format.FormatRegistry;
+import dev.vdisk.format.Images;
+import dev.vdisk.format.OpenImage;
+import dev.vdisk.io.CacheMode;
+import dev.vdisk.io.FileOptions;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * qemu-nbd's {@code -s/--snapshot}: a temporary qcow2 overlay over the served image that takes every write, so the
+ * image itself is only read; the caller deletes the overlay when the server ends.
+ */
+final class TemporaryOverlay {
+  private TemporaryOverlay() {}
+
+  /**
+   * Creates an overlay in the temporary directory over the last export of {@code specs} (FILE's) and serves it
+   * instead, writable unless that export was read-only.
+   *
+   * @return the overlay's path
+   */
+  static Path replaceLast(List<ExportSpec> specs) throws IOException {
+    ExportSpec s = specs.getLast();
+    Path base = Path.of(s.file()).toAbsolutePath();
+    String format;
+    long size;
+    try (OpenImage image = Images.open(base, s.format(), FileOptions.of(CacheMode.WRITEBACK, true))) {
+      format = image.format().name();
+      size = image.device().size();
+    }
+    Path overlay = Files.createTempFile("vdisk-snapshot-", ".qcow2");
+    try {
+      FormatRegistry.byName("qcow2").create(overlay, size,
+          Map.of("backing_file", base.toString(), "backing_fmt", format), true);
+    } catch (IOException | RuntimeException e) {
+      Files.deleteIfExists(overlay);
+      throw e;
+    }
+    specs.set(specs.size() - 1, new ExportSpec(s.name(), overlay.toString(), "qcow2", s.cache(), s.readOnly(),
+        s.discard(), s.description(), s.detectZeroes(), s.bitmap(), s.allocationDepth(), s.offset()));
+    return overlay;
+  }
+}
