@@ -9,7 +9,7 @@ import java.util.Optional;
 
 /**
  * How {@link Vdisk#open} opens an image: qemu-img's {@code -f}, {@code -t}, {@code -i}, {@code -r} and {@code -U}.
- * Build one with {@link #builder()}; the defaults are a probed format, {@code cache=writeback}, {@link Aio#DEFAULT} (io_uring where the kernel allows it, else threads),
+ * Build one with {@link #builder()}; the defaults are a probed format, {@code cache=writeback}, {@link Aio#THREADS} (as QEMU),
  * read-write, no force-share, with the backing chain.
  *
  * @param format the format's name ({@code raw}, {@code qcow2}), or empty to probe (raw unless a signature says
@@ -44,7 +44,7 @@ public record OpenOptions(Optional<String> format, CacheMode cache, Aio aio, boo
   public static final class Builder {
     private String format;
     private CacheMode cache = CacheMode.WRITEBACK;
-    private Aio aio = Aio.DEFAULT;
+    private Aio aio = Aio.THREADS;
     private boolean readOnly;
     private boolean forceShare;
     private boolean backing = true;
@@ -63,7 +63,7 @@ public record OpenOptions(Optional<String> format, CacheMode cache, Aio aio, boo
       return this;
     }
 
-    /** The aio mode (default {@link Aio#DEFAULT}). */
+    /** The aio mode (default {@link Aio#THREADS}). */
     public Builder aio(Aio mode) {
       this.aio = mode;
       return this;

@@ -7,14 +7,13 @@ import picocli.CommandLine.Option;
 /** qemu-img bench's {@code -i} and qemu-io's {@code -i/--aio}: how data reaches the host file. */
 final class AioOption {
   /** What every aio option's help says. */
-  static final String HELP = "AIO mode: threads, native or io_uring (default: io_uring where the kernel allows it, "
-      + "else threads). native is io_uring here (Linux AIO adds nothing to it) and, as in QEMU, needs a direct cache "
+  static final String HELP = "AIO mode: threads, native or io_uring (default: threads, as in QEMU). native is io_uring here (Linux AIO adds nothing to it) and, as in QEMU, needs a direct cache "
       + "mode; where io_uring cannot be set up, native and io_uring fall back to threads with one warning.";
 
   @Option(names = {"-i", "--aio"}, paramLabel = "AIO", description = HELP)
   String aio;
 
-  /** The mode asked for, or {@link Aio#DEFAULT}; checked against {@code cache} as QEMU checks it. */
+  /** The mode asked for (threads by default); checked against {@code cache} as QEMU checks it. */
   Aio mode(CacheMode cache) {
     return parse("-i", aio, cache);
   }
@@ -26,7 +25,7 @@ final class AioOption {
    */
   static Aio parse(String option, String value, CacheMode cache) {
     if (value == null) {
-      return Aio.DEFAULT;
+      return Aio.THREADS;
     }
     Aio mode;
     try {

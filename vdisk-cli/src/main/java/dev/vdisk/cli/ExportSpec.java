@@ -40,7 +40,7 @@ record ExportSpec(String name, String file, String format, CacheMode cache, bool
   /** An export without a dirty bitmap or allocation depth. */
   ExportSpec(String name, String file, String format, CacheMode cache, boolean readOnly, DiscardMode discard,
       String description, DetectZeroesFilter.Mode detectZeroes) {
-    this(name, file, format, cache, readOnly, discard, description, detectZeroes, null, false, 0, Aio.DEFAULT);
+    this(name, file, format, cache, readOnly, discard, description, detectZeroes, null, false, 0, Aio.THREADS);
   }
 
   /** This export, offering {@code qemu:allocation-depth} too. */

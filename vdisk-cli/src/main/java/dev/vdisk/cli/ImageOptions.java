@@ -75,7 +75,7 @@ final class ImageOptions {
 
   /** {@link #open}, locking the image with {@code user}'s permissions (as qemu-nbd, qemu-img resize or convert). */
   OpenImage open(String file, CacheMode cache, boolean readOnly, ImageUser user, PrintWriter err) throws IOException {
-    return open(file, cache, Aio.DEFAULT, readOnly, user, err);
+    return open(file, cache, Aio.THREADS, readOnly, user, err);
   }
 
   /** {@link #open}, with the aio mode {@code aio} for a host file (an NBD image has none). */

@@ -115,7 +115,7 @@ class BitmapServeInteropIT {
   private NbdServer serve(Path image, boolean readOnly, String bitmap) throws Exception {
     PrintWriter out = new PrintWriter(log, true);
     Export e = new ExportSpec("", image.toString(), "qcow2", CacheMode.WRITEBACK, readOnly, DiscardMode.IGNORE, "",
-        DetectZeroesFilter.Mode.OFF, bitmap, false, 0, Aio.DEFAULT).open(new EventLog(out), out);
+        DetectZeroesFilter.Mode.OFF, bitmap, false, 0, Aio.THREADS).open(new EventLog(out), out);
     NbdServer s = new NbdServer(List.of(e), ServerConfig.DEFAULTS, new EventLog(out));
     Path sock = dir.resolve("vdisk.sock");
     Files.deleteIfExists(sock);

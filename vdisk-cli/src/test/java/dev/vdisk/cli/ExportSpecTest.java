@@ -25,7 +25,7 @@ class ExportSpecTest {
 
   @Test
   void aioTakesQemusSpellingsAndNativeNeedsADirectCache() {
-    assertThat(ExportSpec.parse("file=a.img").aio()).isEqualTo(Aio.DEFAULT);
+    assertThat(ExportSpec.parse("file=a.img").aio()).isEqualTo(Aio.THREADS);
     assertThat(ExportSpec.parse("file=a.img,aio=threads").aio()).isEqualTo(Aio.THREADS);
     assertThat(ExportSpec.parse("file=a.img,aio=io_uring").aio()).isEqualTo(Aio.IO_URING);
     assertThat(ExportSpec.parse("file=a.img,cache=none,aio=native").aio()).isEqualTo(Aio.NATIVE);

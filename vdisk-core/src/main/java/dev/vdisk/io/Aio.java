@@ -6,21 +6,19 @@ import java.util.Locale;
  * How {@link FileDevice} moves data to and from the host file: QEMU's {@code aio=} modes.
  *
  * <ul>
- *   <li>{@link #THREADS}: positional calls through the JDK on the calling thread (QEMU's default; vdisk's calling
- *       threads are its request threads, so there is no separate pool).
+ *   <li>{@link #THREADS}: positional calls through the JDK on the calling thread; the default, as in QEMU (vdisk's
+ *       calling threads are its request threads, so there is no separate pool). io_uring is not the default because
+ *       it measured slower here (docs/performance.md, 2026-12-03).
  *   <li>{@link #IO_URING}: the kernel's io_uring through FFM ({@link dev.vdisk.io.linux.RingFile}), one ring per open
  *       file shared by all request threads.
  *   <li>{@link #NATIVE}: QEMU's Linux AIO; vdisk maps it to io_uring, which submits the same asynchronous O_DIRECT
  *       requests (and adds flushes and fallocate to the ring). As QEMU, it requires a direct cache mode.
- *   <li>{@link #DEFAULT}: io_uring where the kernel allows it, else threads without a word (no notice on machines
- *       that disable io_uring); not a QEMU spelling.
  * </ul>
  *
  * <p>Where io_uring cannot be set up (ENOSYS, EPERM from seccomp or {@code kernel.io_uring_disabled}, a kernel
  * older than 5.6) an explicit {@code io_uring} or {@code native} falls back to threads with one warning line.
  */
 public enum Aio {
-  DEFAULT("default"),
   THREADS("threads"),
   NATIVE("native"),
   IO_URING("io_uring");
@@ -39,7 +37,7 @@ public enum Aio {
   public static Aio parse(String text) {
     String t = text.trim().toLowerCase(Locale.ROOT);
     for (Aio a : values()) {
-      if (a != DEFAULT && a.qemuName.equals(t)) {
+      if (a.qemuName.equals(t)) {
         return a;
       }
     }

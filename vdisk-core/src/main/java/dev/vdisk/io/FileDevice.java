@@ -39,11 +39,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * file-posix driver.
  *
  * <p><b>Data</b> moves as {@link FileOptions#aio()} says: through the kernel's io_uring, one ring per device
- * shared by every request thread ({@link RingFile}; the default where the kernel allows it), or through a JDK
- * {@link FileChannel} with positional I/O on the calling thread ({@code aio=threads}); either way concurrently and
- * without a lock. Where io_uring cannot be set up, the device falls back to threads: silently for {@link
- * Aio#DEFAULT}, with one warning line (once per reason and process) for an explicit {@code io_uring} or {@code
- * native}. With {@link CacheMode#direct()} the channel is opened O_DIRECT; requests of any alignment are still
+ * shared by every request thread ({@link RingFile}; asked for with {@code aio=io_uring} or {@code native}), or
+ * through a JDK {@link FileChannel} with positional I/O on the calling thread ({@code aio=threads}, the default);
+ * either way concurrently and without a lock. Where io_uring cannot be set up, the device falls back to threads
+ * with one warning line (once per reason and process). With {@link CacheMode#direct()} the channel is opened O_DIRECT; requests of any alignment are still
  * accepted ({@code limits().requestAlignment() == 1}) and bounced as needed, see {@link DirectPath}.
  * {@code limits().optimalAlignment()} is the alignment that avoids that: the file system's block size, and
  * for block devices at least the logical sector size.
@@ -176,10 +175,9 @@ public final class FileDevice implements BlockDevice {
         channel.close();
         return ring;
       } catch (UringUnavailableException e) {
-        System.Logger.Level level = options.aio() == Aio.DEFAULT ? System.Logger.Level.DEBUG : System.Logger.Level.WARNING;
-        if (TOLD.add(level + " " + e.getMessage())) {
-          LOG.log(level, "aio={0}: io_uring is not available here ({1}); using aio=threads",
-              options.aio() == Aio.DEFAULT ? Aio.IO_URING : options.aio(), e.getMessage());
+        if (TOLD.add(e.getMessage())) {
+          LOG.log(System.Logger.Level.WARNING, "aio={0}: io_uring is not available here ({1}); using aio=threads",
+              options.aio(), e.getMessage());
         }
       }
     }

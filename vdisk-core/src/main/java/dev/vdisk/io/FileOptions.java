@@ -9,7 +9,7 @@ package dev.vdisk.io;
  *     only allowed with {@code readOnly}
  * @param locking take QEMU's image locks at all (off only for devices that cannot lock, like pipes)
  * @param user whose permissions the locks express, as QEMU's tools differ ({@link ImageUser#TOOL} by default)
- * @param aio how data reaches the file ({@link Aio#DEFAULT}: io_uring where the kernel allows it)
+ * @param aio how data reaches the file ({@link Aio#THREADS} by default, as QEMU)
  */
 public record FileOptions(CacheMode cache, boolean readOnly, boolean forceShare, boolean locking, ImageUser user,
     Aio aio) {
@@ -30,7 +30,7 @@ public record FileOptions(CacheMode cache, boolean readOnly, boolean forceShare,
 
   /** Options with the default aio mode. */
   public FileOptions(CacheMode cache, boolean readOnly, boolean forceShare, boolean locking, ImageUser user) {
-    this(cache, readOnly, forceShare, locking, user, Aio.DEFAULT);
+    this(cache, readOnly, forceShare, locking, user, Aio.THREADS);
   }
 
   /** Options for a tool's open (qemu-img's and qemu-io's permissions) with the default aio mode. */

@@ -79,7 +79,7 @@ class AioFallbackTest {
   }
 
   @Test
-  void theDefaultFallsBackWithoutAWarning() throws IOException {
+  void theDefaultIsThreadsAsInQemu() throws IOException {
     try (FileDevice dev = FileDevice.open(file("default.raw"), FileOptions.of(CacheMode.WRITEBACK, false))) {
       assertThat(dev.aio()).isEqualTo(Aio.THREADS);
       roundTrip(dev);

@@ -32,9 +32,9 @@ class Qcow2ContractIT {
       return CacheMode.WRITEBACK;
     }
 
-    /** The default: io_uring where the kernel allows it; the cases below that say threads pin the other path. */
+    /** io_uring (threads where the kernel refuses it); the cases below that say threads pin the default path. */
     Aio aio() {
-      return Aio.DEFAULT;
+      return Aio.IO_URING;
     }
 
     @Override
