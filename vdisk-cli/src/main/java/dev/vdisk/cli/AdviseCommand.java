@@ -42,6 +42,7 @@ import picocli.CommandLine.ParentCommand;
  * to standard output, the report then going to standard error.
  */
 @Command(name = "advise", mixinStandardHelpOptions = true,
+    footerHeading = "%nExamples:%n", footer = {"  vdisk advise /etc/libvirt/qemu/vm1.xml", "  virsh dumpxml vm1 | vdisk advise --output=json -"},
     description = "Audit libvirt domain XML or a QEMU command line for disk performance, space and safety traps.")
 final class AdviseCommand implements Callable<Integer> {
   @ParentCommand Main main;

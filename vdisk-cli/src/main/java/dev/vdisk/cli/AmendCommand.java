@@ -29,7 +29,9 @@ import picocli.CommandLine.ParentCommand;
  * its messages and exit codes. The work is {@link Vdisk#amend}'s; {@code size=} is a resize afterwards (shrinking
  * allowed, as amend allows it). {@code -o help} lists the format's amend options as qemu-img does.
  */
-@Command(name = "amend", mixinStandardHelpOptions = true, description = "Change the format options of an image.")
+@Command(name = "amend", mixinStandardHelpOptions = true,
+    footerHeading = "%nExamples:%n", footer = {"  vdisk amend -o compat=1.1,lazy_refcounts=on disk.qcow2", "  vdisk amend -o refcount_bits=64 disk.qcow2"},
+    description = "Change the format options of an image.")
 final class AmendCommand implements Callable<Integer> {
   @ParentCommand Main main;
 

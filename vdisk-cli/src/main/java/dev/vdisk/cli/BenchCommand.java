@@ -25,7 +25,9 @@ import picocli.CommandLine.ParentCommand;
  * Unlike qemu-img 7.2, whose bench ignores {@code -q}, {@code -q} silences the report. With {@code --matrix} it
  * runs the cache-mode and layout matrix instead ({@link BenchMatrix}), which takes no image.
  */
-@Command(name = "bench", mixinStandardHelpOptions = true, description = "Measure an image with qemu-img bench's workload.")
+@Command(name = "bench", mixinStandardHelpOptions = true,
+    footerHeading = "%nExamples:%n", footer = {"  vdisk bench -t none -d 16 -w disk.qcow2", "  vdisk bench --matrix --quick --report matrix.html"},
+    description = "Measure an image with qemu-img bench's workload.")
 final class BenchCommand implements Callable<Integer> {
   @ParentCommand Main main;
 

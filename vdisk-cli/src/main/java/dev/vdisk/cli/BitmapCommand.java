@@ -24,7 +24,9 @@ import picocli.CommandLine.ParentCommand;
  * on one persistent dirty bitmap of a qcow2 image, with qemu-img's checks, messages and exit code 1 on failure
  * (operations before a failing one stay applied, as in qemu-img).
  */
-@Command(name = "bitmap", mixinStandardHelpOptions = true, description = "Add, remove, clear, enable, disable or "
+@Command(name = "bitmap", mixinStandardHelpOptions = true,
+    footerHeading = "%nExamples:%n", footer = {"  vdisk bitmap --add disk.qcow2 backup-1", "  vdisk bitmap --remove disk.qcow2 backup-1"},
+    description = "Add, remove, clear, enable, disable or "
     + "merge persistent dirty bitmaps of a qcow2 image.")
 final class BitmapCommand implements Callable<Integer> {
   @ParentCommand Main main;

@@ -28,7 +28,9 @@ import picocli.CommandLine.ParentCommand;
  * as qemu-img check -r repairs, and, if anything was fixed, checked again: qemu-img's "repaired" lines, then the
  * second check's summary with the fixed counts, and the exit status of the second check.
  */
-@Command(name = "check", mixinStandardHelpOptions = true, description = "Check an image's metadata for consistency.")
+@Command(name = "check", mixinStandardHelpOptions = true,
+    footerHeading = "%nExamples:%n", footer = {"  vdisk check disk.qcow2", "  vdisk check -r leaks --output=json disk.qcow2"},
+    description = "Check an image's metadata for consistency.")
 final class CheckCommand implements Callable<Integer> {
   static final int EXIT_NOT_SUPPORTED = 63;
 

@@ -16,7 +16,9 @@ import picocli.CommandLine.Parameters;
  * Commit}, with its defaults (cache writeback), its messages and {@code Image committed.} on success. As in qemu-img,
  * {@code -b} implies {@code -d}: the image is emptied only when it is committed into its own backing file.
  */
-@Command(name = "commit", mixinStandardHelpOptions = true, description = "Write an image's data into its backing file.")
+@Command(name = "commit", mixinStandardHelpOptions = true,
+    footerHeading = "%nExamples:%n", footer = {"  vdisk commit overlay.qcow2", "  vdisk commit -d -p overlay.qcow2"},
+    description = "Write an image's data into its backing file.")
 final class CommitCommand implements Callable<Integer> {
   @ParentCommand Main main;
 

@@ -22,7 +22,9 @@ import picocli.CommandLine.ParentCommand;
  * opened (or a bad cache mode), 3 an allocation query failed, 4 a read failed. Wrong arguments exit 1, as
  * qemu-img's do.
  */
-@Command(name = "compare", mixinStandardHelpOptions = true, description = "Check whether two images have the same contents.")
+@Command(name = "compare", mixinStandardHelpOptions = true,
+    footerHeading = "%nExamples:%n", footer = {"  vdisk compare disk.raw disk.qcow2", "  vdisk compare -s -f raw -F qcow2 a.img b.qcow2"},
+    description = "Check whether two images have the same contents.")
 final class CompareCommand implements Callable<Integer> {
   static final int DIFFERENT = 1;
   static final int OPEN_FAILED = 2;

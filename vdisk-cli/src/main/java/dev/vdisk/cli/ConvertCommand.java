@@ -45,7 +45,9 @@ import picocli.CommandLine.ParentCommand;
  * supported yet and says so. Every argument is checked,
  * and the source opened, before DST is created or opened.
  */
-@Command(name = "convert", mixinStandardHelpOptions = true, description = "Copy an image into a new (or existing) one.")
+@Command(name = "convert", mixinStandardHelpOptions = true,
+    footerHeading = "%nExamples:%n", footer = {"  vdisk convert -p -O qcow2 disk.raw disk.qcow2", "  vdisk convert -c -O qcow2 -o compression_type=zstd disk.qcow2 small.qcow2"},
+    description = "Copy an image into a new (or existing) one.")
 final class ConvertCommand implements Callable<Integer> {
   /** NBD connections a copy reads over at most, where the source's server allows several. */
   private static final int MAX_NBD_CONNECTIONS = 4;

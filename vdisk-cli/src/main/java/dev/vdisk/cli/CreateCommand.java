@@ -31,7 +31,9 @@ import picocli.CommandLine.ParentCommand;
  * as qemu-img 7.2 requires it; the backing image is opened to check that format and, when SIZE is omitted, to take
  * its size, unless {@code -u}.
  */
-@Command(name = "create", mixinStandardHelpOptions = true, description = "Create a new image.")
+@Command(name = "create", mixinStandardHelpOptions = true,
+    footerHeading = "%nExamples:%n", footer = {"  vdisk create -f qcow2 -o preallocation=metadata disk.qcow2 20G", "  vdisk create -f qcow2 -b base.qcow2 -F qcow2 overlay.qcow2"},
+    description = "Create a new image.")
 final class CreateCommand implements Callable<Integer> {
   @ParentCommand Main main;
 

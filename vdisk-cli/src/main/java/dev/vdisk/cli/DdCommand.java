@@ -28,7 +28,9 @@ import picocli.CommandLine.ParentCommand;
  * qemu-img writes them. {@code bs} defaults to 512 and takes 1 to 2147483647 bytes, {@code count} and {@code skip}
  * are in blocks; all three take qemu-img's size syntax (suffixes k to E). Messages and exit codes are qemu-img's.
  */
-@Command(name = "dd", mixinStandardHelpOptions = true, description = "Copy part of an image into a new image, as dd(1).")
+@Command(name = "dd", mixinStandardHelpOptions = true,
+    footerHeading = "%nExamples:%n", footer = {"  vdisk dd -O qcow2 bs=1M count=64 if=disk.raw of=head.qcow2"},
+    description = "Copy part of an image into a new image, as dd(1).")
 final class DdCommand implements Callable<Integer> {
   private static final String SUFFIX_HELP = "You may use k, M, G, T, P or E suffixes for\n"
       + "kilobytes, megabytes, gigabytes, terabytes, petabytes and exabytes.";

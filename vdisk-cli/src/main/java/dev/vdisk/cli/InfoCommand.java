@@ -27,7 +27,9 @@ import picocli.CommandLine.ParentCommand;
  * JSON text, for the image or, with {@code --backing-chain}, for every image of its chain. Opens read-only.
  * {@code --breakdown} prints instead where the image's bytes are ({@link SpaceBreakdown}), a vdisk extension.
  */
-@Command(name = "info", mixinStandardHelpOptions = true, description = "Show an image's format and sizes.")
+@Command(name = "info", mixinStandardHelpOptions = true,
+    footerHeading = "%nExamples:%n", footer = {"  vdisk info disk.qcow2", "  vdisk info --backing-chain --output=json overlay.qcow2"},
+    description = "Show an image's format and sizes.")
 final class InfoCommand implements Callable<Integer> {
   @ParentCommand Main main;
 

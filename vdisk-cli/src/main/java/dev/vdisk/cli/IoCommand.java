@@ -29,7 +29,9 @@ import picocli.CommandLine.ParentCommand;
  * it. Every command is parsed before the image is opened; then they run in order, and, as in qemu-io, a
  * failed command does not stop the ones after it: its error goes to stderr and the exit status becomes 1.
  */
-@Command(name = "io", mixinStandardHelpOptions = true, description = "Run qemu-io style I/O commands on an image.")
+@Command(name = "io", mixinStandardHelpOptions = true,
+    footerHeading = "%nExamples:%n", footer = {"  vdisk io -c 'write -P 0xab 0 64k' -c 'read -P 0xab 0 64k' disk.qcow2"},
+    description = "Run qemu-io style I/O commands on an image.")
 final class IoCommand implements Callable<Integer> {
   /** qemu-io's default pattern byte for writes. */
   static final int DEFAULT_PATTERN = 0xcd;

@@ -22,7 +22,9 @@ import picocli.CommandLine.ParentCommand;
  * map's ranges, merged and printed as qemu-img 7.2 does (JSON: one object per line; human: the table of
  * ranges holding data). Opens the image read-only.
  */
-@Command(name = "map", mixinStandardHelpOptions = true, description = "Show an image's allocation map.")
+@Command(name = "map", mixinStandardHelpOptions = true,
+    footerHeading = "%nExamples:%n", footer = {"  vdisk map --output=json disk.qcow2"},
+    description = "Show an image's allocation map.")
 final class MapCommand implements Callable<Integer> {
   @ParentCommand Main main;
 

@@ -27,7 +27,9 @@ import picocli.CommandLine.ParentCommand;
  * size}, plus {@code bitmaps size} where qemu-img prints it. {@code -l} (internal snapshots) is refused: vdisk
  * cannot read snapshots yet.
  */
-@Command(name = "measure", mixinStandardHelpOptions = true, description = "Measure the file size a new image needs.")
+@Command(name = "measure", mixinStandardHelpOptions = true,
+    footerHeading = "%nExamples:%n", footer = {"  vdisk measure -O qcow2 disk.raw", "  vdisk measure -O qcow2 --size 1T"},
+    description = "Measure the file size a new image needs.")
 final class MeasureCommand implements Callable<Integer> {
   @ParentCommand Main main;
 

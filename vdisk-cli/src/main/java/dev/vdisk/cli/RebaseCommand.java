@@ -18,7 +18,9 @@ import picocli.CommandLine.Parameters;
  * {@code -u} without {@code -b} removes the backing file name, as in qemu-img. Unlike qemu-img, a backing file
  * without {@code -F} is refused before anything is copied (qemu-img copies, then fails with the same message).
  */
-@Command(name = "rebase", mixinStandardHelpOptions = true, description = "Change the backing file of an image.")
+@Command(name = "rebase", mixinStandardHelpOptions = true,
+    footerHeading = "%nExamples:%n", footer = {"  vdisk rebase -b new-base.qcow2 -F qcow2 overlay.qcow2", "  vdisk rebase -b \"\" overlay.qcow2"},
+    description = "Change the backing file of an image.")
 final class RebaseCommand implements Callable<Integer> {
   @ParentCommand Main main;
 

@@ -16,7 +16,9 @@ import picocli.CommandLine.ParentCommand;
  * shrinking needs {@code --shrink}, as in qemu-img (qcow2: what lies past the new end is dropped and the file cut
  * as qemu-img does; images with internal snapshots are refused). Prints {@code Image resized.} on success.
  */
-@Command(name = "resize", mixinStandardHelpOptions = true, description = "Change an image's virtual size.")
+@Command(name = "resize", mixinStandardHelpOptions = true,
+    footerHeading = "%nExamples:%n", footer = {"  vdisk resize disk.qcow2 +10G", "  vdisk resize --shrink disk.raw 8G"},
+    description = "Change an image's virtual size.")
 final class ResizeCommand implements Callable<Integer> {
   @ParentCommand Main main;
 

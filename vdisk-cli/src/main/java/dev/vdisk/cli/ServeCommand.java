@@ -59,7 +59,8 @@ import sun.misc.Signal;
  * gracefully: no new connections, requests already received complete, images are flushed and closed, and the
  * exit status is 0. Log lines go to stderr.
  */
-@Command(name = "serve", mixinStandardHelpOptions = true, sortOptions = false,
+@Command(name = "serve", mixinStandardHelpOptions = true,
+    footerHeading = "%nExamples:%n", footer = {"  vdisk serve -t -k /tmp/vdisk.sock -f qcow2 disk.qcow2", "  vdisk serve --export name=disk,file=disk.qcow2,cache=none -p 10809"}, sortOptions = false,
     description = "Serve images over NBD (TCP or a unix socket), with qemu-nbd's options.")
 final class ServeCommand implements Callable<Integer> {
   @ParentCommand Main main;
@@ -73,7 +74,8 @@ final class ServeCommand implements Callable<Integer> {
   @Option(names = {"-k", "--socket"}, paramLabel = "PATH", description = "Listen on this unix socket instead of TCP.")
   String socket;
 
-  @Option(names = {"-t", "--persistent"}, description = "Do not exit when the last client disconnects.")
+  @Option(names = {"-t", "--persistent"},
+    description = "Do not exit when the last client disconnects.")
   boolean persistent;
 
   @Option(names = {"-e", "--shared"}, paramLabel = "NUM", description = "Clients that may be connected at once (default 1; 0: no limit).")
@@ -82,7 +84,8 @@ final class ServeCommand implements Callable<Integer> {
   @Option(names = "--fork", description = "Return once the server listens, leaving it running in the background.")
   boolean fork;
 
-  @Option(names = {"-v", "--verbose"}, description = "Accepted for qemu-nbd's sake: vdisk always logs its events on stderr.")
+  @Option(names = {"-v", "--verbose"},
+    description = "Accepted for qemu-nbd's sake: vdisk always logs its events on stderr.")
   boolean verbose;
 
   @Option(names = "--export", paramLabel = "SPEC",
@@ -98,16 +101,19 @@ final class ServeCommand implements Callable<Integer> {
   @Option(names = "--cache", paramLabel = "MODE", description = "Cache mode of FILE: none, writeback (default), writethrough, directsync, unsafe.")
   String cache;
 
-  @Option(names = {"-n", "--nocache"}, description = "Bypass the host page cache (--cache=none).")
+  @Option(names = {"-n", "--nocache"},
+    description = "Bypass the host page cache (--cache=none).")
   boolean nocache;
 
   @Option(names = "--aio", paramLabel = "MODE", description = AioOption.HELP)
   String aio;
 
-  @Option(names = {"-r", "--read-only"}, description = "Export FILE read-only.")
+  @Option(names = {"-r", "--read-only"},
+    description = "Export FILE read-only.")
   boolean readOnly;
 
-  @Option(names = {"-s", "--snapshot"}, description = "Serve FILE through a temporary qcow2 overlay that takes the "
+  @Option(names = {"-s", "--snapshot"},
+    description = "Serve FILE through a temporary qcow2 overlay that takes the "
       + "writes (deleted at exit); FILE itself is only read.")
   boolean snapshot;
 
@@ -124,7 +130,8 @@ final class ServeCommand implements Callable<Integer> {
   @Option(names = {"-o", "--offset"}, paramLabel = "OFFSET", description = "Export FILE from this byte offset on.")
   String offset;
 
-  @Option(names = {"-A", "--allocation-depth"}, description = "Offer the qemu:allocation-depth metadata context.")
+  @Option(names = {"-A", "--allocation-depth"},
+    description = "Offer the qemu:allocation-depth metadata context.")
   boolean allocationDepth;
 
   @Option(names = "--discard", paramLabel = "MODE", description = "unmap or ignore (default) trims of FILE's export.")

@@ -24,6 +24,7 @@ import picocli.CommandLine.ParentCommand;
  * are {@link Vdisk#createSnapshot}, {@link Vdisk#applySnapshot} and {@link Vdisk#deleteSnapshot}.
  */
 @Command(name = "snapshot", mixinStandardHelpOptions = true,
+    footerHeading = "%nExamples:%n", footer = {"  vdisk snapshot -c before-upgrade disk.qcow2", "  vdisk snapshot -l disk.qcow2"},
     description = "List, create, apply or delete an image's internal snapshots.")
 final class SnapshotCommand implements Callable<Integer> {
   @ParentCommand Main main;
