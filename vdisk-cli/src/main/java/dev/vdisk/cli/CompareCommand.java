@@ -23,7 +23,7 @@ import picocli.CommandLine.ParentCommand;
  * qemu-img's do.
  */
 @Command(name = "compare", mixinStandardHelpOptions = true,
-    footerHeading = "%nExamples:%n", footer = {"  vdisk compare disk.raw disk.qcow2", "  vdisk compare -s -f raw -F qcow2 a.img b.qcow2"},
+    footerHeading = "%nExamples:%n", footer = {"  vdisk compare disk.raw disk.qcow2", "  vdisk compare -f raw -F qcow2 a.img b.qcow2"},
     description = "Check whether two images have the same contents.")
 final class CompareCommand implements Callable<Integer> {
   static final int DIFFERENT = 1;
