@@ -4,6 +4,7 @@ import static dev.vdisk.nbd.protocol.NbdProtocol.*;
 
 import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
+import dev.vdisk.nbd.protocol.NbdProtocol;
 import dev.vdisk.nbd.protocol.ProtocolException;
 import dev.vdisk.nbd.protocol.Request;
 import dev.vdisk.nbd.protocol.TransmissionCodec;
@@ -441,17 +442,7 @@ final class NbdConnection implements Closeable {
   }
 
   private static String errorName(int error) {
-    return switch (error) {
-      case NBD_EPERM -> "EPERM";
-      case NBD_EIO -> "EIO";
-      case NBD_ENOMEM -> "ENOMEM";
-      case NBD_EINVAL -> "EINVAL";
-      case NBD_ENOSPC -> "ENOSPC";
-      case NBD_EOVERFLOW -> "EOVERFLOW";
-      case NBD_ENOTSUP -> "ENOTSUP";
-      case NBD_ESHUTDOWN -> "ESHUTDOWN";
-      default -> "error " + error;
-    };
+    return NbdProtocol.errorName(error).orElse("error " + error);
   }
 
   private static BlockError blockError(int error) {

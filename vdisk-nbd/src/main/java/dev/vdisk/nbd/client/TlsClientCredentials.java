@@ -1,20 +1,17 @@
 package dev.vdisk.nbd.client;
 
 import dev.vdisk.nbd.wire.Pem;
+import dev.vdisk.nbd.wire.TlsStores;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
-import java.security.KeyStore;
-import java.security.cert.Certificate;
 import java.security.cert.X509Certificate;
 import java.util.List;
 import javax.net.ssl.KeyManager;
-import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLParameters;
-import javax.net.ssl.TrustManagerFactory;
 
 /**
  * A client's X.509 credentials in the directory layout of QEMU's {@code tls-creds-x509,endpoint=client} object (and
@@ -43,25 +40,11 @@ public final class TlsClientCredentials {
     List<X509Certificate> cas = Pem.certificates(dir.resolve("ca-cert.pem"), LAYOUT);
     Path cert = dir.resolve("client-cert.pem");
     try {
-      KeyManager[] keys = null;
-      if (Files.exists(cert)) {
-        KeyStore ks = KeyStore.getInstance("PKCS12");
-        ks.load(null, null);
-        ks.setKeyEntry("client", Pem.privateKey(dir.resolve("client-key.pem"), LAYOUT), new char[0],
-            Pem.certificates(cert, LAYOUT).toArray(Certificate[]::new));
-        KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-        kmf.init(ks, new char[0]);
-        keys = kmf.getKeyManagers();
-      }
-      KeyStore ts = KeyStore.getInstance("PKCS12");
-      ts.load(null, null);
-      for (int i = 0; i < cas.size(); i++) {
-        ts.setCertificateEntry("ca" + i, cas.get(i));
-      }
-      TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-      tmf.init(ts);
+      KeyManager[] keys = Files.exists(cert)
+          ? TlsStores.keyManagers(Pem.privateKey(dir.resolve("client-key.pem"), LAYOUT), Pem.certificates(cert, LAYOUT))
+          : null;
       SSLContext ctx = SSLContext.getInstance("TLS");
-      ctx.init(keys, tmf.getTrustManagers(), null);
+      ctx.init(keys, TlsStores.trustManagers(cas), null);
       return new TlsClientCredentials(ctx, dir);
     } catch (GeneralSecurityException e) {
       throw new IOException(dir + ": TLS credentials unusable: " + e.getMessage()

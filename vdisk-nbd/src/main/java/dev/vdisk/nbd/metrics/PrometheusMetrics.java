@@ -2,6 +2,7 @@ package dev.vdisk.nbd.metrics;
 
 import static dev.vdisk.nbd.protocol.NbdProtocol.*;
 
+import dev.vdisk.nbd.protocol.NbdProtocol;
 import dev.vdisk.nbd.server.RequestMetrics;
 import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.Histogram;
@@ -79,16 +80,6 @@ public final class PrometheusMetrics implements RequestMetrics, Closeable {
   }
 
   private static String errorName(int error) {
-    return switch (error) {
-      case NBD_EPERM -> "EPERM";
-      case NBD_EIO -> "EIO";
-      case NBD_ENOMEM -> "ENOMEM";
-      case NBD_EINVAL -> "EINVAL";
-      case NBD_ENOSPC -> "ENOSPC";
-      case NBD_EOVERFLOW -> "EOVERFLOW";
-      case NBD_ENOTSUP -> "ENOTSUP";
-      case NBD_ESHUTDOWN -> "ESHUTDOWN";
-      default -> Integer.toString(error);
-    };
+    return NbdProtocol.errorName(error).orElse(Integer.toString(error));
   }
 }

@@ -1,5 +1,7 @@
 package dev.vdisk.nbd.protocol;
 
+import java.util.Optional;
+
 /**
  * The NBD protocol's numbers, named exactly as in the protocol document ({@code doc/proto.md} of the
  * NetworkBlockDevice/nbd repository) and, for the {@code qemu:} namespace, QEMU's {@code docs/interop/nbd.rst}.
@@ -109,6 +111,21 @@ public final class NbdProtocol {
   public static final int NBD_EOVERFLOW = 75;
   public static final int NBD_ENOTSUP = 95;
   public static final int NBD_ESHUTDOWN = 108;
+
+  /** The errno name of an NBD error value ({@code "EIO"}), or empty for a value the protocol does not define. */
+  public static Optional<String> errorName(int error) {
+    return Optional.ofNullable(switch (error) {
+      case NBD_EPERM -> "EPERM";
+      case NBD_EIO -> "EIO";
+      case NBD_ENOMEM -> "ENOMEM";
+      case NBD_EINVAL -> "EINVAL";
+      case NBD_ENOSPC -> "ENOSPC";
+      case NBD_EOVERFLOW -> "EOVERFLOW";
+      case NBD_ENOTSUP -> "ENOTSUP";
+      case NBD_ESHUTDOWN -> "ESHUTDOWN";
+      default -> null;
+    });
+  }
 
   // Metadata contexts.
   public static final String BASE_ALLOCATION = "base:allocation";

@@ -1,20 +1,16 @@
 package dev.vdisk.nbd.server;
 
 import dev.vdisk.nbd.wire.Pem;
+import dev.vdisk.nbd.wire.TlsStores;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
-import java.security.KeyStore;
 import java.security.PrivateKey;
-import java.security.cert.Certificate;
 import java.security.cert.X509Certificate;
 import java.util.List;
-import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLParameters;
-import javax.net.ssl.TrustManager;
-import javax.net.ssl.TrustManagerFactory;
 
 /**
  * X.509 credentials in the directory layout of QEMU's {@code tls-creds-x509} object: {@code server-cert.pem}
@@ -64,24 +60,8 @@ public final class TlsCredentials {
     PrivateKey key = Pem.privateKey(dir.resolve("server-key.pem"), LAYOUT);
     List<X509Certificate> cas = verifyPeer ? Pem.certificates(dir.resolve("ca-cert.pem"), LAYOUT) : List.of();
     try {
-      KeyStore ks = KeyStore.getInstance("PKCS12");
-      ks.load(null, null);
-      ks.setKeyEntry("server", key, new char[0], chain.toArray(Certificate[]::new));
-      KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-      kmf.init(ks, new char[0]);
-      TrustManager[] trust = null;
-      if (verifyPeer) {
-        KeyStore ts = KeyStore.getInstance("PKCS12");
-        ts.load(null, null);
-        for (int i = 0; i < cas.size(); i++) {
-          ts.setCertificateEntry("ca" + i, cas.get(i));
-        }
-        TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-        tmf.init(ts);
-        trust = tmf.getTrustManagers();
-      }
       SSLContext ctx = SSLContext.getInstance("TLS");
-      ctx.init(kmf.getKeyManagers(), trust, null);
+      ctx.init(TlsStores.keyManagers(key, chain), verifyPeer ? TlsStores.trustManagers(cas) : null, null);
       return new TlsCredentials(ctx, dir, verifyPeer);
     } catch (GeneralSecurityException e) {
       throw new IOException(dir + ": TLS credentials unusable: " + e.getMessage() + " (expected: a matching server-cert.pem and server-key.pem)", e);
