@@ -23,6 +23,18 @@ class QemuCmdlineTest {
       + " -drive 'file=/dev/pve/vm-100-disk-1,if=none,id=drive-virtio1,aio=native,format=raw,cache=none'"
       + " -device 'virtio-blk-pci,drive=drive-virtio1,id=virtio1,bus=pci.0,addr=0xb'";
 
+  /** Jazzer's finding: two nodes of one name were one disk before the fix and two after it; QEMU refuses both. */
+  @Test
+  void nodeNamesQemuRefusesAreRefused() {
+    assertThatThrownBy(() -> Input.qemuCmdline("-blockdev node-name=base -blockdev node-name=base,", "c"))
+        .isInstanceOf(AdviseException.class)
+        .hasMessage("c: two -blockdev nodes are named 'base' (expected: a distinct node-name per node, as QEMU requires)");
+    assertThatThrownBy(() -> Input.qemuCmdline("-blockdev driver=file,node-name=#0,filename=/x", "c"))
+        .isInstanceOf(AdviseException.class).hasMessageContaining("node-name '#0' is not a valid QEMU node name");
+    assertThatThrownBy(() -> Input.qemuCmdline("-blockdev driver=file,node-name=" + "a".repeat(32) + ",filename=/x", "c"))
+        .isInstanceOf(AdviseException.class).hasMessageContaining("is not a valid QEMU node name");
+  }
+
   @Test
   void shellSplitting() throws Exception {
     assertThat(ShellWords.split("a 'b c' \"d \\\"e\\\"\" f\\ g \\\n h")).containsExactly("a", "b c", "d \"e\"", "f g", "h");

@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.regex.Pattern;
 
 /**
  * Reads the disks of a QEMU command line: {@code -drive} (QEMU's legacy sugar), {@code -blockdev} node graphs in
@@ -24,6 +25,8 @@ public final class QemuCmdlineParser {
       "parallels", "qcow", "bochs", "cloop", "dmg", "copy-on-read", "throttle");
   private static final Set<String> NETWORK_PREFIXES = Set.of("nbd", "rbd", "iscsi", "gluster", "http", "https",
       "ssh", "ftp", "ftps", "sheepdog", "nfs");
+  /** QEMU's rule for node names (id_wellformed, and its 32-byte name buffer). */
+  private static final Pattern NODE_NAME = Pattern.compile("[A-Za-z][A-Za-z0-9._-]{0,30}");
 
   /**
    * A parsed command line.
@@ -73,7 +76,7 @@ public final class QemuCmdlineParser {
     for (OptionArg d : drives) {
       disks.add(drive(d, disks.size(), devices));
     }
-    disks.addAll(blockdevDisks(blockdevs, devices));
+    disks.addAll(blockdevDisks(blockdevs, devices, source));
     return new Parsed(new VmConfig(source, null, VmConfig.Syntax.QEMU_CMDLINE, disks), new QemuCmdline(words, args));
   }
 
@@ -123,11 +126,29 @@ public final class QemuCmdlineParser {
         new CmdlineSite(d, null, null, device == null ? null : device.arg()));
   }
 
-  private static List<Disk> blockdevDisks(List<OptionArg> blockdevs, List<Device> devices) {
+  /**
+   * The disks of the {@code -blockdev} graph.
+   *
+   * @throws AdviseException for a node name QEMU refuses: malformed, or given to two nodes
+   */
+  private static List<Disk> blockdevDisks(List<OptionArg> blockdevs, List<Device> devices, String source)
+      throws AdviseException {
     Map<String, CmdlineSite.Node> nodes = new LinkedHashMap<>();
     for (OptionArg b : blockdevs) {
       CmdlineSite.Node node = new CmdlineSite.Node(b, "");
-      nodes.put(node.get("node-name") != null ? node.get("node-name") : "#" + nodes.size(), node);
+      String name = node.get("node-name");
+      if (name == null) {
+        nodes.put("#" + nodes.size(), node); // '#' is never in a valid name, so no clash with the user's
+        continue;
+      }
+      if (!NODE_NAME.matcher(name).matches()) {
+        throw new AdviseException(source + ": -blockdev node-name '" + name + "' is not a valid QEMU node name"
+            + " (expected: a letter, then up to 31 letters, digits, '-', '.' or '_')");
+      }
+      if (nodes.putIfAbsent(name, node) != null) {
+        throw new AdviseException(source + ": two -blockdev nodes are named '" + name
+            + "' (expected: a distinct node-name per node, as QEMU requires)");
+      }
     }
     Set<String> referenced = new HashSet<>();
     for (CmdlineSite.Node n : nodes.values()) {
