@@ -6,10 +6,13 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.vdisk.advisor.model.BackingLayer;
 import dev.vdisk.advisor.model.Bus;
 import dev.vdisk.advisor.model.Disk;
+import dev.vdisk.advisor.model.DiskSite;
+import dev.vdisk.advisor.model.Setting;
 import dev.vdisk.advisor.model.SourceKind;
 import dev.vdisk.advisor.qemu.ShellWords;
 import dev.vdisk.advisor.rules.Finding;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /** -drive, dotted and JSON -blockdev, -device links, shell splitting, and printed fixes. */
@@ -33,6 +36,15 @@ class QemuCmdlineTest {
         .isInstanceOf(AdviseException.class).hasMessageContaining("node-name '#0' is not a valid QEMU node name");
     assertThatThrownBy(() -> Input.qemuCmdline("-blockdev driver=file,node-name=" + "a".repeat(32) + ",filename=/x", "c"))
         .isInstanceOf(AdviseException.class).hasMessageContaining("is not a valid QEMU node name");
+  }
+
+  /** Jazzer's finding: a key added after a trailing comma made ",," (an escaped comma) of the separator. */
+  @Test
+  void addedKeyAfterTrailingComma() throws Exception {
+    Input in = Input.qemuCmdline("-blockdev driver=file,node-name=s,filename=/x,", "c");
+    DiskSite site = in.config().disks().getFirst().site();
+    String fixed = in.fixed(Map.of(site, Map.of(Setting.IO, "native")));
+    assertThat(fixed).isEqualTo("-blockdev driver=file,node-name=s,filename=/x,aio=native");
   }
 
   @Test

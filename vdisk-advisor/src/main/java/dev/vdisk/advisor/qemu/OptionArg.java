@@ -130,11 +130,23 @@ final class OptionArg {
       } else if (last != null) {
         edits.insert(last.valueEnd(), "=" + QemuOpts.escape(v)); // a bare "key" meaning key=on
       } else {
-        appended.append(text.isEmpty() ? "" : ",").append(k).append('=').append(QemuOpts.escape(v));
+        if (!appended.isEmpty() || !(text.isEmpty() || endsWithSeparator(text))) {
+          appended.append(',');
+        }
+        appended.append(k).append('=').append(QemuOpts.escape(v));
       }
     });
     edits.insert(text.length(), appended.toString());
     return edits.applyTo(text);
+  }
+
+  /** True if {@code text} ends in a comma that separates (an odd run of commas: ",," is an escaped comma). */
+  private static boolean endsWithSeparator(String text) {
+    int commas = 0;
+    for (int i = text.length() - 1; i >= 0 && text.charAt(i) == ','; i--) {
+      commas++;
+    }
+    return commas % 2 == 1;
   }
 
   private static void setJson(ObjectNode root, String dotted, String value) {
