@@ -1,31 +1,36 @@
 package dev.vdisk;
 
-import dev.vdisk.block.BlockDevice;
-import dev.vdisk.block.BlockLimits;
-import dev.vdisk.block.Capabilities;
+import dev.vdisk.block.BlockDeviceException;
+import dev.vdisk.block.BlockError;
+import dev.vdisk.block.CheckedDevice;
 import dev.vdisk.block.Extent;
-import dev.vdisk.block.WriteFlag;
+import dev.vdisk.block.FilterDevice;
+import dev.vdisk.format.Bitmap;
+import dev.vdisk.format.BitmapEdit;
+import dev.vdisk.format.BitmapRuns;
+import dev.vdisk.format.FormatImage;
 import dev.vdisk.format.ImageChain;
 import dev.vdisk.format.ImageInfo;
 import dev.vdisk.format.ImageMap;
 import dev.vdisk.format.OpenImage;
 import dev.vdisk.format.Snapshot;
 import java.io.IOException;
-import java.nio.ByteBuffer;
+import dev.vdisk.io.FileDevice;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
+import java.util.Optional;
 
 /**
- * An open image: a {@link BlockDevice} of the guest's bytes (guarded: range, read-only and flag checks, the cache
+ * An open image: a {@link dev.vdisk.block.BlockDevice} of the guest's bytes (guarded: range, read-only and flag checks, the cache
  * mode's flush rules), plus what its format knows of it and of the images below it. Thread-safe as every
  * BlockDevice. Closing it closes the whole stack: backing images, data file and host file.
  */
-public final class Image implements BlockDevice {
+public final class Image extends FilterDevice {
   private final OpenImage stack;
   private final ImageChain chain;
 
   Image(OpenImage stack, ImageChain chain) {
+    super(stack.device());
     this.stack = stack;
     this.chain = chain;
   }
@@ -80,60 +85,75 @@ public final class Image implements BlockDevice {
     ImageMap.walk(chain, start, maxLength, sink);
   }
 
+  /**
+   * The host file at the bottom of the stack, for the host's facts (its size, the space it occupies, the aio mode
+   * its requests take); empty where the image is not in a host file (an NBD export, RBD, memory). The image owns it:
+   * do not close it.
+   */
+  public Optional<FileDevice> file() {
+    return Optional.ofNullable(stack.file());
+  }
+
+  /** True if the format can store persistent dirty bitmaps (a version 3 qcow2 image). */
+  public boolean supportsBitmaps() {
+    return formatImage().map(FormatImage::supportsBitmaps).orElse(false);
+  }
+
+  /** The persistent dirty bitmaps, in directory order, as {@code qemu-img info} lists them (none for raw). */
+  public List<Bitmap> bitmaps() throws IOException {
+    return formatImage().isPresent() ? formatImage().get().listBitmaps() : List.of();
+  }
+
+  /**
+   * {@code qemu-img bitmap}: applies {@code edit} to bitmap {@code name} (the image must be writable); the change is
+   * stored when the image is closed. A merge's source image may be another {@code Image}.
+   *
+   * @throws dev.vdisk.block.BlockDeviceException with QEMU's message where QEMU refuses the operation; ENOTSUP for a
+   *     format without persistent bitmaps
+   */
+  public void editBitmap(String name, BitmapEdit edit) throws IOException {
+    requiredFormatImage().editBitmap(name, edit);
+  }
+
+  /**
+   * Bitmap {@code name} as {@code qemu-nbd -B} exports it: the bitmap a writable image keeps (which its writes keep
+   * marking while it is enabled), else the one read from the image now.
+   *
+   * @throws dev.vdisk.block.BlockDeviceException EINVAL with qemu-nbd's message for a bitmap that is not found or
+   *     in use (inconsistent)
+   */
+  public BitmapRuns bitmapRuns(String name) throws IOException {
+    return requiredFormatImage().bitmapRuns(name);
+  }
+
+  private Optional<FormatImage> formatImage() {
+    return Optional.ofNullable(FilterDevice.find(stack.device(), FormatImage.class));
+  }
+
+  private FormatImage requiredFormatImage() throws BlockDeviceException {
+    return formatImage().orElseThrow(() -> new BlockDeviceException(BlockError.ENOTSUP, "image " + this
+        + ": no format layer (expected: an image opened through a format)"));
+  }
+
   /** This image and the images below it, top first. */
   public ImageChain chain() {
     return chain;
   }
 
-  @Override
-  public long size() throws IOException {
-    return stack.device().size();
-  }
-
-  @Override
-  public Capabilities capabilities() {
-    return stack.device().capabilities();
-  }
-
-  @Override
-  public BlockLimits limits() {
-    return stack.device().limits();
-  }
-
-  @Override
-  public void read(long offset, ByteBuffer dst) throws IOException {
-    stack.device().read(offset, dst);
-  }
-
-  @Override
-  public void write(long offset, ByteBuffer src, Set<WriteFlag> flags) throws IOException {
-    stack.device().write(offset, src, flags);
-  }
-
-  @Override
-  public void flush() throws IOException {
-    stack.device().flush();
-  }
-
-  @Override
-  public void discard(long offset, long length) throws IOException {
-    stack.device().discard(offset, length);
-  }
-
-  @Override
-  public void writeZeroes(long offset, long length, Set<WriteFlag> flags) throws IOException {
-    stack.device().writeZeroes(offset, length, flags);
-  }
-
-  @Override
-  public void resize(long newSize) throws IOException {
-    stack.device().resize(newSize);
-  }
-
   /** This image's own allocation (not the chain's; see {@link #status}). */
   @Override
   public List<Extent> extents(long offset, long length) throws IOException {
-    return stack.device().extents(offset, length);
+    return next.extents(offset, length);
+  }
+
+  /**
+   * The guard at the top of the image's stack, which every verb of this image passes to: for a consumer that puts
+   * filters under the guard (an NBD export's offset view or zero detection) or serves it as it is. Closing it closes
+   * the whole stack.
+   */
+  @Override
+  public CheckedDevice unwrap() {
+    return stack.device();
   }
 
   /** Closes the whole stack. */

@@ -10,7 +10,7 @@ import java.util.Optional;
 /**
  * How {@link Vdisk#open} opens an image: qemu-img's {@code -f}, {@code -t}, {@code -i}, {@code -r} and {@code -U}.
  * Build one with {@link #builder()}; the defaults are a probed format, {@code cache=writeback}, {@link Aio#THREADS} (as QEMU),
- * read-write, no force-share, with the backing chain.
+ * read-write, no force-share, with the backing chain, locked as qemu-img locks it ({@link ImageUser#TOOL}).
  *
  * @param format the format's name ({@code raw}, {@code qcow2}), or empty to probe (raw unless a signature says
  *     otherwise; a probed raw image refuses writes that would make it look like another format)
@@ -21,9 +21,10 @@ import java.util.Optional;
  * @param backing open the backing chain (the default); false opens the image for its own facts only, as qemu-img info
  *     does (QEMU's BDRV_O_NO_BACKING): a missing backing file then does not stop the open, and reads of what the
  *     backing image would define are not meaningful
+ * @param user whose QEMU permissions the image's locks take and share (a host file's; other devices have none)
  */
 public record OpenOptions(Optional<String> format, CacheMode cache, Aio aio, boolean readOnly, boolean forceShare,
-    boolean backing) {
+    boolean backing, ImageUser user) {
   /**
    * Checks the combination.
    *
@@ -32,7 +33,8 @@ public record OpenOptions(Optional<String> format, CacheMode cache, Aio aio, boo
    */
   public OpenOptions {
     format.ifPresent(FormatRegistry::byName);
-    new FileOptions(cache, readOnly, forceShare, true, ImageUser.TOOL, aio); // force-share and aio=native checks
+    java.util.Objects.requireNonNull(user, "user");
+    new FileOptions(cache, readOnly, forceShare, true, user, aio); // force-share and aio=native checks
   }
 
   /** A builder with the defaults. */
@@ -48,6 +50,7 @@ public record OpenOptions(Optional<String> format, CacheMode cache, Aio aio, boo
     private boolean readOnly;
     private boolean forceShare;
     private boolean backing = true;
+    private ImageUser user = ImageUser.TOOL;
 
     private Builder() {}
 
@@ -87,13 +90,19 @@ public record OpenOptions(Optional<String> format, CacheMode cache, Aio aio, boo
       return this;
     }
 
+    /** Whose locks the open takes (default {@link ImageUser#TOOL}; an NBD export, a resize, a copy's source). */
+    public Builder user(ImageUser who) {
+      this.user = who;
+      return this;
+    }
+
     /**
      * The options.
      *
      * @throws IllegalArgumentException as {@link OpenOptions#OpenOptions}
      */
     public OpenOptions build() {
-      return new OpenOptions(Optional.ofNullable(format), cache, aio, readOnly, forceShare, backing);
+      return new OpenOptions(Optional.ofNullable(format), cache, aio, readOnly, forceShare, backing, user);
     }
   }
 }

@@ -55,8 +55,8 @@ public final class Vdisk {
    * @throws IOException if the file cannot be opened or is not a valid image of the format
    */
   public static Image open(Path path, OpenOptions options) throws IOException {
-    FileOptions file = new FileOptions(options.cache(), options.readOnly(), options.forceShare(), true)
-        .withAio(options.aio());
+    FileOptions file = new FileOptions(options.cache(), options.readOnly(), options.forceShare(), true, options.user(),
+        options.aio());
     OpenImage stack = options.backing() ? Images.open(path, options.format().orElse(null), file)
         : Images.openWithoutBacking(path, options.format().orElse(null), file);
     return new Image(stack, ImageChain.of(stack, path));

@@ -2,10 +2,10 @@ package dev.vdisk.cli;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
+import dev.vdisk.Image;
 import dev.vdisk.bench.BenchResult;
 import dev.vdisk.bench.BenchRunner;
 import dev.vdisk.bench.BenchSpec;
-import dev.vdisk.format.OpenImage;
 import dev.vdisk.io.Aio;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.ImageUser;
@@ -135,7 +135,7 @@ final class BenchCommand implements Callable<Integer> {
     Aio aioMode = AioOption.parse("-i", aio, mode);
     boolean json = output.json();
     PrintWriter out = main.out();
-    try (OpenImage img = image.open(file, mode, aioMode, !write, ImageUser.TOOL, main.err())) {
+    try (Image img = image.open(file, mode, aioMode, !write, ImageUser.TOOL, main.err())) {
       boolean human = !json && !quiet;
       if (human) {
         out.printf("Sending %d %s requests, %d bytes each, %d in parallel (starting at offset %d, step size %d)\n",
@@ -145,13 +145,14 @@ final class BenchCommand implements Callable<Integer> {
         }
         out.flush();
       }
-      BenchResult r = BenchRunner.run(img.device(), spec);
+      // The guard itself: no layer more than the stack in the measured path.
+      BenchResult r = BenchRunner.run(img.unwrap(), spec);
       if (human) {
         out.println("Run completed in " + Sizes.fixed(r.seconds(), 3) + " seconds.");
       }
       if (json) {
         out.println(Json.pretty(new Report(spec.count(), spec.depth(), spec.bufferSize(), spec.step(), spec.offset(),
-            spec.write(), spec.flushInterval(), spec.drain(), mode.name(), img.file().aio().toString(), r.seconds(), r.iops(), Math.round(r.bytesPerSecond()),
+            spec.write(), spec.flushInterval(), spec.drain(), mode.name(), img.file().map(f -> f.aio().toString()).orElse(aioMode.toString()), r.seconds(), r.iops(), Math.round(r.bytesPerSecond()),
             Latency.of(r.latency()))));
       }
     }

@@ -1,16 +1,16 @@
 package dev.vdisk.cli;
 
+import dev.vdisk.Image;
+import dev.vdisk.OpenOptions;
+import dev.vdisk.Vdisk;
 import dev.vdisk.block.BlockDeviceException;
-import dev.vdisk.format.Images;
-import dev.vdisk.format.OpenImage;
-import dev.vdisk.format.qcow2.Qcow2Format;
-import dev.vdisk.format.qcow2.Qcow2Format.BitmapAction;
+import dev.vdisk.format.BitmapEdit;
 import dev.vdisk.io.CacheMode;
-import dev.vdisk.io.FileOptions;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -33,37 +33,37 @@ final class BitmapCommand implements Callable<Integer> {
 
   @Mixin ImageOptions image;
 
-  /** The operations in command-line order: {op, merge source}. */
-  private final List<String[]> ops = new ArrayList<>();
+  /** The operations in command-line order (a merge's source image is added when it is open). */
+  private final List<BitmapEdit> ops = new ArrayList<>();
 
   @Option(names = "--add", description = "Create the bitmap (enabled, empty).")
   void add(boolean on) {
-    ops.add(new String[] {"add", null});
+    ops.add(BitmapEdit.add(0));
   }
 
   @Option(names = "--remove", description = "Delete the bitmap.")
   void remove(boolean on) {
-    ops.add(new String[] {"remove", null});
+    ops.add(BitmapEdit.of(BitmapEdit.Op.REMOVE));
   }
 
   @Option(names = "--clear", description = "Clear every bit of the bitmap.")
   void clear(boolean on) {
-    ops.add(new String[] {"clear", null});
+    ops.add(BitmapEdit.of(BitmapEdit.Op.CLEAR));
   }
 
   @Option(names = "--enable", description = "Let the bitmap track writes.")
   void enable(boolean on) {
-    ops.add(new String[] {"enable", null});
+    ops.add(BitmapEdit.of(BitmapEdit.Op.ENABLE));
   }
 
   @Option(names = "--disable", description = "Stop the bitmap tracking writes.")
   void disable(boolean on) {
-    ops.add(new String[] {"disable", null});
+    ops.add(BitmapEdit.of(BitmapEdit.Op.DISABLE));
   }
 
   @Option(names = "--merge", paramLabel = "SOURCE", description = "Set the bits that bitmap SOURCE has set.")
   void merge(String source) {
-    ops.add(new String[] {"merge", source});
+    ops.add(BitmapEdit.merge(source, null));
   }
 
   @Option(names = "-g", paramLabel = "GRANULARITY", description = "Bytes per bit of a bitmap --add creates (a power of "
@@ -85,42 +85,47 @@ final class BitmapCommand implements Callable<Integer> {
     if (ops.isEmpty()) {
       throw new CliException("Need at least one of --add, --remove, --clear, --enable, --disable, or --merge");
     }
-    if (g != 0 && ops.stream().noneMatch(o -> o[0].equals("add"))) {
+    if (g != 0 && ops.stream().noneMatch(o -> o.op() == BitmapEdit.Op.ADD)) {
       throw new CliException("granularity only supported with --add");
     }
     if (sourceFormat != null && sourceFile == null) {
       throw new CliException("-F only supported with -b");
     }
-    if (sourceFile != null && ops.stream().noneMatch(o -> o[0].equals("merge"))) {
+    if (sourceFile != null && ops.stream().noneMatch(o -> o.op() == BitmapEdit.Op.MERGE)) {
       throw new CliException("Merge bitmap source file only supported with --merge");
     }
     if (args.size() != 2) {
       throw new CliException("Expecting filename and bitmap name");
     }
     String name = args.get(1);
-    try (OpenImage img = image.open(args.get(0), CacheMode.WRITEBACK, false, main.err());
-        OpenImage source = sourceFile == null ? null
-            : Images.open(Path.of(sourceFile), sourceFormat, new FileOptions(CacheMode.WRITEBACK, true, false, true))) {
-      List<BitmapAction> actions = new ArrayList<>();
-      for (String[] op : ops) {
-        actions.add(new BitmapAction(op[0], g, op[1], source == null ? null : source.device()));
+    try (Image img = image.open(args.get(0), CacheMode.WRITEBACK, false, main.err());
+        Image source = sourceFile == null ? null
+            : Vdisk.open(Path.of(sourceFile), OpenOptions.builder().format(sourceFormat).readOnly(true).build())) {
+      List<BitmapEdit> actions = new ArrayList<>();
+      for (BitmapEdit op : ops) {
+        actions.add(new BitmapEdit(op.op(), op.op() == BitmapEdit.Op.ADD ? g : 0, op.source(), source));
       }
-      if (!img.format().name().equals("qcow2")) {
+      if (!img.format().equals("qcow2")) {
         // Only qcow2 stores bitmaps: QEMU finds none elsewhere, and cannot add one.
-        String first = actions.getFirst().op();
+        String first = name(actions.getFirst());
         throw new CliException("Operation " + first + " on bitmap " + name + " failed: " + (first.equals("add")
             ? "Can't store persistent bitmaps to '" + args.get(0) + "': Operation not supported"
             : "Dirty bitmap '" + name + "' not found"));
       }
-      for (BitmapAction a : actions) {
+      for (BitmapEdit a : actions) {
         try {
-          Qcow2Format.editBitmap(img.device(), name, a);
+          img.editBitmap(name, a);
         } catch (BlockDeviceException e) {
-          throw new CliException("Operation " + a.op() + " on bitmap " + name + " failed: " + e.getMessage());
+          throw new CliException("Operation " + name(a) + " on bitmap " + name + " failed: " + e.getMessage());
         }
       }
     }
     return 0;
+  }
+
+  /** The operation as qemu-img names it in its messages: {@code add}, {@code merge}, ... */
+  private static String name(BitmapEdit edit) {
+    return edit.op().name().toLowerCase(Locale.ROOT);
   }
 
   /** qemu-img's {@code cvtnum} of {@code -g}, with its message for what it cannot read. */

@@ -1,6 +1,6 @@
 package dev.vdisk.cli;
 
-import dev.vdisk.format.OpenImage;
+import dev.vdisk.Image;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.ops.Compare;
 import dev.vdisk.ops.CompareException;
@@ -66,8 +66,8 @@ final class CompareCommand implements Callable<Integer> {
       return error(OPEN_FAILED, e.getMessage());
     }
     ImageOptions second = first.sibling(secondFormat);
-    OpenImage a = null;
-    OpenImage b = null;
+    Image a = null;
+    Image b = null;
     try {
       try {
         a = first.open(fileA, mode, true, main.err());
@@ -78,7 +78,7 @@ final class CompareCommand implements Callable<Integer> {
       Progress bar = ProgressBars.start("compare", progress && !quiet, main.err());
       CompareResult result;
       try {
-        result = Compare.run(new Named(fileA, a.device()), new Named(fileB, b.device()), strict, bar);
+        result = Compare.run(new Named(fileA, a), new Named(fileB, b), strict, bar);
       } catch (CompareException e) {
         ProgressBars.finish(bar);
         if (e.sizeWarning()) {

@@ -1,10 +1,9 @@
 package dev.vdisk.cli;
 
-import dev.vdisk.block.BlockDevice;
+import dev.vdisk.Image;
 import dev.vdisk.block.BlockDeviceException;
-import dev.vdisk.format.qcow2.Qcow2Format;
-import dev.vdisk.format.qcow2.Qcow2Format.BitmapAction;
-import dev.vdisk.format.qcow2.Qcow2Format.BitmapInfo;
+import dev.vdisk.format.Bitmap;
+import dev.vdisk.format.BitmapEdit;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.util.ArrayList;
@@ -19,12 +18,12 @@ final class ConvertBitmaps {
   private ConvertBitmaps() {}
 
   /** Before anything is created: the source can have bitmaps, and none is inconsistent unless they are skipped. */
-  static void checkSource(BlockDevice source, boolean skipBroken) throws IOException {
-    if (!Qcow2Format.supportsBitmaps(source)) {
+  static void checkSource(Image source, boolean skipBroken) throws IOException {
+    if (!source.supportsBitmaps()) {
       throw new CliException("Source lacks bitmap support");
     }
     if (!skipBroken) {
-      for (BitmapInfo b : newestFirst(source)) {
+      for (Bitmap b : newestFirst(source)) {
         if (b.inUse()) {
           throw new CliException("Cannot copy inconsistent bitmap '" + b.name() + "'\nTry --skip-broken-bitmaps, or use "
               + "'qemu-img bitmap --remove' to delete it");
@@ -34,43 +33,43 @@ final class ConvertBitmaps {
   }
 
   /** Before the copy: the target can store bitmaps. */
-  static void checkTarget(BlockDevice target, String format) {
-    if (!Qcow2Format.supportsBitmaps(target)) {
-      throw new CliException("Format driver '" + format + "' does not support bitmaps");
+  static void checkTarget(Image target) {
+    if (!target.supportsBitmaps()) {
+      throw new CliException("Format driver '" + target.format() + "' does not support bitmaps");
     }
   }
 
   /** After the copy: every consistent bitmap of {@code source} added to {@code target} and filled. */
-  static void copy(BlockDevice source, BlockDevice target, PrintWriter err) throws IOException {
-    List<BitmapInfo> all = Qcow2Format.bitmaps(source);
-    for (BitmapInfo b : newestFirst(source)) {
+  static void copy(Image source, Image target, PrintWriter err) throws IOException {
+    List<Bitmap> all = source.bitmaps();
+    for (Bitmap b : newestFirst(source)) {
       if (b.inUse()) {
         err.println("vdisk convert: warning: Skipping inconsistent bitmap '" + b.name() + "'");
       }
     }
-    for (BitmapInfo b : all) {
+    for (Bitmap b : all) {
       if (b.inUse()) {
         continue;
       }
       try {
-        Qcow2Format.editBitmap(target, b.name(), new BitmapAction("add", b.granularity(), null, null));
+        target.editBitmap(b.name(), BitmapEdit.add(b.granularity()));
         if (!b.auto()) {
-          Qcow2Format.editBitmap(target, b.name(), new BitmapAction("disable", 0, null, null));
+          target.editBitmap(b.name(), BitmapEdit.of(BitmapEdit.Op.DISABLE));
         }
       } catch (BlockDeviceException e) {
         throw new CliException("Failed to create bitmap " + b.name() + ": " + e.getMessage());
       }
       try {
-        Qcow2Format.editBitmap(target, b.name(), new BitmapAction("merge", 0, b.name(), source));
+        target.editBitmap(b.name(), BitmapEdit.merge(b.name(), source));
       } catch (BlockDeviceException e) {
-        Qcow2Format.editBitmap(target, b.name(), new BitmapAction("remove", 0, null, null));
+        target.editBitmap(b.name(), BitmapEdit.of(BitmapEdit.Op.REMOVE));
         throw new CliException("Failed to populate bitmap " + b.name() + ": " + e.getMessage());
       }
     }
   }
 
-  private static List<BitmapInfo> newestFirst(BlockDevice image) throws IOException {
-    List<BitmapInfo> list = new ArrayList<>(Qcow2Format.bitmaps(image));
+  private static List<Bitmap> newestFirst(Image image) throws IOException {
+    List<Bitmap> list = new ArrayList<>(image.bitmaps());
     return list.reversed();
   }
 }

@@ -1,5 +1,8 @@
 package dev.vdisk.cli;
 
+import dev.vdisk.Image;
+import dev.vdisk.OpenOptions;
+import dev.vdisk.Vdisk;
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.format.FileContext;
 import dev.vdisk.format.FormatRegistry;
@@ -7,7 +10,6 @@ import dev.vdisk.format.ImageChain;
 import dev.vdisk.format.ImageContext;
 import dev.vdisk.format.ImageFormat;
 import dev.vdisk.format.Images;
-import dev.vdisk.format.OpenImage;
 import dev.vdisk.format.OptionString;
 import dev.vdisk.format.RbdImages;
 import dev.vdisk.io.CacheMode;
@@ -154,14 +156,14 @@ final class ConvertCommand implements Callable<Integer> {
     ImageSpec targetSpec = ImageSpec.parse(dst, targetImageOpts);
     // Parallel workers read over several NBD connections where the server allows it (as nbdcopy does).
     source.nbdConnections = Math.min(copy.workers(), MAX_NBD_CONNECTIONS);
-    try (OpenImage in = source.open(src, srcCache, true, ImageUser.COPY_SOURCE, main.err())) {
+    try (Image in = source.open(src, srcCache, true, ImageUser.COPY_SOURCE, main.err())) {
       if (snapshot != null) {
         snapshotView = SnapshotSource.open(in, snapshot);
       }
-      long size = (snapshotView != null ? snapshotView : in.device()).size();
+      long size = (snapshotView != null ? snapshotView : in).size();
       if (DeviceTarget.isDevice(targetSpec)) {
         if (bitmaps) {
-          ConvertBitmaps.checkSource(in.device(), skipBrokenBitmaps);
+          ConvertBitmaps.checkSource(in, skipBrokenBitmaps);
         }
         ontoDevice(in, fmt, targetSpec, size, createOptions, copy, targetCache);
         return 0;
@@ -169,16 +171,16 @@ final class ConvertCommand implements Callable<Integer> {
       Path target = Path.of(targetSpec.file());
       checkTarget(target);
       if (bitmaps) {
-        ConvertBitmaps.checkSource(in.device(), skipBrokenBitmaps);
+        ConvertBitmaps.checkSource(in, skipBrokenBitmaps);
       }
       if (!noCreate) {
         create(fmt, target, size, createOptions);
       }
-      try (OpenImage out = Images.open(target, fmt.name(), FileOptions.of(targetCache, false))) {
+      try (Image out = Vdisk.open(target, OpenOptions.builder().format(fmt.name()).cache(targetCache).build())) {
         // A new image reads as zeroes, unless it has a backing file (qemu-img's has_zero_init).
         boolean backed = createOptions.containsKey("backing_file") || noCreate && backing != null;
         copy(in, out, copy.withTargetIsZero(targetIsZero || (!noCreate && copy.sparseBytes() > 0 && !backed)),
-            backed ? ImageChain.of(out, target) : null);
+            backed ? out.chain() : null);
       }
     } finally {
       if (snapshotView != null) {
@@ -193,7 +195,7 @@ final class ConvertCommand implements Callable<Integer> {
    * the device holds old data, so zeroes are written where the source reads as zero (qemu-img: no zero init) unless
    * {@code --target-is-zero}.
    */
-  private void ontoDevice(OpenImage in, ImageFormat fmt, ImageSpec target, long size, Map<String, String> createOptions,
+  private void ontoDevice(Image in, ImageFormat fmt, ImageSpec target, long size, Map<String, String> createOptions,
       ConvertOptions copy, CacheMode targetCache) throws IOException {
     if (!target.isNbd() && DeviceTarget.isSameFile(target.file(), ImageSpec.parse(src, source.imageOpts).file())) {
       throw new CliException(dst + ": is the source image (expected: a different target)");
@@ -209,7 +211,7 @@ final class ConvertCommand implements Callable<Integer> {
       }
       ImageContext context = target.isNbd() ? new NbdImageContext(target.label(), false, true)
           : FileContext.of(Path.of(target.file()), FileOptions.of(targetCache, false));
-      OpenImage out = Images.open(device, context, fmt.name(), targetCache);
+      Image out = Vdisk.open(device, context, OpenOptions.builder().format(fmt.name()).cache(targetCache).build());
       device = null; // the image owns it now
       try (out) {
         copy(in, out, copy.withTargetIsZero(targetIsZero), null);
@@ -225,12 +227,12 @@ final class ConvertCommand implements Callable<Integer> {
    * Copies the source into {@code out}; with {@code backedChain} (the target's chain, when it has a backing file) only
    * what the source's top layer defines is written, as qemu-img convert -B.
    */
-  private void copy(OpenImage in, OpenImage out, ConvertOptions copy, ImageChain backedChain) throws IOException {
+  private void copy(Image in, Image out, ConvertOptions copy, ImageChain backedChain) throws IOException {
     if (bitmaps) {
-      ConvertBitmaps.checkTarget(out.device(), out.format().name());
+      ConvertBitmaps.checkTarget(out);
     }
-    Named from = new Named(source.label(src), snapshotView != null ? snapshotView : in.device());
-    Named to = new Named(dst, out.device());
+    Named from = new Named(source.label(src), snapshotView != null ? snapshotView : in);
+    Named to = new Named(dst, out);
     ConvertOptions how = copy.withCompressed(compress);
     Progress bar = ProgressBars.start("convert", progress && !quiet, main.err());
     try {
@@ -244,7 +246,7 @@ final class ConvertCommand implements Callable<Integer> {
       ProgressBars.finish(bar);
     }
     if (bitmaps) {
-      ConvertBitmaps.copy(in.device(), out.device(), main.err());
+      ConvertBitmaps.copy(in, out, main.err());
     }
   }
 

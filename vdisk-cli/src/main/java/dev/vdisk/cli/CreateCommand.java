@@ -1,14 +1,15 @@
 package dev.vdisk.cli;
 
+import dev.vdisk.Image;
+import dev.vdisk.OpenOptions;
+import dev.vdisk.Vdisk;
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.format.FormatRegistry;
 import dev.vdisk.format.ImageFormat;
 import dev.vdisk.format.Images;
-import dev.vdisk.format.OpenImage;
 import dev.vdisk.format.OptionString;
 import dev.vdisk.format.RbdImages;
 import dev.vdisk.io.CacheMode;
-import dev.vdisk.io.FileOptions;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -135,8 +136,9 @@ final class CreateCommand implements Callable<Integer> {
     if (!RbdImages.isRbd(backingFile) && !Files.exists(resolved)) {
       throw new CliException("backing file '" + backingFile + "': no such file " + resolved + " (expected: an existing image, or -u to skip the check)");
     }
-    try (OpenImage backing = Images.open(resolved, format, new FileOptions(CacheMode.WRITEBACK, true, true, true))) {
-      return size >= 0 ? size : backing.device().size();
+    try (Image backing = Vdisk.open(resolved, OpenOptions.builder().format(format).readOnly(true).forceShare(true)
+        .build())) {
+      return size >= 0 ? size : backing.size();
     } catch (IOException | IllegalArgumentException e) {
       throw new CliException("backing file '" + backingFile + "': cannot be opened as " + format + ": " + Main.describe(e)
           + " (expected: an image of that format, or -u to skip the check)");

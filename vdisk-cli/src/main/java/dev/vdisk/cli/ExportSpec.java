@@ -1,11 +1,9 @@
 package dev.vdisk.cli;
 
+import dev.vdisk.Image;
 import dev.vdisk.block.CheckedDevice;
 import dev.vdisk.block.filter.DetectZeroesFilter;
-import dev.vdisk.format.ImageChain;
-import dev.vdisk.format.OpenImage;
 import dev.vdisk.format.OptionString;
-import dev.vdisk.format.qcow2.Qcow2Format;
 import dev.vdisk.io.Aio;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.ImageUser;
@@ -109,14 +107,14 @@ record ExportSpec(String name, String file, String format, CacheMode cache, bool
   }
 
   /** {@code image} from {@link #offset} on, under a new guard; refused where lookups below would miss the shift. */
-  private CheckedDevice offsetView(OpenImage image) throws IOException {
+  private CheckedDevice offsetView(Image image) throws IOException {
     if (bitmap != null) {
       throw new CliException("-o/--offset: given with -B (expected: one of them; a bitmap with an offset is not built yet)");
     }
-    if (ImageChain.of(image.device()).layers().size() > 1) {
+    if (image.chain().layers().size() > 1) {
       throw new CliException("-o/--offset: " + file + " has a backing file (expected: an image without one; not built yet)");
     }
-    return new CheckedDevice(new OffsetView(image.device().unwrap(), offset), image.device().capabilities().readOnly());
+    return new CheckedDevice(new OffsetView(image.unwrap().unwrap(), offset), image.capabilities().readOnly());
   }
 
   /**
@@ -126,12 +124,13 @@ record ExportSpec(String name, String file, String format, CacheMode cache, bool
   Export open(EventLog log, PrintWriter err) throws IOException {
     ImageOptions options = new ImageOptions();
     options.format = format;
-    OpenImage image = options.open(file, cache, aio, readOnly, ImageUser.EXPORT, err);
+    Image image = options.open(file, cache, aio, readOnly, ImageUser.EXPORT, err);
+    // The export serves the image's guard (or a guard over filters put beneath it), which closes the whole stack.
     CheckedDevice device;
     try {
-      device = offset == 0 ? image.device() : offsetView(image);
+      device = offset == 0 ? image.unwrap() : offsetView(image);
     } catch (IOException | RuntimeException e) {
-      image.device().close();
+      image.close();
       throw e;
     }
     device = detectZeroes == DetectZeroesFilter.Mode.OFF || device.capabilities().readOnly()
@@ -140,16 +139,16 @@ record ExportSpec(String name, String file, String format, CacheMode cache, bool
     ExportBitmap exported = null;
     if (bitmap != null) {
       try {
-        if (!image.format().name().equals("qcow2")) {
+        if (!image.format().equals("qcow2")) {
           throw new CliException("Bitmap '" + bitmap + "' is not found");
         }
-        exported = new ExportBitmap(bitmap, Qcow2Format.dirtyBitmap(device, bitmap)::runs);
+        exported = new ExportBitmap(bitmap, image.bitmapRuns(bitmap)::runs);
       } catch (IOException | RuntimeException e) {
         device.close();
         throw e;
       }
     }
-    log.info("export", "export", name, "file", file, "format", image.format().name(), "cache", cache,
+    log.info("export", "export", name, "file", file, "format", image.format(), "cache", cache,
         "read-only", device.capabilities().readOnly(), "discard", discard.name().toLowerCase(Locale.ROOT),
         "detect-zeroes", detectZeroes.name().toLowerCase(Locale.ROOT), "size", device.size(), "stack", device);
     return new Export(name, description, device, discard, !cache.direct() && !cache.writethrough(), exported, allocationDepth);

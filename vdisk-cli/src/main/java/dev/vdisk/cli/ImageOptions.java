@@ -6,8 +6,6 @@ import dev.vdisk.Image;
 import dev.vdisk.OpenOptions;
 import dev.vdisk.Vdisk;
 import dev.vdisk.format.FormatRegistry;
-import dev.vdisk.format.Images;
-import dev.vdisk.format.OpenImage;
 import dev.vdisk.format.RbdImages;
 import dev.vdisk.format.Repair;
 import dev.vdisk.nbd.client.NbdClientDevice;
@@ -16,7 +14,6 @@ import dev.vdisk.nbd.client.NbdUri;
 import dev.vdisk.nbd.client.TlsClientCredentials;
 import dev.vdisk.io.Aio;
 import dev.vdisk.io.CacheMode;
-import dev.vdisk.io.FileOptions;
 import dev.vdisk.io.ImageUser;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -66,53 +63,45 @@ final class ImageOptions {
   }
 
   /**
-   * Opens {@code file} after checking the arguments, and prints QEMU's warning when a probe guessed raw
-   * for a writable open (where qemu-img and qemu-io print it).
+   * Opens {@code file} through the library's front door after checking the arguments, and prints QEMU's warning when
+   * a probe guessed raw for a writable open (where qemu-img and qemu-io print it).
    */
-  OpenImage open(String file, CacheMode cache, boolean readOnly, PrintWriter err) throws IOException {
+  Image open(String file, CacheMode cache, boolean readOnly, PrintWriter err) throws IOException {
     return open(file, cache, readOnly, ImageUser.TOOL, err);
   }
 
   /** {@link #open}, locking the image with {@code user}'s permissions (as qemu-nbd, qemu-img resize or convert). */
-  OpenImage open(String file, CacheMode cache, boolean readOnly, ImageUser user, PrintWriter err) throws IOException {
+  Image open(String file, CacheMode cache, boolean readOnly, ImageUser user, PrintWriter err) throws IOException {
     return open(file, cache, Aio.THREADS, readOnly, user, err);
   }
 
   /** {@link #open}, with the aio mode {@code aio} for a host file (an NBD image has none). */
-  OpenImage open(String file, CacheMode cache, Aio aio, boolean readOnly, ImageUser user, PrintWriter err)
+  Image open(String file, CacheMode cache, Aio aio, boolean readOnly, ImageUser user, PrintWriter err)
       throws IOException {
     ImageSpec spec = ImageSpec.parse(file, imageOpts);
-    OpenImage image;
-    if (spec.isNbd()) {
-      NbdClientDevice device = openNbd(spec, readOnly);
-      try {
-        image = Images.open(device, new NbdImageContext(spec.label(), readOnly, true), format(spec), cache);
-      } catch (IOException | RuntimeException e) {
-        device.close();
-        throw e;
-      }
-    } else {
-      FileOptions options = new FileOptions(cache, readOnly, forceShare, true, user, aio);
-      image = Images.open(checkedPath(spec.file()), format(spec), options);
-    }
-    warnIfProbedRaw(spec.label(), image.probed(), image.format().name(), readOnly, err);
+    OpenOptions.Builder options = OpenOptions.builder().format(format(spec)).cache(cache).readOnly(readOnly)
+        .forceShare(forceShare).user(user);
+    Image image = spec.isNbd() ? openNbd(spec, options.build())
+        : Vdisk.open(checkedPath(spec.file()), options.aio(aio).build());
+    warnIfProbedRaw(spec.label(), image.probed(), image.format(), readOnly, err);
     return image;
   }
 
   /**
-   * Opens {@code file} read-only through the library's front door: the image with its typed facts and chain, with
-   * its backing images or (qemu-img info's open) without them.
+   * Opens {@code file} read-only, with its backing images or (qemu-img info's open) without them, with no warning.
    */
   Image openImage(String file, boolean backing) throws IOException {
     ImageSpec spec = ImageSpec.parse(file, imageOpts);
     OpenOptions options = OpenOptions.builder().format(format(spec)).readOnly(true).forceShare(forceShare)
         .backing(backing).build();
-    if (!spec.isNbd()) {
-      return Vdisk.open(checkedPath(spec.file()), options);
-    }
-    NbdClientDevice device = openNbd(spec, true);
+    return spec.isNbd() ? openNbd(spec, options) : Vdisk.open(checkedPath(spec.file()), options);
+  }
+
+  /** The image of the NBD export {@code spec} names; the image owns the connection, which a failed open closes. */
+  private Image openNbd(ImageSpec spec, OpenOptions options) throws IOException {
+    NbdClientDevice device = openNbd(spec, options.readOnly());
     try {
-      return Vdisk.open(device, new NbdImageContext(spec.label(), true, backing), options);
+      return Vdisk.open(device, new NbdImageContext(spec.label(), options.readOnly(), options.backing()), options);
     } catch (IOException | RuntimeException e) {
       device.close();
       throw e;

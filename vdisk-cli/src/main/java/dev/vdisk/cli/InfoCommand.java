@@ -6,7 +6,6 @@ import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import dev.vdisk.Image;
 import dev.vdisk.format.ImageInfo;
 import dev.vdisk.bench.matrix.SpaceBreakdown;
-import dev.vdisk.format.OpenImage;
 import dev.vdisk.io.CacheMode;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -79,8 +78,9 @@ final class InfoCommand implements Callable<Integer> {
         throw new CliException("--breakdown: not with --backing-chain (expected: one of them)");
       }
       SpaceBreakdown b;
-      try (OpenImage img = image.open(file, CacheMode.WRITEBACK, true, main.err())) {
-        b = SpaceBreakdown.of(img.device(), img.file());
+      try (Image img = image.open(file, CacheMode.WRITEBACK, true, main.err())) {
+        b = SpaceBreakdown.of(img, img.file().orElseThrow(() -> new CliException("--breakdown: " + file
+            + " is not in a host file (expected: a local image file)")));
       }
       main.out().print(output.json() ? Json.pretty(b) + "\n" : breakdownText(file, b));
       return 0;

@@ -1,10 +1,10 @@
 package dev.vdisk.cli;
 
+import dev.vdisk.Image;
 import dev.vdisk.io.DirectBuffers;
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.Extent;
 import dev.vdisk.block.WriteFlag;
-import dev.vdisk.format.OpenImage;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.ImageUser;
 import java.io.IOException;
@@ -66,10 +66,10 @@ final class IoCommand implements Callable<Integer> {
     }
     PrintWriter out = main.out();
     boolean ok = true;
-    try (OpenImage img = image.open(file, mode, aio.mode(mode), readOnly, ImageUser.TOOL, main.err())) {
+    try (Image img = image.open(file, mode, aio.mode(mode), readOnly, ImageUser.TOOL, main.err())) {
       for (Op op : ops) {
         try {
-          ok &= op.run(img.device(), out);
+          ok &= op.run(img, out);
         } catch (IOException | RuntimeException e) {
           out.flush();
           main.err().println(Main.errorLine("io", Main.describe(e)));

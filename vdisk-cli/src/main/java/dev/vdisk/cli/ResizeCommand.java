@@ -1,6 +1,6 @@
 package dev.vdisk.cli;
 
-import dev.vdisk.format.OpenImage;
+import dev.vdisk.Image;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.ImageUser;
 import java.io.IOException;
@@ -46,8 +46,8 @@ final class ResizeCommand implements Callable<Integer> {
     }
     char sign = size.isEmpty() ? 0 : size.charAt(0);
     long amount = Sizes.parse("size", sign == '+' || sign == '-' ? size.substring(1) : size);
-    try (OpenImage img = image.open(file, CacheMode.WRITEBACK, false, ImageUser.RESIZER, main.err())) {
-      long current = img.device().size();
+    try (Image img = image.open(file, CacheMode.WRITEBACK, false, ImageUser.RESIZER, main.err())) {
+      long current = img.size();
       long target = switch (sign) {
         case '+' -> Math.addExact(current, amount);
         case '-' -> current - amount;
@@ -60,7 +60,7 @@ final class ResizeCommand implements Callable<Integer> {
         throw new CliException("size: " + target + " is smaller than the current " + current
             + " (expected: --shrink to perform a shrink operation)");
       }
-      img.device().resize(target);
+      img.resize(target);
     }
     if (!quiet) {
       main.out().println("Image resized.");

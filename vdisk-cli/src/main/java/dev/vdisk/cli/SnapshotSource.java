@@ -1,26 +1,25 @@
 package dev.vdisk.cli;
 
+import dev.vdisk.Image;
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.CheckedDevice;
 import dev.vdisk.block.FilterDevice;
 import dev.vdisk.format.FormatImage;
-import dev.vdisk.format.OpenImage;
-import dev.vdisk.format.qcow2.Qcow2Format;
 import dev.vdisk.format.SnapshotNotFoundException;
 import dev.vdisk.nbd.server.Export;
 import java.io.IOException;
 
 /**
  * An internal snapshot of an open source image as {@code qemu-img convert -l} and {@code qemu-nbd -l} read it:
- * read-only, not applied, at the image's current virtual size ({@link Qcow2Format#openSnapshot}), with qemu-img's
+ * read-only, not applied, at the image's current virtual size ({@link FormatImage#openSnapshot}), with qemu-img's
  * messages for what cannot be loaded.
  */
 final class SnapshotSource {
   private SnapshotSource() {}
 
   /** Snapshot {@code spec} of {@code image}, guarded as the image itself is; close it before the image. */
-  static BlockDevice open(OpenImage image, String spec) throws IOException {
-    return open(image.device(), image.format().name(), spec);
+  static BlockDevice open(Image image, String spec) throws IOException {
+    return open(FilterDevice.find(image, FormatImage.class), spec);
   }
 
   /**
@@ -31,8 +30,7 @@ final class SnapshotSource {
     BlockDevice image = export.device();
     BlockDevice snapshot;
     try {
-      FormatImage formatImage = FilterDevice.find(image, FormatImage.class);
-      snapshot = open(image, formatImage == null ? "raw" : formatImage.format().name(), spec);
+      snapshot = open(FilterDevice.find(image, FormatImage.class), spec);
     } catch (IOException | RuntimeException e) {
       image.close();
       throw e;
@@ -51,7 +49,9 @@ final class SnapshotSource {
         export.bitmap(), export.allocationDepth());
   }
 
-  private static BlockDevice open(BlockDevice image, String format, String spec) throws IOException {
+  /** Snapshot {@code spec} of {@code image} (null: a protocol without a format layer, which QEMU calls raw). */
+  private static BlockDevice open(FormatImage image, String spec) throws IOException {
+    String format = image == null ? "raw" : image.format().name();
     if (!format.equals("qcow2")) {
       throw new CliException("Failed to load snapshot: Block format '" + format
           + "' used by device '' does not support temporarily loading internal snapshots");
@@ -65,7 +65,7 @@ final class SnapshotSource {
       }
     }
     try {
-      return new CheckedDevice(Qcow2Format.openSnapshot(image, spec));
+      return new CheckedDevice(image.openSnapshot(spec));
     } catch (SnapshotNotFoundException e) {
       throw new CliException("Failed to load snapshot: Can't find snapshot", e);
     }

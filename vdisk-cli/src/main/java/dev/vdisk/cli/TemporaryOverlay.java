@@ -1,10 +1,9 @@
 package dev.vdisk.cli;
 
+import dev.vdisk.Image;
+import dev.vdisk.OpenOptions;
+import dev.vdisk.Vdisk;
 import dev.vdisk.format.FormatRegistry;
-import dev.vdisk.format.Images;
-import dev.vdisk.format.OpenImage;
-import dev.vdisk.io.CacheMode;
-import dev.vdisk.io.FileOptions;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -29,9 +28,9 @@ final class TemporaryOverlay {
     Path base = Path.of(s.file()).toAbsolutePath();
     String format;
     long size;
-    try (OpenImage image = Images.open(base, s.format(), FileOptions.of(CacheMode.WRITEBACK, true))) {
-      format = image.format().name();
-      size = image.device().size();
+    try (Image image = Vdisk.open(base, OpenOptions.builder().format(s.format()).readOnly(true).build())) {
+      format = image.format();
+      size = image.size();
     }
     Path overlay = Files.createTempFile("vdisk-snapshot-", ".qcow2");
     try {

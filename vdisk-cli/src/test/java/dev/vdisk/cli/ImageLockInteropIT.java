@@ -3,7 +3,7 @@ package dev.vdisk.cli;
 import static dev.vdisk.testkit.HostLocks.lockedBytes;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.vdisk.format.OpenImage;
+import dev.vdisk.Image;
 import dev.vdisk.io.CacheMode;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -111,7 +111,7 @@ class ImageLockInteropIT {
     SortedSet<Long> theirs = locksOf(start(List.of("qemu-io"), img, format, readOnly), img);
     ImageOptions options = new ImageOptions();
     options.format = format;
-    try (OpenImage ours = options.open(img.toString(), CacheMode.WRITEBACK, readOnly, new PrintWriter(new StringWriter()))) {
+    try (Image ours = options.open(img.toString(), CacheMode.WRITEBACK, readOnly, new PrintWriter(new StringWriter()))) {
       assertThat(lockedBytes(img)).as("vdisk io's lock bytes, qemu-io's").isEqualTo(theirs);
     }
   }

@@ -4,6 +4,7 @@ import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
 import java.io.IOException;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -21,6 +22,56 @@ public interface FormatImage extends BlockDevice {
   /** True if the image can hold persistent dirty bitmaps (qemu-img measure then reports their size). */
   default boolean supportsBitmaps() {
     return false;
+  }
+
+  /** The image's persistent dirty bitmaps, in directory order, as QEMU loads them (none for a format without them). */
+  default List<Bitmap> listBitmaps() throws IOException {
+    return List.of();
+  }
+
+  /**
+   * Applies {@code edit} to bitmap {@code name} of this image (open for writing), checked as QEMU's QMP commands
+   * check it; the change is stored when the image is closed.
+   *
+   * @throws BlockDeviceException with QEMU's message where QEMU refuses the operation; ENOTSUP for a format without
+   *     persistent bitmaps
+   */
+  default void editBitmap(String name, BitmapEdit edit) throws IOException {
+    throw new BlockDeviceException(BlockError.ENOTSUP, "bitmap '" + name + "': format '" + format().name()
+        + "' has no persistent bitmaps (expected: a qcow2 image)");
+  }
+
+  /**
+   * Bitmap {@code name} for export (qemu-nbd -B): the one kept in memory for a writable image (which its writes keep
+   * marking, if it is enabled), else read from the image now.
+   *
+   * @throws BlockDeviceException EINVAL with qemu-nbd's messages: a bitmap that is not found, or in use
+   *     (inconsistent)
+   */
+  default BitmapRuns bitmapRuns(String name) throws IOException {
+    throw new BlockDeviceException(BlockError.EINVAL, "Bitmap '" + name + "' is not found");
+  }
+
+  /**
+   * Internal snapshot {@code spec} of this image, read-only and without applying it, as {@code qemu-img convert -l}
+   * reads it: {@code snapshot.id=ID}, {@code snapshot.name=NAME} (comma-separated, both must match), or an ID or name
+   * (the ID first). The view has the image's current virtual size and shares its files; close it before the image.
+   *
+   * @throws SnapshotNotFoundException where no snapshot matches
+   * @throws BlockDeviceException ENOTSUP for a format without internal snapshots
+   */
+  default FormatImage openSnapshot(String spec) throws IOException {
+    throw new BlockDeviceException(BlockError.ENOTSUP, "snapshot '" + spec + "': format '" + format().name()
+        + "' has no internal snapshots (expected: a qcow2 image)");
+  }
+
+  /**
+   * Host bytes the image's metadata references, read from its file now: header, tables, refcount structures and the
+   * clusters they map (with the file's size and the guest's allocation, the space breakdown of {@code vdisk info
+   * --breakdown}); empty for a format whose file holds nothing but the guest's bytes (raw).
+   */
+  default java.util.OptionalLong referencedBytes() throws IOException {
+    return java.util.OptionalLong.empty();
   }
 
   /**

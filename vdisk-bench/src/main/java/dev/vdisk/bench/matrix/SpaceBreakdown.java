@@ -6,7 +6,6 @@ import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.Extent;
 import dev.vdisk.block.FilterDevice;
 import dev.vdisk.format.FormatImage;
-import dev.vdisk.format.qcow2.Qcow2Format;
 import dev.vdisk.io.FileDevice;
 import java.io.IOException;
 import java.util.List;
@@ -16,7 +15,7 @@ import java.util.List;
  * and the guest range that has no storage at all; with the host file's size and the bytes it really occupies.
  *
  * <p>For qcow2, data and zero come from the guest's allocation map (clusters with a host place, counted in whole
- * clusters), the metadata is every cluster the image references ({@link Qcow2Format#referencedClusters}) that is
+ * clusters), the metadata is every cluster the image references ({@link FormatImage#referencedBytes}) that is
  * not one of those, and unused is the rest of the file. Compressed clusters count as data clusters. For raw,
  * data is what the file's allocation map (SEEK_DATA) calls data, holes are unallocated, and there is no
  * metadata.
@@ -66,7 +65,7 @@ public record SpaceBreakdown(
     }
     long dataBytes = roundUp(data, cluster);
     long zeroBytes = roundUp(zero, cluster);
-    long referenced = Qcow2Format.referencedClusters(file) * cluster;
+    long referenced = format.referencedBytes().orElseThrow();
     long metadata = Math.max(0, referenced - dataBytes - zeroBytes);
     long unused = Math.max(0, roundUp(fileSize, cluster) - referenced);
     return new SpaceBreakdown("qcow2", size, fileSize, file.allocatedBytes(), cluster, metadata, dataBytes, zeroBytes,

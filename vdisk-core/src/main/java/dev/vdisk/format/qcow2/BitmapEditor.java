@@ -3,7 +3,7 @@ package dev.vdisk.format.qcow2;
 import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
 import dev.vdisk.block.FilterDevice;
-import dev.vdisk.format.qcow2.Qcow2Format.BitmapAction;
+import dev.vdisk.format.BitmapEdit;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -26,19 +26,18 @@ final class BitmapEditor {
   }
 
   /** Applies {@code action} to bitmap {@code name} of {@code image} (open for writing). */
-  static void apply(Qcow2Image image, String name, BitmapAction action) throws IOException {
+  static void apply(Qcow2Image image, String name, BitmapEdit action) throws IOException {
     new BitmapEditor(image, image.persistentBitmaps(), name).apply(action);
   }
 
-  private void apply(BitmapAction a) throws IOException {
+  private void apply(BitmapEdit a) throws IOException {
     switch (a.op()) {
-      case "add" -> add(a.granularity());
-      case "remove" -> remove();
-      case "clear" -> usable(name).bits.clear();
-      case "enable" -> flags(usable(name), true);
-      case "disable" -> flags(usable(name), false);
-      case "merge" -> merge(a);
-      default -> throw new IllegalArgumentException("bitmap operation " + a.op());
+      case ADD -> add(a.granularity());
+      case REMOVE -> remove();
+      case CLEAR -> usable(name).bits.clear();
+      case ENABLE -> flags(usable(name), true);
+      case DISABLE -> flags(usable(name), false);
+      case MERGE -> merge(a);
     }
   }
 
@@ -95,7 +94,7 @@ final class BitmapEditor {
     s.entry = s.entry.withFlags(flags);
   }
 
-  private void merge(BitmapAction a) throws IOException {
+  private void merge(BitmapEdit a) throws IOException {
     PersistentBitmaps.Slot target = usable(name);
     DirtyBitmap source;
     if (a.sourceImage() == null) {

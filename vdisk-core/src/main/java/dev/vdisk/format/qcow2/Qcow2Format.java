@@ -2,15 +2,11 @@ package dev.vdisk.format.qcow2;
 
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.format.CheckProblem;
-import dev.vdisk.block.BlockDeviceException;
-import dev.vdisk.block.BlockError;
-import dev.vdisk.block.FilterDevice;
 import dev.vdisk.format.CheckResult;
 import dev.vdisk.format.FormatImage;
 import dev.vdisk.format.ImageContext;
 import dev.vdisk.format.Repair;
 import dev.vdisk.format.Snapshot;
-import dev.vdisk.format.SnapshotNotFoundException;
 import dev.vdisk.format.ImageFormat;
 import dev.vdisk.format.MeasureSource;
 import dev.vdisk.format.Measurement;
@@ -24,7 +20,6 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -287,15 +282,6 @@ public final class Qcow2Format implements ImageFormat {
     return Qcow2Checker.check(file, name, problems);
   }
 
-  /**
-   * Host clusters the qcow2 image in {@code file} references through its metadata (header, tables, refcount
-   * structures, data): with the file size and the guest's allocation, the space breakdown of
-   * {@code vdisk info --breakdown}. See {@link Qcow2Checker#referencedClusters}.
-   */
-  public static long referencedClusters(FileDevice file) throws IOException {
-    return Qcow2Checker.referencedClusters(file);
-  }
-
   /** qemu-img check -r: see {@link Qcow2Checker}. */
   @Override
   public CheckResult repair(BlockDevice file, Path name, Repair mode, Consumer<CheckProblem> problems)
@@ -328,23 +314,6 @@ public final class Qcow2Format implements ImageFormat {
   }
 
   /**
-   * One operation of qemu-img bitmap: {@code add} (with {@code granularity} in bytes, 0 for QEMU's default),
-   * {@code remove}, {@code clear}, {@code enable}, {@code disable}, or {@code merge} of bitmap {@code source} from
-   * {@code sourceImage} (null: from the image itself).
-   */
-  public record BitmapAction(String op, long granularity, String source, BlockDevice sourceImage) {}
-
-  /**
-   * Applies one of qemu-img bitmap's operations to bitmap {@code name} of the qcow2 image in {@code image} (open for
-   * writing); the changes are stored when the image is closed.
-   *
-   * @throws IOException with QEMU's message where QEMU refuses the operation
-   */
-  public static void editBitmap(BlockDevice image, String name, BitmapAction action) throws IOException {
-    BitmapEditor.apply(find(image), name, action);
-  }
-
-  /**
    * qemu-img snapshot -c on the qcow2 image in {@code file} (a host file nothing else has open, named {@code path}):
    * see {@link InternalSnapshots#create}. Returns the snapshot as listed.
    */
@@ -361,90 +330,5 @@ public final class Qcow2Format implements ImageFormat {
   /** qemu-img snapshot -d: see {@link InternalSnapshots#delete}. */
   public static void deleteSnapshot(BlockDevice file, Path path, String name) throws IOException {
     InternalSnapshots.of(file, path).delete(name);
-  }
-
-  /**
-   * Internal snapshot {@code spec} of the qcow2 image in {@code image}, read-only and without applying it, as
-   * {@code qemu-img convert -l} reads it: {@code snapshot.id=ID}, {@code snapshot.name=NAME} (comma-separated, both
-   * must match), or an ID or name (the ID first). The view has the image's current virtual size and shares its files;
-   * close it before the image.
-   *
-   * @throws SnapshotNotFoundException where no snapshot matches
-   */
-  public static FormatImage openSnapshot(BlockDevice image, String spec) throws IOException {
-    Qcow2Image q = find(image);
-    return SnapshotReader.open(q, spec, q.format() instanceof Qcow2Format f ? f.l2CacheSize : DEFAULT_L2_CACHE_SIZE);
-  }
-
-  /**
-   * A persistent bitmap as the directory of a qcow2 image describes it.
-   *
-   * @param inUse the bitmap may be stale (inconsistent)
-   * @param auto the bitmap tracks writes (enabled)
-   */
-  public record BitmapInfo(String name, long granularity, boolean inUse, boolean auto) {}
-
-  /** The persistent bitmaps of the qcow2 image in {@code image}, in directory order, as QEMU loads them. */
-  public static List<BitmapInfo> bitmaps(BlockDevice image) throws IOException {
-    List<BitmapInfo> out = new ArrayList<>();
-    for (BitmapEntry e : find(image).bitmaps()) {
-      out.add(new BitmapInfo(e.name(), e.granularity(), e.inUse(), e.auto()));
-    }
-    return out;
-  }
-
-  /** Whether the image in {@code image} can store persistent bitmaps: a version 3 qcow2 image. */
-  public static boolean supportsBitmaps(BlockDevice image) {
-    Qcow2Image q = FilterDevice.find(image, Qcow2Image.class);
-    return q != null && q.header().version() >= 3;
-  }
-
-  /** A persistent dirty bitmap as an export offers it (qemu-nbd -B). */
-  public interface BitmapRuns {
-    /**
-     * Runs covering exactly {@code [offset, offset + length)} within the image, in order, each {@code {offset,
-     * length, 1}} where the bitmap is set and {@code {offset, length, 0}} where it is clear.
-     */
-    List<long[]> runs(long offset, long length);
-  }
-
-  /**
-   * Bitmap {@code name} of the qcow2 image in {@code image}, for export: the one kept in memory for a writable image
-   * (which its writes keep marking, if it is enabled), else read from the file now.
-   *
-   * @throws IOException qemu-nbd's messages: a bitmap that is not found, or in use (inconsistent)
-   */
-  public static BitmapRuns dirtyBitmap(BlockDevice image, String name) throws IOException {
-    Qcow2Image q = find(image);
-    PersistentBitmaps kept = q.persistentBitmaps();
-    if (kept != null) {
-      for (PersistentBitmaps.Slot s : kept.slots()) {
-        if (s.entry.name().equals(name)) {
-          return usable(s.bits, name)::runs;
-        }
-      }
-    } else {
-      for (BitmapEntry e : q.bitmaps()) {
-        if (e.name().equals(name)) {
-          return usable(e.inUse() ? null : q.loadBitmap(e), name)::runs;
-        }
-      }
-    }
-    throw new BlockDeviceException(BlockError.EINVAL, "Bitmap '" + name + "' is not found");
-  }
-
-  private static DirtyBitmap usable(DirtyBitmap bits, String name) throws BlockDeviceException {
-    if (bits == null) {
-      throw new BlockDeviceException(BlockError.EINVAL, "Bitmap '" + name + "' is inconsistent and cannot be used");
-    }
-    return bits;
-  }
-
-  private static Qcow2Image find(BlockDevice image) {
-    Qcow2Image q = FilterDevice.find(image, Qcow2Image.class);
-    if (q == null) {
-      throw new IllegalArgumentException("image: " + image + " (expected: a qcow2 image or a stack over one)");
-    }
-    return q;
   }
 }

@@ -9,6 +9,9 @@ import dev.vdisk.block.Extent;
 import dev.vdisk.block.Support;
 import dev.vdisk.block.WriteFlag;
 import dev.vdisk.format.Backing;
+import dev.vdisk.format.Bitmap;
+import dev.vdisk.format.BitmapEdit;
+import dev.vdisk.format.BitmapRuns;
 import dev.vdisk.format.FormatFacts;
 import dev.vdisk.format.FormatImage;
 import dev.vdisk.format.ImageChain;
@@ -160,6 +163,39 @@ final class Qcow2Image implements FormatImage {
   @Override
   public boolean supportsBitmaps() {
     return header.version() >= 3;
+  }
+
+  @Override
+  public List<Bitmap> listBitmaps() throws IOException {
+    List<Bitmap> out = new ArrayList<>();
+    for (BitmapEntry e : bitmaps()) {
+      out.add(new Bitmap(e.name(), e.granularity(), e.inUse(), e.auto()));
+    }
+    return out;
+  }
+
+  /** See {@link BitmapEditor}. */
+  @Override
+  public void editBitmap(String name, BitmapEdit edit) throws IOException {
+    BitmapEditor.apply(this, name, edit);
+  }
+
+  /** See {@link SnapshotReader}. */
+  @Override
+  public FormatImage openSnapshot(String spec) throws IOException {
+    return SnapshotReader.open(this, spec, format.l2CacheSize());
+  }
+
+  /** See {@link Qcow2Checker#referencedClusters}. */
+  @Override
+  public java.util.OptionalLong referencedBytes() throws IOException {
+    return java.util.OptionalLong.of(Qcow2Checker.referencedClusters(file) * header.clusterSize());
+  }
+
+  /** See {@link BitmapExport}. */
+  @Override
+  public BitmapRuns bitmapRuns(String name) throws IOException {
+    return BitmapExport.of(this, name);
   }
 
   List<Snapshot> snapshots() {

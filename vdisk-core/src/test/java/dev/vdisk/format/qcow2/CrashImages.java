@@ -1,5 +1,8 @@
 package dev.vdisk.format.qcow2;
 
+import dev.vdisk.block.FilterDevice;
+import dev.vdisk.format.BitmapEdit;
+import dev.vdisk.format.FormatImage;
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.WriteFlag;
 import dev.vdisk.format.Images;
@@ -51,10 +54,11 @@ final class CrashImages {
     new Qcow2Format().create(image, size, options, false);
     if (layout.endsWith(" + bitmaps")) {
       try (OpenImage img = Images.open(image, "qcow2", FileOptions.of(CacheMode.WRITEBACK, false))) {
-        Qcow2Format.editBitmap(img.device(), "b1", new Qcow2Format.BitmapAction("add", 65536, null, null));
-        Qcow2Format.editBitmap(img.device(), "b2", new Qcow2Format.BitmapAction("add", 512, null, null));
-        Qcow2Format.editBitmap(img.device(), "b3", new Qcow2Format.BitmapAction("add", 65536, null, null));
-        Qcow2Format.editBitmap(img.device(), "b3", new Qcow2Format.BitmapAction("disable", 0, null, null));
+        FormatImage q = FilterDevice.find(img.device(), FormatImage.class);
+        q.editBitmap("b1", BitmapEdit.add(65536));
+        q.editBitmap("b2", BitmapEdit.add(512));
+        q.editBitmap("b3", BitmapEdit.add(65536));
+        q.editBitmap("b3", BitmapEdit.of(BitmapEdit.Op.DISABLE));
       }
     }
     return guest;
