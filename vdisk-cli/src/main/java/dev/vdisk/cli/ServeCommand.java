@@ -2,7 +2,7 @@ package dev.vdisk.cli;
 
 import dev.vdisk.block.filter.DetectZeroesFilter;
 import dev.vdisk.io.CacheMode;
-import dev.vdisk.io.linux.InheritedSocket;
+import dev.vdisk.io.SocketActivation;
 import dev.vdisk.nbd.metrics.PrometheusMetrics;
 import dev.vdisk.nbd.server.AllowList;
 import dev.vdisk.nbd.server.DiscardMode;
@@ -38,7 +38,7 @@ import sun.misc.Signal;
 
 /**
  * {@code vdisk serve}: an NBD server for one or more images, in qemu-nbd 7.2's habits (socket activation included:
- * {@link InheritedSocket}).
+ * {@link SocketActivation}).
  *
  * <pre>
  * vdisk serve [-f fmt] [--cache=MODE | -n] [-r] [-x name] [-D text] [-A] [-B bitmap] [--discard=unmap|ignore]
@@ -260,7 +260,7 @@ final class ServeCommand implements Callable<Integer> {
 
   /** The socket passed by socket activation (systemd's LISTEN_PID/LISTEN_FDS, fd 3), or null. */
   private ServerSocketChannel activated() throws IOException {
-    ServerSocketChannel ch = InheritedSocket.activated();
+    ServerSocketChannel ch = SocketActivation.listeningSocket();
     if (ch != null && (socket != null || port != null || bind != null || fork)) {
       throw new CliException("socket activation (LISTEN_FDS): given with " + (fork ? "--fork" : "-k/-p/-b")
           + " (expected: the activated socket alone)");

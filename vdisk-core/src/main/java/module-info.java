@@ -1,0 +1,22 @@
+/**
+ * vdisk-core: raw and qcow2 images as {@link dev.vdisk.block.BlockDevice}s, QEMU's cache modes, qemu-img's
+ * operations. The front door is {@link dev.vdisk.Vdisk}. Exported: the API packages; not the FFM bindings
+ * ({@code dev.vdisk.io.linux}) nor the format drivers ({@code format.raw}, {@code format.qcow2}), which are found as
+ * {@link dev.vdisk.format.ImageFormat} services.
+ */
+module dev.vdisk.core {
+  requires com.github.luben.zstd_jni;
+
+  exports dev.vdisk;
+  exports dev.vdisk.block;
+  exports dev.vdisk.block.filter;
+  exports dev.vdisk.block.mem;
+  exports dev.vdisk.format;
+  exports dev.vdisk.io;
+  exports dev.vdisk.io.rbd;
+  exports dev.vdisk.ops;
+
+  uses dev.vdisk.format.ImageFormat;
+
+  provides dev.vdisk.format.ImageFormat with dev.vdisk.format.raw.RawFormat, dev.vdisk.format.qcow2.Qcow2Format;
+}
