@@ -5,11 +5,8 @@ import dev.vdisk.OpenOptions;
 import dev.vdisk.Vdisk;
 import dev.vdisk.format.FormatRegistry;
 import dev.vdisk.format.ImageFormat;
-import dev.vdisk.format.Images;
 import dev.vdisk.format.OptionString;
 import dev.vdisk.io.CacheMode;
-import dev.vdisk.io.FileDevice;
-import dev.vdisk.io.FileOptions;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -130,21 +127,27 @@ final class AmendCommand implements Callable<Integer> {
    * (qemu-img's error where it does not).
    */
   private static Path opened(String file, String fmt) throws IOException {
+    try (Image whole = openWhole(file, fmt)) {
+      return Path.of(file);
+    }
+  }
+
+  /** The format {@code file}'s image opens as when none is named, once it opens as {@link #opened} requires. */
+  private static ImageFormat probe(String file) throws IOException {
+    try (Image whole = openWhole(file, null)) {
+      return FormatRegistry.byName(whole.format());
+    }
+  }
+
+  private static Image openWhole(String file, String fmt) throws IOException {
     Path path = Path.of(file);
     if (!Files.exists(path)) {
       throw new CliException("Could not open '" + file + "': Could not open '" + file + "': No such file or directory");
     }
-    try (Image whole = Vdisk.open(path, OpenOptions.builder().format(fmt).readOnly(true).forceShare(true).build())) {
-      return path;
+    try {
+      return Vdisk.open(path, OpenOptions.builder().format(fmt).readOnly(true).forceShare(true).build());
     } catch (IOException e) {
       throw new CliException("Could not open '" + file + "': " + Main.describe(e), e);
-    }
-  }
-
-  private static ImageFormat probe(String file) throws IOException {
-    opened(file, null);
-    try (FileDevice f = FileDevice.open(Path.of(file), new FileOptions(CacheMode.WRITEBACK, true, true, true))) {
-      return Images.probe(f);
     }
   }
 

@@ -1,13 +1,14 @@
 package dev.vdisk.advisor.facts;
 
+import dev.vdisk.Image;
+import dev.vdisk.OpenOptions;
+import dev.vdisk.Vdisk;
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
 import dev.vdisk.block.Extent;
 import dev.vdisk.format.ImageChain;
 import dev.vdisk.format.ImageInfo;
-import dev.vdisk.format.Images;
-import dev.vdisk.format.OpenImage;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileDevice;
 import dev.vdisk.io.FileOptions;
@@ -24,7 +25,6 @@ import java.util.Map;
  * compared with what the configuration declares).
  */
 public final class ImageProbe {
-  private static final FileOptions READ_SHARED = new FileOptions(CacheMode.WRITEBACK, true, true, true);
   private static final FileOptions DIRECT_SHARED = new FileOptions(CacheMode.NONE, true, true, true);
 
   private ImageProbe() {}
@@ -34,19 +34,18 @@ public final class ImageProbe {
     if (!Files.exists(path)) {
       return ImageFacts.unreadable(path.toString(), "no such file");
     }
-    try (OpenImage image = Images.open(path, null, READ_SHARED)) {
-      BlockDevice device = image.device();
-      long size = device.size();
-      FileDevice file = image.file();
-      ImageChain layers = ImageChain.of(image, path);
+    try (Image image = Vdisk.open(path, OpenOptions.builder().readOnly(true).forceShare(true).build())) {
+      long size = image.size();
+      FileDevice file = image.file().orElseThrow();
+      ImageChain layers = image.chain();
       ImageInfo info = layers.layers().getFirst().info();
       boolean qcow2 = info.format().equals("qcow2");
       long allocated = file.isBlockDevice() ? -1 : file.allocatedBytes();
       Map<String, Object> specific = info.formatSpecific();
       List<String> chain = layers.layers().stream().skip(1).map(l -> l.name().toString()).toList();
-      double mapped = qcow2 ? mappedFraction(device, size)
+      double mapped = qcow2 ? mappedFraction(image, size)
           : size == 0 || allocated < 0 ? 1 : Math.min(1.0, (double) allocated / size);
-      return new ImageFacts(path.toString(), null, image.format().name(), size, allocated, file.size(), mapped,
+      return new ImageFacts(path.toString(), null, image.format(), size, allocated, file.size(), mapped,
           info.clusterSize().orElse(0),
           Boolean.TRUE.equals(specific.get("extended-l2")), Boolean.TRUE.equals(specific.get("lazy-refcounts")),
           chain, fileSystemType(path), acceptsDirectIo(path));
