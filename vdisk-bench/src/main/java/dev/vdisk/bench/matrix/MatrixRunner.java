@@ -122,7 +122,11 @@ public final class MatrixRunner {
         "Page cache in the read workloads: cache=none and directsync bypass it (O_DIRECT); writeback, writethrough and"
             + " unsafe read clusters that were just written through it, so those reads come from memory.",
         "Each workload stops starting requests after " + settings.budgetMillis() + " ms; the overwrites and reads"
-            + " visit only the clusters the first writes reached."));
+            + " visit only the clusters the first writes reached.",
+        "Latency percentiles are of a random sample of each run's requests (\"sampled 1 in N\"; N = 1, every request"
+            + " timed, for runs planned at under " + 2 * LatencySampling.MIN_TIMED + " requests, at most "
+            + LatencySampling.MAX_INTERVAL + "), chosen before each request is sent; IOPS and MB/s count every"
+            + " request over the run's whole time."));
     if (peer != null) {
       notes.add("Peer cells use qemu-img bench's only pattern, a fixed stride of " + (MatrixSettings.SLOT >> 10)
           + " KiB (first writes, overwrites and reads of the first half of the image, 1 MiB sequential over all of it),"
@@ -330,8 +334,8 @@ public final class MatrixRunner {
             continue;
           }
           Samples result = new Samples(runs.stream().map(s -> rate(w, s.iops(), s.bytesPerSecond())).toList());
-          CellResult.Latency latency = new CellResult.Latency(
-              median(runs, 50), median(runs, 99), median(runs, 99.9));
+          CellResult.Latency latency = new CellResult.Latency(median(runs, 50), median(runs, 99),
+              median(runs, 99.9), runs.getLast().sampleInterval(), runs.getLast().timed());
           out.add(new CellResult(layout.key(), mode.name(), w.key(), Verdicts.unit(w), result, latency,
               runs.getLast().requests(), hostBytes.getOrDefault(k, 0L), pageCache, null));
         }

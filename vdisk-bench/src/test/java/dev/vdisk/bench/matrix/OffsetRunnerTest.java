@@ -2,6 +2,7 @@ package dev.vdisk.bench.matrix;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.offset;
 
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.BlockDeviceException;
@@ -97,6 +98,44 @@ class OffsetRunnerTest {
     // Offsets are taken in order, so the completed ones are exactly the first `requests` of the list.
     assertThat(dev.offsets).containsExactlyInAnyOrderElementsOf(
         LongStream.of(offsets).limit(s.requests()).boxed().toList());
+  }
+
+  @Test
+  void aSampledRunCountsEveryRequestAndTimesOneInN() throws IOException {
+    long[] offsets = new long[4 * LatencySampling.MIN_TIMED];
+    RunStats s = OffsetRunner.run(new MemoryDevice(1 << 20), offsets, 4096, 2, false, 60_000_000_000L, () -> false);
+    assertThat(s.requests()).isEqualTo(offsets.length);
+    assertThat(s.bytes()).isEqualTo(offsets.length * 4096L);
+    assertThat(s.sampleInterval()).isEqualTo(4);
+    double expected = offsets.length / 4.0;
+    assertThat((double) s.timed()).isCloseTo(expected, offset(5 * Math.sqrt(expected)));
+  }
+
+  /**
+   * Every 4th request takes a millisecond and the runner times a random one in 4: about a quarter of the timed
+   * requests are the slow ones (a runner that timed every 4th request would report all or none of them).
+   */
+  @Test
+  void sampledLatenciesAreTheDevicesWhateverItsPeriod() throws IOException {
+    FilterDevice everyFourthSlow = new FilterDevice(new MemoryDevice(16L << 20)) {
+      @Override
+      public void read(long offset, ByteBuffer dst) throws IOException {
+        if (offset / 4096 % 4 == 0) {
+          try {
+            Thread.sleep(1);
+          } catch (InterruptedException e) {
+            throw new java.io.InterruptedIOException();
+          }
+        }
+        next.read(offset, dst);
+      }
+    };
+    long[] offsets = LongStream.range(0, 2000).map(i -> i * 4096).toArray();
+    RunStats s = OffsetRunner.run(everyFourthSlow, offsets, 4096, 1, false, 60_000_000_000L, () -> false,
+        new LatencySampling(4, 11));
+    assertThat(s.requests()).isEqualTo(2000);
+    long slow = s.timed() - s.latency().getCountBetweenValues(0, 900_000);
+    assertThat((double) slow / s.timed()).isCloseTo(0.25, offset(0.08));
   }
 
   @Test
