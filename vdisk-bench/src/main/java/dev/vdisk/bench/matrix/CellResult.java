@@ -42,13 +42,15 @@ public record CellResult(
   }
 
   /**
-   * Request latency percentiles in microseconds, of a random sample of the requests ({@link LatencySampling}).
+   * Request latency percentiles in microseconds, estimated from a random sample of the requests
+   * ({@link LatencySampling}).
    *
-   * @param sampledOneIn the last repeat's sampling interval: about one request in this many was timed (1: all)
+   * @param allOfFirst the run timed every one of its first this many requests (about: shared among its workers)
+   * @param sampledOneIn then about one request in this many, each counted this many times (1: every request)
    * @param timed requests timed in the last repeat
    */
-  @JsonPropertyOrder({"p50", "p99", "p99.9", "sampled-1-in", "timed"})
+  @JsonPropertyOrder({"p50", "p99", "p99.9", "all-of-first", "sampled-1-in", "timed"})
   public record Latency(@JsonProperty("p50") double p50, @JsonProperty("p99") double p99,
-      @JsonProperty("p99.9") double p999, @JsonProperty("sampled-1-in") int sampledOneIn,
-      @JsonProperty("timed") long timed) {}
+      @JsonProperty("p99.9") double p999, @JsonProperty("all-of-first") long allOfFirst,
+      @JsonProperty("sampled-1-in") int sampledOneIn, @JsonProperty("timed") long timed) {}
 }

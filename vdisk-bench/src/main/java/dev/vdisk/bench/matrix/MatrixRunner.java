@@ -123,10 +123,10 @@ public final class MatrixRunner {
             + " unsafe read clusters that were just written through it, so those reads come from memory.",
         "Each workload stops starting requests after " + settings.budgetMillis() + " ms; the overwrites and reads"
             + " visit only the clusters the first writes reached.",
-        "Latency percentiles are of a random sample of each run's requests (\"sampled 1 in N\"; N = 1, every request"
-            + " timed, for runs planned at under " + 2 * LatencySampling.MIN_TIMED + " requests, at most "
-            + LatencySampling.MAX_INTERVAL + "), chosen before each request is sent; IOPS and MB/s count every"
-            + " request over the run's whole time."));
+        "Latency percentiles are estimated from a random sample of each run's requests, each chosen before it is"
+            + " sent: every one of the first " + 2 * LatencySampling.MIN_TIMED + ", then 1 in N (N from 1 to "
+            + LatencySampling.MAX_INTERVAL + ", so that at least " + LatencySampling.MIN_TIMED + " of the rest are"
+            + " timed), each of those counted N times. IOPS and MB/s count every request over the run's whole time."));
     if (peer != null) {
       notes.add("Peer cells use qemu-img bench's only pattern, a fixed stride of " + (MatrixSettings.SLOT >> 10)
           + " KiB (first writes, overwrites and reads of the first half of the image, 1 MiB sequential over all of it),"
@@ -335,7 +335,8 @@ public final class MatrixRunner {
           }
           Samples result = new Samples(runs.stream().map(s -> rate(w, s.iops(), s.bytesPerSecond())).toList());
           CellResult.Latency latency = new CellResult.Latency(median(runs, 50), median(runs, 99),
-              median(runs, 99.9), runs.getLast().sampleInterval(), runs.getLast().timed());
+              median(runs, 99.9), runs.getLast().sampling().everyFirst() * w.depth(), runs.getLast().sampling().interval(),
+              runs.getLast().timed());
           out.add(new CellResult(layout.key(), mode.name(), w.key(), Verdicts.unit(w), result, latency,
               runs.getLast().requests(), hostBytes.getOrDefault(k, 0L), pageCache, null));
         }

@@ -20,8 +20,8 @@ import org.HdrHistogram.Histogram;
  *
  * <p>{@code depth} platform threads each take the next offset from one shared counter and do a synchronous request
  * on their own 4 KiB-aligned direct buffer (so an O_DIRECT device needs no bounce). The rates count every request
- * over the run's whole time; latencies are those of a random sample of the requests ({@link LatencySampling}), each
- * worker recording its own in its own histogram, merged at the end. Per request the runner adds one atomic
+ * over the run's whole time; latencies are those of a random sample of the requests, weighted
+ * ({@link LatencySampling}), each worker recording its own in its own histogram, merged at the end. Per request the runner adds one atomic
  * increment, two volatile reads and the sampler's countdown; per timed request one or two clock reads (a timed
  * request's latency runs from the clock read that ended its worker's previous request, so it includes the loop's
  * few nanoseconds of bookkeeping) and a histogram increment; see RequestOverheadBenchmark. A run ends when every
@@ -62,7 +62,7 @@ public final class OffsetRunner {
    */
   public static RunStats run(BlockDevice device, long[] offsets, int size, int depth, boolean write, long budgetNanos,
       BooleanSupplier stop) throws IOException {
-    return run(device, offsets, size, depth, write, budgetNanos, stop, LatencySampling.forRun(offsets.length));
+    return run(device, offsets, size, depth, write, budgetNanos, stop, LatencySampling.forRun(offsets.length, depth));
   }
 
   /** {@link #run(BlockDevice, long[], int, int, boolean, long, BooleanSupplier)}, timing the given sample. */
@@ -80,15 +80,17 @@ public final class OffsetRunner {
     CountDownLatch go = new CountDownLatch(1);
     List<Histogram> histograms = new ArrayList<>();
     List<Thread> threads = new ArrayList<>();
-    // Each worker's requests and the time it stopped, kept apart so that no completion contends for shared state.
+    // Each worker's requests, timed requests and the time it stopped, kept apart so that no completion contends for
+    // shared state.
     long[] sent = new long[depth];
+    long[] timed = new long[depth];
     long[] stopped = new long[depth];
     for (int i = 0; i < depth; i++) {
       Histogram h = new Histogram(3);
       histograms.add(h);
       int slot = i;
       threads.add(Thread.ofPlatform().name("vdisk-matrix-" + i)
-          .start(() -> worker(slot, h, ready, go, sent, stopped)));
+          .start(() -> worker(slot, h, ready, go, sent, timed, stopped)));
     }
     long start;
     try {
@@ -107,12 +109,14 @@ public final class OffsetRunner {
     Histogram latency = new Histogram(3);
     histograms.forEach(latency::add);
     long done = 0;
+    long timedTotal = 0;
     long end = start;
     for (int i = 0; i < depth; i++) {
       done += sent[i];
+      timedTotal += timed[i];
       end = Math.max(end, stopped[i]);
     }
-    return new RunStats(done, done * size, end - start, latency, sampling.interval());
+    return new RunStats(done, done * size, end - start, latency, timedTotal, sampling);
   }
 
   /**
@@ -133,19 +137,20 @@ public final class OffsetRunner {
   }
 
   /**
-   * Sends requests until the run ends; leaves its request count and the time its last request completed (0 if it
-   * sent none) in the arrays.
+   * Sends requests until the run ends; leaves its request count, its timed request count and the time it stopped, just
+   * after its last request completed (0 if it sent none), in the arrays.
    */
   private void worker(int slot, Histogram latency, CountDownLatch ready, CountDownLatch go, long[] sent,
-      long[] stopped) {
+      long[] timed, long[] stopped) {
     // A slice exactly as large as a request, so clear() alone readies it for the next one.
     ByteBuffer buf = DirectBuffers.aligned(size).slice();
     while (buf.hasRemaining()) {
       buf.put(PATTERN);
     }
     LatencySampling.Sampler sampler = sampling.sampler(slot);
-    boolean timed = sampler.next();
+    int weight = sampler.next();
     long requests = 0;
+    long timedRequests = 0;
     ready.countDown();
     try {
       go.await();
@@ -165,14 +170,15 @@ public final class OffsetRunner {
           device.read(offsets[i], buf);
         }
         requests++;
-        boolean timeNext = sampler.next();
-        if (timed || timeNext) {
+        int weightNext = sampler.next();
+        if (weight > 0 || weightNext > 0) {
           now = System.nanoTime();
-          if (timed) {
-            latency.recordValue(now - t0);
+          if (weight > 0) {
+            latency.recordValueWithCount(now - t0, weight);
+            timedRequests++;
           }
         }
-        timed = timeNext;
+        weight = weightNext;
       }
     } catch (IOException e) {
       fail(e);
@@ -183,6 +189,7 @@ public final class OffsetRunner {
       fail(new IOException("bench: " + e, e));
     } finally {
       sent[slot] = requests;
+      timed[slot] = timedRequests;
       // A worker that sent nothing (it woke after the others had taken every offset) does not stretch the run.
       stopped[slot] = requests == 0 ? 0 : System.nanoTime();
     }

@@ -84,6 +84,7 @@ class OffsetRunnerTest {
     assertThat(s.requests()).isEqualTo(64);
     assertThat(s.bytes()).isEqualTo(64 * 4096);
     assertThat(s.latency().getTotalCount()).isEqualTo(64);
+    assertThat(s.timed()).as("a short run times every request").isEqualTo(64);
     assertThat(dev.offsets).containsExactlyInAnyOrderElementsOf(LongStream.of(offsets).boxed().toList());
     assertThat(dev.maxInFlight.get()).as("depth honoured").isEqualTo(depth);
     assertThat(s.iops()).isPositive();
@@ -101,14 +102,17 @@ class OffsetRunnerTest {
   }
 
   @Test
-  void aSampledRunCountsEveryRequestAndTimesOneInN() throws IOException {
-    long[] offsets = new long[4 * LatencySampling.MIN_TIMED];
-    RunStats s = OffsetRunner.run(new MemoryDevice(1 << 20), offsets, 4096, 2, false, 60_000_000_000L, () -> false);
+  void aLongRunCountsEveryRequestAndTimesTheFirstAndThenOneInN() throws IOException {
+    long[] offsets = new long[6 * LatencySampling.MIN_TIMED];
+    // Depth 1: each worker times all of its own first requests, so the count is exact only with one worker.
+    RunStats s = OffsetRunner.run(new MemoryDevice(1 << 20), offsets, 4096, 1, false, 60_000_000_000L, () -> false);
     assertThat(s.requests()).isEqualTo(offsets.length);
     assertThat(s.bytes()).isEqualTo(offsets.length * 4096L);
-    assertThat(s.sampleInterval()).isEqualTo(4);
-    double expected = offsets.length / 4.0;
+    assertThat(s.sampling().interval()).isEqualTo(4);
+    double expected = 2 * LatencySampling.MIN_TIMED + 4 * LatencySampling.MIN_TIMED / 4.0;
     assertThat((double) s.timed()).isCloseTo(expected, offset(5 * Math.sqrt(expected)));
+    assertThat((double) s.latency().getTotalCount()).as("the weights stand for every request")
+        .isCloseTo(offsets.length, offset(4 * 5 * Math.sqrt(expected)));
   }
 
   /**
@@ -132,10 +136,10 @@ class OffsetRunnerTest {
     };
     long[] offsets = LongStream.range(0, 2000).map(i -> i * 4096).toArray();
     RunStats s = OffsetRunner.run(everyFourthSlow, offsets, 4096, 1, false, 60_000_000_000L, () -> false,
-        new LatencySampling(4, 11));
+        new LatencySampling(0, 4, 11));
     assertThat(s.requests()).isEqualTo(2000);
-    long slow = s.timed() - s.latency().getCountBetweenValues(0, 900_000);
-    assertThat((double) slow / s.timed()).isCloseTo(0.25, offset(0.08));
+    long slow = s.latency().getTotalCount() - s.latency().getCountBetweenValues(0, 900_000);
+    assertThat((double) slow / s.latency().getTotalCount()).isCloseTo(0.25, offset(0.08));
   }
 
   @Test

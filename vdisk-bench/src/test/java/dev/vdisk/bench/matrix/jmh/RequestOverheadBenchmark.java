@@ -132,7 +132,7 @@ public class RequestOverheadBenchmark {
   @OperationsPerInvocation(NOOP_REQUESTS)
   public long runnerOverhead(NoopDevice noop, Sampling sampling) throws IOException {
     return OffsetRunner.run(noop.device, noopOffsets, 4096, 1, false, TimeUnit.HOURS.toNanos(1), () -> false,
-        new LatencySampling(sampling.interval, SEED)).requests();
+        new LatencySampling(0, sampling.interval, SEED)).requests();
   }
 
   /** The page-cache reads through the runner at depth 1, per request (thread start and merge included). */
@@ -140,6 +140,6 @@ public class RequestOverheadBenchmark {
   @OperationsPerInvocation(READS)
   public long runnerRead(Sampling sampling) throws IOException {
     return OffsetRunner.run(device, offsets, 4096, 1, false, TimeUnit.HOURS.toNanos(1), () -> false,
-        new LatencySampling(sampling.interval, SEED)).requests();
+        new LatencySampling(0, sampling.interval, SEED)).requests();
   }
 }
