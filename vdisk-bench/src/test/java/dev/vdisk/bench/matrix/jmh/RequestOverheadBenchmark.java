@@ -39,7 +39,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * (so everything it measures is the runner's: offset counter, end checks, latency sampling, clock reads, histogram;
  * the no-op device call is counted too); {@code runnerRead} sends the page-cache reads through the runner at depth 1
  * (thread start included), a cross-check whose difference to {@code pageCacheRead} is within that benchmark's noise.
- * The runner benchmarks run for each latency sampling interval {@code interval} (1: every request timed).
+ * The runner benchmarks run for each latency sampling interval {@code interval} (1: every request timed), without
+ * the fully timed start of a real run ({@link LatencySampling#forRun}), so they show the cost per request of a long
+ * run. {@code clockRead} is one {@code System.nanoTime()}, what timing a request costs at least.
  *
  * <p>Not part of any test run: {@code ./mvnw -pl vdisk-bench -am test -Pjmh -DskipTests} on a quiet machine.
  */
@@ -66,7 +68,7 @@ public class RequestOverheadBenchmark {
   /** The runner's latency sampling interval, for the runner benchmarks only. */
   @State(Scope.Benchmark)
   public static class Sampling {
-    @Param({"1", "4", "16"})
+    @Param({"1", "2", "4", "8", "16"})
     public int interval;
   }
 
@@ -125,6 +127,12 @@ public class RequestOverheadBenchmark {
     buf.clear();
     device.read(o, buf);
     return buf;
+  }
+
+  /** One clock read, as the runner reads it. */
+  @Benchmark
+  public long clockRead() {
+    return System.nanoTime();
   }
 
   /** What the runner adds per request: the runner at depth 1 sending to a device that does nothing. */
