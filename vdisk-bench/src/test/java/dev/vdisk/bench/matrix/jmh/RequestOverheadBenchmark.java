@@ -43,7 +43,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * the fully timed start of a real run ({@link LatencySampling#forRun}), so they show the cost per request of a long
  * run. {@code clockRead} is one {@code System.nanoTime()}, what timing a request costs at least.
  *
- * <p>Not part of any test run: {@code ./mvnw -pl vdisk-bench -am test -Pjmh -DskipTests} on a quiet machine.
+ * <p>Not part of any test run: {@code ./mvnw -B -pl vdisk-bench -am clean test -Pjmh -DskipTests} on a quiet machine
+ * (clean: test classes compiled without -Pjmh lack the benchmark list JMH needs).
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
