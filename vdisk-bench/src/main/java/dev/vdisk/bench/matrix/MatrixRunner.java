@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -124,9 +125,10 @@ public final class MatrixRunner {
         "Each workload stops starting requests after " + settings.budgetMillis() + " ms; the overwrites and reads"
             + " visit only the clusters the first writes reached.",
         "Latency percentiles are estimated from a random sample of each run's requests, each chosen before it is"
-            + " sent: every one of the first " + 2 * LatencySampling.MIN_TIMED + ", then 1 in N (N from 1 to "
-            + LatencySampling.MAX_INTERVAL + ", so that at least " + LatencySampling.MIN_TIMED + " of the rest are"
-            + " timed), each of those counted N times. IOPS and MB/s count every request over the run's whole time."));
+            + String.format(Locale.ROOT, " sent: every one of the first %,d, then 1 in N (N from 1 to %d, so that at"
+                + " least %,d of the rest are timed), each of those counted N times.", 2 * LatencySampling.MIN_TIMED,
+                LatencySampling.MAX_INTERVAL, LatencySampling.MIN_TIMED)
+            + " IOPS and MB/s count every request over the run's whole time."));
     if (peer != null) {
       notes.add("Peer cells use qemu-img bench's only pattern, a fixed stride of " + (MatrixSettings.SLOT >> 10)
           + " KiB (first writes, overwrites and reads of the first half of the image, 1 MiB sequential over all of it),"

@@ -41,7 +41,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * (thread start included), a cross-check whose difference to {@code pageCacheRead} is within that benchmark's noise.
  * The runner benchmarks run for each latency sampling interval {@code interval} (1: every request timed), without
  * the fully timed start of a real run ({@link LatencySampling#forRun}), so they show the cost per request of a long
- * run. {@code clockRead} is one {@code System.nanoTime()}, what timing a request costs at least.
+ * run; {@code runnerOverheadAsPlanned} is a run of 2^20 requests sampled as the matrix would sample it.
+ * {@code clockRead} is one {@code System.nanoTime()}, what timing a request costs at least.
  *
  * <p>Not part of any test run: {@code ./mvnw -B -pl vdisk-bench -am clean test -Pjmh -DskipTests} on a quiet machine
  * (clean: test classes compiled without -Pjmh lack the benchmark list JMH needs).
@@ -142,6 +143,17 @@ public class RequestOverheadBenchmark {
   public long runnerOverhead(NoopDevice noop, Sampling sampling) throws IOException {
     return OffsetRunner.run(noop.device, noopOffsets, 4096, 1, false, TimeUnit.HOURS.toNanos(1), () -> false,
         new LatencySampling(0, sampling.interval, SEED)).requests();
+  }
+
+  /**
+   * What the runner adds per request in a run of 2^20 requests sampled as the matrix samples it
+   * ({@link LatencySampling#forRun}: all of the first 20,000 timed, then 1 in 16).
+   */
+  @Benchmark
+  @OperationsPerInvocation(NOOP_REQUESTS)
+  public long runnerOverheadAsPlanned(NoopDevice noop) throws IOException {
+    return OffsetRunner.run(noop.device, noopOffsets, 4096, 1, false, TimeUnit.HOURS.toNanos(1), () -> false)
+        .requests();
   }
 
   /** The page-cache reads through the runner at depth 1, per request (thread start and merge included). */
