@@ -124,11 +124,11 @@ public final class MatrixRunner {
             + " unsafe read clusters that were just written through it, so those reads come from memory.",
         "Each workload stops starting requests after " + settings.budgetMillis() + " ms; the overwrites and reads"
             + " visit only the clusters the first writes reached.",
-        "Latency percentiles are estimated from a random sample of each run's requests, each chosen before it is"
-            + String.format(Locale.ROOT, " sent: every one of the first %,d, then 1 in N (N from 1 to %d, so that at"
-                + " least %,d of the rest are timed), each of those counted N times.", 2 * LatencySampling.MIN_TIMED,
-                LatencySampling.MAX_INTERVAL, LatencySampling.MIN_TIMED)
-            + " IOPS and MB/s count every request over the run's whole time."));
+        String.format(Locale.ROOT, "Latency percentiles are estimated from a random sample of each run's requests,"
+            + " each chosen before it is sent: every one of the first %,d, then 1 in N (N from 1 to %d, so that at"
+            + " least %,d of the rest are timed), each of those counted N times. IOPS and MB/s count every request"
+            + " over the run's whole time.", 2 * LatencySampling.MIN_TIMED, LatencySampling.MAX_INTERVAL,
+            LatencySampling.MIN_TIMED)));
     if (peer != null) {
       notes.add("Peer cells use qemu-img bench's only pattern, a fixed stride of " + (MatrixSettings.SLOT >> 10)
           + " KiB (first writes, overwrites and reads of the first half of the image, 1 MiB sequential over all of it),"
@@ -336,11 +336,12 @@ public final class MatrixRunner {
             continue;
           }
           Samples result = new Samples(runs.stream().map(s -> rate(w, s.iops(), s.bytesPerSecond())).toList());
+          RunStats last = runs.getLast();
           CellResult.Latency latency = new CellResult.Latency(median(runs, 50), median(runs, 99),
-              median(runs, 99.9), runs.getLast().sampling().everyFirst() * w.depth(), runs.getLast().sampling().interval(),
-              runs.getLast().timed());
+              median(runs, 99.9), (long) last.sampling().everyFirst() * w.depth(), last.sampling().interval(),
+              last.timed());
           out.add(new CellResult(layout.key(), mode.name(), w.key(), Verdicts.unit(w), result, latency,
-              runs.getLast().requests(), hostBytes.getOrDefault(k, 0L), pageCache, null));
+              last.requests(), hostBytes.getOrDefault(k, 0L), pageCache, null));
         }
       }
     }

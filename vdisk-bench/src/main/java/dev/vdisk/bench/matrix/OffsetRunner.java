@@ -20,13 +20,13 @@ import org.HdrHistogram.Histogram;
  *
  * <p>{@code depth} platform threads each take the next offset from one shared counter and do a synchronous request
  * on their own 4 KiB-aligned direct buffer (so an O_DIRECT device needs no bounce). The rates count every request
- * over the run's whole time; latencies are those of a random sample of the requests, weighted
- * ({@link LatencySampling}), each worker recording its own in its own histogram, merged at the end. Per request the runner adds one atomic
- * increment, two volatile reads and the sampler's countdown; per timed request one or two clock reads (a timed
- * request's latency runs from the clock read that ended its worker's previous request, so it includes the loop's
- * few nanoseconds of bookkeeping) and a histogram increment; see RequestOverheadBenchmark. A run ends when every
- * offset is done, when the time budget is spent (requests already started finish and count), when {@code stop} says
- * so, or at the first failure, which is thrown.
+ * over the run's whole time; latencies are those of a weighted random sample of the requests
+ * ({@link LatencySampling}), each worker recording its own in its own histogram, merged at the end. Per request the
+ * runner adds one atomic increment, two volatile reads and the sampler's countdown; per timed request one or two
+ * clock reads (a timed request's latency runs from the clock read that ended its worker's previous request, so it
+ * includes the loop's few nanoseconds of bookkeeping) and a histogram increment; see RequestOverheadBenchmark. A run
+ * ends when every offset is done, when the time budget is spent (requests already started finish and count), when
+ * {@code stop} says so, or at the first failure, which is thrown.
  */
 public final class OffsetRunner {
   private static final byte PATTERN = (byte) 0xa5;

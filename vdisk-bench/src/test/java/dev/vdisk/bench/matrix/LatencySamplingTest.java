@@ -37,7 +37,8 @@ class LatencySamplingTest {
   void theFirstRequestsAreAllTimedWithWeightOne() {
     LatencySampling.Sampler s = new LatencySampling(1000, 16, 7).sampler(0);
     assertThat(IntStream.range(0, 1000).allMatch(i -> s.next() == 1)).isTrue();
-    assertThat(IntStream.range(0, 1000).map(i -> s.next()).filter(w -> w != 0).distinct().toArray()).containsExactly(16);
+    assertThat(IntStream.range(0, 1000).map(i -> s.next()).filter(w -> w != 0).distinct().toArray())
+        .as("then sampled, each standing for 16").containsExactly(16);
   }
 
   @Test
