@@ -4,8 +4,8 @@ import java.util.SplittableRandom;
 
 /**
  * Which requests of a run the {@link OffsetRunner} times for its latency percentiles. A clock read costs about 20 ns
- * on this project's VMs, 2% of a 4 KiB page-cache read, so timing every request of a long run would make the bench a
- * measurable part of what it measures; a sample of the requests is timed instead.
+ * on this project's VMs, over 2% of a 4 KiB page-cache read, so timing every request of a long run would make the
+ * bench a measurable part of what it measures; a sample of the requests is timed instead.
  *
  * <p>Each worker times every one of its first {@code everyFirst} requests, then each later request independently
  * with probability {@code 1/interval}, and records a request timed after that with weight {@code interval} (it stands
