@@ -31,7 +31,7 @@ public final class ChainWalker {
      * QEMU's {@code bdrv_block_status_above}, which {@code qemu-img convert} and {@code compare} are built on:
      * past the end of a shorter backing image the bytes read as zeroes and count as allocated; a range no layer
      * defines has no host offset. Runs of a layer also end at multiples of its {@link
-     * FormatFacts#statusGranularity()}, because QEMU's qcow2 driver answers one L2 table at a time: {@code qemu-img
+     * FormatImage#statusGranularity()}, because QEMU's qcow2 driver answers one L2 table at a time: {@code qemu-img
      * compare -s} sees the EOF bit only on a run that reaches the end, so where runs end is visible in its verdicts.
      */
     ABOVE,
@@ -85,7 +85,7 @@ public final class ChainWalker {
     FormatImage image = FilterDevice.find(device, FormatImage.class);
     this.backing = image == null ? null : image.backing().map(Backing::device).orElse(null);
     this.backingSize = backing == null ? 0 : backing.size();
-    this.granularity = image == null || mode == Mode.LAYERS ? 0 : image.facts().statusGranularity();
+    this.granularity = image == null || mode == Mode.LAYERS ? 0 : image.statusGranularity();
   }
 
   /**

@@ -148,6 +148,15 @@ final class Qcow2Image implements FormatImage {
     return Qcow2Facts.of(this);
   }
 
+  /**
+   * One L2 table's coverage: QEMU's default L2 slice is a whole table, and its qcow2 driver answers block status one
+   * slice at a time ({@code qemu-img compare -s} sees where runs end).
+   */
+  @Override
+  public long statusGranularity() {
+    return geometry.bytesPerL2();
+  }
+
   @Override
   public Optional<Backing> backing() {
     return backing;
