@@ -5,6 +5,7 @@ import static dev.vdisk.nbd.protocol.NbdProtocol.*;
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
+import dev.vdisk.block.HostRange;
 import dev.vdisk.block.Support;
 import dev.vdisk.block.WriteFlag;
 import dev.vdisk.nbd.protocol.Request;
@@ -38,6 +39,14 @@ final class RequestExecutor {
    */
   static final int SPARSE_READ_MIN = 64 << 10;
 
+  /**
+   * Reads at least this long whose bytes sit verbatim in a host file are sent from the page cache (sendfile) instead
+   * of being read into a buffer: below it, the extra system call costs more than the copy it saves.
+   */
+  static final int ZERO_COPY_MIN = 64 << 10;
+
+  private static final Set<WriteFlag> FUA = Set.of(WriteFlag.FUA);
+
   /** Bytes one CACHE request reads at a time. */
   private static final int CACHE_CHUNK = 1 << 20;
 
@@ -47,9 +56,13 @@ final class RequestExecutor {
   private final BufferPool pool;
   private final int maxPayload;
   private final boolean sparseReads;
+  private final boolean zeroCopy;
   private final RequestMetrics metrics;
 
-  RequestExecutor(Session session, ReplySender sender, BufferPool pool, int maxPayload, RequestMetrics metrics) {
+  /** @param zeroCopy whether the wire {@linkplain dev.vdisk.nbd.wire.Wire#sendsFiles sends files} */
+  RequestExecutor(Session session, ReplySender sender, BufferPool pool, int maxPayload, RequestMetrics metrics,
+      boolean zeroCopy) {
+    this.zeroCopy = zeroCopy;
     this.session = session;
     this.metrics = metrics;
     this.device = session.export().device();
@@ -73,7 +86,7 @@ final class RequestExecutor {
       switch (r.type()) {
         case NBD_CMD_READ -> read(r);
         case NBD_CMD_WRITE -> {
-          device.write(r.offset(), payload, r.has(NBD_CMD_FLAG_FUA) ? EnumSet.of(WriteFlag.FUA) : Set.of());
+          device.write(r.offset(), payload, r.has(NBD_CMD_FLAG_FUA) ? FUA : Set.of());
           ok(r);
         }
         case NBD_CMD_FLUSH -> {
@@ -125,10 +138,14 @@ final class RequestExecutor {
 
   private void read(Request r) throws IOException {
     int len = (int) r.length();
+    List<AllocationMap.Run> runs = sparseReads && len >= SPARSE_READ_MIN ? runs(r.offset(), len) : List.of();
+    boolean allZero = runs.size() == 1 && (runs.getFirst().status() & NBD_STATE_ZERO) != 0;
+    boolean oneDataChunk = !session.structuredReplies() || (!allZero && (runs.size() <= 1 || r.has(NBD_CMD_FLAG_DF)));
+    if (zeroCopy && len >= ZERO_COPY_MIN && oneDataChunk && sendFromHost(r, len)) {
+      return;
+    }
     ByteBuffer data = pool.acquire(len);
     try {
-      List<AllocationMap.Run> runs = sparseReads && len >= SPARSE_READ_MIN ? runs(r.offset(), len) : List.of();
-      boolean allZero = runs.size() == 1 && (runs.getFirst().status() & NBD_STATE_ZERO) != 0;
       if (!session.structuredReplies()) {
         device.read(r.offset(), data);
         ByteBuffer header = pool.acquire(SIMPLE_REPLY_SIZE);
@@ -153,6 +170,30 @@ final class RequestExecutor {
     } finally {
       pool.release(data);
     }
+  }
+
+  /**
+   * Sends the read's one reply (simple, or one OFFSET_DATA chunk) with its bytes straight from the host file, if
+   * the device yields them ({@link BlockDevice#hostRanges}, whose contract gives what a copy gives); else false and
+   * nothing sent.
+   */
+  private boolean sendFromHost(Request r, int len) throws IOException {
+    List<HostRange> ranges = device.hostRanges(r.offset(), len);
+    if (ranges.isEmpty()) {
+      return false;
+    }
+    ByteBuffer header = pool.acquire(TransmissionCodec.OFFSET_DATA_PREFIX);
+    try {
+      if (session.structuredReplies()) {
+        TransmissionCodec.offsetDataPrefix(header, true, r.cookie(), r.offset(), len);
+      } else {
+        TransmissionCodec.simpleReply(header, 0, r.cookie());
+      }
+      sender.sendFile(header.flip(), ranges);
+    } finally {
+      pool.release(header);
+    }
+    return true;
   }
 
   /** Runs covering exactly {@code [offset, offset + len)}. */

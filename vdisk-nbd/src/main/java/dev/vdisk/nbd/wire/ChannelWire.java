@@ -4,6 +4,7 @@ import java.io.EOFException;
 import java.io.IOException;
 import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.channels.SocketChannel;
 import javax.net.ssl.SSLEngine;
 
@@ -77,6 +78,43 @@ public final class ChannelWire implements Wire {
   public void writeFully(ByteBuffer... srcs) throws IOException {
     while (anyRemaining(srcs)) {
       channel.write(srcs);
+    }
+  }
+
+  @Override
+  public int buffered() {
+    return ahead.remaining();
+  }
+
+  @Override
+  public boolean sendsFiles() {
+    return true;
+  }
+
+  /**
+   * {@link FileChannel#transferTo}, sendfile on Linux. The calling thread's interrupt is set aside for the call: a
+   * channel closes itself when a thread blocked in it is interrupted, and the file's channel belongs to its device.
+   */
+  @Override
+  public void transferFully(FileChannel file, long position, long count) throws IOException {
+    boolean interrupted = Thread.interrupted();
+    try {
+      long pos = position;
+      long end = position + count;
+      while (pos < end) {
+        long n = file.transferTo(pos, end - pos, channel);
+        if (n <= 0) {
+          if (pos >= file.size()) {
+            throw new EOFException("file ended at " + pos + " of a transfer to " + end);
+          }
+          continue;
+        }
+        pos += n;
+      }
+    } finally {
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
     }
   }
 
