@@ -4,7 +4,6 @@ import dev.vdisk.block.HostRange;
 import dev.vdisk.nbd.wire.Wire;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -28,8 +27,6 @@ final class ReplySender {
   private final Wire wire;
   private final ReentrantLock lock = new ReentrantLock();
   private final ByteBuffer batch;
-  /** The batch and a reply's parts in one array, reused by the owner. */
-  private ByteBuffer[] gather = new ByteBuffer[4];
   private Thread owner;
   private volatile boolean broken;
 
@@ -78,9 +75,7 @@ final class ReplySender {
       }
       return true;
     }
-    if (gather.length < parts.length + 1) {
-      gather = new ByteBuffer[parts.length + 1];
-    }
+    ByteBuffer[] gather = new ByteBuffer[parts.length + 1]; // a reply this large costs far more than the array
     gather[0] = batch.flip();
     System.arraycopy(parts, 0, gather, 1, parts.length);
     lock.lock();
@@ -93,7 +88,6 @@ final class ReplySender {
     } finally {
       lock.unlock();
       batch.clear();
-      Arrays.fill(gather, null);
     }
   }
 
