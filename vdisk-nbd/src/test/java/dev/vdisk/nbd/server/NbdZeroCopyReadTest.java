@@ -39,7 +39,9 @@ import org.junit.jupiter.api.io.TempDir;
  * Reads of a raw file export: large ones go out from the page cache (sendfile, {@link BlockDevice#hostRanges}), small
  * ones are copied on the connection's reader thread and batched. Either way every byte equals the file's, over TCP
  * and unix sockets, with simple and structured replies, at unaligned offsets, across holes, at the end of the file
- * and with many requests pipelined. A counting layer shows which path each read took.
+ * and with many requests pipelined. Read-only qcow2 exports send their data clusters the same way and copy the
+ * rest (compressed, zero and unallocated clusters, backing files); the bytes equal qemu-img's conversion to raw. A
+ * counting layer shows which path each read took.
  */
 class NbdZeroCopyReadTest {
   private static final int SIZE = 8 << 20;
@@ -72,6 +74,13 @@ class NbdZeroCopyReadTest {
     }
   }
 
+  private void serve(Path image, String format, boolean readOnly) throws IOException {
+    OpenImage opened = Images.open(image, format, FileOptions.of(CacheMode.WRITEBACK, readOnly));
+    BlockDevice device = new CheckedDevice(new Counting(opened.device().unwrap()), readOnly);
+    server = new NbdServer(List.of(new Export("", "", device, DiscardMode.UNMAP, true)),
+        ServerConfig.DEFAULTS.withHandshakeTimeout(Duration.ofSeconds(5)), new EventLog(new PrintWriter(Writer.nullWriter())));
+  }
+
   @BeforeEach
   void start() throws IOException {
     content = new byte[SIZE];
@@ -82,10 +91,7 @@ class NbdZeroCopyReadTest {
       ch.write(ByteBuffer.wrap(content, 0, HOLE_AT), 0);
       ch.write(ByteBuffer.wrap(content, HOLE_AT + HOLE_LENGTH, SIZE - HOLE_AT - HOLE_LENGTH), HOLE_AT + HOLE_LENGTH);
     }
-    OpenImage image = Images.open(file, "raw", FileOptions.of(CacheMode.WRITEBACK, false));
-    BlockDevice device = new CheckedDevice(new Counting(image.device().unwrap()), false);
-    server = new NbdServer(List.of(new Export("", "", device, DiscardMode.UNMAP, true)),
-        ServerConfig.DEFAULTS.withHandshakeTimeout(Duration.ofSeconds(5)), new EventLog(new PrintWriter(Writer.nullWriter())));
+    serve(file, "raw", false);
   }
 
   @AfterEach
@@ -178,5 +184,54 @@ class NbdZeroCopyReadTest {
         }
       }
     }
+  }
+
+  /**
+   * A qcow2 image converted from the random file (64 KiB clusters: data, the hole unallocated), then changed by
+   * qemu-io inside the hole: a zero cluster at 3 MiB (written as data first), a compressed cluster at 3.5 MiB (QEMU
+   * compresses only into unallocated clusters); and an overlay on
+   * it that defines only [5 MiB, 6 MiB). Both are served read-only in turn; expected bytes are qemu-img's raw
+   * conversion.
+   */
+  @Test
+  void readOnlyQcow2SendsDataClustersAndCopiesTheRest() throws Exception {
+    server.stop(Duration.ofSeconds(5));
+    Path base = dir.resolve("base.qcow2");
+    Path top = dir.resolve("top.qcow2");
+    run("qemu-img", "convert", "-f", "raw", "-O", "qcow2", dir.resolve("disk.raw").toString(), base.toString());
+    run("qemu-io", "-f", "qcow2", "-c", "write -c -P 0x33 3584k 64k", "-c", "write -P 0x44 3M 64k", "-c", "write -z 3M 64k",
+        base.toString());
+    run("qemu-img", "create", "-q", "-f", "qcow2", "-b", base.toString(), "-F", "qcow2", top.toString());
+    run("qemu-io", "-f", "qcow2", "-c", "write -P 0x55 5M 1M", top.toString());
+    for (Path image : List.of(base, top)) {
+      Path raw = dir.resolve(image.getFileName() + ".raw");
+      run("qemu-img", "convert", "-f", "qcow2", "-O", "raw", image.toString(), raw.toString());
+      content = Files.readAllBytes(raw);
+      serve(image, "qcow2", true);
+      try {
+        for (boolean structured : new boolean[] {false, true}) {
+          try (RawClient c = client(true, structured)) {
+            long sentBefore = sent.get();
+            long copiedBefore = copied.get();
+            long dataOnly = image == base ? 12_345 : (5 << 20) + 777;
+            assertThat(read(c, structured, dataOnly, 512 << 10)).isEqualTo(expected(dataOnly, 512 << 10));
+            assertThat(sent.get() - sentBefore).as("data clusters of %s sent from host ranges", image).isEqualTo(512 << 10);
+            assertThat(copied.get()).isEqualTo(copiedBefore);
+            for (long start : new long[] {(2 << 20) - 4096, (3 << 20) - 70_000, 0, (4 << 20) + 5}) {
+              assertThat(read(c, structured, start, (2 << 20) + 11)).as("%s at %d", image, start)
+                  .isEqualTo(expected(start, (2 << 20) + 11));
+            }
+          }
+        }
+      } finally {
+        server.stop(Duration.ofSeconds(5));
+      }
+    }
+  }
+
+  private static void run(String... command) throws IOException, InterruptedException {
+    Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    assertThat(p.waitFor()).as("%s: %s", String.join(" ", command), out).isZero();
   }
 }
