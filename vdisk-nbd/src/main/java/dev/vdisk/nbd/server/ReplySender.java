@@ -41,6 +41,11 @@ final class ReplySender {
     this.owner = reader;
   }
 
+  /** Whether the calling thread is the owner (the connection's reader). */
+  boolean ownedByCaller() {
+    return Thread.currentThread() == owner;
+  }
+
   /**
    * Sends {@code parts} as one reply (the caller may reuse them on return); returns false if the connection is
    * broken. On the owner thread the reply may wait in the batch until {@link #flush}.

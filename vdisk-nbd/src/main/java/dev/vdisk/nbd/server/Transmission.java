@@ -119,6 +119,7 @@ final class Transmission {
     } finally {
       sender.flush();
       inflight.arriveAndAwaitAdvance();
+      executor.close();
       pool.release(batch);
     }
   }

@@ -76,6 +76,12 @@ public final class ChannelWire implements Wire {
 
   @Override
   public void writeFully(ByteBuffer... srcs) throws IOException {
+    if (srcs.length == 1) { // a plain write: the gathering one sets up an iovec and a releaser on every call
+      while (srcs[0].hasRemaining()) {
+        channel.write(srcs[0]);
+      }
+      return;
+    }
     while (anyRemaining(srcs)) {
       channel.write(srcs);
     }
