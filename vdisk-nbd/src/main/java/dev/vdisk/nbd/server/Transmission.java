@@ -26,6 +26,9 @@ import java.util.concurrent.Semaphore;
  * Memory is bounded: the reader waits while the connection holds
  * {@link ServerConfig#inflightBytesPerConnection()} payload bytes or
  * {@link ServerConfig#inflightRequestsPerConnection()} requests, which pushes back on the client through TCP.
+ * Requests run here use the reader's own buffers (batch, reply headers, read data; taken from the pool once per
+ * connection), so inline reads take no budget. A client must read its replies: once the socket's send buffer is full
+ * the reader waits to write them, and then reads no further requests.
  *
  * <p>The phase ends at {@code NBD_CMD_DISC}, at end of stream (the client left, or the server is shutting
  * down and stopped reading), or at a request header without the request magic. In every case the requests
@@ -129,6 +132,7 @@ final class Transmission {
    * more requests, which holds the client back) and payload, then starts it; owns one slot from the caller.
    */
   private void accept(Request r) throws IOException, InterruptedException {
+    boolean inline = runsInline(r);
     int budget = 0;
     ByteBuffer payload = null;
     try {
@@ -144,7 +148,8 @@ final class Transmission {
         }
         wire.readFully(payload);
         payload.flip();
-      } else if (r.type() == NBD_CMD_READ && r.length() <= config.maxPayload()) {
+      } else if (r.type() == NBD_CMD_READ && !inline && r.length() <= config.maxPayload()) {
+        // an inline read's data goes into the reader's own buffer, which the budget does not count
         budget = takeBudget((int) r.length());
       }
     } catch (IOException | InterruptedException | RuntimeException e) {
@@ -157,7 +162,7 @@ final class Transmission {
     }
     int held = budget;
     ByteBuffer data = payload;
-    if (runsInline(r)) {
+    if (inline) {
       long start = System.nanoTime();
       try {
         executor.execute(r, data);
@@ -204,6 +209,9 @@ final class Transmission {
   }
 
   private void giveBudget(int n) {
+    if (n == 0) {
+      return; // a release of nothing still updates the semaphores every connection shares
+    }
     serverBytes.release(n);
     bytes.release(n);
   }
