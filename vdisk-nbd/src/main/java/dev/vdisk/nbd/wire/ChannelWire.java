@@ -23,10 +23,13 @@ import javax.net.ssl.SSLEngine;
  */
 public final class ChannelWire implements Wire {
   private static final int READ_AHEAD = 64 << 10;
+  private static final int STALL_CHUNK = 4096;
 
   private final SocketChannel channel;
   private final ByteBuffer ahead = ByteBuffer.allocateDirect(READ_AHEAD).flip();
   private final String peer;
+  /** Bytes of a transfer that waits for room in the socket ({@link #transferFully}); made on first use. */
+  private ByteBuffer stall;
 
   public ChannelWire(SocketChannel channel) throws IOException {
     this.channel = channel;
@@ -98,8 +101,11 @@ public final class ChannelWire implements Wire {
   }
 
   /**
-   * {@link FileChannel#transferTo}, sendfile on Linux. The calling thread's interrupt is set aside for the call: a
-   * channel closes itself when a thread blocked in it is interrupted, and the file's channel belongs to its device.
+   * {@link FileChannel#transferTo}, sendfile on Linux. Where the socket is full, transferTo returns 0 rather than
+   * waiting (a virtual thread's socket is non-blocking underneath); then the next few bytes go through a plain
+   * write, which waits for room (parking the thread), and sendfile goes on. The calling thread's interrupt is set
+   * aside for the call: a channel closes itself when a thread blocked in it is interrupted, and the file's channel
+   * belongs to its device. Called under the reply lock, one thread at a time.
    */
   @Override
   public void transferFully(FileChannel file, long position, long count) throws IOException {
@@ -109,19 +115,31 @@ public final class ChannelWire implements Wire {
       long end = position + count;
       while (pos < end) {
         long n = file.transferTo(pos, end - pos, channel);
-        if (n <= 0) {
-          if (pos >= file.size()) {
-            throw new EOFException("file ended at " + pos + " of a transfer to " + end);
-          }
-          continue;
-        }
-        pos += n;
+        pos += n > 0 ? n : writeThrough(file, pos, end);
       }
     } finally {
       if (interrupted) {
         Thread.currentThread().interrupt();
       }
     }
+  }
+
+  /** Copies up to {@link #STALL_CHUNK} bytes of {@code file} at {@code pos} to the socket, waiting for room; returns how many. */
+  private int writeThrough(FileChannel file, long pos, long end) throws IOException {
+    if (stall == null) {
+      stall = ByteBuffer.allocateDirect(STALL_CHUNK);
+    }
+    stall.clear().limit((int) Math.min(STALL_CHUNK, end - pos));
+    while (stall.hasRemaining()) {
+      if (file.read(stall, pos + stall.position()) < 0) {
+        throw new EOFException("file ended at " + (pos + stall.position()) + " of a transfer to " + end);
+      }
+    }
+    stall.flip();
+    while (stall.hasRemaining()) {
+      channel.write(stall);
+    }
+    return stall.limit();
   }
 
   private static boolean anyRemaining(ByteBuffer[] srcs) {
