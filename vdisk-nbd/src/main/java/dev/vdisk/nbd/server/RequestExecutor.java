@@ -91,16 +91,14 @@ final class RequestExecutor {
    * Executes {@code r} and replies.
    *
    * @param payload the data of a WRITE (released here), else null
-   * @param ranges the host ranges of a READ's bytes if the caller looked them up ({@link BlockDevice#hostRanges}),
-   *     else empty (looked up here where they could serve)
    */
-  void execute(Request r, ByteBuffer payload, List<HostRange> ranges) {
+  void execute(Request r, ByteBuffer payload) {
     long start = System.nanoTime();
     int error = 0;
     try {
       check(r);
       switch (r.type()) {
-        case NBD_CMD_READ -> read(r, ranges);
+        case NBD_CMD_READ -> read(r);
         case NBD_CMD_WRITE -> {
           device.write(r.offset(), payload, r.has(NBD_CMD_FLAG_FUA) ? FUA : Set.of());
           ok(r);
@@ -152,12 +150,12 @@ final class RequestExecutor {
     }
   }
 
-  private void read(Request r, List<HostRange> known) throws IOException {
+  private void read(Request r) throws IOException {
     int len = (int) r.length();
     List<AllocationMap.Run> runs = sparseReads && len >= SPARSE_READ_MIN ? runs(r.offset(), len) : List.of();
     boolean allZero = runs.size() == 1 && (runs.getFirst().status() & NBD_STATE_ZERO) != 0;
     boolean oneDataChunk = !session.structuredReplies() || (!allZero && (runs.size() <= 1 || r.has(NBD_CMD_FLAG_DF)));
-    if (zeroCopy && len >= ZERO_COPY_MIN && oneDataChunk && sendFromHost(r, len, known)) {
+    if (zeroCopy && len >= ZERO_COPY_MIN && oneDataChunk && sendFromHost(r, len)) {
       return;
     }
     ByteBuffer data = take(len);
@@ -193,8 +191,8 @@ final class RequestExecutor {
    * the device yields them ({@link BlockDevice#hostRanges}, whose contract gives what a copy gives); else false and
    * nothing sent.
    */
-  private boolean sendFromHost(Request r, int len, List<HostRange> known) throws IOException {
-    List<HostRange> ranges = known.isEmpty() ? device.hostRanges(r.offset(), len) : known;
+  private boolean sendFromHost(Request r, int len) throws IOException {
+    List<HostRange> ranges = device.hostRanges(r.offset(), len);
     if (ranges.isEmpty()) {
       return false;
     }

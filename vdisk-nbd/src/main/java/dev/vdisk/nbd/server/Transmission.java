@@ -1,7 +1,5 @@
 package dev.vdisk.nbd.server;
 
-import dev.vdisk.block.BlockDevice;
-import dev.vdisk.block.HostRange;
 import dev.vdisk.nbd.wire.Wire;
 import static dev.vdisk.nbd.protocol.NbdProtocol.*;
 
@@ -10,7 +8,6 @@ import dev.vdisk.nbd.protocol.TransmissionCodec;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
-import java.util.List;
 import java.util.concurrent.Phaser;
 import java.util.concurrent.Semaphore;
 
@@ -19,10 +16,8 @@ import java.util.concurrent.Semaphore;
  * request then runs on its own virtual thread, so a slow request does not hold up the ones behind it, and
  * replies go out as requests finish. The exception are requests that do not wait for the disk on an export
  * served through the page cache ({@link Export#pageCacheWrites()}), which this thread runs itself: small
- * whole-page writes without FUA (no read-modify-write of a partial page, no flush), reads of at most
- * {@link #INLINE_READ_MAX} bytes, and larger reads whose bytes go out from the page cache with sendfile
- * ({@link dev.vdisk.block.BlockDevice#hostRanges}; a structured reply that splits such a read around holes copies
- * it here, into a pool buffer of at most one maximum payload, which the budget does not count). Handing a 4 KiB request to another thread costs more than the request (a thread,
+ * whole-page writes without FUA (no read-modify-write of a partial page, no flush), and reads of at most
+ * {@link #INLINE_READ_MAX} bytes. Handing a 4 KiB request to another thread costs more than the request (a thread,
  * its stack and a wake-up of a carrier thread; on a loaded machine every handoff also waits for that carrier to be
  * scheduled). A read can miss the page cache and wait for the disk, holding up the requests behind it: after an
  * inline read that took longer than {@link #SLOW_READ_NANOS}, the next {@link #OFFLOADED_AFTER_SLOW} reads run on
@@ -66,8 +61,6 @@ final class Transmission {
   private final ReplySender sender;
   private final ByteBuffer batch;
   private final boolean inline;
-  private final boolean sendsFiles;
-  private final BlockDevice device;
   /** Reads still to run on their own threads after a slow inline one (this thread's only). */
   private int offloadedReads;
   private volatile boolean stopping;
@@ -85,8 +78,6 @@ final class Transmission {
     this.bytes = new Semaphore(Math.toIntExact(config.inflightBytesPerConnection()));
     this.slots = new Semaphore(config.inflightRequestsPerConnection());
     this.inline = session.export().pageCacheWrites();
-    this.sendsFiles = wire.sendsFiles();
-    this.device = session.export().device();
   }
 
   /**
@@ -141,8 +132,7 @@ final class Transmission {
    * more requests, which holds the client back) and payload, then starts it; owns one slot from the caller.
    */
   private void accept(Request r) throws IOException, InterruptedException {
-    List<HostRange> ranges = hostRanges(r);
-    boolean inline = runsInline(r, !ranges.isEmpty());
+    boolean inline = runsInline(r);
     int budget = 0;
     ByteBuffer payload = null;
     try {
@@ -175,7 +165,7 @@ final class Transmission {
     if (inline) {
       long start = System.nanoTime();
       try {
-        executor.execute(r, data, ranges);
+        executor.execute(r, data);
       } finally {
         if (r.type() == NBD_CMD_READ && System.nanoTime() - start > SLOW_READ_NANOS) {
           offloadedReads = OFFLOADED_AFTER_SLOW;
@@ -188,7 +178,7 @@ final class Transmission {
     inflight.register();
     Thread.ofVirtual().name("nbd-request").start(() -> {
       try {
-        executor.execute(r, data, ranges);
+        executor.execute(r, data);
       } finally {
         giveBudget(held);
         slots.release();
@@ -226,16 +216,12 @@ final class Transmission {
     bytes.release(n);
   }
 
-  /**
-   * Whether this thread runs {@code r} itself (see the class comment).
-   *
-   * @param fromHost whether {@code r} is a read whose bytes go out from the page cache
-   */
-  private boolean runsInline(Request r, boolean fromHost) {
+  /** Whether this thread runs {@code r} itself (see the class comment). */
+  private boolean runsInline(Request r) {
     if (!inline) {
       return false;
     }
-    if (r.type() == NBD_CMD_READ && (r.length() <= INLINE_READ_MAX || fromHost)) {
+    if (r.type() == NBD_CMD_READ && r.length() <= INLINE_READ_MAX) {
       if (offloadedReads == 0) {
         return true;
       }
@@ -244,23 +230,6 @@ final class Transmission {
     }
     return r.type() == NBD_CMD_WRITE && !r.has(NBD_CMD_FLAG_FUA) && r.length() <= INLINE_WRITE_MAX
         && r.offset() % PAGE == 0 && r.length() % PAGE == 0;
-  }
-
-  /**
-   * Where the bytes of a read larger than {@link #INLINE_READ_MAX} sit in host files, if they can go out from the
-   * page cache (sendfile): such a read costs this thread a header and a system call, less than a handoff. Empty
-   * for other requests and for an invalid range (the request's execution reports the error).
-   */
-  private List<HostRange> hostRanges(Request r) {
-    if (!inline || !sendsFiles || r.type() != NBD_CMD_READ || r.length() <= INLINE_READ_MAX
-        || r.length() > config.maxPayload()) {
-      return List.of();
-    }
-    try {
-      return device.hostRanges(r.offset(), r.length());
-    } catch (IOException e) {
-      return List.of();
-    }
   }
 
   /** From now on, requests are refused with {@code ESHUTDOWN}; those already accepted complete. */
