@@ -1,31 +1,42 @@
 package dev.vdisk.format.qcow2;
 
+import static dev.vdisk.format.qcow2.Qcow2Errors.corrupt;
+
+import dev.vdisk.block.BlockDeviceException;
+import dev.vdisk.block.BlockError;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
 
 /**
- * QEMU's host cluster allocator ({@code qcow2-refcount.c}): allocating clusters raises their refcounts, and a
+ * The one host cluster allocator, for new images and open ones: which clusters are free and what their refcounts
+ * are, following QEMU's {@code qcow2-refcount.c} step for step. Allocating clusters raises their refcounts, and a
  * refcount block that does not exist yet is placed where QEMU places it (describing itself when it can), with the
- * refcount table grown into new self-describing refcount structures at the end of the file when it is too small.
- * Following QEMU step for step, down to the free-cluster cursor, is what makes the images vdisk creates identical
- * to qemu-img's.
+ * refcount table grown into new self-describing refcount structures when it is too small. Following QEMU down to
+ * the free-cluster cursor is what makes the images vdisk creates identical to qemu-img's, and the clusters vdisk
+ * allocates when writing the ones qemu-io allocates.
  *
- * <p>Works on a {@link PendingFile}: refcount blocks are its clusters, changed in place. The refcount table is
- * held in memory (at most 8 MiB, QEMU's limit) and written to the file whenever it moves. Not thread-safe.
+ * <p>Where blocks and table live and when they reach the file is the {@link RefcountBlocks}' business, not this
+ * class's: decisions here, storage and write-back order there. The table is held here in memory (at most 8 MiB,
+ * QEMU's limit), entries as stored (reserved bits included). Not thread-safe.
  */
-final class ClusterAllocator {
+final class RefcountAllocator {
   /** QEMU's limit on refcount table entries: 8 MiB of them. */
   static final long MAX_TABLE_ENTRIES = Qcow2Header.MAX_REFCOUNT_TABLE_BYTES / 8;
 
-  private final PendingFile file;
+  private final RefcountBlocks blocks;
   private final int clusterBits;
   private final RefcountWidth width;
   private final int blockBits;
+  private final boolean refusesMetadata;
   private long[] table;
   private long tableOffset;
   private int maxTableIndex;
   private long freeClusterIndex;
+  /** One past the highest cluster that is or was in use. */
+  private long end;
+  /** The refcount blocks' host clusters, sorted; rebuilt from the table when null (after the table changed). */
+  private long[] blockClusters;
 
   /** Thrown inside an allocation when new refcount structures were placed and the search must restart. */
   private static final class Again extends Exception {
@@ -37,16 +48,24 @@ final class ClusterAllocator {
   private static final Again AGAIN = new Again();
 
   /**
-   * An allocator over the refcount table of {@code table.length} entries at {@code tableOffset} (entries are the
-   * block offsets, already in {@code file}), with QEMU's free-cluster cursor at 0 as after an open.
+   * An allocator over the refcount table {@code table} at {@code tableOffset} (entries are the block offsets, which
+   * {@code blocks} holds), with QEMU's free-cluster cursor at 0 as after an open.
+   *
+   * @param endCluster one past the last cluster that may be in use (the file's length in clusters)
+   * @param refusesMetadata refuse to hand out a cluster whose refcount says free while it holds the header, the
+   *     table or a refcount block (damaged refcounts of an existing image); a new image's first allocation takes
+   *     the header's cluster itself
    */
-  ClusterAllocator(PendingFile file, int clusterBits, RefcountWidth width, long tableOffset, long[] table) {
-    this.file = file;
+  RefcountAllocator(RefcountBlocks blocks, int clusterBits, RefcountWidth width, long tableOffset, long[] table,
+      long endCluster, boolean refusesMetadata) {
+    this.blocks = blocks;
     this.clusterBits = clusterBits;
     this.width = width;
     this.blockBits = width.blockBits(clusterBits);
+    this.refusesMetadata = refusesMetadata;
     this.table = table.clone();
     this.tableOffset = tableOffset;
+    this.end = endCluster;
     updateMaxTableIndex();
   }
 
@@ -55,21 +74,49 @@ final class ClusterAllocator {
   }
 
   /** The refcount table's size in clusters. */
-  long tableClusters() {
-    return ((long) table.length * 8) >> clusterBits;
+  int tableClusters() {
+    return (int) Math.ceilDiv((long) table.length * 8, 1L << clusterBits);
+  }
+
+  /** Puts the table, {@link #tableClusters} clusters of entries, into {@code b}. */
+  void putTable(ByteBuffer b) {
+    b.asLongBuffer().put(table);
   }
 
   private long clusterSize() {
     return 1L << clusterBits;
   }
 
+  private long blockOffset(long index) {
+    return index < table.length ? table[(int) index] & RefcountTable.OFFSET_MASK : 0;
+  }
+
+  private int indexInBlock(long cluster) {
+    return (int) (cluster & ((1L << blockBits) - 1));
+  }
+
   /** The refcount of host cluster {@code cluster}; 0 where no refcount block covers it. */
-  long refcount(long cluster) {
+  long refcount(long cluster) throws IOException {
     long index = cluster >>> blockBits;
-    if (index >= table.length || table[(int) index] == 0) {
-      return 0;
+    long offset = blockOffset(index);
+    return offset == 0 ? 0 : width.get(blocks.load(index, offset), indexInBlock(cluster));
+  }
+
+  /**
+   * Sets the refcount of {@code cluster}, whose block exists, to {@code value} now (a repair's fix, or a reference
+   * added or dropped by a caller that checked the bounds); a cluster that drops to 0 is free again.
+   */
+  void setRefcount(long cluster, long value) throws IOException {
+    long index = cluster >>> blockBits;
+    long offset = blockOffset(index);
+    if (offset == 0) {
+      throw new IllegalStateException("refcount block " + index + " missing: allocations create blocks first");
     }
-    return width.get(file.cluster(table[(int) index]), (int) (cluster & ((1L << blockBits) - 1)));
+    width.set(blocks.load(index, offset), indexInBlock(cluster), value);
+    blocks.changed(offset);
+    if (value == 0) {
+      freeClusterIndex = Math.min(freeClusterIndex, cluster);
+    }
   }
 
   /** QEMU's {@code qcow2_alloc_clusters}: {@code bytes} rounded up to clusters, contiguous, at the first free run. */
@@ -120,7 +167,7 @@ final class ClusterAllocator {
   }
 
   /** QEMU's {@code qcow2_get_last_cluster}: the last cluster below {@code clusters} with a refcount, or -1. */
-  long lastUsedCluster(long clusters) {
+  long lastUsedCluster(long clusters) throws IOException {
     for (long i = clusters - 1; i >= 0; i--) {
       if (refcount(i) > 0) {
         return i;
@@ -129,21 +176,64 @@ final class ClusterAllocator {
     return -1;
   }
 
+  /**
+   * One past the last cluster with a non-zero refcount, in bytes: where the file may end. The clusters after it
+   * are forgotten.
+   */
+  long trimEnd() throws IOException {
+    end = lastUsedCluster(end) + 1;
+    return end << clusterBits;
+  }
+
   private long allocClustersNoref(long bytes) throws IOException {
     long n = Math.ceilDiv(bytes, clusterSize());
+    long limit = Geometry.OFFSET_MASK >>> clusterBits;
     retry:
     while (true) {
       for (long i = 0; i < n; i++) {
+        if (freeClusterIndex >= limit) {
+          throw new BlockDeviceException(BlockError.ENOSPC, "qcow2: no room for " + n + " more clusters below 2^56 bytes");
+        }
         if (refcount(freeClusterIndex++) != 0) {
           continue retry;
         }
       }
       break;
     }
-    if (freeClusterIndex - 1 > (Long.MAX_VALUE >>> clusterBits)) {
-      throw new IOException("qcow2: host offset beyond 2^63 (expected: a smaller image)");
+    long first = freeClusterIndex - n;
+    if (refusesMetadata) {
+      for (long c = first; c < freeClusterIndex; c++) {
+        notRefcountMetadata(c);
+      }
     }
-    return (freeClusterIndex - n) << clusterBits;
+    return first << clusterBits;
+  }
+
+  /**
+   * Refuses to hand out {@code cluster} where the refcounts call it free but it holds the header, the refcount table
+   * or a refcount block: the refcounts are damaged, and writing there would destroy the image (QEMU's metadata
+   * overlap check refuses such writes with EIO and marks the image corrupt). {@code check -r all} repairs it.
+   */
+  private void notRefcountMetadata(long cluster) throws IOException {
+    long tableStart = tableOffset >>> clusterBits;
+    String holds = null;
+    if (cluster == 0) {
+      holds = "the image header";
+    } else if (cluster >= tableStart && cluster < tableStart + tableClusters()) {
+      holds = "the refcount table";
+    } else {
+      if (blockClusters == null) {
+        blockClusters = Arrays.stream(table).map(e -> (e & RefcountTable.OFFSET_MASK) >>> clusterBits).filter(c -> c != 0)
+            .sorted().toArray();
+      }
+      if (Arrays.binarySearch(blockClusters, cluster) >= 0) {
+        holds = "a refcount block";
+      }
+    }
+    if (holds != null) {
+      throw corrupt("refcount of host cluster " + cluster + ", which holds " + holds, 0,
+          "at least 1 (the refcounts are damaged: run check -r all)");
+    }
   }
 
   /** QEMU's {@code update_refcount} with an addend of one; undoes its partial work before rethrowing. */
@@ -168,10 +258,10 @@ final class ClusterAllocator {
             freeClusterIndex = Math.min(freeClusterIndex, start >>> clusterBits);
             throw again;
           }
-          file.wrote(table[(int) index], clusterSize());
+          blocks.changed(blockOffset(index));
         }
         oldIndex = index;
-        int i = (int) (cluster & ((1L << blockBits) - 1));
+        int i = indexInBlock(cluster);
         long refcount = width.get(block, i);
         if (decrease ? refcount == 0 : refcount == width.max()) {
           throw new IOException("qcow2: refcount of cluster " + cluster + " would " + (decrease ? "drop below 0" : "exceed " + width.max())
@@ -180,6 +270,9 @@ final class ClusterAllocator {
         refcount += decrease ? -1 : 1;
         if (refcount == 0 && cluster < freeClusterIndex) {
           freeClusterIndex = cluster;
+        }
+        if (!decrease) {
+          end = Math.max(end, cluster + 1);
         }
         width.set(block, i, refcount);
       }
@@ -192,24 +285,22 @@ final class ClusterAllocator {
   /** QEMU's {@code alloc_refcount_block}: the block for {@code cluster}, created if missing (then {@link Again}). */
   private ByteBuffer allocRefcountBlock(long cluster) throws IOException, Again {
     long index = cluster >>> blockBits;
-    if (index < table.length && table[(int) index] != 0) {
-      return file.cluster(table[(int) index]);
+    if (blockOffset(index) != 0) {
+      return blocks.load(index, blockOffset(index));
     }
     long newBlock = allocClustersNoref(clusterSize());
     if (sameBlock(newBlock, cluster << clusterBits)) {
-      ByteBuffer block = file.cluster(newBlock);
-      Arrays.fill(block.array(), (byte) 0);
-      width.set(block, (int) ((newBlock >>> clusterBits) & ((1L << blockBits) - 1)), 1);
+      ByteBuffer block = blocks.fresh(newBlock, true);
+      width.set(block, indexInBlock(newBlock >>> clusterBits), 1);
+      end = Math.max(end, (newBlock >>> clusterBits) + 1);
     } else {
       updateRefcount(newBlock, clusterSize(), false);
-      Arrays.fill(file.cluster(newBlock).array(), (byte) 0);
+      blocks.fresh(newBlock, true);
     }
-    file.wrote(newBlock, clusterSize());
     if (index < table.length) {
       table[(int) index] = newBlock;
-      long entryAt = tableOffset + index * 8;
-      file.cluster(entryAt & -clusterSize()).putLong((int) (entryAt & (clusterSize() - 1)), newBlock);
-      file.wrote(entryAt, 8);
+      blockClusters = null;
+      blocks.entryChanged(table, tableOffset, index);
       maxTableIndex = (int) Math.max(maxTableIndex, index);
       throw AGAIN;
     }
@@ -226,7 +317,7 @@ final class ClusterAllocator {
   /**
    * QEMU's {@code qcow2_refcount_area}: at {@code startOffset} (the end of the file) creates a new refcount table
    * and the refcount blocks that cover themselves, the table and {@code additionalClusters} beyond them, switches
-   * to the new table and frees the old one.
+   * to the new table and frees the old one (at once or once the header names the new one: {@link RefcountBlocks}).
    *
    * @param exact size the table for exactly this much; otherwise with half again for growth
    * @param newBlockIndex with {@code newBlockOffset} not 0: a block to enter into the new table at this index
@@ -263,39 +354,77 @@ final class ClusterAllocator {
     long blockOffset = startOffset;
     for (long i = areaIndex; i < total; i++) {
       ByteBuffer block;
-      if (newTable[(int) i] != 0) {
-        block = file.cluster(newTable[(int) i]);
+      long offset = newTable[(int) i] & RefcountTable.OFFSET_MASK;
+      if (offset != 0) {
+        block = blocks.load(i, offset);
       } else {
-        block = file.cluster(blockOffset);
-        Arrays.fill(block.array(), (byte) 0);
-        file.wrote(blockOffset, cs);
-        newTable[(int) i] = blockOffset;
+        offset = blockOffset;
+        block = blocks.fresh(offset, false);
+        newTable[(int) i] = offset;
         blockOffset += cs;
       }
       long firstCovered = (i << blockBits) * cs;
       if (firstCovered < endOffset) {
         long j = firstCovered < startOffset ? (startOffset - firstCovered) / cs : 0;
-        long end = Math.min((endOffset - firstCovered) / cs, 1L << blockBits);
-        for (; j < end; j++) {
+        long last = Math.min((endOffset - firstCovered) / cs, 1L << blockBits);
+        for (; j < last; j++) {
           width.set(block, (int) j, 1);
         }
-        file.wrote(newTable[(int) i], cs);
+        blocks.changed(offset);
       }
     }
-    for (long i = 0; i < tableClusters; i++) {
-      ByteBuffer c = file.cluster(newTableOffset + i * cs);
-      for (int k = 0; k < perCluster; k++) {
-        c.putLong(k * 8, newTable[(int) (i * perCluster + k)]);
-      }
-    }
-    file.wrote(newTableOffset, tableClusters * cs);
     long oldOffset = tableOffset;
     long oldBytes = (long) table.length * 8;
     table = newTable;
+    blockClusters = null;
     tableOffset = newTableOffset;
+    end = Math.max(end, endOffset / cs);
     updateMaxTableIndex();
-    free(oldOffset, oldBytes);
+    blocks.tableMoved(table, tableOffset, oldOffset, oldBytes);
+    if (blocks.freesOldTableAtOnce()) {
+      free(oldOffset, oldBytes);
+    }
     return endOffset;
+  }
+
+  /**
+   * Removes from the table the refcount blocks that count no cluster but possibly themselves, as QEMU's {@code
+   * qcow2_shrink_reftable} does. A block that counted itself is free at once.
+   *
+   * @return the offsets of the removed blocks counted elsewhere, whose reference the caller releases once the
+   *     table without them is durable; null if no block was removed
+   */
+  long[] dropEmptyBlocks() throws IOException {
+    long[] countedElsewhere = new long[0];
+    boolean dropped = false;
+    for (int i = 0; i < table.length; i++) {
+      long offset = table[i] & RefcountTable.OFFSET_MASK;
+      if (offset == 0) {
+        continue;
+      }
+      ByteBuffer block = blocks.load(i, offset);
+      long self = offset >>> clusterBits;
+      boolean selfCounted = self >>> blockBits == i;
+      boolean empty = true;
+      for (int k = 0; k < 1 << blockBits && empty; k++) {
+        empty = width.get(block, k) == 0 || selfCounted && k == indexInBlock(self);
+      }
+      if (!empty) {
+        continue;
+      }
+      table[i] = 0;
+      blockClusters = null;
+      blocks.entryChanged(table, tableOffset, i);
+      blocks.forget(offset);
+      if (selfCounted) {
+        freeClusterIndex = Math.min(freeClusterIndex, self);
+      } else {
+        countedElsewhere = Arrays.copyOf(countedElsewhere, countedElsewhere.length + 1);
+        countedElsewhere[countedElsewhere.length - 1] = offset;
+      }
+      dropped = true;
+    }
+    return dropped ? countedElsewhere : null;
   }
 
   private void updateMaxTableIndex() {
@@ -307,6 +436,7 @@ final class ClusterAllocator {
   }
 
   private static IOException tooLarge() {
-    return new IOException("qcow2: the refcount table would exceed QEMU's 8 MiB limit (expected: a smaller image or larger clusters)");
+    return new BlockDeviceException(BlockError.ENOSPC,
+        "qcow2: the refcount table would exceed QEMU's 8 MiB limit (expected: a smaller image or larger clusters)");
   }
 }
