@@ -185,21 +185,40 @@ final class RefcountAllocator {
     return end << clusterBits;
   }
 
+  /** A refcount per host cluster, wherever it is kept: the refcount blocks, or the counts a check computed. */
+  @FunctionalInterface
+  interface Counts {
+    long refcount(long cluster) throws IOException;
+  }
+
+  /**
+   * The first of {@code n} consecutive clusters from {@code from} on whose count in {@code counts} is 0: the search
+   * for free space of every allocation, in an image's refcounts ({@link #allocClusters}) as in the counts a repair
+   * rebuilds from ({@link RefcountRebuild}). QEMU's {@code alloc_clusters_noref} and {@code alloc_clusters_imrt}
+   * search alike and differ only in where they leave their cursor.
+   *
+   * @throws BlockDeviceException ENOSPC when the run would end at or past 2^56 bytes, which an L2 entry cannot address
+   */
+  static long firstFreeRun(Counts counts, long from, long n, int clusterBits) throws IOException {
+    if (n <= 0) {
+      return from;
+    }
+    long limit = Geometry.OFFSET_MASK >>> clusterBits;
+    long run = 0;
+    for (long c = from; c < limit; c++) {
+      if (counts.refcount(c) != 0) {
+        run = 0;
+      } else if (++run == n) {
+        return c - n + 1;
+      }
+    }
+    throw new BlockDeviceException(BlockError.ENOSPC, "qcow2: no room for " + n + " more clusters below 2^56 bytes");
+  }
+
+  /** QEMU's {@code alloc_clusters_noref}: the first free run from the cursor, which moves past it. */
   private long allocClustersNoref(long bytes) throws IOException {
     long n = Math.ceilDiv(bytes, clusterSize());
-    long limit = Geometry.OFFSET_MASK >>> clusterBits;
-    retry:
-    while (true) {
-      for (long i = 0; i < n; i++) {
-        if (freeClusterIndex >= limit) {
-          throw new BlockDeviceException(BlockError.ENOSPC, "qcow2: no room for " + n + " more clusters below 2^56 bytes");
-        }
-        if (refcount(freeClusterIndex++) != 0) {
-          continue retry;
-        }
-      }
-      break;
-    }
+    freeClusterIndex = firstFreeRun(this::refcount, freeClusterIndex, n, clusterBits) + n;
     long first = freeClusterIndex - n;
     if (refusesMetadata) {
       for (long c = first; c < freeClusterIndex; c++) {
