@@ -4,6 +4,8 @@ import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
 import dev.vdisk.block.Extent;
+import dev.vdisk.format.BlockStatus;
+import dev.vdisk.format.ChainWalker;
 import dev.vdisk.format.FileContext;
 import dev.vdisk.format.FormatRegistry;
 import dev.vdisk.format.ImageChain;
@@ -124,8 +126,9 @@ public final class Rebase {
       boolean same = own.present();
       if (!same && prefix > 0) {
         // Nothing between the image and the new backing image (one of its chain) defines the range: no change.
-        ImageChain.Status first = chain.status(offset, n).getFirst();
-        n = Math.min(n, first.extent().end() - offset);
+        // A new walk each time: the writes into the top change what a walker would have cached of it.
+        BlockStatus first = ChainWalker.of(top, ChainWalker.Mode.LAYERS, offset, offset + n).at(offset);
+        n = Math.min(n, first.end() - offset);
         same = first.depth() >= prefix;
       }
       if (same) {
