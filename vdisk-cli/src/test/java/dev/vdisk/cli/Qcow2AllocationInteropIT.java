@@ -19,7 +19,8 @@ import org.junit.jupiter.params.provider.ValueSource;
  * image and through {@code vdisk io} on another leave the same {@code qemu-img map --output=json}, the same guest
  * data, both images clean by {@code qemu-img check}, host files of about the same size and, with an external data
  * file, the same data file. Layouts: extended L2 (subcluster allocation, with and without a backing file, 2 MiB
- * clusters), standard L2 of version 3 and 2, external data files (raw or not, with extended L2).
+ * clusters), standard L2 of version 3 and 2, external data files (raw or not, with extended L2), and 1 KiB clusters,
+ * where the workload needs new refcount blocks, placed where QEMU places them (RefcountAllocator).
  *
  * <p>The maps are compared whole, host offsets included, for workloads that free no cluster. Where clusters are
  * freed, QEMU reuses them at once while vdisk reuses them only after the flush that makes their release durable
@@ -50,7 +51,7 @@ class Qcow2AllocationInteropIT {
 
   @ParameterizedTest(name = "{0}")
   @ValueSource(strings = {"extended_l2=on", "extended_l2=on,cluster_size=16384", "extended_l2=on,cluster_size=2M",
-      "extended_l2=on + backing", "extended_l2=on,cluster_size=2M + backing", "cluster_size=4096",
+      "extended_l2=on + backing", "extended_l2=on,cluster_size=2M + backing", "cluster_size=4096", "cluster_size=1024",
       "cluster_size=4096 + backing", "compat=0.10 + backing", "data_file=DATA", "data_file=DATA,data_file_raw=on", "data_file=DATA,extended_l2=on"})
   void sameAllocationWithoutFrees(String layout) throws Exception {
     run(layout, NO_FREES, true);

@@ -26,7 +26,7 @@ final class Qcow2Creator {
   private final Geometry g;
   private final long cs;
   private final PendingFile file;
-  private final ClusterAllocator alloc;
+  private final RefcountAllocator alloc;
   private final boolean dataFile;
   private final PendingFile data;
   private long l1Offset;
@@ -60,7 +60,7 @@ final class Qcow2Creator {
     table[0] = 2 * cs;
     file.cluster(cs).putLong(0, 2 * cs);
     file.wrote(cs, 2 * cs);
-    this.alloc = new ClusterAllocator(file, o.clusterBits(), o.refcountWidth(), cs, table);
+    this.alloc = new RefcountAllocator(new PendingRefcountBlocks(file), o.clusterBits(), o.refcountWidth(), cs, table, 0, false);
     if (alloc.allocClusters(3 * cs) != 0) {
       throw new IllegalStateException("the first clusters of a new image are free");
     }

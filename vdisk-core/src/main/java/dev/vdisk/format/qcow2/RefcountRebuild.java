@@ -142,28 +142,13 @@ final class RefcountRebuild {
 
   /**
    * QEMU's {@code alloc_clusters_imrt}: the first run of {@code n} clusters with count 0 from {@code firstFree[0]}
-   * on (extending the counts past their end if need be), now counted 1 each; {@code firstFree[0]} moves to the
-   * first free cluster seen.
+   * on ({@link RefcountAllocator#firstFreeRun}, extending the counts past their end if need be), now counted 1 each;
+   * {@code firstFree[0]} moves to the first free cluster seen.
    */
-  private long allocate(int n, long[] firstFree) {
-    long cluster = firstFree[0];
-    boolean firstGap = true;
-    int run = 0;
-    for (; cluster < refs.clusters() && run < n; cluster++) {
-      if (refs.get(cluster) == 0) {
-        run++;
-        if (firstGap) {
-          firstFree[0] = cluster;
-          firstGap = false;
-        }
-      } else {
-        run = 0;
-      }
-    }
-    if (run < n) {
-      refs.ensure(cluster + n - run);
-    }
-    cluster -= run;
+  private long allocate(int n, long[] firstFree) throws IOException {
+    long cluster = RefcountAllocator.firstFreeRun(refs::get, firstFree[0], n, clusterBits);
+    firstFree[0] = n == 1 ? cluster : RefcountAllocator.firstFreeRun(refs::get, firstFree[0], 1, clusterBits);
+    refs.ensure(cluster + n);
     for (int i = 0; i < n; i++) {
       refs.set(cluster + i, 1);
     }

@@ -101,26 +101,16 @@ final class ShadowRefcounts {
    * @return the host offset of the first
    */
   long allocate(int n) throws IOException {
-    long run = 0;
-    long limit = Geometry.OFFSET_MASK >>> clusterBits;
-    for (long c = cursor; c < limit; c++) {
-      if (onDisk(c) != 0 || taken.contains(c) || get(c) != 0) {
-        run = 0;
-        continue;
-      }
-      if (++run == n) {
-        long start = c - n + 1;
-        for (long k = start; k <= c; k++) {
-          taken.add(k);
-          add(k, 1);
-        }
-        if (start == cursor) {
-          cursor = c + 1;
-        }
-        return start << clusterBits;
-      }
+    long start = RefcountAllocator.firstFreeRun(c -> onDisk(c) != 0 || taken.contains(c) || get(c) != 0 ? 1 : 0, cursor, n,
+        clusterBits);
+    for (long k = start; k < start + n; k++) {
+      taken.add(k);
+      add(k, 1);
     }
-    throw new BlockDeviceException(BlockError.ENOSPC, "qcow2: no room for " + n + " more clusters below 2^56 bytes");
+    if (start == cursor) {
+      cursor = start + n;
+    }
+    return start << clusterBits;
   }
 
   /**
