@@ -50,6 +50,8 @@ class BenchMatrixIT {
       assertThat(c.get("result").get("samples")).as(where).hasSize(2);
       assertThat(c.get("result").get("median").asDouble()).as(where).isPositive();
       assertThat(c.get("latency-us").get("p99.9").asDouble()).as(where).isPositive();
+      assertThat(c.get("latency-us").get("timed").asLong()).as(where + ": a short run times every request")
+          .isEqualTo(c.get("requests").asLong());
       assertThat(c.get("requests").asLong()).as(where).isPositive();
     }
     assertThat(doc.get("breakdowns")).hasSize(2 * 7);

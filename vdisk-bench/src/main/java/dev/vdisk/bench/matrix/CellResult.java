@@ -9,7 +9,8 @@ import com.fasterxml.jackson.annotation.JsonPropertyOrder;
  *
  * @param unit {@code IOPS} for the 4 KiB workloads, {@code MB/s} (10^6 bytes) for the 1 MiB ones
  * @param result the rate per repeat
- * @param latencyMicros p50, p99 and p99.9 of request latency in microseconds, each the median over the repeats
+ * @param latencyMicros p50, p99 and p99.9 of request latency in microseconds, each the median over the repeats, and
+ *     how the requests were sampled for them
  * @param requests requests completed in the last repeat (a run ends early when its time budget is spent)
  * @param hostBytes bytes the image occupies on the host after the workload (last repeat); 0 on a block device
  * @param pageCache for read workloads: whether the host page cache served them; null for writes
@@ -40,8 +41,16 @@ public record CellResult(
     return unit.equals("IOPS") && !result.isEmpty() ? result.median() : null;
   }
 
-  /** Request latency percentiles in microseconds. */
-  @JsonPropertyOrder({"p50", "p99", "p99.9"})
+  /**
+   * Request latency percentiles in microseconds, estimated from a random sample of the requests
+   * ({@link LatencySampling}).
+   *
+   * @param allOfFirst the run timed every one of its first this many requests (about: shared among its workers)
+   * @param sampledOneIn then about one request in this many, each counted this many times (1: every request)
+   * @param timed requests timed in the last repeat
+   */
+  @JsonPropertyOrder({"p50", "p99", "p99.9", "all-of-first", "sampled-1-in", "timed"})
   public record Latency(@JsonProperty("p50") double p50, @JsonProperty("p99") double p99,
-      @JsonProperty("p99.9") double p999) {}
+      @JsonProperty("p99.9") double p999, @JsonProperty("all-of-first") long allOfFirst,
+      @JsonProperty("sampled-1-in") int sampledOneIn, @JsonProperty("timed") long timed) {}
 }

@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -122,7 +123,12 @@ public final class MatrixRunner {
         "Page cache in the read workloads: cache=none and directsync bypass it (O_DIRECT); writeback, writethrough and"
             + " unsafe read clusters that were just written through it, so those reads come from memory.",
         "Each workload stops starting requests after " + settings.budgetMillis() + " ms; the overwrites and reads"
-            + " visit only the clusters the first writes reached."));
+            + " visit only the clusters the first writes reached.",
+        String.format(Locale.ROOT, "Latency percentiles are estimated from a random sample of each run's requests,"
+            + " each chosen before it is sent: every one of the first %,d, then 1 in N (N from 1 to %d, so that at"
+            + " least %,d of the rest are timed), each of those counted N times. IOPS and MB/s count every request"
+            + " over the run's whole time.", 2 * LatencySampling.MIN_TIMED, LatencySampling.MAX_INTERVAL,
+            LatencySampling.MIN_TIMED)));
     if (peer != null) {
       notes.add("Peer cells use qemu-img bench's only pattern, a fixed stride of " + (MatrixSettings.SLOT >> 10)
           + " KiB (first writes, overwrites and reads of the first half of the image, 1 MiB sequential over all of it),"
@@ -330,10 +336,12 @@ public final class MatrixRunner {
             continue;
           }
           Samples result = new Samples(runs.stream().map(s -> rate(w, s.iops(), s.bytesPerSecond())).toList());
-          CellResult.Latency latency = new CellResult.Latency(
-              median(runs, 50), median(runs, 99), median(runs, 99.9));
+          RunStats last = runs.getLast();
+          CellResult.Latency latency = new CellResult.Latency(median(runs, 50), median(runs, 99),
+              median(runs, 99.9), (long) last.sampling().everyFirst() * w.depth(), last.sampling().interval(),
+              last.timed());
           out.add(new CellResult(layout.key(), mode.name(), w.key(), Verdicts.unit(w), result, latency,
-              runs.getLast().requests(), hostBytes.getOrDefault(k, 0L), pageCache, null));
+              last.requests(), hostBytes.getOrDefault(k, 0L), pageCache, null));
         }
       }
     }

@@ -5,6 +5,7 @@ import dev.vdisk.io.DirectBuffers;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -18,11 +19,14 @@ import org.HdrHistogram.Histogram;
  * Sends requests of one size to a {@link BlockDevice} at given offsets, {@code depth} at a time, and measures them.
  *
  * <p>{@code depth} platform threads each take the next offset from one shared counter and do a synchronous request
- * on their own 4 KiB-aligned direct buffer (so an O_DIRECT device needs no bounce); each records its latencies in its
- * own histogram, merged at the end, so the bookkeeping per request is one atomic increment, one clock read (a
- * request's start is the previous one's completion) and a histogram increment (see RequestOverheadBenchmark). A run ends when every offset is done, when the time budget is
- * spent (requests already started finish and count), when {@code stop} says so, or at the first failure, which is
- * thrown.
+ * on their own 4 KiB-aligned direct buffer (so an O_DIRECT device needs no bounce). The rates count every request
+ * over the run's whole time; latencies are those of a weighted random sample of the requests
+ * ({@link LatencySampling}), each worker recording its own in its own histogram, merged at the end. Per request the
+ * runner adds one atomic increment, two volatile reads and the sampler's countdown; per timed request one or two
+ * clock reads (a timed request's latency runs from the clock read that ended its worker's previous request, so it
+ * includes the loop's few nanoseconds of bookkeeping) and a histogram increment; see RequestOverheadBenchmark. A run
+ * ends when every offset is done, when the time budget is spent (requests already started finish and count), when
+ * {@code stop} says so, or at the first failure, which is thrown.
  */
 public final class OffsetRunner {
   private static final byte PATTERN = (byte) 0xa5;
@@ -31,21 +35,26 @@ public final class OffsetRunner {
   private final long[] offsets;
   private final int size;
   private final boolean write;
+  private final LatencySampling sampling;
   private final AtomicInteger next = new AtomicInteger();
   private final AtomicReference<IOException> failure = new AtomicReference<>();
   private final BooleanSupplier stop;
-  private long deadline;
+  /** Set when the time budget is spent or a request failed: no worker starts another request. */
+  private volatile boolean ended;
 
-  private OffsetRunner(BlockDevice device, long[] offsets, int size, boolean write, BooleanSupplier stop) {
+  private OffsetRunner(BlockDevice device, long[] offsets, int size, boolean write, LatencySampling sampling,
+      BooleanSupplier stop) {
     this.device = device;
     this.offsets = offsets;
     this.size = size;
     this.write = write;
+    this.sampling = sampling;
     this.stop = stop;
   }
 
   /**
-   * Runs the requests and returns what they measured.
+   * Runs the requests, timing the sample {@link LatencySampling#forRun} picks for their number, and returns what they
+   * measured.
    *
    * @param budgetNanos time after which no new request starts
    * @param stop polled before each request: true ends the run early (Ctrl-C)
@@ -53,11 +62,17 @@ public final class OffsetRunner {
    */
   public static RunStats run(BlockDevice device, long[] offsets, int size, int depth, boolean write, long budgetNanos,
       BooleanSupplier stop) throws IOException {
+    return run(device, offsets, size, depth, write, budgetNanos, stop, LatencySampling.forRun(offsets.length, depth));
+  }
+
+  /** {@link #run(BlockDevice, long[], int, int, boolean, long, BooleanSupplier)}, timing the given sample. */
+  public static RunStats run(BlockDevice device, long[] offsets, int size, int depth, boolean write, long budgetNanos,
+      BooleanSupplier stop, LatencySampling sampling) throws IOException {
     if (depth < 1 || size < 1 || size > DirectBuffers.MAX_SIZE) {
       throw new IllegalArgumentException("depth " + depth + ", request size " + size
           + " (expected: depth >= 1, size 1 to " + DirectBuffers.MAX_SIZE + ")");
     }
-    return new OffsetRunner(device, offsets, size, write, stop).run(depth, budgetNanos);
+    return new OffsetRunner(device, offsets, size, write, sampling, stop).run(depth, budgetNanos);
   }
 
   private RunStats run(int depth, long budgetNanos) throws IOException {
@@ -65,25 +80,26 @@ public final class OffsetRunner {
     CountDownLatch go = new CountDownLatch(1);
     List<Histogram> histograms = new ArrayList<>();
     List<Thread> threads = new ArrayList<>();
-    // Each worker's last completion time, kept apart so that no completion contends for a shared clock.
-    long[] lastCompletions = new long[depth];
+    // Each worker's requests, timed requests and the time it stopped, kept apart so that no completion contends for
+    // shared state.
+    long[] sent = new long[depth];
+    long[] timed = new long[depth];
+    long[] stopped = new long[depth];
     for (int i = 0; i < depth; i++) {
       Histogram h = new Histogram(3);
       histograms.add(h);
       int slot = i;
       threads.add(Thread.ofPlatform().name("vdisk-matrix-" + i)
-          .start(() -> lastCompletions[slot] = worker(h, ready, go)));
+          .start(() -> worker(slot, h, ready, go, sent, timed, stopped)));
     }
     long start;
     try {
       ready.await();
       start = System.nanoTime();
-      deadline = start + budgetNanos;
       go.countDown();
-      for (Thread t : threads) {
-        t.join();
-      }
+      awaitBudget(threads, start + budgetNanos);
     } catch (InterruptedException e) {
+      ended = true;
       Thread.currentThread().interrupt();
       throw new InterruptedIOException("bench: interrupted");
     }
@@ -92,52 +108,95 @@ public final class OffsetRunner {
     }
     Histogram latency = new Histogram(3);
     histograms.forEach(latency::add);
-    long done = latency.getTotalCount();
+    long done = 0;
+    long timedTotal = 0;
     long end = start;
-    for (long t : lastCompletions) {
-      end = Math.max(end, t);
+    for (int i = 0; i < depth; i++) {
+      done += sent[i];
+      timedTotal += timed[i];
+      end = Math.max(end, stopped[i]);
     }
-    return new RunStats(done, done * size, end - start, latency);
+    return new RunStats(done, done * size, end - start, latency, timedTotal, sampling);
   }
 
-  /** Sends requests until the run ends; returns when its last request completed (0 if it sent none). */
-  private long worker(Histogram latency, CountDownLatch ready, CountDownLatch go) {
-    ByteBuffer buf = DirectBuffers.aligned(size);
+  /**
+   * Waits until every worker is done or the deadline passes, then ends the run and waits for the requests in flight.
+   * The deadline is kept here rather than by the workers so that they need no clock read per request.
+   */
+  private void awaitBudget(List<Thread> threads, long deadline) throws InterruptedException {
+    for (Thread t : threads) {
+      long left = deadline - System.nanoTime();
+      if (left <= 0 || !t.join(Duration.ofNanos(left))) {
+        break;
+      }
+    }
+    ended = true;
+    for (Thread t : threads) {
+      t.join();
+    }
+  }
+
+  /**
+   * Sends requests until the run ends; leaves its request count, its timed request count and the time it stopped, just
+   * after its last request completed (0 if it sent none), in the arrays.
+   */
+  private void worker(int slot, Histogram latency, CountDownLatch ready, CountDownLatch go, long[] sent,
+      long[] timed, long[] stopped) {
+    // A slice exactly as large as a request, so clear() alone readies it for the next one.
+    ByteBuffer buf = DirectBuffers.aligned(size).slice();
     while (buf.hasRemaining()) {
       buf.put(PATTERN);
     }
+    LatencySampling.Sampler sampler = sampling.sampler(slot);
+    int weight = sampler.next();
+    long requests = 0;
+    long timedRequests = 0;
     ready.countDown();
-    long last = 0;
     try {
       go.await();
+      // A timed request starts at the clock read that ended its worker's previous request (here: the start), read
+      // only when the request after it is to be timed.
       long now = System.nanoTime();
-      while (now < deadline && failure.get() == null && !stop.getAsBoolean()) {
+      while (!ended && !stop.getAsBoolean()) {
         int i = next.getAndIncrement();
         if (i >= offsets.length) {
           break;
         }
-        buf.clear().limit(size);
-        // The previous completion's clock read starts this request: one clock read per request instead of two (on
-        // this project's VMs a read costs about 20 ns, 2% of a 4 KiB page-cache read); the latency then also holds
-        // the loop's few nanoseconds of bookkeeping.
+        buf.clear();
         long t0 = now;
         if (write) {
           device.write(offsets[i], buf, Set.of());
         } else {
           device.read(offsets[i], buf);
         }
-        now = System.nanoTime();
-        latency.recordValue(now - t0);
-        last = now;
+        requests++;
+        int weightNext = sampler.next();
+        if (weight > 0 || weightNext > 0) {
+          now = System.nanoTime();
+          if (weight > 0) {
+            latency.recordValueWithCount(now - t0, weight);
+            timedRequests++;
+          }
+        }
+        weight = weightNext;
       }
     } catch (IOException e) {
-      failure.compareAndSet(null, e);
+      fail(e);
     } catch (InterruptedException e) {
-      failure.compareAndSet(null, new InterruptedIOException("bench: interrupted"));
+      fail(new InterruptedIOException("bench: interrupted"));
     } catch (RuntimeException e) {
       // A broken device must stop the run, not hang it.
-      failure.compareAndSet(null, new IOException("bench: " + e, e));
+      fail(new IOException("bench: " + e, e));
+    } finally {
+      sent[slot] = requests;
+      timed[slot] = timedRequests;
+      // A worker that sent nothing (it woke after the others had taken every offset) does not stretch the run.
+      stopped[slot] = requests == 0 ? 0 : System.nanoTime();
     }
-    return last;
+  }
+
+  private void fail(IOException e) {
+    failure.compareAndSet(null, e);
+    ended = true;
   }
 }

@@ -5,12 +5,16 @@ import org.HdrHistogram.Histogram;
 /**
  * What one workload run measured.
  *
- * @param requests requests completed
+ * @param requests requests completed (all of them count for the rates)
  * @param bytes bytes they transferred
  * @param elapsedNanos from the start of the first request to the completion of the last
- * @param latency per-request latency in nanoseconds (HdrHistogram, 3 significant digits)
+ * @param latency latency in nanoseconds of the timed requests, each counted with its sampling weight, so that its
+ *     percentiles estimate those of all requests (HdrHistogram, 3 significant digits)
+ * @param timed requests whose latency was measured
+ * @param sampling how the timed requests were chosen
  */
-public record RunStats(long requests, long bytes, long elapsedNanos, Histogram latency) {
+public record RunStats(long requests, long bytes, long elapsedNanos, Histogram latency, long timed,
+    LatencySampling sampling) {
 
   /** Requests per second; 0 for a run that did nothing. */
   public double iops() {
@@ -22,7 +26,7 @@ public record RunStats(long requests, long bytes, long elapsedNanos, Histogram l
     return elapsedNanos <= 0 ? 0 : bytes * 1e9 / elapsedNanos;
   }
 
-  /** The latency at {@code percentile} (0 to 100) in microseconds; 0 for a run without requests. */
+  /** The estimated latency at {@code percentile} (0 to 100) in microseconds; 0 if no request was timed. */
   public double latencyMicros(double percentile) {
     return latency.getTotalCount() == 0 ? 0 : latency.getValueAtPercentile(percentile) / 1000.0;
   }

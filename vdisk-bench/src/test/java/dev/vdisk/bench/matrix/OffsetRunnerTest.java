@@ -2,6 +2,7 @@ package dev.vdisk.bench.matrix;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.offset;
 
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.BlockDeviceException;
@@ -83,6 +84,7 @@ class OffsetRunnerTest {
     assertThat(s.requests()).isEqualTo(64);
     assertThat(s.bytes()).isEqualTo(64 * 4096);
     assertThat(s.latency().getTotalCount()).isEqualTo(64);
+    assertThat(s.timed()).as("a short run times every request").isEqualTo(64);
     assertThat(dev.offsets).containsExactlyInAnyOrderElementsOf(LongStream.of(offsets).boxed().toList());
     assertThat(dev.maxInFlight.get()).as("depth honoured").isEqualTo(depth);
     assertThat(s.iops()).isPositive();
@@ -97,6 +99,47 @@ class OffsetRunnerTest {
     // Offsets are taken in order, so the completed ones are exactly the first `requests` of the list.
     assertThat(dev.offsets).containsExactlyInAnyOrderElementsOf(
         LongStream.of(offsets).limit(s.requests()).boxed().toList());
+  }
+
+  @Test
+  void aLongRunCountsEveryRequestAndTimesTheFirstAndThenOneInN() throws IOException {
+    long[] offsets = new long[6 * LatencySampling.MIN_TIMED];
+    // Depth 1: each worker times all of its own first requests, so the count is exact only with one worker.
+    RunStats s = OffsetRunner.run(new MemoryDevice(1 << 20), offsets, 4096, 1, false, 60_000_000_000L, () -> false);
+    assertThat(s.requests()).isEqualTo(offsets.length);
+    assertThat(s.bytes()).isEqualTo(offsets.length * 4096L);
+    assertThat(s.sampling().interval()).isEqualTo(4);
+    double expected = 2 * LatencySampling.MIN_TIMED + 4 * LatencySampling.MIN_TIMED / 4.0;
+    assertThat((double) s.timed()).isCloseTo(expected, offset(5 * Math.sqrt(expected)));
+    assertThat((double) s.latency().getTotalCount()).as("the weights stand for every request")
+        .isCloseTo(offsets.length, offset(4 * 5 * Math.sqrt(expected)));
+  }
+
+  /**
+   * Every 4th request takes a millisecond and the runner times a random one in 4: about a quarter of the timed
+   * requests are the slow ones (a runner that timed every 4th request would report all or none of them).
+   */
+  @Test
+  void sampledLatenciesAreTheDevicesWhateverItsPeriod() throws IOException {
+    FilterDevice everyFourthSlow = new FilterDevice(new MemoryDevice(16L << 20)) {
+      @Override
+      public void read(long offset, ByteBuffer dst) throws IOException {
+        if (offset / 4096 % 4 == 0) {
+          try {
+            Thread.sleep(1);
+          } catch (InterruptedException e) {
+            throw new java.io.InterruptedIOException();
+          }
+        }
+        next.read(offset, dst);
+      }
+    };
+    long[] offsets = LongStream.range(0, 2000).map(i -> i * 4096).toArray();
+    RunStats s = OffsetRunner.run(everyFourthSlow, offsets, 4096, 1, false, 60_000_000_000L, () -> false,
+        new LatencySampling(0, 4, 11));
+    assertThat(s.requests()).isEqualTo(2000);
+    long slow = s.latency().getTotalCount() - s.latency().getCountBetweenValues(0, 900_000);
+    assertThat((double) slow / s.latency().getTotalCount()).isCloseTo(0.25, offset(0.08));
   }
 
   @Test

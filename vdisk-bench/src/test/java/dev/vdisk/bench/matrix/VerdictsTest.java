@@ -12,7 +12,7 @@ class VerdictsTest {
 
   private void cell(String layout, String mode, Workload w, double... samples) {
     cells.add(new CellResult(layout, mode, w.key(), Verdicts.unit(w), Samples.of(samples),
-        new CellResult.Latency(1, 2, 3), 100, 0, null, null));
+        new CellResult.Latency(1, 2, 3, 20_000, 1, 100), 100, 0, null, null));
   }
 
   private Verdicts.Outcome outcome() {

@@ -14,7 +14,8 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * A sparse in-memory disk: pages exist only where something non-zero was written. Every verb is native;
  * extents report absent pages as zero holes (like a sparse raw file). Memory use is bounded by the
- * bytes written, never by the size. The reference device of tests and demos.
+ * bytes written, never by the size. Like a file, it grows when written past its end (a format on top appends its
+ * clusters so); zeroing and discarding past the end change nothing. The reference device of tests and demos.
  */
 public final class MemoryDevice implements BlockDevice {
   private static final int PAGE = 4096;
@@ -86,6 +87,13 @@ public final class MemoryDevice implements BlockDevice {
       src.get(page, in, n);
       pos += n;
     }
+    if (pos > size) {
+      grow(pos);
+    }
+  }
+
+  private synchronized void grow(long end) {
+    size = Math.max(size, end);
   }
 
   @Override

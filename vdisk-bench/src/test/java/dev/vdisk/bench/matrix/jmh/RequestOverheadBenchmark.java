@@ -1,7 +1,12 @@
 package dev.vdisk.bench.matrix.jmh;
 
+import dev.vdisk.bench.matrix.LatencySampling;
 import dev.vdisk.bench.matrix.OffsetRunner;
 import dev.vdisk.bench.matrix.Permutation;
+import dev.vdisk.block.BlockDevice;
+import dev.vdisk.block.FilterDevice;
+import dev.vdisk.block.WriteFlag;
+import dev.vdisk.block.mem.MemoryDevice;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.DirectBuffers;
 import dev.vdisk.io.FileDevice;
@@ -10,9 +15,8 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
-import org.HdrHistogram.Histogram;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -21,6 +25,7 @@ import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OperationsPerInvocation;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
@@ -29,11 +34,18 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * The matrix runner's own cost per request against the request it measures (issue 10: under 2% of a 4 KiB
- * page-cache read). Compare {@code pageCacheRead} (one 4 KiB pread of a warm file through {@link FileDevice}) with
- * {@code runnerRead} (the same reads sent by {@link OffsetRunner} at depth 1, per request) and {@code bookkeeping}
- * (only what the runner adds per request: the shared counter, two clock reads, a histogram record).
+ * page-cache read). {@code pageCacheRead} is one 4 KiB pread of a warm file through {@link FileDevice};
+ * {@code runnerOverhead} is {@link OffsetRunner} itself, per request, sending requests to a device that does nothing
+ * (so everything it measures is the runner's: offset counter, end checks, latency sampling, clock reads, histogram;
+ * the no-op device call is counted too); {@code runnerRead} sends the page-cache reads through the runner at depth 1
+ * (thread start included), a cross-check whose difference to {@code pageCacheRead} is within that benchmark's noise.
+ * The runner benchmarks run for each latency sampling interval {@code interval} (1: every request timed), without
+ * the fully timed start of a real run ({@link LatencySampling#forRun}), so they show the cost per request of a long
+ * run; {@code runnerOverheadAsPlanned} is a run of 2^20 requests sampled as the matrix would sample it.
+ * {@code clockRead} is one {@code System.nanoTime()}, what timing a request costs at least.
  *
- * <p>Not part of any test run: {@code ./mvnw -pl vdisk-bench -am test -Pjmh -DskipTests} on a quiet machine.
+ * <p>Not part of any test run: {@code ./mvnw -B -pl vdisk-bench -am clean test -Pjmh -DskipTests} on a quiet machine
+ * (clean: test classes compiled without -Pjmh lack the benchmark list JMH needs).
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
@@ -43,16 +55,45 @@ import org.openjdk.jmh.annotations.Warmup;
 @State(Scope.Thread)
 public class RequestOverheadBenchmark {
   private static final int FILE_SIZE = 64 << 20;
-  private static final int REQUESTS = 16384;
+  private static final int READS = 16384;
+  /** Requests per runnerOverhead invocation: enough that starting the worker thread costs well under 1 ns each. */
+  private static final int NOOP_REQUESTS = 1 << 20;
+  private static final long SEED = 42;
 
   private Path file;
   private FileDevice device;
   private ByteBuffer buf;
   private long[] offsets;
+  private long[] noopOffsets;
   private int next;
-  private long last;
-  private final AtomicInteger counter = new AtomicInteger();
-  private final Histogram histogram = new Histogram(3);
+
+  /** The runner's latency sampling interval, for the runner benchmarks only. */
+  @State(Scope.Benchmark)
+  public static class Sampling {
+    @Param({"1", "2", "4", "8", "16"})
+    public int interval;
+  }
+
+  /** A device that answers every read and write at once without touching the buffer's bytes. */
+  @State(Scope.Benchmark)
+  public static class NoopDevice {
+    BlockDevice device;
+
+    @Setup(Level.Trial)
+    public void setUp() {
+      device = new FilterDevice(new MemoryDevice(FILE_SIZE)) {
+        @Override
+        public void read(long offset, ByteBuffer dst) {
+          dst.position(dst.limit());
+        }
+
+        @Override
+        public void write(long offset, ByteBuffer src, Set<WriteFlag> flags) {
+          src.position(src.limit());
+        }
+      };
+    }
+  }
 
   @Setup(Level.Trial)
   public void setUp() throws IOException {
@@ -60,10 +101,14 @@ public class RequestOverheadBenchmark {
     Files.write(file, new byte[FILE_SIZE]);
     device = FileDevice.open(file, FileOptions.of(CacheMode.WRITEBACK, true));
     buf = DirectBuffers.aligned(4096);
-    int[] order = Permutation.of(FILE_SIZE / 4096, 42);
-    offsets = new long[REQUESTS];
-    for (int i = 0; i < REQUESTS; i++) {
+    int[] order = Permutation.of(FILE_SIZE / 4096, SEED);
+    offsets = new long[READS];
+    for (int i = 0; i < READS; i++) {
       offsets[i] = (long) order[i] * 4096;
+    }
+    noopOffsets = new long[NOOP_REQUESTS];
+    for (int i = 0; i < NOOP_REQUESTS; i++) {
+      noopOffsets[i] = (long) order[i % order.length] * 4096;
     }
     for (long o : offsets) { // warm the page cache
       buf.clear();
@@ -80,27 +125,42 @@ public class RequestOverheadBenchmark {
   /** The request itself: one 4 KiB read that the page cache serves. */
   @Benchmark
   public ByteBuffer pageCacheRead() throws IOException {
-    long o = offsets[next++ & (REQUESTS - 1)];
+    long o = offsets[next++ & (READS - 1)];
     buf.clear();
     device.read(o, buf);
     return buf;
   }
 
-  /** The same reads through the runner at depth 1, per request (thread start and merge included). */
+  /** One clock read, as the runner reads it. */
   @Benchmark
-  @OperationsPerInvocation(REQUESTS)
-  public long runnerRead() throws IOException {
-    return OffsetRunner.run(device, offsets, 4096, 1, false, TimeUnit.HOURS.toNanos(1), () -> false).requests();
+  public long clockRead() {
+    return System.nanoTime();
   }
 
-  /** Only the runner's additions per request: the offset counter, one clock read, one histogram record. */
+  /** What the runner adds per request: the runner at depth 1 sending to a device that does nothing. */
   @Benchmark
-  public long bookkeeping() {
-    int i = counter.getAndIncrement() & (REQUESTS - 1);
-    long o = offsets[i];
-    long now = System.nanoTime();
-    histogram.recordValue(now - last);
-    last = now;
-    return o;
+  @OperationsPerInvocation(NOOP_REQUESTS)
+  public long runnerOverhead(NoopDevice noop, Sampling sampling) throws IOException {
+    return OffsetRunner.run(noop.device, noopOffsets, 4096, 1, false, TimeUnit.HOURS.toNanos(1), () -> false,
+        new LatencySampling(0, sampling.interval, SEED)).requests();
+  }
+
+  /**
+   * What the runner adds per request in a run of 2^20 requests sampled as the matrix samples it
+   * ({@link LatencySampling#forRun}: all of the first 20,000 timed, then 1 in 16).
+   */
+  @Benchmark
+  @OperationsPerInvocation(NOOP_REQUESTS)
+  public long runnerOverheadAsPlanned(NoopDevice noop) throws IOException {
+    return OffsetRunner.run(noop.device, noopOffsets, 4096, 1, false, TimeUnit.HOURS.toNanos(1), () -> false)
+        .requests();
+  }
+
+  /** The page-cache reads through the runner at depth 1, per request (thread start and merge included). */
+  @Benchmark
+  @OperationsPerInvocation(READS)
+  public long runnerRead(Sampling sampling) throws IOException {
+    return OffsetRunner.run(device, offsets, 4096, 1, false, TimeUnit.HOURS.toNanos(1), () -> false,
+        new LatencySampling(0, sampling.interval, SEED)).requests();
   }
 }
