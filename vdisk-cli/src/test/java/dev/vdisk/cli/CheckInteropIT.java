@@ -384,7 +384,7 @@ class CheckInteropIT {
 
   /**
    * Problem lines: stderr without the tool's own prefixed lines, the bitmap warning and QEMU's hints after an error
-   * line ("You can force-remove ..."; vdisk's one error line says what to do in its own words).
+   * line ("You can force-remove ..."; vdisk prints one error line).
    */
   private static List<String> problems(String stderr, String toolPrefix) {
     return stderr.lines().map(l -> l.startsWith(QEMU_LEAK_HINT) ? l.substring(QEMU_LEAK_HINT.length()) : l)

@@ -117,8 +117,7 @@ final class SnapshotTable {
       long storedExtra = extraSize;
       if (extraSize > MAX_EXTRA_DATA) {
         if (discarding == null) {
-          throw invalid(where + ": extra_data_size", extraSize, "at most " + MAX_EXTRA_DATA
-              + "; check -r all drops the excess");
+          throw invalid(where + ": extra_data_size", extraSize, "at most " + MAX_EXTRA_DATA);
         }
         discarding.accept("Discarding too much extra metadata in snapshot table entry " + i + " (" + extraSize + " > "
             + MAX_EXTRA_DATA + ")");
