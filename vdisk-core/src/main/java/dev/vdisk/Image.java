@@ -5,6 +5,7 @@ import dev.vdisk.block.BlockLimits;
 import dev.vdisk.block.Capabilities;
 import dev.vdisk.block.Extent;
 import dev.vdisk.block.WriteFlag;
+import dev.vdisk.format.ChainWalker;
 import dev.vdisk.format.ImageChain;
 import dev.vdisk.format.ImageInfo;
 import dev.vdisk.format.ImageMap;
@@ -64,12 +65,13 @@ public final class Image implements BlockDevice {
   }
 
   /**
-   * The allocation of the whole chain over {@code [offset, offset + length)}, as QEMU's
-   * {@code bdrv_block_status_above} reports it: for each range, the layer that defines it and how. Ranges are
-   * contiguous from {@code offset} and may end early: ask again from where the list ends.
+   * A walk over the allocation of the whole chain within {@code [start, end)}: for each run, the layer that defines
+   * it and how, as the QEMU walk {@code mode} names reports it ({@link ChainWalker.Mode#LAYERS}: as
+   * {@code qemu-img map}; {@link ChainWalker.Mode#ABOVE}: as {@code bdrv_block_status_above}). Ask the walker for
+   * ascending offsets.
    */
-  public List<ImageChain.Status> status(long offset, long length) throws IOException {
-    return chain.status(offset, length);
+  public ChainWalker status(ChainWalker.Mode mode, long start, long end) throws IOException {
+    return ChainWalker.of(chain.layers().getFirst().device(), mode, start, end);
   }
 
   /**

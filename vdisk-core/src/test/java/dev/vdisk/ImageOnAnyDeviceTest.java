@@ -7,11 +7,11 @@ import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
 import dev.vdisk.block.mem.MemoryDevice;
+import dev.vdisk.format.BlockStatus;
 import dev.vdisk.format.CheckProblem;
 import dev.vdisk.format.CheckResult;
 import dev.vdisk.format.FormatRegistry;
 import dev.vdisk.format.ImageContext;
-import dev.vdisk.format.MapEntry;
 import dev.vdisk.testkit.CrashingDevice;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -41,14 +41,14 @@ class ImageOnAnyDeviceTest {
       assertThat(read(image, 1 << 20, 8192)).containsOnly(0x5a);
       assertThat(image.info().clusterSize()).hasValue(4096);
       assertThat(image.info().actualSize()).isEmpty();
-      List<MapEntry> data = new ArrayList<>();
+      List<BlockStatus> data = new ArrayList<>();
       image.map(0, -1, e -> {
         if (e.data()) {
           data.add(e);
         }
       });
       assertThat(data).singleElement().satisfies(e -> {
-        assertThat(e.start()).isEqualTo(1 << 20);
+        assertThat(e.offset()).isEqualTo(1 << 20);
         assertThat(e.length()).isEqualTo(8192);
         assertThat(e.hasOffset()).isTrue();
       });

@@ -6,6 +6,7 @@ import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.sli
 import com.tngtech.archunit.core.domain.JavaClasses;
 import com.tngtech.archunit.core.importer.ClassFileImporter;
 import com.tngtech.archunit.core.importer.ImportOption;
+import dev.vdisk.format.FormatImage;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -49,6 +50,16 @@ class PackageRulesTest {
         .should().dependOnClassesThat().resideInAPackage("dev.vdisk.format.qcow2..").check(core);
     noClasses().that().resideInAnyPackage("dev.vdisk.ops..", "dev.vdisk.format", "dev.vdisk.format.qcow2")
         .should().dependOnClassesThat().resideInAPackage("dev.vdisk.format.raw..").check(core);
+  }
+
+  /**
+   * One backing-chain walker: only the format package (ImageChain for the layers, ChainWalker for the allocation)
+   * asks an image for its backing image, so a second walker in an operation, the CLI or the server cannot come back.
+   */
+  @Test
+  void onlyTheFormatPackageWalksBackingChains() {
+    noClasses().that().resideOutsideOfPackage("dev.vdisk.format").should()
+        .callMethod(FormatImage.class, "backing").check(core);
   }
 
   /** Only the front door depends on the front door. */

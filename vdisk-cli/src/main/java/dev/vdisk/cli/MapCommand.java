@@ -1,15 +1,14 @@
 package dev.vdisk.cli;
 
-import com.fasterxml.jackson.annotation.JsonInclude;
-import com.fasterxml.jackson.annotation.JsonProperty;
-import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import dev.vdisk.Image;
+import dev.vdisk.format.BlockStatus;
 import dev.vdisk.format.ImageChain;
 import dev.vdisk.format.ImageMap;
-import dev.vdisk.format.MapEntry;
 import dev.vdisk.io.CacheMode;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -41,22 +40,19 @@ final class MapCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "FILE", description = "The image.")
   String file;
 
-  /** qemu-img map's JSON object for one range: {@code offset} only where the range has a place in a file. */
-  @JsonPropertyOrder({"start", "length", "depth", "present", "zero", "data", "offset"})
-  @JsonInclude(JsonInclude.Include.NON_NULL)
-  record Entry(
-      @JsonProperty("start") long start,
-      @JsonProperty("length") long length,
-      @JsonProperty("depth") int depth,
-      @JsonProperty("present") boolean present,
-      @JsonProperty("zero") boolean zero,
-      @JsonProperty("data") boolean data,
-      @JsonProperty("offset") Long offset) {
-
-    static Entry of(MapEntry e) {
-      return new Entry(e.start(), e.length(), e.depth(), e.present(), e.zero(), e.data(),
-          e.hasOffset() ? e.offset() : null);
+  /** qemu-img map's JSON object for one range, keys in its order: {@code offset} only where the range has a place in a file. */
+  static Map<String, Object> json(BlockStatus e) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("start", e.offset());
+    m.put("length", e.length());
+    m.put("depth", e.depth());
+    m.put("present", e.allocated());
+    m.put("zero", e.zero());
+    m.put("data", e.data());
+    if (e.hasOffset()) {
+      m.put("offset", e.hostOffset());
     }
+    return m;
   }
 
   @Override
@@ -76,7 +72,7 @@ final class MapCommand implements Callable<Integer> {
     boolean[] first = {true};
     ImageMap.walk(chain, start, maxLength, e -> {
       if (json) {
-        out.print((first[0] ? "" : ",\n") + Json.line(Entry.of(e)));
+        out.print((first[0] ? "" : ",\n") + Json.line(json(e)));
       } else {
         human(e, first[0], chain, out);
       }
@@ -92,14 +88,14 @@ final class MapCommand implements Callable<Integer> {
    * and zero-with-data after the first range (qemu-img clears DATA on the ranges it has not printed yet), which
    * decides which ranges count as holding data with no place in the file.
    */
-  private static void human(MapEntry e, boolean first, ImageChain chain, PrintWriter out) throws IOException {
+  private static void human(BlockStatus e, boolean first, ImageChain chain, PrintWriter out) throws IOException {
     boolean data = e.data() && (first || !e.zero());
     if (data && !e.hasOffset()) {
-      throw new CliException("range at " + e.start() + " holds data with no place in the file "
+      throw new CliException("range at " + e.offset() + " holds data with no place in the file "
           + "(expected: --output=json for images with external, encrypted or compressed data)");
     }
     if (data && !e.zero()) {
-      out.printf("%-16s%-16s%-16s%s\n", hex(e.start()), hex(e.length()), hex(e.offset()),
+      out.printf("%-16s%-16s%-16s%s\n", hex(e.offset()), hex(e.length()), hex(e.hostOffset()),
           chain.layers().get(e.depth()).dataName());
     }
   }

@@ -2,7 +2,6 @@ package dev.vdisk.format;
 
 import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
-import dev.vdisk.block.Extent;
 import dev.vdisk.block.FilterDevice;
 import java.io.IOException;
 
@@ -19,19 +18,18 @@ public record ChainMeasureSource(ImageChain chain) implements MeasureSource {
     long end = size();
     long bytes = 0;
     long countedUpTo = 0;
+    ChainWalker walker = ChainWalker.of(chain.layers().getFirst().device(), ChainWalker.Mode.LAYERS);
     for (long at = 0; at < end; ) {
-      for (ImageChain.Status s : chain.status(at, end - at)) {
-        Extent e = s.extent();
-        if (e.data() && !e.zero()) {
-          long from = Math.max(Math.floorDiv(e.offset(), unit) * unit, countedUpTo);
-          long to = Math.ceilDiv(e.end(), unit) * unit;
-          if (to > from) {
-            bytes += to - from;
-            countedUpTo = to;
-          }
+      BlockStatus s = walker.at(at);
+      if (s.data() && !s.zero()) {
+        long from = Math.max(Math.floorDiv(s.offset(), unit) * unit, countedUpTo);
+        long to = Math.ceilDiv(s.end(), unit) * unit;
+        if (to > from) {
+          bytes += to - from;
+          countedUpTo = to;
         }
-        at = e.end();
       }
+      at = s.end();
     }
     return bytes;
   }

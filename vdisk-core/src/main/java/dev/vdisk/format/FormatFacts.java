@@ -16,12 +16,10 @@ import java.util.OptionalInt;
  * @param snapshots the internal snapshots in table order
  * @param bitmaps the number of persistent dirty bitmaps the image records
  * @param formatSpecific qemu-img info's {@code format-specific} {@code data}, keys in QEMU's order, or empty
- * @param statusGranularity bytes one metadata lookup of the format answers (a qcow2 L2 table's coverage): block
- *     status runs end at multiples of it, as QEMU's do; 0 where runs have no such boundary
  */
 public record FormatFacts(OptionalInt clusterSize, boolean dirty, Optional<String> backingFile,
     Optional<String> backingFormat, Optional<String> dataFile, List<Snapshot> snapshots,
-    long bitmaps, Map<String, Object> formatSpecific, long statusGranularity) {
+    long bitmaps, Map<String, Object> formatSpecific) {
 
   /** Copies the snapshot list and the format-specific map, keeping its order. */
   public FormatFacts {
@@ -32,6 +30,6 @@ public record FormatFacts(OptionalInt clusterSize, boolean dirty, Optional<Strin
   /** The facts of a format that has none beyond its bytes (raw). */
   public static FormatFacts none() {
     return new FormatFacts(OptionalInt.empty(), false, Optional.empty(), Optional.empty(), Optional.empty(), List.of(), 0,
-        Map.of(), 0);
+        Map.of());
   }
 }

@@ -18,6 +18,14 @@ public interface FormatImage extends BlockDevice {
   /** The image's typed facts, as of now (a write may change them: the dirty flag, say). */
   FormatFacts facts() throws IOException;
 
+  /**
+   * Bytes one metadata lookup of the format answers (a qcow2 L2 table's coverage): block status runs of this image
+   * end at multiples of it, as QEMU's do ({@link ChainWalker.Mode#ABOVE}); 0 where runs have no such boundary.
+   */
+  default long statusGranularity() {
+    return 0;
+  }
+
   /** True if the image can hold persistent dirty bitmaps (qemu-img measure then reports their size). */
   default boolean supportsBitmaps() {
     return false;

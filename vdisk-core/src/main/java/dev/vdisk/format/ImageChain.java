@@ -1,7 +1,6 @@
 package dev.vdisk.format;
 
 import dev.vdisk.block.BlockDevice;
-import dev.vdisk.block.Extent;
 import dev.vdisk.block.FilterDevice;
 import dev.vdisk.io.FileDevice;
 import java.io.IOException;
@@ -12,9 +11,8 @@ import java.util.Optional;
 import java.util.OptionalLong;
 
 /**
- * An open image and the images below it, top first, and the allocation of the whole stack as QEMU's
- * {@code bdrv_block_status_above} reports it: for every range, the first layer that defines it and at what
- * depth. This is what {@code qemu-img map}, {@code convert} and {@code compare} see.
+ * An open image and the images below it, top first: their names, formats and files, as {@code qemu-img info
+ * --backing-chain} and {@code qemu-img map} name them. {@link ChainWalker} walks the chain's allocation.
  *
  * <p>The layers belong to the top image: closing it closes them.
  */
@@ -62,19 +60,6 @@ public final class ImageChain {
     }
   }
 
-  /**
-   * A range of the stack's allocation.
-   *
-   * @param extent the allocation in the layer that defines the range, or, where no layer does, a hole
-   * @param depth the index of that layer (0 is the top); for a hole, the deepest layer the range reaches
-   */
-  public record Status(Extent extent, int depth) {
-    /** The layer's file where {@link #extent} has a host offset. */
-    public Layer layer(ImageChain chain) {
-      return chain.layers.get(depth);
-    }
-  }
-
   private final List<Layer> layers;
 
   private ImageChain(List<Layer> layers) {
@@ -87,8 +72,7 @@ public final class ImageChain {
   }
 
   /**
-   * The chain below {@code top} where only allocation matters (the NBD server's block status): the top layer has no
-   * name, format or file (null).
+   * The chain below {@code top} where only its devices matter: the top layer has no name, format or file (null).
    */
   public static ImageChain of(BlockDevice top) {
     return of(top, null, null, null);
@@ -117,50 +101,5 @@ public final class ImageChain {
   /** Top first; never empty. */
   public List<Layer> layers() {
     return layers;
-  }
-
-  /**
-   * The stack's allocation over {@code [offset, offset + length)} within the top image: a non-empty list of
-   * contiguous ranges from {@code offset}, possibly ending early (ask again from where it ends).
-   *
-   * <p>A range the top leaves undefined is looked up in the next layer, and so on. Where a layer is shorter than
-   * the range, the part past its end is a hole at the depth of the layer above it (it reads as zeroes); a range
-   * no layer defines is a hole at the deepest layer. Adjacent ranges are not merged.
-   */
-  public List<Status> status(long offset, long length) throws IOException {
-    List<Status> out = new ArrayList<>();
-    status(0, offset, length, out);
-    return out;
-  }
-
-  /** Appends the status of the range at {@code depth}; false if it stopped before the range's end. */
-  private boolean status(int depth, long offset, long length, List<Status> out) throws IOException {
-    long end = offset + length;
-    long pos = offset;
-    for (Extent e : layers.get(depth).device().extents(offset, length)) {
-      if (e.present() || depth == layers.size() - 1) {
-        out.add(new Status(e, depth));
-      } else if (!below(depth, e, out)) {
-        return false;
-      }
-      pos = e.end();
-    }
-    return pos == end;
-  }
-
-  /** The status of the hole {@code e} of layer {@code depth}, taken from the layers below it. */
-  private boolean below(int depth, Extent e, List<Status> out) throws IOException {
-    long backingSize = layers.get(depth + 1).device().size();
-    if (e.offset() < backingSize) {
-      long inside = Math.min(e.end(), backingSize) - e.offset();
-      if (!status(depth + 1, e.offset(), inside, out)) {
-        return false;
-      }
-    }
-    if (e.end() > backingSize) {
-      long from = Math.max(e.offset(), backingSize);
-      out.add(new Status(Extent.hole(from, e.end() - from), depth));
-    }
-    return true;
   }
 }

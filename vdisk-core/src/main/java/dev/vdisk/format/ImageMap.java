@@ -1,5 +1,6 @@
 package dev.vdisk.format;
 
+import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.Extent;
 import java.io.IOException;
 
@@ -9,36 +10,48 @@ public final class ImageMap {
   @FunctionalInterface
   public interface Sink {
     /** Takes the next range. */
-    void accept(MapEntry entry) throws IOException;
+    void accept(BlockStatus range) throws IOException;
   }
 
   private ImageMap() {}
 
   /**
-   * Walks {@code chain} over {@code [start, start + maxLength)} (to the end of the top image when {@code maxLength}
-   * is negative or reaches past it), passing each merged range to {@code sink}. As qemu-img, a start at or past
-   * the end passes one empty range there. Memory: one entry, plus one batch of the chain's status at a time.
+   * Walks {@code chain} ({@link ChainWalker.Mode#LAYERS}) over {@code [start, start + maxLength)}
+   * (to the end of the top image when {@code maxLength} is negative or reaches past it), passing each merged range to
+   * {@code sink}. As qemu-img, a start at or past the end passes one empty range there. Memory: one range, plus one
+   * batch of each layer's extents at a time.
    */
   public static void walk(ImageChain chain, long start, long maxLength, Sink sink) throws IOException {
-    long end = chain.layers().getFirst().device().size();
+    BlockDevice top = chain.layers().getFirst().device();
+    long end = top.size();
     if (maxLength >= 0) {
       end = Math.min(end, start > Long.MAX_VALUE - maxLength ? Long.MAX_VALUE : start + maxLength);
     }
-    MapEntry current = new MapEntry(start, 0, 0, false, false, false, Extent.NO_OFFSET);
+    BlockStatus current = new BlockStatus(start, 0, 0, false, false, false, Extent.NO_OFFSET, false);
+    ChainWalker walker = start < end ? ChainWalker.of(top, ChainWalker.Mode.LAYERS, start, end) : null;
     while (current.end() < end) {
-      long at = current.end();
-      for (ImageChain.Status s : chain.status(at, end - at)) {
-        MapEntry next = MapEntry.of(s);
-        if (current.mergeableWith(next)) {
-          current = current.grow(next.length());
-          continue;
-        }
-        if (current.length() > 0) {
-          sink.accept(current);
-        }
-        current = next;
+      BlockStatus next = walker.at(current.end());
+      if (mergeable(current, next)) {
+        current = current.grow(next.length(), next.eof());
+        continue;
       }
+      if (current.length() > 0) {
+        sink.accept(current);
+      }
+      current = next;
     }
     sink.accept(current);
+  }
+
+  /** qemu-img's {@code entry_mergeable}: same bits and depth, and host offsets (if any) continuing. */
+  private static boolean mergeable(BlockStatus s, BlockStatus next) {
+    if (s.length() == 0 || s.zero() != next.zero() || s.data() != next.data() || s.depth() != next.depth()
+        || s.allocated() != next.allocated()) {
+      return false;
+    }
+    if (s.hasOffset() != next.hasOffset()) {
+      return false;
+    }
+    return !s.hasOffset() || s.hostOffset() + s.length() == next.hostOffset();
   }
 }

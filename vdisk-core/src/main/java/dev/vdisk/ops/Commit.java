@@ -6,6 +6,8 @@ import dev.vdisk.block.BlockError;
 import dev.vdisk.block.FilterDevice;
 import dev.vdisk.block.WriteFlag;
 import dev.vdisk.format.Backing;
+import dev.vdisk.format.BlockStatus;
+import dev.vdisk.format.ChainWalker;
 import dev.vdisk.format.FileContext;
 import dev.vdisk.format.FormatImage;
 import dev.vdisk.format.ImageChain;
@@ -177,9 +179,11 @@ public final class Commit {
       long offset = (long) chunk * granularity;
       chunk += chunks;
       while (chunks > 0 && offset < length) {
-        ImageChain.Status status = chain.status(offset, Math.min((long) chunks * granularity, length - offset)).getFirst();
-        boolean data = status.extent().data();
-        long bytes = status.extent().end() - offset;
+        // A new walk each time: the writes into the base change what a walker would have cached of it.
+        long ask = Math.min((long) chunks * granularity, length - offset);
+        BlockStatus status = ChainWalker.of(top, ChainWalker.Mode.LAYERS, offset, offset + ask).at(offset);
+        boolean data = status.data();
+        long bytes = status.end() - offset;
         if (data) {
           bytes = Math.min(bytes, MAX_IO);
         }
@@ -196,7 +200,7 @@ public final class Commit {
             copies.copy(pos, (int) Math.min(MAX_IO, offset + bytes - pos));
           }
           accounted += bytes;
-        } else if (status.extent().zero()) {
+        } else if (status.zero()) {
           base.writeZeroes(offset, bytes, Set.of(WriteFlag.MAY_TRIM));
         } else {
           base.discard(offset, bytes);
@@ -219,13 +223,13 @@ public final class Commit {
   /** The chunks of which an image above the one at {@code depth} defines a byte (QEMU's mirror_dirty_init). */
   private static BitSet dirtyChunks(ImageChain chain, int depth, long length, int granularity) throws IOException {
     BitSet dirty = new BitSet();
+    ChainWalker walker = ChainWalker.of(chain.layers().getFirst().device(), ChainWalker.Mode.LAYERS, 0, length);
     for (long pos = 0; pos < length; ) {
-      for (ImageChain.Status s : chain.status(pos, length - pos)) {
-        if (s.depth() < depth && s.extent().present()) {
-          dirty.set((int) (s.extent().offset() / granularity), (int) Math.ceilDiv(s.extent().end(), granularity));
-        }
-        pos = s.extent().end();
+      BlockStatus s = walker.at(pos);
+      if (s.depth() < depth && s.allocated()) {
+        dirty.set((int) (s.offset() / granularity), (int) Math.ceilDiv(s.end(), granularity));
       }
+      pos = s.end();
     }
     return dirty;
   }

@@ -1,5 +1,7 @@
 package dev.vdisk.ops;
 
+import dev.vdisk.format.BlockStatus;
+import dev.vdisk.format.ChainWalker;
 import dev.vdisk.io.DirectBuffers;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -9,7 +11,7 @@ import java.nio.ByteBuffer;
  * and offsets.
  *
  * <ul>
- *   <li>Both are walked by {@link StatusWalker} through their backing chains; ranges that both say read as
+ *   <li>Both are walked by {@link ChainWalker} through their backing chains; ranges that both say read as
  *       zeroes are never read. Where exactly one of them allocates a range, only that one is read and must
  *       read as zeroes. Reads are at most {@link #CHUNK} bytes.
  *   <li>A difference is reported at the start of the first differing 512-byte sector, as qemu-img reports it.
@@ -58,8 +60,8 @@ public final class Compare {
     if (strict && sizeA != sizeB) {
       return new CompareResult(CompareResult.Verdict.SIZE_MISMATCH, -1, false);
     }
-    StatusWalker walkA = walker(a);
-    StatusWalker walkB = walker(b);
+    ChainWalker walkA = walker(a);
+    ChainWalker walkB = walker(b);
     long offset = 0;
     while (offset < common) {
       BlockStatus sa = status(a, walkA, offset);
@@ -86,7 +88,7 @@ public final class Compare {
     if (sizeA != sizeB) {
       sizeWarning = true;
       Named over = sizeA > sizeB ? a : b;
-      StatusWalker walkOver = sizeA > sizeB ? walkA : walkB;
+      ChainWalker walkOver = sizeA > sizeB ? walkA : walkB;
       while (offset < total) {
         BlockStatus s = status(over, walkOver, offset);
         long chunk = s.length();
@@ -104,15 +106,15 @@ public final class Compare {
     return new CompareResult(CompareResult.Verdict.IDENTICAL, -1, sizeWarning);
   }
 
-  private StatusWalker walker(Named image) throws CompareException {
+  private ChainWalker walker(Named image) throws CompareException {
     try {
-      return new StatusWalker(image.device());
+      return ChainWalker.of(image.device(), ChainWalker.Mode.ABOVE);
     } catch (IOException e) {
       throw statusFailed(image, e);
     }
   }
 
-  private BlockStatus status(Named image, StatusWalker walker, long offset) throws CompareException {
+  private BlockStatus status(Named image, ChainWalker walker, long offset) throws CompareException {
     try {
       return walker.at(offset);
     } catch (IOException e) {

@@ -2,6 +2,8 @@ package dev.vdisk.ops;
 
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.WriteFlag;
+import dev.vdisk.format.BlockStatus;
+import dev.vdisk.format.ChainWalker;
 import dev.vdisk.io.DirectBuffers;
 import java.io.IOException;
 import java.io.InterruptedIOException;
@@ -19,7 +21,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * {@code convert_do_copy}), so that the target's contents and its allocation come out as qemu-img's.
  *
  * <ul>
- *   <li>The source is walked by {@link BlockStatus} through its backing chain. Ranges that read as zeroes are
+ *   <li>The source is walked by {@link ChainWalker} through its backing chain. Ranges that read as zeroes are
  *       never read; on a target known to be zero they are not written at all, otherwise they are zeroed with
  *       {@code writeZeroes(MAY_TRIM)}. With {@code -S 0} they are written as data, as qemu-img does.
  *   <li>Data is read in chunks of at most {@link ConvertOptions#bufferSize()} by {@link
@@ -60,7 +62,7 @@ public final class Convert {
   private final Map<Long, Condition> waiting = new HashMap<>();
   /** Guarded by {@link #lock}: the next byte to hand out, the status run around it, the in-order write mark. */
   private long next;
-  private StatusWalker walker;
+  private ChainWalker walker;
   private BlockStatus status;
   private long written;
   private volatile IOException failure;
@@ -155,7 +157,7 @@ public final class Convert {
     long total = 0;
     long pos = 0;
     try {
-      StatusWalker counter = walker();
+      ChainWalker counter = walker();
       while (pos < size) {
         BlockStatus s = counter.at(pos);
         if (keptByBacking(s, pos)) {
@@ -255,8 +257,8 @@ public final class Convert {
   }
 
   /** The status walk: through the whole chain, or over the top layer only with {@code -B}. */
-  private StatusWalker walker() throws IOException {
-    return targetBacking < 0 ? new StatusWalker(source.device()) : StatusWalker.topLayer(source.device());
+  private ChainWalker walker() throws IOException {
+    return ChainWalker.of(source.device(), targetBacking < 0 ? ChainWalker.Mode.ABOVE : ChainWalker.Mode.TOP);
   }
 
   /**

@@ -4,6 +4,8 @@ import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
 import dev.vdisk.block.Extent;
+import dev.vdisk.format.BlockStatus;
+import dev.vdisk.format.ChainWalker;
 import dev.vdisk.format.FileContext;
 import dev.vdisk.format.FormatRegistry;
 import dev.vdisk.format.ImageChain;
@@ -117,7 +119,8 @@ public final class Rebase {
     long size = top.size();
     long oldSize = oldBacking == null ? 0 : oldBacking.size();
     long newSize = newBacking == null ? 0 : newBacking.size();
-    ImageChain newChain = newBacking == null ? null : ImageChain.of(newBacking);
+    // The new backing chain is never written: one walk over it serves the whole copy.
+    ChainWalker newWalker = newBacking == null ? null : ChainWalker.of(newBacking, ChainWalker.Mode.LAYERS);
     progress.update(0, size);
     try (ChunkReader reader = new ChunkReader(AHEAD, CHUNK)) {
       for (long offset = 0, n; offset < size; offset += n) {
@@ -127,8 +130,9 @@ public final class Rebase {
         boolean same = own.present();
         if (!same && prefix > 0) {
           // Nothing between the image and the new backing image (one of its chain) defines the range: no change.
-          ImageChain.Status first = chain.status(offset, n).getFirst();
-          n = Math.min(n, first.extent().end() - offset);
+          // A new walk each time: the writes into the top change what a walker would have cached of it.
+          BlockStatus first = ChainWalker.of(top, ChainWalker.Mode.LAYERS, offset, offset + n).at(offset);
+          n = Math.min(n, first.end() - offset);
           same = first.depth() >= prefix;
         }
         if (same) {
@@ -142,8 +146,9 @@ public final class Rebase {
         if (newBacking != null && offset < newSize) {
           n = Math.min(n, newSize - offset);
         }
-        long zeroes = zeroesInBoth(oldIsZero ? null : chain, newBacking == null || offset >= newSize ? null : newChain,
-            offset, n);
+        long zeroes = zeroesInBoth(
+            oldIsZero ? null : ChainWalker.of(top, ChainWalker.Mode.LAYERS, offset, offset + n).at(offset),
+            newBacking == null || offset >= newSize ? null : newWalker.at(offset), offset, n);
         if (zeroes > 0) {
           // Both chains read zeroes here (QEMU reads and compares them): equal, nothing to write.
           n = zeroes;
@@ -171,18 +176,18 @@ public final class Rebase {
   }
 
   /**
-   * The bytes from {@code offset} (at most {@code length}) that read as zeroes in both {@code old} (a chain whose top
-   * does not define the range) and {@code now} (null: a chain that reads zeroes), or 0 if either has data there.
+   * The bytes from {@code offset} (at most {@code length}) that read as zeroes both where the old chain's status is
+   * {@code old} and where the new one's is {@code now} (null: a chain that reads zeroes there), or 0 if either has
+   * data there.
    */
-  private static long zeroesInBoth(ImageChain old, ImageChain now, long offset, long length) throws IOException {
+  private static long zeroesInBoth(BlockStatus old, BlockStatus now, long offset, long length) {
     long n = length;
-    for (ImageChain c : new ImageChain[] {old, now}) {
-      if (c != null) {
-        Extent e = c.status(offset, n).getFirst().extent();
-        if (e.present() && !e.zero()) {
+    for (BlockStatus s : new BlockStatus[] {old, now}) {
+      if (s != null) {
+        if (s.allocated() && !s.zero()) {
           return 0;
         }
-        n = Math.min(n, e.end() - offset);
+        n = Math.min(n, s.end() - offset);
       }
     }
     return n;

@@ -202,7 +202,7 @@ class ConvertTest {
     return b.array();
   }
 
-  /** The source's ranges that {@link BlockStatus} calls zero. */
+  /** The source's ranges that {@link dev.vdisk.format.BlockStatus} calls zero. */
   static List<Extent> zeroExtents(BlockDevice d) throws IOException {
     List<Extent> out = new ArrayList<>();
     long pos = 0;

@@ -13,18 +13,14 @@ import java.util.OptionalInt;
 final class Qcow2Facts {
   private Qcow2Facts() {}
 
-  /**
-   * The image's facts. The status granularity is one L2 table's coverage: QEMU's default L2 slice is a whole
-   * table, and its qcow2 driver answers block status one slice at a time ({@code qemu-img compare -s} sees where
-   * runs end).
-   */
+  /** The image's facts. */
   static FormatFacts of(Qcow2Image q) throws IOException {
     Qcow2Header h = q.header();
     Optional<String> dataFile = q.hasFeature(Features.INCOMPAT_DATA_FILE) ? q.extensions().dataFile() : Optional.empty();
     long bitmaps = q.extensions().bitmaps().map(HeaderExtensions.Bitmaps::nbBitmaps).orElse(0L);
     return new FormatFacts(OptionalInt.of(h.clusterSize()), q.hasFeature(Features.INCOMPAT_DIRTY), q.backingName(),
         q.backingName().isPresent() ? q.extensions().backingFormat() : Optional.empty(), dataFile,
-        q.snapshots(), bitmaps, formatSpecific(q), q.geometry().bytesPerL2());
+        q.snapshots(), bitmaps, formatSpecific(q));
   }
 
   /**

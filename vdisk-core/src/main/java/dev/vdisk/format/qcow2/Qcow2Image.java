@@ -9,9 +9,10 @@ import dev.vdisk.block.Extent;
 import dev.vdisk.block.Support;
 import dev.vdisk.block.WriteFlag;
 import dev.vdisk.format.Backing;
+import dev.vdisk.format.BlockStatus;
+import dev.vdisk.format.ChainWalker;
 import dev.vdisk.format.FormatFacts;
 import dev.vdisk.format.FormatImage;
-import dev.vdisk.format.ImageChain;
 import dev.vdisk.format.ImageFormat;
 import dev.vdisk.format.Snapshot;
 import java.io.Closeable;
@@ -147,6 +148,15 @@ final class Qcow2Image implements FormatImage {
     return Qcow2Facts.of(this);
   }
 
+  /**
+   * One L2 table's coverage: QEMU's default L2 slice is a whole table, and its qcow2 driver answers block status one
+   * slice at a time ({@code qemu-img compare -s} sees where runs end).
+   */
+  @Override
+  public long statusGranularity() {
+    return geometry.bytesPerL2();
+  }
+
   @Override
   public Optional<Backing> backing() {
     return backing;
@@ -259,15 +269,13 @@ final class Qcow2Image implements FormatImage {
     if (inside <= 0) {
       return true;
     }
-    ImageChain chain = ImageChain.of(backing.get().device());
+    ChainWalker walker = ChainWalker.of(backing.get().device(), ChainWalker.Mode.LAYERS, offset, offset + inside);
     for (long pos = offset; pos < offset + inside; ) {
-      List<ImageChain.Status> status = chain.status(pos, offset + inside - pos);
-      for (ImageChain.Status st : status) {
-        if (!st.extent().zero()) {
-          return false;
-        }
-        pos = st.extent().end();
+      BlockStatus st = walker.at(pos);
+      if (!st.zero()) {
+        return false;
       }
+      pos = st.end();
     }
     return true;
   }

@@ -7,6 +7,7 @@ import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
 import dev.vdisk.block.Support;
 import dev.vdisk.block.WriteFlag;
+import dev.vdisk.format.BlockStatus;
 import dev.vdisk.nbd.protocol.Request;
 import dev.vdisk.nbd.protocol.TransmissionCodec;
 import java.io.IOException;
@@ -127,8 +128,8 @@ final class RequestExecutor {
     int len = (int) r.length();
     ByteBuffer data = pool.acquire(len);
     try {
-      List<AllocationMap.Run> runs = sparseReads && len >= SPARSE_READ_MIN ? runs(r.offset(), len) : List.of();
-      boolean allZero = runs.size() == 1 && (runs.getFirst().status() & NBD_STATE_ZERO) != 0;
+      List<BlockStatus> runs = sparseReads && len >= SPARSE_READ_MIN ? runs(r.offset(), len) : List.of();
+      boolean allZero = runs.size() == 1 && (AllocationMap.flags(runs.getFirst()) & NBD_STATE_ZERO) != 0;
       if (!session.structuredReplies()) {
         device.read(r.offset(), data);
         ByteBuffer header = pool.acquire(SIMPLE_REPLY_SIZE);
@@ -156,12 +157,12 @@ final class RequestExecutor {
   }
 
   /** Runs covering exactly {@code [offset, offset + len)}. */
-  private List<AllocationMap.Run> runs(long offset, int len) throws IOException {
-    List<AllocationMap.Run> all = new ArrayList<>();
+  private List<BlockStatus> runs(long offset, int len) throws IOException {
+    List<BlockStatus> all = new ArrayList<>();
     long pos = offset;
     long end = offset + len;
     while (pos < end) {
-      List<AllocationMap.Run> got = AllocationMap.describe(device, pos, end - pos);
+      List<BlockStatus> got = AllocationMap.describe(device, pos, end - pos);
       all.addAll(got);
       pos = got.getLast().end();
     }
@@ -169,16 +170,16 @@ final class RequestExecutor {
   }
 
   /** One chunk per run: holes as OFFSET_HOLE, the rest read and sent as OFFSET_DATA; the last chunk is DONE. */
-  private void sendSparse(Request r, List<AllocationMap.Run> runs, ByteBuffer data) throws IOException {
+  private void sendSparse(Request r, List<BlockStatus> runs, ByteBuffer data) throws IOException {
     ByteBuffer headers = pool.acquire(runs.size() * TransmissionCodec.OFFSET_HOLE_CHUNK);
     List<ByteBuffer> parts = new ArrayList<>(2 * runs.size());
     for (int i = 0; i < runs.size(); i++) {
-      AllocationMap.Run run = runs.get(i);
+      BlockStatus run = runs.get(i);
       boolean last = i == runs.size() - 1;
       int at = (int) (run.offset() - r.offset());
       int n = (int) run.length();
       int start = headers.position();
-      if ((run.status() & NBD_STATE_ZERO) != 0) {
+      if ((AllocationMap.flags(run) & NBD_STATE_ZERO) != 0) {
         TransmissionCodec.offsetHole(headers, last, r.cookie(), run.offset(), n);
         parts.add(headers.slice(start, headers.position() - start));
       } else {
@@ -234,7 +235,7 @@ final class RequestExecutor {
       throw new BlockDeviceException(BlockError.EINVAL, "block status: length 0 (expected: > 0)");
     }
     List<MetaContext> contexts = session.contexts();
-    List<AllocationMap.Run> runs = contexts.stream().allMatch(MetaContext::dirtyBitmap) ? List.of()
+    List<BlockStatus> runs = contexts.stream().allMatch(MetaContext::dirtyBitmap) ? List.of()
         : AllocationMap.describe(device, r.offset(), r.length());
     List<int[]> perContext = new ArrayList<>(contexts.size());
     int total = 0;
@@ -245,8 +246,9 @@ final class RequestExecutor {
           values.add(new long[] {run[1], run[2]});
         }
       } else {
-        for (AllocationMap.Run run : runs) {
-          values.add(new long[] {run.length(), c == MetaContext.ALLOCATION ? run.status() : run.depth()});
+        for (BlockStatus run : runs) {
+          int value = c == MetaContext.ALLOCATION ? AllocationMap.flags(run) : AllocationMap.depth(run);
+          values.add(new long[] {run.length(), value});
         }
       }
       int[] d = descriptors(values, r.has(NBD_CMD_FLAG_REQ_ONE));
