@@ -80,6 +80,26 @@ public interface BlockDevice extends Closeable {
   List<Extent> extents(long offset, long length) throws IOException;
 
   /**
+   * Where the bytes of {@code [offset, offset + length)} sit verbatim in host files, for a transport that sends them
+   * without copying them through memory ({@link HostRange}, sendfile); empty when any part of the range is not
+   * stored verbatim (compressed, encrypted, a hole, zero, in a backing image, O_DIRECT, transformed by a filter) or
+   * the layer cannot tell. The caller then uses {@link #read}, the copy path. Non-empty ranges cover the range
+   * exactly, in order.
+   *
+   * <p><b>Concurrency.</b> The bytes are taken from the page cache when the caller sends them, not when this
+   * returns, so a layer yields ranges only where that gives what {@link #read} gives: a read that overlaps a write
+   * in time may see old bytes, new bytes or a mix, exactly as a buffered read does on a file system whose reads do
+   * not exclude writes; bytes of the same guest range and never another's. A layer whose mapping can change under
+   * the caller (a format that frees and reuses host clusters while writable) yields nothing.
+   *
+   * <p>The default yields nothing: a layer passes the verb on only if it reads its lower layer's bytes unchanged.
+   * Callers validate the range as for {@link #read} (the guard does).
+   */
+  default List<HostRange> hostRanges(long offset, long length) throws IOException {
+    return List.of();
+  }
+
+  /**
    * Changes the virtual size. Growing exposes zeroes; shrinking drops the tail.
    *
    * @throws BlockDeviceException with {@link BlockError#ENOTSUP} where the layer cannot resize

@@ -90,6 +90,14 @@ public final class CheckedDevice extends FilterDevice {
     }
   }
 
+  /** The layer's ranges after the checks a {@link #read} of the range gets. */
+  @Override
+  public List<HostRange> hostRanges(long offset, long length) throws IOException {
+    checkRange("read", offset, length, BlockError.EINVAL);
+    checkAligned("read", offset, length);
+    return next.hostRanges(offset, length);
+  }
+
   @Override
   public void write(long offset, ByteBuffer src, Set<WriteFlag> flags) throws IOException {
     checkWritable("write");

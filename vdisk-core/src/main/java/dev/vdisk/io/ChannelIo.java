@@ -40,6 +40,11 @@ final class ChannelIo implements FileIo {
     file.fallocate(mode, offset, length);
   }
 
+  /** The JDK channel the bytes move through (for {@link FileChannel#transferTo}). */
+  FileChannel channel() {
+    return channel;
+  }
+
   @Override
   public void close() throws IOException {
     channel.close();

@@ -6,6 +6,7 @@ import dev.vdisk.block.BlockError;
 import dev.vdisk.block.BlockLimits;
 import dev.vdisk.block.Capabilities;
 import dev.vdisk.block.Extent;
+import dev.vdisk.block.HostRange;
 import dev.vdisk.block.Support;
 import dev.vdisk.block.WriteFlag;
 import dev.vdisk.io.linux.ErrnoException;
@@ -83,6 +84,8 @@ public final class FileDevice implements BlockDevice {
   private final String fsType;
   private final int alignment;
   private final DataPath data;
+  /** The channel whose bytes {@link #hostRanges} yields, or null where it yields nothing. */
+  private final FileChannel sendable;
   private final Capabilities capabilities;
   private final BlockLimits limits;
   /** Orders resizes against the trim that follows a read-modify-write past the end. */
@@ -115,6 +118,10 @@ public final class FileDevice implements BlockDevice {
     } else {
       this.data = new BufferedPath(io);
     }
+    // XFS's buffered reads hold the inode lock shared, so a copy never sees a mix of old and new bytes of a
+    // concurrent write; bytes sent later from the page cache could. Other file systems' reads take no such lock.
+    this.sendable = io instanceof ChannelIo c && !options.cache().direct() && (options.readOnly() || !"xfs".equals(fsType))
+        ? c.channel() : null;
     this.capabilities = new Capabilities(options.readOnly(), Support.NATIVE, Support.NONE, Support.NATIVE,
         Support.NATIVE, blockDevice ? Support.NONE : Support.NATIVE, Support.NATIVE);
     this.limits = new BlockLimits(1, BlockLimits.DEFAULT_MAX_TRANSFER, alignment, alignment);
@@ -307,6 +314,19 @@ public final class FileDevice implements BlockDevice {
     } finally {
       restoreInterrupt(interrupted);
     }
+  }
+
+  /**
+   * The range itself, where the bytes come through the page cache on a JDK channel ({@code aio=threads}, a cache mode
+   * without O_DIRECT), the range lies inside the file (a read past its end is zeroes, which the file does not hold)
+   * and the file is read-only or not on XFS (see the constructor); nothing otherwise.
+   */
+  @Override
+  public List<HostRange> hostRanges(long offset, long length) {
+    if (sendable == null || offset < 0 || length <= 0 || length > size - offset) {
+      return List.of();
+    }
+    return List.of(new HostRange(sendable, offset, length));
   }
 
   /**

@@ -2,9 +2,11 @@ package dev.vdisk.block.filter;
 
 import dev.vdisk.block.FilterDevice;
 import dev.vdisk.block.BlockDevice;
+import dev.vdisk.block.HostRange;
 import dev.vdisk.block.WriteFlag;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.List;
 import java.util.Set;
 
 /**
@@ -30,4 +32,10 @@ public final class NoFlushFilter extends FilterDevice {
 
   @Override
   public void flush() {}
+
+  /** Reads pass through unchanged, so do their host ranges. */
+  @Override
+  public List<HostRange> hostRanges(long offset, long length) throws IOException {
+    return next.hostRanges(offset, length);
+  }
 }

@@ -6,6 +6,7 @@ import dev.vdisk.block.BlockError;
 import dev.vdisk.block.BlockLimits;
 import dev.vdisk.block.Capabilities;
 import dev.vdisk.block.Extent;
+import dev.vdisk.block.HostRange;
 import dev.vdisk.block.Support;
 import dev.vdisk.block.WriteFlag;
 import dev.vdisk.format.Backing;
@@ -216,6 +217,42 @@ final class Qcow2Image implements FormatImage {
     } finally {
       shared.unlock();
     }
+  }
+
+  /**
+   * The host ranges of a read-only image's range where every cluster of it is a normal data cluster of this image
+   * (in the image file or the external data file) whose file yields its bytes; nothing if any part is zero,
+   * unallocated (backing or zeroes), compressed, or the image is writable: a writable image frees clusters (discard,
+   * zeroing) and reuses them for other guest offsets, so bytes sent from the page cache after this returns could
+   * belong to another guest range, which a copy under the writer's lock never returns. Adjacent clusters merge.
+   */
+  @Override
+  public List<HostRange> hostRanges(long offset, long length) throws IOException {
+    if (writer != null) {
+      return List.of();
+    }
+    List<HostRange> out = new ArrayList<>();
+    long end = offset + length;
+    for (long pos = offset; pos < end; ) {
+      ClusterMapper.Run run = mapper.map(pos, end - pos);
+      if (!(run.entry() instanceof L2Entry.Normal)) {
+        return List.of();
+      }
+      List<HostRange> got = data.device().hostRanges(run.hostStart(), run.length());
+      if (got.isEmpty()) {
+        return List.of();
+      }
+      for (HostRange r : got) {
+        HostRange last = out.isEmpty() ? null : out.getLast();
+        if (last != null && last.channel() == r.channel() && last.position() + last.length() == r.position()) {
+          out.set(out.size() - 1, new HostRange(r.channel(), last.position(), last.length() + r.length()));
+        } else {
+          out.add(r);
+        }
+      }
+      pos += run.length();
+    }
+    return out;
   }
 
   /** Reads without the writer's shared lock: for read-only images, and for the writer, which holds its own. */

@@ -5,11 +5,13 @@ import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
 import dev.vdisk.block.WriteFlag;
 import dev.vdisk.block.FilterDevice;
+import dev.vdisk.block.HostRange;
 import dev.vdisk.format.FormatFacts;
 import dev.vdisk.format.FormatImage;
 import dev.vdisk.format.ImageFormat;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.List;
 import java.util.Set;
 
 /**
@@ -56,6 +58,12 @@ final class RawImage extends FilterDevice implements FormatImage {
       throw new BlockDeviceException(BlockError.EPERM,
           "write: would make the first sector of a probed raw image look like another format (expected: name the format with -f raw to allow this write)");
     }
+  }
+
+  /** A raw image's bytes are its file's: the file's ranges, unchanged. */
+  @Override
+  public List<HostRange> hostRanges(long offset, long length) throws IOException {
+    return next.hostRanges(offset, length);
   }
 
   @Override

@@ -28,8 +28,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * An NBD server: listens on TCP and/or unix sockets and serves a fixed set of {@link Export}s, one virtual
- * thread per connection and per request.
+ * An NBD server: listens on TCP and/or unix sockets and serves a fixed set of {@link Export}s, one platform
+ * thread per connection (reading its requests and running the small ones) and a virtual thread per other request.
  *
  * <p>Lifecycle: construct, {@link #listen} once or more, then {@link #stop} (graceful: stop accepting,
  * let connections finish the requests they have read, flush and close every export) and optionally
@@ -197,7 +197,9 @@ public final class NbdServer implements AutoCloseable {
         Connection conn = new Connection(ids.incrementAndGet(), new ChannelWire(c), exports, config, pool, payloadBudget, log, timer,
             metrics);
         connections.add(conn);
-        Thread t = Thread.ofVirtual().name("nbd-conn").unstarted(() -> {
+        // A platform thread: it waits for the client in read() itself, where a virtual thread parks and is woken
+        // through the JDK's poller and a carrier thread, two handoffs on every batch of requests it reads.
+        Thread t = Thread.ofPlatform().daemon().name("nbd-conn").unstarted(() -> {
           try {
             conn.run();
           } finally {

@@ -5,6 +5,7 @@ import static dev.vdisk.nbd.protocol.NbdProtocol.*;
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
+import dev.vdisk.block.HostRange;
 import dev.vdisk.block.Support;
 import dev.vdisk.block.WriteFlag;
 import dev.vdisk.format.BlockStatus;
@@ -39,6 +40,17 @@ final class RequestExecutor {
    */
   static final int SPARSE_READ_MIN = 64 << 10;
 
+  /**
+   * Reads at least this long whose bytes sit verbatim in a host file are sent from the page cache (sendfile) instead
+   * of being read into a buffer: below it, the extra system call costs more than the copy it saves.
+   */
+  static final int ZERO_COPY_MIN = 64 << 10;
+
+  private static final Set<WriteFlag> FUA = Set.of(WriteFlag.FUA);
+
+  /** Size of the reader's buffer for reply headers and chunks: an error chunk with the longest message fits. */
+  private static final int READER_SMALL = 2048;
+
   /** Bytes one CACHE request reads at a time. */
   private static final int CACHE_CHUNK = 1 << 20;
 
@@ -48,15 +60,30 @@ final class RequestExecutor {
   private final BufferPool pool;
   private final int maxPayload;
   private final boolean sparseReads;
+  private final boolean zeroCopy;
   private final RequestMetrics metrics;
+  /**
+   * The reader thread's own buffers for the requests it runs itself (reply headers and chunks; read data), so that
+   * those take nothing from the shared pool, whose lists every connection's threads contend for. Used by that thread
+   * only; null once {@link #close}d.
+   */
+  private ByteBuffer readerSmall;
+  private ByteBuffer readerData;
+  private boolean readerSmallBusy;
+  private boolean readerDataBusy;
 
-  RequestExecutor(Session session, ReplySender sender, BufferPool pool, int maxPayload, RequestMetrics metrics) {
+  /** @param zeroCopy whether the wire {@linkplain dev.vdisk.nbd.wire.Wire#sendsFiles sends files} */
+  RequestExecutor(Session session, ReplySender sender, BufferPool pool, int maxPayload, RequestMetrics metrics,
+      boolean zeroCopy) {
+    this.zeroCopy = zeroCopy;
     this.session = session;
     this.metrics = metrics;
     this.device = session.export().device();
     this.sender = sender;
     this.pool = pool;
     this.maxPayload = maxPayload;
+    this.readerSmall = pool.acquire(READER_SMALL);
+    this.readerData = pool.acquire(Transmission.INLINE_READ_MAX);
     // Emulated extents say "all data": asking would cost a call and never find a hole.
     this.sparseReads = session.structuredReplies() && device.capabilities().extents() == Support.NATIVE;
   }
@@ -74,7 +101,7 @@ final class RequestExecutor {
       switch (r.type()) {
         case NBD_CMD_READ -> read(r);
         case NBD_CMD_WRITE -> {
-          device.write(r.offset(), payload, r.has(NBD_CMD_FLAG_FUA) ? EnumSet.of(WriteFlag.FUA) : Set.of());
+          device.write(r.offset(), payload, r.has(NBD_CMD_FLAG_FUA) ? FUA : Set.of());
           ok(r);
         }
         case NBD_CMD_FLUSH -> {
@@ -126,17 +153,21 @@ final class RequestExecutor {
 
   private void read(Request r) throws IOException {
     int len = (int) r.length();
-    ByteBuffer data = pool.acquire(len);
+    List<BlockStatus> runs = sparseReads && len >= SPARSE_READ_MIN ? runs(r.offset(), len) : List.of();
+    boolean allZero = runs.size() == 1 && (AllocationMap.flags(runs.getFirst()) & NBD_STATE_ZERO) != 0;
+    boolean oneDataChunk = !session.structuredReplies() || (!allZero && (runs.size() <= 1 || r.has(NBD_CMD_FLAG_DF)));
+    if (zeroCopy && len >= ZERO_COPY_MIN && oneDataChunk && sendFromHost(r, len)) {
+      return;
+    }
+    ByteBuffer data = take(len);
     try {
-      List<BlockStatus> runs = sparseReads && len >= SPARSE_READ_MIN ? runs(r.offset(), len) : List.of();
-      boolean allZero = runs.size() == 1 && (AllocationMap.flags(runs.getFirst()) & NBD_STATE_ZERO) != 0;
       if (!session.structuredReplies()) {
         device.read(r.offset(), data);
-        ByteBuffer header = pool.acquire(SIMPLE_REPLY_SIZE);
+        ByteBuffer header = take(SIMPLE_REPLY_SIZE);
         TransmissionCodec.simpleReply(header, 0, r.cookie());
         send(header, data.flip());
       } else if (len == 0 || (allZero && len > 0)) {
-        ByteBuffer b = pool.acquire(TransmissionCodec.OFFSET_HOLE_CHUNK);
+        ByteBuffer b = take(TransmissionCodec.OFFSET_HOLE_CHUNK);
         if (len == 0) {
           TransmissionCodec.done(b, r.cookie());
         } else {
@@ -145,15 +176,39 @@ final class RequestExecutor {
         send(b);
       } else if (runs.size() <= 1 || r.has(NBD_CMD_FLAG_DF)) {
         device.read(r.offset(), data);
-        ByteBuffer header = pool.acquire(TransmissionCodec.OFFSET_DATA_PREFIX);
+        ByteBuffer header = take(TransmissionCodec.OFFSET_DATA_PREFIX);
         TransmissionCodec.offsetDataPrefix(header, true, r.cookie(), r.offset(), len);
         send(header, data.flip());
       } else {
         sendSparse(r, runs, data);
       }
     } finally {
-      pool.release(data);
+      give(data);
     }
+  }
+
+  /**
+   * Sends the read's one reply (simple, or one OFFSET_DATA chunk) with its bytes straight from the host file, if
+   * the device yields them ({@link BlockDevice#hostRanges}, whose contract gives what a copy gives); else false and
+   * nothing sent.
+   */
+  private boolean sendFromHost(Request r, int len) throws IOException {
+    List<HostRange> ranges = device.hostRanges(r.offset(), len);
+    if (ranges.isEmpty()) {
+      return false;
+    }
+    ByteBuffer header = take(TransmissionCodec.OFFSET_DATA_PREFIX);
+    try {
+      if (session.structuredReplies()) {
+        TransmissionCodec.offsetDataPrefix(header, true, r.cookie(), r.offset(), len);
+      } else {
+        TransmissionCodec.simpleReply(header, 0, r.cookie());
+      }
+      sender.sendFile(header.flip(), ranges);
+    } finally {
+      give(header);
+    }
+    return true;
   }
 
   /** Runs covering exactly {@code [offset, offset + len)}. */
@@ -171,7 +226,7 @@ final class RequestExecutor {
 
   /** One chunk per run: holes as OFFSET_HOLE, the rest read and sent as OFFSET_DATA; the last chunk is DONE. */
   private void sendSparse(Request r, List<BlockStatus> runs, ByteBuffer data) throws IOException {
-    ByteBuffer headers = pool.acquire(runs.size() * TransmissionCodec.OFFSET_HOLE_CHUNK);
+    ByteBuffer headers = take(runs.size() * TransmissionCodec.OFFSET_HOLE_CHUNK);
     List<ByteBuffer> parts = new ArrayList<>(2 * runs.size());
     for (int i = 0; i < runs.size(); i++) {
       BlockStatus run = runs.get(i);
@@ -193,7 +248,7 @@ final class RequestExecutor {
     try {
       sender.send(parts.toArray(ByteBuffer[]::new));
     } finally {
-      pool.release(headers);
+      give(headers);
     }
   }
 
@@ -255,7 +310,7 @@ final class RequestExecutor {
       perContext.add(d);
       total += TransmissionCodec.blockStatusSize(d.length / 2);
     }
-    ByteBuffer b = pool.acquire(total);
+    ByteBuffer b = take(total);
     for (int i = 0; i < contexts.size(); i++) {
       int[] d = perContext.get(i);
       TransmissionCodec.blockStatusPrefix(b, i == contexts.size() - 1, r.cookie(), contexts.get(i).id(), d.length / 2);
@@ -290,7 +345,7 @@ final class RequestExecutor {
   }
 
   private void cache(Request r) throws IOException {
-    ByteBuffer scratch = pool.acquire((int) Math.min(CACHE_CHUNK, Math.max(r.length(), 1)));
+    ByteBuffer scratch = take((int) Math.min(CACHE_CHUNK, Math.max(r.length(), 1)));
     try {
       long pos = r.offset();
       long end = r.offset() + r.length();
@@ -304,13 +359,13 @@ final class RequestExecutor {
         pos += n;
       }
     } finally {
-      pool.release(scratch);
+      give(scratch);
     }
     ok(r);
   }
 
   private void ok(Request r) {
-    ByteBuffer b = pool.acquire(SIMPLE_REPLY_SIZE);
+    ByteBuffer b = take(SIMPLE_REPLY_SIZE);
     TransmissionCodec.simpleReply(b, 0, r.cookie());
     send(b);
   }
@@ -323,18 +378,50 @@ final class RequestExecutor {
     try {
       sender.send(parts);
     } finally {
-      pool.release(pooled);
+      give(pooled);
     }
+  }
+
+  /** A buffer of {@code n} bytes, position 0: one of the reader's own when the reader asks and it is free, else the pool's. */
+  private ByteBuffer take(int n) {
+    if (sender.ownedByCaller()) {
+      if (!readerSmallBusy && n <= READER_SMALL) {
+        readerSmallBusy = true;
+        return readerSmall.clear().limit(n);
+      }
+      if (!readerDataBusy && n <= readerData.capacity()) {
+        readerDataBusy = true;
+        return readerData.clear().limit(n);
+      }
+    }
+    return pool.acquire(n);
+  }
+
+  /** Gives back a buffer from {@link #take}. */
+  private void give(ByteBuffer b) {
+    if (b == readerSmall) {
+      readerSmallBusy = false;
+    } else if (b == readerData) {
+      readerDataBusy = false;
+    } else {
+      pool.release(b);
+    }
+  }
+
+  /** Returns the reader's buffers to the pool; called once, after the connection's last request completed. */
+  void close() {
+    pool.release(readerSmall);
+    pool.release(readerData);
   }
 
   private void fail(Request r, int errno, String message) {
     if (session.structuredReplies()) {
       byte[] m = TransmissionCodec.errorMessage(message);
-      ByteBuffer b = pool.acquire(TransmissionCodec.ERROR_CHUNK_FIXED + m.length);
+      ByteBuffer b = take(TransmissionCodec.ERROR_CHUNK_FIXED + m.length);
       TransmissionCodec.errorChunk(b, r.cookie(), errno, m);
       send(b);
     } else {
-      ByteBuffer b = pool.acquire(SIMPLE_REPLY_SIZE);
+      ByteBuffer b = take(SIMPLE_REPLY_SIZE);
       TransmissionCodec.simpleReply(b, errno, r.cookie());
       send(b);
     }

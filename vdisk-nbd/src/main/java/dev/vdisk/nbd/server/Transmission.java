@@ -14,13 +14,21 @@ import java.util.concurrent.Semaphore;
 /**
  * The transmission phase of one connection. This thread reads requests (and WRITE payloads) in order; each
  * request then runs on its own virtual thread, so a slow request does not hold up the ones behind it, and
- * replies go out as requests finish. The exception are small whole-page writes without FUA to an export whose
- * writes land in the page cache ({@link Export#pageCacheWrites()}): they cannot wait for the disk (no
- * read-modify-write of a partial page, no flush), so this thread runs them itself. Handing a 4 KiB write to
- * another thread cost more than the write (CPU per request about a fifth lower inline, and on a loaded
- * machine every handoff also waits for a carrier thread to be scheduled). Memory is bounded: the reader waits while the connection holds
+ * replies go out as requests finish. The exception are requests that do not wait for the disk on an export
+ * served through the page cache ({@link Export#pageCacheWrites()}), which this thread runs itself: small
+ * whole-page writes without FUA (no read-modify-write of a partial page, no flush), and reads of at most
+ * {@link #INLINE_READ_MAX} bytes. Handing a 4 KiB request to another thread costs more than the request (a thread,
+ * its stack and a wake-up of a carrier thread; on a loaded machine every handoff also waits for that carrier to be
+ * scheduled). A read can miss the page cache and wait for the disk, holding up the requests behind it: after an
+ * inline read that took longer than {@link #SLOW_READ_NANOS}, the next {@link #OFFLOADED_AFTER_SLOW} reads run on
+ * their own threads again. Replies of requests run here are batched ({@link ReplySender}) and go out
+ * before this thread waits for anything: for the client's next request, for its payload, or for budget.
+ * Memory is bounded: the reader waits while the connection holds
  * {@link ServerConfig#inflightBytesPerConnection()} payload bytes or
  * {@link ServerConfig#inflightRequestsPerConnection()} requests, which pushes back on the client through TCP.
+ * Requests run here use the reader's own buffers (batch, reply headers, read data; taken from the pool once per
+ * connection), so inline reads take no budget. A client must read its replies: once the socket's send buffer is full
+ * the reader waits to write them, and then reads no further requests.
  *
  * <p>The phase ends at {@code NBD_CMD_DISC}, at end of stream (the client left, or the server is shutting
  * down and stopped reading), or at a request header without the request magic. In every case the requests
@@ -34,6 +42,12 @@ final class Transmission {
   /** Largest write run on the reader thread. */
   static final int INLINE_WRITE_MAX = 64 << 10;
   private static final int PAGE = 4096;
+  /** Largest read run on the reader thread. */
+  static final int INLINE_READ_MAX = 64 << 10;
+  /** An inline read that took longer than this waited for the disk (a page-cache hit of 64 KiB takes microseconds). */
+  static final long SLOW_READ_NANOS = 200_000;
+  /** Reads that go to their own threads after a slow inline read. */
+  static final int OFFLOADED_AFTER_SLOW = 64;
 
   private final Wire wire;
   private final ServerConfig config;
@@ -44,7 +58,11 @@ final class Transmission {
   private final Semaphore serverBytes;
   private final Semaphore slots;
   private final Phaser inflight = new Phaser(1);
-  private final boolean inlineWrites;
+  private final ReplySender sender;
+  private final ByteBuffer batch;
+  private final boolean inline;
+  /** Reads still to run on their own threads after a slow inline one (this thread's only). */
+  private int offloadedReads;
   private volatile boolean stopping;
 
   /** @param serverBytes the server's payload budget ({@link ServerConfig#inflightBytesTotal()}), shared */
@@ -54,10 +72,12 @@ final class Transmission {
     this.serverBytes = serverBytes;
     this.config = config;
     this.pool = pool;
-    this.executor = new RequestExecutor(session, new ReplySender(wire), pool, config.maxPayload(), metrics);
+    this.batch = pool.acquire(ReplySender.BATCH_BYTES);
+    this.sender = new ReplySender(wire, batch);
+    this.executor = new RequestExecutor(session, sender, pool, config.maxPayload(), metrics, wire.sendsFiles());
     this.bytes = new Semaphore(Math.toIntExact(config.inflightBytesPerConnection()));
     this.slots = new Semaphore(config.inflightRequestsPerConnection());
-    this.inlineWrites = session.export().pageCacheWrites();
+    this.inline = session.export().pageCacheWrites();
   }
 
   /**
@@ -68,11 +88,18 @@ final class Transmission {
    */
   boolean run() throws IOException {
     ByteBuffer header = ByteBuffer.allocateDirect(REQUEST_SIZE);
+    sender.ownedBy(Thread.currentThread());
     try {
       while (true) {
-        slots.acquire();
+        if (!slots.tryAcquire()) {
+          sender.flush();
+          slots.acquire();
+        }
         Request r;
         try {
+          if (wire.buffered() < REQUEST_SIZE) {
+            sender.flush();
+          }
           wire.readFully(header.clear());
           r = TransmissionCodec.decodeRequest(header.flip());
         } catch (IOException e) {
@@ -93,7 +120,10 @@ final class Transmission {
       Thread.currentThread().interrupt();
       throw new InterruptedIOException("interrupted while waiting for in-flight requests");
     } finally {
+      sender.flush();
       inflight.arriveAndAwaitAdvance();
+      executor.close();
+      pool.release(batch);
     }
   }
 
@@ -102,6 +132,7 @@ final class Transmission {
    * more requests, which holds the client back) and payload, then starts it; owns one slot from the caller.
    */
   private void accept(Request r) throws IOException, InterruptedException {
+    boolean inline = runsInline(r);
     int budget = 0;
     ByteBuffer payload = null;
     try {
@@ -112,9 +143,13 @@ final class Transmission {
         }
         budget = takeBudget((int) r.length());
         payload = pool.acquire(budget);
+        if (wire.buffered() < budget) {
+          sender.flush();
+        }
         wire.readFully(payload);
         payload.flip();
-      } else if (r.type() == NBD_CMD_READ && r.length() <= config.maxPayload()) {
+      } else if (r.type() == NBD_CMD_READ && !inline && r.length() <= config.maxPayload()) {
+        // an inline read's data goes into the reader's own buffer, which the budget does not count
         budget = takeBudget((int) r.length());
       }
     } catch (IOException | InterruptedException | RuntimeException e) {
@@ -127,10 +162,14 @@ final class Transmission {
     }
     int held = budget;
     ByteBuffer data = payload;
-    if (runsInline(r)) {
+    if (inline) {
+      long start = System.nanoTime();
       try {
         executor.execute(r, data);
       } finally {
+        if (r.type() == NBD_CMD_READ && System.nanoTime() - start > SLOW_READ_NANOS) {
+          offloadedReads = OFFLOADED_AFTER_SLOW;
+        }
         giveBudget(held);
         slots.release();
       }
@@ -148,11 +187,20 @@ final class Transmission {
     });
   }
 
-  /** Takes {@code n} bytes of the connection's budget, then of the server's; returns {@code n}. */
+  /**
+   * Takes {@code n} bytes of the connection's budget, then of the server's; returns {@code n}. Before waiting for
+   * either, the batched replies go out (the client may be waiting for them to send more).
+   */
   private int takeBudget(int n) throws InterruptedException {
-    bytes.acquire(n);
+    if (!bytes.tryAcquire(n)) {
+      sender.flush();
+      bytes.acquire(n);
+    }
     try {
-      serverBytes.acquire(n);
+      if (!serverBytes.tryAcquire(n)) {
+        sender.flush();
+        serverBytes.acquire(n);
+      }
     } catch (InterruptedException e) {
       bytes.release(n);
       throw e;
@@ -161,13 +209,26 @@ final class Transmission {
   }
 
   private void giveBudget(int n) {
+    if (n == 0) {
+      return; // a release of nothing still updates the semaphores every connection shares
+    }
     serverBytes.release(n);
     bytes.release(n);
   }
 
-  /** Whether {@code r} is a write that cannot wait for the disk, which this thread then runs itself. */
+  /** Whether this thread runs {@code r} itself (see the class comment). */
   private boolean runsInline(Request r) {
-    return inlineWrites && r.type() == NBD_CMD_WRITE && !r.has(NBD_CMD_FLAG_FUA) && r.length() <= INLINE_WRITE_MAX
+    if (!inline) {
+      return false;
+    }
+    if (r.type() == NBD_CMD_READ && r.length() <= INLINE_READ_MAX) {
+      if (offloadedReads == 0) {
+        return true;
+      }
+      offloadedReads--;
+      return false;
+    }
+    return r.type() == NBD_CMD_WRITE && !r.has(NBD_CMD_FLAG_FUA) && r.length() <= INLINE_WRITE_MAX
         && r.offset() % PAGE == 0 && r.length() % PAGE == 0;
   }
 
@@ -190,6 +251,7 @@ final class Transmission {
 
   /** Reads and drops a payload the server will not take, keeping the stream in step. */
   private void drain(long length) throws IOException {
+    sender.flush();
     ByteBuffer scratch = pool.acquire(DRAIN_CHUNK);
     try {
       long left = length;

@@ -4,6 +4,7 @@ import java.io.EOFException;
 import java.io.IOException;
 import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.channels.SocketChannel;
 import javax.net.ssl.SSLEngine;
 
@@ -22,10 +23,13 @@ import javax.net.ssl.SSLEngine;
  */
 public final class ChannelWire implements Wire {
   private static final int READ_AHEAD = 64 << 10;
+  private static final int STALL_CHUNK = 4096;
 
   private final SocketChannel channel;
   private final ByteBuffer ahead = ByteBuffer.allocateDirect(READ_AHEAD).flip();
   private final String peer;
+  /** Bytes of a transfer that waits for room in the socket ({@link #transferFully}); made on first use. */
+  private ByteBuffer stall;
 
   public ChannelWire(SocketChannel channel) throws IOException {
     this.channel = channel;
@@ -75,9 +79,67 @@ public final class ChannelWire implements Wire {
 
   @Override
   public void writeFully(ByteBuffer... srcs) throws IOException {
+    if (srcs.length == 1) { // a plain write: the gathering one sets up an iovec and a releaser on every call
+      while (srcs[0].hasRemaining()) {
+        channel.write(srcs[0]);
+      }
+      return;
+    }
     while (anyRemaining(srcs)) {
       channel.write(srcs);
     }
+  }
+
+  @Override
+  public int buffered() {
+    return ahead.remaining();
+  }
+
+  @Override
+  public boolean sendsFiles() {
+    return true;
+  }
+
+  /**
+   * {@link FileChannel#transferTo}, sendfile on Linux. Where the socket is full, transferTo returns 0 rather than
+   * waiting (a virtual thread's socket is non-blocking underneath); then the next few bytes go through a plain
+   * write, which waits for room (parking the thread), and sendfile goes on. The calling thread's interrupt is set
+   * aside for the call: a channel closes itself when a thread blocked in it is interrupted, and the file's channel
+   * belongs to its device. Called under the reply lock, one thread at a time.
+   */
+  @Override
+  public void transferFully(FileChannel file, long position, long count) throws IOException {
+    boolean interrupted = Thread.interrupted();
+    try {
+      long pos = position;
+      long end = position + count;
+      while (pos < end) {
+        long n = file.transferTo(pos, end - pos, channel);
+        pos += n > 0 ? n : writeThrough(file, pos, end);
+      }
+    } finally {
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  /** Copies up to {@link #STALL_CHUNK} bytes of {@code file} at {@code pos} to the socket, waiting for room; returns how many. */
+  private int writeThrough(FileChannel file, long pos, long end) throws IOException {
+    if (stall == null) {
+      stall = ByteBuffer.allocateDirect(STALL_CHUNK);
+    }
+    stall.clear().limit((int) Math.min(STALL_CHUNK, end - pos));
+    while (stall.hasRemaining()) {
+      if (file.read(stall, pos + stall.position()) < 0) {
+        throw new EOFException("file ended at " + (pos + stall.position()) + " of a transfer to " + end);
+      }
+    }
+    stall.flip();
+    while (stall.hasRemaining()) {
+      channel.write(stall);
+    }
+    return stall.limit();
   }
 
   private static boolean anyRemaining(ByteBuffer[] srcs) {

@@ -140,6 +140,12 @@ public final class TlsWire implements Wire {
     }
   }
 
+  /** Decrypted bytes not yet read (ciphertext still to be unwrapped does not count). */
+  @Override
+  public int buffered() {
+    return appIn.remaining();
+  }
+
   @Override
   public void writeFully(ByteBuffer... srcs) throws IOException {
     wrap(srcs);
