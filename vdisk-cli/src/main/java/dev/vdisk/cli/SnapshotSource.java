@@ -51,7 +51,8 @@ final class SnapshotSource {
         export.bitmap(), export.allocationDepth());
   }
 
-  private static BlockDevice open(BlockDevice image, String format, String spec) throws IOException {
+  /** Snapshot {@code spec} of {@code image}, an image of {@code format} (guarded); close it before the image. */
+  static BlockDevice open(BlockDevice image, String format, String spec) throws IOException {
     if (!format.equals("qcow2")) {
       throw new CliException("Failed to load snapshot: Block format '" + format
           + "' used by device '' does not support temporarily loading internal snapshots");
