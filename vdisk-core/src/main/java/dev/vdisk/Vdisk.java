@@ -20,10 +20,12 @@ import dev.vdisk.format.qcow2.Qcow2Format;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileDevice;
 import dev.vdisk.io.FileOptions;
+import dev.vdisk.ops.Commit;
 import dev.vdisk.ops.Convert;
 import dev.vdisk.ops.ConvertOptions;
 import dev.vdisk.ops.Named;
 import dev.vdisk.ops.Progress;
+import dev.vdisk.ops.Rebase;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -208,10 +210,67 @@ public final class Vdisk {
     });
   }
 
-  private static <T> T onSnapshots(Path path, OpenOptions options, SnapshotOp<T> op) throws IOException {
-    if (options.readOnly()) {
-      throw new IllegalArgumentException("read-only: true (expected: false, a snapshot operation writes the image)");
+  /**
+   * {@code qemu-img snapshot -l}: the internal snapshots of the image in {@code path}, in table order (none for a
+   * format without them). The image is opened read-only with {@code options}' format (or a probe) and without its
+   * backing chain.
+   */
+  public static List<Snapshot> snapshots(Path path, OpenOptions options) throws IOException {
+    OpenOptions readOnly = OpenOptions.builder().format(options.format().orElse(null)).cache(options.cache())
+        .forceShare(options.forceShare()).readOnly(true).backing(false).build();
+    try (Image image = open(path, readOnly)) {
+      return image.snapshots();
     }
+  }
+
+  /**
+   * {@code qemu-img rebase}: makes {@code backing} (recorded as given, relative to {@code path}'s directory; empty for
+   * none) the backing file of the image in {@code path}, of format {@code backingFormat} (needed with a backing
+   * file). Safe mode ({@code unsafe} false) first copies into the image every range it does not define whose bytes
+   * differ between its current backing chain and the new one, so the guest reads the same disk before and after;
+   * {@code unsafe} changes the header only ({@code -u}). The image is opened for writing under its lock with {@code
+   * options}' format (or a probe) and cache mode, the new backing chain read-only ({@code options}' force-share
+   * applies to it, as {@code -U}). Every argument is checked before the image changes.
+   *
+   * @param progress receives the bytes done and the total
+   * @throws IllegalArgumentException if {@code options} are read-only, or {@code backingFormat} names no format
+   * @throws IOException with qemu-img's message: a format that cannot record a backing file, a new backing image
+   *     that cannot be opened, a backing file without a format
+   */
+  public static void rebase(Path path, String backing, String backingFormat, boolean unsafe, OpenOptions options,
+      Progress progress) throws IOException {
+    requireWritable(options, "a rebase");
+    Rebase.run(new Rebase.Request(path, options.format().orElse(null), backing,
+        backingFormat, unsafe, options.cache(), options.cache(), options.forceShare()), progress);
+  }
+
+  /**
+   * {@code qemu-img commit}: writes what the image in {@code path} (and every image between it and the base) defines
+   * into {@code base}, an image of its backing chain named as the chain names it (null: its backing file), then
+   * empties the image unless {@code drop} is set or a base is named (as qemu-img). {@code rate} limits the copy to
+   * that many bytes per second (0: no limit). The image and the base are opened for writing under their locks with
+   * {@code options}' format for the image (or a probe) and cache mode for both; a base that cannot be written or
+   * that another process holds is refused before anything changes. A power loss leaves the image reading as before.
+   *
+   * @param progress receives the bytes done and the total
+   * @throws IllegalArgumentException if {@code options} are read-only
+   * @throws IOException with qemu-img's message: no backing file, a base not in the chain, a locked base
+   */
+  public static void commit(Path path, String base, boolean drop, long rate, OpenOptions options, Progress progress)
+      throws IOException {
+    requireWritable(options, "a commit");
+    Commit.run(new Commit.Request(path, options.format().orElse(null), base, drop, rate,
+        options.cache()), progress);
+  }
+
+  private static void requireWritable(OpenOptions options, String what) {
+    if (options.readOnly()) {
+      throw new IllegalArgumentException("read-only: true (expected: false, " + what + " writes the image)");
+    }
+  }
+
+  private static <T> T onSnapshots(Path path, OpenOptions options, SnapshotOp<T> op) throws IOException {
+    requireWritable(options, "a snapshot operation");
     try (FileDevice f = FileDevice.open(path, new FileOptions(options.cache(), false, options.forceShare(), true))) {
       ImageFormat format = options.format().isPresent() ? FormatRegistry.byName(options.format().get()) : Images.probe(f);
       if (!format.name().equals("qcow2")) {

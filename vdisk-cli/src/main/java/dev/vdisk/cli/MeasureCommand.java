@@ -1,8 +1,10 @@
 package dev.vdisk.cli;
 
 import dev.vdisk.Image;
+import dev.vdisk.block.BlockDevice;
 import dev.vdisk.format.ChainMeasureSource;
 import dev.vdisk.format.FormatRegistry;
+import dev.vdisk.format.ImageChain;
 import dev.vdisk.format.ImageFormat;
 import dev.vdisk.format.Measurement;
 import dev.vdisk.format.OptionString;
@@ -24,8 +26,8 @@ import picocli.CommandLine.ParentCommand;
  * {@code vdisk measure [--output=human|json] [-O fmt] [-o options] (--size N | [-f fmt] [-U] FILE)}: qemu-img
  * measure. Prints the file size a new image of format {@code -O} (default raw) needs: {@code required size} for
  * the data (from FILE, the clusters that hold data anywhere in its backing chain) and {@code fully allocated
- * size}, plus {@code bitmaps size} where qemu-img prints it. {@code -l} (internal snapshots) is refused: vdisk
- * cannot read snapshots yet.
+ * size}, plus {@code bitmaps size} where qemu-img prints it. {@code -l SNAPSHOT} measures an internal snapshot of a
+ * qcow2 FILE instead of its active layer, read as {@code convert -l} reads it ({@link SnapshotSource}).
  */
 @Command(name = "measure", mixinStandardHelpOptions = true,
     footerHeading = "%nExamples:%n", footer = {"  vdisk measure -O qcow2 disk.raw", "  vdisk measure -O qcow2 --size 1T"},
@@ -47,7 +49,8 @@ final class MeasureCommand implements Callable<Integer> {
   @Option(names = "--size", paramLabel = "N", description = "Measure a new empty image of N bytes instead of FILE.")
   String size;
 
-  @Option(names = "-l", paramLabel = "SNAPSHOT", description = "Measure an internal snapshot (not supported yet).")
+  @Option(names = "-l", paramLabel = "SNAPSHOT", description = "Measure internal snapshot SNAPSHOT (an ID or name, or "
+      + "snapshot.id=ID[,snapshot.name=NAME]) of a qcow2 FILE instead of its active layer.")
   String snapshot;
 
   @Parameters(index = "0", arity = "0..1", paramLabel = "FILE", description = "The image whose contents the new image will hold.")
@@ -70,15 +73,21 @@ final class MeasureCommand implements Callable<Integer> {
     if (size == null && file == null) {
       throw new CliException("nothing to measure (expected: --size N or a FILE)");
     }
-    if (snapshot != null) {
-      throw new CliException("-l " + snapshot + ": internal snapshots cannot be read yet (expected: no -l)");
+    if (file == null && (snapshot != null || image.format != null || image.imageOpts)) {
+      throw new CliException("--image-opts, -f, and -l require a filename argument.");
     }
     Measurement m;
     if (size != null) {
       m = target.measure(opts, Sizes.parse("--size", size), null);
     } else {
       try (Image img = image.openImage(file, true)) {
-        m = target.measure(opts, 0, new ChainMeasureSource(img.chain()));
+        if (snapshot == null) {
+          m = target.measure(opts, 0, new ChainMeasureSource(img.chain()));
+        } else {
+          try (BlockDevice view = SnapshotSource.open(img, snapshot)) {
+            m = target.measure(opts, 0, new ChainMeasureSource(ImageChain.of(view)));
+          }
+        }
       }
     }
     if (json) {

@@ -180,6 +180,13 @@ class CheckInteropIT {
         Arguments.of("snapshots.qcow2", Qcow2Damage.REFCOUNT_RAISED, 3),
         Arguments.of("snapshots.qcow2", Qcow2Damage.REFCOUNT_LOWERED, 2),
         Arguments.of("snapshots.qcow2", Qcow2Damage.SNAPSHOT_L1_UNALIGNED, 2),
+        Arguments.of("snapshots.qcow2", Qcow2Damage.SNAPSHOT_L1_TOO_LARGE, 2),
+        Arguments.of("snapshots.qcow2", Qcow2Damage.SNAPSHOT_L1_PAST_EOF, 2),
+        Arguments.of("snapshots.qcow2", Qcow2Damage.SNAPSHOT_L1_REFCOUNT_LOWERED, 2),
+        Arguments.of("snapshots.qcow2", Qcow2Damage.SNAPSHOT_TABLE_PAST_EOF, 2),
+        Arguments.of("snapshot-deleted.qcow2", Qcow2Damage.SNAPSHOT_TABLE_PAST_EOF, 1),
+        Arguments.of("snapshots.qcow2", Qcow2Damage.SNAPSHOT_EXTRA_DATA_TOO_LARGE, 1),
+        Arguments.of("snapshot-deleted.qcow2", Qcow2Damage.SNAPSHOT_EXTRA_DATA_TOO_LARGE, 1),
         Arguments.of("bitmaps.qcow2", Qcow2Damage.LEAK, 3),
         Arguments.of("bitmaps.qcow2", Qcow2Damage.BITMAPS_AUTOCLEAR_CLEARED, 3),
         Arguments.of("bitmaps.qcow2", Qcow2Damage.REFCOUNT_LOWERED, 2),
@@ -375,9 +382,13 @@ class CheckInteropIT {
   /** QEMU's hint after its bitmap warning ends without a line break: the next problem line follows on its line. */
   private static final String QEMU_LEAK_HINT = "Some clusters may be leaked, run 'qemu-img check -r' on the image file to fix.";
 
-  /** Problem lines: stderr without the tool's own prefixed lines and the bitmap warning. */
+  /**
+   * Problem lines: stderr without the tool's own prefixed lines, the bitmap warning and QEMU's hints after an error
+   * line ("You can force-remove ..."; vdisk prints one error line).
+   */
   private static List<String> problems(String stderr, String toolPrefix) {
     return stderr.lines().map(l -> l.startsWith(QEMU_LEAK_HINT) ? l.substring(QEMU_LEAK_HINT.length()) : l)
-        .filter(l -> !l.isEmpty() && !l.startsWith(toolPrefix) && !l.startsWith("warning:")).toList();
+        .filter(l -> !l.isEmpty() && !l.startsWith(toolPrefix) && !l.startsWith("warning:")
+            && !l.startsWith("You can force-remove")).toList();
   }
 }

@@ -72,22 +72,75 @@ class MeasureInteropIT {
     }
   }
 
-  /** Runs qemu-img and vdisk with {@code args} in {@code dir}: the same output, or both refuse. */
-  private void same(List<String> args) throws IOException, InterruptedException {
+  /**
+   * {@code -l} measures an internal snapshot as qemu-img does (by name, ID and {@code snapshot.*} options, on an
+   * overlay whose snapshot and active layer differ and which was grown after the snapshot), and refuses a missing
+   * snapshot, a bad option, a raw image and {@code -l} without a file with qemu-img's message.
+   */
+  @Test
+  void snapshotsLikeQemuImg() throws IOException, InterruptedException {
+    PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "raw", "base.raw", "64M");
+    PeerTools.check(dir, "qemu-io", "-f", "raw", "-c", "write -P 1 0 3M", "-c", "write -P 2 40M 1M", "base.raw");
+    PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "qcow2", "-b", "base.raw", "-F", "raw", "snap.qcow2");
+    PeerTools.check(dir, "qemu-io", "-c", "write -P 3 1M 5M", "-c", "write -z 40M 64k", "snap.qcow2");
+    PeerTools.check(dir, "qemu-img", "snapshot", "-c", "before", "snap.qcow2");
+    PeerTools.check(dir, "qemu-img", "resize", "-q", "snap.qcow2", "96M");
+    PeerTools.check(dir, "qemu-io", "-c", "write -P 4 10M 7M", "-c", "write -P 5 90M 1M", "snap.qcow2");
+    PeerTools.check(dir, "qemu-img", "snapshot", "-c", "after", "snap.qcow2");
+    PeerTools.check(dir, "qemu-io", "-c", "discard 0 20M", "snap.qcow2");
+    for (String spec : List.of("before", "1", "after", "2", "snapshot.name=after", "snapshot.id=1",
+        "snapshot.id=2,snapshot.name=after")) {
+      for (String target : List.of("-O raw", "-O qcow2", "-O qcow2 -o cluster_size=4k")) {
+        for (String output : List.of("--output=json", "--output=human")) {
+          List<String> args = new ArrayList<>(List.of("measure", output, "-l", spec));
+          args.addAll(List.of(target.split(" ")));
+          args.add("snap.qcow2");
+          assertThat(same(args)).as(args.toString()).isTrue();
+        }
+      }
+    }
+    for (String bad : List.of("-l nope snap.qcow2", "-l snapshot.name=nope snap.qcow2",
+        "-l snapshot.id=1,snapshot.name=after snap.qcow2", "-l snapshot.foo=1 snap.qcow2", "-f raw -l before base.raw",
+        "-O qcow2 -l before --size 1G")) {
+      List<String> args = new ArrayList<>(List.of("measure"));
+      args.addAll(List.of(bad.split(" ")));
+      refusedAlike(args);
+    }
+  }
+
+  /** Both qemu-img and vdisk refuse {@code args}, vdisk with qemu-img's (first) error line. */
+  private void refusedAlike(List<String> args) throws IOException, InterruptedException {
     List<String> qemu = new ArrayList<>(List.of("qemu-img"));
     qemu.addAll(args);
     PeerTools.Result theirs = PeerTools.run(dir, qemu.toArray(String[]::new));
+    assertThat(theirs.exit()).as(args.toString()).isEqualTo(1);
+    assertThat(same(args)).as(args.toString()).isFalse();
+    String message = theirs.err().lines().findFirst().orElseThrow().replaceFirst("^qemu-img: ", "");
+    assertThat(Vdisk.run(inDir(args)).err()).as(args.toString()).startsWith("vdisk measure: " + message);
+  }
+
+  /** Runs qemu-img and vdisk with {@code args} in {@code dir}: the same output, or both refuse; true if they succeeded. */
+  private boolean same(List<String> args) throws IOException, InterruptedException {
+    List<String> qemu = new ArrayList<>(List.of("qemu-img"));
+    qemu.addAll(args);
+    PeerTools.Result theirs = PeerTools.run(dir, qemu.toArray(String[]::new));
+    Vdisk.Result r = Vdisk.run(inDir(args));
+    if (theirs.exit() != 0) {
+      assertThat(r.exit()).as(args + ": qemu-img refused with " + theirs.err()).isEqualTo(1);
+      assertThat(r.errLines()).as(args.toString()).hasSize(1);
+      return false;
+    }
+    assertThat(r.exit()).as(args + ": " + r.err()).isZero();
+    assertThat(r.out()).as(args.toString()).isEqualTo(theirs.out());
+    return true;
+  }
+
+  /** {@code args} with the image names resolved in {@code dir}. */
+  private String[] inDir(List<String> args) {
     List<String> ours = new ArrayList<>();
     for (String a : args) {
       ours.add(a.endsWith(".raw") || a.endsWith(".qcow2") ? dir.resolve(a).toString() : a);
     }
-    Vdisk.Result r = Vdisk.run(ours.toArray(String[]::new));
-    if (theirs.exit() != 0) {
-      assertThat(r.exit()).as(args + ": qemu-img refused with " + theirs.err()).isEqualTo(1);
-      assertThat(r.errLines()).as(args.toString()).hasSize(1);
-      return;
-    }
-    assertThat(r.exit()).as(args + ": " + r.err()).isZero();
-    assertThat(r.out()).as(args.toString()).isEqualTo(theirs.out());
+    return ours.toArray(String[]::new);
   }
 }

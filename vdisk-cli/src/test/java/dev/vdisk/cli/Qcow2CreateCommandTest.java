@@ -106,7 +106,8 @@ class Qcow2CreateCommandTest {
       "-O vmdk --size 1G|format: 'vmdk' (expected one of: raw, qcow2)",
       "-O qcow2 -o cluster_size=3k --size 1G|cluster_size: '3k' (expected: a power of two from 512 to 2M)",
       "-O qcow2 -o bogus=1 --size 1G|option 'bogus': not supported by format 'qcow2' (expected: EXPECTED)",
-      "-l snap PATH|-l snap: internal snapshots cannot be read yet (expected: no -l)",
+      "-l snap PATH|Failed to load snapshot: Block format 'raw' used by device '' does not support temporarily loading internal snapshots",
+      "-l snap --size 1G|--image-opts, -f, and -l require a filename argument.",
   })
   void measureRefusesBadInput(String args, String message) throws IOException {
     String f = file("m.raw");

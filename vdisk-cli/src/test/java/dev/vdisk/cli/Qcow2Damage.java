@@ -52,6 +52,16 @@ enum Qcow2Damage {
   REFCOUNT_BLOCK_SHARED,
   /** The first snapshot's L1 table offset is 512 bytes off a cluster boundary. */
   SNAPSHOT_L1_UNALIGNED,
+  /** The first snapshot's l1_size raised to 2^25 entries, past QEMU's 32 MiB L1 limit. */
+  SNAPSHOT_L1_TOO_LARGE,
+  /** The first snapshot's L1 table offset sixteen clusters past the end of the file. */
+  SNAPSHOT_L1_PAST_EOF,
+  /** The refcount of the first snapshot's L1 table cluster lowered by one (to 0). */
+  SNAPSHOT_L1_REFCOUNT_LOWERED,
+  /** The header's snapshots_offset 1 GiB past the end of the file: every entry reads as zeroes (incomplete). */
+  SNAPSHOT_TABLE_PAST_EOF,
+  /** The first snapshot's extra_data_size set to 2000, past QEMU's 1024. */
+  SNAPSHOT_EXTRA_DATA_TOO_LARGE,
   /** The autoclear bits cleared, as a program without bitmap support leaves them: QEMU ignores the bitmaps. */
   BITMAPS_AUTOCLEAR_CLEARED,
   /** A reserved bit set in the first entry of the first persistent bitmap's table. */
@@ -99,6 +109,11 @@ enum Qcow2Damage {
         case REFCOUNT_BLOCK_BEYOND_2_63 -> t.put(t.refcountTableOffset, t.get(t.refcountTableOffset) | 0xffff_0000_0000_0000L);
         case REFCOUNT_BLOCK_SHARED -> t.put(t.refcountTableOffset + 8, t.get(t.refcountTableOffset));
         case SNAPSHOT_L1_UNALIGNED -> t.put(t.snapshotsOffset, t.get(t.snapshotsOffset) + 512);
+        case SNAPSHOT_L1_TOO_LARGE -> t.put(t.snapshotsOffset + 8, (0x200_0000L << 32) | (t.get(t.snapshotsOffset + 8) & 0xffff_ffffL));
+        case SNAPSHOT_L1_PAST_EOF -> t.put(t.snapshotsOffset, ch.size() + 16L * t.clusterSize());
+        case SNAPSHOT_L1_REFCOUNT_LOWERED -> t.addRefcount(t.get(t.snapshotsOffset) >>> t.clusterBits, -1);
+        case SNAPSHOT_TABLE_PAST_EOF -> t.put(64, ch.size() + (1L << 30));
+        case SNAPSHOT_EXTRA_DATA_TOO_LARGE -> t.put(t.snapshotsOffset + 32, (t.get(t.snapshotsOffset + 32) & 0xffff_ffff_0000_0000L) | 2000);
         case BITMAPS_AUTOCLEAR_CLEARED -> t.put(88, 0);
         case BITMAP_TABLE_RESERVED_BIT -> t.put(t.bitmapTable(), t.get(t.bitmapTable()) | 2);
         case BITMAP_GRANULARITY_TOO_LARGE -> {

@@ -19,7 +19,6 @@ import dev.vdisk.io.FileDevice;
 import dev.vdisk.io.FileOptions;
 import java.io.IOException;
 import java.io.InterruptedIOException;
-import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.BitSet;
@@ -36,13 +35,16 @@ import java.util.concurrent.TimeUnit;
  * MiB, ranges that read as zeroes as zero writes that may unmap, a zero range shorter than a chunk as data. A base
  * smaller than the image is grown first. What the top image reads never changes during the copy (the base gets
  * exactly what it reads), so a power loss at any point leaves the top reading as before; the base may hold part of
- * the copy. Emptying drops every cluster of the image ({@link FormatImage#makeEmpty}), after the base is flushed.
+ * the copy. Up to 16 data copies run at once, as in QEMU's mirror ({@link CopyPipeline}). Emptying drops every
+ * cluster of the image ({@link FormatImage#makeEmpty}), after the base is flushed.
  */
 public final class Commit {
   /** QEMU's MAX_IO_BYTES: the largest data copy of the mirror. */
   static final int MAX_IO = 1 << 20;
   /** QEMU's default mirror buffer: the most dirty chunks handled in one iteration. */
   static final long BUFFER = 16L << 20;
+  /** QEMU's MAX_IN_FLIGHT: the most data copies of the mirror at once. */
+  static final int IN_FLIGHT = 16;
   private static final int MIN_GRANULARITY = 4096;
   private static final int MAX_GRANULARITY = 65536;
 
@@ -151,12 +153,23 @@ public final class Commit {
     }
     int granularity = granularity(chain.layers().get(depth));
     BitSet dirty = dirtyChunks(chain, depth, length, granularity);
+    progress.update(0, (long) dirty.cardinality() * granularity);
+    try (CopyPipeline copies = new CopyPipeline(top, base, IN_FLIGHT, MAX_IO)) {
+      copyChunks(chain, depth, dirty, granularity, rate, progress, copies);
+      copies.finish();
+    }
+  }
+
+  /** The loop of {@link #commitInto}: each run of dirty chunks, copied through {@code copies} or zeroed. */
+  private static void copyChunks(ImageChain chain, int depth, BitSet dirty, int granularity, long rate,
+      Progress progress, CopyPipeline copies) throws IOException {
+    BlockDevice top = chain.layers().getFirst().device();
+    BlockDevice base = chain.layers().get(depth).device();
+    long length = top.size();
     long total = (long) dirty.cardinality() * granularity;
     long done = 0;
     long accounted = 0;
     long start = System.nanoTime();
-    progress.update(0, total);
-    ByteBuffer buf = ByteBuffer.allocateDirect(MAX_IO);
     for (int chunk = dirty.nextSetBit(0); chunk >= 0; chunk = dirty.nextSetBit(chunk)) {
       int chunks = 1;
       while ((long) chunks * granularity < BUFFER && dirty.get(chunk + chunks)) {
@@ -184,9 +197,7 @@ public final class Commit {
         bytes = Math.min(bytes, length - offset);
         if (copy) {
           for (long pos = offset; pos < offset + bytes; pos += MAX_IO) {
-            int n = (int) Math.min(MAX_IO, offset + bytes - pos);
-            top.read(pos, buf.clear().limit(n));
-            base.write(pos, buf.flip(), Set.of());
+            copies.copy(pos, (int) Math.min(MAX_IO, offset + bytes - pos));
           }
           accounted += bytes;
         } else if (status.zero()) {

@@ -31,13 +31,16 @@ import java.util.Set;
  * <p>The copy is QEMU 7.2's {@code img_rebase}: 2 MiB at a time, 512-byte sectors compared, differing runs written
  * as the old chain's bytes, or as zeroes (a zero write) past the end of the old backing image; a new backing image
  * shorter than the image reads as zeroes past its end, as does the old one. Where the new backing image is an image
- * of the current chain, ranges that no image above it defines are skipped, as QEMU does. A power loss at any point
+ * of the current chain, ranges that no image above it defines are skipped, as QEMU does; ranges that read as zeroes
+ * in both chains are skipped too (QEMU reads and compares them, to the same effect). A power loss at any point
  * leaves the image reading as before (the copy changes nothing a guest sees) or, once the header is written, as
  * after (the same bytes); the header change itself is crash-safe ({@link ImageFormat#changeBacking}).
  */
 public final class Rebase {
   /** qemu-img's IO_BUF_SIZE. */
   static final int CHUNK = 2 << 20;
+  /** Chunks read ahead of the comparison, each from the old and the new backing chain at once. */
+  private static final int AHEAD = 4;
   private static final int SECTOR = 512;
 
   /**
@@ -116,37 +119,78 @@ public final class Rebase {
     long size = top.size();
     long oldSize = oldBacking == null ? 0 : oldBacking.size();
     long newSize = newBacking == null ? 0 : newBacking.size();
-    ByteBuffer oldBuf = ByteBuffer.allocateDirect(CHUNK);
-    ByteBuffer newBuf = ByteBuffer.allocateDirect(CHUNK);
+    // The new backing chain is never written: one walk over it serves the whole copy.
+    ChainWalker newWalker = newBacking == null ? null : ChainWalker.of(newBacking, ChainWalker.Mode.LAYERS);
     progress.update(0, size);
-    for (long offset = 0, n; offset < size; offset += n) {
-      n = Math.min(CHUNK, size - offset);
-      Extent own = top.extents(offset, n).getFirst();
-      n = Math.min(n, own.end() - offset);
-      boolean same = own.present();
-      if (!same && prefix > 0) {
-        // Nothing between the image and the new backing image (one of its chain) defines the range: no change.
-        // A new walk each time: the writes into the top change what a walker would have cached of it.
-        BlockStatus first = ChainWalker.of(top, ChainWalker.Mode.LAYERS, offset, offset + n).at(offset);
-        n = Math.min(n, first.end() - offset);
-        same = first.depth() >= prefix;
+    try (ChunkReader reader = new ChunkReader(AHEAD, CHUNK)) {
+      for (long offset = 0, n; offset < size; offset += n) {
+        n = Math.min(CHUNK, size - offset);
+        Extent own = top.extents(offset, n).getFirst();
+        n = Math.min(n, own.end() - offset);
+        boolean same = own.present();
+        if (!same && prefix > 0) {
+          // Nothing between the image and the new backing image (one of its chain) defines the range: no change.
+          // A new walk each time: the writes into the top change what a walker would have cached of it.
+          BlockStatus first = ChainWalker.of(top, ChainWalker.Mode.LAYERS, offset, offset + n).at(offset);
+          n = Math.min(n, first.end() - offset);
+          same = first.depth() >= prefix;
+        }
+        if (same) {
+          progress.update(offset + n, size);
+          continue;
+        }
+        boolean oldIsZero = offset >= oldSize;
+        if (!oldIsZero) {
+          n = Math.min(n, oldSize - offset);
+        }
+        if (newBacking != null && offset < newSize) {
+          n = Math.min(n, newSize - offset);
+        }
+        long zeroes = zeroesInBoth(
+            oldIsZero ? null : ChainWalker.of(top, ChainWalker.Mode.LAYERS, offset, offset + n).at(offset),
+            newBacking == null || offset >= newSize ? null : newWalker.at(offset), offset, n);
+        if (zeroes > 0) {
+          // Both chains read zeroes here (QEMU reads and compares them): equal, nothing to write.
+          n = zeroes;
+          progress.update(offset + n, size);
+          continue;
+        }
+        ChunkReader.Chunk done = reader.read(offset, (int) n, oldIsZero ? null : oldBacking,
+            newBacking == null || offset >= newSize ? null : newBacking);
+        if (done != null) {
+          writeDifferences(top, done, progress, size);
+        }
       }
-      if (same) {
-        progress.update(offset + n, size);
-        continue;
+      for (ChunkReader.Chunk done; (done = reader.next()) != null; ) {
+        writeDifferences(top, done, progress, size);
       }
-      boolean oldIsZero = offset >= oldSize;
-      if (!oldIsZero) {
-        n = Math.min(n, oldSize - offset);
-      }
-      if (newBacking != null && offset < newSize) {
-        n = Math.min(n, newSize - offset);
-      }
-      fill(oldIsZero ? null : oldBacking, offset, oldBuf.clear().limit((int) n));
-      fill(newBacking == null || offset >= newSize ? null : newBacking, offset, newBuf.clear().limit((int) n));
-      writeDifferences(top, offset, oldBuf, newBuf, oldIsZero);
-      progress.update(offset + n, size);
     }
+  }
+
+  /** The differences of a chunk read written (see the method below), then its buffers given back. */
+  private static void writeDifferences(BlockDevice top, ChunkReader.Chunk chunk, Progress progress, long size)
+      throws IOException {
+    writeDifferences(top, chunk.offset(), chunk.old(), chunk.now(), chunk.oldIsZero());
+    chunk.release();
+    progress.update(chunk.offset() + chunk.old().limit(), size);
+  }
+
+  /**
+   * The bytes from {@code offset} (at most {@code length}) that read as zeroes both where the old chain's status is
+   * {@code old} and where the new one's is {@code now} (null: a chain that reads zeroes there), or 0 if either has
+   * data there.
+   */
+  private static long zeroesInBoth(BlockStatus old, BlockStatus now, long offset, long length) {
+    long n = length;
+    for (BlockStatus s : new BlockStatus[] {old, now}) {
+      if (s != null) {
+        if (s.allocated() && !s.zero()) {
+          return 0;
+        }
+        n = Math.min(n, s.end() - offset);
+      }
+    }
+    return n;
   }
 
   /** The index of {@code newBacking} in {@code chain} below the top, or 0 where it is not one of its images. */
@@ -159,40 +203,31 @@ public final class Rebase {
     return 0;
   }
 
-  /** Reads {@code dst}'s remaining bytes from {@code device} at {@code offset}, or zeroes for no device. */
-  private static void fill(BlockDevice device, long offset, ByteBuffer dst) throws IOException {
-    if (device == null) {
-      while (dst.hasRemaining()) {
-        dst.put((byte) 0);
-      }
-    } else {
-      device.read(offset, dst.duplicate());
-      dst.position(dst.limit());
-    }
-    dst.flip();
-  }
-
-  /** QEMU's compare_buffers loop: runs of 512-byte sectors that differ are written, as data or as zeroes. */
+  /**
+   * QEMU's compare_buffers loop: runs of 512-byte sectors that differ are written, as data or as zeroes. Equal bytes
+   * are skipped with one vectorised comparison rather than sector by sector.
+   */
   private static void writeDifferences(BlockDevice top, long offset, ByteBuffer old, ByteBuffer now, boolean oldIsZero)
       throws IOException {
     int n = old.limit();
     for (int pos = 0; pos < n; ) {
-      int len = Math.min(SECTOR, n - pos);
-      boolean differ = old.slice(pos, len).mismatch(now.slice(pos, len)) >= 0;
-      int end = pos + len;
+      int first = old.slice(pos, n - pos).mismatch(now.slice(pos, n - pos));
+      if (first < 0) {
+        return;
+      }
+      int start = pos + first / SECTOR * SECTOR;
+      int end = start + Math.min(SECTOR, n - start);
       while (end < n) {
         int l = Math.min(SECTOR, n - end);
-        if ((old.slice(end, l).mismatch(now.slice(end, l)) >= 0) != differ) {
+        if (old.slice(end, l).mismatch(now.slice(end, l)) < 0) {
           break;
         }
         end += l;
       }
-      if (differ) {
-        if (oldIsZero) {
-          top.writeZeroes(offset + pos, end - pos, Set.of());
-        } else {
-          top.write(offset + pos, old.slice(pos, end - pos), Set.of());
-        }
+      if (oldIsZero) {
+        top.writeZeroes(offset + start, end - start, Set.of());
+      } else {
+        top.write(offset + start, old.slice(start, end - start), Set.of());
       }
       pos = end;
     }

@@ -163,7 +163,8 @@ final class Qcow2Checker {
 
   private CheckResult run() throws IOException {
     Qcow2Header h = head.header();
-    SnapshotTable.Parsed snapshots = SnapshotTable.parse(file, h, true);
+    SnapshotTableRepair snapshotRepair = SnapshotTableRepair.read(file, h, fix == Repair.ALL, tally);
+    SnapshotTable.Parsed snapshots = snapshotRepair.table();
     calculate(snapshots);
     CheckTally beforeCompare = tally.copy();
     long highest = compare(null);
@@ -210,6 +211,13 @@ final class Qcow2Checker {
       }
     }
     copied.checkCopiedFlags();
+    // QEMU's qcow2_check_fix_snapshot_table: the table's own damage is repaired once the refcounts are.
+    if (snapshotRepair.damage() > 0 && fix == Repair.ALL) {
+      snapshotRepair.rewrite(file.device(), copied.stored, ImageHead.read(file).header(), tally);
+      tally.corruptionsFixed += snapshotRepair.damage();
+    } else {
+      tally.corruptions += snapshotRepair.damage();
+    }
     long virtualSize = (h.size() + 511) & ~511L;
     return tally.result((highest + 1) << geometry.clusterBits(), Math.ceilDiv(virtualSize, geometry.clusterSize()));
   }

@@ -8,6 +8,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Consumer;
 
 /**
  * The internal snapshot table: nb_snapshots variable-length entries from snapshots_offset. Each entry is a
@@ -39,8 +40,22 @@ final class SnapshotTable {
    * @param l1TableOffset where the snapshot's L1 table is (unchecked)
    * @param l1Size its entries (unchecked)
    * @param unknownExtra the extra data past the 24 bytes QEMU 7.2 knows, kept when the table is rewritten
+   * @param extraBytes the extra data the entry stores (a repair's parse: at most {@link #MAX_EXTRA_DATA})
    */
-  record Entry(Snapshot snapshot, long l1TableOffset, long l1Size, byte[] unknownExtra) {}
+  record Entry(Snapshot snapshot, long l1TableOffset, long l1Size, byte[] unknownExtra, long extraBytes) {
+    /** An entry as {@link #encode} writes it: the known extra data, then the unknown. */
+    Entry(Snapshot snapshot, long l1TableOffset, long l1Size, byte[] unknownExtra) {
+      this(snapshot, l1TableOffset, l1Size, unknownExtra, KNOWN_EXTRA + unknownExtra.length);
+    }
+
+    /**
+     * True if the entry lacks the 16 bytes of extra data (large VM state size, disk size) that every entry of a
+     * version 3 image must have: QEMU's check calls it incomplete, and its repair rewrites it whole.
+     */
+    boolean incomplete() {
+      return extraBytes < 16;
+    }
+  }
 
   /**
    * The table as stored.
@@ -69,6 +84,17 @@ final class SnapshotTable {
    * with more extra data, or a table larger, than QEMU accepts is an error.
    */
   static Parsed parse(HostReader file, Qcow2Header header, boolean lenient) throws IOException {
+    return parse(file, header, lenient, null);
+  }
+
+  /**
+   * {@link #parse(HostReader, Qcow2Header, boolean)} as QEMU's repair reads the table ({@code qcow2_do_read_snapshots}
+   * with repair): where {@code discarding} is not null, an entry with more extra data than QEMU accepts keeps its first
+   * {@link #MAX_EXTRA_DATA} bytes instead of failing the parse, {@code discarding} receives QEMU's line for it, and the
+   * entry's ID and name are still read after all of its extra data.
+   */
+  static Parsed parse(HostReader file, Qcow2Header header, boolean lenient, Consumer<String> discarding)
+      throws IOException {
     long start = header.snapshotsOffset();
     long pos = start;
     long end = start;
@@ -88,11 +114,17 @@ final class SnapshotTable {
       long vmClockNsec = f.getLong(24);
       long vmStateSize = u32(f, 32);
       long extraSize = u32(f, 36);
+      long storedExtra = extraSize;
       if (extraSize > MAX_EXTRA_DATA) {
-        throw invalid(where + ": extra_data_size", extraSize, "at most " + MAX_EXTRA_DATA);
+        if (discarding == null) {
+          throw invalid(where + ": extra_data_size", extraSize, "at most " + MAX_EXTRA_DATA);
+        }
+        discarding.accept("Discarding too much extra metadata in snapshot table entry " + i + " (" + extraSize + " > "
+            + MAX_EXTRA_DATA + ")");
+        extraSize = MAX_EXTRA_DATA;
       }
-      int varSize = (int) extraSize + idSize + nameSize;
-      ByteBuffer v = read(file, lenient, where, pos + FIXED, varSize);
+      ByteBuffer v = read(file, lenient, where, pos + FIXED, (int) extraSize);
+      ByteBuffer names = read(file, lenient, where, pos + FIXED + storedExtra, idSize + nameSize);
       long diskSize = header.size();
       long icount = -1;
       if (extraSize >= 8) {
@@ -108,11 +140,11 @@ final class SnapshotTable {
       if (unknown.length > 0) {
         v.get(KNOWN_EXTRA, unknown);
       }
-      String id = string(v, (int) extraSize, idSize);
-      String name = string(v, (int) extraSize + idSize, nameSize);
+      String id = string(names, 0, idSize);
+      String name = string(names, idSize, nameSize);
       out.add(new Entry(new Snapshot(id, name, diskSize, vmStateSize, dateSec, dateNsec, vmClockNsec, icount), l1Offset, l1Size,
-          unknown));
-      end = pos + FIXED + varSize;
+          unknown, extraSize));
+      end = pos + FIXED + storedExtra + idSize + nameSize;
       pos = (end + 7) & ~7L;
     }
     return new Parsed(List.copyOf(out), end - start);
@@ -186,9 +218,14 @@ final class SnapshotTable {
     return b.getInt(at) & 0xffffffffL;
   }
 
+  /** The ID or name at {@code at}: up to its first NUL byte, as QEMU holds it (a C string). */
   private static String string(ByteBuffer b, int at, int length) {
     byte[] raw = new byte[length];
     b.get(at, raw);
-    return new String(raw, StandardCharsets.UTF_8);
+    int end = 0;
+    while (end < length && raw[end] != 0) {
+      end++;
+    }
+    return new String(raw, 0, end, StandardCharsets.UTF_8);
   }
 }

@@ -1,0 +1,108 @@
+package dev.vdisk.format.qcow2;
+
+import dev.vdisk.block.BlockDevice;
+import dev.vdisk.format.CheckProblem.Kind;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.Set;
+
+/**
+ * The snapshot-table part of {@code qemu-img check -r all} (QEMU 7.2's {@code qcow2_check_read_snapshot_table} and
+ * {@code qcow2_check_fix_snapshot_table}): the table is read as the repair reads it (oversized extra data cut to
+ * QEMU's limit, each cut a corruption), each entry of a version 3 image that lacks the 16 bytes of extra data every
+ * entry must have is a corruption, and once the refcounts are repaired, a damaged table is written anew as QEMU
+ * writes it and the old one freed.
+ *
+ * <p>Crash safety: the new table goes to clusters allocated (refcount 1) and made durable before the one header write
+ * (bytes 60-71, nb_snapshots and snapshots_offset, inside the first sector) that switches to it; the old table's
+ * clusters are counted down only after that switch is durable. A power loss leaves the old table or the new one, and
+ * at worst the other's clusters leaked.
+ */
+final class SnapshotTableRepair {
+  /** Header bytes 60-71: nb_snapshots, snapshots_offset. */
+  private static final int NB_SNAPSHOTS_FIELD = 60;
+
+  private final SnapshotTable.Parsed table;
+  private final long damage;
+
+  private SnapshotTableRepair(SnapshotTable.Parsed table, long damage) {
+    this.table = table;
+    this.damage = damage;
+  }
+
+  /**
+   * Reads the snapshot table of the image in {@code file} for a check ({@code repairAll}: for {@code check -r all}),
+   * reporting its damage to {@code tally} (QEMU's lines, each counted by {@link #damage}, not by the tally: they are
+   * corruptions or fixed corruptions once the check knows what became of them).
+   */
+  static SnapshotTableRepair read(HostReader file, Qcow2Header header, boolean repairAll, CheckTally tally)
+      throws IOException {
+    long[] damage = {0};
+    SnapshotTable.Parsed table = SnapshotTable.parse(file, header, true, !repairAll ? null : line -> {
+      tally.note(line);
+      damage[0]++;
+    });
+    if (header.version() >= 3) {
+      for (int i = 0; i < table.entries().size(); i++) {
+        if (table.entries().get(i).incomplete()) {
+          tally.report(Kind.CORRUPTION,
+              (repairAll ? "Repairing" : "ERROR") + " snapshot table entry " + i + " is incomplete");
+          damage[0]++;
+        }
+      }
+    }
+    return new SnapshotTableRepair(table, damage[0]);
+  }
+
+  /** The table as read. */
+  SnapshotTable.Parsed table() {
+    return table;
+  }
+
+  /** The corruptions found in the table itself (not in what it references). */
+  long damage() {
+    return damage;
+  }
+
+  /**
+   * Writes the table anew ({@link SnapshotTable#encode}) to clusters {@code refcounts} allocates, switches the header
+   * to it and frees the old table, as QEMU's {@code qcow2_write_snapshots}; call after the refcounts are repaired
+   * and written. Like QEMU's {@code qcow2_free_clusters}, the old table is not freed where one of its clusters has
+   * no reference to drop (a table that lay past the end of the file), with QEMU's line for it.
+   */
+  void rewrite(BlockDevice file, RefcountStore refcounts, Qcow2Header header, CheckTally tally) throws IOException {
+    int clusterBits = header.clusterBits();
+    ByteBuffer bytes = SnapshotTable.encode(table.entries());
+    long at = refcounts.allocate((int) Math.ceilDiv(bytes.remaining(), 1L << clusterBits));
+    file.write(at, bytes, Set.of());
+    writeRefcounts(file, refcounts);
+    ByteBuffer pointer = ByteBuffer.allocate(12).putInt(table.entries().size()).putLong(at).flip();
+    file.write(NB_SNAPSHOTS_FIELD, pointer, Set.of());
+    file.flush();
+    long first = header.snapshotsOffset() >>> clusterBits;
+    long last = (header.snapshotsOffset() + Math.max(table.tableBytes(), 1) - 1) >>> clusterBits;
+    for (long c = first; c <= last; c++) {
+      if (refcounts.get(c) == 0) {
+        tally.note("qcow2_free_clusters failed: Invalid argument");
+        return;
+      }
+    }
+    refcounts.free(first << clusterBits, (int) (last - first + 1));
+    refcounts.applyFrees();
+    writeRefcounts(file, refcounts);
+  }
+
+  /** Makes the refcount changes durable: blocks, then a moved table and the header fields naming it. */
+  private static void writeRefcounts(BlockDevice file, RefcountStore refcounts) throws IOException {
+    refcounts.writeBlocks();
+    file.flush();
+    if (refcounts.writeTable()) {
+      file.flush();
+      ByteBuffer moved = refcounts.takeMovedHeaderFields();
+      if (moved != null) {
+        file.write(Qcow2Header.REFCOUNT_TABLE_OFFSET_FIELD, moved, Set.of());
+        file.flush();
+      }
+    }
+  }
+}
