@@ -150,17 +150,7 @@ final class CompatDowngrade {
     if (!changed) {
       return;
     }
-    if (refcounts.writeBlocks()) {
-      file.flush();
-    }
-    if (refcounts.writeTable()) {
-      file.flush();
-      ByteBuffer moved = refcounts.takeMovedHeaderFields();
-      if (moved != null) {
-        file.write(Qcow2Header.REFCOUNT_TABLE_OFFSET_FIELD, moved, Set.of());
-        file.flush();
-      }
-    }
+    refcounts.writeBack();
     // Written, not writeZeroes: a new cluster may lie past the end of the file, which the write must extend.
     ByteBuffer zero = ByteBuffer.allocate(clusterSize);
     for (long host : zeroes) {

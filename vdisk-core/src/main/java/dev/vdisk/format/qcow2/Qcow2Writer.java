@@ -964,19 +964,7 @@ final class Qcow2Writer {
 
   /** The ordered write-back described in the class comment. Under the metadata lock. */
   private void flushOrdered() throws IOException {
-    boolean flushed = false;
-    if (refcounts.writeBlocks()) {
-      file.flush();
-      flushed = true;
-    }
-    if (refcounts.writeTable()) {
-      file.flush();
-      ByteBuffer moved = refcounts.takeMovedHeaderFields();
-      if (moved != null) {
-        file.write(Qcow2Header.REFCOUNT_TABLE_OFFSET_FIELD, moved, Set.of());
-        file.flush();
-      }
-    }
+    boolean flushed = refcounts.writeBack();
     if (!flushed && l2.dirtyCount() > 0) {
       // Data written in place into owned storage (a zero cluster's, an unallocated subcluster's) allocates nothing,
       // so no refcount flush above covered it: it must be durable before the entry that exposes it.

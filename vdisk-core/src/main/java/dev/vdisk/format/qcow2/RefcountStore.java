@@ -248,6 +248,28 @@ final class RefcountStore implements RefcountBlocks {
     return !dirtyBlocks.isEmpty() || tableDirty;
   }
 
+  /**
+   * Makes the pending refcount changes durable in the order that keeps a crash harmless: the changed blocks, a
+   * flush, then a changed table, a flush, then (if the table moved) the header fields naming it, a flush.
+   *
+   * @return whether blocks were written (and flushed)
+   */
+  boolean writeBack() throws IOException {
+    boolean blocksWritten = writeBlocks();
+    if (blocksWritten) {
+      file.flush();
+    }
+    if (writeTable()) {
+      file.flush();
+      ByteBuffer moved = takeMovedHeaderFields();
+      if (moved != null) {
+        file.write(Qcow2Header.REFCOUNT_TABLE_OFFSET_FIELD, moved, Set.of());
+        file.flush();
+      }
+    }
+    return blocksWritten;
+  }
+
   /** Writes the changed refcount blocks; returns whether there were any. The caller flushes the file next. */
   boolean writeBlocks() throws IOException {
     if (dirtyBlocks.isEmpty()) {

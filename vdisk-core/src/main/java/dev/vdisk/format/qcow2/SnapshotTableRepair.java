@@ -75,7 +75,9 @@ final class SnapshotTableRepair {
     ByteBuffer bytes = SnapshotTable.encode(table.entries());
     long at = refcounts.allocate((int) Math.ceilDiv(bytes.remaining(), 1L << clusterBits));
     file.write(at, bytes, Set.of());
-    writeRefcounts(file, refcounts);
+    if (!refcounts.writeBack()) {
+      file.flush(); // the new table is durable before the header names it
+    }
     ByteBuffer pointer = ByteBuffer.allocate(12).putInt(table.entries().size()).putLong(at).flip();
     file.write(NB_SNAPSHOTS_FIELD, pointer, Set.of());
     file.flush();
@@ -89,20 +91,6 @@ final class SnapshotTableRepair {
     }
     refcounts.free(first << clusterBits, (int) (last - first + 1));
     refcounts.applyFrees();
-    writeRefcounts(file, refcounts);
-  }
-
-  /** Makes the refcount changes durable: blocks, then a moved table and the header fields naming it. */
-  private static void writeRefcounts(BlockDevice file, RefcountStore refcounts) throws IOException {
-    refcounts.writeBlocks();
-    file.flush();
-    if (refcounts.writeTable()) {
-      file.flush();
-      ByteBuffer moved = refcounts.takeMovedHeaderFields();
-      if (moved != null) {
-        file.write(Qcow2Header.REFCOUNT_TABLE_OFFSET_FIELD, moved, Set.of());
-        file.flush();
-      }
-    }
+    refcounts.writeBack();
   }
 }

@@ -57,16 +57,7 @@ final class ReplySender {
     if (Thread.currentThread() == owner) {
       return sendOwned(parts);
     }
-    lock.lock();
-    try {
-      wire.writeFully(parts);
-      return true;
-    } catch (IOException e) {
-      broken = true;
-      return false;
-    } finally {
-      lock.unlock();
-    }
+    return writeLocked(parts);
   }
 
   private boolean sendOwned(ByteBuffer[] parts) {
@@ -83,16 +74,24 @@ final class ReplySender {
     ByteBuffer[] gather = new ByteBuffer[parts.length + 1]; // a reply this large costs far more than the array
     gather[0] = batch.flip();
     System.arraycopy(parts, 0, gather, 1, parts.length);
+    try {
+      return writeLocked(gather);
+    } finally {
+      batch.clear();
+    }
+  }
+
+  /** Writes {@code parts} under the lock; false (and the connection marked broken) if the write failed. */
+  private boolean writeLocked(ByteBuffer... parts) {
     lock.lock();
     try {
-      wire.writeFully(gather);
+      wire.writeFully(parts);
       return true;
     } catch (IOException e) {
       broken = true;
       return false;
     } finally {
       lock.unlock();
-      batch.clear();
     }
   }
 
@@ -133,15 +132,11 @@ final class ReplySender {
     if (batch.position() == 0) {
       return;
     }
-    lock.lock();
     try {
       if (!broken) {
-        wire.writeFully(batch.flip());
+        writeLocked(batch.flip());
       }
-    } catch (IOException e) {
-      broken = true;
     } finally {
-      lock.unlock();
       batch.clear();
     }
   }
