@@ -50,8 +50,15 @@ class BenchMatrixIT {
       assertThat(c.get("result").get("samples")).as(where).hasSize(2);
       assertThat(c.get("result").get("median").asDouble()).as(where).isPositive();
       assertThat(c.get("latency-us").get("p99.9").asDouble()).as(where).isPositive();
-      assertThat(c.get("latency-us").get("timed").asLong()).as(where + ": a short run times every request")
-          .isEqualTo(c.get("requests").asLong());
+      JsonNode latency = c.get("latency-us");
+      long requests = c.get("requests").asLong();
+      int n = latency.get("sampled-1-in").asInt();
+      assertThat(Integer.bitCount(n)).as(where + ": sampled 1 in a power of two").isEqualTo(1);
+      assertThat(latency.get("timed").asLong()).as(where + ": every one of the first requests, then 1 in up to " + n)
+          .isBetween(Math.min(requests, latency.get("all-of-first").asLong()), requests);
+      if (n == 1) {
+        assertThat(latency.get("timed").asLong()).as(where + ": no sampling, every request timed").isEqualTo(requests);
+      }
       assertThat(c.get("requests").asLong()).as(where).isPositive();
     }
     assertThat(doc.get("breakdowns")).hasSize(2 * 7);
