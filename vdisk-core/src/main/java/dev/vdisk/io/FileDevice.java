@@ -21,7 +21,6 @@ import java.lang.foreign.Arena;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.AccessDeniedException;
-import java.nio.file.FileStore;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -49,8 +48,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * for block devices at least the logical sector size.
  *
  * <p><b>Everything else</b> (discard, zeroing, allocation map, size, locks) goes through a second,
- * native descriptor of the same file ({@link NativeFile}); these calls act on the inode, so which
- * descriptor makes them does not matter.
+ * native descriptor of the same file ({@link NativeFile}, behind {@link HostFile}); these calls act on the inode, so
+ * which descriptor makes them does not matter. Tests put a device on a simulated host file through {@link #onHost}.
  *
  * <ul>
  *   <li>Reads past the end of a regular file shorter than {@link #size()} return zeroes.
@@ -79,7 +78,7 @@ public final class FileDevice implements BlockDevice {
   private final FileOptions options;
   private final FileIo io;
   private final Aio aio;
-  private final NativeFile file;
+  private final HostFile file;
   private final boolean blockDevice;
   private final String fsType;
   private final int alignment;
@@ -98,16 +97,15 @@ public final class FileDevice implements BlockDevice {
   private volatile boolean zeroRangeSupported = true;
   private volatile boolean seekSupported = true;
 
-  private FileDevice(Path path, FileOptions options, FileIo io, NativeFile file, FileStat stat) throws IOException {
+  private FileDevice(Path path, FileOptions options, FileIo io, HostFile file, FileStat stat) throws IOException {
     this.path = path;
     this.options = options;
     this.io = io;
     this.aio = io instanceof RingFile ? Aio.IO_URING : Aio.THREADS;
     this.file = file;
     this.blockDevice = stat.isBlockDevice();
-    FileStore store = Files.getFileStore(path);
-    this.fsType = store.type();
-    int fsBlock = (int) store.getBlockSize();
+    this.fsType = file.fileSystemType();
+    int fsBlock = file.fileSystemBlockSize();
     this.size = blockDevice ? file.blockDeviceSize() : stat.size();
     this.alignment = blockDevice ? Math.max(fsBlock, file.logicalSectorSize()) : fsBlock;
     if (options.cache().direct()) {
@@ -156,18 +154,34 @@ public final class FileDevice implements BlockDevice {
     FileIo io = null;
     try {
       file = NativeFile.open(path, !options.readOnly());
-      FileStat stat = file.stat();
-      if (!stat.isRegularFile() && !stat.isBlockDevice()) {
-        throw new BlockDeviceException(BlockError.EINVAL,
-            "open: " + path + " is not a regular file or block device (expected: an image file or a block device)");
-      }
+      LinuxHostFile host = new LinuxHostFile(file);
+      FileStat stat = host.stat();
+      requireFileOrBlockDevice(path, stat);
       io = openIo(path, options, channel, file);
-      return new FileDevice(path, options, io, file, stat);
+      return new FileDevice(path, options, io, host, stat);
     } catch (IOException | RuntimeException e) {
       closeAfterFailure(file, e);
       closeAfterFailure(io, e);
       closeAfterFailure(channel, e);
       throw e;
+    }
+  }
+
+  /**
+   * A device on {@code host}, whose data moves through {@code io} (already opened as {@code options.cache()} says,
+   * O_DIRECT's rules included): how the crash tests put a FileDevice on a simulated disk. Takes no locks; on success
+   * the device owns both, on failure the caller still does.
+   */
+  static FileDevice onHost(Path path, FileOptions options, FileIo io, HostFile host) throws IOException {
+    FileStat stat = host.stat();
+    requireFileOrBlockDevice(path, stat);
+    return new FileDevice(path, options, io, host, stat);
+  }
+
+  private static void requireFileOrBlockDevice(Path path, FileStat stat) throws BlockDeviceException {
+    if (!stat.isRegularFile() && !stat.isBlockDevice()) {
+      throw new BlockDeviceException(BlockError.EINVAL,
+          "open: " + path + " is not a regular file or block device (expected: an image file or a block device)");
     }
   }
 
@@ -676,7 +690,7 @@ public final class FileDevice implements BlockDevice {
    */
   public void lock(boolean metadata) throws IOException {
     if (options.locking()) {
-      ImageLock.acquire(file, options, metadata);
+      file.lock(options, metadata);
     }
   }
 

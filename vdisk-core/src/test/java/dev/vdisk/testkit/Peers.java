@@ -35,6 +35,19 @@ public final class Peers {
     Assumptions.abort(reason);
   }
 
+  /**
+   * True if {@code tool} is on the PATH, for a test that runs without it and lets it judge where it is (the crash
+   * tests and qemu-img check). On CI ({@code CI=true}), where every peer must be, a missing one fails the calling test.
+   */
+  public static boolean judge(String tool) {
+    boolean here = onPath(tool);
+    if (!here && "true".equals(System.getenv("CI"))) {
+      fail(tool + " not found on PATH; CI=true, where it must be available to judge this test's results, so this is a "
+          + "failure");
+    }
+    return here;
+  }
+
   /** True if {@code tool} is an executable on the PATH: for tests that use a peer where there is one. */
   public static boolean available(String tool) {
     return onPath(tool);

@@ -1,10 +1,11 @@
 package dev.vdisk.format.qcow2;
 
+import dev.vdisk.OpenOptions;
+import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.FilterDevice;
+import dev.vdisk.block.WriteFlag;
 import dev.vdisk.format.BitmapEdit;
 import dev.vdisk.format.FormatImage;
-import dev.vdisk.block.BlockDevice;
-import dev.vdisk.block.WriteFlag;
 import dev.vdisk.format.Images;
 import dev.vdisk.format.OpenImage;
 import dev.vdisk.io.CacheMode;
@@ -22,7 +23,8 @@ import java.util.Set;
  * {@code Qcow2CreateInteropIT}), so that the crash tests run where QEMU is not installed. A layout is a qemu-img
  * {@code -o} option list, optionally followed by {@code " + backing"} (an overlay over a qcow2 backing file holding
  * data, a zero cluster and unallocated space) or {@code " + bitmaps"} (two enabled persistent bitmaps, of 64 KiB
- * and 512-byte granularity, and a disabled one).
+ * and 512-byte granularity, and a disabled one). {@link #make} builds other tests' layouts from qemu-img's and
+ * qemu-io's words, also through vdisk.
  */
 final class CrashImages {
   private CrashImages() {}
@@ -74,5 +76,91 @@ final class CrashImages {
       }
     }
     return options;
+  }
+
+  /**
+   * Creates qcow2 image {@code name} of {@code size} bytes in {@code dir} with qemu-img's {@code -o} list
+   * {@code createOptions} ({@code backing_file} and {@code backing_fmt} included), then runs {@code commands} on it as
+   * qemu-io and qemu-img would, through vdisk: {@code write [-c] [-z] [-P BYTE] OFFSET LENGTH} ({@code -c}: one
+   * compressed write per cluster, as qemu-io splits it), {@code discard OFFSET LENGTH}, {@code snapshot NAME}
+   * ({@code qemu-img snapshot -c}) and {@code bitmap NAME} ({@code qemu-img bitmap --add}, qemu-img's default
+   * granularity). Offsets and lengths take qemu-io's k and M suffixes.
+   *
+   * @return the image's path
+   */
+  static Path make(Path dir, String name, String createOptions, long size, String... commands) throws IOException {
+    Path image = dir.resolve(name);
+    Map<String, String> options = options(createOptions);
+    new Qcow2Format().create(image, size, options, false);
+    OpenImage open = null;
+    try {
+      for (String command : commands) {
+        String[] w = command.trim().split("\\s+");
+        if (w[0].equals("snapshot")) {
+          if (open != null) {
+            open.close();
+            open = null;
+          }
+          dev.vdisk.Vdisk.createSnapshot(image, w[1], OpenOptions.builder().build());
+          continue;
+        }
+        if (open == null) {
+          open = Images.open(image, "qcow2", FileOptions.of(CacheMode.WRITEBACK, false));
+        }
+        BlockDevice d = open.device();
+        FormatImage q = FilterDevice.find(d, FormatImage.class);
+        int clusterSize = q.facts().clusterSize().orElseThrow();
+        switch (w[0]) {
+          case "bitmap" -> q.editBitmap(w[1], BitmapEdit.add(0));
+          case "discard" -> d.discard(bytes(w[1]), bytes(w[2]));
+          case "write" -> write(d, clusterSize, command, Arrays.copyOfRange(w, 1, w.length));
+          default -> throw new IllegalArgumentException("layout command: " + command
+              + " (expected: write, discard, snapshot or bitmap)");
+        }
+      }
+    } finally {
+      if (open != null) {
+        open.close();
+      }
+    }
+    return image;
+  }
+
+  /** qemu-io's {@code write [-c] [-z] [-P BYTE] OFFSET LENGTH}, its words after "write". */
+  private static void write(BlockDevice d, int clusterSize, String command, String[] w) throws IOException {
+    boolean compressed = false;
+    boolean zero = false;
+    int pattern = 0xcd; // qemu-io's default pattern
+    int i = 0;
+    for (; w[i].startsWith("-"); i++) {
+      switch (w[i]) {
+        case "-c" -> compressed = true;
+        case "-z" -> zero = true;
+        case "-P" -> pattern = Integer.decode(w[++i]);
+        default -> throw new IllegalArgumentException("layout command: " + command + " (expected: -c, -z or -P)");
+      }
+    }
+    long offset = bytes(w[i]);
+    long length = bytes(w[i + 1]);
+    if (zero) {
+      d.writeZeroes(offset, length, Set.of());
+      return;
+    }
+    byte[] data = new byte[(int) length];
+    Arrays.fill(data, (byte) pattern);
+    int step = compressed ? clusterSize : data.length;
+    for (int at = 0; at < data.length; at += step) {
+      int n = Math.min(step, data.length - at);
+      d.write(offset + at, ByteBuffer.wrap(data, at, n), compressed ? Set.of(WriteFlag.COMPRESSED) : Set.of());
+    }
+  }
+
+  /** A qemu-io size: bytes, or with a k or M suffix. */
+  private static long bytes(String s) {
+    return switch (s.charAt(s.length() - 1)) {
+      case 'k', 'K' -> Long.parseLong(s.substring(0, s.length() - 1)) << 10;
+      case 'M' -> Long.parseLong(s.substring(0, s.length() - 1)) << 20;
+      default -> Long.parseLong(s);
+    };
   }
 }

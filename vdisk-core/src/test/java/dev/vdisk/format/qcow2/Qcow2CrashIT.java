@@ -14,9 +14,10 @@ import dev.vdisk.format.CheckResult;
 import dev.vdisk.format.Images;
 import dev.vdisk.format.Repair;
 import dev.vdisk.io.CacheMode;
+import dev.vdisk.io.FileDevice;
 import dev.vdisk.io.FileOptions;
+import dev.vdisk.io.SimulatedHostFile;
 import dev.vdisk.testkit.CrashingDevice;
-import dev.vdisk.testkit.Peers;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -35,6 +36,7 @@ import java.util.TreeMap;
 import java.util.stream.IntStream;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -42,7 +44,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Power loss at many points of random workloads on qcow2 images that vdisk creates and writes (so it runs without
- * QEMU; qemu-img's judgement joins where it is installed): the image file sits on a
+ * QEMU; qemu-img's judgement joins where it is installed, and must on CI): the image file sits on a
  * {@link CrashingDevice}, and each crash keeps every write covered by a completed flush plus a random subset of
  * the rest, torn at 512-byte sectors. Crash points cover the whole session, the close included. After each crash:
  *
@@ -70,10 +72,10 @@ import org.junit.jupiter.params.provider.MethodSource;
  * over several cluster sizes, refcount widths, versions, extended L2 entries (subcluster allocation), overlays over
  * a backing file (copy-on-write from it), and a small L2 cache that forces write-back between flushes. Each workload runs under one of the cache modes that promise durability at a flush, in turn:
  * writeback, writethrough, none, directsync. {@code unsafe} is left out because it ignores flushes: it promises
- * nothing after a power loss, so there would be nothing to check. (On this simulated disk {@code none} and
- * {@code directsync} differ from writeback and writethrough only in O_DIRECT, which changes the host page cache,
- * not what a flush makes durable; they run the same stack as their page-cache twins, which is the point: the
- * qcow2 driver must not depend on the mode for its ordering.)
+ * nothing after a power loss, so there would be nothing to check. Under {@code none} and {@code directsync} the image
+ * sits on a real {@link FileDevice} opened O_DIRECT on the simulated disk ({@link SimulatedHostFile}, which enforces
+ * O_DIRECT's alignment, 4 KiB or 512 bytes by workload), so FileDevice's bounce buffers, read-modify-writes of partial
+ * blocks and its flush are under the same power losses; the page-cache modes put the image on the disk directly.
  */
 class Qcow2CrashIT {
   private static final int SIZE = 4 << 20;
@@ -84,7 +86,8 @@ class Qcow2CrashIT {
   private static final int WORKLOADS = 3 * Integer.getInteger("vdisk.soak", 1);
   /** qemu-img judges every crash point whose index in its workload is a multiple of this (where it is installed). */
   private static final int QEMU_EVERY = 16;
-  private static final boolean QEMU = Peers.available("qemu-img");
+  /** qemu-img is here to judge (required under CI=true). */
+  private static boolean qemuHere;
   /** About one crash point in this many also loses power in the middle of its repair. */
   private static final int REPAIR_CRASH_EVERY = 4;
   private static long repairCrashes;
@@ -102,12 +105,17 @@ class Qcow2CrashIT {
 
   @TempDir static Path dir;
 
+  @BeforeAll
+  static void peers() {
+    qemuHere = Qemu.judges();
+  }
+
   @AfterAll
   static void report() {
     System.out.println("Qcow2CrashIT: " + workloads + " workloads x crash points = " + crashPoints + " crashes checked, "
         + repairCrashes + " of them crashed again during their repair; " + compressedWrites + " compressed cluster writes; "
         + durableAcks + " FUA or writethrough acknowledgements; qemu-img check judged " + qemuJudged + " crashed images ("
-        + qemuJudgedDirty + " dirty) and their repairs" + (QEMU ? "" : " (qemu-img not installed)"));
+        + qemuJudgedDirty + " dirty) and their repairs" + (qemuHere ? "" : " (qemu-img not installed)"));
     COUNTS.forEach((k, v) -> System.out.println("Qcow2CrashIT:   " + k + ": " + v[0] + " workloads, " + v[1] + " crash points"));
   }
 
@@ -171,9 +179,13 @@ class Qcow2CrashIT {
     Random random = new Random(seed);
     List<Model> flushes = new ArrayList<>();
     Model model = new Model(initial);
+    FileOptions fileOptions = new FileOptions(cache, false, false, false);
+    // O_DIRECT modes: FileDevice's direct path between the image and the disk, as in production.
+    BlockDevice file = cache.direct()
+        ? SimulatedHostFile.fileDevice(disk, base.getFileName().toString(), fileOptions, seed % 2 == 0 ? 4096 : 512)
+        : disk;
     // A small L2 cache: dirty tables are written back between flushes too.
-    Qcow2Image image = Qcow2Opener.open(disk, FileContext.of(base, new FileOptions(cache, false, false, false)),
-        new Qcow2Format(4L * clusterSize));
+    Qcow2Image image = Qcow2Opener.open(file, FileContext.of(base, fileOptions), new Qcow2Format(4L * clusterSize));
     BlockDevice dev = new CheckedDevice(Images.applyCacheSwitches(image, cache));
     // Every request that marks the bitmaps, and where the open's marking of them as in use was durable.
     BitmapExpectation marks = bitmaps ? new BitmapExpectation(disk.historyLength(), new ArrayList<>()) : null;
@@ -280,7 +292,7 @@ class Qcow2CrashIT {
     int history = disk.historyLength();
     for (int i = 0; i < CRASHES_PER_WORKLOAD; i++) {
       int point = i == 0 ? history : random.nextInt(history + 1);
-      checkCrash(disk, point, point == history, flushes, initial, random, QEMU && i % QEMU_EVERY == 0, seed + "-" + i);
+      checkCrash(disk, point, point == history, flushes, initial, random, qemuHere && i % QEMU_EVERY == 0, seed + "-" + i);
       if (marks != null) {
         bitmapsConsistentOrInUse(disk.crash(point, new Random(seed + i), CrashingDevice.Tearing.SECTORS), marks, point,
             model.size, "crash at " + point);
@@ -332,7 +344,7 @@ class Qcow2CrashIT {
     CheckResult found = Qcow2Checker.repair(repaired, file, Repair.ALL, problem -> {});
     if (!dirty) {
       // The repair's first pass is vdisk's check: what it found is what it fixed plus what is left.
-      if (found.corruptions() + found.corruptionsFixed() + found.checkErrors() != 0 && QEMU && !qemu) {
+      if (found.corruptions() + found.corruptionsFixed() + found.checkErrors() != 0 && qemuHere && !qemu) {
         // A failure to come: qemu-img's verdict on the same image goes into its report.
         sameVerdictAsQemuImg(crashed, file, false, where);
       }

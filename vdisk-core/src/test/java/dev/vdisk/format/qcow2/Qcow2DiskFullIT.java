@@ -22,6 +22,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
@@ -36,16 +37,18 @@ import org.junit.jupiter.params.provider.MethodSource;
  * A host disk that fills up under a qcow2 image being written: the ENOSPC reaches the caller as {@link
  * BlockError#ENOSPC}, the bytes on the full disk are a consistent image at that moment (no corruption by vdisk's
  * check or {@code qemu-img check}; everything flushed before reads back), and once space is freed the same open
- * image flushes and every write that succeeded reads back.
+ * image flushes and every write that succeeded reads back. vdisk makes the images, so the test runs where QEMU is not
+ * installed; {@code qemu-img check} judges where it is (and must on CI).
  */
 class Qcow2DiskFullIT {
   private static final int SIZE = 8 << 20;
 
   @TempDir static Path dir;
+  private static boolean qemuHere;
 
   @BeforeAll
   static void peers() {
-    Qemu.require();
+    qemuHere = Qemu.judges();
   }
 
   /**
@@ -98,11 +101,11 @@ class Qcow2DiskFullIT {
         Arguments.of("compat=0.10,cluster_size=4096", 150000L));
   }
 
-  /** A writable image made by qemu-img with {@code options}, opened on a disk with {@code free} bytes left. */
+  /** A writable image made by vdisk with {@code options}, opened on a disk with {@code free} bytes left. */
   private record Session(CrashingDevice file, FullDisk disk, Qcow2Image image) {
     static Session open(String prefix, String options, long free) throws Exception {
       Path base = dir.resolve(prefix + options.hashCode() + ".qcow2");
-      Qemu.img(dir, "create", "-q", "-f", "qcow2", "-o", options, base.getFileName().toString(), Integer.toString(SIZE));
+      CrashImages.make(dir, base.getFileName().toString(), options, SIZE);
       MemoryDevice start = new MemoryDevice(Files.size(base));
       start.write(0, ByteBuffer.wrap(Files.readAllBytes(base)), Set.of());
       // Never crashed here: it is the device that grows like a file when written past its end.
@@ -199,7 +202,7 @@ class Qcow2DiskFullIT {
    * Issue 13, fault 5: once the disk is full, an allocating write fails with ENOSPC and gives back what it reserved,
    * so later flushes have nothing to write that needs space: overwrites of allocated clusters, FUA writes and
    * flushes succeed while the disk stays full (as with qemu-nbd), the image closes on the full disk, and no cluster
-   * is leaked (qemu-img check exits 0).
+   * is leaked (vdisk's check finds nothing, and qemu-img check exits 0).
    */
   @ParameterizedTest(name = "{0}, {1} bytes free")
   @MethodSource("layouts")
@@ -252,8 +255,13 @@ class Qcow2DiskFullIT {
     image.close();
     Path after = dir.resolve("rolled-back-" + options.hashCode() + ".qcow2");
     save(file, after);
-    String check = Qemu.imgAllowingExit(dir, 3, "check", after.getFileName().toString());
-    assertThat(check).as("qemu-img check after the session on the full disk").contains("No errors were found on the image.");
+    CheckResult r = Qcow2Checker.check(file, after, problem -> {});
+    assertThat(List.of(r.corruptions(), r.leaks(), r.checkErrors())).as("vdisk check after the session on the full disk")
+        .containsOnly(0L);
+    if (qemuHere) {
+      String check = Qemu.imgAllowingExit(dir, 3, "check", after.getFileName().toString());
+      assertThat(check).as("qemu-img check after the session on the full disk").contains("No errors were found on the image.");
+    }
   }
 
   private static void assertConsistent(Path image) throws Exception {
@@ -261,6 +269,9 @@ class Qcow2DiskFullIT {
       CheckResult r = Qcow2Checker.check(f, f.path(), problem -> {});
       assertThat(r.corruptions()).as("vdisk check of %s", image.getFileName()).isZero();
       assertThat(r.checkErrors()).isZero();
+    }
+    if (!qemuHere) {
+      return;
     }
     String out = Qemu.imgAllowingExit(dir, 3, "check", "--output=json", image.getFileName().toString());
     Map<?, ?> check = (Map<?, ?>) Json.parse(out.substring(out.indexOf('{')));

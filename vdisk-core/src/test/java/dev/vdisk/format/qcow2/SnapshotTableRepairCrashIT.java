@@ -25,14 +25,16 @@ import org.junit.jupiter.params.provider.ValueSource;
  * After every crash point (the header names the old table or the new one: one write inside a sector): a check finds no
  * check error and no more corruptions than the damage itself made (besides COPIED flags missing where a repaired
  * refcount is 1 again, the safe side), a second repair leaves the image clean, and qemu-img check agrees with that
- * (every tenth point).
+ * (every tenth point, where qemu-img is installed; vdisk makes the images, {@link CrashImages#make}).
  */
 class SnapshotTableRepairCrashIT {
   @TempDir static Path dir;
+  /** qemu-img judges where it is installed (and must be on CI); vdisk makes the images. */
+  private static boolean qemuHere;
 
   @BeforeAll
   static void peers() {
-    Qemu.require();
+    qemuHere = Qemu.judges();
   }
 
   @ParameterizedTest(name = "{0}")
@@ -40,11 +42,8 @@ class SnapshotTableRepairCrashIT {
   void crashesDuringTheRewriteLeaveTheOldTableOrTheNew(String options) throws Exception {
     String name = "img-" + options.hashCode() + ".qcow2";
     Path image = dir.resolve(name);
-    Qemu.img(dir, "create", "-q", "-f", "qcow2", "-o", options, name, "4M");
-    Qemu.io(dir, name, "write -P 0x11 0 1M");
-    Qemu.img(dir, "snapshot", "-c", "first", name);
-    Qemu.io(dir, name, "write -P 0x12 512k 1M");
-    Qemu.img(dir, "snapshot", "-c", "second", name);
+    CrashImages.make(dir, name, options, 4 << 20, "write -P 0x11 0 1M", "snapshot first", "write -P 0x12 512k 1M",
+        "snapshot second");
     byte[] bytes = Files.readAllBytes(image);
     // The table lies 1 GiB past the end of the file: its entries read as zeroes, every one incomplete.
     ByteBuffer.wrap(bytes).putLong(64, (1L << 30) + Math.ceilDiv(bytes.length, 2 << 20) * (2L << 20));
@@ -75,7 +74,7 @@ class SnapshotTableRepairCrashIT {
       Qcow2Checker.repair(crashed, image, Repair.ALL, p -> {});
       CheckResult clean = Qcow2Checker.check(crashed, image, p -> {});
       assertThat(clean.corruptions() + clean.leaks() + clean.checkErrors()).as(where + ": after a second repair").isZero();
-      if (point % 10 == 0 || point == history) {
+      if (qemuHere && (point % 10 == 0 || point == history)) {
         Path copy = dir.resolve("crashed-" + point + "-" + name);
         ByteBuffer all = ByteBuffer.allocate((int) crashed.size());
         crashed.read(0, all);

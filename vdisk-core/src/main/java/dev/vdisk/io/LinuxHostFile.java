@@ -1,0 +1,83 @@
+package dev.vdisk.io;
+
+import dev.vdisk.io.linux.FileStat;
+import dev.vdisk.io.linux.NativeFile;
+import java.io.IOException;
+import java.nio.file.FileStore;
+import java.nio.file.Files;
+
+/** A real host file: {@link NativeFile}'s descriptor for the calls, the JDK's {@link FileStore} for its file system. */
+final class LinuxHostFile implements HostFile {
+  private final NativeFile file;
+  private final FileStore store;
+
+  LinuxHostFile(NativeFile file) throws IOException {
+    this.file = file;
+    this.store = Files.getFileStore(file.path());
+  }
+
+  /** The descriptor, for the channel's fallocate under {@code aio=threads}. */
+  NativeFile nativeFile() {
+    return file;
+  }
+
+  @Override
+  public FileStat stat() throws IOException {
+    return file.stat();
+  }
+
+  @Override
+  public void truncate(long size) throws IOException {
+    file.truncate(size);
+  }
+
+  @Override
+  public long seekData(long offset) throws IOException {
+    return file.seekData(offset);
+  }
+
+  @Override
+  public long seekHole(long offset) throws IOException {
+    return file.seekHole(offset);
+  }
+
+  @Override
+  public long blockDeviceSize() throws IOException {
+    return file.blockDeviceSize();
+  }
+
+  @Override
+  public int logicalSectorSize() throws IOException {
+    return file.logicalSectorSize();
+  }
+
+  @Override
+  public void discardBlocks(long offset, long length) throws IOException {
+    file.discardBlocks(offset, length);
+  }
+
+  @Override
+  public void zeroOutBlocks(long offset, long length) throws IOException {
+    file.zeroOutBlocks(offset, length);
+  }
+
+  @Override
+  public void lock(FileOptions options, boolean metadata) throws IOException {
+    ImageLock.acquire(file, options, metadata);
+  }
+
+  @Override
+  public String fileSystemType() {
+    return store.type();
+  }
+
+  @Override
+  public int fileSystemBlockSize() throws IOException {
+    return (int) store.getBlockSize();
+  }
+
+  @Override
+  public void close() throws IOException {
+    file.close();
+  }
+}
