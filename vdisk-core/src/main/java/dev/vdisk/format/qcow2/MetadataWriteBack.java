@@ -43,7 +43,10 @@ final class MetadataWriteBack {
   private final RefcountStore refcounts;
   /** The dirty bit of an image with lazy refcounts; null without them. */
   private final DirtyBit lazy;
-  /** Taken to count down released clusters: held shared by every request that works on clusters. */
+  /**
+   * Taken to count down released clusters and to extend the data file: held shared by every request that works on
+   * clusters or writes data.
+   */
   private final Lock exclusive;
   /**
    * Where the data file must end for the clusters written past its end: extended at the next metadata write-back
@@ -158,7 +161,16 @@ final class MetadataWriteBack {
    */
   private void extendData() throws IOException {
     if (data.size() < dataEnd) {
-      data.resize(dataEnd);
+      // Data writes run without the metadata lock and may extend the file meanwhile: it is resized only while none
+      // runs, so the resize never cuts off what one wrote.
+      exclusive.lock();
+      try {
+        if (data.size() < dataEnd) {
+          data.resize(dataEnd);
+        }
+      } finally {
+        exclusive.unlock();
+      }
     }
   }
 

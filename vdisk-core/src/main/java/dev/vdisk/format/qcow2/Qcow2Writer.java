@@ -16,9 +16,17 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * ClusterEntries} edits them. This class holds the locks.
  *
  * <p><b>Concurrency:</b> overwrites of clusters the image owns alone (L2 entry with the COPIED flag) run
- * concurrently without the metadata lock; everything that changes metadata holds it. Reads and overwrites hold
- * {@link #shared()}, which releasing clusters takes exclusively, so a cluster is never reused while a request still
- * works on it.
+ * concurrently without the metadata lock. An allocating write, as QEMU's, holds the lock only around its metadata:
+ * each run of it is planned under the lock (L2 table made writable, host clusters allocated, its guest clusters held
+ * in {@link InFlightAllocations}), its data (copy-on-write included) written without the lock, and its L2 entries set
+ * under the lock after the data write returned. Until then the entries are unchanged, so reads see the old
+ * contents (backing file, zeroes, the old cluster), and a write-back in between writes no entry that points at
+ * unwritten data. A request that would read or change the entries of held clusters (another write's plan, zeroes, a
+ * discard, a compressed write) first waits for the allocation it overlaps, and only for it; resizes and the close
+ * wait for every one. Everything else that changes metadata holds the lock throughout. Reads, overwrites and the
+ * data writes of allocations hold {@link #shared()}, which releasing clusters and extending the data file take
+ * exclusively (under the metadata lock), so a cluster is never reused while a request still works on it. No thread
+ * waits for the metadata lock while it holds the shared one.
  */
 final class Qcow2Writer {
   private final RefcountStore refcounts;
@@ -29,6 +37,7 @@ final class Qcow2Writer {
   private final AllocatingWriter writer;
   private final ZeroesAndDiscards zeroes;
   private final ImageResize resize;
+  private final InFlightAllocations inFlight = new InFlightAllocations(meta);
 
   /** Reads guest bytes as the image defines them now. */
   @FunctionalInterface
@@ -64,7 +73,8 @@ final class Qcow2Writer {
     this.zeroClusters = version >= 3;
     ClusterEntries entries = new ClusterEntries(file, data, geometry, l1, l2, refcounts, size);
     this.writeBack = new MetadataWriteBack(file, data, l1, l2, refcounts, lazy, inUse.writeLock());
-    this.writer = new AllocatingWriter(file, data, geometry, l1, l2, refcounts, entries, writeBack, current);
+    this.writer = new AllocatingWriter(file, data, geometry, l1, l2, refcounts, entries, writeBack, current,
+        inFlight);
     this.zeroes = new ZeroesAndDiscards(data, dataFileRaw, geometry, l1, zeroClusters, hasBacking, entries, writer,
         writeBack, zeroStatus);
     this.resize = new ImageResize(file, data, dataFileRaw, geometry, l1, l2, refcounts, zeroClusters, entries, writer,
@@ -90,7 +100,11 @@ final class Qcow2Writer {
     }
   }
 
-  /** See {@link AllocatingWriter#writeInPlace} (without the metadata lock) and {@link AllocatingWriter#writeLocked}. */
+  /**
+   * Writes {@code src} at {@code offset}: in place without the metadata lock if the image owns every cluster ({@link
+   * AllocatingWriter#writeInPlace}), else run by run (class comment), each planned after waiting for the in-flight
+   * allocations it overlaps.
+   */
   void write(long offset, ByteBuffer src) throws IOException {
     Lock s = shared();
     s.lock();
@@ -101,10 +115,58 @@ final class Qcow2Writer {
     } finally {
       s.unlock();
     }
+    long end = offset + src.remaining();
+    long pos = offset;
+    while (pos < end) {
+      AllocatingWriter.Run run;
+      InFlightAllocations.Allocation held = null;
+      meta.lock();
+      try {
+        inFlight.awaitNone(pos, writer.runLimit(pos, end));
+        run = writer.plan(pos, end, src);
+        if (run.changesEntries()) {
+          held = inFlight.add(run.clusterStart(), run.clusterEnd());
+        }
+        // Taken before the metadata lock is released: no release of the run's clusters can come in between.
+        s.lock();
+      } finally {
+        meta.unlock();
+      }
+      try {
+        writer.writeData(run);
+      } catch (IOException | RuntimeException | Error e) {
+        s.unlock();
+        abort(run, held, e);
+        throw e;
+      }
+      s.unlock();
+      if (held != null) {
+        meta.lock();
+        try {
+          try {
+            writer.publish(run);
+          } finally {
+            inFlight.remove(held);
+          }
+          writeBack.flushIfTooDirty();
+        } finally {
+          meta.unlock();
+        }
+      }
+      pos = run.writeEnd();
+    }
+  }
+
+  /** Gives back what a run whose data write failed with {@code failure} took, and wakes whoever waits for it. */
+  private void abort(AllocatingWriter.Run run, InFlightAllocations.Allocation held, Throwable failure) {
     meta.lock();
     try {
-      writer.writeLocked(offset, src);
-      writeBack.flushIfTooDirty();
+      if (held != null) {
+        inFlight.remove(held);
+      }
+      writer.abort(run);
+    } catch (IOException | RuntimeException e) {
+      failure.addSuppressed(e);
     } finally {
       meta.unlock();
     }
@@ -114,6 +176,7 @@ final class Qcow2Writer {
   void writeCompressedCluster(long guest, ByteBuffer data) throws IOException {
     meta.lock();
     try {
+      inFlight.awaitNone(guest, guest + 1);
       writer.writeCompressedCluster(guest, data);
     } finally {
       meta.unlock();
@@ -124,6 +187,7 @@ final class Qcow2Writer {
   void writeZeroes(long offset, long length, Set<WriteFlag> flags) throws IOException {
     meta.lock();
     try {
+      inFlight.awaitNone(offset, offset + length);
       zeroes.writeZeroes(offset, length, flags);
     } finally {
       meta.unlock();
@@ -134,6 +198,7 @@ final class Qcow2Writer {
   void discard(long offset, long length) throws IOException {
     meta.lock();
     try {
+      inFlight.awaitNone(offset, offset + length);
       zeroes.discard(offset, length);
     } finally {
       meta.unlock();
@@ -144,6 +209,7 @@ final class Qcow2Writer {
   void makeEmpty() throws IOException {
     meta.lock();
     try {
+      inFlight.awaitAll();
       zeroes.makeEmpty();
     } finally {
       meta.unlock();
@@ -154,6 +220,7 @@ final class Qcow2Writer {
   void grow(long newSize, boolean hideBacking) throws IOException {
     meta.lock();
     try {
+      inFlight.awaitAll();
       resize.grow(newSize, hideBacking);
     } finally {
       meta.unlock();
@@ -164,6 +231,7 @@ final class Qcow2Writer {
   void shrink(long newSize) throws IOException {
     meta.lock();
     try {
+      inFlight.awaitAll();
       resize.shrink(newSize);
     } finally {
       meta.unlock();
@@ -184,6 +252,7 @@ final class Qcow2Writer {
   void flushAll(PersistentBitmaps bitmaps) throws IOException {
     meta.lock();
     try {
+      inFlight.awaitAll();
       writeBack.flushAll(bitmaps);
     } finally {
       meta.unlock();
