@@ -64,4 +64,34 @@ record Geometry(int clusterBits, boolean extendedL2) {
   int compressedSizeShift() {
     return 62 - (clusterBits - 8);
   }
+
+  /** The L1 index of the L2 table that maps guest offset {@code guest}. */
+  long l1Index(long guest) {
+    return guest >>> (clusterBits + l2Bits());
+  }
+
+  /** The index of the first word of {@code guest}'s entry in its L2 table. */
+  int entryIndex(long guest) {
+    return (int) ((guest >>> clusterBits) & ((1L << l2Bits()) - 1)) * wordsPerEntry();
+  }
+
+  /** The subcluster of its cluster that {@code guest} lies in (0 without extended L2). */
+  int subcluster(long guest) {
+    return (int) ((guest & clusterMask()) >>> subclusterBits());
+  }
+
+  /** The end of the cluster that {@code pos} lies in. */
+  long clusterEnd(long pos) {
+    return (pos | clusterMask()) + 1;
+  }
+
+  /** Bits {@code [from, to)} of a 32-bit subcluster bitmap. */
+  static long allocRange(int from, int to) {
+    return ((1L << to) - 1) & -(1L << from);
+  }
+
+  /** {@code pos} rounded up to a multiple of {@code unit}, a power of two. */
+  static long roundUp(long pos, long unit) {
+    return (pos + unit - 1) & -unit;
+  }
 }

@@ -132,6 +132,11 @@ final class L1Table {
     dirty.set(index);
   }
 
+  /** True if entry {@code index} changed since the last {@link #writeDirty}. The image's metadata lock is held. */
+  boolean isDirty(long index) {
+    return dirty.get((int) index);
+  }
+
   /**
    * Writes the changed entries, in whole 512-byte sectors of the table (the unit a disk writes atomically), and
    * returns whether there were any. The image's metadata lock is held.

@@ -9,6 +9,7 @@ import java.util.Iterator;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * L2 tables in memory, keyed by their host offset, bounded in bytes like QEMU's {@code l2-cache-size}.
@@ -16,7 +17,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * <p>A hit is a {@link ConcurrentHashMap#get} and a plain write of a reference bit: no lock. A miss reads the
  * table outside any lock (two threads missing the same table may both read it; one copy wins) and, when the
  * cache is over its bound, evicts by CLOCK: a hand walks the map, clearing reference bits and dropping the
- * first table that was not used since the hand last passed. Only eviction takes a lock.
+ * first table that was not used since the hand last passed. Only eviction, and adding what a miss read, take a
+ * lock. A miss whose read overlapped a write-back reads again: it may have read a table before the write-back
+ * stored a newer copy, which may have been evicted since, and caching the older copy would lose entries.
  *
  * <p>In a writable image, tables change in place under the image's metadata lock ({@link #set}, which readers see
  * through {@link #word}) and are marked dirty; dirty tables are never evicted, only written back ({@link
@@ -48,6 +51,8 @@ final class L2Cache {
   private final int capacity;
   private final Loader loader;
   private final Object evictLock = new Object();
+  /** Tables written back so far; see the class comment. */
+  private final AtomicLong writeBacks = new AtomicLong();
   private Iterator<Map.Entry<Long, Slot>> hand;
 
   /** A cache of at most {@code maxBytes / tableBytes} tables (at least {@link #MIN_TABLES}). */
@@ -108,6 +113,8 @@ final class L2Cache {
         b.putLong(word(table, i));
       }
       file.write(offset, b.flip(), Set.of());
+      // Before the table can be evicted: a miss that read it earlier must see that it may be stale.
+      writeBacks.incrementAndGet();
       dirty.remove(offset);
     }
     if (tables.size() > capacity) {
@@ -125,10 +132,21 @@ final class L2Cache {
       }
       return slot.table;
     }
-    Slot loaded = new Slot(loader.load(offset));
-    Slot raced = tables.putIfAbsent(offset, loaded);
-    if (raced != null) {
-      return raced.table;
+    Slot loaded;
+    while (true) {
+      long seen = writeBacks.get();
+      loaded = new Slot(loader.load(offset));
+      synchronized (evictLock) {
+        Slot raced = tables.get(offset);
+        if (raced != null) {
+          return raced.table;
+        }
+        if (writeBacks.get() == seen) {
+          // No write-back since the read: a cached copy changed meanwhile would still be dirty, so still cached.
+          tables.put(offset, loaded);
+          break;
+        }
+      }
     }
     if (tables.size() > capacity) {
       // Never the table just loaded: the caller may be about to change it (a change to an evicted copy would be lost).

@@ -2,9 +2,13 @@ package dev.vdisk.format.qcow2;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.vdisk.block.mem.MemoryDevice;
+import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -59,6 +63,46 @@ class L2CacheTest {
     java.nio.ByteBuffer word = java.nio.ByteBuffer.allocate(8);
     file.read(3L * TABLE + 8, word);
     assertThat(word.getLong(0)).as("the change is written back").isEqualTo(42);
+  }
+
+  /**
+   * A miss that read a table just before a write-back stored a newer copy must not cache its older copy once the
+   * newer one was evicted: later changes would start from the older copy and lose entries.
+   */
+  @Test
+  void aMissOverlappingAWriteBackDoesNotCacheTheOlderCopy() throws Exception {
+    MemoryDevice file = new MemoryDevice(16L * TABLE);
+    CountDownLatch read = new CountDownLatch(1);
+    CountDownLatch resume = new CountDownLatch(1);
+    AtomicInteger tableLoads = new AtomicInteger();
+    L2Cache cache = new L2Cache(2L * TABLE, TABLE, offset -> {
+      ByteBuffer b = ByteBuffer.allocate(TABLE);
+      file.read(offset, b);
+      long[] t = new long[TABLE / 8];
+      b.flip().asLongBuffer().get(t);
+      if (offset == TABLE && tableLoads.incrementAndGet() == 1) {
+        read.countDown();
+        try {
+          resume.await();
+        } catch (InterruptedException e) {
+          throw new IOException(e);
+        }
+      }
+      return t;
+    });
+    try (ExecutorService pool = Executors.newSingleThreadExecutor()) {
+      Future<long[]> slow = pool.submit(() -> cache.get(TABLE));
+      read.await();
+      long[] t = cache.get(TABLE);
+      cache.set(TABLE, t, 1, 42);
+      cache.writeDirty(file);
+      for (long other = 2; other < 6; other++) {
+        cache.get(other * TABLE);
+      }
+      resume.countDown();
+      slow.get();
+    }
+    assertThat(cache.get(TABLE)[1]).as("the entry the write-back stored").isEqualTo(42);
   }
 
   @Test

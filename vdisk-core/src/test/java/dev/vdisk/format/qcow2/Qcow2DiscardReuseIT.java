@@ -23,7 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Issue 13, fault 6: a guest that trims and rewrites the same range must not grow the file without bound. vdisk
  * reuses a freed cluster only once its release is durable (crash safety), so it flushes the metadata when the
- * freed-but-not-yet-reusable space passes {@link Qcow2Writer#FREED_FLUSH_BYTES}; the space of clusters freed
+ * freed-but-not-yet-reusable space passes {@link MetadataWriteBack#FREED_FLUSH_BYTES}; the space of clusters freed
  * together goes back to the host in one discard per contiguous range, not one per cluster.
  */
 class Qcow2DiscardReuseIT {
@@ -70,7 +70,7 @@ class Qcow2DiscardReuseIT {
     long qemu = Files.size(dir.resolve("qemu.qcow2"));
     long vdisk = Files.size(dir.resolve("vdisk.qcow2"));
     assertThat(vdisk).as("file size after %d rounds (qemu-io's: %d)", ROUNDS, qemu)
-        .isLessThanOrEqualTo(qemu + Qcow2Writer.FREED_FLUSH_BYTES + 2 * MIB);
+        .isLessThanOrEqualTo(qemu + MetadataWriteBack.FREED_FLUSH_BYTES + 2 * MIB);
     assertThat(Qemu.img(dir, "check", "vdisk.qcow2")).contains("No errors were found on the image.");
   }
 

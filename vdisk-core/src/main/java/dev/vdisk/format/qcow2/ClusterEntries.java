@@ -1,0 +1,160 @@
+package dev.vdisk.format.qcow2;
+
+import dev.vdisk.block.BlockDevice;
+import dev.vdisk.block.Support;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.Set;
+
+/**
+ * The L2 entries of a writable image as the writer's concerns read and change them ({@link Qcow2Writer}): an entry's
+ * words, a table made writable (new, or copied from a snapshot's), an entry set and what it held released; and the
+ * virtual size they all bound their requests by. Not thread-safe: every change is made under the writer's metadata
+ * lock, and lock-free readers see entries through {@link L2Cache#word}.
+ */
+final class ClusterEntries {
+  private final BlockDevice file;
+  private final BlockDevice data;
+  private final boolean dataFile;
+  private final Geometry geometry;
+  private final L1Table l1;
+  private final L2Cache l2;
+  private final RefcountStore refcounts;
+  private volatile long size;
+
+  /** @param data where guest clusters live: {@code file}, or the external data file (no refcounts there) */
+  ClusterEntries(BlockDevice file, BlockDevice data, Geometry geometry, L1Table l1, L2Cache l2, RefcountStore refcounts,
+      long size) {
+    this.file = file;
+    this.data = data;
+    this.dataFile = data != file;
+    this.geometry = geometry;
+    this.l1 = l1;
+    this.l2 = l2;
+    this.refcounts = refcounts;
+    this.size = size;
+  }
+
+  /** The virtual size. */
+  long size() {
+    return size;
+  }
+
+  /** Sets the virtual size (a resize, under the metadata lock). */
+  void size(long newSize) {
+    size = newSize;
+  }
+
+  /** The bitmap word of the entry for {@code guest} in {@code table} (0 without extended L2). */
+  long bitmap(long[] table, long guest) {
+    return geometry.extendedL2() ? L2Cache.word(table, geometry.entryIndex(guest) + 1) : 0;
+  }
+
+  long entryBitmap(long guest) throws IOException {
+    long l2Offset = l1.l2Offset(geometry.l1Index(guest));
+    return l2Offset == 0 || !geometry.extendedL2() ? 0 : L2Cache.word(l2.get(l2Offset), geometry.entryIndex(guest) + 1);
+  }
+
+  /** The L2 entry word of the cluster at {@code guest} (0 where no L2 table exists). */
+  long entryWord(long guest) throws IOException {
+    long l2Offset = l1.l2Offset(geometry.l1Index(guest));
+    return l2Offset == 0 ? 0 : L2Cache.word(l2.get(l2Offset), geometry.entryIndex(guest));
+  }
+
+  /**
+   * Points the cluster at {@code guest} at {@code word} (and {@code bitmap} with extended L2 entries) and releases
+   * what the old entry held. Under the metadata lock.
+   */
+  void setEntry(long guest, long word, long bitmap) throws IOException {
+    long tableOffset = writableTable(geometry.l1Index(guest));
+    long[] table = l2.get(tableOffset);
+    int i = geometry.entryIndex(guest);
+    long old = L2Cache.word(table, i);
+    // The word before the bitmap: a reader that sees the new host offset with the old bitmap reads the old data.
+    l2.set(tableOffset, table, i, word);
+    if (geometry.extendedL2()) {
+      l2.set(tableOffset, table, i + 1, bitmap);
+    }
+    release(old, word);
+  }
+
+  /**
+   * Releases the storage {@code old} held, unless {@code word} keeps it: a free recorded for the next flush, or with
+   * an external data file (whose clusters have no refcounts) a discard of the cluster there, as QEMU does.
+   */
+  void release(long old, long word) throws IOException {
+    L2Kind kind = kind(old);
+    if (dataFile) {
+      if (kind.ownsCluster() && !kind(word).ownsCluster() && data.capabilities().discard() != Support.NONE) {
+        long host = old & Geometry.OFFSET_MASK;
+        long n = Math.min(geometry.clusterSize(), data.size() - host);
+        if (n > 0) {
+          data.discard(host, n);
+        }
+      }
+      return;
+    }
+    if (kind == L2Kind.COMPRESSED) {
+      long host = old & ((1L << geometry.compressedSizeShift()) - 1);
+      long sectors = ((old >>> geometry.compressedSizeShift()) & ((1L << (geometry.clusterBits() - 8)) - 1)) + 1;
+      long from = host & ~511L;
+      long to = from + sectors * 512;
+      long firstCluster = from & ~geometry.clusterMask();
+      refcounts.free(firstCluster, (int) ((to - 1 - firstCluster) >>> geometry.clusterBits()) + 1);
+      return;
+    }
+    long host = old & Geometry.OFFSET_MASK;
+    if (host != 0 && host != (word & Geometry.OFFSET_MASK)) {
+      refcounts.free(host, 1);
+    }
+  }
+
+  /**
+   * Undoes {@link #writableTable}'s new empty table at {@code tableOffset} for {@code l1Index} after the first write
+   * into it failed (no entry changed, nothing on disk points at it): the L1 entry is 0 again and the cluster given
+   * back. Under the metadata lock.
+   */
+  void dropNewTable(long l1Index, long tableOffset) throws IOException {
+    l1.set((int) l1Index, 0);
+    l2.drop(tableOffset);
+    refcounts.unallocate(tableOffset, 1);
+  }
+
+  /**
+   * The offset of the L2 table for {@code l1Index}, made writable: a new empty table where there is none, a copy
+   * where a snapshot shares it (L1 entry without COPIED). A new table's cluster is written at once (zeroes, its
+   * contents follow at the flush), as QEMU writes a new table: its disk space is taken now, so a full disk fails
+   * this request, which changed nothing yet, rather than every later flush. Under the metadata lock.
+   */
+  long writableTable(long l1Index) throws IOException {
+    long entry = l1.entry(l1Index);
+    long offset = entry & Geometry.OFFSET_MASK;
+    if (offset != 0 && (entry & Geometry.COPIED) != 0) {
+      return offset;
+    }
+    int words = (1 << geometry.l2Bits()) * geometry.wordsPerEntry();
+    long[] table = offset == 0 ? new long[words] : l2.get(offset).clone();
+    long fresh = refcounts.allocate(1);
+    try {
+      file.write(fresh, ByteBuffer.allocate(geometry.clusterSize()), Set.of());
+    } catch (IOException e) {
+      refcounts.unallocate(fresh, 1);
+      throw e;
+    }
+    l2.add(fresh, table);
+    l1.set((int) l1Index, fresh | Geometry.COPIED);
+    if (offset != 0) {
+      refcounts.free(offset, 1);
+    }
+    return fresh;
+  }
+
+  /** QEMU's {@code cluster_needs_new_alloc}: the image does not own a (possibly zero) cluster there alone. */
+  boolean needsNewAlloc(long word) {
+    return !kind(word).ownsCluster() || (word & Geometry.COPIED) == 0;
+  }
+
+  L2Kind kind(long word) {
+    return L2Kind.of(word, geometry.extendedL2(), dataFile);
+  }
+}
