@@ -187,6 +187,7 @@ class CheckInteropIT {
         Arguments.of("snapshot-deleted.qcow2", Qcow2Damage.SNAPSHOT_TABLE_PAST_EOF, 1),
         Arguments.of("snapshots.qcow2", Qcow2Damage.SNAPSHOT_EXTRA_DATA_TOO_LARGE, 1),
         Arguments.of("snapshot-deleted.qcow2", Qcow2Damage.SNAPSHOT_EXTRA_DATA_TOO_LARGE, 1),
+        Arguments.of("snapshots.qcow2", Qcow2Damage.SNAPSHOTS_OVERHANGING, 1),
         Arguments.of("bitmaps.qcow2", Qcow2Damage.LEAK, 3),
         Arguments.of("bitmaps.qcow2", Qcow2Damage.BITMAPS_AUTOCLEAR_CLEARED, 3),
         Arguments.of("bitmaps.qcow2", Qcow2Damage.REFCOUNT_LOWERED, 2),

@@ -62,6 +62,11 @@ enum Qcow2Damage {
   SNAPSHOT_TABLE_PAST_EOF,
   /** The first snapshot's extra_data_size set to 2000, past QEMU's 1024. */
   SNAPSHOT_EXTRA_DATA_TOO_LARGE,
+  /**
+   * 65,537 snapshots, one past QEMU's limit: the table moved to the end of the file and grown with empty disk-only
+   * entries (no L1 table), its clusters counted in place of the old ones (only the count is wrong).
+   */
+  SNAPSHOTS_OVERHANGING,
   /** The autoclear bits cleared, as a program without bitmap support leaves them: QEMU ignores the bitmaps. */
   BITMAPS_AUTOCLEAR_CLEARED,
   /** A reserved bit set in the first entry of the first persistent bitmap's table. */
@@ -114,6 +119,7 @@ enum Qcow2Damage {
         case SNAPSHOT_L1_REFCOUNT_LOWERED -> t.addRefcount(t.get(t.snapshotsOffset) >>> t.clusterBits, -1);
         case SNAPSHOT_TABLE_PAST_EOF -> t.put(64, ch.size() + (1L << 30));
         case SNAPSHOT_EXTRA_DATA_TOO_LARGE -> t.put(t.snapshotsOffset + 32, (t.get(t.snapshotsOffset + 32) & 0xffff_ffff_0000_0000L) | 2000);
+        case SNAPSHOTS_OVERHANGING -> t.overhangingSnapshots(65537);
         case BITMAPS_AUTOCLEAR_CLEARED -> t.put(88, 0);
         case BITMAP_TABLE_RESERVED_BIT -> t.put(t.bitmapTable(), t.get(t.bitmapTable()) | 2);
         case BITMAP_GRANULARITY_TOO_LARGE -> {
@@ -249,6 +255,41 @@ enum Qcow2Damage {
 
     void setOffset(Entry e, long offset) throws IOException {
       put(e.at(), (e.word() & ~OFFSET_MASK) | (offset & OFFSET_MASK));
+    }
+
+    /**
+     * Rewrites the snapshot table at the end of the file (cluster-aligned) with {@code total} entries: the image's
+     * own, then empty disk-only ones (ID {@code n}, no name, no L1 table); the new clusters' refcounts raised by
+     * one, the old table's lowered by one, nb_snapshots and snapshots_offset set.
+     */
+    void overhangingSnapshots(int total) throws IOException {
+      int own = read(60, 4).getInt(0);
+      long end = snapshotsOffset;
+      for (int i = 0; i < own; i++) {
+        ByteBuffer f = read(end, 40);
+        end = (end + 40 + f.getInt(36) + (f.getShort(12) & 0xffff) + (f.getShort(14) & 0xffff) + 7) & ~7L;
+      }
+      ByteBuffer table = ByteBuffer.allocate((int) (end - snapshotsOffset) + (total - own) * 64);
+      table.put(read(snapshotsOffset, (int) (end - snapshotsOffset)));
+      long virtualSize = get(24);
+      for (int i = own; i < total; i++) {
+        byte[] id = Integer.toString(i + 1).getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        int at = table.position();
+        table.putLong(0).putInt(0).putShort((short) id.length).putShort((short) 0).putInt(0).putInt(0).putLong(0)
+            .putInt(0).putInt(16).putLong(0).putLong(virtualSize).put(id);
+        table.position((at + 56 + id.length + 7) & ~7);
+      }
+      table.flip();
+      long cluster = clusterSize();
+      long at = (ch.size() + cluster - 1) / cluster * cluster;
+      ch.write(table, at);
+      for (long c = at / cluster; c * cluster < at + table.limit(); c++) {
+        addRefcount(c, 1);
+      }
+      for (long c = snapshotsOffset / cluster; c * cluster < Math.max(end, snapshotsOffset + 1); c++) {
+        addRefcount(c, -1);
+      }
+      ch.write(ByteBuffer.allocate(12).putInt(0, total).putLong(4, at), 60);
     }
 
     /** Adds {@code delta} to the stored refcount of {@code cluster}, whatever the refcount width. */

@@ -33,6 +33,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A host regular file or block device (a loop device, an LVM volume) as a {@link BlockDevice}: QEMU's
@@ -90,6 +91,13 @@ public final class FileDevice implements BlockDevice {
   /** Orders resizes against the trim that follows a read-modify-write past the end. */
   private final Object sizeLock = new Object();
   private final AtomicBoolean closed = new AtomicBoolean();
+  /**
+   * QEMU's write_gen and flushed_gen (block/io.c): changes to the file finished (or failed) so far, counted after
+   * each, and the count the last successful fdatasync covered. A flush with nothing since is skipped, as QEMU skips
+   * it; a device's first flush is always made (the count starts one ahead), for whatever was written before it.
+   */
+  private final AtomicLong changes = new AtomicLong(1);
+  private final AtomicLong flushedChanges = new AtomicLong();
   private volatile long size;
   // Learnt on first failure: retrying an unsupported fallocate mode or lseek on every request is waste.
   private volatile boolean punchSupported = true;
@@ -363,19 +371,25 @@ public final class FileDevice implements BlockDevice {
     } catch (IOException e) {
       throw HostErrors.of("write", path, offset, length, e);
     } finally {
+      changes.incrementAndGet();
       restoreInterrupt(interrupted);
     }
   }
 
-  /** fdatasync, unless the cache mode ignores flushes. */
+  /**
+   * fdatasync, unless the cache mode ignores flushes or nothing changed the file through this device since its last
+   * successful flush.
+   */
   @Override
   public void flush() throws IOException {
-    if (options.cache().ignoreFlushes()) {
+    long covered = changes.get();
+    if (options.cache().ignoreFlushes() || covered == flushedChanges.get()) {
       return;
     }
     boolean interrupted = Thread.interrupted();
     try {
       io.fdatasync();
+      flushedChanges.accumulateAndGet(covered, Math::max);
     } catch (IOException e) {
       throw HostErrors.of("flush", path, 0, size, e);
     } finally {
@@ -408,6 +422,8 @@ public final class FileDevice implements BlockDevice {
       }
     } catch (IOException e) {
       throw HostErrors.of("discard", path, offset, length, e);
+    } finally {
+      changes.incrementAndGet();
     }
   }
 
@@ -449,6 +465,8 @@ public final class FileDevice implements BlockDevice {
       writeZeroBuffers(offset, len);
     } catch (IOException e) {
       throw HostErrors.of("writeZeroes", path, offset, length, e);
+    } finally {
+      changes.incrementAndGet();
     }
   }
 
@@ -589,9 +607,13 @@ public final class FileDevice implements BlockDevice {
       throw new BlockDeviceException(BlockError.ENOTSUP,
           "resize: " + path + " is a block device, its size is fixed (expected: " + size + ")");
     }
-    synchronized (sizeLock) {
-      file.truncate(newSize);
-      size = newSize;
+    try {
+      synchronized (sizeLock) {
+        file.truncate(newSize);
+        size = newSize;
+      }
+    } finally {
+      changes.incrementAndGet();
     }
   }
 
@@ -626,14 +648,18 @@ public final class FileDevice implements BlockDevice {
     if (length == 0) {
       return;
     }
-    switch (mode) {
-      case OFF, METADATA -> { }
-      case FALLOC -> {
-        if (!blockDevice) {
-          fallocateAll(offset, length);
+    try {
+      switch (mode) {
+        case OFF, METADATA -> { }
+        case FALLOC -> {
+          if (!blockDevice) {
+            fallocateAll(offset, length);
+          }
         }
+        case FULL -> writeZeroBuffers(offset, length);
       }
-      case FULL -> writeZeroBuffers(offset, length);
+    } finally {
+      changes.incrementAndGet();
     }
   }
 

@@ -20,9 +20,10 @@ import java.util.Set;
  * that names either the old backing file or the new one, on a disk that keeps or loses each 512-byte sector of an
  * unflushed write on its own: where the new header and name fit in the first sector they are written there at once;
  * otherwise the new name goes first to bytes no header refers to (after the old name and after the new extensions),
- * then the header that points at it, sector 0 last. Where the new extensions reach past the first sector, a header
- * without the feature name table (which only names feature bits for humans) is written in sector 0 first, then
- * the rest of the new extensions, then the full sector 0.
+ * then the header that points at it, sector 0 last. Where the new extensions reach past the first sector and differ
+ * there from the bytes on disk, a header without the feature name table (which only names feature bits for humans)
+ * is written in sector 0 first, then the rest of the new extensions, then the full sector 0; where they are the same
+ * there (a rebase from one qcow2 backing file to another), sector 0 alone.
  */
 final class BackingFileChange {
   /** The unit a power loss keeps or loses whole. */
@@ -70,7 +71,7 @@ final class BackingFileChange {
     }
     int nameAt = nameBytes.length > 0 ? at : 0;
     pointAt(area, nameAt, nameBytes.length);
-    if (areaEnd > SECTOR) {
+    if (areaEnd > SECTOR && !first.slice(SECTOR, areaEnd - SECTOR).equals(area.slice(SECTOR, areaEnd - SECTOR))) {
       ByteBuffer compact = area(first, header, scan, format, false);
       if (compact.limit() > SECTOR) {
         throw new BlockDeviceException(BlockError.ENOTSUP, "header extensions: " + compact.limit()
@@ -82,7 +83,8 @@ final class BackingFileChange {
       write(file, SECTOR, area.slice(SECTOR, areaEnd - SECTOR));
       write(file, 0, area.slice(0, SECTOR));
     } else {
-      write(file, 0, area);
+      // Whatever of the new extensions lies past the first sector is on disk already: sector 0 alone.
+      write(file, 0, area.slice(0, Math.min(areaEnd, SECTOR)));
     }
   }
 

@@ -18,8 +18,20 @@ record ImageHead(Qcow2Header header, HeaderExtensions extensions, Geometry geome
 
   /** Reads and checks the head of {@code image}. */
   static ImageHead read(HostReader image) throws IOException {
-    ByteBuffer first = firstCluster(image);
-    Qcow2Header header = Qcow2Header.parse(first);
+    return read(image, false);
+  }
+
+  /**
+   * Reads and checks the head of {@code image} for a check, as QEMU opens an image in check mode: the number of
+   * snapshots is the check's to judge ({@link Qcow2Header#parse(ByteBuffer, boolean)}).
+   */
+  static ImageHead readForCheck(HostReader image) throws IOException {
+    return read(image, true);
+  }
+
+  private static ImageHead read(HostReader image, boolean forCheck) throws IOException {
+    ByteBuffer first = firstCluster(image, forCheck);
+    Qcow2Header header = Qcow2Header.parse(first, forCheck);
     HeaderExtensions ext = HeaderExtensions.parse(first, header);
     Features.checkIncompatible(header.incompatibleFeatures(), ext.featureNames());
     CompressionType.of(header);
@@ -37,11 +49,11 @@ record ImageHead(Qcow2Header header, HeaderExtensions extensions, Geometry geome
   }
 
   /** The first cluster, zero-filled past the end of a file shorter than it. */
-  private static ByteBuffer firstCluster(HostReader image) throws IOException {
+  private static ByteBuffer firstCluster(HostReader image, boolean forCheck) throws IOException {
     ByteBuffer head = ByteBuffer.allocate((int) Math.min(HEAD_BYTES, image.size()));
     image.readData(0, head);
     head.flip();
-    int clusterSize = Qcow2Header.parse(head).clusterSize();
+    int clusterSize = Qcow2Header.parse(head, forCheck).clusterSize();
     ByteBuffer first = ByteBuffer.allocate(Math.max(clusterSize, head.limit()));
     if (clusterSize > head.limit()) {
       image.readData(0, first);

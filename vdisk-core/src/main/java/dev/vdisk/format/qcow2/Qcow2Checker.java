@@ -137,7 +137,7 @@ final class Qcow2Checker {
   private static CheckResult check(BlockDevice file, Path imagePath, Repair fix, Consumer<CheckProblem> problems)
       throws IOException {
     HostReader reader = new HostReader(file, "image file");
-    ImageHead head = ImageHead.read(reader);
+    ImageHead head = ImageHead.readForCheck(reader);
     if (head.hasDataFile()) {
       // Data clusters are not counted, but QEMU opens the data file and cannot check an image without it.
       String name = head.extensions().dataFile()
@@ -180,7 +180,7 @@ final class Qcow2Checker {
       // what that pass finds is not counted (QEMU's saved result), except leaks it could not free.
       tally.corruptions = 0;
       tally.leaks = 0;
-      Qcow2Checker again = new Qcow2Checker(file, ImageHead.read(file), tally, fix);
+      Qcow2Checker again = new Qcow2Checker(file, ImageHead.readForCheck(file), tally, fix);
       again.calculate(snapshots);
       CheckTally saved = tally.copy();
       tally.restore(new CheckTally(problem -> {}));
@@ -213,7 +213,7 @@ final class Qcow2Checker {
     copied.checkCopiedFlags();
     // QEMU's qcow2_check_fix_snapshot_table: the table's own damage is repaired once the refcounts are.
     if (snapshotRepair.damage() > 0 && fix == Repair.ALL) {
-      snapshotRepair.rewrite(file.device(), copied.stored, ImageHead.read(file).header(), tally);
+      snapshotRepair.rewrite(file.device(), copied.stored, ImageHead.readForCheck(file).header(), tally);
       tally.corruptionsFixed += snapshotRepair.damage();
     } else {
       tally.corruptions += snapshotRepair.damage();

@@ -91,6 +91,14 @@ record Qcow2Header(
    * @throws IOException naming the first field that no image this driver can read has
    */
   static Qcow2Header parse(ByteBuffer head) throws IOException {
+    return parse(head, false);
+  }
+
+  /**
+   * {@link #parse(ByteBuffer)}; {@code forCheck}: as QEMU opens an image in check mode, which leaves the snapshot
+   * table to the check, so that more than {@link #MAX_SNAPSHOTS} snapshots are the check's to report or discard.
+   */
+  static Qcow2Header parse(ByteBuffer head, boolean forCheck) throws IOException {
     if (head.remaining() < V2_HEADER_LENGTH) {
       throw invalid("file size", head.remaining() + " bytes", "at least " + V2_HEADER_LENGTH + ", a qcow2 header");
     }
@@ -177,7 +185,7 @@ record Qcow2Header(
       throw invalid("refcount_table_offset", 0, "a cluster after the header");
     }
     long nbSnapshots = u32(b, p + 60);
-    if (nbSnapshots > MAX_SNAPSHOTS) {
+    if (nbSnapshots > MAX_SNAPSHOTS && !forCheck) {
       throw invalid("nb_snapshots", nbSnapshots, "at most " + MAX_SNAPSHOTS);
     }
     long snapshotsOffset = b.getLong(p + 64);

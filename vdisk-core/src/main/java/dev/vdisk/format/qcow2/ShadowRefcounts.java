@@ -107,7 +107,10 @@ final class ShadowRefcounts {
       taken.add(k);
       add(k, 1);
     }
-    if (start == cursor) {
+    // Clusters once used stay used for the transaction (a freed one is still in use on disk), so everything the
+    // search passed is used: the next search starts after it, not from the start again (a full image has its free
+    // clusters at the end). A longer run may have passed shorter free runs, which a later search can still fill.
+    if (start == cursor || n == 1) {
       cursor = start + n;
     }
     return start << clusterBits;

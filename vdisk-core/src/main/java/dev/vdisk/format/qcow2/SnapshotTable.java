@@ -95,11 +95,17 @@ final class SnapshotTable {
    */
   static Parsed parse(HostReader file, Qcow2Header header, boolean lenient, Consumer<String> discarding)
       throws IOException {
+    return parse(file, header, lenient, discarding, header.nbSnapshots());
+  }
+
+  /** {@link #parse(HostReader, Qcow2Header, boolean, Consumer)} of the first {@code count} entries only. */
+  static Parsed parse(HostReader file, Qcow2Header header, boolean lenient, Consumer<String> discarding, long count)
+      throws IOException {
     long start = header.snapshotsOffset();
     long pos = start;
     long end = start;
-    List<Entry> out = new ArrayList<>((int) Math.min(header.nbSnapshots(), 1024));
-    for (int i = 0; i < header.nbSnapshots(); i++) {
+    List<Entry> out = new ArrayList<>((int) Math.min(count, 1024));
+    for (int i = 0; i < count; i++) {
       if (pos - start > MAX_TABLE_BYTES) {
         throw invalid("snapshot table size", "over " + (pos - start) + " bytes at entry " + i, "at most " + MAX_TABLE_BYTES + ", QEMU's limit");
       }

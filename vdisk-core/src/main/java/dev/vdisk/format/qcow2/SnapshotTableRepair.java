@@ -11,7 +11,9 @@ import java.util.Set;
  * {@code qcow2_check_fix_snapshot_table}): the table is read as the repair reads it (oversized extra data cut to
  * QEMU's limit, each cut a corruption), each entry of a version 3 image that lacks the 16 bytes of extra data every
  * entry must have is a corruption, and once the refcounts are repaired, a damaged table is written anew as QEMU
- * writes it and the old one freed.
+ * writes it and the old one freed. Entries past QEMU's limit of 65,536 are dropped by {@code -r all} before anything
+ * else, as QEMU drops them: the header's count lowered in place, each dropped entry a corruption fixed (a check
+ * without {@code -r all} fails on them, as QEMU's).
  *
  * <p>Crash safety: the new table goes to clusters allocated (refcount 1) and made durable before the one header write
  * (bytes 60-71, nb_snapshots and snapshots_offset, inside the first sector) that switches to it; the old table's
@@ -38,10 +40,27 @@ final class SnapshotTableRepair {
   static SnapshotTableRepair read(HostReader file, Qcow2Header header, boolean repairAll, CheckTally tally)
       throws IOException {
     long[] damage = {0};
+    long count = header.nbSnapshots();
+    long overhanging = count - Qcow2Header.MAX_SNAPSHOTS;
+    if (overhanging > 0) {
+      // QEMU's qcow2_check_read_snapshot_table: -r all drops the entries past the limit at once, the table left in
+      // place (the clusters only they used become leaks, which the refcount repair frees), each a corruption fixed;
+      // any other check fails on the table.
+      if (!repairAll) {
+        throw Qcow2Errors.invalid("snapshot table", count + " entries", "at most " + Qcow2Header.MAX_SNAPSHOTS
+            + ", QEMU's limit; check -r all discards the " + overhanging + " overhanging snapshots");
+      }
+      tally.note("Discarding " + overhanging + " overhanging snapshots");
+      count = Qcow2Header.MAX_SNAPSHOTS;
+      // One write inside the first sector: the old count or the new one, and leaks at worst.
+      file.device().write(NB_SNAPSHOTS_FIELD, ByteBuffer.allocate(4).putInt(0, (int) count), Set.of());
+      file.device().flush();
+      tally.corruptionsFixed += overhanging;
+    }
     SnapshotTable.Parsed table = SnapshotTable.parse(file, header, true, !repairAll ? null : line -> {
       tally.note(line);
       damage[0]++;
-    });
+    }, count);
     if (header.version() >= 3) {
       for (int i = 0; i < table.entries().size(); i++) {
         if (table.entries().get(i).incomplete()) {
