@@ -48,6 +48,24 @@ public sealed interface CreateOptions {
   }
 
   /**
+   * Parses qemu-img's {@code -o} options of {@code format} as {@code qemu-img measure} reads them, for
+   * {@link Vdisk#measure}: the names are checked, but of the values only those that change the numbers (for qcow2
+   * the cluster size, extended L2, compat, refcount width, preallocation, and a backing file's presence; encryption
+   * is refused), so a combination that creating refuses measures as qemu-img measures it. The options not checked
+   * are not kept.
+   *
+   * @throws IllegalArgumentException for an unknown format, option or value, naming it and what was expected
+   */
+  static CreateOptions parseForMeasure(String format, Map<String, String> options) {
+    ImageFormat f = FormatRegistry.byName(format);
+    if (!f.name().equals("qcow2")) {
+      return parse(format, options);
+    }
+    f.checkOptionNames(options);
+    return Qcow2.of(Qcow2CreateOptions.parseForMeasure(options));
+  }
+
+  /**
    * A raw image.
    *
    * @param preallocation {@code off}, {@code falloc} or {@code full}

@@ -81,17 +81,40 @@ public final class Vdisk {
   }
 
   /**
-   * Creates an image of {@code size} bytes at {@code path}, byte for byte as {@code qemu-img create} 7.2 does with
-   * the same options; a backing file is recorded, not opened.
+   * Creates an image of {@code size} bytes at {@code path} (rounded up to 512 bytes, as QEMU rounds it), byte for
+   * byte as {@code qemu-img create} 7.2 does with the same options, size 0 included; a backing file is recorded, not
+   * opened. A name starting with {@code rbd:} creates an RBD image, which must not exist yet whatever
+   * {@code overwrite} says (QEMU's rbd driver refuses an existing one too).
    *
-   * @param overwrite replace an existing file instead of failing
-   * @throws IllegalArgumentException for a bad option or combination, before any file is touched
+   * @param overwrite replace an existing file instead of failing (once QEMU's write lock is held on it, so an image
+   *     another process has open is refused untouched)
+   * @throws IllegalArgumentException for a negative size, a bad option or combination, or a size the format cannot
+   *     address, before any file is touched
    */
   public static void create(Path path, long size, CreateOptions options, boolean overwrite) throws IOException {
-    if (size <= 0) {
-      throw new IllegalArgumentException("size: " + size + " (expected: > 0)");
+    Images.create(FormatRegistry.byName(options.format()), path, checkedSize(size), options.toQemuOptions(),
+        overwrite);
+  }
+
+  /**
+   * {@code qemu-img create} onto an existing device (a host block device, an NBD export, memory): the format is
+   * written onto {@code device}, which is neither truncated nor grown, as QEMU's {@code host_device} and {@code nbd}
+   * drivers let qemu-img create one. A raw image zeroes the first sector (so no old header is probed); a qcow2
+   * writes its metadata clusters whole. The caller keeps the device; it is flushed before this returns.
+   *
+   * @throws IllegalArgumentException for a negative size, a bad option, or one that would grow the device (an
+   *     external data file, falloc or full preallocation)
+   * @throws IOException if the device is too small for the image (raw) or its metadata (qcow2)
+   */
+  public static void create(BlockDevice device, long size, CreateOptions options) throws IOException {
+    FormatRegistry.byName(options.format()).createOn(device, checkedSize(size), options.toQemuOptions());
+  }
+
+  private static long checkedSize(long size) {
+    if (size < 0) {
+      throw new IllegalArgumentException("size: " + size + " (expected: a byte count >= 0)");
     }
-    Images.create(FormatRegistry.byName(options.format()), path, size, options.toQemuOptions(), overwrite);
+    return size;
   }
 
   /**
@@ -313,11 +336,16 @@ public final class Vdisk {
 
   /**
    * {@code qemu-img measure}: the file size a new image made with {@code options} needs to hold the contents of
-   * {@code source} (the data anywhere in its backing chain).
+   * {@code source}: the data anywhere in its backing chain (an {@link Image}'s, or the chain below the format layer
+   * of another device, such as an internal snapshot's view; a device without one counts its own extents). For options parsed from qemu-img's {@code -o} strings, see
+   * {@link CreateOptions#parseForMeasure}.
+   *
+   * @throws dev.vdisk.block.BlockDeviceException ENOTSUP for a source with persistent bitmaps (measuring them is not
+   *     implemented)
    */
-  public static Measurement measure(CreateOptions options, Image source) throws IOException {
-    return FormatRegistry.byName(options.format()).measure(options.toQemuOptions(), 0,
-        new ChainMeasureSource(source.chain()));
+  public static Measurement measure(CreateOptions options, BlockDevice source) throws IOException {
+    ImageChain chain = source instanceof Image image ? image.chain() : ImageChain.of(source);
+    return FormatRegistry.byName(options.format()).measure(options.toQemuOptions(), 0, new ChainMeasureSource(chain));
   }
 
   /**

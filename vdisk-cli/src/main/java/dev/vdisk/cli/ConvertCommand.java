@@ -1,5 +1,6 @@
 package dev.vdisk.cli;
 
+import dev.vdisk.CreateOptions;
 import dev.vdisk.Image;
 import dev.vdisk.OpenOptions;
 import dev.vdisk.Vdisk;
@@ -9,7 +10,6 @@ import dev.vdisk.format.FormatRegistry;
 import dev.vdisk.format.ImageChain;
 import dev.vdisk.format.ImageContext;
 import dev.vdisk.format.ImageFormat;
-import dev.vdisk.format.Images;
 import dev.vdisk.format.OptionString;
 import dev.vdisk.format.RbdImages;
 import dev.vdisk.io.CacheMode;
@@ -204,7 +204,7 @@ final class ConvertCommand implements Callable<Integer> {
     try {
       if (!noCreate) {
         try {
-          fmt.createOn(device, size, createOptions);
+          Vdisk.create(device, size, CreateOptions.parse(fmt.name(), createOptions));
         } catch (IOException e) {
           throw new CliException(dst + ": error while converting " + fmt.name() + ": " + Main.describe(e), e);
         }
@@ -253,7 +253,7 @@ final class ConvertCommand implements Callable<Integer> {
   /** Creates DST; a failure is reported in qemu-img's words: {@code DST: error while converting FMT: why}. */
   private void create(ImageFormat fmt, Path target, long size, Map<String, String> createOptions) throws IOException {
     try {
-      Images.create(fmt, target, size, createOptions, true);
+      Vdisk.create(target, size, CreateOptions.parse(fmt.name(), createOptions), true);
     } catch (IOException e) {
       String why = Main.describe(e);
       throw new CliException(dst + ": error while converting " + fmt.name() + ": "

@@ -1,12 +1,12 @@
 package dev.vdisk.cli;
 
+import dev.vdisk.CreateOptions;
 import dev.vdisk.Image;
 import dev.vdisk.OpenOptions;
 import dev.vdisk.Vdisk;
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.format.FormatRegistry;
 import dev.vdisk.format.ImageFormat;
-import dev.vdisk.format.Images;
 import dev.vdisk.format.OptionString;
 import dev.vdisk.format.RbdImages;
 import dev.vdisk.io.CacheMode;
@@ -110,18 +110,20 @@ final class CreateCommand implements Callable<Integer> {
       out.println("Formatting '" + file + "', fmt=" + fmt.name() + " " + summary);
       out.flush();
     }
+    // Values are checked after the line above, as qemu-img checks them.
+    CreateOptions typed = CreateOptions.parse(fmt.name(), opts);
     ImageSpec spec = ImageSpec.parse(file, false);
     if (DeviceTarget.isDevice(spec)) {
       // A host block device or an NBD export: written onto, never replaced or truncated (qemu-img's host_device).
       try (BlockDevice device = DeviceTarget.open(spec, new ImageOptions(), CacheMode.WRITEBACK)) {
-        fmt.createOn(device, bytes, opts);
+        Vdisk.create(device, bytes, typed);
       } catch (IOException e) {
         String why = Main.describe(e);
         throw new CliException(why.startsWith(file) ? why : file + ": " + why, e);
       }
       return 0;
     }
-    Images.create(fmt, path, bytes, opts, true);
+    Vdisk.create(path, bytes, typed, true);
     return 0;
   }
 

@@ -1,5 +1,6 @@
 package dev.vdisk.cli;
 
+import dev.vdisk.CreateOptions;
 import dev.vdisk.Image;
 import dev.vdisk.OpenOptions;
 import dev.vdisk.Vdisk;
@@ -143,7 +144,7 @@ final class DdCommand implements Callable<Integer> {
   /** Creates (or replaces) the output of {@code size} bytes, which the format rounds up to 512 as qemu-img's does. */
   private static void create(ImageFormat target, String out, long size) throws IOException {
     try {
-      target.create(Path.of(out), size, Map.of(), true);
+      Vdisk.create(Path.of(out), size, CreateOptions.parse(target.name(), Map.of()), true);
     } catch (NoSuchFileException e) {
       throw new CliException(out + ": error while creating output image: Could not create '" + out
           + "': No such file or directory", e);

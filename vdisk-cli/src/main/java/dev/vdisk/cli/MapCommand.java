@@ -3,8 +3,6 @@ package dev.vdisk.cli;
 import dev.vdisk.Image;
 import dev.vdisk.format.BlockStatus;
 import dev.vdisk.format.ImageChain;
-import dev.vdisk.format.ImageMap;
-import dev.vdisk.io.CacheMode;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.util.LinkedHashMap;
@@ -61,20 +59,23 @@ final class MapCommand implements Callable<Integer> {
     long start = startOffset == null ? 0 : Sizes.parse("--start-offset", startOffset);
     long max = maxLength == null ? -1 : Sizes.parse("--max-length", maxLength);
     try (Image img = image.openImage(file, true)) {
-      print(img.chain(), start, max, json, main.out());
+      print(img, start, max, json, main.out());
     }
     return 0;
   }
 
-  /** Prints the chain's map from {@code start} as qemu-img 7.2's {@code dump_map_entry} does. */
-  static void print(ImageChain chain, long start, long maxLength, boolean json, PrintWriter out) throws IOException {
+  /**
+   * Prints the map of {@code image}'s chain ({@link Image#map}) from {@code start} as qemu-img 7.2's
+   * {@code dump_map_entry} does.
+   */
+  static void print(Image image, long start, long maxLength, boolean json, PrintWriter out) throws IOException {
     out.print(json ? "[" : String.format("%-16s%-16s%-16s%s\n", "Offset", "Length", "Mapped to", "File"));
     boolean[] first = {true};
-    ImageMap.walk(chain, start, maxLength, e -> {
+    image.map(start, maxLength, e -> {
       if (json) {
         out.print((first[0] ? "" : ",\n") + Json.line(json(e)));
       } else {
-        human(e, first[0], chain, out);
+        human(e, first[0], image.chain(), out);
       }
       first[0] = false;
     });

@@ -1,14 +1,13 @@
 package dev.vdisk.cli;
 
+import dev.vdisk.CreateOptions;
 import dev.vdisk.Image;
+import dev.vdisk.Vdisk;
 import dev.vdisk.block.BlockDevice;
-import dev.vdisk.format.ChainMeasureSource;
 import dev.vdisk.format.FormatRegistry;
-import dev.vdisk.format.ImageChain;
 import dev.vdisk.format.ImageFormat;
 import dev.vdisk.format.Measurement;
 import dev.vdisk.format.OptionString;
-import dev.vdisk.io.CacheMode;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.util.ArrayList;
@@ -78,14 +77,15 @@ final class MeasureCommand implements Callable<Integer> {
     }
     Measurement m;
     if (size != null) {
-      m = target.measure(opts, Sizes.parse("--size", size), null);
+      long bytes = Sizes.parse("--size", size);
+      m = Vdisk.measure(CreateOptions.parseForMeasure(target.name(), opts), bytes);
     } else {
       try (Image img = image.openImage(file, true)) {
         if (snapshot == null) {
-          m = target.measure(opts, 0, new ChainMeasureSource(img.chain()));
+          m = Vdisk.measure(CreateOptions.parseForMeasure(target.name(), opts), img);
         } else {
           try (BlockDevice view = SnapshotSource.open(img, snapshot)) {
-            m = target.measure(opts, 0, new ChainMeasureSource(ImageChain.of(view)));
+            m = Vdisk.measure(CreateOptions.parseForMeasure(target.name(), opts), view);
           }
         }
       }

@@ -1,14 +1,13 @@
 package dev.vdisk.cli;
 
+import dev.vdisk.CreateOptions;
 import dev.vdisk.Image;
 import dev.vdisk.OpenOptions;
 import dev.vdisk.Vdisk;
-import dev.vdisk.format.FormatRegistry;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
 
 /**
  * qemu-nbd's {@code -s/--snapshot}: a temporary qcow2 overlay over the served image that takes every write, so the
@@ -34,8 +33,7 @@ final class TemporaryOverlay {
     }
     Path overlay = Files.createTempFile("vdisk-snapshot-", ".qcow2");
     try {
-      FormatRegistry.byName("qcow2").create(overlay, size,
-          Map.of("backing_file", base.toString(), "backing_fmt", format), true);
+      Vdisk.create(overlay, size, CreateOptions.qcow2().backing(base.toString(), format).build(), true);
     } catch (IOException | RuntimeException e) {
       Files.deleteIfExists(overlay);
       throw e;

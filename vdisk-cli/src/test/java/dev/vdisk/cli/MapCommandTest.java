@@ -2,10 +2,11 @@ package dev.vdisk.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.vdisk.Image;
+import dev.vdisk.OpenOptions;
 import dev.vdisk.block.BlockDevice;
-import dev.vdisk.block.CheckedDevice;
 import dev.vdisk.block.mem.MemoryDevice;
-import dev.vdisk.format.ImageChain;
+import dev.vdisk.format.ImageContext;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -30,13 +31,15 @@ class MapCommandTest {
     mem.write(0, ByteBuffer.allocate(4096), Set.of());
     mem.write(1 << 20, ByteBuffer.allocate(65536), Set.of());
     mem.write(2 << 20, ByteBuffer.allocate(4096), Set.of());
-    return new CheckedDevice(mem);
+    return mem;
   }
 
-  private static String map(BlockDevice dev, long start, long max, boolean json) throws IOException {
+  private static String map(BlockDevice device, long start, long max, boolean json) throws IOException {
     StringWriter s = new StringWriter();
-    try (PrintWriter out = new PrintWriter(s)) {
-      MapCommand.print(ImageChain.of(dev, Path.of("sp.img"), "raw", null), start, max, json, out);
+    try (PrintWriter out = new PrintWriter(s);
+        Image image = dev.vdisk.Vdisk.open(device, ImageContext.standalone(Path.of("sp.img"), true),
+            OpenOptions.builder().format("raw").readOnly(true).build())) {
+      MapCommand.print(image, start, max, json, out);
     }
     return s.toString();
   }
@@ -78,10 +81,10 @@ class MapCommandTest {
     assertThat(map(sparse(), 5 << 20, -1, true)).isEqualTo("""
         [{ "start": 5242880, "length": 0, "depth": 0, "present": false, "zero": false, "data": false}]
         """);
-    assertThat(map(new CheckedDevice(new MemoryDevice(0)), 0, -1, true)).isEqualTo("""
+    assertThat(map(new MemoryDevice(0), 0, -1, true)).isEqualTo("""
         [{ "start": 0, "length": 0, "depth": 0, "present": false, "zero": false, "data": false}]
         """);
-    assertThat(map(new CheckedDevice(new MemoryDevice(0)), 0, -1, false)).isEqualTo("""
+    assertThat(map(new MemoryDevice(0), 0, -1, false)).isEqualTo("""
         Offset          Length          Mapped to       File
         """);
   }

@@ -19,8 +19,11 @@ import java.util.Locale;
  * older than 5.6) an explicit {@code io_uring} or {@code native} falls back to threads with one warning line.
  */
 public enum Aio {
+  /** {@code aio=threads}, the default. */
   THREADS("threads"),
+  /** {@code aio=native}, served by io_uring; requires a direct cache mode. */
   NATIVE("native"),
+  /** {@code aio=io_uring}. */
   IO_URING("io_uring");
 
   private final String qemuName;

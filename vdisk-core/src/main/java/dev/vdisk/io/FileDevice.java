@@ -292,10 +292,12 @@ public final class FileDevice implements BlockDevice {
     }
   }
 
+  /** The host file's path, as opened. */
   public Path path() {
     return path;
   }
 
+  /** The options the file was opened with. */
   public FileOptions options() {
     return options;
   }

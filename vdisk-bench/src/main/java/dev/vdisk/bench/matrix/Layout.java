@@ -1,6 +1,7 @@
 package dev.vdisk.bench.matrix;
 
-import dev.vdisk.format.FormatRegistry;
+import dev.vdisk.CreateOptions;
+import dev.vdisk.Vdisk;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -56,7 +57,7 @@ public enum Layout {
     if (this == DEVICE) {
       throw new IllegalStateException("a block device layout is not created");
     }
-    FormatRegistry.byName(format).create(path, size, Map.of("preallocation", preallocation), true);
+    Vdisk.create(path, size, CreateOptions.parse(format, Map.of("preallocation", preallocation)), true);
   }
 
   /** The file layouts, in the order the report shows them. */

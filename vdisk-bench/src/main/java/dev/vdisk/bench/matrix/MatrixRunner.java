@@ -1,12 +1,13 @@
 package dev.vdisk.bench.matrix;
 
+import dev.vdisk.Image;
+import dev.vdisk.OpenOptions;
+import dev.vdisk.Vdisk;
 import dev.vdisk.bench.BenchResult;
 import dev.vdisk.bench.BenchRunner;
 import dev.vdisk.bench.BenchSpec;
-import dev.vdisk.format.Images;
-import dev.vdisk.format.OpenImage;
 import dev.vdisk.io.CacheMode;
-import dev.vdisk.io.FileOptions;
+import dev.vdisk.io.FileDevice;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.file.Files;
@@ -150,11 +151,11 @@ public final class MatrixRunner {
     Path path = settings.dir().resolve("warm-up.img");
     try {
       Layout.RAW_SPARSE.create(path, Math.min(settings.size(), 16L << 20));
-      try (OpenImage img = Images.open(path, "raw", FileOptions.of(CacheMode.WRITEBACK, false))) {
-        OffsetPlan plan = settings.plan(img.device().size());
+      try (Image img = open(path, "raw", CacheMode.WRITEBACK)) {
+        OffsetPlan plan = settings.plan(img.size());
         for (Workload w : Workload.values()) {
           long[] offsets = w.sequential() ? plan.sequential() : plan.freshQd16();
-          OffsetRunner.run(img.device(), offsets, w.requestSize(), w.depth(), w.write(),
+          OffsetRunner.run(img, offsets, w.requestSize(), w.depth(), w.write(),
               settings.budgetMillis() * 1_000_000L, this::cancelled);
         }
       }
@@ -168,11 +169,12 @@ public final class MatrixRunner {
     if (layout != Layout.DEVICE) {
       layout.create(path, settings.size());
     }
-    try (OpenImage img = Images.open(path, layout.format(), FileOptions.of(mode, false))) {
+    try (Image img = open(path, layout.format(), mode)) {
+      FileDevice file = img.file().orElseThrow();
       if (breakdown && layout != Layout.DEVICE) {
-        breakdowns.add(new LayoutBreakdown(layout.key(), LayoutBreakdown.CREATED, SpaceBreakdown.of(img.device(), img.file())));
+        breakdowns.add(new LayoutBreakdown(layout.key(), LayoutBreakdown.CREATED, SpaceBreakdown.of(img, file)));
       }
-      OffsetPlan plan = settings.plan(Math.min(settings.size(), img.device().size()));
+      OffsetPlan plan = settings.plan(Math.min(settings.size(), img.size()));
       long n1 = 0;
       long n16 = 0;
       for (Workload w : Workload.values()) {
@@ -184,7 +186,7 @@ public final class MatrixRunner {
           case READ_QD16 -> plan.revisit(n1, n16, 2);
           case SEQ_WRITE_QD4, SEQ_READ_QD4 -> plan.sequential();
         };
-        RunStats s = OffsetRunner.run(img.device(), offsets, w.requestSize(), w.depth(), w.write(),
+        RunStats s = OffsetRunner.run(img, offsets, w.requestSize(), w.depth(), w.write(),
             settings.budgetMillis() * 1_000_000L, this::cancelled);
         stopIfCancelled();
         if (w == Workload.FRESH_QD1) {
@@ -194,10 +196,10 @@ public final class MatrixRunner {
         }
         String k = key(layout, mode, w);
         stats.computeIfAbsent(k, x -> new ArrayList<>()).add(s);
-        hostBytes.put(k, img.file().allocatedBytes());
+        hostBytes.put(k, file.allocatedBytes());
         if (w == Workload.FRESH_QD16 && breakdown && layout != Layout.DEVICE) {
-          img.device().flush();
-          breakdowns.add(new LayoutBreakdown(layout.key(), LayoutBreakdown.FIRST_WRITES, SpaceBreakdown.of(img.device(), img.file())));
+          img.flush();
+          breakdowns.add(new LayoutBreakdown(layout.key(), LayoutBreakdown.FIRST_WRITES, SpaceBreakdown.of(img, file)));
         }
       }
     }
@@ -216,25 +218,31 @@ public final class MatrixRunner {
     for (int i = 0; i < offsets.length; i++) {
       offsets[i] = start + (long) i * OffsetPlan.SEQUENTIAL_SIZE;
     }
-    try (OpenImage img = Images.open(path, layout.format(), FileOptions.of(CacheMode.WRITEBACK, false))) {
+    try (Image img = open(path, layout.format(), CacheMode.WRITEBACK)) {
       DiscardResult.Space unmap = discardOnce(img, offsets, start, region, true);
       DiscardResult.Space ignore = discardOnce(img, offsets, start, region, false);
       return new DiscardResult(layout.key(), region, unmap, ignore);
     }
   }
 
-  private DiscardResult.Space discardOnce(OpenImage img, long[] offsets, long start, long region, boolean unmap)
+  private DiscardResult.Space discardOnce(Image img, long[] offsets, long start, long region, boolean unmap)
       throws IOException {
     stopIfCancelled();
     // No time budget: the whole region must be written for the space figures to mean anything.
-    OffsetRunner.run(img.device(), offsets, OffsetPlan.SEQUENTIAL_SIZE, 4, true, UNLIMITED, this::cancelled);
-    img.device().flush();
-    long before = img.file().allocatedBytes();
+    OffsetRunner.run(img, offsets, OffsetPlan.SEQUENTIAL_SIZE, 4, true, UNLIMITED, this::cancelled);
+    img.flush();
+    FileDevice file = img.file().orElseThrow();
+    long before = file.allocatedBytes();
     if (unmap) {
-      img.device().discard(start, region);
+      img.discard(start, region);
     }
-    img.device().flush();
-    return new DiscardResult.Space(before, img.file().allocatedBytes());
+    img.flush();
+    return new DiscardResult.Space(before, file.allocatedBytes());
+  }
+
+  /** Opens the image in {@code path} for writing through the library's front door, as a library user would. */
+  private static Image open(Path path, String format, CacheMode mode) throws IOException {
+    return Vdisk.open(path, OpenOptions.builder().format(format).cache(mode).build());
   }
 
   /** The peer cells: the stride workloads through vdisk's {@link BenchRunner} and through qemu-img bench. */
@@ -296,10 +304,10 @@ public final class MatrixRunner {
     if (layout != Layout.DEVICE) {
       layout.create(path, size);
     }
-    try (OpenImage img = Images.open(path, layout.format(), FileOptions.of(mode, false))) {
+    try (Image img = open(path, layout.format(), mode)) {
       for (Map.Entry<Workload, BenchSpec> e : peerSpecs(size)) {
         stopIfCancelled();
-        BenchResult r = BenchRunner.run(img.device(), e.getValue());
+        BenchResult r = BenchRunner.run(img, e.getValue());
         peerVdisk.computeIfAbsent(key(layout, mode, e.getKey()), x -> new ArrayList<>()).add(rate(e.getKey(), r.iops(), r.bytesPerSecond()));
       }
     }

@@ -136,6 +136,32 @@ public record Qcow2CreateOptions(int version, int clusterBits, int refcountOrder
         compressionType, prealloc, backing, backingFormat, dataFile, dataFileRaw);
   }
 
+  /**
+   * Parses {@code options} as {@code qemu-img measure} reads them ({@code qcow2_measure}): encryption is refused, the
+   * options that change the numbers ({@code extended_l2}, {@code cluster_size}, {@code compat}, {@code refcount_bits},
+   * {@code preallocation}) are checked together, and {@code backing_file} counts by its presence alone (an empty name
+   * too, as in QEMU); the others are neither checked nor kept, so qemu-img's combinations that only creating refuses
+   * (lazy refcounts with compat 0.10, a preallocated image over a backing file) measure as qemu-img measures them.
+   *
+   * @throws IllegalArgumentException {@code option: 'value' (expected: ...)} for the first problem found
+   */
+  public static Qcow2CreateOptions parseForMeasure(Map<String, String> options) {
+    for (String key : options.keySet()) {
+      if (ENCRYPTION.contains(key)) {
+        parse(Map.of(key, options.get(key)));
+      }
+    }
+    Map<String, String> layout = new java.util.LinkedHashMap<>();
+    for (String key : List.of("extended_l2", "cluster_size", "compat", "refcount_bits", "preallocation")) {
+      if (options.containsKey(key)) {
+        layout.put(key, options.get(key));
+      }
+    }
+    Qcow2CreateOptions o = parse(layout);
+    return new Qcow2CreateOptions(o.version, o.clusterBits, o.refcountOrder, false, o.extendedL2, 0, o.preallocation,
+        Optional.ofNullable(options.get("backing_file")), Optional.empty(), Optional.empty(), false);
+  }
+
   Geometry geometry() {
     return new Geometry(clusterBits, extendedL2);
   }

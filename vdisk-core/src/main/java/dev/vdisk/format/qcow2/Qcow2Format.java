@@ -196,18 +196,7 @@ public final class Qcow2Format implements ImageFormat {
   @Override
   public Measurement measure(Map<String, String> options, long size, MeasureSource source) throws IOException {
     checkOptionNames(options);
-    Map<String, String> layout = new LinkedHashMap<>();
-    for (String k : List.of("extended_l2", "cluster_size", "compat", "refcount_bits", "preallocation")) {
-      if (options.containsKey(k)) {
-        layout.put(k, options.get(k));
-      }
-    }
-    for (String k : options.keySet()) {
-      if (k.startsWith("encrypt")) {
-        Qcow2CreateOptions.parse(Map.of(k, options.get(k)));
-      }
-    }
-    Qcow2CreateOptions o = Qcow2CreateOptions.parse(layout);
+    Qcow2CreateOptions o = Qcow2CreateOptions.parseForMeasure(options);
     Geometry g = o.geometry();
     long cs = g.clusterSize();
     long virtualSize = Math.ceilDiv(size, cs) * cs;
@@ -218,7 +207,7 @@ public final class Qcow2Format implements ImageFormat {
     long required = 0;
     if (source != null) {
       virtualSize = Math.ceilDiv(source.size(), cs) * cs;
-      required = options.containsKey("backing_file") ? virtualSize : source.dataBytes(cs);
+      required = o.backingFile().isPresent() ? virtualSize : source.dataBytes(cs);
     }
     if (o.preallocation() == Preallocation.FALLOC || o.preallocation() == Preallocation.FULL) {
       required = virtualSize;
