@@ -14,13 +14,14 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.StructLayout;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
-import java.lang.invoke.VarHandle;
 import java.nio.file.Path;
 import java.util.Optional;
 
 /**
  * The only place vdisk calls the operating system beyond the JDK: a handful of Linux system calls
- * through the FFM API, each capturing errno.
+ * through the FFM API, each capturing errno. All but dup2 and strerror go through one downcall, libc's
+ * {@code syscall(2)} with the system call's number: the JDK generates and loads a stub and its method-handle
+ * classes for each shape of downcall it links, tens of milliseconds of a short command's start-up per shape.
  *
  * <p>Every method acts on a raw file descriptor and takes the path only to name it in an {@link
  * ErrnoException}. {@link NativeFile} is the safe handle around these; nothing else should call them.
@@ -39,6 +40,8 @@ final class LinuxNative {
   static final long BLKSSZGET = 0x1268;
   static final long BLKDISCARD = 0x1277;
   static final long BLKZEROOUT = 0x127f;
+
+  static final long AT_FDCWD = -100;
 
   static final int F_OFD_GETLK = 36;
   static final int F_OFD_SETLK = 37;
@@ -59,20 +62,28 @@ final class LinuxNative {
    * @param modeOffset offset of st_mode (a 32-bit field)
    * @param sizeOffset offset of st_size
    * @param blocksOffset offset of st_blocks
+   * @param sys the system calls' numbers
    */
-  private record Arch(int oDirect, int statSize, int modeOffset, int sizeOffset, int blocksOffset) {
+  private record Arch(int oDirect, int statSize, int modeOffset, int sizeOffset, int blocksOffset, Sys sys) {
     static Arch current() {
       if (!System.getProperty("os.name", "").equals("Linux")) {
         return null;
       }
       return switch (System.getProperty("os.arch", "")) {
-        case "amd64", "x86_64" -> new Arch(040000, 144, 24, 48, 64);
-        // asm-generic struct stat: st_mode follows st_ino directly, st_nlink is 32 bits.
-        case "aarch64" -> new Arch(0200000, 128, 16, 48, 64);
+        case "amd64", "x86_64" -> new Arch(040000, 144, 24, 48, 64, new Sys(257, 3, 5, 8, 16, 72, 77, 285));
+        // asm-generic struct stat: st_mode follows st_ino directly, st_nlink is 32 bits; asm-generic/unistd.h.
+        case "aarch64" -> new Arch(0200000, 128, 16, 48, 64, new Sys(56, 57, 80, 62, 29, 25, 46, 47));
         default -> null;
       };
     }
   }
+
+  /**
+   * System call numbers (x86_64: asm/unistd_64.h; aarch64: asm-generic/unistd.h). The kernel's struct stat and
+   * struct flock are glibc's on both, and glibc's open, fstat and fcntl are these calls with the same arguments.
+   */
+  private record Sys(long openat, long close, long fstat, long lseek, long ioctl, long fcntl, long ftruncate,
+      long fallocate) {}
 
   /**
    * Throws unless this platform is one vdisk's native layer knows.
@@ -99,7 +110,8 @@ final class LinuxNative {
     static final Linker LINKER = Linker.nativeLinker();
     static final SymbolLookup LIBC = LINKER.defaultLookup();
     static final StructLayout CAPTURE = Linker.Option.captureStateLayout();
-    static final VarHandle ERRNO = CAPTURE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+    /** Where errno lies in {@link #CAPTURE} (read with a plain get: a VarHandle costs start-up to build). */
+    static final long ERRNO_OFFSET = CAPTURE.byteOffset(MemoryLayout.PathElement.groupElement("errno"));
     static final Linker.Option ERRNO_OPTION = Linker.Option.captureCallState("errno");
 
     static MethodHandle handle(String name, FunctionDescriptor fd) {
@@ -115,50 +127,22 @@ final class LinuxNative {
     }
   }
 
-  // One holder per downcall, linked on its first call: linking a downcall costs milliseconds of start-up (the JDK
-  // generates its stub classes), and a short command such as `vdisk info` makes only four of these calls.
+  // One holder per downcall, linked on its first call (a command that never calls the OS through FFM links none).
 
-  private static final class Open {
-    static final MethodHandle HANDLE =
-        Calls.variadic("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), 2);
-  }
-
-  private static final class Close {
-    static final MethodHandle HANDLE = Calls.handle("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+  /**
+   * {@code long syscall(long number, ...)} with six arguments, the one shape {@link UringSyscalls} links too (the
+   * linker then shares the stub); arguments a call does not take are passed as 0 and ignored by the kernel.
+   */
+  private static final class Syscall {
+    static final MethodHandle HANDLE = Calls.variadic("syscall",
+        FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG), 1);
   }
 
   private static final class Dup2 {
     static final MethodHandle HANDLE = Calls.handle("dup2", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
   }
 
-  private static final class Fallocate {
-    static final MethodHandle HANDLE =
-        Calls.handle("fallocate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
-  }
-
-  private static final class Ftruncate {
-    static final MethodHandle HANDLE =
-        Calls.handle("ftruncate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG));
-  }
-
-  private static final class Lseek {
-    static final MethodHandle HANDLE =
-        Calls.handle("lseek", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT));
-  }
-
-  private static final class Fstat {
-    static final MethodHandle HANDLE = Calls.handle("fstat", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
-  }
-
-  private static final class Ioctl {
-    static final MethodHandle HANDLE =
-        Calls.variadic("ioctl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS), 2);
-  }
-
   private static final class Fcntl {
-    static final MethodHandle HANDLE =
-        Calls.variadic("fcntl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS), 2);
-
     /** struct flock (identical on x86_64 and aarch64): 32 bytes. */
     static final StructLayout FLOCK = MemoryLayout.structLayout(
         JAVA_SHORT.withName("l_type"), JAVA_SHORT.withName("l_whence"), MemoryLayout.paddingLayout(4),
@@ -176,28 +160,20 @@ final class LinuxNative {
   static int open(Path path, int flags) throws ErrnoException {
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment cap = arena.allocate(Calls.CAPTURE);
-      int fd = (int) Open.HANDLE.invokeExact(cap, arena.allocateFrom(path.toString()), flags | O_CLOEXEC, 0);
+      long fd = syscall(cap, ARCH.sys.openat, AT_FDCWD, arena.allocateFrom(path.toString()).address(), flags | O_CLOEXEC, 0);
       if (fd < 0) {
         throw new ErrnoException("open", path.toString(), errno(cap));
       }
-      return fd;
-    } catch (ErrnoException e) {
-      throw e;
-    } catch (Throwable t) {
-      throw linkageFailure(t);
+      return (int) fd;
     }
   }
 
   static void close(int fd, Path path) throws ErrnoException {
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment cap = arena.allocate(Calls.CAPTURE);
-      if ((int) Close.HANDLE.invokeExact(cap, fd) < 0) {
+      if (syscall(cap, ARCH.sys.close, fd, 0, 0, 0) < 0) {
         throw new ErrnoException("close", path.toString(), errno(cap));
       }
-    } catch (ErrnoException e) {
-      throw e;
-    } catch (Throwable t) {
-      throw linkageFailure(t);
     }
   }
 
@@ -218,27 +194,19 @@ final class LinuxNative {
   static void fallocate(int fd, FallocateMode mode, long offset, long length, Path path) throws ErrnoException {
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment cap = arena.allocate(Calls.CAPTURE);
-      if ((int) Fallocate.HANDLE.invokeExact(cap, fd, mode.flags, offset, length) < 0) {
+      if (syscall(cap, ARCH.sys.fallocate, fd, mode.flags, offset, length) < 0) {
         throw new ErrnoException("fallocate(" + mode.label + ")", path + " offset " + offset + " length " + length,
             errno(cap));
       }
-    } catch (ErrnoException e) {
-      throw e;
-    } catch (Throwable t) {
-      throw linkageFailure(t);
     }
   }
 
   static void ftruncate(int fd, long size, Path path) throws ErrnoException {
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment cap = arena.allocate(Calls.CAPTURE);
-      if ((int) Ftruncate.HANDLE.invokeExact(cap, fd, size) < 0) {
+      if (syscall(cap, ARCH.sys.ftruncate, fd, size, 0, 0) < 0) {
         throw new ErrnoException("ftruncate", path + " size " + size, errno(cap));
       }
-    } catch (ErrnoException e) {
-      throw e;
-    } catch (Throwable t) {
-      throw linkageFailure(t);
     }
   }
 
@@ -251,7 +219,7 @@ final class LinuxNative {
   static long seek(int fd, long offset, int whence, Path path) throws ErrnoException {
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment cap = arena.allocate(Calls.CAPTURE);
-      long r = (long) Lseek.HANDLE.invokeExact(cap, fd, offset, whence);
+      long r = syscall(cap, ARCH.sys.lseek, fd, offset, whence, 0);
       if (r >= 0) {
         return r;
       }
@@ -261,10 +229,6 @@ final class LinuxNative {
       }
       throw new ErrnoException("lseek(" + (whence == SEEK_DATA ? "SEEK_DATA" : "SEEK_HOLE") + ")",
           path + " offset " + offset, errno);
-    } catch (ErrnoException e) {
-      throw e;
-    } catch (Throwable t) {
-      throw linkageFailure(t);
     }
   }
 
@@ -272,15 +236,11 @@ final class LinuxNative {
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment cap = arena.allocate(Calls.CAPTURE);
       MemorySegment st = arena.allocate(ARCH.statSize, 8);
-      if ((int) Fstat.HANDLE.invokeExact(cap, fd, st) < 0) {
+      if (syscall(cap, ARCH.sys.fstat, fd, st.address(), 0, 0) < 0) {
         throw new ErrnoException("fstat", path.toString(), errno(cap));
       }
       return new FileStat(st.get(JAVA_INT, ARCH.modeOffset), st.get(JAVA_LONG, ARCH.sizeOffset),
           st.get(JAVA_LONG, ARCH.blocksOffset));
-    } catch (ErrnoException e) {
-      throw e;
-    } catch (Throwable t) {
-      throw linkageFailure(t);
     }
   }
 
@@ -316,13 +276,7 @@ final class LinuxNative {
   private static void ioctl(Arena arena, int fd, long request, MemorySegment arg, String name, String target)
       throws ErrnoException {
     MemorySegment cap = arena.allocate(Calls.CAPTURE);
-    int r;
-    try {
-      r = (int) Ioctl.HANDLE.invokeExact(cap, fd, request, arg);
-    } catch (Throwable t) {
-      throw linkageFailure(t);
-    }
-    if (r < 0) {
+    if (syscall(cap, ARCH.sys.ioctl, fd, request, arg.address(), 0) < 0) {
       throw new ErrnoException("ioctl(" + name + ")", target, errno(cap));
     }
   }
@@ -361,13 +315,7 @@ final class LinuxNative {
   private static void fcntl(Arena arena, int fd, int cmd, MemorySegment arg, String name, String target)
       throws ErrnoException {
     MemorySegment cap = arena.allocate(Calls.CAPTURE);
-    int r;
-    try {
-      r = (int) Fcntl.HANDLE.invokeExact(cap, fd, cmd, arg);
-    } catch (Throwable t) {
-      throw linkageFailure(t);
-    }
-    if (r < 0) {
+    if (syscall(cap, ARCH.sys.fcntl, fd, cmd, arg.address(), 0) < 0) {
       throw new ErrnoException("fcntl(" + name + ")", target, errno(cap));
     }
   }
@@ -386,8 +334,17 @@ final class LinuxNative {
     }
   }
 
+  /** {@code syscall(nr, a, b, c, d)}: the kernel's result, or -1 with errno in {@code capture}. */
+  private static long syscall(MemorySegment capture, long nr, long a, long b, long c, long d) {
+    try {
+      return (long) Syscall.HANDLE.invokeExact(capture, nr, a, b, c, d, 0L, 0L);
+    } catch (Throwable t) {
+      throw linkageFailure(t);
+    }
+  }
+
   static int errno(MemorySegment capture) {
-    return (int) Calls.ERRNO.get(capture, 0L);
+    return capture.get(JAVA_INT, Calls.ERRNO_OFFSET);
   }
 
   /** A downcall cannot throw; anything caught here is a linkage or platform defect, not an I/O error. */
