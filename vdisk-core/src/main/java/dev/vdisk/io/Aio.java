@@ -10,7 +10,7 @@ import java.util.Locale;
  *       calling threads are its request threads, so there is no separate pool). io_uring is not the default because
  *       it measured slower here (docs/performance.md, 2026-12-03).
  *   <li>{@link #IO_URING}: the kernel's io_uring through FFM ({@link dev.vdisk.io.linux.RingFile}), one ring per open
- *       file shared by all request threads.
+ *       file shared by all request threads; on an O_DIRECT file, platform threads have rings of their own.
  *   <li>{@link #NATIVE}: QEMU's Linux AIO; vdisk maps it to io_uring, which submits the same asynchronous O_DIRECT
  *       requests (and adds flushes and fallocate to the ring). As QEMU, it requires a direct cache mode.
  * </ul>

@@ -59,6 +59,42 @@ class IoUringConcurrencyTest {
     }
   }
 
+  /**
+   * On an O_DIRECT file each platform thread gets a ring of its own, up to a limit per file: more live threads than
+   * that share the shared ring, and the rings of ended threads are closed to make room for new ones. 80 threads at
+   * once (past the limit of 64), then 80 more one after another (each reusing room that ended threads left), all
+   * with their own results.
+   */
+  @Test
+  void platformThreadsPastTheLimitOfOwnRingsAndAfterOthersEndedAllGetTheirOwnResults() throws Exception {
+    int threads = 80;
+    try (FileDevice dev = open(CacheMode.NONE)) {
+      try (ExecutorService many = Executors.newFixedThreadPool(threads)) {
+        List<Future<?>> done = new ArrayList<>();
+        for (int w = 0; w < threads; w++) {
+          int id = w;
+          done.add(many.submit(() -> {
+            worker(dev, id, threads, 20);
+            return null;
+          }));
+        }
+        for (Future<?> f : done) {
+          f.get();
+        }
+      }
+      dev.write(0, ByteBuffer.allocate(SIZE), Set.of()); // the workers' models start from zeroes again
+      for (int w = 0; w < threads; w++) {
+        int id = w;
+        try (ExecutorService one = Executors.newSingleThreadExecutor()) { // a new thread, ended when closed
+          one.submit(() -> {
+            worker(dev, id, threads, 20);
+            return null;
+          }).get();
+        }
+      }
+    }
+  }
+
   private FileDevice open(CacheMode mode) throws IOException {
     Path p = dir.resolve("concurrent-" + mode + "-" + System.nanoTime() + ".raw");
     Files.write(p, new byte[SIZE]);
@@ -88,13 +124,17 @@ class IoUringConcurrencyTest {
   }
 
   private static void worker(FileDevice dev, int id, int workers) throws IOException {
+    worker(dev, id, workers, ROUNDS);
+  }
+
+  private static void worker(FileDevice dev, int id, int workers, int rounds) throws IOException {
     Random rnd = new Random(id);
     byte[] model = new byte[SIZE]; // only this worker's stripes are meaningful
     List<Integer> mine = new ArrayList<>();
     for (int s = id; s < STRIPES; s += workers) {
       mine.add(s);
     }
-    for (int round = 0; round < ROUNDS; round++) {
+    for (int round = 0; round < rounds; round++) {
       int stripe = mine.get(rnd.nextInt(mine.size()));
       int off = rnd.nextInt(STRIPE);
       int len = 1 + rnd.nextInt(STRIPE - off);

@@ -42,6 +42,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * the SQE stores happen before the ready mark (a volatile store) that the tail's compare-and-set (a full fence) reads; the CQ tail is read with acquire before the CQEs it
  * covers, and the CQ head is released after they have been read, so the kernel never overwrites an unread CQE.
  *
+ * <p><b>A thread's own ring</b> ({@link #openOwn}, {@link #submitAndWait}) is the other way to use this class: one
+ * platform thread submits one request at a time and waits for it in the same {@code io_uring_enter}, with no reaper
+ * and no other thread involved; {@link RingFile} gives one to each platform thread on an O_DIRECT file.
+ *
  * <p>Requests wait uninterruptibly: the kernel may still write into a caller's buffer until its completion arrives.
  */
 final class IoUring implements AutoCloseable {
@@ -53,6 +57,9 @@ final class IoUring implements AutoCloseable {
   static final int IORING_FSYNC_DATASYNC = 1;
 
   private static final byte IOSQE_FIXED_FILE = 1;
+  /** One submitter task (Linux 6.0) whose completions run when it waits for them (6.1): a thread's own ring. */
+  private static final int IORING_SETUP_SINGLE_ISSUER = 1 << 12;
+  private static final int IORING_SETUP_DEFER_TASKRUN = 1 << 13;
   private static final int IORING_FEAT_SINGLE_MMAP = 1;
   private static final int IORING_FEAT_NODROP = 1 << 1;
   private static final long IORING_OFF_SQ_RING = 0;
@@ -65,6 +72,9 @@ final class IoUring implements AutoCloseable {
   private static final long CLOSE_TOKEN = -1;
   private static final int EINTR = 4;
   private static final int EBUSY = 16;
+  private static final int EINVAL = 22;
+  /** A thread's own ring holds its one request at a time; the kernel's smallest useful size. */
+  private static final int OWN_ENTRIES = 2;
 
   /** Aligned 32-bit access with acquire/release modes on the rings' shared memory: (segment, offset). */
   private static final VarHandle U32 = JAVA_INT.varHandle();
@@ -97,6 +107,7 @@ final class IoUring implements AutoCloseable {
   /** One errno capture per slot (its request's {@code io_uring_enter}), one for the reaper, one for close. */
   private final MemorySegment captures;
   private final long captureSize;
+  /** Held to drain the completion queue (a shared ring), or for each request (a thread's own ring: against close). */
   private final ReentrantLock reaping = new ReentrantLock();
   /** The CQ head as this side last released it; guarded by {@link #reaping}. */
   private int cqHeadSeen;
@@ -117,7 +128,7 @@ final class IoUring implements AutoCloseable {
   }
 
   private IoUring(String name, int ringFd, Arena arena, MemorySegment params, MemorySegment rings, long ringsSize,
-      MemorySegment sqes, long sqesSize, int fileFd, boolean fixedFile) {
+      MemorySegment sqes, long sqesSize, int fileFd, boolean fixedFile, boolean shared) {
     this.name = name;
     this.ringFd = ringFd;
     this.arena = arena;
@@ -147,7 +158,7 @@ final class IoUring implements AutoCloseable {
     this.slots = new AtomicReferenceArray<>(entries);
     this.captureSize = LinuxNative.Calls.CAPTURE.byteSize();
     this.captures = arena.allocate(captureSize * (entries + 2), 8);
-    this.reaper = Thread.ofPlatform().daemon().name("io_uring " + name).unstarted(this::reapUntilClosed);
+    this.reaper = shared ? Thread.ofPlatform().daemon().name("io_uring " + name).unstarted(this::reapUntilClosed) : null;
   }
 
   /**
@@ -160,6 +171,31 @@ final class IoUring implements AutoCloseable {
    *     5.5) and the READ and WRITE opcodes (5.6)
    */
   static IoUring open(int entries, int fd, String name) throws IOException {
+    IoUring ring = open(entries, fd, name, 0, true);
+    ring.reaper.start();
+    return ring;
+  }
+
+  /**
+   * Sets up a ring of the calling platform thread's own for {@code fd}, for {@link #submitAndWait}: no reaper, no
+   * registered file (unregistering needs the submitter task, and the owner is not the thread that closes), and where
+   * the kernel has them (Linux 6.1) one issuer whose completions run when it waits, which spares the kernel a
+   * wake-up and a task-work interrupt per request.
+   *
+   * @throws ErrnoException, IOException as {@link #open(int, int, String)}
+   */
+  static IoUring openOwn(int fd, String name) throws IOException {
+    try {
+      return open(OWN_ENTRIES, fd, name, IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN, false);
+    } catch (ErrnoException e) {
+      if (e.errno() != EINVAL) {
+        throw e;
+      }
+      return open(OWN_ENTRIES, fd, name, 0, false); // a kernel before 6.1
+    }
+  }
+
+  private static IoUring open(int entries, int fd, String name, int setupFlags, boolean shared) throws IOException {
     LinuxNative.requireSupported();
     Arena arena = Arena.ofShared();
     int ringFd = -1;
@@ -168,6 +204,7 @@ final class IoUring implements AutoCloseable {
     try {
       MemorySegment cap = arena.allocate(LinuxNative.Calls.CAPTURE);
       MemorySegment params = arena.allocate(PARAMS_SIZE, 8);
+      params.set(JAVA_INT, 8, setupFlags);
       ringFd = UringSyscalls.setup(cap, entries, params);
       if (ringFd < 0) {
         throw new ErrnoException("io_uring_setup", entries + " entries", LinuxNative.errno(cap));
@@ -189,15 +226,14 @@ final class IoUring implements AutoCloseable {
         UringSyscalls.munmap(cap, rings, ringsSize);
         throw e;
       }
-      boolean fixed = UringSyscalls.register(cap, ringFd, UringSyscalls.IORING_REGISTER_FILES,
+      boolean fixed = shared && UringSyscalls.register(cap, ringFd, UringSyscalls.IORING_REGISTER_FILES,
           arena.allocateFrom(JAVA_INT, fd), 1) == 0;
-      IoUring ring = new IoUring(name, ringFd, arena, params, rings, ringsSize, sqes, sqesSize, fd, fixed);
+      IoUring ring = new IoUring(name, ringFd, arena, params, rings, ringsSize, sqes, sqesSize, fd, fixed, shared);
       ring.probe(cap);
       if (!ring.supports(IORING_OP_READ) || !ring.supports(IORING_OP_WRITE)) {
         ring.unmap(cap);
         throw new IOException("io_uring: the kernel lacks IORING_OP_READ and IORING_OP_WRITE (expected: Linux 5.6 or later)");
       }
-      ring.reaper.start();
       return ring;
     } catch (IOException | RuntimeException | Error e) {
       if (ringFd >= 0) {
@@ -282,6 +318,47 @@ final class IoUring implements AutoCloseable {
     }
   }
 
+  /**
+   * A thread's own ring ({@link #openOwn}): submits one operation and waits for its completion in the same
+   * {@code io_uring_enter}, as a positional system call would, with no other thread involved. Only the thread that
+   * opened the ring calls this (the kernel refuses others where it has single-issuer rings).
+   *
+   * @return the CQE's result, as {@link #submit}'s
+   * @throws ErrnoException if io_uring_enter itself fails for a reason other than a retry
+   * @throws ClosedChannelException if the ring is closed
+   */
+  int submitAndWait(byte opcode, long addr, int len, long offset, int opFlags) throws IOException {
+    reaping.lock(); // only ever contended by close
+    try {
+      if (closing) {
+        throw new ClosedChannelException();
+      }
+      int tail = (int) U32.get(rings, sqTail); // only this thread moves it
+      fill(tail & sqMask, opcode, addr, len, offset, opFlags, 0);
+      U32.setRelease(rings, sqTail, ++tail);
+      MemorySegment cap = captures.asSlice(0, captureSize);
+      while (true) {
+        int head = cqHeadSeen;
+        if (head != (int) U32.getAcquire(rings, cqTail)) {
+          int res = rings.get(JAVA_INT, cqes + (long) (head & cqMask) * CQE_SIZE + 8);
+          cqHeadSeen = head + 1;
+          U32.setRelease(rings, cqHead, head + 1);
+          return res;
+        }
+        int toSubmit = tail - (int) U32.getAcquire(rings, sqHead);
+        // Submitted entries count even when the wait is interrupted; a failure submitted nothing: retry.
+        if (UringSyscalls.enter(cap, ringFd, toSubmit, 1, UringSyscalls.IORING_ENTER_GETEVENTS) < 0) {
+          int errno = LinuxNative.errno(cap);
+          if (errno != EINTR && errno != ErrnoException.EAGAIN && errno != EBUSY) {
+            throw new ErrnoException("io_uring_enter", name, errno);
+          }
+        }
+      }
+    } finally {
+      reaping.unlock();
+    }
+  }
+
   private int claim(Request r) {
     // A free slot exists: at most `entries` requests hold permits. Start where the last claim ended.
     for (int i = slotHint.getAndIncrement() & (entries - 1); ; i = (i + 1) & (entries - 1)) {
@@ -295,6 +372,18 @@ final class IoUring implements AutoCloseable {
   private void publish(byte opcode, long addr, int len, long offset, int opFlags, long userData) {
     long ticket = tickets.getAndIncrement();
     int index = (int) (ticket & sqMask);
+    fill(index, opcode, addr, len, offset, opFlags, userData);
+    ready.set(index, (int) ticket);
+    int tail;
+    // Volatile, not just acquire: this read must not pass the ready mark above (a store-load order, as in Dekker's
+    // algorithm), else this thread and one advancing the tail could each miss the other's progress.
+    while (ready.get((tail = (int) U32.getVolatile(rings, sqTail)) & sqMask) == tail) {
+      U32.compareAndSet(rings, sqTail, tail, tail + 1); // a failure means another thread moved it: look again
+    }
+  }
+
+  /** Writes submission-queue entry {@code index}: an operation on the ring's file. */
+  private void fill(int index, byte opcode, long addr, int len, long offset, int opFlags, long userData) {
     long sqe = (long) index * SQE_SIZE;
     sqes.asSlice(sqe, SQE_SIZE).fill((byte) 0);
     sqes.set(JAVA_BYTE, sqe, opcode);
@@ -305,13 +394,6 @@ final class IoUring implements AutoCloseable {
     sqes.set(JAVA_INT, sqe + 24, len);
     sqes.set(JAVA_INT, sqe + 28, opFlags);
     sqes.set(JAVA_LONG, sqe + 32, userData);
-    ready.set(index, (int) ticket);
-    int tail;
-    // Volatile, not just acquire: this read must not pass the ready mark above (a store-load order, as in Dekker's
-    // algorithm), else this thread and one advancing the tail could each miss the other's progress.
-    while (ready.get((tail = (int) U32.getVolatile(rings, sqTail)) & sqMask) == tail) {
-      U32.compareAndSet(rings, sqTail, tail, tail + 1); // a failure means another thread moved it: look again
-    }
   }
 
   /**
@@ -381,6 +463,10 @@ final class IoUring implements AutoCloseable {
    */
   @Override
   public void close() throws ErrnoException {
+    if (reaper == null) {
+      closeOwn();
+      return;
+    }
     closing = true;
     permits.acquireUninterruptibly(entries); // every request has completed; no new one passes the closing check
     MemorySegment cap = captures.asSlice(captureSize * (entries + 1), captureSize);
@@ -406,6 +492,20 @@ final class IoUring implements AutoCloseable {
       unmap(cap);
       LinuxNative.close(ringFd, java.nio.file.Path.of("io_uring " + name));
     } finally {
+      arena.close();
+    }
+  }
+
+  /** A thread's own ring: waits for its request if one is in flight, then tears the ring down. */
+  private void closeOwn() throws ErrnoException {
+    reaping.lock();
+    try {
+      closing = true;
+      MemorySegment cap = captures.asSlice(0, captureSize);
+      unmap(cap);
+      LinuxNative.close(ringFd, java.nio.file.Path.of("io_uring " + name));
+    } finally {
+      reaping.unlock();
       arena.close();
     }
   }

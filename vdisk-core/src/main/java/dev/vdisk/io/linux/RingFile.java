@@ -6,12 +6,17 @@ import java.lang.foreign.MemorySegment;
 import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.nio.channels.ClosedChannelException;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * A host file whose data moves through its own io_uring ({@link IoUring}): QEMU's {@code aio=io_uring}. Reads,
  * writes, fdatasync and (where the kernel has the opcode, Linux 5.6) fallocate are ring operations on the file
- * registered with the ring; any number of threads share the ring, and each waits only for its own completion.
+ * registered with the ring; any number of threads share the ring, and each waits only for its own completion. On an
+ * O_DIRECT file a platform thread uses a ring of its own instead ({@link IoUring#openOwn}), at most {@value
+ * #OWN_RINGS} per file (those of ended threads are closed to make room), closed with the file.
  *
  * <p>Direct buffers are handed to the kernel as they are; heap buffers are copied through native memory of the
  * request's size (the kernel needs a stable address). Registered buffers are not used: a request's buffer is the
@@ -24,15 +29,27 @@ import java.util.concurrent.atomic.AtomicBoolean;
 public final class RingFile implements FileIo {
   /** Requests in flight per file; more wait for a free entry. */
   public static final int DEFAULT_ENTRIES = 128;
+  /** Platform threads with a ring of their own per file; more share the shared ring. */
+  private static final int OWN_RINGS = 64;
   private static final int EINTR = 4;
   private static final int BUFFER_ALIGNMENT = 4096;
 
   private final Path path;
   private final int fd;
   private final IoUring ring;
+  /** The platform threads' own rings ({@link IoUring#openOwn}), by thread; guarded by itself for adding and closing. */
+  private final Map<Thread, IoUring> own = new ConcurrentHashMap<>();
+  /**
+   * Whether platform threads use rings of their own: only on an O_DIRECT file, and not after one could not be set up.
+   * Measured (docs/performance.md, "Second pass"), a thread's own ring brought O_DIRECT requests closer to the
+   * threads path than the shared ring, while buffered reads, which the kernel mostly completes inside the submitting
+   * call, did better on the shared ring.
+   */
+  private volatile boolean ownRings;
   private final AtomicBoolean closed = new AtomicBoolean();
 
-  private RingFile(Path path, int fd, IoUring ring) {
+  private RingFile(Path path, int fd, IoUring ring, boolean direct) {
+    this.ownRings = direct;
     this.path = path;
     this.fd = fd;
     this.ring = ring;
@@ -50,7 +67,7 @@ public final class RingFile implements FileIo {
     int fd = LinuxNative.open(path, (writable ? LinuxNative.O_RDWR : LinuxNative.O_RDONLY)
         | (direct ? LinuxNative.oDirect() : 0));
     try {
-      return new RingFile(path, fd, IoUring.open(entries, fd, String.valueOf(path.getFileName())));
+      return new RingFile(path, fd, IoUring.open(entries, fd, String.valueOf(path.getFileName())), direct);
     } catch (IOException | RuntimeException | LinkageError e) {
       try {
         LinuxNative.close(fd, path);
@@ -114,7 +131,7 @@ public final class RingFile implements FileIo {
 
   private int transfer(byte opcode, String call, long address, int length, long position) throws IOException {
     while (true) {
-      int res = ring.submit(opcode, address, length, position, 0);
+      int res = submit(opcode, address, length, position, 0);
       if (res >= 0) {
         return res;
       }
@@ -126,9 +143,61 @@ public final class RingFile implements FileIo {
 
   @Override
   public void fdatasync() throws IOException {
-    int res = ring.submit(IoUring.IORING_OP_FSYNC, 0, 0, 0, IoUring.IORING_FSYNC_DATASYNC);
+    int res = submit(IoUring.IORING_OP_FSYNC, 0, 0, 0, IoUring.IORING_FSYNC_DATASYNC);
     if (res < 0) {
       throw new ErrnoException("io_uring fdatasync", path.toString(), -res);
+    }
+  }
+
+  /**
+   * One operation on the ring that suits the calling thread. A platform thread on an O_DIRECT file waits in the
+   * kernel anyway, so it submits on a ring of its own and waits there for its own completion: one system call, no
+   * other thread woken, as a positional call would be. A virtual thread must not hold its carrier in the kernel, so
+   * it submits on the shared ring and parks until the thread that reaps its completion unparks it; so do platform
+   * threads on a buffered file.
+   */
+  private int submit(byte opcode, long addr, int len, long offset, int opFlags) throws IOException {
+    Thread t = Thread.currentThread();
+    IoUring mine = null;
+    if (ownRings && !t.isVirtual()) {
+      mine = own.get(t);
+      if (mine == null) {
+        mine = openOwn(t);
+      }
+    }
+    return mine != null ? mine.submitAndWait(opcode, addr, len, offset, opFlags)
+        : ring.submit(opcode, addr, len, offset, opFlags);
+  }
+
+  /**
+   * Sets up {@code t}'s own ring, first closing those of threads that have ended once {@value #OWN_RINGS} exist;
+   * returns null (the shared ring serves it) if that many live threads have one or the kernel refuses another ring.
+   */
+  private IoUring openOwn(Thread t) throws IOException {
+    synchronized (own) {
+      if (closed.get()) {
+        throw new ClosedChannelException();
+      }
+      if (own.size() >= OWN_RINGS) {
+        for (var it = own.entrySet().iterator(); it.hasNext(); ) {
+          var e = it.next();
+          if (!e.getKey().isAlive()) {
+            it.remove();
+            e.getValue().close();
+          }
+        }
+        if (own.size() >= OWN_RINGS) {
+          return null;
+        }
+      }
+      try {
+        IoUring mine = IoUring.openOwn(fd, String.valueOf(path.getFileName()));
+        own.put(t, mine);
+        return mine;
+      } catch (IOException e) {
+        ownRings = false; // a ring limit (ENOMEM, EMFILE) or an old kernel: the shared ring still works
+        return null;
+      }
     }
   }
 
@@ -140,7 +209,7 @@ public final class RingFile implements FileIo {
       return;
     }
     // The SQE carries fallocate's length in addr and its mode in len.
-    int res = ring.submit(IoUring.IORING_OP_FALLOCATE, length, mode.flags, offset, 0);
+    int res = submit(IoUring.IORING_OP_FALLOCATE, length, mode.flags, offset, 0);
     if (res < 0) {
       throw new ErrnoException("fallocate(" + mode.label + ")", path + " offset " + offset + " length " + length, -res);
     }
@@ -153,6 +222,12 @@ public final class RingFile implements FileIo {
       return;
     }
     try {
+      synchronized (own) {
+        for (IoUring mine : own.values()) {
+          mine.close();
+        }
+        own.clear();
+      }
       ring.close();
     } finally {
       LinuxNative.close(fd, path);
