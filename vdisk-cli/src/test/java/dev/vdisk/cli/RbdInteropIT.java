@@ -358,6 +358,66 @@ class RbdInteropIT {
   }
 
   /** The BlockDevice contract, on a fresh RBD image per test (cache=none: every request reaches the OSD). */
+  /**
+   * As QEMU's rbd driver: the cache mode decides {@code rbd_cache} even when the name sets it (QEMU sets it after the
+   * name's options), read back from the client's admin socket for vdisk and for qemu-nbd alike.
+   */
+  @Test
+  @Order(12)
+  void theCacheModeDecidesRbdCacheOverTheNameAsInQemu() throws Exception {
+    PeerTools.require("qemu-nbd");
+    String image = fresh("cache");
+    PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "raw", cluster.name(image), "4M");
+    for (CacheMode mode : List.of(CacheMode.WRITEBACK, CacheMode.NONE)) {
+      // The name asks for the opposite of what the mode means.
+      String opposite = "rbd_cache=" + mode.direct();
+      Path ourSocket = dir.resolve("vdisk-" + mode + ".asok");
+      String ours;
+      try (RbdDevice d = RbdDevice.open(RbdName.parse(cluster.name(image, opposite, "admin_socket=" + ourSocket)), mode, true)) {
+        ours = rbdCacheSetting(ourSocket);
+      }
+      Path theirSocket = dir.resolve("qemu-" + mode + ".asok");
+      Path nbdSocket = dir.resolve("qemu-" + mode + ".sock");
+      Process qemuNbd = new ProcessBuilder("qemu-nbd", "-r", "-f", "raw", "--cache=" + mode, "-k", nbdSocket.toString(),
+          cluster.name(image, opposite, "admin_socket=" + theirSocket))
+          .redirectErrorStream(true).redirectOutput(dir.resolve("qemu-nbd-" + mode + ".log").toFile()).start();
+      String theirs;
+      try {
+        for (int i = 0; i < 200 && !Files.exists(nbdSocket); i++) {
+          Thread.sleep(100);
+        }
+        theirs = rbdCacheSetting(theirSocket);
+      } finally {
+        qemuNbd.destroy();
+        qemuNbd.waitFor(10, TimeUnit.SECONDS);
+      }
+      assertThat(ours).as("cache=" + mode).isEqualTo(theirs).isEqualTo(String.valueOf(!mode.direct()));
+    }
+  }
+
+  /** {@code info} on RBD prints what qemu-img prints: the image named by its options, the object size as cluster_size. */
+  @Test
+  @Order(13)
+  void infoPrintsWhatQemuImgPrints() throws Exception {
+    String raw = fresh("info-raw");
+    String qcow2 = fresh("info-qcow2");
+    PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "raw", cluster.name(raw), "6M");
+    PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "qcow2", cluster.name(qcow2), "6M");
+    for (String name : List.of(cluster.name(raw), cluster.name(raw, "id=admin", "rbd_cache=false"), cluster.name(qcow2))) {
+      for (String output : List.of("human", "json")) {
+        Vdisk.Result ours = vdisk("info", "--output=" + output, name);
+        ok(ours);
+        assertThat(ours.out()).as(output + " " + name).isEqualTo(PeerTools.check(dir, "qemu-img", "info", "--output=" + output, name));
+      }
+    }
+  }
+
+  /** {@code rbd_cache} as the client behind {@code socket} has it ({@code ceph --admin-daemon ... config get}). */
+  private String rbdCacheSetting(Path socket) throws Exception {
+    return JSON.readTree(PeerTools.check(dir, "ceph", "--admin-daemon", socket.toString(), "config", "get", "rbd_cache"))
+        .get("rbd_cache").asText();
+  }
+
   @Nested
   class Contract extends BlockDeviceContractTest {
     @Override

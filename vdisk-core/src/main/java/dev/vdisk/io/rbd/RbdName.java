@@ -146,6 +146,48 @@ public record RbdName(String pool, String namespace, String image, String snapsh
     return s.toString();
   }
 
+  /**
+   * The name {@code qemu-img info} prints for an image of {@code format} on this RBD image: QEMU cannot give it as a
+   * plain file name, so it prints its options as {@code json:{"driver": FORMAT, "file": {...}}}. The keys are QEMU's
+   * (the client id is {@code user}; {@code namespace} is always there) in the order QEMU's dictionary lists them
+   * (its hash buckets: pool, image, conf, snapshot, driver, namespace, user); librados options are not shown.
+   */
+  public String toQemuJson(String format) {
+    StringBuilder file = new StringBuilder("{");
+    member(file, "pool", pool);
+    member(file, "image", image);
+    member(file, "conf", conf);
+    member(file, "snapshot", snapshot);
+    member(file, "driver", "rbd");
+    member(file, "namespace", namespace);
+    member(file, "user", id);
+    return "json:{\"driver\": " + quote(format) + ", \"file\": " + file.append('}') + "}";
+  }
+
+  private static void member(StringBuilder json, String key, String value) {
+    if (value != null) {
+      json.append(json.length() > 1 ? ", " : "").append(quote(key)).append(": ").append(quote(value));
+    }
+  }
+
+  /** A JSON string as QEMU's qobject_to_json writes it: control characters and all but ASCII as {@code \\uXXXX}. */
+  private static String quote(String text) {
+    StringBuilder s = new StringBuilder("\"");
+    for (char c : text.toCharArray()) {
+      switch (c) {
+        case '"' -> s.append("\\\"");
+        case '\\' -> s.append("\\\\");
+        case '\b' -> s.append("\\b");
+        case '\f' -> s.append("\\f");
+        case '\n' -> s.append("\\n");
+        case '\r' -> s.append("\\r");
+        case '\t' -> s.append("\\t");
+        default -> s.append(c < 0x20 || c >= 0x7F ? String.format("\\u%04X", (int) c) : String.valueOf(c));
+      }
+    }
+    return s.append('"').toString();
+  }
+
   private static String escape(String part) {
     return part.replaceAll("([\\\\:@])", "\\\\$1");
   }
