@@ -395,7 +395,10 @@ class RbdInteropIT {
     }
   }
 
-  /** {@code info} on RBD prints what qemu-img prints: the image named by its options, the object size as cluster_size. */
+  /**
+   * {@code info} on RBD prints what qemu-img prints: the image named by its options, the object size as cluster_size,
+   * a raw image's RBD snapshots.
+   */
   @Test
   @Order(13)
   void infoPrintsWhatQemuImgPrints() throws Exception {
@@ -403,7 +406,13 @@ class RbdInteropIT {
     String qcow2 = fresh("info-qcow2");
     PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "raw", cluster.name(raw), "6M");
     PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "qcow2", cluster.name(qcow2), "6M");
-    for (String name : List.of(cluster.name(raw), cluster.name(raw, "id=admin", "rbd_cache=false"), cluster.name(qcow2))) {
+    String plain = fresh("info-plain");
+    PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "raw", cluster.name(plain), "5M");
+    cluster.rbd(dir, "snap", "create", "--no-progress", raw + "@first");
+    cluster.rbd(dir, "resize", "--no-progress", "--size", "8M", raw);
+    cluster.rbd(dir, "snap", "create", "--no-progress", raw + "@second");
+    for (String name : List.of(cluster.name(plain), cluster.name(raw), cluster.name(raw + "@first", "id=admin", "rbd_cache=false"),
+        cluster.name(qcow2))) {
       for (String output : List.of("human", "json")) {
         Vdisk.Result ours = vdisk("info", "--output=" + output, name);
         ok(ours);

@@ -58,14 +58,19 @@ public final class ImageChain {
       }
       // On RBD, as QEMU: the image is named by its options (json:{...}), and a raw image's cluster size is its RBD
       // image's object size (QEMU's raw driver asks its file, and the rbd driver answers with the object size).
+      // The RBD image is found only below a raw image (a filter over it), which is where QEMU asks the file.
       RbdDevice rbd = FilterDevice.find(device, RbdDevice.class);
       OptionalInt clusterSize = facts.clusterSize().isEmpty() && rbd != null
           ? OptionalInt.of(Math.toIntExact(rbd.objectSize())) : facts.clusterSize();
       String shown = label != null && RbdImages.isRbd(label) ? RbdName.parse(label).toQemuJson(format) : label;
+      // QEMU's raw driver lists its file's snapshots too: the RBD image's, with only a name and a size.
+      List<Snapshot> snapshots = facts.snapshots().isEmpty() && rbd != null
+          ? rbd.snapshots().stream().map(sn -> new Snapshot(sn.name(), sn.name(), sn.size(), sn.size(), 0, 0, 0, 0)).toList()
+          : facts.snapshots();
       return new ImageInfo(shown, format, device.size(),
           file == null ? OptionalLong.empty() : OptionalLong.of(file.allocatedBytes()), clusterSize,
           facts.backingFile(), backingPath, facts.backingFormat(), facts.dirty(), facts.dataFile(),
-          facts.snapshots(), facts.bitmaps(), facts.formatSpecific());
+          snapshots, facts.bitmaps(), facts.formatSpecific());
     }
   }
 

@@ -48,6 +48,16 @@ class RbdNameTest {
   }
 
   @Test
+  void qemuJsonNameInQemusKeyOrderWithoutLibradosOptions() throws Exception {
+    // qemu-img 7.2's info of these names (RbdInteropIT compares whole outputs on a cluster).
+    assertThat(RbdName.parse("rbd:rbd/c-src@s1:conf=/tmp/ceph.conf:id=admin:rbd_cache=false:mon_host=127.0.0.1\\:13471")
+        .toQemuJson("raw")).isEqualTo("json:{\"driver\": \"raw\", \"file\": {\"pool\": \"rbd\", \"image\": \"c-src\", "
+            + "\"conf\": \"/tmp/ceph.conf\", \"snapshot\": \"s1\", \"driver\": \"rbd\", \"namespace\": \"\", \"user\": \"admin\"}}");
+    assertThat(RbdName.parse("rbd:p/ns/i\"x").toQemuJson("qcow2")).isEqualTo(
+        "json:{\"driver\": \"qcow2\", \"file\": {\"pool\": \"p\", \"image\": \"i\\\"x\", \"driver\": \"rbd\", \"namespace\": \"ns\"}}");
+  }
+
+  @Test
   void incompleteNamesAreOneLineErrors() {
     for (String bad : new String[] {"rbd:", "rbd:pool", "rbd:pool/", "rbd:/img", "rbd:pool/img@", "rbd:pool/img:conf"}) {
       assertThatThrownBy(() -> RbdName.parse(bad)).as(bad).isInstanceOf(BlockDeviceException.class)
