@@ -45,8 +45,8 @@ public record CellResult(
    * Request latency percentiles in microseconds, estimated from a random sample of the requests
    * ({@link LatencySampling}).
    *
-   * @param allOfFirst the run timed every one of its first this many requests (about: shared among its workers)
-   * @param sampledOneIn then about one request in this many, each counted this many times (1: every request)
+   * @param allOfFirst the run timed every one of its first this many requests (its workers' first ones)
+   * @param sampledOneIn then one request in this many at most, each counted that many times (1: every request)
    * @param timed requests timed in the last repeat
    */
   @JsonPropertyOrder({"p50", "p99", "p99.9", "all-of-first", "sampled-1-in", "timed"})

@@ -125,10 +125,10 @@ public final class MatrixRunner {
         "Each workload stops starting requests after " + settings.budgetMillis() + " ms; the overwrites and reads"
             + " visit only the clusters the first writes reached.",
         String.format(Locale.ROOT, "Latency percentiles are estimated from a random sample of each run's requests,"
-            + " each chosen before it is sent: every one of the first %,d, then 1 in N (N from 1 to %d, so that at"
-            + " least %,d of the rest are timed), each of those counted N times. IOPS and MB/s count every request"
-            + " over the run's whole time.", 2 * LatencySampling.MIN_TIMED, LatencySampling.MAX_INTERVAL,
-            LatencySampling.MIN_TIMED)));
+            + " each chosen before it is sent: each worker times its first %d, then 1 in N, each of those counted N"
+            + " times, N the smallest power of two up to %d that makes N times their mean latency at least %d µs"
+            + " (requests that slow are all timed). IOPS and MB/s count every request over the run's whole time.",
+            LatencySampling.CALIBRATION, LatencySampling.MAX_INTERVAL, LatencySampling.SPARSE_ENOUGH_NANOS / 1000)));
     if (peer != null) {
       notes.add("Peer cells use qemu-img bench's only pattern, a fixed stride of " + (MatrixSettings.SLOT >> 10)
           + " KiB (first writes, overwrites and reads of the first half of the image, 1 MiB sequential over all of it),"
@@ -338,8 +338,7 @@ public final class MatrixRunner {
           Samples result = new Samples(runs.stream().map(s -> rate(w, s.iops(), s.bytesPerSecond())).toList());
           RunStats last = runs.getLast();
           CellResult.Latency latency = new CellResult.Latency(median(runs, 50), median(runs, 99),
-              median(runs, 99.9), (long) last.sampling().everyFirst() * w.depth(), last.sampling().interval(),
-              last.timed());
+              median(runs, 99.9), last.allOfFirst(), last.sampledOneIn(), last.timed());
           out.add(new CellResult(layout.key(), mode.name(), w.key(), Verdicts.unit(w), result, latency,
               last.requests(), hostBytes.getOrDefault(k, 0L), pageCache, null));
         }

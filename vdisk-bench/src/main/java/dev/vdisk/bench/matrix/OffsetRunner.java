@@ -22,7 +22,7 @@ import org.HdrHistogram.Histogram;
  * on their own 4 KiB-aligned direct buffer (so an O_DIRECT device needs no bounce). The rates count every request
  * over the run's whole time; latencies are those of a weighted random sample of the requests
  * ({@link LatencySampling}), each worker recording its own in its own histogram, merged at the end. Per request the
- * runner adds one atomic increment, two volatile reads and the sampler's countdown; per timed request one or two
+ * runner adds one atomic increment, two volatile reads and the sampler's shift and mask; per timed request one or two
  * clock reads (a timed request's latency runs from the clock read that ended its worker's previous request, so it
  * includes the loop's few nanoseconds of bookkeeping) and a histogram increment; see RequestOverheadBenchmark. A run
  * ends when every offset is done, when the time budget is spent (requests already started finish and count), when
@@ -53,8 +53,7 @@ public final class OffsetRunner {
   }
 
   /**
-   * Runs the requests, timing the sample {@link LatencySampling#forRun} picks for their number, and returns what they
-   * measured.
+   * Runs the requests, timing the sample {@link LatencySampling#forRun} picks, and returns what they measured.
    *
    * @param budgetNanos time after which no new request starts
    * @param stop polled before each request: true ends the run early (Ctrl-C)
@@ -62,7 +61,7 @@ public final class OffsetRunner {
    */
   public static RunStats run(BlockDevice device, long[] offsets, int size, int depth, boolean write, long budgetNanos,
       BooleanSupplier stop) throws IOException {
-    return run(device, offsets, size, depth, write, budgetNanos, stop, LatencySampling.forRun(offsets.length, depth));
+    return run(device, offsets, size, depth, write, budgetNanos, stop, LatencySampling.forRun());
   }
 
   /** {@link #run(BlockDevice, long[], int, int, boolean, long, BooleanSupplier)}, timing the given sample. */
@@ -84,13 +83,15 @@ public final class OffsetRunner {
     // shared state.
     long[] sent = new long[depth];
     long[] timed = new long[depth];
+    long[] calibrated = new long[depth];
+    int[] intervals = new int[depth];
     long[] stopped = new long[depth];
     for (int i = 0; i < depth; i++) {
       Histogram h = new Histogram(3);
       histograms.add(h);
       int slot = i;
       threads.add(Thread.ofPlatform().name("vdisk-matrix-" + i)
-          .start(() -> worker(slot, h, ready, go, sent, timed, stopped)));
+          .start(() -> worker(slot, h, ready, go, sent, timed, calibrated, intervals, stopped)));
     }
     long start;
     try {
@@ -110,13 +111,17 @@ public final class OffsetRunner {
     histograms.forEach(latency::add);
     long done = 0;
     long timedTotal = 0;
+    long calibratedTotal = 0;
+    int sampledOneIn = 1;
     long end = start;
     for (int i = 0; i < depth; i++) {
       done += sent[i];
       timedTotal += timed[i];
+      calibratedTotal += calibrated[i];
+      sampledOneIn = Math.max(sampledOneIn, intervals[i]);
       end = Math.max(end, stopped[i]);
     }
-    return new RunStats(done, done * size, end - start, latency, timedTotal, sampling);
+    return new RunStats(done, done * size, end - start, latency, timedTotal, calibratedTotal, sampledOneIn);
   }
 
   /**
@@ -137,11 +142,12 @@ public final class OffsetRunner {
   }
 
   /**
-   * Sends requests until the run ends; leaves its request count, its timed request count and the time it stopped, just
-   * after its last request completed (0 if it sent none), in the arrays.
+   * Sends requests until the run ends; leaves its request count, its timed request count, how many of those it timed
+   * while calibrating, the sampling interval it picked and the time it stopped, just after its last request completed
+   * (0 if it sent none), in the arrays.
    */
   private void worker(int slot, Histogram latency, CountDownLatch ready, CountDownLatch go, long[] sent,
-      long[] timed, long[] stopped) {
+      long[] timed, long[] calibrated, int[] intervals, long[] stopped) {
     // A slice exactly as large as a request, so clear() alone readies it for the next one.
     ByteBuffer buf = DirectBuffers.aligned(size).slice();
     while (buf.hasRemaining()) {
@@ -170,15 +176,18 @@ public final class OffsetRunner {
           device.read(offsets[i], buf);
         }
         requests++;
-        int weightNext = sampler.next();
-        if (weight > 0 || weightNext > 0) {
+        if (weight > 0) {
           now = System.nanoTime();
+          latency.recordValueWithCount(now - t0, weight);
+          sampler.observe(now - t0);
+          timedRequests++;
+          weight = sampler.next();
+        } else {
+          weight = sampler.next();
           if (weight > 0) {
-            latency.recordValueWithCount(now - t0, weight);
-            timedRequests++;
+            now = System.nanoTime();
           }
         }
-        weight = weightNext;
       }
     } catch (IOException e) {
       fail(e);
@@ -190,6 +199,8 @@ public final class OffsetRunner {
     } finally {
       sent[slot] = requests;
       timed[slot] = timedRequests;
+      calibrated[slot] = Math.min(requests, sampling.calibration());
+      intervals[slot] = sampler.interval();
       // A worker that sent nothing (it woke after the others had taken every offset) does not stretch the run.
       stopped[slot] = requests == 0 ? 0 : System.nanoTime();
     }

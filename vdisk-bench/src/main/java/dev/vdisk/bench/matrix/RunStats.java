@@ -11,10 +11,12 @@ import org.HdrHistogram.Histogram;
  * @param latency latency in nanoseconds of the timed requests, each counted with its sampling weight, so that its
  *     percentiles estimate those of all requests (HdrHistogram, 3 significant digits)
  * @param timed requests whose latency was measured
- * @param sampling how the timed requests were chosen
+ * @param allOfFirst requests timed while the workers calibrated their sampling, all of them ({@link LatencySampling})
+ * @param sampledOneIn then one request in this many was timed, at most (the largest interval a worker picked; 1 if
+ *     every request was timed)
  */
-public record RunStats(long requests, long bytes, long elapsedNanos, Histogram latency, long timed,
-    LatencySampling sampling) {
+public record RunStats(long requests, long bytes, long elapsedNanos, Histogram latency, long timed, long allOfFirst,
+    int sampledOneIn) {
 
   /** Requests per second; 0 for a run that did nothing. */
   public double iops() {

@@ -103,16 +103,35 @@ class OffsetRunnerTest {
 
   @Test
   void aLongRunCountsEveryRequestAndTimesTheFirstAndThenOneInN() throws IOException {
-    long[] offsets = new long[6 * LatencySampling.MIN_TIMED];
-    // Depth 1: each worker times all of its own first requests, so the count is exact only with one worker.
+    long[] offsets = new long[60_000];
     RunStats s = OffsetRunner.run(new MemoryDevice(1 << 20), offsets, 4096, 1, false, 60_000_000_000L, () -> false);
     assertThat(s.requests()).isEqualTo(offsets.length);
     assertThat(s.bytes()).isEqualTo(offsets.length * 4096L);
-    assertThat(s.sampling().interval()).isEqualTo(4);
-    double expected = 2 * LatencySampling.MIN_TIMED + 4 * LatencySampling.MIN_TIMED / 4.0;
-    assertThat((double) s.timed()).isCloseTo(expected, offset(5 * Math.sqrt(expected)));
+    assertThat(s.allOfFirst()).isEqualTo(LatencySampling.CALIBRATION);
+    int n = s.sampledOneIn();
+    assertThat(Integer.bitCount(n)).as("a power of two").isEqualTo(1);
+    double expected = s.allOfFirst() + (offsets.length - s.allOfFirst()) / (double) n;
+    assertThat((double) s.timed()).isCloseTo(expected, offset(5 * Math.sqrt(expected) + 1));
     assertThat((double) s.latency().getTotalCount()).as("the weights stand for every request")
-        .isCloseTo(offsets.length, offset(4 * 5 * Math.sqrt(expected)));
+        .isCloseTo(offsets.length, offset(n * 5 * Math.sqrt(expected) + 1));
+  }
+
+  /** Requests of 5 µs and more are all timed: a clock read costs nothing that matters next to them. */
+  @Test
+  void slowRequestsAreAllTimed() throws IOException {
+    FilterDevice slow = new FilterDevice(new MemoryDevice(1 << 20)) {
+      @Override
+      public void read(long offset, ByteBuffer dst) throws IOException {
+        long until = System.nanoTime() + 5_000;
+        while (System.nanoTime() < until) {
+          Thread.onSpinWait();
+        }
+        next.read(offset, dst);
+      }
+    };
+    RunStats s = OffsetRunner.run(slow, new long[2000], 4096, 2, false, 60_000_000_000L, () -> false);
+    assertThat(s.timed()).isEqualTo(2000);
+    assertThat(s.sampledOneIn()).isEqualTo(1);
   }
 
   /**

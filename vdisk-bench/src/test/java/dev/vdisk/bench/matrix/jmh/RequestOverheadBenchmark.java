@@ -40,8 +40,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * the no-op device call is counted too); {@code runnerRead} sends the page-cache reads through the runner at depth 1
  * (thread start included), a cross-check whose difference to {@code pageCacheRead} is within that benchmark's noise.
  * The runner benchmarks run for each latency sampling interval {@code interval} (1: every request timed), without
- * the fully timed start of a real run ({@link LatencySampling#forRun}), so they show the cost per request of a long
- * run; {@code runnerOverheadAsPlanned} is a run of 2^20 requests sampled as the matrix would sample it.
+ * the calibration of a real run ({@link LatencySampling#forRun}), so they show the cost per request at each interval;
+ * {@code runnerOverheadAsPlanned} is a run of 2^20 requests sampled as the matrix samples it (the no-op device's
+ * requests are fast, so its workers pick the sparsest interval).
  * {@code clockRead} is one {@code System.nanoTime()}, what timing a request costs at least.
  *
  * <p>Not part of any test run: {@code ./mvnw -B -pl vdisk-bench -am clean test -Pjmh -DskipTests} on a quiet machine
@@ -147,7 +148,7 @@ public class RequestOverheadBenchmark {
 
   /**
    * What the runner adds per request in a run of 2^20 requests sampled as the matrix samples it
-   * ({@link LatencySampling#forRun}: all of the first 20,000 timed, then 1 in 16).
+   * ({@link LatencySampling#forRun}: the first 32 timed, then 1 in 16 for requests this fast).
    */
   @Benchmark
   @OperationsPerInvocation(NOOP_REQUESTS)
