@@ -76,6 +76,11 @@ final class RadosCluster implements Closeable {
       options.put("rados_mon_op_timeout", OP_TIMEOUT);
       options.put("rados_osd_op_timeout", OP_TIMEOUT);
       options.putAll(name.options());
+      // QEMU's key-secret: the key itself, from the secret, after the name's options as QEMU sets it.
+      String secret = options.remove(RbdName.KEY_SECRET);
+      if (secret != null) {
+        options.put("key", RbdSecrets.key(secret, name));
+      }
       // After the name's options, as QEMU sets rbd_cache after them: the cache mode decides.
       options.putAll(cacheOptions);
       for (Map.Entry<String, String> o : options.entrySet()) {

@@ -30,6 +30,9 @@ public record RbdName(String pool, String namespace, String image, String snapsh
   /** The prefix that makes a file name an RBD image (QEMU's protocol prefix). */
   public static final String PREFIX = "rbd:";
 
+  /** The option naming the secret that holds the key ({@link RbdSecrets}), QEMU's {@code key-secret}. */
+  public static final String KEY_SECRET = "key-secret";
+
   private static final String EXPECTED = "rbd:pool/[namespace/]image[@snapshot][:conf=PATH][:id=USER][:key=value]...";
 
   /** Copies {@code options} (insertion order kept). */
@@ -86,19 +89,22 @@ public record RbdName(String pool, String namespace, String image, String snapsh
 
   /**
    * The image named by QEMU's rbd block options ({@code --image-opts} or {@code -blockdev} keys, without the
-   * {@code driver=rbd}): {@code pool}, {@code image}, {@code namespace}, {@code snapshot}, {@code conf}, {@code user}.
+   * {@code driver=rbd}): {@code pool}, {@code image}, {@code namespace}, {@code snapshot}, {@code conf}, {@code user},
+   * {@code key-secret} (kept as an option of the name, the secret's id: {@link RbdSecrets} has its value).
    *
    * @throws BlockDeviceException EINVAL for a missing pool or image or a key vdisk does not know
    */
   public static RbdName fromOptions(Map<String, String> keys) throws BlockDeviceException {
     String text = "driver=rbd," + keys;
     for (String k : keys.keySet()) {
-      if (!k.matches("pool|image|namespace|snapshot|conf|user")) {
-        throw invalid(text, "rbd options pool, image, namespace, snapshot, conf, user (key '" + k + "' is not supported)");
+      if (!k.matches("pool|image|namespace|snapshot|conf|user|" + KEY_SECRET)) {
+        throw invalid(text, "rbd options pool, image, namespace, snapshot, conf, user, key-secret (key '" + k
+            + "' is not supported)");
       }
     }
+    Map<String, String> options = keys.containsKey(KEY_SECRET) ? Map.of(KEY_SECRET, keys.get(KEY_SECRET)) : Map.of();
     return checked(text, new RbdName(keys.getOrDefault("pool", ""), keys.getOrDefault("namespace", ""),
-        keys.getOrDefault("image", ""), keys.get("snapshot"), keys.get("conf"), keys.get("user"), Map.of()));
+        keys.getOrDefault("image", ""), keys.get("snapshot"), keys.get("conf"), keys.get("user"), options));
   }
 
   private static RbdName checked(String text, RbdName name) throws BlockDeviceException {

@@ -43,6 +43,10 @@ class RbdNameTest {
   void imageOptsKeys() throws Exception {
     RbdName n = RbdName.fromOptions(Map.of("pool", "rbd", "image", "d", "namespace", "ns", "snapshot", "s", "conf", "/c", "user", "u"));
     assertThat(n).isEqualTo(new RbdName("rbd", "ns", "d", "s", "/c", "u", Map.of()));
+    // key-secret names the secret; the name carries the id, never the key.
+    RbdName secret = RbdName.fromOptions(Map.of("pool", "rbd", "image", "d", "key-secret", "sec0"));
+    assertThat(secret.options()).containsExactly(Map.entry("key-secret", "sec0"));
+    assertThat(RbdName.parse(secret.toFileName())).isEqualTo(secret);
     assertThatThrownBy(() -> RbdName.fromOptions(Map.of("pool", "rbd", "image", "d", "server", "x")))
         .isInstanceOf(BlockDeviceException.class).hasMessageContaining("key 'server' is not supported");
   }
