@@ -77,12 +77,12 @@ fi
 rbd --conf "$conf" rm --no-progress "$pool/$image" >/dev/null 2>&1 || true
 qemu-img convert -f raw -O raw "$src" "$(name $image)"
 
-"$here/vdisk" --version >/dev/null   # builds the jar once, outside any measurement
-jar="$dir/vdisk-bench.jar"
-cp "$here/vdisk-cli/target/vdisk.jar" "$jar"
-. "$here/.mvn/jdk25.sh"
-vdisk_use_jdk25
-vdisk="$JAVA_HOME/bin/java --enable-native-access=ALL-UNNAMED -jar $jar"
+# vdisk runs through its launcher, with the start-up cache it records once per build (as bench/compare-convert.sh
+# runs it); the first calls build the jar and record both caches, outside any measurement, and no call rebuilds.
+"$here/vdisk" --version >/dev/null
+"$here/vdisk" bench -c 1 -d 1 "$src" >/dev/null
+export VDISK_NO_BUILD=1
+vdisk="$here/vdisk"
 
 start_server() { # vdisk | qemu-nbd
   rm -f "$sock"
@@ -143,6 +143,11 @@ measure() { # command; prints seconds (qemu-img bench's own figure where it prin
   s=$(printf '%s\n' "$out" | seconds_of)
   [ -n "$s" ] && echo "$s" || echo "$end - $start" | bc -l
 }
+
+# What starting and opening the RBD image alone cost each tool (info), for reading the short cells' ratios.
+startup_q=$(for _ in $(seq "$repeats"); do measure "qemu-img info IMG"; done | median)
+startup_v=$(for _ in $(seq "$repeats"); do measure "VDISK info IMG"; done | median)
+echo "  start-up and open (info): qemu-img $startup_q s, vdisk $startup_v s" >&2
 
 # The tools take turns inside every cell and repeat, so the load of a shared machine falls on both alike.
 declare -A result

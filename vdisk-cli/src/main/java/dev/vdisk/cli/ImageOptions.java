@@ -15,6 +15,7 @@ import dev.vdisk.nbd.client.TlsClientCredentials;
 import dev.vdisk.io.Aio;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.ImageUser;
+import dev.vdisk.io.rbd.RbdSecrets;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -23,7 +24,10 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 
 /**
  * The options every command that opens an existing image shares: {@code -f fmt}, {@code -U}, {@code --image-opts} and
@@ -44,9 +48,26 @@ final class ImageOptions {
       + "or driver=nbd,server.type=inet|unix,server.host=H,server.port=P,server.path=S,export=E[,tls-creds=ID].")
   boolean imageOpts;
 
-  @Option(names = "--object", paramLabel = "OBJECT", description = "tls-creds-x509,id=ID,endpoint=client,dir=DIR: "
-      + "TLS credentials for NBD images (tls-creds=ID, or the only one for nbds:// names).")
+  @Spec(Spec.Target.MIXEE) CommandSpec command;
+
+  /** The {@code tls-creds-x509} objects, as given; secrets are defined as they are read ({@link #object}). */
   List<String> objects = new ArrayList<>();
+
+  @Option(names = "--object", paramLabel = "OBJECT", description = "tls-creds-x509,id=ID,endpoint=client,dir=DIR: "
+      + "TLS credentials for NBD images (tls-creds=ID, or the only one for nbds:// names); "
+      + "secret,id=ID,data=TEXT|file=PATH[,format=raw|base64]: a secret, e.g. an RBD image's key (key-secret=ID).")
+  void object(String text) {
+    if (!SecretObject.isSecret(text)) {
+      objects.add(text);
+      return;
+    }
+    try {
+      SecretObject secret = SecretObject.parse(text);
+      RbdSecrets.define(secret.id(), secret.value());
+    } catch (CliException e) {
+      throw new ParameterException(command.commandLine(), e.getMessage());
+    }
+  }
 
   /** NBD connections to open where the server allows several (convert's parallel reads ask for more). */
   int nbdConnections = 1;

@@ -104,9 +104,9 @@ final class InfoCommand implements Callable<Integer> {
   }
 
   /**
-   * qemu-img info's JSON members for one image's facts. Where the image is in no host file (an NBD export) QEMU knows
-   * no actual size, and a raw image there has no dirty flag either (QEMU asks the protocol layer, which for NBD
-   * cannot tell), so both are left out as qemu-img leaves them out.
+   * qemu-img info's JSON members for one image's facts. Where the image is in no host file (an NBD export, RBD) QEMU
+   * knows no actual size; a raw image's dirty flag and cluster size come from the protocol layer, which for NBD cannot
+   * tell (both left out, as qemu-img leaves them out) and for RBD can (the object size, not dirty).
    */
   static Info info(ImageInfo i) {
     List<SnapshotList.Entry> snapshots = SnapshotList.entries(i.snapshots());
@@ -121,7 +121,7 @@ final class InfoCommand implements Callable<Integer> {
         i.formatSpecific().isEmpty() ? null : new FormatSpecific(i.format(), i.formatSpecific()),
         i.fullBackingFilename().map(Path::toString).orElse(null),
         i.backingFilename().orElse(null),
-        i.actualSize().isEmpty() && i.format().equals("raw") ? null : i.dirty());
+        i.actualSize().isEmpty() && i.format().equals("raw") && i.clusterSize().isEmpty() ? null : i.dirty());
   }
 
   /** {@code --breakdown}'s human form: one {@code name: size (bytes)} line per part. */

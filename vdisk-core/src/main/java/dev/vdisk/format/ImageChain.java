@@ -3,11 +3,14 @@ package dev.vdisk.format;
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.FilterDevice;
 import dev.vdisk.io.FileDevice;
+import dev.vdisk.io.rbd.RbdDevice;
+import dev.vdisk.io.rbd.RbdName;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.OptionalLong;
 
 /**
@@ -53,10 +56,21 @@ public final class ImageChain {
       if (facts.backingFile().isPresent()) {
         backingPath = Optional.of(FileContext.resolve(name, facts.backingFile().get()));
       }
-      return new ImageInfo(label, format, device.size(),
-          file == null ? OptionalLong.empty() : OptionalLong.of(file.allocatedBytes()), facts.clusterSize(),
+      // On RBD, as QEMU: the image is named by its options (json:{...}), and a raw image's cluster size is its RBD
+      // image's object size (QEMU's raw driver asks its file, and the rbd driver answers with the object size).
+      // The RBD image is found only below a raw image (a filter over it), which is where QEMU asks the file.
+      RbdDevice rbd = FilterDevice.find(device, RbdDevice.class);
+      OptionalInt clusterSize = facts.clusterSize().isEmpty() && rbd != null
+          ? OptionalInt.of(Math.toIntExact(rbd.objectSize())) : facts.clusterSize();
+      String shown = label != null && RbdImages.isRbd(label) ? RbdName.parse(label).toQemuJson(format) : label;
+      // QEMU's raw driver lists its file's snapshots too: the RBD image's, with only a name and a size.
+      List<Snapshot> snapshots = facts.snapshots().isEmpty() && rbd != null
+          ? rbd.snapshots().stream().map(sn -> new Snapshot(sn.name(), sn.name(), sn.size(), sn.size(), 0, 0, 0, 0)).toList()
+          : facts.snapshots();
+      return new ImageInfo(shown, format, device.size(),
+          file == null ? OptionalLong.empty() : OptionalLong.of(file.allocatedBytes()), clusterSize,
           facts.backingFile(), backingPath, facts.backingFormat(), facts.dirty(), facts.dataFile(),
-          facts.snapshots(), facts.bitmaps(), facts.formatSpecific());
+          snapshots, facts.bitmaps(), facts.formatSpecific());
     }
   }
 

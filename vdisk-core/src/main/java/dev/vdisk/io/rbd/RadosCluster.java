@@ -41,8 +41,8 @@ final class RadosCluster implements Closeable {
   /**
    * Connects to the cluster {@code name} names and opens its pool.
    *
-   * @param cacheOptions librados options that follow the cache mode (QEMU's {@code rbd_cache}); the name's own
-   *     options override them
+   * @param cacheOptions librados options that follow the cache mode (QEMU's {@code rbd_cache}); they override the
+   *     name's own options, as in QEMU
    * @throws BlockDeviceException one line: the library is missing, the conf unreadable, the cluster unreachable
    *     within the timeout, the pool missing
    */
@@ -75,8 +75,14 @@ final class RadosCluster implements Closeable {
       options.put("client_mount_timeout", MOUNT_TIMEOUT);
       options.put("rados_mon_op_timeout", OP_TIMEOUT);
       options.put("rados_osd_op_timeout", OP_TIMEOUT);
-      options.putAll(cacheOptions);
       options.putAll(name.options());
+      // QEMU's key-secret: the key itself, from the secret, after the name's options as QEMU sets it.
+      String secret = options.remove(RbdName.KEY_SECRET);
+      if (secret != null) {
+        options.put("key", RbdSecrets.key(secret, name));
+      }
+      // After the name's options, as QEMU sets rbd_cache after them: the cache mode decides.
+      options.putAll(cacheOptions);
       for (Map.Entry<String, String> o : options.entrySet()) {
         rc = (int) rbd.radosConfSet.h().invokeExact(cluster, arena.allocateFrom(o.getKey()), arena.allocateFrom(o.getValue()));
         if (rc < 0) {

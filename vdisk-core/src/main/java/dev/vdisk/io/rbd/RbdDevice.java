@@ -1,6 +1,7 @@
 package dev.vdisk.io.rbd;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import dev.vdisk.block.BlockDevice;
@@ -16,6 +17,7 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -144,6 +146,45 @@ public final class RbdDevice implements BlockDevice {
   /** RBD's object size: the unit of allocation, discard and {@code rbd du}. */
   public long objectSize() {
     return objectSize;
+  }
+
+  /**
+   * One snapshot of the image, as {@code rbd_snap_list} lists it.
+   *
+   * @param name its name
+   * @param size the image's size when it was taken
+   */
+  public record Snapshot(String name, long size) {}
+
+  /** The image's snapshots in librbd's order (by id), as QEMU's rbd driver lists them for {@code qemu-img info}. */
+  public List<Snapshot> snapshots() throws IOException {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment count = arena.allocate(JAVA_INT);
+      // librbd wants room for the list and an empty entry after it, and says how many with ERANGE.
+      for (int max = 16; ; max = count.get(JAVA_INT, 0)) {
+        count.set(JAVA_INT, 0, max);
+        MemorySegment list = arena.allocate(RbdNative.SNAP_INFO_SIZE * max, 8);
+        int n = (int) rbd.rbdSnapList.h().invokeExact(image(), list, count);
+        if (n == -RbdException.ERANGE) {
+          continue;
+        }
+        check(n, "snapshot list");
+        try {
+          List<Snapshot> snapshots = new ArrayList<>(n);
+          for (int i = 0; i < n; i++) {
+            MemorySegment entry = list.asSlice(i * RbdNative.SNAP_INFO_SIZE, RbdNative.SNAP_INFO_SIZE);
+            snapshots.add(new Snapshot(entry.get(ADDRESS, 16).reinterpret(Integer.MAX_VALUE).getString(0), entry.get(JAVA_LONG, 8)));
+          }
+          return snapshots;
+        } finally {
+          rbd.rbdSnapListEnd.h().invokeExact(list);
+        }
+      }
+    } catch (IOException | RuntimeException | Error e) {
+      throw e;
+    } catch (Throwable e) {
+      throw new BlockDeviceException(BlockError.EIO, "snapshot list " + name + ": " + e, e);
+    }
   }
 
   @Override

@@ -16,6 +16,7 @@ final class RbdException extends BlockDeviceException {
   static final int EEXIST = 17;
   static final int EINVAL = 22;
   static final int ENOSPC = 28;
+  static final int ERANGE = 34;
   static final int EROFS = 30;
   static final int EOPNOTSUPP = 95;
   static final int ETIMEDOUT = 110;

@@ -30,6 +30,9 @@ public record RbdName(String pool, String namespace, String image, String snapsh
   /** The prefix that makes a file name an RBD image (QEMU's protocol prefix). */
   public static final String PREFIX = "rbd:";
 
+  /** The option naming the secret that holds the key ({@link RbdSecrets}), QEMU's {@code key-secret}. */
+  public static final String KEY_SECRET = "key-secret";
+
   private static final String EXPECTED = "rbd:pool/[namespace/]image[@snapshot][:conf=PATH][:id=USER][:key=value]...";
 
   /** Copies {@code options} (insertion order kept). */
@@ -86,19 +89,22 @@ public record RbdName(String pool, String namespace, String image, String snapsh
 
   /**
    * The image named by QEMU's rbd block options ({@code --image-opts} or {@code -blockdev} keys, without the
-   * {@code driver=rbd}): {@code pool}, {@code image}, {@code namespace}, {@code snapshot}, {@code conf}, {@code user}.
+   * {@code driver=rbd}): {@code pool}, {@code image}, {@code namespace}, {@code snapshot}, {@code conf}, {@code user},
+   * {@code key-secret} (kept as an option of the name, the secret's id: {@link RbdSecrets} has its value).
    *
    * @throws BlockDeviceException EINVAL for a missing pool or image or a key vdisk does not know
    */
   public static RbdName fromOptions(Map<String, String> keys) throws BlockDeviceException {
     String text = "driver=rbd," + keys;
     for (String k : keys.keySet()) {
-      if (!k.matches("pool|image|namespace|snapshot|conf|user")) {
-        throw invalid(text, "rbd options pool, image, namespace, snapshot, conf, user (key '" + k + "' is not supported)");
+      if (!k.matches("pool|image|namespace|snapshot|conf|user|" + KEY_SECRET)) {
+        throw invalid(text, "rbd options pool, image, namespace, snapshot, conf, user, key-secret (key '" + k
+            + "' is not supported)");
       }
     }
+    Map<String, String> options = keys.containsKey(KEY_SECRET) ? Map.of(KEY_SECRET, keys.get(KEY_SECRET)) : Map.of();
     return checked(text, new RbdName(keys.getOrDefault("pool", ""), keys.getOrDefault("namespace", ""),
-        keys.getOrDefault("image", ""), keys.get("snapshot"), keys.get("conf"), keys.get("user"), Map.of()));
+        keys.getOrDefault("image", ""), keys.get("snapshot"), keys.get("conf"), keys.get("user"), options));
   }
 
   private static RbdName checked(String text, RbdName name) throws BlockDeviceException {
@@ -144,6 +150,48 @@ public record RbdName(String pool, String namespace, String image, String snapsh
     }
     options.forEach((k, v) -> s.append(':').append(escape(k)).append('=').append(escape(v)));
     return s.toString();
+  }
+
+  /**
+   * The name {@code qemu-img info} prints for an image of {@code format} on this RBD image: QEMU cannot give it as a
+   * plain file name, so it prints its options as {@code json:{"driver": FORMAT, "file": {...}}}. The keys are QEMU's
+   * (the client id is {@code user}; {@code namespace} is always there) in the order QEMU's dictionary lists them
+   * (its hash buckets: pool, image, conf, snapshot, driver, namespace, user); librados options are not shown.
+   */
+  public String toQemuJson(String format) {
+    StringBuilder file = new StringBuilder("{");
+    member(file, "pool", pool);
+    member(file, "image", image);
+    member(file, "conf", conf);
+    member(file, "snapshot", snapshot);
+    member(file, "driver", "rbd");
+    member(file, "namespace", namespace);
+    member(file, "user", id);
+    return "json:{\"driver\": " + quote(format) + ", \"file\": " + file.append('}') + "}";
+  }
+
+  private static void member(StringBuilder json, String key, String value) {
+    if (value != null) {
+      json.append(json.length() > 1 ? ", " : "").append(quote(key)).append(": ").append(quote(value));
+    }
+  }
+
+  /** A JSON string as QEMU's qobject_to_json writes it: control characters and all but ASCII as {@code \\uXXXX}. */
+  private static String quote(String text) {
+    StringBuilder s = new StringBuilder("\"");
+    for (char c : text.toCharArray()) {
+      switch (c) {
+        case '"' -> s.append("\\\"");
+        case '\\' -> s.append("\\\\");
+        case '\b' -> s.append("\\b");
+        case '\f' -> s.append("\\f");
+        case '\n' -> s.append("\\n");
+        case '\r' -> s.append("\\r");
+        case '\t' -> s.append("\\t");
+        default -> s.append(c < 0x20 || c >= 0x7F ? String.format("\\u%04X", (int) c) : String.valueOf(c));
+      }
+    }
+    return s.append('"').toString();
   }
 
   private static String escape(String part) {

@@ -45,6 +45,8 @@ final class RbdNative {
   /** {@code sizeof(rbd_image_info_t)} on LP64; {@code obj_size} is its second field. */
   static final long IMAGE_INFO_SIZE = 4 * 8 + 24 + 8 + 96;
   static final long IMAGE_INFO_OBJ_SIZE = 8;
+  /** {@code sizeof(rbd_snap_info_t)}: {@code uint64_t id, uint64_t size, const char *name}. */
+  static final long SNAP_INFO_SIZE = 24;
 
   final Downcall radosCreate;
   final Downcall radosConfReadFile;
@@ -67,6 +69,8 @@ final class RbdNative {
   final Downcall rbdGetFeatures;
   final Downcall rbdGetFlags;
   final Downcall rbdResize;
+  final Downcall rbdSnapList;
+  final Downcall rbdSnapListEnd;
   final Downcall rbdDiffIterate2;
   final Downcall rbdAioCreateCompletion;
   final Downcall rbdAioGetReturnValue;
@@ -135,6 +139,8 @@ final class RbdNative {
     rbdGetFeatures = bind(rbd, "rbd_get_features", JAVA_INT, ADDRESS, ADDRESS);
     rbdGetFlags = bind(rbd, "rbd_get_flags", JAVA_INT, ADDRESS, ADDRESS);
     rbdResize = bind(rbd, "rbd_resize", JAVA_INT, ADDRESS, JAVA_LONG);
+    rbdSnapList = bind(rbd, "rbd_snap_list", JAVA_INT, ADDRESS, ADDRESS, ADDRESS);
+    rbdSnapListEnd = bindVoid(rbd, "rbd_snap_list_end", ADDRESS);
     rbdDiffIterate2 = bind(rbd, "rbd_diff_iterate2", JAVA_INT,
         ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_BYTE, JAVA_BYTE, ADDRESS, ADDRESS);
     rbdAioCreateCompletion = bind(rbd, "rbd_aio_create_completion", JAVA_INT, ADDRESS, ADDRESS, ADDRESS);
