@@ -9,7 +9,6 @@ import dev.vdisk.CreateOptions;
 import dev.vdisk.Image;
 import dev.vdisk.OpenOptions;
 import dev.vdisk.Vdisk;
-import dev.vdisk.format.BlockStatus;
 import dev.vdisk.format.ImageInfo;
 import dev.vdisk.format.Measurement;
 import dev.vdisk.format.OptionString;
@@ -99,7 +98,7 @@ class LibraryFactsInteropIT {
       JSON.readTree(PeerTools.check(dir, args.toArray(String[]::new))).forEach(e -> theirs.add(e.toString()));
       List<String> ours = new ArrayList<>();
       try (Image image = Vdisk.open(top, READ)) {
-        image.map(range[0], range[1], e -> ours.add(JSON.writeValueAsString(qemuMapEntry(e))));
+        image.map(range[0], range[1], e -> ours.add(JSON.writeValueAsString(MapCommand.json(e))));
       }
       assertThat(ours).as(args.toString()).containsExactlyElementsOf(theirs);
     }
@@ -159,21 +158,6 @@ class LibraryFactsInteropIT {
     assertThatThrownBy(() -> Vdisk.create(negative, -1, CreateOptions.qcow2().build(), false))
         .isInstanceOf(IllegalArgumentException.class).hasMessage("size: -1 (expected: a byte count >= 0)");
     assertThat(negative).doesNotExist();
-  }
-
-  /** qemu-img map's JSON object for one range, from the typed fact. */
-  private static Map<String, Object> qemuMapEntry(BlockStatus e) {
-    Map<String, Object> m = new java.util.LinkedHashMap<>();
-    m.put("start", e.offset());
-    m.put("length", e.length());
-    m.put("depth", e.depth());
-    m.put("present", e.allocated());
-    m.put("zero", e.zero());
-    m.put("data", e.data());
-    if (e.hasOffset()) {
-      m.put("offset", e.hostOffset());
-    }
-    return m;
   }
 
   /** qemu-img measure's JSON object, from the typed fact (read back, so numbers compare as parsed ones do). */

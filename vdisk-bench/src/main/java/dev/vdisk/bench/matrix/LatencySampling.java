@@ -12,7 +12,7 @@ import java.util.SplittableRandom;
  * <p>Each worker times every one of its first {@code calibration} requests. From their latencies it picks its
  * interval N: the smallest power of two, at most {@code maxInterval}, for which N times their median latency reaches
  * {@link #SPARSE_ENOUGH_NANOS}, so that timing costs well under 1% of the time of the requests it samples (requests
- * slower than 4 µs are all timed; a 1 µs page-cache read one in 4, a 0.9 µs one in 8). The median rather than the mean
+ * slower than 8 µs are all timed; a 1 µs request one in 8, a 0.6 µs page-cache read one in 16). The median rather than the mean
  * so that one request held up by the scheduler while the worker calibrates does not make it time everything. After that it times each
  * request independently with probability 1/N and records it with weight N (it stands for N requests): the weighted
  * histogram estimates the whole run's latency distribution without bias (Horvitz-Thompson), although the first
@@ -30,13 +30,13 @@ import java.util.SplittableRandom;
 public record LatencySampling(int calibration, int maxInterval, long seed) {
 
   /** Requests each worker of a matrix run times all of before it picks its interval. */
-  public static final int CALIBRATION = 32;
+  public static final int CALIBRATION = 16;
 
   /** The largest interval a matrix run uses. */
   public static final int MAX_INTERVAL = 16;
 
   /** A worker picks the smallest interval N for which N times its first requests' median latency reaches this. */
-  public static final long SPARSE_ENOUGH_NANOS = 4_000;
+  public static final long SPARSE_ENOUGH_NANOS = 8_000;
 
   private static final long SEED = 0x5eed_1a7e_9c1eL;
 

@@ -16,7 +16,7 @@ import org.junit.jupiter.api.Test;
 class LatencySamplingTest {
   /**
    * A worker that calibrated on requests of one latency picks the smallest power of two N, at most 16, with N times
-   * that latency at least 4 µs; one slow request among them (a preemption) does not change it.
+   * that latency at least 8 µs; one slow request among them (a preemption) does not change it.
    */
   @Property
   void theIntervalFollowsTheFirstRequestsLatency(@ForAll @IntRange(min = 1, max = 100_000) int nanos) {

@@ -148,7 +148,7 @@ public class RequestOverheadBenchmark {
 
   /**
    * What the runner adds per request in a run of 2^20 requests sampled as the matrix samples it
-   * ({@link LatencySampling#forRun}: the first 32 timed, then 1 in 16 for requests this fast).
+   * ({@link LatencySampling#forRun}: the first 16 timed, then 1 in 16 for requests this fast).
    */
   @Benchmark
   @OperationsPerInvocation(NOOP_REQUESTS)
