@@ -130,10 +130,10 @@ final class LinuxNative {
   // One holder per downcall, linked on its first call (a command that never calls the OS through FFM links none).
 
   /**
-   * {@code long syscall(long number, ...)} with six arguments, the one shape {@link UringSyscalls} links too (the
-   * linker then shares the stub); arguments a call does not take are passed as 0 and ignored by the kernel.
+   * {@code long syscall(long number, ...)} with six arguments, the one handle for every system call of this package
+   * ({@link UringSyscalls} uses it too); arguments a call does not take are passed as 0 and ignored by the kernel.
    */
-  private static final class Syscall {
+  static final class Syscall {
     static final MethodHandle HANDLE = Calls.variadic("syscall",
         FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG), 1);
   }

@@ -34,8 +34,6 @@ final class UringSyscalls {
   private UringSyscalls() {}
 
   private static final class Handles {
-    static final MethodHandle SYSCALL = LinuxNative.Calls.variadic("syscall",
-        FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG), 1);
     static final MethodHandle MMAP = LinuxNative.Calls.handle("mmap",
         FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
     static final MethodHandle MUNMAP = LinuxNative.Calls.handle("munmap", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
@@ -76,7 +74,7 @@ final class UringSyscalls {
 
   private static long syscall(MemorySegment capture, long nr, long a, long b, long c, long d, long e, long f) {
     try {
-      return (long) Handles.SYSCALL.invokeExact(capture, nr, a, b, c, d, e, f);
+      return (long) LinuxNative.Syscall.HANDLE.invokeExact(capture, nr, a, b, c, d, e, f);
     } catch (Throwable t) {
       throw LinuxNative.linkageFailure(t);
     }
