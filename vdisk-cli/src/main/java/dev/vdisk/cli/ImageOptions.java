@@ -162,6 +162,12 @@ final class ImageOptions {
     return spec.isRbdByOptions() ? Optional.of(spec.label()) : Optional.empty();
   }
 
+  /** Whether {@code file} is an image on Ceph RBD (an {@code rbd:} name, or RBD options). */
+  boolean onRbd(String file) {
+    String f = ImageSpec.parse(file, imageOpts).file();
+    return f != null && RbdImages.isRbd(f);
+  }
+
   private String format(ImageSpec spec) {
     checkedFormat();
     return spec.format() != null ? spec.format() : format;
