@@ -33,7 +33,8 @@ import java.util.stream.Stream;
  *       path's profiles; for {@code serve convert compare bench io commit rebase dd}, which can run long enough
  *       for C2's code to pay off.</li>
  * </ul>
- * Clients missing from the PATH are skipped with a note on stderr: the cache is then trained on less. A command that
+ * Both also open an image on Ceph RBD as far as that goes without a cluster ({@link #rbd()}), so the RBD binding's
+ * classes come from the cache too. Clients missing from the PATH are skipped with a note on stderr: the cache is then trained on less. A command that
  * fails ends the run with exit status 1, naming it.
  */
 public final class AotTraining {
@@ -53,6 +54,7 @@ public final class AotTraining {
     }
     AotTraining training = new AotTraining(Path.of(args[1]).toAbsolutePath());
     training.run(training.setup());
+    training.rbd();
     if (args[0].equals("short")) {
       training.run(training.shortCommands());
     } else {
@@ -81,6 +83,20 @@ public final class AotTraining {
     }
     c.add(List.of("create", "-q", "-f", "qcow2", "-b", "t.qcow2", "-F", "qcow2", "overlay.qcow2"));
     return c;
+  }
+
+  /**
+   * The path of an image on Ceph RBD as far as it goes without a cluster (training has none): the name parsed, the
+   * librados and librbd binding loaded and its one downcall shape linked ({@code rados_create}), then the refusal of
+   * a conf file that does not exist. Without Ceph's client libraries the open is refused earlier; either way the
+   * command must fail, in one line.
+   */
+  private void rbd() throws IOException {
+    List<String> command = List.of("info", "rbd:rbd/aot-training:conf=" + path("absent-ceph.conf"));
+    StringWriter err = new StringWriter();
+    if (Main.run(DISCARD, new PrintWriter(err, true), command.toArray(String[]::new)) != 1 || err.toString().strip().contains("\n")) {
+      throw new IOException("training command did not fail in one line: vdisk " + String.join(" ", command) + ": " + err);
+    }
   }
 
   private List<List<String>> shortCommands() {

@@ -64,9 +64,12 @@ class RbdInteropIT {
     }
   }
 
+  /** This run's mark in image names, so a reused cluster ({@link CephCluster#REUSE_ENV}) never has them already. */
+  private static final String RUN = Long.toString(System.currentTimeMillis(), 36);
+
   /** A fresh image name in pool rbd. */
   private static String fresh(String prefix) {
-    return "rbd/" + prefix + "-" + IMAGES.incrementAndGet();
+    return "rbd/" + prefix + "-" + RUN + "-" + IMAGES.incrementAndGet();
   }
 
   private static Vdisk.Result vdisk(String... args) {
