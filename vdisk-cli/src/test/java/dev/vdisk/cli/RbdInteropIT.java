@@ -512,6 +512,43 @@ class RbdInteropIT {
   }
 
   /**
+   * {@code snapshot -c}, {@code -a} and {@code -d} on a raw image on RBD take the RBD image's snapshots as qemu-img
+   * does: what vdisk creates qemu-img lists and rolls back to, what qemu-img creates vdisk rolls back to and removes,
+   * and the refusals (an existing name, a missing one) end with qemu-img's last line and exit status.
+   */
+  @Test
+  @Order(18)
+  void snapshotCreateApplyDeleteTakeRbdSnapshotsAsQemuImg() throws Exception {
+    String image = fresh("snap-cad");
+    String name = cluster.name(image);
+    PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "raw", name, "4M");
+    ok(vdisk("io", "-f", "raw", "-c", "write -P 0x31 0 1M", name));
+    ok(vdisk("snapshot", "-c", "ours", name));
+    PeerTools.check(dir, "qemu-io", "-f", "raw", "-c", "write -P 0x32 0 1M", name);
+    PeerTools.check(dir, "qemu-img", "snapshot", "-c", "theirs", name);
+    assertThat(PeerTools.check(dir, "qemu-img", "snapshot", "-l", name)).contains("ours").contains("theirs");
+    ok(vdisk("snapshot", "-a", "ours", "--image-opts", "driver=rbd,pool=rbd,image=" + image.substring(4) + ",conf=" + cluster.conf()));
+    assertThat(PeerTools.check(dir, "qemu-io", "-f", "raw", "-r", "-c", "read -P 0x31 0 1M", name)).doesNotContain("Pattern verification failed");
+    PeerTools.check(dir, "qemu-img", "snapshot", "-a", "theirs", name);
+    assertThat(PeerTools.check(dir, "qemu-io", "-f", "raw", "-r", "-c", "read -P 0x32 0 1M", name)).doesNotContain("Pattern verification failed");
+    ok(vdisk("snapshot", "-a", "ours", name));
+    assertThat(Arrays.copyOf(export(image), 1 << 20)).containsOnly((byte) 0x31);
+    for (List<String> refused : List.of(List.of("-c", "ours"), List.of("-a", "none"), List.of("-d", "none"))) {
+      List<String> args = Stream.concat(Stream.of("snapshot"), Stream.concat(refused.stream(), Stream.of(name))).toList();
+      Vdisk.Result ours = vdisk(args.toArray(String[]::new));
+      PeerTools.Result theirs = PeerTools.run(dir, Stream.concat(Stream.of("qemu-img"), args.stream()).toArray(String[]::new));
+      assertThat(ours.exit()).as(args.toString()).isEqualTo(theirs.exit()).isEqualTo(1);
+      assertThat(ours.errLines()).hasSize(1);
+      String last = theirs.err().strip().lines().reduce((a, b) -> b).orElseThrow();
+      assertThat(ours.err().strip().replaceFirst("^vdisk snapshot: ", "")).isEqualTo(last.replaceFirst("^qemu-img: ", ""));
+    }
+    ok(vdisk("snapshot", "-d", "theirs", name));
+    ok(vdisk("snapshot", "-d", "ours", name));
+    assertThat(PeerTools.check(dir, "qemu-img", "snapshot", "-l", name)).isEmpty();
+    assertThat(cluster.rbd(dir, "snap", "ls", image)).isEmpty();
+  }
+
+  /**
    * {@code vdisk serve --object secret,...} with {@code key-secret=ID}, as qemu-nbd: with a conf naming no keyring,
    * the gateway connects with the secret's key, and what a client writes through it reads back through qemu-nbd
    * serving the same image with the same options.

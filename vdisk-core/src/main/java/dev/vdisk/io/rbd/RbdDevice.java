@@ -187,6 +187,35 @@ public final class RbdDevice implements BlockDevice {
     }
   }
 
+  /**
+   * Creates, removes or rolls the image back to its snapshot {@code snapshot} ({@code rbd_snap_create},
+   * {@code rbd_snap_remove}, {@code rbd_snap_rollback}), as QEMU's rbd driver does for {@code qemu-img snapshot -c},
+   * {@code -d} and {@code -a}.
+   *
+   * @throws RbdException librbd's error, e.g. ENOENT for a snapshot that does not exist, EEXIST for one that does
+   */
+  public void snapshot(SnapshotAction action, String snapshot) throws IOException {
+    try (Arena arena = Arena.ofConfined()) {
+      long at = arena.allocateFrom(snapshot).address();
+      RbdNative.Downcall call = switch (action) {
+        case CREATE -> rbd.rbdSnapCreate;
+        case REMOVE -> rbd.rbdSnapRemove;
+        case ROLLBACK -> rbd.rbdSnapRollback;
+      };
+      int rc = (int) call.call(image().address(), at);
+      if (rc < 0) {
+        throw new RbdException(rc, "snapshot " + action.name().toLowerCase(java.util.Locale.ROOT) + " " + name + "@" + snapshot);
+      }
+    } catch (IOException | RuntimeException | Error e) {
+      throw e;
+    } catch (Throwable e) {
+      throw new BlockDeviceException(BlockError.EIO, "snapshot " + name + ": " + e, e);
+    }
+  }
+
+  /** What {@link #snapshot} does. */
+  public enum SnapshotAction { CREATE, REMOVE, ROLLBACK }
+
   @Override
   public long size() {
     return size;

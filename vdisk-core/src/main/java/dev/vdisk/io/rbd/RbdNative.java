@@ -69,6 +69,9 @@ final class RbdNative {
   final Downcall rbdResize;
   final Downcall rbdSnapList;
   final Downcall rbdSnapListEnd;
+  final Downcall rbdSnapCreate;
+  final Downcall rbdSnapRemove;
+  final Downcall rbdSnapRollback;
   final Downcall rbdDiffIterate2;
   final Downcall rbdAioCreateCompletion;
   final Downcall rbdAioGetReturnValue;
@@ -138,6 +141,9 @@ final class RbdNative {
     rbdResize = bind(rbd, "rbd_resize");
     rbdSnapList = bind(rbd, "rbd_snap_list");
     rbdSnapListEnd = bind(rbd, "rbd_snap_list_end");
+    rbdSnapCreate = bind(rbd, "rbd_snap_create");
+    rbdSnapRemove = bind(rbd, "rbd_snap_remove");
+    rbdSnapRollback = bind(rbd, "rbd_snap_rollback");
     rbdDiffIterate2 = bind(rbd, "rbd_diff_iterate2");
     rbdAioCreateCompletion = bind(rbd, "rbd_aio_create_completion");
     rbdAioGetReturnValue = bind(rbd, "rbd_aio_get_return_value");
