@@ -16,6 +16,12 @@ module dev.vdisk.core {
   exports dev.vdisk.io.rbd;
   exports dev.vdisk.ops;
 
+  // Internals the other vdisk modules build on; not API (a qualified export binds at compile time only: the shaded
+  // jar runs on the class path).
+  exports dev.vdisk.format.internal to dev.vdisk.cli, dev.vdisk.nbd, dev.vdisk.bench, dev.vdisk.advisor;
+  exports dev.vdisk.io.internal to dev.vdisk.cli, dev.vdisk.nbd, dev.vdisk.bench, dev.vdisk.advisor;
+  exports dev.vdisk.ops.internal to dev.vdisk.cli, dev.vdisk.nbd, dev.vdisk.bench, dev.vdisk.advisor;
+
   uses dev.vdisk.format.ImageFormat;
 
   provides dev.vdisk.format.ImageFormat with dev.vdisk.format.raw.RawFormat, dev.vdisk.format.qcow2.Qcow2Format;

@@ -1,15 +1,15 @@
 package dev.vdisk.cli;
 
-import dev.vdisk.ops.Commit;
 import dev.vdisk.ops.Progress;
+import dev.vdisk.ops.internal.Commit;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
 
 /**
  * {@code vdisk commit [-q] [-f fmt] [-t cache] [-b base] [-d] [-p] [-r rate] IMAGE}: qemu-img commit over {@link

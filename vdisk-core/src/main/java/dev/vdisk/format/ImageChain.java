@@ -2,6 +2,9 @@ package dev.vdisk.format;
 
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.FilterDevice;
+import dev.vdisk.format.internal.FileContext;
+import dev.vdisk.format.internal.OpenImage;
+import dev.vdisk.format.internal.RbdImages;
 import dev.vdisk.io.FileDevice;
 import dev.vdisk.io.rbd.RbdDevice;
 import dev.vdisk.io.rbd.RbdName;

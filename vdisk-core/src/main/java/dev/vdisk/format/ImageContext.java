@@ -11,7 +11,8 @@ import java.util.Optional;
  * What a format driver needs from its surroundings to open an image that sits on some {@link BlockDevice}: the
  * image's name, whether the open is read-only, and how the other files the image names (a backing file, an
  * external data file) become devices. A driver never opens a file by path itself, so the same driver opens an
- * image in a host file ({@link FileContext}), in memory, inside a crash simulator, or on a network device.
+ * image in a host file (as {@link dev.vdisk.Vdisk#open(java.nio.file.Path, dev.vdisk.OpenOptions)} does), in
+ * memory, inside a crash simulator, or on a network device.
  */
 public interface ImageContext {
   /** The image's name as given: for messages, and what names recorded in the image are relative to. */

@@ -6,18 +6,18 @@ import static dev.vdisk.format.qcow2.Qcow2Errors.invalid;
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
+import dev.vdisk.format.CheckProblem.Kind;
+import dev.vdisk.format.CheckProblem;
 import dev.vdisk.format.CheckResult;
 import dev.vdisk.format.Repair;
-import dev.vdisk.format.CheckProblem;
-import dev.vdisk.format.CheckProblem.Kind;
-import dev.vdisk.format.FileContext;
 import dev.vdisk.format.Snapshot;
+import dev.vdisk.format.internal.FileContext;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Set;
 import java.util.Optional;
+import java.util.Set;
 import java.util.function.Consumer;
 
 /**

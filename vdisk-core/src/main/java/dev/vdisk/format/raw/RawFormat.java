@@ -2,13 +2,13 @@ package dev.vdisk.format.raw;
 
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.format.FormatImage;
-import dev.vdisk.format.FormatRegistry;
 import dev.vdisk.format.ImageContext;
 import dev.vdisk.format.ImageFormat;
 import dev.vdisk.format.MeasureSource;
 import dev.vdisk.format.Measurement;
-import dev.vdisk.io.Preallocation;
+import dev.vdisk.format.internal.FormatRegistry;
 import dev.vdisk.io.FileDevice;
+import dev.vdisk.io.Preallocation;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;

@@ -1,6 +1,7 @@
-package dev.vdisk.format;
+package dev.vdisk.format.internal;
 
 import dev.vdisk.block.CheckedDevice;
+import dev.vdisk.format.ImageFormat;
 import dev.vdisk.io.FileDevice;
 import java.io.Closeable;
 import java.io.IOException;

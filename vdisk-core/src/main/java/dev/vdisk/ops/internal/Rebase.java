@@ -1,4 +1,4 @@
-package dev.vdisk.ops;
+package dev.vdisk.ops.internal;
 
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.BlockDeviceException;
@@ -6,15 +6,16 @@ import dev.vdisk.block.BlockError;
 import dev.vdisk.block.Extent;
 import dev.vdisk.format.BlockStatus;
 import dev.vdisk.format.ChainWalker;
-import dev.vdisk.format.FileContext;
-import dev.vdisk.format.FormatRegistry;
 import dev.vdisk.format.ImageChain;
 import dev.vdisk.format.ImageFormat;
-import dev.vdisk.format.Images;
-import dev.vdisk.format.OpenImage;
+import dev.vdisk.format.internal.FileContext;
+import dev.vdisk.format.internal.FormatRegistry;
+import dev.vdisk.format.internal.Images;
+import dev.vdisk.format.internal.OpenImage;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileDevice;
 import dev.vdisk.io.FileOptions;
+import dev.vdisk.ops.Progress;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;

@@ -1,9 +1,12 @@
-package dev.vdisk.format;
+package dev.vdisk.format.internal;
 
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
 import dev.vdisk.block.CheckedDevice;
+import dev.vdisk.format.Backing;
+import dev.vdisk.format.ImageContext;
+import dev.vdisk.format.ImageFormat;
 import dev.vdisk.io.FileDevice;
 import dev.vdisk.io.FileOptions;
 import java.io.IOException;
