@@ -61,7 +61,7 @@ public final class Vdisk {
         options.aio());
     OpenImage stack = options.backing() ? Images.open(path, options.format().orElse(null), file)
         : Images.openWithoutBacking(path, options.format().orElse(null), file);
-    return new Image(stack, ImageChain.of(stack, path));
+    return new Image(stack, stack.chain(path));
   }
 
   /**

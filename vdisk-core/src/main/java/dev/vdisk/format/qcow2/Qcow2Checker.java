@@ -6,12 +6,12 @@ import static dev.vdisk.format.qcow2.Qcow2Errors.invalid;
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
-import dev.vdisk.format.CheckProblem.Kind;
-import dev.vdisk.format.CheckProblem;
 import dev.vdisk.format.CheckResult;
 import dev.vdisk.format.Repair;
+import dev.vdisk.format.CheckProblem;
+import dev.vdisk.format.CheckProblem.Kind;
+import dev.vdisk.format.ImageContext;
 import dev.vdisk.format.Snapshot;
-import dev.vdisk.format.internal.FileContext;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -142,7 +142,7 @@ final class Qcow2Checker {
       // Data clusters are not counted, but QEMU opens the data file and cannot check an image without it.
       String name = head.extensions().dataFile()
           .orElseThrow(() -> invalid("external data file name", "absent", "a data file name header extension with incompatible feature bit 2"));
-      Path path = FileContext.resolve(imagePath, name);
+      Path path = ImageContext.resolve(imagePath, name);
       if (!Files.exists(path)) {
         throw invalid("external data file", path, "an existing file");
       }
