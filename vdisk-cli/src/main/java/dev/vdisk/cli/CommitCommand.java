@@ -1,7 +1,8 @@
 package dev.vdisk.cli;
 
+import dev.vdisk.OpenOptions;
+import dev.vdisk.Vdisk;
 import dev.vdisk.ops.Progress;
-import dev.vdisk.ops.internal.Commit;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -60,11 +61,10 @@ final class CommitCommand implements Callable<Integer> {
     if (files.size() != 1) {
       throw new CliException("Expecting one image file name");
     }
-    Commit.Request request = new Commit.Request(Commands.existing(files.getFirst()), format, base, drop, limit,
-        Commands.cacheMode(cache));
+    OpenOptions options = OpenOptions.builder().format(format).cache(Commands.cacheMode(cache)).build();
     Progress bar = ProgressBars.start("commit", progress && !quiet, main.err());
     try {
-      Commit.run(request, bar);
+      Vdisk.commit(Commands.existing(files.getFirst()), base, drop, limit, options, bar);
     } finally {
       ProgressBars.finish(bar);
     }
