@@ -63,7 +63,8 @@ class AotTrainingIT {
     assertThat(log).noneMatch(l -> l.contains(" dev.vdisk.nbd.server.NbdServer ") || l.contains(" dev.vdisk.nbd.server.Transmission "));
     // Snapshot create and delete find their transaction's classes there too.
     for (String op : List.of("-c", "-d")) {
-      assertFromCache(classesLoaded(aot, "snapshot", op, "s", "small.qcow2"), "dev.vdisk.format.qcow2.SnapshotTransaction");
+      List<String> snapshotLog = classesLoaded(aot, "snapshot", op, "s", "small.qcow2");
+      assertFromCache(snapshotLog, "dev.vdisk.format.qcow2.SnapshotTransaction");
     }
   }
 

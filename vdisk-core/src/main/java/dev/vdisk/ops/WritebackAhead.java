@@ -1,7 +1,6 @@
 package dev.vdisk.ops;
 
 import dev.vdisk.io.FileDevice;
-import java.io.IOException;
 
 /**
  * Starts the host's writeback of a file every {@link #STEP} bytes a long copy writes into it ({@link
@@ -23,7 +22,7 @@ final class WritebackAhead {
   }
 
   /** Counts {@code bytes} written (or handed to writers in flight); starts writeback once a step has gathered. */
-  void wrote(long bytes) throws IOException {
+  void wrote(long bytes) {
     pending += bytes;
     if (pending >= STEP && file != null) {
       pending = 0;
