@@ -80,9 +80,10 @@ class AotTrainingIT {
     PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", "top.qcow2");
     PeerTools.check(dir, "qemu-io", "-c", "write -P 7 0 64k", "top.qcow2");
     List<String> commit = classesLoaded(aot, "commit", "top.qcow2");
-    for (String c : List.of("dev.vdisk.ops.Commit", "dev.vdisk.ops.CopyPipeline", "dev.vdisk.ops.WritebackAhead")) {
+    for (String c : List.of("dev.vdisk.ops.internal.Commit", "dev.vdisk.ops.internal.CopyPipeline",
+        "dev.vdisk.ops.internal.WritebackAhead")) {
       assertFromCache(commit, c);
     }
-    assertFromCache(classesLoaded(aot, "rebase", "-b", "", "top.qcow2"), "dev.vdisk.ops.ChunkReader");
+    assertFromCache(classesLoaded(aot, "rebase", "-b", "", "top.qcow2"), "dev.vdisk.ops.internal.ChunkReader");
   }
 }
