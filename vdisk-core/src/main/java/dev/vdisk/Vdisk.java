@@ -12,6 +12,7 @@ import dev.vdisk.format.Measurement;
 import dev.vdisk.format.Repair;
 import dev.vdisk.format.Snapshot;
 import dev.vdisk.format.internal.ChainMeasureSource;
+import dev.vdisk.format.internal.FileContext;
 import dev.vdisk.format.internal.FormatRegistry;
 import dev.vdisk.format.internal.Images;
 import dev.vdisk.format.internal.OpenImage;
@@ -81,6 +82,17 @@ public final class Vdisk {
     OpenImage stack = Images.open(device, context, options.format().orElse(null), options.cache());
     return new Image(stack, ImageChain.of(stack.device(), context.name(), stack.format().name(), stack.file(),
         context.label()));
+  }
+
+  /**
+   * The context {@link #open(Path, OpenOptions)} opens an image in, for an image named {@code name} whose bytes are
+   * another device (a host block device the caller opened), for {@link #open(BlockDevice, ImageContext,
+   * OpenOptions)}: the backing and data files it records are host files (or RBD images) named relative to
+   * {@code name}'s directory, as QEMU's {@code path_combine}; the data file is opened with {@code options}, the
+   * backing chain read-only with its cache mode, at most 64 images deep and without loops.
+   */
+  public static ImageContext fileContext(Path name, FileOptions options) {
+    return FileContext.of(name, options);
   }
 
   /**

@@ -7,7 +7,6 @@ import dev.vdisk.Vdisk;
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.format.ImageContext;
 import dev.vdisk.format.ImageFormat;
-import dev.vdisk.format.internal.FileContext;
 import dev.vdisk.format.internal.FormatRegistry;
 import dev.vdisk.format.internal.OptionString;
 import dev.vdisk.format.internal.RbdImages;
@@ -207,7 +206,7 @@ final class ConvertCommand implements Callable<Integer> {
         }
       }
       ImageContext context = target.isNbd() ? new NbdImageContext(target.label(), false, true)
-          : FileContext.of(Path.of(target.file()), FileOptions.of(targetCache, false));
+          : Vdisk.fileContext(Path.of(target.file()), FileOptions.of(targetCache, false));
       Image out = Vdisk.open(device, context, OpenOptions.builder().format(fmt.name()).cache(targetCache).build());
       device = null; // the image owns it now
       try (out) {

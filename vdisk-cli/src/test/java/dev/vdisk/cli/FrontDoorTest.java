@@ -11,6 +11,7 @@ import dev.vdisk.format.ImageContext;
 import dev.vdisk.format.ImageFormat;
 import dev.vdisk.format.ImageMap;
 import dev.vdisk.format.MeasureSource;
+import dev.vdisk.format.internal.FileContext;
 import dev.vdisk.format.internal.Images;
 import dev.vdisk.format.internal.OpenImage;
 import dev.vdisk.io.CacheMode;
@@ -64,6 +65,12 @@ class FrontDoorTest {
   @Test
   void commandsCompareAndConvertThroughTheFrontDoor() {
     noClasses().should().dependOnClassesThat().belongToAnyOf(Compare.class, Convert.class).check(cli);
+  }
+
+  /** An image on a host device gets its host-file context from {@link dev.vdisk.Vdisk#fileContext}. */
+  @Test
+  void commandsDoNotBuildFileContexts() {
+    noClasses().should().dependOnClassesThat().belongToAnyOf(FileContext.class).check(cli);
   }
 
   @Test
