@@ -277,9 +277,18 @@ public final class Vdisk {
    */
   public static void rebase(Path path, String backing, String backingFormat, boolean unsafe, OpenOptions options,
       Progress progress) throws IOException {
+    rebase(path, backing, backingFormat, unsafe, options, options.cache(), progress);
+  }
+
+  /**
+   * {@link #rebase(Path, String, String, boolean, OpenOptions, Progress)} reading the old and the new backing chain
+   * with cache mode {@code backingCache} ({@code qemu-img rebase -T}) instead of {@code options}' cache mode.
+   */
+  public static void rebase(Path path, String backing, String backingFormat, boolean unsafe, OpenOptions options,
+      CacheMode backingCache, Progress progress) throws IOException {
     requireWritable(options, "a rebase");
     Rebase.run(new Rebase.Request(path, options.format().orElse(null), backing,
-        backingFormat, unsafe, options.cache(), options.cache(), options.forceShare()), progress);
+        backingFormat, unsafe, options.cache(), backingCache, options.forceShare()), progress);
   }
 
   /**

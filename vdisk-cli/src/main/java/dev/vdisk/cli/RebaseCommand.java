@@ -1,8 +1,9 @@
 package dev.vdisk.cli;
 
+import dev.vdisk.OpenOptions;
+import dev.vdisk.Vdisk;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.ops.Progress;
-import dev.vdisk.ops.internal.Rebase;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -14,7 +15,7 @@ import picocli.CommandLine.ParentCommand;
 
 /**
  * {@code vdisk rebase [-q] [-f fmt] [-t cache] [-T src_cache] [-p] [-u] [-U] -b NEWBASE [-F fmt] IMAGE}: qemu-img
- * rebase over {@link Rebase}, with its defaults (both cache modes writeback) and messages. {@code -b ""} flattens;
+ * rebase over {@link Vdisk#rebase}, with its defaults (both cache modes writeback) and messages. {@code -b ""} flattens;
  * {@code -u} without {@code -b} removes the backing file name, as in qemu-img. Unlike qemu-img, a backing file
  * without {@code -F} is refused before anything is copied (qemu-img copies, then fails with the same message).
  */
@@ -65,11 +66,11 @@ final class RebaseCommand implements Callable<Integer> {
     }
     CacheMode imageCache = Commands.cacheMode(cache);
     CacheMode backingCache = Commands.cacheMode(sourceCache);
-    Rebase.Request request = new Rebase.Request(Commands.existing(files.getFirst()), format,
-        backing == null ? "" : backing, backingFormat, unsafe, imageCache, backingCache, forceShare);
+    OpenOptions options = OpenOptions.builder().format(format).cache(imageCache).forceShare(forceShare).build();
     Progress bar = ProgressBars.start("rebase", progress && !quiet, main.err());
     try {
-      Rebase.run(request, bar);
+      Vdisk.rebase(Commands.existing(files.getFirst()), backing == null ? "" : backing, backingFormat, unsafe, options,
+          backingCache, bar);
     } finally {
       ProgressBars.finish(bar);
     }

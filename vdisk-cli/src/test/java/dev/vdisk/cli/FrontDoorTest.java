@@ -16,10 +16,10 @@ import dev.vdisk.format.internal.Images;
 import dev.vdisk.format.internal.OpenImage;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileOptions;
-import dev.vdisk.ops.Progress;
 import dev.vdisk.ops.internal.Commit;
 import dev.vdisk.ops.internal.Compare;
 import dev.vdisk.ops.internal.Convert;
+import dev.vdisk.ops.internal.Rebase;
 import java.nio.file.Path;
 import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
@@ -52,10 +52,13 @@ class FrontDoorTest {
         .check(cli);
   }
 
-  /** {@code vdisk commit} commits through {@link dev.vdisk.Vdisk#commit}, not the operation below it. */
+  /**
+   * {@code vdisk commit} and {@code vdisk rebase} go through {@link dev.vdisk.Vdisk#commit} and
+   * {@link dev.vdisk.Vdisk#rebase}, not the operations below them.
+   */
   @Test
-  void commandsCommitThroughTheFrontDoor() {
-    noClasses().should().callMethod(Commit.class, "run", Commit.Request.class, Progress.class).check(cli);
+  void commandsCommitAndRebaseThroughTheFrontDoor() {
+    noClasses().should().dependOnClassesThat().belongToAnyOf(Commit.class, Rebase.class).check(cli);
   }
 
   /**
