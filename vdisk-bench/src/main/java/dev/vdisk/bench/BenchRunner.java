@@ -17,8 +17,8 @@ import org.HdrHistogram.Histogram;
 /**
  * Issues qemu-img bench's request stream ({@link BenchSpec}) against a {@link BlockDevice} and measures it.
  *
- * <p>{@code depth} platform threads each do synchronous I/O on their own 4 KiB-aligned direct buffer (so an
- * O_DIRECT device needs no bounce buffer). Requests are handed to idle threads under one lock by a port of
+ * <p>{@code depth} threads (platform threads unless the caller asks for virtual ones) each do synchronous I/O on
+ * their own 4 KiB-aligned direct buffer (so an O_DIRECT device needs no bounce buffer). Requests are handed to idle threads under one lock by a port of
  * qemu-img's completion callback, so offsets go out in request order and flushes come at exactly the points
  * where qemu-img issues them. Flushes without drain run on one extra thread, beside the requests, as QEMU's
  * asynchronous flushes do. The first failure stops the run.
@@ -56,10 +56,20 @@ public final class BenchRunner {
    * @throws IOException the first request or flush that failed; the run stops at it
    */
   public static BenchResult run(BlockDevice device, BenchSpec spec) throws IOException {
-    return new BenchRunner(device, spec).run();
+    return run(device, spec, Thread.ofPlatform());
   }
 
-  private BenchResult run() throws IOException {
+  /**
+   * {@link #run(BlockDevice, BenchSpec)} with the request slots' threads made by {@code slots}: platform threads for
+   * a device whose requests block the thread in a system call (a host file), virtual threads for one whose requests
+   * park while a library completes them (RBD): those share a few carrier threads, and a completion then only wakes a
+   * carrier that is idle, where each platform thread would need its own wake-up.
+   */
+  public static BenchResult run(BlockDevice device, BenchSpec spec, Thread.Builder slots) throws IOException {
+    return new BenchRunner(device, spec).run(slots);
+  }
+
+  private BenchResult run(Thread.Builder slots) throws IOException {
     CountDownLatch go = new CountDownLatch(1);
     List<Worker> workers = new ArrayList<>();
     List<Thread> threads = new ArrayList<>();
@@ -67,7 +77,7 @@ public final class BenchRunner {
       Worker w = new Worker();
       workers.add(w);
       idle.add(w);
-      threads.add(Thread.ofPlatform().name("vdisk-bench-" + i).unstarted(() -> w.run(go)));
+      threads.add(slots.name("vdisk-bench-" + i).unstarted(() -> w.run(go)));
     }
     Thread flusher = spec.flushInterval() > 0 && !spec.drain()
         ? Thread.ofPlatform().name("vdisk-bench-flush").unstarted(this::flusher) : null;

@@ -25,16 +25,18 @@ import java.util.stream.Stream;
  * also held the server's classes would slow each short command:
  * <ul>
  *   <li>{@code short}: the commands that scripts call many times on small images ({@code create info check map
- *       measure snapshot resize help}, human and JSON output), for every command but the long ones below; the
- *       launchers run these with C1 only and the serial collector, and record their cache so;</li>
- *   <li>{@code long}: {@code convert} (plain and compressed), {@code compare}, {@code io}, {@code bench}, then
- *       {@code serve} on a unix socket driven by real NBD clients ({@code qemu-img bench} reading and writing 4 KiB
- *       requests at depth 16 and 1 MiB ones at depth 4, on a qcow2 and on a raw export, {@code qemu-io},
- *       {@code nbdcopy}), so that a fresh server starts with its request
- *       path's profiles; for {@code serve convert compare bench io commit rebase dd}, which can run long enough
- *       for C2's code to pay off.</li>
+ *       measure snapshot resize help}, human and JSON output; a snapshot created, listed, applied and deleted), for
+ *       every command but the long ones below; the launchers run these with C1 only and the serial collector, and
+ *       record their cache so;</li>
+ *   <li>{@code long}: {@code convert} (plain and compressed), {@code compare}, {@code io}, {@code bench},
+ *       {@code rebase} and {@code commit} of the overlay, then {@code serve} on a unix socket driven by real NBD
+ *       clients ({@code qemu-img bench} reading and writing 4 KiB requests at depth 16 and 1 MiB ones at depth 4, on
+ *       a qcow2 and on a raw export, {@code qemu-io}, {@code nbdcopy}), so that a fresh server starts with its
+ *       request path's profiles; for {@code serve convert compare bench io commit rebase dd}, which can run long
+ *       enough for C2's code to pay off.</li>
  * </ul>
- * Clients missing from the PATH are skipped with a note on stderr: the cache is then trained on less. A command that
+ * Both also open an image on Ceph RBD as far as that goes without a cluster ({@link #rbd()}), so the RBD binding's
+ * classes come from the cache too. Clients missing from the PATH are skipped with a note on stderr: the cache is then trained on less. A command that
  * fails ends the run with exit status 1, naming it.
  */
 public final class AotTraining {
@@ -54,6 +56,7 @@ public final class AotTraining {
     }
     AotTraining training = new AotTraining(Path.of(args[1]).toAbsolutePath());
     training.run(training.setup());
+    training.rbd();
     if (args[0].equals("short")) {
       training.run(training.shortCommands());
     } else {
@@ -84,6 +87,20 @@ public final class AotTraining {
     return c;
   }
 
+  /**
+   * The path of an image on Ceph RBD as far as it goes without a cluster (training has none): the name parsed, the
+   * librados and librbd binding loaded and its one downcall shape linked ({@code rados_create}), then the refusal of
+   * a conf file that does not exist. Without Ceph's client libraries the open is refused earlier; either way the
+   * command must fail, in one line.
+   */
+  private void rbd() throws IOException {
+    List<String> command = List.of("info", "rbd:rbd/aot-training:conf=" + path("absent-ceph.conf"));
+    StringWriter err = new StringWriter();
+    if (Main.run(DISCARD, new PrintWriter(err, true), command.toArray(String[]::new)) != 1 || err.toString().strip().contains("\n")) {
+      throw new IOException("training command did not fail in one line: vdisk " + String.join(" ", command) + ": " + err);
+    }
+  }
+
   private List<List<String>> shortCommands() {
     List<List<String>> c = new ArrayList<>();
     for (String image : List.of("t.raw", "t.qcow2", "overlay.qcow2")) {
@@ -98,7 +115,10 @@ public final class AotTraining {
     }
     c.add(List.of("info", "--backing-chain", "overlay.qcow2"));
     c.add(List.of("measure", "-O", "qcow2", "--size", "1G"));
+    c.add(List.of("snapshot", "-c", "training", "t.qcow2"));
     c.add(List.of("snapshot", "-l", "t.qcow2"));
+    c.add(List.of("snapshot", "-a", "training", "t.qcow2"));
+    c.add(List.of("snapshot", "-d", "training", "t.qcow2"));
     c.add(List.of("resize", "t.qcow2", "+1M"));
     c.add(List.of("help", "info"));
     return c;
@@ -113,6 +133,12 @@ public final class AotTraining {
     c.add(List.of("create", "-q", "-f", "qcow2", "bench.qcow2", "64M"));
     c.add(List.of("bench", "-c", "20000", "-d", "16", "-w", "bench.qcow2"));
     c.add(List.of("bench", "-c", "20000", "-d", "16", "bench.qcow2"));
+    // A chain's copies: the overlay rebased onto another base (its differences compared and written), then committed.
+    c.add(List.of("create", "-q", "-f", "qcow2", "rebased.qcow2", "64M"));
+    c.add(List.of("io", "-c", "write -P 0x5a 0 32M", "rebased.qcow2"));
+    c.add(List.of("io", "-c", "write -P 0xcd 1M 16M", "overlay.qcow2"));
+    c.add(List.of("rebase", "-b", "rebased.qcow2", "-F", "qcow2", "overlay.qcow2"));
+    c.add(List.of("commit", "overlay.qcow2"));
     return c;
   }
 

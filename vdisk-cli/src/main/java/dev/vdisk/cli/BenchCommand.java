@@ -146,7 +146,8 @@ final class BenchCommand implements Callable<Integer> {
         out.flush();
       }
       // The guard itself: no layer more than the stack in the measured path.
-      BenchResult r = BenchRunner.run(img.unwrap(), spec);
+      // On RBD a request parks until librbd's callback: virtual threads, so completions wake fewer threads.
+      BenchResult r = BenchRunner.run(img.unwrap(), spec, image.onRbd(file) ? Thread.ofVirtual() : Thread.ofPlatform());
       if (human) {
         out.println("Run completed in " + Sizes.fixed(r.seconds(), 3) + " seconds.");
       }

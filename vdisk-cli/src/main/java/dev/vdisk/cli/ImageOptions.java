@@ -153,6 +153,21 @@ final class ImageOptions {
     return Optional.ofNullable(ImageSpec.parse(file, imageOpts).protocol());
   }
 
+  /**
+   * The name qemu-img info prints for {@code file} where it is not the name of vdisk's opened image: an image on RBD
+   * named by its options (QEMU's {@code json:{...}} of those options); empty otherwise.
+   */
+  Optional<String> optionsName(String file) {
+    ImageSpec spec = ImageSpec.parse(file, imageOpts);
+    return spec.isRbdByOptions() ? Optional.of(spec.label()) : Optional.empty();
+  }
+
+  /** Whether {@code file} is an image on Ceph RBD (an {@code rbd:} name, or RBD options). */
+  boolean onRbd(String file) {
+    String f = ImageSpec.parse(file, imageOpts).file();
+    return f != null && RbdImages.isRbd(f);
+  }
+
   private String format(ImageSpec spec) {
     checkedFormat();
     return spec.format() != null ? spec.format() : format;

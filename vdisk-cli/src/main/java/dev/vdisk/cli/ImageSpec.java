@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.vdisk.format.internal.OptionString;
+import dev.vdisk.io.rbd.RbdName;
 import dev.vdisk.nbd.client.NbdTarget;
 import dev.vdisk.nbd.client.NbdUri;
 import java.util.Iterator;
@@ -27,7 +28,8 @@ import java.util.Set;
  * @param format the format the name or options give, or null (then {@code -f}, or a probe)
  * @param tlsCreds the id of the {@code --object tls-creds-x509} to use, or null
  * @param tlsHostname the name the server's certificate must carry, or null
- * @param protocol the protocol driver when the options name no format ({@code driver=nbd} or {@code driver=file}):
+ * @param protocol the protocol driver when the options name no format ({@code driver=nbd}, {@code driver=file} or
+ *     {@code driver=rbd}):
  *     QEMU then opens no format layer and reports the protocol as the format; vdisk reads the bytes as raw and
  *     reports the protocol's name likewise. Null otherwise.
  */
@@ -38,6 +40,15 @@ record ImageSpec(String label, String file, NbdTarget nbd, String format, String
       "port", "path", "export", "tls-creds", "tls-hostname", "filename");
   private static final String EXPECTED = "expected: driver=raw|qcow2 with file.driver=file|nbd and its keys, or "
       + "driver=nbd,server.type=inet|unix,server.host=H,server.port=P|server.path=S,export=E";
+
+  /**
+   * True for an image on RBD named by its options ({@code --image-opts}, {@code json:}): its {@link #label} is then the
+   * name qemu-img prints for it, which the image's own {@code rbd:} file name cannot give (QEMU shows {@code
+   * namespace} only where the options set it, and the rbd driver alone without a format around it).
+   */
+  boolean isRbdByOptions() {
+    return file != null && RbdName.isRbd(file) && !label.equals(file);
+  }
 
   /** True for an NBD export. */
   boolean isNbd() {
@@ -114,8 +125,9 @@ record ImageSpec(String label, String file, NbdTarget nbd, String format, String
 
   private static ImageSpec fromOptions(String text, Map<String, String> kv) {
     if ("rbd".equals(kv.get("driver")) || "rbd".equals(kv.get("file.driver"))) {
-      ImageOptsFile rbd = RbdOpts.parse(text, kv);   // an image on Ceph RBD, named by its rbd: file name
-      return new ImageSpec(rbd.file(), rbd.file(), null, rbd.format(), null, null, null);
+      // An image on Ceph RBD: opened by its rbd: file name, printed as qemu-img prints it, by its options.
+      ImageOptsFile rbd = RbdOpts.parse(text, kv);
+      return new ImageSpec(RbdOpts.qemuName(kv), rbd.file(), null, rbd.format(), null, null, RbdOpts.bare(kv) ? "rbd" : null);
     }
     String driver = kv.get("driver");
     if (driver == null && kv.keySet().stream().anyMatch(k -> k.startsWith("file."))) {

@@ -61,9 +61,19 @@ final class InfoCommand implements Callable<Integer> {
       @JsonProperty("full-backing-filename") String fullBackingFilename,
       @JsonProperty("backing-filename") String backingFilename,
       @JsonProperty("dirty-flag") Boolean dirtyFlag) {
-    /** This image's facts reported under another format name (a protocol opened without a format layer). */
+    /**
+     * This image's facts reported under a protocol's name (opened without a format layer): QEMU's rbd driver has
+     * format-specific facts (empty for an image without encryption), NBD's and file's have none.
+     */
     Info withFormat(String name) {
       return new Info(backingFilenameFormat, snapshots, virtualSize, filename, clusterSize, name, actualSize,
+          name.equals("rbd") ? new FormatSpecific(name, Map.of()) : formatSpecific, fullBackingFilename,
+          backingFilename, dirtyFlag);
+    }
+
+    /** This image's facts under another name. */
+    Info withFilename(String name) {
+      return new Info(backingFilenameFormat, snapshots, virtualSize, name, clusterSize, format, actualSize,
           formatSpecific, fullBackingFilename, backingFilename, dirtyFlag);
     }
   }
@@ -93,6 +103,7 @@ final class InfoCommand implements Callable<Integer> {
         infos.add(info(info));
       }
       image.protocolFormat(file).ifPresent(name -> infos.set(0, infos.getFirst().withFormat(name)));
+      image.optionsName(file).ifPresent(name -> infos.set(0, infos.getFirst().withFilename(name)));
     }
     PrintWriter out = main.out();
     if (output.json()) {

@@ -3,6 +3,7 @@ package dev.vdisk.cli;
 import dev.vdisk.block.filter.DetectZeroesFilter;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.internal.SocketActivation;
+import dev.vdisk.io.rbd.RbdSecrets;
 import dev.vdisk.nbd.metrics.PrometheusMetrics;
 import dev.vdisk.nbd.server.AllowList;
 import dev.vdisk.nbd.server.DiscardMode;
@@ -95,7 +96,7 @@ final class ServeCommand implements Callable<Integer> {
   @Option(names = {"-f", "--format"}, paramLabel = "FMT", description = "Format of FILE (probed when absent).")
   String format;
 
-  @Option(names = "--image-opts", description = "FILE is driver=raw|qcow2,file.filename=PATH.")
+  @Option(names = "--image-opts", description = "FILE is driver=raw|qcow2,file.filename=PATH, or an image on RBD: driver=rbd,pool=P,image=I[,conf=PATH][,user=ID][,key-secret=ID].")
   boolean imageOpts;
 
   @Option(names = "--cache", paramLabel = "MODE", description = "Cache mode of FILE: none, writeback (default), writethrough, directsync, unsafe.")
@@ -149,7 +150,8 @@ final class ServeCommand implements Callable<Integer> {
   List<String> allow = new ArrayList<>();
 
   @Option(names = "--object", paramLabel = "OBJECT",
-      description = "tls-creds-x509,id=ID,dir=DIR,endpoint=server[,verify-peer=on|off], named by --tls-creds=ID.")
+      description = "tls-creds-x509,id=ID,dir=DIR,endpoint=server[,verify-peer=on|off], named by --tls-creds=ID; "
+          + "secret,id=ID,data=TEXT|file=PATH[,format=raw|base64]: a secret, e.g. an RBD image's key (key-secret=ID).")
   List<String> objects = new ArrayList<>();
 
   @Option(names = "--tls", paramLabel = "MODE", description = "off, on (offered) or require (the default once credentials are given).")
@@ -177,6 +179,7 @@ final class ServeCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException, InterruptedException {
+    defineSecrets();
     List<ExportSpec> specs = specs();
     ServerConfig config = config();
     ServerSocketChannel activated = activated();
@@ -318,9 +321,19 @@ final class ServeCommand implements Callable<Integer> {
     return specs;
   }
 
+  /** Defines the {@code --object secret,...} objects, which images' options name ({@code key-secret=ID}), as qemu-nbd. */
+  private void defineSecrets() {
+    for (String o : objects) {
+      if (SecretObject.isSecret(o)) {
+        SecretObject secret = SecretObject.parse(o);
+        RbdSecrets.define(secret.id(), secret.value());
+      }
+    }
+  }
+
   private ServerConfig config() throws IOException {
     ServerConfig c = ServerConfig.DEFAULTS.withAllow(AllowList.parse(allow)).withMaxClients(shared == null ? 1 : shared);
-    List<TlsCredsObject> objs = objects.stream().map(TlsCredsObject::parse).toList();
+    List<TlsCredsObject> objs = objects.stream().filter(o -> !SecretObject.isSecret(o)).map(TlsCredsObject::parse).toList();
     TlsCredsObject named = tlsCreds == null ? null : objs.stream().filter(o -> o.id().equals(tlsCreds)).findFirst().orElse(null);
     if (named != null && tlsVerifyPeer) {
       throw new CliException("--tls-verify-peer: given with --tls-creds=" + tlsCreds + " (expected: verify-peer= in its --object)");

@@ -7,6 +7,10 @@ import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
 import dev.vdisk.format.Snapshot;
 import dev.vdisk.format.SnapshotNotFoundException;
+import dev.vdisk.format.internal.RbdImages;
+import dev.vdisk.io.CacheMode;
+import dev.vdisk.io.FileOptions;
+import dev.vdisk.io.rbd.RbdDevice;
 import java.io.IOException;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -21,7 +25,8 @@ import picocli.CommandLine.ParentCommand;
  * {@code vdisk snapshot [-q] [-U] [-f fmt] [--image-opts] [-l | -a S | -c S | -d S] FILE}: qemu-img snapshot, with
  * its messages and exit status 1 on failure. {@code -l} prints qemu-img's table, or nothing for an image without
  * snapshots; without an action the image is only opened, as qemu-img does. {@code -c}, {@code -a} and {@code -d}
- * are {@link Vdisk#createSnapshot}, {@link Vdisk#applySnapshot} and {@link Vdisk#deleteSnapshot}.
+ * are {@link Vdisk#createSnapshot}, {@link Vdisk#applySnapshot} and {@link Vdisk#deleteSnapshot}; on a raw image on
+ * RBD they are the RBD image's snapshots, as in QEMU.
  */
 @Command(name = "snapshot", mixinStandardHelpOptions = true,
     footerHeading = "%nExamples:%n", footer = {"  vdisk snapshot -c before-upgrade disk.qcow2", "  vdisk snapshot -l disk.qcow2"},
@@ -78,6 +83,10 @@ final class SnapshotCommand implements Callable<Integer> {
     if (p == null) {
       throw new CliException(refusalOnNbd());
     }
+    if (image.onRbd(file) && "raw".equals(format != null ? format : probedFormat())) {
+      rbdSnapshot(spec.file());
+      return 0;
+    }
     if (action.create != null) {
       try {
         Vdisk.createSnapshot(p, action.create, options);
@@ -111,6 +120,41 @@ final class SnapshotCommand implements Callable<Integer> {
       }
     }
     return 0;
+  }
+
+  /** The format of {@code file} as a probe finds it. */
+  private String probedFormat() throws IOException {
+    try (Image img = image.openImage(file, false)) {
+      return img.format();
+    }
+  }
+
+  /**
+   * {@code -c}, {@code -a} or {@code -d} on a raw image on RBD: the RBD image's own snapshots, as QEMU's rbd driver
+   * takes them (a snapshot's ID is its name), with qemu-img's messages: an existing name to create, a missing one to
+   * apply or delete.
+   */
+  private void rbdSnapshot(String name) throws IOException {
+    try (RbdDevice device = RbdImages.device(name, FileOptions.of(CacheMode.WRITEBACK, false))) {
+      String snapshot = action.create != null ? action.create : action.apply != null ? action.apply : action.delete;
+      boolean exists = device.snapshots().stream().anyMatch(sn -> sn.name().equals(snapshot));
+      if (action.create != null) {
+        if (exists) {
+          throw new CliException("Could not create snapshot '" + snapshot + "': -17 (File exists)");
+        }
+        device.snapshot(RbdDevice.SnapshotAction.CREATE, snapshot);
+      } else if (action.apply != null) {
+        if (!exists) {
+          throw new CliException("Could not apply snapshot '" + snapshot + "': Failed to load snapshot: No such file or directory");
+        }
+        device.snapshot(RbdDevice.SnapshotAction.ROLLBACK, snapshot);
+      } else {
+        if (!exists) {
+          throw new CliException("Could not delete snapshot '" + snapshot + "': snapshot not found");
+        }
+        device.snapshot(RbdDevice.SnapshotAction.REMOVE, snapshot);
+      }
+    }
   }
 
   /** qemu-img's refusal of this action on an image without internal snapshots (raw, an NBD export). */

@@ -73,6 +73,11 @@ class AotTrainingIT {
     assertThat(log).noneMatch(l -> l.contains("source: jrt:/") || l.contains("source: file:"));
     // A JVM loads every class of its cache at start: the server's stay out of the short commands' cache.
     assertThat(log).noneMatch(l -> l.contains(" dev.vdisk.nbd.server.NbdServer ") || l.contains(" dev.vdisk.nbd.server.Transmission "));
+    // Snapshot create and delete find their transaction's classes there too.
+    for (String op : List.of("-c", "-d")) {
+      List<String> snapshotLog = classesLoaded("short", aot, "snapshot", op, "s", "small.qcow2");
+      assertFromCache(snapshotLog, "dev.vdisk.format.qcow2.SnapshotTransaction");
+    }
   }
 
   @Test
@@ -82,5 +87,15 @@ class AotTrainingIT {
     }
     Path aot = record("long");
     assertFromCache(classesLoaded("long", aot, "serve", "--help"), "dev.vdisk.nbd.server.NbdServer");
+    // A chain's copies start with their classes (and the JIT's profiles of them) from the cache.
+    PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "qcow2", "base.qcow2", "1M");
+    PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", "top.qcow2");
+    PeerTools.check(dir, "qemu-io", "-c", "write -P 7 0 64k", "top.qcow2");
+    List<String> commit = classesLoaded("long", aot, "commit", "top.qcow2");
+    for (String c : List.of("dev.vdisk.ops.internal.Commit", "dev.vdisk.ops.internal.CopyPipeline",
+        "dev.vdisk.ops.internal.WritebackAhead")) {
+      assertFromCache(commit, c);
+    }
+    assertFromCache(classesLoaded("long", aot, "rebase", "-b", "", "top.qcow2"), "dev.vdisk.ops.internal.ChunkReader");
   }
 }

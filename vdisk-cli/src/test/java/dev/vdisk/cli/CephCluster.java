@@ -18,10 +18,17 @@ import java.util.concurrent.TimeUnit;
  * {@code scripts/ceph-cluster.sh} in a fresh folder on a free loopback port. Without {@code ceph-mon} the calling
  * test is skipped with the reason (failed under {@code CI=true}, where .ci/run installs Ceph).
  *
+ * <p>With {@value #REUSE_ENV} set to the folder of a cluster that {@code scripts/ceph-cluster.sh start} made and that
+ * is still running, the tests use that one instead and leave it running (for repeated runs while developing; the
+ * last test of {@code RbdInteropIT} kills its OSD and starts it again).
+ *
  * @param dir the cluster's folder (keys, data, logs, pid files)
  * @param conf its ceph.conf
+ * @param owned whether this run started the cluster (and so stops it)
  */
-record CephCluster(Path dir, Path conf) {
+record CephCluster(Path dir, Path conf, boolean owned) {
+  /** Environment variable: the folder of a running cluster to use instead of starting one. */
+  static final String REUSE_ENV = "VDISK_TEST_CEPH_DIR";
   private static final Path SCRIPT = Path.of("..", "scripts", "ceph-cluster.sh");
 
   /** Starts a cluster (about 16 s here); skips or fails the caller when Ceph is not installed. */
@@ -32,16 +39,26 @@ record CephCluster(Path dir, Path conf) {
     Peers.requireThat(Files.exists(Path.of("/usr/lib/x86_64-linux-gnu/qemu/block-rbd.so"))
         || Files.exists(Path.of("/usr/lib/aarch64-linux-gnu/qemu/block-rbd.so")),
         "QEMU's rbd driver (block-rbd.so, Debian package qemu-block-extra) not installed");
+    String reuse = System.getenv(REUSE_ENV);
+    if (reuse != null && !reuse.isBlank()) {
+      Path dir = Path.of(reuse).toAbsolutePath();
+      if (!Files.isRegularFile(dir.resolve("ceph.conf"))) {
+        fail(REUSE_ENV + "=" + reuse + ": no ceph.conf there (expected: the folder of scripts/ceph-cluster.sh start)");
+      }
+      return new CephCluster(dir, dir.resolve("ceph.conf"), false);
+    }
     Path dir = Files.createTempDirectory("vdisk-ceph").resolve("cluster");
     String out = script("start", dir.toString(), String.valueOf(freePort()));
     String[] lines = out.strip().split("\n");
-    return new CephCluster(dir, Path.of(lines[lines.length - 1]));
+    return new CephCluster(dir, Path.of(lines[lines.length - 1]), true);
   }
 
-  /** Stops every daemon and removes the folder. */
+  /** Stops every daemon and removes the folder, if this run started the cluster. */
   void stop() throws IOException, InterruptedException {
-    script("stop", dir.toString());
-    Files.deleteIfExists(dir.getParent());
+    if (owned) {
+      script("stop", dir.toString());
+      Files.deleteIfExists(dir.getParent());
+    }
   }
 
   /** {@code rbd:pool/image:conf=...} for {@code pool/image} on this cluster, with further {@code :key=value} options. */

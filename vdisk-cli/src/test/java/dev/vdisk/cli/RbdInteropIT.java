@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
@@ -30,6 +29,7 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -64,9 +64,12 @@ class RbdInteropIT {
     }
   }
 
+  /** This run's mark in image names, so a reused cluster ({@link CephCluster#REUSE_ENV}) never has them already. */
+  private static final String RUN = Long.toString(System.currentTimeMillis(), 36);
+
   /** A fresh image name in pool rbd. */
   private static String fresh(String prefix) {
-    return "rbd/" + prefix + "-" + IMAGES.incrementAndGet();
+    return "rbd/" + prefix + "-" + RUN + "-" + IMAGES.incrementAndGet();
   }
 
   private static Vdisk.Result vdisk(String... args) {
@@ -446,10 +449,8 @@ class RbdInteropIT {
     ok(info);
     JsonNode ours = JSON.readTree(info.out());
     JsonNode theirs = JSON.readTree(PeerTools.check(dir, "qemu-img", "info", "--output=json", "--object", secret, "--image-opts", opts));
-    // The names differ in "namespace" only (docs/rbd.md); neither shows the secret.
+    // The name is the options' without the secret (nor its id).
     assertThat(ours.get("filename").asText()).doesNotContain(key).contains("\"image\": \"" + image.substring(4) + "\"");
-    ((ObjectNode) ours).remove("filename");
-    ((ObjectNode) theirs).remove("filename");
     assertThat(ours).isEqualTo(theirs);
     // Secrets live as long as the process (these runs share the test's): an id never defined is missing.
     Vdisk.Result missing = vdisk("info", "--image-opts", opts.replace("sec0", "sec-none"));
@@ -459,6 +460,150 @@ class RbdInteropIT {
     Vdisk.Result notBase64 = vdisk("info", "--object", "secret,id=sec0,data=%%,format=base64", "--image-opts", opts);
     assertThat(notBase64.exit()).isEqualTo(1);
     assertThat(notBase64.errLines()).hasSize(1);
+  }
+
+  /**
+   * {@code info} of an image named by QEMU's rbd options prints what qemu-img prints: with {@code driver=rbd} (no
+   * format layer) the format is {@code rbd} with its (empty) format-specific facts and the name is the rbd options
+   * alone; {@code namespace} appears in the name only where the options set it; the same for {@code json:} names.
+   */
+  @Test
+  @Order(15)
+  void infoOfRbdOptionsPrintsWhatQemuImgPrints() throws Exception {
+    String image = fresh("info-opts");
+    PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "raw", cluster.name(image), "6M");
+    cluster.rbd(dir, "snap", "create", "--no-progress", image + "@one");
+    String keys = "pool=rbd,image=" + image.substring("rbd/".length()) + ",conf=" + cluster.conf();
+    List<List<String>> names = List.of(
+        List.of("--image-opts", "driver=rbd," + keys),
+        List.of("--image-opts", "driver=rbd," + keys + ",namespace=,user=admin"),
+        List.of("--image-opts", "driver=rbd," + keys + ",snapshot=one"),
+        List.of("--image-opts", "driver=raw," + keys.replaceAll("(^|,)", "$1file.") + ",file.driver=rbd"),
+        List.of("json:{\"driver\": \"rbd\", \"pool\": \"rbd\", \"image\": \"" + image.substring(4) + "\", \"conf\": \""
+            + cluster.conf() + "\"}"));
+    for (List<String> name : names) {
+      for (String output : List.of("human", "json")) {
+        List<String> args = Stream.concat(Stream.of("info", "--output=" + output), name.stream()).toList();
+        Vdisk.Result ours = vdisk(args.toArray(String[]::new));
+        ok(ours);
+        assertThat(ours.out()).as(output + " " + name).isEqualTo(qemuImg(args));
+      }
+    }
+  }
+
+  /** {@code snapshot -l} of a raw image on RBD lists the RBD image's snapshots as {@code qemu-img snapshot -l} does. */
+  @Test
+  @Order(16)
+  void snapshotListShowsTheRbdSnapshotsAsQemuImg() throws Exception {
+    String image = fresh("snap-list");
+    PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "raw", cluster.name(image), "4M");
+    String opts = "driver=rbd,pool=rbd,image=" + image.substring("rbd/".length()) + ",conf=" + cluster.conf();
+    for (String snapshot : List.of("", "first", "second")) {
+      if (!snapshot.isEmpty()) {
+        cluster.rbd(dir, "snap", "create", "--no-progress", image + "@" + snapshot);
+      }
+      for (List<String> name : List.of(List.of(cluster.name(image)), List.of("--image-opts", opts))) {
+        List<String> args = Stream.concat(Stream.of("snapshot", "-l"), name.stream()).toList();
+        Vdisk.Result ours = vdisk(args.toArray(String[]::new));
+        ok(ours);
+        assertThat(ours.out()).as(snapshot + " " + name).isEqualTo(qemuImg(args));
+      }
+    }
+  }
+
+  /**
+   * {@code snapshot -c}, {@code -a} and {@code -d} on a raw image on RBD take the RBD image's snapshots as qemu-img
+   * does: what vdisk creates qemu-img lists and rolls back to, what qemu-img creates vdisk rolls back to and removes,
+   * and the refusals (an existing name, a missing one) end with qemu-img's last line and exit status.
+   */
+  @Test
+  @Order(18)
+  void snapshotCreateApplyDeleteTakeRbdSnapshotsAsQemuImg() throws Exception {
+    String image = fresh("snap-cad");
+    String name = cluster.name(image);
+    PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "raw", name, "4M");
+    ok(vdisk("io", "-f", "raw", "-c", "write -P 0x31 0 1M", name));
+    ok(vdisk("snapshot", "-c", "ours", name));
+    PeerTools.check(dir, "qemu-io", "-f", "raw", "-c", "write -P 0x32 0 1M", name);
+    PeerTools.check(dir, "qemu-img", "snapshot", "-c", "theirs", name);
+    assertThat(PeerTools.check(dir, "qemu-img", "snapshot", "-l", name)).contains("ours").contains("theirs");
+    ok(vdisk("snapshot", "-a", "ours", "--image-opts", "driver=rbd,pool=rbd,image=" + image.substring(4) + ",conf=" + cluster.conf()));
+    assertThat(PeerTools.check(dir, "qemu-io", "-f", "raw", "-r", "-c", "read -P 0x31 0 1M", name)).doesNotContain("Pattern verification failed");
+    PeerTools.check(dir, "qemu-img", "snapshot", "-a", "theirs", name);
+    assertThat(PeerTools.check(dir, "qemu-io", "-f", "raw", "-r", "-c", "read -P 0x32 0 1M", name)).doesNotContain("Pattern verification failed");
+    ok(vdisk("snapshot", "-a", "ours", name));
+    assertThat(Arrays.copyOf(export(image), 1 << 20)).containsOnly((byte) 0x31);
+    for (List<String> refused : List.of(List.of("-c", "ours"), List.of("-a", "none"), List.of("-d", "none"))) {
+      List<String> args = Stream.concat(Stream.of("snapshot"), Stream.concat(refused.stream(), Stream.of(name))).toList();
+      Vdisk.Result ours = vdisk(args.toArray(String[]::new));
+      PeerTools.Result theirs = PeerTools.run(dir, Stream.concat(Stream.of("qemu-img"), args.stream()).toArray(String[]::new));
+      assertThat(ours.exit()).as(args.toString()).isEqualTo(theirs.exit()).isEqualTo(1);
+      assertThat(ours.errLines()).hasSize(1);
+      String last = theirs.err().strip().lines().reduce((a, b) -> b).orElseThrow();
+      assertThat(ours.err().strip().replaceFirst("^vdisk snapshot: ", "")).isEqualTo(last.replaceFirst("^qemu-img: ", ""));
+    }
+    ok(vdisk("snapshot", "-d", "theirs", name));
+    ok(vdisk("snapshot", "-d", "ours", name));
+    assertThat(PeerTools.check(dir, "qemu-img", "snapshot", "-l", name)).isEmpty();
+    assertThat(cluster.rbd(dir, "snap", "ls", image)).isEmpty();
+  }
+
+  /**
+   * {@code vdisk serve --object secret,...} with {@code key-secret=ID}, as qemu-nbd: with a conf naming no keyring,
+   * the gateway connects with the secret's key, and what a client writes through it reads back through qemu-nbd
+   * serving the same image with the same options.
+   */
+  @Test
+  @Order(17)
+  void serveTakesTheKeyFromASecretObjectAsQemuNbd() throws Exception {
+    PeerTools.require("qemu-nbd");
+    String image = fresh("serve-secret");
+    PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "raw", cluster.name(image), "4M");
+    Path conf = Files.writeString(dir.resolve("no-keyring.conf"),
+        Files.readString(cluster.conf()).replaceAll("(?m)^keyring = .*$", ""));
+    String key = Files.readAllLines(cluster.dir().resolve("keyring")).stream().map(String::strip)
+        .filter(l -> l.startsWith("key = ")).findFirst().orElseThrow().substring("key = ".length());
+    Path keyFile = Files.writeString(dir.resolve("key.b64"), key + "\n");
+    // An id no other test defines (secrets live as long as the process): only this server's --object defines it.
+    String secret = "secret,id=sec-serve,file=" + keyFile + ",format=base64";
+    String opts = "driver=rbd,pool=rbd,image=" + image.substring("rbd/".length()) + ",conf=" + conf + ",key-secret=sec-serve";
+    Vdisk.Result missing = vdisk("serve", "-k", dir.resolve("none.sock").toString(), "--image-opts", opts);
+    assertThat(missing.exit()).isEqualTo(1);
+    assertThat(missing.errLines()).hasSize(1);
+    assertThat(missing.err()).contains("key-secret=sec-serve: no such secret");
+    Path sock = dir.resolve("vdisk-secret.sock");
+    // Without -t the server ends once its client has gone.
+    CompletableFuture<Vdisk.Result> ours = CompletableFuture.supplyAsync(
+        () -> vdisk("serve", "--object", secret, "-k", sock.toString(), "--image-opts", opts));
+    awaitSocket(sock, ours);
+    assertThat(PeerTools.check(dir, "qemu-io", "-f", "raw", "-c", "write -P 0x7b 1M 64k", "nbd+unix:///?socket=" + sock))
+        .contains("wrote 65536/65536");
+    ok(ours.get(60, TimeUnit.SECONDS));
+    Path qsock = dir.resolve("qemu-secret.sock");
+    Process theirs = new ProcessBuilder("qemu-nbd", "--object", secret, "-r", "-k", qsock.toString(), "--image-opts", opts)
+        .redirectErrorStream(true).redirectOutput(dir.resolve("qemu-nbd-secret.log").toFile()).start();
+    try {
+      awaitSocket(qsock, theirs.onExit());
+      assertThat(PeerTools.check(dir, "qemu-io", "-r", "-f", "raw", "-c", "read -P 0x7b 1M 64k", "nbd+unix:///?socket=" + qsock))
+          .doesNotContain("Pattern verification failed");
+    } finally {
+      theirs.destroy();
+      theirs.waitFor(10, TimeUnit.SECONDS);
+    }
+  }
+
+  /** What {@code qemu-img ARGS} prints, failing the test on a non-zero exit. */
+  private String qemuImg(List<String> args) throws Exception {
+    return PeerTools.check(dir, Stream.concat(Stream.of("qemu-img"), args.stream()).toArray(String[]::new));
+  }
+
+  /** Waits (at most 20 s) until a server listens on {@code socket}; fails if it ended first ({@code done}). */
+  private static void awaitSocket(Path socket, CompletableFuture<?> done) throws Exception {
+    for (int i = 0; i < 200 && !Files.exists(socket); i++) {
+      assertThat(done.isDone()).as("server ended: " + (done.isDone() ? done.get() : "")).isFalse();
+      Thread.sleep(100);
+    }
+    assertThat(socket).exists();
   }
 
   /** {@code rbd_cache} as the client behind {@code socket} has it ({@code ceph --admin-daemon ... config get}). */

@@ -59,8 +59,10 @@ class ServeCommandTest {
     fails("vdisk serve: --image-opts: key 'file.locking' is not supported (expected: driver=raw|qcow2,file.filename=PATH)",
         "--image-opts", "driver=raw,file.filename=" + f + ",file.locking=off");
     fails("vdisk serve: --image-opts: given with -f (expected: driver= inside FILE)", "--image-opts", "-f", "raw", "driver=raw,file.filename=" + f);
-    fails("vdisk serve: --object: type 'secret' is not supported (expected: tls-creds-x509,id=ID,dir=DIR,endpoint=server[,verify-peer=on|off])",
-        "--object", "secret,id=s0,data=x", f);
+    fails("vdisk serve: --object: type 'iothread' is not supported (expected: tls-creds-x509,id=ID,dir=DIR,endpoint=server[,verify-peer=on|off])",
+        "--object", "iothread,id=io0", f);
+    fails("vdisk serve: --object secret: needs id= and one of data= and file= (expected: secret,id=ID,data=TEXT|file=PATH[,format=raw|base64])",
+        "--object", "secret,id=s0", f);
     fails("vdisk serve: Expecting TLS credentials with a server endpoint (expected: endpoint=server in --object tls0)",
         "--object", "tls-creds-x509,id=tls0,dir=" + dir, "--tls-creds=tls0", f);
     fails("vdisk serve: Offset (8192) can't exceed device size (4096)", "-f", "raw", "-o", "8192", f);

@@ -400,6 +400,24 @@ public final class FileDevice implements BlockDevice {
   }
 
   /**
+   * Starts writing back what this file holds in the host's page cache, without waiting, so that the next {@link
+   * #flush} has less left to write: a long copy that ends in a flush calls it as it goes, and the disk writes while
+   * the copy runs instead of after it. Makes nothing durable (crash safety still rests on {@link #flush} alone); does
+   * nothing where the cache mode ignores flushes or bypasses the page cache. Never fails: a host file that refuses
+   * the hint is written back at the flush as before, and the flush reports any write error.
+   */
+  public void startWriteback() {
+    if (options.cache().ignoreFlushes() || options.cache().direct()) {
+      return;
+    }
+    try {
+      file.startWriteback();
+    } catch (IOException refused) {
+      // A hint refused (a file system without sync_file_range): the next flush writes everything, as without it.
+    }
+  }
+
+  /**
    * FileChannel closes itself, for every thread, when a thread blocked in it is interrupted. A thread that
    * arrives already interrupted (a cancelled task) would close the device under everyone, so the flag is
    * set aside for the call and restored afterwards.

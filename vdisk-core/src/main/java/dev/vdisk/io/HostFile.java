@@ -18,6 +18,12 @@ interface HostFile extends Closeable {
   /** fstat(2): type, size and allocated blocks. */
   FileStat stat() throws IOException;
 
+  /**
+   * Starts writing the file's dirty pages back to storage without waiting (sync_file_range's WRITE): a later
+   * fdatasync has less left to do. A hint that makes nothing durable; a host without a page cache does nothing.
+   */
+  default void startWriteback() throws IOException {}
+
   /** Sets the file size (sparse when growing). */
   void truncate(long size) throws IOException;
 

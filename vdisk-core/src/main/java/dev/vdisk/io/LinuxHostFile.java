@@ -27,6 +27,11 @@ final class LinuxHostFile implements HostFile {
   }
 
   @Override
+  public void startWriteback() throws IOException {
+    file.startWriteback(0, 0);
+  }
+
+  @Override
   public void truncate(long size) throws IOException {
     file.truncate(size);
   }

@@ -67,6 +67,24 @@ class FileDeviceTest {
     assertThat(openFlagsOf(p)).as("fds left open after close").isEmpty();
   }
 
+  @ParameterizedTest
+  @FieldSource("PRESETS")
+  void startWritebackIsAHintThatLeavesTheDataAsWritten(CacheMode cache) throws IOException {
+    Path p = sparseFile("writeback.raw", 4 * MIB);
+    ByteBuffer data = ByteBuffer.allocateDirect(MIB);
+    while (data.hasRemaining()) {
+      data.put((byte) (data.position() * 31));
+    }
+    try (FileDevice dev = open(p, cache)) {
+      dev.write(MIB, data.flip(), Set.of());
+      dev.startWriteback();
+      dev.flush();
+      ByteBuffer back = ByteBuffer.allocateDirect(MIB);
+      dev.read(MIB, back);
+      assertThat(back.flip().mismatch(data.rewind())).isEqualTo(-1);
+    }
+  }
+
   /** The flags (from /proc/self/fdinfo) of every descriptor of this process that is open on {@code file}. */
   private static List<Integer> openFlagsOf(Path file) throws IOException {
     Path real = file.toRealPath();

@@ -140,15 +140,22 @@ final class InternalSnapshots {
    * COPIED flags where they own a cluster alone again.
    */
   void delete(String name) throws IOException {
-    SnapshotTable.Entry s = table.stream().filter(e -> e.snapshot().name().equals(name)).findFirst()
-        .orElseThrow(() -> new SnapshotNotFoundException(name));
+    int index = 0;
+    while (index < table.size() && !table.get(index).snapshot().name().equals(name)) {
+      index++;
+    }
+    if (index == table.size()) {
+      throw new SnapshotNotFoundException(name);
+    }
+    SnapshotTable.Entry s = table.get(index);
     clearUnknownAutoclear();
     SnapshotTransaction tx = new SnapshotTransaction(file, header, geometry);
     long[] snap = tx.readL1("L1 table of snapshot " + s.snapshot().id(), s.l1TableOffset(), s.l1Size());
     tx.count(snap, -1);
     tx.drop(s.l1TableOffset(), s.l1Size() * 8);
     List<SnapshotTable.Entry> entries = new ArrayList<>(table);
-    entries.remove(s);
+    // By index: a record's equals would spin its method handles at run time, milliseconds of a short command.
+    entries.remove(index);
     long tableAt = writeTable(tx, entries);
     long[] active = tx.readL1("active L1 table", header.l1TableOffset(), header.l1Size());
     long[] next = tx.activeTables(active);

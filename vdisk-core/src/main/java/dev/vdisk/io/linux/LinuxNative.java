@@ -43,6 +43,8 @@ final class LinuxNative {
 
   static final long AT_FDCWD = -100;
 
+  static final int SYNC_FILE_RANGE_WRITE = 2;
+
   static final int F_OFD_GETLK = 36;
   static final int F_OFD_SETLK = 37;
   static final short F_RDLCK = 0;
@@ -70,9 +72,9 @@ final class LinuxNative {
         return null;
       }
       return switch (System.getProperty("os.arch", "")) {
-        case "amd64", "x86_64" -> new Arch(040000, 144, 24, 48, 64, new Sys(257, 3, 5, 8, 16, 72, 77, 285));
+        case "amd64", "x86_64" -> new Arch(040000, 144, 24, 48, 64, new Sys(257, 3, 5, 8, 16, 72, 77, 285, 277));
         // asm-generic struct stat: st_mode follows st_ino directly, st_nlink is 32 bits; asm-generic/unistd.h.
-        case "aarch64" -> new Arch(0200000, 128, 16, 48, 64, new Sys(56, 57, 80, 62, 29, 25, 46, 47));
+        case "aarch64" -> new Arch(0200000, 128, 16, 48, 64, new Sys(56, 57, 80, 62, 29, 25, 46, 47, 84));
         default -> null;
       };
     }
@@ -83,7 +85,7 @@ final class LinuxNative {
    * struct flock are glibc's on both, and glibc's open, fstat and fcntl are these calls with the same arguments.
    */
   private record Sys(long openat, long close, long fstat, long lseek, long ioctl, long fcntl, long ftruncate,
-      long fallocate) {}
+      long fallocate, long syncFileRange) {}
 
   /**
    * Throws unless this platform is one vdisk's native layer knows.
@@ -197,6 +199,19 @@ final class LinuxNative {
       if (syscall(cap, ARCH.sys.fallocate, fd, mode.flags, offset, length) < 0) {
         throw new ErrnoException("fallocate(" + mode.label + ")", path + " offset " + offset + " length " + length,
             errno(cap));
+      }
+    }
+  }
+
+  /**
+   * sync_file_range(2) with SYNC_FILE_RANGE_WRITE over {@code [offset, offset + length)} (length 0: to the end of the
+   * file): starts writing the range's dirty pages back without waiting for them, and makes nothing durable.
+   */
+  static void startWriteback(int fd, long offset, long length, Path path) throws ErrnoException {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment cap = arena.allocate(Calls.CAPTURE);
+      if (syscall(cap, ARCH.sys.syncFileRange, fd, offset, length, SYNC_FILE_RANGE_WRITE) < 0) {
+        throw new ErrnoException("sync_file_range", path + " offset " + offset + " length " + length, errno(cap));
       }
     }
   }

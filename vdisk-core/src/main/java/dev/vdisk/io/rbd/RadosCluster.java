@@ -64,10 +64,10 @@ final class RadosCluster implements Closeable {
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment out = arena.allocate(ADDRESS);
       MemorySegment id = name.id() == null ? MemorySegment.NULL : arena.allocateFrom(name.id());
-      check((int) rbd.radosCreate.h().invokeExact(out, id), "rados_create (client id " + name.id() + ")");
+      check((int) rbd.radosCreate.call(out.address(), id.address()), "rados_create (client id " + name.id() + ")");
       cluster = out.get(ADDRESS, 0);
       MemorySegment conf = name.conf() == null ? MemorySegment.NULL : arena.allocateFrom(name.conf());
-      int rc = (int) rbd.radosConfReadFile.h().invokeExact(cluster, conf);
+      int rc = (int) rbd.radosConfReadFile.call(cluster.address(), conf.address());
       if (rc < 0 && name.conf() != null) {
         throw new RbdException(rc, name + ": reading conf " + name.conf());
       }
@@ -84,18 +84,18 @@ final class RadosCluster implements Closeable {
       // After the name's options, as QEMU sets rbd_cache after them: the cache mode decides.
       options.putAll(cacheOptions);
       for (Map.Entry<String, String> o : options.entrySet()) {
-        rc = (int) rbd.radosConfSet.h().invokeExact(cluster, arena.allocateFrom(o.getKey()), arena.allocateFrom(o.getValue()));
+        rc = (int) rbd.radosConfSet.call(cluster.address(), arena.allocateFrom(o.getKey()).address(), arena.allocateFrom(o.getValue()).address());
         if (rc < 0) {
           throw new BlockDeviceException(BlockError.EINVAL, name + ": librados option " + o.getKey() + "=" + o.getValue()
               + " refused (" + new RbdException(rc, "rados_conf_set").getMessage() + ") (expected: an option librados knows, with a valid value)");
         }
       }
-      rc = (int) rbd.radosConnect.h().invokeExact(cluster);
+      rc = (int) rbd.radosConnect.call(cluster.address());
       if (rc < 0) {
         throw new RbdException(rc, name + ": cannot connect to the cluster" + (name.conf() == null ? "" : " of " + name.conf())
             + (rc == -RbdException.ETIMEDOUT ? " (no answer within client_mount_timeout=" + options.get("client_mount_timeout") + " s)" : ""));
       }
-      rc = (int) rbd.radosIoctxCreate.h().invokeExact(cluster, arena.allocateFrom(name.pool()), out);
+      rc = (int) rbd.radosIoctxCreate.call(cluster.address(), arena.allocateFrom(name.pool()).address(), out.address());
       if (rc < 0) {
         throw rc == -RbdException.ENOENT
             ? new BlockDeviceException(BlockError.EINVAL, name + ": pool '" + name.pool() + "' does not exist (expected: an existing pool)")
@@ -103,7 +103,7 @@ final class RadosCluster implements Closeable {
       }
       ioctx = out.get(ADDRESS, 0);
       if (!name.namespace().isEmpty()) {
-        rbd.radosIoctxSetNamespace.h().invokeExact(ioctx, arena.allocateFrom(name.namespace()));
+        rbd.radosIoctxSetNamespace.call(ioctx.address(), arena.allocateFrom(name.namespace()).address());
       }
     }
   }
@@ -129,11 +129,11 @@ final class RadosCluster implements Closeable {
   public void close() {
     try {
       if (ioctx != null) {
-        rbd.radosIoctxDestroy.h().invokeExact(ioctx);
+        rbd.radosIoctxDestroy.call(ioctx.address());
         ioctx = null;
       }
       if (cluster != null) {
-        rbd.radosShutdown.h().invokeExact(cluster);
+        rbd.radosShutdown.call(cluster.address());
         cluster = null;
       }
     } catch (Throwable e) {

@@ -26,7 +26,7 @@ final class RbdCompletion {
     this.rbd = rbd;
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment out = arena.allocate(ADDRESS);
-      int rc = (int) rbd.rbdAioCreateCompletion.h().invokeExact(MemorySegment.ofAddress(id), rbd.completionUpcall, out);
+      int rc = (int) rbd.rbdAioCreateCompletion.call(id, rbd.completionUpcall().address(), out.address());
       if (rc < 0) {
         RbdCallbacks.forget(id);
         throw new RbdException(rc, "rbd_aio_create_completion");
@@ -43,15 +43,15 @@ final class RbdCompletion {
   /** Releases a completion whose AIO call returned an error: librbd never calls back for it. */
   void abandon() throws Throwable {
     RbdCallbacks.forget(id);
-    rbd.rbdAioRelease.h().invokeExact(handle);
+    rbd.rbdAioRelease.call(handle.address());
   }
 
   /** Called once on librbd's thread: takes the result, releases the completion (as QEMU does there), wakes the waiter. */
   void complete(MemorySegment completion) {
     long r;
     try {
-      r = (long) rbd.rbdAioGetReturnValue.h().invokeExact(completion);
-      rbd.rbdAioRelease.h().invokeExact(completion);
+      r = (long) rbd.rbdAioGetReturnValue.call(completion.address());
+      rbd.rbdAioRelease.call(completion.address());
     } catch (Throwable e) {
       r = -RbdException.EIO;
     }

@@ -55,7 +55,7 @@ public final class RbdDevice implements BlockDevice {
     this.readOnly = readOnly;
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment info = arena.allocate(RbdNative.IMAGE_INFO_SIZE, 8);
-      check((int) rbd.rbdStat.h().invokeExact(image, info, RbdNative.IMAGE_INFO_SIZE), "stat");
+      check((int) rbd.rbdStat.call(image.address(), info.address(), RbdNative.IMAGE_INFO_SIZE), "stat");
       this.size = info.get(JAVA_LONG, 0);
       this.objectSize = info.get(JAVA_LONG, RbdNative.IMAGE_INFO_OBJ_SIZE);
     }
@@ -75,8 +75,8 @@ public final class RbdDevice implements BlockDevice {
       MemorySegment out = arena.allocate(ADDRESS);
       MemorySegment snap = name.snapshot() == null ? MemorySegment.NULL : arena.allocateFrom(name.snapshot());
       int rc = ro
-          ? (int) rbd.rbdOpenReadOnly.h().invokeExact(cluster.ioctx(), arena.allocateFrom(name.image()), out, snap)
-          : (int) rbd.rbdOpen.h().invokeExact(cluster.ioctx(), arena.allocateFrom(name.image()), out, snap);
+          ? (int) rbd.rbdOpenReadOnly.call(cluster.ioctx().address(), arena.allocateFrom(name.image()).address(), out.address(), snap.address())
+          : (int) rbd.rbdOpen.call(cluster.ioctx().address(), arena.allocateFrom(name.image()).address(), out.address(), snap.address());
       if (rc == -RbdException.ENOENT) {
         throw new BlockDeviceException(BlockError.EINVAL, name + ": no such image"
             + (name.snapshot() == null ? "" : " or snapshot") + " in pool '" + name.pool() + "' (expected: an existing RBD image)");
@@ -88,7 +88,7 @@ public final class RbdDevice implements BlockDevice {
       try {
         return new RbdDevice(cluster, name, image, ro);
       } catch (Throwable e) {
-        int ignored = (int) rbd.rbdClose.h().invokeExact(image);
+        int ignored = (int) rbd.rbdClose.call(image.address());
         throw e;
       }
     } catch (IOException | RuntimeException | Error e) {
@@ -114,18 +114,18 @@ public final class RbdDevice implements BlockDevice {
     try (RadosCluster cluster = RadosCluster.connect(name, Map.of()); Arena arena = Arena.ofConfined()) {
       RbdNative rbd = cluster.rbd();
       MemorySegment opts = arena.allocate(ADDRESS);
-      rbd.rbdImageOptionsCreate.h().invokeExact(opts);
+      rbd.rbdImageOptionsCreate.call(opts.address());
       MemorySegment o = opts.get(ADDRESS, 0);
       try {
-        check(rbd, (int) rbd.rbdImageOptionsSetUint64.h().invokeExact(o, RbdNative.RBD_IMAGE_OPTION_FORMAT, 2L), name + ": create");
-        int rc = (int) rbd.rbdCreate4.h().invokeExact(cluster.ioctx(), arena.allocateFrom(name.image()), size, o);
+        check(rbd, (int) rbd.rbdImageOptionsSetUint64.call(o.address(), RbdNative.RBD_IMAGE_OPTION_FORMAT, 2L), name + ": create");
+        int rc = (int) rbd.rbdCreate4.call(cluster.ioctx().address(), arena.allocateFrom(name.image()).address(), size, o.address());
         if (rc == -RbdException.EEXIST) {
           throw new BlockDeviceException(BlockError.EINVAL, name + ": image already exists (expected: a new image name; "
               + "remove it with rbd rm first)");
         }
         check(rbd, rc, name + ": create");
       } finally {
-        rbd.rbdImageOptionsDestroy.h().invokeExact(o);
+        rbd.rbdImageOptionsDestroy.call(o.address());
       }
     } catch (IOException | RuntimeException | Error e) {
       throw e;
@@ -164,7 +164,7 @@ public final class RbdDevice implements BlockDevice {
       for (int max = 16; ; max = count.get(JAVA_INT, 0)) {
         count.set(JAVA_INT, 0, max);
         MemorySegment list = arena.allocate(RbdNative.SNAP_INFO_SIZE * max, 8);
-        int n = (int) rbd.rbdSnapList.h().invokeExact(image(), list, count);
+        int n = (int) rbd.rbdSnapList.call(image().address(), list.address(), count.address());
         if (n == -RbdException.ERANGE) {
           continue;
         }
@@ -177,7 +177,7 @@ public final class RbdDevice implements BlockDevice {
           }
           return snapshots;
         } finally {
-          rbd.rbdSnapListEnd.h().invokeExact(list);
+          rbd.rbdSnapListEnd.call(list.address());
         }
       }
     } catch (IOException | RuntimeException | Error e) {
@@ -186,6 +186,35 @@ public final class RbdDevice implements BlockDevice {
       throw new BlockDeviceException(BlockError.EIO, "snapshot list " + name + ": " + e, e);
     }
   }
+
+  /**
+   * Creates, removes or rolls the image back to its snapshot {@code snapshot} ({@code rbd_snap_create},
+   * {@code rbd_snap_remove}, {@code rbd_snap_rollback}), as QEMU's rbd driver does for {@code qemu-img snapshot -c},
+   * {@code -d} and {@code -a}.
+   *
+   * @throws RbdException librbd's error, e.g. ENOENT for a snapshot that does not exist, EEXIST for one that does
+   */
+  public void snapshot(SnapshotAction action, String snapshot) throws IOException {
+    try (Arena arena = Arena.ofConfined()) {
+      long at = arena.allocateFrom(snapshot).address();
+      RbdNative.Downcall call = switch (action) {
+        case CREATE -> rbd.rbdSnapCreate;
+        case REMOVE -> rbd.rbdSnapRemove;
+        case ROLLBACK -> rbd.rbdSnapRollback;
+      };
+      int rc = (int) call.call(image().address(), at);
+      if (rc < 0) {
+        throw new RbdException(rc, "snapshot " + action.name().toLowerCase(java.util.Locale.ROOT) + " " + name + "@" + snapshot);
+      }
+    } catch (IOException | RuntimeException | Error e) {
+      throw e;
+    } catch (Throwable e) {
+      throw new BlockDeviceException(BlockError.EIO, "snapshot " + name + ": " + e, e);
+    }
+  }
+
+  /** What {@link #snapshot} does. */
+  public enum SnapshotAction { CREATE, REMOVE, ROLLBACK }
 
   @Override
   public long size() {
@@ -217,7 +246,7 @@ public final class RbdDevice implements BlockDevice {
         buf.asSlice(readable).fill((byte) 0);
       }
       if (readable > 0) {
-        long r = aio("read", offset, c -> (int) rbd.rbdAioRead.h().invokeExact(image(), offset, readable, buf, c));
+        long r = aio("read", offset, c -> (int) rbd.rbdAioRead.call(image().address(), offset, readable, buf.address(), c.address()));
         if (r < readable) {
           // A short read (the image shrank meanwhile) ends in zeroes, as QEMU pads it.
           buf.asSlice(r, readable - r).fill((byte) 0);
@@ -245,19 +274,19 @@ public final class RbdDevice implements BlockDevice {
         buf = arena.allocate(n);
         buf.asByteBuffer().put(src.slice());
       }
-      aio("write", offset, c -> (int) rbd.rbdAioWrite.h().invokeExact(image(), offset, (long) n, buf, c));
+      aio("write", offset, c -> (int) rbd.rbdAioWrite.call(image().address(), offset, (long) n, buf.address(), c.address()));
       src.position(src.limit());
     }
   }
 
   @Override
   public void flush() throws IOException {
-    aio("flush", 0, c -> (int) rbd.rbdAioFlush.h().invokeExact(image(), c));
+    aio("flush", 0, c -> (int) rbd.rbdAioFlush.call(image().address(), c.address()));
   }
 
   @Override
   public void discard(long offset, long length) throws IOException {
-    aio("discard", offset, c -> (int) rbd.rbdAioDiscard.h().invokeExact(image(), offset, length, c));
+    aio("discard", offset, c -> (int) rbd.rbdAioDiscard.call(image().address(), offset, length, c.address()));
   }
 
   @Override
@@ -270,7 +299,7 @@ public final class RbdDevice implements BlockDevice {
     }
     growTo(offset + length);
     int zeroFlags = flags.contains(WriteFlag.MAY_TRIM) ? 0 : RbdNative.RBD_WRITE_ZEROES_FLAG_THICK_PROVISION;
-    MethodHandleCall call = c -> (int) rbd.rbdAioWriteZeroes.get().h().invokeExact(image(), offset, length, c, zeroFlags, 0);
+    MethodHandleCall call = c -> (int) rbd.rbdAioWriteZeroes.get().call(image().address(), offset, length, c.address(), zeroFlags, 0);
     aio("write zeroes", offset, call);
   }
 
@@ -278,9 +307,9 @@ public final class RbdDevice implements BlockDevice {
   public List<Extent> extents(long offset, long length) throws IOException {
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment out = arena.allocate(JAVA_LONG);
-      check((int) rbd.rbdGetFeatures.h().invokeExact(image(), out), "features");
+      check((int) rbd.rbdGetFeatures.call(image().address(), out.address()), "features");
       long features = out.get(JAVA_LONG, 0);
-      check((int) rbd.rbdGetFlags.h().invokeExact(image(), out), "flags");
+      check((int) rbd.rbdGetFlags.call(image().address(), out.address()), "flags");
       long imageFlags = out.get(JAVA_LONG, 0);
       if ((features & RbdNative.RBD_FEATURE_FAST_DIFF) == 0 || (imageFlags & RbdNative.RBD_FLAG_FAST_DIFF_INVALID) != 0) {
         // Without a trustworthy object map a diff reads every object: QEMU reports data then, and so does vdisk.
@@ -292,8 +321,7 @@ public final class RbdDevice implements BlockDevice {
       long id = RbdCallbacks.register(collector);
       int rc;
       try {
-        rc = (int) rbd.rbdDiffIterate2.h().invokeExact(image(), MemorySegment.NULL, from, offset + length - from,
-            (byte) 1, (byte) 1, rbd.diffUpcall(), MemorySegment.ofAddress(id));
+        rc = (int) rbd.rbdDiffIterate2.call(image().address(), 0, from, offset + length - from, (byte) 1, (byte) 1, rbd.diffUpcall().address(), id);
       } finally {
         RbdCallbacks.forget(collector, id);
       }
@@ -329,7 +357,7 @@ public final class RbdDevice implements BlockDevice {
 
   private void resizeLocked(long newSize) throws IOException {
     try {
-      check((int) rbd.rbdResize.h().invokeExact(image(), newSize), "resize to " + newSize);
+      check((int) rbd.rbdResize.call(image().address(), newSize), "resize to " + newSize);
       size = newSize;
     } catch (IOException | RuntimeException | Error e) {
       throw e;
@@ -394,7 +422,7 @@ public final class RbdDevice implements BlockDevice {
       return;
     }
     try {
-      int rc = (int) rbd.rbdClose.h().invokeExact(img);
+      int rc = (int) rbd.rbdClose.call(img.address());
       if (rc < 0) {
         throw new RbdException(rc, "close " + name);
       }

@@ -153,21 +153,35 @@ public record RbdName(String pool, String namespace, String image, String snapsh
   }
 
   /**
-   * The name {@code qemu-img info} prints for an image of {@code format} on this RBD image: QEMU cannot give it as a
-   * plain file name, so it prints its options as {@code json:{"driver": FORMAT, "file": {...}}}. The keys are QEMU's
-   * (the client id is {@code user}; {@code namespace} is always there) in the order QEMU's dictionary lists them
-   * (its hash buckets: pool, image, conf, snapshot, driver, namespace, user); librados options are not shown.
+   * The name {@code qemu-img info} prints for an image of {@code format} on this RBD image, named in QEMU's file name
+   * form: QEMU cannot give it as a plain file name, so it prints its options as
+   * {@code json:{"driver": FORMAT, "file": {...}}}. The keys are QEMU's (the client id is {@code user}; librados
+   * options and {@code key-secret} are not shown) in the order QEMU's dictionary lists them (its hash buckets: pool,
+   * image, conf, snapshot, driver, namespace, user). A file name always sets {@code namespace} (empty for the default
+   * one), so it is always there.
    */
   public String toQemuJson(String format) {
+    return toQemuJson(format, true);
+  }
+
+  /**
+   * {@link #toQemuJson(String)} for an image named by QEMU's rbd options ({@code --image-opts}, {@code json:}).
+   *
+   * @param format the format on the RBD image, or null for the rbd driver alone ({@code driver=rbd}, which QEMU
+   *     names by the rbd options without a {@code "file"} around them)
+   * @param namespaceGiven whether the options set {@code namespace}: QEMU shows it only then
+   */
+  public String toQemuJson(String format, boolean namespaceGiven) {
     StringBuilder file = new StringBuilder("{");
     member(file, "pool", pool);
     member(file, "image", image);
     member(file, "conf", conf);
     member(file, "snapshot", snapshot);
     member(file, "driver", "rbd");
-    member(file, "namespace", namespace);
+    member(file, "namespace", namespaceGiven ? namespace : null);
     member(file, "user", id);
-    return "json:{\"driver\": " + quote(format) + ", \"file\": " + file.append('}') + "}";
+    file.append('}');
+    return format == null ? "json:" + file : "json:{\"driver\": " + quote(format) + ", \"file\": " + file + "}";
   }
 
   private static void member(StringBuilder json, String key, String value) {

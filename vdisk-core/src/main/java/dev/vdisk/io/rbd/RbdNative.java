@@ -1,7 +1,6 @@
 package dev.vdisk.io.rbd;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
-import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
@@ -10,7 +9,6 @@ import dev.vdisk.block.BlockError;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
-import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
@@ -25,8 +23,8 @@ import java.util.Optional;
  *
  * <p>Every handle takes and returns what the C function does ({@code rados_t}, {@code rados_ioctx_t},
  * {@code rbd_image_t} and {@code rbd_completion_t} are opaque pointers); negative return values are
- * {@code -errno}. Handles are made on first use ({@link Downcall}). Two callbacks are reached through upcall stubs:
- * librbd's AIO completion ({@link #completionUpcall}, run on librbd's own threads) and {@code rbd_diff_iterate2}'s
+ * {@code -errno}. Every function is called through one downcall handle ({@link Downcall}). Two callbacks are reached through upcall stubs:
+ * librbd's AIO completion ({@link #completionUpcall()}, run on librbd's own threads) and {@code rbd_diff_iterate2}'s
  * extent callback ({@link #diffUpcall()}). Both find their Java receiver by the number passed as their
  * {@code void *arg} ({@link RbdCallbacks}).
  */
@@ -71,6 +69,9 @@ final class RbdNative {
   final Downcall rbdResize;
   final Downcall rbdSnapList;
   final Downcall rbdSnapListEnd;
+  final Downcall rbdSnapCreate;
+  final Downcall rbdSnapRemove;
+  final Downcall rbdSnapRollback;
   final Downcall rbdDiffIterate2;
   final Downcall rbdAioCreateCompletion;
   final Downcall rbdAioGetReturnValue;
@@ -83,8 +84,8 @@ final class RbdNative {
   final Optional<Downcall> rbdAioWriteZeroes;
   final Downcall strerror;
 
-  /** {@code void (*)(rbd_completion_t, void *)}: calls {@link RbdCallbacks#completed}. */
-  final MemorySegment completionUpcall;
+  /** {@code void (*)(rbd_completion_t, void *)}: calls {@link RbdCallbacks#completed}; made on first use. */
+  private volatile MemorySegment completionUpcall;
   /** {@code int (*)(uint64_t, size_t, int, void *)}: calls {@link RbdCallbacks#diffExtent}; made on first use. */
   private volatile MemorySegment diffUpcall;
 
@@ -114,49 +115,57 @@ final class RbdNative {
         + " cannot be loaded (" + e.getMessage() + ") (expected: Ceph's client libraries, Debian packages librbd1 and librados2)", e);
   }
 
-  private RbdNative() throws ReflectiveOperationException {
-    Linker linker = Linker.nativeLinker();
+  private RbdNative() {
     SymbolLookup rados = SymbolLookup.libraryLookup(LIBRADOS, Arena.global());
     SymbolLookup rbd = SymbolLookup.libraryLookup(LIBRBD, Arena.global());
-    radosCreate = bind(rados, "rados_create", JAVA_INT, ADDRESS, ADDRESS);
-    radosConfReadFile = bind(rados, "rados_conf_read_file", JAVA_INT, ADDRESS, ADDRESS);
-    radosConfSet = bind(rados, "rados_conf_set", JAVA_INT, ADDRESS, ADDRESS, ADDRESS);
-    radosConnect = bind(rados, "rados_connect", JAVA_INT, ADDRESS);
-    radosShutdown = bindVoid(rados, "rados_shutdown", ADDRESS);
-    radosIoctxCreate = bind(rados, "rados_ioctx_create", JAVA_INT, ADDRESS, ADDRESS, ADDRESS);
-    radosIoctxDestroy = bindVoid(rados, "rados_ioctx_destroy", ADDRESS);
-    radosIoctxSetNamespace = bindVoid(rados, "rados_ioctx_set_namespace", ADDRESS, ADDRESS);
+    radosCreate = bind(rados, "rados_create");
+    radosConfReadFile = bind(rados, "rados_conf_read_file");
+    radosConfSet = bind(rados, "rados_conf_set");
+    radosConnect = bind(rados, "rados_connect");
+    radosShutdown = bind(rados, "rados_shutdown");
+    radosIoctxCreate = bind(rados, "rados_ioctx_create");
+    radosIoctxDestroy = bind(rados, "rados_ioctx_destroy");
+    radosIoctxSetNamespace = bind(rados, "rados_ioctx_set_namespace");
 
-    rbdImageOptionsCreate = bindVoid(rbd, "rbd_image_options_create", ADDRESS);
-    rbdImageOptionsDestroy = bindVoid(rbd, "rbd_image_options_destroy", ADDRESS);
-    rbdImageOptionsSetUint64 = bind(rbd, "rbd_image_options_set_uint64", JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG);
-    rbdCreate4 = bind(rbd, "rbd_create4", JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS);
-    rbdOpen = bind(rbd, "rbd_open", JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS);
-    rbdOpenReadOnly = bind(rbd, "rbd_open_read_only", JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS);
-    rbdClose = bind(rbd, "rbd_close", JAVA_INT, ADDRESS);
-    rbdGetSize = bind(rbd, "rbd_get_size", JAVA_INT, ADDRESS, ADDRESS);
-    rbdStat = bind(rbd, "rbd_stat", JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG);
-    rbdGetFeatures = bind(rbd, "rbd_get_features", JAVA_INT, ADDRESS, ADDRESS);
-    rbdGetFlags = bind(rbd, "rbd_get_flags", JAVA_INT, ADDRESS, ADDRESS);
-    rbdResize = bind(rbd, "rbd_resize", JAVA_INT, ADDRESS, JAVA_LONG);
-    rbdSnapList = bind(rbd, "rbd_snap_list", JAVA_INT, ADDRESS, ADDRESS, ADDRESS);
-    rbdSnapListEnd = bindVoid(rbd, "rbd_snap_list_end", ADDRESS);
-    rbdDiffIterate2 = bind(rbd, "rbd_diff_iterate2", JAVA_INT,
-        ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_BYTE, JAVA_BYTE, ADDRESS, ADDRESS);
-    rbdAioCreateCompletion = bind(rbd, "rbd_aio_create_completion", JAVA_INT, ADDRESS, ADDRESS, ADDRESS);
-    rbdAioGetReturnValue = bind(rbd, "rbd_aio_get_return_value", JAVA_LONG, ADDRESS);
-    rbdAioRelease = bindVoid(rbd, "rbd_aio_release", ADDRESS);
-    rbdAioRead = bind(rbd, "rbd_aio_read", JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG, ADDRESS, ADDRESS);
-    rbdAioWrite = bind(rbd, "rbd_aio_write", JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG, ADDRESS, ADDRESS);
-    rbdAioDiscard = bind(rbd, "rbd_aio_discard", JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG, ADDRESS);
-    rbdAioFlush = bind(rbd, "rbd_aio_flush", JAVA_INT, ADDRESS, ADDRESS);
-    rbdAioWriteZeroes = rbd.find("rbd_aio_write_zeroes").map(s -> new Downcall(s,
-        FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG, ADDRESS, JAVA_INT, JAVA_INT)));
-    strerror = new Downcall(linker.defaultLookup().findOrThrow("strerror"), FunctionDescriptor.of(ADDRESS, JAVA_INT));
+    rbdImageOptionsCreate = bind(rbd, "rbd_image_options_create");
+    rbdImageOptionsDestroy = bind(rbd, "rbd_image_options_destroy");
+    rbdImageOptionsSetUint64 = bind(rbd, "rbd_image_options_set_uint64");
+    rbdCreate4 = bind(rbd, "rbd_create4");
+    rbdOpen = bind(rbd, "rbd_open");
+    rbdOpenReadOnly = bind(rbd, "rbd_open_read_only");
+    rbdClose = bind(rbd, "rbd_close");
+    rbdGetSize = bind(rbd, "rbd_get_size");
+    rbdStat = bind(rbd, "rbd_stat");
+    rbdGetFeatures = bind(rbd, "rbd_get_features");
+    rbdGetFlags = bind(rbd, "rbd_get_flags");
+    rbdResize = bind(rbd, "rbd_resize");
+    rbdSnapList = bind(rbd, "rbd_snap_list");
+    rbdSnapListEnd = bind(rbd, "rbd_snap_list_end");
+    rbdSnapCreate = bind(rbd, "rbd_snap_create");
+    rbdSnapRemove = bind(rbd, "rbd_snap_remove");
+    rbdSnapRollback = bind(rbd, "rbd_snap_rollback");
+    rbdDiffIterate2 = bind(rbd, "rbd_diff_iterate2");
+    rbdAioCreateCompletion = bind(rbd, "rbd_aio_create_completion");
+    rbdAioGetReturnValue = bind(rbd, "rbd_aio_get_return_value");
+    rbdAioRelease = bind(rbd, "rbd_aio_release");
+    rbdAioRead = bind(rbd, "rbd_aio_read");
+    rbdAioWrite = bind(rbd, "rbd_aio_write");
+    rbdAioDiscard = bind(rbd, "rbd_aio_discard");
+    rbdAioFlush = bind(rbd, "rbd_aio_flush");
+    rbdAioWriteZeroes = rbd.find("rbd_aio_write_zeroes").map(Downcall::new);
+    strerror = new Downcall(Linker.nativeLinker().defaultLookup().findOrThrow("strerror"));
+  }
 
-    completionUpcall = linker.upcallStub(
-        MethodHandles.lookup().findStatic(RbdCallbacks.class, "completed", MethodType.methodType(void.class, MemorySegment.class, MemorySegment.class)),
-        FunctionDescriptor.ofVoid(ADDRESS, ADDRESS), Arena.global());
+  /** librbd's AIO completion callback, made on first use (commands that only open an image never need it). */
+  MemorySegment completionUpcall() throws ReflectiveOperationException {
+    MemorySegment stub = completionUpcall;
+    if (stub == null) {
+      stub = Linker.nativeLinker().upcallStub(MethodHandles.lookup().findStatic(RbdCallbacks.class, "completed",
+              MethodType.methodType(void.class, MemorySegment.class, MemorySegment.class)),
+          FunctionDescriptor.ofVoid(ADDRESS, ADDRESS), Arena.global());
+      completionUpcall = stub;
+    }
+    return stub;
   }
 
   /** The extent callback of {@code rbd_diff_iterate2}, made on first use (only map, convert and block status need it). */
@@ -172,43 +181,73 @@ final class RbdNative {
   }
 
   /**
-   * A C function whose downcall handle is made on first use: each distinct C signature costs the FFM linker a
-   * generated stub (tens of milliseconds on a cold JVM), and most commands call only a few of these functions.
+   * A C function of librados or librbd, called through the one downcall shape {@link #SHAPE}: each distinct C
+   * signature would cost the FFM linker a generated stub (tens of milliseconds of CPU each on a cold JVM, eight of
+   * them for {@code info}), so every function is called as {@code long f(long, long, long, long, long, long, long,
+   * long)}, the way a C caller of an unprototyped function would on the ABIs vdisk runs on (x86-64 System V, AArch64):
+   * pointers and integers go in the same registers, arguments a function does not take are ignored by it (the caller
+   * removes them), and a narrower result is the low bits of the register. So callers pass pointers as
+   * {@link MemorySegment#address()} (their memory must stay alive for the call, as for any downcall) and cast
+   * {@code int} results with {@code (int)}; a {@code void} function's result is meaningless.
    */
   static final class Downcall {
-    private final MemorySegment symbol;
-    private final FunctionDescriptor descriptor;
-    private volatile MethodHandle handle;
+    static final FunctionDescriptor SHAPE = FunctionDescriptor.of(JAVA_LONG,
+        JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG);
+    /** The handle of {@link #SHAPE}, taking the function's address first; made on the first call of any function. */
+    private static volatile MethodHandle handle;
 
-    Downcall(MemorySegment symbol, FunctionDescriptor descriptor) {
+    private final MemorySegment symbol;
+
+    Downcall(MemorySegment symbol) {
       this.symbol = symbol;
-      this.descriptor = descriptor;
     }
 
-    /** The handle (two threads may both make it the first time; they get equal handles). */
-    MethodHandle h() {
+    private static MethodHandle handle() {
       MethodHandle m = handle;
       if (m == null) {
-        m = Linker.nativeLinker().downcallHandle(symbol, descriptor);
+        m = Linker.nativeLinker().downcallHandle(SHAPE); // two threads may both make it; they get equal handles
         handle = m;
       }
       return m;
     }
+
+    long call(long a) throws Throwable {
+      return call(a, 0, 0, 0, 0, 0, 0, 0);
+    }
+
+    long call(long a, long b) throws Throwable {
+      return call(a, b, 0, 0, 0, 0, 0, 0);
+    }
+
+    long call(long a, long b, long c) throws Throwable {
+      return call(a, b, c, 0, 0, 0, 0, 0);
+    }
+
+    long call(long a, long b, long c, long d) throws Throwable {
+      return call(a, b, c, d, 0, 0, 0, 0);
+    }
+
+    long call(long a, long b, long c, long d, long e) throws Throwable {
+      return call(a, b, c, d, e, 0, 0, 0);
+    }
+
+    long call(long a, long b, long c, long d, long e, long f) throws Throwable {
+      return call(a, b, c, d, e, f, 0, 0);
+    }
+
+    long call(long a, long b, long c, long d, long e, long f, long g, long h) throws Throwable {
+      return (long) handle().invokeExact(symbol, a, b, c, d, e, f, g, h);
+    }
   }
 
-  private static Downcall bind(SymbolLookup lib, String name, MemoryLayout result, MemoryLayout... args) {
-    return new Downcall(lib.findOrThrow(name), FunctionDescriptor.of(result, args));
-  }
-
-  private static Downcall bindVoid(SymbolLookup lib, String name, MemoryLayout... args) {
-    return new Downcall(lib.findOrThrow(name), FunctionDescriptor.ofVoid(args));
+  private static Downcall bind(SymbolLookup lib, String name) {
+    return new Downcall(lib.findOrThrow(name));
   }
 
   /** The C library's text for {@code errno} (a positive number), e.g. "No such file or directory". */
   String describe(int errno) {
     try {
-      MemorySegment s = (MemorySegment) strerror.h().invokeExact(errno);
-      return s.reinterpret(256).getString(0);
+      return MemorySegment.ofAddress(strerror.call(errno)).reinterpret(256).getString(0);
     } catch (Throwable e) {
       return "errno " + errno;
     }

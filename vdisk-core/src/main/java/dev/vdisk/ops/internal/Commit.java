@@ -37,7 +37,8 @@ import java.util.concurrent.TimeUnit;
  * MiB, ranges that read as zeroes as zero writes that may unmap, a zero range shorter than a chunk as data. A base
  * smaller than the image is grown first. What the top image reads never changes during the copy (the base gets
  * exactly what it reads), so a power loss at any point leaves the top reading as before; the base may hold part of
- * the copy. Up to 16 data copies run at once, as in QEMU's mirror ({@link CopyPipeline}). Emptying drops every
+ * the copy. Up to 16 data copies run at once, as in QEMU's mirror ({@link CopyPipeline}), and the base's host file
+ * is written back as the copy goes ({@link WritebackAhead}) rather than all at the final flush. Emptying drops every
  * cluster of the image ({@link FormatImage#makeEmpty}), after the base is flushed.
  */
 public final class Commit {
@@ -172,6 +173,7 @@ public final class Commit {
     long done = 0;
     long accounted = 0;
     long start = System.nanoTime();
+    WritebackAhead writeback = new WritebackAhead(chain.layers().get(depth).file());
     for (int chunk = dirty.nextSetBit(0); chunk >= 0; chunk = dirty.nextSetBit(chunk)) {
       int chunks = 1;
       while ((long) chunks * granularity < BUFFER && dirty.get(chunk + chunks)) {
@@ -202,6 +204,7 @@ public final class Commit {
             copies.copy(pos, (int) Math.min(MAX_IO, offset + bytes - pos));
           }
           accounted += bytes;
+          writeback.wrote(bytes);
         } else if (status.zero()) {
           base.writeZeroes(offset, bytes, Set.of(WriteFlag.MAY_TRIM));
         } else {

@@ -33,7 +33,8 @@ import java.util.Set;
  * as the old chain's bytes, or as zeroes (a zero write) past the end of the old backing image; a new backing image
  * shorter than the image reads as zeroes past its end, as does the old one. Where the new backing image is an image
  * of the current chain, ranges that no image above it defines are skipped, as QEMU does; ranges that read as zeroes
- * in both chains are skipped too (QEMU reads and compares them, to the same effect). A power loss at any point
+ * in both chains are skipped too (QEMU reads and compares them, to the same effect). The image's host file is
+ * written back as the copy goes ({@link WritebackAhead}) rather than all at the final flush. A power loss at any point
  * leaves the image reading as before (the copy changes nothing a guest sees) or, once the header is written, as
  * after (the same bytes); the header change itself is crash-safe ({@link ImageFormat#changeBacking}).
  */
@@ -123,6 +124,7 @@ public final class Rebase {
     // The new backing chain is never written: one walk over it serves the whole copy.
     ChainWalker newWalker = newBacking == null ? null : ChainWalker.of(newBacking, ChainWalker.Mode.LAYERS);
     progress.update(0, size);
+    WritebackAhead writeback = new WritebackAhead(chain.layers().getFirst().file());
     try (ChunkReader reader = new ChunkReader(AHEAD, CHUNK)) {
       for (long offset = 0, n; offset < size; offset += n) {
         n = Math.min(CHUNK, size - offset);
@@ -159,19 +161,19 @@ public final class Rebase {
         ChunkReader.Chunk done = reader.read(offset, (int) n, oldIsZero ? null : oldBacking,
             newBacking == null || offset >= newSize ? null : newBacking);
         if (done != null) {
-          writeDifferences(top, done, progress, size);
+          writeDifferences(top, done, progress, size, writeback);
         }
       }
       for (ChunkReader.Chunk done; (done = reader.next()) != null; ) {
-        writeDifferences(top, done, progress, size);
+        writeDifferences(top, done, progress, size, writeback);
       }
     }
   }
 
   /** The differences of a chunk read written (see the method below), then its buffers given back. */
-  private static void writeDifferences(BlockDevice top, ChunkReader.Chunk chunk, Progress progress, long size)
-      throws IOException {
-    writeDifferences(top, chunk.offset(), chunk.old(), chunk.now(), chunk.oldIsZero());
+  private static void writeDifferences(BlockDevice top, ChunkReader.Chunk chunk, Progress progress, long size,
+      WritebackAhead writeback) throws IOException {
+    writeback.wrote(writeDifferences(top, chunk.offset(), chunk.old(), chunk.now(), chunk.oldIsZero()));
     chunk.release();
     progress.update(chunk.offset() + chunk.old().limit(), size);
   }
@@ -206,21 +208,24 @@ public final class Rebase {
 
   /**
    * QEMU's compare_buffers loop: runs of 512-byte sectors that differ are written, as data or as zeroes. Equal bytes
-   * are skipped with one vectorised comparison rather than sector by sector.
+   * are skipped with one vectorised comparison rather than sector by sector. Returns the bytes written.
    */
-  private static void writeDifferences(BlockDevice top, long offset, ByteBuffer old, ByteBuffer now, boolean oldIsZero)
+  private static long writeDifferences(BlockDevice top, long offset, ByteBuffer old, ByteBuffer now, boolean oldIsZero)
       throws IOException {
     int n = old.limit();
+    long written = 0;
     for (int pos = 0; pos < n; ) {
       int first = old.slice(pos, n - pos).mismatch(now.slice(pos, n - pos));
       if (first < 0) {
-        return;
+        return written;
       }
       int start = pos + first / SECTOR * SECTOR;
       int end = start + Math.min(SECTOR, n - start);
       while (end < n) {
         int l = Math.min(SECTOR, n - end);
-        if (old.slice(end, l).mismatch(now.slice(end, l)) < 0) {
+        // Differing data nearly always differs in a sector's first 8 bytes: decided there without two slices.
+        boolean differs = l >= Long.BYTES && old.getLong(end) != now.getLong(end);
+        if (!differs && old.slice(end, l).mismatch(now.slice(end, l)) < 0) {
           break;
         }
         end += l;
@@ -229,9 +234,11 @@ public final class Rebase {
         top.writeZeroes(offset + start, end - start, Set.of());
       } else {
         top.write(offset + start, old.slice(start, end - start), Set.of());
+        written += end - start;
       }
       pos = end;
     }
+    return written;
   }
 
   private static void requireFormat(Request request) throws BlockDeviceException {

@@ -59,6 +59,12 @@ class RbdNameTest {
             + "\"conf\": \"/tmp/ceph.conf\", \"snapshot\": \"s1\", \"driver\": \"rbd\", \"namespace\": \"\", \"user\": \"admin\"}}");
     assertThat(RbdName.parse("rbd:p/ns/i\"x").toQemuJson("qcow2")).isEqualTo(
         "json:{\"driver\": \"qcow2\", \"file\": {\"pool\": \"p\", \"image\": \"i\\\"x\", \"driver\": \"rbd\", \"namespace\": \"ns\"}}");
+    // Named by options: the rbd driver alone has no "file" around it, and namespace shows only where given.
+    RbdName byOptions = RbdName.fromOptions(java.util.Map.of("pool", "p", "image", "i", "user", "u"));
+    assertThat(byOptions.toQemuJson(null, false)).isEqualTo(
+        "json:{\"pool\": \"p\", \"image\": \"i\", \"driver\": \"rbd\", \"user\": \"u\"}");
+    assertThat(byOptions.toQemuJson("raw", true)).isEqualTo(
+        "json:{\"driver\": \"raw\", \"file\": {\"pool\": \"p\", \"image\": \"i\", \"driver\": \"rbd\", \"namespace\": \"\", \"user\": \"u\"}}");
   }
 
   @Test
