@@ -12,6 +12,7 @@ import dev.vdisk.format.Measurement;
 import dev.vdisk.format.Repair;
 import dev.vdisk.format.Snapshot;
 import dev.vdisk.format.internal.ChainMeasureSource;
+import dev.vdisk.format.internal.FileContext;
 import dev.vdisk.format.internal.FormatRegistry;
 import dev.vdisk.format.internal.Images;
 import dev.vdisk.format.internal.OpenImage;
@@ -20,9 +21,12 @@ import dev.vdisk.format.qcow2.Qcow2Format;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileDevice;
 import dev.vdisk.io.FileOptions;
+import dev.vdisk.ops.CompareException;
+import dev.vdisk.ops.CompareResult;
 import dev.vdisk.ops.ConvertOptions;
 import dev.vdisk.ops.Progress;
 import dev.vdisk.ops.internal.Commit;
+import dev.vdisk.ops.internal.Compare;
 import dev.vdisk.ops.internal.Convert;
 import dev.vdisk.ops.internal.Named;
 import dev.vdisk.ops.internal.Rebase;
@@ -78,6 +82,17 @@ public final class Vdisk {
     OpenImage stack = Images.open(device, context, options.format().orElse(null), options.cache());
     return new Image(stack, ImageChain.of(stack.device(), context.name(), stack.format().name(), stack.file(),
         context.label()));
+  }
+
+  /**
+   * The context {@link #open(Path, OpenOptions)} opens an image in, for an image named {@code name} whose bytes are
+   * another device (a host block device the caller opened), for {@link #open(BlockDevice, ImageContext,
+   * OpenOptions)}: the backing and data files it records are host files (or RBD images) named relative to
+   * {@code name}'s directory, as QEMU's {@code path_combine}; the data file is opened with {@code options}, the
+   * backing chain read-only with its cache mode, at most 64 images deep and without loops.
+   */
+  public static ImageContext fileContext(Path name, FileOptions options) {
+    return FileContext.of(name, options);
   }
 
   /**
@@ -364,11 +379,48 @@ public final class Vdisk {
           + "(expected: qcow2)");
     }
     create(target, source.size(), options, false);
-    try (OpenImage out = Images.open(target, format.name(), FileOptions.of(CacheMode.WRITEBACK, false))) {
+    try (Image out = open(target, OpenOptions.builder().format(format.name()).cache(CacheMode.WRITEBACK).build())) {
       // A new image reads as zeroes, unless it has a backing file (qemu-img's has_zero_init).
       boolean zero = copy.sparseBytes() > 0 && !options.toQemuOptions().containsKey("backing_file");
-      Convert.run(new Named(source.info().filename(), source), new Named(target.toString(), out.device()),
-          copy.withTargetIsZero(zero), progress);
+      convert(source, source.info().filename(), out, target.toString(), copy.withTargetIsZero(zero), progress);
     }
+  }
+
+  /**
+   * {@code qemu-img convert} into an open image (one just created, an existing one as with {@code -n}, one on a
+   * device): copies the guest's bytes of {@code source} (an {@link Image} with its backing chain, or any device, such
+   * as an internal snapshot's view) to the start of {@code target} as {@code copy} says, then flushes the target.
+   * With {@link ConvertOptions#overBacking()} only what the source's top layer defines is written, over the backing
+   * image of {@code target}'s chain. The names are those the error messages use. On failure the target is left
+   * partly written.
+   *
+   * @throws IOException if the target is read-only, smaller than the source or cannot store compressed data when
+   *     {@code copy} compresses, or naming the device and offset of a read or write that failed
+   */
+  public static void convert(BlockDevice source, String sourceName, Image target, String targetName,
+      ConvertOptions copy, Progress progress) throws IOException {
+    Named from = new Named(sourceName, source);
+    Named to = new Named(targetName, target);
+    if (copy.overBacking()) {
+      List<ImageChain.Layer> layers = target.chain().layers();
+      Convert.runOverBacking(from, to, copy, layers.size() > 1 ? layers.get(1).device().size() : 0, progress);
+    } else {
+      Convert.run(from, to, copy, progress);
+    }
+  }
+
+  /**
+   * {@code qemu-img compare}: whether {@code a} and {@code b} (each an {@link Image} with its backing chain, or any
+   * device) read the same, with qemu-img's verdicts and offsets (the first differing 512-byte sector). Ranges both
+   * report as zeroes are not read. Non-strict, allocated zeroes equal unallocated ranges and a longer device's tail
+   * must read as zeroes ({@link CompareResult#sizeWarning()}); {@code strict} ({@code -s}) counts different sizes
+   * and different allocation status as differences. The names are those the messages use.
+   *
+   * @param progress receives the bytes done and the size of the longer device
+   * @throws CompareException when an allocation query or a read fails (qemu-img compare's exit statuses 3 and 4)
+   */
+  public static CompareResult compare(BlockDevice a, String nameA, BlockDevice b, String nameB, boolean strict,
+      Progress progress) throws IOException {
+    return Compare.run(new Named(nameA, a), new Named(nameB, b), strict, progress);
   }
 }

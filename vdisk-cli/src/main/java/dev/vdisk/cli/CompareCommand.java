@@ -1,12 +1,11 @@
 package dev.vdisk.cli;
 
 import dev.vdisk.Image;
+import dev.vdisk.Vdisk;
 import dev.vdisk.io.CacheMode;
+import dev.vdisk.ops.CompareException;
+import dev.vdisk.ops.CompareResult;
 import dev.vdisk.ops.Progress;
-import dev.vdisk.ops.internal.Compare;
-import dev.vdisk.ops.internal.CompareException;
-import dev.vdisk.ops.internal.CompareResult;
-import dev.vdisk.ops.internal.Named;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
@@ -17,7 +16,7 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 
 /**
- * {@code vdisk compare [-f fmt] [-F fmt] [-s] [-p] [-q] [-U] [-T cache] A B}: qemu-img compare over {@link Compare},
+ * {@code vdisk compare [-f fmt] [-F fmt] [-s] [-p] [-q] [-U] [-T cache] A B}: qemu-img compare over {@link Vdisk#compare},
  * with its messages on standard output and its exit codes: 0 identical, 1 different, 2 an image could not be
  * opened (or a bad cache mode), 3 an allocation query failed, 4 a read failed. Wrong arguments exit 1, as
  * qemu-img's do.
@@ -78,7 +77,7 @@ final class CompareCommand implements Callable<Integer> {
       Progress bar = ProgressBars.start("compare", progress && !quiet, main.err());
       CompareResult result;
       try {
-        result = Compare.run(new Named(fileA, a), new Named(fileB, b), strict, bar);
+        result = Vdisk.compare(a, fileA, b, fileB, strict, bar);
       } catch (CompareException e) {
         ProgressBars.finish(bar);
         if (e.sizeWarning()) {

@@ -5,10 +5,8 @@ import dev.vdisk.Image;
 import dev.vdisk.OpenOptions;
 import dev.vdisk.Vdisk;
 import dev.vdisk.block.BlockDevice;
-import dev.vdisk.format.ImageChain;
 import dev.vdisk.format.ImageContext;
 import dev.vdisk.format.ImageFormat;
-import dev.vdisk.format.internal.FileContext;
 import dev.vdisk.format.internal.FormatRegistry;
 import dev.vdisk.format.internal.OptionString;
 import dev.vdisk.format.internal.RbdImages;
@@ -17,8 +15,6 @@ import dev.vdisk.io.FileOptions;
 import dev.vdisk.io.ImageUser;
 import dev.vdisk.ops.ConvertOptions;
 import dev.vdisk.ops.Progress;
-import dev.vdisk.ops.internal.Convert;
-import dev.vdisk.ops.internal.Named;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -38,12 +34,12 @@ import picocli.CommandLine.ParentCommand;
  * {@code vdisk convert [-f fmt] [-O output_fmt] [-o options] [-S threshold] [-m N] [-W] [-p] [-q] [-t cache]
  * [-T src_cache] [-n] [--target-is-zero] [--bitmaps [--skip-broken-bitmaps]] [--force] [-U] SRC DST}: qemu-img convert's options and defaults
  * (output format raw, target cache {@code unsafe}, source cache {@code writeback}, {@code -S 4k}, {@code -m 8}),
- * over {@link Convert}.
+ * over {@link Vdisk#convert(BlockDevice, String, Image, String, ConvertOptions, Progress)}.
  *
  * <p>An existing DST is replaced as qemu-img replaces it (once QEMU's image lock for a writer is held on it), or
  * written into with {@code -n}; {@code --force} is accepted and changes nothing. A DST that is the source file is
  * refused. With a backing file for the target ({@code -B BACKING -F FMT}, or {@code -o backing_file=...}) only what
- * the source's top layer defines is written, as qemu-img does ({@link Convert#runOverBacking}). {@code -l} is not
+ * the source's top layer defines is written, as qemu-img does ({@link ConvertOptions#overBacking}). {@code -l} is not
  * supported yet and says so. Every argument is checked,
  * and the source opened, before DST is created or opened.
  */
@@ -179,8 +175,8 @@ final class ConvertCommand implements Callable<Integer> {
       try (Image out = Vdisk.open(target, OpenOptions.builder().format(fmt.name()).cache(targetCache).build())) {
         // A new image reads as zeroes, unless it has a backing file (qemu-img's has_zero_init).
         boolean backed = createOptions.containsKey("backing_file") || noCreate && backing != null;
-        copy(in, out, copy.withTargetIsZero(targetIsZero || (!noCreate && copy.sparseBytes() > 0 && !backed)),
-            backed ? out.chain() : null);
+        copy(in, out, copy.withTargetIsZero(targetIsZero || (!noCreate && copy.sparseBytes() > 0 && !backed))
+            .withOverBacking(backed));
       }
     } finally {
       if (snapshotView != null) {
@@ -210,11 +206,11 @@ final class ConvertCommand implements Callable<Integer> {
         }
       }
       ImageContext context = target.isNbd() ? new NbdImageContext(target.label(), false, true)
-          : FileContext.of(Path.of(target.file()), FileOptions.of(targetCache, false));
+          : Vdisk.fileContext(Path.of(target.file()), FileOptions.of(targetCache, false));
       Image out = Vdisk.open(device, context, OpenOptions.builder().format(fmt.name()).cache(targetCache).build());
       device = null; // the image owns it now
       try (out) {
-        copy(in, out, copy.withTargetIsZero(targetIsZero), null);
+        copy(in, out, copy.withTargetIsZero(targetIsZero));
       }
     } finally {
       if (device != null) {
@@ -224,24 +220,17 @@ final class ConvertCommand implements Callable<Integer> {
   }
 
   /**
-   * Copies the source into {@code out}; with {@code backedChain} (the target's chain, when it has a backing file) only
-   * what the source's top layer defines is written, as qemu-img convert -B.
+   * Copies the source (or its snapshot's view, with {@code -l}) into {@code out} through the front door, with the
+   * progress bar and, with {@code --bitmaps}, the bitmaps after the data.
    */
-  private void copy(Image in, Image out, ConvertOptions copy, ImageChain backedChain) throws IOException {
+  private void copy(Image in, Image out, ConvertOptions copy) throws IOException {
     if (bitmaps) {
       ConvertBitmaps.checkTarget(out);
     }
-    Named from = new Named(source.label(src), snapshotView != null ? snapshotView : in);
-    Named to = new Named(dst, out);
-    ConvertOptions how = copy.withCompressed(compress);
     Progress bar = ProgressBars.start("convert", progress && !quiet, main.err());
     try {
-      if (backedChain != null) {
-        List<ImageChain.Layer> layers = backedChain.layers();
-        Convert.runOverBacking(from, to, how, layers.size() > 1 ? layers.get(1).device().size() : 0, bar);
-      } else {
-        Convert.run(from, to, how, bar);
-      }
+      Vdisk.convert(snapshotView != null ? snapshotView : in, source.label(src), out, dst, copy.withCompressed(compress),
+          bar);
     } finally {
       ProgressBars.finish(bar);
     }

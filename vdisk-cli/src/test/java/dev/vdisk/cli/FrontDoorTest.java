@@ -11,12 +11,15 @@ import dev.vdisk.format.ImageContext;
 import dev.vdisk.format.ImageFormat;
 import dev.vdisk.format.ImageMap;
 import dev.vdisk.format.MeasureSource;
+import dev.vdisk.format.internal.FileContext;
 import dev.vdisk.format.internal.Images;
 import dev.vdisk.format.internal.OpenImage;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileOptions;
 import dev.vdisk.ops.Progress;
 import dev.vdisk.ops.internal.Commit;
+import dev.vdisk.ops.internal.Compare;
+import dev.vdisk.ops.internal.Convert;
 import java.nio.file.Path;
 import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
@@ -25,8 +28,8 @@ import org.junit.jupiter.api.Test;
 /**
  * The CLI (and the bench, NBD and advisor modules below it) is a thin layer over the library: every command opens
  * its images through {@link dev.vdisk.Vdisk#open} (as an {@link dev.vdisk.Image}), never by assembling a stack
- * itself, and creates, measures and maps them through {@link dev.vdisk.Vdisk} and {@link dev.vdisk.Image} with typed
- * options, never through a format driver's option map; the module system already keeps it off the drivers' and the
+ * itself, and creates, measures, maps, compares and converts them through {@link dev.vdisk.Vdisk} and
+ * {@link dev.vdisk.Image} with typed options, never through a format driver's option map or the operations below; the module system already keeps it off the drivers' and the
  * FFM bindings' packages. Checked on the compiled main classes.
  */
 class FrontDoorTest {
@@ -53,6 +56,21 @@ class FrontDoorTest {
   @Test
   void commandsCommitThroughTheFrontDoor() {
     noClasses().should().callMethod(Commit.class, "run", Commit.Request.class, Progress.class).check(cli);
+  }
+
+  /**
+   * {@code vdisk compare} and {@code vdisk convert} go through {@link dev.vdisk.Vdisk#compare} and
+   * {@link dev.vdisk.Vdisk#convert}: nothing above core names the operations below them.
+   */
+  @Test
+  void commandsCompareAndConvertThroughTheFrontDoor() {
+    noClasses().should().dependOnClassesThat().belongToAnyOf(Compare.class, Convert.class).check(cli);
+  }
+
+  /** An image on a host device gets its host-file context from {@link dev.vdisk.Vdisk#fileContext}. */
+  @Test
+  void commandsDoNotBuildFileContexts() {
+    noClasses().should().dependOnClassesThat().belongToAnyOf(FileContext.class).check(cli);
   }
 
   @Test

@@ -13,19 +13,22 @@ package dev.vdisk.ops;
  * @param bufferSize bytes one worker reads and writes at a time (qemu-img: 2 MiB)
  * @param compressed {@code -c}: data goes to the target with {@link dev.vdisk.block.WriteFlag#COMPRESSED}, in
  *     whole compression units (a short run of zeroes inside one is written as data)
+ * @param overBacking {@code -B}: the target's backing image reads as the source's backing image does, so only what
+ *     the source's top layer defines is written: its data, and its zeroes where the target's backing image reaches
+ *     (qemu-img convert with a backing file for the target)
  */
 public record ConvertOptions(int workers, boolean inOrder, int sparseBytes, boolean targetIsZero, int bufferSize,
-    boolean compressed) {
+    boolean compressed, boolean overBacking) {
   /** The unit of sparse detection: {@code sparseBytes} and {@code bufferSize} are multiples of it. */
   public static final int SECTOR = 512;
   public static final int MAX_WORKERS = 16;
   public static final int MAX_SPARSE = 16 << 20;
   public static final int DEFAULT_BUFFER = 2 << 20;
-  public static final ConvertOptions DEFAULTS = new ConvertOptions(8, true, 4096, false, DEFAULT_BUFFER, false);
+  public static final ConvertOptions DEFAULTS = new ConvertOptions(8, true, 4096, false, DEFAULT_BUFFER, false, false);
 
-  /** Without compression. */
+  /** Without compression, over the whole source. */
   public ConvertOptions(int workers, boolean inOrder, int sparseBytes, boolean targetIsZero, int bufferSize) {
-    this(workers, inOrder, sparseBytes, targetIsZero, bufferSize, false);
+    this(workers, inOrder, sparseBytes, targetIsZero, bufferSize, false, false);
   }
 
   /** Checks each value against its bounds. */
@@ -45,31 +48,36 @@ public record ConvertOptions(int workers, boolean inOrder, int sparseBytes, bool
 
   /** These options with {@code n} workers ({@code -m}). */
   public ConvertOptions withWorkers(int n) {
-    return new ConvertOptions(n, inOrder, sparseBytes, targetIsZero, bufferSize, compressed);
+    return new ConvertOptions(n, inOrder, sparseBytes, targetIsZero, bufferSize, compressed, overBacking);
   }
 
   /** These options writing in order or not ({@code -W}). */
   public ConvertOptions withInOrder(boolean ordered) {
-    return new ConvertOptions(workers, ordered, sparseBytes, targetIsZero, bufferSize, compressed);
+    return new ConvertOptions(workers, ordered, sparseBytes, targetIsZero, bufferSize, compressed, overBacking);
   }
 
   /** These options with sparse detection over {@code bytes} ({@code -S}, 0 for none). */
   public ConvertOptions withSparseBytes(int bytes) {
-    return new ConvertOptions(workers, inOrder, bytes, targetIsZero, bufferSize, compressed);
+    return new ConvertOptions(workers, inOrder, bytes, targetIsZero, bufferSize, compressed, overBacking);
   }
 
   /** These options with the target known to read as zeroes or not. */
   public ConvertOptions withTargetIsZero(boolean zero) {
-    return new ConvertOptions(workers, inOrder, sparseBytes, zero, bufferSize, compressed);
+    return new ConvertOptions(workers, inOrder, sparseBytes, zero, bufferSize, compressed, overBacking);
   }
 
   /** These options reading {@code bytes} per request. */
   public ConvertOptions withBufferSize(int bytes) {
-    return new ConvertOptions(workers, inOrder, sparseBytes, targetIsZero, bytes, compressed);
+    return new ConvertOptions(workers, inOrder, sparseBytes, targetIsZero, bytes, compressed, overBacking);
   }
 
   /** These options writing compressed or not ({@code -c}). */
   public ConvertOptions withCompressed(boolean c) {
-    return new ConvertOptions(workers, inOrder, sparseBytes, targetIsZero, bufferSize, c);
+    return new ConvertOptions(workers, inOrder, sparseBytes, targetIsZero, bufferSize, c, overBacking);
+  }
+
+  /** These options writing only the source's top layer ({@code -B}) or the whole source. */
+  public ConvertOptions withOverBacking(boolean over) {
+    return new ConvertOptions(workers, inOrder, sparseBytes, targetIsZero, bufferSize, compressed, over);
   }
 }

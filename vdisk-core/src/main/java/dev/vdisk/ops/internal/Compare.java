@@ -3,6 +3,8 @@ package dev.vdisk.ops.internal;
 import dev.vdisk.format.BlockStatus;
 import dev.vdisk.format.ChainWalker;
 import dev.vdisk.io.internal.DirectBuffers;
+import dev.vdisk.ops.CompareException;
+import dev.vdisk.ops.CompareResult;
 import dev.vdisk.ops.Progress;
 import java.io.IOException;
 import java.nio.ByteBuffer;

@@ -6,8 +6,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.vdisk.block.mem.MemoryDevice;
+import dev.vdisk.ops.CompareException;
+import dev.vdisk.ops.CompareResult;
+import dev.vdisk.ops.CompareResult.Verdict;
 import dev.vdisk.ops.Progress;
-import dev.vdisk.ops.internal.CompareResult.Verdict;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.List;

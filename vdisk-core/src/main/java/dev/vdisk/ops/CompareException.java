@@ -1,9 +1,10 @@
-package dev.vdisk.ops.internal;
+package dev.vdisk.ops;
 
 import java.io.IOException;
 
 /**
- * {@link Compare} failed (rather than found a difference). The message is qemu-img compare's.
+ * {@link dev.vdisk.Vdisk#compare} failed (rather than found a difference). The message is qemu-img compare's: the
+ * step, the offset of a failed read and the image's name.
  *
  * <p>{@link #sizeWarning()}: the failure came after qemu-img would have printed its size warning.
  */
@@ -21,7 +22,15 @@ public final class CompareException extends IOException {
   /** The failure came after qemu-img would have printed its size warning. */
   private final boolean sizeWarning;
 
-  CompareException(Stage stage, String message, boolean sizeWarning, Throwable cause) {
+  /**
+   * A failure at {@code stage}, with qemu-img compare's {@code message}.
+   *
+   * @param stage the step that failed
+   * @param message qemu-img compare's message
+   * @param sizeWarning the failure came after qemu-img would have printed its size warning
+   * @param cause the failure of the device
+   */
+  public CompareException(Stage stage, String message, boolean sizeWarning, Throwable cause) {
     super(message, cause);
     this.stage = stage;
     this.sizeWarning = sizeWarning;

@@ -1,7 +1,7 @@
-package dev.vdisk.ops.internal;
+package dev.vdisk.ops;
 
 /**
- * The outcome of {@link Compare}, in qemu-img compare's terms.
+ * The outcome of {@link dev.vdisk.Vdisk#compare}, in qemu-img compare's terms.
  *
  * @param verdict what was found
  * @param offset where, for {@link Verdict#CONTENT_MISMATCH} and {@link Verdict#STATUS_MISMATCH}; else -1
