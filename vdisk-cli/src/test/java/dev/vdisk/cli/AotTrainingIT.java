@@ -24,19 +24,29 @@ class AotTrainingIT {
   private Path record(String kind) throws IOException, InterruptedException {
     Path train = Files.createDirectory(dir.resolve(kind));
     Path aot = dir.resolve(kind + ".aot");
-    PeerTools.Result record = PeerTools.run(dir, JAVA, "--enable-native-access=ALL-UNNAMED", "-XX:AOTCacheOutput=" + aot,
-        "-Xlog:aot=off", "-Xlog:cds=off", "-cp", JAR.toString(), "dev.vdisk.cli.AotTraining", kind, train.toString());
+    List<String> command = new ArrayList<>(List.of(JAVA, "--enable-native-access=ALL-UNNAMED"));
+    command.addAll(jvmOptions(kind));
+    command.addAll(List.of("-XX:AOTCacheOutput=" + aot, "-Xlog:aot=off", "-Xlog:cds=off", "-cp", JAR.toString(),
+        "dev.vdisk.cli.AotTraining", kind, train.toString()));
+    PeerTools.Result record = PeerTools.run(dir, command.toArray(String[]::new));
     assertThat(record.exit()).as(record.out() + record.err()).isZero();
     assertThat(record.err()).doesNotContain("not found on the PATH");
     assertThat(aot).isNotEmptyFile();
     return aot;
   }
 
-  /** The class-load log of {@code vdisk ARGS} run with the cache {@code aot}. */
-  private List<String> classesLoaded(Path aot, String... args) throws IOException, InterruptedException {
+  /** The JVM options the launchers give a command of {@code kind} (short: C1 only and the serial collector). */
+  private static List<String> jvmOptions(String kind) {
+    return kind.equals("short") ? List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC") : List.of();
+  }
+
+  /** The class-load log of {@code vdisk ARGS} run as the launchers run it, with the cache {@code aot} of {@code kind}. */
+  private List<String> classesLoaded(String kind, Path aot, String... args) throws IOException, InterruptedException {
     Path log = dir.resolve("classes.log");
-    List<String> command = new ArrayList<>(List.of(JAVA, "--enable-native-access=ALL-UNNAMED", "-XX:AOTCache=" + aot,
-        "-Xlog:class+load=info:file=" + log, "-jar", JAR.toString()));
+    List<String> command = new ArrayList<>(List.of(JAVA, "--enable-native-access=ALL-UNNAMED"));
+    command.addAll(jvmOptions(kind));
+    command.addAll(List.of("-XX:AOTCache=" + aot, "-Xlog:class+load=info:file=" + log, "-cp", JAR.toString(),
+        "dev.vdisk.cli.Main"));
     command.addAll(List.of(args));
     PeerTools.Result r = PeerTools.run(dir, command.toArray(String[]::new));
     assertThat(r.exit()).as(r.err()).isZero();
@@ -52,18 +62,20 @@ class AotTrainingIT {
   void shortCommandsLoadFromTheirCache() throws IOException, InterruptedException {
     Path aot = record("short");
     PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "qcow2", "small.qcow2", "1M");
-    List<String> log = classesLoaded(aot, "info", "small.qcow2");
+    List<String> log = classesLoaded("short", aot, "info", "small.qcow2");
     for (String c : List.of("dev.vdisk.cli.InfoCommand", "picocli.CommandLine", "dev.vdisk.format.qcow2.Qcow2Image")) {
       assertFromCache(log, c);
     }
     // Each downcall shape is linked on its first call (generating its stub costs tens of milliseconds of CPU): info's
     // open, fstat, fcntl (image locks) and close all go through libc's syscall(2), one shape, one stub.
     assertThat(log).filteredOn(l -> l.contains(" jdk.internal.foreign.abi.DowncallStub/")).hasSize(1);
+    // Every class info loads from a file comes from the cache (only those generated at run time do not).
+    assertThat(log).noneMatch(l -> l.contains("source: jrt:/") || l.contains("source: file:"));
     // A JVM loads every class of its cache at start: the server's stay out of the short commands' cache.
     assertThat(log).noneMatch(l -> l.contains(" dev.vdisk.nbd.server.NbdServer ") || l.contains(" dev.vdisk.nbd.server.Transmission "));
     // Snapshot create and delete find their transaction's classes there too.
     for (String op : List.of("-c", "-d")) {
-      List<String> snapshotLog = classesLoaded(aot, "snapshot", op, "s", "small.qcow2");
+      List<String> snapshotLog = classesLoaded("short", aot, "snapshot", op, "s", "small.qcow2");
       assertFromCache(snapshotLog, "dev.vdisk.format.qcow2.SnapshotTransaction");
     }
   }
@@ -74,16 +86,16 @@ class AotTrainingIT {
       PeerTools.require(peer);
     }
     Path aot = record("long");
-    assertFromCache(classesLoaded(aot, "serve", "--help"), "dev.vdisk.nbd.server.NbdServer");
+    assertFromCache(classesLoaded("long", aot, "serve", "--help"), "dev.vdisk.nbd.server.NbdServer");
     // A chain's copies start with their classes (and the JIT's profiles of them) from the cache.
     PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "qcow2", "base.qcow2", "1M");
     PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", "top.qcow2");
     PeerTools.check(dir, "qemu-io", "-c", "write -P 7 0 64k", "top.qcow2");
-    List<String> commit = classesLoaded(aot, "commit", "top.qcow2");
+    List<String> commit = classesLoaded("long", aot, "commit", "top.qcow2");
     for (String c : List.of("dev.vdisk.ops.internal.Commit", "dev.vdisk.ops.internal.CopyPipeline",
         "dev.vdisk.ops.internal.WritebackAhead")) {
       assertFromCache(commit, c);
     }
-    assertFromCache(classesLoaded(aot, "rebase", "-b", "", "top.qcow2"), "dev.vdisk.ops.internal.ChunkReader");
+    assertFromCache(classesLoaded("long", aot, "rebase", "-b", "", "top.qcow2"), "dev.vdisk.ops.internal.ChunkReader");
   }
 }
