@@ -11,6 +11,7 @@
 #   -c REGEX    only the cells whose name matches (grep -E), e.g. -c '^4k' (default: all)
 #   -w WARMUPS  unmeasured runs of the cell's workload before each measurement (default 1)
 #   -f FORMAT   raw (default) or qcow2 (64 KiB clusters, preallocation=full: every cluster allocated)
+# vdisk runs with an AOT cache recorded for the copy of its jar, as the launcher records one (about a minute, once).
 # Clients: qemu-img bench (QEMU's NBD client) over nbd+unix, and over TCP for one cell (the stall check);
 # nbdcopy for whole-image copies. Prints a Markdown table: IOPS or MB/s per server, and vdisk's ratio to
 # the better of qemu-nbd and nbdkit. A second table gives each server's CPU time (user + system, from
@@ -34,7 +35,7 @@ while getopts "d:r:n:m:c:w:f:" opt; do
     c) only=$OPTARG ;;
     w) warmups=$OPTARG ;;
     f) format=$OPTARG ;;
-    *) sed -n '2,19p' "$0"; exit 2 ;;
+    *) sed -n '2,20p' "$0"; exit 2 ;;
   esac
 done
 for tool in qemu-img qemu-nbd nbdkit nbdcopy; do
@@ -64,7 +65,19 @@ jar="$dir/vdisk-bench.jar"
 cp "$here/vdisk-cli/target/vdisk.jar" "$jar"
 . "$here/.mvn/jdk25.sh"
 vdisk_use_jdk25
-vdisk=("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -jar "$jar")
+# The launcher's AOT cache of long-running commands (classes and the JIT's profiles of a trained server, see
+# dev.vdisk.cli.AotTraining), recorded for this copy of the jar: a cache belongs to one jar path, and an installed or
+# launched `vdisk serve` runs with it, so the table measures what a user starts.
+vdisk=("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED)
+train=$(mktemp -d)
+if "${vdisk[@]}" -XX:AOTCacheOutput="$jar.aot" -Xlog:aot=off -Xlog:cds=off -cp "$jar" dev.vdisk.cli.AotTraining long "$train" \
+    >"$train.log" 2>&1; then
+  vdisk+=(-XX:AOTCache="$jar.aot" -Xlog:aot=off -Xlog:cds=off)
+else
+  echo "compare-nbd: could not record the AOT cache (running without it):" >&2; tail -n 5 "$train.log" >&2
+fi
+rm -rf "$train" "$train.log"
+vdisk+=(-jar "$jar")
 
 sock="$dir/nbd-bench.sock"
 port=10890

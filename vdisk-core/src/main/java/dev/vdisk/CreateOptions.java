@@ -1,9 +1,9 @@
 package dev.vdisk;
 
-import dev.vdisk.format.FormatRegistry;
 import dev.vdisk.format.ImageFormat;
-import dev.vdisk.io.Preallocation;
+import dev.vdisk.format.internal.FormatRegistry;
 import dev.vdisk.format.qcow2.Qcow2CreateOptions;
+import dev.vdisk.io.Preallocation;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;

@@ -1,6 +1,6 @@
 package dev.vdisk;
 
-import dev.vdisk.format.FormatRegistry;
+import dev.vdisk.format.internal.FormatRegistry;
 import dev.vdisk.io.Aio;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileOptions;

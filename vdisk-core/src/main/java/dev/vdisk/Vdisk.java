@@ -3,29 +3,29 @@ package dev.vdisk;
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
-import dev.vdisk.format.ChainMeasureSource;
 import dev.vdisk.format.CheckProblem;
 import dev.vdisk.format.CheckResult;
-import dev.vdisk.format.FormatRegistry;
 import dev.vdisk.format.ImageChain;
 import dev.vdisk.format.ImageContext;
 import dev.vdisk.format.ImageFormat;
-import dev.vdisk.format.Images;
 import dev.vdisk.format.Measurement;
-import dev.vdisk.format.OpenImage;
-import dev.vdisk.format.RbdImages;
 import dev.vdisk.format.Repair;
 import dev.vdisk.format.Snapshot;
+import dev.vdisk.format.internal.ChainMeasureSource;
+import dev.vdisk.format.internal.FormatRegistry;
+import dev.vdisk.format.internal.Images;
+import dev.vdisk.format.internal.OpenImage;
+import dev.vdisk.format.internal.RbdImages;
 import dev.vdisk.format.qcow2.Qcow2Format;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileDevice;
 import dev.vdisk.io.FileOptions;
-import dev.vdisk.ops.Commit;
-import dev.vdisk.ops.Convert;
 import dev.vdisk.ops.ConvertOptions;
-import dev.vdisk.ops.Named;
 import dev.vdisk.ops.Progress;
-import dev.vdisk.ops.Rebase;
+import dev.vdisk.ops.internal.Commit;
+import dev.vdisk.ops.internal.Convert;
+import dev.vdisk.ops.internal.Named;
+import dev.vdisk.ops.internal.Rebase;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -61,7 +61,7 @@ public final class Vdisk {
         options.aio());
     OpenImage stack = options.backing() ? Images.open(path, options.format().orElse(null), file)
         : Images.openWithoutBacking(path, options.format().orElse(null), file);
-    return new Image(stack, ImageChain.of(stack, path));
+    return new Image(stack, stack.chain(path));
   }
 
   /**

@@ -3,8 +3,8 @@ package dev.vdisk;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.vdisk.format.FormatRegistry;
-import dev.vdisk.format.OptionString;
+import dev.vdisk.format.internal.FormatRegistry;
+import dev.vdisk.format.internal.OptionString;
 import dev.vdisk.io.Preallocation;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -1,6 +1,6 @@
 package dev.vdisk.bench;
 
-import dev.vdisk.io.DirectBuffers;
+import dev.vdisk.io.internal.DirectBuffers;
 
 /**
  * One run of qemu-img bench's workload: {@code count} requests of {@code bufferSize} bytes, {@code depth}

@@ -29,7 +29,8 @@ import java.util.stream.Stream;
  *       launchers run these with C1 only and the serial collector, and record their cache so;</li>
  *   <li>{@code long}: {@code convert} (plain and compressed), {@code compare}, {@code io}, {@code bench}, then
  *       {@code serve} on a unix socket driven by real NBD clients ({@code qemu-img bench} reading and writing 4 KiB
- *       requests at depth 16, {@code qemu-io}, {@code nbdcopy}), so that a fresh server starts with its request
+ *       requests at depth 16 and 1 MiB ones at depth 4, on a qcow2 and on a raw export, {@code qemu-io},
+ *       {@code nbdcopy}), so that a fresh server starts with its request
  *       path's profiles; for {@code serve convert compare bench io commit rebase dd}, which can run long enough
  *       for C2's code to pay off.</li>
  * </ul>
@@ -134,17 +135,7 @@ public final class AotTraining {
    * server's threads end with the JVM.
    */
   private void serve() throws Exception {
-    Path socket = dir.resolve("serve.sock");
-    Thread server = Thread.ofPlatform().daemon().name("training-serve").start(() -> Main.run(DISCARD, DISCARD,
-        "serve", "-t", "-e", "0", "-k", socket.toString(), "-f", "qcow2", "-x", "train", path("c.qcow2")));
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (!accepts(socket)) {
-      if (!server.isAlive() || System.nanoTime() > deadline) {
-        throw new IOException("training command failed: vdisk serve did not listen on " + socket + " within 30 s");
-      }
-      Thread.sleep(20);
-    }
-    String uri = "nbd+unix:///train?socket=" + socket;
+    String uri = startServer("serve.sock", "qcow2", "train", "c.qcow2");
     client("qemu-img", "bench", "-f", "raw", "-c", "20000", "-d", "16", "-s", "4096", "-S", "1052672", uri);
     client("qemu-img", "bench", "-f", "raw", "-w", "-c", "20000", "-d", "16", "-s", "4096", "-S", "1052672", uri);
     client("qemu-io", "-f", "raw", "-c", "write -P 0xcd 0 1M", "-c", "write -z 1M 1M", "-c", "discard 2M 1M",
@@ -152,6 +143,28 @@ public final class AotTraining {
     client("qemu-img", "map", "-f", "raw", "--output=json", uri);
     client("nbdcopy", uri, "null:");
     client("nbdcopy", "--connections=4", uri, "null:");
+    // large requests: reads sent with sendfile from a raw file, 1 MiB writes run on the connection's reader
+    String raw = startServer("raw.sock", "raw", "raw", "t.raw");
+    for (String u : List.of(uri, raw)) {
+      client("qemu-img", "bench", "-f", "raw", "-c", "2000", "-d", "4", "-s", "1048576", u);
+      client("qemu-img", "bench", "-f", "raw", "-w", "-c", "2000", "-d", "4", "-s", "1048576", u);
+    }
+    client("nbdcopy", "--connections=4", raw, "null:");
+  }
+
+  /** Starts {@code vdisk serve} of {@code image} as {@code export} in this JVM, waits until it listens; returns its URI. */
+  private String startServer(String socketName, String format, String export, String image) throws Exception {
+    Path socket = dir.resolve(socketName);
+    Thread server = Thread.ofPlatform().daemon().name("training-serve").start(() -> Main.run(DISCARD, DISCARD,
+        "serve", "-t", "-e", "0", "-k", socket.toString(), "-f", format, "-x", export, path(image)));
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (!accepts(socket)) {
+      if (!server.isAlive() || System.nanoTime() > deadline) {
+        throw new IOException("training command failed: vdisk serve did not listen on " + socket + " within 30 s");
+      }
+      Thread.sleep(20);
+    }
+    return "nbd+unix:///" + export + "?socket=" + socket;
   }
 
   /** Whether a server accepts connections on {@code socket} yet (the file appears before the server listens). */

@@ -1,6 +1,7 @@
 package dev.vdisk.cli;
 
-import dev.vdisk.ops.Commit;
+import dev.vdisk.OpenOptions;
+import dev.vdisk.Vdisk;
 import dev.vdisk.ops.Progress;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -8,8 +9,8 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
 
 /**
  * {@code vdisk commit [-q] [-f fmt] [-t cache] [-b base] [-d] [-p] [-r rate] IMAGE}: qemu-img commit over {@link
@@ -60,11 +61,10 @@ final class CommitCommand implements Callable<Integer> {
     if (files.size() != 1) {
       throw new CliException("Expecting one image file name");
     }
-    Commit.Request request = new Commit.Request(Commands.existing(files.getFirst()), format, base, drop, limit,
-        Commands.cacheMode(cache));
+    OpenOptions options = OpenOptions.builder().format(format).cache(Commands.cacheMode(cache)).build();
     Progress bar = ProgressBars.start("commit", progress && !quiet, main.err());
     try {
-      Commit.run(request, bar);
+      Vdisk.commit(Commands.existing(files.getFirst()), base, drop, limit, options, bar);
     } finally {
       ProgressBars.finish(bar);
     }

@@ -2,11 +2,11 @@ package dev.vdisk.cli;
 
 import dev.vdisk.Image;
 import dev.vdisk.io.CacheMode;
-import dev.vdisk.ops.Compare;
-import dev.vdisk.ops.CompareException;
-import dev.vdisk.ops.CompareResult;
-import dev.vdisk.ops.Named;
 import dev.vdisk.ops.Progress;
+import dev.vdisk.ops.internal.Compare;
+import dev.vdisk.ops.internal.CompareException;
+import dev.vdisk.ops.internal.CompareResult;
+import dev.vdisk.ops.internal.Named;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;

@@ -3,7 +3,7 @@ package dev.vdisk.cli;
 import dev.vdisk.Image;
 import dev.vdisk.block.CheckedDevice;
 import dev.vdisk.block.filter.DetectZeroesFilter;
-import dev.vdisk.format.OptionString;
+import dev.vdisk.format.internal.OptionString;
 import dev.vdisk.io.Aio;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.ImageUser;

@@ -3,7 +3,7 @@ package dev.vdisk.cli;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.vdisk.format.OptionString;
+import dev.vdisk.format.internal.OptionString;
 import dev.vdisk.nbd.client.NbdTarget;
 import dev.vdisk.nbd.client.NbdUri;
 import java.util.Iterator;

@@ -1,12 +1,12 @@
 package dev.vdisk.cli;
 
 import dev.vdisk.Image;
-import dev.vdisk.io.DirectBuffers;
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.Extent;
 import dev.vdisk.block.WriteFlag;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.ImageUser;
+import dev.vdisk.io.internal.DirectBuffers;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.ByteBuffer;
@@ -15,13 +15,13 @@ import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine;
 
 /**
  * {@code vdisk io [-f fmt] [-t cache] [-r] [-U] -c CMD... FILE}: qemu-io's scripted mode. Each {@code -c} is

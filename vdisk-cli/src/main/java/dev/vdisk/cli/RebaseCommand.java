@@ -2,15 +2,15 @@ package dev.vdisk.cli;
 
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.ops.Progress;
-import dev.vdisk.ops.Rebase;
+import dev.vdisk.ops.internal.Rebase;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
 
 /**
  * {@code vdisk rebase [-q] [-f fmt] [-t cache] [-T src_cache] [-p] [-u] [-U] -b NEWBASE [-F fmt] IMAGE}: qemu-img

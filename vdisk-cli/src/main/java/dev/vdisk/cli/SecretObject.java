@@ -1,6 +1,6 @@
 package dev.vdisk.cli;
 
-import dev.vdisk.format.OptionString;
+import dev.vdisk.format.internal.OptionString;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

@@ -2,7 +2,7 @@ package dev.vdisk.cli;
 
 import dev.vdisk.block.filter.DetectZeroesFilter;
 import dev.vdisk.io.CacheMode;
-import dev.vdisk.io.SocketActivation;
+import dev.vdisk.io.internal.SocketActivation;
 import dev.vdisk.nbd.metrics.PrometheusMetrics;
 import dev.vdisk.nbd.server.AllowList;
 import dev.vdisk.nbd.server.DiscardMode;

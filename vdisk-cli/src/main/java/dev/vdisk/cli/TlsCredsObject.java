@@ -1,6 +1,6 @@
 package dev.vdisk.cli;
 
-import dev.vdisk.format.OptionString;
+import dev.vdisk.format.internal.OptionString;
 import java.util.Map;
 import java.util.Set;
 

@@ -57,4 +57,20 @@ class CreateInteropIT {
     String theirs = PeerTools.check(dir, "qemu-img", "map", "--output=json", "-f", "raw", p[1].toString());
     assertThat(ours).isEqualTo(theirs);
   }
+
+  /**
+   * Sizes the host file cannot take are refused with qemu-img's message and exit code: within 511 bytes of the largest
+   * size, where rounding up to a sector overflows (qemu-img: "Could not resize file: Invalid argument"), and above the
+   * file system's largest file (EFBIG: "The image size is too large for file format 'raw'").
+   */
+  @ParameterizedTest
+  @ValueSource(longs = {Long.MAX_VALUE, Long.MAX_VALUE - 1000, Long.MAX_VALUE - 4095})
+  void sizesTheFileCannotTakeAreRefusedLikeQemuImg(long size) throws IOException, InterruptedException {
+    PeerTools.Result theirs = PeerTools.run(dir, "qemu-img", "create", "-f", "raw", "qemu.img", Long.toString(size));
+    Vdisk.Result ours = Vdisk.run("create", "-f", "raw", dir.resolve("vdisk.img").toString(), Long.toString(size));
+    assertThat(theirs.exit()).as(theirs.err()).isEqualTo(1);
+    assertThat(ours.exit()).as(ours.err()).isEqualTo(1);
+    String message = theirs.err().strip().replaceFirst("^qemu-img: [^:]*qemu\\.img: ", "");
+    assertThat(ours.err().strip()).isEqualTo("vdisk create: " + dir.resolve("vdisk.img") + ": " + message);
+  }
 }

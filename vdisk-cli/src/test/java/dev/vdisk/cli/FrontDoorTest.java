@@ -10,11 +10,13 @@ import dev.vdisk.format.ImageChain;
 import dev.vdisk.format.ImageContext;
 import dev.vdisk.format.ImageFormat;
 import dev.vdisk.format.ImageMap;
-import dev.vdisk.format.Images;
 import dev.vdisk.format.MeasureSource;
-import dev.vdisk.format.OpenImage;
+import dev.vdisk.format.internal.Images;
+import dev.vdisk.format.internal.OpenImage;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileOptions;
+import dev.vdisk.ops.Progress;
+import dev.vdisk.ops.internal.Commit;
 import java.nio.file.Path;
 import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
@@ -45,6 +47,12 @@ class FrontDoorTest {
         .orShould().callMethod(ImageFormat.class, "measure", Map.class, long.class, MeasureSource.class)
         .orShould().callMethod(ImageMap.class, "walk", ImageChain.class, long.class, long.class, ImageMap.Sink.class)
         .check(cli);
+  }
+
+  /** {@code vdisk commit} commits through {@link dev.vdisk.Vdisk#commit}, not the operation below it. */
+  @Test
+  void commandsCommitThroughTheFrontDoor() {
+    noClasses().should().callMethod(Commit.class, "run", Commit.Request.class, Progress.class).check(cli);
   }
 
   @Test

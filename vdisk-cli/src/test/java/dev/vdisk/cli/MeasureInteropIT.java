@@ -39,6 +39,18 @@ class MeasureInteropIT {
     }
   }
 
+  /**
+   * Option values of the wrong type are refused as qemu-img refuses them (QemuOpts checks every option's type before
+   * qcow2's measure reads any), exit 1 with one line, even for the options measuring otherwise ignores; the
+   * combinations only creating refuses are measured, as by qemu-img.
+   */
+  @ParameterizedTest(name = "-O qcow2 -o {0}")
+  @ValueSource(strings = {"lazy_refcounts=maybe", "data_file_raw=maybe", "refcount_bits=abc", "extended_l2=2",
+      "lazy_refcounts=yes", "compat=0.10,lazy_refcounts=on", "compression_type=foo"})
+  void optionTypesCheckedLikeQemuImg(String options) throws IOException, InterruptedException {
+    same(List.of("measure", "-O", "qcow2", "-o", options, "--size", "1G"));
+  }
+
   @Test
   void rawTargetsLikeQemuImg() throws IOException, InterruptedException {
     for (String size : SIZES) {

@@ -54,7 +54,7 @@ public final class ImageChain {
       FormatFacts facts = facts();
       Optional<Path> backingPath = Optional.empty();
       if (facts.backingFile().isPresent()) {
-        backingPath = Optional.of(FileContext.resolve(name, facts.backingFile().get()));
+        backingPath = Optional.of(ImageContext.resolve(name, facts.backingFile().get()));
       }
       // On RBD, as QEMU: the image is named by its options (json:{...}), and a raw image's cluster size is its RBD
       // image's object size (QEMU's raw driver asks its file, and the rbd driver answers with the object size).
@@ -62,7 +62,7 @@ public final class ImageChain {
       RbdDevice rbd = FilterDevice.find(device, RbdDevice.class);
       OptionalInt clusterSize = facts.clusterSize().isEmpty() && rbd != null
           ? OptionalInt.of(Math.toIntExact(rbd.objectSize())) : facts.clusterSize();
-      String shown = label != null && RbdImages.isRbd(label) ? RbdName.parse(label).toQemuJson(format) : label;
+      String shown = label != null && RbdName.isRbd(label) ? RbdName.parse(label).toQemuJson(format) : label;
       // QEMU's raw driver lists its file's snapshots too: the RBD image's, with only a name and a size.
       List<Snapshot> snapshots = facts.snapshots().isEmpty() && rbd != null
           ? rbd.snapshots().stream().map(sn -> new Snapshot(sn.name(), sn.name(), sn.size(), sn.size(), 0, 0, 0, 0)).toList()
@@ -78,11 +78,6 @@ public final class ImageChain {
 
   private ImageChain(List<Layer> layers) {
     this.layers = List.copyOf(layers);
-  }
-
-  /** The chain of {@code image}, whose file was named {@code name}. */
-  public static ImageChain of(OpenImage image, Path name) {
-    return of(image.device(), name, image.format().name(), image.file());
   }
 
   /**

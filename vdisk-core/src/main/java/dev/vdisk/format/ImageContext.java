@@ -3,7 +3,9 @@ package dev.vdisk.format;
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
+import dev.vdisk.io.rbd.RbdName;
 import java.io.IOException;
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.Optional;
 
@@ -11,7 +13,8 @@ import java.util.Optional;
  * What a format driver needs from its surroundings to open an image that sits on some {@link BlockDevice}: the
  * image's name, whether the open is read-only, and how the other files the image names (a backing file, an
  * external data file) become devices. A driver never opens a file by path itself, so the same driver opens an
- * image in a host file ({@link FileContext}), in memory, inside a crash simulator, or on a network device.
+ * image in a host file (as {@link dev.vdisk.Vdisk#open(java.nio.file.Path, dev.vdisk.OpenOptions)} does), in
+ * memory, inside a crash simulator, or on a network device.
  */
 public interface ImageContext {
   /** The image's name as given: for messages, and what names recorded in the image are relative to. */
@@ -45,6 +48,33 @@ public interface ImageContext {
    * @throws IOException prefixed with the backing file's name, whatever layer below failed
    */
   Optional<Backing> openBacking(String name, Optional<String> format) throws IOException;
+
+  /**
+   * Where {@code file} (a backing or data file name written in the image named {@code image}) points.
+   *
+   * @throws BlockDeviceException for names that are not local paths (json:, URLs) or not valid paths
+   */
+  static Path resolve(Path image, String file) throws IOException {
+    if (RbdName.isRbd(file)) {
+      return Path.of(file);   // a protocol name, as in QEMU: not relative to the image's directory
+    }
+    if (file.startsWith("json:") || file.contains("://")) {
+      throw new BlockDeviceException(BlockError.ENOTSUP, "file name: '" + file + "' (expected: a local file path)");
+    }
+    Path p;
+    try {
+      p = Path.of(file);
+    } catch (InvalidPathException e) {
+      throw new BlockDeviceException(BlockError.EINVAL, "file name: '" + file + "' (expected: a valid path ("
+          + e.getReason() + "))", e);
+    }
+    if (p.isAbsolute()) {
+      return p;
+    }
+    // QEMU's path_combine: relative to the directory of the image's name as given, so the combined name is the
+    // full-backing-filename qemu-img prints and still opens from the current directory.
+    return image.resolveSibling(p);
+  }
 
   /**
    * A context for an image that names no other file, on any device: opening a backing or data file is refused

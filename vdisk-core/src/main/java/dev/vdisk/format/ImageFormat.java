@@ -16,7 +16,7 @@ import java.util.function.Consumer;
  * on the BlockDevice of its file, any BlockDevice; the other files an image names (backing, data file) come from
  * its {@link ImageContext}, so a driver never touches a host file directly.
  *
- * <p>Formats are found with {@link java.util.ServiceLoader} ({@link FormatRegistry}); a driver has a public
+ * <p>Formats are found with {@link java.util.ServiceLoader} (the module {@code uses} this interface); a driver has a public
  * no-argument constructor.
  */
 public interface ImageFormat {

@@ -1,7 +1,7 @@
 package dev.vdisk.ops;
 
 /**
- * How {@link Convert} copies, with qemu-img convert's defaults ({@link #DEFAULTS}).
+ * How {@link dev.vdisk.Vdisk#convert} copies, with qemu-img convert's defaults ({@link #DEFAULTS}).
  *
  * @param workers parallel copy workers, 1 to {@link #MAX_WORKERS} (qemu-img's {@code -m}, default 8); memory
  *     use is {@code workers * bufferSize}
@@ -16,6 +16,8 @@ package dev.vdisk.ops;
  */
 public record ConvertOptions(int workers, boolean inOrder, int sparseBytes, boolean targetIsZero, int bufferSize,
     boolean compressed) {
+  /** The unit of sparse detection: {@code sparseBytes} and {@code bufferSize} are multiples of it. */
+  public static final int SECTOR = 512;
   public static final int MAX_WORKERS = 16;
   public static final int MAX_SPARSE = 16 << 20;
   public static final int DEFAULT_BUFFER = 2 << 20;
@@ -31,13 +33,13 @@ public record ConvertOptions(int workers, boolean inOrder, int sparseBytes, bool
     if (workers < 1 || workers > MAX_WORKERS) {
       throw new IllegalArgumentException("workers: " + workers + " (expected: 1 to " + MAX_WORKERS + ")");
     }
-    if (sparseBytes < 0 || sparseBytes % SparseScanner.SECTOR != 0 || sparseBytes > MAX_SPARSE) {
+    if (sparseBytes < 0 || sparseBytes % SECTOR != 0 || sparseBytes > MAX_SPARSE) {
       throw new IllegalArgumentException("sparse size: " + sparseBytes + " (expected: a multiple of "
-          + SparseScanner.SECTOR + " up to " + MAX_SPARSE + ", or 0 to disable sparse detection)");
+          + SECTOR + " up to " + MAX_SPARSE + ", or 0 to disable sparse detection)");
     }
-    if (bufferSize < SparseScanner.SECTOR || bufferSize % SparseScanner.SECTOR != 0) {
+    if (bufferSize < SECTOR || bufferSize % SECTOR != 0) {
       throw new IllegalArgumentException("buffer size: " + bufferSize + " (expected: a positive multiple of "
-          + SparseScanner.SECTOR + ")");
+          + SECTOR + ")");
     }
   }
 

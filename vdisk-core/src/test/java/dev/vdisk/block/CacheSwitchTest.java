@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.vdisk.block.filter.CountingFilter;
 import dev.vdisk.block.mem.MemoryDevice;
-import dev.vdisk.format.Images;
+import dev.vdisk.format.internal.Images;
 import dev.vdisk.io.CacheMode;
 import java.nio.ByteBuffer;
 import java.util.EnumSet;

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.vdisk.block.WriteFlag;
+import dev.vdisk.io.internal.DirectBuffers;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;

@@ -1,8 +1,8 @@
 package dev.vdisk.io;
 
 import dev.vdisk.block.BlockDevice;
-import dev.vdisk.format.Images;
-import dev.vdisk.format.OpenImage;
+import dev.vdisk.format.internal.Images;
+import dev.vdisk.format.internal.OpenImage;
 import dev.vdisk.testkit.BlockDeviceContractTest;
 import java.io.IOException;
 import java.nio.channels.FileChannel;

@@ -6,7 +6,7 @@ import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.CheckedDevice;
 import dev.vdisk.block.WriteFlag;
 import dev.vdisk.block.mem.MemoryDevice;
-import dev.vdisk.format.Images;
+import dev.vdisk.format.internal.Images;
 import dev.vdisk.testkit.CrashingDevice;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;

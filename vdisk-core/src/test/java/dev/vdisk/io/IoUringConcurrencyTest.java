@@ -2,6 +2,7 @@ package dev.vdisk.io;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.vdisk.io.internal.DirectBuffers;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;

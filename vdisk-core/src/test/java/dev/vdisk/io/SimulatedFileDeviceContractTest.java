@@ -2,7 +2,7 @@ package dev.vdisk.io;
 
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.mem.MemoryDevice;
-import dev.vdisk.format.Images;
+import dev.vdisk.format.internal.Images;
 import dev.vdisk.testkit.BlockDeviceContractTest;
 import dev.vdisk.testkit.CrashingDevice;
 import java.io.IOException;

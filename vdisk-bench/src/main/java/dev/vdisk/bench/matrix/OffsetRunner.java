@@ -1,7 +1,7 @@
 package dev.vdisk.bench.matrix;
 
 import dev.vdisk.block.BlockDevice;
-import dev.vdisk.io.DirectBuffers;
+import dev.vdisk.io.internal.DirectBuffers;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;

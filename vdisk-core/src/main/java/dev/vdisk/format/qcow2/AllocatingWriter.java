@@ -31,15 +31,17 @@ final class AllocatingWriter {
   private final ClusterEntries entries;
   private final MetadataWriteBack writeBack;
   private final Qcow2Writer.GuestReader current;
+  private final Qcow2Writer.ZeroStatus zeroStatus;
   private final InFlightAllocations inFlight;
 
   /**
    * @param data where guest clusters live: {@code file}, or the external data file
    * @param current reads the image's guest bytes (for copy-on-write), without taking the writer's shared lock
+   * @param zeroStatus block status of the image's guest bytes, without taking the writer's shared lock
    */
   AllocatingWriter(BlockDevice file, BlockDevice data, Geometry geometry, L1Table l1, L2Cache l2,
       RefcountStore refcounts, ClusterEntries entries, MetadataWriteBack writeBack, Qcow2Writer.GuestReader current,
-      InFlightAllocations inFlight) {
+      Qcow2Writer.ZeroStatus zeroStatus, InFlightAllocations inFlight) {
     this.file = file;
     this.data = data;
     this.dataFile = data != file;
@@ -50,6 +52,7 @@ final class AllocatingWriter {
     this.entries = entries;
     this.writeBack = writeBack;
     this.current = current;
+    this.zeroStatus = zeroStatus;
     this.inFlight = inFlight;
   }
 
@@ -284,8 +287,20 @@ final class AllocatingWriter {
   void writeData(Run r) throws IOException {
     int head = (int) (r.pos - r.runStart - r.cowStartFrom);
     int n = r.bytes.remaining();
+    long at = r.host + r.cowStartFrom;
+    int length = (int) (r.cowEndTo - r.cowStartFrom);
+    if (r.pastEnd && (head > 0 || n < length) && zeroStatus.readsAsZero(r.runStart + r.cowStartFrom, head)
+        && zeroStatus.readsAsZero(r.writeEnd, length - head - n)) {
+      // The copy-on-write parts are zeroes by block status (unallocated without backing data, zero clusters) and
+      // would land past the end of the file, where they read as zeroes already: the branch below would read them,
+      // find them zero and write only the new bytes. Decided without the cluster-sized buffer, its reads and its
+      // comparison, and the caller's buffer goes out as it is.
+      data.write(at + head, r.bytes, Set.of());
+      r.dataEnd = at + length;
+      return;
+    }
     ByteBuffer buf;
-    if (head == 0 && r.cowEndTo == r.writeEnd - r.runStart) {
+    if (head == 0 && n == length) {
       // Nothing to copy: the caller's buffer goes out as it is (a direct buffer reaches pwrite without a copy).
       buf = r.bytes;
     } else {
@@ -298,7 +313,6 @@ final class AllocatingWriter {
         current.read(r.writeEnd, buf.slice(head + n, buf.limit() - head - n));
       }
     }
-    long at = r.host + r.cowStartFrom;
     if (r.pastEnd && isZero(buf, 0, head) && isZero(buf, head + n, buf.limit())) {
       // Past the end of the file the copy-on-write parts already read as zeroes: write only the new bytes, and let
       // the file end where QEMU's zeroing of them would (sparse), as qemu-img map looks at the file's holes.

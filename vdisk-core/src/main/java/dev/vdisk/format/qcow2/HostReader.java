@@ -55,6 +55,10 @@ final class HostReader {
    */
   void readData(long offset, ByteBuffer dst) throws IOException {
     long inDevice = offset < 0 ? 0 : Math.clamp(size() - offset, 0, dst.remaining());
+    if (inDevice == dst.remaining()) {
+      readInside(offset, dst); // all inside the device (the usual case): no slice to allocate
+      return;
+    }
     if (inDevice > 0) {
       ByteBuffer part = dst.slice(dst.position(), (int) inDevice);
       readInside(offset, part);

@@ -10,14 +10,14 @@ import dev.vdisk.format.CheckResult;
 import dev.vdisk.format.Repair;
 import dev.vdisk.format.CheckProblem;
 import dev.vdisk.format.CheckProblem.Kind;
-import dev.vdisk.format.FileContext;
+import dev.vdisk.format.ImageContext;
 import dev.vdisk.format.Snapshot;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Set;
 import java.util.Optional;
+import java.util.Set;
 import java.util.function.Consumer;
 
 /**
@@ -142,7 +142,7 @@ final class Qcow2Checker {
       // Data clusters are not counted, but QEMU opens the data file and cannot check an image without it.
       String name = head.extensions().dataFile()
           .orElseThrow(() -> invalid("external data file name", "absent", "a data file name header extension with incompatible feature bit 2"));
-      Path path = FileContext.resolve(imagePath, name);
+      Path path = ImageContext.resolve(imagePath, name);
       if (!Files.exists(path)) {
         throw invalid("external data file", path, "an existing file");
       }

@@ -141,7 +141,8 @@ public record Qcow2CreateOptions(int version, int clusterBits, int refcountOrder
    * options that change the numbers ({@code extended_l2}, {@code cluster_size}, {@code compat}, {@code refcount_bits},
    * {@code preallocation}) are checked together, and {@code backing_file} counts by its presence alone (an empty name
    * too, as in QEMU); the others are neither checked nor kept, so qemu-img's combinations that only creating refuses
-   * (lazy refcounts with compat 0.10, a preallocated image over a backing file) measure as qemu-img measures them.
+   * (lazy refcounts with compat 0.10, a preallocated image over a backing file) measure as qemu-img measures them;
+   * but every boolean must be one ({@code lazy_refcounts}, {@code data_file_raw}), as QemuOpts checks types first.
    *
    * @throws IllegalArgumentException {@code option: 'value' (expected: ...)} for the first problem found
    */
@@ -151,6 +152,9 @@ public record Qcow2CreateOptions(int version, int clusterBits, int refcountOrder
         parse(Map.of(key, options.get(key)));
       }
     }
+    // QemuOpts checks each option's type before qcow2_measure reads any: a boolean that is none is refused.
+    bool(options, "lazy_refcounts");
+    bool(options, "data_file_raw");
     Map<String, String> layout = new java.util.LinkedHashMap<>();
     for (String key : List.of("extended_l2", "cluster_size", "compat", "refcount_bits", "preallocation")) {
       if (options.containsKey(key)) {

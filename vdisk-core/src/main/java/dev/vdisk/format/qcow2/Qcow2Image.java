@@ -297,14 +297,16 @@ final class Qcow2Image implements FormatImage {
     while (dst.hasRemaining()) {
       ClusterMapper.Run run = mapper.map(pos, dst.remaining());
       int n = (int) run.length();
-      ByteBuffer part = dst.slice(dst.position(), n);
+      // A run that covers the rest of dst (a request inside one cluster, the usual case) needs no slice of it.
+      ByteBuffer part = n == dst.remaining() ? dst : dst.slice(dst.position(), n);
+      int at = dst.position();
       switch (run.entry()) {
         case L2Entry.Normal d -> data.readData(run.hostStart(), part);
         case L2Entry.Zero z -> HostReader.zeroFill(part);
         case L2Entry.Unallocated u -> readBacking(pos, part);
         case L2Entry.Compressed c -> readCompressed(c, pos, part);
       }
-      dst.position(dst.position() + n);
+      dst.position(at + n);
       pos += n;
     }
   }

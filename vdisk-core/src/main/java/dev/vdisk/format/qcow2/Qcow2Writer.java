@@ -74,7 +74,7 @@ final class Qcow2Writer {
     ClusterEntries entries = new ClusterEntries(file, data, geometry, l1, l2, refcounts, size);
     this.writeBack = new MetadataWriteBack(file, data, l1, l2, refcounts, lazy, inUse.writeLock());
     this.writer = new AllocatingWriter(file, data, geometry, l1, l2, refcounts, entries, writeBack, current,
-        inFlight);
+        zeroStatus, inFlight);
     this.zeroes = new ZeroesAndDiscards(data, dataFileRaw, geometry, l1, zeroClusters, hasBacking, entries, writer,
         writeBack, zeroStatus);
     this.resize = new ImageResize(file, data, dataFileRaw, geometry, l1, l2, refcounts, zeroClusters, entries, writer,

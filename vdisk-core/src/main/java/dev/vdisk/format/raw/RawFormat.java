@@ -1,14 +1,17 @@
 package dev.vdisk.format.raw;
 
 import dev.vdisk.block.BlockDevice;
+import dev.vdisk.block.BlockDeviceException;
+import dev.vdisk.block.BlockError;
 import dev.vdisk.format.FormatImage;
-import dev.vdisk.format.FormatRegistry;
 import dev.vdisk.format.ImageContext;
 import dev.vdisk.format.ImageFormat;
 import dev.vdisk.format.MeasureSource;
 import dev.vdisk.format.Measurement;
-import dev.vdisk.io.Preallocation;
+import dev.vdisk.format.internal.FormatRegistry;
 import dev.vdisk.io.FileDevice;
+import dev.vdisk.io.Preallocation;
+import dev.vdisk.io.linux.ErrnoException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -52,10 +55,14 @@ public final class RawFormat implements ImageFormat {
       // Block devices and LVs are created elsewhere; "creating" one only sets nothing up.
       throw new IOException(path + ": not a regular file (expected: a path for a new image file)");
     }
-    // As QEMU's file driver: whole 512-byte sectors.
+    // As QEMU's file driver: whole 512-byte sectors. Where rounding up overflows, QEMU's ftruncate gets a negative
+    // length; its message, before a file is made.
+    if (size > Long.MAX_VALUE - 511) {
+      throw new BlockDeviceException(BlockError.EINVAL, path + ": Could not resize file: Invalid argument");
+    }
     long bytes = Math.ceilDiv(size, 512) * 512;
     try (FileDevice file = FileDevice.create(path, overwrite)) {
-      file.resize(bytes);
+      resize(file, bytes, path);
       file.preallocate(0, bytes, prealloc);
       if (prealloc != Preallocation.FULL && bytes > 0) {
         // As QEMU's file driver does: writing the first block lets later O_DIRECT opens probe the
@@ -63,6 +70,21 @@ public final class RawFormat implements ImageFormat {
         file.write(0, java.nio.ByteBuffer.allocate((int) Math.min(bytes, 4096)), Set.of());
       }
       file.flush();
+    }
+  }
+
+  /** Sets the new file's length; a length the file system cannot hold (EFBIG) refused with qemu-img's message. */
+  private static void resize(FileDevice file, long bytes, Path path) throws IOException {
+    try {
+      file.resize(bytes);
+    } catch (IOException e) {
+      for (Throwable t = e; t != null; t = t.getCause()) {
+        if (t instanceof ErrnoException x && x.errno() == ErrnoException.EFBIG) {
+          throw new BlockDeviceException(BlockError.EINVAL,
+              path + ": The image size is too large for file format 'raw'", e);
+        }
+      }
+      throw e;
     }
   }
 

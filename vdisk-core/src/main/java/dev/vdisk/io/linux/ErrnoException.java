@@ -14,6 +14,7 @@ public final class ErrnoException extends IOException {
   public static final int EAGAIN = 11;
   public static final int EACCES = 13;
   public static final int EINVAL = 22;
+  public static final int EFBIG = 27;
   public static final int ENOSPC = 28;
   public static final int EROFS = 30;
   public static final int ENOSYS = 38;

@@ -12,13 +12,13 @@ import dev.vdisk.format.Backing;
 import dev.vdisk.format.CheckResult;
 import dev.vdisk.format.ImageChain;
 import dev.vdisk.format.ImageContext;
-import dev.vdisk.format.Images;
-import dev.vdisk.format.OpenImage;
 import dev.vdisk.format.Repair;
+import dev.vdisk.format.internal.Images;
+import dev.vdisk.format.internal.OpenImage;
 import dev.vdisk.io.CacheMode;
-import dev.vdisk.ops.Commit;
 import dev.vdisk.ops.Progress;
-import dev.vdisk.ops.Rebase;
+import dev.vdisk.ops.internal.Commit;
+import dev.vdisk.ops.internal.Rebase;
 import dev.vdisk.testkit.CrashingDevice;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -126,7 +126,7 @@ class ChainCrashIT {
     CacheMode cache = CacheMode.WRITEBACK;
     if (commit) {
       try (OpenImage image = Images.open(topFile, files.context(tag + "top.qcow2", false, baseFile), "qcow2", cache)) {
-        ImageChain chain = ImageChain.of(image, dir.resolve(tag + "top.qcow2"));
+        ImageChain chain = image.chain(dir.resolve(tag + "top.qcow2"));
         int depth = chain.layers().size() - 1;
         Commit.commitInto(chain, depth, 0, Progress.NONE);
         chain.layers().get(depth).device().flush();
@@ -136,7 +136,7 @@ class ChainCrashIT {
       }
     } else {
       try (OpenImage image = Images.open(topFile, files.context(tag + "top.qcow2", false, null), "qcow2", cache)) {
-        ImageChain chain = ImageChain.of(image, dir.resolve(tag + "top.qcow2"));
+        ImageChain chain = image.chain(dir.resolve(tag + "top.qcow2"));
         OpenImage fresh = op.equals("rebase onto new") ? files.open(tag + "new.qcow2") : null;
         BlockDevice target = switch (op) {
           case "rebase onto new" -> fresh.device();

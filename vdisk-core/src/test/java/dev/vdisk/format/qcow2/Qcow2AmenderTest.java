@@ -5,9 +5,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.mem.MemoryDevice;
-import dev.vdisk.testkit.CrashingDevice;
 import dev.vdisk.format.CheckResult;
-import dev.vdisk.format.OptionString;
+import dev.vdisk.format.internal.OptionString;
+import dev.vdisk.testkit.CrashingDevice;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;

@@ -1,15 +1,13 @@
 package dev.vdisk.format.qcow2;
 
-import dev.vdisk.format.FileContext;
-
-import dev.vdisk.format.Backing;
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.Extent;
-import dev.vdisk.format.OpenImage;
+import dev.vdisk.format.Backing;
+import dev.vdisk.format.internal.FileContext;
+import dev.vdisk.format.internal.OpenImage;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;

@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.WriteFlag;
-import dev.vdisk.format.Images;
-import dev.vdisk.format.OpenImage;
+import dev.vdisk.format.internal.Images;
+import dev.vdisk.format.internal.OpenImage;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileOptions;
 import java.nio.ByteBuffer;

@@ -1,7 +1,7 @@
 package dev.vdisk.format.qcow2;
 
 import dev.vdisk.block.BlockDevice;
-import dev.vdisk.format.Images;
+import dev.vdisk.format.internal.Images;
 import dev.vdisk.io.Aio;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileOptions;

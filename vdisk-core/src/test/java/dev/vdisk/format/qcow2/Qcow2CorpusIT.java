@@ -1,11 +1,10 @@
 package dev.vdisk.format.qcow2;
 
-import dev.vdisk.format.Snapshot;
-
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.vdisk.block.Extent;
-import dev.vdisk.format.OpenImage;
+import dev.vdisk.format.Snapshot;
+import dev.vdisk.format.internal.OpenImage;
 import dev.vdisk.testkit.Scribble;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -5,12 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.vdisk.format.CheckResult;
-import dev.vdisk.format.Images;
-import dev.vdisk.format.OpenImage;
-import dev.vdisk.io.Preallocation;
+import dev.vdisk.format.internal.Images;
+import dev.vdisk.format.internal.OpenImage;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileDevice;
 import dev.vdisk.io.FileOptions;
+import dev.vdisk.io.Preallocation;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;

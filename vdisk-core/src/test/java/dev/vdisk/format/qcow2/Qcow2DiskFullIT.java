@@ -1,7 +1,5 @@
 package dev.vdisk.format.qcow2;
 
-import dev.vdisk.format.FileContext;
-
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.vdisk.block.BlockDevice;
@@ -11,6 +9,7 @@ import dev.vdisk.block.CheckedDevice;
 import dev.vdisk.block.WriteFlag;
 import dev.vdisk.block.mem.MemoryDevice;
 import dev.vdisk.format.CheckResult;
+import dev.vdisk.format.internal.FileContext;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileDevice;
 import dev.vdisk.io.FileOptions;

@@ -5,8 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
-import dev.vdisk.format.Images;
-import dev.vdisk.format.OpenImage;
+import dev.vdisk.format.internal.Images;
+import dev.vdisk.format.internal.OpenImage;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileOptions;
 import java.io.IOException;

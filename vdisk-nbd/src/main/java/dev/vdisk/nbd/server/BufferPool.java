@@ -1,6 +1,6 @@
 package dev.vdisk.nbd.server;
 
-import dev.vdisk.io.DirectBuffers;
+import dev.vdisk.io.internal.DirectBuffers;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;

@@ -29,7 +29,8 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * An NBD server: listens on TCP and/or unix sockets and serves a fixed set of {@link Export}s, one platform
- * thread per connection (reading its requests and running the small ones) and a virtual thread per other request.
+ * thread per connection (reading its requests and running the small ones) and up to
+ * {@value Transmission#WORKERS} platform worker threads per connection for the other requests.
  *
  * <p>Lifecycle: construct, {@link #listen} once or more, then {@link #stop} (graceful: stop accepting,
  * let connections finish the requests they have read, flush and close every export) and optionally

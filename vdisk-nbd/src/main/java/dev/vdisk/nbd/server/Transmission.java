@@ -8,20 +8,29 @@ import dev.vdisk.nbd.protocol.TransmissionCodec;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.Phaser;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The transmission phase of one connection. This thread reads requests (and WRITE payloads) in order; each
- * request then runs on its own virtual thread, so a slow request does not hold up the ones behind it, and
- * replies go out as requests finish. The exception are requests that do not wait for the disk on an export
- * served through the page cache ({@link Export#pageCacheWrites()}), which this thread runs itself: small
- * whole-page writes without FUA (no read-modify-write of a partial page, no flush), and reads of at most
- * {@link #INLINE_READ_MAX} bytes. Handing a 4 KiB request to another thread costs more than the request (a thread,
- * its stack and a wake-up of a carrier thread; on a loaded machine every handoff also waits for that carrier to be
- * scheduled). A read can miss the page cache and wait for the disk, holding up the requests behind it: after an
+ * request then runs on one of the connection's {@link #WORKERS} worker threads, so a slow request does not hold up
+ * the ones behind it, and replies go out as requests finish. The workers are platform threads, not virtual ones:
+ * a virtual thread that touches the socket switches it to non-blocking mode for good, after which every read that
+ * finds no data costs a {@code poll}, and a large reply sent with sendfile goes out in socket-buffer-sized pieces,
+ * each a park and a wake-up through the JDK's poller; on a blocking socket one sendfile call sends it whole. A
+ * worker blocked on the disk holds only itself. The exception are requests that do not wait for the disk on an export
+ * served through the page cache ({@link Export#pageCacheWrites()}), which this thread runs itself: whole-page
+ * writes without FUA (no read-modify-write of a partial page, no flush) of any length, and reads of at most
+ * {@link #INLINE_READ_MAX} bytes. Handing a 4 KiB request to another thread costs more than the request (a wake-up of
+ * the worker, two context switches; on a loaded machine every handoff also waits for the worker to be scheduled). A
+ * large write gains nothing from a worker either: buffered writes to one file take the file's lock in turn (the
+ * inode lock of ext4 and XFS), so two workers would copy one after the other, and the handoff is all that remains.
+ * A read can miss the page cache and wait for the disk, holding up the requests behind it: after an
  * inline read that took longer than {@link #SLOW_READ_NANOS}, the next {@link #OFFLOADED_AFTER_SLOW} reads run on
- * their own threads again. Replies of requests run here are batched ({@link ReplySender}) and go out
+ * the workers again. Replies of requests run here are batched ({@link ReplySender}) and go out
  * before this thread waits for anything: for the client's next request, for its payload, or for budget.
  * Memory is bounded: the reader waits while the connection holds
  * {@link ServerConfig#inflightBytesPerConnection()} payload bytes or
@@ -39,15 +48,20 @@ import java.util.concurrent.Semaphore;
  */
 final class Transmission {
   private static final int DRAIN_CHUNK = 64 << 10;
-  /** Largest write run on the reader thread. */
-  static final int INLINE_WRITE_MAX = 64 << 10;
   private static final int PAGE = 4096;
   /** Largest read run on the reader thread. */
   static final int INLINE_READ_MAX = 64 << 10;
   /** An inline read that took longer than this waited for the disk (a page-cache hit of 64 KiB takes microseconds). */
   static final long SLOW_READ_NANOS = 200_000;
-  /** Reads that go to their own threads after a slow inline read. */
+  /** Reads that go to the workers after a slow inline read. */
   static final int OFFLOADED_AFTER_SLOW = 64;
+  /**
+   * Worker threads of a connection: requests beyond that many wait in order for one to come free (nbdkit's default of
+   * threads per connection is the same).
+   */
+  static final int WORKERS = 16;
+  /** How long an idle worker waits for the next request before it ends. */
+  private static final long WORKER_IDLE_SECONDS = 10;
 
   private final Wire wire;
   private final ServerConfig config;
@@ -58,10 +72,12 @@ final class Transmission {
   private final Semaphore serverBytes;
   private final Semaphore slots;
   private final Phaser inflight = new Phaser(1);
+  /** Runs the requests this thread does not run itself; started on the first such request. */
+  private final ThreadPoolExecutor workers;
   private final ReplySender sender;
   private final ByteBuffer batch;
   private final boolean inline;
-  /** Reads still to run on their own threads after a slow inline one (this thread's only). */
+  /** Reads still to go to the workers after a slow inline one (this thread's only). */
   private int offloadedReads;
   private volatile boolean stopping;
 
@@ -78,6 +94,9 @@ final class Transmission {
     this.bytes = new Semaphore(Math.toIntExact(config.inflightBytesPerConnection()));
     this.slots = new Semaphore(config.inflightRequestsPerConnection());
     this.inline = session.export().pageCacheWrites();
+    this.workers = new ThreadPoolExecutor(WORKERS, WORKERS, WORKER_IDLE_SECONDS, TimeUnit.SECONDS,
+        new LinkedBlockingQueue<>(), Thread.ofPlatform().daemon().name("nbd-request").factory());
+    workers.allowCoreThreadTimeOut(true);
   }
 
   /**
@@ -122,6 +141,7 @@ final class Transmission {
     } finally {
       sender.flush();
       inflight.arriveAndAwaitAdvance();
+      workers.shutdown(); // every request has completed: only idle workers are left
       executor.close();
       pool.release(batch);
     }
@@ -176,7 +196,7 @@ final class Transmission {
       return;
     }
     inflight.register();
-    Thread.ofVirtual().name("nbd-request").start(() -> {
+    workers.execute(() -> {
       try {
         executor.execute(r, data);
       } finally {
@@ -228,8 +248,7 @@ final class Transmission {
       offloadedReads--;
       return false;
     }
-    return r.type() == NBD_CMD_WRITE && !r.has(NBD_CMD_FLAG_FUA) && r.length() <= INLINE_WRITE_MAX
-        && r.offset() % PAGE == 0 && r.length() % PAGE == 0;
+    return r.type() == NBD_CMD_WRITE && !r.has(NBD_CMD_FLAG_FUA) && r.offset() % PAGE == 0 && r.length() % PAGE == 0;
   }
 
   /** From now on, requests are refused with {@code ESHUTDOWN}; those already accepted complete. */

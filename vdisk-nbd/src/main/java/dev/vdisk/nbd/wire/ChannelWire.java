@@ -101,9 +101,10 @@ public final class ChannelWire implements Wire {
   }
 
   /**
-   * {@link FileChannel#transferTo}, sendfile on Linux. Where the socket is full, transferTo returns 0 rather than
-   * waiting (a virtual thread's socket is non-blocking underneath); then the next few bytes go through a plain
-   * write, which waits for room (parking the thread), and sendfile goes on. The calling thread's interrupt is set
+   * {@link FileChannel#transferTo}, sendfile on Linux. On a blocking socket (the server's, which only platform threads
+   * use) one call sends the whole range, waiting for room in the kernel. On a non-blocking one (a virtual thread's
+   * socket is non-blocking underneath) transferTo returns 0 where the socket is full, rather than waiting; then the
+   * next few bytes go through a plain write, which waits for room (parking the thread), and sendfile goes on. The calling thread's interrupt is set
    * aside for the call: a channel closes itself when a thread blocked in it is interrupted, and the file's channel
    * belongs to its device. Called under the reply lock, one thread at a time.
    */

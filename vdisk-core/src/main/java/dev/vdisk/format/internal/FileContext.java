@@ -1,13 +1,15 @@
-package dev.vdisk.format;
+package dev.vdisk.format.internal;
 
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
 import dev.vdisk.block.CheckedDevice;
+import dev.vdisk.format.Backing;
+import dev.vdisk.format.ImageContext;
+import dev.vdisk.format.ImageFormat;
 import dev.vdisk.io.FileDevice;
 import dev.vdisk.io.FileOptions;
 import java.io.IOException;
-import java.nio.file.InvalidPathException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -85,7 +87,7 @@ public final class FileContext implements ImageContext {
 
   @Override
   public BlockDevice openDataFile(String file) throws IOException {
-    Path path = resolve(name, file);
+    Path path = ImageContext.resolve(name, file);
     try {
       return FileDevice.open(path, options);
     } catch (NoSuchFileException e) {
@@ -106,37 +108,11 @@ public final class FileContext implements ImageContext {
     }
   }
 
-  /**
-   * Where {@code file} (a backing or data file name written in the image named {@code image}) points.
-   *
-   * @throws BlockDeviceException for names that are not local paths (json:, URLs) or not valid paths
-   */
-  public static Path resolve(Path image, String file) throws IOException {
-    if (RbdImages.isRbd(file)) {
-      return Path.of(file);   // a protocol name, as in QEMU: not relative to the image's directory
-    }
-    if (file.startsWith("json:") || file.contains("://")) {
-      throw new BlockDeviceException(BlockError.ENOTSUP, "file name: '" + file + "' (expected: a local file path)");
-    }
-    Path p;
-    try {
-      p = Path.of(file);
-    } catch (InvalidPathException e) {
-      throw invalid("file name", "'" + file + "'", "a valid path (" + e.getReason() + ")", e);
-    }
-    if (p.isAbsolute()) {
-      return p;
-    }
-    // QEMU's path_combine: relative to the directory of the image's name as given, so the combined name is the
-    // full-backing-filename qemu-img prints and still opens from the current directory.
-    return image.resolveSibling(p);
-  }
-
   private Backing openUnlabelled(String file, Optional<String> format) throws IOException {
     if (RbdImages.isRbd(file)) {
       return RbdImages.openBacking(file, format, options.cache(), chain.size());
     }
-    Path path = resolve(name, file);
+    Path path = ImageContext.resolve(name, file);
     Path real;
     try {
       real = path.toRealPath();

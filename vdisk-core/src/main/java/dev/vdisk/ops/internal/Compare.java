@@ -1,8 +1,9 @@
-package dev.vdisk.ops;
+package dev.vdisk.ops.internal;
 
 import dev.vdisk.format.BlockStatus;
 import dev.vdisk.format.ChainWalker;
-import dev.vdisk.io.DirectBuffers;
+import dev.vdisk.io.internal.DirectBuffers;
+import dev.vdisk.ops.Progress;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 

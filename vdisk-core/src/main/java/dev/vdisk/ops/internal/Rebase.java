@@ -1,4 +1,4 @@
-package dev.vdisk.ops;
+package dev.vdisk.ops.internal;
 
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.BlockDeviceException;
@@ -6,15 +6,16 @@ import dev.vdisk.block.BlockError;
 import dev.vdisk.block.Extent;
 import dev.vdisk.format.BlockStatus;
 import dev.vdisk.format.ChainWalker;
-import dev.vdisk.format.FileContext;
-import dev.vdisk.format.FormatRegistry;
 import dev.vdisk.format.ImageChain;
+import dev.vdisk.format.ImageContext;
 import dev.vdisk.format.ImageFormat;
-import dev.vdisk.format.Images;
-import dev.vdisk.format.OpenImage;
+import dev.vdisk.format.internal.FormatRegistry;
+import dev.vdisk.format.internal.Images;
+import dev.vdisk.format.internal.OpenImage;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileDevice;
 import dev.vdisk.io.FileOptions;
+import dev.vdisk.ops.Progress;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -85,7 +86,7 @@ public final class Rebase {
       if (request.unsafe()) {
         requireFormat(request);
       } else {
-        ImageChain chain = ImageChain.of(image, request.image());
+        ImageChain chain = image.chain(request.image());
         try (NewBacking target = flatten ? new NewBacking(null, null) : NewBacking.open(chain, request)) {
           // qemu-img finds a missing format only after the copy; refused here before anything changes.
           requireFormat(request);
@@ -262,7 +263,7 @@ public final class Rebase {
   /** The new backing image: one of the chain's images (not closed here), one opened for the rebase, or none. */
   private record NewBacking(BlockDevice device, OpenImage opened) implements AutoCloseable {
     static NewBacking open(ImageChain chain, Request request) throws IOException {
-      Path path = FileContext.resolve(request.image(), request.backing());
+      Path path = ImageContext.resolve(request.image(), request.backing());
       if (Files.exists(path)) {
         Path real = path.toRealPath();
         for (int i = 1; i < chain.layers().size(); i++) {

@@ -1,4 +1,4 @@
-package dev.vdisk.ops;
+package dev.vdisk.ops.internal;
 
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.BlockDeviceException;
@@ -8,15 +8,17 @@ import dev.vdisk.block.WriteFlag;
 import dev.vdisk.format.Backing;
 import dev.vdisk.format.BlockStatus;
 import dev.vdisk.format.ChainWalker;
-import dev.vdisk.format.FileContext;
 import dev.vdisk.format.FormatImage;
 import dev.vdisk.format.ImageChain;
+import dev.vdisk.format.ImageContext;
 import dev.vdisk.format.ImageFormat;
-import dev.vdisk.format.Images;
-import dev.vdisk.format.OpenImage;
+import dev.vdisk.format.internal.FileContext;
+import dev.vdisk.format.internal.Images;
+import dev.vdisk.format.internal.OpenImage;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileDevice;
 import dev.vdisk.io.FileOptions;
+import dev.vdisk.ops.Progress;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.file.Files;
@@ -76,7 +78,7 @@ public final class Commit {
     Path basePath;
     String baseFormat;
     try (OpenImage probe = Images.open(request.image(), request.format(), options)) {
-      ImageChain chain = ImageChain.of(probe, request.image());
+      ImageChain chain = probe.chain(request.image());
       int depth = baseDepth(chain, request);
       topFormat = probe.format();
       basePath = chain.layers().get(depth).name();
@@ -100,7 +102,7 @@ public final class Commit {
       throw e;
     }
     try (top) {
-      ImageChain chain = ImageChain.of(top, request.image());
+      ImageChain chain = top.chain(request.image());
       int depth = indexOf(chain, base.device());
       commitInto(chain, depth, request.rate(), progress);
       base.device().flush();
@@ -120,7 +122,7 @@ public final class Commit {
     }
     for (int i = 1; i < chain.layers().size(); i++) {
       Path overlay = chain.layers().get(i - 1).name();
-      Path named = FileContext.resolve(overlay, request.base());
+      Path named = ImageContext.resolve(overlay, request.base());
       Path layer = chain.layers().get(i).name();
       if (Files.exists(named) && Files.exists(layer) && Files.isSameFile(named, layer)) {
         return i;

@@ -1,4 +1,4 @@
-package dev.vdisk.io;
+package dev.vdisk.io.internal;
 
 import java.nio.ByteBuffer;
 

@@ -1,10 +1,12 @@
-package dev.vdisk.ops;
+package dev.vdisk.ops.internal;
 
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.WriteFlag;
 import dev.vdisk.format.BlockStatus;
 import dev.vdisk.format.ChainWalker;
-import dev.vdisk.io.DirectBuffers;
+import dev.vdisk.io.internal.DirectBuffers;
+import dev.vdisk.ops.ConvertOptions;
+import dev.vdisk.ops.Progress;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;

@@ -1,4 +1,4 @@
-package dev.vdisk.ops;
+package dev.vdisk.ops.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

@@ -1,4 +1,4 @@
-package dev.vdisk.io;
+package dev.vdisk.io.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

@@ -1,4 +1,4 @@
-package dev.vdisk.ops;
+package dev.vdisk.ops.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -8,6 +8,8 @@ import dev.vdisk.block.CheckedDevice;
 import dev.vdisk.block.Extent;
 import dev.vdisk.block.filter.CountingFilter;
 import dev.vdisk.block.mem.MemoryDevice;
+import dev.vdisk.ops.ConvertOptions;
+import dev.vdisk.ops.Progress;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;

@@ -1,4 +1,4 @@
-package dev.vdisk.ops;
+package dev.vdisk.ops.internal;
 
 import java.io.IOException;
 

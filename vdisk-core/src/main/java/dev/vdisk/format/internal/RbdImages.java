@@ -1,8 +1,10 @@
-package dev.vdisk.format;
+package dev.vdisk.format.internal;
 
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.CheckedDevice;
 import dev.vdisk.block.Extent;
+import dev.vdisk.format.Backing;
+import dev.vdisk.format.ImageFormat;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileDevice;
 import dev.vdisk.io.FileOptions;

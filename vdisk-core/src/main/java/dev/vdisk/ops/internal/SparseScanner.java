@@ -1,5 +1,6 @@
-package dev.vdisk.ops;
+package dev.vdisk.ops.internal;
 
+import dev.vdisk.ops.ConvertOptions;
 import java.nio.ByteBuffer;
 
 /**
@@ -10,7 +11,7 @@ import java.nio.ByteBuffer;
  * ends round down).
  */
 final class SparseScanner {
-  static final int SECTOR = 512;
+  static final int SECTOR = ConvertOptions.SECTOR;
 
   private final int minSectors;
   private final int alignment;

@@ -1,5 +1,6 @@
-package dev.vdisk.format;
+package dev.vdisk.format.internal;
 
+import dev.vdisk.format.ImageFormat;
 import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.Optional;

@@ -1,8 +1,10 @@
-package dev.vdisk.format;
+package dev.vdisk.format.internal;
 
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
+import dev.vdisk.format.Backing;
+import dev.vdisk.format.ImageContext;
 import dev.vdisk.io.CacheMode;
 import java.io.IOException;
 import java.nio.file.Path;

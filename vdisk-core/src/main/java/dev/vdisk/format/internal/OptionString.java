@@ -1,4 +1,4 @@
-package dev.vdisk.format;
+package dev.vdisk.format.internal;
 
 import java.util.LinkedHashMap;
 import java.util.Map;

@@ -1,8 +1,13 @@
-package dev.vdisk.format;
+package dev.vdisk.format.internal;
 
 import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
 import dev.vdisk.block.FilterDevice;
+import dev.vdisk.format.BlockStatus;
+import dev.vdisk.format.ChainWalker;
+import dev.vdisk.format.FormatImage;
+import dev.vdisk.format.ImageChain;
+import dev.vdisk.format.MeasureSource;
 import java.io.IOException;
 
 /** An image {@code qemu-img measure} measures, seen through its whole backing chain. */

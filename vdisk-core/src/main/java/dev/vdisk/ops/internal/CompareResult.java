@@ -1,4 +1,4 @@
-package dev.vdisk.ops;
+package dev.vdisk.ops.internal;
 
 /**
  * The outcome of {@link Compare}, in qemu-img compare's terms.

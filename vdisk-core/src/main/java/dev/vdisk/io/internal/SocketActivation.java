@@ -1,4 +1,4 @@
-package dev.vdisk.io;
+package dev.vdisk.io.internal;
 
 import dev.vdisk.io.linux.InheritedSocket;
 import java.io.IOException;

@@ -1,12 +1,13 @@
-package dev.vdisk.ops;
+package dev.vdisk.ops.internal;
 
-import static dev.vdisk.ops.ConvertTest.contents;
-import static dev.vdisk.ops.ConvertTest.filled;
+import static dev.vdisk.ops.internal.ConvertTest.contents;
+import static dev.vdisk.ops.internal.ConvertTest.filled;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.vdisk.block.mem.MemoryDevice;
-import dev.vdisk.ops.CompareResult.Verdict;
+import dev.vdisk.ops.Progress;
+import dev.vdisk.ops.internal.CompareResult.Verdict;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.List;

@@ -1,10 +1,10 @@
-package dev.vdisk.ops;
+package dev.vdisk.ops.internal;
 
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
-import dev.vdisk.block.WriteFlag;
 import dev.vdisk.block.FilterDevice;
+import dev.vdisk.block.WriteFlag;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;

@@ -1,9 +1,11 @@
-package dev.vdisk.format;
+package dev.vdisk.format.internal;
 
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.CheckedDevice;
 import dev.vdisk.block.filter.NoFlushFilter;
 import dev.vdisk.block.filter.WritethroughFilter;
+import dev.vdisk.format.ImageContext;
+import dev.vdisk.format.ImageFormat;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileDevice;
 import dev.vdisk.io.FileOptions;
