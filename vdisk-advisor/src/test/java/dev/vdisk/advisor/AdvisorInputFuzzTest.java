@@ -22,7 +22,7 @@ import java.util.Map;
  * lines of the advisor's own tests.
  */
 class AdvisorInputFuzzTest {
-  @FuzzTest(maxDuration = "10s")
+  @FuzzTest(maxDuration = "30s", maxExecutions = 20_000)
   void parseAndFix(byte[] input) {
     if (input.length == 0) {
       return;

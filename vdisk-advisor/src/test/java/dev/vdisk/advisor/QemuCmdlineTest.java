@@ -38,6 +38,22 @@ class QemuCmdlineTest {
         .isInstanceOf(AdviseException.class).hasMessageContaining("is not a valid QEMU node name");
   }
 
+  /**
+   * Jazzer's finding (the -Pfuzz run of 2026-12-04): a node whose backing chain comes back to itself made the chain
+   * grow until the heap ran out; QEMU cannot build such a chain (a node names only nodes defined before it).
+   */
+  @Test
+  void aBackingChainThatLoopsIsRefused() {
+    assertThatThrownBy(() -> Input.qemuCmdline("-blockdev driver=qcow2,node-name=top,backing=top,file.driver=file,"
+        + "file.filename=/i/top.qcow2 -device virtio-blk-pci,drive=top", "c"))
+        .isInstanceOf(AdviseException.class)
+        .hasMessage("c: the backing chain of -blockdev node 'top' comes back to node 'top' (expected: a chain that ends,"
+            + " each node defined before the node naming it, as QEMU requires)");
+    assertThatThrownBy(() -> Input.qemuCmdline("-blockdev driver=qcow2,node-name=a,backing=b,file.driver=file,file.filename=/a"
+        + " -blockdev driver=qcow2,node-name=b,backing=a,file.driver=file,file.filename=/b -device virtio-blk-pci,drive=a", "c"))
+        .isInstanceOf(AdviseException.class).hasMessageContaining("comes back to node 'a'");
+  }
+
   /** Jazzer's finding: a key added after a trailing comma made ",," (an escaped comma) of the separator. */
   @Test
   void addedKeyAfterTrailingComma() throws Exception {

@@ -169,12 +169,13 @@ public final class QemuCmdlineParser {
     }
     List<Disk> disks = new ArrayList<>();
     for (String root : roots) {
-      disks.add(blockdev(root, nodes, devices));
+      disks.add(blockdev(root, nodes, devices, source));
     }
     return disks;
   }
 
-  private static Disk blockdev(String name, Map<String, CmdlineSite.Node> nodes, List<Device> devices) {
+  private static Disk blockdev(String name, Map<String, CmdlineSite.Node> nodes, List<Device> devices, String source)
+      throws AdviseException {
     CmdlineSite.Node top = nodes.get(name);
     boolean isFormat = FORMATS.contains(String.valueOf(top.driver()));
     CmdlineSite.Node format = isFormat ? top : null;
@@ -192,7 +193,7 @@ public final class QemuCmdlineParser {
         protocol == null ? null : protocol.get("aio"), settings.get("discard"), settings.get("detect-zeroes"),
         device == null ? Bus.UNKNOWN : deviceBus(device, devices), readOnly,
         format == null ? null : size(format.get("l2-cache-size")), format == null ? null : size(format.get("cache-size")),
-        format == null ? null : backing(format, nodes),
+        format == null ? null : backing(name, format, nodes, source),
         format == null ? null : size(format.get("offset")), format == null ? null : size(format.get("size")),
         new CmdlineSite(null, format, protocol, device == null ? null : device.arg()));
   }
@@ -206,13 +207,25 @@ public final class QemuCmdlineParser {
     return ref == null ? null : nodes.get(ref);
   }
 
-  /** The declared chain: null when not declared, empty for {@code backing=null}. */
-  private static List<BackingLayer> backing(CmdlineSite.Node format, Map<String, CmdlineSite.Node> nodes) {
+  /**
+   * The declared chain of node {@code name}: null when not declared, empty for {@code backing=null}.
+   *
+   * @throws AdviseException for a chain that comes back to a node it passed (QEMU cannot build one: a node names
+   *     only nodes defined before it)
+   */
+  private static List<BackingLayer> backing(String name, CmdlineSite.Node format, Map<String, CmdlineSite.Node> nodes,
+      String source) throws AdviseException {
     if (!format.has("backing") && !format.has("backing.driver")) {
       return null;
     }
     List<BackingLayer> chain = new ArrayList<>();
+    Set<CmdlineSite.Node> seen = new HashSet<>(List.of(format));
     for (CmdlineSite.Node b = child(format, "backing", nodes); b != null; b = child(b, "backing", nodes)) {
+      if (!seen.add(b)) {
+        throw new AdviseException(source + ": the backing chain of -blockdev node '" + name + "' comes back to node '"
+            + b.get("node-name") + "' (expected: a chain that ends, each node defined before the node naming it, as"
+            + " QEMU requires)");
+      }
       boolean isFormat = FORMATS.contains(String.valueOf(b.driver()));
       CmdlineSite.Node proto = isFormat ? child(b, "file", nodes) : b;
       chain.add(new BackingLayer(proto == null ? String.valueOf(b.get("node-name")) : pathOf(proto),

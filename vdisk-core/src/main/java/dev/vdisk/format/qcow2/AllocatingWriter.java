@@ -359,10 +359,20 @@ final class AllocatingWriter {
     if (!r.keep && !dataFile) {
       refcounts.unallocate(r.host, r.clusters);
     }
-    if (r.newTable && l1.l2Offset(r.l1Index) == r.tableOffset && l1.isDirty(r.l1Index)
-        && !inFlight.anyIn(r.l1Index * geometry.bytesPerL2(), (r.l1Index + 1) * geometry.bytesPerL2())
-        && isEmpty(l2.get(r.tableOffset))) {
-      entries.dropNewTable(r.l1Index, r.tableOffset);
+    if (r.newTable) {
+      dropNewTableIfUnused(r.l1Index, r.tableOffset);
+    }
+  }
+
+  /**
+   * Drops the new L2 table at {@code tableOffset} made for {@code l1Index} by a write that failed, if nothing went
+   * into it since and no write-back has stored the L1 entry naming it (else it stays, empty, which is consistent).
+   */
+  private void dropNewTableIfUnused(long l1Index, long tableOffset) throws IOException {
+    if (l1.l2Offset(l1Index) == tableOffset && l1.isDirty(l1Index)
+        && !inFlight.anyIn(l1Index * geometry.bytesPerL2(), (l1Index + 1) * geometry.bytesPerL2())
+        && isEmpty(l2.get(tableOffset))) {
+      entries.dropNewTable(l1Index, tableOffset);
     }
   }
 
@@ -427,7 +437,8 @@ final class AllocatingWriter {
    * packed byte-wise after earlier compressed clusters ({@link RefcountStore#allocateBytes}), the data written before
    * the L2 entry points at it, the entry a compressed descriptor (host offset, additional 512-byte sectors; an
    * extended L2 bitmap of 0). Like QEMU, refuses (EIO) a cluster that has a host cluster already, compressed or not:
-   * compressed clusters are written once, into unallocated or zero clusters.
+   * compressed clusters are written once, into unallocated or zero clusters. A write that fails (a full disk) gives
+   * back what it took, as a failed run does ({@link #abort}): its bytes, and the L2 table it made if still unused.
    *
    * @param data the compressed bytes, fewer than a cluster
    */
@@ -437,15 +448,30 @@ final class AllocatingWriter {
           + ": the cluster is allocated already (expected: an unallocated or zero cluster; compressed clusters are"
           + " written once, as in QEMU)");
     }
+    long l1Index = geometry.l1Index(guest);
+    boolean newTable = l1.l2Offset(l1Index) == 0;
     // The L2 table first, as QEMU allocates it, so that the two lay out files alike.
-    entries.writableTable(geometry.l1Index(guest));
+    long tableOffset = entries.writableTable(l1Index);
     int length = data.remaining();
-    long host = refcounts.allocateBytes(length);
-    if (host + length > 1L << geometry.compressedSizeShift()) {
-      throw new BlockDeviceException(BlockError.ENOSPC, "write: COMPRESSED: host offset " + host
-          + " is beyond what a compressed descriptor can hold (expected: below " + (1L << geometry.compressedSizeShift()) + ")");
+    long host = -1;
+    try {
+      host = refcounts.allocateBytes(length);
+      if (host + length > 1L << geometry.compressedSizeShift()) {
+        throw new BlockDeviceException(BlockError.ENOSPC, "write: COMPRESSED: host offset " + host
+            + " is beyond what a compressed descriptor can hold (expected: below " + (1L << geometry.compressedSizeShift()) + ")");
+      }
+      file.write(host, data, Set.of());
+    } catch (IOException e) {
+      // Nothing points at the bytes yet: given back now, a full disk leaks nothing and later flushes have nothing of
+      // this write's to store.
+      if (host >= 0) {
+        refcounts.unallocateBytes(host, length);
+      }
+      if (newTable) {
+        dropNewTableIfUnused(l1Index, tableOffset);
+      }
+      throw e;
     }
-    file.write(host, data, Set.of());
     long extraSectors = (host + length - 1) / 512 - host / 512;
     entries.setEntry(guest, host | Geometry.COMPRESSED | extraSectors << geometry.compressedSizeShift(), 0);
     writeBack.flushIfTooDirty();

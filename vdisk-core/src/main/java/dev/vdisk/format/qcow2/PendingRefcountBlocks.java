@@ -28,6 +28,11 @@ final class PendingRefcountBlocks implements RefcountBlocks {
   }
 
   @Override
+  public void reserve(long offset, long length) {
+    // The new image is written whole once it is complete: no space to take before.
+  }
+
+  @Override
   public void changed(long offset) {
     file.wrote(offset, file.clusterSize());
   }

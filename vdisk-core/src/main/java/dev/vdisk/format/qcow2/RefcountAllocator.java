@@ -272,10 +272,10 @@ final class RefcountAllocator {
         if (index != oldIndex) {
           try {
             block = allocRefcountBlock(cluster);
-          } catch (Again again) {
-            // QEMU retries the same clusters first: they may still be free.
+          } catch (Again | IOException e) {
+            // QEMU retries the same clusters first: they may still be free (and are, if the new block failed).
             freeClusterIndex = Math.min(freeClusterIndex, start >>> clusterBits);
-            throw again;
+            throw e;
           }
           blocks.changed(blockOffset(index));
         }
@@ -301,31 +301,46 @@ final class RefcountAllocator {
     }
   }
 
-  /** QEMU's {@code alloc_refcount_block}: the block for {@code cluster}, created if missing (then {@link Again}). */
+  /**
+   * QEMU's {@code alloc_refcount_block}: the block for {@code cluster}, created if missing (then {@link Again}). If the
+   * block or the larger table that must name it cannot be written (a full disk), the new block is given back and
+   * nothing else changed.
+   */
   private ByteBuffer allocRefcountBlock(long cluster) throws IOException, Again {
     long index = cluster >>> blockBits;
     if (blockOffset(index) != 0) {
       return blocks.load(index, blockOffset(index));
     }
     long newBlock = allocClustersNoref(clusterSize());
-    if (sameBlock(newBlock, cluster << clusterBits)) {
-      ByteBuffer block = blocks.fresh(newBlock, true);
-      width.set(block, indexInBlock(newBlock >>> clusterBits), 1);
-      end = Math.max(end, (newBlock >>> clusterBits) + 1);
-    } else {
+    boolean countsItself = sameBlock(newBlock, cluster << clusterBits);
+    if (!countsItself) {
       updateRefcount(newBlock, clusterSize(), false);
-      blocks.fresh(newBlock, true);
     }
-    if (index < table.length) {
-      table[(int) index] = newBlock;
-      blockClusters = null;
-      blocks.entryChanged(table, tableOffset, index);
-      maxTableIndex = (int) Math.max(maxTableIndex, index);
-      throw AGAIN;
+    try {
+      ByteBuffer block = blocks.fresh(newBlock, true);
+      if (countsItself) {
+        width.set(block, indexInBlock(newBlock >>> clusterBits), 1);
+        end = Math.max(end, (newBlock >>> clusterBits) + 1);
+      }
+      if (index < table.length) {
+        table[(int) index] = newBlock;
+        blockClusters = null;
+        blocks.entryChanged(table, tableOffset, index);
+        maxTableIndex = (int) Math.max(maxTableIndex, index);
+        throw AGAIN;
+      }
+      long blocksUsed = Math.ceilDiv(Math.max(cluster + 1, (newBlock >>> clusterBits) + 1), 1L << blockBits);
+      long metaOffset = (blocksUsed << blockBits) << clusterBits;
+      refcountArea(metaOffset, 0, false, (int) index, newBlock);
+    } catch (IOException e) {
+      // No table names the block: it goes again, and with it its count where another block counted it.
+      blocks.forget(newBlock);
+      if (!countsItself) {
+        free(newBlock, clusterSize());
+      }
+      freeClusterIndex = Math.min(freeClusterIndex, newBlock >>> clusterBits);
+      throw e;
     }
-    long blocksUsed = Math.ceilDiv(Math.max(cluster + 1, (newBlock >>> clusterBits) + 1), 1L << blockBits);
-    long metaOffset = (blocksUsed << blockBits) << clusterBits;
-    refcountArea(metaOffset, 0, false, (int) index, newBlock);
     throw AGAIN;
   }
 
@@ -370,6 +385,8 @@ final class RefcountAllocator {
     }
     long newTableOffset = startOffset + additionalBlocks * cs;
     long endOffset = newTableOffset + tableClusters * cs;
+    // Before anything changes: a full disk fails here, leaving the old table and blocks as they were.
+    blocks.reserve(startOffset, endOffset - startOffset);
     long blockOffset = startOffset;
     for (long i = areaIndex; i < total; i++) {
       ByteBuffer block;

@@ -24,6 +24,13 @@ interface RefcountBlocks {
    */
   ByteBuffer fresh(long offset, boolean reserve) throws IOException;
 
+  /**
+   * Takes the disk space of {@code [offset, offset + length)} now, where new refcount blocks and a new table are about
+   * to be placed (QEMU writes them at once), so a full disk fails the allocation that needed them before anything
+   * changed, rather than every later flush.
+   */
+  void reserve(long offset, long length) throws IOException;
+
   /** The block at {@code offset} was changed: its bytes must reach the file. */
   void changed(long offset);
 

@@ -149,6 +149,19 @@ final class RefcountStore implements RefcountBlocks {
   }
 
   /**
+   * Gives back the {@code size} bytes from {@code offset} that the last {@link #allocateBytes} returned and nothing
+   * points at (a compressed write that failed): each host cluster they touch loses the reference it gained, so nothing
+   * is leaked, and the next compressed cluster is packed at {@code offset} again while its host cluster is in use.
+   */
+  void unallocateBytes(long offset, int size) throws IOException {
+    long first = offset >>> clusterBits;
+    for (long c = first; c <= (offset + size - 1) >>> clusterBits; c++) {
+      adjust(c << clusterBits, -1);
+    }
+    byteCursor = (offset & ((1L << clusterBits) - 1)) != 0 && get(first) != 0 ? offset : 0;
+  }
+
+  /**
    * Sets the refcount of {@code cluster} to {@code value} now (a repair's fix, qemu-img check -r): the cluster's
    * block must exist. A cluster that drops to 0 is discarded in the file, as QEMU discards it.
    */
@@ -341,6 +354,14 @@ final class RefcountStore implements RefcountBlocks {
     blocks.put(offset, b);
     dirtyBlocks.add(offset);
     return b;
+  }
+
+  @Override
+  public void reserve(long offset, long length) throws IOException {
+    ByteBuffer zeroes = ByteBuffer.allocate(1 << clusterBits);
+    for (long at = offset; at < offset + length; at += zeroes.capacity()) {
+      file.write(at, zeroes.clear(), Set.of());
+    }
   }
 
   @Override

@@ -6,7 +6,6 @@ import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
 import dev.vdisk.block.CheckedDevice;
-import dev.vdisk.block.FilterDevice;
 import dev.vdisk.block.WriteFlag;
 import dev.vdisk.block.mem.MemoryDevice;
 import dev.vdisk.format.CheckResult;
@@ -20,11 +19,11 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.io.TempDir;
@@ -48,49 +47,6 @@ class Qcow2DiskFullIT {
   @BeforeAll
   static void peers() {
     qemuHere = Qemu.judges();
-  }
-
-  /**
-   * A file on a disk with room for {@code capacity} more 4 KiB blocks: like a file system, a write that touches a
-   * block the file has never held uses one up, also inside the file (holes take space when filled); a write that
-   * needs more than is left takes what fits (as pwrite's short count does) and fails with ENOSPC.
-   */
-  private static final class FullDisk extends FilterDevice {
-    private static final int BLOCK = 4096;
-    private final Set<Long> held = new HashSet<>();
-    volatile long capacity;
-
-    FullDisk(BlockDevice file, long capacity) throws IOException {
-      super(file);
-      this.capacity = capacity;
-      for (long b = 0; b * BLOCK < file.size(); b++) {
-        held.add(b);
-      }
-    }
-
-    @Override
-    public synchronized void write(long offset, ByteBuffer src, Set<WriteFlag> flags) throws IOException {
-      long end = offset + src.remaining();
-      for (long b = offset / BLOCK; b * BLOCK < end; b++) {
-        if (!held.contains(b)) {
-          if (capacity == 0) {
-            long fits = Math.max(offset, b * BLOCK) - offset;
-            if (fits > 0) {
-              next.write(offset, src.slice(src.position(), (int) fits), flags);
-            }
-            throw new BlockDeviceException(BlockError.ENOSPC, "No space left on device");
-          }
-          held.add(b);
-          capacity--;
-        }
-      }
-      next.write(offset, src, flags);
-    }
-
-    @Override
-    public void writeZeroes(long offset, long length, Set<WriteFlag> flags) throws IOException {
-      write(offset, ByteBuffer.allocate(Math.toIntExact(length)), flags);
-    }
   }
 
   /** qcow2 options and the free space of the disk under the image. */
@@ -252,15 +208,207 @@ class Qcow2DiskFullIT {
     }
     assertThat(Vdisk.read(dev, 0, filled)).isEqualTo(model);
     image.close();
-    Path after = dir.resolve("rolled-back-" + options.hashCode() + ".qcow2");
-    save(file, after);
-    CheckResult r = Qcow2Checker.check(file, after, problem -> {});
-    assertThat(List.of(r.corruptions(), r.leaks(), r.checkErrors())).as("vdisk check after the session on the full disk")
+    assertNoLeaks(file, "rolled-back-" + options.hashCode(), "after the session on the full disk");
+  }
+
+  /**
+   * Issue 13, fault 5 for compressed cluster writes ({@code convert -c}, {@code qemu-io write -c}): once the disk is
+   * full, a compressed write fails with ENOSPC and gives back the bytes and the L2 table it took, so overwrites of
+   * allocated clusters, FUA writes and flushes succeed on the full disk and no cluster is leaked (vdisk's check, and
+   * qemu-img check exits 0); once space is freed the same open image writes the clusters that failed, and every
+   * write reads back, also after a reopen.
+   */
+  @ParameterizedTest(name = "{0}, {1} bytes free")
+  @MethodSource("layouts")
+  void compressedWritesOnAFullDiskGiveBackWhatTheyTook(String options, long free) throws Exception {
+    Session session = Session.open("compressed-", options, free);
+    BlockDevice dev = new CheckedDevice(session.image());
+    int cluster = dev.limits().compressionUnit();
+    Random random = new Random(options.hashCode());
+    byte[] model = new byte[SIZE];
+    // Plain clusters, to overwrite once the disk is full.
+    int plain = Math.max(2 * cluster, 64 << 10);
+    write(dev, model, 0, randomBytes(random, plain), Set.of());
+    dev.flush();
+    Map<Integer, byte[]> failed = new TreeMap<>();
+    int at = plain;
+    for (; failed.isEmpty(); at += cluster) {
+      assertThat(at).as("the disk fills up").isLessThan(SIZE);
+      writeOrFull(dev, model, at, compressible(random, cluster), Set.of(WriteFlag.COMPRESSED), failed);
+      if (at / cluster % 16 == 0) {
+        dev.flush();
+      }
+    }
+    for (int op = 0; op < 30; op++, at += cluster) {
+      writeOrFull(dev, model, at, compressible(random, cluster), Set.of(WriteFlag.COMPRESSED), failed);
+      overwriteAndFlush(dev, model, plain, random, op % 2 == 0);
+    }
+    System.out.printf("Qcow2DiskFullIT compressed %s: %d compressed writes failed with ENOSPC%n", options, failed.size());
+    assertThat(Vdisk.read(dev, 0, at)).as("every write that succeeded reads back on the full disk")
+        .isEqualTo(withFailedAsRead(dev, model, failed, at));
+    assertNoLeaks(session.file(), "compressed-full-" + options.hashCode(), "on the full disk, flushed");
+
+    session.disk().capacity = Long.MAX_VALUE;
+    for (Map.Entry<Integer, byte[]> f : failed.entrySet()) {
+      write(dev, model, f.getKey(), f.getValue(), Set.of(WriteFlag.COMPRESSED));
+    }
+    dev.flush();
+    assertThat(Vdisk.read(dev, 0, at)).as("after space was freed").isEqualTo(Arrays.copyOf(model, at));
+    session.image().close();
+    Path after = assertNoLeaks(session.file(), "compressed-after-" + options.hashCode(), "after space was freed");
+    try (var img = Vdisk.open(after)) {
+      assertThat(Vdisk.readAll(img.device())).as("reopened").isEqualTo(model);
+    }
+  }
+
+  /**
+   * 512-byte clusters with 64-bit refcounts: a refcount block counts 64 clusters (32 KiB of the file), the refcount
+   * table vdisk creates (one cluster) 64 blocks (2 MiB of the file). Free space that ends at 1 MiB fails the
+   * allocation that needs the refcount block for the clusters from 1 MiB (placed on the first of them); ending at 2 MiB
+   * + 32 KiB it lets the block for the clusters from 2 MiB be placed but fails the larger refcount table that must
+   * name it, which goes after the range that block covers (QEMU's {@code qcow2_refcount_area}).
+   */
+  static Stream<Arguments> refcountGrowth() {
+    long newBlock = 1 << 20;
+    long newTable = (2 << 20) + (32 << 10);
+    return Stream.of(Arguments.of("a new refcount block", newBlock, false), Arguments.of("a new refcount block", newBlock, true),
+        Arguments.of("a larger refcount table", newTable, false), Arguments.of("a larger refcount table", newTable, true));
+  }
+
+  /**
+   * Issue 13, fault 5 for allocations that grow the refcount structures: when the disk is full the allocation that
+   * needs a new refcount block or a larger refcount table fails with ENOSPC and changes nothing, so overwrites of
+   * allocated clusters, FUA writes and flushes succeed on the full disk and no cluster is leaked; once space is freed
+   * the same open image makes the structures (the header then names the new table) and every write reads back.
+   */
+  @ParameterizedTest(name = "{0}, compressed writes {2}")
+  @MethodSource("refcountGrowth")
+  void allocationsThatGrowTheRefcountsFailCleanlyOnAFullDisk(String needs, long limit, boolean compressed) throws Exception {
+    String options = "cluster_size=512,refcount_bits=64";
+    String name = "growth-" + limit + "-" + compressed;
+    Session session = Session.open(name + "-", options, Long.MAX_VALUE);
+    session.disk().limit = limit;
+    long tableBefore = refcountTableOffset(session.file());
+    BlockDevice dev = new CheckedDevice(session.image());
+    Random random = new Random(limit);
+    byte[] model = new byte[SIZE];
+    int plain = 64 << 10;
+    write(dev, model, 0, randomBytes(random, plain), Set.of());
+    dev.flush();
+    int step = compressed ? 512 : 4096;
+    Set<WriteFlag> flags = compressed ? Set.of(WriteFlag.COMPRESSED) : Set.of();
+    Map<Integer, byte[]> failed = new TreeMap<>();
+    int at = plain;
+    for (; failed.isEmpty(); at += step) {
+      assertThat(at).as("the disk fills up").isLessThan(SIZE);
+      writeOrFull(dev, model, at, compressed ? compressible(random, step) : randomBytes(random, step), flags, failed);
+      if (at / step % 64 == 0) {
+        dev.flush();
+      }
+    }
+    for (int op = 0; op < 30; op++, at += step) {
+      writeOrFull(dev, model, at, compressed ? compressible(random, step) : randomBytes(random, step), flags, failed);
+      overwriteAndFlush(dev, model, plain, random, op % 2 == 0);
+    }
+    System.out.printf("Qcow2DiskFullIT %s (compressed %s): %d writes failed with ENOSPC, the first at guest offset %d%n",
+        needs, compressed, failed.size(), failed.keySet().iterator().next());
+    assertThat(Vdisk.read(dev, 0, at)).as("every write that succeeded reads back on the full disk")
+        .isEqualTo(withFailedAsRead(dev, model, failed, at));
+    assertNoLeaks(session.file(), name + "-full", "on the full disk, flushed");
+    assertThat(refcountTableOffset(session.file())).as("the refcount table while the disk is full").isEqualTo(tableBefore);
+
+    session.disk().limit = Long.MAX_VALUE;
+    for (Map.Entry<Integer, byte[]> f : failed.entrySet()) {
+      write(dev, model, f.getKey(), f.getValue(), flags);
+    }
+    dev.flush();
+    assertThat(Vdisk.read(dev, 0, at)).as("after space was freed").isEqualTo(Arrays.copyOf(model, at));
+    session.image().close();
+    Path after = assertNoLeaks(session.file(), name + "-after", "after space was freed");
+    if (limit > 1 << 21) {
+      assertThat(refcountTableOffset(session.file())).as("the refcount table grew once space was freed").isNotEqualTo(tableBefore);
+    }
+    try (var img = Vdisk.open(after)) {
+      assertThat(Vdisk.readAll(img.device())).as("reopened").isEqualTo(model);
+    }
+  }
+
+  /** Writes {@code data} at {@code at} with {@code flags} (it must succeed) and into {@code model}. */
+  private static void write(BlockDevice dev, byte[] model, int at, byte[] data, Set<WriteFlag> flags) throws IOException {
+    dev.write(at, ByteBuffer.wrap(data), flags);
+    System.arraycopy(data, 0, model, at, data.length);
+  }
+
+  /**
+   * Writes {@code data} at {@code at}: into {@code model} if it succeeds, into {@code failed} if it fails with ENOSPC
+   * (anything else fails the test).
+   */
+  private static void writeOrFull(BlockDevice dev, byte[] model, int at, byte[] data, Set<WriteFlag> flags,
+      Map<Integer, byte[]> failed) throws IOException {
+    try {
+      write(dev, model, at, data, flags);
+    } catch (BlockDeviceException e) {
+      assertThat(e.error()).as("write at %d: %s", at, e.getMessage()).isEqualTo(BlockError.ENOSPC);
+      failed.put(at, data);
+    }
+  }
+
+  /** An overwrite of the plain clusters below {@code plain} (FUA or not) and a flush: all must succeed. */
+  private static void overwriteAndFlush(BlockDevice dev, byte[] model, int plain, Random random, boolean fua)
+      throws IOException {
+    byte[] data = randomBytes(random, 1 + random.nextInt(4096));
+    write(dev, model, random.nextInt(plain - data.length), data, fua ? Set.of(WriteFlag.FUA) : Set.of());
+    dev.flush();
+  }
+
+  /**
+   * {@code model}'s first {@code length} bytes with the ranges of the failed writes as the image reads them: a failed
+   * write may leave old, new or mixed bytes until a later write succeeds over them.
+   */
+  private static byte[] withFailedAsRead(BlockDevice dev, byte[] model, Map<Integer, byte[]> failed, int length)
+      throws IOException {
+    byte[] expected = Arrays.copyOf(model, length);
+    for (Map.Entry<Integer, byte[]> f : failed.entrySet()) {
+      int n = Math.min(f.getValue().length, length - f.getKey());
+      System.arraycopy(Vdisk.read(dev, f.getKey(), n), 0, expected, f.getKey(), n);
+    }
+    return expected;
+  }
+
+  private static byte[] randomBytes(Random random, int n) {
+    byte[] b = new byte[n];
+    random.nextBytes(b);
+    return b;
+  }
+
+  /** A cluster whose first three quarters are random and the rest zeroes: it compresses to about three quarters. */
+  private static byte[] compressible(Random random, int cluster) {
+    byte[] b = new byte[cluster];
+    byte[] head = randomBytes(random, cluster / 4 * 3);
+    System.arraycopy(head, 0, b, 0, head.length);
+    return b;
+  }
+
+  /** The refcount table offset the header of {@code file} names (bytes 48-55). */
+  private static long refcountTableOffset(BlockDevice file) throws IOException {
+    return ByteBuffer.wrap(Vdisk.read(file, 48, 8)).getLong();
+  }
+
+  /**
+   * Saves the bytes of {@code file} as {@code name}.qcow2 and asserts that vdisk's check finds no corruption, leak or
+   * check error there, and qemu-img check no error (where installed); returns the saved copy.
+   */
+  private static Path assertNoLeaks(BlockDevice file, String name, String when) throws Exception {
+    Path saved = dir.resolve(name + ".qcow2");
+    save(file, saved);
+    CheckResult r = Qcow2Checker.check(file, saved, problem -> {});
+    assertThat(List.of(r.corruptions(), r.leaks(), r.checkErrors())).as("vdisk check %s: corruptions, leaks, errors", when)
         .containsOnly(0L);
     if (qemuHere) {
-      String check = Qemu.imgAllowingExit(dir, 3, "check", after.getFileName().toString());
-      assertThat(check).as("qemu-img check after the session on the full disk").contains("No errors were found on the image.");
+      String check = Qemu.imgAllowingExit(dir, 3, "check", saved.getFileName().toString());
+      assertThat(check).as("qemu-img check %s", when).contains("No errors were found on the image.");
     }
+    return saved;
   }
 
   private static void assertConsistent(Path image) throws Exception {

@@ -26,14 +26,15 @@ import java.util.Set;
  * were made is in the README there), among them 512-byte clusters, 1-bit refcounts, version 2, zlib and zstd
  * compressed clusters, extended L2 entries, an internal snapshot and persistent bitmaps. Without
  * {@code JAZZER_FUZZ} the seeds and every finding kept beside them run as regression tests; the build's
- * {@code fuzz} execution sets it and fuzzes for {@code jazzer.max_duration} ({@code -Pfuzz} for long runs).
+ * {@code fuzz} execution sets it, runs them and explores for the short run below (a fixed libFuzzer seed; {@code
+ * -Pfuzz} for long runs from a random one).
  */
 class Qcow2ImageFuzzTest {
   /** Reads stop here even when a damaged header claims a huge disk. */
   private static final int READ_LIMIT = 1 << 20;
   private static final Path NAME = Path.of("fuzzed.qcow2");
 
-  @FuzzTest(maxDuration = "10s")
+  @FuzzTest(maxDuration = "30s", maxExecutions = 1_500)
   void openReadCheckWrite(byte[] file) {
     MemoryDevice bytes = new MemoryDevice(file.length);
     bytes.write(0, ByteBuffer.wrap(file), Set.of());

@@ -33,7 +33,7 @@ class NbdServerFuzzTest {
   private static NbdServer server;
   private static InetSocketAddress address;
 
-  @FuzzTest(maxDuration = "10s")
+  @FuzzTest(maxDuration = "30s", maxExecutions = 20_000)
   void clientBytes(byte[] sent) throws IOException {
     // The test's own loopback connections are no server-side request forgery (Jazzer's network detector, whose
     // policy is reset for each run); nothing else here connects anywhere: the server listens on loopback only.
