@@ -483,10 +483,7 @@ class RbdInteropIT {
             + cluster.conf() + "\"}"));
     for (List<String> name : names) {
       for (String output : List.of("human", "json")) {
-        List<String> args = Stream.concat(Stream.of("info", "--output=" + output), name.stream()).toList();
-        Vdisk.Result ours = vdisk(args.toArray(String[]::new));
-        ok(ours);
-        assertThat(ours.out()).as(output + " " + name).isEqualTo(qemuImg(args));
+        printsAsQemuImg(Stream.concat(Stream.of("info", "--output=" + output), name.stream()).toList());
       }
     }
   }
@@ -503,10 +500,7 @@ class RbdInteropIT {
         cluster.rbd(dir, "snap", "create", "--no-progress", image + "@" + snapshot);
       }
       for (List<String> name : List.of(List.of(cluster.name(image)), List.of("--image-opts", opts))) {
-        List<String> args = Stream.concat(Stream.of("snapshot", "-l"), name.stream()).toList();
-        Vdisk.Result ours = vdisk(args.toArray(String[]::new));
-        ok(ours);
-        assertThat(ours.out()).as(snapshot + " " + name).isEqualTo(qemuImg(args));
+        printsAsQemuImg(Stream.concat(Stream.of("snapshot", "-l"), name.stream()).toList());
       }
     }
   }
@@ -590,6 +584,13 @@ class RbdInteropIT {
       theirs.destroy();
       theirs.waitFor(10, TimeUnit.SECONDS);
     }
+  }
+
+  /** {@code vdisk ARGS} succeeds and prints what {@code qemu-img ARGS} prints. */
+  private void printsAsQemuImg(List<String> args) throws Exception {
+    Vdisk.Result ours = vdisk(args.toArray(String[]::new));
+    ok(ours);
+    assertThat(ours.out()).as(String.join(" ", args)).isEqualTo(qemuImg(args));
   }
 
   /** What {@code qemu-img ARGS} prints, failing the test on a non-zero exit. */
