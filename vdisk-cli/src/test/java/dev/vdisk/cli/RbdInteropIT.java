@@ -434,11 +434,10 @@ class RbdInteropIT {
   void keySecretGivesTheKeyAsInQemu() throws Exception {
     String image = fresh("secret");
     PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "raw", cluster.name(image), "4M");
-    Path conf = Files.writeString(dir.resolve("no-keyring.conf"),
-        Files.readString(cluster.conf()).replaceAll("(?m)^keyring = .*$", ""));
-    String key = Files.readAllLines(cluster.dir().resolve("keyring")).stream().map(String::strip)
-        .filter(l -> l.startsWith("key = ")).findFirst().orElseThrow().substring("key = ".length());
-    Path keyFile = Files.writeString(dir.resolve("key.b64"), key + "\n");
+    Keyless keyless = keyless();
+    Path conf = keyless.conf();
+    Path keyFile = keyless.keyFile();
+    String key = keyless.key();
     String opts = "driver=raw,file.driver=rbd,file.pool=rbd,file.image=" + image.substring("rbd/".length()) + ",file.conf="
         + conf + ",file.key-secret=sec0";
     String secret = "secret,id=sec0,file=" + keyFile + ",format=base64";
@@ -553,11 +552,9 @@ class RbdInteropIT {
     PeerTools.require("qemu-nbd");
     String image = fresh("serve-secret");
     PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "raw", cluster.name(image), "4M");
-    Path conf = Files.writeString(dir.resolve("no-keyring.conf"),
-        Files.readString(cluster.conf()).replaceAll("(?m)^keyring = .*$", ""));
-    String key = Files.readAllLines(cluster.dir().resolve("keyring")).stream().map(String::strip)
-        .filter(l -> l.startsWith("key = ")).findFirst().orElseThrow().substring("key = ".length());
-    Path keyFile = Files.writeString(dir.resolve("key.b64"), key + "\n");
+    Keyless keyless = keyless();
+    Path conf = keyless.conf();
+    Path keyFile = keyless.keyFile();
     // An id no other test defines (secrets live as long as the process): only this server's --object defines it.
     String secret = "secret,id=sec-serve,file=" + keyFile + ",format=base64";
     String opts = "driver=rbd,pool=rbd,image=" + image.substring("rbd/".length()) + ",conf=" + conf + ",key-secret=sec-serve";
@@ -584,6 +581,17 @@ class RbdInteropIT {
       theirs.destroy();
       theirs.waitFor(10, TimeUnit.SECONDS);
     }
+  }
+
+  /** The cluster's conf without its keyring line, client.admin's key, and the key alone in a base64 file. */
+  private record Keyless(Path conf, String key, Path keyFile) {}
+
+  private Keyless keyless() throws IOException {
+    Path conf = Files.writeString(dir.resolve("no-keyring.conf"),
+        Files.readString(cluster.conf()).replaceAll("(?m)^keyring = .*$", ""));
+    String key = Files.readAllLines(cluster.dir().resolve("keyring")).stream().map(String::strip)
+        .filter(l -> l.startsWith("key = ")).findFirst().orElseThrow().substring("key = ".length());
+    return new Keyless(conf, key, Files.writeString(dir.resolve("key.b64"), key + "\n"));
   }
 
   /** {@code vdisk ARGS} succeeds and prints what {@code qemu-img ARGS} prints. */
