@@ -1,7 +1,9 @@
 package dev.vdisk.bench;
 
 import dev.vdisk.block.BlockDevice;
+import dev.vdisk.block.internal.RequestQueue;
 import dev.vdisk.io.internal.DirectBuffers;
+import dev.vdisk.io.internal.RequestQueues;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
@@ -22,6 +24,10 @@ import org.HdrHistogram.Histogram;
  * qemu-img's completion callback, so offsets go out in request order and flushes come at exactly the points
  * where qemu-img issues them. Flushes without drain run on one extra thread, beside the requests, as QEMU's
  * asynchronous flushes do. The first failure stops the run.
+ *
+ * <p>Where the device has an asynchronous queue ({@link RequestQueues#asynchronous}: a host file under {@code
+ * aio=native}), one thread drives the whole depth instead, as qemu-img does: it queues requests, hands them to the
+ * kernel together and waits once for the next completion ({@link QueuedBenchRunner}).
  */
 public final class BenchRunner {
   private final BlockDevice device;
@@ -66,6 +72,11 @@ public final class BenchRunner {
    * carrier that is idle, where each platform thread would need its own wake-up.
    */
   public static BenchResult run(BlockDevice device, BenchSpec spec, Thread.Builder slots) throws IOException {
+    try (RequestQueue queue = RequestQueues.asynchronous(device, spec.depth())) {
+      if (queue != null) {
+        return QueuedBenchRunner.run(device, queue, spec);
+      }
+    }
     return new BenchRunner(device, spec).run(slots);
   }
 

@@ -7,8 +7,9 @@ import picocli.CommandLine.Option;
 /** qemu-img bench's {@code -i} and qemu-io's {@code -i/--aio}: how data reaches the host file. */
 final class AioOption {
   /** What every aio option's help says. */
-  static final String HELP = "AIO mode: threads, native or io_uring (default: threads, as in QEMU). native is io_uring here (Linux AIO adds nothing to it) and, as in QEMU, needs a direct cache "
-      + "mode; where io_uring cannot be set up, native and io_uring fall back to threads with one warning.";
+  static final String HELP = "AIO mode: threads, native or io_uring (default: threads, as in QEMU). native is Linux AIO: bench keeps its depth in flight from one thread and waits once "
+      + "for many completions; other requests are positional calls as under threads; as in QEMU it needs a direct cache mode. Where the kernel refuses io_uring or Linux AIO, the mode falls back "
+      + "to threads with one warning.";
 
   @Option(names = {"-i", "--aio"}, paramLabel = "AIO", description = HELP)
   String aio;

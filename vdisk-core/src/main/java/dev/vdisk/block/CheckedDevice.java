@@ -1,5 +1,8 @@
 package dev.vdisk.block;
 
+import dev.vdisk.block.internal.ForwardingQueue;
+import dev.vdisk.block.internal.Queueable;
+import dev.vdisk.block.internal.RequestQueue;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -17,7 +20,7 @@ import java.util.Set;
  * and emulates what the layer below lacks: FUA by a flush after the write, zeroes by writing zero
  * buffers, extents as "all data". Layers below may therefore trust every request they receive.
  */
-public final class CheckedDevice extends FilterDevice {
+public final class CheckedDevice extends FilterDevice implements Queueable {
   /** Zero-filled, never written: the source of emulated zero writes. */
   private static final ByteBuffer ZEROES = ByteBuffer.allocateDirect(1 << 20).asReadOnlyBuffer();
 
@@ -88,6 +91,51 @@ public final class CheckedDevice extends FilterDevice {
       dst.limit(end);
       pos += n;
     }
+  }
+
+  /**
+   * The asynchronous queue of the layer below, if it has one, behind this guard's checks: a request they refuse
+   * completes with the exception {@link #read} or {@link #write} would throw; one larger than the layer's
+   * maxTransfer runs through those calls.
+   */
+  @Override
+  public RequestQueue queue(int depth) throws IOException {
+    open("queue");
+    RequestQueue below = next instanceof Queueable q ? q.queue(depth) : null;
+    return below == null ? null : new ForwardingQueue(below) {
+      @Override
+      public void read(long offset, ByteBuffer dst, int tag) throws IOException {
+        try {
+          checkRange("read", offset, dst.remaining(), BlockError.EINVAL);
+          checkAligned("read", offset, dst.remaining());
+        } catch (IOException e) {
+          refuse(tag, e);
+          return;
+        }
+        if (dst.remaining() > belowLimits.maxTransfer()) {
+          runNow(tag, () -> CheckedDevice.this.read(offset, dst));
+        } else {
+          super.read(offset, dst, tag);
+        }
+      }
+
+      @Override
+      public void write(long offset, ByteBuffer src, int tag) throws IOException {
+        try {
+          checkWritable("write");
+          checkRange("write", offset, src.remaining(), BlockError.ENOSPC);
+          checkAligned("write", offset, src.remaining());
+        } catch (IOException e) {
+          refuse(tag, e);
+          return;
+        }
+        if (src.remaining() > belowLimits.maxTransfer()) {
+          runNow(tag, () -> CheckedDevice.this.write(offset, src, Set.of()));
+        } else {
+          super.write(offset, src, tag);
+        }
+      }
+    };
   }
 
   /** The layer's ranges after the checks a {@link #read} of the range gets. */

@@ -11,17 +11,19 @@ import java.util.Locale;
  *       it measured slower here (docs/performance.md, 2026-12-03).
  *   <li>{@link #IO_URING}: the kernel's io_uring through FFM ({@link dev.vdisk.io.linux.RingFile}), one ring per open
  *       file shared by all request threads; on an O_DIRECT file, platform threads have rings of their own.
- *   <li>{@link #NATIVE}: QEMU's Linux AIO; vdisk maps it to io_uring, which submits the same asynchronous O_DIRECT
- *       requests (and adds flushes and fallocate to the ring). As QEMU, it requires a direct cache mode.
+ *   <li>{@link #NATIVE}: QEMU's Linux AIO ({@link dev.vdisk.io.linux.LinuxAio}): a caller that keeps many requests in
+ *       flight from one thread (qemu-img bench's depth) submits them together and waits once; single requests go
+ *       through positional calls on the calling thread, as under threads. As QEMU, it requires a direct cache mode.
  * </ul>
  *
  * <p>Where io_uring cannot be set up (ENOSYS, EPERM from seccomp or {@code kernel.io_uring_disabled}, a kernel
- * older than 5.6) an explicit {@code io_uring} or {@code native} falls back to threads with one warning line.
+ * older than 5.6) an explicit {@code io_uring} falls back to threads with one warning line; so does {@code native}
+ * where the kernel refuses an AIO context (ENOSYS, EAGAIN beyond {@code fs.aio-max-nr}).
  */
 public enum Aio {
   /** {@code aio=threads}, the default. */
   THREADS("threads"),
-  /** {@code aio=native}, served by io_uring; requires a direct cache mode. */
+  /** {@code aio=native}, Linux AIO for asynchronous queues; requires a direct cache mode. */
   NATIVE("native"),
   /** {@code aio=io_uring}. */
   IO_URING("io_uring");
@@ -49,7 +51,7 @@ public enum Aio {
 
   /** True if this mode submits through io_uring when the kernel allows it. */
   public boolean ring() {
-    return this != THREADS;
+    return this == IO_URING;
   }
 
   @Override

@@ -133,6 +133,19 @@ final class DirectPath implements DataPath {
     }
   }
 
+  /**
+   * Registers an aligned write of {@code [offset, end)} that bypasses this path (an asynchronous one), as {@link
+   * #write} registers its own; null, registering nothing, where it would first have to wait for a read-modify-write.
+   * Pass a non-null result to {@link #endOutside} when the write has completed.
+   */
+  RequestSerializer.Request tryBeginOutside(long offset, long end) {
+    return serializer.tryBegin(offset, end);
+  }
+
+  void endOutside(RequestSerializer.Request r) {
+    serializer.end(r);
+  }
+
   /** Read-modify-write of the block at {@code blockStart}: {@code n} bytes of {@code src} land at {@code at}. */
   private void patch(long blockStart, ByteBuffer block, int at, ByteBuffer src, int n) throws IOException {
     readAligned(blockStart, block.clear());

@@ -9,10 +9,13 @@ import dev.vdisk.block.Extent;
 import dev.vdisk.block.HostRange;
 import dev.vdisk.block.Support;
 import dev.vdisk.block.WriteFlag;
+import dev.vdisk.block.internal.Queueable;
+import dev.vdisk.block.internal.RequestQueue;
 import dev.vdisk.io.linux.ErrnoException;
 import dev.vdisk.io.linux.FallocateMode;
 import dev.vdisk.io.linux.FileIo;
 import dev.vdisk.io.linux.FileStat;
+import dev.vdisk.io.linux.LinuxAio;
 import dev.vdisk.io.linux.NativeFile;
 import dev.vdisk.io.linux.RingFile;
 import dev.vdisk.io.linux.UringUnavailableException;
@@ -40,9 +43,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * file-posix driver.
  *
  * <p><b>Data</b> moves as {@link FileOptions#aio()} says: through the kernel's io_uring, one ring per device
- * shared by every request thread ({@link RingFile}; asked for with {@code aio=io_uring} or {@code native}), or
- * through a JDK {@link FileChannel} with positional I/O on the calling thread ({@code aio=threads}, the default);
- * either way concurrently and without a lock. Where io_uring cannot be set up, the device falls back to threads
+ * shared by every request thread ({@link RingFile}; asked for with {@code aio=io_uring}), or through a JDK {@link
+ * FileChannel} with positional I/O on the calling thread ({@code aio=threads}, the default, and {@code aio=native});
+ * either way concurrently and without a lock. Under {@code aio=native} (O_DIRECT) the device also serves
+ * asynchronous {@linkplain #queue queues} on Linux AIO, for a caller that keeps many requests in flight from one
+ * thread. Where io_uring cannot be set up, the device falls back to threads
  * with one warning line (once per reason and process). With {@link CacheMode#direct()} the channel is opened O_DIRECT; requests of any alignment are still
  * accepted ({@code limits().requestAlignment() == 1}) and bounced as needed, see {@link DirectPath}.
  * {@code limits().optimalAlignment()} is the alignment that avoids that: the file system's block size, and
@@ -67,7 +72,7 @@ import java.util.concurrent.atomic.AtomicLong;
  *   <li>The image is locked as QEMU locks it ({@link ImageLock}) unless {@link FileOptions#locking()} is off.
  * </ul>
  */
-public final class FileDevice implements BlockDevice {
+public final class FileDevice implements BlockDevice, Queueable {
   /** Work cap per {@link #extents} call; callers ask again from where the list ends. */
   private static final int MAX_EXTENTS_PER_CALL = 1024;
   private static final int ZERO_CHUNK = 1 << 20;
@@ -109,7 +114,7 @@ public final class FileDevice implements BlockDevice {
     this.path = path;
     this.options = options;
     this.io = io;
-    this.aio = io instanceof RingFile ? Aio.IO_URING : Aio.THREADS;
+    this.aio = io instanceof RingFile ? Aio.IO_URING : linuxAioUsable(path, options) ? Aio.NATIVE : Aio.THREADS;
     this.file = file;
     this.blockDevice = stat.isBlockDevice();
     this.fsType = file.fileSystemType();
@@ -360,13 +365,8 @@ public final class FileDevice implements BlockDevice {
   @Override
   public void write(long offset, ByteBuffer src, Set<WriteFlag> flags) throws IOException {
     int length = src.remaining();
-    long end = offset + length;
-    if (!blockDevice && end > size) {
-      // Before the write: the overshoot trim of an unaligned direct write must cut back to the new end, not the old.
-      synchronized (sizeLock) {
-        size = Math.max(size, end);
-      }
-    }
+    // Before the write: the overshoot trim of an unaligned direct write must cut back to the new end, not the old.
+    growTo(offset + length);
     boolean interrupted = Thread.interrupted();
     try {
       data.write(offset, src);
@@ -376,6 +376,64 @@ public final class FileDevice implements BlockDevice {
       changes.incrementAndGet();
       restoreInterrupt(interrupted);
     }
+  }
+
+  /**
+   * A queue of {@code depth} requests on Linux AIO ({@link AioQueue}, with an O_DIRECT descriptor and an AIO context of
+   * its own) where the device was opened with {@code aio=native}; null otherwise, or where the kernel refuses the
+   * context (then with one warning line), so that the caller falls back to synchronous requests.
+   */
+  @Override
+  public RequestQueue queue(int depth) throws IOException {
+    if (aio != Aio.NATIVE || !(data instanceof DirectPath direct)) {
+      return null;
+    }
+    try {
+      return new AioQueue(this, direct, LinuxAio.open(path, !options.readOnly(), depth), alignment);
+    } catch (ErrnoException e) {
+      tellFallBack(e);
+      return null;
+    }
+  }
+
+  /** Whether {@code aio=native} is asked for on an O_DIRECT file and the kernel sets up an AIO context for it. */
+  private static boolean linuxAioUsable(Path path, FileOptions options) {
+    if (options.aio() != Aio.NATIVE || !options.cache().direct()) {
+      return false;
+    }
+    try {
+      LinuxAio.open(path, false, 1).close();
+      return true;
+    } catch (IOException e) {
+      tellFallBack(e);
+      return false;
+    }
+  }
+
+  private static void tellFallBack(IOException e) {
+    if (TOLD.add("native: " + e.getMessage())) {
+      LOG.log(System.Logger.Level.WARNING, "aio=native: Linux AIO is not available here ({0}); using aio=threads",
+          e.getMessage());
+    }
+  }
+
+  /** Before a write that bypasses {@link #write} (an {@link AioQueue}'s): a write past the end grows the file. */
+  void growTo(long end) {
+    if (!blockDevice && end > size) {
+      synchronized (sizeLock) {
+        size = Math.max(size, end);
+      }
+    }
+  }
+
+  /** After such a write, done or failed: the next flush must not be skipped. */
+  void changed() {
+    changes.incrementAndGet();
+  }
+
+  /** {@code e}, the failure of such a request, as {@link #read} or {@link #write} would throw it. */
+  BlockDeviceException hostError(String op, long offset, long length, IOException e) {
+    return HostErrors.of(op, path, offset, length, e);
   }
 
   /**

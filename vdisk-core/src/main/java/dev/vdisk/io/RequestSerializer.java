@@ -83,6 +83,23 @@ final class RequestSerializer {
     return r;
   }
 
+  /**
+   * Registers a non-serialising mutation of {@code [start, end)} if it need not wait: null (nothing registered) while
+   * a serialising request is in flight anywhere, since this one might have to wait for it. For a caller that must
+   * not block while it has requests of its own in flight (an asynchronous queue).
+   */
+  Request tryBegin(long start, long end) {
+    Request r = new Request(start, end, false);
+    inFlight.add(r);
+    r.ticket = tickets.incrementAndGet();
+    // As in begin: a serialising request counted itself before its ticket, so zero means none can be earlier.
+    if (serialisingInFlight.get() > 0) {
+      end(r);
+      return null;
+    }
+    return r;
+  }
+
   /** Unregisters {@code r} and wakes requests waiting for it. */
   void end(Request r) {
     inFlight.remove(r);

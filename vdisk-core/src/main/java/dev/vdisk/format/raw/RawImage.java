@@ -6,6 +6,9 @@ import dev.vdisk.block.BlockError;
 import dev.vdisk.block.WriteFlag;
 import dev.vdisk.block.FilterDevice;
 import dev.vdisk.block.HostRange;
+import dev.vdisk.block.internal.ForwardingQueue;
+import dev.vdisk.block.internal.Queueable;
+import dev.vdisk.block.internal.RequestQueue;
 import dev.vdisk.format.FormatFacts;
 import dev.vdisk.format.FormatImage;
 import dev.vdisk.format.ImageFormat;
@@ -19,7 +22,7 @@ import java.util.Set;
  * writes that would make the first sector look like another format are refused, so a guest cannot turn
  * its disk into, say, a qcow2 image pointing at a host file (QEMU's rule for probed raw images).
  */
-final class RawImage extends FilterDevice implements FormatImage {
+final class RawImage extends FilterDevice implements FormatImage, Queueable {
   private static final int SECTOR = 512;
   private final boolean probed;
   private final RawFormat format;
@@ -47,6 +50,22 @@ final class RawImage extends FilterDevice implements FormatImage {
       checkSectorZero(offset, src);
     }
     next.write(offset, src, flags);
+  }
+
+  /** The file's asynchronous queue; a probed image's writes to the first sector run through {@link #write}. */
+  @Override
+  public RequestQueue queue(int depth) throws IOException {
+    RequestQueue below = next instanceof Queueable q ? q.queue(depth) : null;
+    return below == null ? null : new ForwardingQueue(below) {
+      @Override
+      public void write(long offset, ByteBuffer src, int tag) throws IOException {
+        if (probed && offset < SECTOR && src.hasRemaining()) {
+          runNow(tag, () -> RawImage.this.write(offset, src, Set.of()));
+        } else {
+          super.write(offset, src, tag);
+        }
+      }
+    };
   }
 
   private void checkSectorZero(long offset, ByteBuffer src) throws IOException {

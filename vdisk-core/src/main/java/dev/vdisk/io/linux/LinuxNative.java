@@ -72,9 +72,9 @@ final class LinuxNative {
         return null;
       }
       return switch (System.getProperty("os.arch", "")) {
-        case "amd64", "x86_64" -> new Arch(040000, 144, 24, 48, 64, new Sys(257, 3, 5, 8, 16, 72, 77, 285, 277));
+        case "amd64", "x86_64" -> new Arch(040000, 144, 24, 48, 64, new Sys(257, 3, 5, 8, 16, 72, 77, 285, 277, 206, 207, 209, 208));
         // asm-generic struct stat: st_mode follows st_ino directly, st_nlink is 32 bits; asm-generic/unistd.h.
-        case "aarch64" -> new Arch(0200000, 128, 16, 48, 64, new Sys(56, 57, 80, 62, 29, 25, 46, 47, 84));
+        case "aarch64" -> new Arch(0200000, 128, 16, 48, 64, new Sys(56, 57, 80, 62, 29, 25, 46, 47, 84, 0, 1, 2, 4));
         default -> null;
       };
     }
@@ -84,8 +84,13 @@ final class LinuxNative {
    * System call numbers (x86_64: asm/unistd_64.h; aarch64: asm-generic/unistd.h). The kernel's struct stat and
    * struct flock are glibc's on both, and glibc's open, fstat and fcntl are these calls with the same arguments.
    */
-  private record Sys(long openat, long close, long fstat, long lseek, long ioctl, long fcntl, long ftruncate,
-      long fallocate, long syncFileRange) {}
+  record Sys(long openat, long close, long fstat, long lseek, long ioctl, long fcntl, long ftruncate,
+      long fallocate, long syncFileRange, long ioSetup, long ioDestroy, long ioSubmit, long ioGetevents) {}
+
+  /** This platform's system call numbers (after {@link #requireSupported()}). */
+  static Sys sys() {
+    return ARCH.sys;
+  }
 
   /**
    * Throws unless this platform is one vdisk's native layer knows.
@@ -350,9 +355,15 @@ final class LinuxNative {
   }
 
   /** {@code syscall(nr, a, b, c, d)}: the kernel's result, or -1 with errno in {@code capture}. */
-  private static long syscall(MemorySegment capture, long nr, long a, long b, long c, long d) {
+  /** A system call of up to four arguments; its result, or -1 with errno in {@code capture}. */
+  static long syscall(MemorySegment capture, long nr, long a, long b, long c, long d) {
+    return syscall6(capture, nr, a, b, c, d, 0L, 0L);
+  }
+
+  /** A system call of up to six arguments; its result, or -1 with errno in {@code capture}. */
+  static long syscall6(MemorySegment capture, long nr, long a, long b, long c, long d, long e, long f) {
     try {
-      return (long) Syscall.HANDLE.invokeExact(capture, nr, a, b, c, d, 0L, 0L);
+      return (long) Syscall.HANDLE.invokeExact(capture, nr, a, b, c, d, e, f);
     } catch (Throwable t) {
       throw linkageFailure(t);
     }

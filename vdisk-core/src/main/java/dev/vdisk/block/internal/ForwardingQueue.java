@@ -1,0 +1,102 @@
+package dev.vdisk.block.internal;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayDeque;
+
+/**
+ * A layer's queue over the queue of the layer below: requests pass down unchanged unless a subclass checks or
+ * translates them first. A request the layer refuses, or runs itself ({@link #runNow}), completes at the next {@link
+ * #reap} without reaching the layer below.
+ */
+public abstract class ForwardingQueue implements RequestQueue {
+  private final RequestQueue below;
+  /** Completions of requests that did not go below, and of those {@link #runNow} reaped early. */
+  private final ArrayDeque<Done> ready = new ArrayDeque<>();
+
+  private record Done(int tag, IOException error) {}
+
+  /** A request run synchronously by the layer itself. */
+  @FunctionalInterface
+  protected interface Call {
+    void run() throws IOException;
+  }
+
+  protected ForwardingQueue(RequestQueue below) {
+    this.below = below;
+  }
+
+  /** The queue of the layer below. */
+  protected final RequestQueue below() {
+    return below;
+  }
+
+  /** Completes the request {@code tag} with {@code error} at the next reap, as if it had failed below. */
+  protected final void refuse(int tag, IOException error) {
+    room();
+    ready.add(new Done(tag, error));
+  }
+
+  /**
+   * Runs the request {@code tag} synchronously through the layer's own call (one the queue below cannot take), after
+   * the requests in flight below completed: a synchronous write may wait for overlapping writes in flight, which
+   * only this queue's thread could reap. Its completion comes at the next reap.
+   */
+  protected final void runNow(int tag, Call call) throws IOException {
+    room();
+    below.reap(below.inFlight(), (t, e) -> ready.add(new Done(t, e)));
+    IOException error = null;
+    try {
+      call.run();
+    } catch (IOException e) {
+      error = e;
+    }
+    ready.add(new Done(tag, error));
+  }
+
+  private void room() {
+    if (inFlight() >= depth()) {
+      throw new IllegalStateException("request queue: " + depth() + " requests in flight (expected: reap first)");
+    }
+  }
+
+  @Override
+  public int depth() {
+    return below.depth();
+  }
+
+  @Override
+  public boolean asynchronous() {
+    return below.asynchronous();
+  }
+
+  @Override
+  public void read(long offset, ByteBuffer dst, int tag) throws IOException {
+    below.read(offset, dst, tag);
+  }
+
+  @Override
+  public void write(long offset, ByteBuffer src, int tag) throws IOException {
+    below.write(offset, src, tag);
+  }
+
+  @Override
+  public int reap(int min, Completion done) throws IOException {
+    int n = 0;
+    for (Done r; (r = ready.poll()) != null; n++) {
+      done.completed(r.tag(), r.error());
+    }
+    return n + below.reap(Math.max(0, min - n), done);
+  }
+
+  @Override
+  public int inFlight() {
+    return ready.size() + below.inFlight();
+  }
+
+  @Override
+  public void close() throws IOException {
+    ready.clear();
+    below.close();
+  }
+}

@@ -1,0 +1,60 @@
+package dev.vdisk.block.internal;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+
+/**
+ * Reads and writes of one device submitted many at a time and waited for once: QEMU's asynchronous request path
+ * ({@code aio=native}), for a caller that keeps many requests in flight from one thread, as {@code qemu-img bench}
+ * does. A request is queued by {@link #read} or {@link #write} and completes, in any order, in a later {@link #reap};
+ * whether it ran at queueing time (the synchronous adapter, a fall-back) or in the kernel meanwhile is the queue's
+ * business, the results are the device's {@code read} and {@code write}.
+ *
+ * <p>Not thread-safe: one thread queues and reaps. Other threads may use the device itself meanwhile, with the same
+ * guarantees as between concurrent requests on it. At most {@link #depth()} requests are in flight (queued and not yet
+ * reaped); a buffer belongs to the queue from queueing until its completion is reaped, and its position is then at
+ * its limit, as after the device's call. Closing waits for the requests in flight and drops their completions.
+ */
+public interface RequestQueue extends Closeable {
+  /** The most requests in flight at once. */
+  int depth();
+
+  /** True if requests overlap in the kernel; false for the synchronous adapter, which runs each as it is queued. */
+  boolean asynchronous();
+
+  /**
+   * Queues a read of {@code dst.remaining()} bytes at {@code offset}, the device's {@code read} (zeroes past the end
+   * of a file included).
+   *
+   * @param tag the caller's name for the request, handed back with its completion
+   * @throws IllegalStateException if {@link #depth()} requests are in flight
+   * @throws IOException only for a failure of the queue itself; the request's own errors come with its completion
+   */
+  void read(long offset, ByteBuffer dst, int tag) throws IOException;
+
+  /** Queues a write of {@code src.remaining()} bytes at {@code offset}, the device's {@code write} without flags. */
+  void write(long offset, ByteBuffer src, int tag) throws IOException;
+
+  /**
+   * Starts what is queued and waits until at least {@code min} requests (at most those in flight) have completed,
+   * handing each to {@code done}.
+   *
+   * @return the number of completions handed over
+   * @throws IOException only for a failure of the queue itself, or what {@code done} throws
+   */
+  int reap(int min, Completion done) throws IOException;
+
+  /** The number of requests queued and not yet reaped. */
+  int inFlight();
+
+  /** One finished request. */
+  @FunctionalInterface
+  interface Completion {
+    /**
+     * @param tag the request's tag
+     * @param error null on success, else what the device's call would have thrown
+     */
+    void completed(int tag, IOException error) throws IOException;
+  }
+}

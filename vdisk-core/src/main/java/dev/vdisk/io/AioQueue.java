@@ -1,0 +1,235 @@
+package dev.vdisk.io;
+
+import dev.vdisk.block.internal.RequestQueue;
+import dev.vdisk.io.linux.LinuxAio;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.util.ArrayDeque;
+import java.util.Set;
+
+/**
+ * A {@link FileDevice}'s asynchronous queue on Linux AIO ({@code aio=native}, O_DIRECT): requests queued between two
+ * reaps go to the kernel in one io_submit, and one io_getevents waits for as many completions as the caller asked
+ * for. A request that O_DIRECT cannot take as it is (offset or length not a multiple of the file's alignment, a heap
+ * or misaligned buffer) runs synchronously through the device instead, as does a write while a read-modify-write is
+ * in flight on the file (it might have to wait for it): such a write first reaps this queue's own writes, so that
+ * no wait depends on this thread.
+ *
+ * <p>Writes are what the device's writes are: registered with its {@link DirectPath}'s serializer from submission to
+ * completion (a concurrent unaligned write of another thread orders itself against them), a write past the end of
+ * the file grows the device's size before it is submitted, and each completion counts as a change for the next
+ * flush. A read that comes back short (the end of the file) is completed synchronously, so past the end it reads
+ * zeroes as the device does.
+ */
+final class AioQueue implements RequestQueue {
+  private final FileDevice device;
+  private final DirectPath direct;
+  private final LinuxAio aio;
+  private final int align;
+  private final Slot[] slots;
+  private final ArrayDeque<Integer> free = new ArrayDeque<>();
+  /** Completions not yet handed to the caller: synchronous requests' and those reaped early. */
+  private final ArrayDeque<Done> ready = new ArrayDeque<>();
+  /** Requests queued and not yet reaped by the caller. */
+  private int inFlight;
+  /** Requests prepared or submitted and not yet completed by the kernel. */
+  private int inKernel;
+
+  private record Done(int tag, IOException error) {}
+
+  /** One request in the kernel's hands. */
+  private static final class Slot {
+    int tag;
+    boolean write;
+    long offset;
+    ByteBuffer buffer;
+    RequestSerializer.Request serial;
+  }
+
+  AioQueue(FileDevice device, DirectPath direct, LinuxAio aio, int align) {
+    this.device = device;
+    this.direct = direct;
+    this.aio = aio;
+    this.align = align;
+    this.slots = new Slot[aio.depth()];
+    for (int i = 0; i < slots.length; i++) {
+      slots[i] = new Slot();
+      free.add(i);
+    }
+  }
+
+  @Override
+  public int depth() {
+    return slots.length;
+  }
+
+  @Override
+  public boolean asynchronous() {
+    return true;
+  }
+
+  @Override
+  public void read(long offset, ByteBuffer dst, int tag) throws IOException {
+    room();
+    if (dst.isReadOnly() || !direct(offset, dst)) {
+      inFlight++;
+      ready.add(new Done(tag, run(() -> device.read(offset, dst))));
+      return;
+    }
+    submit(tag, false, offset, dst, null);
+  }
+
+  @Override
+  public void write(long offset, ByteBuffer src, int tag) throws IOException {
+    room();
+    RequestSerializer.Request serial = direct(offset, src) ? direct.tryBeginOutside(offset, offset + src.remaining()) : null;
+    if (serial == null) {
+      drainKernel();
+      inFlight++;
+      ready.add(new Done(tag, run(() -> device.write(offset, src, Set.of()))));
+      return;
+    }
+    device.growTo(offset + src.remaining());
+    submit(tag, true, offset, src, serial);
+  }
+
+  private void submit(int tag, boolean write, long offset, ByteBuffer buf, RequestSerializer.Request serial) {
+    int slot = free.poll();
+    Slot s = slots[slot];
+    s.tag = tag;
+    s.write = write;
+    s.offset = offset;
+    s.buffer = buf;
+    s.serial = serial;
+    aio.prepare(slot, write, MemorySegment.ofBuffer(buf).address(), buf.remaining(), offset);
+    inFlight++;
+    inKernel++;
+  }
+
+  /** Whether O_DIRECT takes the request as it is: aligned offset and length, an aligned direct buffer. */
+  private boolean direct(long offset, ByteBuffer buf) {
+    int n = buf.remaining();
+    return n > 0 && buf.isDirect() && ((offset | n) & (align - 1)) == 0 && buf.alignmentOffset(buf.position(), align) == 0;
+  }
+
+  private void room() {
+    if (inFlight >= slots.length) {
+      throw new IllegalStateException("request queue: " + slots.length + " requests in flight (expected: reap first)");
+    }
+  }
+
+  @Override
+  public int reap(int min, Completion done) throws IOException {
+    int target = Math.min(min, inFlight);
+    int n = deliver(done);
+    push();
+    while (n < target) {
+      inKernel -= aio.reap(Math.min(target - n, submitted()), this::completed);
+      push();
+      n += deliver(done);
+    }
+    return n;
+  }
+
+  @Override
+  public int inFlight() {
+    return inFlight;
+  }
+
+  /** Requests the kernel has taken and not yet completed. */
+  private int submitted() {
+    return inKernel - aio.unsubmitted();
+  }
+
+  /** Submits what is prepared; fails if the kernel takes nothing while nothing of ours is in flight to wait for. */
+  private void push() throws IOException {
+    aio.submit();
+    if (aio.unsubmitted() > 0 && aio.unsubmitted() == inKernel) {
+      throw new IOException("io_submit: the kernel took none of " + inKernel + " requests (EAGAIN with none in flight)");
+    }
+  }
+
+  /** Waits for every request of this queue in the kernel; their completions wait in {@link #ready}. */
+  private void drainKernel() throws IOException {
+    push();
+    while (inKernel > 0) {
+      inKernel -= aio.reap(submitted(), this::completed);
+      push();
+    }
+  }
+
+  private int deliver(Completion done) throws IOException {
+    int n = 0;
+    for (Done d; (d = ready.poll()) != null; n++) {
+      inFlight--;
+      done.completed(d.tag(), d.error());
+    }
+    return n;
+  }
+
+  /** The kernel finished {@code slot} with {@code result}: turns it into the device call's outcome. */
+  private void completed(int slot, long result) {
+    Slot s = slots[slot];
+    ByteBuffer buf = s.buffer;
+    s.buffer = null;
+    int length = buf.remaining();
+    IOException error = null;
+    if (s.write) {
+      direct.endOutside(s.serial);
+      s.serial = null;
+      device.changed();
+      if (result < 0) {
+        error = device.hostError("write", s.offset, length, LinuxAio.failure("io_submit write", device.path() + " offset "
+            + s.offset + " length " + length, result));
+      } else if (result < length) {
+        error = device.hostError("write", s.offset, length, new IOException("write: " + result + " of " + length
+            + " bytes written (the file system may be full)"));
+      } else {
+        buf.position(buf.limit());
+      }
+    } else if (result < 0) {
+      error = device.hostError("read", s.offset, length, LinuxAio.failure("io_submit read", device.path() + " offset "
+          + s.offset + " length " + length, result));
+    } else {
+      buf.position(buf.position() + (int) result);
+      if (buf.hasRemaining()) {
+        error = run(() -> device.read(s.offset + result, buf)); // short: the end of the file, zeroes past it
+      }
+    }
+    free.add(slot);
+    ready.add(new Done(s.tag, error));
+  }
+
+  /** A synchronous device call: its exception, or null. */
+  private static IOException run(Call call) {
+    try {
+      call.run();
+      return null;
+    } catch (IOException e) {
+      return e;
+    }
+  }
+
+  @FunctionalInterface
+  private interface Call {
+    void run() throws IOException;
+  }
+
+  /** Waits for the requests in the kernel, drops every completion and tears the context down. */
+  @Override
+  public void close() throws IOException {
+    try {
+      drainKernel();
+    } finally {
+      ready.clear();
+      inFlight = 0;
+      aio.close();
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "AioQueue[" + aio + "]";
+  }
+}

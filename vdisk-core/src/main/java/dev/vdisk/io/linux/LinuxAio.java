@@ -1,0 +1,200 @@
+package dev.vdisk.io.linux;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+
+/**
+ * Linux AIO on one O_DIRECT file descriptor of its own: QEMU's {@code aio=native}. A context of {@link #depth()}
+ * request slots ({@code io_setup}); reads and writes are prepared in slots, handed to the kernel together with one
+ * {@code io_submit} and reaped with one {@code io_getevents} that waits for at least as many completions as asked.
+ * All three are system calls through {@link LinuxNative}'s one {@code syscall(2)} downcall.
+ *
+ * <p>Not thread-safe: one thread prepares, submits and reaps (as QEMU's AioContext does). The caller keeps every
+ * buffer it handed in alive and untouched until its slot completes; slots are the caller's to number, from 0 to
+ * {@code depth() - 1}, and a slot is reused only after its completion was reaped.
+ */
+public final class LinuxAio implements Closeable {
+  /** {@code IOCB_CMD_PREAD} and {@code IOCB_CMD_PWRITE} (linux/aio_abi.h). */
+  private static final short IOCB_CMD_PREAD = 0;
+  private static final short IOCB_CMD_PWRITE = 1;
+  /** sizeof(struct iocb) and sizeof(struct io_event), the same on x86_64 and aarch64 (little-endian). */
+  private static final int IOCB_SIZE = 64;
+  private static final int EVENT_SIZE = 32;
+  private static final int EINTR = 4;
+
+  private final Path path;
+  private final int fd;
+  private final int depth;
+  private final long context;
+  private final Arena arena = Arena.ofShared();
+  private final MemorySegment capture;
+  private final MemorySegment iocbs;
+  /** The iocb pointers of the prepared slots not yet taken by the kernel, in preparation order. */
+  private final MemorySegment pending;
+  private final MemorySegment events;
+  private int pendingCount;
+  private boolean closed;
+
+  private LinuxAio(Path path, int fd, int depth, long context) {
+    this.path = path;
+    this.fd = fd;
+    this.depth = depth;
+    this.context = context;
+    this.capture = arena.allocate(LinuxNative.Calls.CAPTURE);
+    this.iocbs = arena.allocate((long) IOCB_SIZE * depth, 64);
+    this.pending = arena.allocate(JAVA_LONG, depth);
+    this.events = arena.allocate((long) EVENT_SIZE * depth, 8);
+  }
+
+  /**
+   * Opens {@code path} again with O_DIRECT (close-on-exec) and sets up a context for {@code depth} requests.
+   *
+   * @throws ErrnoException from open, or from io_setup where Linux AIO is refused (ENOSYS without CONFIG_AIO, EAGAIN
+   *     beyond {@code fs.aio-max-nr}, EPERM from seccomp): the caller falls back to synchronous I/O
+   */
+  public static LinuxAio open(Path path, boolean writable, int depth) throws IOException {
+    LinuxNative.requireSupported();
+    if (depth < 1) {
+      throw new IllegalArgumentException("depth: " + depth + " (expected: at least 1)");
+    }
+    int fd = LinuxNative.open(path, (writable ? LinuxNative.O_RDWR : LinuxNative.O_RDONLY) | LinuxNative.oDirect());
+    try (Arena setup = Arena.ofConfined()) {
+      MemorySegment cap = setup.allocate(LinuxNative.Calls.CAPTURE);
+      MemorySegment ctx = setup.allocate(JAVA_LONG); // io_setup requires *ctxp == 0
+      if (LinuxNative.syscall(cap, LinuxNative.sys().ioSetup(), depth, ctx.address(), 0, 0) < 0) {
+        throw new ErrnoException("io_setup", path + " depth " + depth, LinuxNative.errno(cap));
+      }
+      return new LinuxAio(path, fd, depth, ctx.get(JAVA_LONG, 0));
+    } catch (IOException | RuntimeException e) {
+      try {
+        LinuxNative.close(fd, path);
+      } catch (ErrnoException x) {
+        e.addSuppressed(x);
+      }
+      throw e;
+    }
+  }
+
+  /** The number of slots: the most requests in flight at once. */
+  public int depth() {
+    return depth;
+  }
+
+  /**
+   * Prepares a read ({@code write} false) or write of {@code length} bytes at {@code offset} to or from native memory
+   * at {@code address} in {@code slot}; nothing reaches the kernel before {@link #submit}. O_DIRECT's rules apply
+   * (offset, length and address aligned to the file's block size): the kernel reports EINVAL in the slot's
+   * completion otherwise.
+   */
+  public void prepare(int slot, boolean write, long address, int length, long offset) {
+    MemorySegment iocb = iocbs.asSlice((long) slot * IOCB_SIZE, IOCB_SIZE);
+    iocb.fill((byte) 0);
+    iocb.set(JAVA_LONG, 0, slot); // aio_data: comes back in the event
+    iocb.set(JAVA_SHORT, 16, write ? IOCB_CMD_PWRITE : IOCB_CMD_PREAD); // aio_lio_opcode
+    iocb.set(JAVA_INT, 20, fd); // aio_fildes
+    iocb.set(JAVA_LONG, 24, address); // aio_buf
+    iocb.set(JAVA_LONG, 32, length); // aio_nbytes
+    iocb.set(JAVA_LONG, 40, offset); // aio_offset
+    pending.setAtIndex(JAVA_LONG, pendingCount++, iocb.address());
+  }
+
+  /**
+   * Hands every prepared request to the kernel with io_submit. The kernel may take fewer (EAGAIN: its queue is
+   * full); those left stay prepared for the next call.
+   *
+   * @return the number taken
+   * @throws ErrnoException if io_submit fails for the first request (a bad slot or context, not an I/O error: those
+   *     come in the completions)
+   */
+  public int submit() throws ErrnoException {
+    if (pendingCount == 0) {
+      return 0;
+    }
+    long n;
+    do {
+      n = LinuxNative.syscall(capture, LinuxNative.sys().ioSubmit(), context, pendingCount, pending.address(), 0);
+    } while (n < 0 && LinuxNative.errno(capture) == EINTR);
+    if (n < 0) {
+      int errno = LinuxNative.errno(capture);
+      if (errno == ErrnoException.EAGAIN) {
+        return 0;
+      }
+      throw new ErrnoException("io_submit", path.toString(), errno);
+    }
+    int taken = (int) n;
+    MemorySegment.copy(pending, (long) taken * 8, pending, 0, (long) (pendingCount - taken) * 8);
+    pendingCount -= taken;
+    return taken;
+  }
+
+  /** A completion's negative {@code result} as the exception a synchronous call would have thrown. */
+  public static ErrnoException failure(String call, String target, long result) {
+    return new ErrnoException(call, target, (int) -result);
+  }
+
+  /** Requests prepared but not yet taken by the kernel. */
+  public int unsubmitted() {
+    return pendingCount;
+  }
+
+  /** Receives one completion: the slot and the kernel's result (bytes moved, or a negated errno). */
+  @FunctionalInterface
+  public interface Completion {
+    void completed(int slot, long result) throws IOException;
+  }
+
+  /**
+   * Waits (io_getevents) until at least {@code min} submitted requests have completed and hands each completion
+   * reaped to {@code done}: up to {@link #depth()} in one system call.
+   *
+   * @return the number reaped
+   */
+  public int reap(int min, Completion done) throws IOException {
+    long n;
+    do {
+      n = LinuxNative.syscall6(capture, LinuxNative.sys().ioGetevents(), context, min, depth, events.address(), 0, 0);
+    } while (n < 0 && LinuxNative.errno(capture) == EINTR);
+    if (n < 0) {
+      throw new ErrnoException("io_getevents", path.toString(), LinuxNative.errno(capture));
+    }
+    for (int i = 0; i < n; i++) {
+      long at = (long) i * EVENT_SIZE;
+      done.completed((int) events.get(JAVA_LONG, at), events.get(JAVA_LONG, at + 16));
+    }
+    return (int) n;
+  }
+
+  /**
+   * Destroys the context (io_destroy waits for the requests in flight) and closes the descriptor. Idempotent.
+   */
+  @Override
+  public void close() throws IOException {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    try {
+      if (LinuxNative.syscall(capture, LinuxNative.sys().ioDestroy(), context, 0, 0, 0) < 0) {
+        throw new ErrnoException("io_destroy", path.toString(), LinuxNative.errno(capture));
+      }
+    } finally {
+      try {
+        LinuxNative.close(fd, path);
+      } finally {
+        arena.close();
+      }
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "LinuxAio[" + path + ", depth " + depth + "]";
+  }
+}
