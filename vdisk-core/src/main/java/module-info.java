@@ -18,7 +18,6 @@ module dev.vdisk.core {
 
   // Internals the other vdisk modules build on; not API (a qualified export binds at compile time only: the shaded
   // jar runs on the class path).
-  exports dev.vdisk.block.internal to dev.vdisk.cli, dev.vdisk.nbd, dev.vdisk.bench, dev.vdisk.advisor;
   exports dev.vdisk.format.internal to dev.vdisk.cli, dev.vdisk.nbd, dev.vdisk.bench, dev.vdisk.advisor;
   exports dev.vdisk.io.internal to dev.vdisk.cli, dev.vdisk.nbd, dev.vdisk.bench, dev.vdisk.advisor;
   exports dev.vdisk.ops.internal to dev.vdisk.cli, dev.vdisk.nbd, dev.vdisk.bench, dev.vdisk.advisor;

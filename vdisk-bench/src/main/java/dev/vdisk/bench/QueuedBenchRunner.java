@@ -1,7 +1,7 @@
 package dev.vdisk.bench;
 
 import dev.vdisk.block.BlockDevice;
-import dev.vdisk.block.internal.RequestQueue;
+import dev.vdisk.block.RequestQueue;
 import dev.vdisk.io.internal.DirectBuffers;
 import java.io.IOException;
 import java.nio.ByteBuffer;

@@ -100,6 +100,20 @@ public interface BlockDevice extends Closeable {
   }
 
   /**
+   * A new queue of up to {@code depth} reads and writes that this layer overlaps in the kernel, for a caller that keeps
+   * many requests in flight from one thread and waits once for many completions (QEMU's {@code aio=native}); null
+   * where the layer has none. The caller closes it before the device.
+   *
+   * <p>The default has none: a layer offers a queue only where its requests can go to such a queue below unchanged
+   * or translated (a host file opened with {@code aio=native}, the guard, a raw image); a filter that acts on requests
+   * (writethrough, statistics) must not pass one through. Callers without a queue use threads, or the synchronous
+   * adapter ({@code RequestQueues.open} in vdisk's internals).
+   */
+  default RequestQueue queue(int depth) throws IOException {
+    return null;
+  }
+
+  /**
    * Changes the virtual size. Growing exposes zeroes; shrinking drops the tail.
    *
    * @throws BlockDeviceException with {@link BlockError#ENOTSUP} where the layer cannot resize

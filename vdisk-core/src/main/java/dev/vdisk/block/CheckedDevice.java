@@ -1,8 +1,5 @@
 package dev.vdisk.block;
 
-import dev.vdisk.block.internal.ForwardingQueue;
-import dev.vdisk.block.internal.Queueable;
-import dev.vdisk.block.internal.RequestQueue;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -20,7 +17,7 @@ import java.util.Set;
  * and emulates what the layer below lacks: FUA by a flush after the write, zeroes by writing zero
  * buffers, extents as "all data". Layers below may therefore trust every request they receive.
  */
-public final class CheckedDevice extends FilterDevice implements Queueable {
+public final class CheckedDevice extends FilterDevice {
   /** Zero-filled, never written: the source of emulated zero writes. */
   private static final ByteBuffer ZEROES = ByteBuffer.allocateDirect(1 << 20).asReadOnlyBuffer();
 
@@ -101,7 +98,7 @@ public final class CheckedDevice extends FilterDevice implements Queueable {
   @Override
   public RequestQueue queue(int depth) throws IOException {
     open("queue");
-    RequestQueue below = next instanceof Queueable q ? q.queue(depth) : null;
+    RequestQueue below = next.queue(depth);
     return below == null ? null : new ForwardingQueue(below) {
       @Override
       public void read(long offset, ByteBuffer dst, int tag) throws IOException {

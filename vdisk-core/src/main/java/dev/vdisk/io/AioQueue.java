@@ -1,6 +1,6 @@
 package dev.vdisk.io;
 
-import dev.vdisk.block.internal.RequestQueue;
+import dev.vdisk.block.RequestQueue;
 import dev.vdisk.io.linux.LinuxAio;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -144,7 +144,10 @@ final class AioQueue implements RequestQueue {
 
   /** Submits what is prepared; fails if the kernel takes nothing while nothing of ours is in flight to wait for. */
   private void push() throws IOException {
-    aio.submit();
+    aio.submit((slot, result) -> {
+      inKernel--;
+      completed(slot, result);
+    });
     if (aio.unsubmitted() > 0 && aio.unsubmitted() == inKernel) {
       throw new IOException("io_submit: the kernel took none of " + inKernel + " requests (EAGAIN with none in flight)");
     }

@@ -9,8 +9,7 @@ import dev.vdisk.block.Extent;
 import dev.vdisk.block.HostRange;
 import dev.vdisk.block.Support;
 import dev.vdisk.block.WriteFlag;
-import dev.vdisk.block.internal.Queueable;
-import dev.vdisk.block.internal.RequestQueue;
+import dev.vdisk.block.RequestQueue;
 import dev.vdisk.io.linux.ErrnoException;
 import dev.vdisk.io.linux.FallocateMode;
 import dev.vdisk.io.linux.FileIo;
@@ -22,6 +21,7 @@ import dev.vdisk.io.linux.UringUnavailableException;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileSystemException;
@@ -72,7 +72,7 @@ import java.util.concurrent.atomic.AtomicLong;
  *   <li>The image is locked as QEMU locks it ({@link ImageLock}) unless {@link FileOptions#locking()} is off.
  * </ul>
  */
-public final class FileDevice implements BlockDevice, Queueable {
+public final class FileDevice implements BlockDevice {
   /** Work cap per {@link #extents} call; callers ask again from where the list ends. */
   private static final int MAX_EXTENTS_PER_CALL = 1024;
   private static final int ZERO_CHUNK = 1 << 20;
@@ -387,6 +387,9 @@ public final class FileDevice implements BlockDevice, Queueable {
   public RequestQueue queue(int depth) throws IOException {
     if (aio != Aio.NATIVE || !(data instanceof DirectPath direct)) {
       return null;
+    }
+    if (closed.get()) {
+      throw HostErrors.of("queue", path, 0, 0, new ClosedChannelException());
     }
     try {
       return new AioQueue(this, direct, LinuxAio.open(path, !options.readOnly(), depth), alignment);

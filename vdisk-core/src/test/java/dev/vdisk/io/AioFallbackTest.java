@@ -4,7 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.vdisk.block.WriteFlag;
+import dev.vdisk.block.RequestQueue;
 import dev.vdisk.io.internal.DirectBuffers;
+import dev.vdisk.io.internal.RequestQueues;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -25,7 +27,8 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.api.parallel.Isolated;
 
 /**
- * Where io_uring cannot be set up, a device falls back to aio=threads and says so once. The failure is a real one:
+ * Where io_uring (or, for aio=native, a Linux AIO context) cannot be set up, a device falls back to aio=threads and
+ * says so once. The failure is a real one:
  * a ring size the kernel refuses ({@code vdisk.io_uring.entries=0}, EINVAL from io_uring_setup), the same path as
  * ENOSYS or EPERM on a kernel that has no or disables io_uring.
  */
@@ -77,6 +80,39 @@ class AioFallbackTest {
     }
     assertThat(warnings()).containsExactly(
         "aio=io_uring: io_uring is not available here (" + REASON + "); using aio=threads");
+  }
+
+  /**
+   * A depth beyond {@code fs.aio-max-nr} (65536 by default) makes io_setup fail with EAGAIN, as a kernel without
+   * Linux AIO (ENOSYS) or a seccomp filter (EPERM) would: the device then offers no asynchronous queue, says so once,
+   * and every request still works through the synchronous adapter.
+   */
+  @Test
+  void aRefusedAioContextFallsBackToSynchronousRequestsWithOneWarning() throws IOException {
+    Path p = file("native.raw");
+    try (FileDevice dev = FileDevice.open(p, FileOptions.of(CacheMode.NONE, false).withAio(Aio.NATIVE))) {
+      assertThat(dev.aio()).isEqualTo(Aio.NATIVE);
+      assertThat(RequestQueues.asynchronous(dev, 1 << 20)).isNull();
+      assertThat(RequestQueues.asynchronous(dev, 1 << 20)).isNull();
+      try (RequestQueue q = RequestQueues.open(dev, 1 << 20)) {
+        assertThat(q.asynchronous()).isFalse();
+        ByteBuffer data = DirectBuffers.aligned(4096).put(0, (byte) 7);
+        q.write(4096, data, 1);
+        ByteBuffer back = DirectBuffers.aligned(4096);
+        q.read(4096, back, 2);
+        List<Integer> done = new ArrayList<>();
+        assertThat(q.reap(2, (tag, e) -> {
+          assertThat(e).isNull();
+          done.add(tag);
+        })).isEqualTo(2);
+        assertThat(done).containsExactly(1, 2);
+        assertThat(back.get(0)).isEqualTo((byte) 7);
+      }
+      roundTrip(dev);
+    }
+    assertThat(warnings()).hasSize(1);
+    assertThat(warnings().getFirst()).startsWith("aio=native: Linux AIO is not available here (io_setup ")
+        .contains("depth 1048576").contains("(errno 11)").endsWith("; using aio=threads");
   }
 
   @Test

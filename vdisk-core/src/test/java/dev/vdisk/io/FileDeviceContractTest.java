@@ -4,6 +4,7 @@ import dev.vdisk.block.BlockDevice;
 import dev.vdisk.format.internal.Images;
 import dev.vdisk.format.internal.OpenImage;
 import dev.vdisk.testkit.BlockDeviceContractTest;
+import dev.vdisk.testkit.QueuedDevice;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
@@ -14,7 +15,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * FileDevice under each of QEMU's cache modes and both data paths ({@code aio=threads} and {@code aio=io_uring}), and
- * the raw format over it, keep the BlockDevice contract. The io_uring cases are skipped, saying so, on a kernel that
+ * the raw format over it, keep the BlockDevice contract; so do their asynchronous queues under {@code aio=native}
+ * (Linux AIO, through {@link QueuedDevice}). The io_uring cases are skipped, saying so, on a kernel that
  * refuses io_uring (the device would fall back to threads, which the threads cases test already).
  */
 class FileDeviceContractTest {
@@ -83,6 +85,32 @@ class FileDeviceContractTest {
     }
   }
 
+  /** Reads and writes through the Linux AIO queue of a file opened with aio=native. */
+  abstract static class NativeContract extends FileContract {
+    @Override
+    Aio aio() {
+      return Aio.NATIVE;
+    }
+
+    @Override
+    protected BlockDevice newDevice(long size) throws IOException {
+      return new QueuedDevice(super.newDevice(size));
+    }
+  }
+
+  /** The same through the raw format's and the guard's queues. */
+  abstract static class NativeRawContract extends RawContract {
+    @Override
+    Aio aio() {
+      return Aio.NATIVE;
+    }
+
+    @Override
+    protected BlockDevice newDevice(long size) throws IOException {
+      return new QueuedDevice(super.newDevice(size));
+    }
+  }
+
   @Nested class Writeback extends FileContract { CacheMode mode() { return CacheMode.WRITEBACK; } }
   @Nested class Writethrough extends FileContract { CacheMode mode() { return CacheMode.WRITETHROUGH; } }
   @Nested class None extends FileContract { CacheMode mode() { return CacheMode.NONE; } }
@@ -97,4 +125,6 @@ class FileDeviceContractTest {
   @Nested class UringUnsafe extends UringContract { CacheMode mode() { return CacheMode.UNSAFE; } }
   @Nested class UringRawWriteback extends UringRawContract { CacheMode mode() { return CacheMode.WRITEBACK; } }
   @Nested class UringRawNone extends UringRawContract { CacheMode mode() { return CacheMode.NONE; } }
+  @Nested class NativeNone extends NativeContract { CacheMode mode() { return CacheMode.NONE; } }
+  @Nested class NativeRawNone extends NativeRawContract { CacheMode mode() { return CacheMode.NONE; } }
 }

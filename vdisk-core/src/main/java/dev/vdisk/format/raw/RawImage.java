@@ -6,9 +6,7 @@ import dev.vdisk.block.BlockError;
 import dev.vdisk.block.WriteFlag;
 import dev.vdisk.block.FilterDevice;
 import dev.vdisk.block.HostRange;
-import dev.vdisk.block.internal.ForwardingQueue;
-import dev.vdisk.block.internal.Queueable;
-import dev.vdisk.block.internal.RequestQueue;
+import dev.vdisk.block.RequestQueue;
 import dev.vdisk.format.FormatFacts;
 import dev.vdisk.format.FormatImage;
 import dev.vdisk.format.ImageFormat;
@@ -22,7 +20,7 @@ import java.util.Set;
  * writes that would make the first sector look like another format are refused, so a guest cannot turn
  * its disk into, say, a qcow2 image pointing at a host file (QEMU's rule for probed raw images).
  */
-final class RawImage extends FilterDevice implements FormatImage, Queueable {
+final class RawImage extends FilterDevice implements FormatImage {
   private static final int SECTOR = 512;
   private final boolean probed;
   private final RawFormat format;
@@ -52,20 +50,13 @@ final class RawImage extends FilterDevice implements FormatImage, Queueable {
     next.write(offset, src, flags);
   }
 
-  /** The file's asynchronous queue; a probed image's writes to the first sector run through {@link #write}. */
+  /**
+   * The file's asynchronous queue, unchanged; none for a probed image, whose writes to the first sector need the
+   * check {@link #write} makes (name the format to have one).
+   */
   @Override
   public RequestQueue queue(int depth) throws IOException {
-    RequestQueue below = next instanceof Queueable q ? q.queue(depth) : null;
-    return below == null ? null : new ForwardingQueue(below) {
-      @Override
-      public void write(long offset, ByteBuffer src, int tag) throws IOException {
-        if (probed && offset < SECTOR && src.hasRemaining()) {
-          runNow(tag, () -> RawImage.this.write(offset, src, Set.of()));
-        } else {
-          super.write(offset, src, tag);
-        }
-      }
-    };
+    return probed ? null : next.queue(depth);
   }
 
   private void checkSectorZero(long offset, ByteBuffer src) throws IOException {

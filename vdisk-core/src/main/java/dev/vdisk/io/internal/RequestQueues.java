@@ -1,8 +1,7 @@
 package dev.vdisk.io.internal;
 
 import dev.vdisk.block.BlockDevice;
-import dev.vdisk.block.internal.Queueable;
-import dev.vdisk.block.internal.RequestQueue;
+import dev.vdisk.block.RequestQueue;
 import java.io.IOException;
 
 /** Where a {@link RequestQueue} for a device comes from. */
@@ -10,7 +9,7 @@ public final class RequestQueues {
   private RequestQueues() {}
 
   /**
-   * The device's own asynchronous queue if it has one ({@link Queueable}), else the synchronous adapter, which runs
+   * The device's own asynchronous queue if it has one ({@link BlockDevice#queue}), else the synchronous adapter, which runs
    * each request on the device as it is queued: every device has a queue.
    */
   public static RequestQueue open(BlockDevice device, int depth) throws IOException {
@@ -20,6 +19,6 @@ public final class RequestQueues {
 
   /** The device's own asynchronous queue, or null where it has none (then callers use threads, or {@link #open}). */
   public static RequestQueue asynchronous(BlockDevice device, int depth) throws IOException {
-    return device instanceof Queueable q ? q.queue(depth) : null;
+    return device.queue(depth);
   }
 }

@@ -1,7 +1,7 @@
 package dev.vdisk.io.internal;
 
 import dev.vdisk.block.BlockDevice;
-import dev.vdisk.block.internal.RequestQueue;
+import dev.vdisk.block.RequestQueue;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;

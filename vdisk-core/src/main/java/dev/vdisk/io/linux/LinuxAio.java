@@ -107,31 +107,40 @@ public final class LinuxAio implements Closeable {
 
   /**
    * Hands every prepared request to the kernel with io_submit. The kernel may take fewer (EAGAIN: its queue is
-   * full); those left stay prepared for the next call.
+   * full); those left stay prepared for the next call. A request the kernel refuses at submission (EINVAL for an
+   * O_DIRECT request it cannot take, EBADF for a write on a read-only descriptor) completes at once through {@code
+   * refused} with the negated errno, and the requests after it are submitted.
    *
-   * @return the number taken
-   * @throws ErrnoException if io_submit fails for the first request (a bad slot or context, not an I/O error: those
-   *     come in the completions)
+   * @return the number the kernel took
    */
-  public int submit() throws ErrnoException {
-    if (pendingCount == 0) {
-      return 0;
-    }
-    long n;
-    do {
-      n = LinuxNative.syscall(capture, LinuxNative.sys().ioSubmit(), context, pendingCount, pending.address(), 0);
-    } while (n < 0 && LinuxNative.errno(capture) == EINTR);
-    if (n < 0) {
-      int errno = LinuxNative.errno(capture);
-      if (errno == ErrnoException.EAGAIN) {
-        return 0;
+  public int submit(Completion refused) throws IOException {
+    int taken = 0;
+    while (pendingCount > 0) {
+      long n = LinuxNative.syscall(capture, LinuxNative.sys().ioSubmit(), context, pendingCount, pending.address(), 0);
+      if (n < 0) {
+        int errno = LinuxNative.errno(capture);
+        if (errno == EINTR) {
+          continue;
+        }
+        if (errno == ErrnoException.EAGAIN) {
+          break;
+        }
+        // The first request was refused (io_submit reports an error only when it took none).
+        int slot = (int) ((pending.get(JAVA_LONG, 0) - iocbs.address()) / IOCB_SIZE);
+        drop(1);
+        refused.completed(slot, -errno);
+        continue;
       }
-      throw new ErrnoException("io_submit", path.toString(), errno);
+      taken += (int) n;
+      drop((int) n);
     }
-    int taken = (int) n;
-    MemorySegment.copy(pending, (long) taken * 8, pending, 0, (long) (pendingCount - taken) * 8);
-    pendingCount -= taken;
     return taken;
+  }
+
+  /** Removes the first {@code n} pending iocb pointers. */
+  private void drop(int n) {
+    MemorySegment.copy(pending, (long) n * 8, pending, 0, (long) (pendingCount - n) * 8);
+    pendingCount -= n;
   }
 
   /** A completion's negative {@code result} as the exception a synchronous call would have thrown. */

@@ -1,11 +1,11 @@
-package dev.vdisk.block.internal;
+package dev.vdisk.block;
 
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 
 /**
- * Reads and writes of one device submitted many at a time and waited for once: QEMU's asynchronous request path
+ * Reads and writes of one device ({@link BlockDevice#queue}) submitted many at a time and waited for once: QEMU's asynchronous request path
  * ({@code aio=native}), for a caller that keeps many requests in flight from one thread, as {@code qemu-img bench}
  * does. A request is queued by {@link #read} or {@link #write} and completes, in any order, in a later {@link #reap};
  * whether it ran at queueing time (the synchronous adapter, a fall-back) or in the kernel meanwhile is the queue's

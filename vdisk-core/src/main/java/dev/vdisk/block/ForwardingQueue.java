@@ -1,4 +1,4 @@
-package dev.vdisk.block.internal;
+package dev.vdisk.block;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -9,7 +9,7 @@ import java.util.ArrayDeque;
  * translates them first. A request the layer refuses, or runs itself ({@link #runNow}), completes at the next {@link
  * #reap} without reaching the layer below.
  */
-public abstract class ForwardingQueue implements RequestQueue {
+abstract class ForwardingQueue implements RequestQueue {
   private final RequestQueue below;
   /** Completions of requests that did not go below, and of those {@link #runNow} reaped early. */
   private final ArrayDeque<Done> ready = new ArrayDeque<>();
@@ -18,21 +18,21 @@ public abstract class ForwardingQueue implements RequestQueue {
 
   /** A request run synchronously by the layer itself. */
   @FunctionalInterface
-  protected interface Call {
+  interface Call {
     void run() throws IOException;
   }
 
-  protected ForwardingQueue(RequestQueue below) {
+  ForwardingQueue(RequestQueue below) {
     this.below = below;
   }
 
   /** The queue of the layer below. */
-  protected final RequestQueue below() {
+  final RequestQueue below() {
     return below;
   }
 
   /** Completes the request {@code tag} with {@code error} at the next reap, as if it had failed below. */
-  protected final void refuse(int tag, IOException error) {
+  final void refuse(int tag, IOException error) {
     room();
     ready.add(new Done(tag, error));
   }
@@ -42,7 +42,7 @@ public abstract class ForwardingQueue implements RequestQueue {
    * the requests in flight below completed: a synchronous write may wait for overlapping writes in flight, which
    * only this queue's thread could reap. Its completion comes at the next reap.
    */
-  protected final void runNow(int tag, Call call) throws IOException {
+  final void runNow(int tag, Call call) throws IOException {
     room();
     below.reap(below.inFlight(), (t, e) -> ready.add(new Done(t, e)));
     IOException error = null;
