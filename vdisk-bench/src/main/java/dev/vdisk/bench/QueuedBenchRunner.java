@@ -67,7 +67,8 @@ final class QueuedBenchRunner {
     fill();
     long start = System.nanoTime();
     endNanos = start;
-    while (notCompleted > 0) {
+    // The last completions may still ask for a flush.
+    while (notCompleted > 0 || held || pendingFlushes > 0) {
       if (held && inFlight == 0) {
         device.flush();
         flushes++;
@@ -122,5 +123,7 @@ final class QueuedBenchRunner {
         pendingFlushes++;
       }
     }
+    // As bench_cb: the requests this completion allows start now, so the next completion sees them in flight.
+    fill();
   }
 }

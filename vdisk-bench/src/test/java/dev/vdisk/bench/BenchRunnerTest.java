@@ -9,15 +9,23 @@ import dev.vdisk.block.CheckedDevice;
 import dev.vdisk.block.WriteFlag;
 import dev.vdisk.block.filter.CountingFilter;
 import dev.vdisk.block.FilterDevice;
+import dev.vdisk.block.RequestQueue;
 import dev.vdisk.block.mem.MemoryDevice;
 import java.io.IOException;
+import dev.vdisk.io.Aio;
+import dev.vdisk.io.CacheMode;
+import dev.vdisk.io.FileDevice;
+import dev.vdisk.io.FileOptions;
 import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -169,5 +177,165 @@ class BenchRunnerTest {
     BenchResult r = BenchRunner.run(new MemoryDevice(4096), BenchSpec.DEFAULTS.withCount(0));
     assertThat(r.requests()).isZero();
     assertThat(r.iops()).isZero();
+  }
+
+  /**
+   * A device with an asynchronous queue that runs what was queued only when the caller reaps, so that requests are
+   * pending together as in the kernel; records the offsets in queueing order, the most pending at once, flushes made
+   * with requests pending, and requests that bypassed the queue.
+   */
+  private static final class Deferred extends FilterDevice {
+    final List<Long> offsets = new ArrayList<>();
+    final List<Object[]> pending = new ArrayList<>();
+    int maxPending;
+    int flushesWithRequestsPending;
+    int direct;
+
+    Deferred(BlockDevice next) {
+      super(next);
+    }
+
+    @Override
+    public void read(long offset, ByteBuffer dst) throws IOException {
+      direct++;
+      next.read(offset, dst);
+    }
+
+    @Override
+    public void flush() throws IOException {
+      if (!pending.isEmpty()) {
+        flushesWithRequestsPending++;
+      }
+      next.flush();
+    }
+
+    @Override
+    public RequestQueue queue(int depth) {
+      return new RequestQueue() {
+        @Override
+        public int depth() {
+          return depth;
+        }
+
+        @Override
+        public boolean asynchronous() {
+          return true;
+        }
+
+        @Override
+        public void read(long offset, ByteBuffer dst, int tag) {
+          add(offset, dst, false, tag);
+        }
+
+        @Override
+        public void write(long offset, ByteBuffer src, int tag) {
+          add(offset, src, true, tag);
+        }
+
+        private void add(long offset, ByteBuffer buf, boolean write, int tag) {
+          assertThat(pending).hasSizeLessThan(depth);
+          offsets.add(offset);
+          pending.add(new Object[] {offset, buf, write, tag});
+          maxPending = Math.max(maxPending, pending.size());
+        }
+
+        @Override
+        public int reap(int min, Completion done) throws IOException {
+          List<Object[]> now = new ArrayList<>(pending);
+          pending.clear();
+          for (Object[] r : now) {
+            IOException error = null;
+            try {
+              if ((boolean) r[2]) {
+                next.write((long) r[0], (ByteBuffer) r[1], Set.of());
+              } else {
+                next.read((long) r[0], (ByteBuffer) r[1]);
+              }
+            } catch (IOException e) {
+              error = e;
+            }
+            done.completed((int) r[3], error);
+          }
+          return now.size();
+        }
+
+        @Override
+        public int inFlight() {
+          return pending.size();
+        }
+
+        @Override
+        public void close() {
+          pending.clear();
+        }
+      };
+    }
+  }
+
+  @ParameterizedTest
+  @CsvSource({"1", "8"})
+  void aQueueTakesQemuImgsOffsetsInOrderFromOneThread(int depth) throws IOException {
+    Deferred dev = new Deferred(new MemoryDevice(65536));
+    BenchSpec spec = BenchSpec.DEFAULTS.withCount(100).withDepth(depth).withStep(8192).withOffset(4096);
+    BenchResult r = BenchRunner.run(dev, spec);
+    List<Long> expected = new ArrayList<>();
+    long at = 4096;
+    for (int i = 0; i < 100; i++) {
+      expected.add(at);
+      at = (at + 8192) % 65536;
+    }
+    assertThat(dev.offsets).isEqualTo(expected);
+    assertThat(dev.maxPending).isEqualTo(depth);
+    assertThat(dev.direct).isZero();
+    assertThat(r.requests()).isEqualTo(100);
+    assertThat(r.latency().getTotalCount()).isEqualTo(100);
+  }
+
+  @ParameterizedTest
+  @CsvSource({"40, 4", "43, 4", "44, 5", "45, 5", "4, 1", "3, 1", "0, 0"})
+  void aQueuesDrainedFlushCadenceMatchesQemuImg(int count, long flushes) throws IOException {
+    Deferred dev = new Deferred(new MemoryDevice(65536));
+    CountingFilter counting = new CountingFilter(dev);
+    BenchSpec spec = BenchSpec.DEFAULTS.withWrite(true).withCount(count).withDepth(4).withFlushInterval(10);
+    BenchResult r = BenchRunner.run(dev, spec);
+    assertThat(r.flushes()).isEqualTo(flushes);
+    assertThat(dev.flushesWithRequestsPending).isZero();
+    assertThat(dev.offsets).hasSize(count);
+    assertThat(counting.writes()).isZero(); // all through the queue
+  }
+
+  @Test
+  void aQueuesUndrainedFlushesFollowQemuImgsCallback() throws IOException {
+    Deferred dev = new Deferred(new MemoryDevice(65536));
+    BenchSpec spec = BenchSpec.DEFAULTS.withWrite(true).withCount(40).withDepth(4).withFlushInterval(10).withDrain(false);
+    assertThat(BenchRunner.run(dev, spec).flushes()).isEqualTo(7);
+  }
+
+  @Test
+  void aRequestPastTheEndFailsAQueuedRunWithoutHanging() {
+    BlockDevice dev = new CheckedDevice(new Deferred(new MemoryDevice(65536)));
+    BenchSpec spec = BenchSpec.DEFAULTS.withCount(100).withDepth(4).withStep(5000);
+    assertThatThrownBy(() -> BenchRunner.run(dev, spec))
+        .isInstanceOf(BlockDeviceException.class)
+        .hasMessageContaining("ends beyond the device");
+  }
+
+  /** A host file under aio=native and cache=none: the run goes through its Linux AIO queue. */
+  @Test
+  void aNativeFileRunsThroughLinuxAio(@TempDir Path dir) throws IOException {
+    Path p = dir.resolve("bench.raw");
+    Files.write(p, new byte[1 << 20]);
+    try (CheckedDevice dev = new CheckedDevice(FileDevice.open(p, FileOptions.of(CacheMode.NONE, false).withAio(Aio.NATIVE)))) {
+      try (RequestQueue q = dev.queue(16)) {
+        assertThat(q).isNotNull();
+        assertThat(q.asynchronous()).isTrue();
+      }
+      BenchResult r = BenchRunner.run(dev, BenchSpec.DEFAULTS.withCount(300).withDepth(16).withWrite(true).withPattern(0xcd));
+      assertThat(r.requests()).isEqualTo(300);
+    }
+    byte[] bytes = Files.readAllBytes(p);
+    for (int i = 0; i < bytes.length; i++) {
+      assertThat(bytes[i]).as("byte %d", i).isEqualTo(i < 300 * 4096 ? (byte) 0xcd : 0);
+    }
   }
 }

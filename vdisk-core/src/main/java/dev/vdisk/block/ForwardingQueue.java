@@ -82,8 +82,9 @@ abstract class ForwardingQueue implements RequestQueue {
 
   @Override
   public int reap(int min, Completion done) throws IOException {
-    int n = 0;
-    for (Done r; (r = ready.poll()) != null; n++) {
+    int n = ready.size(); // requests the completions refuse wait for the next reap
+    for (int i = 0; i < n; i++) {
+      Done r = ready.poll();
       done.completed(r.tag(), r.error());
     }
     return n + below.reap(Math.max(0, min - n), done);

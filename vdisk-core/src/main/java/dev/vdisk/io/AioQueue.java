@@ -162,9 +162,11 @@ final class AioQueue implements RequestQueue {
     }
   }
 
+  /** Hands over the completions ready now; those of requests the caller runs synchronously meanwhile wait. */
   private int deliver(Completion done) throws IOException {
-    int n = 0;
-    for (Done d; (d = ready.poll()) != null; n++) {
+    int n = ready.size();
+    for (int i = 0; i < n; i++) {
+      Done d = ready.poll();
       inFlight--;
       done.completed(d.tag(), d.error());
     }

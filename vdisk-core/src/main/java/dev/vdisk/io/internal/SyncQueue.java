@@ -68,8 +68,10 @@ final class SyncQueue implements RequestQueue {
 
   @Override
   public int reap(int min, Completion completion) throws IOException {
-    int n = 0;
-    for (Done d; (d = done.poll()) != null; n++) {
+    // Only what is done now: requests the completions queue (and so run) wait for the next reap.
+    int n = done.size();
+    for (int i = 0; i < n; i++) {
+      Done d = done.poll();
       completion.completed(d.tag(), d.error());
     }
     return n;
