@@ -18,7 +18,7 @@ public abstract class ForwardingQueue implements RequestQueue {
 
   /** A request run synchronously by the layer itself. */
   @FunctionalInterface
-  protected interface Call {
+  public interface Call {
     void run() throws IOException;
   }
 
