@@ -86,6 +86,8 @@ public final class FileDevice implements BlockDevice {
   private final DataPath data;
   /** The channel whose bytes {@link #hostRanges} yields, or null where it yields nothing. */
   private final FileChannel sendable;
+  /** How {@link #hostRanges}' ranges answer {@link HostRange#cached}. */
+  private final HostRange.Residency residency = this::pageCached;
   private final Capabilities capabilities;
   private final BlockLimits limits;
   /** Orders resizes against the trim that follows a read-modify-write past the end. */
@@ -350,7 +352,16 @@ public final class FileDevice implements BlockDevice {
     if (sendable == null || offset < 0 || length <= 0 || length > size - offset) {
       return List.of();
     }
-    return List.of(new HostRange(sendable, offset, length));
+    return List.of(new HostRange(sendable, offset, length, residency));
+  }
+
+  /** {@link HostFile#cached}, for {@link HostRange#cached}: a hint, so a host that fails to answer says "not cached". */
+  private boolean pageCached(long offset, long length) {
+    try {
+      return file.cached(offset, length);
+    } catch (IOException e) {
+      return false;
+    }
   }
 
   /**
