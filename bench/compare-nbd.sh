@@ -168,6 +168,9 @@ for cell in "${cells[@]}"; do
   for _ in $(seq "$repeats"); do
     for server in "${servers[@]}"; do
       if [[ $cmd == *TCPURI* ]]; then start_tcp_server "$server"; else start_server "$server"; fi
+      # the page cache drops pages of an image read minutes ago (seen on the project machine with memory free):
+      # read it whole again, so that no server's measured reads wait for the disk where another's did not
+      cat "$img" >/dev/null
       for _ in $(seq "$warmups"); do measure "$cmd" >/dev/null; done
       t0=$(cpu_ticks)
       times[$server]+="$(measure "$cmd") "
