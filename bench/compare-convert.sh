@@ -1,32 +1,44 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark: `vdisk convert` and `qemu-img convert` of the same image, in one run: a qcow2 source to
-# raw (-O raw), or a raw source to qcow2 (-O qcow2).
+# Side-by-side benchmark: `vdisk convert` and `qemu-img convert` of the same half-sparse image, in one run: qcow2 to
+# raw, raw to qcow2, or raw to raw.
 #
-# Usage: bench/compare-convert.sh [-d DIR] [-r REPEATS] [-g GIB] [-O raw|qcow2] [-- EXTRA_CONVERT_OPTIONS...]
+# Usage: bench/compare-convert.sh [-d DIR] [-r REPEATS] [-g GIB | -m MIB] [-f raw|qcow2] [-O raw|qcow2] [-- EXTRA...]
 #   -d DIR      scratch directory (default: bench/scratch); the image and outputs are removed at the end
-#   -r REPEATS  runs per tool, alternating the tools; the median is reported (default 5)
+#   -r REPEATS  runs per tool (default 9); the tools alternate and take turns going first (ABBA order)
 #   -g GIB      virtual size of the source in GiB (default 4): half data (pattern-filled 64 MiB runs),
 #               half unallocated, made with qemu-img and qemu-io
-#   -O FMT      output format (default raw, from a qcow2 source; qcow2 converts a sparse raw source)
-#   EXTRA       options given to both tools (for example -t none -T none, or -W)
-# Prints a Markdown table: median wall-clock seconds of each tool (JVM start included for vdisk), the speed
-# ratio qemu-img time / vdisk time (above 1 = vdisk faster), `du` of both outputs, whether the outputs hold the
-# same data (`cmp` for raw, `qemu-img compare` for qcow2) and whether `qemu-img map` shows the same allocation
-# (host offsets left out for qcow2). Exits 1 if the contents or the maps differ.
+#   -m MIB      the virtual size in MiB instead (a multiple of 128; small sizes test the script, not the tools)
+#   -f FMT      source format (default: qcow2 for -O raw, raw for -O qcow2)
+#   -O FMT      output format (default raw)
+#   EXTRA       options given to both tools (for example -W -m 8, or -t none -T none)
+# Before every run of either tool, the same settling: the previous output is removed, `sync` writes back all dirty
+# pages, and where the guest hands freed memory back to its host (virtio-balloon free page reporting, seen in
+# /sys/module/page_reporting) the script waits until that reporting stops, so each run starts with the same memory
+# state: the pages freed by the last output given back, rather than given back or not by the accident of timing
+# (which made this VM's page-cache writes 3-4x slower in some runs than in others, for both tools).
+# The source stays in the page cache (both tools read it warm). vdisk runs through its launcher with its
+# long-command start-up cache and no build check (VDISK_NO_BUILD=1), as an installed vdisk would.
+# Prints a Markdown table: median and minimum wall-clock seconds of each tool (JVM start included), the ratios
+# qemu-img time / vdisk time of both (above 1 = vdisk faster), the median CPU seconds (user + system) of each, `du`
+# of both outputs, whether the outputs hold the same data (`cmp` for raw, `qemu-img compare` for qcow2) and whether
+# `qemu-img map` shows the same allocation (host offsets left out for qcow2). Exits 1 if the contents or maps differ.
 # (`du` can differ by a block of ext4 extent-tree metadata when the maps are equal: the write timing differs.)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 dir="$here/bench/scratch"
-repeats=5
-gib=4
+repeats=9
+mib=4096
 fmt=raw
-while getopts "d:r:g:O:" opt; do
+src_fmt=
+while getopts "d:r:g:m:f:O:" opt; do
   case $opt in
     d) dir=$OPTARG ;;
     r) repeats=$OPTARG ;;
-    g) gib=$OPTARG ;;
+    g) mib=$((OPTARG * 1024)) ;;
+    m) mib=$OPTARG ;;
+    f) src_fmt=$OPTARG ;;
     O) fmt=$OPTARG ;;
-    *) sed -n '2,16p' "$0"; exit 2 ;;
+    *) sed -n '2,26p' "$0"; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
@@ -34,51 +46,79 @@ extra=("$@")
 for tool in qemu-img qemu-io cmp du; do
   command -v "$tool" >/dev/null || { echo "compare-convert: $tool not found (expected: Debian packages qemu-utils, diffutils)" >&2; exit 1; }
 done
+for f in "$fmt" "${src_fmt:-raw}"; do
+  case $f in
+    raw | qcow2) ;;
+    *) echo "compare-convert: format $f (expected: raw or qcow2)" >&2; exit 2 ;;
+  esac
+done
+[ -n "$src_fmt" ] || { [ "$fmt" = raw ] && src_fmt=qcow2 || src_fmt=raw; }
 
-case $fmt in
-  raw) src_fmt=qcow2 ;;
-  qcow2) src_fmt=raw ;;
-  *) echo "compare-convert: -O $fmt (expected: raw or qcow2)" >&2; exit 2 ;;
-esac
 mkdir -p "$dir"
 src="$dir/convert-src.$src_fmt"
 out_q="$dir/convert-out-qemu.$fmt"
 out_v="$dir/convert-out-vdisk.$fmt"
-trap 'rm -f "$src" "$out_q" "$out_v"' EXIT
+trap 'rm -f "$src" "$out_q" "$out_v" "$dir/convert-err.log"' EXIT
 
-echo "preparing $src ($gib GiB $src_fmt, half data, half unallocated) ..." >&2
+echo "preparing $src ($mib MiB $src_fmt, half data, half unallocated) ..." >&2
 rm -f "$src"
-qemu-img create -q -f "$src_fmt" "$src" "${gib}G"
+qemu-img create -q -f "$src_fmt" "$src" "${mib}M"
 run=$((64 << 20))
 cmds=()
-for ((off = 0; off < gib << 30; off += 2 * run)); do
+for ((off = 0; off < mib << 20; off += 2 * run)); do
   cmds+=(-c "write -q -P $(( (off / (2 * run)) % 255 + 1 )) $off $run")
 done
 qemu-io -f "$src_fmt" "${cmds[@]}" "$src"
-"$here/vdisk" --version >/dev/null   # builds the jar once, outside any measurement
+"$here/vdisk" --version >/dev/null   # builds the jar and records its start-up caches once, outside any measurement
+export VDISK_NO_BUILD=1
 
-now() { date +%s.%N; }
+reporting=/sys/module/page_reporting/parameters/reported_kib
+# The same state before every run: the last output gone, no dirty pages, and the host's reclaim of the freed pages
+# (free page reporting, about every 2 s here) finished: it must report nothing new for 3 s in a row (at most 30 s).
+settle() {
+  rm -f "$1"
+  sync
+  [ -r "$reporting" ] || return 0
+  local last now quiet=0 waited=0
+  last=$(cat "$reporting")
+  while ((quiet < 6 && waited < 60)); do
+    sleep 0.5
+    now=$(cat "$reporting")
+    if [ "$now" = "$last" ]; then quiet=$((quiet + 1)); else quiet=0; last=$now; fi
+    waited=$((waited + 1))
+  done
+}
+# Prints "wall user+system" seconds of one run of the command.
 timed() { # output command...
   local out=$1; shift
-  [ "$out" = /dev/null ] || rm -f "$out"
-  sync
-  local t0 t1
-  t0=$(now)
-  "$@" >/dev/null
-  t1=$(now)
-  awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f\n", b - a}'
+  settle "$out"
+  local TIMEFORMAT='%3R %3U %3S' t
+  if ! t=$({ time "$@" >/dev/null 2>"$dir/convert-err.log"; } 2>&1); then
+    echo "compare-convert: failed: $*" >&2
+    cat "$dir/convert-err.log" >&2
+    return 1
+  fi
+  awk -v t="$t" 'BEGIN {split(t, a, " "); printf "%.3f %.3f\n", a[1], a[2] + a[3]}'
 }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+minimum() { sort -g | head -n 1; }
 
-q=(); v=(); j=()
-for ((i = 0; i < repeats; i++)); do   # alternate the tools so drift hits both
-  q+=("$(timed "$out_q" qemu-img convert -f "$src_fmt" -O "$fmt" "${extra[@]}" "$src" "$out_q")")
-  v+=("$(timed "$out_v" "$here/vdisk" convert -f "$src_fmt" -O "$fmt" "${extra[@]}" "$src" "$out_v")")
-  j+=("$(timed /dev/null "$here/vdisk" --version)")   # what the JVM and launcher alone cost, for reading the ratio
+qemu_run() { timed "$out_q" qemu-img convert -f "$src_fmt" -O "$fmt" "${extra[@]}" "$src" "$out_q"; }
+vdisk_run() { timed "$out_v" "$here/vdisk" convert -f "$src_fmt" -O "$fmt" "${extra[@]}" "$src" "$out_v"; }
+qw=(); qc=(); vw=(); vc=()
+for ((i = 0; i < repeats; i++)); do
+  # ABBA: each tool goes first in half the pairs, so what the order does to the second run hits both alike.
+  if (( (i + 1) / 2 % 2 == 0 )); then
+    r=$(qemu_run); qw+=("${r% *}"); qc+=("${r#* }")
+    r=$(vdisk_run); vw+=("${r% *}"); vc+=("${r#* }")
+  else
+    r=$(vdisk_run); vw+=("${r% *}"); vc+=("${r#* }")
+    r=$(qemu_run); qw+=("${r% *}"); qc+=("${r#* }")
+  fi
 done
-qs=$(printf '%s\n' "${q[@]}" | median)
-vs=$(printf '%s\n' "${v[@]}" | median)
-js=$(printf '%s\n' "${j[@]}" | median)
+qmed=$(printf '%s\n' "${qw[@]}" | median); qmin=$(printf '%s\n' "${qw[@]}" | minimum)
+vmed=$(printf '%s\n' "${vw[@]}" | median); vmin=$(printf '%s\n' "${vw[@]}" | minimum)
+qcpu=$(printf '%s\n' "${qc[@]}" | median); vcpu=$(printf '%s\n' "${vc[@]}" | median)
 du_q=$(du -k "$out_q" | cut -f1)
 du_v=$(du -k "$out_v" | cut -f1)
 same=no
@@ -91,9 +131,15 @@ map_of() { qemu-img map --output=json -f "$fmt" "$1" | sed -e 's/, "offset": [0-
 map_same=no
 [ "$(map_of "$out_q")" = "$(map_of "$out_v")" ] && map_same=yes
 
-printf '| source | options | qemu-img s | vdisk s | qemu-img/vdisk time | du qemu-img KiB | du vdisk KiB | cmp | map |\n'
-printf '|---|---|---|---|---|---|---|---|---|\n'
-awk -v g="$gib" -v o="${extra[*]:-(defaults)}" -v qs="$qs" -v vs="$vs" -v dq="$du_q" -v dv="$du_v" -v s="$same" -v m="$map_same" \
-  -v sf="$src_fmt" -v f="$fmt" 'BEGIN {printf "| %d GiB %s, half data, to %s | %s | %.2f | %.2f | %.2fx | %d | %d | %s | %s |\n", g, sf, f, o, qs, vs, qs / vs, dq, dv, (s == "yes" ? "identical" : "DIFFERENT"), (m == "yes" ? "same" : "DIFFERENT")}'
-echo "runs (s): qemu-img ${q[*]}; vdisk ${v[*]}; vdisk --version (JVM start alone) ${j[*]}, median $js" >&2
+printf '| source | options | qemu-img s median / min | vdisk s median / min | qemu-img/vdisk median / min | CPU s qemu-img / vdisk | du qemu-img KiB | du vdisk KiB | cmp | map |\n'
+printf '|---|---|---|---|---|---|---|---|---|---|\n'
+awk -v g="$mib" -v o="${extra[*]:-(defaults)}" -v qm="$qmed" -v qn="$qmin" -v vm="$vmed" -v vn="$vmin" -v qc="$qcpu" \
+  -v vc="$vcpu" -v dq="$du_q" -v dv="$du_v" -v s="$same" -v m="$map_same" -v sf="$src_fmt" -v f="$fmt" \
+  'BEGIN {printf "| %s %s, half data, to %s | %s | %.2f / %.2f | %.2f / %.2f | %.2fx / %.2fx | %.2f / %.2f | %d | %d | %s | %s |\n",
+    (g % 1024 == 0 ? g / 1024 " GiB" : g " MiB"), sf, f, o, qm, qn, vm, vn, qm / vm, qn / vn, qc, vc, dq, dv, (s == "yes" ? "identical" : "DIFFERENT"),
+    (m == "yes" ? "same" : "DIFFERENT")}'
+echo "runs (wall s): qemu-img ${qw[*]}; vdisk ${vw[*]}" >&2
+echo "runs (CPU s): qemu-img ${qc[*]}; vdisk ${vc[*]}" >&2
+echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)," \
+  "free page reporting: $([ -r "$reporting" ] && echo "yes (waited for it before each run)" || echo no)" >&2
 [ "$same" = yes ] && [ "$map_same" = yes ]
