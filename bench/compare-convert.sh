@@ -10,12 +10,16 @@
 #   -m MIB      the virtual size in MiB instead (a multiple of 128; small sizes test the script, not the tools)
 #   -f FMT      source format (default: qcow2 for -O raw, raw for -O qcow2)
 #   -O FMT      output format (default raw)
+#   -s STATE    memory state at the start of each run: warm (default) or cold (see below)
 #   EXTRA       options given to both tools (for example -W -m 8, or -t none -T none)
-# Before every run of either tool, the same settling: the previous output is removed, `sync` writes back all dirty
-# pages, and where the guest hands freed memory back to its host (virtio-balloon free page reporting, seen in
-# /sys/module/page_reporting) the script waits until that reporting stops, so each run starts with the same memory
-# state: the pages freed by the last output given back, rather than given back or not by the accident of timing
-# (which made this VM's page-cache writes 3-4x slower in some runs than in others, for both tools).
+# Every run starts from the same state, set outside the timing: the previous run's output written back (`sync` after
+# each run) and both outputs removed. This VM's guest hands freed memory back to its host (virtio-balloon free page
+# reporting, /sys/module/page_reporting, about 2 s after the memory is freed), and page-cache writes into memory the
+# host has taken back cost 3-5x the CPU (its faults), which split earlier runs of both tools into fast and slow by the
+# accident of timing. -s warm (the default) removes the outputs right before the run, so its page cache reuses that
+# memory before it is handed back, as on a machine without free page reporting; -s cold waits after removing them
+# until the reporting has stopped (nothing new for 3 s), so every run writes into memory the host has taken back.
+# One untimed run of each tool comes first.
 # The source stays in the page cache (both tools read it warm). vdisk runs through its launcher with its
 # long-command start-up cache and no build check (VDISK_NO_BUILD=1), as an installed vdisk would.
 # Prints a Markdown table: median and minimum wall-clock seconds of each tool (JVM start included), the ratios
@@ -30,7 +34,8 @@ repeats=9
 mib=4096
 fmt=raw
 src_fmt=
-while getopts "d:r:g:m:f:O:" opt; do
+state=warm
+while getopts "d:r:g:m:f:O:s:" opt; do
   case $opt in
     d) dir=$OPTARG ;;
     r) repeats=$OPTARG ;;
@@ -38,7 +43,8 @@ while getopts "d:r:g:m:f:O:" opt; do
     m) mib=$OPTARG ;;
     f) src_fmt=$OPTARG ;;
     O) fmt=$OPTARG ;;
-    *) sed -n '2,26p' "$0"; exit 2 ;;
+    s) state=$OPTARG ;;
+    *) sed -n '2,27p' "$0"; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
@@ -52,6 +58,10 @@ for f in "$fmt" "${src_fmt:-raw}"; do
     *) echo "compare-convert: format $f (expected: raw or qcow2)" >&2; exit 2 ;;
   esac
 done
+case $state in
+  warm | cold) ;;
+  *) echo "compare-convert: -s $state (expected: warm or cold)" >&2; exit 2 ;;
+esac
 [ -n "$src_fmt" ] || { [ "$fmt" = raw ] && src_fmt=qcow2 || src_fmt=raw; }
 
 mkdir -p "$dir"
@@ -73,12 +83,13 @@ qemu-io -f "$src_fmt" "${cmds[@]}" "$src"
 export VDISK_NO_BUILD=1
 
 reporting=/sys/module/page_reporting/parameters/reported_kib
-# The same state before every run: the last output gone, no dirty pages, and the host's reclaim of the freed pages
-# (free page reporting, about every 2 s here) finished: it must report nothing new for 3 s in a row (at most 30 s).
+# The same state before every run (the previous run's output already written back by a `sync` after that run):
+# warm: the last outputs removed right before the run, so the run's page cache reuses the memory they held before
+# the host can take it back; cold: the last outputs removed, then wait until the guest's free page reporting has
+# reported nothing new for 3 s in a row (at most 30 s), so the host has taken that memory back.
 settle() {
-  rm -f "$1"
-  sync
-  [ -r "$reporting" ] || return 0
+  rm -f "$out_q" "$out_v"
+  [ "$state" = cold ] && [ -r "$reporting" ] || return 0
   local last now quiet=0 waited=0
   last=$(cat "$reporting")
   while ((quiet < 6 && waited < 60)); do
@@ -89,9 +100,7 @@ settle() {
   done
 }
 # Prints "wall user+system" seconds of one run of the command.
-timed() { # output command...
-  local out=$1; shift
-  settle "$out"
+timed() {
   local TIMEFORMAT='%3R %3U %3S' t
   if ! t=$({ time "$@" >/dev/null 2>"$dir/convert-err.log"; } 2>&1); then
     echo "compare-convert: failed: $*" >&2
@@ -103,19 +112,26 @@ timed() { # output command...
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 minimum() { sort -g | head -n 1; }
 
-qemu_run() { timed "$out_q" qemu-img convert -f "$src_fmt" -O "$fmt" "${extra[@]}" "$src" "$out_q"; }
-vdisk_run() { timed "$out_v" "$here/vdisk" convert -f "$src_fmt" -O "$fmt" "${extra[@]}" "$src" "$out_v"; }
+qemu_cmd=(qemu-img convert -f "$src_fmt" -O "$fmt" "${extra[@]}" "$src" "$out_q")
+vdisk_cmd=("$here/vdisk" convert -f "$src_fmt" -O "$fmt" "${extra[@]}" "$src" "$out_v")
+# One untimed run of each first: the source and the tools' own files in the page cache, and an output to free.
+timed "${qemu_cmd[@]}" >/dev/null
+timed "${vdisk_cmd[@]}" >/dev/null
+sync
 qw=(); qc=(); vw=(); vc=()
+run_qemu() { settle; r=$(timed "${qemu_cmd[@]}"); sync; qw+=("${r% *}"); qc+=("${r#* }"); }
+run_vdisk() { settle; r=$(timed "${vdisk_cmd[@]}"); sync; vw+=("${r% *}"); vc+=("${r#* }"); }
 for ((i = 0; i < repeats; i++)); do
   # ABBA: each tool goes first in half the pairs, so what the order does to the second run hits both alike.
   if (( (i + 1) / 2 % 2 == 0 )); then
-    r=$(qemu_run); qw+=("${r% *}"); qc+=("${r#* }")
-    r=$(vdisk_run); vw+=("${r% *}"); vc+=("${r#* }")
+    run_qemu; run_vdisk
   else
-    r=$(vdisk_run); vw+=("${r% *}"); vc+=("${r#* }")
-    r=$(qemu_run); qw+=("${r% *}"); qc+=("${r#* }")
+    run_vdisk; run_qemu
   fi
 done
+# The outputs to compare: the last run removed the other tool's.
+[ -f "$out_q" ] || timed "${qemu_cmd[@]}" >/dev/null
+[ -f "$out_v" ] || timed "${vdisk_cmd[@]}" >/dev/null
 qmed=$(printf '%s\n' "${qw[@]}" | median); qmin=$(printf '%s\n' "${qw[@]}" | minimum)
 vmed=$(printf '%s\n' "${vw[@]}" | median); vmin=$(printf '%s\n' "${vw[@]}" | minimum)
 qcpu=$(printf '%s\n' "${qc[@]}" | median); vcpu=$(printf '%s\n' "${vc[@]}" | median)
@@ -141,5 +157,5 @@ awk -v g="$mib" -v o="${extra[*]:-(defaults)}" -v qm="$qmed" -v qn="$qmin" -v vm
 echo "runs (wall s): qemu-img ${qw[*]}; vdisk ${vw[*]}" >&2
 echo "runs (CPU s): qemu-img ${qc[*]}; vdisk ${vc[*]}" >&2
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)," \
-  "free page reporting: $([ -r "$reporting" ] && echo "yes (waited for it before each run)" || echo no)" >&2
+  "free page reporting: $([ -r "$reporting" ] && echo yes || echo no), -s $state" >&2
 [ "$same" = yes ] && [ "$map_same" = yes ]
