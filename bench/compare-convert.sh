@@ -44,7 +44,7 @@ while getopts "d:r:g:m:f:O:s:" opt; do
     f) src_fmt=$OPTARG ;;
     O) fmt=$OPTARG ;;
     s) state=$OPTARG ;;
-    *) sed -n '2,27p' "$0"; exit 2 ;;
+    *) sed -n '2,29p' "$0"; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
