@@ -75,9 +75,31 @@ public final class Main implements Runnable {
     if (System.getProperty("java.util.logging.SimpleFormatter.format") == null) {
       System.setProperty("java.util.logging.SimpleFormatter.format", "%4$s: %5$s%6$s%n");
     }
+    // picocli's factory otherwise looks up Groovy's Closure class (for closures in annotations, which vdisk has none
+    // of); the look-up of an absent class opens and indexes the whole jar.
+    if (System.getProperty("picocli.disable.closures") == null) {
+      System.setProperty("picocli.disable.closures", "true");
+    }
     PrintWriter out = new PrintWriter(System.out, false, System.out.charset());
     PrintWriter err = new PrintWriter(System.err, true, System.err.charset());
-    System.exit(run(out, err, args));
+    int status = run(out, err, args);
+    if (status != 0 || othersRunning()) {
+      System.exit(status);
+    }
+    // Success with no other thread left: main returns and the JVM ends. System.exit would first look up a
+    // System.Logger to log the exit (Runtime.exit's debug log), a ServiceLoader scan that opens and indexes the jar.
+  }
+
+  /** True if a thread other than this one would keep the JVM alive after main returns. */
+  private static boolean othersRunning() {
+    Thread[] threads = new Thread[Thread.activeCount() + 8];
+    int n = Thread.currentThread().getThreadGroup().enumerate(threads, true);
+    for (int i = 0; i < n; i++) {
+      if (threads[i] != Thread.currentThread() && !threads[i].isDaemon() && threads[i].isAlive()) {
+        return true;
+      }
+    }
+    return n == threads.length; // more threads than the array held: assume one of them is not a daemon
   }
 
   /**
