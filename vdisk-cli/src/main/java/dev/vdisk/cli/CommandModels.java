@@ -30,7 +30,12 @@ final class CommandModels {
       case "info" -> info(new InfoCommand(), parent);
       case "map" -> map(new MapCommand(), parent);
       case "check" -> check(new CheckCommand(), parent);
+      case "resize" -> resize(new ResizeCommand(), parent);
+      case "compare" -> compare(new CompareCommand(), parent);
       case "measure" -> measure(new MeasureCommand(), parent);
+      case "rebase" -> rebase(new RebaseCommand(), parent);
+      case "commit" -> commit(new CommitCommand(), parent);
+      case "amend" -> amend(new AmendCommand(), parent);
       default -> null;
     });
   }
@@ -206,6 +211,96 @@ final class CommandModels {
     return s;
   }
 
+  /** The model of {@code vdisk resize}, bound to {@code c}. */
+  @SuppressWarnings("unchecked")
+  static CommandSpec resize(ResizeCommand c, Main parent) {
+    CommandSpec s = CommandSpec.wrapWithoutInspection(c);
+    s.name("resize");
+    s.usageMessage().description("Change an image's virtual size.");
+    s.usageMessage().footerHeading("%nExamples:%n");
+    s.usageMessage().footer("  vdisk resize disk.qcow2 +10G", "  vdisk resize --shrink disk.raw 8G");
+    c.main = parent;
+    c.image = new ImageOptions();
+    s.addMixin("image", imageOptions(c.image, s));
+    s.addOption(ModelBinding.field(() -> c.shrink, v -> c.shrink = (boolean) v).bind(OptionSpec.builder("--shrink")
+        .type(boolean.class).arity("0").paramLabel("<shrink>")
+        .description("Allow the image to shrink (what lies past the new end is lost).")
+        .descriptionKey("").prompt("")
+        .withToString("field boolean dev.vdisk.cli.ResizeCommand.shrink").initialValue(c.shrink)).build());
+    s.addOption(ModelBinding.field(() -> c.preallocation, v -> c.preallocation = (String) v).bind(OptionSpec.builder("--preallocation")
+        .type(String.class).arity("1").paramLabel("MODE")
+        .description("off only (other modes are not supported yet).")
+        .descriptionKey("").prompt("")
+        .withToString("field String dev.vdisk.cli.ResizeCommand.preallocation").initialValue(c.preallocation)).build());
+    s.addOption(ModelBinding.field(() -> c.quiet, v -> c.quiet = (boolean) v).bind(OptionSpec.builder("-q")
+        .type(boolean.class).arity("0").paramLabel("<quiet>")
+        .description("Quiet: print nothing on success.")
+        .descriptionKey("").prompt("")
+        .withToString("field boolean dev.vdisk.cli.ResizeCommand.quiet").initialValue(c.quiet)).build());
+    s.addPositional(ModelBinding.field(() -> c.file, v -> c.file = (String) v).bind(PositionalParamSpec.builder().index("0")
+        .type(String.class).arity("1").paramLabel("FILE")
+        .description("The image.")
+        .descriptionKey("").prompt("").required(true)
+        .withToString("field String dev.vdisk.cli.ResizeCommand.file").initialValue(c.file)).build());
+    s.addPositional(ModelBinding.field(() -> c.size, v -> c.size = (String) v).bind(PositionalParamSpec.builder().index("1")
+        .type(String.class).arity("1").paramLabel("SIZE")
+        .description("The new size, or +N / -N relative to the current one.")
+        .descriptionKey("").prompt("").required(true)
+        .withToString("field String dev.vdisk.cli.ResizeCommand.size").initialValue(c.size)).build());
+    s.addMixin("mixinStandardHelpOptions", standardHelp());
+    return s;
+  }
+
+  /** The model of {@code vdisk compare}, bound to {@code c}. */
+  @SuppressWarnings("unchecked")
+  static CommandSpec compare(CompareCommand c, Main parent) {
+    CommandSpec s = CommandSpec.wrapWithoutInspection(c);
+    s.name("compare");
+    s.usageMessage().description("Check whether two images have the same contents.");
+    s.usageMessage().footerHeading("%nExamples:%n");
+    s.usageMessage().footer("  vdisk compare disk.raw disk.qcow2", "  vdisk compare -f raw -F qcow2 a.img b.qcow2");
+    c.main = parent;
+    c.first = new ImageOptions();
+    s.addMixin("first", imageOptions(c.first, s));
+    s.addOption(ModelBinding.field(() -> c.secondFormat, v -> c.secondFormat = (String) v).bind(OptionSpec.builder("-F")
+        .type(String.class).arity("1").paramLabel("FMT")
+        .description("Format of the second image; probed when absent.")
+        .descriptionKey("").prompt("")
+        .withToString("field String dev.vdisk.cli.CompareCommand.secondFormat").initialValue(c.secondFormat)).build());
+    s.addOption(ModelBinding.field(() -> c.strict, v -> c.strict = (boolean) v).bind(OptionSpec.builder("-s")
+        .type(boolean.class).arity("0").paramLabel("<strict>")
+        .description("Strict: different sizes or allocation are differences.")
+        .descriptionKey("").prompt("")
+        .withToString("field boolean dev.vdisk.cli.CompareCommand.strict").initialValue(c.strict)).build());
+    s.addOption(ModelBinding.field(() -> c.progress, v -> c.progress = (boolean) v).bind(OptionSpec.builder("-p")
+        .type(boolean.class).arity("0").paramLabel("<progress>")
+        .description("Show a progress bar.")
+        .descriptionKey("").prompt("")
+        .withToString("field boolean dev.vdisk.cli.CompareCommand.progress").initialValue(c.progress)).build());
+    s.addOption(ModelBinding.field(() -> c.quiet, v -> c.quiet = (boolean) v).bind(OptionSpec.builder("-q")
+        .type(boolean.class).arity("0").paramLabel("<quiet>")
+        .description("Quiet: print nothing but errors.")
+        .descriptionKey("").prompt("")
+        .withToString("field boolean dev.vdisk.cli.CompareCommand.quiet").initialValue(c.quiet)).build());
+    s.addOption(ModelBinding.field(() -> c.cache, v -> c.cache = (String) v).bind(OptionSpec.builder("-T")
+        .type(String.class).arity("1").paramLabel("CACHE")
+        .description("Cache mode of both images (default: writeback).")
+        .descriptionKey("").prompt("").defaultValue("writeback")
+        .withToString("field String dev.vdisk.cli.CompareCommand.cache").initialValue(c.cache)).build());
+    s.addPositional(ModelBinding.field(() -> c.fileA, v -> c.fileA = (String) v).bind(PositionalParamSpec.builder().index("0")
+        .type(String.class).arity("1").paramLabel("A")
+        .description("The first image.")
+        .descriptionKey("").prompt("").required(true)
+        .withToString("field String dev.vdisk.cli.CompareCommand.fileA").initialValue(c.fileA)).build());
+    s.addPositional(ModelBinding.field(() -> c.fileB, v -> c.fileB = (String) v).bind(PositionalParamSpec.builder().index("1")
+        .type(String.class).arity("1").paramLabel("B")
+        .description("The second image.")
+        .descriptionKey("").prompt("").required(true)
+        .withToString("field String dev.vdisk.cli.CompareCommand.fileB").initialValue(c.fileB)).build());
+    s.addMixin("mixinStandardHelpOptions", standardHelp());
+    return s;
+  }
+
   /** The model of {@code vdisk measure}, bound to {@code c}. */
   @SuppressWarnings("unchecked")
   static CommandSpec measure(MeasureCommand c, Main parent) {
@@ -244,6 +339,175 @@ final class CommandModels {
         .description("The image whose contents the new image will hold.")
         .descriptionKey("").prompt("")
         .withToString("field String dev.vdisk.cli.MeasureCommand.file").initialValue(c.file)).build());
+    s.addMixin("mixinStandardHelpOptions", standardHelp());
+    return s;
+  }
+
+  /** The model of {@code vdisk rebase}, bound to {@code c}. */
+  @SuppressWarnings("unchecked")
+  static CommandSpec rebase(RebaseCommand c, Main parent) {
+    CommandSpec s = CommandSpec.wrapWithoutInspection(c);
+    s.name("rebase");
+    s.usageMessage().description("Change the backing file of an image.");
+    s.usageMessage().footerHeading("%nExamples:%n");
+    s.usageMessage().footer("  vdisk rebase -b new-base.qcow2 -F qcow2 overlay.qcow2", "  vdisk rebase -b \"\" overlay.qcow2");
+    c.main = parent;
+    s.addOption(ModelBinding.field(() -> c.format, v -> c.format = (String) v).bind(OptionSpec.builder("-f")
+        .type(String.class).arity("1").paramLabel("FMT")
+        .description("Image format; probed when absent.")
+        .descriptionKey("").prompt("")
+        .withToString("field String dev.vdisk.cli.RebaseCommand.format").initialValue(c.format)).build());
+    s.addOption(ModelBinding.field(() -> c.backing, v -> c.backing = (String) v).bind(OptionSpec.builder("-b")
+        .type(String.class).arity("1").paramLabel("NEWBASE")
+        .description("The new backing file (\"\": none, the image is flattened).")
+        .descriptionKey("").prompt("")
+        .withToString("field String dev.vdisk.cli.RebaseCommand.backing").initialValue(c.backing)).build());
+    s.addOption(ModelBinding.field(() -> c.backingFormat, v -> c.backingFormat = (String) v).bind(OptionSpec.builder("-F")
+        .type(String.class).arity("1").paramLabel("FMT")
+        .description("The new backing file's format (required with a backing file).")
+        .descriptionKey("").prompt("")
+        .withToString("field String dev.vdisk.cli.RebaseCommand.backingFormat").initialValue(c.backingFormat)).build());
+    s.addOption(ModelBinding.field(() -> c.unsafe, v -> c.unsafe = (boolean) v).bind(OptionSpec.builder("-u")
+        .type(boolean.class).arity("0").paramLabel("<unsafe>")
+        .description("Unsafe: rewrite the header only; no data is copied, no backing file opened.")
+        .descriptionKey("").prompt("")
+        .withToString("field boolean dev.vdisk.cli.RebaseCommand.unsafe").initialValue(c.unsafe)).build());
+    s.addOption(ModelBinding.field(() -> c.cache, v -> c.cache = (String) v).bind(OptionSpec.builder("-t")
+        .type(String.class).arity("1").paramLabel("CACHE")
+        .description("The image's cache mode (default: writeback).")
+        .descriptionKey("").prompt("").defaultValue("writeback")
+        .withToString("field String dev.vdisk.cli.RebaseCommand.cache").initialValue(c.cache)).build());
+    s.addOption(ModelBinding.field(() -> c.sourceCache, v -> c.sourceCache = (String) v).bind(OptionSpec.builder("-T")
+        .type(String.class).arity("1").paramLabel("SRC_CACHE")
+        .description("The backing images' cache mode (default: writeback).")
+        .descriptionKey("").prompt("").defaultValue("writeback")
+        .withToString("field String dev.vdisk.cli.RebaseCommand.sourceCache").initialValue(c.sourceCache)).build());
+    s.addOption(ModelBinding.field(() -> c.forceShare, v -> c.forceShare = (boolean) v).bind(OptionSpec.builder("-U")
+        .type(boolean.class).arity("0").paramLabel("<forceShare>")
+        .description("Open the new backing file even if another process holds it.")
+        .descriptionKey("").prompt("")
+        .withToString("field boolean dev.vdisk.cli.RebaseCommand.forceShare").initialValue(c.forceShare)).build());
+    s.addOption(ModelBinding.field(() -> c.progress, v -> c.progress = (boolean) v).bind(OptionSpec.builder("-p")
+        .type(boolean.class).arity("0").paramLabel("<progress>")
+        .description("Show a progress bar.")
+        .descriptionKey("").prompt("")
+        .withToString("field boolean dev.vdisk.cli.RebaseCommand.progress").initialValue(c.progress)).build());
+    s.addOption(ModelBinding.field(() -> c.quiet, v -> c.quiet = (boolean) v).bind(OptionSpec.builder("-q")
+        .type(boolean.class).arity("0").paramLabel("<quiet>")
+        .description("Quiet: no progress bar.")
+        .descriptionKey("").prompt("")
+        .withToString("field boolean dev.vdisk.cli.RebaseCommand.quiet").initialValue(c.quiet)).build());
+    s.addPositional(ModelBinding.field(() -> c.files, v -> c.files = (java.util.List<String>) v).bind(PositionalParamSpec.builder().index("*")
+        .type(java.util.List.class).auxiliaryTypes(String.class).arity("0..*").paramLabel("IMAGE")
+        .description("The image.")
+        .descriptionKey("").prompt("")
+        .withToString("field java.util.List<String> dev.vdisk.cli.RebaseCommand.files").initialValue(c.files)).build());
+    s.addMixin("mixinStandardHelpOptions", standardHelp());
+    return s;
+  }
+
+  /** The model of {@code vdisk commit}, bound to {@code c}. */
+  @SuppressWarnings("unchecked")
+  static CommandSpec commit(CommitCommand c, Main parent) {
+    CommandSpec s = CommandSpec.wrapWithoutInspection(c);
+    s.name("commit");
+    s.usageMessage().description("Write an image's data into its backing file.");
+    s.usageMessage().footerHeading("%nExamples:%n");
+    s.usageMessage().footer("  vdisk commit overlay.qcow2", "  vdisk commit -d -p overlay.qcow2");
+    c.main = parent;
+    s.addOption(ModelBinding.field(() -> c.format, v -> c.format = (String) v).bind(OptionSpec.builder("-f")
+        .type(String.class).arity("1").paramLabel("FMT")
+        .description("Image format; probed when absent.")
+        .descriptionKey("").prompt("")
+        .withToString("field String dev.vdisk.cli.CommitCommand.format").initialValue(c.format)).build());
+    s.addOption(ModelBinding.field(() -> c.base, v -> c.base = (String) v).bind(OptionSpec.builder("-b")
+        .type(String.class).arity("1").paramLabel("BASE")
+        .description("The image of the backing chain to commit into (implies -d).")
+        .descriptionKey("").prompt("")
+        .withToString("field String dev.vdisk.cli.CommitCommand.base").initialValue(c.base)).build());
+    s.addOption(ModelBinding.field(() -> c.drop, v -> c.drop = (boolean) v).bind(OptionSpec.builder("-d")
+        .type(boolean.class).arity("0").paramLabel("<drop>")
+        .description("Leave the image as it is (do not empty it).")
+        .descriptionKey("").prompt("")
+        .withToString("field boolean dev.vdisk.cli.CommitCommand.drop").initialValue(c.drop)).build());
+    s.addOption(ModelBinding.field(() -> c.rate, v -> c.rate = (String) v).bind(OptionSpec.builder("-r")
+        .type(String.class).arity("1").paramLabel("RATE")
+        .description("Copy at most RATE bytes of data per second (k, M, G suffixes).")
+        .descriptionKey("").prompt("")
+        .withToString("field String dev.vdisk.cli.CommitCommand.rate").initialValue(c.rate)).build());
+    s.addOption(ModelBinding.field(() -> c.cache, v -> c.cache = (String) v).bind(OptionSpec.builder("-t")
+        .type(String.class).arity("1").paramLabel("CACHE")
+        .description("Cache mode (default: writeback).")
+        .descriptionKey("").prompt("").defaultValue("writeback")
+        .withToString("field String dev.vdisk.cli.CommitCommand.cache").initialValue(c.cache)).build());
+    s.addOption(ModelBinding.field(() -> c.progress, v -> c.progress = (boolean) v).bind(OptionSpec.builder("-p")
+        .type(boolean.class).arity("0").paramLabel("<progress>")
+        .description("Show a progress bar.")
+        .descriptionKey("").prompt("")
+        .withToString("field boolean dev.vdisk.cli.CommitCommand.progress").initialValue(c.progress)).build());
+    s.addOption(ModelBinding.field(() -> c.quiet, v -> c.quiet = (boolean) v).bind(OptionSpec.builder("-q")
+        .type(boolean.class).arity("0").paramLabel("<quiet>")
+        .description("Quiet: no progress bar, no message.")
+        .descriptionKey("").prompt("")
+        .withToString("field boolean dev.vdisk.cli.CommitCommand.quiet").initialValue(c.quiet)).build());
+    s.addPositional(ModelBinding.field(() -> c.files, v -> c.files = (java.util.List<String>) v).bind(PositionalParamSpec.builder().index("*")
+        .type(java.util.List.class).auxiliaryTypes(String.class).arity("0..*").paramLabel("IMAGE")
+        .description("The image.")
+        .descriptionKey("").prompt("")
+        .withToString("field java.util.List<String> dev.vdisk.cli.CommitCommand.files").initialValue(c.files)).build());
+    s.addMixin("mixinStandardHelpOptions", standardHelp());
+    return s;
+  }
+
+  /** The model of {@code vdisk amend}, bound to {@code c}. */
+  @SuppressWarnings("unchecked")
+  static CommandSpec amend(AmendCommand c, Main parent) {
+    CommandSpec s = CommandSpec.wrapWithoutInspection(c);
+    s.name("amend");
+    s.usageMessage().description("Change the format options of an image.");
+    s.usageMessage().footerHeading("%nExamples:%n");
+    s.usageMessage().footer("  vdisk amend -o compat=1.1,lazy_refcounts=on disk.qcow2", "  vdisk amend -o refcount_bits=64 disk.qcow2");
+    c.main = parent;
+    s.addOption(ModelBinding.field(() -> c.format, v -> c.format = (String) v).bind(OptionSpec.builder("-f")
+        .type(String.class).arity("1").paramLabel("FMT")
+        .description("Image format; probed when absent.")
+        .descriptionKey("").prompt("")
+        .withToString("field String dev.vdisk.cli.AmendCommand.format").initialValue(c.format)).build());
+    s.addOption(ModelBinding.field(() -> c.options, v -> c.options = (java.util.List<String>) v).bind(OptionSpec.builder("-o")
+        .type(java.util.List.class).auxiliaryTypes(String.class).arity("1").paramLabel("OPTIONS")
+        .description("Options to change, key=value[,key=value]... (repeatable); 'help' lists them.")
+        .descriptionKey("").prompt("")
+        .withToString("field java.util.List<String> dev.vdisk.cli.AmendCommand.options").initialValue(c.options)).build());
+    s.addOption(ModelBinding.field(() -> c.cache, v -> c.cache = (String) v).bind(OptionSpec.builder("-t")
+        .type(String.class).arity("1").paramLabel("CACHE")
+        .description("Cache mode: writeback (default), writethrough, none, directsync, unsafe.")
+        .descriptionKey("").prompt("").defaultValue("writeback")
+        .withToString("field String dev.vdisk.cli.AmendCommand.cache").initialValue(c.cache)).build());
+    s.addOption(ModelBinding.field(() -> c.progress, v -> c.progress = (boolean) v).bind(OptionSpec.builder("-p")
+        .type(boolean.class).arity("0").paramLabel("<progress>")
+        .description("Show progress.")
+        .descriptionKey("").prompt("")
+        .withToString("field boolean dev.vdisk.cli.AmendCommand.progress").initialValue(c.progress)).build());
+    s.addOption(ModelBinding.field(() -> c.quiet, v -> c.quiet = (boolean) v).bind(OptionSpec.builder("-q")
+        .type(boolean.class).arity("0").paramLabel("<quiet>")
+        .description("Quiet: no progress.")
+        .descriptionKey("").prompt("")
+        .withToString("field boolean dev.vdisk.cli.AmendCommand.quiet").initialValue(c.quiet)).build());
+    s.addOption(ModelBinding.field(() -> c.force, v -> c.force = (boolean) v).bind(OptionSpec.builder("--force")
+        .type(boolean.class).arity("0").paramLabel("<force>")
+        .description("Accepted as qemu-img accepts it (it only matters for encryption, which vdisk lacks).")
+        .descriptionKey("").prompt("")
+        .withToString("field boolean dev.vdisk.cli.AmendCommand.force").initialValue(c.force)).build());
+    s.addOption(ModelBinding.field(() -> c.imageOpts, v -> c.imageOpts = (boolean) v).bind(OptionSpec.builder("--image-opts")
+        .type(boolean.class).arity("0").paramLabel("<imageOpts>")
+        .description("IMAGE is driver=raw|qcow2,file.filename=PATH.")
+        .descriptionKey("").prompt("")
+        .withToString("field boolean dev.vdisk.cli.AmendCommand.imageOpts").initialValue(c.imageOpts)).build());
+    s.addPositional(ModelBinding.field(() -> c.files, v -> c.files = (java.util.List<String>) v).bind(PositionalParamSpec.builder().index("*")
+        .type(java.util.List.class).auxiliaryTypes(String.class).arity("0..*").paramLabel("IMAGE")
+        .description("The image.")
+        .descriptionKey("").prompt("")
+        .withToString("field java.util.List<String> dev.vdisk.cli.AmendCommand.files").initialValue(c.files)).build());
     s.addMixin("mixinStandardHelpOptions", standardHelp());
     return s;
   }

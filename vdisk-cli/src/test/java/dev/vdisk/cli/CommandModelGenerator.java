@@ -42,7 +42,8 @@ final class CommandModelGenerator {
 
   /** The subcommands built in code: the short ones a script calls many times (issue 16). */
   static final List<Class<?>> GENERATED = List.of(CreateCommand.class, InfoCommand.class, MapCommand.class,
-      CheckCommand.class, MeasureCommand.class);
+      CheckCommand.class, ResizeCommand.class, CompareCommand.class, MeasureCommand.class, RebaseCommand.class,
+      CommitCommand.class, AmendCommand.class);
 
   /** picocli's key of the standard help options' mixin ({@code mixinStandardHelpOptions = true}). */
   static final String STANDARD_HELP = "mixinStandardHelpOptions";
