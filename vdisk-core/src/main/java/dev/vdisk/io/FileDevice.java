@@ -433,7 +433,7 @@ public final class FileDevice implements BlockDevice {
 
   private static void tellFallBack(IOException e) {
     if (TOLD.add("native: " + e.getMessage())) {
-      LOG.log(System.Logger.Level.WARNING, "aio=native: Linux AIO is not available here ({0}); using aio=threads",
+      log().log(System.Logger.Level.WARNING, "aio=native: Linux AIO is not available here ({0}); using aio=threads",
           e.getMessage());
     }
   }
