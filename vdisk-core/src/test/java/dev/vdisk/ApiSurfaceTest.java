@@ -40,7 +40,8 @@ class ApiSurfaceTest {
       "dev.vdisk.block.BlockDevice", "dev.vdisk.block.BlockDeviceException", "dev.vdisk.block.BlockError",
       "dev.vdisk.block.BlockLimits", "dev.vdisk.block.Capabilities", "dev.vdisk.block.CheckedDevice",
       "dev.vdisk.block.Extent", "dev.vdisk.block.FilterDevice",
-      "dev.vdisk.block.HostRange", "dev.vdisk.block.Support", "dev.vdisk.block.WriteFlag",
+      "dev.vdisk.block.HostRange", "dev.vdisk.block.HostRange$Residency", "dev.vdisk.block.Support",
+      "dev.vdisk.block.WriteFlag",
       // filters and the memory device: BlockDevices a caller stacks
       "dev.vdisk.block.filter.CountingFilter", "dev.vdisk.block.filter.DetectZeroesFilter",
       "dev.vdisk.block.filter.DetectZeroesFilter$Mode", "dev.vdisk.block.filter.NoFlushFilter",

@@ -281,7 +281,7 @@ final class Qcow2Image implements FormatImage {
       for (HostRange r : got) {
         HostRange last = out.isEmpty() ? null : out.getLast();
         if (last != null && last.channel() == r.channel() && last.position() + last.length() == r.position()) {
-          out.set(out.size() - 1, new HostRange(r.channel(), last.position(), last.length() + r.length()));
+          out.set(out.size() - 1, new HostRange(r.channel(), last.position(), last.length() + r.length(), r.residency()));
         } else {
           out.add(r);
         }
