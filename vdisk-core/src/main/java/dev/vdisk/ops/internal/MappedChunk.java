@@ -32,11 +32,13 @@ final class MappedChunk implements AutoCloseable {
 
   /**
    * The mapping of {@code source}'s {@code [offset, offset + length)}, or null where the range is not one page-aligned
-   * range of one host file, or the file cannot be mapped (shorter than the range, say): the caller reads it instead.
+   * range of one host file, is not all in the page cache, or the file cannot be mapped (shorter than the range, say):
+   * the caller reads it instead. Uncached ranges are read because a fault on a mapping reads ahead in small steps
+   * (the device's read-ahead window) where one 2 MiB {@code pread} asks the disk for the whole chunk.
    */
   static MappedChunk map(BlockDevice source, long offset, int length) throws IOException {
     List<HostRange> ranges = source.hostRanges(offset, length);
-    if (ranges.size() != 1 || ranges.getFirst().position() % PAGE != 0) {
+    if (ranges.size() != 1 || ranges.getFirst().position() % PAGE != 0 || !ranges.getFirst().cached()) {
       return null;
     }
     HostRange r = ranges.getFirst();
