@@ -29,8 +29,8 @@ import java.util.concurrent.locks.ReentrantLock;
  *   <li>Data is read in chunks of at most {@link ConvertOptions#bufferSize()} by {@link
  *       ConvertOptions#workers()} threads, each with one buffer: memory is bounded by their product. Within
  *       data, zero runs of at least {@link ConvertOptions#sparseBytes()} are treated like zero ranges
- *       ({@link SparseScanner}). A chunk whose bytes sit verbatim in one host file (raw, qcow2 data clusters) is
- *       scanned and written from a read-only mapping of that file ({@link MappedChunk}) instead of read into the
+ *       ({@link SparseScanner}). A chunk whose bytes sit verbatim in one host file (raw, qcow2 data clusters) and
+ *       in its page cache is scanned and written from a read-only mapping of that file ({@link MappedChunk}) instead of read into the
  *       buffer: one copy of each byte (into the target) where a read makes two.
  *   <li>Writes go out in ascending order unless {@link ConvertOptions#inOrder()} is false; reads run ahead
  *       in parallel either way.
