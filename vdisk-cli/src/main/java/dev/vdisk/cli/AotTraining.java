@@ -2,6 +2,7 @@ package dev.vdisk.cli;
 
 import java.io.File;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.io.Writer;
@@ -40,7 +41,8 @@ import java.util.stream.Stream;
  * fails ends the run with exit status 1, naming it.
  */
 public final class AotTraining {
-  private static final Writer DISCARD = Writer.nullWriter();
+  /** Output thrown away, but encoded to bytes as {@link Main#main}'s standard output is (its classes go in the cache). */
+  private static final Writer DISCARD = new PrintWriter(OutputStream.nullOutputStream(), false, System.out.charset());
 
   private final Path dir;
 

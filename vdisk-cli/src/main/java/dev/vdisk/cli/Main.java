@@ -19,6 +19,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.HelpCommand;
 import picocli.CommandLine.IVersionProvider;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.ScopeType;
@@ -40,7 +41,7 @@ import picocli.CommandLine.Spec;
     description = "Virtual-disk images for KVM/QEMU, with qemu-img's command line.")
 public final class Main implements Runnable {
   /** qemu-img's commands, to tell a command vdisk lacks from a typing error. */
-  private static final List<Class<?>> SUBCOMMANDS = List.of(CreateCommand.class, InfoCommand.class, MapCommand.class,
+  static final List<Class<?>> SUBCOMMANDS = List.of(CreateCommand.class, InfoCommand.class, MapCommand.class,
       CheckCommand.class, SnapshotCommand.class, ResizeCommand.class, ConvertCommand.class, CompareCommand.class,
       MeasureCommand.class, IoCommand.class, BenchCommand.class, ServeCommand.class, AdviseCommand.class,
       BitmapCommand.class, RebaseCommand.class, CommitCommand.class, AmendCommand.class, DdCommand.class,
@@ -49,7 +50,7 @@ public final class Main implements Runnable {
   @Option(names = "--debug", scope = ScopeType.INHERIT, description = "Print the stack trace of an error.")
   boolean debug;
 
-  @Spec CommandLine.Model.CommandSpec spec;
+  @Spec CommandSpec spec;
 
   private final PrintWriter out;
   private final PrintWriter err;
@@ -74,9 +75,31 @@ public final class Main implements Runnable {
     if (System.getProperty("java.util.logging.SimpleFormatter.format") == null) {
       System.setProperty("java.util.logging.SimpleFormatter.format", "%4$s: %5$s%6$s%n");
     }
+    // picocli's factory otherwise looks up Groovy's Closure class (for closures in annotations, which vdisk has none
+    // of); the look-up of an absent class opens and indexes the whole jar.
+    if (System.getProperty("picocli.disable.closures") == null) {
+      System.setProperty("picocli.disable.closures", "true");
+    }
     PrintWriter out = new PrintWriter(System.out, false, System.out.charset());
     PrintWriter err = new PrintWriter(System.err, true, System.err.charset());
-    System.exit(run(out, err, args));
+    int status = run(out, err, args);
+    if (status != 0 || othersRunning()) {
+      System.exit(status);
+    }
+    // Success with no other thread left: main returns and the JVM ends. System.exit would first look up a
+    // System.Logger to log the exit (Runtime.exit's debug log), a ServiceLoader scan that opens and indexes the jar.
+  }
+
+  /** True if a thread other than this one would keep the JVM alive after main returns. */
+  private static boolean othersRunning() {
+    Thread[] threads = new Thread[Thread.activeCount() + 8];
+    int n = Thread.currentThread().getThreadGroup().enumerate(threads, true);
+    for (int i = 0; i < n; i++) {
+      if (threads[i] != Thread.currentThread() && !threads[i].isDaemon() && threads[i].isAlive()) {
+        return true;
+      }
+    }
+    return n == threads.length; // more threads than the array held: assume one of them is not a daemon
   }
 
   /**
@@ -85,26 +108,25 @@ public final class Main implements Runnable {
    * @return the exit status
    */
   public static int run(Writer outWriter, Writer errWriter, String... args) {
+    return run(true, outWriter, errWriter, args);
+  }
+
+  /**
+   * Runs one command line with picocli's model built in code where {@link CommandModels} has it ({@code inCode}) or
+   * from the annotations everywhere (what tests compare it with).
+   *
+   * @return the exit status
+   */
+  static int run(boolean inCode, Writer outWriter, Writer errWriter, String... args) {
     PrintWriter out = outWriter instanceof PrintWriter p ? p : new PrintWriter(outWriter);
     PrintWriter err = errWriter instanceof PrintWriter p ? p : new PrintWriter(errWriter);
     if (args.length > 0 && Stream.of(args).allMatch(a -> a.equals("-V") || a.equals("--version"))) {
       return version(out, err); // what picocli prints for it, without building picocli's model of vdisk
     }
     Main main = new Main(out, err);
-    CommandLine cl = new CommandLine(main);
-    for (Class<?> sub : subcommandsFor(args)) {
-      cl.addSubcommand(sub);
-    }
-    // -V and --version work on every command, as on vdisk itself.
-    cl.getSubcommands().values().forEach(sub -> sub.getCommandSpec().versionProvider(new Version()));
+    CommandLine cl = tree(inCode, main, args);
     cl.setOut(out);
     cl.setErr(err);
-    // qemu-img takes the last of a repeated option; -o is a list and accumulates like qemu-img's.
-    cl.setOverwrittenOptionsAllowed(true);
-    // resize -1G: a negative size is a size, not an option (qemu-img takes it out of argv for the same reason).
-    if (cl.getSubcommands().get("resize") instanceof CommandLine resize) {
-      resize.setUnmatchedOptionsArePositionalParams(true);
-    }
     cl.setParameterExceptionHandler((e, a) -> {
       String text = e.getCommandLine() == cl ? unknownCommand(e).orElse(e.getMessage()) : e.getMessage();
       String where = e.getCommandLine().getCommandName();
@@ -121,6 +143,38 @@ public final class Main implements Runnable {
       out.flush();
       err.flush();
     }
+  }
+
+  /**
+   * The command tree {@link #run} parses {@code args} with: vdisk and the subcommand {@code args} names (or all of them),
+   * picocli's models built in code where {@link CommandModels} has them ({@code inCode}) or from the annotations.
+   */
+  static CommandLine tree(boolean inCode, Main main, String... args) {
+    CommandLine cl = new CommandLine(inCode ? CommandModels.vdisk(main) : main);
+    for (Class<?> sub : subcommandsFor(args)) {
+      String name = CommandModels.SUBCOMMAND_NAMES.get(SUBCOMMANDS.indexOf(sub));
+      Optional<CommandSpec> spec = inCode ? CommandModels.subcommand(name, main) : Optional.empty();
+      if (spec.isPresent()) {
+        cl.addSubcommand(name, new CommandLine(spec.get()));
+      } else {
+        cl.addSubcommand(sub);
+      }
+    }
+    // -V and --version work on every command, as on vdisk itself.
+    cl.getSubcommands().values().forEach(sub -> sub.getCommandSpec().versionProvider(new Version()));
+    // qemu-img takes the last of a repeated option; -o is a list and accumulates like qemu-img's.
+    cl.setOverwrittenOptionsAllowed(true);
+    // resize -1G: a negative size is a size, not an option (qemu-img takes it out of argv for the same reason).
+    if (cl.getSubcommands().get("resize") instanceof CommandLine resize) {
+      resize.setUnmatchedOptionsArePositionalParams(true);
+    }
+    return cl;
+  }
+
+  /** {@link #tree} for a vdisk whose output goes nowhere (tests compare the trees). */
+  static CommandLine tree(boolean inCode, String... args) {
+    PrintWriter sink = new PrintWriter(Writer.nullWriter());
+    return tree(inCode, new Main(sink, sink), args);
   }
 
   /** The whole command tree, every subcommand built (for the man pages generated at build time: {@link ManPages}). */
@@ -155,11 +209,11 @@ public final class Main implements Runnable {
   private static List<Class<?>> subcommandsFor(String[] args) {
     for (String a : args) {
       if (!a.startsWith("-")) {
-        for (Class<?> sub : SUBCOMMANDS) {
-          if (sub.getAnnotation(Command.class).name().equals(a)) {
-            // help and the completion script describe the other commands, so they need them all
-            return sub == HelpCommand.class || sub == GenerateCompletion.class ? SUBCOMMANDS : List.of(sub);
-          }
+        int i = CommandModels.SUBCOMMAND_NAMES.indexOf(a);
+        if (i >= 0) {
+          Class<?> sub = SUBCOMMANDS.get(i);
+          // help and the completion script describe the other commands, so they need them all
+          return sub == HelpCommand.class || sub == GenerateCompletion.class ? SUBCOMMANDS : List.of(sub);
         }
         break;
       }

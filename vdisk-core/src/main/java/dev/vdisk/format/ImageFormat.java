@@ -16,8 +16,8 @@ import java.util.function.Consumer;
  * on the BlockDevice of its file, any BlockDevice; the other files an image names (backing, data file) come from
  * its {@link ImageContext}, so a driver never touches a host file directly.
  *
- * <p>Formats are found with {@link java.util.ServiceLoader} (the module {@code uses} this interface); a driver has a public
- * no-argument constructor.
+ * <p>The formats vdisk knows are listed in {@code FormatRegistry} (not found with {@code ServiceLoader}: its scan of
+ * the class path costs every short command's start).
  */
 public interface ImageFormat {
 

@@ -71,7 +71,14 @@ public final class FileDevice implements BlockDevice {
   /** Work cap per {@link #extents} call; callers ask again from where the list ends. */
   private static final int MAX_EXTENTS_PER_CALL = 1024;
   private static final int ZERO_CHUNK = 1 << 20;
-  private static final System.Logger LOG = System.getLogger(FileDevice.class.getName());
+  /**
+   * The logger, looked up when there is something to say: the first {@code System.getLogger} searches the class path
+   * for a logger service (opening and indexing the jar) and starts java.util.logging, which a command that logs
+   * nothing should not pay for.
+   */
+  private static System.Logger log() {
+    return System.getLogger(FileDevice.class.getName());
+  }
   /** Fall-back notices already given (level and reason), so that a process opening many files says it once. */
   private static final Set<String> TOLD = ConcurrentHashMap.newKeySet();
 
@@ -207,7 +214,7 @@ public final class FileDevice implements BlockDevice {
         return ring;
       } catch (UringUnavailableException e) {
         if (TOLD.add(e.getMessage())) {
-          LOG.log(System.Logger.Level.WARNING, "aio={0}: io_uring is not available here ({1}); using aio=threads",
+          log().log(System.Logger.Level.WARNING, "aio={0}: io_uring is not available here ({1}); using aio=threads",
               options.aio(), e.getMessage());
         }
       }

@@ -29,7 +29,14 @@ public final class FileContext implements ImageContext {
   /** Images in one chain at most, the top one included. */
   public static final int MAX_DEPTH = 64;
 
-  private static final System.Logger LOG = System.getLogger(FileContext.class.getName());
+  /**
+   * The logger, looked up when there is something to say: the first {@code System.getLogger} searches the class path
+   * for a logger service (opening and indexing the jar) and starts java.util.logging, which a command that logs
+   * nothing should not pay for.
+   */
+  private static System.Logger log() {
+    return System.getLogger(FileContext.class.getName());
+  }
 
   private final Path name;
   private final FileOptions options;
@@ -161,7 +168,7 @@ public final class FileContext implements ImageContext {
 
   private static ImageFormat probe(FileDevice file, Path path) throws IOException {
     ImageFormat fmt = Images.probe(file);
-    LOG.log(System.Logger.Level.WARNING,
+    log().log(System.Logger.Level.WARNING,
         "backing file {0} has no recorded format; probed as {1} (record it: qemu-img rebase -u -F {1} ...)",
         path, fmt.name());
     return fmt;

@@ -28,7 +28,14 @@ import java.util.function.BiFunction;
  * bounded.
  */
 final class Qcow2Opener {
-  private static final System.Logger LOG = System.getLogger(Qcow2Opener.class.getName());
+  /**
+   * The logger, looked up when there is something to say: the first {@code System.getLogger} searches the class path
+   * for a logger service (opening and indexing the jar) and starts java.util.logging, which a command that logs
+   * nothing should not pay for.
+   */
+  private static System.Logger log() {
+    return System.getLogger(Qcow2Opener.class.getName());
+  }
 
   private Qcow2Opener() {}
 
@@ -55,7 +62,7 @@ final class Qcow2Opener {
         : Optional.empty();
     boolean dataFile = checkDataFile(header, ext, backingName);
     if ((header.incompatibleFeatures() & Features.INCOMPAT_CORRUPT) != 0) {
-      LOG.log(System.Logger.Level.WARNING, "qcow2: {0} is marked corrupt; reading it anyway, writes are refused", path);
+      log().log(System.Logger.Level.WARNING, "qcow2: {0} is marked corrupt; reading it anyway, writes are refused", path);
     }
 
     Layout layout = new Layout(image.size(), header.clusterSize());
@@ -127,8 +134,8 @@ final class Qcow2Opener {
    */
   private static void repairDirty(BlockDevice file, Path path) throws IOException {
     CheckResult result = Qcow2Checker.repair(file, path, Repair.ALL,
-        problem -> LOG.log(System.Logger.Level.DEBUG, "qcow2: repairing dirty image {0}: {1}", path, problem.message()));
-    LOG.log(System.Logger.Level.INFO, "qcow2: {0} was dirty (lazy refcounts not written back): repaired {1} leaked "
+        problem -> log().log(System.Logger.Level.DEBUG, "qcow2: repairing dirty image {0}: {1}", path, problem.message()));
+    log().log(System.Logger.Level.INFO, "qcow2: {0} was dirty (lazy refcounts not written back): repaired {1} leaked "
         + "clusters and {2} corruptions before writing", path, result.leaksFixed(), result.corruptionsFixed());
     if (result.checkErrors() > 0) {
       throw new BlockDeviceException(BlockError.EIO, "qcow2: could not repair dirty image " + path + ": "
