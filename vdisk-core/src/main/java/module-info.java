@@ -21,4 +21,6 @@ module dev.vdisk.core {
   exports dev.vdisk.format.internal to dev.vdisk.cli, dev.vdisk.nbd, dev.vdisk.bench, dev.vdisk.advisor;
   exports dev.vdisk.io.internal to dev.vdisk.cli, dev.vdisk.nbd, dev.vdisk.bench, dev.vdisk.advisor;
   exports dev.vdisk.ops.internal to dev.vdisk.cli, dev.vdisk.nbd, dev.vdisk.bench, dev.vdisk.advisor;
+
+  provides dev.vdisk.format.ImageFormat with dev.vdisk.format.raw.RawFormat, dev.vdisk.format.qcow2.Qcow2Format;
 }

@@ -5,6 +5,7 @@ import dev.vdisk.block.BlockError;
 import dev.vdisk.block.CheckedDevice;
 import dev.vdisk.block.Extent;
 import dev.vdisk.block.FilterDevice;
+import dev.vdisk.block.HostRange;
 import dev.vdisk.format.Bitmap;
 import dev.vdisk.format.BitmapEdit;
 import dev.vdisk.format.BitmapRuns;
@@ -39,6 +40,12 @@ public final class Image extends FilterDevice {
   /** The format the image was opened as. */
   public String format() {
     return stack.format().name();
+  }
+
+  /** The stack's host ranges: this layer reads the stack's bytes unchanged. */
+  @Override
+  public List<HostRange> hostRanges(long offset, long length) throws IOException {
+    return next.hostRanges(offset, length);
   }
 
   /** True if the format was probed rather than named. */

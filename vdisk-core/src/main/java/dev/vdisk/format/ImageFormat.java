@@ -17,7 +17,7 @@ import java.util.function.Consumer;
  * its {@link ImageContext}, so a driver never touches a host file directly.
  *
  * <p>The formats vdisk knows are listed in {@code FormatRegistry} (not found with {@code ServiceLoader}: its scan of
- * the class path costs every short command's start).
+ * the class path costs every short command's start); the module still {@code provides} them, for module-path callers.
  */
 public interface ImageFormat {
 

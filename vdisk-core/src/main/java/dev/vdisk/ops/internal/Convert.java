@@ -29,7 +29,9 @@ import java.util.concurrent.locks.ReentrantLock;
  *   <li>Data is read in chunks of at most {@link ConvertOptions#bufferSize()} by {@link
  *       ConvertOptions#workers()} threads, each with one buffer: memory is bounded by their product. Within
  *       data, zero runs of at least {@link ConvertOptions#sparseBytes()} are treated like zero ranges
- *       ({@link SparseScanner}).
+ *       ({@link SparseScanner}). A chunk whose bytes sit verbatim in one host file (raw, qcow2 data clusters) and
+ *       in its page cache is scanned and written from a read-only mapping of that file ({@link MappedChunk}) instead of read into the
+ *       buffer: one copy of each byte (into the target) where a read makes two.
  *   <li>Writes go out in ascending order unless {@link ConvertOptions#inOrder()} is false; reads run ahead
  *       in parallel either way.
  *   <li>With {@link ConvertOptions#compressed()} ({@code -c}) chunks are whole compression units of the target
@@ -56,6 +58,8 @@ public final class Convert {
   private final SparseScanner scanner;
   /** With {@code -c}: the target's compression unit; else 0. */
   private final int unit;
+  /** Whether data chunks stored verbatim in a host file are read through a mapping ({@link MappedChunk}). */
+  private final boolean mapSource;
   /** With {@code -B}: the size of the target's backing image (qemu-img's target_backing_sectors); else -1. */
   private final long targetBacking;
 
@@ -74,8 +78,9 @@ public final class Convert {
   private long done;
   private long work;
 
-  private Convert(Named source, Named target, ConvertOptions options, long targetBacking, Progress progress)
-      throws IOException {
+  private Convert(Named source, Named target, ConvertOptions options, long targetBacking, Progress progress,
+      boolean mapSource) throws IOException {
+    this.mapSource = mapSource;
     this.targetBacking = targetBacking;
     this.source = source;
     this.target = target;
@@ -94,7 +99,12 @@ public final class Convert {
    * @throws IOException if the target is smaller than the source, is read-only, or a read or write fails
    */
   public static void run(Named source, Named target, ConvertOptions options, Progress progress) throws IOException {
-    new Convert(source, target, options, -1, progress).copy();
+    new Convert(source, target, options, -1, progress, true).copy();
+  }
+
+  /** {@link #run}, reading every data chunk with {@code read} (no mapping): the path a mapped chunk must match. */
+  static void runByReads(Named source, Named target, ConvertOptions options, Progress progress) throws IOException {
+    new Convert(source, target, options, -1, progress, false).copy();
   }
 
   /**
@@ -105,7 +115,7 @@ public final class Convert {
    */
   public static void runOverBacking(Named source, Named target, ConvertOptions options, long targetBackingSize,
       Progress progress) throws IOException {
-    new Convert(source, target, options, targetBackingSize, progress).copy();
+    new Convert(source, target, options, targetBackingSize, progress, true).copy();
   }
 
   private void copy() throws IOException {
@@ -194,9 +204,16 @@ public final class Convert {
       } finally {
         lock.unlock();
       }
+      MappedChunk mapped = null;
       try {
+        ByteBuffer bytes = buf;
         if (c.data()) {
-          read(c, buf);
+          mapped = mapSource ? map(c) : null;
+          if (mapped != null) {
+            bytes = mapped.bytes();
+          } else {
+            read(c, buf);
+          }
         } else if (scanner == null && !c.kept()) {
           zeroFill(buf, c.length());
         }
@@ -204,11 +221,16 @@ public final class Convert {
           awaitTurn(c.offset());
         }
         if (failure == null && !c.kept()) {
-          write(c, buf);
+          write(c, bytes);
           if (c.data() || scanner == null) {
             reportDone(c.length());
           }
         }
+      } catch (InternalError e) {
+        if (mapped == null) {
+          throw e;
+        }
+        fail(MappedChunk.readError(source.name(), c.offset(), e));
       } catch (IOException e) {
         fail(e);
       } catch (InterruptedException e) {
@@ -216,6 +238,9 @@ public final class Convert {
       } catch (RuntimeException e) {
         fail(new IOException("convert: " + e, e));
       } finally {
+        if (mapped != null) {
+          mapped.close();
+        }
         if (options.inOrder()) {
           advance(c.end());
         }
@@ -274,6 +299,15 @@ public final class Convert {
   private IOException statusFailed(long offset, IOException e) {
     return new IOException("error while reading block status of '" + source.name() + "' at byte " + offset + ": "
         + e.getMessage(), e);
+  }
+
+  /** The chunk's source bytes through a mapping of their host file, or null where they must be read. */
+  private MappedChunk map(Chunk c) throws IOException {
+    try {
+      return MappedChunk.map(source.device(), c.offset(), c.length());
+    } catch (IOException e) {
+      throw new IOException("error while reading '" + source.name() + "' at byte " + c.offset() + ": " + e.getMessage(), e);
+    }
   }
 
   private void read(Chunk c, ByteBuffer buf) throws IOException {

@@ -1,0 +1,232 @@
+package dev.vdisk.ops.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.vdisk.Image;
+import dev.vdisk.OpenOptions;
+import dev.vdisk.Vdisk;
+import dev.vdisk.block.BlockDevice;
+import dev.vdisk.block.FilterDevice;
+import dev.vdisk.block.HostRange;
+import dev.vdisk.block.WriteFlag;
+import dev.vdisk.io.CacheMode;
+import dev.vdisk.ops.ConvertOptions;
+import dev.vdisk.ops.Progress;
+import dev.vdisk.testkit.Peers;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Convert's mapped source ({@link MappedChunk}) writes what its copy path writes: the same bytes and the same
+ * allocation ({@code qemu-img map}) for sources made by qemu-img and qemu-io, where data straddles holes, zero runs sit
+ * inside data, in qcow2 data clusters; compressed clusters and backing files take the copy path.
+ */
+class MappedConvertIT {
+  private static final int MIB = 1 << 20;
+
+  @TempDir
+  Path dir;
+
+  @BeforeAll
+  static void peers() {
+    Peers.require("qemu-img");
+    Peers.require("qemu-io");
+  }
+
+  /** Data runs that straddle holes and sector boundaries, zero runs inside data (short and long), a partial tail. */
+  private static final String[] WRITES = {
+      "write -P 0x11 0 300k", "write -P 0x22 1537k 2051k", "write -P 0 1700k 3k", "write -P 0 2000k 256k",
+      "write -P 0x33 4095k 2k", "write -P 0x44 6m 1m", "write -z 6400k 64k", "write -P 0x55 7m 1000k"};
+
+  @ParameterizedTest
+  @ValueSource(strings = {"raw", "qcow2"})
+  void aSourceInOneHostFileIsMappedAndConvertsAsTheCopyPathDoes(String format) throws Exception {
+    Path src = dir.resolve("src." + format);
+    run("qemu-img", "create", "-q", "-f", format, src.toString(), "8388608");
+    io(format, src, WRITES);
+    // Only ranges wholly in the page cache are mapped; qemu's writes into part of a qcow2 cluster leave the rest of it
+    // an unwritten extent, which is not in the cache until something reads it.
+    run("cat", src.toString());
+
+    Counted counted = convertBothWays(src, format, "raw");
+    convertBothWays(src, format, "qcow2");
+
+    assertThat(counted.reads.get()).as("data chunks read with read() rather than mapped").isZero();
+  }
+
+  @Test
+  void aSourceNotInThePageCacheIsReadNotMapped() throws Exception {
+    Path src = dir.resolve("src.raw");
+    run("qemu-img", "create", "-q", "-f", "raw", src.toString(), "8388608");
+    io("raw", src, WRITES);
+    run("sync", src.toString());
+    run("dd", "if=" + src, "iflag=nocache", "count=0", "status=none"); // drops the file's clean pages from the cache
+
+    Counted counted = convertBothWays(src, "raw", "raw");
+
+    assertThat(counted.reads.get()).as("data chunks read rather than mapped").isPositive();
+  }
+
+  @Test
+  void compressedClustersAreReadNotMappedAndConvertAsTheCopyPathDoes() throws Exception {
+    Path raw = dir.resolve("plain.raw");
+    run("qemu-img", "create", "-q", "-f", "raw", raw.toString(), "8388608");
+    io("raw", raw, WRITES);
+    Path src = dir.resolve("src.qcow2");
+    run("qemu-img", "convert", "-c", "-f", "raw", "-O", "qcow2", raw.toString(), src.toString());
+
+    Counted counted = convertBothWays(src, "qcow2", "raw");
+    convertBothWays(src, "qcow2", "qcow2");
+
+    assertThat(counted.reads.get()).as("compressed chunks must be read").isPositive();
+  }
+
+  @Test
+  void rangesLeftToABackingFileAreReadAndTheTopLayersOwnAreMapped() throws Exception {
+    Path base = dir.resolve("base.qcow2");
+    run("qemu-img", "create", "-q", "-f", "qcow2", base.toString(), "8388608");
+    io("qcow2", base, WRITES);
+    Path top = dir.resolve("top.qcow2");
+    run("qemu-img", "create", "-q", "-f", "qcow2", "-b", base.toString(), "-F", "qcow2", top.toString());
+    io("qcow2", top, "write -P 0x66 0 2m", "write -P 0x77 3m 192k", "write -z 6m 128k");
+
+    Counted counted = convertBothWays(top, "qcow2", "raw");
+    convertBothWays(top, "qcow2", "qcow2");
+
+    assertThat(counted.reads.get()).as("chunks reaching into the backing file").isPositive();
+    assertThat(counted.mapped.get()).as("chunks of the top layer's own clusters").isPositive();
+  }
+
+  @Test
+  void aSourceTruncatedUnderItsMappingFailsWithAnIOException() throws Exception {
+    Path src = dir.resolve("src.raw");
+    run("qemu-img", "create", "-q", "-f", "raw", src.toString(), "4194304");
+    io("raw", src, "write -P 0x11 0 4m");
+    Path out = dir.resolve("out.raw");
+    run("qemu-img", "create", "-q", "-f", "raw", out.toString(), "4194304");
+    ConvertOptions options = new ConvertOptions(2, true, 4096, true, 64 << 10);
+    try (Image source = open(src, "raw", true); Image target = open(out, "raw", false)) {
+      // The first chunk's write waits for the second worker to map its chunk, then cuts the source
+      // short behind it.
+      BlockDevice truncating = new FilterDevice(target) {
+        @Override
+        public void write(long offset, ByteBuffer data, Set<WriteFlag> flags) throws IOException {
+          if (offset == 0) {
+            try {
+              TimeUnit.MILLISECONDS.sleep(300);
+            } catch (InterruptedException e) {
+              throw new IOException(e);
+            }
+            try (RandomAccessFile f = new RandomAccessFile(src.toFile(), "rw")) {
+              f.setLength(64 << 10); // the first chunk stays whole: its own write reads its mapping
+            }
+          }
+          super.write(offset, data, flags);
+        }
+      };
+      assertThatThrownBy(() -> Convert.run(new Named(src.toString(), source), new Named(out.toString(), truncating),
+          options, Progress.NONE))
+          .isInstanceOf(IOException.class)
+          .hasMessageStartingWith("error while reading '" + src + "' at byte ");
+    }
+  }
+
+  /** The source, read-only, counting the data reads and mapped ranges the convert asked for. */
+  private static final class Counted extends FilterDevice {
+    final AtomicInteger reads = new AtomicInteger();
+    final AtomicInteger mapped = new AtomicInteger();
+
+    Counted(BlockDevice next) {
+      super(next);
+    }
+
+    @Override
+    public void read(long offset, ByteBuffer dst) throws IOException {
+      reads.incrementAndGet();
+      super.read(offset, dst);
+    }
+
+    @Override
+    public List<HostRange> hostRanges(long offset, long length) throws IOException {
+      List<HostRange> r = next.hostRanges(offset, length);
+      if (!r.isEmpty()) {
+        mapped.incrementAndGet();
+      }
+      return r;
+    }
+
+    @Override
+    public void close() {
+      // The test closes the image.
+    }
+  }
+
+  /**
+   * Converts {@code src} to {@code outFormat} through the mapped path and the copy path; asserts the outputs equal
+   * byte for byte and in {@code qemu-img map}. Returns the mapped run's counts.
+   */
+  private Counted convertBothWays(Path src, String format, String outFormat) throws Exception {
+    List<Path> outs = new ArrayList<>();
+    Counted counted = null;
+    for (boolean mapped : new boolean[] {true, false}) {
+      Path out = dir.resolve("out-" + mapped + "." + outFormat);
+      Files.deleteIfExists(out);
+      run("qemu-img", "create", "-q", "-f", outFormat, out.toString(), "8388608");
+      try (Image source = open(src, format, true); Image target = open(out, outFormat, false)) {
+        Counted c = new Counted(source);
+        Named from = new Named(src.toString(), c);
+        Named to = new Named(out.toString(), target);
+        ConvertOptions options = ConvertOptions.DEFAULTS.withTargetIsZero(true).withWorkers(3);
+        if (mapped) {
+          Convert.run(from, to, options.withInOrder(true), Progress.NONE);
+          counted = c;
+        } else {
+          Convert.runByReads(from, to, options, Progress.NONE);
+        }
+        target.flush();
+      }
+      outs.add(out);
+    }
+    assertThat(Files.mismatch(outs.get(0), outs.get(1))).as("mapped and copied outputs differ at").isEqualTo(-1);
+    assertThat(run("qemu-img", "map", "--output=json", "-f", outFormat, outs.get(0).toString()))
+        .isEqualTo(run("qemu-img", "map", "--output=json", "-f", outFormat, outs.get(1).toString()));
+    return counted;
+  }
+
+  private static Image open(Path path, String format, boolean readOnly) throws IOException {
+    return Vdisk.open(path, OpenOptions.builder().format(format).cache(CacheMode.WRITEBACK).readOnly(readOnly).build());
+  }
+
+  private void io(String format, Path image, String... commands) throws Exception {
+    List<String> args = new ArrayList<>(List.of("qemu-io", "-f", format));
+    for (String c : commands) {
+      args.add("-c");
+      args.add(c);
+    }
+    args.add(image.toString());
+    run(args.toArray(String[]::new));
+  }
+
+  private String run(String... command) throws Exception {
+    Process p = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    assertThat(p.exitValue()).as(String.join(" ", command) + ": " + out).isZero();
+    return out;
+  }
+}
