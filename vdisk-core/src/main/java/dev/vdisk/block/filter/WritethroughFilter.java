@@ -15,7 +15,7 @@ import java.util.Set;
  *
  * <p>The flush is a group commit ({@link GroupFlush}): a write is acknowledged after a flush that started after the
  * write completed, and concurrent writers share such flushes instead of each calling fdatasync; so is {@link
- * #flush()}. {@code GroupCommitTest} proves on a simulated disk that every acknowledged write survives a power loss.
+ * #flush()}. A flush about to start waits for the writes in flight, so that it covers them too. {@code GroupCommitTest} proves on a simulated disk that every acknowledged write survives a power loss.
  */
 public final class WritethroughFilter extends FilterDevice {
   private final GroupFlush flushes;
@@ -28,20 +28,34 @@ public final class WritethroughFilter extends FilterDevice {
 
   @Override
   public void write(long offset, ByteBuffer src, Set<WriteFlag> flags) throws IOException {
-    next.write(offset, src, WriteFlag.withoutFua(flags));
-    flushes.flush();
+    flushed(() -> next.write(offset, src, WriteFlag.withoutFua(flags)));
   }
 
   @Override
   public void writeZeroes(long offset, long length, Set<WriteFlag> flags) throws IOException {
-    next.writeZeroes(offset, length, WriteFlag.withoutFua(flags));
-    flushes.flush();
+    flushed(() -> next.writeZeroes(offset, length, WriteFlag.withoutFua(flags)));
   }
 
   @Override
   public void discard(long offset, long length) throws IOException {
-    next.discard(offset, length);
-    flushes.flush();
+    flushed(() -> next.discard(offset, length));
+  }
+
+  /** A change to the device below, made and then acknowledged by the group commit. */
+  private interface Change {
+    void run() throws IOException;
+  }
+
+  /** Runs {@code change} and returns once a flush that started after it completed has completed. */
+  private void flushed(Change change) throws IOException {
+    flushes.writeStarted();
+    boolean succeeded = false;
+    try {
+      change.run();
+      succeeded = true;
+    } finally {
+      flushes.writeCompleted(succeeded);
+    }
   }
 
   @Override

@@ -14,6 +14,12 @@ import java.util.concurrent.locks.LockSupport;
  * always sets, fails every request that the cluster does not answer.
  */
 final class RbdCompletion {
+  /**
+   * Where {@code rbd_aio_create_completion} writes the new completion: one slot per thread for the thread's life,
+   * read right after the call, so a request allocates no native memory of its own.
+   */
+  private static final ThreadLocal<MemorySegment> OUT = ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(ADDRESS));
+
   private final RbdNative rbd;
   private final Thread waiter = Thread.currentThread();
   private final long id = RbdCallbacks.register(this);
@@ -24,15 +30,13 @@ final class RbdCompletion {
   /** A completion for a request the current thread is about to submit and then {@link #await}. */
   RbdCompletion(RbdNative rbd) throws Throwable {
     this.rbd = rbd;
-    try (Arena arena = Arena.ofConfined()) {
-      MemorySegment out = arena.allocate(ADDRESS);
-      int rc = (int) rbd.rbdAioCreateCompletion.call(id, rbd.completionUpcall().address(), out.address());
-      if (rc < 0) {
-        RbdCallbacks.forget(id);
-        throw new RbdException(rc, "rbd_aio_create_completion");
-      }
-      handle = out.get(ADDRESS, 0);
+    MemorySegment out = OUT.get();
+    int rc = (int) rbd.rbdAioCreateCompletion.call(id, rbd.completionUpcall().address(), out.address());
+    if (rc < 0) {
+      RbdCallbacks.forget(id);
+      throw new RbdException(rc, "rbd_aio_create_completion");
     }
+    handle = out.get(ADDRESS, 0);
   }
 
   /** The {@code rbd_completion_t} to pass to the AIO call. */

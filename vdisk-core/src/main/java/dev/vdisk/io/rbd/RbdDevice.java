@@ -238,24 +238,31 @@ public final class RbdDevice implements BlockDevice {
     if (n == 0) {
       return;
     }
-    long readable = Math.max(0, Math.min(n, size - offset));
-    try (Arena arena = Arena.ofConfined()) {
-      MemorySegment buf = dst.isDirect() ? MemorySegment.ofBuffer(dst) : arena.allocate(n);
-      if (readable < n) {
-        // Past the end an RBD image has nothing; a format below whose file grows reads zeroes there, as from a file.
-        buf.asSlice(readable).fill((byte) 0);
-      }
-      if (readable > 0) {
-        long r = aio("read", offset, c -> (int) rbd.rbdAioRead.call(image().address(), offset, readable, buf.address(), c.address()));
-        if (r < readable) {
-          // A short read (the image shrank meanwhile) ends in zeroes, as QEMU pads it.
-          buf.asSlice(r, readable - r).fill((byte) 0);
-        }
-      }
-      if (!dst.isDirect()) {
+    if (dst.isDirect()) {
+      read(offset, MemorySegment.ofBuffer(dst), n);
+    } else {
+      try (Arena arena = Arena.ofConfined()) {
+        MemorySegment buf = arena.allocate(n);
+        read(offset, buf, n);
         dst.slice().put(buf.asByteBuffer());
       }
-      dst.position(dst.limit());
+    }
+    dst.position(dst.limit());
+  }
+
+  /** Reads {@code n} bytes at {@code offset} into native memory {@code buf}; zeroes past the end of the image. */
+  private void read(long offset, MemorySegment buf, int n) throws IOException {
+    long readable = Math.max(0, Math.min(n, size - offset));
+    if (readable < n) {
+      // Past the end an RBD image has nothing; a format below whose file grows reads zeroes there, as from a file.
+      buf.asSlice(readable).fill((byte) 0);
+    }
+    if (readable > 0) {
+      long r = aio("read", offset, c -> (int) rbd.rbdAioRead.call(image().address(), offset, readable, buf.address(), c.address()));
+      if (r < readable) {
+        // A short read (the image shrank meanwhile) ends in zeroes, as QEMU pads it.
+        buf.asSlice(r, readable - r).fill((byte) 0);
+      }
     }
   }
 
@@ -266,17 +273,21 @@ public final class RbdDevice implements BlockDevice {
       return;
     }
     growTo(offset + n);
-    try (Arena arena = Arena.ofConfined()) {
-      MemorySegment buf;
-      if (src.isDirect()) {
-        buf = MemorySegment.ofBuffer(src);
-      } else {
-        buf = arena.allocate(n);
+    if (src.isDirect()) {
+      write(offset, MemorySegment.ofBuffer(src), n);
+    } else {
+      try (Arena arena = Arena.ofConfined()) {
+        MemorySegment buf = arena.allocate(n);
         buf.asByteBuffer().put(src.slice());
+        write(offset, buf, n);
       }
-      aio("write", offset, c -> (int) rbd.rbdAioWrite.call(image().address(), offset, (long) n, buf.address(), c.address()));
-      src.position(src.limit());
     }
+    src.position(src.limit());
+  }
+
+  /** Writes {@code n} bytes of native memory {@code buf} at {@code offset}. */
+  private void write(long offset, MemorySegment buf, int n) throws IOException {
+    aio("write", offset, c -> (int) rbd.rbdAioWrite.call(image().address(), offset, (long) n, buf.address(), c.address()));
   }
 
   @Override
