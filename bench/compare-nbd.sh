@@ -3,14 +3,15 @@
 # (or, with -f qcow2, the same 1 GiB qcow2 served by vdisk and qemu-nbd: nbdkit 1.32 has no qcow2 reader),
 # each in turn, driven by the same clients in the same run.
 #
-# Usage: bench/compare-nbd.sh [-d DIR] [-r REPEATS] [-n COUNT] [-m CACHE] [-c REGEX] [-w WARMUPS] [-f FORMAT]
-#   -d DIR      where the scratch files go (default: bench/scratch; 2 GiB)
+# Usage: bench/compare-nbd.sh [-d DIR] [-r REPEATS] [-n COUNT] [-m CACHE] [-c REGEX] [-w WARMUPS] [-f FORMAT] [-s MIB]
+#   -d DIR      where the scratch files go (default: bench/scratch; twice the image size)
 #   -r REPEATS  runs per server and cell; the median is reported (default 3)
 #   -n COUNT    requests per 4 KiB run (default 40000; 1 MiB runs use COUNT/16)
 #   -m CACHE    cache mode of vdisk and qemu-nbd (default writeback; nbdkit's file plugin uses the page cache)
 #   -c REGEX    only the cells whose name matches (grep -E), e.g. -c '^4k' (default: all)
 #   -w WARMUPS  unmeasured runs of the cell's workload before each measurement (default 1)
 #   -f FORMAT   raw (default) or qcow2 (64 KiB clusters, preallocation=full: every cluster allocated)
+#   -s MIB      image size in MiB (default 1024; a small one checks that the script runs, it measures nothing)
 # vdisk runs with an AOT cache recorded for the copy of its jar, as the launcher records one (about a minute, once).
 # Clients: qemu-img bench (QEMU's NBD client) over nbd+unix, and over TCP for one cell (the stall check);
 # nbdcopy for whole-image copies. Prints a Markdown table: IOPS or MB/s per server, and vdisk's ratio to
@@ -26,7 +27,8 @@ cache=writeback
 only=
 warmups=1
 format=raw
-while getopts "d:r:n:m:c:w:f:" opt; do
+mib=1024
+while getopts "d:r:n:m:c:w:f:s:" opt; do
   case $opt in
     d) dir=$OPTARG ;;
     r) repeats=$OPTARG ;;
@@ -35,7 +37,8 @@ while getopts "d:r:n:m:c:w:f:" opt; do
     c) only=$OPTARG ;;
     w) warmups=$OPTARG ;;
     f) format=$OPTARG ;;
-    *) sed -n '2,20p' "$0"; exit 2 ;;
+    s) mib=$OPTARG ;;
+    *) sed -n '2,21p' "$0"; exit 2 ;;
   esac
 done
 for tool in qemu-img qemu-nbd nbdkit nbdcopy; do
@@ -47,16 +50,17 @@ case $format in
   raw|qcow2) ;;
   *) echo "compare-nbd: -f $format (expected: raw or qcow2)" >&2; exit 2 ;;
 esac
-img="$dir/nbd-1g.$format"
-src="$dir/nbd-1g-source.raw"
-size=$((1 << 30))
+[[ $mib =~ ^[1-9][0-9]*$ ]] || { echo "compare-nbd: -s $mib (expected: a size in MiB, at least 1)" >&2; exit 2; }
+img="$dir/nbd-${mib}m.$format"
+src="$dir/nbd-${mib}m-source.raw"
+size=$((mib << 20))
 if [ ! -f "$img" ] || [ "$(qemu-img info --output=json -f "$format" "$img" | sed -n 's/.*"virtual-size": \([0-9]*\).*/\1/p')" != "$size" ]; then
-  echo "preparing $img (1 GiB, fully allocated) ..." >&2
+  echo "preparing $img ($mib MiB, fully allocated) ..." >&2
   rm -f "$img"
   qemu-img create -q -f "$format" -o preallocation=full "$img" "$size"
 fi
 if [ ! -f "$src" ] || [ "$(stat -c %s "$src")" -ne "$size" ]; then
-  echo "preparing $src (1 GiB of random data, the source of nbdcopy writes) ..." >&2
+  echo "preparing $src ($mib MiB of random data, the source of nbdcopy writes) ..." >&2
   head -c "$size" /dev/urandom > "$src"
 fi
 "$here/vdisk" --version >/dev/null   # builds the jar once, outside any measurement
@@ -164,6 +168,9 @@ for cell in "${cells[@]}"; do
   for _ in $(seq "$repeats"); do
     for server in "${servers[@]}"; do
       if [[ $cmd == *TCPURI* ]]; then start_tcp_server "$server"; else start_server "$server"; fi
+      # the page cache drops pages of an image read minutes ago (seen on the project machine with memory free):
+      # read it whole again, so that no server's measured reads wait for the disk where another's did not
+      cat "$img" >/dev/null
       for _ in $(seq "$warmups"); do measure "$cmd" >/dev/null; done
       t0=$(cpu_ticks)
       times[$server]+="$(measure "$cmd") "

@@ -39,9 +39,10 @@ class ApiSurfaceTest {
       // the block device SPI and its errors
       "dev.vdisk.block.BlockDevice", "dev.vdisk.block.BlockDeviceException", "dev.vdisk.block.BlockError",
       "dev.vdisk.block.BlockLimits", "dev.vdisk.block.Capabilities", "dev.vdisk.block.CheckedDevice",
-      "dev.vdisk.block.Extent", "dev.vdisk.block.FilterDevice",
-      "dev.vdisk.block.HostRange", "dev.vdisk.block.RequestQueue", "dev.vdisk.block.RequestQueue$Completion",
-      "dev.vdisk.block.Support", "dev.vdisk.block.WriteFlag",
+      "dev.vdisk.block.Extent", "dev.vdisk.block.FilterDevice", "dev.vdisk.block.ForwardingQueue",
+      "dev.vdisk.block.ForwardingQueue$Call",
+      "dev.vdisk.block.HostRange", "dev.vdisk.block.HostRange$Residency", "dev.vdisk.block.RequestQueue",
+      "dev.vdisk.block.RequestQueue$Completion", "dev.vdisk.block.Support", "dev.vdisk.block.WriteFlag",
       // filters and the memory device: BlockDevices a caller stacks
       "dev.vdisk.block.filter.CountingFilter", "dev.vdisk.block.filter.DetectZeroesFilter",
       "dev.vdisk.block.filter.DetectZeroesFilter$Mode", "dev.vdisk.block.filter.NoFlushFilter",

@@ -110,7 +110,7 @@ public final class CheckedDevice extends FilterDevice {
           return;
         }
         if (dst.remaining() > belowLimits.maxTransfer()) {
-          runNow(tag, () -> CheckedDevice.this.read(offset, dst));
+          runBeside(tag, () -> CheckedDevice.this.read(offset, dst));
         } else {
           super.read(offset, dst, tag);
         }

@@ -5,11 +5,11 @@ import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
 
 /**
- * A layer's queue over the queue of the layer below: requests pass down unchanged unless a subclass checks or
+ * A layer's {@link RequestQueue} over the queue of the layer below, for {@link BlockDevice#queue}: requests pass down unchanged unless a subclass checks or
  * translates them first. A request the layer refuses, or runs itself ({@link #runNow}), completes at the next {@link
  * #reap} without reaching the layer below.
  */
-abstract class ForwardingQueue implements RequestQueue {
+public abstract class ForwardingQueue implements RequestQueue {
   private final RequestQueue below;
   /** Completions of requests that did not go below, and of those {@link #runNow} reaped early. */
   private final ArrayDeque<Done> ready = new ArrayDeque<>();
@@ -18,21 +18,21 @@ abstract class ForwardingQueue implements RequestQueue {
 
   /** A request run synchronously by the layer itself. */
   @FunctionalInterface
-  interface Call {
+  public interface Call {
     void run() throws IOException;
   }
 
-  ForwardingQueue(RequestQueue below) {
+  protected ForwardingQueue(RequestQueue below) {
     this.below = below;
   }
 
   /** The queue of the layer below. */
-  final RequestQueue below() {
+  protected final RequestQueue below() {
     return below;
   }
 
   /** Completes the request {@code tag} with {@code error} at the next reap, as if it had failed below. */
-  final void refuse(int tag, IOException error) {
+  protected final void refuse(int tag, IOException error) {
     room();
     ready.add(new Done(tag, error));
   }
@@ -42,9 +42,24 @@ abstract class ForwardingQueue implements RequestQueue {
    * the requests in flight below completed: a synchronous write may wait for overlapping writes in flight, which
    * only this queue's thread could reap. Its completion comes at the next reap.
    */
-  final void runNow(int tag, Call call) throws IOException {
+  protected final void runNow(int tag, Call call) throws IOException {
     room();
     below.reap(below.inFlight(), (t, e) -> ready.add(new Done(t, e)));
+    IOException error = null;
+    try {
+      call.run();
+    } catch (IOException e) {
+      error = e;
+    }
+    ready.add(new Done(tag, error));
+  }
+
+  /**
+   * Runs the request {@code tag} synchronously through the layer's own call without waiting for the requests in
+   * flight below: for a call that never waits for other requests (a read). Its completion comes at the next reap.
+   */
+  protected final void runBeside(int tag, Call call) {
+    room();
     IOException error = null;
     try {
       call.run();

@@ -91,6 +91,8 @@ public final class FileDevice implements BlockDevice {
   private final DataPath data;
   /** The channel whose bytes {@link #hostRanges} yields, or null where it yields nothing. */
   private final FileChannel sendable;
+  /** How {@link #hostRanges}' ranges answer {@link HostRange#cached}. */
+  private final HostRange.Residency residency = this::pageCached;
   private final Capabilities capabilities;
   private final BlockLimits limits;
   /** Orders resizes against the trim that follows a read-modify-write past the end. */
@@ -355,7 +357,16 @@ public final class FileDevice implements BlockDevice {
     if (sendable == null || offset < 0 || length <= 0 || length > size - offset) {
       return List.of();
     }
-    return List.of(new HostRange(sendable, offset, length));
+    return List.of(new HostRange(sendable, offset, length, residency));
+  }
+
+  /** {@link HostFile#cached}, for {@link HostRange#cached}: a hint, so a host that fails to answer says "not cached". */
+  private boolean pageCached(long offset, long length) {
+    try {
+      return file.cached(offset, length);
+    } catch (IOException e) {
+      return false;
+    }
   }
 
   /**
@@ -647,10 +658,29 @@ public final class FileDevice implements BlockDevice {
     }
   }
 
+  /**
+   * Alternates SEEK_HOLE (from a position that may hold data) and SEEK_DATA (from one known to start a hole), one call
+   * per run. It starts with SEEK_HOLE: a range of an allocated file, the usual NBD read, then costs one call.
+   */
   private List<Extent> seekExtents(long offset, long end) throws IOException {
     List<Extent> out = new ArrayList<>();
     long pos = offset;
+    boolean atHole = false;
     while (pos < end && out.size() < MAX_EXTENTS_PER_CALL) {
+      if (!atHole) {
+        long holeAt = file.seekHole(pos);
+        if (holeAt < 0) { // truncated meanwhile: pos is past EOF now
+          out.add(Extent.zero(pos, end - pos, pos));
+          break;
+        }
+        if (holeAt > pos) {
+          long dataEnd = Math.min(holeAt, end);
+          out.add(Extent.data(pos, dataEnd - pos, pos));
+          pos = dataEnd;
+        }
+        atHole = true;
+        continue;
+      }
       long dataAt = file.seekData(pos);
       if (dataAt < 0 || dataAt >= end) {
         out.add(Extent.zero(pos, end - pos, pos));
@@ -660,16 +690,7 @@ public final class FileDevice implements BlockDevice {
         out.add(Extent.zero(pos, dataAt - pos, pos));
         pos = dataAt;
       }
-      long holeAt = file.seekHole(pos);
-      if (holeAt < 0) { // truncated meanwhile: pos is past EOF now
-        out.add(Extent.zero(pos, end - pos, pos));
-        break;
-      }
-      long dataEnd = Math.min(holeAt, end);
-      if (dataEnd > pos) { // else a hole was punched at pos meanwhile: look again
-        out.add(Extent.data(pos, dataEnd - pos, pos));
-        pos = dataEnd;
-      }
+      atHole = false; // else data was written at pos meanwhile: look for its end
     }
     return out;
   }

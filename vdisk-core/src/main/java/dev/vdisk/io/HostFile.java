@@ -24,6 +24,15 @@ interface HostFile extends Closeable {
    */
   default void startWriteback() throws IOException {}
 
+  /**
+   * Whether every page of {@code [offset, offset + length)} is in the host's page cache now: a hint for a caller that
+   * must not wait for the disk (see {@link dev.vdisk.block.HostRange#cached}). False where the host cannot tell or has
+   * no page cache, as the default says.
+   */
+  default boolean cached(long offset, long length) throws IOException {
+    return false;
+  }
+
   /** Sets the file size (sparse when growing). */
   void truncate(long size) throws IOException;
 

@@ -32,6 +32,11 @@ final class LinuxHostFile implements HostFile {
   }
 
   @Override
+  public boolean cached(long offset, long length) throws IOException {
+    return file.cached(offset, length);
+  }
+
+  @Override
   public void truncate(long size) throws IOException {
     file.truncate(size);
   }

@@ -1,6 +1,7 @@
 package dev.vdisk.format.qcow2;
 
 import dev.vdisk.block.BlockDevice;
+import dev.vdisk.block.BlockLimits;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 
@@ -46,6 +47,16 @@ final class HostReader {
     ByteBuffer b = ByteBuffer.allocate(length);
     readInside(offset, b);
     return b.flip();
+  }
+
+  /**
+   * True if {@link #readData} of {@code length} bytes at {@code offset} is one plain read of the device: inside it,
+   * within its request alignment and transfer size (so that a queue of the device may take it as it is).
+   */
+  boolean plain(long offset, int length) throws IOException {
+    BlockLimits limits = device.limits();
+    return offset >= 0 && length > 0 && length <= size() - offset && limits.requestAlignment() == 1
+        && length <= limits.maxTransfer();
   }
 
   /**

@@ -6,7 +6,9 @@ import dev.vdisk.block.BlockError;
 import dev.vdisk.block.BlockLimits;
 import dev.vdisk.block.Capabilities;
 import dev.vdisk.block.Extent;
+import dev.vdisk.block.ForwardingQueue;
 import dev.vdisk.block.HostRange;
+import dev.vdisk.block.RequestQueue;
 import dev.vdisk.block.Support;
 import dev.vdisk.block.WriteFlag;
 import dev.vdisk.format.Backing;
@@ -256,6 +258,40 @@ final class Qcow2Image implements FormatImage {
   }
 
   /**
+   * A read-only image's queue: a read inside one normal data cluster goes to the queue of the file that holds the
+   * cluster, at its host offset (the mapping is looked up first, loading its L2 table if it is not cached); other reads
+   * (zero, unallocated, compressed clusters, several clusters) run through {@link #read} beside it. A writable image
+   * has none: its clusters can be freed and reused under its lock while a read is in flight, and its writes allocate.
+   */
+  @Override
+  public RequestQueue queue(int depth) throws IOException {
+    RequestQueue below = writer == null ? data.device().queue(depth) : null;
+    return below == null ? null : new ForwardingQueue(below) {
+      @Override
+      public void read(long offset, ByteBuffer dst, int tag) throws IOException {
+        int n = dst.remaining();
+        ClusterMapper.Run run;
+        try {
+          run = mapper.map(offset, n);
+        } catch (IOException e) {
+          refuse(tag, e);
+          return;
+        }
+        if (run.entry() instanceof L2Entry.Normal && run.length() == n && data.plain(run.hostStart(), n)) {
+          super.read(run.hostStart(), dst, tag);
+        } else {
+          runBeside(tag, () -> Qcow2Image.this.read(offset, dst));
+        }
+      }
+
+      @Override
+      public void write(long offset, ByteBuffer src, int tag) throws IOException {
+        runNow(tag, () -> Qcow2Image.this.write(offset, src, Set.of())); // read-only: refused as write() refuses it
+      }
+    };
+  }
+
+  /**
    * The host ranges of a read-only image's range where every cluster of it is a normal data cluster of this image
    * (in the image file or the external data file) whose file yields its bytes; nothing if any part is zero,
    * unallocated (backing or zeroes), compressed, or the image is writable: a writable image frees clusters (discard,
@@ -281,7 +317,7 @@ final class Qcow2Image implements FormatImage {
       for (HostRange r : got) {
         HostRange last = out.isEmpty() ? null : out.getLast();
         if (last != null && last.channel() == r.channel() && last.position() + last.length() == r.position()) {
-          out.set(out.size() - 1, new HostRange(r.channel(), last.position(), last.length() + r.length()));
+          out.set(out.size() - 1, new HostRange(r.channel(), last.position(), last.length() + r.length(), r.residency()));
         } else {
           out.add(r);
         }

@@ -14,6 +14,9 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.StructLayout;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
 
@@ -50,6 +53,14 @@ final class LinuxNative {
   static final short F_RDLCK = 0;
   static final short F_WRLCK = 1;
   static final short F_UNLCK = 2;
+
+  /**
+   * cachestat(2) (Linux 6.5): the same number on x86_64 and aarch64, as for every system call added since the
+   * architectures' tables were unified (424).
+   */
+  private static final long SYS_CACHESTAT = 451;
+  /** AT_PAGESZ: the auxiliary vector's entry for the page size. */
+  private static final long AT_PAGESZ = 6;
 
   /** The platform's layout facts, or null where vdisk does not run. */
   private static final Arch ARCH = Arch.current();
@@ -261,6 +272,55 @@ final class LinuxNative {
       }
       return new FileStat(st.get(JAVA_INT, ARCH.modeOffset), st.get(JAVA_LONG, ARCH.sizeOffset),
           st.get(JAVA_LONG, ARCH.blocksOffset));
+    }
+  }
+
+  /**
+   * cachestat(2) over {@code [offset, offset + length)}: how many of the pages the range touches are in the page
+   * cache, or -1 where the kernel cannot say: older than 6.5 (ENOSYS), a file the caller may not ask about (EPERM:
+   * neither open for writing nor the caller's), a file system without a page cache (EOPNOTSUPP).
+   */
+  static long cachedPages(int fd, long offset, long length, Path path) throws ErrnoException {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment cap = arena.allocate(Calls.CAPTURE);
+      MemorySegment range = arena.allocate(16, 8); // struct cachestat_range { __u64 off; __u64 len; }
+      range.set(JAVA_LONG, 0, offset);
+      range.set(JAVA_LONG, 8, length);
+      MemorySegment stat = arena.allocate(40, 8); // struct cachestat: nr_cache first, then four more __u64
+      if (syscall(cap, SYS_CACHESTAT, fd, range.address(), stat.address(), 0) < 0) {
+        int errno = errno(cap);
+        if (errno == ErrnoException.ENOSYS || errno == ErrnoException.EPERM || errno == ErrnoException.EOPNOTSUPP) {
+          return -1;
+        }
+        throw new ErrnoException("cachestat", path + " offset " + offset + " length " + length, errno);
+      }
+      return stat.get(JAVA_LONG, 0);
+    }
+  }
+
+  /** The kernel's page size, the unit of {@link #cachedPages}: AT_PAGESZ of this process's auxiliary vector. */
+  static long pageSize() {
+    return PageSize.BYTES;
+  }
+
+  /** Read once, on first use: {@code /proc/self/auxv} is pairs of native longs, (type, value), ending with type 0. */
+  private static final class PageSize {
+    static final long BYTES = read();
+
+    private static long read() {
+      try {
+        ByteBuffer auxv = ByteBuffer.wrap(Files.readAllBytes(Path.of("/proc/self/auxv"))).order(ByteOrder.nativeOrder());
+        while (auxv.remaining() >= 16) {
+          long type = auxv.getLong();
+          long value = auxv.getLong();
+          if (type == AT_PAGESZ) {
+            return value;
+          }
+        }
+      } catch (IOException e) {
+        // fall through: a process that cannot read its own auxv is a strange one; 4 KiB is the common size
+      }
+      return 4096;
     }
   }
 

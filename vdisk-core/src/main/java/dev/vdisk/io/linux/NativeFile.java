@@ -110,6 +110,22 @@ public final class NativeFile implements Closeable {
     }
   }
 
+  /**
+   * Whether every page of {@code [offset, offset + length)} is in the page cache now (cachestat(2)), so that a
+   * buffered read of it would not wait for the disk unless the pages are evicted meanwhile; false where the kernel
+   * cannot say (before Linux 6.5, or a file the caller neither opened for writing nor owns). {@code length} > 0.
+   */
+  public boolean cached(long offset, long length) throws IOException {
+    long page = LinuxNative.pageSize();
+    long pages = (offset + length - 1) / page - offset / page + 1;
+    lock();
+    try {
+      return LinuxNative.cachedPages(fd, offset, length, path) == pages;
+    } finally {
+      unlock();
+    }
+  }
+
   /** Block devices only: the size in bytes (BLKGETSIZE64). */
   public long blockDeviceSize() throws IOException {
     lock();

@@ -92,14 +92,15 @@ final class RequestExecutor {
    * Executes {@code r} and replies.
    *
    * @param payload the data of a WRITE (released here), else null
+   * @param hostRanges a READ's {@link #hostRanges} if the caller asked for them already, else null
    */
-  void execute(Request r, ByteBuffer payload) {
+  void execute(Request r, ByteBuffer payload, List<HostRange> hostRanges) {
     long start = System.nanoTime();
     int error = 0;
     try {
       check(r);
       switch (r.type()) {
-        case NBD_CMD_READ -> read(r);
+        case NBD_CMD_READ -> read(r, hostRanges);
         case NBD_CMD_WRITE -> {
           device.write(r.offset(), payload, r.has(NBD_CMD_FLAG_FUA) ? FUA : Set.of());
           ok(r);
@@ -151,12 +152,29 @@ final class RequestExecutor {
     }
   }
 
-  private void read(Request r) throws IOException {
+  /**
+   * Where the bytes of READ {@code r} sit verbatim in host files, if its reply could go out from them (a zero-copy
+   * wire, a read long enough to gain from it, a valid range): the ranges {@link #execute} would send, which the caller
+   * may pass back to it. Empty otherwise, also when the device refuses the range (execute then replies the error).
+   */
+  List<HostRange> hostRanges(Request r) {
+    if (!zeroCopy || r.length() < ZERO_COPY_MIN || r.length() > maxPayload) {
+      return List.of();
+    }
+    try {
+      return device.hostRanges(r.offset(), r.length());
+    } catch (IOException | RuntimeException e) {
+      return List.of();
+    }
+  }
+
+  private void read(Request r, List<HostRange> known) throws IOException {
     int len = (int) r.length();
     List<BlockStatus> runs = sparseReads && len >= SPARSE_READ_MIN ? runs(r.offset(), len) : List.of();
     boolean allZero = runs.size() == 1 && (AllocationMap.flags(runs.getFirst()) & NBD_STATE_ZERO) != 0;
     boolean oneDataChunk = !session.structuredReplies() || (!allZero && (runs.size() <= 1 || r.has(NBD_CMD_FLAG_DF)));
-    if (zeroCopy && len >= ZERO_COPY_MIN && oneDataChunk && sendFromHost(r, len)) {
+    if (zeroCopy && len >= ZERO_COPY_MIN && oneDataChunk
+        && sendFromHost(r, len, known != null ? known : device.hostRanges(r.offset(), len))) {
       return;
     }
     ByteBuffer data = take(len);
@@ -189,11 +207,10 @@ final class RequestExecutor {
 
   /**
    * Sends the read's one reply (simple, or one OFFSET_DATA chunk) with its bytes straight from the host file, if
-   * the device yields them ({@link BlockDevice#hostRanges}, whose contract gives what a copy gives); else false and
-   * nothing sent.
+   * the device yielded {@code ranges} ({@link BlockDevice#hostRanges}, whose contract gives what a copy gives); else
+   * false and nothing sent.
    */
-  private boolean sendFromHost(Request r, int len) throws IOException {
-    List<HostRange> ranges = device.hostRanges(r.offset(), len);
+  private boolean sendFromHost(Request r, int len, List<HostRange> ranges) {
     if (ranges.isEmpty()) {
       return false;
     }

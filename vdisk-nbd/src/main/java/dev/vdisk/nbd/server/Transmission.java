@@ -3,11 +3,13 @@ package dev.vdisk.nbd.server;
 import dev.vdisk.nbd.wire.Wire;
 import static dev.vdisk.nbd.protocol.NbdProtocol.*;
 
+import dev.vdisk.block.HostRange;
 import dev.vdisk.nbd.protocol.Request;
 import dev.vdisk.nbd.protocol.TransmissionCodec;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
+import java.util.List;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.Phaser;
 import java.util.concurrent.Semaphore;
@@ -30,8 +32,12 @@ import java.util.concurrent.TimeUnit;
  * inode lock of ext4 and XFS), so two workers would copy one after the other, and the handoff is all that remains.
  * A read can miss the page cache and wait for the disk, holding up the requests behind it: after an
  * inline read that took longer than {@link #SLOW_READ_NANOS}, the next {@link #OFFLOADED_AFTER_SLOW} reads run on
- * the workers again. Replies of requests run here are batched ({@link ReplySender}) and go out
- * before this thread waits for anything: for the client's next request, for its payload, or for budget.
+ * the workers again. Longer reads that go out from the page cache (sendfile, {@link RequestExecutor#hostRanges}) run
+ * here when the page cache holds every page of them ({@link HostRange#cached}, one cachestat call), else on a
+ * worker: the hand-off is most of a 1 MiB read's latency at depth 4, and the check, not the elapsed time, is what
+ * tells a disk wait apart from a client slow to drain its socket. Replies of requests run here are batched
+ * ({@link ReplySender}) and go out before this thread waits for anything: for the client's next request, for its
+ * payload, or for budget.
  * Memory is bounded: the reader waits while the connection holds
  * {@link ServerConfig#inflightBytesPerConnection()} payload bytes or
  * {@link ServerConfig#inflightRequestsPerConnection()} requests, which pushes back on the client through TCP.
@@ -152,7 +158,12 @@ final class Transmission {
    * more requests, which holds the client back) and payload, then starts it; owns one slot from the caller.
    */
   private void accept(Request r) throws IOException, InterruptedException {
-    boolean inline = runsInline(r);
+    boolean onReader = runsInline(r);
+    List<HostRange> ranges = null;
+    if (!onReader && inline && r.type() == NBD_CMD_READ && r.length() > INLINE_READ_MAX) {
+      ranges = executor.hostRanges(r);
+      onReader = !ranges.isEmpty() && allCached(ranges);
+    }
     int budget = 0;
     ByteBuffer payload = null;
     try {
@@ -168,8 +179,9 @@ final class Transmission {
         }
         wire.readFully(payload);
         payload.flip();
-      } else if (r.type() == NBD_CMD_READ && !inline && r.length() <= config.maxPayload()) {
-        // an inline read's data goes into the reader's own buffer, which the budget does not count
+      } else if (r.type() == NBD_CMD_READ && (!onReader || r.length() > INLINE_READ_MAX)
+          && r.length() <= config.maxPayload()) {
+        // a small inline read's data goes into the reader's own buffer, which the budget does not count
         budget = takeBudget((int) r.length());
       }
     } catch (IOException | InterruptedException | RuntimeException e) {
@@ -182,12 +194,14 @@ final class Transmission {
     }
     int held = budget;
     ByteBuffer data = payload;
-    if (inline) {
+    List<HostRange> known = ranges;
+    if (onReader) {
       long start = System.nanoTime();
       try {
-        executor.execute(r, data);
+        executor.execute(r, data, known);
       } finally {
-        if (r.type() == NBD_CMD_READ && System.nanoTime() - start > SLOW_READ_NANOS) {
+        // a large read found cached may take long to go out (the client drains it), and says nothing of the disk
+        if (r.type() == NBD_CMD_READ && known == null && System.nanoTime() - start > SLOW_READ_NANOS) {
           offloadedReads = OFFLOADED_AFTER_SLOW;
         }
         giveBudget(held);
@@ -198,7 +212,7 @@ final class Transmission {
     inflight.register();
     workers.execute(() -> {
       try {
-        executor.execute(r, data);
+        executor.execute(r, data, known);
       } finally {
         giveBudget(held);
         slots.release();
@@ -249,6 +263,16 @@ final class Transmission {
       return false;
     }
     return r.type() == NBD_CMD_WRITE && !r.has(NBD_CMD_FLAG_FUA) && r.offset() % PAGE == 0 && r.length() % PAGE == 0;
+  }
+
+  /** Whether every range is in the page cache now, so that sending them will not wait for the disk. */
+  private static boolean allCached(List<HostRange> ranges) {
+    for (HostRange h : ranges) {
+      if (!h.cached()) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** From now on, requests are refused with {@code ESHUTDOWN}; those already accepted complete. */

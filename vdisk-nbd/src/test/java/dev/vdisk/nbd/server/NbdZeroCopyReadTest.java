@@ -2,9 +2,11 @@ package dev.vdisk.nbd.server;
 
 import static dev.vdisk.nbd.protocol.NbdProtocol.*;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.CheckedDevice;
+import dev.vdisk.block.Extent;
 import dev.vdisk.block.FilterDevice;
 import dev.vdisk.block.HostRange;
 import dev.vdisk.format.internal.Images;
@@ -53,6 +55,8 @@ class NbdZeroCopyReadTest {
   private NbdServer server;
   private final AtomicLong copied = new AtomicLong();
   private final AtomicLong sent = new AtomicLong();
+  /** The thread that ran the last structured read of 64 KiB or more. */
+  private volatile String readOn;
 
   /** Counts the bytes read through the copy path and those yielded as host ranges; changes nothing. */
   private final class Counting extends FilterDevice {
@@ -64,6 +68,13 @@ class NbdZeroCopyReadTest {
     public void read(long offset, ByteBuffer dst) throws IOException {
       copied.addAndGet(dst.remaining());
       next.read(offset, dst);
+    }
+
+    /** Structured reads of 64 KiB or more ask for the allocation first, on the thread that runs the read. */
+    @Override
+    public List<Extent> extents(long offset, long length) throws IOException {
+      readOn = Thread.currentThread().getName();
+      return next.extents(offset, length);
     }
 
     @Override
@@ -183,6 +194,31 @@ class NbdZeroCopyReadTest {
           assertThat(data).as("read at %d", offset).isEqualTo(expected(offset, lengths.get(offset)));
         }
       }
+    }
+  }
+
+  /**
+   * A large read whose pages are in the page cache is sent by the connection's reader itself (it cannot wait for the
+   * disk); one whose pages are not goes to a worker thread, so that the requests behind it are not held up while it
+   * waits. Both send the file's bytes. (cachestat(2), which tells the two apart, came with Linux 6.5.)
+   */
+  @Test
+  void largeReadsRunOnTheReaderOnlyWhenThePageCacheHoldsThem() throws Exception {
+    String[] v = System.getProperty("os.version").split("[.-]");
+    assumeTrue(Integer.parseInt(v[0]) > 6 || (Integer.parseInt(v[0]) == 6 && Integer.parseInt(v[1]) >= 5),
+        "cachestat(2) needs Linux 6.5");
+    try (RawClient c = client(true, true)) {
+      long offset = 2 << 20;
+      int length = 1 << 20;
+      run("dd", "of=" + dir.resolve("disk.raw"), "oflag=nocache", "conv=notrunc,fdatasync", "count=0", "status=none");
+      assertThat(read(c, true, offset, length)).isEqualTo(expected(offset, length));
+      assertThat(readOn).as("a read the page cache did not hold").startsWith("nbd-request");
+      // sendfile read the range through the page cache, which holds it now
+      assertThat(read(c, true, offset, length)).isEqualTo(expected(offset, length));
+      assertThat(readOn).as("a read the page cache holds").startsWith("nbd-conn");
+      assertThat(read(c, true, offset - 4096, length)).as("a range of which one page is not held")
+          .isEqualTo(expected(offset - 4096, length));
+      assertThat(readOn).startsWith("nbd-request");
     }
   }
 
