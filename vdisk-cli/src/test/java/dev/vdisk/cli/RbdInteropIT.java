@@ -9,7 +9,10 @@ import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
 import dev.vdisk.block.RequestQueue;
+import dev.vdisk.format.internal.OpenImage;
+import dev.vdisk.format.internal.RbdImages;
 import dev.vdisk.io.CacheMode;
+import dev.vdisk.io.FileOptions;
 import dev.vdisk.io.rbd.RbdDevice;
 import dev.vdisk.io.rbd.RbdName;
 import dev.vdisk.nbd.server.DiscardMode;
@@ -756,6 +759,37 @@ class RbdInteropIT {
         assertThat(BlockDeviceException.errorOf(d.error())).as("tag " + d.tag()).isEqualTo(BlockError.ESHUTDOWN);
         assertThat(d.error().getMessage()).contains("closed");
       });
+    }
+  }
+
+  @Test
+  @Order(97)
+  void aReadOnlyQcow2OnRbdReadsThroughItsQueueWhatItReads() throws Exception {
+    String name = cluster.name(fresh("queue-qcow2"));
+    PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "qcow2", name, "4M");
+    PeerTools.check(dir, "qemu-io", "-f", "qcow2", "-c", "write -P 0x11 0 256k", "-c", "write -z 256k 64k",
+        "-c", "write -P 0x22 1M 192k", name);
+    try (OpenImage open = RbdImages.open(name, "qcow2", FileOptions.of(CacheMode.NONE, true), true);
+        RequestQueue q = open.device().queue(16)) {
+      assertThat(q).as("a read-only qcow2's queue over RbdDevice's").isNotNull();
+      assertThat(q.asynchronous()).isTrue();
+      // 64 reads of 64 KiB over the whole image (data, zeroed and unallocated clusters), 16 in flight.
+      ByteBuffer[] dst = new ByteBuffer[64];
+      for (int i = 0; i < 64; i++) {
+        if (q.inFlight() == q.depth()) {
+          q.reap(1, (t, e) -> assertThat(e).as("read " + t).isNull());
+        }
+        dst[i] = ByteBuffer.allocateDirect(64 << 10);
+        q.read((long) i << 16, dst[i], i);
+      }
+      assertThat(reapAll(q).values()).allSatisfy(d -> assertThat(d.error()).as("read " + d.tag()).isNull());
+      for (int i = 0; i < 64; i++) {
+        ByteBuffer want = ByteBuffer.allocate(64 << 10);
+        open.device().read((long) i << 16, want);
+        assertThat(dst[i].flip()).as("queued read at " + (i << 16)).isEqualTo(want.flip());
+      }
+      assertThat(dst[0].get(0)).isEqualTo((byte) 0x11);
+      assertThat(dst[16].get(0)).isEqualTo((byte) 0x22);
     }
   }
 
