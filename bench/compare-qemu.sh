@@ -10,7 +10,9 @@
 #   -i          every aio mode: qemu-img bench with -i threads, native (direct cache modes only: QEMU refuses it
 #               elsewhere) and io_uring, vdisk against the best of them, and fio (io_uring engine, O_DIRECT, the
 #               same file for raw and a raw file of the same size beside it for qcow2, the same offsets, sizes and
-#               depth; fdatasync after each write under writethrough/directsync) as the device limit. vdisk runs with its default aio (threads).
+#               depth; fdatasync after each write under writethrough/directsync) as the device limit. vdisk runs with its default aio (threads),
+#               or with VDISK_AIO=MODE in the environment with -i MODE under the direct cache modes (native: one thread
+#               keeps the depth in flight on Linux AIO).
 #   -s SIZE     image size in MiB (default 1024; small sizes only for a functional check of the script)
 # Prints a Markdown table: IOPS (or MB/s) of each tool and the ratio vdisk/qemu-img (with -i: vdisk/best, vdisk/fio).
 set -euo pipefail
@@ -31,7 +33,7 @@ while getopts "f:d:r:t:m:is:" opt; do
     m) modes=$OPTARG ;;
     i) all_aio=1 ;;
     s) mib=$OPTARG ;;
-    *) sed -n '2,18p' "$0"; exit 2 ;;
+    *) sed -n '2,20p' "$0"; exit 2 ;;
   esac
 done
 case $fmt in raw | qcow2) ;; *) echo "compare-qemu: -f $fmt (expected: raw or qcow2)" >&2; exit 2 ;; esac
@@ -103,7 +105,9 @@ run_fio() { # cache count opts...
 }
 run_vdisk() {
   local cache=$1 count=$2; shift 2
-  "$here/vdisk" bench -f "$fmt" -t "$cache" -c "$count" "$@" "$img" | seconds_of
+  local aio=()
+  case $cache in none | directsync) [ -n "${VDISK_AIO:-}" ] && aio=(-i "$VDISK_AIO") ;; esac
+  "$here/vdisk" bench -f "$fmt" -t "$cache" -c "$count" "${aio[@]}" "$@" "$img" | seconds_of
 }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
