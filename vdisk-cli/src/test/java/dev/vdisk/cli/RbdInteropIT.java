@@ -1,13 +1,18 @@
 package dev.vdisk.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
+import dev.vdisk.block.RequestQueue;
+import dev.vdisk.format.internal.OpenImage;
+import dev.vdisk.format.internal.RbdImages;
 import dev.vdisk.io.CacheMode;
+import dev.vdisk.io.FileOptions;
 import dev.vdisk.io.rbd.RbdDevice;
 import dev.vdisk.io.rbd.RbdName;
 import dev.vdisk.nbd.server.DiscardMode;
@@ -15,6 +20,7 @@ import dev.vdisk.nbd.server.EventLog;
 import dev.vdisk.nbd.server.NbdServer;
 import dev.vdisk.nbd.server.ServerConfig;
 import dev.vdisk.testkit.BlockDeviceContractTest;
+import dev.vdisk.testkit.QueuedDevice;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -24,7 +30,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -629,6 +638,158 @@ class RbdInteropIT {
       RbdName name = RbdName.parse(cluster.name(image));
       RbdDevice.create(name, size);
       return RbdDevice.open(name, CacheMode.NONE, false);
+    }
+  }
+
+  @Nested
+  class QueuedContract extends BlockDeviceContractTest {
+    @Override
+    protected BlockDevice newDevice(long size) throws IOException {
+      String image = fresh("queued");
+      RbdName name = RbdName.parse(cluster.name(image));
+      RbdDevice.create(name, size);
+      return new QueuedDevice(RbdDevice.open(name, CacheMode.NONE, false));
+    }
+  }
+
+  /** One request's completion as a queue hands it over. */
+  private record Done(int tag, IOException error) {}
+
+  /** Reaps every request in flight on {@code q}; returns the completions by tag. */
+  private static Map<Integer, Done> reapAll(RequestQueue q) throws IOException {
+    Map<Integer, Done> done = new HashMap<>();
+    while (q.inFlight() > 0) {
+      q.reap(1, (tag, error) -> assertThat(done.put(tag, new Done(tag, error))).as("tag " + tag + " twice").isNull());
+    }
+    return done;
+  }
+
+  @Test
+  @Order(95)
+  void queuedRequestsManyInFlightGiveTheSynchronousPathsBytes() throws Exception {
+    String image = fresh("queue");
+    RbdName name = RbdName.parse(cluster.name(image));
+    int size = 4 << 20;
+    RbdDevice.create(name, size);
+    Random random = new Random(14);
+    byte[] expected = new byte[size];
+    try (RbdDevice device = RbdDevice.open(name, CacheMode.NONE, false); RequestQueue q = device.queue(32)) {
+      assertThat(q.asynchronous()).isTrue();
+      assertThat(q.depth()).isEqualTo(32);
+      // 48 writes of 1 byte to 64 KiB in disjoint 80 KiB cells, direct and heap buffers, 32 in flight at a time.
+      int tag = 0;
+      for (int cell = 0; cell < 48; cell++) {
+        int offset = cell * (80 << 10) + random.nextInt(4096);
+        int length = 1 + random.nextInt(64 << 10);
+        byte[] data = new byte[length];
+        random.nextBytes(data);
+        System.arraycopy(data, 0, expected, offset, length);
+        ByteBuffer src = cell % 2 == 0 ? ByteBuffer.allocateDirect(length).put(data).flip() : ByteBuffer.wrap(data);
+        if (q.inFlight() == q.depth()) {
+          q.reap(1, (t, e) -> assertThat(e).isNull());
+        }
+        q.write(offset, src, tag++);
+      }
+      assertThat(reapAll(q).values()).allSatisfy(d -> assertThat(d.error()).as("tag " + d.tag()).isNull());
+      byte[] back = new byte[size];
+      device.read(0, ByteBuffer.wrap(back));
+      assertThat(back).as("the synchronous path's bytes after the queue's writes").isEqualTo(expected);
+      // 32 queued reads in flight at once, the last one across the end (zeroes there, as the device's read).
+      ByteBuffer[] dst = new ByteBuffer[32];
+      long[] at = new long[32];
+      for (int i = 0; i < 32; i++) {
+        int length = 1 + random.nextInt(128 << 10);
+        at[i] = i == 31 ? size - 1000 : random.nextInt(size - length);
+        dst[i] = i % 2 == 0 ? ByteBuffer.allocateDirect(length) : ByteBuffer.allocate(length);
+        q.read(at[i], dst[i], i);
+      }
+      assertThatThrownBy(() -> q.read(0, ByteBuffer.allocate(1), 99)).isInstanceOf(IllegalStateException.class);
+      Map<Integer, Done> done = reapAll(q);
+      assertThat(done).hasSize(32);
+      for (int i = 0; i < 32; i++) {
+        assertThat(done.get(i).error()).as("read " + i).isNull();
+        assertThat(dst[i].hasRemaining()).isFalse();
+        byte[] got = new byte[dst[i].capacity()];
+        dst[i].flip().get(got);
+        byte[] want = new byte[got.length];
+        device.read(at[i], ByteBuffer.wrap(want));
+        assertThat(got).as("queued read " + i + " at " + at[i]).isEqualTo(want);
+      }
+    }
+    assertThat(export(image)).isEqualTo(expected);
+  }
+
+  @Test
+  @Order(96)
+  void queuedRequestsFailOneByOne() throws Exception {
+    String image = fresh("queue-errors");
+    RbdName name = RbdName.parse(cluster.name(image));
+    RbdDevice.create(name, 1 << 20);
+    try (RbdDevice device = RbdDevice.open(name, CacheMode.NONE, false)) {
+      device.write(0, ByteBuffer.wrap(new byte[] {7}), Set.of());
+      device.snapshot(RbdDevice.SnapshotAction.CREATE, "s");
+    }
+    // On a snapshot (read-only) the writes fail, each with librbd's error, and the reads between them succeed.
+    try (RbdDevice snap = RbdDevice.open(RbdName.parse(cluster.name(image + "@s")), CacheMode.NONE, true);
+        RequestQueue q = snap.queue(8)) {
+      ByteBuffer[] dst = new ByteBuffer[4];
+      for (int i = 0; i < 4; i++) {
+        dst[i] = ByteBuffer.allocateDirect(4096);
+        q.read(0, dst[i], 2 * i);
+        q.write(4096L * i, ByteBuffer.allocateDirect(4096), 2 * i + 1);
+      }
+      Map<Integer, Done> done = reapAll(q);
+      for (int i = 0; i < 4; i++) {
+        assertThat(done.get(2 * i).error()).as("read " + i).isNull();
+        assertThat(dst[i].get(0)).isEqualTo((byte) 7);
+        IOException e = done.get(2 * i + 1).error();
+        assertThat(e).as("write " + i).isNotNull();
+        assertThat(e.getMessage()).contains("write rbd:" + image + "@s at " + 4096 * i);
+        assertThat(BlockDeviceException.errorOf(e)).isEqualTo(BlockError.EPERM); // EROFS, as RbdException maps it
+      }
+    }
+    // A queue whose device was closed: each request completes with ESHUTDOWN, none throws at queueing.
+    RbdDevice device = RbdDevice.open(name, CacheMode.NONE, false);
+    try (RequestQueue q = device.queue(4)) {
+      device.close();
+      q.read(0, ByteBuffer.allocateDirect(4096), 1);
+      q.write(0, ByteBuffer.allocate(4096), 2);
+      Map<Integer, Done> done = reapAll(q);
+      assertThat(done.values()).hasSize(2).allSatisfy(d -> {
+        assertThat(BlockDeviceException.errorOf(d.error())).as("tag " + d.tag()).isEqualTo(BlockError.ESHUTDOWN);
+        assertThat(d.error().getMessage()).contains("closed");
+      });
+    }
+  }
+
+  @Test
+  @Order(97)
+  void aReadOnlyQcow2OnRbdReadsThroughItsQueueWhatItReads() throws Exception {
+    String name = cluster.name(fresh("queue-qcow2"));
+    PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "qcow2", name, "4M");
+    PeerTools.check(dir, "qemu-io", "-f", "qcow2", "-c", "write -P 0x11 0 256k", "-c", "write -z 256k 64k",
+        "-c", "write -P 0x22 1M 192k", name);
+    try (OpenImage open = RbdImages.open(name, "qcow2", FileOptions.of(CacheMode.NONE, true), true);
+        RequestQueue q = open.device().queue(16)) {
+      assertThat(q).as("a read-only qcow2's queue over RbdDevice's").isNotNull();
+      assertThat(q.asynchronous()).isTrue();
+      // 64 reads of 64 KiB over the whole image (data, zeroed and unallocated clusters), 16 in flight.
+      ByteBuffer[] dst = new ByteBuffer[64];
+      for (int i = 0; i < 64; i++) {
+        if (q.inFlight() == q.depth()) {
+          q.reap(1, (t, e) -> assertThat(e).as("read " + t).isNull());
+        }
+        dst[i] = ByteBuffer.allocateDirect(64 << 10);
+        q.read((long) i << 16, dst[i], i);
+      }
+      assertThat(reapAll(q).values()).allSatisfy(d -> assertThat(d.error()).as("read " + d.tag()).isNull());
+      for (int i = 0; i < 64; i++) {
+        ByteBuffer want = ByteBuffer.allocate(64 << 10);
+        open.device().read((long) i << 16, want);
+        assertThat(dst[i].flip()).as("queued read at " + (i << 16)).isEqualTo(want.flip());
+      }
+      assertThat(dst[0].get(0)).isEqualTo((byte) 0x11);
+      assertThat(dst[16].get(0)).isEqualTo((byte) 0x22);
     }
   }
 

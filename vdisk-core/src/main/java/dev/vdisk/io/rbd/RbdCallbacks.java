@@ -17,6 +17,9 @@ final class RbdCallbacks {
   private static final AtomicLong NEXT = new AtomicLong(1);
   private static final Map<Long, RbdCompletion> COMPLETIONS = new ConcurrentHashMap<>();
   private static final Map<Long, RbdDiffCollector> DIFFS = new ConcurrentHashMap<>();
+  private static final Map<Long, RbdQueue> QUEUES = new ConcurrentHashMap<>();
+  /** Marks a queued request's argument ({@link #argument}): the queue's number above the slot's 16 bits. */
+  private static final long QUEUED = 1L << 62;
 
   private RbdCallbacks() {}
 
@@ -44,9 +47,37 @@ final class RbdCallbacks {
     DIFFS.remove(id, d);
   }
 
-  /** {@code rbd_callback_t}: runs on a librbd thread when an AIO request completes. */
+  /** Registers {@code q} until it is closed; returns its number for {@link #argument}. */
+  static long register(RbdQueue q) {
+    long id = NEXT.getAndIncrement();
+    QUEUES.put(id, q);
+    return id;
+  }
+
+  /** Forgets a closed queue. */
+  static void forget(RbdQueue q, long id) {
+    QUEUES.remove(id, q);
+  }
+
+  /** The {@code void *arg} of the request in {@code slot} of the queue registered as {@code queue}. */
+  static long argument(long queue, int slot) {
+    return QUEUED | queue << 16 | slot;
+  }
+
+  /**
+   * {@code rbd_callback_t}: runs on a librbd thread when an AIO request completes. A queued request's completion is
+   * only recorded for its queue's thread ({@link RbdQueue#finished}); a synchronous request's waiter gets the result.
+   */
   static void completed(MemorySegment completion, MemorySegment arg) {
-    RbdCompletion c = COMPLETIONS.remove(arg.address());
+    long a = arg.address();
+    if ((a & QUEUED) != 0) {
+      RbdQueue q = QUEUES.get((a & ~QUEUED) >>> 16);
+      if (q != null) {
+        q.finished((int) (a & 0xffff));
+      }
+      return;
+    }
+    RbdCompletion c = COMPLETIONS.remove(a);
     if (c != null) {
       c.complete(completion);
     }

@@ -10,6 +10,7 @@ import dev.vdisk.block.BlockError;
 import dev.vdisk.block.BlockLimits;
 import dev.vdisk.block.Capabilities;
 import dev.vdisk.block.Extent;
+import dev.vdisk.block.RequestQueue;
 import dev.vdisk.block.Support;
 import dev.vdisk.block.WriteFlag;
 import dev.vdisk.io.CacheMode;
@@ -28,7 +29,8 @@ import java.util.Set;
  *
  * <p>Every read, write, discard, write-zeroes and flush goes through librbd's AIO calls with a completion: the
  * calling thread submits and parks until librbd's callback wakes it ({@link RbdCompletion}), so concurrent callers
- * (the NBD server's virtual threads, convert's workers, bench's depth) keep that many requests in flight. Direct
+ * (the NBD server's virtual threads, convert's workers) keep that many requests in flight. A caller that keeps many
+ * in flight from one thread (bench) uses a {@linkplain #queue queue} instead, without a thread hop per request. Direct
  * buffers are handed to librbd as they are; heap buffers go through native memory.
  *
  * <p>As QEMU: the cache mode sets {@code rbd_cache} (off for {@code none} and {@code directsync}); a write past the
@@ -290,6 +292,16 @@ public final class RbdDevice implements BlockDevice {
     aio("write", offset, c -> (int) rbd.rbdAioWrite.call(image().address(), offset, (long) n, buf.address(), c.address()));
   }
 
+  /**
+   * A queue of {@code depth} (at most {@value RbdQueue#MAX_DEPTH}) reads and writes on librbd's AIO calls, whose
+   * completions its thread collects several per wake-up ({@link RbdQueue}).
+   */
+  @Override
+  public RequestQueue queue(int depth) throws IOException {
+    image();
+    return new RbdQueue(this, rbd, Math.min(depth, RbdQueue.MAX_DEPTH));
+  }
+
   @Override
   public void flush() throws IOException {
     aio("flush", 0, c -> (int) rbd.rbdAioFlush.call(image().address(), c.address()));
@@ -355,7 +367,7 @@ public final class RbdDevice implements BlockDevice {
   }
 
   /** Grows the image to {@code end} if it is shorter, as QEMU's rbd driver does before a write past the end. */
-  private void growTo(long end) throws IOException {
+  void growTo(long end) throws IOException {
     if (end <= size) {
       return;
     }
@@ -404,7 +416,8 @@ public final class RbdDevice implements BlockDevice {
     }
   }
 
-  private MemorySegment image() throws BlockDeviceException {
+  /** The open image's handle; ESHUTDOWN once closed. */
+  MemorySegment image() throws BlockDeviceException {
     if (image == null) {
       throw new BlockDeviceException(BlockError.ESHUTDOWN, name + ": closed");
     }
