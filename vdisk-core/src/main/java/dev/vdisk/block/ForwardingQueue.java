@@ -45,13 +45,7 @@ public abstract class ForwardingQueue implements RequestQueue {
   protected final void runNow(int tag, Call call) throws IOException {
     room();
     below.reap(below.inFlight(), (t, e) -> ready.add(new Done(t, e)));
-    IOException error = null;
-    try {
-      call.run();
-    } catch (IOException e) {
-      error = e;
-    }
-    ready.add(new Done(tag, error));
+    runBeside(tag, call);
   }
 
   /**
