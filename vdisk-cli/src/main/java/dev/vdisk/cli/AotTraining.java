@@ -1,5 +1,6 @@
 package dev.vdisk.cli;
 
+import dev.vdisk.io.internal.NativeLinks;
 import java.io.File;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -56,6 +57,7 @@ public final class AotTraining {
           + "folder for its images)");
       System.exit(1);
     }
+    NativeLinks.startAhead(); // as Main.main does: so that its classes are in the cache, not read from the jar
     AotTraining training = new AotTraining(Path.of(args[1]).toAbsolutePath());
     training.run(training.setup());
     training.rbd();

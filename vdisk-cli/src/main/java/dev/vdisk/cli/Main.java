@@ -1,6 +1,7 @@
 package dev.vdisk.cli;
 
 import dev.vdisk.block.BlockDeviceException;
+import dev.vdisk.io.internal.NativeLinks;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
@@ -71,6 +72,14 @@ public final class Main implements Runnable {
   }
 
   public static void main(String[] args) {
+    // The system calls' link (tens of milliseconds) on another core while this thread parses the command line; not
+    // for a command line of options only (--version, --help), which opens no file.
+    for (String a : args) {
+      if (!a.startsWith("-")) {
+        NativeLinks.startAhead();
+        break;
+      }
+    }
     // The library's notices (System.Logger, to java.util.logging's console) as one line each, not JUL's two.
     if (System.getProperty("java.util.logging.SimpleFormatter.format") == null) {
       System.setProperty("java.util.logging.SimpleFormatter.format", "%4$s: %5$s%6$s%n");

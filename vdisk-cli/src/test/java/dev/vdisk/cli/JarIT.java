@@ -42,4 +42,21 @@ class JarIT {
     assertThat(again.exit()).as(again.err()).isZero();
     assertThat(Files.size(dir.resolve("x.img"))).isEqualTo(2097152);
   }
+
+  /**
+   * A JVM that refuses native access fails the system calls' link, which runs ahead on the vdisk-link thread: the
+   * command still ends with one error line that says why, and exit status 1. The jar on the class path, as the
+   * launchers run it (-jar would grant native access: the manifest's Enable-Native-Access).
+   */
+  @Test
+  void aRefusedNativeLinkIsOneErrorLine() throws IOException, InterruptedException {
+    Files.write(dir.resolve("x.img"), new byte[65536]);
+    PeerTools.Result info = PeerTools.run(dir, JAVA, "--illegal-native-access=deny", "-cp", JAR.toString(),
+        "dev.vdisk.cli.Main", "info", "x.img");
+    assertThat(info.exit()).isEqualTo(1);
+    assertThat(info.out()).isEmpty();
+    assertThat(info.err()).startsWith("vdisk info: host I/O: cannot link the system calls: ")
+        .contains("(expected: java --enable-native-access=ALL-UNNAMED)").endsWith("\n")
+        .hasLineCount(1);
+  }
 }

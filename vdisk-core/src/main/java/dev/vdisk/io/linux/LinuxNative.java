@@ -113,6 +113,27 @@ final class LinuxNative {
       throw new IOException("host I/O: " + System.getProperty("os.name") + "/" + System.getProperty("os.arch")
           + " is not supported (expected: Linux on x86_64 or aarch64)");
     }
+    // Waits for a link started by linkAhead (class initialisation is the lock), or links here.
+    if (!linked()) {
+      throw new IOException("host I/O: cannot link the system calls: " + Syscall.FAILURE
+          + " (expected: java --enable-native-access=ALL-UNNAMED)");
+    }
+  }
+
+  /** Links the system call downcall if no thread has yet; true if it is linked. */
+  private static boolean linked() {
+    return Syscall.FAILURE == null;
+  }
+
+  /**
+   * Starts linking the system call downcall on a daemon thread named {@code vdisk-link}, so that a command's main
+   * thread parses its arguments meanwhile instead of waiting the tens of milliseconds the JDK takes to generate the
+   * stub; the first call waits for it (see {@link #requireSupported()}). Does nothing on an unsupported platform.
+   */
+  static void linkAhead() {
+    if (ARCH != null) {
+      Thread.ofPlatform().daemon().name("vdisk-link").start(LinuxNative::linked);
+    }
   }
 
   static int oDirect() {
@@ -152,8 +173,26 @@ final class LinuxNative {
    * ({@link UringSyscalls} uses it too); arguments a call does not take are passed as 0 and ignored by the kernel.
    */
   static final class Syscall {
-    static final MethodHandle HANDLE = Calls.variadic("syscall",
-        FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG), 1);
+    /** The handle; null if the link failed. */
+    static final MethodHandle HANDLE;
+    /**
+     * Why the link failed (the JVM refused native access, say), or null: kept rather than thrown, so that a failure
+     * on the {@code vdisk-link} thread reaches the caller of {@link #requireSupported()} as an IOException.
+     */
+    static final Throwable FAILURE;
+
+    static {
+      MethodHandle handle = null;
+      Throwable failure = null;
+      try {
+        handle = Calls.variadic("syscall", FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG,
+            JAVA_LONG, JAVA_LONG, JAVA_LONG), 1);
+      } catch (RuntimeException | LinkageError e) {
+        failure = e instanceof ExceptionInInitializerError init && init.getCause() != null ? init.getCause() : e;
+      }
+      HANDLE = handle;
+      FAILURE = failure;
+    }
   }
 
   private static final class Dup2 {

@@ -25,6 +25,14 @@ public final class NativeFile implements Closeable {
   }
 
   /**
+   * Starts linking the system calls on a daemon thread, so that the first {@link #open} finds them linked: for a
+   * program's start, before it parses its arguments. A link that fails is reported by the first {@link #open}.
+   */
+  public static void linkAhead() {
+    LinuxNative.linkAhead();
+  }
+
+  /**
    * Opens {@code path} read-only or read-write, close-on-exec.
    *
    * @throws IOException if the platform is unsupported or open(2) fails
