@@ -44,8 +44,16 @@ public abstract class ForwardingQueue implements RequestQueue {
    */
   protected final void runNow(int tag, Call call) throws IOException {
     room();
-    below.reap(below.inFlight(), (t, e) -> ready.add(new Done(t, e)));
+    reapBelow();
     runBeside(tag, call);
+  }
+
+  /**
+   * Waits for every request in flight below; their completions come at the next {@link #reap}. For a layer that
+   * must have nothing in flight below before it does something (runs a request itself, gives up a lock).
+   */
+  protected final void reapBelow() throws IOException {
+    below.reap(below.inFlight(), (t, e) -> ready.add(new Done(t, e)));
   }
 
   /**
@@ -94,6 +102,10 @@ public abstract class ForwardingQueue implements RequestQueue {
     int n = ready.size(); // requests the completions refuse wait for the next reap
     for (int i = 0; i < n; i++) {
       Done r = ready.poll();
+      if (r == null) {
+        n = i; // a completion reaped this queue again and took the rest
+        break;
+      }
       done.completed(r.tag(), r.error());
     }
     return n + below.reap(Math.max(0, min - n), done);

@@ -125,7 +125,15 @@ final class AioQueue implements RequestQueue {
     int n = deliver(done);
     push();
     while (n < target) {
-      inKernel -= aio.reap(Math.min(target - n, submitted()), this::completed);
+      // A completion handed over may have queued a request that reaped this queue itself (a synchronous write
+      // drains the kernel): what this call waited for may be gone, handed to that reap instead.
+      int wait = Math.min(target - n, submitted());
+      if (wait == 0 && ready.isEmpty()) {
+        break;
+      }
+      if (wait > 0) {
+        inKernel -= aio.reap(wait, this::completed);
+      }
       push();
       n += deliver(done);
     }
@@ -165,12 +173,15 @@ final class AioQueue implements RequestQueue {
   /** Hands over the completions ready now; those of requests the caller runs synchronously meanwhile wait. */
   private int deliver(Completion done) throws IOException {
     int n = ready.size();
-    for (int i = 0; i < n; i++) {
-      Done d = ready.poll();
+    int delivered = 0;
+    Done d;
+    // A completion may reap this queue again (see reap): stop where that reap took what was ready.
+    while (delivered < n && (d = ready.poll()) != null) {
       inFlight--;
+      delivered++;
       done.completed(d.tag(), d.error());
     }
-    return n;
+    return delivered;
   }
 
   /** The kernel finished {@code slot} with {@code result}: turns it into the device call's outcome. */

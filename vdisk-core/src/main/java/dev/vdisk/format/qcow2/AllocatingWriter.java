@@ -94,6 +94,15 @@ final class AllocatingWriter {
     return true;
   }
 
+  /** See {@link Qcow2Writer#overwriteHost}. */
+  long overwriteHost(long offset, int length) throws IOException {
+    long end = offset + length;
+    if (length <= 0 || end > geometry.clusterEnd(offset)) {
+      return -1;
+    }
+    return ownedHost(offset, end);
+  }
+
   /**
    * The host offset of guest byte {@code from} if the image alone owns the cluster and stores every byte of
    * {@code [from, to)} (which lie in one cluster) there; else -1.

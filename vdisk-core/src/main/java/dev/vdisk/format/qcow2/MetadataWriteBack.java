@@ -3,6 +3,7 @@ package dev.vdisk.format.qcow2;
 import dev.vdisk.block.BlockDevice;
 import java.io.IOException;
 import java.util.concurrent.locks.Lock;
+import java.util.function.IntSupplier;
 
 /**
  * The metadata write-back of a writable image ({@link Qcow2Writer}): the ordered flush that keeps the image
@@ -48,6 +49,8 @@ final class MetadataWriteBack {
    * clusters or writes data.
    */
   private final Lock exclusive;
+  /** Queue requests in flight ({@link Qcow2Writer#queued()}), which hold no lock. */
+  private final IntSupplier queued;
   /**
    * Where the data file must end for the clusters written past its end: extended at the next metadata write-back
    * (one ftruncate per flush, not per allocating write), before any L2 entry exposes them.
@@ -58,9 +61,10 @@ final class MetadataWriteBack {
    * @param data where guest clusters live: {@code file}, or the external data file
    * @param lazy the dirty bit of an image with lazy refcounts, null without them
    * @param exclusive the exclusive side of the lock that reads and overwrites hold shared
+   * @param queued the number of queue requests in flight, which hold no lock
    */
   MetadataWriteBack(BlockDevice file, BlockDevice data, L1Table l1, L2Cache l2, RefcountStore refcounts, DirtyBit lazy,
-      Lock exclusive) {
+      Lock exclusive, IntSupplier queued) {
     this.file = file;
     this.data = data;
     this.dataFile = data != file;
@@ -69,6 +73,7 @@ final class MetadataWriteBack {
     this.refcounts = refcounts;
     this.lazy = lazy;
     this.exclusive = exclusive;
+    this.queued = queued;
   }
 
   /** The data file must reach at least {@code end} before the next L2 entries are written. */
@@ -162,7 +167,8 @@ final class MetadataWriteBack {
   private void extendData() throws IOException {
     if (data.size() < dataEnd) {
       // Data writes run without the metadata lock and may extend the file meanwhile: it is resized only while none
-      // runs, so the resize never cuts off what one wrote.
+      // runs, so the resize never cuts off what one wrote. A queue's writes need not be waited for: they go only
+      // inside the file as it is (WritableImageQueue), which this only grows.
       exclusive.lock();
       try {
         if (data.size() < dataEnd) {
@@ -179,7 +185,11 @@ final class MetadataWriteBack {
     if (refcounts.hasPendingFrees()) {
       exclusive.lock();
       try {
-        refcounts.applyFrees();
+        // A queue's requests in flight may still work on a released cluster. Their thread may be this one (a flush
+        // between two reaps), so the frees wait for a write-back that finds none in flight rather than for them.
+        if (queued.getAsInt() == 0) {
+          refcounts.applyFrees();
+        }
       } finally {
         exclusive.unlock();
       }

@@ -260,13 +260,16 @@ final class Qcow2Image implements FormatImage {
   /**
    * A read-only image's queue: a read inside one normal data cluster goes to the queue of the file that holds the
    * cluster, at its host offset (the mapping is looked up first, loading its L2 table if it is not cached); other reads
-   * (zero, unallocated, compressed clusters, several clusters) run through {@link #read} beside it. A writable image
-   * has none: its clusters can be freed and reused under its lock while a read is in flight, and its writes allocate.
+   * (zero, unallocated, compressed clusters, several clusters) run through {@link #read} beside it. A writable
+   * image's is a {@link WritableImageQueue}.
    */
   @Override
   public RequestQueue queue(int depth) throws IOException {
-    RequestQueue below = writer == null ? data.device().queue(depth) : null;
-    return below == null ? null : new ForwardingQueue(below) {
+    RequestQueue below = data.device().queue(depth);
+    if (below == null || writer != null) {
+      return below == null ? null : new WritableImageQueue(below, this, mapper, data, writer);
+    }
+    return new ForwardingQueue(below) {
       @Override
       public void read(long offset, ByteBuffer dst, int tag) throws IOException {
         int n = dst.remaining();
@@ -497,7 +500,8 @@ final class Qcow2Image implements FormatImage {
     writer("make empty").makeEmpty();
   }
 
-  private void markDirty(long offset, long length) {
+  /** Marks the persistent bitmaps for a change of {@code [offset, offset + length)}, as every write does. */
+  void markDirty(long offset, long length) {
     if (bitmaps != null) {
       bitmaps.mark(offset, length);
     }

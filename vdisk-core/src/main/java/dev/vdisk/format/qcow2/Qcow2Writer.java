@@ -5,6 +5,7 @@ import dev.vdisk.block.WriteFlag;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
@@ -26,7 +27,9 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * wait for every one. Everything else that changes metadata holds the lock throughout. Reads, overwrites and the
  * data writes of allocations hold {@link #shared()}, which releasing clusters and extending the data file take
  * exclusively (under the metadata lock), so a cluster is never reused while a request still works on it. No thread
- * waits for the metadata lock while it holds the shared one.
+ * waits for the metadata lock while it holds the shared one. A queue's requests ({@link WritableImageQueue}) hold no
+ * lock while in flight: they are counted in {@link #queued()} instead, and released clusters are counted down only
+ * at a write-back that finds none in flight.
  */
 final class Qcow2Writer {
   private final RefcountStore refcounts;
@@ -38,6 +41,8 @@ final class Qcow2Writer {
   private final ZeroesAndDiscards zeroes;
   private final ImageResize resize;
   private final InFlightAllocations inFlight = new InFlightAllocations(meta);
+  /** Requests of queues in flight: their clusters are in use as if they held {@link #shared()}. */
+  private final AtomicInteger queued = new AtomicInteger();
 
   /** Reads guest bytes as the image defines them now. */
   @FunctionalInterface
@@ -72,7 +77,7 @@ final class Qcow2Writer {
     this.refcounts = refcounts;
     this.zeroClusters = version >= 3;
     ClusterEntries entries = new ClusterEntries(file, data, geometry, l1, l2, refcounts, size);
-    this.writeBack = new MetadataWriteBack(file, data, l1, l2, refcounts, lazy, inUse.writeLock());
+    this.writeBack = new MetadataWriteBack(file, data, l1, l2, refcounts, lazy, inUse.writeLock(), queued::get);
     this.writer = new AllocatingWriter(file, data, geometry, l1, l2, refcounts, entries, writeBack, current,
         zeroStatus, inFlight);
     this.zeroes = new ZeroesAndDiscards(data, dataFileRaw, geometry, l1, zeroClusters, hasBacking, entries, writer,
@@ -84,6 +89,23 @@ final class Qcow2Writer {
   /** The lock every read and overwrite holds, so clusters are not released under it. */
   Lock shared() {
     return inUse.readLock();
+  }
+
+  /**
+   * The count of queue requests in flight ({@link WritableImageQueue}): raised under {@link #shared()} before the
+   * request's mapping is looked up, lowered once it completed.
+   */
+  AtomicInteger queued() {
+    return queued;
+  }
+
+  /**
+   * The host offset where {@code length} bytes at guest {@code offset} can be overwritten in place with no metadata
+   * change: inside one cluster that the image alone owns (standard, COPIED, every subcluster written); else -1.
+   * Under {@link #shared()}.
+   */
+  long overwriteHost(long offset, int length) throws IOException {
+    return writer.overwriteHost(offset, length);
   }
 
   boolean zeroClusters() {

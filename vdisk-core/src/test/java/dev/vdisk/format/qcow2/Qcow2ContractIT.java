@@ -6,6 +6,7 @@ import dev.vdisk.io.Aio;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileOptions;
 import dev.vdisk.testkit.BlockDeviceContractTest;
+import dev.vdisk.testkit.QueuedDevice;
 import java.io.IOException;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Nested;
@@ -14,7 +15,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Writable qcow2 images (made by vdisk, which writes qemu-img's bytes: {@code Qcow2CreateInteropIT}) keep the contract every BlockDevice keeps (random operations against a
  * model, concurrent writers, zeroes, extents), for several layouts (extended L2, external data files, raw or not)
- * and cache modes.
+ * and cache modes, and through a writable image's queue under cache=none ({@link WritableImageQueue}: reads of data
+ * clusters and overwrites of owned ones go to the file's Linux AIO queue, the rest runs synchronously).
  */
 class Qcow2ContractIT {
   abstract static class Qcow2Contract extends BlockDeviceContractTest {
@@ -120,6 +122,53 @@ class Qcow2ContractIT {
     @Override
     String options() {
       return "cluster_size=512,refcount_bits=1";
+    }
+  }
+  /** Reads and writes through the image's queue ({@link QueuedDevice}) under cache=none and aio=native. */
+  @Nested
+  class QueuedUnderCacheNone extends Qcow2Contract {
+    @Override
+    String options() {
+      return "cluster_size=65536";
+    }
+
+    @Override
+    CacheMode cache() {
+      return CacheMode.NONE;
+    }
+
+    @Override
+    Aio aio() {
+      return Aio.NATIVE;
+    }
+
+    @Override
+    protected BlockDevice newDevice(long size) throws IOException {
+      return new QueuedDevice(super.newDevice(size));
+    }
+  }
+
+  @Nested
+  class QueuedSmallClustersUnderCacheNone extends QueuedUnderCacheNone {
+    @Override
+    String options() {
+      return "cluster_size=4096";
+    }
+  }
+
+  @Nested
+  class QueuedExtendedL2UnderCacheNone extends QueuedUnderCacheNone {
+    @Override
+    String options() {
+      return "extended_l2=on,cluster_size=32768";
+    }
+  }
+
+  @Nested
+  class QueuedExternalDataFileUnderCacheNone extends QueuedUnderCacheNone {
+    @Override
+    String options() {
+      return "data_file=c.data,extended_l2=on,cluster_size=16384";
     }
   }
 }

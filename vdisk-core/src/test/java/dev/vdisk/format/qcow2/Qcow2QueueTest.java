@@ -25,8 +25,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A read-only qcow2 image's queue under aio=native: batches of reads over data, zero, compressed and unallocated
- * clusters (inside one cluster or across several, aligned or not) give what the image's read gives; a writable image
- * has no queue.
+ * clusters (inside one cluster or across several, aligned or not) give what the image's read gives; a writable image's
+ * queue under a stream of reads and writes gives what the image gives.
  */
 class Qcow2QueueTest {
   private static final long SIZE = 16 << 20;
@@ -102,11 +102,109 @@ class Qcow2QueueTest {
     }
   }
 
+  /**
+   * A writable image's queue ({@link WritableImageQueue}) under a stream as bench makes it: 16 requests in flight,
+   * each completion queuing the next from inside the reap (so that a synchronous write there reaps the queue below
+   * again). Each tag works alone in its own 1 MiB of the disk, so requests in flight never overlap; reads are checked
+   * against a model as they complete, and the whole disk at the end. Overwrites of data clusters go below; writes to
+   * zero, compressed and unallocated clusters, across clusters or unaligned allocate or run synchronously.
+   */
   @Test
-  void aWritableImageHasNoQueue() throws IOException {
+  void aStreamOfReadsAndWritesMatchesTheModel() throws IOException {
     Path p = image();
+    byte[] model = new byte[(int) SIZE];
+    try (OpenImage w = Images.open(p, "qcow2", FileOptions.of(CacheMode.NONE, false))) {
+      w.device().read(0, ByteBuffer.wrap(model));
+    }
     try (OpenImage rw = Images.open(p, "qcow2", FileOptions.of(CacheMode.NONE, false).withAio(Aio.NATIVE))) {
-      assertThat(RequestQueues.asynchronous(rw.device(), 16)).isNull();
+      BlockDevice dev = rw.device();
+      try (RequestQueue q = RequestQueues.asynchronous(dev, 16)) {
+        assertThat(q).as("queue of %s", dev).isNotNull();
+        new Stream(q, model, new Random(13), 4000).run();
+      }
+      dev.flush();
+      byte[] got = new byte[(int) SIZE];
+      dev.read(0, ByteBuffer.wrap(got));
+      assertThat(got).isEqualTo(model);
+    }
+    try (OpenImage again = Images.open(p, "qcow2", FileOptions.of(CacheMode.NONE, true))) {
+      byte[] got = new byte[(int) SIZE];
+      again.device().read(0, ByteBuffer.wrap(got));
+      assertThat(got).as("after reopening").isEqualTo(model);
+    }
+  }
+
+  /** The request stream of {@link #aStreamOfReadsAndWritesMatchesTheModel}. */
+  private static final class Stream {
+    private static final int TAGS = 16;
+    private static final int REGION = (int) (SIZE / TAGS);
+    private final RequestQueue q;
+    private final byte[] model;
+    private final Random rnd;
+    private final long[] offsets = new long[TAGS];
+    private final ByteBuffer[] bufs = new ByteBuffer[TAGS];
+    private final boolean[] reads = new boolean[TAGS];
+    private int left;
+    private int inFlight;
+
+    Stream(RequestQueue q, byte[] model, Random rnd, int count) {
+      this.q = q;
+      this.model = model;
+      this.rnd = rnd;
+      this.left = count;
+    }
+
+    void run() throws IOException {
+      for (int t = 0; t < TAGS; t++) {
+        next(t);
+      }
+      while (inFlight > 0) {
+        q.reap(1, this::completed);
+      }
+    }
+
+    private void next(int tag) throws IOException {
+      if (left == 0) {
+        return;
+      }
+      left--;
+      long base = (long) tag * REGION;
+      int kind = rnd.nextInt(10);
+      int length = switch (kind) {
+        case 0 -> 1 + rnd.nextInt(3 * CLUSTER); // unaligned, maybe across clusters
+        case 1 -> CLUSTER;
+        default -> 4096;
+      };
+      long offset = kind == 0 ? base + rnd.nextInt(REGION - length) : base + 4096L * rnd.nextInt((REGION - length) / 4096);
+      ByteBuffer buf = kind == 0 && rnd.nextBoolean() ? ByteBuffer.allocate(length) : DirectBuffers.aligned(length);
+      offsets[tag] = offset;
+      bufs[tag] = buf;
+      reads[tag] = rnd.nextInt(3) == 0;
+      inFlight++;
+      if (reads[tag]) {
+        q.read(offset, buf, tag);
+      } else {
+        byte[] data = new byte[length];
+        rnd.nextBytes(data);
+        buf.put(0, data);
+        System.arraycopy(data, 0, model, (int) offset, length);
+        q.write(offset, buf, tag);
+      }
+    }
+
+    private void completed(int tag, IOException e) throws IOException {
+      inFlight--;
+      assertThat(e).as("request %d at %d", tag, offsets[tag]).isNull();
+      ByteBuffer buf = bufs[tag];
+      assertThat(buf.hasRemaining()).as("request %d at %d left bytes", tag, offsets[tag]).isFalse();
+      if (reads[tag]) {
+        byte[] got = new byte[buf.limit()];
+        buf.get(0, got);
+        byte[] want = new byte[got.length];
+        System.arraycopy(model, (int) offsets[tag], want, 0, want.length);
+        assertThat(got).as("read at %d", offsets[tag]).isEqualTo(want);
+      }
+      next(tag); // from inside the reap, as bench_cb
     }
   }
 }

@@ -1,0 +1,138 @@
+package dev.vdisk.format.qcow2;
+
+import dev.vdisk.block.ForwardingQueue;
+import dev.vdisk.block.RequestQueue;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.Lock;
+
+/**
+ * A writable qcow2 image's queue over the queue of the file that holds its clusters: a read inside one normal data
+ * cluster, and an overwrite inside one cluster the image alone owns ({@link Qcow2Writer#overwriteHost}: no
+ * allocation, no copy-on-write, no metadata change), go to that queue at their host offset. Everything else (reads
+ * of zero, unallocated or compressed clusters or of several clusters, allocating writes, writes across clusters) runs
+ * synchronously through the image as its read and write do: a read beside the requests in flight, a write after
+ * they completed.
+ *
+ * <p>The mapping is looked up under the writer's {@link Qcow2Writer#shared()} lock, and the request is counted in
+ * {@link Qcow2Writer#queued()} before that and until its completion was reaped: released clusters are counted down
+ * (made reusable) only while no queue request is in flight, as they are only while no synchronous one holds the
+ * shared lock. No lock is held between two calls, so this thread may flush the image, or other threads change its
+ * metadata, while requests are in flight.
+ */
+final class WritableImageQueue extends ForwardingQueue {
+  private final Qcow2Image image;
+  private final ClusterMapper mapper;
+  private final HostReader data;
+  private final Qcow2Writer writer;
+  private final Lock shared;
+  private final AtomicInteger queued;
+  /** This queue's share of {@link #queued}: requests sent below and not yet seen gone from it. */
+  private int counted;
+
+  WritableImageQueue(RequestQueue below, Qcow2Image image, ClusterMapper mapper, HostReader data, Qcow2Writer writer) {
+    super(below);
+    this.image = image;
+    this.mapper = mapper;
+    this.data = data;
+    this.writer = writer;
+    this.shared = writer.shared();
+    this.queued = writer.queued();
+  }
+
+  @Override
+  public void read(long offset, ByteBuffer dst, int tag) throws IOException {
+    int n = dst.remaining();
+    long host = -1;
+    count();
+    shared.lock();
+    try {
+      ClusterMapper.Run run = mapper.map(offset, n);
+      if (run.entry() instanceof L2Entry.Normal && run.length() == n && data.plain(run.hostStart(), n)) {
+        host = run.hostStart();
+        super.read(host, dst, tag);
+      }
+    } catch (IOException e) {
+      uncount();
+      refuse(tag, e);
+      return;
+    } finally {
+      shared.unlock();
+    }
+    if (host < 0) {
+      uncount();
+      runBeside(tag, () -> image.read(offset, dst));
+    }
+  }
+
+  @Override
+  public void write(long offset, ByteBuffer src, int tag) throws IOException {
+    int n = src.remaining();
+    long host = -1;
+    count();
+    shared.lock();
+    try {
+      long at = writer.overwriteHost(offset, n);
+      if (at >= 0 && data.plain(at, n)) {
+        host = at;
+        image.markDirty(offset, n);
+        super.write(host, src, tag);
+      }
+    } catch (IOException e) {
+      uncount();
+      refuse(tag, e);
+      return;
+    } finally {
+      shared.unlock();
+    }
+    if (host < 0) {
+      uncount();
+      runNow(tag, () -> {
+        settle(); // what runNow reaped is no longer in flight: released clusters may be counted down
+        image.write(offset, src, Set.of());
+      });
+    }
+  }
+
+  /** Counts a request about to be looked up: from here on, no cluster it may map to is made reusable. */
+  private void count() {
+    queued.incrementAndGet();
+    counted++;
+  }
+
+  /** Takes back {@link #count} for a request that did not go below. */
+  private void uncount() {
+    queued.decrementAndGet();
+    counted--;
+  }
+
+  /** Lowers {@link #queued} by the requests that left the queue below since the last call. */
+  private void settle() {
+    int gone = counted - below().inFlight();
+    if (gone > 0) {
+      queued.addAndGet(-gone);
+      counted -= gone;
+    }
+  }
+
+  @Override
+  public int reap(int min, Completion done) throws IOException {
+    try {
+      return super.reap(min, done);
+    } finally {
+      settle();
+    }
+  }
+
+  @Override
+  public void close() throws IOException {
+    try {
+      super.close();
+    } finally {
+      queued.addAndGet(-counted);
+      counted = 0;
+    }
+  }
+}
