@@ -31,6 +31,7 @@ final class CommandModels {
       case "map" -> map(new MapCommand(), parent);
       case "check" -> check(new CheckCommand(), parent);
       case "resize" -> resize(new ResizeCommand(), parent);
+      case "convert" -> convert(new ConvertCommand(), parent);
       case "compare" -> compare(new CompareCommand(), parent);
       case "measure" -> measure(new MeasureCommand(), parent);
       case "rebase" -> rebase(new RebaseCommand(), parent);
@@ -247,6 +248,126 @@ final class CommandModels {
         .description("The new size, or +N / -N relative to the current one.")
         .descriptionKey("").prompt("").required(true)
         .withToString("field String dev.vdisk.cli.ResizeCommand.size").initialValue(c.size)).build());
+    s.addMixin("mixinStandardHelpOptions", standardHelp());
+    return s;
+  }
+
+  /** The model of {@code vdisk convert}, bound to {@code c}. */
+  @SuppressWarnings("unchecked")
+  static CommandSpec convert(ConvertCommand c, Main parent) {
+    CommandSpec s = CommandSpec.wrapWithoutInspection(c);
+    s.name("convert");
+    s.usageMessage().description("Copy an image into a new (or existing) one.");
+    s.usageMessage().footerHeading("%nExamples:%n");
+    s.usageMessage().footer("  vdisk convert -p -O qcow2 disk.raw disk.qcow2", "  vdisk convert -c -O qcow2 -o compression_type=zstd disk.qcow2 small.qcow2");
+    c.main = parent;
+    c.source = new ImageOptions();
+    s.addMixin("source", imageOptions(c.source, s));
+    s.addOption(ModelBinding.field(() -> c.outputFormat, v -> c.outputFormat = (String) v).bind(OptionSpec.builder("-O")
+        .type(String.class).arity("1").paramLabel("OUTPUT_FMT")
+        .description("Target format (default: raw).")
+        .descriptionKey("").prompt("").defaultValue("raw")
+        .withToString("field String dev.vdisk.cli.ConvertCommand.outputFormat").initialValue(c.outputFormat)).build());
+    s.addOption(ModelBinding.field(() -> c.options, v -> c.options = (java.util.List<String>) v).bind(OptionSpec.builder("-o")
+        .type(java.util.List.class).auxiliaryTypes(String.class).arity("1").paramLabel("OPTIONS")
+        .description("Target creation options, key=value[,key=value]... (repeatable).")
+        .descriptionKey("").prompt("")
+        .withToString("field java.util.List<String> dev.vdisk.cli.ConvertCommand.options").initialValue(c.options)).build());
+    s.addOption(ModelBinding.field(() -> c.sparse, v -> c.sparse = (String) v).bind(OptionSpec.builder("-S")
+        .type(String.class).arity("1").paramLabel("SIZE")
+        .description("Zero runs in data at least this long stay sparse (default 4k; 0 writes everything as data).")
+        .descriptionKey("").prompt("").defaultValue("4k")
+        .withToString("field String dev.vdisk.cli.ConvertCommand.sparse").initialValue(c.sparse)).build());
+    s.addOption(ModelBinding.field(() -> c.workers, v -> c.workers = (String) v).bind(OptionSpec.builder("-m")
+        .type(String.class).arity("1").paramLabel("N")
+        .description("Parallel copy workers, 1 to 16 (default 8).")
+        .descriptionKey("").prompt("").defaultValue("8")
+        .withToString("field String dev.vdisk.cli.ConvertCommand.workers").initialValue(c.workers)).build());
+    s.addOption(ModelBinding.field(() -> c.outOfOrder, v -> c.outOfOrder = (boolean) v).bind(OptionSpec.builder("-W")
+        .type(boolean.class).arity("0").paramLabel("<outOfOrder>")
+        .description("Write the target out of order.")
+        .descriptionKey("").prompt("")
+        .withToString("field boolean dev.vdisk.cli.ConvertCommand.outOfOrder").initialValue(c.outOfOrder)).build());
+    s.addOption(ModelBinding.field(() -> c.progress, v -> c.progress = (boolean) v).bind(OptionSpec.builder("-p")
+        .type(boolean.class).arity("0").paramLabel("<progress>")
+        .description("Show a progress bar.")
+        .descriptionKey("").prompt("")
+        .withToString("field boolean dev.vdisk.cli.ConvertCommand.progress").initialValue(c.progress)).build());
+    s.addOption(ModelBinding.field(() -> c.quiet, v -> c.quiet = (boolean) v).bind(OptionSpec.builder("-q")
+        .type(boolean.class).arity("0").paramLabel("<quiet>")
+        .description("Quiet: no progress bar.")
+        .descriptionKey("").prompt("")
+        .withToString("field boolean dev.vdisk.cli.ConvertCommand.quiet").initialValue(c.quiet)).build());
+    s.addOption(ModelBinding.field(() -> c.cache, v -> c.cache = (String) v).bind(OptionSpec.builder("-t")
+        .type(String.class).arity("1").paramLabel("CACHE")
+        .description("Target cache mode (default: unsafe).")
+        .descriptionKey("").prompt("").defaultValue("unsafe")
+        .withToString("field String dev.vdisk.cli.ConvertCommand.cache").initialValue(c.cache)).build());
+    s.addOption(ModelBinding.field(() -> c.sourceCache, v -> c.sourceCache = (String) v).bind(OptionSpec.builder("-T")
+        .type(String.class).arity("1").paramLabel("SRC_CACHE")
+        .description("Source cache mode (default: writeback).")
+        .descriptionKey("").prompt("").defaultValue("writeback")
+        .withToString("field String dev.vdisk.cli.ConvertCommand.sourceCache").initialValue(c.sourceCache)).build());
+    s.addOption(ModelBinding.field(() -> c.noCreate, v -> c.noCreate = (boolean) v).bind(OptionSpec.builder("-n")
+        .type(boolean.class).arity("0").paramLabel("<noCreate>")
+        .description("Do not create the target: write into the existing DST.")
+        .descriptionKey("").prompt("")
+        .withToString("field boolean dev.vdisk.cli.ConvertCommand.noCreate").initialValue(c.noCreate)).build());
+    s.addOption(ModelBinding.field(() -> c.targetIsZero, v -> c.targetIsZero = (boolean) v).bind(OptionSpec.builder("--target-is-zero")
+        .type(boolean.class).arity("0").paramLabel("<targetIsZero>")
+        .description("With -n: the target reads as zeroes already; zeroes are not written.")
+        .descriptionKey("").prompt("")
+        .withToString("field boolean dev.vdisk.cli.ConvertCommand.targetIsZero").initialValue(c.targetIsZero)).build());
+    s.addOption(ModelBinding.field(() -> c.force, v -> c.force = (boolean) v).bind(OptionSpec.builder("--force")
+        .type(boolean.class).arity("0").paramLabel("<force>")
+        .description("Accepted for scripts written for older vdisk: an existing DST is replaced anyway.")
+        .descriptionKey("").prompt("")
+        .withToString("field boolean dev.vdisk.cli.ConvertCommand.force").initialValue(c.force)).build());
+    s.addOption(ModelBinding.field(() -> c.compress, v -> c.compress = (boolean) v).bind(OptionSpec.builder("-c")
+        .type(boolean.class).arity("0").paramLabel("<compress>")
+        .description("Compress the target's data clusters (qcow2 only; -o compression_type=zlib|zstd).")
+        .descriptionKey("").prompt("")
+        .withToString("field boolean dev.vdisk.cli.ConvertCommand.compress").initialValue(c.compress)).build());
+    s.addOption(ModelBinding.field(() -> c.bitmaps, v -> c.bitmaps = (boolean) v).bind(OptionSpec.builder("--bitmaps")
+        .type(boolean.class).arity("0").paramLabel("<bitmaps>")
+        .description("Copy the source's persistent dirty bitmaps (qcow2 to qcow2).")
+        .descriptionKey("").prompt("")
+        .withToString("field boolean dev.vdisk.cli.ConvertCommand.bitmaps").initialValue(c.bitmaps)).build());
+    s.addOption(ModelBinding.field(() -> c.skipBrokenBitmaps, v -> c.skipBrokenBitmaps = (boolean) v).bind(OptionSpec.builder("--skip-broken-bitmaps")
+        .type(boolean.class).arity("0").paramLabel("<skipBrokenBitmaps>")
+        .description("With --bitmaps: skip inconsistent bitmaps instead of failing.")
+        .descriptionKey("").prompt("")
+        .withToString("field boolean dev.vdisk.cli.ConvertCommand.skipBrokenBitmaps").initialValue(c.skipBrokenBitmaps)).build());
+    s.addOption(ModelBinding.field(() -> c.snapshot, v -> c.snapshot = (String) v).bind(OptionSpec.builder("-l")
+        .type(String.class).arity("1").paramLabel("SNAPSHOT")
+        .description("Convert internal snapshot SNAPSHOT (an ID or name, or snapshot.id=ID[,snapshot.name=NAME]) of a qcow2 source instead of its active layer, without applying it.")
+        .descriptionKey("").prompt("")
+        .withToString("field String dev.vdisk.cli.ConvertCommand.snapshot").initialValue(c.snapshot)).build());
+    s.addOption(ModelBinding.field(() -> c.backing, v -> c.backing = (String) v).bind(OptionSpec.builder("-B")
+        .type(String.class).arity("1").paramLabel("BACKING_FILE")
+        .description("The target's backing file: only what the source's top layer defines is written (needs -F).")
+        .descriptionKey("").prompt("")
+        .withToString("field String dev.vdisk.cli.ConvertCommand.backing").initialValue(c.backing)).build());
+    s.addOption(ModelBinding.field(() -> c.backingFormat, v -> c.backingFormat = (String) v).bind(OptionSpec.builder("-F")
+        .type(String.class).arity("1").paramLabel("BACKING_FMT")
+        .description("The format of the target's backing file (-B).")
+        .descriptionKey("").prompt("")
+        .withToString("field String dev.vdisk.cli.ConvertCommand.backingFormat").initialValue(c.backingFormat)).build());
+    s.addOption(ModelBinding.field(() -> c.targetImageOpts, v -> c.targetImageOpts = (boolean) v).bind(OptionSpec.builder("--target-image-opts")
+        .type(boolean.class).arity("0").paramLabel("<targetImageOpts>")
+        .description("DST is a QEMU option string, as FILE of --image-opts.")
+        .descriptionKey("").prompt("")
+        .withToString("field boolean dev.vdisk.cli.ConvertCommand.targetImageOpts").initialValue(c.targetImageOpts)).build());
+    s.addPositional(ModelBinding.field(() -> c.src, v -> c.src = (String) v).bind(PositionalParamSpec.builder().index("0")
+        .type(String.class).arity("0..1").paramLabel("SRC")
+        .description("The source image.")
+        .descriptionKey("").prompt("")
+        .withToString("field String dev.vdisk.cli.ConvertCommand.src").initialValue(c.src)).build());
+    s.addPositional(ModelBinding.field(() -> c.dst, v -> c.dst = (String) v).bind(PositionalParamSpec.builder().index("1")
+        .type(String.class).arity("0..1").paramLabel("DST")
+        .description("The target image.")
+        .descriptionKey("").prompt("")
+        .withToString("field String dev.vdisk.cli.ConvertCommand.dst").initialValue(c.dst)).build());
     s.addMixin("mixinStandardHelpOptions", standardHelp());
     return s;
   }

@@ -40,10 +40,10 @@ final class CommandModelGenerator {
   /** The file this writes, relative to vdisk-cli. */
   static final Path TARGET = Path.of("src/main/java/dev/vdisk/cli/CommandModels.java");
 
-  /** The subcommands built in code: the short ones a script calls many times (issue 16). */
+  /** The subcommands built in code: the short ones a script calls many times (issue 16), and convert (issue 18). */
   static final List<Class<?>> GENERATED = List.of(CreateCommand.class, InfoCommand.class, MapCommand.class,
-      CheckCommand.class, ResizeCommand.class, CompareCommand.class, MeasureCommand.class, RebaseCommand.class,
-      CommitCommand.class, AmendCommand.class);
+      CheckCommand.class, ResizeCommand.class, ConvertCommand.class, CompareCommand.class, MeasureCommand.class,
+      RebaseCommand.class, CommitCommand.class, AmendCommand.class);
 
   /** picocli's key of the standard help options' mixin ({@code mixinStandardHelpOptions = true}). */
   static final String STANDARD_HELP = "mixinStandardHelpOptions";

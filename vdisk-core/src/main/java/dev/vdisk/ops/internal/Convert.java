@@ -132,8 +132,11 @@ public final class Convert {
       throw new IOException("convert: target '" + target.name() + "' has " + targetSize
           + " bytes, the source has " + size + " (expected: a target at least as large as the source)");
     }
-    work = countWork();
-    progress.update(0, work);
+    // The progress total costs a walk of the whole source's block status before the copy: only for a listener.
+    if (progress != Progress.NONE) {
+      work = countWork();
+      progress.update(0, work);
+    }
     List<Thread> threads = new ArrayList<>();
     for (int i = 0; i < options.workers(); i++) {
       threads.add(Thread.ofPlatform().name("convert-" + i).start(this::workerLoop));
@@ -164,7 +167,10 @@ public final class Convert {
     }
   }
 
-  /** Bytes that will be copied as data (qemu-img's allocated_sectors): the progress total. */
+  /**
+   * Bytes that will be copied as data (qemu-img's allocated_sectors): the progress total, walked only when someone
+   * listens ({@link Progress#NONE} does not).
+   */
   private long countWork() throws IOException {
     long total = 0;
     long pos = 0;
@@ -383,6 +389,9 @@ public final class Convert {
   }
 
   private void reportDone(long bytes) {
+    if (progress == Progress.NONE) {
+      return;
+    }
     synchronized (progressLock) {
       done += bytes;
       progress.update(done, work);

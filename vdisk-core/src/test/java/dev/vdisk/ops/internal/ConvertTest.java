@@ -140,8 +140,32 @@ class ConvertTest {
     CountingFilter counted = new CountingFilter(src);
     MemoryDevice dst = new MemoryDevice(src.size());
     Convert.run(new Named("s", counted), new Named("t", dst), ConvertOptions.DEFAULTS.withTargetIsZero(true), Progress.NONE);
-    assertThat(counted.extentQueries()).isLessThanOrEqualTo(2); // one walk to size the work, one to copy
+    assertThat(counted.extentQueries()).isEqualTo(1); // the copy's walk only: no progress total without a listener
     assertThat(contents(dst, 0, pages * PAGE)).isEqualTo(contents(src, 0, pages * PAGE));
+  }
+
+  /** The walk that sizes the progress total runs only for a listener: it doubles the extent queries of the copy. */
+  @Test
+  void theProgressTotalIsWalkedOnlyForAListener() throws IOException {
+    int pages = 4000;
+    MemoryDevice src = new MemoryDevice((long) pages * PAGE);
+    for (int p = 0; p < pages; p += 2) {
+      src.write((long) p * PAGE, filled(PAGE, 1 + p % 200), Set.of());
+    }
+    CountingFilter quiet = new CountingFilter(src);
+    Convert.run(new Named("s", quiet), new Named("t", new MemoryDevice(src.size())),
+        ConvertOptions.DEFAULTS.withTargetIsZero(true), Progress.NONE);
+    CountingFilter listened = new CountingFilter(src);
+    List<Long> totals = new ArrayList<>();
+    Convert.run(new Named("s", listened), new Named("t", new MemoryDevice(src.size())),
+        ConvertOptions.DEFAULTS.withTargetIsZero(true), (done, total) -> {
+          synchronized (totals) {
+            totals.add(total);
+          }
+        });
+    assertThat(quiet.extentQueries()).isEqualTo(1);
+    assertThat(listened.extentQueries()).isEqualTo(2);
+    assertThat(totals).isNotEmpty().containsOnly((long) pages / 2 * PAGE);
   }
 
   @Test
