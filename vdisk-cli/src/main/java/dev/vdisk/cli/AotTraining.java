@@ -37,8 +37,8 @@ import java.util.stream.Stream;
  *       request path's profiles; for {@code serve convert compare bench io commit rebase dd}, which can run long
  *       enough for C2's code to pay off.</li>
  * </ul>
- * Both also open an image on Ceph RBD as far as that goes without a cluster ({@link #rbd()}), so the RBD binding's
- * classes come from the cache too. Clients missing from the PATH are skipped with a note on stderr: the cache is then trained on less. A command that
+ * Both also open an image on Ceph RBD as far as that goes without a cluster ({@link #rbd()}) and load the classes of
+ * requests on RBD ({@link #rbdRequestClasses()}), so the RBD binding's classes come from the cache too. Clients missing from the PATH are skipped with a note on stderr: the cache is then trained on less. A command that
  * fails ends the run with exit status 1, naming it.
  */
 public final class AotTraining {
@@ -61,6 +61,7 @@ public final class AotTraining {
     AotTraining training = new AotTraining(Path.of(args[1]).toAbsolutePath());
     training.run(training.setup());
     training.rbd();
+    rbdRequestClasses();
     if (args[0].equals("short")) {
       training.run(training.shortCommands());
     } else {
@@ -102,6 +103,30 @@ public final class AotTraining {
     StringWriter err = new StringWriter();
     if (Main.run(DISCARD, new PrintWriter(err, true), command.toArray(String[]::new)) != 1 || err.toString().strip().contains("\n")) {
       throw new IOException("training command did not fail in one line: vdisk " + String.join(" ", command) + ": " + err);
+    }
+  }
+
+  /**
+   * Loads by name the classes that requests on RBD load, which {@link #rbd()} cannot reach without a cluster: the
+   * completions, callbacks and request queue of the binding, the JDK's FFM upcall classes (librbd's completion calls
+   * back into Java), the attaching of librbd's threads, and a queued bench's and convert's classes around the RBD
+   * queue; so that {@code info}, {@code map}, {@code io}, {@code convert}, {@code compare} and {@code bench} on RBD
+   * load none of them from the jar or the runtime image ({@code RbdInteropIT}; the JDK's JFR event classes, which
+   * no cache holds, aside). Loaded, not initialized.
+   */
+  private static void rbdRequestClasses() throws ClassNotFoundException {
+    for (String name : List.of("dev.vdisk.format.internal.RbdContext", "dev.vdisk.io.rbd.RbdCallbacks",
+        "dev.vdisk.io.rbd.RbdCompletion", "dev.vdisk.io.rbd.RbdDevice$MethodHandleCall", "dev.vdisk.io.rbd.RbdDiffCollector",
+        "dev.vdisk.io.rbd.RbdQueue", "dev.vdisk.io.rbd.RbdQueue$Request", "dev.vdisk.block.RequestQueue$Completion",
+        "dev.vdisk.block.ForwardingQueue", "dev.vdisk.block.CheckedDevice$1", "dev.vdisk.bench.QueuedBenchRunner",
+        "jdk.internal.foreign.abi.UpcallLinker", "jdk.internal.foreign.abi.UpcallLinker$InvocationData",
+        "jdk.internal.foreign.abi.UpcallStubs", "jdk.internal.foreign.abi.UpcallStubs$1",
+        "jdk.internal.foreign.abi.BindingSpecializer$1", "jdk.internal.foreign.abi.Binding$Cast$1",
+        "jdk.internal.foreign.SharedSession$SharedResourceList", "java.lang.invoke.MethodHandleImpl$WrappedMember",
+        "java.lang.ThreadLocal$SuppliedThreadLocal", "java.lang.Thread$ThreadNumbering",
+        "java.util.concurrent.atomic.AtomicIntegerArray", "java.lang.invoke.VarHandleInts$Array",
+        "jdk.internal.foreign.GlobalSession$HeapSession", "java.nio.MappedByteBuffer$1")) {
+      Class.forName(name, false, AotTraining.class.getClassLoader());
     }
   }
 

@@ -132,6 +132,7 @@ public final class Main implements Runnable {
     if (args.length > 0 && Stream.of(args).allMatch(a -> a.equals("-V") || a.equals("--version"))) {
       return version(out, err); // what picocli prints for it, without building picocli's model of vdisk
     }
+    dev.vdisk.format.internal.RbdImages.connectAhead(args); // the cluster's connect overlaps parsing and class loading
     Main main = new Main(out, err);
     CommandLine cl = tree(inCode, main, args);
     cl.setOut(out);

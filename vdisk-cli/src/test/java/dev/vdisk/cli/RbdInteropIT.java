@@ -370,6 +370,97 @@ class RbdInteropIT {
     assertThat(JSON.readTree(info.out()).get("backing-filename").asText()).isEqualTo(cluster.name(base));
   }
 
+  /**
+   * {@code create} keeps its connection for the open that follows it in the same process: a qcow2 created on RBD
+   * (its metadata copied in) and a convert onto a new RBD image connect once each, where they connected twice.
+   */
+  @Test
+  @Order(40)
+  void theOpenAfterACreateTakesItsConnection() throws Exception {
+    Path src = sourceQcow2();
+    for (String[] args : List.of(new String[] {"create", "-q", "-f", "qcow2", cluster.name(fresh("kept-qcow2")), "8M"},
+        new String[] {"convert", "-O", "raw", src.toString(), cluster.name(fresh("kept-convert"))})) {
+      int before = RbdDevice.connections();
+      ok(vdisk(args));
+      assertThat(RbdDevice.connections() - before).as(String.join(" ", args)).isEqualTo(1);
+    }
+  }
+
+  /**
+   * An open takes the connection {@link RbdDevice#connectAhead} started for its name (asking twice makes one), also
+   * when that connection failed: the open then fails with its one line. Another name's open connects itself.
+   */
+  @Test
+  @Order(41)
+  void anOpenTakesTheConnectionMadeAhead() throws Exception {
+    String image = fresh("ahead");
+    PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "raw", cluster.name(image), "4M");
+    RbdName name = RbdName.parse(cluster.name(image, "rados_osd_op_timeout=25"));
+    int before = RbdDevice.connections();
+    RbdDevice.connectAhead(name);
+    RbdDevice.connectAhead(name);
+    try (RbdDevice d = RbdDevice.open(name, CacheMode.NONE, false)) {
+      d.write(0, ByteBuffer.wrap(new byte[] {7}), Set.of());
+    }
+    assertThat(RbdDevice.connections() - before).isEqualTo(1);
+    before = RbdDevice.connections();
+    RbdDevice.connectAhead(RbdName.parse(cluster.name(image, "rados_osd_op_timeout=26")));
+    try (RbdDevice d = RbdDevice.open(name, CacheMode.NONE, true)) {
+      ByteBuffer b = ByteBuffer.allocate(1);
+      d.read(0, b);
+      assertThat(b.get(0)).isEqualTo((byte) 7);
+    }
+    assertThat(RbdDevice.connections() - before).as("the other name's, then the open's own").isEqualTo(2);
+    RbdName noPool = RbdName.parse(cluster.name("nopool/x"));
+    before = RbdDevice.connections();
+    RbdDevice.connectAhead(noPool);
+    assertThatThrownBy(() -> RbdDevice.open(noPool, CacheMode.NONE, true)).hasMessage(
+        "rbd:nopool/x: pool 'nopool' does not exist (expected: an existing pool)");
+    assertThat(RbdDevice.connections() - before).isEqualTo(1);
+    // The command line connects ahead to its first rbd: name and opens with that connection: once.
+    before = RbdDevice.connections();
+    ok(vdisk("io", "-f", "raw", "-c", "read -P 7 0 1", cluster.name(image)));
+    assertThat(RbdDevice.connections() - before).isEqualTo(1);
+  }
+
+  /**
+   * The long commands' AOT cache, recorded as the launcher records it, holds every class that {@code convert} to and
+   * from RBD and a queued {@code bench} on RBD load: none comes from the jar (AotTraining loads the RBD request
+   * classes by name, since it has no cluster), and none from the runtime image but the JFR event classes no cache
+   * holds.
+   */
+  @Test
+  @Order(42)
+  void convertAndBenchOnRbdLoadNoClassFromTheJar() throws Exception {
+    Path jar = Path.of("target", "vdisk.jar").toAbsolutePath();
+    String java = ProcessHandle.current().info().command().orElse("java");
+    Path train = Files.createDirectory(dir.resolve("train"));
+    Path aot = dir.resolve("long.aot");
+    PeerTools.Result record = PeerTools.run(dir, java, "--enable-native-access=ALL-UNNAMED", "-XX:AOTCacheOutput=" + aot,
+        "-Xlog:aot=off", "-Xlog:cds=off", "-cp", jar.toString(), "dev.vdisk.cli.AotTraining", "long", train.toString());
+    assertThat(record.exit()).as(record.out() + record.err()).isZero();
+    Path raw = dir.resolve("local.raw");
+    PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "raw", raw.toString(), "8M");
+    PeerTools.check(dir, "qemu-io", "-f", "raw", "-c", "write -P 0x44 1M 1M", raw.toString());
+    String image = cluster.name(fresh("aot"));
+    for (String[] args : List.of(new String[] {"convert", "-O", "raw", raw.toString(), image},
+        new String[] {"convert", "-O", "raw", image, dir.resolve("back.raw").toString()},
+        new String[] {"bench", "-f", "raw", "-c", "500", "-d", "16", image},
+        new String[] {"bench", "-f", "raw", "-w", "-c", "500", "-d", "16", image})) {
+      Path log = dir.resolve("classes.log");
+      List<String> command = new java.util.ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED", "-XX:AOTCache=" + aot,
+          "-Xlog:aot=off", "-Xlog:cds=off", "-Xlog:class+load=info:file=" + log, "-cp", jar.toString(), "dev.vdisk.cli.Main"));
+      command.addAll(List.of(args));
+      PeerTools.Result r = PeerTools.run(dir, command.toArray(String[]::new));
+      assertThat(r.exit()).as(r.err()).isZero();
+      List<String> loaded = Files.readAllLines(log);
+      assertThat(loaded).as(String.join(" ", args)).anyMatch(l -> l.contains(" dev.vdisk.io.rbd.RbdQueue ")
+          && l.endsWith("source: shared objects file"));
+      assertThat(loaded).as(String.join(" ", args)).noneMatch(l -> l.contains("source: file:"))
+          .noneMatch(l -> l.contains("source: jrt:") && !l.contains(" jdk.internal.event."));
+    }
+  }
+
   /** The BlockDevice contract, on a fresh RBD image per test (cache=none: every request reaches the OSD). */
   /**
    * As QEMU's rbd driver: the cache mode decides {@code rbd_cache} even when the name sets it (QEMU sets it after the
@@ -389,6 +480,15 @@ class RbdInteropIT {
       try (RbdDevice d = RbdDevice.open(RbdName.parse(cluster.name(image, opposite, "admin_socket=" + ourSocket)), mode, true)) {
         ours = rbdCacheSetting(ourSocket);
       }
+      // A connection made ahead (before the cache mode is known) gets the mode's setting when the open takes it.
+      Path aheadSocket = dir.resolve("vdisk-ahead-" + mode + ".asok");
+      RbdName aheadName = RbdName.parse(cluster.name(image, opposite, "admin_socket=" + aheadSocket));
+      RbdDevice.connectAhead(aheadName);
+      String ahead;
+      try (RbdDevice d = RbdDevice.open(aheadName, mode, true)) {
+        ahead = rbdCacheSetting(aheadSocket);
+      }
+      assertThat(ahead).as("cache=" + mode + " on a connection made ahead").isEqualTo(ours);
       Path theirSocket = dir.resolve("qemu-" + mode + ".asok");
       Path nbdSocket = dir.resolve("qemu-" + mode + ".sock");
       Process qemuNbd = new ProcessBuilder("qemu-nbd", "-r", "-f", "raw", "--cache=" + mode, "-k", nbdSocket.toString(),

@@ -12,6 +12,7 @@ import dev.vdisk.io.rbd.RbdDevice;
 import dev.vdisk.io.rbd.RbdName;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -33,6 +34,24 @@ public final class RbdImages {
   /** Whether {@code name} is an RBD image name rather than a local path: it starts with {@code rbd:}, as in QEMU. */
   public static boolean isRbd(String name) {
     return RbdName.isRbd(name);
+  }
+
+  /**
+   * Starts connecting to the cluster of the first {@code rbd:} name among a command line's {@code args}, on a daemon
+   * thread, for the command's open or create of that image to take ({@link RbdDevice#connectAhead}); a name that does
+   * not parse is left for the command to refuse.
+   */
+  public static void connectAhead(String... args) {
+    for (String arg : args) {
+      if (isRbd(arg)) {
+        try {
+          RbdDevice.connectAhead(RbdName.parse(arg));
+        } catch (IOException | RuntimeException e) {
+          // the command reports it when it opens the name
+        }
+        return;
+      }
+    }
   }
 
   /**
@@ -99,7 +118,7 @@ public final class RbdImages {
       RbdDevice.create(rbd, Math.ceilDiv(size, 512) * 512);
       return;
     }
-    Path tmp = Files.createTempFile("vdisk-rbd-create", "." + format.name());
+    Path tmp = temporaryFile(format.name());
     try {
       format.create(tmp, size, options, true);
       try (FileDevice file = FileDevice.open(tmp, FileOptions.of(CacheMode.WRITEBACK, true))) {
@@ -111,6 +130,23 @@ public final class RbdImages {
       }
     } finally {
       Files.deleteIfExists(tmp);
+    }
+  }
+
+  /**
+   * A new empty file in the temporary folder. Not Files.createTempFile: its random name starts the JDK's security
+   * providers for a SecureRandom (80 classes no start-up cache holds).
+   */
+  private static Path temporaryFile(String suffix) throws IOException {
+    Path folder = Path.of(System.getProperty("java.io.tmpdir"));
+    for (int attempt = 0; ; attempt++) {
+      try {
+        return Files.createFile(folder.resolve("vdisk-rbd-create-" + System.nanoTime() + "." + suffix));
+      } catch (FileAlreadyExistsException e) {
+        if (attempt == 9) {
+          throw e;
+        }
+      }
     }
   }
 

@@ -10,6 +10,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A connection to a Ceph cluster ({@code rados_t}) with an I/O context on one pool and namespace
@@ -27,6 +28,8 @@ final class RadosCluster implements Closeable {
   static final String MOUNT_TIMEOUT = "20";
   /** Seconds a monitor or OSD request waits for an answer. */
   static final String OP_TIMEOUT = "30";
+  /** {@code rados_connect} calls this process made (each one a monitor session). */
+  static final AtomicInteger CONNECTS = new AtomicInteger();
 
   private final RbdNative rbd;
   private final RbdName name;
@@ -39,7 +42,8 @@ final class RadosCluster implements Closeable {
   }
 
   /**
-   * Connects to the cluster {@code name} names and opens its pool.
+   * Connects to the cluster {@code name} names and opens its pool, or takes the connection made ahead for that name
+   * ({@link ConnectionAhead}) and sets {@code cacheOptions} on it (before {@code rbd_open}, which reads them).
    *
    * @param cacheOptions librados options that follow the cache mode (QEMU's {@code rbd_cache}); they override the
    *     name's own options, as in QEMU
@@ -47,6 +51,26 @@ final class RadosCluster implements Closeable {
    *     within the timeout, the pool missing
    */
   static RadosCluster connect(RbdName name, Map<String, String> cacheOptions) throws IOException {
+    RadosCluster ahead = ConnectionAhead.take(name);
+    if (ahead == null) {
+      return connectNow(name, cacheOptions);
+    }
+    try (Arena arena = Arena.ofConfined()) {
+      for (Map.Entry<String, String> o : cacheOptions.entrySet()) {
+        ahead.set(arena, o.getKey(), o.getValue());
+      }
+      return ahead;
+    } catch (IOException | RuntimeException | Error e) {
+      ahead.close();
+      throw e;
+    } catch (Throwable e) {
+      ahead.close();
+      throw new BlockDeviceException(BlockError.EIO, name + ": " + e, e);
+    }
+  }
+
+  /** {@link #connect} without looking for a connection made ahead. */
+  static RadosCluster connectNow(RbdName name, Map<String, String> cacheOptions) throws IOException {
     RadosCluster c = new RadosCluster(RbdNative.get(), name);
     try {
       c.connect(cacheOptions);
@@ -84,12 +108,9 @@ final class RadosCluster implements Closeable {
       // After the name's options, as QEMU sets rbd_cache after them: the cache mode decides.
       options.putAll(cacheOptions);
       for (Map.Entry<String, String> o : options.entrySet()) {
-        rc = (int) rbd.radosConfSet.call(cluster.address(), arena.allocateFrom(o.getKey()).address(), arena.allocateFrom(o.getValue()).address());
-        if (rc < 0) {
-          throw new BlockDeviceException(BlockError.EINVAL, name + ": librados option " + o.getKey() + "=" + o.getValue()
-              + " refused (" + new RbdException(rc, "rados_conf_set").getMessage() + ") (expected: an option librados knows, with a valid value)");
-        }
+        set(arena, o.getKey(), o.getValue());
       }
+      CONNECTS.incrementAndGet();
       rc = (int) rbd.radosConnect.call(cluster.address());
       if (rc < 0) {
         throw new RbdException(rc, name + ": cannot connect to the cluster" + (name.conf() == null ? "" : " of " + name.conf())
@@ -105,6 +126,15 @@ final class RadosCluster implements Closeable {
       if (!name.namespace().isEmpty()) {
         rbd.radosIoctxSetNamespace.call(ioctx.address(), arena.allocateFrom(name.namespace()).address());
       }
+    }
+  }
+
+  /** Sets one librados option ({@code rados_conf_set}); a refusal is one line naming it. */
+  private void set(Arena arena, String key, String value) throws Throwable {
+    int rc = (int) rbd.radosConfSet.call(cluster.address(), arena.allocateFrom(key).address(), arena.allocateFrom(value).address());
+    if (rc < 0) {
+      throw new BlockDeviceException(BlockError.EINVAL, name + ": librados option " + key + "=" + value
+          + " refused (" + new RbdException(rc, "rados_conf_set").getMessage() + ") (expected: an option librados knows, with a valid value)");
     }
   }
 

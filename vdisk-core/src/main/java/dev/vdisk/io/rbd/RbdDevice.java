@@ -107,13 +107,16 @@ public final class RbdDevice implements BlockDevice {
    * the cluster's default features ({@code rbd_default_features}: layering, exclusive-lock, object-map, fast-diff,
    * deep-flatten unless the cluster says otherwise) and default object size.
    *
+   * <p>The connection is kept for the next open of {@code name} in this process.
+   *
    * @throws BlockDeviceException EEXIST-like EINVAL when the image exists, or why the cluster refused
    */
   public static void create(RbdName name, long size) throws IOException {
     if (name.snapshot() != null) {
       throw new BlockDeviceException(BlockError.EINVAL, name + ": create (expected: an image name without @snapshot)");
     }
-    try (RadosCluster cluster = RadosCluster.connect(name, Map.of()); Arena arena = Arena.ofConfined()) {
+    RadosCluster cluster = RadosCluster.connect(name, Map.of());
+    try (Arena arena = Arena.ofConfined()) {
       RbdNative rbd = cluster.rbd();
       MemorySegment opts = arena.allocate(ADDRESS);
       rbd.rbdImageOptionsCreate.call(opts.address());
@@ -129,11 +132,31 @@ public final class RbdDevice implements BlockDevice {
       } finally {
         rbd.rbdImageOptionsDestroy.call(o.address());
       }
+      // Kept for the open that usually follows (convert's target, a qcow2's metadata): one connect, not two.
+      ConnectionAhead.keep(name, cluster);
     } catch (IOException | RuntimeException | Error e) {
+      cluster.close();
       throw e;
     } catch (Throwable e) {
+      cluster.close();
       throw new BlockDeviceException(BlockError.EIO, name + ": create: " + e, e);
     }
+  }
+
+  /**
+   * Starts connecting to {@code name}'s cluster on a daemon thread, for an open or create of that name later in this
+   * process to take instead of connecting itself (so the connect overlaps what the process does meanwhile). The
+   * connection is made as {@link #open} makes it (the cache mode's options are set when it is taken); a failure is
+   * thrown by the open that takes it. One nobody takes is shut down at exit. A name with {@code key-secret} is not
+   * connected ahead (its secret is defined later).
+   */
+  public static void connectAhead(RbdName name) {
+    ConnectionAhead.start(name);
+  }
+
+  /** How many connections to a cluster ({@code rados_connect} calls) this process has made: what tests count. */
+  public static int connections() {
+    return RadosCluster.CONNECTS.get();
   }
 
   private static Map<String, String> cacheOptions(CacheMode cache) {

@@ -1,6 +1,7 @@
 package dev.vdisk.io.rbd;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
@@ -9,7 +10,6 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
-import java.util.ArrayDeque;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.locks.LockSupport;
@@ -37,7 +37,9 @@ final class RbdQueue implements RequestQueue {
   /** Where {@code rbd_aio_create_completion} writes the new completion. */
   private final MemorySegment out = arena.allocate(ADDRESS);
   private final Request[] slots;
-  private final ArrayDeque<Integer> free = new ArrayDeque<>();
+  /** Free slots, a stack of {@code freeCount}: ints, so taking one boxes nothing at any depth. */
+  private final int[] free;
+  private int freeCount;
   /**
    * Finished slots (each stored plus one; 0 is an empty cell) in the order librbd's threads claimed their cells, a
    * power of two at least {@code depth} long (so the cell numbers stay in order when the tail counter overflows). At
@@ -64,8 +66,8 @@ final class RbdQueue implements RequestQueue {
     Arena bounce;
     /** Bytes librbd reads (the rest up to the buffer's end is past the image: zeroes). */
     long length;
-    /** librbd's completion, or null if the request never reached librbd. */
-    MemorySegment completion;
+    /** librbd's completion ({@code rbd_completion_t}), or 0 if the request never reached librbd. */
+    long completion;
     IOException error;
   }
 
@@ -76,9 +78,10 @@ final class RbdQueue implements RequestQueue {
     this.device = device;
     this.rbd = rbd;
     this.slots = new Request[depth];
+    this.free = new int[depth];
     for (int i = 0; i < depth; i++) {
       slots[i] = new Request();
-      free.add(i);
+      free[freeCount++] = depth - 1 - i;
     }
     this.ring = new AtomicIntegerArray(Integer.highestOneBit(depth * 2 - 1));
     this.mask = ring.length() - 1;
@@ -111,7 +114,7 @@ final class RbdQueue implements RequestQueue {
     if (r.length < n) {
       r.data.asSlice(r.length).fill((byte) 0);
     }
-    submit(slot, c -> (int) rbd.rbdAioRead.call(device.image().address(), offset, r.length, r.data.address(), c));
+    submit(slot);
   }
 
   @Override
@@ -135,7 +138,7 @@ final class RbdQueue implements RequestQueue {
     if (r.bounce != null) {
       r.data.asByteBuffer().put(src.slice());
     }
-    submit(slot, c -> (int) rbd.rbdAioWrite.call(device.image().address(), offset, (long) n, r.data.address(), c));
+    submit(slot);
   }
 
   /** A free slot for the request, or IllegalStateException when {@link #depth} are in flight. */
@@ -143,16 +146,16 @@ final class RbdQueue implements RequestQueue {
     if (closed) {
       throw new IllegalStateException("request queue: closed");
     }
-    Integer slot = free.poll();
-    if (slot == null) {
+    if (freeCount == 0) {
       throw new IllegalStateException("request queue: " + depth() + " requests in flight (expected: reap first)");
     }
+    int slot = free[--freeCount];
     Request r = slots[slot];
     r.tag = tag;
     r.read = read;
     r.offset = offset;
     r.buffer = buffer;
-    r.completion = null;
+    r.completion = 0;
     r.error = null;
     r.bounce = null;
     inFlight++;
@@ -169,35 +172,40 @@ final class RbdQueue implements RequestQueue {
     }
   }
 
-  /** An AIO call taking the completion's address; returns the call's own result (0 or {@code -errno}). */
-  @FunctionalInterface
-  private interface Submit {
-    int call(long completion) throws Throwable;
-  }
-
-  /** Creates the slot's completion and submits; a refusal (or a closed image) completes the request with its error. */
-  private void submit(int slot, Submit call) {
+  /**
+   * Creates the slot's completion and submits its {@code rbd_aio_read} or {@code rbd_aio_write} of {@code r.length}
+   * bytes; a refusal (or a closed image) completes the request with its error. Allocates nothing (no lambda, no
+   * message) unless it fails.
+   */
+  private void submit(int slot) {
     Request r = slots[slot];
-    String what = (r.read ? "read " : "write ") + device.name() + " at " + r.offset;
     try {
       int rc = (int) rbd.rbdAioCreateCompletion.call(RbdCallbacks.argument(id, slot), rbd.completionUpcall().address(), out.address());
       if (rc < 0) {
         throw new RbdException(rc, "rbd_aio_create_completion");
       }
-      MemorySegment c = out.get(ADDRESS, 0);
-      rc = call.call(c.address());
+      long c = out.get(JAVA_LONG, 0);
+      long image = device.image().address();
+      rc = r.read
+          ? (int) rbd.rbdAioRead.call(image, r.offset, r.length, r.data.address(), c)
+          : (int) rbd.rbdAioWrite.call(image, r.offset, r.length, r.data.address(), c);
       if (rc < 0) {
-        rbd.rbdAioRelease.call(c.address()); // librbd never completes a refused request
-        throw new RbdException(rc, what);
+        rbd.rbdAioRelease.call(c); // librbd never completes a refused request
+        throw new RbdException(rc, what(r));
       }
       r.completion = c;
     } catch (IOException e) {
       r.error = e;
       finished(slot);
     } catch (Throwable e) {
-      r.error = new BlockDeviceException(BlockError.EIO, what + ": " + e, e);
+      r.error = new BlockDeviceException(BlockError.EIO, what(r) + ": " + e, e);
       finished(slot);
     }
+  }
+
+  /** The request for an error message: {@code read rbd:pool/image at OFFSET}. */
+  private String what(Request r) {
+    return (r.read ? "read " : "write ") + device.name() + " at " + r.offset;
   }
 
   /**
@@ -227,7 +235,7 @@ final class RbdQueue implements RequestQueue {
         Request r = slots[slot];
         IOException error = finish(r);
         inFlight--;
-        free.add(slot);
+        free[freeCount++] = slot;
         n++;
         done.completed(r.tag, error);
       }
@@ -265,16 +273,16 @@ final class RbdQueue implements RequestQueue {
   private IOException finish(Request r) {
     IOException error = r.error;
     try {
-      if (r.completion != null) {
+      if (r.completion != 0) {
         long rc;
         try {
-          rc = (long) rbd.rbdAioGetReturnValue.call(r.completion.address());
-          rbd.rbdAioRelease.call(r.completion.address());
+          rc = rbd.rbdAioGetReturnValue.call(r.completion);
+          rbd.rbdAioRelease.call(r.completion);
         } catch (Throwable e) {
           rc = -RbdException.EIO;
         }
         if (rc < 0) {
-          error = new RbdException(rc, (r.read ? "read " : "write ") + device.name() + " at " + r.offset);
+          error = new RbdException(rc, what(r));
         } else if (r.read && rc < r.length) {
           // A short read (the image shrank meanwhile) ends in zeroes, as QEMU pads it.
           r.data.asSlice(rc, r.length - rc).fill((byte) 0);
@@ -294,7 +302,7 @@ final class RbdQueue implements RequestQueue {
       }
       r.buffer = null;
       r.data = null;
-      r.completion = null;
+      r.completion = 0;
     }
   }
 
