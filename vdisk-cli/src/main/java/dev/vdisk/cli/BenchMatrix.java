@@ -151,10 +151,6 @@ final class BenchMatrix {
   }
 
   private static String version() {
-    try {
-      return new Main.Version().getVersion()[0].replace("vdisk version ", "");
-    } catch (IOException e) {
-      return "unknown";
-    }
+    return BuildVersion.VERSION;
   }
 }

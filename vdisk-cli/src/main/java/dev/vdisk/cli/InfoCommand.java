@@ -1,8 +1,5 @@
 package dev.vdisk.cli;
 
-import com.fasterxml.jackson.annotation.JsonInclude;
-import com.fasterxml.jackson.annotation.JsonProperty;
-import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import dev.vdisk.Image;
 import dev.vdisk.format.ImageInfo;
 import dev.vdisk.bench.matrix.SpaceBreakdown;
@@ -11,6 +8,7 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -45,22 +43,43 @@ final class InfoCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "FILE", description = "The image.")
   String file;
 
-  /** qemu-img info's JSON object, members in the order qemu-img 7.2 prints them; absent ones are null. */
-  @JsonPropertyOrder({"backing-filename-format", "snapshots", "virtual-size", "filename", "cluster-size", "format",
-      "actual-size", "format-specific", "full-backing-filename", "backing-filename", "dirty-flag"})
-  @JsonInclude(JsonInclude.Include.NON_NULL)
+  /** qemu-img info's JSON object ({@link #json()}); absent members are null. */
   record Info(
-      @JsonProperty("backing-filename-format") String backingFilenameFormat,
-      @JsonProperty("snapshots") List<SnapshotList.Entry> snapshots,
-      @JsonProperty("virtual-size") long virtualSize,
-      @JsonProperty("filename") String filename,
-      @JsonProperty("cluster-size") Integer clusterSize,
-      @JsonProperty("format") String format,
-      @JsonProperty("actual-size") Long actualSize,
-      @JsonProperty("format-specific") FormatSpecific formatSpecific,
-      @JsonProperty("full-backing-filename") String fullBackingFilename,
-      @JsonProperty("backing-filename") String backingFilename,
-      @JsonProperty("dirty-flag") Boolean dirtyFlag) {
+      String backingFilenameFormat,
+      List<SnapshotList.Entry> snapshots,
+      long virtualSize,
+      String filename,
+      Integer clusterSize,
+      String format,
+      Long actualSize,
+      FormatSpecific formatSpecific,
+      String fullBackingFilename,
+      String backingFilename,
+      Boolean dirtyFlag) implements Json.Members {
+    /** The members in the order qemu-img 7.2 prints them; absent ones left out. */
+    @Override
+    public Map<String, Object> json() {
+      Map<String, Object> m = new LinkedHashMap<>();
+      putPresent(m, "backing-filename-format", backingFilenameFormat);
+      putPresent(m, "snapshots", snapshots);
+      m.put("virtual-size", virtualSize);
+      putPresent(m, "filename", filename);
+      putPresent(m, "cluster-size", clusterSize);
+      putPresent(m, "format", format);
+      putPresent(m, "actual-size", actualSize);
+      putPresent(m, "format-specific", formatSpecific);
+      putPresent(m, "full-backing-filename", fullBackingFilename);
+      putPresent(m, "backing-filename", backingFilename);
+      putPresent(m, "dirty-flag", dirtyFlag);
+      return m;
+    }
+
+    private static void putPresent(Map<String, Object> m, String key, Object value) {
+      if (value != null) {
+        m.put(key, value);
+      }
+    }
+
     /**
      * This image's facts reported under a protocol's name (opened without a format layer): QEMU's rbd driver has
      * format-specific facts (empty for an image without encryption), NBD's and file's have none.
@@ -79,7 +98,15 @@ final class InfoCommand implements Callable<Integer> {
   }
 
   /** {@code "format-specific": {"type": fmt, "data": {...}}}. */
-  record FormatSpecific(@JsonProperty("type") String type, @JsonProperty("data") Map<String, Object> data) {}
+  record FormatSpecific(String type, Map<String, Object> data) implements Json.Members {
+    @Override
+    public Map<String, Object> json() {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("type", type);
+      m.put("data", data);
+      return m;
+    }
+  }
 
   @Override
   public Integer call() throws IOException {

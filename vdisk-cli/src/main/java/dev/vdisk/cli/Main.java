@@ -3,7 +3,6 @@ package dev.vdisk.cli;
 import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.io.internal.NativeLinks;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.io.Writer;
@@ -13,7 +12,6 @@ import java.nio.file.FileSystemException;
 import java.nio.file.NoSuchFileException;
 import java.util.List;
 import java.util.Optional;
-import java.util.Properties;
 import java.util.stream.Stream;
 import picocli.AutoComplete.GenerateCompletion;
 import picocli.CommandLine;
@@ -72,13 +70,9 @@ public final class Main implements Runnable {
   }
 
   public static void main(String[] args) {
-    // The system calls' link (tens of milliseconds) on another core while this thread parses the command line; not
-    // for a command line of options only (--version, --help), which opens no file.
-    for (String a : args) {
-      if (!a.startsWith("-")) {
-        NativeLinks.startAhead();
-        break;
-      }
+    // The system calls' link (tens of milliseconds) on another core while this thread parses the command line.
+    if (opensFiles(args)) {
+      NativeLinks.startAhead();
     }
     // The library's notices (System.Logger, to java.util.logging's console) as one line each, not JUL's two.
     if (System.getProperty("java.util.logging.SimpleFormatter.format") == null) {
@@ -97,6 +91,21 @@ public final class Main implements Runnable {
     }
     // Success with no other thread left: main returns and the JVM ends. System.exit would first look up a
     // System.Logger to log the exit (Runtime.exit's debug log), a ServiceLoader scan that opens and indexes the jar.
+  }
+
+  /**
+   * False for the command lines that surely open no file, for which linking the system calls would be wasted work:
+   * options only ({@code --version}, {@code --help}) and {@code measure --size}. Errs towards linking.
+   */
+  private static boolean opensFiles(String[] args) {
+    boolean anyCommand = false;
+    for (String a : args) {
+      if (a.equals("--size") || a.startsWith("--size=")) {
+        return false; // measure --size measures no file (bench --size is a long command: its link need not be early)
+      }
+      anyCommand |= !a.startsWith("-");
+    }
+    return anyCommand;
   }
 
   /** True if a thread other than this one would keep the JVM alive after main returns. */
@@ -130,7 +139,7 @@ public final class Main implements Runnable {
     PrintWriter out = outWriter instanceof PrintWriter p ? p : new PrintWriter(outWriter);
     PrintWriter err = errWriter instanceof PrintWriter p ? p : new PrintWriter(errWriter);
     if (args.length > 0 && Stream.of(args).allMatch(a -> a.equals("-V") || a.equals("--version"))) {
-      return version(out, err); // what picocli prints for it, without building picocli's model of vdisk
+      return version(out); // what picocli prints for it, without building picocli's model of vdisk
     }
     dev.vdisk.format.internal.RbdImages.connectAhead(args); // the cluster's connect overlaps parsing and class loading
     Main main = new Main(out, err);
@@ -196,19 +205,12 @@ public final class Main implements Runnable {
   }
 
   /** {@code vdisk --version}: the version line on {@code out}, exit status 0. */
-  private static int version(PrintWriter out, PrintWriter err) {
-    try {
-      for (String line : new Version().getVersion()) {
-        out.println(line);
-      }
-      return 0;
-    } catch (IOException e) {
-      err.println(errorLine("vdisk", e.getMessage()));
-      return 1;
-    } finally {
-      out.flush();
-      err.flush();
+  private static int version(PrintWriter out) {
+    for (String line : new Version().getVersion()) {
+      out.println(line);
     }
+    out.flush();
+    return 0;
   }
 
   /**
@@ -295,18 +297,11 @@ public final class Main implements Runnable {
     return "internal error: " + e + " (expected: no internal errors; please report this with --debug output)";
   }
 
-  /** {@code --version}: the project version, filtered into {@code version.properties} at build time. */
+  /** {@code --version}: the project version (a constant: a short command never opens the jar for it). */
   static final class Version implements IVersionProvider {
     @Override
-    public String[] getVersion() throws IOException {
-      Properties p = new Properties();
-      try (InputStream in = Main.class.getResourceAsStream("version.properties")) {
-        if (in == null) {
-          throw new IOException("dev/vdisk/cli/version.properties: missing from the jar (expected: a build by Maven)");
-        }
-        p.load(in);
-      }
-      return new String[] {"vdisk version " + p.getProperty("version")};
+    public String[] getVersion() {
+      return new String[] {"vdisk version " + BuildVersion.VERSION};
     }
   }
 }

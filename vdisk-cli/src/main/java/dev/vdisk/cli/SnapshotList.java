@@ -1,13 +1,12 @@
 package dev.vdisk.cli;
 
-import com.fasterxml.jackson.annotation.JsonInclude;
-import com.fasterxml.jackson.annotation.JsonProperty;
-import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import dev.vdisk.format.Snapshot;
 import java.time.Instant;
 import java.time.ZoneId;
 import java.time.format.DateTimeFormatter;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /** Internal snapshots as qemu-img lists them: the JSON objects of {@code info} and the table of {@code snapshot -l}. */
 final class SnapshotList {
@@ -16,18 +15,26 @@ final class SnapshotList {
 
   private SnapshotList() {}
 
-  /** QEMU's SnapshotInfo, members in qemu-img 7.2's order; {@code icount} is absent where none was recorded. */
-  @JsonPropertyOrder({"icount", "vm-clock-nsec", "name", "date-sec", "date-nsec", "vm-clock-sec", "id", "vm-state-size"})
-  @JsonInclude(JsonInclude.Include.NON_NULL)
-  record Entry(
-      @JsonProperty("icount") Long icount,
-      @JsonProperty("vm-clock-nsec") long vmClockNsec,
-      @JsonProperty("name") String name,
-      @JsonProperty("date-sec") long dateSec,
-      @JsonProperty("date-nsec") long dateNsec,
-      @JsonProperty("vm-clock-sec") long vmClockSec,
-      @JsonProperty("id") String id,
-      @JsonProperty("vm-state-size") long vmStateSize) {}
+  /** QEMU's SnapshotInfo ({@link #json()}); {@code icount} is absent where none was recorded. */
+  record Entry(Long icount, long vmClockNsec, String name, long dateSec, long dateNsec, long vmClockSec, String id,
+      long vmStateSize) implements Json.Members {
+    /** The members in qemu-img 7.2's order. */
+    @Override
+    public Map<String, Object> json() {
+      Map<String, Object> m = new LinkedHashMap<>();
+      if (icount != null) {
+        m.put("icount", icount);
+      }
+      m.put("vm-clock-nsec", vmClockNsec);
+      m.put("name", name);
+      m.put("date-sec", dateSec);
+      m.put("date-nsec", dateNsec);
+      m.put("vm-clock-sec", vmClockSec);
+      m.put("id", id);
+      m.put("vm-state-size", vmStateSize);
+      return m;
+    }
+  }
 
   static List<Entry> entries(List<Snapshot> snapshots) {
     return snapshots.stream()
