@@ -1,5 +1,6 @@
 package dev.vdisk.cli;
 
+import com.sun.nio.file.ExtendedOpenOption;
 import dev.vdisk.io.internal.NativeLinks;
 import java.io.File;
 import java.io.IOException;
@@ -8,9 +9,11 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.io.Writer;
 import java.net.UnixDomainSocketAddress;
+import java.nio.channels.FileChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -35,7 +38,8 @@ import java.util.stream.Stream;
  *       clients ({@code qemu-img bench} reading and writing 4 KiB requests at depth 16 and 1 MiB ones at depth 4, on
  *       a qcow2 and on a raw export, {@code qemu-io}, {@code nbdcopy}), so that a fresh server starts with its
  *       request path's profiles; for {@code serve convert compare bench io commit rebase dd}, which can run long
- *       enough for C2's code to pay off.</li>
+ *       enough for C2's code to pay off; it also runs bench's depth-16 cells under cache=none with {@code -i native}
+ *       on raw and qcow2 ({@link #directAio}).</li>
  * </ul>
  * Both also open an image on Ceph RBD as far as that goes without a cluster ({@link #rbd()}) and load the classes of
  * requests on RBD ({@link #rbdRequestClasses()}), so the RBD binding's classes come from the cache too. Clients missing from the PATH are skipped with a note on stderr: the cache is then trained on less. A command that
@@ -66,6 +70,7 @@ public final class AotTraining {
       training.run(training.shortCommands());
     } else {
       training.run(training.longCommands());
+      training.directAio();
       training.serve();
     }
     // The server's threads would keep the JVM alive; the AOT cache is written as the JVM exits.
@@ -174,6 +179,39 @@ public final class AotTraining {
     c.add(List.of("rebase", "-b", "rebased.qcow2", "-F", "qcow2", "overlay.qcow2"));
     c.add(List.of("commit", "overlay.qcow2"));
     return c;
+  }
+
+  /**
+   * bench/compare-qemu.sh's depth-16 cells under cache=none with Linux AIO ({@code -i native}: the queue of the raw
+   * file and of a qcow2 image, reads and overwrites of its written clusters), on small images and short counts, so
+   * that such a bench starts with that path's classes and profiles. Skipped with a note on a file system that refuses
+   * O_DIRECT (tmpfs before Linux 6.6, some overlay file systems).
+   */
+  private void directAio() throws IOException {
+    try (FileChannel probe = FileChannel.open(dir.resolve("t.raw"), StandardOpenOption.READ, ExtendedOpenOption.DIRECT)) {
+      probe.size();
+    } catch (IOException | UnsupportedOperationException refused) {
+      System.err.println("AotTraining: " + dir + " refuses O_DIRECT (" + refused.getMessage()
+          + "): the cache=none aio=native bench path is trained without it");
+      return;
+    }
+    List<List<String>> c = new ArrayList<>();
+    for (String format : List.of("raw", "qcow2")) {
+      c.add(List.of("create", "-q", "-f", format, "direct." + format, "32M"));
+      c.add(List.of("io", "-f", format, "-c", "write -P 0x3c 0 32M", "direct." + format));
+    }
+    for (String image : List.of("direct.raw", "direct.qcow2")) {
+      for (boolean write : List.of(false, true)) {
+        List<String> bench = new ArrayList<>(List.of("bench", "-t", "none", "-i", "native", "-c", "30000", "-d", "16",
+            "-s", "4096", "-S", "1052672"));
+        if (write) {
+          bench.add("-w");
+        }
+        bench.add(image);
+        c.add(bench);
+      }
+    }
+    run(c);
   }
 
   /** Runs one vdisk command line in this JVM; a failure ends the training. */

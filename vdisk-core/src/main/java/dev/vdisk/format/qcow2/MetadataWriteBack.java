@@ -113,7 +113,9 @@ final class MetadataWriteBack {
     extendData();
     do {
       flushOrdered();
-    } while (refcounts.dirty() || l2.dirtyCount() > 0 || refcounts.hasPendingFrees());
+      // Frees held back by queue requests in flight (applyFrees) wait for a later write-back: the close comes after
+      // every queue was closed, and this thread may be the one that would reap them.
+    } while (refcounts.dirty() || l2.dirtyCount() > 0 || refcounts.hasPendingFrees() && queued.getAsInt() == 0);
     file.flush();
   }
 
