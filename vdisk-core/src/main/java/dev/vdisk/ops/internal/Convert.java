@@ -200,7 +200,9 @@ public final class Convert {
   }
 
   private void workerLoop() {
-    ByteBuffer buf = DirectBuffers.aligned(options.bufferSize());
+    // Made at the first chunk that is read or zero-filled: a worker whose chunks are all mapped never needs it, and
+    // a direct buffer is zeroed and faulted in when it is made (2 MiB per worker).
+    ByteBuffer buf = null;
     while (true) {
       Chunk c;
       lock.lock();
@@ -218,16 +220,20 @@ public final class Convert {
       }
       MappedChunk mapped = null;
       try {
-        ByteBuffer bytes = buf;
+        ByteBuffer bytes = null; // stays null for a zero chunk: write() zeroes it without bytes
         if (c.data()) {
           mapped = windows != null ? map(c) : null;
           if (mapped != null) {
             bytes = mapped.bytes();
           } else {
+            buf = buf != null ? buf : DirectBuffers.aligned(options.bufferSize());
             read(c, buf);
+            bytes = buf;
           }
         } else if (scanner == null && !c.kept()) {
+          buf = buf != null ? buf : DirectBuffers.aligned(options.bufferSize());
           zeroFill(buf, c.length());
+          bytes = buf;
         }
         if (options.inOrder()) {
           awaitTurn(c.offset());
