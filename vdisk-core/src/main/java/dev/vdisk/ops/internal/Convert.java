@@ -30,8 +30,9 @@ import java.util.concurrent.locks.ReentrantLock;
  *       ConvertOptions#workers()} threads, each with one buffer: memory is bounded by their product. Within
  *       data, zero runs of at least {@link ConvertOptions#sparseBytes()} are treated like zero ranges
  *       ({@link SparseScanner}). A chunk whose bytes sit verbatim in one host file (raw, qcow2 data clusters) and
- *       in its page cache is scanned and written from a read-only mapping of that file ({@link MappedChunk}) instead of read into the
- *       buffer: one copy of each byte (into the target) where a read makes two.
+ *       in its page cache is scanned and written from a read-only mapping of that file ({@link MappedChunk}, a slice of a
+ *       large window that {@link MappedWindows} maps once for many chunks) instead of read into the buffer: one copy
+ *       of each byte (into the target) where a read makes two.
  *   <li>Writes go out in ascending order unless {@link ConvertOptions#inOrder()} is false; reads run ahead
  *       in parallel either way.
  *   <li>With {@link ConvertOptions#compressed()} ({@code -c}) chunks are whole compression units of the target
@@ -58,8 +59,9 @@ public final class Convert {
   private final SparseScanner scanner;
   /** With {@code -c}: the target's compression unit; else 0. */
   private final int unit;
-  /** Whether data chunks stored verbatim in a host file are read through a mapping ({@link MappedChunk}). */
-  private final boolean mapSource;
+  /** The mappings that data chunks stored verbatim in a host file are read through ({@link MappedChunk}); null where
+   * every chunk is read. */
+  private final MappedWindows windows;
   /** With {@code -B}: the size of the target's backing image (qemu-img's target_backing_sectors); else -1. */
   private final long targetBacking;
 
@@ -80,7 +82,6 @@ public final class Convert {
 
   private Convert(Named source, Named target, ConvertOptions options, long targetBacking, Progress progress,
       boolean mapSource) throws IOException {
-    this.mapSource = mapSource;
     this.targetBacking = targetBacking;
     this.source = source;
     this.target = target;
@@ -91,6 +92,7 @@ public final class Convert {
     this.scanner = min == 0 ? null
         : new SparseScanner(min, SparseScanner.alignment(min, target.device().limits().requestAlignment()));
     this.unit = options.compressed() ? target.device().limits().compressionUnit() : 0;
+    this.windows = mapSource ? new MappedWindows(Math.max(options.bufferSize(), unit)) : null;
   }
 
   /**
@@ -138,10 +140,10 @@ public final class Convert {
       progress.update(0, work);
     }
     List<Thread> threads = new ArrayList<>();
-    for (int i = 0; i < options.workers(); i++) {
-      threads.add(Thread.ofPlatform().name("convert-" + i).start(this::workerLoop));
-    }
     try {
+      for (int i = 0; i < options.workers(); i++) {
+        threads.add(Thread.ofPlatform().name("convert-" + i).start(this::workerLoop));
+      }
       for (Thread t : threads) {
         t.join();
       }
@@ -149,6 +151,10 @@ public final class Convert {
       threads.forEach(Thread::interrupt);
       fail(new InterruptedIOException("convert: interrupted"));
       Thread.currentThread().interrupt();
+    } finally {
+      if (windows != null) {
+        windows.close();
+      }
     }
     if (failure != null) {
       throw failure;
@@ -194,7 +200,9 @@ public final class Convert {
   }
 
   private void workerLoop() {
-    ByteBuffer buf = DirectBuffers.aligned(options.bufferSize());
+    // Made at the first chunk that is read or zero-filled: a worker whose chunks are all mapped never needs it, and
+    // a direct buffer is zeroed and faulted in when it is made (2 MiB per worker).
+    ByteBuffer buf = null;
     while (true) {
       Chunk c;
       lock.lock();
@@ -212,16 +220,20 @@ public final class Convert {
       }
       MappedChunk mapped = null;
       try {
-        ByteBuffer bytes = buf;
+        ByteBuffer bytes = null; // stays null for a zero chunk: write() zeroes it without bytes
         if (c.data()) {
-          mapped = mapSource ? map(c) : null;
+          mapped = windows != null ? map(c) : null;
           if (mapped != null) {
             bytes = mapped.bytes();
           } else {
+            buf = buf != null ? buf : DirectBuffers.aligned(options.bufferSize());
             read(c, buf);
+            bytes = buf;
           }
         } else if (scanner == null && !c.kept()) {
+          buf = buf != null ? buf : DirectBuffers.aligned(options.bufferSize());
           zeroFill(buf, c.length());
+          bytes = buf;
         }
         if (options.inOrder()) {
           awaitTurn(c.offset());
@@ -310,7 +322,7 @@ public final class Convert {
   /** The chunk's source bytes through a mapping of their host file, or null where they must be read. */
   private MappedChunk map(Chunk c) throws IOException {
     try {
-      return MappedChunk.map(source.device(), c.offset(), c.length());
+      return windows.map(source.device(), c.offset(), c.length());
     } catch (IOException e) {
       throw new IOException("error while reading '" + source.name() + "' at byte " + c.offset() + ": " + e.getMessage(), e);
     }
