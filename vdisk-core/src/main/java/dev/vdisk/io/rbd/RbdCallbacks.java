@@ -4,6 +4,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
  * Where librbd's callbacks land. The two upcall stubs of {@link RbdNative} are made once, so each call passes a
@@ -17,7 +18,11 @@ final class RbdCallbacks {
   private static final AtomicLong NEXT = new AtomicLong(1);
   private static final Map<Long, RbdCompletion> COMPLETIONS = new ConcurrentHashMap<>();
   private static final Map<Long, RbdDiffCollector> DIFFS = new ConcurrentHashMap<>();
-  private static final Map<Long, RbdQueue> QUEUES = new ConcurrentHashMap<>();
+  /**
+   * Open queues by their number: an array, so librbd's callback finds a queue's request without boxing a Long per
+   * completion. Copied (twice as long) when full, under the class's lock; a closed queue's cell is reused.
+   */
+  private static volatile AtomicReferenceArray<RbdQueue> queues = new AtomicReferenceArray<>(64);
   /** Marks a queued request's argument ({@link #argument}): the queue's number above the slot's 16 bits. */
   private static final long QUEUED = 1L << 62;
 
@@ -48,15 +53,27 @@ final class RbdCallbacks {
   }
 
   /** Registers {@code q} until it is closed; returns its number for {@link #argument}. */
-  static long register(RbdQueue q) {
-    long id = NEXT.getAndIncrement();
-    QUEUES.put(id, q);
+  static synchronized long register(RbdQueue q) {
+    AtomicReferenceArray<RbdQueue> table = queues;
+    for (int i = 0; i < table.length(); i++) {
+      if (table.get(i) == null) {
+        table.set(i, q);
+        return i;
+      }
+    }
+    AtomicReferenceArray<RbdQueue> grown = new AtomicReferenceArray<>(table.length() * 2);
+    for (int i = 0; i < table.length(); i++) {
+      grown.set(i, table.get(i));
+    }
+    int id = table.length();
+    grown.set(id, q);
+    queues = grown;
     return id;
   }
 
-  /** Forgets a closed queue. */
-  static void forget(RbdQueue q, long id) {
-    QUEUES.remove(id, q);
+  /** Forgets a closed queue (its requests all reaped, so no callback for it is pending). */
+  static synchronized void forget(RbdQueue q, long id) {
+    queues.compareAndSet((int) id, q, null);
   }
 
   /** The {@code void *arg} of the request in {@code slot} of the queue registered as {@code queue}. */
@@ -68,10 +85,11 @@ final class RbdCallbacks {
    * {@code rbd_callback_t}: runs on a librbd thread when an AIO request completes. A queued request's completion is
    * only recorded for its queue's thread ({@link RbdQueue#finished}); a synchronous request's waiter gets the result.
    */
-  static void completed(MemorySegment completion, MemorySegment arg) {
-    long a = arg.address();
+  static void completed(long completion, long a) {
     if ((a & QUEUED) != 0) {
-      RbdQueue q = QUEUES.get((a & ~QUEUED) >>> 16);
+      int index = (int) ((a & ~QUEUED) >>> 16);
+      AtomicReferenceArray<RbdQueue> table = queues;
+      RbdQueue q = index < table.length() ? table.get(index) : null;
       if (q != null) {
         q.finished((int) (a & 0xffff));
       }

@@ -51,11 +51,11 @@ final class RbdCompletion {
   }
 
   /** Called once on librbd's thread: takes the result, releases the completion (as QEMU does there), wakes the waiter. */
-  void complete(MemorySegment completion) {
+  void complete(long completion) {
     long r;
     try {
-      r = (long) rbd.rbdAioGetReturnValue.call(completion.address());
-      rbd.rbdAioRelease.call(completion.address());
+      r = rbd.rbdAioGetReturnValue.call(completion);
+      rbd.rbdAioRelease.call(completion);
     } catch (Throwable e) {
       r = -RbdException.EIO;
     }

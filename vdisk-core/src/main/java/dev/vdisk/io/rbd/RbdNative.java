@@ -160,9 +160,10 @@ final class RbdNative {
   MemorySegment completionUpcall() throws ReflectiveOperationException {
     MemorySegment stub = completionUpcall;
     if (stub == null) {
+      // void (*)(rbd_completion_t, void *) taken as two longs (the same registers): no MemorySegment per callback.
       stub = Linker.nativeLinker().upcallStub(MethodHandles.lookup().findStatic(RbdCallbacks.class, "completed",
-              MethodType.methodType(void.class, MemorySegment.class, MemorySegment.class)),
-          FunctionDescriptor.ofVoid(ADDRESS, ADDRESS), Arena.global());
+              MethodType.methodType(void.class, long.class, long.class)),
+          FunctionDescriptor.ofVoid(JAVA_LONG, JAVA_LONG), Arena.global());
       completionUpcall = stub;
     }
     return stub;

@@ -46,6 +46,10 @@ final class RbdQueue implements RequestQueue {
    * most {@code depth} requests are unreaped, so the ring never wraps onto a cell not yet taken.
    */
   private final AtomicIntegerArray ring;
+  /** Direct buffers seen lately, by identity hash, and their addresses at index 0 ({@link #base}). */
+  private final ByteBuffer[] seen;
+  private final long[] seenBase;
+  private final int seenMask;
   private final int mask;
   private final AtomicInteger ringTail = new AtomicInteger();
   private int ringHead;
@@ -60,8 +64,10 @@ final class RbdQueue implements RequestQueue {
     boolean read;
     long offset;
     ByteBuffer buffer;
-    /** The native memory librbd reads or writes; a bounce buffer for a heap buffer. */
+    /** The bounce buffer of a heap buffer, or null for a direct buffer (librbd uses its memory as it is). */
     MemorySegment data;
+    /** The native address librbd reads or writes: the direct buffer's at its position, or the bounce buffer's. */
+    long address;
     /** The bounce buffer's arena, or null for a direct buffer. */
     Arena bounce;
     /** Bytes librbd reads (the rest up to the buffer's end is past the image: zeroes). */
@@ -85,6 +91,9 @@ final class RbdQueue implements RequestQueue {
     }
     this.ring = new AtomicIntegerArray(Integer.highestOneBit(depth * 2 - 1));
     this.mask = ring.length() - 1;
+    this.seen = new ByteBuffer[ring.length()];
+    this.seenBase = new long[ring.length()];
+    this.seenMask = mask;
     this.id = RbdCallbacks.register(this);
   }
 
@@ -112,7 +121,7 @@ final class RbdQueue implements RequestQueue {
     }
     memory(r, n);
     if (r.length < n) {
-      r.data.asSlice(r.length).fill((byte) 0);
+      segment(r).asSlice(r.length).fill((byte) 0);
     }
     submit(slot);
   }
@@ -163,13 +172,37 @@ final class RbdQueue implements RequestQueue {
   }
 
   /** The native memory of the request's {@code n} bytes: the direct buffer itself, else a bounce buffer. */
-  private static void memory(Request r, int n) {
+  private void memory(Request r, int n) {
     if (r.buffer.isDirect()) {
-      r.data = MemorySegment.ofBuffer(r.buffer);
+      r.data = null;
+      r.address = base(r.buffer) + r.buffer.position();
     } else {
       r.bounce = Arena.ofConfined();
       r.data = r.bounce.allocate(n);
+      r.address = r.data.address();
     }
+  }
+
+  /**
+   * The native address of the direct buffer {@code b}'s index 0, from a small cache by identity: a bench's or a
+   * server's buffers come back request after request, and {@link MemorySegment#ofBuffer} allocates a segment and a
+   * session each time. A direct buffer's address never changes; the cache holds the buffers it names (at most its
+   * length of them, until replaced or the queue is closed), so no address outlives its memory.
+   */
+  private long base(ByteBuffer b) {
+    int cell = System.identityHashCode(b) & seenMask;
+    if (seen[cell] == b) {
+      return seenBase[cell];
+    }
+    long base = MemorySegment.ofBuffer(b).address() - b.position();
+    seen[cell] = b;
+    seenBase[cell] = base;
+    return base;
+  }
+
+  /** The request's memory as a segment: its bounce buffer, or its direct buffer from its position (rare paths). */
+  private static MemorySegment segment(Request r) {
+    return r.data != null ? r.data : MemorySegment.ofBuffer(r.buffer);
   }
 
   /**
@@ -187,8 +220,8 @@ final class RbdQueue implements RequestQueue {
       long c = out.get(JAVA_LONG, 0);
       long image = device.image().address();
       rc = r.read
-          ? (int) rbd.rbdAioRead.call(image, r.offset, r.length, r.data.address(), c)
-          : (int) rbd.rbdAioWrite.call(image, r.offset, r.length, r.data.address(), c);
+          ? (int) rbd.rbdAioRead.call(image, r.offset, r.length, r.address, c)
+          : (int) rbd.rbdAioWrite.call(image, r.offset, r.length, r.address, c);
       if (rc < 0) {
         rbd.rbdAioRelease.call(c); // librbd never completes a refused request
         throw new RbdException(rc, what(r));
@@ -285,7 +318,7 @@ final class RbdQueue implements RequestQueue {
           error = new RbdException(rc, what(r));
         } else if (r.read && rc < r.length) {
           // A short read (the image shrank meanwhile) ends in zeroes, as QEMU pads it.
-          r.data.asSlice(rc, r.length - rc).fill((byte) 0);
+          segment(r).asSlice(rc, r.length - rc).fill((byte) 0);
         }
       }
       if (error == null) {
@@ -321,6 +354,7 @@ final class RbdQueue implements RequestQueue {
       reap(inFlight, (tag, error) -> {});
     } finally {
       closed = true;
+      java.util.Arrays.fill(seen, null);
       RbdCallbacks.forget(this, id);
       arena.close();
     }
