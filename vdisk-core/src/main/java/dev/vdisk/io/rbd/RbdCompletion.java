@@ -1,6 +1,7 @@
 package dev.vdisk.io.rbd;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -23,7 +24,7 @@ final class RbdCompletion {
   private final RbdNative rbd;
   private final Thread waiter = Thread.currentThread();
   private final long id = RbdCallbacks.register(this);
-  private final MemorySegment handle;
+  private final long handle;
   private volatile boolean done;
   private long result;
 
@@ -36,18 +37,18 @@ final class RbdCompletion {
       RbdCallbacks.forget(id);
       throw new RbdException(rc, "rbd_aio_create_completion");
     }
-    handle = out.get(ADDRESS, 0);
+    handle = out.get(JAVA_LONG, 0); // a long, not a MemorySegment: nothing allocated per request
   }
 
   /** The {@code rbd_completion_t} to pass to the AIO call. */
-  MemorySegment handle() {
+  long handle() {
     return handle;
   }
 
   /** Releases a completion whose AIO call returned an error: librbd never calls back for it. */
   void abandon() throws Throwable {
     RbdCallbacks.forget(id);
-    rbd.rbdAioRelease.call(handle.address());
+    rbd.rbdAioRelease.call(handle);
   }
 
   /** Called once on librbd's thread: takes the result, releases the completion (as QEMU does there), wakes the waiter. */

@@ -283,7 +283,7 @@ public final class RbdDevice implements BlockDevice {
       buf.asSlice(readable).fill((byte) 0);
     }
     if (readable > 0) {
-      long r = aio("read", offset, c -> (int) rbd.rbdAioRead.call(image().address(), offset, readable, buf.address(), c.address()));
+      long r = aio("read", offset, c -> (int) rbd.rbdAioRead.call(image().address(), offset, readable, buf.address(), c));
       if (r < readable) {
         // A short read (the image shrank meanwhile) ends in zeroes, as QEMU pads it.
         buf.asSlice(r, readable - r).fill((byte) 0);
@@ -312,7 +312,7 @@ public final class RbdDevice implements BlockDevice {
 
   /** Writes {@code n} bytes of native memory {@code buf} at {@code offset}. */
   private void write(long offset, MemorySegment buf, int n) throws IOException {
-    aio("write", offset, c -> (int) rbd.rbdAioWrite.call(image().address(), offset, (long) n, buf.address(), c.address()));
+    aio("write", offset, c -> (int) rbd.rbdAioWrite.call(image().address(), offset, (long) n, buf.address(), c));
   }
 
   /**
@@ -327,12 +327,12 @@ public final class RbdDevice implements BlockDevice {
 
   @Override
   public void flush() throws IOException {
-    aio("flush", 0, c -> (int) rbd.rbdAioFlush.call(image().address(), c.address()));
+    aio("flush", 0, c -> (int) rbd.rbdAioFlush.call(image().address(), c));
   }
 
   @Override
   public void discard(long offset, long length) throws IOException {
-    aio("discard", offset, c -> (int) rbd.rbdAioDiscard.call(image().address(), offset, length, c.address()));
+    aio("discard", offset, c -> (int) rbd.rbdAioDiscard.call(image().address(), offset, length, c));
   }
 
   @Override
@@ -345,7 +345,7 @@ public final class RbdDevice implements BlockDevice {
     }
     growTo(offset + length);
     int zeroFlags = flags.contains(WriteFlag.MAY_TRIM) ? 0 : RbdNative.RBD_WRITE_ZEROES_FLAG_THICK_PROVISION;
-    MethodHandleCall call = c -> (int) rbd.rbdAioWriteZeroes.get().call(image().address(), offset, length, c.address(), zeroFlags, 0);
+    MethodHandleCall call = c -> (int) rbd.rbdAioWriteZeroes.get().call(image().address(), offset, length, c, zeroFlags, 0);
     aio("write zeroes", offset, call);
   }
 
@@ -415,7 +415,7 @@ public final class RbdDevice implements BlockDevice {
   /** An AIO call taking the completion; returns the call's own result (0 or {@code -errno}). */
   @FunctionalInterface
   private interface MethodHandleCall {
-    int submit(MemorySegment completion) throws Throwable;
+    int submit(long completion) throws Throwable;
   }
 
   /** Submits one AIO request and waits for its completion; returns librbd's result, or throws for {@code -errno}. */
