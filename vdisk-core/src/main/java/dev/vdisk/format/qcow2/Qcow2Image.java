@@ -266,8 +266,11 @@ final class Qcow2Image implements FormatImage {
   @Override
   public RequestQueue queue(int depth) throws IOException {
     RequestQueue below = data.device().queue(depth);
-    if (below == null || writer != null) {
-      return below == null ? null : new WritableImageQueue(below, this, mapper, data, writer);
+    if (below == null) {
+      return null;
+    }
+    if (writer != null) {
+      return new WritableImageQueue(below, this, mapper, data, writer);
     }
     return new ForwardingQueue(below) {
       @Override
