@@ -387,13 +387,19 @@ final class RequestExecutor {
     send(b);
   }
 
-  /** Sends {@code pooled} (filled from position 0, flipped here) and the {@code rest}, then returns {@code pooled} to the pool. */
-  private void send(ByteBuffer pooled, ByteBuffer... rest) {
-    ByteBuffer[] parts = new ByteBuffer[1 + rest.length];
-    parts[0] = pooled.flip();
-    System.arraycopy(rest, 0, parts, 1, rest.length);
+  /** Sends {@code pooled} (filled from position 0, flipped here) as the whole reply, then returns it to the pool. */
+  private void send(ByteBuffer pooled) {
     try {
-      sender.send(parts);
+      sender.send(pooled.flip());
+    } finally {
+      give(pooled);
+    }
+  }
+
+  /** Sends {@code pooled} (filled from position 0, flipped here) then {@code data}, then returns {@code pooled} to the pool. */
+  private void send(ByteBuffer pooled, ByteBuffer data) {
+    try {
+      sender.send(pooled.flip(), data);
     } finally {
       give(pooled);
     }
