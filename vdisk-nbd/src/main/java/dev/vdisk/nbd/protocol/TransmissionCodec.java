@@ -30,16 +30,7 @@ public final class TransmissionCodec {
    * @throws ProtocolException if the magic is not {@code NBD_REQUEST_MAGIC}: the stream cannot be resynchronised
    */
   public static Request decodeRequest(ByteBuffer b) throws ProtocolException {
-    int magic = b.getInt();
-    if (magic != NBD_REQUEST_MAGIC) {
-      throw new ProtocolException(String.format("request magic: 0x%08x (expected: 0x%08x NBD_REQUEST_MAGIC)", magic, NBD_REQUEST_MAGIC));
-    }
-    int flags = Short.toUnsignedInt(b.getShort());
-    int type = Short.toUnsignedInt(b.getShort());
-    long cookie = b.getLong();
-    long offset = b.getLong();
-    long length = Integer.toUnsignedLong(b.getInt());
-    return new Request(flags, type, cookie, offset, length);
+    return new RequestHeader().decode(b).toRequest();
   }
 
   /** A request header, as a client sends it (tests and tools). */

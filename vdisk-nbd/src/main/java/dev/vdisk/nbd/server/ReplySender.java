@@ -27,6 +27,8 @@ final class ReplySender {
   private final Wire wire;
   private final ReentrantLock lock = new ReentrantLock();
   private final ByteBuffer batch;
+  /** {@link #batch} alone, as {@link Wire#writeFully} takes it: a flush makes no array. */
+  private final ByteBuffer[] batchOnly;
   private Thread owner;
   private volatile boolean broken;
 
@@ -34,6 +36,7 @@ final class ReplySender {
   ReplySender(Wire wire, ByteBuffer batch) {
     this.wire = wire;
     this.batch = batch.clear();
+    this.batchOnly = new ByteBuffer[] {this.batch};
   }
 
   /** Makes {@code reader} the thread whose replies are batched; called once, by it, before it runs requests. */
@@ -58,6 +61,31 @@ final class ReplySender {
       return sendOwned(parts);
     }
     return writeLocked(parts);
+  }
+
+  /** {@link #send(ByteBuffer...)} of one buffer, without an array on the owner's path (a reply header alone). */
+  boolean send(ByteBuffer only) {
+    if (broken) {
+      return false;
+    }
+    if (Thread.currentThread() == owner && only.remaining() <= COPY_MAX && only.remaining() <= batch.remaining()) {
+      batch.put(only);
+      return true;
+    }
+    return send(new ByteBuffer[] {only});
+  }
+
+  /** {@link #send(ByteBuffer...)} of two buffers, without an array on the owner's path (a header and read data). */
+  boolean send(ByteBuffer first, ByteBuffer second) {
+    if (broken) {
+      return false;
+    }
+    long n = (long) first.remaining() + second.remaining();
+    if (Thread.currentThread() == owner && n <= COPY_MAX && n <= batch.remaining()) {
+      batch.put(first).put(second);
+      return true;
+    }
+    return send(new ByteBuffer[] {first, second});
   }
 
   private boolean sendOwned(ByteBuffer[] parts) {
@@ -134,7 +162,8 @@ final class ReplySender {
     }
     try {
       if (!broken) {
-        writeLocked(batch.flip());
+        batch.flip();
+        writeLocked(batchOnly);
       }
     } finally {
       batch.clear();

@@ -9,7 +9,7 @@ import dev.vdisk.block.HostRange;
 import dev.vdisk.block.Support;
 import dev.vdisk.block.WriteFlag;
 import dev.vdisk.format.BlockStatus;
-import dev.vdisk.nbd.protocol.Request;
+import dev.vdisk.nbd.protocol.RequestHeader;
 import dev.vdisk.nbd.protocol.TransmissionCodec;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -94,7 +94,7 @@ final class RequestExecutor {
    * @param payload the data of a WRITE (released here), else null
    * @param hostRanges a READ's {@link #hostRanges} if the caller asked for them already, else null
    */
-  void execute(Request r, ByteBuffer payload, List<HostRange> hostRanges) {
+  void execute(RequestHeader r, ByteBuffer payload, List<HostRange> hostRanges) {
     long start = System.nanoTime();
     int error = 0;
     try {
@@ -133,12 +133,12 @@ final class RequestExecutor {
   }
 
   /** Replies to {@code r} with an error without executing it (a WRITE's payload was already drained). */
-  void refuse(Request r, int errno, String message) {
+  void refuse(RequestHeader r, int errno, String message) {
     fail(r, errno, message);
     metrics.record(session.export().name(), r.type(), 0, 0, errno);
   }
 
-  private void check(Request r) throws BlockDeviceException {
+  private void check(RequestHeader r) throws BlockDeviceException {
     int allowed = NBD_CMD_FLAG_FUA | (r.type() < EXTRA_FLAGS.length ? EXTRA_FLAGS[r.type()] : 0);
     if (r.type() == NBD_CMD_READ && !session.structuredReplies()) {
       allowed &= ~NBD_CMD_FLAG_DF;
@@ -157,7 +157,7 @@ final class RequestExecutor {
    * wire, a read long enough to gain from it, a valid range): the ranges {@link #execute} would send, which the caller
    * may pass back to it. Empty otherwise, also when the device refuses the range (execute then replies the error).
    */
-  List<HostRange> hostRanges(Request r) {
+  List<HostRange> hostRanges(RequestHeader r) {
     if (!zeroCopy || r.length() < ZERO_COPY_MIN || r.length() > maxPayload) {
       return List.of();
     }
@@ -168,7 +168,7 @@ final class RequestExecutor {
     }
   }
 
-  private void read(Request r, List<HostRange> known) throws IOException {
+  private void read(RequestHeader r, List<HostRange> known) throws IOException {
     int len = (int) r.length();
     List<BlockStatus> runs = sparseReads && len >= SPARSE_READ_MIN ? runs(r.offset(), len) : List.of();
     boolean allZero = runs.size() == 1 && (AllocationMap.flags(runs.getFirst()) & NBD_STATE_ZERO) != 0;
@@ -210,7 +210,7 @@ final class RequestExecutor {
    * the device yielded {@code ranges} ({@link BlockDevice#hostRanges}, whose contract gives what a copy gives); else
    * false and nothing sent.
    */
-  private boolean sendFromHost(Request r, int len, List<HostRange> ranges) {
+  private boolean sendFromHost(RequestHeader r, int len, List<HostRange> ranges) {
     if (ranges.isEmpty()) {
       return false;
     }
@@ -242,7 +242,7 @@ final class RequestExecutor {
   }
 
   /** One chunk per run: holes as OFFSET_HOLE, the rest read and sent as OFFSET_DATA; the last chunk is DONE. */
-  private void sendSparse(Request r, List<BlockStatus> runs, ByteBuffer data) throws IOException {
+  private void sendSparse(RequestHeader r, List<BlockStatus> runs, ByteBuffer data) throws IOException {
     ByteBuffer headers = take(runs.size() * TransmissionCodec.OFFSET_HOLE_CHUNK);
     List<ByteBuffer> parts = new ArrayList<>(2 * runs.size());
     for (int i = 0; i < runs.size(); i++) {
@@ -269,7 +269,7 @@ final class RequestExecutor {
     }
   }
 
-  private void trim(Request r) throws IOException {
+  private void trim(RequestHeader r) throws IOException {
     if ((session.transmissionFlags() & NBD_FLAG_SEND_TRIM) == 0) {
       throw new BlockDeviceException(device.capabilities().readOnly() ? BlockError.EPERM : BlockError.EINVAL,
           "trim: not offered on this export (expected: no NBD_CMD_TRIM without NBD_FLAG_SEND_TRIM)");
@@ -285,7 +285,7 @@ final class RequestExecutor {
     ok(r);
   }
 
-  private Set<WriteFlag> zeroFlags(Request r) {
+  private Set<WriteFlag> zeroFlags(RequestHeader r) {
     Set<WriteFlag> flags = EnumSet.noneOf(WriteFlag.class);
     if (r.has(NBD_CMD_FLAG_FUA)) {
       flags.add(WriteFlag.FUA);
@@ -299,7 +299,7 @@ final class RequestExecutor {
     return flags;
   }
 
-  private void blockStatus(Request r) throws IOException {
+  private void blockStatus(RequestHeader r) throws IOException {
     if (session.contexts().isEmpty()) {
       throw new BlockDeviceException(BlockError.EINVAL, "block status: no metadata context selected (expected: NBD_OPT_SET_META_CONTEXT first)");
     }
@@ -361,7 +361,7 @@ final class RequestExecutor {
     return out;
   }
 
-  private void cache(Request r) throws IOException {
+  private void cache(RequestHeader r) throws IOException {
     ByteBuffer scratch = take((int) Math.min(CACHE_CHUNK, Math.max(r.length(), 1)));
     try {
       long pos = r.offset();
@@ -381,19 +381,25 @@ final class RequestExecutor {
     ok(r);
   }
 
-  private void ok(Request r) {
+  private void ok(RequestHeader r) {
     ByteBuffer b = take(SIMPLE_REPLY_SIZE);
     TransmissionCodec.simpleReply(b, 0, r.cookie());
     send(b);
   }
 
-  /** Sends {@code pooled} (filled from position 0, flipped here) and the {@code rest}, then returns {@code pooled} to the pool. */
-  private void send(ByteBuffer pooled, ByteBuffer... rest) {
-    ByteBuffer[] parts = new ByteBuffer[1 + rest.length];
-    parts[0] = pooled.flip();
-    System.arraycopy(rest, 0, parts, 1, rest.length);
+  /** Sends {@code pooled} (filled from position 0, flipped here) as the whole reply, then returns it to the pool. */
+  private void send(ByteBuffer pooled) {
     try {
-      sender.send(parts);
+      sender.send(pooled.flip());
+    } finally {
+      give(pooled);
+    }
+  }
+
+  /** Sends {@code pooled} (filled from position 0, flipped here) then {@code data}, then returns {@code pooled} to the pool. */
+  private void send(ByteBuffer pooled, ByteBuffer data) {
+    try {
+      sender.send(pooled.flip(), data);
     } finally {
       give(pooled);
     }
@@ -431,7 +437,7 @@ final class RequestExecutor {
     pool.release(readerData);
   }
 
-  private void fail(Request r, int errno, String message) {
+  private void fail(RequestHeader r, int errno, String message) {
     if (session.structuredReplies()) {
       byte[] m = TransmissionCodec.errorMessage(message);
       ByteBuffer b = take(TransmissionCodec.ERROR_CHUNK_FIXED + m.length);

@@ -4,8 +4,7 @@ import dev.vdisk.nbd.wire.Wire;
 import static dev.vdisk.nbd.protocol.NbdProtocol.*;
 
 import dev.vdisk.block.HostRange;
-import dev.vdisk.nbd.protocol.Request;
-import dev.vdisk.nbd.protocol.TransmissionCodec;
+import dev.vdisk.nbd.protocol.RequestHeader;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
@@ -113,6 +112,7 @@ final class Transmission {
    */
   boolean run() throws IOException {
     ByteBuffer header = ByteBuffer.allocateDirect(REQUEST_SIZE);
+    RequestHeader current = new RequestHeader(); // every request is decoded into it; a worker's takes a copy
     sender.ownedBy(Thread.currentThread());
     try {
       while (true) {
@@ -120,13 +120,13 @@ final class Transmission {
           sender.flush();
           slots.acquire();
         }
-        Request r;
+        RequestHeader r;
         try {
           if (wire.buffered() < REQUEST_SIZE) {
             sender.flush();
           }
           wire.readFully(header.clear());
-          r = TransmissionCodec.decodeRequest(header.flip());
+          r = current.decode(header.flip());
         } catch (IOException e) {
           slots.release();
           throw e;
@@ -157,7 +157,7 @@ final class Transmission {
    * Takes the request's budget (the connection's, then the server's: while either is spent this thread reads no
    * more requests, which holds the client back) and payload, then starts it; owns one slot from the caller.
    */
-  private void accept(Request r) throws IOException, InterruptedException {
+  private void accept(RequestHeader r) throws IOException, InterruptedException {
     boolean onReader = runsInline(r);
     List<HostRange> ranges = null;
     if (!onReader && inline && r.type() == NBD_CMD_READ && r.length() > INLINE_READ_MAX) {
@@ -210,9 +210,10 @@ final class Transmission {
       return;
     }
     inflight.register();
+    RequestHeader own = r.copy(); // this thread decodes the next request into r
     workers.execute(() -> {
       try {
-        executor.execute(r, data, known);
+        executor.execute(own, data, known);
       } finally {
         giveBudget(held);
         slots.release();
@@ -251,7 +252,7 @@ final class Transmission {
   }
 
   /** Whether this thread runs {@code r} itself (see the class comment). */
-  private boolean runsInline(Request r) {
+  private boolean runsInline(RequestHeader r) {
     if (!inline) {
       return false;
     }
@@ -281,7 +282,7 @@ final class Transmission {
   }
 
   /** Answers {@code r} with an error without executing it (dropping a WRITE's payload); owns one slot from the caller. */
-  private void refuse(Request r, int errno, String message) throws IOException {
+  private void refuse(RequestHeader r, int errno, String message) throws IOException {
     try {
       if (r.type() == NBD_CMD_WRITE) {
         drain(r.length());
