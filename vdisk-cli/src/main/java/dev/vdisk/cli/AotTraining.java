@@ -17,6 +17,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
@@ -62,6 +63,10 @@ public final class AotTraining {
       System.exit(1);
     }
     NativeLinks.startAhead(); // as Main.main does: so that its classes are in the cache, not read from the jar
+    // The link thread and main contend on the JDK's concurrent maps now and then (method types, lambda forms); a
+    // contended ConcurrentHashMap counter (the likeliest source) draws a ThreadLocalRandom probe, whose classes came
+    // from the runtime image (AotTrainingIT caught RandomGenerator once). Loaded here, the cache holds them.
+    ThreadLocalRandom.current();
     AotTraining training = new AotTraining(Path.of(args[1]).toAbsolutePath());
     training.run(training.setup());
     training.rbd();

@@ -168,12 +168,17 @@ class NbdSoakIT {
     return "nbd+unix:///" + export + "?socket=" + socket;
   }
 
-  /** fio's nbd engine: 16 jobs, one connection each, random writes verified with crc32c as they go. */
+  /**
+   * fio's nbd engine: 16 jobs, one connection each, random writes verified with crc32c as they go. A time-based job
+   * starts its random map again when it wraps, so a write can overlap one of its own still in flight; NBD lets a
+   * server complete those in any order, so fio holds such a write back ({@code serialize_overlap}) instead of
+   * checking an order no server promises (a CI run under load failed on one such block).
+   */
   private JsonNode fio() throws Exception {
     Path job = dir.resolve("soak.fio");
     Files.writeString(job, String.join("\n", "[global]", "ioengine=nbd", "uri=" + uri("shared"), "rw=randwrite",
         "bsrange=4k-64k", "iodepth=4", "size=1m", "offset_increment=1m", "numjobs=" + FIO_JOBS, "verify=crc32c",
-        "verify_backlog=16", "verify_fatal=1", "time_based", "runtime=" + SECONDS, "[soak]", ""));
+        "verify_backlog=16", "verify_fatal=1", "serialize_overlap=1", "time_based", "runtime=" + SECONDS, "[soak]", ""));
     // Not PeerTools.run, which gives a peer a minute: fio runs as long as the soak.
     Path log = dir.resolve("fio.log");
     Process p = new ProcessBuilder("fio", "--output-format=json", "--output=fio.json", job.toString())
