@@ -142,12 +142,16 @@ if [ -n "$only" ]; then
   cells=("${selected[@]}")
 fi
 
+client_timeout=300
 measure() { # command with URI/TCPURI placeholders; prints seconds
   local cmd=${1//TCPURI/$tcp_uri}
   cmd=${cmd//URI/$unix_uri}
   local start end out
   start=$(date +%s.%N)
-  out=$($cmd 2>&1) || { echo "compare-nbd: failed: $cmd" >&2; echo "$out" >&2; exit 1; }
+  # A client that stalls is reported, not waited for: qemu-img bench against qemu-nbd over TCP once sat idle for
+  # minutes (2026-12-04) in the TCP cell.
+  out=$(timeout "$client_timeout" $cmd 2>&1) || {
+    echo "compare-nbd: failed (exit $?; 124: still running after ${client_timeout} s): $cmd" >&2; echo "$out" >&2; exit 1; }
   end=$(date +%s.%N)
   local s
   s=$(printf '%s\n' "$out" | seconds_of)
