@@ -1,6 +1,7 @@
 package dev.vdisk.cli;
 
 import dev.vdisk.block.BlockDeviceException;
+import dev.vdisk.format.internal.RbdImages;
 import dev.vdisk.io.internal.NativeLinks;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -141,7 +142,7 @@ public final class Main implements Runnable {
     if (args.length > 0 && Stream.of(args).allMatch(a -> a.equals("-V") || a.equals("--version"))) {
       return version(out); // what picocli prints for it, without building picocli's model of vdisk
     }
-    dev.vdisk.format.internal.RbdImages.connectAhead(args); // the cluster's connect overlaps parsing and class loading
+    RbdImages.connectAhead(args); // the cluster's connect overlaps parsing and class loading
     Main main = new Main(out, err);
     CommandLine cl = tree(inCode, main, args);
     cl.setOut(out);
