@@ -15,7 +15,9 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -61,6 +63,8 @@ class NbdSoakIT {
   /** The shared export: fio's MiBs, then qemu-io's, then the killed clients' scratch MiBs. */
   private static final long SHARED = (long) (FIO_JOBS + QEMU_IO_CLIENTS + KILLED_CLIENTS) * MIB;
   private static final int COPY_SIZE = 8 * MIB;
+  /** The server's worker threads per connection at most ({@code Transmission.WORKERS}, nbdkit's default too). */
+  private static final int WORKERS_PER_CONNECTION = 16;
 
   @TempDir Path dir;
 
@@ -92,6 +96,7 @@ class NbdSoakIT {
     Path log = dir.resolve("serve.log");
     Process server = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
     List<long[]> samples = new ArrayList<>();
+    Map<String, Integer> namesAtPeak = new TreeMap<>();
     int[] lastRound = new int[QEMU_IO_CLIENTS];
     byte[][] lastCopy = new byte[COPIES][];
     JsonNode fio;
@@ -105,6 +110,10 @@ class NbdSoakIT {
           while (!Thread.currentThread().isInterrupted()) {
             long[] s = sample(server.pid());
             synchronized (samples) {
+              if (samples.stream().allMatch(earlier -> earlier[2] < s[2])) {
+                namesAtPeak.clear();
+                namesAtPeak.putAll(threadNames(server.pid()));
+              }
               samples.add(s);
             }
             Thread.sleep(250);
@@ -145,7 +154,9 @@ class NbdSoakIT {
       assertThat(server.exitValue()).as("server exit status; log:\n%s", tail(log)).isZero();
       assertThat(failures).as("client failures").isEmpty();
       report(fio, metrics, before, after, samples);
+      System.out.println("NbdSoakIT: server threads at their peak, by name: " + namesAtPeak);
       flat(before, after, samples);
+      bounded(before, namesAtPeak);
     } finally {
       server.destroyForcibly();
     }
@@ -329,6 +340,38 @@ class NbdSoakIT {
         .isLessThanOrEqualTo(second + second / 4 + 32L * MIB);
     assertThat(after[2]).as("server threads once the clients are gone (before they came: %d)", before[2])
         .isLessThanOrEqualTo(before[2] + 8);
+  }
+
+  /**
+   * The threads at the peak are the ones the server's design allows: per connection thread ({@code nbd-conn}: one per
+   * client connection, also for a killed client's until the server has seen it go and finished its requests) at
+   * most {@link #WORKERS_PER_CONNECTION} request workers ({@code nbd-request}: started only for requests that wait
+   * for the disk, ended 10 s after their last), and besides those at most 16 more threads than before the clients came
+   * (the JDK's GC and compiler threads, the metrics endpoint's).
+   */
+  private static void bounded(long[] before, Map<String, Integer> namesAtPeak) {
+    int connections = namesAtPeak.getOrDefault("nbd-conn", 0);
+    int workers = namesAtPeak.getOrDefault("nbd-request", 0);
+    long others = namesAtPeak.values().stream().mapToInt(Integer::intValue).sum() - connections - workers;
+    assertThat(workers).as("request workers at the peak %s", namesAtPeak)
+        .isLessThanOrEqualTo(connections * WORKERS_PER_CONNECTION);
+    assertThat(others).as("other threads at the peak %s (before the clients came: %d)", namesAtPeak, before[2])
+        .isLessThanOrEqualTo(before[2] + 16);
+  }
+
+  /** How many threads of process {@code pid} have each name (Linux's {@code comm}: at most 15 bytes). */
+  private static Map<String, Integer> threadNames(long pid) throws IOException {
+    Map<String, Integer> names = new TreeMap<>();
+    try (var tasks = Files.list(Path.of("/proc/" + pid + "/task"))) {
+      for (Path task : tasks.toList()) {
+        try {
+          names.merge(Files.readString(task.resolve("comm")).strip(), 1, Integer::sum);
+        } catch (IOException ended) {
+          // The thread ended between the listing and the read.
+        }
+      }
+    }
+    return names;
   }
 
   private void report(JsonNode fio, String metrics, long[] before, long[] after, List<long[]> samples) {
