@@ -40,12 +40,13 @@ mkdir -p "$stage/share/bash-completion/completions"
   >"$stage/share/bash-completion/completions/vdisk"
 
 # The caches must be recorded by the runtime that will use them, on the jar it will run.
-# Each cache is recorded with the options bin/vdisk runs its commands with (short ones: C1 only, the serial collector).
+# Each cache is recorded with the options bin/vdisk runs its commands with (short ones: C1 only, the serial collector,
+# no hsperfdata file).
 for kind in short long; do
   train=$(mktemp -d)
   echo "make-dist: recording the AOT cache of $kind commands"
   jvm_opts=
-  [ "$kind" = long ] || jvm_opts="-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+  [ "$kind" = long ] || jvm_opts="-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:-UsePerfData"
   if ! "$stage/runtime/bin/java" --enable-native-access=ALL-UNNAMED $jvm_opts -XX:AOTCacheOutput="$stage/lib/vdisk-$kind.aot" \
       -Xlog:aot=off -Xlog:cds=off -cp "$stage/lib/vdisk.jar" dev.vdisk.cli.AotTraining "$kind" "$train" >"$train/log" 2>&1; then
     cat "$train/log" >&2

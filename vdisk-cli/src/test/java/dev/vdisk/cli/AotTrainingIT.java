@@ -38,9 +38,9 @@ class AotTrainingIT {
     return aot;
   }
 
-  /** The JVM options the launchers give a command of {@code kind} (short: C1 only and the serial collector). */
+  /** The JVM options the launchers give a command of {@code kind} (short: C1 only, the serial collector, no hsperfdata). */
   private static List<String> jvmOptions(String kind) {
-    return kind.equals("short") ? List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC") : List.of();
+    return kind.equals("short") ? List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-XX:-UsePerfData") : List.of();
   }
 
   /** The class-load log of {@code vdisk ARGS} run as the launchers run it, with the cache {@code aot} of {@code kind}. */
