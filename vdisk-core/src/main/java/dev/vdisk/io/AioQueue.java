@@ -9,12 +9,16 @@ import java.util.ArrayDeque;
 import java.util.Set;
 
 /**
- * A {@link FileDevice}'s asynchronous queue on Linux AIO ({@code aio=native}, O_DIRECT): requests queued between two
- * reaps go to the kernel in one io_submit, and one io_getevents waits for as many completions as the caller asked
- * for. A request that O_DIRECT cannot take as it is (offset or length not a multiple of the file's alignment, a heap
- * or misaligned buffer) runs synchronously through the device instead, as does a write while a read-modify-write is
- * in flight on the file (it might have to wait for it): such a write first reaps this queue's own writes, so that
- * no wait depends on this thread.
+ * A {@link FileDevice}'s asynchronous queue on Linux AIO ({@code aio=native}, O_DIRECT): each request goes to the
+ * kernel as it is queued, with an io_submit of its own, as QEMU's does without a plug; a reap takes the completions
+ * that have arrived from the mapped ring and waits in io_getevents only for as many more as the caller asked for. One
+ * io_submit for everything queued since the last reap would cost fewer system calls, but the kernel plugs such a
+ * batch: the device sees none of its requests before the last was prepared, the caller's handling of the other
+ * completions and the kernel's work on every iocb of the batch (the block layer's plug is flushed at the end of the
+ * call), while it sits idle. A request that O_DIRECT cannot take as it is (offset or length not a multiple of the
+ * file's alignment, a heap or misaligned buffer) runs synchronously through the device instead, as does a write while
+ * a read-modify-write is in flight on the file (it might have to wait for it): such a write first reaps this queue's
+ * own writes, so that no wait depends on this thread.
  *
  * <p>Writes are what the device's writes are: registered with its {@link DirectPath}'s serializer from submission to
  * completion (a concurrent unaligned write of another thread orders itself against them), a write past the end of
@@ -35,6 +39,11 @@ final class AioQueue implements RequestQueue {
   private int inFlight;
   /** Requests prepared or submitted and not yet completed by the kernel. */
   private int inKernel;
+  /** A request io_submit refused: completed at once (one instance, as push runs for every request). */
+  private final LinuxAio.Completion refused = (slot, result) -> {
+    inKernel--;
+    completed(slot, result);
+  };
 
   private record Done(int tag, IOException error) {}
 
@@ -94,7 +103,8 @@ final class AioQueue implements RequestQueue {
     submit(tag, true, offset, src, serial);
   }
 
-  private void submit(int tag, boolean write, long offset, ByteBuffer buf, RequestSerializer.Request serial) {
+  private void submit(int tag, boolean write, long offset, ByteBuffer buf, RequestSerializer.Request serial)
+      throws IOException {
     int slot = free.poll();
     Slot s = slots[slot];
     s.tag = tag;
@@ -105,6 +115,7 @@ final class AioQueue implements RequestQueue {
     aio.prepare(slot, write, MemorySegment.ofBuffer(buf).address(), buf.remaining(), offset);
     inFlight++;
     inKernel++;
+    push();
   }
 
   /** Whether O_DIRECT takes the request as it is: aligned offset and length, an aligned direct buffer. */
@@ -152,10 +163,7 @@ final class AioQueue implements RequestQueue {
 
   /** Submits what is prepared; fails if the kernel takes nothing while nothing of ours is in flight to wait for. */
   private void push() throws IOException {
-    aio.submit((slot, result) -> {
-      inKernel--;
-      completed(slot, result);
-    });
+    aio.submit(refused);
     if (aio.unsubmitted() > 0 && aio.unsubmitted() == inKernel) {
       throw new IOException("io_submit: the kernel took none of " + inKernel + " requests (EAGAIN with none in flight)");
     }

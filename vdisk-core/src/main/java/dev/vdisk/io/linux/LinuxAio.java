@@ -8,13 +8,16 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
 import java.nio.file.Path;
 
 /**
  * Linux AIO on one O_DIRECT file descriptor of its own: QEMU's {@code aio=native}. A context of {@link #depth()}
- * request slots ({@code io_setup}); reads and writes are prepared in slots, handed to the kernel together with one
- * {@code io_submit} and reaped with one {@code io_getevents} that waits for at least as many completions as asked.
- * All three are system calls through {@link LinuxNative}'s one {@code syscall(2)} downcall.
+ * request slots ({@code io_setup}); reads and writes are prepared in slots and handed to the kernel together with one
+ * {@code io_submit}. Completions are read from the context's event ring, which the kernel maps into the process (the
+ * context id is its address), without a system call while events are there, as libaio's and QEMU's peek do; {@code
+ * io_getevents} only waits for those not yet arrived. The system calls go through {@link LinuxNative}'s one {@code
+ * syscall(2)} downcall.
  *
  * <p>Not thread-safe: one thread prepares, submits and reaps (as QEMU's AioContext does). The caller keeps every
  * buffer it handed in alive and untouched until its slot completes; slots are the caller's to number, from 0 to
@@ -28,6 +31,21 @@ public final class LinuxAio implements Closeable {
   private static final int IOCB_SIZE = 64;
   private static final int EVENT_SIZE = 32;
   private static final int EINTR = 4;
+  /**
+   * The mapped {@code struct aio_ring} (fs/aio.c): id, nr, head, tail, magic, compat_features, incompat_features,
+   * header_length as 32-bit fields, then {@code nr} events. head and tail are indexes below nr; the kernel publishes
+   * events before their tail, and reads head (written by whoever consumes) to know which slots are free again.
+   */
+  private static final long RING_NR = 4;
+  private static final long RING_HEAD = 8;
+  private static final long RING_TAIL = 12;
+  private static final long RING_MAGIC = 16;
+  private static final long RING_INCOMPAT = 24;
+  private static final long RING_HEADER_LENGTH = 28;
+  private static final int AIO_RING_MAGIC = 0xa10a10a1;
+  private static final int RING_HEADER = 32;
+  /** Aligned 32-bit access with acquire/release modes on the ring: (segment, offset). */
+  private static final VarHandle U32 = JAVA_INT.varHandle();
 
   private final Path path;
   private final int fd;
@@ -39,6 +57,12 @@ public final class LinuxAio implements Closeable {
   /** The iocb pointers of the prepared slots not yet taken by the kernel, in preparation order. */
   private final MemorySegment pending;
   private final MemorySegment events;
+  /** The kernel's event ring, or null where the mapping is not the layout this class knows (then only io_getevents). */
+  private final MemorySegment ring;
+  /** The ring's number of event slots. */
+  private final int ringSize;
+  /** Completions read from the ring without a system call, for tests. */
+  private long peeked;
   private int pendingCount;
   private boolean closed;
 
@@ -51,6 +75,13 @@ public final class LinuxAio implements Closeable {
     this.iocbs = arena.allocate((long) IOCB_SIZE * depth, 64);
     this.pending = arena.allocate(JAVA_LONG, depth);
     this.events = arena.allocate((long) EVENT_SIZE * depth, 8);
+    MemorySegment header = MemorySegment.ofAddress(context).reinterpret(RING_HEADER);
+    int nr = header.get(JAVA_INT, RING_NR);
+    // Layout checks as libaio's: an unknown magic or an incompatible feature means the ring is not to be read here.
+    boolean known = header.get(JAVA_INT, RING_MAGIC) == AIO_RING_MAGIC && header.get(JAVA_INT, RING_INCOMPAT) == 0
+        && header.get(JAVA_INT, RING_HEADER_LENGTH) == RING_HEADER && nr > 0;
+    this.ring = known ? header.reinterpret(RING_HEADER + (long) nr * EVENT_SIZE) : null;
+    this.ringSize = known ? nr : 0;
   }
 
   /**
@@ -170,9 +201,14 @@ public final class LinuxAio implements Closeable {
    * @return the number reaped
    */
   public int reap(int min, Completion done) throws IOException {
+    int peekedNow = poll(done);
+    if (peekedNow >= min) {
+      return peekedNow;
+    }
     long n;
     do {
-      n = LinuxNative.syscall6(capture, LinuxNative.sys().ioGetevents(), context, min, depth, events.address(), 0, 0);
+      n = LinuxNative.syscall6(capture, LinuxNative.sys().ioGetevents(), context, min - peekedNow, depth,
+          events.address(), 0, 0);
     } while (n < 0 && LinuxNative.errno(capture) == EINTR);
     if (n < 0) {
       throw new ErrnoException("io_getevents", path.toString(), LinuxNative.errno(capture));
@@ -181,7 +217,60 @@ public final class LinuxAio implements Closeable {
       long at = (long) i * EVENT_SIZE;
       done.completed((int) events.get(JAVA_LONG, at), events.get(JAVA_LONG, at + 16));
     }
-    return (int) n;
+    return peekedNow + (int) n;
+  }
+
+  /**
+   * Hands every completion that has arrived to {@code done}, read from the mapped ring without a system call; never
+   * waits. Each completion is handed over once, by this or by {@link #reap}.
+   *
+   * @return the number handed over (0 where the ring cannot be read here, see {@link #ringMapped})
+   */
+  public int poll(Completion done) throws IOException {
+    if (ring == null) {
+      return 0;
+    }
+    int n = 0;
+    int head = (int) U32.getAcquire(ring, RING_HEAD);
+    // Acquire: the events before tail are complete once tail is seen (the kernel writes them, then the tail).
+    int tail;
+    while (head != (tail = (int) U32.getAcquire(ring, RING_TAIL))) {
+      // At most up to the ring's end per pass; the head is published before the completions run, so that a
+      // completion that submits again (io_submit reads the head to count free slots) sees them consumed.
+      // (No more than the slots: a completion per slot in flight, so this bound only guards the copy.)
+      int end = Math.min(tail > head ? tail : ringSize, head + depth);
+      int count = end - head;
+      for (int i = head; i < end; i++) {
+        long at = RING_HEADER + (long) i * EVENT_SIZE;
+        events.set(JAVA_LONG, (long) (i - head) * EVENT_SIZE, ring.get(JAVA_LONG, at));
+        events.set(JAVA_LONG, (long) (i - head) * EVENT_SIZE + 16, ring.get(JAVA_LONG, at + 16));
+      }
+      head = end == ringSize ? 0 : end;
+      // Release: the kernel may reuse these slots only after they were read.
+      U32.setRelease(ring, RING_HEAD, head);
+      peeked += count;
+      for (int i = 0; i < count; i++) {
+        long at = (long) i * EVENT_SIZE;
+        done.completed((int) events.get(JAVA_LONG, at), events.get(JAVA_LONG, at + 16));
+      }
+      n += count;
+    }
+    return n;
+  }
+
+  /** Whether completions are read from the mapped ring ({@link #poll}); false where its layout is not the known one. */
+  public boolean ringMapped() {
+    return ring != null;
+  }
+
+  /** The completions read from the ring without a system call so far. */
+  long peeked() {
+    return peeked;
+  }
+
+  /** The ring's number of event slots (0 where it is not read). */
+  int ringSize() {
+    return ringSize;
   }
 
   /**
