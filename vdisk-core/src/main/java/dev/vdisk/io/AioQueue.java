@@ -156,6 +156,11 @@ final class AioQueue implements RequestQueue {
     return inFlight;
   }
 
+  /** Requests queued and not yet handed to the kernel: 0 but while the kernel refuses more (EAGAIN). */
+  int unsubmitted() {
+    return aio.unsubmitted();
+  }
+
   /** Requests the kernel has taken and not yet completed. */
   private int submitted() {
     return inKernel - aio.unsubmitted();

@@ -224,6 +224,32 @@ class AioQueueTest {
   }
 
   @Test
+  void eachRequestIsInTheKernelOnceQueuedBeforeAnyReap() throws IOException {
+    Path p = sparse("eager.raw");
+    try (FileDevice dev = open(p, Aio.NATIVE, false); AioQueue q = (AioQueue) dev.queue(4)) {
+      ByteBuffer[] reads = new ByteBuffer[2];
+      for (int i = 0; i < 2; i++) {
+        q.write(i * 8192L, DirectBuffers.aligned(4096).put(0, (byte) (i + 7)), i);
+        assertThat(q.unsubmitted()).isZero();
+        reads[i] = DirectBuffers.aligned(4096);
+        q.read(1 << 20, reads[i], 2 + i);
+        assertThat(q.unsubmitted()).isZero();
+      }
+      Map<Integer, IOException> done = new HashMap<>();
+      while (q.inFlight() > 0) {
+        q.reap(q.inFlight(), done::put);
+      }
+      assertThat(done).hasSize(4);
+      assertThat(done.values()).containsOnlyNulls();
+    }
+    try (FileDevice dev = open(p, Aio.NATIVE, true)) {
+      ByteBuffer back = ByteBuffer.allocate(4096);
+      dev.read(8192, back);
+      assertThat(back.get(0)).isEqualTo((byte) 8);
+    }
+  }
+
+  @Test
   void onlyNativeOnDirectFilesHasAQueue() throws IOException {
     Path p = sparse("modes.raw");
     try (FileDevice threads = open(p, Aio.THREADS, true)) {
