@@ -63,6 +63,7 @@ public final class AotTraining {
       System.exit(1);
     }
     NativeLinks.startAhead(); // as Main.main does: so that its classes are in the cache, not read from the jar
+    Main.excludeUnusedConverters(); // as Main.main does: the cache then holds no java.sql class nor unused java.time ones
     // The link thread and main contend on the JDK's concurrent maps now and then (method types, lambda forms); a
     // contended ConcurrentHashMap counter (the likeliest source) draws a ThreadLocalRandom probe, whose classes came
     // from the runtime image (AotTrainingIT caught RandomGenerator once). Loaded here, the cache holds them.
