@@ -45,9 +45,15 @@ class AotTrainingIT {
 
   /** The class-load log of {@code vdisk ARGS} run as the launchers run it, with the cache {@code aot} of {@code kind}. */
   private List<String> classesLoaded(String kind, Path aot, String... args) throws IOException, InterruptedException {
+    return classesLoaded(jvmOptions(kind), aot, args);
+  }
+
+  /** The class-load log of {@code vdisk ARGS} run with the JVM options {@code options} and the cache {@code aot}. */
+  private List<String> classesLoaded(List<String> options, Path aot, String... args)
+      throws IOException, InterruptedException {
     Path log = dir.resolve("classes.log");
     List<String> command = new ArrayList<>(List.of(JAVA, "--enable-native-access=ALL-UNNAMED"));
-    command.addAll(jvmOptions(kind));
+    command.addAll(options);
     command.addAll(List.of("-XX:AOTCache=" + aot, "-Xlog:class+load=info:file=" + log, "-cp", JAR.toString(),
         "dev.vdisk.cli.Main"));
     command.addAll(List.of(args));
@@ -108,6 +114,14 @@ class AotTrainingIT {
       assertFromCache(commit, c);
     }
     assertFromCache(classesLoaded("long", aot, "rebase", "-b", "", "top.qcow2"), "dev.vdisk.ops.internal.ChunkReader");
+    // convert runs with C1 only and the serial collector (the launchers' options for it) over this cache, recorded
+    // without them: the JVM still takes convert's classes from it.
+    List<String> convert = classesLoaded(List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"), aot, "convert", "-O",
+        "raw", "top.qcow2", "out.raw");
+    for (String c : List.of("dev.vdisk.ops.internal.Convert", "dev.vdisk.ops.internal.SparseScanner",
+        "dev.vdisk.ops.internal.MappedWindows")) {
+      assertFromCache(convert, c);
+    }
     // bench at depth 16 under cache=none with Linux AIO finds its queues in the cache, raw's and qcow2's (where the
     // file system takes O_DIRECT: the training skips those cells elsewhere, and so does this).
     if (takesDirect(dir.resolve("base.qcow2"))) {
