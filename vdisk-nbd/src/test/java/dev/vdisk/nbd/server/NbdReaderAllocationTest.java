@@ -67,7 +67,9 @@ class NbdReaderAllocationTest {
       run(c, NBD_CMD_READ, REQUESTS);
       run(c, NBD_CMD_WRITE, REQUESTS);
       long perRequest = (allocatedBytes(reader) - before) / (2 * REQUESTS);
-      assertThat(perRequest).as("bytes allocated per request by the reader (a Request record alone is 48)").isLessThan(8);
+      // Below the smallest object (16 bytes), not zero: on a loaded machine a preempted inline read counts as slow and
+      // sends the next reads to workers, each with a header copy and a queue node (one such run measured 8 B/request).
+      assertThat(perRequest).as("bytes allocated per request by the reader (a Request record alone is 48)").isLessThan(16);
     }
   }
 
