@@ -2,7 +2,7 @@
 # Builds vdisk's distribution tarball (run by `./mvnw -Pdist package` in vdisk-dist):
 #   vdisk-VERSION/bin/vdisk        the launcher (src/main/dist/bin/vdisk)
 #   vdisk-VERSION/lib/vdisk.jar    the runnable jar with its dependencies (vdisk-cli's shaded jar)
-#   vdisk-VERSION/lib/vdisk-short.aot, vdisk-long.aot
+#   vdisk-VERSION/lib/vdisk-short.aot, vdisk-long.aot, vdisk-{info,check,map,measure,create}.aot
 #                                  the AOT caches, recorded by the runtime below on dev.vdisk.cli.AotTraining
 #   vdisk-VERSION/runtime/         a Java runtime made by jlink with the modules jdeps finds the jar needs
 #   vdisk-VERSION/share/man/man1/  a man page per command (vdisk-cli's build writes them next to the jar)
@@ -42,13 +42,21 @@ mkdir -p "$stage/share/bash-completion/completions"
 # The caches must be recorded by the runtime that will use them, on the jar it will run.
 # Each cache is recorded with the options bin/vdisk runs its commands with (short ones: C1 only, the serial collector,
 # no hsperfdata file).
-for kind in short long; do
+for kind in short long info check map measure create; do
   train=$(mktemp -d)
   echo "make-dist: recording the AOT cache of $kind commands"
   jvm_opts=
   [ "$kind" = long ] || jvm_opts="-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:-UsePerfData"
-  if ! "$stage/runtime/bin/java" --enable-native-access=ALL-UNNAMED $jvm_opts -XX:AOTCacheOutput="$stage/lib/vdisk-$kind.aot" \
-      -Xlog:aot=off -Xlog:cds=off -cp "$stage/lib/vdisk.jar" dev.vdisk.cli.AotTraining "$kind" "$train" >"$train/log" 2>&1; then
+  # A command's own cache is trained on images that another JVM makes first (their classes stay out of it).
+  failed=0
+  case $kind in
+    short | long) ;;
+    *) "$stage/runtime/bin/java" --enable-native-access=ALL-UNNAMED $jvm_opts -cp "$stage/lib/vdisk.jar" \
+         dev.vdisk.cli.AotTraining images "$train" >"$train/log" 2>&1 || failed=1 ;;
+  esac
+  if [ $failed = 1 ] || ! "$stage/runtime/bin/java" --enable-native-access=ALL-UNNAMED $jvm_opts \
+      -XX:AOTCacheOutput="$stage/lib/vdisk-$kind.aot" -Xlog:aot=off -Xlog:cds=off -cp "$stage/lib/vdisk.jar" \
+      dev.vdisk.cli.AotTraining "$kind" "$train" >>"$train/log" 2>&1; then
     cat "$train/log" >&2
     rm -rf "$train"
     echo "make-dist: the AOT training run failed (see above)" >&2

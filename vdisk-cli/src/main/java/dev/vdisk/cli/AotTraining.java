@@ -27,12 +27,12 @@ import java.util.stream.Stream;
  * method profiles of what users run.
  *
  * <p>{@code java -XX:AOTCacheOutput=F -cp vdisk.jar dev.vdisk.cli.AotTraining KIND DIR} runs, in one JVM and in the
- * empty folder DIR, one of two trainings, because a JVM loads every class of its cache at start and so a cache that
+ * folder DIR (empty but for the last kind below), one of these trainings, kept apart because a JVM loads every class of its cache at start and so a cache that
  * also held the server's classes would slow each short command:
  * <ul>
  *   <li>{@code short}: the commands that scripts call many times on small images ({@code create info check map
  *       measure snapshot resize help}, human and JSON output; a snapshot created, listed, applied and deleted), for
- *       every command but the long ones below; the launchers run these with C1 only and the serial collector, and
+ *       every command but the long ones below and those with a cache of their own; the launchers run these with C1 only and the serial collector, and
  *       record their cache so;</li>
  *   <li>{@code long}: {@code convert} (plain and compressed), {@code compare}, {@code io}, {@code bench},
  *       {@code rebase} and {@code commit} of the overlay, then {@code serve} on a unix socket driven by real NBD
@@ -45,10 +45,24 @@ import java.util.stream.Stream;
  * Both also open an image on Ceph RBD as far as that goes without a cluster ({@link #rbd()}) and load the classes of
  * requests on RBD ({@link #rbdRequestClasses()}), so the RBD binding's classes come from the cache too. Clients missing from the PATH are skipped with a note on stderr: the cache is then trained on less. A command that
  * fails ends the run with exit status 1, naming it.
+ *
+ * <p>KIND may also be one of the hot short commands ({@link #OWN_CACHE}: {@code info check map measure create}),
+ * which the launchers run each with a cache of its own: that command's part of the {@code short} training only (its
+ * output formats, images and options), on the images of {@link #setup()} that {@code AotTraining images DIR} made
+ * beforehand in another JVM (which records no cache), so that the cache holds no class of the commands that made
+ * them ({@code io}'s). Such a cache holds about two thirds of the {@code short} cache's classes, which that command
+ * would otherwise load at start for nothing. It has no RBD training: such a command on RBD loads the binding's
+ * classes from the jar.
  */
 public final class AotTraining {
   /** Output thrown away, but encoded to bytes as {@link Main#main}'s standard output is (its classes go in the cache). */
   private static final Writer DISCARD = new PrintWriter(OutputStream.nullOutputStream(), false, System.out.charset());
+
+  /** The short commands that have a cache of their own, trained on that command alone. */
+  static final List<String> OWN_CACHE = List.of("info", "check", "map", "measure", "create");
+
+  /** The kind that only makes the training images, in a JVM of its own before a command's training. */
+  private static final String IMAGES = "images";
 
   private final Path dir;
 
@@ -57,10 +71,18 @@ public final class AotTraining {
   }
 
   public static void main(String[] args) throws Exception {
-    if (args.length != 2 || !List.of("short", "long").contains(args[0]) || !Files.isDirectory(Path.of(args[1]))) {
-      System.err.println("AotTraining: usage: AotTraining short|long DIR (expected: a kind of training and an existing "
-          + "folder for its images)");
+    List<String> kinds = new ArrayList<>(List.of("short", "long", IMAGES));
+    kinds.addAll(OWN_CACHE);
+    if (args.length != 2 || !kinds.contains(args[0]) || !Files.isDirectory(Path.of(args[1]))) {
+      System.err.println("AotTraining: usage: AotTraining short|long|images|" + String.join("|", OWN_CACHE) + " DIR (expected: "
+          + "a kind of training and an existing folder for its images)");
       System.exit(1);
+    }
+    String kind = args[0];
+    if (kind.equals(IMAGES)) {
+      AotTraining images = new AotTraining(Path.of(args[1]).toAbsolutePath());
+      images.run(images.setup());
+      System.exit(0);
     }
     NativeLinks.startAhead(); // as Main.main does: so that its classes are in the cache, not read from the jar
     Main.excludeUnusedConverters(); // as Main.main does: the cache then holds no java.sql class nor unused java.time ones
@@ -69,10 +91,21 @@ public final class AotTraining {
     // from the runtime image (AotTrainingIT caught RandomGenerator once). Loaded here, the cache holds them.
     ThreadLocalRandom.current();
     AotTraining training = new AotTraining(Path.of(args[1]).toAbsolutePath());
+    if (OWN_CACHE.contains(kind)) {
+      if (!Files.exists(training.dir.resolve("overlay.qcow2"))) {
+        System.err.println("AotTraining: no training images in " + training.dir + " (expected: AotTraining images DIR "
+            + "run first, in another JVM)");
+        System.exit(1);
+      }
+      List<List<String>> all = new ArrayList<>(training.setup());
+      all.addAll(training.shortCommands());
+      training.run(all.stream().filter(command -> command.getFirst().equals(kind)).toList());
+      return; // as Main.main returns: the JVM's exit path (its shutdown hooks) loads its classes before the cache is written
+    }
     training.run(training.setup());
     training.rbd();
     rbdRequestClasses();
-    if (args[0].equals("short")) {
+    if (kind.equals("short")) {
       training.run(training.shortCommands());
     } else {
       training.run(training.longCommands());

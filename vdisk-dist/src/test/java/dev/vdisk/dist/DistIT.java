@@ -116,6 +116,12 @@ class DistIT {
     // a JarFile of its own, which indexes all its entries once more than the class loader does (and verifies it with
     // java.util.jar.JarVerifier, which the cache, trained with -cp, does not hold).
     assertThat(info).noneMatch(l -> l.contains("source: file:") || l.contains(" java.util.jar.JarVerifier source: jrt:/"));
+    // info runs with a cache of its own, trained on info alone: it holds no class of the qcow2 write path, which the
+    // short commands' cache holds (a JVM loads every class of its cache at start, so the log shows all it holds).
+    assertThat(info).noneMatch(l -> l.contains(" dev.vdisk.format.qcow2.AllocatingWriter "));
+    for (String command : List.of("short", "long", "info", "check", "map", "measure", "create")) {
+      assertThat(vdisk.resolveSibling("../lib/vdisk-" + command + ".aot").normalize()).isNotEmptyFile();
+    }
     // serve takes the long-running commands' cache, which holds the server's classes
     assertThat(classesLoaded("serve", "--help")).filteredOn(l -> l.contains(" dev.vdisk.nbd.server.NbdServer "))
         .singleElement().asString().endsWith("source: shared objects file");
