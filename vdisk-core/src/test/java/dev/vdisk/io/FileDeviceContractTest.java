@@ -145,6 +145,5 @@ class FileDeviceContractTest {
   @Nested class NativeNone extends NativeContract { CacheMode mode() { return CacheMode.NONE; } }
   @Nested class NativeRawNone extends NativeRawContract { CacheMode mode() { return CacheMode.NONE; } }
   @Nested class UringQueuedNone extends UringQueuedContract { CacheMode mode() { return CacheMode.NONE; } }
-  @Nested class UringQueuedDirectsync extends UringQueuedContract { CacheMode mode() { return CacheMode.DIRECTSYNC; } }
   @Nested class UringQueuedRawNone extends UringQueuedRawContract { CacheMode mode() { return CacheMode.NONE; } }
 }
