@@ -10,7 +10,8 @@ import java.util.Locale;
  *       calling threads are its request threads, so there is no separate pool). io_uring is not the default because
  *       it measured slower here (docs/performance.md, 2026-12-03).
  *   <li>{@link #IO_URING}: the kernel's io_uring through FFM ({@link dev.vdisk.io.linux.RingFile}), one ring per open
- *       file shared by all request threads; on an O_DIRECT file, platform threads have rings of their own.
+ *       file shared by all request threads; on an O_DIRECT file, platform threads have rings of their own, and an
+ *       asynchronous queue (one thread's many requests in flight) has a ring of its own.
  *   <li>{@link #NATIVE}: QEMU's Linux AIO ({@link dev.vdisk.io.linux.LinuxAio}): a caller that keeps many requests in
  *       flight from one thread (qemu-img bench's depth) submits them together and waits once; single requests go
  *       through positional calls on the calling thread, as under threads. As QEMU, it requires a direct cache mode.

@@ -1,7 +1,7 @@
 package dev.vdisk.io;
 
 import dev.vdisk.block.RequestQueue;
-import dev.vdisk.io.linux.LinuxAio;
+import dev.vdisk.io.linux.AsyncIo;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
@@ -9,9 +9,11 @@ import java.util.ArrayDeque;
 import java.util.Set;
 
 /**
- * A {@link FileDevice}'s asynchronous queue on Linux AIO ({@code aio=native}, O_DIRECT): each request goes to the
- * kernel as it is queued, with an io_submit of its own, as QEMU's does without a plug; a reap takes the completions
- * that have arrived from the mapped ring and waits in io_getevents only for as many more as the caller asked for. One
+ * A {@link FileDevice}'s asynchronous queue on O_DIRECT, over Linux AIO ({@code aio=native}, {@link
+ * dev.vdisk.io.linux.LinuxAio}) or an io_uring of the queue's own ({@code aio=io_uring}, {@link
+ * dev.vdisk.io.linux.UringAio}): each request goes to the kernel as it is queued, with an io_submit (io_uring_enter)
+ * of its own, as QEMU's does without a plug; a reap takes the completions that have arrived from the mapped ring and
+ * waits in io_getevents (io_uring_enter) only for as many more as the caller asked for. One
  * io_submit for everything queued since the last reap would cost fewer system calls, but the kernel plugs such a
  * batch: the device sees none of its requests before the last was prepared, the caller's handling of the other
  * completions and the kernel's work on every iocb of the batch (the block layer's plug is flushed at the end of the
@@ -29,7 +31,7 @@ import java.util.Set;
 final class AioQueue implements RequestQueue {
   private final FileDevice device;
   private final DirectPath direct;
-  private final LinuxAio aio;
+  private final AsyncIo aio;
   private final int align;
   private final Slot[] slots;
   private final ArrayDeque<Integer> free = new ArrayDeque<>();
@@ -40,7 +42,7 @@ final class AioQueue implements RequestQueue {
   /** Requests prepared or submitted and not yet completed by the kernel. */
   private int inKernel;
   /** A request io_submit refused: completed at once (one instance, as push runs for every request). */
-  private final LinuxAio.Completion refused = (slot, result) -> {
+  private final AsyncIo.Completion refused = (slot, result) -> {
     inKernel--;
     completed(slot, result);
   };
@@ -56,7 +58,7 @@ final class AioQueue implements RequestQueue {
     RequestSerializer.Request serial;
   }
 
-  AioQueue(FileDevice device, DirectPath direct, LinuxAio aio, int align) {
+  AioQueue(FileDevice device, DirectPath direct, AsyncIo aio, int align) {
     this.device = device;
     this.direct = direct;
     this.aio = aio;
@@ -209,7 +211,7 @@ final class AioQueue implements RequestQueue {
       s.serial = null;
       device.changed();
       if (result < 0) {
-        error = device.hostError("write", s.offset, length, LinuxAio.failure("io_submit write", device.path() + " offset "
+        error = device.hostError("write", s.offset, length, AsyncIo.failure(aio.call() + " write", device.path() + " offset "
             + s.offset + " length " + length, result));
       } else if (result < length) {
         error = device.hostError("write", s.offset, length, new IOException("write: " + result + " of " + length
@@ -218,7 +220,7 @@ final class AioQueue implements RequestQueue {
         buf.position(buf.limit());
       }
     } else if (result < 0) {
-      error = device.hostError("read", s.offset, length, LinuxAio.failure("io_submit read", device.path() + " offset "
+      error = device.hostError("read", s.offset, length, AsyncIo.failure(aio.call() + " read", device.path() + " offset "
           + s.offset + " length " + length, result));
     } else {
       buf.position(buf.position() + (int) result);

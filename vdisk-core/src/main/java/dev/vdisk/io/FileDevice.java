@@ -17,6 +17,7 @@ import dev.vdisk.io.linux.FileStat;
 import dev.vdisk.io.linux.LinuxAio;
 import dev.vdisk.io.linux.NativeFile;
 import dev.vdisk.io.linux.RingFile;
+import dev.vdisk.io.linux.UringAio;
 import dev.vdisk.io.linux.UringUnavailableException;
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -45,9 +46,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p><b>Data</b> moves as {@link FileOptions#aio()} says: through the kernel's io_uring, one ring per device
  * shared by every request thread ({@link RingFile}; asked for with {@code aio=io_uring}), or through a JDK {@link
  * FileChannel} with positional I/O on the calling thread ({@code aio=threads}, the default, and {@code aio=native});
- * either way concurrently and without a lock. Under {@code aio=native} (O_DIRECT) the device also serves
- * asynchronous {@linkplain #queue queues} on Linux AIO, for a caller that keeps many requests in flight from one
- * thread. Where io_uring cannot be set up, the device falls back to threads
+ * either way concurrently and without a lock. Under {@code aio=native} and {@code aio=io_uring} (O_DIRECT) the
+ * device also serves asynchronous {@linkplain #queue queues}, on Linux AIO or a ring of the queue's own, for a caller
+ * that keeps many requests in flight from one thread. Where io_uring cannot be set up, the device falls back to threads
  * with one warning line (once per reason and process). With {@link CacheMode#direct()} the channel is opened O_DIRECT; requests of any alignment are still
  * accepted ({@code limits().requestAlignment() == 1}) and bounced as needed, see {@link DirectPath}.
  * {@code limits().optimalAlignment()} is the alignment that avoids that: the file system's block size, and
@@ -397,20 +398,28 @@ public final class FileDevice implements BlockDevice {
   }
 
   /**
-   * A queue of {@code depth} requests on Linux AIO ({@link AioQueue}, with an O_DIRECT descriptor and an AIO context of
-   * its own) where the device was opened with {@code aio=native}; null otherwise, or where the kernel refuses the
-   * context (then with one warning line), so that the caller falls back to synchronous requests.
+   * A queue of {@code depth} requests ({@link AioQueue}, with an O_DIRECT descriptor of its own) on an O_DIRECT
+   * device: on an AIO context of its own under {@code aio=native}, on an io_uring of its own under {@code
+   * aio=io_uring}; null otherwise, or where the kernel refuses the context or ring (then with one warning line), so
+   * that the caller falls back to synchronous requests.
    */
   @Override
   public RequestQueue queue(int depth) throws IOException {
-    if (aio != Aio.NATIVE || !(data instanceof DirectPath direct)) {
+    if (aio == Aio.THREADS || !(data instanceof DirectPath direct)) {
       return null;
     }
     if (closed.get()) {
       throw HostErrors.of("queue", path, 0, 0, new ClosedChannelException());
     }
     try {
-      return new AioQueue(this, direct, LinuxAio.open(path, !options.readOnly(), depth), alignment);
+      return new AioQueue(this, direct, aio == Aio.IO_URING ? UringAio.open(path, !options.readOnly(), depth)
+          : LinuxAio.open(path, !options.readOnly(), depth), alignment);
+    } catch (UringUnavailableException e) {
+      if (TOLD.add("queue: " + e.getMessage())) {
+        log().log(System.Logger.Level.WARNING, "aio=io_uring: no io_uring for a request queue here ({0}); "
+            + "requests run synchronously", e.getMessage());
+      }
+      return null;
     } catch (ErrnoException e) {
       tellFallBack(e);
       return null;

@@ -22,6 +22,7 @@ import java.util.logging.Logger;
 import java.util.logging.SimpleFormatter;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.api.parallel.Isolated;
@@ -75,6 +76,7 @@ class AioFallbackTest {
       try (FileDevice dev = FileDevice.open(p, FileOptions.of(mode, false).withAio(Aio.IO_URING))) {
         assertThat(dev.aio()).isEqualTo(Aio.THREADS);
         assertThat(dev.toString()).endsWith("aio=threads]");
+        assertThat(RequestQueues.asynchronous(dev, 4)).as("no io_uring queue either").isNull();
         roundTrip(dev);
       }
     }
@@ -113,6 +115,33 @@ class AioFallbackTest {
     assertThat(warnings()).hasSize(1);
     assertThat(warnings().getFirst()).startsWith("aio=native: Linux AIO is not available here (io_setup ")
         .contains("depth 1048576").contains("(errno 11)").endsWith("; using aio=threads");
+  }
+
+  /**
+   * A queue's own ring the kernel refuses (more entries than io_uring_setup takes: EINVAL) on a device whose ring
+   * was set up: no asynchronous queue, one warning, and requests still work through the synchronous adapter.
+   */
+  @Test
+  void aRefusedQueueRingFallsBackToSynchronousRequestsWithOneWarning() throws IOException {
+    System.clearProperty("vdisk.io_uring.entries");
+    Path p = file("uring-queue.raw");
+    try (FileDevice dev = FileDevice.open(p, FileOptions.of(CacheMode.NONE, false).withAio(Aio.IO_URING))) {
+      Assumptions.assumeTrue(dev.aio() == Aio.IO_URING, "io_uring is not available on this kernel");
+      assertThat(RequestQueues.asynchronous(dev, 1 << 20)).isNull();
+      assertThat(RequestQueues.asynchronous(dev, 1 << 20)).isNull();
+      try (RequestQueue q = RequestQueues.open(dev, 1 << 20)) {
+        assertThat(q.asynchronous()).isFalse();
+        ByteBuffer data = DirectBuffers.aligned(4096).put(0, (byte) 9);
+        q.write(4096, data, 1);
+        ByteBuffer back = DirectBuffers.aligned(4096);
+        q.read(4096, back, 2);
+        assertThat(q.reap(2, (tag, e) -> assertThat(e).isNull())).isEqualTo(2);
+        assertThat(back.get(0)).isEqualTo((byte) 9);
+      }
+    }
+    assertThat(warnings()).hasSize(1);
+    assertThat(warnings().getFirst()).startsWith("aio=io_uring: no io_uring for a request queue here (io_uring_setup ")
+        .contains("(errno 22)").endsWith("; requests run synchronously");
   }
 
   @Test

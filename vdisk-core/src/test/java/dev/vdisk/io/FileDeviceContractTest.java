@@ -16,7 +16,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * FileDevice under each of QEMU's cache modes and both data paths ({@code aio=threads} and {@code aio=io_uring}), and
  * the raw format over it, keep the BlockDevice contract; so do their asynchronous queues under {@code aio=native}
- * (Linux AIO, through {@link QueuedDevice}). The io_uring cases are skipped, saying so, on a kernel that
+ * (Linux AIO) and {@code aio=io_uring} (a ring of the queue's own), through {@link QueuedDevice}. The io_uring cases are skipped, saying so, on a kernel that
  * refuses io_uring (the device would fall back to threads, which the threads cases test already).
  */
 class FileDeviceContractTest {
@@ -112,6 +112,22 @@ class FileDeviceContractTest {
     }
   }
 
+  /** Reads and writes through the io_uring queue (a ring of the queue's own) of a file opened with aio=io_uring. */
+  abstract static class UringQueuedContract extends UringContract {
+    @Override
+    protected BlockDevice newDevice(long size) throws IOException {
+      return new QueuedDevice(super.newDevice(size));
+    }
+  }
+
+  /** The same through the raw format's and the guard's queues. */
+  abstract static class UringQueuedRawContract extends UringRawContract {
+    @Override
+    protected BlockDevice newDevice(long size) throws IOException {
+      return new QueuedDevice(super.newDevice(size));
+    }
+  }
+
   @Nested class Writeback extends FileContract { CacheMode mode() { return CacheMode.WRITEBACK; } }
   @Nested class Writethrough extends FileContract { CacheMode mode() { return CacheMode.WRITETHROUGH; } }
   @Nested class None extends FileContract { CacheMode mode() { return CacheMode.NONE; } }
@@ -128,4 +144,6 @@ class FileDeviceContractTest {
   @Nested class UringRawNone extends UringRawContract { CacheMode mode() { return CacheMode.NONE; } }
   @Nested class NativeNone extends NativeContract { CacheMode mode() { return CacheMode.NONE; } }
   @Nested class NativeRawNone extends NativeRawContract { CacheMode mode() { return CacheMode.NONE; } }
+  @Nested class UringQueuedNone extends UringQueuedContract { CacheMode mode() { return CacheMode.NONE; } }
+  @Nested class UringQueuedRawNone extends UringQueuedRawContract { CacheMode mode() { return CacheMode.NONE; } }
 }

@@ -4,7 +4,6 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
-import java.io.Closeable;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -23,7 +22,7 @@ import java.nio.file.Path;
  * buffer it handed in alive and untouched until its slot completes; slots are the caller's to number, from 0 to
  * {@code depth() - 1}, and a slot is reused only after its completion was reaped.
  */
-public final class LinuxAio implements Closeable {
+public final class LinuxAio implements AsyncIo {
   /** {@code IOCB_CMD_PREAD} and {@code IOCB_CMD_PWRITE} (linux/aio_abi.h). */
   private static final short IOCB_CMD_PREAD = 0;
   private static final short IOCB_CMD_PWRITE = 1;
@@ -178,20 +177,14 @@ public final class LinuxAio implements Closeable {
     pendingCount -= n;
   }
 
-  /** A completion's negative {@code result} as the exception a synchronous call would have thrown. */
-  public static ErrnoException failure(String call, String target, long result) {
-    return new ErrnoException(call, target, (int) -result);
-  }
-
   /** Requests prepared but not yet taken by the kernel. */
   public int unsubmitted() {
     return pendingCount;
   }
 
-  /** Receives one completion: the slot and the kernel's result (bytes moved, or a negated errno). */
-  @FunctionalInterface
-  public interface Completion {
-    void completed(int slot, long result) throws IOException;
+  @Override
+  public String call() {
+    return "io_submit";
   }
 
   /**

@@ -20,11 +20,13 @@ import java.util.EnumSet;
 import java.util.List;
 import java.util.Random;
 import java.util.Set;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A read-only qcow2 image's queue under aio=native: batches of reads over data, zero, compressed and unallocated
+ * A read-only qcow2 image's queue under aio=native and aio=io_uring: batches of reads over data, zero, compressed and unallocated
  * clusters (inside one cluster or across several, aligned or not) give what the image's read gives; a writable image's
  * queue under a stream of reads and writes gives what the image gives.
  */
@@ -66,12 +68,19 @@ class Qcow2QueueTest {
 
   private record Read(long offset, int length, boolean heap) {}
 
-  @Test
-  void batchesOfReadsGiveWhatTheImageReads() throws IOException {
+  @ParameterizedTest
+  @EnumSource(value = Aio.class, names = {"NATIVE", "IO_URING"})
+  void batchesOfReadsGiveWhatTheImageReads(Aio aio) throws IOException {
     Path p = image();
     Random rnd = new Random(11);
-    try (OpenImage ro = Images.open(p, "qcow2", FileOptions.of(CacheMode.NONE, true).withAio(Aio.NATIVE));
-        RequestQueue q = RequestQueues.asynchronous(ro.device(), 16)) {
+    try (OpenImage ro = Images.open(p, "qcow2", FileOptions.of(CacheMode.NONE, true).withAio(aio))) {
+      Assumptions.assumeTrue(ro.file().aio() == aio, aio + " is not available on this kernel");
+      batchesOfReads(ro, rnd);
+    }
+  }
+
+  private static void batchesOfReads(OpenImage ro, Random rnd) throws IOException {
+    try (RequestQueue q = RequestQueues.asynchronous(ro.device(), 16)) {
       assertThat(q).as("queue of %s", ro.device()).isNotNull();
       assertThat(q.asynchronous()).isTrue();
       for (int b = 0; b < 200; b++) {
@@ -109,14 +118,16 @@ class Qcow2QueueTest {
    * against a model as they complete, and the whole disk at the end. Overwrites of data clusters go below; writes to
    * zero, compressed and unallocated clusters, across clusters or unaligned allocate or run synchronously.
    */
-  @Test
-  void aStreamOfReadsAndWritesMatchesTheModel() throws IOException {
+  @ParameterizedTest
+  @EnumSource(value = Aio.class, names = {"NATIVE", "IO_URING"})
+  void aStreamOfReadsAndWritesMatchesTheModel(Aio aio) throws IOException {
     Path p = image();
     byte[] model = new byte[(int) SIZE];
     try (OpenImage w = Images.open(p, "qcow2", FileOptions.of(CacheMode.NONE, false))) {
       w.device().read(0, ByteBuffer.wrap(model));
     }
-    try (OpenImage rw = Images.open(p, "qcow2", FileOptions.of(CacheMode.NONE, false).withAio(Aio.NATIVE))) {
+    try (OpenImage rw = Images.open(p, "qcow2", FileOptions.of(CacheMode.NONE, false).withAio(aio))) {
+      Assumptions.assumeTrue(rw.file().aio() == aio, aio + " is not available on this kernel");
       BlockDevice dev = rw.device();
       try (RequestQueue q = RequestQueues.asynchronous(dev, 16)) {
         assertThat(q).as("queue of %s", dev).isNotNull();

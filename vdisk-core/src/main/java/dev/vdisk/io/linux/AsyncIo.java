@@ -1,0 +1,65 @@
+package dev.vdisk.io.linux;
+
+import java.io.Closeable;
+import java.io.IOException;
+
+/**
+ * One thread's asynchronous requests on an O_DIRECT file descriptor of its own: Linux AIO ({@link LinuxAio}) or an
+ * io_uring ({@link UringAio}). Requests are prepared in numbered slots, handed to the kernel by {@link #submit} and
+ * completed by {@link #poll} (what has arrived, without waiting) or {@link #reap} (waiting for a number of them).
+ *
+ * <p>Not thread-safe: one thread prepares, submits and reaps. The caller keeps every buffer it handed in alive and
+ * untouched until its slot completes; slots are the caller's to number, from 0 to {@code depth() - 1}, and a slot is
+ * reused only after its completion was handed over. Each completion is handed over exactly once.
+ */
+public interface AsyncIo extends Closeable {
+  /** The number of slots: the most requests in flight at once. */
+  int depth();
+
+  /**
+   * Prepares a read ({@code write} false) or write of {@code length} bytes at {@code offset} to or from native memory
+   * at {@code address} in {@code slot}; nothing need reach the kernel before {@link #submit}. O_DIRECT's rules apply:
+   * a request the kernel cannot take completes with a negated errno.
+   */
+  void prepare(int slot, boolean write, long address, int length, long offset);
+
+  /**
+   * Hands the prepared requests to the kernel. Those it cannot take now stay prepared for the next call; one it
+   * refuses at submission completes through {@code refused} with the negated errno, or later with its completion.
+   *
+   * @return the number the kernel took
+   */
+  int submit(Completion refused) throws IOException;
+
+  /** Requests prepared and not yet taken by the kernel. */
+  int unsubmitted();
+
+  /**
+   * Waits until at least {@code min} submitted requests have completed and hands each completion that has arrived to
+   * {@code done}.
+   *
+   * @return the number handed over
+   */
+  int reap(int min, Completion done) throws IOException;
+
+  /** Hands every completion that has arrived to {@code done} without waiting; returns how many. */
+  int poll(Completion done) throws IOException;
+
+  /** The system call named in a failed request's message: {@code io_submit} or {@code io_uring}. */
+  String call();
+
+  /** Waits for the requests in flight where the kernel does, tears the context down and closes the descriptor. */
+  @Override
+  void close() throws IOException;
+
+  /** Receives one completion: the slot and the kernel's result (bytes moved, or a negated errno). */
+  @FunctionalInterface
+  interface Completion {
+    void completed(int slot, long result) throws IOException;
+  }
+
+  /** A completion's negative {@code result} as the exception a synchronous call would have thrown. */
+  static ErrnoException failure(String call, String target, long result) {
+    return new ErrnoException(call, target, (int) -result);
+  }
+}

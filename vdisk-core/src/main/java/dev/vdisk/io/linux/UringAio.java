@@ -1,0 +1,142 @@
+package dev.vdisk.io.linux;
+
+import java.io.IOException;
+import java.nio.file.Path;
+
+/**
+ * One thread's asynchronous requests on an io_uring of its own and an O_DIRECT file descriptor of its own: {@code
+ * aio=io_uring}'s queue, as {@link LinuxAio} is {@code aio=native}'s. A prepared request is an SQE published at once
+ * (release store of the SQ tail); {@link #submit} hands what is published to the kernel in one {@code
+ * io_uring_enter}, which also posts the completions that have arrived meanwhile. Completions are read from the mapped CQ ring without a system call ({@link #poll}); {@code
+ * io_uring_enter(GETEVENTS)} only waits for those not yet there. A request the kernel fails, at submission or later,
+ * comes back in its own CQE: {@code refused} is never called.
+ *
+ * <p>The ring has at least {@link #depth()} submission entries and twice as many completion entries, so with at most
+ * {@code depth} requests in flight it never overflows.
+ */
+public final class UringAio implements AsyncIo {
+  private static final int EINTR = 4;
+  private static final int EBUSY = 16;
+
+  private final Path path;
+  private final int fd;
+  private final int depth;
+  private final IoUring ring;
+  private boolean closed;
+
+  private UringAio(Path path, int fd, int depth, IoUring ring) {
+    this.path = path;
+    this.fd = fd;
+    this.depth = depth;
+    this.ring = ring;
+  }
+
+  /**
+   * Opens {@code path} again with O_DIRECT (close-on-exec) and sets up a ring for {@code depth} requests.
+   *
+   * @throws UringUnavailableException if io_uring cannot be used here; the message says why
+   * @throws IOException if the file cannot be opened
+   */
+  public static UringAio open(Path path, boolean writable, int depth) throws IOException {
+    LinuxNative.requireSupported();
+    if (depth < 1) {
+      throw new IllegalArgumentException("depth: " + depth + " (expected: at least 1)");
+    }
+    int fd = LinuxNative.open(path, (writable ? LinuxNative.O_RDWR : LinuxNative.O_RDONLY) | LinuxNative.oDirect());
+    try {
+      return new UringAio(path, fd, depth, IoUring.openQueue(depth, fd, String.valueOf(path.getFileName())));
+    } catch (IOException | RuntimeException | LinkageError e) {
+      try {
+        LinuxNative.close(fd, path);
+      } catch (ErrnoException x) {
+        e.addSuppressed(x);
+      }
+      if (e instanceof IOException io) {
+        throw new UringUnavailableException(io);
+      }
+      throw e;
+    }
+  }
+
+  @Override
+  public int depth() {
+    return depth;
+  }
+
+  @Override
+  public void prepare(int slot, boolean write, long address, int length, long offset) {
+    ring.prepareOwn(write ? IoUring.IORING_OP_WRITE : IoUring.IORING_OP_READ, address, length, offset, slot);
+  }
+
+  @Override
+  public int submit(Completion refused) throws IOException {
+    int taken = 0;
+    int left;
+    while ((left = ring.unconsumedOwn()) > 0) {
+      // GETEVENTS with no minimum waits for nothing, but has the kernel post the completions whose task work is
+      // pending: measured, fewer CPU us per request than a plain submit (the next poll finds them in the ring).
+      int r = ring.enterOwn(left, 0, UringSyscalls.IORING_ENTER_GETEVENTS);
+      if (r == -EINTR) {
+        continue;
+      }
+      if (r == -ErrnoException.EAGAIN || r == -EBUSY) {
+        break; // the kernel's resources or completion room: the rest waits for the next call
+      }
+      if (r < 0) {
+        throw new ErrnoException("io_uring_enter", path.toString(), -r);
+      }
+      if (r == 0) {
+        break;
+      }
+      taken += r;
+    }
+    return taken;
+  }
+
+  @Override
+  public int unsubmitted() {
+    return ring.unconsumedOwn();
+  }
+
+  @Override
+  public int reap(int min, Completion done) throws IOException {
+    int n = ring.pollOwn(done);
+    while (n < min) {
+      int r = ring.enterOwn(ring.unconsumedOwn(), min - n, UringSyscalls.IORING_ENTER_GETEVENTS);
+      if (r < 0 && r != -EINTR && r != -ErrnoException.EAGAIN && r != -EBUSY) {
+        throw new ErrnoException("io_uring_enter", path.toString(), -r);
+      }
+      n += ring.pollOwn(done);
+    }
+    return n;
+  }
+
+  @Override
+  public int poll(Completion done) throws IOException {
+    return ring.pollOwn(done);
+  }
+
+  @Override
+  public String call() {
+    return "io_uring";
+  }
+
+  /** Tears the ring down (the caller has reaped its requests) and closes the descriptor. Idempotent. */
+  @Override
+  public void close() throws IOException {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    try {
+      ring.close();
+    } finally {
+      LinuxNative.close(fd, path);
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "UringAio[" + path + ", depth " + depth + "]";
+  }
+}
