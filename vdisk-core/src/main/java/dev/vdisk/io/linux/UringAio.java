@@ -11,7 +11,7 @@ import java.nio.file.Path;
  * io_uring_enter(GETEVENTS)} only waits for those not yet there. A request the kernel fails, at submission or later,
  * comes back in its own CQE: {@code refused} is never called.
  *
- * <p>The ring has at least {@link #depth()} submission entries and twice as many completion entries, so with at most
+ * <p>The file is registered with the ring (IOSQE_FIXED_FILE), where the kernel allows it. The ring has at least {@link #depth()} submission entries and twice as many completion entries, so with at most
  * {@code depth} requests in flight it never overflows.
  */
 public final class UringAio implements AsyncIo {
