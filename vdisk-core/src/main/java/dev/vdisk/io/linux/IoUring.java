@@ -10,6 +10,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
 import java.nio.channels.ClosedChannelException;
+import java.nio.file.Path;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;
@@ -161,6 +162,32 @@ final class IoUring implements AutoCloseable {
     this.captureSize = LinuxNative.Calls.CAPTURE.byteSize();
     this.captures = arena.allocate(captureSize * (entries + 2), 8);
     this.reaper = shared ? Thread.ofPlatform().daemon().name("io_uring " + name).unstarted(this::reapUntilClosed) : null;
+  }
+
+  /** The rest of an open once its descriptor is open: a ring set up for it and what is built on the ring. */
+  @FunctionalInterface
+  interface Setup<T> {
+    T run() throws IOException;
+  }
+
+  /**
+   * Runs {@code setup} for {@code fd}, just opened for {@code path}. If it fails, {@code fd} is closed, and an
+   * {@link IOException} is thrown as the {@link UringUnavailableException} it means: io_uring cannot be used here.
+   */
+  static <T> T closingOnFailure(Path path, int fd, Setup<T> setup) throws IOException {
+    try {
+      return setup.run();
+    } catch (IOException | RuntimeException | LinkageError e) {
+      try {
+        LinuxNative.close(fd, path);
+      } catch (ErrnoException x) {
+        e.addSuppressed(x);
+      }
+      if (e instanceof IOException io) {
+        throw new UringUnavailableException(io);
+      }
+      throw e;
+    }
   }
 
   /**

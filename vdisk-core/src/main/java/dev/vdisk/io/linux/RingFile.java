@@ -66,19 +66,8 @@ public final class RingFile implements FileIo {
     int entries = Integer.getInteger("vdisk.io_uring.entries", DEFAULT_ENTRIES);
     int fd = LinuxNative.open(path, (writable ? LinuxNative.O_RDWR : LinuxNative.O_RDONLY)
         | (direct ? LinuxNative.oDirect() : 0));
-    try {
-      return new RingFile(path, fd, IoUring.open(entries, fd, String.valueOf(path.getFileName())), direct);
-    } catch (IOException | RuntimeException | LinkageError e) {
-      try {
-        LinuxNative.close(fd, path);
-      } catch (ErrnoException x) {
-        e.addSuppressed(x);
-      }
-      if (e instanceof IOException io) {
-        throw new UringUnavailableException(io);
-      }
-      throw e;
-    }
+    return IoUring.closingOnFailure(path, fd,
+        () -> new RingFile(path, fd, IoUring.open(entries, fd, String.valueOf(path.getFileName())), direct));
   }
 
   @Override

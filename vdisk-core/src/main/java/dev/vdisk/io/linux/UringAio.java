@@ -7,12 +7,14 @@ import java.nio.file.Path;
  * One thread's asynchronous requests on an io_uring of its own and an O_DIRECT file descriptor of its own: {@code
  * aio=io_uring}'s queue, as {@link LinuxAio} is {@code aio=native}'s. A prepared request is an SQE published at once
  * (release store of the SQ tail); {@link #submit} hands what is published to the kernel in one {@code
- * io_uring_enter}, which also posts the completions that have arrived meanwhile. Completions are read from the mapped CQ ring without a system call ({@link #poll}); {@code
- * io_uring_enter(GETEVENTS)} only waits for those not yet there. A request the kernel fails, at submission or later,
- * comes back in its own CQE: {@code refused} is never called.
+ * io_uring_enter}, which also posts the completions that have arrived meanwhile. Completions are read from the
+ * mapped CQ ring without a system call ({@link #poll}); {@code io_uring_enter(GETEVENTS)} only waits for those not
+ * yet there. A request the kernel fails, at submission or later, comes back in its own CQE: {@code refused} is never
+ * called.
  *
- * <p>The file is registered with the ring (IOSQE_FIXED_FILE), where the kernel allows it. The ring has at least {@link #depth()} submission entries and twice as many completion entries, so with at most
- * {@code depth} requests in flight it never overflows.
+ * <p>The file is registered with the ring (IOSQE_FIXED_FILE), where the kernel allows it. The ring has at least
+ * {@link #depth()} submission entries and twice as many completion entries, so with at most {@code depth} requests
+ * in flight it never overflows.
  */
 public final class UringAio implements AsyncIo {
   private static final int EINTR = 4;
@@ -43,19 +45,8 @@ public final class UringAio implements AsyncIo {
       throw new IllegalArgumentException("depth: " + depth + " (expected: at least 1)");
     }
     int fd = LinuxNative.open(path, (writable ? LinuxNative.O_RDWR : LinuxNative.O_RDONLY) | LinuxNative.oDirect());
-    try {
-      return new UringAio(path, fd, depth, IoUring.openQueue(depth, fd, String.valueOf(path.getFileName())));
-    } catch (IOException | RuntimeException | LinkageError e) {
-      try {
-        LinuxNative.close(fd, path);
-      } catch (ErrnoException x) {
-        e.addSuppressed(x);
-      }
-      if (e instanceof IOException io) {
-        throw new UringUnavailableException(io);
-      }
-      throw e;
-    }
+    return IoUring.closingOnFailure(path, fd,
+        () -> new UringAio(path, fd, depth, IoUring.openQueue(depth, fd, String.valueOf(path.getFileName()))));
   }
 
   @Override
