@@ -51,61 +51,36 @@ class LinuxAioTest {
 
   @Test
   void completionsReadFromTheMappedRingComeOnceEachAcrossItsWrapAround() throws IOException {
-    int blocks = 64;
-    byte[] data = new byte[blocks * 4096];
-    for (int b = 0; b < blocks; b++) {
-      java.util.Arrays.fill(data, b * 4096, (b + 1) * 4096, (byte) (b + 1));
-    }
-    Path p = dir.resolve("ring.raw");
-    Files.write(p, data);
+    Path p = AsyncIoLedger.file(dir.resolve("ring.raw"));
     int depth = 4;
     try (Arena arena = Arena.ofConfined(); LinuxAio aio = LinuxAio.open(p, false, depth)) {
       assertThat(aio.ringMapped()).isTrue();
       int ring = aio.ringSize();
       assertThat(ring).isGreaterThanOrEqualTo(depth);
-      MemorySegment buffers = arena.allocate((long) depth * 4096, 4096);
-      int[] requestOf = new int[depth]; // the request each slot holds, -1 when free
-      java.util.Arrays.fill(requestOf, -1);
-      java.util.List<Integer> blockOf = new java.util.ArrayList<>();
-      java.util.BitSet done = new java.util.BitSet();
-      LinuxAio.Completion check = (slot, result) -> {
-        int request = requestOf[slot];
-        assertThat(request).as("slot %d completed while free", slot).isNotNegative();
-        assertThat(done.get(request)).as("request %d completed twice", request).isFalse();
-        done.set(request);
-        requestOf[slot] = -1;
-        assertThat(result).isEqualTo(4096L);
-        byte expected = (byte) (blockOf.get(request) + 1);
-        MemorySegment buf = buffers.asSlice((long) slot * 4096, 4096);
-        assertThat(buf.get(java.lang.foreign.ValueLayout.JAVA_BYTE, 0)).isEqualTo(expected);
-        assertThat(buf.get(java.lang.foreign.ValueLayout.JAVA_BYTE, 4095)).isEqualTo(expected);
-      };
+      AsyncIoLedger ledger = new AsyncIoLedger(arena, depth);
       java.util.Random rnd = new java.util.Random(18);
       // Rounds of 1 to depth requests move the ring's head and tail by varying steps, so that a round's completions
       // straddle the ring's end now and then; until the ring was read around three times (or a bound, to fail rather
       // than loop where the ring is never read).
-      while (aio.peeked() < 3L * ring && blockOf.size() < 40 * ring) {
+      while (aio.peeked() < 3L * ring && ledger.requests() < 40 * ring) {
         int n = 1 + rnd.nextInt(depth);
         for (int slot = 0; slot < n; slot++) {
-          int block = rnd.nextInt(blocks);
-          requestOf[slot] = blockOf.size();
-          blockOf.add(block);
-          aio.prepare(slot, false, buffers.address() + (long) slot * 4096, 4096, (long) block * 4096);
+          ledger.read(aio, slot, rnd.nextInt(AsyncIoLedger.BLOCKS));
         }
-        assertThat(aio.submit(check)).isEqualTo(n);
+        assertThat(aio.submit(ledger.check)).isEqualTo(n);
         int left = n;
         // Mostly from the ring; io_getevents takes what a bounded spin did not see arrive.
         for (int spin = 0; left > 0 && spin < 1_000_000; spin++) {
-          left -= aio.poll(check);
+          left -= aio.poll(ledger.check);
           Thread.onSpinWait();
         }
         while (left > 0) {
-          left -= aio.reap(left, check);
+          left -= aio.reap(left, ledger.check);
         }
       }
       assertThat(aio.peeked()).isGreaterThanOrEqualTo(3L * ring);
-      assertThat(done.cardinality()).isEqualTo(blockOf.size());
-      assertThat(aio.poll(check)).isZero();
+      assertThat(ledger.completed()).isEqualTo(ledger.requests());
+      assertThat(aio.poll(ledger.check)).isZero();
     }
   }
 

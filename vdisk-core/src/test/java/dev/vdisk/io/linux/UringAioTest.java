@@ -1,6 +1,5 @@
 package dev.vdisk.io.linux;
 
-import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -9,11 +8,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.BitSet;
 import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Assumptions;
@@ -74,58 +69,33 @@ class UringAioTest {
 
   @Test
   void eachRequestCompletesOnceAcrossTheRingsWrapAround() throws IOException {
-    int blocks = 64;
-    byte[] data = new byte[blocks * 4096];
-    for (int b = 0; b < blocks; b++) {
-      Arrays.fill(data, b * 4096, (b + 1) * 4096, (byte) (b + 1));
-    }
-    Path p = dir.resolve("ring.raw");
-    Files.write(p, data);
+    Path p = AsyncIoLedger.file(dir.resolve("ring.raw"));
     int depth = 4;
     try (Arena arena = Arena.ofConfined(); UringAio ring = open(p, false, depth)) {
-      MemorySegment buffers = arena.allocate((long) depth * 4096, 4096);
-      int[] requestOf = new int[depth]; // the request each slot holds, -1 when free
-      Arrays.fill(requestOf, -1);
-      List<Integer> blockOf = new ArrayList<>();
-      BitSet done = new BitSet();
-      AsyncIo.Completion check = (slot, result) -> {
-        int request = requestOf[slot];
-        assertThat(request).as("slot %d completed while free", slot).isNotNegative();
-        assertThat(done.get(request)).as("request %d completed twice", request).isFalse();
-        done.set(request);
-        requestOf[slot] = -1;
-        assertThat(result).isEqualTo(4096L);
-        byte expected = (byte) (blockOf.get(request) + 1);
-        MemorySegment buf = buffers.asSlice((long) slot * 4096, 4096);
-        assertThat(buf.get(JAVA_BYTE, 0)).isEqualTo(expected);
-        assertThat(buf.get(JAVA_BYTE, 4095)).isEqualTo(expected);
-      };
+      AsyncIoLedger ledger = new AsyncIoLedger(arena, depth);
       Random rnd = new Random(18);
       int inFlight = 0;
       // A free slot is refilled as soon as its completion is in, a few at a time, so the SQ (4 entries) and CQ (8)
       // indexes wrap around hundreds of times at varying phases, with completions from both poll and reap.
-      while (blockOf.size() < 2000) {
+      while (ledger.requests() < 2000) {
         for (int slot = 0; slot < depth; slot++) {
-          if (requestOf[slot] < 0 && rnd.nextInt(3) != 0) {
-            int block = rnd.nextInt(blocks);
-            requestOf[slot] = blockOf.size();
-            blockOf.add(block);
-            ring.prepare(slot, false, buffers.address() + (long) slot * 4096, 4096, (long) block * 4096);
+          if (ledger.free(slot) && rnd.nextInt(3) != 0) {
+            ledger.read(ring, slot, rnd.nextInt(AsyncIoLedger.BLOCKS));
             inFlight++;
           }
         }
         ring.submit((slot, result) -> { throw new AssertionError("refused: " + result); });
-        int n = rnd.nextBoolean() ? ring.poll(check) : 0;
+        int n = rnd.nextBoolean() ? ring.poll(ledger.check) : 0;
         if (n == 0 && inFlight > 0) {
-          n = ring.reap(1 + rnd.nextInt(inFlight), check);
+          n = ring.reap(1 + rnd.nextInt(inFlight), ledger.check);
         }
         inFlight -= n;
       }
       while (inFlight > 0) {
-        inFlight -= ring.reap(inFlight, check);
+        inFlight -= ring.reap(inFlight, ledger.check);
       }
-      assertThat(done.cardinality()).isEqualTo(blockOf.size());
-      assertThat(ring.poll(check)).isZero();
+      assertThat(ledger.completed()).isEqualTo(ledger.requests());
+      assertThat(ring.poll(ledger.check)).isZero();
     }
   }
 
