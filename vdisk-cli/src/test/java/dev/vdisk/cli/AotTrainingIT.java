@@ -176,6 +176,16 @@ class AotTrainingIT {
           "dev.vdisk.format.qcow2.WritableImageQueue")) {
         assertFromCache(bench, c);
       }
+      // So does io_uring's queue, where the kernel gives this process a ring: where it does not, bench falls back to
+      // threads and never loads UringAio.
+      List<String> uring = classesLoaded("long", aot, "bench", "-t", "none", "-i", "io_uring", "-d", "16", "-c", "1000",
+          "-w", "top.qcow2");
+      if (uring.stream().anyMatch(l -> l.contains(" dev.vdisk.io.linux.UringAio "))) {
+        for (String c : List.of("dev.vdisk.io.AioQueue", "dev.vdisk.io.linux.UringAio", "dev.vdisk.io.linux.IoUring",
+            "dev.vdisk.format.qcow2.WritableImageQueue")) {
+          assertFromCache(uring, c);
+        }
+      }
     }
   }
 

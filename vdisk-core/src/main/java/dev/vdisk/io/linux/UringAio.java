@@ -19,11 +19,14 @@ import java.nio.file.Path;
 public final class UringAio implements AsyncIo {
   private static final int EINTR = 4;
   private static final int EBUSY = 16;
+  /** Wait-only enters refused in a row, with no completion arriving, after which a reap fails. */
+  static final int WAIT_REFUSALS = 1000;
 
   private final Path path;
   private final int fd;
   private final int depth;
   private final IoUring ring;
+  private final Ring queueRing;
   private boolean closed;
 
   private UringAio(Path path, int fd, int depth, IoUring ring) {
@@ -31,6 +34,22 @@ public final class UringAio implements AsyncIo {
     this.fd = fd;
     this.depth = depth;
     this.ring = ring;
+    this.queueRing = new Ring() {
+      @Override
+      public int poll(Completion done) throws IOException {
+        return ring.pollOwn(done);
+      }
+
+      @Override
+      public int unconsumed() {
+        return ring.unconsumedOwn();
+      }
+
+      @Override
+      public int enter(int toSubmit, int minComplete) {
+        return ring.enterOwn(toSubmit, minComplete, UringSyscalls.IORING_ENTER_GETEVENTS);
+      }
+    };
   }
 
   /**
@@ -91,15 +110,48 @@ public final class UringAio implements AsyncIo {
 
   @Override
   public int reap(int min, Completion done) throws IOException {
-    int n = ring.pollOwn(done);
+    return reap(queueRing, path, min, done);
+  }
+
+  /**
+   * {@link #reap} on {@code ring}. The kernel skips the wait of an {@code io_uring_enter} whose submission it refused
+   * (EAGAIN: no memory for a request), so after a refusal this waits without submitting: it sleeps until a completion
+   * arrives instead of spinning on the refusal. A wait refused {@value #WAIT_REFUSALS} times in a row with nothing
+   * arriving fails the reap rather than spin for good.
+   */
+  static int reap(Ring ring, Path path, int min, Completion done) throws IOException {
+    int n = ring.poll(done);
+    boolean submit = true;
+    int refusals = 0;
     while (n < min) {
-      int r = ring.enterOwn(ring.unconsumedOwn(), min - n, UringSyscalls.IORING_ENTER_GETEVENTS);
-      if (r < 0 && r != -EINTR && r != -ErrnoException.EAGAIN && r != -EBUSY) {
+      int r = ring.enter(submit ? ring.unconsumed() : 0, min - n);
+      if (r == -ErrnoException.EAGAIN || r == -EBUSY) {
+        if (!submit && ++refusals >= WAIT_REFUSALS) {
+          throw new ErrnoException("io_uring_enter", path.toString(), -r);
+        }
+        submit = false; // the rest stays published for the next submit
+      } else if (r < 0 && r != -EINTR) {
         throw new ErrnoException("io_uring_enter", path.toString(), -r);
       }
-      n += ring.pollOwn(done);
+      int arrived = ring.poll(done);
+      if (arrived > 0) {
+        refusals = 0;
+      }
+      n += arrived;
     }
     return n;
+  }
+
+  /** What {@link #reap(Ring, Path, int, Completion)} needs of a queue ring: the kernel's side, which a test scripts. */
+  interface Ring {
+    /** Hands every completion that has arrived to {@code done}; returns how many. */
+    int poll(Completion done) throws IOException;
+
+    /** The requests published and not yet consumed by the kernel. */
+    int unconsumed();
+
+    /** {@code io_uring_enter(toSubmit, minComplete, GETEVENTS)}: the entries consumed, or {@code -errno}. */
+    int enter(int toSubmit, int minComplete);
   }
 
   @Override

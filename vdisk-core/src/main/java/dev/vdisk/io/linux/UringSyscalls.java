@@ -1,16 +1,10 @@
 package dev.vdisk.io.linux;
 
-import static java.lang.foreign.ValueLayout.ADDRESS;
-import static java.lang.foreign.ValueLayout.JAVA_INT;
-import static java.lang.foreign.ValueLayout.JAVA_LONG;
-
-import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
-import java.lang.invoke.MethodHandle;
 
 /**
- * The io_uring system calls (through libc's {@code syscall(2)}: glibc 2.36 has no wrappers) and the mmap/munmap its
- * rings need. The syscall numbers 425 to 427 are the same on x86_64 and aarch64 (the unified table since Linux 5.1).
+ * The io_uring system calls and the mmap/munmap its rings need, all through libc's {@code syscall(2)} (glibc 2.36 has
+ * no io_uring wrappers). The syscall numbers 425 to 427 are the same on x86_64 and aarch64 (the unified table since Linux 5.1).
  * Every argument is passed as a 64-bit value, as {@code syscall()} reads its variadic arguments.
  *
  * <p>Each call returns the kernel's result or -1 with errno in {@code capture} (a {@link
@@ -33,12 +27,6 @@ final class UringSyscalls {
 
   private UringSyscalls() {}
 
-  private static final class Handles {
-    static final MethodHandle MMAP = LinuxNative.Calls.handle("mmap",
-        FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
-    static final MethodHandle MUNMAP = LinuxNative.Calls.handle("munmap", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
-  }
-
   /** {@code io_uring_setup(entries, params)}: the ring's fd, or -1. */
   static int setup(MemorySegment capture, int entries, MemorySegment params) {
     return (int) syscall(capture, SYS_IO_URING_SETUP, entries, params.address(), 0, 0, 0, 0);
@@ -54,22 +42,18 @@ final class UringSyscalls {
     return (int) syscall(capture, SYS_IO_URING_REGISTER, fd, opcode, arg.address(), nrArgs, 0, 0);
   }
 
-  /** {@code mmap(NULL, length, PROT_READ|PROT_WRITE, MAP_SHARED|MAP_POPULATE, fd, offset)}, or {@link #MAP_FAILED}. */
+  /**
+   * {@code mmap(NULL, length, PROT_READ|PROT_WRITE, MAP_SHARED|MAP_POPULATE, fd, offset)}, or {@link #MAP_FAILED}.
+   * Through the one {@code syscall(2)} handle, as munmap: a downcall of its own would cost a run that sets up a ring
+   * two more stubs generated at start (their classes are not in the AOT cache).
+   */
   static MemorySegment mmap(MemorySegment capture, long length, int fd, long offset) {
-    try {
-      return (MemorySegment) Handles.MMAP.invokeExact(capture, MemorySegment.NULL, length, PROT_READ_WRITE,
-          MAP_SHARED_POPULATE, fd, offset);
-    } catch (Throwable t) {
-      throw LinuxNative.linkageFailure(t);
-    }
+    return MemorySegment.ofAddress(syscall(capture, LinuxNative.sys().mmap(), 0, length, PROT_READ_WRITE,
+        MAP_SHARED_POPULATE, fd, offset));
   }
 
   static int munmap(MemorySegment capture, MemorySegment address, long length) {
-    try {
-      return (int) Handles.MUNMAP.invokeExact(capture, address, length);
-    } catch (Throwable t) {
-      throw LinuxNative.linkageFailure(t);
-    }
+    return (int) syscall(capture, LinuxNative.sys().munmap(), address.address(), length, 0, 0, 0, 0);
   }
 
   private static long syscall(MemorySegment capture, long nr, long a, long b, long c, long d, long e, long f) {

@@ -8,7 +8,9 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Assumptions;
@@ -106,5 +108,67 @@ class UringAioTest {
     // More entries than io_uring_setup takes (32768): EINVAL, the fall-back's trigger.
     assertThatThrownBy(() -> UringAio.open(p, false, 1 << 20).close())
         .isInstanceOf(UringUnavailableException.class).hasMessageContaining("io_uring_setup");
+  }
+
+  /**
+   * The kernel's refusals, which no test can provoke in a real ring (EAGAIN: no memory for a request), scripted:
+   * {@code enters} lists each call's (toSubmit, minComplete); a completion arrives on the call numbered {@code
+   * arrivesOn} if it waits without submitting. More calls than {@code limit} fail the test, where a reap that spun
+   * on the refusal would never return.
+   */
+  private static final class RefusingRing implements UringAio.Ring {
+    final List<int[]> enters = new ArrayList<>();
+    final int refusals;
+    final int limit;
+    boolean arrived;
+
+    RefusingRing(int refusals, int limit) {
+      this.refusals = refusals;
+      this.limit = limit;
+    }
+
+    @Override
+    public int poll(AsyncIo.Completion done) throws IOException {
+      if (!arrived || enters.isEmpty()) {
+        return 0;
+      }
+      arrived = false;
+      done.completed(0, 4096);
+      return 1;
+    }
+
+    @Override
+    public int unconsumed() {
+      return 1;
+    }
+
+    @Override
+    public int enter(int toSubmit, int minComplete) {
+      enters.add(new int[] {toSubmit, minComplete});
+      assertThat(enters).as("io_uring_enter calls of one reap").hasSizeLessThanOrEqualTo(limit);
+      if (toSubmit > 0 || enters.size() <= refusals) {
+        return -ErrnoException.EAGAIN;
+      }
+      arrived = true;
+      return 0;
+    }
+  }
+
+  @Test
+  void aRefusedSubmissionInAReapIsFollowedByAWaitWithoutSubmitting() throws IOException {
+    RefusingRing ring = new RefusingRing(0, 3);
+    Map<Integer, Long> results = new HashMap<>();
+    assertThat(UringAio.reap(ring, dir, 1, results::put)).isEqualTo(1);
+    assertThat(results).containsOnly(Map.entry(0, 4096L));
+    // The first call submits the published request and is refused without waiting; the second only waits.
+    assertThat(ring.enters).containsExactly(new int[] {1, 1}, new int[] {0, 1});
+  }
+
+  @Test
+  void aReapWhoseWaitsAreRefusedAgainAndAgainFailsInsteadOfSpinning() {
+    RefusingRing ring = new RefusingRing(Integer.MAX_VALUE, UringAio.WAIT_REFUSALS + 1);
+    assertThatThrownBy(() -> UringAio.reap(ring, dir, 1, (slot, result) -> {}))
+        .isInstanceOf(ErrnoException.class).hasMessageContaining("io_uring_enter");
+    assertThat(ring.enters).hasSize(UringAio.WAIT_REFUSALS + 1);
   }
 }
