@@ -39,7 +39,8 @@ import picocli.CommandLine.ParentCommand;
  * <p>An existing DST is replaced as qemu-img replaces it (once QEMU's image lock for a writer is held on it), or
  * written into with {@code -n}; {@code --force} is accepted and changes nothing. A DST that is the source file is
  * refused. With a backing file for the target ({@code -B BACKING -F FMT}, or {@code -o backing_file=...}) only what
- * the source's top layer defines is written, as qemu-img does ({@link ConvertOptions#overBacking}). {@code -l} is not
+ * the source's top layer defines is written, as qemu-img does ({@link ConvertOptions#overBacking}). A raw target on
+ * RBD is written out of order, as with {@code -W} (see {@code unorderedOntoRbd}). {@code -l} is not
  * supported yet and says so. Every argument is checked,
  * and the source opened, before DST is created or opened.
  */
