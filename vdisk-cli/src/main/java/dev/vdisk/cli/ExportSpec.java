@@ -124,7 +124,7 @@ record ExportSpec(String name, String file, String format, CacheMode cache, bool
    * (its cache too): run on the connection's reader, each would wait for that thread's wake-up before the next is
    * read, one request at librbd at a time (4 KiB writes at depth 16: 0.77 in flight on average, qemu-nbd 6.2).
    */
-  private boolean pageCacheWrites() {
+  boolean pageCacheWrites() {
     return !cache.direct() && !cache.writethrough() && !RbdImages.isRbd(file) && !file.contains("driver=rbd");
   }
 
