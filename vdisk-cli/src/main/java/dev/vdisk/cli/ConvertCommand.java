@@ -39,7 +39,8 @@ import picocli.CommandLine.ParentCommand;
  * <p>An existing DST is replaced as qemu-img replaces it (once QEMU's image lock for a writer is held on it), or
  * written into with {@code -n}; {@code --force} is accepted and changes nothing. A DST that is the source file is
  * refused. With a backing file for the target ({@code -B BACKING -F FMT}, or {@code -o backing_file=...}) only what
- * the source's top layer defines is written, as qemu-img does ({@link ConvertOptions#overBacking}). {@code -l} is not
+ * the source's top layer defines is written, as qemu-img does ({@link ConvertOptions#overBacking}). A raw target on
+ * RBD is written out of order, as with {@code -W} (see {@code unorderedOntoRbd}). {@code -l} is not
  * supported yet and says so. Every argument is checked,
  * and the source opened, before DST is created or opened.
  */
@@ -172,6 +173,7 @@ final class ConvertCommand implements Callable<Integer> {
       if (!noCreate) {
         create(fmt, target, size, createOptions);
       }
+      copy = unorderedOntoRbd(copy, fmt, targetSpec.file());
       try (Image out = Vdisk.open(target, OpenOptions.builder().format(fmt.name()).cache(targetCache).build())) {
         // A new image reads as zeroes, unless it has a backing file (qemu-img's has_zero_init).
         boolean backed = createOptions.containsKey("backing_file") || noCreate && backing != null;
@@ -295,6 +297,16 @@ final class ConvertCommand implements Callable<Integer> {
     }
     int m = Args.integer("-m", workers, 1, ConvertOptions.MAX_WORKERS);
     return ConvertOptions.DEFAULTS.withSparseBytes((int) s).withWorkers(m).withInOrder(!outOfOrder);
+  }
+
+  /**
+   * A raw target on RBD is written out of order, as with {@code -W}: RBD places every byte by its offset in an object,
+   * so the order of the writes leaves the same image, and in order only one write is at librbd at a time (qemu-img's
+   * convert: one 2 MiB write waiting for the OSD after another) where out of order each worker has its write in flight.
+   * A format that allocates as it is written (qcow2) keeps its order.
+   */
+  private static ConvertOptions unorderedOntoRbd(ConvertOptions copy, ImageFormat fmt, String target) {
+    return fmt.name().equals("raw") && RbdImages.isRbd(target) ? copy.withInOrder(false) : copy;
   }
 
   /** DST must exist with -n, and may never be the source itself. */

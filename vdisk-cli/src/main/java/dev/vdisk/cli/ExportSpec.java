@@ -4,6 +4,7 @@ import dev.vdisk.Image;
 import dev.vdisk.block.CheckedDevice;
 import dev.vdisk.block.filter.DetectZeroesFilter;
 import dev.vdisk.format.internal.OptionString;
+import dev.vdisk.format.internal.RbdImages;
 import dev.vdisk.io.Aio;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.ImageUser;
@@ -118,6 +119,16 @@ record ExportSpec(String name, String file, String format, CacheMode cache, bool
   }
 
   /**
+   * Whether the export's writes complete in the host's page cache ({@link Export#pageCacheWrites}): under a cache
+   * mode that is neither direct nor writethrough, and not on RBD, where every request completes on a librbd thread
+   * (its cache too): run on the connection's reader, each would wait for that thread's wake-up before the next is
+   * read, one request at librbd at a time (4 KiB writes at depth 16: 0.77 in flight on average, qemu-nbd 6.2).
+   */
+  boolean pageCacheWrites() {
+    return !cache.direct() && !cache.writethrough() && !RbdImages.isRbd(file) && !file.contains("driver=rbd");
+  }
+
+  /**
    * Opens one export's image. With zero detection, the filter goes between the guard and the rest of the
    * stack (where QEMU applies it: on the format node), so the guard still validates every request first.
    */
@@ -151,6 +162,6 @@ record ExportSpec(String name, String file, String format, CacheMode cache, bool
     log.info("export", "export", name, "file", file, "format", image.format(), "cache", cache,
         "read-only", device.capabilities().readOnly(), "discard", discard.name().toLowerCase(Locale.ROOT),
         "detect-zeroes", detectZeroes.name().toLowerCase(Locale.ROOT), "size", device.size(), "stack", device);
-    return new Export(name, description, device, discard, !cache.direct() && !cache.writethrough(), exported, allocationDepth);
+    return new Export(name, description, device, discard, pageCacheWrites(), exported, allocationDepth);
   }
 }

@@ -35,6 +35,16 @@ class ExportSpecTest {
   }
 
   @Test
+  void anImageOnRbdIsNoPageCacheExportInAnyCacheMode() {
+    assertThat(ExportSpec.parse("file=a.img").pageCacheWrites()).isTrue();
+    assertThat(ExportSpec.parse("file=a.img,cache=none").pageCacheWrites()).isFalse();
+    assertThat(ExportSpec.parse("file=rbd:pool/disk").pageCacheWrites()).isFalse();
+    assertThat(ExportSpec.parse("file=rbd:pool/disk,cache=unsafe").pageCacheWrites()).isFalse();
+    assertThat(new ExportSpec("", "driver=rbd,pool=p,image=disk", null, CacheMode.WRITEBACK, false, DiscardMode.IGNORE, "")
+        .pageCacheWrites()).isFalse();
+  }
+
+  @Test
   void aBareReadOnlyInsideAnEscapedValueIsText() {
     ExportSpec s = ExportSpec.parse("file=a.img,description=x,,read-only");
     assertThat(s.description()).isEqualTo("x,read-only");

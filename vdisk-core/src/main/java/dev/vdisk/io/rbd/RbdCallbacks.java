@@ -16,8 +16,21 @@ final class RbdCallbacks {
   static final int STOP = -9000;
 
   private static final AtomicLong NEXT = new AtomicLong(1);
-  private static final Map<Long, RbdCompletion> COMPLETIONS = new ConcurrentHashMap<>();
   private static final Map<Long, RbdDiffCollector> DIFFS = new ConcurrentHashMap<>();
+  /**
+   * Synchronous requests waiting for their callback, by slot: chunks of {@link #CHUNK} cells made as more requests are
+   * in flight at once and never moved, so librbd's callback finds a request without a lock, a boxed Long or a hash
+   * map's node per request. A slot's number is the request's {@code void *arg}.
+   */
+  private static final int CHUNK_BITS = 8;
+  private static final int CHUNK = 1 << CHUNK_BITS;
+  private static final AtomicReferenceArray<AtomicReferenceArray<RbdCompletion>> WAITING =
+      new AtomicReferenceArray<>(1 << 12);
+  /** Free slots, a stack of {@link #freeSlots} ints, and the chunks made: guarded by {@link #SLOTS}. */
+  private static final Object SLOTS = new Object();
+  private static int[] free = new int[CHUNK];
+  private static int freeSlots;
+  private static int chunks;
   /**
    * Open queues by their number: an array, so librbd's callback finds a queue's request without boxing a Long per
    * completion. Copied (twice as long) when full, under the class's lock; a closed queue's cell is reused.
@@ -28,16 +41,48 @@ final class RbdCallbacks {
 
   private RbdCallbacks() {}
 
-  /** Registers {@code c} until its callback runs; returns its {@code void *arg}. */
-  static long register(RbdCompletion c) {
-    long id = NEXT.getAndIncrement();
-    COMPLETIONS.put(id, c);
-    return id;
+  /**
+   * Registers {@code c} until its callback runs; returns its slot, its {@code void *arg}, which its waiter gives back
+   * with {@link #release} once the callback ran or will never run.
+   *
+   * @throws IllegalStateException when a million synchronous requests are in flight already
+   */
+  static int register(RbdCompletion c) {
+    int slot;
+    synchronized (SLOTS) {
+      if (freeSlots == 0) {
+        grow();
+      }
+      slot = free[--freeSlots];
+    }
+    WAITING.get(slot >>> CHUNK_BITS).set(slot & (CHUNK - 1), c);
+    return slot;
   }
 
-  /** Forgets a completion whose AIO call was refused before librbd took it (its callback never runs). */
-  static void forget(long id) {
-    COMPLETIONS.remove(id);
+  /** One more chunk of free slots; the caller holds {@link #SLOTS}. */
+  private static void grow() {
+    if (chunks == WAITING.length()) {
+      throw new IllegalStateException("rbd: " + chunks * CHUNK + " synchronous requests in flight (expected: fewer)");
+    }
+    WAITING.set(chunks, new AtomicReferenceArray<>(CHUNK));
+    if (free.length < (chunks + 1) * CHUNK) {
+      free = java.util.Arrays.copyOf(free, (chunks + 1) * CHUNK);
+    }
+    for (int i = CHUNK - 1; i >= 0; i--) {
+      free[freeSlots++] = chunks * CHUNK + i;
+    }
+    chunks++;
+  }
+
+  /**
+   * Gives back {@code slot} once its callback ran, or will never run (the AIO call was refused): a later request may
+   * take it.
+   */
+  static void release(int slot) {
+    WAITING.get(slot >>> CHUNK_BITS).set(slot & (CHUNK - 1), null);
+    synchronized (SLOTS) {
+      free[freeSlots++] = slot;
+    }
   }
 
   /** Registers {@code d} for the duration of one {@code rbd_diff_iterate2}; returns its {@code void *arg}. */
@@ -95,7 +140,8 @@ final class RbdCallbacks {
       }
       return;
     }
-    RbdCompletion c = COMPLETIONS.remove(a);
+    AtomicReferenceArray<RbdCompletion> chunk = a >>> CHUNK_BITS < WAITING.length() ? WAITING.get((int) (a >>> CHUNK_BITS)) : null;
+    RbdCompletion c = chunk == null ? null : chunk.getAndSet((int) (a & (CHUNK - 1)), null);
     if (c != null) {
       c.complete(completion);
     }

@@ -23,7 +23,7 @@ final class RbdCompletion {
 
   private final RbdNative rbd;
   private final Thread waiter = Thread.currentThread();
-  private final long id = RbdCallbacks.register(this);
+  private final int slot = RbdCallbacks.register(this);
   private final long handle;
   private volatile boolean done;
   private long result;
@@ -32,9 +32,9 @@ final class RbdCompletion {
   RbdCompletion(RbdNative rbd) throws Throwable {
     this.rbd = rbd;
     MemorySegment out = OUT.get();
-    int rc = (int) rbd.rbdAioCreateCompletion.call(id, rbd.completionUpcall().address(), out.address());
+    int rc = (int) rbd.rbdAioCreateCompletion.call(slot, rbd.completionUpcall().address(), out.address());
     if (rc < 0) {
-      RbdCallbacks.forget(id);
+      RbdCallbacks.release(slot);
       throw new RbdException(rc, "rbd_aio_create_completion");
     }
     handle = out.get(JAVA_LONG, 0); // a long, not a MemorySegment: nothing allocated per request
@@ -47,7 +47,7 @@ final class RbdCompletion {
 
   /** Releases a completion whose AIO call returned an error: librbd never calls back for it. */
   void abandon() throws Throwable {
-    RbdCallbacks.forget(id);
+    RbdCallbacks.release(slot);
     rbd.rbdAioRelease.call(handle);
   }
 
@@ -72,6 +72,7 @@ final class RbdCompletion {
       LockSupport.park(this);
       interrupted |= Thread.interrupted();
     }
+    RbdCallbacks.release(slot); // the callback took this completion out of its slot: another request may have it
     if (interrupted) {
       Thread.currentThread().interrupt();
     }

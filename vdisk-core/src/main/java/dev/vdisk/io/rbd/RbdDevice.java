@@ -46,6 +46,8 @@ public final class RbdDevice implements BlockDevice {
   private final boolean readOnly;
   private final long objectSize;
   private final Object resizeLock = new Object();
+  /** Direct buffers seen lately ({@link #address}), by identity hash; a power of two long. */
+  private final SeenBuffer[] seen = new SeenBuffer[64];
   private volatile MemorySegment image;
   private volatile long size;
 
@@ -264,32 +266,56 @@ public final class RbdDevice implements BlockDevice {
       return;
     }
     if (dst.isDirect()) {
-      read(offset, MemorySegment.ofBuffer(dst), n);
+      read(offset, address(dst), n);
     } else {
       try (Arena arena = Arena.ofConfined()) {
         MemorySegment buf = arena.allocate(n);
-        read(offset, buf, n);
+        read(offset, buf.address(), n);
         dst.slice().put(buf.asByteBuffer());
       }
     }
     dst.position(dst.limit());
   }
 
-  /** Reads {@code n} bytes at {@code offset} into native memory {@code buf}; zeroes past the end of the image. */
-  private void read(long offset, MemorySegment buf, int n) throws IOException {
+  /** Reads {@code n} bytes at {@code offset} into native memory at {@code buf}; zeroes past the end of the image. */
+  private void read(long offset, long buf, int n) throws IOException {
     long readable = Math.max(0, Math.min(n, size - offset));
     if (readable < n) {
       // Past the end an RBD image has nothing; a format below whose file grows reads zeroes there, as from a file.
-      buf.asSlice(readable).fill((byte) 0);
+      zero(buf + readable, n - readable);
     }
     if (readable > 0) {
-      long r = aio("read", offset, c -> (int) rbd.rbdAioRead.call(image().address(), offset, readable, buf.address(), c));
+      long r = aio(Op.READ, offset, readable, buf, 0);
       if (r < readable) {
         // A short read (the image shrank meanwhile) ends in zeroes, as QEMU pads it.
-        buf.asSlice(r, readable - r).fill((byte) 0);
+        zero(buf + r, readable - r);
       }
     }
   }
+
+  private static void zero(long address, long bytes) {
+    MemorySegment.ofAddress(address).reinterpret(bytes).fill((byte) 0);
+  }
+
+  /**
+   * The native address of the direct buffer {@code b} at its position, its base from a small cache by identity: a
+   * server's and a copy's buffers come back request after request, and {@link MemorySegment#ofBuffer} makes a segment
+   * and a session each time. A cell holds the buffer it names, so its memory lives as long as the address is kept;
+   * cells are replaced as other buffers come, and dropped when the device closes.
+   */
+  private long address(ByteBuffer b) {
+    int cell = System.identityHashCode(b) & (seen.length - 1);
+    SeenBuffer s = seen[cell];
+    if (s == null || s.buffer() != b) {
+      // A race between threads costs at most a look-up again: the record is immutable and published whole.
+      s = new SeenBuffer(b, MemorySegment.ofBuffer(b).address() - b.position());
+      seen[cell] = s;
+    }
+    return s.base() + b.position();
+  }
+
+  /** A direct buffer and the native address of its index 0. */
+  private record SeenBuffer(ByteBuffer buffer, long base) {}
 
   @Override
   public void write(long offset, ByteBuffer src, Set<WriteFlag> flags) throws IOException {
@@ -299,20 +325,20 @@ public final class RbdDevice implements BlockDevice {
     }
     growTo(offset + n);
     if (src.isDirect()) {
-      write(offset, MemorySegment.ofBuffer(src), n);
+      write(offset, address(src), n);
     } else {
       try (Arena arena = Arena.ofConfined()) {
         MemorySegment buf = arena.allocate(n);
         buf.asByteBuffer().put(src.slice());
-        write(offset, buf, n);
+        write(offset, buf.address(), n);
       }
     }
     src.position(src.limit());
   }
 
-  /** Writes {@code n} bytes of native memory {@code buf} at {@code offset}. */
-  private void write(long offset, MemorySegment buf, int n) throws IOException {
-    aio("write", offset, c -> (int) rbd.rbdAioWrite.call(image().address(), offset, (long) n, buf.address(), c));
+  /** Writes {@code n} bytes of native memory at {@code buf} at {@code offset}. */
+  private void write(long offset, long buf, int n) throws IOException {
+    aio(Op.WRITE, offset, n, buf, 0);
   }
 
   /**
@@ -327,12 +353,12 @@ public final class RbdDevice implements BlockDevice {
 
   @Override
   public void flush() throws IOException {
-    aio("flush", 0, c -> (int) rbd.rbdAioFlush.call(image().address(), c));
+    aio(Op.FLUSH, 0, 0, 0, 0);
   }
 
   @Override
   public void discard(long offset, long length) throws IOException {
-    aio("discard", offset, c -> (int) rbd.rbdAioDiscard.call(image().address(), offset, length, c));
+    aio(Op.DISCARD, offset, length, 0, 0);
   }
 
   @Override
@@ -345,8 +371,7 @@ public final class RbdDevice implements BlockDevice {
     }
     growTo(offset + length);
     int zeroFlags = flags.contains(WriteFlag.MAY_TRIM) ? 0 : RbdNative.RBD_WRITE_ZEROES_FLAG_THICK_PROVISION;
-    MethodHandleCall call = c -> (int) rbd.rbdAioWriteZeroes.get().call(image().address(), offset, length, c, zeroFlags, 0);
-    aio("write zeroes", offset, call);
+    aio(Op.WRITE_ZEROES, offset, length, 0, zeroFlags);
   }
 
   @Override
@@ -412,30 +437,46 @@ public final class RbdDevice implements BlockDevice {
     }
   }
 
-  /** An AIO call taking the completion; returns the call's own result (0 or {@code -errno}). */
-  @FunctionalInterface
-  private interface MethodHandleCall {
-    int submit(long completion) throws Throwable;
+  /** librbd's AIO calls that {@link #aio} makes: a constant per call rather than a lambda capturing its arguments. */
+  private enum Op {
+    READ("read"), WRITE("write"), FLUSH("flush"), DISCARD("discard"), WRITE_ZEROES("write zeroes");
+
+    final String what;
+
+    Op(String what) {
+      this.what = what;
+    }
   }
 
-  /** Submits one AIO request and waits for its completion; returns librbd's result, or throws for {@code -errno}. */
-  private long aio(String what, long offset, MethodHandleCall call) throws IOException {
+  /**
+   * Submits one AIO request ({@code length} bytes at {@code offset}, native memory at {@code buf} for a read or
+   * write, {@code flags} for write-zeroes) and waits for its completion; returns librbd's result, or throws for
+   * {@code -errno}. Allocates only the completion.
+   */
+  private long aio(Op op, long offset, long length, long buf, int flags) throws IOException {
     try {
+      long image = image().address();
       RbdCompletion c = new RbdCompletion(rbd);
-      int rc = call.submit(c.handle());
+      int rc = (int) switch (op) {
+        case READ -> rbd.rbdAioRead.call(image, offset, length, buf, c.handle());
+        case WRITE -> rbd.rbdAioWrite.call(image, offset, length, buf, c.handle());
+        case FLUSH -> rbd.rbdAioFlush.call(image, c.handle());
+        case DISCARD -> rbd.rbdAioDiscard.call(image, offset, length, c.handle());
+        case WRITE_ZEROES -> rbd.rbdAioWriteZeroes.orElseThrow().call(image, offset, length, c.handle(), flags, 0);
+      };
       if (rc < 0) {
         c.abandon();
-        throw new RbdException(rc, what + " " + name + " at " + offset);
+        throw new RbdException(rc, op.what + " " + name + " at " + offset);
       }
       long r = c.await();
       if (r < 0) {
-        throw new RbdException(r, what + " " + name + " at " + offset);
+        throw new RbdException(r, op.what + " " + name + " at " + offset);
       }
       return r;
     } catch (IOException | RuntimeException | Error e) {
       throw e;
     } catch (Throwable e) {
-      throw new BlockDeviceException(BlockError.EIO, what + " " + name + ": " + e, e);
+      throw new BlockDeviceException(BlockError.EIO, op.what + " " + name + ": " + e, e);
     }
   }
 
@@ -468,6 +509,7 @@ public final class RbdDevice implements BlockDevice {
     if (img == null) {
       return;
     }
+    java.util.Arrays.fill(seen, null);
     try {
       int rc = (int) rbd.rbdClose.call(img.address());
       if (rc < 0) {
