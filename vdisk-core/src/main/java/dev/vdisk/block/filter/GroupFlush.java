@@ -6,116 +6,130 @@ import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * Group commit: concurrent callers share flushes of one device instead of each making its own.
+ * Group commit: concurrent callers share flushes of one device instead of each making its own, and a caller never
+ * waits for a flush that began too early to cover it.
  *
- * <p>{@link #flush()} returns once a flush of the device that <em>started after the call</em> has completed, so
- * every write that completed before the call is durable then. Flushes run one at a time; a caller that arrives
- * while one runs waits for the next, which a single caller (the leader) then makes for everyone waiting. Alone, a
- * caller flushes at once, as before.
+ * <p>{@link #flush()} returns once a flush of the device that <em>started after the call</em> has completed
+ * successfully, so every write that completed before the call is durable then; if that flush fails, the call throws
+ * its error, and only the calls that waited for that flush do.
  *
- * <p>Writers announce their writes ({@link #writeStarted()}, then {@link #writeCompleted(boolean)}), and a leader
- * starts its flush only once no announced write is still in flight: those writers would otherwise need the next
- * flush, and at depth 16 the writers would split into two cohorts that alternate, half of them per flush (the
- * writers just acknowledged are writing again while the others' flush starts). Waiting for them costs a leader at
- * most the time of the writes in flight, since a writer whose write completed comes to wait for the same flush; it
- * never waits for a write that has not started, and never while it alone writes (depth 1).
+ * <p>Up to {@code maxRunning} flushes run at once. A caller that finds a free slot starts its own flush at once
+ * (alone, at depth 1, a caller flushes at once, as without this class); one that finds every slot taken joins the
+ * <em>pending</em> flush, the one not started yet, or opens it, and that flush starts as soon as a running one ends.
+ * So a write waits for at most the flushes running when it completed to make room, never for a flush that starts
+ * after a round of writes, and the callers that complete while the slots are full share one flush. Several flushes
+ * in flight pay where the host merges them (a file system's journal, a block layer's flush machinery), which is why
+ * a caller does not join a running flush: that one may have begun before its write completed.
  *
- * <p>Generations count flushes: {@code started} is the number begun, {@code completed} the number finished. A call
- * needs generation {@code started + 1} as it finds them (a flush running then began too early). If the newest
- * completed flush failed, its waiters get its error.
+ * <p>A flush that starts at once has no other waiter (nobody can join a flush that is already running), so it costs
+ * a lock round and no allocation; a pending flush is an object its waiters share.
  */
 final class GroupFlush {
+  /** The flushes that run at once unless the caller says otherwise: enough to keep the host's merging busy. */
+  static final int DEFAULT_MAX_RUNNING = 4;
+
   private final BlockDevice device;
+  private final int maxRunning;
   private final ReentrantLock lock = new ReentrantLock();
-  private final Condition done = lock.newCondition();
-  private final Condition writesLanded = lock.newCondition();
-  private long started;
-  private long completed;
-  /** A leader holds the next flush: it is running, or waiting for the writes in flight to complete first. */
-  private boolean running;
-  /** Announced writes that have not completed. */
-  private int inFlight;
-  /** The error of flush generation {@link #completed}, or null if it succeeded. */
-  private IOException lastFailure;
+  /** The pending flush's opener waits here for a slot; signalled when a flush ends. */
+  private final Condition slotFree = lock.newCondition();
+  /** Flushes running now. */
+  private int running;
+  /** The next flush, not started: a caller that finds no free slot joins it. Null if none. */
+  private Pending pending;
+
+  /** A flush that callers joined before it started; its outcome is theirs. */
+  private static final class Pending {
+    final Condition done;
+    /** Its callers so far, its opener included. */
+    int callers = 1;
+    boolean finished;
+    IOException failure;
+
+    Pending(Condition done) {
+      this.done = done;
+    }
+  }
 
   GroupFlush(BlockDevice device) {
+    this(device, DEFAULT_MAX_RUNNING);
+  }
+
+  /** Shares flushes of {@code device}, at most {@code maxRunning} (at least 1) at a time. */
+  GroupFlush(BlockDevice device, int maxRunning) {
+    if (maxRunning < 1) {
+      throw new IllegalArgumentException("maxRunning: " + maxRunning + " (expected: at least 1)");
+    }
     this.device = device;
-  }
-
-  /** Announces a write to the device that is about to start; {@link #writeCompleted(boolean)} must follow it. */
-  void writeStarted() {
-    lock.lock();
-    try {
-      inFlight++;
-    } finally {
-      lock.unlock();
-    }
+    this.maxRunning = maxRunning;
   }
 
   /**
-   * Ends a write announced by {@link #writeStarted()} and, if it succeeded, returns as {@link #flush()} does: once a
-   * flush that started after the write completed has completed.
+   * Returns once a flush of the device that started after this call has completed successfully.
    *
-   * @param succeeded whether the write succeeded; a failed one is not flushed
-   * @throws IOException that flush's error
-   */
-  void writeCompleted(boolean succeeded) throws IOException {
-    lock.lock();
-    try {
-      if (--inFlight == 0) {
-        writesLanded.signalAll();
-      }
-      if (succeeded) {
-        awaitFlush();
-      }
-    } finally {
-      lock.unlock();
-    }
-  }
-
-  /**
-   * Returns once a flush of the device that started after this call has completed.
-   *
-   * @throws IOException that flush's error
+   * @throws IOException the error of that flush (the one this call waited for)
    */
   void flush() throws IOException {
     lock.lock();
     try {
-      awaitFlush();
+      if (pending == null && running < maxRunning) {
+        runFlush(); // nobody can join it: it is not pending
+        return;
+      }
+      Pending mine = pending;
+      if (mine == null) {
+        mine = pending = new Pending(lock.newCondition());
+        while (running >= maxRunning) {
+          slotFree.awaitUninterruptibly();
+        }
+        pending = null; // started: a caller from now on needs a later flush
+        try {
+          runFlush();
+        } catch (IOException e) {
+          mine.failure = e;
+        } catch (RuntimeException | Error e) {
+          mine.failure = new IOException("flush failed", e); // its waiters must not take it for a success
+          throw e;
+        } finally {
+          mine.finished = true;
+          mine.done.signalAll();
+        }
+      } else {
+        mine.callers++;
+        while (!mine.finished) {
+          mine.done.awaitUninterruptibly();
+        }
+      }
+      if (mine.failure != null) {
+        throw mine.failure;
+      }
     } finally {
       lock.unlock();
     }
   }
 
-  /** {@link #flush()}, with the lock held. */
-  private void awaitFlush() throws IOException {
-    long needed = started + 1;
-    while (completed < needed) {
-      if (running) {
-        done.awaitUninterruptibly();
-        continue;
-      }
-      running = true;
-      while (inFlight > 0) { // let the flush cover the writes in flight (their writers would wait for the next)
-        writesLanded.awaitUninterruptibly();
-      }
-      long generation = ++started;
-      IOException failure = null;
+  /** The callers waiting for the pending flush, the one not started yet (0 if none): what a test waits for. */
+  int pendingCallers() {
+    lock.lock();
+    try {
+      return pending == null ? 0 : pending.callers;
+    } finally {
       lock.unlock();
-      try {
-        device.flush();
-      } catch (IOException e) {
-        failure = e;
-      } finally {
-        lock.lock();
-        running = false;
-        completed = generation;
-        lastFailure = failure;
-        done.signalAll();
-      }
     }
-    if (lastFailure != null) {
-      throw lastFailure;
+  }
+
+  /** Flushes the device in a slot, without the lock while it runs; called and returns with the lock held. */
+  private void runFlush() throws IOException {
+    running++;
+    lock.unlock();
+    try {
+      device.flush();
+    } finally {
+      lock.lock();
+      running--;
+      if (pending != null) {
+        slotFree.signal(); // only the pending flush's opener waits for a slot
+      }
     }
   }
 }
