@@ -16,18 +16,18 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p>Up to {@code maxRunning} flushes run at once. A caller that finds a free slot starts its own flush at once
  * (alone, at depth 1, a caller flushes at once, as without this class); one that finds every slot taken joins the
  * <em>pending</em> flush, the one not started yet, or opens it, and that flush starts as soon as a running one ends.
- * So a write waits for at most the flushes running when it completed to make room, never for a flush that starts
- * after a round of writes, and the callers that complete while the slots are full share one flush. Several flushes
- * in flight pay where the host merges them (a file system's journal, a block layer's flush machinery), which is why
- * a caller does not join a running flush: that one may have begun before its write completed.
+ * A caller never joins a running flush: that one may have begun before its write completed. So the callers that
+ * complete while the slots are full share one flush, and a caller waits for a running flush only to free a slot.
+ *
+ * <p>Several slots pay where the device's flushes run concurrently and the host merges them (ext4's fdatasync of a
+ * file: the block layer folds the flushes that arrive while one is at the device into the next one, without the
+ * wake-up of a waiting thread in between). Where the device serializes its flushes (qcow2 holds its metadata lock
+ * across one), concurrent flushes would queue one behind the other, and one slot, one shared flush at a time, is best.
  *
  * <p>A flush that starts at once has no other waiter (nobody can join a flush that is already running), so it costs
  * a lock round and no allocation; a pending flush is an object its waiters share.
  */
 final class GroupFlush {
-  /** The flushes that run at once unless the caller says otherwise: enough to keep the host's merging busy. */
-  static final int DEFAULT_MAX_RUNNING = 4;
-
   private final BlockDevice device;
   private final int maxRunning;
   private final ReentrantLock lock = new ReentrantLock();
@@ -49,10 +49,6 @@ final class GroupFlush {
     Pending(Condition done) {
       this.done = done;
     }
-  }
-
-  GroupFlush(BlockDevice device) {
-    this(device, DEFAULT_MAX_RUNNING);
   }
 
   /** Shares flushes of {@code device}, at most {@code maxRunning} (at least 1) at a time. */

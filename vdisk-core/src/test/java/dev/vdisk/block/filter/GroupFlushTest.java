@@ -21,6 +21,8 @@ import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.constraints.IntRange;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * GroupFlush's contract, checked on every call: a caller returns only after a flush that started after its call
@@ -244,11 +246,13 @@ class GroupFlushTest {
     assertThat(device.started.get()).isEqualTo(4);
   }
 
-  @Test
-  void aLoneCallerFlushesOnceForEachCall() throws IOException {
+  /** Depth 1: one flush per call, started at once, whatever the bound. */
+  @ParameterizedTest
+  @ValueSource(ints = {1, 16})
+  void aLoneCallerFlushesOnceForEachCall(int maxRunning) throws IOException {
     HeldFlushes device = new HeldFlushes();
     device.permits.release(100);
-    GroupFlush group = new GroupFlush(device);
+    GroupFlush group = new GroupFlush(device, maxRunning);
     for (int i = 0; i < 100; i++) {
       group.flush();
     }
