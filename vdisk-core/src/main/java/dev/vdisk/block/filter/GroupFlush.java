@@ -18,6 +18,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * <em>pending</em> flush, the one not started yet, or opens it, and that flush starts as soon as a running one ends.
  * A caller never joins a running flush: that one may have begun before its write completed. So the callers that
  * complete while the slots are full share one flush, and a caller waits for a running flush only to free a slot.
+ * With one slot, a flush also waits for the writes announced in flight ({@link #writeStarted()}).
  *
  * <p>Several slots pay where the device's flushes run concurrently and the host merges them (ext4's fdatasync of a
  * file: the block layer folds the flushes that arrive while one is at the device into the next one, without the
@@ -31,10 +32,12 @@ final class GroupFlush {
   private final BlockDevice device;
   private final int maxRunning;
   private final ReentrantLock lock = new ReentrantLock();
-  /** The pending flush's opener waits here for a slot; signalled when a flush ends. */
+  /** The pending flush's opener waits here for a slot; signalled when a flush ends or the writes in flight did. */
   private final Condition slotFree = lock.newCondition();
   /** Flushes running now. */
   private int running;
+  /** Announced writes that have not completed; counted with one slot only. */
+  private int inFlight;
   /** The next flush, not started: a caller that finds no free slot joins it. Null if none. */
   private Pending pending;
 
@@ -61,6 +64,47 @@ final class GroupFlush {
   }
 
   /**
+   * Announces a write to the device that is about to start; {@link #writeCompleted(boolean)} must follow it. With one
+   * slot, a flush about to start waits for the announced writes in flight, so that it covers them too: their writers
+   * would otherwise need the next flush, which cannot start before this one ends, and at depth 16 the writers would
+   * split into two cohorts that alternate, half of them per flush. Waiting for them costs at most the time of the
+   * writes in flight; it never waits for a write that has not started, nor while one writer alone writes. With
+   * several slots the next flush starts at once, so nothing waits for writes and nothing is counted.
+   */
+  void writeStarted() {
+    if (maxRunning > 1) {
+      return;
+    }
+    lock.lock();
+    try {
+      inFlight++;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Ends a write announced by {@link #writeStarted()} and, if it succeeded, returns as {@link #flush()} does: once a
+   * flush that started after the write completed has completed successfully.
+   *
+   * @param succeeded whether the write succeeded; a failed one is not flushed
+   * @throws IOException the error of that flush
+   */
+  void writeCompleted(boolean succeeded) throws IOException {
+    lock.lock();
+    try {
+      if (maxRunning == 1 && --inFlight == 0 && pending != null) {
+        slotFree.signal(); // the pending flush waited for this write
+      }
+      if (succeeded) {
+        awaitFlush();
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
    * Returns once a flush of the device that started after this call has completed successfully.
    *
    * @throws IOException the error of that flush (the one this call waited for)
@@ -68,40 +112,50 @@ final class GroupFlush {
   void flush() throws IOException {
     lock.lock();
     try {
-      if (pending == null && running < maxRunning) {
-        runFlush(); // nobody can join it: it is not pending
-        return;
-      }
-      Pending mine = pending;
-      if (mine == null) {
-        mine = pending = new Pending(lock.newCondition());
-        while (running >= maxRunning) {
-          slotFree.awaitUninterruptibly();
-        }
-        pending = null; // started: a caller from now on needs a later flush
-        try {
-          runFlush();
-        } catch (IOException e) {
-          mine.failure = e;
-        } catch (RuntimeException | Error e) {
-          mine.failure = new IOException("flush failed", e); // its waiters must not take it for a success
-          throw e;
-        } finally {
-          mine.finished = true;
-          mine.done.signalAll();
-        }
-      } else {
-        mine.callers++;
-        while (!mine.finished) {
-          mine.done.awaitUninterruptibly();
-        }
-      }
-      if (mine.failure != null) {
-        throw mine.failure;
-      }
+      awaitFlush();
     } finally {
       lock.unlock();
     }
+  }
+
+  /** {@link #flush()}, with the lock held. */
+  private void awaitFlush() throws IOException {
+    if (pending == null && mayStart()) {
+      runFlush(); // nobody can join it: it is not pending
+      return;
+    }
+    Pending mine = pending;
+    if (mine == null) {
+      mine = pending = new Pending(lock.newCondition());
+      while (!mayStart()) {
+        slotFree.awaitUninterruptibly();
+      }
+      pending = null; // started: a caller from now on needs a later flush
+      try {
+        runFlush();
+      } catch (IOException e) {
+        mine.failure = e;
+      } catch (RuntimeException | Error e) {
+        mine.failure = new IOException("flush failed", e); // its waiters must not take it for a success
+        throw e;
+      } finally {
+        mine.finished = true;
+        mine.done.signalAll();
+      }
+    } else {
+      mine.callers++;
+      while (!mine.finished) {
+        mine.done.awaitUninterruptibly();
+      }
+    }
+    if (mine.failure != null) {
+      throw mine.failure;
+    }
+  }
+
+  /** Whether a flush may start now: a slot is free, and with one slot no announced write is in flight. */
+  private boolean mayStart() {
+    return running < maxRunning && (maxRunning > 1 || inFlight == 0);
   }
 
   /** The callers waiting for the pending flush, the one not started yet (0 if none): what a test waits for. */
@@ -124,7 +178,7 @@ final class GroupFlush {
       lock.lock();
       running--;
       if (pending != null) {
-        slotFree.signal(); // only the pending flush's opener waits for a slot
+        slotFree.signal(); // only the pending flush's opener waits, for a slot (and the writes in flight)
       }
     }
   }

@@ -60,8 +60,14 @@ public final class WritethroughFilter extends FilterDevice {
 
   /** Runs {@code change} and, if it succeeded, returns once a flush that started after it completed has completed. */
   private void flushed(Change change) throws IOException {
-    change.run();
-    flushes.flush();
+    flushes.writeStarted();
+    boolean succeeded = false;
+    try {
+      change.run();
+      succeeded = true;
+    } finally {
+      flushes.writeCompleted(succeeded);
+    }
   }
 
   @Override

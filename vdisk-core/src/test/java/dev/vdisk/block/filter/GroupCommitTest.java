@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.FilterDevice;
+import dev.vdisk.block.WriteFlag;
 import dev.vdisk.block.mem.MemoryDevice;
 import dev.vdisk.testkit.CrashingDevice;
 import java.io.IOException;
@@ -19,6 +20,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -30,6 +32,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 class GroupCommitTest {
   private static final int BLOCK = 4096;
   private static final int WRITERS = 32;
+  /** Writers of the one-slot sharing case: depth 16. */
+  private static final int COHORT = 16;
   private static final int WRITES_EACH = 40;
 
   /**
@@ -49,6 +53,26 @@ class GroupCommitTest {
       } catch (InterruptedException e) {
         throw new InterruptedIOException();
       }
+    }
+  }
+
+  /**
+   * A disk whose writes take a while too, as writes through a page cache or to a device do: the writers just
+   * acknowledged are writing again when the next flush is due.
+   */
+  private static final class SlowWrites extends FilterDevice {
+    SlowWrites(BlockDevice next) {
+      super(next);
+    }
+
+    @Override
+    public void write(long offset, ByteBuffer src, Set<WriteFlag> flags) throws IOException {
+      try {
+        Thread.sleep(1);
+      } catch (InterruptedException e) {
+        throw new InterruptedIOException();
+      }
+      super.write(offset, src, flags);
     }
   }
 
@@ -98,6 +122,36 @@ class GroupCommitTest {
         }
       }
     }
+  }
+
+  /**
+   * Writers whose writes are in flight when a flush is due share it with the writers waiting: with one flush at a time (as over
+   * qcow2), 16 writers at depth 16 take about one flush per round of 16 writes, not one per half of them (two cohorts that alternate, one writing
+   * while the other's flush runs), nor one per write.
+   */
+  @Test
+  void aFlushWaitsForTheWritesInFlightSoThatSixteenWritersShareOne() throws Exception {
+    CrashingDevice disk = new CrashingDevice(new MemoryDevice((long) COHORT * WRITES_EACH * BLOCK));
+    WritethroughFilter writethrough = new WritethroughFilter(new SlowFlush(new SlowWrites(disk)), 1);
+    List<Future<?>> done = new ArrayList<>();
+    try (ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
+      for (int w = 0; w < COHORT; w++) {
+        int writer = w;
+        done.add(threads.submit(() -> {
+          for (int i = 0; i < WRITES_EACH; i++) {
+            int block = writer * WRITES_EACH + i;
+            writethrough.write((long) block * BLOCK, ByteBuffer.wrap(pattern(block)), Set.of());
+          }
+          return null;
+        }));
+      }
+      for (Future<?> f : done) {
+        f.get();
+      }
+    }
+    int writes = COHORT * WRITES_EACH;
+    assertThat(disk.flushes()).as("flushes for %d writes by %d writers", writes, COHORT)
+        .isLessThanOrEqualTo(WRITES_EACH * 3 / 2); // about WRITES_EACH; two alternating cohorts take twice that
   }
 
   private static byte[] pattern(int block) {

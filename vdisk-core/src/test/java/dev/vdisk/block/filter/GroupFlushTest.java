@@ -94,7 +94,7 @@ class GroupFlushTest {
     }
   }
 
-  /** One caller's call: its stamp when called (its write had completed), on return or failure, and its error. */
+  /** One write's end: its stamp when the write completed, on return or failure, and its error. */
   private record Call(long called, long returned, IOException failure) {}
 
   @Property(tries = 60)
@@ -116,10 +116,14 @@ class GroupFlushTest {
             if (pauses.nextBoolean()) {
               LockSupport.parkNanos(pauses.nextInt(100_000)); // a write's time
             }
-            long called = clock.incrementAndGet();
+            group.writeStarted();
+            if (pauses.nextBoolean()) {
+              LockSupport.parkNanos(pauses.nextInt(100_000)); // a write's time: a one-slot flush waits for it
+            }
+            long called = clock.incrementAndGet(); // the write completed
             IOException failure = null;
             try {
-              group.flush();
+              group.writeCompleted(true);
             } catch (IOException e) {
               failure = e;
             }
