@@ -93,8 +93,8 @@ public final class Images {
 
   /**
    * Writethrough's flushes at once over a device whose flushes the host merges: at depth 16 or less, every write
-   * starts its own flush at once, as concurrent fdatasync calls do (bench's 4 KiB depth-16 writes, raw,
-   * writethrough and directsync: faster than 1, 2, 4 or 8 slots).
+   * starts its own flush at once (bench's 4 KiB depth-16 raw writes, alternating runs on a loaded 2-core VM: 16
+   * ahead of 1, 2, 4 and 8, whose pending flush waits for a thread to wake once a slot frees).
    */
   private static final int MERGED_FLUSHES = 16;
 
