@@ -6,44 +6,75 @@ import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * Group commit: concurrent callers share flushes of one device instead of each making its own.
+ * Group commit: concurrent callers share flushes of one device instead of each making its own, and a caller never
+ * waits for a flush that began too early to cover it.
  *
- * <p>{@link #flush()} returns once a flush of the device that <em>started after the call</em> has completed, so
- * every write that completed before the call is durable then. Flushes run one at a time; a caller that arrives
- * while one runs waits for the next, which a single caller (the leader) then makes for everyone waiting. Alone, a
- * caller flushes at once, as before.
+ * <p>{@link #flush()} returns once a flush of the device that <em>started after the call</em> has completed
+ * successfully, so every write that completed before the call is durable then; if that flush fails, the call throws
+ * its error, and only the calls that waited for that flush do.
  *
- * <p>Writers announce their writes ({@link #writeStarted()}, then {@link #writeCompleted(boolean)}), and a leader
- * starts its flush only once no announced write is still in flight: those writers would otherwise need the next
- * flush, and at depth 16 the writers would split into two cohorts that alternate, half of them per flush (the
- * writers just acknowledged are writing again while the others' flush starts). Waiting for them costs a leader at
- * most the time of the writes in flight, since a writer whose write completed comes to wait for the same flush; it
- * never waits for a write that has not started, and never while it alone writes (depth 1).
+ * <p>Up to {@code maxRunning} flushes run at once. A caller that finds a free slot starts its own flush at once
+ * (alone, at depth 1, a caller flushes at once, as without this class); one that finds every slot taken joins the
+ * <em>pending</em> flush, the one not started yet, or opens it, and that flush starts as soon as a running one ends.
+ * A caller never joins a running flush: that one may have begun before its write completed. So the callers that
+ * complete while the slots are full share one flush, and a caller waits for a running flush only to free a slot.
+ * With one slot, a flush also waits for the writes announced in flight ({@link #writeStarted()}).
  *
- * <p>Generations count flushes: {@code started} is the number begun, {@code completed} the number finished. A call
- * needs generation {@code started + 1} as it finds them (a flush running then began too early). If the newest
- * completed flush failed, its waiters get its error.
+ * <p>Several slots pay where the device's flushes run concurrently and the host merges them (ext4's fdatasync of a
+ * file: the block layer folds the flushes that arrive while one is at the device into the next one, without the
+ * wake-up of a waiting thread in between). Where the device serializes its flushes (qcow2 holds its metadata lock
+ * across one), concurrent flushes would queue one behind the other, and one slot, one shared flush at a time, is best.
+ *
+ * <p>A flush that starts at once has no other waiter (nobody can join a flush that is already running), so it costs
+ * a lock round and no allocation; a pending flush is an object its waiters share.
  */
 final class GroupFlush {
   private final BlockDevice device;
+  private final int maxRunning;
   private final ReentrantLock lock = new ReentrantLock();
-  private final Condition done = lock.newCondition();
-  private final Condition writesLanded = lock.newCondition();
-  private long started;
-  private long completed;
-  /** A leader holds the next flush: it is running, or waiting for the writes in flight to complete first. */
-  private boolean running;
-  /** Announced writes that have not completed. */
+  /** The pending flush's opener waits here for a slot; signalled when a flush ends or the writes in flight did. */
+  private final Condition slotFree = lock.newCondition();
+  /** Flushes running now. */
+  private int running;
+  /** Announced writes that have not completed; counted with one slot only. */
   private int inFlight;
-  /** The error of flush generation {@link #completed}, or null if it succeeded. */
-  private IOException lastFailure;
+  /** The next flush, not started: a caller that finds no free slot joins it. Null if none. */
+  private Pending pending;
 
-  GroupFlush(BlockDevice device) {
-    this.device = device;
+  /** A flush that callers joined before it started; its outcome is theirs. */
+  private static final class Pending {
+    final Condition done;
+    /** Its callers so far, its opener included. */
+    int callers = 1;
+    boolean finished;
+    IOException failure;
+
+    Pending(Condition done) {
+      this.done = done;
+    }
   }
 
-  /** Announces a write to the device that is about to start; {@link #writeCompleted(boolean)} must follow it. */
+  /** Shares flushes of {@code device}, at most {@code maxRunning} (at least 1) at a time. */
+  GroupFlush(BlockDevice device, int maxRunning) {
+    if (maxRunning < 1) {
+      throw new IllegalArgumentException("maxRunning: " + maxRunning + " (expected: at least 1)");
+    }
+    this.device = device;
+    this.maxRunning = maxRunning;
+  }
+
+  /**
+   * Announces a write to the device that is about to start; {@link #writeCompleted(boolean)} must follow it. With one
+   * slot, a flush about to start waits for the announced writes in flight, so that it covers them too: their writers
+   * would otherwise need the next flush, which cannot start before this one ends, and at depth 16 the writers would
+   * split into two cohorts that alternate, half of them per flush. Waiting for them costs at most the time of the
+   * writes in flight; it never waits for a write that has not started, nor while one writer alone writes. With
+   * several slots the next flush starts at once, so nothing waits for writes and nothing is counted.
+   */
   void writeStarted() {
+    if (maxRunning > 1) {
+      return;
+    }
     lock.lock();
     try {
       inFlight++;
@@ -54,16 +85,16 @@ final class GroupFlush {
 
   /**
    * Ends a write announced by {@link #writeStarted()} and, if it succeeded, returns as {@link #flush()} does: once a
-   * flush that started after the write completed has completed.
+   * flush that started after the write completed has completed successfully.
    *
    * @param succeeded whether the write succeeded; a failed one is not flushed
-   * @throws IOException that flush's error
+   * @throws IOException the error of that flush
    */
   void writeCompleted(boolean succeeded) throws IOException {
     lock.lock();
     try {
-      if (--inFlight == 0) {
-        writesLanded.signalAll();
+      if (maxRunning == 1 && --inFlight == 0 && pending != null) {
+        slotFree.signal(); // the pending flush waited for this write
       }
       if (succeeded) {
         awaitFlush();
@@ -74,9 +105,9 @@ final class GroupFlush {
   }
 
   /**
-   * Returns once a flush of the device that started after this call has completed.
+   * Returns once a flush of the device that started after this call has completed successfully.
    *
-   * @throws IOException that flush's error
+   * @throws IOException the error of that flush (the one this call waited for)
    */
   void flush() throws IOException {
     lock.lock();
@@ -89,33 +120,66 @@ final class GroupFlush {
 
   /** {@link #flush()}, with the lock held. */
   private void awaitFlush() throws IOException {
-    long needed = started + 1;
-    while (completed < needed) {
-      if (running) {
-        done.awaitUninterruptibly();
-        continue;
+    if (pending == null && mayStart()) {
+      runFlush(); // nobody can join it: it is not pending
+      return;
+    }
+    Pending mine = pending;
+    if (mine == null) {
+      mine = pending = new Pending(lock.newCondition());
+      while (!mayStart()) {
+        slotFree.awaitUninterruptibly();
       }
-      running = true;
-      while (inFlight > 0) { // let the flush cover the writes in flight (their writers would wait for the next)
-        writesLanded.awaitUninterruptibly();
-      }
-      long generation = ++started;
-      IOException failure = null;
-      lock.unlock();
+      pending = null; // started: a caller from now on needs a later flush
       try {
-        device.flush();
+        runFlush();
       } catch (IOException e) {
-        failure = e;
+        mine.failure = e;
+      } catch (RuntimeException | Error e) {
+        mine.failure = new IOException("flush failed", e); // its waiters must not take it for a success
+        throw e;
       } finally {
-        lock.lock();
-        running = false;
-        completed = generation;
-        lastFailure = failure;
-        done.signalAll();
+        mine.finished = true;
+        mine.done.signalAll();
+      }
+    } else {
+      mine.callers++;
+      while (!mine.finished) {
+        mine.done.awaitUninterruptibly();
       }
     }
-    if (lastFailure != null) {
-      throw lastFailure;
+    if (mine.failure != null) {
+      throw mine.failure;
+    }
+  }
+
+  /** Whether a flush may start now: a slot is free, and with one slot no announced write is in flight. */
+  private boolean mayStart() {
+    return running < maxRunning && (maxRunning > 1 || inFlight == 0);
+  }
+
+  /** The callers waiting for the pending flush, the one not started yet (0 if none): what a test waits for. */
+  int pendingCallers() {
+    lock.lock();
+    try {
+      return pending == null ? 0 : pending.callers;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Flushes the device in a slot, without the lock while it runs; called and returns with the lock held. */
+  private void runFlush() throws IOException {
+    running++;
+    lock.unlock();
+    try {
+      device.flush();
+    } finally {
+      lock.lock();
+      running--;
+      if (pending != null) {
+        slotFree.signal(); // only the pending flush's opener waits, for a slot (and the writes in flight)
+      }
     }
   }
 }

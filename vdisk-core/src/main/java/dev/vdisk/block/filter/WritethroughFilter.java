@@ -14,16 +14,28 @@ import java.util.Set;
  * format metadata written on its behalf is durable too. FUA becomes redundant and is dropped.
  *
  * <p>The flush is a group commit ({@link GroupFlush}): a write is acknowledged after a flush that started after the
- * write completed, and concurrent writers share such flushes instead of each calling fdatasync; so is {@link
- * #flush()}. A flush about to start waits for the writes in flight, so that it covers them too. {@code GroupCommitTest} proves on a simulated disk that every acknowledged write survives a power loss.
+ * write completed has completed successfully; concurrent writers share such flushes, and where the device below
+ * merges concurrent flushes several run at once, so that a write that completes while one runs need not wait for it
+ * to end before its own starts; so is {@link #flush()}. {@code GroupCommitTest}
+ * proves on a simulated disk that every acknowledged write survives a power loss, and that each acknowledgement
+ * follows such a flush.
  */
 public final class WritethroughFilter extends FilterDevice {
   private final GroupFlush flushes;
 
-  /** Flushes {@code next} after every write to it. */
+  /** Flushes {@code next} after every write to it, one flush at a time, shared by the writers waiting for it. */
   public WritethroughFilter(BlockDevice next) {
+    this(next, 1);
+  }
+
+  /**
+   * Flushes {@code next} after every write to it, with up to {@code concurrentFlushes} (at least 1) flushes at once:
+   * more than one where {@code next}'s flushes run concurrently and the host merges them (a host file), one where
+   * {@code next} serializes them (a format that holds a lock across its flush), as {@link GroupFlush} explains.
+   */
+  public WritethroughFilter(BlockDevice next, int concurrentFlushes) {
     super(next);
-    this.flushes = new GroupFlush(next);
+    this.flushes = new GroupFlush(next, concurrentFlushes);
   }
 
   @Override
@@ -46,7 +58,7 @@ public final class WritethroughFilter extends FilterDevice {
     void run() throws IOException;
   }
 
-  /** Runs {@code change} and returns once a flush that started after it completed has completed. */
+  /** Runs {@code change} and, if it succeeded, returns once a flush that started after it completed has completed. */
   private void flushed(Change change) throws IOException {
     flushes.writeStarted();
     boolean succeeded = false;
