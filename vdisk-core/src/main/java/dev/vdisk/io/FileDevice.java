@@ -113,6 +113,8 @@ public final class FileDevice implements BlockDevice {
    */
   private final AtomicLong changes = new AtomicLong(1);
   private final AtomicLong flushedChanges = new AtomicLong();
+  /** Whether a successful fdatasync can be trusted; a failed one under the page cache fails every later flush. */
+  private final WritebackErrors writebackErrors;
   private volatile long size;
   // Learnt on first failure: retrying an unsupported fallocate mode or lseek on every request is waste.
   private volatile boolean punchSupported = true;
@@ -126,6 +128,7 @@ public final class FileDevice implements BlockDevice {
     this.io = io;
     this.aio = io instanceof RingFile ? Aio.IO_URING : linuxAioUsable(path, options) ? Aio.NATIVE : Aio.THREADS;
     this.file = file;
+    this.writebackErrors = new WritebackErrors(!options.cache().direct());
     this.blockDevice = stat.isBlockDevice();
     this.fsType = file.fileSystemType();
     int fsBlock = file.fileSystemBlockSize();
@@ -478,7 +481,14 @@ public final class FileDevice implements BlockDevice {
     }
     boolean interrupted = Thread.interrupted();
     try {
-      io.fdatasync();
+      WritebackErrors.Ticket ticket = writebackErrors.begin();
+      try {
+        io.fdatasync();
+      } catch (IOException | RuntimeException | Error e) {
+        writebackErrors.failed(ticket, e instanceof IOException failure ? failure : new IOException(e));
+        throw e;
+      }
+      writebackErrors.succeeded(ticket);
       flushedChanges.accumulateAndGet(covered, Math::max);
     } catch (IOException e) {
       throw HostErrors.of("flush", path, 0, size, e);
