@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.net.StandardProtocolFamily;
+import java.net.StandardSocketOptions;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.ServerSocketChannel;
@@ -42,6 +43,16 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class NbdServer implements AutoCloseable {
   /** How long {@link #stop} lets clients disconnect by themselves after {@code ESHUTDOWN}. */
   public static final Duration DISCONNECT_GRACE = Duration.ofSeconds(2);
+  /**
+   * Send buffer asked for on a unix-socket connection (Linux doubles it for its bookkeeping, and caps it at
+   * {@code net.core.wmem_max}, 4 MiB by default). The default, about 208 KiB, is a fifth of a 1 MiB read reply: the
+   * reader sending it with sendfile then sleeps and wakes about four times while the client drains the socket, and
+   * reads the next request only after the client has taken all but the last fifth. With room for the whole reply the
+   * sendfile returns at once and the reader goes on to the next request while the client copies the last one out
+   * (measured with 1 MiB reads at depth 4, 2026-12-04: 5.3 -> 1.8 server context switches per request). TCP keeps
+   * the kernel's default: setting SO_SNDBUF there would switch off its autotuning, which grows the buffer further.
+   */
+  static final int UNIX_SEND_BUFFER = 1 << 20;
 
   private final Map<String, Export> exports;
   private final ServerConfig config;
@@ -194,6 +205,9 @@ public final class NbdServer implements AutoCloseable {
           closeQuietly(c);
           slots.release();
           continue;
+        }
+        if (c.getLocalAddress() instanceof UnixDomainSocketAddress) {
+          c.setOption(StandardSocketOptions.SO_SNDBUF, UNIX_SEND_BUFFER);
         }
         Connection conn = new Connection(ids.incrementAndGet(), new ChannelWire(c), exports, config, pool, payloadBudget, log, timer,
             metrics);
