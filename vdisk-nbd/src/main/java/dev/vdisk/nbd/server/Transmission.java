@@ -89,15 +89,6 @@ final class Transmission {
   /** Reads still to go to the workers after a slow inline one (this thread's only). */
   private int offloadedReads;
   private volatile boolean stopping;
-  static final boolean LF = Boolean.getBoolean("vdisk.nbd.lf");
-  private final java.util.concurrent.locks.ReentrantLock readSide = new java.util.concurrent.locks.ReentrantLock();
-  private final ByteBuffer header = ByteBuffer.allocateDirect(REQUEST_SIZE);
-  private final RequestHeader current = new RequestHeader();
-  private Thread follower;
-  /** 0 running, 1 ended by DISC, 2 ended by failure */
-  private volatile int ended;
-  private volatile IOException failure;
-  private Thread reader;
 
   /** @param serverBytes the server's payload budget ({@link ServerConfig#inflightBytesTotal()}), shared */
   Transmission(Wire wire, Session session, ServerConfig config, BufferPool pool, Semaphore serverBytes,
@@ -124,108 +115,46 @@ final class Transmission {
    * @throws IOException if reading failed (including a broken protocol); in-flight requests have completed
    */
   boolean run() throws IOException {
-    reader = Thread.currentThread();
+    ByteBuffer header = ByteBuffer.allocateDirect(REQUEST_SIZE);
+    RequestHeader current = new RequestHeader(); // every request is decoded into it; a worker's takes a copy
     sender.ownedBy(Thread.currentThread());
     try {
       while (true) {
-        if (!readSide.tryLock()) {
-          sender.flush(); // the follower reads and may wait for the client, who may wait for these
-          readSide.lock();
+        if (!slots.tryAcquire()) {
+          sender.flush();
+          slots.acquire();
         }
+        RequestHeader r;
         try {
-          if (ended != 0) {
-            break;
+          if (wire.buffered() < REQUEST_SIZE) {
+            sender.flush();
           }
-          if (!step()) {
-            ended = 1;
-            break;
-          }
-        } catch (IOException | RuntimeException e) {
-          ended = 2;
+          wire.readFully(header.clear());
+          r = current.decode(header.flip());
+        } catch (IOException e) {
+          slots.release();
           throw e;
-        } finally {
-          if (readSide.isHeldByCurrentThread()) {
-            readSide.unlock();
-          }
         }
+        if (r.type() == NBD_CMD_DISC) {
+          slots.release();
+          return true;
+        }
+        if (stopping) {
+          refuse(r, NBD_ESHUTDOWN, "server is shutting down");
+          continue;
+        }
+        accept(r);
       }
-      if (failure != null) {
-        throw failure;
-      }
-      return true;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new InterruptedIOException("interrupted while waiting for in-flight requests");
     } finally {
-      ended = Math.max(ended, 2);
       sender.flush();
       inflight.arriveAndAwaitAdvance();
       workers.shutdown(); // every request has completed: only idle workers are left
       executor.close();
       pool.release(batch);
     }
-  }
-
-  /** The follower's loop: takes turns with the connection's thread as the reader. */
-  private void follow() {
-    try {
-      while (true) {
-        readSide.lock();
-        try {
-          if (ended != 0) {
-            return;
-          }
-          if (!step()) {
-            ended = 1;
-            return;
-          }
-        } finally {
-          if (readSide.isHeldByCurrentThread()) {
-            readSide.unlock();
-          }
-        }
-      }
-    } catch (IOException e) {
-      failure = e;
-      ended = 2;
-    } catch (InterruptedException | RuntimeException e) {
-      failure = new IOException(e);
-      ended = 2;
-    } finally {
-      inflight.arriveAndDeregister();
-    }
-  }
-
-  /** Reads and starts one request, holding the read side; false at DISC. May give up the read side. */
-  private boolean step() throws IOException, InterruptedException {
-    boolean owner = Thread.currentThread() == reader;
-    if (!slots.tryAcquire()) {
-      if (owner) {
-        sender.flush();
-      }
-      slots.acquire();
-    }
-    RequestHeader r;
-    try {
-      if (owner && wire.buffered() < REQUEST_SIZE) {
-        sender.flush();
-      }
-      wire.readFully(header.clear());
-      r = current.decode(header.flip());
-    } catch (IOException e) {
-      slots.release();
-      throw e;
-    }
-    if (r.type() == NBD_CMD_DISC) {
-      slots.release();
-      return false;
-    }
-    if (stopping) {
-      refuse(r, NBD_ESHUTDOWN, "server is shutting down");
-      return true;
-    }
-    accept(r);
-    return true;
   }
 
   /**
@@ -270,25 +199,6 @@ final class Transmission {
     int held = budget;
     ByteBuffer data = payload;
     List<HostRange> known = ranges;
-    if (onReader && LF && r.type() == NBD_CMD_WRITE && wire.buffered() >= REQUEST_SIZE) {
-      if (follower == null) {
-        inflight.register();
-        follower = Thread.ofPlatform().daemon().name("nbd-follower").start(this::follow);
-      }
-      RequestHeader own = r.copy();
-      boolean owner = Thread.currentThread() == reader;
-      readSide.unlock();
-      try {
-        executor.execute(own, data, null);
-      } finally {
-        giveBudget(held);
-        slots.release();
-        if (owner) {
-          sender.flush();
-        }
-      }
-      return;
-    }
     if (onReader) {
       long start = System.nanoTime();
       try {
