@@ -5,6 +5,7 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.MappedByteBuffer;
+import java.util.Arrays;
 
 /**
  * Finds the runs of a data buffer that {@code qemu-img convert} writes as data and the runs it skips (or
@@ -74,6 +75,29 @@ final class SparseScanner {
       }
     }
     return used;
+  }
+
+  /**
+   * The runs of {@code buf[0, length)} that a copy writes as data (positive: that many sectors) and treats as zeroes
+   * (negative), in order, as successive {@link #next} calls give them; the last run's sectors may reach past
+   * {@code length} (a partial last sector). A convert computes them before its turn to write, so that the scan runs
+   * while another chunk is being written.
+   *
+   * @param sectorNum the absolute sector number of {@code buf}'s index 0 in the image (for alignment)
+   */
+  int[] runs(ByteBuffer buf, int length, long sectorNum) {
+    int[] runs = new int[1];
+    int count = 0;
+    int pos = 0;
+    while (pos < length) {
+      int run = next(buf, pos, length - pos, sectorNum + pos / SECTOR);
+      if (count == runs.length) {
+        runs = Arrays.copyOf(runs, count * 2);
+      }
+      runs[count++] = run;
+      pos += Math.min(Math.abs(run) * SECTOR, length - pos);
+    }
+    return count == runs.length ? runs : Arrays.copyOf(runs, count);
   }
 
   /**

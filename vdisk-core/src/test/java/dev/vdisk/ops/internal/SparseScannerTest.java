@@ -58,9 +58,9 @@ class SparseScannerTest {
   }
 
   /**
-   * Mostly data, the copy's usual buffer, where the scanner probes a sector per threshold: data sectors (every byte
-   * set, or one byte anywhere, its first eight bytes possibly zero) with zero sectors in runs shorter and longer than
-   * the threshold, at the ends too, and a partial last sector.
+   * Mostly data, the copy's usual buffer, where the scanner probes a sector per threshold: {@link SparseScanner#runs},
+   * the runs a convert writes, over data sectors (every byte set, or one byte anywhere, its first eight bytes possibly
+   * zero) with zero sectors in runs shorter and longer than the threshold, at the ends too, and a partial last sector.
    */
   @Property(tries = 400)
   void dataWithShortZeroRunsGivesThePlainRuns(
@@ -94,8 +94,9 @@ class SparseScannerTest {
       }
     }
     int alignment = 1 << alignmentLog;
-    assertThat(walk(new SparseScanner(minSectors, alignment)::next, buf, 0, length, startSector))
-        .isEqualTo(walk(new Plain(minSectors, alignment)::next, buf, 0, length, startSector));
+    assertThat(new SparseScanner(minSectors, alignment).runs(buf, length, startSector))
+        .containsExactly(walk(new Plain(minSectors, alignment)::next, buf, 0, length, startSector).stream()
+            .mapToInt(Integer::intValue).toArray());
   }
 
   @Provide
