@@ -254,7 +254,8 @@ public final class Convert {
         }
         fail(MappedChunk.readError(source.name(), c.offset(), e));
       } catch (IOException e) {
-        fail(e);
+        // A write from a mapping whose file was cut short under it fails (EFAULT): the source's fault, not the target's.
+        fail(mapped != null && mapped.cutShort() ? MappedChunk.readError(source.name(), c.offset(), e) : e);
       } catch (InterruptedException e) {
         fail(new InterruptedIOException("convert: interrupted"));
       } catch (RuntimeException e) {
