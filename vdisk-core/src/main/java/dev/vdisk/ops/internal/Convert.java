@@ -37,7 +37,7 @@ import java.util.concurrent.locks.ReentrantLock;
  *       of each byte (into the target) where a read makes two.
  *   <li>Writes go out in ascending order unless {@link ConvertOptions#inOrder()} is false; reads run ahead
  *       in parallel either way, and so do, before a data chunk's turn, its zero scan and the read of its target range
- *       into the page cache where the target is a hole of a host file ({@code prefetchTarget}): the in-order writes are
+ *       into the page cache where the target is a hole of a host file ({@link #prefetchTarget}): the in-order writes are
  *       the copy's one serial path.
  *   <li>With {@link ConvertOptions#compressed()} ({@code -c}) chunks are whole compression units of the target
  *       (its clusters): data units are written compressed, except units of zeroes (handled as zero ranges); a zero
