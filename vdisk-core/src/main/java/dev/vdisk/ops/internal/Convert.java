@@ -1,8 +1,6 @@
 package dev.vdisk.ops.internal;
 
 import dev.vdisk.block.BlockDevice;
-import dev.vdisk.block.Extent;
-import dev.vdisk.block.HostRange;
 import dev.vdisk.block.WriteFlag;
 import dev.vdisk.format.BlockStatus;
 import dev.vdisk.format.ChainWalker;
@@ -36,9 +34,7 @@ import java.util.concurrent.locks.ReentrantLock;
  *       large window that {@link MappedWindows} maps once for many chunks) instead of read into the buffer: one copy
  *       of each byte (into the target) where a read makes two.
  *   <li>Writes go out in ascending order unless {@link ConvertOptions#inOrder()} is false; reads run ahead
- *       in parallel either way, and so do, before a data chunk's turn, its zero scan and the read of its target range
- *       into the page cache where the target is a hole of a host file ({@link #prefetchTarget}): the in-order writes are
- *       the copy's one serial path.
+ *       in parallel either way.
  *   <li>With {@link ConvertOptions#compressed()} ({@code -c}) chunks are whole compression units of the target
  *       (its clusters): data units are written compressed, except units of zeroes (handled as zero ranges); a zero
  *       run shorter than a unit is copied as data with the rest of its unit, longer ones are cut to whole units.
@@ -54,8 +50,6 @@ import java.util.concurrent.locks.ReentrantLock;
 public final class Convert {
   private static final Set<WriteFlag> MAY_TRIM = Set.of(WriteFlag.MAY_TRIM);
   private static final Set<WriteFlag> COMPRESSED = Set.of(WriteFlag.COMPRESSED);
-  /** Bytes of the target read at a time by {@link #prefetchTarget}: its buffer stays in the worker's cache. */
-  static final int PREFETCH_STEP = 256 << 10;
 
   private final Named source;
   private final Named target;
@@ -209,7 +203,6 @@ public final class Convert {
     // Made at the first chunk that is read or zero-filled: a worker whose chunks are all mapped never needs it, and
     // a direct buffer is zeroed and faulted in when it is made (2 MiB per worker).
     ByteBuffer buf = null;
-    ByteBuffer prefetch = null; // made at the first chunk whose target pages are read ahead
     while (true) {
       Chunk c;
       lock.lock();
@@ -241,9 +234,6 @@ public final class Convert {
           buf = buf != null ? buf : DirectBuffers.aligned(options.bufferSize());
           zeroFill(buf, c.length());
           bytes = buf;
-        }
-        if (c.data() && options.inOrder() && unit == 0 && !c.kept()) {
-          prefetch = prefetchTarget(c, prefetch);
         }
         // Scanned before the turn: the in-order writes are the copy's one serial path, the scan (and the faults that
         // map the source's pages) can overlap the write before.
@@ -314,42 +304,6 @@ public final class Convert {
       }
     }
     return new Chunk(next, (int) n, data, false);
-  }
-
-  /**
-   * Before a data chunk waits for its turn to write in order: brings the target's pages for the chunk into the host's
-   * page cache by reading them, where the target's range is a hole in a host file read through the page cache (a raw
-   * target this convert created): reading a hole costs no disk I/O and changes nothing in the file, and the in-order
-   * write then finds its pages in the cache instead of allocating them on the copy's one serial path (on a VM whose
-   * free memory the host takes back, the first touch of those pages cost most of the write: perf samples of the 4 GiB
-   * qcow2-to-raw convert in pwrite, 2,073-9,029 of 3,170-10,307 without, 1,126-1,222 of 4,041-5,539 with). A hint:
-   * it gives up on any failure, and a target that is not such a hole (a block device, data, a qcow2) is left alone.
-   *
-   * @param buf this worker's buffer for it, or null; returns it, made if it was needed
-   */
-  private ByteBuffer prefetchTarget(Chunk c, ByteBuffer buf) {
-    try {
-      BlockDevice dst = target.device();
-      List<Extent> extents = dst.extents(c.offset(), c.length());
-      if (extents.size() != 1 || extents.getFirst().data() || extents.getFirst().length() != c.length()) {
-        return buf;
-      }
-      List<HostRange> ranges = dst.hostRanges(c.offset(), c.length());
-      if (ranges.size() != 1) {
-        return buf;
-      }
-      HostRange r = ranges.getFirst();
-      ByteBuffer step = buf != null ? buf : DirectBuffers.aligned(PREFETCH_STEP);
-      for (long done = 0; done < r.length(); done += PREFETCH_STEP) {
-        step.clear().limit((int) Math.min(PREFETCH_STEP, r.length() - done));
-        if (r.channel().read(step, r.position() + done) < 0) {
-          break;
-        }
-      }
-      return step;
-    } catch (IOException | RuntimeException e) {
-      return buf; // the write itself reports what is wrong with the target
-    }
   }
 
   /** The status walk: through the whole chain, or over the top layer only with {@code -B}. */

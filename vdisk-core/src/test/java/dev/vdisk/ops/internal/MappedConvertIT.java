@@ -113,26 +113,6 @@ class MappedConvertIT {
   }
 
   @Test
-  void theTargetIsReadAheadOnlyWhereItIsAHole() throws Exception {
-    Path src = dir.resolve("src.raw");
-    run("qemu-img", "create", "-q", "-f", "raw", src.toString(), "8388608");
-    io("raw", src, "write -P 0x5a 0 8m");
-    Path out = dir.resolve("out.raw");
-    run("qemu-img", "create", "-q", "-f", "raw", out.toString(), "8388608");
-    io("raw", out, "write -P 0x11 0 4m");
-    try (Image source = open(src, "raw", true); Image target = open(out, "raw", false)) {
-      Counted asked = new Counted(target);
-      Convert.run(new Named(src.toString(), source), new Named(out.toString(), asked),
-          ConvertOptions.DEFAULTS.withWorkers(2), Progress.NONE);
-      target.flush();
-      // Chunks of 2 MiB: the two over the target's hole are read ahead, the two over its data (read from the disk,
-      // were it not cached) are not.
-      assertThat(asked.mapped.get()).as("target ranges read ahead").isEqualTo(2);
-    }
-    assertThat(Files.mismatch(src, out)).as("output differs from the source at").isEqualTo(-1);
-  }
-
-  @Test
   void aSourceTruncatedUnderItsMappingFailsWithAnIOException() throws Exception {
     Path src = dir.resolve("src.raw");
     run("qemu-img", "create", "-q", "-f", "raw", src.toString(), "4194304");
