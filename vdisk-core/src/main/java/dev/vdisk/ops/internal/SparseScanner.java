@@ -14,7 +14,9 @@ import java.util.Arrays;
  * than the threshold inside data, and aligns run ends to the target's alignment (data ends round up, zero
  * ends round down). Zero runs are measured with a vectorised comparison against zeroes
  * ({@link MemorySegment#mismatch}), which stops at the first nonzero byte; a data sector is told by its first eight
- * bytes, read in a loop that C1 alone compiles well (see {@link #skipHeads(MappedByteBuffer, int, int, int)}).
+ * bytes, read in a loop that C1 alone compiles well (see {@link #skipHeads(MappedByteBuffer, int, int, int)}). A
+ * buffer of data, the usual case, is told whole by one sector per threshold ({@link #noLongZeroRun}), which qemu-img's
+ * walk of every sector would find to be data throughout.
  */
 final class SparseScanner {
   static final int SECTOR = ConvertOptions.SECTOR;
