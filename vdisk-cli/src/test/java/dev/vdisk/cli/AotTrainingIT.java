@@ -159,10 +159,11 @@ class AotTrainingIT {
       assertFromCache(commit, c);
     }
     assertFromCache(classesLoaded("long", aot, "rebase", "-b", "", "top.qcow2"), "dev.vdisk.ops.internal.ChunkReader");
-    // convert runs with C1 only and the serial collector (the launchers' options for it) over this cache, recorded
-    // without them: the JVM still takes convert's classes from it.
-    List<String> convert = classesLoaded(List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"), aot, "convert", "-O",
-        "raw", "top.qcow2", "out.raw");
+    // convert runs with C1 only, the serial collector, no training replay and the cache at its recorded address (the
+    // launchers' options for it) over this cache, recorded without them: the JVM still takes convert's classes from it.
+    List<String> convert = classesLoaded(List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-XX:-UsePerfData",
+        "-XX:+UnlockDiagnosticVMOptions", "-XX:-AOTReplayTraining", "-XX:ArchiveRelocationMode=0"), aot, "convert",
+        "-O", "raw", "top.qcow2", "out.raw");
     for (String c : List.of("dev.vdisk.ops.internal.Convert", "dev.vdisk.ops.internal.SparseScanner",
         "dev.vdisk.ops.internal.MappedWindows")) {
       assertFromCache(convert, c);

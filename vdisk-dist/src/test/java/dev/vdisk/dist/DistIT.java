@@ -125,7 +125,7 @@ class DistIT {
     // serve takes the long-running commands' cache, which holds the server's classes
     assertThat(classesLoaded("serve", "--help")).filteredOn(l -> l.contains(" dev.vdisk.nbd.server.NbdServer "))
         .singleElement().asString().endsWith("source: shared objects file");
-    // convert too, run with C1 only and the serial collector over that cache (recorded without them)
+    // convert too, run with C1 only, the serial collector and no training replay over that cache (recorded without them)
     assertThat(classesLoaded("convert", "-O", "qcow2", "disk.raw", "copy.qcow2"))
         .filteredOn(l -> l.contains(" dev.vdisk.ops.internal.Convert ")).singleElement().asString()
         .endsWith("source: shared objects file");

@@ -235,11 +235,15 @@ public final class Convert {
           zeroFill(buf, c.length());
           bytes = buf;
         }
+        // Scanned before the turn: the in-order writes are the copy's one serial path, the scan (and the faults that
+        // map the source's pages) can overlap the write before.
+        int[] runs = c.data() && scanner != null && unit == 0
+            ? scanner.runs(bytes, c.length(), c.offset() / SparseScanner.SECTOR) : null;
         if (options.inOrder()) {
           awaitTurn(c.offset());
         }
         if (failure == null && !c.kept()) {
-          write(c, bytes);
+          write(c, bytes, runs);
           if (c.data() || scanner == null) {
             reportDone(c.length());
           }
@@ -250,7 +254,8 @@ public final class Convert {
         }
         fail(MappedChunk.readError(source.name(), c.offset(), e));
       } catch (IOException e) {
-        fail(e);
+        // A write from a mapping whose file was cut short under it fails (EFAULT): the source's fault, not the target's.
+        fail(mapped != null && mapped.cutShort() ? MappedChunk.readError(source.name(), c.offset(), e) : e);
       } catch (InterruptedException e) {
         fail(new InterruptedIOException("convert: interrupted"));
       } catch (RuntimeException e) {
@@ -343,8 +348,11 @@ public final class Convert {
     }
   }
 
-  /** qemu-img's convert_co_write: data runs written, zero runs skipped on a zero target or zeroed. */
-  private void write(Chunk c, ByteBuffer buf) throws IOException {
+  /**
+   * qemu-img's convert_co_write: data runs written, zero runs skipped on a zero target or zeroed. {@code runs}: a data
+   * chunk's {@link SparseScanner#runs} where there is a scanner and no compression, else null.
+   */
+  private void write(Chunk c, ByteBuffer buf, int[] runs) throws IOException {
     BlockDevice dst = target.device();
     long at = c.offset();
     try {
@@ -377,10 +385,8 @@ public final class Convert {
         return;
       }
       int pos = 0;
-      while (pos < c.length()) {
-        int left = c.length() - pos;
-        int run = scanner.next(buf, pos, left, (c.offset() + pos) / SparseScanner.SECTOR);
-        int bytes = Math.min(Math.abs(run) * SparseScanner.SECTOR, left);
+      for (int run : runs) {
+        int bytes = Math.min(Math.abs(run) * SparseScanner.SECTOR, c.length() - pos);
         at = c.offset() + pos;
         if (run > 0) {
           dst.write(at, buf.slice(pos, bytes), Set.of());

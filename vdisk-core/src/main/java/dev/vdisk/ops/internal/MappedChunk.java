@@ -10,19 +10,23 @@ import java.nio.ByteBuffer;
  * copy every byte out of the page cache first. A slice of a window of {@link MappedWindows}; closing the chunk lets the
  * window go.
  *
- * <p>A file truncated under the mapping faults on access: the JDK throws {@link InternalError}, which
- * {@link #readError} turns into an IOException.
+ * <p>A file truncated under the mapping faults on access: the JDK throws {@link InternalError} where Java code reads
+ * the mapping, and a write from it fails with EFAULT; {@link #readError} turns either into an IOException that names
+ * the source, once {@link #cutShort} has told the two causes of a failed write apart.
  */
 final class MappedChunk implements AutoCloseable {
   private final MappedWindows owner;
   private final MappedWindows.Window window;
   private final ByteBuffer bytes;
+  /** Where the chunk's bytes end in the host file. */
+  private final long end;
   private boolean closed;
 
-  MappedChunk(MappedWindows owner, MappedWindows.Window window, ByteBuffer bytes) {
+  MappedChunk(MappedWindows owner, MappedWindows.Window window, ByteBuffer bytes, long end) {
     this.owner = owner;
     this.window = window;
     this.bytes = bytes;
+    this.end = end;
   }
 
   /** The chunk's bytes, position 0 and limit its length; read-only, valid until {@link #close}. */
@@ -30,8 +34,20 @@ final class MappedChunk implements AutoCloseable {
     return bytes;
   }
 
+  /**
+   * Whether the host file now ends before the chunk does: then a write from the chunk that failed (EFAULT) failed on
+   * the source's side, not the target's.
+   */
+  boolean cutShort() {
+    try {
+      return window.channel().size() < end;
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
   /** The IOException for a fault on the mapping (the file shrank under it). */
-  static IOException readError(String source, long offset, InternalError e) {
+  static IOException readError(String source, long offset, Throwable e) {
     return new IOException("error while reading '" + source + "' at byte " + offset
         + ": the file changed under a read (expected: a source no other process truncates)", e);
   }

@@ -49,6 +49,11 @@ final class MappedWindows implements AutoCloseable {
     private final MemorySegment bytes;
     private int users;
 
+    /** The mapped file. */
+    FileChannel channel() {
+      return channel;
+    }
+
     private Window(FileChannel channel, long index, long start, Arena arena, MemorySegment bytes) {
       this.channel = channel;
       this.index = index;
@@ -76,7 +81,8 @@ final class MappedWindows implements AutoCloseable {
     if (w == null) {
       return null;
     }
-    return new MappedChunk(this, w, w.bytes.asSlice(r.position() - w.start, r.length()).asByteBuffer());
+    return new MappedChunk(this, w, w.bytes.asSlice(r.position() - w.start, r.length()).asByteBuffer(),
+        r.position() + r.length());
   }
 
   /** The window that holds the range, mapped now if it is not, with one more user; null if it cannot be mapped. */

@@ -5,6 +5,7 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.MappedByteBuffer;
+import java.util.Arrays;
 
 /**
  * Finds the runs of a data buffer that {@code qemu-img convert} writes as data and the runs it skips (or
@@ -13,7 +14,9 @@ import java.nio.MappedByteBuffer;
  * than the threshold inside data, and aligns run ends to the target's alignment (data ends round up, zero
  * ends round down). Zero runs are measured with a vectorised comparison against zeroes
  * ({@link MemorySegment#mismatch}), which stops at the first nonzero byte; a data sector is told by its first eight
- * bytes, read in a loop that C1 alone compiles well (see {@link #skipHeads(MappedByteBuffer, int, int, int)}).
+ * bytes, read in a loop that C1 alone compiles well (see {@link #skipHeads(MappedByteBuffer, int, int, int)}). A
+ * buffer of data, the usual case, is told whole by one sector per threshold ({@link #noLongZeroRun}), which qemu-img's
+ * walk of every sector would find to be data throughout.
  */
 final class SparseScanner {
   static final int SECTOR = ConvertOptions.SECTOR;
@@ -55,6 +58,9 @@ final class SparseScanner {
     MemorySegment seg = MemorySegment.ofBuffer(all);
     int n = Math.ceilDiv(bytes, SECTOR);
     int min = Math.min(minSectors, n);
+    if (noLongZeroRun(all, seg, from, bytes, n, min)) {
+      return n;
+    }
     int first = allocated(all, seg, from, bytes, n, sectorNum);
     if (first < 0) {
       return first;
@@ -71,6 +77,49 @@ final class SparseScanner {
       }
     }
     return used;
+  }
+
+  /**
+   * The runs of {@code buf[0, length)} that a copy writes as data (positive: that many sectors) and treats as zeroes
+   * (negative), in order, as successive {@link #next} calls give them; the last run's sectors may reach past
+   * {@code length} (a partial last sector). A convert computes them before its turn to write, so that the scan runs
+   * while another chunk is being written.
+   *
+   * @param sectorNum the absolute sector number of {@code buf}'s index 0 in the image (for alignment)
+   */
+  int[] runs(ByteBuffer buf, int length, long sectorNum) {
+    int[] runs = new int[1];
+    int count = 0;
+    int pos = 0;
+    while (pos < length) {
+      int run = next(buf, pos, length - pos, sectorNum + pos / SECTOR);
+      if (count == runs.length) {
+        runs = Arrays.copyOf(runs, count * 2);
+      }
+      runs[count++] = run;
+      pos += Math.min(Math.abs(run) * SECTOR, length - pos);
+    }
+    return count == runs.length ? runs : Arrays.copyOf(runs, count);
+  }
+
+  /**
+   * True if the first and last sectors hold data and so does every {@code min}-th sector between: then the buffer has
+   * no run of {@code min} zero sectors (any such run would hold a probed sector) and none at either end, and qemu-img's
+   * walk, whose zero runs all lie inside zero runs of the buffer, can only end with the whole buffer as data, its
+   * short zero runs included (it breaks off at a zero run of {@code min} sectors only, and leaves out a trailing one).
+   * So data, the usual case, costs one probe per {@code min} sectors (per page at the default {@code -S 4k}) instead of
+   * one per sector; a false answer only sends the buffer through the full walk.
+   */
+  private static boolean noLongZeroRun(ByteBuffer all, MemorySegment seg, int from, int bytes, int n, int min) {
+    if (isZeroSector(all, seg, from, bytes, n - 1)) {
+      return false;
+    }
+    for (int i = 0; i < n - 1; i += min) {
+      if (isZeroSector(all, seg, from, bytes, i)) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** qemu-img's is_allocated_sectors: the aligned run of equal zero-ness at the start, signed as in {@link #next}. */

@@ -57,6 +57,53 @@ class SparseScannerTest {
         .isEqualTo(walk(new Plain(minSectors, alignment)::next, buf, from, length, startSector));
   }
 
+  /**
+   * Mostly data, the copy's usual buffer, where the scanner probes a sector per threshold: {@link SparseScanner#runs},
+   * the runs a convert writes, over data sectors (every byte set, or one byte anywhere, its first eight bytes possibly
+   * zero) with zero sectors in runs shorter and longer than the threshold, at the ends too, and a partial last sector.
+   */
+  @Property(tries = 400)
+  void dataWithShortZeroRunsGivesThePlainRuns(
+      @ForAll @IntRange(min = 1, max = 300) int sectors,
+      @ForAll @IntRange(min = 0, max = 511) int shortLast,
+      @ForAll @IntRange(min = 1, max = 40) int minSectors,
+      @ForAll @IntRange(min = 0, max = 5) int alignmentLog,
+      @ForAll @IntRange(min = 0, max = 100) int startSector,
+      @ForAll("zeroRuns") List<Integer> zeroRuns,
+      @ForAll long seed) {
+    int length = sectors * SECTOR - (sectors > 1 ? shortLast : 0);
+    ByteBuffer buf = ByteBuffer.allocateDirect(length);
+    java.util.Random random = new java.util.Random(seed);
+    for (int s = 0; s < sectors; s++) {
+      int end = Math.min(length, (s + 1) * SECTOR);
+      if (random.nextBoolean()) {
+        for (int i = s * SECTOR; i < end; i++) {
+          buf.put(i, (byte) (1 + i % 255));
+        }
+      } else {
+        buf.put(s * SECTOR + random.nextInt(end - s * SECTOR), (byte) 0x40);
+      }
+    }
+    // Zero runs: pairs of (start sector, length) taken modulo the buffer.
+    for (int k = 0; k + 1 < zeroRuns.size(); k += 2) {
+      int start = zeroRuns.get(k) % sectors;
+      for (int s = start; s < Math.min(sectors, start + zeroRuns.get(k + 1)); s++) {
+        for (int i = s * SECTOR; i < Math.min(length, (s + 1) * SECTOR); i++) {
+          buf.put(i, (byte) 0);
+        }
+      }
+    }
+    int alignment = 1 << alignmentLog;
+    assertThat(new SparseScanner(minSectors, alignment).runs(buf, length, startSector))
+        .containsExactly(walk(new Plain(minSectors, alignment)::next, buf, 0, length, startSector).stream()
+            .mapToInt(Integer::intValue).toArray());
+  }
+
+  @Provide
+  Arbitrary<List<Integer>> zeroRuns() {
+    return Arbitraries.integers().between(0, 300).list().ofMaxSize(6);
+  }
+
   @Property(tries = 200)
   void isZeroIsTheByteByByteAnswer(@ForAll("runs") List<Run> runs, @ForAll @IntRange(min = 0, max = 100) int skip) {
     int length = runs.stream().mapToInt(Run::length).sum();
