@@ -481,14 +481,7 @@ public final class FileDevice implements BlockDevice {
     }
     boolean interrupted = Thread.interrupted();
     try {
-      WritebackErrors.Ticket ticket = writebackErrors.begin();
-      try {
-        io.fdatasync();
-      } catch (IOException | RuntimeException | Error e) {
-        writebackErrors.failed(ticket, e instanceof IOException failure ? failure : new IOException(e));
-        throw e;
-      }
-      writebackErrors.succeeded(ticket);
+      writebackErrors.fdatasync(io);
       flushedChanges.accumulateAndGet(covered, Math::max);
     } catch (IOException e) {
       throw HostErrors.of("flush", path, 0, size, e);
