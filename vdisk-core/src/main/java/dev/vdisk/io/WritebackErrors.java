@@ -78,7 +78,8 @@ final class WritebackErrors {
    */
   private synchronized Ticket begin() throws IOException {
     if (firstFailure != null) {
-      throw new IOException("an earlier flush failed, so data written before it may be lost: " + firstFailure.getMessage(), firstFailure);
+      throw new IOException("an earlier flush failed, so data written before it may be lost: "
+          + firstFailure.getMessage(), firstFailure);
     }
     long number = ++issued;
     running.add(number);
