@@ -160,7 +160,8 @@ public final class AotTraining {
    */
   private static void rbdRequestClasses() throws ClassNotFoundException {
     for (String name : List.of("dev.vdisk.format.internal.RbdContext", "dev.vdisk.io.rbd.RbdCallbacks",
-        "dev.vdisk.io.rbd.RbdCompletion", "dev.vdisk.io.rbd.RbdDevice$Op", "dev.vdisk.io.rbd.RbdDevice$SeenBuffer",
+        "dev.vdisk.io.rbd.RbdCompletion", "dev.vdisk.io.rbd.RbdDevice$Op", "dev.vdisk.io.rbd.BufferAddresses",
+        "dev.vdisk.io.rbd.BufferAddresses$Seen",
         "dev.vdisk.io.rbd.RbdDiffCollector",
         "dev.vdisk.io.rbd.RbdQueue", "dev.vdisk.io.rbd.RbdQueue$Request", "dev.vdisk.block.RequestQueue$Completion",
         "dev.vdisk.block.ForwardingQueue", "dev.vdisk.block.CheckedDevice$1", "dev.vdisk.bench.QueuedBenchRunner",

@@ -46,8 +46,7 @@ public final class RbdDevice implements BlockDevice {
   private final boolean readOnly;
   private final long objectSize;
   private final Object resizeLock = new Object();
-  /** Direct buffers seen lately ({@link #address}), by identity hash; a power of two long. */
-  private final SeenBuffer[] seen = new SeenBuffer[64];
+  private final BufferAddresses addresses = new BufferAddresses(64);
   private volatile MemorySegment image;
   private volatile long size;
 
@@ -266,7 +265,7 @@ public final class RbdDevice implements BlockDevice {
       return;
     }
     if (dst.isDirect()) {
-      read(offset, address(dst), n);
+      read(offset, addresses.address(dst), n);
     } else {
       try (Arena arena = Arena.ofConfined()) {
         MemorySegment buf = arena.allocate(n);
@@ -297,26 +296,6 @@ public final class RbdDevice implements BlockDevice {
     MemorySegment.ofAddress(address).reinterpret(bytes).fill((byte) 0);
   }
 
-  /**
-   * The native address of the direct buffer {@code b} at its position, its base from a small cache by identity: a
-   * server's and a copy's buffers come back request after request, and {@link MemorySegment#ofBuffer} makes a segment
-   * and a session each time. A cell holds the buffer it names, so its memory lives as long as the address is kept;
-   * cells are replaced as other buffers come, and dropped when the device closes.
-   */
-  private long address(ByteBuffer b) {
-    int cell = System.identityHashCode(b) & (seen.length - 1);
-    SeenBuffer s = seen[cell];
-    if (s == null || s.buffer() != b) {
-      // A race between threads costs at most a look-up again: the record is immutable and published whole.
-      s = new SeenBuffer(b, MemorySegment.ofBuffer(b).address() - b.position());
-      seen[cell] = s;
-    }
-    return s.base() + b.position();
-  }
-
-  /** A direct buffer and the native address of its index 0. */
-  private record SeenBuffer(ByteBuffer buffer, long base) {}
-
   @Override
   public void write(long offset, ByteBuffer src, Set<WriteFlag> flags) throws IOException {
     int n = src.remaining();
@@ -325,7 +304,7 @@ public final class RbdDevice implements BlockDevice {
     }
     growTo(offset + n);
     if (src.isDirect()) {
-      write(offset, address(src), n);
+      write(offset, addresses.address(src), n);
     } else {
       try (Arena arena = Arena.ofConfined()) {
         MemorySegment buf = arena.allocate(n);
@@ -509,7 +488,7 @@ public final class RbdDevice implements BlockDevice {
     if (img == null) {
       return;
     }
-    java.util.Arrays.fill(seen, null);
+    addresses.clear();
     try {
       int rc = (int) rbd.rbdClose.call(img.address());
       if (rc < 0) {

@@ -46,10 +46,7 @@ final class RbdQueue implements RequestQueue {
    * most {@code depth} requests are unreaped, so the ring never wraps onto a cell not yet taken.
    */
   private final AtomicIntegerArray ring;
-  /** Direct buffers seen lately, by identity hash, and their addresses at index 0 ({@link #base}). */
-  private final ByteBuffer[] seen;
-  private final long[] seenBase;
-  private final int seenMask;
+  private final BufferAddresses addresses;
   private final int mask;
   private final AtomicInteger ringTail = new AtomicInteger();
   private int ringHead;
@@ -91,9 +88,7 @@ final class RbdQueue implements RequestQueue {
     }
     this.ring = new AtomicIntegerArray(Integer.highestOneBit(depth * 2 - 1));
     this.mask = ring.length() - 1;
-    this.seen = new ByteBuffer[ring.length()];
-    this.seenBase = new long[ring.length()];
-    this.seenMask = mask;
+    this.addresses = new BufferAddresses(ring.length());
     this.id = RbdCallbacks.register(this);
   }
 
@@ -175,29 +170,12 @@ final class RbdQueue implements RequestQueue {
   private void memory(Request r, int n) {
     if (r.buffer.isDirect()) {
       r.data = null;
-      r.address = base(r.buffer) + r.buffer.position();
+      r.address = addresses.address(r.buffer);
     } else {
       r.bounce = Arena.ofConfined();
       r.data = r.bounce.allocate(n);
       r.address = r.data.address();
     }
-  }
-
-  /**
-   * The native address of the direct buffer {@code b}'s index 0, from a small cache by identity: a bench's or a
-   * server's buffers come back request after request, and {@link MemorySegment#ofBuffer} allocates a segment and a
-   * session each time. A direct buffer's address never changes; the cache holds the buffers it names (at most its
-   * length of them, until replaced or the queue is closed), so no address outlives its memory.
-   */
-  private long base(ByteBuffer b) {
-    int cell = System.identityHashCode(b) & seenMask;
-    if (seen[cell] == b) {
-      return seenBase[cell];
-    }
-    long base = MemorySegment.ofBuffer(b).address() - b.position();
-    seen[cell] = b;
-    seenBase[cell] = base;
-    return base;
   }
 
   /** The request's memory as a segment: its bounce buffer, or its direct buffer from its position (rare paths). */
@@ -354,7 +332,7 @@ final class RbdQueue implements RequestQueue {
       reap(inFlight, (tag, error) -> {});
     } finally {
       closed = true;
-      java.util.Arrays.fill(seen, null);
+      addresses.clear();
       RbdCallbacks.forget(this, id);
       arena.close();
     }
