@@ -77,6 +77,10 @@ public final class FileDevice implements BlockDevice {
   /** Work cap per {@link #extents} call; callers ask again from where the list ends. */
   private static final int MAX_EXTENTS_PER_CALL = 1024;
   private static final int ZERO_CHUNK = 1 << 20;
+  /** {@link #flushDescriptors} under writethrough: group commit's slots over a host file (see Images). */
+  static final int WRITETHROUGH_FLUSHES = 16;
+  /** {@link #flushDescriptors} under writeback. */
+  static final int WRITEBACK_FLUSHES = 4;
   /**
    * The logger, looked up when there is something to say: the first {@code System.getLogger} searches the class path
    * for a logger service (opening and indexing the jar) and starts java.util.logging, which a command that logs
@@ -128,7 +132,6 @@ public final class FileDevice implements BlockDevice {
     this.io = io;
     this.aio = io instanceof RingFile ? Aio.IO_URING : linuxAioUsable(path, options) ? Aio.NATIVE : Aio.THREADS;
     this.file = file;
-    this.writebackErrors = new WritebackErrors(!options.cache().direct());
     this.blockDevice = stat.isBlockDevice();
     this.fsType = file.fileSystemType();
     int fsBlock = file.fileSystemBlockSize();
@@ -149,6 +152,40 @@ public final class FileDevice implements BlockDevice {
     this.capabilities = new Capabilities(options.readOnly(), Support.NATIVE, Support.NONE, Support.NATIVE,
         Support.NATIVE, blockDevice ? Support.NONE : Support.NATIVE, Support.NATIVE);
     this.limits = new BlockLimits(1, BlockLimits.DEFAULT_MAX_TRANSFER, alignment, alignment);
+    // Last, as nothing after it fails: a failed constructor leaves no descriptor of its own open.
+    this.writebackErrors = new WritebackErrors(!options.cache().direct(), io,
+        openSyncDescriptors(file, flushDescriptors(options) - 1));
+  }
+
+  /**
+   * Descriptors for concurrent flushes of a writable page-cache file ({@link WritebackErrors}), the data path's
+   * included: {@value #WRITETHROUGH_FLUSHES} under writethrough, where every write waits for a flush and group commit
+   * runs as many at once (16 writes in flight each start one); {@value #WRITEBACK_FLUSHES} under writeback, whose
+   * flushes are the guest's or a command's, a few at a time (an NBD client's connections); one where flushes need no
+   * more (read-only, {@code unsafe}) or share the data path's descriptor (O_DIRECT).
+   */
+  static int flushDescriptors(FileOptions options) {
+    CacheMode cache = options.cache();
+    if (options.readOnly() || cache.direct() || cache.ignoreFlushes()) {
+      return 1;
+    }
+    return cache.writethrough() ? WRITETHROUGH_FLUSHES : WRITEBACK_FLUSHES;
+  }
+
+  /** {@code count} more descriptors of {@code file} for flushes; none left open if one fails to open. */
+  private static List<SyncDescriptor> openSyncDescriptors(HostFile file, int count) throws IOException {
+    List<SyncDescriptor> opened = new ArrayList<>(count);
+    try {
+      for (int i = 0; i < count; i++) {
+        opened.add(file.openSyncDescriptor());
+      }
+    } catch (IOException | RuntimeException e) {
+      for (SyncDescriptor d : opened) {
+        closeAfterFailure(d, e);
+      }
+      throw e;
+    }
+    return opened;
   }
 
   /**
@@ -471,7 +508,8 @@ public final class FileDevice implements BlockDevice {
 
   /**
    * fdatasync, unless the cache mode ignores flushes or nothing changed the file through this device since its last
-   * successful flush.
+   * successful flush. Flushes of a page-cache file run at once up to {@link #flushDescriptors}, each on a descriptor
+   * of its own, and after one fails every later one fails ({@link WritebackErrors}).
    */
   @Override
   public void flush() throws IOException {
@@ -481,7 +519,7 @@ public final class FileDevice implements BlockDevice {
     }
     boolean interrupted = Thread.interrupted();
     try {
-      writebackErrors.fdatasync(io);
+      writebackErrors.fdatasync();
       flushedChanges.accumulateAndGet(covered, Math::max);
     } catch (IOException e) {
       throw HostErrors.of("flush", path, 0, size, e);
@@ -803,14 +841,17 @@ public final class FileDevice implements BlockDevice {
     return blockDevice ? 0 : file.stat().allocatedBytes();
   }
 
-  /** Closes the channel and the native descriptor, which releases the image locks. Idempotent. */
+  /**
+   * Closes the flush descriptors, the channel and the native descriptor, which releases the image locks (OFD locks,
+   * held by that descriptor alone). Idempotent.
+   */
   @Override
   public void close() throws IOException {
     if (!closed.compareAndSet(false, true)) {
       return;
     }
-    try (file) {
-      io.close();
+    try (file; io) {
+      writebackErrors.close();
     }
   }
 

@@ -33,6 +33,12 @@ interface HostFile extends Closeable {
     return false;
   }
 
+  /**
+   * Opens the file once more, read-only, as a new open file description (not a duplicate of one), whose only use is
+   * fdatasync: see {@link WritebackErrors}. The caller closes it.
+   */
+  SyncDescriptor openSyncDescriptor() throws IOException;
+
   /** Sets the file size (sparse when growing). */
   void truncate(long size) throws IOException;
 

@@ -3,8 +3,10 @@ package dev.vdisk.io;
 import dev.vdisk.io.linux.FileStat;
 import dev.vdisk.io.linux.NativeFile;
 import java.io.IOException;
+import java.nio.channels.FileChannel;
 import java.nio.file.FileStore;
 import java.nio.file.Files;
+import java.nio.file.StandardOpenOption;
 
 /** A real host file: {@link NativeFile}'s descriptor for the calls, the JDK's {@link FileStore} for its file system. */
 final class LinuxHostFile implements HostFile {
@@ -34,6 +36,26 @@ final class LinuxHostFile implements HostFile {
   @Override
   public boolean cached(long offset, long length) throws IOException {
     return file.cached(offset, length);
+  }
+
+  /**
+   * A read-only JDK channel on the path the file was opened by, opened right after it (as the data channel is): fdatasync
+   * needs no write access on Linux, and {@link FileChannel#force} asks for none. A regular file or a block device alike.
+   */
+  @Override
+  public SyncDescriptor openSyncDescriptor() throws IOException {
+    FileChannel channel = FileChannel.open(file.path(), StandardOpenOption.READ);
+    return new SyncDescriptor() {
+      @Override
+      public void fdatasync() throws IOException {
+        channel.force(false);
+      }
+
+      @Override
+      public void close() throws IOException {
+        channel.close();
+      }
+    };
   }
 
   @Override

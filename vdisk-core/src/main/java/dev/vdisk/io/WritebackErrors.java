@@ -2,145 +2,170 @@ package dev.vdisk.io;
 
 import dev.vdisk.io.linux.FileIo;
 import java.io.IOException;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.TreeSet;
 
 /**
- * Which fdatasync successes of one open file can be trusted, given how Linux reports write-back errors.
+ * Flushes of one device's file, made so that a success can be trusted although Linux reports a failed write-back to
+ * one fdatasync per open file description only.
  *
- * <p>Linux reports a page that failed to write back to one fdatasync of an open file, and then marks the page clean:
- * a concurrent fdatasync may return success although a write it was meant to cover is lost, and a later one
- * succeeds for good (nothing is left to write back). So, for a file whose writes go through the page cache:
+ * <p><b>What the kernel does.</b> A page whose write-back fails is marked clean (its data is lost to the disk) and the
+ * error is recorded in the file's {@code mapping->wb_err}, an {@code errseq_t} (error, counter, "seen" flag), before
+ * the page's write-back bit is cleared ({@code mapping_set_error} in the bio's completion, then {@code
+ * end_page_writeback}). Each open file description ({@code struct file}) keeps a cursor, {@code f_wb_err}, sampled at
+ * open ({@code errseq_sample}: an error nobody has seen yet reads as "before the cursor"). fdatasync runs {@code
+ * file_write_and_wait_range}: with {@code WB_SYNC_ALL} it writes every dirty page of the file, waiting first for a page
+ * already under write-back, then waits for every page under write-back, and only then calls {@code
+ * file_check_and_advance_wb_err}, which returns the error if {@code wb_err} changed since this {@code struct file}'s
+ * cursor and moves the cursor. So every failure recorded after a descriptor's previous check is returned by its next
+ * check, once; a different descriptor's check does not move this one's cursor. Two fdatasyncs on the SAME descriptor
+ * race for one report: the one that checks first takes it, and the other, which may have waited for the very page
+ * that failed, returns 0. That is why concurrent flushes do not share a descriptor here.
  *
- * <ul>
- *   <li>a flush that succeeds is trusted only once every flush that overlapped it in time has ended without error;
- *       if one failed, this one fails too (conservatively: a failed flush that ended just before it began counts as
- *       overlapping if it began before the oldest flush then running);
- *   <li>a failure is permanent: every later flush fails with it, as QEMU's file-posix does
- *       ({@code page_cache_inconsistent}).
- * </ul>
+ * <p><b>What this class does.</b> It holds a fixed set of descriptors of the file, all open from the device's open
+ * on: the data path's and read-only ones from {@link HostFile#openSyncDescriptor} (fdatasync needs no write access on
+ * Linux). A flush takes a free descriptor for itself alone (waiting for one if every one is busy), makes its
+ * fdatasync there, and, if that fails, records the failure before it gives the descriptor back. After one failure
+ * every later flush fails without reaching the file, as QEMU's file-posix does ({@code page_cache_inconsistent}): the
+ * lost page is clean now, and no fdatasync would report it again.
  *
- * <p>Under O_DIRECT no page of the file's data is written back (a write reports its own error), so nothing is tracked
- * and a flush after a failed one may succeed, as in QEMU.
+ * <p><b>Why a success covers every write completed before the flush began.</b> Let W be a write that completed before
+ * flush F began, F's fdatasync ran on descriptor D, and the write-back that carried W's bytes failed. When W returned,
+ * its page was dirty or under a write-back that began after W dirtied it; F's fdatasync writes the dirty page or waits
+ * for that write-back, so the failure was recorded in {@code wb_err} before F's check. If it was recorded after D's
+ * previous check, F's check returns it: F fails. Otherwise D's previous check saw it; that check belonged to an
+ * earlier flush on D (the open is before W, so it was no open's sample), which therefore failed and recorded its
+ * failure before it freed D, before F could take D: F fails at its start. Either way no flush that W waits for
+ * succeeds. The argument needs every descriptor open before the writes it answers for (a descriptor opened later
+ * would sample a failure another descriptor has seen as old news), and no other fdatasync on these descriptors: the
+ * device's other descriptor ({@link HostFile}'s, for fallocate and the like) and other processes' have cursors of their
+ * own and take nothing from these.
  *
- * <p>Flushes that run alone cost a monitor round each; one that succeeds while others run waits for those that began
- * before it ended (concurrent fdatasyncs of one file end together, as the journal commits them together).
+ * <p>Under O_DIRECT no page of the file's data is written back (a write reports its own error), so nothing is tracked:
+ * flushes share the data path's descriptor, any number at once, and a flush after a failed one may succeed, as in
+ * QEMU.
  */
 final class WritebackErrors {
-  /** One flush's place: its number and the lowest number running when it began. */
-  record Ticket(long number, long oldestRunning) {}
-
-  private static final int MAX_REMEMBERED = 64;
-
   private final boolean pageCache;
-  private final TreeSet<Long> running = new TreeSet<>();
-  /** Failed flushes' numbers since the last moment no flush was running or awaiting its verdict; at most a few. */
-  private final List<Long> failedTickets = new ArrayList<>();
-  /** Set when {@link #failedTickets} would grow past its bound: every success fails until the next quiet moment. */
-  private boolean tooManyFailures;
-  /** Flushes that returned success and await their verdict. */
-  private int deciding;
-  private long issued;
-  /** The first failure, if any: every later flush fails with it. */
+  private final SyncDescriptor dataPath;
+  /** Every descriptor, the data path's first; the others are closed by {@link #close}. */
+  private final List<SyncDescriptor> all;
+  /** The descriptors no flush is using. */
+  private final ArrayDeque<SyncDescriptor> free;
+  /** The first failure of a page-cache file, if any: every later flush fails with it. */
   private IOException firstFailure;
 
-  /** @param pageCache whether the file's writes go through the page cache: else nothing is tracked */
-  WritebackErrors(boolean pageCache) {
+  /**
+   * @param pageCache whether the file's writes go through the page cache: else nothing is tracked and {@code extra}
+   *     must be empty
+   * @param dataPath the data path, whose fdatasync is one descriptor's; the device closes it
+   * @param extra further descriptors of the same file, each for one concurrent flush; owned (closed) by this
+   */
+  WritebackErrors(boolean pageCache, FileIo dataPath, List<SyncDescriptor> extra) {
+    if (!pageCache && !extra.isEmpty()) {
+      throw new IllegalArgumentException("O_DIRECT flushes share one descriptor (got " + extra.size() + " more)");
+    }
     this.pageCache = pageCache;
+    this.dataPath = new SyncDescriptor() {
+      @Override
+      public void fdatasync() throws IOException {
+        dataPath.fdatasync();
+      }
+
+      @Override
+      public void close() {
+        // The device's: closed with it.
+      }
+    };
+    this.all = new ArrayList<>(extra.size() + 1);
+    all.add(this.dataPath);
+    all.addAll(extra);
+    this.free = new ArrayDeque<>(all);
+  }
+
+  /** How many flushes may run their fdatasync at once: the descriptors (unbounded under O_DIRECT). */
+  int descriptors() {
+    return all.size();
   }
 
   /**
-   * fdatasync of {@code io}, which returns only if it and, for a page-cache file, every fdatasync that overlapped it
-   * succeeded.
+   * fdatasync on a descriptor of the file that no other flush is using, which returns only if it succeeded and, for a
+   * page-cache file, no flush failed before.
    *
-   * @throws IOException its failure, an overlapping one's, or an earlier failure of a page-cache file
+   * @throws IOException its failure, or an earlier failure of a page-cache file
    */
-  void fdatasync(FileIo io) throws IOException {
+  void fdatasync() throws IOException {
     if (!pageCache) {
-      io.fdatasync();
+      dataPath.fdatasync();
       return;
     }
-    Ticket ticket = begin();
+    SyncDescriptor descriptor = take();
     try {
-      io.fdatasync();
+      descriptor.fdatasync();
     } catch (IOException | RuntimeException | Error e) {
-      failed(ticket, e instanceof IOException failure ? failure : new IOException(e));
+      failed(e instanceof IOException failure ? failure : new IOException(e));
       throw e;
+    } finally {
+      give(descriptor); // after failed(): the next flush on this descriptor must see the failure it consumed
     }
-    succeeded(ticket);
   }
 
   /**
-   * Registers a flush about to start.
+   * A free descriptor, once one is free.
    *
    * @throws IOException an earlier failure
    */
-  private synchronized Ticket begin() throws IOException {
+  private synchronized SyncDescriptor take() throws IOException {
+    boolean interrupted = false;
+    try {
+      while (firstFailure == null && free.isEmpty()) {
+        try {
+          wait();
+        } catch (InterruptedException e) {
+          interrupted = true; // a flush is not cancelled half-way: the caller sees the flag afterwards
+        }
+      }
+    } finally {
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
+    }
     if (firstFailure != null) {
       throw new IOException("an earlier flush failed, so data written before it may be lost: "
           + firstFailure.getMessage(), firstFailure);
     }
-    long number = ++issued;
-    running.add(number);
-    return new Ticket(number, running.first());
+    return free.pop();
   }
 
-  /** Records that {@code ticket}'s flush failed with {@code failure}. */
-  private synchronized void failed(Ticket ticket, IOException failure) {
-    running.remove(ticket.number());
-    if (failedTickets.size() < MAX_REMEMBERED) {
-      failedTickets.add(ticket.number());
-    } else {
-      tooManyFailures = true;
-    }
-    forgetIfQuiet();
+  private synchronized void give(SyncDescriptor descriptor) {
+    free.push(descriptor);
+    notify(); // one waiter can take it; a failure wakes them all (failed)
+  }
+
+  private synchronized void failed(IOException failure) {
     if (firstFailure == null) {
       firstFailure = failure;
     }
     notifyAll();
   }
 
-  /**
-   * Records that {@code ticket}'s flush returned success, and returns once that success can be trusted.
-   *
-   * @throws IOException if a flush that overlapped it failed
-   */
-  private synchronized void succeeded(Ticket ticket) throws IOException {
-    running.remove(ticket.number());
-    notifyAll();
-    long lastOverlapping = issued;
-    boolean interrupted = false;
-    deciding++;
-    try {
-      while (!running.isEmpty() && running.first() <= lastOverlapping) {
-        try {
-          wait();
-        } catch (InterruptedException e) {
-          interrupted = true; // the flush is done; its verdict must still be given
+  /** Closes the descriptors this owns (not the data path's); a flush still running on one fails. */
+  void close() throws IOException {
+    IOException failure = null;
+    for (SyncDescriptor d : all.subList(1, all.size())) {
+      try {
+        d.close();
+      } catch (IOException e) {
+        if (failure == null) {
+          failure = e;
+        } else {
+          failure.addSuppressed(e);
         }
       }
-      boolean overlappedFailure = tooManyFailures;
-      for (long failed : failedTickets) {
-        overlappedFailure |= failed >= ticket.oldestRunning() && failed <= lastOverlapping;
-      }
-      if (overlappedFailure) {
-        throw new IOException("a concurrent flush of the file failed, so this one may not cover every write");
-      }
-    } finally {
-      deciding--;
-      forgetIfQuiet();
-      if (interrupted) {
-        Thread.currentThread().interrupt();
-      }
     }
-  }
-
-  /** With no flush running or deciding, no later flush can overlap a recorded failure: forget them. */
-  private void forgetIfQuiet() {
-    if (running.isEmpty() && deciding == 0) {
-      failedTickets.clear();
-      tooManyFailures = false;
+    if (failure != null) {
+      throw failure;
     }
   }
 }

@@ -21,6 +21,12 @@ import java.util.Set;
  * alignment wrong fails here as on a real file system. fdatasync is the disk's flush, so on a {@code CrashingDevice}
  * only what a flush covered survives. fallocate's hole punching and zeroing are the disk's zeroing (never FUA).
  * Reads stop at the disk's end (-1 there), writes past it grow it, as a file's do.
+ *
+ * <p>Without O_DIRECT a failed flush of the disk is a failed write-back of the page cache, reported as Linux reports
+ * it: recorded once for the file ({@code mapping->wb_err}) and returned by the next fdatasync of each open file
+ * description, the data path and every {@link #openSyncDescriptor} apart, as a cursor of its own sees it. An fdatasync
+ * first waits for a write-back that another one has under way, and then makes its own (the disk's flush), one at a
+ * time; its error check comes after both, as {@code file_write_and_wait_range}'s does.
  */
 public final class SimulatedHostFile implements FileIo, HostFile {
   private static final int S_IFREG_0644 = 0100644;
@@ -28,11 +34,69 @@ public final class SimulatedHostFile implements FileIo, HostFile {
   private final BlockDevice disk;
   private final int alignment;
   private final boolean direct;
+  /** Called by each fdatasync between its write-back and its error check: where a test holds one. */
+  private final Runnable beforeErrorCheck;
+  /** Guards the fields below, the page cache's state, and the descriptors' state. */
+  private final Object pageCache = new Object();
+  /** The data path's cursor. */
+  private final Descriptor dataPath = new Descriptor();
+  /** Whether two fdatasyncs ever ran on one descriptor at once. */
+  private boolean descriptorShared;
+  private boolean writingBack;
+  /** Failed write-backs so far: the counter of {@code wb_err}. */
+  private long writebackErrors;
+  private IOException lastWritebackError;
+  /** Descriptors opened by {@link #openSyncDescriptor} and not closed yet, and the most ever open at once. */
+  private int openDescriptors;
+  private int openedDescriptors;
 
-  private SimulatedHostFile(BlockDevice disk, int alignment, boolean direct) {
+  private SimulatedHostFile(BlockDevice disk, int alignment, boolean direct, Runnable beforeErrorCheck) {
     this.disk = disk;
     this.alignment = alignment;
     this.direct = direct;
+    this.beforeErrorCheck = beforeErrorCheck;
+  }
+
+  /** An open file description's cursor into the write-back errors ({@code f_wb_err}), and its use. */
+  private final class Descriptor implements SyncDescriptor {
+    private long seenErrors;
+    private boolean closed;
+    /** Whether an fdatasync is running on it: two at once would race for one error report. */
+    private boolean busy;
+
+    Descriptor() {
+      synchronized (pageCache) {
+        seenErrors = writebackErrors; // simpler than errseq_sample, which would report an error nobody has seen
+      }
+    }
+
+    @Override
+    public void fdatasync() throws IOException {
+      synchronized (pageCache) {
+        if (closed) {
+          throw new IOException("fdatasync on a closed descriptor");
+        }
+        descriptorShared |= busy;
+        busy = true;
+      }
+      try {
+        pageCacheFdatasync(this);
+      } finally {
+        synchronized (pageCache) {
+          busy = false;
+        }
+      }
+    }
+
+    @Override
+    public void close() {
+      synchronized (pageCache) {
+        if (!closed && this != dataPath) {
+          openDescriptors--;
+        }
+        closed = true;
+      }
+    }
   }
 
   /**
@@ -43,8 +107,51 @@ public final class SimulatedHostFile implements FileIo, HostFile {
    */
   public static FileDevice fileDevice(BlockDevice disk, String name, FileOptions options, int alignment)
       throws IOException {
-    SimulatedHostFile file = new SimulatedHostFile(disk, alignment, options.cache().direct());
-    return FileDevice.onHost(Path.of(name), options, file, file);
+    return create(disk, alignment, options, () -> { }).fileDevice(name, options);
+  }
+
+  /**
+   * A simulated host file on {@code disk} (not yet a device: see {@link #fileDevice(String, FileOptions)}) whose
+   * fdatasyncs call {@code beforeErrorCheck} between their write-back and their error check.
+   */
+  public static SimulatedHostFile create(BlockDevice disk, int alignment, FileOptions options,
+      Runnable beforeErrorCheck) {
+    return new SimulatedHostFile(disk, alignment, options.cache().direct(), beforeErrorCheck);
+  }
+
+  /** A FileDevice (no locks taken) on this file, opened as {@code options} say; one per file. */
+  public FileDevice fileDevice(String name, FileOptions options) throws IOException {
+    return FileDevice.onHost(Path.of(name), options, this, this);
+  }
+
+  /** Descriptors from {@link #openSyncDescriptor} not closed yet. */
+  public int openSyncDescriptors() {
+    synchronized (pageCache) {
+      return openDescriptors;
+    }
+  }
+
+  /** Descriptors {@link #openSyncDescriptor} has opened in all. */
+  public int openedSyncDescriptors() {
+    synchronized (pageCache) {
+      return openedDescriptors;
+    }
+  }
+
+  /** Whether two fdatasyncs ever ran on one descriptor at once. */
+  public boolean descriptorShared() {
+    synchronized (pageCache) {
+      return descriptorShared;
+    }
+  }
+
+  @Override
+  public SyncDescriptor openSyncDescriptor() {
+    synchronized (pageCache) {
+      openDescriptors++;
+      openedDescriptors++;
+    }
+    return new Descriptor();
   }
 
   @Override
@@ -82,9 +189,53 @@ public final class SimulatedHostFile implements FileIo, HostFile {
     }
   }
 
+  /** O_DIRECT: the disk's flush and its error; else as {@linkplain SimulatedHostFile the class} says. */
   @Override
   public void fdatasync() throws IOException {
-    disk.flush();
+    if (direct) {
+      disk.flush();
+    } else {
+      dataPath.fdatasync();
+    }
+  }
+
+  private void pageCacheFdatasync(Descriptor descriptor) throws IOException {
+    synchronized (pageCache) {
+      boolean interrupted = false;
+      while (writingBack) {
+        try {
+          pageCache.wait();
+        } catch (InterruptedException e) {
+          interrupted = true; // the fdatasync goes on, as a kernel's does
+        }
+      }
+      writingBack = true;
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    IOException failed = null;
+    try {
+      disk.flush();
+    } catch (IOException e) {
+      failed = e;
+    } finally {
+      synchronized (pageCache) {
+        writingBack = false;
+        if (failed != null) {
+          writebackErrors++;
+          lastWritebackError = failed;
+        }
+        pageCache.notifyAll();
+      }
+    }
+    beforeErrorCheck.run();
+    synchronized (pageCache) {
+      if (descriptor.seenErrors != writebackErrors) {
+        descriptor.seenErrors = writebackErrors;
+        throw new IOException(lastWritebackError.getMessage(), lastWritebackError);
+      }
+    }
   }
 
   @Override

@@ -92,20 +92,18 @@ public final class Images {
   }
 
   /**
-   * Writethrough's flushes at once over a device whose flushes the host merges, under O_DIRECT (directsync): at depth
-   * 16 or less, every write starts its own flush at once (bench's 4 KiB depth-16 raw writes, alternating runs on a
-   * loaded 2-core VM: 16 ahead of 1, 2, 4 and 8, whose pending flush waits for a thread to wake once a slot frees).
-   * Through the page cache (writethrough) flushes run one at a time: Linux reports a lost write-back to one of
-   * concurrent fdatasyncs only, so FileDevice makes each success wait for the flushes that overlapped it
-   * ({@code WritebackErrors}), and 16 at once then ran at half the rate of one shared flush at a time (40,000 4 KiB
-   * writes at depth 16, alternating runs on 2026-12-04: 1.6-1.7 s against 0.8-0.95 s without the wait).
+   * Writethrough's flushes at once over a device whose flushes the host merges: at depth 16 or less, every write
+   * starts its own flush at once (bench's 4 KiB depth-16 raw writes, alternating runs on a loaded 2-core VM: 16 ahead
+   * of 1, 2, 4 and 8, whose pending flush waits for a thread to wake once a slot frees). Under O_DIRECT (directsync)
+   * they share the file's descriptor; through the page cache (writethrough) a FileDevice gives each concurrent flush a
+   * descriptor of its own, as many as this, so that each sees every write-back error ({@code WritebackErrors}).
    */
   private static final int MERGED_FLUSHES = 16;
 
   /** Wraps {@code image} in the filters that a cache mode's writethrough and no-flush switches need. */
   public static BlockDevice applyCacheSwitches(BlockDevice image, CacheMode cache) {
     if (cache.writethrough()) {
-      return new WritethroughFilter(image, cache.direct() && flushesMerge(image) ? MERGED_FLUSHES : 1);
+      return new WritethroughFilter(image, flushesMerge(image) ? MERGED_FLUSHES : 1);
     }
     if (cache.ignoreFlushes()) {
       return new NoFlushFilter(image);
