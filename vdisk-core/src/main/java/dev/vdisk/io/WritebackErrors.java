@@ -42,8 +42,8 @@ import java.util.List;
  * device's other descriptor ({@link HostFile}'s, for fallocate and the like) and other processes' have cursors of their
  * own and take nothing from these.
  *
- * <p>Checked on Linux 6.18 with real write-back errors (an ext4 file system on a loop device cut short under it, as
- * root): a write, then fdatasync on two other descriptors opened before it gave EIO on each, a second fdatasync on
+ * <p>Checked on Linux 6.18 with real write-back errors ({@code bench/writeback-errors.sh}: ext4 on a loop device cut
+ * short under it, as root): a write, then fdatasync on two other descriptors opened before it gave EIO on each, a second fdatasync on
  * either gave 0, one on a descriptor opened afterwards gave 0; 16 writers under writethrough on that file, 300 rounds:
  * with every flush on the data path's descriptor 2 of 4,800 writes were acknowledged whose write-back had failed,
  * with a descriptor per flush none.
