@@ -43,10 +43,10 @@ import java.util.List;
  * own and take nothing from these.
  *
  * <p>Checked on Linux 6.18 with real write-back errors ({@code bench/writeback-errors.sh}: ext4 on a loop device cut
- * short under it, as root): a write, then fdatasync on two other descriptors opened before it gave EIO on each, a second fdatasync on
- * either gave 0, one on a descriptor opened afterwards gave 0; 16 writers under writethrough on that file, 300 rounds:
- * with every flush on the data path's descriptor 2 of 4,800 writes were acknowledged whose write-back had failed,
- * with a descriptor per flush none.
+ * short under it, as root): a write, then fdatasync on two other descriptors opened before it gave EIO on each, a
+ * second fdatasync on either gave 0, one on a descriptor opened afterwards gave 0; 16 writers under writethrough on
+ * that file, 300 rounds: with every flush on the data path's descriptor 2 of 4,800 writes were acknowledged whose
+ * write-back had failed, with a descriptor per flush none.
  *
  * <p>Under O_DIRECT no page of the file's data is written back (a write reports its own error), so nothing is tracked:
  * flushes share the data path's descriptor, any number at once, and a flush after a failed one may succeed, as in
