@@ -508,8 +508,9 @@ public final class FileDevice implements BlockDevice {
 
   /**
    * fdatasync, unless the cache mode ignores flushes or nothing changed the file through this device since its last
-   * successful flush. Flushes of a page-cache file run at once up to {@link #flushDescriptors}, each on a descriptor
-   * of its own, and after one fails every later one fails ({@link WritebackErrors}).
+   * successful flush. Flushes of a writable page-cache file run at once, up to 16 under writethrough and 4 under
+   * writeback, each on a descriptor of the file of its own, and after one fails every later one fails, as in QEMU:
+   * Linux reports a failed write-back once to each open file description.
    */
   @Override
   public void flush() throws IOException {
