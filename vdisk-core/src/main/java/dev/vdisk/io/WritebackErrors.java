@@ -13,15 +13,16 @@ import java.util.List;
  * <p><b>What the kernel does.</b> A page whose write-back fails is marked clean (its data is lost to the disk) and the
  * error is recorded in the file's {@code mapping->wb_err}, an {@code errseq_t} (error, counter, "seen" flag), before
  * the page's write-back bit is cleared (ext4's {@code ext4_finish_bio}, and the buffer heads' completion of a block
- * device, call {@code mapping_set_error} before {@code folio_end_writeback}). Each open file description ({@code struct file}) keeps a cursor, {@code f_wb_err}, sampled at
- * open ({@code errseq_sample}: an error nobody has seen yet reads as "before the cursor"). fdatasync runs {@code
- * file_write_and_wait_range}: with {@code WB_SYNC_ALL} it writes every dirty page of the file, waiting first for a page
- * already under write-back, then waits for every page under write-back, and only then calls {@code
- * file_check_and_advance_wb_err}, which returns the error if {@code wb_err} changed since this {@code struct file}'s
- * cursor and moves the cursor. So every failure recorded after a descriptor's previous check is returned by its next
- * check, once; a different descriptor's check does not move this one's cursor. Two fdatasyncs on the SAME descriptor
- * race for one report: the one that checks first takes it, and the other, which may have waited for the very page
- * that failed, returns 0. That is why concurrent flushes do not share a descriptor here.
+ * device, call {@code mapping_set_error} before {@code folio_end_writeback}). Each open file description ({@code struct
+ * file}) keeps a cursor, {@code f_wb_err}, sampled at open ({@code errseq_sample}: an error nobody has seen yet reads
+ * as "before the cursor"). fdatasync runs {@code file_write_and_wait_range}: with {@code WB_SYNC_ALL} it writes every
+ * dirty page of the file, waiting first for a page already under write-back, then waits for every page under
+ * write-back, and only then calls {@code file_check_and_advance_wb_err}, which returns the error if {@code wb_err}
+ * changed since this {@code struct file}'s cursor and moves the cursor. So every failure recorded after a descriptor's
+ * previous check is returned by its next check, once; a different descriptor's check does not move this one's cursor.
+ * Two fdatasyncs on the SAME descriptor race for one report: the one that checks first takes it, and the other, which
+ * may have waited for the very page that failed, returns 0. That is why concurrent flushes do not share a descriptor
+ * here.
  *
  * <p><b>What this class does.</b> It holds a fixed set of descriptors of the file, all open from the device's open
  * on: the data path's and read-only ones from {@link HostFile#openSyncDescriptor} (fdatasync needs no write access on
@@ -32,15 +33,15 @@ import java.util.List;
  *
  * <p><b>Why a success covers every write completed before the flush began.</b> Let W be a write that completed before
  * flush F began, F's fdatasync ran on descriptor D, and the write-back that carried W's bytes failed. When W returned,
- * its page was dirty or under a write-back that began after W dirtied it; F's fdatasync writes the dirty page or waits
- * for that write-back, so the failure was recorded in {@code wb_err} before F's check. If it was recorded after D's
- * previous check, F's check returns it: F fails. Otherwise D's previous check saw it; that check belonged to an
- * earlier flush on D (the open is before W, so it was no open's sample), which therefore failed and recorded its
- * failure before it freed D, before F could take D: F fails at its start. Either way no flush that W waits for
- * succeeds. The argument needs every descriptor open before the writes it answers for (a descriptor opened later
- * would sample a failure another descriptor has seen as old news), and no other fdatasync on these descriptors: the
- * device's other descriptor ({@link HostFile}'s, for fallocate and the like) and other processes' have cursors of their
- * own and take nothing from these.
+ * its bytes were in a dirty page, or in one whose write-back began after W dirtied it; F's fdatasync writes the dirty
+ * page, or waits for that write-back if it has not ended, so the failure was recorded in {@code wb_err} before F's
+ * check. If it was recorded after D's previous check, F's check returns it: F fails. Otherwise D's previous check
+ * returned it; that check belonged to an earlier flush on D (D was opened before W, so it was not D's sample at
+ * open), which therefore failed and recorded its failure before it freed D, so before F could take D: F fails at its
+ * start. Either way no flush that W waits for succeeds. The argument needs every descriptor open before the writes it
+ * answers for (a descriptor opened later would take a failure another descriptor has seen for old news), and no
+ * other fdatasync on these descriptors: the device's other descriptor ({@link HostFile}'s, for fallocate and the
+ * like) and other processes' have cursors of their own and take nothing from these.
  *
  * <p>Checked on Linux 6.18 with real write-back errors ({@code bench/writeback-errors.sh}: ext4 on a loop device cut
  * short under it, as root): a write, then fdatasync on two other descriptors opened before it gave EIO on each, a
