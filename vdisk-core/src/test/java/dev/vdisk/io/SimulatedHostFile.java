@@ -46,7 +46,7 @@ public final class SimulatedHostFile implements FileIo, HostFile {
   /** Failed write-backs so far: the counter of {@code wb_err}. */
   private long writebackErrors;
   private IOException lastWritebackError;
-  /** Descriptors opened by {@link #openSyncDescriptor} and not closed yet, and the most ever open at once. */
+  /** Descriptors opened by {@link #openSyncDescriptor} and not closed yet, and opened in all. */
   private int openDescriptors;
   private int openedDescriptors;
 
