@@ -59,6 +59,11 @@ final class Qemu {
     }
   }
 
+  /** {@code tool args...} (another QEMU or libnbd tool: qemu-nbd, nbdinfo) run in {@code dir}; returns its output. */
+  static String tool(Path dir, String tool, String... args) throws IOException, InterruptedException {
+    return run(dir, Set.of(), tool, args);
+  }
+
   private static String run(Path dir, Set<Integer> alsoOk, String tool, String... args) throws IOException, InterruptedException {
     List<String> cmd = new ArrayList<>();
     cmd.add(tool);
