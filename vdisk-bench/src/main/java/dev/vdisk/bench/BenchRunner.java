@@ -84,8 +84,9 @@ public final class BenchRunner {
     CountDownLatch go = new CountDownLatch(1);
     List<Worker> workers = new ArrayList<>();
     List<Thread> threads = new ArrayList<>();
+    ByteBuffer[] buffers = DirectBuffers.contiguous(spec.depth(), spec.bufferSize());
     for (int i = 0; i < spec.depth(); i++) {
-      Worker w = new Worker();
+      Worker w = new Worker(buffers[i]);
       workers.add(w);
       idle.add(w);
       threads.add(slots.name("vdisk-bench-" + i).unstarted(() -> w.run(go)));
@@ -204,12 +205,16 @@ public final class BenchRunner {
   private final class Worker {
     final Histogram latency = new Histogram(3);
     final Condition wake = lock.newCondition();
+    final ByteBuffer buf;
     // Guarded by lock: set by fill(), taken by the worker.
     boolean hasRequest;
     long assigned;
 
+    Worker(ByteBuffer buf) {
+      this.buf = buf;
+    }
+
     void run(CountDownLatch go) {
-      ByteBuffer buf = DirectBuffers.aligned(spec.bufferSize());
       if (spec.write()) {
         while (buf.hasRemaining()) {
           buf.put((byte) spec.pattern());
