@@ -20,7 +20,8 @@ import org.HdrHistogram.Histogram;
  * Issues qemu-img bench's request stream ({@link BenchSpec}) against a {@link BlockDevice} and measures it.
  *
  * <p>{@code depth} threads (platform threads unless the caller asks for virtual ones) each do synchronous I/O on
- * their own 4 KiB-aligned direct buffer (so an O_DIRECT device needs no bounce buffer). Requests are handed to idle threads under one lock by a port of
+ * their own 4 KiB-aligned direct buffer (so an O_DIRECT device needs no bounce buffer), carved from huge pages where
+ * the kernel has them ({@link DirectBuffers#contiguous}: a 1 MiB request is then one segment for the disk). Requests are handed to idle threads under one lock by a port of
  * qemu-img's completion callback, so offsets go out in request order and flushes come at exactly the points
  * where qemu-img issues them. Flushes without drain run on one extra thread, beside the requests, as QEMU's
  * asynchronous flushes do. The first failure stops the run.
