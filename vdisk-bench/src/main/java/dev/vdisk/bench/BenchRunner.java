@@ -20,7 +20,8 @@ import org.HdrHistogram.Histogram;
  * Issues qemu-img bench's request stream ({@link BenchSpec}) against a {@link BlockDevice} and measures it.
  *
  * <p>{@code depth} threads (platform threads unless the caller asks for virtual ones) each do synchronous I/O on
- * their own 4 KiB-aligned direct buffer (so an O_DIRECT device needs no bounce buffer). Requests are handed to idle threads under one lock by a port of
+ * their own 4 KiB-aligned direct buffer (so an O_DIRECT device needs no bounce buffer), carved from huge pages where
+ * the kernel has them ({@link DirectBuffers#contiguous}: a 1 MiB request is then one segment for the disk). Requests are handed to idle threads under one lock by a port of
  * qemu-img's completion callback, so offsets go out in request order and flushes come at exactly the points
  * where qemu-img issues them. Flushes without drain run on one extra thread, beside the requests, as QEMU's
  * asynchronous flushes do. The first failure stops the run.
@@ -84,8 +85,9 @@ public final class BenchRunner {
     CountDownLatch go = new CountDownLatch(1);
     List<Worker> workers = new ArrayList<>();
     List<Thread> threads = new ArrayList<>();
+    ByteBuffer[] buffers = DirectBuffers.contiguous(spec.depth(), spec.bufferSize());
     for (int i = 0; i < spec.depth(); i++) {
-      Worker w = new Worker();
+      Worker w = new Worker(buffers[i]);
       workers.add(w);
       idle.add(w);
       threads.add(slots.name("vdisk-bench-" + i).unstarted(() -> w.run(go)));
@@ -204,12 +206,16 @@ public final class BenchRunner {
   private final class Worker {
     final Histogram latency = new Histogram(3);
     final Condition wake = lock.newCondition();
+    final ByteBuffer buf;
     // Guarded by lock: set by fill(), taken by the worker.
     boolean hasRequest;
     long assigned;
 
+    Worker(ByteBuffer buf) {
+      this.buf = buf;
+    }
+
     void run(CountDownLatch go) {
-      ByteBuffer buf = DirectBuffers.aligned(spec.bufferSize());
       if (spec.write()) {
         while (buf.hasRemaining()) {
           buf.put((byte) spec.pattern());

@@ -41,10 +41,9 @@ final class QueuedBenchRunner {
     this.notCompleted = spec.count();
     this.offset = spec.offset();
     int depth = Math.min(spec.depth(), queue.depth());
-    this.buffers = new ByteBuffer[depth];
+    this.buffers = DirectBuffers.contiguous(depth, spec.bufferSize());
     this.started = new long[depth];
     for (int i = 0; i < depth; i++) {
-      buffers[i] = DirectBuffers.aligned(spec.bufferSize());
       if (spec.write()) {
         while (buffers[i].hasRemaining()) {
           buffers[i].put((byte) spec.pattern());

@@ -19,7 +19,7 @@ import org.HdrHistogram.Histogram;
  * Sends requests of one size to a {@link BlockDevice} at given offsets, {@code depth} at a time, and measures them.
  *
  * <p>{@code depth} platform threads each take the next offset from one shared counter and do a synchronous request
- * on their own 4 KiB-aligned direct buffer (so an O_DIRECT device needs no bounce). The rates count every request
+ * on their own 4 KiB-aligned direct buffer (so an O_DIRECT device needs no bounce; {@link DirectBuffers#contiguous}). The rates count every request
  * over the run's whole time; latencies are those of a weighted random sample of the requests
  * ({@link LatencySampling}), each worker recording its own in its own histogram, merged at the end. Per request the
  * runner adds one atomic increment, two volatile reads and the sampler's shift and mask; per timed request one or two
@@ -86,12 +86,15 @@ public final class OffsetRunner {
     long[] calibrated = new long[depth];
     int[] intervals = new int[depth];
     long[] stopped = new long[depth];
+    // On huge pages where the kernel has them: a large request is then one segment for the disk (DirectBuffers).
+    ByteBuffer[] buffers = DirectBuffers.contiguous(depth, size);
     for (int i = 0; i < depth; i++) {
       Histogram h = new Histogram(3);
       histograms.add(h);
       int slot = i;
+      ByteBuffer buf = buffers[i];
       threads.add(Thread.ofPlatform().name("vdisk-matrix-" + i)
-          .start(() -> worker(slot, h, ready, go, sent, timed, calibrated, intervals, stopped)));
+          .start(() -> worker(slot, buf, h, ready, go, sent, timed, calibrated, intervals, stopped)));
     }
     long start;
     try {
@@ -146,10 +149,9 @@ public final class OffsetRunner {
    * while calibrating, the sampling interval it picked and the time it stopped, just after its last request completed
    * (0 if it sent none), in the arrays.
    */
-  private void worker(int slot, Histogram latency, CountDownLatch ready, CountDownLatch go, long[] sent,
-      long[] timed, long[] calibrated, int[] intervals, long[] stopped) {
-    // A slice exactly as large as a request, so clear() alone readies it for the next one.
-    ByteBuffer buf = DirectBuffers.aligned(size).slice();
+  private void worker(int slot, ByteBuffer buf, Histogram latency, CountDownLatch ready, CountDownLatch go,
+      long[] sent, long[] timed, long[] calibrated, int[] intervals, long[] stopped) {
+    // buf is exactly as large as a request, so clear() alone readies it for the next one.
     while (buf.hasRemaining()) {
       buf.put(PATTERN);
     }
