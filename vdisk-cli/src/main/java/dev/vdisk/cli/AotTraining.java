@@ -2,6 +2,7 @@ package dev.vdisk.cli;
 
 import com.sun.nio.file.ExtendedOpenOption;
 import dev.vdisk.io.internal.NativeLinks;
+import dev.vdisk.io.rbd.RbdDevice;
 import java.io.File;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -105,6 +106,7 @@ public final class AotTraining {
     training.run(training.setup());
     training.rbd();
     rbdRequestClasses();
+    RbdDevice.linkCallbacks(); // what a command's connection made ahead for requests does (no cluster needed)
     if (kind.equals("short")) {
       training.run(training.shortCommands());
     } else {
