@@ -172,10 +172,10 @@ public final class AotTraining {
    */
   private static void rbdRequestClasses() throws ClassNotFoundException {
     for (String name : List.of("dev.vdisk.format.internal.RbdContext", "dev.vdisk.io.rbd.RbdCallbacks",
-        "dev.vdisk.io.rbd.RbdCompletion", "dev.vdisk.io.rbd.RbdDevice$Op", "dev.vdisk.io.rbd.BufferAddresses",
+        "dev.vdisk.io.rbd.RbdCompletion", "dev.vdisk.io.rbd.RbdCompletion$Out", "dev.vdisk.io.rbd.RbdDevice$Op", "dev.vdisk.io.rbd.BufferAddresses",
         "dev.vdisk.io.rbd.BufferAddresses$Seen",
         "dev.vdisk.io.rbd.RbdDiffCollector",
-        "dev.vdisk.io.rbd.RbdQueue", "dev.vdisk.io.rbd.RbdQueue$Request", "dev.vdisk.block.RequestQueue$Completion",
+        "dev.vdisk.io.rbd.RbdQueue", "dev.vdisk.io.rbd.RbdQueue$Request", "dev.vdisk.io.rbd.RbdQueue$Dropped", "dev.vdisk.block.RequestQueue$Completion",
         "dev.vdisk.block.ForwardingQueue", "dev.vdisk.block.CheckedDevice$1", "dev.vdisk.bench.QueuedBenchRunner",
         "jdk.internal.foreign.abi.UpcallLinker", "jdk.internal.foreign.abi.UpcallLinker$InvocationData",
         "jdk.internal.foreign.abi.UpcallStubs", "jdk.internal.foreign.abi.UpcallStubs$1",
