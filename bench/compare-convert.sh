@@ -20,8 +20,8 @@
 # memory before it is handed back, as on a machine without free page reporting; -s cold waits after removing them
 # until the reporting has stopped (nothing new for 3 s), so every run writes into memory the host has taken back.
 # One untimed run of each tool comes first.
-# The source stays in the page cache (both tools read it warm). vdisk runs through its launcher with its
-# long-command start-up cache and no build check (VDISK_NO_BUILD=1), as an installed vdisk would.
+# The source stays in the page cache (both tools read it warm). vdisk runs through its launcher with convert's own
+# start-up cache (recorded by the untimed run) and no build check (VDISK_NO_BUILD=1), as an installed vdisk would.
 # Prints a Markdown table: median and minimum wall-clock seconds of each tool (JVM start included), the ratios
 # qemu-img time / vdisk time of both (above 1 = vdisk faster), the median CPU seconds (user + system) of each, `du`
 # of both outputs, whether the outputs hold the same data (`cmp` for raw, `qemu-img compare` for qcow2) and whether

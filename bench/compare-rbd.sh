@@ -78,9 +78,11 @@ rbd --conf "$conf" rm --no-progress "$pool/$image" >/dev/null 2>&1 || true
 qemu-img convert -f raw -O raw "$src" "$(name $image)"
 
 # vdisk runs through its launcher, with the start-up cache it records once per build (as bench/compare-convert.sh
-# runs it); the first calls build the jar and record both caches, outside any measurement, and no call rebuilds.
+# runs it); the first calls build the jar and record the caches (convert has its own), outside any measurement, and
+# no call rebuilds.
 "$here/vdisk" --version >/dev/null
 "$here/vdisk" bench -c 1 -d 1 "$src" >/dev/null
+"$here/vdisk" convert -O raw "$src" "$dir/rbd-bench-out.raw" >/dev/null
 export VDISK_NO_BUILD=1
 vdisk="$here/vdisk"
 

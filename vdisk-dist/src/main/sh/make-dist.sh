@@ -2,7 +2,7 @@
 # Builds vdisk's distribution tarball (run by `./mvnw -Pdist package` in vdisk-dist):
 #   vdisk-VERSION/bin/vdisk        the launcher (src/main/dist/bin/vdisk)
 #   vdisk-VERSION/lib/vdisk.jar    the runnable jar with its dependencies (vdisk-cli's shaded jar)
-#   vdisk-VERSION/lib/vdisk-short.aot, vdisk-long.aot, vdisk-{info,check,map,measure,create}.aot
+#   vdisk-VERSION/lib/vdisk-short.aot, vdisk-long.aot, vdisk-{info,check,map,measure,create,convert}.aot
 #                                  the AOT caches, recorded by the runtime below on dev.vdisk.cli.AotTraining
 #   vdisk-VERSION/runtime/         a Java runtime made by jlink with the modules jdeps finds the jar needs
 #   vdisk-VERSION/share/man/man1/  a man page per command (vdisk-cli's build writes them next to the jar)
@@ -42,7 +42,7 @@ mkdir -p "$stage/share/bash-completion/completions"
 # The caches must be recorded by the runtime that will use them, on the jar it will run.
 # Each cache is recorded with the options bin/vdisk runs its commands with (short ones: C1 only, the serial collector,
 # no hsperfdata file).
-for kind in short long info check map measure create; do
+for kind in short long info check map measure create convert; do
   train=$(mktemp -d)
   echo "make-dist: recording the AOT cache of $kind commands"
   jvm_opts=

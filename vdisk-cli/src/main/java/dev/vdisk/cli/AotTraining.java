@@ -2,6 +2,7 @@ package dev.vdisk.cli;
 
 import com.sun.nio.file.ExtendedOpenOption;
 import dev.vdisk.io.internal.NativeLinks;
+import dev.vdisk.io.rbd.RbdDevice;
 import java.io.File;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -42,7 +43,7 @@ import java.util.stream.Stream;
  *       enough for C2's code to pay off; it also runs bench's depth-16 cells under cache=none with {@code -i native}
  *       and {@code -i io_uring} on raw and qcow2 ({@link #directAio}).</li>
  * </ul>
- * Both also open an image on Ceph RBD as far as that goes without a cluster ({@link #rbd()}) and load the classes of
+ * Both also open an image on Ceph RBD as far as that goes without a cluster ({@link #rbd}) and load the classes of
  * requests on RBD ({@link #rbdRequestClasses()}), so the RBD binding's classes come from the cache too. Clients missing from the PATH are skipped with a note on stderr: the cache is then trained on less. A command that
  * fails ends the run with exit status 1, naming it.
  *
@@ -52,14 +53,16 @@ import java.util.stream.Stream;
  * beforehand in another JVM (which records no cache), so that the cache holds no class of the commands that made
  * them ({@code io}'s). Such a cache holds about two thirds of the {@code short} cache's classes, which that command
  * would otherwise load at start for nothing. It has no RBD training: such a command on RBD loads the binding's
- * classes from the jar.
+ * classes from the jar. {@code convert} has a cache of its own too ({@link #convertCommands}, then RBD as the
+ * {@code long} training has it): a JVM loads every class of its cache at start, and the long cache's 2,900 classes
+ * took convert's JVM 44-47 ms to create where convert's own 1,900 take 33-35 ms ({@code -Xlog:startuptime}).
  */
 public final class AotTraining {
   /** Output thrown away, but encoded to bytes as {@link Main#main}'s standard output is (its classes go in the cache). */
   private static final Writer DISCARD = new PrintWriter(OutputStream.nullOutputStream(), false, System.out.charset());
 
   /** The short commands that have a cache of their own, trained on that command alone. */
-  static final List<String> OWN_CACHE = List.of("info", "check", "map", "measure", "create");
+  static final List<String> OWN_CACHE = List.of("info", "check", "map", "measure", "create", "convert");
 
   /** The kind that only makes the training images, in a JVM of its own before a command's training. */
   private static final String IMAGES = "images";
@@ -99,12 +102,22 @@ public final class AotTraining {
       }
       List<List<String>> all = new ArrayList<>(training.setup());
       all.addAll(training.shortCommands());
+      all.addAll(training.convertCommands());
       training.run(all.stream().filter(command -> command.getFirst().equals(kind)).toList());
+      if (kind.equals("convert")) { // both ways between RBD and files are common: the binding's classes, as below
+        // What a run loads only when its timing says so: -W onto qcow2 waits for an overlapping allocation in flight
+        // (InFlightAllocations' lowerEntry returns a TreeMap entry), which the training's small copy may not meet.
+        Class.forName("java.util.AbstractMap$SimpleImmutableEntry", false, AotTraining.class.getClassLoader());
+        training.rbd(List.of("convert", "-O", "raw", rbdName(training), training.path("from-rbd.raw")));
+        rbdRequestClasses();
+        RbdDevice.linkCallbacks();
+      }
       return; // as Main.main returns: the JVM's exit path (its shutdown hooks) loads its classes before the cache is written
     }
     training.run(training.setup());
-    training.rbd();
+    training.rbd(List.of("info", rbdName(training)));
     rbdRequestClasses();
+    RbdDevice.linkCallbacks(); // what a command's connection made ahead for requests does (no cluster needed)
     if (kind.equals("short")) {
       training.run(training.shortCommands());
     } else {
@@ -142,8 +155,7 @@ public final class AotTraining {
    * a conf file that does not exist. Without Ceph's client libraries the open is refused earlier; either way the
    * command must fail, in one line.
    */
-  private void rbd() throws IOException {
-    List<String> command = List.of("info", "rbd:rbd/aot-training:conf=" + path("absent-ceph.conf"));
+  private void rbd(List<String> command) throws IOException {
     StringWriter err = new StringWriter();
     if (Main.run(DISCARD, new PrintWriter(err, true), command.toArray(String[]::new)) != 1 || err.toString().strip().contains("\n")) {
       throw new IOException("training command did not fail in one line: vdisk " + String.join(" ", command) + ": " + err);
@@ -151,7 +163,7 @@ public final class AotTraining {
   }
 
   /**
-   * Loads by name the classes that requests on RBD load, which {@link #rbd()} cannot reach without a cluster: the
+   * Loads by name the classes that requests on RBD load, which {@link #rbd} cannot reach without a cluster: the
    * completions, callbacks and request queue of the binding, the JDK's FFM upcall classes (librbd's completion calls
    * back into Java), the attaching of librbd's threads, and a queued bench's and convert's classes around the RBD
    * queue; so that {@code info}, {@code map}, {@code io}, {@code convert}, {@code compare} and {@code bench} on RBD
@@ -160,10 +172,10 @@ public final class AotTraining {
    */
   private static void rbdRequestClasses() throws ClassNotFoundException {
     for (String name : List.of("dev.vdisk.format.internal.RbdContext", "dev.vdisk.io.rbd.RbdCallbacks",
-        "dev.vdisk.io.rbd.RbdCompletion", "dev.vdisk.io.rbd.RbdDevice$Op", "dev.vdisk.io.rbd.BufferAddresses",
+        "dev.vdisk.io.rbd.RbdCompletion", "dev.vdisk.io.rbd.RbdCompletion$Out", "dev.vdisk.io.rbd.RbdDevice$Op", "dev.vdisk.io.rbd.BufferAddresses",
         "dev.vdisk.io.rbd.BufferAddresses$Seen",
         "dev.vdisk.io.rbd.RbdDiffCollector",
-        "dev.vdisk.io.rbd.RbdQueue", "dev.vdisk.io.rbd.RbdQueue$Request", "dev.vdisk.block.RequestQueue$Completion",
+        "dev.vdisk.io.rbd.RbdQueue", "dev.vdisk.io.rbd.RbdQueue$Request", "dev.vdisk.io.rbd.RbdQueue$Dropped", "dev.vdisk.block.RequestQueue$Completion",
         "dev.vdisk.block.ForwardingQueue", "dev.vdisk.block.CheckedDevice$1", "dev.vdisk.bench.QueuedBenchRunner",
         "jdk.internal.foreign.abi.UpcallLinker", "jdk.internal.foreign.abi.UpcallLinker$InvocationData",
         "jdk.internal.foreign.abi.UpcallStubs", "jdk.internal.foreign.abi.UpcallStubs$1",
@@ -171,6 +183,7 @@ public final class AotTraining {
         "jdk.internal.foreign.SharedSession$SharedResourceList", "java.lang.invoke.MethodHandleImpl$WrappedMember",
         "java.lang.ThreadLocal$SuppliedThreadLocal", "java.lang.Thread$ThreadNumbering",
         "java.util.concurrent.atomic.AtomicIntegerArray", "java.lang.invoke.VarHandleInts$Array",
+        "java.util.concurrent.atomic.AtomicReferenceArray", "java.lang.invoke.VarHandleReferences$Array",
         "jdk.internal.foreign.GlobalSession$HeapSession", "java.nio.MappedByteBuffer$1")) {
       Class.forName(name, false, AotTraining.class.getClassLoader());
     }
@@ -199,11 +212,30 @@ public final class AotTraining {
     return c;
   }
 
-  private List<List<String>> longCommands() {
+  /** An image on RBD whose conf file does not exist, for {@link #rbd}. */
+  private static String rbdName(AotTraining training) {
+    return "rbd:rbd/aot-training:conf=" + training.path("absent-ceph.conf");
+  }
+
+  /**
+   * convert's training, part of the long commands' and the whole of convert's own cache: the three directions between
+   * raw and qcow2 that bench/compare-convert.sh measures, with the defaults and with {@code -W -m 8}, compressed,
+   * qcow2 to qcow2, and a chain flattened.
+   */
+  private List<List<String>> convertCommands() {
     List<List<String>> c = new ArrayList<>();
     c.add(List.of("convert", "-O", "qcow2", "t.raw", "c.qcow2"));
     c.add(List.of("convert", "-c", "-O", "qcow2", "t.raw", "z.qcow2"));
     c.add(List.of("convert", "-O", "raw", "c.qcow2", "back.raw"));
+    c.add(List.of("convert", "-O", "raw", "t.raw", "copy.raw"));
+    c.add(List.of("convert", "-W", "-m", "8", "-O", "raw", "t.qcow2", "unordered.raw"));
+    c.add(List.of("convert", "-W", "-m", "8", "-O", "qcow2", "t.raw", "unordered.qcow2"));
+    c.add(List.of("convert", "-O", "qcow2", "overlay.qcow2", "flat.qcow2"));
+    return c;
+  }
+
+  private List<List<String>> longCommands() {
+    List<List<String>> c = new ArrayList<>(convertCommands());
     c.add(List.of("compare", "t.raw", "c.qcow2"));
     c.add(List.of("create", "-q", "-f", "qcow2", "bench.qcow2", "64M"));
     c.add(List.of("bench", "-c", "20000", "-d", "16", "-w", "bench.qcow2"));

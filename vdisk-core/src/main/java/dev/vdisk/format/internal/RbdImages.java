@@ -37,21 +37,40 @@ public final class RbdImages {
   }
 
   /**
+   * The commands that always make requests on the images they open (reads, writes, extent walks), so whose connection
+   * made ahead also makes librbd's callbacks ahead ({@link RbdDevice#connectAhead(RbdName, boolean)}); others (info,
+   * create, snapshot, resize...) may make none, and would spend tens of milliseconds of CPU on them for nothing.
+   */
+  private static final Set<String> REQUESTS = Set.of("convert", "map", "compare", "bench", "serve", "dd", "io", "commit",
+      "rebase");
+
+  /**
    * Starts connecting to the cluster of the first {@code rbd:} name among a command line's {@code args}, on a daemon
    * thread, for the command's open or create of that image to take ({@link RbdDevice#connectAhead}); a name that does
-   * not parse is left for the command to refuse.
+   * not parse is left for the command to refuse. The command is the first argument that is not an option; one that
+   * makes requests ({@link #REQUESTS}) has the callbacks made ahead too.
    */
   public static void connectAhead(String... args) {
     for (String arg : args) {
       if (isRbd(arg)) {
         try {
-          RbdDevice.connectAhead(RbdName.parse(arg));
+          RbdDevice.connectAhead(RbdName.parse(arg), makesRequests(args));
         } catch (IOException | RuntimeException e) {
           // the command reports it when it opens the name
         }
         return;
       }
     }
+  }
+
+  /** Whether the command of the command line {@code args} (its first argument that is not an option) makes requests. */
+  static boolean makesRequests(String... args) {
+    for (String arg : args) {
+      if (!arg.startsWith("-")) {
+        return REQUESTS.contains(arg);
+      }
+    }
+    return false;
   }
 
   /**

@@ -19,7 +19,19 @@ final class RbdCompletion {
    * Where {@code rbd_aio_create_completion} writes the new completion: one slot per thread for the thread's life,
    * read right after the call, so a request allocates no native memory of its own.
    */
-  private static final ThreadLocal<MemorySegment> OUT = ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(ADDRESS));
+  private static final ThreadLocal<MemorySegment> OUT = new Out();
+
+  /**
+   * The slot of {@link #OUT}: a class rather than {@code ThreadLocal.withInitial}'s lambda, which the JVM spun on the
+   * first request of every command on RBD (a start-up cache trained without a cluster never runs it; it holds this
+   * class, loaded by name).
+   */
+  private static final class Out extends ThreadLocal<MemorySegment> {
+    @Override
+    protected MemorySegment initialValue() {
+      return Arena.ofAuto().allocate(ADDRESS);
+    }
+  }
 
   private final RbdNative rbd;
   private final Thread waiter = Thread.currentThread();

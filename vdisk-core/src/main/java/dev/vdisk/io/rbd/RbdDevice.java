@@ -152,7 +152,26 @@ public final class RbdDevice implements BlockDevice {
    * connected ahead (its secret is defined later).
    */
   public static void connectAhead(RbdName name) {
-    ConnectionAhead.start(name);
+    ConnectionAhead.start(name, false);
+  }
+
+  /**
+   * {@link #connectAhead(RbdName)} for a command that will make requests on the image (read, write, walk its
+   * extents): once connected, the thread also makes the callbacks librbd calls back into Java through (its request
+   * completions and {@code rbd_diff_iterate2}'s extents), which the first request would otherwise make, while the
+   * command opens the image.
+   */
+  public static void connectAhead(RbdName name, boolean requests) {
+    ConnectionAhead.start(name, requests);
+  }
+
+  /**
+   * Makes the callbacks librbd calls back into Java through now (loading librbd and librados if not yet), as a
+   * connection made ahead for requests does: for a program that trains a start-up cache without a cluster, so that
+   * the JDK's classes behind them come from the cache. Does nothing where the libraries cannot be loaded.
+   */
+  public static void linkCallbacks() {
+    RbdNative.linkCallbacks();
   }
 
   /** How many connections to a cluster ({@code rados_connect} calls) this process has made: what tests count. */

@@ -15,6 +15,7 @@ import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The binding of librados ({@code librados.so.2}) and librbd ({@code librbd.so.1}) through the FFM API: the only
@@ -156,29 +157,66 @@ final class RbdNative {
     strerror = new Downcall(Linker.nativeLinker().defaultLookup().findOrThrow("strerror"));
   }
 
-  /** librbd's AIO completion callback, made on first use (commands that only open an image never need it). */
+  /**
+   * librbd's AIO completion callback, made on first use (commands that only open an image never need it) or ahead
+   * ({@link #linkCallbacks}). Made once: a caller that asks while another thread makes it waits for that one (the JDK
+   * generates a stub and its method-handle classes, tens of milliseconds), rather than making a second.
+   */
   MemorySegment completionUpcall() throws ReflectiveOperationException {
     MemorySegment stub = completionUpcall;
     if (stub == null) {
-      // void (*)(rbd_completion_t, void *) taken as two longs (the same registers): no MemorySegment per callback.
-      stub = Linker.nativeLinker().upcallStub(MethodHandles.lookup().findStatic(RbdCallbacks.class, "completed",
-              MethodType.methodType(void.class, long.class, long.class)),
-          FunctionDescriptor.ofVoid(JAVA_LONG, JAVA_LONG), Arena.global());
-      completionUpcall = stub;
+      synchronized (this) {
+        stub = completionUpcall;
+        if (stub == null) {
+          // void (*)(rbd_completion_t, void *) taken as two longs (the same registers): no MemorySegment per callback.
+          stub = Linker.nativeLinker().upcallStub(MethodHandles.lookup().findStatic(RbdCallbacks.class, "completed",
+                  MethodType.methodType(void.class, long.class, long.class)),
+              FunctionDescriptor.ofVoid(JAVA_LONG, JAVA_LONG), Arena.global());
+          completionUpcall = stub;
+          STUBS.incrementAndGet();
+        }
+      }
     }
     return stub;
   }
 
-  /** The extent callback of {@code rbd_diff_iterate2}, made on first use (only map, convert and block status need it). */
+  /**
+   * The extent callback of {@code rbd_diff_iterate2}, made on first use (only map, convert and block status need it)
+   * or ahead ({@link #linkCallbacks}); made once, as {@link #completionUpcall}.
+   */
   MemorySegment diffUpcall() throws ReflectiveOperationException {
     MemorySegment stub = diffUpcall;
     if (stub == null) {
-      stub = Linker.nativeLinker().upcallStub(MethodHandles.lookup().findStatic(RbdCallbacks.class, "diffExtent",
-              MethodType.methodType(int.class, long.class, long.class, int.class, MemorySegment.class)),
-          FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT, ADDRESS), Arena.global());
-      diffUpcall = stub;
+      synchronized (this) {
+        stub = diffUpcall;
+        if (stub == null) {
+          stub = Linker.nativeLinker().upcallStub(MethodHandles.lookup().findStatic(RbdCallbacks.class, "diffExtent",
+                  MethodType.methodType(int.class, long.class, long.class, int.class, MemorySegment.class)),
+              FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT, ADDRESS), Arena.global());
+          diffUpcall = stub;
+          STUBS.incrementAndGet();
+        }
+      }
     }
     return stub;
+  }
+
+  /** How many upcall stubs this process has made: two at most (what tests count). */
+  static final AtomicInteger STUBS = new AtomicInteger();
+
+  /**
+   * Makes both callbacks now, so that the first request and the first extent walk do not wait for them: what a
+   * connection made ahead does once it is made, while the command opens the image and its target. A failure is left
+   * for the request that needs the callback to report.
+   */
+  static void linkCallbacks() {
+    try {
+      RbdNative n = get();
+      n.completionUpcall();
+      n.diffUpcall();
+    } catch (BlockDeviceException | ReflectiveOperationException | RuntimeException | LinkageError e) {
+      // reported by the request that makes it again
+    }
   }
 
   /**
