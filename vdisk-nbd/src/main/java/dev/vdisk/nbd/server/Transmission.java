@@ -45,7 +45,8 @@ import java.util.concurrent.TimeUnit;
  * {@link ServerConfig#inflightBytesPerConnection()} payload bytes or
  * {@link ServerConfig#inflightRequestsPerConnection()} requests, which pushes back on the client through TCP.
  * Requests run here use the reader's own buffers (batch, reply headers, read data; taken from the pool once per
- * connection), so inline reads take no budget. A client must read its replies: once the socket's send buffer is full
+ * connection), so inline reads take no budget; an inline write of up to the wire's read-ahead goes to the device
+ * straight from there ({@link Wire#readView}: its payload is neither copied nor budgeted). A client must read its replies: once the socket's send buffer is full
  * the reader waits to write them, and then reads no further requests.
  *
  * <p>The phase ends at {@code NBD_CMD_DISC}, at end of stream (the client left, or the server is shutting
@@ -170,26 +171,38 @@ final class Transmission {
     }
     int budget = 0;
     ByteBuffer payload = null;
+    boolean pooled = false;
     try {
       if (r.type() == NBD_CMD_WRITE) {
         if (r.length() > config.maxPayload()) {
           refuse(r, NBD_EINVAL, "length " + r.length() + " (expected: at most " + config.maxPayload() + ")");
           return;
         }
-        budget = takeBudget((int) r.length());
-        payload = pool.acquire(budget);
-        if (wire.buffered() < budget) {
-          sender.flush();
+        int length = (int) r.length();
+        if (onReader) {
+          // the payload is written from the wire's read-ahead, where it arrived: no copy, no pooled buffer, no budget
+          if (wire.buffered() < length) {
+            sender.flush();
+          }
+          payload = wire.readView(length);
         }
-        wire.readFully(payload);
-        payload.flip();
+        if (payload == null) {
+          budget = takeBudget(length);
+          payload = pool.acquire(budget);
+          pooled = true;
+          if (wire.buffered() < budget) {
+            sender.flush();
+          }
+          wire.readFully(payload);
+          payload.flip();
+        }
       } else if (r.type() == NBD_CMD_READ && (!onReader || r.length() > INLINE_READ_MAX)
           && r.length() <= config.maxPayload()) {
         // a small inline read's data goes into the reader's own buffer, which the budget does not count
         budget = takeBudget((int) r.length());
       }
     } catch (IOException | InterruptedException | RuntimeException e) {
-      if (payload != null) {
+      if (pooled) {
         pool.release(payload);
       }
       giveBudget(budget);
@@ -200,13 +213,17 @@ final class Transmission {
     ByteBuffer data = payload;
     List<HostRange> known = ranges;
     if (onReader) {
-      long start = System.nanoTime();
+      boolean timed = r.type() == NBD_CMD_READ && known == null;
+      long start = timed ? System.nanoTime() : 0;
       try {
         executor.execute(r, data, known);
       } finally {
         // a large read found cached may take long to go out (the client drains it), and says nothing of the disk
-        if (r.type() == NBD_CMD_READ && known == null && System.nanoTime() - start > SLOW_READ_NANOS) {
+        if (timed && System.nanoTime() - start > SLOW_READ_NANOS) {
           offloadedReads = OFFLOADED_AFTER_SLOW;
+        }
+        if (pooled) {
+          pool.release(data);
         }
         giveBudget(held);
         slots.release();
@@ -219,6 +236,9 @@ final class Transmission {
       try {
         executor.execute(own, data, known);
       } finally {
+        if (data != null) {
+          pool.release(data); // pooled: a payload in the wire's read-ahead is used on this thread only
+        }
         giveBudget(held);
         slots.release();
         inflight.arriveAndDeregister();
