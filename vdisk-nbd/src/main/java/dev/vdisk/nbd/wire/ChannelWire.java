@@ -30,15 +30,14 @@ public final class ChannelWire implements Wire {
   private static final int STALL_CHUNK = 4096;
 
   private final SocketChannel channel;
-  private final ByteBuffer ahead = ByteBuffer.allocateDirect(READ_AHEAD).flip();
-  /** What {@link #readView} returns: one view of {@link #ahead}, moved on each call (no allocation per request). */
-  private final ByteBuffer view = ahead.duplicate();
+  private final ReadAhead in;
   private final String peer;
   /** Bytes of a transfer that waits for room in the socket ({@link #transferFully}); made on first use. */
   private ByteBuffer stall;
 
   public ChannelWire(SocketChannel channel) throws IOException {
     this.channel = channel;
+    this.in = new ReadAhead(channel, READ_AHEAD, DIRECT_READ_MIN);
     boolean tcp = !(channel.getLocalAddress() instanceof java.net.UnixDomainSocketAddress);
     String p;
     try {
@@ -54,62 +53,13 @@ public final class ChannelWire implements Wire {
 
   @Override
   public void readFully(ByteBuffer dst) throws IOException {
-    if (ahead.hasRemaining()) {
-      int n = Math.min(ahead.remaining(), dst.remaining());
-      dst.put(dst.position(), ahead, ahead.position(), n).position(dst.position() + n);
-      ahead.position(ahead.position() + n);
-    }
-    while (dst.hasRemaining()) {
-      if (dst.remaining() >= DIRECT_READ_MIN) {
-        readSome(dst);
-      } else {
-        ahead.clear();
-        try {
-          readSome(ahead);
-        } finally {
-          ahead.flip();
-        }
-        int n = Math.min(ahead.remaining(), dst.remaining());
-        dst.put(dst.position(), ahead, ahead.position(), n).position(dst.position() + n);
-        ahead.position(ahead.position() + n);
-      }
-    }
+    in.readFully(dst);
   }
 
-  /**
-   * {@inheritDoc} Bytes already read ahead are used where they are; the rest are read into the read-ahead behind
-   * them (moving the bytes read ahead to the front first, where the buffer's tail is too short), as many as the
-   * socket has, so that the requests behind this payload come in with it.
-   */
+  /** {@inheritDoc} Payloads up to {@link #READ_AHEAD} bytes (see {@link ReadAhead#readView}). */
   @Override
   public ByteBuffer readView(int n) throws IOException {
-    if (n > READ_AHEAD) {
-      return null;
-    }
-    if (ahead.remaining() < n) {
-      if (ahead.capacity() - ahead.position() < n) {
-        ahead.compact().flip();
-      }
-      int start = ahead.position();
-      ahead.position(ahead.limit()).limit(ahead.capacity());
-      try {
-        while (ahead.position() - start < n) {
-          readSome(ahead);
-        }
-      } finally {
-        ahead.limit(ahead.position()).position(start);
-      }
-    }
-    int at = ahead.position();
-    ahead.position(at + n);
-    return view.clear().position(at).limit(at + n);
-  }
-
-  private void readSome(ByteBuffer dst) throws IOException {
-    int n = channel.read(dst);
-    if (n < 0) {
-      throw new EOFException("peer closed the connection");
-    }
+    return in.readView(n);
   }
 
   @Override
@@ -127,7 +77,7 @@ public final class ChannelWire implements Wire {
 
   @Override
   public int buffered() {
-    return ahead.remaining();
+    return in.buffered();
   }
 
   @Override
@@ -192,7 +142,7 @@ public final class ChannelWire implements Wire {
    * handshake runs now. Bytes this wire read ahead go to the TLS layer; this wire is not used again.
    */
   public Wire startTls(SSLEngine engine) throws IOException {
-    return new TlsWire(channel, engine, peer, ahead);
+    return new TlsWire(channel, engine, peer, in.unread());
   }
 
   @Override
