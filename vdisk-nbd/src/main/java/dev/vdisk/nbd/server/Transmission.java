@@ -40,7 +40,7 @@ import java.util.concurrent.TimeUnit;
  * worker: the hand-off is most of a 1 MiB read's latency at depth 4, and the check, not the elapsed time, is what
  * tells a disk wait apart from a client slow to drain its socket. Replies of requests run here are batched
  * ({@link ReplySender}) and go out before this thread waits for anything: for the client's next request, for its
- * payload, or for budget.
+ * payload, or for budget; and at least every {@link #REPLIES_PER_WRITE} requests.
  * Memory is bounded: the reader waits while the connection holds
  * {@link ServerConfig#inflightBytesPerConnection()} payload bytes or
  * {@link ServerConfig#inflightRequestsPerConnection()} requests, which pushes back on the client through TCP.
@@ -87,6 +87,15 @@ final class Transmission {
   private final ReplySender sender;
   private final ByteBuffer batch;
   private final boolean inline;
+  /**
+   * Replies of inline requests that go out together at most, even while more requests are read ahead: each reply
+   * held back is a request the client cannot send yet, so a client at depth 16 that got its replies only once the
+   * reader had written its whole window would sit idle while the reader wrote, and the reader then wait for it.
+   * Returned four at a time, the client sends the next requests while the reader writes the rest (4 KiB writes at
+   * depth 16, unix socket, load about 1, 2026-12-04 23:03: 0.71-0.76 s per 80,000 against 0.85-0.89 s for one write
+   * per window, at the same server CPU per request, 8.1-8.6 against 8.4-8.9 us, and context switches, 0.08).
+   */
+  static final int REPLIES_PER_WRITE = 4;
   /** Reads still to go to the workers after a slow inline one (this thread's only). */
   private int offloadedReads;
   private volatile boolean stopping;
@@ -227,6 +236,9 @@ final class Transmission {
         }
         giveBudget(held);
         slots.release();
+      }
+      if (sender.batched() >= REPLIES_PER_WRITE) {
+        sender.flush();
       }
       return;
     }
