@@ -30,6 +30,8 @@ final class ReplySender {
   /** {@link #batch} alone, as {@link Wire#writeFully} takes it: a flush makes no array. */
   private final ByteBuffer[] batchOnly;
   private Thread owner;
+  /** Replies in {@link #batch} (the owner's only). */
+  private int batched;
   private volatile boolean broken;
 
   /** @param batch where the owner's replies wait, {@link #BATCH_BYTES} or more; the caller frees it after the last reply */
@@ -70,6 +72,7 @@ final class ReplySender {
     }
     if (Thread.currentThread() == owner && only.remaining() <= COPY_MAX && only.remaining() <= batch.remaining()) {
       batch.put(only);
+      batched++;
       return true;
     }
     return send(new ByteBuffer[] {only});
@@ -83,6 +86,7 @@ final class ReplySender {
     long n = (long) first.remaining() + second.remaining();
     if (Thread.currentThread() == owner && n <= COPY_MAX && n <= batch.remaining()) {
       batch.put(first).put(second);
+      batched++;
       return true;
     }
     return send(new ByteBuffer[] {first, second});
@@ -97,6 +101,7 @@ final class ReplySender {
       for (ByteBuffer p : parts) {
         batch.put(p);
       }
+      batched++;
       return true;
     }
     ByteBuffer[] gather = new ByteBuffer[parts.length + 1]; // a reply this large costs far more than the array
@@ -106,6 +111,7 @@ final class ReplySender {
       return writeLocked(gather);
     } finally {
       batch.clear();
+      batched = 0;
     }
   }
 
@@ -151,6 +157,7 @@ final class ReplySender {
       lock.unlock();
       if (owned) {
         batch.clear();
+        batched = 0;
       }
     }
   }
@@ -167,7 +174,13 @@ final class ReplySender {
       }
     } finally {
       batch.clear();
+      batched = 0;
     }
+  }
+
+  /** How many of the owner's replies wait in the batch; called by the owner. */
+  int batched() {
+    return batched;
   }
 
   boolean broken() {

@@ -62,6 +62,8 @@ final class RequestExecutor {
   private final boolean sparseReads;
   private final boolean zeroCopy;
   private final RequestMetrics metrics;
+  /** Whether requests are timed for {@link #metrics} (not for {@link RequestMetrics#NONE}: two clock reads a request). */
+  private final boolean timed;
   /**
    * The reader thread's own buffers for the requests it runs itself (reply headers and chunks; read data), so that
    * those take nothing from the shared pool, whose lists every connection's threads contend for. Used by that thread
@@ -78,6 +80,7 @@ final class RequestExecutor {
     this.zeroCopy = zeroCopy;
     this.session = session;
     this.metrics = metrics;
+    this.timed = metrics != RequestMetrics.NONE;
     this.device = session.export().device();
     this.sender = sender;
     this.pool = pool;
@@ -91,11 +94,11 @@ final class RequestExecutor {
   /**
    * Executes {@code r} and replies.
    *
-   * @param payload the data of a WRITE (released here), else null
+   * @param payload the data of a WRITE (the caller's: it may be a view of the wire's read-ahead), else null
    * @param hostRanges a READ's {@link #hostRanges} if the caller asked for them already, else null
    */
   void execute(RequestHeader r, ByteBuffer payload, List<HostRange> hostRanges) {
-    long start = System.nanoTime();
+    long start = timed ? System.nanoTime() : 0;
     int error = 0;
     try {
       check(r);
@@ -125,10 +128,9 @@ final class RequestExecutor {
       error = NBD_EIO;
       fail(r, error, "internal error: " + e);
     } finally {
-      if (payload != null) {
-        pool.release(payload);
+      if (timed) {
+        metrics.record(session.export().name(), r.type(), error == 0 ? r.length() : 0, System.nanoTime() - start, error);
       }
-      metrics.record(session.export().name(), r.type(), error == 0 ? r.length() : 0, System.nanoTime() - start, error);
     }
   }
 

@@ -40,12 +40,13 @@ import java.util.concurrent.TimeUnit;
  * worker: the hand-off is most of a 1 MiB read's latency at depth 4, and the check, not the elapsed time, is what
  * tells a disk wait apart from a client slow to drain its socket. Replies of requests run here are batched
  * ({@link ReplySender}) and go out before this thread waits for anything: for the client's next request, for its
- * payload, or for budget.
+ * payload, or for budget; and at least every {@link #REPLIES_PER_WRITE} requests.
  * Memory is bounded: the reader waits while the connection holds
  * {@link ServerConfig#inflightBytesPerConnection()} payload bytes or
  * {@link ServerConfig#inflightRequestsPerConnection()} requests, which pushes back on the client through TCP.
  * Requests run here use the reader's own buffers (batch, reply headers, read data; taken from the pool once per
- * connection), so inline reads take no budget. A client must read its replies: once the socket's send buffer is full
+ * connection), so inline reads take no budget; an inline write of up to the wire's read-ahead goes to the device
+ * straight from there ({@link Wire#readView}: its payload is neither copied nor budgeted). A client must read its replies: once the socket's send buffer is full
  * the reader waits to write them, and then reads no further requests.
  *
  * <p>The phase ends at {@code NBD_CMD_DISC}, at end of stream (the client left, or the server is shutting
@@ -86,6 +87,15 @@ final class Transmission {
   private final ReplySender sender;
   private final ByteBuffer batch;
   private final boolean inline;
+  /**
+   * Replies of inline requests that go out together at most, even while more requests are read ahead: each reply
+   * held back is a request the client cannot send yet, so a client at depth 16 that got its replies only once the
+   * reader had written its whole window would sit idle while the reader wrote, and the reader then wait for it.
+   * Returned four at a time, the client sends the next requests while the reader writes the rest (4 KiB writes at
+   * depth 16, unix socket, load about 1, 2026-12-04 23:03: 0.71-0.76 s per 80,000 against 0.85-0.89 s for one write
+   * per window, at the same server CPU per request, 8.1-8.6 against 8.4-8.9 us, and context switches, 0.08).
+   */
+  static final int REPLIES_PER_WRITE = 4;
   /** Reads still to go to the workers after a slow inline one (this thread's only). */
   private int offloadedReads;
   private volatile boolean stopping;
@@ -170,26 +180,38 @@ final class Transmission {
     }
     int budget = 0;
     ByteBuffer payload = null;
+    boolean pooled = false;
     try {
       if (r.type() == NBD_CMD_WRITE) {
         if (r.length() > config.maxPayload()) {
           refuse(r, NBD_EINVAL, "length " + r.length() + " (expected: at most " + config.maxPayload() + ")");
           return;
         }
-        budget = takeBudget((int) r.length());
-        payload = pool.acquire(budget);
-        if (wire.buffered() < budget) {
-          sender.flush();
+        int length = (int) r.length();
+        if (onReader) {
+          // the payload is written from the wire's read-ahead, where it arrived: no copy, no pooled buffer, no budget
+          if (wire.buffered() < length) {
+            sender.flush();
+          }
+          payload = wire.readView(length);
         }
-        wire.readFully(payload);
-        payload.flip();
+        if (payload == null) {
+          budget = takeBudget(length);
+          payload = pool.acquire(budget);
+          pooled = true;
+          if (wire.buffered() < budget) {
+            sender.flush();
+          }
+          wire.readFully(payload);
+          payload.flip();
+        }
       } else if (r.type() == NBD_CMD_READ && (!onReader || r.length() > INLINE_READ_MAX)
           && r.length() <= config.maxPayload()) {
         // a small inline read's data goes into the reader's own buffer, which the budget does not count
         budget = takeBudget((int) r.length());
       }
     } catch (IOException | InterruptedException | RuntimeException e) {
-      if (payload != null) {
+      if (pooled) {
         pool.release(payload);
       }
       giveBudget(budget);
@@ -200,16 +222,23 @@ final class Transmission {
     ByteBuffer data = payload;
     List<HostRange> known = ranges;
     if (onReader) {
-      long start = System.nanoTime();
+      boolean timed = r.type() == NBD_CMD_READ && known == null;
+      long start = timed ? System.nanoTime() : 0;
       try {
         executor.execute(r, data, known);
       } finally {
         // a large read found cached may take long to go out (the client drains it), and says nothing of the disk
-        if (r.type() == NBD_CMD_READ && known == null && System.nanoTime() - start > SLOW_READ_NANOS) {
+        if (timed && System.nanoTime() - start > SLOW_READ_NANOS) {
           offloadedReads = OFFLOADED_AFTER_SLOW;
+        }
+        if (pooled) {
+          pool.release(data);
         }
         giveBudget(held);
         slots.release();
+      }
+      if (sender.batched() >= REPLIES_PER_WRITE) {
+        sender.flush();
       }
       return;
     }
@@ -219,6 +248,9 @@ final class Transmission {
       try {
         executor.execute(own, data, known);
       } finally {
+        if (data != null) {
+          pool.release(data); // pooled: a payload in the wire's read-ahead is used on this thread only
+        }
         giveBudget(held);
         slots.release();
         inflight.arriveAndDeregister();

@@ -17,6 +17,20 @@ public interface Wire extends Closeable {
    */
   void readFully(ByteBuffer dst) throws IOException;
 
+  /**
+   * Reads the next {@code n} bytes of the stream and returns them in place, in this wire's own read-ahead buffer: a
+   * buffer whose position to limit are those bytes (its position need not be 0), so that the caller can use them
+   * without copying them out (a WRITE's payload goes from there to the file). The view and its bytes stay valid only
+   * until the next call that reads from this wire; the caller must not keep it longer, nor write to it. Returns
+   * null, reading nothing, if this wire does not hold {@code n} bytes in a buffer of its own (more than its
+   * read-ahead, or no read-ahead at all): then the caller reads them with {@link #readFully}.
+   *
+   * @throws java.io.EOFException if the peer closed the stream first
+   */
+  default ByteBuffer readView(int n) throws IOException {
+    return null;
+  }
+
   /** Writes every byte of {@code srcs}, in order. */
   void writeFully(ByteBuffer... srcs) throws IOException;
 
