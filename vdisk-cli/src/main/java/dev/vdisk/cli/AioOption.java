@@ -12,8 +12,8 @@ final class AioOption {
       + "to threads with one warning.";
 
   /** bench's {@code -i}: its default differs (see {@link #benchDefault}). */
-  static final String BENCH_HELP = "AIO mode: threads, native or io_uring (default: io_uring for -f raw under cache none, "
-      + "threads otherwise, as in QEMU). io_uring and native keep bench's depth in flight from one thread, "
+  static final String BENCH_HELP = "AIO mode: threads, native or io_uring (default: io_uring for -f raw under cache none "
+      + "and directsync, threads otherwise, as in QEMU). io_uring and native keep bench's depth in flight from one thread, "
       + "which waits once for many completions; native is Linux AIO and, as in QEMU, needs a direct cache mode. Where "
       + "the kernel refuses io_uring or Linux AIO, the mode falls back to threads with one warning.";
 
@@ -27,18 +27,15 @@ final class AioOption {
 
   /**
    * bench's {@code -i}: {@code value} as {@link #parse} reads it, but by default io_uring for a raw image ({@code -f
-   * raw}) under cache {@code none}, where bench then keeps its whole depth in flight from one thread on the file's
-   * queue. Counted on the project's host (virtio disk, Linux 6.18): 4 KiB reads and
+   * raw}) under a direct cache mode ({@code none}, {@code directsync}), where bench then keeps its whole depth in
+   * flight from one thread on the file's queue. Counted on the project's host (virtio disk, Linux 6.18): 4 KiB reads and
    * writes at depth 16 took 0.01-0.4 context switches per request instead of about one (a thread woken per
    * completion), with the device kept as deep; depth 1 and 1 MiB at depth 4 were even. A qcow2 image keeps threads: its
    * queue runs a write across clusters synchronously, so 1 MiB writes reached the device one at a time. The page cache
-   * modes keep threads too, and so does {@code directsync}: its writethrough filter has no queue, so bench runs
-   * a thread per request there either way, and io_uring's single requests were slower than the threads' positional
-   * calls (40,000 scattered 4 KiB writes at depth 16, alternating, 2026-12-04 23:30 UTC, load 2.6-3.8: 1.24-1.27 s
-   * against 0.98-1.06 s).
+   * modes keep threads too.
    */
   static Aio benchDefault(String value, CacheMode cache, String format) {
-    return value == null && cache.direct() && !cache.writethrough() && "raw".equals(format) ? Aio.IO_URING : parse("-i", value, cache);
+    return value == null && cache.direct() && "raw".equals(format) ? Aio.IO_URING : parse("-i", value, cache);
   }
 
   /**

@@ -84,15 +84,15 @@ class BenchCommandTest {
   }
 
   /**
-   * Without -i, a raw image under cache none runs on io_uring as an explicit -i io_uring does (both fall back to
-   * threads where the kernel refuses it); under directsync or writeback, or for qcow2, on threads.
+   * Without -i, a raw image under cache none or directsync runs on io_uring as an explicit -i io_uring does (both fall
+   * back to threads where the kernel refuses it); under writeback, or for qcow2, on threads.
    */
   @Test
-  void defaultAioIsIoUringForRawUnderCacheNone() throws IOException {
+  void defaultAioIsIoUringForRawUnderDirectCacheModes() throws IOException {
     String uring = aioOf("-f", "raw", "-t", "none", "-i", "io_uring");
     assertThat(uring).isIn("io_uring", "threads");
     assertThat(aioOf("-f", "raw", "-t", "none")).isEqualTo(uring);
-    assertThat(aioOf("-f", "raw", "-t", "directsync")).isEqualTo("threads");
+    assertThat(aioOf("-f", "raw", "-t", "directsync")).isEqualTo(uring);
     assertThat(aioOf("-f", "raw", "-t", "none", "-i", "threads")).isEqualTo("threads");
     assertThat(aioOf("-f", "raw", "-t", "writeback")).isEqualTo("threads");
     Path q = dir.resolve("q.qcow2");
