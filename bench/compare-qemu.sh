@@ -10,7 +10,7 @@
 #   -i          every aio mode: qemu-img bench with -i threads, native (direct cache modes only: QEMU refuses it
 #               elsewhere) and io_uring, vdisk against the best of them, and fio (io_uring engine, O_DIRECT, the
 #               same file for raw and a raw file of the same size beside it for qcow2, the same offsets, sizes and
-#               depth; fdatasync after each write under writethrough/directsync) as the device limit. vdisk runs with its default aio (io_uring for raw under none and directsync, threads otherwise),
+#               depth; fdatasync after each write under writethrough/directsync) as the device limit. vdisk runs with its default aio (threads),
 #               or with VDISK_AIO=MODE in the environment with -i MODE under the direct cache modes (native: one thread
 #               keeps the depth in flight on Linux AIO).
 #   -s SIZE     image size in MiB (default 1024; small sizes only for a functional check of the script)

@@ -71,7 +71,7 @@ final class BenchCommand implements Callable<Integer> {
   @Option(names = "-w", description = "Write instead of read.")
   boolean write;
 
-  @Option(names = "-i", paramLabel = "AIO", description = AioOption.BENCH_HELP)
+  @Option(names = "-i", paramLabel = "AIO", description = AioOption.HELP)
   String aio;
 
   @Parameters(index = "0", arity = "0..1", paramLabel = "FILE", description = "The image (not with --matrix).")
@@ -132,7 +132,7 @@ final class BenchCommand implements Callable<Integer> {
     }
     BenchSpec spec = spec();
     CacheMode mode = CacheMode.parse(cache);
-    Aio aioMode = AioOption.benchDefault(aio, mode, image.format);
+    Aio aioMode = AioOption.parse("-i", aio, mode);
     boolean json = output.json();
     PrintWriter out = main.out();
     try (Image img = image.open(file, mode, aioMode, !write, ImageUser.TOOL, main.err())) {

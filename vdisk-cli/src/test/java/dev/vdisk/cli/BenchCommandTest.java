@@ -7,8 +7,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -81,34 +79,6 @@ class BenchCommandTest {
       assertThat(lat.get(k).isNumber()).as(k).isTrue();
     }
     assertThat(lat.get("min").asDouble()).isLessThanOrEqualTo(lat.get("max").asDouble());
-  }
-
-  /**
-   * Without -i, a raw image under cache none or directsync runs on io_uring as an explicit -i io_uring does (both fall
-   * back to threads where the kernel refuses it); under writeback, or for qcow2, on threads.
-   */
-  @Test
-  void defaultAioIsIoUringForRawUnderDirectCacheModes() throws IOException {
-    String uring = aioOf("-f", "raw", "-t", "none", "-i", "io_uring");
-    assertThat(uring).isIn("io_uring", "threads");
-    assertThat(aioOf("-f", "raw", "-t", "none")).isEqualTo(uring);
-    assertThat(aioOf("-f", "raw", "-t", "directsync")).isEqualTo(uring);
-    assertThat(aioOf("-f", "raw", "-t", "none", "-i", "threads")).isEqualTo("threads");
-    assertThat(aioOf("-f", "raw", "-t", "writeback")).isEqualTo("threads");
-    Path q = dir.resolve("q.qcow2");
-    assertThat(Vdisk.run("create", "-q", "-f", "qcow2", q.toString(), "1M").exit()).isZero();
-    img = q.toString();
-    assertThat(aioOf("-f", "qcow2", "-t", "none")).isEqualTo("threads");
-  }
-
-  /** The aio mode a short bench of the image with {@code options} reports it ran with. */
-  private String aioOf(String... options) throws IOException {
-    List<String> args = new ArrayList<>(List.of("bench", "--output=json", "-c", "20", "-d", "4"));
-    args.addAll(List.of(options));
-    args.add(img);
-    Vdisk.Result r = Vdisk.run(args.toArray(String[]::new));
-    assertThat(r.exit()).as(r.err()).isZero();
-    return new ObjectMapper().readTree(r.out()).get("aio").asText();
   }
 
   @Test
