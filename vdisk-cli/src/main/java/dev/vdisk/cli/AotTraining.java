@@ -106,11 +106,15 @@ public final class AotTraining {
       training.run(all.stream().filter(command -> command.getFirst().equals(kind)).toList());
       if (kind.equals("convert")) { // both ways between RBD and files are common: the binding's classes, as below
         // What a run loads only when its timing says so: -W onto qcow2 waits for an overlapping allocation in flight
-        // (InFlightAllocations' lowerEntry returns a TreeMap entry), and a second thread takes a read lock while
-        // another holds it (ReentrantReadWriteLock's per-thread hold count: raw onto qcow2 in a clean-clone CI run),
-        // which the training's small copy may not meet.
+        // (InFlightAllocations' lowerEntry returns a TreeMap entry), a second thread takes a read lock while another
+        // holds it (ReentrantReadWriteLock's per-thread hold count: raw onto qcow2 in a clean-clone CI run), or a
+        // thread queues for a lock (the synchronizer's wait nodes); the training's small copy may meet none of them.
         for (String name : List.of("java.util.AbstractMap$SimpleImmutableEntry",
-            "java.util.concurrent.locks.ReentrantReadWriteLock$Sync$HoldCounter")) {
+            "java.util.concurrent.locks.ReentrantReadWriteLock$Sync$HoldCounter",
+            "java.util.concurrent.locks.ReentrantReadWriteLock$Sync$ThreadLocalHoldCounter",
+            "java.util.concurrent.locks.AbstractQueuedSynchronizer$ExclusiveNode",
+            "java.util.concurrent.locks.AbstractQueuedSynchronizer$SharedNode",
+            "java.util.concurrent.locks.AbstractQueuedSynchronizer$ConditionNode")) {
           Class.forName(name, false, AotTraining.class.getClassLoader());
         }
         training.rbd(List.of("convert", "-O", "raw", rbdName(training), training.path("from-rbd.raw")));
