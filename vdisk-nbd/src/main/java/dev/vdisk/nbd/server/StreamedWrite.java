@@ -11,7 +11,10 @@ import java.nio.ByteBuffer;
  * read into a pooled buffer first. A client's socket send buffer holds a few hundred KiB, so a 1 MiB payload comes
  * in several reads with waits between them; written as it comes, the device's copy of one part runs while the client
  * refills its buffer with the next, where reading it whole made the two add up. It costs the same copies, and one
- * device write per part.
+ * device write per part, and each part is still in the CPU's cache when it is written (a 1 MiB buffer is not): 1 MiB
+ * writes at depth 4 over a unix socket (raw, writeback, load about 3.2, alternating with reading whole, 2026-12-04)
+ * took 230-234 us of server CPU per request against 258-269, and the reader slept 0.2-0.9 times per request
+ * against 1.2-1.5.
  *
  * <p>Parts end on multiples of the export's {@linkplain Export#preferredBlockSize preferred block size} (a page for a
  * raw file, a cluster for qcow2), so that no part leaves a partial page or cluster for the next one to complete; only
