@@ -14,7 +14,8 @@ import java.nio.ByteBuffer;
  * device write per part, and each part is still in the CPU's cache when it is written (a 1 MiB buffer is not): 1 MiB
  * writes at depth 4 over a unix socket (raw, writeback, load about 3.2, alternating with reading whole, 2026-12-04)
  * took 230-234 us of server CPU per request against 258-269, and the reader slept 0.2-0.9 times per request
- * against 1.2-1.5.
+ * against 1.2-1.5; in bench/compare-nbd.sh's 1 MiB write cell (load 1.4-1.8, two rounds each) vdisk went from
+ * 0.78-0.83x of nbdkit to 1.05-1.11x, at 0.96-1.00x of its CPU per MB instead of 1.11-1.13x.
  *
  * <p>A payload that fits the buffer is read whole and written at once: split, it would cost more system calls than
  * its wait gains (nbdcopy's 256 KiB writes, whose bytes are mostly in the socket already, took 15-25% more server CPU
