@@ -55,8 +55,9 @@ final class ReadAhead {
 
   /**
    * Reads at least {@code min} bytes into {@code dst} and at most its remaining bytes ({@link Wire#readAtLeast}'s
-   * contract): those read ahead first, then straight from the channel into {@code dst}, each read taking what the
-   * channel has, so that a long payload is taken as it arrives.
+   * contract): those read ahead first, then each read taking what the channel has, so that a long payload is taken as
+   * it arrives; straight into {@code dst} while it has room for at least the direct minimum, else through the
+   * read-ahead as {@link #readFully} does (the requests behind a payload's tail come in with it).
    *
    * @throws EOFException if the channel ended first
    */
@@ -64,7 +65,17 @@ final class ReadAhead {
     int start = dst.position();
     take(dst);
     while (dst.position() - start < min) {
-      readSome(dst);
+      if (dst.remaining() >= directMin) {
+        readSome(dst);
+      } else {
+        ahead.clear();
+        try {
+          readSome(ahead);
+        } finally {
+          ahead.flip();
+        }
+        take(dst);
+      }
     }
     return dst.position() - start;
   }

@@ -174,7 +174,8 @@ class ReadAheadTest {
 
   /**
    * {@link ReadAhead#readAtLeast} takes the bytes read ahead, then reads until it has the minimum, each read taking
-   * what the channel hands out, never past the caller's limit: the bytes behind it stay for the next call.
+   * what the channel hands out, never past the caller's limit: the bytes behind it stay for the next call; with less
+   * room than the direct minimum it reads through the read-ahead, which keeps the bytes behind for later.
    */
   @Test
   void readAtLeastTakesWhatArrivedUpToTheLimitAndLeavesTheRest() throws IOException {
@@ -189,9 +190,13 @@ class ReadAheadTest {
     assertThat(in.readAtLeast(dst, 71)).isEqualTo(100); // two reads: to 100, then to 130 (at least 71)
     assertThat(in.readAtLeast(dst, 1)).isEqualTo(380); // one read, cut at the limit (the channel had up to 700)
     assertThat(dst.flip()).isEqualTo(ByteBuffer.wrap(bytes, 10, 500));
-    ByteBuffer rest = ByteBuffer.allocate(490);
+    ByteBuffer small = ByteBuffer.allocate(10); // less room than the direct minimum: read through the read-ahead
+    assertThat(in.readAtLeast(small, 1)).isEqualTo(10);
+    assertThat(in.buffered()).isEqualTo(54);
+    assertThat(small.flip()).isEqualTo(ByteBuffer.wrap(bytes, 510, 10));
+    ByteBuffer rest = ByteBuffer.allocate(480);
     in.readFully(rest);
-    assertThat(rest.flip()).isEqualTo(ByteBuffer.wrap(bytes, 510, 490));
+    assertThat(rest.flip()).isEqualTo(ByteBuffer.wrap(bytes, 520, 480));
   }
 
   @Test
