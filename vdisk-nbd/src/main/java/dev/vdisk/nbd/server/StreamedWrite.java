@@ -19,9 +19,10 @@ import java.nio.ByteBuffer;
  *
  * <p>A payload that fits the buffer is read whole and written at once: split, it would cost more system calls than
  * its wait gains (nbdcopy's 256 KiB writes, whose bytes are mostly in the socket already, took 15-25% more server CPU
- * per MiB as two or three parts). Parts end on multiples of the export's {@linkplain Export#preferredBlockSize preferred block size} (a page for a
- * raw file, a cluster for qcow2), so that no part leaves a partial page or cluster for the next one to complete; only
- * the payload's own end may fall elsewhere. The reply goes out after the whole payload is read: success if every part
+ * per MiB as two or three parts). Parts end on multiples of the export's
+ * {@linkplain Export#preferredBlockSize preferred block size} (a page for a raw file, a cluster for qcow2), so that no
+ * part leaves a partial page or cluster for the next one to complete; only the payload's own end may fall elsewhere.
+ * Over TLS, whose wire hands out whole buffers ({@link Wire#readAtLeast}), parts are buffers of {@link #CHUNK} bytes. The reply goes out after the whole payload is read: success if every part
  * was written, else the first failure, after which the rest of the payload is read and dropped, which keeps the stream
  * in step. Not for FUA writes nor exports that write through (their requests go to the workers).
  */

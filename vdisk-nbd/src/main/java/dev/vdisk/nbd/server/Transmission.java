@@ -47,8 +47,9 @@ import java.util.concurrent.TimeUnit;
  * Requests run here use the reader's own buffers (batch, reply headers, read data; taken from the pool once per
  * connection), so inline reads take no budget; an inline write of up to the wire's read-ahead goes to the device
  * straight from there ({@link Wire#readView}: its payload is neither copied nor budgeted); a longer one goes to the
- * device part by part as it arrives, through one buffer of the connection's ({@link StreamedWrite}). A client must read its replies: once the socket's send buffer is full
- * the reader waits to write them, and then reads no further requests.
+ * device part by part as it arrives, through one buffer of the connection's ({@link StreamedWrite}). A client must
+ * read its replies: once the socket's send buffer is full the reader waits to write them, and then reads no further
+ * requests.
  *
  * <p>The phase ends at {@code NBD_CMD_DISC}, at end of stream (the client left, or the server is shutting
  * down and stopped reading), or at a request header without the request magic. In every case the requests
