@@ -139,7 +139,8 @@ class TlsInteropIT {
     assertThat(Files.mismatch(copy, img)).isEqualTo(-1);
 
     String qemu = PeerTools.check(dir, "qemu-io", "--object", tlsObject(), "--image-opts",
-        "-c", "read -P 0x61 0 1M", "-c", "write -P 0x62 1M 64k", "-c", "read -P 0x62 1M 64k", qemuOpts(sock));
+        "-c", "read -P 0x61 0 1M", "-c", "write -P 0x62 1M 64k", "-c", "read -P 0x62 1M 64k",
+        "-c", "write -P 0x63 2M 1M", "-c", "read -P 0x63 2M 1M", qemuOpts(sock)); // 1 MiB: written in parts
     assertThat(qemu).doesNotContain("fail");
     PeerTools.check(dir, "qemu-img", "info", "--object", tlsObject(), "--image-opts", qemuOpts(sock));
 

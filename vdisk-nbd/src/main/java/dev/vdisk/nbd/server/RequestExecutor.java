@@ -134,6 +134,65 @@ final class RequestExecutor {
     }
   }
 
+  /** The start time {@link #finishWrite} takes: the clock if requests are timed, else 0 (no clock read). */
+  long clock() {
+    return timed ? System.nanoTime() : 0;
+  }
+
+  /**
+   * Checks WRITE {@code r} whose payload the caller writes in parts ({@link #writePart}) before any part goes to the
+   * device: what {@link #execute} checks, and that the whole range is writable (a device's own checks see only one
+   * part, which could leave the first parts written where execute writes nothing). Returns the failure, else null.
+   */
+  Exception startWrite(RequestHeader r) {
+    try {
+      check(r);
+      if (device.capabilities().readOnly()) {
+        throw new BlockDeviceException(BlockError.EPERM, "write: device is read-only: " + device);
+      }
+      long size = device.size();
+      if (r.offset() < 0 || r.offset() > size || r.length() > size - r.offset()) {
+        throw new BlockDeviceException(BlockError.ENOSPC, "write: offset " + r.offset() + " length " + r.length()
+            + " ends beyond the device (expected: end <= size " + size + ")");
+      }
+      return null;
+    } catch (IOException | RuntimeException e) {
+      return e;
+    }
+  }
+
+  /** Writes one part of a WRITE's payload (no FUA: {@link StreamedWrite} takes none); returns the failure, else null. */
+  Exception writePart(long offset, ByteBuffer part) {
+    try {
+      device.write(offset, part, Set.of());
+      return null;
+    } catch (IOException | RuntimeException e) {
+      return e;
+    }
+  }
+
+  /**
+   * Replies to WRITE {@code r}, whose parts were all written if {@code failure} is null, else with that failure's
+   * error, as {@link #execute} would; and records it.
+   *
+   * @param start what {@link #clock} returned before the first part
+   */
+  void finishWrite(RequestHeader r, Exception failure, long start) {
+    int error = 0;
+    if (failure == null) {
+      ok(r);
+    } else if (failure instanceof IOException e) {
+      error = NbdErrors.errno(e);
+      fail(r, error, e.getMessage() == null ? e.toString() : e.getMessage());
+    } else {
+      error = NBD_EIO;
+      fail(r, error, "internal error: " + failure);
+    }
+    if (timed) {
+      metrics.record(session.export().name(), r.type(), error == 0 ? r.length() : 0, System.nanoTime() - start, error);
+    }
+  }
+
   /** Replies to {@code r} with an error without executing it (a WRITE's payload was already drained). */
   void refuse(RequestHeader r, int errno, String message) {
     fail(r, errno, message);

@@ -46,8 +46,10 @@ import java.util.concurrent.TimeUnit;
  * {@link ServerConfig#inflightRequestsPerConnection()} requests, which pushes back on the client through TCP.
  * Requests run here use the reader's own buffers (batch, reply headers, read data; taken from the pool once per
  * connection), so inline reads take no budget; an inline write of up to the wire's read-ahead goes to the device
- * straight from there ({@link Wire#readView}: its payload is neither copied nor budgeted). A client must read its replies: once the socket's send buffer is full
- * the reader waits to write them, and then reads no further requests.
+ * straight from there ({@link Wire#readView}: its payload is neither copied nor budgeted); a longer one goes to the
+ * device part by part as it arrives, through one buffer of the connection's ({@link StreamedWrite}). A client must
+ * read its replies: once the socket's send buffer is full the reader waits to write them, and then reads no further
+ * requests.
  *
  * <p>The phase ends at {@code NBD_CMD_DISC}, at end of stream (the client left, or the server is shutting
  * down and stopped reading), or at a request header without the request magic. In every case the requests
@@ -87,6 +89,8 @@ final class Transmission {
   private final ReplySender sender;
   private final ByteBuffer batch;
   private final boolean inline;
+  /** Runs inline writes longer than the wire's read-ahead; null if the export's alignment does not suit it. */
+  private final StreamedWrite streamed;
   /**
    * Replies of inline requests that go out together at most, even while more requests are read ahead: each reply
    * held back is a request the client cannot send yet, so a client at depth 16 that got its replies only once the
@@ -113,6 +117,8 @@ final class Transmission {
     this.bytes = new Semaphore(Math.toIntExact(config.inflightBytesPerConnection()));
     this.slots = new Semaphore(config.inflightRequestsPerConnection());
     this.inline = session.export().pageCacheWrites();
+    int align = session.export().preferredBlockSize();
+    this.streamed = inline && StreamedWrite.fits(align) ? new StreamedWrite(wire, executor, pool, align) : null;
     this.workers = new ThreadPoolExecutor(WORKERS, WORKERS, WORKER_IDLE_SECONDS, TimeUnit.SECONDS,
         new LinkedBlockingQueue<>(), Thread.ofPlatform().daemon().name("nbd-request").factory());
     workers.allowCoreThreadTimeOut(true);
@@ -163,6 +169,9 @@ final class Transmission {
       inflight.arriveAndAwaitAdvance();
       workers.shutdown(); // every request has completed: only idle workers are left
       executor.close();
+      if (streamed != null) {
+        streamed.close();
+      }
       pool.release(batch);
     }
   }
@@ -194,6 +203,14 @@ final class Transmission {
             sender.flush();
           }
           payload = wire.readView(length);
+          if (payload == null && streamed != null) {
+            streamed.run(r); // if reading or replying fails, the catch below gives the slot back
+            if (sender.batched() >= REPLIES_PER_WRITE) {
+              sender.flush();
+            }
+            slots.release();
+            return;
+          }
         }
         if (payload == null) {
           budget = takeBudget(length);

@@ -63,6 +63,11 @@ public final class ChannelWire implements Wire {
   }
 
   @Override
+  public int readAtLeast(ByteBuffer dst, int min) throws IOException {
+    return in.readAtLeast(dst, min);
+  }
+
+  @Override
   public void writeFully(ByteBuffer... srcs) throws IOException {
     if (srcs.length == 1) { // a plain write: the gathering one sets up an iovec and a releaser on every call
       while (srcs[0].hasRemaining()) {

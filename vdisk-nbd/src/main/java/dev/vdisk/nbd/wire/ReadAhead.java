@@ -54,6 +54,33 @@ final class ReadAhead {
   }
 
   /**
+   * Reads at least {@code min} bytes into {@code dst} and at most its remaining bytes ({@link Wire#readAtLeast}'s
+   * contract): those read ahead first, then each read taking what the channel has, so that a long payload is taken as
+   * it arrives; straight into {@code dst} while it has room for at least the direct minimum, else through the
+   * read-ahead as {@link #readFully} does (the requests behind a payload's tail come in with it).
+   *
+   * @throws EOFException if the channel ended first
+   */
+  int readAtLeast(ByteBuffer dst, int min) throws IOException {
+    int start = dst.position();
+    take(dst);
+    while (dst.position() - start < min) {
+      if (dst.remaining() >= directMin) {
+        readSome(dst);
+      } else {
+        ahead.clear();
+        try {
+          readSome(ahead);
+        } finally {
+          ahead.flip();
+        }
+        take(dst);
+      }
+    }
+    return dst.position() - start;
+  }
+
+  /**
    * The next {@code n} bytes in place ({@link Wire#readView}'s contract), or null, reading nothing, if {@code n} is
    * more than the buffer holds. Bytes already read ahead are used where they are; the rest are read behind them
    * (moving the unread bytes to the front first where the buffer's tail is too short), as many as the channel has,

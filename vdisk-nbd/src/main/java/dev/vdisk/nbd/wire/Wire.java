@@ -31,6 +31,22 @@ public interface Wire extends Closeable {
     return null;
   }
 
+  /**
+   * Reads at least {@code min} bytes into {@code dst} and at most its remaining bytes: those already received first,
+   * then as many as the peer has sent, waiting only while fewer than {@code min} have come. The caller limits
+   * {@code dst} to bytes that belong to it (the rest of a payload), since every byte up to the limit may be taken.
+   * Returns the number read. The default fills {@code dst} ({@link #readFully}): a wire that cannot tell what has
+   * arrived hands out whole buffers, not the minimum (a streamed WRITE would else go to the device a page at a time).
+   *
+   * @param min at most {@code dst.remaining()}
+   * @throws java.io.EOFException if the peer closed the stream first
+   */
+  default int readAtLeast(ByteBuffer dst, int min) throws IOException {
+    int n = dst.remaining();
+    readFully(dst);
+    return n;
+  }
+
   /** Writes every byte of {@code srcs}, in order. */
   void writeFully(ByteBuffer... srcs) throws IOException;
 

@@ -172,6 +172,33 @@ class ReadAheadTest {
     assertThat(in.readView(0).remaining()).isZero();
   }
 
+  /**
+   * {@link ReadAhead#readAtLeast} takes the bytes read ahead, then reads until it has the minimum, each read taking
+   * what the channel hands out, never past the caller's limit: the bytes behind it stay for the next call; with less
+   * room than the direct minimum it reads through the read-ahead, which keeps the bytes behind for later.
+   */
+  @Test
+  void readAtLeastTakesWhatArrivedUpToTheLimitAndLeavesTheRest() throws IOException {
+    byte[] bytes = new byte[1000];
+    for (int i = 0; i < bytes.length; i++) {
+      bytes[i] = (byte) i;
+    }
+    ReadAhead in = new ReadAhead(chunked(bytes, new int[] {30, 100, 130, 700}, Integer.MAX_VALUE), 64, 16);
+    in.readFully(ByteBuffer.allocate(10)); // reads 30: 20 are left ahead
+    ByteBuffer dst = ByteBuffer.allocate(600).limit(500);
+    assertThat(in.readAtLeast(dst, 5)).isEqualTo(20); // the bytes ahead are enough: no read
+    assertThat(in.readAtLeast(dst, 71)).isEqualTo(100); // two reads: to 100, then to 130 (at least 71)
+    assertThat(in.readAtLeast(dst, 1)).isEqualTo(380); // one read, cut at the limit (the channel had up to 700)
+    assertThat(dst.flip()).isEqualTo(ByteBuffer.wrap(bytes, 10, 500));
+    ByteBuffer small = ByteBuffer.allocate(10); // less room than the direct minimum: read through the read-ahead
+    assertThat(in.readAtLeast(small, 1)).isEqualTo(10);
+    assertThat(in.buffered()).isEqualTo(54);
+    assertThat(small.flip()).isEqualTo(ByteBuffer.wrap(bytes, 510, 10));
+    ByteBuffer rest = ByteBuffer.allocate(480);
+    in.readFully(rest);
+    assertThat(rest.flip()).isEqualTo(ByteBuffer.wrap(bytes, 520, 480));
+  }
+
   @Test
   void aStreamThatEndsInsideAPayloadOrHeaderIsEndOfStream() throws IOException {
     List<Parsed> want = requests(5000);
