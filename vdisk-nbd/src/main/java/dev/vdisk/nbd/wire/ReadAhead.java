@@ -37,20 +37,7 @@ final class ReadAhead {
    * @throws EOFException if the channel ended first
    */
   void readFully(ByteBuffer dst) throws IOException {
-    take(dst);
-    while (dst.hasRemaining()) {
-      if (dst.remaining() >= directMin) {
-        readSome(dst);
-      } else {
-        ahead.clear();
-        try {
-          readSome(ahead);
-        } finally {
-          ahead.flip();
-        }
-        take(dst);
-      }
-    }
+    readAtLeast(dst, dst.remaining());
   }
 
   /**
