@@ -113,13 +113,22 @@ final class AllocatingWriter {
       return -1;
     }
     long[] table = l2.get(l2Offset);
-    long word = L2Cache.word(table, geometry.entryIndex(from));
+    long word;
+    long bitmap = 0;
+    if (geometry.extendedL2()) {
+      synchronized (table) { // the entry's two words as one writer left them (ClusterEntries.setEntry)
+        word = L2Cache.word(table, geometry.entryIndex(from));
+        bitmap = entries.bitmap(table, from);
+      }
+    } else {
+      word = L2Cache.word(table, geometry.entryIndex(from));
+    }
     if ((word & Geometry.COPIED) == 0 || entries.kind(word) != L2Kind.NORMAL) {
       return -1;
     }
     if (geometry.extendedL2()) {
       long wanted = Geometry.allocRange(geometry.subcluster(from), geometry.subcluster(to - 1) + 1);
-      if ((entries.bitmap(table, from) & wanted) != wanted) {
+      if ((bitmap & wanted) != wanted) {
         return -1;
       }
     }

@@ -70,10 +70,15 @@ final class ClusterEntries {
     long[] table = l2.get(tableOffset);
     int i = geometry.entryIndex(guest);
     long old = L2Cache.word(table, i);
-    // The word before the bitmap: a reader that sees the new host offset with the old bitmap reads the old data.
-    l2.set(tableOffset, table, i, word);
     if (geometry.extendedL2()) {
-      l2.set(tableOffset, table, i + 1, bitmap);
+      // Both words at once for the readers outside the metadata lock (ClusterMapper, AllocatingWriter.ownedHost),
+      // which take the table's monitor to read them: no reader sees one entry's word with another's bitmap.
+      synchronized (table) {
+        l2.set(tableOffset, table, i, word);
+        l2.set(tableOffset, table, i + 1, bitmap);
+      }
+    } else {
+      l2.set(tableOffset, table, i, word);
     }
     release(old, word);
   }

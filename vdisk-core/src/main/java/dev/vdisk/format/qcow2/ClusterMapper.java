@@ -66,8 +66,18 @@ final class ClusterMapper {
   private L2Entry entryAt(long[] table, long guest) throws IOException {
     int index = (int) ((guest >>> geometry.clusterBits()) & ((1L << geometry.l2Bits()) - 1));
     int words = geometry.wordsPerEntry();
-    long word = L2Cache.word(table, index * words);
-    long bitmap = words == 2 ? L2Cache.word(table, index * 2 + 1) : 0;
+    long word;
+    long bitmap = 0;
+    if (words == 2) {
+      // The two words as one writer left them (ClusterEntries.setEntry): read apart, a reader racing an allocating
+      // write could take the old word (no host offset) with the new bitmap and report a corrupt entry.
+      synchronized (table) {
+        word = L2Cache.word(table, index * 2);
+        bitmap = L2Cache.word(table, index * 2 + 1);
+      }
+    } else {
+      word = L2Cache.word(table, index);
+    }
     int sub = geometry.extendedL2() ? (int) ((guest >>> geometry.subclusterBits()) & (Geometry.SUBCLUSTERS - 1)) : 0;
     return decoder.decode(word, bitmap, sub, guest & ~geometry.clusterMask());
   }
