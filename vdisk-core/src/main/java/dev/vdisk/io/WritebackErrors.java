@@ -107,42 +107,49 @@ final class WritebackErrors {
       dataPath.fdatasync();
       return;
     }
-    SyncDescriptor descriptor = take();
+    Taken taken = take();
     try {
-      descriptor.fdatasync();
+      taken.descriptor().fdatasync();
     } catch (IOException | RuntimeException | Error e) {
       failed(e instanceof IOException failure ? failure : new IOException(e));
       throw e;
     } finally {
-      give(descriptor); // after failed(): the next flush on this descriptor must see the failure it consumed
+      give(taken.descriptor()); // after failed(): the next flush on this descriptor must see the failure it consumed
+      if (taken.interrupted()) {
+        Thread.currentThread().interrupt();
+      }
     }
   }
+
+  /**
+   * A descriptor taken for one flush, and whether the thread was interrupted while it waited for it: the flag is set
+   * again only after the fdatasync, since a JDK channel that an interrupted thread enters closes itself (and a closed
+   * descriptor would fail every later flush).
+   */
+  private record Taken(SyncDescriptor descriptor, boolean interrupted) {}
 
   /**
    * A free descriptor, once one is free.
    *
    * @throws IOException an earlier failure
    */
-  private synchronized SyncDescriptor take() throws IOException {
+  private synchronized Taken take() throws IOException {
     boolean interrupted = false;
-    try {
-      while (firstFailure == null && free.isEmpty()) {
-        try {
-          wait();
-        } catch (InterruptedException e) {
-          interrupted = true; // a flush is not cancelled half-way: the caller sees the flag afterwards
-        }
-      }
-    } finally {
-      if (interrupted) {
-        Thread.currentThread().interrupt();
+    while (firstFailure == null && free.isEmpty()) {
+      try {
+        wait();
+      } catch (InterruptedException e) {
+        interrupted = true; // a flush is not cancelled half-way: the caller sees the flag afterwards
       }
     }
     if (firstFailure != null) {
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
       throw new IOException("an earlier flush failed, so data written before it may be lost: "
           + firstFailure.getMessage(), firstFailure);
     }
-    return free.pop();
+    return new Taken(free.pop(), interrupted);
   }
 
   private synchronized void give(SyncDescriptor descriptor) {
