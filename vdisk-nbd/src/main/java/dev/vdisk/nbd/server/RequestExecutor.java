@@ -98,7 +98,7 @@ final class RequestExecutor {
    * @param hostRanges a READ's {@link #hostRanges} if the caller asked for them already, else null
    */
   void execute(RequestHeader r, ByteBuffer payload, List<HostRange> hostRanges) {
-    long start = timed ? System.nanoTime() : 0;
+    long start = clock();
     int error = 0;
     try {
       check(r);
@@ -121,16 +121,28 @@ final class RequestExecutor {
         case NBD_CMD_CACHE -> cache(r);
         default -> throw new BlockDeviceException(BlockError.EINVAL, "command " + r.type() + " (expected: a command vdisk supports)");
       }
-    } catch (IOException e) {
-      error = NbdErrors.errno(e);
-      fail(r, error, e.getMessage() == null ? e.toString() : e.getMessage());
-    } catch (RuntimeException e) {
-      error = NBD_EIO;
-      fail(r, error, "internal error: " + e);
+    } catch (IOException | RuntimeException e) {
+      error = failWith(r, e);
     } finally {
-      if (timed) {
-        metrics.record(session.export().name(), r.type(), error == 0 ? r.length() : 0, System.nanoTime() - start, error);
-      }
+      record(r, error, start);
+    }
+  }
+
+  /** Replies {@code r}'s failure {@code e}: an I/O error's errno, else EIO; returns the error sent. */
+  private int failWith(RequestHeader r, Exception e) {
+    if (e instanceof IOException io) {
+      int error = NbdErrors.errno(io);
+      fail(r, error, io.getMessage() == null ? io.toString() : io.getMessage());
+      return error;
+    }
+    fail(r, NBD_EIO, "internal error: " + e);
+    return NBD_EIO;
+  }
+
+  /** Records {@code r} in the metrics if requests are timed ({@code start}: what {@link #clock} returned). */
+  private void record(RequestHeader r, int error, long start) {
+    if (timed) {
+      metrics.record(session.export().name(), r.type(), error == 0 ? r.length() : 0, System.nanoTime() - start, error);
     }
   }
 
@@ -181,16 +193,10 @@ final class RequestExecutor {
     int error = 0;
     if (failure == null) {
       ok(r);
-    } else if (failure instanceof IOException e) {
-      error = NbdErrors.errno(e);
-      fail(r, error, e.getMessage() == null ? e.toString() : e.getMessage());
     } else {
-      error = NBD_EIO;
-      fail(r, error, "internal error: " + failure);
+      error = failWith(r, failure);
     }
-    if (timed) {
-      metrics.record(session.export().name(), r.type(), error == 0 ? r.length() : 0, System.nanoTime() - start, error);
-    }
+    record(r, error, start);
   }
 
   /** Replies to {@code r} with an error without executing it (a WRITE's payload was already drained). */
