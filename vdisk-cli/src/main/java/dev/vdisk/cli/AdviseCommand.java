@@ -194,9 +194,7 @@ final class AdviseCommand implements Callable<Integer> {
         Path file = Path.of(r.source());
         Files.copy(file, file.resolveSibling(file.getFileName() + ".bak"), StandardCopyOption.REPLACE_EXISTING,
             StandardCopyOption.COPY_ATTRIBUTES);
-        Path tmp = file.resolveSibling(file.getFileName() + ".advise-tmp");
-        Files.writeString(tmp, fixed, StandardCharsets.UTF_8);
-        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        AtomicFiles.writeString(file, fixed, StandardCharsets.UTF_8);
       } else if (out != null) {
         Files.writeString(out, fixed, StandardCharsets.UTF_8);
       } else {

@@ -240,7 +240,8 @@ final class ServeCommand implements Callable<Integer> {
         throw new IOException("NBD socket " + e.getMessage(), e);
       }
       if (pid != null) {
-        Files.writeString(pid, ProcessHandle.current().pid() + "\n", StandardCharsets.US_ASCII);
+        // whole or not at all: a script (or ServeJarIT) that polls for the file may otherwise read it empty
+        AtomicFiles.writeString(pid, ProcessHandle.current().pid() + "\n", StandardCharsets.US_ASCII);
       }
       if (ServeFork.isChild()) {
         ServeFork.childReady(main.err());
