@@ -101,8 +101,8 @@ public final class FileDevice implements BlockDevice {
   private final String fsType;
   private final int alignment;
   private final DataPath data;
-  /** The channel whose bytes {@link #hostRanges} yields, or null where it yields nothing. */
-  private final FileChannel sendable;
+  /** The data path whose channel's bytes {@link #hostRanges} yields, or null where it yields nothing. */
+  private final ChannelIo sendable;
   /** How {@link #hostRanges}' ranges answer {@link HostRange#cached}. */
   private final HostRange.Residency residency = this::pageCached;
   private final Capabilities capabilities;
@@ -148,7 +148,7 @@ public final class FileDevice implements BlockDevice {
     // XFS's buffered reads hold the inode lock shared, so a copy never sees a mix of old and new bytes of a
     // concurrent write; bytes sent later from the page cache could. Other file systems' reads take no such lock.
     this.sendable = io instanceof ChannelIo c && !options.cache().direct() && (options.readOnly() || !"xfs".equals(fsType))
-        ? c.channel() : null;
+        ? c : null;
     this.capabilities = new Capabilities(options.readOnly(), Support.NATIVE, Support.NONE, Support.NATIVE,
         Support.NATIVE, blockDevice ? Support.NONE : Support.NATIVE, Support.NATIVE);
     this.limits = new BlockLimits(1, BlockLimits.DEFAULT_MAX_TRANSFER, alignment, alignment);
@@ -212,7 +212,8 @@ public final class FileDevice implements BlockDevice {
    * image's format (QEMU too probes the format before it locks).
    */
   public static FileDevice openUnlocked(Path path, FileOptions options) throws IOException {
-    FileChannel channel = openChannel(path, options);
+    Set<OpenOption> channelOptions = channelOptions(options);
+    FileChannel channel = openChannel(path, options, channelOptions);
     NativeFile file = null;
     FileIo io = null;
     try {
@@ -220,7 +221,7 @@ public final class FileDevice implements BlockDevice {
       LinuxHostFile host = new LinuxHostFile(file);
       FileStat stat = host.stat();
       requireFileOrBlockDevice(path, stat);
-      io = openIo(path, options, channel, file);
+      io = openIo(path, options, channel, channelOptions, file);
       return new FileDevice(path, options, io, host, stat);
     } catch (IOException | RuntimeException e) {
       closeAfterFailure(file, e);
@@ -252,7 +253,8 @@ public final class FileDevice implements BlockDevice {
    * The data path {@code options.aio()} asks for: a ring of its own when io_uring is asked for (then the channel,
    * opened to check the file and report a refused O_DIRECT as the JDK sees it, is closed), else the channel.
    */
-  private static FileIo openIo(Path path, FileOptions options, FileChannel channel, NativeFile file) throws IOException {
+  private static FileIo openIo(Path path, FileOptions options, FileChannel channel, Set<OpenOption> channelOptions,
+      NativeFile file) throws IOException {
     if (options.aio().ring()) {
       try {
         RingFile ring = RingFile.open(path, !options.readOnly(), options.cache().direct());
@@ -265,7 +267,7 @@ public final class FileDevice implements BlockDevice {
         }
       }
     }
-    return new ChannelIo(channel, file);
+    return new ChannelIo(channel, channelOptions, file);
   }
 
   /**
@@ -304,7 +306,8 @@ public final class FileDevice implements BlockDevice {
     }
   }
 
-  private static FileChannel openChannel(Path path, FileOptions options) throws IOException {
+  /** How the data channel opens under {@code options}. */
+  private static Set<OpenOption> channelOptions(FileOptions options) throws IOException {
     Set<OpenOption> open = new HashSet<>();
     open.add(StandardOpenOption.READ);
     if (!options.readOnly()) {
@@ -313,6 +316,10 @@ public final class FileDevice implements BlockDevice {
     if (options.cache().direct()) {
       open.add(directOpenOption());
     }
+    return open;
+  }
+
+  private static FileChannel openChannel(Path path, FileOptions options, Set<OpenOption> open) throws IOException {
     try {
       return FileChannel.open(path, open);
     } catch (NoSuchFileException | AccessDeniedException e) {
@@ -405,7 +412,7 @@ public final class FileDevice implements BlockDevice {
     if (sendable == null || offset < 0 || length <= 0 || length > size - offset) {
       return List.of();
     }
-    return List.of(new HostRange(sendable, offset, length, residency));
+    return List.of(new HostRange(sendable.channel(), offset, length, residency));
   }
 
   /** {@link HostFile#cached}, for {@link HostRange#cached}: a hint, so a host that fails to answer says "not cached". */
@@ -548,9 +555,9 @@ public final class FileDevice implements BlockDevice {
   }
 
   /**
-   * FileChannel closes itself, for every thread, when a thread blocked in it is interrupted. A thread that
-   * arrives already interrupted (a cancelled task) would close the device under everyone, so the flag is
-   * set aside for the call and restored afterwards.
+   * FileChannel closes itself, for every thread, when a thread blocked in it is interrupted, and at once when an
+   * interrupted thread enters it. {@link ChannelIo} replaces a channel closed so; the flag of a thread that arrives
+   * already interrupted (a cancelled task) is set aside for the call and restored afterwards, which spares it that.
    */
   private static void restoreInterrupt(boolean interrupted) {
     if (interrupted) {

@@ -3,10 +3,8 @@ package dev.vdisk.io;
 import dev.vdisk.io.linux.FileStat;
 import dev.vdisk.io.linux.NativeFile;
 import java.io.IOException;
-import java.nio.channels.FileChannel;
 import java.nio.file.FileStore;
 import java.nio.file.Files;
-import java.nio.file.StandardOpenOption;
 
 /** A real host file: {@link NativeFile}'s descriptor for the calls, the JDK's {@link FileStore} for its file system. */
 final class LinuxHostFile implements HostFile {
@@ -39,21 +37,23 @@ final class LinuxHostFile implements HostFile {
   }
 
   /**
-   * A read-only JDK channel on the path the file was opened by, opened right after it (as the data channel is): fdatasync
-   * needs no write access on Linux, and {@link FileChannel#force} asks for none. A regular file or a block device alike.
+   * A read-only descriptor of the path the file was opened by, opened right after it (as the data channel is):
+   * fdatasync needs no write access on Linux. A native one, not a JDK channel, so that an interrupt of the flushing
+   * thread neither loses the call's result nor closes the descriptor (which would fail every later flush). A regular
+   * file or a block device alike.
    */
   @Override
   public SyncDescriptor openSyncDescriptor() throws IOException {
-    FileChannel channel = FileChannel.open(file.path(), StandardOpenOption.READ);
+    NativeFile descriptor = NativeFile.open(file.path(), false);
     return new SyncDescriptor() {
       @Override
       public void fdatasync() throws IOException {
-        channel.force(false);
+        descriptor.fdatasync();
       }
 
       @Override
       public void close() throws IOException {
-        channel.close();
+        descriptor.close();
       }
     };
   }

@@ -25,8 +25,9 @@ import java.util.List;
  * here.
  *
  * <p><b>What this class does.</b> It holds a fixed set of descriptors of the file, all open from the device's open
- * on: the data path's and read-only ones from {@link HostFile#openSyncDescriptor} (fdatasync needs no write access on
- * Linux). A flush takes a free descriptor for itself alone (waiting for one if every one is busy), makes its
+ * on: the data path's (under {@code aio=threads} the device's native descriptor, under io_uring the ring's) and
+ * read-only ones from {@link HostFile#openSyncDescriptor} (fdatasync needs no write access on Linux). None is a JDK
+ * channel, which an interrupt of a flushing thread would close, failing every later flush. A flush takes a free descriptor for itself alone (waiting for one if every one is busy), makes its
  * fdatasync there, and, if that fails, records the failure before it gives the descriptor back. After one failure
  * every later flush fails without reaching the file, as QEMU's file-posix does ({@code page_cache_inconsistent}): the
  * lost page is clean now, and no fdatasync would report it again.
@@ -40,8 +41,9 @@ import java.util.List;
  * open), which therefore failed and recorded its failure before it freed D, so before F could take D: F fails at its
  * start. Either way no flush that W waits for succeeds. The argument needs every descriptor open before the writes it
  * answers for (a descriptor opened later would take a failure another descriptor has seen for old news), and no
- * other fdatasync on these descriptors: the device's other descriptor ({@link HostFile}'s, for fallocate and the
- * like) and other processes' have cursors of their own and take nothing from these.
+ * other fdatasync on these descriptors: the file's other descriptors (the JDK data channel under {@code aio=threads},
+ * and one that replaced it after an interrupt, opened later) and other processes' have cursors of their own and take
+ * nothing from these.
  *
  * <p>Checked on Linux 6.18 with real write-back errors ({@code bench/writeback-errors.sh}: ext4 on a loop device cut
  * short under it, as root): a write, then fdatasync on two other descriptors opened before it gave EIO on each, a
@@ -107,49 +109,42 @@ final class WritebackErrors {
       dataPath.fdatasync();
       return;
     }
-    Taken taken = take();
+    SyncDescriptor descriptor = take();
     try {
-      taken.descriptor().fdatasync();
+      descriptor.fdatasync();
     } catch (IOException | RuntimeException | Error e) {
       failed(e instanceof IOException failure ? failure : new IOException(e));
       throw e;
     } finally {
-      give(taken.descriptor()); // after failed(): the next flush on this descriptor must see the failure it consumed
-      if (taken.interrupted()) {
-        Thread.currentThread().interrupt();
-      }
+      give(descriptor); // after failed(): the next flush on this descriptor must see the failure it consumed
     }
   }
-
-  /**
-   * A descriptor taken for one flush, and whether the thread was interrupted while it waited for it: the flag is set
-   * again only after the fdatasync, since a JDK channel that an interrupted thread enters closes itself (and a closed
-   * descriptor would fail every later flush).
-   */
-  private record Taken(SyncDescriptor descriptor, boolean interrupted) {}
 
   /**
    * A free descriptor, once one is free.
    *
    * @throws IOException an earlier failure
    */
-  private synchronized Taken take() throws IOException {
+  private synchronized SyncDescriptor take() throws IOException {
     boolean interrupted = false;
-    while (firstFailure == null && free.isEmpty()) {
-      try {
-        wait();
-      } catch (InterruptedException e) {
-        interrupted = true; // a flush is not cancelled half-way: the caller sees the flag afterwards
+    try {
+      while (firstFailure == null && free.isEmpty()) {
+        try {
+          wait();
+        } catch (InterruptedException e) {
+          interrupted = true; // a flush is not cancelled half-way: the caller sees the flag afterwards
+        }
       }
-    }
-    if (firstFailure != null) {
+      if (firstFailure != null) {
+        throw new IOException("an earlier flush failed, so data written before it may be lost: "
+            + firstFailure.getMessage(), firstFailure);
+      }
+      return free.pop();
+    } finally {
       if (interrupted) {
         Thread.currentThread().interrupt();
       }
-      throw new IOException("an earlier flush failed, so data written before it may be lost: "
-          + firstFailure.getMessage(), firstFailure);
     }
-    return new Taken(free.pop(), interrupted);
   }
 
   private synchronized void give(SyncDescriptor descriptor) {

@@ -10,6 +10,7 @@ import java.io.IOException;
  */
 public final class ErrnoException extends IOException {
   public static final int EPERM = 1;
+  public static final int EINTR = 4;
   public static final int ENXIO = 6;
   public static final int EAGAIN = 11;
   public static final int EACCES = 13;

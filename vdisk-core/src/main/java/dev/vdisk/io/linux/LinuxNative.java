@@ -83,9 +83,9 @@ final class LinuxNative {
         return null;
       }
       return switch (System.getProperty("os.arch", "")) {
-        case "amd64", "x86_64" -> new Arch(040000, 144, 24, 48, 64, new Sys(257, 3, 5, 8, 16, 72, 77, 285, 277, 206, 207, 209, 208, 9, 11, 28));
+        case "amd64", "x86_64" -> new Arch(040000, 144, 24, 48, 64, new Sys(257, 3, 5, 8, 16, 72, 77, 285, 277, 206, 207, 209, 208, 9, 11, 28, 75));
         // asm-generic struct stat: st_mode follows st_ino directly, st_nlink is 32 bits; asm-generic/unistd.h.
-        case "aarch64" -> new Arch(0200000, 128, 16, 48, 64, new Sys(56, 57, 80, 62, 29, 25, 46, 47, 84, 0, 1, 2, 4, 222, 215, 233));
+        case "aarch64" -> new Arch(0200000, 128, 16, 48, 64, new Sys(56, 57, 80, 62, 29, 25, 46, 47, 84, 0, 1, 2, 4, 222, 215, 233, 83));
         default -> null;
       };
     }
@@ -97,7 +97,7 @@ final class LinuxNative {
    */
   record Sys(long openat, long close, long fstat, long lseek, long ioctl, long fcntl, long ftruncate,
       long fallocate, long syncFileRange, long ioSetup, long ioDestroy, long ioSubmit, long ioGetevents, long mmap,
-      long munmap, long madvise) {}
+      long munmap, long madvise, long fdatasync) {}
 
   /** This platform's system call numbers (after {@link #requireSupported()}). */
   static Sys sys() {
@@ -272,6 +272,21 @@ final class LinuxNative {
       MemorySegment cap = arena.allocate(Calls.CAPTURE);
       if (syscall(cap, ARCH.sys.syncFileRange, fd, offset, length, SYNC_FILE_RANGE_WRITE) < 0) {
         throw new ErrnoException("sync_file_range", path + " offset " + offset + " length " + length, errno(cap));
+      }
+    }
+  }
+
+  /**
+   * fdatasync(2), again after EINTR (as the JDK's force does). A downcall, unlike {@link java.nio.channels.FileChannel
+   * #force}, is not cut short by an interrupt of the calling thread, nor does one close the descriptor.
+   */
+  static void fdatasync(int fd, Path path) throws ErrnoException {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment cap = arena.allocate(Calls.CAPTURE);
+      while (syscall(cap, ARCH.sys.fdatasync, fd, 0, 0, 0) < 0) {
+        if (errno(cap) != ErrnoException.EINTR) {
+          throw new ErrnoException("fdatasync", path.toString(), errno(cap));
+        }
       }
     }
   }
@@ -458,7 +473,6 @@ final class LinuxNative {
     }
   }
 
-  /** {@code syscall(nr, a, b, c, d)}: the kernel's result, or -1 with errno in {@code capture}. */
   /** A system call of up to four arguments; its result, or -1 with errno in {@code capture}. */
   static long syscall(MemorySegment capture, long nr, long a, long b, long c, long d) {
     return syscall6(capture, nr, a, b, c, d, 0L, 0L);

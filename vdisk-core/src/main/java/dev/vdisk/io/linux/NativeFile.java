@@ -2,13 +2,17 @@ package dev.vdisk.io.linux;
 
 import java.io.Closeable;
 import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.OpenOption;
 import java.nio.file.Path;
+import java.util.Set;
 import java.util.concurrent.locks.ReadWriteLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
  * An owned file descriptor of a regular file or block device, for the calls the JDK does not offer:
- * fallocate, SEEK_DATA/SEEK_HOLE, block-device ioctls, fstat, ftruncate and OFD locks.
+ * fallocate, SEEK_DATA/SEEK_HOLE, block-device ioctls, fstat, ftruncate, OFD locks, and an fdatasync that an
+ * interrupt neither cuts short nor turns into the descriptor's close.
  *
  * <p>Thread-safe. Calls hold a shared lock that {@link #close()} takes exclusively, so a descriptor is
  * never used after it is closed (the number could meanwhile belong to another file).
@@ -68,6 +72,33 @@ public final class NativeFile implements Closeable {
     lock();
     try {
       LinuxNative.fallocate(fd, mode, offset, length, path);
+    } finally {
+      unlock();
+    }
+  }
+
+  /**
+   * fdatasync(2) on this descriptor. Unlike {@link FileChannel#force}, an interrupt of the calling thread leaves it
+   * running to its result and the descriptor open (a JDK channel closes itself for every thread when a thread blocked in
+   * it is interrupted). It holds a virtual thread's carrier for its duration, as any downcall does.
+   */
+  public void fdatasync() throws IOException {
+    lock();
+    try {
+      LinuxNative.fdatasync(fd, path);
+    } finally {
+      unlock();
+    }
+  }
+
+  /**
+   * A new JDK channel on this same open file, through {@code /proc/self/fd}: the file this descriptor has open even if
+   * its path names another one now. For replacing a channel that an interrupt closed.
+   */
+  public FileChannel reopenChannel(Set<? extends OpenOption> options) throws IOException {
+    lock();
+    try {
+      return FileChannel.open(Path.of("/proc/self/fd/" + fd), options);
     } finally {
       unlock();
     }
