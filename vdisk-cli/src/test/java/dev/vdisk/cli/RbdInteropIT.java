@@ -468,6 +468,10 @@ class RbdInteropIT {
       Path log = dir.resolve("classes.log");
       List<String> command = new java.util.ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED"));
       command.addAll(kind.equals("long") ? List.of() : c1);
+      if (kind.equals("convert")) { // the launchers' option for a convert to or from RBD
+        command.addAll(List.of("-XX:Tier3InvocationThreshold=4000", "-XX:Tier3MinInvocationThreshold=2000",
+            "-XX:Tier3CompileThreshold=40000"));
+      }
       command.addAll(List.of("-XX:AOTCache=" + caches.get(kind), "-Xlog:aot=off", "-Xlog:cds=off",
           "-Xlog:class+load=info:file=" + log, "-cp", jar.toString(), "dev.vdisk.cli.Main"));
       command.addAll(List.of(args));
