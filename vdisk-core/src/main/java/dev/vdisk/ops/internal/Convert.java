@@ -32,7 +32,8 @@ import java.util.concurrent.locks.ReentrantLock;
  *       ({@link SparseScanner}). A chunk whose bytes sit verbatim in one host file (raw, qcow2 data clusters) and
  *       in its page cache is scanned and written from a read-only mapping of that file ({@link MappedChunk}, a slice of a
  *       large window that {@link MappedWindows} maps once for many chunks) instead of read into the buffer: one copy
- *       of each byte (into the target) where a read makes two.
+ *       of each byte (into the target) where a read makes two. Into a raw file the data runs of such a chunk are
+ *       copied by the kernel, file to file ({@link BlockDevice#writeFrom}, copy_file_range).
  *   <li>Writes go out in ascending order unless {@link ConvertOptions#inOrder()} is false; reads run ahead
  *       in parallel either way.
  *   <li>With {@link ConvertOptions#compressed()} ({@code -c}) chunks are whole compression units of the target
@@ -74,6 +75,8 @@ public final class Convert {
   private BlockStatus status;
   private long written;
   private volatile IOException failure;
+  /** Whether the target may still take {@link BlockDevice#writeFrom}: false once it has refused. */
+  private volatile boolean kernelCopy = true;
 
   /** Guards {@link #done} so that progress updates go out in order. */
   private final Object progressLock = new Object();
@@ -243,7 +246,7 @@ public final class Convert {
           awaitTurn(c.offset());
         }
         if (failure == null && !c.kept()) {
-          write(c, bytes, runs);
+          write(c, bytes, runs, mapped);
           if (c.data() || scanner == null) {
             reportDone(c.length());
           }
@@ -352,7 +355,7 @@ public final class Convert {
    * qemu-img's convert_co_write: data runs written, zero runs skipped on a zero target or zeroed. {@code runs}: a data
    * chunk's {@link SparseScanner#runs} where there is a scanner and no compression, else null.
    */
-  private void write(Chunk c, ByteBuffer buf, int[] runs) throws IOException {
+  private void write(Chunk c, ByteBuffer buf, int[] runs, MappedChunk mapped) throws IOException {
     BlockDevice dst = target.device();
     long at = c.offset();
     try {
@@ -389,7 +392,9 @@ public final class Convert {
         int bytes = Math.min(Math.abs(run) * SparseScanner.SECTOR, c.length() - pos);
         at = c.offset() + pos;
         if (run > 0) {
-          dst.write(at, buf.slice(pos, bytes), Set.of());
+          if (!copied(at, mapped, pos, bytes)) {
+            dst.write(at, buf.slice(pos, bytes), Set.of());
+          }
         } else {
           zeroes(at, bytes);
         }
@@ -398,6 +403,24 @@ public final class Convert {
     } catch (IOException e) {
       throw new IOException("error while writing '" + target.name() + "' at byte " + at + ": " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * Copies a data run of a mapped chunk from its host file into the target's in the kernel where the target can
+   * ({@link BlockDevice#writeFrom}: a raw file in the page cache): one copy of each byte, page cache to page cache,
+   * as the write from the mapping makes, but without faulting the mapping's pages in for the write (the zero scan's
+   * probes still touch them). False where the caller must write the bytes; after a target's first refusal it is not
+   * asked again.
+   */
+  private boolean copied(long at, MappedChunk mapped, int pos, int bytes) throws IOException {
+    if (mapped == null || !kernelCopy) {
+      return false;
+    }
+    if (target.device().writeFrom(at, mapped.range(pos, bytes))) {
+      return true;
+    }
+    kernelCopy = false;
+    return false;
   }
 
   private void zeroes(long offset, long length) throws IOException {

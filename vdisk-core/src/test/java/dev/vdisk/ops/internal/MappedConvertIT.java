@@ -34,7 +34,9 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * Convert's mapped source ({@link MappedChunk}) writes what its copy path writes: the same bytes and the same
  * allocation ({@code qemu-img map}) for sources made by qemu-img and qemu-io, where data straddles holes, zero runs sit
- * inside data, in qcow2 data clusters; compressed clusters and backing files take the copy path.
+ * inside data, in qcow2 data clusters; compressed clusters and backing files take the copy path. Into a raw target the
+ * mapped chunks' data runs are copied from file to file ({@link BlockDevice#writeFrom}), and the output is also
+ * qemu-img convert's, byte for byte and hole for hole.
  */
 class MappedConvertIT {
   private static final int MIB = 1 << 20;
@@ -64,9 +66,11 @@ class MappedConvertIT {
     run("cat", src.toString());
 
     Counted counted = convertBothWays(src, format, "raw");
-    convertBothWays(src, format, "qcow2");
+    Counted intoQcow2 = convertBothWays(src, format, "qcow2");
 
     assertThat(counted.reads.get()).as("data chunks read with read() rather than mapped").isZero();
+    assertThat(counted.copies.get()).as("data runs copied from file to file into the raw target").isPositive();
+    assertThat(intoQcow2.copies.get()).as("a qcow2 target takes no copies").isZero();
   }
 
   @Test
@@ -146,10 +150,72 @@ class MappedConvertIT {
     }
   }
 
-  /** The source, read-only, counting the data reads and mapped ranges the convert asked for. */
+  @Test
+  void aSourceTruncatedUnderAKernelCopyFailsWithAnIOExceptionNamingTheSource() throws Exception {
+    Path src = dir.resolve("src.raw");
+    run("qemu-img", "create", "-q", "-f", "raw", src.toString(), "4194304");
+    io("raw", src, "write -P 0x11 0 4m");
+    run("cat", src.toString());
+    Path out = dir.resolve("out.raw");
+    run("qemu-img", "create", "-q", "-f", "raw", out.toString(), "4194304");
+    ConvertOptions options = new ConvertOptions(2, true, 4096, true, 64 << 10);
+    AtomicInteger copies = new AtomicInteger();
+    try (Image source = open(src, "raw", true); Image target = open(out, "raw", false)) {
+      // The first chunk's copy cuts the source short behind itself, after the second worker has mapped and scanned
+      // its chunk: that chunk's copy finds the source's bytes gone.
+      BlockDevice truncating = new FilterDevice(target) {
+        @Override
+        public boolean writeFrom(long offset, HostRange from) throws IOException {
+          copies.incrementAndGet();
+          if (offset == 0) {
+            try {
+              TimeUnit.MILLISECONDS.sleep(300);
+            } catch (InterruptedException e) {
+              throw new IOException(e);
+            }
+            try (RandomAccessFile f = new RandomAccessFile(src.toFile(), "rw")) {
+              f.setLength(64 << 10);
+            }
+          }
+          return next.writeFrom(offset, from);
+        }
+      };
+      assertThatThrownBy(() -> Convert.run(new Named(src.toString(), source), new Named(out.toString(), truncating),
+          options, Progress.NONE))
+          .isInstanceOf(IOException.class)
+          .hasMessageStartingWith("error while reading '" + src + "' at byte ");
+    }
+    assertThat(copies.get()).as("chunks copied from file to file").isGreaterThan(1);
+  }
+
+  /** A target passing {@link BlockDevice#writeFrom} on, counting the copies. */
+  private static final class CountedTarget extends FilterDevice {
+    final AtomicInteger copies = new AtomicInteger();
+
+    CountedTarget(BlockDevice next) {
+      super(next);
+    }
+
+    @Override
+    public boolean writeFrom(long offset, HostRange src) throws IOException {
+      boolean done = next.writeFrom(offset, src);
+      if (done) {
+        copies.incrementAndGet();
+      }
+      return done;
+    }
+
+    @Override
+    public void close() {
+      // The test closes the image.
+    }
+  }
+
+  /** The source, read-only, counting the data reads and mapped ranges the convert asked for, and the target's copies. */
   private static final class Counted extends FilterDevice {
     final AtomicInteger reads = new AtomicInteger();
     final AtomicInteger mapped = new AtomicInteger();
+    final AtomicInteger copies = new AtomicInteger();
 
     Counted(BlockDevice next) {
       super(next);
@@ -189,12 +255,14 @@ class MappedConvertIT {
       run("qemu-img", "create", "-q", "-f", outFormat, out.toString(), "8388608");
       try (Image source = open(src, format, true); Image target = open(out, outFormat, false)) {
         Counted c = new Counted(source);
+        CountedTarget t = new CountedTarget(target);
         Named from = new Named(src.toString(), c);
-        Named to = new Named(out.toString(), target);
+        Named to = new Named(out.toString(), t);
         ConvertOptions options = ConvertOptions.DEFAULTS.withTargetIsZero(true).withWorkers(3);
         if (mapped) {
           Convert.run(from, to, options.withInOrder(true), Progress.NONE);
           counted = c;
+          c.copies.set(t.copies.get());
         } else {
           Convert.runByReads(from, to, options, Progress.NONE);
         }
@@ -205,6 +273,15 @@ class MappedConvertIT {
     assertThat(Files.mismatch(outs.get(0), outs.get(1))).as("mapped and copied outputs differ at").isEqualTo(-1);
     assertThat(run("qemu-img", "map", "--output=json", "-f", outFormat, outs.get(0).toString()))
         .isEqualTo(run("qemu-img", "map", "--output=json", "-f", outFormat, outs.get(1).toString()));
+    if (outFormat.equals("raw")) {
+      // And as qemu-img's own convert writes it: the same bytes, the same holes.
+      Path theirs = dir.resolve("out-qemu.raw");
+      Files.deleteIfExists(theirs);
+      run("qemu-img", "convert", "-f", format, "-O", "raw", src.toString(), theirs.toString());
+      assertThat(Files.mismatch(outs.get(0), theirs)).as("vdisk's and qemu-img's outputs differ at").isEqualTo(-1);
+      assertThat(run("qemu-img", "map", "--output=json", "-f", "raw", outs.get(0).toString()))
+          .isEqualTo(run("qemu-img", "map", "--output=json", "-f", "raw", theirs.toString()));
+    }
     return counted;
   }
 
