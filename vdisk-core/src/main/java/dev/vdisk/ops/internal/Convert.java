@@ -32,8 +32,9 @@ import java.util.concurrent.locks.ReentrantLock;
  *       ({@link SparseScanner}). A chunk whose bytes sit verbatim in one host file (raw, qcow2 data clusters) and
  *       in its page cache is scanned and written from a read-only mapping of that file ({@link MappedChunk}, a slice of a
  *       large window that {@link MappedWindows} maps once for many chunks) instead of read into the buffer: one copy
- *       of each byte (into the target) where a read makes two. Into a raw file the data runs of such a chunk are
- *       copied by the kernel, file to file ({@link BlockDevice#writeFrom}, copy_file_range).
+ *       of each byte (into the target) where a read makes two. With {@link ConvertOptions#offload()} ({@code -C})
+ *       such a chunk goes into a raw file whole, unscanned, copied by the kernel from file to file ({@link
+ *       BlockDevice#writeFrom}, copy_file_range), as qemu-img -C copies.
  *   <li>Writes go out in ascending order unless {@link ConvertOptions#inOrder()} is false; reads run ahead
  *       in parallel either way.
  *   <li>With {@link ConvertOptions#compressed()} ({@code -c}) chunks are whole compression units of the target
@@ -75,8 +76,11 @@ public final class Convert {
   private BlockStatus status;
   private long written;
   private volatile IOException failure;
-  /** Whether the target may still take {@link BlockDevice#writeFrom}: false once it has refused. */
-  private volatile boolean kernelCopy = true;
+  /**
+   * With {@link ConvertOptions#offload()}: whether the target may still take {@link BlockDevice#writeFrom}; false once
+   * it has refused (qemu-img likewise stops offloading after the first copy that fails).
+   */
+  private volatile boolean kernelCopy;
 
   /** Guards {@link #done} so that progress updates go out in order. */
   private final Object progressLock = new Object();
@@ -96,6 +100,7 @@ public final class Convert {
         : new SparseScanner(min, SparseScanner.alignment(min, target.device().limits().requestAlignment()));
     this.unit = options.compressed() ? target.device().limits().compressionUnit() : 0;
     this.windows = mapSource ? new MappedWindows(Math.max(options.bufferSize(), unit)) : null;
+    this.kernelCopy = options.offload();
   }
 
   /**
@@ -240,7 +245,8 @@ public final class Convert {
         }
         // Scanned before the turn: the in-order writes are the copy's one serial path, the scan (and the faults that
         // map the source's pages) can overlap the write before.
-        int[] runs = c.data() && scanner != null && unit == 0
+        // An offloaded chunk is copied whole, unscanned (as qemu-img -C copies); scanned in write() if the copy is refused.
+        int[] runs = c.data() && scanner != null && unit == 0 && !(kernelCopy && mapped != null)
             ? scanner.runs(bytes, c.length(), c.offset() / SparseScanner.SECTOR) : null;
         if (options.inOrder()) {
           awaitTurn(c.offset());
@@ -387,14 +393,18 @@ public final class Convert {
         }
         return;
       }
+      if (runs == null) {
+        if (copied(at, mapped, 0, c.length())) {
+          return;
+        }
+        runs = scanner.runs(buf, c.length(), c.offset() / SparseScanner.SECTOR);
+      }
       int pos = 0;
       for (int run : runs) {
         int bytes = Math.min(Math.abs(run) * SparseScanner.SECTOR, c.length() - pos);
         at = c.offset() + pos;
         if (run > 0) {
-          if (!copied(at, mapped, pos, bytes)) {
-            dst.write(at, buf.slice(pos, bytes), Set.of());
-          }
+          dst.write(at, buf.slice(pos, bytes), Set.of());
         } else {
           zeroes(at, bytes);
         }
@@ -406,11 +416,9 @@ public final class Convert {
   }
 
   /**
-   * Copies a data run of a mapped chunk from its host file into the target's in the kernel where the target can
-   * ({@link BlockDevice#writeFrom}: a raw file in the page cache): one copy of each byte, page cache to page cache,
-   * as the write from the mapping makes, but without faulting the mapping's pages in for the write (the zero scan's
-   * probes still touch them). False where the caller must write the bytes; after a target's first refusal it is not
-   * asked again.
+   * {@code -C}: copies a mapped chunk's bytes from its host file into the target's in the kernel where the target
+   * can ({@link BlockDevice#writeFrom}: a raw file in the page cache). False where the caller must write them; after
+   * a target's first refusal it is not asked again.
    */
   private boolean copied(long at, MappedChunk mapped, int pos, int bytes) throws IOException {
     if (mapped == null || !kernelCopy) {

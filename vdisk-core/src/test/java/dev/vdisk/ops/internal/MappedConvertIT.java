@@ -34,9 +34,9 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * Convert's mapped source ({@link MappedChunk}) writes what its copy path writes: the same bytes and the same
  * allocation ({@code qemu-img map}) for sources made by qemu-img and qemu-io, where data straddles holes, zero runs sit
- * inside data, in qcow2 data clusters; compressed clusters and backing files take the copy path. Into a raw target the
- * mapped chunks' data runs are copied from file to file ({@link BlockDevice#writeFrom}), and the output is also
- * qemu-img convert's, byte for byte and hole for hole.
+ * inside data, in qcow2 data clusters; compressed clusters and backing files take the copy path. A raw output is
+ * also qemu-img convert's, byte for byte and hole for hole; with {@code -C} ({@link ConvertOptions#offload()}) mapped
+ * chunks go into a raw target by the kernel's copy ({@link BlockDevice#writeFrom}) and the output is qemu-img -C's.
  */
 class MappedConvertIT {
   private static final int MIB = 1 << 20;
@@ -66,11 +66,77 @@ class MappedConvertIT {
     run("cat", src.toString());
 
     Counted counted = convertBothWays(src, format, "raw");
-    Counted intoQcow2 = convertBothWays(src, format, "qcow2");
+    convertBothWays(src, format, "qcow2");
 
     assertThat(counted.reads.get()).as("data chunks read with read() rather than mapped").isZero();
-    assertThat(counted.copies.get()).as("data runs copied from file to file into the raw target").isPositive();
-    assertThat(intoQcow2.copies.get()).as("a qcow2 target takes no copies").isZero();
+    assertThat(counted.copies.get()).as("copies from file to file without -C").isZero();
+  }
+
+  /**
+   * With {@code -C} a mapped chunk goes into a raw target by the kernel's copy, whole, and the output is qemu-img
+   * convert -C's byte for byte and hole for hole (zero runs inside data copied, not left sparse); compressed clusters
+   * and ranges of a backing file are read and written as without it (so where a backing file's data holds zero runs,
+   * the holes differ from qemu-img -C's, which copies that data whole too); a qcow2 target takes no copies.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"raw", "qcow2", "compressed", "backed"})
+  void offloadedChunksGoByKernelCopyAndConvertAsQemuImgC(String kind) throws Exception {
+    Path src;
+    String format = kind.equals("raw") ? "raw" : "qcow2";
+    if (kind.equals("raw") || kind.equals("qcow2")) {
+      src = dir.resolve("src." + format);
+      run("qemu-img", "create", "-q", "-f", format, src.toString(), "8388608");
+      io(format, src, WRITES);
+    } else if (kind.equals("compressed")) {
+      Path raw = dir.resolve("plain.raw");
+      run("qemu-img", "create", "-q", "-f", "raw", raw.toString(), "8388608");
+      io("raw", raw, WRITES);
+      src = dir.resolve("src.qcow2");
+      run("qemu-img", "convert", "-c", "-f", "raw", "-O", "qcow2", raw.toString(), src.toString());
+    } else {
+      Path base = dir.resolve("base.qcow2");
+      run("qemu-img", "create", "-q", "-f", "qcow2", base.toString(), "8388608");
+      io("qcow2", base, WRITES);
+      src = dir.resolve("top.qcow2");
+      run("qemu-img", "create", "-q", "-f", "qcow2", "-b", base.toString(), "-F", "qcow2", src.toString());
+      io("qcow2", src, "write -P 0x66 0 2m", "write -P 0 2200k 64k", "write -P 0x77 3m 192k", "write -z 6m 128k");
+    }
+    run("cat", src.toString());
+    for (boolean ordered : new boolean[] {true, false}) {
+      Path out = dir.resolve("out.raw");
+      Files.deleteIfExists(out);
+      run("qemu-img", "create", "-q", "-f", "raw", out.toString(), "8388608");
+      CountedTarget t;
+      try (Image source = open(src, format, true); Image target = open(out, "raw", false)) {
+        t = new CountedTarget(target);
+        Convert.run(new Named(src.toString(), source), new Named(out.toString(), t),
+            ConvertOptions.DEFAULTS.withTargetIsZero(true).withWorkers(3).withInOrder(ordered).withOffload(true),
+            Progress.NONE);
+        target.flush();
+      }
+      Path theirs = dir.resolve("out-qemu.raw");
+      Files.deleteIfExists(theirs);
+      run("qemu-img", "convert", "-C", "-f", format, "-O", "raw", src.toString(), theirs.toString());
+      assertThat(Files.mismatch(out, theirs)).as("vdisk's and qemu-img -C's outputs differ at").isEqualTo(-1);
+      if (!kind.equals("backed")) {
+        // (qemu-img -C copies a backing file's data whole too; vdisk reads and scans it, as without -C.)
+        assertThat(run("qemu-img", "map", "--output=json", "-f", "raw", out.toString()))
+            .isEqualTo(run("qemu-img", "map", "--output=json", "-f", "raw", theirs.toString()));
+      }
+      if (!kind.equals("compressed")) {
+        assertThat(t.copies.get()).as("chunks copied from file to file").isPositive();
+      }
+    }
+    Path q = dir.resolve("out.qcow2");
+    run("qemu-img", "create", "-q", "-f", "qcow2", q.toString(), "8388608");
+    try (Image source = open(src, format, true); Image target = open(q, "qcow2", false)) {
+      CountedTarget t = new CountedTarget(target);
+      Convert.run(new Named(src.toString(), source), new Named(q.toString(), t),
+          ConvertOptions.DEFAULTS.withTargetIsZero(true).withOffload(true), Progress.NONE);
+      target.flush();
+      assertThat(t.copies.get()).as("a qcow2 target takes no copies").isZero();
+    }
+    run("qemu-img", "compare", "-q", "-f", format, "-F", "qcow2", src.toString(), q.toString());
   }
 
   @Test
@@ -151,14 +217,14 @@ class MappedConvertIT {
   }
 
   @Test
-  void aSourceTruncatedUnderAKernelCopyFailsWithAnIOExceptionNamingTheSource() throws Exception {
+  void aSourceTruncatedUnderAnOffloadedCopyFailsWithAnIOExceptionNamingTheSource() throws Exception {
     Path src = dir.resolve("src.raw");
     run("qemu-img", "create", "-q", "-f", "raw", src.toString(), "4194304");
     io("raw", src, "write -P 0x11 0 4m");
     run("cat", src.toString());
     Path out = dir.resolve("out.raw");
     run("qemu-img", "create", "-q", "-f", "raw", out.toString(), "4194304");
-    ConvertOptions options = new ConvertOptions(2, true, 4096, true, 64 << 10);
+    ConvertOptions options = new ConvertOptions(2, true, 4096, true, 64 << 10).withOffload(true);
     AtomicInteger copies = new AtomicInteger();
     try (Image source = open(src, "raw", true); Image target = open(out, "raw", false)) {
       // The first chunk's copy cuts the source short behind itself, after the second worker has mapped and scanned
