@@ -359,7 +359,8 @@ public final class Convert {
 
   /**
    * qemu-img's convert_co_write: data runs written, zero runs skipped on a zero target or zeroed. {@code runs}: a data
-   * chunk's {@link SparseScanner#runs} where there is a scanner and no compression, else null.
+   * chunk's {@link SparseScanner#runs} where there is a scanner and no compression, else null; null too for a chunk
+   * to offload ({@code mapped}, its mapping, with {@code -C}), which is scanned here if the target refuses the copy.
    */
   private void write(Chunk c, ByteBuffer buf, int[] runs, MappedChunk mapped) throws IOException {
     BlockDevice dst = target.device();
@@ -394,7 +395,7 @@ public final class Convert {
         return;
       }
       if (runs == null) {
-        if (copied(at, mapped, 0, c.length())) {
+        if (copied(at, mapped, c.length())) {
           return;
         }
         runs = scanner.runs(buf, c.length(), c.offset() / SparseScanner.SECTOR);
@@ -420,11 +421,11 @@ public final class Convert {
    * can ({@link BlockDevice#writeFrom}: a raw file in the page cache). False where the caller must write them; after
    * a target's first refusal it is not asked again.
    */
-  private boolean copied(long at, MappedChunk mapped, int pos, int bytes) throws IOException {
+  private boolean copied(long at, MappedChunk mapped, int bytes) throws IOException {
     if (mapped == null || !kernelCopy) {
       return false;
     }
-    if (target.device().writeFrom(at, mapped.range(pos, bytes))) {
+    if (target.device().writeFrom(at, mapped.range(0, bytes))) {
       return true;
     }
     kernelCopy = false;
