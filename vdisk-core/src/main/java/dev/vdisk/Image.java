@@ -48,6 +48,12 @@ public final class Image extends FilterDevice {
     return next.hostRanges(offset, length);
   }
 
+  /** The stack's copy: this layer writes into the stack unchanged. */
+  @Override
+  public boolean writeFrom(long offset, HostRange src) throws IOException {
+    return next.writeFrom(offset, src);
+  }
+
   /** True if the format was probed rather than named. */
   public boolean probed() {
     return stack.probed();

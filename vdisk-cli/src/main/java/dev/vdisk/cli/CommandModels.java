@@ -276,8 +276,13 @@ final class CommandModels {
     s.addOption(ModelBinding.field(() -> c.sparse, v -> c.sparse = (String) v).bind(OptionSpec.builder("-S")
         .type(String.class).arity("1").paramLabel("SIZE")
         .description("Zero runs in data at least this long stay sparse (default 4k; 0 writes everything as data).")
-        .descriptionKey("").prompt("").defaultValue("4k")
+        .descriptionKey("").prompt("")
         .withToString("field String dev.vdisk.cli.ConvertCommand.sparse").initialValue(c.sparse)).build());
+    s.addOption(ModelBinding.field(() -> c.offload, v -> c.offload = (boolean) v).bind(OptionSpec.builder("-C")
+        .type(boolean.class).arity("0").paramLabel("<offload>")
+        .description("Copy offloading: data stored verbatim in a host file goes into a raw target file by the kernel's copy_file_range, whole (zero runs inside it are copied).")
+        .descriptionKey("").prompt("")
+        .withToString("field boolean dev.vdisk.cli.ConvertCommand.offload").initialValue(c.offload)).build());
     s.addOption(ModelBinding.field(() -> c.workers, v -> c.workers = (String) v).bind(OptionSpec.builder("-m")
         .type(String.class).arity("1").paramLabel("N")
         .description("Parallel copy workers, 1 to 16 (default 8).")

@@ -31,7 +31,7 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 
 /**
- * {@code vdisk convert [-f fmt] [-O output_fmt] [-o options] [-S threshold] [-m N] [-W] [-p] [-q] [-t cache]
+ * {@code vdisk convert [-f fmt] [-O output_fmt] [-o options] [-S threshold] [-m N] [-W] [-C] [-p] [-q] [-t cache]
  * [-T src_cache] [-n] [--target-is-zero] [--bitmaps [--skip-broken-bitmaps]] [--force] [-U] SRC DST}: qemu-img convert's options and defaults
  * (output format raw, target cache {@code unsafe}, source cache {@code writeback}, {@code -S 4k}, {@code -m 8}),
  * over {@link Vdisk#convert(BlockDevice, String, Image, String, ConvertOptions, Progress)}.
@@ -61,9 +61,14 @@ final class ConvertCommand implements Callable<Integer> {
   @Option(names = "-o", paramLabel = "OPTIONS", description = "Target creation options, key=value[,key=value]... (repeatable).")
   List<String> options = new ArrayList<>();
 
-  @Option(names = "-S", paramLabel = "SIZE", defaultValue = "4k",
+  /** Null when not given: 4k, and -C allowed (qemu-img refuses -C with an explicit -S). */
+  @Option(names = "-S", paramLabel = "SIZE",
       description = "Zero runs in data at least this long stay sparse (default 4k; 0 writes everything as data).")
   String sparse;
+
+  @Option(names = "-C", description = "Copy offloading: data stored verbatim in a host file goes into a raw target file"
+      + " by the kernel's copy_file_range, whole (zero runs inside it are copied).")
+  boolean offload;
 
   @Option(names = "-m", paramLabel = "N", defaultValue = "8", description = "Parallel copy workers, 1 to 16 (default 8).")
   String workers;
@@ -290,13 +295,20 @@ final class ConvertCommand implements Callable<Integer> {
   }
 
   private ConvertOptions copyOptions() {
-    long s = Sizes.parse("-S", sparse);
+    // qemu-img's words and order of checks.
+    if (offload && sparse != null) {
+      throw new CliException("Cannot enable copy offloading when -S is used");
+    }
+    if (offload && compress) {
+      throw new CliException("Cannot enable copy offloading when -c is used");
+    }
+    long s = Sizes.parse("-S", sparse == null ? "4k" : sparse);
     if (s % 512 != 0 || s > ConvertOptions.MAX_SPARSE) {
       throw new CliException("-S: '" + sparse + "' (expected: a multiple of 512 up to " + ConvertOptions.MAX_SPARSE
           + ", or 0 to disable sparse detection and fully allocate the output)");
     }
     int m = Args.integer("-m", workers, 1, ConvertOptions.MAX_WORKERS);
-    return ConvertOptions.DEFAULTS.withSparseBytes((int) s).withWorkers(m).withInOrder(!outOfOrder);
+    return ConvertOptions.DEFAULTS.withSparseBytes((int) s).withWorkers(m).withInOrder(!outOfOrder).withOffload(offload);
   }
 
   /**

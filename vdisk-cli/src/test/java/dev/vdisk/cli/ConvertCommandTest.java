@@ -37,6 +37,21 @@ class ConvertCommandTest {
   }
 
   @Test
+  void copyOffloadingCopiesTheSameBytesAndRefusesAnExplicitSparseSizeOrCompressionAsQemuImg() throws IOException {
+    Vdisk.Result r = Vdisk.run("convert", "-C", "-W", "-f", "raw", src, file("offloaded.raw"));
+    assertThat(r.exit()).as(r.err()).isZero();
+    assertThat(Files.readAllBytes(dir.resolve("offloaded.raw"))).isEqualTo(Files.readAllBytes(dir.resolve("src.raw")));
+    Vdisk.Result sparse = Vdisk.run("convert", "-C", "-S", "4k", "-f", "raw", src, file("s.raw"));
+    assertThat(sparse.exit()).isEqualTo(1);
+    assertThat(sparse.errLines()).containsExactly("vdisk convert: Cannot enable copy offloading when -S is used");
+    Vdisk.Result compressed = Vdisk.run("convert", "-C", "-c", "-O", "qcow2", "-f", "raw", src, file("c.qcow2"));
+    assertThat(compressed.exit()).isEqualTo(1);
+    assertThat(compressed.errLines()).containsExactly("vdisk convert: Cannot enable copy offloading when -c is used");
+    assertThat(dir.resolve("s.raw")).doesNotExist();
+    assertThat(dir.resolve("c.qcow2")).doesNotExist();
+  }
+
+  @Test
   void progressDrawsABarOnStandardError() {
     Vdisk.Result r = Vdisk.run("convert", "-p", "-f", "raw", src, file("out.raw"));
     assertThat(r.exit()).isZero();

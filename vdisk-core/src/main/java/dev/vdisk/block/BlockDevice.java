@@ -100,6 +100,20 @@ public interface BlockDevice extends Closeable {
   }
 
   /**
+   * Writes the bytes of {@code src} (another device's {@link #hostRanges}) at {@code offset}, copied by the host from
+   * file to file ({@code copy_file_range}) without passing through this process's memory, and returns true; or
+   * returns false, having written nothing, where this layer cannot (the caller then reads and {@link #write}s). Once
+   * true, the write is one as {@link #write} makes with no flags: what {@link #flush} covers, its errors the same.
+   * {@code src}'s bytes must not change meanwhile (a copy's source).
+   *
+   * <p>The default cannot: a layer passes the verb on only where its bytes go to its lower layer unchanged and at the
+   * same offset (a raw image, the guard after its checks, a filter that only drops flushes).
+   */
+  default boolean writeFrom(long offset, HostRange src) throws IOException {
+    return false;
+  }
+
+  /**
    * A new queue of up to {@code depth} reads and writes that this layer overlaps in the kernel, for a caller that keeps
    * many requests in flight from one thread and waits once for many completions (QEMU's {@code aio=native}); null
    * where the layer has none. The caller closes it before the device.

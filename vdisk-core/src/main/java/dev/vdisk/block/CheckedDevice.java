@@ -143,6 +143,14 @@ public final class CheckedDevice extends FilterDevice {
     return next.hostRanges(offset, length);
   }
 
+  /** The lower layer's copy, after the checks a {@link #write} of the range gets. */
+  @Override
+  public boolean writeFrom(long offset, HostRange src) throws IOException {
+    checkWritable("write");
+    checkRange("write", offset, src.length(), BlockError.ENOSPC);
+    return next.writeFrom(offset, src);
+  }
+
   @Override
   public void write(long offset, ByteBuffer src, Set<WriteFlag> flags) throws IOException {
     checkWritable("write");

@@ -36,6 +36,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -120,6 +121,8 @@ public final class FileDevice implements BlockDevice {
   /** Whether a successful fdatasync can be trusted; a failed one under the page cache fails every later flush. */
   private final WritebackErrors writebackErrors;
   private volatile long size;
+  /** Idle write channels of {@link #writeFrom}, each with its own file offset; closed with the device. */
+  private final ConcurrentLinkedQueue<FileChannel> copyChannels = new ConcurrentLinkedQueue<>();
   // Learnt on first failure: retrying an unsupported fallocate mode or lseek on every request is waste.
   private volatile boolean punchSupported = true;
   private volatile boolean blockDiscardSupported = true;
@@ -422,6 +425,52 @@ public final class FileDevice implements BlockDevice {
     } catch (IOException e) {
       return false;
     }
+  }
+
+  /**
+   * The copy where this is a regular file written through the page cache (no O_DIRECT, which would bypass the pages a
+   * buffered write fills, nor a block device): the JDK's {@link FileChannel#transferTo}, which on Linux is {@code
+   * copy_file_range} (or sendfile between file systems). It writes at its target's file offset, not at a position it
+   * is given, so each copy in flight takes a channel of its own from {@link #copyChannels}. Grows the file as a
+   * {@link #write} does.
+   */
+  @Override
+  public boolean writeFrom(long offset, HostRange src) throws IOException {
+    if (options.readOnly() || options.cache().direct() || blockDevice) {
+      return false;
+    }
+    long length = src.length();
+    growTo(offset + length);
+    // An interrupted thread would close both channels (the JDK's close-on-interrupt): the source's is another device's.
+    boolean interrupted = Thread.interrupted();
+    FileChannel target = copyChannels.poll();
+    try {
+      if (target == null) {
+        target = FileChannel.open(path, StandardOpenOption.WRITE);
+      }
+      target.position(offset);
+      long done = 0;
+      while (done < length) {
+        long n = src.channel().transferTo(src.position() + done, length - done, target);
+        if (n <= 0) {
+          throw new IOException("the source file ended at byte " + (src.position() + done)
+              + " (expected: a source no other process truncates)");
+        }
+        done += n;
+      }
+    } catch (IOException e) {
+      throw HostErrors.of("write", path, offset, length, e);
+    } finally {
+      changes.incrementAndGet();
+      if (target != null) {
+        copyChannels.add(target);
+      }
+      restoreInterrupt(interrupted);
+    }
+    if (closed.get()) {
+      closeCopyChannels();
+    }
+    return true;
   }
 
   /**
@@ -860,6 +909,14 @@ public final class FileDevice implements BlockDevice {
     }
     try (file; io) {
       writebackErrors.close();
+      closeCopyChannels();
+    }
+  }
+
+  /** Closes the idle channels of {@link #writeFrom}; one still in use is closed by its copy, which sees the device closed. */
+  private void closeCopyChannels() throws IOException {
+    for (FileChannel c; (c = copyChannels.poll()) != null; ) {
+      c.close();
     }
   }
 

@@ -16,15 +16,27 @@ package dev.vdisk.ops;
  * @param overBacking {@code -B}: the target's backing image reads as the source's backing image does, so only what
  *     the source's top layer defines is written: its data, and its zeroes where the target's backing image reaches
  *     (qemu-img convert with a backing file for the target)
+ * @param offload {@code -C}, copy offloading: data the source holds verbatim in a host file (a raw file, qcow2 data
+ *     clusters) goes into a target in a host file by the host kernel's copy from file to file ({@code
+ *     copy_file_range}) where the target takes it ({@link dev.vdisk.block.BlockDevice#writeFrom}), whole, as
+ *     qemu-img's {@code -C} copies it: zero runs inside such data are copied, not left sparse. Elsewhere (compressed
+ *     clusters, a backing file's data, a target that cannot take the copy) as without it; qemu-img -C copies a
+ *     backing file's data whole as well, so zero runs there can come out allocated in its output and sparse in vdisk's.
  */
 public record ConvertOptions(int workers, boolean inOrder, int sparseBytes, boolean targetIsZero, int bufferSize,
-    boolean compressed, boolean overBacking) {
+    boolean compressed, boolean overBacking, boolean offload) {
   /** The unit of sparse detection: {@code sparseBytes} and {@code bufferSize} are multiples of it. */
   public static final int SECTOR = 512;
   public static final int MAX_WORKERS = 16;
   public static final int MAX_SPARSE = 16 << 20;
   public static final int DEFAULT_BUFFER = 2 << 20;
   public static final ConvertOptions DEFAULTS = new ConvertOptions(8, true, 4096, false, DEFAULT_BUFFER, false, false);
+
+  /** Without copy offloading. */
+  public ConvertOptions(int workers, boolean inOrder, int sparseBytes, boolean targetIsZero, int bufferSize,
+      boolean compressed, boolean overBacking) {
+    this(workers, inOrder, sparseBytes, targetIsZero, bufferSize, compressed, overBacking, false);
+  }
 
   /** Without compression, over the whole source. */
   public ConvertOptions(int workers, boolean inOrder, int sparseBytes, boolean targetIsZero, int bufferSize) {
@@ -40,6 +52,10 @@ public record ConvertOptions(int workers, boolean inOrder, int sparseBytes, bool
       throw new IllegalArgumentException("sparse size: " + sparseBytes + " (expected: a multiple of "
           + SECTOR + " up to " + MAX_SPARSE + ", or 0 to disable sparse detection)");
     }
+    if (offload && compressed) {
+      throw new IllegalArgumentException("offload: with compressed (expected: one of the two; compressed data is not"
+          + " copied verbatim)");
+    }
     if (bufferSize < SECTOR || bufferSize % SECTOR != 0) {
       throw new IllegalArgumentException("buffer size: " + bufferSize + " (expected: a positive multiple of "
           + SECTOR + ")");
@@ -48,36 +64,41 @@ public record ConvertOptions(int workers, boolean inOrder, int sparseBytes, bool
 
   /** These options with {@code n} workers ({@code -m}). */
   public ConvertOptions withWorkers(int n) {
-    return new ConvertOptions(n, inOrder, sparseBytes, targetIsZero, bufferSize, compressed, overBacking);
+    return new ConvertOptions(n, inOrder, sparseBytes, targetIsZero, bufferSize, compressed, overBacking, offload);
   }
 
   /** These options writing in order or not ({@code -W}). */
   public ConvertOptions withInOrder(boolean ordered) {
-    return new ConvertOptions(workers, ordered, sparseBytes, targetIsZero, bufferSize, compressed, overBacking);
+    return new ConvertOptions(workers, ordered, sparseBytes, targetIsZero, bufferSize, compressed, overBacking, offload);
   }
 
   /** These options with sparse detection over {@code bytes} ({@code -S}, 0 for none). */
   public ConvertOptions withSparseBytes(int bytes) {
-    return new ConvertOptions(workers, inOrder, bytes, targetIsZero, bufferSize, compressed, overBacking);
+    return new ConvertOptions(workers, inOrder, bytes, targetIsZero, bufferSize, compressed, overBacking, offload);
   }
 
   /** These options with the target known to read as zeroes or not. */
   public ConvertOptions withTargetIsZero(boolean zero) {
-    return new ConvertOptions(workers, inOrder, sparseBytes, zero, bufferSize, compressed, overBacking);
+    return new ConvertOptions(workers, inOrder, sparseBytes, zero, bufferSize, compressed, overBacking, offload);
   }
 
   /** These options reading {@code bytes} per request. */
   public ConvertOptions withBufferSize(int bytes) {
-    return new ConvertOptions(workers, inOrder, sparseBytes, targetIsZero, bytes, compressed, overBacking);
+    return new ConvertOptions(workers, inOrder, sparseBytes, targetIsZero, bytes, compressed, overBacking, offload);
   }
 
   /** These options writing compressed or not ({@code -c}). */
   public ConvertOptions withCompressed(boolean c) {
-    return new ConvertOptions(workers, inOrder, sparseBytes, targetIsZero, bufferSize, c, overBacking);
+    return new ConvertOptions(workers, inOrder, sparseBytes, targetIsZero, bufferSize, c, overBacking, offload);
   }
 
   /** These options writing only the source's top layer ({@code -B}) or the whole source. */
   public ConvertOptions withOverBacking(boolean over) {
-    return new ConvertOptions(workers, inOrder, sparseBytes, targetIsZero, bufferSize, compressed, over);
+    return new ConvertOptions(workers, inOrder, sparseBytes, targetIsZero, bufferSize, compressed, over, offload);
+  }
+
+  /** These options with copy offloading or without ({@code -C}). */
+  public ConvertOptions withOffload(boolean o) {
+    return new ConvertOptions(workers, inOrder, sparseBytes, targetIsZero, bufferSize, compressed, overBacking, o);
   }
 }

@@ -86,6 +86,41 @@ class FileDeviceTest {
     }
   }
 
+  /**
+   * A page-cache file takes another file's bytes copied by the kernel, at the offset asked, growing past its end as a
+   * write does, and its copy channels close with it; an O_DIRECT file or a read-only one refuses and writes nothing.
+   */
+  @ParameterizedTest
+  @FieldSource("PRESETS")
+  void writeFromCopiesAHostRangeWhereTheFileIsInThePageCache(CacheMode cache) throws IOException {
+    Path from = dir.resolve("from.raw");
+    byte[] bytes = new byte[3 * MIB];
+    new Random(7).nextBytes(bytes);
+    Files.write(from, bytes);
+    Path p = sparseFile("to.raw", 2 * MIB);
+    try (FileDevice src = FileDevice.open(from, FileOptions.of(CacheMode.WRITEBACK, true));
+        FileDevice dev = open(p, cache)) {
+      // From byte 4096 of the source to byte MIB + 4096 of the target: 1.5 MiB, half of it past the target's end.
+      boolean copied = dev.writeFrom(MIB + 4096, src.hostRanges(4096, 3 * MIB / 2).getFirst());
+      assertThat(copied).isEqualTo(!cache.direct());
+      if (copied) {
+        assertThat(dev.size()).isEqualTo(MIB + 4096 + 3 * MIB / 2);
+        ByteBuffer back = ByteBuffer.allocate(3 * MIB / 2);
+        dev.read(MIB + 4096, back);
+        assertThat(back.flip().mismatch(ByteBuffer.wrap(bytes, 4096, 3 * MIB / 2))).isEqualTo(-1);
+        assertThat(dev.extents(0, MIB).getFirst().zero()).as("nothing written before the copy's offset").isTrue();
+      } else {
+        assertThat(Files.size(p)).isEqualTo(2 * MIB);
+        assertThat(dev.extents(0, 2 * MIB)).allMatch(Extent::zero);
+      }
+    }
+    assertThat(openFlagsOf(p)).as("fds left open after close").isEmpty();
+    try (FileDevice src = FileDevice.open(from, FileOptions.of(CacheMode.WRITEBACK, true));
+        FileDevice readOnly = FileDevice.open(p, FileOptions.of(cache, true))) {
+      assertThat(readOnly.writeFrom(0, src.hostRanges(0, 4096).getFirst())).isFalse();
+    }
+  }
+
   /** The flags (from /proc/self/fdinfo) of every descriptor of this process that is open on {@code file}. */
   private static List<Integer> openFlagsOf(Path file) throws IOException {
     Path real = file.toRealPath();

@@ -33,6 +33,12 @@ public final class NoFlushFilter extends FilterDevice {
   @Override
   public void flush() {}
 
+  /** Writes pass through unchanged, so do copies. */
+  @Override
+  public boolean writeFrom(long offset, HostRange src) throws IOException {
+    return next.writeFrom(offset, src);
+  }
+
   /** Reads pass through unchanged, so do their host ranges. */
   @Override
   public List<HostRange> hostRanges(long offset, long length) throws IOException {

@@ -76,6 +76,12 @@ final class RawImage extends FilterDevice implements FormatImage {
     return next.hostRanges(offset, length);
   }
 
+  /** The file's copy, except into the first sector of a probed image, whose bytes {@link #write} must check. */
+  @Override
+  public boolean writeFrom(long offset, HostRange src) throws IOException {
+    return (!probed || offset >= SECTOR) && next.writeFrom(offset, src);
+  }
+
   @Override
   public String toString() {
     return "Raw(" + next + ")";

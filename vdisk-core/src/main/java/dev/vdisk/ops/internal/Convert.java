@@ -32,7 +32,9 @@ import java.util.concurrent.locks.ReentrantLock;
  *       ({@link SparseScanner}). A chunk whose bytes sit verbatim in one host file (raw, qcow2 data clusters) and
  *       in its page cache is scanned and written from a read-only mapping of that file ({@link MappedChunk}, a slice of a
  *       large window that {@link MappedWindows} maps once for many chunks) instead of read into the buffer: one copy
- *       of each byte (into the target) where a read makes two.
+ *       of each byte (into the target) where a read makes two. With {@link ConvertOptions#offload()} ({@code -C})
+ *       such a chunk goes into a raw file whole, unscanned, copied by the kernel from file to file ({@link
+ *       BlockDevice#writeFrom}, copy_file_range), as qemu-img -C copies.
  *   <li>Writes go out in ascending order unless {@link ConvertOptions#inOrder()} is false; reads run ahead
  *       in parallel either way.
  *   <li>With {@link ConvertOptions#compressed()} ({@code -c}) chunks are whole compression units of the target
@@ -74,6 +76,11 @@ public final class Convert {
   private BlockStatus status;
   private long written;
   private volatile IOException failure;
+  /**
+   * With {@link ConvertOptions#offload()}: whether the target may still take {@link BlockDevice#writeFrom}; false once
+   * it has refused (qemu-img likewise stops offloading after the first copy that fails).
+   */
+  private volatile boolean kernelCopy;
 
   /** Guards {@link #done} so that progress updates go out in order. */
   private final Object progressLock = new Object();
@@ -93,6 +100,7 @@ public final class Convert {
         : new SparseScanner(min, SparseScanner.alignment(min, target.device().limits().requestAlignment()));
     this.unit = options.compressed() ? target.device().limits().compressionUnit() : 0;
     this.windows = mapSource ? new MappedWindows(Math.max(options.bufferSize(), unit)) : null;
+    this.kernelCopy = options.offload();
   }
 
   /**
@@ -237,13 +245,14 @@ public final class Convert {
         }
         // Scanned before the turn: the in-order writes are the copy's one serial path, the scan (and the faults that
         // map the source's pages) can overlap the write before.
-        int[] runs = c.data() && scanner != null && unit == 0
+        // An offloaded chunk is copied whole, unscanned (as qemu-img -C copies); scanned in write() if the copy is refused.
+        int[] runs = c.data() && scanner != null && unit == 0 && !(kernelCopy && mapped != null)
             ? scanner.runs(bytes, c.length(), c.offset() / SparseScanner.SECTOR) : null;
         if (options.inOrder()) {
           awaitTurn(c.offset());
         }
         if (failure == null && !c.kept()) {
-          write(c, bytes, runs);
+          write(c, bytes, runs, mapped);
           if (c.data() || scanner == null) {
             reportDone(c.length());
           }
@@ -350,9 +359,10 @@ public final class Convert {
 
   /**
    * qemu-img's convert_co_write: data runs written, zero runs skipped on a zero target or zeroed. {@code runs}: a data
-   * chunk's {@link SparseScanner#runs} where there is a scanner and no compression, else null.
+   * chunk's {@link SparseScanner#runs} where there is a scanner and no compression, else null; null too for a chunk
+   * to offload ({@code mapped}, its mapping, with {@code -C}), which is scanned here if the target refuses the copy.
    */
-  private void write(Chunk c, ByteBuffer buf, int[] runs) throws IOException {
+  private void write(Chunk c, ByteBuffer buf, int[] runs, MappedChunk mapped) throws IOException {
     BlockDevice dst = target.device();
     long at = c.offset();
     try {
@@ -384,6 +394,12 @@ public final class Convert {
         }
         return;
       }
+      if (runs == null) {
+        if (copied(at, mapped, c.length())) {
+          return;
+        }
+        runs = scanner.runs(buf, c.length(), c.offset() / SparseScanner.SECTOR);
+      }
       int pos = 0;
       for (int run : runs) {
         int bytes = Math.min(Math.abs(run) * SparseScanner.SECTOR, c.length() - pos);
@@ -398,6 +414,22 @@ public final class Convert {
     } catch (IOException e) {
       throw new IOException("error while writing '" + target.name() + "' at byte " + at + ": " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * {@code -C}: copies a mapped chunk's bytes from its host file into the target's in the kernel where the target
+   * can ({@link BlockDevice#writeFrom}: a raw file in the page cache). False where the caller must write them; after
+   * a target's first refusal it is not asked again.
+   */
+  private boolean copied(long at, MappedChunk mapped, int bytes) throws IOException {
+    if (mapped == null || !kernelCopy) {
+      return false;
+    }
+    if (target.device().writeFrom(at, mapped.range(0, bytes))) {
+      return true;
+    }
+    kernelCopy = false;
+    return false;
   }
 
   private void zeroes(long offset, long length) throws IOException {

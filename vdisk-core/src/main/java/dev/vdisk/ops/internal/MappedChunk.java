@@ -1,5 +1,6 @@
 package dev.vdisk.ops.internal;
 
+import dev.vdisk.block.HostRange;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 
@@ -18,15 +19,23 @@ final class MappedChunk implements AutoCloseable {
   private final MappedWindows owner;
   private final MappedWindows.Window window;
   private final ByteBuffer bytes;
-  /** Where the chunk's bytes end in the host file. */
-  private final long end;
+  /** Where the chunk's bytes sit in the host file. */
+  private final HostRange range;
   private boolean closed;
 
-  MappedChunk(MappedWindows owner, MappedWindows.Window window, ByteBuffer bytes, long end) {
+  MappedChunk(MappedWindows owner, MappedWindows.Window window, ByteBuffer bytes, HostRange range) {
     this.owner = owner;
     this.window = window;
     this.bytes = bytes;
-    this.end = end;
+    this.range = range;
+  }
+
+  /**
+   * The host bytes of the chunk's {@code [from, from + length)}, for a target that copies them from file to file
+   * ({@link dev.vdisk.block.BlockDevice#writeFrom}).
+   */
+  HostRange range(int from, long length) {
+    return new HostRange(range.channel(), range.position() + from, length, range.residency());
   }
 
   /** The chunk's bytes, position 0 and limit its length; read-only, valid until {@link #close}. */
@@ -40,7 +49,7 @@ final class MappedChunk implements AutoCloseable {
    */
   boolean cutShort() {
     try {
-      return window.channel().size() < end;
+      return window.channel().size() < range.position() + range.length();
     } catch (IOException e) {
       return false;
     }

@@ -81,8 +81,7 @@ final class MappedWindows implements AutoCloseable {
     if (w == null) {
       return null;
     }
-    return new MappedChunk(this, w, w.bytes.asSlice(r.position() - w.start, r.length()).asByteBuffer(),
-        r.position() + r.length());
+    return new MappedChunk(this, w, w.bytes.asSlice(r.position() - w.start, r.length()).asByteBuffer(), r);
   }
 
   /** The window that holds the range, mapped now if it is not, with one more user; null if it cannot be mapped. */

@@ -34,7 +34,9 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * Convert's mapped source ({@link MappedChunk}) writes what its copy path writes: the same bytes and the same
  * allocation ({@code qemu-img map}) for sources made by qemu-img and qemu-io, where data straddles holes, zero runs sit
- * inside data, in qcow2 data clusters; compressed clusters and backing files take the copy path.
+ * inside data, in qcow2 data clusters; compressed clusters and backing files take the copy path. A raw output is
+ * also qemu-img convert's, byte for byte and hole for hole; with {@code -C} ({@link ConvertOptions#offload()}) mapped
+ * chunks go into a raw target by the kernel's copy ({@link BlockDevice#writeFrom}) and the output is qemu-img -C's.
  */
 class MappedConvertIT {
   private static final int MIB = 1 << 20;
@@ -67,6 +69,74 @@ class MappedConvertIT {
     convertBothWays(src, format, "qcow2");
 
     assertThat(counted.reads.get()).as("data chunks read with read() rather than mapped").isZero();
+    assertThat(counted.copies.get()).as("copies from file to file without -C").isZero();
+  }
+
+  /**
+   * With {@code -C} a mapped chunk goes into a raw target by the kernel's copy, whole, and the output is qemu-img
+   * convert -C's byte for byte and hole for hole (zero runs inside data copied, not left sparse); compressed clusters
+   * and ranges of a backing file are read and written as without it (so where a backing file's data holds zero runs,
+   * the holes differ from qemu-img -C's, which copies that data whole too); a qcow2 target takes no copies.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"raw", "qcow2", "compressed", "backed"})
+  void offloadedChunksGoByKernelCopyAndConvertAsQemuImgC(String kind) throws Exception {
+    Path src;
+    String format = kind.equals("raw") ? "raw" : "qcow2";
+    if (kind.equals("raw") || kind.equals("qcow2")) {
+      src = dir.resolve("src." + format);
+      run("qemu-img", "create", "-q", "-f", format, src.toString(), "8388608");
+      io(format, src, WRITES);
+    } else if (kind.equals("compressed")) {
+      Path raw = dir.resolve("plain.raw");
+      run("qemu-img", "create", "-q", "-f", "raw", raw.toString(), "8388608");
+      io("raw", raw, WRITES);
+      src = dir.resolve("src.qcow2");
+      run("qemu-img", "convert", "-c", "-f", "raw", "-O", "qcow2", raw.toString(), src.toString());
+    } else {
+      Path base = dir.resolve("base.qcow2");
+      run("qemu-img", "create", "-q", "-f", "qcow2", base.toString(), "8388608");
+      io("qcow2", base, WRITES);
+      src = dir.resolve("top.qcow2");
+      run("qemu-img", "create", "-q", "-f", "qcow2", "-b", base.toString(), "-F", "qcow2", src.toString());
+      io("qcow2", src, "write -P 0x66 0 2m", "write -P 0 2200k 64k", "write -P 0x77 3m 192k", "write -z 6m 128k");
+    }
+    run("cat", src.toString());
+    for (boolean ordered : new boolean[] {true, false}) {
+      Path out = dir.resolve("out.raw");
+      Files.deleteIfExists(out);
+      run("qemu-img", "create", "-q", "-f", "raw", out.toString(), "8388608");
+      CountedTarget t;
+      try (Image source = open(src, format, true); Image target = open(out, "raw", false)) {
+        t = new CountedTarget(target);
+        Convert.run(new Named(src.toString(), source), new Named(out.toString(), t),
+            ConvertOptions.DEFAULTS.withTargetIsZero(true).withWorkers(3).withInOrder(ordered).withOffload(true),
+            Progress.NONE);
+        target.flush();
+      }
+      Path theirs = dir.resolve("out-qemu.raw");
+      Files.deleteIfExists(theirs);
+      run("qemu-img", "convert", "-C", "-f", format, "-O", "raw", src.toString(), theirs.toString());
+      assertThat(Files.mismatch(out, theirs)).as("vdisk's and qemu-img -C's outputs differ at").isEqualTo(-1);
+      if (!kind.equals("backed")) {
+        // (qemu-img -C copies a backing file's data whole too; vdisk reads and scans it, as without -C.)
+        assertThat(run("qemu-img", "map", "--output=json", "-f", "raw", out.toString()))
+            .isEqualTo(run("qemu-img", "map", "--output=json", "-f", "raw", theirs.toString()));
+      }
+      if (!kind.equals("compressed")) {
+        assertThat(t.copies.get()).as("chunks copied from file to file").isPositive();
+      }
+    }
+    Path q = dir.resolve("out.qcow2");
+    run("qemu-img", "create", "-q", "-f", "qcow2", q.toString(), "8388608");
+    try (Image source = open(src, format, true); Image target = open(q, "qcow2", false)) {
+      CountedTarget t = new CountedTarget(target);
+      Convert.run(new Named(src.toString(), source), new Named(q.toString(), t),
+          ConvertOptions.DEFAULTS.withTargetIsZero(true).withOffload(true), Progress.NONE);
+      target.flush();
+      assertThat(t.copies.get()).as("a qcow2 target takes no copies").isZero();
+    }
+    run("qemu-img", "compare", "-q", "-f", format, "-F", "qcow2", src.toString(), q.toString());
   }
 
   @Test
@@ -146,10 +216,72 @@ class MappedConvertIT {
     }
   }
 
-  /** The source, read-only, counting the data reads and mapped ranges the convert asked for. */
+  @Test
+  void aSourceTruncatedUnderAnOffloadedCopyFailsWithAnIOExceptionNamingTheSource() throws Exception {
+    Path src = dir.resolve("src.raw");
+    run("qemu-img", "create", "-q", "-f", "raw", src.toString(), "4194304");
+    io("raw", src, "write -P 0x11 0 4m");
+    run("cat", src.toString());
+    Path out = dir.resolve("out.raw");
+    run("qemu-img", "create", "-q", "-f", "raw", out.toString(), "4194304");
+    ConvertOptions options = new ConvertOptions(2, true, 4096, true, 64 << 10).withOffload(true);
+    AtomicInteger copies = new AtomicInteger();
+    try (Image source = open(src, "raw", true); Image target = open(out, "raw", false)) {
+      // The first chunk's copy cuts the source short behind itself, after the second worker has mapped and scanned
+      // its chunk: that chunk's copy finds the source's bytes gone.
+      BlockDevice truncating = new FilterDevice(target) {
+        @Override
+        public boolean writeFrom(long offset, HostRange from) throws IOException {
+          copies.incrementAndGet();
+          if (offset == 0) {
+            try {
+              TimeUnit.MILLISECONDS.sleep(300);
+            } catch (InterruptedException e) {
+              throw new IOException(e);
+            }
+            try (RandomAccessFile f = new RandomAccessFile(src.toFile(), "rw")) {
+              f.setLength(64 << 10);
+            }
+          }
+          return next.writeFrom(offset, from);
+        }
+      };
+      assertThatThrownBy(() -> Convert.run(new Named(src.toString(), source), new Named(out.toString(), truncating),
+          options, Progress.NONE))
+          .isInstanceOf(IOException.class)
+          .hasMessageStartingWith("error while reading '" + src + "' at byte ");
+    }
+    assertThat(copies.get()).as("chunks copied from file to file").isGreaterThan(1);
+  }
+
+  /** A target passing {@link BlockDevice#writeFrom} on, counting the copies. */
+  private static final class CountedTarget extends FilterDevice {
+    final AtomicInteger copies = new AtomicInteger();
+
+    CountedTarget(BlockDevice next) {
+      super(next);
+    }
+
+    @Override
+    public boolean writeFrom(long offset, HostRange src) throws IOException {
+      boolean done = next.writeFrom(offset, src);
+      if (done) {
+        copies.incrementAndGet();
+      }
+      return done;
+    }
+
+    @Override
+    public void close() {
+      // The test closes the image.
+    }
+  }
+
+  /** The source, read-only, counting the data reads and mapped ranges the convert asked for, and the target's copies. */
   private static final class Counted extends FilterDevice {
     final AtomicInteger reads = new AtomicInteger();
     final AtomicInteger mapped = new AtomicInteger();
+    final AtomicInteger copies = new AtomicInteger();
 
     Counted(BlockDevice next) {
       super(next);
@@ -189,12 +321,14 @@ class MappedConvertIT {
       run("qemu-img", "create", "-q", "-f", outFormat, out.toString(), "8388608");
       try (Image source = open(src, format, true); Image target = open(out, outFormat, false)) {
         Counted c = new Counted(source);
+        CountedTarget t = new CountedTarget(target);
         Named from = new Named(src.toString(), c);
-        Named to = new Named(out.toString(), target);
+        Named to = new Named(out.toString(), t);
         ConvertOptions options = ConvertOptions.DEFAULTS.withTargetIsZero(true).withWorkers(3);
         if (mapped) {
           Convert.run(from, to, options.withInOrder(true), Progress.NONE);
           counted = c;
+          c.copies.set(t.copies.get());
         } else {
           Convert.runByReads(from, to, options, Progress.NONE);
         }
@@ -205,6 +339,15 @@ class MappedConvertIT {
     assertThat(Files.mismatch(outs.get(0), outs.get(1))).as("mapped and copied outputs differ at").isEqualTo(-1);
     assertThat(run("qemu-img", "map", "--output=json", "-f", outFormat, outs.get(0).toString()))
         .isEqualTo(run("qemu-img", "map", "--output=json", "-f", outFormat, outs.get(1).toString()));
+    if (outFormat.equals("raw")) {
+      // And as qemu-img's own convert writes it: the same bytes, the same holes.
+      Path theirs = dir.resolve("out-qemu.raw");
+      Files.deleteIfExists(theirs);
+      run("qemu-img", "convert", "-f", format, "-O", "raw", src.toString(), theirs.toString());
+      assertThat(Files.mismatch(outs.get(0), theirs)).as("vdisk's and qemu-img's outputs differ at").isEqualTo(-1);
+      assertThat(run("qemu-img", "map", "--output=json", "-f", "raw", outs.get(0).toString()))
+          .isEqualTo(run("qemu-img", "map", "--output=json", "-f", "raw", theirs.toString()));
+    }
     return counted;
   }
 
