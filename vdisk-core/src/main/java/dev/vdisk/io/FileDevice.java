@@ -462,7 +462,7 @@ public final class FileDevice implements BlockDevice {
       throw HostErrors.of("write", path, offset, length, e);
     } finally {
       changes.incrementAndGet();
-      if (target != null) {
+      if (target != null && target.isOpen()) { // an interrupt during the copy closed it: a later copy opens another
         copyChannels.add(target);
       }
       restoreInterrupt(interrupted);
