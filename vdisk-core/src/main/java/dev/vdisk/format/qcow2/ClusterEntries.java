@@ -67,7 +67,8 @@ final class ClusterEntries {
    */
   void setEntry(long guest, long word, long bitmap) throws IOException {
     long tableOffset = writableTable(geometry.l1Index(guest));
-    long[] table = l2.get(tableOffset);
+    // Not get: readers' misses evict clean tables without the metadata lock, and the change must reach the cached copy.
+    long[] table = l2.writable(tableOffset);
     int i = geometry.entryIndex(guest);
     long old = L2Cache.word(table, i);
     if (geometry.extendedL2()) {

@@ -75,7 +75,24 @@ final class L2Cache {
     return (long) WORD.getAcquire(table, index);
   }
 
-  /** Sets word {@code index} of the cached table at {@code offset} and marks it dirty; under the metadata lock. */
+  /**
+   * The cached table at {@code offset} (loaded on a miss), marked dirty first, so that it stays cached until a
+   * write-back stored it: the copy to change with {@link #set}. Under the metadata lock. A table taken with {@link
+   * #get} may be evicted by a reader's miss (which takes no metadata lock) before the caller changes it, and a change
+   * to an evicted copy is lost: a reload caches the older copy from disk, and a write-back finds nothing cached.
+   */
+  long[] writable(long offset) throws IOException {
+    synchronized (evictLock) {
+      // Under the eviction lock: an eviction that found the table clean cannot remove it after this.
+      dirty.add(offset);
+    }
+    return get(offset);
+  }
+
+  /**
+   * Sets word {@code index} of {@code table}, the cached table at {@code offset} as {@link #writable} returned it;
+   * under the metadata lock.
+   */
   void set(long offset, long[] table, int index, long value) {
     dirty.add(offset);
     WORD.setRelease(table, index, value);
@@ -123,7 +140,10 @@ final class L2Cache {
     return true;
   }
 
-  /** The table at host offset {@code offset}, loaded on a miss. The array is shared: only {@link #set} changes it. */
+  /**
+   * The table at host offset {@code offset}, loaded on a miss. The array is shared: only {@link #set} changes it, on
+   * the copy {@link #writable} returned (a clean table from here may be evicted at any time and is then never changed).
+   */
   long[] get(long offset) throws IOException {
     Slot slot = tables.get(offset);
     if (slot != null) {
