@@ -23,7 +23,11 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>In a writable image, tables change in place under the image's metadata lock ({@link #set}, which readers see
  * through {@link #word}) and are marked dirty; dirty tables are never evicted, only written back ({@link
- * #writeDirty}) by the image's flush, which the writer calls when too many are dirty.
+ * #writeDirty}) by the image's flush, which the writer calls when too many are dirty. A writer takes the table it
+ * changes with {@link #writable}, which marks it dirty first, never with {@link #get}: a clean table can be evicted
+ * by any reader's miss, and a change to an evicted copy would be lost. A reader may go on using a copy evicted
+ * meanwhile: it was clean, so it reads as the entries were before any change made since, as if the read came first
+ * (the host clusters it names stay unreusable while the request is in flight, {@link Qcow2Writer}).
  */
 final class L2Cache {
   /** Reads one L2 table: {@code entries * words} big-endian 64-bit words. */
