@@ -69,7 +69,8 @@ final class AllocatingWriter {
    * again only in {@link MetadataWriteBack}'s applyFrees, which takes the exclusive side of the shared lock this
    * request holds (a queue's request: which counts it in {@link Qcow2Writer#queued()}, and applyFrees waits for
    * none in flight). What is given back at once ({@link RefcountStore#unallocate}) is only what no entry ever
-   * pointed at (a failed run's clusters, its unused new L2 table). Internal snapshots are created, applied and
+   * pointed at (a failed run's data clusters; its unused new L2 table, which an L1 entry named, under the exclusive
+   * lock, {@link ClusterEntries#dropNewTable}). Internal snapshots are created, applied and
    * deleted only on an image nothing else has open ({@link InternalSnapshots}: the file's write lock), so COPIED
    * does not go away under an open image. With an external data file a released cluster is discarded there at once,
    * but every guest cluster has its own place there, so a late write lands only where its own guest cluster lives,

@@ -17,6 +17,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -53,7 +54,8 @@ class ExtendedEntryTearTest {
       return t;
     });
     RefcountStore refcounts = new RefcountStore(file, header, RefcountTable.read(reader, header), 4);
-    ClusterEntries entries = new ClusterEntries(file, file, geometry, l1, cache, refcounts, header.size());
+    ClusterEntries entries = new ClusterEntries(file, file, geometry, l1, cache, refcounts, header.size(),
+        new ReentrantReadWriteLock().writeLock());
     ClusterMapper mapper = new ClusterMapper(geometry, l1, cache,
         new L2Entry.Decoder(geometry, header.version(), false));
     long allocated = entries.entryWord(0);
