@@ -63,6 +63,18 @@ final class AllocatingWriter {
    * change L2 entries under the metadata lock only) changes the entry meanwhile: the cluster is not released while
    * this request holds the writer's shared lock, so the outcome is this write's followed by that change's, which is as
    * correct for overlapping requests as the other order. Looking it up again could find it unallocated.
+   *
+   * <p>Why the host cluster cannot meanwhile hold another guest offset's data: a discard, a zeroing or a shrink
+   * that drops the entry only records the release ({@link RefcountStore#free}); the cluster becomes allocatable
+   * again only in {@link MetadataWriteBack}'s applyFrees, which takes the exclusive side of the shared lock this
+   * request holds (a queue's request: which counts it in {@link Qcow2Writer#queued()}, and applyFrees waits for
+   * none in flight). What is given back at once ({@link RefcountStore#unallocate}) is only what no entry ever
+   * pointed at (a failed run's data clusters; its unused new L2 table, which an L1 entry named, under the exclusive
+   * lock, {@link ClusterEntries#dropNewTable}). Internal snapshots are created, applied and
+   * deleted only on an image nothing else has open ({@link InternalSnapshots}: the file's write lock), so COPIED
+   * does not go away under an open image. With an external data file a released cluster is discarded there at once,
+   * but every guest cluster has its own place there, so a late write lands only where its own guest cluster lives,
+   * hidden until that cluster is allocated again by a write that copies whole (sub)clusters over it.
    */
   boolean writeInPlace(long offset, ByteBuffer src) throws IOException {
     long end = offset + src.remaining();
@@ -112,6 +124,8 @@ final class AllocatingWriter {
     if (l2Offset == 0) {
       return -1;
     }
+    // Possibly a copy a reader's miss evicts right after: clean, it holds the entry as it was before any later
+    // change (which goes to the cached copy, L2Cache.writable), an answer as good as reading before that change.
     long[] table = l2.get(l2Offset);
     long word;
     long bitmap = 0;

@@ -5,6 +5,7 @@ import dev.vdisk.block.Support;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.Set;
+import java.util.concurrent.locks.Lock;
 
 /**
  * The L2 entries of a writable image as the writer's concerns read and change them ({@link Qcow2Writer}): an entry's
@@ -20,11 +21,15 @@ final class ClusterEntries {
   private final L1Table l1;
   private final L2Cache l2;
   private final RefcountStore refcounts;
+  private final Lock exclusive;
   private volatile long size;
 
-  /** @param data where guest clusters live: {@code file}, or the external data file (no refcounts there) */
+  /**
+   * @param data where guest clusters live: {@code file}, or the external data file (no refcounts there)
+   * @param exclusive the exclusive side of the lock that readers hold shared while they map ({@link Qcow2Writer})
+   */
   ClusterEntries(BlockDevice file, BlockDevice data, Geometry geometry, L1Table l1, L2Cache l2, RefcountStore refcounts,
-      long size) {
+      long size, Lock exclusive) {
     this.file = file;
     this.data = data;
     this.dataFile = data != file;
@@ -33,6 +38,7 @@ final class ClusterEntries {
     this.l2 = l2;
     this.refcounts = refcounts;
     this.size = size;
+    this.exclusive = exclusive;
   }
 
   /** The virtual size. */
@@ -67,7 +73,8 @@ final class ClusterEntries {
    */
   void setEntry(long guest, long word, long bitmap) throws IOException {
     long tableOffset = writableTable(geometry.l1Index(guest));
-    long[] table = l2.get(tableOffset);
+    // Not get: readers' misses evict clean tables without the metadata lock, and the change must reach the cached copy.
+    long[] table = l2.writable(tableOffset);
     int i = geometry.entryIndex(guest);
     long old = L2Cache.word(table, i);
     if (geometry.extendedL2()) {
@@ -117,12 +124,21 @@ final class ClusterEntries {
   /**
    * Undoes {@link #writableTable}'s new empty table at {@code tableOffset} for {@code l1Index} after the first write
    * into it failed (no entry changed, nothing on disk points at it): the L1 entry is 0 again and the cluster given
-   * back. Under the metadata lock.
+   * back once no request maps through the old L1 entry. Under the metadata lock, without the shared lock.
    */
   void dropNewTable(long l1Index, long tableOffset) throws IOException {
     l1.set((int) l1Index, 0);
     l2.drop(tableOffset);
-    refcounts.unallocate(tableOffset, 1);
+    // A reader outside the metadata lock may have read the L1 entry and be about to load the table from its cluster
+    // (a miss: it left the cache just now), which must not hold another write's data by then. Readers map under the
+    // shared lock: once no one holds it, none still has the old L1 entry, and the cluster can be given back at once
+    // (so a full disk leaks nothing). An error path only: it waits for the requests in flight.
+    exclusive.lock();
+    try {
+      refcounts.unallocate(tableOffset, 1);
+    } finally {
+      exclusive.unlock();
+    }
   }
 
   /**

@@ -23,7 +23,11 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>In a writable image, tables change in place under the image's metadata lock ({@link #set}, which readers see
  * through {@link #word}) and are marked dirty; dirty tables are never evicted, only written back ({@link
- * #writeDirty}) by the image's flush, which the writer calls when too many are dirty.
+ * #writeDirty}) by the image's flush, which the writer calls when too many are dirty. A writer takes the table it
+ * changes with {@link #writable}, which marks it dirty first, never with {@link #get}: a clean table can be evicted
+ * by any reader's miss, and a change to an evicted copy would be lost. A reader may go on using a copy evicted
+ * meanwhile: it was clean, so it reads as the entries were before any change made since, as if the read came first
+ * (the host clusters it names stay unreusable while the request is in flight, {@link Qcow2Writer}).
  */
 final class L2Cache {
   /** Reads one L2 table: {@code entries * words} big-endian 64-bit words. */
@@ -75,7 +79,24 @@ final class L2Cache {
     return (long) WORD.getAcquire(table, index);
   }
 
-  /** Sets word {@code index} of the cached table at {@code offset} and marks it dirty; under the metadata lock. */
+  /**
+   * The cached table at {@code offset} (loaded on a miss), marked dirty first, so that it stays cached until a
+   * write-back stored it: the copy to change with {@link #set}. Under the metadata lock. A table taken with {@link
+   * #get} may be evicted by a reader's miss (which takes no metadata lock) before the caller changes it, and a change
+   * to an evicted copy is lost: a reload caches the older copy from disk, and a write-back finds nothing cached.
+   */
+  long[] writable(long offset) throws IOException {
+    synchronized (evictLock) {
+      // Under the eviction lock: an eviction that found the table clean cannot remove it after this.
+      dirty.add(offset);
+    }
+    return get(offset);
+  }
+
+  /**
+   * Sets word {@code index} of {@code table}, the cached table at {@code offset} as {@link #writable} returned it;
+   * under the metadata lock.
+   */
   void set(long offset, long[] table, int index, long value) {
     dirty.add(offset);
     WORD.setRelease(table, index, value);
@@ -123,7 +144,10 @@ final class L2Cache {
     return true;
   }
 
-  /** The table at host offset {@code offset}, loaded on a miss. The array is shared: only {@link #set} changes it. */
+  /**
+   * The table at host offset {@code offset}, loaded on a miss. The array is shared: only {@link #set} changes it, on
+   * the copy {@link #writable} returned (a clean table from here may be evicted at any time and is then never changed).
+   */
   long[] get(long offset) throws IOException {
     Slot slot = tables.get(offset);
     if (slot != null) {

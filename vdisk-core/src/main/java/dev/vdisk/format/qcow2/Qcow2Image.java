@@ -434,7 +434,7 @@ final class Qcow2Image implements FormatImage {
     long pos = offset;
     long end = offset + length;
     while (pos < end && out.size() < MAX_EXTENTS) {
-      ClusterMapper.Run run = mapper.map(pos, end - pos);
+      ClusterMapper.Run run = mapUnderSharedLock(pos, end - pos);
       long n = run.length();
       switch (run.entry()) {
         case L2Entry.Normal d -> preallocation.dataExtents(pos, n, run.hostStart(), e -> append(out, e));
@@ -446,6 +446,25 @@ final class Qcow2Image implements FormatImage {
       pos += n;
     }
     return out;
+  }
+
+  /**
+   * {@link ClusterMapper#map} under the writer's shared lock, if any: an L2 table the writer drops (a shrink, a failed
+   * first write into a new table) is given back only once no one holds it, so a mapping that read the old L1 entry
+   * never loads the table from a cluster reused for data meanwhile. Not held beyond the mapping: {@link
+   * MetadataPreallocation} may take the metadata lock, which no holder of the shared lock may wait for.
+   */
+  private ClusterMapper.Run mapUnderSharedLock(long offset, long max) throws IOException {
+    if (writer == null) {
+      return mapper.map(offset, max);
+    }
+    Lock shared = writer.shared();
+    shared.lock();
+    try {
+      return mapper.map(offset, max);
+    } finally {
+      shared.unlock();
+    }
   }
 
   private static void append(List<Extent> out, Extent e) {

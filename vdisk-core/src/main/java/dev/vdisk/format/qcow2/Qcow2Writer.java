@@ -76,7 +76,7 @@ final class Qcow2Writer {
       DirtyBit lazy) {
     this.refcounts = refcounts;
     this.zeroClusters = version >= 3;
-    ClusterEntries entries = new ClusterEntries(file, data, geometry, l1, l2, refcounts, size);
+    ClusterEntries entries = new ClusterEntries(file, data, geometry, l1, l2, refcounts, size, inUse.writeLock());
     this.writeBack = new MetadataWriteBack(file, data, l1, l2, refcounts, lazy, inUse.writeLock(), queued::get);
     this.writer = new AllocatingWriter(file, data, geometry, l1, l2, refcounts, entries, writeBack, current,
         zeroStatus, inFlight);
