@@ -19,9 +19,10 @@ import java.util.concurrent.locks.LockSupport;
  * <p>One thread of this connection owns the queue: the reader {@linkplain #offer offers} it a request (its header,
  * payload and budget) and goes on reading; the queue's thread submits what was offered, waits for a completion,
  * replies to every request completed (those replies go out together, {@link ReplySender}: this thread is its owner),
- * submits what was offered meanwhile, and so on. It sleeps only when nothing is in flight; then an offer wakes it.
- * While it waits for the disk, offered requests wait for the next completion, at most one device latency divided by
- * the requests in flight.
+ * submits what was offered meanwhile, and so on. It sleeps only when nothing is in flight; then the reader submits
+ * the request it offers itself (the queue is the reader's while that thread sleeps) and wakes it to reap. While that
+ * thread waits for the disk, offered requests wait for the next completion (at most one device latency divided by
+ * the requests in flight), unless the reader said it holds the next one already: then it waits for that first.
  *
  * <p>Taken are READs sent as one data chunk read into a buffer ({@link RequestExecutor#plainRead}) and WRITEs without
  * FUA, aligned to the export's preferred block size (so that O_DIRECT takes them as they are: an unaligned one would
@@ -32,6 +33,12 @@ import java.util.concurrent.locks.LockSupport;
 final class DirectQueue {
   /** Requests in the kernel at once: QEMU's client keeps 16 in flight, nbdcopy 64 per connection. */
   static final int DEPTH = 64;
+  /**
+   * How long this thread waits, spinning, for the next request the reader said it already holds ({@link #offer}'s
+   * {@code more}) before it waits for the disk instead: a request offered while this thread waits for a completion
+   * waits for that completion too.
+   */
+  static final long MORE_NANOS = 20_000;
 
   /** What the reader hands over with a request, given back when the request has been answered. */
   interface Owner {
@@ -66,6 +73,8 @@ final class DirectQueue {
   /** This thread sleeps (or is about to) until an offer or {@link #close}. */
   private boolean idle;
   private boolean closing;
+  /** The reader's word with its last offer: the next request is already in its read-ahead. */
+  private volatile boolean more;
   /** Set by this thread once the queue failed: later requests run synchronously. */
   private boolean failed;
 
@@ -113,9 +122,10 @@ final class DirectQueue {
   /**
    * Takes {@code r} (the reader decodes the next request into it: this copies it) if it is a request this queue runs
    * and a tag is free, with {@code payload} (a WRITE's, pooled) and {@code budget}, which {@link Owner#done} gives
-   * back; false if not, and the caller keeps them.
+   * back; false if not, and the caller keeps them. {@code more}: the reader holds the next request's header already
+   * (it will offer it within microseconds, unless it goes elsewhere).
    */
-  boolean offer(RequestHeader r, ByteBuffer payload, int budget) {
+  boolean offer(RequestHeader r, ByteBuffer payload, int budget, boolean more) {
     if (!takes(r)) {
       return false;
     }
@@ -129,8 +139,16 @@ final class DirectQueue {
       j.header = r.copy();
       j.buffer = payload != null ? payload : pool.acquire((int) r.length());
       j.budget = budget;
-      offered[(offeredHead + offeredCount++) % DEPTH] = tag;
+      this.more = more;
       wake = idle;
+      if (idle && !failed) {
+        // This thread submits it: the queue's thread is parked with nothing in flight and, until it sees idle
+        // cleared under this lock, stays out of the queue; the disk starts on the request without waiting for that
+        // thread to be scheduled, which then reaps it.
+        start(tag);
+      } else {
+        offered[(offeredHead + offeredCount++) % DEPTH] = tag;
+      }
       idle = false;
     }
     if (wake) {
@@ -175,6 +193,9 @@ final class DirectQueue {
     try {
       while (true) {
         submitOffered();
+        if (more && awaitOffer()) {
+          continue; // the reader's next request joins the others in the kernel before this thread waits there
+        }
         if (queue.inFlight() > 0 && !failed) {
           sender.flush(); // the replies of what completed go out before this thread waits again
           try {
@@ -213,6 +234,24 @@ final class DirectQueue {
         }
       }
     }
+  }
+
+  /** Spins while the reader says more is coming, at most {@link #MORE_NANOS}; true if a request was offered. */
+  private boolean awaitOffer() {
+    long deadline = System.nanoTime() + MORE_NANOS;
+    while (more) {
+      synchronized (lock) {
+        if (offeredCount > 0) {
+          return true;
+        }
+      }
+      if (System.nanoTime() - deadline > 0) {
+        more = false; // the reader went elsewhere (a worker's request, a payload still arriving): wait for the disk
+        return false;
+      }
+      Thread.onSpinWait();
+    }
+    return false;
   }
 
   /** Starts every offered request: into the queue, or (once it failed) run here through the device. */

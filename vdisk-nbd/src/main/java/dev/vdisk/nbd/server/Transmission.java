@@ -268,7 +268,7 @@ final class Transmission {
       return;
     }
     inflight.register();
-    if (direct != null && direct.offer(r, data, held)) {
+    if (direct != null && direct.offer(r, data, held, wire.buffered() >= REQUEST_SIZE)) {
       return; // the queue gives payload, budget, slot and party back through queued()
     }
     RequestHeader own = r.copy(); // this thread decodes the next request into r
