@@ -19,10 +19,13 @@ import java.util.concurrent.locks.LockSupport;
  * <p>One thread of this connection owns the queue: the reader {@linkplain #offer offers} it a request (its header,
  * payload and budget) and goes on reading; the queue's thread submits what was offered, waits for a completion,
  * replies to every request completed (those replies go out together, {@link ReplySender}: this thread is its owner),
- * submits what was offered meanwhile, and so on. It sleeps only when nothing is in flight; then the reader submits
- * the request it offers itself (the queue is the reader's while that thread sleeps) and wakes it to reap. While that
- * thread waits for the disk, offered requests wait for the next completion (at most one device latency divided by
- * the requests in flight), unless the reader said it holds the next one already: then it waits for that first.
+ * submits what was offered meanwhile, and so on. It sleeps only when nothing is in flight; then an offer wakes it.
+ * While it waits for the disk, offered requests wait for the next completion (at most one device latency divided by
+ * the requests in flight), unless the reader said it holds the next one already: then it waits for that first. (The
+ * reader submitting an offer itself while this thread slept, so that the disk need not wait for it to be scheduled,
+ * cost more: under io_uring the completion's task work then interrupts the reader in its socket read; 4 KiB writes
+ * at depth 16, 2026-12-05: 13-16 against 10-11 us of server CPU and 1.1-2.0 against 0.8-0.9 context switches per
+ * request.)
  *
  * <p>Taken are READs sent as one data chunk read into a buffer ({@link RequestExecutor#plainRead}) and WRITEs without
  * FUA, aligned to the export's preferred block size (so that O_DIRECT takes them as they are: an unaligned one would
@@ -140,15 +143,8 @@ final class DirectQueue {
       j.buffer = payload != null ? payload : pool.acquire((int) r.length());
       j.budget = budget;
       this.more = more;
+      offered[(offeredHead + offeredCount++) % DEPTH] = tag;
       wake = idle;
-      if (idle && !failed) {
-        // This thread submits it: the queue's thread is parked with nothing in flight and, until it sees idle
-        // cleared under this lock, stays out of the queue; the disk starts on the request without waiting for that
-        // thread to be scheduled, which then reaps it.
-        start(tag);
-      } else {
-        offered[(offeredHead + offeredCount++) % DEPTH] = tag;
-      }
       idle = false;
     }
     if (wake) {
