@@ -28,7 +28,7 @@ import java.util.concurrent.locks.LockSupport;
  * request.)
  *
  * <p>Taken are READs sent as one data chunk read into a buffer ({@link RequestExecutor#plainRead}) and WRITEs without
- * FUA, aligned to the export's preferred block size (so that O_DIRECT takes them as they are: an unaligned one would
+ * FUA, aligned to {@link #ALIGN} bytes (so that O_DIRECT takes them as they are: an unaligned one would
  * run synchronously on this thread, read-modify-write included, and hold up the others); everything else goes to the
  * workers, as do requests beyond {@link #DEPTH}. If the queue fails (not a request: the queue itself), the requests in
  * flight are answered EIO and later ones run synchronously on this thread through the device's own calls.
@@ -42,6 +42,12 @@ final class DirectQueue {
    * waits for that completion too.
    */
   static final long MORE_NANOS = 20_000;
+  /**
+   * The alignment of offset and length a request needs to be taken: O_DIRECT's on the file systems and disks met here
+   * (512 or 4096 bytes). Not the export's preferred block size, which is a qcow2 image's cluster size (64 KiB): its
+   * 4 KiB requests go to the file as they are too.
+   */
+  static final int ALIGN = 4096;
 
   /** What the reader hands over with a request, given back when the request has been answered. */
   interface Owner {
@@ -62,7 +68,6 @@ final class DirectQueue {
   private final ReplySender sender;
   private final BufferPool pool;
   private final Owner owner;
-  private final int align;
   private final Thread thread;
   private final Job[] jobs = new Job[DEPTH];
   /** Guards the fields below it: the reader's side and this thread's meet here. */
@@ -81,14 +86,12 @@ final class DirectQueue {
   /** Set by this thread once the queue failed: later requests run synchronously. */
   private boolean failed;
 
-  private DirectQueue(RequestQueue queue, RequestExecutor executor, ReplySender sender, BufferPool pool, Owner owner,
-      int align) {
+  private DirectQueue(RequestQueue queue, RequestExecutor executor, ReplySender sender, BufferPool pool, Owner owner) {
     this.queue = queue;
     this.executor = executor;
     this.sender = sender;
     this.pool = pool;
     this.owner = owner;
-    this.align = align;
     for (int i = 0; i < DEPTH; i++) {
       jobs[i] = new Job();
       freeTags[i] = DEPTH - 1 - i;
@@ -116,7 +119,7 @@ final class DirectQueue {
     if (q == null) {
       return null;
     }
-    DirectQueue d = new DirectQueue(q, executor, sender, pool, owner, export.preferredBlockSize());
+    DirectQueue d = new DirectQueue(q, executor, sender, pool, owner);
     sender.ownedBy(d.thread);
     d.thread.start();
     return d;
@@ -154,7 +157,7 @@ final class DirectQueue {
   }
 
   private boolean takes(RequestHeader r) {
-    long mask = align - 1;
+    long mask = ALIGN - 1;
     if (((r.offset() | r.length()) & mask) != 0 || r.length() == 0) {
       return false;
     }
