@@ -31,7 +31,8 @@ import java.util.concurrent.locks.LockSupport;
  * FUA, aligned to {@link #ALIGN} bytes (so that O_DIRECT takes them as they are: an unaligned one would
  * run synchronously on this thread, read-modify-write included, and hold up the others); everything else goes to the
  * workers, as do requests beyond {@link #DEPTH}. If the queue fails (not a request: the queue itself), the requests in
- * flight are answered EIO and later ones run synchronously on this thread through the device's own calls.
+ * flight are answered EIO and later ones run synchronously on this thread through the device's own calls. An RBD
+ * export under such a cache mode takes its queue too (librbd's AIO); that case is not measured yet.
  */
 final class DirectQueue {
   /** Requests in the kernel at once: QEMU's client keeps 16 in flight, nbdcopy 64 per connection. */
@@ -195,7 +196,7 @@ final class DirectQueue {
         if (more && awaitOffer()) {
           continue; // the reader's next request joins the others in the kernel before this thread waits there
         }
-        if (queue.inFlight() > 0 && !failed) {
+        if (!failed && queue.inFlight() > 0) {
           sender.flush(); // the replies of what completed go out before this thread waits again
           try {
             queue.reap(1, this::completed);

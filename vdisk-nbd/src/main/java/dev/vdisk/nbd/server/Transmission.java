@@ -38,7 +38,9 @@ import java.util.concurrent.TimeUnit;
  * the workers again. Longer reads that go out from the page cache (sendfile, {@link RequestExecutor#hostRanges}) run
  * here when the page cache holds every page of them ({@link HostRange#cached}, one cachestat call), else on a
  * worker: the hand-off is most of a 1 MiB read's latency at depth 4, and the check, not the elapsed time, is what
- * tells a disk wait apart from a client slow to drain its socket. Replies of requests run here are batched
+ * tells a disk wait apart from a client slow to drain its socket. On an export that bypasses the page cache, reads
+ * and writes go to the kernel through the device's request queue instead, from one thread of the connection
+ * ({@link DirectQueue}), where the device has one. Replies of requests run here are batched
  * ({@link ReplySender}) and go out before this thread waits for anything: for the client's next request, for its
  * payload, or for budget; and at least every {@link #REPLIES_PER_WRITE} requests.
  * Memory is bounded: the reader waits while the connection holds
