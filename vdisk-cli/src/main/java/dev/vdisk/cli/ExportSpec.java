@@ -76,7 +76,7 @@ record ExportSpec(String name, String file, String format, CacheMode cache, bool
         cache, onOff("read-only", kv.getOrDefault("read-only", "off")),
         DiscardMode.parse(kv.getOrDefault("discard", "ignore")), kv.getOrDefault("description", ""),
         DetectZeroesFilter.Mode.parse(kv.getOrDefault("detect-zeroes", "off")), kv.get("bitmap"),
-        onOff("allocation-depth", kv.getOrDefault("allocation-depth", "off")), 0, AioOption.parse("aio", kv.get("aio"), cache));
+        onOff("allocation-depth", kv.getOrDefault("allocation-depth", "off")), 0, AioOption.parseServe("aio", kv.get("aio"), cache));
   }
 
   /** {@code text} with bare {@code read-only} and {@code allocation-depth} entries written {@code KEY=on} ({@code ,,} stays a literal comma). */

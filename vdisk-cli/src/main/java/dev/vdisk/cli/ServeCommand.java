@@ -311,7 +311,7 @@ final class ServeCommand implements Callable<Integer> {
       specs.add(new ExportSpec(exportName == null ? "" : exportName, path, fmt, mode, readOnly || loadSnapshot != null,
           discard == null ? DiscardMode.IGNORE : DiscardMode.parse(discard), description == null ? "" : description,
           detectZeroes == null ? DetectZeroesFilter.Mode.OFF : DetectZeroesFilter.Mode.parse(detectZeroes), bitmap, allocationDepth,
-          offset == null ? 0 : Sizes.parse("-o/--offset", offset), AioOption.parse("--aio", aio, mode)));
+          offset == null ? 0 : Sizes.parse("-o/--offset", offset), AioOption.parseServe("--aio", aio, mode)));
     } else if (format != null || cache != null || nocache || readOnly || exportName != null || description != null || discard != null
         || detectZeroes != null || bitmap != null || allocationDepth || imageOpts || offset != null || aio != null) {
       throw new CliException("-f/--cache/-n/-r/-x/-D/-o/-A/-B/--aio/--discard/--detect-zeroes/--image-opts: given without FILE (expected: FILE, or the same settings inside --export)");

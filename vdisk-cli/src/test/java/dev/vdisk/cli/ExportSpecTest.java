@@ -13,7 +13,8 @@ class ExportSpecTest {
   @Test
   void parsesEveryKeyWithQemuDefaults() {
     ExportSpec s = ExportSpec.parse("name=disk,file=/x/a.img,format=raw,cache=none,read-only,discard=unmap,description=my ,,disk");
-    assertThat(s).isEqualTo(new ExportSpec("disk", "/x/a.img", "raw", CacheMode.NONE, true, DiscardMode.UNMAP, "my ,disk"));
+    assertThat(s).isEqualTo(new ExportSpec("disk", "/x/a.img", "raw", CacheMode.NONE, true, DiscardMode.UNMAP, "my ,disk",
+        DetectZeroesFilter.Mode.OFF, null, false, 0, Aio.IO_URING));
     ExportSpec d = ExportSpec.parse("file=b.img");
     assertThat(d).isEqualTo(new ExportSpec("", "b.img", null, CacheMode.WRITEBACK, false, DiscardMode.IGNORE, ""));
     assertThat(ExportSpec.parse("file=c.img,read-only=off").readOnly()).isFalse();
@@ -29,6 +30,11 @@ class ExportSpecTest {
     assertThat(ExportSpec.parse("file=a.img,aio=threads").aio()).isEqualTo(Aio.THREADS);
     assertThat(ExportSpec.parse("file=a.img,aio=io_uring").aio()).isEqualTo(Aio.IO_URING);
     assertThat(ExportSpec.parse("file=a.img,cache=none,aio=native").aio()).isEqualTo(Aio.NATIVE);
+    // an export bypassing the page cache has io_uring's request queue unless told otherwise
+    assertThat(ExportSpec.parse("file=a.img,cache=none").aio()).isEqualTo(Aio.IO_URING);
+    assertThat(ExportSpec.parse("file=a.img,cache=directsync").aio()).isEqualTo(Aio.IO_URING);
+    assertThat(ExportSpec.parse("file=a.img,cache=writethrough").aio()).isEqualTo(Aio.THREADS);
+    assertThat(ExportSpec.parse("file=a.img,cache=none,aio=threads").aio()).isEqualTo(Aio.THREADS);
     assertThatThrownBy(() -> ExportSpec.parse("file=a.img,aio=native"))
         .hasMessage("aio=native was specified, but it requires cache.direct=on, which was not specified.");
     assertThatThrownBy(() -> ExportSpec.parse("file=a.img,aio=posix")).hasMessage("aio: 'posix' (expected: threads, native or io_uring)");

@@ -41,7 +41,10 @@ final class ReplySender {
     this.batchOnly = new ByteBuffer[] {this.batch};
   }
 
-  /** Makes {@code reader} the thread whose replies are batched; called once, by it, before it runs requests. */
+  /**
+   * Makes {@code reader} the thread whose replies are batched: the connection's reader, or the thread of its {@link
+   * DirectQueue}; called once, before that thread runs requests (by it, or before it starts).
+   */
   void ownedBy(Thread reader) {
     this.owner = reader;
   }
@@ -162,9 +165,9 @@ final class ReplySender {
     }
   }
 
-  /** Writes the owner's batched replies; called by the owner before it waits for anything. */
+  /** Writes the owner's batched replies; called by the owner before it waits for anything (by another thread, nothing). */
   void flush() {
-    if (batch.position() == 0) {
+    if (Thread.currentThread() != owner || batch.position() == 0) {
       return;
     }
     try {

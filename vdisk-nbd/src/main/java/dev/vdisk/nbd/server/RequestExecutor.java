@@ -199,6 +199,65 @@ final class RequestExecutor {
     record(r, error, start);
   }
 
+  /**
+   * Whether {@link #execute} would send READ {@code r}'s bytes as one data chunk read into a buffer: no look-up of
+   * holes, no sending from the page cache. Such a read may run elsewhere ({@link DirectQueue}) and be answered by
+   * {@link #finishRead}.
+   */
+  boolean plainRead(RequestHeader r) {
+    long len = r.length();
+    return len > 0 && len <= maxPayload && !(sparseReads && len >= SPARSE_READ_MIN) && !(zeroCopy && len >= ZERO_COPY_MIN);
+  }
+
+  /** Checks READ {@code r} before its bytes are read elsewhere: what {@link #execute} checks. Returns the failure, else null. */
+  Exception startRead(RequestHeader r) {
+    try {
+      check(r);
+      return null;
+    } catch (IOException | RuntimeException e) {
+      return e;
+    }
+  }
+
+  /**
+   * Replies to a {@link #plainRead} READ {@code r} with {@code data} (its bytes, position to limit) if {@code failure}
+   * is null, else with that failure's error, as {@link #execute} would; and records it.
+   *
+   * @param start what {@link #clock} returned before the read
+   */
+  void finishRead(RequestHeader r, ByteBuffer data, Exception failure, long start) {
+    int error = 0;
+    if (failure == null) {
+      ByteBuffer header = take(TransmissionCodec.OFFSET_DATA_PREFIX);
+      if (session.structuredReplies()) {
+        TransmissionCodec.offsetDataPrefix(header, true, r.cookie(), r.offset(), data.remaining());
+      } else {
+        TransmissionCodec.simpleReply(header, 0, r.cookie());
+      }
+      send(header, data);
+    } else {
+      error = failWith(r, failure);
+    }
+    record(r, error, start);
+  }
+
+  /**
+   * Runs a READ (into {@code buffer}, filled to its limit) or WRITE without FUA (from {@code buffer}) that {@link
+   * #startRead} or {@link #startWrite} passed, through the device's own calls; returns the failure, else null.
+   */
+  Exception runDirectly(RequestHeader r, ByteBuffer buffer) {
+    try {
+      if (r.type() == NBD_CMD_READ) {
+        device.read(r.offset(), buffer);
+      } else {
+        device.write(r.offset(), buffer, Set.of());
+      }
+      return null;
+    } catch (IOException | RuntimeException e) {
+      return e;
+    }
+  }
+
   /** Replies to {@code r} with an error without executing it (a WRITE's payload was already drained). */
   void refuse(RequestHeader r, int errno, String message) {
     fail(r, errno, message);

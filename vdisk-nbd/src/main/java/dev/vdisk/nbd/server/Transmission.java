@@ -38,7 +38,9 @@ import java.util.concurrent.TimeUnit;
  * the workers again. Longer reads that go out from the page cache (sendfile, {@link RequestExecutor#hostRanges}) run
  * here when the page cache holds every page of them ({@link HostRange#cached}, one cachestat call), else on a
  * worker: the hand-off is most of a 1 MiB read's latency at depth 4, and the check, not the elapsed time, is what
- * tells a disk wait apart from a client slow to drain its socket. Replies of requests run here are batched
+ * tells a disk wait apart from a client slow to drain its socket. On an export that bypasses the page cache, reads
+ * and writes go to the kernel through the device's request queue instead, from one thread of the connection
+ * ({@link DirectQueue}), where the device has one. Replies of requests run here are batched
  * ({@link ReplySender}) and go out before this thread waits for anything: for the client's next request, for its
  * payload, or for budget; and at least every {@link #REPLIES_PER_WRITE} requests.
  * Memory is bounded: the reader waits while the connection holds
@@ -91,6 +93,8 @@ final class Transmission {
   private final boolean inline;
   /** Runs inline writes longer than the wire's read-ahead; null if the export's alignment does not suit it. */
   private final StreamedWrite streamed;
+  /** Keeps an O_DIRECT export's reads and writes in flight in the kernel; null if the export has none. */
+  private final DirectQueue direct;
   /**
    * Replies of inline requests that go out together at most, even while more requests are read ahead: each reply
    * held back is a request the client cannot send yet, so a client at depth 16 that got its replies only once the
@@ -119,6 +123,7 @@ final class Transmission {
     this.inline = session.export().pageCacheWrites();
     int align = session.export().preferredBlockSize();
     this.streamed = inline && StreamedWrite.fits(align) ? new StreamedWrite(wire, executor, pool, align) : null;
+    this.direct = DirectQueue.open(session, executor, sender, pool, this::queued);
     this.workers = new ThreadPoolExecutor(WORKERS, WORKERS, WORKER_IDLE_SECONDS, TimeUnit.SECONDS,
         new LinkedBlockingQueue<>(), Thread.ofPlatform().daemon().name("nbd-request").factory());
     workers.allowCoreThreadTimeOut(true);
@@ -133,7 +138,9 @@ final class Transmission {
   boolean run() throws IOException {
     ByteBuffer header = ByteBuffer.allocateDirect(REQUEST_SIZE);
     RequestHeader current = new RequestHeader(); // every request is decoded into it; a worker's takes a copy
-    sender.ownedBy(Thread.currentThread());
+    if (direct == null) {
+      sender.ownedBy(Thread.currentThread());
+    }
     try {
       while (true) {
         if (!slots.tryAcquire()) {
@@ -168,6 +175,9 @@ final class Transmission {
       sender.flush();
       inflight.arriveAndAwaitAdvance();
       workers.shutdown(); // every request has completed: only idle workers are left
+      if (direct != null) {
+        direct.close();
+      }
       executor.close();
       if (streamed != null) {
         streamed.close();
@@ -260,6 +270,9 @@ final class Transmission {
       return;
     }
     inflight.register();
+    if (direct != null && direct.offer(r, data, held, wire.buffered() >= REQUEST_SIZE)) {
+      return; // the queue gives payload, budget, slot and party back through queued()
+    }
     RequestHeader own = r.copy(); // this thread decodes the next request into r
     workers.execute(() -> {
       try {
@@ -273,6 +286,14 @@ final class Transmission {
         inflight.arriveAndDeregister();
       }
     });
+  }
+
+  /** A request of {@link #direct} has been answered: gives back what {@link #accept} handed it. */
+  private void queued(ByteBuffer buffer, int budget) {
+    pool.release(buffer);
+    giveBudget(budget);
+    slots.release();
+    inflight.arriveAndDeregister();
   }
 
   /**
