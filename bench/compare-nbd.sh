@@ -12,6 +12,8 @@
 #   -w WARMUPS  unmeasured runs of the cell's workload before each measurement (default 1)
 #   -f FORMAT   raw (default) or qcow2 (64 KiB clusters, preallocation=full: every cluster allocated)
 #   -s MIB      image size in MiB (default 1024; a small one checks that the script runs, it measures nothing)
+# VDISK_AIO=MODE and QEMU_AIO=MODE in the environment pass --aio=MODE to vdisk serve and to qemu-nbd (each its own
+# default otherwise: vdisk's is io_uring under none/directsync, qemu-nbd's threads).
 # vdisk runs with an AOT cache recorded for the copy of its jar, as the launcher records one (about a minute, once).
 # Clients: qemu-img bench (QEMU's NBD client) over nbd+unix, and over TCP for one cell (the stall check);
 # nbdcopy for whole-image copies. Prints a Markdown table: IOPS or MB/s per server, and vdisk's ratio to
@@ -91,8 +93,8 @@ pid=
 start_server() { # name
   rm -f "$sock" "$log"
   case $1 in
-    vdisk) "${vdisk[@]}" serve -t -e 16 -f "$format" --cache="$cache" --discard=unmap -k "$sock" "$img" 2>"$log" & ;;
-    qemu-nbd) qemu-nbd -f "$format" -t -e 16 --cache="$cache" --discard=unmap -k "$sock" "$img" 2>"$log" & ;;
+    vdisk) "${vdisk[@]}" serve -t -e 16 -f "$format" --cache="$cache" ${VDISK_AIO:+--aio="$VDISK_AIO"} --discard=unmap -k "$sock" "$img" 2>"$log" & ;;
+    qemu-nbd) qemu-nbd -f "$format" -t -e 16 --cache="$cache" ${QEMU_AIO:+--aio="$QEMU_AIO"} --discard=unmap -k "$sock" "$img" 2>"$log" & ;;
     nbdkit) nbdkit -f -U "$sock" file "$img" 2>"$log" & ;;
   esac
   pid=$!
@@ -103,8 +105,8 @@ start_server() { # name
 start_tcp_server() { # name
   rm -f "$log"
   case $1 in
-    vdisk) "${vdisk[@]}" serve -t -e 16 -f "$format" --cache="$cache" -p "$port" "$img" 2>"$log" & ;;
-    qemu-nbd) qemu-nbd -f "$format" -t -e 16 --cache="$cache" -b 127.0.0.1 -p "$port" "$img" 2>"$log" & ;;
+    vdisk) "${vdisk[@]}" serve -t -e 16 -f "$format" --cache="$cache" ${VDISK_AIO:+--aio="$VDISK_AIO"} -p "$port" "$img" 2>"$log" & ;;
+    qemu-nbd) qemu-nbd -f "$format" -t -e 16 --cache="$cache" ${QEMU_AIO:+--aio="$QEMU_AIO"} -b 127.0.0.1 -p "$port" "$img" 2>"$log" & ;;
     nbdkit) nbdkit -f -i 127.0.0.1 -p "$port" file "$img" 2>"$log" & ;;
   esac
   pid=$!
