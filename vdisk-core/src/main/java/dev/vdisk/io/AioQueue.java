@@ -154,7 +154,8 @@ final class AioQueue implements RequestQueue {
         // The requests the completions queued and the wait in one system call. If the kernel takes fewer than all
         // (EAGAIN), it did not wait: the rest of this call submits and waits apart, as a refusal needs.
         int wait = Math.min(target - n, inKernel);
-        inKernel -= aio.submitAndReap(wait, refused, fromKernel);
+        int reaped = aio.submitAndReap(wait, refused, fromKernel); // refused counts inKernel down meanwhile
+        inKernel -= reaped;
         together = aio.unsubmitted() == 0;
         push();
       } else {
