@@ -13,15 +13,16 @@ import java.util.Set;
  * dev.vdisk.io.linux.LinuxAio}) or an io_uring of the queue's own ({@code aio=io_uring}, {@link
  * dev.vdisk.io.linux.UringAio}): a request queued outside a reap goes to the kernel as it is queued, with an
  * io_submit (io_uring_enter) of its own, as QEMU 7's does without a plug; requests queued by the caller's
- * completions while a reap hands them over (qemu-img bench's callback starts the next request) are only prepared, and
- * go to the kernel together, as QEMU 8.2's deferred submission does: on io_uring in the same io_uring_enter as the
- * next wait (a reap for none submits them at once). Counted on a virtio disk: a submission call with one request
- * notifies the device for it alone (a VM exit, about a quarter of a 4 KiB request's CPU time), while a batch the
- * kernel plugs (io_uring: three entries or more) is one notification; a reap takes the completions that have arrived from the mapped ring and waits in
- * io_getevents (io_uring_enter) only for as many more as the caller asked for. A request that O_DIRECT cannot take
- * as it is (offset or length not a multiple of the file's alignment, a heap or misaligned buffer) runs synchronously
- * through the device instead, as does a write while
- * a read-modify-write is in flight on the file (it might have to wait for it): such a write first reaps this queue's
+ * completions while a reap hands them over (qemu-img bench's callback starts the next request) are only prepared,
+ * and go to the kernel together, as QEMU 8.2's deferred submission does: on io_uring in the same io_uring_enter as
+ * the next wait (a reap for none submits them at once), but at once while the kernel holds fewer than a quarter of
+ * the depth ({@link #low}), so that the device is not idle for a whole round. Counted on a virtio disk: a submission
+ * call with one request notifies the device for it alone (a VM exit, about a quarter of a 4 KiB request's CPU time),
+ * while a batch the kernel plugs (io_uring: three entries or more) is one notification. A reap takes the completions
+ * that have arrived from the mapped ring and waits in io_getevents (io_uring_enter) only for as many more as the
+ * caller asked for. A request that O_DIRECT cannot take as it is (offset or length not a multiple of the file's
+ * alignment, a heap or misaligned buffer) runs synchronously through the device instead, as does a write while a
+ * read-modify-write is in flight on the file (it might have to wait for it): such a write first reaps this queue's
  * own writes, so that no wait depends on this thread.
  *
  * <p>Writes are what the device's writes are: registered with its {@link DirectPath}'s serializer from submission to
@@ -45,9 +46,18 @@ final class AioQueue implements RequestQueue {
   private int inKernel;
   /**
    * Nesting depth of {@link #deliver}: requests the caller's completions queue are only prepared meanwhile, and go
-   * to the kernel together with the next wait.
+   * to the kernel together with the next wait, unless the kernel holds fewer than {@link #low} of this queue's.
    */
   private int delivering;
+  /**
+   * A quarter of the depth: while the kernel holds fewer requests than this, one queued by a completion goes at once
+   * (with those deferred before it), so that the device is not left idle while a whole round of completions is
+   * handled. Measured (400,000 4 KiB requests at depth 16, alternating, load about 1): deferring everything made
+   * the requests move in lockstep rounds of 16 (0.063 submissions per request) and writes took 4.05-4.14 s against
+   * 3.41-3.53 s for qemu-img; with a floor of 4 (0.31 submissions per request) 3.34-3.56 s, reads 4.28-4.39 s
+   * against qemu-img's 5.27-5.50 s. At depths below 4 it is 0: there the wait is never far off.
+   */
+  private final int low;
   /** A request io_submit refused: completed at once (one instance, as push runs for every request). */
   private final AsyncIo.Completion refused = (slot, result) -> {
     inKernel--;
@@ -74,6 +84,7 @@ final class AioQueue implements RequestQueue {
     this.aio = aio;
     this.align = align;
     this.slots = new Slot[aio.depth()];
+    this.low = slots.length / 4;
     for (int i = 0; i < slots.length; i++) {
       slots[i] = new Slot();
       free.add(i);
@@ -127,7 +138,7 @@ final class AioQueue implements RequestQueue {
     aio.prepare(slot, write, MemorySegment.ofBuffer(buf).address(), buf.remaining(), offset);
     inFlight++;
     inKernel++;
-    if (delivering == 0) {
+    if (delivering == 0 || submitted() < low) {
       push();
     }
   }
