@@ -223,35 +223,8 @@ public final class BenchRunner {
       }
       try {
         go.await();
-        while (true) {
-          long at;
-          lock.lock();
-          try {
-            // notCompleted - inFlight is the number of requests not yet started.
-            while (failure == null && !hasRequest && notCompleted > inFlight) {
-              wake.await();
-            }
-            if (failure != null || !hasRequest) {
-              return;
-            }
-            hasRequest = false;
-            at = assigned;
-          } finally {
-            lock.unlock();
-          }
-          buf.clear().limit(spec.bufferSize());
-          long t0 = System.nanoTime();
-          if (spec.write()) {
-            device.write(at, buf, Set.of());
-          } else {
-            device.read(at, buf);
-          }
-          long t1 = System.nanoTime();
-          latency.recordValue(t1 - t0);
-          if (completed(this, t1)) {
-            device.flush();
-            drainedFlushDone();
-          }
+        while (serveOne()) {
+          // each turn is one request
         }
       } catch (IOException e) {
         fail(e);
@@ -261,6 +234,43 @@ public final class BenchRunner {
         // A broken device must stop the run, not leave the other workers waiting for this one.
         fail(new IOException("bench: " + e, e));
       }
+    }
+
+    /**
+     * Waits for a request and makes it; false once there is none left (or the run failed). A method of its own so
+     * that the JIT compiles it by its calls: run's loop is entered once, and ran in the interpreter until on-stack
+     * replacement compiled it.
+     */
+    private boolean serveOne() throws IOException, InterruptedException {
+      long at;
+      lock.lock();
+      try {
+        // notCompleted - inFlight is the number of requests not yet started.
+        while (failure == null && !hasRequest && notCompleted > inFlight) {
+          wake.await();
+        }
+        if (failure != null || !hasRequest) {
+          return false;
+        }
+        hasRequest = false;
+        at = assigned;
+      } finally {
+        lock.unlock();
+      }
+      buf.clear().limit(spec.bufferSize());
+      long t0 = System.nanoTime();
+      if (spec.write()) {
+        device.write(at, buf, Set.of());
+      } else {
+        device.read(at, buf);
+      }
+      long t1 = System.nanoTime();
+      latency.recordValue(t1 - t0);
+      if (completed(this, t1)) {
+        device.flush();
+        drainedFlushDone();
+      }
+      return true;
     }
   }
 

@@ -38,7 +38,9 @@ public interface RequestQueue extends Closeable {
 
   /**
    * Starts what is queued and waits until at least {@code min} requests (at most those in flight) have completed,
-   * handing each to {@code done}.
+   * handing each to {@code done}. Requests that {@code done} itself queues may start only with the next reap (a
+   * queue may hand them to the kernel together, in the same call as that reap's wait); a reap for none ({@code min}
+   * 0) starts everything queued before it returns.
    *
    * @return the number of completions handed over
    * @throws IOException only for a failure of the queue itself, or what {@code done} throws

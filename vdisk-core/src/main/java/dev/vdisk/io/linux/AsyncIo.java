@@ -45,6 +45,20 @@ public interface AsyncIo extends Closeable {
   /** Hands every completion that has arrived to {@code done} without waiting; returns how many. */
   int poll(Completion done) throws IOException;
 
+  /**
+   * {@link #submit} and {@link #reap} in one step where the kernel has one call for both: hands the prepared requests
+   * to the kernel and, if it takes all of them, waits until at least {@code min} requests have completed, counting the
+   * prepared ones as submitted ({@code min} at most the requests in flight once they are); if it takes fewer, returns
+   * without waiting, leaving the rest prepared. Hands each completion that has arrived to {@code done} either way.
+   * The default submits and polls: it never waits.
+   *
+   * @return the number of completions handed over
+   */
+  default int submitAndReap(int min, Completion refused, Completion done) throws IOException {
+    submit(refused);
+    return poll(done);
+  }
+
   /** The system call named in a failed request's message: {@code io_submit} or {@code io_uring}. */
   String call();
 

@@ -103,6 +103,30 @@ public final class UringAio implements AsyncIo {
     return taken;
   }
 
+  /**
+   * One {@code io_uring_enter} submits what is published and waits for the completions (the kernel skips the wait
+   * when it takes fewer entries than asked: then this returns what has arrived without waiting).
+   */
+  @Override
+  public int submitAndReap(int min, Completion refused, Completion done) throws IOException {
+    int n = ring.pollOwn(done);
+    int left = ring.unconsumedOwn();
+    if (left == 0) {
+      return n < min ? n + reap(min - n, done) : n;
+    }
+    if (n >= min) {
+      submit(refused);
+      return n;
+    }
+    int r = ring.enterOwn(left, min - n, UringSyscalls.IORING_ENTER_GETEVENTS);
+    if (r < 0 && r != -EINTR && r != -ErrnoException.EAGAIN && r != -EBUSY) {
+      throw new ErrnoException("io_uring_enter", path.toString(), -r);
+    }
+    n += ring.pollOwn(done);
+    // All taken: min counts only requests in the kernel now, and a wait cut short (EINTR) is waited again.
+    return r == left && n < min ? n + reap(min - n, done) : n;
+  }
+
   @Override
   public int unsubmitted() {
     return ring.unconsumedOwn();
