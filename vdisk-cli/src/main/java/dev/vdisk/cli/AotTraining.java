@@ -131,8 +131,11 @@ public final class AotTraining {
       training.run(training.shortCommands());
     } else {
       training.run(training.longCommands());
-      training.directAio();
+      boolean direct = training.directAio();
       training.serve();
+      if (direct) {
+        training.serveDirect();
+      }
     }
     // The server's threads would keep the JVM alive; the AOT cache is written as the JVM exits.
     System.exit(0);
@@ -269,14 +272,17 @@ public final class AotTraining {
    * images and short counts, so
    * that such a bench starts with that path's classes and profiles. Skipped with a note on a file system that refuses
    * O_DIRECT (tmpfs before Linux 6.6, some overlay file systems).
+   *
+   * @return whether the file system took O_DIRECT (and so the cells ran, and {@code direct.raw} and {@code
+   *     direct.qcow2} exist)
    */
-  private void directAio() throws IOException {
+  private boolean directAio() throws IOException {
     try (FileChannel probe = FileChannel.open(dir.resolve("t.raw"), StandardOpenOption.READ, ExtendedOpenOption.DIRECT)) {
       probe.size();
     } catch (IOException | UnsupportedOperationException refused) {
       System.err.println("AotTraining: " + dir + " refuses O_DIRECT (" + refused.getMessage()
-          + "): the cache=none aio=native and aio=io_uring bench paths are trained without it");
-      return;
+          + "): the cache=none aio=native and aio=io_uring bench and serve paths are trained without it");
+      return false;
     }
     List<List<String>> c = new ArrayList<>();
     for (String format : List.of("raw", "qcow2")) {
@@ -299,6 +305,7 @@ public final class AotTraining {
       }
     }
     run(c);
+    return true;
   }
 
   /** Runs one vdisk command line in this JVM; a failure ends the training. */
@@ -337,11 +344,35 @@ public final class AotTraining {
     client("nbdcopy", "--connections=4", raw, "null:");
   }
 
-  /** Starts {@code vdisk serve} of {@code image} as {@code export} in this JVM, waits until it listens; returns its URI. */
-  private String startServer(String socketName, String format, String export, String image) throws Exception {
+  /**
+   * {@code vdisk serve --cache=none} of the images {@link #directAio} made, driven by {@code qemu-img bench}'s 4 KiB
+   * reads and writes at depth 16 (bench/compare-nbd.sh's cache=none cells): the connection's request queue ({@code
+   * DirectQueue}) under serve's default aio there, io_uring, on raw, and under {@code --aio=native} on qcow2, so that a
+   * fresh {@code serve --cache=none} starts with that path's classes and profiles rather than loading them from the
+   * jar and interpreting them. Short counts: these cells add about two seconds to the training.
+   */
+  private void serveDirect() throws Exception {
+    String raw = startServer("direct-raw.sock", "raw", "direct-raw", "direct.raw", "--cache=none");
+    String qcow2 = startServer("direct-qcow2.sock", "qcow2", "direct-qcow2", "direct.qcow2", "--cache=none", "--aio=native");
+    for (String u : List.of(raw, qcow2)) {
+      client("qemu-img", "bench", "-f", "raw", "-c", "8000", "-d", "16", "-s", "4096", "-S", "1052672", u);
+      client("qemu-img", "bench", "-f", "raw", "-w", "-c", "8000", "-d", "16", "-s", "4096", "-S", "1052672", u);
+    }
+  }
+
+  /**
+   * Starts {@code vdisk serve OPTIONS} of {@code image} as {@code export} in this JVM, waits until it listens; returns
+   * its URI.
+   */
+  private String startServer(String socketName, String format, String export, String image, String... options)
+      throws Exception {
     Path socket = dir.resolve(socketName);
+    List<String> args = new ArrayList<>(List.of("serve", "-t", "-e", "0", "-k", socket.toString(), "-f", format,
+        "-x", export));
+    args.addAll(List.of(options));
+    args.add(path(image));
     Thread server = Thread.ofPlatform().daemon().name("training-serve").start(() -> Main.run(DISCARD, DISCARD,
-        "serve", "-t", "-e", "0", "-k", socket.toString(), "-f", format, "-x", export, path(image)));
+        args.toArray(String[]::new)));
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
     while (!accepts(socket)) {
       if (!server.isAlive() || System.nanoTime() > deadline) {

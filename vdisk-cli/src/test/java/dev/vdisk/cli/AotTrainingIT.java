@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -218,6 +219,51 @@ class AotTrainingIT {
           assertFromCache(uring, c);
         }
       }
+      // serve --cache=none keeps a connection's aligned reads and writes in flight through the export's queue
+      // (io_uring by default there): every vdisk class such a session loads comes from the cache, none from the jar
+      // nor spun at run time (a lambda's class). Where the kernel gives no ring, the queue is not io_uring's and the
+      // session proves nothing about this path.
+      List<String> serve = serveDirectSession(aot);
+      if (serve.stream().anyMatch(l -> l.contains(" dev.vdisk.io.linux.UringAio "))) {
+        assertFromCache(serve, "dev.vdisk.nbd.server.DirectQueue$Job");
+        assertThat(serve).noneMatch(l -> l.contains(" dev.vdisk.") && !l.endsWith("source: shared objects file"));
+      }
+    }
+  }
+
+  /**
+   * The class-load log of {@code vdisk serve --cache=none} of a raw file (the launchers' JVM options for long
+   * commands, the cache {@code aot}), driven by {@code qemu-img bench}'s 4 KiB reads and then writes at depth 16, read
+   * while the server still runs: stopped by a signal, it then spins three lambdas of its stop, which no training can
+   * hold (the training's server ends with the JVM that records the cache, not by a signal).
+   */
+  private List<String> serveDirectSession(Path aot) throws IOException, InterruptedException {
+    PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "raw", "direct.raw", "16M");
+    PeerTools.check(dir, "qemu-io", "-f", "raw", "-c", "write -P 7 0 16M", "direct.raw");
+    Path log = dir.resolve("serve-classes.log");
+    Path pidFile = dir.resolve("serve.pid");
+    Path socket = dir.resolve("direct.sock");
+    List<String> command = new ArrayList<>(List.of(JAVA, "--enable-native-access=ALL-UNNAMED"));
+    command.addAll(jvmOptions("long"));
+    command.addAll(List.of("-XX:AOTCache=" + aot, "-Xlog:class+load=info:file=" + log, "-cp", JAR.toString(),
+        "dev.vdisk.cli.Main", "serve", "-t", "-e", "0", "-k", socket.toString(), "-f", "raw", "--cache=none",
+        "--pid-file", pidFile.toString(), "direct.raw"));
+    Process server = new ProcessBuilder(command).directory(dir.toFile()).redirectOutput(ProcessBuilder.Redirect.DISCARD)
+        .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+    try {
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      while (!Files.exists(pidFile)) { // written once the server listens
+        assertThat(server.isAlive()).as("serve --cache=none running").isTrue();
+        assertThat(System.nanoTime()).as("serve --cache=none listening within 60 s").isLessThan(deadline);
+        Thread.sleep(20);
+      }
+      String uri = "nbd+unix:///?socket=" + socket;
+      PeerTools.check(dir, "qemu-img", "bench", "-f", "raw", "-c", "4000", "-d", "16", "-s", "4096", uri);
+      PeerTools.check(dir, "qemu-img", "bench", "-f", "raw", "-w", "-c", "4000", "-d", "16", "-s", "4096", uri);
+      return Files.readAllLines(log);
+    } finally {
+      server.destroy();
+      server.waitFor(60, TimeUnit.SECONDS);
     }
   }
 
