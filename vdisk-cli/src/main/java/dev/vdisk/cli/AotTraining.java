@@ -41,7 +41,7 @@ import java.util.stream.Stream;
  *       a qcow2 and on a raw export, {@code qemu-io}, {@code nbdcopy}), so that a fresh server starts with its
  *       request path's profiles; for {@code serve convert compare bench io commit rebase dd}, which can run long
  *       enough for C2's code to pay off; it also runs bench's depth-16 cells under cache=none with {@code -i native}
- *       and {@code -i io_uring} on raw and qcow2 ({@link #directAio}).</li>
+ *       and {@code -i io_uring} on raw and qcow2 ({@link #directAio}), and serves those images under {@code --cache=none} ({@link #serveDirect}).</li>
  * </ul>
  * Both also open an image on Ceph RBD as far as that goes without a cluster ({@link #rbd}) and load the classes of
  * requests on RBD ({@link #rbdRequestClasses()}), so the RBD binding's classes come from the cache too. Clients missing from the PATH are skipped with a note on stderr: the cache is then trained on less. A command that

@@ -4,7 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.sun.nio.file.ExtendedOpenOption;
 import java.io.IOException;
+import java.net.UnixDomainSocketAddress;
 import java.nio.channels.FileChannel;
+import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -241,18 +243,17 @@ class AotTrainingIT {
     PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "raw", "direct.raw", "16M");
     PeerTools.check(dir, "qemu-io", "-f", "raw", "-c", "write -P 7 0 16M", "direct.raw");
     Path log = dir.resolve("serve-classes.log");
-    Path pidFile = dir.resolve("serve.pid");
     Path socket = dir.resolve("direct.sock");
     List<String> command = new ArrayList<>(List.of(JAVA, "--enable-native-access=ALL-UNNAMED"));
     command.addAll(jvmOptions("long"));
     command.addAll(List.of("-XX:AOTCache=" + aot, "-Xlog:class+load=info:file=" + log, "-cp", JAR.toString(),
         "dev.vdisk.cli.Main", "serve", "-t", "-e", "0", "-k", socket.toString(), "-f", "raw", "--cache=none",
-        "--pid-file", pidFile.toString(), "direct.raw"));
+        "direct.raw"));
     Process server = new ProcessBuilder(command).directory(dir.toFile()).redirectOutput(ProcessBuilder.Redirect.DISCARD)
         .redirectError(ProcessBuilder.Redirect.DISCARD).start();
     try {
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-      while (!Files.exists(pidFile)) { // written once the server listens
+      while (!accepts(socket)) { // the file appears before the server listens
         assertThat(server.isAlive()).as("serve --cache=none running").isTrue();
         assertThat(System.nanoTime()).as("serve --cache=none listening within 60 s").isLessThan(deadline);
         Thread.sleep(20);
@@ -264,6 +265,14 @@ class AotTrainingIT {
     } finally {
       server.destroy();
       server.waitFor(60, TimeUnit.SECONDS);
+    }
+  }
+
+  private static boolean accepts(Path socket) {
+    try (SocketChannel probe = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
+      return probe.isConnected();
+    } catch (IOException notYet) {
+      return false;
     }
   }
 
