@@ -324,10 +324,11 @@ public final class AotTraining {
 
   /**
    * {@code vdisk serve -t} on a unix socket in this JVM, driven by each NBD client found on the PATH in turn; the
-   * server's threads end with the JVM.
+   * server's threads end with the JVM. With {@code --pid-file}, which service managers pass, so that its writer
+   * ({@code AtomicFiles}) comes from the cache too.
    */
   private void serve() throws Exception {
-    String uri = startServer("serve.sock", "qcow2", "train", "c.qcow2");
+    String uri = startServer("serve.sock", "qcow2", "train", "c.qcow2", "--pid-file", path("serve.pid"));
     client("qemu-img", "bench", "-f", "raw", "-c", "20000", "-d", "16", "-s", "4096", "-S", "1052672", uri);
     client("qemu-img", "bench", "-f", "raw", "-w", "-c", "20000", "-d", "16", "-s", "4096", "-S", "1052672", uri);
     client("qemu-io", "-f", "raw", "-c", "write -P 0xcd 0 1M", "-c", "write -z 1M 1M", "-c", "discard 2M 1M",
