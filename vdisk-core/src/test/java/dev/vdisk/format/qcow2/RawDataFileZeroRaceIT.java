@@ -36,7 +36,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class RawDataFileZeroRaceIT {
   private static final int CLUSTER = 65536;
-  private static final int ROUNDS = 2000;
+  private static final int ROUNDS = 1000;
   /** Clusters the rounds go round (each round writes its cluster whole first). */
   private static final int CLUSTERS = 64;
   private static final int WRITERS = 3;
