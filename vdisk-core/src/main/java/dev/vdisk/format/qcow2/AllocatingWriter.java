@@ -62,7 +62,9 @@ final class AllocatingWriter {
    * <p>Each cluster's host offset is looked up once, and the write goes there even if a discard or a zeroing (which
    * change L2 entries under the metadata lock only) changes the entry meanwhile: the cluster is not released while
    * this request holds the writer's shared lock, so the outcome is this write's followed by that change's, which is as
-   * correct for overlapping requests as the other order. Looking it up again could find it unallocated.
+   * correct for overlapping requests as the other order. Looking it up again could find it unallocated. (A raw data
+   * file, which a zeroing zeroes too, would show the late write where the image shows zeroes: there a zeroing or
+   * discard excludes this request instead, {@link Qcow2Writer#zeroingExcludesOverwrites}.)
    *
    * <p>Why the host cluster cannot meanwhile hold another guest offset's data: a discard, a zeroing or a shrink
    * that drops the entry only records the release ({@link RefcountStore#free}); the cluster becomes allocatable

@@ -34,6 +34,8 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
 final class Qcow2Writer {
   private final RefcountStore refcounts;
   private final boolean zeroClusters;
+  /** The external data file is kept readable as a raw image: see {@link #zeroingExcludesOverwrites}. */
+  private final boolean dataFileRaw;
   private final ReentrantLock meta = new ReentrantLock();
   private final ReentrantReadWriteLock inUse = new ReentrantReadWriteLock();
   private final MetadataWriteBack writeBack;
@@ -76,6 +78,7 @@ final class Qcow2Writer {
       DirtyBit lazy) {
     this.refcounts = refcounts;
     this.zeroClusters = version >= 3;
+    this.dataFileRaw = dataFileRaw;
     ClusterEntries entries = new ClusterEntries(file, data, geometry, l1, l2, refcounts, size, inUse.writeLock());
     this.writeBack = new MetadataWriteBack(file, data, l1, l2, refcounts, lazy, inUse.writeLock(), queued::get);
     this.writer = new AllocatingWriter(file, data, geometry, l1, l2, refcounts, entries, writeBack, current,
@@ -102,10 +105,11 @@ final class Qcow2Writer {
   /**
    * The host offset where {@code length} bytes at guest {@code offset} can be overwritten in place with no metadata
    * change: inside one cluster that the image alone owns (standard, COPIED, every subcluster written); else -1.
-   * Under {@link #shared()}.
+   * Under {@link #shared()}. Always -1 with a raw data file: a queue's overwrite holds no lock while the kernel has
+   * it, so a zeroing could not wait for it ({@link #zeroingExcludesOverwrites}).
    */
   long overwriteHost(long offset, int length) throws IOException {
-    return writer.overwriteHost(offset, length);
+    return dataFileRaw ? -1 : writer.overwriteHost(offset, length);
   }
 
   boolean zeroClusters() {
@@ -210,7 +214,14 @@ final class Qcow2Writer {
     meta.lock();
     try {
       inFlight.awaitNone(offset, offset + length);
-      zeroes.writeZeroes(offset, length, flags);
+      Lock excluded = zeroingExcludesOverwrites();
+      try {
+        zeroes.writeZeroes(offset, length, flags);
+      } finally {
+        if (excluded != null) {
+          excluded.unlock();
+        }
+      }
     } finally {
       meta.unlock();
     }
@@ -221,10 +232,38 @@ final class Qcow2Writer {
     meta.lock();
     try {
       inFlight.awaitNone(offset, offset + length);
-      zeroes.discard(offset, length);
+      Lock excluded = zeroingExcludesOverwrites();
+      try {
+        zeroes.discard(offset, length);
+      } finally {
+        if (excluded != null) {
+          excluded.unlock();
+        }
+      }
     } finally {
       meta.unlock();
     }
+  }
+
+  /**
+   * With a raw data file ({@code data_file_raw}), takes and returns the exclusive side of {@link #shared()}, else
+   * returns null. A zeroing or discard writes zeroes into (or discards) the raw data file, then changes the L2
+   * entries; an overwrite in place ({@link AllocatingWriter#writeInPlace}) looks its host cluster up once and writes
+   * there without the metadata lock. Without exclusion an overwrite that looked up before the entries changed could
+   * land after the zeroes: the image would read zeroes, the raw data file the overwrite, two views of one disk that
+   * no serial order explains. Overwrites in place hold the shared side from their lookup to their write's return, so
+   * the exclusive side orders each wholly before or after the zeroing (queue overwrites, which hold no lock while
+   * in flight, never bypass the image on such an image: {@link #overwriteHost}). Without a raw data file a late
+   * overwrite lands where only its own (now zero) cluster lives, hidden, and nothing needs excluding. Taken under the
+   * metadata lock, after waiting for in-flight allocations (whose data writes hold the shared side).
+   */
+  private Lock zeroingExcludesOverwrites() {
+    if (!dataFileRaw) {
+      return null;
+    }
+    Lock exclusive = inUse.writeLock();
+    exclusive.lock();
+    return exclusive;
   }
 
   /** See {@link ZeroesAndDiscards#makeEmpty}. */

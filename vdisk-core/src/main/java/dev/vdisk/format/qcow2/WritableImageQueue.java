@@ -11,10 +11,10 @@ import java.util.concurrent.locks.Lock;
 /**
  * A writable qcow2 image's queue over the queue of the file that holds its clusters: a read inside one normal data
  * cluster, and an overwrite inside one cluster the image alone owns ({@link Qcow2Writer#overwriteHost}: no
- * allocation, no copy-on-write, no metadata change), go to that queue at their host offset. Everything else (reads
- * of zero, unallocated or compressed clusters or of several clusters, allocating writes, writes across clusters) runs
- * synchronously through the image as its read and write do: a read beside the requests in flight, a write after
- * they completed.
+ * allocation, no copy-on-write, no metadata change; never with a raw data file), go to that queue at their host
+ * offset. Everything else (reads of zero, unallocated or compressed clusters or of several clusters, allocating
+ * writes, writes across clusters) runs synchronously through the image as its read and write do: a read beside the
+ * requests in flight, a write after they completed.
  *
  * <p>The mapping is looked up under the writer's {@link Qcow2Writer#shared()} lock, and the request is counted in
  * {@link Qcow2Writer#queued()} before that and until its completion was reaped: released clusters are counted down
