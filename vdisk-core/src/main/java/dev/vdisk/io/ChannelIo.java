@@ -45,37 +45,26 @@ final class ChannelIo implements FileIo {
 
   @Override
   public int read(ByteBuffer dst, long position) throws IOException {
-    int start = dst.position();
-    boolean interrupted = false;
-    try {
-      for (int reopens = 0; ; reopens++) {
-        FileChannel c = channel;
-        try {
-          return c.read(dst, position);
-        } catch (ClosedChannelException e) {
-          interrupted |= replace(c, e, reopens);
-          dst.position(start);
-        }
-      }
-    } finally {
-      if (interrupted) {
-        Thread.currentThread().interrupt();
-      }
-    }
+    return transfer(dst, position, false);
   }
 
   @Override
   public int write(ByteBuffer src, long position) throws IOException {
-    int start = src.position();
+    return transfer(src, position, true);
+  }
+
+  /** A positional read into or write from {@code buf}, again on a new channel where an interrupt closed the old one. */
+  private int transfer(ByteBuffer buf, long position, boolean write) throws IOException {
+    int start = buf.position();
     boolean interrupted = false;
     try {
       for (int reopens = 0; ; reopens++) {
         FileChannel c = channel;
         try {
-          return c.write(src, position);
+          return write ? c.write(buf, position) : c.read(buf, position);
         } catch (ClosedChannelException e) {
           interrupted |= replace(c, e, reopens);
-          src.position(start);
+          buf.position(start);
         }
       }
     } finally {

@@ -395,7 +395,7 @@ public final class Convert {
         return;
       }
       if (runs == null) {
-        if (copied(at, mapped, c.length())) {
+        if (copied(at, mapped)) {
           return;
         }
         runs = scanner.runs(buf, c.length(), c.offset() / SparseScanner.SECTOR);
@@ -421,11 +421,11 @@ public final class Convert {
    * can ({@link BlockDevice#writeFrom}: a raw file in the page cache). False where the caller must write them; after
    * a target's first refusal it is not asked again.
    */
-  private boolean copied(long at, MappedChunk mapped, int bytes) throws IOException {
+  private boolean copied(long at, MappedChunk mapped) throws IOException {
     if (mapped == null || !kernelCopy) {
       return false;
     }
-    if (target.device().writeFrom(at, mapped.range(0, bytes))) {
+    if (target.device().writeFrom(at, mapped.range())) {
       return true;
     }
     kernelCopy = false;

@@ -31,11 +31,11 @@ final class MappedChunk implements AutoCloseable {
   }
 
   /**
-   * The host bytes of the chunk's {@code [from, from + length)}, for a target that copies them from file to file
-   * ({@link dev.vdisk.block.BlockDevice#writeFrom}).
+   * The chunk's bytes in the host file, for a target that copies them from file to file ({@link
+   * dev.vdisk.block.BlockDevice#writeFrom}).
    */
-  HostRange range(int from, long length) {
-    return new HostRange(range.channel(), range.position() + from, length, range.residency());
+  HostRange range() {
+    return range;
   }
 
   /** The chunk's bytes, position 0 and limit its length; read-only, valid until {@link #close}. */

@@ -197,14 +197,7 @@ class MappedConvertIT {
         @Override
         public void write(long offset, ByteBuffer data, Set<WriteFlag> flags) throws IOException {
           if (offset == 0) {
-            try {
-              TimeUnit.MILLISECONDS.sleep(300);
-            } catch (InterruptedException e) {
-              throw new IOException(e);
-            }
-            try (RandomAccessFile f = new RandomAccessFile(src.toFile(), "rw")) {
-              f.setLength(64 << 10); // the first chunk stays whole: its own write reads its mapping
-            }
+            cutShortLater(src); // the first chunk stays whole: its own write reads its mapping
           }
           super.write(offset, data, flags);
         }
@@ -234,14 +227,7 @@ class MappedConvertIT {
         public boolean writeFrom(long offset, HostRange from) throws IOException {
           copies.incrementAndGet();
           if (offset == 0) {
-            try {
-              TimeUnit.MILLISECONDS.sleep(300);
-            } catch (InterruptedException e) {
-              throw new IOException(e);
-            }
-            try (RandomAccessFile f = new RandomAccessFile(src.toFile(), "rw")) {
-              f.setLength(64 << 10);
-            }
+            cutShortLater(src);
           }
           return next.writeFrom(offset, from);
         }
@@ -252,6 +238,18 @@ class MappedConvertIT {
           .hasMessageStartingWith("error while reading '" + src + "' at byte ");
     }
     assertThat(copies.get()).as("chunks copied from file to file").isGreaterThan(1);
+  }
+
+  /** After 300 ms (the second worker has mapped its chunk by then), cuts {@code src} to its first 64 KiB chunk. */
+  private static void cutShortLater(Path src) throws IOException {
+    try {
+      TimeUnit.MILLISECONDS.sleep(300);
+    } catch (InterruptedException e) {
+      throw new IOException(e);
+    }
+    try (RandomAccessFile f = new RandomAccessFile(src.toFile(), "rw")) {
+      f.setLength(64 << 10);
+    }
   }
 
   /** A target passing {@link BlockDevice#writeFrom} on, counting the copies. */

@@ -7,7 +7,6 @@ import dev.vdisk.block.CheckedDevice;
 import dev.vdisk.block.FilterDevice;
 import dev.vdisk.block.ForwardingQueue;
 import dev.vdisk.block.RequestQueue;
-import dev.vdisk.block.WriteFlag;
 import dev.vdisk.block.mem.MemoryDevice;
 import dev.vdisk.io.internal.RequestQueues;
 import java.io.IOException;
@@ -19,7 +18,6 @@ import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.AfterEach;
@@ -41,19 +39,7 @@ class NbdDirectQueueTest {
   private NbdServer server;
 
   private InetSocketAddress start(boolean pageCache) throws IOException {
-    FilterDevice recording = new FilterDevice(new MemoryDevice(8 * MIB)) {
-      @Override
-      public void read(long offset, ByteBuffer dst) throws IOException {
-        ranOn.put("read@" + offset, Thread.currentThread());
-        next.read(offset, dst);
-      }
-
-      @Override
-      public void write(long offset, ByteBuffer src, Set<WriteFlag> flags) throws IOException {
-        ranOn.put("write@" + offset, Thread.currentThread());
-        next.write(offset, src, flags);
-      }
-
+    FilterDevice recording = new ThreadRecordingDevice(new MemoryDevice(8 * MIB), ranOn) {
       @Override
       public RequestQueue queue(int depth) throws IOException {
         return new ForwardingQueue(RequestQueues.open(next, depth)) {

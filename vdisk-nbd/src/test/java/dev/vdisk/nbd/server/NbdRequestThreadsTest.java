@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.vdisk.block.CheckedDevice;
 import dev.vdisk.block.FilterDevice;
-import dev.vdisk.block.WriteFlag;
 import dev.vdisk.block.mem.MemoryDevice;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -16,7 +15,6 @@ import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -33,19 +31,7 @@ class NbdRequestThreadsTest {
   private NbdServer server;
 
   private InetSocketAddress start(boolean pageCache) throws IOException {
-    FilterDevice recording = new FilterDevice(new MemoryDevice(8 * MIB)) {
-      @Override
-      public void read(long offset, ByteBuffer dst) throws IOException {
-        ranOn.put("read@" + offset, Thread.currentThread());
-        next.read(offset, dst);
-      }
-
-      @Override
-      public void write(long offset, ByteBuffer src, Set<WriteFlag> flags) throws IOException {
-        ranOn.put("write@" + offset, Thread.currentThread());
-        next.write(offset, src, flags);
-      }
-    };
+    FilterDevice recording = new ThreadRecordingDevice(new MemoryDevice(8 * MIB), ranOn);
     server = new NbdServer(List.of(new Export("", "", new CheckedDevice(recording), DiscardMode.UNMAP, pageCache)),
         ServerConfig.DEFAULTS, new EventLog(new PrintWriter(Writer.nullWriter())));
     return (InetSocketAddress) server.listen(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
