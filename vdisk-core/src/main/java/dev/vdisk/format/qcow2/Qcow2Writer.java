@@ -1,12 +1,16 @@
 package dev.vdisk.format.qcow2;
 
 import dev.vdisk.block.BlockDevice;
+import dev.vdisk.block.BlockDeviceException;
+import dev.vdisk.block.BlockError;
 import dev.vdisk.block.WriteFlag;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.Lock;
+import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
@@ -45,6 +49,11 @@ final class Qcow2Writer {
   private final InFlightAllocations inFlight = new InFlightAllocations(meta);
   /** Requests of queues in flight: their clusters are in use as if they held {@link #shared()}. */
   private final AtomicInteger queued = new AtomicInteger();
+  /** How long a shrink waits for queues' requests in flight to be reaped ({@link #drainQueues}). */
+  private static final long DRAIN_NANOS = TimeUnit.SECONDS.toNanos(30);
+  /** A shrink is draining: queues send nothing more below the image ({@link #bypassesImage}). */
+  private volatile boolean draining;
+  private final ClusterEntries entries;
 
   /** Reads guest bytes as the image defines them now. */
   @FunctionalInterface
@@ -79,7 +88,7 @@ final class Qcow2Writer {
     this.refcounts = refcounts;
     this.zeroClusters = version >= 3;
     this.dataFileRaw = dataFileRaw;
-    ClusterEntries entries = new ClusterEntries(file, data, geometry, l1, l2, refcounts, size, inUse.writeLock());
+    this.entries = new ClusterEntries(file, data, geometry, l1, l2, refcounts, size, inUse.writeLock());
     this.writeBack = new MetadataWriteBack(file, data, l1, l2, refcounts, lazy, inUse.writeLock(), queued::get);
     this.writer = new AllocatingWriter(file, data, geometry, l1, l2, refcounts, entries, writeBack, current,
         zeroStatus, inFlight);
@@ -109,7 +118,15 @@ final class Qcow2Writer {
    * it, so a zeroing could not wait for it ({@link #zeroingExcludesOverwrites}).
    */
   long overwriteHost(long offset, int length) throws IOException {
-    return dataFileRaw ? -1 : writer.overwriteHost(offset, length);
+    return dataFileRaw || draining ? -1 : writer.overwriteHost(offset, length);
+  }
+
+  /**
+   * Whether a queue may send a request below the image now, to be in flight with no lock held: not while a shrink
+   * drains ({@link #shrink}). Read after the request was counted in {@link #queued()}.
+   */
+  boolean bypassesImage() {
+    return !draining;
   }
 
   boolean zeroClusters() {
@@ -135,6 +152,7 @@ final class Qcow2Writer {
     Lock s = shared();
     s.lock();
     try {
+      inside("write", offset, src.remaining());
       if (writer.writeInPlace(offset, src)) {
         return;
       }
@@ -148,6 +166,7 @@ final class Qcow2Writer {
       InFlightAllocations.Allocation held = null;
       meta.lock();
       try {
+        inside("write", pos, end - pos);
         inFlight.awaitNone(pos, writer.runLimit(pos, end));
         run = writer.plan(pos, end, src);
         if (run.changesEntries()) {
@@ -202,6 +221,7 @@ final class Qcow2Writer {
   void writeCompressedCluster(long guest, ByteBuffer data) throws IOException {
     meta.lock();
     try {
+      inside("write", guest, data.remaining());
       inFlight.awaitNone(guest, guest + 1);
       writer.writeCompressedCluster(guest, data);
     } finally {
@@ -213,6 +233,7 @@ final class Qcow2Writer {
   void writeZeroes(long offset, long length, Set<WriteFlag> flags) throws IOException {
     meta.lock();
     try {
+      inside("writeZeroes", offset, length);
       inFlight.awaitNone(offset, offset + length);
       Lock excluded = zeroingExcludesOverwrites();
       try {
@@ -231,6 +252,7 @@ final class Qcow2Writer {
   void discard(long offset, long length) throws IOException {
     meta.lock();
     try {
+      inside("discard", offset, length);
       inFlight.awaitNone(offset, offset + length);
       Lock excluded = zeroingExcludesOverwrites();
       try {
@@ -288,14 +310,65 @@ final class Qcow2Writer {
     }
   }
 
-  /** See {@link ImageResize#shrink}. */
+  /**
+   * See {@link ImageResize#shrink}. Drained first, as QEMU drains a node before it truncates it: requests that passed
+   * the guard's range check under the old size may still be on their way to the part the shrink drops, and one that
+   * landed after the cut (a data file cut to the new size, a cluster released) would leave a state no serial order
+   * explains (measured: an external data file grown back past the new size, ShrinkRaceIT). So: queues stop sending
+   * requests below the image and those in flight are reaped (no lock held while waiting: their owners may need the
+   * metadata lock meanwhile), then in-flight allocations finish, then the exclusive side of {@link #shared()} waits
+   * for every read, overwrite in place and allocation data write and holds off new ones until the shrink is done.
+   * Requests that come after find the new size ({@link #inside}).
+   */
   void shrink(long newSize) throws IOException {
-    meta.lock();
+    draining = true;
     try {
-      inFlight.awaitAll();
-      resize.shrink(newSize);
+      drainQueues();
+      meta.lock();
+      try {
+        inFlight.awaitAll();
+        Lock exclusive = inUse.writeLock();
+        exclusive.lock();
+        try {
+          resize.shrink(newSize);
+        } finally {
+          exclusive.unlock();
+        }
+      } finally {
+        meta.unlock();
+      }
     } finally {
-      meta.unlock();
+      draining = false;
+    }
+  }
+
+  /**
+   * Waits until no queue request is in flight, with {@link #draining} set (so none is sent below meanwhile: a
+   * request counts itself before it reads the flag, and this sets the flag before it reads the count). Bounded: a
+   * queue whose owner does not reap (say, the thread that asked for the shrink owns it) gets an error, not a hang.
+   */
+  private void drainQueues() throws IOException {
+    long deadline = System.nanoTime() + DRAIN_NANOS;
+    while (queued.get() > 0) {
+      if (System.nanoTime() - deadline > 0) {
+        throw new BlockDeviceException(BlockError.EIO, "resize: " + queued.get() + " queued requests still in flight"
+            + " after " + TimeUnit.NANOSECONDS.toSeconds(DRAIN_NANOS) + " s (expected: their queue's owner to reap"
+            + " them; a thread must not shrink an image while its own queue has requests in flight)");
+      }
+      LockSupport.parkNanos(100_000);
+    }
+  }
+
+  /**
+   * Refuses a request past the end as the guard does: it passed the guard's check before a shrink changed the size.
+   * Under {@link #shared()} or the metadata lock, either of which keeps the size as it is.
+   */
+  private void inside(String op, long offset, long length) throws BlockDeviceException {
+    long size = entries.size();
+    if (offset > size || length > size - offset) {
+      throw new BlockDeviceException(op.equals("discard") ? BlockError.EINVAL : BlockError.ENOSPC, op + ": offset "
+          + offset + " length " + length + " ends beyond the image (expected: end <= size " + size + ", which a"
+          + " shrink set while the request was on its way)");
     }
   }
 

@@ -16,6 +16,8 @@ import java.util.concurrent.locks.Lock;
  * writes, writes across clusters) runs synchronously through the image as its read and write do: a read beside the
  * requests in flight, a write after they completed.
  *
+ * <p>While a shrink drains the image ({@link Qcow2Writer#bypassesImage}) every request runs through the image.
+ *
  * <p>The mapping is looked up under the writer's {@link Qcow2Writer#shared()} lock, and the request is counted in
  * {@link Qcow2Writer#queued()} before that and until its completion was reaped: released clusters are counted down
  * (made reusable) only while no queue request is in flight, as they are only while no synchronous one holds the
@@ -50,7 +52,8 @@ final class WritableImageQueue extends ForwardingQueue {
     shared.lock();
     try {
       ClusterMapper.Run run = mapper.map(offset, n);
-      if (run.entry() instanceof L2Entry.Normal && run.length() == n && data.plain(run.hostStart(), n)) {
+      if (writer.bypassesImage() && run.entry() instanceof L2Entry.Normal && run.length() == n
+          && data.plain(run.hostStart(), n)) {
         host = run.hostStart();
         super.read(host, dst, tag);
       }
