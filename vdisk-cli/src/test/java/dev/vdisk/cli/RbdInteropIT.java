@@ -17,6 +17,7 @@ import dev.vdisk.io.rbd.RbdDevice;
 import dev.vdisk.io.rbd.RbdName;
 import dev.vdisk.nbd.server.DiscardMode;
 import dev.vdisk.nbd.server.EventLog;
+import dev.vdisk.nbd.server.Export;
 import dev.vdisk.nbd.server.NbdServer;
 import dev.vdisk.nbd.server.ServerConfig;
 import dev.vdisk.testkit.BlockDeviceContractTest;
@@ -919,6 +920,52 @@ class RbdInteropIT {
       assertThat(dst[0].get(0)).isEqualTo((byte) 0x11);
       assertThat(dst[16].get(0)).isEqualTo((byte) 0x22);
     }
+  }
+
+  /**
+   * An RBD export under writeback (qemu-nbd's default) whose image is named raw serves through its queue
+   * ({@code pageCacheWrites} false: DirectQueue over RbdQueue keeps its aligned requests in flight); a probed raw image,
+   * which has no queue, stays with the reader. What qemu-img bench writes through it at depth 16, 4 KiB every 8 KiB,
+   * {@code rbd export} reads back, and qemu-io reads it back through the export too.
+   */
+  @Test
+  @Order(98)
+  void anRbdExportUnderWritebackServesDepthThroughItsQueue() throws Exception {
+    PeerTools.require("qemu-io");
+    String image = fresh("served-queue");
+    cluster.rbd(dir, "create", "--size", "16M", image);
+    StringWriter log = new StringWriter();
+    EventLog events = new EventLog(new PrintWriter(log, true));
+    Export probed = new ExportSpec("", cluster.name(image), null, CacheMode.WRITEBACK, false, DiscardMode.IGNORE, "")
+        .open(events, new PrintWriter(log, true));
+    try {
+      assertThat(probed.pageCacheWrites()).as("a probed raw image has no queue").isTrue();
+    } finally {
+      probed.device().close();
+    }
+    Export export = new ExportSpec("", cluster.name(image), "raw", CacheMode.WRITEBACK, false, DiscardMode.IGNORE, "")
+        .open(events, new PrintWriter(log, true));
+    assertThat(export.pageCacheWrites()).as("raw on RBD under writeback goes through its queue").isFalse();
+    Path sock = dir.resolve("queue.sock");
+    NbdServer server = new NbdServer(List.of(export), ServerConfig.DEFAULTS, events);
+    String uri = "nbd+unix:///?socket=" + sock;
+    try {
+      server.listen(UnixDomainSocketAddress.of(sock));
+      // 1,024 writes of 4 KiB of 0x5a, 16 in flight, at 0, 8 KiB, 16 KiB ... 8 MiB - 8 KiB.
+      PeerTools.check(dir, "qemu-img", "bench", "-f", "raw", "-w", "--pattern=90", "-c", "1024", "-d", "16", "-s", "4096",
+          "-S", "8192", uri);
+      PeerTools.check(dir, "qemu-img", "bench", "-f", "raw", "-c", "1024", "-d", "16", "-s", "4096", "-S", "8192", uri);
+      PeerTools.check(dir, "qemu-io", "-f", "raw", "-c", "read -P 0x5a 0 4k", "-c", "read -P 0 4k 4k",
+          "-c", "read -P 0x5a 8380416 4k", "-c", "read -P 0 8M 8M", uri);
+    } finally {
+      server.stop(Duration.ofSeconds(5));
+    }
+    byte[] exported = export(image);
+    byte[] want = new byte[16 << 20];
+    for (int at = 0; at < 8 << 20; at += 8192) {
+      Arrays.fill(want, at, at + 4096, (byte) 0x5a);
+    }
+    assertThat(Arrays.mismatch(exported, want)).as("first byte where rbd export differs from what was written").isEqualTo(-1);
   }
 
   /** Runs last: kills the OSD under a writer, then brings it back and reads what was flushed before. */

@@ -487,7 +487,10 @@ public final class RbdDevice implements BlockDevice {
   }
 
   private void check(int rc, String what) throws RbdException {
-    check(rbd, rc, what + " " + name);
+    // The message is made only for a failure: a string concatenation's first run spins a class (start-up's open).
+    if (rc < 0) {
+      throw new RbdException(rc, what + " " + name);
+    }
   }
 
   private static void check(RbdNative rbd, int rc, String what) throws RbdException {
