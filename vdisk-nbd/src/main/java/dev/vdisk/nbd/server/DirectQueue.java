@@ -25,12 +25,14 @@ import java.util.concurrent.locks.LockSupport;
  * reader submitting an offer itself while this thread slept, so that the disk need not wait for it to be scheduled,
  * cost more: under io_uring the completion's task work then interrupts the reader in its socket read; 4 KiB writes
  * at depth 16, 2026-12-05: 13-16 against 10-11 us of server CPU and 1.1-2.0 against 0.8-0.9 context switches per
- * request.) Nor did waking this thread's wait in the kernel on an offer pay (an eventfd the ring watches, branch {@code dq7},
- * not merged): only 3-6% of reads and up to a third of writes arrive during such a wait, the device's mean depth
+ * request.)
+ *
+ * <p>Nor did waking this thread's wait in the kernel on an offer pay (an eventfd the ring watches: branch {@code
+ * dq7}, not merged): only 3-6% of reads and up to a third of writes arrive during such a wait, the device's mean depth
  * did not rise (4 KiB at depth 16: 4.2-5.7 against 4.5-6.2 reads, 1.3-4.6 against 1.8-5.7 writes; qemu-nbd
  * io_uring's 3.4 and 2.0), and waking on every offer cost up to 1.2 context switches per write. The depth follows
  * the round trip: about 250 of a request's 400 us are spent outside the device, so CPU per request is what moves
- * these cells.)
+ * these cells.
  *
  * <p>Taken are READs sent as one data chunk read into a buffer ({@link RequestExecutor#plainRead}) and WRITEs without
  * FUA, aligned to {@link #ALIGN} bytes (so that O_DIRECT takes them as they are: an unaligned one would
