@@ -39,7 +39,8 @@ import java.util.concurrent.locks.LockSupport;
  * run synchronously on this thread, read-modify-write included, and hold up the others); everything else goes to the
  * workers, as do requests beyond {@link #DEPTH}. If the queue fails (not a request: the queue itself), the requests in
  * flight are answered EIO and later ones run synchronously on this thread through the device's own calls. An RBD
- * export under such a cache mode takes its queue too (librbd's AIO); that case is not measured yet.
+ * export takes its queue (librbd's AIO) under every cache mode when its stack has one (counts in vdisk-cli's
+ * ExportSpec#pageCacheWrites).
  */
 final class DirectQueue {
   /** Requests in the kernel at once: QEMU's client keeps 16 in flight, nbdcopy 64 per connection. */
