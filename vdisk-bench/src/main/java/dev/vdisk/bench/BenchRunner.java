@@ -232,10 +232,9 @@ public final class BenchRunner {
     }
 
     void run(CountDownLatch go) {
-      if (spec.write()) {
-        while (buf.hasRemaining()) {
-          buf.put((byte) spec.pattern());
-        }
+      // Read buffers too, as qemu-img's memset before its clock starts (see QueuedBenchRunner).
+      while (buf.hasRemaining()) {
+        buf.put((byte) spec.pattern());
       }
       try {
         go.await();
