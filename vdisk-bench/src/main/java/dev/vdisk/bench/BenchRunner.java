@@ -48,9 +48,12 @@ public final class BenchRunner {
   private long endNanos;
   private IOException failure;
   private final ArrayDeque<Worker> idle = new ArrayDeque<>();
+  /** The diagnostic per-interval count ({@link CompletionTrace}), or null (normally); guarded by lock. */
+  private final CompletionTrace trace;
 
-  private BenchRunner(BlockDevice device, BenchSpec spec) throws IOException {
+  private BenchRunner(BlockDevice device, BenchSpec spec, CompletionTrace trace) throws IOException {
     this.device = device;
+    this.trace = trace;
     this.spec = spec;
     this.imageSize = device.size();
     this.notCompleted = spec.count();
@@ -73,12 +76,19 @@ public final class BenchRunner {
    * carrier that is idle, where each platform thread would need its own wake-up.
    */
   public static BenchResult run(BlockDevice device, BenchSpec spec, Thread.Builder slots) throws IOException {
+    CompletionTrace trace = CompletionTrace.fromEnvironment();
+    BenchResult result;
     try (RequestQueue queue = RequestQueues.asynchronous(device, spec.depth())) {
-      if (queue != null) {
-        return QueuedBenchRunner.run(device, queue, spec);
-      }
+      result = queue != null ? QueuedBenchRunner.run(device, queue, spec, trace) : null;
     }
-    return new BenchRunner(device, spec).run(slots);
+    if (result == null) {
+      result = new BenchRunner(device, spec, trace).run(slots);
+    }
+    if (trace != null) {
+      trace.ended();
+      trace.print(System.err);
+    }
+    return result;
   }
 
   private BenchResult run(Thread.Builder slots) throws IOException {
@@ -105,6 +115,9 @@ public final class BenchRunner {
       fill();
       start = System.nanoTime();
       endNanos = start;
+      if (trace != null) {
+        trace.started(start);
+      }
     } finally {
       lock.unlock();
     }
@@ -173,6 +186,9 @@ public final class BenchRunner {
       if (notCompleted == 0) {
         endNanos = now;
       }
+      if (trace != null) {
+        trace.completed(now);
+      }
       boolean flushNow = false;
       if (spec.flushInterval() > 0 && notStarted % spec.flushInterval() == 0) {
         if (spec.drain()) {
@@ -216,10 +232,9 @@ public final class BenchRunner {
     }
 
     void run(CountDownLatch go) {
-      if (spec.write()) {
-        while (buf.hasRemaining()) {
-          buf.put((byte) spec.pattern());
-        }
+      // Read buffers too, as qemu-img's memset before its clock starts (see QueuedBenchRunner).
+      while (buf.hasRemaining()) {
+        buf.put((byte) spec.pattern());
       }
       try {
         go.await();

@@ -26,6 +26,8 @@ final class QueuedBenchRunner {
   private final Histogram latency = new Histogram(3);
   /** {@link #completed}, made once rather than at each reap. */
   private final RequestQueue.Completion onCompletion = this::completed;
+  /** The diagnostic per-interval count, or null (normally). */
+  private final CompletionTrace trace;
   // The names follow qemu-img's BenchData.
   private int notCompleted;
   private int inFlight;
@@ -35,8 +37,10 @@ final class QueuedBenchRunner {
   private long flushes;
   private long endNanos;
 
-  private QueuedBenchRunner(BlockDevice device, RequestQueue queue, BenchSpec spec) throws IOException {
+  private QueuedBenchRunner(BlockDevice device, RequestQueue queue, BenchSpec spec, CompletionTrace trace)
+      throws IOException {
     this.device = device;
+    this.trace = trace;
     this.queue = queue;
     this.spec = spec;
     this.imageSize = device.size();
@@ -46,28 +50,34 @@ final class QueuedBenchRunner {
     this.buffers = DirectBuffers.contiguous(depth, spec.bufferSize());
     this.started = new long[depth];
     for (int i = 0; i < depth; i++) {
-      if (spec.write()) {
-        while (buffers[i].hasRemaining()) {
-          buffers[i].put((byte) spec.pattern());
-        }
+      // Read buffers too, as qemu-img's memset before its clock starts: their pages are touched before the run, not
+      // faulted in by its first requests.
+      while (buffers[i].hasRemaining()) {
+        buffers[i].put((byte) spec.pattern());
       }
       free.add(i);
     }
   }
 
   /**
-   * Runs {@code spec} on {@code queue}, a queue of {@code device} (which makes the flushes).
+   * Runs {@code spec} on {@code queue}, a queue of {@code device} (which makes the flushes), counting completions
+   * per interval into {@code trace} unless it is null.
    *
    * @throws IOException the first request or flush that failed; the run stops at it
    */
-  static BenchResult run(BlockDevice device, RequestQueue queue, BenchSpec spec) throws IOException {
-    return new QueuedBenchRunner(device, queue, spec).run();
+  static BenchResult run(BlockDevice device, RequestQueue queue, BenchSpec spec, CompletionTrace trace)
+      throws IOException {
+    return new QueuedBenchRunner(device, queue, spec, trace).run();
   }
 
   private BenchResult run() throws IOException {
-    fill();
+    // The clock starts before the first requests go to the kernel, as qemu-img's starts before its first bench_cb.
     long start = System.nanoTime();
     endNanos = start;
+    if (trace != null) {
+      trace.started(start);
+    }
+    fill();
     // The last completions may still ask for a flush.
     while (notCompleted > 0 || held || pendingFlushes > 0) {
       round();
@@ -119,6 +129,9 @@ final class QueuedBenchRunner {
     }
     long now = System.nanoTime();
     latency.recordValue(now - started[tag]);
+    if (trace != null) {
+      trace.completed(now);
+    }
     free.add(tag);
     int notStarted = notCompleted - inFlight;
     notCompleted--;

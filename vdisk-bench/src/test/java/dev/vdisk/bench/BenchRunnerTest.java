@@ -9,6 +9,7 @@ import dev.vdisk.block.CheckedDevice;
 import dev.vdisk.block.WriteFlag;
 import dev.vdisk.block.filter.CountingFilter;
 import dev.vdisk.block.FilterDevice;
+import dev.vdisk.block.ForwardingQueue;
 import dev.vdisk.block.RequestQueue;
 import dev.vdisk.block.mem.MemoryDevice;
 import java.io.IOException;
@@ -184,7 +185,7 @@ class BenchRunnerTest {
    * pending together as in the kernel; records the offsets in queueing order, the most pending at once, flushes made
    * with requests pending, and requests that bypassed the queue.
    */
-  private static final class Deferred extends FilterDevice {
+  private static class Deferred extends FilterDevice {
     final List<Long> offsets = new ArrayList<>();
     final List<Object[]> pending = new ArrayList<>();
     int maxPending;
@@ -309,6 +310,80 @@ class BenchRunnerTest {
     Deferred dev = new Deferred(new MemoryDevice(65536));
     BenchSpec spec = BenchSpec.DEFAULTS.withWrite(true).withCount(40).withDepth(4).withFlushInterval(10).withDrain(false);
     assertThat(BenchRunner.run(dev, spec).flushes()).isEqualTo(7);
+  }
+
+  /**
+   * qemu-img's clock starts before its first request is submitted: so does the queued runner's, so that the time a
+   * submission takes (an io_uring_enter each, before the loop batches them) is in the run. The first queued request
+   * holds its thread for 5 ms here, so a clock started after the first requests were queued would measure less than
+   * the span from that request's queuing to the last completion.
+   */
+  @Test
+  void aQueuedRunsClockStartsBeforeTheFirstRequestIsQueued() throws IOException {
+    long[] firstQueued = {0};
+    long[] lastCompleting = {0};
+    Deferred dev = new Deferred(new MemoryDevice(65536)) {
+      @Override
+      public RequestQueue queue(int depth) {
+        RequestQueue below = super.queue(depth);
+        return new ForwardingQueue(below) {
+          @Override
+          public void read(long offset, ByteBuffer dst, int tag) throws IOException {
+            if (firstQueued[0] == 0) {
+              firstQueued[0] = System.nanoTime();
+              while (System.nanoTime() - firstQueued[0] < 5_000_000) {
+                Thread.onSpinWait(); // a slow first submission
+              }
+            }
+            super.read(offset, dst, tag);
+          }
+
+          @Override
+          public int reap(int min, Completion done) throws IOException {
+            return super.reap(min, (tag, error) -> {
+              lastCompleting[0] = System.nanoTime();
+              done.completed(tag, error);
+            });
+          }
+        };
+      }
+    };
+    BenchResult r = BenchRunner.run(dev, BenchSpec.DEFAULTS.withCount(4).withDepth(2));
+    assertThat(r.elapsedNanos()).isGreaterThanOrEqualTo(lastCompleting[0] - firstQueued[0]);
+  }
+
+  /**
+   * qemu-img fills its buffers with the pattern before its clock starts, read tests' too: so does bench, on either
+   * runner, so that no request of the run is the first to touch its buffer's pages.
+   */
+  @ParameterizedTest
+  @CsvSource({"true", "false"})
+  void readBuffersHoldThePatternBeforeTheirFirstRequest(boolean queued) throws IOException {
+    List<Byte> firstBytes = Collections.synchronizedList(new ArrayList<>());
+    BlockDevice memory = new MemoryDevice(65536);
+    BlockDevice dev = queued
+        ? new Deferred(memory) {
+          @Override
+          public RequestQueue queue(int depth) {
+            return new ForwardingQueue(super.queue(depth)) {
+              @Override
+              public void read(long offset, ByteBuffer dst, int tag) throws IOException {
+                firstBytes.add(dst.get(dst.position()));
+                super.read(offset, dst, tag);
+              }
+            };
+          }
+        }
+        : new FilterDevice(memory) {
+          @Override
+          public void read(long offset, ByteBuffer dst) throws IOException {
+            firstBytes.add(dst.get(dst.position()));
+            next.read(offset, dst);
+          }
+        };
+    BenchRunner.run(dev, BenchSpec.DEFAULTS.withCount(4).withDepth(4).withPattern(0x5a));
+    // The memory device reads zeroes: a buffer's second request would see those, so only the first four count.
+    assertThat(firstBytes).hasSize(4).containsOnly((byte) 0x5a);
   }
 
   @Test
