@@ -63,6 +63,8 @@ public final class ChainWalker {
   private long belowEnd;
   /** The run returned last, for {@link #at} requests inside it. */
   private BlockStatus last;
+  /** With a {@link #granularity}: how many of its units the next extent query covers ({@link #queryLength}). */
+  private long units = 1;
 
   /** A walker over all of {@code top}. */
   public static ChainWalker of(BlockDevice top, Mode mode) throws IOException {
@@ -151,7 +153,7 @@ public final class ChainWalker {
       batch.pollFirst();
     }
     if (batch.isEmpty()) {
-      batch.addAll(device.extents(p, end - p));
+      batch.addAll(device.extents(p, queryLength(p)));
     }
     Extent e = batch.peekFirst();
     long stop = e.end();
@@ -159,5 +161,23 @@ public final class ChainWalker {
       stop = Math.min(stop, (p / granularity + 1) * granularity);
     }
     return e.offset() == p && stop == e.end() ? e : e.slice(p, stop - p);
+  }
+
+  /**
+   * How far the extent query from {@code p} reaches: to the walk's end, or, where runs end at multiples of the
+   * {@link #granularity} anyway, to such a multiple: the unit around {@code p} first, then twice as many units each
+   * time. Where the query ends is then a run boundary already, so the runs are the same; but the first run is known
+   * after one metadata lookup (a qcow2 source's first L2 table) rather than all of them, which a copy waits for before
+   * its first write, and a walk over n units still makes about log2(n) queries.
+   */
+  private long queryLength(long p) {
+    long rest = end - p;
+    if (granularity <= 0) {
+      return rest;
+    }
+    long unitStart = p - p % granularity;
+    long reach = units >= rest / granularity + 1 ? rest : Math.min(rest, unitStart + units * granularity - p);
+    units = Math.min(units * 2, 1L << 40);
+    return reach;
   }
 }

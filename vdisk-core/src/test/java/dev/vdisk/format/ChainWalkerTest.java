@@ -7,6 +7,9 @@ import dev.vdisk.CreateOptions;
 import dev.vdisk.Image;
 import dev.vdisk.OpenOptions;
 import dev.vdisk.Vdisk;
+import dev.vdisk.block.BlockDevice;
+import dev.vdisk.block.Extent;
+import dev.vdisk.block.FilterDevice;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
@@ -85,6 +88,45 @@ class ChainWalkerTest {
       assertThatThrownBy(() -> walker.at(160 * K)).isInstanceOf(IllegalArgumentException.class);
       assertThatThrownBy(() -> walker.at(0)).isInstanceOf(IllegalArgumentException.class);
     }
+  }
+
+  /**
+   * Over a qcow2 image of 512-byte clusters (an L2 table covers 32 KiB: QEMU's runs end there), the walk asks for one
+   * table's coverage first and twice as much each time after, and its runs still end at every table's end and at
+   * the data's edges: a copy's first run waits for one L2 table, not all of them.
+   */
+  @Test
+  void aboveAsksOneL2TableFirstThenTwiceAsMuchAndItsRunsStillEndAtEveryTable() throws IOException {
+    Path small = dir.resolve("small-clusters.qcow2");
+    Vdisk.create(small, 1024 * K, CreateOptions.qcow2().clusterSize(512).build(), false);
+    try (Image image = Vdisk.open(small, OpenOptions.builder().format("qcow2").build())) {
+      image.write(40 * K, filled(8 * K, 0x33), Set.of());
+      image.write(300 * K, filled(40 * K, 0x44), Set.of());
+    }
+    List<String> queries = new ArrayList<>();
+    List<String> runs = new ArrayList<>();
+    try (Image image = Vdisk.open(small, OpenOptions.builder().readOnly(true).build())) {
+      BlockDevice recorded = new FilterDevice(image) {
+        @Override
+        public List<Extent> extents(long offset, long length) throws IOException {
+          queries.add(offset / K + "+" + length / K);
+          return next.extents(offset, length);
+        }
+      };
+      ChainWalker walker = ChainWalker.of(recorded, ChainWalker.Mode.ABOVE);
+      for (long pos = 0; pos < image.size(); ) {
+        BlockStatus s = walker.at(pos);
+        if (s.data()) {
+          runs.add(s.offset() / K + "+" + s.length() / K);
+        } else {
+          assertThat(s.end() % (32 * K) == 0 || s.end() == 40 * K || s.end() == 300 * K).as("zero run %s", s).isTrue();
+          assertThat(s.offset() / (32 * K)).as("zero run %s", s).isEqualTo((s.end() - 1) / (32 * K));
+        }
+        pos = s.end();
+      }
+    }
+    assertThat(runs).containsExactly("40+8", "300+20", "320+20");
+    assertThat(queries).containsExactly("0+32", "32+64", "96+128", "224+256", "480+512", "992+32");
   }
 
   /** Every run of the walk over the whole top image, in KiB, with the bits that are set. */

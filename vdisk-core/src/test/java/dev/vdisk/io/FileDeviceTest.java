@@ -121,6 +121,25 @@ class FileDeviceTest {
     }
   }
 
+  /**
+   * A new image's file is open twice while the format writes it (the data channel and the native descriptor): a
+   * creation flushes at most once, through the data path's descriptor, so none for concurrent flushes is opened (a
+   * writeback open has 3 more).
+   */
+  @Test
+  void createOpensNoDescriptorForConcurrentFlushes() throws IOException {
+    Path p = dir.resolve("new.raw");
+    try (FileDevice created = FileDevice.create(p, false)) {
+      created.write(0, ByteBuffer.allocate(4096), Set.of());
+      created.flush();
+      assertThat(openFlagsOf(p)).hasSize(2);
+    }
+    try (FileDevice opened = FileDevice.open(p, FileOptions.of(CacheMode.WRITEBACK, false))) {
+      assertThat(openFlagsOf(p)).hasSize(2 + FileDevice.WRITEBACK_FLUSHES - 1);
+    }
+    assertThat(openFlagsOf(p)).as("fds left open after close").isEmpty();
+  }
+
   /** The flags (from /proc/self/fdinfo) of every descriptor of this process that is open on {@code file}. */
   private static List<Integer> openFlagsOf(Path file) throws IOException {
     Path real = file.toRealPath();

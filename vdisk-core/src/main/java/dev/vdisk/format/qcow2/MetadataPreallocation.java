@@ -88,6 +88,9 @@ final class MetadataPreallocation {
    * occupies, at least {@code max(real * 10 / 9, real + 2)} of the file's clusters are in use by refcount. Where
    * the host allocation is unknown (a device that is not a host file) or the refcounts cannot be read, QEMU's
    * probe fails and the image counts as not preallocated: the answer only adds information, it is never an error.
+   * A file with fewer clusters than the threshold cannot reach it, whatever its refcounts say (QEMU's loop over them
+   * would end below it): its refcounts are not read. That is every image the host stores without holes, and it
+   * spares a copy from such an image a walk of all its refcounts before its first write.
    */
   private boolean probe() {
     if (!(file instanceof FileDevice f)) {
@@ -96,7 +99,8 @@ final class MetadataPreallocation {
     try {
       long real = f.allocatedBytes() >> clusterBits;
       long threshold = Math.max(real * 10 / 9, real + 2);
-      return inUse.count(Math.ceilDiv(f.size(), 1L << clusterBits), threshold) >= threshold;
+      long clusters = Math.ceilDiv(f.size(), 1L << clusterBits);
+      return clusters >= threshold && inUse.count(clusters, threshold) >= threshold;
     } catch (IOException e) {
       return false;
     }
