@@ -25,12 +25,26 @@ import java.util.concurrent.locks.ReentrantLock;
  * wake-up of a waiting thread in between). Where the device serializes its flushes (qcow2 holds its metadata lock
  * across one), concurrent flushes would queue one behind the other, and one slot, one shared flush at a time, is best.
  *
+ * <p><b>Neighbours</b> ({@code maxNeighbours} below {@code maxRunning}): a write whose pages touch those of a write
+ * still waiting for its flush may start a flush only while fewer than {@code maxNeighbours} run; else it joins the
+ * pending flush, which starts once fewer than the least bound of its callers run. Through a host's page cache,
+ * concurrent fdatasyncs of adjacent dirty pages contend for them (each writes back a page or two of the run as a
+ * request of its own, or waits for another's) and reach the disk's flush at scattered times: 40,000 sequential 4 KiB
+ * writes at depth 16 took 40,000 fdatasyncs, 38,500 device write requests and 8,000-13,000 device flushes with 16
+ * slots, about 7,500, 7,800 and 7,500 with 2 neighbours (figures in {@code Images}). Scattered writes have no
+ * neighbours and keep every slot. While a flush is pending nobody starts one, so callers that may use more slots
+ * never starve the pending one; a caller's bound only delays its flush, never lets it join a running one.
+ *
  * <p>A flush that starts at once has no other waiter (nobody can join a flush that is already running), so it costs
  * a lock round and no allocation; a pending flush is an object its waiters share.
  */
 final class GroupFlush {
   private final BlockDevice device;
   private final int maxRunning;
+  /** Flushes at once that a write next to a waiting write may start; tracked only if below maxRunning. */
+  private final int maxNeighbours;
+  /** The writes that completed and wait for a flush, if neighbours are told apart; else null. */
+  private final WaitingWrites waiting;
   private final ReentrantLock lock = new ReentrantLock();
   /** The pending flush's opener waits here for a slot; signalled when a flush ends or the writes in flight did. */
   private final Condition slotFree = lock.newCondition();
@@ -46,21 +60,35 @@ final class GroupFlush {
     final Condition done;
     /** Its callers so far, its opener included. */
     int callers = 1;
+    /** It starts once fewer flushes than this run: the least that one of its callers may start at. */
+    int startBelow;
     boolean finished;
     IOException failure;
 
-    Pending(Condition done) {
+    Pending(Condition done, int startBelow) {
       this.done = done;
+      this.startBelow = startBelow;
     }
   }
 
-  /** Shares flushes of {@code device}, at most {@code maxRunning} (at least 1) at a time. */
+  /** Shares flushes of {@code device}, at most {@code maxRunning} (at least 1) at a time, neighbours or not. */
   GroupFlush(BlockDevice device, int maxRunning) {
-    if (maxRunning < 1) {
-      throw new IllegalArgumentException("maxRunning: " + maxRunning + " (expected: at least 1)");
+    this(device, maxRunning, maxRunning);
+  }
+
+  /**
+   * Shares flushes of {@code device}, at most {@code maxRunning} (at least 1) at a time, and at most {@code
+   * maxNeighbours} (1 to maxRunning) started by writes next to waiting ones.
+   */
+  GroupFlush(BlockDevice device, int maxRunning, int maxNeighbours) {
+    if (maxRunning < 1 || maxNeighbours < 1 || maxNeighbours > maxRunning) {
+      throw new IllegalArgumentException("maxRunning: " + maxRunning + ", maxNeighbours: " + maxNeighbours
+          + " (expected: 1 <= maxNeighbours <= maxRunning)");
     }
     this.device = device;
     this.maxRunning = maxRunning;
+    this.maxNeighbours = maxNeighbours;
+    this.waiting = maxNeighbours < maxRunning ? new WaitingWrites() : null;
   }
 
   /**
@@ -84,20 +112,32 @@ final class GroupFlush {
   }
 
   /**
-   * Ends a write announced by {@link #writeStarted()} and, if it succeeded, returns as {@link #flush()} does: once a
-   * flush that started after the write completed has completed successfully.
+   * Ends a write of {@code [offset, offset + length)} announced by {@link #writeStarted()} and, if it succeeded,
+   * returns as {@link #flush()} does: once a flush that started after the write completed has completed
+   * successfully.
    *
    * @param succeeded whether the write succeeded; a failed one is not flushed
    * @throws IOException the error of that flush
    */
-  void writeCompleted(boolean succeeded) throws IOException {
+  void writeCompleted(long offset, long length, boolean succeeded) throws IOException {
     lock.lock();
     try {
       if (maxRunning == 1 && --inFlight == 0 && pending != null) {
         slotFree.signal(); // the pending flush waited for this write
       }
-      if (succeeded) {
-        awaitFlush();
+      if (!succeeded) {
+        return;
+      }
+      if (waiting == null) {
+        awaitFlush(maxRunning);
+        return;
+      }
+      int startBelow = waiting.touches(offset, length) ? maxNeighbours : maxRunning;
+      int slot = waiting.add(offset, length);
+      try {
+        awaitFlush(startBelow);
+      } finally {
+        waiting.remove(slot);
       }
     } finally {
       lock.unlock();
@@ -112,22 +152,24 @@ final class GroupFlush {
   void flush() throws IOException {
     lock.lock();
     try {
-      awaitFlush();
+      awaitFlush(maxRunning);
     } finally {
       lock.unlock();
     }
   }
 
-  /** {@link #flush()}, with the lock held. */
-  private void awaitFlush() throws IOException {
-    if (pending == null && mayStart()) {
+  /**
+   * {@link #flush()}, with the lock held, for a caller that may start a flush while fewer than {@code startBelow} run.
+   */
+  private void awaitFlush(int startBelow) throws IOException {
+    if (pending == null && mayStart(startBelow)) {
       runFlush(); // nobody can join it: it is not pending
       return;
     }
     Pending mine = pending;
     if (mine == null) {
-      mine = pending = new Pending(lock.newCondition());
-      while (!mayStart()) {
+      mine = pending = new Pending(lock.newCondition(), startBelow);
+      while (!mayStart(mine.startBelow)) {
         slotFree.awaitUninterruptibly();
       }
       pending = null; // started: a caller from now on needs a later flush
@@ -144,6 +186,7 @@ final class GroupFlush {
       }
     } else {
       mine.callers++;
+      mine.startBelow = Math.min(mine.startBelow, startBelow);
       while (!mine.finished) {
         mine.done.awaitUninterruptibly();
       }
@@ -153,9 +196,12 @@ final class GroupFlush {
     }
   }
 
-  /** Whether a flush may start now: a slot is free, and with one slot no announced write is in flight. */
-  private boolean mayStart() {
-    return running < maxRunning && (maxRunning > 1 || inFlight == 0);
+  /**
+   * Whether a flush may start now: fewer than {@code startBelow} run, and with one slot no announced write is in
+   * flight.
+   */
+  private boolean mayStart(int startBelow) {
+    return running < startBelow && (maxRunning > 1 || inFlight == 0);
   }
 
   /** The callers waiting for the pending flush, the one not started yet (0 if none): what a test waits for. */
