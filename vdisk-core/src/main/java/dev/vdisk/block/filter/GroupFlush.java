@@ -30,8 +30,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * pending flush, which starts once fewer than the least bound of its callers run. Through a host's page cache,
  * concurrent fdatasyncs of adjacent dirty pages contend for them (each writes back a page or two of the run as a
  * request of its own, or waits for another's) and reach the disk's flush at scattered times: 40,000 sequential 4 KiB
- * writes at depth 16 took 40,000 fdatasyncs, 38,500 device write requests and 8,000-13,000 device flushes with 16
- * slots, about 7,500, 7,800 and 7,500 with 2 neighbours (figures in {@code Images}). Scattered writes have no
+ * writes at depth 16 took 40,000 fdatasyncs and up to 28,000 device flushes with 16 slots, about 7,500 of each with 2
+ * for neighbours (figures in {@code Images}). Scattered writes have no
  * neighbours and keep every slot. While a flush is pending nobody starts one, so callers that may use more slots
  * never starve the pending one; a caller's bound only delays its flush, never lets it join a running one.
  *

@@ -102,17 +102,23 @@ public final class Images {
    * fdatasyncs instead of 2,709 and about 0.2 CPU-s more; sequential 4 KiB writes, which one shared flush writes back
    * as a few large requests, went the other way on that loaded machine (3.0-4.2 s against 1.2-1.7 s, 1.3 CPU-s more
    * system time), while on a quiet one 16 flushes at once on a shared descriptor had run them in 0.93-0.99 s against
-   * 1.52-1.64 s for one at a time. Wake-ups are what the slots cost, and a loaded host delays each.
+   * 1.52-1.64 s for one at a time. Wake-ups are what the slots cost, and a loaded host delays each. Sequential writes
+   * through the page cache now share flushes as neighbours ({@link #NEIGHBOUR_FLUSHES}).
    */
   private static final int MERGED_FLUSHES = 16;
   /**
    * Of those, how many writes next to writes waiting for a flush may start through the page cache (writethrough): two,
    * so that one round's fdatasync writes back while the other's device flush runs; the rest share the pending one.
-   * Concurrent fdatasyncs of adjacent dirty pages contend for them: 40,000 sequential 4 KiB writes at depth 16 (fully
-   * allocated 1 GiB raw file, load 7-10, 2026-12-05) took 40,000 fdatasyncs, 38,500 device write requests and
-   * 1.9-2.4 CPU-s with 16 at once, 7,500, 7,800 and 1.4-1.8 CPU-s with 2, 4,900, 5,400 and 1.3-1.8 with 1 (whose
-   * two cohorts alternate: 1.35-2.6 s against 1.2-1.7 s with 2, six alternations). Scattered writes have no
-   * neighbours and keep all 16. Under O_DIRECT (directsync) no page-cache write-back contends, so all 16 again.
+   * Concurrent fdatasyncs of adjacent dirty pages contend for them. 40,000 sequential 4 KiB writes at depth 16 on a
+   * fully allocated 1 GiB raw file (load 7-10, alternating, 2026-12-05), 16 at once against 2 for neighbours: where
+   * the file had just been written with 1 MiB writes (as an image is made or copied; its page cache then holds large
+   * folios), 3.4-4.3 s against 1.7-2.6 s, 40,000 fdatasyncs against 7,100-8,000, 28,000 device flushes against
+   * 7,100-8,000, 266,000-271,000 context switches against 77,000-91,000, 2.3 CPU-s against 1.5-1.6; where its pages
+   * were cached from 4 KiB writes, 1.1-1.25 s against 1.2-1.7 s, 38,500 device write requests against 7,800-9,200
+   * (40,000 fdatasyncs against 7,500-8,200), 1.6-2.1 CPU-s against 1.35-1.75. One for neighbours made 4,900
+   * fdatasyncs, but its two cohorts alternate: 1.35-2.6 s against 1.2-1.7 s with two, six alternations. Scattered
+   * writes have no neighbours and keep all 16. Under O_DIRECT (directsync) no page-cache write-back contends (16 at
+   * once made no more device flushes for sequential writes than 2), so all 16 there.
    */
   private static final int NEIGHBOUR_FLUSHES = 2;
 
