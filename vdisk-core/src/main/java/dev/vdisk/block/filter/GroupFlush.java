@@ -18,22 +18,24 @@ import java.util.concurrent.locks.ReentrantLock;
  * <em>pending</em> flush, the one not started yet, or opens it, and that flush starts as soon as a running one ends.
  * A caller never joins a running flush: that one may have begun before its write completed. So the callers that
  * complete while the slots are full share one flush, and a caller waits for a running flush only to free a slot.
- * With one slot, a flush also waits for the writes announced in flight ({@link #writeStarted()}).
+ * A flush that may start only alone (one slot, or a neighbours' bound of one) also waits for the writes announced in
+ * flight ({@link #writeStarted}).
  *
  * <p>Several slots pay where the device's flushes run concurrently and the host merges them (ext4's fdatasync of a
  * file: the block layer folds the flushes that arrive while one is at the device into the next one, without the
  * wake-up of a waiting thread in between). Where the device serializes its flushes (qcow2 holds its metadata lock
  * across one), concurrent flushes would queue one behind the other, and one slot, one shared flush at a time, is best.
  *
- * <p><b>Neighbours</b> ({@code maxNeighbours} below {@code maxRunning}): a write whose pages touch those of a write
- * still waiting for its flush may start a flush only while fewer than {@code maxNeighbours} run; else it joins the
- * pending flush, which starts once fewer than the least bound of its callers run. Through a host's page cache,
- * concurrent fdatasyncs of adjacent dirty pages contend for them (each writes back a page or two of the run as a
- * request of its own, or waits for another's) and reach the disk's flush at scattered times: 40,000 sequential 4 KiB
- * writes at depth 16 took 40,000 fdatasyncs and up to 28,000 device flushes with 16 slots, about 7,500 of each with 2
- * for neighbours (figures in {@code Images}). Scattered writes have no
- * neighbours and keep every slot. While a flush is pending nobody starts one, so callers that may use more slots
- * never starve the pending one; a caller's bound only delays its flush, never lets it join a running one.
+ * <p><b>Neighbours</b> ({@code maxNeighbours} below {@code maxRunning}): a write whose pages touch those of another
+ * write in flight or waiting for its flush may start a flush only while fewer than {@code maxNeighbours} run (with a
+ * bound of one, only once no flush runs and no announced write is in flight, as with one slot); else it joins the
+ * pending flush, which starts once the least bound of its callers allows. Through a host's page cache, concurrent
+ * fdatasyncs of adjacent dirty pages contend for them (each writes back a page or two of the run as a request of its
+ * own, or waits for another's) and reach the disk's flush at scattered times: 40,000 sequential 4 KiB writes at depth
+ * 16 took 40,000 fdatasyncs and up to 28,000 device flushes with 16 slots, about 4,900 of each with one for
+ * neighbours (figures in {@code Images}). Scattered writes have no neighbours and keep every slot. While a flush is
+ * pending nobody starts one, so callers that may use more slots never starve the pending one; a caller's bound only
+ * delays its flush, never lets it join a running one.
  *
  * <p>A flush that starts at once has no other waiter (nobody can join a flush that is already running), so it costs
  * a lock round and no allocation; a pending flush is an object its waiters share.
@@ -50,7 +52,7 @@ final class GroupFlush {
   private final Condition slotFree = lock.newCondition();
   /** Flushes running now. */
   private int running;
-  /** Announced writes that have not completed; counted with one slot only. */
+  /** Announced writes that have not completed; counted where {@link #countsWrites()}. */
   private int inFlight;
   /** The next flush, not started: a caller that finds no free slot joins it. Null if none. */
   private Pending pending;
@@ -92,52 +94,55 @@ final class GroupFlush {
   }
 
   /**
-   * Announces a write to the device that is about to start; {@link #writeCompleted(boolean)} must follow it. With one
-   * slot, a flush about to start waits for the announced writes in flight, so that it covers them too: their writers
-   * would otherwise need the next flush, which cannot start before this one ends, and at depth 16 the writers would
-   * split into two cohorts that alternate, half of them per flush. Waiting for them costs at most the time of the
-   * writes in flight; it never waits for a write that has not started, nor while one writer alone writes. With
-   * several slots the next flush starts at once, so nothing waits for writes and nothing is counted.
+   * Announces a write of {@code [offset, offset + length)} to the device that is about to start; {@link
+   * #writeCompleted} must follow it, with what this returns. A flush that may start only alone waits for the announced
+   * writes in flight, so that it covers them too: their writers would otherwise need the next flush, which cannot
+   * start before this one ends, and at depth 16 the writers would split into two cohorts that alternate, half of them
+   * per flush. Waiting for them costs at most the time of the writes in flight; it never waits for a write that has
+   * not started, nor while one writer alone writes. With several slots and no neighbours told apart the next flush
+   * starts at once, so nothing waits for writes and nothing is counted (no lock round).
+   *
+   * @return the write's place among the writes in flight or waiting ({@link WaitingWrites}), or -1 if untracked
    */
-  void writeStarted() {
-    if (maxRunning > 1) {
-      return;
+  int writeStarted(long offset, long length) {
+    if (!countsWrites()) {
+      return -1;
     }
     lock.lock();
     try {
       inFlight++;
+      return waiting == null ? -1 : waiting.add(offset, length);
     } finally {
       lock.unlock();
     }
   }
 
   /**
-   * Ends a write of {@code [offset, offset + length)} announced by {@link #writeStarted()} and, if it succeeded,
-   * returns as {@link #flush()} does: once a flush that started after the write completed has completed
-   * successfully.
+   * Ends a write announced by {@link #writeStarted} and, if it succeeded, returns as {@link #flush()} does: once a
+   * flush that started after the write completed has completed successfully.
    *
+   * @param write what writeStarted returned
    * @param succeeded whether the write succeeded; a failed one is not flushed
    * @throws IOException the error of that flush
    */
-  void writeCompleted(long offset, long length, boolean succeeded) throws IOException {
+  void writeCompleted(int write, boolean succeeded) throws IOException {
     lock.lock();
     try {
-      if (maxRunning == 1 && --inFlight == 0 && pending != null) {
+      if (countsWrites() && --inFlight == 0 && pending != null) {
         slotFree.signal(); // the pending flush waited for this write
       }
-      if (!succeeded) {
+      if (write < 0) {
+        if (succeeded) {
+          awaitFlush(maxRunning);
+        }
         return;
       }
-      if (waiting == null) {
-        awaitFlush(maxRunning);
-        return;
-      }
-      int startBelow = waiting.touches(offset, length) ? maxNeighbours : maxRunning;
-      int slot = waiting.add(offset, length);
       try {
-        awaitFlush(startBelow);
+        if (succeeded) {
+          awaitFlush(waiting.touchesAnother(write) ? maxNeighbours : maxRunning);
+        }
       } finally {
-        waiting.remove(slot);
+        waiting.remove(write);
       }
     } finally {
       lock.unlock();
@@ -196,12 +201,17 @@ final class GroupFlush {
     }
   }
 
+  /** Whether writes are announced: where a flush may start only alone (one slot), or neighbours are told apart. */
+  private boolean countsWrites() {
+    return maxRunning == 1 || waiting != null;
+  }
+
   /**
-   * Whether a flush may start now: fewer than {@code startBelow} run, and with one slot no announced write is in
-   * flight.
+   * Whether a flush may start now: fewer than {@code startBelow} run, and for one that may start only alone, no
+   * announced write is in flight.
    */
   private boolean mayStart(int startBelow) {
-    return running < startBelow && (maxRunning > 1 || inFlight == 0);
+    return running < startBelow && (startBelow > 1 || inFlight == 0);
   }
 
   /** The callers waiting for the pending flush, the one not started yet (0 if none): what a test waits for. */

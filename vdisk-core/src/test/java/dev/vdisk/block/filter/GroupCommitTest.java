@@ -82,11 +82,11 @@ class GroupCommitTest {
 
   /**
    * One flush at a time (a format's), four, and sixteen (a host file's, as vdisk opens one): fewer than writers; and
-   * sixteen with two for neighbours (a host file through the page cache), with the writers' blocks scattered (each
+   * sixteen with one or two for neighbours (one: a host file through the page cache), with the writers' blocks scattered (each
    * writer its own run) or sequential (taken in turn from one counter, so that the writes in flight are neighbours).
    */
   @ParameterizedTest
-  @CsvSource({"1, 1, false", "4, 4, false", "16, 16, false", "16, 2, false", "16, 2, true"})
+  @CsvSource({"1, 1, false", "4, 4, false", "16, 16, false", "16, 1, false", "16, 1, true", "16, 2, true"})
   void everyAcknowledgedWriteSurvivesAPowerLossAndConcurrentWritersShareFlushes(int concurrentFlushes,
       int neighbourFlushes, boolean sequential) throws Exception {
     CrashingDevice disk = new CrashingDevice(new MemoryDevice((long) WRITERS * WRITES_EACH * BLOCK));
@@ -112,8 +112,8 @@ class GroupCommitTest {
       }
     }
     int writes = WRITERS * WRITES_EACH;
-    // Twice as many writers as slots: some share. Sequential neighbours share most: at most two run at once, the
-    // other writers join the pending flush (sixteen slots for all would take about half a flush per write).
+    // Twice as many writers as slots: some share. Sequential neighbours share most: at most one or two run at once,
+    // the other writers join the pending flush (sixteen slots for all would take about half a flush per write).
     assertThat(disk.flushes()).as("flushes for %d writes, %d at once, %d for neighbours", writes, concurrentFlushes,
         neighbourFlushes)
         .isLessThan(sequential ? writes / 4 : concurrentFlushes == 1 ? writes / 2 : writes);
