@@ -2,6 +2,7 @@ package dev.vdisk.block.filter;
 
 import dev.vdisk.block.BlockDevice;
 import java.io.IOException;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -26,8 +27,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * wake-up of a waiting thread in between). Where the device serializes its flushes (qcow2 holds its metadata lock
  * across one), concurrent flushes would queue one behind the other, and one slot, one shared flush at a time, is best.
  *
- * <p><b>Neighbours</b> ({@code maxNeighbours} below {@code maxRunning}): a write whose pages touch those of another
- * write in flight or waiting for its flush may start a flush only while fewer than {@code maxNeighbours} run (with a
+ * <p><b>Neighbours</b> ({@code maxNeighbours} below {@code maxRunning}): a write whose pages touch those of a write
+ * that completed and waits for its flush may start a flush only while fewer than {@code maxNeighbours} run (with a
  * bound of one, only once no flush runs and no announced write is in flight, as with one slot); else it joins the
  * pending flush, which starts once the least bound of its callers allows. Through a host's page cache, concurrent
  * fdatasyncs of adjacent dirty pages contend for them (each writes back a page or two of the run as a request of its
@@ -53,7 +54,7 @@ final class GroupFlush {
   /** Flushes running now. */
   private int running;
   /** Announced writes that have not completed; counted where {@link #countsWrites()}. */
-  private int inFlight;
+  private final AtomicInteger inFlight = new AtomicInteger();
   /** The next flush, not started: a caller that finds no free slot joins it. Null if none. */
   private Pending pending;
 
@@ -94,55 +95,49 @@ final class GroupFlush {
   }
 
   /**
-   * Announces a write of {@code [offset, offset + length)} to the device that is about to start; {@link
-   * #writeCompleted} must follow it, with what this returns. A flush that may start only alone waits for the announced
-   * writes in flight, so that it covers them too: their writers would otherwise need the next flush, which cannot
-   * start before this one ends, and at depth 16 the writers would split into two cohorts that alternate, half of them
-   * per flush. Waiting for them costs at most the time of the writes in flight; it never waits for a write that has
-   * not started, nor while one writer alone writes. With several slots and no neighbours told apart the next flush
-   * starts at once, so nothing waits for writes and nothing is counted (no lock round).
-   *
-   * @return the write's place among the writes in flight or waiting ({@link WaitingWrites}), or -1 if untracked
+   * Announces a write to the device that is about to start; {@link #writeCompleted} must follow it. A flush that may
+   * start only alone waits for the announced writes in flight, so that it covers them too: their writers would
+   * otherwise need the next flush, which cannot start before this one ends, and at depth 16 the writers would split
+   * into two cohorts that alternate, half of them per flush. Waiting for them costs at most the time of the writes in
+   * flight; it never waits for a write that has not started, nor while one writer alone writes. An atomic count, not
+   * a lock round, so that scattered writers do not take the lock twice per write. With several slots and no
+   * neighbours told apart nothing waits for writes and nothing is counted.
    */
-  int writeStarted(long offset, long length) {
-    if (!countsWrites()) {
-      return -1;
-    }
-    lock.lock();
-    try {
-      inFlight++;
-      return waiting == null ? -1 : waiting.add(offset, length);
-    } finally {
-      lock.unlock();
+  void writeStarted() {
+    if (countsWrites()) {
+      inFlight.incrementAndGet();
     }
   }
 
   /**
-   * Ends a write announced by {@link #writeStarted} and, if it succeeded, returns as {@link #flush()} does: once a
-   * flush that started after the write completed has completed successfully.
+   * Ends a write of {@code [offset, offset + length)} announced by {@link #writeStarted()} and, if it succeeded,
+   * returns as {@link #flush()} does: once a flush that started after the write completed has completed
+   * successfully.
    *
-   * @param write what writeStarted returned
    * @param succeeded whether the write succeeded; a failed one is not flushed
    * @throws IOException the error of that flush
    */
-  void writeCompleted(int write, boolean succeeded) throws IOException {
+  void writeCompleted(long offset, long length, boolean succeeded) throws IOException {
     lock.lock();
     try {
-      if (countsWrites() && --inFlight == 0 && pending != null) {
+      // Under the lock, so that an opener that saw writes in flight is signalled (a start is counted without it: a
+      // flush that misses a write just started merely does not cover it).
+      if (countsWrites() && inFlight.decrementAndGet() == 0 && pending != null) {
         slotFree.signal(); // the pending flush waited for this write
       }
-      if (write < 0) {
-        if (succeeded) {
-          awaitFlush(maxRunning);
-        }
+      if (!succeeded) {
         return;
       }
+      if (waiting == null) {
+        awaitFlush(maxRunning);
+        return;
+      }
+      int startBelow = waiting.touches(offset, length) ? maxNeighbours : maxRunning;
+      int slot = waiting.add(offset, length);
       try {
-        if (succeeded) {
-          awaitFlush(waiting.touchesAnother(write) ? maxNeighbours : maxRunning);
-        }
+        awaitFlush(startBelow);
       } finally {
-        waiting.remove(write);
+        waiting.remove(slot);
       }
     } finally {
       lock.unlock();
@@ -211,7 +206,7 @@ final class GroupFlush {
    * announced write is in flight.
    */
   private boolean mayStart(int startBelow) {
-    return running < startBelow && (startBelow > 1 || inFlight == 0);
+    return running < startBelow && (startBelow > 1 || inFlight.get() == 0);
   }
 
   /** The callers waiting for the pending flush, the one not started yet (0 if none): what a test waits for. */

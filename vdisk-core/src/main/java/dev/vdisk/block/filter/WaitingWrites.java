@@ -3,8 +3,8 @@ package dev.vdisk.block.filter;
 import java.util.Arrays;
 
 /**
- * The page runs of the writes in flight or waiting for a flush, so that {@link GroupFlush} can tell a write next to
- * them from a scattered one. A few slots (about the depth of the writers), found by a scan: no allocation per
+ * The page runs of the writes that completed and wait for a flush, so that {@link GroupFlush} can tell a write next
+ * to them from a scattered one. A few slots (about the depth of the writers), found by a scan: no allocation per
  * write. Not thread-safe: GroupFlush's lock guards it.
  */
 final class WaitingWrites {
@@ -21,15 +21,15 @@ final class WaitingWrites {
     Arrays.fill(end, FREE);
   }
 
-  /** Whether the write at {@code slot} lies in or touches the pages of another write here. */
-  boolean touchesAnother(int slot) {
-    long f = first[slot];
-    long e = end[slot];
+  /** Whether {@code [offset, offset + length)} lies in or touches the pages of a write here. */
+  boolean touches(long offset, long length) {
+    long f = offset / PAGE;
+    long e = endPage(offset, length);
     int seen = 0;
     for (int i = 0; seen < used; i++) {
       if (end[i] != FREE) {
         seen++;
-        if (i != slot && f <= end[i] && first[i] <= e) {
+        if (f <= end[i] && first[i] <= e) {
           return true;
         }
       }
@@ -37,7 +37,7 @@ final class WaitingWrites {
     return false;
   }
 
-  /** Adds a write; returns its slot, for {@link #touchesAnother} and {@link #remove}. */
+  /** Adds a write; returns its slot, for {@link #remove}. */
   int add(long offset, long length) {
     int slot = 0;
     while (slot < end.length && end[slot] != FREE) {

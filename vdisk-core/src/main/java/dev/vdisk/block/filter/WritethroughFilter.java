@@ -39,7 +39,7 @@ public final class WritethroughFilter extends FilterDevice {
 
   /**
    * As {@link #WritethroughFilter(BlockDevice, int)}, with at most {@code neighbourFlushes} (1 to {@code
-   * concurrentFlushes}) of them started by writes whose pages touch those of writes in flight or waiting for a flush: fewer where
+   * concurrentFlushes}) of them started by writes whose pages touch those of writes waiting for a flush: fewer where
    * {@code next}'s concurrent flushes of adjacent pages contend (a file through the host's page cache); such a write
    * joins the next flush instead, as {@link GroupFlush} explains.
    */
@@ -73,13 +73,13 @@ public final class WritethroughFilter extends FilterDevice {
    * after it completed has completed.
    */
   private void flushed(long offset, long length, Change change) throws IOException {
-    int write = flushes.writeStarted(offset, length);
+    flushes.writeStarted();
     boolean succeeded = false;
     try {
       change.run();
       succeeded = true;
     } finally {
-      flushes.writeCompleted(write, succeeded);
+      flushes.writeCompleted(offset, length, succeeded);
     }
   }
 

@@ -107,19 +107,20 @@ public final class Images {
    */
   private static final int MERGED_FLUSHES = 16;
   /**
-   * Of those, how many writes next to others in flight or waiting for a flush may start through the page cache
-   * (writethrough): one, which also waits for the writes in flight (as one slot does), so that a sequential run shares
-   * one flush per round as with one flush at a time, while scattered writes keep all 16. Concurrent fdatasyncs of
-   * adjacent dirty pages contend for them. 40,000 sequential 4 KiB writes at depth 16 on a fully allocated 1 GiB raw
-   * file (load 5-10, alternating, 2026-12-05), where the file had just been written with 1 MiB writes (as an image is
-   * made or copied; its page cache then holds large folios): 16 at once took 3.4-4.3 s, 40,000 fdatasyncs, 28,000
-   * device flushes, 266,000-271,000 context switches and 2.3 CPU-s; one for neighbours 1.3-1.9 s, 4,800-4,900 of
-   * each, 70,000-76,000 and 1.2-1.5 CPU-s, as one flush at a time for all (1.1-1.5 s, 4,800-4,900); two for
-   * neighbours (one round's fdatasync writing back while the other's device flush runs) 1.25-2.6 s, 7,100-8,000 of
-   * each, 77,000-91,000 and 1.4-1.6 CPU-s. Where the file's pages were cached from 4 KiB writes, 16 at once took
-   * 1.1-1.25 s but 38,500 device write requests against 7,800-9,200 with two. Scattered writes (compare-qemu's cell)
-   * have no neighbours: the same counts as before. Under O_DIRECT (directsync) no page-cache write-back contends (16 at
-   * once made no more device flushes for sequential writes than 2), so all 16 there.
+   * Of those, how many writes next to writes waiting for a flush may start through the page cache (writethrough):
+   * one, which also waits for the writes in flight (as one slot does), so that a sequential run shares one flush per
+   * round as with one flush at a time, while scattered writes keep all 16. Concurrent fdatasyncs of adjacent dirty
+   * pages contend for them. 40,000 sequential 4 KiB writes at depth 16 on a fully allocated 1 GiB raw file (load 5-10,
+   * alternating, 2026-12-05): where the file had just been written with 1 MiB writes (as an image is made or copied;
+   * its page cache then holds large folios; the state of the quiet run that found 16 at once 1.5x slower), 16 at once
+   * took 2.8-4.3 s, 40,000 fdatasyncs, 27,500-28,600 device flushes, 238,000-271,000 context switches and 2.3-3.1
+   * CPU-s; one for neighbours 1.2-1.4 s, 4,800-4,850 of each, 61,000-65,000 and 1.4-1.5 CPU-s, as one flush at a time
+   * for all (1.1-1.5 s, 4,800-4,950); two for neighbours 1.25-2.6 s, 7,100-8,000, 77,000-91,000 and 1.4-1.6. Where its
+   * pages were cached from 4 KiB writes (dropped first), 16 at once was the faster, 0.92-1.06 s against 1.21-1.38 s,
+   * with 40,000 fdatasyncs, 10,700-14,200 device flushes, 38,000 device write requests and 1.6-2.2 CPU-s against
+   * 4,800, 4,800, 5,200 and 1.4-1.6: a trade, taken for the state that costs 2.3x. Scattered writes (compare-qemu's
+   * cell) have no neighbours: the same counts as before. Under O_DIRECT (directsync) no page-cache write-back contends
+   * (16 at once made no more device flushes for sequential writes than 2), so all 16 there.
    */
   private static final int NEIGHBOUR_FLUSHES = 1;
 

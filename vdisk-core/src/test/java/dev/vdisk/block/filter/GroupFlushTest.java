@@ -116,15 +116,15 @@ class GroupFlushTest {
             if (pauses.nextBoolean()) {
               LockSupport.parkNanos(pauses.nextInt(100_000)); // a write's time
             }
-            // A few pages, so that some writes are neighbours of others and some are not.
-            int write = group.writeStarted(pauses.nextInt(8) * 4096L, 1 + pauses.nextInt(8192));
+            group.writeStarted();
             if (pauses.nextBoolean()) {
               LockSupport.parkNanos(pauses.nextInt(100_000)); // a write's time: a flush that runs alone waits for it
             }
             long called = clock.incrementAndGet(); // the write completed
             IOException failure = null;
             try {
-              group.writeCompleted(write, true);
+              // A few pages, so that some writes are neighbours of waiting ones and some are not.
+              group.writeCompleted(pauses.nextInt(8) * 4096L, 1 + pauses.nextInt(8192), true);
             } catch (IOException e) {
               failure = e;
             }
@@ -304,49 +304,49 @@ class GroupFlushTest {
   }
 
   /**
-   * With a bound of one for neighbours, a write next to another in flight waits for it and they share one flush, as
-   * with one slot; a scattered write starts its own at once, although a write is in flight.
+   * With a bound of one for neighbours, a write next to a waiting one waits for the running flush to end and for the
+   * writes in flight, which then share its flush, as with one slot; a scattered write starts its own at once.
    */
   @Test
-  void aNeighboursFlushWaitsForTheNeighbourInFlightAndAScatteredOneDoesNot() throws Exception {
+  void aNeighboursFlushWaitsForTheRunningOneAndTheWritesInFlight() throws Exception {
     HeldFlushes device = new HeldFlushes();
     GroupFlush group = new GroupFlush(device, 16, 1);
     try (ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
       try {
-        int first = group.writeStarted(0, 4096);
-        int second = group.writeStarted(4096, 4096); // in flight, next to the first
-        Future<?> firstDone = complete(threads, group, first);
-        awaitDecided(device, group, 1);
-        assertThat(device.started.get()).as("flushes started while its neighbour is in flight").isZero();
-        Future<?> secondDone = complete(threads, group, second); // joins; nothing in flight: the flush starts
+        Future<?> first = write(threads, group, 0); // nothing waits: starts a flush
         awaitStarted(device, 1);
-        int far = group.writeStarted(0, 4096);
-        int scattered = group.writeStarted(100 * 4096L, 4096);
-        Future<?> scatteredDone = complete(threads, group, scattered); // its neighbour-less flush starts at once
+        group.writeStarted(); // a third write, in flight
+        Future<?> second = write(threads, group, 4096); // next to the first: waits for its flush
+        awaitDecided(device, group, 2);
+        Future<?> scattered = write(threads, group, 100 * 4096L); // a flush is pending: joins it
+        awaitDecided(device, group, 3);
+        device.permits.release(); // the first flush ends; the pending one still waits for the write in flight
+        first.get();
+        Future<?> third = threads.submit(() -> {
+          group.writeCompleted(2 * 4096L, 4096, true); // joins the pending flush, which may start now
+          return null;
+        });
         awaitStarted(device, 2);
-        device.permits.release(2);
-        firstDone.get();
-        secondDone.get();
-        scatteredDone.get();
-        assertThat(device.started.get()).as("flushes for two neighbours and one scattered write").isEqualTo(2);
-        group.writeCompleted(far, false); // a failed write: no flush
+        device.permits.release(2); // one more than needed: a third flush, if one started, ends too
+        second.get();
+        scattered.get();
+        third.get();
+        assertThat(device.started.get()).as("flushes for the first write, then the three others").isEqualTo(2);
+        Future<?> far = write(threads, group, 1000 * 4096L); // nothing waits: starts its own
+        awaitStarted(device, 3);
+        device.permits.release();
+        far.get();
       } finally {
         device.permits.release(100); // a failed assertion must not leave the writers (and the executor's close) stuck
       }
     }
-    assertThat(device.started.get()).isEqualTo(2);
-  }
-
-  private static Future<?> complete(ExecutorService threads, GroupFlush group, int write) {
-    return threads.submit(() -> {
-      group.writeCompleted(write, true);
-      return null;
-    });
+    assertThat(device.started.get()).isEqualTo(3);
   }
 
   private static Future<?> write(ExecutorService threads, GroupFlush group, long offset) {
     return threads.submit(() -> {
-      group.writeCompleted(group.writeStarted(offset, 4096), true);
+      group.writeStarted();
+      group.writeCompleted(offset, 4096, true);
       return null;
     });
   }
