@@ -46,7 +46,7 @@ final class GroupFlush {
   private final int maxRunning;
   /** Flushes at once that a write next to a waiting write may start; tracked only if below maxRunning. */
   private final int maxNeighbours;
-  /** The writes that completed and wait for a flush, if neighbours are told apart; else null. */
+  /** The writes that completed and wait for a flush, if neighbours are told apart (its own monitor); else null. */
   private final WaitingWrites waiting;
   private final ReentrantLock lock = new ReentrantLock();
   /** The pending flush's opener waits here for a slot; signalled when a flush ends or the writes in flight did. */
@@ -118,29 +118,32 @@ final class GroupFlush {
    * @throws IOException the error of that flush
    */
   void writeCompleted(long offset, long length, boolean succeeded) throws IOException {
+    boolean lastInFlight = countsWrites() && inFlight.decrementAndGet() == 0;
+    int startBelow = maxRunning;
+    int slot = -1;
+    if (succeeded && waiting != null) {
+      // Its own monitor, not the lock: the lock's hold stays as short as without neighbours (16 scattered writers
+      // contend for it). Which writes are neighbours only steers when flushes start, never what one covers.
+      synchronized (waiting) {
+        startBelow = waiting.touches(offset, length) ? maxNeighbours : maxRunning;
+        slot = waiting.add(offset, length);
+      }
+    }
     lock.lock();
     try {
-      // Under the lock, so that an opener that saw writes in flight is signalled (a start is counted without it: a
-      // flush that misses a write just started merely does not cover it).
-      if (countsWrites() && inFlight.decrementAndGet() == 0 && pending != null) {
-        slotFree.signal(); // the pending flush waited for this write
+      if (lastInFlight && pending != null) {
+        slotFree.signal(); // the pending flush waited for this write; it checks the count under the lock
       }
-      if (!succeeded) {
-        return;
-      }
-      if (waiting == null) {
-        awaitFlush(maxRunning);
-        return;
-      }
-      int startBelow = waiting.touches(offset, length) ? maxNeighbours : maxRunning;
-      int slot = waiting.add(offset, length);
-      try {
+      if (succeeded) {
         awaitFlush(startBelow);
-      } finally {
-        waiting.remove(slot);
       }
     } finally {
       lock.unlock();
+      if (slot >= 0) {
+        synchronized (waiting) {
+          waiting.remove(slot);
+        }
+      }
     }
   }
 

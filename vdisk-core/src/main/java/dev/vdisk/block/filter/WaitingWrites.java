@@ -5,7 +5,7 @@ import java.util.Arrays;
 /**
  * The page runs of the writes that completed and wait for a flush, so that {@link GroupFlush} can tell a write next
  * to them from a scattered one. A few slots (about the depth of the writers), found by a scan: no allocation per
- * write. Not thread-safe: GroupFlush's lock guards it.
+ * write. Not thread-safe: GroupFlush synchronizes on it.
  */
 final class WaitingWrites {
   /** Host pages, as the page cache writes them back: two writes within one, or in touching ones, are neighbours. */
