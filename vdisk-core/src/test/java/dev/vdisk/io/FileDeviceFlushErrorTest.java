@@ -105,7 +105,8 @@ class FileDeviceFlushErrorTest {
       try {
         CompletableFuture<Void> a = CompletableFuture.runAsync(() -> writeUnchecked(device, 0), threads);
         assertThat(aAtCheck.await(10, TimeUnit.SECONDS)).isTrue();
-        CompletableFuture<Void> b = CompletableFuture.runAsync(() -> writeUnchecked(device, BLOCK), threads);
+        // Far from A's block: a neighbour's flush would wait for A's to end (GroupFlush), and this one runs beside it.
+        CompletableFuture<Void> b = CompletableFuture.runAsync(() -> writeUnchecked(device, 16 * BLOCK), threads);
         assertThatThrownBy(() -> b.get(10, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
             .hasMessageContaining("simulated write-back failure");
         releaseA.countDown();
@@ -118,7 +119,10 @@ class FileDeviceFlushErrorTest {
     }
   }
 
-  /** Many writers under writethrough, with group commit's 16 slots: no two fdatasyncs ever share a descriptor. */
+  /**
+   * Many writers under writethrough, with group commit's 16 slots (their blocks apart, so that none is another's
+   * neighbour and each may flush beside the others): no two fdatasyncs ever share a descriptor.
+   */
   @Test
   void concurrentFlushesNeverShareADescriptor() throws Exception {
     FileOptions options = FileOptions.of(CacheMode.WRITETHROUGH, false);
@@ -128,7 +132,7 @@ class FileDeviceFlushErrorTest {
       BlockDevice device = Images.applyCacheSwitches(file, CacheMode.WRITETHROUGH);
       List<CompletableFuture<Void>> writers = new ArrayList<>();
       for (int t = 0; t < 32; t++) {
-        long offset = (long) t * BLOCK;
+        long offset = t * 8L * BLOCK;
         writers.add(CompletableFuture.runAsync(() -> {
           for (int i = 0; i < 50; i++) {
             writeUnchecked(device, offset);

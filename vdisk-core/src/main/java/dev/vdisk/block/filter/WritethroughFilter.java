@@ -34,23 +34,33 @@ public final class WritethroughFilter extends FilterDevice {
    * {@code next} serializes them (a format that holds a lock across its flush), as {@link GroupFlush} explains.
    */
   public WritethroughFilter(BlockDevice next, int concurrentFlushes) {
+    this(next, concurrentFlushes, concurrentFlushes);
+  }
+
+  /**
+   * As {@link #WritethroughFilter(BlockDevice, int)}, with at most {@code neighbourFlushes} (1 to {@code
+   * concurrentFlushes}) of them started by writes whose pages touch those of writes waiting for a flush: fewer where
+   * {@code next}'s concurrent flushes of adjacent pages contend (a file through the host's page cache); such a write
+   * joins the next flush instead, as {@link GroupFlush} explains.
+   */
+  public WritethroughFilter(BlockDevice next, int concurrentFlushes, int neighbourFlushes) {
     super(next);
-    this.flushes = new GroupFlush(next, concurrentFlushes);
+    this.flushes = new GroupFlush(next, concurrentFlushes, neighbourFlushes);
   }
 
   @Override
   public void write(long offset, ByteBuffer src, Set<WriteFlag> flags) throws IOException {
-    flushed(() -> next.write(offset, src, WriteFlag.withoutFua(flags)));
+    flushed(offset, src.remaining(), () -> next.write(offset, src, WriteFlag.withoutFua(flags)));
   }
 
   @Override
   public void writeZeroes(long offset, long length, Set<WriteFlag> flags) throws IOException {
-    flushed(() -> next.writeZeroes(offset, length, WriteFlag.withoutFua(flags)));
+    flushed(offset, length, () -> next.writeZeroes(offset, length, WriteFlag.withoutFua(flags)));
   }
 
   @Override
   public void discard(long offset, long length) throws IOException {
-    flushed(() -> next.discard(offset, length));
+    flushed(offset, length, () -> next.discard(offset, length));
   }
 
   /** A change to the device below, made and then acknowledged by the group commit. */
@@ -58,15 +68,18 @@ public final class WritethroughFilter extends FilterDevice {
     void run() throws IOException;
   }
 
-  /** Runs {@code change} and, if it succeeded, returns once a flush that started after it completed has completed. */
-  private void flushed(Change change) throws IOException {
+  /**
+   * Runs {@code change} of {@code [offset, offset + length)} and, if it succeeded, returns once a flush that started
+   * after it completed has completed.
+   */
+  private void flushed(long offset, long length, Change change) throws IOException {
     flushes.writeStarted();
     boolean succeeded = false;
     try {
       change.run();
       succeeded = true;
     } finally {
-      flushes.writeCompleted(succeeded);
+      flushes.writeCompleted(offset, length, succeeded);
     }
   }
 

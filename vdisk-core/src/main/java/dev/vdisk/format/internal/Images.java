@@ -102,14 +102,35 @@ public final class Images {
    * fdatasyncs instead of 2,709 and about 0.2 CPU-s more; sequential 4 KiB writes, which one shared flush writes back
    * as a few large requests, went the other way on that loaded machine (3.0-4.2 s against 1.2-1.7 s, 1.3 CPU-s more
    * system time), while on a quiet one 16 flushes at once on a shared descriptor had run them in 0.93-0.99 s against
-   * 1.52-1.64 s for one at a time. Wake-ups are what the slots cost, and a loaded host delays each.
+   * 1.52-1.64 s for one at a time. Wake-ups are what the slots cost, and a loaded host delays each. Sequential writes
+   * through the page cache now share flushes as neighbours ({@link #NEIGHBOUR_FLUSHES}).
    */
   private static final int MERGED_FLUSHES = 16;
+  /**
+   * Of those, how many writes next to writes waiting for a flush may start through the page cache (writethrough):
+   * one, which also waits for the writes in flight (as one slot does), so that a sequential run shares one flush per
+   * round as with one flush at a time, while scattered writes keep all 16. Concurrent fdatasyncs of adjacent dirty
+   * pages contend for them. 40,000 sequential 4 KiB writes at depth 16 on a fully allocated 1 GiB raw file (load 5-10,
+   * alternating, 2026-12-05): where the file had just been written with 1 MiB writes (as an image is made or copied;
+   * its page cache then holds large folios; the state of the quiet run that found 16 at once 1.5x slower), 16 at once
+   * took 2.8-4.3 s, 40,000 fdatasyncs, 27,500-28,600 device flushes, 238,000-271,000 context switches and 2.3-3.1
+   * CPU-s; one for neighbours 1.2-1.4 s, 4,800-4,850 of each, 61,000-65,000 and 1.4-1.5 CPU-s, as one flush at a time
+   * for all (1.1-1.5 s, 4,800-4,950); two for neighbours 1.25-2.6 s, 7,100-8,000, 77,000-91,000 and 1.4-1.6. Where its
+   * pages were cached from 4 KiB writes (dropped first), 16 at once was the faster, 0.92-1.06 s against 1.21-1.38 s,
+   * with 40,000 fdatasyncs, 10,700-14,200 device flushes, 38,000 device write requests and 1.6-2.2 CPU-s against
+   * 4,800, 4,800, 5,200 and 1.4-1.6: a trade, taken for the state that costs 2.3x. Scattered writes (compare-qemu's
+   * cell) have no neighbours: the same counts as before. Under O_DIRECT (directsync) no page-cache write-back contends
+   * (16 at once made no more device flushes for sequential writes than 2), so all 16 there.
+   */
+  private static final int NEIGHBOUR_FLUSHES = 1;
 
   /** Wraps {@code image} in the filters that a cache mode's writethrough and no-flush switches need. */
   public static BlockDevice applyCacheSwitches(BlockDevice image, CacheMode cache) {
     if (cache.writethrough()) {
-      return new WritethroughFilter(image, flushesMerge(image) ? MERGED_FLUSHES : 1);
+      if (!flushesMerge(image)) {
+        return new WritethroughFilter(image, 1);
+      }
+      return new WritethroughFilter(image, MERGED_FLUSHES, cache.direct() ? MERGED_FLUSHES : NEIGHBOUR_FLUSHES);
     }
     if (cache.ignoreFlushes()) {
       return new NoFlushFilter(image);

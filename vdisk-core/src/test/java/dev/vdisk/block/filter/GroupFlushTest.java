@@ -100,11 +100,11 @@ class GroupFlushTest {
   @Property(tries = 60)
   void everyReturnFollowsAFlushThatStartedAfterTheCallAndEveryFailureIsTheErrorOfSuchAFlush(
       @ForAll @IntRange(min = 1, max = 16) int callers, @ForAll @IntRange(min = 1, max = 6) int maxRunning,
-      @ForAll @IntRange(min = 1, max = 25) int callsEach, @ForAll @IntRange(min = 0, max = 3) int failureTenths,
-      @ForAll long seed) throws Exception {
+      @ForAll @IntRange(min = 1, max = 6) int neighbourBound, @ForAll @IntRange(min = 1, max = 25) int callsEach,
+      @ForAll @IntRange(min = 0, max = 3) int failureTenths, @ForAll long seed) throws Exception {
     AtomicLong clock = new AtomicLong();
     StampedFlushes device = new StampedFlushes(clock, seed, failureTenths / 10.0);
-    GroupFlush group = new GroupFlush(device, maxRunning);
+    GroupFlush group = new GroupFlush(device, maxRunning, Math.min(neighbourBound, maxRunning));
     List<Call> calls = new ArrayList<>();
     List<Future<List<Call>>> done = new ArrayList<>();
     try (ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
@@ -118,12 +118,13 @@ class GroupFlushTest {
             }
             group.writeStarted();
             if (pauses.nextBoolean()) {
-              LockSupport.parkNanos(pauses.nextInt(100_000)); // a write's time: a one-slot flush waits for it
+              LockSupport.parkNanos(pauses.nextInt(100_000)); // a write's time: a flush that runs alone waits for it
             }
             long called = clock.incrementAndGet(); // the write completed
             IOException failure = null;
             try {
-              group.writeCompleted(true);
+              // A few pages, so that some writes are neighbours of waiting ones and some are not.
+              group.writeCompleted(pauses.nextInt(8) * 4096L, 1 + pauses.nextInt(8192), true);
             } catch (IOException e) {
               failure = e;
             }
@@ -250,6 +251,106 @@ class GroupFlushTest {
     assertThat(device.started.get()).isEqualTo(4);
   }
 
+  /**
+   * Writes next to waiting ones start flushes while fewer than their bound run, then share the pending flush, and a
+   * scattered write joins it too rather than start one of its own while it is pending (it would starve); scattered
+   * writes alone each start their own.
+   */
+  @Test
+  void neighboursShareTheNextFlushOnceTheirBoundRunsAndScatteredWritesStartTheirOwn() throws Exception {
+    HeldFlushes device = new HeldFlushes();
+    GroupFlush group = new GroupFlush(device, 16, 2);
+    try (ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
+      try {
+        neighboursThenScattered(device, group, threads);
+      } finally {
+        device.permits.release(100); // a failed assertion must not leave the writers (and the executor's close) stuck
+      }
+    }
+    assertThat(device.mostRunning.get()).as("flushes at once: 2 neighbours, then 6 scattered").isEqualTo(6);
+  }
+
+  private static void neighboursThenScattered(HeldFlushes device, GroupFlush group, ExecutorService threads)
+      throws Exception {
+    List<Future<?>> done = new ArrayList<>();
+    done.add(write(threads, group, 0)); // page 0: nothing waits, starts a flush
+    awaitStarted(device, 1);
+    done.add(write(threads, group, 4096)); // page 1 touches page 0: the second neighbour flush
+    awaitStarted(device, 2);
+    for (int page = 2; page < 8; page++) {
+      done.add(write(threads, group, page * 4096L)); // two run: the neighbours wait for the next one
+    }
+    awaitDecided(device, group, 8);
+    assertThat(group.pendingCallers()).as("neighbours waiting for the next flush").isEqualTo(6);
+    done.add(write(threads, group, 1000 * 4096L)); // scattered, but a flush is pending: joins it
+    awaitDecided(device, group, 9);
+    assertThat(device.started.get()).as("flushes started by 9 writes, 8 of them neighbours").isEqualTo(2);
+    device.permits.release(); // one neighbour flush ends: the pending one starts, one running besides it
+    awaitStarted(device, 3);
+    device.permits.release(2);
+    for (Future<?> f : done) {
+      f.get();
+    }
+    assertThat(device.started.get()).isEqualTo(3);
+    for (int i = 0; i < 6; i++) {
+      done.add(write(threads, group, i * 100 * 4096L)); // scattered: each starts a flush at once
+    }
+    awaitDecided(device, group, 9);
+    assertThat(device.started.get()).as("flushes started by 6 scattered writes, after 3").isEqualTo(9);
+    device.permits.release(6);
+    for (Future<?> f : done) {
+      f.get();
+    }
+  }
+
+  /**
+   * With a bound of one for neighbours, a write next to a waiting one waits for the running flush to end and for the
+   * writes in flight, which then share its flush, as with one slot; a scattered write starts its own at once.
+   */
+  @Test
+  void aNeighboursFlushWaitsForTheRunningOneAndTheWritesInFlight() throws Exception {
+    HeldFlushes device = new HeldFlushes();
+    GroupFlush group = new GroupFlush(device, 16, 1);
+    try (ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
+      try {
+        Future<?> first = write(threads, group, 0); // nothing waits: starts a flush
+        awaitStarted(device, 1);
+        group.writeStarted(); // a third write, in flight
+        Future<?> second = write(threads, group, 4096); // next to the first: waits for its flush
+        awaitDecided(device, group, 2);
+        Future<?> scattered = write(threads, group, 100 * 4096L); // a flush is pending: joins it
+        awaitDecided(device, group, 3);
+        device.permits.release(); // the first flush ends; the pending one still waits for the write in flight
+        first.get();
+        Future<?> third = threads.submit(() -> {
+          group.writeCompleted(2 * 4096L, 4096, true); // joins the pending flush, which may start now
+          return null;
+        });
+        awaitStarted(device, 2);
+        device.permits.release(2); // one more than needed: a third flush, if one started, ends too
+        second.get();
+        scattered.get();
+        third.get();
+        assertThat(device.started.get()).as("flushes for the first write, then the three others").isEqualTo(2);
+        Future<?> far = write(threads, group, 1000 * 4096L); // nothing waits: starts its own
+        awaitStarted(device, 3);
+        device.permits.release();
+        far.get();
+      } finally {
+        device.permits.release(100); // a failed assertion must not leave the writers (and the executor's close) stuck
+      }
+    }
+    assertThat(device.started.get()).isEqualTo(3);
+  }
+
+  private static Future<?> write(ExecutorService threads, GroupFlush group, long offset) {
+    return threads.submit(() -> {
+      group.writeStarted();
+      group.writeCompleted(offset, 4096, true);
+      return null;
+    });
+  }
+
   /** Depth 1: one flush per call, started at once, whatever the bound. */
   @ParameterizedTest
   @ValueSource(ints = {1, 16})
@@ -265,6 +366,13 @@ class GroupFlushTest {
 
   private static void awaitStarted(HeldFlushes device, int flushes) {
     while (device.started.get() < flushes) {
+      Thread.yield();
+    }
+  }
+
+  /** Until {@code callers} in all have started a flush or wait for the pending one (either way, they chose). */
+  private static void awaitDecided(HeldFlushes device, GroupFlush group, int callers) {
+    while (device.started.get() + group.pendingCallers() < callers) {
       Thread.yield();
     }
   }
