@@ -115,7 +115,8 @@ final class Qcow2Writer {
    * The host offset where {@code length} bytes at guest {@code offset} can be overwritten in place with no metadata
    * change: inside one cluster that the image alone owns (standard, COPIED, every subcluster written); else -1.
    * Under {@link #shared()}. Always -1 with a raw data file: a queue's overwrite holds no lock while the kernel has
-   * it, so a zeroing could not wait for it ({@link #zeroingExcludesOverwrites}).
+   * it, so a zeroing could not wait for it ({@link #zeroingExcludesOverwrites}). Also -1 while a shrink drains
+   * ({@link #bypassesImage}).
    */
   long overwriteHost(long offset, int length) throws IOException {
     return dataFileRaw || draining ? -1 : writer.overwriteHost(offset, length);
@@ -362,7 +363,7 @@ final class Qcow2Writer {
 
   /**
    * Refuses a request past the end as the guard does: it passed the guard's check before a shrink changed the size.
-   * Under {@link #shared()} or the metadata lock, either of which keeps the size as it is.
+   * Under {@link #shared()} or the metadata lock: a shrink holds both while it changes the size.
    */
   private void inside(String op, long offset, long length) throws BlockDeviceException {
     long size = entries.size();

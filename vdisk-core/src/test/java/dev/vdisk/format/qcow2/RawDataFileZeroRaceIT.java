@@ -17,8 +17,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.CyclicBarrier;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -83,42 +81,18 @@ class RawDataFileZeroRaceIT {
    * of the whole cluster into the data file, hiding a divergence the race left.
    */
   private static void race(BlockDevice dev, long at, int round) throws Exception {
-    CyclicBarrier start = new CyclicBarrier(WRITERS + 1);
-    AtomicBoolean done = new AtomicBoolean();
-    List<Thread> threads = new ArrayList<>();
-    Exception[] failure = new Exception[1];
-    for (int w = 0; w < WRITERS; w++) {
-      int id = w;
-      threads.add(Thread.ofPlatform().start(() -> {
-        try {
-          start.await();
-          for (int i = 0; !done.get(); i++) {
-            long offset = at + (long) ((i * WRITERS + id) % (CLUSTER / WRITE)) * WRITE;
-            dev.write(offset, ByteBuffer.wrap(filled(WRITE, 0x20 + id)), Set.of());
-          }
-        } catch (Exception e) {
-          synchronized (failure) {
-            failure[0] = e;
-          }
-        }
-      }));
-    }
-    start.await();
-    for (int spin = round % 7 * 50; spin > 0; spin--) {
-      Thread.onSpinWait();
-    }
-    if (round % 2 == 0) {
-      dev.writeZeroes(at, CLUSTER, round % 4 == 0 ? Set.of(WriteFlag.MAY_TRIM) : Set.of());
-    } else {
-      dev.discard(at, CLUSTER);
-    }
-    done.set(true);
-    for (Thread t : threads) {
-      t.join();
-    }
-    if (failure[0] != null) {
-      throw failure[0];
-    }
+    Racers.race(WRITERS, (id, done) -> {
+      for (int i = 0; !done.get(); i++) {
+        long offset = at + (long) ((i * WRITERS + id) % (CLUSTER / WRITE)) * WRITE;
+        dev.write(offset, ByteBuffer.wrap(filled(WRITE, 0x20 + id)), Set.of());
+      }
+    }, round % 7 * 50, () -> {
+      if (round % 2 == 0) {
+        dev.writeZeroes(at, CLUSTER, round % 4 == 0 ? Set.of(WriteFlag.MAY_TRIM) : Set.of());
+      } else {
+        dev.discard(at, CLUSTER);
+      }
+    });
   }
 
   private static byte[] filled(int n, int value) {

@@ -20,13 +20,12 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A shrink while overwrites run over the part it drops must end as one of the serial orders explains: each overwrite
@@ -94,45 +93,19 @@ class ShrinkRaceIT {
    * once the size changed) is one serial order, any other failure fails the test.
    */
   private static void race(BlockDevice dev, int round, boolean queued) throws Exception {
-    CyclicBarrier start = new CyclicBarrier(WRITERS + 1);
-    AtomicBoolean done = new AtomicBoolean();
-    List<Thread> threads = new ArrayList<>();
-    Exception[] failure = new Exception[1];
-    for (int w = 0; w < WRITERS; w++) {
-      int id = w;
-      threads.add(Thread.ofPlatform().start(() -> {
+    Racers.race(WRITERS, (id, done) -> {
+      if (queued) {
+        overwriteThroughQueue(dev, id, done);
+        return;
+      }
+      for (int i = 0; !done.get(); i++) {
         try {
-          start.await();
-          if (queued) {
-            overwriteThroughQueue(dev, id, done);
-            return;
-          }
-          for (int i = 0; !done.get(); i++) {
-            try {
-              dev.write(tailOffset(i, id), ByteBuffer.allocate(WRITE), Set.of());
-            } catch (BlockDeviceException e) {
-              refusedPastTheEnd(e);
-            }
-          }
-        } catch (Exception e) {
-          synchronized (failure) {
-            failure[0] = e;
-          }
+          dev.write(tailOffset(i, id), ByteBuffer.allocate(WRITE), Set.of());
+        } catch (BlockDeviceException e) {
+          refusedPastTheEnd(e);
         }
-      }));
-    }
-    start.await();
-    for (int spin = round % 7 * 200; spin > 0; spin--) {
-      Thread.onSpinWait();
-    }
-    dev.resize(NEW_SIZE);
-    done.set(true);
-    for (Thread t : threads) {
-      t.join();
-    }
-    if (failure[0] != null) {
-      throw failure[0];
-    }
+      }
+    }, round % 7 * 200, () -> dev.resize(NEW_SIZE));
   }
 
   private static void overwriteThroughQueue(BlockDevice dev, int id, AtomicBoolean done) throws Exception {
