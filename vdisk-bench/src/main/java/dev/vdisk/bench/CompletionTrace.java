@@ -70,10 +70,8 @@ final class CompletionTrace {
   /** One request completed at {@code nanos}. */
   void completed(long nanos) {
     int i = (int) Math.max(0, (nanos - start) / intervalNanos);
-    if (i >= counts.length) {
+    if (i >= counts.length) { // the two arrays grow together
       counts = Arrays.copyOf(counts, Math.max(i + 1, counts.length * 2));
-    }
-    if (i >= cpu.length) {
       cpu = Arrays.copyOf(cpu, counts.length);
     }
     if (counts[i]++ == 0) {

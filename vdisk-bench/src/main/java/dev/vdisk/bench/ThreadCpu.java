@@ -16,10 +16,6 @@ final class ThreadCpu {
 
   /** CPU nanoseconds by kind; all 0 where {@code /proc} cannot be read (not Linux). */
   record Sample(long jit, long gc, long other) {
-    long total() {
-      return jit + gc + other;
-    }
-
     Sample minus(Sample o) {
       return new Sample(jit - o.jit, gc - o.gc, other - o.other);
     }
