@@ -51,8 +51,11 @@ final class Qcow2Writer {
   private final AtomicInteger queued = new AtomicInteger();
   /** How long a shrink waits for queues' requests in flight to be reaped ({@link #drainQueues}). */
   private static final long DRAIN_NANOS = TimeUnit.SECONDS.toNanos(30);
-  /** A shrink is draining: queues send nothing more below the image ({@link #bypassesImage}). */
-  private volatile boolean draining;
+  /**
+   * Shrinks draining now: while any does, queues send nothing more below the image ({@link #bypassesImage}). A count,
+   * not a flag: one shrink ending must not end another's drain.
+   */
+  private final AtomicInteger draining = new AtomicInteger();
   private final ClusterEntries entries;
 
   /** Reads guest bytes as the image defines them now. */
@@ -119,7 +122,7 @@ final class Qcow2Writer {
    * ({@link #bypassesImage}).
    */
   long overwriteHost(long offset, int length) throws IOException {
-    return dataFileRaw || draining ? -1 : writer.overwriteHost(offset, length);
+    return dataFileRaw || draining.get() > 0 ? -1 : writer.overwriteHost(offset, length);
   }
 
   /**
@@ -127,7 +130,7 @@ final class Qcow2Writer {
    * drains ({@link #shrink}). Read after the request was counted in {@link #queued()}.
    */
   boolean bypassesImage() {
-    return !draining;
+    return draining.get() == 0;
   }
 
   boolean zeroClusters() {
@@ -323,7 +326,7 @@ final class Qcow2Writer {
    * Requests that come after find the new size ({@link #inside}).
    */
   void shrink(long newSize) throws IOException {
-    draining = true;
+    draining.incrementAndGet();
     try {
       drainQueues();
       meta.lock();
@@ -340,7 +343,7 @@ final class Qcow2Writer {
         meta.unlock();
       }
     } finally {
-      draining = false;
+      draining.decrementAndGet();
     }
   }
 
