@@ -294,8 +294,7 @@ public final class AotTraining {
     for (String aio : List.of("threads", "native", "io_uring")) {
       for (String image : List.of("direct.raw", "direct.qcow2")) {
         for (boolean write : List.of(false, true)) {
-          // -f as bench/compare-qemu.sh gives it: a probed raw image has no queue (its first sector's writes are
-          // checked), so without it raw's cells trained the threads' path instead of the queue's.
+          // -f as bench/compare-qemu.sh gives it.
           List<String> bench = new ArrayList<>(List.of("bench", "-f", image.substring(image.indexOf('.') + 1), "-t",
               "none", "-i", aio, "-c", "30000", "-d", "16", "-s", "4096", "-S", "1052672"));
           if (write) {

@@ -130,15 +130,14 @@ record ExportSpec(String name, String file, String format, CacheMode cache, bool
 
   /**
    * {@link #pageCacheWrites()} of the opened export {@code device}: false for an image on RBD whose stack has an
-   * asynchronous queue (raw or qcow2 named with -f), whatever the cache mode, so that the connection's queue thread
+   * asynchronous queue (raw or qcow2), whatever the cache mode, so that the connection's queue thread
    * keeps its aligned reads and writes in flight at librbd and reaps their completions several per wake-up
    * (DirectQueue over RbdQueue, as qemu-nbd's one loop does), rather than the reader running each write and waiting
    * for librbd's callback thread to wake it. 4 KiB writes at depth 16 served to qemu-img bench (counts of the whole
    * server, 22,000 minus 2,000 requests, nine alternating runs under load, 2026-12-05): 0.60-0.88 against 1.8-2.3
    * context switches per request, 19-22 against 20-30 us of CPU (qemu-nbd 1.4-2.0 and 26-36), the OSD's CPU the
    * same, the client's 4-7 us either way. Running the requests on the
-   * connection's workers instead cost more CPU per write than either (56-69 against 36 us, 2026-12-04). A probed raw
-   * image has no queue (its first sector's writes are checked): it stays with the reader.
+   * connection's workers instead cost more CPU per write than either (56-69 against 36 us, 2026-12-04).
    */
   boolean pageCacheWrites(CheckedDevice device) throws IOException {
     if (!pageCacheWrites() || !RbdImages.isRbd(file)) {

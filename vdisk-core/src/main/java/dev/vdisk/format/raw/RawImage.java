@@ -5,6 +5,7 @@ import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
 import dev.vdisk.block.WriteFlag;
 import dev.vdisk.block.FilterDevice;
+import dev.vdisk.block.ForwardingQueue;
 import dev.vdisk.block.HostRange;
 import dev.vdisk.block.RequestQueue;
 import dev.vdisk.format.FormatFacts;
@@ -51,12 +52,25 @@ final class RawImage extends FilterDevice implements FormatImage {
   }
 
   /**
-   * The file's asynchronous queue, unchanged; none for a probed image, whose writes to the first sector need the
-   * check {@link #write} makes (name the format to have one).
+   * The file's asynchronous queue: unchanged for a named format; for a probed image, writes to the first sector run
+   * through {@link #write} and its check (after the requests in flight), every other request passes down.
    */
   @Override
   public RequestQueue queue(int depth) throws IOException {
-    return probed ? null : next.queue(depth);
+    RequestQueue below = next.queue(depth);
+    if (!probed || below == null) {
+      return below;
+    }
+    return new ForwardingQueue(below) {
+      @Override
+      public void write(long offset, ByteBuffer src, int tag) throws IOException {
+        if (offset < SECTOR && src.hasRemaining()) {
+          runNow(tag, () -> RawImage.this.write(offset, src, Set.of()));
+        } else {
+          super.write(offset, src, tag);
+        }
+      }
+    };
   }
 
   private void checkSectorZero(long offset, ByteBuffer src) throws IOException {
