@@ -85,7 +85,6 @@ public final class BenchRunner {
       result = new BenchRunner(device, spec, trace).run(slots);
     }
     if (trace != null) {
-      trace.ended();
       trace.print(System.err);
     }
     return result;
@@ -183,11 +182,14 @@ public final class BenchRunner {
       int notStarted = notCompleted - inFlight;
       notCompleted--;
       inFlight--;
-      if (notCompleted == 0) {
-        endNanos = now;
-      }
       if (trace != null) {
         trace.completed(now);
+      }
+      if (notCompleted == 0) {
+        endNanos = now;
+        if (trace != null) {
+          trace.ended();
+        }
       }
       boolean flushNow = false;
       if (spec.flushInterval() > 0 && notStarted % spec.flushInterval() == 0) {

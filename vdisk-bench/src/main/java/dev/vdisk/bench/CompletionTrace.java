@@ -90,7 +90,10 @@ final class CompletionTrace {
     return last + 1;
   }
 
-  /** The run ended (after its last completion). */
+  /**
+   * The run's last request completed: called then, while the runner's threads are alive (a thread that ended is
+   * missing from a later {@link ThreadCpu} sample, and the last interval's CPU would come out negative).
+   */
   void ended() {
     cpuAtEnd = ThreadCpu.now();
   }

@@ -138,6 +138,9 @@ final class QueuedBenchRunner {
     inFlight--;
     if (notCompleted == 0) {
       endNanos = now;
+      if (trace != null) {
+        trace.ended();
+      }
     }
     if (spec.flushInterval() > 0 && notStarted % spec.flushInterval() == 0) {
       if (spec.drain()) {
