@@ -80,6 +80,17 @@ final class AllocatingWriter {
    */
   boolean writeInPlace(long offset, ByteBuffer src) throws IOException {
     long end = offset + src.remaining();
+    if (end <= geometry.clusterEnd(offset)) {
+      // The usual request, inside one cluster: one write, without the array and slice of the general case.
+      long host = ownedHost(offset, end);
+      if (host < 0) {
+        return false;
+      }
+      int at = src.position();
+      data.write(host, src, Set.of());
+      src.position(at + (int) (end - offset));
+      return true;
+    }
     long[] hosts = new long[(int) ((geometry.clusterEnd(end - 1) - (offset & ~geometry.clusterMask())) >>> geometry.clusterBits())];
     long pos = offset;
     for (int k = 0; k < hosts.length; k++) {

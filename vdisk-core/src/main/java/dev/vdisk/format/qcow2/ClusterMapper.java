@@ -63,6 +63,41 @@ final class ClusterMapper {
     return new Run(first, length, hostStart);
   }
 
+  /**
+   * The host offset of guest byte {@code offset} if {@code [offset, offset + length)} lies in one cluster and {@link
+   * #map} answers it as one {@link L2Entry.Normal} run of {@code length} bytes; else {@link L2Entry#NO_OFFSET} (then
+   * map tells what the range is, or reports the corrupt entry). Allocates nothing, where map's answer is two objects:
+   * the request path's usual case.
+   */
+  long dataHost(long offset, int length) throws IOException {
+    long clusterMask = geometry.clusterMask();
+    if (length <= 0 || offset < 0 || length > geometry.clusterEnd(offset) - offset) {
+      return L2Entry.NO_OFFSET;
+    }
+    long l2Offset = l1.l2Offset(geometry.l1Index(offset));
+    if (l2Offset == 0) {
+      return L2Entry.NO_OFFSET;
+    }
+    long[] table = cache.get(l2Offset);
+    int index = geometry.entryIndex(offset);
+    long word;
+    long bitmap = 0;
+    int first = 0;
+    int last = 0;
+    if (geometry.wordsPerEntry() == 2) {
+      synchronized (table) { // as entryAt: the entry's two words as one writer left them
+        word = L2Cache.word(table, index);
+        bitmap = L2Cache.word(table, index + 1);
+      }
+      first = geometry.subcluster(offset);
+      last = geometry.subcluster(offset + length - 1);
+    } else {
+      word = L2Cache.word(table, index);
+    }
+    long host = decoder.dataHost(word, bitmap, first, last, offset & ~clusterMask);
+    return host == L2Entry.NO_OFFSET ? L2Entry.NO_OFFSET : host + (offset & clusterMask);
+  }
+
   private L2Entry entryAt(long[] table, long guest) throws IOException {
     int index = (int) ((guest >>> geometry.clusterBits()) & ((1L << geometry.l2Bits()) - 1));
     int words = geometry.wordsPerEntry();

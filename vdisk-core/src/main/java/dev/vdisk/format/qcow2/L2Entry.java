@@ -106,6 +106,30 @@ sealed interface L2Entry {
       return new Unallocated(hostOrNone);
     }
 
+    /**
+     * The host offset of the cluster's start if {@link #decode} answers {@link Normal} for each of its (sub)clusters
+     * {@code firstSub} to {@code lastSub} (0 and 0 without extended L2), else {@link #NO_OFFSET}, also where decode
+     * would throw (the caller then decodes, which reports it). Allocates nothing, unlike decode's answer: the
+     * request path's usual case, bytes inside one data cluster.
+     */
+    long dataHost(long word, long bitmap, int firstSub, int lastSub, long guestCluster) {
+      if ((word & Geometry.COMPRESSED) != 0) {
+        return NO_OFFSET;
+      }
+      long host = word & Geometry.OFFSET_MASK;
+      boolean hasHost = host != 0 || (dataFile && (word & Geometry.COPIED) != 0);
+      if (!hasHost || (host & geometry.clusterMask()) != 0 || (dataFile && host != guestCluster)) {
+        return NO_OFFSET;
+      }
+      if (!geometry.extendedL2()) {
+        return (word & Geometry.ZERO) != 0 ? NO_OFFSET : host;
+      }
+      int allocated = (int) bitmap;
+      int zero = (int) (bitmap >>> 32);
+      int wanted = (int) Geometry.allocRange(firstSub, lastSub + 1);
+      return (allocated & zero) == 0 && (allocated & wanted) == wanted ? host : NO_OFFSET;
+    }
+
     private L2Entry compressed(long word, long bitmap, long guestCluster) throws IOException {
       if (dataFile) {
         throw corrupt("L2 entry for guest offset " + guestCluster, "compressed",

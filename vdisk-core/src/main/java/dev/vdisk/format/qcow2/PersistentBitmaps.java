@@ -144,7 +144,10 @@ final class PersistentBitmaps {
 
   /** Sets the granules {@code [offset, offset + length)} touches in every enabled bitmap. */
   void mark(long offset, long length) {
-    for (Slot s : slots) {
+    // By index, as every write calls this: a for-each allocates an iterator of the list, empty or not.
+    List<Slot> current = slots;
+    for (int i = 0; i < current.size(); i++) {
+      Slot s = current.get(i);
       if (s.bits != null && s.entry.auto()) {
         s.bits.set(offset, length);
       }

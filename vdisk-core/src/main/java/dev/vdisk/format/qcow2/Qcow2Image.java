@@ -276,15 +276,15 @@ final class Qcow2Image implements FormatImage {
       @Override
       public void read(long offset, ByteBuffer dst, int tag) throws IOException {
         int n = dst.remaining();
-        ClusterMapper.Run run;
+        long host;
         try {
-          run = mapper.map(offset, n);
+          host = mapper.dataHost(offset, n);
         } catch (IOException e) {
           refuse(tag, e);
           return;
         }
-        if (run.entry() instanceof L2Entry.Normal && run.length() == n && data.plain(run.hostStart(), n)) {
-          super.read(run.hostStart(), dst, tag);
+        if (host != L2Entry.NO_OFFSET && data.plain(host, n)) {
+          super.read(host, dst, tag);
         } else {
           runBeside(tag, () -> Qcow2Image.this.read(offset, dst));
         }
@@ -335,6 +335,12 @@ final class Qcow2Image implements FormatImage {
 
   /** Reads without the writer's shared lock: for read-only images, and for the writer, which holds its own. */
   private void readUnlocked(long offset, ByteBuffer dst) throws IOException {
+    // The usual request, inside one data cluster: one read at its host offset, the mapping found without allocating.
+    long host = mapper.dataHost(offset, dst.remaining());
+    if (host != L2Entry.NO_OFFSET) {
+      data.readData(host, dst);
+      return;
+    }
     long pos = offset;
     while (dst.hasRemaining()) {
       ClusterMapper.Run run = mapper.map(pos, dst.remaining());

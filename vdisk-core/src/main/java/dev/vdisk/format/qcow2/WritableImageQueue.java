@@ -51,10 +51,9 @@ final class WritableImageQueue extends ForwardingQueue {
     count();
     shared.lock();
     try {
-      ClusterMapper.Run run = mapper.map(offset, n);
-      if (writer.bypassesImage() && run.entry() instanceof L2Entry.Normal && run.length() == n
-          && data.plain(run.hostStart(), n)) {
-        host = run.hostStart();
+      long at = writer.bypassesImage() ? mapper.dataHost(offset, n) : L2Entry.NO_OFFSET;
+      if (at != L2Entry.NO_OFFSET && data.plain(at, n)) {
+        host = at;
         super.read(host, dst, tag);
       }
     } catch (IOException e) {
