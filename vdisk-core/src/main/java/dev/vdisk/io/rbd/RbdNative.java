@@ -1,7 +1,5 @@
 package dev.vdisk.io.rbd;
 
-import static java.lang.foreign.ValueLayout.ADDRESS;
-import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import dev.vdisk.block.BlockDeviceException;
@@ -86,6 +84,18 @@ final class RbdNative {
   final Optional<Downcall> rbdAioWriteZeroes;
   final Downcall strerror;
 
+  /**
+   * The one shape of both callbacks' upcall stubs, {@code long f(long, long, long, long)}: the JDK specializes an upcall
+   * once per descriptor (a generated class and its method-handle classes, on the thread that connects ahead while the
+   * command opens the image), so two signatures cost two. It takes both C signatures on x86-64 and AArch64 as {@link
+   * Downcall} does the functions: integer and pointer arguments arrive in the same registers, the bits of an argument
+   * the C caller did not pass (or of an {@code int}'s upper half) are ignored, and a C caller reads only the result's
+   * bits its type has (none for {@code void}).
+   */
+  static final FunctionDescriptor CALLBACK = FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG);
+  private static final MethodType CALLBACK_TYPE = MethodType.methodType(long.class, long.class, long.class, long.class,
+      long.class);
+
   /** {@code void (*)(rbd_completion_t, void *)}: calls {@link RbdCallbacks#completed}; made on first use. */
   private volatile MemorySegment completionUpcall;
   /** {@code int (*)(uint64_t, size_t, int, void *)}: calls {@link RbdCallbacks#diffExtent}; made on first use. */
@@ -169,10 +179,9 @@ final class RbdNative {
       synchronized (this) {
         stub = completionUpcall;
         if (stub == null) {
-          // void (*)(rbd_completion_t, void *) taken as two longs (the same registers): no MemorySegment per callback.
+          // void (*)(rbd_completion_t, void *) taken as longs (the same registers): no MemorySegment per callback.
           stub = Linker.nativeLinker().upcallStub(MethodHandles.lookup().findStatic(RbdCallbacks.class, "completed",
-                  MethodType.methodType(void.class, long.class, long.class)),
-              FunctionDescriptor.ofVoid(JAVA_LONG, JAVA_LONG), Arena.global());
+              CALLBACK_TYPE), CALLBACK, Arena.global());
           completionUpcall = stub;
           STUBS.incrementAndGet();
         }
@@ -192,8 +201,7 @@ final class RbdNative {
         stub = diffUpcall;
         if (stub == null) {
           stub = Linker.nativeLinker().upcallStub(MethodHandles.lookup().findStatic(RbdCallbacks.class, "diffExtent",
-                  MethodType.methodType(int.class, long.class, long.class, int.class, MemorySegment.class)),
-              FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT, ADDRESS), Arena.global());
+              CALLBACK_TYPE), CALLBACK, Arena.global());
           diffUpcall = stub;
           STUBS.incrementAndGet();
         }
