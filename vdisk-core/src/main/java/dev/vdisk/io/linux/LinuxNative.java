@@ -168,8 +168,9 @@ final class LinuxNative {
   /**
    * {@code long syscall(long number, ...)} with six arguments, the one handle for every system call of this package
    * ({@link UringSyscalls} uses it too); arguments a call does not take are passed as 0 and ignored by the kernel.
+   * Its descriptor is {@link SharedDowncall#SHAPE}, whose eighth {@code long} {@code syscall} never reads.
    *
-   * <p>Linked as a function of seven named {@code long}s, not with {@link Linker.Option#firstVariadicArg}: the
+   * <p>Linked as a function of named {@code long}s, not with {@link Linker.Option#firstVariadicArg}: the
    * arguments travel in the same registers either way on the two platforms supported (aarch64 Linux passes variadic
    * arguments as named ones; x86_64 differs only in %al, the count of vector registers used, which glibc's
    * {@code syscall}, written in assembly, never reads, and which a C one such as musl's, built by today's GCC or
@@ -190,8 +191,9 @@ final class LinuxNative {
       MethodHandle handle = null;
       Throwable failure = null;
       try {
-        handle = Calls.handle("syscall", FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG,
-            JAVA_LONG, JAVA_LONG, JAVA_LONG));
+        // The shared shape (eight longs: the number, six arguments and one the kernel never sees), so that the Ceph
+        // binding's link finds this one made.
+        handle = Calls.handle("syscall", SharedDowncall.SHAPE);
       } catch (RuntimeException | LinkageError e) {
         failure = e instanceof ExceptionInInitializerError init && init.getCause() != null ? init.getCause() : e;
       }
@@ -481,7 +483,7 @@ final class LinuxNative {
   /** A system call of up to six arguments; its result, or -1 with errno in {@code capture}. */
   static long syscall6(MemorySegment capture, long nr, long a, long b, long c, long d, long e, long f) {
     try {
-      return (long) Syscall.HANDLE.invokeExact(capture, nr, a, b, c, d, e, f);
+      return (long) Syscall.HANDLE.invokeExact(capture, nr, a, b, c, d, e, f, 0L);
     } catch (Throwable t) {
       throw linkageFailure(t);
     }

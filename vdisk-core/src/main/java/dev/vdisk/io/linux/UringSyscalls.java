@@ -58,7 +58,7 @@ final class UringSyscalls {
 
   private static long syscall(MemorySegment capture, long nr, long a, long b, long c, long d, long e, long f) {
     try {
-      return (long) LinuxNative.Syscall.HANDLE.invokeExact(capture, nr, a, b, c, d, e, f);
+      return (long) LinuxNative.Syscall.HANDLE.invokeExact(capture, nr, a, b, c, d, e, f, 0L);
     } catch (Throwable t) {
       throw LinuxNative.linkageFailure(t);
     }

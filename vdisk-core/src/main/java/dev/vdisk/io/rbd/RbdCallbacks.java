@@ -1,6 +1,5 @@
 package dev.vdisk.io.rbd;
 
-import java.lang.foreign.MemorySegment;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
@@ -127,10 +126,12 @@ final class RbdCallbacks {
   }
 
   /**
-   * {@code rbd_callback_t}: runs on a librbd thread when an AIO request completes. A queued request's completion is
-   * only recorded for its queue's thread ({@link RbdQueue#finished}); a synchronous request's waiter gets the result.
+   * {@code rbd_callback_t}, {@code void (*)(rbd_completion_t, void *)}: runs on a librbd thread when an AIO request
+   * completes. A queued request's completion is only recorded for its queue's thread ({@link RbdQueue#finished}); a
+   * synchronous request's waiter gets the result. In {@link RbdNative#CALLBACK}'s shape: the last two arguments are
+   * whatever their registers held (librbd passes two), the result is ignored by librbd.
    */
-  static void completed(long completion, long a) {
+  static long completed(long completion, long a, long unused, long unused2) {
     if ((a & QUEUED) != 0) {
       int index = (int) ((a & ~QUEUED) >>> 16);
       AtomicReferenceArray<RbdQueue> table = queues;
@@ -138,18 +139,23 @@ final class RbdCallbacks {
       if (q != null) {
         q.finished((int) (a & 0xffff));
       }
-      return;
+      return 0;
     }
     AtomicReferenceArray<RbdCompletion> chunk = a >>> CHUNK_BITS < WAITING.length() ? WAITING.get((int) (a >>> CHUNK_BITS)) : null;
     RbdCompletion c = chunk == null ? null : chunk.getAndSet((int) (a & (CHUNK - 1)), null);
     if (c != null) {
       c.complete(completion);
     }
+    return 0;
   }
 
-  /** {@code rbd_diff_iterate2}'s callback: one run of existing or absent objects. */
-  static int diffExtent(long offset, long length, int exists, MemorySegment arg) {
-    RbdDiffCollector d = DIFFS.get(arg.address());
-    return d == null ? STOP : d.accept(offset, length, exists != 0);
+  /**
+   * {@code rbd_diff_iterate2}'s callback, {@code int (*)(uint64_t offset, size_t length, int exists, void *arg)}: one
+   * run of existing or absent objects. In {@link RbdNative#CALLBACK}'s shape: {@code exists} is the low 32 bits of
+   * its register (the ABIs leave the rest unspecified), and librbd reads the low 32 bits of the result.
+   */
+  static long diffExtent(long offset, long length, long exists, long arg) {
+    RbdDiffCollector d = DIFFS.get(arg);
+    return d == null ? STOP : d.accept(offset, length, (int) exists != 0);
   }
 }

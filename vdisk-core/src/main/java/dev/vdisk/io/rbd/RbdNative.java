@@ -1,11 +1,10 @@
 package dev.vdisk.io.rbd;
 
-import static java.lang.foreign.ValueLayout.ADDRESS;
-import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
+import dev.vdisk.io.linux.SharedDowncall;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
@@ -84,6 +83,18 @@ final class RbdNative {
   /** {@code rbd_aio_write_zeroes}, absent before librbd 1.13 (Ceph 15). */
   final Optional<Downcall> rbdAioWriteZeroes;
   final Downcall strerror;
+
+  /**
+   * The one shape of both callbacks' upcall stubs, {@code long f(long, long, long, long)}: the JDK specializes an upcall
+   * once per descriptor (a generated class and its method-handle classes, on the thread that connects ahead while the
+   * command opens the image), so two signatures cost two. It takes both C signatures on x86-64 and AArch64 as {@link
+   * Downcall} does the functions: integer and pointer arguments arrive in the same registers, the bits of an argument
+   * the C caller did not pass (or of an {@code int}'s upper half) are ignored, and a C caller reads only the result's
+   * bits its type has (none for {@code void}).
+   */
+  static final FunctionDescriptor CALLBACK = FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG);
+  private static final MethodType CALLBACK_TYPE = MethodType.methodType(long.class, long.class, long.class, long.class,
+      long.class);
 
   /** {@code void (*)(rbd_completion_t, void *)}: calls {@link RbdCallbacks#completed}; made on first use. */
   private volatile MemorySegment completionUpcall;
@@ -168,10 +179,9 @@ final class RbdNative {
       synchronized (this) {
         stub = completionUpcall;
         if (stub == null) {
-          // void (*)(rbd_completion_t, void *) taken as two longs (the same registers): no MemorySegment per callback.
+          // void (*)(rbd_completion_t, void *) taken as longs (the same registers): no MemorySegment per callback.
           stub = Linker.nativeLinker().upcallStub(MethodHandles.lookup().findStatic(RbdCallbacks.class, "completed",
-                  MethodType.methodType(void.class, long.class, long.class)),
-              FunctionDescriptor.ofVoid(JAVA_LONG, JAVA_LONG), Arena.global());
+              CALLBACK_TYPE), CALLBACK, Arena.global());
           completionUpcall = stub;
           STUBS.incrementAndGet();
         }
@@ -191,8 +201,7 @@ final class RbdNative {
         stub = diffUpcall;
         if (stub == null) {
           stub = Linker.nativeLinker().upcallStub(MethodHandles.lookup().findStatic(RbdCallbacks.class, "diffExtent",
-                  MethodType.methodType(int.class, long.class, long.class, int.class, MemorySegment.class)),
-              FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT, ADDRESS), Arena.global());
+              CALLBACK_TYPE), CALLBACK, Arena.global());
           diffUpcall = stub;
           STUBS.incrementAndGet();
         }
@@ -220,19 +229,23 @@ final class RbdNative {
   }
 
   /**
-   * A C function of librados or librbd, called through the one downcall shape {@link #SHAPE}: each distinct C
-   * signature would cost the FFM linker a generated stub (tens of milliseconds of CPU each on a cold JVM, eight of
-   * them for {@code info}), so every function is called as {@code long f(long, long, long, long, long, long, long,
-   * long)}, the way a C caller of an unprototyped function would on the ABIs vdisk runs on (x86-64 System V, AArch64):
-   * pointers and integers go in the same registers, arguments a function does not take are ignored by it (the caller
-   * removes them), and a narrower result is the low bits of the register. So callers pass pointers as
+   * A C function of librados or librbd, called through the one downcall shape {@link SharedDowncall#SHAPE}: each
+   * distinct C signature would cost the FFM linker a generated stub (tens of milliseconds of CPU each on a cold JVM,
+   * eight of them for {@code info}), so every function is called as {@code long f(long, long, long, long, long, long,
+   * long, long)}, the way a C caller of an unprototyped function would on the ABIs vdisk runs on (x86-64 System V,
+   * AArch64): pointers and integers go in the same registers, arguments a function does not take are ignored by it
+   * (the caller removes them), and a narrower result is the low bits of the register. So callers pass pointers as
    * {@link MemorySegment#address()} (their memory must stay alive for the call, as for any downcall) and cast
-   * {@code int} results with {@code (int)}; a {@code void} function's result is meaningless.
+   * {@code int} results with {@code (int)}; a {@code void} function's result is meaningless. The shape, errno capture
+   * included (into a segment nobody reads: these functions return {@code -errno}), is the system calls' own, so the
+   * process links one stub, not two: the command's {@code vdisk-link} thread, started first, usually has it made by
+   * the time librbd is loaded.
    */
   static final class Downcall {
-    static final FunctionDescriptor SHAPE = FunctionDescriptor.of(JAVA_LONG,
-        JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG);
-    /** The handle of {@link #SHAPE}, taking the function's address first; made on the first call of any function. */
+    /**
+     * The handle of {@link SharedDowncall#SHAPE}, taking the function's address and a capture segment first; made on
+     * the first call of any function.
+     */
     private static volatile MethodHandle handle;
 
     private final MemorySegment symbol;
@@ -244,7 +257,7 @@ final class RbdNative {
     private static MethodHandle handle() {
       MethodHandle m = handle;
       if (m == null) {
-        m = Linker.nativeLinker().downcallHandle(SHAPE); // two threads may both make it; they get equal handles
+        m = SharedDowncall.handle(); // two threads may both ask; the JDK links once and both get the same handle
         handle = m;
       }
       return m;
@@ -275,7 +288,7 @@ final class RbdNative {
     }
 
     long call(long a, long b, long c, long d, long e, long f, long g, long h) throws Throwable {
-      return (long) handle().invokeExact(symbol, a, b, c, d, e, f, g, h);
+      return (long) handle().invokeExact(symbol, SharedDowncall.ignoredCapture(), a, b, c, d, e, f, g, h);
     }
   }
 
