@@ -22,7 +22,7 @@ final class DirectPath implements DataPath {
   private final int align;
   private final long deviceEnd;
   private final Overshoot overshoot;
-  private final RequestSerializer serializer = new RequestSerializer();
+  private final RequestSerializer serializer;
 
   /** Told when a read-modify-write wrote a whole block that may end past the device's size. */
   @FunctionalInterface
@@ -37,6 +37,11 @@ final class DirectPath implements DataPath {
    *     so its tail block may be smaller than {@code align}), or {@link Long#MAX_VALUE} for a file
    */
   DirectPath(FileIo io, int align, long deviceEnd, Overshoot overshoot) {
+    this(io, align, deviceEnd, overshoot, new RequestSerializer());
+  }
+
+  /** As above, registering its writes in {@code serializer}, which a caller's other writes to the file share. */
+  DirectPath(FileIo io, int align, long deviceEnd, Overshoot overshoot, RequestSerializer serializer) {
     if (Integer.bitCount(align) != 1) {
       throw new IllegalArgumentException("alignment: " + align + " (expected: a power of two)");
     }
@@ -44,6 +49,7 @@ final class DirectPath implements DataPath {
     this.align = align;
     this.deviceEnd = deviceEnd;
     this.overshoot = overshoot;
+    this.serializer = serializer;
   }
 
   /** Reads one aligned block at 0: fails if this file's O_DIRECT alignment is stricter than {@code align}. */

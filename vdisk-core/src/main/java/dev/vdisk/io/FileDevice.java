@@ -102,6 +102,8 @@ public final class FileDevice implements BlockDevice {
   private final String fsType;
   private final int alignment;
   private final DataPath data;
+  /** The O_DIRECT descriptor of {@link WritethroughPath}'s aligned writes, or null where writes take the data path's. */
+  private final FileIo directWrites;
   /** The data path whose channel's bytes {@link #hostRanges} yields, or null where it yields nothing. */
   private final ChannelIo sendable;
   /** How {@link #hostRanges}' ranges answer {@link HostRange#cached}. */
@@ -129,9 +131,13 @@ public final class FileDevice implements BlockDevice {
   private volatile boolean zeroRangeSupported = true;
   private volatile boolean seekSupported = true;
 
-  /** @param flushes descriptors for concurrent flushes, the data path's included ({@link #flushDescriptors}) */
-  private FileDevice(Path path, FileOptions options, FileIo io, HostFile file, FileStat stat, int flushes)
-      throws IOException {
+  /**
+   * @param directWrites an O_DIRECT descriptor of the file for aligned writes ({@link #openDirectWrites}), or null;
+   *     owned from now on if the constructor returns
+   * @param flushes descriptors for concurrent flushes, the data path's included ({@link #flushDescriptors})
+   */
+  private FileDevice(Path path, FileOptions options, FileIo io, FileIo directWrites, HostFile file, FileStat stat,
+      int flushes) throws IOException {
     this.path = path;
     this.options = options;
     this.io = io;
@@ -147,8 +153,16 @@ public final class FileDevice implements BlockDevice {
       DirectPath direct = new DirectPath(io, alignment, blockDevice ? size : Long.MAX_VALUE, this::trimOvershoot);
       probe(direct);
       this.data = direct;
+      this.directWrites = null;
+    } else if (directWrites != null && directWritesWork(directWrites, alignment)) {
+      this.data = new WritethroughPath(io, directWrites, alignment);
+      this.directWrites = directWrites;
     } else {
+      if (directWrites != null) {
+        directWrites.close();
+      }
       this.data = new BufferedPath(io);
+      this.directWrites = null;
     }
     // XFS's buffered reads hold the inode lock shared, so a copy never sees a mix of old and new bytes of a
     // concurrent write; bytes sent later from the page cache could. Other file systems' reads take no such lock.
@@ -229,16 +243,19 @@ public final class FileDevice implements BlockDevice {
     FileChannel channel = openChannel(path, options, channelOptions);
     NativeFile file = null;
     FileIo io = null;
+    FileIo directWrites = null;
     try {
       file = NativeFile.open(path, !options.readOnly());
       LinuxHostFile host = new LinuxHostFile(file);
       FileStat stat = host.stat();
       requireFileOrBlockDevice(path, stat);
       io = openIo(path, options, channel, channelOptions, file);
-      return new FileDevice(path, options, io, host, stat, flushes);
+      directWrites = openDirectWrites(path, options, stat, file);
+      return new FileDevice(path, options, io, directWrites, host, stat, flushes);
     } catch (IOException | RuntimeException e) {
       closeAfterFailure(file, e);
       closeAfterFailure(io, e);
+      closeAfterFailure(directWrites, e);
       closeAfterFailure(channel, e);
       throw e;
     }
@@ -252,7 +269,38 @@ public final class FileDevice implements BlockDevice {
   static FileDevice onHost(Path path, FileOptions options, FileIo io, HostFile host) throws IOException {
     FileStat stat = host.stat();
     requireFileOrBlockDevice(path, stat);
-    return new FileDevice(path, options, io, host, stat, flushDescriptors(options));
+    return new FileDevice(path, options, io, null, host, stat, flushDescriptors(options));
+  }
+
+  /**
+   * The O_DIRECT descriptor for {@link WritethroughPath}'s aligned writes: for a writable regular file under {@code
+   * cache=writethrough} (whose every write waits for an fdatasync, so a write gains nothing from the page cache and
+   * pays for its folio); null otherwise, and where the file system refuses O_DIRECT (tmpfs), whose writes then take
+   * the page cache as before. Block devices keep the page cache for writes: measured on regular files only.
+   */
+  private static FileIo openDirectWrites(Path path, FileOptions options, FileStat stat, NativeFile file)
+      throws IOException {
+    CacheMode cache = options.cache();
+    if (!cache.writethrough() || cache.direct() || cache.ignoreFlushes() || options.readOnly()
+        || !stat.isRegularFile()) {
+      return null;
+    }
+    Set<OpenOption> open = Set.of(StandardOpenOption.READ, StandardOpenOption.WRITE, directOpenOption());
+    try {
+      return new ChannelIo(FileChannel.open(path, open), open, file);
+    } catch (FileSystemException refused) {
+      return null; // O_DIRECT refused (EINVAL): the page cache takes the writes, as before
+    }
+  }
+
+  /** Whether an aligned direct read of the first block works: a file system's stricter O_DIRECT rule shows there. */
+  private static boolean directWritesWork(FileIo direct, int alignment) {
+    try {
+      new DirectPath(direct, alignment, Long.MAX_VALUE, end -> { }).probe();
+      return true;
+    } catch (IOException e) {
+      return false;
+    }
   }
 
   private static void requireFileOrBlockDevice(Path path, FileStat stat) throws BlockDeviceException {
@@ -920,7 +968,7 @@ public final class FileDevice implements BlockDevice {
     if (!closed.compareAndSet(false, true)) {
       return;
     }
-    try (file; io) {
+    try (file; io; directWrites) {
       writebackErrors.close();
       closeCopyChannels();
     }

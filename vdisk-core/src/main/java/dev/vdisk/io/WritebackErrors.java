@@ -53,7 +53,8 @@ import java.util.List;
  *
  * <p>Under O_DIRECT no page of the file's data is written back (a write reports its own error), so nothing is tracked:
  * flushes share the data path's descriptor, any number at once, and a flush after a failed one may succeed, as in
- * QEMU.
+ * QEMU. Under writethrough a regular file's aligned writes go O_DIRECT too ({@link WritethroughPath}) and report their
+ * own failures; its unaligned writes still go through the page cache, so everything above holds for the file.
  */
 final class WritebackErrors {
   private final boolean pageCache;
