@@ -19,11 +19,16 @@ import java.util.Set;
  * A raw image: every verb passes to the file unchanged. When the format was probed rather than named,
  * writes that would make the first sector look like another format are refused, so a guest cannot turn
  * its disk into, say, a qcow2 image pointing at a host file (QEMU's rule for probed raw images).
+ *
+ * <p>A shrink is drained ({@link ShrinkDrain}): the verbs that change the file are counted while they run, and check
+ * their range again once counted, so a request that passed the guard's check under the old size either lands before
+ * the file is cut or is refused as the guard refuses it (ENOSPC for writes and zeroes, EINVAL for discards).
  */
 final class RawImage extends FilterDevice implements FormatImage {
   private static final int SECTOR = 512;
   private final boolean probed;
   private final RawFormat format;
+  private final ShrinkDrain drain = new ShrinkDrain();
 
   RawImage(BlockDevice file, boolean probed, RawFormat format) {
     super(file);
@@ -47,16 +52,72 @@ final class RawImage extends FilterDevice implements FormatImage {
     if (probed && offset < SECTOR && src.hasRemaining()) {
       checkSectorZero(offset, src);
     }
-    next.write(offset, src, flags);
+    enter("write", offset, src.remaining());
+    try {
+      next.write(offset, src, flags);
+    } finally {
+      drain.exit();
+    }
+  }
+
+  @Override
+  public void writeZeroes(long offset, long length, Set<WriteFlag> flags) throws IOException {
+    enter("writeZeroes", offset, length);
+    try {
+      next.writeZeroes(offset, length, flags);
+    } finally {
+      drain.exit();
+    }
+  }
+
+  @Override
+  public void discard(long offset, long length) throws IOException {
+    enter("discard", offset, length);
+    try {
+      next.discard(offset, length);
+    } finally {
+      drain.exit();
+    }
+  }
+
+  /** See {@link ShrinkDrain#resize}. */
+  @Override
+  public void resize(long newSize) throws IOException {
+    drain.resize(next, newSize);
+  }
+
+  /** Counts a request that changes the file in ({@link ShrinkDrain#enter}), then checks its range ({@link #inside}). */
+  private void enter(String op, long offset, long length) throws IOException {
+    drain.enter();
+    try {
+      inside(op, offset, length);
+    } catch (IOException e) {
+      drain.exit();
+      throw e;
+    }
   }
 
   /**
-   * The file's asynchronous queue, unchanged; none for a probed image, whose writes to the first sector need the
-   * check {@link #write} makes (name the format to have one).
+   * Refuses a request past the end as the guard does: it passed the guard's check before a shrink changed the size.
+   * Called once the request is counted in the drain, so no shrink can change the size until it is done.
+   */
+  void inside(String op, long offset, long length) throws IOException {
+    long size = next.size();
+    if (offset > size || length > size - offset) {
+      throw new BlockDeviceException(op.equals("discard") ? BlockError.EINVAL : BlockError.ENOSPC, op + ": offset "
+          + offset + " length " + length + " ends beyond the image (expected: end <= size " + size + ", which a"
+          + " shrink set while the request was on its way)");
+    }
+  }
+
+  /**
+   * The file's asynchronous queue, its writes counted in the shrink's drain ({@link DrainedQueue}); none for a probed
+   * image, whose writes to the first sector need the check {@link #write} makes (name the format to have one).
    */
   @Override
   public RequestQueue queue(int depth) throws IOException {
-    return probed ? null : next.queue(depth);
+    RequestQueue below = probed ? null : next.queue(depth);
+    return below == null ? null : new DrainedQueue(below, this, drain);
   }
 
   private void checkSectorZero(long offset, ByteBuffer src) throws IOException {
@@ -79,7 +140,15 @@ final class RawImage extends FilterDevice implements FormatImage {
   /** The file's copy, except into the first sector of a probed image, whose bytes {@link #write} must check. */
   @Override
   public boolean writeFrom(long offset, HostRange src) throws IOException {
-    return (!probed || offset >= SECTOR) && next.writeFrom(offset, src);
+    if (probed && offset < SECTOR) {
+      return false;
+    }
+    enter("write", offset, src.length());
+    try {
+      return next.writeFrom(offset, src);
+    } finally {
+      drain.exit();
+    }
   }
 
   @Override
