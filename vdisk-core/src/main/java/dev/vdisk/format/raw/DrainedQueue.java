@@ -12,6 +12,9 @@ import java.util.Set;
  * once no write of the old size is queued or in the kernel. A write that meets a shrink draining runs through the
  * image's own {@code write} after the requests in flight here completed and were counted out (that call waits for
  * the shrink's end, then checks the range against the new size).
+ *
+ * <p>Writes are counted out at a reap by how many requests left the queue below; reads there (not counted) hold back
+ * that many until they too have left, so the count errs only towards a longer wait, never a cut under a write.
  */
 final class DrainedQueue extends ForwardingQueue {
   private final RawImage image;
