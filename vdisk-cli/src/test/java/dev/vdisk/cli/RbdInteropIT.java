@@ -22,6 +22,7 @@ import dev.vdisk.nbd.server.NbdServer;
 import dev.vdisk.nbd.server.ServerConfig;
 import dev.vdisk.testkit.BlockDeviceContractTest;
 import dev.vdisk.testkit.QueuedDevice;
+import dev.vdisk.testkit.Racers;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -677,6 +678,41 @@ class RbdInteropIT {
     ok(vdisk("snapshot", "-d", "ours", name));
     assertThat(PeerTools.check(dir, "qemu-img", "snapshot", "-l", name)).isEmpty();
     assertThat(cluster.rbd(dir, "snap", "ls", image)).isEmpty();
+  }
+
+  /**
+   * A raw image on RBD shrunk while three threads write over the part it drops ends at the new size, as {@code rbd
+   * info} reports it: each write came before the shrink or was refused after it (ENOSPC). librbd drains its own
+   * writes around a resize, but not those vdisk has yet to hand it: before the raw image's drain a write that had
+   * passed the range check under the old size reached librbd after the cut and failed with its EINVAL (round 0), or
+   * could grow the image again ({@link RbdDevice} grows an image under a write past its end).
+   */
+  @Test
+  @Order(19)
+  void writesRacingAShrinkOfARawImageLeaveTheNewSize() throws Exception {
+    long size = 2 << 20;
+    long newSize = size / 2;
+    for (int round = 0; round < 6; round++) {
+      String image = fresh("shrink-race");
+      ok(vdisk("create", "-f", "raw", cluster.name(image), Long.toString(size)));
+      try (OpenImage open = RbdImages.open(cluster.name(image), "raw", FileOptions.of(CacheMode.WRITEBACK, false), false)) {
+        BlockDevice dev = open.device();
+        Racers.race(3, (id, done) -> {
+          ByteBuffer block = ByteBuffer.allocateDirect(4096);
+          for (int i = 0; !done.get(); i++) {
+            try {
+              dev.write(newSize + (long) ((i * 3 + id) % 256) * 4096, block.clear(), Set.of());
+            } catch (BlockDeviceException e) {
+              if (e.error() != BlockError.ENOSPC) {
+                throw e;
+              }
+            }
+          }
+        }, round * 2000, () -> dev.resize(newSize));
+      }
+      assertThat(JSON.readTree(cluster.rbd(dir, "info", "--format", "json", image)).get("size").asLong())
+          .as("round %d: the RBD image's size", round).isEqualTo(newSize);
+    }
   }
 
   /**

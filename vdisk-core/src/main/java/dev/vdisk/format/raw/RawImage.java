@@ -5,7 +5,6 @@ import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
 import dev.vdisk.block.WriteFlag;
 import dev.vdisk.block.FilterDevice;
-import dev.vdisk.block.ForwardingQueue;
 import dev.vdisk.block.HostRange;
 import dev.vdisk.block.RequestQueue;
 import dev.vdisk.format.FormatFacts;
@@ -20,11 +19,16 @@ import java.util.Set;
  * A raw image: every verb passes to the file unchanged. When the format was probed rather than named,
  * writes that would make the first sector look like another format are refused, so a guest cannot turn
  * its disk into, say, a qcow2 image pointing at a host file (QEMU's rule for probed raw images).
+ *
+ * <p>A shrink is drained ({@link ShrinkDrain}): the verbs that change the file are counted while they run, and check
+ * their range again once counted, so a request that passed the guard's check under the old size either lands before
+ * the file is cut or is refused as the guard refuses it (ENOSPC for writes and zeroes, EINVAL for discards).
  */
 final class RawImage extends FilterDevice implements FormatImage {
   private static final int SECTOR = 512;
   private final boolean probed;
   private final RawFormat format;
+  private final ShrinkDrain drain = new ShrinkDrain();
 
   RawImage(BlockDevice file, boolean probed, RawFormat format) {
     super(file);
@@ -45,32 +49,80 @@ final class RawImage extends FilterDevice implements FormatImage {
 
   @Override
   public void write(long offset, ByteBuffer src, Set<WriteFlag> flags) throws IOException {
-    if (probed && offset < SECTOR && src.hasRemaining()) {
+    if (checksSector(offset, src)) {
       checkSectorZero(offset, src);
     }
-    next.write(offset, src, flags);
+    enter("write", offset, src.remaining());
+    try {
+      next.write(offset, src, flags);
+    } finally {
+      drain.exit();
+    }
+  }
+
+  @Override
+  public void writeZeroes(long offset, long length, Set<WriteFlag> flags) throws IOException {
+    enter("writeZeroes", offset, length);
+    try {
+      next.writeZeroes(offset, length, flags);
+    } finally {
+      drain.exit();
+    }
+  }
+
+  @Override
+  public void discard(long offset, long length) throws IOException {
+    enter("discard", offset, length);
+    try {
+      next.discard(offset, length);
+    } finally {
+      drain.exit();
+    }
+  }
+
+  /** See {@link ShrinkDrain#resize}. */
+  @Override
+  public void resize(long newSize) throws IOException {
+    drain.resize(next, newSize);
+  }
+
+  /** Counts a request that changes the file in ({@link ShrinkDrain#enter}), then checks its range ({@link #inside}). */
+  private void enter(String op, long offset, long length) throws IOException {
+    drain.enter();
+    try {
+      inside(op, offset, length);
+    } catch (IOException e) {
+      drain.exit();
+      throw e;
+    }
   }
 
   /**
-   * The file's asynchronous queue: unchanged for a named format; for a probed image, writes to the first sector run
-   * through {@link #write} and its check (after the requests in flight), every other request passes down.
+   * Refuses a request past the end as the guard does: it passed the guard's check before a shrink changed the size.
+   * Called once the request is counted in the drain, so no shrink can change the size until it is done.
+   */
+  void inside(String op, long offset, long length) throws IOException {
+    long size = next.size();
+    if (offset > size || length > size - offset) {
+      throw new BlockDeviceException(op.equals("discard") ? BlockError.EINVAL : BlockError.ENOSPC, op + ": offset "
+          + offset + " length " + length + " ends beyond the image (expected: end <= size " + size + ", which a"
+          + " shrink set while the request was on its way)");
+    }
+  }
+
+  /**
+   * The file's asynchronous queue, its writes counted in the shrink's drain ({@link DrainedQueue}); a probed image's
+   * writes to the first sector run through {@link #write} and its check.
    */
   @Override
   public RequestQueue queue(int depth) throws IOException {
     RequestQueue below = next.queue(depth);
-    if (!probed || below == null) {
-      return below;
-    }
-    return new ForwardingQueue(below) {
-      @Override
-      public void write(long offset, ByteBuffer src, int tag) throws IOException {
-        if (offset < SECTOR && src.hasRemaining()) {
-          runNow(tag, () -> RawImage.this.write(offset, src, Set.of()));
-        } else {
-          super.write(offset, src, tag);
-        }
-      }
-    };
+    return below == null ? null : new DrainedQueue(below, this, drain);
+  }
+
+  /** Whether {@link #write} checks this write: a probed image's write to its first sector. */
+  boolean checksSector(long offset, ByteBuffer src) {
+    return probed && offset < SECTOR && src.hasRemaining();
   }
 
   private void checkSectorZero(long offset, ByteBuffer src) throws IOException {
@@ -93,7 +145,15 @@ final class RawImage extends FilterDevice implements FormatImage {
   /** The file's copy, except into the first sector of a probed image, whose bytes {@link #write} must check. */
   @Override
   public boolean writeFrom(long offset, HostRange src) throws IOException {
-    return (!probed || offset >= SECTOR) && next.writeFrom(offset, src);
+    if (probed && offset < SECTOR) {
+      return false;
+    }
+    enter("write", offset, src.length());
+    try {
+      return next.writeFrom(offset, src);
+    } finally {
+      drain.exit();
+    }
   }
 
   @Override

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.WriteFlag;
+import dev.vdisk.testkit.Racers;
 import dev.vdisk.format.internal.Images;
 import dev.vdisk.format.internal.OpenImage;
 import dev.vdisk.io.CacheMode;

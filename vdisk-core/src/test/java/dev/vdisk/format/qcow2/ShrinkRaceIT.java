@@ -7,6 +7,7 @@ import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
 import dev.vdisk.block.RequestQueue;
 import dev.vdisk.io.internal.RequestQueues;
+import dev.vdisk.testkit.Racers;
 import dev.vdisk.format.internal.Images;
 import dev.vdisk.format.internal.OpenImage;
 import dev.vdisk.io.Aio;

@@ -1,4 +1,4 @@
-package dev.vdisk.format.qcow2;
+package dev.vdisk.testkit;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -6,18 +6,18 @@ import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /** Races platform threads against one action, for tests of what concurrent requests leave behind. */
-final class Racers {
+public final class Racers {
   private Racers() {}
 
   /** What each racing thread does until {@code done} is set. */
   @FunctionalInterface
-  interface Racer {
+  public interface Racer {
     void run(int id, AtomicBoolean done) throws Exception;
   }
 
   /** The action raced against them. */
   @FunctionalInterface
-  interface Action {
+  public interface Action {
     void run() throws Exception;
   }
 
@@ -26,7 +26,7 @@ final class Racers {
    * rounds meet the racers at different points), runs {@code action}, then sets {@code done} and waits for the racers;
    * throws what a racer threw, if any.
    */
-  static void race(int racers, Racer racer, int spins, Action action) throws Exception {
+  public static void race(int racers, Racer racer, int spins, Action action) throws Exception {
     CyclicBarrier start = new CyclicBarrier(racers + 1);
     AtomicBoolean done = new AtomicBoolean();
     List<Thread> threads = new ArrayList<>();
