@@ -5,7 +5,7 @@
 #   -f FORMAT   raw or qcow2: a fully allocated 1 GiB image of that format (default raw); writes overwrite
 #   -d DIR      where the 1 GiB scratch image goes (default: bench/scratch; must not be tmpfs for cache=none)
 #   -r REPEATS  runs per tool and cell; the median is reported (default 3)
-#   -t SECONDS  target duration of one run; counts are calibrated on qemu-img (default 2)
+#   -t SECONDS  target duration of one run; counts are calibrated on qemu-img (with -i on its faster of threads and io_uring; default 2)
 #   -m MODES    cache modes, comma-separated (default none,writeback,writethrough)
 #   -i          every aio mode: qemu-img bench with -i threads, native (direct cache modes only: QEMU refuses it
 #               elsewhere) and io_uring, vdisk against the best of them, and fio (io_uring engine, O_DIRECT, the
@@ -126,6 +126,13 @@ for cache in "${mode_list[@]}"; do
     # Calibrate the request count on qemu-img so one run takes about $target seconds.
     probe=2000
     t=$(run_qemu "$cache" "$probe" "${opts[@]}")
+    if [ "$all_aio" = 1 ]; then
+      # Against QEMU's best mode: calibrate on io_uring too and take the faster, so that the best run, not only the
+      # threads run, lasts about $target seconds (page-cache reads at depth 1: threads ~8,000 IOPS, io_uring
+      # ~220,000, whose runs were otherwise 40 ms long and measured little but vdisk's JIT warm-up).
+      t=$(awk -v a="$t" -v b="$(run_qemu_aio io_uring "$cache" "$probe" "${opts[@]}")" \
+        'BEGIN {print (b > 0 && b < a) ? b : a}')
+    fi
     count=$(awk -v p="$probe" -v t="$t" -v target="$target" 'BEGIN {c = (t > 0) ? int(p * target / t) : p * 50; if (c < 1000) c = 1000; if (c > 2000000) c = 2000000; print c}')
     if [ "$all_aio" = 1 ]; then
       aios=(threads io_uring)
@@ -173,4 +180,4 @@ for cache in "${mode_list[@]}"; do
   done
 done
 echo
-echo "$(date -u +%Y-%m-%d), $(nproc) cores, $(uname -r), $(qemu-img --version | head -1), $fmt image on $(stat -f -c %T "$dir"); median of $repeats runs per cell, counts calibrated to ~${target}s of qemu-img$([ "$all_aio" = 1 ] && echo " (aio=threads)")$([ "$all_aio" = 1 ] && echo "; $(fio --version) io_uring O_DIRECT as the device limit")."
+echo "$(date -u +%Y-%m-%d), $(nproc) cores, $(uname -r), $(qemu-img --version | head -1), $fmt image on $(stat -f -c %T "$dir"); median of $repeats runs per cell, counts calibrated to ~${target}s of qemu-img$([ "$all_aio" = 1 ] && echo " (the faster of aio=threads and io_uring)")$([ "$all_aio" = 1 ] && echo "; $(fio --version) io_uring O_DIRECT as the device limit")."
