@@ -16,8 +16,9 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * Which JVM options the two launchers, the checkout's {@code ./vdisk} and the distribution's {@code bin/vdisk}, give
- * {@code bench}: C1 only and the serial collector on RBD and under the O_DIRECT cache modes (none, directsync), where
- * the device bounds the rate and C2's compilations only compete with a short run; the JIT's defaults otherwise. Each
+ * {@code bench}: C1 only and the serial collector on RBD, under the O_DIRECT cache modes (none, directsync) and for
+ * writes under writethrough, where the device bounds the rate and C2's compilations only compete with a short run; the
+ * JIT's defaults otherwise (reads under writethrough come from the page cache). Each
  * launcher runs, copied into a folder of its own, on a stand-in {@code java} that writes down its arguments (and the
  * file an AOT cache recording asks for).
  */
@@ -40,6 +41,9 @@ class LauncherJvmOptionsTest {
       "bench -t directsync -i io_uring -d 16 img.raw | true",
       "bench rbd:pool/img | true",
       "bench -t writeback img.raw | false",
+      "bench -w -t writethrough -d 16 img.raw | true",
+      "bench -twritethrough -f raw -w img.raw | true",
+      "bench -t writethrough img.raw | false",
       "bench -f raw img.raw | false",
       "bench -f raw none | false",
       "info -t none img.raw | true"}) // a short command: C1 only, as always
