@@ -64,8 +64,8 @@ final class CommandModels {
     CommandSpec s = CommandSpec.wrapWithoutInspection(c);
     s.name("create");
     s.usageMessage().description("Create a new image.");
-    s.usageMessage().footerHeading("%nExamples:%n");
     s.usageMessage().footer("  vdisk create -f qcow2 -o preallocation=metadata disk.qcow2 20G", "  vdisk create -f qcow2 -b base.qcow2 -F qcow2 overlay.qcow2");
+    s.usageMessage().footerHeading("%nExamples:%n");
     c.main = parent;
     s.addOption(ModelBinding.field(() -> c.format, v -> c.format = (String) v).bind(OptionSpec.builder("-f")
         .type(String.class).arity("1").paramLabel("FMT")
@@ -122,8 +122,8 @@ final class CommandModels {
     CommandSpec s = CommandSpec.wrapWithoutInspection(c);
     s.name("info");
     s.usageMessage().description("Show an image's format and sizes.");
-    s.usageMessage().footerHeading("%nExamples:%n");
     s.usageMessage().footer("  vdisk info disk.qcow2", "  vdisk info --backing-chain --output=json overlay.qcow2");
+    s.usageMessage().footerHeading("%nExamples:%n");
     c.main = parent;
     c.image = new ImageOptions();
     s.addMixin("image", imageOptions(c.image, s));
@@ -154,8 +154,8 @@ final class CommandModels {
     CommandSpec s = CommandSpec.wrapWithoutInspection(c);
     s.name("map");
     s.usageMessage().description("Show an image's allocation map.");
-    s.usageMessage().footerHeading("%nExamples:%n");
     s.usageMessage().footer("  vdisk map --output=json disk.qcow2");
+    s.usageMessage().footerHeading("%nExamples:%n");
     c.main = parent;
     c.image = new ImageOptions();
     s.addMixin("image", imageOptions(c.image, s));
@@ -186,8 +186,8 @@ final class CommandModels {
     CommandSpec s = CommandSpec.wrapWithoutInspection(c);
     s.name("check");
     s.usageMessage().description("Check an image's metadata for consistency.");
-    s.usageMessage().footerHeading("%nExamples:%n");
     s.usageMessage().footer("  vdisk check disk.qcow2", "  vdisk check -r leaks --output=json disk.qcow2");
+    s.usageMessage().footerHeading("%nExamples:%n");
     c.main = parent;
     c.image = new ImageOptions();
     s.addMixin("image", imageOptions(c.image, s));
@@ -218,8 +218,8 @@ final class CommandModels {
     CommandSpec s = CommandSpec.wrapWithoutInspection(c);
     s.name("resize");
     s.usageMessage().description("Change an image's virtual size.");
-    s.usageMessage().footerHeading("%nExamples:%n");
     s.usageMessage().footer("  vdisk resize disk.qcow2 +10G", "  vdisk resize --shrink disk.raw 8G");
+    s.usageMessage().footerHeading("%nExamples:%n");
     c.main = parent;
     c.image = new ImageOptions();
     s.addMixin("image", imageOptions(c.image, s));
@@ -258,8 +258,8 @@ final class CommandModels {
     CommandSpec s = CommandSpec.wrapWithoutInspection(c);
     s.name("convert");
     s.usageMessage().description("Copy an image into a new (or existing) one.");
-    s.usageMessage().footerHeading("%nExamples:%n");
     s.usageMessage().footer("  vdisk convert -p -O qcow2 disk.raw disk.qcow2", "  vdisk convert -c -O qcow2 -o compression_type=zstd disk.qcow2 small.qcow2");
+    s.usageMessage().footerHeading("%nExamples:%n");
     c.main = parent;
     c.source = new ImageOptions();
     s.addMixin("source", imageOptions(c.source, s));
@@ -383,8 +383,8 @@ final class CommandModels {
     CommandSpec s = CommandSpec.wrapWithoutInspection(c);
     s.name("compare");
     s.usageMessage().description("Check whether two images have the same contents.");
-    s.usageMessage().footerHeading("%nExamples:%n");
     s.usageMessage().footer("  vdisk compare disk.raw disk.qcow2", "  vdisk compare -f raw -F qcow2 a.img b.qcow2");
+    s.usageMessage().footerHeading("%nExamples:%n");
     c.main = parent;
     c.first = new ImageOptions();
     s.addMixin("first", imageOptions(c.first, s));
@@ -433,8 +433,8 @@ final class CommandModels {
     CommandSpec s = CommandSpec.wrapWithoutInspection(c);
     s.name("measure");
     s.usageMessage().description("Measure the file size a new image needs.");
-    s.usageMessage().footerHeading("%nExamples:%n");
     s.usageMessage().footer("  vdisk measure -O qcow2 disk.raw", "  vdisk measure -O qcow2 --size 1T");
+    s.usageMessage().footerHeading("%nExamples:%n");
     c.main = parent;
     c.image = new ImageOptions();
     s.addMixin("image", imageOptions(c.image, s));
@@ -475,8 +475,8 @@ final class CommandModels {
     CommandSpec s = CommandSpec.wrapWithoutInspection(c);
     s.name("rebase");
     s.usageMessage().description("Change the backing file of an image.");
-    s.usageMessage().footerHeading("%nExamples:%n");
     s.usageMessage().footer("  vdisk rebase -b new-base.qcow2 -F qcow2 overlay.qcow2", "  vdisk rebase -b \"\" overlay.qcow2");
+    s.usageMessage().footerHeading("%nExamples:%n");
     c.main = parent;
     s.addOption(ModelBinding.field(() -> c.format, v -> c.format = (String) v).bind(OptionSpec.builder("-f")
         .type(String.class).arity("1").paramLabel("FMT")
@@ -538,8 +538,8 @@ final class CommandModels {
     CommandSpec s = CommandSpec.wrapWithoutInspection(c);
     s.name("commit");
     s.usageMessage().description("Write an image's data into its backing file.");
-    s.usageMessage().footerHeading("%nExamples:%n");
     s.usageMessage().footer("  vdisk commit overlay.qcow2", "  vdisk commit -d -p overlay.qcow2");
+    s.usageMessage().footerHeading("%nExamples:%n");
     c.main = parent;
     s.addOption(ModelBinding.field(() -> c.format, v -> c.format = (String) v).bind(OptionSpec.builder("-f")
         .type(String.class).arity("1").paramLabel("FMT")
@@ -591,8 +591,8 @@ final class CommandModels {
     CommandSpec s = CommandSpec.wrapWithoutInspection(c);
     s.name("amend");
     s.usageMessage().description("Change the format options of an image.");
-    s.usageMessage().footerHeading("%nExamples:%n");
     s.usageMessage().footer("  vdisk amend -o compat=1.1,lazy_refcounts=on disk.qcow2", "  vdisk amend -o refcount_bits=64 disk.qcow2");
+    s.usageMessage().footerHeading("%nExamples:%n");
     c.main = parent;
     s.addOption(ModelBinding.field(() -> c.format, v -> c.format = (String) v).bind(OptionSpec.builder("-f")
         .type(String.class).arity("1").paramLabel("FMT")

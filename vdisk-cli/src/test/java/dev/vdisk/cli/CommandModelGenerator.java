@@ -282,7 +282,11 @@ final class CommandModelGenerator {
   /** The usage message attributes that differ from a new {@code CommandSpec}'s. */
   private void usage(UsageMessageSpec u) {
     UsageMessageSpec plain = CommandSpec.create().usageMessage();
-    for (Method getter : UsageMessageSpec.class.getMethods()) {
+    // By name: the order getMethods returns is unspecified and changed between two runs of the same build, and so did
+    // the generated file's (CommandModelsTest failed in a clean-clone CI run); these setters do not depend on order.
+    Method[] getters = UsageMessageSpec.class.getMethods();
+    java.util.Arrays.sort(getters, java.util.Comparator.comparing(Method::getName));
+    for (Method getter : getters) {
       Class<?> t = getter.getReturnType();
       if (getter.getParameterCount() != 0 || Modifier.isStatic(getter.getModifiers())
           || getter.getDeclaringClass() != UsageMessageSpec.class
