@@ -1,7 +1,7 @@
 package dev.vdisk.format.qcow2;
 
-import dev.vdisk.block.ForwardingQueue;
 import dev.vdisk.block.RequestQueue;
+import dev.vdisk.format.internal.CountingQueue;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.Set;
@@ -24,15 +24,13 @@ import java.util.concurrent.locks.Lock;
  * shared lock. No lock is held between two calls, so this thread may flush the image, or other threads change its
  * metadata, while requests are in flight.
  */
-final class WritableImageQueue extends ForwardingQueue {
+final class WritableImageQueue extends CountingQueue {
   private final Qcow2Image image;
   private final ClusterMapper mapper;
   private final HostReader data;
   private final Qcow2Writer writer;
   private final Lock shared;
   private final AtomicInteger queued;
-  /** This queue's share of {@link #queued}: requests sent below and not yet seen gone from it. */
-  private int counted;
 
   WritableImageQueue(RequestQueue below, Qcow2Image image, ClusterMapper mapper, HostReader data, Qcow2Writer writer) {
     super(below);
@@ -101,40 +99,11 @@ final class WritableImageQueue extends ForwardingQueue {
   /** Counts a request about to be looked up: from here on, no cluster it may map to is made reusable. */
   private void count() {
     queued.incrementAndGet();
-    counted++;
-  }
-
-  /** Takes back {@link #count} for a request that did not go below. */
-  private void uncount() {
-    queued.decrementAndGet();
-    counted--;
-  }
-
-  /** Lowers {@link #queued} by the requests that left the queue below since the last call. */
-  private void settle() {
-    int gone = counted - below().inFlight();
-    if (gone > 0) {
-      queued.addAndGet(-gone);
-      counted -= gone;
-    }
+    counted();
   }
 
   @Override
-  public int reap(int min, Completion done) throws IOException {
-    try {
-      return super.reap(min, done);
-    } finally {
-      settle();
-    }
-  }
-
-  @Override
-  public void close() throws IOException {
-    try {
-      super.close();
-    } finally {
-      queued.addAndGet(-counted);
-      counted = 0;
-    }
+  protected void release(int n) {
+    queued.addAndGet(-n);
   }
 }

@@ -1,7 +1,7 @@
 package dev.vdisk.format.raw;
 
-import dev.vdisk.block.ForwardingQueue;
 import dev.vdisk.block.RequestQueue;
+import dev.vdisk.format.internal.CountingQueue;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.Set;
@@ -13,15 +13,10 @@ import java.util.Set;
  * image's own {@code write} after the requests in flight here completed and were counted out (that call waits for
  * the shrink's end, then checks the range against the new size); so does a probed image's write to its first
  * sector, for that call's check.
- *
- * <p>Writes are counted out at a reap by how many requests left the queue below; reads there (not counted) hold back
- * that many until they too have left, so the count errs only towards a longer wait, never a cut under a write.
  */
-final class DrainedQueue extends ForwardingQueue {
+final class DrainedQueue extends CountingQueue {
   private final RawImage image;
   private final ShrinkDrain drain;
-  /** This queue's share of the drain's count: writes sent below and not yet seen gone from it. */
-  private int counted;
 
   DrainedQueue(RequestQueue below, RawImage image, ShrinkDrain drain) {
     super(below);
@@ -38,7 +33,7 @@ final class DrainedQueue extends ForwardingQueue {
       });
       return;
     }
-    counted++;
+    counted();
     try {
       image.inside("write", offset, src.remaining());
     } catch (IOException e) {
@@ -54,37 +49,8 @@ final class DrainedQueue extends ForwardingQueue {
     }
   }
 
-  /** Takes back the count of a write that did not go below. */
-  private void uncount() {
-    counted--;
-    drain.exit();
-  }
-
-  /** Counts out the writes that left the queue below since the last call. */
-  private void settle() {
-    int gone = counted - below().inFlight();
-    if (gone > 0) {
-      counted -= gone;
-      drain.exit(gone);
-    }
-  }
-
   @Override
-  public int reap(int min, Completion done) throws IOException {
-    try {
-      return super.reap(min, done);
-    } finally {
-      settle();
-    }
-  }
-
-  @Override
-  public void close() throws IOException {
-    try {
-      super.close();
-    } finally {
-      drain.exit(counted);
-      counted = 0;
-    }
+  protected void release(int n) {
+    drain.exit(n);
   }
 }
