@@ -2,29 +2,20 @@ package dev.vdisk.format.raw;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.vdisk.block.BlockDevice;
-import dev.vdisk.block.BlockDeviceException;
-import dev.vdisk.block.BlockError;
-import dev.vdisk.block.RequestQueue;
 import dev.vdisk.format.internal.Images;
 import dev.vdisk.format.internal.OpenImage;
 import dev.vdisk.io.Aio;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileOptions;
-import dev.vdisk.io.internal.DirectBuffers;
-import dev.vdisk.io.internal.RequestQueues;
 import dev.vdisk.testkit.Peers;
-import dev.vdisk.testkit.Racers;
+import dev.vdisk.testkit.ShrinkRace;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.io.TempDir;
@@ -42,10 +33,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 class RawShrinkRaceIT {
   private static final long SIZE = 2L << 20;
   private static final long NEW_SIZE = SIZE / 2;
-  private static final int WRITERS = 3;
-  private static final int WRITE = 4096;
   private static final int ROUNDS = 40;
-  private static final int DEPTH = 16;
 
   @TempDir
   Path dir;
@@ -79,78 +67,13 @@ class RawShrinkRaceIT {
       qemu("qemu-io", "-f", "raw", "-c", "write -P 0x11 0 " + SIZE, "t.raw");
       try (OpenImage img = Images.open(dir.resolve("t.raw"), "raw", options)) {
         Assumptions.assumeTrue(img.file().aio() == options.aio(), options.aio() + " is not available on this kernel");
-        race(img.device(), round, queued);
+        ShrinkRace.race(img.device(), SIZE, NEW_SIZE, round, queued);
       }
       assertThat(Files.size(dir.resolve("t.raw"))).as("round %d: the file's size", round).isEqualTo(NEW_SIZE);
       assertThat(qemu("qemu-img", "info", "-f", "raw", "--output=json", "t.raw")).as("round %d: qemu-img info", round)
           .contains("\"virtual-size\": " + NEW_SIZE);
       assertThat(qemu("qemu-img", "compare", "-s", "-f", "raw", "-F", "raw", "kept.raw", "t.raw"))
           .as("round %d: qemu-img compare with the kept part", round).contains("Images are identical.");
-    }
-  }
-
-  /**
-   * WRITERS threads write 4 KiB blocks of 0x22 over the half the shrink drops until it returned (with {@code queued},
-   * each through a queue of its own at depth {@link #DEPTH}); a write refused as out of range (ENOSPC, as past the
-   * end, once the size changed) is one serial order, any other failure fails the test.
-   */
-  private static void race(BlockDevice dev, int round, boolean queued) throws Exception {
-    Racers.race(WRITERS, (id, done) -> {
-      if (queued) {
-        writeThroughQueue(dev, id, done);
-        return;
-      }
-      ByteBuffer block = pattern();
-      for (int i = 0; !done.get(); i++) {
-        try {
-          dev.write(tailOffset(i, id), block.clear(), Set.of());
-        } catch (BlockDeviceException e) {
-          refusedPastTheEnd(e);
-        }
-      }
-    }, round % 7 * 200, () -> dev.resize(NEW_SIZE));
-  }
-
-  private static void writeThroughQueue(BlockDevice dev, int id, AtomicBoolean done) throws Exception {
-    try (RequestQueue q = RequestQueues.asynchronous(dev, DEPTH)) {
-      Assumptions.assumeTrue(q != null, "no asynchronous queue here");
-      List<Integer> free = new ArrayList<>();
-      ByteBuffer[] buffers = new ByteBuffer[DEPTH];
-      for (int t = 0; t < DEPTH; t++) {
-        buffers[t] = pattern();
-        free.add(t);
-      }
-      for (int i = 0; !done.get() || q.inFlight() > 0; ) {
-        while (!done.get() && !free.isEmpty()) {
-          int tag = free.removeLast();
-          q.write(tailOffset(i++, id), buffers[tag].clear(), tag);
-        }
-        q.reap(1, (tag, e) -> {
-          if (e != null) {
-            refusedPastTheEnd(e);
-          }
-          free.add(tag);
-        });
-      }
-    }
-  }
-
-  /** An aligned block of 0x22: a write that outlived the shrink shows in {@code qemu-img compare} too. */
-  private static ByteBuffer pattern() {
-    ByteBuffer b = DirectBuffers.aligned(WRITE);
-    while (b.hasRemaining()) {
-      b.put((byte) 0x22);
-    }
-    return b.clear();
-  }
-
-  private static long tailOffset(int i, int writer) {
-    return NEW_SIZE + (long) ((i * WRITERS + writer) % ((SIZE - NEW_SIZE) / WRITE)) * WRITE;
-  }
-
-  private static void refusedPastTheEnd(IOException e) throws IOException {
-    if (!(e instanceof BlockDeviceException b) || b.error() != BlockError.ENOSPC) {
-      throw e;
     }
   }
 
