@@ -1,8 +1,13 @@
 package dev.vdisk.format.internal;
 
+import dev.vdisk.block.BlockDeviceException;
+import dev.vdisk.block.BlockError;
 import dev.vdisk.block.ForwardingQueue;
 import dev.vdisk.block.RequestQueue;
 import java.io.IOException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * A {@link ForwardingQueue} whose requests stay counted in a count the image shares among its queues from before they
@@ -15,6 +20,9 @@ import java.io.IOException;
  * back that many until they too have left, so the count errs only towards a longer wait, never a shorter one.
  */
 public abstract class CountingQueue extends ForwardingQueue {
+  /** How long {@link #awaitNone} waits. */
+  private static final long DRAIN_NANOS = TimeUnit.SECONDS.toNanos(30);
+
   /** This queue's share of the shared count: requests sent below and not yet seen gone from it. */
   private int counted;
 
@@ -61,6 +69,26 @@ public abstract class CountingQueue extends ForwardingQueue {
     } finally {
       release(counted);
       counted = 0;
+    }
+  }
+
+  /**
+   * Waits until {@code count} (a count the image's queues share) is zero; the caller has already stopped new
+   * requests from being counted. Bounded: a queue whose owner does not reap (say, the thread that waits owns it)
+   * gets an error, not a hang.
+   *
+   * @param op what waits, for the message ("resize")
+   * @throws BlockDeviceException EIO if requests are still counted after 30 s
+   */
+  public static void awaitNone(AtomicInteger count, String op) throws BlockDeviceException {
+    long deadline = System.nanoTime() + DRAIN_NANOS;
+    while (count.get() > 0) {
+      if (System.nanoTime() - deadline > 0) {
+        throw new BlockDeviceException(BlockError.EIO, op + ": " + count.get() + " requests still in flight after "
+            + TimeUnit.NANOSECONDS.toSeconds(DRAIN_NANOS) + " s (expected: their queue's owner to reap them; a thread"
+            + " must not shrink an image while its own queue has requests in flight)");
+      }
+      LockSupport.parkNanos(100_000);
     }
   }
 }

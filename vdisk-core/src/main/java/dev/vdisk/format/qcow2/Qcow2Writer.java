@@ -4,13 +4,12 @@ import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
 import dev.vdisk.block.WriteFlag;
+import dev.vdisk.format.internal.CountingQueue;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.Set;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.Lock;
-import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
@@ -49,8 +48,6 @@ final class Qcow2Writer {
   private final InFlightAllocations inFlight = new InFlightAllocations(meta);
   /** Requests of queues in flight: their clusters are in use as if they held {@link #shared()}. */
   private final AtomicInteger queued = new AtomicInteger();
-  /** How long a shrink waits for queues' requests in flight to be reaped ({@link #drainQueues}). */
-  private static final long DRAIN_NANOS = TimeUnit.SECONDS.toNanos(30);
   /**
    * Shrinks draining now: while any does, queues send nothing more below the image ({@link #bypassesImage}). A count,
    * not a flag: one shrink ending must not end another's drain.
@@ -328,7 +325,9 @@ final class Qcow2Writer {
   void shrink(long newSize) throws IOException {
     draining.incrementAndGet();
     try {
-      drainQueues();
+      // With draining set, no request is sent below any more: a request counts itself before it reads the flag,
+      // and this sets the flag before it reads the count.
+      CountingQueue.awaitNone(queued, "resize");
       meta.lock();
       try {
         inFlight.awaitAll();
@@ -344,23 +343,6 @@ final class Qcow2Writer {
       }
     } finally {
       draining.decrementAndGet();
-    }
-  }
-
-  /**
-   * Waits until no queue request is in flight, with {@link #draining} set (so none is sent below meanwhile: a
-   * request counts itself before it reads the flag, and this sets the flag before it reads the count). Bounded: a
-   * queue whose owner does not reap (say, the thread that asked for the shrink owns it) gets an error, not a hang.
-   */
-  private void drainQueues() throws IOException {
-    long deadline = System.nanoTime() + DRAIN_NANOS;
-    while (queued.get() > 0) {
-      if (System.nanoTime() - deadline > 0) {
-        throw new BlockDeviceException(BlockError.EIO, "resize: " + queued.get() + " queued requests still in flight"
-            + " after " + TimeUnit.NANOSECONDS.toSeconds(DRAIN_NANOS) + " s (expected: their queue's owner to reap"
-            + " them; a thread must not shrink an image while its own queue has requests in flight)");
-      }
-      LockSupport.parkNanos(100_000);
     }
   }
 

@@ -2,11 +2,9 @@ package dev.vdisk.format.raw;
 
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.BlockDeviceException;
-import dev.vdisk.block.BlockError;
+import dev.vdisk.format.internal.CountingQueue;
 import java.io.IOException;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -21,9 +19,6 @@ import java.util.concurrent.locks.ReentrantLock;
  * counted: one in flight across a cut changes nothing, it reads the old bytes or zeroes.
  */
 final class ShrinkDrain {
-  /** How long a shrink waits for requests in flight, above all a queue's, which only its owner reaps. */
-  private static final long DRAIN_NANOS = TimeUnit.SECONDS.toNanos(30);
-
   /** Requests counted in by {@link #enter} or {@link #tryEnter} and not yet out. */
   private final AtomicInteger inFlight = new AtomicInteger();
   /** Held by a resize; a request that met a shrink draining waits here for its end. */
@@ -79,25 +74,13 @@ final class ShrinkDrain {
       }
       draining = true;
       try {
-        awaitNoneInFlight();
+        CountingQueue.awaitNone(inFlight, "resize");
         file.resize(newSize);
       } finally {
         draining = false;
       }
     } finally {
       resizing.unlock();
-    }
-  }
-
-  private void awaitNoneInFlight() throws BlockDeviceException {
-    long deadline = System.nanoTime() + DRAIN_NANOS;
-    while (inFlight.get() > 0) {
-      if (System.nanoTime() - deadline > 0) {
-        throw new BlockDeviceException(BlockError.EIO, "resize: " + inFlight.get() + " requests still in flight after "
-            + TimeUnit.NANOSECONDS.toSeconds(DRAIN_NANOS) + " s (expected: their queue's owner to reap them; a thread"
-            + " must not shrink an image while its own queue has requests in flight)");
-      }
-      LockSupport.parkNanos(100_000);
     }
   }
 }
