@@ -126,7 +126,8 @@ final class ConnectionAhead implements Runnable {
 
   /**
    * The daemon thread's work: connects, with no cache options yet (the open sets them); then, for a command that will
-   * make requests, makes librbd's callbacks. After the connect rather than before: until it returns, the command's
+   * make requests, makes librbd's callbacks and calls them ({@link RbdNative#linkCallbacks}: the JDK's work at their
+   * first calls off the requests' path). After the connect rather than before: until it returns, the command's
    * thread waits for it, and the library's load and the connect's own work take the cores; after it, the command
    * opens the image (round trips to the OSD) and its other files while the callbacks are made, where the first
    * request and the first extent walk made them one after the other (a convert from RBD: 30-45 ms).

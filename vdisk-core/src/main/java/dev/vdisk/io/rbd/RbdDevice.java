@@ -166,9 +166,10 @@ public final class RbdDevice implements BlockDevice {
   }
 
   /**
-   * Makes the callbacks librbd calls back into Java through now (loading librbd and librados if not yet), as a
-   * connection made ahead for requests does: for a program that trains a start-up cache without a cluster, so that
-   * the JDK's classes behind them come from the cache. Does nothing where the libraries cannot be loaded.
+   * Makes the callbacks librbd calls back into Java through now and calls them for nobody (loading librbd and
+   * librados if not yet), as a connection made ahead for requests does: for a program that trains a start-up cache
+   * without a cluster, so that the JDK's classes behind them come from the cache. Does nothing where the libraries
+   * cannot be loaded.
    */
   public static void linkCallbacks() {
     RbdNative.linkCallbacks();
