@@ -38,23 +38,23 @@ public final class RbdImages {
 
   /**
    * The commands that always make requests on the images they open (reads, writes, extent walks), so whose connection
-   * made ahead also makes librbd's callbacks ahead ({@link RbdDevice#connectAhead(RbdName, boolean)}); others (info,
-   * create, snapshot, resize...) may make none, and would spend tens of milliseconds of CPU on them for nothing.
+   * made ahead also makes and calls librbd's callbacks ahead ({@link RbdDevice.Use#REQUESTS}); others (info, create,
+   * snapshot, resize...) may make none, and would spend tens of milliseconds of CPU on them for nothing.
    */
-  private static final Set<String> REQUESTS = Set.of("convert", "map", "compare", "bench", "serve", "dd", "io", "commit",
-      "rebase");
+  private static final Set<String> REQUESTS = Set.of("convert", "map", "compare", "dd", "io", "commit", "rebase");
+  /** The commands that make requests by the thousand ({@link RbdDevice.Use#MANY_REQUESTS}). */
+  private static final Set<String> MANY_REQUESTS = Set.of("bench", "serve");
 
   /**
    * Starts connecting to the cluster of the first {@code rbd:} name among a command line's {@code args}, on a daemon
    * thread, for the command's open or create of that image to take ({@link RbdDevice#connectAhead}); a name that does
-   * not parse is left for the command to refuse. The command is the first argument that is not an option; one that
-   * makes requests ({@link #REQUESTS}) has the callbacks made ahead too.
+   * not parse is left for the command to refuse. What the thread prepares beside follows the command ({@link #use}).
    */
   public static void connectAhead(String... args) {
     for (String arg : args) {
       if (isRbd(arg)) {
         try {
-          RbdDevice.connectAhead(RbdName.parse(arg), makesRequests(args));
+          RbdDevice.connectAhead(RbdName.parse(arg), use(args));
         } catch (IOException | RuntimeException e) {
           // the command reports it when it opens the name
         }
@@ -63,14 +63,15 @@ public final class RbdImages {
     }
   }
 
-  /** Whether the command of the command line {@code args} (its first argument that is not an option) makes requests. */
-  static boolean makesRequests(String... args) {
+  /** What the command of the command line {@code args} (its first argument that is not an option) does with its images. */
+  static RbdDevice.Use use(String... args) {
     for (String arg : args) {
       if (!arg.startsWith("-")) {
-        return REQUESTS.contains(arg);
+        return MANY_REQUESTS.contains(arg) ? RbdDevice.Use.MANY_REQUESTS
+            : REQUESTS.contains(arg) ? RbdDevice.Use.REQUESTS : RbdDevice.Use.OPEN;
       }
     }
-    return false;
+    return RbdDevice.Use.OPEN;
   }
 
   /**

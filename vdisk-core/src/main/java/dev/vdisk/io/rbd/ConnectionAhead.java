@@ -22,25 +22,26 @@ final class ConnectionAhead implements Runnable {
   private static boolean hooked; // guarded by ConnectionAhead.class
 
   private final RbdName name;
-  /** Whether the command will make requests: then the thread makes librbd's callbacks once it has connected. */
-  private final boolean callbacks;
+  /** What the command will do with the image: what the thread prepares once it has connected. */
+  private final RbdDevice.Use use;
   private RadosCluster cluster; // guarded by this
   private Throwable error; // guarded by this
   private boolean done; // guarded by this
   private boolean dropped; // guarded by this: replaced or shut down, its connection to be closed when made
 
-  private ConnectionAhead(RbdName name, boolean callbacks) {
+  private ConnectionAhead(RbdName name, RbdDevice.Use use) {
     this.name = name;
-    this.callbacks = callbacks;
+    this.use = use;
   }
 
   /**
    * Starts connecting to {@code name}'s cluster on a daemon thread, unless one for that name is held already. A name
-   * with {@code key-secret} is skipped: its secret is defined later on the command line. With {@code callbacks}, the
-   * thread then makes librbd's callbacks ({@link RbdNative#linkCallbacks}) while the command opens the image.
+   * with {@code key-secret} is skipped: its secret is defined later on the command line. For a {@code use} with
+   * requests, the thread then makes and calls librbd's callbacks ({@link RbdNative#linkCallbacks}) while the command
+   * opens the image.
    */
-  static void start(RbdName name, boolean callbacks) {
-    ConnectionAhead a = name.options().containsKey(RbdName.KEY_SECRET) ? null : hold(name, null, callbacks);
+  static void start(RbdName name, RbdDevice.Use use) {
+    ConnectionAhead a = name.options().containsKey(RbdName.KEY_SECRET) ? null : hold(name, null, use);
     if (a == null) {
       return;
     }
@@ -51,7 +52,7 @@ final class ConnectionAhead implements Runnable {
 
   /** Holds {@code cluster}, made for {@code name}, for the next open of that name (create's connection). */
   static void keep(RbdName name, RadosCluster cluster) {
-    hold(name, cluster, false);
+    hold(name, cluster, RbdDevice.Use.OPEN);
   }
 
   /**
@@ -72,8 +73,8 @@ final class ConnectionAhead implements Runnable {
   }
 
   /** Holds a new entry for {@code name} (made with {@code cluster} if not null); null if one for it is held already. */
-  private static ConnectionAhead hold(RbdName name, RadosCluster cluster, boolean callbacks) {
-    ConnectionAhead a = new ConnectionAhead(name, callbacks);
+  private static ConnectionAhead hold(RbdName name, RadosCluster cluster, RbdDevice.Use use) {
+    ConnectionAhead a = new ConnectionAhead(name, use);
     if (cluster != null) {
       a.finish(cluster, null);
     }
@@ -126,7 +127,8 @@ final class ConnectionAhead implements Runnable {
 
   /**
    * The daemon thread's work: connects, with no cache options yet (the open sets them); then, for a command that will
-   * make requests, makes librbd's callbacks. After the connect rather than before: until it returns, the command's
+   * make requests, makes librbd's callbacks and calls them ({@link RbdNative#linkCallbacks}: the JDK's work at their
+   * first calls off the requests' path). After the connect rather than before: until it returns, the command's
    * thread waits for it, and the library's load and the connect's own work take the cores; after it, the command
    * opens the image (round trips to the OSD) and its other files while the callbacks are made, where the first
    * request and the first extent walk made them one after the other (a convert from RBD: 30-45 ms).
@@ -139,8 +141,9 @@ final class ConnectionAhead implements Runnable {
       finish(null, e);
       return;
     }
-    if (callbacks) {
-      RbdNative.linkCallbacks();
+    // Not a switch on the enum: javac would add a class (its switch map) for the JVM to load.
+    if (use != RbdDevice.Use.OPEN) {
+      RbdNative.linkCallbacks(use == RbdDevice.Use.MANY_REQUESTS ? RbdNative.CUSTOMIZED_AFTER : 1);
     }
   }
 

@@ -14,7 +14,7 @@ final class RbdCallbacks {
   /** {@code rbd_diff_iterate2}'s callback result that stops the iteration; librbd returns it unchanged. */
   static final int STOP = -9000;
 
-  private static final AtomicLong NEXT = new AtomicLong(1);
+  private static final AtomicLong NEXT = new AtomicLong(1); // 0 is NO_DIFF
   private static final Map<Long, RbdDiffCollector> DIFFS = new ConcurrentHashMap<>();
   /**
    * Synchronous requests waiting for their callback, by slot: chunks of {@link #CHUNK} cells made as more requests are
@@ -37,6 +37,13 @@ final class RbdCallbacks {
   private static volatile AtomicReferenceArray<RbdQueue> queues = new AtomicReferenceArray<>(64);
   /** Marks a queued request's argument ({@link #argument}): the queue's number above the slot's 16 bits. */
   private static final long QUEUED = 1L << 62;
+  /**
+   * A completion's {@code void *arg} that names no request: a queued one of a queue number no table reaches, so
+   * {@link #completed} does nothing (what {@link RbdNative#linkCallbacks} calls it with).
+   */
+  static final long NOBODY = argument(Integer.MAX_VALUE, 0);
+  /** A diff's {@code void *arg} that names no iteration (numbers start at 1): {@link #diffExtent} returns {@link #STOP}. */
+  static final long NO_DIFF = 0;
 
   private RbdCallbacks() {}
 

@@ -152,26 +152,41 @@ public final class RbdDevice implements BlockDevice {
    * connected ahead (its secret is defined later).
    */
   public static void connectAhead(RbdName name) {
-    ConnectionAhead.start(name, false);
+    ConnectionAhead.start(name, Use.OPEN);
+  }
+
+  /** What a command will do with the image it connects to ahead: what the thread prepares once connected. */
+  public enum Use {
+    /** Open it and maybe make no request (info, create, snapshot...): the connection alone. */
+    OPEN,
+    /**
+     * Make requests (read, write, walk its extents: convert, map, compare...): the thread also makes the callbacks
+     * librbd calls back into Java through (its request completions and {@code rbd_diff_iterate2}'s extents), which the
+     * first request would otherwise make, and calls each once, for nobody, while the command opens the image
+     * ({@link RbdNative#linkCallbacks}).
+     */
+    REQUESTS,
+    /**
+     * Make requests by the thousand (bench, serve): as {@link #REQUESTS}, and calls the completion callback until the
+     * JDK has customized the handles of both directions ({@link RbdNative#CUSTOMIZED_AFTER} calls), which a command
+     * making fewer requests may never reach.
+     */
+    MANY_REQUESTS
+  }
+
+  /** {@link #connectAhead(RbdName)} for a command that will use the image as {@code use} says. */
+  public static void connectAhead(RbdName name, Use use) {
+    ConnectionAhead.start(name, use);
   }
 
   /**
-   * {@link #connectAhead(RbdName)} for a command that will make requests on the image (read, write, walk its
-   * extents): once connected, the thread also makes the callbacks librbd calls back into Java through (its request
-   * completions and {@code rbd_diff_iterate2}'s extents), which the first request would otherwise make, while the
-   * command opens the image.
-   */
-  public static void connectAhead(RbdName name, boolean requests) {
-    ConnectionAhead.start(name, requests);
-  }
-
-  /**
-   * Makes the callbacks librbd calls back into Java through now (loading librbd and librados if not yet), as a
-   * connection made ahead for requests does: for a program that trains a start-up cache without a cluster, so that
-   * the JDK's classes behind them come from the cache. Does nothing where the libraries cannot be loaded.
+   * Makes the callbacks librbd calls back into Java through now and calls them for nobody (loading librbd and
+   * librados if not yet), as a connection made ahead for requests does: for a program that trains a start-up cache
+   * without a cluster, so that the JDK's classes behind them come from the cache. Does nothing where the libraries
+   * cannot be loaded.
    */
   public static void linkCallbacks() {
-    RbdNative.linkCallbacks();
+    RbdNative.linkCallbacks(1);
   }
 
   /** How many connections to a cluster ({@code rados_connect} calls) this process has made: what tests count. */

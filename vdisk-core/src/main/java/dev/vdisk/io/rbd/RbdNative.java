@@ -214,17 +214,40 @@ final class RbdNative {
   static final AtomicInteger STUBS = new AtomicInteger();
 
   /**
-   * Makes both callbacks now, so that the first request and the first extent walk do not wait for them: what a
-   * connection made ahead does once it is made, while the command opens the image and its target. A failure is left
-   * for the request that needs the callback to report.
+   * Calls through a method handle after which the JDK has replaced its generic invoker with one made for that handle
+   * (a class generated on the calling thread): {@code java.lang.invoke.MethodHandle.CUSTOMIZE_THRESHOLD} (127 unless
+   * set; -1 never) plus one, at least one.
    */
-  static void linkCallbacks() {
+  static final int CUSTOMIZED_AFTER = Math.max(1,
+      Integer.getInteger("java.lang.invoke.MethodHandle.CUSTOMIZE_THRESHOLD", 127) + 1);
+
+  /**
+   * Makes both callbacks now and calls them, so that the first requests and the first extent walk wait for neither:
+   * what a connection made ahead for a command that makes requests does once it is made, while the command opens the
+   * image and its target. Each stub is called through the downcall as librbd calls it, with an argument no receiver
+   * is registered under ({@link RbdCallbacks#NOBODY}, {@link RbdCallbacks#NO_DIFF}), so the calls do nothing but what
+   * the JDK does on its own at a stub's first calls: it links the stub's call into Java at the first (an invoker class
+   * generated, 10 ms and more on a loaded machine), and after {@link #CUSTOMIZED_AFTER} calls customizes the handles
+   * of the upcall and of the downcall (four classes). Those fell on librbd's callback thread at the first completion
+   * and the 128th, every other completion waiting behind it, on the requesting thread at its 128th request, or on the
+   * command's thread in its first extent walk. The extent callback is called once: a walk calls it once per run of
+   * objects, rarely 128 times. A failure is left for the request that needs the callback to report.
+   *
+   * @param completions how many times to call the completion callback: 1 to link it, {@link #CUSTOMIZED_AFTER} for a
+   *     command that makes more requests than that (each call costs tens of microseconds, interpreted)
+   * @return whether both callbacks were made and answered every call as a callback for nobody does
+   */
+  static boolean linkCallbacks(int completions) {
     try {
       RbdNative n = get();
-      n.completionUpcall();
-      n.diffUpcall();
-    } catch (BlockDeviceException | ReflectiveOperationException | RuntimeException | LinkageError e) {
-      // reported by the request that makes it again
+      Downcall completion = new Downcall(n.completionUpcall());
+      boolean nobody = true;
+      for (int i = 0; i < Math.max(1, completions); i++) {
+        nobody &= completion.call(0, RbdCallbacks.NOBODY, 0, 0) == 0;
+      }
+      return nobody && (int) new Downcall(n.diffUpcall()).call(0, 0, 0, RbdCallbacks.NO_DIFF) == RbdCallbacks.STOP;
+    } catch (Throwable e) {
+      return false; // reported by the request that makes it again
     }
   }
 
