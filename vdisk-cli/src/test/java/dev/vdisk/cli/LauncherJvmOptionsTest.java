@@ -54,31 +54,6 @@ class LauncherJvmOptionsTest {
         .matches(a -> c1 == a.contains(C1), c1 ? "has " + C1 : "lacks " + C1);
   }
 
-  /**
-   * bench on RBD has C1 compile the request path's packages after a twentieth of its invocation counts, quietly (the
-   * JVM prints each CompileCommand on standard output otherwise); no other command does. The patterns reach the JVM
-   * as written although a file in the working folder matches them.
-   */
-  @ParameterizedTest
-  @CsvSource(delimiter = '|', value = {
-      "bench -f raw rbd:pool/img | true",
-      "bench -w -d 16 rbd:pool/img | true",
-      "bench -t none -f raw img.raw | false",
-      "convert -O raw rbd:pool/img out.raw | false",
-      "serve -f raw rbd:pool/img | false"})
-  void benchOnRbdCompilesTheRequestPathEarly(String args, boolean early) throws Exception {
-    String scaled = "-XX:CompileCommand=CompileThresholdScaling,dev.vdisk.io.rbd.*::*,0.05";
-    Files.writeString(dir.resolve(scaled.replace("*::*", "Match::any")), ""); // what the word matches as a pattern
-    for (Path launcher : List.of(checkout(), dist())) {
-      List<String> call = lastCall(launcher, args);
-      assertThat(call.contains(scaled)).as(launcher + " " + args + ": " + call).isEqualTo(early);
-      if (early) {
-        assertThat(call.indexOf("-XX:CompileCommand=quiet")).as("quiet, first").isNotNegative()
-            .isLessThan(call.indexOf(scaled));
-      }
-    }
-  }
-
   /** A copy of the checkout's launcher beside a placeholder jar, on a stand-in JDK 25. */
   private Path checkout() throws IOException {
     Path home = Files.createDirectories(dir.resolve("checkout"));
