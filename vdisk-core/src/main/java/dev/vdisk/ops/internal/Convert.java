@@ -11,11 +11,8 @@ import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -68,13 +65,12 @@ public final class Convert {
   private final long targetBacking;
 
   private final ReentrantLock lock = new ReentrantLock();
-  /** Guarded by {@link #lock}: the worker waiting to write at each offset, so that a write wakes only its successor. */
-  private final Map<Long, Condition> waiting = new HashMap<>();
-  /** Guarded by {@link #lock}: the next byte to hand out, the status run around it, the in-order write mark. */
+  /** Guarded by {@link #lock}: the next byte to hand out and the status run around it. */
   private long next;
   private ChainWalker walker;
   private BlockStatus status;
-  private long written;
+  /** The writes in ascending order unless {@code -W}. */
+  private final InOrderWrites writes = new InOrderWrites();
   private volatile IOException failure;
   /**
    * With {@link ConvertOptions#offload()}: whether the target may still take {@link BlockDevice#writeFrom}; false once
@@ -229,54 +225,76 @@ public final class Convert {
       MappedChunk mapped = null;
       try {
         ByteBuffer bytes = null; // stays null for a zero chunk: write() zeroes it without bytes
-        if (c.data()) {
-          mapped = windows != null ? map(c) : null;
-          if (mapped != null) {
-            bytes = mapped.bytes();
-          } else {
+        int[] runs = null;
+        try {
+          if (c.data()) {
+            mapped = windows != null ? map(c) : null;
+            if (mapped != null) {
+              bytes = mapped.bytes();
+            } else {
+              buf = buf != null ? buf : DirectBuffers.aligned(options.bufferSize());
+              read(c, buf);
+              bytes = buf;
+            }
+          } else if (scanner == null && !c.kept()) {
             buf = buf != null ? buf : DirectBuffers.aligned(options.bufferSize());
-            read(c, buf);
+            zeroFill(buf, c.length());
             bytes = buf;
           }
-        } else if (scanner == null && !c.kept()) {
-          buf = buf != null ? buf : DirectBuffers.aligned(options.bufferSize());
-          zeroFill(buf, c.length());
-          bytes = buf;
+          // Scanned before the turn: the in-order writes are the copy's one serial path, the scan (and the faults that
+          // map the source's pages) can overlap the write before.
+          // An offloaded chunk is copied whole, unscanned (as qemu-img -C copies); scanned in write() if the copy is
+          // refused.
+          runs = c.data() && scanner != null && unit == 0 && !(kernelCopy && mapped != null)
+              ? scanner.runs(bytes, c.length(), c.offset() / SparseScanner.SECTOR) : null;
+        } catch (IOException | RuntimeException | InternalError e) {
+          failChunk(c, mapped, e);
+          return;
         }
-        // Scanned before the turn: the in-order writes are the copy's one serial path, the scan (and the faults that
-        // map the source's pages) can overlap the write before.
-        // An offloaded chunk is copied whole, unscanned (as qemu-img -C copies); scanned in write() if the copy is refused.
-        int[] runs = c.data() && scanner != null && unit == 0 && !(kernelCopy && mapped != null)
-            ? scanner.runs(bytes, c.length(), c.offset() / SparseScanner.SECTOR) : null;
-        if (options.inOrder()) {
-          awaitTurn(c.offset());
-        }
-        if (failure == null && !c.kept()) {
-          write(c, bytes, runs, mapped);
-          if (c.data() || scanner == null) {
-            reportDone(c.length());
+        ByteBuffer data = bytes;
+        int[] dataRuns = runs;
+        MappedChunk from = mapped;
+        Runnable write = () -> {
+          try {
+            if (failure == null && !c.kept()) {
+              write(c, data, dataRuns, from);
+              if (c.data() || scanner == null) {
+                reportDone(c.length());
+              }
+            }
+          } catch (IOException | RuntimeException | InternalError e) {
+            failChunk(c, from, e);
           }
+        };
+        if (options.inOrder()) {
+          writes.run(c.offset(), c.end(), write);
+        } else {
+          write.run();
         }
-      } catch (InternalError e) {
-        if (mapped == null) {
-          throw e;
-        }
-        fail(MappedChunk.readError(source.name(), c.offset(), e));
-      } catch (IOException e) {
-        // A write from a mapping whose file was cut short under it fails (EFAULT): the source's fault, not the target's.
-        fail(mapped != null && mapped.cutShort() ? MappedChunk.readError(source.name(), c.offset(), e) : e);
-      } catch (InterruptedException e) {
-        fail(new InterruptedIOException("convert: interrupted"));
-      } catch (RuntimeException e) {
-        fail(new IOException("convert: " + e, e));
       } finally {
         if (mapped != null) {
           mapped.close();
         }
-        if (options.inOrder()) {
-          advance(c.end());
-        }
       }
+    }
+  }
+
+  /**
+   * Stops the copy for the failure of chunk {@code c}: a fault on its mapping ({@link InternalError} where Java code
+   * read it; a failed write from a mapping whose file was cut short under it, EFAULT) is the source's, not the
+   * target's. Another InternalError (not from a mapping) is rethrown after the copy is stopped.
+   */
+  private void failChunk(Chunk c, MappedChunk mapped, Throwable e) {
+    switch (e) {
+      case InternalError error when mapped == null -> {
+        fail(new IOException("convert: " + error, error));
+        throw error;
+      }
+      case InternalError error -> fail(MappedChunk.readError(source.name(), c.offset(), error));
+      case IOException io when mapped != null && mapped.cutShort() ->
+          fail(MappedChunk.readError(source.name(), c.offset(), io));
+      case IOException io -> fail(io);
+      default -> fail(new IOException("convert: " + e, e));
     }
   }
 
@@ -448,39 +466,6 @@ public final class Convert {
     }
   }
 
-  private void awaitTurn(long offset) throws InterruptedException {
-    lock.lock();
-    try {
-      if (written == offset || failure != null) {
-        return;
-      }
-      Condition mine = lock.newCondition();
-      waiting.put(offset, mine);
-      try {
-        while (written != offset && failure == null) {
-          mine.await();
-        }
-      } finally {
-        waiting.remove(offset);
-      }
-    } finally {
-      lock.unlock();
-    }
-  }
-
-  private void advance(long end) {
-    lock.lock();
-    try {
-      written = Math.max(written, end);
-      Condition next = waiting.get(written);
-      if (next != null) {
-        next.signal();
-      }
-    } finally {
-      lock.unlock();
-    }
-  }
-
   private void fail(IOException e) {
     lock.lock();
     try {
@@ -494,6 +479,6 @@ public final class Convert {
     if (failure == null) {
       failure = e;
     }
-    waiting.values().forEach(Condition::signal);
+    writes.stop();
   }
 }
