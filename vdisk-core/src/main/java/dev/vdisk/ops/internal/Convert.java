@@ -1,9 +1,12 @@
 package dev.vdisk.ops.internal;
 
 import dev.vdisk.block.BlockDevice;
+import dev.vdisk.block.FilterDevice;
 import dev.vdisk.block.WriteFlag;
+import dev.vdisk.format.Backing;
 import dev.vdisk.format.BlockStatus;
 import dev.vdisk.format.ChainWalker;
+import dev.vdisk.format.FormatImage;
 import dev.vdisk.io.internal.DirectBuffers;
 import dev.vdisk.ops.ConvertOptions;
 import dev.vdisk.ops.Progress;
@@ -26,14 +29,16 @@ import java.util.concurrent.locks.ReentrantLock;
  *   <li>Data is read in chunks of at most {@link ConvertOptions#bufferSize()} by {@link
  *       ConvertOptions#workers()} threads, each with one buffer: memory is bounded by their product. Within
  *       data, zero runs of at least {@link ConvertOptions#sparseBytes()} are treated like zero ranges
- *       ({@link SparseScanner}). A chunk whose bytes sit verbatim in one host file (raw, qcow2 data clusters) and
- *       in its page cache is scanned and written from a read-only mapping of that file ({@link MappedChunk}, a slice of a
+ *       ({@link SparseScanner}). A chunk whose bytes sit verbatim in one host file (raw, qcow2 data clusters; of the
+ *       source, or of the backing image whose data they are) and in its page cache is scanned and written from a
+ *       read-only mapping of that file ({@link MappedChunk}, a slice of a
  *       large window that {@link MappedWindows} maps once for many chunks) instead of read into the buffer: one copy
  *       of each byte (into the target) where a read makes two. With {@link ConvertOptions#offload()} ({@code -C})
  *       such a chunk goes into a raw file whole, unscanned, copied by the kernel from file to file ({@link
  *       BlockDevice#writeFrom}, copy_file_range), as qemu-img -C copies.
- *   <li>Writes go out in ascending order unless {@link ConvertOptions#inOrder()} is false; reads run ahead
- *       in parallel either way.
+ *   <li>Writes go out in ascending order unless {@link ConvertOptions#inOrder()} is false ({@link InOrderWrites}: a
+ *       chunk ready before its turn is written by the thread that wrote the chunk before it); reads run ahead in
+ *       parallel either way.
  *   <li>With {@link ConvertOptions#compressed()} ({@code -c}) chunks are whole compression units of the target
  *       (its clusters): data units are written compressed, except units of zeroes (handled as zero ranges); a zero
  *       run shorter than a unit is copied as data with the rest of its unit, longer ones are cut to whole units.
@@ -170,8 +175,12 @@ public final class Convert {
     }
   }
 
-  /** One chunk of the copy; {@code kept}: left to the target's backing image, nothing written. */
-  private record Chunk(long offset, int length, boolean data, boolean kept) {
+  /**
+   * One chunk of the copy; {@code kept}: left to the target's backing image, nothing written. {@code layer}: the layer
+   * of the source's chain whose bytes the chunk's are (the source itself, or the backing image that defines them), to
+   * map them from.
+   */
+  private record Chunk(long offset, int length, boolean data, boolean kept, BlockDevice layer) {
     long end() {
       return offset + length;
     }
@@ -313,7 +322,8 @@ public final class Convert {
       n = Math.min(n, targetBacking - next);
     }
     if (keptByBacking(status, next)) {
-      return new Chunk(next, (int) Math.min(n, Integer.MAX_VALUE & ~(SparseScanner.SECTOR - 1)), false, true);
+      return new Chunk(next, (int) Math.min(n, Integer.MAX_VALUE & ~(SparseScanner.SECTOR - 1)), false, true,
+          source.device());
     }
     if (data || scanner == null) {
       n = Math.min(n, options.bufferSize());
@@ -330,7 +340,28 @@ public final class Convert {
         n -= n % unit;
       }
     }
-    return new Chunk(next, (int) n, data, false);
+    // A chunk inside the status run has the bytes of the layer that defines the run; one that a compression unit
+    // stretched past the run is mapped, if at all, through the whole chain.
+    BlockDevice layer = data && next + n <= status.end() ? layer(status.depth()) : source.device();
+    return new Chunk(next, (int) n, data, false, layer);
+  }
+
+  /**
+   * Layer {@code depth} of the source's chain: 0 the source itself, 1 its backing image, and so on. A data run that a
+   * backing image defines is mapped from that image's file (raw, qcow2 data clusters), as qemu-img -C copies it
+   * from there, where the source itself has no host range for it.
+   */
+  private BlockDevice layer(int depth) {
+    BlockDevice d = source.device();
+    for (int i = 0; i < depth; i++) {
+      FormatImage image = FilterDevice.find(d, FormatImage.class);
+      BlockDevice below = image == null ? null : image.backing().map(Backing::device).orElse(null);
+      if (below == null) {
+        return source.device();
+      }
+      d = below;
+    }
+    return d;
   }
 
   /** The status walk: through the whole chain, or over the top layer only with {@code -B}. */
@@ -354,7 +385,7 @@ public final class Convert {
   /** The chunk's source bytes through a mapping of their host file, or null where they must be read. */
   private MappedChunk map(Chunk c) throws IOException {
     try {
-      return windows.map(source.device(), c.offset(), c.length());
+      return windows.map(c.layer(), c.offset(), c.length());
     } catch (IOException e) {
       throw new IOException("error while reading '" + source.name() + "' at byte " + c.offset() + ": " + e.getMessage(), e);
     }
