@@ -260,21 +260,7 @@ public final class Convert {
           failChunk(c, mapped, e);
           return;
         }
-        ByteBuffer data = bytes;
-        int[] dataRuns = runs;
-        MappedChunk from = mapped;
-        Runnable write = () -> {
-          try {
-            if (failure == null && !c.kept()) {
-              write(c, data, dataRuns, from);
-              if (c.data() || scanner == null) {
-                reportDone(c.length());
-              }
-            }
-          } catch (IOException | RuntimeException | InternalError e) {
-            failChunk(c, from, e);
-          }
-        };
+        Runnable write = writeOf(c, bytes, runs, mapped);
         if (options.inOrder()) {
           writes.run(c.offset(), c.end(), write);
         } else {
@@ -286,6 +272,25 @@ public final class Convert {
         }
       }
     }
+  }
+
+  /**
+   * The write of a prepared chunk, which {@link InOrderWrites} may run on another worker's thread: it fails the copy
+   * rather than throw, and writes nothing once the copy has failed.
+   */
+  private Runnable writeOf(Chunk c, ByteBuffer bytes, int[] runs, MappedChunk mapped) {
+    return () -> {
+      try {
+        if (failure == null && !c.kept()) {
+          write(c, bytes, runs, mapped);
+          if (c.data() || scanner == null) {
+            reportDone(c.length());
+          }
+        }
+      } catch (IOException | RuntimeException | InternalError e) {
+        failChunk(c, mapped, e);
+      }
+    };
   }
 
   /**
