@@ -34,8 +34,8 @@ import java.util.concurrent.locks.ReentrantLock;
  *       read-only mapping of that file ({@link MappedChunk}, a slice of a
  *       large window that {@link MappedWindows} maps once for many chunks) instead of read into the buffer: one copy
  *       of each byte (into the target) where a read makes two. With {@link ConvertOptions#offload()} ({@code -C})
- *       such a chunk goes into a raw file whole, unscanned, copied by the kernel from file to file ({@link
- *       BlockDevice#writeFrom}, copy_file_range), as qemu-img -C copies.
+ *       such a chunk, in the page cache or not, goes into a raw file whole, unscanned, copied by the kernel from file
+ *       to file ({@link BlockDevice#writeFrom}, copy_file_range), as qemu-img -C copies.
  *   <li>Writes go out in ascending order unless {@link ConvertOptions#inOrder()} is false ({@link InOrderWrites}: a
  *       chunk ready before its turn is written by the thread that wrote the chunk before it); reads run ahead in
  *       parallel either way.
@@ -390,7 +390,9 @@ public final class Convert {
   /** The chunk's source bytes through a mapping of their host file, or null where they must be read. */
   private MappedChunk map(Chunk c) throws IOException {
     try {
-      return windows.map(c.layer(), c.offset(), c.length());
+      // With -C while the target takes kernel copies, a range not in the page cache is mapped too: the kernel's copy
+      // reads it (qemu-img -C copies it whole, where a read would scan it).
+      return windows.map(c.layer(), c.offset(), c.length(), kernelCopy);
     } catch (IOException e) {
       throw new IOException("error while reading '" + source.name() + "' at byte " + c.offset() + ": " + e.getMessage(), e);
     }

@@ -150,6 +150,36 @@ class MappedConvertIT {
     assertThat(counted.reads.get()).as("data chunks read rather than mapped").isPositive();
   }
 
+  /**
+   * With {@code -C} a source not in the page cache is copied by the kernel too, whole, as qemu-img -C copies it: read,
+   * it would be scanned and its zero runs left as holes.
+   */
+  @Test
+  void offloadCopiesASourceNotInThePageCacheWholeAsQemuImgC() throws Exception {
+    Path src = dir.resolve("src.raw");
+    run("qemu-img", "create", "-q", "-f", "raw", src.toString(), "8388608");
+    io("raw", src, WRITES);
+    run("sync", src.toString());
+    run("dd", "if=" + src, "iflag=nocache", "count=0", "status=none"); // drops the file's clean pages from the cache
+    Path out = dir.resolve("out.raw");
+    run("qemu-img", "create", "-q", "-f", "raw", out.toString(), "8388608");
+    CountedTarget t;
+    try (Image source = open(src, "raw", true); Image target = open(out, "raw", false)) {
+      t = new CountedTarget(target);
+      Convert.run(new Named(src.toString(), source), new Named(out.toString(), t),
+          ConvertOptions.DEFAULTS.withTargetIsZero(true).withOffload(true), Progress.NONE);
+      target.flush();
+    }
+    Path theirs = dir.resolve("out-qemu.raw");
+    // Dropped again: the zero write's unwritten extent reads as data to SEEK_DATA while its pages are cached.
+    run("dd", "if=" + src, "iflag=nocache", "count=0", "status=none");
+    run("qemu-img", "convert", "-C", "-f", "raw", "-O", "raw", src.toString(), theirs.toString());
+    assertThat(Files.mismatch(out, theirs)).as("vdisk's and qemu-img -C's outputs differ at").isEqualTo(-1);
+    assertThat(run("qemu-img", "map", "--output=json", "-f", "raw", out.toString()))
+        .isEqualTo(run("qemu-img", "map", "--output=json", "-f", "raw", theirs.toString()));
+    assertThat(t.copies.get()).as("chunks copied from file to file").isPositive();
+  }
+
   @Test
   void compressedClustersAreReadNotMappedAndConvertAsTheCopyPathDoes() throws Exception {
     Path raw = dir.resolve("plain.raw");
