@@ -139,15 +139,26 @@ class MappedConvertIT {
 
   @Test
   void aSourceNotInThePageCacheIsReadNotMapped() throws Exception {
-    Path src = dir.resolve("src.raw");
-    run("qemu-img", "create", "-q", "-f", "raw", src.toString(), "8388608");
-    io("raw", src, WRITES);
-    run("sync", src.toString());
-    run("dd", "if=" + src, "iflag=nocache", "count=0", "status=none"); // drops the file's clean pages from the cache
+    Path src = uncachedRawSource();
 
     Counted counted = convertBothWays(src, "raw", "raw");
 
     assertThat(counted.reads.get()).as("data chunks read rather than mapped").isPositive();
+  }
+
+  /** A raw source of {@link #WRITES}, written back and dropped from the page cache. */
+  private Path uncachedRawSource() throws Exception {
+    Path src = dir.resolve("src.raw");
+    run("qemu-img", "create", "-q", "-f", "raw", src.toString(), "8388608");
+    io("raw", src, WRITES);
+    run("sync", src.toString());
+    dropCache(src);
+    return src;
+  }
+
+  /** Drops the file's clean pages from the page cache. */
+  private void dropCache(Path file) throws Exception {
+    run("dd", "if=" + file, "iflag=nocache", "count=0", "status=none");
   }
 
   /**
@@ -156,11 +167,7 @@ class MappedConvertIT {
    */
   @Test
   void offloadCopiesASourceNotInThePageCacheWholeAsQemuImgC() throws Exception {
-    Path src = dir.resolve("src.raw");
-    run("qemu-img", "create", "-q", "-f", "raw", src.toString(), "8388608");
-    io("raw", src, WRITES);
-    run("sync", src.toString());
-    run("dd", "if=" + src, "iflag=nocache", "count=0", "status=none"); // drops the file's clean pages from the cache
+    Path src = uncachedRawSource();
     Path out = dir.resolve("out.raw");
     run("qemu-img", "create", "-q", "-f", "raw", out.toString(), "8388608");
     CountedTarget t;
@@ -172,7 +179,7 @@ class MappedConvertIT {
     }
     Path theirs = dir.resolve("out-qemu.raw");
     // Dropped again: the zero write's unwritten extent reads as data to SEEK_DATA while its pages are cached.
-    run("dd", "if=" + src, "iflag=nocache", "count=0", "status=none");
+    dropCache(src);
     run("qemu-img", "convert", "-C", "-f", "raw", "-O", "raw", src.toString(), theirs.toString());
     assertThat(Files.mismatch(out, theirs)).as("vdisk's and qemu-img -C's outputs differ at").isEqualTo(-1);
     assertThat(run("qemu-img", "map", "--output=json", "-f", "raw", out.toString()))
