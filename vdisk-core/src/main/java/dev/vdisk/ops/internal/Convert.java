@@ -1,9 +1,12 @@
 package dev.vdisk.ops.internal;
 
 import dev.vdisk.block.BlockDevice;
+import dev.vdisk.block.FilterDevice;
 import dev.vdisk.block.WriteFlag;
+import dev.vdisk.format.Backing;
 import dev.vdisk.format.BlockStatus;
 import dev.vdisk.format.ChainWalker;
+import dev.vdisk.format.FormatImage;
 import dev.vdisk.io.internal.DirectBuffers;
 import dev.vdisk.ops.ConvertOptions;
 import dev.vdisk.ops.Progress;
@@ -11,11 +14,8 @@ import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -29,14 +29,16 @@ import java.util.concurrent.locks.ReentrantLock;
  *   <li>Data is read in chunks of at most {@link ConvertOptions#bufferSize()} by {@link
  *       ConvertOptions#workers()} threads, each with one buffer: memory is bounded by their product. Within
  *       data, zero runs of at least {@link ConvertOptions#sparseBytes()} are treated like zero ranges
- *       ({@link SparseScanner}). A chunk whose bytes sit verbatim in one host file (raw, qcow2 data clusters) and
- *       in its page cache is scanned and written from a read-only mapping of that file ({@link MappedChunk}, a slice of a
+ *       ({@link SparseScanner}). A chunk whose bytes sit verbatim in one host file (raw, qcow2 data clusters; of the
+ *       source, or of the backing image whose data they are) and in its page cache is scanned and written from a
+ *       read-only mapping of that file ({@link MappedChunk}, a slice of a
  *       large window that {@link MappedWindows} maps once for many chunks) instead of read into the buffer: one copy
  *       of each byte (into the target) where a read makes two. With {@link ConvertOptions#offload()} ({@code -C})
- *       such a chunk goes into a raw file whole, unscanned, copied by the kernel from file to file ({@link
- *       BlockDevice#writeFrom}, copy_file_range), as qemu-img -C copies.
- *   <li>Writes go out in ascending order unless {@link ConvertOptions#inOrder()} is false; reads run ahead
- *       in parallel either way.
+ *       such a chunk, in the page cache or not, goes into a raw file whole, unscanned, copied by the kernel from file
+ *       to file ({@link BlockDevice#writeFrom}, copy_file_range), as qemu-img -C copies.
+ *   <li>Writes go out in ascending order unless {@link ConvertOptions#inOrder()} is false ({@link InOrderWrites}: a
+ *       chunk ready before its turn is written by the thread that wrote the chunk before it); reads run ahead in
+ *       parallel either way.
  *   <li>With {@link ConvertOptions#compressed()} ({@code -c}) chunks are whole compression units of the target
  *       (its clusters): data units are written compressed, except units of zeroes (handled as zero ranges); a zero
  *       run shorter than a unit is copied as data with the rest of its unit, longer ones are cut to whole units.
@@ -68,13 +70,12 @@ public final class Convert {
   private final long targetBacking;
 
   private final ReentrantLock lock = new ReentrantLock();
-  /** Guarded by {@link #lock}: the worker waiting to write at each offset, so that a write wakes only its successor. */
-  private final Map<Long, Condition> waiting = new HashMap<>();
-  /** Guarded by {@link #lock}: the next byte to hand out, the status run around it, the in-order write mark. */
+  /** Guarded by {@link #lock}: the next byte to hand out and the status run around it. */
   private long next;
   private ChainWalker walker;
   private BlockStatus status;
-  private long written;
+  /** The writes in ascending order unless {@code -W}. */
+  private final InOrderWrites writes = new InOrderWrites();
   private volatile IOException failure;
   /**
    * With {@link ConvertOptions#offload()}: whether the target may still take {@link BlockDevice#writeFrom}; false once
@@ -174,8 +175,12 @@ public final class Convert {
     }
   }
 
-  /** One chunk of the copy; {@code kept}: left to the target's backing image, nothing written. */
-  private record Chunk(long offset, int length, boolean data, boolean kept) {
+  /**
+   * One chunk of the copy; {@code kept}: left to the target's backing image, nothing written. {@code layer}: the layer
+   * of the source's chain whose bytes the chunk's are (the source itself, or the backing image that defines them), to
+   * map them from.
+   */
+  private record Chunk(long offset, int length, boolean data, boolean kept, BlockDevice layer) {
     long end() {
       return offset + length;
     }
@@ -229,54 +234,81 @@ public final class Convert {
       MappedChunk mapped = null;
       try {
         ByteBuffer bytes = null; // stays null for a zero chunk: write() zeroes it without bytes
-        if (c.data()) {
-          mapped = windows != null ? map(c) : null;
-          if (mapped != null) {
-            bytes = mapped.bytes();
-          } else {
+        int[] runs = null;
+        try {
+          if (c.data()) {
+            mapped = windows != null ? map(c) : null;
+            if (mapped != null) {
+              bytes = mapped.bytes();
+            } else {
+              buf = buf != null ? buf : DirectBuffers.aligned(options.bufferSize());
+              read(c, buf);
+              bytes = buf;
+            }
+          } else if (scanner == null && !c.kept()) {
             buf = buf != null ? buf : DirectBuffers.aligned(options.bufferSize());
-            read(c, buf);
+            zeroFill(buf, c.length());
             bytes = buf;
           }
-        } else if (scanner == null && !c.kept()) {
-          buf = buf != null ? buf : DirectBuffers.aligned(options.bufferSize());
-          zeroFill(buf, c.length());
-          bytes = buf;
+          // Scanned before the turn: the in-order writes are the copy's one serial path, the scan (and the faults that
+          // map the source's pages) can overlap the write before.
+          // An offloaded chunk is copied whole, unscanned (as qemu-img -C copies); scanned in write() if the copy is
+          // refused.
+          runs = c.data() && scanner != null && unit == 0 && !(kernelCopy && mapped != null)
+              ? scanner.runs(bytes, c.length(), c.offset() / SparseScanner.SECTOR) : null;
+        } catch (IOException | RuntimeException | InternalError e) {
+          failChunk(c, mapped, e);
+          return;
         }
-        // Scanned before the turn: the in-order writes are the copy's one serial path, the scan (and the faults that
-        // map the source's pages) can overlap the write before.
-        // An offloaded chunk is copied whole, unscanned (as qemu-img -C copies); scanned in write() if the copy is refused.
-        int[] runs = c.data() && scanner != null && unit == 0 && !(kernelCopy && mapped != null)
-            ? scanner.runs(bytes, c.length(), c.offset() / SparseScanner.SECTOR) : null;
+        Runnable write = writeOf(c, bytes, runs, mapped);
         if (options.inOrder()) {
-          awaitTurn(c.offset());
+          writes.run(c.offset(), c.end(), write);
+        } else {
+          write.run();
         }
+      } finally {
+        if (mapped != null) {
+          mapped.close();
+        }
+      }
+    }
+  }
+
+  /**
+   * The write of a prepared chunk, which {@link InOrderWrites} may run on another worker's thread: it fails the copy
+   * rather than throw, and writes nothing once the copy has failed.
+   */
+  private Runnable writeOf(Chunk c, ByteBuffer bytes, int[] runs, MappedChunk mapped) {
+    return () -> {
+      try {
         if (failure == null && !c.kept()) {
           write(c, bytes, runs, mapped);
           if (c.data() || scanner == null) {
             reportDone(c.length());
           }
         }
-      } catch (InternalError e) {
-        if (mapped == null) {
-          throw e;
-        }
-        fail(MappedChunk.readError(source.name(), c.offset(), e));
-      } catch (IOException e) {
-        // A write from a mapping whose file was cut short under it fails (EFAULT): the source's fault, not the target's.
-        fail(mapped != null && mapped.cutShort() ? MappedChunk.readError(source.name(), c.offset(), e) : e);
-      } catch (InterruptedException e) {
-        fail(new InterruptedIOException("convert: interrupted"));
-      } catch (RuntimeException e) {
-        fail(new IOException("convert: " + e, e));
-      } finally {
-        if (mapped != null) {
-          mapped.close();
-        }
-        if (options.inOrder()) {
-          advance(c.end());
-        }
+      } catch (IOException | RuntimeException | InternalError e) {
+        failChunk(c, mapped, e);
       }
+    };
+  }
+
+  /**
+   * Stops the copy for the failure of chunk {@code c}: a fault on its mapping ({@link InternalError} where Java code
+   * read it; a failed write from a mapping whose file was cut short under it, EFAULT) is the source's, not the
+   * target's. Another InternalError (not from a mapping) is rethrown after the copy is stopped.
+   */
+  private void failChunk(Chunk c, MappedChunk mapped, Throwable e) {
+    switch (e) {
+      case InternalError error when mapped == null -> {
+        fail(new IOException("convert: " + error, error));
+        throw error;
+      }
+      case InternalError error -> fail(MappedChunk.readError(source.name(), c.offset(), error));
+      case IOException io when mapped != null && mapped.cutShort() ->
+          fail(MappedChunk.readError(source.name(), c.offset(), io));
+      case IOException io -> fail(io);
+      default -> fail(new IOException("convert: " + e, e));
     }
   }
 
@@ -295,7 +327,8 @@ public final class Convert {
       n = Math.min(n, targetBacking - next);
     }
     if (keptByBacking(status, next)) {
-      return new Chunk(next, (int) Math.min(n, Integer.MAX_VALUE & ~(SparseScanner.SECTOR - 1)), false, true);
+      return new Chunk(next, (int) Math.min(n, Integer.MAX_VALUE & ~(SparseScanner.SECTOR - 1)), false, true,
+          source.device());
     }
     if (data || scanner == null) {
       n = Math.min(n, options.bufferSize());
@@ -312,7 +345,28 @@ public final class Convert {
         n -= n % unit;
       }
     }
-    return new Chunk(next, (int) n, data, false);
+    // A chunk inside the status run has the bytes of the layer that defines the run; one that a compression unit
+    // stretched past the run is mapped, if at all, through the whole chain.
+    BlockDevice layer = data && next + n <= status.end() ? layer(status.depth()) : source.device();
+    return new Chunk(next, (int) n, data, false, layer);
+  }
+
+  /**
+   * Layer {@code depth} of the source's chain: 0 the source itself, 1 its backing image, and so on. A data run that a
+   * backing image defines is mapped from that image's file (raw, qcow2 data clusters), as qemu-img -C copies it
+   * from there, where the source itself has no host range for it.
+   */
+  private BlockDevice layer(int depth) {
+    BlockDevice d = source.device();
+    for (int i = 0; i < depth; i++) {
+      FormatImage image = FilterDevice.find(d, FormatImage.class);
+      BlockDevice below = image == null ? null : image.backing().map(Backing::device).orElse(null);
+      if (below == null) {
+        return source.device();
+      }
+      d = below;
+    }
+    return d;
   }
 
   /** The status walk: through the whole chain, or over the top layer only with {@code -B}. */
@@ -336,7 +390,9 @@ public final class Convert {
   /** The chunk's source bytes through a mapping of their host file, or null where they must be read. */
   private MappedChunk map(Chunk c) throws IOException {
     try {
-      return windows.map(source.device(), c.offset(), c.length());
+      // With -C while the target takes kernel copies, a range not in the page cache is mapped too: the kernel's copy
+      // reads it (qemu-img -C copies it whole, where a read would scan it).
+      return windows.map(c.layer(), c.offset(), c.length(), kernelCopy);
     } catch (IOException e) {
       throw new IOException("error while reading '" + source.name() + "' at byte " + c.offset() + ": " + e.getMessage(), e);
     }
@@ -448,39 +504,6 @@ public final class Convert {
     }
   }
 
-  private void awaitTurn(long offset) throws InterruptedException {
-    lock.lock();
-    try {
-      if (written == offset || failure != null) {
-        return;
-      }
-      Condition mine = lock.newCondition();
-      waiting.put(offset, mine);
-      try {
-        while (written != offset && failure == null) {
-          mine.await();
-        }
-      } finally {
-        waiting.remove(offset);
-      }
-    } finally {
-      lock.unlock();
-    }
-  }
-
-  private void advance(long end) {
-    lock.lock();
-    try {
-      written = Math.max(written, end);
-      Condition next = waiting.get(written);
-      if (next != null) {
-        next.signal();
-      }
-    } finally {
-      lock.unlock();
-    }
-  }
-
   private void fail(IOException e) {
     lock.lock();
     try {
@@ -494,6 +517,6 @@ public final class Convert {
     if (failure == null) {
       failure = e;
     }
-    waiting.values().forEach(Condition::signal);
+    writes.stop();
   }
 }

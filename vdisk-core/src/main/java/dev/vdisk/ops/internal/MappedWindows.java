@@ -65,15 +65,16 @@ final class MappedWindows implements AutoCloseable {
 
   /**
    * The mapping of {@code source}'s {@code [offset, offset + length)}, or null where the range is not one page-aligned
-   * range of one host file, is not all in the page cache, is longer than the slack, or its file cannot be mapped there
-   * (shorter than the range, say): the caller reads it instead. Uncached ranges are read because a fault on a mapping
-   * reads ahead in small steps (the device's read-ahead window) where one 2 MiB {@code pread} asks the disk for the
-   * whole chunk. The chunk must be closed.
+   * range of one host file, is not all in the page cache (unless {@code uncached}), is longer than the slack, or its
+   * file cannot be mapped there (shorter than the range, say): the caller reads it instead. Uncached ranges are read
+   * because a fault on a mapping reads ahead in small steps (the device's read-ahead window) where one 2 MiB {@code
+   * pread} asks the disk for the whole chunk; {@code uncached}: map them too, for a caller that has the kernel copy the
+   * range from file to file ({@link MappedChunk#range}), which reads the file itself. The chunk must be closed.
    */
-  MappedChunk map(BlockDevice source, long offset, int length) throws IOException {
+  MappedChunk map(BlockDevice source, long offset, int length, boolean uncached) throws IOException {
     List<HostRange> ranges = source.hostRanges(offset, length);
     if (ranges.size() != 1 || ranges.getFirst().position() % PAGE != 0 || ranges.getFirst().length() > slack
-        || !ranges.getFirst().cached()) {
+        || !(uncached || ranges.getFirst().cached())) {
       return null;
     }
     HostRange r = ranges.getFirst();

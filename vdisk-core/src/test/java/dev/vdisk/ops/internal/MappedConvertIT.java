@@ -34,7 +34,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * Convert's mapped source ({@link MappedChunk}) writes what its copy path writes: the same bytes and the same
  * allocation ({@code qemu-img map}) for sources made by qemu-img and qemu-io, where data straddles holes, zero runs sit
- * inside data, in qcow2 data clusters; compressed clusters and backing files take the copy path. A raw output is
+ * inside data, in qcow2 data clusters, in a backing file; compressed clusters take the copy path. A raw output is
  * also qemu-img convert's, byte for byte and hole for hole; with {@code -C} ({@link ConvertOptions#offload()}) mapped
  * chunks go into a raw target by the kernel's copy ({@link BlockDevice#writeFrom}) and the output is qemu-img -C's.
  */
@@ -74,9 +74,9 @@ class MappedConvertIT {
 
   /**
    * With {@code -C} a mapped chunk goes into a raw target by the kernel's copy, whole, and the output is qemu-img
-   * convert -C's byte for byte and hole for hole (zero runs inside data copied, not left sparse); compressed clusters
-   * and ranges of a backing file are read and written as without it (so where a backing file's data holds zero runs,
-   * the holes differ from qemu-img -C's, which copies that data whole too); a qcow2 target takes no copies.
+   * convert -C's byte for byte and hole for hole (zero runs inside data copied, not left sparse), a backing file's data
+   * too (qemu-img -C copies it whole from the backing file); compressed clusters are read and written as without it;
+   * a qcow2 target takes no copies.
    */
   @ParameterizedTest
   @ValueSource(strings = {"raw", "qcow2", "compressed", "backed"})
@@ -100,6 +100,7 @@ class MappedConvertIT {
       src = dir.resolve("top.qcow2");
       run("qemu-img", "create", "-q", "-f", "qcow2", "-b", base.toString(), "-F", "qcow2", src.toString());
       io("qcow2", src, "write -P 0x66 0 2m", "write -P 0 2200k 64k", "write -P 0x77 3m 192k", "write -z 6m 128k");
+      run("cat", base.toString());
     }
     run("cat", src.toString());
     for (boolean ordered : new boolean[] {true, false}) {
@@ -118,11 +119,8 @@ class MappedConvertIT {
       Files.deleteIfExists(theirs);
       run("qemu-img", "convert", "-C", "-f", format, "-O", "raw", src.toString(), theirs.toString());
       assertThat(Files.mismatch(out, theirs)).as("vdisk's and qemu-img -C's outputs differ at").isEqualTo(-1);
-      if (!kind.equals("backed")) {
-        // (qemu-img -C copies a backing file's data whole too; vdisk reads and scans it, as without -C.)
-        assertThat(run("qemu-img", "map", "--output=json", "-f", "raw", out.toString()))
-            .isEqualTo(run("qemu-img", "map", "--output=json", "-f", "raw", theirs.toString()));
-      }
+      assertThat(run("qemu-img", "map", "--output=json", "-f", "raw", out.toString()))
+          .isEqualTo(run("qemu-img", "map", "--output=json", "-f", "raw", theirs.toString()));
       if (!kind.equals("compressed")) {
         assertThat(t.copies.get()).as("chunks copied from file to file").isPositive();
       }
@@ -141,15 +139,52 @@ class MappedConvertIT {
 
   @Test
   void aSourceNotInThePageCacheIsReadNotMapped() throws Exception {
-    Path src = dir.resolve("src.raw");
-    run("qemu-img", "create", "-q", "-f", "raw", src.toString(), "8388608");
-    io("raw", src, WRITES);
-    run("sync", src.toString());
-    run("dd", "if=" + src, "iflag=nocache", "count=0", "status=none"); // drops the file's clean pages from the cache
+    Path src = uncachedRawSource();
 
     Counted counted = convertBothWays(src, "raw", "raw");
 
     assertThat(counted.reads.get()).as("data chunks read rather than mapped").isPositive();
+  }
+
+  /** A raw source of {@link #WRITES}, written back and dropped from the page cache. */
+  private Path uncachedRawSource() throws Exception {
+    Path src = dir.resolve("src.raw");
+    run("qemu-img", "create", "-q", "-f", "raw", src.toString(), "8388608");
+    io("raw", src, WRITES);
+    run("sync", src.toString());
+    dropCache(src);
+    return src;
+  }
+
+  /** Drops the file's clean pages from the page cache. */
+  private void dropCache(Path file) throws Exception {
+    run("dd", "if=" + file, "iflag=nocache", "count=0", "status=none");
+  }
+
+  /**
+   * With {@code -C} a source not in the page cache is copied by the kernel too, whole, as qemu-img -C copies it: read,
+   * it would be scanned and its zero runs left as holes.
+   */
+  @Test
+  void offloadCopiesASourceNotInThePageCacheWholeAsQemuImgC() throws Exception {
+    Path src = uncachedRawSource();
+    Path out = dir.resolve("out.raw");
+    run("qemu-img", "create", "-q", "-f", "raw", out.toString(), "8388608");
+    CountedTarget t;
+    try (Image source = open(src, "raw", true); Image target = open(out, "raw", false)) {
+      t = new CountedTarget(target);
+      Convert.run(new Named(src.toString(), source), new Named(out.toString(), t),
+          ConvertOptions.DEFAULTS.withTargetIsZero(true).withOffload(true), Progress.NONE);
+      target.flush();
+    }
+    Path theirs = dir.resolve("out-qemu.raw");
+    // Dropped again: the zero write's unwritten extent reads as data to SEEK_DATA while its pages are cached.
+    dropCache(src);
+    run("qemu-img", "convert", "-C", "-f", "raw", "-O", "raw", src.toString(), theirs.toString());
+    assertThat(Files.mismatch(out, theirs)).as("vdisk's and qemu-img -C's outputs differ at").isEqualTo(-1);
+    assertThat(run("qemu-img", "map", "--output=json", "-f", "raw", out.toString()))
+        .isEqualTo(run("qemu-img", "map", "--output=json", "-f", "raw", theirs.toString()));
+    assertThat(t.copies.get()).as("chunks copied from file to file").isPositive();
   }
 
   @Test
@@ -166,19 +201,21 @@ class MappedConvertIT {
     assertThat(counted.reads.get()).as("compressed chunks must be read").isPositive();
   }
 
+  /** A data run of a backing file is mapped from that file, as the top layer's own clusters are from the top's. */
   @Test
-  void rangesLeftToABackingFileAreReadAndTheTopLayersOwnAreMapped() throws Exception {
+  void rangesOfABackingFileAreMappedFromItsFileAsTheTopLayersOwnAre() throws Exception {
     Path base = dir.resolve("base.qcow2");
     run("qemu-img", "create", "-q", "-f", "qcow2", base.toString(), "8388608");
     io("qcow2", base, WRITES);
     Path top = dir.resolve("top.qcow2");
     run("qemu-img", "create", "-q", "-f", "qcow2", "-b", base.toString(), "-F", "qcow2", top.toString());
     io("qcow2", top, "write -P 0x66 0 2m", "write -P 0x77 3m 192k", "write -z 6m 128k");
+    run("cat", base.toString(), top.toString());
 
     Counted counted = convertBothWays(top, "qcow2", "raw");
     convertBothWays(top, "qcow2", "qcow2");
 
-    assertThat(counted.reads.get()).as("chunks reaching into the backing file").isPositive();
+    assertThat(counted.reads.get()).as("data chunks read rather than mapped, the backing file's among them").isZero();
     assertThat(counted.mapped.get()).as("chunks of the top layer's own clusters").isPositive();
   }
 
