@@ -64,6 +64,9 @@ final class AioQueue implements RequestQueue {
     completed(slot, result);
   };
 
+  /** A {@link #wake} that {@link #drainKernel} took from {@link #aio}: it ends the next reap instead. */
+  private boolean wakeHeld;
+
   /** {@link #completed(int, long)}, made once rather than at each reap. */
   private final AsyncIo.Completion fromKernel = this::completed;
 
@@ -156,11 +159,25 @@ final class AioQueue implements RequestQueue {
   }
 
   @Override
+  public boolean wakeable() {
+    return aio.wakeable();
+  }
+
+  @Override
+  public void wake() {
+    try {
+      aio.wake();
+    } catch (IOException e) {
+      // best effort, as documented: the reap's wait ends with its next completion instead
+    }
+  }
+
+  @Override
   public int reap(int min, Completion done) throws IOException {
     int target = Math.min(min, inFlight);
     int n = deliver(done);
     boolean together = true;
-    while (n < target) {
+    while (n < target && !woken()) {
       if (together && aio.unsubmitted() > 0) {
         // The requests the completions queued and the wait in one system call. If the kernel takes fewer than all
         // (EAGAIN), it did not wait: the rest of this call submits and waits apart, as a refusal needs.
@@ -178,7 +195,7 @@ final class AioQueue implements RequestQueue {
           break;
         }
         if (wait > 0) {
-          inKernel -= aio.reap(wait, fromKernel);
+          inKernel -= aio.reap(wait, fromKernel); // fewer than wait if woken: the loop's test takes the wake
         }
         push();
       }
@@ -213,10 +230,18 @@ final class AioQueue implements RequestQueue {
     }
   }
 
+  /** Whether a {@link #wake} came since the last reap; takes it. */
+  private boolean woken() {
+    boolean w = wakeHeld | aio.woken();
+    wakeHeld = false;
+    return w;
+  }
+
   /** Waits for every request of this queue in the kernel; their completions wait in {@link #ready}. */
   private void drainKernel() throws IOException {
     push();
     while (inKernel > 0) {
+      wakeHeld |= aio.woken(); // a wake ends a reap's wait, not this drain's: it is kept for the next reap
       inKernel -= aio.reap(submitted(), fromKernel);
       push();
     }

@@ -78,6 +78,8 @@ final class DirectQueue {
   private final BufferPool pool;
   private final Owner owner;
   private final Thread thread;
+  /** The queue's {@link RequestQueue#wakeable}: an offer made while this thread waits in its reap wakes it. */
+  private final boolean wakeable;
   private final Job[] jobs = new Job[DEPTH];
   /** Guards the fields below it: the reader's side and this thread's meet here. */
   private final Object lock = new Object();
@@ -89,6 +91,11 @@ final class DirectQueue {
   private int offeredCount;
   /** This thread sleeps (or is about to) until an offer or {@link #close}. */
   private boolean idle;
+  /**
+   * This thread waits (or is about to) in the queue's reap with requests in flight, and the queue is {@linkplain
+   * RequestQueue#wakeable wakeable}: the next offer wakes it. Written under {@link #lock}; cleared after the reap.
+   */
+  private volatile boolean waiting;
   private boolean closing;
   /** The reader's word with its last offer: the next request is already in its read-ahead. */
   private volatile boolean more;
@@ -101,6 +108,7 @@ final class DirectQueue {
     this.sender = sender;
     this.pool = pool;
     this.owner = owner;
+    this.wakeable = queue.wakeable();
     for (int i = 0; i < DEPTH; i++) {
       jobs[i] = new Job();
       freeTags[i] = DEPTH - 1 - i;
@@ -145,6 +153,7 @@ final class DirectQueue {
       return false;
     }
     boolean wake;
+    boolean kick;
     synchronized (lock) {
       if (free == 0 || closing) {
         return false;
@@ -158,9 +167,13 @@ final class DirectQueue {
       offered[(offeredHead + offeredCount++) % DEPTH] = tag;
       wake = idle;
       idle = false;
+      kick = waiting;
+      waiting = false;
     }
     if (wake) {
       LockSupport.unpark(thread);
+    } else if (kick) {
+      queue.wake();
     }
     return true;
   }
@@ -206,11 +219,20 @@ final class DirectQueue {
         }
         if (!failed && queue.inFlight() > 0) {
           sender.flush(); // the replies of what completed go out before this thread waits again
+          if (wakeable) {
+            synchronized (lock) {
+              if (offeredCount > 0) {
+                continue;
+              }
+              waiting = true;
+            }
+          }
           try {
             queue.reap(1, this::completed);
           } catch (IOException | RuntimeException e) {
             fail(e);
           }
+          waiting = false; // an offer that saw it set meanwhile wakes the next reap: it ends at once, no harm
           continue;
         }
         sender.flush();
