@@ -20,19 +20,20 @@ import java.util.concurrent.locks.LockSupport;
  * payload and budget) and goes on reading; the queue's thread submits what was offered, waits for a completion,
  * replies to every request completed (those replies go out together, {@link ReplySender}: this thread is its owner),
  * submits what was offered meanwhile, and so on. It sleeps only when nothing is in flight; then an offer wakes it.
- * While it waits for the disk, offered requests wait for the next completion (at most one device latency divided by
- * the requests in flight), unless the reader said it holds the next one already: then it waits for that first. (The
+ * An offer made while it waits for the disk wakes that wait where the queue can ({@link RequestQueue#wake}: io_uring,
+ * an eventfd read kept in the ring), once per wait; elsewhere (Linux AIO, librbd) the request waits for the next
+ * completion. Unless the reader said it holds the next request already: then this thread spins for it first. (The
  * reader submitting an offer itself while this thread slept, so that the disk need not wait for it to be scheduled,
  * cost more: under io_uring the completion's task work then interrupts the reader in its socket read; 4 KiB writes
  * at depth 16, 2026-12-05: 13-16 against 10-11 us of server CPU and 1.1-2.0 against 0.8-0.9 context switches per
  * request.)
  *
- * <p>Nor did waking this thread's wait in the kernel on an offer pay (an eventfd the ring watches: branch {@code
- * dq7}, not merged): only 3-6% of reads and up to a third of writes arrive during such a wait, the device's mean depth
- * did not rise (4 KiB at depth 16: 4.2-5.7 against 4.5-6.2 reads, 1.3-4.6 against 1.8-5.7 writes; qemu-nbd
- * io_uring's 3.4 and 2.0), and waking on every offer cost up to 1.2 context switches per write. The depth follows
- * the round trip: about 250 of a request's 400 us are spent outside the device, so CPU per request is what moves
- * these cells.
+ * <p>The wake-up's measure (4 KiB at depth 16 under load 8-10 on 2 cores, 2026-12-05, time from offer to submission
+ * per request): 5-10% of requests arrive during such a wait; writes, whose device latency is the longer (0.3-0.9 ms
+ * here), waited 78-168 us on average without it and 41-47 us with it (those waiting 64 us or more: 27-33% against
+ * 6-10%), reads 45-51 against 39-45 us. The device's mean depth moved within the noise (reads 4.4-5.4 against
+ * 5.0-5.9 of the client's 16): the rest of a request's round trip is spent outside the device, so CPU per request
+ * is what moves these cells.
  *
  * <p>Taken are READs sent as one data chunk read into a buffer ({@link RequestExecutor#plainRead}) and WRITEs without
  * FUA, aligned to {@link #ALIGN} bytes (so that O_DIRECT takes them as they are: an unaligned one would
