@@ -48,8 +48,8 @@ public interface RequestQueue extends Closeable {
   int reap(int min, Completion done) throws IOException;
 
   /**
-   * Whether {@link #wake} works: another thread can end this queue's wait in a reap. False by default (the
-   * synchronous adapter never waits; Linux AIO's {@code io_getevents} waits for its requests only).
+   * Whether {@link #wake} works: another thread can end this queue's wait in a reap (a file's queue under io_uring or
+   * Linux AIO). False by default: the synchronous adapter never waits, librbd's queue waits for its requests only.
    */
   default boolean wakeable() {
     return false;

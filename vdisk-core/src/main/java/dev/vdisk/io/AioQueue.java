@@ -24,8 +24,8 @@ import java.util.Set;
  * alignment, a heap or misaligned buffer) runs synchronously through the device instead, as does a write while a
  * read-modify-write is in flight on the file (it might have to wait for it): such a write first reaps this queue's
  * own writes, so that no wait depends on this thread. Where the AsyncIo is {@linkplain AsyncIo#wakeable wakeable}
- * (io_uring), {@link #wake} ends a reap's wait early; a wake during a synchronous write's drain is kept for the next
- * reap.
+ * (io_uring; Linux AIO since 4.18), {@link #wake} ends a reap's wait early; a wake during a synchronous write's drain
+ * is kept for the next reap.
  *
  * <p>Writes are what the device's writes are: registered with its {@link DirectPath}'s serializer from submission to
  * completion (a concurrent unaligned write of another thread orders itself against them), a write past the end of

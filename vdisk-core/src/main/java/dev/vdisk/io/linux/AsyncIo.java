@@ -60,8 +60,8 @@ public interface AsyncIo extends Closeable {
   }
 
   /**
-   * Whether {@link #wake} works here: another thread can end the owner's wait in a reap. False by default (Linux AIO:
-   * {@code io_getevents} waits for its requests only).
+   * Whether {@link #wake} works here: another thread can end the owner's wait in a reap (both implementations, through
+   * an eventfd: {@link WakeFd}). False by default.
    */
   default boolean wakeable() {
     return false;

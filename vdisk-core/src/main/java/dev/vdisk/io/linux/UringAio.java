@@ -1,10 +1,6 @@
 package dev.vdisk.io.linux;
 
-import static java.lang.foreign.ValueLayout.JAVA_LONG;
-
 import java.io.IOException;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 
 /**
@@ -37,14 +33,8 @@ public final class UringAio implements AsyncIo {
   private final IoUring ring;
   private final Ring queueRing;
   private boolean closed;
-  /** The eventfd {@link #wake} adds to; -1 once closed. Guarded by {@link #wakeLock}. */
-  private int wakeFd;
-  private final Object wakeLock = new Object();
-  /** The wake-up read's 8 bytes (the count it takes), {@link #wake}'s (one) and its errno capture. */
-  private final Arena wakeArena;
-  private final MemorySegment wakeCount;
-  private final MemorySegment wakeOne;
-  private final MemorySegment wakeCapture;
+  /** The eventfd {@link #wake} adds to, and the memory of the read kept on it. */
+  private final WakeFd wakeFd;
   /** The SQ tail that published the wake-up read last armed: the kernel holds it once its SQ head got there. */
   private int armedAt;
   /** Whether the wake-up read is in the ring (published or in the kernel), not yet completed. */
@@ -56,17 +46,12 @@ public final class UringAio implements AsyncIo {
   /** Hands a request's completion to {@link #target}; the wake-up read's sets {@link #woken} and re-arms it. */
   private final Completion sorting = this::sort;
 
-  private UringAio(Path path, int fd, int depth, IoUring ring, int wakeFd) {
+  private UringAio(Path path, int fd, int depth, IoUring ring, WakeFd wakeFd) {
     this.path = path;
     this.fd = fd;
     this.depth = depth;
     this.ring = ring;
     this.wakeFd = wakeFd;
-    this.wakeArena = Arena.ofShared();
-    this.wakeCount = wakeArena.allocate(JAVA_LONG);
-    this.wakeOne = wakeArena.allocate(JAVA_LONG);
-    wakeOne.set(JAVA_LONG, 0, 1L);
-    this.wakeCapture = wakeArena.allocate(LinuxNative.Calls.CAPTURE);
     this.queueRing = new Ring() {
       @Override
       public int poll(Completion done) throws IOException {
@@ -105,9 +90,9 @@ public final class UringAio implements AsyncIo {
     return IoUring.closingOnFailure(path, fd, () -> {
       String name = String.valueOf(path.getFileName());
       IoUring ring = IoUring.openQueue(depth + 1, fd, name);
-      int wakeFd;
+      WakeFd wakeFd;
       try {
-        wakeFd = LinuxNative.eventfd(name);
+        wakeFd = new WakeFd(name);
       } catch (ErrnoException e) {
         try {
           ring.close();
@@ -124,7 +109,7 @@ public final class UringAio implements AsyncIo {
 
   /** Publishes the wake-up read; it reaches the kernel with the next submission. */
   private void arm() {
-    armedAt = ring.prepareOwnOn(wakeFd, IoUring.IORING_OP_READ, wakeCount.address(), Long.BYTES, 0, depth);
+    armedAt = ring.prepareOwnOn(wakeFd.fd(), IoUring.IORING_OP_READ, wakeFd.count().address(), Long.BYTES, 0, depth);
     armed = true;
   }
 
@@ -162,11 +147,7 @@ public final class UringAio implements AsyncIo {
    */
   @Override
   public void wake() throws ErrnoException {
-    synchronized (wakeLock) {
-      if (wakeFd >= 0) {
-        LinuxNative.eventfdAdd(wakeFd, wakeOne, wakeCapture, path.toString());
-      }
-    }
+    wakeFd.add();
   }
 
   @Override
@@ -324,17 +305,9 @@ public final class UringAio implements AsyncIo {
         ring.close();
       } finally {
         try {
-          synchronized (wakeLock) {
-            int w = wakeFd;
-            wakeFd = -1;
-            LinuxNative.close(w, path);
-          }
+          wakeFd.close();
         } finally {
-          try {
-            LinuxNative.close(fd, path);
-          } finally {
-            wakeArena.close();
-          }
+          LinuxNative.close(fd, path);
         }
       }
     }
