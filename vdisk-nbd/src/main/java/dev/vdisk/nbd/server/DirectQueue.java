@@ -31,7 +31,8 @@ import java.util.concurrent.locks.LockSupport;
  * <p>The wake-up's measure (4 KiB at depth 16 under load 8-10 on 2 cores, 2026-12-05, time from offer to submission
  * per request): 5-10% of requests arrive during such a wait; writes, whose device latency is the longer (0.3-0.9 ms
  * here), waited 78-168 us on average without it and 41-47 us with it (those waiting 64 us or more: 27-33% against
- * 6-10%), reads 45-51 against 39-45 us. The device's mean depth moved within the noise (reads 4.4-5.4 against
+ * 6-10%), reads 45-51 against 39-45 us; under Linux AIO writes 87-135 against 42-48 us, reads 39-65 against 30-52 us.
+ * The device's mean depth moved within the noise (reads 4.4-5.4 against
  * 5.0-5.9 of the client's 16): the rest of a request's round trip is spent outside the device, so CPU per request
  * is what moves these cells.
  *
