@@ -32,9 +32,8 @@ import java.util.concurrent.locks.LockSupport;
  * per request): 5-10% of requests arrive during such a wait; writes, whose device latency is the longer (0.3-0.9 ms
  * here), waited 78-168 us on average without it and 41-47 us with it (those waiting 64 us or more: 27-33% against
  * 6-10%), reads 45-51 against 39-45 us; under Linux AIO writes 87-135 against 42-48 us, reads 39-65 against 30-52 us.
- * The device's mean depth moved within the noise (reads 4.4-5.4 against
- * 5.0-5.9 of the client's 16): the rest of a request's round trip is spent outside the device, so CPU per request
- * is what moves these cells.
+ * The device's mean depth moved within the noise (reads 4.4-5.4 against 5.0-5.9 of the client's 16): the rest of a
+ * request's round trip is spent outside the device, so CPU per request is what moves these cells.
  *
  * <p>Taken are READs sent as one data chunk read into a buffer ({@link RequestExecutor#plainRead}) and WRITEs without
  * FUA, aligned to {@link #ALIGN} bytes (so that O_DIRECT takes them as they are: an unaligned one would
