@@ -22,11 +22,11 @@ import java.util.concurrent.locks.LockSupport;
  * submits what was offered meanwhile, and so on. It sleeps only when nothing is in flight; then an offer wakes it.
  * An offer made while it waits for the disk wakes that wait where the queue can ({@link RequestQueue#wake}: an
  * eventfd that io_uring keeps a read of, Linux AIO a poll), once per wait; elsewhere (librbd) the request waits for
- * the next completion. Unless the reader said it holds the next request already: then this thread spins for it first. (The
- * reader submitting an offer itself while this thread slept, so that the disk need not wait for it to be scheduled,
- * cost more: under io_uring the completion's task work then interrupts the reader in its socket read; 4 KiB writes
- * at depth 16, 2026-12-05: 13-16 against 10-11 us of server CPU and 1.1-2.0 against 0.8-0.9 context switches per
- * request.)
+ * the next completion. Before it waits, it spins for the next request if the reader said it holds it already.
+ * (The reader submitting an offer itself while this thread slept, so that the disk need not wait for it to be
+ * scheduled, cost more: under io_uring the completion's task work then interrupts the reader in its socket read; 4
+ * KiB writes at depth 16, 2026-12-05: 13-16 against 10-11 us of server CPU and 1.1-2.0 against 0.8-0.9 context
+ * switches per request.)
  *
  * <p>The wake-up's measure (4 KiB at depth 16 under load 8-10 on 2 cores, 2026-12-05, time from offer to submission
  * per request): 5-10% of requests arrive during such a wait; writes, whose device latency is the longer (0.3-0.9 ms
