@@ -112,6 +112,16 @@ public abstract class ForwardingQueue implements RequestQueue {
   }
 
   @Override
+  public boolean wakeable() {
+    return below.wakeable();
+  }
+
+  @Override
+  public void wake() {
+    below.wake();
+  }
+
+  @Override
   public int inFlight() {
     return ready.size() + below.inFlight();
   }

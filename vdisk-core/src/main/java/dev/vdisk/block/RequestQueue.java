@@ -47,6 +47,24 @@ public interface RequestQueue extends Closeable {
    */
   int reap(int min, Completion done) throws IOException;
 
+  /**
+   * Whether {@link #wake} works: another thread can end this queue's wait in a reap (a file's queue under io_uring or
+   * Linux AIO). False by default: the synchronous adapter never waits, librbd's queue waits for its requests only.
+   */
+  default boolean wakeable() {
+    return false;
+  }
+
+  /**
+   * Ends the wait of the {@link #reap} under way, or if none is waiting, of the next one: it returns the completions
+   * that have arrived, fewer than {@code min} (even none) if need be, so that its thread can queue a request another
+   * thread handed it meanwhile. Thread-safe: the one method another thread may call, while the queue is open. Best
+   * effort: if the wake-up cannot be sent, the wait ends with its next completion. Only where {@link #wakeable}.
+   */
+  default void wake() {
+    throw new UnsupportedOperationException("wake: " + this + " is not wakeable");
+  }
+
   /** The number of requests queued and not yet reaped. */
   int inFlight();
 

@@ -23,7 +23,9 @@ import java.util.Set;
  * caller asked for. A request that O_DIRECT cannot take as it is (offset or length not a multiple of the file's
  * alignment, a heap or misaligned buffer) runs synchronously through the device instead, as does a write while a
  * read-modify-write is in flight on the file (it might have to wait for it): such a write first reaps this queue's
- * own writes, so that no wait depends on this thread.
+ * own writes, so that no wait depends on this thread. Where the AsyncIo is {@linkplain AsyncIo#wakeable wakeable}
+ * (io_uring; Linux AIO since 4.18), {@link #wake} ends a reap's wait early; a wake during a synchronous write's drain
+ * is kept for the next reap.
  *
  * <p>Writes are what the device's writes are: registered with its {@link DirectPath}'s serializer from submission to
  * completion (a concurrent unaligned write of another thread orders itself against them), a write past the end of
@@ -63,6 +65,9 @@ final class AioQueue implements RequestQueue {
     inKernel--;
     completed(slot, result);
   };
+
+  /** A {@link #wake} that {@link #drainKernel} took from {@link #aio}: it ends the next reap instead. */
+  private boolean wakeHeld;
 
   /** {@link #completed(int, long)}, made once rather than at each reap. */
   private final AsyncIo.Completion fromKernel = this::completed;
@@ -156,11 +161,25 @@ final class AioQueue implements RequestQueue {
   }
 
   @Override
+  public boolean wakeable() {
+    return aio.wakeable();
+  }
+
+  @Override
+  public void wake() {
+    try {
+      aio.wake();
+    } catch (IOException e) {
+      // best effort, as documented: the reap's wait ends with its next completion instead
+    }
+  }
+
+  @Override
   public int reap(int min, Completion done) throws IOException {
     int target = Math.min(min, inFlight);
     int n = deliver(done);
     boolean together = true;
-    while (n < target) {
+    while (n < target && !woken()) {
       if (together && aio.unsubmitted() > 0) {
         // The requests the completions queued and the wait in one system call. If the kernel takes fewer than all
         // (EAGAIN), it did not wait: the rest of this call submits and waits apart, as a refusal needs.
@@ -178,7 +197,7 @@ final class AioQueue implements RequestQueue {
           break;
         }
         if (wait > 0) {
-          inKernel -= aio.reap(wait, fromKernel);
+          inKernel -= aio.reap(wait, fromKernel); // fewer than wait if woken: the loop's test takes the wake
         }
         push();
       }
@@ -213,10 +232,18 @@ final class AioQueue implements RequestQueue {
     }
   }
 
+  /** Whether a {@link #wake} came since the last reap; takes it. */
+  private boolean woken() {
+    boolean w = wakeHeld | aio.woken();
+    wakeHeld = false;
+    return w;
+  }
+
   /** Waits for every request of this queue in the kernel; their completions wait in {@link #ready}. */
   private void drainKernel() throws IOException {
     push();
     while (inKernel > 0) {
+      wakeHeld |= aio.woken(); // a wake ends a reap's wait, not this drain's: it is kept for the next reap
       inKernel -= aio.reap(submitted(), fromKernel);
       push();
     }

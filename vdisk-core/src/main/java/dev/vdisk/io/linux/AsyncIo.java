@@ -59,6 +59,30 @@ public interface AsyncIo extends Closeable {
     return poll(done);
   }
 
+  /**
+   * Whether {@link #wake} works here: another thread can end the owner's wait in a reap (both implementations, through
+   * an eventfd: {@link WakeFd}). False by default.
+   */
+  default boolean wakeable() {
+    return false;
+  }
+
+  /**
+   * Ends the owner's wait in {@link #reap} or {@link #submitAndReap} now, or if it is not waiting, in its next one:
+   * that call returns what has completed, fewer than asked for if need be, and {@link #woken} says so. Thread-safe:
+   * the one method another thread may call. Only where {@link #wakeable}.
+   *
+   * @throws IOException if the wake-up cannot be sent (the wait then ends with its next completion)
+   */
+  default void wake() throws IOException {
+    throw new UnsupportedOperationException("wake: " + this + " is not wakeable");
+  }
+
+  /** The owner: whether a {@link #wake} has ended (or would end) a reap since the last call; clears it. */
+  default boolean woken() {
+    return false;
+  }
+
   /** The system call named in a failed request's message: {@code io_submit} or {@code io_uring}. */
   String call();
 

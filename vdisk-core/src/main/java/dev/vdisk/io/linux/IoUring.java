@@ -419,6 +419,29 @@ final class IoUring implements AutoCloseable {
     U32.setRelease(rings, sqTail, tail);
   }
 
+  /**
+   * A queue ring's owner: {@link #prepareOwn} of an operation on {@code fd}, a descriptor of its own rather than the
+   * ring's (registered) file.
+   *
+   * @return the SQ tail that published it: the kernel has consumed the entry once {@link #consumedOwn} reaches it
+   */
+  int prepareOwnOn(int fd, byte opcode, long addr, int len, long offset, long userData) {
+    int tail = ownTail;
+    int index = tail & sqMask;
+    fill(index, opcode, addr, len, offset, 0, userData);
+    long sqe = (long) index * SQE_SIZE;
+    sqes.set(JAVA_BYTE, sqe + 1, (byte) 0);
+    sqes.set(JAVA_INT, sqe + 4, fd);
+    ownTail = ++tail;
+    U32.setRelease(rings, sqTail, tail);
+    return tail;
+  }
+
+  /** A queue ring's owner: the SQ head, the count of entries the kernel has consumed (acquire load), wrapping. */
+  int consumedOwn() {
+    return (int) U32.getAcquire(rings, sqHead);
+  }
+
   /** A queue ring's owner: the entries published and not yet consumed by the kernel (acquire load of the SQ head). */
   int unconsumedOwn() {
     return ownTail - (int) U32.getAcquire(rings, sqHead);

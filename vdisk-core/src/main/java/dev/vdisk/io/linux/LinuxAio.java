@@ -21,11 +21,20 @@ import java.nio.file.Path;
  * <p>Not thread-safe: one thread prepares, submits and reaps (as QEMU's AioContext does). The caller keeps every
  * buffer it handed in alive and untouched until its slot completes; slots are the caller's to number, from 0 to
  * {@code depth() - 1}, and a slot is reused only after its completion was reaped.
+ *
+ * <p>{@link #wake}: the context holds a poll of an eventfd of this queue's ({@code IOCB_CMD_POLL}, Linux 4.18;
+ * {@code aio_data} {@link #depth()}, not a slot); another thread's {@code wake} adds to the eventfd, the poll
+ * completes and its event ends the owner's {@code io_getevents} as a request's would. The owner then reads the
+ * eventfd (resetting it) and submits the poll again, and the reap returns, with fewer completions than asked for if
+ * need be. Where the kernel refuses the poll (or it fails) the queue is not, or no longer, {@link #wakeable}.
  */
 public final class LinuxAio implements AsyncIo {
   /** {@code IOCB_CMD_PREAD} and {@code IOCB_CMD_PWRITE} (linux/aio_abi.h). */
   private static final short IOCB_CMD_PREAD = 0;
   private static final short IOCB_CMD_PWRITE = 1;
+  /** {@code IOCB_CMD_POLL} (Linux 4.18): completes once the descriptor has the events in {@code aio_buf}. */
+  private static final short IOCB_CMD_POLL = 5;
+  private static final long POLLIN = 1;
   /** sizeof(struct iocb) and sizeof(struct io_event), the same on x86_64 and aarch64 (little-endian). */
   private static final int IOCB_SIZE = 64;
   private static final int EVENT_SIZE = 32;
@@ -64,6 +73,12 @@ public final class LinuxAio implements AsyncIo {
   private long peeked;
   private int pendingCount;
   private boolean closed;
+  /** The eventfd {@link #wake} adds to; null where the kernel refused the poll on it (then not wakeable). */
+  private volatile WakeFd wakeFd;
+  /** The poll's iocb pointer, for its own io_submit. */
+  private final MemorySegment pollPointer;
+  /** Set when the poll completed, until {@link #woken} takes it. */
+  private boolean woken;
 
   private LinuxAio(Path path, int fd, int depth, long context) {
     this.path = path;
@@ -71,7 +86,8 @@ public final class LinuxAio implements AsyncIo {
     this.depth = depth;
     this.context = context;
     this.capture = arena.allocate(LinuxNative.Calls.CAPTURE);
-    this.iocbs = arena.allocate((long) IOCB_SIZE * depth, 64);
+    this.iocbs = arena.allocate((long) IOCB_SIZE * (depth + 1), 64);
+    this.pollPointer = arena.allocate(JAVA_LONG);
     this.pending = arena.allocate(JAVA_LONG, depth);
     this.events = arena.allocate((long) EVENT_SIZE * depth, 8);
     MemorySegment header = MemorySegment.ofAddress(context).reinterpret(RING_HEADER);
@@ -98,10 +114,12 @@ public final class LinuxAio implements AsyncIo {
     try (Arena setup = Arena.ofConfined()) {
       MemorySegment cap = setup.allocate(LinuxNative.Calls.CAPTURE);
       MemorySegment ctx = setup.allocate(JAVA_LONG); // io_setup requires *ctxp == 0
-      if (LinuxNative.syscall(cap, LinuxNative.sys().ioSetup(), depth, ctx.address(), 0, 0) < 0) {
+      if (LinuxNative.syscall(cap, LinuxNative.sys().ioSetup(), depth + 1, ctx.address(), 0, 0) < 0) {
         throw new ErrnoException("io_setup", path + " depth " + depth, LinuxNative.errno(cap));
       }
-      return new LinuxAio(path, fd, depth, ctx.get(JAVA_LONG, 0));
+      LinuxAio aio = new LinuxAio(path, fd, depth, ctx.get(JAVA_LONG, 0));
+      aio.armWake();
+      return aio;
     } catch (IOException | RuntimeException e) {
       try {
         LinuxNative.close(fd, path);
@@ -110,6 +128,104 @@ public final class LinuxAio implements AsyncIo {
       }
       throw e;
     }
+  }
+
+  /**
+   * Sets up the eventfd and submits the poll on it; where the kernel refuses either, the queue is not wakeable (and
+   * works on as before).
+   */
+  private void armWake() {
+    WakeFd w;
+    try {
+      w = new WakeFd(String.valueOf(path.getFileName()));
+    } catch (ErrnoException e) {
+      return;
+    }
+    long at = (long) depth * IOCB_SIZE;
+    iocbs.set(JAVA_LONG, at, depth); // aio_data: not a slot
+    iocbs.set(JAVA_LONG, at + 8, 0L);
+    iocbs.set(JAVA_SHORT, at + 16, IOCB_CMD_POLL);
+    iocbs.set(JAVA_SHORT, at + 18, (short) 0);
+    iocbs.set(JAVA_INT, at + 20, w.fd());
+    iocbs.set(JAVA_LONG, at + 24, POLLIN); // aio_buf: the events polled for
+    iocbs.set(JAVA_LONG, at + 32, 0L);
+    iocbs.set(JAVA_LONG, at + 40, 0L);
+    iocbs.set(JAVA_LONG, at + 48, 0L);
+    iocbs.set(JAVA_LONG, at + 56, 0L);
+    pollPointer.set(JAVA_LONG, 0, iocbs.address() + at);
+    wakeFd = w;
+    if (!submitPoll()) {
+      wakeFd = null;
+      try {
+        w.close(); // a kernel before 4.18 (EINVAL): this queue waits for its requests only
+      } catch (ErrnoException e) {
+        // nothing of the queue's depends on it
+      }
+    }
+  }
+
+  /** Submits the poll on the eventfd with an io_submit of its own (never among the requests); false if refused. */
+  private boolean submitPoll() {
+    long n;
+    do {
+      n = LinuxNative.syscall(capture, LinuxNative.sys().ioSubmit(), context, 1, pollPointer.address(), 0);
+    } while (n < 0 && LinuxNative.errno(capture) == EINTR);
+    return n == 1;
+  }
+
+  /**
+   * Hands one event to {@code done}, or if it is the poll's, takes the eventfd's count, submits the poll again and
+   * marks the queue {@link #woken}; 1 for a request's event, 0 for the poll's.
+   */
+  private int deliver(int slot, long result, Completion done) throws IOException {
+    if (slot != depth) {
+      done.completed(slot, result);
+      return 1;
+    }
+    woken = true;
+    boolean again;
+    try {
+      again = result >= 0 && takeWake();
+    } catch (ErrnoException e) {
+      again = false;
+    }
+    if (!again) {
+      WakeFd w = wakeFd;
+      wakeFd = null; // no longer wakeable (the owner's waits end with their completions): a waker does nothing
+      w.close();
+    }
+    return 0;
+  }
+
+  /** Resets the eventfd and submits the poll again; false if the kernel refuses the poll. */
+  private boolean takeWake() throws ErrnoException {
+    wakeFd.take();
+    return submitPoll();
+  }
+
+  @Override
+  public boolean wakeable() {
+    return wakeFd != null;
+  }
+
+  /**
+   * Ends the owner's wait in a reap now, or if it is not waiting, its next one. Thread-safe; a no-op once closed.
+   *
+   * @throws ErrnoException if the eventfd cannot be written (the wait then ends with its next completion)
+   */
+  @Override
+  public void wake() throws ErrnoException {
+    WakeFd w = wakeFd;
+    if (w != null) {
+      w.add();
+    }
+  }
+
+  @Override
+  public boolean woken() {
+    boolean w = woken;
+    woken = false;
+    return w;
   }
 
   /** The number of slots: the most requests in flight at once. */
@@ -195,7 +311,7 @@ public final class LinuxAio implements AsyncIo {
    */
   public int reap(int min, Completion done) throws IOException {
     int peekedNow = poll(done);
-    if (peekedNow >= min) {
+    if (peekedNow >= min || woken) {
       return peekedNow;
     }
     long n;
@@ -206,11 +322,12 @@ public final class LinuxAio implements AsyncIo {
     if (n < 0) {
       throw new ErrnoException("io_getevents", path.toString(), LinuxNative.errno(capture));
     }
+    int requests = 0;
     for (int i = 0; i < n; i++) {
       long at = (long) i * EVENT_SIZE;
-      done.completed((int) events.get(JAVA_LONG, at), events.get(JAVA_LONG, at + 16));
+      requests += deliver((int) events.get(JAVA_LONG, at), events.get(JAVA_LONG, at + 16), done);
     }
-    return peekedNow + (int) n;
+    return peekedNow + requests;
   }
 
   /**
@@ -244,9 +361,8 @@ public final class LinuxAio implements AsyncIo {
       peeked += count;
       for (int i = 0; i < count; i++) {
         long at = (long) i * EVENT_SIZE;
-        done.completed((int) events.get(JAVA_LONG, at), events.get(JAVA_LONG, at + 16));
+        n += deliver((int) events.get(JAVA_LONG, at), events.get(JAVA_LONG, at + 16), done);
       }
-      n += count;
     }
     return n;
   }
@@ -267,7 +383,8 @@ public final class LinuxAio implements AsyncIo {
   }
 
   /**
-   * Destroys the context (io_destroy waits for the requests in flight) and closes the descriptor. Idempotent.
+   * Destroys the context (io_destroy waits for the requests in flight and cancels the poll) and closes the
+   * descriptors. Idempotent.
    */
   @Override
   public void close() throws IOException {
@@ -281,9 +398,15 @@ public final class LinuxAio implements AsyncIo {
       }
     } finally {
       try {
-        LinuxNative.close(fd, path);
+        if (wakeFd != null) {
+          wakeFd.close();
+        }
       } finally {
-        arena.close();
+        try {
+          LinuxNative.close(fd, path);
+        } finally {
+          arena.close();
+        }
       }
     }
   }

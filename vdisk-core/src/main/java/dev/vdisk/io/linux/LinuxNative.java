@@ -83,9 +83,9 @@ final class LinuxNative {
         return null;
       }
       return switch (System.getProperty("os.arch", "")) {
-        case "amd64", "x86_64" -> new Arch(040000, 144, 24, 48, 64, new Sys(257, 3, 5, 8, 16, 72, 77, 285, 277, 206, 207, 209, 208, 9, 11, 28, 75));
+        case "amd64", "x86_64" -> new Arch(040000, 144, 24, 48, 64, new Sys(257, 3, 5, 8, 16, 72, 77, 285, 277, 206, 207, 209, 208, 9, 11, 28, 75, 290, 1, 0));
         // asm-generic struct stat: st_mode follows st_ino directly, st_nlink is 32 bits; asm-generic/unistd.h.
-        case "aarch64" -> new Arch(0200000, 128, 16, 48, 64, new Sys(56, 57, 80, 62, 29, 25, 46, 47, 84, 0, 1, 2, 4, 222, 215, 233, 83));
+        case "aarch64" -> new Arch(0200000, 128, 16, 48, 64, new Sys(56, 57, 80, 62, 29, 25, 46, 47, 84, 0, 1, 2, 4, 222, 215, 233, 83, 19, 64, 63));
         default -> null;
       };
     }
@@ -97,7 +97,7 @@ final class LinuxNative {
    */
   record Sys(long openat, long close, long fstat, long lseek, long ioctl, long fcntl, long ftruncate,
       long fallocate, long syncFileRange, long ioSetup, long ioDestroy, long ioSubmit, long ioGetevents, long mmap,
-      long munmap, long madvise, long fdatasync) {}
+      long munmap, long madvise, long fdatasync, long eventfd2, long write, long read) {}
 
   /** This platform's system call numbers (after {@link #requireSupported()}). */
   static Sys sys() {
@@ -237,6 +237,46 @@ final class LinuxNative {
       MemorySegment cap = arena.allocate(Calls.CAPTURE);
       if (syscall(cap, ARCH.sys.close, fd, 0, 0, 0) < 0) {
         throw new ErrnoException("close", path.toString(), errno(cap));
+      }
+    }
+  }
+
+  /**
+   * {@code eventfd2(0, EFD_CLOEXEC)}: a counter that a read takes and resets, readable once another thread added to
+   * it ({@link #eventfdAdd}). Blocking: an io_uring read of it waits for an addition, where a non-blocking one would
+   * fail EAGAIN at once.
+   */
+  static int eventfd(String name) throws ErrnoException {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment cap = arena.allocate(Calls.CAPTURE);
+      long fd = syscall(cap, ARCH.sys.eventfd2, 0, O_CLOEXEC, 0, 0);
+      if (fd < 0) {
+        throw new ErrnoException("eventfd", name, errno(cap));
+      }
+      return (int) fd;
+    }
+  }
+
+  /**
+   * Adds the 64-bit count at {@code count} (native memory, 8 bytes) to eventfd {@code fd}'s counter: a write(2) that
+   * wakes its readers. Allocates nothing: the caller passes its errno {@code capture}.
+   */
+  static void eventfdAdd(int fd, MemorySegment count, MemorySegment capture, String name) throws ErrnoException {
+    while (syscall(capture, ARCH.sys.write, fd, count.address(), Long.BYTES, 0) < 0) {
+      if (errno(capture) != ErrnoException.EINTR) {
+        throw new ErrnoException("write", "eventfd " + name, errno(capture));
+      }
+    }
+  }
+
+  /**
+   * Reads eventfd {@code fd}'s counter into {@code count} (native memory, 8 bytes), which resets it: a read(2) that
+   * waits for an addition if the counter is zero. Allocates nothing: the caller passes its errno {@code capture}.
+   */
+  static void eventfdTake(int fd, MemorySegment count, MemorySegment capture, String name) throws ErrnoException {
+    while (syscall(capture, ARCH.sys.read, fd, count.address(), Long.BYTES, 0) < 0) {
+      if (errno(capture) != ErrnoException.EINTR) {
+        throw new ErrnoException("read", "eventfd " + name, errno(capture));
       }
     }
   }

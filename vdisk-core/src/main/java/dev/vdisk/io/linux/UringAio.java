@@ -13,8 +13,13 @@ import java.nio.file.Path;
  * called.
  *
  * <p>The file is registered with the ring (IOSQE_FIXED_FILE), where the kernel allows it. The ring has at least
- * {@link #depth()} submission entries and twice as many completion entries, so with at most {@code depth} requests
- * in flight it never overflows.
+ * {@code depth() + 1} submission entries and twice as many completion entries, so with at most {@code depth}
+ * requests and the wake-up's read in flight it never overflows.
+ *
+ * <p>{@link #wake}: the ring always holds a read of an eventfd of this queue's ({@code user_data} {@link #depth()},
+ * not a slot); another thread's {@code wake} adds to the eventfd, the read completes and its completion ends the
+ * owner's wait in {@code io_uring_enter} as a request's would. The owner then re-arms the read (it goes to the kernel
+ * with the next submission) and the reap returns, with fewer completions than asked for if need be.
  */
 public final class UringAio implements AsyncIo {
   private static final int EINTR = 4;
@@ -28,16 +33,34 @@ public final class UringAio implements AsyncIo {
   private final IoUring ring;
   private final Ring queueRing;
   private boolean closed;
+  /** The eventfd {@link #wake} adds to, and the memory of the read kept on it. */
+  private final WakeFd wakeFd;
+  /** The SQ tail that published the wake-up read last armed: the kernel holds it once its SQ head got there. */
+  private int armedAt;
+  /** Whether the wake-up read is in the ring (published or in the kernel), not yet completed. */
+  private boolean armed;
+  /** Set when the wake-up read completed, until {@link #woken} takes it. */
+  private boolean woken;
+  /** The completion a poll hands the requests' completions to ({@link #sorted}). */
+  private Completion target;
+  /** Hands a request's completion to {@link #target}; the wake-up read's sets {@link #woken} and re-arms it. */
+  private final Completion sorting = this::sort;
 
-  private UringAio(Path path, int fd, int depth, IoUring ring) {
+  private UringAio(Path path, int fd, int depth, IoUring ring, WakeFd wakeFd) {
     this.path = path;
     this.fd = fd;
     this.depth = depth;
     this.ring = ring;
+    this.wakeFd = wakeFd;
     this.queueRing = new Ring() {
       @Override
       public int poll(Completion done) throws IOException {
-        return ring.pollOwn(done);
+        return sorted(done);
+      }
+
+      @Override
+      public boolean woken() {
+        return woken;
       }
 
       @Override
@@ -64,8 +87,79 @@ public final class UringAio implements AsyncIo {
       throw new IllegalArgumentException("depth: " + depth + " (expected: at least 1)");
     }
     int fd = LinuxNative.open(path, (writable ? LinuxNative.O_RDWR : LinuxNative.O_RDONLY) | LinuxNative.oDirect());
-    return IoUring.closingOnFailure(path, fd,
-        () -> new UringAio(path, fd, depth, IoUring.openQueue(depth, fd, String.valueOf(path.getFileName()))));
+    return IoUring.closingOnFailure(path, fd, () -> {
+      String name = String.valueOf(path.getFileName());
+      IoUring ring = IoUring.openQueue(depth + 1, fd, name);
+      WakeFd wakeFd;
+      try {
+        wakeFd = new WakeFd(name);
+      } catch (ErrnoException e) {
+        try {
+          ring.close();
+        } catch (ErrnoException x) {
+          e.addSuppressed(x);
+        }
+        throw e;
+      }
+      UringAio aio = new UringAio(path, fd, depth, ring, wakeFd);
+      aio.arm();
+      return aio;
+    });
+  }
+
+  /** Publishes the wake-up read; it reaches the kernel with the next submission. */
+  private void arm() {
+    armedAt = ring.prepareOwnOn(wakeFd.fd(), IoUring.IORING_OP_READ, wakeFd.count().address(), Long.BYTES, 0, depth);
+    armed = true;
+  }
+
+  private void sort(int slot, long result) throws IOException {
+    if (slot == depth) {
+      armed = false;
+      woken = true;
+      arm();
+    } else {
+      target.completed(slot, result);
+    }
+  }
+
+  /** {@link IoUring#pollOwn} with the wake-up read's completion kept from {@code done} and left out of the count. */
+  private int sorted(Completion done) throws IOException {
+    Completion outer = target; // a completion that polls again itself
+    target = done;
+    boolean before = woken;
+    woken = false;
+    try {
+      int n = ring.pollOwn(sorting);
+      boolean wake = woken;
+      woken |= before;
+      return wake ? n - 1 : n; // the ring holds one wake-up read at a time: at most one of its completions
+    } finally {
+      target = outer;
+    }
+  }
+
+  /**
+   * Ends the owner's wait in a reap now, or if it is not waiting, its next one (that reap returns what has completed
+   * without waiting for more). Thread-safe: the one method another thread may call; a no-op once closed.
+   *
+   * @throws ErrnoException if the eventfd cannot be written (the wait then ends with its next completion)
+   */
+  @Override
+  public void wake() throws ErrnoException {
+    wakeFd.add();
+  }
+
+  @Override
+  public boolean wakeable() {
+    return true;
+  }
+
+  @Override
+  public boolean woken() {
+    boolean w = woken;
+    woken = false;
+    return w;
   }
 
   @Override
@@ -109,12 +203,12 @@ public final class UringAio implements AsyncIo {
    */
   @Override
   public int submitAndReap(int min, Completion refused, Completion done) throws IOException {
-    int n = ring.pollOwn(done);
+    int n = sorted(done);
     int left = ring.unconsumedOwn();
     if (left == 0) {
       return n < min ? n + reap(min - n, done) : n;
     }
-    if (n >= min) {
+    if (n >= min || woken) {
       submit(refused);
       return n;
     }
@@ -122,14 +216,15 @@ public final class UringAio implements AsyncIo {
     if (r < 0 && r != -EINTR && r != -ErrnoException.EAGAIN && r != -EBUSY) {
       throw new ErrnoException("io_uring_enter", path.toString(), -r);
     }
-    n += ring.pollOwn(done);
+    n += sorted(done);
     // All taken: min counts only requests in the kernel now, and a wait cut short (EINTR) is waited again.
-    return r == left && n < min ? n + reap(min - n, done) : n;
+    return r == left && n < min && !woken ? n + reap(min - n, done) : n;
   }
 
   @Override
   public int unsubmitted() {
-    return ring.unconsumedOwn();
+    int n = ring.unconsumedOwn();
+    return armed && ring.consumedOwn() - armedAt < 0 ? n - 1 : n; // the wake-up read is no request
   }
 
   @Override
@@ -141,13 +236,13 @@ public final class UringAio implements AsyncIo {
    * {@link #reap} on {@code ring}. The kernel skips the wait of an {@code io_uring_enter} whose submission it refused
    * (EAGAIN: no memory for a request), so after a refusal this waits without submitting: it sleeps until a completion
    * arrives instead of spinning on the refusal. A wait refused {@value #WAIT_REFUSALS} times in a row with nothing
-   * arriving fails the reap rather than spin for good.
+   * arriving fails the reap rather than spin for good. A {@link Ring#woken} ring ends the reap with what has arrived.
    */
   static int reap(Ring ring, Path path, int min, Completion done) throws IOException {
     int n = ring.poll(done);
     boolean submit = true;
     int refusals = 0;
-    while (n < min) {
+    while (n < min && !ring.woken()) {
       int r = ring.enter(submit ? ring.unconsumed() : 0, min - n);
       if (r == -ErrnoException.EAGAIN || r == -EBUSY) {
         if (!submit && ++refusals >= WAIT_REFUSALS) {
@@ -176,11 +271,16 @@ public final class UringAio implements AsyncIo {
 
     /** {@code io_uring_enter(toSubmit, minComplete, GETEVENTS)}: the entries consumed, or {@code -errno}. */
     int enter(int toSubmit, int minComplete);
+
+    /** Whether a {@link #wake} ended the wait: a completion of the wake-up read was polled and not yet taken. */
+    default boolean woken() {
+      return false;
+    }
   }
 
   @Override
   public int poll(Completion done) throws IOException {
-    return ring.pollOwn(done);
+    return sorted(done);
   }
 
   @Override
@@ -188,7 +288,10 @@ public final class UringAio implements AsyncIo {
     return "io_uring";
   }
 
-  /** Tears the ring down (the caller has reaped its requests) and closes the descriptor. Idempotent. */
+  /**
+   * Tears the ring down (the caller has reaped its requests) and closes the descriptors. Idempotent. The wake-up read
+   * is completed first (a wake of its own), so that the kernel no longer holds its buffer when it is freed.
+   */
   @Override
   public void close() throws IOException {
     if (closed) {
@@ -196,9 +299,37 @@ public final class UringAio implements AsyncIo {
     }
     closed = true;
     try {
-      ring.close();
+      disarm();
     } finally {
-      LinuxNative.close(fd, path);
+      try {
+        ring.close();
+      } finally {
+        try {
+          wakeFd.close();
+        } finally {
+          LinuxNative.close(fd, path);
+        }
+      }
+    }
+  }
+
+  /** Completes the wake-up read: submits it if it is still published, wakes it and waits for its completion. */
+  private void disarm() throws IOException {
+    submit((slot, result) -> {});
+    if (!armed || ring.consumedOwn() - armedAt < 0) {
+      return; // it never reached the kernel, which holds nothing of this queue's then
+    }
+    wake();
+    while (armed) {
+      int r = ring.enterOwn(0, 1, UringSyscalls.IORING_ENTER_GETEVENTS);
+      if (r < 0 && r != -EINTR) {
+        throw new ErrnoException("io_uring_enter", path.toString(), -r);
+      }
+      ring.pollOwn((slot, result) -> {
+        if (slot == depth) {
+          armed = false;
+        }
+      });
     }
   }
 

@@ -18,6 +18,14 @@ class LinuxAioTest {
   @TempDir Path dir;
 
   @Test
+  void anotherThreadsWakeEndsAReapThatWaitsAndTheQueueWorksOn() throws Exception {
+    Path p = AsyncIoLedger.file(dir.resolve("wake.raw"));
+    try (Arena arena = Arena.ofConfined(); LinuxAio aio = LinuxAio.open(p, false, 2)) {
+      AsyncIoWakeCheck.check(aio, arena);
+    }
+  }
+
+  @Test
   void aBatchRoundTripsAndAnUnalignedRequestFailsAloneWithEinval() throws IOException {
     Path p = dir.resolve("aio.raw");
     Files.write(p, new byte[1 << 20]);

@@ -102,6 +102,14 @@ class UringAioTest {
   }
 
   @Test
+  void anotherThreadsWakeEndsAReapThatWaitsAndTheQueueWorksOn() throws Exception {
+    Path p = AsyncIoLedger.file(dir.resolve("wake.raw"));
+    try (Arena arena = Arena.ofConfined(); UringAio ring = open(p, false, 2)) {
+      AsyncIoWakeCheck.check(ring, arena);
+    }
+  }
+
+  @Test
   void aRefusedRingIsUringUnavailable() throws IOException {
     Path p = dir.resolve("none.raw");
     Files.write(p, new byte[4096]);

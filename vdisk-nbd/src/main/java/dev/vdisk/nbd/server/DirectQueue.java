@@ -20,19 +20,20 @@ import java.util.concurrent.locks.LockSupport;
  * payload and budget) and goes on reading; the queue's thread submits what was offered, waits for a completion,
  * replies to every request completed (those replies go out together, {@link ReplySender}: this thread is its owner),
  * submits what was offered meanwhile, and so on. It sleeps only when nothing is in flight; then an offer wakes it.
- * While it waits for the disk, offered requests wait for the next completion (at most one device latency divided by
- * the requests in flight), unless the reader said it holds the next one already: then it waits for that first. (The
- * reader submitting an offer itself while this thread slept, so that the disk need not wait for it to be scheduled,
- * cost more: under io_uring the completion's task work then interrupts the reader in its socket read; 4 KiB writes
- * at depth 16, 2026-12-05: 13-16 against 10-11 us of server CPU and 1.1-2.0 against 0.8-0.9 context switches per
- * request.)
+ * An offer made while it waits for the disk wakes that wait where the queue can ({@link RequestQueue#wake}: an
+ * eventfd that io_uring keeps a read of, Linux AIO a poll), once per wait; elsewhere (librbd) the request waits for
+ * the next completion. Before it waits, it spins for the next request if the reader said it holds it already.
+ * (The reader submitting an offer itself while this thread slept, so that the disk need not wait for it to be
+ * scheduled, cost more: under io_uring the completion's task work then interrupts the reader in its socket read; 4
+ * KiB writes at depth 16, 2026-12-05: 13-16 against 10-11 us of server CPU and 1.1-2.0 against 0.8-0.9 context
+ * switches per request.)
  *
- * <p>Nor did waking this thread's wait in the kernel on an offer pay (an eventfd the ring watches: branch {@code
- * dq7}, not merged): only 3-6% of reads and up to a third of writes arrive during such a wait, the device's mean depth
- * did not rise (4 KiB at depth 16: 4.2-5.7 against 4.5-6.2 reads, 1.3-4.6 against 1.8-5.7 writes; qemu-nbd
- * io_uring's 3.4 and 2.0), and waking on every offer cost up to 1.2 context switches per write. The depth follows
- * the round trip: about 250 of a request's 400 us are spent outside the device, so CPU per request is what moves
- * these cells.
+ * <p>The wake-up's measure (4 KiB at depth 16 under load 8-10 on 2 cores, 2026-12-05, time from offer to submission
+ * per request): 5-10% of requests arrive during such a wait; writes, whose device latency is the longer (0.3-0.9 ms
+ * here), waited 78-168 us on average without it and 41-47 us with it (those waiting 64 us or more: 27-33% against
+ * 6-10%), reads 45-51 against 39-45 us; under Linux AIO writes 87-135 against 42-48 us, reads 39-65 against 30-52 us.
+ * The device's mean depth moved within the noise (reads 4.4-5.4 against 5.0-5.9 of the client's 16): the rest of a
+ * request's round trip is spent outside the device, so CPU per request is what moves these cells.
  *
  * <p>Taken are READs sent as one data chunk read into a buffer ({@link RequestExecutor#plainRead}) and WRITEs without
  * FUA, aligned to {@link #ALIGN} bytes (so that O_DIRECT takes them as they are: an unaligned one would
@@ -78,6 +79,8 @@ final class DirectQueue {
   private final BufferPool pool;
   private final Owner owner;
   private final Thread thread;
+  /** The queue's {@link RequestQueue#wakeable}: an offer made while this thread waits in its reap wakes it. */
+  private final boolean wakeable;
   private final Job[] jobs = new Job[DEPTH];
   /** Guards the fields below it: the reader's side and this thread's meet here. */
   private final Object lock = new Object();
@@ -89,6 +92,11 @@ final class DirectQueue {
   private int offeredCount;
   /** This thread sleeps (or is about to) until an offer or {@link #close}. */
   private boolean idle;
+  /**
+   * This thread waits (or is about to) in the queue's reap with requests in flight, and the queue is {@linkplain
+   * RequestQueue#wakeable wakeable}: the next offer wakes it. Written under {@link #lock}; cleared after the reap.
+   */
+  private volatile boolean waiting;
   private boolean closing;
   /** The reader's word with its last offer: the next request is already in its read-ahead. */
   private volatile boolean more;
@@ -101,6 +109,7 @@ final class DirectQueue {
     this.sender = sender;
     this.pool = pool;
     this.owner = owner;
+    this.wakeable = queue.wakeable();
     for (int i = 0; i < DEPTH; i++) {
       jobs[i] = new Job();
       freeTags[i] = DEPTH - 1 - i;
@@ -145,6 +154,7 @@ final class DirectQueue {
       return false;
     }
     boolean wake;
+    boolean kick;
     synchronized (lock) {
       if (free == 0 || closing) {
         return false;
@@ -158,9 +168,13 @@ final class DirectQueue {
       offered[(offeredHead + offeredCount++) % DEPTH] = tag;
       wake = idle;
       idle = false;
+      kick = waiting;
+      waiting = false;
     }
     if (wake) {
       LockSupport.unpark(thread);
+    } else if (kick) {
+      queue.wake();
     }
     return true;
   }
@@ -206,11 +220,20 @@ final class DirectQueue {
         }
         if (!failed && queue.inFlight() > 0) {
           sender.flush(); // the replies of what completed go out before this thread waits again
+          if (wakeable) {
+            synchronized (lock) {
+              if (offeredCount > 0) {
+                continue;
+              }
+              waiting = true;
+            }
+          }
           try {
             queue.reap(1, this::completed);
           } catch (IOException | RuntimeException e) {
             fail(e);
           }
+          waiting = false; // an offer that saw it set meanwhile wakes the next reap: it ends at once, no harm
           continue;
         }
         sender.flush();
