@@ -41,7 +41,7 @@ import java.util.stream.Stream;
  *       a qcow2 and on a raw export, {@code qemu-io}, {@code nbdcopy}), so that a fresh server starts with its
  *       request path's profiles; for {@code serve convert compare bench io commit rebase dd}, which can run long
  *       enough for C2's code to pay off; it also runs bench's depth-16 cells under cache=none with {@code -i native}
- *       and {@code -i io_uring} on raw and qcow2 ({@link #directAio}), and serves those images under {@code --cache=none} ({@link #serveDirect}).</li>
+ *       and {@code -i io_uring} on raw and qcow2 ({@link #directAio}) and its depth-16 writes under writethrough, and serves those images under {@code --cache=none} ({@link #serveDirect}).</li>
  * </ul>
  * Both also open an image on Ceph RBD as far as that goes without a cluster ({@link #rbd}) and load the classes of
  * requests on RBD ({@link #rbdRequestClasses()}), so the RBD binding's classes come from the cache too. Clients missing from the PATH are skipped with a note on stderr: the cache is then trained on less. A command that
@@ -269,7 +269,7 @@ public final class AotTraining {
   /**
    * bench/compare-qemu.sh's depth-16 cells under cache=none with Linux AIO and io_uring ({@code -i native}, {@code -i
    * io_uring}: the queue of the raw file and of a qcow2 image, reads and overwrites of its written clusters), on small
-   * images and short counts, so
+   * images and short counts, and its depth-16 writes under writethrough (whose aligned writes go O_DIRECT too), so
    * that such a bench starts with that path's classes and profiles. Skipped with a note on a file system that refuses
    * O_DIRECT (tmpfs before Linux 6.6, some overlay file systems).
    *
@@ -304,6 +304,16 @@ public final class AotTraining {
           c.add(bench);
         }
       }
+    }
+    // Writes under writethrough, whose aligned writes go through an O_DIRECT descriptor of their own
+    // (dev.vdisk.io.WritethroughPath) and wait for a group commit (dev.vdisk.block.filter.GroupFlush): untrained, that
+    // path's classes came from the jar (the launchers run such a bench with C1 only and without the cache's profile
+    // replay, so its classes are what the cache gives it): 62 classes from the jar or spun at run time -> 47 (the
+    // JDK's FFM and proxy classes). The wall time of bench/compare-qemu.sh's one-second cell (7,000 writes, a fifth of
+    // a second) goes to the JIT's warm-up instead, about 0.06 s before the request path is compiled.
+    for (String image : List.of("direct.raw", "direct.qcow2")) {
+      c.add(List.of("bench", "-f", image.substring(image.indexOf('.') + 1), "-t", "writethrough", "-c", "2000", "-d",
+          "16", "-s", "4096", "-S", "1052672", "-w", image));
     }
     run(c);
     return true;

@@ -221,6 +221,15 @@ class AotTrainingIT {
           assertFromCache(uring, c);
         }
       }
+      // bench's writes under writethrough (C1 only, the launchers' options for them) find their O_DIRECT path and
+      // group commit there, with the neighbours' bookkeeping of a file through the page cache.
+      List<String> writethrough = classesLoaded(List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
+          "-XX:-UsePerfData"), aot, "bench", "-f", "raw", "-t", "writethrough", "-d", "16", "-c", "1000", "-w",
+          "out.raw");
+      for (String c : List.of("dev.vdisk.io.WritethroughPath", "dev.vdisk.block.filter.WritethroughFilter",
+          "dev.vdisk.block.filter.GroupFlush", "dev.vdisk.block.filter.WaitingWrites")) {
+        assertFromCache(writethrough, c);
+      }
       // serve --cache=none keeps a connection's aligned reads and writes in flight through the export's queue
       // (io_uring by default there): every vdisk class such a session loads comes from the cache, none from the jar
       // nor spun at run time (a lambda's class). Where the kernel gives no ring, the queue is not io_uring's and the
