@@ -9,7 +9,10 @@ FILE's physical extents (filefrag), so other processes' I/O on the same disk is 
   - requests issued to the driver by size, bio merges, splits and requeues (a driver that ran out of room, e.g. a
     virtio ring without indirect descriptors);
   - the device's mean depth (requests issued and not completed, weighted by time), the share of time it had work,
-    the mean request latency, and how often it ran dry (idle periods between a completion and the next issue).
+    the mean request latency, and how often it ran dry (idle periods between a completion and the next issue);
+  - the depth each request found when it was issued, and how requests were issued and completed in bursts (events
+    less than 3 us apart): a tool that submits many requests per system call issues them in bursts, one that submits
+    from a thread per request one by one; a device that completes a whole batch at once completes in bursts.
 Idle stretches over 5 ms with nothing in flight (the command's start-up) are left out of the time base.
 Depth and idle figures are times measured on the host: compare tools in alternation, on a quiet machine.
 """
@@ -23,6 +26,16 @@ TRACEFS = '/sys/kernel/tracing'
 EVENTS = ['block_bio_queue', 'block_rq_issue', 'block_rq_complete', 'block_rq_requeue', 'block_split',
           'block_bio_backmerge', 'block_bio_frontmerge']
 STARTUP_GAP = 0.005
+BURST_GAP = 3e-6
+
+
+def bursts(times):
+    """(number of bursts, mean burst size) of sorted event times, a burst ending where the next event is over
+    BURST_GAP later."""
+    if not times:
+        return 0, 0.0
+    count = 1 + sum(1 for a, b in zip(times, times[1:]) if b - a > BURST_GAP)
+    return count, len(times) / count
 
 
 def disk_of(path):
@@ -96,6 +109,7 @@ def report(lines, dev, spans):
     merges = splits = requeues = 0
     inflight, last, first, skipped, area, busy = 0, None, None, 0.0, 0.0, 0.0
     issued_at, latencies, idles, idle_since = {}, [], [], None
+    issue_times, complete_times, depth_at_issue = [], [], 0
     for line in lines:
         m = split.match(line)
         if m and m.group(3) == 'block_split':
@@ -132,9 +146,12 @@ def report(lines, dev, spans):
             if inflight == 0 and idle_since is not None and t - idle_since < STARTUP_GAP:
                 idles.append(t - idle_since)
             issued[(rwbs, n * 512)] += 1
+            issue_times.append(t)
+            depth_at_issue += inflight
             inflight += 1
             issued_at[sector] = t
         elif ev == 'block_rq_complete':
+            complete_times.append(t)
             inflight = max(0, inflight - 1)
             if inflight == 0:
                 idle_since = t
@@ -149,6 +166,8 @@ def report(lines, dev, spans):
     total = sum(issued.values())
     print('device: mean depth %.2f, busy %.1f%% of %.3f s, mean request latency %.0f us'
           % (area / span, 100 * busy / span, span, 1e6 * sum(latencies) / max(1, len(latencies))))
+    print('depth found at issue: mean %.2f; issued in %d bursts of %.2f, completed in %d bursts of %.2f (events < %.0f us apart)'
+          % ((depth_at_issue / max(1, total),) + bursts(issue_times) + bursts(complete_times) + (1e6 * BURST_GAP,)))
     if idles:
         idles.sort()
         print('ran dry %d times (%.1f requests apart): idle median %.0f us, p90 %.0f us'
