@@ -61,7 +61,7 @@ class ApiSurfaceTest {
       "dev.vdisk.io.Aio", "dev.vdisk.io.CacheMode", "dev.vdisk.io.FileDevice", "dev.vdisk.io.FileOptions",
       "dev.vdisk.io.ImageUser", "dev.vdisk.io.Preallocation", "dev.vdisk.io.rbd.RbdDevice",
       "dev.vdisk.io.rbd.RbdDevice$Snapshot", "dev.vdisk.io.rbd.RbdDevice$SnapshotAction",
-      "dev.vdisk.io.rbd.RbdName", "dev.vdisk.io.rbd.RbdSecrets",
+      "dev.vdisk.io.rbd.RbdDevice$Use", "dev.vdisk.io.rbd.RbdName", "dev.vdisk.io.rbd.RbdSecrets",
       // how convert copies, what compare finds, and how long-running operations report
       "dev.vdisk.ops.CompareException", "dev.vdisk.ops.CompareException$Stage", "dev.vdisk.ops.CompareResult",
       "dev.vdisk.ops.CompareResult$Verdict", "dev.vdisk.ops.ConvertOptions", "dev.vdisk.ops.Progress");

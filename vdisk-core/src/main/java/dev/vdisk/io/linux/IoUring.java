@@ -98,6 +98,8 @@ final class IoUring implements AutoCloseable {
   private final boolean[] supported = new boolean[PROBE_OPS];
   private final int fileFd;
   private final boolean fixedFile;
+  /** A queue ring's owner: which SQEs {@link #prepareOwnOn} left naming another descriptor than the ring's file. */
+  private final boolean[] otherFd;
 
   private final Semaphore permits;
   private final AtomicLong tickets = new AtomicLong();
@@ -154,6 +156,7 @@ final class IoUring implements AutoCloseable {
     for (long sqe = 0; sqe + SQE_SIZE <= sqesSize; sqe += SQE_SIZE) {
       fillConstant(sqe);
     }
+    this.otherFd = new boolean[sqMask + 1];
     long array = params.get(JAVA_INT, 64);
     for (int i = 0; i < entries; i++) {
       rings.set(JAVA_INT, array + 4L * i, i); // SQ slot i names SQE i, for good: tickets pick the SQE
@@ -420,7 +423,13 @@ final class IoUring implements AutoCloseable {
    */
   void prepareOwn(byte opcode, long addr, int len, long offset, long userData) {
     int tail = ownTail;
-    fill(tail & sqMask, opcode, addr, len, offset, 0, userData);
+    int index = tail & sqMask;
+    if (otherFd[index]) {
+      // The entry last named another descriptor (prepareOwnOn); the kernel has consumed it, as its slot came round.
+      otherFd[index] = false;
+      fillConstant((long) index * SQE_SIZE);
+    }
+    fill(index, opcode, addr, len, offset, 0, userData);
     ownTail = ++tail;
     U32.setRelease(rings, sqTail, tail);
   }
@@ -438,6 +447,7 @@ final class IoUring implements AutoCloseable {
     long sqe = (long) index * SQE_SIZE;
     sqes.set(JAVA_BYTE, sqe + 1, (byte) 0);
     sqes.set(JAVA_INT, sqe + 4, fd);
+    otherFd[index] = true; // fill leaves the descriptor and flags alone: the next prepareOwn here restores them
     ownTail = ++tail;
     U32.setRelease(rings, sqTail, tail);
     return tail;

@@ -1,12 +1,10 @@
 package dev.vdisk.ops.internal;
 
 import dev.vdisk.block.BlockDevice;
-import dev.vdisk.block.FilterDevice;
 import dev.vdisk.block.WriteFlag;
-import dev.vdisk.format.Backing;
 import dev.vdisk.format.BlockStatus;
 import dev.vdisk.format.ChainWalker;
-import dev.vdisk.format.FormatImage;
+import dev.vdisk.format.ImageChain;
 import dev.vdisk.io.internal.DirectBuffers;
 import dev.vdisk.ops.ConvertOptions;
 import dev.vdisk.ops.Progress;
@@ -73,6 +71,8 @@ public final class Convert {
   /** Guarded by {@link #lock}: the next byte to hand out and the status run around it. */
   private long next;
   private ChainWalker walker;
+  /** The source's chain, top first, for {@link #layer}; made at the first data chunk. */
+  private List<ImageChain.Layer> layers;
   private BlockStatus status;
   /** The writes in ascending order unless {@code -W}. */
   private final InOrderWrites writes = new InOrderWrites();
@@ -357,16 +357,10 @@ public final class Convert {
    * from there, where the source itself has no host range for it.
    */
   private BlockDevice layer(int depth) {
-    BlockDevice d = source.device();
-    for (int i = 0; i < depth; i++) {
-      FormatImage image = FilterDevice.find(d, FormatImage.class);
-      BlockDevice below = image == null ? null : image.backing().map(Backing::device).orElse(null);
-      if (below == null) {
-        return source.device();
-      }
-      d = below;
+    if (layers == null) {
+      layers = ImageChain.of(source.device()).layers();
     }
-    return d;
+    return depth < layers.size() ? layers.get(depth).device() : source.device();
   }
 
   /** The status walk: through the whole chain, or over the top layer only with {@code -B}. */

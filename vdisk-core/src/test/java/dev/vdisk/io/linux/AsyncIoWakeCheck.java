@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.time.Duration;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * What {@link AsyncIo#wake} promises, checked on a queue of depth 2 over {@link AsyncIoLedger#file}: another thread's
@@ -45,10 +46,26 @@ final class AsyncIoWakeCheck {
     ledger.read(aio, 1, 5);
     aio.submit((slot, result) -> { throw new AssertionError("refused: " + result); });
     assertThat(aio.unsubmitted()).isZero();
+    // Bounded: the ring's entries have wrapped past those the wake-ups used, and a request sent on an entry still
+    // naming the eventfd would wait there for good (prepareOwnOn's descriptor left behind). The ledger's memory is
+    // this thread's, so a watchdog wakes the reap instead of running it on another thread.
+    AtomicBoolean fired = new AtomicBoolean();
+    Thread watchdog = Thread.ofPlatform().daemon().start(() -> {
+      try {
+        Thread.sleep(10_000);
+        fired.set(true);
+        aio.wake();
+      } catch (InterruptedException | IOException e) {
+        // the requests completed in time
+      }
+    });
     int n = 0;
     while (n < 2) {
       n += aio.reap(2 - n, ledger.check);
+      assertThat(n == 2 || !fired.get()).as("both requests completed within 10 s").isTrue();
     }
+    watchdog.interrupt();
+    watchdog.join();
     assertThat(ledger.completed()).isEqualTo(2);
     assertThat(aio.woken()).isFalse();
   }
