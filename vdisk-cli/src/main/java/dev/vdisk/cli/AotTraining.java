@@ -189,6 +189,9 @@ public final class AotTraining {
         "dev.vdisk.io.rbd.RbdDiffCollector",
         "dev.vdisk.io.rbd.RbdQueue", "dev.vdisk.io.rbd.RbdQueue$Request", "dev.vdisk.io.rbd.RbdQueue$Dropped", "dev.vdisk.block.RequestQueue$Completion",
         "dev.vdisk.block.ForwardingQueue", "dev.vdisk.block.CheckedDevice$1", "dev.vdisk.bench.QueuedBenchRunner",
+        // A convert off RBD reads its chunks into aligned buffers; the training's local converts map theirs, backing
+        // files' data included.
+        "dev.vdisk.io.internal.DirectBuffers",
         "jdk.internal.foreign.abi.UpcallLinker", "jdk.internal.foreign.abi.UpcallLinker$InvocationData",
         "jdk.internal.foreign.abi.UpcallStubs", "jdk.internal.foreign.abi.UpcallStubs$1",
         "jdk.internal.foreign.abi.BindingSpecializer$1", "jdk.internal.foreign.abi.Binding$Cast$1",

@@ -137,7 +137,8 @@ class ImageLockInteropIT {
         for (int i = 0; i < 300 && !Files.exists(dir.resolve("vdisk.sock")); i++) {
           Thread.sleep(50);
         }
-        assertThat(PeerTools.check(dir, "nbdinfo", "--size", "nbd+unix:///?socket=" + dir.resolve("vdisk.sock")))
+        String uri = "nbd+unix:///?socket=" + dir.resolve("vdisk.sock");
+        assertThat(PeerTools.checkConnecting(dir, "nbdinfo", "--size", uri))
             .as("vdisk serve -r beside qemu-nbd").isEqualTo("1048576\n");
       } finally {
         stop(reader);

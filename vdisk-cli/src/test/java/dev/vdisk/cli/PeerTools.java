@@ -57,4 +57,20 @@ final class PeerTools {
     }
     return r.out();
   }
+
+  /**
+   * {@link #check} for a client of a server just started: a server's socket file exists from bind(2), a moment before
+   * listen(2), so a refused connection is tried again (for 5 s at most).
+   */
+  static String checkConnecting(Path dir, String... command) throws IOException, InterruptedException {
+    Result r = run(dir, command);
+    for (int i = 0; i < 50 && r.exit() != 0 && r.err().contains("Connection refused"); i++) {
+      Thread.sleep(100);
+      r = run(dir, command);
+    }
+    if (r.exit() != 0) {
+      fail(String.join(" ", command) + ": exit " + r.exit() + "\n" + r.out() + r.err());
+    }
+    return r.out();
+  }
 }

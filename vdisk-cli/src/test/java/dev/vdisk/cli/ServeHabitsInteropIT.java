@@ -57,16 +57,10 @@ class ServeHabitsInteropIT {
 
   /** What nbdinfo --list --json says about the server behind {@code sock}, without the URI (which names the socket). */
   private String list(Path sock) throws IOException, InterruptedException {
-    String[] command = {"nbdinfo", "--list", "--json", "nbd+unix:///?socket=" + sock};
-    PeerTools.Result r = PeerTools.run(dir, command);
-    // A server's socket file exists from bind(2), a moment before listen(2): a refused connection is retried, which
-    // neither server counts as a client (a probe connection would make a qemu-nbd without -t exit).
-    for (int i = 0; i < 50 && r.exit() != 0 && r.err().contains("Connection refused"); i++) {
-      Thread.sleep(100);
-      r = PeerTools.run(dir, command);
-    }
-    assertThat(r.exit()).as(String.join(" ", command) + "\n" + r.err()).isZero();
-    return r.out().replaceAll("(?m)^\\s*\"uri\": .*\\n", "");
+    // A refused connection is retried, which neither server counts as a client (a probe connection would make a
+    // qemu-nbd without -t exit).
+    return PeerTools.checkConnecting(dir, "nbdinfo", "--list", "--json", "nbd+unix:///?socket=" + sock)
+        .replaceAll("(?m)^\\s*\"uri\": .*\\n", "");
   }
 
   /** Starts both servers with {@code options} and FILE {@code image} (the socket added), and returns each one's listing. */
