@@ -6,16 +6,15 @@ import dev.vdisk.block.CheckedDevice;
 import dev.vdisk.block.Extent;
 import dev.vdisk.block.WriteFlag;
 import dev.vdisk.testkit.Peers;
+import dev.vdisk.testkit.Qemu;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
@@ -30,12 +29,10 @@ class ExtentsIT {
 
   @Test
   void extentsOfAFileWrittenByQemuIoMatchQemuImgMap() throws Exception {
-    Peers.require("qemu-img");
-    Peers.require("qemu-io");
+    Qemu.require();
     Path p = dir.resolve("sparse.raw");
-    run("qemu-img", "create", "-f", "raw", p.toString(), "8M");
-    run("qemu-io", "-f", "raw", "-c", "write -P 0xaa 1M 64k", "-c", "write -P 0x55 5000k 12k",
-        "-c", "write -P 0x11 7M 1M", p.toString());
+    Qemu.img(dir, "create", "-f", "raw", p.toString(), "8M");
+    Qemu.ioAs(dir, "raw", p.toString(), "write -P 0xaa 1M 64k", "write -P 0x55 5000k 12k", "write -P 0x11 7M 1M");
     for (CacheMode cache : List.of(CacheMode.WRITEBACK, CacheMode.NONE)) {
       assertThat(vdiskMap(p, cache)).as("cache=%s", cache).isEqualTo(qemuMap(p)).hasSizeGreaterThan(4);
     }
@@ -45,7 +42,7 @@ class ExtentsIT {
   void extentsAfterVdiskWritesDiscardsAndZeroesMatchQemuImgMap() throws Exception {
     Peers.require("qemu-img");
     Path p = dir.resolve("vdisk.raw");
-    run("qemu-img", "create", "-f", "raw", p.toString(), "8M");
+    Qemu.img(dir, "create", "-f", "raw", p.toString(), "8M");
     try (CheckedDevice dev = new CheckedDevice(FileDevice.open(p, FileOptions.of(CacheMode.NONE, false)))) {
       ByteBuffer ones = ByteBuffer.allocate(3 << 20);
       while (ones.hasRemaining()) {
@@ -84,10 +81,10 @@ class ExtentsIT {
   }
 
   private static List<Extent> qemuMap(Path p, String... extra) throws IOException, InterruptedException {
-    List<String> cmd = new ArrayList<>(List.of("qemu-img", "map", "--output=json", "-f", "raw"));
-    cmd.addAll(List.of(extra));
-    cmd.add(p.toString());
-    String json = run(cmd.toArray(String[]::new));
+    List<String> args = new ArrayList<>(List.of("map", "--output=json", "-f", "raw"));
+    args.addAll(List.of(extra));
+    args.add(p.toString());
+    String json = Qemu.img(p.getParent(), args.toArray(String[]::new));
     List<Extent> out = new ArrayList<>();
     Matcher obj = OBJECT.matcher(json);
     while (obj.find()) {
@@ -102,15 +99,6 @@ class ExtentsIT {
           f.containsKey("offset") ? Long.parseLong(f.get("offset")) : Extent.NO_OFFSET));
     }
     assertThat(out).as(json).isNotEmpty();
-    return out;
-  }
-
-  private static String run(String... command) throws IOException, InterruptedException {
-    Process proc = new ProcessBuilder(command).redirectErrorStream(true).start();
-    proc.getOutputStream().close();
-    String out = new String(proc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertThat(proc.waitFor(30, TimeUnit.SECONDS)).as(String.join(" ", command) + ": timed out").isTrue();
-    assertThat(proc.exitValue()).as(String.join(" ", command) + ":\n" + out).isZero();
     return out;
   }
 }

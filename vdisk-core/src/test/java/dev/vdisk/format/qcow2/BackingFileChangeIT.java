@@ -7,6 +7,7 @@ import dev.vdisk.block.FilterDevice;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileDevice;
 import dev.vdisk.io.FileOptions;
+import dev.vdisk.testkit.Qemu;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Optional;

@@ -12,6 +12,7 @@ import dev.vdisk.format.internal.FileContext;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileOptions;
 import dev.vdisk.testkit.CrashingDevice;
+import dev.vdisk.testkit.Qemu;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;

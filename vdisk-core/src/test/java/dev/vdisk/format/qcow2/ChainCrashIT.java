@@ -20,6 +20,7 @@ import dev.vdisk.ops.Progress;
 import dev.vdisk.ops.internal.Commit;
 import dev.vdisk.ops.internal.Rebase;
 import dev.vdisk.testkit.CrashingDevice;
+import dev.vdisk.testkit.Qemu;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;

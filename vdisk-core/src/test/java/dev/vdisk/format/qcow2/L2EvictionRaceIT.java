@@ -6,6 +6,7 @@ import dev.vdisk.format.internal.FileContext;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileDevice;
 import dev.vdisk.io.FileOptions;
+import dev.vdisk.testkit.Qemu;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.Arrays;

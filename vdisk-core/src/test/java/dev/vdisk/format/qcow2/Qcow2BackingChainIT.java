@@ -8,6 +8,7 @@ import dev.vdisk.block.Extent;
 import dev.vdisk.format.Backing;
 import dev.vdisk.format.internal.FileContext;
 import dev.vdisk.format.internal.OpenImage;
+import dev.vdisk.testkit.Qemu;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;

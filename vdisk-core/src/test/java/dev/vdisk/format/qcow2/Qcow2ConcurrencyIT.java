@@ -8,6 +8,7 @@ import dev.vdisk.format.internal.Images;
 import dev.vdisk.format.internal.OpenImage;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileOptions;
+import dev.vdisk.testkit.Qemu;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.vdisk.block.Extent;
 import dev.vdisk.format.Snapshot;
 import dev.vdisk.format.internal.OpenImage;
+import dev.vdisk.testkit.Qemu;
 import dev.vdisk.testkit.Scribble;
 import java.nio.file.Files;
 import java.nio.file.Path;

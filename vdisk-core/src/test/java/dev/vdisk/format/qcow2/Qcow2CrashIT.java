@@ -17,6 +17,7 @@ import dev.vdisk.io.FileDevice;
 import dev.vdisk.io.FileOptions;
 import dev.vdisk.io.SimulatedHostFile;
 import dev.vdisk.testkit.CrashingDevice;
+import dev.vdisk.testkit.Qemu;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;

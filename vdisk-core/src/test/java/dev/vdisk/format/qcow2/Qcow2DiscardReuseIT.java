@@ -10,6 +10,7 @@ import dev.vdisk.format.internal.Images;
 import dev.vdisk.format.internal.OpenImage;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileOptions;
+import dev.vdisk.testkit.Qemu;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -11,6 +11,7 @@ import dev.vdisk.io.FileOptions;
 import dev.vdisk.io.internal.DirectBuffers;
 import dev.vdisk.io.internal.RequestQueues;
 import dev.vdisk.testkit.Peers;
+import dev.vdisk.testkit.Qemu;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;

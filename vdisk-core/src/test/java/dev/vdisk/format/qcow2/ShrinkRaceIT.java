@@ -7,6 +7,7 @@ import dev.vdisk.format.internal.OpenImage;
 import dev.vdisk.io.Aio;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileOptions;
+import dev.vdisk.testkit.Qemu;
 import dev.vdisk.testkit.ShrinkRace;
 import java.nio.file.Files;
 import java.nio.file.Path;

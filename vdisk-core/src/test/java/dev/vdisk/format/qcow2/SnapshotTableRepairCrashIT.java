@@ -7,6 +7,7 @@ import dev.vdisk.format.CheckProblem;
 import dev.vdisk.format.CheckResult;
 import dev.vdisk.format.Repair;
 import dev.vdisk.testkit.CrashingDevice;
+import dev.vdisk.testkit.Qemu;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;

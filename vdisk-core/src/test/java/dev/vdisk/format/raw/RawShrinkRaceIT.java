@@ -7,15 +7,10 @@ import dev.vdisk.format.internal.OpenImage;
 import dev.vdisk.io.Aio;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileOptions;
-import dev.vdisk.testkit.Peers;
+import dev.vdisk.testkit.Qemu;
 import dev.vdisk.testkit.ShrinkRace;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.io.TempDir;
@@ -40,8 +35,7 @@ class RawShrinkRaceIT {
 
   @BeforeAll
   static void peers() {
-    Peers.require("qemu-img");
-    Peers.require("qemu-io");
+    Qemu.require();
   }
 
   /** Synchronous writes from several threads, through the page cache and with O_DIRECT. */
@@ -59,38 +53,21 @@ class RawShrinkRaceIT {
   }
 
   private void rounds(FileOptions options, boolean queued) throws Exception {
-    qemu("qemu-img", "create", "-q", "-f", "raw", "kept.raw", Long.toString(NEW_SIZE));
-    qemu("qemu-io", "-f", "raw", "-c", "write -P 0x11 0 " + NEW_SIZE, "kept.raw");
+    Qemu.img(dir, "create", "-q", "-f", "raw", "kept.raw", Long.toString(NEW_SIZE));
+    Qemu.ioAs(dir, "raw", "kept.raw", "write -P 0x11 0 " + NEW_SIZE);
     for (int round = 0; round < ROUNDS; round++) {
       Files.deleteIfExists(dir.resolve("t.raw"));
-      qemu("qemu-img", "create", "-q", "-f", "raw", "t.raw", Long.toString(SIZE));
-      qemu("qemu-io", "-f", "raw", "-c", "write -P 0x11 0 " + SIZE, "t.raw");
+      Qemu.img(dir, "create", "-q", "-f", "raw", "t.raw", Long.toString(SIZE));
+      Qemu.ioAs(dir, "raw", "t.raw", "write -P 0x11 0 " + SIZE);
       try (OpenImage img = Images.open(dir.resolve("t.raw"), "raw", options)) {
         Assumptions.assumeTrue(img.file().aio() == options.aio(), options.aio() + " is not available on this kernel");
         ShrinkRace.race(img.device(), SIZE, NEW_SIZE, round, queued);
       }
       assertThat(Files.size(dir.resolve("t.raw"))).as("round %d: the file's size", round).isEqualTo(NEW_SIZE);
-      assertThat(qemu("qemu-img", "info", "-f", "raw", "--output=json", "t.raw")).as("round %d: qemu-img info", round)
+      assertThat(Qemu.img(dir, "info", "-f", "raw", "--output=json", "t.raw")).as("round %d: qemu-img info", round)
           .contains("\"virtual-size\": " + NEW_SIZE);
-      assertThat(qemu("qemu-img", "compare", "-s", "-f", "raw", "-F", "raw", "kept.raw", "t.raw"))
+      assertThat(Qemu.img(dir, "compare", "-s", "-f", "raw", "-F", "raw", "kept.raw", "t.raw"))
           .as("round %d: qemu-img compare with the kept part", round).contains("Images are identical.");
     }
-  }
-
-  /** {@code tool args...} run in the test's directory; its output, or an exception with it if the tool failed. */
-  private String qemu(String tool, String... args) throws IOException, InterruptedException {
-    List<String> cmd = new ArrayList<>(List.of(tool));
-    cmd.addAll(List.of(args));
-    Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true).start();
-    p.getOutputStream().close();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    if (!p.waitFor(60, TimeUnit.SECONDS)) {
-      p.destroyForcibly();
-      throw new IOException(cmd + ": timed out");
-    }
-    if (p.exitValue() != 0 || out.contains("error") || out.contains("failed")) {
-      throw new IOException(cmd + " exited " + p.exitValue() + ": " + out);
-    }
-    return out;
   }
 }

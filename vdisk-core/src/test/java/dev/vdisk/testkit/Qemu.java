@@ -1,6 +1,5 @@
-package dev.vdisk.format.qcow2;
+package dev.vdisk.testkit;
 
-import dev.vdisk.testkit.Peers;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -10,13 +9,13 @@ import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
 /** Runs qemu-img and qemu-io in a directory, failing with their output when they fail. */
-final class Qemu {
+public final class Qemu {
   private static final long TIMEOUT_SECONDS = 60;
 
   private Qemu() {}
 
   /** Skips (or on CI fails) the calling test unless both tools are installed. */
-  static void require() {
+  public static void require() {
     Peers.require("qemu-img");
     Peers.require("qemu-io");
   }
@@ -25,28 +24,33 @@ final class Qemu {
    * True if qemu-img is here to judge a test that runs without it (vdisk makes its images); on CI a missing qemu-img
    * fails the test ({@link Peers#judge}). Callers say in their report when it was missing.
    */
-  static boolean judges() {
+  public static boolean judges() {
     return Peers.judge("qemu-img");
   }
 
   /** {@code qemu-img args...} run in {@code dir}; returns stdout. */
-  static String img(Path dir, String... args) throws IOException, InterruptedException {
+  public static String img(Path dir, String... args) throws IOException, InterruptedException {
     return run(dir, Set.of(), "qemu-img", args);
   }
 
   /** {@code qemu-img args...}, which may also exit with {@code alsoOk} (qemu-img check's 3 for leaks, say). */
-  static String imgAllowingExit(Path dir, int alsoOk, String... args) throws IOException, InterruptedException {
+  public static String imgAllowingExit(Path dir, int alsoOk, String... args) throws IOException, InterruptedException {
     return run(dir, Set.of(alsoOk), "qemu-img", args);
   }
 
   /** {@code qemu-img check --output=json image}, which exits 0, 2 (corruptions) or 3 (leaks); its output. */
-  static String checkJson(Path dir, String image) throws IOException, InterruptedException {
+  public static String checkJson(Path dir, String image) throws IOException, InterruptedException {
     return run(dir, Set.of(2, 3), "qemu-img", "check", "--output=json", image);
   }
 
   /** {@code qemu-io -f qcow2 -c cmd1 -c cmd2 ... image} run in {@code dir}. */
-  static void io(Path dir, String image, String... commands) throws IOException, InterruptedException {
-    List<String> args = new ArrayList<>(List.of("-f", "qcow2"));
+  public static void io(Path dir, String image, String... commands) throws IOException, InterruptedException {
+    ioAs(dir, "qcow2", image, commands);
+  }
+
+  /** {@code qemu-io -f format -c cmd1 -c cmd2 ... image} run in {@code dir}; fails if a command reported an error. */
+  public static void ioAs(Path dir, String format, String image, String... commands) throws IOException, InterruptedException {
+    List<String> args = new ArrayList<>(List.of("-f", format));
     for (String c : commands) {
       args.add("-c");
       args.add(c);
@@ -60,7 +64,7 @@ final class Qemu {
   }
 
   /** {@code tool args...} (another QEMU or libnbd tool: qemu-nbd, nbdinfo) run in {@code dir}; returns its output. */
-  static String tool(Path dir, String tool, String... args) throws IOException, InterruptedException {
+  public static String tool(Path dir, String tool, String... args) throws IOException, InterruptedException {
     return run(dir, Set.of(), tool, args);
   }
 
