@@ -11,9 +11,13 @@ import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Linux AIO on an O_DIRECT descriptor: one io_submit for a batch, one io_getevents for its completions, per-request errors. */
+// A reap that a fault leaves waiting for good (a request on the wrong descriptor, a wake that does not end the wait)
+// blocks in the kernel, where no interrupt reaches it: each test runs on a thread of its own and fails after a minute.
+@Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class LinuxAioTest {
   @TempDir Path dir;
 
