@@ -82,7 +82,6 @@ final class RbdNative {
   final Downcall rbdAioFlush;
   /** {@code rbd_aio_write_zeroes}, absent before librbd 1.13 (Ceph 15). */
   final Optional<Downcall> rbdAioWriteZeroes;
-  final Downcall strerror;
 
   /**
    * The one shape of both callbacks' upcall stubs, {@code long f(long, long, long, long)}: the JDK specializes an upcall
@@ -165,7 +164,15 @@ final class RbdNative {
     rbdAioDiscard = bind(rbd, "rbd_aio_discard");
     rbdAioFlush = bind(rbd, "rbd_aio_flush");
     rbdAioWriteZeroes = rbd.find("rbd_aio_write_zeroes").map(Downcall::new);
-    strerror = new Downcall(Linker.nativeLinker().defaultLookup().findOrThrow("strerror"));
+  }
+
+  /**
+   * The C library's {@code strerror}, looked up when an error is first described: the C library's lookup (the JDK's
+   * first {@code defaultLookup}) is not on the connect's path, which it delayed when the command's {@code vdisk-link}
+   * thread had not made it yet.
+   */
+  private static final class Strerror {
+    static final Downcall CALL = new Downcall(Linker.nativeLinker().defaultLookup().findOrThrow("strerror"));
   }
 
   /**
@@ -322,7 +329,7 @@ final class RbdNative {
   /** The C library's text for {@code errno} (a positive number), e.g. "No such file or directory". */
   String describe(int errno) {
     try {
-      return MemorySegment.ofAddress(strerror.call(errno)).reinterpret(256).getString(0);
+      return MemorySegment.ofAddress(Strerror.CALL.call(errno)).reinterpret(256).getString(0);
     } catch (Throwable e) {
       return "errno " + errno;
     }
