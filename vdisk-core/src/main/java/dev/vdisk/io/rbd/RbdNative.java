@@ -268,8 +268,9 @@ final class RbdNative {
    * {@link MemorySegment#address()} (their memory must stay alive for the call, as for any downcall) and cast
    * {@code int} results with {@code (int)}; a {@code void} function's result is meaningless. The shape, errno capture
    * included (into a segment nobody reads: these functions return {@code -errno}), is the system calls' own, so the
-   * process links one stub, not two: the command's {@code vdisk-link} thread, started first, usually has it made by
-   * the time librbd is loaded.
+   * process links one stub, not two: the command's {@code vdisk-link} thread, started first, links it while librbd
+   * loads; a convert off RBD on a loaded two-core machine still waits 20-50 ms for it after the load (class-init log,
+   * 2026-12-05), which is why that link needs nothing but the linker and the errno option ({@code LinuxNative.Calls}).
    */
   static final class Downcall {
     /**
