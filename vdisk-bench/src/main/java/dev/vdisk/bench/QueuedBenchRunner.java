@@ -52,9 +52,7 @@ final class QueuedBenchRunner {
     for (int i = 0; i < depth; i++) {
       // Read buffers too, as qemu-img's memset before its clock starts: their pages are touched before the run, not
       // faulted in by its first requests.
-      while (buffers[i].hasRemaining()) {
-        buffers[i].put((byte) spec.pattern());
-      }
+      BenchRunner.fill(buffers[i], spec.pattern());
       free.add(i);
     }
   }

@@ -142,24 +142,30 @@ final class LinuxNative {
   }
 
   /**
-   * What every downcall shares: the linker, libc's symbols and the errno capture. A nested holder so that merely
-   * loading {@link LinuxNative} on an unsupported platform does not fail: linking happens on first use, after
-   * {@link #requireSupported()}.
+   * What every downcall shares: the linker and the errno capture. A nested holder so that merely loading {@link
+   * LinuxNative} on an unsupported platform does not fail: linking happens on first use, after {@link
+   * #requireSupported()}. Only what {@link SharedDowncall}'s link needs, so that the link starts at once: libc's symbols
+   * and errno's offset ({@link Libc}) cost a command's start 20-25 ms before it on a loaded machine (the C library's
+   * lookup, the layout path's method handles), while the Ceph binding, which needs neither, waited for the link.
    */
   static final class Calls {
     static final Linker LINKER = Linker.nativeLinker();
-    static final SymbolLookup LIBC = LINKER.defaultLookup();
     static final StructLayout CAPTURE = Linker.Option.captureStateLayout();
-    /** Where errno lies in {@link #CAPTURE} (read with a plain get: a VarHandle costs start-up to build). */
-    static final long ERRNO_OFFSET = CAPTURE.byteOffset(MemoryLayout.PathElement.groupElement("errno"));
     static final Linker.Option ERRNO_OPTION = Linker.Option.captureCallState("errno");
 
     static MethodHandle handle(String name, FunctionDescriptor fd) {
-      return LINKER.downcallHandle(symbol(name), fd, ERRNO_OPTION);
+      return LINKER.downcallHandle(Libc.symbol(name), fd, ERRNO_OPTION);
     }
+  }
 
-    private static MemorySegment symbol(String name) {
-      return LIBC.find(name).orElseThrow(() -> new UnsatisfiedLinkError("libc symbol not found: " + name));
+  /** libc's symbols and where errno lies in a capture: made on first use, after {@link Calls}. */
+  static final class Libc {
+    static final SymbolLookup LOOKUP = Calls.LINKER.defaultLookup();
+    /** Where errno lies in {@link Calls#CAPTURE} (read with a plain get: a VarHandle costs start-up to build). */
+    static final long ERRNO_OFFSET = Calls.CAPTURE.byteOffset(MemoryLayout.PathElement.groupElement("errno"));
+
+    static MemorySegment symbol(String name) {
+      return LOOKUP.find(name).orElseThrow(() -> new UnsatisfiedLinkError("libc symbol not found: " + name));
     }
   }
 
@@ -193,7 +199,8 @@ final class LinuxNative {
       try {
         // The shared shape (eight longs: the number, six arguments and one the kernel never sees), so that the Ceph
         // binding's link finds this one made.
-        handle = Calls.handle("syscall", SharedDowncall.SHAPE);
+        // Linked before libc's symbol is looked up (Calls.handle looks it up first): see Calls.
+        handle = SharedDowncall.handle().bindTo(Libc.symbol("syscall"));
       } catch (RuntimeException | LinkageError e) {
         failure = e instanceof ExceptionInInitializerError init && init.getCause() != null ? init.getCause() : e;
       }
@@ -216,7 +223,7 @@ final class LinuxNative {
 
   private static final class StrerrorDesc {
     /** glibc's thread-safe, locale-independent strerror; absent on other C libraries. */
-    static final Optional<MethodHandle> HANDLE = Calls.LIBC.find("strerrordesc_np")
+    static final Optional<MethodHandle> HANDLE = Libc.LOOKUP.find("strerrordesc_np")
         .map(a -> Calls.LINKER.downcallHandle(a, FunctionDescriptor.of(ADDRESS, JAVA_INT)));
   }
 
@@ -530,7 +537,7 @@ final class LinuxNative {
   }
 
   static int errno(MemorySegment capture) {
-    return capture.get(JAVA_INT, Calls.ERRNO_OFFSET);
+    return capture.get(JAVA_INT, Libc.ERRNO_OFFSET);
   }
 
   /** A downcall cannot throw; anything caught here is a linkage or platform defect, not an I/O error. */

@@ -82,7 +82,6 @@ final class RbdNative {
   final Downcall rbdAioFlush;
   /** {@code rbd_aio_write_zeroes}, absent before librbd 1.13 (Ceph 15). */
   final Optional<Downcall> rbdAioWriteZeroes;
-  final Downcall strerror;
 
   /**
    * The one shape of both callbacks' upcall stubs, {@code long f(long, long, long, long)}: the JDK specializes an upcall
@@ -165,7 +164,15 @@ final class RbdNative {
     rbdAioDiscard = bind(rbd, "rbd_aio_discard");
     rbdAioFlush = bind(rbd, "rbd_aio_flush");
     rbdAioWriteZeroes = rbd.find("rbd_aio_write_zeroes").map(Downcall::new);
-    strerror = new Downcall(Linker.nativeLinker().defaultLookup().findOrThrow("strerror"));
+  }
+
+  /**
+   * The C library's {@code strerror}, looked up when an error is first described: the C library's lookup (the JDK's
+   * first {@code defaultLookup}) is not on the connect's path, which it delayed when the command's {@code vdisk-link}
+   * thread had not made it yet.
+   */
+  private static final class Strerror {
+    static final Downcall CALL = new Downcall(Linker.nativeLinker().defaultLookup().findOrThrow("strerror"));
   }
 
   /**
@@ -261,8 +268,9 @@ final class RbdNative {
    * {@link MemorySegment#address()} (their memory must stay alive for the call, as for any downcall) and cast
    * {@code int} results with {@code (int)}; a {@code void} function's result is meaningless. The shape, errno capture
    * included (into a segment nobody reads: these functions return {@code -errno}), is the system calls' own, so the
-   * process links one stub, not two: the command's {@code vdisk-link} thread, started first, usually has it made by
-   * the time librbd is loaded.
+   * process links one stub, not two: the command's {@code vdisk-link} thread, started first, links it while librbd
+   * loads; a convert off RBD on a loaded two-core machine still waits 20-50 ms for it after the load (class-init log,
+   * 2026-12-05), which is why that link needs nothing but the linker and the errno option ({@code LinuxNative.Calls}).
    */
   static final class Downcall {
     /**
@@ -322,7 +330,7 @@ final class RbdNative {
   /** The C library's text for {@code errno} (a positive number), e.g. "No such file or directory". */
   String describe(int errno) {
     try {
-      return MemorySegment.ofAddress(strerror.call(errno)).reinterpret(256).getString(0);
+      return MemorySegment.ofAddress(Strerror.CALL.call(errno)).reinterpret(256).getString(0);
     } catch (Throwable e) {
       return "errno " + errno;
     }
