@@ -12,6 +12,9 @@ import java.io.IOException;
 sealed interface L2Entry {
   long NO_OFFSET = -1;
 
+  /** The host offset the entry names, or {@link #NO_OFFSET}: a cluster's start, or a compressed cluster's first byte. */
+  long hostOffset();
+
   /** Not defined by this image: reads go to the backing image (zeroes without one). */
   record Unallocated(long hostOffset) implements L2Entry {}
 
