@@ -93,7 +93,6 @@ final class ClusterMapper {
         && (next & Geometry.OFFSET_MASK) == host + geometry.clusterSize();
   }
 
-
   /**
    * The host offset of guest byte {@code offset} if {@code [offset, offset + length)} lies in one cluster and {@link
    * #map} answers it as one {@link L2Entry.Normal} run of {@code length} bytes; else {@link L2Entry#NO_OFFSET} (then
