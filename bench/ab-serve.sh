@@ -32,11 +32,11 @@ while getopts "r:n:w:m:d:" opt; do
     w) warmups=$OPTARG ;;
     m) cache=$OPTARG ;;
     d) dir=$OPTARG ;;
-    *) sed -n '2,21p' "$0"; exit 2 ;;
+    *) sed -n '2,20p' "$0"; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
-[ $# -gt 0 ] || { sed -n '2,21p' "$0"; exit 2; }
+[ $# -gt 0 ] || { sed -n '2,20p' "$0"; exit 2; }
 for spec in "$@"; do
   [[ $spec == *=* ]] || { echo "ab-serve: $spec (expected NAME=JAR or NAME=qemu-nbd)" >&2; exit 2; }
   jar=${spec#*=}
@@ -46,6 +46,7 @@ mkdir -p "$dir"
 img="$dir/ab-serve-1g.raw"
 [ -f "$img" ] || qemu-img create -q -f raw -o preallocation=full "$img" 1G
 . "$here/.mvn/jdk25.sh"
+. "$here/bench/jit-ticks.sh"
 vdisk_use_jdk25 >/dev/null
 sock="$dir/ab-serve.sock"
 uri="nbd+unix:///?socket=$sock"
@@ -58,15 +59,6 @@ stop() { [ -z "$pid" ] || { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/
 trap 'stop; rm -f "$results" "$results.perf"' EXIT
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
-jit_ticks() { # the compiler threads' ticks now
-  local sum=0 t
-  for t in /proc/"$pid"/task/*; do
-    case $(cat "$t/comm" 2>/dev/null) in
-      C1\ Compiler*|C2\ Compiler*) sum=$((sum + $(awk '{print $14 + $15}' "$t/stat" 2>/dev/null || echo 0))) ;;
-    esac
-  done
-  echo "$sum"
-}
 per_request() { echo "scale=2; $1 * 1000000 / $tps / $count" | bc; }
 
 for round in $(seq "$rounds"); do
@@ -88,7 +80,7 @@ for round in $(seq "$rounds"); do
       [ "$mode" = read ] || w=-w
       for _ in $(seq "$warmups"); do qemu-img bench -f raw $w -c "$count" -d 16 -s 4096 -S "$scatter" "$uri" >/dev/null; done
       t0=$(cpu_ticks)
-      j0=$(jit_ticks)
+      j0=$(jit_ticks "$pid")
       ppid=
       if [ -n "$perf" ]; then
         "$perf" stat -x, -e context-switches -p "$pid" -o "$results.perf" 2>/dev/null &
@@ -105,7 +97,7 @@ for round in $(seq "$rounds"); do
         cs=$(awk -F, -v n="$count" '/context-switches/ {printf "%.2f", $1 / n}' "$results.perf")
       fi
       cpu=$(per_request $(($(cpu_ticks) - t0)))
-      jit=$(per_request $(($(jit_ticks) - j0)))
+      jit=$(per_request $(($(jit_ticks "$pid") - j0)))
       iops=$(echo "$count / ($end - $start)" | bc)
       load=$(cut -d' ' -f1 /proc/loadavg)
       echo "$name $mode $iops $cpu $jit $cs $load" >>"$results"
