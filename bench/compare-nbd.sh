@@ -9,7 +9,8 @@
 #   -n COUNT    requests per 4 KiB run (default 40000; 1 MiB runs use COUNT/16)
 #   -m CACHE    cache mode of vdisk and qemu-nbd (default writeback; nbdkit's file plugin uses the page cache)
 #   -c REGEX    only the cells whose name matches (grep -E), e.g. -c '^4k' (default: all)
-#   -w WARMUPS  unmeasured runs of the cell's workload before each measurement (default 1)
+#   -w WARMUPS  unmeasured runs of the cell's workload before each measurement (default 1; a fresh vdisk's C2 still
+#               compiles during its second 40,000-request run: 3 measure its steady state, see the JIT column)
 #   -f FORMAT   raw (default) or qcow2 (64 KiB clusters, preallocation=full: every cluster allocated)
 #   -s MIB      image size in MiB (default 1024; a small one checks that the script runs, it measures nothing)
 # VDISK_AIO=MODE and QEMU_AIO=MODE in the environment pass --aio=MODE to vdisk serve and to qemu-nbd (each its own
@@ -40,7 +41,7 @@ while getopts "d:r:n:m:c:w:f:s:" opt; do
     w) warmups=$OPTARG ;;
     f) format=$OPTARG ;;
     s) mib=$OPTARG ;;
-    *) sed -n '2,21p' "$0"; exit 2 ;;
+    *) sed -n '2,23p' "$0"; exit 2 ;;
   esac
 done
 for tool in qemu-img qemu-nbd nbdkit nbdcopy; do
@@ -70,6 +71,7 @@ fi
 jar="$dir/vdisk-bench.jar"
 cp "$here/vdisk-cli/target/vdisk.jar" "$jar"
 . "$here/.mvn/jdk25.sh"
+. "$here/bench/jit-ticks.sh"
 vdisk_use_jdk25
 # The launcher's AOT cache of long-running commands (classes and the JIT's profiles of a trained server, see
 # dev.vdisk.cli.AotTraining), recorded for this copy of the jar: a cache belongs to one jar path, and an installed or
@@ -167,14 +169,14 @@ ticks_per_second=$(getconf CLK_TCK)
 
 # Servers take turns inside every cell and repeat, so that the load of a shared machine falls on all of them
 # alike; each server is started fresh and warmed up with WARMUPS unmeasured runs of the cell's workload.
-declare -A result cpu stalled
+declare -A result cpu jit stalled
 servers=(qemu-nbd nbdkit vdisk)
 [ "$format" = raw ] || servers=(qemu-nbd vdisk)
 for cell in "${cells[@]}"; do
   IFS='|' read -r name unit cmd <<<"$cell"
   limit=$client_timeout
   [[ $cmd == *TCPURI* ]] && limit=$stall_timeout
-  declare -A times=() ticks=()
+  declare -A times=() ticks=() jitticks=()
   for _ in $(seq "$repeats"); do
     for server in "${servers[@]}"; do
       [ -z "${stalled["$server|$name"]:-}" ] || continue
@@ -186,9 +188,11 @@ for cell in "${cells[@]}"; do
       for _ in $(seq "$warmups"); do measure "$limit" "$cmd" >/dev/null || { rc=$?; break; }; done
       if [ $rc = 0 ]; then
         t0=$(cpu_ticks)
+        j0=$(jit_ticks "$pid")
         if s=$(measure "$limit" "$cmd"); then
           times[$server]+="$s "
           ticks[$server]+="$(( $(cpu_ticks) - t0 )) "
+          jitticks[$server]+="$(( $(jit_ticks "$pid") - j0 )) "
         else
           rc=$?
         fi
@@ -212,9 +216,10 @@ for cell in "${cells[@]}"; do
     fi
     per=$([[ $unit == IOPS* ]] && echo "$amount / 1000000" || echo "$amount / 1000000 / 1000")
     cpu["$server|$name"]=$(echo "$(printf '%s\n' ${ticks[$server]} | median) / $ticks_per_second / ($per)" | bc -l)
-    echo "  $name, $server: $(printf %.0f "${result["$server|$name"]}") ${unit%% *} (seconds: ${times[$server]}; CPU ticks: ${ticks[$server]})" >&2
+    jit["$server|$name"]=$(echo "$(printf '%s\n' ${jitticks[$server]} | median) / $ticks_per_second / ($per)" | bc -l)
+    echo "  $name, $server: $(printf %.0f "${result["$server|$name"]}") ${unit%% *} (seconds: ${times[$server]}; CPU ticks: ${ticks[$server]}; of them the JIT's: ${jitticks[$server]})" >&2
   done
-  unset times ticks
+  unset times ticks jitticks
 done
 
 # A server that stalled in a cell shows "stalled" and takes no part in the ratio; nbdkit has no qcow2 reader ("-").
@@ -239,12 +244,14 @@ for cell in "${cells[@]}"; do
     "$(shown nbdkit "$name" %.0f "${result["nbdkit|$name"]:-}")" "$v" "$(ratio "$v" "$(peers "$name" result | sort -g | tail -n 1)")"
 done
 
-printf '\nServer CPU time during the measured run (median; user + system): microseconds per request, milliseconds per MB.\n\n'
-printf '| workload | unit | qemu-nbd | nbdkit file | vdisk | vdisk / leaner peer |\n|---|---|---|---|---|---|\n'
+printf '\nServer CPU time during the measured run (median; user + system): microseconds per request, milliseconds per MB.\n'
+printf 'Of vdisk'"'"'s, the JIT compiler threads'"'"' (median): a fresh server still compiles during its first runs (see -w).\n\n'
+printf '| workload | unit | qemu-nbd | nbdkit file | vdisk | of it JIT | vdisk / leaner peer |\n|---|---|---|---|---|---|---|\n'
 for cell in "${cells[@]}"; do
   IFS='|' read -r name unit _ <<<"$cell"
   v=${cpu["vdisk|$name"]}
   u=$([[ $unit == IOPS* ]] && echo "CPU us/request" || echo "CPU ms/MB")
-  printf '| %s | %s | %s | %s | %.1f | %s |\n' "$name" "$u" "$(shown qemu-nbd "$name" %.1f "${cpu["qemu-nbd|$name"]:-}")" \
-    "$(shown nbdkit "$name" %.1f "${cpu["nbdkit|$name"]:-}")" "$v" "$(ratio "$v" "$(peers "$name" cpu | sort -g | head -n 1)")"
+  printf '| %s | %s | %s | %s | %.1f | %.1f | %s |\n' "$name" "$u" "$(shown qemu-nbd "$name" %.1f "${cpu["qemu-nbd|$name"]:-}")" \
+    "$(shown nbdkit "$name" %.1f "${cpu["nbdkit|$name"]:-}")" "$v" "${jit["vdisk|$name"]}" \
+    "$(ratio "$v" "$(peers "$name" cpu | sort -g | head -n 1)")"
 done

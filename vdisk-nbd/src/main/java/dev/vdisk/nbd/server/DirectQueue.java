@@ -26,14 +26,21 @@ import java.util.concurrent.locks.LockSupport;
  * (The reader submitting an offer itself while this thread slept, so that the disk need not wait for it to be
  * scheduled, cost more: under io_uring the completion's task work then interrupts the reader in its socket read; 4
  * KiB writes at depth 16, 2026-12-05: 13-16 against 10-11 us of server CPU and 1.1-2.0 against 0.8-0.9 context
- * switches per request.)
+ * switches per request.) Nor did handing the requests offered together to the kernel together (a plug around
+ * {@code submitOffered}: 0.18-0.20 io_uring_enter per request against 1.0-1.15, in batches of 14-16): 4 KiB at depth
+ * 16, alternating, load 3-6, 2026-12-05: reads 21,000-25,000 against 30,000-34,000 IOPS, the device getting the
+ * requests in bursts; in batches of at most 4, reads 39,000-51,000 against 35,000-39,000 but writes 21,000-23,000
+ * against 23,000-35,000, at the same CPU per request.
  *
  * <p>The wake-up's measure (4 KiB at depth 16 under load 8-10 on 2 cores, 2026-12-05, time from offer to submission
  * per request): 5-10% of requests arrive during such a wait; writes, whose device latency is the longer (0.3-0.9 ms
  * here), waited 78-168 us on average without it and 41-47 us with it (those waiting 64 us or more: 27-33% against
  * 6-10%), reads 45-51 against 39-45 us; under Linux AIO writes 87-135 against 42-48 us, reads 39-65 against 30-52 us.
  * The device's mean depth moved within the noise (reads 4.4-5.4 against 5.0-5.9 of the client's 16): the rest of a
- * request's round trip is spent outside the device, so CPU per request is what moves these cells.
+ * request's round trip is spent outside the device, so CPU per request is what moves these cells. Its cost is not
+ * seen there: 0.002-0.011 eventfd writes per request (strace, io_uring), and the builds just before and after it,
+ * alternating with three warm-ups (bench/ab-serve.sh, load 3-8), spent the same server CPU per request (medians:
+ * reads 9.2 and 9.5 us, writes 11.8 and 11.5 us; later 10.5 and 10.3, 18.5 and 13.8) at the same context switches.
  *
  * <p>Taken are READs sent as one data chunk read into a buffer ({@link RequestExecutor#plainRead}) and WRITEs without
  * FUA, aligned to {@link #ALIGN} bytes (so that O_DIRECT takes them as they are: an unaligned one would
