@@ -62,7 +62,8 @@ final class AioQueue implements RequestQueue {
    * KiB reads at depth 16): most rounds 4 entries alone, then 12 with the wait (0.31 calls per request). The peers
    * submit each request alone: qemu-img bench io_uring 100,000 calls of one entry, fio 100,000 and 6,190 waits. Doing
    * as they do (a floor of the whole depth, 1.06 calls per request) or pushing every 4th prepared entry (0.47) showed
-   * no rate change in alternating runs on a loaded host (2026-12-05), so the floor stays.
+   * no rate change in alternating runs on a loaded host (2026-12-05), and the first cost CPU (8 rounds of 100,000
+   * reads: process task-clock median about 950 ms against 870), so the floor stays.
    */
   private final int low;
   /** A request io_submit refused: completed at once (one instance, as push runs for every request). */
