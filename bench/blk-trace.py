@@ -12,10 +12,13 @@ FILE's physical extents (filefrag), so other processes' I/O on the same disk is 
     the mean request latency, and how often it ran dry (idle periods between a completion and the next issue);
   - the depth each request found when it was issued, and how requests were issued and completed in bursts (events
     less than 3 us apart): a tool that submits many requests per system call issues them in bursts, one that submits
-    from a thread per request one by one; a device that completes a whole batch at once completes in bursts.
+    from a thread per request one by one; a device that completes a whole batch at once completes in bursts;
+  - how soon the tool answers a completion burst: the time from its last completion to the next request issued, and
+    to the issue that replaces its last request (as many issues after it as it completed).
 Idle stretches over 5 ms with nothing in flight (the command's start-up) are left out of the time base.
 Depth and idle figures are times measured on the host: compare tools in alternation, on a quiet machine.
 """
+import bisect
 import collections
 import os
 import re
@@ -36,6 +39,26 @@ def bursts(times):
         return 0, 0.0
     count = 1 + sum(1 for a, b in zip(times, times[1:]) if b - a > BURST_GAP)
     return count, len(times) / count
+
+
+def resubmission(completes, issues):
+    """For each completion burst (events < BURST_GAP apart): the time from its last completion to the first request
+    issued after it, and to the issue that makes up its count (as many issues after it as it had completions: the
+    burst's replacements, if the tool replaces each completed request). Two sorted lists of microseconds, median and
+    p90 taken by the caller."""
+    first, whole = [], []
+    i = 0
+    while i < len(completes):
+        j = i
+        while j + 1 < len(completes) and completes[j + 1] - completes[j] <= BURST_GAP:
+            j += 1
+        k = bisect.bisect_right(issues, completes[j])
+        if k < len(issues):
+            first.append(1e6 * (issues[k] - completes[j]))
+        if k + j - i < len(issues):
+            whole.append(1e6 * (issues[k + j - i] - completes[j]))
+        i = j + 1
+    return sorted(first), sorted(whole)
 
 
 def disk_of(path):
@@ -168,6 +191,11 @@ def report(lines, dev, spans):
           % (area / span, 100 * busy / span, span, 1e6 * sum(latencies) / max(1, len(latencies))))
     print('depth found at issue: mean %.2f; issued in %d bursts of %.2f, completed in %d bursts of %.2f (events < %.0f us apart)'
           % ((depth_at_issue / max(1, total),) + bursts(issue_times) + bursts(complete_times) + (1e6 * BURST_GAP,)))
+    first, whole = resubmission(complete_times, issue_times)
+    if first and whole:
+        print('after a completion burst: next issue median %.0f us, p90 %.0f us; as many issues as it completed median'
+              ' %.0f us, p90 %.0f us' % (first[len(first) // 2], first[int(len(first) * 0.9)], whole[len(whole) // 2],
+                                         whole[int(len(whole) * 0.9)]))
     if idles:
         idles.sort()
         print('ran dry %d times (%.1f requests apart): idle median %.0f us, p90 %.0f us'

@@ -57,7 +57,13 @@ final class AioQueue implements RequestQueue {
    * handled. Measured (400,000 4 KiB requests at depth 16, alternating, load about 1): deferring everything made
    * the requests move in lockstep rounds of 16 (0.063 submissions per request) and writes took 4.05-4.14 s against
    * 3.41-3.53 s for qemu-img; with a floor of 4 (0.31 submissions per request) 3.34-3.56 s, reads 4.28-4.39 s
-   * against qemu-img's 5.27-5.50 s. At depths below 4 it is 0: there the wait is never far off.
+   * against qemu-img's 5.27-5.50 s. At depths below 4 it is 0: there the wait is never far off. The split this makes on
+   * a virtio disk that completes whole rounds (io_uring_enter's arguments, perf record on its tracepoint, 100,000 raw 4
+   * KiB reads at depth 16): most rounds 4 entries alone, then 12 with the wait (0.31 calls per request). The peers
+   * submit each request alone: qemu-img bench io_uring 100,000 calls of one entry, fio 100,000 and 6,190 waits. Doing
+   * as they do (a floor of the whole depth, 1.06 calls per request) or pushing every 4th prepared entry (0.47) showed
+   * no rate change in alternating runs on a loaded host (2026-12-05), and the first cost CPU (8 rounds of 100,000
+   * reads: process task-clock median about 950 ms against 870), so the floor stays.
    */
   private final int low;
   /** A request io_submit refused: completed at once (one instance, as push runs for every request). */
