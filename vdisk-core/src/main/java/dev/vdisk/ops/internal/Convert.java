@@ -33,7 +33,12 @@ import java.util.concurrent.locks.ReentrantLock;
  *       large window that {@link MappedWindows} maps once for many chunks) instead of read into the buffer: one copy
  *       of each byte (into the target) where a read makes two. With {@link ConvertOptions#offload()} ({@code -C})
  *       such a chunk, in the page cache or not, goes into a raw file whole, unscanned, copied by the kernel from file
- *       to file ({@link BlockDevice#writeFrom}, copy_file_range), as qemu-img -C copies.
+ *       to file ({@link BlockDevice#writeFrom}, copy_file_range), as qemu-img -C copies. Without {@code -C} the
+ *       scanned data runs are written from the mapping, not copied by the kernel: ext4 has no copy_file_range of its
+ *       own and the kernel moves the pages through splice's internal pipe, which costs more than the write (4 GiB
+ *       half-data sources, alternating runs: wall 0.84 -> 1.01 s raw to raw, 0.87 -> 1.04 s qcow2 to raw;
+ *       {@code bench/copy-paths.sh} shows it without a JVM). Only a file system that clones (XFS with reflink,
+ *       btrfs) makes the kernel's copy cheaper.
  *   <li>Writes go out in ascending order unless {@link ConvertOptions#inOrder()} is false ({@link InOrderWrites}: a
  *       chunk ready before its turn is written by the thread that wrote the chunk before it); reads run ahead in
  *       parallel either way.
