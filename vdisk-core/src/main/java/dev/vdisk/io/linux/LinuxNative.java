@@ -134,11 +134,12 @@ final class LinuxNative {
    * <p>In a convert between local files the link is still the critical path to the first write
    * (bench/convert-startup.sh; 2 cores under load, 2026-12-05): the main thread has parsed and opened the source
    * through the JDK 20-60 ms after main began and then waits up to 20-45 ms for the link's 50-80 ms, while C1 compiles
-   * the link's interpreted code beside both (33-55 ms of C1's CPU before the first write, perf record at 4 kHz).
-   * Nothing before the source's OFD locks can go on without a system call, and nothing may be created before them. C1's
-   * invocation thresholds 5 or 20 times higher cut C1's share there to 5-11 ms, but the copy's own code then stays
-   * interpreted longer: the whole convert's user CPU was not lower (5 times, 7 alternating rounds: raw to raw 0.24 ->
-   * 0.25 s, qcow2 to raw 0.24 -> 0.27, raw to qcow2 0.28 -> 0.36), so the launchers keep C1's defaults.
+   * the link's interpreted code beside both (33-55 ms of C1's CPU before the first write). Nothing before the source's
+   * OFD locks can go on without a system call, and nothing may be created before them. C1's invocation thresholds 5
+   * times higher cut C1's share there to 9-10 ms and its whole run's by 50 ms, but the copy's own code then stays
+   * interpreted longer: user CPU of the whole convert 328 -> 354 ms raw to qcow2, 258 -> 270 raw to raw, 292 -> 328
+   * qcow2 to raw (perf record at 4 kHz, medians of 4 alternating runs); half the thresholds brought nothing either, so
+   * the launchers keep C1's defaults.
    */
   static void linkAhead() {
     if (ARCH != null) {
