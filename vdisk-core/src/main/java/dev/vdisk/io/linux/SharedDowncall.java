@@ -20,13 +20,14 @@ import java.lang.invoke.MethodHandle;
  * registers and stack slots on x86-64 and AArch64; the caller removes them); a narrower result is the low bits.
  *
  * <p>What the link costs is the JDK's, not this shape's (measured 2026-12-05 on JDK 25, 2 cores, under load): 20-48 ms
- * of CPU on a convert's vdisk-link thread (perf record), a median of 36 on a cold JVM without vdisk's caches; it spins
- * 30 classes (the stub, four pattern-switch classes of the linker's own code and about 24 lambda forms) that JDK 25's
- * AOT cache does not keep, {@code -XX:+AOTAdapterCaching -XX:+AOTStubCaching} included. No descriptor links cheaper:
- * one, four or eight {@code long}s, with or without the errno capture, 49-57 ms of CPU each (medians of 6 cold JVMs);
- * the JDK's interpreted bindings ({@code -Djdk.internal.foreign.DowncallLinker.USE_SPEC=false}) made a convert wait
- * longer; binding the symbol costs under a millisecond. A convert between local files waits for this link: see {@link
- * LinuxNative#linkAhead()}.
+ * of CPU on a convert's vdisk-link thread (perf record), a median of 36 on a cold JVM without vdisk's caches. It spins
+ * classes that JDK 25's AOT cache does not keep, {@code -XX:+AOTAdapterCaching -XX:+AOTStubCaching} included: the stub,
+ * four pattern-switch classes of the linker's code and 20 lambda forms on the link's thread, then a pattern-switch
+ * class ({@code allocateFrom}'s) and four lambda forms at the first calls (-Xlog:class+init of a raw to raw convert).
+ * No descriptor links cheaper: one, four or eight {@code long}s, with or without the errno capture, 49-57 ms of CPU
+ * each (medians of 6 cold JVMs); the JDK's interpreted bindings ({@code
+ * -Djdk.internal.foreign.DowncallLinker.USE_SPEC=false}) made a convert wait longer; binding the symbol costs under a
+ * millisecond. A convert between local files waits for this link: see {@link LinuxNative#linkAhead()}.
  */
 public final class SharedDowncall {
   /** The descriptor: eight {@code long} arguments, a {@code long} result. */
