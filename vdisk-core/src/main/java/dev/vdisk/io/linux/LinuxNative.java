@@ -133,7 +133,7 @@ final class LinuxNative {
    *
    * <p>In a convert between local files the link is still the critical path to the first write
    * (bench/convert-startup.sh; 2 cores under load, 2026-12-05): the main thread has parsed and opened the source
-   * through the JDK 20-60 ms after main began and then waits up to 20-45 ms for the link's 50-80 ms, while C1 compiles
+   * through the JDK 20-60 ms after main began and then waits up to 15-50 ms for the link's 45-120 ms, while C1 compiles
    * the link's interpreted code beside both (33-55 ms of C1's CPU before the first write). Nothing before the source's
    * OFD locks can go on without a system call, and nothing may be created before them. C1's invocation thresholds 5
    * times higher cut C1's share there to 9-10 ms and its whole run's by 50 ms, but the copy's own code then stays
