@@ -222,8 +222,9 @@ final class AioQueue implements RequestQueue {
 
   /**
    * {@inheritDoc} Completions ready already are handed over without waiting; else the poll of {@code fd} goes to the
-   * kernel with what is prepared, in the call that waits for one completion (the poll's counts: with nothing in
-   * flight it is what ends the wait). A {@link #wake} meanwhile ends the wait too, and is taken.
+   * kernel with what is prepared, in the call that waits for one completion (the poll's own completion ends that
+   * wait too: with nothing in flight it is what ends it). A {@link #wake} meanwhile ends the wait as well, and is
+   * taken.
    */
   @Override
   public boolean awaitReadable(int fd, Completion done) throws IOException {
