@@ -76,7 +76,7 @@ vdisk_use_jdk25
 # The launcher's AOT cache of long-running commands (classes and the JIT's profiles of a trained server, see
 # dev.vdisk.cli.AotTraining), recorded for this copy of the jar: a cache belongs to one jar path, and an installed or
 # launched `vdisk serve` runs with it, so the table measures what a user starts.
-vdisk=("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED)
+vdisk=("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED --add-exports=java.base/sun.nio.ch=ALL-UNNAMED)
 train=$(mktemp -d)
 if "${vdisk[@]}" -XX:AOTCacheOutput="$jar.aot" -Xlog:aot=off -Xlog:cds=off -cp "$jar" dev.vdisk.cli.AotTraining long "$train" \
     >"$train.log" 2>&1; then

@@ -51,10 +51,10 @@ for kind in short long info check map measure create convert; do
   failed=0
   case $kind in
     short | long) ;;
-    *) "$stage/runtime/bin/java" --enable-native-access=ALL-UNNAMED $jvm_opts -cp "$stage/lib/vdisk.jar" \
+    *) "$stage/runtime/bin/java" --enable-native-access=ALL-UNNAMED --add-exports=java.base/sun.nio.ch=ALL-UNNAMED $jvm_opts -cp "$stage/lib/vdisk.jar" \
          dev.vdisk.cli.AotTraining images "$train" >"$train/log" 2>&1 || failed=1 ;;
   esac
-  if [ $failed = 1 ] || ! "$stage/runtime/bin/java" --enable-native-access=ALL-UNNAMED $jvm_opts \
+  if [ $failed = 1 ] || ! "$stage/runtime/bin/java" --enable-native-access=ALL-UNNAMED --add-exports=java.base/sun.nio.ch=ALL-UNNAMED $jvm_opts \
       -XX:AOTCacheOutput="$stage/lib/vdisk-$kind.aot" -Xlog:aot=off -Xlog:cds=off -cp "$stage/lib/vdisk.jar" \
       dev.vdisk.cli.AotTraining "$kind" "$train" >>"$train/log" 2>&1; then
     cat "$train/log" >&2

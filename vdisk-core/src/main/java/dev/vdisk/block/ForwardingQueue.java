@@ -122,6 +122,21 @@ public abstract class ForwardingQueue implements RequestQueue {
   }
 
   @Override
+  public boolean watches() {
+    return below.watches();
+  }
+
+  /** {@inheritDoc} Completions of requests that did not go below come first, without waiting. */
+  @Override
+  public boolean awaitReadable(int fd, Completion done) throws IOException {
+    if (!ready.isEmpty()) {
+      reap(0, done);
+      return false; // the caller asks again, which waits below
+    }
+    return below.awaitReadable(fd, done);
+  }
+
+  @Override
   public int inFlight() {
     return ready.size() + below.inFlight();
   }

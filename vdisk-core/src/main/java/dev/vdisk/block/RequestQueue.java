@@ -65,6 +65,29 @@ public interface RequestQueue extends Closeable {
     throw new UnsupportedOperationException("wake: " + this + " is not wakeable");
   }
 
+  /**
+   * Whether {@link #awaitReadable} works: this queue waits for its requests and for a descriptor's readiness in one
+   * place (a file's queue under io_uring). False by default.
+   */
+  default boolean watches() {
+    return false;
+  }
+
+  /**
+   * Waits until {@code fd} (a socket) is readable (data, end of stream or an error) or, while requests are in flight,
+   * until at least one completes, whichever comes first, handing each completion that has arrived to {@code done}, as
+   * {@link #reap} does; with none in flight it waits for {@code fd} alone. What this queue holds to watch {@code fd}
+   * stays armed until it fires, across calls: a caller that gets false calls again before it reads {@code fd}, so
+   * that no readiness is seen twice, and keeps {@code fd} open until it got true or closed this queue. Only where
+   * {@link #watches}.
+   *
+   * @return whether {@code fd} is readable now: a read of it will not wait
+   * @throws IOException only for a failure of the queue itself, or what {@code done} throws
+   */
+  default boolean awaitReadable(int fd, Completion done) throws IOException {
+    throw new UnsupportedOperationException("awaitReadable: " + this + " does not watch descriptors");
+  }
+
   /** The number of requests queued and not yet reaped. */
   int inFlight();
 

@@ -216,6 +216,30 @@ final class AioQueue implements RequestQueue {
   }
 
   @Override
+  public boolean watches() {
+    return aio.watches();
+  }
+
+  /**
+   * {@inheritDoc} Completions ready already are handed over without waiting; else the poll of {@code fd} goes to the
+   * kernel with what is prepared, in the call that waits for one completion (the poll's own completion ends that
+   * wait too: with nothing in flight it is what ends it). A {@link #wake} meanwhile ends the wait as well, and is
+   * taken.
+   */
+  @Override
+  public boolean awaitReadable(int fd, Completion done) throws IOException {
+    if (deliver(done) > 0) {
+      return aio.readable();
+    }
+    aio.watch(fd);
+    inKernel -= aio.submitAndReap(1, refused, fromKernel);
+    push();
+    deliver(done);
+    woken();
+    return aio.readable();
+  }
+
+  @Override
   public int inFlight() {
     return inFlight;
   }

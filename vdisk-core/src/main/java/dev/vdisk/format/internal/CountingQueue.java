@@ -63,6 +63,15 @@ public abstract class CountingQueue extends ForwardingQueue {
   }
 
   @Override
+  public boolean awaitReadable(int fd, Completion done) throws IOException {
+    try {
+      return super.awaitReadable(fd, done);
+    } finally {
+      settle();
+    }
+  }
+
+  @Override
   public void close() throws IOException {
     try {
       super.close();

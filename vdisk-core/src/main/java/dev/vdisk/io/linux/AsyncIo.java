@@ -83,6 +83,29 @@ public interface AsyncIo extends Closeable {
     return false;
   }
 
+  /**
+   * Whether {@link #watch} works: a descriptor's readiness ends the owner's wait as a completion does (io_uring).
+   * False by default.
+   */
+  default boolean watches() {
+    return false;
+  }
+
+  /**
+   * The owner: until it fires, the next waits in {@link #reap} or {@link #submitAndReap} also end when {@code fd}
+   * is readable (data, end of stream or an error), as a {@link #wake} ends them, and then {@link #readable} says so.
+   * One-shot, and a no-op while one is armed; it reaches the kernel with the next submission. {@code fd} stays open
+   * until it fired or this queue is closed. Only where {@link #watches}.
+   */
+  default void watch(int fd) {
+    throw new UnsupportedOperationException("watch: " + this + " does not watch descriptors");
+  }
+
+  /** The owner: whether the {@link #watch} fired since the last call; clears it. */
+  default boolean readable() {
+    return false;
+  }
+
   /** The system call named in a failed request's message: {@code io_submit} or {@code io_uring}. */
   String call();
 

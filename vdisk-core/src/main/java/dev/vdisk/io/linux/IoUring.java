@@ -52,6 +52,10 @@ import java.util.concurrent.locks.ReentrantLock;
 final class IoUring implements AutoCloseable {
   static final byte IORING_OP_NOP = 0;
   static final byte IORING_OP_FSYNC = 3;
+  static final byte IORING_OP_POLL_ADD = 6;
+  static final byte IORING_OP_POLL_REMOVE = 7;
+  /** A poll's events: readable (also at end of stream; errors and hang-ups are reported always). */
+  static final int POLLIN = 1;
   static final byte IORING_OP_FALLOCATE = 17;
   static final byte IORING_OP_READ = 22;
   static final byte IORING_OP_WRITE = 23;
@@ -436,14 +440,14 @@ final class IoUring implements AutoCloseable {
 
   /**
    * A queue ring's owner: {@link #prepareOwn} of an operation on {@code fd}, a descriptor of its own rather than the
-   * ring's (registered) file.
+   * ring's (registered) file, with {@code opFlags} in the entry's operation flags (a poll's events).
    *
    * @return the SQ tail that published it: the kernel has consumed the entry once {@link #consumedOwn} reaches it
    */
-  int prepareOwnOn(int fd, byte opcode, long addr, int len, long offset, long userData) {
+  int prepareOwnOn(int fd, byte opcode, long addr, int len, long offset, int opFlags, long userData) {
     int tail = ownTail;
     int index = tail & sqMask;
-    fill(index, opcode, addr, len, offset, 0, userData);
+    fill(index, opcode, addr, len, offset, opFlags, userData);
     long sqe = (long) index * SQE_SIZE;
     sqes.set(JAVA_BYTE, sqe + 1, (byte) 0);
     sqes.set(JAVA_INT, sqe + 4, fd);

@@ -13,13 +13,17 @@ import java.nio.file.Path;
  * called.
  *
  * <p>The file is registered with the ring (IOSQE_FIXED_FILE), where the kernel allows it. The ring has at least
- * {@code depth() + 1} submission entries and twice as many completion entries, so with at most {@code depth}
- * requests and the wake-up's read in flight it never overflows.
+ * {@code depth() + 2} submission entries and twice as many completion entries, so with at most {@code depth}
+ * requests, the wake-up's read and the watch's poll in flight it never overflows.
  *
  * <p>{@link #wake}: the ring always holds a read of an eventfd of this queue's ({@code user_data} {@link #depth()},
  * not a slot); another thread's {@code wake} adds to the eventfd, the read completes and its completion ends the
  * owner's wait in {@code io_uring_enter} as a request's would. The owner then re-arms the read (it goes to the kernel
  * with the next submission) and the reap returns, with fewer completions than asked for if need be.
+ *
+ * <p>{@link #watch}: a poll of another descriptor (a socket's, {@code user_data} {@code depth() + 1}) in the same
+ * ring, so that one wait ends at a request's completion or when that descriptor becomes readable, whichever comes
+ * first. One-shot: its completion ends the wait as a wake does and sets {@link #readable}; the owner arms it again.
  */
 public final class UringAio implements AsyncIo {
   private static final int EINTR = 4;
@@ -41,6 +45,14 @@ public final class UringAio implements AsyncIo {
   private boolean armed;
   /** Set when the wake-up read completed, until {@link #woken} takes it. */
   private boolean woken;
+  /** Whether the poll of {@link #watch} is in the ring (published or in the kernel), not yet completed. */
+  private boolean watchArmed;
+  /** The SQ tail that published the poll of {@link #watch}. */
+  private int watchedAt;
+  /** Set when the poll of {@link #watch} completed, until {@link #readable} takes it. */
+  private boolean readable;
+  /** Completions of this queue's own entries (the wake-up read, the watch's poll) in the poll under way. */
+  private int own;
   /** The completion a poll hands the requests' completions to ({@link #sorted}). */
   private Completion target;
   /** Hands a request's completion to {@link #target}; the wake-up read's sets {@link #woken} and re-arms it. */
@@ -89,7 +101,7 @@ public final class UringAio implements AsyncIo {
     int fd = LinuxNative.open(path, (writable ? LinuxNative.O_RDWR : LinuxNative.O_RDONLY) | LinuxNative.oDirect());
     return IoUring.closingOnFailure(path, fd, () -> {
       String name = String.valueOf(path.getFileName());
-      IoUring ring = IoUring.openQueue(depth + 1, fd, name);
+      IoUring ring = IoUring.openQueue(depth + 2, fd, name); // the requests, the wake-up read and the watch's poll
       WakeFd wakeFd;
       try {
         wakeFd = new WakeFd(name);
@@ -109,33 +121,41 @@ public final class UringAio implements AsyncIo {
 
   /** Publishes the wake-up read; it reaches the kernel with the next submission. */
   private void arm() {
-    armedAt = ring.prepareOwnOn(wakeFd.fd(), IoUring.IORING_OP_READ, wakeFd.count().address(), Long.BYTES, 0, depth);
+    armedAt = ring.prepareOwnOn(wakeFd.fd(), IoUring.IORING_OP_READ, wakeFd.count().address(), Long.BYTES, 0, 0, depth);
     armed = true;
   }
 
   private void sort(int slot, long result) throws IOException {
     if (slot == depth) {
+      own++;
       armed = false;
       woken = true;
       arm();
+    } else if (slot == depth + 1) {
+      own++;
+      watchArmed = false;
+      readable = true; // also a failed poll: the descriptor's own read then reports what is wrong
+      woken = true;
     } else {
       target.completed(slot, result);
     }
   }
 
-  /** {@link IoUring#pollOwn} with the wake-up read's completion kept from {@code done} and left out of the count. */
+  /** {@link IoUring#pollOwn} with the completions of this queue's own entries kept from {@code done} and uncounted. */
   private int sorted(Completion done) throws IOException {
     Completion outer = target; // a completion that polls again itself
+    int outerOwn = own;
     target = done;
+    own = 0;
     boolean before = woken;
     woken = false;
     try {
       int n = ring.pollOwn(sorting);
-      boolean wake = woken;
       woken |= before;
-      return wake ? n - 1 : n; // the ring holds one wake-up read at a time: at most one of its completions
+      return n - own;
     } finally {
       target = outer;
+      own = outerOwn;
     }
   }
 
@@ -160,6 +180,27 @@ public final class UringAio implements AsyncIo {
     boolean w = woken;
     woken = false;
     return w;
+  }
+
+  /** A poll of a descriptor is an opcode of Linux 5.1, older than the reads and writes this queue needs. */
+  @Override
+  public boolean watches() {
+    return true;
+  }
+
+  @Override
+  public void watch(int fd) {
+    if (!watchArmed) {
+      watchedAt = ring.prepareOwnOn(fd, IoUring.IORING_OP_POLL_ADD, 0, 0, 0, IoUring.POLLIN, depth + 1);
+      watchArmed = true;
+    }
+  }
+
+  @Override
+  public boolean readable() {
+    boolean r = readable;
+    readable = false;
+    return r;
   }
 
   @Override
@@ -223,8 +264,9 @@ public final class UringAio implements AsyncIo {
 
   @Override
   public int unsubmitted() {
-    int n = ring.unconsumedOwn();
-    return armed && ring.consumedOwn() - armedAt < 0 ? n - 1 : n; // the wake-up read is no request
+    int n = ring.unconsumedOwn(); // less the wake-up read and the watch's poll, which are no requests
+    int consumed = ring.consumedOwn();
+    return n - (armed && consumed - armedAt < 0 ? 1 : 0) - (watchArmed && consumed - watchedAt < 0 ? 1 : 0);
   }
 
   @Override
@@ -290,7 +332,8 @@ public final class UringAio implements AsyncIo {
 
   /**
    * Tears the ring down (the caller has reaped its requests) and closes the descriptors. Idempotent. The wake-up read
-   * is completed first (a wake of its own), so that the kernel no longer holds its buffer when it is freed.
+   * is completed first (a wake of its own), so that the kernel no longer holds its buffer when it is freed, and the
+   * watch's poll is removed, so that the watched socket is not held open by the ring's teardown, which runs later.
    */
   @Override
   public void close() throws IOException {
@@ -313,21 +356,32 @@ public final class UringAio implements AsyncIo {
     }
   }
 
-  /** Completes the wake-up read: submits it if it is still published, wakes it and waits for its completion. */
+  /**
+   * Completes the wake-up read and the watch's poll: submits what is still published, wakes the read, removes the
+   * poll and waits for their completions. An entry that never reached the kernel holds nothing there.
+   */
   private void disarm() throws IOException {
     submit((slot, result) -> {});
-    if (!armed || ring.consumedOwn() - armedAt < 0) {
-      return; // it never reached the kernel, which holds nothing of this queue's then
+    int consumed = ring.consumedOwn();
+    boolean read = armed && consumed - armedAt >= 0;
+    boolean poll = watchArmed && consumed - watchedAt >= 0;
+    if (read) {
+      wake();
     }
-    wake();
-    while (armed) {
-      int r = ring.enterOwn(0, 1, UringSyscalls.IORING_ENTER_GETEVENTS);
+    if (poll) {
+      // POLL_REMOVE names the poll by its user_data (in addr) and no descriptor; its own completion is dropped
+      ring.prepareOwnOn(-1, IoUring.IORING_OP_POLL_REMOVE, depth + 1, 0, 0, 0, depth + 2);
+    }
+    while ((read && armed) || (poll && watchArmed)) {
+      int r = ring.enterOwn(ring.unconsumedOwn(), 1, UringSyscalls.IORING_ENTER_GETEVENTS);
       if (r < 0 && r != -EINTR) {
         throw new ErrnoException("io_uring_enter", path.toString(), -r);
       }
       ring.pollOwn((slot, result) -> {
         if (slot == depth) {
           armed = false;
+        } else if (slot == depth + 1) {
+          watchArmed = false;
         }
       });
     }

@@ -6,6 +6,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -110,6 +115,44 @@ class UringAioTest {
     Path p = AsyncIoLedger.file(dir.resolve("wake.raw"));
     try (Arena arena = Arena.ofConfined(); UringAio ring = open(p, false, 2)) {
       AsyncIoWakeCheck.check(ring, arena);
+    }
+  }
+
+  @Test
+  void aWatchedSocketEndsAWaitWithNothingInFlightAndCloseRemovesItsPoll() throws Exception {
+    Path p = dir.resolve("watch.raw");
+    Files.write(p, new byte[1 << 20]);
+    UnixDomainSocketAddress at = UnixDomainSocketAddress.of(dir.resolve("watch.sock"));
+    try (ServerSocketChannel listener = ServerSocketChannel.open(StandardProtocolFamily.UNIX).bind(at);
+        SocketChannel client = SocketChannel.open(at);
+        SocketChannel served = listener.accept();
+        UringAio ring = open(p, false, 2)) {
+      int fd = SocketFd.of(served);
+      assertThat(fd).as("the test JVM exports sun.nio.ch").isPositive();
+      assertThat(ring.watches()).isTrue();
+      ring.watch(fd);
+      ring.watch(fd); // armed already: no second poll
+      assertThat(ring.unsubmitted()).isZero(); // the poll is no request
+      Thread writer = Thread.ofPlatform().start(() -> {
+        try {
+          Thread.sleep(100);
+          client.write(ByteBuffer.wrap(new byte[] {1}));
+        } catch (IOException | InterruptedException e) {
+          throw new IllegalStateException(e);
+        }
+      });
+      assertThat(ring.reap(1, (slot, result) -> { throw new AssertionError("no request is in flight"); })).isZero();
+      writer.join();
+      assertThat(ring.readable()).isTrue();
+      assertThat(ring.readable()).isFalse();
+      assertThat(ring.woken()).isTrue(); // the watch ended the wait as a wake does
+      ring.watch(fd); // the byte is still unread: the new poll fires at once
+      assertThat(ring.reap(1, (slot, result) -> { throw new AssertionError("no request is in flight"); })).isZero();
+      assertThat(ring.readable()).isTrue();
+      ring.woken();
+      assertThat(served.read(ByteBuffer.allocate(1))).isEqualTo(1);
+      ring.watch(fd);
+      ring.submit((slot, result) -> {}); // a poll in the kernel that will not fire: close removes it, not waits
     }
   }
 

@@ -16,6 +16,15 @@ import java.util.concurrent.locks.LockSupport;
  * as fast as the workers are scheduled (measured 2026-12-05, 4 KiB at depth 16 under load: 2.7-3.0 context switches
  * and 19-24 us of server CPU per request, the device's mean depth 2.3-4.1 of the client's 16).
  *
+ * <p>Where the queue {@linkplain RequestQueue#watches watches} a socket (io_uring) and the connection is a plain one
+ * whose socket descriptor the JDK gives ({@link dev.vdisk.io.internal.SocketDescriptor}), the connection's reader
+ * owns the queue itself, as qemu-nbd's one event loop does: an offer submits the request at once, and where the
+ * reader would wait for the client's next request it {@linkplain #awaitRequest waits in the queue} instead, for the
+ * socket to become readable (a poll in the same ring) or a request to complete, answering completions as they come,
+ * their replies written together before each wait. No other thread is involved, so a request's round trip waits on
+ * no wake-up of another thread. Where the reader would wait for anything else while requests of this queue hold what
+ * it waits for (a slot, budget), it {@linkplain #answerSome answers some} first. Else:
+ *
  * <p>One thread of this connection owns the queue: the reader {@linkplain #offer offers} it a request (its header,
  * payload and budget) and goes on reading; the queue's thread submits what was offered, waits for a completion,
  * replies to every request completed (those replies go out together, {@link ReplySender}: this thread is its owner),
@@ -85,7 +94,10 @@ final class DirectQueue {
   private final ReplySender sender;
   private final BufferPool pool;
   private final Owner owner;
+  /** The queue's own thread; null where the reader owns the queue ({@link #socket}). */
   private final Thread thread;
+  /** The client's socket where the reader owns the queue and waits there for it; else -1. */
+  private final int socket;
   /** The queue's {@link RequestQueue#wakeable}: an offer made while this thread waits in its reap wakes it. */
   private final boolean wakeable;
   private final Job[] jobs = new Job[DEPTH];
@@ -110,8 +122,10 @@ final class DirectQueue {
   /** Set by this thread once the queue failed: later requests run synchronously. */
   private boolean failed;
 
-  private DirectQueue(RequestQueue queue, RequestExecutor executor, ReplySender sender, BufferPool pool, Owner owner) {
+  private DirectQueue(RequestQueue queue, RequestExecutor executor, ReplySender sender, BufferPool pool, Owner owner,
+      int socket) {
     this.queue = queue;
+    this.socket = socket;
     this.executor = executor;
     this.sender = sender;
     this.pool = pool;
@@ -122,15 +136,18 @@ final class DirectQueue {
       freeTags[i] = DEPTH - 1 - i;
     }
     free = DEPTH;
-    this.thread = Thread.ofPlatform().daemon().name("nbd-queue").unstarted(this::run);
+    this.thread = socket >= 0 ? null : Thread.ofPlatform().daemon().name("nbd-queue").unstarted(this::run);
   }
 
   /**
    * A queue for {@code session}'s export if it bypasses the page cache and its device has an asynchronous queue
-   * ({@link dev.vdisk.block.BlockDevice#queue}); else null, and the workers take every request. Makes its thread the
-   * owner of {@code sender}'s batch and starts it; {@link #close} ends it.
+   * ({@link dev.vdisk.block.BlockDevice#queue}); else null, and the workers take every request. If the queue
+   * {@linkplain RequestQueue#watches watches} descriptors and {@code socket} (the client's, or -1) is one, the calling
+   * thread (the reader) owns it and the owner of {@code sender}'s batch is the caller's to set ({@link #onReader});
+   * else this makes its own thread the owner of that batch and starts it; {@link #close} ends it.
    */
-  static DirectQueue open(Session session, RequestExecutor executor, ReplySender sender, BufferPool pool, Owner owner) {
+  static DirectQueue open(Session session, RequestExecutor executor, ReplySender sender, BufferPool pool, Owner owner,
+      int socket) {
     Export export = session.export();
     if (export.pageCacheWrites()) {
       return null;
@@ -144,10 +161,67 @@ final class DirectQueue {
     if (q == null) {
       return null;
     }
-    DirectQueue d = new DirectQueue(q, executor, sender, pool, owner);
-    sender.ownedBy(d.thread);
-    d.thread.start();
+    DirectQueue d = new DirectQueue(q, executor, sender, pool, owner, socket >= 0 && q.watches() ? socket : -1);
+    if (d.thread != null) {
+      sender.ownedBy(d.thread);
+      d.thread.start();
+    }
     return d;
+  }
+
+  /**
+   * Where the reader owns this queue ({@link #onReader}): answers every request in flight here, as the connection
+   * ends (before it waits for the workers' requests). Elsewhere nothing: the queue's thread answers them.
+   */
+  void answerAll() {
+    while (answerSome()) {
+      // each round answers what completed
+    }
+  }
+
+  /** Whether the reader owns this queue: it submits what it offers, and waits here for its next request. */
+  boolean onReader() {
+    return thread == null;
+  }
+
+  /**
+   * The reader's wait for its client's next request, where it owns this queue ({@link #onReader}; elsewhere returns at
+   * once): until the socket is readable, answers the requests that complete, their replies going out together before
+   * each wait. Once the queue has failed it returns at once: the requests run synchronously then.
+   */
+  void awaitRequest() {
+    if (thread != null) {
+      return;
+    }
+    boolean readable = false;
+    while (!readable && !failed) {
+      sender.flush();
+      try {
+        readable = queue.awaitReadable(socket, this::completed);
+      } catch (IOException | RuntimeException e) {
+        fail(e);
+      }
+    }
+    sender.flush();
+  }
+
+  /**
+   * Where the reader owns this queue ({@link #onReader}): if requests are in flight here (holding slots and budget
+   * the reader waits for), waits for at least one, answers what completed and returns true; else false, and the
+   * reader waits for what the workers hold. Elsewhere false.
+   */
+  boolean answerSome() {
+    if (thread != null || failed || queue.inFlight() == 0) {
+      return false;
+    }
+    sender.flush();
+    try {
+      queue.reap(1, this::completed);
+    } catch (IOException | RuntimeException e) {
+      fail(e);
+    }
+    sender.flush();
+    return true;
   }
 
   /**
@@ -178,7 +252,9 @@ final class DirectQueue {
       kick = waiting;
       waiting = false;
     }
-    if (wake) {
+    if (thread == null) {
+      submitOffered(); // the reader owns the queue
+    } else if (wake) {
       LockSupport.unpark(thread);
     } else if (kick) {
       queue.wake();
@@ -197,8 +273,13 @@ final class DirectQueue {
   /**
    * Ends the thread once every offered request has been answered (the caller has waited for them) and it closed the
    * queue; waits for that uninterruptibly (an interrupt stays set), as the queue's buffers are the caller's to free.
+   * Where the reader owns the queue, closes the queue (the reader has {@linkplain #answerAll answered} its requests).
    */
   void close() {
+    if (thread == null) {
+      closeQueue();
+      return;
+    }
     synchronized (lock) {
       closing = true;
       idle = false;
@@ -263,13 +344,18 @@ final class DirectQueue {
         }
       }
     } finally {
-      sender.flush();
-      if (!failed) {
-        try {
-          queue.close();
-        } catch (IOException e) {
-          // every request was answered; a failed teardown loses nothing of theirs
-        }
+      closeQueue();
+    }
+  }
+
+  /** Flushes the replies and closes the queue unless it failed (a failed one is closed): every request was answered. */
+  private void closeQueue() {
+    sender.flush();
+    if (!failed) {
+      try {
+        queue.close();
+      } catch (IOException e) {
+        // every request was answered; a failed teardown loses nothing of theirs
       }
     }
   }

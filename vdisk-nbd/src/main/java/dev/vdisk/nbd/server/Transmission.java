@@ -40,7 +40,9 @@ import java.util.concurrent.TimeUnit;
  * worker: the hand-off is most of a 1 MiB read's latency at depth 4, and the check, not the elapsed time, is what
  * tells a disk wait apart from a client slow to drain its socket. On an export that bypasses the page cache, reads
  * and writes go to the kernel through the device's request queue instead, from one thread of the connection
- * ({@link DirectQueue}), where the device has one. Replies of requests run here are batched
+ * ({@link DirectQueue}), where the device has one: this thread itself where that queue can also wait for the
+ * client's socket (io_uring, a connection without TLS), so that it waits for the next request and for the disk in one
+ * place, else a thread of the queue's own. Replies of requests run here are batched
  * ({@link ReplySender}) and go out before this thread waits for anything: for the client's next request, for its
  * payload, or for budget; and at least every {@link #REPLIES_PER_WRITE} requests.
  * Memory is bounded: the reader waits while the connection holds
@@ -123,7 +125,7 @@ final class Transmission {
     this.inline = session.export().pageCacheWrites();
     int align = session.export().preferredBlockSize();
     this.streamed = inline && StreamedWrite.fits(align) ? new StreamedWrite(wire, executor, pool, align) : null;
-    this.direct = DirectQueue.open(session, executor, sender, pool, this::queued);
+    this.direct = DirectQueue.open(session, executor, sender, pool, this::queued, wire.socket());
     this.workers = new ThreadPoolExecutor(WORKERS, WORKERS, WORKER_IDLE_SECONDS, TimeUnit.SECONDS,
         new LinkedBlockingQueue<>(), Thread.ofPlatform().daemon().name("nbd-request").factory());
     workers.allowCoreThreadTimeOut(true);
@@ -138,19 +140,21 @@ final class Transmission {
   boolean run() throws IOException {
     ByteBuffer header = ByteBuffer.allocateDirect(REQUEST_SIZE);
     RequestHeader current = new RequestHeader(); // every request is decoded into it; a worker's takes a copy
-    if (direct == null) {
+    if (direct == null || direct.onReader()) {
       sender.ownedBy(Thread.currentThread());
     }
     try {
       while (true) {
         if (!slots.tryAcquire()) {
-          sender.flush();
-          slots.acquire();
+          acquire(slots, 1);
         }
         RequestHeader r;
         try {
           if (wire.buffered() < REQUEST_SIZE) {
             sender.flush();
+            if (direct != null) {
+              direct.awaitRequest(); // where this thread owns the queue, it waits there, answering completions
+            }
           }
           wire.readFully(header.clear());
           r = current.decode(header.flip());
@@ -173,6 +177,9 @@ final class Transmission {
       throw new InterruptedIOException("interrupted while waiting for in-flight requests");
     } finally {
       sender.flush();
+      if (direct != null) {
+        direct.answerAll();
+      }
       inflight.arriveAndAwaitAdvance();
       workers.shutdown(); // every request has completed: only idle workers are left
       if (direct != null) {
@@ -302,19 +309,32 @@ final class Transmission {
    */
   private int takeBudget(int n) throws InterruptedException {
     if (!bytes.tryAcquire(n)) {
-      sender.flush();
-      bytes.acquire(n);
+      acquire(bytes, n);
     }
     try {
       if (!serverBytes.tryAcquire(n)) {
-        sender.flush();
-        serverBytes.acquire(n);
+        acquire(serverBytes, n);
       }
     } catch (InterruptedException e) {
       bytes.release(n);
       throw e;
     }
     return n;
+  }
+
+  /**
+   * Takes {@code n} permits of {@code s} once they are free, the batched replies gone out first. Where this thread
+   * owns the direct queue, requests there may hold them: it answers those as they complete rather than wait for
+   * itself; what the workers hold it waits for.
+   */
+  private void acquire(Semaphore s, int n) throws InterruptedException {
+    do {
+      sender.flush();
+      if (direct == null || !direct.answerSome()) {
+        s.acquire(n);
+        return;
+      }
+    } while (!s.tryAcquire(n));
   }
 
   private void giveBudget(int n) {

@@ -1,5 +1,6 @@
 package dev.vdisk.nbd.wire;
 
+import dev.vdisk.io.internal.SocketDescriptor;
 import java.io.EOFException;
 import java.io.IOException;
 import java.net.StandardSocketOptions;
@@ -32,12 +33,14 @@ public final class ChannelWire implements Wire {
   private final SocketChannel channel;
   private final ReadAhead in;
   private final String peer;
+  private final int socket;
   /** Bytes of a transfer that waits for room in the socket ({@link #transferFully}); made on first use. */
   private ByteBuffer stall;
 
   public ChannelWire(SocketChannel channel) throws IOException {
     this.channel = channel;
     this.in = new ReadAhead(channel, READ_AHEAD, DIRECT_READ_MIN);
+    this.socket = SocketDescriptor.of(channel);
     boolean tcp = !(channel.getLocalAddress() instanceof java.net.UnixDomainSocketAddress);
     String p;
     try {
@@ -83,6 +86,11 @@ public final class ChannelWire implements Wire {
   @Override
   public int buffered() {
     return in.buffered();
+  }
+
+  @Override
+  public int socket() {
+    return socket;
   }
 
   @Override

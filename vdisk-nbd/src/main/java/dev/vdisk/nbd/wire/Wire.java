@@ -71,6 +71,15 @@ public interface Wire extends Closeable {
     throw new UnsupportedOperationException("transferFully on " + getClass().getSimpleName());
   }
 
+  /**
+   * The socket's file descriptor, where the bytes of this wire are the socket's own (no TLS) and the JDK gives it; -1
+   * otherwise. For a wait on it beside the disk's ({@link dev.vdisk.block.RequestQueue#awaitReadable}); reads still
+   * go through this wire.
+   */
+  default int socket() {
+    return -1;
+  }
+
   /** Stops reading: a blocked or later {@link #readFully} sees end of stream. Writes still work. */
   void shutdownInput() throws IOException;
 
