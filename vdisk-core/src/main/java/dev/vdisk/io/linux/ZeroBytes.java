@@ -1,31 +1,30 @@
 package dev.vdisk.io.linux;
 
-import java.lang.foreign.Arena;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
+import java.util.Objects;
 
 /**
- * Whether native memory holds only zero bytes, told by the C library's {@code memcmp} against a run of zeroes: glibc's
- * vectorised compare (AVX2/AVX-512 where the CPU has them), where the JVM's own compare ({@link
- * MemorySegment#mismatch}) runs as a loop of eight-byte reads unless C2 compiled its caller, and the short commands
- * (convert among them) run with C1 only. A convert off an RBD image whose 256 MiB are written zeroes spent 49 ms of
- * CPU in that loop (perf, 4 kHz samples), qemu-img 9.5 ms in its {@code buffer_is_zero}.
+ * Whether native memory holds only zero bytes, told by the C library's {@code memcmp}: glibc's vectorised compare
+ * (AVX2/AVX-512 where the CPU has them), where the JVM's own compare ({@link MemorySegment#mismatch}) runs as a loop
+ * of eight-byte reads unless C2 compiled its caller, and the short commands (convert among them) run with C1 only. A
+ * convert off an RBD image whose 256 MiB are written zeroes spent 49 ms of CPU in that loop (perf, 4 kHz samples),
+ * qemu-img 9.5 ms in its {@code buffer_is_zero}.
  *
- * <p>{@code memcmp} is called through the shared downcall ({@link SharedDowncall}): a process that reads files has it
- * linked already. Where the link is refused (no native access), {@link #available()} is false and callers compare in
- * Java. Thread-safe.
+ * <p>A range is zero when its first byte is and each byte equals the next: {@code memcmp(p, p + 1, n - 1)}, one call
+ * for a range of any length, reading nothing but the range (no block of zeroes to compare with). {@code memcmp} is
+ * called through the shared downcall ({@link SharedDowncall}): a process that reads files has it linked already. Where
+ * the link is refused (no native access), {@link #available()} is false and callers compare in Java. Thread-safe.
  */
 public final class ZeroBytes {
-  /** The most bytes one {@code memcmp} compares: the zeroes it compares with. */
-  public static final long WINDOW = 64 * 1024;
-
   private ZeroBytes() {}
 
-  /** The link and the zeroes, made on first use; a failed link leaves {@link #HANDLE} null. */
+  /** The link, made on first use; a failed link leaves {@link #HANDLE} null. */
   private static final class Memcmp {
     static final MethodHandle HANDLE;
     static final MemorySegment SYMBOL;
-    static final MemorySegment ZEROES = Arena.global().allocate(WINDOW, 64); // zeroed by the allocation
 
     static {
       MethodHandle handle = null;
@@ -47,24 +46,32 @@ public final class ZeroBytes {
   }
 
   /**
-   * True if the {@code length} bytes of native memory at {@code address} are all zero. The memory must stay alive for
-   * the call (the caller holds the segment or buffer it belongs to).
+   * True if {@code segment[offset, offset + length)} holds only zero bytes.
    *
-   * @param length at most {@link #WINDOW}
-   * @throws IllegalArgumentException for a length outside 0 to {@link #WINDOW}
+   * @param segment native memory (a direct buffer's segment, say), alive for the call
+   * @throws IndexOutOfBoundsException for a range outside the segment
+   * @throws IllegalArgumentException for a segment that is not native
    * @throws IllegalStateException if not {@link #available()}
    */
-  public static boolean isZero(long address, long length) {
-    if (length < 0 || length > WINDOW) {
-      throw new IllegalArgumentException("zero check of " + length + " bytes (expected: 0 to " + WINDOW + ")");
+  public static boolean isZero(MemorySegment segment, long offset, long length) {
+    Objects.checkFromIndexSize(offset, length, segment.byteSize());
+    if (!segment.isNative()) {
+      throw new IllegalArgumentException("zero check of a heap segment (expected: native memory)");
     }
     MethodHandle m = Memcmp.HANDLE;
     if (m == null) {
       throw new IllegalStateException("memcmp: not linked (expected: ZeroBytes.available() first)");
     }
+    if (length == 0) {
+      return true;
+    }
+    if (segment.get(JAVA_BYTE, offset) != 0) {
+      return false;
+    }
+    long at = segment.address() + offset;
     try {
-      return (int) (long) m.invokeExact(Memcmp.SYMBOL, SharedDowncall.ignoredCapture(), address,
-          Memcmp.ZEROES.address(), length, 0L, 0L, 0L, 0L, 0L) == 0;
+      return (int) (long) m.invokeExact(Memcmp.SYMBOL, SharedDowncall.ignoredCapture(), at, at + 1, length - 1,
+          0L, 0L, 0L, 0L, 0L) == 0;
     } catch (RuntimeException | Error e) {
       throw e;
     } catch (Throwable e) {

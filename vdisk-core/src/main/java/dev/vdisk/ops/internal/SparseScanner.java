@@ -24,7 +24,7 @@ final class SparseScanner {
   static final int SECTOR = ConvertOptions.SECTOR;
 
   /** What {@link #firstNonZero} compares with, a window at a time. */
-  private static final MemorySegment ZEROES = MemorySegment.ofArray(new byte[(int) ZeroBytes.WINDOW]);
+  private static final MemorySegment ZEROES = MemorySegment.ofArray(new byte[64 * 1024]);
 
   private final int minSectors;
   private final int alignment;
@@ -208,15 +208,19 @@ final class SparseScanner {
   }
 
   /**
-   * The offset from {@code from} of the first nonzero byte of {@code seg[from, from + len)}, or -1 if all are zero. A
-   * window of native memory (a direct buffer: every buffer convert reads into) is first told zero or not by the C
-   * library's compare ({@link ZeroBytes}), and only a window that is not zero is searched for its first nonzero byte.
+   * The offset from {@code from} of the first nonzero byte of {@code seg[from, from + len)}, or -1 if all are zero. In
+   * native memory (a direct buffer: every buffer convert reads into) the C library's compare ({@link ZeroBytes}) first
+   * tells the whole range, then each window, zero or not, and only the first window that is not zero is searched for its
+   * first nonzero byte: a chunk of zeroes is one call.
    */
   private static long firstNonZero(MemorySegment seg, long from, long len) {
     boolean nativeCompare = seg.isNative() && ZeroBytes.available();
+    if (nativeCompare && ZeroBytes.isZero(seg, from, len)) {
+      return -1;
+    }
     for (long done = 0; done < len; done += ZEROES.byteSize()) {
       long step = Math.min(ZEROES.byteSize(), len - done);
-      if (nativeCompare && ZeroBytes.isZero(seg.address() + from + done, step)) {
+      if (nativeCompare && ZeroBytes.isZero(seg, from + done, step)) {
         continue;
       }
       long m = MemorySegment.mismatch(seg, from + done, from + done + step, ZEROES, 0, step);
