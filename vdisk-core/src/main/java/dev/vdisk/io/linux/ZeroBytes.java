@@ -21,22 +21,16 @@ import java.util.Objects;
 public final class ZeroBytes {
   private ZeroBytes() {}
 
-  /** The link, made on first use; a failed link leaves {@link #HANDLE} null. */
+  /** The link, made on first use: the shared downcall bound to {@code memcmp}, or null where the link failed. */
   private static final class Memcmp {
-    static final MethodHandle HANDLE;
-    static final MemorySegment SYMBOL;
+    static final MethodHandle HANDLE = link();
 
-    static {
-      MethodHandle handle = null;
-      MemorySegment symbol = null;
+    private static MethodHandle link() {
       try {
-        handle = SharedDowncall.handle();
-        symbol = LinuxNative.Libc.symbol("memcmp");
+        return SharedDowncall.handle().bindTo(LinuxNative.Libc.symbol("memcmp"));
       } catch (RuntimeException | LinkageError e) {
-        handle = null; // available() says so; callers compare in Java
+        return null; // available() says so; callers compare in Java
       }
-      HANDLE = handle;
-      SYMBOL = symbol;
     }
   }
 
@@ -70,8 +64,8 @@ public final class ZeroBytes {
     }
     long at = segment.address() + offset;
     try {
-      return (int) (long) m.invokeExact(Memcmp.SYMBOL, SharedDowncall.ignoredCapture(), at, at + 1, length - 1,
-          0L, 0L, 0L, 0L, 0L) == 0;
+      return (int) (long) m.invokeExact(SharedDowncall.ignoredCapture(), at, at + 1, length - 1, 0L, 0L, 0L, 0L, 0L)
+          == 0;
     } catch (RuntimeException | Error e) {
       throw e;
     } catch (Throwable e) {
