@@ -71,8 +71,13 @@ public final class Main implements Runnable {
   }
 
   public static void main(String[] args) {
-    // The system calls' link (tens of milliseconds) on another core while this thread parses the command line.
+    // On other cores while this thread parses the command line, started before anything else: the cluster's connect
+    // for the first rbd: name (librbd's load, then the connect, which also needs the link), then the system calls'
+    // link (tens of milliseconds). Started from run, the connect's thread ran a median 9 ms after main (4-17), behind
+    // the link's start and this thread's set-up; from here 1 ms, and librbd is loaded as much earlier. The link, which
+    // ends later still, then decides when the connect starts.
     if (opensFiles(args)) {
+      RbdImages.connectAhead(args);
       NativeLinks.startAhead();
     }
     // The library's notices (System.Logger, to java.util.logging's console) as one line each, not JUL's two.
@@ -156,7 +161,7 @@ public final class Main implements Runnable {
     if (args.length > 0 && Stream.of(args).allMatch(a -> a.equals("-V") || a.equals("--version"))) {
       return version(out); // what picocli prints for it, without building picocli's model of vdisk
     }
-    RbdImages.connectAhead(args); // the cluster's connect overlaps parsing and class loading
+    RbdImages.connectAhead(args); // for in-process callers (main started it: then a no-op, the same name)
     Main main = new Main(out, err);
     CommandLine cl = tree(inCode, main, args);
     cl.setOut(out);

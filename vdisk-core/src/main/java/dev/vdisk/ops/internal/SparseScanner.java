@@ -1,5 +1,6 @@
 package dev.vdisk.ops.internal;
 
+import dev.vdisk.io.linux.ZeroBytes;
 import dev.vdisk.ops.ConvertOptions;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
@@ -12,8 +13,9 @@ import java.util.Arrays;
  * zeroes) as sparse: a port of qemu-img's {@code is_allocated_sectors_min}, so that vdisk's outputs are
  * allocated exactly where qemu-img's are. It works in 512-byte sectors, ignores runs of zero sectors shorter
  * than the threshold inside data, and aligns run ends to the target's alignment (data ends round up, zero
- * ends round down). Zero runs are measured with a vectorised comparison against zeroes
- * ({@link MemorySegment#mismatch}), which stops at the first nonzero byte; a data sector is told by its first eight
+ * ends round down). Zero runs are measured with a comparison against zeroes, a window at a time, which stops at the
+ * first nonzero byte: the C library's in direct buffers ({@link ZeroBytes}), {@link MemorySegment#mismatch} in heap
+ * buffers and in the one window that holds the run's end; a data sector is told by its first eight
  * bytes, read in a loop that C1 alone compiles well (see {@link #skipHeads(MappedByteBuffer, int, int, int)}). A
  * buffer of data, the usual case, is told whole by one sector per threshold ({@link #noLongZeroRun}), which qemu-img's
  * walk of every sector would find to be data throughout.
@@ -205,10 +207,22 @@ final class SparseScanner {
     return firstNonZero(segment(buf), from, len) < 0;
   }
 
-  /** The offset from {@code from} of the first nonzero byte of {@code seg[from, from + len)}, or -1 if all are zero. */
+  /**
+   * The offset from {@code from} of the first nonzero byte of {@code seg[from, from + len)}, or -1 if all are zero. In
+   * native memory (a direct buffer: every buffer convert reads into) the C library's compare ({@link ZeroBytes}) first
+   * tells the whole range, then each window, zero or not, and only the first window that is not zero is searched for its
+   * first nonzero byte: a chunk of zeroes is one call.
+   */
   private static long firstNonZero(MemorySegment seg, long from, long len) {
+    boolean nativeCompare = seg.isNative() && ZeroBytes.available();
+    if (nativeCompare && ZeroBytes.isZero(seg, from, len)) {
+      return -1;
+    }
     for (long done = 0; done < len; done += ZEROES.byteSize()) {
       long step = Math.min(ZEROES.byteSize(), len - done);
+      if (nativeCompare && ZeroBytes.isZero(seg, from + done, step)) {
+        continue;
+      }
       long m = MemorySegment.mismatch(seg, from + done, from + done + step, ZEROES, 0, step);
       if (m >= 0) {
         return done + m;
