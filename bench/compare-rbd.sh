@@ -76,6 +76,10 @@ if [ ! -f "$src" ] || [ "$(stat -c %s "$src")" -ne "$size" ]; then
 fi
 rbd --conf "$conf" rm --no-progress "$pool/$image" >/dev/null 2>&1 || true
 qemu-img convert -f raw -O raw "$src" "$(name $image)"
+# The convert-off-RBD cell reads an image of its own, which no bench cell writes: after the write cells the main image
+# holds written zeroes everywhere, and a convert of it measured the tools' zero detection, not a copy of data and holes.
+rbd --conf "$conf" rm --no-progress "$pool/vdisk-bench-orig" >/dev/null 2>&1 || true
+qemu-img convert -f raw -O raw "$src" "$(name vdisk-bench-orig)"
 
 # vdisk runs through its launcher, with the start-up cache it records once per build (as bench/compare-convert.sh
 # runs it); the first calls build the jar and record the caches (convert has its own), outside any measurement, and
@@ -109,14 +113,15 @@ scatter=$((1048576 + 4096))
 unix_uri="nbd+unix:///?socket=$sock"
 
 # name | unit and amount | vdisk's command | the peer's command | server-side (serve cells) or not.
-# TOOL is replaced by "vdisk" or the peer, IMG by the RBD image's name, NEW by a fresh image's, URI by the socket's.
+# TOOL is replaced by "vdisk" or the peer, IMG by the RBD image's name, NEW by a fresh image's, ORIG by the image of
+# the source's bytes (half data, half hole), URI by the socket's.
 cells=(
   "bench 4k read qd16|IOPS $count|VDISK bench -f raw -c $count -d 16 -s 4096 -S $scatter IMG|qemu-img bench -f raw -c $count -d 16 -s 4096 -S $scatter IMG|-"
   "bench 4k write qd16|IOPS $count|VDISK bench -f raw -w -c $count -d 16 -s 4096 -S $scatter IMG|qemu-img bench -f raw -w -c $count -d 16 -s 4096 -S $scatter IMG|-"
   "bench 1M seq read qd4|MB/s $((big << 20))|VDISK bench -f raw -c $big -d 4 -s 1048576 IMG|qemu-img bench -f raw -c $big -d 4 -s 1048576 IMG|-"
   "bench 1M seq write qd4|MB/s $((big << 20))|VDISK bench -f raw -w -c $big -d 4 -s 1048576 IMG|qemu-img bench -f raw -w -c $big -d 4 -s 1048576 IMG|-"
   "convert local raw to RBD|MB/s $size|VDISK convert -f raw -O raw $src NEW|qemu-img convert -f raw -O raw $src NEW|-"
-  "convert RBD to local raw|MB/s $size|VDISK convert -f raw -O raw IMG $dir/rbd-bench-out.raw|qemu-img convert -f raw -O raw IMG $dir/rbd-bench-out.raw|-"
+  "convert RBD to local raw|MB/s $size|VDISK convert -f raw -O raw ORIG $dir/rbd-bench-out.raw|qemu-img convert -f raw -O raw ORIG $dir/rbd-bench-out.raw|-"
   "serve 4k read qd16|IOPS $count|qemu-img bench -f raw -c $count -d 16 -s 4096 -S $scatter URI|same|serve"
   "serve 4k write qd16|IOPS $count|qemu-img bench -f raw -w -c $count -d 16 -s 4096 -S $scatter URI|same|serve"
   "serve nbdcopy to null|MB/s $size|nbdcopy URI null:|same|serve"
@@ -135,6 +140,7 @@ measure() { # command; prints seconds (qemu-img bench's own figure where it prin
   local cmd=${1//VDISK/$vdisk}
   cmd=${cmd//NEW/$(name $fresh)}
   cmd=${cmd//IMG/$(name $image)}
+  cmd=${cmd//ORIG/$(name vdisk-bench-orig)}
   cmd=${cmd//URI/$unix_uri}
   rm -f "$dir/rbd-bench-out.raw"
   local start end out s
