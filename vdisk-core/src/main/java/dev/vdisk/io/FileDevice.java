@@ -161,7 +161,9 @@ public final class FileDevice implements BlockDevice {
       if (directWrites != null) {
         directWrites.close();
       }
-      this.data = new BufferedPath(io);
+      // Large writes one at a time into a regular file under aio=threads (see SerialWrites: the kernel serialises them
+      // anyway, and its waiters spin); a block device's buffered writes run in parallel, io_uring queues them itself.
+      this.data = new BufferedPath(io, !blockDevice && aio != Aio.IO_URING);
       this.directWrites = null;
     }
     // XFS's buffered reads hold the inode lock shared, so a copy never sees a mix of old and new bytes of a
