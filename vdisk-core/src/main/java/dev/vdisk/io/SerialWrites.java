@@ -22,11 +22,12 @@ import java.util.concurrent.locks.ReentrantLock;
  * own queue: its buffered writes into a file all go to one io-wq worker, one after another. Here the writes go one
  * after another on the caller holding the turn: no spinning waiter, and no wake-up between two writes.
  *
- * <p>A turn ends when the queue is empty, or once the holder's own write is made and {@value #TURN} writes in all,
- * so that a caller waits for at most that many writes that are not its own; the oldest waiter then takes the turn.
+ * <p>A turn ends when the queue is empty, or once the holder's own write is made and {@value #TURN} writes in all:
+ * the caller holding the turn returns after at most that many writes, or those queued before its own and its own;
+ * the oldest waiter then takes the turn.
  */
 final class SerialWrites {
-  /** Writes one turn makes at most, the holder's own excepted: a hand-over (one wake-up) per that many writes. */
+  /** Writes after which a turn ends once the holder's own is made: one hand-over (a wake-up) per that many at least. */
   static final int TURN = 8;
 
   /** The write itself: all of {@code src} at {@code offset}. */

@@ -7,12 +7,14 @@ import dev.vdisk.block.FilterDevice;
 import dev.vdisk.block.WriteFlag;
 import dev.vdisk.block.mem.MemoryDevice;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -104,6 +106,62 @@ class SerialWritesTest {
       return null;
     });
     assertThat(recorder.written).hasSize(THREADS * WRITES_PER_THREAD);
+  }
+
+  /** The caller holding the turn makes {@value SerialWrites#TURN} writes at most, and others take the rest. */
+  @Test
+  void aTurnEndsAfterItsLimitAndTheOldestWaiterTakesTheNext() throws Exception {
+    CountDownLatch firstWriteHeld = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    AtomicInteger made = new AtomicInteger();
+    AtomicInteger madeByHolder = new AtomicInteger();
+    Thread[] holder = new Thread[1];
+    SerialWrites serial = new SerialWrites((offset, src) -> {
+      if (offset == 0) {
+        firstWriteHeld.countDown();
+        awaitUninterruptibly(release);
+      }
+      made.incrementAndGet();
+      if (Thread.currentThread() == holder[0]) {
+        madeByHolder.incrementAndGet();
+      }
+    });
+    holder[0] = Thread.ofPlatform().unstarted(() -> write(serial, 0));
+    holder[0].start();
+    firstWriteHeld.await();
+    List<Thread> waiters = new ArrayList<>();
+    for (int i = 1; i <= 3 * SerialWrites.TURN; i++) {
+      long offset = i;
+      waiters.add(Thread.ofPlatform().start(() -> write(serial, offset)));
+    }
+    for (Thread w : waiters) {
+      while (w.getState() != Thread.State.WAITING) {
+        Thread.onSpinWait(); // until it waits behind the held write
+      }
+    }
+    release.countDown();
+    holder[0].join();
+    for (Thread w : waiters) {
+      w.join();
+    }
+    assertThat(madeByHolder.get()).as("writes the first turn's holder made").isEqualTo(SerialWrites.TURN);
+    assertThat(made.get()).isEqualTo(3 * SerialWrites.TURN + 1);
+  }
+
+  private static void write(SerialWrites serial, long offset) {
+    try {
+      serial.write(offset, ByteBuffer.allocate(1));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private static void awaitUninterruptibly(CountDownLatch latch) {
+    try {
+      latch.await();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 
   /** Large writes into a page-cache regular file under aio=threads go one at a time; small ones straight in. */
