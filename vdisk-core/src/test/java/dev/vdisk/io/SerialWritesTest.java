@@ -7,6 +7,7 @@ import dev.vdisk.block.FilterDevice;
 import dev.vdisk.block.WriteFlag;
 import dev.vdisk.block.mem.MemoryDevice;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -119,7 +120,11 @@ class SerialWritesTest {
     SerialWrites serial = new SerialWrites((offset, src) -> {
       if (offset == 0) {
         firstWriteHeld.countDown();
-        awaitUninterruptibly(release);
+        try {
+          release.await();
+        } catch (InterruptedException e) {
+          throw new InterruptedIOException();
+        }
       }
       made.incrementAndGet();
       if (Thread.currentThread() == holder[0]) {
@@ -153,14 +158,6 @@ class SerialWritesTest {
       serial.write(offset, ByteBuffer.allocate(1));
     } catch (IOException e) {
       throw new UncheckedIOException(e);
-    }
-  }
-
-  private static void awaitUninterruptibly(CountDownLatch latch) {
-    try {
-      latch.await();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
     }
   }
 
