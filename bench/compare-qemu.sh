@@ -82,7 +82,11 @@ run_qemu_aio() { # aio cache count opts...
 # fio: the same sizes, stride (rw=read:SKIP skips SKIP bytes after each request), depth and count (io_size: count
 # requests' bytes, wrapping within the file as qemu-img bench does), O_DIRECT through io_uring, on the image itself
 # for raw and on a fully allocated raw file of the same size beside it for qcow2 (fio's writes would overwrite the
-# qcow2 metadata). Prints seconds.
+# qcow2 metadata). Prints seconds. fio drops the file's page cache before each run (its invalidate=1), so under
+# writeback a raw image's cache is cut into folios by the next tool's requests (1 MiB writes: 1 MiB folios), while a
+# qcow2 image keeps the 4 KiB folios its first 4 KiB cells left (qemu-img's stride reads, which readahead takes as
+# random), and buffered 1 MiB writes into those cost the kernel twice the CPU (issue 18; bench/folios.py shows a
+# file's folios). Every tool in a cell meets the same cache; raw and qcow2 cells do not.
 run_fio() { # cache count opts...
   local cache=$1 count=$2; shift 2
   local bs=4096 step="" depth=1 rw=read sync=0

@@ -47,10 +47,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p><b>Data</b> moves as {@link FileOptions#aio()} says: through the kernel's io_uring, one ring per device
  * shared by every request thread ({@link RingFile}; asked for with {@code aio=io_uring}), or through a JDK {@link
  * FileChannel} with positional I/O on the calling thread ({@code aio=threads}, the default, and {@code aio=native});
- * either way concurrently and without a lock. Under {@code aio=native} and {@code aio=io_uring} (O_DIRECT) the
- * device also serves asynchronous {@linkplain #queue queues}, on Linux AIO or a ring of the queue's own, for a caller
- * that keeps many requests in flight from one thread. Where io_uring cannot be set up, the device falls back to threads
- * with one warning line (once per reason and process). With {@link CacheMode#direct()} the channel is opened O_DIRECT; requests of any alignment are still
+ * either way concurrently and without a lock, but for large writes through the page cache into a regular file under
+ * {@code aio=threads}, which go one at a time ({@link SerialWrites}: the kernel serialises them anyway). Under {@code
+ * aio=native} and {@code aio=io_uring} (O_DIRECT) the device also serves asynchronous {@linkplain #queue queues}, on
+ * Linux AIO or a ring of the queue's own, for a caller that keeps many requests in flight from one thread. Where
+ * io_uring cannot be set up, the device falls back to threads with one warning line (once per reason and process).
+ * With {@link CacheMode#direct()} the channel is opened O_DIRECT; requests of any alignment are still
  * accepted ({@code limits().requestAlignment() == 1}) and bounced as needed, see {@link DirectPath}.
  * {@code limits().optimalAlignment()} is the alignment that avoids that: the file system's block size, and
  * for block devices at least the logical sector size.
@@ -161,7 +163,9 @@ public final class FileDevice implements BlockDevice {
       if (directWrites != null) {
         directWrites.close();
       }
-      this.data = new BufferedPath(io);
+      // Large writes one at a time into a regular file under aio=threads (see SerialWrites: the kernel serialises them
+      // anyway, and its waiters spin); a block device's buffered writes run in parallel, io_uring queues them itself.
+      this.data = new BufferedPath(io, !blockDevice && aio != Aio.IO_URING);
       this.directWrites = null;
     }
     // XFS's buffered reads hold the inode lock shared, so a copy never sees a mix of old and new bytes of a

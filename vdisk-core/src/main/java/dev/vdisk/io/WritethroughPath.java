@@ -44,7 +44,7 @@ final class WritethroughPath implements DataPath {
    * @param align the file system's block size, a power of two
    */
   WritethroughPath(FileIo cached, FileIo direct, int align) {
-    this.cached = new BufferedPath(cached);
+    this.cached = new BufferedPath(cached, false);
     this.serializer = new RequestSerializer();
     this.direct = new DirectPath(direct, align, Long.MAX_VALUE, end -> { }, serializer);
     this.align = align;

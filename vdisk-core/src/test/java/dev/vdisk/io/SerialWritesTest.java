@@ -1,0 +1,236 @@
+package dev.vdisk.io;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.vdisk.block.FilterDevice;
+import dev.vdisk.block.WriteFlag;
+import dev.vdisk.block.mem.MemoryDevice;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * {@link SerialWrites} makes concurrent writes one at a time, each before its caller returns and with its own outcome;
+ * a {@link FileDevice} under writeback and {@code aio=threads} sends its large writes through it.
+ */
+@Timeout(60)
+class SerialWritesTest {
+  private static final int THREADS = 8;
+  private static final int WRITES_PER_THREAD = 40;
+
+  /** A write target that records how many writes run at once, and which offsets were written. */
+  private static final class Recorder implements SerialWrites.Write {
+    final AtomicInteger running = new AtomicInteger();
+    final AtomicInteger most = new AtomicInteger();
+    final Set<Long> written = ConcurrentHashMap.newKeySet();
+
+    @Override
+    public void write(long offset, ByteBuffer src) throws IOException {
+      enter();
+      try {
+        src.position(src.limit());
+        written.add(offset);
+      } finally {
+        running.decrementAndGet();
+      }
+    }
+
+    /** Counts a write in, and stays long enough for others to come in beside it if they can. */
+    void enter() {
+      most.accumulateAndGet(running.incrementAndGet(), Math::max);
+      try {
+        Thread.sleep(1);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  @Test
+  void concurrentWritesAreMadeOneAtATimeEachBeforeItsCallerReturns() throws Exception {
+    Recorder target = new Recorder();
+    SerialWrites serial = new SerialWrites(target);
+    runConcurrently(t -> {
+      for (int i = 0; i < WRITES_PER_THREAD; i++) {
+        long offset = (long) t * WRITES_PER_THREAD + i;
+        ByteBuffer src = ByteBuffer.allocate(16);
+        serial.write(offset, src);
+        assertThat(target.written).as("the caller's write, made when the call returns").contains(offset);
+        assertThat(src.hasRemaining()).isFalse();
+      }
+      return null;
+    });
+    assertThat(target.written).hasSize(THREADS * WRITES_PER_THREAD);
+    assertThat(target.most.get()).as("writes running at once").isEqualTo(1);
+  }
+
+  @Test
+  void eachCallerGetsItsOwnWritesFailureAndTheOthersGoOn() throws Exception {
+    Recorder recorder = new Recorder();
+    SerialWrites serial = new SerialWrites((offset, src) -> {
+      recorder.write(offset, src);
+      if (offset % WRITES_PER_THREAD == 7) {
+        throw new IOException("no space at " + offset);
+      }
+      if (offset % WRITES_PER_THREAD == 9) {
+        throw new AssertionError("an error at " + offset);
+      }
+    });
+    runConcurrently(t -> {
+      for (int i = 0; i < WRITES_PER_THREAD; i++) {
+        long offset = (long) t * WRITES_PER_THREAD + i;
+        if (i == 7) {
+          assertThatThrownBy(() -> serial.write(offset, ByteBuffer.allocate(1))).isInstanceOf(IOException.class)
+              .hasMessage("no space at " + offset);
+        } else if (i == 9) {
+          assertThatThrownBy(() -> serial.write(offset, ByteBuffer.allocate(1))).isInstanceOf(AssertionError.class)
+              .hasMessage("an error at " + offset);
+        } else {
+          serial.write(offset, ByteBuffer.allocate(1));
+        }
+      }
+      return null;
+    });
+    assertThat(recorder.written).hasSize(THREADS * WRITES_PER_THREAD);
+  }
+
+  /** The caller holding the turn makes {@value SerialWrites#TURN} writes at most, and others take the rest. */
+  @Test
+  void aTurnEndsAfterItsLimitAndTheOldestWaiterTakesTheNext() throws Exception {
+    CountDownLatch firstWriteHeld = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    AtomicInteger made = new AtomicInteger();
+    AtomicInteger madeByHolder = new AtomicInteger();
+    Thread[] holder = new Thread[1];
+    SerialWrites serial = new SerialWrites((offset, src) -> {
+      if (offset == 0) {
+        firstWriteHeld.countDown();
+        try {
+          release.await();
+        } catch (InterruptedException e) {
+          throw new InterruptedIOException();
+        }
+      }
+      made.incrementAndGet();
+      if (Thread.currentThread() == holder[0]) {
+        madeByHolder.incrementAndGet();
+      }
+    });
+    holder[0] = Thread.ofPlatform().unstarted(() -> write(serial, 0));
+    holder[0].start();
+    firstWriteHeld.await();
+    List<Thread> waiters = new ArrayList<>();
+    for (int i = 1; i <= 3 * SerialWrites.TURN; i++) {
+      long offset = i;
+      waiters.add(Thread.ofPlatform().start(() -> write(serial, offset)));
+    }
+    for (Thread w : waiters) {
+      while (w.getState() != Thread.State.WAITING) {
+        Thread.onSpinWait(); // until it waits behind the held write
+      }
+    }
+    release.countDown();
+    holder[0].join();
+    for (Thread w : waiters) {
+      w.join();
+    }
+    assertThat(madeByHolder.get()).as("writes the first turn's holder made").isEqualTo(SerialWrites.TURN);
+    assertThat(made.get()).isEqualTo(3 * SerialWrites.TURN + 1);
+  }
+
+  private static void write(SerialWrites serial, long offset) {
+    try {
+      serial.write(offset, ByteBuffer.allocate(1));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** Large writes into a page-cache regular file under aio=threads go one at a time; small ones straight in. */
+  @Test
+  void aFileDeviceUnderWritebackMakesItsLargeWritesOneAtATime() throws Exception {
+    Recorder recorder = new Recorder();
+    int large = BufferedPath.SERIAL_MIN;
+    MemoryDevice memory = new MemoryDevice((long) THREADS * 4 * large);
+    FilterDevice disk = new FilterDevice(memory) {
+      @Override
+      public void write(long offset, ByteBuffer src, Set<WriteFlag> flags) throws IOException {
+        recorder.enter();
+        try {
+          super.write(offset, src, flags);
+        } finally {
+          recorder.running.decrementAndGet();
+        }
+      }
+    };
+    FileOptions options = FileOptions.of(CacheMode.WRITEBACK, false);
+    try (FileDevice device = SimulatedHostFile.create(disk, 4096, options, () -> { }).fileDevice("a.raw", options)) {
+      runConcurrently(t -> {
+        for (int i = 0; i < 4; i++) {
+          device.write((long) (t * 4 + i) * large, filled(large, t), Set.of());
+        }
+        return null;
+      });
+      assertThat(recorder.most.get()).as("large writes running at once").isEqualTo(1);
+      recorder.most.set(0);
+      runConcurrently(t -> {
+        for (int i = 0; i < 4; i++) {
+          device.write((long) (t * 4 + i) * large, filled(large - 4096, t), Set.of());
+        }
+        return null;
+      });
+      assertThat(recorder.most.get()).as("smaller writes running at once").isGreaterThan(1);
+      ByteBuffer back = ByteBuffer.allocate(large);
+      device.read(5L * 4 * large, back);
+      assertThat(back.get(0)).isEqualTo((byte) 5);
+    }
+  }
+
+  private static ByteBuffer filled(int length, int value) {
+    ByteBuffer b = ByteBuffer.allocate(length);
+    while (b.hasRemaining()) {
+      b.put((byte) value);
+    }
+    return b.flip();
+  }
+
+  /** A task of thread {@code t}. */
+  @FunctionalInterface
+  private interface Task {
+    Void run(int t) throws Exception;
+  }
+
+  /** Runs {@code task} on {@value #THREADS} threads started together; rethrows the first failure. */
+  private static void runConcurrently(Task task) throws Exception {
+    CyclicBarrier start = new CyclicBarrier(THREADS);
+    try (ExecutorService pool = Executors.newFixedThreadPool(THREADS)) {
+      List<Future<Void>> done = new ArrayList<>();
+      for (int t = 0; t < THREADS; t++) {
+        int thread = t;
+        Callable<Void> c = () -> {
+          start.await();
+          return task.run(thread);
+        };
+        done.add(pool.submit(c));
+      }
+      for (Future<Void> f : done) {
+        f.get();
+      }
+    }
+  }
+}
