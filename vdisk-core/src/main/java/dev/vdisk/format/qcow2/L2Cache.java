@@ -102,6 +102,17 @@ final class L2Cache {
     WORD.setRelease(table, index, value);
   }
 
+  /**
+   * {@link #set} of {@code values.length} words in a row from {@code index}: the table is marked dirty once, not once
+   * per word (a convert's 2 MiB chunk sets a run of 32 entries). Under the metadata lock.
+   */
+  void set(long offset, long[] table, int index, long[] values) {
+    dirty.add(offset);
+    for (int k = 0; k < values.length; k++) {
+      WORD.setRelease(table, index + k, values[k]);
+    }
+  }
+
   /** Adds a new table (all unallocated, or a copy) at {@code offset}, dirty; under the metadata lock. */
   void add(long offset, long[] table) {
     dirty.add(offset);
