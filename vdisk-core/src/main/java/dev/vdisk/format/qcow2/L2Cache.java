@@ -141,10 +141,12 @@ final class L2Cache {
     for (long offset : dirty.stream().sorted().toList()) {
       long[] table = tables.get(offset).table;
       ByteBuffer b = ByteBuffer.allocate(table.length * 8);
-      for (int i = 0; i < table.length; i++) {
-        b.putLong(word(table, i));
-      }
-      file.write(offset, b.flip(), Set.of());
+      // One bulk copy (big-endian, as the file holds the words), not a loop of word reads: a write-back runs too rarely
+      // for the JIT to compile such a loop, which interpreted cost about half a millisecond per 64 KiB table (the close
+      // of a fresh 4 GiB image after 2 GiB of writes, eight tables, cold JVM: 8-9 -> 4-5 ms). Plain reads are safe:
+      // every change is made under the metadata lock, held here.
+      b.asLongBuffer().put(table);
+      file.write(offset, b, Set.of());
       // Before the table can be evicted: a miss that read it earlier must see that it may be stale.
       writeBacks.incrementAndGet();
       dirty.remove(offset);
