@@ -72,22 +72,7 @@ final class ClusterEntries {
    * what the old entry held. Under the metadata lock.
    */
   void setEntry(long guest, long word, long bitmap) throws IOException {
-    long tableOffset = writableTable(geometry.l1Index(guest));
-    // Not get: readers' misses evict clean tables without the metadata lock, and the change must reach the cached copy.
-    long[] table = l2.writable(tableOffset);
-    int i = geometry.entryIndex(guest);
-    long old = L2Cache.word(table, i);
-    if (geometry.extendedL2()) {
-      // Both words at once for the readers outside the metadata lock (ClusterMapper, AllocatingWriter.ownedHost),
-      // which take the table's monitor to read them: no reader sees one entry's word with another's bitmap.
-      synchronized (table) {
-        l2.set(tableOffset, table, i, word);
-        l2.set(tableOffset, table, i + 1, bitmap);
-      }
-    } else {
-      l2.set(tableOffset, table, i, word);
-    }
-    release(old, word);
+    setEntries(guest, geometry.extendedL2() ? new long[] {word, bitmap} : new long[] {word});
   }
 
   /**
@@ -98,6 +83,7 @@ final class ClusterEntries {
    */
   void setEntries(long guest, long[] words) throws IOException {
     long tableOffset = writableTable(geometry.l1Index(guest));
+    // Not get: readers' misses evict clean tables without the metadata lock, and the change must reach the cached copy.
     long[] table = l2.writable(tableOffset);
     int first = geometry.entryIndex(guest);
     int step = geometry.wordsPerEntry();
@@ -106,7 +92,10 @@ final class ClusterEntries {
       old[k] = L2Cache.word(table, first + k * step);
     }
     if (geometry.extendedL2()) {
-      synchronized (table) { // each entry's two words as one writer left them, as in setEntry
+      // Both words of each entry at once for the readers outside the metadata lock (ClusterMapper,
+      // AllocatingWriter.ownedHost), which take the table's monitor to read them: no reader sees one entry's word with
+      // another's bitmap.
+      synchronized (table) {
         l2.set(tableOffset, table, first, words);
       }
     } else {
