@@ -379,18 +379,20 @@ final class AllocatingWriter {
     if (r.inPlace) {
       return;
     }
+    int step = geometry.wordsPerEntry();
+    long[] words = new long[r.clusters * step];
     for (int k = 0; k < r.clusters; k++) {
-      long guest = r.runStart + ((long) k << geometry.clusterBits());
-      long word = (r.host + ((long) k << geometry.clusterBits())) | Geometry.COPIED;
-      long bitmap = 0;
+      words[k * step] = (r.host + ((long) k << geometry.clusterBits())) | Geometry.COPIED;
       if (geometry.extendedL2()) {
+        long guest = r.runStart + ((long) k << geometry.clusterBits());
         long from = Math.max(r.cowStartFrom, (long) k << geometry.clusterBits()) - ((long) k << geometry.clusterBits());
         long to = Math.min(r.cowEndTo, (long) (k + 1) << geometry.clusterBits()) - ((long) k << geometry.clusterBits());
         long range = Geometry.allocRange((int) (from >>> geometry.subclusterBits()), (int) ((to - 1) >>> geometry.subclusterBits()) + 1);
-        bitmap = (entries.entryBitmap(guest) | range) & ~(range << 32);
+        words[k * step + 1] = (entries.entryBitmap(guest) | range) & ~(range << 32);
       }
-      entries.setEntry(guest, word, bitmap);
     }
+    // A run lies in one L2 table (plan stops it at the table's end): its entries are set together.
+    entries.setEntries(r.runStart, words);
   }
 
   /**

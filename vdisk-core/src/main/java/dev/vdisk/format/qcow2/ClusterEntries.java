@@ -72,22 +72,38 @@ final class ClusterEntries {
    * what the old entry held. Under the metadata lock.
    */
   void setEntry(long guest, long word, long bitmap) throws IOException {
+    setEntries(guest, geometry.extendedL2() ? new long[] {word, bitmap} : new long[] {word});
+  }
+
+  /**
+   * {@link #setEntry} for a run of clusters from {@code guest} on, all in one L2 table: {@code words} holds their entries
+   * as the table does ({@link Geometry#wordsPerEntry} words each: the entry's word, then its bitmap with extended L2
+   * entries). The table is made writable and looked up once for the run, not once per cluster (a convert's 2 MiB chunk
+   * is a run of 32 clusters). Under the metadata lock.
+   */
+  void setEntries(long guest, long[] words) throws IOException {
     long tableOffset = writableTable(geometry.l1Index(guest));
     // Not get: readers' misses evict clean tables without the metadata lock, and the change must reach the cached copy.
     long[] table = l2.writable(tableOffset);
-    int i = geometry.entryIndex(guest);
-    long old = L2Cache.word(table, i);
+    int first = geometry.entryIndex(guest);
+    int step = geometry.wordsPerEntry();
+    long[] old = new long[words.length / step];
+    for (int k = 0; k < old.length; k++) {
+      old[k] = L2Cache.word(table, first + k * step);
+    }
     if (geometry.extendedL2()) {
-      // Both words at once for the readers outside the metadata lock (ClusterMapper, AllocatingWriter.ownedHost),
-      // which take the table's monitor to read them: no reader sees one entry's word with another's bitmap.
+      // Both words of each entry at once for the readers outside the metadata lock (ClusterMapper,
+      // AllocatingWriter.ownedHost), which take the table's monitor to read them: no reader sees one entry's word with
+      // another's bitmap.
       synchronized (table) {
-        l2.set(tableOffset, table, i, word);
-        l2.set(tableOffset, table, i + 1, bitmap);
+        l2.set(tableOffset, table, first, words);
       }
     } else {
-      l2.set(tableOffset, table, i, word);
+      l2.set(tableOffset, table, first, words);
     }
-    release(old, word);
+    for (int k = 0; k < old.length; k++) {
+      release(old[k], words[k * step]);
+    }
   }
 
   /**

@@ -133,6 +133,26 @@ class L2CacheTest {
   }
 
   @Test
+  void aRunOfWordsSetTogetherIsWrittenBackBigEndianEachInItsPlace() throws Exception {
+    MemoryDevice file = new MemoryDevice(4L * TABLE);
+    L2Cache cache = new L2Cache(2L * TABLE, TABLE, this::load);
+    long[] t = cache.writable(TABLE);
+    long[] run = {0x8000_0000_0005_0000L, 0x0102_0304_0506_0708L, -2L};
+    cache.set(TABLE, t, 7, run);
+    assertThat(cache.dirtyCount()).as("the table is dirty").isEqualTo(1);
+    assertThat(cache.writeDirty(file)).isTrue();
+    assertThat(cache.dirtyCount()).as("written back: clean").isZero();
+    ByteBuffer back = ByteBuffer.allocate(TABLE);
+    file.read(TABLE, back);
+    long[] expected = load(TABLE);
+    System.arraycopy(run, 0, expected, 7, run.length);
+    long[] words = new long[TABLE / 8];
+    back.flip().asLongBuffer().get(words);
+    assertThat(words).as("the table as the file holds it, big-endian").isEqualTo(expected);
+    assertThat(back.get(7 * 8 + 8)).as("the most significant byte first").isEqualTo((byte) 0x01);
+  }
+
+  @Test
   void atLeastTwoTablesEvenWhenConfiguredSmaller() {
     assertThat(new L2Cache(0, TABLE, this::load).capacity()).isEqualTo(L2Cache.MIN_TABLES);
   }
