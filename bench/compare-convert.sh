@@ -73,13 +73,8 @@ trap 'rm -f "$src" "$out_q" "$out_v" "$dir/convert-err.log"' EXIT
 
 echo "preparing $src ($mib MiB $src_fmt, half data, half unallocated) ..." >&2
 rm -f "$src"
-qemu-img create -q -f "$src_fmt" "$src" "${mib}M"
-run=$((64 << 20))
-cmds=()
-for ((off = 0; off < mib << 20; off += 2 * run)); do
-  cmds+=(-c "write -q -P $(( (off / (2 * run)) % 255 + 1 )) $off $run")
-done
-qemu-io -f "$src_fmt" "${cmds[@]}" "$src"
+. "$here/bench/half-data.sh"
+half_data_image "$src_fmt" "$src" "$mib"
 "$here/vdisk" --version >/dev/null   # builds the jar and records its start-up caches once, outside any measurement
 export VDISK_NO_BUILD=1
 

@@ -42,13 +42,8 @@ mkdir -p "$dir"
 work=$(mktemp -d "$dir/convert-startup.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 src="$work/src.$src_fmt"
-qemu-img create -q -f "$src_fmt" "$src" "${mib}M"
-run=$((64 << 20))
-cmds=()
-for ((off = 0; off < mib << 20; off += 2 * run)); do
-  cmds+=(-c "write -q -P $(( (off / (2 * run)) % 255 + 1 )) $off $run")
-done
-qemu-io -f "$src_fmt" "${cmds[@]}" "$src"
+. "$here/bench/half-data.sh"
+half_data_image "$src_fmt" "$src" "$mib"
 "$vdisk" convert -f "$src_fmt" -O "$fmt" "$src" "$work/out" >/dev/null   # records convert's cache, outside the runs
 export VDISK_NO_BUILD=1
 
