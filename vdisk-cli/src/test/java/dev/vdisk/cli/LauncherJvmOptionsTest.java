@@ -16,9 +16,10 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * Which JVM options the two launchers, the checkout's {@code ./vdisk} and the distribution's {@code bin/vdisk}, give
- * {@code bench}: C1 only and the serial collector on RBD, under the O_DIRECT cache modes (none, directsync) and for
- * writes under writethrough, where the device bounds the rate and C2's compilations only compete with a short run; the
- * JIT's defaults otherwise (reads under writethrough come from the page cache). Each
+ * {@code bench}: C1 only and the serial collector on RBD, under the O_DIRECT cache modes (none, directsync), for
+ * writes under writethrough, where the device bounds the rate and C2's compilations only compete with a short run,
+ * and for requests of 256 KiB or more ({@code -s}), whose Java work is small beside the kernel's copy; the JIT's
+ * defaults otherwise (reads under writethrough come from the page cache). Each
  * launcher runs, copied into a folder of its own, on a stand-in {@code java} that writes down its arguments (and the
  * file an AOT cache recording asks for).
  */
@@ -46,8 +47,16 @@ class LauncherJvmOptionsTest {
       "bench -t writethrough img.raw | false",
       "bench -f raw img.raw | false",
       "bench -f raw none | false",
+      "bench -w -s 1048576 -S 1048576 -d 4 -t writeback img.raw | true",
+      "bench -s 262144 img.raw | true",
+      "bench -s 262143 img.raw | false",
+      "bench -s256k img.raw | true",
+      "bench -s=1M -f qcow2 img.qcow2 | true",
+      "bench -s 255k img.raw | false",
+      "bench -s 4096 -S 1048576 img.raw | false",
+      "bench -s 0M img.raw | false",
       "info -t none img.raw | true"}) // a short command: C1 only, as always
-  void benchRunsWithC1OnlyOnRbdAndUnderDirectCacheModes(String args, boolean c1) throws Exception {
+  void benchRunsWithC1OnlyOnRbdUnderDirectCacheModesAndForLargeRequests(String args, boolean c1) throws Exception {
     assertThat(lastCall(checkout(), args)).as("./vdisk " + args)
         .matches(a -> c1 == a.contains(C1), c1 ? "has " + C1 : "lacks " + C1);
     assertThat(lastCall(dist(), args)).as("bin/vdisk " + args)
