@@ -164,7 +164,11 @@ public final class FileDevice implements BlockDevice {
         directWrites.close();
       }
       // Large writes one at a time into a regular file under aio=threads (see SerialWrites: the kernel serialises them
-      // anyway, and its waiters spin); a block device's buffered writes run in parallel, io_uring queues them itself.
+      // anyway, and its waiters spin); a block device's buffered writes run in parallel. Not under io_uring either,
+      // though there too they contend: ext4 punts every buffered write to io-wq, whose workers belong to the
+      // submitting thread, so 4 request threads had 4 workers on the inode lock (perf, 1 MiB writes at depth 4); one
+      // at a time, each write waited for its hand-off to a worker instead: 8,000 took 1.46-1.72 s against 1.31-1.41
+      // (threads: 1.12-1.34; alternating, loaded, 2026-12-05, issue 18).
       this.data = new BufferedPath(io, !blockDevice && aio != Aio.IO_URING);
       this.directWrites = null;
     }
