@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
-# Alternating A/B of `vdisk serve` builds (and qemu-nbd) on 4 KiB requests at depth 16: what a change to the NBD
-# server's request path does to the server's CPU per request, its context switches and its IOPS.
+# Alternating A/B of `vdisk serve` builds (and qemu-nbd) on 4 KiB requests at depth 16 (or other sizes and depths):
+# what a change to the NBD server's request path does to the server's CPU per request, its context switches and its
+# IOPS.
 #
-# Usage: bench/ab-serve.sh [-r ROUNDS] [-n COUNT] [-w WARMUPS] [-m CACHE] [-d DIR] NAME=JAR|NAME=qemu-nbd ...
+# Usage: bench/ab-serve.sh [-r ROUNDS] [-n COUNT] [-w WARMUPS] [-m CACHE] [-d DIR] [-f FORMAT] [-s BYTES] [-q DEPTH]
+#                          NAME=JAR|NAME=qemu-nbd ...
 #   -r ROUNDS   rounds; each starts every server in turn, fresh (default 5)
 #   -n COUNT    requests per run (default 40000)
 #   -w WARMUPS  unmeasured runs before each measured one (default 3: see below)
 #   -m CACHE    cache mode of both servers (default none)
-#   -d DIR      where the 1 GiB raw image goes (default bench/scratch)
+#   -d DIR      where the 1 GiB image goes (default bench/scratch)
+#   -f FORMAT   raw (default) or qcow2 (64 KiB clusters, preallocation=full, as compare-nbd.sh's)
+#   -s BYTES    request size (default 4096: scattered as compare-nbd.sh's 4 KiB cells; larger ones go in sequence,
+#               as its 1 MiB cells, which use -s 1048576 -q 4 -n COUNT/16)
+#   -q DEPTH    requests in flight (default 16)
 # VDISK_AIO=MODE and QEMU_AIO=MODE pass --aio=MODE as in compare-nbd.sh. Copy each jar out of its worktree first
 # (target/vdisk.jar changes with the next build). Clients: qemu-img bench over nbd+unix, reads then writes.
 #
-# Per measured run: IOPS; the server's CPU per request from /proc/PID/stat (all threads, exited ones included);
+# Per measured run: IOPS (and MB/s); the server's CPU per request from /proc/PID/stat (all threads, exited ones included);
 # the part of it that the JIT compiler threads spent (C1/C2, from their /proc tasks: best effort, a compiler thread
 # that ends during the run is missed); and, where perf is installed, context switches per request (perf stat on
 # the server, whose connection threads inherit the counters). Then the median and range per server and workload.
@@ -25,32 +31,41 @@ rounds=5
 count=40000
 warmups=3
 cache=none
-while getopts "r:n:w:m:d:" opt; do
+format=raw
+size=4096
+depth=16
+while getopts "r:n:w:m:d:f:s:q:" opt; do
   case $opt in
     r) rounds=$OPTARG ;;
     n) count=$OPTARG ;;
     w) warmups=$OPTARG ;;
     m) cache=$OPTARG ;;
     d) dir=$OPTARG ;;
-    *) sed -n '2,20p' "$0"; exit 2 ;;
+    f) format=$OPTARG ;;
+    s) size=$OPTARG ;;
+    q) depth=$OPTARG ;;
+    *) sed -n '2,26p' "$0"; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
-[ $# -gt 0 ] || { sed -n '2,20p' "$0"; exit 2; }
+[ $# -gt 0 ] || { sed -n '2,26p' "$0"; exit 2; }
+case $format in raw | qcow2) ;; *) echo "ab-serve: -f $format (expected raw or qcow2)" >&2; exit 2 ;; esac
 for spec in "$@"; do
   [[ $spec == *=* ]] || { echo "ab-serve: $spec (expected NAME=JAR or NAME=qemu-nbd)" >&2; exit 2; }
   jar=${spec#*=}
   [ "$jar" = qemu-nbd ] || [ -f "$jar" ] || { echo "ab-serve: $jar not found" >&2; exit 2; }
 done
 mkdir -p "$dir"
-img="$dir/ab-serve-1g.raw"
-[ -f "$img" ] || qemu-img create -q -f raw -o preallocation=full "$img" 1G
+img="$dir/ab-serve-1g.$format"
+[ -f "$img" ] || qemu-img create -q -f "$format" -o preallocation=full "$img" 1G
 . "$here/.mvn/jdk25.sh"
 . "$here/bench/jit-ticks.sh"
 vdisk_use_jdk25 >/dev/null
 sock="$dir/ab-serve.sock"
 uri="nbd+unix:///?socket=$sock"
-scatter=$((1048576 + 4096)) # as compare-nbd.sh: a 1 MiB + 4 KiB stride scatters the requests
+# as compare-nbd.sh: a 1 MiB + 4 KiB stride scatters 4 KiB requests; larger ones go one after the other
+step=$size
+[ "$size" != 4096 ] || step=$((1048576 + 4096))
 tps=$(getconf CLK_TCK)
 perf=$(command -v perf || true)
 results=$(mktemp)
@@ -67,9 +82,9 @@ for round in $(seq "$rounds"); do
     jar=${spec#*=}
     rm -f "$sock"
     if [ "$jar" = qemu-nbd ]; then
-      qemu-nbd -f raw -t -e 16 --cache="$cache" ${QEMU_AIO:+--aio="$QEMU_AIO"} -k "$sock" "$img" 2>/dev/null &
+      qemu-nbd -f "$format" -t -e 16 --cache="$cache" ${QEMU_AIO:+--aio="$QEMU_AIO"} -k "$sock" "$img" 2>/dev/null &
     else
-      "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -jar "$jar" serve -t -e 16 -f raw --cache="$cache" \
+      "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -jar "$jar" serve -t -e 16 -f "$format" --cache="$cache" \
         ${VDISK_AIO:+--aio="$VDISK_AIO"} -k "$sock" "$img" 2>/dev/null &
     fi
     pid=$!
@@ -78,7 +93,7 @@ for round in $(seq "$rounds"); do
     for mode in read write; do
       w=
       [ "$mode" = read ] || w=-w
-      for _ in $(seq "$warmups"); do qemu-img bench -f raw $w -c "$count" -d 16 -s 4096 -S "$scatter" "$uri" >/dev/null; done
+      for _ in $(seq "$warmups"); do qemu-img bench -f raw $w -c "$count" -d "$depth" -s "$size" -S "$step" "$uri" >/dev/null; done
       t0=$(cpu_ticks)
       j0=$(jit_ticks "$pid")
       ppid=
@@ -88,7 +103,7 @@ for round in $(seq "$rounds"); do
         sleep 0.2
       fi
       start=$(date +%s.%N)
-      qemu-img bench -f raw $w -c "$count" -d 16 -s 4096 -S "$scatter" "$uri" >/dev/null
+      qemu-img bench -f raw $w -c "$count" -d "$depth" -s "$size" -S "$step" "$uri" >/dev/null
       end=$(date +%s.%N)
       cs=-
       if [ -n "$ppid" ]; then
@@ -101,8 +116,8 @@ for round in $(seq "$rounds"); do
       iops=$(echo "$count / ($end - $start)" | bc)
       load=$(cut -d' ' -f1 /proc/loadavg)
       echo "$name $mode $iops $cpu $jit $cs $load" >>"$results"
-      printf '%s round %d %-5s %7d IOPS  CPU %6.2f us/request (JIT %5.2f)  cs/request %s  load %s\n' \
-        "$name" "$round" "$mode" "$iops" "$cpu" "$jit" "$cs" "$load" >&2
+      printf '%s round %d %-5s %7d IOPS (%.0f MB/s)  CPU %6.2f us/request (JIT %5.2f)  cs/request %s  load %s\n' \
+        "$name" "$round" "$mode" "$iops" "$(echo "$iops * $size / 1000000" | bc -l)" "$cpu" "$jit" "$cs" "$load" >&2
     done
     stop
   done
@@ -119,8 +134,8 @@ rows = [line.split() for line in sys.stdin]
 def col(i):
     v = [float(r[i]) for r in rows if r[i] != "-"]
     return "%s (%s-%s)" % (round(st.median(v), 2), min(v), max(v)) if v else "-"
-print("| %s | 4k %s qd16 | %s | %s | %s | %s |" % (sys.argv[1], sys.argv[2], col(2), col(3), col(4), col(5)))
-' "$name" "$mode"
+print("| %s | %s %s qd%s | %s | %s | %s | %s |" % (sys.argv[1], sys.argv[3], sys.argv[2], sys.argv[4], col(2), col(3), col(4), col(5)))
+' "$name" "$mode" "$format $size B" "$depth"
   done
 done
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

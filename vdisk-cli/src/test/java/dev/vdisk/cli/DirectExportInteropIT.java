@@ -25,9 +25,11 @@ import org.junit.jupiter.params.provider.CsvSource;
  * real peers over the socket, under every aio mode: with {@code aio=native} and {@code aio=io_uring} the aligned reads
  * and writes go through the device's asynchronous queue (the server's {@code DirectQueue}), the rest
  * through the connection's workers and the device's read-modify-write. nbdcopy writes random bytes in 4 KiB requests,
- * 64 in flight on each of its connections, and reads them back the same way; qemu-io then sends byte-disjoint writes
- * of odd lengths at odd offsets (so that their payloads sit at every alignment in the server's read-ahead) mixed with
- * aligned ones, all in flight at once, and reads each back with a pattern check. The export's bytes read over NBD and
+ * 64 in flight on each of its connections, and reads them back the same way; qemu-io then sends byte-disjoint writes:
+ * 1 MiB ones over what nbdcopy wrote (on qcow2 overwrites of 16 clusters each, one request to the file's queue where
+ * they follow each other on the host), and writes of odd lengths at odd offsets (so that their payloads sit at every
+ * alignment in the server's read-ahead) mixed with aligned ones, all in flight at once, and reads each back with a
+ * pattern check. The export's bytes read over NBD and
  * the image's bytes on disk after the server stopped must both be the bytes written. Under {@code aio=threads} the
  * device has no queue and the workers run every request; a qcow2 export's queue allocates clusters as it writes.
  */
@@ -47,7 +49,7 @@ class DirectExportInteropIT {
   }
 
   @ParameterizedTest(name = "{0}, aio={1}")
-  @CsvSource({"raw,threads", "raw,native", "raw,io_uring", "qcow2,native"})
+  @CsvSource({"raw,threads", "raw,native", "raw,io_uring", "qcow2,native", "qcow2,io_uring"})
   void concurrentRequestsReadBackWhatWasWritten(String format, String aio) throws Exception {
     byte[] expected = new byte[SIZE];
     new Random(42).nextBytes(expected); // no zero block: nbdcopy writes every one instead of zeroing
@@ -55,6 +57,12 @@ class DirectExportInteropIT {
     PeerTools.check(dir, "qemu-img", "create", "-q", "-f", format, "img." + format, String.valueOf(SIZE));
     List<String> writes = new ArrayList<>();
     List<String> reads = new ArrayList<>();
+    for (int m = 0; m < MIXED_START >> 20; m++) {
+      int pattern = 251 + m;
+      Arrays.fill(expected, m << 20, (m + 1) << 20, (byte) pattern);
+      writes.addAll(List.of("-c", "aio_write -P " + pattern + " " + (m << 20) + " 1M"));
+      reads.addAll(List.of("-c", "aio_read -P " + pattern + " " + (m << 20) + " 1M"));
+    }
     Random r = new Random(7);
     int at = MIXED_START;
     for (int i = 0; at < MIXED_END; i++) {

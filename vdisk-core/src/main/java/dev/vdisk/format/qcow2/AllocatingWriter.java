@@ -121,11 +121,17 @@ final class AllocatingWriter {
 
   /** See {@link Qcow2Writer#overwriteHost}. */
   long overwriteHost(long offset, int length) throws IOException {
-    long end = offset + length;
-    if (length <= 0 || end > geometry.clusterEnd(offset)) {
+    if (length <= 0) {
       return -1;
     }
-    return ownedHost(offset, end);
+    long end = offset + length;
+    long host = ownedHost(offset, Math.min(end, geometry.clusterEnd(offset)));
+    for (long pos = geometry.clusterEnd(offset); pos < end && host >= 0; pos += geometry.clusterSize()) {
+      if (ownedHost(pos, Math.min(end, geometry.clusterEnd(pos))) != host + (pos - offset)) {
+        return -1;
+      }
+    }
+    return host;
   }
 
   /**

@@ -94,14 +94,16 @@ final class ClusterMapper {
   }
 
   /**
-   * The host offset of guest byte {@code offset} if {@code [offset, offset + length)} lies in one cluster and {@link
-   * #map} answers it as one {@link L2Entry.Normal} run of {@code length} bytes; else {@link L2Entry#NO_OFFSET} (then
-   * map tells what the range is, or reports the corrupt entry). Allocates nothing, where map's answer is two objects:
-   * the request path's usual case.
+   * The host offset of guest byte {@code offset} if {@link #map} answers {@code [offset, offset + length)} as one
+   * {@link L2Entry.Normal} run of {@code length} bytes: normal data (sub)clusters of one L2 table that lie one after
+   * the other on the host, in one cluster or several (a 1 MiB request over 64 KiB clusters is one host range where
+   * the image's file holds them in order, as a preallocated or sequentially written image does); else {@link
+   * L2Entry#NO_OFFSET} (then map tells what the range is, or reports the corrupt entry). Allocates nothing, where
+   * map's answer is two objects: the request path's usual case.
    */
   long dataHost(long offset, int length) throws IOException {
-    long clusterMask = geometry.clusterMask();
-    if (length <= 0 || offset < 0 || length > geometry.clusterEnd(offset) - offset) {
+    long end = offset + length;
+    if (length <= 0 || offset < 0 || geometry.l1Index(offset) != geometry.l1Index(end - 1)) {
       return L2Entry.NO_OFFSET;
     }
     long l2Offset = l1.l2Offset(geometry.l1Index(offset));
@@ -109,6 +111,17 @@ final class ClusterMapper {
       return L2Entry.NO_OFFSET;
     }
     long[] table = cache.get(l2Offset);
+    long host = clusterDataHost(table, offset, Math.min(end, geometry.clusterEnd(offset)));
+    for (long pos = geometry.clusterEnd(offset); pos < end && host != L2Entry.NO_OFFSET; pos += geometry.clusterSize()) {
+      if (clusterDataHost(table, pos, Math.min(end, geometry.clusterEnd(pos))) != host + (pos - offset)) {
+        return L2Entry.NO_OFFSET;
+      }
+    }
+    return host;
+  }
+
+  /** {@link #dataHost} of {@code [offset, to)}, which lie in one cluster of L2 table {@code table}. */
+  private long clusterDataHost(long[] table, long offset, long to) {
     int index = geometry.entryIndex(offset);
     long word;
     long bitmap = 0;
@@ -120,10 +133,11 @@ final class ClusterMapper {
         bitmap = L2Cache.word(table, index + 1);
       }
       first = geometry.subcluster(offset);
-      last = geometry.subcluster(offset + length - 1);
+      last = geometry.subcluster(to - 1);
     } else {
       word = L2Cache.word(table, index);
     }
+    long clusterMask = geometry.clusterMask();
     long host = decoder.dataHost(word, bitmap, first, last, offset & ~clusterMask);
     return host == L2Entry.NO_OFFSET ? L2Entry.NO_OFFSET : host + (offset & clusterMask);
   }

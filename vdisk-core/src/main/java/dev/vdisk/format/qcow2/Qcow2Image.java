@@ -258,9 +258,10 @@ final class Qcow2Image implements FormatImage {
   }
 
   /**
-   * A read-only image's queue: a read inside one normal data cluster goes to the queue of the file that holds the
-   * cluster, at its host offset (the mapping is looked up first, loading its L2 table if it is not cached); other reads
-   * (zero, unallocated, compressed clusters, several clusters) run through {@link #read} beside it. A writable
+   * A read-only image's queue: a read of normal data clusters that follow each other on the host ({@link
+   * ClusterMapper#dataHost}) goes to the queue of the file that holds them, at its host offset (the mapping is looked
+   * up first, loading its L2 table if it is not cached); other reads (zero, unallocated, compressed clusters, clusters
+   * apart on the host) run through {@link #read} beside it. A writable
    * image's is a {@link WritableImageQueue}.
    */
   @Override
@@ -335,7 +336,7 @@ final class Qcow2Image implements FormatImage {
 
   /** Reads without the writer's shared lock: for read-only images, and for the writer, which holds its own. */
   private void readUnlocked(long offset, ByteBuffer dst) throws IOException {
-    // The usual request, inside one data cluster: one read at its host offset, the mapping found without allocating.
+    // The usual request, data clusters in a row on the host: one read at its host offset, found without allocating.
     long host = mapper.dataHost(offset, dst.remaining());
     if (host != L2Entry.NO_OFFSET) {
       data.readData(host, dst);

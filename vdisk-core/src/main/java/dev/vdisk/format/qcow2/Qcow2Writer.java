@@ -113,7 +113,8 @@ final class Qcow2Writer {
 
   /**
    * The host offset where {@code length} bytes at guest {@code offset} can be overwritten in place with no metadata
-   * change: inside one cluster that the image alone owns (standard, COPIED, every subcluster written); else -1.
+   * change: clusters that the image alone owns (standard, COPIED, every subcluster written) and that follow each
+   * other on the host, one or several (a large request is then one write, as {@link #write} makes it); else -1.
    * Under {@link #shared()}. Always -1 with a raw data file: a queue's overwrite holds no lock while the kernel has
    * it, so a zeroing could not wait for it ({@link #zeroingExcludesOverwrites}). Also -1 while a shrink drains
    * ({@link #bypassesImage}).

@@ -9,12 +9,15 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.Lock;
 
 /**
- * A writable qcow2 image's queue over the queue of the file that holds its clusters: a read inside one normal data
- * cluster, and an overwrite inside one cluster the image alone owns ({@link Qcow2Writer#overwriteHost}: no
- * allocation, no copy-on-write, no metadata change; never with a raw data file), go to that queue at their host
- * offset. Everything else (reads of zero, unallocated or compressed clusters or of several clusters, allocating
- * writes, writes across clusters) runs synchronously through the image as its read and write do: a read beside the
- * requests in flight, a write after they completed.
+ * A writable qcow2 image's queue over the queue of the file that holds its clusters: a read of normal data clusters
+ * ({@link ClusterMapper#dataHost}), and an overwrite of clusters the image alone owns ({@link
+ * Qcow2Writer#overwriteHost}: no allocation, no copy-on-write, no metadata change; never with a raw data file), go to
+ * that queue at their host offset as one request where the clusters lie one after the other on the host (one cluster,
+ * or the 16 of a 1 MiB request in a preallocated image). Everything else (reads of zero, unallocated or compressed
+ * clusters or of clusters apart on the host, allocating writes, writes across clusters apart on the host) runs
+ * synchronously through the image as its read and write do: a read beside the requests in flight, a write after they
+ * completed (so a 1 MiB write that went this way held the connection's other requests back until it was done: one
+ * at a time on the disk, where the queue keeps the client's four in flight).
  *
  * <p>While a shrink drains the image ({@link Qcow2Writer#bypassesImage}) every request runs through the image.
  *
