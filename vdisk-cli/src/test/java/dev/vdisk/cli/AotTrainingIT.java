@@ -22,43 +22,14 @@ import org.junit.jupiter.api.io.TempDir;
  * that command links only the native calls it makes, and it holds none of the server's classes.
  */
 class AotTrainingIT {
-  private static final Path JAR = Path.of("target", "vdisk.jar").toAbsolutePath();
-  private static final String JAVA = ProcessHandle.current().info().command().orElse("java");
+  private static final Path JAR = AotCaches.JAR;
+  private static final String JAVA = AotCaches.JAVA;
 
   @TempDir Path dir;
 
-  private Path record(String kind) throws IOException, InterruptedException {
-    Path train = Files.createDirectory(dir.resolve(kind));
-    Path aot = dir.resolve(kind + ".aot");
-    if (AotTraining.OWN_CACHE.contains(kind)) { // its images made by another JVM first, as the launchers do
-      List<String> images = new ArrayList<>(List.of(JAVA, "--enable-native-access=ALL-UNNAMED"));
-      images.addAll(jvmOptions(kind));
-      images.addAll(List.of("-cp", JAR.toString(), "dev.vdisk.cli.AotTraining", "images", train.toString()));
-      PeerTools.Result made = PeerTools.run(dir, images.toArray(String[]::new));
-      assertThat(made.exit()).as(made.out() + made.err()).isZero();
-    }
-    List<String> command = new ArrayList<>(List.of(JAVA, "--enable-native-access=ALL-UNNAMED"));
-    command.addAll(jvmOptions(kind));
-    command.addAll(List.of("-XX:AOTCacheOutput=" + aot, "-Xlog:aot=off", "-Xlog:cds=off", "-cp", JAR.toString(),
-        "dev.vdisk.cli.AotTraining", kind, train.toString()));
-    PeerTools.Result record = PeerTools.run(dir, command.toArray(String[]::new));
-    assertThat(record.exit()).as(record.out() + record.err()).isZero();
-    assertThat(record.err()).doesNotContain("not found on the PATH");
-    assertThat(aot).isNotEmptyFile();
-    return aot;
-  }
-
-  /**
-   * The JVM options the launchers give a command of {@code kind} (all but long: C1 only, the serial collector, no
-   * hsperfdata).
-   */
-  private static List<String> jvmOptions(String kind) {
-    return kind.equals("long") ? List.of() : List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-XX:-UsePerfData");
-  }
-
   /** The class-load log of {@code vdisk ARGS} run as the launchers run it, with the cache {@code aot} of {@code kind}. */
   private List<String> classesLoaded(String kind, Path aot, String... args) throws IOException, InterruptedException {
-    return classesLoaded(jvmOptions(kind), aot, args);
+    return classesLoaded(AotCaches.jvmOptions(kind), aot, args);
   }
 
   /** The class-load log of {@code vdisk ARGS} run with the JVM options {@code options} and the cache {@code aot}. */
@@ -82,7 +53,7 @@ class AotTrainingIT {
 
   @Test
   void shortCommandsLoadFromTheirCache() throws IOException, InterruptedException {
-    Path aot = record("short");
+    Path aot = AotCaches.of("short");
     PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "qcow2", "small.qcow2", "1M");
     List<String> log = classesLoaded("short", aot, "info", "small.qcow2");
     for (String c : List.of("dev.vdisk.cli.InfoCommand", "picocli.CommandLine", "dev.vdisk.format.qcow2.Qcow2Image")) {
@@ -133,7 +104,7 @@ class AotTrainingIT {
       if (command.equals("convert")) {
         continue; // convertLoadsFromItsOwnCache
       }
-      Path aot = record(command);
+      Path aot = AotCaches.of(command);
       for (String[] args : runs) {
         if (!args[0].equals(command)) {
           continue;
@@ -160,7 +131,7 @@ class AotTrainingIT {
     PeerTools.check(dir, "qemu-io", "-c", "write -P 7 0 4M", "half.qcow2");
     PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "raw", "half.raw", "8M");
     PeerTools.check(dir, "qemu-io", "-f", "raw", "-c", "write -P 7 0 4M", "half.raw");
-    Path aot = record("convert");
+    Path aot = AotCaches.of("convert");
     List<String[]> runs = List.of(new String[] {"convert", "-O", "raw", "half.qcow2", "a.raw"},
         new String[] {"convert", "-O", "qcow2", "half.raw", "b.qcow2"}, new String[] {"convert", "-O", "raw", "half.raw", "c.raw"},
         new String[] {"convert", "-W", "-m", "8", "-O", "raw", "half.qcow2", "d.raw"},
@@ -181,7 +152,7 @@ class AotTrainingIT {
     for (String peer : new String[] {"qemu-img", "qemu-io", "nbdcopy"}) {
       PeerTools.require(peer);
     }
-    Path aot = record("long");
+    Path aot = AotCaches.of("long");
     assertFromCache(classesLoaded("long", aot, "serve", "--help"), "dev.vdisk.nbd.server.NbdServer");
     // A chain's copies start with their classes (and the JIT's profiles of them) from the cache.
     PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "qcow2", "base.qcow2", "1M");
@@ -254,7 +225,7 @@ class AotTrainingIT {
     Path log = dir.resolve("serve-classes.log");
     Path socket = dir.resolve("direct.sock");
     List<String> command = new ArrayList<>(List.of(JAVA, "--enable-native-access=ALL-UNNAMED"));
-    command.addAll(jvmOptions("long"));
+    command.addAll(AotCaches.jvmOptions("long"));
     command.addAll(List.of("-XX:AOTCache=" + aot, "-Xlog:class+load=info:file=" + log, "-cp", JAR.toString(),
         "dev.vdisk.cli.Main", "serve", "-t", "-e", "0", "-k", socket.toString(), "-f", "raw", "--cache=none",
         "direct.raw"));

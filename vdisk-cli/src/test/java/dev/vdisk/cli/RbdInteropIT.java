@@ -438,26 +438,8 @@ class RbdInteropIT {
     Path jar = Path.of("target", "vdisk.jar").toAbsolutePath();
     String java = ProcessHandle.current().info().command().orElse("java");
     List<String> c1 = List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-XX:-UsePerfData");
-    Map<String, Path> caches = new HashMap<>();
-    for (String kind : List.of("long", "convert")) {
-      Path train = Files.createDirectory(dir.resolve("train-" + kind));
-      List<String> options = kind.equals("long") ? List.of() : c1;
-      if (kind.equals("convert")) { // its images made by another JVM first, as the launcher does
-        List<String> images = new java.util.ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED"));
-        images.addAll(options);
-        images.addAll(List.of("-cp", jar.toString(), "dev.vdisk.cli.AotTraining", "images", train.toString()));
-        PeerTools.Result made = PeerTools.run(dir, images.toArray(String[]::new));
-        assertThat(made.exit()).as(made.out() + made.err()).isZero();
-      }
-      Path aot = dir.resolve(kind + ".aot");
-      List<String> command = new java.util.ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED"));
-      command.addAll(options);
-      command.addAll(List.of("-XX:AOTCacheOutput=" + aot, "-Xlog:aot=off", "-Xlog:cds=off", "-cp", jar.toString(),
-          "dev.vdisk.cli.AotTraining", kind, train.toString()));
-      PeerTools.Result record = PeerTools.run(dir, command.toArray(String[]::new));
-      assertThat(record.exit()).as(record.out() + record.err()).isZero();
-      caches.put(kind, aot);
-    }
+    // Recorded as the launcher records them (once per test JVM: AotTrainingIT checks the same caches).
+    Map<String, Path> caches = Map.of("long", AotCaches.of("long"), "convert", AotCaches.of("convert"));
     Path raw = dir.resolve("local.raw");
     PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "raw", raw.toString(), "8M");
     PeerTools.check(dir, "qemu-io", "-f", "raw", "-c", "write -P 0x44 1M 1M", raw.toString());

@@ -72,7 +72,7 @@ public final class Qemu {
     List<String> cmd = new ArrayList<>();
     cmd.add(tool);
     cmd.addAll(List.of(args));
-    Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true).start();
+    Process p = SpawnGuard.start(new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true));
     p.getOutputStream().close();
     byte[] out = p.getInputStream().readAllBytes();
     if (!p.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS)) {

@@ -32,10 +32,13 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Random;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -61,9 +64,9 @@ class ChainCrashIT {
   private static final int SIZE = 8 << 20;
   private static final int CRASHES = 60;
   private static final int QEMU_EVERY = 15;
-  private static long crashPoints;
+  private static final AtomicLong crashPoints = new AtomicLong();
   private static boolean qemuHere;
-  private static long qemuJudged;
+  private static final AtomicLong qemuJudged = new AtomicLong();
 
   @TempDir static Path dir;
 
@@ -91,8 +94,11 @@ class ChainCrashIT {
     return all.stream();
   }
 
+  // Each case has its own seed, image files and disks, and no timing in its verdict: cases run side by side
+  // (CPU-bound; see vdisk-core's failsafe configuration).
   @ParameterizedTest(name = "{0}: {1}")
   @MethodSource("cases")
+  @Execution(ExecutionMode.CONCURRENT)
   void crashesLeaveTheTopReadingTheSame(String layout, String op, long seed) throws Exception {
     String tag = "c" + seed + "-";
     String options = layout.replace(" + bitmaps", "");
@@ -178,7 +184,7 @@ class ChainCrashIT {
       CrashingDevice repairedBase = commit ? repairedClean(crashedBase, tag + "base.qcow2", where) : null;
       assertThat(files.view(repaired(repairedTop), commit ? repaired(repairedBase) : crashedBase))
           .as("top reads as before after the repair of a %s", where).isEqualTo(expected);
-      crashPoints++;
+      crashPoints.incrementAndGet();
     }
   }
 
@@ -199,7 +205,7 @@ class ChainCrashIT {
       Map<?, ?> check = (Map<?, ?>) Json.parse(out.substring(out.indexOf('{')));
       assertThat(check.get("corruptions")).as("qemu-img check of %s after a %s: %s", name, where, check).isIn(null, 0L);
       Files.delete(saved);
-      qemuJudged++;
+      qemuJudged.incrementAndGet();
     }
   }
 

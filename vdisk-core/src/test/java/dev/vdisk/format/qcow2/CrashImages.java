@@ -10,6 +10,7 @@ import dev.vdisk.format.internal.Images;
 import dev.vdisk.format.internal.OpenImage;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileOptions;
+import dev.vdisk.testkit.SpawnGuard;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
@@ -34,6 +35,11 @@ final class CrashImages {
    * sees in it, {@code maxSize} bytes (a backing file's data, zeroes elsewhere).
    */
   static byte[] create(Path dir, String name, String layout, int size, int maxSize) throws IOException {
+    // It closes and reopens the image while other cases may start qemu-img.
+    return SpawnGuard.setUp(() -> createUnguarded(dir, name, layout, size, maxSize));
+  }
+
+  private static byte[] createUnguarded(Path dir, String name, String layout, int size, int maxSize) throws IOException {
     byte[] guest = new byte[maxSize];
     Path image = dir.resolve(name);
     Map<String, String> options = options(layout.replace(" + backing", "").replace(" + bitmaps", ""));
@@ -89,6 +95,12 @@ final class CrashImages {
    * @return the image's path
    */
   static Path make(Path dir, String name, String createOptions, long size, String... commands) throws IOException {
+    // As create.
+    return SpawnGuard.setUp(() -> makeUnguarded(dir, name, createOptions, size, commands));
+  }
+
+  private static Path makeUnguarded(Path dir, String name, String createOptions, long size, String... commands)
+      throws IOException {
     Path image = dir.resolve(name);
     Map<String, String> options = options(createOptions);
     new Qcow2Format().create(image, size, options, false);

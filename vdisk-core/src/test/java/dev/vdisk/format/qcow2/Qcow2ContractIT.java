@@ -11,6 +11,8 @@ import java.io.IOException;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
 
 /**
  * Writable qcow2 images (made by vdisk, which writes qemu-img's bytes: {@code Qcow2CreateInteropIT}) keep the contract every BlockDevice keeps (random operations against a
@@ -19,6 +21,9 @@ import org.junit.jupiter.api.io.TempDir;
  * clusters and overwrites of owned ones go to the file's Linux AIO queue, the rest runs synchronously).
  */
 class Qcow2ContractIT {
+  // Every case makes its image in a folder of its own and the verdicts hold no timing: the layouts and their cases run
+  // side by side (their flushes and FUA writes wait on the disk), as vdisk-core's failsafe configuration allows.
+  @Execution(ExecutionMode.CONCURRENT)
   abstract static class Qcow2Contract extends BlockDeviceContractTest {
     @TempDir Path dir;
 

@@ -33,11 +33,14 @@ import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.IntStream;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -90,18 +93,18 @@ class Qcow2CrashIT {
   private static boolean qemuHere;
   /** About one crash point in this many also loses power in the middle of its repair. */
   private static final int REPAIR_CRASH_EVERY = 4;
-  private static long repairCrashes;
+  private static final AtomicLong repairCrashes = new AtomicLong();
   private static final List<CacheMode> DURABLE_MODES =
       List.of(CacheMode.WRITEBACK, CacheMode.WRITETHROUGH, CacheMode.NONE, CacheMode.DIRECTSYNC);
   private static final Map<String, long[]> COUNTS = new TreeMap<>();
-  private static long crashPoints;
-  private static long workloads;
-  private static long compressedWrites;
+  private static final AtomicLong crashPoints = new AtomicLong();
+  private static final AtomicLong workloads = new AtomicLong();
+  private static final AtomicLong compressedWrites = new AtomicLong();
   /** Crash points that qemu-img check judged, and of them those whose image was dirty (lazy refcounts). */
-  private static long qemuJudged;
-  private static long qemuJudgedDirty;
+  private static final AtomicLong qemuJudged = new AtomicLong();
+  private static final AtomicLong qemuJudgedDirty = new AtomicLong();
   /** Acknowledged FUA and writethrough requests, each asserted durable at every later crash point. */
-  private static long durableAcks;
+  private static final AtomicLong durableAcks = new AtomicLong();
 
   @TempDir static Path dir;
 
@@ -163,8 +166,11 @@ class Qcow2CrashIT {
     }
   }
 
+  // Each workload has its own seed, image files and disk, and no timing in its verdict: workloads run side by side
+  // (the run is CPU-bound, one core per workload; see vdisk-core's failsafe configuration).
   @ParameterizedTest(name = "{0}, cache={1}, seed {2}")
   @MethodSource("images")
+  @Execution(ExecutionMode.CONCURRENT)
   void crashesLeaveLeaksAtWorstKeepFlushedDataAndRepairClean(String options, String cacheName, long seed)
       throws Exception {
     CacheMode cache = CacheMode.PRESETS.stream().filter(m -> m.name().equals(cacheName)).findFirst().orElseThrow();
@@ -260,7 +266,7 @@ class Qcow2CrashIT {
             }
             continue;
           }
-          compressedWrites++;
+          compressedWrites.incrementAndGet();
           System.arraycopy(data, 0, model.now, (int) at, len);
         }
         default -> {
@@ -280,7 +286,7 @@ class Qcow2CrashIT {
         // crash point must keep it, and everything before it, since the stack flushes the whole image to honour it.
         markFlushed(model, disk);
         flushes.add(snapshot(model));
-        durableAcks++;
+        durableAcks.incrementAndGet();
       }
     }
     assertThat(Vdisk.read(dev, 0, (int) model.size)).as("reads before any crash").isEqualTo(Arrays.copyOf(model.now, (int) model.size));
@@ -298,11 +304,13 @@ class Qcow2CrashIT {
             model.size, "crash at " + point);
       }
     }
-    workloads++;
+    workloads.incrementAndGet();
     String key = (options.contains("lazy_refcounts=on") ? "lazy_refcounts=on" : "lazy_refcounts=off") + ", cache=" + cacheName;
-    long[] c = COUNTS.computeIfAbsent(key, k -> new long[2]);
-    c[0]++;
-    c[1] += CRASHES_PER_WORKLOAD;
+    synchronized (COUNTS) {
+      long[] c = COUNTS.computeIfAbsent(key, k -> new long[2]);
+      c[0]++;
+      c[1] += CRASHES_PER_WORKLOAD;
+    }
   }
 
   static void markFlushed(Model model, CrashingDevice disk) {
@@ -368,7 +376,7 @@ class Qcow2CrashIT {
       Files.delete(file);
     }
     readsBack(repaired, file, state, initial, point, where + ", repaired");
-    crashPoints++;
+    crashPoints.incrementAndGet();
   }
 
   /**
@@ -393,9 +401,9 @@ class Qcow2CrashIT {
     } finally {
       Files.delete(file);
     }
-    qemuJudged++;
+    qemuJudged.incrementAndGet();
     if (dirty) {
-      qemuJudgedDirty++;
+      qemuJudgedDirty.incrementAndGet();
     }
   }
 
@@ -418,7 +426,7 @@ class Qcow2CrashIT {
     }
     CheckResult r = Qcow2Checker.check(again, file, problem -> {});
     assertThat(r.corruptions() + r.leaks() + r.checkErrors()).as("problems after a second repair: %s", when).isZero();
-    repairCrashes++;
+    repairCrashes.incrementAndGet();
   }
 
   /**

@@ -25,11 +25,14 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.IntStream;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -58,10 +61,10 @@ class SnapshotCrashIT {
   private static final int OPS = 14;
   private static final int CRASHES_PER_WORKLOAD = 60 * Integer.getInteger("vdisk.soak", 1);
   private static final int QEMU_EVERY = 15;
-  private static long crashPoints;
-  private static long operations;
+  private static final AtomicLong crashPoints = new AtomicLong();
+  private static final AtomicLong operations = new AtomicLong();
   private static boolean qemuHere;
-  private static long qemuJudged;
+  private static final AtomicLong qemuJudged = new AtomicLong();
 
   @TempDir static Path dir;
 
@@ -87,8 +90,11 @@ class SnapshotCrashIT {
   /** What a completed operation left durable: the history length at its end, the snapshots by name, the active disk. */
   private record State(int history, String op, Map<String, byte[]> snapshots, byte[] active) {}
 
+  // Each case has its own seed, image files and disks, and no timing in its verdict: cases run side by side
+  // (CPU-bound; see vdisk-core's failsafe configuration).
   @ParameterizedTest(name = "{0}, seed {1}")
   @MethodSource("images")
+  @Execution(ExecutionMode.CONCURRENT)
   void crashesKeepSnapshotsAndLeaveNoCorruption(String options, long seed) throws Exception {
     boolean bitmaps = options.endsWith(" + bitmaps");
     Path base = dir.resolve("base-" + seed + ".qcow2");
@@ -141,7 +147,7 @@ class SnapshotCrashIT {
           snapshots.remove(target);
         }
       }
-      operations++;
+      operations.incrementAndGet();
       states.add(new State(disk.historyLength(), opName, Map.copyOf(snapshots), active));
       List<String> problems = new ArrayList<>();
       CheckResult clean = Qcow2Checker.check(disk.crash(disk.historyLength(), random, CrashingDevice.Tearing.NONE), base,
@@ -155,7 +161,7 @@ class SnapshotCrashIT {
       int point = i == 0 ? history : random.nextInt(history + 1);
       checkCrash(disk.crash(point, random, CrashingDevice.Tearing.SECTORS), base, states, point,
           qemuHere && i % QEMU_EVERY == 0, seed + "-" + i);
-      crashPoints++;
+      crashPoints.incrementAndGet();
     }
   }
 
@@ -220,7 +226,7 @@ class SnapshotCrashIT {
         Map<?, ?> check = (Map<?, ?>) Json.parse(out.substring(out.indexOf('{')));
         assertThat(check.get("corruptions")).as("qemu-img check after a %s: %s", where, check).isIn(null, 0L);
         Files.delete(file);
-        qemuJudged++;
+        qemuJudged.incrementAndGet();
       }
     }
     List<String> listed = new ArrayList<>();
