@@ -205,7 +205,9 @@ final class RequestExecutor {
    * by {@link #finishRead}. A read long enough for those rules is decided as execute decides it, by asking the device:
    * where its holes are ({@link #SPARSE_READ_MIN}; one data run, or DF, is one data chunk) and whether it yields host
    * ranges ({@link #ZERO_COPY_MIN}; never under O_DIRECT); so under {@code cache=none} a 1 MiB read of data goes to the
-   * queue, and one that would send holes does not. If asking fails, false: execute then replies the failure.
+   * queue, and one that would send holes does not. If asking fails, false: execute then replies the failure. The
+   * caller pays the look-up (a raw file's two lseeks, a qcow2 image's mapping; on RBD librbd's diff walk), and a read
+   * that then goes to the workers pays it again there.
    */
   boolean plainRead(RequestHeader r) {
     long len = r.length();
