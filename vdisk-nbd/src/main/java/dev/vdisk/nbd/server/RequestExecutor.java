@@ -206,13 +206,17 @@ final class RequestExecutor {
    * where its holes are ({@link #SPARSE_READ_MIN}; one data run, or DF, is one data chunk) and whether it yields host
    * ranges ({@link #ZERO_COPY_MIN}; never under O_DIRECT); so under {@code cache=none} a 1 MiB read of data goes to the
    * queue, and one that would send holes does not. If asking fails, false: execute then replies the failure. The
-   * caller pays the look-up (a raw file's two lseeks, a qcow2 image's mapping; on RBD librbd's diff walk), and a read
-   * that then goes to the workers pays it again there.
+   * caller pays the look-up (a raw file's two lseeks, a qcow2 image's mapping), and a read that then goes to the
+   * workers pays it again there; with {@code lookUp} false such a read is not plain without asking (a queue's own
+   * thread: on RBD the look-up is librbd's diff walk, which would hold up the queue's other requests).
    */
-  boolean plainRead(RequestHeader r) {
+  boolean plainRead(RequestHeader r, boolean lookUp) {
     long len = r.length();
     if (len <= 0 || len > maxPayload) {
       return false;
+    }
+    if (!lookUp) {
+      return !(sparseReads && len >= SPARSE_READ_MIN) && !(zeroCopy && len >= ZERO_COPY_MIN);
     }
     try {
       return oneDataChunk(r, holeRuns(r))
