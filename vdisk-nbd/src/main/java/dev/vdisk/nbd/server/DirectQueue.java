@@ -51,11 +51,10 @@ import java.util.concurrent.locks.LockSupport;
  * alternating with three warm-ups (bench/ab-serve.sh, load 3-8), spent the same server CPU per request (medians:
  * reads 9.2 and 9.5 us, writes 11.8 and 11.5 us; later 10.5 and 10.3, 18.5 and 13.8) at the same context switches.
  *
- * <p>Taken are READs sent as one data chunk read into a buffer ({@link RequestExecutor#plainRead}: where the reader owns
- * the queue, a read of 64 KiB or more whose structured reply would have hole chunks goes to the workers, one of data
- * comes here; where a queue thread runs, every read of 64 KiB or more goes to the workers) and WRITEs without FUA, aligned to {@link #ALIGN} bytes (so that O_DIRECT takes them as they
- * are: an unaligned one would run synchronously on this thread, read-modify-write included, and hold up the
- * others); everything else goes to the workers, as do requests beyond {@link #DEPTH}. If the queue fails (not a request: the queue itself), the requests in
+ * <p>Taken are READs sent as one data chunk read into a buffer ({@link RequestExecutor#plainRead}) and WRITEs without
+ * FUA, aligned to {@link #ALIGN} bytes (so that O_DIRECT takes them as they are: an unaligned one would
+ * run synchronously on this thread, read-modify-write included, and hold up the others); everything else goes to the
+ * workers, as do requests beyond {@link #DEPTH}. If the queue fails (not a request: the queue itself), the requests in
  * flight are answered EIO and later ones run synchronously on this thread through the device's own calls. An RBD
  * export takes its queue (librbd's AIO) under every cache mode when its stack has one (counts in vdisk-cli's
  * ExportSpec#pageCacheWrites).
@@ -268,11 +267,7 @@ final class DirectQueue {
     if (((r.offset() | r.length()) & mask) != 0 || r.length() == 0) {
       return false;
     }
-    // Only the reader that owns the queue asks the device about a large read: where a queue thread runs (RBD, Linux
-    // AIO, TLS) the reader stays clear of look-ups, as before, and such reads go to the workers.
-    return r.type() == NBD_CMD_READ
-        ? executor.plainRead(r, thread == null)
-        : r.type() == NBD_CMD_WRITE && !r.has(NBD_CMD_FLAG_FUA);
+    return r.type() == NBD_CMD_READ ? executor.plainRead(r) : r.type() == NBD_CMD_WRITE && !r.has(NBD_CMD_FLAG_FUA);
   }
 
   /**

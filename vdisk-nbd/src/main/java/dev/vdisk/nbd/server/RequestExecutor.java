@@ -200,45 +200,13 @@ final class RequestExecutor {
   }
 
   /**
-   * Whether {@link #execute} would send READ {@code r}'s bytes as one data chunk (or simple reply) read into a buffer:
-   * no hole chunks, no sending from the page cache. Such a read may run elsewhere ({@link DirectQueue}) and be answered
-   * by {@link #finishRead}. A read long enough for those rules is decided as execute decides it, by asking the device:
-   * where its holes are ({@link #SPARSE_READ_MIN}; one data run, or DF, is one data chunk) and whether it yields host
-   * ranges ({@link #ZERO_COPY_MIN}; never under O_DIRECT); so under {@code cache=none} a 1 MiB read of data goes to the
-   * queue, and one that would send holes does not. If asking fails, false: execute then replies the failure. The
-   * caller pays the look-up (a raw file's two lseeks, a qcow2 image's mapping), and a read that then goes to the
-   * workers pays it again there; with {@code lookUp} false such a read is not plain without asking (a queue's own
-   * thread: on RBD the look-up is librbd's diff walk, which would hold up the queue's other requests).
+   * Whether {@link #execute} would send READ {@code r}'s bytes as one data chunk read into a buffer: no look-up of
+   * holes, no sending from the page cache. Such a read may run elsewhere ({@link DirectQueue}) and be answered by
+   * {@link #finishRead}.
    */
-  boolean plainRead(RequestHeader r, boolean lookUp) {
+  boolean plainRead(RequestHeader r) {
     long len = r.length();
-    if (len <= 0 || len > maxPayload) {
-      return false;
-    }
-    if (!lookUp) {
-      return !(sparseReads && len >= SPARSE_READ_MIN) && !(zeroCopy && len >= ZERO_COPY_MIN);
-    }
-    try {
-      return oneDataChunk(r, holeRuns(r))
-          && !(zeroCopy && len >= ZERO_COPY_MIN && !device.hostRanges(r.offset(), len).isEmpty());
-    } catch (IOException | RuntimeException e) {
-      return false; // execute asks again and replies the failure
-    }
-  }
-
-  /** The runs of READ {@code r} a sparse reply would follow; empty where holes are not looked for (short, or no extents). */
-  private List<BlockStatus> holeRuns(RequestHeader r) throws IOException {
-    return sparseReads && r.length() >= SPARSE_READ_MIN ? runs(r.offset(), (int) r.length()) : List.of();
-  }
-
-  /** Whether READ {@code r}, whose range is {@code runs} ({@link #holeRuns}), is answered with its bytes in one piece. */
-  private boolean oneDataChunk(RequestHeader r, List<BlockStatus> runs) {
-    return !session.structuredReplies() || (!allZero(runs) && (runs.size() <= 1 || r.has(NBD_CMD_FLAG_DF)));
-  }
-
-  /** Whether {@code runs} is one run reading as zeroes: the reply is one hole chunk. */
-  private static boolean allZero(List<BlockStatus> runs) {
-    return runs.size() == 1 && (AllocationMap.flags(runs.getFirst()) & NBD_STATE_ZERO) != 0;
+    return len > 0 && len <= maxPayload && !(sparseReads && len >= SPARSE_READ_MIN) && !(zeroCopy && len >= ZERO_COPY_MIN);
   }
 
   /** Checks READ {@code r} before its bytes are read elsewhere: what {@link #execute} checks. Returns the failure, else null. */
@@ -328,9 +296,10 @@ final class RequestExecutor {
 
   private void read(RequestHeader r, List<HostRange> known) throws IOException {
     int len = (int) r.length();
-    List<BlockStatus> runs = holeRuns(r);
-    boolean allZero = allZero(runs);
-    if (zeroCopy && len >= ZERO_COPY_MIN && oneDataChunk(r, runs)
+    List<BlockStatus> runs = sparseReads && len >= SPARSE_READ_MIN ? runs(r.offset(), len) : List.of();
+    boolean allZero = runs.size() == 1 && (AllocationMap.flags(runs.getFirst()) & NBD_STATE_ZERO) != 0;
+    boolean oneDataChunk = !session.structuredReplies() || (!allZero && (runs.size() <= 1 || r.has(NBD_CMD_FLAG_DF)));
+    if (zeroCopy && len >= ZERO_COPY_MIN && oneDataChunk
         && sendFromHost(r, len, known != null ? known : device.hostRanges(r.offset(), len))) {
       return;
     }

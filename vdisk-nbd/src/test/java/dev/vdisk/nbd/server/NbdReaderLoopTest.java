@@ -175,56 +175,6 @@ class NbdReaderLoopTest {
   }
 
   @Test
-  void pipelinedMegabyteReadsGoToTheReadersQueueAndAreAnsweredByCookie() throws IOException {
-    try (RawClient c = RawClient.connect(start()).greet().go("", false)) {
-      for (int i = 0; i < 4; i++) {
-        c.request(0, NBD_CMD_WRITE, i, (long) i * MIB, MIB, filled(MIB, 0x30 + i));
-        assertThat(c.reply(0).error()).isZero();
-      }
-      for (int i = 0; i < 4; i++) { // at depth 4, as qemu-img bench -s 1M -d 4 sends them
-        c.request(0, NBD_CMD_READ, i, (long) i * MIB, MIB, null);
-      }
-      for (int i = 0; i < 4; i++) {
-        RawClient.Reply r = c.reply(MIB);
-        assertThat(r.error()).isZero();
-        assertThat(r.simpleData()).as("cookie " + r.cookie()).isEqualTo(filled(MIB, 0x30 + (int) r.cookie()));
-      }
-    }
-    Thread reader = ranOn.get("await");
-    for (int i = 0; i < 4; i++) {
-      assertThat(ranOn.get("queue-read@" + (long) i * MIB)).as("read " + i).isSameAs(reader);
-    }
-  }
-
-  @Test
-  void aLargeReadGoesToTheQueueWhereItsReplyIsOneDataChunkAndKeepsItsHoleChunksElsewhere() throws IOException {
-    try (RawClient c = RawClient.connect(start()).greet().go("", true)) {
-      c.request(0, NBD_CMD_WRITE, 1, 0, MIB, filled(MIB, 0x5a));
-      assertThat(c.reply(0).error()).isZero();
-      c.request(0, NBD_CMD_READ, 2, 0, MIB, null); // all data: one chunk
-      RawClient.Reply data = c.reply(0);
-      assertThat(data.chunks()).extracting(RawClient.Chunk::type).containsExactly(NBD_REPLY_TYPE_OFFSET_DATA);
-      assertThat(RawClient.assemble(data, 0, MIB)).isEqualTo(filled(MIB, 0x5a));
-      c.request(0, NBD_CMD_READ, 3, MIB / 2, MIB, null); // data, then the file's hole: two chunks
-      RawClient.Reply mixed = c.reply(0);
-      assertThat(mixed.chunks()).extracting(RawClient.Chunk::type)
-          .containsExactly(NBD_REPLY_TYPE_OFFSET_DATA, NBD_REPLY_TYPE_OFFSET_HOLE);
-      c.request(NBD_CMD_FLAG_DF, NBD_CMD_READ, 4, MIB / 4, MIB, null); // the same with DF: one data chunk
-      RawClient.Reply df = c.reply(0);
-      assertThat(df.chunks()).extracting(RawClient.Chunk::type).containsExactly(NBD_REPLY_TYPE_OFFSET_DATA);
-      ByteBuffer expected = ByteBuffer.allocate(MIB).put(filled(3 * MIB / 4, 0x5a)).clear();
-      assertThat(RawClient.assemble(df, MIB / 4, MIB)).isEqualTo(expected);
-      c.request(0, NBD_CMD_READ, 5, 4 * MIB, MIB, null); // all hole: one hole chunk
-      assertThat(c.reply(0).chunks()).extracting(RawClient.Chunk::type).containsExactly(NBD_REPLY_TYPE_OFFSET_HOLE);
-    }
-    Thread reader = ranOn.get("await");
-    assertThat(ranOn.get("queue-read@0")).isSameAs(reader);
-    assertThat(ranOn.get("queue-read@" + MIB / 4)).as("the DF read").isSameAs(reader);
-    assertThat(ranOn).as("reads answered with holes do not read through the queue")
-        .doesNotContainKeys("queue-read@" + MIB / 2, "queue-read@" + 4 * MIB);
-  }
-
-  @Test
   void aFlushComesAfterTheDiskCompletedEveryWriteAnsweredBeforeIt() throws IOException {
     try (RawClient c = RawClient.connect(start()).greet().go("", false)) {
       for (int round = 0; round < 4; round++) {
