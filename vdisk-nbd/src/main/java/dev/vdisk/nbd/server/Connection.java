@@ -110,14 +110,24 @@ final class Connection implements Runnable {
     }
   }
 
-  private void closeQuietly() {
-    if (transmitting) {
-      return; // the deadline fired as negotiation finished
-    }
+  /**
+   * Closes the socket whatever the connection is doing: for one still running when the server's stop times out,
+   * such as a thread waiting to write a reply that the client does not read (the reader stopped reading at {@link
+   * #stopReading}, but a blocked write does not see that). The write then fails, and the connection ends as for a client gone (the requests it has
+   * in flight on the disk still complete first).
+   */
+  void abort() {
     try {
       wire.close();
     } catch (IOException ignored) {
       // closing is all we wanted
     }
+  }
+
+  private void closeQuietly() {
+    if (transmitting) {
+      return; // the deadline fired as negotiation finished
+    }
+    abort();
   }
 }

@@ -43,6 +43,8 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class NbdServer implements AutoCloseable {
   /** How long {@link #stop} lets clients disconnect by themselves after {@code ESHUTDOWN}. */
   public static final Duration DISCONNECT_GRACE = Duration.ofSeconds(2);
+  /** How long {@link #stop} waits, once it closed a connection's socket at its timeout, for the connection to end. */
+  static final Duration ABORT_GRACE = Duration.ofSeconds(5);
   /**
    * Send buffer asked for on a unix-socket connection (Linux doubles it for its bookkeeping, so the socket holds 512
    * KiB; the cap is {@code net.core.wmem_max}). The default, about 208 KiB, is a fifth of a 1 MiB read reply: the
@@ -244,8 +246,10 @@ public final class NbdServer implements AutoCloseable {
    * Stops gracefully, as the protocol asks: no new connections; connected clients get their requests in
    * flight answered and new ones refused with {@code ESHUTDOWN}, which tells them to disconnect; a client
    * still connected after {@link #DISCONNECT_GRACE} is cut off (its requests already read still complete).
-   * Then every export is flushed (where writable) and closed. Returns when all of that is done; connections
-   * still running after {@code timeout} are logged and abandoned. Idempotent.
+   * A connection still running at {@code timeout} (one that waits to write replies its client does not read) has its
+   * socket closed, which fails that write, and gets {@link #ABORT_GRACE} more to finish what it has on the disk. Then
+   * every export is flushed (where writable) and closed. Returns when all of that is done; connections still
+   * running then are logged and abandoned. Idempotent.
    */
   public void stop(Duration timeout) {
     synchronized (this) {
@@ -265,7 +269,9 @@ public final class NbdServer implements AutoCloseable {
     long deadline = System.nanoTime() + timeout.toNanos();
     awaitConnections(System.nanoTime() + Math.min(timeout.toNanos(), DISCONNECT_GRACE.toNanos()), false);
     connections.forEach(Connection::stopReading);
-    awaitConnections(deadline, true);
+    awaitConnections(deadline, false);
+    connections.forEach(Connection::abort);
+    awaitConnections(System.nanoTime() + ABORT_GRACE.toNanos(), true);
     for (Export e : exports.values()) {
       closeExport(e);
     }

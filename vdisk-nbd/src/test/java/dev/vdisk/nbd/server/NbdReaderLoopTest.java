@@ -237,6 +237,37 @@ class NbdReaderLoopTest {
     }
   }
 
+  /**
+   * On this path the reader writes the replies itself, so a client that sends reads and never reads their replies
+   * blocks the reader in a socket write: that may hold up its own connection only, and a stop must still end it.
+   */
+  @Test
+  void aClientThatNeverReadsItsRepliesHoldsOnlyItselfAndAStopEndsIt() throws Exception {
+    InetSocketAddress address = start();
+    RawClient flood = RawClient.connect(address).greet().go("", false);
+    ByteBuffer many = ByteBuffer.allocate(28 * 500_000); // more than loopback buffers hold (up to 6 MB each way)
+    for (int i = 0; i < 500_000; i++) { // 2 GB of replies asked for
+      dev.vdisk.nbd.protocol.TransmissionCodec.encodeRequest(many,
+          new dev.vdisk.nbd.protocol.Request(0, NBD_CMD_READ, i, (long) (i % 2048) * PAGE, PAGE));
+    }
+    many.flip();
+    flood.ch.configureBlocking(false);
+    for (int i = 0; i < 200 && many.hasRemaining(); i++) { // until the server stops reading requests
+      flood.ch.write(many);
+      Thread.sleep(5);
+    }
+    assertThat(many.hasRemaining()).as("the server stopped reading the flood's requests").isTrue();
+    try (RawClient other = RawClient.connect(address).greet().go("", false)) {
+      assertThat(read(other, 0, PAGE)).isEqualTo(filled(PAGE, 0));
+    }
+    long t0 = System.nanoTime();
+    server.stop(Duration.ofSeconds(2));
+    assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(10));
+    assertThat(log.toString()).doesNotContain("shutdown-timeout");
+    assertThat(log.toString().split("event=close", -1)).as("both connections closed: %s", log).hasSize(3);
+    flood.close();
+  }
+
   @Test
   void aFailedQueueAnswersEioAndTheConnectionServesOnThroughTheDevice() throws IOException {
     try (RawClient c = RawClient.connect(start()).greet().go("", false)) {

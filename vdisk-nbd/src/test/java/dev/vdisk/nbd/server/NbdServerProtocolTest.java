@@ -365,6 +365,24 @@ class NbdServerProtocolTest {
     assertThat(logText.toString()).contains("event=protocol-error").contains("request magic: 0x12345678");
   }
 
+  /** A client that reads none of its replies leaves the threads that write them waiting: a stop still ends them. */
+  @Test
+  void aStopEndsAConnectionWhoseClientReadsNoReplies() throws Exception {
+    RawClient flood = client("rw", true);
+    ByteBuffer many = ByteBuffer.allocate(28 * 2000);
+    for (int i = 0; i < 2000; i++) { // 500 MB of replies asked for, far more than the sockets' buffers hold
+      dev.vdisk.nbd.protocol.TransmissionCodec.encodeRequest(many,
+          new dev.vdisk.nbd.protocol.Request(NBD_CMD_FLAG_DF, NBD_CMD_READ, i, 0, MAX_PAYLOAD));
+    }
+    flood.ch.write(many.flip());
+    Thread.sleep(500); // the server reads what it may and waits to write replies
+    long t0 = System.nanoTime();
+    server.stop(Duration.ofSeconds(1));
+    assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(8));
+    assertThat(logText.toString()).doesNotContain("shutdown-timeout").contains("event=close");
+    flood.close();
+  }
+
   @Test
   void silentClientIsDroppedAfterTheHandshakeTimeout() throws IOException {
     try (RawClient c = RawClient.connect(address)) {
