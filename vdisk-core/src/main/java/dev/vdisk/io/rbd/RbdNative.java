@@ -268,9 +268,22 @@ final class RbdNative {
    * {@link MemorySegment#address()} (their memory must stay alive for the call, as for any downcall) and cast
    * {@code int} results with {@code (int)}; a {@code void} function's result is meaningless. The shape, errno capture
    * included (into a segment nobody reads: these functions return {@code -errno}), is the system calls' own, so the
-   * process links one stub, not two: the command's {@code vdisk-link} thread, started first, links it while librbd
-   * loads; a convert off RBD on a loaded two-core machine still waits 20-50 ms for it after the load (class-init log,
-   * 2026-12-05), which is why that link needs nothing but the linker and the errno option ({@code LinuxNative.Calls}).
+   * process links one stub, not two: the command's {@code vdisk-link} thread links it, and that link needs nothing but
+   * the linker and the errno option ({@code LinuxNative.Calls}).
+   *
+   * <p>The link does not run beside the libraries' load, though, which is why the connect starts a link's length after
+   * it. The JVM looks up a JDK native method with {@code dlsym} the first time it is called, and {@code dlsym} waits
+   * for glibc's loader lock, which the connect-ahead thread's {@code dlopen} of librados and librbd holds throughout
+   * (libceph-common's relocations and static constructors, 15-25 ms). The link's first calls of such methods ({@code
+   * ForeignLinkerSupport.isSupported0} in {@code Linker.nativeLinker()}, then {@code NativeEntryPoint.registerNatives}
+   * and {@code ClassLoader.findBootstrapClass} further in, {@code -Xlog:jni+resolve}) wait for it: traces of a convert
+   * off RBD (sched_switch and sched_wakeup with stacks, 2026-12-05, 2 cores under load) had {@code vdisk-link} blocked
+   * in {@code dlsym} for 10-30 ms in 5 runs of 9, woken by the load's unlock, and 2-7 ms on a class the connect thread
+   * was initializing; the link's own CPU is 17-22 ms. Timeline marks, median of 28 runs: libraries loaded 17 ms after
+   * {@code main}, link done 33, {@code rados_create} returned 35, connected 45, first read 60. Neither starting the
+   * link's thread before the connect's (10 alternating pairs: link done 34.5 against 33.6 ms) nor calling {@code
+   * Linker.nativeLinker()} before the load (28 pairs: first read 60.8 against 60.3 ms) moved it: the link's later
+   * look-ups still fall inside the load.
    */
   static final class Downcall {
     /**
