@@ -26,7 +26,7 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * {@link SerialWrites} makes concurrent writes one at a time, each before its caller returns and with its own outcome;
- * a {@link FileDevice} under writeback and {@code aio=threads} sends its large writes through it.
+ * a {@link FileDevice} under writeback and {@code aio=threads} sends its large writes through it, but for an NBD export.
  */
 @Timeout(60)
 class SerialWritesTest {
@@ -199,6 +199,44 @@ class SerialWritesTest {
       device.read(5L * 4 * large, back);
       assertThat(back.get(0)).isEqualTo((byte) 5);
     }
+  }
+
+  /**
+   * An NBD export's large writes go straight in, each on its caller's thread and beside the others: its connections'
+   * threads read their sockets between writes, and a turn's holder would make the others' writes before reading its own.
+   */
+  @Test
+  void anExportsLargeWritesRunOnTheirOwnThreadsAtOnce() throws Exception {
+    Recorder recorder = new Recorder();
+    int large = BufferedPath.SERIAL_MIN;
+    Set<Long> ownThread = ConcurrentHashMap.newKeySet();
+    MemoryDevice memory = new MemoryDevice((long) THREADS * 4 * large);
+    FilterDevice disk = new FilterDevice(memory) {
+      @Override
+      public void write(long offset, ByteBuffer src, Set<WriteFlag> flags) throws IOException {
+        recorder.enter();
+        try {
+          if (src.get(src.position()) == (byte) Thread.currentThread().threadId()) {
+            ownThread.add(offset);
+          }
+          super.write(offset, src, flags);
+        } finally {
+          recorder.running.decrementAndGet();
+        }
+      }
+    };
+    FileOptions options = new FileOptions(CacheMode.WRITEBACK, false, false, true, ImageUser.EXPORT);
+    try (FileDevice device = SimulatedHostFile.create(disk, 4096, options, () -> { }).fileDevice("a.raw", options)) {
+      runConcurrently(t -> {
+        byte mark = (byte) Thread.currentThread().threadId();
+        for (int i = 0; i < 4; i++) {
+          device.write((long) (t * 4 + i) * large, filled(large, mark), Set.of());
+        }
+        return null;
+      });
+    }
+    assertThat(recorder.most.get()).as("large writes running at once").isGreaterThan(1);
+    assertThat(ownThread).as("writes made on their callers' threads").hasSize(THREADS * 4);
   }
 
   private static ByteBuffer filled(int length, int value) {
