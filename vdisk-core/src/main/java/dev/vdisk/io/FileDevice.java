@@ -48,8 +48,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * shared by every request thread ({@link RingFile}; asked for with {@code aio=io_uring}), or through a JDK {@link
  * FileChannel} with positional I/O on the calling thread ({@code aio=threads}, the default, and {@code aio=native});
  * either way concurrently and without a lock, but for large writes through the page cache into a regular file under
- * {@code aio=threads}, which go one at a time ({@link SerialWrites}: the kernel serialises them anyway) unless an NBD export writes them
- * ({@link ImageUser#EXPORT}: its connections' threads go back to their sockets). Under {@code
+ * {@code aio=threads}, which go one at a time ({@link SerialWrites}: the kernel serialises them anyway) unless an
+ * NBD export writes them ({@link ImageUser#EXPORT}: its connections' threads go back to their sockets). Under {@code
  * aio=native} and {@code aio=io_uring} (O_DIRECT) the device also serves asynchronous {@linkplain #queue queues}, on
  * Linux AIO or a ring of the queue's own, for a caller that keeps many requests in flight from one thread. Where
  * io_uring cannot be set up, the device falls back to threads with one warning line (once per reason and process).
