@@ -22,7 +22,8 @@ final class BufferedPath implements DataPath {
    * @param serialLargeWrites whether writes of {@value #SERIAL_MIN} bytes or more go one at a time: for a regular file
    *     written by positional calls from many threads ({@code aio=threads}); not for a block device, whose buffered
    *     writes the kernel does not serialise, nor under io_uring, where each write would then also wait for its
-   *     hand-off to an io-wq worker (see FileDevice's constructor)
+   *     hand-off to an io-wq worker, nor for an NBD export, whose writers also read their sockets (see FileDevice's
+   *     constructor)
    */
   BufferedPath(FileIo io, boolean serialLargeWrites) {
     this.io = io;

@@ -48,7 +48,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * shared by every request thread ({@link RingFile}; asked for with {@code aio=io_uring}), or through a JDK {@link
  * FileChannel} with positional I/O on the calling thread ({@code aio=threads}, the default, and {@code aio=native});
  * either way concurrently and without a lock, but for large writes through the page cache into a regular file under
- * {@code aio=threads}, which go one at a time ({@link SerialWrites}: the kernel serialises them anyway). Under {@code
+ * {@code aio=threads}, which go one at a time ({@link SerialWrites}: the kernel serialises them anyway) unless an
+ * NBD export writes them ({@link ImageUser#EXPORT}: its connections' threads go back to their sockets). Under {@code
  * aio=native} and {@code aio=io_uring} (O_DIRECT) the device also serves asynchronous {@linkplain #queue queues}, on
  * Linux AIO or a ring of the queue's own, for a caller that keeps many requests in flight from one thread. Where
  * io_uring cannot be set up, the device falls back to threads with one warning line (once per reason and process).
@@ -169,7 +170,13 @@ public final class FileDevice implements BlockDevice {
       // submitting thread, so 4 request threads had 4 workers on the inode lock (perf, 1 MiB writes at depth 4); one
       // at a time, each write waited for its hand-off to a worker instead: 8,000 took 1.46-1.72 s against 1.31-1.41
       // (threads: 1.12-1.34; alternating, loaded, 2026-12-05, issue 18).
-      this.data = new BufferedPath(io, !blockDevice && aio != Aio.IO_URING);
+      // Nor for an NBD export: its writes come from the connections' reader threads, each of which reads its client's
+      // next payload once its own write is made. The turn's holder making the writes queued behind its own (flat
+      // combining) keeps it from its socket meanwhile, and the waiting reader from its own: neither drains its client
+      // while the file is written. Straight to the kernel, a reader returns to its socket as soon as its write is in
+      // the page cache while the other writes (nbdcopy file to image, two connections of 256 KiB writes, issue 16).
+      boolean serial = !blockDevice && aio != Aio.IO_URING && options.user() != ImageUser.EXPORT;
+      this.data = new BufferedPath(io, serial);
       this.directWrites = null;
     }
     // XFS's buffered reads hold the inode lock shared, so a copy never sees a mix of old and new bytes of a

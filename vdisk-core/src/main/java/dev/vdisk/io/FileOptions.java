@@ -8,7 +8,8 @@ package dev.vdisk.io;
  * @param forceShare skip QEMU's image-lock conflict checks that protect a writer (qemu-img's {@code -U});
  *     only allowed with {@code readOnly}
  * @param locking take QEMU's image locks at all (off only for devices that cannot lock, like pipes)
- * @param user whose permissions the locks express, as QEMU's tools differ ({@link ImageUser#TOOL} by default)
+ * @param user whose permissions the locks express, as QEMU's tools differ ({@link ImageUser#TOOL} by default); an
+ *     {@link ImageUser#EXPORT}'s large page-cache writes also go straight to the kernel (see {@link FileDevice})
  * @param aio how data reaches the file ({@link Aio#THREADS} by default, as QEMU)
  */
 public record FileOptions(CacheMode cache, boolean readOnly, boolean forceShare, boolean locking, ImageUser user,

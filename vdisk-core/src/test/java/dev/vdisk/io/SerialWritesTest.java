@@ -26,7 +26,8 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * {@link SerialWrites} makes concurrent writes one at a time, each before its caller returns and with its own outcome;
- * a {@link FileDevice} under writeback and {@code aio=threads} sends its large writes through it.
+ * a {@link FileDevice} under writeback and {@code aio=threads} sends its large writes through it, but for an NBD
+ * export's.
  */
 @Timeout(60)
 class SerialWritesTest {
@@ -38,6 +39,8 @@ class SerialWritesTest {
     final AtomicInteger running = new AtomicInteger();
     final AtomicInteger most = new AtomicInteger();
     final Set<Long> written = ConcurrentHashMap.newKeySet();
+    /** Offsets of the writes made on their caller's thread (see {@link #recorded}). */
+    final Set<Long> ownThread = ConcurrentHashMap.newKeySet();
 
     @Override
     public void write(long offset, ByteBuffer src) throws IOException {
@@ -166,18 +169,7 @@ class SerialWritesTest {
   void aFileDeviceUnderWritebackMakesItsLargeWritesOneAtATime() throws Exception {
     Recorder recorder = new Recorder();
     int large = BufferedPath.SERIAL_MIN;
-    MemoryDevice memory = new MemoryDevice((long) THREADS * 4 * large);
-    FilterDevice disk = new FilterDevice(memory) {
-      @Override
-      public void write(long offset, ByteBuffer src, Set<WriteFlag> flags) throws IOException {
-        recorder.enter();
-        try {
-          super.write(offset, src, flags);
-        } finally {
-          recorder.running.decrementAndGet();
-        }
-      }
-    };
+    FilterDevice disk = recorded(recorder, large);
     FileOptions options = FileOptions.of(CacheMode.WRITEBACK, false);
     try (FileDevice device = SimulatedHostFile.create(disk, 4096, options, () -> { }).fileDevice("a.raw", options)) {
       runConcurrently(t -> {
@@ -199,6 +191,50 @@ class SerialWritesTest {
       device.read(5L * 4 * large, back);
       assertThat(back.get(0)).isEqualTo((byte) 5);
     }
+  }
+
+  /**
+   * An NBD export's large writes go straight in, each on its caller's thread and beside the others: its connections'
+   * threads read their sockets between writes, and a turn's holder would make the others' writes before its next read.
+   */
+  @Test
+  void anExportsLargeWritesRunOnTheirOwnThreadsAtOnce() throws Exception {
+    Recorder recorder = new Recorder();
+    int large = BufferedPath.SERIAL_MIN;
+    FilterDevice disk = recorded(recorder, large);
+    FileOptions options = new FileOptions(CacheMode.WRITEBACK, false, false, true, ImageUser.EXPORT);
+    try (FileDevice device = SimulatedHostFile.create(disk, 4096, options, () -> { }).fileDevice("a.raw", options)) {
+      runConcurrently(t -> {
+        byte mark = (byte) Thread.currentThread().threadId();
+        for (int i = 0; i < 4; i++) {
+          device.write((long) (t * 4 + i) * large, filled(large, mark), Set.of());
+        }
+        return null;
+      });
+    }
+    assertThat(recorder.most.get()).as("large writes running at once").isGreaterThan(1);
+    assertThat(recorder.ownThread).as("writes made on their callers' threads").hasSize(THREADS * 4);
+  }
+
+  /**
+   * A disk of 4 large writes per thread that counts its writes into {@code recorder}, and notes those made on the
+   * thread whose id's low byte fills them (the caller's own, where each fills its writes with its id).
+   */
+  private static FilterDevice recorded(Recorder recorder, int large) {
+    return new FilterDevice(new MemoryDevice((long) THREADS * 4 * large)) {
+      @Override
+      public void write(long offset, ByteBuffer src, Set<WriteFlag> flags) throws IOException {
+        recorder.enter();
+        try {
+          if (src.get(src.position()) == (byte) Thread.currentThread().threadId()) {
+            recorder.ownThread.add(offset);
+          }
+          super.write(offset, src, flags);
+        } finally {
+          recorder.running.decrementAndGet();
+        }
+      }
+    };
   }
 
   private static ByteBuffer filled(int length, int value) {

@@ -23,6 +23,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Semaphore;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -47,6 +48,11 @@ class NbdStreamedWriteTest {
   private final List<long[]> parts = new CopyOnWriteArrayList<>();
   /** A write that covers this offset fails; -1 for none. */
   private volatile long failAt = -1;
+  /** A write at this offset waits for a permit of {@link #hold} first; -1 for none. */
+  private volatile long holdAt = -1;
+  private final Semaphore hold = new Semaphore(0);
+  /** A permit for each write that has come to wait for {@link #hold}. */
+  private final Semaphore held = new Semaphore(0);
 
   /** Records writes and fails the one that covers {@link #failAt}. */
   private final class Recording extends FilterDevice {
@@ -56,6 +62,10 @@ class NbdStreamedWriteTest {
 
     @Override
     public void write(long offset, ByteBuffer src, Set<WriteFlag> flags) throws IOException {
+      if (offset == holdAt) {
+        held.release();
+        hold.acquireUninterruptibly();
+      }
       parts.add(new long[] {offset, src.remaining()});
       long at = failAt;
       if (at >= offset && at < offset + src.remaining()) {
@@ -180,6 +190,37 @@ class NbdStreamedWriteTest {
       int failedFrom = (int) (last[0] - OFFSET);
       expected.put(failing.duplicate().limit(failedFrom)).put(before.duplicate().position(failedFrom)).flip();
       assertReadBack(c, 7, OFFSET, expected, "the failing write's range");
+    }
+  }
+
+  /**
+   * A payload that fits the connection's buffer but not the read-ahead, most of it read ahead with its header: the part
+   * read ahead is written from there, in place (not copied into the buffer first), then the rest; together the payload.
+   */
+  @Test
+  @Timeout(60)
+  void aPayloadMostlyReadAheadIsWrittenFromThereThenTheRest() throws Exception {
+    int length = StreamedWrite.CHUNK - 16 * PAGE;
+    long at = 2L << 20;
+    try (RawClient c = RawClient.connect(address).greet().go("", true)) {
+      // the reader waits in a small write while the large one arrives: its header then comes with a full read-ahead
+      holdAt = 0;
+      c.send(write(1, 0, pattern(PAGE, 1)));
+      held.acquire();
+      ByteBuffer payload = pattern(length, 2);
+      c.send(write(2, at, payload));
+      Thread.sleep(200);
+      hold.release();
+      assertThat(c.reply(0).error()).isZero();
+      RawClient.Reply r = c.reply(0);
+      assertThat(r.cookie()).isEqualTo(2);
+      assertThat(r.error()).isZero();
+      List<long[]> large = parts.stream().filter(p -> p[0] >= at).toList();
+      assertThat(large).as("written in place, then the rest").hasSize(2);
+      assertThat(large.get(0)[1]).as("the part read ahead").isGreaterThanOrEqualTo(StreamedWrite.IN_PLACE_MIN);
+      assertThat(large.get(1)[0]).isEqualTo(at + large.get(0)[1]);
+      assertThat(large.get(0)[1] + large.get(1)[1]).isEqualTo(length);
+      assertReadBack(c, 3, at, payload, "the payload");
     }
   }
 }
