@@ -12,6 +12,7 @@ import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
@@ -20,6 +21,7 @@ import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -154,6 +156,56 @@ class SerialWritesTest {
     }
     assertThat(madeByHolder.get()).as("writes the first turn's holder made").isEqualTo(SerialWrites.TURN);
     assertThat(made.get()).isEqualTo(3 * SerialWrites.TURN + 1);
+  }
+
+  /**
+   * While the holder wakes a caller whose write it made, the turn is free: that caller's next write does not wait for
+   * the holder (which the scheduler may have preempted for it) but is made on the caller's own thread.
+   */
+  @Test
+  void aWokenCallersNextWriteTakesTheTurnWhileTheHolderWakesIt() throws Exception {
+    CountDownLatch firstWriteHeld = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    CountDownLatch nextWriteMade = new CountDownLatch(1);
+    Map<Long, Thread> madeOn = new ConcurrentHashMap<>();
+    AtomicInteger wakes = new AtomicInteger();
+    SerialWrites serial = new SerialWrites((offset, src) -> {
+      if (offset == 0) {
+        firstWriteHeld.countDown();
+        try {
+          release.await();
+        } catch (InterruptedException e) {
+          throw new InterruptedIOException();
+        }
+      }
+      madeOn.put(offset, Thread.currentThread());
+      if (offset == 2) {
+        nextWriteMade.countDown();
+      }
+    }, () -> {
+      if (wakes.getAndIncrement() == 0) { // the holder, preempted where it wakes the caller of write 1
+        try {
+          nextWriteMade.await(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+    });
+    Thread holder = Thread.ofPlatform().start(() -> write(serial, 0));
+    firstWriteHeld.await();
+    Thread[] woken = new Thread[1];
+    woken[0] = Thread.ofPlatform().start(() -> {
+      write(serial, 1);
+      write(serial, 2);
+    });
+    while (woken[0].getState() != Thread.State.WAITING) {
+      Thread.onSpinWait(); // until write 1 waits behind the held write
+    }
+    release.countDown();
+    woken[0].join();
+    holder.join();
+    assertThat(madeOn.get(1L)).as("write 1, made by the holder").isEqualTo(holder);
+    assertThat(madeOn.get(2L)).as("write 2, made while the holder was waking its caller").isEqualTo(woken[0]);
   }
 
   private static void write(SerialWrites serial, long offset) {
