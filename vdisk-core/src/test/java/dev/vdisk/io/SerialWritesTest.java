@@ -114,6 +114,18 @@ class SerialWritesTest {
     assertThat(recorder.written).hasSize(THREADS * WRITES_PER_THREAD);
   }
 
+  /** For the write at offset 0: says it is held, and holds it until {@code release}. */
+  private static void holdWriteZero(long offset, CountDownLatch held, CountDownLatch release) throws IOException {
+    if (offset == 0) {
+      held.countDown();
+      try {
+        release.await();
+      } catch (InterruptedException e) {
+        throw new InterruptedIOException();
+      }
+    }
+  }
+
   /** The caller holding the turn makes {@value SerialWrites#TURN} writes at most, and others take the rest. */
   @Test
   void aTurnEndsAfterItsLimitAndTheOldestWaiterTakesTheNext() throws Exception {
@@ -123,14 +135,7 @@ class SerialWritesTest {
     AtomicInteger madeByHolder = new AtomicInteger();
     Thread[] holder = new Thread[1];
     SerialWrites serial = new SerialWrites((offset, src) -> {
-      if (offset == 0) {
-        firstWriteHeld.countDown();
-        try {
-          release.await();
-        } catch (InterruptedException e) {
-          throw new InterruptedIOException();
-        }
-      }
+      holdWriteZero(offset, firstWriteHeld, release);
       made.incrementAndGet();
       if (Thread.currentThread() == holder[0]) {
         madeByHolder.incrementAndGet();
@@ -170,14 +175,7 @@ class SerialWritesTest {
     Map<Long, Thread> madeOn = new ConcurrentHashMap<>();
     AtomicInteger wakes = new AtomicInteger();
     SerialWrites serial = new SerialWrites((offset, src) -> {
-      if (offset == 0) {
-        firstWriteHeld.countDown();
-        try {
-          release.await();
-        } catch (InterruptedException e) {
-          throw new InterruptedIOException();
-        }
-      }
+      holdWriteZero(offset, firstWriteHeld, release);
       madeOn.put(offset, Thread.currentThread());
       if (offset == 2) {
         nextWriteMade.countDown();
