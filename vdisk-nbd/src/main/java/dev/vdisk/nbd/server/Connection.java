@@ -113,8 +113,8 @@ final class Connection implements Runnable {
   /**
    * Closes the socket whatever the connection is doing: for one still running when the server's stop times out,
    * such as a thread waiting to write a reply that the client does not read (the reader stopped reading at {@link
-   * #stopReading}, but a blocked write does not see that). The write then fails, and the connection ends as for a client gone (the requests it has
-   * in flight on the disk still complete first).
+   * #stopReading}, but a blocked write does not see that). The write then fails, and the connection ends as for a
+   * client gone (the requests it has in flight on the disk still complete first).
    */
   void abort() {
     try {
