@@ -40,20 +40,29 @@ public final class DirectBuffers {
    * @throws IllegalArgumentException if {@code count} is negative, or {@code n} is negative or above {@link #MAX_SIZE}
    */
   public static ByteBuffer[] contiguous(int count, int n) {
+    return contiguous(count, n, HugePages.size());
+  }
+
+  /** {@link #contiguous(int, int)} with the huge page size {@code huge}: 0 where the system has no huge pages. */
+  static ByteBuffer[] contiguous(int count, int n, long huge) {
     if (count < 0) {
       throw new IllegalArgumentException("buffer count: " + count + " (expected: >= 0)");
     }
-    ByteBuffer[] out = new ByteBuffer[count];
     if (n < 0 || n > MAX_SIZE) {
       throw new IllegalArgumentException("buffer size: " + n + " (expected: 0 to " + MAX_SIZE + ")");
     }
-    long huge = HugePages.size();
+    ByteBuffer[] out = new ByteBuffer[count];
     long rounded = Math.max(ALIGNMENT, (n + ALIGNMENT - 1L) / ALIGNMENT * ALIGNMENT);
-    // Small buffers are packed into a huge page without one crossing its end; large ones start on a boundary each.
-    long perPage = huge == 0 ? 0 : Math.max(1, huge / rounded);
-    long stride = rounded <= huge ? rounded : (rounded + huge - 1) / huge * huge;
-    long pages = perPage == 0 ? 0 : rounded <= huge ? (count + perPage - 1) / perPage : count * (stride / huge);
-    MemorySegment memory = count == 0 || pages == 0 ? null : HugePages.allocate(pages * huge);
+    MemorySegment memory = null;
+    long perPage = 0;
+    long stride = 0;
+    if (huge > 0 && count > 0) {
+      // Small buffers are packed into a huge page without one crossing its end; large ones start on a boundary each.
+      perPage = Math.max(1, huge / rounded);
+      stride = rounded <= huge ? rounded : (rounded + huge - 1) / huge * huge;
+      long pages = rounded <= huge ? (count + perPage - 1) / perPage : count * (stride / huge);
+      memory = HugePages.allocate(pages * huge);
+    }
     for (int i = 0; i < count; i++) {
       if (memory == null) {
         out[i] = aligned(n);

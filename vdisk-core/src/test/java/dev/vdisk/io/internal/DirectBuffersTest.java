@@ -33,10 +33,19 @@ class DirectBuffersTest {
    */
   @Test
   void contiguousBuffersAreDisjointAlignedAndEachWithinOneHugePage() {
-    long huge = HugePages.size();
+    assertContiguous(HugePages.size());
+  }
+
+  /** A system without transparent huge pages (switched off, or no sysfs) gets ordinary aligned buffers. */
+  @Test
+  void contiguousBuffersWithoutHugePagesAreOrdinaryAlignedOnes() {
+    assertContiguous(0);
+  }
+
+  private static void assertContiguous(long huge) {
     for (int n : new int[] {0, 1, 4096, 5000, 65536, 1 << 20, 3 << 20}) {
       for (int count : new int[] {1, 3, 4, 16}) {
-        ByteBuffer[] bufs = DirectBuffers.contiguous(count, n);
+        ByteBuffer[] bufs = DirectBuffers.contiguous(count, n, huge);
         assertThat(bufs).hasSize(count);
         long[] starts = new long[count];
         for (int i = 0; i < count; i++) {
