@@ -21,8 +21,7 @@ import org.HdrHistogram.Histogram;
  * Issues qemu-img bench's request stream ({@link BenchSpec}) against a {@link BlockDevice} and measures it.
  *
  * <p>{@code depth} threads (platform threads unless the caller asks for virtual ones) each do synchronous I/O on
- * their own 4 KiB-aligned direct buffer (so an O_DIRECT device needs no bounce buffer), carved from huge pages where
- * the kernel has them ({@link DirectBuffers#contiguous}: a 1 MiB request is then one segment for the disk). Requests are handed to idle threads under one lock by a port of
+ * one 4 KiB-aligned direct buffer that all requests share ({@link #requestBuffers}). Requests are handed to idle threads under one lock by a port of
  * qemu-img's completion callback, so offsets go out in request order and flushes come at exactly the points
  * where qemu-img issues them. Flushes without drain run on one extra thread, beside the requests, as QEMU's
  * asynchronous flushes do. The first failure stops the run.
@@ -102,11 +101,32 @@ public final class BenchRunner {
     buf.position(buf.limit());
   }
 
+  /**
+   * The buffers of {@code depth} requests of {@code spec}: views of one 4 KiB-aligned direct buffer (so an O_DIRECT
+   * device needs no bounce buffer), carved from a huge page where the kernel has them ({@link
+   * DirectBuffers#contiguous}: a 1 MiB request is then one segment for the disk), filled with the pattern ({@link
+   * #fill}) and each at position 0 and limit of the request size. One buffer, as qemu-img bench: it sets up a buffer
+   * per request in flight but its {@code bench_cb} passes the first to every request (seen with strace: 12 writes at
+   * depth 4, one address). The count matters to page-cache writes, which copy their source: a 1 MiB source the
+   * previous write used is in the CPU's L2 cache, four of them in turn are not (2026-12-06, 6,000 1 MiB writes at
+   * depth 4 under writeback, alternating: 1.04-1.08 s with four buffers, 0.95-1.05 s with one, qemu-img io_uring
+   * 0.94-1.07 s; the kernel's copy 1,732 against 1,433 samples for qemu-img's).
+   */
+  static ByteBuffer[] requestBuffers(int depth, BenchSpec spec) {
+    ByteBuffer shared = DirectBuffers.contiguous(1, spec.bufferSize())[0];
+    fill(shared, spec.pattern());
+    ByteBuffer[] views = new ByteBuffer[depth];
+    for (int i = 0; i < depth; i++) {
+      views[i] = shared.duplicate().clear();
+    }
+    return views;
+  }
+
   private BenchResult run(Thread.Builder slots) throws IOException {
     CountDownLatch go = new CountDownLatch(1);
     List<Worker> workers = new ArrayList<>();
     List<Thread> threads = new ArrayList<>();
-    ByteBuffer[] buffers = DirectBuffers.contiguous(spec.depth(), spec.bufferSize());
+    ByteBuffer[] buffers = requestBuffers(spec.depth(), spec);
     for (int i = 0; i < spec.depth(); i++) {
       Worker w = new Worker(buffers[i]);
       workers.add(w);
@@ -232,7 +252,7 @@ public final class BenchRunner {
     }
   }
 
-  /** One request slot: a thread with its own buffer and latency histogram. */
+  /** One request slot: a thread with its own view of the shared buffer and its own latency histogram. */
   private final class Worker {
     final Histogram latency = new Histogram(3);
     final Condition wake = lock.newCondition();
@@ -246,8 +266,6 @@ public final class BenchRunner {
     }
 
     void run(CountDownLatch go) {
-      // Read buffers too, as qemu-img's memset before its clock starts (see QueuedBenchRunner).
-      fill(buf, spec.pattern());
       try {
         go.await();
         while (serveOne()) {

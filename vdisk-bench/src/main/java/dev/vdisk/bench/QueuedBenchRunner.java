@@ -2,7 +2,6 @@ package dev.vdisk.bench;
 
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.RequestQueue;
-import dev.vdisk.io.internal.DirectBuffers;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
@@ -47,12 +46,11 @@ final class QueuedBenchRunner {
     this.notCompleted = spec.count();
     this.offset = spec.offset();
     int depth = Math.min(spec.depth(), queue.depth());
-    this.buffers = DirectBuffers.contiguous(depth, spec.bufferSize());
+    // Filled, read buffers too, as qemu-img's memset before its clock starts: their pages are touched before the run,
+    // not faulted in by its first requests.
+    this.buffers = BenchRunner.requestBuffers(depth, spec);
     this.started = new long[depth];
     for (int i = 0; i < depth; i++) {
-      // Read buffers too, as qemu-img's memset before its clock starts: their pages are touched before the run, not
-      // faulted in by its first requests.
-      BenchRunner.fill(buffers[i], spec.pattern());
       free.add(i);
     }
   }

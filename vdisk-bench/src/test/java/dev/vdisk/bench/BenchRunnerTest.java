@@ -17,6 +17,7 @@ import dev.vdisk.io.Aio;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileDevice;
 import dev.vdisk.io.FileOptions;
+import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -354,36 +355,62 @@ class BenchRunnerTest {
 
   /**
    * qemu-img fills its buffers with the pattern before its clock starts, read tests' too: so does bench, on either
-   * runner, so that no request of the run is the first to touch its buffer's pages.
+   * runner, so that no request of the run is the first to touch its buffer's pages. The requests share one buffer
+   * (below), so only the run's first request is sure to see the pattern: the memory device reads zeroes into it.
    */
   @ParameterizedTest
   @CsvSource({"true", "false"})
-  void readBuffersHoldThePatternBeforeTheirFirstRequest(boolean queued) throws IOException {
-    List<Byte> firstBytes = Collections.synchronizedList(new ArrayList<>());
+  void theBufferHoldsThePatternBeforeTheFirstRead(boolean queued) throws IOException {
+    List<Read> seen = Collections.synchronizedList(new ArrayList<>());
+    BenchRunner.run(observed(queued, seen), BenchSpec.DEFAULTS.withCount(4).withDepth(4).withPattern(0x5a));
+    assertThat(seen).hasSize(4);
+    assertThat(seen.getFirst().firstByte()).isEqualTo((byte) 0x5a);
+  }
+
+  /**
+   * Every request reads into (and writes from) one buffer, as qemu-img bench's do (its bench_cb passes the first of
+   * its request vectors to every request: one address in strace), whatever the depth.
+   */
+  @ParameterizedTest
+  @CsvSource({"true", "false"})
+  void allRequestsShareOneBufferAsQemuImgBenchs(boolean queued) throws IOException {
+    List<Read> seen = Collections.synchronizedList(new ArrayList<>());
+    BenchRunner.run(observed(queued, seen), BenchSpec.DEFAULTS.withCount(16).withDepth(4));
+    assertThat(seen).hasSize(16);
+    assertThat(seen.stream().map(Read::address).distinct()).hasSize(1);
+  }
+
+  /** A read as it reached the device: where its buffer starts and the byte there before the read. */
+  private record Read(long address, byte firstByte) {
+    static Read of(ByteBuffer dst) {
+      return new Read(MemorySegment.ofBuffer(dst).address(), dst.get(dst.position()));
+    }
+  }
+
+  /** A 64 KiB memory device, with a queue when {@code queued}, that adds each read to {@code seen} before making it. */
+  private static BlockDevice observed(boolean queued, List<Read> seen) {
     BlockDevice memory = new MemoryDevice(65536);
-    BlockDevice dev = queued
-        ? new Deferred(memory) {
-          @Override
-          public RequestQueue queue(int depth) {
-            return new ForwardingQueue(super.queue(depth)) {
-              @Override
-              public void read(long offset, ByteBuffer dst, int tag) throws IOException {
-                firstBytes.add(dst.get(dst.position()));
-                super.read(offset, dst, tag);
-              }
-            };
-          }
+    if (queued) {
+      return new Deferred(memory) {
+        @Override
+        public RequestQueue queue(int depth) {
+          return new ForwardingQueue(super.queue(depth)) {
+            @Override
+            public void read(long offset, ByteBuffer dst, int tag) throws IOException {
+              seen.add(Read.of(dst));
+              super.read(offset, dst, tag);
+            }
+          };
         }
-        : new FilterDevice(memory) {
-          @Override
-          public void read(long offset, ByteBuffer dst) throws IOException {
-            firstBytes.add(dst.get(dst.position()));
-            next.read(offset, dst);
-          }
-        };
-    BenchRunner.run(dev, BenchSpec.DEFAULTS.withCount(4).withDepth(4).withPattern(0x5a));
-    // The memory device reads zeroes: a buffer's second request would see those, so only the first four count.
-    assertThat(firstBytes).hasSize(4).containsOnly((byte) 0x5a);
+      };
+    }
+    return new FilterDevice(memory) {
+      @Override
+      public void read(long offset, ByteBuffer dst) throws IOException {
+        seen.add(Read.of(dst));
+        next.read(offset, dst);
+      }
+    };
   }
 
   @Test
