@@ -38,7 +38,14 @@ import java.util.concurrent.locks.ReentrantLock;
  *       own and the kernel moves the pages through splice's internal pipe, which costs more than the write (4 GiB
  *       half-data sources, alternating runs: wall 0.84 -> 1.01 s raw to raw, 0.87 -> 1.04 s qcow2 to raw;
  *       {@code bench/copy-paths.sh} shows it without a JVM). Only a file system that clones (XFS with reflink,
- *       btrfs) makes the kernel's copy cheaper.
+ *       btrfs) makes the kernel's copy cheaper. The write from the mapping is the copy's serial path (ext4 holds the
+ *       inode lock over a buffered write) and its copy reads source pages that no CPU cache holds (the scan reads one
+ *       line per 4 KiB): 4 GiB half-data qcow2 to raw, 5 alternating rounds under perf, 5 kHz samples of
+ *       copy_folio_from_iter_atomic per 2 GiB, median 2,287 against qemu-img's 1,683 from buffers that its reads
+ *       (another thread, a median 5 chunks earlier) had written. Reading 512 KiB chunks into buffers just ahead of their
+ *       writes ({@code -m 2}) made this copy as cheap (1,584) but added the read's copy (1,729) on the core that the
+ *       scans and the JIT use, 2 MiB buffers gained less (1,853); reading each mapped chunk whole ahead of its write
+ *       (memcmp with itself) cost a cold read and did not cheapen the write (2,167): a written buffer is what helps.
  *   <li>Writes go out in ascending order unless {@link ConvertOptions#inOrder()} is false ({@link InOrderWrites}: a
  *       chunk ready before its turn is written by the thread that wrote the chunk before it); reads run ahead in
  *       parallel either way.
