@@ -22,15 +22,18 @@ import java.util.concurrent.atomic.AtomicLong;
  * that each lies within one: an O_DIRECT request on it reaches the disk as one segment instead of one per 4 KiB page. On
  * a virtio disk without indirect descriptors a 1 MiB request from ordinary memory takes the whole 256-entry ring and the
  * device holds one at a time (the block layer requeues the others); from a huge page it holds the client's whole depth.
- * These slabs stay mapped for the pool's life, up to {@code retainBytes} of them (whole huge pages); once that much is
+ * These slabs stay mapped for the pool's life, up to half of {@code retainBytes} (whole huge pages); once that much is
  * mapped, and for every size where the system has no huge pages, buffers are ordinary memory.
  *
- * <p>At most {@code retainBytes} sit idle in the pool: the slabs mapped so far count whole, idle or not, and ordinary
- * buffers are kept only within what they leave. An ordinary buffer the pool does not keep is freed at once (each lives
- * in its own arena), not when the collector finds it: a flood of large requests would otherwise leave gigabytes of dead
- * direct memory behind. Safe for concurrent use; taking and giving back a pooled buffer allocates nothing on the heap
- * (each size class is an array stack under its own monitor, held for a few instructions), as a payload of every WRITE
- * comes from here.
+ * <p>At most {@code retainBytes} sit idle in the pool. Where huge pages are to be had, half of it is the slabs' (counted
+ * whole, whether their buffers are idle or not) and idle ordinary buffers are kept within the other half; elsewhere
+ * ordinary buffers have all of it. The halves are fixed, so that slabs grown by a burst of large requests never take
+ * the room of the small buffers every request uses: each of those would then be allocated and freed again, and closing
+ * a shared arena costs a handshake with every thread (a soak of 64 clients stalled on it). An ordinary buffer the pool
+ * does not keep is freed at once (each lives in its own arena), not when the collector finds it: a flood of large
+ * requests would otherwise leave gigabytes of dead direct memory behind. Safe for concurrent use; taking and giving
+ * back a pooled buffer allocates nothing on the heap (each size class is an array stack under its own monitor, held
+ * for a few instructions), as a payload of every WRITE comes from here.
  */
 final class BufferPool {
   private static final int MIN_SHIFT = 12;
@@ -42,12 +45,13 @@ final class BufferPool {
   static final int SLAB_MIN = 64 << 10;
 
   private final Stack[] free;
-  private final long retainBytes;
+  /** The idle bytes of ordinary buffers kept at most: {@code retainBytes} less {@link #slabLimit}. */
+  private final long retainOrdinary;
   private final long hugePage;
   /** The size classes carved from huge pages: {@code firstSlab} to {@code lastSlab}, none if the first is greater. */
   private final int firstSlab;
   private final int lastSlab;
-  /** The huge-page bytes {@link #slabLimit} allows: {@code retainBytes} rounded down to whole huge pages. */
+  /** The huge-page bytes slabs may take: half of {@code retainBytes}, rounded down to whole huge pages. */
   private final long slabLimit;
   /** Huge-page bytes mapped for slabs so far (never given back while the pool lives). */
   private final AtomicLong slabBytes = new AtomicLong();
@@ -67,9 +71,9 @@ final class BufferPool {
     for (int i = 0; i < classes; i++) {
       free[i] = new Stack();
     }
-    this.retainBytes = retainBytes;
     this.hugePage = hugePage;
-    this.slabLimit = hugePage > 0 ? retainBytes / hugePage * hugePage : 0;
+    this.slabLimit = hugePage > 0 ? retainBytes / 2 / hugePage * hugePage : 0;
+    this.retainOrdinary = retainBytes - slabLimit;
     this.firstSlab = shift(SLAB_MIN) - MIN_SHIFT;
     this.lastSlab = hugePage >= SLAB_MIN ? Math.min(classes - 1, Long.numberOfTrailingZeros(hugePage) - MIN_SHIFT) : -1;
   }
@@ -97,7 +101,7 @@ final class BufferPool {
     if (c >= firstSlab && c <= lastSlab && free[c].pushSlab(b)) {
       return;
     }
-    if (retained.addAndGet(b.capacity()) + slabBytes.get() <= retainBytes) {
+    if (retained.addAndGet(b.capacity()) <= retainOrdinary) {
       free[c].push(b);
     } else {
       retained.addAndGet(-b.capacity());

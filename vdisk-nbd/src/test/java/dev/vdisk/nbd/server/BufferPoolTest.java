@@ -39,27 +39,46 @@ class BufferPoolTest {
   }
 
   @Test
-  void slabsCountAgainstTheRetainedBytesAndOrdinaryBuffersBeyondAreFreed() {
+  void slabsTakeHalfTheRetainedBytesAndOrdinaryBuffersBeyondTheOtherHalfAreFreed() {
     assumeThat(HUGE).as("transparent huge pages").isEqualTo(2L * MIB);
-    BufferPool pool = new BufferPool(MIB, 2L * MIB);
-    ByteBuffer[] taken = new ByteBuffer[4];
+    BufferPool pool = new BufferPool(MIB, 4L * MIB);
+    ByteBuffer[] taken = new ByteBuffer[5];
     for (int i = 0; i < taken.length; i++) {
       taken[i] = pool.acquire(MIB);
     }
-    // The first two share the one huge page the limit allows; the others are ordinary memory, kept by nothing.
+    // The first two share the one huge page the slabs' half allows; the others are ordinary memory.
     assertThat(MemorySegment.ofBuffer(taken[1]).address() - MemorySegment.ofBuffer(taken[0]).address()).isEqualTo(MIB);
     for (ByteBuffer b : taken) {
       pool.release(b);
     }
-    assertThatThrownBy(() -> taken[2].get(0)).isInstanceOf(IllegalStateException.class);
-    assertThatThrownBy(() -> taken[3].get(0)).isInstanceOf(IllegalStateException.class);
+    assertThatThrownBy(() -> taken[4].get(0)).as("freed: past the ordinary half").isInstanceOf(IllegalStateException.class);
     Set<ByteBuffer> again = Collections.newSetFromMap(new IdentityHashMap<>());
     for (int i = 0; i < taken.length; i++) {
       again.add(pool.acquire(MIB));
     }
-    // By identity (equals would read the freed ones' bytes): the slab's two come back, the freed ones do not.
+    // By identity (equals would read the freed one's bytes).
     assertThat(new boolean[] {again.contains(taken[0]), again.contains(taken[1]), again.contains(taken[2]),
-        again.contains(taken[3])}).containsExactly(true, true, false, false);
+        again.contains(taken[3]), again.contains(taken[4])}).containsExactly(true, true, true, true, false);
+  }
+
+  @Test
+  void slabsGrownByABurstLeaveRoomForSmallBuffers() {
+    assumeThat(HUGE).as("transparent huge pages").isPositive();
+    BufferPool pool = new BufferPool(MIB, 8L * MIB);
+    ByteBuffer[] burst = new ByteBuffer[8];
+    for (int round = 0; round < 2; round++) {
+      for (int i = 0; i < burst.length; i++) {
+        burst[i] = pool.acquire(MIB);
+      }
+      if (round == 0) {
+        for (ByteBuffer b : burst) {
+          pool.release(b);
+        }
+      }
+    }
+    ByteBuffer small = pool.acquire(4096);
+    pool.release(small);
+    assertThat(pool.acquire(4096)).as("a small buffer kept while the burst's buffers are out").isSameAs(small);
   }
 
   @Test
