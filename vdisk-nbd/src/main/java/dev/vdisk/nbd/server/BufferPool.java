@@ -29,9 +29,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * whole, whether their buffers are idle or not) and idle ordinary buffers are kept within the other half; elsewhere
  * ordinary buffers have all of it. The halves are fixed, so that slabs grown by a burst of large requests never take
  * the room of the small buffers every request uses: each of those would then be allocated and freed again, and closing
- * a shared arena costs a handshake with every thread (a soak of 64 clients stalled on it). An ordinary buffer the pool
- * does not keep is freed at once (each lives in its own arena), not when the collector finds it: a flood of large
- * requests would otherwise leave gigabytes of dead direct memory behind. Safe for concurrent use; taking and giving
+ * a shared arena costs a handshake with every thread. An ordinary buffer the pool does not keep is freed at once (each
+ * lives in its own arena), not when the collector finds it: a flood of large requests would otherwise leave gigabytes
+ * of dead direct memory behind. Safe for concurrent use; taking and giving
  * back a pooled buffer allocates nothing on the heap (each size class is an array stack under its own monitor, held
  * for a few instructions), as a payload of every WRITE comes from here.
  */
