@@ -43,8 +43,19 @@ public final class DirectBuffers {
     return contiguous(count, n, HugePages.size());
   }
 
-  /** {@link #contiguous(int, int)} with the huge page size {@code huge}: 0 where the system has no huge pages. */
-  static ByteBuffer[] contiguous(int count, int n, long huge) {
+  /**
+   * The size of the transparent huge pages {@link #contiguous(int, int)} carves buffers from: 2 MiB on x86_64, 0 where
+   * the system has none ({@link HugePages#size()}).
+   */
+  public static long hugePageSize() {
+    return HugePages.size();
+  }
+
+  /**
+   * {@link #contiguous(int, int)} with the huge page size {@code huge}: {@link #hugePageSize()}, or 0 for ordinary
+   * memory (what a system without huge pages gets).
+   */
+  public static ByteBuffer[] contiguous(int count, int n, long huge) {
     if (count < 0) {
       throw new IllegalArgumentException("buffer count: " + count + " (expected: >= 0)");
     }
