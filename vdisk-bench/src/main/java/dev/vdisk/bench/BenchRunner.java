@@ -21,10 +21,10 @@ import org.HdrHistogram.Histogram;
  * Issues qemu-img bench's request stream ({@link BenchSpec}) against a {@link BlockDevice} and measures it.
  *
  * <p>{@code depth} threads (platform threads unless the caller asks for virtual ones) each do synchronous I/O on
- * one 4 KiB-aligned direct buffer that all requests share ({@link #requestBuffers}). Requests are handed to idle threads under one lock by a port of
- * qemu-img's completion callback, so offsets go out in request order and flushes come at exactly the points
- * where qemu-img issues them. Flushes without drain run on one extra thread, beside the requests, as QEMU's
- * asynchronous flushes do. The first failure stops the run.
+ * one 4 KiB-aligned direct buffer that all requests share ({@link #requestBuffers}). Requests are handed to idle
+ * threads under one lock by a port of qemu-img's completion callback, so offsets go out in request order and flushes
+ * come at exactly the points where qemu-img issues them. Flushes without drain run on one extra thread, beside the
+ * requests, as QEMU's asynchronous flushes do. The first failure stops the run.
  *
  * <p>Where the device has an asynchronous queue ({@link RequestQueues#asynchronous}: a host file under {@code
  * aio=native}), one thread drives the whole depth instead, as qemu-img does: it queues requests, hands them to the
@@ -93,8 +93,8 @@ public final class BenchRunner {
   /**
    * Fills {@code buf} from its position to its limit with the byte {@code pattern} and leaves it at its limit: what
    * qemu-img's memset does to its request buffers before its clock starts. One bulk fill: a put per byte ran
-   * interpreted until C1 compiled the loop, and the loop's compilations then ran into the measured requests (4 MiB
-   * for bench -d 4 -s 1M).
+   * interpreted until C1 compiled the loop, and the loop's compilations then ran into the measured requests (the 4 MiB
+   * of four buffers for bench -d 4 -s 1M then).
    */
   static void fill(ByteBuffer buf, int pattern) {
     MemorySegment.ofBuffer(buf).fill((byte) pattern);
