@@ -12,7 +12,7 @@ import java.util.Arrays;
  * past the end of the file before it counts as a corruption (the last cluster may be partly written). That is
  * {@code (ceil(file size / cluster size) + 1) * refcount_bits / 8} bytes, rounded up to 8: for a 1 TiB file at 64
  * KiB clusters and 16-bit refcounts, 32 MiB. Files of more than {@link #MAX_CLUSTERS} clusters are refused, as
- * QEMU refuses them, and so is an array larger than the memory the JVM can still allocate.
+ * QEMU refuses them, and so is an array larger than half the JVM's maximum heap or than the heap can hold.
  */
 final class ReferenceCounts {
   /** QEMU's limit: INT_MAX clusters. */
@@ -39,19 +39,28 @@ final class ReferenceCounts {
     }
     long perWord = 64 >> width.order();
     long longs = Math.ceilDiv(nb + 1, perWord);
-    Runtime rt = Runtime.getRuntime();
-    long available = rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
-    if (longs > Integer.MAX_VALUE - 8 || longs * 8 > available / 2) {
-      tally.checkErrors++;
-      throw Qcow2Errors.unsupported("memory for the reference counts of " + nb + " clusters", longs * 8 + " bytes",
-          "at most half of the " + available + " bytes the JVM can still allocate (raise -Xmx)");
+    // Against the heap's maximum, not what is free now: garbage not yet collected counts as used until a collection,
+    // so a busy heap (the library inside a server, tests side by side) made even an 8-byte array look too large.
+    long heap = Runtime.getRuntime().maxMemory();
+    if (longs > Integer.MAX_VALUE - 8 || longs * 8 > heap / 2) {
+      throw tooLarge(tally, nb, longs, "at most half of the JVM's maximum heap of " + heap + " bytes (raise -Xmx)");
     }
-    this.words = new long[(int) longs];
+    try {
+      this.words = new long[(int) longs];
+    } catch (OutOfMemoryError e) {
+      throw tooLarge(tally, nb, longs, "memory the JVM can allocate after a collection (raise -Xmx)");
+    }
     this.width = width;
     this.clusterBits = clusterBits;
     this.fileSize = fileSize;
     this.tally = tally;
     this.clusters = nb;
+  }
+
+  private static IOException tooLarge(CheckTally tally, long clusters, long longs, String expected) {
+    tally.checkErrors++;
+    return Qcow2Errors.unsupported("memory for the reference counts of " + clusters + " clusters", longs * 8 + " bytes",
+        expected);
   }
 
   /** Clusters counted: those of the file, plus one if a reference reached past its end. */

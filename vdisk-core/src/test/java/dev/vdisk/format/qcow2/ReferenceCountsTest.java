@@ -67,4 +67,13 @@ class ReferenceCountsTest {
     assertThatThrownBy(() -> new ReferenceCounts((ReferenceCounts.MAX_CLUSTERS + 1) << 9, 9, new RefcountWidth(0), tally))
         .isInstanceOf(IOException.class).hasMessageContaining("at most 2147483647 clusters");
   }
+
+  /** 64-bit counts of just over heap / 16 clusters: an array just over half the heap, refused before allocating. */
+  @Test
+  void refusesCountsLargerThanHalfTheHeap() {
+    long fileSize = (Runtime.getRuntime().maxMemory() / 16 + 1) << 9;
+    assertThatThrownBy(() -> new ReferenceCounts(fileSize, 9, new RefcountWidth(6), tally))
+        .isInstanceOf(IOException.class).hasMessageContaining("at most half of the JVM's maximum heap of");
+    assertThat(tally.checkErrors).isEqualTo(1);
+  }
 }
