@@ -29,7 +29,7 @@ import org.junit.jupiter.api.io.TempDir;
  * ENOSPC and a non-zero exit, and {@code qemu-img} finds the image consistent (leaks at worst) with the data
  * written before intact; an image kept open through the full disk catches up once space is freed (the failed write
  * succeeds when retried, later writes and the close too, and qemu-img finds it clean with every acknowledged write
- * in place). Needs the right to mount (root outside an unprivileged container, as on CI, where it must
+ * in place); a creation that runs out of space leaves no file behind. Needs the right to mount (root outside an unprivileged container, as on CI, where it must
  * run); skipped with the reason elsewhere. The simulated full disk of vdisk-core's {@code Qcow2DiskFullIT} runs everywhere.
  */
 class DiskFullInteropIT {
@@ -47,10 +47,8 @@ class DiskFullInteropIT {
   /** Each test starts on an empty file system. */
   @BeforeEach
   void empty() throws IOException {
-    try (Stream<Path> files = Files.list(full)) {
-      for (Path f : files.toList()) {
-        Files.delete(f);
-      }
+    for (Path f : leftIn(full)) {
+      Files.delete(f);
     }
   }
 
@@ -130,5 +128,30 @@ class DiskFullInteropIT {
     Vdisk.Result convert = Vdisk.run("convert", "-O", "qcow2", source.toString(), full.resolve("out.qcow2").toString());
     assertThat(convert.exit()).isEqualTo(1);
     assertThat(convert.errLines()).singleElement().asString().contains("No space left on device");
+  }
+  @Test
+  void aCreationThatRunsOutOfSpaceLeavesNoFileBehind() throws Exception {
+    // qemu-img deletes a qcow2 it failed to create, its data file too (a raw one it leaves empty; vdisk deletes it).
+    String[][] cases = {{"qcow2", "preallocation=full"}, {"qcow2", "preallocation=falloc,data_file=img.data"},
+        {"raw", "preallocation=full"}, {"raw", "preallocation=falloc"}};
+    for (String[] c : cases) {
+      Path img = full.resolve("img." + c[0]);
+      Vdisk.Result r = Vdisk.run("create", "-q", "-f", c[0], "-o", c[1], img.toString(), "64M");
+      assertThat(r.exit()).as(c[1]).isEqualTo(1);
+      assertThat(r.errLines()).singleElement().asString().startsWith("vdisk create: ").contains("img.")
+          .contains("No space left on device");
+      assertThat(leftIn(full)).as("vdisk, %s", c[1]).isEmpty();
+      if (c[0].equals("qcow2")) {
+        assertThat(PeerTools.run(tmp, "qemu-img", "create", "-q", "-f", c[0], "-o", c[1], img.toString(), "64M").exit())
+            .isEqualTo(1);
+        assertThat(leftIn(full)).as("qemu-img, %s", c[1]).isEmpty();
+      }
+    }
+  }
+
+  private static List<Path> leftIn(Path dir) throws IOException {
+    try (Stream<Path> files = Files.list(dir)) {
+      return files.toList();
+    }
   }
 }

@@ -385,6 +385,33 @@ public final class FileDevice implements BlockDevice {
     }
   }
 
+  /** Writes a new image into the file {@link #create(Path, boolean, Creation)} made for it. */
+  @FunctionalInterface
+  public interface Creation {
+    void writeTo(FileDevice file) throws IOException;
+  }
+
+  /**
+   * Creates the file as {@link #create(Path, boolean)} does, lets {@code creation} write the new image into it and
+   * closes it. If the creation fails, the file is deleted before the failure is thrown (it was emptied already), as
+   * qemu-img deletes a qcow2 it failed to create: no half-written image is left behind. A file another process holds
+   * is refused untouched, as by {@link #create(Path, boolean)}.
+   */
+  public static void create(Path path, boolean replace, Creation creation) throws IOException {
+    try (FileDevice file = create(path, replace)) {
+      try {
+        creation.writeTo(file);
+      } catch (Throwable t) {
+        try {
+          Files.deleteIfExists(path);
+        } catch (IOException e) {
+          t.addSuppressed(e);
+        }
+        throw t;
+      }
+    }
+  }
+
   /** How the data channel opens under {@code options}. */
   private static Set<OpenOption> channelOptions(FileOptions options) throws IOException {
     Set<OpenOption> open = new HashSet<>();
@@ -928,9 +955,9 @@ public final class FileDevice implements BlockDevice {
   /**
    * Reserves or writes storage for {@code [offset, offset + length)}, which must lie within {@link #size()}:
    * FALLOC reserves blocks without writing them (fallocate; nothing for a block device, whose storage
-   * exists), FULL writes zeroes, OFF and METADATA do nothing.
-   *
-   * @throws BlockDeviceException ENOTSUP if FALLOC is asked on a file system without fallocate
+   * exists) or, on a file system without fallocate, writes the range's own bytes back over it, which allocates
+   * it and changes nothing (as glibc's posix_fallocate, which QEMU calls, falls back to writing); FULL writes
+   * zeroes; OFF and METADATA do nothing. Nobody else may write the range meanwhile.
    */
   public void preallocate(long offset, long length, Preallocation mode) throws IOException {
     if (offset < 0 || length < 0 || offset + length > size) {
@@ -950,6 +977,8 @@ public final class FileDevice implements BlockDevice {
         }
         case FULL -> writeZeroBuffers(offset, length);
       }
+    } catch (IOException e) {
+      throw HostErrors.of("preallocate", path, offset, length, e);
     } finally {
       changes.incrementAndGet();
     }
@@ -959,10 +988,22 @@ public final class FileDevice implements BlockDevice {
     try {
       io.fallocate(FallocateMode.ALLOCATE, offset, length);
     } catch (ErrnoException e) {
-      if (e.notSupported()) {
-        throw new BlockDeviceException(BlockError.ENOTSUP, "preallocation=falloc: fallocate not supported on " + fsType, e);
+      if (!e.notSupported()) {
+        throw e;
       }
-      throw HostErrors.of("preallocate", path, offset, length, e);
+      rewriteInPlace(offset, length);
+    }
+  }
+
+  private void rewriteInPlace(long offset, long length) throws IOException {
+    try (Arena arena = Arena.ofConfined()) {
+      ByteBuffer chunk = arena.allocate(Math.min(length, ZERO_CHUNK), alignment).asByteBuffer();
+      for (long pos = offset; pos < offset + length; ) {
+        int n = (int) Math.min(chunk.capacity(), offset + length - pos);
+        data.read(pos, chunk.clear().limit(n));
+        data.write(pos, chunk.flip());
+        pos += n;
+      }
     }
   }
 

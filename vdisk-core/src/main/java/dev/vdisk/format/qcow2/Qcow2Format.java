@@ -121,14 +121,14 @@ public final class Qcow2Format implements ImageFormat {
       throw new IOException(path + ": not a regular file (expected: a path for a new image file)");
     }
     // The image file first, as QEMU: an image in use by another process stops the creation before its data file is
-    // touched.
-    try (FileDevice file = FileDevice.create(path, overwrite)) {
+    // touched. Its metadata is written before the data file is made, so that a failure leaves neither file behind.
+    FileDevice.create(path, overwrite, file -> {
+      layout.image().writeTo(file);
       if (dataPath != null) {
         createDataFile(dataPath, rounded, o.preallocation(), layout.dataFile(), overwrite);
       }
-      layout.image().writeTo(file);
       file.flush();
-    }
+    });
   }
 
   /**
@@ -230,10 +230,10 @@ public final class Qcow2Format implements ImageFormat {
       FormatRegistry.byName("raw").create(path, size, Map.of("preallocation", p.spelling()), overwrite);
       return;
     }
-    try (FileDevice data = FileDevice.create(path, overwrite)) {
+    FileDevice.create(path, overwrite, data -> {
       tail.writeTo(data);
       data.flush();
-    }
+    });
   }
 
   private static Path resolveSibling(Path image, String name) {

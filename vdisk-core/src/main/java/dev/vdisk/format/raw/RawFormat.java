@@ -61,7 +61,7 @@ public final class RawFormat implements ImageFormat {
       throw new BlockDeviceException(BlockError.EINVAL, path + ": Could not resize file: Invalid argument");
     }
     long bytes = Math.ceilDiv(size, 512) * 512;
-    try (FileDevice file = FileDevice.create(path, overwrite)) {
+    FileDevice.create(path, overwrite, file -> {
       resize(file, bytes, path);
       file.preallocate(0, bytes, prealloc);
       if (prealloc != Preallocation.FULL && bytes > 0) {
@@ -74,7 +74,7 @@ public final class RawFormat implements ImageFormat {
         // made durable by whoever writes it (convert's final flush, a guest's), so convert costs no extra fdatasync.
         file.flush();
       }
-    }
+    });
   }
 
   /** Sets the new file's length; a length the file system cannot hold (EFBIG) refused with qemu-img's message. */
