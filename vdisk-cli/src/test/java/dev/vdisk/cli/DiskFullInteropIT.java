@@ -132,7 +132,7 @@ class DiskFullInteropIT {
   @Test
   void aCreationThatRunsOutOfSpaceLeavesNoFileBehind() throws Exception {
     // qemu-img deletes a qcow2 it failed to create, its data file too (a raw one it leaves empty; vdisk deletes it).
-    String[][] cases = {{"qcow2", "preallocation=full"}, {"qcow2", "preallocation=falloc,data_file=img.data"},
+    String[][] cases = {{"qcow2", "preallocation=full"}, {"qcow2", "preallocation=falloc,data_file=" + full.resolve("img.data")},
         {"raw", "preallocation=full"}, {"raw", "preallocation=falloc"}};
     for (String[] c : cases) {
       Path img = full.resolve("img." + c[0]);
