@@ -20,7 +20,8 @@ import java.util.stream.Collectors;
 
 /**
  * The context of an image in a host file: a backing or data file name is relative to the directory of the image's
- * name (an absolute name is kept), as QEMU's {@code path_combine}; a backing file's format is the one the image
+ * name (an absolute name is kept), as QEMU's {@code path_combine} resolves backing files (QEMU 7.2 opens a relative
+ * data file name from the current directory instead: README says so); a backing file's format is the one the image
  * records, or probed (with a warning) where it records none. Every backing image is opened read-only with this
  * open's cache mode and guarded by a {@link CheckedDevice}; a data file is opened with this open's options. A chain
  * is at most {@link #MAX_DEPTH} images deep and may not contain an image twice.
