@@ -17,6 +17,7 @@ import dev.vdisk.format.ImageMap;
 import dev.vdisk.format.Snapshot;
 import dev.vdisk.format.internal.OpenImage;
 import dev.vdisk.io.FileDevice;
+import dev.vdisk.io.Preallocation;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -107,6 +108,34 @@ public final class Image extends FilterDevice {
    */
   public Optional<FileDevice> file() {
     return Optional.ofNullable(stack.file());
+  }
+
+  /**
+   * {@code qemu-img resize --preallocation}: resizes the image to {@code newSize} and preallocates what it gained as
+   * QEMU's file driver does for a raw image in a host file: FALLOC reserves the new blocks (or writes them, where
+   * the file system cannot reserve), FULL writes zeroes. With OFF it is {@link #resize(long)}.
+   *
+   * @throws IllegalArgumentException with QEMU's message for another mode with a shrink or METADATA on a raw image,
+   *     or for another mode on an image other than raw in a host file (qcow2's preallocated growth is not built)
+   */
+  public void resize(long newSize, Preallocation mode) throws IOException {
+    if (mode == Preallocation.OFF) {
+      resize(newSize);
+      return;
+    }
+    long old = size();
+    if (newSize < old) {
+      throw new IllegalArgumentException("Preallocation can only be used for growing images");
+    }
+    if (!format().equals("raw") || file().isEmpty()) {
+      throw new IllegalArgumentException("preallocation: " + mode.spelling() + " on a " + format() + " image "
+          + "(expected: off; a preallocated resize is built for raw images in host files only)");
+    }
+    if (mode == Preallocation.METADATA) {
+      throw new IllegalArgumentException("Unsupported preallocation mode: metadata");
+    }
+    resize(newSize);
+    file().get().preallocate(old, newSize - old, mode);
   }
 
   /** True if the format can store persistent dirty bitmaps (a version 3 qcow2 image). */

@@ -3,6 +3,7 @@ package dev.vdisk.cli;
 import dev.vdisk.Image;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.ImageUser;
+import dev.vdisk.io.Preallocation;
 import java.io.IOException;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -12,7 +13,8 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 
 /**
- * {@code vdisk resize [-f fmt] [--shrink] [-q] FILE [+|-]SIZE}: qemu-img resize. Growing needs nothing more;
+ * {@code vdisk resize [-f fmt] [--shrink] [--preallocation=MODE] [-q] FILE [+|-]SIZE}: qemu-img resize. Growing needs
+ * nothing more ({@code --preallocation=falloc|full} reserves or zero-writes what a raw image gains, as qemu-img does);
  * shrinking needs {@code --shrink}, as in qemu-img (qcow2: what lies past the new end is dropped and the file cut
  * as qemu-img does; images with internal snapshots are refused). Prints {@code Image resized.} on success.
  */
@@ -27,7 +29,8 @@ final class ResizeCommand implements Callable<Integer> {
   @Option(names = "--shrink", description = "Allow the image to shrink (what lies past the new end is lost).")
   boolean shrink;
 
-  @Option(names = "--preallocation", paramLabel = "MODE", description = "off only (other modes are not supported yet).")
+  @Option(names = "--preallocation", paramLabel = "MODE", description = "How the grown part is allocated: off (default),"
+      + " falloc or full (raw images; qcow2 takes off only).")
   String preallocation;
 
   @Option(names = "-q", description = "Quiet: print nothing on success.")
@@ -41,9 +44,7 @@ final class ResizeCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException {
-    if (preallocation != null && !preallocation.equals("off")) {
-      throw new CliException("--preallocation: " + preallocation + " (expected: off; other modes are not supported yet)");
-    }
+    Preallocation mode = preallocation == null ? Preallocation.OFF : parse(preallocation);
     char sign = size.isEmpty() ? 0 : size.charAt(0);
     long amount = Sizes.parse("size", sign == '+' || sign == '-' ? size.substring(1) : size);
     try (Image img = image.open(file, CacheMode.WRITEBACK, false, ImageUser.RESIZER, main.err())) {
@@ -60,11 +61,25 @@ final class ResizeCommand implements Callable<Integer> {
         throw new CliException("size: " + target + " is smaller than the current " + current
             + " (expected: --shrink to perform a shrink operation)");
       }
-      img.resize(target);
+      try {
+        img.resize(target, mode);
+      } catch (IllegalArgumentException e) {
+        throw new CliException(e.getMessage(), e);
+      }
     }
     if (!quiet) {
       main.out().println("Image resized.");
     }
     return 0;
+  }
+
+  /** A mode by QEMU's spelling; qemu-img's message for others. */
+  private static Preallocation parse(String text) {
+    for (Preallocation p : Preallocation.values()) {
+      if (p.spelling().equals(text)) {
+        return p;
+      }
+    }
+    throw new CliException("Invalid preallocation mode '" + text + "'");
   }
 }
