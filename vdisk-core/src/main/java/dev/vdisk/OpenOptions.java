@@ -19,8 +19,9 @@ import java.util.Optional;
  * @param readOnly open without write access
  * @param forceShare open even while another process holds the image's write lock (read-only opens only)
  * @param backing open the backing chain (the default); false opens the image for its own facts only, as qemu-img info
- *     does (QEMU's BDRV_O_NO_BACKING): a missing backing file then does not stop the open, and reads of what the
- *     backing image would define are not meaningful
+ *     does (QEMU's BDRV_O_NO_BACKING and BDRV_O_NO_IO): neither the backing file nor an external data file is opened,
+ *     so a missing one does not stop the open; reads of what the backing image would define are not meaningful, and
+ *     reads of an external data file's clusters fail
  * @param user whose QEMU permissions the image's locks take and share (a host file's; other devices have none)
  */
 public record OpenOptions(Optional<String> format, CacheMode cache, Aio aio, boolean readOnly, boolean forceShare,

@@ -64,7 +64,7 @@ public final class Vdisk {
     FileOptions file = new FileOptions(options.cache(), options.readOnly(), options.forceShare(), true, options.user(),
         options.aio());
     OpenImage stack = options.backing() ? Images.open(path, options.format().orElse(null), file)
-        : Images.openWithoutBacking(path, options.format().orElse(null), file);
+        : Images.openForFacts(path, options.format().orElse(null), file);
     return new Image(stack, stack.chain(path));
   }
 

@@ -8,6 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -125,5 +126,26 @@ class Qcow2MapInfoInteropIT {
       assertThat(got.exit()).as(String.join(" ", ours) + ": " + got.err()).isZero();
       assertThat(got.out()).as(String.join(" ", ours)).isEqualTo(expected);
     }
+  }
+  /**
+   * qemu-img info does not open an image's external data file (BDRV_O_NO_IO): a missing one does not stop it. The
+   * other open without a backing file, rebase -u's, still opens the data file (it writes the image).
+   */
+  @Test
+  void infoOfAnImageWhoseDataFileIsMissing() throws IOException, InterruptedException {
+    String image = dir.resolve(make("data file")).toString();
+    img("create", "-q", "-f", "raw", "base.raw", "4M");
+    Vdisk.Result rebase = Vdisk.run("rebase", "-u", "-f", "qcow2", "-b", "base.raw", "-F", "raw", image);
+    assertThat(rebase.exit()).as(rebase.err()).isZero();
+    assertThat(PeerTools.check(dir, "qemu-img", "info", image)).contains("backing file: base.raw");
+    Files.delete(dir.resolve("disk.data"));
+    for (String output : List.of("--output=human", "--output=json")) {
+      Vdisk.Result got = Vdisk.run("info", output, image);
+      assertThat(got.exit()).as(got.err()).isZero();
+      assertThat(got.out()).isEqualTo(PeerTools.check(dir, "qemu-img", "info", output, image));
+    }
+    Vdisk.Result map = Vdisk.run("map", image);
+    assertThat(map.exit()).as("map reads the data file: refused, as by qemu-img").isEqualTo(1)
+        .isEqualTo(PeerTools.run(dir, "qemu-img", "map", image).exit());
   }
 }

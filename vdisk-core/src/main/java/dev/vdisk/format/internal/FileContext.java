@@ -43,22 +43,26 @@ public final class FileContext implements ImageContext {
   private final FileOptions options;
   /** The images open so far, top first, as real paths, ending with this one. */
   private final List<Path> chain;
-  /** Backing images are opened (false: qemu-img info's BDRV_O_NO_BACKING). */
+  /** Backing images are opened (false: BDRV_O_NO_BACKING). */
   private final boolean backing;
+  /** The external data file is opened (false: qemu-img info's BDRV_O_NO_IO, a stand-in that refuses I/O). */
+  private final boolean dataFile;
   /** Images already open that stand in for the file at their real path where the chain reaches it; or null. */
   private final Map<Path, Backing> reuse;
 
-  private FileContext(Path name, FileOptions options, List<Path> chain, boolean backing, Map<Path, Backing> reuse) {
+  private FileContext(Path name, FileOptions options, List<Path> chain, boolean backing, boolean dataFile,
+      Map<Path, Backing> reuse) {
     this.name = name;
     this.options = options;
     this.chain = List.copyOf(chain);
     this.backing = backing;
+    this.dataFile = dataFile;
     this.reuse = reuse;
   }
 
   /** The context of the top image of a chain, in the file named {@code name}, opened with {@code options}. */
   public static FileContext of(Path name, FileOptions options) {
-    return new FileContext(name, options, List.of(real(name)), true, null);
+    return new FileContext(name, options, List.of(real(name)), true, true, null);
   }
 
   /**
@@ -67,15 +71,29 @@ public final class FileContext implements ImageContext {
    * that the chain above reads. The overlay that reaches it owns {@code image} from then on and closes it.
    */
   public FileContext reusing(Backing image) throws IOException {
-    return new FileContext(name, options, chain, backing, Map.of(image.path().toRealPath(), image));
+    return new FileContext(name, options, chain, backing, dataFile, Map.of(image.path().toRealPath(), image));
   }
 
   /**
-   * The context of an image opened for its own facts, as qemu-img info opens one (QEMU's BDRV_O_NO_BACKING): its
-   * backing file, if it records one, is not opened, so a missing backing file does not stop the open.
+   * The context of an image opened without its backing file (QEMU's BDRV_O_NO_BACKING, as qemu-img rebase -u opens
+   * one): a backing file it records is not opened, so a missing one does not stop the open.
    */
   public static FileContext withoutBacking(Path name, FileOptions options) {
-    return new FileContext(name, options, List.of(real(name)), false, null);
+    return new FileContext(name, options, List.of(real(name)), false, true, null);
+  }
+
+  /**
+   * The context of an image opened for its own facts, as qemu-img info opens one (BDRV_O_NO_BACKING and
+   * BDRV_O_NO_IO): neither its backing file nor its external data file is opened, so a missing one does not stop the
+   * open; the data file's stand-in refuses I/O.
+   */
+  public static FileContext forFacts(Path name, FileOptions options) {
+    return new FileContext(name, options, List.of(real(name)), false, false, null);
+  }
+
+  /** Backing images are opened (not for {@link #withoutBacking} and {@link #forFacts}). */
+  boolean opensBacking() {
+    return backing;
   }
 
   @Override
@@ -93,9 +111,13 @@ public final class FileContext implements ImageContext {
     return options;
   }
 
+  /** The data file; for a context {@link #forFacts}, a stand-in that refuses I/O, as qemu-img info opens none. */
   @Override
   public BlockDevice openDataFile(String file) throws IOException {
     Path path = ImageContext.resolve(name, file);
+    if (!dataFile) {
+      return new UnopenedDataFile(path);
+    }
     try {
       return FileDevice.open(path, options);
     } catch (NoSuchFileException e) {
@@ -156,7 +178,7 @@ public final class FileContext implements ImageContext {
     List<Path> longer = new ArrayList<>(chain);
     longer.add(real);
     return new FileContext(path, new FileOptions(options.cache(), true, false, true).withAio(options.aio()), longer, true,
-        reuse);
+        true, reuse);
   }
 
   private static ImageFormat byName(String format) throws IOException {

@@ -31,17 +31,26 @@ public final class Images {
    * @param formatName the format, or null to probe (falls back to raw)
    */
   public static OpenImage open(Path path, String formatName, FileOptions options) throws IOException {
-    return open(path, formatName, options, true);
+    return open(path, formatName, options, FileContext.of(path, options));
   }
 
-  /** {@link #open} without the backing image ({@link FileContext#withoutBacking}): qemu-img info's open. */
+  /** {@link #open} without the backing image ({@link FileContext#withoutBacking}): qemu-img rebase -u's open. */
   public static OpenImage openWithoutBacking(Path path, String formatName, FileOptions options) throws IOException {
-    return open(path, formatName, options, false);
+    return open(path, formatName, options, FileContext.withoutBacking(path, options));
   }
 
-  private static OpenImage open(Path path, String formatName, FileOptions options, boolean backing) throws IOException {
+  /**
+   * {@link #open} without the backing image and the external data file ({@link FileContext#forFacts}): qemu-img
+   * info's open.
+   */
+  public static OpenImage openForFacts(Path path, String formatName, FileOptions options) throws IOException {
+    return open(path, formatName, options, FileContext.forFacts(path, options));
+  }
+
+  private static OpenImage open(Path path, String formatName, FileOptions options, FileContext context)
+      throws IOException {
     if (RbdImages.isRbd(path.toString())) {
-      return RbdImages.open(path.toString(), formatName, options, backing);
+      return RbdImages.open(path.toString(), formatName, options, context.opensBacking());
     }
     ImageFormat explicit = formatName == null ? null : FormatRegistry.byName(formatName);
     FileDevice file = FileDevice.openUnlocked(path, options);
@@ -49,7 +58,6 @@ public final class Images {
       ImageFormat format = explicit != null ? explicit : probe(file);
       // Locked once the format is known and before it reads or writes metadata, as QEMU does.
       file.lock(format.keepsMetadata());
-      FileContext context = backing ? FileContext.of(path, options) : FileContext.withoutBacking(path, options);
       return stack(file, file, context, format, explicit == null, options.cache());
     } catch (IOException | RuntimeException e) {
       file.close();
