@@ -274,9 +274,7 @@ public final class Convert {
         }
         Runnable write = writeOf(c, bytes, runs, mapped);
         if (options.inOrder()) {
-          // A mapped chunk that the write will copy (not the kernel) is read into this core's caches while the write
-          // before it runs: see InOrderWrites.
-          writes.run(c.offset(), c.end(), write, mapped != null && !kernelCopy ? mapped::warm : null);
+          writes.run(c.offset(), c.end(), write);
         } else {
           write.run();
         }

@@ -16,16 +16,12 @@ import java.nio.ByteBuffer;
  * the source, once {@link #cutShort} has told the two causes of a failed write apart.
  */
 final class MappedChunk implements AutoCloseable {
-  private static final int CACHE_LINE = 64;
   private final MappedWindows owner;
   private final MappedWindows.Window window;
   private final ByteBuffer bytes;
   /** Where the chunk's bytes sit in the host file. */
   private final HostRange range;
   private boolean closed;
-  /** What {@link #warm} read, summed: kept only so that its loads are not dropped as dead code. */
-  @SuppressWarnings("unused")
-  private long warmed;
 
   MappedChunk(MappedWindows owner, MappedWindows.Window window, ByteBuffer bytes, HostRange range) {
     this.owner = owner;
@@ -45,25 +41,6 @@ final class MappedChunk implements AutoCloseable {
   /** The chunk's bytes, position 0 and limit its length; read-only, valid until {@link #close}. */
   ByteBuffer bytes() {
     return bytes;
-  }
-
-  /**
-   * Reads a word of every 64-byte cache line of the chunk, from its start, into this core's caches, for a write of
-   * the chunk that another core is about to copy it in ({@link InOrderWrites}: one write ahead): the write's copy then
-   * takes the lines from a cache instead of from memory. A fault on the mapping (the file cut short under it) ends the
-   * warm-up quietly: the write meets the same fault and reports it.
-   */
-  void warm() {
-    long sum = 0;
-    try {
-      for (int i = 0; i <= bytes.limit() - Long.BYTES; i += CACHE_LINE) {
-        sum += bytes.getLong(i);
-      }
-    } catch (InternalError e) {
-      return;
-    }
-    // Stored where the JIT cannot prove it unread: the loads are the point.
-    warmed = sum;
   }
 
   /**

@@ -247,25 +247,6 @@ class MappedConvertIT {
   }
 
   @Test
-  void warmingAChunkWhoseFileWasCutShortReadsItsPagesLeftAndReturnsQuietly() throws Exception {
-    Path src = dir.resolve("src.raw");
-    run("qemu-img", "create", "-q", "-f", "raw", src.toString(), "4194304");
-    io("raw", src, "write -P 0x11 0 4m");
-    run("cat", src.toString());
-    try (Image source = open(src, "raw", true); MappedWindows windows = new MappedWindows(MIB)) {
-      MappedChunk chunk = windows.map(source, MIB, MIB, false);
-      assertThat(chunk).as("a cached range is mapped").isNotNull();
-      chunk.warm();
-      try (RandomAccessFile f = new RandomAccessFile(src.toFile(), "rw")) {
-        f.setLength(MIB + (64 << 10));
-      }
-      // The write that follows a warm-up meets the fault and reports it (the test above); the warm-up only stops.
-      chunk.warm();
-      chunk.close();
-    }
-  }
-
-  @Test
   void aSourceTruncatedUnderAnOffloadedCopyFailsWithAnIOExceptionNamingTheSource() throws Exception {
     Path src = dir.resolve("src.raw");
     run("qemu-img", "create", "-q", "-f", "raw", src.toString(), "4194304");
