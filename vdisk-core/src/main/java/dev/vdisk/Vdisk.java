@@ -29,6 +29,7 @@ import dev.vdisk.ops.internal.Commit;
 import dev.vdisk.ops.internal.Compare;
 import dev.vdisk.ops.internal.Convert;
 import dev.vdisk.ops.internal.Named;
+import dev.vdisk.ops.internal.RateLimitedWrites;
 import dev.vdisk.ops.internal.Rebase;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -409,7 +410,7 @@ public final class Vdisk {
   public static void convert(BlockDevice source, String sourceName, Image target, String targetName,
       ConvertOptions copy, Progress progress) throws IOException {
     Named from = new Named(sourceName, source);
-    Named to = new Named(targetName, target);
+    Named to = new Named(targetName, copy.rateLimit() > 0 ? new RateLimitedWrites(target, copy.rateLimit()) : target);
     if (copy.overBacking()) {
       List<ImageChain.Layer> layers = target.chain().layers();
       Convert.runOverBacking(from, to, copy, layers.size() > 1 ? layers.get(1).device().size() : 0, progress);

@@ -293,6 +293,11 @@ final class CommandModels {
         .description("Write the target out of order.")
         .descriptionKey("").prompt("")
         .withToString("field boolean dev.vdisk.cli.ConvertCommand.outOfOrder").initialValue(c.outOfOrder)).build());
+    s.addOption(ModelBinding.field(() -> c.rate, v -> c.rate = (String) v).bind(OptionSpec.builder("-r")
+        .type(String.class).arity("1").paramLabel("RATE")
+        .description("Write the target at most RATE bytes per second (k, M, G suffixes), zeroes included.")
+        .descriptionKey("").prompt("")
+        .withToString("field String dev.vdisk.cli.ConvertCommand.rate").initialValue(c.rate)).build());
     s.addOption(ModelBinding.field(() -> c.progress, v -> c.progress = (boolean) v).bind(OptionSpec.builder("-p")
         .type(boolean.class).arity("0").paramLabel("<progress>")
         .description("Show a progress bar.")

@@ -49,15 +49,7 @@ final class CommitCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException {
-    long limit = 0;
-    if (rate != null) {
-      try {
-        limit = Sizes.parse("rate limit", rate);
-      } catch (IllegalArgumentException e) {
-        throw new CliException("Invalid rate limit specified. You may use k, M, G, T, P or E suffixes for "
-            + "kilobytes, megabytes, gigabytes, terabytes, petabytes and exabytes.", e);
-      }
-    }
+    long limit = rate == null ? 0 : Sizes.rateLimit(rate);
     if (files.size() != 1) {
       throw new CliException("Expecting one image file name");
     }

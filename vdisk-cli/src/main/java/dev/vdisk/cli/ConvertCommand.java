@@ -31,7 +31,7 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 
 /**
- * {@code vdisk convert [-f fmt] [-O output_fmt] [-o options] [-S threshold] [-m N] [-W] [-C] [-p] [-q] [-t cache]
+ * {@code vdisk convert [-f fmt] [-O output_fmt] [-o options] [-S threshold] [-m N] [-W] [-r rate] [-C] [-p] [-q] [-t cache]
  * [-T src_cache] [-n] [--target-is-zero] [--bitmaps [--skip-broken-bitmaps]] [--force] [-U] SRC DST}: qemu-img convert's options and defaults
  * (output format raw, target cache {@code unsafe}, source cache {@code writeback}, {@code -S 4k}, {@code -m 8}),
  * over {@link Vdisk#convert(BlockDevice, String, Image, String, ConvertOptions, Progress)}.
@@ -40,8 +40,8 @@ import picocli.CommandLine.ParentCommand;
  * written into with {@code -n}; {@code --force} is accepted and changes nothing. A DST that is the source file is
  * refused. With a backing file for the target ({@code -B BACKING -F FMT}, or {@code -o backing_file=...}) only what
  * the source's top layer defines is written, as qemu-img does ({@link ConvertOptions#overBacking}). A raw target on
- * RBD is written out of order, as with {@code -W} (see {@code unorderedOntoRbd}). {@code -l} is not
- * supported yet and says so. Every argument is checked,
+ * RBD is written out of order, as with {@code -W} (see {@code unorderedOntoRbd}). {@code -l} reads an internal
+ * snapshot; {@code -r} limits the target's writes as QEMU's throttle does. Every argument is checked,
  * and the source opened, before DST is created or opened.
  */
 @Command(name = "convert", mixinStandardHelpOptions = true,
@@ -75,6 +75,10 @@ final class ConvertCommand implements Callable<Integer> {
 
   @Option(names = "-W", description = "Write the target out of order.")
   boolean outOfOrder;
+
+  @Option(names = "-r", paramLabel = "RATE", description = "Write the target at most RATE bytes per second (k, M, G "
+      + "suffixes), zeroes included.")
+  String rate;
 
   @Option(names = "-p", description = "Show a progress bar.")
   boolean progress;
@@ -308,7 +312,9 @@ final class ConvertCommand implements Callable<Integer> {
           + ", or 0 to disable sparse detection and fully allocate the output)");
     }
     int m = Args.integer("-m", workers, 1, ConvertOptions.MAX_WORKERS);
-    return ConvertOptions.DEFAULTS.withSparseBytes((int) s).withWorkers(m).withInOrder(!outOfOrder).withOffload(offload);
+    long r = rate == null ? 0 : Sizes.rateLimit(rate);
+    return ConvertOptions.DEFAULTS.withSparseBytes((int) s).withWorkers(m).withInOrder(!outOfOrder).withOffload(offload)
+        .withRateLimit(r);
   }
 
   /**

@@ -22,6 +22,16 @@ public final class Sizes {
 
   private Sizes() {}
 
+  /** {@code -r}'s bytes per second (0: no limit), with qemu-img's message for a value it cannot read. */
+  static long rateLimit(String text) {
+    try {
+      return parse("rate limit", text);
+    } catch (IllegalArgumentException e) {
+      throw new CliException("Invalid rate limit specified. You may use k, M, G, T, P or E suffixes for "
+          + "kilobytes, megabytes, gigabytes, terabytes, petabytes and exabytes.", e);
+    }
+  }
+
   /**
    * Parses {@code text}.
    *

@@ -108,6 +108,7 @@ class ConvertCompareInteropIT {
     assertSameConvert(image, "-S", "512");
     assertSameConvert(image, "-S", "64k");
     assertSameConvert(image, "-W", "-m", "3");
+    assertSameConvert(image, "-r", "64M");
     assertSameConvert(image, "-m", "1", "-t", "writeback", "-T", "none");
     for (String[] opts : new String[][] {{"-n"}, {"-n", "--target-is-zero"}, {"-n", "-S", "0"}}) {
       for (String out : new String[] {"q.raw", "v.raw"}) {
@@ -128,6 +129,20 @@ class ConvertCompareInteropIT {
       assertThat(ours.exit()).as(ours.err()).isZero();
       assertSameOutputs(String.join(" ", opts));
     }
+  }
+
+  /** qemu-img's -r throttles the target's writes; the output stays the same. */
+  @Test
+  void rateLimitedConvertWaitsAndWritesTheSame() throws Exception {
+    qemuImg(dir, "create", "-f", "raw", "six.raw", Long.toString(16 * MIB));
+    qemuIo(dir, "raw", "six.raw", "write -P 0x42 0 6M");
+    long start = System.nanoTime();
+    Vdisk.Result ours = Vdisk.run("convert", "-f", "raw", "-O", "raw", "-r", "2M", path("six.raw"), path("v.raw"));
+    long took = System.nanoTime() - start;
+    assertThat(ours.exit()).as(ours.err()).isZero();
+    assertThat(took).as("6 MiB at 2 MiB/s: the 4 MiB after the first write wait 2 s").isGreaterThanOrEqualTo(2_000_000_000L);
+    PeerTools.check(dir, "qemu-img", "convert", "-f", "raw", "-O", "raw", "six.raw", "q.raw");
+    assertSameOutputs("-r 2M");
   }
 
   private void assertSameConvert(String image, String... options) throws Exception {

@@ -22,9 +22,11 @@ package dev.vdisk.ops;
  *     qemu-img's {@code -C} copies it: zero runs inside such data are copied, not left sparse. Elsewhere (compressed
  *     clusters, a backing file's data, a target that cannot take the copy) as without it; qemu-img -C copies a
  *     backing file's data whole as well, so zero runs there can come out allocated in its output and sparse in vdisk's.
+ * @param rateLimit {@code -r}: the target's writes (data, zeroes and kernel copies) at most this many bytes per
+ *     second on average, as QEMU throttles them; 0 for no limit
  */
 public record ConvertOptions(int workers, boolean inOrder, int sparseBytes, boolean targetIsZero, int bufferSize,
-    boolean compressed, boolean overBacking, boolean offload) {
+    boolean compressed, boolean overBacking, boolean offload, long rateLimit) {
   /** The unit of sparse detection: {@code sparseBytes} and {@code bufferSize} are multiples of it. */
   public static final int SECTOR = 512;
   public static final int MAX_WORKERS = 16;
@@ -32,10 +34,10 @@ public record ConvertOptions(int workers, boolean inOrder, int sparseBytes, bool
   public static final int DEFAULT_BUFFER = 2 << 20;
   public static final ConvertOptions DEFAULTS = new ConvertOptions(8, true, 4096, false, DEFAULT_BUFFER, false, false);
 
-  /** Without copy offloading. */
+  /** Without copy offloading and rate limit. */
   public ConvertOptions(int workers, boolean inOrder, int sparseBytes, boolean targetIsZero, int bufferSize,
       boolean compressed, boolean overBacking) {
-    this(workers, inOrder, sparseBytes, targetIsZero, bufferSize, compressed, overBacking, false);
+    this(workers, inOrder, sparseBytes, targetIsZero, bufferSize, compressed, overBacking, false, 0);
   }
 
   /** Without compression, over the whole source. */
@@ -56,6 +58,9 @@ public record ConvertOptions(int workers, boolean inOrder, int sparseBytes, bool
       throw new IllegalArgumentException("offload: with compressed (expected: one of the two; compressed data is not"
           + " copied verbatim)");
     }
+    if (rateLimit < 0) {
+      throw new IllegalArgumentException("rate limit: " + rateLimit + " (expected: bytes per second, or 0 for none)");
+    }
     if (bufferSize < SECTOR || bufferSize % SECTOR != 0) {
       throw new IllegalArgumentException("buffer size: " + bufferSize + " (expected: a positive multiple of "
           + SECTOR + ")");
@@ -64,41 +69,55 @@ public record ConvertOptions(int workers, boolean inOrder, int sparseBytes, bool
 
   /** These options with {@code n} workers ({@code -m}). */
   public ConvertOptions withWorkers(int n) {
-    return new ConvertOptions(n, inOrder, sparseBytes, targetIsZero, bufferSize, compressed, overBacking, offload);
+    return new ConvertOptions(n, inOrder, sparseBytes, targetIsZero, bufferSize, compressed, overBacking,
+        offload, rateLimit);
   }
 
   /** These options writing in order or not ({@code -W}). */
   public ConvertOptions withInOrder(boolean ordered) {
-    return new ConvertOptions(workers, ordered, sparseBytes, targetIsZero, bufferSize, compressed, overBacking, offload);
+    return new ConvertOptions(workers, ordered, sparseBytes, targetIsZero, bufferSize, compressed, overBacking,
+        offload, rateLimit);
   }
 
   /** These options with sparse detection over {@code bytes} ({@code -S}, 0 for none). */
   public ConvertOptions withSparseBytes(int bytes) {
-    return new ConvertOptions(workers, inOrder, bytes, targetIsZero, bufferSize, compressed, overBacking, offload);
+    return new ConvertOptions(workers, inOrder, bytes, targetIsZero, bufferSize, compressed, overBacking,
+        offload, rateLimit);
   }
 
   /** These options with the target known to read as zeroes or not. */
   public ConvertOptions withTargetIsZero(boolean zero) {
-    return new ConvertOptions(workers, inOrder, sparseBytes, zero, bufferSize, compressed, overBacking, offload);
+    return new ConvertOptions(workers, inOrder, sparseBytes, zero, bufferSize, compressed, overBacking,
+        offload, rateLimit);
   }
 
   /** These options reading {@code bytes} per request. */
   public ConvertOptions withBufferSize(int bytes) {
-    return new ConvertOptions(workers, inOrder, sparseBytes, targetIsZero, bytes, compressed, overBacking, offload);
+    return new ConvertOptions(workers, inOrder, sparseBytes, targetIsZero, bytes, compressed, overBacking,
+        offload, rateLimit);
   }
 
   /** These options writing compressed or not ({@code -c}). */
   public ConvertOptions withCompressed(boolean c) {
-    return new ConvertOptions(workers, inOrder, sparseBytes, targetIsZero, bufferSize, c, overBacking, offload);
+    return new ConvertOptions(workers, inOrder, sparseBytes, targetIsZero, bufferSize, c, overBacking,
+        offload, rateLimit);
   }
 
   /** These options writing only the source's top layer ({@code -B}) or the whole source. */
   public ConvertOptions withOverBacking(boolean over) {
-    return new ConvertOptions(workers, inOrder, sparseBytes, targetIsZero, bufferSize, compressed, over, offload);
+    return new ConvertOptions(workers, inOrder, sparseBytes, targetIsZero, bufferSize, compressed, over,
+        offload, rateLimit);
   }
 
   /** These options with copy offloading or without ({@code -C}). */
   public ConvertOptions withOffload(boolean o) {
-    return new ConvertOptions(workers, inOrder, sparseBytes, targetIsZero, bufferSize, compressed, overBacking, o);
+    return new ConvertOptions(workers, inOrder, sparseBytes, targetIsZero, bufferSize, compressed, overBacking, o,
+        rateLimit);
+  }
+
+  /** These options with the target's writes limited to {@code bytesPerSecond} ({@code -r}; 0: no limit). */
+  public ConvertOptions withRateLimit(long bytesPerSecond) {
+    return new ConvertOptions(workers, inOrder, sparseBytes, targetIsZero, bufferSize, compressed, overBacking, offload,
+        bytesPerSecond);
   }
 }

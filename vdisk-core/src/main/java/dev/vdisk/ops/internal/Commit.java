@@ -20,12 +20,10 @@ import dev.vdisk.io.FileDevice;
 import dev.vdisk.io.FileOptions;
 import dev.vdisk.ops.Progress;
 import java.io.IOException;
-import java.io.InterruptedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.BitSet;
 import java.util.Set;
-import java.util.concurrent.TimeUnit;
 
 /**
  * {@code qemu-img commit}: writes what an image and the images between it and a base define into the base, then
@@ -171,8 +169,7 @@ public final class Commit {
     long length = top.size();
     long total = (long) dirty.cardinality() * granularity;
     long done = 0;
-    long accounted = 0;
-    long start = System.nanoTime();
+    RateLimit limit = rate > 0 ? new RateLimit(rate, "commit") : null;
     WritebackAhead writeback = new WritebackAhead(chain.layers().get(depth).file());
     for (int chunk = dirty.nextSetBit(0); chunk >= 0; chunk = dirty.nextSetBit(chunk)) {
       int chunks = 1;
@@ -200,10 +197,12 @@ public final class Commit {
         }
         bytes = Math.min(bytes, length - offset);
         if (copy) {
+          if (limit != null) {
+            limit.await(bytes);
+          }
           for (long pos = offset; pos < offset + bytes; pos += MAX_IO) {
             copies.copy(pos, (int) Math.min(MAX_IO, offset + bytes - pos));
           }
-          accounted += bytes;
           writeback.wrote(bytes);
         } else if (status.zero()) {
           base.writeZeroes(offset, bytes, Set.of(WriteFlag.MAY_TRIM));
@@ -214,7 +213,6 @@ public final class Commit {
         chunks -= (int) Math.ceilDiv(bytes, granularity);
         done += bytes;
         progress.update(Math.min(done, total), total);
-        limit(rate, accounted, start);
       }
     }
   }
@@ -243,23 +241,6 @@ public final class Commit {
   private static boolean aligned(ImageChain.Layer base, long offset, long bytes) throws IOException {
     int cluster = base.facts().clusterSize().orElse(1);
     return offset % cluster == 0 && bytes % cluster == 0;
-  }
-
-  /** Sleeps until {@code accounted} bytes are within {@code rate} per second since {@code start}. */
-  private static void limit(long rate, long accounted, long start) throws IOException {
-    if (rate <= 0) {
-      return;
-    }
-    long due = start + (long) (accounted * 1e9 / rate);
-    long wait = due - System.nanoTime();
-    if (wait > 0) {
-      try {
-        TimeUnit.NANOSECONDS.sleep(wait);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new InterruptedIOException("commit: interrupted");
-      }
-    }
   }
 
   /** Empties the committed image as qemu-img does; formats that cannot are left as they are (QEMU's ENOTSUP). */
