@@ -41,6 +41,20 @@ import java.util.concurrent.locks.LockSupport;
  * requests in bursts; in batches of at most 4, reads 39,000-51,000 against 35,000-39,000 but writes 21,000-23,000
  * against 23,000-35,000, at the same CPU per request.
  *
+ * <p>Where a 4 KiB request's round trip goes on the reader's path against qemu-nbd's ({@code --aio=io_uring}, one
+ * thread), qemu-img bench at depth 16 over a unix socket, traced with {@code bench/nbd-round-trip.py} (medians of
+ * three runs each, load 2.6-4.5, 2026-12-06): both submit each request in an io_uring_enter of its own (vdisk
+ * 1.0-1.05 per request, plus 0.3-0.9 waits; qemu-nbd 1.0, and it never waits in the ring: ppoll); vdisk makes 1.6-2.3
+ * system calls per request in all (0.1-0.4 socket writes, 0.2-0.35 socket reads), qemu-nbd 7.2-9.4 (a sendmsg per
+ * reply, two recvmsg per request, eventfd writes). The stages of the loop (vdisk against qemu-nbd, us): a device
+ * completion to the next reply write 22-25 against 9-14; the client's send to the server's next socket read 16-27
+ * against 8-12 (the ring's poll against ppoll); the read to the device's issue 4-10 against 3-5; a reply write to
+ * the client's receive 4-19 against 3-8 (reads' replies go out five to a write); the client's own turnaround about
+ * equal (25-33 against 32-39). Writing each reply as its request completes (not batched until the reap's end) brought
+ * the first of those stages to 9-14 us but not the client's next request sooner (its turnaround 20 -> 43 us on writes)
+ * nor the runs shorter (3 alternating traced rounds, load 2.7-6.7: writes 1.09 -> 1.54 s, reads 0.85 -> 0.88 s): not
+ * kept.
+ *
  * <p>The wake-up's measure (4 KiB at depth 16 under load 8-10 on 2 cores, 2026-12-05, time from offer to submission
  * per request): 5-10% of requests arrive during such a wait; writes, whose device latency is the longer (0.3-0.9 ms
  * here), waited 78-168 us on average without it and 41-47 us with it (those waiting 64 us or more: 27-33% against
