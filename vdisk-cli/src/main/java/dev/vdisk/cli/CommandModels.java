@@ -293,6 +293,11 @@ final class CommandModels {
         .description("Write the target out of order.")
         .descriptionKey("").prompt("")
         .withToString("field boolean dev.vdisk.cli.ConvertCommand.outOfOrder").initialValue(c.outOfOrder)).build());
+    s.addOption(ModelBinding.field(() -> c.salvage, v -> c.salvage = (boolean) v).bind(OptionSpec.builder("--salvage")
+        .type(boolean.class).arity("0").paramLabel("<salvage>")
+        .description("Where the source cannot be read, read it again 512 bytes at a time and write zeroes for each sector that still fails (with a warning), instead of failing.")
+        .descriptionKey("").prompt("")
+        .withToString("field boolean dev.vdisk.cli.ConvertCommand.salvage").initialValue(c.salvage)).build());
     s.addOption(ModelBinding.field(() -> c.rate, v -> c.rate = (String) v).bind(OptionSpec.builder("-r")
         .type(String.class).arity("1").paramLabel("RATE")
         .description("Write the target at most RATE bytes per second (k, M, G suffixes), zeroes included.")

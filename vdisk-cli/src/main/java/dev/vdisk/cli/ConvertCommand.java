@@ -31,7 +31,7 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 
 /**
- * {@code vdisk convert [-f fmt] [-O output_fmt] [-o options] [-S threshold] [-m N] [-W] [-r rate] [-C] [-p] [-q] [-t cache]
+ * {@code vdisk convert [-f fmt] [-O output_fmt] [-o options] [-S threshold] [-m N] [-W] [-r rate] [--salvage] [-C] [-p] [-q] [-t cache]
  * [-T src_cache] [-n] [--target-is-zero] [--bitmaps [--skip-broken-bitmaps]] [--force] [-U] SRC DST}: qemu-img convert's options and defaults
  * (output format raw, target cache {@code unsafe}, source cache {@code writeback}, {@code -S 4k}, {@code -m 8}),
  * over {@link Vdisk#convert(BlockDevice, String, Image, String, ConvertOptions, Progress)}.
@@ -75,6 +75,10 @@ final class ConvertCommand implements Callable<Integer> {
 
   @Option(names = "-W", description = "Write the target out of order.")
   boolean outOfOrder;
+
+  @Option(names = "--salvage", description = "Where the source cannot be read, read it again 512 bytes at a time and "
+      + "write zeroes for each sector that still fails (with a warning), instead of failing.")
+  boolean salvage;
 
   @Option(names = "-r", paramLabel = "RATE", description = "Write the target at most RATE bytes per second (k, M, G "
       + "suffixes), zeroes included.")
@@ -314,7 +318,7 @@ final class ConvertCommand implements Callable<Integer> {
     int m = Args.integer("-m", workers, 1, ConvertOptions.MAX_WORKERS);
     long r = rate == null ? 0 : Sizes.rateLimit(rate);
     return ConvertOptions.DEFAULTS.withSparseBytes((int) s).withWorkers(m).withInOrder(!outOfOrder).withOffload(offload)
-        .withRateLimit(r);
+        .withRateLimit(r).withSalvage(salvage);
   }
 
   /**

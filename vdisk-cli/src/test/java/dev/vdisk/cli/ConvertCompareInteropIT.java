@@ -4,8 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.vdisk.testkit.Scribble;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -143,6 +146,56 @@ class ConvertCompareInteropIT {
     assertThat(took).as("6 MiB at 2 MiB/s: the 4 MiB after the first write wait 2 s").isGreaterThanOrEqualTo(2_000_000_000L);
     PeerTools.check(dir, "qemu-img", "convert", "-f", "raw", "-O", "raw", "six.raw", "q.raw");
     assertSameOutputs("-r 2M");
+  }
+
+  /**
+   * A compressed cluster whose deflate stream is damaged: without --salvage both tools fail (exit 1, nothing claimed
+   * written); with it both write zeroes for its 128 sectors, one warning each, and the rest of the data.
+   */
+  @Test
+  void salvageWritesZeroesWhereTheSourceCannotBeRead() throws Exception {
+    qemuImg(dir, "create", "-f", "raw", "data.raw", Long.toString(2 * MIB));
+    qemuIo(dir, "raw", "data.raw", "write -P 0x33 0 2M");
+    PeerTools.check(dir, "qemu-img", "convert", "-c", "-O", "qcow2", "data.raw", "bad.qcow2");
+    damageCompressedCluster(dir.resolve("bad.qcow2"), 3);
+
+    Vdisk.Result failed = Vdisk.run("convert", "-O", "raw", path("bad.qcow2"), path("v.raw"));
+    assertThat(failed.exit()).isEqualTo(1).isEqualTo(PeerTools.run(dir, "qemu-img", "convert", "-O", "raw", "bad.qcow2", "q.raw").exit());
+    assertThat(failed.errLines()).singleElement().asString().contains("error while reading '" + path("bad.qcow2") + "'");
+
+    Files.deleteIfExists(dir.resolve("q.raw"));
+    Files.deleteIfExists(dir.resolve("v.raw"));
+    PeerTools.check(dir, "qemu-img", "convert", "--salvage", "-O", "raw", "bad.qcow2", "q.raw");
+    // In a process of its own: the warnings are the library's notices, which the command's JVM prints on stderr.
+    PeerTools.Result salvaged = PeerTools.run(dir, ProcessHandle.current().info().command().orElse("java"),
+        "--enable-native-access=ALL-UNNAMED", "-jar", Path.of("target", "vdisk.jar").toAbsolutePath().toString(),
+        "convert", "--salvage", "-O", "raw", "bad.qcow2", "v.raw");
+    assertThat(salvaged.exit()).as(salvaged.err()).isZero();
+    List<String> warnings = salvaged.err().lines().filter(l -> l.contains("error while reading offset")).toList();
+    assertThat(warnings).hasSize(128).first().asString().startsWith("WARNING: ")
+        .contains("offset " + 3 * 65536 + " of 'bad.qcow2'");
+    assertSameOutputs("--salvage");
+  }
+
+  /** Overwrites the start of the deflate stream of compressed cluster {@code index} (of the first L2 table). */
+  private static void damageCompressedCluster(Path image, int index) throws IOException {
+    try (FileChannel f = FileChannel.open(image, StandardOpenOption.READ,
+        StandardOpenOption.WRITE)) {
+      int clusterBits = read(f, 20, 4).getInt();
+      long l2 = read(f, read(f, 40, 8).getLong(), 8).getLong() & 0x00ff_ffff_ffff_fe00L;
+      long entry = read(f, l2 + 8L * index, 8).getLong();
+      if (entry >>> 62 != 1) {
+        throw new IllegalStateException("cluster " + index + " is not compressed: " + Long.toHexString(entry));
+      }
+      long offset = entry & ((1L << (62 - (clusterBits - 8))) - 1);
+      f.write(ByteBuffer.wrap(new byte[] {-1, -1, -1, -1, -1, -1, -1, -1}), offset);
+    }
+  }
+
+  private static ByteBuffer read(FileChannel f, long at, int n) throws IOException {
+    ByteBuffer b = ByteBuffer.allocate(n);
+    f.read(b, at);
+    return b.flip();
   }
 
   private void assertSameConvert(String image, String... options) throws Exception {

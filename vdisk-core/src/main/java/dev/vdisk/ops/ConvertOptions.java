@@ -24,9 +24,12 @@ package dev.vdisk.ops;
  *     backing file's data whole as well, so zero runs there can come out allocated in its output and sparse in vdisk's.
  * @param rateLimit {@code -r}: the target's writes (data, zeroes and kernel copies) at most this many bytes per
  *     second on average, as QEMU throttles them; 0 for no limit
+ * @param salvage {@code --salvage}: a chunk whose read fails is read again 512 bytes at a time, and each sector that
+ *     still fails is written as zeroes, with a warning (System.Logger), instead of failing the copy, as qemu-img
+ *     does; the source is then read, never mapped
  */
 public record ConvertOptions(int workers, boolean inOrder, int sparseBytes, boolean targetIsZero, int bufferSize,
-    boolean compressed, boolean overBacking, boolean offload, long rateLimit) {
+    boolean compressed, boolean overBacking, boolean offload, long rateLimit, boolean salvage) {
   /** The unit of sparse detection: {@code sparseBytes} and {@code bufferSize} are multiples of it. */
   public static final int SECTOR = 512;
   public static final int MAX_WORKERS = 16;
@@ -37,7 +40,7 @@ public record ConvertOptions(int workers, boolean inOrder, int sparseBytes, bool
   /** Without copy offloading and rate limit. */
   public ConvertOptions(int workers, boolean inOrder, int sparseBytes, boolean targetIsZero, int bufferSize,
       boolean compressed, boolean overBacking) {
-    this(workers, inOrder, sparseBytes, targetIsZero, bufferSize, compressed, overBacking, false, 0);
+    this(workers, inOrder, sparseBytes, targetIsZero, bufferSize, compressed, overBacking, false, 0, false);
   }
 
   /** Without compression, over the whole source. */
@@ -70,54 +73,60 @@ public record ConvertOptions(int workers, boolean inOrder, int sparseBytes, bool
   /** These options with {@code n} workers ({@code -m}). */
   public ConvertOptions withWorkers(int n) {
     return new ConvertOptions(n, inOrder, sparseBytes, targetIsZero, bufferSize, compressed, overBacking,
-        offload, rateLimit);
+        offload, rateLimit, salvage);
   }
 
   /** These options writing in order or not ({@code -W}). */
   public ConvertOptions withInOrder(boolean ordered) {
     return new ConvertOptions(workers, ordered, sparseBytes, targetIsZero, bufferSize, compressed, overBacking,
-        offload, rateLimit);
+        offload, rateLimit, salvage);
   }
 
   /** These options with sparse detection over {@code bytes} ({@code -S}, 0 for none). */
   public ConvertOptions withSparseBytes(int bytes) {
     return new ConvertOptions(workers, inOrder, bytes, targetIsZero, bufferSize, compressed, overBacking,
-        offload, rateLimit);
+        offload, rateLimit, salvage);
   }
 
   /** These options with the target known to read as zeroes or not. */
   public ConvertOptions withTargetIsZero(boolean zero) {
     return new ConvertOptions(workers, inOrder, sparseBytes, zero, bufferSize, compressed, overBacking,
-        offload, rateLimit);
+        offload, rateLimit, salvage);
   }
 
   /** These options reading {@code bytes} per request. */
   public ConvertOptions withBufferSize(int bytes) {
     return new ConvertOptions(workers, inOrder, sparseBytes, targetIsZero, bytes, compressed, overBacking,
-        offload, rateLimit);
+        offload, rateLimit, salvage);
   }
 
   /** These options writing compressed or not ({@code -c}). */
   public ConvertOptions withCompressed(boolean c) {
     return new ConvertOptions(workers, inOrder, sparseBytes, targetIsZero, bufferSize, c, overBacking,
-        offload, rateLimit);
+        offload, rateLimit, salvage);
   }
 
   /** These options writing only the source's top layer ({@code -B}) or the whole source. */
   public ConvertOptions withOverBacking(boolean over) {
     return new ConvertOptions(workers, inOrder, sparseBytes, targetIsZero, bufferSize, compressed, over,
-        offload, rateLimit);
+        offload, rateLimit, salvage);
   }
 
   /** These options with copy offloading or without ({@code -C}). */
   public ConvertOptions withOffload(boolean o) {
     return new ConvertOptions(workers, inOrder, sparseBytes, targetIsZero, bufferSize, compressed, overBacking, o,
-        rateLimit);
+        rateLimit, salvage);
   }
 
   /** These options with the target's writes limited to {@code bytesPerSecond} ({@code -r}; 0: no limit). */
   public ConvertOptions withRateLimit(long bytesPerSecond) {
     return new ConvertOptions(workers, inOrder, sparseBytes, targetIsZero, bufferSize, compressed, overBacking, offload,
-        bytesPerSecond);
+        bytesPerSecond, salvage);
+  }
+
+  /** These options with unreadable sectors written as zeroes ({@code --salvage}) or failing the copy. */
+  public ConvertOptions withSalvage(boolean on) {
+    return new ConvertOptions(workers, inOrder, sparseBytes, targetIsZero, bufferSize, compressed, overBacking, offload,
+        rateLimit, on);
   }
 }

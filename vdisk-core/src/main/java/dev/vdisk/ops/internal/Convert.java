@@ -112,7 +112,8 @@ public final class Convert {
     this.scanner = min == 0 ? null
         : new SparseScanner(min, SparseScanner.alignment(min, target.device().limits().requestAlignment()));
     this.unit = options.compressed() ? target.device().limits().compressionUnit() : 0;
-    this.windows = mapSource ? new MappedWindows(Math.max(options.bufferSize(), unit)) : null;
+    // --salvage reads: a mapping's read error is a SIGBUS the JVM turns into an InternalError for the whole chunk.
+    this.windows = mapSource && !options.salvage() ? new MappedWindows(Math.max(options.bufferSize(), unit)) : null;
     this.kernelCopy = options.offload();
   }
 
@@ -408,8 +409,31 @@ public final class Convert {
     try {
       source.device().read(c.offset(), buf.clear().limit(c.length()));
     } catch (IOException e) {
-      throw new IOException("error while reading '" + source.name() + "' at byte " + c.offset() + ": " + e.getMessage(), e);
+      if (!options.salvage()) {
+        throw new IOException("error while reading '" + source.name() + "' at byte " + c.offset() + ": " + e.getMessage(), e);
+      }
+      salvage(c, buf);
     }
+  }
+
+  /**
+   * qemu-img's --salvage: the chunk read again a sector at a time, zeroes for each sector that still fails, and a
+   * warning for it. Leaves {@code buf} as a read does: position and limit at the chunk's length.
+   */
+  private void salvage(Chunk c, ByteBuffer buf) throws IOException {
+    for (int pos = 0; pos < c.length(); pos += SparseScanner.SECTOR) {
+      ByteBuffer sector = buf.slice(pos, Math.min(SparseScanner.SECTOR, c.length() - pos));
+      try {
+        source.device().read(c.offset() + pos, sector);
+      } catch (InterruptedIOException e) {
+        throw e;
+      } catch (IOException e) {
+        zeroFill(sector, sector.capacity());
+        System.getLogger(Convert.class.getName()).log(System.Logger.Level.WARNING, "error while reading offset "
+            + (c.offset() + pos) + " of '" + source.name() + "': " + e.getMessage());
+      }
+    }
+    buf.limit(c.length()).position(c.length());
   }
 
   private static void zeroFill(ByteBuffer buf, int length) {
