@@ -58,7 +58,8 @@ class ApiSurfaceTest {
       "dev.vdisk.format.Measurement", "dev.vdisk.format.Repair", "dev.vdisk.format.Snapshot",
       "dev.vdisk.format.SnapshotNotFoundException",
       // host files (cache modes, aio, locks, preallocation) and RBD images as BlockDevices
-      "dev.vdisk.io.Aio", "dev.vdisk.io.CacheMode", "dev.vdisk.io.FileDevice", "dev.vdisk.io.FileOptions",
+      "dev.vdisk.io.Aio", "dev.vdisk.io.CacheMode", "dev.vdisk.io.FileDevice", "dev.vdisk.io.FileDevice$Creation",
+      "dev.vdisk.io.FileOptions",
       "dev.vdisk.io.ImageUser", "dev.vdisk.io.Preallocation", "dev.vdisk.io.rbd.RbdDevice",
       "dev.vdisk.io.rbd.RbdDevice$Snapshot", "dev.vdisk.io.rbd.RbdDevice$SnapshotAction",
       "dev.vdisk.io.rbd.RbdDevice$Use", "dev.vdisk.io.rbd.RbdName", "dev.vdisk.io.rbd.RbdSecrets",
