@@ -383,6 +383,10 @@ final class CommandModels {
         .description("The target image.")
         .descriptionKey("").prompt("")
         .withToString("field String dev.vdisk.cli.ConvertCommand.dst").initialValue(c.dst)).build());
+    s.addPositional(ModelBinding.field(() -> c.more, v -> c.more = (java.util.List<String>) v).bind(PositionalParamSpec.builder().index("2..*")
+        .type(java.util.List.class).auxiliaryTypes(String.class).arity("0..1").paramLabel("<more>")
+        .descriptionKey("").prompt("").hidden(true)
+        .withToString("field java.util.List<String> dev.vdisk.cli.ConvertCommand.more").initialValue(c.more)).build());
     s.addMixin("mixinStandardHelpOptions", standardHelp());
     return s;
   }

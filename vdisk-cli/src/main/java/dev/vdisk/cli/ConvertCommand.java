@@ -137,6 +137,10 @@ final class ConvertCommand implements Callable<Integer> {
   @Parameters(index = "1", arity = "0..1", paramLabel = "DST", description = "The target image.")
   String dst;
 
+  /** What follows DST: qemu-img concatenates several sources into the last name, which vdisk does not. */
+  @Parameters(index = "2..*", hidden = true)
+  List<String> more = new ArrayList<>();
+
   @Override
   public Integer call() throws IOException {
     ConvertOptions copy = copyOptions();
@@ -150,6 +154,10 @@ final class ConvertCommand implements Callable<Integer> {
     }
     if (dst == null) {
       throw new CliException("missing " + (src == null ? "SRC and DST" : "DST") + " (expected: vdisk convert [options] SRC DST)");
+    }
+    if (!more.isEmpty()) {
+      throw new CliException((more.size() + 1) + " sources: concatenating several sources into one target is not "
+          + "supported (expected: vdisk convert [options] SRC DST)");
     }
     if (noCreate && !joined.isEmpty()) {
       throw new CliException("-o: '" + joined + "' has no effect with -n (expected: no -o when the target is not created)");

@@ -71,6 +71,7 @@ class ConvertCommandTest {
       "-S 32M|-S: '32M' (expected: a multiple of 512 up to 16777216, or 0 to disable sparse detection and fully allocate the output)",
       "-m 17|-m: '17' (expected: an integer from 1 to 16)",
       "-m 0|-m: '0' (expected: an integer from 1 to 16)",
+      "-W other.img|2 sources: concatenating several sources into one target is not supported (expected: vdisk convert [options] SRC DST)",
       "-r 1x|Invalid rate limit specified. You may use k, M, G, T, P or E suffixes for kilobytes, megabytes, gigabytes, terabytes, petabytes and exabytes.",
       "-t bogus|cache mode: 'bogus' (expected: writeback, writethrough, none, off, directsync, unsafe)",
       "-T bogus|cache mode: 'bogus' (expected: writeback, writethrough, none, off, directsync, unsafe)",
