@@ -4,6 +4,7 @@ import static dev.vdisk.format.qcow2.Geometry.roundUp;
 
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.FilterDevice;
+import dev.vdisk.block.WriteFlag;
 import dev.vdisk.io.FileDevice;
 import dev.vdisk.io.Preallocation;
 import java.io.IOException;
@@ -110,6 +111,9 @@ final class GrowthPreallocation {
         }
         runEnd = runStart + clusters * cs;
         end = Math.min(runEnd, stop);
+        if (!dataFile) {
+          zeroReused(host, clusters * cs);
+        }
       }
       if (!owned || !writer.allNormal(table, pos, end)) {
         // calculate_l2_meta: a new run, or clusters the image owns with subclusters that hold no data yet.
@@ -155,6 +159,7 @@ final class GrowthPreallocation {
     if (refcounts.allocateAt(start, clusters) != clusters) {
       throw new IllegalStateException("the clusters after new refcount structures are free");
     }
+    zeroReused(start, clusters * cs);
     grow(file, start + clusters * cs, mode);
     long guest = runStart;
     long host = start;
@@ -181,6 +186,19 @@ final class GrowthPreallocation {
     }
     if (end < cowEnd) {
       data.write(end + delta, ByteBuffer.allocate((int) (cowEnd - end)), Set.of());
+    }
+  }
+
+  /**
+   * Zeroes what the image file holds of {@code length} bytes of new clusters at {@code host}: clusters freed earlier
+   * (an old L1 or refcount table keeps its bytes when freed, and a file without discard keeps every freed cluster's)
+   * that a preallocation maps without writing them. QEMU leaves their old bytes under the new entries; here the
+   * grown part reads as zeroes, as a growth promises. Past the end of the file there is nothing to do.
+   */
+  private void zeroReused(long host, long length) throws IOException {
+    long inside = Math.min(host + length, file.size()) - host;
+    if (inside > 0) {
+      file.writeZeroes(host, inside, Set.of(WriteFlag.MAY_TRIM));
     }
   }
 
