@@ -90,7 +90,9 @@ class ResizeInteropIT {
    * data files (raw too), an old size inside a cluster whose data the growth copies, growth that needs a larger L1
    * table and new refcount blocks and table. Not identical: after a growth that moved the refcount table, the old
    * table's cluster, free in both, still holds the entries QEMU wrote to it before it moved, where vdisk's holds
-   * the entries it had when the image was opened (vdisk writes the table back only once, to its new place).
+   * the entries it had when the image was opened (vdisk writes the table back only once, to its new place). With
+   * a raw data file even {@code off} preallocates the metadata, and the data file keeps the copy-on-write zeroes
+   * that take it to the end of the last cluster (vdisk cut it back to the size before).
    */
   @ParameterizedTest
   @CsvSource(delimiter = '|', value = {
@@ -115,7 +117,9 @@ class ResizeInteropIT {
       "full|cluster_size=65536|102400|write -P 0x11 0 80k|300k|true",
       "full|cluster_size=512|64k|write -P 0x11 0 10k|+3M|true",
       "full|extended_l2=on,cluster_size=524288|1M|write -P 0x11 0 9k|1500k|true",
-      "full|data_file=DATA,data_file_raw=on|1M|write -P 0x11 0 100k|3146240|true"})
+      "full|data_file=DATA,data_file_raw=on|1M|write -P 0x11 0 100k|3146240|true",
+      "off|data_file=DATA,data_file_raw=on|1M|write -P 0x11 0 100k|1049088|true",
+      "off|data_file=DATA,data_file_raw=on,extended_l2=on|1M|write -P 0x11 0 100k|1049088|true"})
   void growingQcow2PreallocatedMatchesQemuImg(String mode, String options, String oldSize, String write, String size,
       boolean identical) throws IOException, InterruptedException {
     for (String name : List.of("ours", "theirs")) {
@@ -147,6 +151,29 @@ class ResizeInteropIT {
             .as(mode + ": first byte that differs in " + suffix + " from " + from).isEqualTo(-1);
       }
     }
+  }
+
+  /**
+   * A preallocated growth of an overlay over a longer backing file: the grown range reads as zeroes, not as the
+   * backing file, with qemu-img's map (metadata: zero clusters over the new ones; falloc/full: the file grown with
+   * zeroes, so with extended L2 entries the new subclusters are allocated instead).
+   */
+  @ParameterizedTest
+  @CsvSource({"metadata, off", "metadata, on", "falloc, off", "falloc, on", "full, on"})
+  void growingPreallocatedOverALongerBackingFileZeroesTheNewRangeLikeQemuImg(String mode, String extendedL2)
+      throws IOException, InterruptedException {
+    img("create", "-q", "-f", "qcow2", "base.qcow2", "4M");
+    PeerTools.check(dir, "qemu-io", "-f", "qcow2", "-c", "write -P 0x11 0 4M", "base.qcow2");
+    for (String name : List.of("ours", "theirs")) {
+      img("create", "-q", "-f", "qcow2", "-o", "extended_l2=" + extendedL2, "-b", "base.qcow2", "-F", "qcow2",
+          name + ".qcow2", "1M");
+      PeerTools.check(dir, "qemu-io", "-f", "qcow2", "-c", "write -P 0x22 0 100k", name + ".qcow2");
+    }
+    Vdisk.Result r = Vdisk.run("resize", "-f", "qcow2", "--preallocation=" + mode, dir.resolve("ours.qcow2").toString(),
+        "3M");
+    assertThat(r.exit()).as(r.err()).isZero();
+    img("resize", "-q", "-f", "qcow2", "--preallocation=" + mode, "theirs.qcow2", "3M");
+    assertGrownLikeQemu(mode + ", extended_l2=" + extendedL2, 1 << 20, 3 << 20);
   }
 
   /** qemu-img's refusals, with its messages, and the image untouched. */
