@@ -35,6 +35,7 @@ final class ImageResize {
    * @param data where guest clusters live: {@code file}, or the external data file
    * @param dataFileRaw the external data file is kept readable as a raw image (data_file_raw)
    * @param zeroClusters the image has zero clusters (version 3)
+   * @param preallocation allocates the grown clusters of a preallocated growth (and a raw data file's)
    */
   ImageResize(BlockDevice file, BlockDevice data, boolean dataFileRaw, Geometry geometry, L1Table l1, L2Cache l2,
       RefcountStore refcounts, boolean zeroClusters, ClusterEntries entries, AllocatingWriter writer,
@@ -67,7 +68,13 @@ final class ImageResize {
    */
   void grow(long newSize, boolean hideBacking, Preallocation mode) throws IOException {
     long zeroStart = roundUp(entries.size(), geometry.subclusterSize());
-    if (hideBacking && newSize > zeroStart && !zeroClusters) {
+    // QEMU preallocates the metadata of a raw data file's new part too (guest offset = data file offset), so that
+    // the mapping stays 1:1 as data_file_raw promises.
+    Preallocation p = dataFileRaw && mode == Preallocation.OFF ? Preallocation.METADATA : mode;
+    // falloc/full with data in the image file: the file grows as QEMU's truncate with BDRV_REQ_ZERO_WRITE grows
+    // it, and its zeroes hide the backing file (no zero clusters needed, so a version 2 image may grow so too).
+    boolean fileZeroes = !dataFile && (p == Preallocation.FALLOC || p == Preallocation.FULL);
+    if (hideBacking && newSize > zeroStart && !zeroClusters && !fileZeroes) {
       // Checked first, so the refusal leaves the image untouched (QEMU fails after growing the L1 table).
       throw new BlockDeviceException(BlockError.ENOTSUP, "resize: Failed to zero out new clusters: the backing"
           + " file is longer than the old size " + entries.size() + " and a version 2 image has no zero clusters to hide it"
@@ -98,18 +105,12 @@ final class ImageResize {
         writeBack.flushMetadata();
       }
     }
-    // QEMU preallocates the metadata of a raw data file's new part too (guest offset = data file offset), so that
-    // the mapping stays 1:1 as data_file_raw promises.
-    Preallocation p = dataFileRaw && mode == Preallocation.OFF ? Preallocation.METADATA : mode;
-    boolean zeroed = hideBacking;
-    if (p == Preallocation.METADATA || dataFile && p != Preallocation.OFF) {
-      preallocation.metadata(entries.size(), newSize, p);
-    } else if (p != Preallocation.OFF) {
+    if (fileZeroes) {
       preallocation.data(entries.size(), newSize, p, hideBacking);
-      // The file grown as QEMU's truncate with BDRV_REQ_ZERO_WRITE grows it: its zeroes hide the backing file.
-      zeroed = false;
+    } else if (p != Preallocation.OFF) {
+      preallocation.metadata(entries.size(), newSize, p);
     }
-    if (zeroed) {
+    if (hideBacking && !fileZeroes) {
       zeroGrownRange(newSize, zeroStart);
     }
     // The new part's metadata is durable before the size exposes it.
