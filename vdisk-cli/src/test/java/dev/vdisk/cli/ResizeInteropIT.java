@@ -92,7 +92,9 @@ class ResizeInteropIT {
    * table's cluster, free in both, still holds the entries QEMU wrote to it before it moved, where vdisk's holds
    * the entries it had when the image was opened (vdisk writes the table back only once, to its new place). With
    * a raw data file even {@code off} preallocates the metadata, and the data file keeps the copy-on-write zeroes
-   * that take it to the end of the last cluster (vdisk cut it back to the size before).
+   * that take it to the end of the last cluster (vdisk cut it back to the size before). A larger L1 table is
+   * written as far as its entries go (vdisk wrote its whole cluster before: a longer file after an off growth).
+   * The 5 GiB metadata growth (QEMU's 2 GiB steps, refcount blocks placed among the data) is not read whole.
    */
   @ParameterizedTest
   @CsvSource(delimiter = '|', value = {
@@ -118,6 +120,9 @@ class ResizeInteropIT {
       "full|cluster_size=512|64k|write -P 0x11 0 10k|+3M|true",
       "full|extended_l2=on,cluster_size=524288|1M|write -P 0x11 0 9k|1500k|true",
       "full|data_file=DATA,data_file_raw=on|1M|write -P 0x11 0 100k|3146240|true",
+      "metadata|cluster_size=65536|64k|write -P 0x11 0 64k|+5G|false",
+      "off|cluster_size=65536|64k|write -P 0x11 0 64k|+5G|true",
+      "off|compat=0.10,cluster_size=4096|1M|write -P 0x11 0 1M|+3G|true",
       "off|data_file=DATA,data_file_raw=on|1M|write -P 0x11 0 100k|1049088|true",
       "off|data_file=DATA,data_file_raw=on,extended_l2=on|1M|write -P 0x11 0 100k|1049088|true"})
   void growingQcow2PreallocatedMatchesQemuImg(String mode, String options, String oldSize, String write, String size,

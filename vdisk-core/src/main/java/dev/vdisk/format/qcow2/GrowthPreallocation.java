@@ -74,47 +74,38 @@ final class GrowthPreallocation {
     long pos = from;
     while (pos < to) {
       if (pos >= stepEnd) {
-        // A new qcow2_alloc_host_offset call: nothing to continue on the host.
+        // The call's bytes are used up: the next call continues nothing on the host.
         stepEnd = Math.min(to, pos + stepBytes);
         expected = -1;
       }
-      long stop = Math.min(stepEnd, (pos | (geometry.bytesPerL2() - 1)) + 1);
       long[] table = l2.get(entries.writableTable(geometry.l1Index(pos)));
       long runStart = pos & ~geometry.clusterMask();
       long first = L2Cache.word(table, geometry.entryIndex(pos));
       boolean owned = !entries.needsNewAlloc(first);
-      long runEnd = geometry.clusterEnd(pos);
-      long nextHost = (first & Geometry.OFFSET_MASK) + cs;
-      while (runEnd < stop) {
-        long w = L2Cache.word(table, geometry.entryIndex(runEnd));
-        if (entries.needsNewAlloc(w) == owned || owned && (w & Geometry.OFFSET_MASK) != nextHost) {
-          break;
-        }
-        runEnd += cs;
-        nextHost += cs;
-      }
-      long end = Math.min(runEnd, stop);
+      long runEnd = runEnd(table, pos, stop(pos, stepEnd), owned);
       long host;
+      long got = 0;
       if (owned) {
         host = first & Geometry.OFFSET_MASK;
+      } else if (dataFile) {
+        host = runStart;
       } else {
-        long clusters = (runEnd - runStart) / cs;
-        long got = dataFile || expected < 0 ? 0 : refcounts.allocateAt(expected, clusters);
-        if (dataFile) {
-          host = runStart;
-        } else if (got > 0) {
-          host = expected;
-          clusters = got;
-        } else {
-          // Not contiguous with the previous run: QEMU ends the call there and the next one takes a free run.
-          host = refcounts.allocate((int) clusters);
-        }
-        runEnd = runStart + clusters * cs;
-        end = Math.min(runEnd, stop);
-        if (!dataFile) {
-          zeroReused(host, clusters * cs);
-        }
+        got = expected < 0 ? 0 : refcounts.allocateAt(expected, (runEnd - runStart) / cs);
+        host = got > 0 ? expected : -1;
       }
+      if (!dataFile && host != expected) {
+        // Not where the call's previous run ended on the host: QEMU's call returns, and the next one, starting
+        // here, may reach further.
+        stepEnd = Math.min(to, pos + stepBytes);
+        runEnd = runEnd(table, pos, stop(pos, stepEnd), owned);
+      }
+      if (!owned && !dataFile) {
+        long clusters = got > 0 ? got : (runEnd - runStart) / cs;
+        host = got > 0 ? host : refcounts.allocate((int) clusters);
+        runEnd = runStart + clusters * cs;
+        zeroReused(host, clusters * cs);
+      }
+      long end = Math.min(runEnd, stop(pos, stepEnd));
       if (!owned || !writer.allNormal(table, pos, end)) {
         // calculate_l2_meta: a new run, or clusters the image owns with subclusters that hold no data yet.
         long last = L2Cache.word(table, geometry.entryIndex(end - 1));
@@ -133,6 +124,30 @@ final class GrowthPreallocation {
     if (reach > data.size()) {
       grow(data, reach, mode == Preallocation.METADATA ? Preallocation.OFF : mode);
     }
+  }
+
+  /** Where a run from {@code pos} must end at the latest: the call's end or its L2 table's, whichever is first. */
+  private long stop(long pos, long stepEnd) {
+    return Math.min(stepEnd, (pos | (geometry.bytesPerL2() - 1)) + 1);
+  }
+
+  /**
+   * The end of the run of clusters from {@code pos} to at most {@code stop} that are all {@code owned} (and then
+   * follow each other on the host) or all in need of new clusters: QEMU's {@code count_single_write_clusters}.
+   */
+  private long runEnd(long[] table, long pos, long stop, boolean owned) {
+    long first = L2Cache.word(table, geometry.entryIndex(pos));
+    long runEnd = geometry.clusterEnd(pos);
+    long nextHost = (first & Geometry.OFFSET_MASK) + geometry.clusterSize();
+    while (runEnd < stop) {
+      long w = L2Cache.word(table, geometry.entryIndex(runEnd));
+      if (entries.needsNewAlloc(w) == owned || owned && (w & Geometry.OFFSET_MASK) != nextHost) {
+        break;
+      }
+      runEnd += geometry.clusterSize();
+      nextHost += geometry.clusterSize();
+    }
+    return runEnd;
   }
 
   /**

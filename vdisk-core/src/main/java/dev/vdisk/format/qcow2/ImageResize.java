@@ -91,7 +91,8 @@ final class ImageResize {
       int clusters = table.capacity() >>> geometry.clusterBits();
       long at = refcounts.allocate(clusters);
       writeBack.flushMetadata();
-      file.write(at, table, Set.of());
+      // Only the entries, as QEMU writes them: the rest of the cluster is never read (a hole, or past the file's end).
+      file.write(at, table.limit((int) needed * 8), Set.of());
       file.flush();
       file.write(Qcow2Header.L1_SIZE_FIELD, ByteBuffer.allocate(12).putInt((int) needed).putLong(at).flip(), Set.of());
       file.flush();
