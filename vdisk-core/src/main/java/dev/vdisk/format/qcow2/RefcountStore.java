@@ -116,9 +116,13 @@ final class RefcountStore implements RefcountBlocks {
     return allocator.refcountArea(startOffset, additionalClusters, true, 0, 0);
   }
 
-  /** The last cluster below {@code clusters} with a refcount, or -1 ({@link RefcountAllocator#lastUsedCluster}). */
+  /**
+   * The last cluster with a refcount, or -1 ({@link RefcountAllocator#lastUsedCluster}): QEMU's {@code
+   * qcow2_get_last_cluster} below {@code clusters} (the file's length), and beyond it too where clusters were
+   * allocated past the file's end and not written yet (QEMU's file always reaches them).
+   */
   long lastUsedCluster(long clusters) throws IOException {
-    return allocator.lastUsedCluster(clusters);
+    return allocator.lastUsedCluster(Math.max(clusters, allocator.endCluster()));
   }
 
   /**
