@@ -111,12 +111,14 @@ public final class Image extends FilterDevice {
   }
 
   /**
-   * {@code qemu-img resize --preallocation}: resizes the image to {@code newSize} and preallocates what it gained as
-   * QEMU's file driver does for a raw image in a host file: FALLOC reserves the new blocks (or writes them, where
-   * the file system cannot reserve), FULL writes zeroes. With OFF it is {@link #resize(long)}.
+   * {@code qemu-img resize --preallocation}: resizes the image to {@code newSize} and preallocates what it gained.
+   * A raw image in a host file as QEMU's file driver does: FALLOC reserves the new blocks (or writes them, where the
+   * file system cannot reserve), FULL writes zeroes. A qcow2 image allocates the grown clusters as QEMU's {@code
+   * qcow2_co_truncate} does ({@link FormatImage#growPreallocated}): METADATA maps them to host clusters the file
+   * does not hold yet, FALLOC and FULL also reserve or zero-write those. With OFF it is {@link #resize(long)}.
    *
    * @throws IllegalArgumentException with QEMU's message for another mode with a shrink or METADATA on a raw image,
-   *     or for another mode on an image other than raw in a host file (qcow2's preallocated growth is not built)
+   *     or for another mode on a raw image not in a host file or an image of another format
    */
   public void resize(long newSize, Preallocation mode) throws IOException {
     if (mode == Preallocation.OFF) {
@@ -127,9 +129,13 @@ public final class Image extends FilterDevice {
     if (newSize < old) {
       throw new IllegalArgumentException("Preallocation can only be used for growing images");
     }
+    if (format().equals("qcow2")) {
+      requiredFormatImage().growPreallocated(newSize, mode);
+      return;
+    }
     if (!format().equals("raw") || file().isEmpty()) {
       throw new IllegalArgumentException("preallocation: " + mode.spelling() + " on a " + format() + " image "
-          + "(expected: off; a preallocated resize is built for raw images in host files only)");
+          + "(expected: off; a preallocated resize is built for qcow2 images and raw images in host files)");
     }
     if (mode == Preallocation.METADATA) {
       throw new IllegalArgumentException("Unsupported preallocation mode: metadata");

@@ -230,7 +230,7 @@ final class CommandModels {
         .withToString("field boolean dev.vdisk.cli.ResizeCommand.shrink").initialValue(c.shrink)).build());
     s.addOption(ModelBinding.field(() -> c.preallocation, v -> c.preallocation = (String) v).bind(OptionSpec.builder("--preallocation")
         .type(String.class).arity("1").paramLabel("MODE")
-        .description("How the grown part is allocated: off (default), falloc or full (raw images; qcow2 takes off only).")
+        .description("How the grown part is allocated: off (default), metadata (qcow2), falloc or full.")
         .descriptionKey("").prompt("")
         .withToString("field String dev.vdisk.cli.ResizeCommand.preallocation").initialValue(c.preallocation)).build());
     s.addOption(ModelBinding.field(() -> c.quiet, v -> c.quiet = (boolean) v).bind(OptionSpec.builder("-q")

@@ -14,7 +14,8 @@ import picocli.CommandLine.ParentCommand;
 
 /**
  * {@code vdisk resize [-f fmt] [--shrink] [--preallocation=MODE] [-q] FILE [+|-]SIZE}: qemu-img resize. Growing needs
- * nothing more ({@code --preallocation=falloc|full} reserves or zero-writes what a raw image gains, as qemu-img does);
+ * nothing more ({@code --preallocation=falloc|full} reserves or zero-writes what the image gains, {@code metadata}
+ * maps a qcow2 image's grown clusters, as qemu-img does);
  * shrinking needs {@code --shrink}, as in qemu-img (qcow2: what lies past the new end is dropped and the file cut
  * as qemu-img does; images with internal snapshots are refused). Prints {@code Image resized.} on success.
  */
@@ -30,7 +31,7 @@ final class ResizeCommand implements Callable<Integer> {
   boolean shrink;
 
   @Option(names = "--preallocation", paramLabel = "MODE", description = "How the grown part is allocated: off (default),"
-      + " falloc or full (raw images; qcow2 takes off only).")
+      + " metadata (qcow2), falloc or full.")
   String preallocation;
 
   @Option(names = "-q", description = "Quiet: print nothing on success.")

@@ -94,6 +94,17 @@ public interface FormatImage extends BlockDevice {
   }
 
   /**
+   * Grows the image to {@code newSize} with the grown part allocated as {@code mode} says ({@code qemu-img resize
+   * --preallocation} for a format that allocates: off, metadata, falloc, full).
+   *
+   * @throws BlockDeviceException ENOTSUP for a format that does not allocate (raw: its file does the preallocating)
+   */
+  default void growPreallocated(long newSize, dev.vdisk.io.Preallocation mode) throws IOException {
+    throw new BlockDeviceException(BlockError.ENOTSUP, "resize: preallocation " + mode.spelling() + " on a "
+        + format().name() + " image (expected: a format that allocates clusters, such as qcow2)");
+  }
+
+  /**
    * The backing image, if the image has one and it was opened; walk a chain by asking each layer's format image. An
    * image opened without its backing image still records its name ({@link FormatFacts#backingFile()}).
    */

@@ -439,7 +439,7 @@ final class AllocatingWriter {
   }
 
   /** QEMU's {@code cow_start.offset}: where the run's host write starts, relative to its first cluster. */
-  private long cowStartFrom(long word, long bitmap, int sc, boolean keep, long cowStartTo) {
+  long cowStartFrom(long word, long bitmap, int sc, boolean keep, long cowStartTo) {
     long scStart = (long) sc << geometry.subclusterBits();
     if (keep) {
       return subclusterNormal(word, bitmap, sc) ? cowStartTo : scStart;
@@ -454,7 +454,7 @@ final class AllocatingWriter {
   }
 
   /** QEMU's {@code cow_end} end: where the run's host write ends, relative to its first cluster. */
-  private long cowEndTo(long word, long bitmap, int sc, boolean keep, long cowEndFrom) {
+  long cowEndTo(long word, long bitmap, int sc, boolean keep, long cowEndFrom) {
     if (keep) {
       return subclusterNormal(word, bitmap, sc) ? cowEndFrom : roundUp(cowEndFrom, geometry.subclusterSize());
     }
@@ -470,7 +470,7 @@ final class AllocatingWriter {
   }
 
   /** True if every subcluster of {@code [from, to)} (within one L2 table) holds data: QEMU's skip_cow. */
-  private boolean allNormal(long[] table, long from, long to) {
+  boolean allNormal(long[] table, long from, long to) {
     for (long pos = from; pos < to; pos = Math.min(to, (pos | (geometry.subclusterSize() - 1)) + 1)) {
       if (!subclusterNormal(L2Cache.word(table, geometry.entryIndex(pos)), entries.bitmap(table, pos), geometry.subcluster(pos))) {
         return false;

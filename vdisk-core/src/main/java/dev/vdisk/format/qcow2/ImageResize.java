@@ -5,6 +5,7 @@ import static dev.vdisk.format.qcow2.Geometry.roundUp;
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
+import dev.vdisk.io.Preallocation;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.Set;
@@ -28,15 +29,17 @@ final class ImageResize {
   private final AllocatingWriter writer;
   private final ZeroesAndDiscards zeroes;
   private final MetadataWriteBack writeBack;
+  private final GrowthPreallocation preallocation;
 
   /**
    * @param data where guest clusters live: {@code file}, or the external data file
    * @param dataFileRaw the external data file is kept readable as a raw image (data_file_raw)
    * @param zeroClusters the image has zero clusters (version 3)
+   * @param preallocation allocates the grown clusters of a preallocated growth (and a raw data file's)
    */
   ImageResize(BlockDevice file, BlockDevice data, boolean dataFileRaw, Geometry geometry, L1Table l1, L2Cache l2,
       RefcountStore refcounts, boolean zeroClusters, ClusterEntries entries, AllocatingWriter writer,
-      ZeroesAndDiscards zeroes, MetadataWriteBack writeBack) {
+      ZeroesAndDiscards zeroes, MetadataWriteBack writeBack, GrowthPreallocation preallocation) {
     this.file = file;
     this.data = data;
     this.dataFile = data != file;
@@ -50,19 +53,28 @@ final class ImageResize {
     this.writer = writer;
     this.zeroes = zeroes;
     this.writeBack = writeBack;
+    this.preallocation = preallocation;
   }
 
   /**
    * Grows the virtual size to {@code newSize}: first, if the L1 table is too small, a larger copy is written
-   * elsewhere and the header switched to it (one 12-byte write of l1_size and l1_table_offset), then, with {@code
-   * hideBacking}, the grown range is zeroed ({@link #zeroGrownRange}), then the header's size; each step durable
-   * before the next, so a crash leaves the old size or the new, and the new never over the backing file's bytes.
+   * elsewhere and the header switched to it (one 12-byte write of l1_size and l1_table_offset), then the grown
+   * range's clusters are allocated as {@code mode} says ({@link GrowthPreallocation}; metadata always with a raw
+   * data file), then, with {@code hideBacking}, the grown range is zeroed ({@link #zeroGrownRange}) unless
+   * falloc/full already made it zeroes, then the header's size; each step durable before the next, so a crash
+   * leaves the old size or the new (with leaked clusters at worst), and the new never over the backing file's bytes.
    *
    * @param hideBacking the backing file is longer than the old size, so its bytes would show in the grown range
    */
-  void grow(long newSize, boolean hideBacking) throws IOException {
+  void grow(long newSize, boolean hideBacking, Preallocation mode) throws IOException {
     long zeroStart = roundUp(entries.size(), geometry.subclusterSize());
-    if (hideBacking && newSize > zeroStart && !zeroClusters) {
+    // QEMU preallocates the metadata of a raw data file's new part too (guest offset = data file offset), so that
+    // the mapping stays 1:1 as data_file_raw promises.
+    Preallocation p = dataFileRaw && mode == Preallocation.OFF ? Preallocation.METADATA : mode;
+    // falloc/full with data in the image file: the file grows as QEMU's truncate with BDRV_REQ_ZERO_WRITE grows
+    // it, and its zeroes hide the backing file (no zero clusters needed, so a version 2 image may grow so too).
+    boolean fileZeroes = !dataFile && (p == Preallocation.FALLOC || p == Preallocation.FULL);
+    if (hideBacking && newSize > zeroStart && !zeroClusters && !fileZeroes) {
       // Checked first, so the refusal leaves the image untouched (QEMU fails after growing the L1 table).
       throw new BlockDeviceException(BlockError.ENOTSUP, "resize: Failed to zero out new clusters: the backing"
           + " file is longer than the old size " + entries.size() + " and a version 2 image has no zero clusters to hide it"
@@ -79,7 +91,8 @@ final class ImageResize {
       int clusters = table.capacity() >>> geometry.clusterBits();
       long at = refcounts.allocate(clusters);
       writeBack.flushMetadata();
-      file.write(at, table, Set.of());
+      // Only the entries, as QEMU writes them: the rest of the cluster is never read (a hole, or past the file's end).
+      file.write(at, table.limit((int) needed * 8), Set.of());
       file.flush();
       file.write(Qcow2Header.L1_SIZE_FIELD, ByteBuffer.allocate(12).putInt((int) needed).putLong(at).flip(), Set.of());
       file.flush();
@@ -87,19 +100,18 @@ final class ImageResize {
       int oldClusters = (int) Math.ceilDiv(l1.size() * 8L, geometry.clusterSize());
       l1.moveTo(at, (int) needed);
       if (oldClusters > 0) {
-        refcounts.free(oldOffset, oldClusters);
+        refcounts.freeKeepingBytes(oldOffset, oldClusters);
+        // Nothing durable names the old table any more: free now, as QEMU frees it, so the next allocation (an L2
+        // table of the grown part) may take its place.
+        writeBack.flushMetadata();
       }
     }
-    if (dataFileRaw) {
-      // QEMU preallocates the metadata of the new part (guest offset = data file offset), so that the mapping
-      // stays 1:1 as data_file_raw promises; like its preallocation, without touching subcluster bitmaps.
-      for (long c = entries.size() & ~geometry.clusterMask(); c < newSize; c += geometry.clusterSize()) {
-        if (entries.needsNewAlloc(entries.entryWord(c))) {
-          entries.setEntry(c, c | Geometry.COPIED, entries.entryBitmap(c));
-        }
-      }
+    if (fileZeroes) {
+      preallocation.data(entries.size(), newSize, p, hideBacking);
+    } else if (p != Preallocation.OFF) {
+      preallocation.metadata(entries.size(), newSize, p);
     }
-    if (hideBacking) {
+    if (hideBacking && !fileZeroes) {
       zeroGrownRange(newSize, zeroStart);
     }
     // The new part's metadata is durable before the size exposes it.
@@ -107,7 +119,10 @@ final class ImageResize {
     file.write(Qcow2Header.SIZE_FIELD, ByteBuffer.allocate(8).putLong(newSize).flip(), Set.of());
     file.flush();
     entries.size(newSize);
-    resizeDataFile(newSize);
+    if (p == Preallocation.OFF) {
+      // Preallocation grew the data file as far as its clusters reach, which QEMU leaves as it is.
+      resizeDataFile(newSize);
+    }
   }
 
   /**

@@ -21,6 +21,7 @@ import dev.vdisk.format.FormatFacts;
 import dev.vdisk.format.FormatImage;
 import dev.vdisk.format.ImageFormat;
 import dev.vdisk.format.Snapshot;
+import dev.vdisk.io.Preallocation;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -550,8 +551,26 @@ final class Qcow2Image implements FormatImage {
    */
   @Override
   public void resize(long newSize) throws IOException {
+    resize(newSize, Preallocation.OFF);
+  }
+
+  /**
+   * {@code qemu-img resize --preallocation}: grows the image as {@link #resize(long)} does, the grown clusters
+   * allocated as QEMU 7.2 allocates them ({@link GrowthPreallocation}).
+   *
+   * @throws BlockDeviceException EINVAL with QEMU's message for a shrink with a mode other than off
+   */
+  @Override
+  public void growPreallocated(long newSize, Preallocation mode) throws IOException {
+    resize(newSize, mode);
+  }
+
+  private void resize(long newSize, Preallocation mode) throws IOException {
     Qcow2Writer w = writer("resize");
     long old = size;
+    if (newSize < old && mode != Preallocation.OFF) {
+      throw new BlockDeviceException(BlockError.EINVAL, "Preallocation can't be used for shrinking an image");
+    }
     if (newSize == old) {
       return;
     }
@@ -570,7 +589,7 @@ final class Qcow2Image implements FormatImage {
       w.shrink(newSize);
     } else {
       // As QEMU's bdrv_co_truncate: a longer backing file's bytes must not show in the grown range.
-      w.grow(newSize, backing.isPresent() && backing.get().device().size() > old);
+      w.grow(newSize, backing.isPresent() && backing.get().device().size() > old, mode);
     }
     size = newSize;
     if (bitmaps != null) {

@@ -5,6 +5,7 @@ import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
 import dev.vdisk.block.WriteFlag;
 import dev.vdisk.format.internal.CountingQueue;
+import dev.vdisk.io.Preallocation;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.Set;
@@ -95,7 +96,7 @@ final class Qcow2Writer {
     this.zeroes = new ZeroesAndDiscards(data, dataFileRaw, geometry, l1, zeroClusters, hasBacking, entries, writer,
         writeBack, zeroStatus);
     this.resize = new ImageResize(file, data, dataFileRaw, geometry, l1, l2, refcounts, zeroClusters, entries, writer,
-        zeroes, writeBack);
+        zeroes, writeBack, new GrowthPreallocation(file, data, geometry, l2, refcounts, entries, writeBack, current, writer));
   }
 
   /** The lock every read and overwrite holds, so clusters are not released under it. */
@@ -303,11 +304,11 @@ final class Qcow2Writer {
   }
 
   /** See {@link ImageResize#grow}. */
-  void grow(long newSize, boolean hideBacking) throws IOException {
+  void grow(long newSize, boolean hideBacking, Preallocation mode) throws IOException {
     meta.lock();
     try {
       inFlight.awaitAll();
-      resize.grow(newSize, hideBacking);
+      resize.grow(newSize, hideBacking, mode);
     } finally {
       meta.unlock();
     }

@@ -176,6 +176,11 @@ final class RefcountAllocator {
     return -1;
   }
 
+  /** One past the highest cluster that is or was in use since the open (or the last {@link #trimEnd}). */
+  long endCluster() {
+    return end;
+  }
+
   /**
    * One past the last cluster with a non-zero refcount, in bytes: where the file may end. The clusters after it
    * are forgotten.

@@ -48,6 +48,8 @@ final class RefcountStore implements RefcountBlocks {
   private final Map<Long, ByteBuffer> blocks = new LinkedHashMap<>(16, 0.75f, true);
   private final Set<Long> dirtyBlocks = new HashSet<>();
   private final List<Long> pendingFrees = new ArrayList<>();
+  /** Clusters among the pending frees that keep their bytes when free ({@link #freeKeepingBytes}). */
+  private final Set<Long> kept = new HashSet<>();
   /** Where {@link #allocateBytes} packs next: inside a host cluster that compressed data partly fills, or 0. */
   private long byteCursor;
 
@@ -91,6 +93,36 @@ final class RefcountStore implements RefcountBlocks {
    */
   long allocate(int n) throws IOException {
     return allocator.allocClusters((long) n << clusterBits);
+  }
+
+  /**
+   * Allocates up to {@code n} free clusters in a row from {@code hostOffset} on ({@link
+   * RefcountAllocator#allocClustersAt}).
+   *
+   * @return the clusters allocated, 0 if the first one is taken
+   */
+  long allocateAt(long hostOffset, long n) throws IOException {
+    return allocator.allocClustersAt(hostOffset, n);
+  }
+
+  /**
+   * Places refcount structures at {@code startOffset} that cover themselves and {@code additionalClusters} after
+   * them, sized exactly, and moves the table there ({@link RefcountAllocator#refcountArea}); the caller's next
+   * write-back makes them durable and the header name them.
+   *
+   * @return the offset after the new structures
+   */
+  long refcountArea(long startOffset, long additionalClusters) throws IOException {
+    return allocator.refcountArea(startOffset, additionalClusters, true, 0, 0);
+  }
+
+  /**
+   * The last cluster with a refcount, or -1 ({@link RefcountAllocator#lastUsedCluster}): QEMU's {@code
+   * qcow2_get_last_cluster} below {@code clusters} (the file's length), and beyond it too where clusters were
+   * allocated past the file's end and not written yet (QEMU's file always reaches them).
+   */
+  long lastUsedCluster(long clusters) throws IOException {
+    return allocator.lastUsedCluster(Math.max(clusters, allocator.endCluster()));
   }
 
   /**
@@ -182,6 +214,22 @@ final class RefcountStore implements RefcountBlocks {
     }
   }
 
+  /**
+   * {@link #free} for metadata QEMU frees without a discard ({@code QCOW2_DISCARD_OTHER}: an old L1 or refcount
+   * table): once free, the clusters keep their bytes and blocks in the file, as in qemu-img's.
+   */
+  void freeKeepingBytes(long hostOffset, int clusters) {
+    free(hostOffset, clusters);
+    keepBytes(hostOffset, clusters);
+  }
+
+  /** Lets the next recorded free of each of {@code clusters} clusters from {@code hostOffset} keep its bytes. */
+  void keepBytes(long hostOffset, int clusters) {
+    for (int i = 0; i < clusters; i++) {
+      kept.add((hostOffset >>> clusterBits) + i);
+    }
+  }
+
   boolean hasPendingFrees() {
     return !pendingFrees.isEmpty();
   }
@@ -203,7 +251,8 @@ final class RefcountStore implements RefcountBlocks {
     int n = 0;
     for (long cluster : frees) {
       adjust(cluster << clusterBits, -1);
-      if (get(cluster) == 0) {
+      boolean keep = kept.remove(cluster);
+      if (get(cluster) == 0 && !keep) {
         unused[n++] = cluster;
       }
     }
@@ -378,7 +427,7 @@ final class RefcountStore implements RefcountBlocks {
   public void tableMoved(long[] table, long tableOffset, long oldOffset, long oldBytes) {
     tableDirty = true;
     tableMoved = true;
-    free(oldOffset, (int) Math.ceilDiv(oldBytes, 1L << clusterBits));
+    freeKeepingBytes(oldOffset, (int) Math.ceilDiv(oldBytes, 1L << clusterBits));
   }
 
   @Override

@@ -15,6 +15,7 @@ import dev.vdisk.format.internal.Images;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileDevice;
 import dev.vdisk.io.FileOptions;
+import dev.vdisk.io.Preallocation;
 import dev.vdisk.io.SimulatedHostFile;
 import dev.vdisk.testkit.CrashingDevice;
 import dev.vdisk.testkit.Qemu;
@@ -71,7 +72,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * images from {@link CrashImages} and the disk from {@code CrashingDevice}.
  *
  * <p>Workloads: allocating and partial writes, overwrites, FUA writes, zeroes with and without MAY_TRIM,
- * discards, compressed cluster writes, growing resizes (L1 table moves included), with lazy refcounts on and off,
+ * discards, compressed cluster writes, growing resizes (L1 table moves included; some preallocated with metadata,
+ * falloc or full: {@link GrowthPreallocation}), with lazy refcounts on and off,
  * over several cluster sizes, refcount widths, versions, extended L2 entries (subcluster allocation), overlays over
  * a backing file (copy-on-write from it), and a small L2 cache that forces write-back between flushes. Each workload runs under one of the cache modes that promise durability at a flush, in turn:
  * writeback, writethrough, none, directsync. {@code unsafe} is left out because it ignores flushes: it promises
@@ -100,6 +102,7 @@ class Qcow2CrashIT {
   private static final AtomicLong crashPoints = new AtomicLong();
   private static final AtomicLong workloads = new AtomicLong();
   private static final AtomicLong compressedWrites = new AtomicLong();
+  private static final AtomicLong preallocatedGrowths = new AtomicLong();
   /** Crash points that qemu-img check judged, and of them those whose image was dirty (lazy refcounts). */
   private static final AtomicLong qemuJudged = new AtomicLong();
   private static final AtomicLong qemuJudgedDirty = new AtomicLong();
@@ -116,7 +119,7 @@ class Qcow2CrashIT {
   @AfterAll
   static void report() {
     System.out.println("Qcow2CrashIT: " + workloads + " workloads x crash points = " + crashPoints + " crashes checked, "
-        + repairCrashes + " of them crashed again during their repair; " + compressedWrites + " compressed cluster writes; "
+        + repairCrashes + " of them crashed again during their repair; " + compressedWrites + " compressed cluster writes; " + preallocatedGrowths + " preallocated growths; "
         + durableAcks + " FUA or writethrough acknowledgements; qemu-img check judged " + qemuJudged + " crashed images ("
         + qemuJudgedDirty + " dirty) and their repairs" + (qemuHere ? "" : " (qemu-img not installed)"));
     COUNTS.forEach((k, v) -> System.out.println("Qcow2CrashIT:   " + k + ": " + v[0] + " workloads, " + v[1] + " crash points"));
@@ -241,9 +244,16 @@ class Qcow2CrashIT {
           }
         }
         case 6 -> {
-          // A growing resize, by a few sectors to a few clusters: the new bytes read as zeroes.
+          // A growing resize, by a few sectors to a few clusters: the new bytes read as zeroes. Preallocated in
+          // one of three (metadata, falloc or full: clusters mapped, refcount structures moved to the file's end).
           long grown = Math.min(MAX_SIZE, model.size + 512L * (1 + random.nextInt(64)) + (long) clusterSize * random.nextInt(3));
-          dev.resize(grown);
+          Preallocation mode = random.nextInt(3) == 0 ? Preallocation.values()[1 + random.nextInt(3)] : Preallocation.OFF;
+          if (mode == Preallocation.OFF) {
+            dev.resize(grown);
+          } else {
+            image.growPreallocated(grown, mode);
+            preallocatedGrowths.incrementAndGet();
+          }
           model.size = grown;
           flushes.add(snapshot(model));
           continue;
