@@ -843,12 +843,22 @@ public final class FileDevice implements BlockDevice {
   }
 
   private void writeZeroBuffers(long offset, long length) throws IOException {
+    writeInPieces(offset, length, false);
+  }
+
+  /** Writes {@code [offset, offset + length)} a piece at a time: zeroes, or with {@code rewrite} the bytes read there. */
+  private void writeInPieces(long offset, long length, boolean rewrite) throws IOException {
     try (Arena arena = Arena.ofConfined()) {
-      // Aligned, so that a direct channel takes it without bouncing.
-      ByteBuffer zeroes = arena.allocate(Math.min(length, ZERO_CHUNK), alignment).asByteBuffer();
+      // Aligned, so that a direct channel takes it without bouncing; zeroed by the arena.
+      ByteBuffer piece = arena.allocate(Math.min(length, ZERO_CHUNK), alignment).asByteBuffer();
       for (long pos = offset; pos < offset + length; ) {
-        int n = (int) Math.min(zeroes.capacity(), offset + length - pos);
-        data.write(pos, zeroes.clear().limit(n));
+        int n = (int) Math.min(piece.capacity(), offset + length - pos);
+        piece.clear().limit(n);
+        if (rewrite) {
+          data.read(pos, piece);
+          piece.flip();
+        }
+        data.write(pos, piece);
         pos += n;
       }
     }
@@ -991,19 +1001,7 @@ public final class FileDevice implements BlockDevice {
       if (!e.notSupported()) {
         throw e;
       }
-      rewriteInPlace(offset, length);
-    }
-  }
-
-  private void rewriteInPlace(long offset, long length) throws IOException {
-    try (Arena arena = Arena.ofConfined()) {
-      ByteBuffer chunk = arena.allocate(Math.min(length, ZERO_CHUNK), alignment).asByteBuffer();
-      for (long pos = offset; pos < offset + length; ) {
-        int n = (int) Math.min(chunk.capacity(), offset + length - pos);
-        data.read(pos, chunk.clear().limit(n));
-        data.write(pos, chunk.flip());
-        pos += n;
-      }
+      writeInPieces(offset, length, true);
     }
   }
 
