@@ -7,6 +7,7 @@ import dev.vdisk.Vdisk;
 import dev.vdisk.format.CheckProblem;
 import dev.vdisk.format.CheckResult;
 import dev.vdisk.format.Repair;
+import dev.vdisk.io.CacheMode;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -47,6 +48,10 @@ final class CheckCommand implements Callable<Integer> {
   @Option(names = "-q", description = "Quiet: print no summary, only problems and errors.")
   boolean quiet;
 
+  @Option(names = "-T", paramLabel = "CACHE", defaultValue = "writeback",
+      description = "Cache mode the image is read with (default: writeback).")
+  String cache;
+
   @Parameters(index = "0", paramLabel = "FILE", description = "The image.")
   String file;
 
@@ -80,7 +85,7 @@ final class CheckCommand implements Callable<Integer> {
     };
     CheckReport report;
     try {
-      report = image.check(file, mode, listener);
+      report = image.check(file, CacheMode.parse(cache), mode, listener);
     } catch (UnsupportedOperationException e) {
       err.println(Main.errorLine("check", e.getMessage()));
       return EXIT_NOT_SUPPORTED;

@@ -203,6 +203,11 @@ final class CommandModels {
         .description("Quiet: print no summary, only problems and errors.")
         .descriptionKey("").prompt("")
         .withToString("field boolean dev.vdisk.cli.CheckCommand.quiet").initialValue(c.quiet)).build());
+    s.addOption(ModelBinding.field(() -> c.cache, v -> c.cache = (String) v).bind(OptionSpec.builder("-T")
+        .type(String.class).arity("1").paramLabel("CACHE")
+        .description("Cache mode the image is read with (default: writeback).")
+        .descriptionKey("").prompt("").defaultValue("writeback")
+        .withToString("field String dev.vdisk.cli.CheckCommand.cache").initialValue(c.cache)).build());
     s.addPositional(ModelBinding.field(() -> c.file, v -> c.file = (String) v).bind(PositionalParamSpec.builder().index("0")
         .type(String.class).arity("1").paramLabel("FILE")
         .description("The image.")

@@ -129,11 +129,15 @@ final class ImageOptions {
     }
   }
 
-  /** {@code qemu-img check} (with {@code mode}, {@code check -r}) of {@code file}, a host file or an NBD export. */
-  CheckReport check(String file, Repair mode, CheckListener listener) throws IOException {
+  /**
+   * {@code qemu-img check} (with {@code mode}, {@code check -r}) of {@code file}, a host file or an NBD export, read
+   * with {@code cache} ({@code -T}).
+   */
+  CheckReport check(String file, CacheMode cache, Repair mode, CheckListener listener) throws IOException {
     ImageSpec spec = ImageSpec.parse(file, imageOpts);
     checkedFormat();
-    OpenOptions options = OpenOptions.builder().format(format(spec)).readOnly(true).forceShare(forceShare).build();
+    OpenOptions options = OpenOptions.builder().format(format(spec)).cache(cache).readOnly(true).forceShare(forceShare)
+        .build();
     if (!spec.isNbd()) {
       Path path = checkedPath(spec.file());
       return mode == null ? Vdisk.check(path, options, listener) : Vdisk.repair(path, mode, options, listener);

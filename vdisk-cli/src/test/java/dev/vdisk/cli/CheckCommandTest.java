@@ -64,6 +64,19 @@ class CheckCommandTest {
         "vdisk check: format 'raw': does not support checks (expected: a format with consistency checks, such as qcow2)");
   }
 
+  /** qemu-img check's -T: the cache mode the image is read with. */
+  @Test
+  void readsWithTheCacheModeOfDashT() {
+    String img = dir.resolve("t.qcow2").toString();
+    assertThat(Vdisk.run("create", "-q", "-f", "qcow2", img, "1M").exit()).isZero();
+    Vdisk.Result r = Vdisk.run("check", "-T", "none", img);
+    assertThat(r.exit()).as(r.err()).isZero();
+    assertThat(r.out()).startsWith("No errors were found on the image.");
+    Vdisk.Result bad = Vdisk.run("check", "-T", "bogus", img);
+    assertThat(bad.exit()).isEqualTo(1);
+    assertThat(bad.errLines()).singleElement().asString().contains("cache mode: 'bogus'");
+  }
+
   @Test
   void anUnknownRepairModeIsRefusedBeforeTheFileIsOpened() {
     Vdisk.Result r = Vdisk.run("check", "-r", "some", dir.resolve("missing.qcow2").toString());
