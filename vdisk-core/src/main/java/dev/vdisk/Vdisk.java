@@ -268,8 +268,8 @@ public final class Vdisk {
    * file). Safe mode ({@code unsafe} false) first copies into the image every range it does not define whose bytes
    * differ between its current backing chain and the new one, so the guest reads the same disk before and after;
    * {@code unsafe} changes the header only ({@code -u}). The image is opened for writing under its lock with {@code
-   * options}' format (or a probe) and cache mode, the new backing chain read-only ({@code options}' force-share
-   * applies to it, as {@code -U}). Every argument is checked before the image changes.
+   * options}' format (or a probe) and cache mode, the new backing chain read-only. Every argument is checked before
+   * the image changes.
    *
    * @param progress receives the bytes done and the total
    * @throws IllegalArgumentException if {@code options} are read-only, or {@code backingFormat} names no format
@@ -278,18 +278,20 @@ public final class Vdisk {
    */
   public static void rebase(Path path, String backing, String backingFormat, boolean unsafe, OpenOptions options,
       Progress progress) throws IOException {
-    rebase(path, backing, backingFormat, unsafe, options, options.cache(), progress);
+    rebase(path, backing, backingFormat, unsafe, options, options.cache(), false, progress);
   }
 
   /**
    * {@link #rebase(Path, String, String, boolean, OpenOptions, Progress)} reading the old and the new backing chain
-   * with cache mode {@code backingCache} ({@code qemu-img rebase -T}) instead of {@code options}' cache mode.
+   * with cache mode {@code backingCache} ({@code qemu-img rebase -T}) instead of {@code options}' cache mode, and
+   * with {@code forceShareBacking} ({@code -U}) opening them even while another process holds them. The image itself
+   * is never opened with force-share: it is written.
    */
   public static void rebase(Path path, String backing, String backingFormat, boolean unsafe, OpenOptions options,
-      CacheMode backingCache, Progress progress) throws IOException {
+      CacheMode backingCache, boolean forceShareBacking, Progress progress) throws IOException {
     requireWritable(options, "a rebase");
     Rebase.run(new Rebase.Request(path, options.format().orElse(null), backing,
-        backingFormat, unsafe, options.cache(), backingCache, options.forceShare()), progress);
+        backingFormat, unsafe, options.cache(), backingCache, forceShareBacking), progress);
   }
 
   /**

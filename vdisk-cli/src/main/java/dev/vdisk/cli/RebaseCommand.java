@@ -66,11 +66,11 @@ final class RebaseCommand implements Callable<Integer> {
     }
     CacheMode imageCache = Commands.cacheMode(cache);
     CacheMode backingCache = Commands.cacheMode(sourceCache);
-    OpenOptions options = OpenOptions.builder().format(format).cache(imageCache).forceShare(forceShare).build();
+    OpenOptions options = OpenOptions.builder().format(format).cache(imageCache).build();
     Progress bar = ProgressBars.start("rebase", progress && !quiet, main.err());
     try {
       Vdisk.rebase(Commands.existing(files.getFirst()), backing == null ? "" : backing, backingFormat, unsafe, options,
-          backingCache, bar);
+          backingCache, forceShare, bar);
     } finally {
       ProgressBars.finish(bar);
     }

@@ -197,6 +197,30 @@ class ChainsInteropIT {
     assertThat(Files.readAllBytes(dir.resolve("vbase.qcow2"))).as("base unchanged").isEqualTo(base);
   }
 
+  /**
+   * rebase -U opens the new backing image even while another process writes it (qemu-img's force-share applies to
+   * the backing images; the image itself is written and never force-shared): refused without -U, done with it.
+   */
+  @Test
+  void rebaseOntoAHeldBackingImageNeedsForceShare() throws Exception {
+    PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "qcow2", "held.qcow2", "1M");
+    PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "qcow2", "top.qcow2", "1M");
+    Process holder = new ProcessBuilder("qemu-io", "-f", "qcow2", "-c", "sleep 60000", "held.qcow2")
+        .directory(dir.toFile()).redirectErrorStream(true).start();
+    try {
+      waitForLock(dir.resolve("held.qcow2"));
+      String top = dir.resolve("top.qcow2").toString();
+      Vdisk.Result refused = Vdisk.run("rebase", "-b", "held.qcow2", "-F", "qcow2", top);
+      assertThat(refused.exit()).isEqualTo(1);
+      assertThat(refused.err()).contains("Failed to get shared \"write\" lock");
+      Vdisk.Result forced = Vdisk.run("rebase", "-U", "-b", "held.qcow2", "-F", "qcow2", top);
+      assertThat(forced.exit()).as(forced.err()).isZero();
+    } finally {
+      holder.destroyForcibly().waitFor();
+    }
+    assertThat(PeerTools.check(dir, "qemu-img", "info", "top.qcow2")).contains("backing file: held.qcow2");
+  }
+
   static Stream<Arguments> holders() {
     return Stream.of(Arguments.of("", "Failed to get shared \"write\" lock"), Arguments.of("-r", "Failed to get \"write\" lock"));
   }
