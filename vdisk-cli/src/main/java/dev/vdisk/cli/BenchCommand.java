@@ -74,6 +74,9 @@ final class BenchCommand implements Callable<Integer> {
   @Option(names = "-i", paramLabel = "AIO", description = AioOption.HELP)
   String aio;
 
+  @Option(names = "-n", description = "Native AIO: -i native (qemu-img bench's older spelling; -i wins if given).")
+  boolean nativeAio;
+
   @Parameters(index = "0", arity = "0..1", paramLabel = "FILE", description = "The image (not with --matrix).")
   String file;
 
@@ -132,7 +135,7 @@ final class BenchCommand implements Callable<Integer> {
     }
     BenchSpec spec = spec();
     CacheMode mode = CacheMode.parse(cache);
-    Aio aioMode = AioOption.parse("-i", aio, mode);
+    Aio aioMode = AioOption.parse("-i", aio == null && nativeAio ? "native" : aio, mode);
     boolean json = output.json();
     PrintWriter out = main.out();
     try (Image img = image.open(file, mode, aioMode, !write, ImageUser.TOOL, main.err())) {

@@ -81,6 +81,16 @@ class BenchCommandTest {
     assertThat(lat.get("min").asDouble()).isLessThanOrEqualTo(lat.get("max").asDouble());
   }
 
+  /** qemu-img bench's -n: native AIO, which needs a direct cache mode as -i native does. */
+  @Test
+  void dashNIsNativeAio() throws IOException {
+    Vdisk.Result r = Vdisk.run("bench", "--output=json", "-n", "-t", "none", "-c", "50", img);
+    assertThat(r.exit()).as(r.err()).isZero();
+    assertThat(new ObjectMapper().readTree(r.out()).get("aio").asText()).isEqualTo("native");
+    Vdisk.Result cached = Vdisk.run("bench", "-n", "-c", "50", img);
+    assertThat(cached.exit()).isEqualTo(Vdisk.run("bench", "-i", "native", "-c", "50", img).exit()).isEqualTo(1);
+  }
+
   @Test
   void stepZeroMeansTheRequestSize() {
     Vdisk.Result r = Vdisk.run("bench", "-c", "1", "-s", "512", "-S", "0", img);
