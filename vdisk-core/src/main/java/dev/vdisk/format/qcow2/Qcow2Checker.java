@@ -142,7 +142,7 @@ final class Qcow2Checker {
       // Data clusters are not counted, but QEMU opens the data file and cannot check an image without it.
       String name = head.extensions().dataFile()
           .orElseThrow(() -> invalid("external data file name", "absent", "a data file name header extension with incompatible feature bit 2"));
-      Path path = ImageContext.resolve(imagePath, name);
+      Path path = ImageContext.resolveDataFile(name);
       if (!Files.exists(path)) {
         throw invalid("external data file", path, "an existing file");
       }
