@@ -143,13 +143,13 @@ final class Qcow2Amender {
       down.compressionType = 0;
       down.keepBitmaps = false;
       down.write(file);
-      failUnlessClean(Qcow2Checker.repair(file, name, Repair.LEAKS, problem -> {}));
+      failUnlessClean(Qcow2Checker.repair(file, Repair.LEAKS, problem -> {}));
     }
     progress.accept(1);
   }
 
   private void repair(Repair mode) throws IOException {
-    failUnlessClean(Qcow2Checker.repair(file, name, mode, problems));
+    failUnlessClean(Qcow2Checker.repair(file, mode, problems));
   }
 
   private void failUnlessClean(CheckResult r) throws IOException {

@@ -263,14 +263,14 @@ public final class Qcow2Format implements ImageFormat {
   /** qemu-img check's read-only check: see {@link Qcow2Checker}. */
   @Override
   public CheckResult check(BlockDevice file, Path name, Consumer<CheckProblem> problems) throws IOException {
-    return Qcow2Checker.check(file, name, problems);
+    return Qcow2Checker.check(file, problems);
   }
 
   /** qemu-img check -r: see {@link Qcow2Checker}. */
   @Override
   public CheckResult repair(BlockDevice file, Path name, Repair mode, Consumer<CheckProblem> problems)
       throws IOException {
-    return Qcow2Checker.repair(file, name, mode, problems);
+    return Qcow2Checker.repair(file, mode, problems);
   }
 
   /** qemu-img amend for qcow2: see {@link Qcow2Amender}; {@code size} is left to the caller, a resize. */

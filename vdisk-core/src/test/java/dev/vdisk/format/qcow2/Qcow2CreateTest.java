@@ -78,7 +78,7 @@ class Qcow2CreateTest {
       long rounded = Math.ceilDiv(r.size(), 512) * 512;
       try (FileDevice f = FileDevice.open(image, FileOptions.of(CacheMode.WRITEBACK, true))) {
         List<String> problems = new ArrayList<>();
-        CheckResult c = Qcow2Checker.check(f, f.path(), p -> problems.add(p.message()));
+        CheckResult c = Qcow2Checker.check(f, p -> problems.add(p.message()));
         assertEquals(List.of(), problems, r.toString());
         assertEquals(0, c.corruptions() + c.leaks() + c.checkErrors(), r.toString());
         if (o.dataFile().isEmpty() && (o.preallocation() == Preallocation.FALLOC || o.preallocation() == Preallocation.FULL)) {
