@@ -44,7 +44,8 @@ final class Qcow2Amender {
   }
 
   /**
-   * Amends the qcow2 image in {@code file} (named {@code name}, which a data file's name is relative to).
+   * Amends the qcow2 image in {@code file} (named {@code name}, for messages). A new {@code data_file} name is
+   * recorded as given, as QEMU 7.2's amend records it: the file is neither moved nor opened under it.
    *
    * @param progress receives the fraction done, 0 to 1
    * @param problems receives what the repair of a dirty image finds and fixes, as qemu-img check -r reports it
