@@ -17,7 +17,7 @@ import java.util.Optional;
  * memory, inside a crash simulator, or on a network device.
  */
 public interface ImageContext {
-  /** The image's name as given: for messages, and what names recorded in the image are relative to. */
+  /** The image's name as given: for messages, and what backing file names recorded in the image are relative to. */
   Path name();
 
   /**
@@ -57,7 +57,7 @@ public interface ImageContext {
    * @throws BlockDeviceException for names that are not local paths (json:, URLs) or not valid paths
    */
   static Path resolve(Path image, String file) throws IOException {
-    Path p = resolveDataFile(file);
+    Path p = resolveDataFile(file);   // the checks a data file name gets, then the name as given
     // A protocol name (RBD) is not relative to the image's directory either, as in QEMU.
     return p.isAbsolute() || RbdName.isRbd(file) ? p : image.resolveSibling(p);
   }
