@@ -94,7 +94,8 @@ public sealed interface CreateOptions {
    * @param preallocation {@code off}, {@code metadata}, {@code falloc} or {@code full}
    * @param backingFile the backing file's name as it will be recorded (relative to the image's directory)
    * @param backingFormat the backing file's format (only with a backing file)
-   * @param dataFile an external data file's name as it will be recorded (compat 1.1)
+   * @param dataFile an external data file's name as it will be recorded (compat 1.1; relative to the current
+   *     directory, as in QEMU)
    * @param dataFileRaw the data file is a valid raw image of the disk (only with a data file)
    */
   record Qcow2(String compat, long clusterSize, int refcountBits, boolean lazyRefcounts, boolean extendedL2,

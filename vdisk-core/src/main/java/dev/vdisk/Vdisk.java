@@ -56,8 +56,9 @@ public final class Vdisk {
   private Vdisk() {}
 
   /**
-   * Opens the image in the host file {@code path} with its backing chain and data file (names recorded in the image
-   * are relative to {@code path}'s directory), under QEMU's image locks.
+   * Opens the image in the host file {@code path} with its backing chain and data file (a backing file name recorded
+   * in the image is relative to {@code path}'s directory, a data file name to the current directory, as in QEMU),
+   * under QEMU's image locks.
    *
    * @throws IOException if the file cannot be opened or is not a valid image of the format
    */
@@ -88,9 +89,10 @@ public final class Vdisk {
   /**
    * The context {@link #open(Path, OpenOptions)} opens an image in, for an image named {@code name} whose bytes are
    * another device (a host block device the caller opened), for {@link #open(BlockDevice, ImageContext,
-   * OpenOptions)}: the backing and data files it records are host files (or RBD images) named relative to
-   * {@code name}'s directory, as QEMU's {@code path_combine}; the data file is opened with {@code options}, the
-   * backing chain read-only with its cache mode, at most 64 images deep and without loops.
+   * OpenOptions)}: the backing and data files it records are host files (or RBD images), a backing file named
+   * relative to {@code name}'s directory, as QEMU's {@code path_combine}, a data file relative to the current
+   * directory, as QEMU opens it; the data file is opened with {@code options}, the backing chain read-only with its
+   * cache mode, at most 64 images deep and without loops.
    */
   public static ImageContext fileContext(Path name, FileOptions options) {
     return FileContext.of(name, options);

@@ -22,11 +22,14 @@ class CreateOptionsTest {
   @ParameterizedTest
   @ValueSource(strings = {"", "cluster_size=4k", "compat=0.10", "refcount_bits=1,lazy_refcounts=on",
       "extended_l2=on,cluster_size=32k,preallocation=metadata", "compression_type=zstd", "backing_file=b.qcow2,backing_fmt=qcow2",
-      "data_file=d.raw,data_file_raw=on"})
+      "data_file=DATA,data_file_raw=on"})
   void typedOptionsCreateTheSameBytesAsTheOptionString(String dashO) throws IOException {
-    Map<String, String> map = OptionString.parse(dashO);
+    // DATA: one absolute data file name (a relative one is relative to the current directory), made by each create.
+    Path data = dir.resolve("d.raw");
+    Map<String, String> map = OptionString.parse(dashO.replace("DATA", data.toString()));
     Path fromMap = Files.createDirectory(dir.resolve("map")).resolve("img.qcow2");
     FormatRegistry.byName("qcow2").create(fromMap, 100 << 20, map, false);
+    Files.deleteIfExists(data);
     Path fromTyped = Files.createDirectory(dir.resolve("typed")).resolve("img.qcow2");
     Vdisk.create(fromTyped, 100 << 20, CreateOptions.parse("qcow2", map), false);
     assertThat(Files.readAllBytes(fromTyped)).isEqualTo(Files.readAllBytes(fromMap));

@@ -49,7 +49,11 @@ class AmendInteropIT {
     return all;
   }
 
-  /** Layout name, qemu-img create options, the qemu-io / qemu-img steps that fill it, and the -o cases. */
+  /**
+   * Layout name, qemu-img create options, the qemu-io / qemu-img steps that fill it, and the -o cases; DATA stands
+   * for the data file's absolute name (a relative one is relative to the current directory, which is not the test's
+   * for vdisk in-process).
+   */
   static Stream<Arguments> layouts() {
     List<String> all = with(COMMON, BAD);
     return Stream.of(
@@ -87,9 +91,9 @@ class AmendInteropIT {
             List.of("io write -c -P 1 0 64k"), List.of("compat=0.10", "refcount_bits=2")),
         Arguments.of("zstd without compressed clusters", "compression_type=zstd",
             List.of("io write -P 1 0 64k"), List.of("compat=0.10")),
-        Arguments.of("external data file", "data_file=data.raw,data_file_raw=on",
+        Arguments.of("external data file", "data_file=DATA,data_file_raw=on",
             List.of("io write -P 1 0 64k"), List.of("compat=0.10", "data_file_raw=on", "data_file_raw=off",
-                "data_file=data.raw", "refcount_bits=8", "lazy_refcounts=on")));
+                "data_file=DATA", "refcount_bits=8", "lazy_refcounts=on")));
   }
 
   @ParameterizedTest(name = "{0}")
@@ -98,7 +102,9 @@ class AmendInteropIT {
     Path original = dir.resolve("original.qcow2");
     PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "qcow2", "base.qcow2", "64M");
     PeerTools.check(dir, "qemu-io", "-c", "write -P 7 0 4M", dir.resolve("base.qcow2").toString());
-    PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "qcow2", "-o", createOptions, original.toString(), "64M");
+    String data = dir.resolve("data.raw").toString();
+    PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "qcow2", "-o", createOptions.replace("DATA", data),
+        original.toString(), "64M");
     for (String step : steps) {
       String[] words = step.split(" ", 2);
       switch (words[0]) {
@@ -115,7 +121,7 @@ class AmendInteropIT {
     }
     List<String> failures = new ArrayList<>();
     for (String options : cases) {
-      failures.addAll(compare(layout, original, options));
+      failures.addAll(compare(layout, original, options.replace("DATA", data)));
     }
     assertThat(failures).as(layout).isEmpty();
   }

@@ -37,8 +37,9 @@ class BitmapInteropIT {
   @ValueSource(strings = {"cluster_size=65536", "cluster_size=4096", "cluster_size=512,refcount_bits=1",
       "extended_l2=on,cluster_size=16384", "lazy_refcounts=on", "cluster_size=2097152", "data_file=data.raw"})
   void writesThroughVdiskKeepBitmapsAsQemuKeepsThem(String options) throws Exception {
-    Path ours = withBitmaps("ours.qcow2", options.replace("data.raw", "ours.raw"));
-    Path theirs = withBitmaps("theirs.qcow2", options.replace("data.raw", "theirs.raw"));
+    // Absolute data file names: a relative one is relative to the current directory, not the test's for vdisk.
+    Path ours = withBitmaps("ours.qcow2", options.replace("data.raw", dir.resolve("ours.raw").toString()));
+    Path theirs = withBitmaps("theirs.qcow2", options.replace("data.raw", dir.resolve("theirs.raw").toString()));
     // A first session by QEMU sets bits that vdisk must keep.
     for (Path p : List.of(ours, theirs)) {
       PeerTools.check(dir, "qemu-io", "-c", "write -P 9 30M 128k", p.toString());

@@ -42,7 +42,7 @@ class ConvertCompareInteropIT {
         qcow2("qcow2 cluster 64K", "cluster_size=65536", 16 * MIB, 65536),
         qcow2("qcow2 cluster 2M", "cluster_size=2097152", 32 * MIB, 2 << 20),
         qcow2("qcow2 extended L2", "extended_l2=on", 16 * MIB, 65536),
-        qcow2("qcow2 external data file", "data_file=disk.data,data_file_raw=off", 16 * MIB, 65536),
+        qcow2("qcow2 external data file", "data_file=DATA,data_file_raw=off", 16 * MIB, 65536),
         compressed("qcow2 zlib compressed", "compression_type=zlib"),
         compressed("qcow2 zstd compressed", "compression_type=zstd"),
         Arguments.of("qcow2 backing chain, depth 3", (Maker) ConvertCompareInteropIT::chain),
@@ -53,9 +53,12 @@ class ConvertCompareInteropIT {
         }));
   }
 
+  /** A qcow2 source made with {@code options}, where DATA stands for {@code disk.data}'s absolute name. */
   private static Arguments qcow2(String name, String options, long size, int cluster) {
     return Arguments.of(name, (Maker) d -> {
-      qemuImg(d, "create", "-f", "qcow2", "-o", options, "disk.qcow2", Long.toString(size));
+      // Absolute: a relative data file name is relative to the current directory, not the test's for vdisk in-process.
+      qemuImg(d, "create", "-f", "qcow2", "-o", options.replace("DATA", d.resolve("disk.data").toString()), "disk.qcow2",
+          Long.toString(size));
       scribble(d, "qcow2", "disk.qcow2", size, cluster);
       return "disk.qcow2";
     });
@@ -167,9 +170,7 @@ class ConvertCompareInteropIT {
     Files.deleteIfExists(dir.resolve("v.raw"));
     PeerTools.check(dir, "qemu-img", "convert", "--salvage", "-O", "raw", "bad.qcow2", "q.raw");
     // In a process of its own: the warnings are the library's notices, which the command's JVM prints on stderr.
-    PeerTools.Result salvaged = PeerTools.run(dir, ProcessHandle.current().info().command().orElse("java"),
-        "--enable-native-access=ALL-UNNAMED", "-jar", Path.of("target", "vdisk.jar").toAbsolutePath().toString(),
-        "convert", "--salvage", "-O", "raw", "bad.qcow2", "v.raw");
+    PeerTools.Result salvaged = Vdisk.runIn(dir, "convert", "--salvage", "-O", "raw", "bad.qcow2", "v.raw");
     assertThat(salvaged.exit()).as(salvaged.err()).isZero();
     List<String> warnings = salvaged.err().lines().filter(l -> l.contains("error while reading offset")).toList();
     assertThat(warnings).hasSize(128).first().asString().startsWith("WARNING: ")

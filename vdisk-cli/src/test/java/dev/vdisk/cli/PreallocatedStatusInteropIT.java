@@ -59,11 +59,13 @@ class PreallocatedStatusInteropIT {
       "cluster_size=2M,preallocation=metadata",
       "cluster_size=2M,preallocation=falloc",
       "cluster_size=16k,extended_l2=on,preallocation=metadata",
-      "data_file=img.data,preallocation=metadata",
-      "data_file=img.data,preallocation=falloc",
+      "data_file=DATA,preallocation=metadata",
+      "data_file=DATA,preallocation=falloc",
   })
   void everyStatusPathAgreesWithQemu(String options) throws Exception {
-    PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "qcow2", "-o", options, "img.qcow2", SIZE);
+    // DATA: img.data's absolute name (a relative one is relative to the current directory, not the test's for vdisk).
+    PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "qcow2", "-o", options.replace("DATA", path("img.data")),
+        "img.qcow2", SIZE);
     PeerTools.check(dir, "qemu-io", "-f", "qcow2", "-c", "write -P 1 0 64k", "-c", "write -z 128k 64k",
         "-c", "write -P 2 1M 4k", "-c", "write -z 2M 4k", "-c", "write -z 4M 2M", "-c", "discard 8M 64k",
         "-c", "write -P 3 30M 2M", "img.qcow2");

@@ -102,9 +102,13 @@ class Qcow2AllocationInteropIT {
     return 65536;
   }
 
-  /** {@code NAME.qcow2} of 4 MiB with {@code options} (DATA standing for {@code NAME.data}), over a shared backing file. */
+  /**
+   * {@code NAME.qcow2} of 4 MiB with {@code options} (DATA standing for {@code NAME.data}'s absolute name: a data file
+   * name is relative to the current directory, which is not the test's for vdisk in-process), over a shared backing
+   * file.
+   */
   private void make(String name, String options, boolean backing) throws IOException, InterruptedException {
-    String o = options.replace("DATA", name + ".data");
+    String o = options.replace("DATA", dir.resolve(name + ".data").toString());
     if (backing) {
       if (!Files.exists(dir.resolve("base.qcow2"))) {
         PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "qcow2", "base.qcow2", "4M");

@@ -13,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -73,7 +74,8 @@ class Qcow2CreateInteropIT {
       PeerTools.check(d, "qemu-io", "-f", "raw", "-c", "write -P 7 1M 64k", "base.raw");
     }
     PeerTools.check(q, command(List.of("qemu-img", "create", "-q", "-f", "qcow2"), args, q.resolve("img.qcow2")));
-    Vdisk.Result r = Vdisk.run(command(List.of("create", "-q", "-f", "qcow2"), args, v.resolve("img.qcow2")));
+    // In a process of its own in v, as qemu-img runs in q: a relative data file name is relative to the current directory.
+    PeerTools.Result r = Vdisk.runIn(v, command(List.of("create", "-q", "-f", "qcow2"), args, v.resolve("img.qcow2")));
     assertThat(r.exit()).as(r.err()).isZero();
     for (String name : List.of("img.qcow2", "img.data")) {
       assertThat(Files.exists(v.resolve(name))).as(name).isEqualTo(Files.exists(q.resolve(name)));
@@ -99,6 +101,40 @@ class Qcow2CreateInteropIT {
         .isEqualTo("Images are identical.\n");
     Vdisk.Result vinfo = Vdisk.run("info", "--output=json", v.resolve("img.qcow2").toString());
     assertThat(vinfo.exit()).as(vinfo.err()).isZero();
+  }
+
+  /**
+   * A relative data file name is relative to the current directory, not to the image's (QEMU 7.2's
+   * qcow2_co_create_opts creates it and qcow2_do_open opens it by the name as given): with the image in a
+   * subdirectory, vdisk creates the data file where qemu-img creates its own, each tool writes the other's image from
+   * that directory, and neither tool opens or checks either image from the image's own directory.
+   */
+  @Test
+  void relativeDataFileNameIsRelativeToTheCurrentDirectory() throws IOException, InterruptedException {
+    Path sub = Files.createDirectories(dir.resolve("sub"));
+    PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "qcow2", "-o", "data_file=q.data", "sub/q.qcow2", "1M");
+    PeerTools.Result made = Vdisk.runIn(dir, "create", "-q", "-f", "qcow2", "-o", "data_file=v.data", "sub/v.qcow2", "1M");
+    assertThat(made.exit()).as(made.err()).isZero();
+    for (String data : List.of("q.data", "v.data")) {
+      assertThat(dir.resolve(data)).as(data).exists();
+      assertThat(sub.resolve(data)).as(data).doesNotExist();
+    }
+    PeerTools.check(dir, "qemu-io", "-c", "write -P 7 0 64k", "sub/v.qcow2");
+    PeerTools.Result wrote = Vdisk.runIn(dir, "io", "-c", "write -P 7 0 64k", "sub/q.qcow2");
+    assertThat(wrote.exit()).as(wrote.err()).isZero();
+    assertThat(Files.mismatch(dir.resolve("v.data"), dir.resolve("q.data"))).as("data files differ at byte").isEqualTo(-1L);
+    assertThat(PeerTools.check(dir, "qemu-img", "compare", "sub/q.qcow2", "sub/v.qcow2")).isEqualTo("Images are identical.\n");
+    for (String image : List.of("q.qcow2", "v.qcow2")) {
+      assertBothFail(image + " opened from sub/", PeerTools.run(sub, "qemu-io", "-c", "read 0 512", image),
+          Vdisk.runIn(sub, "io", "-c", "read 0 512", image));
+      assertBothFail(image + " checked from sub/", PeerTools.run(sub, "qemu-img", "check", image),
+          Vdisk.runIn(sub, "check", image));
+    }
+  }
+
+  private static void assertBothFail(String what, PeerTools.Result theirs, PeerTools.Result ours) {
+    assertThat(theirs.exit()).as("qemu: " + what).isNotZero();
+    assertThat(ours.exit()).as("vdisk: " + what + ": " + ours.out() + ours.err()).isEqualTo(theirs.exit());
   }
 
   /**

@@ -91,7 +91,8 @@ class Qcow2MapInfoInteropIT {
         return "snap.qcow2";
       }
       case "data file" -> {
-        img("create", "-q", "-f", "qcow2", "-o", "data_file=disk.data", "df.qcow2", "4M");
+        // Absolute: a relative data file name is relative to the current directory, not the test's for vdisk.
+        img("create", "-q", "-f", "qcow2", "-o", "data_file=" + dir.resolve("disk.data"), "df.qcow2", "4M");
         io("qcow2", "df.qcow2", "write -P 1 64k 64k", "write -z 1M 64k");
         return "df.qcow2";
       }

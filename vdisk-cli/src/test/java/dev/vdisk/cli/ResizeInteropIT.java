@@ -128,7 +128,8 @@ class ResizeInteropIT {
   void growingQcow2PreallocatedMatchesQemuImg(String mode, String options, String oldSize, String write, String size,
       boolean identical) throws IOException, InterruptedException {
     for (String name : List.of("ours", "theirs")) {
-      img("create", "-q", "-f", "qcow2", "-o", options.replace("DATA", name + ".data"), name + ".qcow2", oldSize);
+      // DATA: NAME.data's absolute name (a relative one is relative to the current directory, not the test's for vdisk).
+      img("create", "-q", "-f", "qcow2", "-o", options.replace("DATA", dir.resolve(name + ".data").toString()), name + ".qcow2", oldSize);
       if (write != null) {
         PeerTools.check(dir, "qemu-io", "-f", "qcow2", "-c", write, name + ".qcow2");
       }
@@ -249,7 +250,8 @@ class ResizeInteropIT {
       "data_file=DATA,data_file_raw=on,extended_l2=on", "cluster_size=4096,lazy_refcounts=on"})
   void shrinkingQcow2MatchesQemuImg(String options) throws IOException, InterruptedException {
     for (String name : List.of("ours", "theirs")) {
-      img("create", "-q", "-f", "qcow2", "-o", options.replace("DATA", name + ".data"), name + ".qcow2", "64M");
+      // DATA: NAME.data's absolute name (a relative one is relative to the current directory, not the test's for vdisk).
+      img("create", "-q", "-f", "qcow2", "-o", options.replace("DATA", dir.resolve(name + ".data").toString()), name + ".qcow2", "64M");
       PeerTools.check(dir, "qemu-io", "-f", "qcow2", "-c", "write -P 0x11 0 20M", "-c", "write -P 0x22 24M 9M",
           "-c", "write -z 40M 1M", "-c", "write -P 0x33 50M 10M", "-c", "write -P 0x44 63M 1M", name + ".qcow2");
     }

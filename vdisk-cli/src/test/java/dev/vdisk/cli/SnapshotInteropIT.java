@@ -266,7 +266,7 @@ class SnapshotInteropIT {
       switch (kind) {
         case "raw" -> PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "raw", p.toString(), "1M");
         case "datafile" -> PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "qcow2", "-o",
-            "data_file=" + name + ".data", p.toString(), "1M");
+            "data_file=" + dir.resolve(name + ".data"), p.toString(), "1M");
         default -> {
           PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "qcow2", p.toString(), "1M");
           PeerTools.check(dir, "qemu-img", "snapshot", "-c", "s", p.toString());

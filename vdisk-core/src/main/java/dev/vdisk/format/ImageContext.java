@@ -17,7 +17,7 @@ import java.util.Optional;
  * memory, inside a crash simulator, or on a network device.
  */
 public interface ImageContext {
-  /** The image's name as given: for messages, and what names recorded in the image are relative to. */
+  /** The image's name as given: for messages, and what backing file names recorded in the image are relative to. */
   Path name();
 
   /**
@@ -50,30 +50,38 @@ public interface ImageContext {
   Optional<Backing> openBacking(String name, Optional<String> format) throws IOException;
 
   /**
-   * Where {@code file} (a backing or data file name written in the image named {@code image}) points.
+   * Where {@code file} (a backing file name written in the image named {@code image}) points: QEMU's
+   * {@code path_combine}, relative to the directory of the image's name as given, so the combined name is the
+   * full-backing-filename qemu-img prints and still opens from the current directory.
    *
    * @throws BlockDeviceException for names that are not local paths (json:, URLs) or not valid paths
    */
   static Path resolve(Path image, String file) throws IOException {
+    Path p = resolveDataFile(file);   // the checks a data file name gets, then the name as given
+    // A protocol name (RBD) is not relative to the image's directory either, as in QEMU.
+    return p.isAbsolute() || RbdName.isRbd(file) ? p : image.resolveSibling(p);
+  }
+
+  /**
+   * Where {@code file} (an external data file name written in an image) points: the name as given, so a relative
+   * one is relative to the current directory, as QEMU 7.2 creates it (qcow2_co_create_opts) and opens it at every
+   * open (qcow2_do_open opens {@code image_data_file} without path_combine), wherever the image lies.
+   *
+   * @throws BlockDeviceException for names that are not local paths (json:, URLs) or not valid paths
+   */
+  static Path resolveDataFile(String file) throws IOException {
     if (RbdName.isRbd(file)) {
-      return Path.of(file);   // a protocol name, as in QEMU: not relative to the image's directory
+      return Path.of(file);   // a protocol name, as in QEMU
     }
     if (file.startsWith("json:") || file.contains("://")) {
       throw new BlockDeviceException(BlockError.ENOTSUP, "file name: '" + file + "' (expected: a local file path)");
     }
-    Path p;
     try {
-      p = Path.of(file);
+      return Path.of(file);
     } catch (InvalidPathException e) {
       throw new BlockDeviceException(BlockError.EINVAL, "file name: '" + file + "' (expected: a valid path ("
           + e.getReason() + "))", e);
     }
-    if (p.isAbsolute()) {
-      return p;
-    }
-    // QEMU's path_combine: relative to the directory of the image's name as given, so the combined name is the
-    // full-backing-filename qemu-img prints and still opens from the current directory.
-    return image.resolveSibling(p);
   }
 
   /**

@@ -92,7 +92,7 @@ public interface ImageFormat {
    * Opens the file's metadata itself, leniently, so that damage a regular open would refuse is reported as
    * qemu-img reports it. The caller keeps and closes {@code file}.
    *
-   * @param name the image's name, which names recorded in it are relative to
+   * @param name the image's name
    * @param problems receives each problem found, in qemu-img check's words, as it is found
    * @throws IOException when the check cannot be completed (the image cannot be read or is not this format)
    * @throws UnsupportedOperationException unless {@link #supportsCheck()}

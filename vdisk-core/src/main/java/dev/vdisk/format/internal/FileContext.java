@@ -19,9 +19,9 @@ import java.util.Optional;
 import java.util.stream.Collectors;
 
 /**
- * The context of an image in a host file: a backing or data file name is relative to the directory of the image's
- * name (an absolute name is kept), as QEMU's {@code path_combine} resolves backing files (QEMU 7.2 opens a relative
- * data file name from the current directory instead: README says so); a backing file's format is the one the image
+ * The context of an image in a host file: a backing file name is relative to the directory of the image's name (an
+ * absolute name is kept), as QEMU's {@code path_combine} resolves it, and an external data file name is taken as
+ * given (a relative one from the current directory), as QEMU 7.2 opens it; a backing file's format is the one the image
  * records, or probed (with a warning) where it records none. Every backing image is opened read-only with this
  * open's cache mode and guarded by a {@link CheckedDevice}; a data file is opened with this open's options. A chain
  * is at most {@link #MAX_DEPTH} images deep and may not contain an image twice.
@@ -114,7 +114,7 @@ public final class FileContext implements ImageContext {
   /** The data file; for a context {@link #forFacts}, a stand-in that refuses I/O, as qemu-img info opens none. */
   @Override
   public BlockDevice openDataFile(String file) throws IOException {
-    Path path = ImageContext.resolve(name, file);
+    Path path = ImageContext.resolveDataFile(file);
     if (!dataFile) {
       return new UnopenedDataFile(path);
     }

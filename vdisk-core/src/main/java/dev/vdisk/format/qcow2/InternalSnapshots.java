@@ -47,7 +47,7 @@ final class InternalSnapshots {
           + "read-only (expected: repair it with qemu-img check -r all)");
     }
     if ((head.header().incompatibleFeatures() & Features.INCOMPAT_DIRTY) != 0) {
-      CheckResult r = Qcow2Checker.repair(file, path, Repair.ALL, problem -> {});
+      CheckResult r = Qcow2Checker.repair(file, Repair.ALL, problem -> {});
       if (r.checkErrors() > 0 || r.corruptions() > 0) {
         throw new BlockDeviceException(BlockError.EIO, "qcow2: could not repair dirty image " + path
             + " (expected: an image that check -r all repairs)");

@@ -44,7 +44,8 @@ final class Qcow2Amender {
   }
 
   /**
-   * Amends the qcow2 image in {@code file} (named {@code name}, which a data file's name is relative to).
+   * Amends the qcow2 image in {@code file} (named {@code name}, for messages). A new {@code data_file} name is
+   * recorded as given, as QEMU 7.2's amend records it: the file is neither moved nor opened under it.
    *
    * @param progress receives the fraction done, 0 to 1
    * @param problems receives what the repair of a dirty image finds and fixes, as qemu-img check -r reports it
@@ -143,13 +144,13 @@ final class Qcow2Amender {
       down.compressionType = 0;
       down.keepBitmaps = false;
       down.write(file);
-      failUnlessClean(Qcow2Checker.repair(file, name, Repair.LEAKS, problem -> {}));
+      failUnlessClean(Qcow2Checker.repair(file, Repair.LEAKS, problem -> {}));
     }
     progress.accept(1);
   }
 
   private void repair(Repair mode) throws IOException {
-    failUnlessClean(Qcow2Checker.repair(file, name, mode, problems));
+    failUnlessClean(Qcow2Checker.repair(file, mode, problems));
   }
 
   private void failUnlessClean(CheckResult r) throws IOException {

@@ -92,14 +92,13 @@ final class Qcow2Checker {
   }
 
   /**
-   * Checks the qcow2 image whose bytes are {@code file}, standing for the image named {@code path} (which a data
-   * file's name is relative to).
+   * Checks the qcow2 image whose bytes are {@code file}.
    *
    * @param problems receives each problem as it is found
    * @throws IOException when the header cannot be read or the check cannot be completed
    */
-  static CheckResult check(BlockDevice file, Path path, Consumer<CheckProblem> problems) throws IOException {
-    return check(file, path, null, problems);
+  static CheckResult check(BlockDevice file, Consumer<CheckProblem> problems) throws IOException {
+    return check(file, null, problems);
   }
 
   /**
@@ -110,9 +109,8 @@ final class Qcow2Checker {
    * @throws IOException when the check cannot be completed, or {@code -r leaks} meets damage that only a rebuild
    *     of the refcount structures repairs (QEMU: "need to rebuild refcount structures")
    */
-  static CheckResult repair(BlockDevice file, Path path, Repair mode, Consumer<CheckProblem> problems)
-      throws IOException {
-    return check(file, path, mode, problems);
+  static CheckResult repair(BlockDevice file, Repair mode, Consumer<CheckProblem> problems) throws IOException {
+    return check(file, mode, problems);
   }
 
   /**
@@ -134,7 +132,7 @@ final class Qcow2Checker {
     return referenced;
   }
 
-  private static CheckResult check(BlockDevice file, Path imagePath, Repair fix, Consumer<CheckProblem> problems)
+  private static CheckResult check(BlockDevice file, Repair fix, Consumer<CheckProblem> problems)
       throws IOException {
     HostReader reader = new HostReader(file, "image file");
     ImageHead head = ImageHead.readForCheck(reader);
@@ -142,7 +140,7 @@ final class Qcow2Checker {
       // Data clusters are not counted, but QEMU opens the data file and cannot check an image without it.
       String name = head.extensions().dataFile()
           .orElseThrow(() -> invalid("external data file name", "absent", "a data file name header extension with incompatible feature bit 2"));
-      Path path = ImageContext.resolve(imagePath, name);
+      Path path = ImageContext.resolveDataFile(name);
       if (!Files.exists(path)) {
         throw invalid("external data file", path, "an existing file");
       }

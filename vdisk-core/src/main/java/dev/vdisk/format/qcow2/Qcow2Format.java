@@ -99,7 +99,7 @@ public final class Qcow2Format implements ImageFormat {
    * Creates an image byte for byte as {@code qemu-img create -f qcow2} 7.2 does with the same options (see
    * {@link Qcow2CreateOptions}); the size is rounded up to a multiple of 512 as QEMU rounds it. A backing file is
    * recorded as given and not opened here (the caller checks it). An external data file is created too (raw,
-   * with the image's preallocation; a relative name is taken relative to the image's directory) and refused if
+   * with the image's preallocation; a relative name is taken relative to the current directory, as QEMU 7.2 does) and refused if
    * it exists unless {@code overwrite}. Every option is checked before any file is touched.
    */
   @Override
@@ -112,7 +112,7 @@ public final class Qcow2Format implements ImageFormat {
       throw new IllegalArgumentException("backing_file: '" + o.backingFile().orElse("") + "' (expected: header, extensions and names within the first cluster of "
           + (1 << o.clusterBits()) + " bytes; use shorter names or a larger cluster_size)");
     }
-    Path dataPath = o.dataFile().map(name -> resolveSibling(path, name)).orElse(null);
+    Path dataPath = o.dataFile().isPresent() ? ImageContext.resolveDataFile(o.dataFile().get()) : null;
     if (dataPath != null && !overwrite && Files.exists(dataPath, LinkOption.NOFOLLOW_LINKS)) {
       throw new FileAlreadyExistsException(dataPath.toString(), null, "data_file exists");
     }
@@ -236,11 +236,6 @@ public final class Qcow2Format implements ImageFormat {
     });
   }
 
-  private static Path resolveSibling(Path image, String name) {
-    Path parent = image.toAbsolutePath().getParent();
-    return parent == null ? Path.of(name) : parent.resolve(name);
-  }
-
   /**
    * Opens the image in {@code file} with its data file and backing chain, which {@code context} opens. The image
    * owns {@code file} from here on. {@code probed} changes nothing: a guest's writes cannot reach a qcow2 header.
@@ -268,14 +263,14 @@ public final class Qcow2Format implements ImageFormat {
   /** qemu-img check's read-only check: see {@link Qcow2Checker}. */
   @Override
   public CheckResult check(BlockDevice file, Path name, Consumer<CheckProblem> problems) throws IOException {
-    return Qcow2Checker.check(file, name, problems);
+    return Qcow2Checker.check(file, problems);
   }
 
   /** qemu-img check -r: see {@link Qcow2Checker}. */
   @Override
   public CheckResult repair(BlockDevice file, Path name, Repair mode, Consumer<CheckProblem> problems)
       throws IOException {
-    return Qcow2Checker.repair(file, name, mode, problems);
+    return Qcow2Checker.repair(file, mode, problems);
   }
 
   /** qemu-img amend for qcow2: see {@link Qcow2Amender}; {@code size} is left to the caller, a resize. */

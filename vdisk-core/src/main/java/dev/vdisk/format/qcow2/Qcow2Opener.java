@@ -133,7 +133,7 @@ final class Qcow2Opener {
    * the bit unless corruptions remain, which {@link #checkWritable} then refuses.
    */
   private static void repairDirty(BlockDevice file, Path path) throws IOException {
-    CheckResult result = Qcow2Checker.repair(file, path, Repair.ALL,
+    CheckResult result = Qcow2Checker.repair(file, Repair.ALL,
         problem -> log().log(System.Logger.Level.DEBUG, "qcow2: repairing dirty image {0}: {1}", path, problem.message()));
     log().log(System.Logger.Level.INFO, "qcow2: {0} was dirty (lazy refcounts not written back): repaired {1} leaked "
         + "clusters and {2} corruptions before writing", path, result.leaksFixed(), result.corruptionsFixed());

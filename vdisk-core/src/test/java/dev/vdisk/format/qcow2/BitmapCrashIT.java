@@ -132,7 +132,7 @@ class BitmapCrashIT {
       }
       operations++;
       MemoryDevice done = disk.crash(disk.historyLength(), random, CrashingDevice.Tearing.NONE);
-      CheckResult clean = Qcow2Checker.check(done, base, problem -> {});
+      CheckResult clean = Qcow2Checker.check(done, problem -> {});
       assertThat(clean.corruptions() + clean.leaks() + clean.checkErrors()).as("check after '%s'", opName).isZero();
       State s = state(done, base, disk.historyLength(), opName);
       assertThat(s.bitmaps().values()).as("bitmaps after '%s'", opName).doesNotContain("in use");
@@ -163,7 +163,7 @@ class BitmapCrashIT {
     crashed.read(72, features);
     if ((features.getLong(0) & Features.INCOMPAT_DIRTY) == 0) {
       List<String> problems = new ArrayList<>();
-      CheckResult r = Qcow2Checker.check(crashed, base, problem -> problems.add(problem.message()));
+      CheckResult r = Qcow2Checker.check(crashed, problem -> problems.add(problem.message()));
       assertThat(r.corruptions()).as("vdisk check corruptions after a %s: %s", where, problems).isZero();
       assertThat(r.checkErrors()).as("vdisk check errors after a %s: %s", where, problems).isZero();
       if (qemu) {
@@ -203,7 +203,7 @@ class BitmapCrashIT {
     ByteBuffer features = ByteBuffer.allocate(8);
     copy.read(72, features);
     if ((features.getLong(0) & Features.INCOMPAT_DIRTY) != 0) {
-      Qcow2Checker.repair(copy, base, Repair.ALL, problem -> {});
+      Qcow2Checker.repair(copy, Repair.ALL, problem -> {});
     }
     HostReader reader = new HostReader(copy, "image file");
     ImageHead head = ImageHead.read(reader);

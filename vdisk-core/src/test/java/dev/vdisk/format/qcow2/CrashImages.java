@@ -42,7 +42,7 @@ final class CrashImages {
   private static byte[] createUnguarded(Path dir, String name, String layout, int size, int maxSize) throws IOException {
     byte[] guest = new byte[maxSize];
     Path image = dir.resolve(name);
-    Map<String, String> options = options(layout.replace(" + backing", "").replace(" + bitmaps", ""));
+    Map<String, String> options = options(dir, layout.replace(" + backing", "").replace(" + bitmaps", ""));
     if (layout.endsWith(" + backing")) {
       String backing = "backing-" + name;
       new Qcow2Format().create(dir.resolve(backing), size, Map.of(), false);
@@ -72,8 +72,11 @@ final class CrashImages {
     return guest;
   }
 
-  /** {@code a=1,b=2} as a map, in order. */
-  private static Map<String, String> options(String list) {
+  /**
+   * {@code a=1,b=2} as a map, in order; a {@code data_file} name made absolute in {@code dir}, since a relative one is
+   * relative to the current directory (as in QEMU), which is not the test's.
+   */
+  private static Map<String, String> options(Path dir, String list) {
     Map<String, String> options = new LinkedHashMap<>();
     for (String kv : list.split(",")) {
       if (!kv.isBlank()) {
@@ -81,6 +84,7 @@ final class CrashImages {
         options.put(kv.substring(0, eq).trim(), kv.substring(eq + 1).trim());
       }
     }
+    options.computeIfPresent("data_file", (k, name) -> dir.resolve(name).toString());
     return options;
   }
 
@@ -102,7 +106,7 @@ final class CrashImages {
   private static Path makeUnguarded(Path dir, String name, String createOptions, long size, String... commands)
       throws IOException {
     Path image = dir.resolve(name);
-    Map<String, String> options = options(createOptions);
+    Map<String, String> options = options(dir, createOptions);
     new Qcow2Format().create(image, size, options, false);
     OpenImage open = null;
     try {

@@ -61,15 +61,20 @@ class Qcow2CorpusIT {
         compressed("zstd compressed, cluster 4K", "compression_type=zstd,cluster_size=4096", 4096),
         compressed("zstd compressed, extended L2", "compression_type=zstd,extended_l2=on", 65536),
         compressed("zlib compressed, compat 0.10", "compat=0.10", 65536),
-        image("data file", "data_file=disk.data,data_file_raw=off", 16 * MIB, 65536),
-        image("data file raw", "data_file=disk.data,data_file_raw=on", 16 * MIB, 65536),
-        image("data file, extended L2", "data_file=disk.data,extended_l2=on", 16 * MIB, 65536),
+        image("data file", "data_file=DATA,data_file_raw=off", 16 * MIB, 65536),
+        image("data file raw", "data_file=DATA,data_file_raw=on", 16 * MIB, 65536),
+        image("data file, extended L2", "data_file=DATA,extended_l2=on", 16 * MIB, 65536),
         Arguments.of("internal snapshots", (Maker) Qcow2CorpusIT::withSnapshots));
   }
 
+  /**
+   * An image made with {@code options}, DATA standing for {@code disk.data}'s absolute name (a relative one is
+   * relative to the current directory, which is not the test's for vdisk).
+   */
   private static Arguments image(String name, String options, long size, int clusterSize) {
     return Arguments.of(name, (Maker) dir -> {
-      Qemu.img(dir, "create", "-f", "qcow2", "-o", options, "disk.qcow2", Long.toString(size));
+      Qemu.img(dir, "create", "-f", "qcow2", "-o", options.replace("DATA", dir.resolve("disk.data").toString()),
+          "disk.qcow2", Long.toString(size));
       scribble(dir, "disk.qcow2", size, clusterSize);
       return "disk.qcow2";
     });

@@ -359,7 +359,7 @@ class Qcow2CrashIT {
     // Like a host file, the disk under the repair grows when written past its end (a rebuild may put new
     // refcount structures there).
     CrashingDevice repaired = new CrashingDevice(crashed);
-    CheckResult found = Qcow2Checker.repair(repaired, file, Repair.ALL, problem -> {});
+    CheckResult found = Qcow2Checker.repair(repaired, Repair.ALL, problem -> {});
     if (!dirty) {
       // The repair's first pass is vdisk's check: what it found is what it fixed plus what is left.
       if (found.corruptions() + found.corruptionsFixed() + found.checkErrors() != 0 && qemuHere && !qemu) {
@@ -375,7 +375,7 @@ class Qcow2CrashIT {
     if (random.nextInt(REPAIR_CRASH_EVERY) == 0) {
       repairCrashes(repaired, dirty, random, file, where);
     }
-    CheckResult r = Qcow2Checker.check(repaired, file, problem -> {});
+    CheckResult r = Qcow2Checker.check(repaired, problem -> {});
     assertThat(r.corruptions()).as("corruptions after the repair of a %s", where).isZero();
     assertThat(r.leaks()).as("leaks after the repair of a %s", where).isZero();
     assertThat(r.checkErrors()).as("check errors after the repair of a %s", where).isZero();
@@ -401,7 +401,7 @@ class Qcow2CrashIT {
       String out = Qemu.checkJson(dir, file.getFileName().toString());
       // Reports of leaks and errors come on stderr, which the helper merges in front of the JSON.
       Map<?, ?> qemu = (Map<?, ?>) Json.parse(out.substring(out.indexOf('{')));
-      CheckResult vdisk = Qcow2Checker.check(crashed, file, problem -> {});
+      CheckResult vdisk = Qcow2Checker.check(crashed, problem -> {});
       String both = "after a " + where + (dirty ? " (dirty)" : "") + ": qemu-img " + qemu + ", vdisk " + vdisk;
       assertThat(List.of(vdisk.corruptions(), vdisk.leaks(), vdisk.checkErrors())).as("check counts %s", both)
           .isEqualTo(List.of(count(qemu, "corruptions"), count(qemu, "leaks"), count(qemu, "check-errors")));
@@ -430,11 +430,11 @@ class Qcow2CrashIT {
     int point = random.nextInt(repair.historyLength() + 1);
     String when = where + ", then a crash at " + point + " of " + repair.historyLength() + " during its repair";
     CrashingDevice again = new CrashingDevice(repair.crash(point, random, CrashingDevice.Tearing.SECTORS));
-    CheckResult found = Qcow2Checker.repair(again, file, Repair.ALL, problem -> {});
+    CheckResult found = Qcow2Checker.repair(again, Repair.ALL, problem -> {});
     if (!dirty) {
       assertThat(found.corruptions() + found.corruptionsFixed()).as("corruptions after a %s", when).isZero();
     }
-    CheckResult r = Qcow2Checker.check(again, file, problem -> {});
+    CheckResult r = Qcow2Checker.check(again, problem -> {});
     assertThat(r.corruptions() + r.leaks() + r.checkErrors()).as("problems after a second repair: %s", when).isZero();
     repairCrashes.incrementAndGet();
   }

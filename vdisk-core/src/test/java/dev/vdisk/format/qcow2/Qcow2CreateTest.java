@@ -70,12 +70,15 @@ class Qcow2CreateTest {
     Path dir = Files.createTempDirectory("qcow2-create");
     try {
       Path image = dir.resolve("t.qcow2");
-      new Qcow2Format().create(image, r.size(), r.options(), false);
-      Qcow2CreateOptions o = Qcow2CreateOptions.parse(r.options());
+      // The data file in dir: a relative name is relative to the current directory, as in QEMU.
+      Map<String, String> options = new LinkedHashMap<>(r.options());
+      options.computeIfPresent("data_file", (k, name) -> dir.resolve(name).toString());
+      new Qcow2Format().create(image, r.size(), options, false);
+      Qcow2CreateOptions o = Qcow2CreateOptions.parse(options);
       long rounded = Math.ceilDiv(r.size(), 512) * 512;
       try (FileDevice f = FileDevice.open(image, FileOptions.of(CacheMode.WRITEBACK, true))) {
         List<String> problems = new ArrayList<>();
-        CheckResult c = Qcow2Checker.check(f, f.path(), p -> problems.add(p.message()));
+        CheckResult c = Qcow2Checker.check(f, p -> problems.add(p.message()));
         assertEquals(List.of(), problems, r.toString());
         assertEquals(0, c.corruptions() + c.leaks() + c.checkErrors(), r.toString());
         if (o.dataFile().isEmpty() && (o.preallocation() == Preallocation.FALLOC || o.preallocation() == Preallocation.FULL)) {

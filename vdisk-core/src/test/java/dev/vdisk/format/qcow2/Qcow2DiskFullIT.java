@@ -402,7 +402,7 @@ class Qcow2DiskFullIT {
   private static Path assertNoLeaks(BlockDevice file, String name, String when) throws Exception {
     Path saved = dir.resolve(name + ".qcow2");
     save(file, saved);
-    CheckResult r = Qcow2Checker.check(file, saved, problem -> {});
+    CheckResult r = Qcow2Checker.check(file, problem -> {});
     assertThat(List.of(r.corruptions(), r.leaks(), r.checkErrors())).as("vdisk check %s: corruptions, leaks, errors", when)
         .containsOnly(0L);
     if (qemuHere) {
@@ -414,7 +414,7 @@ class Qcow2DiskFullIT {
 
   private static void assertConsistent(Path image) throws Exception {
     try (FileDevice f = FileDevice.open(image, FileOptions.of(CacheMode.WRITEBACK, true))) {
-      CheckResult r = Qcow2Checker.check(f, f.path(), problem -> {});
+      CheckResult r = Qcow2Checker.check(f, problem -> {});
       assertThat(r.corruptions()).as("vdisk check of %s", image.getFileName()).isZero();
       assertThat(r.checkErrors()).isZero();
     }

@@ -54,12 +54,12 @@ class Qcow2ImageFuzzTest {
       // Damaged metadata refused with a message: what an untrusted image may get.
     }
     try {
-      Qcow2Checker.check(bytes, NAME, problem -> {});
+      Qcow2Checker.check(bytes, problem -> {});
     } catch (IOException refused) {
       // A check error.
     }
     try {
-      Qcow2Checker.repair(new CrashingDevice(bytes), NAME, Repair.ALL, problem -> {});
+      Qcow2Checker.repair(new CrashingDevice(bytes), Repair.ALL, problem -> {});
     } catch (IOException refused) {
       // Beyond repair.
     }

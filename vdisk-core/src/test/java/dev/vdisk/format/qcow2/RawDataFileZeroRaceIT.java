@@ -53,8 +53,9 @@ class RawDataFileZeroRaceIT {
   @Test
   void zeroingAndOverwritesLeaveBothViewsAlike() throws Exception {
     long size = (long) CLUSTERS * CLUSTER;
-    Qemu.img(dir, "create", "-q", "-f", "qcow2", "-o", "data_file=t.data,data_file_raw=on,cluster_size=" + CLUSTER,
-        "t.qcow2", Long.toString(size));
+    // The data file's absolute name: a relative one is relative to the current directory, not the test's for vdisk.
+    Qemu.img(dir, "create", "-q", "-f", "qcow2", "-o", "data_file=" + dir.resolve("t.data") + ",data_file_raw=on,cluster_size="
+        + CLUSTER, "t.qcow2", Long.toString(size));
     List<Integer> diverged = new ArrayList<>();
     try (OpenImage img = Images.open(dir.resolve("t.qcow2"), "qcow2", FileOptions.of(CacheMode.WRITEBACK, false));
         FileChannel raw = FileChannel.open(dir.resolve("t.data"), StandardOpenOption.READ)) {

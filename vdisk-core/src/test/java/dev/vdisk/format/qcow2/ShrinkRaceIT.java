@@ -57,8 +57,9 @@ class ShrinkRaceIT {
     for (int round = 0; round < ROUNDS; round++) {
       Files.deleteIfExists(dir.resolve("t.qcow2"));
       Files.deleteIfExists(dir.resolve("t.data"));
-      Qemu.img(dir, "create", "-q", "-f", "qcow2", "-o", dataFile + "cluster_size=" + CLUSTER, "t.qcow2",
-          Long.toString(SIZE));
+      // The data file's absolute name: a relative one is relative to the current directory, not the test's for vdisk.
+      Qemu.img(dir, "create", "-q", "-f", "qcow2", "-o", dataFile.replace("t.data", dir.resolve("t.data").toString())
+          + "cluster_size=" + CLUSTER, "t.qcow2", Long.toString(SIZE));
       Qemu.io(dir, "t.qcow2", "write -P 0x11 0 " + SIZE);
       try (OpenImage img = Images.open(dir.resolve("t.qcow2"), "qcow2", options)) {
         Assumptions.assumeTrue(img.file().aio() == options.aio(), options.aio() + " is not available on this kernel");

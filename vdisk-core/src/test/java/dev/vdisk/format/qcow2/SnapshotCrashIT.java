@@ -150,7 +150,7 @@ class SnapshotCrashIT {
       operations.incrementAndGet();
       states.add(new State(disk.historyLength(), opName, Map.copyOf(snapshots), active));
       List<String> problems = new ArrayList<>();
-      CheckResult clean = Qcow2Checker.check(disk.crash(disk.historyLength(), random, CrashingDevice.Tearing.NONE), base,
+      CheckResult clean = Qcow2Checker.check(disk.crash(disk.historyLength(), random, CrashingDevice.Tearing.NONE),
           problem -> problems.add(problem.message()));
       assertThat(clean.corruptions() + clean.leaks() + clean.checkErrors()).as("check after '%s': %s", opName, problems)
           .isZero();
@@ -216,7 +216,7 @@ class SnapshotCrashIT {
     boolean dirty = (features.getLong(0) & Features.INCOMPAT_DIRTY) != 0;
     if (!dirty) {
       List<String> problems = new ArrayList<>();
-      CheckResult r = Qcow2Checker.check(crashed, base, problem -> problems.add(problem.message()));
+      CheckResult r = Qcow2Checker.check(crashed, problem -> problems.add(problem.message()));
       assertThat(r.corruptions()).as("vdisk check corruptions after a %s: %s", where, problems).isZero();
       assertThat(r.checkErrors()).as("vdisk check errors after a %s", where).isZero();
       if (qemu) {
@@ -259,8 +259,8 @@ class SnapshotCrashIT {
       }
     }
     CrashingDevice repaired = new CrashingDevice(crashed);
-    Qcow2Checker.repair(repaired, base, dev.vdisk.format.Repair.ALL, problem -> {});
-    CheckResult r = Qcow2Checker.check(repaired, base, problem -> {});
+    Qcow2Checker.repair(repaired, dev.vdisk.format.Repair.ALL, problem -> {});
+    CheckResult r = Qcow2Checker.check(repaired, problem -> {});
     assertThat(r.corruptions() + r.leaks() + r.checkErrors()).as("problems after the repair of a %s", where).isZero();
   }
 

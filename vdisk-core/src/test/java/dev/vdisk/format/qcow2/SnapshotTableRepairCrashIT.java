@@ -50,12 +50,12 @@ class SnapshotTableRepairCrashIT {
     ByteBuffer.wrap(bytes).putLong(64, (1L << 30) + Math.ceilDiv(bytes.length, 2 << 20) * (2L << 20));
     MemoryDevice start = new MemoryDevice(bytes.length);
     start.write(0, ByteBuffer.wrap(bytes), Set.of());
-    long damage = Qcow2Checker.check(start.copy(), image, p -> {}).corruptions();
+    long damage = Qcow2Checker.check(start.copy(), p -> {}).corruptions();
     assertThat(damage).isPositive();
 
     CrashingDevice disk = new CrashingDevice(start.copy());
-    Qcow2Checker.repair(disk, image, Repair.ALL, p -> {});
-    CheckResult repaired = Qcow2Checker.check(disk, image, p -> {});
+    Qcow2Checker.repair(disk, Repair.ALL, p -> {});
+    CheckResult repaired = Qcow2Checker.check(disk, p -> {});
     assertThat(repaired.corruptions() + repaired.leaks() + repaired.checkErrors()).as("check after the repair").isZero();
     Random random = new Random(options.hashCode());
     int history = disk.historyLength();
@@ -63,7 +63,7 @@ class SnapshotTableRepairCrashIT {
       MemoryDevice crashed = disk.crash(point, random, CrashingDevice.Tearing.SECTORS);
       String where = options + ", crash at " + point + " of " + history;
       List<String> problems = new ArrayList<>();
-      CheckResult after = Qcow2Checker.check(crashed.copy(), image, p -> {
+      CheckResult after = Qcow2Checker.check(crashed.copy(), p -> {
         // The refcount repair lowers shared counts to 1 before it sets the COPIED flags: a flag missing where the
         // count is 1 is the safe side (a write copies the cluster), counted as a corruption by QEMU too.
         if (p.kind() == CheckProblem.Kind.CORRUPTION && !p.message().matches("ERROR OFLAG_COPIED .*entry=[0-7]?\\p{XDigit}{0,15} refcount=1")) {
@@ -72,8 +72,8 @@ class SnapshotTableRepairCrashIT {
       });
       assertThat(after.checkErrors()).as(where).isZero();
       assertThat((long) problems.size()).as(where + ": " + problems).isLessThanOrEqualTo(damage);
-      Qcow2Checker.repair(crashed, image, Repair.ALL, p -> {});
-      CheckResult clean = Qcow2Checker.check(crashed, image, p -> {});
+      Qcow2Checker.repair(crashed, Repair.ALL, p -> {});
+      CheckResult clean = Qcow2Checker.check(crashed, p -> {});
       assertThat(clean.corruptions() + clean.leaks() + clean.checkErrors()).as(where + ": after a second repair").isZero();
       if (qemuHere && (point % 10 == 0 || point == history)) {
         Path copy = dir.resolve("crashed-" + point + "-" + name);
