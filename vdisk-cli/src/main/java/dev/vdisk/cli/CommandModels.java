@@ -502,6 +502,11 @@ final class CommandModels {
         .description("Image format; probed when absent.")
         .descriptionKey("").prompt("")
         .withToString("field String dev.vdisk.cli.RebaseCommand.format").initialValue(c.format)).build());
+    s.addOption(ModelBinding.field(() -> c.imageOpts, v -> c.imageOpts = (boolean) v).bind(OptionSpec.builder("--image-opts")
+        .type(boolean.class).arity("0").paramLabel("<imageOpts>")
+        .description("IMAGE is a QEMU option string: driver=raw|qcow2,file.filename=PATH.")
+        .descriptionKey("").prompt("")
+        .withToString("field boolean dev.vdisk.cli.RebaseCommand.imageOpts").initialValue(c.imageOpts)).build());
     s.addOption(ModelBinding.field(() -> c.backing, v -> c.backing = (String) v).bind(OptionSpec.builder("-b")
         .type(String.class).arity("1").paramLabel("NEWBASE")
         .description("The new backing file (\"\": none, the image is flattened).")
@@ -565,6 +570,11 @@ final class CommandModels {
         .description("Image format; probed when absent.")
         .descriptionKey("").prompt("")
         .withToString("field String dev.vdisk.cli.CommitCommand.format").initialValue(c.format)).build());
+    s.addOption(ModelBinding.field(() -> c.imageOpts, v -> c.imageOpts = (boolean) v).bind(OptionSpec.builder("--image-opts")
+        .type(boolean.class).arity("0").paramLabel("<imageOpts>")
+        .description("IMAGE is a QEMU option string: driver=raw|qcow2,file.filename=PATH.")
+        .descriptionKey("").prompt("")
+        .withToString("field boolean dev.vdisk.cli.CommitCommand.imageOpts").initialValue(c.imageOpts)).build());
     s.addOption(ModelBinding.field(() -> c.base, v -> c.base = (String) v).bind(OptionSpec.builder("-b")
         .type(String.class).arity("1").paramLabel("BASE")
         .description("The image of the backing chain to commit into (implies -d).")

@@ -17,6 +17,18 @@ final class Commands {
     }
   }
 
+  /**
+   * The image rebase or commit writes, named as given or, with {@code imageOpts}, by a QEMU option string
+   * ({@code --image-opts}: its file and format); an NBD export is refused.
+   */
+  static ImageSpec localImage(String file, boolean imageOpts) {
+    ImageSpec spec = ImageSpec.parse(file, imageOpts);
+    if (spec.isNbd()) {
+      throw new CliException("'" + spec.label() + "': an NBD export (expected: an image in a host file)");
+    }
+    return spec;
+  }
+
   /** {@code file} as a path, or qemu-img's error for an image that does not exist. */
   static Path existing(String file) {
     Path path = Path.of(file);

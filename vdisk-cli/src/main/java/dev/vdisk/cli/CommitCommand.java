@@ -26,6 +26,9 @@ final class CommitCommand implements Callable<Integer> {
   @Option(names = "-f", paramLabel = "FMT", description = "Image format; probed when absent.")
   String format;
 
+  @Option(names = "--image-opts", description = "IMAGE is a QEMU option string: driver=raw|qcow2,file.filename=PATH.")
+  boolean imageOpts;
+
   @Option(names = "-b", paramLabel = "BASE", description = "The image of the backing chain to commit into (implies -d).")
   String base;
 
@@ -53,10 +56,12 @@ final class CommitCommand implements Callable<Integer> {
     if (files.size() != 1) {
       throw new CliException("Expecting one image file name");
     }
-    OpenOptions options = OpenOptions.builder().format(format).cache(Commands.cacheMode(cache)).build();
+    ImageSpec image = Commands.localImage(files.getFirst(), imageOpts);
+    OpenOptions options = OpenOptions.builder().format(image.format() != null ? image.format() : format)
+        .cache(Commands.cacheMode(cache)).build();
     Progress bar = ProgressBars.start("commit", progress && !quiet, main.err());
     try {
-      Vdisk.commit(Commands.existing(files.getFirst()), base, drop, limit, options, bar);
+      Vdisk.commit(Commands.existing(image.file()), base, drop, limit, options, bar);
     } finally {
       ProgressBars.finish(bar);
     }

@@ -28,6 +28,9 @@ final class RebaseCommand implements Callable<Integer> {
   @Option(names = "-f", paramLabel = "FMT", description = "Image format; probed when absent.")
   String format;
 
+  @Option(names = "--image-opts", description = "IMAGE is a QEMU option string: driver=raw|qcow2,file.filename=PATH.")
+  boolean imageOpts;
+
   @Option(names = "-b", paramLabel = "NEWBASE", description = "The new backing file (\"\": none, the image is flattened).")
   String backing;
 
@@ -66,10 +69,12 @@ final class RebaseCommand implements Callable<Integer> {
     }
     CacheMode imageCache = Commands.cacheMode(cache);
     CacheMode backingCache = Commands.cacheMode(sourceCache);
-    OpenOptions options = OpenOptions.builder().format(format).cache(imageCache).build();
+    ImageSpec image = Commands.localImage(files.getFirst(), imageOpts);
+    OpenOptions options = OpenOptions.builder().format(image.format() != null ? image.format() : format)
+        .cache(imageCache).build();
     Progress bar = ProgressBars.start("rebase", progress && !quiet, main.err());
     try {
-      Vdisk.rebase(Commands.existing(files.getFirst()), backing == null ? "" : backing, backingFormat, unsafe, options,
+      Vdisk.rebase(Commands.existing(image.file()), backing == null ? "" : backing, backingFormat, unsafe, options,
           backingCache, forceShare, bar);
     } finally {
       ProgressBars.finish(bar);

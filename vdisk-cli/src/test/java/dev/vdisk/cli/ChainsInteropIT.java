@@ -221,6 +221,22 @@ class ChainsInteropIT {
     assertThat(PeerTools.check(dir, "qemu-img", "info", "top.qcow2")).contains("backing file: held.qcow2");
   }
 
+  /** rebase and commit name their image by QEMU options as qemu-img's --image-opts does. */
+  @Test
+  void rebaseAndCommitTakeImageOpts() throws Exception {
+    PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "qcow2", "base.qcow2", "1M");
+    PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", "top.qcow2");
+    PeerTools.check(dir, "qemu-io", "-f", "qcow2", "-c", "write -P 0x61 0 64k", "top.qcow2");
+    String opts = "driver=qcow2,file.filename=" + dir.resolve("top.qcow2");
+    Vdisk.Result commit = Vdisk.run("commit", "-q", "-d", "--image-opts", opts);
+    assertThat(commit.exit()).as(commit.err()).isZero();
+    assertThat(PeerTools.check(dir, "qemu-io", "-f", "qcow2", "-c", "read -P 0x61 0 64k", "base.qcow2"))
+        .doesNotContain("Pattern verification failed");
+    Vdisk.Result rebase = Vdisk.run("rebase", "-u", "-b", "", "--image-opts", opts);
+    assertThat(rebase.exit()).as(rebase.err()).isZero();
+    assertThat(PeerTools.check(dir, "qemu-img", "info", "top.qcow2")).doesNotContain("backing file");
+  }
+
   static Stream<Arguments> holders() {
     return Stream.of(Arguments.of("", "Failed to get shared \"write\" lock"), Arguments.of("-r", "Failed to get \"write\" lock"));
   }
