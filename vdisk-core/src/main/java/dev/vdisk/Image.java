@@ -111,37 +111,25 @@ public final class Image extends FilterDevice {
   }
 
   /**
-   * {@code qemu-img resize --preallocation}: resizes the image to {@code newSize} and preallocates what it gained.
-   * A raw image in a host file as QEMU's file driver does: FALLOC reserves the new blocks (or writes them, where the
-   * file system cannot reserve), FULL writes zeroes. A qcow2 image allocates the grown clusters as QEMU's {@code
-   * qcow2_co_truncate} does ({@link FormatImage#growPreallocated}): METADATA maps them to host clusters the file
-   * does not hold yet, FALLOC and FULL also reserve or zero-write those. With OFF it is {@link #resize(long)}.
+   * {@code qemu-img resize --preallocation}: resizes the image to {@code newSize} and preallocates what it gained,
+   * as its format does it ({@link FormatImage#growPreallocated}). A raw image in a host file as QEMU's file driver
+   * does: FALLOC reserves the new blocks (or writes them, where the file system cannot reserve), FULL writes zeroes.
+   * A qcow2 image allocates the grown clusters as QEMU's {@code qcow2_co_truncate} does: METADATA maps them to host
+   * clusters the file does not hold yet, FALLOC and FULL also reserve or zero-write those. With OFF it is {@link
+   * #resize(long)}.
    *
    * @throws IllegalArgumentException with QEMU's message for another mode with a shrink or METADATA on a raw image,
-   *     or for another mode on a raw image not in a host file or an image of another format
+   *     or for another mode on a raw image not in a host file
    */
   public void resize(long newSize, Preallocation mode) throws IOException {
     if (mode == Preallocation.OFF) {
       resize(newSize);
       return;
     }
-    long old = size();
-    if (newSize < old) {
+    if (newSize < size()) {
       throw new IllegalArgumentException("Preallocation can only be used for growing images");
     }
-    if (format().equals("qcow2")) {
-      requiredFormatImage().growPreallocated(newSize, mode);
-      return;
-    }
-    if (!format().equals("raw") || file().isEmpty()) {
-      throw new IllegalArgumentException("preallocation: " + mode.spelling() + " on a " + format() + " image "
-          + "(expected: off; a preallocated resize is built for qcow2 images and raw images in host files)");
-    }
-    if (mode == Preallocation.METADATA) {
-      throw new IllegalArgumentException("Unsupported preallocation mode: metadata");
-    }
-    resize(newSize);
-    file().get().preallocate(old, newSize - old, mode);
+    requiredFormatImage().growPreallocated(newSize, mode);
   }
 
   /** True if the format can store persistent dirty bitmaps (a version 3 qcow2 image). */

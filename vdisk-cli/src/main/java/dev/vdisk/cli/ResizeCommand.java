@@ -5,6 +5,7 @@ import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.ImageUser;
 import dev.vdisk.io.Preallocation;
 import java.io.IOException;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -76,11 +77,10 @@ final class ResizeCommand implements Callable<Integer> {
 
   /** A mode by QEMU's spelling; qemu-img's message for others. */
   private static Preallocation parse(String text) {
-    for (Preallocation p : Preallocation.values()) {
-      if (p.spelling().equals(text)) {
-        return p;
-      }
+    try {
+      return Preallocation.parse(text, "resize", List.of(Preallocation.values()));
+    } catch (IllegalArgumentException e) {
+      throw new CliException("Invalid preallocation mode '" + text + "'", e);
     }
-    throw new CliException("Invalid preallocation mode '" + text + "'");
   }
 }

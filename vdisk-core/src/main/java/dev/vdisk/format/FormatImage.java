@@ -3,6 +3,7 @@ package dev.vdisk.format;
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
+import dev.vdisk.io.Preallocation;
 import java.io.IOException;
 import java.util.List;
 import java.util.Optional;
@@ -99,7 +100,7 @@ public interface FormatImage extends BlockDevice {
    *
    * @throws BlockDeviceException ENOTSUP for a format that does not allocate (raw: its file does the preallocating)
    */
-  default void growPreallocated(long newSize, dev.vdisk.io.Preallocation mode) throws IOException {
+  default void growPreallocated(long newSize, Preallocation mode) throws IOException {
     throw new BlockDeviceException(BlockError.ENOTSUP, "resize: preallocation " + mode.spelling() + " on a "
         + format().name() + " image (expected: a format that allocates clusters, such as qcow2)");
   }

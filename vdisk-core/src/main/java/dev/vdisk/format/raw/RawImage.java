@@ -10,6 +10,8 @@ import dev.vdisk.block.RequestQueue;
 import dev.vdisk.format.FormatFacts;
 import dev.vdisk.format.FormatImage;
 import dev.vdisk.format.ImageFormat;
+import dev.vdisk.io.FileDevice;
+import dev.vdisk.io.Preallocation;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.List;
@@ -84,6 +86,26 @@ final class RawImage extends FilterDevice implements FormatImage {
   @Override
   public void resize(long newSize) throws IOException {
     drain.resize(next, newSize);
+  }
+
+  /**
+   * qemu-img resize --preallocation, as QEMU's file driver grows a raw image in a host file: FALLOC reserves the new
+   * blocks (or writes them, where the file system cannot reserve), FULL writes zeroes.
+   *
+   * @throws IllegalArgumentException with QEMU's message for METADATA; for an image not in a host file
+   */
+  @Override
+  public void growPreallocated(long newSize, Preallocation mode) throws IOException {
+    if (!(next instanceof FileDevice file)) {
+      throw new IllegalArgumentException("preallocation: " + mode.spelling() + " on a raw image (expected: off; a "
+          + "preallocated resize is built for qcow2 images and raw images in host files)");
+    }
+    if (mode == Preallocation.METADATA) {
+      throw new IllegalArgumentException("Unsupported preallocation mode: metadata");
+    }
+    long old = size();
+    resize(newSize);
+    file.preallocate(old, newSize - old, mode);
   }
 
   /** Counts a request that changes the file in ({@link ShrinkDrain#enter}), then checks its range ({@link #inside}). */
