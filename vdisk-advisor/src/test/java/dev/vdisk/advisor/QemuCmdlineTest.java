@@ -81,6 +81,14 @@ class QemuCmdlineTest {
   }
 
   @Test
+  void idePlainDriveAndSataDevicesAreTheirBuses() throws Exception {
+    List<Disk> disks = Input.qemuCmdline("qemu-system-x86_64 -drive file=/i/a.raw,format=raw"
+        + " -device ahci,id=ahci0 -drive file=/i/b.raw,format=raw,if=none,id=b -device ide-hd,drive=b,bus=ahci0.0"
+        + " -drive file=/i/c.raw,format=raw,if=none,id=c -device ide-hd,drive=c,bus=ide.1", "cmd").config().disks();
+    assertThat(disks).extracting(Disk::bus).containsExactly(Bus.IDE, Bus.SATA, Bus.IDE);
+  }
+
+  @Test
   void proxmoxFixIsPrintedWithOnlyItsKeysChanged() throws Exception {
     Input in = Input.qemuCmdline(PROXMOX, "pve");
     List<Finding> findings = Fixtures.findings(in, "4.2", null);

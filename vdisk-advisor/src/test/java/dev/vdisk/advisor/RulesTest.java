@@ -102,6 +102,23 @@ class RulesTest {
   }
 
   @Test
+  void emulatedBusesAreFlaggedOnWritableDisksOnly() throws Exception {
+    String xml = domain(fileDisk("vda", "virtio", "type='raw'", RAW, ""), fileDisk("sdb", "scsi", "type='raw'", RAW, ""),
+        fileDisk("hda", "ide", "type='raw'", RAW, ""), fileDisk("sdc", "sata", "type='raw'", RAW, ""),
+        fileDisk("sdd", "usb", "type='raw'", RAW, ""), fileDisk("hdb", "ide", "type='raw'", RAW, "      <readonly/>\n"),
+        fileDisk("sde", "scsi", "type='raw'", RAW, "      <address type='drive' controller='1' bus='0' target='0' unit='0'/>\n"))
+        .replace("<controller type='scsi' index='0' model='virtio-scsi'/>",
+            "<controller type='scsi' index='0' model='virtio-scsi'/><controller type='scsi' index='1' model='lsilogic'/>");
+    List<dev.vdisk.advisor.rules.Finding> found = Fixtures.findings(Input.domainXml(xml, "x.xml"), "7.2", null).stream()
+        .filter(f -> f.rule().equals("emulated-bus")).toList();
+    assertThat(found).extracting(dev.vdisk.advisor.rules.Finding::disk).containsExactly("hda", "sdc", "sdd", "sde");
+    assertThat(found.getFirst().reason()).contains("one command at a time");
+    assertThat(found.get(1).reason()).contains("AHCI");
+    assertThat(found.getFirst().fix()).contains("bus='virtio'").contains("viostor");
+    assertThat(found).allSatisfy(f -> assertThat(f.fixable()).isFalse());
+  }
+
+  @Test
   void qcow2NotPreallocated() throws Exception {
     String other = "/var/lib/libvirt/images/c.qcow2";
     String overlay = "/var/lib/libvirt/images/overlay.qcow2";

@@ -106,8 +106,8 @@ class AdviseCommandTest {
   void listRulesNamesEveryRule() {
     Run r = run("advise", "--list-rules");
     assertThat(r.exit()).isZero();
-    assertThat(r.out().lines()).hasSize(22).anyMatch(l -> l.startsWith("cache-writethrough"))
-        .anyMatch(l -> l.startsWith("virtio-blk-discard"));
+    assertThat(r.out().lines()).hasSize(23).anyMatch(l -> l.startsWith("cache-writethrough"))
+        .anyMatch(l -> l.startsWith("virtio-blk-discard")).anyMatch(l -> l.startsWith("emulated-bus"));
   }
 
   @Test

@@ -261,16 +261,19 @@ public final class QemuCmdlineParser {
     if (driver.startsWith("virtio-blk")) {
       return Bus.VIRTIO_BLK;
     }
+    String bus = device.get("bus");
+    String controllerId = bus == null ? null : bus.substring(0, bus.indexOf('.') < 0 ? bus.length() : bus.indexOf('.'));
     if (driver.startsWith("scsi-")) {
-      String bus = device.get("bus");
-      String controllerId = bus == null ? null : bus.substring(0, bus.indexOf('.') < 0 ? bus.length() : bus.indexOf('.'));
       List<Device> hbas = devices.stream().filter(d -> isScsiHba(d.get("driver"))).toList();
       Device hba = controllerId == null ? (hbas.size() == 1 ? hbas.getFirst() : null)
           : hbas.stream().filter(d -> controllerId.equals(d.get("id"))).findFirst().orElse(null);
       return hba != null && hba.get("driver").startsWith("virtio-scsi") ? Bus.VIRTIO_SCSI : Bus.SCSI;
     }
     if (driver.startsWith("ide-")) {
-      return Bus.IDE;
+      // An ide-hd on an AHCI controller (-device ahci,id=A ... bus=A.0) is a SATA disk.
+      boolean ahci = controllerId != null && devices.stream()
+          .anyMatch(d -> controllerId.equals(d.get("id")) && String.valueOf(d.get("driver")).endsWith("ahci"));
+      return ahci ? Bus.SATA : Bus.IDE;
     }
     return driver.startsWith("usb-") ? Bus.USB : Bus.OTHER;
   }

@@ -17,6 +17,7 @@ public final class Rules {
       new DiscardIgnoredRule(),
       new DetectZeroesUnmapRule(),
       new VirtioBlkDiscardRule(),
+      new EmulatedBusRule(),
       new FormatUnsetRule(),
       new RawSparseDirectRule(),
       new RawFullyAllocatedRule(),
