@@ -5,7 +5,12 @@
 #   convert: a local raw file to a new RBD image and an RBD image to a local raw file, vdisk convert vs qemu-img convert
 #   serve:   vdisk serve vs qemu-nbd exporting the same RBD image (the NBD gateway), driven by the same clients:
 #            qemu-img bench over nbd+unix and nbdcopy to null
-# Prints a Markdown table with each tool's number and vdisk's ratio (above 1.00x: vdisk is faster).
+# Prints a Markdown table with each tool's number and vdisk's ratio (above 1.00x: vdisk is faster). Where the OSD's
+# admin socket answers (a cluster on this host, as the one started here), each bench and convert cell's line on
+# stderr also gives, per tool, the OSD's view of its runs (medians): requests in flight at the OSD (Little's law: the
+# sum of the OSD's op latencies over the run's seconds) and the OSD's mean latency per op. Two tools that keep as many
+# requests at the OSD and differ in time differ by the OSD's latency, not by their own work (the OSD's noise: single
+# runs of either tool spread 1.5-2x on a shared machine).
 #
 # Usage: bench/compare-rbd.sh [-C CEPH_CONF] [-P POOL] [-s SIZE_MIB] [-n COUNT] [-r REPEATS] [-d DIR] [-c REGEX]
 #   -C CEPH_CONF  an existing cluster's ceph.conf (the client.admin keyring it names is used); without it a one-node
@@ -34,7 +39,7 @@ while getopts "C:P:s:n:r:d:c:" opt; do
     r) repeats=$OPTARG ;;
     d) dir=$OPTARG ;;
     c) only=$OPTARG ;;
-    *) sed -n '2,21p' "$0"; exit 2 ;;
+    *) sed -n '2,23p' "$0"; exit 2 ;;
   esac
 done
 for tool in qemu-img qemu-nbd nbdinfo nbdcopy rbd bc; do
@@ -108,6 +113,12 @@ stop_server() {
 
 seconds_of() { sed -n 's/^Run completed in \([0-9.]*\) seconds\.$/\1/p'; }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# The OSD's op count and the sum of its op latencies in seconds (perf counter op_latency), or nothing where osd.0's
+# admin socket does not answer (a remote cluster).
+osd_ops() {
+  ceph --conf "$conf" daemon osd.0 perf dump osd --format=json 2>/dev/null \
+    | grep -o '"op_latency":{"avgcount":[0-9]*,"sum":[0-9.e+-]*' | sed 's/.*"avgcount":\([0-9]*\),"sum":/\1 /' || true
+}
 big=$(( count / 16 > 0 ? count / 16 : 1 ))
 scatter=$((1048576 + 4096))
 unix_uri="nbd+unix:///?socket=$sock"
@@ -134,7 +145,8 @@ if [ -n "$only" ]; then
 fi
 
 run=0
-measure() { # command; prints seconds (qemu-img bench's own figure where it prints one, else wall time)
+measure() { # command; prints seconds (qemu-img bench's own figure where it prints one, else wall time), then, where
+  # the OSD's counters answer, the requests in flight at the OSD and its milliseconds per op over the run
   run=$((run + 1))
   local fresh="vdisk-bench-new-$run"
   local cmd=${1//VDISK/$vdisk}
@@ -143,35 +155,52 @@ measure() { # command; prints seconds (qemu-img bench's own figure where it prin
   cmd=${cmd//ORIG/$(name vdisk-bench-orig)}
   cmd=${cmd//URI/$unix_uri}
   rm -f "$dir/rbd-bench-out.raw"
-  local start end out s
+  local start end out s before after
+  before=$(osd_ops)
   start=$(date +%s.%N)
   out=$($cmd 2>&1) || { echo "compare-rbd: failed: $cmd" >&2; echo "$out" >&2; exit 1; }
   end=$(date +%s.%N)
+  after=$(osd_ops)
   rbd --conf "$conf" rm --no-progress "$pool/$fresh" >/dev/null 2>&1 || true
   s=$(printf '%s\n' "$out" | seconds_of)
-  [ -n "$s" ] && echo "$s" || echo "$end - $start" | bc -l
+  [ -n "$s" ] || s=$(echo "$end - $start" | bc -l)
+  if [ -n "$before" ] && [ -n "$after" ]; then
+    echo "$s $before $after" | awk '{n = $4 - $2; l = $5 - $3; printf "%s %.2f %.3f\n", $1, l / $1, (n > 0 ? 1000 * l / n : 0)}'
+  else
+    echo "$s"
+  fi
+}
+# The median of the OSD figures (field 1: in flight, 2: ms per op) of a tool's runs, "in flight, ms/op", or nothing.
+osd_view() { # "inflight msop;..."
+  [ -n "$1" ] || return 0
+  local f=$(printf '%s' "$1" | tr ';' '\n' | awk '{print $1}' | median)
+  local l=$(printf '%s' "$1" | tr ';' '\n' | awk '{print $2}' | median)
+  echo "; OSD: $f in flight, $l ms/op"
 }
 
 # What starting and opening the RBD image alone cost each tool (info), for reading the short cells' ratios.
-startup_q=$(for _ in $(seq "$repeats"); do measure "qemu-img info IMG"; done | median)
-startup_v=$(for _ in $(seq "$repeats"); do measure "VDISK info IMG"; done | median)
+startup_q=$(for _ in $(seq "$repeats"); do measure "qemu-img info IMG" | cut -d' ' -f1; done | median)
+startup_v=$(for _ in $(seq "$repeats"); do measure "VDISK info IMG" | cut -d' ' -f1; done | median)
 echo "  start-up and open (info): qemu-img $startup_q s, vdisk $startup_v s" >&2
 
 # The tools take turns inside every cell and repeat, so the load of a shared machine falls on both alike.
 declare -A result
 for cell in "${cells[@]}"; do
   IFS='|' read -r cname unit ours theirs kind <<<"$cell"
-  declare -A times=()
+  declare -A times=() osd=()
   for _ in $(seq "$repeats"); do
     for tool in qemu vdisk; do
       if [ "$kind" = serve ]; then
         start_server "$([ $tool = vdisk ] && echo vdisk || echo qemu-nbd)"
         measure "$ours" >/dev/null   # one unmeasured run: connections and caches warm
-        times[$tool]+="$(measure "$ours") "
+        m=$(measure "$ours")
         stop_server
       else
-        times[$tool]+="$(measure "$([ $tool = vdisk ] && echo "$ours" || echo "$theirs")") "
+        m=$(measure "$([ $tool = vdisk ] && echo "$ours" || echo "$theirs")")
       fi
+      times[$tool]+="${m%% *} "
+      # Not for a server: its cache writes back after the client's run, outside the run's seconds.
+      [ "$kind" = serve ] || [ "$m" = "${m#* }" ] || osd[$tool]+="${m#* };"
     done
   done
   amount=${unit#* }
@@ -182,9 +211,9 @@ for cell in "${cells[@]}"; do
     else
       result["$tool|$cname"]=$(echo "$amount / $t / 1000000" | bc -l)
     fi
-    echo "  $cname, $tool: $(printf %.0f "${result["$tool|$cname"]}") ${unit%% *} (seconds: ${times[$tool]})" >&2
+    echo "  $cname, $tool: $(printf %.0f "${result["$tool|$cname"]}") ${unit%% *} (seconds: ${times[$tool]}$(osd_view "${osd[$tool]-}"))" >&2
   done
-  unset times
+  unset times osd
 done
 
 printf '| workload | unit | QEMU (qemu-img / qemu-nbd) | vdisk | vdisk / QEMU |\n|---|---|---|---|---|\n'

@@ -21,7 +21,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <p><b>Never a hang.</b> Before the name's own options (which override them) vdisk sets librados' timeouts, which
  * default to waiting for ever: {@value #MOUNT_TIMEOUT} s to connect ({@code client_mount_timeout}), and
  * {@value #OP_TIMEOUT} s for each monitor and OSD request ({@code rados_mon_op_timeout}, {@code
- * rados_osd_op_timeout}), so a cluster that is down or goes away fails requests with ETIMEDOUT.
+ * rados_osd_op_timeout}), so a cluster that is down or goes away fails requests with ETIMEDOUT. QEMU sets none of them.
+ * What the OSD timeout costs per request (librados schedules and cancels a timer event for each op) does not show
+ * beside the rest: 40,000 4 KiB reads at depth 16, 6 alternating rounds on a loaded 2-core machine, process CPU
+ * (medians) qemu-img bench 0.86 s without it and 0.83 s with it, vdisk 1.07 s with it and 1.06 s without.
  */
 final class RadosCluster implements Closeable {
   /** Seconds {@code rados_connect} waits for the monitors. */

@@ -22,6 +22,13 @@ import java.util.concurrent.locks.LockSupport;
  * completion that arrived meanwhile instead of one thread hop per request ({@link RbdCompletion}'s synchronous path).
  * The result is taken and the completion released on the reaping thread.
  *
+ * <p>Measured beside QEMU's rbd driver (qemu-img bench on one image, alternating runs, 2026-12-06): both keep as many
+ * requests at the OSD (4 KiB writes at depth 16: 8.9-9.9 of the 16, by Little's law on the OSD's {@code op_latency}
+ * counters), and in the steady state the whole process spends the same CPU per request (21-24 us per 4 KiB read,
+ * from runs of 20,000 and 60,000). librbd's callback into Java costs about 0.3 us per completion on librbd's thread
+ * (perf: the upcall stub, {@link RbdCallbacks#completed}, {@link #finished}, the unpark), and that thread's CPU is the
+ * same as under QEMU. The bench cells' spread between runs (1.5-2x for either tool) follows the OSD's latency per op.
+ *
  * <p>Reads past the end read zeroes and writes past the end grow the image first, as {@link RbdDevice#read} and
  * {@link RbdDevice#write} do. A request librbd refuses, or one on a closed device, completes with its error at the
  * next reap. Not thread-safe, except {@link #finished}, which librbd's threads call.
