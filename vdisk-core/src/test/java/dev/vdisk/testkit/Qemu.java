@@ -68,6 +68,12 @@ public final class Qemu {
     return run(dir, Set.of(), tool, args);
   }
 
+  /** {@link #tool}, which may also exit with {@code alsoOk} (qemu-io's 1 for a failed command, say). */
+  public static String toolAllowingExit(Path dir, int alsoOk, String tool, String... args)
+      throws IOException, InterruptedException {
+    return run(dir, Set.of(alsoOk), tool, args);
+  }
+
   private static String run(Path dir, Set<Integer> alsoOk, String tool, String... args) throws IOException, InterruptedException {
     List<String> cmd = new ArrayList<>();
     cmd.add(tool);

@@ -154,6 +154,11 @@ final class PersistentBitmaps {
     }
   }
 
+  /** The trusted directory found at open, if any: the one in use until {@link #store} writes its successor. */
+  Optional<BitmapTables> directoryAtOpen() {
+    return directory;
+  }
+
   /** The bitmaps now, in directory order; for {@link BitmapEditor}. */
   List<Slot> slots() {
     return slots;

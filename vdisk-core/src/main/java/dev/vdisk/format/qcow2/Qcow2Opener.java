@@ -102,6 +102,8 @@ final class Qcow2Opener {
         // QEMU's default refcount block cache is a quarter of its L2 cache.
         int blocks = (int) Math.min(Integer.MAX_VALUE, l2CacheSize / 4 / header.clusterSize());
         RefcountStore refcounts = new RefcountStore(file, header, RefcountTable.read(image, header), blocks);
+        refcounts.guard(MetadataOverlap.of(image, header, l1,
+            bitmaps == null ? Optional.empty() : bitmaps.directoryAtOpen()));
         boolean hasBacking = backing.isPresent();
         BlockDevice store = dataDevice;
         boolean raw = (header.autoclearFeatures() & Features.AUTOCLEAR_DATA_FILE_RAW) != 0;

@@ -37,6 +37,10 @@ final class RefcountAllocator {
   private long end;
   /** The refcount blocks' host clusters, sorted; rebuilt from the table when null (after the table changed). */
   private long[] blockClusters;
+  /** The other metadata {@link #notRefcountMetadata} guards ({@link #guard}), or null. */
+  private MetadataOverlap overlap;
+  /** The file's length in clusters when {@link #guard} was called: no cluster past it held metadata then. */
+  private long overlapEnd;
 
   /** Thrown inside an allocation when new refcount structures were placed and the search must restart. */
   private static final class Again extends Exception {
@@ -71,6 +75,16 @@ final class RefcountAllocator {
 
   long tableOffset() {
     return tableOffset;
+  }
+
+  /**
+   * Also refuses to hand out a cluster that {@code other} says holds metadata (QEMU's overlap check over the L1 and L2
+   * tables, the snapshot table and the bitmap directory), among the clusters the file has now. Clusters past its end
+   * are not asked: whatever metadata this allocator places there has a refcount.
+   */
+  void guard(MetadataOverlap other) {
+    this.overlap = other;
+    this.overlapEnd = end;
   }
 
   /** The refcount table's size in clusters. */
@@ -255,9 +269,10 @@ final class RefcountAllocator {
   }
 
   /**
-   * Refuses to hand out {@code cluster} where the refcounts call it free but it holds the header, the refcount table
-   * or a refcount block: the refcounts are damaged, and writing there would destroy the image (QEMU's metadata
-   * overlap check refuses such writes with EIO and marks the image corrupt). {@code check -r all} repairs it.
+   * Refuses to hand out {@code cluster} where the refcounts call it free but it holds the header, the refcount table,
+   * a refcount block or other metadata ({@link #guard}): the refcounts are damaged, and writing there would destroy
+   * the image (QEMU's metadata overlap check refuses such writes with EIO and also marks the image corrupt; vdisk
+   * refuses every such allocation instead). {@code check -r all} repairs it.
    */
   private void notRefcountMetadata(long cluster) throws IOException {
     long tableStart = tableOffset >>> clusterBits;
@@ -273,6 +288,8 @@ final class RefcountAllocator {
       }
       if (Arrays.binarySearch(blockClusters, cluster) >= 0) {
         holds = "a refcount block";
+      } else if (overlap != null && cluster < overlapEnd) {
+        holds = overlap.holds(cluster);
       }
     }
     if (holds != null) {

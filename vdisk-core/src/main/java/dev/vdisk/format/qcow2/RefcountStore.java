@@ -67,6 +67,11 @@ final class RefcountStore implements RefcountBlocks {
         Math.ceilDiv(file.size(), 1L << clusterBits), true);
   }
 
+  /** {@link RefcountAllocator#guard}. */
+  void guard(MetadataOverlap other) {
+    allocator.guard(other);
+  }
+
   /** The refcount of host cluster {@code cluster} (0 where no block covers it). */
   long get(long cluster) throws IOException {
     return allocator.refcount(cluster);
