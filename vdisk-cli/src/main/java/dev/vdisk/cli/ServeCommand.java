@@ -4,6 +4,7 @@ import dev.vdisk.block.filter.DetectZeroesFilter;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.internal.SocketActivation;
 import dev.vdisk.io.rbd.RbdSecrets;
+import dev.vdisk.nbd.client.NbdTarget;
 import dev.vdisk.nbd.metrics.PrometheusMetrics;
 import dev.vdisk.nbd.server.AllowList;
 import dev.vdisk.nbd.server.DiscardMode;
@@ -65,6 +66,10 @@ import sun.misc.Signal;
     description = "Serve images over NBD (TCP or a unix socket), with qemu-nbd's options.")
 final class ServeCommand implements Callable<Integer> {
   @ParentCommand Main main;
+
+  @Option(names = {"-L", "--list"}, description = "Connect to the NBD server at -k, or -b and -p, as a client and list "
+      + "its exports as qemu-nbd --list does (not over TLS).")
+  boolean list;
 
   @Option(names = {"-p", "--port"}, paramLabel = "PORT", description = "TCP port (default 10809).")
   Integer port;
@@ -179,6 +184,14 @@ final class ServeCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException, InterruptedException {
+    if (list) {
+      if (file != null || !exports.isEmpty() || tlsCreds != null) {
+        throw new CliException("--list: " + (tlsCreds != null ? "--tls-creds (listing over TLS is not built)"
+            : "an image to serve") + " (expected: only -k PATH, or -b ADDR and -p PORT, to name the server)");
+      }
+      ServeList.print(socket, bind == null ? "127.0.0.1" : bind, port == null ? NbdTarget.DEFAULT_PORT : port, main.out());
+      return 0;
+    }
     defineSecrets();
     List<ExportSpec> specs = specs();
     ServerConfig config = config();

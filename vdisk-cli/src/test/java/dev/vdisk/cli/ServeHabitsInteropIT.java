@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -116,6 +117,47 @@ class ServeHabitsInteropIT {
       String[] both = listBoth(qcow2.toString(), options);
       assertThat(contexts(both[1])).as("vdisk serve " + String.join(" ", options)).isEqualTo(contexts(both[0]));
     }
+  }
+
+  @Test
+  void listPrintsWhatQemuNbdListPrints() throws Exception {
+    Path qcow2 = dir.resolve("l.qcow2");
+    PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "qcow2", qcow2.toString(), "16M");
+    PeerTools.check(dir, "qemu-img", "bitmap", "--add", qcow2.toString(), "b0");
+    Path raw = dir.resolve("l.raw");
+    PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "raw", raw.toString(), "3M");
+    Map<String, List<String>> servers = Map.of(
+        "qemu", qemuNbd("-t", "-x", "exp1", "-D", "my disk", "-f", "qcow2", "-B", "b0", "-A", qcow2.toString()),
+        "vdisk", vdisk("-t", "--export", "name=a,file=" + qcow2 + ",format=qcow2,bitmap=b0,description=first",
+            "--export", "name=b,file=" + raw + ",format=raw,read-only,allocation-depth"));
+    for (var server : servers.entrySet()) {
+      Path sock = dir.resolve(server.getKey() + "-list.sock");
+      List<String> cmd = new ArrayList<>(server.getValue());
+      cmd.addAll(cmd.size() - (server.getKey().equals("qemu") ? 1 : 0), List.of("-k", sock.toString()));
+      Process p = start(cmd, server.getKey() + "-list.log");
+      try {
+        awaitSocket(sock, p);
+        String expected = PeerTools.checkConnecting(dir, "qemu-nbd", "-L", "-k", sock.toString());
+        assertThat(expected).contains("exports available: " + (server.getKey().equals("qemu") ? 1 : 2));
+        assertThat(run(vdisk("-L", "-k", sock.toString()), 0)).as("vdisk serve -L of " + server.getKey())
+            .isEqualTo(expected);
+      } finally {
+        p.destroy();
+        p.waitFor(30, TimeUnit.SECONDS);
+      }
+    }
+    String missing = dir.resolve("none.sock").toString();
+    assertThat(run(vdisk("-L", "-k", missing), 1)).startsWith("vdisk serve: " + missing + ": Failed to connect to '"
+        + missing + "'").hasLineCount(1);
+  }
+
+  /** Runs {@code cmd} to its end and returns its output (stdout and stderr), checking its exit status. */
+  private String run(List<String> cmd, int exit) throws Exception {
+    Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    assertThat(p.exitValue()).as(String.join(" ", cmd) + ": " + out).isEqualTo(exit);
+    return out;
   }
 
   private static String size(String json) {

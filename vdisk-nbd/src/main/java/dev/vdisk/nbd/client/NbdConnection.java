@@ -94,6 +94,30 @@ final class NbdConnection implements Closeable {
    */
   static NbdConnection open(NbdTarget target, NbdClientOptions options) throws IOException {
     SocketChannel channel = connect(target, options);
+    NbdHandshake.Result r = negotiating(channel, target, options,
+        () -> NbdHandshake.run(new ChannelWire(channel), target, options));
+    try {
+      NbdConnection c = new NbdConnection(target, r, options);
+      c.reader.start();
+      return c;
+    } catch (RuntimeException e) {
+      channel.close();
+      throw e;
+    }
+  }
+
+  /** A negotiation on a connected channel. */
+  @FunctionalInterface
+  interface Negotiation<T> {
+    T run() throws IOException;
+  }
+
+  /**
+   * Runs {@code negotiation} on {@code channel} within the options' timeout (the channel is closed when it runs out,
+   * which unblocks its reads); a failure closes the channel and is one line naming the target.
+   */
+  static <T> T negotiating(SocketChannel channel, NbdTarget target, NbdClientOptions options, Negotiation<T> negotiation)
+      throws IOException {
     Thread watchdog = Thread.ofVirtual().start(() -> {
       try {
         Thread.sleep(options.timeout());
@@ -103,15 +127,13 @@ final class NbdConnection implements Closeable {
       }
     });
     try {
-      NbdHandshake.Result r = NbdHandshake.run(new ChannelWire(channel), target, options);
+      T result = negotiation.run();
       watchdog.interrupt();
       watchdog.join();
       if (!channel.isOpen()) {
         throw new ClosedChannelException();
       }
-      NbdConnection c = new NbdConnection(target, r, options);
-      c.reader.start();
-      return c;
+      return result;
     } catch (ClosedChannelException e) {
       throw NbdHandshake.failure(target, BlockError.EIO, "no answer from " + target.address() + " within "
           + options.timeout().toSeconds() + " s while negotiating (expected: an NBD server)");
@@ -131,7 +153,8 @@ final class NbdConnection implements Closeable {
     }
   }
 
-  private static SocketChannel connect(NbdTarget target, NbdClientOptions options) throws IOException {
+  /** A channel connected to {@code target}'s server within the options' timeout. */
+  static SocketChannel connect(NbdTarget target, NbdClientOptions options) throws IOException {
     if (target.socket() != null) {
       SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
       return connect(ch, target.unixAddress(), target, options);

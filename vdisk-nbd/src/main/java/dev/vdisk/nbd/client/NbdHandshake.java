@@ -14,6 +14,8 @@ import dev.vdisk.nbd.wire.ChannelWire;
 import dev.vdisk.nbd.wire.Wire;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * The client's side of fixed newstyle negotiation, as QEMU's client runs it: STARTTLS when asked, structured
@@ -39,6 +41,8 @@ final class NbdHandshake {
 
   private final NbdTarget target;
   private Wire wire;
+  /** The server leaves out the 124 zero bytes of an {@code NBD_OPT_EXPORT_NAME} reply; known after {@link #greet}. */
+  private boolean noZeroes;
 
   private NbdHandshake(NbdTarget target, Wire wire) {
     this.target = target;
@@ -55,13 +59,112 @@ final class NbdHandshake {
     }
   }
 
-  private Result negotiate(ChannelWire plain, NbdClientOptions options) throws IOException, ProtocolException, OptionDataException {
+  /**
+   * Lists the server's exports on a connected {@code plain} wire, as {@code qemu-nbd --list} does: {@code
+   * NBD_OPT_LIST}, then per export {@code NBD_OPT_INFO} and (with structured replies) {@code
+   * NBD_OPT_LIST_META_CONTEXT}, then {@code NBD_OPT_ABORT}. At most {@link #MAX_LISTED} exports and as many contexts
+   * each are kept, so a hostile server cannot make the client allocate without bound.
+   *
+   * @throws IOException one line naming the target and what failed
+   */
+  static List<ExportListing> list(ChannelWire plain, NbdTarget target, NbdClientOptions options) throws IOException {
+    NbdHandshake h = new NbdHandshake(target, plain);
+    try {
+      h.greet(plain, options);
+      return h.listExports();
+    } catch (ProtocolException | OptionDataException e) {
+      throw failure(target, BlockError.EIO, "not an NBD server, or a broken one: " + e.getMessage());
+    }
+  }
+
+  /** The most exports, and contexts per export, {@link #list} keeps. */
+  static final int MAX_LISTED = 4096;
+
+  private List<ExportListing> listExports() throws IOException, ProtocolException, OptionDataException {
+    boolean structured = replyAcked(NBD_OPT_STRUCTURED_REPLY, ByteBuffer.allocate(0));
+    List<String[]> named = new ArrayList<>();
+    OptionReplyHeader r = option(NBD_OPT_LIST, ByteBuffer.allocate(0));
+    for (; r.type() == NBD_REP_SERVER; r = reply(NBD_OPT_LIST)) {
+      String[] server = OptionCodec.decodeServerPayload(payload(r));
+      if (named.size() == MAX_LISTED) {
+        throw failure(target, BlockError.EIO, "more than " + MAX_LISTED + " exports listed (expected: fewer)");
+      }
+      named.add(server);
+    }
+    ByteBuffer data = payload(r);
+    if (r.type() != NBD_REP_ACK) {
+      throw failure(target, BlockError.EIO, "the server refused to list its exports: " + describe(r, data));
+    }
+    List<ExportListing> out = new ArrayList<>();
+    for (String[] e : named) {
+      out.add(info(e[0], e[1], structured));
+    }
+    wire.writeFully(OptionCodec.optionRequest(NBD_OPT_ABORT, ByteBuffer.allocate(0)));
+    return out;
+  }
+
+  /** One listed export's {@code NBD_OPT_INFO} and meta contexts. */
+  private ExportListing info(String name, String description, boolean structured)
+      throws IOException, ProtocolException, OptionDataException {
+    OptionReplyHeader r = option(NBD_OPT_INFO, OptionCodec.infoRequest(name, NBD_INFO_DESCRIPTION, NBD_INFO_BLOCK_SIZE));
+    ExportFacts facts = null;
+    BlockSizes sizes = null;
+    for (; r.type() == NBD_REP_INFO; r = reply(NBD_OPT_INFO)) {
+      ByteBuffer data = payload(r);
+      switch (OptionCodec.infoType(data)) {
+        case NBD_INFO_EXPORT -> facts = OptionCodec.decodeInfoExport(data);
+        case NBD_INFO_BLOCK_SIZE -> sizes = OptionCodec.decodeInfoBlockSize(data);
+        case NBD_INFO_DESCRIPTION -> description = OptionCodec.decodeInfoString(data);
+        default -> { } // the name, and unknown types, are to be ignored
+      }
+    }
+    ByteBuffer data = payload(r);
+    if (r.type() != NBD_REP_ACK || facts == null) {
+      throw failure(target, BlockError.EIO, "no information on export '" + name + "': "
+          + (r.type() != NBD_REP_ACK ? describe(r, data) : "NBD_OPT_INFO acknowledged without NBD_INFO_EXPORT"));
+    }
+    List<String> contexts = structured ? metaContexts(name) : List.of();
+    return new ExportListing(name, description, facts.size(), facts.transmissionFlags(),
+        sizes == null ? 0 : sizes.minimum(), sizes == null ? 0 : sizes.preferred(), sizes == null ? 0 : sizes.maximum(),
+        contexts);
+  }
+
+  /**
+   * The export's meta contexts: every one the server lists for no query, and, if none of them is a {@code qemu:}
+   * one, those it lists for {@code qemu:} (QEMU 3.0 servers leave them out of the first answer; QEMU's client asks
+   * the same way).
+   */
+  private List<String> metaContexts(String export) throws IOException, ProtocolException, OptionDataException {
+    List<String> out = new ArrayList<>();
+    collectContexts(export, out);
+    if (!out.isEmpty() && out.stream().noneMatch(c -> c.startsWith("qemu:"))) {
+      collectContexts(export, out, "qemu:");
+    }
+    return out;
+  }
+
+  private void collectContexts(String export, List<String> out, String... queries)
+      throws IOException, ProtocolException, OptionDataException {
+    OptionReplyHeader r = option(NBD_OPT_LIST_META_CONTEXT, OptionCodec.metaContextRequest(export, queries));
+    for (; r.type() == NBD_REP_META_CONTEXT; r = reply(NBD_OPT_LIST_META_CONTEXT)) {
+      String name = OptionCodec.decodeMetaContext(payload(r)).name();
+      if (out.size() == MAX_LISTED) {
+        throw failure(target, BlockError.EIO, "more than " + MAX_LISTED + " meta contexts listed for export '" + export
+            + "' (expected: fewer)");
+      }
+      out.add(name);
+    }
+    payload(r); // an ACK, or an error: no contexts (a server without them)
+  }
+
+  /** The greeting, the client's flags and, when the target asks for it, STARTTLS. */
+  private void greet(ChannelWire plain, NbdClientOptions options) throws IOException, ProtocolException {
     int serverFlags = OptionCodec.decodeGreeting(read(18));
     if ((serverFlags & NBD_FLAG_FIXED_NEWSTYLE) == 0) {
       throw failure(target, BlockError.ENOTSUP, "the server does not speak fixed newstyle NBD (expected: a server such "
           + "as qemu-nbd, nbdkit or vdisk serve)");
     }
-    boolean noZeroes = (serverFlags & NBD_FLAG_NO_ZEROES) != 0;
+    noZeroes = (serverFlags & NBD_FLAG_NO_ZEROES) != 0;
     wire.writeFully(OptionCodec.clientFlags(NBD_FLAG_C_FIXED_NEWSTYLE | (noZeroes ? NBD_FLAG_C_NO_ZEROES : 0)));
     if (target.tls()) {
       if (options.tls() == null) {
@@ -80,10 +183,14 @@ final class NbdHandshake {
         throw failure(target, BlockError.EIO, "TLS handshake failed: " + e.getMessage());
       }
     }
+  }
+
+  private Result negotiate(ChannelWire plain, NbdClientOptions options) throws IOException, ProtocolException, OptionDataException {
+    greet(plain, options);
     boolean structured = replyAcked(NBD_OPT_STRUCTURED_REPLY, ByteBuffer.allocate(0));
     int allocation = structured ? allocationContext() : -1;
     Result r = go(structured, allocation);
-    return r != null ? r : exportName(noZeroes, structured, allocation);
+    return r != null ? r : exportName(structured, allocation);
   }
 
   /** Sends an option that takes an ACK; true if acknowledged, false if the server does not know it. */
@@ -150,7 +257,7 @@ final class NbdHandshake {
   }
 
   /** The old way in, {@code NBD_OPT_EXPORT_NAME}: no reply on failure (the server just closes), no block sizes. */
-  private Result exportName(boolean noZeroes, boolean structured, int allocation) throws IOException {
+  private Result exportName(boolean structured, int allocation) throws IOException {
     wire.writeFully(OptionCodec.optionRequest(NBD_OPT_EXPORT_NAME,
         ByteBuffer.wrap(target.export().getBytes(java.nio.charset.StandardCharsets.UTF_8))));
     ByteBuffer b;

@@ -274,6 +274,24 @@ public final class OptionCodec {
     return new BlockSizes(min, pref, max == -1 ? Integer.MAX_VALUE : max);
   }
 
+  /** An {@link NbdProtocol#NBD_REP_SERVER} payload: the export's name and its description ("" where none). */
+  public static String[] decodeServerPayload(ByteBuffer payload) throws OptionDataException {
+    ByteBuffer b = payload.duplicate();
+    if (b.remaining() < 4) {
+      throw new OptionDataException("NBD_REP_SERVER: " + b.remaining() + " bytes (expected: at least 4)");
+    }
+    int n = length32(b, "export name");
+    String name = string(b, n, "export name");
+    return new String[] {name, string(b, b.remaining(), "export description")};
+  }
+
+  /** The text of an {@link NbdProtocol#NBD_INFO_NAME} or {@link NbdProtocol#NBD_INFO_DESCRIPTION} payload. */
+  public static String decodeInfoString(ByteBuffer payload) throws OptionDataException {
+    ByteBuffer b = payload.duplicate();
+    b.position(b.position() + 2);
+    return string(b, b.remaining(), "information string");
+  }
+
   /** An {@link NbdProtocol#NBD_REP_META_CONTEXT} payload. */
   public static MetaContext decodeMetaContext(ByteBuffer payload) throws OptionDataException {
     if (payload.remaining() < 4) {
