@@ -33,6 +33,15 @@ public interface ImageContext {
   boolean readOnly();
 
   /**
+   * True if the image is opened for its own facts only, as qemu-img info opens one (QEMU's BDRV_O_NO_IO): its data is
+   * never read, so an encrypted image opens without its key.
+   */
+  default boolean factsOnly() {
+    return false;
+  }
+
+
+  /**
    * Opens the external data file that the image records as {@code name}, with this open's access; the image owns
    * the device from here on and closes it.
    *

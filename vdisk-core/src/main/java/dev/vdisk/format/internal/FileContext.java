@@ -106,6 +106,12 @@ public final class FileContext implements ImageContext {
     return options.readOnly();
   }
 
+  /** True for a context {@link #forFacts}. */
+  @Override
+  public boolean factsOnly() {
+    return !dataFile;
+  }
+
   /** The options the image's file was opened with. */
   public FileOptions options() {
     return options;
