@@ -40,6 +40,14 @@ public interface ImageContext {
     return false;
   }
 
+  /**
+   * The password of this image if it is encrypted (the secret QEMU's {@code encrypt.key-secret} names); never its
+   * backing images' (each has its own in QEMU). Empty by default.
+   */
+  default Optional<byte[]> encryptionKey() {
+    return Optional.empty();
+  }
+
 
   /**
    * Opens the external data file that the image records as {@code name}, with this open's access; the image owns

@@ -64,7 +64,8 @@ final class Qcow2Opener {
         : Optional.empty();
     boolean dataFile = checkDataFile(header, ext, backingName);
     Optional<LuksHeader> luks = Qcow2Encryption.header(image, ext);
-    SectorCipher cipher = luks.isPresent() ? Qcow2Encryption.cipher(luks.get(), context) : null;
+    SectorCipher cipher = luks.isPresent()
+        ? Qcow2Encryption.cipher(luks.get(), image, ext.cryptoHeader().orElseThrow(), context) : null;
     if ((header.incompatibleFeatures() & Features.INCOMPAT_CORRUPT) != 0) {
       log().log(System.Logger.Level.WARNING, "qcow2: {0} is marked corrupt; reading it anyway, writes are refused", path);
     }
