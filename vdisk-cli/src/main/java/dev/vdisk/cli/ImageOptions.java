@@ -187,12 +187,7 @@ final class ImageOptions {
     if (spec.keySecret() == null) {
       return null;
     }
-    byte[] value = secrets.get(spec.keySecret());
-    if (value == null) {
-      throw new CliException("No secret with id '" + spec.keySecret() + "' (expected: --object secret,id="
-          + spec.keySecret() + ",data=PASSWORD or file=PATH)");
-    }
-    return value;
+    return SecretObject.value(secrets, spec.keySecret());
   }
 
   private String format(ImageSpec spec) {

@@ -12,7 +12,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * LUKS encrypted qcow2 images qemu-io wrote, read by vdisk with the key ({@code --object secret} and {@code
- * encrypt.key-secret} in {@code --image-opts}): convert gives qemu-img convert's bytes (also with {@code -C}, whose
+ * encrypt.key-secret} in {@code --image-opts}): convert and dd give qemu-img convert's bytes (also with {@code -C}, whose
  * kernel copies would send ciphertext), map qemu-img map's JSON (no host offsets), check qemu-img check's verdict, io
  * reads the patterns, compare finds the plaintext identical; for each cipher, mode, IV generator and hash qemu-img
  * create takes that vdisk decrypts. A wrong password is QEMU's message, exit 1.
@@ -35,27 +35,18 @@ class EncryptedReadInteropIT {
     return image;
   }
 
+  /** {@code command} on the encrypted {@code image} with the key, then {@code rest}: the same for both tools. */
+  private static String[] withKey(String command, Path image, String... rest) {
+    return concat(new String[] {command, "--object", EncryptedPeers.SECRET, "--image-opts",
+        EncryptedPeers.imageOpts(image)}, rest);
+  }
+
   private Vdisk.Result vdisk(String command, Path image, String... rest) {
-    String[] args = new String[rest.length + 5];
-    args[0] = command;
-    args[1] = "--object";
-    args[2] = EncryptedPeers.SECRET;
-    args[3] = "--image-opts";
-    args[4] = EncryptedPeers.imageOpts(image);
-    System.arraycopy(rest, 0, args, 5, rest.length);
-    return Vdisk.run(args);
+    return Vdisk.run(withKey(command, image, rest));
   }
 
   private String[] qemuImg(String command, Path image, String... rest) {
-    String[] args = new String[rest.length + 6];
-    args[0] = "qemu-img";
-    args[1] = command;
-    args[2] = "--object";
-    args[3] = EncryptedPeers.SECRET;
-    args[4] = "--image-opts";
-    args[5] = EncryptedPeers.imageOpts(image);
-    System.arraycopy(rest, 0, args, 6, rest.length);
-    return args;
+    return concat(new String[] {"qemu-img"}, withKey(command, image, rest));
   }
 
   @ParameterizedTest
@@ -98,6 +89,19 @@ class EncryptedReadInteropIT {
         "-c", "read -P 10 2101501 11", "-c", "read -P 0 2101760 100");
     assertThat(io.exit()).as(io.err()).isZero();
     assertThat(io.out()).doesNotContain("Pattern verification failed");
+  }
+
+  @Test
+  void ddReadsWithTheKey() throws Exception {
+    Path image = written("");
+    Path theirs = dir.resolve("theirs.raw");
+    Path ours = dir.resolve("ours.raw");
+    PeerTools.check(dir, "qemu-img", "dd", "--object", EncryptedPeers.SECRET, "--image-opts", "bs=1M",
+        "if=" + EncryptedPeers.imageOpts(image), "of=" + theirs);
+    Vdisk.Result dd = Vdisk.run("dd", "--object", EncryptedPeers.SECRET, "--image-opts", "bs=1M",
+        "if=" + EncryptedPeers.imageOpts(image), "of=" + ours);
+    assertThat(dd.exit()).as(dd.err()).isZero();
+    assertThat(Files.mismatch(ours, theirs)).isEqualTo(-1);
   }
 
   @Test

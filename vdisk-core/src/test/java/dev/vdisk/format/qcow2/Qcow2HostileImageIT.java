@@ -101,6 +101,18 @@ class Qcow2HostileImageIT {
     base = shared.resolve("base.qcow2");
   }
 
+  /**
+   * Makes the image LUKS encrypted (crypt_method 2) with a full disk encryption header extension of {@code length}
+   * bytes in place of its first extension, pointing at {@code offset} and {@code areaLength}.
+   */
+  private static void luks(Image i, long length, long offset, long areaLength) throws IOException {
+    i.u32(32, 2);
+    i.u32(0x70, 0x0537be77);
+    i.u32(0x74, length);
+    i.u64(0x78, offset);
+    i.u64(0x80, areaLength);
+  }
+
   static Stream<Arguments> openErrors() {
     return Stream.of(
         bad("truncated header", i -> {
@@ -141,32 +153,13 @@ class Qcow2HostileImageIT {
             "full disk encryption header extension: absent (expected: present with crypt_method 2 (LUKS))"),
         bad("full disk encryption extension without encryption", i -> i.u32(0x70, 0x0537be77),
             "full disk encryption header extension: present with crypt_method 0 (expected: only with crypt_method 2"),
-        bad("full disk encryption extension of the wrong length", i -> {
-          i.u32(32, 2);
-          i.u32(0x70, 0x0537be77);
-          i.u32(0x74, 8);
-        }, "full disk encryption header extension: length: 8 (expected: exactly 16)"),
-        bad("LUKS header unaligned", i -> {
-          i.u32(32, 2);
-          i.u32(0x70, 0x0537be77);
-          i.u32(0x74, 16);
-          i.u64(0x78, 0x10200);
-          i.u64(0x80, 4096);
-        }, "full disk encryption header extension: offset: 66048 (expected: a multiple of the cluster size 65536)"),
-        bad("LUKS area shorter than a LUKS header", i -> {
-          i.u32(32, 2);
-          i.u32(0x70, 0x0537be77);
-          i.u32(0x74, 16);
-          i.u64(0x78, 0x70000);
-          i.u64(0x80, 100);
-        }, "length of the LUKS area: 100 (expected: at least the LUKS header's 592 bytes"),
-        bad("LUKS area without a LUKS header", i -> {
-          i.u32(32, 2);
-          i.u32(0x70, 0x0537be77);
-          i.u32(0x74, 16);
-          i.u64(0x78, 0x70000);
-          i.u64(0x80, 4096);
-        }, "Volume is not in LUKS format"),
+        bad("full disk encryption extension of the wrong length", i -> luks(i, 8, 0, 0),
+            "full disk encryption header extension: length: 8 (expected: exactly 16)"),
+        bad("LUKS header unaligned", i -> luks(i, 16, 0x10200, 4096),
+            "full disk encryption header extension: offset: 66048 (expected: a multiple of the cluster size 65536)"),
+        bad("LUKS area shorter than a LUKS header", i -> luks(i, 16, 0x70000, 100),
+            "length of the LUKS area: 100 (expected: at least the LUKS header's 592 bytes"),
+        bad("LUKS area without a LUKS header", i -> luks(i, 16, 0x70000, 4096), "Volume is not in LUKS format"),
         bad("unknown incompatible bit with a name", i -> {
           i.u8(0x139, 5);
           i.put(0x13a, "fancy\0\0\0\0\0\0\0\0\0\0\0\0\0\0".getBytes(StandardCharsets.US_ASCII));
