@@ -27,20 +27,26 @@ final class XtsCipher {
   }
 
   /**
-   * Decrypts the data unit {@code buf[off, off + len)} in place, {@code len} a multiple of 16.
+   * Decrypts {@code buf} in place: data units of {@code unit} bytes one after the other (the last may be shorter),
+   * every length a multiple of 16.
    *
-   * @param iv the unit's 16-byte IV (for LUKS, from its IV generator)
+   * @param ivs the units' 16-byte IVs in order (for LUKS, from its IV generator)
    */
-  void decrypt(byte[] iv, byte[] buf, int off, int len) throws GeneralSecurityException {
-    // All the unit's tweaks first, so the data goes through AES in one call rather than a block at a time.
-    byte[] tweaks = new byte[len];
-    tweak.doFinal(iv, 0, BLOCK, tweaks, 0);
-    for (int at = BLOCK; at < len; at += BLOCK) {
-      timesX(tweaks, at - BLOCK, at);
+  void decrypt(byte[] ivs, byte[] buf, int unit) throws GeneralSecurityException {
+    // All tweaks first, so the data goes through AES in one call rather than a block or a unit at a time.
+    byte[] first = tweak.doFinal(ivs);
+    byte[] tweaks = new byte[buf.length];
+    for (int u = 0; u * unit < buf.length; u++) {
+      int start = u * unit;
+      int end = Math.min(buf.length, start + unit);
+      System.arraycopy(first, u * BLOCK, tweaks, start, BLOCK);
+      for (int at = start + BLOCK; at < end; at += BLOCK) {
+        timesX(tweaks, at - BLOCK, at);
+      }
     }
-    xor(tweaks, buf, off, len);
-    data.doFinal(buf, off, len, buf, off);
-    xor(tweaks, buf, off, len);
+    xor(tweaks, buf);
+    data.doFinal(buf, 0, buf.length, buf, 0);
+    xor(tweaks, buf);
   }
 
   /** {@code t[to..to+16) = t[from..from+16) * x}. */
@@ -56,9 +62,9 @@ final class XtsCipher {
     }
   }
 
-  private static void xor(byte[] tweaks, byte[] buf, int off, int len) {
-    for (int i = 0; i < len; i++) {
-      buf[off + i] ^= tweaks[i];
+  private static void xor(byte[] tweaks, byte[] buf) {
+    for (int i = 0; i < buf.length; i++) {
+      buf[i] ^= tweaks[i];
     }
   }
 }

@@ -15,7 +15,7 @@ class XtsCipherTest {
       iv[i] = (byte) (unit >>> (8 * i));
     }
     byte[] data = HEX.parseHex(cipherText);
-    new XtsCipher(HEX.parseHex(key1 + key2)).decrypt(iv, data, 0, data.length);
+    new XtsCipher(HEX.parseHex(key1 + key2)).decrypt(iv, data, data.length);
     return data;
   }
 
@@ -33,10 +33,8 @@ class XtsCipherTest {
         "af85336b597afc1a900b2eb21ec949d292df4c047e0b21532186a5971a227a89"))).isEqualTo("44".repeat(32));
   }
 
-  /** A whole 512-byte unit: 32 tweaks, each the previous times x. */
-  @Test
-  void vector4A512ByteUnit() throws Exception {
-    String cipherText = "27a7479befa1d476489f308cd4cfa6e2a96e4bbe3208ff25287dd3819616e89c"
+  /** Vector 4's ciphertext: a whole 512-byte unit, 32 tweaks, each the previous times x. */
+  private static final String VECTOR4 = "27a7479befa1d476489f308cd4cfa6e2a96e4bbe3208ff25287dd3819616e89c"
         + "c78cf7f5e543445f8333d8fa7f56000005279fa5d8b5e4ad40e736ddb4d35412"
         + "328063fd2aab53e5ea1e0a9f332500a5df9487d07a5c92cc512c8866c7e860ce"
         + "93fdf166a24912b422976146ae20ce846bb7dc9ba94a767aaef20c0d61ad0265"
@@ -52,9 +50,23 @@ class XtsCipherTest {
         + "afe656bb3c17256a9f6e9bf19fdd5a38fc82bbe872c5539edb609ef4f79c203e"
         + "bb140f2e583cb2ad15b4aa5b655016a8449277dbd477ef2c8d6c017db738b18d"
         + "eb4a427d1923ce3ff262735779a418f20a282df920147beabe421ee5319d0568";
-    byte[] plain = decrypt("27182818284590452353602874713526", "31415926535897932384626433832795", 0, cipherText);
+
+  @Test
+  void vector4A512ByteUnit() throws Exception {
+    byte[] plain = decrypt("27182818284590452353602874713526", "31415926535897932384626433832795", 0, VECTOR4);
     for (int i = 0; i < plain.length; i++) {
       assertThat(plain[i]).as("byte %d", i).isEqualTo((byte) i);
+    }
+  }
+
+  /** Units decrypted in one call each start from their own IV's tweak. */
+  @Test
+  void severalUnitsInOneCall() throws Exception {
+    byte[] data = HEX.parseHex(VECTOR4 + VECTOR4);
+    new XtsCipher(HEX.parseHex("27182818284590452353602874713526" + "31415926535897932384626433832795"))
+        .decrypt(new byte[32], data, 512);
+    for (int i = 0; i < data.length; i++) {
+      assertThat(data[i]).as("byte %d", i).isEqualTo((byte) i);
     }
   }
 }
