@@ -1,7 +1,8 @@
 /**
  * vdisk-core: raw and qcow2 images as {@link dev.vdisk.block.BlockDevice}s, QEMU's cache modes, qemu-img's
  * operations. The front door is {@link dev.vdisk.Vdisk}. Exported: the API packages; not the FFM bindings
- * ({@code dev.vdisk.io.linux}) nor the format drivers ({@code format.raw}, {@code format.qcow2}), which are found as
+ * ({@code dev.vdisk.io.linux}) nor the format drivers ({@code format.raw}, {@code format.qcow2}, and the LUKS encryption
+ * qcow2 uses, {@code format.luks}), which are found as
  * {@link dev.vdisk.format.ImageFormat} services; the {@code internal} packages to the other vdisk modules only.
  */
 module dev.vdisk.core {

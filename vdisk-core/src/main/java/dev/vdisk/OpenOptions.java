@@ -23,9 +23,11 @@ import java.util.Optional;
  *     so a missing one does not stop the open; reads of what the backing image would define are not meaningful, and
  *     reads of an external data file's clusters fail
  * @param user whose QEMU permissions the image's locks take and share (a host file's; other devices have none)
+ * @param encryptionKey the password of a LUKS encrypted qcow2 image (the secret qemu-img's {@code encrypt.key-secret}
+ *     names), for the image itself and not its backing files; empty for none
  */
 public record OpenOptions(Optional<String> format, CacheMode cache, Aio aio, boolean readOnly, boolean forceShare,
-    boolean backing, ImageUser user) {
+    boolean backing, ImageUser user, Optional<byte[]> encryptionKey) {
   /**
    * Checks the combination.
    *
@@ -52,6 +54,7 @@ public record OpenOptions(Optional<String> format, CacheMode cache, Aio aio, boo
     private boolean forceShare;
     private boolean backing = true;
     private ImageUser user = ImageUser.TOOL;
+    private byte[] encryptionKey;
 
     private Builder() {}
 
@@ -97,13 +100,20 @@ public record OpenOptions(Optional<String> format, CacheMode cache, Aio aio, boo
       return this;
     }
 
+    /** The password of an encrypted image, or null for none (the default). */
+    public Builder encryptionKey(byte[] password) {
+      this.encryptionKey = password == null ? null : password.clone();
+      return this;
+    }
+
     /**
      * The options.
      *
      * @throws IllegalArgumentException as {@link OpenOptions#OpenOptions}
      */
     public OpenOptions build() {
-      return new OpenOptions(Optional.ofNullable(format), cache, aio, readOnly, forceShare, backing, user);
+      return new OpenOptions(Optional.ofNullable(format), cache, aio, readOnly, forceShare, backing, user,
+          Optional.ofNullable(encryptionKey));
     }
   }
 }

@@ -65,7 +65,8 @@ public final class Vdisk {
   public static Image open(Path path, OpenOptions options) throws IOException {
     FileOptions file = new FileOptions(options.cache(), options.readOnly(), options.forceShare(), true, options.user(),
         options.aio());
-    OpenImage stack = options.backing() ? Images.open(path, options.format().orElse(null), file)
+    OpenImage stack = options.backing()
+        ? Images.open(path, options.format().orElse(null), file, options.encryptionKey().orElse(null))
         : Images.openForFacts(path, options.format().orElse(null), file);
     return new Image(stack, stack.chain(path));
   }

@@ -29,7 +29,7 @@ class ModuleBoundaryTest {
   private static final Set<String> SIBLINGS = Set.of("dev.vdisk.cli", "dev.vdisk.nbd", "dev.vdisk.bench",
       "dev.vdisk.advisor");
   private static final Set<String> INTERNAL = Set.of("dev.vdisk.io.linux", "dev.vdisk.format.qcow2",
-      "dev.vdisk.format.raw");
+      "dev.vdisk.format.raw", "dev.vdisk.format.luks");
 
   @Test
   void exportsTheApiPackagesOnly() throws Exception {

@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -47,8 +48,12 @@ final class DdCommand implements Callable<Integer> {
   @Option(names = "-U", description = "Open the input even if another process holds it.")
   boolean forceShare;
 
-  @Option(names = "--image-opts", description = "INPUT is driver=raw|qcow2,file.filename=PATH.")
+  @Option(names = "--image-opts", description = "INPUT is driver=raw|qcow2,file.filename=PATH[,encrypt.key-secret=ID].")
   boolean imageOpts;
+
+  @Option(names = "--object", paramLabel = "OBJECT", description = "secret,id=ID,data=TEXT|file=PATH[,format=raw|base64]: "
+      + "an encrypted input's password (encrypt.key-secret=ID in --image-opts).")
+  List<String> objects = new ArrayList<>();
 
   @Parameters(arity = "0..*", paramLabel = "OPERAND", description = "bs=BYTES, count=BLOCKS, skip=BLOCKS, if=INPUT, of=OUTPUT.")
   List<String> operands = new ArrayList<>();
@@ -77,12 +82,14 @@ final class DdCommand implements Callable<Integer> {
       throw new CliException("Must specify both input and output files");
     }
     String inFormat = format;
+    byte[] key = null;
     if (imageOpts) {
-      ImageOptsFile opts = ImageOptsFile.parse(in);
+      ImageOptsFile opts = ImageOptsFile.parseWithKey(in);
       inFormat = opts.format();
       in = opts.file();
+      key = opts.keySecret() == null ? null : SecretObject.value(secrets(), opts.keySecret());
     }
-    try (Image input = openInput(in, inFormat)) {
+    try (Image input = openInput(in, inFormat, key)) {
       ImageFormat target = outputFormat(outputFormat);
       long size = input.size();
       if (count != null && count <= Long.MAX_VALUE / bs && size > count * bs) {
@@ -118,7 +125,20 @@ final class DdCommand implements Callable<Integer> {
     }
   }
 
-  private Image openInput(String in, String inFormat) throws IOException {
+  /** The {@code --object secret} values by id; other objects are refused. */
+  private Map<String, byte[]> secrets() {
+    Map<String, byte[]> secrets = new HashMap<>();
+    for (String o : objects) {
+      if (!SecretObject.isSecret(o)) {
+        throw new CliException("--object " + o + ": not a secret (expected: secret,id=ID,data=TEXT|file=PATH)");
+      }
+      SecretObject secret = SecretObject.parse(o);
+      secrets.put(secret.id(), secret.value());
+    }
+    return secrets;
+  }
+
+  private Image openInput(String in, String inFormat, byte[] key) throws IOException {
     Path path = Path.of(in);
     if (in.isEmpty()) {
       throw new CliException("Could not open '': The 'file' block driver requires a file name");
@@ -127,7 +147,8 @@ final class DdCommand implements Callable<Integer> {
       throw new CliException("Could not open '" + in + "': Could not open '" + in + "': No such file or directory");
     }
     try {
-      return Vdisk.open(path, OpenOptions.builder().format(inFormat).readOnly(true).forceShare(forceShare).build());
+      return Vdisk.open(path, OpenOptions.builder().format(inFormat).readOnly(true).forceShare(forceShare)
+          .encryptionKey(key).build());
     } catch (IOException | IllegalArgumentException e) {
       throw new CliException("Could not open '" + in + "': " + Main.describe(e), e);
     }

@@ -22,7 +22,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -64,10 +66,14 @@ final class ImageOptions {
     try {
       SecretObject secret = SecretObject.parse(text);
       RbdSecrets.define(secret.id(), secret.value());
+      secrets.put(secret.id(), secret.value());
     } catch (CliException e) {
       throw new ParameterException(command.commandLine(), e.getMessage());
     }
   }
+
+  /** The {@code --object secret} values by id: encrypted images' passwords ({@code encrypt.key-secret=ID}). */
+  Map<String, byte[]> secrets = new HashMap<>();
 
   /** NBD connections to open where the server allows several (convert's parallel reads ask for more). */
   int nbdConnections = 1;
@@ -79,6 +85,7 @@ final class ImageOptions {
     o.forceShare = forceShare;
     o.imageOpts = imageOpts;
     o.objects = objects;
+    o.secrets = secrets;
     o.nbdConnections = nbdConnections;
     return o;
   }
@@ -101,7 +108,7 @@ final class ImageOptions {
       throws IOException {
     ImageSpec spec = ImageSpec.parse(file, imageOpts);
     OpenOptions.Builder options = OpenOptions.builder().format(format(spec)).cache(cache).readOnly(readOnly)
-        .forceShare(forceShare).user(user);
+        .forceShare(forceShare).user(user).encryptionKey(key(spec));
     Image image = spec.isNbd() ? openNbd(spec, options.build())
         : Vdisk.open(checkedPath(spec.file()), options.aio(aio).build());
     warnIfProbedRaw(spec.label(), image.probed(), image.format(), readOnly, err);
@@ -114,7 +121,7 @@ final class ImageOptions {
   Image openImage(String file, boolean backing) throws IOException {
     ImageSpec spec = ImageSpec.parse(file, imageOpts);
     OpenOptions options = OpenOptions.builder().format(format(spec)).readOnly(true).forceShare(forceShare)
-        .backing(backing).build();
+        .backing(backing).encryptionKey(key(spec)).build();
     return spec.isNbd() ? openNbd(spec, options) : Vdisk.open(checkedPath(spec.file()), options);
   }
 
@@ -137,7 +144,7 @@ final class ImageOptions {
     ImageSpec spec = ImageSpec.parse(file, imageOpts);
     checkedFormat();
     OpenOptions options = OpenOptions.builder().format(format(spec)).cache(cache).readOnly(true).forceShare(forceShare)
-        .build();
+        .encryptionKey(key(spec)).build();
     if (!spec.isNbd()) {
       Path path = checkedPath(spec.file());
       return mode == null ? Vdisk.check(path, options, listener) : Vdisk.repair(path, mode, options, listener);
@@ -170,6 +177,17 @@ final class ImageOptions {
   boolean onRbd(String file) {
     String f = ImageSpec.parse(file, imageOpts).file();
     return f != null && RbdImages.isRbd(f);
+  }
+
+  /**
+   * The password of the encrypted image {@code spec} names: the secret its {@code encrypt.key-secret=ID} names, or
+   * null without one.
+   */
+  private byte[] key(ImageSpec spec) {
+    if (spec.keySecret() == null) {
+      return null;
+    }
+    return SecretObject.value(secrets, spec.keySecret());
   }
 
   private String format(ImageSpec spec) {

@@ -12,13 +12,30 @@ import java.util.Set;
  *
  * @param format the format driver
  * @param file the image's path
+ * @param keySecret the id of the secret holding an encrypted qcow2 image's password ({@code encrypt.key-secret}, only
+ *     where {@link #parseWithKey} takes it), or null
  */
-record ImageOptsFile(String format, String file) {
+record ImageOptsFile(String format, String file, String keySecret) {
   private static final Set<String> KEYS = Set.of("driver", "file", "file.filename", "file.driver");
+  private static final String KEY_SECRET = "encrypt.key-secret";
   private static final String EXPECTED = "expected: driver=raw|qcow2,file.filename=PATH";
 
-  /** Parses FILE given with {@code --image-opts}. */
+  /** An image without a key. */
+  ImageOptsFile(String format, String file) {
+    this(format, file, null);
+  }
+
+  /** Parses FILE given with {@code --image-opts}; {@code encrypt.key-secret} is refused, as every other key. */
   static ImageOptsFile parse(String text) {
+    return parse(text, false);
+  }
+
+  /** {@link #parse}, taking {@code encrypt.key-secret=ID} with {@code driver=qcow2} (a command that reads with a key). */
+  static ImageOptsFile parseWithKey(String text) {
+    return parse(text, true);
+  }
+
+  private static ImageOptsFile parse(String text, boolean key) {
     Map<String, String> kv;
     try {
       kv = OptionString.parse(text);
@@ -29,7 +46,7 @@ record ImageOptsFile(String format, String file) {
       return RbdOpts.parse(text, kv);
     }
     for (String k : kv.keySet()) {
-      if (!KEYS.contains(k)) {
+      if (!KEYS.contains(k) && !(key && k.equals(KEY_SECRET) && "qcow2".equals(kv.get("driver")))) {
         throw new CliException("--image-opts: key '" + k + "' is not supported (" + EXPECTED + ")");
       }
     }
@@ -44,6 +61,6 @@ record ImageOptsFile(String format, String file) {
     if (file == null || file.isEmpty()) {
       throw new CliException("--image-opts: '" + text + "' names no file (" + EXPECTED + ")");
     }
-    return new ImageOptsFile(driver, file);
+    return new ImageOptsFile(driver, file, kv.get(KEY_SECRET));
   }
 }

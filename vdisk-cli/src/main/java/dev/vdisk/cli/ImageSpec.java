@@ -32,12 +32,16 @@ import java.util.Set;
  *     {@code driver=rbd}):
  *     QEMU then opens no format layer and reports the protocol as the format; vdisk reads the bytes as raw and
  *     reports the protocol's name likewise. Null otherwise.
+ * @param keySecret the id of the {@code --object secret} holding an encrypted qcow2 image's password (qemu-img's
+ *     {@code encrypt.key-secret=ID}), or null
  */
 record ImageSpec(String label, String file, NbdTarget nbd, String format, String tlsCreds, String tlsHostname,
-    String protocol) {
+    String protocol, String keySecret) {
   private static final Set<String> FORMATS = Set.of("raw", "qcow2");
   private static final Set<String> NBD_KEYS = Set.of("server.type", "server.host", "server.port", "server.path", "host",
       "port", "path", "export", "tls-creds", "tls-hostname", "filename");
+  /** qcow2's option naming the secret that holds an encrypted image's password. */
+  private static final String KEY_SECRET = "encrypt.key-secret";
   private static final String EXPECTED = "expected: driver=raw|qcow2 with file.driver=file|nbd and its keys, or "
       + "driver=nbd,server.type=inet|unix,server.host=H,server.port=P|server.path=S,export=E";
 
@@ -69,9 +73,9 @@ record ImageSpec(String label, String file, NbdTarget nbd, String format, String
     }
     if (NbdUri.isNbd(text)) {
       NbdTarget t = uri(text);
-      return new ImageSpec(canonical(t), null, t, null, null, null, null);
+      return new ImageSpec(canonical(t), null, t, null, null, null, null, null);
     }
-    return new ImageSpec(text, text, null, null, null, null, null);
+    return new ImageSpec(text, text, null, null, null, null, null, null);
   }
 
   private static NbdTarget uri(String text) {
@@ -127,7 +131,8 @@ record ImageSpec(String label, String file, NbdTarget nbd, String format, String
     if ("rbd".equals(kv.get("driver")) || "rbd".equals(kv.get("file.driver"))) {
       // An image on Ceph RBD: opened by its rbd: file name, printed as qemu-img prints it, by its options.
       ImageOptsFile rbd = RbdOpts.parse(text, kv);
-      return new ImageSpec(RbdOpts.qemuName(kv), rbd.file(), null, rbd.format(), null, null, RbdOpts.bare(kv) ? "rbd" : null);
+      return new ImageSpec(RbdOpts.qemuName(kv), rbd.file(), null, rbd.format(), null, null, RbdOpts.bare(kv) ? "rbd" : null,
+          null);
     }
     String driver = kv.get("driver");
     if (driver == null && kv.keySet().stream().anyMatch(k -> k.startsWith("file."))) {
@@ -142,8 +147,11 @@ record ImageSpec(String label, String file, NbdTarget nbd, String format, String
       throw new CliException(text + ": driver=" + driver + " (" + EXPECTED + ")");
     }
     Map<String, String> protocol = new LinkedHashMap<>();
+    String keySecret = null;
     for (Map.Entry<String, String> e : kv.entrySet()) {
-      if (e.getKey().equals("file")) {
+      if (e.getKey().equals(KEY_SECRET) && "qcow2".equals(driver)) {
+        keySecret = e.getValue();
+      } else if (e.getKey().equals("file")) {
         protocol.put("filename", e.getValue());
       } else if (e.getKey().startsWith("file.")) {
         protocol.put(e.getKey().substring("file.".length()), e.getValue());
@@ -156,7 +164,9 @@ record ImageSpec(String label, String file, NbdTarget nbd, String format, String
       String filename = protocol.get("filename");
       protocolDriver = filename != null && NbdUri.isNbd(filename) ? "nbd" : "file";
     }
-    return protocol(text, protocolDriver, protocol, driver.equals("raw-or-probe") ? null : driver, false);
+    ImageSpec spec = protocol(text, protocolDriver, protocol, driver.equals("raw-or-probe") ? null : driver, false);
+    return new ImageSpec(spec.label, spec.file, spec.nbd, spec.format, spec.tlsCreds, spec.tlsHostname, spec.protocol,
+        keySecret);
   }
 
   private static ImageSpec protocol(String text, String driver, Map<String, String> kv, String format,
@@ -167,7 +177,7 @@ record ImageSpec(String label, String file, NbdTarget nbd, String format, String
         throw new CliException(text + ": the file driver takes filename=PATH and nothing else (" + EXPECTED + ")");
       }
       return new ImageSpec(filename, filename, null, format == null && protocolOnly ? "raw" : format, null, null,
-          protocolOnly ? "file" : null);
+          protocolOnly ? "file" : null, null);
     }
     if (!driver.equals("nbd")) {
       throw new CliException(text + ": file.driver=" + driver + " (expected: file or nbd)");
@@ -199,7 +209,7 @@ record ImageSpec(String label, String file, NbdTarget nbd, String format, String
       }
     }
     return new ImageSpec(canonical(t), null, t, format == null && protocolOnly ? "raw" : format, tlsCreds,
-        kv.get("tls-hostname"), protocolOnly ? "nbd" : null);
+        kv.get("tls-hostname"), protocolOnly ? "nbd" : null, null);
   }
 
   private static String first(Map<String, String> kv, String key, String legacy, String text) {

@@ -54,6 +54,7 @@ final class InfoCommand implements Callable<Integer> {
       Long actualSize,
       FormatSpecific formatSpecific,
       String fullBackingFilename,
+      Boolean encrypted,
       String backingFilename,
       Boolean dirtyFlag) implements Json.Members {
     /** The members in the order qemu-img 7.2 prints them; absent ones left out. */
@@ -69,6 +70,7 @@ final class InfoCommand implements Callable<Integer> {
       putPresent(m, "actual-size", actualSize);
       putPresent(m, "format-specific", formatSpecific);
       putPresent(m, "full-backing-filename", fullBackingFilename);
+      putPresent(m, "encrypted", encrypted);
       putPresent(m, "backing-filename", backingFilename);
       putPresent(m, "dirty-flag", dirtyFlag);
       return m;
@@ -86,14 +88,14 @@ final class InfoCommand implements Callable<Integer> {
      */
     Info withFormat(String name) {
       return new Info(backingFilenameFormat, snapshots, virtualSize, filename, clusterSize, name, actualSize,
-          name.equals("rbd") ? new FormatSpecific(name, Map.of()) : formatSpecific, fullBackingFilename,
+          name.equals("rbd") ? new FormatSpecific(name, Map.of()) : formatSpecific, fullBackingFilename, encrypted,
           backingFilename, dirtyFlag);
     }
 
     /** This image's facts under another name. */
     Info withFilename(String name) {
       return new Info(backingFilenameFormat, snapshots, virtualSize, name, clusterSize, format, actualSize,
-          formatSpecific, fullBackingFilename, backingFilename, dirtyFlag);
+          formatSpecific, fullBackingFilename, encrypted, backingFilename, dirtyFlag);
     }
   }
 
@@ -158,6 +160,7 @@ final class InfoCommand implements Callable<Integer> {
         i.actualSize().isPresent() ? i.actualSize().getAsLong() : null,
         i.formatSpecific().isEmpty() ? null : new FormatSpecific(i.format(), i.formatSpecific()),
         i.fullBackingFilename().map(Path::toString).orElse(null),
+        i.encrypted() ? true : null,
         i.backingFilename().orElse(null),
         i.actualSize().isEmpty() && i.format().equals("raw") && i.clusterSize().isEmpty() ? null : i.dirty());
   }
@@ -192,6 +195,9 @@ final class InfoCommand implements Callable<Integer> {
     s.append("file format: ").append(info.format()).append('\n');
     s.append("virtual size: ").append(Sizes.human(info.virtualSize())).append(" (").append(info.virtualSize()).append(" bytes)\n");
     s.append("disk size: ").append(info.actualSize() == null ? "unavailable" : Sizes.human(info.actualSize())).append('\n');
+    if (Boolean.TRUE.equals(info.encrypted())) {
+      s.append("encrypted: yes\n");
+    }
     if (info.clusterSize() != null) {
       s.append("cluster_size: ").append(info.clusterSize()).append('\n');
     }

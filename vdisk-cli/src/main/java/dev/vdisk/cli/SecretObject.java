@@ -62,6 +62,21 @@ record SecretObject(String id, byte[] value) {
     });
   }
 
+  /**
+   * The value of the secret {@code id} in {@code secrets} (by id), as an encrypted image's {@code encrypt.key-secret=ID}
+   * names it.
+   *
+   * @throws CliException with QEMU's message when there is none
+   */
+  static byte[] value(Map<String, byte[]> secrets, String id) {
+    byte[] value = secrets.get(id);
+    if (value == null) {
+      throw new CliException("No secret with id '" + id + "' (expected: --object secret,id=" + id
+          + ",data=PASSWORD or file=PATH)");
+    }
+    return value;
+  }
+
   private static byte[] decode(String id, byte[] base64) {
     try {
       return Base64.getDecoder().decode(new String(base64, StandardCharsets.US_ASCII).strip());

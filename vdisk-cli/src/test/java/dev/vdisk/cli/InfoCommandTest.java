@@ -67,7 +67,7 @@ class InfoCommandTest {
     data.put("lazy-refcounts", false);
     data.put("bitmaps", List.of(Map.of("name", "b0")));
     InfoCommand.Info info = new InfoCommand.Info(null, null, 1048576, "a.qcow2", null, "qcow2", 200704L,
-        new InfoCommand.FormatSpecific("qcow2", data), null, null, false);
+        new InfoCommand.FormatSpecific("qcow2", data), null, null, null, false);
     assertThat(InfoCommand.human(info)).isEqualTo("""
         image: a.qcow2
         file format: qcow2

@@ -15,11 +15,12 @@ import java.util.OptionalInt;
  * @param dataFile the external data file's name as the image records it, if it has one
  * @param snapshots the internal snapshots in table order
  * @param bitmaps the number of persistent dirty bitmaps the image records
+ * @param encrypted the guest's bytes are stored encrypted ({@code encrypted})
  * @param formatSpecific qemu-img info's {@code format-specific} {@code data}, keys in QEMU's order, or empty
  */
 public record FormatFacts(OptionalInt clusterSize, boolean dirty, Optional<String> backingFile,
     Optional<String> backingFormat, Optional<String> dataFile, List<Snapshot> snapshots,
-    long bitmaps, Map<String, Object> formatSpecific) {
+    long bitmaps, boolean encrypted, Map<String, Object> formatSpecific) {
 
   /** Copies the snapshot list and the format-specific map, keeping its order. */
   public FormatFacts {
@@ -30,6 +31,6 @@ public record FormatFacts(OptionalInt clusterSize, boolean dirty, Optional<Strin
   /** The facts of a format that has none beyond its bytes (raw). */
   public static FormatFacts none() {
     return new FormatFacts(OptionalInt.empty(), false, Optional.empty(), Optional.empty(), Optional.empty(), List.of(), 0,
-        Map.of());
+        false, Map.of());
   }
 }

@@ -70,7 +70,7 @@ public final class ImageChain {
       return new ImageInfo(shown, format, device.size(),
           file == null ? OptionalLong.empty() : OptionalLong.of(file.allocatedBytes()), clusterSize,
           facts.backingFile(), backingPath, facts.backingFormat(), facts.dirty(), facts.dataFile(),
-          snapshots, facts.bitmaps(), facts.formatSpecific());
+          snapshots, facts.bitmaps(), facts.encrypted(), facts.formatSpecific());
     }
   }
 

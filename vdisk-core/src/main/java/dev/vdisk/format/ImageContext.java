@@ -33,6 +33,23 @@ public interface ImageContext {
   boolean readOnly();
 
   /**
+   * True if the image is opened for its own facts only, as qemu-img info opens one (QEMU's BDRV_O_NO_IO): its data is
+   * never read, so an encrypted image opens without its key.
+   */
+  default boolean factsOnly() {
+    return false;
+  }
+
+  /**
+   * The password of this image if it is encrypted (the secret QEMU's {@code encrypt.key-secret} names); never its
+   * backing images' (each has its own in QEMU). Empty by default.
+   */
+  default Optional<byte[]> encryptionKey() {
+    return Optional.empty();
+  }
+
+
+  /**
    * Opens the external data file that the image records as {@code name}, with this open's access; the image owns
    * the device from here on and closes it.
    *

@@ -22,9 +22,10 @@ import java.util.OptionalLong;
  * @param dataFile the external data file's name as the image records it, if it has one
  * @param snapshots the internal snapshots, in table order
  * @param bitmaps the number of persistent dirty bitmaps the image records
+ * @param encrypted the guest's bytes are stored encrypted ({@code encrypted})
  * @param formatSpecific qemu-img info's {@code format-specific} {@code data} (keys in QEMU's order), or empty
  */
 public record ImageInfo(String filename, String format, long virtualSize, OptionalLong actualSize,
     OptionalInt clusterSize, Optional<String> backingFilename, Optional<Path> fullBackingFilename,
     Optional<String> backingFormat, boolean dirty, Optional<String> dataFile, List<Snapshot> snapshots, long bitmaps,
-    Map<String, Object> formatSpecific) {}
+    boolean encrypted, Map<String, Object> formatSpecific) {}

@@ -49,15 +49,33 @@ public final class FileContext implements ImageContext {
   private final boolean dataFile;
   /** Images already open that stand in for the file at their real path where the chain reaches it; or null. */
   private final Map<Path, Backing> reuse;
+  /** The password of this image (not of its backing images), or null. */
+  private final byte[] encryptionKey;
 
   private FileContext(Path name, FileOptions options, List<Path> chain, boolean backing, boolean dataFile,
       Map<Path, Backing> reuse) {
+    this(name, options, chain, backing, dataFile, reuse, null);
+  }
+
+  private FileContext(Path name, FileOptions options, List<Path> chain, boolean backing, boolean dataFile,
+      Map<Path, Backing> reuse, byte[] encryptionKey) {
     this.name = name;
     this.options = options;
     this.chain = List.copyOf(chain);
     this.backing = backing;
     this.dataFile = dataFile;
     this.reuse = reuse;
+    this.encryptionKey = encryptionKey;
+  }
+
+  /** This context with {@code key} (null for none) as the image's password; backing images get none. */
+  public FileContext withEncryptionKey(byte[] key) {
+    return new FileContext(name, options, chain, backing, dataFile, reuse, key);
+  }
+
+  @Override
+  public Optional<byte[]> encryptionKey() {
+    return Optional.ofNullable(encryptionKey);
   }
 
   /** The context of the top image of a chain, in the file named {@code name}, opened with {@code options}. */
@@ -71,7 +89,8 @@ public final class FileContext implements ImageContext {
    * that the chain above reads. The overlay that reaches it owns {@code image} from then on and closes it.
    */
   public FileContext reusing(Backing image) throws IOException {
-    return new FileContext(name, options, chain, backing, dataFile, Map.of(image.path().toRealPath(), image));
+    return new FileContext(name, options, chain, backing, dataFile, Map.of(image.path().toRealPath(), image),
+        encryptionKey);
   }
 
   /**
@@ -104,6 +123,12 @@ public final class FileContext implements ImageContext {
   @Override
   public boolean readOnly() {
     return options.readOnly();
+  }
+
+  /** True for a context {@link #forFacts}. */
+  @Override
+  public boolean factsOnly() {
+    return !dataFile;
   }
 
   /** The options the image's file was opened with. */

@@ -34,6 +34,11 @@ public final class Images {
     return open(path, formatName, options, FileContext.of(path, options));
   }
 
+  /** {@link #open}, with the password of an encrypted image ({@code key}, null for none). */
+  public static OpenImage open(Path path, String formatName, FileOptions options, byte[] key) throws IOException {
+    return open(path, formatName, options, FileContext.of(path, options).withEncryptionKey(key));
+  }
+
   /** {@link #open} without the backing image ({@link FileContext#withoutBacking}): qemu-img rebase -u's open. */
   public static OpenImage openWithoutBacking(Path path, String formatName, FileOptions options) throws IOException {
     return open(path, formatName, options, FileContext.withoutBacking(path, options));

@@ -2,7 +2,6 @@ package dev.vdisk.format.qcow2;
 
 import static dev.vdisk.format.qcow2.Qcow2Errors.hex;
 import static dev.vdisk.format.qcow2.Qcow2Errors.invalid;
-import static dev.vdisk.format.qcow2.Qcow2Errors.unsupported;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -20,9 +19,10 @@ import java.util.Set;
  * @param featureNames type 0x6803f857: names of feature bits
  * @param dataFile type 0x44415441: the external data file's name
  * @param bitmaps type 0x23852875: kept as found, not interpreted
+ * @param cryptoHeader type 0x0537be77: where a LUKS encrypted image keeps its LUKS header (crypt_method 2 only)
  */
 record HeaderExtensions(Optional<String> backingFormat, FeatureNameTable featureNames, Optional<String> dataFile,
-    Optional<Bitmaps> bitmaps) {
+    Optional<Bitmaps> bitmaps, Optional<CryptoHeader> cryptoHeader) {
 
   static final int END = 0;
   static final int BACKING_FORMAT = 0xe2792aca;
@@ -34,6 +34,7 @@ record HeaderExtensions(Optional<String> backingFormat, FeatureNameTable feature
   /** QEMU keeps the backing format in a 16-byte C string. */
   static final int MAX_BACKING_FORMAT = 15;
   static final int BITMAPS_LENGTH = 24;
+  static final int CRYPTO_HEADER_LENGTH = 16;
 
   /**
    * The bitmaps extension's fields, kept so that a later writer can preserve them.
@@ -46,6 +47,14 @@ record HeaderExtensions(Optional<String> backingFormat, FeatureNameTable feature
   record Bitmaps(long nbBitmaps, long directorySize, long directoryOffset, int fieldsAt) {}
 
   /**
+   * The full disk encryption header extension: the clusters holding the LUKS header and its key material.
+   *
+   * @param offset bytes 0-7: where they start in the image file, a multiple of the cluster size
+   * @param length bytes 8-15: their length; the LUKS header's reads must stay inside it
+   */
+  record CryptoHeader(long offset, long length) {}
+
+  /**
    * Parses the extensions of an image whose header is {@code header}.
    *
    * @param firstCluster the image's first cluster from offset 0 (zero-filled where the file is shorter)
@@ -56,6 +65,7 @@ record HeaderExtensions(Optional<String> backingFormat, FeatureNameTable feature
     FeatureNameTable names = FeatureNameTable.EMPTY;
     Optional<String> dataFile = Optional.empty();
     Optional<Bitmaps> bitmaps = Optional.empty();
+    Optional<CryptoHeader> crypto = Optional.empty();
     Set<Integer> seen = new HashSet<>();
     int at = header.headerLength();
     while (at < end) {
@@ -95,15 +105,40 @@ record HeaderExtensions(Optional<String> backingFormat, FeatureNameTable feature
           }
           bitmaps = Optional.of(new Bitmaps(data.getInt(0) & 0xffffffffL, data.getLong(8), data.getLong(16), dataAt));
         }
-        case FULL_DISK_ENCRYPTION ->
-            throw unsupported("full disk encryption header extension", "present", "none: encrypted images are not supported yet");
+        case FULL_DISK_ENCRYPTION -> crypto = Optional.of(cryptoHeader(data, header));
         default -> {
           // Unknown extensions are optional by definition: skipping them is always safe.
         }
       }
       at = (int) Math.min(end, dataAt + ((length + 7) & ~7L));
     }
-    return new HeaderExtensions(backingFormat, names, dataFile, bitmaps);
+    if (header.cryptMethod() == Qcow2Header.CRYPT_LUKS && crypto.isEmpty()) {
+      throw invalid("full disk encryption header extension", "absent", "present with crypt_method 2 (LUKS)");
+    }
+    return new HeaderExtensions(backingFormat, names, dataFile, bitmaps, crypto);
+  }
+
+  /** The full disk encryption header extension, checked as QEMU's {@code qcow2_read_extensions} checks it. */
+  private static CryptoHeader cryptoHeader(ByteBuffer data, Qcow2Header header) throws IOException {
+    if (header.cryptMethod() != Qcow2Header.CRYPT_LUKS) {
+      throw invalid("full disk encryption header extension", "present with crypt_method " + header.cryptMethod(),
+          "only with crypt_method 2: CRYPTO header extension only expected with LUKS encryption method");
+    }
+    if (data.remaining() != CRYPTO_HEADER_LENGTH) {
+      throw invalid("full disk encryption header extension: length", data.remaining(),
+          "exactly " + CRYPTO_HEADER_LENGTH);
+    }
+    long offset = data.getLong(0);
+    long length = data.getLong(8);
+    if (offset < 0 || offset % header.clusterSize() != 0) {
+      throw invalid("full disk encryption header extension: offset", Long.toUnsignedString(offset),
+          "a multiple of the cluster size " + header.clusterSize());
+    }
+    if (length < 0) {
+      throw invalid("full disk encryption header extension: length of the LUKS area", Long.toUnsignedString(length),
+          "at most " + Long.MAX_VALUE);
+    }
+    return new CryptoHeader(offset, length);
   }
 
   private static String endName(Qcow2Header header) {

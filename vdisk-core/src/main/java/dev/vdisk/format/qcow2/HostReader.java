@@ -2,13 +2,16 @@ package dev.vdisk.format.qcow2;
 
 import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.BlockLimits;
+import dev.vdisk.format.luks.LuksHeader;
+import dev.vdisk.format.luks.SectorCipher;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 
 /**
  * Reads byte ranges of a lower device (the image file, the external data file, a backing image) without ever
  * asking it for bytes outside its size, and honouring its request alignment (an O_DIRECT file wants aligned
- * requests; qcow2 metadata and compressed clusters sit at any byte).
+ * requests; qcow2 metadata and compressed clusters sit at any byte). The data reader of an encrypted image decrypts
+ * what {@link #readData} reads, whole sectors at their host offsets.
  */
 final class HostReader {
   private static final byte[] ZEROES = new byte[64 << 10];
@@ -17,11 +20,26 @@ final class HostReader {
 
   private final BlockDevice device;
   private final String name;
+  /** Decrypts what {@link #readData} reads; null where the device holds plain bytes. */
+  private final SectorCipher cipher;
 
   /** @param name how messages call the device, e.g. "image file" */
   HostReader(BlockDevice device, String name) {
+    this(device, name, null);
+  }
+
+  /**
+   * A reader whose {@link #readData} decrypts with {@code cipher} (null: none): an encrypted image's data reader.
+   */
+  HostReader(BlockDevice device, String name, SectorCipher cipher) {
     this.device = device;
     this.name = name;
+    this.cipher = cipher;
+  }
+
+  /** True if {@link #readData} decrypts: the device's bytes are not the guest's. */
+  boolean encrypted() {
+    return cipher != null;
   }
 
   BlockDevice device() {
@@ -51,20 +69,45 @@ final class HostReader {
 
   /**
    * True if {@link #readData} of {@code length} bytes at {@code offset} is one plain read of the device: inside it,
-   * within its request alignment and transfer size (so that a queue of the device may take it as it is).
+   * within its request alignment and transfer size (so that a queue of the device may take it as it is), and not
+   * decrypted.
    */
   boolean plain(long offset, int length) throws IOException {
     BlockLimits limits = device.limits();
-    return offset >= 0 && length > 0 && length <= size() - offset && limits.requestAlignment() == 1
+    return cipher == null && offset >= 0 && length > 0 && length <= size() - offset && limits.requestAlignment() == 1
         && length <= limits.maxTransfer();
   }
 
   /**
    * Fills {@code dst} with the bytes at {@code offset}; bytes at or beyond the end of the device read as zeroes
    * (as QEMU reads them), and are not requested from it. An offset with bit 63 set (taken unsigned, as image
-   * fields are) is beyond every device's end.
+   * fields are) is beyond every device's end. An encrypted image's reader decrypts: the whole sectors around the
+   * range are read and decrypted, then the range copied out.
    */
   void readData(long offset, ByteBuffer dst) throws IOException {
+    if (cipher != null) {
+      readDecrypted(offset, dst);
+      return;
+    }
+    readPlain(offset, dst);
+  }
+
+  private void readDecrypted(long offset, ByteBuffer dst) throws IOException {
+    long start = offset & -LuksHeader.SECTOR_SIZE;
+    int skip = (int) (offset - start);
+    int length = (skip + dst.remaining() + LuksHeader.SECTOR_SIZE - 1) & -LuksHeader.SECTOR_SIZE;
+    boolean whole = skip == 0 && length == dst.remaining();
+    ByteBuffer sectors = whole ? dst.slice() : ByteBuffer.allocate(length);
+    readPlain(start, sectors.duplicate());
+    cipher.decrypt(start, sectors.duplicate());
+    if (whole) {
+      dst.position(dst.limit());
+    } else {
+      dst.put(sectors.position(skip).limit(skip + dst.remaining()));
+    }
+  }
+
+  private void readPlain(long offset, ByteBuffer dst) throws IOException {
     long inDevice = offset < 0 ? 0 : Math.clamp(size() - offset, 0, dst.remaining());
     if (inDevice == dst.remaining()) {
       readInside(offset, dst); // all inside the device (the usual case): no slice to allocate

@@ -57,6 +57,11 @@ final class Qcow2Amender {
     Qcow2Amender amender = new Qcow2Amender(file, name, progress, problems);
     HostReader reader = new HostReader(file, "image file");
     Qcow2Header h = ImageHead.read(reader).header();
+    if (h.cryptMethod() != 0) {
+      // Amending rewrites clusters (a downgrade writes zeroes), which would have to be encrypted.
+      throw Qcow2Errors.unsupported("amend", "an encrypted image", "an image without encryption: amending LUKS "
+          + "encrypted images is not built");
+    }
     if ((h.incompatibleFeatures() & Features.INCOMPAT_CORRUPT) != 0) {
       throw new BlockDeviceException(BlockError.EPERM, "qcow2: Image is corrupt; cannot be opened read/write");
     }

@@ -293,6 +293,11 @@ final class Qcow2Checker {
     }
     refs.add(h.snapshotsOffset(), snapshots.tableBytes());
     refs.add(h.refcountTableOffset(), h.refcountTableClusters() << h.clusterBits());
+    // A LUKS encrypted image's header and key material.
+    if (head.extensions().cryptoHeader().isPresent()) {
+      HeaderExtensions.CryptoHeader c = head.extensions().cryptoHeader().get();
+      refs.add(c.offset(), c.length());
+    }
     if (bitmaps.isPresent()) {
       bitmaps.get().count(file, geometry.clusterSize(), refs, tally);
     }

@@ -1,6 +1,7 @@
 package dev.vdisk.format.qcow2;
 
 import dev.vdisk.format.FormatFacts;
+import dev.vdisk.format.luks.LuksHeader;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -20,14 +21,15 @@ final class Qcow2Facts {
     long bitmaps = q.extensions().bitmaps().map(HeaderExtensions.Bitmaps::nbBitmaps).orElse(0L);
     return new FormatFacts(OptionalInt.of(h.clusterSize()), q.hasFeature(Features.INCOMPAT_DIRTY), q.backingName(),
         q.backingName().isPresent() ? q.extensions().backingFormat() : Optional.empty(), dataFile,
-        q.snapshots(), bitmaps, formatSpecific(q));
+        q.snapshots(), bitmaps, h.cryptMethod() != 0, formatSpecific(q));
   }
 
   /**
    * The {@code data} of qemu-img info's {@code format-specific} object for a qcow2 image, with the keys in QEMU's
    * order: compat, compression-type, and for compat 1.1 lazy-refcounts, refcount-bits, data-file / data-file-raw
    * (with an external data file), corrupt, extended-l2; bitmaps (after lazy-refcounts, where QEMU's dictionary puts
-   * them) when the image has trusted ones, each with flags, name and granularity.
+   * them) when the image has trusted ones, each with flags, name and granularity; encrypt (after refcount-bits) for
+   * a LUKS encrypted image.
    */
   private static Map<String, Object> formatSpecific(Qcow2Image q) throws IOException {
     Qcow2Header h = q.header();
@@ -56,6 +58,8 @@ final class Qcow2Facts {
       }
     }
     data.put("refcount-bits", h.refcountBits());
+    Optional<LuksHeader> luks = Qcow2Encryption.header(new HostReader(q.file(), "image file"), q.extensions());
+    luks.ifPresent(l -> data.put("encrypt", l.info()));
     if (h.version() >= 3) {
       q.extensions().dataFile().ifPresent(name -> data.put("data-file", name));
       if (q.hasFeature(Features.INCOMPAT_DATA_FILE)) {

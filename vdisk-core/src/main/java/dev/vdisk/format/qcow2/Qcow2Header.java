@@ -59,6 +59,10 @@ record Qcow2Header(
 
   /** "QFI\xfb". */
   static final int MAGIC = 0x514649fb;
+  /** crypt_method 1: QEMU's legacy AES-CBC encryption, which vdisk refuses. */
+  static final long CRYPT_AES = 1;
+  /** crypt_method 2: LUKS, its header where the full disk encryption header extension points. */
+  static final long CRYPT_LUKS = 2;
   static final int V2_HEADER_LENGTH = 72;
   /** Byte offset of size. */
   static final int SIZE_FIELD = 24;
@@ -164,8 +168,12 @@ record Qcow2Header(
       throw invalid("size", Long.toUnsignedString(size), "at most " + Long.MAX_VALUE);
     }
     long cryptMethod = u32(b, p + 32);
-    if (cryptMethod != 0) {
-      throw unsupported("crypt_method", cryptMethod, "0: encrypted images are not supported yet");
+    if (cryptMethod == CRYPT_AES) {
+      throw unsupported("crypt_method", cryptMethod, "0 or 2: legacy AES-CBC encryption (crypt_method 1) is not "
+          + "supported, only LUKS");
+    }
+    if (cryptMethod > CRYPT_LUKS) {
+      throw invalid("crypt_method", cryptMethod, "0 (none) or 2 (LUKS): Unsupported encryption method");
     }
     long l1Size = u32(b, p + 36);
     if (l1Size > MAX_L1_BYTES / 8) {

@@ -302,13 +302,13 @@ final class Qcow2Image implements FormatImage {
   /**
    * The host ranges of a read-only image's range where every cluster of it is a normal data cluster of this image
    * (in the image file or the external data file) whose file yields its bytes; nothing if any part is zero,
-   * unallocated (backing or zeroes), compressed, or the image is writable: a writable image frees clusters (discard,
+   * unallocated (backing or zeroes), compressed, or the image is encrypted or writable: a writable image frees clusters (discard,
    * zeroing) and reuses them for other guest offsets, so bytes sent from the page cache after this returns could
    * belong to another guest range, which a copy under the writer's lock never returns. Adjacent clusters merge.
    */
   @Override
   public List<HostRange> hostRanges(long offset, long length) throws IOException {
-    if (writer != null) {
+    if (writer != null || data.encrypted()) {
       return List.of();
     }
     List<HostRange> out = new ArrayList<>();
@@ -431,7 +431,8 @@ final class Qcow2Image implements FormatImage {
 
   /**
    * This layer's allocation: DATA with the host offset (in the external data file, if the image has one) for
-   * standard clusters, DATA without one for compressed clusters, ZERO for zero clusters (with the preallocated
+   * standard clusters, DATA without one for compressed and encrypted clusters (QEMU's block status gives neither
+   * BDRV_BLOCK_OFFSET_VALID: their host bytes are not the guest's), ZERO for zero clusters (with the preallocated
    * offset if any), HOLE where the backing image (or nothing) defines the bytes. In an image with preallocated
    * metadata, standard clusters over holes in the file are DATA and ZERO ({@link MetadataPreallocation}). At most
    * {@link #MAX_EXTENTS}.
@@ -445,15 +446,21 @@ final class Qcow2Image implements FormatImage {
       ClusterMapper.Run run = mapUnderSharedLock(pos, end - pos);
       long n = run.length();
       switch (run.entry()) {
+        case L2Entry.Normal d when data.encrypted() -> append(out, Extent.data(pos, n, Extent.NO_OFFSET));
         case L2Entry.Normal d -> preallocation.dataExtents(pos, n, run.hostStart(), e -> append(out, e));
         case L2Entry.Compressed c -> append(out, Extent.data(pos, n, Extent.NO_OFFSET));
-        case L2Entry.Zero z -> append(out, Extent.zero(pos, n, run.hostStart()));
+        case L2Entry.Zero z -> append(out, Extent.zero(pos, n, host(run)));
         // QEMU reports where an unallocated subcluster of an allocated cluster lies, too.
-        case L2Entry.Unallocated u -> append(out, new Extent(pos, n, false, true, false, run.hostStart()));
+        case L2Entry.Unallocated u -> append(out, new Extent(pos, n, false, true, false, host(run)));
       }
       pos += n;
     }
     return out;
+  }
+
+  /** The host offset block status reports for a run: none in an encrypted image (no BDRV_BLOCK_OFFSET_VALID). */
+  private long host(ClusterMapper.Run run) {
+    return data.encrypted() ? Extent.NO_OFFSET : run.hostStart();
   }
 
   /**

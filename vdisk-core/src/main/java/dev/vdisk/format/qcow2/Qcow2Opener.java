@@ -10,6 +10,8 @@ import dev.vdisk.format.CheckResult;
 import dev.vdisk.format.ImageContext;
 import dev.vdisk.format.Repair;
 import dev.vdisk.format.Snapshot;
+import dev.vdisk.format.luks.LuksHeader;
+import dev.vdisk.format.luks.SectorCipher;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -61,6 +63,9 @@ final class Qcow2Opener {
         ? Optional.of(string(first, (int) header.backingFileOffset(), (int) header.backingFileSize()))
         : Optional.empty();
     boolean dataFile = checkDataFile(header, ext, backingName);
+    Optional<LuksHeader> luks = Qcow2Encryption.header(image, ext);
+    SectorCipher cipher = luks.isPresent()
+        ? Qcow2Encryption.cipher(luks.get(), image, ext.cryptoHeader().orElseThrow(), context) : null;
     if ((header.incompatibleFeatures() & Features.INCOMPAT_CORRUPT) != 0) {
       log().log(System.Logger.Level.WARNING, "qcow2: {0} is marked corrupt; reading it anyway, writes are refused", path);
     }
@@ -77,12 +82,12 @@ final class Qcow2Opener {
 
     List<Closeable> resources = new ArrayList<>();
     try {
-      HostReader data = image;
+      HostReader data = cipher == null ? image : new HostReader(file, "image file", cipher);
       BlockDevice dataDevice = file;
       if (dataFile) {
         BlockDevice df = context.openDataFile(ext.dataFile().orElseThrow());
         resources.add(df);
-        data = new HostReader(df, "data file");
+        data = new HostReader(df, "data file", cipher);
         dataDevice = df;
       }
       Optional<Backing> backing = Optional.empty();

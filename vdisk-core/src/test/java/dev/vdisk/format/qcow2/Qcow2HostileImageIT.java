@@ -101,6 +101,18 @@ class Qcow2HostileImageIT {
     base = shared.resolve("base.qcow2");
   }
 
+  /**
+   * Makes the image LUKS encrypted (crypt_method 2) with a full disk encryption header extension of {@code length}
+   * bytes in place of its first extension, pointing at {@code offset} and {@code areaLength}.
+   */
+  private static void luks(Image i, long length, long offset, long areaLength) throws IOException {
+    i.u32(32, 2);
+    i.u32(0x70, 0x0537be77);
+    i.u32(0x74, length);
+    i.u64(0x78, offset);
+    i.u64(0x80, areaLength);
+  }
+
   static Stream<Arguments> openErrors() {
     return Stream.of(
         bad("truncated header", i -> {
@@ -134,10 +146,20 @@ class Qcow2HostileImageIT {
         bad("refcount_table_clusters too large", i -> i.u32(56, 0x10000000), "refcount_table_clusters: 268435456 (expected: 1 to 128, QEMU's 8 MiB refcount table limit"),
         bad("refcount_table_clusters zero", i -> i.u32(56, 0), "refcount_table_clusters: 0 (expected: 1 to 128"),
         bad("refcount table unaligned", i -> i.u64(48, 0x10001), "refcount_table_offset: 65537 (expected: a non-negative multiple of the cluster size 65536)"),
-        bad("AES encryption", i -> i.u32(32, 1), "crypt_method: 1 (expected: 0: encrypted images are not supported yet)"),
-        bad("LUKS encryption", i -> i.u32(32, 2), "crypt_method: 2 (expected: 0: encrypted images are not supported yet)"),
-        bad("full disk encryption extension", i -> i.u32(0x70, 0x0537be77),
-            "full disk encryption header extension: present (expected: none: encrypted images are not supported yet)"),
+        bad("AES encryption", i -> i.u32(32, 1),
+            "crypt_method: 1 (expected: 0 or 2: legacy AES-CBC encryption (crypt_method 1) is not supported, only LUKS)"),
+        bad("unknown encryption", i -> i.u32(32, 3), "crypt_method: 3 (expected: 0 (none) or 2 (LUKS): Unsupported encryption method)"),
+        bad("LUKS encryption without its header", i -> i.u32(32, 2),
+            "full disk encryption header extension: absent (expected: present with crypt_method 2 (LUKS))"),
+        bad("full disk encryption extension without encryption", i -> i.u32(0x70, 0x0537be77),
+            "full disk encryption header extension: present with crypt_method 0 (expected: only with crypt_method 2"),
+        bad("full disk encryption extension of the wrong length", i -> luks(i, 8, 0, 0),
+            "full disk encryption header extension: length: 8 (expected: exactly 16)"),
+        bad("LUKS header unaligned", i -> luks(i, 16, 0x10200, 4096),
+            "full disk encryption header extension: offset: 66048 (expected: a multiple of the cluster size 65536)"),
+        bad("LUKS area shorter than a LUKS header", i -> luks(i, 16, 0x70000, 100),
+            "length of the LUKS area: 100 (expected: at least the LUKS header's 592 bytes"),
+        bad("LUKS area without a LUKS header", i -> luks(i, 16, 0x70000, 4096), "Volume is not in LUKS format"),
         bad("unknown incompatible bit with a name", i -> {
           i.u8(0x139, 5);
           i.put(0x13a, "fancy\0\0\0\0\0\0\0\0\0\0\0\0\0\0".getBytes(StandardCharsets.US_ASCII));

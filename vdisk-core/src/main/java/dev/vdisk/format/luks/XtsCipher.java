@@ -1,0 +1,70 @@
+package dev.vdisk.format.luks;
+
+import java.security.GeneralSecurityException;
+import javax.crypto.Cipher;
+import javax.crypto.spec.SecretKeySpec;
+
+/**
+ * AES in XTS mode (IEEE 1619-2007, as QEMU's {@code crypto/xts.c} applies it) over the JDK's AES in ECB mode: the key
+ * is two AES keys, the first for the data, the second for the tweak; each data unit (a 512-byte sector here) has its
+ * IV encrypted with the second key as the first block's tweak, and each following block's tweak is the previous one
+ * multiplied by x in GF(2^128) (little-endian, reduced by x^128 + x^7 + x^2 + x + 1). Units are whole 16-byte blocks,
+ * which every LUKS sector is, so no ciphertext stealing is needed. Not thread-safe: one instance per request.
+ */
+final class XtsCipher {
+  static final int BLOCK = 16;
+
+  private final Cipher data;
+  private final Cipher tweak;
+
+  /** @param key both AES keys, 32, 48 or 64 bytes: AES-128, AES-192 or AES-256 */
+  XtsCipher(byte[] key) throws GeneralSecurityException {
+    int half = key.length / 2;
+    data = Cipher.getInstance("AES/ECB/NoPadding");
+    data.init(Cipher.DECRYPT_MODE, new SecretKeySpec(key, 0, half, "AES"));
+    tweak = Cipher.getInstance("AES/ECB/NoPadding");
+    tweak.init(Cipher.ENCRYPT_MODE, new SecretKeySpec(key, half, half, "AES"));
+  }
+
+  /**
+   * Decrypts {@code buf} in place: data units of {@code unit} bytes one after the other (the last may be shorter),
+   * every length a multiple of 16.
+   *
+   * @param ivs the units' 16-byte IVs in order (for LUKS, from its IV generator)
+   */
+  void decrypt(byte[] ivs, byte[] buf, int unit) throws GeneralSecurityException {
+    // All tweaks first, so the data goes through AES in one call rather than a block or a unit at a time.
+    byte[] first = tweak.doFinal(ivs);
+    byte[] tweaks = new byte[buf.length];
+    for (int u = 0; u * unit < buf.length; u++) {
+      int start = u * unit;
+      int end = Math.min(buf.length, start + unit);
+      System.arraycopy(first, u * BLOCK, tweaks, start, BLOCK);
+      for (int at = start + BLOCK; at < end; at += BLOCK) {
+        timesX(tweaks, at - BLOCK, at);
+      }
+    }
+    xor(tweaks, buf);
+    data.doFinal(buf, 0, buf.length, buf, 0);
+    xor(tweaks, buf);
+  }
+
+  /** {@code t[to..to+16) = t[from..from+16) * x}. */
+  private static void timesX(byte[] t, int from, int to) {
+    int carry = 0;
+    for (int i = 0; i < BLOCK; i++) {
+      int b = t[from + i] & 0xff;
+      t[to + i] = (byte) ((b << 1) | carry);
+      carry = b >>> 7;
+    }
+    if (carry != 0) {
+      t[to] ^= (byte) 0x87;
+    }
+  }
+
+  private static void xor(byte[] tweaks, byte[] buf) {
+    for (int i = 0; i < buf.length; i++) {
+      buf[i] ^= tweaks[i];
+    }
+  }
+}
