@@ -135,6 +135,30 @@ class RulesTest {
   }
 
   @Test
+  void anEncryptedImageIsConvertedAndAmendedWithItsKey() throws Exception {
+    ImageFacts plain = image(QCOW, "qcow2", GIB, 200_000, 0.01, 65536);
+    ImageFacts encrypted = new ImageFacts(QCOW, null, "qcow2", GIB, 200_000, 200_000, 0.01, 65536, false, false,
+        List.of(), "ext4", true, true);
+    String disk = fileDisk("vda", "virtio", "type='qcow2' cache='writethrough'", QCOW, "");
+    for (ImageFacts facts : List.of(plain, encrypted)) {
+      List<dev.vdisk.advisor.rules.Finding> found = Fixtures.findings(Input.domainXml(domain(disk), "x.xml"), "7.2",
+          Map.of(QCOW, facts));
+      String convert = found.stream().filter(f -> f.rule().equals("qcow2-not-preallocated")).findFirst().orElseThrow().fix();
+      String amend = found.stream().filter(f -> f.rule().equals("lazy-refcounts-writethrough")).findFirst().orElseThrow().fix();
+      if (facts.encrypted()) {
+        assertThat(convert).contains("--object secret,id=sec0,file=KEYFILE --image-opts driver=qcow2,file.filename=" + QCOW
+            + ",encrypt.key-secret=sec0 -O qcow2 -o encrypt.format=luks,encrypt.key-secret=sec0,preallocation=metadata NEW");
+        assertThat(amend).contains("qemu-img amend --object secret,id=sec0,file=KEYFILE --image-opts driver=qcow2,"
+            + "file.filename=" + QCOW + ",encrypt.key-secret=sec0 -o lazy_refcounts=on");
+      } else {
+        assertThat(convert).contains("qemu-img convert -O qcow2 -o preallocation=metadata " + QCOW + " NEW")
+            .doesNotContain("encrypt");
+        assertThat(amend).contains("qemu-img amend -o lazy_refcounts=on " + QCOW);
+      }
+    }
+  }
+
+  @Test
   void l2CacheByVersionAndSetting() throws Exception {
     String big = "/var/lib/libvirt/images/big.qcow2";
     Map<String, ImageFacts> images = Map.of(QCOW, image(QCOW, "qcow2", 100 * GIB, 1 << 20, 0, 65536),

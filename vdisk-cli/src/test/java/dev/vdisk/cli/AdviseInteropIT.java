@@ -105,4 +105,20 @@ class AdviseInteropIT {
     assertThat(new ObjectMapper().readTree(again[1]).findValues("fixable")).noneMatch(JsonNode::asBoolean);
     assertThat(Files.readString(file)).isEqualTo(xml); // --out leaves the input alone
   }
+  @Test
+  void anEncryptedImageIsProbedWithoutItsKey(@TempDir Path dir) throws Exception {
+    Path base = dir.resolve("base.qcow2");
+    Path encrypted = dir.resolve("enc.qcow2");
+    qemuImg("create", "-q", "-f", "qcow2", base.toString(), "64M");
+    EncryptedPeers.create(dir, encrypted, "64M", " -b " + base + " -F qcow2");
+    String xml = domain(disk("vda", " type='qcow2' cache='writethrough' discard='unmap'", encrypted,
+        "      <backingStore type='file'>\n        <format type='qcow2'/>\n        <source file='" + base + "'/>\n"
+            + "      </backingStore>\n"));
+    Path file = Files.writeString(dir.resolve("enc.xml"), xml);
+    String[] r = run("advise", "--probe-images", "--qemu-version", "7.2", "--output=json", file.toString());
+    assertThat(hits(r[1])).as(r[1] + r[2]).contains("vda:lazy-refcounts-writethrough")
+        .doesNotContain("vda:image-unreadable", "vda:image-backing-mismatch");
+    assertThat(r[1]).contains("qemu-img amend --object secret,id=sec0,file=KEYFILE --image-opts driver=qcow2,"
+        + "file.filename=" + encrypted + ",encrypt.key-secret=sec0 -o lazy_refcounts=on");
+  }
 }

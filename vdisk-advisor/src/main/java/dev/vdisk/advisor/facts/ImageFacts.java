@@ -19,6 +19,7 @@ import java.util.List;
  * @param backingChain the backing images below it as the image records them, top first (file names as resolved)
  * @param fsType the host file system's type (ext4, xfs, tmpfs...), or "unknown"
  * @param directIo whether the file system accepted an O_DIRECT open of the file
+ * @param encrypted a LUKS encrypted qcow2 (its facts read without the key, as qemu-img info reads them)
  */
 public record ImageFacts(
     String path,
@@ -33,11 +34,45 @@ public record ImageFacts(
     boolean lazyRefcounts,
     List<String> backingChain,
     String fsType,
-    boolean directIo) {
+    boolean directIo,
+    boolean encrypted) {
+
+  /** Facts of an image that is not encrypted. */
+  public ImageFacts(String path, String error, String format, long virtualSize, long fileAllocated, long fileSize,
+      double mappedFraction, int clusterSize, boolean extendedL2, boolean lazyRefcounts, List<String> backingChain,
+      String fsType, boolean directIo) {
+    this(path, error, format, virtualSize, fileAllocated, fileSize, mappedFraction, clusterSize, extendedL2,
+        lazyRefcounts, backingChain, fsType, directIo, false);
+  }
 
   /** Facts for an image that could not be read. */
   public static ImageFacts unreadable(String path, String error) {
     return new ImageFacts(path, error, null, 0, -1, 0, 0, 0, false, false, List.of(), "unknown", false);
+  }
+
+  /**
+   * {@code qemu-img convert} of this image into a new qcow2 image NEW with the output options {@code options}. An
+   * encrypted image is named with its key's secret (qemu-img opens none without it), and its copy is encrypted too
+   * (without the encrypt options qemu-img writes the copy in plaintext).
+   */
+  public String convertCommand(String options) {
+    return encrypted
+        ? "qemu-img convert " + keyedSource() + " -O qcow2 -o encrypt.format=luks,encrypt.key-secret=sec0," + options
+            + " NEW" + KEYFILE
+        : "qemu-img convert -O qcow2 -o " + options + " " + path + " NEW";
+  }
+
+  /** {@code qemu-img amend -o options} of this image (named with its key's secret if it is encrypted). */
+  public String amendCommand(String options) {
+    return encrypted ? "qemu-img amend " + keyedSource() + " -o " + options + KEYFILE
+        : "qemu-img amend -o " + options + " " + path;
+  }
+
+  private static final String KEYFILE = " (KEYFILE holds the passphrase: the value of the disk's libvirt secret)";
+
+  private String keyedSource() {
+    return "--object secret,id=sec0,file=KEYFILE --image-opts driver=qcow2,file.filename=" + path
+        + ",encrypt.key-secret=sec0";
   }
 
   /** True if the image opened. */

@@ -16,6 +16,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -26,6 +27,8 @@ import java.util.Map;
  */
 public final class ImageProbe {
   private static final FileOptions DIRECT_SHARED = new FileOptions(CacheMode.NONE, true, true, true);
+  /** QEMU's limit on a backing chain's length, which the facts-only walk of an encrypted image's chain keeps too. */
+  private static final int MAX_CHAIN = 64;
 
   private ImageProbe() {}
 
@@ -52,8 +55,64 @@ public final class ImageProbe {
     } catch (NoSuchFileException e) {
       return ImageFacts.unreadable(path.toString(), "no such file: " + e.getFile());
     } catch (IOException | RuntimeException e) {
-      return ImageFacts.unreadable(path.toString(), e.getMessage() == null ? e.toString() : e.getMessage());
+      ImageFacts encrypted = encryptedFacts(path);
+      return encrypted != null ? encrypted
+          : ImageFacts.unreadable(path.toString(), e.getMessage() == null ? e.toString() : e.getMessage());
     }
+  }
+
+  /**
+   * The facts of an encrypted image, which opens only with its key (libvirt holds it in a secret the advisor does
+   * not have): read as qemu-img info reads them, without the key, each image of the chain opened for its facts only;
+   * null if {@code path} is not an encrypted image or cannot be read that way either.
+   */
+  private static ImageFacts encryptedFacts(Path path) {
+    OpenOptions factsOnly = OpenOptions.builder().readOnly(true).forceShare(true).backing(false).build();
+    try (Image image = Vdisk.open(path, factsOnly)) {
+      ImageInfo info = image.chain().layers().getFirst().info();
+      if (!info.encrypted()) {
+        return null;
+      }
+      FileDevice file = image.file().orElseThrow();
+      Map<String, Object> specific = info.formatSpecific();
+      long size = image.size();
+      return new ImageFacts(path.toString(), null, image.format(), size, file.isBlockDevice() ? -1 : file.allocatedBytes(),
+          file.size(),
+          allocatedFraction(image, size), info.clusterSize().orElse(0),
+          Boolean.TRUE.equals(specific.get("extended-l2")), Boolean.TRUE.equals(specific.get("lazy-refcounts")),
+          backingChain(path, info, factsOnly), fileSystemType(path), acceptsDirectIo(path), true);
+    } catch (IOException | RuntimeException e) {
+      return null;
+    }
+  }
+
+  /** The backing files below an image opened for its facts, each named as QEMU combines a relative name. */
+  private static List<String> backingChain(Path path, ImageInfo top, OpenOptions factsOnly) throws IOException {
+    List<String> chain = new ArrayList<>();
+    Path at = path;
+    for (ImageInfo info = top; info.backingFilename().isPresent() && chain.size() < MAX_CHAIN; ) {
+      Path parent = at.toAbsolutePath().getParent();
+      at = parent.resolve(info.backingFilename().get()).normalize();
+      chain.add(at.toString());
+      try (Image backing = Vdisk.open(at, factsOnly)) {
+        info = backing.chain().layers().getFirst().info();
+      }
+    }
+    return chain;
+  }
+
+  /** The part of the disk the image's own clusters define (an encrypted image's data clusters have no host offset). */
+  private static double allocatedFraction(BlockDevice device, long size) throws IOException {
+    long allocated = 0;
+    for (long at = 0; at < size; ) {
+      for (Extent e : device.extents(at, size - at)) {
+        if (e.data() || e.hostOffset() != Extent.NO_OFFSET) {
+          allocated += e.length();
+        }
+        at = e.end();
+      }
+    }
+    return size == 0 ? 1 : (double) allocated / size;
   }
 
   /** The part of the disk whose clusters have a place in the file (allocated data, or preallocated zeroes). */

@@ -35,6 +35,6 @@ final class LazyRefcountsRule implements Rule {
             + " lazy_refcounts=on (compat 1.1 images) postpones refcount updates, and QEMU repairs them after an"
             + " unclean shutdown",
         "prefer a cache mode without a flush per write (see cache-writethrough); if writethrough must stay, with the"
-            + " VM off: qemu-img amend -o lazy_refcounts=on " + c.image().path(), Map.of(), d));
+            + " VM off: " + c.image().amendCommand("lazy_refcounts=on"), Map.of(), d));
   }
 }

@@ -38,7 +38,7 @@ final class Qcow2ClusterSizeRule implements Rule {
       return Optional.of(new Finding(id(), severity(), d.name(), "cluster_size " + image.clusterSize(),
           "1 MiB of L2 cache covers cluster_size x 131072 bytes: " + (image.clusterSize() / 8) + " MiB of disk at "
               + image.clusterSize() + "-byte clusters against 8 GiB at 64 KiB; more L2 and refcount metadata per GiB",
-          "with the VM off: qemu-img convert -O qcow2 -o cluster_size=64k " + image.path() + " NEW", Map.of(), d));
+          "with the VM off: " + image.convertCommand("cluster_size=64k"), Map.of(), d));
     }
     if (image.clusterSize() > DEFAULT && !image.extendedL2() && !image.backingChain().isEmpty()) {
       return Optional.of(new Finding(id(), severity(), d.name(),

@@ -49,7 +49,7 @@ final class Qcow2PreallocationRule implements Rule {
         "a write to an unallocated cluster also allocates it and updates L2 and refcount metadata; " + measured
             + ". Worth it only for disks that keep writing new data; qcow2 metadata itself is small (about 10 MiB"
             + " for 64 GiB)",
-        "for a write-heavy disk, with the VM off: qemu-img convert -O qcow2 -o preallocation=metadata "
-            + image.get().path() + " NEW (or preallocation=falloc)", Map.of(), d));
+        "for a write-heavy disk, with the VM off: " + image.get().convertCommand("preallocation=metadata")
+            + " (or preallocation=falloc)", Map.of(), d));
   }
 }
