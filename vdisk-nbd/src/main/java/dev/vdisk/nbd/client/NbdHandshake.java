@@ -20,12 +20,15 @@ import java.util.List;
 /**
  * The client's side of fixed newstyle negotiation, as QEMU's client runs it: STARTTLS when asked, structured
  * replies, the {@code base:allocation} context, then {@code NBD_OPT_GO} with the export's name (falling back to
- * {@code NBD_OPT_EXPORT_NAME} for a server that has no GO). Every reply is validated; replies longer than
+ * {@code NBD_OPT_EXPORT_NAME} for a server that has no GO); or, for a listing, the exports' descriptions ({@link
+ * #list}). Every reply is validated; replies longer than
  * {@link #MAX_REPLY} are refused, so a hostile server cannot make the client allocate without bound.
  */
 final class NbdHandshake {
   /** The longest option reply accepted: a 4 KiB string with some framing, with room to spare. */
   static final int MAX_REPLY = 64 << 10;
+  /** The most exports, and contexts per export, {@link #list} keeps. */
+  static final int MAX_LISTED = 4096;
 
   /**
    * What negotiation found out.
@@ -76,9 +79,6 @@ final class NbdHandshake {
       throw failure(target, BlockError.EIO, "not an NBD server, or a broken one: " + e.getMessage());
     }
   }
-
-  /** The most exports, and contexts per export, {@link #list} keeps. */
-  static final int MAX_LISTED = 4096;
 
   private List<ExportListing> listExports() throws IOException, ProtocolException, OptionDataException {
     boolean structured = replyAcked(NBD_OPT_STRUCTURED_REPLY, ByteBuffer.allocate(0));
