@@ -433,18 +433,8 @@ final class DirectQueue {
     }
   }
 
-  /**
-   * A request of the queue completed: answers it, and writes the replies batched so far once there are {@link
-   * Transmission#REPLIES_PER_WRITE}. The disk often completes a whole round of requests at once (a wait ends with
-   * 10-16 reads' completions at depth 16), and answering a 4 KiB read costs 1.2-1.6 us (its data copied into the
-   * batch): written only once the round was answered, the first reply waited 13-27 us for the rest; written four at
-   * a time, the client has the first ones, and sends its next requests, while this thread answers the others.
-   */
   private void completed(int tag, IOException error) {
     finish(tag, error);
-    if (sender.batched() >= Transmission.REPLIES_PER_WRITE) {
-      sender.flush(); // the batch's owner is this thread: the reader or the queue's own
-    }
   }
 
   /** Replies to the request of {@code tag} (failed with {@code failure}, else done) and gives it back. */

@@ -27,10 +27,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -55,15 +52,6 @@ class NbdReaderLoopTest {
   /** Completions handed over by the queue ("done@OFFSET") and the device's flushes ("flush"), in order. */
   private final List<String> events = Collections.synchronizedList(new ArrayList<>());
   private final AtomicBoolean failAwait = new AtomicBoolean();
-  /** Set: the next wait with {@link #ROUND} requests in flight hands all of them over in one round. */
-  private final AtomicBoolean holdRound = new AtomicBoolean();
-  /** Completions handed over in the held round so far. */
-  private final AtomicInteger inRound = new AtomicInteger(-1);
-  /** Counted down by the client as it receives the held round's replies. */
-  private final CountDownLatch firstReplies = new CountDownLatch(Transmission.REPLIES_PER_WRITE);
-  /** Whether the client had the round's first replies before the server answered the one after them. */
-  private final AtomicBoolean firstRepliesOutEarly = new AtomicBoolean();
-  private static final int ROUND = 8;
   private final StringWriter log = new StringWriter();
   private NbdServer server;
 
@@ -111,12 +99,6 @@ class NbdReaderLoopTest {
           @Override
           public boolean awaitReadable(int fd, Completion done) throws IOException {
             ranOn.put("await", Thread.currentThread());
-            if (inFlight() == ROUND && holdRound.getAndSet(false)) {
-              reapBelow(); // all of them complete, then come in one reap: a round the disk completes at once
-              inRound.set(0);
-              reap(0, done);
-              return false; // the reader asks again, which waits below
-            }
             if (inFlight() > 0 && failAwait.getAndSet(false)) { // with the write in flight, not before it came
               throw new IOException("the queue broke");
             }
@@ -125,13 +107,6 @@ class NbdReaderLoopTest {
 
           private Completion recorded(Completion done) {
             return (tag, error) -> {
-              if (inRound.get() >= 0 && inRound.incrementAndGet() == Transmission.REPLIES_PER_WRITE + 1) {
-                try { // the server's thread waits here, before it answers the next request of the round
-                  firstRepliesOutEarly.set(firstReplies.await(10, TimeUnit.SECONDS));
-                } catch (InterruptedException e) {
-                  Thread.currentThread().interrupt();
-                }
-              }
               events.add("done@" + offsets[tag]);
               done.completed(tag, error);
             };
@@ -197,33 +172,6 @@ class NbdReaderLoopTest {
     assertThat(reader.getName()).isEqualTo("nbd-conn");
     assertThat(ranOn.get("queue-write@0")).isSameAs(reader);
     assertThat(ranOn.get("queue-read@" + 15 * PAGE)).isSameAs(reader);
-  }
-
-  /**
-   * The disk completes a round of requests at once; the replies go out four at a time as the round is answered, so
-   * the client has the first ones (and may send its next requests) while the server still answers the rest. Here the
-   * server's thread is held before it answers the fifth of a round of 8 reads until the client has received four
-   * replies (at most 10 s): written only once the round was answered, they would not have left.
-   */
-  @Test
-  void aRoundOfCompletionsIsAnsweredFourRepliesAtATime() throws IOException {
-    try (RawClient c = RawClient.connect(start()).greet().go("", false)) {
-      holdRound.set(true);
-      ByteBuffer window = ByteBuffer.allocate(REQUEST_SIZE * ROUND);
-      for (int i = 0; i < ROUND; i++) { // in one write, so that all are in flight when the reader next waits
-        dev.vdisk.nbd.protocol.TransmissionCodec.encodeRequest(window,
-            new dev.vdisk.nbd.protocol.Request(0, NBD_CMD_READ, i, (long) i * PAGE, PAGE));
-      }
-      c.send(window.flip());
-      for (int i = 0; i < ROUND; i++) {
-        RawClient.Reply r = c.reply(PAGE);
-        assertThat(r.error()).isZero();
-        firstReplies.countDown();
-      }
-    }
-    assertThat(inRound.get()).as("the 8 reads completed in one round").isEqualTo(ROUND);
-    assertThat(firstRepliesOutEarly.get()).as("the round's first 4 replies went out before the 5th was answered")
-        .isTrue();
   }
 
   @Test
