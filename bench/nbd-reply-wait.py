@@ -20,30 +20,22 @@ servers under the same tracing, in alternation.
 """
 import bisect
 import collections
+import importlib.util
 import os
-import re
 import subprocess
 import sys
 import tempfile
 
-LINE = re.compile(r'\s*(\d+)\s+([\d.]+):\s+(\S+):\s*(.*)')
-SECTOR = re.compile(r'\) (\d+) \+ (\d+)')
-FD = re.compile(r'fd: 0x([0-9a-f]+)')
-ENTER = re.compile(r'to_submit: 0x([0-9a-f]+), min_complete: 0x([0-9a-f]+)')
+_spec = importlib.util.spec_from_file_location('nbd_round_trip', os.path.join(os.path.dirname(os.path.abspath(
+    __file__)), 'nbd-round-trip.py'))
+round_trip = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(round_trip)  # its trace reader and patterns: the same perf output is read the same way
+script, SECTOR, FD, ENTER = round_trip.script, round_trip.SECTOR, round_trip.FD, round_trip.ENTER
+
 WRITES = ('write', 'writev', 'sendmsg')
 SERVER_EVENTS = ['syscalls:sys_enter_io_uring_enter', 'syscalls:sys_exit_io_uring_enter'] + [
     'syscalls:sys_enter_' + c for c in WRITES + ('read', 'recvmsg')]
 SYSTEM_EVENTS = ['block:block_rq_issue', 'block:block_rq_complete', 'sched:sched_switch', 'sched:sched_wakeup']
-
-
-def script(data):
-    """(tid, time, event, fields) of every event in a perf.data file."""
-    out = subprocess.run(['perf', 'script', '-i', data, '-F', 'tid,time,event,trace'], capture_output=True, text=True,
-                         check=True).stdout
-    for line in out.splitlines():
-        m = LINE.match(line)
-        if m:
-            yield int(m.group(1)), float(m.group(2)), m.group(3), m.group(4)
 
 
 def median(values):
