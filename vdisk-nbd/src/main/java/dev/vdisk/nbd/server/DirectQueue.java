@@ -66,7 +66,11 @@ import java.util.concurrent.locks.LockSupport;
  * to 10-11 us (qemu-nbd 5-11), but not the runs (alternating {@code bench/ab-serve.sh -r 5 -m none}, load 4-6.5;
  * IOPS medians old against new, raw reads 72,216 / 70,486 and 60,675 / 62,999, raw writes 63,785 / 60,084 and
  * 33,278 / 37,898, qcow2 reads 70,493 / 70,356 and 76,772 / 56,935, qcow2 writes 50,010 / 34,383 and 43,453 /
- * 41,916) and it cost 0.25-0.75 us of server CPU per request (0.1-0.25 more socket writes): not kept.
+ * 41,916) and it cost 0.25-0.75 us of server CPU per request (0.1-0.25 more socket writes): not kept. Nor writing
+ * the first reply of each round at once, the rest after the round (two series each, load 2.3-4.2: raw reads 70,931 /
+ * 71,747 and 78,830 / 79,378, raw writes 59,947 / 58,613 and 60,923 / 58,265, qcow2 reads 73,234 / 77,798 and 75,507
+ * / 65,632, qcow2 writes 55,140 / 56,848 and 52,824 / 42,513): on 2 cores a reply sent sooner wakes the client
+ * onto the CPU the reader still needs for the rest of the round.
  *
  * <p>The wake-up's measure (4 KiB at depth 16 under load 8-10 on 2 cores, 2026-12-05, time from offer to submission
  * per request): 5-10% of requests arrive during such a wait; writes, whose device latency is the longer (0.3-0.9 ms
