@@ -69,8 +69,8 @@ import java.util.concurrent.locks.LockSupport;
  * 41,916) and it cost 0.25-0.75 us of server CPU per request (0.1-0.25 more socket writes): not kept. Nor writing
  * the first reply of each round at once, the rest after the round (two series each, load 2.3-4.2: raw reads 70,931 /
  * 71,747 and 78,830 / 79,378, raw writes 59,947 / 58,613 and 60,923 / 58,265, qcow2 reads 73,234 / 77,798 and 75,507
- * / 65,632, qcow2 writes 55,140 / 56,848 and 52,824 / 42,513): on 2 cores a reply sent sooner wakes the client
- * onto the CPU the reader still needs for the rest of the round.
+ * / 65,632, qcow2 writes 55,140 / 56,848 and 52,824 / 42,513). Likely (not measured): on 2 cores a reply sent sooner
+ * wakes the client onto the CPU the reader still needs for the rest of the round.
  *
  * <p>The wake-up's measure (4 KiB at depth 16 under load 8-10 on 2 cores, 2026-12-05, time from offer to submission
  * per request): 5-10% of requests arrive during such a wait; writes, whose device latency is the longer (0.3-0.9 ms
