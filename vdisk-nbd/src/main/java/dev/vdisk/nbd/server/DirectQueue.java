@@ -55,6 +55,23 @@ import java.util.concurrent.locks.LockSupport;
  * nor the runs shorter (3 alternating traced rounds, load 2.7-6.7: writes 1.09 -> 1.54 s, reads 0.85 -> 0.88 s): not
  * kept.
  *
+ * <p>Where that first stage goes ({@code bench/nbd-reply-wait.py}, raw 4 KiB at depth 16, load 4-6, 2026-12-06): the
+ * reader is asleep in its wait when 34-97% of the completions land (qemu-nbd's loop: 6-37%, it rarely sleeps), and
+ * only 2-5% land while it submits the rest of a batch of requests (counted in the queue: answering those after each
+ * submission, from the ring without a system call, would take no more). On writes the kernel wakes the reader 7-13 us
+ * after the completion (1-2 us on reads) and the reply goes out 1-4 us after the wait returns. On reads the disk
+ * completes the round: a wait returns with 10-16 completions, each answered in 1.2-1.6 us (its data copied into the
+ * batch; a write's 0.16 us), and the one write after them leaves 17-23 us after the wait's return. Writing the batch
+ * every {@link Transmission#REPLIES_PER_WRITE} replies as they are answered cut that to 6 us and the stage from 23
+ * to 10-11 us (qemu-nbd 5-11), but not the runs (alternating {@code bench/ab-serve.sh -r 5 -m none}, load 4-6.5;
+ * IOPS medians old against new, raw reads 72,216 / 70,486 and 60,675 / 62,999, raw writes 63,785 / 60,084 and
+ * 33,278 / 37,898, qcow2 reads 70,493 / 70,356 and 76,772 / 56,935, qcow2 writes 50,010 / 34,383 and 43,453 /
+ * 41,916) and it cost 0.25-0.75 us of server CPU per request (0.1-0.25 more socket writes): not kept. Nor writing
+ * the first reply of each round at once, the rest after the round (two series each, load 2.3-4.2: raw reads 70,931 /
+ * 71,747 and 78,830 / 79,378, raw writes 59,947 / 58,613 and 60,923 / 58,265, qcow2 reads 73,234 / 77,798 and 75,507
+ * / 65,632, qcow2 writes 55,140 / 56,848 and 52,824 / 42,513). Likely (not measured): on 2 cores a reply sent sooner
+ * wakes the client onto the CPU the reader still needs for the rest of the round.
+ *
  * <p>The wake-up's measure (4 KiB at depth 16 under load 8-10 on 2 cores, 2026-12-05, time from offer to submission
  * per request): 5-10% of requests arrive during such a wait; writes, whose device latency is the longer (0.3-0.9 ms
  * here), waited 78-168 us on average without it and 41-47 us with it (those waiting 64 us or more: 27-33% against
