@@ -18,10 +18,13 @@ import org.junit.jupiter.params.provider.ValueSource;
  * finds the image identical to a plain image qemu-io (or qemu-img) wrote, and {@code qemu-img check} finds it clean.
  */
 class EncryptedWriteInteropIT {
-  /** Writes of every shape: inside sectors, across clusters, zeroes aligned and not, a discard, past the end. */
+  /**
+   * Writes of every shape: inside sectors, across clusters, zeroes aligned and not, a discard, parts of a zeroed and a
+   * discarded cluster, past the end of the file.
+   */
   private static final String[] WRITES = {"write -P 7 0 1M", "write -P 9 3000 5000", "write -P 10 2M 4k",
-      "write -P 11 2100001 333", "write -z 512k 64k", "write -z 700001 1000", "discard 64k 64k",
-      "write -P 12 63M 1M", "write -P 13 40M 100", "write -P 14 40M 7", "write -z 2M 1k"};
+      "write -P 11 2100001 333", "write -z 512k 64k", "write -z 700001 1000", "discard 64k 64k", "write -P 8 520k 4k",
+      "write -P 1 64k 1k", "write -P 12 63M 1M", "write -P 13 40M 100", "write -P 14 40M 7", "write -z 2M 1k"};
 
   @TempDir Path dir;
 
