@@ -91,17 +91,21 @@ class EncryptedWriteInteropIT {
     vdisk(io(EncryptedPeers.imageOpts(image), "read -P 17 30M 4k", "read -P 15 79M 65537", "read -P 0 64M 1M"));
   }
 
-  /** Partial-cluster writes into an encrypted overlay: the rest of each cluster is copied up from the backing file. */
-  @Test
-  void partialClustersOverABackingFile() throws Exception {
+  /**
+   * Partial-cluster writes into an encrypted overlay: the rest of each cluster (or subcluster, with extended L2
+   * entries) is copied up from the backing file.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"", "extended_l2=on"})
+  void partialClustersOverABackingFile(String options) throws Exception {
     Path base = dir.resolve("base.qcow2");
     PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "qcow2", base.toString(), "16M");
     qemuIo(base, "write -P 3 0 16M");
     Path image = dir.resolve("enc.qcow2");
-    EncryptedPeers.create(dir, image, "16M", " -b " + base + " -F qcow2");
+    EncryptedPeers.create(dir, image, "16M", options + " -b " + base + " -F qcow2");
     Path plain = dir.resolve("plain.qcow2");
-    PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "qcow2", "-b", base.toString(), "-F", "qcow2",
-        plain.toString(), "16M");
+    PeerTools.check(dir, "qemu-img", "create", "-q", "-f", "qcow2", "-o", options.isEmpty() ? "extended_l2=off" : options,
+        "-b", base.toString(), "-F", "qcow2", plain.toString(), "16M");
     String[] writes = {"write -P 4 1000 3000", "write -P 5 1M 512", "write -z 2M 4k", "write -P 6 3M 100",
         "write -z 5000001 17"};
     vdisk(io(EncryptedPeers.imageOpts(image), writes));
