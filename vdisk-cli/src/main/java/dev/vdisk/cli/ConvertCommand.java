@@ -162,6 +162,10 @@ final class ConvertCommand implements Callable<Integer> {
     if (noCreate && !joined.isEmpty()) {
       throw new CliException("-o: '" + joined + "' has no effect with -n (expected: no -o when the target is not created)");
     }
+    if (targetImageOpts && !noCreate) {
+      // qemu-img's rule: the options name an image to open (its driver, its key), not one to create.
+      throw new CliException("--target-image-opts requires use of -n flag");
+    }
     if (targetIsZero && !noCreate) {
       throw new CliException("--target-is-zero: requires -n (expected: -n, the target must exist)");
     }

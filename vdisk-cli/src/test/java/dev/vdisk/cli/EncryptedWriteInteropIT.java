@@ -113,7 +113,10 @@ class EncryptedWriteInteropIT {
     sameAsQemus(image, plain);
   }
 
-  /** convert -n into an existing encrypted image ({@code --target-image-opts}), as qemu-img convert -n. */
+  /**
+   * convert -n into an existing encrypted image ({@code --target-image-opts}), as qemu-img convert -n; without -n the
+   * option is qemu-img's one-line refusal.
+   */
   @Test
   void convertsIntoAnEncryptedImage() throws Exception {
     Path src = dir.resolve("src.raw");
@@ -127,5 +130,9 @@ class EncryptedWriteInteropIT {
     Path plain = dir.resolve("plain.qcow2");
     PeerTools.check(dir, "qemu-img", "convert", "-f", "raw", "-O", "qcow2", src.toString(), plain.toString());
     sameAsQemus(image, plain);
+    Vdisk.Result create = Vdisk.run("convert", "--object", EncryptedPeers.SECRET, "--target-image-opts", "-f", "raw",
+        src.toString(), EncryptedPeers.imageOpts(image));
+    assertThat(create.exit()).isEqualTo(1);
+    assertThat(create.err()).isEqualTo("vdisk convert: --target-image-opts requires use of -n flag\n");
   }
 }
