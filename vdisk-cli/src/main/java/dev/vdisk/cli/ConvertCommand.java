@@ -162,6 +162,10 @@ final class ConvertCommand implements Callable<Integer> {
     if (noCreate && !joined.isEmpty()) {
       throw new CliException("-o: '" + joined + "' has no effect with -n (expected: no -o when the target is not created)");
     }
+    if (targetImageOpts && !noCreate) {
+      // qemu-img's rule: the options name an image to open (its driver, its key), not one to create.
+      throw new CliException("--target-image-opts requires use of -n flag");
+    }
     if (targetIsZero && !noCreate) {
       throw new CliException("--target-is-zero: requires -n (expected: -n, the target must exist)");
     }
@@ -195,7 +199,11 @@ final class ConvertCommand implements Callable<Integer> {
         create(fmt, target, size, createOptions);
       }
       copy = unorderedOntoRbd(copy, fmt, targetSpec.file());
-      try (Image out = Vdisk.open(target, OpenOptions.builder().format(fmt.name()).cache(targetCache).build())) {
+      // --target-image-opts names the format (driver=) and an encrypted target's key (encrypt.key-secret=), as qemu-img.
+      String targetFormat = targetSpec.format() != null ? targetSpec.format() : fmt.name();
+      byte[] targetKey = targetSpec.keySecret() == null ? null : SecretObject.value(source.secrets, targetSpec.keySecret());
+      try (Image out = Vdisk.open(target, OpenOptions.builder().format(targetFormat).cache(targetCache)
+          .encryptionKey(targetKey).build())) {
         // A new image reads as zeroes, unless it has a backing file (qemu-img's has_zero_init).
         boolean backed = createOptions.containsKey("backing_file") || noCreate && backing != null;
         copy(in, out, copy.withTargetIsZero(targetIsZero || (!noCreate && copy.sparseBytes() > 0 && !backed))

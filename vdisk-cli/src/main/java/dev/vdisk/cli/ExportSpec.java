@@ -27,14 +27,26 @@ import java.util.Set;
  * {@code -A}; off by default, as there). {@code detect-zeroes=unmap} needs {@code discard=unmap}, as in QEMU.
  * {@code offset} is qemu-nbd's {@code -o} (short form only): the export starts there in the image ({@link OffsetView}).
  * {@code aio} is QEMU's {@code aio=} ({@code --aio} in the short form): threads, native or io_uring.
+ * {@code encrypt.key-secret=ID} (QEMU's qcow2 option, as {@code --image-opts} spells it) names the {@code --object
+ * secret} holding a LUKS encrypted qcow2 image's password; such an image is served read-only only.
+ *
+ * @param keySecret the id of the secret holding the image's password, or null
  */
 record ExportSpec(String name, String file, String format, CacheMode cache, boolean readOnly, DiscardMode discard,
     String description, DetectZeroesFilter.Mode detectZeroes, String bitmap, boolean allocationDepth, long offset,
-    Aio aio) {
+    Aio aio, String keySecret) {
   ExportSpec {
     if (detectZeroes == DetectZeroesFilter.Mode.UNMAP && discard != DiscardMode.UNMAP) {
       throw new CliException("detect-zeroes=unmap: needs discard=unmap (expected: discard=unmap, or detect-zeroes=on)");
     }
+  }
+
+  /** An export of an image without a key. */
+  ExportSpec(String name, String file, String format, CacheMode cache, boolean readOnly, DiscardMode discard,
+      String description, DetectZeroesFilter.Mode detectZeroes, String bitmap, boolean allocationDepth, long offset,
+      Aio aio) {
+    this(name, file, format, cache, readOnly, discard, description, detectZeroes, bitmap, allocationDepth, offset, aio,
+        null);
   }
 
   /** An export without a dirty bitmap or allocation depth. */
@@ -45,7 +57,8 @@ record ExportSpec(String name, String file, String format, CacheMode cache, bool
 
   /** This export, offering {@code qemu:allocation-depth} too. */
   ExportSpec withAllocationDepth() {
-    return new ExportSpec(name, file, format, cache, readOnly, discard, description, detectZeroes, bitmap, true, offset, aio);
+    return new ExportSpec(name, file, format, cache, readOnly, discard, description, detectZeroes, bitmap, true, offset, aio,
+        keySecret);
   }
 
   /** An export without zero detection. */
@@ -53,8 +66,9 @@ record ExportSpec(String name, String file, String format, CacheMode cache, bool
     this(name, file, format, cache, readOnly, discard, description, DetectZeroesFilter.Mode.OFF);
   }
 
+  private static final String KEY_SECRET = "encrypt.key-secret";
   private static final Set<String> KEYS = Set.of("name", "file", "format", "cache", "read-only", "discard", "detect-zeroes", "description",
-      "bitmap", "allocation-depth", "aio");
+      "bitmap", "allocation-depth", "aio", KEY_SECRET);
 
   /** Parses one {@code --export} value; a bare {@code read-only} or {@code allocation-depth} means {@code =on}. */
   static ExportSpec parse(String text) {
@@ -66,7 +80,8 @@ record ExportSpec(String name, String file, String format, CacheMode cache, bool
     }
     for (String k : kv.keySet()) {
       if (!KEYS.contains(k)) {
-        throw new CliException("--export: unknown key '" + k + "' (expected: one of name, file, format, cache, read-only, discard, detect-zeroes, description, bitmap, allocation-depth, aio)");
+        throw new CliException("--export: unknown key '" + k + "' (expected: one of name, file, format, cache, read-only, discard, detect-zeroes, description, bitmap, allocation-depth, aio, "
+            + KEY_SECRET + ")");
       }
     }
     String file = kv.get("file");
@@ -78,7 +93,8 @@ record ExportSpec(String name, String file, String format, CacheMode cache, bool
         cache, onOff("read-only", kv.getOrDefault("read-only", "off")),
         DiscardMode.parse(kv.getOrDefault("discard", "ignore")), kv.getOrDefault("description", ""),
         DetectZeroesFilter.Mode.parse(kv.getOrDefault("detect-zeroes", "off")), kv.get("bitmap"),
-        onOff("allocation-depth", kv.getOrDefault("allocation-depth", "off")), 0, AioOption.parseServe("aio", kv.get("aio"), cache));
+        onOff("allocation-depth", kv.getOrDefault("allocation-depth", "off")), 0, AioOption.parseServe("aio", kv.get("aio"), cache),
+        kv.get(KEY_SECRET));
   }
 
   /** {@code text} with bare {@code read-only} and {@code allocation-depth} entries written {@code KEY=on} ({@code ,,} stays a literal comma). */
@@ -153,8 +169,15 @@ record ExportSpec(String name, String file, String format, CacheMode cache, bool
    * stack (where QEMU applies it: on the format node), so the guard still validates every request first.
    */
   Export open(EventLog log, PrintWriter err) throws IOException {
+    return open(log, err, Map.of());
+  }
+
+  /** {@link #open(EventLog, PrintWriter)}, the image's password (if {@link #keySecret}) taken from {@code secrets} by id. */
+  Export open(EventLog log, PrintWriter err, Map<String, byte[]> secrets) throws IOException {
     ImageOptions options = new ImageOptions();
     options.format = format;
+    options.secrets = secrets;
+    options.keySecret = keySecret;
     Image image = options.open(file, cache, aio, readOnly, ImageUser.EXPORT, err);
     // The export serves the image's guard (or a guard over filters put beneath it), which closes the whole stack.
     CheckedDevice device;

@@ -75,6 +75,12 @@ final class ImageOptions {
   /** The {@code --object secret} values by id: encrypted images' passwords ({@code encrypt.key-secret=ID}). */
   Map<String, byte[]> secrets = new HashMap<>();
 
+  /**
+   * The id of the secret holding the password of an image named by its file name rather than by {@code --image-opts}
+   * (serve's {@code --export ...,encrypt.key-secret=ID}), or null.
+   */
+  String keySecret;
+
   /** NBD connections to open where the server allows several (convert's parallel reads ask for more). */
   int nbdConnections = 1;
 
@@ -180,14 +186,12 @@ final class ImageOptions {
   }
 
   /**
-   * The password of the encrypted image {@code spec} names: the secret its {@code encrypt.key-secret=ID} names, or
-   * null without one.
+   * The password of the encrypted image {@code spec} names: the secret its {@code encrypt.key-secret=ID} (or else
+   * {@link #keySecret}) names, or null without one.
    */
   private byte[] key(ImageSpec spec) {
-    if (spec.keySecret() == null) {
-      return null;
-    }
-    return SecretObject.value(secrets, spec.keySecret());
+    String id = spec.keySecret() != null ? spec.keySecret() : keySecret;
+    return id == null ? null : SecretObject.value(secrets, id);
   }
 
   private String format(ImageSpec spec) {

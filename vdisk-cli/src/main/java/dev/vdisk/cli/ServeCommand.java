@@ -29,7 +29,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
@@ -95,13 +97,13 @@ final class ServeCommand implements Callable<Integer> {
   boolean verbose;
 
   @Option(names = "--export", paramLabel = "SPEC",
-      description = "An export: name=NAME,file=PATH[,format=FMT][,cache=MODE][,read-only][,discard=unmap|ignore][,detect-zeroes=off|on|unmap][,description=TEXT][,bitmap=NAME][,allocation-depth]. Repeatable.")
+      description = "An export: name=NAME,file=PATH[,format=FMT][,cache=MODE][,read-only][,discard=unmap|ignore][,detect-zeroes=off|on|unmap][,description=TEXT][,bitmap=NAME][,allocation-depth][,aio=MODE][,encrypt.key-secret=ID]. Repeatable.")
   List<String> exports = new ArrayList<>();
 
   @Option(names = {"-f", "--format"}, paramLabel = "FMT", description = "Format of FILE (probed when absent).")
   String format;
 
-  @Option(names = "--image-opts", description = "FILE is driver=raw|qcow2,file.filename=PATH, or an image on RBD: driver=rbd,pool=P,image=I[,conf=PATH][,user=ID][,key-secret=ID].")
+  @Option(names = "--image-opts", description = "FILE is driver=raw|qcow2,file.filename=PATH[,encrypt.key-secret=ID] (an encrypted qcow2's password, read-only), or an image on RBD: driver=rbd,pool=P,image=I[,conf=PATH][,user=ID][,key-secret=ID].")
   boolean imageOpts;
 
   @Option(names = "--cache", paramLabel = "MODE", description = "Cache mode of FILE: none, writeback (default), writethrough, directsync, unsafe.")
@@ -209,11 +211,11 @@ final class ServeCommand implements Callable<Integer> {
     try {
       for (ExportSpec s : specs) {
         if (loadSnapshot == null || s != specs.getLast()) {
-          opened.add(s.open(log, main.err()));
+          opened.add(s.open(log, main.err(), secrets));
           continue;
         }
         // -l applies to FILE's export, the last spec; it is logged once the snapshot is found, so a refusal is one line.
-        Export x = SnapshotSource.export(s.open(new EventLog(new PrintWriter(Writer.nullWriter())), main.err()),
+        Export x = SnapshotSource.export(s.open(new EventLog(new PrintWriter(Writer.nullWriter())), main.err(), secrets),
             loadSnapshot);
         log.info("export", "export", x.name(), "file", s.file(), "snapshot", loadSnapshot, "read-only", true, "size",
             x.device().size(), "stack", x.device());
@@ -311,20 +313,22 @@ final class ServeCommand implements Callable<Integer> {
     if (file != null) {
       String path = file;
       String fmt = format;
+      String keySecret = null;
       if (imageOpts) {
         if (format != null) {
           throw new CliException("--image-opts: given with -f (expected: driver= inside FILE)");
         }
-        ImageOptsFile opts = ImageOptsFile.parse(file);
+        ImageOptsFile opts = ImageOptsFile.parseWithKey(file);
         path = opts.file();
         fmt = opts.format();
+        keySecret = opts.keySecret();
       }
       CacheMode mode = nocache ? CacheMode.NONE : cache == null ? CacheMode.WRITEBACK : CacheMode.parse(cache);
       // As qemu-nbd: -l implies -r.
       specs.add(new ExportSpec(exportName == null ? "" : exportName, path, fmt, mode, readOnly || loadSnapshot != null,
           discard == null ? DiscardMode.IGNORE : DiscardMode.parse(discard), description == null ? "" : description,
           detectZeroes == null ? DetectZeroesFilter.Mode.OFF : DetectZeroesFilter.Mode.parse(detectZeroes), bitmap, allocationDepth,
-          offset == null ? 0 : Sizes.parse("-o/--offset", offset), AioOption.parseServe("--aio", aio, mode)));
+          offset == null ? 0 : Sizes.parse("-o/--offset", offset), AioOption.parseServe("--aio", aio, mode), keySecret));
     } else if (format != null || cache != null || nocache || readOnly || exportName != null || description != null || discard != null
         || detectZeroes != null || bitmap != null || allocationDepth || imageOpts || offset != null || aio != null) {
       throw new CliException("-f/--cache/-n/-r/-x/-D/-o/-A/-B/--aio/--discard/--detect-zeroes/--image-opts: given without FILE (expected: FILE, or the same settings inside --export)");
@@ -335,12 +339,19 @@ final class ServeCommand implements Callable<Integer> {
     return specs;
   }
 
-  /** Defines the {@code --object secret,...} objects, which images' options name ({@code key-secret=ID}), as qemu-nbd. */
+  /** The {@code --object secret} values by id: encrypted images' passwords ({@code encrypt.key-secret=ID}). */
+  private final Map<String, byte[]> secrets = new HashMap<>();
+
+  /**
+   * Defines the {@code --object secret,...} objects, which images' options name ({@code key-secret=ID} on RBD,
+   * {@code encrypt.key-secret=ID} for an encrypted qcow2 image), as qemu-nbd.
+   */
   private void defineSecrets() {
     for (String o : objects) {
       if (SecretObject.isSecret(o)) {
         SecretObject secret = SecretObject.parse(o);
         RbdSecrets.define(secret.id(), secret.value());
+        secrets.put(secret.id(), secret.value());
       }
     }
   }

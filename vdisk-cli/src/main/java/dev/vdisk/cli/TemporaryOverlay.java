@@ -39,7 +39,7 @@ final class TemporaryOverlay {
       throw e;
     }
     specs.set(specs.size() - 1, new ExportSpec(s.name(), overlay.toString(), "qcow2", s.cache(), s.readOnly(),
-        s.discard(), s.description(), s.detectZeroes(), s.bitmap(), s.allocationDepth(), s.offset(), s.aio()));
+        s.discard(), s.description(), s.detectZeroes(), s.bitmap(), s.allocationDepth(), s.offset(), s.aio(), null));
     return overlay;
   }
 }

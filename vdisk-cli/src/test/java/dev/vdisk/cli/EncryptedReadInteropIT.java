@@ -116,17 +116,6 @@ class EncryptedReadInteropIT {
     assertThat(missing.err()).contains("No secret with id 'sec0'");
   }
 
-  /** Writing is not built: a writable open is refused before anything changes. */
-  @Test
-  void writesAreRefused() throws Exception {
-    Path image = written("");
-    byte[] before = Files.readAllBytes(image);
-    Vdisk.Result w = vdisk("io", image, "-c", "write -P 1 0 4k");
-    assertThat(w.exit()).isEqualTo(1);
-    assertThat(w.err()).contains("a LUKS encrypted image");
-    assertThat(Files.readAllBytes(image)).isEqualTo(before);
-  }
-
   private static String[] concat(String[] a, String... b) {
     String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
     System.arraycopy(b, 0, out, a.length, b.length);

@@ -22,6 +22,7 @@ class ExportSpecTest {
     assertThat(ExportSpec.parse("file=c.img,detect-zeroes=on").detectZeroes()).isEqualTo(DetectZeroesFilter.Mode.ON);
     assertThat(ExportSpec.parse("file=c.img,discard=unmap,detect-zeroes=unmap").detectZeroes()).isEqualTo(DetectZeroesFilter.Mode.UNMAP);
     assertThat(ExportSpec.parse("file=c.img,bitmap=b1").bitmap()).isEqualTo("b1");
+    assertThat(ExportSpec.parse("file=c.img,read-only,encrypt.key-secret=sec0").keySecret()).isEqualTo("sec0");
   }
 
   @Test

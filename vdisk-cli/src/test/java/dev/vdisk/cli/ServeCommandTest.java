@@ -27,7 +27,7 @@ class ServeCommandTest {
     fails("vdisk serve: nothing to serve (expected: FILE or at least one --export name=NAME,file=PATH)");
     fails("vdisk serve: -f/--cache/-n/-r/-x/-D/-o/-A/-B/--aio/--discard/--detect-zeroes/--image-opts: given without FILE (expected: FILE, or the same settings inside --export)",
         "-r", "--export", "name=a,file=" + img);
-    fails("vdisk serve: --export: unknown key 'fmt' (expected: one of name, file, format, cache, read-only, discard, detect-zeroes, description, bitmap, allocation-depth, aio)",
+    fails("vdisk serve: --export: unknown key 'fmt' (expected: one of name, file, format, cache, read-only, discard, detect-zeroes, description, bitmap, allocation-depth, aio, encrypt.key-secret)",
         "--export", "name=a,file=" + img + ",fmt=raw");
     fails("vdisk serve: --export: 'name=a' has no file= (expected: name=NAME,file=PATH[,...])", "--export", "name=a");
     fails("vdisk serve: detect-zeroes: 'yes' (expected: off, on or unmap)", "--export", "file=" + img + ",detect-zeroes=yes");

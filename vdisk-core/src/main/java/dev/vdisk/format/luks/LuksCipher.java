@@ -5,6 +5,7 @@ import dev.vdisk.block.BlockError;
 import java.nio.ByteBuffer;
 import java.security.GeneralSecurityException;
 import javax.crypto.Cipher;
+import javax.crypto.spec.IvParameterSpec;
 import javax.crypto.spec.SecretKeySpec;
 
 /**
@@ -12,7 +13,7 @@ import javax.crypto.spec.SecretKeySpec;
  * material), as QEMU's {@code qcrypto_block_cipher_decrypt_helper} applies it: each 512-byte sector on its own, its IV
  * from the sector number by the IV generator (plain: the number's low 32 bits little-endian; plain64: its 64 bits;
  * essiv: plain64's bytes encrypted with AES keyed by the hash of the key), then AES in xts, cbc or ecb mode (ecb takes
- * no IV). Built: AES only (the JDK has no serpent, twofish or cast5) and xts, cbc and ecb (not ctr). Thread-safe: JDK
+ * no IV), decrypting or encrypting. Built: AES only (the JDK has no serpent, twofish or cast5) and xts, cbc and ecb (not ctr). Thread-safe: JDK
  * ciphers are made per call.
  */
 final class LuksCipher implements SectorCipher {
@@ -55,18 +56,13 @@ final class LuksCipher implements SectorCipher {
    */
   @Override
   public void decrypt(long offset, ByteBuffer data) throws BlockDeviceException {
-    if ((offset & (LuksHeader.SECTOR_SIZE - 1)) != 0 || (data.remaining() & (XtsCipher.BLOCK - 1)) != 0) {
-      throw new IllegalArgumentException("offset " + offset + " length " + data.remaining()
-          + " (expected: from a sector boundary, whole blocks of " + XtsCipher.BLOCK + " bytes)");
-    }
-    byte[] buf = new byte[data.remaining()];
-    data.get(data.position(), buf);
-    try {
-      decrypt(offset / LuksHeader.SECTOR_SIZE, buf);
-    } catch (GeneralSecurityException e) {
-      throw new BlockDeviceException(BlockError.EIO, "LUKS: decrypting sectors at byte offset " + offset + ": " + e, e);
-    }
-    data.put(data.position(), buf);
+    crypt(Cipher.DECRYPT_MODE, offset, data);
+  }
+
+  /** {@inheritDoc} As QEMU's {@code qcrypto_block_cipher_encrypt_helper}: each sector on its own, with its IV. */
+  @Override
+  public void encrypt(long offset, ByteBuffer data) throws BlockDeviceException {
+    crypt(Cipher.ENCRYPT_MODE, offset, data);
   }
 
   /** Decrypts {@code bytes} whose first sector is sector 0, in place: a key slot's material. */
@@ -74,15 +70,41 @@ final class LuksCipher implements SectorCipher {
     decrypt(0, ByteBuffer.wrap(bytes));
   }
 
-  private void decrypt(long firstSector, byte[] buf) throws GeneralSecurityException {
+  private void crypt(int opmode, long offset, ByteBuffer data) throws BlockDeviceException {
+    if ((offset & (LuksHeader.SECTOR_SIZE - 1)) != 0 || (data.remaining() & (XtsCipher.BLOCK - 1)) != 0) {
+      throw new IllegalArgumentException("offset " + offset + " length " + data.remaining()
+          + " (expected: from a sector boundary, whole blocks of " + XtsCipher.BLOCK + " bytes)");
+    }
+    byte[] buf = new byte[data.remaining()];
+    data.get(data.position(), buf);
+    try {
+      crypt(opmode, offset / LuksHeader.SECTOR_SIZE, buf);
+    } catch (GeneralSecurityException e) {
+      throw new BlockDeviceException(BlockError.EIO, "LUKS: " + (opmode == Cipher.ENCRYPT_MODE ? "en" : "de")
+          + "crypting sectors at byte offset " + offset + ": " + e, e);
+    }
+    data.put(data.position(), buf);
+  }
+
+  private void crypt(int opmode, long firstSector, byte[] buf) throws GeneralSecurityException {
     int unit = LuksHeader.SECTOR_SIZE;
     if (mode.equals("ecb")) {
-      aes(Cipher.DECRYPT_MODE, key).doFinal(buf, 0, buf.length, buf, 0);
+      aes(opmode, key).doFinal(buf, 0, buf.length, buf, 0);
       return;
     }
     byte[] ivs = ivs(firstSector, (buf.length + unit - 1) / unit);
     if (mode.equals("xts")) {
-      new XtsCipher(key).decrypt(ivs, buf, unit);
+      new XtsCipher(key, opmode).apply(ivs, buf, unit);
+      return;
+    }
+    if (opmode == Cipher.ENCRYPT_MODE) {
+      // CBC chains each block on the ciphertext before it: a sector at a time, each from its own IV.
+      Cipher cbc = Cipher.getInstance("AES/CBC/NoPadding");
+      SecretKeySpec spec = new SecretKeySpec(key, "AES");
+      for (int at = 0; at < buf.length; at += unit) {
+        cbc.init(opmode, spec, new IvParameterSpec(ivs, at / unit * XtsCipher.BLOCK, XtsCipher.BLOCK));
+        cbc.doFinal(buf, at, Math.min(unit, buf.length - at), buf, at);
+      }
       return;
     }
     // CBC over ECB: each plaintext block is the decrypted block XOR the ciphertext block before it in its sector,

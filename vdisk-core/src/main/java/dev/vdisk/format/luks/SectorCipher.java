@@ -4,7 +4,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 
 /**
- * Decrypts data encrypted sector by sector ({@link LuksHeader#SECTOR_SIZE} bytes), each sector's IV derived from its
+ * Decrypts and encrypts data encrypted sector by sector ({@link LuksHeader#SECTOR_SIZE} bytes), each sector's IV derived from its
  * number as the volume's IV generator says. Implementations are safe for concurrent use (a JDK {@code Cipher} is
  * not: each call takes its own).
  */
@@ -17,4 +17,13 @@ public interface SectorCipher {
    * @throws IOException if no key was given to decrypt with, or the cipher fails
    */
   void decrypt(long offset, ByteBuffer data) throws IOException;
+
+  /**
+   * Encrypts {@code data} (from its position to its limit, a whole number of sectors) in place: what {@link #decrypt}
+   * at the same {@code offset} turns back into it.
+   *
+   * @param offset as {@link #decrypt}'s
+   * @throws IOException if no key was given to encrypt with, or the cipher fails
+   */
+  void encrypt(long offset, ByteBuffer data) throws IOException;
 }

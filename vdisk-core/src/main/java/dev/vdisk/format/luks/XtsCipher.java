@@ -9,7 +9,8 @@ import javax.crypto.spec.SecretKeySpec;
  * is two AES keys, the first for the data, the second for the tweak; each data unit (a 512-byte sector here) has its
  * IV encrypted with the second key as the first block's tweak, and each following block's tweak is the previous one
  * multiplied by x in GF(2^128) (little-endian, reduced by x^128 + x^7 + x^2 + x + 1). Units are whole 16-byte blocks,
- * which every LUKS sector is, so no ciphertext stealing is needed. Not thread-safe: one instance per request.
+ * which every LUKS sector is, so no ciphertext stealing is needed. Encrypting is the same with the data key's AES
+ * encrypting. Not thread-safe: one instance per request.
  */
 final class XtsCipher {
   static final int BLOCK = 16;
@@ -17,22 +18,25 @@ final class XtsCipher {
   private final Cipher data;
   private final Cipher tweak;
 
-  /** @param key both AES keys, 32, 48 or 64 bytes: AES-128, AES-192 or AES-256 */
-  XtsCipher(byte[] key) throws GeneralSecurityException {
+  /**
+   * @param key both AES keys, 32, 48 or 64 bytes: AES-128, AES-192 or AES-256
+   * @param opmode {@link Cipher#DECRYPT_MODE} or {@link Cipher#ENCRYPT_MODE}: what {@link #apply} does
+   */
+  XtsCipher(byte[] key, int opmode) throws GeneralSecurityException {
     int half = key.length / 2;
     data = Cipher.getInstance("AES/ECB/NoPadding");
-    data.init(Cipher.DECRYPT_MODE, new SecretKeySpec(key, 0, half, "AES"));
+    data.init(opmode, new SecretKeySpec(key, 0, half, "AES"));
     tweak = Cipher.getInstance("AES/ECB/NoPadding");
     tweak.init(Cipher.ENCRYPT_MODE, new SecretKeySpec(key, half, half, "AES"));
   }
 
   /**
-   * Decrypts {@code buf} in place: data units of {@code unit} bytes one after the other (the last may be shorter),
+   * Decrypts (or encrypts, as made) {@code buf} in place: data units of {@code unit} bytes one after the other (the last may be shorter),
    * every length a multiple of 16.
    *
    * @param ivs the units' 16-byte IVs in order (for LUKS, from its IV generator)
    */
-  void decrypt(byte[] ivs, byte[] buf, int unit) throws GeneralSecurityException {
+  void apply(byte[] ivs, byte[] buf, int unit) throws GeneralSecurityException {
     // All tweaks first, so the data goes through AES in one call rather than a block or a unit at a time.
     byte[] first = tweak.doFinal(ivs);
     byte[] tweaks = new byte[buf.length];

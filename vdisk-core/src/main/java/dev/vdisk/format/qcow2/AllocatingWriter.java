@@ -24,6 +24,8 @@ final class AllocatingWriter {
   private final BlockDevice file;
   private final BlockDevice data;
   private final boolean dataFile;
+  /** Data goes through an {@link EncryptingDevice}: zeroes past the end of the file must be written too. */
+  private final boolean encrypted;
   private final Geometry geometry;
   private final L1Table l1;
   private final L2Cache l2;
@@ -44,7 +46,8 @@ final class AllocatingWriter {
       Qcow2Writer.ZeroStatus zeroStatus, InFlightAllocations inFlight) {
     this.file = file;
     this.data = data;
-    this.dataFile = data != file;
+    this.dataFile = EncryptingDevice.external(file, data);
+    this.encrypted = data instanceof EncryptingDevice;
     this.geometry = geometry;
     this.l1 = l1;
     this.l2 = l2;
@@ -325,7 +328,8 @@ final class AllocatingWriter {
     }
     // Decided here, in allocation order, not when the data goes out: other runs' writes past the end may finish
     // first, and the file's holes should not depend on which did.
-    boolean pastEnd = !keep && host + cowStartFrom >= data.size();
+    // Never for an encrypted image: there the file's end and holes do not read as zeroes, so the zeroes are written.
+    boolean pastEnd = !keep && !encrypted && host + cowStartFrom >= data.size();
     return new Run(pos, writeEnd, runStart, runStart + clusterBytes, clusters, keep, false, host, cowStartFrom, cowEndTo,
         bytes, l1Index, tableOffset, newTable, pastEnd);
   }

@@ -32,7 +32,7 @@ final class ClusterEntries {
       long size, Lock exclusive) {
     this.file = file;
     this.data = data;
-    this.dataFile = data != file;
+    this.dataFile = EncryptingDevice.external(file, data);
     this.geometry = geometry;
     this.l1 = l1;
     this.l2 = l2;

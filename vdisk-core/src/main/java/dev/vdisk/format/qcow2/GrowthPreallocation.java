@@ -47,7 +47,7 @@ final class GrowthPreallocation {
       ClusterEntries entries, MetadataWriteBack writeBack, Qcow2Writer.GuestReader current, AllocatingWriter writer) {
     this.file = file;
     this.data = data;
-    this.dataFile = data != file;
+    this.dataFile = EncryptingDevice.external(file, data);
     this.geometry = geometry;
     this.l2 = l2;
     this.refcounts = refcounts;

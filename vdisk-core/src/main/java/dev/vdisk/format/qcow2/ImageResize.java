@@ -42,7 +42,7 @@ final class ImageResize {
       ZeroesAndDiscards zeroes, MetadataWriteBack writeBack, GrowthPreallocation preallocation) {
     this.file = file;
     this.data = data;
-    this.dataFile = data != file;
+    this.dataFile = EncryptingDevice.external(file, data);
     this.dataFileRaw = dataFileRaw;
     this.geometry = geometry;
     this.l1 = l1;

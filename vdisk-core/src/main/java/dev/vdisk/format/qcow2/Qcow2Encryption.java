@@ -13,8 +13,8 @@ import java.util.Optional;
 /**
  * The LUKS encryption of a qcow2 image (crypt_method 2): its LUKS header, read from the clusters the full disk
  * encryption header extension names, and the cipher its data clusters are read through. Without a key an image opens
- * for its facts only (qemu-img info's BDRV_O_NO_IO), and every read of its data is refused; with one it opens
- * read-only, its data decrypted at each sector's host offset (QEMU's {@code crypt_physical_offset} for LUKS).
+ * for its facts only (qemu-img info's BDRV_O_NO_IO), and every read of its data is refused; with one its data is
+ * decrypted where read and encrypted where written at each sector's host offset (QEMU's {@code crypt_physical_offset} for LUKS).
  */
 final class Qcow2Encryption {
   private Qcow2Encryption() {}
@@ -41,28 +41,31 @@ final class Qcow2Encryption {
   /**
    * The cipher the data clusters of an image encrypted as {@code luks} are read through, in {@code context}: a context
    * that opens the image for its facts only gets one that refuses every read (no key is needed, as qemu-img info needs
-   * none); otherwise the context's password unlocks a key slot ({@link KeySlotUnlock}), read-only: writing encrypted
-   * data is not built.
+   * none); otherwise the context's password unlocks a key slot ({@link KeySlotUnlock}), and the cipher decrypts what
+   * is read and encrypts what is written ({@link EncryptingDevice}).
    *
-   * @throws BlockDeviceException without a password (QEMU's message), for a writable open, or when no key slot takes
+   * @throws BlockDeviceException without a password (QEMU's message), or when no key slot takes
    *     the password (QEMU's "Invalid password, cannot unlock any keyslot")
    */
   static SectorCipher cipher(LuksHeader luks, HostReader image, HeaderExtensions.CryptoHeader area,
       ImageContext context) throws IOException {
     if (context.factsOnly()) {
-      return (offset, data) -> {
-        throw new BlockDeviceException(BlockError.ENOTSUP, "encrypted data at host offset " + offset
-            + ": not readable (the image was opened for its facts only, without a key)");
+      return new SectorCipher() {
+        @Override
+        public void decrypt(long offset, ByteBuffer data) throws BlockDeviceException {
+          throw refused(offset);
+        }
+
+        @Override
+        public void encrypt(long offset, ByteBuffer data) throws BlockDeviceException {
+          throw refused(offset);
+        }
       };
     }
     if (context.encryptionKey().isEmpty()) {
       throw new BlockDeviceException(BlockError.EINVAL, "Parameter 'encrypt.key-secret' is required for cipher "
           + "(expected: --object secret,id=ID,data=PASSWORD and --image-opts driver=qcow2,file.filename=FILE,"
           + "encrypt.key-secret=ID)");
-    }
-    if (!context.readOnly()) {
-      throw Qcow2Errors.unsupported("writing", "a LUKS encrypted image",
-          "a read-only open: vdisk reads encrypted images but does not write them yet");
     }
     return KeySlotUnlock.unlock(luks, context.encryptionKey().get(), (offset, length) -> {
       // QEMU's qcow2_crypto_hdr_read_func: reads stay inside the extension's area.
@@ -74,5 +77,10 @@ final class Qcow2Encryption {
       image.readData(area.offset() + offset, b);
       return b.array();
     });
+  }
+
+  private static BlockDeviceException refused(long offset) {
+    return new BlockDeviceException(BlockError.ENOTSUP, "encrypted data at host offset " + offset
+        + ": not readable (the image was opened for its facts only, without a key)");
   }
 }

@@ -503,6 +503,11 @@ final class Qcow2Image implements FormatImage {
     Qcow2Writer w = writer("write");
     markDirty(offset, src.remaining());
     if (flags.contains(WriteFlag.COMPRESSED)) {
+      if (data.encrypted()) {
+        // A compressed cluster is read without the cipher (HostReader decrypts only normal clusters): not written.
+        throw new BlockDeviceException(BlockError.ENOTSUP, "write: COMPRESSED at guest offset " + offset
+            + ": the image is encrypted (expected: an image without encryption; compression is not built with it)");
+      }
       compressedWriter.write(offset, src);
     } else {
       w.write(offset, src);
@@ -577,6 +582,11 @@ final class Qcow2Image implements FormatImage {
     long old = size;
     if (newSize < old && mode != Preallocation.OFF) {
       throw new BlockDeviceException(BlockError.EINVAL, "Preallocation can't be used for shrinking an image");
+    }
+    if (mode != Preallocation.OFF && data.encrypted()) {
+      // A preallocated cluster's zeroed or unwritten bytes would decrypt to noise, not to zeroes.
+      throw new BlockDeviceException(BlockError.ENOTSUP, "resize: preallocation=" + mode.name().toLowerCase(
+          java.util.Locale.ROOT) + " of an encrypted image (expected: preallocation=off; not built for encrypted images)");
     }
     if (newSize == old) {
       return;

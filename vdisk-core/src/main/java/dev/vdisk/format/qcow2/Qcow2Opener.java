@@ -110,7 +110,11 @@ final class Qcow2Opener {
         refcounts.guard(MetadataOverlap.of(image, header, l1,
             bitmaps == null ? Optional.empty() : bitmaps.directoryAtOpen()));
         boolean hasBacking = backing.isPresent();
-        BlockDevice store = dataDevice;
+        if (cipher != null && dataFile) {
+          throw Qcow2Errors.unsupported("writing", "a LUKS encrypted image with an external data file",
+              "an encrypted image that keeps its data clusters in the image file, or a read-only open");
+        }
+        BlockDevice store = cipher == null ? dataDevice : new EncryptingDevice(dataDevice, cipher);
         boolean raw = (header.autoclearFeatures() & Features.AUTOCLEAR_DATA_FILE_RAW) != 0;
         DirtyBit lazy = (header.compatibleFeatures() & Features.COMPAT_LAZY_REFCOUNTS) != 0 && header.version() >= 3
             ? new DirtyBit(file, header.incompatibleFeatures()) : null;

@@ -3,9 +3,10 @@ package dev.vdisk.format.luks;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.HexFormat;
+import javax.crypto.Cipher;
 import org.junit.jupiter.api.Test;
 
-/** XTS-AES decryption against IEEE 1619-2007 Annex B's vectors (the data unit sequence number little-endian). */
+/** XTS-AES decryption and encryption against IEEE 1619-2007 Annex B's vectors (the data unit sequence number little-endian). */
 class XtsCipherTest {
   private static final HexFormat HEX = HexFormat.of();
 
@@ -15,7 +16,7 @@ class XtsCipherTest {
       iv[i] = (byte) (unit >>> (8 * i));
     }
     byte[] data = HEX.parseHex(cipherText);
-    new XtsCipher(HEX.parseHex(key1 + key2)).decrypt(iv, data, data.length);
+    new XtsCipher(HEX.parseHex(key1 + key2), Cipher.DECRYPT_MODE).apply(iv, data, data.length);
     return data;
   }
 
@@ -63,10 +64,22 @@ class XtsCipherTest {
   @Test
   void severalUnitsInOneCall() throws Exception {
     byte[] data = HEX.parseHex(VECTOR4 + VECTOR4);
-    new XtsCipher(HEX.parseHex("27182818284590452353602874713526" + "31415926535897932384626433832795"))
-        .decrypt(new byte[32], data, 512);
+    new XtsCipher(HEX.parseHex("27182818284590452353602874713526" + "31415926535897932384626433832795"),
+        Cipher.DECRYPT_MODE).apply(new byte[32], data, 512);
     for (int i = 0; i < data.length; i++) {
       assertThat(data[i]).as("byte %d", i).isEqualTo((byte) i);
     }
+  }
+
+  /** Encrypting vector 4's plaintext (bytes 0 to 255 twice) gives its ciphertext. */
+  @Test
+  void vector4Encrypted() throws Exception {
+    byte[] data = new byte[512];
+    for (int i = 0; i < data.length; i++) {
+      data[i] = (byte) i;
+    }
+    new XtsCipher(HEX.parseHex("27182818284590452353602874713526" + "31415926535897932384626433832795"),
+        Cipher.ENCRYPT_MODE).apply(new byte[16], data, 512);
+    assertThat(HEX.formatHex(data)).isEqualTo(VECTOR4);
   }
 }
