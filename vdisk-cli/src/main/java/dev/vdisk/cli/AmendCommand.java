@@ -49,7 +49,7 @@ final class AmendCommand implements Callable<Integer> {
   @Option(names = "-q", description = "Quiet: no progress.")
   boolean quiet;
 
-  @Option(names = "--force", description = "Accepted as qemu-img accepts it (it only matters for encryption, which vdisk lacks).")
+  @Option(names = "--force", description = "Accepted as qemu-img accepts it (it only matters for amending encryption, which vdisk does not build).")
   boolean force;
 
   @Option(names = "--image-opts", description = "IMAGE is driver=raw|qcow2,file.filename=PATH.")

@@ -650,7 +650,7 @@ final class CommandModels {
         .withToString("field boolean dev.vdisk.cli.AmendCommand.quiet").initialValue(c.quiet)).build());
     s.addOption(ModelBinding.field(() -> c.force, v -> c.force = (boolean) v).bind(OptionSpec.builder("--force")
         .type(boolean.class).arity("0").paramLabel("<force>")
-        .description("Accepted as qemu-img accepts it (it only matters for encryption, which vdisk lacks).")
+        .description("Accepted as qemu-img accepts it (it only matters for amending encryption, which vdisk does not build).")
         .descriptionKey("").prompt("")
         .withToString("field boolean dev.vdisk.cli.AmendCommand.force").initialValue(c.force)).build());
     s.addOption(ModelBinding.field(() -> c.imageOpts, v -> c.imageOpts = (boolean) v).bind(OptionSpec.builder("--image-opts")
