@@ -103,7 +103,7 @@ final class ServeCommand implements Callable<Integer> {
   @Option(names = {"-f", "--format"}, paramLabel = "FMT", description = "Format of FILE (probed when absent).")
   String format;
 
-  @Option(names = "--image-opts", description = "FILE is driver=raw|qcow2,file.filename=PATH[,encrypt.key-secret=ID] (an encrypted qcow2's password, read-only), or an image on RBD: driver=rbd,pool=P,image=I[,conf=PATH][,user=ID][,key-secret=ID].")
+  @Option(names = "--image-opts", description = "FILE is driver=raw|qcow2,file.filename=PATH[,encrypt.key-secret=ID] (an encrypted qcow2's password), or an image on RBD: driver=rbd,pool=P,image=I[,conf=PATH][,user=ID][,key-secret=ID].")
   boolean imageOpts;
 
   @Option(names = "--cache", paramLabel = "MODE", description = "Cache mode of FILE: none, writeback (default), writethrough, directsync, unsafe.")
