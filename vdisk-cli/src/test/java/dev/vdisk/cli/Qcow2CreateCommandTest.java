@@ -69,7 +69,7 @@ class Qcow2CreateCommandTest {
       "-o compat=0.10,data_file=d.raw|data_file: 'd.raw' (expected: no data_file with compat=0.10, external data files need compat=1.1)",
       "-o data_file_raw=on|data_file_raw: 'on' (expected: off without a data_file)",
       "-o backing_fmt=raw|backing_fmt: 'raw' (expected: no backing_fmt without a backing_file (-b))",
-      "-o encrypt.format=luks|encrypt.format: 'luks' (expected: no encryption; encrypted qcow2 images are not supported)",
+      "-o encrypt.format=luks|encrypt.format: 'luks' (expected: no encryption; vdisk reads and writes encrypted qcow2 images but does not create them yet)",
       "-o cluster_size=512 -u -b x -F raw|size: 1099511627776 (expected: at most 137438953472 bytes at cluster_size 512; try a larger cluster_size)",
       "-u -b base.qcow2|backing file 'base.qcow2': no format given (expected: -F FMT or -o backing_fmt=FMT, as qemu-img 7.2 requires)",
       "-b missing.raw -F raw|backing file 'missing.raw': no such file MISSING (expected: an existing image, or -u to skip the check)",

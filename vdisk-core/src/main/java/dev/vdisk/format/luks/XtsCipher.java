@@ -1,5 +1,8 @@
 package dev.vdisk.format.luks;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
 import java.security.GeneralSecurityException;
 import javax.crypto.Cipher;
 import javax.crypto.spec.SecretKeySpec;
@@ -14,6 +17,7 @@ import javax.crypto.spec.SecretKeySpec;
  */
 final class XtsCipher {
   static final int BLOCK = 16;
+  private static final VarHandle LONGS = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
 
   private final Cipher data;
   private final Cipher tweak;
@@ -37,15 +41,21 @@ final class XtsCipher {
    * @param ivs the units' 16-byte IVs in order (for LUKS, from its IV generator)
    */
   void apply(byte[] ivs, byte[] buf, int unit) throws GeneralSecurityException {
-    // All tweaks first, so the data goes through AES in one call rather than a block or a unit at a time.
+    // All tweaks first, so the data goes through AES in one call rather than a block or a unit at a time. A tweak is
+    // a 128-bit little-endian number held as two longs (low, high): multiplying by x is a shift of both.
     byte[] first = tweak.doFinal(ivs);
-    byte[] tweaks = new byte[buf.length];
+    long[] tweaks = new long[buf.length / Long.BYTES];
     for (int u = 0; u * unit < buf.length; u++) {
       int start = u * unit;
       int end = Math.min(buf.length, start + unit);
-      System.arraycopy(first, u * BLOCK, tweaks, start, BLOCK);
-      for (int at = start + BLOCK; at < end; at += BLOCK) {
-        timesX(tweaks, at - BLOCK, at);
+      long lo = (long) LONGS.get(first, u * BLOCK);
+      long hi = (long) LONGS.get(first, u * BLOCK + Long.BYTES);
+      for (int at = start; at < end; at += BLOCK) {
+        tweaks[at / Long.BYTES] = lo;
+        tweaks[at / Long.BYTES + 1] = hi;
+        long reduce = (hi >> 63) & 0x87; // x^128 = x^7 + x^2 + x + 1
+        hi = (hi << 1) | (lo >>> 63);
+        lo = (lo << 1) ^ reduce;
       }
     }
     xor(tweaks, buf);
@@ -53,22 +63,10 @@ final class XtsCipher {
     xor(tweaks, buf);
   }
 
-  /** {@code t[to..to+16) = t[from..from+16) * x}. */
-  private static void timesX(byte[] t, int from, int to) {
-    int carry = 0;
-    for (int i = 0; i < BLOCK; i++) {
-      int b = t[from + i] & 0xff;
-      t[to + i] = (byte) ((b << 1) | carry);
-      carry = b >>> 7;
-    }
-    if (carry != 0) {
-      t[to] ^= (byte) 0x87;
-    }
-  }
-
-  private static void xor(byte[] tweaks, byte[] buf) {
-    for (int i = 0; i < buf.length; i++) {
-      buf[i] ^= tweaks[i];
+  private static void xor(long[] tweaks, byte[] buf) {
+    for (int i = 0; i < tweaks.length; i++) {
+      int at = i * Long.BYTES;
+      LONGS.set(buf, at, (long) LONGS.get(buf, at) ^ tweaks[i]);
     }
   }
 }

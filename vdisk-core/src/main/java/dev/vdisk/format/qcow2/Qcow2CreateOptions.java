@@ -48,7 +48,7 @@ public record Qcow2CreateOptions(int version, int clusterBits, int refcountOrder
   public static Qcow2CreateOptions parse(Map<String, String> options) {
     for (String key : options.keySet()) {
       if (ENCRYPTION.contains(key)) {
-        throw new IllegalArgumentException(key + ": '" + options.get(key) + "' (expected: no encryption; encrypted qcow2 images are not supported)");
+        throw new IllegalArgumentException(key + ": '" + options.get(key) + "' (expected: no encryption; vdisk reads and writes encrypted qcow2 images but does not create them yet)");
       }
     }
     String compat = options.getOrDefault("compat", "1.1");
