@@ -7,7 +7,6 @@ import dev.vdisk.block.BlockDevice;
 import dev.vdisk.block.BlockDeviceException;
 import dev.vdisk.block.BlockError;
 import dev.vdisk.block.Extent;
-import dev.vdisk.format.ImageChain;
 import dev.vdisk.format.ImageInfo;
 import dev.vdisk.io.CacheMode;
 import dev.vdisk.io.FileDevice;
@@ -38,20 +37,9 @@ public final class ImageProbe {
       return ImageFacts.unreadable(path.toString(), "no such file");
     }
     try (Image image = Vdisk.open(path, OpenOptions.builder().readOnly(true).forceShare(true).build())) {
-      long size = image.size();
-      FileDevice file = image.file().orElseThrow();
-      ImageChain layers = image.chain();
-      ImageInfo info = layers.layers().getFirst().info();
-      boolean qcow2 = info.format().equals("qcow2");
-      long allocated = file.isBlockDevice() ? -1 : file.allocatedBytes();
-      Map<String, Object> specific = info.formatSpecific();
-      List<String> chain = layers.layers().stream().skip(1).map(l -> l.name().toString()).toList();
-      double mapped = qcow2 ? mappedFraction(image, size)
-          : size == 0 || allocated < 0 ? 1 : Math.min(1.0, (double) allocated / size);
-      return new ImageFacts(path.toString(), null, image.format(), size, allocated, file.size(), mapped,
-          info.clusterSize().orElse(0),
-          Boolean.TRUE.equals(specific.get("extended-l2")), Boolean.TRUE.equals(specific.get("lazy-refcounts")),
-          chain, fileSystemType(path), acceptsDirectIo(path));
+      ImageInfo info = image.chain().layers().getFirst().info();
+      List<String> chain = image.chain().layers().stream().skip(1).map(l -> l.name().toString()).toList();
+      return facts(path, image, info, chain, false);
     } catch (NoSuchFileException e) {
       return ImageFacts.unreadable(path.toString(), "no such file: " + e.getFile());
     } catch (IOException | RuntimeException e) {
@@ -73,17 +61,25 @@ public final class ImageProbe {
       if (!info.encrypted()) {
         return null;
       }
-      FileDevice file = image.file().orElseThrow();
-      Map<String, Object> specific = info.formatSpecific();
-      long size = image.size();
-      return new ImageFacts(path.toString(), null, image.format(), size, file.isBlockDevice() ? -1 : file.allocatedBytes(),
-          file.size(),
-          allocatedFraction(image, size), info.clusterSize().orElse(0),
-          Boolean.TRUE.equals(specific.get("extended-l2")), Boolean.TRUE.equals(specific.get("lazy-refcounts")),
-          backingChain(path, info, factsOnly), fileSystemType(path), acceptsDirectIo(path), true);
+      return facts(path, image, info, backingChain(path, info, factsOnly), true);
     } catch (IOException | RuntimeException e) {
       return null;
     }
+  }
+
+  /** The facts of {@code image}, opened from {@code path}, whose top layer says {@code info}. */
+  private static ImageFacts facts(Path path, Image image, ImageInfo info, List<String> chain, boolean encrypted)
+      throws IOException {
+    long size = image.size();
+    FileDevice file = image.file().orElseThrow();
+    long allocated = file.isBlockDevice() ? -1 : file.allocatedBytes();
+    Map<String, Object> specific = info.formatSpecific();
+    double mapped = info.format().equals("qcow2") ? mappedFraction(image, size, encrypted)
+        : size == 0 || allocated < 0 ? 1 : Math.min(1.0, (double) allocated / size);
+    return new ImageFacts(path.toString(), null, image.format(), size, allocated, file.size(), mapped,
+        info.clusterSize().orElse(0), Boolean.TRUE.equals(specific.get("extended-l2")),
+        Boolean.TRUE.equals(specific.get("lazy-refcounts")), chain, fileSystemType(path), acceptsDirectIo(path),
+        encrypted);
   }
 
   /** The backing files below an image opened for its facts, each named as QEMU combines a relative name. */
@@ -101,22 +97,11 @@ public final class ImageProbe {
     return chain;
   }
 
-  /** The part of the disk the image's own clusters define (an encrypted image's data clusters have no host offset). */
-  private static double allocatedFraction(BlockDevice device, long size) throws IOException {
-    long allocated = 0;
-    for (long at = 0; at < size; ) {
-      for (Extent e : device.extents(at, size - at)) {
-        if (e.data() || e.hostOffset() != Extent.NO_OFFSET) {
-          allocated += e.length();
-        }
-        at = e.end();
-      }
-    }
-    return size == 0 ? 1 : (double) allocated / size;
-  }
-
-  /** The part of the disk whose clusters have a place in the file (allocated data, or preallocated zeroes). */
-  private static double mappedFraction(BlockDevice device, long size) throws IOException {
+  /**
+   * The part of the disk whose clusters have a place in the file (allocated data, or preallocated zeroes); in an
+   * {@code encrypted} image, whose data clusters report no host offset, its data clusters too.
+   */
+  private static double mappedFraction(BlockDevice device, long size, boolean encrypted) throws IOException {
     if (size == 0) {
       return 1;
     }
@@ -124,7 +109,7 @@ public final class ImageProbe {
     for (long at = 0; at < size; ) {
       List<Extent> extents = device.extents(at, size - at);
       for (Extent e : extents) {
-        if (e.hostOffset() != Extent.NO_OFFSET) {
+        if (e.hostOffset() != Extent.NO_OFFSET || (encrypted && e.data())) {
           mapped += e.length();
         }
         at = e.end();
